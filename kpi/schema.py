@@ -1,0 +1,299 @@
+"""The canonical tables (DESIGN.md contract): columns, types, keys and the DDL that makes them.
+
+Every other module (pipelines, demo data, views, tests) reads the table shapes from here,
+so a column is named and typed in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Logical column kinds and their DuckDB types. Money is exact: DECIMAL, never float.
+SQL_TYPES: dict[str, str] = {
+    "text": "VARCHAR",
+    "date": "DATE",
+    "money": "DECIMAL(18,2)",
+    "price": "DECIMAL(18,4)",
+    "qty": "DECIMAL(18,3)",
+    "pct": "DECIMAL(9,4)",
+    "rate": "DECIMAL(18,8)",
+    "int": "INTEGER",
+    "bool": "BOOLEAN",
+    "currency": "VARCHAR",
+    "month": "VARCHAR",  # YYYY-MM
+    "quarter": "VARCHAR",  # FY2027-Q1
+}
+
+# Decimal places allowed in a source value, per kind; more is refused rather than rounded,
+# so that what is loaded reconciles with the file to the cent.
+DECIMAL_PLACES: dict[str, int] = {"money": 2, "price": 4, "qty": 3, "pct": 4, "rate": 8}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    required: bool = False  # a row without it is rejected
+    nonneg: bool = False  # a negative value is rejected
+    choices: tuple[str, ...] = ()  # allowed values (lower-case) for a text column
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    description: str = ""
+    line_column: str | None = None  # numbered in file order when a mapping leaves it out
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns a source file (or its mapping) must provide."""
+        return [c.name for c in self.columns if c.required and c.name != self.line_column]
+
+
+def _c(name: str, kind: str = "text", **kw: object) -> Column:
+    return Column(name, kind, **kw)  # type: ignore[arg-type]
+
+
+SIZES = ("sme", "large")
+KINDS = ("price_reduction", "cost_avoidance", "demand_reduction", "value_add")
+FINANCE_STATUSES = ("pending", "accepted", "rejected")
+STAGES = ("identified", "negotiating", "contracted", "implemented", "realised")
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "suppliers",
+            (
+                _c("supplier_id", required=True),
+                _c("supplier_name"),
+                _c("country"),
+                _c("size", choices=SIZES),
+                _c("preferred", "bool"),
+                _c("payment_terms_days", "int", nonneg=True),
+                _c("discount_pct", "pct", nonneg=True),
+                _c("discount_days", "int", nonneg=True),
+                _c("strategic", "bool"),
+                _c("single_source", "bool"),
+            ),
+            ("supplier_id",),
+            "Who we buy from, with their payment terms and early-payment discount.",
+        ),
+        Table(
+            "items",
+            (
+                _c("item_id", required=True),
+                _c("description"),
+                _c("category"),
+                _c("unit"),
+                _c("safety_stock_qty", "qty", nonneg=True),
+                _c("lead_time_days", "int", nonneg=True),
+                _c("criticality"),
+            ),
+            ("item_id",),
+            "What we buy, by category.",
+        ),
+        Table(
+            "contracts",
+            (
+                _c("contract_id", required=True),
+                _c("supplier_id", required=True),
+                _c("category"),
+                _c("item_id"),
+                _c("start_date", "date", required=True),
+                _c("end_date", "date"),
+                _c("unit_price", "price", nonneg=True),
+                _c("currency", "currency", required=True),
+            ),
+            ("contract_id",),
+            "Framework agreements and their contract prices.",
+        ),
+        Table(
+            "purchase_orders",
+            (
+                _c("po_id", required=True),
+                _c("po_line", "int", required=True),
+                _c("po_date", "date", required=True),
+                _c("approved_date", "date"),
+                _c("supplier_id", required=True),
+                _c("item_id"),
+                _c("category"),
+                _c("cost_centre"),
+                _c("quantity", "qty", nonneg=True),
+                _c("unit_price", "price", nonneg=True),
+                _c("amount", "money", required=True),
+                _c("currency", "currency", required=True),
+                _c("contract_id"),
+                _c("promised_date", "date"),
+                _c("status"),
+            ),
+            ("po_id", "po_line"),
+            "Purchase-order lines: what was committed, when it was approved and promised.",
+            line_column="po_line",
+        ),
+        Table(
+            "goods_receipts",
+            (
+                _c("po_id", required=True),
+                _c("po_line", "int", required=True),
+                _c("receipt_date", "date", required=True),
+                _c("quantity", "qty", nonneg=True),
+            ),
+            ("po_id", "po_line", "receipt_date"),
+            "Deliveries received against purchase-order lines.",
+        ),
+        Table(
+            "invoices",
+            (
+                _c("invoice_id", required=True),
+                _c("invoice_line", "int", required=True),
+                _c("supplier_id", required=True),
+                _c("po_id"),
+                _c("invoice_date", "date", required=True),
+                _c("due_date", "date"),
+                _c("paid_date", "date"),
+                _c("item_id"),
+                _c("category"),
+                _c("cost_centre"),
+                _c("quantity", "qty"),
+                _c("unit_price", "price"),
+                _c("amount", "money", required=True),
+                _c("currency", "currency", required=True),
+                _c("discount_taken", "money"),
+            ),
+            ("invoice_id", "invoice_line"),
+            "Supplier invoice lines with due and paid dates: the spend.",
+            line_column="invoice_line",
+        ),
+        Table(
+            "budgets",
+            (
+                _c("period", "month", required=True),
+                _c("cost_centre", required=True),
+                _c("category", required=True),
+                _c("amount", "money", required=True),
+                _c("currency", "currency", required=True),
+            ),
+            ("period", "cost_centre", "category"),
+            "Monthly budgets per cost centre and category.",
+        ),
+        Table(
+            "inventory",
+            (
+                _c("snapshot_date", "date", required=True),
+                _c("item_id", required=True),
+                _c("location", required=True),
+                _c("on_hand_qty", "qty", nonneg=True),
+                _c("unit_cost", "price", nonneg=True),
+                _c("currency", "currency", required=True),
+                _c("safety_stock_qty", "qty", nonneg=True),
+                _c("max_stock_qty", "qty", nonneg=True),
+                _c("last_issue_date", "date"),
+                _c("issued_qty_90d", "qty", nonneg=True),
+            ),
+            ("snapshot_date", "item_id", "location"),
+            "Monthly stock snapshots with the safety and maximum levels procurement set.",
+        ),
+        Table(
+            "savings_initiatives",
+            (
+                _c("initiative_id", required=True),
+                _c("title"),
+                _c("kind", required=True, choices=KINDS),
+                _c("category"),
+                _c("supplier_id"),
+                _c("item_id"),
+                _c("baseline_unit_price", "price", nonneg=True),
+                _c("quoted_unit_price", "price", nonneg=True),
+                _c("negotiated_unit_price", "price", nonneg=True),
+                _c("expected_volume", "qty", nonneg=True),
+                _c("currency", "currency", required=True),
+                _c("start_date", "date"),
+                _c("end_date", "date"),
+                _c("owner"),
+                _c("stage", choices=STAGES),
+                _c("finance_status", choices=FINANCE_STATUSES),
+                _c("finance_note"),
+            ),
+            ("initiative_id",),
+            "Procurement's savings and cost-avoidance initiatives with finance's verdict.",
+        ),
+        Table(
+            "price_outlook",
+            (
+                _c("quarter", "quarter", required=True),
+                _c("category", required=True),
+                _c("expected_change_pct", "pct"),
+                _c("note"),
+            ),
+            ("quarter", "category"),
+            "Procurement's expected price change per category and quarter.",
+        ),
+        Table(
+            "fx_rates",
+            (
+                _c("date", "date", required=True),
+                _c("currency", "currency", required=True),
+                _c("rate", "rate", required=True, nonneg=True),
+            ),
+            ("date", "currency"),
+            "Units of reporting currency per unit of currency, by date.",
+        ),
+    ]
+}
+
+# ISO 4217 codes accepted in a `currency` column (the common trading currencies; extend here).
+CURRENCIES: frozenset[str] = frozenset(
+    """AED AUD BGN BRL CAD CHF CLP CNY COP CZK DKK EGP EUR GBP HKD HUF IDR ILS INR ISK JPY
+    KRW MAD MXN MYR NOK NZD PEN PHP PLN RON RSD RUB SAR SEK SGD THB TRY TWD UAH USD VND ZAR""".split()
+)
+
+BOOKKEEPING_DDL = """
+CREATE TABLE IF NOT EXISTS loads (
+    load_id INTEGER PRIMARY KEY,
+    table_name VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    mapping VARCHAR,
+    rows_in BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    amount_loaded DECIMAL(38,2),
+    started TIMESTAMP NOT NULL,
+    finished TIMESTAMP,
+    status VARCHAR NOT NULL,
+    message VARCHAR
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    load_id INTEGER NOT NULL,
+    row_number BIGINT NOT NULL,
+    raw_row VARCHAR,
+    reason VARCHAR NOT NULL
+);
+"""
+
+
+def create_table_sql(table: Table) -> str:
+    """DDL for one canonical table (names come from this module, never from user text)."""
+    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n    {cols}\n);"
+
+
+def all_ddl() -> str:
+    return "\n".join(create_table_sql(t) for t in TABLES.values()) + BOOKKEEPING_DDL
