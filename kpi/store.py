@@ -108,16 +108,17 @@ class Store:
             os.close(fd)
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def write(self, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A writable connection to a copy of the store; the copy replaces the store on success.
 
         Use it as one transaction: if the block raises, nothing of it reaches the store.
+        With `fresh`, the copy starts empty (a rebuild, such as the demo), not from the store.
         """
         with self._writer_lock():
             self._remove_stale_copies()
             work = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
             try:
-                if self.path.exists():
+                if self.path.exists() and not fresh:
                     shutil.copyfile(self.path, work)
                 con = duckdb.connect(str(work))
             except (OSError, duckdb.Error) as exc:

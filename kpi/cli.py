@@ -1,0 +1,171 @@
+"""The command line, `python -m kpi ...`: the same nouns and functions as the app.
+
+Every command turns bad input into one clear sentence on stderr and a non-zero exit code;
+a person never sees a traceback (set KPI_DEBUG=1 to get one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from kpi.settings import db_path, kpis_path
+
+
+class UserError(Exception):
+    """A problem the person can fix; printed as it is, exit code 1."""
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---- demo ---------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kpi.demo import build_demo
+
+    path = Path(args.db) if args.db else db_path()
+    started = time.perf_counter()
+    summary = build_demo(path, seed=args.seed, scale=args.scale, progress=_progress)
+    took = time.perf_counter() - started
+    print(f"Demo store built at {path} in {took:.1f} s (seed {args.seed}, scale {args.scale:g}):")
+    for table, rows in summary.items():
+        print(f"  {table:<20} {rows:>12,} rows")
+    return 0
+
+
+# ---- load ---------------------------------------------------------------------------------
+def cmd_load(args: argparse.Namespace) -> int:
+    from kpi.pipelines import LoadRefused, load_files
+    from kpi.store import Store
+
+    store = Store(args.db) if args.db else Store()
+    try:
+        report = load_files(
+            store,
+            args.table,
+            [Path(f) for f in args.files],
+            mapping=args.mapping,
+            mapping_file=Path(args.mapping_file) if args.mapping_file else None,
+            progress=_progress,
+        )
+    except LoadRefused as exc:
+        print(f"Refused, nothing was loaded: {exc}", file=sys.stderr)
+        return 1
+    print(report.as_table())
+    return 0
+
+
+# ---- check --------------------------------------------------------------------------------
+def cmd_check(args: argparse.Namespace) -> int:
+    from kpi.definitions import check_file
+
+    path = Path(args.path) if args.path else kpis_path()
+    issues = check_file(path)
+    if not issues:
+        print(f"{path}: OK")
+        return 0
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
+    return 1
+
+
+# ---- compute ------------------------------------------------------------------------------
+def cmd_compute(args: argparse.Namespace) -> int:
+    from kpi import engine
+    from kpi.output import render_results
+
+    store_path = args.db or None
+    result = engine.compute_cli(
+        kpi_ids=args.kpi or [],
+        grain=args.grain,
+        by=args.by or [],
+        start=args.start,
+        end=args.end,
+        currency=args.currency,
+        db=store_path,
+        warn=_progress,
+    )
+    sys.stdout.write(render_results(result, args.format, by=args.by or []))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kpi",
+        description="Finance–procurement KPIs: build the demo store, load your exports, "
+        "check the shared KPI definitions and compute them.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="(re)build the demo store with realistic, seeded data")
+    p.add_argument("--db", help="store file to build (default: KPI_DB or data/kpi.duckdb)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="1 gives ~200,000 invoice lines; 10 ~2 million"
+    )
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "load",
+        help="load CSV, Excel (.xlsx) or Parquet files into one canonical table",
+        description="Load files into a canonical table in one transaction. Each file's rows "
+        "in / loaded / rejected are printed; rejected rows are kept with their reason. "
+        "A file that cannot be read, or lacks a required column, is refused and nothing "
+        "is loaded.",
+    )
+    p.add_argument("table", help="canonical table, e.g. invoices, suppliers, budgets")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--mapping", help="name of a mapping in config/sources.yaml")
+    p.add_argument("--mapping-file", help="a YAML file holding the mapping(s)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("check", help="validate the KPI definitions (config/kpis.yaml)")
+    p.add_argument("path", nargs="?", help="definitions file (default: config/kpis.yaml)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "compute",
+        help="compute KPIs by month, quarter or fiscal year",
+        description="Compute KPIs from the store. Periods follow the fiscal calendar in "
+        "config/settings.yaml. --from/--to take a date (YYYY-MM-DD) or a period label "
+        "(2026-03, FY2026-Q1, FY2026).",
+    )
+    p.add_argument("--kpi", action="append", metavar="ID", help="KPI id (repeat; default: all)")
+    p.add_argument("--grain", choices=["month", "quarter", "year"], default="quarter")
+    p.add_argument("--by", action="append", metavar="DIM", help="split by a dimension (repeat)")
+    p.add_argument("--from", dest="start", metavar="DATE", help="first date or period")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last date or period")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_compute)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Interrupted; nothing was changed.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every error a person can meet ends as one sentence
+        if os.environ.get("KPI_DEBUG"):
+            raise
+        print(f"Error: {_describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: Exception) -> str:
+    from kpi.store import StoreError
+
+    if isinstance(exc, (UserError, StoreError, ValueError, FileNotFoundError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc} (set KPI_DEBUG=1 for details)"
