@@ -420,3 +420,50 @@ def date_bounds(view: str, column: str) -> str:
     return exp.select(exp.Min(this=c), exp.Max(this=c.copy())).from_(exp.to_table(view)).sql(
         DIALECT
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Bookkeeping: loads, rejects, freshness (table names come from kpi.schema, not from users)
+# ---------------------------------------------------------------------------------------
+
+LOAD_HISTORY = """
+SELECT load_id, table_name, source, mapping, status, rows_in, rows_loaded, rows_rejected,
+       amount_loaded, started, finished, message
+FROM loads ORDER BY load_id DESC
+"""
+
+REJECTS = """
+SELECT r.load_id, l.table_name, l.source, r.row_number, r.reason, r.raw_row
+FROM rejects r JOIN loads l USING (load_id)
+WHERE ($load_id IS NULL OR r.load_id = $load_id)
+ORDER BY r.load_id DESC, r.row_number
+LIMIT $limit
+"""
+
+# The business date that tells how recent each table's content is.
+FRESHNESS_COLUMN = {
+    "contracts": "start_date",
+    "purchase_orders": "po_date",
+    "goods_receipts": "receipt_date",
+    "invoices": "invoice_date",
+    "budgets": "period",
+    "inventory": "snapshot_date",
+    "savings_initiatives": "start_date",
+    "price_outlook": "quarter",
+    "fx_rates": "date",
+}
+
+
+def table_freshness(table: str) -> str:
+    """Rows, latest business date and last successful load of one canonical table."""
+    from kpi.schema import TABLES
+
+    if table not in TABLES:
+        raise ValueError(f"unknown table '{table}'")
+    latest = FRESHNESS_COLUMN.get(table)
+    latest_sql = f"CAST(max({latest}) AS VARCHAR)" if latest else "CAST(NULL AS VARCHAR)"
+    return (
+        f"SELECT {_lit(table)} AS table_name, count(*) AS rows, {latest_sql} AS latest_data, "
+        f"(SELECT max(finished) FROM loads WHERE table_name = {_lit(table)} "
+        f"AND status = 'loaded') AS last_loaded FROM {table}"
+    )

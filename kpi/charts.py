@@ -1,0 +1,124 @@
+"""Plotly figures for the app, built from data frames; no data access here.
+
+Colours come from the Okabe–Ito palette, which people with the common colour-vision
+deficiencies can tell apart; statuses also carry a word and a symbol, never colour alone.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from kpi.formatting import CURRENCY_SYMBOLS
+
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#7F7F7F",
+}
+STATUS_COLOURS = {"green": "#009E73", "amber": "#E69F00", "red": "#D55E00", "none": "#7F7F7F"}
+STATUS_LABELS = {"green": "● On target", "amber": "▲ Near target", "red": "■ Off target",
+                 "none": "○ No target"}
+
+
+def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 45, "b": 10},
+        legend={"orientation": "h", "y": -0.18},
+        yaxis_title=y_title,
+        plot_bgcolor="white",
+        hovermode="x unified",
+    )
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(gridcolor="#e5e5e5", zerolinecolor="#999")
+    return fig
+
+
+def _money_axis(currency: str) -> str:
+    return CURRENCY_SYMBOLS.get(currency, currency + " ").strip()
+
+
+def spend_vs_budget(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Monthly spend (bars, maverick part shown) against budget (line)."""
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    on_po = (frame["actual"] - frame["maverick"]).to_list()
+    fig.add_bar(x=x, y=on_po, name="Spend with PO", marker_color=PALETTE["blue"])
+    fig.add_bar(x=x, y=frame["maverick"].to_list(), name="Spend without PO (maverick)",
+                marker_color=PALETTE["orange"])
+    fig.add_scatter(x=x, y=frame["budget"].to_list(), name="Budget", mode="lines",
+                    line={"color": "#222", "width": 2, "dash": "dash"})
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Spend against budget", _money_axis(currency))
+
+
+def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Grouped bars: the meanings of savings side by side per period."""
+    colours = [PALETTE["blue"], PALETTE["green"], PALETTE["sky"], PALETTE["vermillion"]]
+    fig = go.Figure()
+    for colour, (meaning, part) in zip(
+        colours, frame.group_by("meaning", maintain_order=True), strict=False
+    ):
+        fig.add_bar(x=part["period"].to_list(), y=part["value"].to_list(), name=meaning[0],
+                    marker_color=colour)
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Savings: what each department means by it", _money_axis(currency))
+
+
+def days_to_pay_vs_terms(frame: pl.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    fig.add_scatter(x=x, y=frame["days_to_pay"].to_list(), name="Days to pay (actual)",
+                    mode="lines+markers", line={"color": PALETTE["blue"], "width": 2})
+    fig.add_scatter(x=x, y=frame["terms"].to_list(), name="Contractual terms",
+                    mode="lines", line={"color": PALETTE["orange"], "width": 2, "dash": "dot"})
+    return _layout(fig, "Days to pay against payment terms", "days")
+
+
+def inventory_by_class(frame: pl.DataFrame, currency: str) -> go.Figure:
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    for col, name, colour in (
+        ("safety", "Safety stock", PALETTE["green"]),
+        ("cycle", "Cycle stock", PALETTE["sky"]),
+        ("excess", "Excess (above max)", PALETTE["orange"]),
+        ("obsolete", "Obsolete (no issue, not safety)", PALETTE["vermillion"]),
+    ):
+        fig.add_scatter(x=x, y=frame[col].to_list(), name=name, mode="lines",
+                        stackgroup="stock", line={"color": colour, "width": 0.5})
+    return _layout(fig, "Inventory value by class", _money_axis(currency))
+
+
+def sparkline(values: list[float | None], status: str = "none") -> go.Figure:
+    """A tiny trend line for a scorecard row."""
+    fig = go.Figure(go.Scatter(y=values, mode="lines+markers",
+                               line={"color": STATUS_COLOURS.get(status, "#7F7F7F"), "width": 2},
+                               marker={"size": 4}, hoverinfo="y"))
+    fig.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                      xaxis={"visible": False}, yaxis={"visible": False},
+                      plot_bgcolor="white", showlegend=False)
+    return fig
+
+
+def kpi_trend(frame: pl.DataFrame, name: str, unit: str, targets: dict[str, float]) -> go.Figure:
+    """One KPI's values by period with its targets, for the definition dialog."""
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    y = frame["value"].to_list()
+    if unit == "percent":
+        y = [None if v is None else v * 100 for v in y]
+    fig.add_scatter(x=x, y=y, name=name, mode="lines+markers",
+                    line={"color": PALETTE["blue"], "width": 2})
+    tx = [p for p in x if p in targets]
+    if tx:
+        ty = [targets[p] * (100 if unit == "percent" else 1) for p in tx]
+        fig.add_scatter(x=tx, y=ty, name="Target", mode="markers",
+                        marker={"symbol": "line-ew-open", "size": 18, "color": "#222"})
+    return _layout(fig, name, "%" if unit == "percent" else unit, height=300)

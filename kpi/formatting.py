@@ -1,0 +1,62 @@
+"""How numbers look to people (currency, percent, days) and how exported cells stay inert.
+
+Formatting happens only at the edge (tables on screen, the command line's table output);
+computed values stay numbers everywhere else.
+"""
+
+from __future__ import annotations
+
+import math
+
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+UNITS = ("currency", "percent", "days", "ratio", "count")
+
+
+def format_value(value: float | None, unit: str, currency: str = "EUR", compact: bool = False) -> str:
+    """One KPI value as a person reads it; '–' for no value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit == "currency":
+        return format_money(value, currency, compact)
+    if unit == "percent":
+        return f"{value * 100:,.1f} %"
+    if unit == "days":
+        return f"{value:,.1f} days"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def format_money(value: float, currency: str = "EUR", compact: bool = False) -> str:
+    symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+    sign = "-" if value < 0 else ""
+    v = abs(value)
+    if compact:
+        for limit, suffix in ((1e9, " bn"), (1e6, " m"), (1e3, " k")):
+            if v >= limit:
+                return f"{sign}{symbol}{v / limit:,.1f}{suffix}"
+    return f"{sign}{symbol}{v:,.2f}" if not compact else f"{sign}{symbol}{v:,.0f}"
+
+
+def format_delta(delta: float | None, unit: str, currency: str = "EUR") -> str:
+    """A change between two periods: percentage points for percents, signed otherwise."""
+    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
+        return ""
+    sign = "+" if delta >= 0 else "-"
+    if unit == "percent":
+        return f"{sign}{abs(delta) * 100:,.1f} pp"
+    if unit == "currency":
+        return sign + format_money(abs(delta), currency, compact=True)
+    if unit == "days":
+        return f"{sign}{abs(delta):,.1f} days"
+    return f"{sign}{abs(delta):,.2f}"
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -1,0 +1,80 @@
+"""Results leaving the product: command-line output and downloadable files.
+
+Every export neutralises cells that a spreadsheet would run as a formula, because supplier
+names and notes come from outside and end up opened in Excel.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import polars as pl
+
+from kpi.formatting import neutralise_cell
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def render_results(result, fmt: str, by: list[str]) -> str:  # result: engine.ComputeResult
+    """`compute` output: JSON array of {kpi, period, <by>..., value}, CSV or a text table."""
+    frame: pl.DataFrame = result.frame.select(["kpi", "period", *by, "value"])
+    rows = [{k: _clean(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    if fmt == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    if fmt == "csv":
+        return to_csv_text(frame)
+    return _text_table(frame)
+
+
+def _text_table(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "No values: the store has no data for this KPI and period.\n"
+    cells = [[str(c) for c in frame.columns]]
+    for row in frame.iter_rows():
+        cells.append(["" if v is None else (f"{v:,.4f}" if isinstance(v, float) else str(v))
+                      for v in row])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = []
+    for n, r in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if n and i == len(r) - 1 else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas."""
+    text_cols = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns(
+        pl.col(c).map_elements(neutralise_cell, return_dtype=pl.String) for c in text_cols
+    )
+
+
+def to_csv_text(frame: pl.DataFrame) -> str:
+    return neutralised(frame).write_csv()
+
+
+def to_csv_bytes(frame: pl.DataFrame) -> bytes:
+    """UTF-8 with BOM, so Excel opens accents and currency symbols correctly."""
+    return "\ufeff".encode() + to_csv_text(frame).encode("utf-8")
+
+
+def to_xlsx_bytes(frame: pl.DataFrame, sheet: str = "data") -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append(list(frame.columns))
+    for row in neutralised(frame).iter_rows():
+        ws.append([_clean(v) for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
