@@ -26,3 +26,20 @@ def freshness(store: Store) -> pl.DataFrame:
     with store.read() as con:
         frames = [con.execute(sql.table_freshness(t)).pl() for t in TABLES]
     return pl.concat(frames)
+
+
+def dimension_values(store: Store, view: str, column: str) -> list[str]:
+    """Distinct values of a view column, for filter choices (names checked, not trusted)."""
+    columns = sql.view_catalog(store.settings).get(view, {})
+    if column not in columns:
+        raise ValueError(f"view '{view}' has no column '{column}'")
+    with store.read() as con:
+        return [str(r[0]) for r in con.execute(sql.distinct_values(view, column)).fetchall()]
+
+
+def display_currencies(store: Store) -> list[str]:
+    """The reporting currency first, then every currency the store has exchange rates for."""
+    base = store.settings.reporting_currency
+    with store.read() as con:
+        found = [r[0] for r in con.execute(sql.distinct_values("fx_rates", "currency")).fetchall()]
+    return [base] + [c for c in found if c != base]

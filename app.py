@@ -1,0 +1,32 @@
+"""Entry point: navigation, global filters and who the person acts as; nothing else."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kpi.settings import db_path
+from kpi.store import Store
+from ui.context import sidebar
+
+st.set_page_config(page_title="Finance–procurement KPIs", page_icon="📊", layout="wide")
+
+store = Store(db_path())
+if not store.exists():  # first run: fill an empty store with the demo so there is something real
+    from kpi.demo import build_demo
+
+    with st.status("First run: building the demo data set (about a minute)…") as status:
+        build_demo(store.path, progress=status.write)
+        status.update(label="Demo data ready", state="complete")
+
+ctx = sidebar()
+if ctx.definitions_problem:
+    st.error(
+        "config/kpis.yaml has a problem, so the last good definitions are in use:\n\n"
+        + ctx.definitions_problem
+    )
+
+pages = [
+    st.Page("pages/overview.py", title="CFO overview", icon="📊", default=True),
+    st.Page("pages/data.py", title="Data", icon="🗄️"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,124 @@
+"""Data: what is in the store, how fresh it is, what was rejected, and uploads of new files."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from kpi.data_status import freshness, load_history, rejected_rows
+from kpi.mappings import MappingError, load_mappings
+from kpi.people import PermissionDenied, require_loader
+from kpi.pipelines import LoadRefused, load_files
+from kpi.schema import TABLES
+from kpi.store import Store, StoreError
+from ui.context import current
+from ui.widgets import downloads, no_data
+
+ctx = current()
+st.title("Data")
+st.caption("Every number on the dashboard comes from these tables. Rows that failed "
+           "validation are kept below with their reason; nothing is dropped silently.")
+
+
+@st.cache_data(show_spinner=False)
+def _status(path, version, settings):
+    store = Store(path, settings)
+    return freshness(store), load_history(store)
+
+
+@st.cache_data(show_spinner=False)
+def _rejects(path, version, settings, load_id):
+    return rejected_rows(Store(path, settings), load_id)
+
+
+tab_status, tab_rejects, tab_upload = st.tabs(["Tables and loads", "Rejected rows", "Upload a file"])
+
+if ctx.store.exists():
+    try:
+        fresh, loads = _status(str(ctx.store.path), ctx.version, ctx.settings)
+    except StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+else:
+    fresh = loads = None
+
+with tab_status:
+    if fresh is None:
+        no_data("store", "Upload a file below, or run `python -m kpi demo`.")
+    else:
+        st.subheader("Freshness per table")
+        st.dataframe(fresh, hide_index=True, width="stretch", column_config={
+            "table_name": "Table", "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "latest_data": "Latest date in the data", "last_loaded": "Last loaded"})
+        downloads(fresh, "tables", "fresh")
+        st.subheader("Loads")
+        if loads.is_empty():
+            no_data("loads", "Upload a file in the third tab or use `python -m kpi load`.")
+        else:
+            st.dataframe(loads, hide_index=True, width="stretch", column_config={
+                "rows_in": st.column_config.NumberColumn("Rows in", format="localized"),
+                "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
+                "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
+                "amount_loaded": st.column_config.NumberColumn("Amount loaded", format="%.2f"),
+            })
+            downloads(loads, "loads", "loads")
+
+with tab_rejects:
+    if loads is None or loads.is_empty():
+        no_data("loads", "Rejected rows appear here after a load.")
+    else:
+        with_rejects = loads.filter(loads["rows_rejected"] > 0)
+        options = {"All loads": None} | {
+            f"#{r['load_id']} {r['table_name']} · {Path(r['source']).name} "
+            f"({r['rows_rejected']:,} rejected)": r["load_id"]
+            for r in with_rejects.iter_rows(named=True)
+        }
+        pick = st.selectbox("Load", list(options), key="reject_load")
+        rejects = _rejects(str(ctx.store.path), ctx.version, ctx.settings, options[pick])
+        if rejects.is_empty():
+            st.success("No rejected rows: every row loaded.")
+        else:
+            st.dataframe(rejects, hide_index=True, width="stretch", column_config={
+                "row_number": st.column_config.NumberColumn("Row", format="%d"),
+                "reason": st.column_config.TextColumn("Reason", width="large"),
+                "raw_row": st.column_config.TextColumn("Row as in the file")})
+            downloads(rejects, "rejected_rows", "rejects")
+
+with tab_upload:
+    st.write("Load a CSV, Excel (.xlsx) or Parquet export into one of the canonical tables. "
+             "The same pipeline as `python -m kpi load` runs: rows that fail validation are "
+             "kept with their reason, a file without a required column is refused whole.")
+    table = st.selectbox("Table", list(TABLES), key="up_table",
+                         format_func=lambda t: f"{t} — {TABLES[t].description}")
+    try:
+        mappings = {n: m for n, m in load_mappings().items() if m.table == table}
+    except (MappingError, OSError) as exc:
+        st.error(f"config/sources.yaml: {exc}")
+        mappings = {}
+    mapping = st.selectbox(
+        "Column mapping", ["(columns already named as the canonical ones)", *mappings],
+        key="up_mapping", help="Mappings live in config/sources.yaml.")
+    st.caption("Required columns: " + ", ".join(TABLES[table].required_columns))
+    upload = st.file_uploader("File", type=["csv", "txt", "xlsx", "parquet"], key="up_file")
+    if st.button("Load the file", type="primary", disabled=upload is None, key="up_go"):
+        try:
+            require_loader(ctx.person)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / Path(upload.name).name
+                path.write_bytes(upload.getvalue())
+                with st.status(f"Loading {upload.name} into {table}…", expanded=True) as status:
+                    report = load_files(
+                        ctx.store, table, [path],
+                        mapping=None if mapping not in mappings else mapping,
+                        progress=status.write,
+                    )
+                    status.update(label="Loaded", state="complete")
+            st.success("Loaded. The dashboard now shows the new data.")
+            st.code(report.as_table(), language=None)
+            st.cache_data.clear()
+        except PermissionDenied as exc:
+            st.error(str(exc))
+        except (LoadRefused, MappingError, StoreError) as exc:
+            st.error(f"Refused, nothing was loaded: {exc}")

@@ -1,0 +1,168 @@
+"""CFO overview: the scorecard of every KPI by theme and the four headline charts."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from kpi import charts, overview
+from kpi.charts import STATUS_LABELS
+from kpi.engine import compute
+from kpi.formatting import format_delta, format_value
+from kpi.scorecard import scorecard
+from kpi.store import Store
+from ui.context import current
+from ui.widgets import definition_dialog, downloads, no_data
+
+THEMES = {
+    "spend": "Spend and budgets",
+    "compliance": "Compliance",
+    "savings": "Savings and cost avoidance",
+    "payments": "Payments",
+    "inventory": "Inventory",
+    "suppliers": "Suppliers",
+}
+
+ctx = current()
+st.title("CFO overview")
+
+if ctx.period is None:
+    no_data("spend in the store", "Load invoices on the **Data** page, or run "
+            "`python -m kpi demo` to explore the demo data.")
+    st.stop()
+
+
+@st.cache_data(show_spinner="Computing the scorecard…")
+def _scorecard(path, version, settings, defs_key, period, filters_key, currency):
+    return scorecard(Store(path, settings), ctx.definitions, period, dict(filters_key), currency)
+
+
+@st.cache_data(show_spinner=False)
+def _charts(path, version, settings, defs_key, start, end, filters_key, currency):
+    store = Store(path, settings)
+    f = dict(filters_key)
+    return (
+        overview.spend_vs_budget(store, start, end, f, currency),
+        overview.savings_by_meaning(store, ctx.definitions, "quarter", start, end, f, currency),
+        overview.days_to_pay_vs_terms(store, start, end, f, currency),
+        overview.inventory_by_class(store, start, end, f, currency),
+    )
+
+
+@st.cache_data(show_spinner=False)
+def _trend(path, version, settings, defs_key, kpi_id, start, end, filters_key, currency):
+    kpi = next(k for k in ctx.definitions if k.id == kpi_id)
+    return compute(Store(path, settings), [kpi], "quarter", (), start, end, dict(filters_key),
+                   currency).frame
+
+
+defs_key = tuple((k.id, k.formula, tuple(sorted(k.targets.items()))) for k in ctx.definitions)
+key = (str(ctx.store.path), ctx.version, ctx.settings, defs_key)
+card = _scorecard(*key, ctx.period, ctx.filters_key, ctx.currency)
+
+active = [f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in ctx.filters.items() if v]
+st.caption(
+    f"Scorecard for **{ctx.period}**, compared with the quarter before · amounts in "
+    f"**{ctx.currency}** · " + ("; ".join(active) if active else "all cost centres and categories")
+)
+
+counts = card["status"].value_counts()
+tally = {r["status"]: r["count"] for r in counts.iter_rows(named=True)}
+cols = st.columns(4)
+for col, status in zip(cols, ("green", "amber", "red", "none"), strict=True):
+    col.metric(STATUS_LABELS[status], tally.get(status, 0))
+
+not_agreed = card.filter(pl.col("definition_status") != "agreed")["name"].to_list()
+if not_agreed:
+    st.warning("Not yet agreed by both departments: " + ", ".join(not_agreed), icon="⚠️")
+
+shown = card.with_columns(
+    pl.struct("value", "unit").map_elements(
+        lambda r: format_value(r["value"], r["unit"], ctx.currency), return_dtype=pl.String
+    ).alias("Value"),
+    pl.struct("target", "unit").map_elements(
+        lambda r: format_value(r["target"], r["unit"], ctx.currency), return_dtype=pl.String
+    ).alias("Target"),
+    pl.struct("delta", "unit").map_elements(
+        lambda r: format_delta(r["delta"], r["unit"], ctx.currency), return_dtype=pl.String
+    ).alias("Change"),
+    pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
+    pl.when(pl.col("definition_status") == "agreed").then(pl.lit("agreed"))
+    .otherwise(pl.col("definition_status")).alias("Definition"),
+)
+
+st.subheader("Scorecard")
+st.caption("Click a row to see the KPI's definition, both departments' readings and its trend.")
+for theme, title in THEMES.items():
+    part = shown.filter(pl.col("theme") == theme)
+    if part.is_empty():
+        continue
+    st.markdown(f"**{title}**")
+    event = st.dataframe(
+        part.select("name", "Value", "Target", "Status", "Change", "trend", "owner",
+                    "Definition", "filters_ignored"),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"score_{theme}",
+        column_config={
+            "name": st.column_config.TextColumn("KPI", width="medium"),
+            "trend": st.column_config.LineChartColumn("Last 8 quarters", width="small"),
+            "owner": "Owner",
+            "filters_ignored": st.column_config.TextColumn(
+                "Filter not applicable", help="This KPI's data has no such column, so that "
+                "filter does not narrow it."),
+        },
+    )
+    rows = event.selection.rows if event and event.selection else []
+    if rows:
+        kpi_id = part["id"][rows[0]]
+        kpi = next(k for k in ctx.definitions if k.id == kpi_id)
+        definition_dialog(kpi, _trend(*key, kpi_id, ctx.start, ctx.end, ctx.filters_key,
+                                      ctx.currency), ctx.currency)
+
+with st.expander("Download the scorecard"):
+    export = card.select("id", "name", "theme", "owner", "unit", "period", "value", "target",
+                         "status", "previous", "delta", "definition_status")
+    downloads(export, f"scorecard_{ctx.period}", "scorecard")
+
+st.subheader("Headline charts")
+budget, savings, dtp, stock = _charts(*key, ctx.start, ctx.end, ctx.filters_key, ctx.currency)
+left, right = st.columns(2)
+with left:
+    if budget.is_empty():
+        no_data("spend or budget in this range", "Widen the period or load budgets.")
+    else:
+        st.plotly_chart(charts.spend_vs_budget(budget, ctx.currency), key="c_budget")
+        with st.expander("Data"):
+            st.dataframe(budget, hide_index=True)
+            downloads(budget, "spend_vs_budget", "budget")
+with right:
+    if savings.is_empty():
+        no_data("savings in this range", "Load savings initiatives and invoices.")
+    else:
+        st.plotly_chart(charts.savings_by_meaning(savings, ctx.currency), key="c_savings")
+        st.caption("Procurement counts a lower price; finance counts a lower expense line. "
+                   "Cost avoidance never enters the P&L.")
+        with st.expander("Data"):
+            table = savings.select("period", "meaning", "value")
+            st.dataframe(table, hide_index=True)
+            downloads(table, "savings_by_meaning", "savings")
+left, right = st.columns(2)
+with left:
+    if dtp.is_empty():
+        no_data("payments in this range", "Load invoices with paid dates.")
+    else:
+        st.plotly_chart(charts.days_to_pay_vs_terms(dtp), key="c_dtp")
+        with st.expander("Data"):
+            st.dataframe(dtp, hide_index=True)
+            downloads(dtp, "days_to_pay_vs_terms", "dtp")
+with right:
+    if stock.is_empty():
+        no_data("inventory snapshots in this range", "Load the inventory table.")
+    else:
+        st.plotly_chart(charts.inventory_by_class(stock, ctx.currency), key="c_stock")
+        with st.expander("Data"):
+            st.dataframe(stock, hide_index=True)
+            downloads(stock, "inventory_by_class", "stock")

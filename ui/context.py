@@ -1,0 +1,157 @@
+"""What every page shares: the store, the KPI definitions, the global filters, who acts.
+
+`app.py` calls `sidebar()` once per run; pages read the result with `current()`. Reads of
+the store are cached on the store's version, so a load from another process shows up on
+the next rerun without a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import streamlit as st
+
+from kpi import periods
+from kpi.definitions import DefinitionsError, KpiDefinition, load_definitions
+from kpi.people import Person, load_people
+from kpi.scorecard import data_window, latest_complete_period
+from kpi.settings import Settings, db_path, kpis_path, load_settings
+from kpi.store import Store, StoreError
+
+
+@dataclass
+class Context:
+    store: Store
+    settings: Settings
+    definitions: list[KpiDefinition]
+    start: date | None = None
+    end: date | None = None
+    period: str | None = None  # the scorecard's period (the last quarter of the range)
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    currency: str = "EUR"
+    person: Person | None = None
+    definitions_problem: str | None = None
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        return self.store.version()
+
+    @property
+    def filters_key(self) -> tuple:
+        return tuple(sorted((k, tuple(v)) for k, v in self.filters.items()))
+
+
+def current() -> Context:
+    ctx = st.session_state.get("_ctx")
+    if ctx is None:  # a page run on its own (tests): build the context without a sidebar
+        ctx = sidebar()
+    return ctx
+
+
+@st.cache_data(show_spinner=False)
+def _definitions(path: str, mtime: float, settings: Settings) -> list[KpiDefinition]:
+    return load_definitions(Path(path), settings)
+
+
+def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | None]:
+    """The definitions in use; when the file is broken, the last good ones and the problem."""
+    path = kpis_path()
+    try:
+        defs = _definitions(str(path), path.stat().st_mtime, settings)
+        st.session_state["_last_good_definitions"] = defs
+        return defs, None
+    except (DefinitionsError, OSError) as exc:
+        last = st.session_state.get("_last_good_definitions", [])
+        return last, str(exc)
+
+
+@st.cache_data(show_spinner=False)
+def _window(path: str, version: tuple, settings: Settings):
+    return data_window(Store(path, settings))
+
+
+@st.cache_data(show_spinner=False)
+def _choices(path: str, version: tuple, settings: Settings) -> dict[str, list[str]]:
+    from kpi.data_status import dimension_values
+
+    return {d: dimension_values(Store(path, settings), "spend", d) for d in ("cost_centre", "category")}
+
+
+@st.cache_data(show_spinner=False)
+def _currencies(path: str, version: tuple, settings: Settings) -> list[str]:
+    from kpi.data_status import display_currencies
+
+    return display_currencies(Store(path, settings))
+
+
+def _identity(people: list[Person]) -> Person | None:
+    labels = {p.label: p for p in people}
+    if not labels:
+        return None
+    choice = st.sidebar.selectbox(
+        "Acting as", list(labels), key="acting_as",
+        help="Local mode: no sign-in is configured, so you choose who you act as. "
+        "The app listens on this computer only.",
+    )
+    return labels[choice]
+
+
+def sidebar() -> Context:
+    """Draw the global filters and identity in the sidebar; return the context."""
+    settings = load_settings()
+    store = Store(db_path(), settings)
+    definitions, problem = _load_definitions(settings)
+    ctx = Context(store, settings, definitions, currency=settings.reporting_currency,
+                  definitions_problem=problem)
+    try:
+        ctx.person = _identity(load_people())
+    except (OSError, ValueError) as exc:
+        st.sidebar.error(f"config/people.yaml: {exc}")
+    if ctx.person:
+        st.sidebar.caption(f"🔓 Local mode — acting as **{ctx.person.name}**")
+    if not store.exists():
+        st.session_state["_ctx"] = ctx
+        return ctx
+    try:
+        version = store.version()
+        window = _window(str(store.path), version, settings)
+        choices = _choices(str(store.path), version, settings)
+        currencies = _currencies(str(store.path), version, settings)
+    except StoreError as exc:
+        st.sidebar.error(str(exc))
+        st.session_state["_ctx"] = ctx
+        return ctx
+    if window is None:
+        st.session_state["_ctx"] = ctx
+        return ctx
+    cal = settings.fiscal
+    quarters = periods.periods_between(window.first, window.last, "quarter", cal)
+    last_full = latest_complete_period(window, "quarter", store)
+    default_to = last_full if last_full in quarters else quarters[-1]
+    default_from = quarters[max(0, quarters.index(default_to) - 7)]
+    st.sidebar.header("Filters")
+    if len(quarters) > 1:
+        lo, hi = st.sidebar.select_slider(
+            "Fiscal periods", options=quarters, value=(default_from, default_to), key="periods",
+            help="The scorecard shows the last quarter of this range; charts show the range.",
+        )
+    else:
+        lo = hi = quarters[0]
+    ctx.start = periods.period_range(lo, cal)[0]
+    ctx.end = periods.period_range(hi, cal)[1]
+    ctx.period = hi
+    ctx.filters = {
+        "cost_centre": st.sidebar.multiselect("Cost centre", choices["cost_centre"], key="f_cc",
+                                              placeholder="All cost centres"),
+        "category": st.sidebar.multiselect("Category", choices["category"], key="f_cat",
+                                           placeholder="All categories"),
+    }
+    if len(currencies) > 1:
+        ctx.currency = st.sidebar.selectbox(
+            "Reporting currency", currencies, key="currency",
+            help="Amounts are converted at each transaction's date with fx_rates.",
+        )
+    st.session_state["_ctx"] = ctx
+    return ctx

@@ -1,0 +1,72 @@
+"""Small pieces every page uses: downloads, the KPI definition dialog, empty states."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from kpi import charts
+from kpi.definitions import KpiDefinition
+from kpi.formatting import format_value
+from kpi.output import to_csv_bytes, to_xlsx_bytes
+
+
+def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
+    """CSV and Excel downloads of exactly what a table shows."""
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button(
+        "⬇ CSV", to_csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv",
+        key=f"csv_{key}", help="Comma-separated, UTF-8; opens in Excel",
+    )
+    right.download_button(
+        "⬇ Excel", to_xlsx_bytes(frame, name), file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"xlsx_{key}",
+    )
+
+
+def no_data(what: str, todo: str) -> None:
+    st.info(f"**No {what} yet.** {todo}", icon="ℹ️")
+
+
+@st.dialog("KPI definition", width="large")
+def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: str) -> None:
+    """Everything both departments signed about one KPI, and its recent values."""
+    st.subheader(kpi.name)
+    agreed = "✅ agreed by both departments" if kpi.status == "agreed" else f"⚠️ {kpi.status}"
+    st.caption(f"`{kpi.id}` · owner **{kpi.owner}** · theme {kpi.theme} · {agreed}")
+    st.write(kpi.description)
+    left, right = st.columns(2)
+    left.markdown("**Finance reads it as**")
+    left.write(kpi.readings.finance)
+    right.markdown("**Procurement reads it as**")
+    right.write(kpi.readings.procurement)
+    st.markdown("**Formula** (over the view `" + kpi.source + "`, periods by `"
+                + kpi.period_by + "`)")
+    st.code(kpi.formula, language="sql")
+    st.markdown(
+        f"**Unit** {kpi.unit} · **direction** {kpi.direction.replace('_', ' ')} · "
+        f"**can be split by** {', '.join(kpi.dimensions) or '–'}"
+    )
+    raci = kpi.raci
+    st.markdown(
+        f"**RACI** responsible {raci.responsible} · accountable {raci.accountable} · "
+        f"consulted {', '.join(raci.consulted) or '–'} · informed {', '.join(raci.informed) or '–'}"
+    )
+    approvals = kpi.approvals
+    signed = []
+    for dept in ("finance", "procurement"):
+        a = getattr(approvals, dept, None) if approvals else None
+        signed.append(f"{dept}: {a.by} on {a.on}" if a else f"{dept}: not signed")
+    st.markdown("**Approvals** " + " · ".join(signed))
+    targets = {p: float(v) for p, v in kpi.targets.items()}
+    if trend is not None and not trend.is_empty():
+        st.plotly_chart(charts.kpi_trend(trend, kpi.name, kpi.unit, targets),
+                        key=f"trend_{kpi.id}")
+    if targets:
+        st.markdown("**Targets**")
+        st.dataframe(
+            pl.DataFrame({"period": list(targets),
+                          "target": [format_value(v, kpi.unit, currency) for v in targets.values()]}),
+            hide_index=True,
+        )
