@@ -85,7 +85,7 @@ def compute(
                 end,
                 {f: filters[f] for f in applied},
             )
-            wide = con.execute(query, params).pl()
+            wide = sql.fetch_frame(con, query, params)
             for i, k in enumerate(kpis):
                 frames.append(
                     wide.select(

@@ -38,7 +38,7 @@ def measures_by_period(
         view, period_column, guarded, grain, store.settings.fiscal, [], start, end, applied
     )
     with store.read(display_currency=currency) as con:
-        wide = con.execute(query, params).pl()
+        wide = sql.fetch_frame(con, query, params)
     return wide.rename({f"m{i}": name for i, name in enumerate(measures)})
 
 
