@@ -8,7 +8,7 @@ from kpi.settings import db_path
 from kpi.store import Store
 from ui.context import sidebar
 
-st.set_page_config(page_title="Finance–procurement KPIs", page_icon="📊", layout="wide")
+st.set_page_config(page_title="Finance–procurement KPIs", page_icon=":material/monitoring:", layout="wide")
 
 store = Store(db_path())
 if not store.exists():  # first run: fill an empty store with the demo so there is something real
@@ -26,7 +26,7 @@ if ctx.definitions_problem:
     )
 
 pages = [
-    st.Page("pages/overview.py", title="CFO overview", icon="📊", default=True),
-    st.Page("pages/data.py", title="Data", icon="🗄️"),
+    st.Page("pages/overview.py", title="CFO overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/database:"),
 ]
 st.navigation(pages).run()

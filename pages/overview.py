@@ -87,6 +87,7 @@ shown = card.with_columns(
         lambda r: format_delta(r["delta"], r["unit"], ctx.currency), return_dtype=pl.String
     ).alias("Change"),
     pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
+    pl.col("trend").list.drop_nulls().alias("trend"),
     pl.when(pl.col("definition_status") == "agreed").then(pl.lit("agreed"))
     .otherwise(pl.col("definition_status")).alias("Definition"),
 )

@@ -110,7 +110,9 @@ def sidebar() -> Context:
     except (OSError, ValueError) as exc:
         st.sidebar.error(f"config/people.yaml: {exc}")
     if ctx.person:
-        st.sidebar.caption(f"🔓 Local mode — acting as **{ctx.person.name}**")
+        st.sidebar.info(
+            f"**Local mode** — no sign-in configured; acting as **{ctx.person.name}**. "
+            "Only this computer can reach the app.", icon=":material/person:")
     if not store.exists():
         st.session_state["_ctx"] = ctx
         return ctx
