@@ -107,7 +107,9 @@ def sparkline(values: list[float | None], status: str = "none") -> go.Figure:
     return fig
 
 
-def kpi_trend(frame: pl.DataFrame, name: str, unit: str, targets: dict[str, float]) -> go.Figure:
+def kpi_trend(
+    frame: pl.DataFrame, name: str, unit: str, targets: dict[str, float], currency: str = "EUR"
+) -> go.Figure:
     """One KPI's values by period with its targets, for the definition dialog."""
     fig = go.Figure()
     x = frame["period"].to_list()
@@ -121,4 +123,5 @@ def kpi_trend(frame: pl.DataFrame, name: str, unit: str, targets: dict[str, floa
         ty = [targets[p] * (100 if unit == "percent" else 1) for p in tx]
         fig.add_scatter(x=tx, y=ty, name="Target", mode="markers",
                         marker={"symbol": "line-ew-open", "size": 18, "color": "#222"})
-    return _layout(fig, name, "%" if unit == "percent" else unit, height=300)
+    axis = {"percent": "%", "currency": _money_axis(currency)}.get(unit, unit)
+    return _layout(fig, name, axis, height=300)

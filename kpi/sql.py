@@ -32,7 +32,7 @@ CREATE OR REPLACE TEMP VIEW fx_factor AS
 -- units of the display currency per unit of `currency`, from each rate date on
 SELECT r.date, r.currency, CAST(r.rate / d.rate AS DECIMAL(18,8)) AS factor
 FROM fx_rates r JOIN fx_rates d ON d.date = r.date AND d.currency = {display}
-WHERE {display} <> {base}
+WHERE {display} <> {base} AND r.currency <> {base}
 UNION ALL
 SELECT d.date, {base} AS currency, CAST(1 / d.rate AS DECIMAL(18,8)) AS factor
 FROM fx_rates d WHERE d.currency = {display} AND {display} <> {base}
@@ -109,11 +109,12 @@ SELECT
     sp.paid_date > sp.due_date AS paid_late,
     greatest(sp.paid_date - sp.due_date, 0) AS days_late,
     coalesce(s.discount_pct, 0) > 0 AS discount_offered,
-    CAST(round(sp.amount * coalesce(s.discount_pct, 0) / 100, 2) AS DECIMAL(18,2))
+    CAST(round(sp.amount * coalesce(s.discount_pct, 0) * 0.01, 2) AS DECIMAL(18,2))
         AS discount_available,
     CAST(round(coalesce(i.discount_taken, 0) * sp.fx_factor, 2) AS DECIMAL(18,2))
         AS discount_captured,
-    coalesce(s.discount_pct, 0) > 0 AND coalesce(i.discount_taken, 0) = 0 AS discount_missed
+    coalesce(s.discount_pct, 0) > 0 AND sp.paid_date IS NOT NULL
+        AND coalesce(i.discount_taken, 0) = 0 AS discount_missed
 FROM spend sp
 JOIN invoices i ON i.invoice_id = sp.invoice_id AND i.invoice_line = sp.invoice_line
 LEFT JOIN suppliers s ON s.supplier_id = sp.supplier_id
@@ -221,10 +222,11 @@ SELECT
          AS DECIMAL(18,2)) AS price_saving,
     CAST(round((si.quoted_unit_price - sp.unit_price) * sp.quantity * sp.fx_factor, 2)
          AS DECIMAL(18,2)) AS avoided_cost,
+    -- what procurement claims: price savings or avoided cost; other kinds are not priced here
     CAST(round(CASE si.kind
         WHEN 'cost_avoidance' THEN (si.quoted_unit_price - sp.unit_price)
-        ELSE (si.baseline_unit_price - sp.unit_price) END * sp.quantity * sp.fx_factor, 2)
-         AS DECIMAL(18,2)) AS claimed_amount,
+        WHEN 'price_reduction' THEN (si.baseline_unit_price - sp.unit_price)
+        END * sp.quantity * sp.fx_factor, 2) AS DECIMAL(18,2)) AS claimed_amount,
     CAST(round(greatest(sp.unit_price - si.negotiated_unit_price, 0) * sp.quantity
                * sp.fx_factor, 2) AS DECIMAL(18,2)) AS leakage
 FROM savings_initiatives si
@@ -239,7 +241,8 @@ WHERE sp.source_currency = si.currency
 CREATE OR REPLACE TEMP VIEW spend_yoy AS
 -- this year's lines at their date, last year's lines moved one year on: summing both
 -- columns over any period gives the expense now and a year earlier, side by side
-WITH bounds AS (SELECT min(invoice_date) AS first_day, max(invoice_date) AS last_day
+WITH bounds AS (SELECT CAST(date_trunc('month', min(invoice_date)) AS DATE) AS first_day,
+                       max(invoice_date) AS last_day
                 FROM invoices)
 SELECT sp.invoice_date AS period_date, sp.category, sp.cost_centre, sp.supplier,
        sp.amount AS current_amount, CAST(0 AS DECIMAL(18,2)) AS prior_amount

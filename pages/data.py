@@ -12,6 +12,7 @@ from kpi.mappings import MappingError, load_mappings
 from kpi.people import PermissionDenied, require_loader
 from kpi.pipelines import LoadRefused, load_files
 from kpi.schema import TABLES
+from kpi.settings import config_dir
 from kpi.store import Store, StoreError
 from ui.context import current
 from ui.widgets import downloads, no_data
@@ -93,7 +94,8 @@ with tab_upload:
     table = st.selectbox("Table", list(TABLES), key="up_table",
                          format_func=lambda t: f"{t} — {TABLES[t].description}")
     try:
-        mappings = {n: m for n, m in load_mappings().items() if m.table == table}
+        have_file = (config_dir() / "sources.yaml").exists()
+        mappings = {n: m for n, m in load_mappings().items() if m.table == table} if have_file else {}
     except (MappingError, OSError) as exc:
         st.error(f"config/sources.yaml: {exc}")
         mappings = {}

@@ -61,7 +61,7 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
     st.markdown("**Approvals** " + " · ".join(signed))
     targets = {p: float(v) for p, v in kpi.targets.items()}
     if trend is not None and not trend.is_empty():
-        st.plotly_chart(charts.kpi_trend(trend, kpi.name, kpi.unit, targets),
+        st.plotly_chart(charts.kpi_trend(trend, kpi.name, kpi.unit, targets, currency),
                         key=f"trend_{kpi.id}")
     if targets:
         st.markdown("**Targets**")

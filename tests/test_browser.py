@@ -1,0 +1,149 @@
+"""Every page in a real browser (Debian's Chromium via Playwright), with its main actions.
+
+Screenshots land in tests/artifacts/ (not committed): they are how a reviewer sees the app.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from kpi.demo import build_demo
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, ROOT, problems, running_app, wait_rendered
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
+                       "(make test installs it when run as root)"),
+]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "kpi.duckdb"
+    build_demo(db, seed=7, scale=0.1)
+    return db
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_app(demo_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def test_overview_renders_scorecard_and_charts(page, app_url):
+    page.goto(app_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "CFO overview"
+    assert page.locator(".js-plotly-plot").count() == 4
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 6
+    assert "Not yet agreed" in page.inner_text("body")
+    assert problems(page) == []
+    page.screenshot(path=str(ARTIFACTS / "browser_overview.png"))
+
+
+def test_clicking_a_kpi_opens_its_definition(page, app_url):
+    page.goto(app_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection cell
+    dialog = page.locator('[role="dialog"]')
+    dialog.wait_for(timeout=30_000)
+    text = dialog.inner_text()
+    assert "Finance reads it as" in text and "Procurement reads it as" in text
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "browser_definition.png"))
+    assert "Total spend" in text and "Formula" in text
+    assert "sum(amount)" in dialog.locator("pre").first.inner_text()
+    assert problems(page) == []
+
+
+def test_a_category_filter_changes_the_figures(page, app_url):
+    page.goto(app_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    before = page.locator('[data-testid="stDataFrame"]').first.inner_text()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("All categories").click()
+    page.keyboard.type("Packaging")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_rendered(page)
+    page.wait_for_timeout(1500)
+    after = page.locator('[data-testid="stDataFrame"]').first.inner_text()
+    assert before != after
+    assert problems(page) == []
+    page.screenshot(path=str(ARTIFACTS / "browser_overview_packaging.png"))
+
+
+def test_data_page_shows_loads_and_uploads_a_file(page, app_url, tmp_path):
+    page.goto(f"{app_url}/data")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Data"
+    assert problems(page) == []
+    page.screenshot(path=str(ARTIFACTS / "browser_data.png"))
+    page.get_by_role("tab", name="Upload a file").click()
+    page.get_by_text("suppliers — Who we buy from").first.click()
+    page.get_by_role("option", name="fx_rates").click()
+    upload = tmp_path / "rates.csv"
+    upload.write_text("date,currency,rate\n2026-11-02,USD,0.87\n2026-11-03,USD,0,86\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Load the file").click()
+    page.get_by_text("Loaded. The dashboard now shows the new data.").wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "rates.csv" in body
+    page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))
+
+
+HOLD_WRITE = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from kpi.store import Store
+    with Store({db!r}).write() as con:
+        con.execute("INSERT INTO fx_rates VALUES ('2026-12-01', 'GBP', 1.1)")
+        print("writing", flush=True)
+        time.sleep(8)
+    """
+)
+
+
+def test_app_keeps_serving_while_a_load_writes(page, app_url, demo_db):
+    code = HOLD_WRITE.format(root=str(ROOT), db=str(demo_db))
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        page.goto(f"{app_url}/data")
+        page.wait_for_selector("h1", timeout=60_000)
+        wait_rendered(page)
+        assert problems(page) == []
+        assert writer.poll() is None  # the load was still running while the page rendered
+    finally:
+        assert writer.wait(timeout=60) == 0
