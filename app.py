@@ -14,10 +14,19 @@ store = Store(db_path())
 if not store.exists():  # first run: fill an empty store with the demo so there is something real
     from kpi.demo import build_demo
 
-    with st.status("First run: building the demo data set (about a minute)…") as status:
+    with st.status("First run: building the demo data set (a few seconds)…") as status:
         build_demo(store.path, progress=status.write)
         status.update(label="Demo data ready", state="complete")
 
+# st.navigation first, then the shared sidebar widgets, then the page: widgets drawn before
+# st.navigation lose their value on the rerun they trigger.
+page = st.navigation(
+    [
+        st.Page("pages/overview.py", title="CFO overview", icon=":material/dashboard:",
+                default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    ]
+)
 ctx = sidebar()
 if ctx.definitions_problem:
     st.error(
@@ -25,8 +34,4 @@ if ctx.definitions_problem:
         + ctx.definitions_problem
     )
 
-pages = [
-    st.Page("pages/overview.py", title="CFO overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/database:"),
-]
-st.navigation(pages).run()
+page.run()

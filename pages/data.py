@@ -104,23 +104,29 @@ with tab_upload:
         key="up_mapping", help="Mappings live in config/sources.yaml.")
     st.caption("Required columns: " + ", ".join(TABLES[table].required_columns))
     upload = st.file_uploader("File", type=["csv", "txt", "xlsx", "parquet"], key="up_file")
+    report_text = ""
     if st.button("Load the file", type="primary", disabled=upload is None, key="up_go"):
-        try:
-            require_loader(ctx.person)
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / Path(upload.name).name
-                path.write_bytes(upload.getvalue())
-                with st.status(f"Loading {upload.name} into {table}…", expanded=True) as status:
+        with st.status(f"Loading {upload.name} into {table}…", expanded=True) as status:
+            try:
+                require_loader(ctx.person)
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / Path(upload.name).name
+                    path.write_bytes(upload.getvalue())
                     report = load_files(
                         ctx.store, table, [path],
                         mapping=None if mapping not in mappings else mapping,
                         progress=status.write,
                     )
-                    status.update(label="Loaded", state="complete")
+            except PermissionDenied as exc:
+                status.update(label="Not allowed", state="error")
+                st.error(str(exc))
+            except (LoadRefused, MappingError, StoreError) as exc:
+                status.update(label="Refused", state="error")
+                st.error(f"Refused, nothing was loaded: {exc}")
+            else:
+                status.update(label="Loaded", state="complete")
+                report_text = report.as_table()
+                st.cache_data.clear()
+        if report_text:
             st.success("Loaded. The dashboard now shows the new data.")
-            st.code(report.as_table(), language=None)
-            st.cache_data.clear()
-        except PermissionDenied as exc:
-            st.error(str(exc))
-        except (LoadRefused, MappingError, StoreError) as exc:
-            st.error(f"Refused, nothing was loaded: {exc}")
+            st.code(report_text, language=None)
