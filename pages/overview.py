@@ -66,11 +66,30 @@ st.caption(
     f"**{ctx.currency}** · " + ("; ".join(active) if active else "all cost centres and categories")
 )
 
+HEADLINES = ("total_spend", "po_compliance", "days_to_pay", "savings_realised")
+tiles = st.columns(len(HEADLINES))
+for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
+    row = card.filter(pl.col("id") == kpi_id)
+    if row.is_empty():
+        continue
+    r = row.row(0, named=True)
+    tile.metric(
+        r["name"],
+        format_value(r["value"], r["unit"], ctx.currency, compact=r["unit"] == "currency"),
+        delta=format_delta(r["delta"], r["unit"], ctx.currency) or None,
+        delta_color={"lower_is_better": "inverse", "higher_is_better": "normal"}.get(
+            r["direction"], "off"),
+        help=f"Target {format_value(r['target'], r['unit'], ctx.currency)} · "
+        f"{STATUS_LABELS[r['status']]} · change against the quarter before",
+        border=True,
+    )
+
 counts = card["status"].value_counts()
 tally = {r["status"]: r["count"] for r in counts.iter_rows(named=True)}
-cols = st.columns(4)
-for col, status in zip(cols, ("green", "amber", "red", "none"), strict=True):
-    col.metric(STATUS_LABELS[status], tally.get(status, 0))
+st.markdown(
+    " · ".join(f"{STATUS_LABELS[s]}: **{tally.get(s, 0)}**" for s in ("green", "amber", "red", "none"))
+    + f" KPIs in {ctx.period}"
+)
 
 not_agreed = card.filter(pl.col("definition_status") != "agreed")["name"].to_list()
 if not_agreed:
@@ -99,9 +118,11 @@ for theme, title in THEMES.items():
     if part.is_empty():
         continue
     st.markdown(f"**{title}**")
+    columns = ["name", "Value", "Target", "Status", "Change", "trend", "owner", "Definition"]
+    if active:
+        columns.append("filters_ignored")
     event = st.dataframe(
-        part.select("name", "Value", "Target", "Status", "Change", "trend", "owner",
-                    "Definition", "filters_ignored"),
+        part.select(columns),
         hide_index=True,
         width="stretch",
         on_select="rerun",
