@@ -51,6 +51,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             mapping=args.mapping,
             mapping_file=Path(args.mapping_file) if args.mapping_file else None,
             progress=_progress,
+            force=args.force,
         )
     except LoadRefused as exc:
         print(f"Refused, nothing was loaded: {exc}", file=sys.stderr)
@@ -122,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--mapping", help="name of a mapping in config/sources.yaml")
     p.add_argument("--mapping-file", help="a YAML file holding the mapping(s)")
+    p.add_argument(
+        "--force", action="store_true",
+        help="load files again even when the same bytes were loaded before "
+        "(e.g. after correcting a mapping)",
+    )
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_load)
 

@@ -46,7 +46,7 @@ class DataWindow:
 def data_window(store: Store) -> DataWindow | None:
     """First and last invoice date in the store (None when there is no spend yet)."""
     with store.read() as con:
-        lo, hi = con.execute(sql.date_bounds("invoices", "invoice_date")).fetchone()
+        lo, hi = con.execute(sql.date_bounds("invoices", "invoice_date")).fetchall()[0]
     if lo is None:
         return None
     return DataWindow(lo, hi)
