@@ -8,7 +8,9 @@ from kpi.settings import db_path
 from kpi.store import Store
 from ui.context import sidebar
 
-st.set_page_config(page_title="Finance–procurement KPIs", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(
+    page_title="Finance–procurement KPIs", page_icon=":material/monitoring:", layout="wide"
+)
 
 store = Store(db_path())
 if not store.exists():  # first run: fill an empty store with the demo so there is something real
@@ -22,8 +24,9 @@ if not store.exists():  # first run: fill an empty store with the demo so there 
 # st.navigation lose their value on the rerun they trigger.
 page = st.navigation(
     [
-        st.Page("pages/overview.py", title="CFO overview", icon=":material/dashboard:",
-                default=True),
+        st.Page(
+            "pages/overview.py", title="CFO overview", icon=":material/dashboard:", default=True
+        ),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )

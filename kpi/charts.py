@@ -22,8 +22,12 @@ PALETTE = {
     "grey": "#7F7F7F",
 }
 STATUS_COLOURS = {"green": "#009E73", "amber": "#E69F00", "red": "#D55E00", "none": "#7F7F7F"}
-STATUS_LABELS = {"green": "● On target", "amber": "▲ Near target", "red": "■ Off target",
-                 "none": "○ No target"}
+STATUS_LABELS = {
+    "green": "● On target",
+    "amber": "▲ Near target",
+    "red": "■ Off target",
+    "none": "○ No target",
+}
 
 
 def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) -> go.Figure:
@@ -51,10 +55,19 @@ def spend_vs_budget(frame: pl.DataFrame, currency: str) -> go.Figure:
     x = frame["period"].to_list()
     on_po = (frame["actual"] - frame["maverick"]).to_list()
     fig.add_bar(x=x, y=on_po, name="Spend with PO", marker_color=PALETTE["blue"])
-    fig.add_bar(x=x, y=frame["maverick"].to_list(), name="Spend without PO (maverick)",
-                marker_color=PALETTE["orange"])
-    fig.add_scatter(x=x, y=frame["budget"].to_list(), name="Budget", mode="lines",
-                    line={"color": "#222", "width": 2, "dash": "dash"})
+    fig.add_bar(
+        x=x,
+        y=frame["maverick"].to_list(),
+        name="Spend without PO (maverick)",
+        marker_color=PALETTE["orange"],
+    )
+    fig.add_scatter(
+        x=x,
+        y=frame["budget"].to_list(),
+        name="Budget",
+        mode="lines",
+        line={"color": "#222", "width": 2, "dash": "dash"},
+    )
     fig.update_layout(barmode="stack")
     return _layout(fig, "Spend against budget", _money_axis(currency))
 
@@ -66,8 +79,12 @@ def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
     for colour, (meaning, part) in zip(
         colours, frame.group_by("meaning", maintain_order=True), strict=False
     ):
-        fig.add_bar(x=part["period"].to_list(), y=part["value"].to_list(), name=meaning[0],
-                    marker_color=colour)
+        fig.add_bar(
+            x=part["period"].to_list(),
+            y=part["value"].to_list(),
+            name=meaning[0],
+            marker_color=colour,
+        )
     fig.update_layout(barmode="group")
     return _layout(fig, "Savings: what each department means by it", _money_axis(currency))
 
@@ -75,10 +92,20 @@ def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
 def days_to_pay_vs_terms(frame: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     x = frame["period"].to_list()
-    fig.add_scatter(x=x, y=frame["days_to_pay"].to_list(), name="Days to pay (actual)",
-                    mode="lines+markers", line={"color": PALETTE["blue"], "width": 2})
-    fig.add_scatter(x=x, y=frame["terms"].to_list(), name="Contractual terms",
-                    mode="lines", line={"color": PALETTE["orange"], "width": 2, "dash": "dot"})
+    fig.add_scatter(
+        x=x,
+        y=frame["days_to_pay"].to_list(),
+        name="Days to pay (actual)",
+        mode="lines+markers",
+        line={"color": PALETTE["blue"], "width": 2},
+    )
+    fig.add_scatter(
+        x=x,
+        y=frame["terms"].to_list(),
+        name="Contractual terms",
+        mode="lines",
+        line={"color": PALETTE["orange"], "width": 2, "dash": "dot"},
+    )
     return _layout(fig, "Days to pay against payment terms", "days")
 
 
@@ -91,19 +118,36 @@ def inventory_by_class(frame: pl.DataFrame, currency: str) -> go.Figure:
         ("excess", "Excess (above max)", PALETTE["orange"]),
         ("obsolete", "Obsolete (no issue, not safety)", PALETTE["vermillion"]),
     ):
-        fig.add_scatter(x=x, y=frame[col].to_list(), name=name, mode="lines",
-                        stackgroup="stock", line={"color": colour, "width": 0.5})
+        fig.add_scatter(
+            x=x,
+            y=frame[col].to_list(),
+            name=name,
+            mode="lines",
+            stackgroup="stock",
+            line={"color": colour, "width": 0.5},
+        )
     return _layout(fig, "Inventory value by class", _money_axis(currency))
 
 
 def sparkline(values: list[float | None], status: str = "none") -> go.Figure:
     """A tiny trend line for a scorecard row."""
-    fig = go.Figure(go.Scatter(y=values, mode="lines+markers",
-                               line={"color": STATUS_COLOURS.get(status, "#7F7F7F"), "width": 2},
-                               marker={"size": 4}, hoverinfo="y"))
-    fig.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0},
-                      xaxis={"visible": False}, yaxis={"visible": False},
-                      plot_bgcolor="white", showlegend=False)
+    fig = go.Figure(
+        go.Scatter(
+            y=values,
+            mode="lines+markers",
+            line={"color": STATUS_COLOURS.get(status, "#7F7F7F"), "width": 2},
+            marker={"size": 4},
+            hoverinfo="y",
+        )
+    )
+    fig.update_layout(
+        height=60,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        plot_bgcolor="white",
+        showlegend=False,
+    )
     return fig
 
 
@@ -116,12 +160,18 @@ def kpi_trend(
     y = frame["value"].to_list()
     if unit == "percent":
         y = [None if v is None else v * 100 for v in y]
-    fig.add_scatter(x=x, y=y, name=name, mode="lines+markers",
-                    line={"color": PALETTE["blue"], "width": 2})
+    fig.add_scatter(
+        x=x, y=y, name=name, mode="lines+markers", line={"color": PALETTE["blue"], "width": 2}
+    )
     tx = [p for p in x if p in targets]
     if tx:
         ty = [targets[p] * (100 if unit == "percent" else 1) for p in tx]
-        fig.add_scatter(x=tx, y=ty, name="Target", mode="markers",
-                        marker={"symbol": "line-ew-open", "size": 18, "color": "#222"})
+        fig.add_scatter(
+            x=tx,
+            y=ty,
+            name="Target",
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 18, "color": "#222"},
+        )
     axis = {"percent": "%", "currency": _money_axis(currency)}.get(unit, unit)
     return _layout(fig, name, axis, height=300)

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", help="name of a mapping in config/sources.yaml")
     p.add_argument("--mapping-file", help="a YAML file holding the mapping(s)")
     p.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="load files again even when the same bytes were loaded before "
         "(e.g. after correcting a mapping)",
     )

@@ -12,7 +12,9 @@ CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "
 UNITS = ("currency", "percent", "days", "ratio", "count")
 
 
-def format_value(value: float | None, unit: str, currency: str = "EUR", compact: bool = False) -> str:
+def format_value(
+    value: float | None, unit: str, currency: str = "EUR", compact: bool = False
+) -> str:
     """One KPI value as a person reads it; '–' for no value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

@@ -37,13 +37,18 @@ def _text_table(frame: pl.DataFrame) -> str:
         return "No values: the store has no data for this KPI and period.\n"
     cells = [[str(c) for c in frame.columns]]
     for row in frame.iter_rows():
-        cells.append(["" if v is None else (f"{v:,.4f}" if isinstance(v, float) else str(v))
-                      for v in row])
+        cells.append(
+            ["" if v is None else (f"{v:,.4f}" if isinstance(v, float) else str(v)) for v in row]
+        )
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     lines = []
     for n, r in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if n and i == len(r) - 1 else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append(
+            "  ".join(
+                c.rjust(w) if n and i == len(r) - 1 else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines) + "\n"

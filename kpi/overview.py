@@ -69,7 +69,8 @@ def days_to_pay_vs_terms(store: Store, start, end, filters=None, currency=None) 
         "paid_date",
         {
             "days_to_pay": "sum(amount * days_to_pay) / nullif(sum(amount), 0)",
-            "terms": "sum(amount * contract_terms_days) filter (where contract_terms_days is not null)"
+            "terms": "sum(amount * contract_terms_days)"
+            " filter (where contract_terms_days is not null)"
             " / nullif(sum(amount) filter (where contract_terms_days is not null), 0)",
             "late_share": "sum(amount) filter (where paid_late) / nullif(sum(amount), 0)",
         },

@@ -44,7 +44,10 @@ def load_people(path: Path | None = None) -> list[Person]:
     for n, entry in enumerate(raw.get("people") or [], start=1):
         try:
             person = Person(
-                str(entry["email"]), str(entry["name"]), str(entry["department"]), str(entry["role"])
+                str(entry["email"]),
+                str(entry["name"]),
+                str(entry["department"]),
+                str(entry["role"]),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: person #{n} lacks {exc}") from exc

@@ -102,8 +102,9 @@ def scorecard(
                 "previous": before,
                 "delta": None if value is None or before is None else value - before,
                 "target": None if target is None else float(target),
-                "status": rag_status(value, None if target is None else float(target),
-                                     k.direction, tol),
+                "status": rag_status(
+                    value, None if target is None else float(target), k.direction, tol
+                ),
                 "trend": [values.get((k.id, p)) for p in labels],
                 "filters_ignored": ", ".join(result.unfiltered.get(k.id, [])),
             }
@@ -111,10 +112,20 @@ def scorecard(
     return pl.DataFrame(
         rows,
         schema={
-            "id": pl.String, "name": pl.String, "theme": pl.String, "owner": pl.String,
-            "unit": pl.String, "direction": pl.String, "definition_status": pl.String,
-            "period": pl.String, "value": pl.Float64, "previous": pl.Float64,
-            "delta": pl.Float64, "target": pl.Float64, "status": pl.String,
-            "trend": pl.List(pl.Float64), "filters_ignored": pl.String,
+            "id": pl.String,
+            "name": pl.String,
+            "theme": pl.String,
+            "owner": pl.String,
+            "unit": pl.String,
+            "direction": pl.String,
+            "definition_status": pl.String,
+            "period": pl.String,
+            "value": pl.Float64,
+            "previous": pl.Float64,
+            "delta": pl.Float64,
+            "target": pl.Float64,
+            "status": pl.String,
+            "trend": pl.List(pl.Float64),
+            "filters_ignored": pl.String,
         },
     )

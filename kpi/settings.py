@@ -64,12 +64,16 @@ def load_settings(path: Path | None = None) -> Settings:
     start = fc.get("year_start_month", 1)
     label = fc.get("label_year", "end")
     if not isinstance(start, int) or not 1 <= start <= 12:
-        raise SettingsError(f"{path}: fiscal_calendar.year_start_month must be 1..12, got {start!r}")
+        raise SettingsError(
+            f"{path}: fiscal_calendar.year_start_month must be 1..12, got {start!r}"
+        )
     if label not in ("end", "start"):
         raise SettingsError(f"{path}: fiscal_calendar.label_year must be 'end' or 'start'")
     currency = str(raw.get("reporting_currency", "EUR")).upper()
     days = (raw.get("inventory") or {}).get("obsolete_after_days", 180)
     tol = (raw.get("scorecard") or {}).get("amber_tolerance", 0.05)
     if not isinstance(days, int) or days <= 0:
-        raise SettingsError(f"{path}: inventory.obsolete_after_days must be a positive whole number")
+        raise SettingsError(
+            f"{path}: inventory.obsolete_after_days must be a positive whole number"
+        )
     return Settings(FiscalCalendar(start, label), currency, days, float(tol))

@@ -153,10 +153,7 @@ class Store:
 
 def _remove(p: Path) -> None:
     for q in (p, p.with_name(p.name + ".wal")):
-        try:
-            q.unlink()
-        except FileNotFoundError:
-            pass
+        q.unlink(missing_ok=True)
 
 
 def _fsync(p: Path) -> None:

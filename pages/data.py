@@ -19,8 +19,10 @@ from ui.widgets import downloads, no_data
 
 ctx = current()
 st.title("Data")
-st.caption("Every number on the dashboard comes from these tables. Rows that failed "
-           "validation are kept below with their reason; nothing is dropped silently.")
+st.caption(
+    "Every number on the dashboard comes from these tables. Rows that failed "
+    "validation are kept below with their reason; nothing is dropped silently."
+)
 
 
 @st.cache_data(show_spinner=False)
@@ -34,7 +36,9 @@ def _rejects(path, version, settings, load_id):
     return rejected_rows(Store(path, settings), load_id)
 
 
-tab_status, tab_rejects, tab_upload = st.tabs(["Tables and loads", "Rejected rows", "Upload a file"])
+tab_status, tab_rejects, tab_upload = st.tabs(
+    ["Tables and loads", "Rejected rows", "Upload a file"]
+)
 
 if ctx.store.exists():
     try:
@@ -50,20 +54,33 @@ with tab_status:
         no_data("store", "Upload a file below, or run `python -m kpi demo`.")
     else:
         st.subheader("Freshness per table")
-        st.dataframe(fresh, hide_index=True, width="stretch", column_config={
-            "table_name": "Table", "rows": st.column_config.NumberColumn("Rows", format="localized"),
-            "latest_data": "Latest date in the data", "last_loaded": "Last loaded"})
+        st.dataframe(
+            fresh,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "table_name": "Table",
+                "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                "latest_data": "Latest date in the data",
+                "last_loaded": "Last loaded",
+            },
+        )
         downloads(fresh, "tables", "fresh")
         st.subheader("Loads")
         if loads.is_empty():
             no_data("loads", "Upload a file in the third tab or use `python -m kpi load`.")
         else:
-            st.dataframe(loads, hide_index=True, width="stretch", column_config={
-                "rows_in": st.column_config.NumberColumn("Rows in", format="localized"),
-                "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
-                "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
-                "amount_loaded": st.column_config.NumberColumn("Amount loaded", format="%.2f"),
-            })
+            st.dataframe(
+                loads,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "rows_in": st.column_config.NumberColumn("Rows in", format="localized"),
+                    "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
+                    "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
+                    "amount_loaded": st.column_config.NumberColumn("Amount loaded", format="%.2f"),
+                },
+            )
             downloads(loads, "loads", "loads")
 
 with tab_rejects:
@@ -81,27 +98,44 @@ with tab_rejects:
         if rejects.is_empty():
             st.success("No rejected rows: every row loaded.")
         else:
-            st.dataframe(rejects, hide_index=True, width="stretch", column_config={
-                "row_number": st.column_config.NumberColumn("Row", format="%d"),
-                "reason": st.column_config.TextColumn("Reason", width="large"),
-                "raw_row": st.column_config.TextColumn("Row as in the file")})
+            st.dataframe(
+                rejects,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "row_number": st.column_config.NumberColumn("Row", format="%d"),
+                    "reason": st.column_config.TextColumn("Reason", width="large"),
+                    "raw_row": st.column_config.TextColumn("Row as in the file"),
+                },
+            )
             downloads(rejects, "rejected_rows", "rejects")
 
 with tab_upload:
-    st.write("Load a CSV, Excel (.xlsx) or Parquet export into one of the canonical tables. "
-             "The same pipeline as `python -m kpi load` runs: rows that fail validation are "
-             "kept with their reason, a file without a required column is refused whole.")
-    table = st.selectbox("Table", list(TABLES), key="up_table",
-                         format_func=lambda t: f"{t} — {TABLES[t].description}")
+    st.write(
+        "Load a CSV, Excel (.xlsx) or Parquet export into one of the canonical tables. "
+        "The same pipeline as `python -m kpi load` runs: rows that fail validation are "
+        "kept with their reason, a file without a required column is refused whole."
+    )
+    table = st.selectbox(
+        "Table",
+        list(TABLES),
+        key="up_table",
+        format_func=lambda t: f"{t} — {TABLES[t].description}",
+    )
     try:
         have_file = (config_dir() / "sources.yaml").exists()
-        mappings = {n: m for n, m in load_mappings().items() if m.table == table} if have_file else {}
+        mappings = (
+            {n: m for n, m in load_mappings().items() if m.table == table} if have_file else {}
+        )
     except (MappingError, OSError) as exc:
         st.error(f"config/sources.yaml: {exc}")
         mappings = {}
     mapping = st.selectbox(
-        "Column mapping", ["(columns already named as the canonical ones)", *mappings],
-        key="up_mapping", help="Mappings live in config/sources.yaml.")
+        "Column mapping",
+        ["(columns already named as the canonical ones)", *mappings],
+        key="up_mapping",
+        help="Mappings live in config/sources.yaml.",
+    )
     st.caption("Required columns: " + ", ".join(TABLES[table].required_columns))
     upload = st.file_uploader("File", type=["csv", "txt", "xlsx", "parquet"], key="up_file")
     report_text = ""
@@ -113,7 +147,9 @@ with tab_upload:
                     path = Path(tmp) / Path(upload.name).name
                     path.write_bytes(upload.getvalue())
                     report = load_files(
-                        ctx.store, table, [path],
+                        ctx.store,
+                        table,
+                        [path],
                         mapping=None if mapping not in mappings else mapping,
                         progress=status.write,
                     )

@@ -27,8 +27,10 @@ ctx = current()
 st.title("CFO overview")
 
 if ctx.period is None:
-    no_data("spend in the store", "Load invoices on the **Data** page, or run "
-            "`python -m kpi demo` to explore the demo data.")
+    no_data(
+        "spend in the store",
+        "Load invoices on the **Data** page, or run `python -m kpi demo` to explore the demo data.",
+    )
     st.stop()
 
 
@@ -52,8 +54,9 @@ def _charts(path, version, settings, defs_key, start, end, filters_key, currency
 @st.cache_data(show_spinner=False)
 def _trend(path, version, settings, defs_key, kpi_id, start, end, filters_key, currency):
     kpi = next(k for k in ctx.definitions if k.id == kpi_id)
-    return compute(Store(path, settings), [kpi], "quarter", (), start, end, dict(filters_key),
-                   currency).frame
+    return compute(
+        Store(path, settings), [kpi], "quarter", (), start, end, dict(filters_key), currency
+    ).frame
 
 
 defs_key = tuple((k.id, k.formula, tuple(sorted(k.targets.items()))) for k in ctx.definitions)
@@ -78,7 +81,8 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
         format_value(r["value"], r["unit"], ctx.currency, compact=r["unit"] == "currency"),
         delta=format_delta(r["delta"], r["unit"], ctx.currency) or None,
         delta_color={"lower_is_better": "inverse", "higher_is_better": "normal"}.get(
-            r["direction"], "off"),
+            r["direction"], "off"
+        ),
         help=f"Target {format_value(r['target'], r['unit'], ctx.currency)} · "
         f"{STATUS_LABELS[r['status']]} · change against the quarter before",
         border=True,
@@ -87,7 +91,9 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
 counts = card["status"].value_counts()
 tally = {r["status"]: r["count"] for r in counts.iter_rows(named=True)}
 st.markdown(
-    " · ".join(f"{STATUS_LABELS[s]}: **{tally.get(s, 0)}**" for s in ("green", "amber", "red", "none"))
+    " · ".join(
+        f"{STATUS_LABELS[s]}: **{tally.get(s, 0)}**" for s in ("green", "amber", "red", "none")
+    )
     + f" KPIs in {ctx.period}"
 )
 
@@ -96,19 +102,27 @@ if not_agreed:
     st.warning("Not yet agreed by both departments: " + ", ".join(not_agreed), icon="⚠️")
 
 shown = card.with_columns(
-    pl.struct("value", "unit").map_elements(
+    pl.struct("value", "unit")
+    .map_elements(
         lambda r: format_value(r["value"], r["unit"], ctx.currency), return_dtype=pl.String
-    ).alias("Value"),
-    pl.struct("target", "unit").map_elements(
+    )
+    .alias("Value"),
+    pl.struct("target", "unit")
+    .map_elements(
         lambda r: format_value(r["target"], r["unit"], ctx.currency), return_dtype=pl.String
-    ).alias("Target"),
-    pl.struct("delta", "unit").map_elements(
+    )
+    .alias("Target"),
+    pl.struct("delta", "unit")
+    .map_elements(
         lambda r: format_delta(r["delta"], r["unit"], ctx.currency), return_dtype=pl.String
-    ).alias("Change"),
+    )
+    .alias("Change"),
     pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
     pl.col("trend").list.drop_nulls().alias("trend"),
-    pl.when(pl.col("definition_status") == "agreed").then(pl.lit("agreed"))
-    .otherwise(pl.col("definition_status")).alias("Definition"),
+    pl.when(pl.col("definition_status") == "agreed")
+    .then(pl.lit("agreed"))
+    .otherwise(pl.col("definition_status"))
+    .alias("Definition"),
 )
 
 st.subheader("Scorecard")
@@ -133,20 +147,36 @@ for theme, title in THEMES.items():
             "trend": st.column_config.LineChartColumn("Last 8 quarters", width="small"),
             "owner": "Owner",
             "filters_ignored": st.column_config.TextColumn(
-                "Filter not applicable", help="This KPI's data has no such column, so that "
-                "filter does not narrow it."),
+                "Filter not applicable",
+                help="This KPI's data has no such column, so that filter does not narrow it.",
+            ),
         },
     )
     rows = event.selection.rows if event and event.selection else []
     if rows:
         kpi_id = part["id"][rows[0]]
         kpi = next(k for k in ctx.definitions if k.id == kpi_id)
-        definition_dialog(kpi, _trend(*key, kpi_id, ctx.start, ctx.end, ctx.filters_key,
-                                      ctx.currency), ctx.currency)
+        definition_dialog(
+            kpi,
+            _trend(*key, kpi_id, ctx.start, ctx.end, ctx.filters_key, ctx.currency),
+            ctx.currency,
+        )
 
 with st.expander("Download the scorecard"):
-    export = card.select("id", "name", "theme", "owner", "unit", "period", "value", "target",
-                         "status", "previous", "delta", "definition_status")
+    export = card.select(
+        "id",
+        "name",
+        "theme",
+        "owner",
+        "unit",
+        "period",
+        "value",
+        "target",
+        "status",
+        "previous",
+        "delta",
+        "definition_status",
+    )
     downloads(export, f"scorecard_{ctx.period}", "scorecard")
 
 st.subheader("Headline charts")
@@ -165,8 +195,10 @@ with right:
         no_data("savings in this range", "Load savings initiatives and invoices.")
     else:
         st.plotly_chart(charts.savings_by_meaning(savings, ctx.currency), key="c_savings")
-        st.caption("Procurement counts a lower price; finance counts a lower expense line. "
-                   "Cost avoidance never enters the P&L.")
+        st.caption(
+            "Procurement counts a lower price; finance counts a lower expense line. "
+            "Cost avoidance never enters the P&L."
+        )
         with st.expander("Data"):
             table = savings.select("period", "meaning", "value")
             st.dataframe(table, hide_index=True)

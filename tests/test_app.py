@@ -82,8 +82,9 @@ def test_broken_definitions_show_the_line_and_keep_the_app_up(hand_store, tmp_pa
     shutil.copytree(ROOT / "config", config)
     monkeypatch.setenv("KPI_CONFIG", str(config))
     text = (config / "kpis.yaml").read_text()
-    (config / "kpis.yaml").write_text(text.replace("formula: sum(amount)\n",
-                                                   "formula: sum(amount\n", 1))
+    (config / "kpis.yaml").write_text(
+        text.replace("formula: sum(amount)\n", "formula: sum(amount\n", 1)
+    )
     at = run_page()
     assert any("kpis.yaml" in e.value and "formula" in e.value for e in at.error)
 

@@ -16,8 +16,10 @@ from tests.browser import ARGS, ARTIFACTS, CHROMIUM, ROOT, problems, running_app
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                       "(make test installs it when run as root)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed (make test installs it when run as root)",
+    ),
 ]
 
 

@@ -36,8 +36,9 @@ def definitions():
 def values(store, definitions, ids, grain="quarter", by=(), **kw) -> dict:
     chosen = engine.select_definitions(definitions, ids)
     frame = engine.compute(store, chosen, grain, by, **kw).frame
-    return {tuple(r[c] for c in ("kpi", "period", *by)): r["value"]
-            for r in frame.iter_rows(named=True)}
+    return {
+        tuple(r[c] for c in ("kpi", "period", *by)): r["value"] for r in frame.iter_rows(named=True)
+    }
 
 
 # (kpi, period, expected, how it is worked out)
@@ -69,7 +70,9 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("kpi,period,expected,why", EXPECTED, ids=[f"{e[0]}-{e[1]}" for e in EXPECTED])
+@pytest.mark.parametrize(
+    "kpi,period,expected,why", EXPECTED, ids=[f"{e[0]}-{e[1]}" for e in EXPECTED]
+)
 def test_kpi_value_by_hand(store, definitions, kpi, period, expected, why):
     got = values(store, definitions, [kpi])
     assert got[(kpi, period)] == pytest.approx(expected, abs=1e-9), why
@@ -89,9 +92,15 @@ def test_year_grain_sums_the_quarters(store, definitions):
 
 
 def test_filters_and_date_bounds(store, definitions):
-    got = values(store, definitions, ["total_spend"], grain="month",
-                 start=date(2026, 1, 1), end=date(2026, 2, 28),
-                 filters={"cost_centre": ["CC2"]})
+    got = values(
+        store,
+        definitions,
+        ["total_spend"],
+        grain="month",
+        start=date(2026, 1, 1),
+        end=date(2026, 2, 28),
+        filters={"cost_centre": ["CC2"]},
+    )
     assert got == {("total_spend", "2026-02"): pytest.approx(900.00)}
 
 
@@ -111,8 +120,9 @@ def test_fiscal_year_starting_in_april(tmp_path):
 def test_reporting_currency_switch_to_usd(store, definitions):
     got = values(store, definitions, ["total_spend"], grain="month", currency="USD")
     # EUR lines convert at 1 / 0.9 = 1.11111111 USD; the USD line stays as it is.
-    assert got[("total_spend", "2026-01")] == pytest.approx(round(1050 * 1.11111111, 2)
-                                                           + round(100 * 1.11111111, 2))
+    assert got[("total_spend", "2026-01")] == pytest.approx(
+        round(1050 * 1.11111111, 2) + round(100 * 1.11111111, 2)
+    )
     assert got[("total_spend", "2026-02")] == pytest.approx(1000.00)
 
 
@@ -120,7 +130,8 @@ def test_totals_reconcile_to_the_cent(store):
     with store.read() as con:
         spend, raw = con.execute(
             "SELECT (SELECT sum(amount) FROM spend WHERE source_currency = 'EUR'),"
-            " (SELECT sum(amount) FROM invoices WHERE currency = 'EUR')").fetchone()
+            " (SELECT sum(amount) FROM invoices WHERE currency = 'EUR')"
+        ).fetchone()
     assert spend == raw
 
 
@@ -143,27 +154,58 @@ def test_unknown_kpi_is_refused_by_name(definitions):
 
 
 def run_cli(*args, db: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kpi", *args, "--db", str(db)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kpi", *args, "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_compute_json_contract(store):
-    out = run_cli("compute", "--kpi", "total_spend", "--kpi", "po_compliance", "--by",
-                  "category", "--format", "json", db=store.path)
+    out = run_cli(
+        "compute",
+        "--kpi",
+        "total_spend",
+        "--kpi",
+        "po_compliance",
+        "--by",
+        "category",
+        "--format",
+        "json",
+        db=store.path,
+    )
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert {tuple(sorted(r)) for r in rows} == {("category", "kpi", "period", "value")}
     packaging = [r for r in rows if r["kpi"] == "total_spend" and r["category"] == "Packaging"]
-    assert packaging == [{"kpi": "total_spend", "period": "FY2026-Q1",
-                          "category": "Packaging", "value": 1650.0}]
+    assert packaging == [
+        {"kpi": "total_spend", "period": "FY2026-Q1", "category": "Packaging", "value": 1650.0}
+    ]
 
 
 def test_cli_compute_period_labels_as_bounds(store):
-    out = run_cli("compute", "--kpi", "total_spend", "--grain", "month", "--from", "2026-02",
-                  "--to", "FY2026-Q1", "--format", "csv", db=store.path)
+    out = run_cli(
+        "compute",
+        "--kpi",
+        "total_spend",
+        "--grain",
+        "month",
+        "--from",
+        "2026-02",
+        "--to",
+        "FY2026-Q1",
+        "--format",
+        "csv",
+        db=store.path,
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["kpi,period,value", "total_spend,2026-02,900.0",
-                                       "total_spend,2026-03,500.0"]
+    assert out.stdout.splitlines() == [
+        "kpi,period,value",
+        "total_spend,2026-02,900.0",
+        "total_spend,2026-03,500.0",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,11 @@ def test_a_date_lies_in_the_range_of_its_label(d, cal, grain):
     assert periods.label(lo, grain, cal) == lab == periods.label(hi, grain, cal)
 
 
-@given(cal=calendars, grain=st.sampled_from(periods.GRAINS),
-       ds=st.lists(dates, min_size=1, max_size=20))
+@given(
+    cal=calendars,
+    grain=st.sampled_from(periods.GRAINS),
+    ds=st.lists(dates, min_size=1, max_size=20),
+)
 @settings(max_examples=60, deadline=None)
 def test_sql_labels_match_python_labels(cal, grain, ds):
     con = duckdb.connect()
@@ -59,7 +62,10 @@ def test_previous_and_between():
     assert periods.previous("2026-01", cal) == "2025-12"
     assert periods.previous("FY2026", cal) == "FY2025"
     assert periods.periods_between(date(2025, 11, 5), date(2026, 4, 2), "quarter", cal) == [
-        "FY2025-Q4", "FY2026-Q1", "FY2026-Q2"]
+        "FY2025-Q4",
+        "FY2026-Q1",
+        "FY2026-Q2",
+    ]
 
 
 @pytest.mark.parametrize("text", ["2026-13", "FY2026-Q5", "31/02/2026", "2026-02-31", "", "Q1"])

@@ -86,11 +86,13 @@ def test_readers_cannot_touch_the_file_system(store, tmp_path):
     secret = tmp_path / "secret.csv"
     secret.write_text("a\n1\n")
     with store.read() as con:
-        for query in (f"SELECT * FROM read_csv('{secret}')",
-                      f"ATTACH '{tmp_path / 'other.duckdb'}' AS o",
-                      f"COPY fx_rates TO '{tmp_path / 'out.csv'}'",
-                      "SET enable_external_access = true",
-                      "INSTALL httpfs"):
+        for query in (
+            f"SELECT * FROM read_csv('{secret}')",
+            f"ATTACH '{tmp_path / 'other.duckdb'}' AS o",
+            f"COPY fx_rates TO '{tmp_path / 'out.csv'}'",
+            "SET enable_external_access = true",
+            "INSTALL httpfs",
+        ):
             with pytest.raises(duckdb.Error):
                 con.execute(query)
         with pytest.raises(duckdb.Error):  # read-only: no writes either
@@ -98,7 +100,10 @@ def test_readers_cannot_touch_the_file_system(store, tmp_path):
 
 
 def test_missing_store_says_what_to_do(tmp_path):
-    with pytest.raises(StoreMissing, match="python -m kpi demo"), Store(tmp_path / "no.duckdb").read():
+    with (
+        pytest.raises(StoreMissing, match="python -m kpi demo"),
+        Store(tmp_path / "no.duckdb").read(),
+    ):
         pass
 
 

@@ -76,7 +76,9 @@ def _window(path: str, version: tuple, settings: Settings):
 def _choices(path: str, version: tuple, settings: Settings) -> dict[str, list[str]]:
     from kpi.data_status import dimension_values
 
-    return {d: dimension_values(Store(path, settings), "spend", d) for d in ("cost_centre", "category")}
+    return {
+        d: dimension_values(Store(path, settings), "spend", d) for d in ("cost_centre", "category")
+    }
 
 
 @st.cache_data(show_spinner=False)
@@ -91,7 +93,9 @@ def _identity(people: list[Person]) -> Person | None:
     if not labels:
         return None
     choice = st.sidebar.selectbox(
-        "Acting as", list(labels), key="acting_as",
+        "Acting as",
+        list(labels),
+        key="acting_as",
         help="Local mode: no sign-in is configured, so you choose who you act as. "
         "The app listens on this computer only.",
     )
@@ -103,8 +107,13 @@ def sidebar() -> Context:
     settings = load_settings()
     store = Store(db_path(), settings)
     definitions, problem = _load_definitions(settings)
-    ctx = Context(store, settings, definitions, currency=settings.reporting_currency,
-                  definitions_problem=problem)
+    ctx = Context(
+        store,
+        settings,
+        definitions,
+        currency=settings.reporting_currency,
+        definitions_problem=problem,
+    )
     try:
         ctx.person = _identity(load_people())
     except (OSError, ValueError) as exc:
@@ -112,7 +121,9 @@ def sidebar() -> Context:
     if ctx.person:
         st.sidebar.info(
             f"**Local mode** — no sign-in configured; acting as **{ctx.person.name}**. "
-            "Only this computer can reach the app.", icon=":material/person:")
+            "Only this computer can reach the app.",
+            icon=":material/person:",
+        )
     if not store.exists():
         st.session_state["_ctx"] = ctx
         return ctx
@@ -136,7 +147,10 @@ def sidebar() -> Context:
     st.sidebar.header("Filters")
     if len(quarters) > 1:
         lo, hi = st.sidebar.select_slider(
-            "Fiscal periods", options=quarters, value=(default_from, default_to), key="periods",
+            "Fiscal periods",
+            options=quarters,
+            value=(default_from, default_to),
+            key="periods",
             help="The scorecard shows the last quarter of this range; charts show the range.",
         )
     else:
@@ -145,14 +159,18 @@ def sidebar() -> Context:
     ctx.end = periods.period_range(hi, cal)[1]
     ctx.period = hi
     ctx.filters = {
-        "cost_centre": st.sidebar.multiselect("Cost centre", choices["cost_centre"], key="f_cc",
-                                              placeholder="All cost centres"),
-        "category": st.sidebar.multiselect("Category", choices["category"], key="f_cat",
-                                           placeholder="All categories"),
+        "cost_centre": st.sidebar.multiselect(
+            "Cost centre", choices["cost_centre"], key="f_cc", placeholder="All cost centres"
+        ),
+        "category": st.sidebar.multiselect(
+            "Category", choices["category"], key="f_cat", placeholder="All categories"
+        ),
     }
     if len(currencies) > 1:
         ctx.currency = st.sidebar.selectbox(
-            "Reporting currency", currencies, key="currency",
+            "Reporting currency",
+            currencies,
+            key="currency",
             help="Amounts are converted at each transaction's date with fx_rates.",
         )
     st.session_state["_ctx"] = ctx

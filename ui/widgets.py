@@ -15,11 +15,17 @@ def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
     """CSV and Excel downloads of exactly what a table shows."""
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
-        "⬇ CSV", to_csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv",
-        key=f"csv_{key}", help="Comma-separated, UTF-8; opens in Excel",
+        "⬇ CSV",
+        to_csv_bytes(frame),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv_{key}",
+        help="Comma-separated, UTF-8; opens in Excel",
     )
     right.download_button(
-        "⬇ Excel", to_xlsx_bytes(frame, name), file_name=f"{name}.xlsx",
+        "⬇ Excel",
+        to_xlsx_bytes(frame, name),
+        file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx_{key}",
     )
@@ -41,8 +47,9 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
     left.write(kpi.readings.finance)
     right.markdown("**Procurement reads it as**")
     right.write(kpi.readings.procurement)
-    st.markdown("**Formula** (over the view `" + kpi.source + "`, periods by `"
-                + kpi.period_by + "`)")
+    st.markdown(
+        "**Formula** (over the view `" + kpi.source + "`, periods by `" + kpi.period_by + "`)"
+    )
     st.code(kpi.formula, language="sql")
     st.markdown(
         f"**Unit** {kpi.unit} · **direction** {kpi.direction.replace('_', ' ')} · "
@@ -61,12 +68,17 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
     st.markdown("**Approvals** " + " · ".join(signed))
     targets = {p: float(v) for p, v in kpi.targets.items()}
     if trend is not None and not trend.is_empty():
-        st.plotly_chart(charts.kpi_trend(trend, kpi.name, kpi.unit, targets, currency),
-                        key=f"trend_{kpi.id}")
+        st.plotly_chart(
+            charts.kpi_trend(trend, kpi.name, kpi.unit, targets, currency), key=f"trend_{kpi.id}"
+        )
     if targets:
         st.markdown("**Targets**")
         st.dataframe(
-            pl.DataFrame({"period": list(targets),
-                          "target": [format_value(v, kpi.unit, currency) for v in targets.values()]}),
+            pl.DataFrame(
+                {
+                    "period": list(targets),
+                    "target": [format_value(v, kpi.unit, currency) for v in targets.values()],
+                }
+            ),
             hide_index=True,
         )
