@@ -22,12 +22,6 @@ PALETTE = {
     "grey": "#7F7F7F",
 }
 STATUS_COLOURS = {"green": "#009E73", "amber": "#E69F00", "red": "#D55E00", "none": "#7F7F7F"}
-STATUS_LABELS = {
-    "green": "● On target",
-    "amber": "▲ Near target",
-    "red": "■ Off target",
-    "none": "○ No target",
-}
 
 
 def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) -> go.Figure:

@@ -129,3 +129,44 @@ def scorecard(
             "filters_ignored": pl.String,
         },
     )
+
+
+THEMES = {
+    "spend": "Spend and budgets",
+    "compliance": "Compliance",
+    "savings": "Savings and cost avoidance",
+    "payments": "Payments",
+    "inventory": "Inventory",
+    "suppliers": "Suppliers",
+}
+STATUS_LABELS = {
+    "green": "● On target",
+    "amber": "▲ Near target",
+    "red": "■ Off target",
+    "none": "○ No target",
+}
+
+
+def for_display(card: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The scorecard with Value, Target, Change and Status as people read them."""
+    from kpi.formatting import format_delta, format_value
+
+    def fmt(column: str, how) -> pl.Expr:
+        return pl.struct(column, "unit").map_elements(
+            lambda r: how(r[column], r["unit"], currency), return_dtype=pl.String
+        )
+
+    return card.with_columns(
+        fmt("value", format_value).alias("Value"),
+        fmt("target", format_value).alias("Target"),
+        fmt("delta", format_delta).alias("Change"),
+        pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
+        pl.col("trend").list.drop_nulls().alias("trend"),
+        pl.col("definition_status").alias("Definition"),
+    )
+
+
+def status_tally(card: pl.DataFrame) -> str:
+    """'● On target: 7 · ▲ Near target: 5 · ...' for the scorecard's heading."""
+    counts = dict(card["status"].value_counts().iter_rows())
+    return " · ".join(f"{label}: **{counts.get(s, 0)}**" for s, label in STATUS_LABELS.items())

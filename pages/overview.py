@@ -6,22 +6,12 @@ import polars as pl
 import streamlit as st
 
 from kpi import charts, overview
-from kpi.charts import STATUS_LABELS
 from kpi.engine import compute
 from kpi.formatting import format_delta, format_value
-from kpi.scorecard import scorecard
+from kpi.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
 from kpi.store import Store
 from ui.context import current
 from ui.widgets import definition_dialog, downloads, no_data
-
-THEMES = {
-    "spend": "Spend and budgets",
-    "compliance": "Compliance",
-    "savings": "Savings and cost avoidance",
-    "payments": "Payments",
-    "inventory": "Inventory",
-    "suppliers": "Suppliers",
-}
 
 ctx = current()
 st.title("CFO overview")
@@ -88,42 +78,13 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
         border=True,
     )
 
-counts = card["status"].value_counts()
-tally = {r["status"]: r["count"] for r in counts.iter_rows(named=True)}
-st.markdown(
-    " · ".join(
-        f"{STATUS_LABELS[s]}: **{tally.get(s, 0)}**" for s in ("green", "amber", "red", "none")
-    )
-    + f" KPIs in {ctx.period}"
-)
+st.markdown(status_tally(card) + f" KPIs in {ctx.period}")
 
 not_agreed = card.filter(pl.col("definition_status") != "agreed")["name"].to_list()
 if not_agreed:
     st.warning("Not yet agreed by both departments: " + ", ".join(not_agreed), icon="⚠️")
 
-shown = card.with_columns(
-    pl.struct("value", "unit")
-    .map_elements(
-        lambda r: format_value(r["value"], r["unit"], ctx.currency), return_dtype=pl.String
-    )
-    .alias("Value"),
-    pl.struct("target", "unit")
-    .map_elements(
-        lambda r: format_value(r["target"], r["unit"], ctx.currency), return_dtype=pl.String
-    )
-    .alias("Target"),
-    pl.struct("delta", "unit")
-    .map_elements(
-        lambda r: format_delta(r["delta"], r["unit"], ctx.currency), return_dtype=pl.String
-    )
-    .alias("Change"),
-    pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
-    pl.col("trend").list.drop_nulls().alias("trend"),
-    pl.when(pl.col("definition_status") == "agreed")
-    .then(pl.lit("agreed"))
-    .otherwise(pl.col("definition_status"))
-    .alias("Definition"),
-)
+shown = for_display(card, ctx.currency)
 
 st.subheader("Scorecard")
 st.caption("Click a row to see the KPI's definition, both departments' readings and its trend.")
