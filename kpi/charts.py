@@ -169,3 +169,36 @@ def kpi_trend(
         )
     axis = {"percent": "%", "currency": _money_axis(currency)}.get(unit, unit)
     return _layout(fig, name, axis, height=300)
+
+
+BRIDGE_STEPS = (
+    ("base", "Prior spend"),
+    ("price", "Price effect"),
+    ("volume", "Volume effect"),
+    ("mix", "Mix effect"),
+    ("new", "New items"),
+    ("lost", "Discontinued items"),
+    ("current", "Current spend"),
+)
+
+
+def bridge_waterfall(row: dict, currency: str, title: str) -> go.Figure:
+    """Prior spend → price → volume → mix → new → discontinued → current spend."""
+    labels = [label for _, label in BRIDGE_STEPS]
+    values = [float(row[key]) for key, _ in BRIDGE_STEPS]
+    measure = ["absolute"] + ["relative"] * 5 + ["total"]
+    fig = go.Figure(
+        go.Waterfall(
+            x=labels,
+            y=values[:-1] + [0],
+            measure=measure,
+            text=[f"{v:,.0f}" for v in values],
+            textposition="outside",
+            connector={"line": {"color": "#999"}},
+            increasing={"marker": {"color": PALETTE["vermillion"]}},  # spend up: costs more
+            decreasing={"marker": {"color": PALETTE["green"]}},  # spend down: a saving
+            totals={"marker": {"color": PALETTE["blue"]}},
+        )
+    )
+    fig.update_layout(hovermode="x")
+    return _layout(fig, title, _money_axis(currency), height=400)

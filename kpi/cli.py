@@ -95,6 +95,19 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- bridge -------------------------------------------------------------------------------
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from kpi.bridge import render_bridge, savings_bridge
+    from kpi.store import Store
+
+    store = Store(args.db) if args.db else Store()
+    frame = savings_bridge(store, args.start, args.end, by=args.by, currency=args.currency)
+    currency = (args.currency or store.settings.reporting_currency).upper()
+    title = f"Savings bridge from {args.start} to {args.end}, in {currency}"
+    sys.stdout.write(render_bridge(frame, args.format, args.by, currency, title))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kpi",
@@ -152,6 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser(
+        "bridge",
+        help="savings bridge between two periods: price, volume, mix, new and lost items",
+        description="Explain how spend moved from one period to another: base spend + price "
+        "effect + volume effect + mix effect + new items + lost items = current spend, to "
+        "the cent. PERIOD is a period label (2026-03, FY2026-Q1, FY2026) or a date.",
+    )
+    p.add_argument("--from", dest="start", required=True, metavar="PERIOD", help="base period")
+    p.add_argument("--to", dest="end", required=True, metavar="PERIOD", help="current period")
+    p.add_argument(
+        "--by",
+        metavar="DIM",
+        help="one bridge per value of category, cost_centre, supplier, supplier_size or country",
+    )
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_bridge)
     return parser
 
 
