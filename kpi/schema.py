@@ -329,6 +329,19 @@ CREATE TABLE IF NOT EXISTS rejects (
     raw_row VARCHAR,
     reason VARCHAR NOT NULL
 );
+-- the audit log of savings initiatives (kpi/initiatives.py): one row per field changed,
+-- written in the same transaction as the change; changed_at is UTC
+CREATE TABLE IF NOT EXISTS initiative_changes (
+    change_id BIGINT NOT NULL,
+    initiative_id VARCHAR NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    changed_by VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    field VARCHAR,
+    old_value VARCHAR,
+    new_value VARCHAR,
+    reason VARCHAR
+);
 """
 
 
