@@ -27,6 +27,7 @@ page = st.navigation(
         st.Page(
             "pages/overview.py", title="CFO overview", icon=":material/dashboard:", default=True
         ),
+        st.Page("pages/savings.py", title="Savings & cost avoidance", icon=":material/savings:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )

@@ -202,3 +202,82 @@ def bridge_waterfall(row: dict, currency: str, title: str) -> go.Figure:
     )
     fig.update_layout(hovermode="x")
     return _layout(fig, title, _money_axis(currency), height=400)
+
+
+def realised_vs_expected(monthly: pl.DataFrame, currency: str) -> go.Figure:
+    """Monthly realised price savings (bars) against what the initiatives promised (line)."""
+    by_month = (
+        monthly.group_by("month")
+        .agg(
+            pl.col("realised_saving").sum().cast(pl.Float64),
+            pl.col("expected_saving").sum().cast(pl.Float64),
+            pl.col("leakage").sum().cast(pl.Float64),
+        )
+        .sort("month")
+    )
+    x = by_month["month"].to_list()
+    fig = go.Figure()
+    fig.add_bar(
+        x=x,
+        y=by_month["realised_saving"].to_list(),
+        name="Realised (from invoices)",
+        marker_color=PALETTE["green"],
+    )
+    fig.add_bar(
+        x=x,
+        y=by_month["leakage"].to_list(),
+        name="Leakage (paid above negotiated)",
+        marker_color=PALETTE["vermillion"],
+    )
+    fig.add_scatter(
+        x=x,
+        y=by_month["expected_saving"].to_list(),
+        name="Expected",
+        mode="lines+markers",
+        line={"color": "#222", "dash": "dash"},
+    )
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Price savings: realised against expected", _money_axis(currency))
+
+
+def two_lenses(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Per category: what procurement reports, what finance recognises, the expense change."""
+    rows = frame.filter(~pl.col("is_total"))
+    x = rows["category"].to_list()
+    fig = go.Figure()
+    for col, name, colour in (
+        ("procurement_reported", "Procurement-reported savings", PALETTE["blue"]),
+        ("finance_recognised", "Finance-recognised savings", PALETTE["green"]),
+        ("cost_avoidance", "Cost avoidance (not P&L)", PALETTE["sky"]),
+        ("expense_change", "Expense change vs a year earlier", PALETTE["vermillion"]),
+    ):
+        values = [None if v is None else float(v) for v in rows[col].to_list()]
+        fig.add_bar(x=x, y=values, name=name, marker_color=colour)
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Two lenses on the same transactions", _money_axis(currency), height=420)
+
+
+def avoidance_by_status(monthly: pl.DataFrame, currency: str) -> go.Figure:
+    """Monthly cost avoidance stacked by finance's verdict."""
+    colours = {
+        "accepted": PALETTE["green"],
+        "pending": PALETTE["orange"],
+        "rejected": PALETTE["vermillion"],
+    }
+    fig = go.Figure()
+    for status, colour in colours.items():
+        part = (
+            monthly.filter(pl.col("finance_status") == status)
+            .group_by("month")
+            .agg(pl.col("avoided_cost").sum().cast(pl.Float64))
+            .sort("month")
+        )
+        if not part.is_empty():
+            fig.add_bar(
+                x=part["month"].to_list(),
+                y=part["avoided_cost"].to_list(),
+                name=f"Finance: {status}",
+                marker_color=colour,
+            )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Cost avoidance by finance's verdict", _money_axis(currency))

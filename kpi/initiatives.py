@@ -688,3 +688,14 @@ def _one(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> A
 def _now() -> datetime:
     """UTC, without a zone (DuckDB TIMESTAMP)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def form_choices(store: Store) -> tuple[dict[str, str], dict[str, str]]:
+    """Suppliers and items for the initiative form: id -> 'id · name' labels."""
+    with store.read() as con:
+        suppliers = con.execute(q.SUPPLIER_CHOICES).fetchall()
+        items = con.execute(q.ITEM_CHOICES).fetchall()
+    return (
+        {s: f"{s} · {name or ''}" for s, name in suppliers},
+        {i: f"{i} · {desc or ''} ({cat or 'no category'})" for i, desc, cat in items},
+    )

@@ -281,3 +281,7 @@ SELECT category, is_total, procurement_reported, finance_recognised,
 FROM totals
 ORDER BY is_total, category
 """
+
+# Choices for the initiative form: suppliers and items by id, with their names.
+SUPPLIER_CHOICES = "SELECT supplier_id, supplier_name FROM suppliers ORDER BY supplier_id"
+ITEM_CHOICES = "SELECT item_id, description, category FROM items ORDER BY item_id"
