@@ -31,6 +31,9 @@ page = st.navigation(
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )
+deep_link = st.session_state.pop("_deep_link", None)
+if deep_link:  # a bookmark to a page opened on a fresh server: show that page
+    st.switch_page(deep_link)
 ctx = sidebar()
 if ctx.definitions_problem:
     st.error(

@@ -48,6 +48,10 @@ if ctx.period is None:
     no_data("spend in the store", "Load invoices and savings initiatives on the **Data** page.")
     st.stop()
 
+flash = st.session_state.pop("_savings_flash", None)
+if flash:  # the outcome of the last save or decision, after the page reloaded its data
+    st.success(flash)
+
 KEY = (str(ctx.store.path), ctx.version, ctx.settings)
 FILTERS = ctx.filters_key
 
@@ -367,7 +371,11 @@ with tab_ledger:
             try:
                 validate_initiative(ctx.store, ctx.person, pick, decision, note)
                 st.cache_data.clear()
-                st.success(f"{pick}: {decision}. The status shows wherever the saving counts.")
+                st.session_state["_savings_flash"] = (
+                    f"{pick}: {decision}. The status shows wherever the saving counts."
+                )
+                st.session_state.pop("review_reason", None)
+                st.rerun()
             except (PermissionDenied, InitiativeError, ValueError, StoreError) as exc:
                 st.error(str(exc))
 

@@ -152,3 +152,84 @@ def test_app_keeps_serving_while_a_load_writes(page, app_url, demo_db):
         assert writer.poll() is None  # the load was still running while the page rendered
     finally:
         assert writer.wait(timeout=60) == 0
+
+
+def _act_as(page, who: str) -> None:
+    page.get_by_role("combobox", name="Acting as").click()
+    page.get_by_role("option", name=who).click()
+    page.wait_for_timeout(800)
+    wait_rendered(page)
+
+
+def test_savings_page_tabs_and_bridge(page, app_url):
+    page.goto(f"{app_url}/savings")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Savings & cost avoidance"
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_lenses.png"))
+    page.get_by_role("tab", name="Savings bridge").click()
+    page.wait_for_timeout(1500)
+    kinds = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.data[0].type)"
+    )
+    assert "waterfall" in kinds
+    assert "How the bridge is computed" in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_bridge.png"))
+    for tab in ("Realised vs expected", "Cost avoidance"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(800)
+    assert problems(page) == []
+
+
+def test_procurement_adds_an_initiative_and_finance_accepts_it(page, app_url):
+    page.goto(f"{app_url}/savings")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    _act_as(page, "Jonas Berg (procurement, member)")
+    page.get_by_role("tab", name="Initiatives").click()
+    form = page.locator('[data-testid="stForm"]').first
+    form.get_by_label("Title", exact=True).fill("Browser test: pallet wrap re-tender")
+    form.get_by_role("combobox", name="Supplier").click()
+    page.get_by_role("option").nth(1).click()
+    form.get_by_role("combobox", name="Item (or leave empty and give a category)").click()
+    page.get_by_role("option").nth(0).click()  # keep no item: use a category instead
+    form.get_by_label("Category", exact=True).fill("Packaging")
+    form.get_by_label("Baseline unit price", exact=True).fill("12.5")
+    form.get_by_label("Negotiated unit price", exact=True).fill("11.9")
+    form.get_by_label("Expected volume", exact=True).fill("1000")
+    form.get_by_role("button", name="Save initiative").click()
+    page.wait_for_timeout(1500)
+    wait_rendered(page)
+    body = page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_added.png"))
+    assert "Saved" in body or "Added" in body or "added" in body, problems(page)
+    assert problems(page) == []
+
+    _act_as(page, "Sam Okafor (finance, member)")
+    page.get_by_role("tab", name="Initiatives").click()
+    review = page.locator('[data-testid="stForm"]').nth(1)
+    review.get_by_role("combobox", name="Pending initiative").click()
+    page.keyboard.type("pallet")
+    page.get_by_role("option", name="pallet wrap").click()
+    review.get_by_label("Reason (required)").fill("Quotes on file")
+    review.get_by_role("button", name="Record decision").click()
+    page.wait_for_timeout(1500)
+    wait_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_accepted.png"))
+    assert ": accepted" in page.inner_text("body")
+    assert problems(page) == []
+
+
+def test_a_deep_link_on_a_fresh_server_opens_the_page_with_the_app_navigation(browser, demo_db):
+    with running_app(demo_db) as url:  # nobody has opened app.py on this server yet
+        pg = browser.new_page(viewport={"width": 1400, "height": 1200})
+        pg.goto(f"{url}/savings")
+        pg.wait_for_selector("h1", timeout=60_000)
+        wait_rendered(pg)
+        pg.wait_for_function(
+            "() => document.querySelector('h1') && "
+            "document.querySelector('h1').innerText.includes('Savings')", timeout=60_000)
+        nav = pg.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "CFO overview" in nav and "Savings & cost avoidance" in nav
+        assert problems(pg) == []
+        pg.close()

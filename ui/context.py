@@ -7,6 +7,7 @@ the next rerun without a restart.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,9 +46,25 @@ class Context:
 
 def current() -> Context:
     ctx = st.session_state.get("_ctx")
-    if ctx is None:  # a page run on its own (tests): build the context without a sidebar
-        ctx = sidebar()
+    if ctx is None:
+        _route_through_app()
+        ctx = sidebar()  # a page run on its own (AppTest): it draws the shared sidebar itself
     return ctx
+
+
+def _route_through_app() -> None:
+    """A deep link opened before app.py ever ran: go through app.py, then to the page.
+
+    Until some session has called st.navigation, Streamlit serves a URL such as /savings
+    from the pages/ folder on its own (its older multipage mode), skipping app.py and its
+    navigation. Remember the page, run app.py, and let it switch to the page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        caller = Path(inspect.stack()[2].filename)
+        st.session_state["_deep_link"] = f"pages/{caller.name}"
+        st.switch_page("app.py")
 
 
 @st.cache_data(show_spinner=False)
