@@ -2,7 +2,8 @@
 
 One semantic layer for every consumer (command line, app, tests): KPIs that share a view
 and a period column are computed together in one query, so asking for all of them costs
-about one scan of each view rather than one per KPI.
+about one scan of each view rather than one per KPI; and the queries of one request run as
+one statement, in which the invoice lines the spend views share are computed once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from kpi import periods, sql
@@ -70,31 +72,35 @@ def compute(
         applied = tuple(sorted(f for f in filters if f in columns))
         groups[(kpi.source, kpi.period_by, applied)].append(kpi)
 
+    parts = []
+    for (view, period_column, applied), kpis in groups.items():
+        measures = [sql.Measure(k.id, k.formula_tree) for k in kpis]
+        query, params = sql.kpi_query(
+            view,
+            period_column,
+            measures,
+            grain,
+            store.settings.fiscal,
+            by,
+            start,
+            end,
+            {f: filters[f] for f in applied},
+        )
+        parts.append((view, query, params, len(kpis)))
     frames: list[pl.DataFrame] = []
     with store.read(display_currency=currency) as con:
-        for (view, period_column, applied), kpis in groups.items():
-            measures = [sql.Measure(k.id, k.formula_tree) for k in kpis]
-            query, params = sql.kpi_query(
-                view,
-                period_column,
-                measures,
-                grain,
-                store.settings.fiscal,
-                by,
-                start,
-                end,
-                {f: filters[f] for f in applied},
+        wide = _run_parts(con, parts, by, store, currency) if parts else pl.DataFrame()
+    for i, kpis in enumerate(groups.values()):
+        part = wide.filter(pl.col("_part") == i)
+        frames += [
+            part.select(
+                pl.lit(k.id).alias("kpi"),
+                pl.col("period"),
+                *[pl.col(d).cast(pl.String) for d in by],
+                pl.col("_values").list.get(j).cast(pl.Float64).alias("value"),
             )
-            wide = sql.fetch_frame(con, query, params)
-            for i, k in enumerate(kpis):
-                frames.append(
-                    wide.select(
-                        pl.lit(k.id).alias("kpi"),
-                        pl.col("period"),
-                        *[pl.col(d).cast(pl.String) for d in by],
-                        pl.col(f"m{i}").cast(pl.Float64).alias("value"),
-                    )
-                )
+            for j, k in enumerate(kpis)
+        ]
     schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
     schema["value"] = pl.Float64
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
@@ -105,6 +111,25 @@ def compute(
         .drop("_o")
     )
     return ComputeResult(frame, by, skipped, unfiltered)
+
+
+def _run_parts(
+    con: duckdb.DuckDBPyConnection,
+    parts: list[tuple[str, str, list[object], int]],
+    by: list[str],
+    store: Store,
+    currency: str | None,
+) -> pl.DataFrame:
+    """Every group's query in one statement: what they share (spend_base) is computed once."""
+    statement, params = sql.kpi_statement(parts, by, store.settings, currency)
+    try:
+        return sql.fetch_frame(con, statement, params)
+    except duckdb.Error as exc:
+        if sql.NOT_COMPUTED not in str(exc):
+            raise
+    # a column the planner did not see coming: compute spend_base with all its columns
+    statement, params = sql.kpi_statement(parts, by, store.settings, currency, narrow=False)
+    return sql.fetch_frame(con, statement, params)
 
 
 def select_definitions(

@@ -8,9 +8,11 @@ and filter values are bound parameters.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import duckdb
 import sqlglot
@@ -18,6 +20,9 @@ from sqlglot import exp
 
 from kpi.schema import CURRENCIES, all_ddl
 from kpi.settings import FiscalCalendar, Settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DIALECT = "duckdb"
 
@@ -28,7 +33,6 @@ DIALECT = "duckdb"
 # ---------------------------------------------------------------------------------------
 
 _FX = """
-CREATE OR REPLACE TEMP VIEW fx_factor AS
 -- units of the display currency per unit of `currency`, from each rate date on
 SELECT r.date, r.currency, CAST(r.rate / d.rate AS DECIMAL(18,8)) AS factor
 FROM fx_rates r JOIN fx_rates d ON d.date = r.date AND d.currency = {display}
@@ -40,31 +44,72 @@ UNION ALL
 SELECT r.date, r.currency, CAST(r.rate AS DECIMAL(18,8)) FROM fx_rates r WHERE {display} = {base}
 """
 
-_VIEWS: dict[str, str] = {
-    "spend": """
-CREATE OR REPLACE TEMP VIEW spend AS
-WITH lines AS (
+# `spend_base` is `spend` plus what other views need from the invoice line but formulas do
+# not (discount_taken): payments reads it without joining the invoices again. It is not a
+# curated view (not in the catalogue); kpi_statement computes it once for several queries.
+# View bodies are SELECTs: create_views makes them temporary views, kpi_statement CTEs.
+_SPEND_BASE = """
+WITH fx_day AS (
+    -- the factor of each (currency, day) invoiced: the as-of join runs on these few pairs
+    -- and the lines find theirs by a hash join (an as-of join over every line sorts them all)
+    SELECT k.currency, k.day, fx.factor
+    FROM (SELECT DISTINCT currency, invoice_date AS day FROM invoices) k
+    ASOF LEFT JOIN fx_factor fx ON fx.currency = k.currency AND k.day >= fx.date
+), lines AS NOT MATERIALIZED (
+    -- read twice (ranks, the lines), recomputed rather than stored: cheaper
     SELECT i.*, coalesce(i.category, it.category) AS category_resolved,
            {fiscal_year} AS fiscal_year,
            CASE WHEN i.currency = {display} THEN CAST(1 AS DECIMAL(18,8)) ELSE fx.factor END
                AS fx_factor
     FROM invoices i
     LEFT JOIN items it ON it.item_id = i.item_id
-    ASOF LEFT JOIN fx_factor fx ON fx.currency = i.currency AND i.invoice_date >= fx.date
+    LEFT JOIN fx_day fx ON fx.currency = i.currency AND fx.day = i.invoice_date
 ), ranks AS (
     -- rank of each supplier inside its category by spend in the fiscal year (1 = largest)
     SELECT category_resolved, fiscal_year, supplier_id,
            dense_rank() OVER (PARTITION BY category_resolved, fiscal_year
                               ORDER BY sum(amount * fx_factor) DESC) AS supplier_rank
     FROM lines GROUP BY category_resolved, fiscal_year, supplier_id
+), item_days AS (
+    -- contracts cut each (supplier, item, currency) timeline into spans of days between
+    -- their start and end dates: every day of a span is covered by the same contracts
+    SELECT supplier_id, item_id, currency, start_date AS day FROM contracts
+    WHERE item_id IS NOT NULL AND start_date IS NOT NULL
+    UNION
+    SELECT supplier_id, item_id, currency, coalesce(end_date, DATE '9999-12-31') + 1
+    FROM contracts WHERE item_id IS NOT NULL AND start_date IS NOT NULL
+), item_spans AS (
+    SELECT supplier_id, item_id, currency, day AS first_day,
+           lead(day) OVER (PARTITION BY supplier_id, item_id, currency ORDER BY day) - 1
+               AS last_day
+    FROM item_days
 ), contract_price AS (
-    SELECT l2.invoice_id, l2.invoice_line, min(c.unit_price) AS contract_unit_price
-    FROM invoices l2 JOIN contracts c
-      ON c.supplier_id = l2.supplier_id AND c.item_id = l2.item_id
-     AND l2.invoice_date >= c.start_date
-     AND l2.invoice_date <= coalesce(c.end_date, DATE '9999-12-31')
-    WHERE c.currency = l2.currency
+    -- the lowest price of the item's contracts in the invoice currency, per span: a line
+    -- finds its one span by a join, not by matching every line against every contract
+    SELECT sp.supplier_id, sp.item_id, sp.currency, sp.first_day, sp.last_day,
+           min(c.unit_price) AS contract_unit_price
+    FROM item_spans sp JOIN contracts c
+      ON c.supplier_id = sp.supplier_id AND c.item_id = sp.item_id
+     AND c.currency = sp.currency AND c.start_date <= sp.first_day
+     AND coalesce(c.end_date, DATE '9999-12-31') >= sp.last_day
     GROUP BY ALL
+), category_days AS (
+    -- the same spans for category-wide contracts (no item), in any currency
+    SELECT supplier_id, category, start_date AS day FROM contracts
+    WHERE item_id IS NULL AND start_date IS NOT NULL
+    UNION
+    SELECT supplier_id, category, coalesce(end_date, DATE '9999-12-31') + 1
+    FROM contracts WHERE item_id IS NULL AND start_date IS NOT NULL
+), category_spans AS (
+    SELECT supplier_id, category, day AS first_day,
+           lead(day) OVER (PARTITION BY supplier_id, category ORDER BY day) - 1 AS last_day
+    FROM category_days
+), category_cover AS (
+    SELECT DISTINCT sp.supplier_id, sp.category, sp.first_day, sp.last_day
+    FROM category_spans sp JOIN contracts c
+      ON c.item_id IS NULL AND c.supplier_id = sp.supplier_id AND c.category = sp.category
+     AND c.start_date <= sp.first_day
+     AND coalesce(c.end_date, DATE '9999-12-31') >= sp.last_day
 )
 SELECT
     l.invoice_id, l.invoice_line, l.supplier_id,
@@ -78,25 +123,28 @@ SELECT
     l.amount AS source_amount, l.currency AS source_currency, l.fx_factor,
     l.fx_factor IS NULL AS fx_missing,
     cp.contract_unit_price,
-    cp.contract_unit_price IS NOT NULL
-        OR EXISTS (
-            SELECT 1 FROM contracts c
-            WHERE c.supplier_id = l.supplier_id AND c.item_id IS NULL
-              AND c.category = l.category_resolved
-              AND l.invoice_date >= c.start_date
-              AND l.invoice_date <= coalesce(c.end_date, DATE '9999-12-31')
-        ) AS on_contract,
+    cp.contract_unit_price IS NOT NULL OR cc.supplier_id IS NOT NULL AS on_contract,
     CAST(round((l.unit_price - cp.contract_unit_price) * l.quantity * l.fx_factor, 2)
          AS DECIMAL(18,2)) AS price_variance,
-    r.supplier_rank AS supplier_rank_in_category
+    r.supplier_rank AS supplier_rank_in_category,
+    l.discount_taken
 FROM lines l
 LEFT JOIN suppliers s ON s.supplier_id = l.supplier_id
-LEFT JOIN contract_price cp ON cp.invoice_id = l.invoice_id AND cp.invoice_line = l.invoice_line
+LEFT JOIN contract_price cp
+  ON cp.supplier_id = l.supplier_id AND cp.item_id = l.item_id AND cp.currency = l.currency
+ AND l.invoice_date BETWEEN cp.first_day AND cp.last_day
+LEFT JOIN category_cover cc
+  ON cc.supplier_id = l.supplier_id AND cc.category = l.category_resolved
+ AND l.invoice_date BETWEEN cc.first_day AND cc.last_day
 LEFT JOIN ranks r ON r.category_resolved IS NOT DISTINCT FROM l.category_resolved
  AND r.fiscal_year = l.fiscal_year AND r.supplier_id = l.supplier_id
+"""
+
+_VIEWS: dict[str, str] = {
+    "spend": """
+SELECT * EXCLUDE (discount_taken) FROM spend_base
 """,
     "payments": """
-CREATE OR REPLACE TEMP VIEW payments AS
 SELECT
     sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country, sp.supplier_size,
     sp.preferred, sp.category, sp.cost_centre, sp.has_po,
@@ -111,17 +159,20 @@ SELECT
     coalesce(s.discount_pct, 0) > 0 AS discount_offered,
     CAST(round(sp.amount * coalesce(s.discount_pct, 0) * 0.01, 2) AS DECIMAL(18,2))
         AS discount_available,
-    CAST(round(coalesce(i.discount_taken, 0) * sp.fx_factor, 2) AS DECIMAL(18,2))
+    CAST(round(coalesce(sp.discount_taken, 0) * sp.fx_factor, 2) AS DECIMAL(18,2))
         AS discount_captured,
     coalesce(s.discount_pct, 0) > 0 AND sp.paid_date IS NOT NULL
-        AND coalesce(i.discount_taken, 0) = 0 AS discount_missed
-FROM spend sp
-JOIN invoices i ON i.invoice_id = sp.invoice_id AND i.invoice_line = sp.invoice_line
+        AND coalesce(sp.discount_taken, 0) = 0 AS discount_missed
+FROM spend_base sp
 LEFT JOIN suppliers s ON s.supplier_id = sp.supplier_id
 """,
     "po_lines": """
-CREATE OR REPLACE TEMP VIEW po_lines AS
-WITH r AS (
+WITH fx_day AS (
+    -- as in `spend`: the as-of join on the distinct (currency, day) pairs only
+    SELECT k.currency, k.day, fx.factor
+    FROM (SELECT DISTINCT currency, po_date AS day FROM purchase_orders) k
+    ASOF LEFT JOIN fx_factor fx ON fx.currency = k.currency AND k.day >= fx.date
+), r AS (
     SELECT po_id, po_line, max(receipt_date) AS last_receipt_date,
            sum(quantity) AS received_qty, count(*) AS receipts
     FROM goods_receipts GROUP BY po_id, po_line
@@ -141,13 +192,12 @@ SELECT
     r.last_receipt_date <= po.promised_date AS on_time,
     r.last_receipt_date - po.promised_date AS days_late
 FROM purchase_orders po
-ASOF LEFT JOIN fx_factor fx ON fx.currency = po.currency AND po.po_date >= fx.date
+LEFT JOIN fx_day fx ON fx.currency = po.currency AND fx.day = po.po_date
 LEFT JOIN r ON r.po_id = po.po_id AND r.po_line = po.po_line
 LEFT JOIN suppliers s ON s.supplier_id = po.supplier_id
 LEFT JOIN items it ON it.item_id = po.item_id
 """,
     "budget_vs_actual": """
-CREATE OR REPLACE TEMP VIEW budget_vs_actual AS
 WITH b AS (
     SELECT CAST(strptime(b.period || '-01', '%Y-%m-%d') AS DATE) AS month_start,
            b.cost_centre, b.category,
@@ -174,7 +224,6 @@ FROM b FULL OUTER JOIN a
  AND a.category = b.category
 """,
     "inventory_position": """
-CREATE OR REPLACE TEMP VIEW inventory_position AS
 WITH base AS (
     SELECT inv.*, it.category, it.description, it.criticality, it.lead_time_days,
            CAST(inv.unit_cost * CASE WHEN inv.currency = {display} THEN 1 ELSE fx.factor END
@@ -209,7 +258,6 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
 FROM q
 """,
     "savings_lines": """
-CREATE OR REPLACE TEMP VIEW savings_lines AS
 SELECT
     si.initiative_id, si.title, si.kind, si.stage, si.owner,
     coalesce(si.finance_status, 'pending') AS finance_status,
@@ -238,23 +286,29 @@ JOIN spend sp
 WHERE sp.source_currency = si.currency
 """,
     "spend_yoy": """
-CREATE OR REPLACE TEMP VIEW spend_yoy AS
 -- this year's lines at their date, last year's lines moved one year on: summing both
 -- columns over any period gives the expense now and a year earlier, side by side
-WITH bounds AS (SELECT CAST(date_trunc('month', min(invoice_date)) AS DATE) AS first_day,
-                       max(invoice_date) AS last_day
-                FROM invoices)
-SELECT sp.invoice_date AS period_date, sp.category, sp.cost_centre, sp.supplier,
-       sp.amount AS current_amount, CAST(0 AS DECIMAL(18,2)) AS prior_amount
-FROM spend sp, bounds
-WHERE sp.invoice_date >= bounds.first_day + INTERVAL 1 YEAR
-UNION ALL
-SELECT CAST(sp.invoice_date + INTERVAL 1 YEAR AS DATE), sp.category, sp.cost_centre,
-       sp.supplier, CAST(0 AS DECIMAL(18,2)), sp.amount
-FROM spend sp, bounds
-WHERE sp.invoice_date + INTERVAL 1 YEAR <= bounds.last_day
+WITH bounds AS (
+    SELECT CAST(date_trunc('month', min(invoice_date)) + INTERVAL 1 YEAR AS DATE) AS current_from,
+           max(invoice_date) AS last_day
+    FROM invoices
+), lines AS (
+    SELECT sp.invoice_date, CAST(sp.invoice_date + INTERVAL 1 YEAR AS DATE) AS moved,
+           sp.category, sp.cost_centre, sp.supplier, sp.amount
+    FROM spend sp
+)
+-- one pass over spend: each line yields its current row, its prior row or both
+SELECT CASE WHEN y.prior THEN l.moved ELSE l.invoice_date END AS period_date,
+       l.category, l.cost_centre, l.supplier,
+       CASE WHEN y.prior THEN CAST(0 AS DECIMAL(18,2)) ELSE l.amount END AS current_amount,
+       CASE WHEN y.prior THEN l.amount ELSE CAST(0 AS DECIMAL(18,2)) END AS prior_amount
+FROM lines l, bounds b, (VALUES (false), (true)) AS y(prior)
+WHERE CASE WHEN y.prior THEN l.moved <= b.last_day ELSE l.invoice_date >= b.current_from END
 """,
 }
+
+# The curated views that read spend_base (directly or through spend), in dependency order.
+SPEND_VIEWS = ("spend", "payments", "budget_vs_actual", "savings_lines", "spend_yoy")
 
 VIEW_DESCRIPTIONS: dict[str, str] = {
     "spend": "Invoice lines with supplier, contract and fiscal context (amount in reporting "
@@ -285,6 +339,13 @@ def create_views(
     con: duckdb.DuckDBPyConnection, settings: Settings, display_currency: str | None = None
 ) -> None:
     """Create the curated views on this connection, in `display_currency` (default: reporting)."""
+    for name, body in view_bodies(settings, display_currency).items():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+
+
+@lru_cache(maxsize=16)
+def view_bodies(settings: Settings, display_currency: str | None = None) -> dict[str, str]:
+    """The SELECT of every view (fx_factor and spend_base first), settings filled in."""
     base = settings.reporting_currency
     display = (display_currency or base).upper()
     if display not in CURRENCIES or base not in CURRENCIES:
@@ -295,9 +356,8 @@ def create_views(
         "obsolete_days": _lit(settings.obsolete_after_days),
         "fiscal_year": fiscal_year_sql("i.invoice_date", settings.fiscal),
     }
-    con.execute(_FX.format(**params))
-    for body in _VIEWS.values():
-        con.execute(body.format(**params))
+    bodies = {"fx_factor": _FX, "spend_base": _SPEND_BASE, **_VIEWS}
+    return {name: body.format(**params) for name, body in bodies.items()}
 
 
 @lru_cache(maxsize=4)
@@ -321,6 +381,12 @@ def view_catalog(settings: Settings) -> dict[str, dict[str, str]]:
 # ---------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=32)
+def _template(sql_text: str) -> exp.Expression:
+    """A parsed SQL template; transform() copies it, so the cached tree stays as parsed."""
+    return sqlglot.parse_one(sql_text, read=DIALECT)
+
+
 def period_label(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp.Expression:
     """A sqlglot expression giving the period label of a date column at `grain`."""
     if grain == "month":
@@ -334,7 +400,7 @@ def period_label(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp
         tpl = "'FY' || CAST(year(__d__ - INTERVAL (__s__) MONTH) + __o__ AS VARCHAR)"
     else:
         raise ValueError(f"unknown grain '{grain}'")
-    tree = sqlglot.parse_one(tpl, read=DIALECT)
+    tree = _template(tpl)
     subst = {
         "__d__": column,
         "__s__": exp.Literal.number(cal.year_start_month - 1),
@@ -349,9 +415,31 @@ def period_label(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp
     return tree.transform(_swap)
 
 
+def period_start(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp.Expression:
+    """A sqlglot expression giving the first day of the fiscal period holding a date column.
+
+    Every day of a period has the period's label, so a query groups on this date (cheap) and
+    labels the groups afterwards, instead of building a label string for every row.
+    """
+    if grain not in ("month", "quarter", "year"):
+        raise ValueError(f"unknown grain '{grain}'")
+    shift = 0 if grain == "month" else cal.year_start_month - 1
+    if shift:
+        tpl = f"CAST(date_trunc('{grain}', __d__ - INTERVAL ({shift}) MONTH)"
+        tpl += f" + INTERVAL ({shift}) MONTH AS DATE)"
+    else:
+        tpl = f"CAST(date_trunc('{grain}', __d__) AS DATE)"
+    return _template(tpl).transform(
+        lambda n: column.copy() if isinstance(n, exp.Column) and n.name == "__d__" else n
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # KPI queries
 # ---------------------------------------------------------------------------------------
+
+
+_PERIOD_START = "_period_start"
 
 
 @dataclass(frozen=True)
@@ -379,7 +467,7 @@ def kpi_query(
     catalogue by the caller; values are returned as parameters, never inlined.
     """
     col = exp.column(period_column)
-    select: list[exp.Expression] = [period_label(col, grain, cal).as_("period")]
+    select: list[exp.Expression] = [period_start(col, grain, cal).as_(_PERIOD_START)]
     select += [exp.column(d) for d in by]
     select += [
         exp.Cast(this=m.formula.copy(), to=exp.DataType.build("DOUBLE")).as_(f"m{i}")
@@ -399,10 +487,153 @@ def kpi_query(
                 exp.In(this=exp.column(dim), expressions=[exp.Placeholder() for _ in values])
             )
             params.extend(values)
-    query = exp.select(*select).from_(exp.to_table(view)).where(exp.and_(*conds))
+    # the tree is built here and used once: no builder step needs to copy it (copy=False)
+    query = exp.select(*select).from_(exp.to_table(view), copy=False)
+    query = query.where(exp.and_(*conds), copy=False)
     group = [exp.Literal.number(i + 1) for i in range(1 + len(by))]
-    query = query.group_by(*group).order_by(*[g.copy() for g in group])
-    return query.sql(DIALECT), params
+    query = query.group_by(*group, copy=False)
+    # label the groups (a few rows), not the rows: see period_start
+    labelled = exp.select(
+        period_label(exp.column(_PERIOD_START), grain, cal).as_("period"),
+        *[exp.column(d) for d in by],
+        *[exp.column(f"m{i}") for i in range(len(measures))],
+    ).from_(query.subquery("g", copy=False), copy=False)
+    labelled = labelled.order_by(*[g.copy() for g in group], copy=False)
+    return labelled.sql(DIALECT), params
+
+
+def kpi_statement(
+    parts: list[tuple[str, str, list[object], int]],
+    by: list[str],
+    settings: Settings,
+    display_currency: str | None = None,
+    narrow: bool = True,
+) -> tuple[str, list[object]]:
+    """One statement running several kpi_query SELECTs, so that work they share is done once.
+
+    `parts` are (view, query, params, number of measures), the query and params as kpi_query
+    made them. When two or more parts read views built on spend_base, spend_base (fx
+    conversion, contract prices, supplier ranks) is computed once for all of them: it becomes
+    a MATERIALIZED CTE and those views are restated as CTEs over it. With `narrow`, that CTE
+    holds only the columns the statement reads (see spend_base_columns); reading another one
+    raises an error that says NOT_COMPUTED (run again with narrow=False). The result has the
+    columns _part (index into `parts`), period, the `by` dimensions as text and _values (the
+    part's measures in order, a list of doubles).
+    """
+    ctes: list[str] = []
+    selects: list[str] = []
+    params: list[object] = []
+    text = exp.DataType.build("VARCHAR")
+    for i, (_view, query, part_params, n_measures) in enumerate(parts):
+        name = f"_kpi_part{i}"
+        ctes.append(f"{name} AS ({query})")
+        params += part_params
+        select = exp.select(
+            exp.Literal.number(i).as_("_part"),
+            exp.column("period"),
+            *[exp.Cast(this=exp.column(d), to=text.copy()).as_(d) for d in by],
+            exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_("_values"),
+        ).from_(name)
+        selects.append(select.sql(DIALECT))
+    if sum(view in SPEND_VIEWS for view, *_ in parts) < 2:
+        return _statement(ctes, selects), params
+    bodies = view_bodies(settings, display_currency)
+    restated = [f"{v} AS NOT MATERIALIZED ({bodies[v]})" for v in SPEND_VIEWS]
+    shared = [f"spend_base AS MATERIALIZED ({bodies['spend_base']})"]
+    if narrow:
+        probe = [f"spend_base AS NOT MATERIALIZED (SELECT * FROM {_PROBE_TABLE})", *restated]
+        columns = spend_base_columns(
+            _statement(probe + ctes, selects), params, settings, display_currency
+        )
+        if columns:
+            shared = _narrow_spend_base(bodies["spend_base"], columns)
+    return _statement(shared + restated + ctes, selects), params
+
+
+NOT_COMPUTED = "kpi: spend_base column left out of the shared computation"
+
+
+def _narrow_spend_base(body: str, columns: list[tuple[str, str, bool]]) -> list[str]:
+    """spend_base computed once with only the columns read; the others keep their names
+    (so every view still binds) but raise an error if a query ever evaluated one."""
+    kept = ", ".join(name for name, _, read in columns if read)
+    outer = ", ".join(
+        name if read else f"CAST(error({_lit(f'{NOT_COMPUTED}: {name}')}) AS {sql_type}) AS {name}"
+        for name, sql_type, read in columns
+    )
+    return [
+        f"spend_base_rows AS MATERIALIZED (SELECT {kept} FROM ({body}) AS spend_base)",
+        f"spend_base AS NOT MATERIALIZED (SELECT {outer} FROM spend_base_rows)",
+    ]
+
+
+def _statement(ctes: list[str], selects: list[str]) -> str:
+    return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
+
+
+# Reading which spend_base columns a statement uses, on an empty copy of the store: with
+# these optimisers on, an empty probe table's statistics (every column NULL) would fold
+# expressions away, and filters pushed into a scan would hide the columns they read.
+_PROBE_TABLE = "_kpi_spend_base_probe"
+_PROBE_OFF = (
+    "statistics_propagation,filter_pushdown,empty_result_pullup,join_filter_pushdown,"
+    "late_materialization,row_group_pruner"
+)
+_UNKNOWN: list = []
+_probed: dict[tuple[str, Settings, str | None], list[tuple[str, str, bool]] | None] = {}
+
+
+def spend_base_columns(
+    statement: str, params: list[object], settings: Settings, display_currency: str | None
+) -> list[tuple[str, str, bool]] | None:
+    """spend_base's columns (name, type, whether the statement reads it); None when unsure.
+
+    `statement` reads spend_base from the probe table; DuckDB plans it (EXPLAIN, nothing
+    runs) on an empty in-memory store and the probe table's scans list the columns they
+    project. Asked again for the same statement, the answer comes from a cache.
+    """
+    key = (statement, settings, display_currency)
+    cached = _probed.get(key, _UNKNOWN)
+    if cached is not _UNKNOWN:
+        return cached
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(all_ddl())
+        create_views(con, settings, display_currency)
+        con.execute(f"CREATE TEMP TABLE {_PROBE_TABLE} AS SELECT * FROM spend_base LIMIT 0")
+        known = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {_PROBE_TABLE}").fetchall()]
+        con.execute(f"SET disabled_optimizers = '{_PROBE_OFF}'")
+        plan = con.execute("EXPLAIN (FORMAT json) " + statement, params or None).fetchall()
+        found = _scanned(json.loads(plan[0][1]), set())
+    except (duckdb.Error, ValueError, KeyError, IndexError):
+        found = None
+    finally:
+        con.close()
+    names = {name for name, _ in known}
+    columns = None
+    if found and found <= names:
+        columns = [(name, sql_type, name in found) for name, sql_type in known]
+    if len(_probed) > 256:
+        _probed.clear()
+    _probed[key] = columns
+    return columns
+
+
+def _scanned(plan: object, found: set[str] | None) -> set[str] | None:
+    """Columns projected by the probe table's scans in a JSON plan; None if one is unclear."""
+    if found is None:
+        return None
+    nodes = plan if isinstance(plan, list) else [plan]
+    for node in nodes:
+        info = node.get("extra_info", {})
+        if _PROBE_TABLE in str(info.get("Table", "")):
+            columns = info.get("Projections")
+            if not columns or "Filters" in info:
+                return None
+            found |= {columns} if isinstance(columns, str) else set(columns)
+        if _scanned(node.get("children", []), found) is None:
+            return None
+    return found
 
 
 def distinct_values(view: str, column: str) -> str:
@@ -420,8 +651,8 @@ def distinct_values(view: str, column: str) -> str:
 def date_bounds(view: str, column: str) -> str:
     """SELECT of the first and last date of a view's date column."""
     c = exp.column(column)
-    return exp.select(exp.Min(this=c), exp.Max(this=c.copy())).from_(exp.to_table(view)).sql(
-        DIALECT
+    return (
+        exp.select(exp.Min(this=c), exp.Max(this=c.copy())).from_(exp.to_table(view)).sql(DIALECT)
     )
 
 
@@ -472,9 +703,7 @@ def table_freshness(table: str) -> str:
     )
 
 
-def fetch_frame(
-    con: duckdb.DuckDBPyConnection, query: str, params: object = None
-) -> "pl.DataFrame":
+def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
     """Run a query and hand the result to polars through Arrow (no pandas round trip)."""
     import polars as pl
 

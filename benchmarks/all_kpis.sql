@@ -1,0 +1,272 @@
+-- Every KPI of config/kpis.yaml by fiscal quarter, in ONE statement written by hand straight
+-- on the canonical tables: the yardstick for kpi.engine.compute (benchmarks/run.py).
+--
+-- It means what the curated views of kpi/sql.py mean, for the demo's settings (fiscal year =
+-- calendar year, labels FY2026-Q1; reporting currency EUR; obsolete after 180 days), and it
+-- is written the way a person who knows DuckDB would write it for speed: invoice lines are
+-- read once (a MATERIALIZED CTE), carry only the columns the KPIs use, and are aggregated
+-- before any join that does not need single lines (supplier ranks, preferred suppliers,
+-- year-on-year); the fx rate is looked up once per (currency, day); quarters are grouped
+-- as dates and labelled once at the end.
+-- Output: kpi, period, value (DOUBLE), one row per KPI and quarter with data.
+WITH
+fx_day AS (
+    SELECT k.currency, k.day,
+           CASE WHEN k.currency = 'EUR' THEN CAST(1 AS DECIMAL(18, 8))
+                ELSE CAST(r.rate AS DECIMAL(18, 8)) END AS factor
+    FROM (SELECT DISTINCT currency, invoice_date AS day FROM invoices) k
+    ASOF LEFT JOIN fx_rates r ON r.currency = k.currency AND k.day >= r.date
+),
+-- contract prices: the lowest price of an item's contracts on each span of days between
+-- contract start and end dates (spans of one supplier, item and currency never overlap)
+item_days AS (
+    SELECT supplier_id, item_id, currency, start_date AS day FROM contracts
+    WHERE item_id IS NOT NULL AND start_date IS NOT NULL
+    UNION
+    SELECT supplier_id, item_id, currency, coalesce(end_date, DATE '9999-12-31') + 1
+    FROM contracts WHERE item_id IS NOT NULL AND start_date IS NOT NULL
+),
+item_price AS (
+    SELECT s.supplier_id, s.item_id, s.currency, s.first_day, s.last_day,
+           min(c.unit_price) AS contract_unit_price
+    FROM (SELECT *, day AS first_day,
+                 lead(day) OVER (PARTITION BY supplier_id, item_id, currency ORDER BY day) - 1
+                     AS last_day
+          FROM item_days) s
+    JOIN contracts c
+      ON c.supplier_id = s.supplier_id AND c.item_id = s.item_id AND c.currency = s.currency
+     AND c.start_date <= s.first_day AND coalesce(c.end_date, DATE '9999-12-31') >= s.last_day
+    GROUP BY ALL
+),
+category_days AS (
+    SELECT supplier_id, category, start_date AS day FROM contracts
+    WHERE item_id IS NULL AND start_date IS NOT NULL
+    UNION
+    SELECT supplier_id, category, coalesce(end_date, DATE '9999-12-31') + 1
+    FROM contracts WHERE item_id IS NULL AND start_date IS NOT NULL
+),
+category_cover AS (
+    SELECT DISTINCT s.supplier_id, s.category, s.first_day, s.last_day
+    FROM (SELECT *, day AS first_day,
+                 lead(day) OVER (PARTITION BY supplier_id, category ORDER BY day) - 1 AS last_day
+          FROM category_days) s
+    JOIN contracts c
+      ON c.item_id IS NULL AND c.supplier_id = s.supplier_id AND c.category = s.category
+     AND c.start_date <= s.first_day AND coalesce(c.end_date, DATE '9999-12-31') >= s.last_day
+),
+-- one row per invoice line, the columns the KPIs need, amounts in EUR
+lines AS MATERIALIZED (
+    SELECT i.invoice_date, i.paid_date, i.due_date, i.supplier_id, i.item_id, i.currency,
+           coalesce(i.category, it.category) AS category, i.quantity, i.unit_price,
+           i.po_id IS NOT NULL AS has_po, f.factor,
+           year(i.invoice_date) AS fiscal_year,
+           CAST(date_trunc('quarter', i.invoice_date) AS DATE) AS quarter,
+           i.amount * f.factor AS exact_amount,
+           CAST(round(i.amount * f.factor, 2) AS DECIMAL(18, 2)) AS amount,
+           CAST(round(coalesce(i.discount_taken, 0) * f.factor, 2) AS DECIMAL(18, 2))
+               AS discount_captured,
+           cp.contract_unit_price IS NOT NULL OR cc.supplier_id IS NOT NULL AS on_contract,
+           CAST(round((i.unit_price - cp.contract_unit_price) * i.quantity * f.factor, 2)
+                AS DECIMAL(18, 2)) AS price_variance
+    FROM invoices i
+    LEFT JOIN items it ON it.item_id = i.item_id
+    LEFT JOIN fx_day f ON f.currency = i.currency AND f.day = i.invoice_date
+    LEFT JOIN item_price cp
+      ON cp.supplier_id = i.supplier_id AND cp.item_id = i.item_id AND cp.currency = i.currency
+     AND i.invoice_date BETWEEN cp.first_day AND cp.last_day
+    LEFT JOIN category_cover cc
+      ON cc.supplier_id = i.supplier_id AND cc.category = coalesce(i.category, it.category)
+     AND i.invoice_date BETWEEN cc.first_day AND cc.last_day
+),
+-- spend per quarter, category and supplier: ranks and supplier facts join this, not lines
+by_supplier AS (
+    SELECT quarter, fiscal_year, category, supplier_id,
+           sum(amount) AS amount,
+           sum(amount) FILTER (WHERE has_po) AS po_amount,
+           sum(amount) FILTER (WHERE on_contract) AS contract_amount,
+           sum(price_variance) AS price_variance,
+           sum(exact_amount) AS exact_amount
+    FROM lines WHERE invoice_date IS NOT NULL
+    GROUP BY ALL
+),
+ranks AS (
+    SELECT category, fiscal_year, supplier_id,
+           dense_rank() OVER (PARTITION BY category, fiscal_year
+                              ORDER BY sum(exact_amount) DESC) AS supplier_rank
+    FROM by_supplier GROUP BY category, fiscal_year, supplier_id
+),
+spend_q AS (
+    SELECT b.quarter,
+           sum(b.amount) AS total,
+           sum(b.po_amount) AS po_amount,
+           sum(b.amount - coalesce(b.po_amount, 0)) AS no_po_amount,
+           sum(CASE WHEN coalesce(s.preferred, false) THEN b.amount ELSE b.contract_amount END)
+               AS managed_amount,
+           sum(b.price_variance) AS price_variance,
+           sum(b.amount) FILTER (WHERE r.supplier_rank <= 5) AS top5_amount
+    FROM by_supplier b
+    LEFT JOIN suppliers s ON s.supplier_id = b.supplier_id
+    LEFT JOIN ranks r ON r.category IS NOT DISTINCT FROM b.category
+     AND r.fiscal_year = b.fiscal_year AND r.supplier_id = b.supplier_id
+    GROUP BY b.quarter
+),
+budget_q AS (
+    SELECT CAST(date_trunc('quarter', CAST(b.period || '-01' AS DATE)) AS DATE) AS quarter,
+           sum(CAST(round(b.amount * CASE WHEN b.currency = 'EUR' THEN 1 ELSE r.rate END, 2)
+                    AS DECIMAL(18, 2))) AS budget
+    FROM budgets b
+    ASOF LEFT JOIN fx_rates r ON r.currency = b.currency
+     AND CAST(b.period || '-01' AS DATE) >= r.date
+    GROUP BY 1
+),
+budget_use AS (
+    SELECT coalesce(s.quarter, b.quarter) AS quarter,
+           coalesce(s.total, 0) / nullif(coalesce(b.budget, 0), 0) AS value
+    FROM spend_q s FULL OUTER JOIN budget_q b ON b.quarter = s.quarter
+),
+-- year on year: spend per day, each day counted now and, moved a year on, as the prior
+by_day AS (
+    SELECT invoice_date AS day, sum(amount) AS amount FROM lines GROUP BY ALL
+),
+bounds AS (
+    SELECT CAST(date_trunc('month', min(invoice_date)) AS DATE) AS first_day,
+           max(invoice_date) AS last_day
+    FROM invoices
+),
+yoy AS (
+    SELECT CAST(date_trunc('quarter', d) AS DATE) AS quarter,
+           sum(current_amount) - sum(prior_amount) AS value
+    FROM (
+        SELECT day AS d, amount AS current_amount, 0 AS prior_amount FROM by_day, bounds
+        WHERE day >= first_day + INTERVAL 1 YEAR
+        UNION ALL
+        SELECT CAST(day + INTERVAL 1 YEAR AS DATE), 0, amount FROM by_day, bounds
+        WHERE day + INTERVAL 1 YEAR <= last_day
+    )
+    WHERE d IS NOT NULL
+    GROUP BY 1
+),
+saving_lines AS (
+    SELECT l.quarter, si.kind, si.finance_status = 'accepted' AS accepted,
+           CAST(round((si.baseline_unit_price - l.unit_price) * l.quantity * l.factor, 2)
+                AS DECIMAL(18, 2)) AS price_saving,
+           CAST(round((si.quoted_unit_price - l.unit_price) * l.quantity * l.factor, 2)
+                AS DECIMAL(18, 2)) AS avoided_cost
+    FROM savings_initiatives si
+    JOIN lines l
+      ON l.supplier_id = si.supplier_id AND l.currency = si.currency
+     AND (l.item_id = si.item_id OR (si.item_id IS NULL AND l.category = si.category))
+     AND l.invoice_date >= coalesce(si.start_date, DATE '0001-01-01')
+     AND l.invoice_date <= coalesce(si.end_date, DATE '9999-12-31')
+    WHERE l.invoice_date IS NOT NULL
+),
+savings_q AS (
+    SELECT quarter,
+           sum(price_saving) FILTER (WHERE kind = 'price_reduction') AS realised,
+           sum(price_saving) FILTER (WHERE kind = 'price_reduction' AND accepted) AS recognised,
+           sum(avoided_cost) FILTER (WHERE kind = 'cost_avoidance') AS avoided,
+           -- what procurement claims: price savings or avoided cost
+           coalesce(sum(CASE kind WHEN 'price_reduction' THEN price_saving
+                                  WHEN 'cost_avoidance' THEN avoided_cost END)
+                        FILTER (WHERE accepted), 0)
+               / nullif(sum(CASE kind WHEN 'price_reduction' THEN price_saving
+                                      WHEN 'cost_avoidance' THEN avoided_cost END), 0)
+               AS acceptance
+    FROM saving_lines
+    GROUP BY quarter
+),
+payments_q AS (
+    SELECT CAST(date_trunc('quarter', l.paid_date) AS DATE) AS quarter,
+           sum(l.amount * (l.paid_date - l.invoice_date)) / nullif(sum(l.amount), 0)
+               AS days_to_pay,
+           coalesce(sum(l.amount) FILTER (WHERE l.paid_date <= l.due_date), 0)
+               / nullif(sum(l.amount), 0) AS on_time,
+           coalesce(sum(l.discount_captured), 0) / nullif(sum(CAST(round(
+               l.amount * coalesce(s.discount_pct, 0) * 0.01, 2) AS DECIMAL(18, 2))), 0)
+               AS discount_capture,
+           coalesce(sum(l.amount) FILTER (WHERE l.paid_date > l.due_date AND s.size = 'sme'), 0)
+               / nullif(sum(l.amount) FILTER (WHERE s.size = 'sme'), 0) AS late_sme
+    FROM lines l LEFT JOIN suppliers s ON s.supplier_id = l.supplier_id
+    WHERE l.paid_date IS NOT NULL
+    GROUP BY 1
+),
+stock AS (
+    SELECT inv.snapshot_date, inv.on_hand_qty, inv.issued_qty_90d,
+           CAST(inv.unit_cost * CASE WHEN inv.currency = 'EUR' THEN 1 ELSE r.rate END
+                AS DECIMAL(18, 4)) AS unit_cost,
+           least(inv.on_hand_qty, coalesce(inv.safety_stock_qty, 0)) AS safety_qty,
+           coalesce(inv.snapshot_date - inv.last_issue_date > 180, true)
+               AND inv.on_hand_qty > coalesce(inv.safety_stock_qty, 0) AS is_obsolete,
+           inv.max_stock_qty
+    FROM inventory inv
+    ASOF LEFT JOIN fx_rates r ON r.currency = inv.currency AND inv.snapshot_date >= r.date
+),
+inventory_q AS (
+    SELECT CAST(date_trunc('quarter', snapshot_date) AS DATE) AS quarter,
+           sum(CAST(round(on_hand_qty * unit_cost, 2) AS DECIMAL(18, 2)))
+               / nullif(sum(coalesce(issued_qty_90d, 0) * unit_cost / 90), 0) AS days_inventory,
+           sum(CAST(round(CASE WHEN is_obsolete THEN 0 ELSE greatest(on_hand_qty - greatest(
+                   coalesce(max_stock_qty, on_hand_qty), safety_qty), 0) END * unit_cost, 2)
+                    AS DECIMAL(18, 2)))
+               / nullif(count(DISTINCT snapshot_date), 0) AS excess,
+           sum(CAST(round(safety_qty * unit_cost, 2) AS DECIMAL(18, 2)))
+               / nullif(count(DISTINCT snapshot_date), 0) AS safety
+    FROM stock WHERE snapshot_date IS NOT NULL
+    GROUP BY 1
+),
+received AS (
+    SELECT po_id, po_line, max(receipt_date) AS last_receipt_date
+    FROM goods_receipts GROUP BY ALL
+),
+otd_q AS (
+    SELECT CAST(date_trunc('quarter', po.promised_date) AS DATE) AS quarter,
+           count(*) FILTER (WHERE r.last_receipt_date <= po.promised_date)
+               / nullif(count(*) FILTER (WHERE r.last_receipt_date IS NOT NULL), 0) AS otd
+    FROM purchase_orders po
+    LEFT JOIN received r ON r.po_id = po.po_id AND r.po_line = po.po_line
+    WHERE po.promised_date IS NOT NULL
+    GROUP BY 1
+),
+cycle_q AS (
+    SELECT CAST(date_trunc('quarter', po_date) AS DATE) AS quarter,
+           avg(approved_date - po_date) AS cycle_days
+    FROM purchase_orders WHERE po_date IS NOT NULL
+    GROUP BY 1
+)
+-- quarters are grouped as their first day (a date) and labelled at the end
+SELECT kpi, 'FY' || year(quarter) || '-Q' || quarter(quarter) AS period,
+       CAST(value AS DOUBLE) AS value
+FROM (
+    SELECT kpi, quarter, value
+    FROM (
+        SELECT quarter, total AS total_spend,
+               coalesce(po_amount, 0) / nullif(total, 0) AS po_compliance,
+               coalesce(no_po_amount, 0) / nullif(total, 0) AS maverick_spend_rate,
+               coalesce(managed_amount, 0) / nullif(total, 0) AS spend_under_management,
+               price_variance AS purchase_price_variance,
+               coalesce(top5_amount, 0) / nullif(total, 0) AS supplier_concentration_top5
+        FROM spend_q
+    ) UNPIVOT INCLUDE NULLS (value FOR kpi IN (
+        total_spend, po_compliance, maverick_spend_rate, spend_under_management,
+        purchase_price_variance, supplier_concentration_top5))
+    UNION ALL
+    SELECT 'budget_utilisation', quarter, value FROM budget_use
+    UNION ALL
+    SELECT 'expense_change_yoy', quarter, value FROM yoy
+    UNION ALL
+    SELECT kpi, quarter, value FROM savings_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
+        realised AS 'savings_realised', recognised AS 'savings_recognised',
+        avoided AS 'cost_avoidance', acceptance AS 'savings_acceptance_rate'))
+    UNION ALL
+    SELECT kpi, quarter, value FROM payments_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
+        days_to_pay AS 'days_to_pay', on_time AS 'on_time_payment_rate',
+        discount_capture AS 'discount_capture_rate', late_sme AS 'late_payment_rate_sme'))
+    UNION ALL
+    SELECT kpi, quarter, value FROM inventory_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
+        days_inventory AS 'days_inventory', excess AS 'excess_inventory_value',
+        safety AS 'safety_stock_value'))
+    UNION ALL
+    SELECT 'supplier_otd', quarter, otd FROM otd_q
+    UNION ALL
+    SELECT 'po_cycle_time_days', quarter, cycle_days FROM cycle_q
+)

@@ -1,0 +1,245 @@
+"""The pandas yardstick: a representative subset of the KPIs computed with pandas operations.
+
+The canonical tables are read from DuckDB with `.df()` (only the columns the subset needs)
+and everything after that is pandas: fx conversion, payment facts, budget against actual,
+year on year, goods receipts against promises, stock classes. Same meanings as the curated
+views of kpi/sql.py, for the demo's settings (fiscal year = calendar year, EUR reporting).
+Left out: the KPIs that need contract prices or savings initiatives (spend under
+management, purchase price variance, the four savings KPIs) and supplier ranks.
+"""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+KPIS = (
+    "total_spend",
+    "po_compliance",
+    "maverick_spend_rate",
+    "budget_utilisation",
+    "expense_change_yoy",
+    "days_to_pay",
+    "on_time_payment_rate",
+    "discount_capture_rate",
+    "late_payment_rate_sme",
+    "days_inventory",
+    "excess_inventory_value",
+    "safety_stock_value",
+    "supplier_otd",
+    "po_cycle_time_days",
+)
+REPORTING = "EUR"
+OBSOLETE_DAYS = 180
+
+
+def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The columns the subset needs, one `.df()` per table."""
+    wanted = {
+        "invoices": "invoice_date, due_date, paid_date, supplier_id, po_id, amount, currency, "
+        "discount_taken",
+        "suppliers": "supplier_id, size, discount_pct",
+        "fx_rates": "date, currency, rate",
+        "budgets": "period, amount, currency",
+        "purchase_orders": "po_id, po_line, po_date, approved_date, promised_date",
+        "goods_receipts": "po_id, po_line, receipt_date",
+        "inventory": "snapshot_date, on_hand_qty, unit_cost, currency, safety_stock_qty, "
+        "max_stock_qty, last_issue_date, issued_qty_90d",
+    }
+    return {name: con.sql(f"SELECT {cols} FROM {name}").df() for name, cols in wanted.items()}
+
+
+def compute(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """kpi, period, value for the subset, one row per KPI and quarter with data."""
+    inv = t["invoices"]
+    factor = _fx_factor(inv["currency"], inv["invoice_date"], t["fx_rates"])
+    amount = _round(inv["amount"] * factor, 2)
+    quarter = _quarter(inv["invoice_date"])
+    frames = [
+        _spend(amount, inv["po_id"].notna(), quarter),
+        _budget(amount, quarter, t["budgets"], t["fx_rates"]),
+        _yoy(amount, inv["invoice_date"]),
+        _payments(inv, amount, factor, t["suppliers"]),
+        _inventory(t["inventory"], t["fx_rates"]),
+        _purchase_orders(t["purchase_orders"], t["goods_receipts"]),
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def run(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, float, float]:
+    """The subset's values, the seconds loading tables and the seconds computing."""
+    start = time.perf_counter()
+    tables = load_tables(con)
+    loaded = time.perf_counter()
+    result = compute(tables)
+    return result, loaded - start, time.perf_counter() - loaded
+
+
+# ---- helpers -----------------------------------------------------------------------------
+def _round(x: pd.Series, places: int) -> pd.Series:
+    """Round half away from zero, as DuckDB rounds DECIMAL (numpy rounds half to even)."""
+    scale = 10.0**places
+    return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
+
+
+def _quarter(dates: pd.Series) -> pd.Series:
+    d = pd.to_datetime(dates)
+    year, quarter = d.dt.year.astype("Int64"), d.dt.quarter.astype("Int64")
+    return "FY" + year.astype("string") + "-Q" + quarter.astype("string")
+
+
+def _fx_factor(currency: pd.Series, dates: pd.Series, fx: pd.DataFrame) -> pd.Series:
+    """Units of EUR per unit of each row's currency at its date (latest rate on or before):
+    the as-of merge runs on the distinct (currency, date) pairs, then a plain merge."""
+    rows = pd.DataFrame({"currency": currency, "date": pd.to_datetime(dates)})
+    keys = rows.drop_duplicates().dropna().sort_values("date")
+    rates = fx.assign(date=pd.to_datetime(fx["date"])).sort_values("date")
+    keys = pd.merge_asof(keys, rates, on="date", by="currency")
+    keys.loc[keys["currency"] == REPORTING, "rate"] = 1.0
+    return rows.merge(keys, on=["currency", "date"], how="left")["rate"].set_axis(rows.index)
+
+
+def _long(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """period-indexed columns -> kpi, period, value."""
+    frame = frame[list(names)].rename(columns=names)
+    out = frame.rename_axis("period").reset_index().melt("period", var_name="kpi")
+    return out[["kpi", "period", "value"]]
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    return num.fillna(0) / den.where(den != 0)
+
+
+# ---- the KPIs ----------------------------------------------------------------------------
+def _spend(amount: pd.Series, has_po: pd.Series, quarter: pd.Series) -> pd.DataFrame:
+    frame = pd.DataFrame({"q": quarter, "amount": amount, "po": amount.where(has_po)})
+    frame["no_po"] = amount.where(~has_po)
+    g = frame.groupby("q").sum(min_count=1)
+    g["po_compliance"] = _ratio(g["po"], g["amount"])
+    g["maverick_spend_rate"] = _ratio(g["no_po"], g["amount"])
+    names = {"amount": "total_spend", "po_compliance": "po_compliance"}
+    return _long(g, {**names, "maverick_spend_rate": "maverick_spend_rate"})
+
+
+def _budget(
+    amount: pd.Series, quarter: pd.Series, budgets: pd.DataFrame, fx: pd.DataFrame
+) -> pd.DataFrame:
+    month = pd.to_datetime(budgets["period"] + "-01")
+    factor = _fx_factor(budgets["currency"], month, fx)
+    budget = _round(budgets["amount"] * factor, 2).groupby(_quarter(month)).sum()
+    actual = amount.groupby(quarter).sum()
+    both = pd.DataFrame({"actual": actual, "budget": budget}).fillna(0)
+    both["budget_utilisation"] = both["actual"] / both["budget"].where(both["budget"] != 0)
+    return _long(both, {"budget_utilisation": "budget_utilisation"})
+
+
+def _yoy(amount: pd.Series, invoice_date: pd.Series) -> pd.DataFrame:
+    day = pd.to_datetime(invoice_date)
+    by_day = amount.groupby(day).sum()
+    first = day.min().to_period("M").to_timestamp()
+    last = day.max()
+    days = by_day.index.to_series()
+    current = by_day[days >= first + pd.DateOffset(years=1)]
+    moved = days + pd.DateOffset(years=1)
+    prior = by_day[moved <= last].set_axis(moved[moved <= last])
+    change = (
+        current.groupby(_quarter(current.index.to_series()).values)
+        .sum()
+        .sub(prior.groupby(_quarter(prior.index.to_series()).values).sum(), fill_value=0)
+    )
+    name = "expense_change_yoy"
+    return _long(change.to_frame(name), {name: name})
+
+
+def _payments(
+    inv: pd.DataFrame, amount: pd.Series, factor: pd.Series, suppliers: pd.DataFrame
+) -> pd.DataFrame:
+    paid = inv["paid_date"].notna()
+    sup = inv[["supplier_id"]].merge(suppliers, on="supplier_id", how="left")
+    frame = pd.DataFrame(
+        {
+            "q": _quarter(inv["paid_date"]),
+            "amount": amount,
+            "weighted_days": amount * (inv["paid_date"] - inv["invoice_date"]).dt.days,
+            "on_time": amount.where(inv["paid_date"] <= inv["due_date"]),
+            "captured": _round(inv["discount_taken"].fillna(0) * factor, 2),
+            "available": _round(amount * sup["discount_pct"].fillna(0).values * 0.01, 2),
+            "sme": amount.where(sup["size"].values == "sme"),
+        }
+    )
+    frame["sme_late"] = frame["sme"].where(inv["paid_date"] > inv["due_date"])
+    g = frame[paid].groupby("q").sum(min_count=1)
+    g["days_to_pay"] = g["weighted_days"] / g["amount"].where(g["amount"] != 0)
+    g["on_time_payment_rate"] = _ratio(g["on_time"], g["amount"])
+    g["discount_capture_rate"] = _ratio(g["captured"], g["available"])
+    g["late_payment_rate_sme"] = _ratio(g["sme_late"], g["sme"])
+    names = ["days_to_pay", "on_time_payment_rate", "discount_capture_rate"]
+    return _long(g, {n: n for n in [*names, "late_payment_rate_sme"]})
+
+
+def _inventory(inv: pd.DataFrame, fx: pd.DataFrame) -> pd.DataFrame:
+    snap = pd.to_datetime(inv["snapshot_date"])
+    cost = _round(inv["unit_cost"] * _fx_factor(inv["currency"], snap, fx), 4)
+    on_hand, safety_level = inv["on_hand_qty"], inv["safety_stock_qty"].fillna(0)
+    safety = np.minimum(on_hand, safety_level)
+    idle = (snap - pd.to_datetime(inv["last_issue_date"])).dt.days
+    obsolete = ((idle > OBSOLETE_DAYS) | idle.isna()) & (on_hand > safety_level)
+    ceiling = np.maximum(inv["max_stock_qty"].fillna(on_hand), safety)
+    excess = np.maximum(on_hand - ceiling, 0).where(~obsolete, 0)
+    frame = pd.DataFrame(
+        {
+            "q": _quarter(snap),
+            "snapshot": snap,
+            "stock": _round(on_hand * cost, 2),
+            "usage": inv["issued_qty_90d"].fillna(0) * cost / 90,
+            "excess": _round(excess * cost, 2),
+            "safety": _round(safety * cost, 2),
+        }
+    )
+    g = frame.groupby("q").agg(
+        stock=("stock", "sum"),
+        usage=("usage", "sum"),
+        excess=("excess", "sum"),
+        safety=("safety", "sum"),
+        snapshots=("snapshot", "nunique"),
+    )
+    g["days_inventory"] = g["stock"] / g["usage"].where(g["usage"] != 0)
+    g["excess_inventory_value"] = g["excess"] / g["snapshots"]
+    g["safety_stock_value"] = g["safety"] / g["snapshots"]
+    names = ["days_inventory", "excess_inventory_value", "safety_stock_value"]
+    return _long(g, {n: n for n in names})
+
+
+def _purchase_orders(po: pd.DataFrame, receipts: pd.DataFrame) -> pd.DataFrame:
+    last = receipts.groupby(["po_id", "po_line"], as_index=False)["receipt_date"].max()
+    lines = po.merge(last, on=["po_id", "po_line"], how="left")
+    received = lines["receipt_date"].notna()
+    on_time = lines["receipt_date"] <= lines["promised_date"]
+    promised = lines.loc[lines["promised_date"].notna()]
+    otd = (
+        pd.DataFrame(
+            {
+                "q": _quarter(promised["promised_date"]),
+                "on_time": on_time[promised.index],
+                "received": received[promised.index],
+            }
+        )
+        .groupby("q")
+        .sum()
+    )
+    otd["supplier_otd"] = otd["on_time"] / otd["received"].where(otd["received"] != 0)
+    cycle = (
+        (po["approved_date"] - po["po_date"])
+        .dt.days.groupby(_quarter(po["po_date"]))
+        .mean()
+        .to_frame("po_cycle_time_days")
+    )
+    return pd.concat(
+        [
+            _long(otd, {"supplier_otd": "supplier_otd"}),
+            _long(cycle, {"po_cycle_time_days": "po_cycle_time_days"}),
+        ]
+    )
