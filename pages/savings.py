@@ -258,38 +258,22 @@ with tab_ledger:
             key=f"f_item_{sfx}",
         )
         category = c.text_input("Category", e.get("category") or "", key=f"f_category_{sfx}")
-        baseline = a.number_input(
-            "Baseline unit price",
-            min_value=0.0,
-            format="%.4f",
-            key=f"f_base_{sfx}",
-            value=float(e["baseline_unit_price"])
-            if e.get("baseline_unit_price") is not None
-            else None,
-        )
-        quoted = b.number_input(
-            "Quoted unit price",
-            min_value=0.0,
-            format="%.4f",
-            key=f"f_quoted_{sfx}",
-            value=float(e["quoted_unit_price"]) if e.get("quoted_unit_price") is not None else None,
-        )
-        negotiated = c.number_input(
-            "Negotiated unit price",
-            min_value=0.0,
-            format="%.4f",
-            key=f"f_neg_{sfx}",
-            value=float(e["negotiated_unit_price"])
-            if e.get("negotiated_unit_price") is not None
-            else None,
-        )
-        volume = a.number_input(
-            "Expected volume",
-            min_value=0.0,
-            format="%.3f",
-            key=f"f_volume_{sfx}",
-            value=float(e["expected_volume"]) if e.get("expected_volume") is not None else None,
-        )
+
+        def amount(col, label: str, field: str, key: str, decimals: int = 4):
+            """A non-negative number input prefilled from the initiative being edited."""
+            value = e.get(field)
+            return col.number_input(
+                label,
+                min_value=0.0,
+                format=f"%.{decimals}f",
+                key=f"{key}_{sfx}",
+                value=None if value is None else float(value),
+            )
+
+        baseline = amount(a, "Baseline unit price", "baseline_unit_price", "f_base")
+        quoted = amount(b, "Quoted unit price", "quoted_unit_price", "f_quoted")
+        negotiated = amount(c, "Negotiated unit price", "negotiated_unit_price", "f_neg")
+        volume = amount(a, "Expected volume", "expected_volume", "f_volume", decimals=3)
         currencies = sorted(CURRENCIES)
         currency = b.selectbox(
             "Currency",
