@@ -342,6 +342,46 @@ CREATE TABLE IF NOT EXISTS initiative_changes (
     new_value VARCHAR,
     reason VARCHAR
 );
+-- the quarterly goal-setting meeting (kpi/goals.py); timestamps are UTC.
+-- every change of procurement's price outlook: who, when, old and new
+CREATE TABLE IF NOT EXISTS outlook_changes (
+    change_id BIGINT NOT NULL,
+    quarter VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    changed_by VARCHAR NOT NULL,
+    changed_by_name VARCHAR,
+    old_change_pct DECIMAL(9,4),
+    new_change_pct DECIMAL(9,4),
+    old_note VARCHAR,
+    new_note VARCHAR
+);
+-- each department's proposed target per quarter and KPI; the latest one counts, all are kept
+CREATE TABLE IF NOT EXISTS target_proposals (
+    proposal_id BIGINT NOT NULL,
+    quarter VARCHAR NOT NULL,
+    kpi_id VARCHAR NOT NULL,
+    department VARCHAR NOT NULL,
+    value DOUBLE NOT NULL,
+    rationale VARCHAR,
+    proposed_by VARCHAR NOT NULL,
+    proposer_name VARCHAR,
+    proposed_at TIMESTAMP NOT NULL
+);
+-- targets agreed in the meeting, with both sign-offs (the target itself is in kpis.yaml)
+CREATE TABLE IF NOT EXISTS goal_decisions (
+    decision_id BIGINT NOT NULL,
+    quarter VARCHAR NOT NULL,
+    kpi_id VARCHAR NOT NULL,
+    value DOUBLE NOT NULL,
+    rationale VARCHAR NOT NULL,
+    finance_by VARCHAR NOT NULL,
+    finance_name VARCHAR,
+    procurement_by VARCHAR NOT NULL,
+    procurement_name VARCHAR,
+    decided_at TIMESTAMP NOT NULL,
+    kpis_version VARCHAR
+);
 """
 
 
