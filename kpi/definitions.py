@@ -110,6 +110,9 @@ class Readings(_Strict):
 class Approval(_Strict):
     by: Text
     on: date
+    # Short hash of the signed content approved (kpi.kpi_editing.entry_version); an
+    # approval written by hand without it is taken at face value.
+    version: str | None = None
 
 
 class Approvals(_Strict):
