@@ -123,3 +123,42 @@ def test_data_page_upload_refuses_viewers(hand_store):
     assert any("may not load data" in e.value for e in at.error)
     with hand_store.read() as con:
         assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 2
+
+
+AUTH = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-secret",
+        "client_id": "kpi-dashboard",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
+    }
+}
+
+
+def _with_sign_in(user: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=120)
+    at.secrets = AUTH
+    at.user = user
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_with_sign_in_configured_a_visitor_reads_and_is_asked_to_sign_in(hand_store):
+    at = _with_sign_in({"is_logged_in": False})
+    assert any(b.label == "Sign in" for b in at.sidebar.button)
+    assert not [s for s in at.sidebar.selectbox if s.key == "acting_as"]  # no local mode
+
+
+def test_with_sign_in_the_signed_in_person_is_matched_to_people_yaml(hand_store):
+    at = _with_sign_in({"is_logged_in": True, "email": "Jonas.Berg@example.org", "name": "Jonas"})
+    assert any(
+        "Signed in as **Jonas Berg (procurement, member)**" in c.value for c in at.sidebar.caption
+    )
+    assert any(b.label == "Sign out" for b in at.sidebar.button)
+
+
+def test_an_unknown_signed_in_person_may_only_read(hand_store):
+    at = _with_sign_in({"is_logged_in": True, "email": "stranger@example.org"})
+    assert any("(none, viewer)" in c.value for c in at.sidebar.caption)

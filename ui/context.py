@@ -105,7 +105,40 @@ def _currencies(path: str, version: tuple, settings: Settings) -> list[str]:
     return display_currencies(Store(path, settings))
 
 
-def _identity(people: list[Person]) -> Person | None:
+def _auth_configured() -> bool:
+    """Sign-in is on when .streamlit/secrets.toml has an [auth] section (OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+
+
+def _signed_in(people: list[Person]) -> Person | None:
+    """The person signed in with st.login; unknown e-mail addresses may only read."""
+    if not st.user.is_logged_in:
+        st.sidebar.button("Sign in", on_click=st.login, type="primary", key="sign_in")
+        st.sidebar.caption("Sign in to edit; until then you can read everything.")
+        return None
+    email = str(st.user.get("email") or "").lower()
+    match = next((p for p in people if p.email.lower() == email), None)
+    person = match or Person(email, str(st.user.get("name") or email), "none", "viewer")
+    st.sidebar.caption(f"Signed in as **{person.label}**")
+    st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+    return person
+
+
+def _local(people: list[Person]) -> Person | None:
+    """Local mode: pick who you act as; only when the app listens on this computer alone."""
+    address = str(st.get_option("server.address") or "")
+    if address not in LOCAL_ADDRESSES:
+        st.sidebar.warning(
+            f"The app listens on '{address or 'every address'}' without sign-in, so nobody may "
+            "act as anyone: configure sign-in (README, 'Sign-in') or bind to 127.0.0.1.",
+        )
+        return None
     labels = {p.label: p for p in people}
     if not labels:
         return None
@@ -116,7 +149,17 @@ def _identity(people: list[Person]) -> Person | None:
         help="Local mode: no sign-in is configured, so you choose who you act as. "
         "The app listens on this computer only.",
     )
-    return labels[choice]
+    person = labels[choice]
+    st.sidebar.info(
+        f"**Local mode** — no sign-in configured; acting as **{person.name}**. "
+        "Only this computer can reach the app.",
+        icon=":material/person:",
+    )
+    return person
+
+
+def _identity(people: list[Person]) -> Person | None:
+    return _signed_in(people) if _auth_configured() else _local(people)
 
 
 def sidebar() -> Context:
@@ -135,12 +178,6 @@ def sidebar() -> Context:
         ctx.person = _identity(load_people())
     except (OSError, ValueError) as exc:
         st.sidebar.error(f"config/people.yaml: {exc}")
-    if ctx.person:
-        st.sidebar.info(
-            f"**Local mode** — no sign-in configured; acting as **{ctx.person.name}**. "
-            "Only this computer can reach the app.",
-            icon=":material/person:",
-        )
     if not store.exists():
         st.session_state["_ctx"] = ctx
         return ctx
