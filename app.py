@@ -28,6 +28,8 @@ page = st.navigation(
             "pages/overview.py", title="CFO overview", icon=":material/dashboard:", default=True
         ),
         st.Page("pages/savings.py", title="Savings & cost avoidance", icon=":material/savings:"),
+        st.Page("pages/goals.py", title="Quarterly goals", icon=":material/flag:"),
+        st.Page("pages/definitions.py", title="KPI definitions", icon=":material/rule:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )

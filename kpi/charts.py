@@ -281,3 +281,48 @@ def avoidance_by_status(monthly: pl.DataFrame, currency: str) -> go.Figure:
             )
     fig.update_layout(barmode="stack")
     return _layout(fig, "Cost avoidance by finance's verdict", _money_axis(currency))
+
+
+# ---- quarterly goals ---------------------------------------------------------------------------
+
+
+def add_proposals(
+    fig: go.Figure,
+    quarter: str,
+    finance: float | None,
+    procurement: float | None,
+    unit: str,
+) -> go.Figure:
+    """Mark finance's and procurement's proposed targets for the planned quarter on a KPI chart
+    (kpi.meeting_pack.history_forecast_chart), side by side with the forecast."""
+    scale = 100 if unit == "percent" else 1
+    for value, name, colour, symbol in (
+        (finance, "Finance proposes", PALETTE["blue"], "triangle-left"),
+        (procurement, "Procurement proposes", PALETTE["green"], "triangle-right"),
+    ):
+        if value is not None:
+            fig.add_scatter(
+                x=[quarter],
+                y=[value * scale],
+                name=name,
+                mode="markers",
+                marker={"symbol": symbol, "size": 13, "color": colour},
+            )
+    return fig
+
+
+def spend_outlook_bars(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Per category: spend of the same quarter a year earlier against the planned quarter's
+    forecast (kpi.goals.spend_outlook, total row left out)."""
+    rows = frame.filter(~pl.col("is_total"))
+    x = rows["category"].to_list()
+    base_q = frame["base_quarter"][0] if frame.height else ""
+    fig = go.Figure()
+    for col, name, colour in (
+        ("base_spend", f"Spend {base_q}", PALETTE["grey"]),
+        ("spend_forecast", "Forecast", PALETTE["blue"]),
+    ):
+        values = [None if v is None else float(v) for v in rows[col].to_list()]
+        fig.add_bar(x=x, y=values, name=name, marker_color=colour)
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Spend outlook by category", _money_axis(currency), height=380)

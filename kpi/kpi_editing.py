@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -1132,3 +1133,81 @@ def _tidy_number(value: float | int) -> float | int:
 
 def _sha(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
+
+
+# ---- for editors: one entry checked alone, the catalogue, a targets table --------------------
+
+APPROVAL_SHOWN = {
+    "approved": "✓ approved",
+    "void": "✗ void (older version)",
+    "missing": "– not yet",
+}
+CATALOGUE_COLUMNS = (
+    "id",
+    "name",
+    "owner",
+    "theme",
+    "unit",
+    "status",
+    "finance_approval",
+    "procurement_approval",
+    "description",
+)
+
+
+def entry_text(entry: dict) -> str:
+    """One entry as a definitions file of its own, to check it exactly as `kpi check` does."""
+    import yaml
+
+    return yaml.safe_dump({"version": 1, "kpis": [entry]}, sort_keys=False, allow_unicode=True)
+
+
+def check_candidate(text: str, settings: Settings | None = None) -> tuple[list, list[Issue]]:
+    """The definitions a would-be file gives, or every issue `kpi check` would report."""
+    from kpi.definitions import load_definitions
+
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder) / "kpis.yaml"
+        tmp.write_text(text, encoding="utf-8")
+        try:
+            return load_definitions(tmp, settings), []
+        except DefinitionsError as exc:
+            return [], list(exc.issues)
+
+
+def catalogue(definitions: Sequence) -> pl.DataFrame:
+    """One row per KPI with its effective status and each department's approval state."""
+    rows = []
+    for k in definitions:
+        state = approvals_state(k)
+        rows.append(
+            {
+                "id": k.id,
+                "name": k.name,
+                "owner": k.owner,
+                "theme": k.theme,
+                "unit": k.unit,
+                "status": effective_status(k),
+                "finance_approval": APPROVAL_SHOWN[state["finance"]],
+                "procurement_approval": APPROVAL_SHOWN[state["procurement"]],
+                "description": k.description,
+            }
+        )
+    return pl.DataFrame(rows, schema=dict.fromkeys(CATALOGUE_COLUMNS, pl.String))
+
+
+def targets_from_rows(rows: Sequence[tuple[object, object]]) -> tuple[dict, list[str]]:
+    """(period, value) rows of a targets table → mapping, and the periods given twice."""
+    import math
+
+    targets: dict[str, float | None] = {}
+    twice = []
+    for period, value in rows:
+        if period is None or not str(period).strip():
+            continue
+        label = str(period).strip()
+        if label in targets:
+            twice.append(label)
+        bad = value is None or (isinstance(value, float) and math.isnan(value))
+        targets[label] = None if bad else float(value)
+    return targets, twice

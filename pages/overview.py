@@ -8,6 +8,7 @@ import streamlit as st
 from kpi import charts, overview
 from kpi.engine import compute
 from kpi.formatting import format_delta, format_value
+from kpi.kpi_editing import effective_status
 from kpi.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
 from kpi.store import Store
 from ui.context import current
@@ -49,9 +50,18 @@ def _trend(path, version, settings, defs_key, kpi_id, start, end, filters_key, c
     ).frame
 
 
-defs_key = tuple((k.id, k.formula, tuple(sorted(k.targets.items()))) for k in ctx.definitions)
+defs_key = tuple(
+    (k.id, k.source, k.period_by, k.formula, tuple(sorted(k.targets.items())))
+    for k in ctx.definitions
+)
 key = (str(ctx.store.path), ctx.version, ctx.settings, defs_key)
 card = _scorecard(*key, ctx.period, ctx.filters_key, ctx.currency)
+# Agreed only with both departments' approvals of the current version (not the cached card's
+# status field): an approval or a change shows up as soon as the file does.
+agreement = {k.id: effective_status(k) for k in ctx.definitions}
+card = card.with_columns(
+    pl.col("id").replace_strict(agreement, default="draft").alias("definition_status")
+)
 
 active = [f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in ctx.filters.items() if v]
 st.caption(

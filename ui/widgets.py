@@ -8,6 +8,7 @@ import streamlit as st
 from kpi import charts
 from kpi.definitions import KpiDefinition
 from kpi.formatting import format_value
+from kpi.kpi_editing import approvals_state, effective_status
 from kpi.output import to_csv_bytes, to_xlsx_bytes
 
 
@@ -39,7 +40,8 @@ def no_data(what: str, todo: str) -> None:
 def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: str) -> None:
     """Everything both departments signed about one KPI, and its recent values."""
     st.subheader(kpi.name)
-    agreed = "✅ agreed by both departments" if kpi.status == "agreed" else f"⚠️ {kpi.status}"
+    status = effective_status(kpi)
+    agreed = "✅ agreed by both departments" if status == "agreed" else f"⚠️ {status}"
     st.caption(f"`{kpi.id}` · owner **{kpi.owner}** · theme {kpi.theme} · {agreed}")
     st.write(kpi.description)
     left, right = st.columns(2)
@@ -60,11 +62,12 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
         f"**RACI** responsible {raci.responsible} · accountable {raci.accountable} · "
         f"consulted {', '.join(raci.consulted) or '–'} · informed {', '.join(raci.informed) or '–'}"
     )
-    approvals = kpi.approvals
+    approvals, state = kpi.approvals, approvals_state(kpi)
     signed = []
     for dept in ("finance", "procurement"):
         a = getattr(approvals, dept, None) if approvals else None
-        signed.append(f"{dept}: {a.by} on {a.on}" if a else f"{dept}: not signed")
+        void = " (void: an earlier version)" if state[dept] == "void" else ""
+        signed.append(f"{dept}: {a.by} on {a.on}{void}" if a else f"{dept}: not signed")
     st.markdown("**Approvals** " + " · ".join(signed))
     targets = {p: float(v) for p, v in kpi.targets.items()}
     if trend is not None and not trend.is_empty():
