@@ -228,7 +228,9 @@ def test_a_deep_link_on_a_fresh_server_opens_the_page_with_the_app_navigation(br
         wait_rendered(pg)
         pg.wait_for_function(
             "() => document.querySelector('h1') && "
-            "document.querySelector('h1').innerText.includes('Savings')", timeout=60_000)
+            "document.querySelector('h1').innerText.includes('Savings')",
+            timeout=60_000,
+        )
         nav = pg.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "CFO overview" in nav and "Savings & cost avoidance" in nav
         assert problems(pg) == []
