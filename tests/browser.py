@@ -100,3 +100,23 @@ def problems(page) -> list[str]:
     found = [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
     found += [e.inner_text() for e in page.locator('[data-testid="stAlertContentError"]').all()]
     return found
+
+
+def browser_marks() -> list:
+    """pytestmark of a browser test module: marked, and skipped with a reason without Chromium."""
+    import pytest
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.skipif(
+            not CHROMIUM.exists(),
+            reason="Debian's chromium is not installed (make test installs it when run as root)",
+        ),
+    ]
+
+
+def expect_text(page, text: str, timeout: int = 60_000) -> None:
+    """Wait until the page shows `text` (a rerun may still be on its way), then go on."""
+    page.wait_for_function(
+        "text => document.body.innerText.includes(text)", arg=text, timeout=timeout
+    )

@@ -12,15 +12,17 @@ import pytest
 import yaml
 
 from kpi.demo import build_demo
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, ROOT, problems, running_app, wait_rendered
+from tests.browser import (
+    ARTIFACTS,
+    ROOT,
+    browser_marks,
+    expect_text,
+    problems,
+    running_app,
+    wait_rendered,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (make test installs it when run as root)",
-    ),
-]
+pytestmark = browser_marks()
 
 FINANCE = "Sam Okafor (finance, member)"
 PROCUREMENT = "Jonas Berg (procurement, member)"
@@ -45,16 +47,6 @@ def app_url(demo_db, config):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_app(demo_db, config=config) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
@@ -105,7 +97,7 @@ def test_the_catalogue_and_picking_a_kpi_in_it(page, app_url):
     page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * 11 + 17)  # the 12th row: days_to_pay
     _settle(page)
     assert page.locator("h3").first.inner_text() == "Days to pay"
-    assert "days_to_pay · owner finance" in page.inner_text("body")
+    expect_text(page, "days_to_pay · owner finance")
     page.get_by_role("textbox", name="Search").fill("inventory")
     page.keyboard.press("Enter")
     _settle(page)
@@ -122,19 +114,19 @@ def test_the_owner_edits_and_both_departments_approve(page, app_url, config):
     formula.fill("sum(amountt)")
     _visible(page, 'input[aria-label^="Why"]').click()
     _settle(page)
-    assert "unknown column 'amountt'" in page.inner_text("body")
+    expect_text(page, "unknown column 'amountt'")
     assert _visible(page, "button:has-text('Save the change')").is_disabled()
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_invalid.png"))
 
     formula.fill("sum(amount) filter (where has_po)")
     _visible(page, 'input[aria-label^="Why"]').fill("Only spend backed by a purchase order")
     _settle(page)
-    assert "Passes every check" in page.inner_text("body")
+    expect_text(page, "Passes every check")
     assert _visible(page, ".js-plotly-plot").count() == 1  # the preview, before saving
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_preview.png"))
     _visible(page, "button:has-text('Save the change')").click()
     _settle(page)
-    assert "proposed again" in page.inner_text("body"), problems(page)
+    expect_text(page, "proposed again")
     assert _entry(config, "total_spend")["status"] == "proposed"
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_saved.png"))
 
@@ -149,14 +141,14 @@ def test_the_owner_edits_and_both_departments_approve(page, app_url, config):
     page.get_by_role("tab", name="Approvals").click()
     page.get_by_role("button", name="Approve this version for finance").click()
     _settle(page)
-    assert "approved for finance" in page.inner_text("body")
+    expect_text(page, "approved for finance")
     assert _entry(config, "total_spend")["status"] == "proposed"
 
     _act_as(page, PROCUREMENT)
     page.get_by_role("tab", name="Approvals").click()
     page.get_by_role("button", name="Approve this version for procurement").click()
     _settle(page)
-    assert "it is agreed" in page.inner_text("body")
+    expect_text(page, "it is agreed")
     saved = _entry(config, "total_spend")
     assert saved["status"] == "agreed" and set(saved["approvals"]) == {"finance", "procurement"}
     page.get_by_role("tab", name="Approvals").click()

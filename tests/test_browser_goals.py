@@ -16,15 +16,17 @@ import pytest
 
 from kpi.definitions import load_definitions
 from kpi.demo import build_demo
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, ROOT, problems, running_app, wait_rendered
+from tests.browser import (
+    ARTIFACTS,
+    ROOT,
+    browser_marks,
+    expect_text,
+    problems,
+    running_app,
+    wait_rendered,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed (make test installs it when run as root)",
-    ),
-]
+pytestmark = browser_marks()
 
 PLAN = "FY2026-Q4"
 
@@ -42,16 +44,6 @@ def app_url(workdir):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_app(workdir / "kpi.duckdb", config=workdir / "config") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
@@ -142,9 +134,9 @@ def test_the_meeting_proposes_agrees_and_the_target_shows_everywhere(page, app_u
     act_as(page, "Sam Okafor (finance, member)")
     open_kpi(page, "PO compliance")
     assert page.locator(".js-plotly-plot").count() >= 1  # history, forecast and its range
-    assert "Forecast method." in page.inner_text("body")
+    expect_text(page, "Forecast method.")
     propose(page, "Finance", "93.8", "Back to the best quarter of last year")
-    assert "Finance proposes 93.8 % for PO compliance" in page.inner_text("body")
+    expect_text(page, "Finance proposes 93.8 % for PO compliance")
     act_as(page, "Jonas Berg (procurement, member)")
     open_kpi(page, "PO compliance")
     propose(page, "Procurement", "92.5", "Two new suppliers without catalogues yet")
@@ -207,7 +199,7 @@ def test_the_meeting_proposes_agrees_and_the_target_shows_everywhere(page, app_u
     upper.focus()
     upper.press("ArrowRight")
     settle(page)
-    assert f"Scorecard for {PLAN}" in page.inner_text("body")
+    expect_text(page, f"Scorecard for {PLAN}")
     eventually(lambda: row_of(page, "PO compliance"), lambda r: "93.2 %" in r)  # the target
     assert problems(page) == []
     page.screenshot(path=str(ARTIFACTS / "browser_goals_on_overview.png"), full_page=True)
@@ -235,7 +227,7 @@ def test_procurement_edits_the_price_outlook_in_the_browser(page, app_url):
     page.get_by_role("button", name="Save price outlook").click()
     page.get_by_text(f"Price outlook for {PLAN} saved", exact=False).wait_for()
     settle(page)
-    assert f"Price outlook for {PLAN} saved: Energy" in page.inner_text("body")
+    expect_text(page, f"Price outlook for {PLAN} saved: Energy")
     row = eventually(lambda: row_of(page, "Energy"), lambda r: r[3] == "1.5")
     assert float(row[4]) > 661_482.78, row  # the forecast follows (grids keep raw numbers)
     assert problems(page) == []
