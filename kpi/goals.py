@@ -882,3 +882,61 @@ def _kpi_id(kpi_id: str, definitions: Sequence[KpiDefinition] | None) -> str:
     if definitions is not None and text not in {k.id for k in definitions}:
         raise GoalError(f"there is no KPI '{text}' in the definitions", "kpi_id")
     return text
+
+
+# ---- for the page: the all-KPIs table and values as people type them -------------------------
+
+
+def typed_value(value: float | None, unit: str) -> float | None:
+    """A stored value as typed in the forms: a percent KPI's share as percent."""
+    if value is None:
+        return None
+    return round(value * 100, 4) if unit == "percent" else round(value, 4)
+
+
+def stored_value(value: float | None, unit: str) -> float | None:
+    """A typed value as kpis.yaml keeps it: percent back to a share."""
+    if value is None:
+        return None
+    return round(value / 100, 8) if unit == "percent" else value
+
+
+def goals_overview(history, forecasts, proposed, decided) -> pl.DataFrame:
+    """One row per KPI: last value, forecast and range, both proposals, target, signatures."""
+    last = (
+        history.filter(pl.col("complete") & pl.col("value").is_not_null())
+        .group_by("kpi", maintain_order=True)
+        .agg(pl.col("period").last().alias("last_quarter"), pl.col("value").last().alias("last"))
+    )
+    signed = decided.group_by("kpi", maintain_order=True).agg(
+        pl.col("value").first().alias("agreed"),
+        (pl.col("finance_name").first() + " & " + pl.col("procurement_name").first()).alias(
+            "signed_by"
+        ),
+    )
+    return (
+        forecasts.select("kpi", "name", "unit", "forecast", "low", "high", "target")
+        .join(last, on="kpi", how="left", maintain_order="left")
+        .join(
+            proposed.select("kpi", "finance_value", "procurement_value"),
+            on="kpi",
+            how="left",
+            maintain_order="left",
+        )
+        .join(signed, on="kpi", how="left", maintain_order="left")
+        .select(
+            "kpi",
+            "name",
+            "unit",
+            "last_quarter",
+            "last",
+            "forecast",
+            "low",
+            "high",
+            "finance_value",
+            "procurement_value",
+            "target",
+            "agreed",
+            "signed_by",
+        )
+    )

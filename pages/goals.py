@@ -17,6 +17,7 @@ from kpi.goals import (
     can_edit_outlook,
     decision_log,
     default_quarter_to_plan,
+    goals_overview,
     kpi_forecasts,
     next_quarter,
     outlook_changes,
@@ -27,6 +28,8 @@ from kpi.goals import (
     quarter_history,
     set_price_outlook,
     spend_outlook,
+    stored_value,
+    typed_value,
 )
 from kpi.kpi_editing import ConflictError, approving_department, file_version
 from kpi.meeting_pack import history_forecast_chart, meeting_pack_html
@@ -126,61 +129,6 @@ def _fmt(column: str, compact: bool = False) -> pl.Expr:
     )
 
 
-def _shown(value: float | None, unit: str) -> float | None:
-    """A stored value as typed in the forms: a percent KPI's share as percent."""
-    if value is None:
-        return None
-    return round(value * 100, 4) if unit == "percent" else round(value, 4)
-
-
-def _stored(value: float | None, unit: str) -> float | None:
-    """A typed value as kpis.yaml keeps it: percent back to a share."""
-    if value is None:
-        return None
-    return round(value / 100, 8) if unit == "percent" else value
-
-
-def _overview(history, forecasts, proposed, decided) -> pl.DataFrame:
-    """One row per KPI: last value, forecast and range, both proposals, target, signatures."""
-    last = (
-        history.filter(pl.col("complete") & pl.col("value").is_not_null())
-        .group_by("kpi", maintain_order=True)
-        .agg(pl.col("period").last().alias("last_quarter"), pl.col("value").last().alias("last"))
-    )
-    signed = decided.group_by("kpi", maintain_order=True).agg(
-        pl.col("value").first().alias("agreed"),
-        (pl.col("finance_name").first() + " & " + pl.col("procurement_name").first()).alias(
-            "signed_by"
-        ),
-    )
-    return (
-        forecasts.select("kpi", "name", "unit", "forecast", "low", "high", "target")
-        .join(last, on="kpi", how="left", maintain_order="left")
-        .join(
-            proposed.select("kpi", "finance_value", "procurement_value"),
-            on="kpi",
-            how="left",
-            maintain_order="left",
-        )
-        .join(signed, on="kpi", how="left", maintain_order="left")
-        .select(
-            "kpi",
-            "name",
-            "unit",
-            "last_quarter",
-            "last",
-            "forecast",
-            "low",
-            "high",
-            "finance_value",
-            "procurement_value",
-            "target",
-            "agreed",
-            "signed_by",
-        )
-    )
-
-
 def _proposal_card(column, dept: str, row: dict, unit: str) -> None:
     with column.container(border=True):
         value = row[f"{dept}_value"]
@@ -250,7 +198,7 @@ tab_all, tab_kpi, tab_outlook, tab_log = st.tabs(
 
 # ---- all KPIs ----------------------------------------------------------------------------------
 with tab_all:
-    table = _overview(history, forecasts, proposed, decided)
+    table = goals_overview(history, forecasts, proposed, decided)
     based_on = forecasts["based_on"].drop_nulls()
     quarters_shown = table["last_quarter"].drop_nulls().unique()
     one_quarter = quarters_shown[0] if len(quarters_shown) == 1 else None
@@ -412,7 +360,7 @@ with tab_kpi:
         with st.form(f"propose_{sfx}"):
             value = st.number_input(
                 f"{(dept or 'Your department').capitalize()}'s target for {plan} ({label})",
-                value=_shown(own if own is not None else fc["forecast"], unit),
+                value=typed_value(own if own is not None else fc["forecast"], unit),
                 step=step,
                 format=number_format,
                 key=f"prop_value_{sfx}",
@@ -428,7 +376,13 @@ with tab_kpi:
                 if value is None:
                     raise GoalError("Enter the target you propose.", "value")
                 row = propose_target(
-                    ctx.store, ctx.person, plan, kpi_id, _stored(value, unit), why, ctx.definitions
+                    ctx.store,
+                    ctx.person,
+                    plan,
+                    kpi_id,
+                    stored_value(value, unit),
+                    why,
+                    ctx.definitions,
                 )
                 st.session_state["_goals_flash"] = (
                     f"{row['department'].capitalize()} proposes "
@@ -471,7 +425,7 @@ with tab_kpi:
             proc = _signer_box(right, "procurement")
             agreed = st.number_input(
                 f"Agreed target for {plan} ({label})",
-                value=_shown(target if target is not None else fc["forecast"], unit),
+                value=typed_value(target if target is not None else fc["forecast"], unit),
                 step=step,
                 format=number_format,
                 key=f"agree_value_{sfx}",
@@ -508,7 +462,7 @@ with tab_kpi:
                     by_email.get(proc),
                     plan,
                     kpi_id,
-                    _stored(agreed, unit),
+                    stored_value(agreed, unit),
                     reason,
                     seen,
                 )
@@ -528,7 +482,7 @@ with tab_kpi:
             else:
                 st.cache_data.clear()  # the definitions now carry the new target
                 st.session_state["_goals_flash"] = (
-                    f"{kpi.name}: {format_value(_stored(agreed, unit), unit, CUR)} agreed for "
+                    f"{kpi.name}: {format_value(stored_value(agreed, unit), unit, CUR)} agreed for "
                     f"{plan}, signed by {by_email[fin].name} (finance) and {by_email[proc].name} "
                     "(procurement), and written into config/kpis.yaml."
                 )

@@ -423,3 +423,12 @@ def test_quarters(store):
     assert goals.scorecard_quarter(store, "FY2024-Q1") is None
     assert goals.next_quarter("FY2026-Q4", store) == "FY2027-Q1"
     assert goals.quarters_before("FY2026-Q1", 2, store) == ["FY2025-Q3", "FY2025-Q4"]
+
+
+def test_typed_and_stored_values_round_trip_percent_kpis():
+    from kpi.goals import stored_value, typed_value
+
+    assert typed_value(0.725, "percent") == 72.5
+    assert stored_value(72.5, "percent") == 0.725
+    assert typed_value(12.3456789, "days") == 12.3457
+    assert stored_value(None, "percent") is None
