@@ -232,3 +232,22 @@ def _filter_params(filters: Filters | None, allowed: tuple[str, ...]) -> dict[st
 
 def _display(store: Store, currency: str | None) -> str:
     return (currency or store.settings.reporting_currency).upper()
+
+
+INITIATIVE_KEYS = (
+    "initiative_id",
+    "title",
+    "category",
+    "supplier",
+    "finance_status",
+    "finance_note",
+)
+
+
+def per_initiative(monthly: pl.DataFrame, amounts: Sequence[str]) -> pl.DataFrame:
+    """Monthly rows summed per initiative (with finance's verdict), largest first."""
+    return (
+        monthly.group_by(*INITIATIVE_KEYS)
+        .agg(pl.col(c).sum() for c in amounts)
+        .sort(amounts[0], descending=True)
+    )

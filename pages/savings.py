@@ -32,6 +32,9 @@ from kpi.savings import (
     two_lenses,
     year_earlier,
 )
+from kpi.savings import (
+    per_initiative as initiative_totals,
+)
 from kpi.schema import CURRENCIES, KINDS, STAGES
 from kpi.store import Store, StoreError
 from ui.context import current
@@ -387,17 +390,8 @@ with tab_realised:
         )
     else:
         st.plotly_chart(charts.realised_vs_expected(realised, ctx.currency), key="c_realised")
-        per_initiative = (
-            realised.group_by(
-                "initiative_id", "title", "category", "supplier", "finance_status", "finance_note"
-            )
-            .agg(
-                pl.col("realised_saving").sum(),
-                pl.col("expected_saving").sum(),
-                pl.col("leakage").sum(),
-                pl.col("off_contract_amount").sum(),
-            )
-            .sort("realised_saving", descending=True)
+        per_initiative = initiative_totals(
+            realised, ["realised_saving", "expected_saving", "leakage", "off_contract_amount"]
         )
         st.dataframe(
             per_initiative, hide_index=True, width="stretch", column_config=_money(per_initiative)
@@ -417,13 +411,7 @@ with tab_avoid:
         )
     else:
         st.plotly_chart(charts.avoidance_by_status(avoided, ctx.currency), key="c_avoid")
-        per_initiative = (
-            avoided.group_by(
-                "initiative_id", "title", "category", "supplier", "finance_status", "finance_note"
-            )
-            .agg(pl.col("avoided_cost").sum(), pl.col("expected_avoidance").sum())
-            .sort("avoided_cost", descending=True)
-        )
+        per_initiative = initiative_totals(avoided, ["avoided_cost", "expected_avoidance"])
         st.dataframe(
             per_initiative, hide_index=True, width="stretch", column_config=_money(per_initiative)
         )

@@ -381,3 +381,24 @@ def test_lenses_explained_names_every_column():
         "gap = not accepted + volume / mix",
     ):
         assert words in savings.LENSES_EXPLAINED
+
+
+def test_per_initiative_sums_months_largest_first():
+    import polars as pl
+
+    from kpi.savings import per_initiative
+
+    monthly = pl.DataFrame(
+        {
+            "initiative_id": ["A", "A", "B"],
+            "title": ["a", "a", "b"],
+            "category": ["c"] * 3,
+            "supplier": ["s"] * 3,
+            "finance_status": ["accepted", "accepted", "pending"],
+            "finance_note": [None, None, None],
+            "realised_saving": [60.0, 50.0, 200.0],
+        }
+    )
+    out = per_initiative(monthly, ["realised_saving"])
+    assert out["initiative_id"].to_list() == ["B", "A"]
+    assert out["realised_saving"].to_list() == [200.0, 110.0]
