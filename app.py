@@ -6,7 +6,7 @@ import streamlit as st
 
 from kpi.settings import db_path
 from kpi.store import Store
-from ui.context import sidebar
+from ui.context import definitions_banner, sidebar
 
 st.set_page_config(
     page_title="Finance–procurement KPIs", page_icon=":material/monitoring:", layout="wide"
@@ -27,7 +27,11 @@ page = st.navigation(
         st.Page(
             "pages/overview.py", title="CFO overview", icon=":material/dashboard:", default=True
         ),
+        st.Page("pages/spend.py", title="Spend & budgets", icon=":material/account_balance:"),
         st.Page("pages/savings.py", title="Savings & cost avoidance", icon=":material/savings:"),
+        st.Page("pages/terms.py", title="Payment terms & cash", icon=":material/payments:"),
+        st.Page("pages/inventory.py", title="Inventory", icon=":material/inventory_2:"),
+        st.Page("pages/suppliers.py", title="Suppliers", icon=":material/local_shipping:"),
         st.Page("pages/goals.py", title="Quarterly goals", icon=":material/flag:"),
         st.Page("pages/definitions.py", title="KPI definitions", icon=":material/rule:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
@@ -37,10 +41,6 @@ deep_link = st.session_state.pop("_deep_link", None)
 if deep_link:  # a bookmark to a page opened on a fresh server: show that page
     st.switch_page(deep_link)
 ctx = sidebar()
-if ctx.definitions_problem:
-    st.error(
-        "config/kpis.yaml has a problem, so the last good definitions are in use:\n\n"
-        + ctx.definitions_problem
-    )
+definitions_banner(ctx)
 
 page.run()

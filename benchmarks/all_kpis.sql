@@ -124,6 +124,37 @@ budget_use AS (
            coalesce(s.total, 0) / nullif(coalesce(b.budget, 0), 0) AS value
     FROM spend_q s FULL OUTER JOIN budget_q b ON b.quarter = s.quarter
 ),
+-- committed: the part of each open order line not invoiced yet (what was invoiced against an
+-- order and item fills its lines in line order); closed or cancelled orders commit nothing
+open_lines AS (
+    SELECT po.po_date, po.currency,
+           po.amount - least(po.amount, greatest(coalesce(bl.billed, 0) - coalesce(sum(po.amount)
+               OVER (PARTITION BY po.po_id, po.item_id, po.currency ORDER BY po.po_line
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS open_amount
+    FROM purchase_orders po
+    LEFT JOIN (SELECT po_id, item_id, currency, sum(amount) AS billed FROM invoices
+               WHERE po_id IS NOT NULL GROUP BY ALL) bl
+      ON bl.po_id = po.po_id AND bl.item_id IS NOT DISTINCT FROM po.item_id
+     AND bl.currency = po.currency
+    WHERE lower(po.status) NOT IN ('closed', 'cancelled', 'canceled')
+),
+committed_q AS (
+    SELECT CAST(date_trunc('quarter', o.po_date) AS DATE) AS quarter,
+           sum(CAST(round(o.open_amount * CASE WHEN o.currency = 'EUR' THEN 1 ELSE r.rate END, 2)
+                    AS DECIMAL(18, 2))) AS committed
+    FROM open_lines o
+    ASOF LEFT JOIN fx_rates r ON r.currency = o.currency AND o.po_date >= r.date
+    WHERE o.open_amount > 0
+    GROUP BY 1
+),
+committed_use AS (
+    SELECT coalesce(u.quarter, c.quarter) AS quarter,
+           (coalesce(u.total, 0) + coalesce(c.committed, 0)) / nullif(coalesce(u.budget, 0), 0)
+               AS value
+    FROM (SELECT coalesce(s.quarter, b.quarter) AS quarter, s.total, b.budget
+          FROM spend_q s FULL OUTER JOIN budget_q b ON b.quarter = s.quarter) u
+    FULL OUTER JOIN committed_q c ON c.quarter = u.quarter
+),
 -- year on year: spend per day, each day counted now and, moved a year on, as the prior
 by_day AS (
     SELECT invoice_date AS day, sum(amount) AS amount FROM lines GROUP BY ALL
@@ -252,6 +283,8 @@ FROM (
     UNION ALL
     SELECT 'budget_utilisation', quarter, value FROM budget_use
     UNION ALL
+    SELECT 'committed_budget_utilisation', quarter, value FROM committed_use
+    UNION ALL
     SELECT 'expense_change_yoy', quarter, value FROM yoy
     UNION ALL
     SELECT kpi, quarter, value FROM savings_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
@@ -265,6 +298,10 @@ FROM (
     SELECT kpi, quarter, value FROM inventory_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
         days_inventory AS 'days_inventory', excess AS 'excess_inventory_value',
         safety AS 'safety_stock_value'))
+    UNION ALL
+    -- cash conversion gap: days of inventory minus days to pay, in quarters with either
+    SELECT 'cash_conversion_gap', coalesce(i.quarter, p.quarter), i.days_inventory - p.days_to_pay
+    FROM inventory_q i FULL OUTER JOIN payments_q p ON p.quarter = i.quarter
     UNION ALL
     SELECT 'supplier_otd', quarter, otd FROM otd_q
     UNION ALL

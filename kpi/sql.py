@@ -20,6 +20,8 @@ from sqlglot import exp
 
 from kpi.schema import CURRENCIES, all_ddl
 from kpi.settings import FiscalCalendar, Settings
+from kpi.sql_working_capital import VIEW_DESCRIPTIONS as WORKING_CAPITAL_DESCRIPTIONS
+from kpi.sql_working_capital import VIEWS as WORKING_CAPITAL_VIEWS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -212,16 +214,53 @@ WITH b AS (
            category, sum(amount) AS actual_amount,
            sum(amount) FILTER (WHERE NOT has_po) AS maverick_amount
     FROM spend GROUP BY ALL
+), billed AS (
+    -- what was invoiced against each order and item, in the order's currency
+    SELECT po_id, item_id, currency, sum(amount) AS billed
+    FROM invoices WHERE po_id IS NOT NULL GROUP BY ALL
+), open_lines AS (
+    -- committed: the part of an order line not invoiced yet; the invoiced amount fills the
+    -- lines of one order and item in line order. Closed or cancelled orders commit nothing.
+    SELECT po.po_date, po.cost_centre, coalesce(po.category, it.category) AS category,
+           po.currency,
+           po.amount - least(po.amount, greatest(coalesce(bl.billed, 0) - coalesce(sum(po.amount)
+               OVER (PARTITION BY po.po_id, po.item_id, po.currency ORDER BY po.po_line
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS open_amount
+    FROM purchase_orders po
+    LEFT JOIN items it ON it.item_id = po.item_id
+    LEFT JOIN billed bl ON bl.po_id = po.po_id
+     AND bl.item_id IS NOT DISTINCT FROM po.item_id AND bl.currency = po.currency
+    WHERE lower(po.status) NOT IN ('closed', 'cancelled', 'canceled')
+), c AS (
+    -- open orders count in the month they were placed, at that day's rate
+    SELECT CAST(date_trunc('month', o.po_date) AS DATE) AS month_start, o.cost_centre,
+           o.category,
+           sum(CAST(round(o.open_amount * CASE WHEN o.currency = {display} THEN 1
+                                               ELSE fx.factor END, 2) AS DECIMAL(18,2)))
+               AS committed_amount
+    FROM open_lines o
+    ASOF LEFT JOIN fx_factor fx ON fx.currency = o.currency AND o.po_date >= fx.date
+    WHERE o.open_amount > 0
+    GROUP BY ALL
+), ba AS (
+    SELECT coalesce(b.month_start, a.month_start) AS month_start,
+           coalesce(b.cost_centre, a.cost_centre) AS cost_centre,
+           coalesce(b.category, a.category) AS category,
+           b.budget_amount, a.actual_amount, a.maverick_amount
+    FROM b FULL OUTER JOIN a
+      ON a.month_start = b.month_start AND a.cost_centre = b.cost_centre
+     AND a.category = b.category
 )
-SELECT coalesce(b.month_start, a.month_start) AS month_start,
-       coalesce(b.cost_centre, a.cost_centre) AS cost_centre,
-       coalesce(b.category, a.category) AS category,
-       coalesce(b.budget_amount, 0) AS budget_amount,
-       coalesce(a.actual_amount, 0) AS actual_amount,
-       coalesce(a.maverick_amount, 0) AS maverick_amount
-FROM b FULL OUTER JOIN a
-  ON a.month_start = b.month_start AND a.cost_centre = b.cost_centre
- AND a.category = b.category
+SELECT coalesce(ba.month_start, c.month_start) AS month_start,
+       coalesce(ba.cost_centre, c.cost_centre) AS cost_centre,
+       coalesce(ba.category, c.category) AS category,
+       coalesce(ba.budget_amount, 0) AS budget_amount,
+       coalesce(ba.actual_amount, 0) AS actual_amount,
+       coalesce(ba.maverick_amount, 0) AS maverick_amount,
+       coalesce(c.committed_amount, 0) AS committed_amount
+FROM ba FULL OUTER JOIN c
+  ON c.month_start = ba.month_start AND c.cost_centre = ba.cost_centre
+ AND c.category = ba.category
 """,
     "inventory_position": """
 WITH base AS (
@@ -250,7 +289,9 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
        excess_qty, obsolete_qty,
        CAST(round(on_hand_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS stock_value,
        CAST(round(safety_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS safety_value,
-       CAST(round((on_hand_qty - safety_qty - obsolete_qty - excess_qty) * unit_cost_rc, 2)
+       -- cycle stock is the rest, so the four classes add up to stock_value to the cent
+       CAST(round(on_hand_qty * unit_cost_rc, 2) - round(safety_qty * unit_cost_rc, 2)
+            - round(excess_qty * unit_cost_rc, 2) - round(obsolete_qty * unit_cost_rc, 2)
             AS DECIMAL(18,2)) AS cycle_value,
        CAST(round(excess_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS excess_value,
        CAST(round(obsolete_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS obsolete_value,
@@ -308,18 +349,29 @@ WHERE CASE WHEN y.prior THEN l.moved <= b.last_day ELSE l.invoice_date >= b.curr
 }
 
 # The curated views that read spend_base (directly or through spend), in dependency order.
-SPEND_VIEWS = ("spend", "payments", "budget_vs_actual", "savings_lines", "spend_yoy")
+_VIEWS.update(WORKING_CAPITAL_VIEWS)  # the cash conversion gap (kpi/sql_working_capital.py)
+
+SPEND_VIEWS = (
+    "spend",
+    "payments",
+    "budget_vs_actual",
+    "savings_lines",
+    "spend_yoy",
+    "working_capital_days",
+)
 
 VIEW_DESCRIPTIONS: dict[str, str] = {
     "spend": "Invoice lines with supplier, contract and fiscal context (amount in reporting "
     "currency).",
     "payments": "Invoice lines with days to pay, lateness and early-payment discounts.",
     "po_lines": "Purchase-order lines with approval time and their goods receipts.",
-    "budget_vs_actual": "Budget and invoiced spend per month, cost centre and category.",
+    "budget_vs_actual": "Budget, invoiced spend and committed spend (open purchase orders not "
+    "yet invoiced, in the month ordered) per month, cost centre and category.",
     "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete.",
     "savings_lines": "Invoice lines covered by a savings initiative, with the saving on each.",
     "spend_yoy": "Spend now and a year earlier, side by side, for the expense change.",
 }
+VIEW_DESCRIPTIONS.update(WORKING_CAPITAL_DESCRIPTIONS)
 
 
 def _lit(value: str | int) -> str:
@@ -535,9 +587,15 @@ def kpi_statement(
             exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_("_values"),
         ).from_(name)
         selects.append(select.sql(DIALECT))
-    if sum(view in SPEND_VIEWS for view, *_ in parts) < 2:
-        return _statement(ctes, selects), params
     bodies = view_bodies(settings, display_currency)
+    # Another view several parts read (po_lines: by po_date and by promised_date) is
+    # computed once too, as a MATERIALIZED CTE under the view's name, not once per part.
+    # None of them reads spend_base, so the probe below does not need them.
+    readers = [view for view, *_ in parts if view not in SPEND_VIEWS]
+    once = [f"{v} AS MATERIALIZED ({bodies[v]})" for v in dict.fromkeys(readers)
+            if readers.count(v) > 1]  # fmt: skip
+    if sum(view in SPEND_VIEWS for view, *_ in parts) < 2:
+        return _statement(once + ctes, selects), params
     restated = [f"{v} AS NOT MATERIALIZED ({bodies[v]})" for v in SPEND_VIEWS]
     shared = [f"spend_base AS MATERIALIZED ({bodies['spend_base']})"]
     if narrow:
@@ -547,7 +605,7 @@ def kpi_statement(
         )
         if columns:
             shared = _narrow_spend_base(bodies["spend_base"], columns)
-    return _statement(shared + restated + ctes, selects), params
+    return _statement(shared + restated + once + ctes, selects), params
 
 
 NOT_COMPUTED = "kpi: spend_base column left out of the shared computation"

@@ -1,0 +1,125 @@
+"""Inventory: safety, cycle, excess and obsolete stock, days and turns, items to question."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from kpi import charts
+from kpi import charts_working_capital as wc_charts
+from kpi.formatting import format_value
+from kpi.inventory import items_to_question, stock_by_snapshot
+from kpi.store import Store
+from ui.context import current
+from ui.kpi_strip import kpi_strip
+from ui.widgets import downloads, no_data
+
+ctx = current()
+st.title("Inventory")
+st.caption(
+    "Finance sees idle stock as cash on a shelf; procurement holds part of it on purpose. "
+    "Stock is split by the levels procurement set: safety stock (up to the safety level), "
+    "cycle stock (up to the max), excess (above the max) and obsolete (no issue for "
+    f"{ctx.settings.obsolete_after_days} days and not held as safety stock). Amounts in **"
+    + ctx.currency
+    + "**."
+)
+if ctx.period is None:
+    no_data("stock snapshots in the store", "Load the inventory on the **Data** page.")
+    st.stop()
+
+KEY = (str(ctx.store.path), ctx.version, ctx.settings)
+RANGE = (ctx.start, ctx.end)
+FILTERS = ctx.filters_key
+
+kpi_strip(
+    ctx,
+    ["days_inventory", "safety_stock_value", "excess_inventory_value", "cash_conversion_gap"],
+    "inv",
+)
+
+
+@st.cache_data(show_spinner=False)
+def _classes(path, version, settings, start, end, filters, currency):
+    return stock_by_snapshot(Store(path, settings), start, end, dict(filters), currency)
+
+
+@st.cache_data(show_spinner=False)
+def _questioned(path, version, settings, start, end, filters, currency):
+    return items_to_question(Store(path, settings), start, end, dict(filters), currency)
+
+
+def _money(frame: pl.DataFrame) -> dict:
+    """Readable headers for every column; money with two decimals."""
+    return {
+        c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.2f")
+        if isinstance(t, pl.Decimal)
+        else c.replace("_", " ").capitalize()
+        for c, t in frame.schema.items()
+    }
+
+
+classes = _classes(*KEY, *RANGE, FILTERS, ctx.currency)
+if classes.is_empty():
+    no_data("stock snapshots in this range", "Widen the period in the sidebar.")
+    st.stop()
+
+last = classes.row(-1, named=True)
+st.subheader(f"Stock on {last['period']}")
+cols = [*st.columns(3), *st.columns(3)]
+for col, (label, column) in zip(
+    cols[:4],
+    [
+        ("Safety stock", "safety"),
+        ("Cycle stock", "cycle"),
+        ("Excess (above max)", "excess"),
+        ("Obsolete", "obsolete"),
+    ],
+    strict=True,
+):
+    col.metric(
+        label, format_value(float(last[column]), "currency", ctx.currency, True), border=True
+    )
+cols[4].metric("Days of inventory", format_value(last["days_inventory"], "days"), border=True)
+cols[5].metric("Turns a year", format_value(last["turns"], "ratio"), border=True)
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.inventory_by_class(classes, ctx.currency), key="c_inv_classes")
+with right:
+    st.plotly_chart(wc_charts.days_and_turns(classes), key="c_inv_days")
+shown = classes.select(
+    "period", "safety", "cycle", "excess", "obsolete", "stock_value", "days_inventory", "turns"
+)
+with st.expander("Stock by class per snapshot"):
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=_money(shown))
+    downloads(shown, "inventory_by_class", "classes")
+
+st.subheader("Items finance would question, with procurement's reasons")
+st.caption(
+    "Stock idle for longer than the obsolete limit (its whole value is questioned) or above "
+    "its max (the excess is questioned), at the last snapshot. Procurement's reasons beside "
+    "it: the safety level it set, the lead time and how critical the item is."
+)
+questioned = _questioned(*KEY, *RANGE, FILTERS, ctx.currency)
+if questioned.is_empty():
+    st.success("Nothing idle or above its max at this snapshot.")
+else:
+    st.markdown(
+        f"**{questioned.height} stock lines**, "
+        + format_value(float(questioned["value_questioned"].sum()), "currency", ctx.currency, True)
+        + " questioned"
+    )
+    st.dataframe(
+        questioned,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            **_money(questioned),
+            "finance_question": st.column_config.TextColumn("Finance asks", width="medium"),
+            "procurement_reason": st.column_config.TextColumn(
+                "Procurement's reasons", width="large"
+            ),
+        },
+    )
+    downloads(questioned, f"inventory_questions_{last['period']}", "questioned")

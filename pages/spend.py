@@ -1,0 +1,390 @@
+"""Spend & budgets: drill-down of spend, budget vs committed vs actual, approvals, compliance."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import partial
+
+import polars as pl
+import streamlit as st
+
+from kpi import periods
+from kpi import spend as sp
+from kpi.formatting import format_value
+from kpi.store import Store
+from ui.context import current
+from ui.kpi_strip import kpi_strip
+from ui.widgets import downloads, literal, no_data
+
+ctx = current()
+st.title("Spend & budgets")
+st.caption(
+    "Finance sets the limits, procurement spends within them: where the money went, against "
+    "the budget, how it was approved and whether it went through contracts. Amounts in **"
+    + ctx.currency
+    + "**."
+)
+if ctx.period is None:
+    no_data("spend in the store", "Load invoices and budgets on the **Data** page.")
+    st.stop()
+
+KEY = (str(ctx.store.path), ctx.version, ctx.settings)
+FILTERS = ctx.filters_key
+ALL = "(all)"
+
+
+@st.cache_data(show_spinner="Reading spend…")
+def _tree(path, version, settings, start, end, filters, currency):
+    return sp.spend_tree(Store(path, settings), start, end, dict(filters), currency)
+
+
+@st.cache_data(show_spinner=False)
+def _spend_views(path, version, settings, start, end, filters, currency):
+    store, f = Store(path, settings), dict(filters)
+    return (
+        sp.spend_monthly(store, start, end, f, currency),
+        sp.supplier_pareto(store, start, end, f, currency),
+        sp.spend_by_cost_centre(store, start, end, f, currency),
+    )
+
+
+@st.cache_data(show_spinner="Reading budgets…")
+def _budgets(path, version, settings, fiscal_year, by, filters, currency):
+    store = Store(path, settings)
+    year = sp.budget_year(store, fiscal_year)
+    f = {k: v for k, v in dict(filters).items() if k in sp.BUDGET_FILTERS}
+    total = sp.budget_status(store, year, "cost_centre", f, currency)
+    status = total if by == "cost_centre" else sp.budget_status(store, year, by, f, currency)
+    return year, status, total, sp.budget_monthly(store, year, f, currency)
+
+
+@st.cache_data(show_spinner=False)
+def _compliance(path, version, settings, start, end, filters, currency, today):
+    store, f = Store(path, settings), dict(filters)
+    return (
+        sp.compliance_lines(store, start, end, f, currency),
+        sp.approvals(store, start, end, f),
+        sp.waiting_orders(store, start, end, today, f),
+    )
+
+
+def _drill_to_box(key: str, nodes: dict) -> None:
+    """A click on a treemap box sets the drill-down's select boxes to that box."""
+    points = st.session_state[key].selection.points
+    node = nodes.get(points[0].get("id")) if points else None
+    if node is None:
+        return
+    for widget, value in zip(("drill_category", "drill_supplier", "drill_item"), node, strict=True):
+        st.session_state[widget] = value if value is not None else ALL
+
+
+def _money(frame: pl.DataFrame) -> dict:
+    """Money columns with two decimals, share columns as percentages."""
+    config = {}
+    for c, t in frame.schema.items():
+        label = c.replace("_", " ").capitalize()
+        if isinstance(t, pl.Decimal):
+            config[c] = st.column_config.NumberColumn(label, format="%.2f")
+        elif c.endswith(("share", "rate", "utilisation", "_to_date")) and t == pl.Float64:
+            config[c] = st.column_config.NumberColumn(label, format="percent")
+    return config
+
+
+def _table(frame: pl.DataFrame, name: str, key: str) -> None:
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=_money(frame), key=key)
+    downloads(frame, name, key)
+
+
+# ---- KPI tiles ------------------------------------------------------------------------------
+kpi_strip(ctx, sp.SPEND_KPIS, "spend")
+
+tab_spend, tab_budget, tab_approval, tab_compliance = st.tabs(
+    ["Spend drill-down", "Budgets", "Approvals", "Compliance"]
+)
+
+# ---- spend drill-down -----------------------------------------------------------------------
+with tab_spend:
+    tree = _tree(*KEY, ctx.start, ctx.end, FILTERS, ctx.currency)
+    if tree.is_empty():
+        no_data("spend in this period", "Choose other periods or filters in the sidebar.")
+    else:
+        st.caption(
+            "Click a box in the chart, or pick a category, then a supplier, then an item: the "
+            "chart, the table and the figures below follow. Click the bar above the boxes to "
+            "go back up."
+        )
+        c1, c2, c3 = st.columns(3)
+        categories = sp.drill_level(tree, None, None)["category"].to_list()
+        category = c1.selectbox("Category", [ALL, *categories], key="drill_category")
+        category = None if category == ALL else category
+        supplier = item = None
+        if category is not None:
+            suppliers = sp.drill_level(tree, category, None)["supplier"].to_list()
+            supplier = c2.selectbox("Supplier", [ALL, *suppliers], key="drill_supplier")
+            supplier = None if supplier == ALL else supplier
+        if supplier is not None:
+            items = sp.drill_level(tree, category, supplier)
+            labels = dict(zip(items["item_id"], items["item"], strict=True))
+            item = c3.selectbox(
+                "Item",
+                [ALL, *labels],
+                key="drill_item",
+                format_func=lambda i: i if i == ALL else f"{labels[i]} ({i})",
+            )
+            item = None if item == ALL else item
+        path = " › ".join(p for p in ("All spend", category, supplier, item) if p)
+        drill = {"category": [category], "supplier": [supplier], "item_id": [item]}
+        drill = {k: v for k, v in drill.items() if v != [None]}
+        scoped = tree
+        for k, v in drill.items():
+            scoped = scoped.filter(pl.col(k) == v[0])
+        st.subheader(literal(path))
+        total = scoped["amount"].sum()
+        st.metric(
+            "Spend in scope",
+            format_value(float(total), "currency", ctx.currency),
+            border=True,
+        )
+        # a click on a box drills to it (a fresh key per scope: no stale selection carries over)
+        st.plotly_chart(
+            sp.spend_treemap(scoped, ctx.currency, path),
+            key=f"c_treemap_{path}",
+            on_select=partial(_drill_to_box, f"c_treemap_{path}", sp.treemap_nodes(tree)),
+            selection_mode="points",
+        )
+        level = sp.drill_level(tree, category, supplier)
+        what = "Categories" if category is None else "Suppliers" if supplier is None else "Items"
+        st.markdown(f"**{what} in {literal(path)}** (pick one above to go a level down)")
+        if item is not None:
+            level = level.filter(pl.col("item_id") == item)
+        _table(level, "spend_" + path.replace(" › ", "_"), "drill")
+
+        filters = dict(ctx.filters) | drill
+        f_key = tuple(sorted((k, tuple(v)) for k, v in filters.items() if v))
+        monthly, pareto, by_cc = _spend_views(*KEY, ctx.start, ctx.end, f_key, ctx.currency)
+        st.plotly_chart(sp.spend_trend_chart(monthly, ctx.currency), key="c_spend_trend")
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(sp.pareto_chart(pareto, ctx.currency), key="c_pareto")
+            top = pareto.filter(pl.col("in_top_80")).height
+            st.caption(f"{top} of {pareto.height} suppliers make up 80 % of the spend in scope.")
+            _table(pareto, "supplier_pareto", "pareto")
+        with right:
+            st.plotly_chart(sp.cost_centre_sunburst(by_cc, ctx.currency), key="c_cc_sunburst")
+            st.markdown("**By cost centre**")
+            totals = (
+                by_cc.group_by("cost_centre")
+                .agg(pl.col("amount").sum())
+                .sort("amount", descending=True)
+            )
+            _table(totals, "spend_by_cost_centre", "by_cc")
+            with st.expander("Cost centre × category"):
+                _table(by_cc, "spend_by_cost_centre_category", "by_cc_cat")
+
+# ---- budgets --------------------------------------------------------------------------------
+with tab_budget:
+    cal = ctx.settings.fiscal
+    years = periods.periods_between(ctx.start, ctx.end, "year", cal)
+    a, b = st.columns(2)
+    fiscal_year = a.selectbox("Fiscal year", years, index=len(years) - 1, key="budget_year")
+    by = b.radio(
+        "Split by",
+        ["cost_centre", "category"],
+        horizontal=True,
+        key="budget_by",
+        format_func=lambda s: s.replace("_", " ").capitalize(),
+    )
+    year, status, by_cc, monthly = _budgets(*KEY, fiscal_year, by, FILTERS, ctx.currency)
+    if status.is_empty():
+        no_data(f"budgets or spend in {fiscal_year}", "Load budgets on the **Data** page.")
+    else:
+        sums = {
+            c: status[c].sum()
+            for c in ("budget_year", "actual", "committed", "forecast_year_end", "budget_to_date")
+        }
+        m = st.columns(4)
+        for col, (k, label) in zip(
+            m,
+            [
+                ("budget_year", f"Budget {fiscal_year}"),
+                ("actual", "Actual (invoiced)"),
+                ("committed", "Committed (open POs)"),
+                ("forecast_year_end", "Run-rate forecast, year end"),
+            ],
+            strict=True,
+        ):
+            v = sums[k]
+            col.metric(
+                label,
+                format_value(None if v is None else float(v), "currency", ctx.currency, True),
+                border=True,
+            )
+        as_of = year.as_of.isoformat() if year.as_of else "–"
+        st.caption(
+            f"Data up to the latest invoice, **{as_of}**: {year.elapsed} of {year.months} months "
+            "of the year. Burn rate = actual ÷ months elapsed; forecast = actual + burn rate × "
+            "months left. Committed = open purchase orders not yet invoiced."
+        )
+        over = by_cc.filter(pl.col("heading_over_budget"))
+        if over.height:
+            names = ", ".join(literal(n) for n in over["cost_centre"].to_list())
+            st.warning(
+                f"**{over.height} cost centre(s) heading over budget in {fiscal_year}:** {names}",
+                icon="⚠️",
+            )
+        else:
+            st.success(f"No cost centre is heading over its {fiscal_year} budget.")
+        total_row = {k: v for k, v in sums.items()}
+        left, right = st.columns(2)
+        left.plotly_chart(sp.burn_chart(monthly, year, total_row, ctx.currency), key="c_burn")
+        right.plotly_chart(sp.status_chart(status, by, ctx.currency), key="c_status")
+        shown = status.with_columns(
+            pl.when(pl.col("heading_over_budget"))
+            .then(pl.lit("⚠ heading over"))
+            .otherwise(pl.lit("ok"))
+            .alias("flag")
+        ).drop("heading_over_budget")
+        _table(shown.select("flag", pl.exclude("flag")), f"budget_{fiscal_year}_{by}", "budget")
+        with st.expander("Month by month"):
+            _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
+
+# ---- approvals ------------------------------------------------------------------------------
+lines, approvals, waiting = _compliance(
+    *KEY, ctx.start, ctx.end, FILTERS, ctx.currency, date.today()
+)
+with tab_approval:
+    if lines.is_empty() and approvals.is_empty():
+        no_data("orders or invoices in this period", "Choose other periods in the sidebar.")
+    else:
+        ap_cc = sp.approvals_by(approvals, "cost_centre")
+        ap_month = sp.approvals_by(approvals, "month")
+        co_cc = sp.compliance_by(lines, "cost_centre")
+        co_month = sp.compliance_by(lines, "month")
+        days = ap_cc["approval_days_total"].sum()
+        n = ap_cc["approved_lines"].sum()
+        m = st.columns(4)
+        m[0].metric(
+            "Approval time (mean, PO lines)",
+            format_value(float(days) / n if n else None, "days"),
+            border=True,
+        )
+        m[1].metric(
+            "Orders waiting for approval",
+            f"{waiting.height:,} · "
+            + format_value(float(waiting["amount"].sum() or 0), "currency", ctx.currency, True),
+            border=True,
+        )
+        m[2].metric(
+            "Invoices with no PO",
+            f"{int(co_cc['no_po_invoices'].sum()):,} · "
+            + format_value(
+                float(co_cc["no_po_amount"].sum()), "currency", ctx.currency, compact=True
+            ),
+            border=True,
+        )
+        m[3].metric(
+            "POs raised after the invoice",
+            f"{int(co_cc['after_the_fact_invoices'].sum()):,} · "
+            + format_value(
+                float(co_cc["after_the_fact_amount"].sum()), "currency", ctx.currency, True
+            ),
+            border=True,
+        )
+        left, right = st.columns(2)
+        left.plotly_chart(
+            sp.trend_lines(
+                ap_month, {"mean_approval_days": "Mean approval days"}, "PO approval time", "days"
+            ),
+            key="c_approval_trend",
+        )
+        right.plotly_chart(
+            sp.trend_lines(
+                co_month,
+                {"maverick_rate": "No PO (maverick)", "after_the_fact_rate": "PO after invoice"},
+                "Share of spend bypassing approval",
+                "%",
+                percent=True,
+            ),
+            key="c_maverick_trend",
+        )
+        st.markdown("**By cost centre**")
+        joined = sp.approval_flow(ap_cc, co_cc, "cost_centre")
+        _table(joined, "approvals_by_cost_centre", "approvals_cc")
+        with st.expander("Month by month"):
+            monthly_flow = sp.approval_flow(ap_month, co_month, "month")
+            _table(monthly_flow, "approvals_by_month", "approvals_month")
+        st.markdown("**Orders waiting for approval**")
+        if waiting.is_empty():
+            st.success("No order is waiting for approval in this period.")
+        else:
+            _table(waiting, "orders_waiting", "waiting")
+
+# ---- compliance -----------------------------------------------------------------------------
+with tab_compliance:
+    if lines.is_empty():
+        no_data("spend in this period", "Choose other periods or filters in the sidebar.")
+    else:
+        by_cat = sp.compliance_by(lines, "category")
+        tot = {c: by_cat[c].sum() for c in by_cat.columns if c != "category"}
+        spend_total = float(tot["spend"]) or None
+        m = st.columns(4)
+        for col, (label, k) in zip(
+            m,
+            [
+                ("With preferred suppliers", "preferred_amount"),
+                ("Under an active contract", "on_contract_amount"),
+                ("Preferred or on contract", "managed_amount"),
+                ("Off contract", "off_contract_amount"),
+            ],
+            strict=True,
+        ):
+            share = float(tot[k]) / spend_total if spend_total else None
+            col.metric(
+                label,
+                format_value(share, "percent"),
+                format_value(float(tot[k]), "currency", ctx.currency, True),
+                delta_color="off",
+                delta_arrow="off",
+                border=True,
+            )
+        n = st.columns(2)
+        n[0].metric(
+            "What off-contract buying cost",
+            format_value(float(tot["off_contract_premium"]), "currency", ctx.currency),
+            help="Off-contract lines of items that have a contract that day: (price paid − "
+            "lowest contract price) × quantity. Negative: cheaper than the contract.",
+            border=True,
+        )
+        n[1].metric(
+            "Paid above contract on contracted lines",
+            format_value(float(tot["on_contract_price_variance"]), "currency", ctx.currency),
+            help="The purchase price variance: (price paid − contract price) × quantity.",
+            border=True,
+        )
+        fig = sp.trend_lines(
+            sp.compliance_by(lines, "month"),
+            {
+                "managed_share": "Spend under management",
+                "on_contract_share": "On contract",
+                "preferred_share": "Preferred suppliers",
+            },
+            "Compliance per month",
+            "%",
+            percent=True,
+        )
+        st.plotly_chart(fig, key="c_compliance_trend")
+        st.markdown("**Off-contract spend by category**")
+        _table(
+            by_cat.select(
+                "category",
+                "spend",
+                "off_contract_amount",
+                "off_contract_premium",
+                "on_contract_price_variance",
+                "preferred_share",
+                "on_contract_share",
+                "managed_share",
+            ).sort("off_contract_amount", descending=True),
+            "compliance_by_category",
+            "compliance_cat",
+        )

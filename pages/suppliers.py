@@ -1,0 +1,188 @@
+"""Suppliers: scorecard, concentration per category and one supplier's history."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from kpi import suppliers as su
+from kpi.formatting import format_value
+from kpi.store import Store
+from ui.context import current
+from ui.kpi_strip import kpi_strip
+from ui.widgets import downloads, literal, no_data
+
+ctx = current()
+st.title("Suppliers")
+st.caption(
+    "Procurement's view of each supplier (spend, deliveries, prices against contract) beside "
+    "finance's (invoices without PO, how punctually we pay, their terms). Amounts in **"
+    + ctx.currency
+    + "**."
+)
+if ctx.period is None:
+    no_data(
+        "spend in the store", "Load invoices, purchase orders and suppliers on the **Data** page."
+    )
+    st.stop()
+
+KEY = (str(ctx.store.path), ctx.version, ctx.settings)
+FILTERS = ctx.filters_key
+SUPPLIER_KPIS = ("supplier_concentration_top5", "supplier_otd", "purchase_price_variance")
+
+
+@st.cache_data(show_spinner="Scoring suppliers…")
+def _scorecard(path, version, settings, start, end, filters, currency):
+    store, f = Store(path, settings), dict(filters)
+    return (
+        su.scorecard(store, start, end, f, currency),
+        su.concentration(store, start, end, f, currency),
+    )
+
+
+@st.cache_data(show_spinner=False)
+def _history(path, version, settings, supplier_id, start, end, filters, currency):
+    return su.supplier_history(
+        Store(path, settings), supplier_id, start, end, dict(filters), currency
+    )
+
+
+def _config(frame: pl.DataFrame) -> dict:
+    config = {}
+    for c, t in frame.schema.items():
+        label = c.replace("_", " ").capitalize()
+        if isinstance(t, pl.Decimal):
+            config[c] = st.column_config.NumberColumn(label, format="%.2f")
+        elif t == pl.Float64 and (
+            c.endswith(("share", "delivery", "on_time")) or c == "we_paid_on_time"
+        ):
+            config[c] = st.column_config.NumberColumn(label, format="percent")
+        elif c == "herfindahl":
+            config[c] = st.column_config.NumberColumn("HHI", format="%.0f")
+    return config
+
+
+def _table(frame: pl.DataFrame, name: str, key: str, **kw) -> object:
+    event = st.dataframe(
+        frame, hide_index=True, width="stretch", column_config=_config(frame), key=key, **kw
+    )
+    downloads(frame, name, key)
+    return event
+
+
+kpi_strip(ctx, SUPPLIER_KPIS, "suppliers")
+
+card, conc = _scorecard(*KEY, ctx.start, ctx.end, FILTERS, ctx.currency)
+if card.is_empty():
+    no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
+    st.stop()
+names = dict(zip(card["supplier_id"], card["supplier"], strict=True))
+
+tab_card, tab_conc, tab_detail = st.tabs(["Scorecard", "Concentration", "Supplier detail"])
+
+with tab_card:
+    st.caption(
+        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery: "
+        "received PO lines promised in the period whose last receipt came by the promised "
+        "date. We paid on time: their paid invoice lines paid by the due date. Select a row "
+        "to open the supplier."
+    )
+    search = st.text_input("Find a supplier", key="sup_search", placeholder="name or id…")
+    shown = card
+    if search:
+        needle = search.strip().lower()
+        shown = card.filter(
+            pl.col("supplier").str.to_lowercase().str.contains(needle, literal=True)
+            | pl.col("supplier_id").str.to_lowercase().str.contains(needle, literal=True)
+        )
+    event = _table(
+        shown, "supplier_scorecard", "scorecard", on_select="rerun", selection_mode="single-row"
+    )
+    rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
+    picked = shown["supplier_id"][rows[0]] if rows else None
+    if picked is not None and picked != st.session_state.get("_sup_row"):
+        st.session_state["supplier_pick"] = picked  # before the select box below is drawn
+    st.session_state["_sup_row"] = picked
+
+with tab_conc:
+    single = conc.filter(pl.col("single_source"))
+    high = conc.filter(pl.col("level") == "high")
+    m = st.columns(3)
+    m[0].metric("Categories", f"{conc.height:,}", border=True)
+    m[1].metric("Highly concentrated (HHI > 2,500)", f"{high.height:,}", border=True)
+    m[2].metric("Single-source categories", f"{single.height:,}", border=True)
+    if single.height:
+        st.warning(
+            "**Single source:** "
+            + ", ".join(literal(c) for c in single["category"].to_list())
+            + ". One supplier "
+            "holds all of the category's spend in this period.",
+            icon="⚠️",
+        )
+    st.plotly_chart(su.concentration_chart(conc), key="c_concentration")
+    _table(conc, "supplier_concentration", "concentration")
+
+with tab_detail:
+    ids = list(names)
+    if st.session_state.get("supplier_pick") not in ids:
+        st.session_state.pop("supplier_pick", None)
+    supplier_id = st.selectbox(
+        "Supplier",
+        ids,
+        key="supplier_pick",
+        format_func=lambda i: f"{names[i]} ({i})",
+    )
+    row = card.filter(pl.col("supplier_id") == supplier_id).row(0, named=True)
+    m = st.columns(5)
+    m[0].metric(
+        "Spend",
+        format_value(float(row["spend"]), "currency", ctx.currency, compact=True),
+        format_value(row["spend_share"], "percent") + " of spend",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
+    m[1].metric("On-time delivery", format_value(row["on_time_delivery"], "percent"), border=True)
+    m[2].metric(
+        "Price variance vs contract",
+        format_value(float(row["price_variance"]), "currency", ctx.currency),
+        border=True,
+    )
+    m[3].metric(
+        "Invoices without PO",
+        f"{row['invoices_without_po']:,}",
+        format_value(float(row["spend_without_po"]), "currency", ctx.currency, True),
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
+    m[4].metric(
+        "We paid on time",
+        format_value(row["we_paid_on_time"], "percent"),
+        f"terms {row['payment_terms_days'] or '–'} days",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
+    st.caption(
+        f"{literal(row['country'] or '–')} · {literal(row['size'] or '–')} · "
+        + ("preferred supplier" if row["preferred"] else "not preferred")
+        + f" · discount {float(row['discount_pct'] or 0):g} %"
+        + f" within {row['discount_days'] or 0} days"
+    )
+    history = _history(*KEY, supplier_id, ctx.start, ctx.end, FILTERS, ctx.currency)
+    st.plotly_chart(
+        su.history_chart(
+            history["monthly"], history["deliveries"], names[supplier_id], ctx.currency
+        ),
+        key="c_history",
+    )
+    st.markdown("**Items bought**")
+    _table(history["items"], f"supplier_{supplier_id}_items", "sup_items")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Spend per month**")
+        _table(history["monthly"], f"supplier_{supplier_id}_monthly", "sup_monthly")
+    with right:
+        st.markdown("**Deliveries per month promised**")
+        _table(history["deliveries"], f"supplier_{supplier_id}_deliveries", "sup_deliveries")

@@ -1,0 +1,311 @@
+"""Payment terms & cash: terms and days to pay, late payments, discounts, policy, simulator."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import streamlit as st
+
+from kpi import charts
+from kpi import charts_working_capital as wc_charts
+from kpi.formatting import format_value
+from kpi.formula_guard import FormulaError
+from kpi.people import PermissionDenied
+from kpi.sql_working_capital import SEGMENTS
+from kpi.store import Store, StoreError
+from kpi.terms import (
+    PolicyError,
+    ScenarioError,
+    list_scenarios,
+    load_policy,
+    may_save,
+    payments_by_month,
+    policy_breaches,
+    save_scenario,
+    segment_columns,
+    simulate_terms,
+    terms_by_segment,
+)
+from ui.context import current
+from ui.kpi_strip import kpi_strip
+from ui.widgets import downloads, literal, no_data
+
+ctx = current()
+st.title("Payment terms & cash")
+st.caption(
+    "Finance wants long terms for cash; procurement knows what long terms do to suppliers, "
+    "SMEs first. Both sides on the same invoices, by the date they were paid. Amounts in **"
+    + ctx.currency
+    + "**."
+)
+if ctx.period is None:
+    no_data("paid invoices in the store", "Load invoices and suppliers on the **Data** page.")
+    st.stop()
+try:
+    policy = load_policy()
+except PolicyError as exc:
+    st.error(f"config/payment_policy.yaml has a problem: {exc}")
+    st.stop()
+
+KEY = (str(ctx.store.path), ctx.version, ctx.settings)
+RANGE = (ctx.start, ctx.end)
+FILTERS = ctx.filters_key
+
+kpi_strip(
+    ctx,
+    ["days_to_pay", "on_time_payment_rate", "discount_capture_rate", "late_payment_rate_sme"],
+    "terms",
+)
+
+
+@st.cache_data(show_spinner=False)
+def _segments(path, version, settings, segment, start, end, filters, currency):
+    return terms_by_segment(Store(path, settings), segment, start, end, dict(filters), currency)
+
+
+@st.cache_data(show_spinner=False)
+def _monthly(path, version, settings, start, end, filters, currency):
+    return payments_by_month(Store(path, settings), start, end, dict(filters), currency)
+
+
+@st.cache_data(show_spinner=False)
+def _breaches(path, version, settings, start, end, filters, currency, _policy, policy_key):
+    return policy_breaches(Store(path, settings), start, end, _policy, dict(filters), currency)
+
+
+@st.cache_data(show_spinner="Simulating…")
+def _simulate(path, version, settings, days, where, currency, _policy, policy_key):
+    return simulate_terms(Store(path, settings), days, where, policy=_policy, currency=currency)
+
+
+def _money(frame: pl.DataFrame) -> dict:
+    """Readable headers for every column; money with two decimals."""
+    return {
+        c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.2f")
+        if isinstance(t, pl.Decimal)
+        else c.replace("_", " ").capitalize()
+        for c, t in frame.schema.items()
+    }
+
+
+def _total(frame: pl.DataFrame, column: str) -> float:
+    return float(frame[column].sum() or 0) if not frame.is_empty() else 0.0
+
+
+POLICY_KEY = repr(policy)
+monthly = _monthly(*KEY, *RANGE, FILTERS, ctx.currency)
+tab_terms, tab_late, tab_disc, tab_policy, tab_sim = st.tabs(
+    ["Terms & days to pay", "Late payments", "Discounts", "Policy", "Terms simulator"]
+)
+
+# ---- terms and days to pay ----------------------------------------------------------------
+with tab_terms:
+    segment = st.selectbox(
+        "Supplier segment",
+        SEGMENTS,
+        key="terms_segment",
+        format_func=lambda s: s.replace("_", " ").capitalize(),
+    )
+    seg = _segments(*KEY, segment, *RANGE, FILTERS, ctx.currency)
+    if seg.is_empty():
+        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+    else:
+        st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
+        st.dataframe(seg, hide_index=True, width="stretch", column_config=_money(seg))
+        downloads(seg, f"terms_by_{segment}", "terms_segment")
+        trend = monthly.select(
+            "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
+        )
+        st.plotly_chart(charts.days_to_pay_vs_terms(trend), key="c_dtp_trend")
+        st.caption(
+            "Days to pay and terms are amount-weighted over the lines paid each month; terms "
+            "are the supplier's contractual payment terms."
+        )
+
+# ---- late payments ------------------------------------------------------------------------
+with tab_late:
+    if monthly.is_empty():
+        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+    else:
+        late_sme = _total(monthly, "late_amount_sme")
+        paid_sme = _total(monthly, "paid_amount_sme")
+        a, b, c = st.columns(3)
+        a.metric(
+            "Paid late to SMEs",
+            format_value(late_sme, "currency", ctx.currency, compact=True),
+            border=True,
+        )
+        b.metric(
+            "Share of SME amount paid late",
+            format_value(late_sme / paid_sme if paid_sme else None, "percent"),
+            border=True,
+        )
+        c.metric(
+            "Paid late to other suppliers",
+            format_value(_total(monthly, "late_amount_other"), "currency", ctx.currency, True),
+            border=True,
+        )
+        st.plotly_chart(wc_charts.late_payments(monthly, ctx.currency), key="c_late")
+        late = monthly.select(
+            "period",
+            "late_amount_sme",
+            "late_invoices_sme",
+            "paid_amount_sme",
+            "late_amount_other",
+            "late_invoices_other",
+            "paid_amount",
+            "invoices_paid",
+        )
+        st.dataframe(late, hide_index=True, width="stretch", column_config=_money(late))
+        downloads(late, "late_payments_by_month", "late")
+
+# ---- early-payment discounts ----------------------------------------------------------------
+with tab_disc:
+    if monthly.is_empty():
+        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+    else:
+        a, b, c = st.columns(3)
+        for col, label, column in (
+            (a, "Discounts offered", "discounts_offered"),
+            (b, "Discounts taken", "discounts_taken"),
+            (c, "Discounts missed", "discounts_missed"),
+        ):
+            value = _total(monthly, column)
+            col.metric(label, format_value(value, "currency", ctx.currency, True), border=True)
+        st.plotly_chart(wc_charts.discounts(monthly, ctx.currency), key="c_disc")
+        disc = monthly.select(
+            "period", "discounts_offered", "discounts_taken", "discounts_missed", "paid_amount"
+        )
+        st.dataframe(disc, hide_index=True, width="stretch", column_config=_money(disc))
+        downloads(disc, "discounts_by_month", "disc")
+
+# ---- payment policy ---------------------------------------------------------------------------
+with tab_policy:
+    legal = ", ".join(f"{c} {d} days" for c, d in sorted(policy.legal_max_by_country.items()))
+    st.markdown(
+        f"**Target terms** {policy.target_terms_days} days · **legal maximum** {legal or '–'}"
+        f" (elsewhere: {policy.legal_max_default or 'none set'}) · from "
+        "`config/payment_policy.yaml`."
+    )
+    breaches = _breaches(*KEY, *RANGE, FILTERS, ctx.currency, policy, POLICY_KEY)
+    if breaches.is_empty():
+        st.success("Every supplier's contractual terms keep to the payment policy.")
+    else:
+        st.markdown(f"**{breaches.height} supplier(s) with terms that break the policy**")
+        st.dataframe(breaches, hide_index=True, width="stretch", column_config=_money(breaches))
+        downloads(breaches, "payment_policy_breaches", "breaches")
+
+# ---- terms simulator ----------------------------------------------------------------------
+PRESETS = {
+    "All suppliers": "",
+    "Large preferred suppliers": "size = 'large' and preferred",
+    "Large suppliers": "size = 'large'",
+    "SMEs": "size = 'sme'",
+    "Custom filter": None,
+}
+
+with tab_sim:
+    st.caption(
+        "Move a segment of suppliers to new terms. Cash released = spend of the last 365 days "
+        "÷ 365 × (new terms − days we pay them in today); its yearly value at our cost of "
+        f"capital ({float(policy.cost_of_capital):.1%}); less the early-payment discounts "
+        "we take today and would lose, and the price suppliers are likely to pass on "
+        "(their cost of capital × days added ÷ 365 × spend)."
+    )
+    with st.form("sim_form"):
+        a, b = st.columns([1, 2])
+        days = a.number_input(
+            "New terms (days)", min_value=0, max_value=365, value=90, step=5, key="sim_days"
+        )
+        preset = b.selectbox("Suppliers", list(PRESETS), key="sim_preset")
+        custom = st.text_input(
+            "Custom filter (used with 'Custom filter')",
+            key="sim_where",
+            placeholder="country = 'DE' and annual_spend > 100000",
+            help="Columns: " + ", ".join(segment_columns(ctx.settings)),
+        )
+        run = st.form_submit_button("Simulate", type="primary", key="sim_run")
+    if run:
+        where = custom if PRESETS[preset] is None else PRESETS[preset]
+        st.session_state["_sim_params"] = (int(days), where, preset)
+    params = st.session_state.get("_sim_params")
+    if params is None:
+        st.info("Choose the suppliers and the new terms, then **Simulate**.", icon="ℹ️")
+    else:
+        days, where, preset = params
+        try:
+            scenario = _simulate(*KEY, days, where, ctx.currency, policy, POLICY_KEY)
+        except FormulaError as exc:
+            st.error(f"The filter cannot be used: {exc}")
+            scenario = None
+        except (ScenarioError, StoreError) as exc:
+            st.error(str(exc))
+            scenario = None
+        if scenario is not None:
+            s = scenario.summary
+            st.markdown(
+                f"**{preset}** ({s['suppliers_affected']} suppliers) **to {days} days** · spend "
+                f"{scenario.window_start} to {scenario.window_end}"
+            )
+            tiles = [
+                ("Cash released", s["cash_released"]),
+                ("Yearly value of it", s["annual_financing_benefit"]),
+                ("Discounts forgone", s["discounts_forgone"]),
+                ("Price pass-through", s["supplier_price_passthrough"]),
+                ("Net benefit a year", s["net_benefit"]),
+            ]
+            cols = [*st.columns(3), *st.columns(3)]
+            for col, (label, value) in zip(cols, tiles, strict=False):
+                shown = format_value(float(value), "currency", ctx.currency, compact=True)
+                col.metric(label, shown, border=True)
+            at_risk = f"{s['suppliers_at_risk']} of {s['suppliers_affected']}"
+            cols[5].metric("Suppliers at risk", at_risk, border=True)
+            if s["suppliers_affected"]:
+                st.plotly_chart(
+                    wc_charts.scenario_waterfall(s, ctx.currency), key="c_sim_waterfall"
+                )
+                table = scenario.suppliers.sort("cash_released", descending=True)
+                st.dataframe(
+                    table,
+                    hide_index=True,
+                    width="stretch",
+                    column_config={
+                        **_money(table),
+                        "risk_flags": st.column_config.TextColumn("Risk", width="medium"),
+                    },
+                )
+                downloads(table, f"terms_simulation_{days}d", "sim_suppliers")
+            else:
+                no_data("suppliers in this segment", "Choose another segment or filter.")
+            st.download_button(
+                "⬇ Scenario (JSON)",
+                json.dumps(scenario.as_dict(), indent=2),
+                file_name=f"terms_scenario_{days}d.json",
+                mime="application/json",
+                key="sim_json",
+            )
+            with st.form("sim_save"):
+                name = st.text_input("Scenario name", key="sim_name")
+                save = st.form_submit_button("Save scenario", key="sim_save_go")
+            if not may_save(ctx.person):
+                st.caption("Finance and procurement members and the CFO save scenarios.")
+            if save:
+                try:
+                    sid = save_scenario(ctx.store, ctx.person, scenario, name)
+                    st.cache_data.clear()
+                    st.success(f"Scenario {sid} '{literal(name.strip())}' saved.")
+                except (PermissionDenied, ScenarioError, StoreError) as exc:
+                    st.error(str(exc))
+
+    with st.expander("Saved scenarios"):
+        try:
+            saved = list_scenarios(ctx.store)
+        except StoreError as exc:
+            saved = pl.DataFrame()
+            st.error(str(exc))
+        if saved.is_empty():
+            st.write("No scenario saved yet.")
+        else:
+            st.dataframe(saved, hide_index=True, width="stretch", column_config=_money(saved))
+            downloads(saved, "terms_scenarios", "saved")

@@ -1,0 +1,90 @@
+"""A row of KPI tiles for a page: the scorecard quarter's value, the change on the quarter
+before, and the definition (with its trend) one click away. One strip for every page, so a
+KPI reads the same wherever it is shown."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from kpi import engine, periods
+from kpi.formatting import format_delta, format_value
+from kpi.settings import Settings
+from kpi.store import Store
+from ui.context import Context
+from ui.widgets import definition_dialog, literal
+
+
+@st.cache_data(show_spinner=False)
+def _values(
+    path: str,
+    version: tuple,
+    settings: Settings,
+    ids: tuple[str, ...],
+    start: date,
+    end: date,
+    filters: tuple,
+    currency: str,
+    _definitions: list,
+) -> pl.DataFrame:
+    """Quarterly values of the KPIs from `start` to `end` (the trend in the dialog)."""
+    defs = engine.select_definitions(_definitions, ids)
+    store = Store(path, settings)
+    return engine.compute(
+        store, defs, "quarter", start=start, end=end, filters=dict(filters), currency=currency
+    ).frame
+
+
+def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
+    """One tile per KPI: value in the scorecard quarter, change, and a Definition button."""
+    known = {k.id: k for k in ctx.definitions}
+    kpis = [known[i] for i in ids if i in known]
+    if not kpis or ctx.start is None or ctx.end is None or ctx.period is None:
+        return
+    cal = ctx.settings.fiscal
+    before = periods.previous(ctx.period, cal)
+    # the quarter before the scorecard's may lie left of the sidebar's range: read it too
+    start = min(ctx.start, periods.period_range(before, cal)[0])
+    frame = _values(
+        str(ctx.store.path),
+        ctx.version,
+        ctx.settings,
+        tuple(k.id for k in kpis),
+        start,
+        ctx.end,
+        ctx.filters_key,
+        ctx.currency,
+        ctx.definitions,
+    )
+    st.caption(
+        f"Shared KPIs in **{ctx.period}**, the last quarter of the sidebar's range, "
+        f"with the change on {before}"
+    )
+    for col, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
+        mine = frame.filter(pl.col("kpi") == kpi.id)
+        value = _at(mine, ctx.period)
+        previous = _at(mine, before)
+        delta = None if value is None or previous is None else value - previous
+        col.metric(
+            literal(kpi.name),  # a metric's label is markdown; a KPI name is data
+            format_value(value, kpi.unit, ctx.currency, compact=True),
+            format_delta(delta, kpi.unit, ctx.currency) or None,
+            delta_color="off",
+            border=True,
+            help=literal(kpi.description),
+        )
+        if col.button("Definition", key=f"{key}_def_{kpi.id}", icon=":material/info:"):
+            trend = mine.filter(pl.col("period").is_in(_labels(ctx))).select("period", "value")
+            definition_dialog(kpi, trend, ctx.currency)
+
+
+def _at(frame: pl.DataFrame, period: str) -> float | None:
+    values = frame.filter(pl.col("period") == period)["value"]
+    return values[0] if values.len() else None
+
+
+def _labels(ctx: Context) -> list[str]:
+    """The quarters inside the sidebar's range (the dialog's trend stays within it)."""
+    return periods.periods_between(ctx.start, ctx.end, "quarter", ctx.settings.fiscal)
