@@ -235,10 +235,17 @@ def load_definitions(
 def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], list[Issue]]:
     shown = str(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            return [], [_too_big(shown, f"is {path.stat().st_size:,} bytes")]
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return [], [Issue(shown, None, None, None, "file not found", "check the path")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        problem = f"cannot read the file: it is not UTF-8 text (byte {byte:#04x} at {exc.start:,})"
+        hint = "save it as UTF-8, or restore it if it is not a YAML file at all"
+        return [], [Issue(shown, None, None, None, problem, hint)]
+    except OSError as exc:
         return [], [Issue(shown, None, None, None, f"cannot read the file: {exc}")]
     data, issues, duplicates = _load_yaml(text, shown)
     if data is None:
@@ -285,6 +292,8 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, list[Issue], list[Issue]]:
     """The loaded document (None if unusable), issues that stop reading, duplicate keys."""
     try:
         node = _yaml().compose(io.StringIO(text))
+        if node is not None and _expands_beyond(node, MAX_VALUES):
+            return None, [_too_big(shown, "expands (through YAML aliases) to too many values")], []
         data = _yaml().load(io.StringIO(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -306,6 +315,41 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, list[Issue], list[Issue]]:
         empty = Issue(shown, None, None, None, "the file is empty", "start it with 'kpis:'")
         return None, [empty], duplicates
     return data, [], duplicates
+
+
+# A definitions file is a few hundred KPIs at most. Far bigger ones (a log pasted in, or
+# aliases nested in aliases: a "billion laughs" file) would take minutes to check, and
+# every page checks the file.
+MAX_FILE_BYTES = 2_000_000
+MAX_VALUES = 200_000
+
+
+def _too_big(shown: str, what: str) -> Issue:
+    return Issue(
+        shown,
+        None,
+        None,
+        None,
+        f"not a KPI definitions file: it {what} (the limit is {MAX_FILE_BYTES:,} bytes "
+        f"and {MAX_VALUES:,} values)",
+        "restore the file from version control or a backup",
+    )
+
+
+def _expands_beyond(root: Node, limit: int) -> bool:
+    """Whether the document has more than `limit` values once aliases are expanded;
+    counts at most `limit + 1`, so a bomb is found in milliseconds."""
+    stack, seen = [root], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+    return False
 
 
 def _duplicate_keys(root: Node, shown: str) -> list[Issue]:

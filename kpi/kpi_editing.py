@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import errno
 import fcntl
 import hashlib
 import io
@@ -619,7 +620,10 @@ def _save(
             return _result(change, current, "", None)
         text, diff = source.render(change)
         data = source.encode(text)
-        _replace_checked(path, data, settings)
+        try:
+            _replace_checked(path, data, settings)
+        except OSError as exc:
+            raise EditError(_disk_problem(path, exc)) from exc
         version = _sha(data)
         record = _record(change, diff, version)
         _append_history(Path(history_path) if history_path else history_path_for(path), record)
@@ -694,7 +698,11 @@ def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on a file beside the definitions (one writer at a time, across
     threads and processes); released by the OS if the process dies."""
     lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a+b") as handle:
+    try:
+        handle = open(lock, "a+b")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:  # a read-only folder fails here, before anything is read
+        raise EditError(_disk_problem(path, exc)) from exc
+    with handle:
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         while True:
             try:
@@ -732,6 +740,17 @@ def _replace_checked(path: Path, data: bytes, settings: Settings | None) -> None
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _disk_problem(path: Path, exc: OSError) -> str:
+    """A failed write of the definitions as a sentence: nothing was saved, and why."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        why = f"the disk holding {path.parent} is full; free some space"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = f"{path.parent} is read-only for the app; ask whoever runs it for write access"
+    else:
+        why = f"the file could not be written ({exc.strerror or exc})"
+    return f"Not saved: {why}, then save again. {path.name} is unchanged."
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 
 import polars as pl
-
-from kpi.formatting import neutralise_cell
 
 
 def _clean(value: object) -> object:
@@ -54,11 +53,38 @@ def _text_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A spreadsheet runs a cell as a formula when it starts with one of these (tab, CR and LF
+# included: Excel skips them); the full-width forms are there because some spreadsheet
+# programs read them as the ASCII ones.
+FORMULA_STARTS = "=+-@\t\r\n\uff1d\uff0b\uff0d\uff20"
+_FORMULA_START = "^[" + "".join(f"\\u{ord(c):04x}" for c in FORMULA_STARTS) + "]"
+# Control characters an .xlsx file cannot hold (openpyxl refuses the whole workbook).
+_XLSX_ILLEGAL = "[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def neutralise_text(value: object) -> object:
+    """One cell as it leaves the product: text that would run as a formula gets a leading
+    apostrophe; anything else (numbers, negative ones included) is left as it is."""
+    if isinstance(value, str) and value[:1] and value[0] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
 def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
-    """A copy whose text cells cannot run as spreadsheet formulas."""
-    text_cols = [c for c, t in frame.schema.items() if t == pl.String]
-    return frame.with_columns(
-        pl.col(c).map_elements(neutralise_cell, return_dtype=pl.String) for c in text_cols
+    """A copy whose text cells, and column names, cannot run as spreadsheet formulas.
+    Only text columns change: a negative amount is a number, not a formula."""
+    text_cols = [
+        c for c, t in frame.schema.items() if t in (pl.String, pl.Categorical) or t == pl.Enum
+    ]
+    inert = frame.with_columns(
+        pl.when(pl.col(c).cast(pl.String).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(c).cast(pl.String))
+        .otherwise(pl.col(c).cast(pl.String))
+        .alias(c)
+        for c in text_cols
+    )
+    return inert.rename(
+        {c: str(neutralise_text(c)) for c in frame.columns if c != neutralise_text(c)}
     )
 
 
@@ -77,8 +103,11 @@ def to_xlsx_bytes(frame: pl.DataFrame, sheet: str = "data") -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = sheet[:31]
-    ws.append(list(frame.columns))
-    for row in neutralised(frame).iter_rows():
+    safe = neutralised(frame)
+    text_cols = [c for c, t in safe.schema.items() if t == pl.String]
+    safe = safe.with_columns(pl.col(c).str.replace_all(_XLSX_ILLEGAL, "\ufffd") for c in text_cols)
+    ws.append([re.sub(_XLSX_ILLEGAL, "\ufffd", c) for c in safe.columns])
+    for row in safe.iter_rows():
         ws.append([_clean(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)

@@ -14,6 +14,7 @@ import yaml
 from kpi.settings import config_dir
 
 ROLES = ("cfo", "member", "viewer")
+DEPARTMENTS = ("finance", "procurement")  # the departments that own and sign KPIs
 
 
 class PermissionDenied(PermissionError):
@@ -33,7 +34,9 @@ class Person:
 
     @property
     def can_write(self) -> bool:
-        return self.role in ("cfo", "member")
+        """The CFO, and members of the two departments that own the numbers. A member of
+        another department (operations, say) reads, as a viewer does."""
+        return self.role == "cfo" or (self.role == "member" and self.department in DEPARTMENTS)
 
 
 def load_people(path: Path | None = None) -> list[Person]:

@@ -25,6 +25,7 @@ rows), and big files stream through in batches so memory stays flat.
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import re
 import tempfile
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -40,8 +41,9 @@ import duckdb
 import polars as pl
 
 from kpi.mappings import Mapping, MappingError, find_mapping
-from kpi.schema import CURRENCIES, DECIMAL_PLACES, TABLES, Column, Table
+from kpi.schema import CURRENCIES, DECIMAL_PLACES, TABLES, TEXT_MAX_CHARS, Column, Table
 from kpi.store import Store
+from kpi.upload_checks import check_files, utf16_without_bom
 
 Progress = Callable[[str], None]
 
@@ -73,6 +75,7 @@ class FileResult:
     amount: Decimal | None = None  # total `amount` of the loaded rows (tables with amount)
     load_id: int | None = None
     previous_load_id: int | None = None  # when unchanged: the load that brought these bytes
+    ignored_columns: list[str] = field(default_factory=list)  # file columns no table column uses
 
 
 @dataclass
@@ -123,6 +126,12 @@ class LoadReport:
             for f in self.files
             if f.status == UNCHANGED
         ]
+        notes += [
+            f"{f.file}: column(s) not loaded, no {self.table} column has their name: "
+            + ", ".join(f.ignored_columns)
+            for f in self.files
+            if f.ignored_columns and f.status != UNCHANGED
+        ]
         if self.rows_rejected:
             notes.append(
                 f"{self.rows_rejected} rejected row(s) are kept with their reasons in the "
@@ -163,6 +172,7 @@ def load_files(
     """
     if not files:
         raise LoadRefused("no files given to load")
+    check_files(files, error=LoadRefused)  # size limit and type check, before reading
     say = progress or (lambda _message: None)
     spec = _table(table)
     chosen = _mapping(table, mapping, mapping_file)
@@ -239,6 +249,9 @@ class _Source:
     batches: Callable[[], Iterator[pl.DataFrame]]  # raw text rows with _ROW
     line_label: str | None  # "line" / "sheet row": where a data row sits in the file
     plan: _Plan | None = None
+    first_rows: list[list[str]] = field(default_factory=list)  # as written, header first
+    header_at: str = "line 1"  # where the header sits, for messages
+    hint: str = ""  # added to a missing-column refusal (e.g. the workbook's other sheets)
 
 
 def _open_source(
@@ -292,6 +305,11 @@ def _open_csv(path: Path, mapping: Mapping | None, cleanup: ExitStack, content_h
             raise LoadRefused(f"{path} is {what}, not CSV text; give it the right extension")
     encoding = _csv_encoding(head, mapping)
     if b"\x00" in head and not encoding.startswith("utf-16"):
+        if utf16 := utf16_without_bom(head):
+            raise LoadRefused(
+                f"{path} looks like {utf16.upper()} text without a byte-order mark; set "
+                f"`encoding: {utf16}` in its mapping (or save the file as UTF-8)"
+            )
         raise LoadRefused(f"{path} is not a text (CSV) file: it holds binary data")
     text_path = path if encoding == "utf-8" else _transcode(path, encoding, cleanup)
     separator = (mapping.delimiter if mapping else None) or (
@@ -312,7 +330,20 @@ def _open_csv(path: Path, mapping: Mapping | None, cleanup: ExitStack, content_h
                 problem += _long_line(text_path, separator, len(columns))
             raise LoadRefused(problem) from exc
 
-    return _Source(path, "CSV", columns, content_hash, batches, "line")
+    source = _Source(path, "CSV", columns, content_hash, batches, "line")
+    source.first_rows = _first_lines(text_path, separator)
+    return source
+
+
+def _first_lines(path: Path, separator: str, count: int = 10) -> list[list[str]]:
+    """The first lines of a UTF-8 CSV file split into fields, as written (no renaming);
+    at most its first megabyte is read, however long its lines."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        lines = fh.read(1 << 20).splitlines(keepends=True)[:count]
+    rows = list(csv.reader(lines, delimiter=separator))
+    if rows and rows[0]:
+        rows[0][0] = rows[0][0].lstrip("\ufeff")
+    return rows
 
 
 def _csv_batches(path: Path, options: dict) -> Iterator[pl.DataFrame]:
@@ -358,8 +389,8 @@ def _csv_problem(path: Path, exc: Exception, encoding: str, separator: str) -> s
         return f"{path} is empty: a CSV file needs at least a header row"
     if "utf-8" in text.lower() or "utf8" in text.lower():
         return (
-            f"{path} is not valid UTF-8 text; if it was saved by Excel or SAP on Windows, "
-            "set `encoding: cp1252` in its mapping"
+            f"{path} is not valid UTF-8 text{_first_bad_byte(path, separator)}; if it was "
+            "saved by Excel or SAP on Windows, set `encoding: cp1252` in its mapping"
         )
     if "more fields" in text:
         return (
@@ -368,6 +399,33 @@ def _csv_problem(path: Path, exc: Exception, encoding: str, separator: str) -> s
         )
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return f"{path} cannot be read as {encoding} CSV delimited by {separator!r}: {first}"
+
+
+def _first_bad_byte(path: Path, separator: str) -> str:
+    """' (line N, column C: byte 0xNN)' for the first byte that is not UTF-8; '' if none.
+    The column is judged by counting delimiters on the line (quotes are not followed)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    line, header, current = 1, b"", b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                start = max(exc.start - len(decoder.getstate()[0]), 0)
+                before = chunk[:start]
+                break
+            line += chunk.count(b"\n")
+            current = (current + chunk).rsplit(b"\n", 1)[-1][-(1 << 16) :]
+            header = header or chunk.split(b"\n", 1)[0]
+        else:
+            return ""
+    line += before.count(b"\n")
+    current = (current + before).rsplit(b"\n", 1)[-1]
+    header = header or chunk.split(b"\n", 1)[0]
+    names = header.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r").split(separator)
+    field_no = current.count(separator.encode())
+    column = names[field_no].strip().strip('"') if field_no < len(names) else f"{field_no + 1}"
+    return f" (line {line:,}, column {column}: byte 0x{chunk[start]:02x})"
 
 
 def _long_line(path: Path, separator: str, fields: int) -> str:
@@ -425,7 +483,25 @@ def _open_excel(path: Path, mapping: Mapping | None, content_hash: str) -> _Sour
     def batches() -> Iterator[pl.DataFrame]:
         yield frame.with_row_index(_ROW, offset=1)
 
-    return _Source(path, "Excel", frame.columns, content_hash, batches, "sheet row")
+    source = _Source(path, "Excel", frame.columns, content_hash, batches, "sheet row")
+    shown = sheet if isinstance(sheet, str) else names[sheet]
+    source.header_at = f"sheet '{shown}' row 1"
+    source.first_rows = _first_sheet_rows(reader, sheet)
+    if len(names) > 1:
+        source.hint = (
+            f" (read sheet '{shown}' of {len(names)}: {', '.join(names)}; name the sheet "
+            "holding the data with `sheet:` in the mapping)"
+        )
+    return source
+
+
+def _first_sheet_rows(reader, sheet: str | int, count: int = 10) -> list[list[str]]:
+    """A sheet's first rows as written (the header not renamed), for messages."""
+    try:
+        top = reader.load_sheet(sheet, header_row=None, n_rows=count, dtypes="string")
+    except Exception:  # noqa: BLE001 - only used to explain a refusal
+        return []
+    return [["" if v is None else str(v) for v in row] for row in top.to_polars().rows()]
 
 
 def _open_parquet(path: Path, content_hash: str) -> _Source:
@@ -468,6 +544,7 @@ class _Plan:
     number_lines: bool  # the table's line column is numbered per document, in file order
     date_format: str | None
     decimal_comma: bool
+    latest_event: date = date.max  # event dates (invoice_date...) later than this are typos
 
 
 def _plan(source: _Source, spec: Table, mapping: Mapping | None) -> _Plan:
@@ -479,6 +556,7 @@ def _plan(source: _Source, spec: Table, mapping: Mapping | None) -> _Plan:
     for col in spec.column_names:
         if col in constants:
             continue
+        _refuse_repeated_column(source, wanted.get(col, col), col)
         name = _find_column(source, wanted.get(col, col))
         if name is not None:
             found[col] = name
@@ -495,6 +573,7 @@ def _plan(source: _Source, spec: Table, mapping: Mapping | None) -> _Plan:
         number_lines,
         mapping.date_format if mapping else None,
         mapping.decimal_comma if mapping else False,
+        date.today() + timedelta(days=FUTURE_DAYS),
     )
 
 
@@ -509,17 +588,49 @@ def _find_column(source: _Source, name: str) -> str | None:
     return matches[0] if matches else None
 
 
+def _normal(name: str) -> str:
+    return name.strip().strip("\ufeff").strip().lower()
+
+
+def _refuse_repeated_column(source: _Source, name: str, col: str) -> None:
+    """Refuse a file whose header names the column wanted more than once: which of them
+    holds the values cannot be told, and taking the first would be a silent guess."""
+    header = source.first_rows[0] if source.first_rows else source.columns
+    places = [n for n, h in enumerate(header, start=1) if _normal(h) == _normal(name)]
+    if len(places) > 1:
+        where = " and ".join(f"{n} ('{header[n - 1]}')" for n in places)
+        raise LoadRefused(
+            f"{source.path}, header ({source.header_at}): columns {where} are all named "
+            f"'{name}', so which one holds {col} cannot be told; rename or delete the others"
+        )
+
+
 def _missing_message(source: _Source, missing: list[str], wanted: dict[str, str]) -> str:
     named = [f"{c} (mapped from '{wanted[c]}')" if c in wanted else c for c in missing]
     shown = ", ".join(repr(c) for c in source.columns[:40]) or "none (no header row)"
     more = f" and {len(source.columns) - 40} more" if len(source.columns) > 40 else ""
-    hint = ""
-    if len(source.columns) == 1 and re.search(r"[;\t|,]", source.columns[0]):
-        hint = " (one column only: is the delimiter right? set `delimiter` in the mapping)"
+    hint = source.hint + _header_further_down(source, [wanted.get(c, c) for c in missing])
+    one = len(source.columns) == 1 and re.search(r"[;\t|,]", source.columns[0])
+    if source.kind == "CSV" and one:
+        hint += " (one column only: is the delimiter right? set `delimiter` in the mapping)"
     return (
-        f"{source.path}: missing required column{'s' * (len(missing) > 1)} "
-        f"{', '.join(named)}; columns found: {shown}{more}{hint}"
+        f"{source.path}, header ({source.header_at}): missing required "
+        f"column{'s' * (len(missing) > 1)} {', '.join(named)}; columns found: "
+        f"{shown}{more}{hint}"
     )
+
+
+def _header_further_down(source: _Source, names: list[str]) -> str:
+    """' (the column names are on line 3: ...)' when a later row holds every missing name,
+    as when a title (often merged cells) sits above the header."""
+    wanted = {_normal(n) for n in names}
+    for number, row in enumerate(source.first_rows[1:], start=2):
+        if wanted <= {_normal(v) for v in row}:
+            return (
+                f" (the column names are on {source.line_label} {number}: delete the "
+                f"{number - 1} title row{'s' * (number > 2)} above them and load again)"
+            )
+    return ""
 
 
 # ---- checking rows -----------------------------------------------------------------------
@@ -542,6 +653,16 @@ _BOOLS = {
 }
 _SORTED_CURRENCIES = sorted(CURRENCIES)
 _EARLIEST, _LATEST = date(1900, 1, 1), date(2199, 12, 31)  # outside: a typo, not a date
+# Dates of things that happened: later than FUTURE_DAYS from today, they are typos (2062 for
+# 2026). Due, promised, contract and planning dates may lie far ahead and are not limited.
+FUTURE_DAYS = 92
+EVENT_DATES = frozenset(
+    ["invoice_date", "paid_date", "po_date", "approved_date", "receipt_date", "snapshot_date"]
+    + ["last_issue_date"]
+)
+# An id column that must name a row of its master table, once that table holds any rows
+# (before the first supplier is loaded, an invoice's supplier cannot be judged).
+REFERENCES = {"supplier_id": "suppliers", "item_id": "items"}
 _HAS_FAST_PATH = set(_TYPES) | {"int"}
 
 
@@ -623,37 +744,91 @@ def _typed(col: Column, s: pl.Expr, plan: _Plan, fast: bool = False) -> pl.Expr:
     return s
 
 
-def _bad(col: Column, s: pl.Expr, value: pl.Expr) -> pl.Expr:
+Known = dict[str, pl.Series]  # referring column -> the ids its master table holds
+
+
+def _bad(col: Column, s: pl.Expr, value: pl.Expr, plan: _Plan, known: Known) -> pl.Expr:
     """True where the column makes its row unloadable."""
     bad = s.is_not_null() & value.is_null()
     if col.required:
         bad = bad | s.is_null()
     if col.nonneg:
         bad = bad | (value < 0).fill_null(False)
+    for broken, _reason_text in _limits(col, s, value, plan, known):
+        bad = bad | broken.fill_null(False)
     return bad
 
 
-def _problem(col: Column, s: pl.Expr, value: pl.Expr, plan: _Plan) -> pl.Expr:
+def _problem(col: Column, s: pl.Expr, value: pl.Expr, plan: _Plan, known: Known) -> pl.Expr:
     """What is wrong with the column on a rejected row, in words (missing when nothing)."""
-    name, quoted = col.name, pl.lit("'") + s + pl.lit("'")
 
     def says(text: str) -> pl.Expr:
-        return pl.concat_str(pl.lit(f"{name} "), quoted, pl.lit(f" {text}"))
+        return _says(col, s, text)
 
-    missing = pl.lit(f"{name} is missing")
+    missing = pl.lit(f"{col.name} is missing")
     out = pl.when(s.is_null()).then(missing if col.required else None)
     if col.kind in _TYPES:
         text = _number_text(s, plan.decimal_comma)
         places = DECIMAL_PLACES[col.kind]
         fraction = text.str.extract(r"\.(\d*?)0*$").str.len_chars().fill_null(0)
+        if not plan.decimal_comma:
+            comma = text.is_null() & s.str.contains(_DECIMAL_COMMA)
+            out = out.when(comma).then(says(f"is not a number ({_COMMA_HINT})"))
         out = out.when(text.is_null()).then(says("is not a number"))
         out = out.when(fraction > places).then(says(f"has more than {places} decimal places"))
         out = out.when(value.is_null()).then(says("is too large"))
     else:
+        if col.kind == "date" and not plan.date_format:
+            either = value.is_null() & s.str.contains(_DAY_OR_MONTH_FIRST)
+            out = out.when(either).then(says(f"is not a date (expected YYYY-MM-DD; {_ORDER_HINT})"))
         out = out.when(value.is_null()).then(says(_expected(col, plan)))
     if col.nonneg:
         out = out.when(value < 0).then(says("is negative (must be 0 or more)"))
+    for broken, reason in _limits(col, s, value, plan, known):
+        out = out.when(broken).then(reason)
     return out.otherwise(None)
+
+
+_DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+-?$"  # 12,50 / 1.234,56 / 250,00-
+_COMMA_HINT = "a decimal comma? set `decimal_comma: true` in the mapping"
+_DAY_OR_MONTH_FIRST = r"^(?:0?[1-9]|1[0-2])[./-](?:0?[1-9]|1[0-2])[./-]\d{2,4}$"  # 03/04/2026
+_ORDER_HINT = "day or month first cannot be told: set date_format in the mapping, e.g. '%d/%m/%Y'"
+_SHOWN_CHARS = 80  # a value quoted in a reason is cut to this, with '...' saying so
+
+
+def _says(col: Column, s: pl.Expr, text: str) -> pl.Expr:
+    """ "<column> '<value>' <text>", a very long value shown by its start."""
+    shown = pl.when(s.str.len_chars() > _SHOWN_CHARS).then(
+        s.str.slice(0, _SHOWN_CHARS - 3) + pl.lit("...")
+    )
+    quoted = pl.lit("'") + shown.otherwise(s) + pl.lit("'")
+    return pl.concat_str(pl.lit(f"{col.name} "), quoted, pl.lit(f" {text}"))
+
+
+def _limits(
+    col: Column, s: pl.Expr, value: pl.Expr, plan: _Plan, known: Known
+) -> list[tuple[pl.Expr, pl.Expr]]:
+    """Rules beyond the column's type, as (where broken, the reason): a text too long to be
+    one value, an event date too far ahead to have happened, an id its master table lacks."""
+    rules = []
+    if col.kind == "text":
+        length = s.str.len_chars()
+        too_long = pl.concat_str(
+            pl.lit(f"{col.name} is "),
+            _thousands(length),
+            pl.lit(f" characters long (at most {TEXT_MAX_CHARS:,}; nothing is cut)"),
+        )
+        rules.append((length > TEXT_MAX_CHARS, too_long))
+    if col.name in EVENT_DATES:
+        limit = plan.latest_event.isoformat()
+        ahead = f"is too far in the future (after {limit}, {FUTURE_DAYS} days from today)"
+        rules.append((value > plan.latest_event, _says(col, s, ahead)))
+    if col.name in known:
+        master = REFERENCES[col.name]
+        unknown = s.is_not_null() & ~s.is_in(known[col.name].implode())
+        hint = f"is not in the {master} table (load it there first, then this file with --force)"
+        rules.append((unknown, _says(col, s, hint)))
+    return rules
 
 
 def _expected(col: Column, plan: _Plan) -> str:
@@ -684,6 +859,7 @@ class _FileState:
     lines_so_far: pl.DataFrame | None = None  # document -> lines numbered so far
     seen_keys: pl.DataFrame | None = None  # key hashes -> row the key first appeared on
     store_had_rows: bool = False
+    known: Known = field(default_factory=dict)  # ids the master tables hold, per column
 
 
 def _load_file(
@@ -698,7 +874,7 @@ def _load_file(
     assert plan is not None
     started = datetime.now()
     load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
-    state = _FileState(store_had_rows=_has_rows(con, spec))
+    state = _FileState(store_had_rows=_has_rows(con, spec), known=_known_ids(con, spec))
     amount = Decimal("0.00") if "amount" in spec.column_names else None
     clock = time.perf_counter()
     for raw in source.batches():
@@ -718,6 +894,8 @@ def _load_file(
         seconds = time.perf_counter() - clock
         say(f"{source.path}: {result.rows_in:,} rows checked ({seconds:.1f} s)")
     result.amount, result.load_id = amount, load_id
+    used = set(plan.sources.values())
+    result.ignored_columns = [c for c in source.columns if c not in used]
     message = f"{result.rows_rejected} row(s) rejected" if result.rows_rejected else None
     con.execute(
         "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -747,6 +925,17 @@ def _has_rows(con: duckdb.DuckDBPyConnection, spec: Table) -> bool:
     return bool(con.execute(f"SELECT EXISTS (SELECT 1 FROM {spec.name})").fetchall()[0][0])
 
 
+def _known_ids(con: duckdb.DuckDBPyConnection, spec: Table) -> Known:
+    """The ids the table's rows may refer to, per referring column (table names are ours)."""
+    known: Known = {}
+    for column, master in REFERENCES.items():
+        if column in spec.column_names and spec.name != master:
+            rows = con.execute(f"SELECT DISTINCT {column} FROM {master}").fetchall()
+            if rows:
+                known[column] = pl.Series(column, [r[0] for r in rows], pl.String)
+    return known
+
+
 def _check_batch(
     raw: pl.DataFrame, plan: _Plan, state: _FileState, source: _Source
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
@@ -759,7 +948,9 @@ def _check_batch(
     if plan.number_lines:
         typed = _number_lines(typed, spec, state)
     bad = typed.select(
-        pl.any_horizontal(_bad(c, pl.col(_S + c.name), pl.col(c.name)) for c in checked)
+        pl.any_horizontal(
+            _bad(c, pl.col(_S + c.name), pl.col(c.name), plan, state.known) for c in checked
+        )
     ).to_series()
     duplicate_of = _duplicate_of(typed, spec, state, plan)
     refused = bad if duplicate_of is None else bad | duplicate_of.is_not_null()
@@ -782,7 +973,7 @@ def _check_batch(
         raw_rows.select(pl.struct(pl.exclude(_ROW)).struct.json_encode())
         .to_series()
         .alias("raw_row"),
-        _reason(spec, plan, checked, source).alias("reason"),
+        _reason(spec, plan, checked, source, state.known).alias("reason"),
     )
     return valid, reasons, int(spaces.sum())
 
@@ -812,8 +1003,10 @@ def _typed_columns(texts: pl.DataFrame, plan: _Plan, checked: list[Column]) -> p
     return typed
 
 
-def _reason(spec: Table, plan: _Plan, checked: list[Column], source: _Source) -> pl.Expr:
-    problems = [_problem(c, pl.col(_S + c.name), pl.col(c.name), plan) for c in checked]
+def _reason(
+    spec: Table, plan: _Plan, checked: list[Column], source: _Source, known: Known
+) -> pl.Expr:
+    problems = [_problem(c, pl.col(_S + c.name), pl.col(c.name), plan, known) for c in checked]
     key = ", ".join(spec.key)
     problems.append(
         pl.when(pl.col("_kpi_dup").is_not_null()).then(

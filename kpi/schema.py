@@ -28,6 +28,10 @@ SQL_TYPES: dict[str, str] = {
 # so that what is loaded reconciles with the file to the cent.
 DECIMAL_PLACES: dict[str, int] = {"money": 2, "price": 4, "qty": 3, "pct": 4, "rate": 8}
 
+# The longest text a row may hold in one column; a longer value rejects its row (it is a
+# pasted document or a broken export, and cutting it would lose data silently).
+TEXT_MAX_CHARS = 1000
+
 
 @dataclass(frozen=True)
 class Column:

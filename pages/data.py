@@ -9,13 +9,14 @@ import streamlit as st
 
 from kpi.data_status import freshness, load_history, rejected_rows
 from kpi.mappings import MappingError, load_mappings
-from kpi.people import PermissionDenied, require_loader
-from kpi.pipelines import LoadRefused, load_files
+from kpi.people import PermissionDenied
+from kpi.pipelines import LoadRefused
 from kpi.schema import TABLES
 from kpi.settings import config_dir
 from kpi.store import Store, StoreError
+from kpi.upload_checks import load_upload
 from ui.context import current
-from ui.widgets import downloads, no_data
+from ui.widgets import downloads, literal, no_data
 
 ctx = current()
 st.title("Data")
@@ -138,16 +139,16 @@ with tab_upload:
     )
     st.caption("Required columns: " + ", ".join(TABLES[table].required_columns))
     upload = st.file_uploader("File", type=["csv", "txt", "xlsx", "parquet"], key="up_file")
-    report_text = ""
+    report_text, problem = "", None
     if st.button("Load the file", type="primary", disabled=upload is None, key="up_go"):
-        with st.status(f"Loading {upload.name} into {table}…", expanded=True) as status:
+        with st.status(f"Loading {literal(upload.name)} into {table}…", expanded=True) as status:
             try:
-                require_loader(ctx.person)
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / Path(upload.name).name
                     path.write_bytes(upload.getvalue())
-                    report = load_files(
+                    report = load_upload(  # checks the person's role, size and type
                         ctx.store,
+                        ctx.person,
                         table,
                         [path],
                         mapping=None if mapping not in mappings else mapping,
@@ -155,14 +156,23 @@ with tab_upload:
                     )
             except PermissionDenied as exc:
                 status.update(label="Not allowed", state="error")
-                st.error(str(exc))
+                problem = str(exc)
             except (LoadRefused, MappingError, StoreError) as exc:
                 status.update(label="Refused", state="error")
-                st.error(f"Refused, nothing was loaded: {exc}")
+                problem = f"Refused, nothing was loaded: {exc}"
+            except OSError as exc:  # the upload could not be kept in a temporary folder
+                status.update(label="Refused", state="error")
+                problem = (
+                    "Refused, nothing was loaded: the uploaded file could not be kept in "
+                    f"{tempfile.gettempdir()} ({exc.strerror or exc}); free some space there "
+                    "and try again."
+                )
             else:
                 status.update(label="Loaded", state="complete")
                 report_text = report.as_table()
                 st.cache_data.clear()
+        if problem:  # outside the status box, which folds up on error: the reason stays in view
+            st.error(problem)
         if report_text:
             st.success("Loaded. The dashboard now shows the new data.")
             st.code(report_text, language=None)

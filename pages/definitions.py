@@ -54,7 +54,7 @@ from kpi.settings import kpis_path
 from kpi.sql import view_catalog
 from kpi.store import Store, StoreError
 from ui.context import current
-from ui.widgets import downloads, no_data
+from ui.widgets import downloads, literal, no_data, plot_text
 
 OWNERS: tuple[str, ...] = get_args(Owner)
 UNITS: tuple[str, ...] = get_args(Unit)
@@ -194,12 +194,12 @@ def _filtered(catalogue: pl.DataFrame) -> pl.DataFrame:
 
 
 def _definition(kpi: KpiDefinition) -> None:
-    st.write(kpi.description)
+    st.markdown(literal(kpi.description))  # data text: shown as typed, never as markup
     left, right = st.columns(2)
     left.markdown("**Finance reads it as**")
-    left.write(kpi.readings.finance)
+    left.markdown(literal(kpi.readings.finance))
     right.markdown("**Procurement reads it as**")
-    right.write(kpi.readings.procurement)
+    right.markdown(literal(kpi.readings.procurement))
     st.markdown(f"**Formula** over the view `{kpi.source}`, periods by `{kpi.period_by}`")
     st.code(kpi.formula, language="sql")
     st.markdown(
@@ -208,12 +208,13 @@ def _definition(kpi: KpiDefinition) -> None:
     )
     raci = kpi.raci
     st.markdown(
-        f"**Owner** {kpi.owner} · **RACI** responsible {raci.responsible} · accountable "
-        f"{raci.accountable} · consulted {', '.join(raci.consulted) or '–'} · informed "
-        f"{', '.join(raci.informed) or '–'}"
+        f"**Owner** {literal(kpi.owner)} · **RACI** responsible {literal(raci.responsible)} · "
+        f"accountable {literal(raci.accountable)} · consulted "
+        f"{literal(', '.join(raci.consulted) or '–')} · informed "
+        f"{literal(', '.join(raci.informed) or '–')}"
     )
     if kpi.notes:
-        st.caption(kpi.notes)
+        st.caption(literal(kpi.notes))
     st.markdown("**Targets**")
     if not kpi.targets:
         st.caption("No targets yet: the owner adds them in the **Edit** tab.")
@@ -327,9 +328,11 @@ def _history(kpi_id: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     downloads(table, f"{kpi_id}_history", f"history_{kpi_id}")
     for n, r in enumerate(records[:10]):
-        head = f"{r.get('when', '')[:16].replace('T', ' ')} · {r.get('who')} · {r.get('action')}"
+        head = literal(
+            f"{r.get('when', '')[:16].replace('T', ' ')} · {r.get('who')} · {r.get('action')}"
+        )
         with st.expander(head, expanded=n == 0):
-            st.markdown(f"**Why:** {r.get('why') or '–'}")
+            st.markdown(f"**Why:** {literal(r.get('why') or '–')}")
             if r.get("diff"):
                 st.code(r["diff"], language="diff")
             if r.get("cleared_approvals"):
@@ -593,7 +596,7 @@ def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> boo
         return True
     fig = charts.kpi_trend(
         table.select("period", pl.col("as edited").alias("value")),
-        f"{candidate.get('name') or kpi_id}: as edited"
+        f"{plot_text(candidate.get('name') or kpi_id)}: as edited"
         + (" and as saved" if before is not None else ""),
         unit,
         targets,
@@ -872,7 +875,7 @@ with tab_catalogue:
                 "KPI", ids, key="def_pick", format_func=lambda i: f"{names[i]} · {i}"
             )
             kpi = next(k for k in ctx.definitions if k.id == pick)
-            st.subheader(kpi.name)
+            st.subheader(literal(kpi.name))
             st.caption(
                 f"`{kpi.id}` · owner **{kpi.owner}** · {_theme(kpi.theme)} · "
                 f"{STATUS_SHOWN[effective_status(kpi)]}"

@@ -37,7 +37,7 @@ from kpi.people import PermissionDenied, Person, load_people
 from kpi.settings import kpis_path
 from kpi.store import Store, StoreError
 from ui.context import current
-from ui.widgets import definition_dialog, downloads, no_data
+from ui.widgets import definition_dialog, downloads, literal, no_data
 
 ctx = current()
 st.title("Quarterly goals")
@@ -136,7 +136,8 @@ def _proposal_card(column, dept: str, row: dict, unit: str) -> None:
         if value is None:
             st.caption("No proposal yet.")
             return
-        st.write(row[f"{dept}_rationale"] or "*No rationale given.*")
+        rationale = row[f"{dept}_rationale"]
+        st.markdown(literal(rationale) if rationale else "*No rationale given.*")
         when = row[f"{dept}_at"]
         st.caption(
             f"{row[f'{dept}_name']} · {row[f'{dept}_by']} · "
@@ -297,7 +298,7 @@ with tab_kpi:
     with m_target:
         st.metric(f"Target {plan} in kpis.yaml", format_value(target, unit, CUR), border=True)
     if hist.is_empty() and fc["forecast"] is None:
-        no_data(f"quarters of {kpi.name} before {plan}", "Load more history.")
+        no_data(f"quarters of {literal(kpi.name)} before {plan}", "Load more history.")
     else:
         fig = history_forecast_chart(hist, fc, kpi.name, unit, kpi.targets, CUR)
         charts.add_proposals(fig, plan, prop["finance_value"], prop["procurement_value"], unit)
@@ -341,7 +342,7 @@ with tab_kpi:
         )
     kpi_log = proposal_log.filter(pl.col("kpi") == kpi_id)
     if not kpi_log.is_empty():
-        with st.expander(f"Every proposal for {kpi.name} in {plan} ({kpi_log.height})"):
+        with st.expander(f"Every proposal for {literal(kpi.name)} in {plan} ({kpi_log.height})"):
             st.dataframe(kpi_log, hide_index=True, width="stretch")
             downloads(kpi_log, f"proposals_{kpi_id}_{plan}", "goals_kpi_proposals")
 
@@ -386,7 +387,7 @@ with tab_kpi:
                 )
                 st.session_state["_goals_flash"] = (
                     f"{row['department'].capitalize()} proposes "
-                    f"{format_value(row['value'], unit, CUR)} for {kpi.name} in {plan}."
+                    f"{format_value(row['value'], unit, CUR)} for {literal(kpi.name)} in {plan}."
                 )
                 st.session_state["_goals_reset"] = {f"prop_why_{sfx}": ""}
                 st.rerun()
@@ -482,7 +483,8 @@ with tab_kpi:
             else:
                 st.cache_data.clear()  # the definitions now carry the new target
                 st.session_state["_goals_flash"] = (
-                    f"{kpi.name}: {format_value(stored_value(agreed, unit), unit, CUR)} agreed for "
+                    f"{literal(kpi.name)}: {format_value(stored_value(agreed, unit), unit, CUR)} "
+                    "agreed for "
                     f"{plan}, signed by {by_email[fin].name} (finance) and {by_email[proc].name} "
                     "(procurement), and written into config/kpis.yaml."
                 )

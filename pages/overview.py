@@ -12,7 +12,7 @@ from kpi.kpi_editing import effective_status
 from kpi.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
 from kpi.store import Store
 from ui.context import current
-from ui.widgets import definition_dialog, downloads, no_data
+from ui.widgets import definition_dialog, downloads, literal, no_data
 
 ctx = current()
 st.title("CFO overview")
@@ -77,7 +77,7 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
         continue
     r = row.row(0, named=True)
     tile.metric(
-        r["name"],
+        literal(r["name"]),  # a metric's label is markdown; a KPI name is data
         format_value(r["value"], r["unit"], ctx.currency, compact=r["unit"] == "currency"),
         delta=format_delta(r["delta"], r["unit"], ctx.currency) or None,
         delta_color={"lower_is_better": "inverse", "higher_is_better": "normal"}.get(
@@ -92,7 +92,7 @@ st.markdown(status_tally(card) + f" KPIs in {ctx.period}")
 
 not_agreed = card.filter(pl.col("definition_status") != "agreed")["name"].to_list()
 if not_agreed:
-    st.warning("Not yet agreed by both departments: " + ", ".join(not_agreed), icon="⚠️")
+    st.warning("Not yet agreed by both departments: " + literal(", ".join(not_agreed)), icon="⚠️")
 
 shown = for_display(card, ctx.currency)
 

@@ -19,7 +19,7 @@ from kpi.definitions import DefinitionsError, KpiDefinition, load_definitions
 from kpi.people import Person, load_people
 from kpi.scorecard import data_window, latest_complete_period
 from kpi.settings import Settings, db_path, kpis_path, load_settings
-from kpi.store import Store, StoreError
+from kpi.store import Store, StoreBusy, StoreError
 
 
 @dataclass
@@ -49,6 +49,7 @@ def current() -> Context:
     if ctx is None:
         _route_through_app()
         ctx = sidebar()  # a page run on its own (AppTest): it draws the shared sidebar itself
+        definitions_banner(ctx)
     return ctx
 
 
@@ -68,20 +69,62 @@ def _route_through_app() -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _definitions(path: str, mtime: float, settings: Settings) -> list[KpiDefinition]:
+def _definitions(path: str, stamp: tuple | None, settings: Settings) -> list[KpiDefinition]:
     return load_definitions(Path(path), settings)
 
 
+def _stamp(path: Path) -> tuple | None:
+    """Changes whenever the file is saved or replaced: the cache key of the definitions."""
+    try:
+        st_ = path.stat()
+    except OSError:
+        return None  # missing or unreadable: load_definitions says which
+    return (st_.st_ino, st_.st_mtime_ns, st_.st_size)
+
+
 def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | None]:
-    """The definitions in use; when the file is broken, the last good ones and the problem."""
+    """The definitions in use; when the file is broken, the last good ones and the problem.
+
+    Whatever is wrong with the file (bad YAML, binary garbage, a directory, a "billion
+    laughs" file), the app keeps running: the problem becomes text for a banner.
+    """
     path = kpis_path()
     try:
-        defs = _definitions(str(path), path.stat().st_mtime, settings)
+        defs = _definitions(str(path), _stamp(path), settings)
         st.session_state["_last_good_definitions"] = defs
         return defs, None
-    except (DefinitionsError, OSError) as exc:
+    except (DefinitionsError, OSError, ValueError, RecursionError) as exc:
         last = st.session_state.get("_last_good_definitions", [])
-        return last, str(exc)
+        todo = (
+            "Fix the file by hand (`python -m kpi check` lists every problem) or restore it "
+            "from version control."
+        )
+        if not last:
+            todo += " Until then no KPI can be shown."
+        return last, f"{exc}\n\n{todo}"
+
+
+def definitions_banner(ctx: Context) -> None:
+    """The broken-file banner (app.py draws it above every page; a page run on its own
+    draws it here)."""
+    if ctx.definitions_problem:
+        what = "the last good definitions are in use" if ctx.definitions else "no KPIs to show"
+        st.error(
+            f"{kpis_path().name} has a problem, so {what}:\n\n" + ctx.definitions_problem,
+            icon=":material/error:",
+        )
+
+
+def refreshing() -> None:
+    """The store is held by a writer for longer than a reader waits: a calm note instead of
+    an error, and the page stops (the next click or a reload shows the data)."""
+    st.info(
+        "**The data is refreshing.** Another program is writing the store; try again in "
+        "a moment to see the figures.",
+        icon=":material/sync:",
+    )
+    st.button("Try again", key="refresh_retry")
+    st.stop()
 
 
 @st.cache_data(show_spinner=False)
@@ -186,6 +229,8 @@ def sidebar() -> Context:
         window = _window(str(store.path), version, settings)
         choices = _choices(str(store.path), version, settings)
         currencies = _currencies(str(store.path), version, settings)
+    except StoreBusy:
+        refreshing()
     except StoreError as exc:
         st.sidebar.error(str(exc))
         st.session_state["_ctx"] = ctx

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import polars as pl
 import streamlit as st
 
@@ -10,6 +13,22 @@ from kpi.definitions import KpiDefinition
 from kpi.formatting import format_value
 from kpi.kpi_editing import approvals_state, effective_status
 from kpi.output import to_csv_bytes, to_xlsx_bytes
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def literal(text: object) -> str:
+    """Text from data (supplier names, notes, titles, descriptions), escaped so that
+    st.markdown, st.caption, st.info and the like show it exactly as typed: every ASCII
+    punctuation mark gets a backslash, so no link, emphasis, HTML, colour directive, icon
+    or formula can come out of it."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if text is None else str(text))
+
+
+def plot_text(text: object) -> str:
+    """Data text for a plotly title, label or hover: plotly reads a few HTML tags
+    (<b>, <a href>, <br>), so '<' and '&' are written as entities and shown as typed."""
+    return html.escape("" if text is None else str(text), quote=False)
 
 
 def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
@@ -23,9 +42,14 @@ def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
         key=f"csv_{key}",
         help="Comma-separated, UTF-8; opens in Excel",
     )
+    try:
+        workbook = to_xlsx_bytes(frame, name)
+    except OSError:  # openpyxl writes temporary files: a full disk costs the Excel copy only
+        right.caption("Excel unavailable: the temporary folder is full")
+        return
     right.download_button(
         "⬇ Excel",
-        to_xlsx_bytes(frame, name),
+        workbook,
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx_{key}",
@@ -33,41 +57,45 @@ def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
 
 
 def no_data(what: str, todo: str) -> None:
+    """An empty state: what is missing and what to do (both written by us, in markdown)."""
     st.info(f"**No {what} yet.** {todo}", icon="ℹ️")
 
 
 @st.dialog("KPI definition", width="large")
 def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: str) -> None:
     """Everything both departments signed about one KPI, and its recent values."""
-    st.subheader(kpi.name)
+    st.subheader(literal(kpi.name))
     status = effective_status(kpi)
     agreed = "✅ agreed by both departments" if status == "agreed" else f"⚠️ {status}"
-    st.caption(f"`{kpi.id}` · owner **{kpi.owner}** · theme {kpi.theme} · {agreed}")
-    st.write(kpi.description)
+    st.caption(
+        f"`{kpi.id}` · owner **{literal(kpi.owner)}** · theme {literal(kpi.theme)} · {agreed}"
+    )
+    st.markdown(literal(kpi.description))
     left, right = st.columns(2)
     left.markdown("**Finance reads it as**")
-    left.write(kpi.readings.finance)
+    left.markdown(literal(kpi.readings.finance))
     right.markdown("**Procurement reads it as**")
-    right.write(kpi.readings.procurement)
+    right.markdown(literal(kpi.readings.procurement))
     st.markdown(
         "**Formula** (over the view `" + kpi.source + "`, periods by `" + kpi.period_by + "`)"
     )
     st.code(kpi.formula, language="sql")
     st.markdown(
         f"**Unit** {kpi.unit} · **direction** {kpi.direction.replace('_', ' ')} · "
-        f"**can be split by** {', '.join(kpi.dimensions) or '–'}"
+        f"**can be split by** {literal(', '.join(kpi.dimensions) or '–')}"
     )
     raci = kpi.raci
     st.markdown(
-        f"**RACI** responsible {raci.responsible} · accountable {raci.accountable} · "
-        f"consulted {', '.join(raci.consulted) or '–'} · informed {', '.join(raci.informed) or '–'}"
+        f"**RACI** responsible {literal(raci.responsible)} · accountable "
+        f"{literal(raci.accountable)} · consulted {literal(', '.join(raci.consulted) or '–')} · "
+        f"informed {literal(', '.join(raci.informed) or '–')}"
     )
     approvals, state = kpi.approvals, approvals_state(kpi)
     signed = []
     for dept in ("finance", "procurement"):
         a = getattr(approvals, dept, None) if approvals else None
         void = " (void: an earlier version)" if state[dept] == "void" else ""
-        signed.append(f"{dept}: {a.by} on {a.on}{void}" if a else f"{dept}: not signed")
+        signed.append(f"{dept}: {literal(a.by)} on {a.on}{void}" if a else f"{dept}: not signed")
     st.markdown("**Approvals** " + " · ".join(signed))
     targets = {p: float(v) for p, v in kpi.targets.items()}
     if trend is not None and not trend.is_empty():
