@@ -52,13 +52,3 @@ def format_delta(delta: float | None, unit: str, currency: str = "EUR") -> str:
     if unit == "days":
         return f"{sign}{abs(delta):,.1f} days"
     return f"{sign}{abs(delta):,.2f}"
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value

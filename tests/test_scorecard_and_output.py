@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from kpi.definitions import load_definitions
-from kpi.formatting import format_delta, format_value, neutralise_cell
-from kpi.output import to_csv_bytes, to_xlsx_bytes
+from kpi.formatting import format_delta, format_value
+from kpi.output import neutralise_text, to_csv_bytes, to_xlsx_bytes
 from kpi.scorecard import for_display, rag_status, scorecard
 from tests import hand_fixture
 
@@ -77,9 +77,9 @@ def test_compact_money_and_deltas():
 
 @pytest.mark.parametrize("text", ['=HYPERLINK("x")', "+1", "-2+3", "@SUM(A1)", "\tcmd"])
 def test_formula_cells_are_neutralised(text):
-    assert neutralise_cell(text) == "'" + text
-    assert neutralise_cell("Kartonwerk GmbH") == "Kartonwerk GmbH"
-    assert neutralise_cell(-5) == -5
+    assert neutralise_text(text) == "'" + text
+    assert neutralise_text("Kartonwerk GmbH") == "Kartonwerk GmbH"
+    assert neutralise_text(-5) == -5
 
 
 def test_downloads_are_inert_in_excel_and_csv():
