@@ -2,10 +2,18 @@
 
 Colours come from the Okabe–Ito palette, which people with the common colour-vision
 deficiencies can tell apart; statuses also carry a word and a symbol, never colour alone.
+
+Text from data (supplier, category and item names, notes, titles) is shown as typed: plotly
+reads a few HTML tags in any text it draws, so every figure passes through `safe_figure`
+(via `_layout`), the one place where data text becomes entities. Builders take raw text.
 """
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
@@ -24,7 +32,60 @@ PALETTE = {
 STATUS_COLOURS = {"green": "#009E73", "amber": "#E69F00", "red": "#D55E00", "none": "#7F7F7F"}
 
 
+# what a trace draws or hands to a hover/text template from its data (never the templates
+# themselves: those are ours and carry deliberate <br> and <extra> markup)
+_TRACE_TEXT = ("x", "y", "z", "ids", "labels", "parents", "text", "hovertext", "customdata", "name")
+
+
+def plot_text(text: object) -> str:
+    """Data text for a plotly title, label or hover: plotly reads a few HTML tags
+    (<b>, <a href>, <br>), so '<' and '&' are written as entities; plotly turns them back
+    when it draws, so the reader sees exactly what was typed."""
+    return html.escape("" if text is None else str(text), quote=False)
+
+
+def _escaped(value: Any) -> Any:
+    """`value` with every string in it (at any depth of lists, tuples, arrays) escaped."""
+    if isinstance(value, str):
+        return plot_text(value)
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind not in "OUS" else [_escaped(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def _escape_props(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = obj[name]
+        if value is not None:
+            new = _escaped(value)
+            if new is not value:
+                obj[name] = new
+
+
+def _escape_axis_title(axis: Any) -> None:
+    _escape_props(axis.title, ("text",))
+
+
+def safe_figure(fig: go.Figure) -> go.Figure:
+    """Escape, once, every data string a figure draws: the traces' categories, labels, ids,
+    parents, texts, hover texts, custom data and names, and the layout's title, axis
+    titles and annotations. Ids change with their labels: a click handler maps a clicked
+    id back through `plot_text` (see kpi.spend.treemap_nodes)."""
+    for trace in fig.data:
+        _escape_props(trace, tuple(n for n in _TRACE_TEXT if n in trace))
+    _escape_props(fig.layout.title, ("text",))
+    fig.for_each_xaxis(_escape_axis_title)
+    fig.for_each_yaxis(_escape_axis_title)
+    for note in fig.layout.annotations:
+        _escape_props(note, ("text",))
+    return fig
+
+
 def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) -> go.Figure:
+    """The house layout, applied last by every builder: it also escapes the figure's data
+    text (safe_figure), so a builder adds no trace after it and calls it once."""
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
         height=height,
@@ -36,7 +97,7 @@ def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) ->
     )
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(gridcolor="#e5e5e5", zerolinecolor="#999")
-    return fig
+    return safe_figure(fig)
 
 
 def _money_axis(currency: str) -> str:
@@ -142,7 +203,7 @@ def sparkline(values: list[float | None], status: str = "none") -> go.Figure:
         plot_bgcolor="white",
         showlegend=False,
     )
-    return fig
+    return safe_figure(fig)
 
 
 def kpi_trend(
@@ -302,7 +363,7 @@ def add_proposals(
     ):
         if value is not None:
             fig.add_scatter(
-                x=[quarter],
+                x=[plot_text(quarter)],  # the figure's text is escaped already (_layout)
                 y=[value * scale],
                 name=name,
                 mode="markers",

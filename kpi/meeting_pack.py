@@ -119,7 +119,7 @@ def history_forecast_chart(
                 "color": charts.PALETTE["orange"],
             }
         fig.add_scatter(
-            x=[forecast["quarter"]],
+            x=[charts.plot_text(forecast["quarter"])],  # as kpi_trend's escaped periods
             y=[value],
             name="Forecast (with range)",
             mode="markers",
@@ -129,7 +129,7 @@ def history_forecast_chart(
         target = targets.get(forecast["quarter"])
         if target is not None:
             fig.add_scatter(
-                x=[forecast["quarter"]],
+                x=[charts.plot_text(forecast["quarter"])],  # as kpi_trend's escaped periods
                 y=[target * scale],
                 name="Target",
                 mode="markers",

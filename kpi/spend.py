@@ -326,43 +326,29 @@ def _f(values: Sequence) -> list[float | None]:
 
 
 NODE_SEP = " › "
-_TREE_TEXT = ("category", "supplier", "item_id", "item")
 
 
-def plot_safe(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """Text columns as plotly shows them literally: plotly reads a few HTML tags in labels,
-    titles and hovers, so '&', '<' and '>' become entities (a name is data, not markup)."""
-    return frame.with_columns(
-        pl.col(c)
-        .cast(pl.String)
-        .str.replace_all("&", "&amp;", literal=True)
-        .str.replace_all("<", "&lt;", literal=True)
-        .str.replace_all(">", "&gt;", literal=True)
-        for c in columns
-    )
+def _id_hover(currency: str) -> str:
+    """A box's hover: its path (the id) and its amount in the currency."""
+    return "%{id}<br>%{value:,.2f} " + charts.plot_text(currency) + "<extra></extra>"
 
 
 def treemap_nodes(tree: pl.DataFrame) -> dict[str, tuple[str, str | None, str | None]]:
     """Each box id of spend_treemap → (category, supplier, item_id), None below its level:
-    what a click on the box means for the drill-down."""
+    what a click on the box means for the drill-down. The figure's ids are escaped
+    (charts.safe_figure), so the keys are escaped the same way."""
     nodes: dict[str, tuple[str, str | None, str | None]] = {}
-    safe = plot_safe(
-        tree.select("category", "supplier", "item_id"), ("category", "supplier", "item_id")
-    )
-    for (c, s, i), (sc, ss, si) in zip(
-        tree.select("category", "supplier", "item_id").iter_rows(), safe.iter_rows(), strict=True
-    ):
-        nodes[sc] = (c, None, None)
-        nodes[NODE_SEP.join((sc, ss))] = (c, s, None)
-        nodes[NODE_SEP.join((sc, ss, si))] = (c, s, i)
+    key = charts.plot_text
+    for c, s, i in tree.select("category", "supplier", "item_id").iter_rows():
+        nodes[key(f"{c}")] = (c, None, None)
+        nodes[key(f"{c}{NODE_SEP}{s}")] = (c, s, None)
+        nodes[key(f"{c}{NODE_SEP}{s}{NODE_SEP}{i}")] = (c, s, i)
     return nodes
 
 
 def spend_treemap(tree: pl.DataFrame, currency: str, title: str) -> go.Figure:
     """Category → supplier → item as nested rectangles (ids: see treemap_nodes)."""
     sep = NODE_SEP
-    tree = plot_safe(tree, _TREE_TEXT)
-    title = plot_safe(pl.DataFrame({"t": [title]}), ["t"])["t"][0]
     cat = tree.group_by("category").agg(pl.col("amount").sum())
     sup = tree.group_by("category", "supplier").agg(pl.col("amount").sum())
     ids = cat["category"].to_list()
@@ -392,7 +378,7 @@ def spend_treemap(tree: pl.DataFrame, currency: str, title: str) -> go.Figure:
             branchvalues="total",
             maxdepth=3,
             texttemplate="%{label}<br>%{value:,.0f}<br>%{percentRoot:.1%}",
-            hovertemplate="%{id}<br>%{value:,.2f} " + currency + "<extra></extra>",
+            hovertemplate=_id_hover(currency),
         )
     )
     fig.update_layout(treemapcolorway=colours)
@@ -419,7 +405,7 @@ def spend_trend_chart(monthly: pl.DataFrame, currency: str) -> go.Figure:
 
 def pareto_chart(pareto: pl.DataFrame, currency: str, top: int = 30) -> go.Figure:
     """The largest suppliers' spend (bars) and the cumulative share of spend (line, right)."""
-    rows = plot_safe(pareto.head(top), ["supplier"])
+    rows = pareto.head(top)
     x = rows["supplier"].to_list()
     fig = go.Figure()
     fig.add_bar(x=x, y=_f(rows["amount"]), name="Spend", marker_color=charts.PALETTE["blue"])
@@ -487,7 +473,7 @@ def burn_chart(
 
 def status_chart(status: pl.DataFrame, by: str, currency: str, top: int = 15) -> go.Figure:
     """Per cost centre (or category): budget of the year, actual, committed and forecast."""
-    rows = plot_safe(status.sort("budget_year", descending=True).head(top), [by])
+    rows = status.sort("budget_year", descending=True).head(top)
     x = [
         f"⚠ {v}" if flag else str(v)
         for v, flag in rows.select(by, "heading_over_budget").iter_rows()
@@ -557,7 +543,6 @@ SPEND_KPIS = (
 
 def cost_centre_sunburst(by_cc: pl.DataFrame, currency: str) -> go.Figure:
     """Spend by cost centre (inner ring) and its categories (outer ring)."""
-    by_cc = plot_safe(by_cc, ("cost_centre", "category"))
     centres = by_cc.group_by("cost_centre").agg(pl.col("amount").sum())
     ids = centres["cost_centre"].to_list()
     labels, parents, values = list(ids), [""] * centres.height, _f(centres["amount"])
@@ -573,7 +558,7 @@ def cost_centre_sunburst(by_cc: pl.DataFrame, currency: str) -> go.Figure:
             parents=parents,
             values=values,
             branchvalues="total",
-            hovertemplate="%{id}<br>%{value:,.2f} " + currency + "<extra></extra>",
+            hovertemplate=_id_hover(currency),
         )
     )
     colours = [

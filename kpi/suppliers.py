@@ -11,7 +11,6 @@ kpi/sql_spend.py; money is exact DECIMAL in the display currency.
 
 from __future__ import annotations
 
-import html
 from datetime import date
 
 import plotly.graph_objects as go
@@ -19,7 +18,7 @@ import polars as pl
 
 from kpi import charts
 from kpi import sql_spend as q
-from kpi.spend import BUDGET_FILTERS, Filters, _run, _spend, filter_params, plot_safe
+from kpi.spend import BUDGET_FILTERS, Filters, _run, _spend, filter_params
 from kpi.store import Store
 
 HHI_HIGH = 2500.0  # above: highly concentrated (the usual competition-authority thresholds)
@@ -101,7 +100,7 @@ def concentration_chart(conc: pl.DataFrame) -> go.Figure:
     }
     fig = go.Figure()
     for level in ("high", "moderate", "low"):
-        rows = plot_safe(conc.filter(pl.col("level") == level), ("category", "top_supplier"))
+        rows = conc.filter(pl.col("level") == level)
         if rows.height:
             fig.add_bar(
                 x=rows["category"].to_list(),
@@ -147,6 +146,6 @@ def history_chart(
     )
     return charts._layout(
         fig,
-        f"{html.escape(name, quote=False)}: spend and on-time delivery",
+        f"{name}: spend and on-time delivery",
         charts._money_axis(currency),
     )

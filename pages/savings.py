@@ -38,7 +38,7 @@ from kpi.savings import (
 from kpi.schema import CURRENCIES, KINDS, STAGES
 from kpi.store import Store, StoreError
 from ui.context import current
-from ui.widgets import downloads, no_data, plot_text
+from ui.widgets import downloads, no_data
 
 ctx = current()
 st.title("Savings & cost avoidance")
@@ -176,7 +176,7 @@ with tab_bridge:
             pick = st.selectbox(scope.replace("_", " ").capitalize(), values, key="bridge_pick")
             chosen = split.filter(pl.col(scope) == pick)
             if not chosen.is_empty():
-                row, title = chosen.row(0, named=True), f"{plot_text(pick)}, {base} → {cur}"
+                row, title = chosen.row(0, named=True), f"{pick}, {base} → {cur}"
         st.plotly_chart(charts.bridge_waterfall(row, ctx.currency, title), key="c_bridge")
         st.markdown("**By category**")
         st.dataframe(

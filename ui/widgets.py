@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import polars as pl
 import streamlit as st
 
 from kpi import charts
+from kpi.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.charts)
 from kpi.definitions import KpiDefinition
 from kpi.formatting import format_value
 from kpi.kpi_editing import approvals_state, effective_status
@@ -23,12 +23,6 @@ def literal(text: object) -> str:
     punctuation mark gets a backslash, so no link, emphasis, HTML, colour directive, icon
     or formula can come out of it."""
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if text is None else str(text))
-
-
-def plot_text(text: object) -> str:
-    """Data text for a plotly title, label or hover: plotly reads a few HTML tags
-    (<b>, <a href>, <br>), so '<' and '&' are written as entities and shown as typed."""
-    return html.escape("" if text is None else str(text), quote=False)
 
 
 def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
