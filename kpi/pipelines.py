@@ -172,7 +172,9 @@ def load_files(
     """
     if not files:
         raise LoadRefused("no files given to load")
-    check_files(files, error=LoadRefused)  # size limit and type check, before reading
+    # type check (and the size limit when KPI_MAX_UPLOAD_MB is set) before reading; the
+    # app's uploads went through load_upload, which always applies the limit
+    check_files(files, error=LoadRefused, command_line=True)
     say = progress or (lambda _message: None)
     spec = _table(table)
     chosen = _mapping(table, mapping, mapping_file)

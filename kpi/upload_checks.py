@@ -10,6 +10,7 @@ refusal names the file and says what to do, before a byte of it is parsed.
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -21,9 +22,11 @@ if TYPE_CHECKING:
     from kpi.pipelines import LoadReport
     from kpi.store import Store
 
-# The same default as Streamlit's server.maxUploadSize (.streamlit/config.toml), so the app
-# and the command line refuse the same files. KPI_MAX_UPLOAD_MB overrides it.
+# The same default as Streamlit's server.maxUploadSize (.streamlit/config.toml) for files
+# uploaded in the app. KPI_MAX_UPLOAD_MB overrides it, and also limits `python -m kpi load`,
+# which has no limit otherwise: an operator's ERP export may well be gigabytes.
 DEFAULT_MAX_MB = 200
+_ENV = "KPI_MAX_UPLOAD_MB"
 
 CSV_TYPES = (".csv", ".txt", ".tsv")
 EXCEL_TYPES = (".xlsx", ".xlsm")
@@ -58,7 +61,7 @@ class UploadRefused(ValueError):
 
 def max_upload_bytes() -> int:
     """The limit in bytes: KPI_MAX_UPLOAD_MB (a positive number of megabytes) or 200 MB."""
-    raw = os.environ.get("KPI_MAX_UPLOAD_MB", "").strip()
+    raw = os.environ.get(_ENV, "").strip()
     try:
         mb = float(raw) if raw else DEFAULT_MAX_MB
     except ValueError:
@@ -74,11 +77,15 @@ def check_files(
     files: Iterable[Path | str],
     max_bytes: int | None = None,
     error: Callable[[str], Exception] = UploadRefused,
+    command_line: bool = False,
 ) -> None:
     """Refuse (raise `error`) the first file that is too big or not what its name says.
 
     `error` lets the pipeline raise its own LoadRefused, so callers catch one exception.
+    On the `command_line` only the type is checked unless KPI_MAX_UPLOAD_MB is set.
     """
+    if command_line and max_bytes is None and not os.environ.get(_ENV, "").strip():
+        max_bytes = sys.maxsize
     try:
         limit = max_bytes if max_bytes is not None else max_upload_bytes()
     except UploadRefused as exc:
