@@ -1784,15 +1784,19 @@ def _write(
     scale: float,
     say: Callable[[str], None],
 ) -> dict[str, int]:
+    """Insert the tables in order, letting go of each frame once it is in the store (at
+    scale 50 the frames hold gigabytes, and DuckDB needs room to write them)."""
     counts: dict[str, int] = {}
     with Store(path).write(fresh=True) as con:
-        for load_id, (name, frame) in enumerate(tables.items(), start=1):
+        for load_id, name in enumerate(list(tables), start=1):
             started = datetime.now()
             table = TABLES[name]
+            frame = tables.pop(name)
             con.register("demo_frame", frame)
             con.execute(f"INSERT INTO {name} SELECT {_select_list(table, frame)} FROM demo_frame")
             con.unregister("demo_frame")
             rows = frame.height
+            del frame
             amount = (
                 con.execute(f"SELECT sum(amount) FROM {name}").fetchone()[0]
                 if "amount" in table.column_names
@@ -1830,7 +1834,15 @@ def build_demo(
     if not scale > 0:
         raise ValueError(f"--scale must be a positive number such as 0.05, 1 or 10, not {scale}")
     say = progress or (lambda _message: None)
-    rng = np.random.default_rng(seed)
+    tables = _tables(np.random.default_rng(seed), scale, say)  # its working arrays freed
+    say(f"Demo 6/6: writing {path}")
+    return _write(Path(path), tables, seed, scale, say)
+
+
+def _tables(
+    rng: np.random.Generator, scale: float, say: Callable[[str], None]
+) -> dict[str, pl.DataFrame]:
+    """Every table of the demo, in the order they are written."""
     say("Demo 1/6: exchange rates, suppliers, items")
     fx = _fx_rates(rng)
     m = _master(rng)
@@ -1858,5 +1870,4 @@ def build_demo(
         "price_outlook": _price_outlook(rng, m),
         "fx_rates": fx.table,
     }
-    say(f"Demo 6/6: writing {path}")
-    return _write(Path(path), tables, seed, scale, say)
+    return tables

@@ -113,6 +113,34 @@ def compute(
     return ComputeResult(frame, by, skipped, unfiltered)
 
 
+# Assembling the statement (and finding the spend_base columns it reads) is repeated work
+# when a request comes again: the text is kept, keyed on the parts' own text.
+_STATEMENTS: dict[tuple, tuple[str, list[object]]] = {}
+_CACHE_SIZE = 512
+
+
+def _statement(
+    parts: list[tuple[str, str, list[object], int]],
+    by: list[str],
+    store: Store,
+    currency: str | None,
+) -> tuple[str, list[object]]:
+    """sql.kpi_statement for these parts, from the cache when asked before."""
+    key = (
+        tuple((v, q, tuple(p), n) for v, q, p, n in parts),
+        tuple(by),
+        store.settings,
+        currency,
+    )
+    hit = _STATEMENTS.get(key)
+    if hit is None:
+        hit = sql.kpi_statement(parts, by, store.settings, currency)
+        if len(_STATEMENTS) >= _CACHE_SIZE:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = hit
+    return hit[0], list(hit[1])
+
+
 def _run_parts(
     con: duckdb.DuckDBPyConnection,
     parts: list[tuple[str, str, list[object], int]],
@@ -121,7 +149,7 @@ def _run_parts(
     currency: str | None,
 ) -> pl.DataFrame:
     """Every group's query in one statement: what they share (spend_base) is computed once."""
-    statement, params = sql.kpi_statement(parts, by, store.settings, currency)
+    statement, params = _statement(parts, by, store, currency)
     try:
         return sql.fetch_frame(con, statement, params)
     except duckdb.Error as exc:

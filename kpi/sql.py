@@ -502,6 +502,14 @@ class Measure:
     formula: exp.Expression
 
 
+# Rendering a query with sqlglot costs tens of milliseconds, as much as DuckDB needs for all
+# the KPIs of a small store, and the app asks the same ones again and again. A request with
+# the very same formula trees (the definitions' own objects, checked by identity and held
+# here, so an id is never reused while cached) gets the text it got before.
+_QUERIES: dict[tuple, tuple[tuple[exp.Expression, ...], str, tuple[object, ...]]] = {}
+_QUERIES_KEPT = 512
+
+
 def kpi_query(
     view: str,
     period_column: str,
@@ -518,6 +526,39 @@ def kpi_query(
     `view`, `period_column`, `by` and filter keys must already be checked against the view
     catalogue by the caller; values are returned as parameters, never inlined.
     """
+    trees = tuple(m.formula for m in measures)
+    key = (
+        view,
+        period_column,
+        tuple((m.kpi_id, id(m.formula)) for m in measures),
+        grain,
+        cal,
+        tuple(by),
+        start,
+        end,
+        tuple((k, tuple(v)) for k, v in filters.items()),
+    )
+    hit = _QUERIES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], trees, strict=True)):
+        return hit[1], list(hit[2])
+    query, params = _kpi_query(view, period_column, measures, grain, cal, by, start, end, filters)
+    if len(_QUERIES) >= _QUERIES_KEPT:
+        _QUERIES.clear()
+    _QUERIES[key] = (trees, query, tuple(params))
+    return query, params
+
+
+def _kpi_query(
+    view: str,
+    period_column: str,
+    measures: list[Measure],
+    grain: str,
+    cal: FiscalCalendar,
+    by: list[str],
+    start: date | None,
+    end: date | None,
+    filters: dict[str, list[str]],
+) -> tuple[str, list[object]]:
     col = exp.column(period_column)
     select: list[exp.Expression] = [period_start(col, grain, cal).as_(_PERIOD_START)]
     select += [exp.column(d) for d in by]
