@@ -4,16 +4,15 @@ preview of the values, two-key approval and the history of every change."""
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
-import re
-from typing import Any, get_args
+from typing import get_args
 
 import duckdb
 import polars as pl
 import streamlit as st
 
 from kpi import charts
+from kpi import definitions_form as defs
 from kpi.definitions import (
     Direction,
     Issue,
@@ -24,10 +23,9 @@ from kpi.definitions import (
     UnknownKpi,
     check_file,
 )
-from kpi.engine import ComputeError, compute
-from kpi.formatting import format_value
+from kpi.engine import ComputeError
+from kpi.filters_text import active_filters
 from kpi.kpi_editing import (
-    APPROVAL_SHOWN,
     BrokenFile,
     ConflictError,
     EditError,
@@ -54,17 +52,12 @@ from kpi.settings import kpis_path
 from kpi.sql import view_catalog
 from kpi.store import Store, StoreError
 from ui.context import current
-from ui.widgets import downloads, literal, no_data, plot_text
+from ui.widgets import downloads, literal, no_data
 
 OWNERS: tuple[str, ...] = get_args(Owner)
 UNITS: tuple[str, ...] = get_args(Unit)
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 STATUSES: tuple[str, ...] = get_args(Status)
-STATUS_SHOWN = {
-    "agreed": "✓ agreed",
-    "proposed": "proposed, awaiting approval",
-    "draft": "draft, not up for approval",
-}
 FLASH, ERROR = "_definitions_flash", "_definitions_error"
 WRITE_ERRORS = (PermissionDenied, EditError, BrokenFile, UnknownKpi, StoreError, OSError)
 
@@ -97,35 +90,27 @@ def _issues(text: str, settings) -> list[Issue]:
 
 @st.cache_data(show_spinner="Computing the preview…")
 def _values(path, version, settings, text, start, end, filters, currency) -> pl.DataFrame:
-    definitions, _ = check_candidate(text, settings)
-    result = compute(
-        Store(path, settings), definitions, "quarter", (), start, end, dict(filters), currency
-    )
-    return result.frame.select("period", "value")
-
-
-def _who_edits(owner: str) -> str:
-    if owner in ("finance", "procurement"):
-        return f"{owner} members and the CFO"
-    return "finance and procurement members and the CFO"
+    store = Store(path, settings)
+    return defs.preview_values(store, text, start, end, dict(filters), currency, settings)
 
 
 def _acting() -> str:
     return ctx.person.label if ctx.person else "nobody (not signed in)"
 
 
-def _norm(value: Any) -> Any:
-    """For comparing a form with the file: no empty lists or mappings, text stripped."""
-    if isinstance(value, dict):
-        out = {k: _norm(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
-    if isinstance(value, list | tuple):
-        return [_norm(v) for v in value]
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return value
+def _broken() -> str | None:
+    """The file's name when it is broken by hand (editing, adding and approving are off)."""
+    return PATH.name if ctx.definitions_problem else None
+
+
+def _blocked(step: tuple[str, str] | None) -> bool:
+    """Show why an action is off (a kpi/ decision), if it is; True when it was off."""
+    if step is None:
+        return False
+    kind, message = step
+    icons = {"warning": ":material/lock:", "success": None, "info": None}
+    getattr(st, kind)(message, icon=icons[kind])
+    return True
 
 
 # ---- the catalogue ---------------------------------------------------------------------------
@@ -134,31 +119,11 @@ def _norm(value: Any) -> Any:
 def _broken_banner() -> None:
     issues = check_file(PATH, ctx.settings)
     kept = len(ctx.definitions)
-    st.error(
-        f"**{PATH.name} is broken** — somebody edited it by hand and it no longer passes "
-        "`python -m kpi check`. "
-        + (
-            f"The app keeps using the last good definitions ({kept} KPIs, shown below). "
-            if kept
-            else "There are no last good definitions in this session, so none are shown. "
-        )
-        + "Editing, adding and approving are off until the file is fixed by hand.",
-        icon=":material/block:",
-    )
+    st.error(defs.broken_file_message(PATH.name, kept), icon=":material/block:")
     if issues:
-        table = pl.DataFrame(
-            {
-                "line": [i.line for i in issues],
-                "kpi": [i.kpi_id or "" for i in issues],
-                "field": [i.field or "" for i in issues],
-                "problem": [i.message for i in issues],
-                "what to do": [i.hint or "" for i in issues],
-            },
-            schema_overrides={"line": pl.Int64},
-        )
+        table = defs.issues_table(issues)
         for i in issues[:5]:
-            where = f"line {i.line}" if i.line else "the file"
-            st.markdown(f"- **{where}**: {i.message}" + (f" — {i.hint}" if i.hint else ""))
+            st.markdown(defs.issue_line(i))
         with st.expander(f"All {len(issues)} problem(s) as a table"):
             st.dataframe(table, hide_index=True, width="stretch")
             downloads(table, "kpis_yaml_problems", "broken")
@@ -180,14 +145,7 @@ def _filtered(catalogue: pl.DataFrame) -> pl.DataFrame:
     themes = d.multiselect(
         "Theme", list(THEMES), key="def_theme", format_func=THEMES.get, placeholder="All themes"
     )
-    table = catalogue
-    if search.strip():
-        text = pl.concat_str("id", "name", "description", separator=" ").str.to_lowercase()
-        table = table.filter(text.str.contains(search.strip().lower(), literal=True))
-    for column, chosen in (("owner", owners), ("status", statuses), ("theme", themes)):
-        if chosen:
-            table = table.filter(pl.col(column).is_in(chosen))
-    return table
+    return defs.filter_catalogue(catalogue, search, owners, statuses, themes)
 
 
 # ---- one KPI: definition, approvals, history -----------------------------------------------
@@ -202,10 +160,7 @@ def _definition(kpi: KpiDefinition) -> None:
     right.markdown(literal(kpi.readings.procurement))
     st.markdown(f"**Formula** over the view `{kpi.source}`, periods by `{kpi.period_by}`")
     st.code(kpi.formula, language="sql")
-    st.markdown(
-        f"**Unit** {kpi.unit} · **direction** {kpi.direction.replace('_', ' ')} · "
-        f"**can be split by** {', '.join(kpi.dimensions) or '–'}"
-    )
+    st.markdown(defs.summary_line(kpi))
     raci = kpi.raci
     st.markdown(
         f"**Owner** {literal(kpi.owner)} · **RACI** responsible {literal(raci.responsible)} · "
@@ -219,13 +174,7 @@ def _definition(kpi: KpiDefinition) -> None:
     if not kpi.targets:
         st.caption("No targets yet: the owner adds them in the **Edit** tab.")
         return
-    targets = pl.DataFrame(
-        {
-            "period": list(kpi.targets),
-            "target": [format_value(v, kpi.unit, ctx.currency) for v in kpi.targets.values()],
-            "value": list(kpi.targets.values()),
-        }
-    )
+    targets = defs.targets_table(kpi, ctx.currency)
     st.dataframe(targets.drop("value"), hide_index=True, height=min(400, 36 + 35 * len(targets)))
     downloads(targets, f"{kpi.id}_targets", f"targets_{kpi.id}")
 
@@ -249,12 +198,7 @@ def _approve(kpi_id: str, version: str, person: Person, dept: str, note_key: str
     except (InvalidEdit, *WRITE_ERRORS) as exc:
         st.session_state[ERROR] = str(exc)
     else:
-        other = "procurement" if dept == "finance" else "finance"
-        st.session_state[FLASH] = f"'{kpi_id}' approved for {dept} by {person.name}. " + (
-            "Both departments approved this version: it is agreed."
-            if result.status == "agreed"
-            else f"It stays {result.status} until {other} approves this version too."
-        )
+        st.session_state[FLASH] = defs.approved_message(kpi_id, dept, person.name, result.status)
         st.session_state.pop(note_key, None)
         st.cache_data.clear()
 
@@ -263,41 +207,15 @@ def _approvals(kpi: KpiDefinition) -> None:
     state = approvals_state(kpi)
     status = effective_status(kpi)
     signed = entry_version(kpi)
-    given = {d: getattr(kpi.approvals, d) for d in ("finance", "procurement")}
-    table = pl.DataFrame(
-        {
-            "department": list(given),
-            "state": [APPROVAL_SHOWN[state[d]] for d in given],
-            "by": [a.by if a else "" for a in given.values()],
-            "on": [str(a.on) if a else "" for a in given.values()],
-            "version approved": [(a.version or "(by hand)") if a else "" for a in given.values()],
-        }
-    )
+    table = defs.approvals_table(kpi)
     st.markdown(
-        f"Status **{STATUS_SHOWN[status]}** · version of the signed content `{signed}` "
+        f"Status **{defs.STATUS_SHOWN[status]}** · version of the signed content `{signed}` "
         "(view, period column, formula and targets)"
     )
     st.dataframe(table, hide_index=True, width="stretch")
     downloads(table, f"{kpi.id}_approvals", f"approvals_{kpi.id}")
     dept = approving_department(ctx.person)
-    if ctx.definitions_problem:
-        st.info(f"Approving is off until {PATH.name} is fixed by hand (see above).")
-    elif dept is None:
-        st.info(
-            "Finance members and the CFO approve for finance, procurement members for "
-            f"procurement. You act as {_acting()}: pick someone else under **Acting as**."
-        )
-    elif status == "agreed":
-        st.success("Agreed: both departments approved exactly this version.")
-    elif state[dept] == "approved":
-        other = "procurement" if dept == "finance" else "finance"
-        st.info(f"{dept.capitalize()} approved this version; it waits for {other}.")
-    elif status == "draft":
-        st.info(
-            "A draft is not up for approval yet: its owner sets the status to *proposed* in "
-            "the **Edit** tab when it is ready."
-        )
-    else:
+    if not _blocked(defs.approval_step(state, status, dept, _broken(), _acting())):
         note_key = f"approve_{kpi.id}_note"
         st.text_input("Note (optional, kept in the history)", key=note_key)
         st.button(
@@ -316,22 +234,11 @@ def _history(kpi_id: str) -> None:
     if not records:
         st.caption("No change of this KPI was saved from the app yet.")
         return
-    table = pl.DataFrame(
-        {
-            "when": [str(r.get("when", "")).replace("T", " ") for r in records],
-            "who": [str(r.get("who", "")) for r in records],
-            "action": [str(r.get("action", "")) for r in records],
-            "why": [str(r.get("why", "")) for r in records],
-            "status": [f"{r.get('status_from') or '–'} → {r.get('status_to')}" for r in records],
-        }
-    )
+    table = defs.history_table(records)
     st.dataframe(table, hide_index=True, width="stretch")
     downloads(table, f"{kpi_id}_history", f"history_{kpi_id}")
     for n, r in enumerate(records[:10]):
-        head = literal(
-            f"{r.get('when', '')[:16].replace('T', ' ')} · {r.get('who')} · {r.get('action')}"
-        )
-        with st.expander(head, expanded=n == 0):
+        with st.expander(literal(defs.history_heading(r)), expanded=n == 0):
             st.markdown(f"**Why:** {literal(r.get('why') or '–')}")
             if r.get("diff"):
                 st.code(r["diff"], language="diff")
@@ -343,77 +250,23 @@ def _history(kpi_id: str) -> None:
 
 # ---- the form (editing and adding) ---------------------------------------------------------
 
-TEXT_FIELDS = ("name", "description", "formula", "responsible", "accountable")
-FORM_FIELDS = (
-    "id",
-    "name",
-    "owner",
-    "theme",
-    "status",
-    "description",
-    "reading_finance",
-    "reading_procurement",
-    "source",
-    "period_by",
-    "formula",
-    "unit",
-    "direction",
-    "dimensions",
-    "responsible",
-    "accountable",
-    "consulted",
-    "informed",
-)
-FORM_STATE = ("opened", "conflict", "reason", "version")
-
 
 def _seed(p: str, entry: dict) -> None:
     """Put the entry's values into the form's widgets (those the person has not touched)."""
-    raci = entry.get("raci") or {}
-    readings = entry.get("readings") or {}
-    values = {
-        "id": entry.get("id") or "",
-        "name": entry.get("name") or "",
-        "owner": entry.get("owner") or "joint",
-        "theme": entry.get("theme") or "spend",
-        "status": entry.get("status") or "draft",
-        "description": entry.get("description") or "",
-        "reading_finance": readings.get("finance") or "",
-        "reading_procurement": readings.get("procurement") or "",
-        "source": entry.get("source") or "spend",
-        "period_by": entry.get("period_by") or "",
-        "formula": entry.get("formula") or "",
-        "unit": entry.get("unit") or "currency",
-        "direction": entry.get("direction") or "higher_is_better",
-        "dimensions": list(entry.get("dimensions") or []),
-        "responsible": str(raci.get("responsible") or ""),
-        "accountable": str(raci.get("accountable") or ""),
-        "consulted": ", ".join(map(str, raci.get("consulted") or [])),
-        "informed": ", ".join(map(str, raci.get("informed") or [])),
-    }
-    for name, value in values.items():
+    for name, value in defs.form_values(entry).items():
         st.session_state.setdefault(f"{p}_{name}", value)
-
-
-def _with(options, value) -> list:
-    """The options, plus the current value when it is not one of them (so it shows, and the
-    check says what is wrong with it)."""
-    options = list(options)
-    return options if value in options or value in (None, "") else [*options, value]
 
 
 def _source_changed(p: str) -> None:
     """Another view: keep the period column and dimensions only where the view has them."""
-    columns = view_catalog(ctx.settings).get(st.session_state[f"{p}_source"], {})
-    dates = [c for c, t in columns.items() if t == "DATE"]
-    if st.session_state.get(f"{p}_period_by") not in dates and dates:
-        st.session_state[f"{p}_period_by"] = dates[0]
-    kept = [d for d in st.session_state.get(f"{p}_dimensions", []) if d in columns]
-    st.session_state[f"{p}_dimensions"] = kept
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    s = st.session_state
+    columns = view_catalog(ctx.settings).get(s[f"{p}_source"], {})
+    period_by, kept = defs.after_source_change(
+        columns, s.get(f"{p}_period_by"), s.get(f"{p}_dimensions", [])
+    )
+    if period_by != s.get(f"{p}_period_by"):
+        s[f"{p}_period_by"] = period_by
+    s[f"{p}_dimensions"] = kept
 
 
 def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list[str]]:
@@ -433,8 +286,12 @@ def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list
         owners = [o for o in OWNERS if may_edit_kpi(ctx.person, o)] or list(OWNERS)
         s[f"{p}_owner"] = s[f"{p}_owner"] if s[f"{p}_owner"] in owners else owners[0]
         a.selectbox("Owner", owners, key=f"{p}_owner")
-    a.selectbox("Theme", _with(THEMES, s[f"{p}_theme"]), key=f"{p}_theme", format_func=_theme)
-    statuses = ["draft", "proposed"] if new else _with(["draft", "proposed"], s[f"{p}_status"])
+    a.selectbox(
+        "Theme", defs.with_current(THEMES, s[f"{p}_theme"]), key=f"{p}_theme", format_func=_theme
+    )
+    statuses = (
+        ["draft", "proposed"] if new else defs.with_current(["draft", "proposed"], s[f"{p}_status"])
+    )
     b.selectbox(
         "Status",
         statuses,
@@ -442,7 +299,7 @@ def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list
         help="Set it to proposed when it is ready for both departments' approval; only "
         "approvals make a KPI agreed.",
     )
-    c.selectbox("Unit", _with(UNITS, s[f"{p}_unit"]), key=f"{p}_unit")
+    c.selectbox("Unit", defs.with_current(UNITS, s[f"{p}_unit"]), key=f"{p}_unit")
     st.text_area("Description", key=f"{p}_description", height=80)
     left, right = st.columns(2)
     left.text_area("Finance reads it as", key=f"{p}_reading_finance", height=80)
@@ -450,17 +307,20 @@ def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list
     a, b, c = st.columns(3)
     a.selectbox(
         "View (source)",
-        _with(catalog, s[f"{p}_source"]),
+        defs.with_current(catalog, s[f"{p}_source"]),
         key=f"{p}_source",
         on_change=_source_changed,
         args=(p,),
     )
     columns = catalog.get(s[f"{p}_source"], {})
-    dates = [col for col, kind in columns.items() if kind == "DATE"]
-    b.selectbox("Periods by (date column)", _with(dates, s[f"{p}_period_by"]), key=f"{p}_period_by")
+    b.selectbox(
+        "Periods by (date column)",
+        defs.with_current(defs.date_columns(columns), s[f"{p}_period_by"]),
+        key=f"{p}_period_by",
+    )
     c.selectbox(
         "Direction",
-        _with(DIRECTIONS, s[f"{p}_direction"]),
+        defs.with_current(DIRECTIONS, s[f"{p}_direction"]),
         key=f"{p}_direction",
         format_func=lambda d: d.replace("_", " "),
     )
@@ -472,10 +332,9 @@ def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list
     )
     with st.expander(f"Columns of the view `{s[f'{p}_source']}`"):
         st.caption(" · ".join(f"`{col}` {kind.lower()}" for col, kind in columns.items()))
-    splittable = [col for col, kind in columns.items() if kind in ("VARCHAR", "BOOLEAN")]
     st.multiselect(
         "Can be split by (dimensions)",
-        [*splittable, *[d for d in s[f"{p}_dimensions"] if d not in splittable]],
+        defs.split_columns(columns, s[f"{p}_dimensions"]),
         key=f"{p}_dimensions",
     )
     a, b, c, d = st.columns(4)
@@ -486,12 +345,8 @@ def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list
     st.markdown("**Targets** (per period: FY2026-Q1, FY2026 or 2026-03)")
     if s[f"{p}_unit"] == "percent":
         st.caption("A percent KPI's target is a share: 0.7 means 70 %.")
-    targets = entry.get("targets") or {}
     edited = st.data_editor(
-        pl.DataFrame(
-            {"period": [str(k) for k in targets], "target": [_float(v) for v in targets.values()]},
-            schema={"period": pl.String, "target": pl.Float64},
-        ),
+        defs.targets_frame(entry.get("targets") or {}),
         key=editor_key,
         num_rows="dynamic",
         hide_index=True,
@@ -501,56 +356,20 @@ def _fields(p: str, entry: dict, new: bool, editor_key: str) -> tuple[dict, list
         },
     )
     new_targets, twice = targets_from_rows(edited.select("period", "target").iter_rows())
-    text = {name: str(s[f"{p}_{name}"]).strip() or None for name in TEXT_FIELDS}
-    raci = {
-        "responsible": text["responsible"],
-        "accountable": text["accountable"],
-        "consulted": _split(s[f"{p}_consulted"]),
-        "informed": _split(s[f"{p}_informed"]),
-    }
-    readings = {
-        dept: str(s[f"{p}_reading_{dept}"]).strip() or None for dept in ("finance", "procurement")
-    }
-    form = {
-        "name": text["name"],
-        "theme": s[f"{p}_theme"],
-        "raci": {k: v for k, v in raci.items() if v is not None},
-        "description": text["description"],
-        "readings": {k: v for k, v in readings.items() if v is not None},
-        "source": s[f"{p}_source"],
-        "period_by": s[f"{p}_period_by"] or None,
-        "formula": text["formula"],
-        "unit": s[f"{p}_unit"],
-        "direction": s[f"{p}_direction"],
-        "dimensions": list(s[f"{p}_dimensions"]),
-        "targets": new_targets,
-        "status": s[f"{p}_status"],
-    }
-    if new:
-        form = {"id": str(s[f"{p}_id"]).strip() or None, "owner": s[f"{p}_owner"], **form}
-    return form, twice
+    values = {name: s.get(f"{p}_{name}") for name in defs.FORM_FIELDS}
+    return defs.form_entry(values, new_targets, new), twice
 
 
 def _theme(theme: str) -> str:
     return THEMES.get(theme, theme)
 
 
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _show_check(issues: list[Issue]) -> None:
-    if not issues:
+    message = defs.check_message(issues)
+    if message is None:
         st.success("Passes every check of `python -m kpi check`.", icon=":material/check_circle:")
-        return
-    lines = [
-        f"- **{i.field or 'entry'}**: {i.message}" + (f" — *{i.hint}*" if i.hint else "")
-        for i in issues
-    ]
-    st.error(
-        f"**{len(issues)} problem(s) to fix before saving** (the same checks as "
-        "`python -m kpi check`):\n\n" + "\n".join(lines)
-    )
+    else:
+        st.error(message)
 
 
 def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> bool:
@@ -569,10 +388,9 @@ def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> boo
         st.warning(f"No preview: {exc}")
         return True
     except (duckdb.Error, ComputeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         st.error(
-            f"The formula passes the checks but does not run on the data: {first}. Check "
-            "that each function gets columns of the right type (numbers for sum, avg…). "
+            f"The formula passes the checks but does not run on the data: {defs.first_line(exc)}. "
+            "Check that each function gets columns of the right type (numbers for sum, avg…). "
             "Saving is off until it runs: it would break every page that shows this KPI."
         )
         return False
@@ -580,23 +398,14 @@ def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> boo
     if saved:
         with contextlib.suppress(duckdb.Error, ComputeError, StoreError, ValueError):
             before = _values(*key, entry_text(saved), *window)
-    table = edited.rename({"value": "as edited"})
-    if before is not None:
-        saved_values = before.rename({"value": "as saved"})
-        table = saved_values.join(table, on="period", how="full", coalesce=True)
-    given = (candidate.get("targets") or {}).items()
-    targets = {str(k): float(v) for k, v in given if _float(v) is not None}
-    table = table.with_columns(
-        pl.col("period")
-        .replace_strict(targets, default=None, return_dtype=pl.Float64)
-        .alias("target")
-    ).sort("period")
+    targets = defs.preview_targets(candidate)
+    table = defs.preview_table(edited, before, targets)
     if table.is_empty():
         no_data("values in the sidebar's periods", "Widen the fiscal periods in the sidebar.")
         return True
     fig = charts.kpi_trend(
         table.select("period", pl.col("as edited").alias("value")),
-        f"{plot_text(candidate.get('name') or kpi_id)}: as edited"
+        f"{candidate.get('name') or kpi_id}: as edited"  # kpi.charts escapes chart text
         + (" and as saved" if before is not None else ""),
         unit,
         targets,
@@ -604,25 +413,17 @@ def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> boo
     )
     fig.data[0].name = "As edited"
     if before is not None:
-        scale = 100 if unit == "percent" else 1
         fig.add_scatter(
             x=table["period"].to_list(),
-            y=[None if v is None else v * scale for v in table["as saved"].to_list()],
+            y=defs.scaled(table["as saved"].to_list(), unit),
             name="As saved",
             mode="lines",
             line={"color": "#999999", "width": 2, "dash": "dot"},
         )
     st.plotly_chart(fig, key=f"preview_{kpi_id}")
-    shown = table.with_columns(
-        pl.col(c).map_elements(
-            lambda v: format_value(v, unit, ctx.currency), return_dtype=pl.String
-        )
-        for c in table.columns
-        if c != "period"
-    )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(defs.formatted_values(table, unit, ctx.currency), hide_index=True, width="stretch")
     downloads(table, f"{kpi_id}_preview", f"preview_{kpi_id}")
-    active = [f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in ctx.filters.items() if v]
+    active = active_filters(ctx.filters)
     st.caption(
         f"By quarter over the sidebar's periods, amounts in {ctx.currency}"
         + (" · " + "; ".join(active) if active else "")
@@ -635,16 +436,14 @@ def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> boo
 
 def _close(p: str) -> None:
     """Forget an open form (its values, version and conflict): the next run opens it afresh."""
-    names = {f"{p}_{name}" for name in (*FORM_FIELDS, *FORM_STATE)}
-    editor = re.compile(re.escape(p) + r"_targets(_[0-9a-f]{8})?")
-    for key in [k for k in st.session_state if k in names or editor.fullmatch(str(k))]:
+    for key in defs.form_keys(p, list(st.session_state)):
         del st.session_state[key]
 
 
 def _open(p: str, kpi_id: str) -> dict | None:
     """The entry and file version the form started from, read once when it opens."""
     opened = st.session_state.get(f"{p}_opened")
-    fresh = not any(f"{p}_{name}" in st.session_state for name in TEXT_FIELDS)
+    fresh = not any(f"{p}_{name}" in st.session_state for name in defs.TEXT_FIELDS)
     if opened is None or fresh:
         try:
             entry, version = read_entry(PATH, kpi_id)
@@ -663,14 +462,7 @@ def _show_conflict(p: str, conflict: dict) -> None:
     left.code(conflict["theirs"] or "(the KPI is no longer in the file)", language="yaml")
     right.markdown("**Your change, applied to their version**")
     right.code(conflict["yours"] or "(nothing to apply)", language="yaml")
-    diff = "".join(
-        difflib.unified_diff(
-            conflict["theirs"].splitlines(keepends=True),
-            conflict["yours"].splitlines(keepends=True),
-            fromfile="theirs",
-            tofile="yours",
-        )
-    )
+    diff = defs.conflict_diff(conflict["theirs"], conflict["yours"])
     if diff:
         with st.expander("What differs"):
             st.code(diff, language="diff")
@@ -686,19 +478,8 @@ def _show_conflict(p: str, conflict: dict) -> None:
 
 def _edit(kpi: KpiDefinition) -> None:
     p = f"ed_{kpi.id}"
-    if ctx.definitions_problem:
-        st.warning(
-            f"Editing is off: {PATH.name} is broken (see above). Fix the file by hand — "
-            "`python -m kpi check` lists every problem with its line — and the form comes "
-            "back.",
-            icon=":material/lock:",
-        )
-        return
-    if not may_edit_kpi(ctx.person, kpi.owner):
-        st.info(
-            f"Only {_who_edits(kpi.owner)} edit this KPI (its owner is {kpi.owner}); you act "
-            f"as {_acting()}. Pick someone else under **Acting as** to edit it."
-        )
+    may = may_edit_kpi(ctx.person, kpi.owner)
+    if _blocked(defs.edit_blocked(_broken(), may, kpi.owner, _acting())):
         return
     conflict = st.session_state.get(f"{p}_conflict")
     if conflict:
@@ -709,15 +490,16 @@ def _edit(kpi: KpiDefinition) -> None:
         return
     saved = opened["entry"]
     form, twice = _fields(p, saved, new=False, editor_key=f"{p}_targets_{opened['version'][:8]}")
-    changes = {k: v for k, v in form.items() if _norm(v) != _norm(saved.get(k))}
-    candidate = {k: v for k, v in {**saved, **changes}.items() if v is not None}
-    issues = _issues(entry_text(candidate), ctx.settings)
-    issues += [Issue(str(PATH), None, kpi.id, "targets", f"{t} is written twice") for t in twice]
+    changes = defs.changed_fields(form, saved)
+    candidate = defs.candidate_entry(saved, changes)
+    issues = _issues(entry_text(candidate), ctx.settings) + defs.form_issues(
+        str(PATH), kpi.id, twice
+    )
     st.divider()
     _show_check(issues)
     if changes:
         st.markdown("**Changed:** " + ", ".join(f"`{k}`" for k in changes))
-        if entry_version(saved) != entry_version(candidate) and saved.get("status") != "draft":
+        if defs.clears_approvals(saved, candidate):
             st.warning(
                 "This changes what both departments signed (view, period column, formula or "
                 "targets): saving clears the approvals, and the KPI is *proposed* until finance "
@@ -765,42 +547,22 @@ def _edit(kpi: KpiDefinition) -> None:
 
 # ---- adding a KPI ----------------------------------------------------------------------------
 
-NEW = {
-    "source": "spend",
-    "period_by": "invoice_date",
-    "formula": "sum(amount)",
-    "status": "draft",
-    "raci": {"accountable": "cfo"},
-}
-
 
 def _add() -> None:
     p = "add"
-    if ctx.definitions_problem:
-        st.warning(
-            f"Adding is off until {PATH.name} is fixed by hand (see above).", icon=":material/lock:"
-        )
-        return
-    if approving_department(ctx.person) is None:
-        st.info(
-            f"Finance and procurement members and the CFO add KPIs; you act as {_acting()}. "
-            "Pick someone else under **Acting as** to add one."
-        )
+    if _blocked(defs.add_blocked(_broken(), approving_department(ctx.person), _acting())):
         return
     st.caption(
         "A new KPI starts as a draft (or proposed); each department then approves it in its "
         "**Approvals** tab."
     )
     st.session_state.setdefault(f"{p}_version", file_version(PATH))
-    dept = ctx.person.department if ctx.person else "joint"
-    start = {**NEW, "owner": dept if dept in OWNERS else "joint"}
-    start["raci"] = {**NEW["raci"], "responsible": start["owner"]}
+    start = defs.start_entry(ctx.person.department if ctx.person else None, OWNERS)
     form, twice = _fields(p, start, new=True, editor_key=f"{p}_targets")
-    entry = {k: v for k, v in form.items() if v not in (None, {}, [])}
+    entry = defs.new_entry(form)
     issues = _issues(entry_text(entry), ctx.settings)
-    issues += [Issue(str(PATH), None, None, "targets", f"{t} is written twice") for t in twice]
-    if entry.get("id") in {k.id for k in ctx.definitions}:
-        issues.append(Issue(str(PATH), None, entry["id"], "id", f"the id '{entry['id']}' is taken"))
+    issues += defs.form_issues(str(PATH), None, twice)
+    issues += defs.form_issues(str(PATH), entry.get("id"), (), (k.id for k in ctx.definitions))
     st.divider()
     if not (form.get("id") or form.get("name")):
         st.caption("Give the KPI an id and a name: the checks and the preview follow as you type.")
@@ -878,7 +640,7 @@ with tab_catalogue:
             st.subheader(literal(kpi.name))
             st.caption(
                 f"`{kpi.id}` · owner **{kpi.owner}** · {_theme(kpi.theme)} · "
-                f"{STATUS_SHOWN[effective_status(kpi)]}"
+                f"{defs.STATUS_SHOWN[effective_status(kpi)]}"
             )
             t_def, t_appr, t_edit, t_hist = st.tabs(["Definition", "Approvals", "Edit", "History"])
             with t_def:

@@ -6,32 +6,22 @@ import polars as pl
 import streamlit as st
 
 from kpi import charts
+from kpi import goals_view as view
 from kpi.data_status import dimension_values
+from kpi.filters_text import active_filters
 from kpi.formatting import format_delta, format_value
 from kpi.goals import (
     OUTLOOK_EDITORS,
-    OUTLOOK_FILTERS,
     SPEND_OUTLOOK_EXPLAINED,
     GoalError,
     agree_target,
     can_edit_outlook,
-    decision_log,
-    default_quarter_to_plan,
     goals_overview,
-    kpi_forecasts,
-    next_quarter,
-    outlook_changes,
-    proposal_history,
-    proposals,
-    propose_target,
     proposing_department,
-    quarter_history,
-    set_price_outlook,
     spend_outlook,
     stored_value,
-    typed_value,
 )
-from kpi.kpi_editing import ConflictError, approving_department, file_version
+from kpi.kpi_editing import ConflictError, file_version
 from kpi.meeting_pack import history_forecast_chart, meeting_pack_html
 from kpi.people import PermissionDenied, Person, load_people
 from kpi.settings import kpis_path
@@ -72,61 +62,30 @@ try:
     FILE_VERSION = file_version(KPIS_PATH)  # the version of kpis.yaml this run shows
 except OSError:  # gone since the definitions were read: the save says what is wrong
     FILE_VERSION = None
-INPUT = {  # how a target is typed in, per unit: label, step, format (percent KPIs as %)
-    "percent": ("%", 0.1, "%.2f"),
-    "currency": (CUR, 1000.0, "%.2f"),
-    "days": ("days", 0.5, "%.1f"),
-    "ratio": ("ratio", 0.01, "%.3f"),
-    "count": ("count", 1.0, "%.0f"),
-}
 
 
 @st.cache_data(show_spinner=False)
 def _quarters(path, version, settings) -> list[str]:
     """The quarter after the last complete one in the data and the three after it."""
-    store = Store(path, settings)
-    first = default_quarter_to_plan(store)
-    if first is None:
-        return []
-    out = [first]
-    for _ in range(3):
-        out.append(next_quarter(out[-1], store))
-    return out
+    return view.quarters_to_plan(Store(path, settings))
 
 
 @st.cache_data(show_spinner="Computing the history and forecasts…")
 def _facts(path, version, settings, defs_key, plan, filters):
     store = Store(path, settings)
-    f, cur = dict(filters), settings.reporting_currency
-    return (
-        quarter_history(store, ctx.definitions, plan, 8, f, cur),
-        kpi_forecasts(store, ctx.definitions, plan, f, cur),
-    )
+    return view.kpi_facts(store, ctx.definitions, plan, filters, settings.reporting_currency)
 
 
 @st.cache_data(show_spinner=False)
 def _meeting(path, version, settings, defs_key, plan):
-    store = Store(path, settings)
-    return (
-        proposals(store, plan, ctx.definitions),
-        decision_log(store),
-        proposal_history(store, plan),
-        outlook_changes(store, plan),
-    )
+    return view.meeting_records(Store(path, settings), plan, ctx.definitions)
 
 
 @st.cache_data(show_spinner=False)
 def _outlook(path, version, settings, plan, filters):
     store = Store(path, settings)
-    f = {k: list(v) for k, v in dict(filters).items() if k in OUTLOOK_FILTERS}
-    return spend_outlook(store, plan, f), dimension_values(store, "spend", "category")
-
-
-def _fmt(column: str, compact: bool = False) -> pl.Expr:
-    """A value column written as people read it, in each row's unit."""
-    return pl.struct(column, "unit").map_elements(
-        lambda r: format_value(r[column], r["unit"], CUR, compact=compact), return_dtype=pl.String
-    )
+    outlook = spend_outlook(store, plan, view.outlook_filters(filters))
+    return outlook, dimension_values(store, "spend", "category")
 
 
 def _proposal_card(column, dept: str, row: dict, unit: str) -> None:
@@ -138,11 +97,7 @@ def _proposal_card(column, dept: str, row: dict, unit: str) -> None:
             return
         rationale = row[f"{dept}_rationale"]
         st.markdown(literal(rationale) if rationale else "*No rationale given.*")
-        when = row[f"{dept}_at"]
-        st.caption(
-            f"{row[f'{dept}_name']} · {row[f'{dept}_by']} · "
-            + (f"{when:%Y-%m-%d %H:%M} UTC" if when else "")
-        )
+        st.caption(view.proposal_signature(row, dept))
 
 
 quarters = _quarters(*KEY)
@@ -177,14 +132,9 @@ top_right.download_button(
     "print it from the browser for a PDF. Takes a few seconds.",
 )
 
-active = [f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in ctx.filters.items() if v]
-if active:
-    st.warning(
-        f"Filtered ({'; '.join(active)}): the history, forecasts, spend outlook and meeting "
-        "pack cover only this part of spend, while the targets you propose and agree are for "
-        "the whole KPI. Clear the filters in the sidebar for the meeting.",
-        icon="⚠️",
-    )
+filtered = view.filtered_warning(active_filters(ctx.filters))
+if filtered:
+    st.warning(filtered, icon="⚠️")
 if ctx.currency != CUR:
     st.caption(f"Targets are kept in the reporting currency, so this page shows **{CUR}**.")
 
@@ -200,31 +150,9 @@ tab_all, tab_kpi, tab_outlook, tab_log = st.tabs(
 # ---- all KPIs ----------------------------------------------------------------------------------
 with tab_all:
     table = goals_overview(history, forecasts, proposed, decided)
-    based_on = forecasts["based_on"].drop_nulls()
-    quarters_shown = table["last_quarter"].drop_nulls().unique()
-    one_quarter = quarters_shown[0] if len(quarters_shown) == 1 else None
-    st.caption(
-        "Per KPI: the value of the last complete quarter"
-        + (f" ({based_on[0]})" if len(based_on) else "")
-        + f", the forecast for **{plan}** and its range, what finance and procurement "
-        "propose, the target in `config/kpis.yaml` and who signed it in the meeting. Pick a "
-        "KPI in **KPI by KPI** to see its history, propose or agree."
-    )
-    shown = table.with_columns(
-        _fmt("last", compact=True),
-        _fmt("forecast", compact=True),
-        pl.when(pl.col("low").is_not_null())
-        .then(_fmt("low", compact=True) + " to " + _fmt("high", compact=True))
-        .otherwise(pl.lit(""))
-        .alias("range"),
-        _fmt("finance_value", compact=True),
-        _fmt("procurement_value", compact=True),
-        _fmt("target", compact=True),
-        pl.when(pl.col("agreed").is_not_null())
-        .then("✓ " + pl.col("signed_by"))
-        .otherwise(pl.lit(""))
-        .alias("signed_by"),
-    )
+    one_quarter = view.single_quarter(table)
+    st.caption(view.overview_caption(forecasts, plan))
+    shown = view.overview_shown(table, CUR)
     st.dataframe(
         shown.select(
             "name",
@@ -261,9 +189,7 @@ with tab_kpi:
     kpi = next(k for k in ctx.definitions if k.id == kpi_id)
     unit = kpi.unit
     sfx = f"{kpi_id}_{plan}"  # fresh form widgets per KPI and quarter
-    hist = history.filter(pl.col("kpi") == kpi_id)
-    fc = forecasts.filter(pl.col("kpi") == kpi_id).row(0, named=True)
-    prop = proposed.filter(pl.col("kpi") == kpi_id).row(0, named=True)
+    hist, fc, prop = view.one_kpi(kpi_id, history, forecasts, proposed)
     target = kpi.targets.get(plan)
     head, button = st.columns([5, 1], vertical_alignment="center")
     head.caption(
@@ -273,8 +199,7 @@ with tab_kpi:
     if button.button("Definition", key="goals_definition", icon=":material/menu_book:"):
         definition_dialog(kpi, hist.select("period", "value"), CUR)
 
-    done = hist.filter(pl.col("complete") & pl.col("value").is_not_null())
-    last = done.row(-1, named=True) if done.height else None
+    last = view.last_complete(hist)
     m_last, m_forecast, m_target = st.columns(3)
     with m_last:
         st.metric(
@@ -286,11 +211,7 @@ with tab_kpi:
         st.metric(
             f"Forecast {plan}",
             format_value(fc["forecast"], unit, CUR),
-            delta=(
-                format_delta(fc["forecast"] - last["value"], unit, CUR) or None
-                if last and fc["forecast"] is not None
-                else None
-            ),
+            delta=view.forecast_delta(fc["forecast"], last, unit, CUR),
             delta_color="off",
             help="Change against the last value",
             border=True,
@@ -308,19 +229,7 @@ with tab_kpi:
         if hist.is_empty():
             st.write("No quarter of data before the planned one.")
         else:
-            st.dataframe(
-                hist.select(
-                    pl.col("period").alias("Quarter"),
-                    _fmt("value").alias("Value"),
-                    _fmt("target").alias("Target"),
-                    pl.when(pl.col("complete"))
-                    .then(pl.lit("complete"))
-                    .otherwise(pl.lit("part of the quarter"))
-                    .alias("Data"),
-                ),
-                hide_index=True,
-                width="stretch",
-            )
+            st.dataframe(view.history_shown(hist, CUR), hide_index=True, width="stretch")
             downloads(hist, f"history_{kpi_id}_{plan}", "goals_history")
 
     st.subheader(f"Proposed targets for {plan}")
@@ -333,20 +242,15 @@ with tab_kpi:
         )
     mine = decided.filter(pl.col("kpi") == kpi_id)
     if not mine.is_empty():
-        d = mine.row(0, named=True)
-        st.success(
-            f"**Agreed for {plan}: {format_value(d['value'], unit, CUR)}.** "
-            f"{d['rationale'].rstrip('. ')}. Signed for finance by {d['finance_name']} and "
-            f"for procurement by {d['procurement_name']}, {d['decided_at']:%Y-%m-%d %H:%M} UTC.",
-            icon=":material/verified:",
-        )
+        decision = view.agreed_text(mine.row(0, named=True), plan, unit, CUR)
+        st.success(decision, icon=":material/verified:")
     kpi_log = proposal_log.filter(pl.col("kpi") == kpi_id)
     if not kpi_log.is_empty():
         with st.expander(f"Every proposal for {literal(kpi.name)} in {plan} ({kpi_log.height})"):
             st.dataframe(kpi_log, hide_index=True, width="stretch")
             downloads(kpi_log, f"proposals_{kpi_id}_{plan}", "goals_kpi_proposals")
 
-    label, step, number_format = INPUT.get(unit, (unit, 1.0, "%.2f"))
+    label, step, number_format = view.target_input(unit, CUR)
     propose_col, agree_col = st.columns(2)
 
     # ---- propose -----------------------------------------------------------------------------
@@ -361,7 +265,7 @@ with tab_kpi:
         with st.form(f"propose_{sfx}"):
             value = st.number_input(
                 f"{(dept or 'Your department').capitalize()}'s target for {plan} ({label})",
-                value=typed_value(own if own is not None else fc["forecast"], unit),
+                value=view.start_value(own, fc["forecast"], unit),
                 step=step,
                 format=number_format,
                 key=f"prop_value_{sfx}",
@@ -374,20 +278,11 @@ with tab_kpi:
             sent = st.form_submit_button("Propose target", key=f"prop_go_{sfx}")
         if sent:
             try:
-                if value is None:
-                    raise GoalError("Enter the target you propose.", "value")
-                row = propose_target(
-                    ctx.store,
-                    ctx.person,
-                    plan,
-                    kpi_id,
-                    stored_value(value, unit),
-                    why,
-                    ctx.definitions,
+                row = view.propose(
+                    ctx.store, ctx.person, plan, kpi_id, value, unit, why, ctx.definitions
                 )
-                st.session_state["_goals_flash"] = (
-                    f"{row['department'].capitalize()} proposes "
-                    f"{format_value(row['value'], unit, CUR)} for {literal(kpi.name)} in {plan}."
+                st.session_state["_goals_flash"] = view.proposed_message(
+                    row, literal(kpi.name), plan, unit, CUR
                 )
                 st.session_state["_goals_reset"] = {f"prop_why_{sfx}": ""}
                 st.rerun()
@@ -402,10 +297,7 @@ with tab_kpi:
         except (OSError, ValueError) as exc:
             people = []
             st.error(f"config/people.yaml: {exc}")
-        signers = {
-            dept: {p.email: p for p in people if approving_department(p) == dept}
-            for dept in ("finance", "procurement")
-        }
+        signers = view.signers_by_department(people)
         me = ctx.person.email if ctx.person else None
 
         def _signer_box(col, dept: str) -> str | None:
@@ -426,7 +318,7 @@ with tab_kpi:
             proc = _signer_box(right, "procurement")
             agreed = st.number_input(
                 f"Agreed target for {plan} ({label})",
-                value=typed_value(target if target is not None else fc["forecast"], unit),
+                value=view.start_value(target, fc["forecast"], unit),
                 step=step,
                 format=number_format,
                 key=f"agree_value_{sfx}",
@@ -443,17 +335,10 @@ with tab_kpi:
             )
     if go:
         by_email: dict[str, Person] = {**signers["finance"], **signers["procurement"]}
-        if me is None or me not in (fin, proc):
-            who = ctx.person.label if ctx.person else "Nobody"
-            st.error(
-                f"{who} is not one of the two signers. The agreement is recorded by the finance "
-                "or the procurement signer: pick yourself as one of them, or act as one of them "
-                "under **Acting as**."
-            )
-        elif not both:
-            st.error("Tick the box once both signers have agreed this target in the meeting.")
-        elif agreed is None:
-            st.error("Enter the agreed target.")
+        who = ctx.person.label if ctx.person else "Nobody"
+        problem = view.agreement_problem(me, fin, proc, both, agreed, who)
+        if problem:
+            st.error(problem)
         else:
             try:
                 agree_target(
@@ -482,11 +367,14 @@ with tab_kpi:
                 st.error(str(exc))
             else:
                 st.cache_data.clear()  # the definitions now carry the new target
-                st.session_state["_goals_flash"] = (
-                    f"{literal(kpi.name)}: {format_value(stored_value(agreed, unit), unit, CUR)} "
-                    "agreed for "
-                    f"{plan}, signed by {by_email[fin].name} (finance) and {by_email[proc].name} "
-                    "(procurement), and written into config/kpis.yaml."
+                st.session_state["_goals_flash"] = view.agreed_message(
+                    literal(kpi.name),
+                    stored_value(agreed, unit),
+                    unit,
+                    CUR,
+                    plan,
+                    by_email[fin].name,
+                    by_email[proc].name,
                 )
                 st.session_state["_goals_reset"] = {
                     f"agree_why_{sfx}": "",
@@ -547,14 +435,7 @@ with tab_outlook:
             f"{OUTLOOK_EDITORS.capitalize()} set the price outlook; you can read it here. "
             "Pick one of them under **Acting as** to change it."
         )
-    current_outlook = outlook.filter(~pl.col("is_total")).select(
-        "category", "expected_change_pct", pl.col("price_note").alias("note")
-    )
-    editable = (
-        pl.DataFrame({"category": categories}, schema={"category": pl.String})
-        .join(current_outlook, on="category", how="full", coalesce=True)
-        .sort("category")
-    )
+    editable = view.outlook_editable(outlook, categories)
     with st.form(f"outlook_form_{plan}"):
         edited = st.data_editor(
             editable,
@@ -581,28 +462,8 @@ with tab_outlook:
             "Save price outlook", type="primary", key=f"outlook_save_{plan}"
         )
     if save:
-        after = pl.DataFrame(edited).with_columns(
-            pl.col("note").cast(pl.String).str.strip_chars().replace("", None)
-        )
-        changed = after.join(editable, on="category", suffix="_before").filter(
-            pl.col("expected_change_pct").ne_missing(pl.col("expected_change_pct_before"))
-            | pl.col("note").ne_missing(pl.col("note_before"))
-        )
-        saved, failed = [], []
-        for r in changed.iter_rows(named=True):
-            if r["expected_change_pct"] is None:
-                failed.append(f"{r['category']}: give an expected price change (0 for none).")
-                continue
-            try:
-                set_price_outlook(
-                    ctx.store, ctx.person, plan, r["category"], r["expected_change_pct"], r["note"]
-                )
-                saved.append(r["category"])
-            except PermissionDenied as exc:
-                failed = [str(exc)]
-                break
-            except (GoalError, StoreError) as exc:
-                failed.append(f"{r['category']}: {exc}")
+        changed = view.outlook_edits(pl.DataFrame(edited), editable)
+        saved, failed = view.save_outlook_edits(ctx.store, ctx.person, plan, changed)
         for problem in failed:
             st.error(problem)
         if not saved and not failed:
@@ -632,15 +493,7 @@ with tab_log:
             "Agree one in **KPI by KPI**: pick the two signers, the value and the rationale.",
         )
     else:
-        log = decisions.with_columns(
-            pl.col("kpi").replace_strict(names, default=pl.col("kpi")).alias("name")
-        ).select(
-            "decided_at",
-            "quarter",
-            "kpi",
-            "name",
-            pl.exclude("decided_at", "quarter", "kpi", "name"),
-        )
+        log = view.decisions_table(decisions, names)
         st.dataframe(
             log,
             hide_index=True,

@@ -11,6 +11,7 @@ import shutil
 import pytest
 import yaml
 
+from kpi.definitions import load_definitions
 from kpi.demo import build_demo
 from tests.browser import (
     ARTIFACTS,
@@ -94,7 +95,8 @@ def test_the_catalogue_and_picking_a_kpi_in_it(page, app_url):
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_catalogue.png"))
     grid = page.locator('[data-testid="stDataFrame"]').first
     box = grid.bounding_box()
-    page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * 11 + 17)  # the 12th row: days_to_pay
+    row = [k.id for k in load_definitions()].index("days_to_pay")  # rows follow the file
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)  # header 35 px, rows 35 px
     _settle(page)
     assert page.locator("h3").first.inner_text() == "Days to pay"
     expect_text(page, "days_to_pay · owner finance")

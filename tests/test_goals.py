@@ -432,3 +432,253 @@ def test_typed_and_stored_values_round_trip_percent_kpis():
     assert stored_value(72.5, "percent") == 0.725
     assert typed_value(12.3456789, "days") == 12.3457
     assert stored_value(None, "percent") is None
+
+
+# ---- the goals page's logic (kpi/goals_view.py) ------------------------------------------------
+
+from datetime import datetime  # noqa: E402
+
+import polars as pl  # noqa: E402
+
+from kpi import goals_view as view  # noqa: E402
+
+
+def test_quarters_to_plan_start_after_the_last_complete_one(store):
+    # FY2026-Q1 is the last complete quarter: plan FY2026-Q2 and the three after it
+    assert view.quarters_to_plan(store) == ["FY2026-Q2", "FY2026-Q3", "FY2026-Q4", "FY2027-Q1"]
+    assert view.quarters_to_plan(store, 2) == ["FY2026-Q2", "FY2026-Q3"]
+
+
+def test_target_input_per_unit():
+    assert view.target_input("currency", "USD") == ("USD", 1000.0, "%.2f")
+    assert view.target_input("percent", "USD") == ("%", 0.1, "%.2f")
+    assert view.target_input("days", "EUR") == ("days", 0.5, "%.1f")
+    assert view.target_input("widgets", "EUR") == ("widgets", 1.0, "%.2f")  # an unknown unit
+
+
+def test_kpi_facts_last_value_and_forecast_delta(store, total_spend):
+    history, forecasts = view.kpi_facts(store, total_spend, "FY2026-Q3", {}, "EUR")
+    assert history.equals(goals.quarter_history(store, total_spend, "FY2026-Q3", 8, {}, "EUR"))
+    assert forecasts["kpi"].to_list() == ["total_spend"]
+    last = view.last_complete(history)
+    # FY2026-Q2 is started, not complete: the last complete value is FY2026-Q1's 2550.00
+    assert (last["period"], last["value"]) == ("FY2026-Q1", pytest.approx(2550.0))
+    assert view.last_complete(history.head(0)) is None
+    # 2700 - 2550 = +150 (compact money: no cents)
+    assert view.forecast_delta(2700.0, {"value": 2550.0}, "currency", "EUR") == "+€150"
+    assert view.forecast_delta(0.75, {"value": 0.70}, "percent", "EUR") == "+5.0 pp"
+    assert view.forecast_delta(None, {"value": 2550.0}, "currency", "EUR") is None
+    assert view.forecast_delta(2700.0, None, "currency", "EUR") is None
+    packaging, _ = view.kpi_facts(
+        store, total_spend, "FY2026-Q3", {"category": ["Packaging"]}, "EUR"
+    )
+    # Packaging alone in FY2026-Q1: 160 cartons, 1050 + 100 + 500 = 1650.00
+    assert view.last_complete(packaging)["value"] == pytest.approx(1650.0)
+
+
+def test_meeting_records_and_outlook_filters(fresh, total_spend):
+    goals.propose_target(fresh, FINANCE, "FY2026-Q3", "total_spend", 2300, "Budget")
+    proposed, decided, every, outlook_log = view.meeting_records(fresh, "FY2026-Q3", total_spend)
+    assert proposed["finance_value"].to_list() == [2300.0]
+    assert decided.is_empty() and outlook_log.is_empty()
+    assert every["value"].to_list() == [2300.0]
+    filters = {"category": ("Packaging",), "supplier": ("S1",), "cost_centre": ("CC1",)}
+    assert view.outlook_filters(filters) == {"category": ["Packaging"], "cost_centre": ["CC1"]}
+
+
+OVERVIEW = pl.DataFrame(
+    {
+        "kpi": ["total_spend", "po_compliance"],
+        "name": ["Total spend", "PO compliance"],
+        "unit": ["currency", "percent"],
+        "last_quarter": ["FY2026-Q1", "FY2026-Q1"],
+        "last": [2550.0, 0.8],
+        "forecast": [2700.0, None],
+        "low": [2500.0, None],
+        "high": [2900.0, None],
+        "finance_value": [2300.0, 0.9],
+        "procurement_value": [None, 0.85],
+        "target": [2400.0, None],
+        "agreed": [2400.0, None],
+        "signed_by": ["Sam Okafor & Jonas Berg", None],
+    }
+)
+
+
+def test_overview_shown_formats_each_row_in_its_unit():
+    shown = view.overview_shown(OVERVIEW, "EUR")
+    spend, compliance = shown.iter_rows(named=True)
+    # compact money: thousands as k with one decimal (2550 -> 2.55 k, stored as 2.5499… -> 2.5)
+    assert (spend["last"], spend["forecast"], spend["range"]) == (
+        "€2.5 k",
+        "€2.7 k",
+        "€2.5 k to €2.9 k",
+    )
+    assert (spend["finance_value"], spend["procurement_value"]) == ("€2.3 k", "–")
+    assert (spend["target"], spend["signed_by"]) == ("€2.4 k", "✓ Sam Okafor & Jonas Berg")
+    # 0.8 -> 80.0 %; no forecast: no range; nothing agreed: no signers
+    assert (compliance["last"], compliance["forecast"], compliance["range"]) == ("80.0 %", "–", "")
+    assert (compliance["procurement_value"], compliance["signed_by"]) == ("85.0 %", "")
+    assert view.single_quarter(OVERVIEW) == "FY2026-Q1"
+    mixed = OVERVIEW.with_columns(pl.Series("last_quarter", ["FY2026-Q1", "FY2025-Q4"]))
+    assert view.single_quarter(mixed) is None
+
+
+def test_overview_caption_and_history_table():
+    forecasts = pl.DataFrame({"based_on": [None, "FY2026-Q1"]}, schema={"based_on": pl.String})
+    caption = view.overview_caption(forecasts, "FY2026-Q3")
+    assert caption.startswith(
+        "Per KPI: the value of the last complete quarter (FY2026-Q1), the forecast for "
+        "**FY2026-Q3** and its range"
+    )
+    none = view.overview_caption(forecasts.head(1), "FY2026-Q3")
+    assert none.startswith("Per KPI: the value of the last complete quarter, the forecast")
+    history = pl.DataFrame(
+        {
+            "period": ["FY2026-Q1", "FY2026-Q2"],
+            "unit": ["percent", "percent"],
+            "value": [0.725, 0.7],
+            "target": [0.7, None],
+            "complete": [True, False],
+        }
+    )
+    assert view.history_shown(history, "EUR").rows() == [
+        ("FY2026-Q1", "72.5 %", "70.0 %", "complete"),
+        ("FY2026-Q2", "70.0 %", "–", "part of the quarter"),
+    ]
+
+
+def test_decisions_table_names_each_kpi():
+    when = datetime(2026, 6, 1, 10, 0)
+    decisions = pl.DataFrame(
+        {
+            "quarter": ["FY2026-Q3", "FY2026-Q3"],
+            "kpi": ["total_spend", "gone_kpi"],
+            "value": [2400.0, 1.0],
+            "decided_at": [when, when],
+        }
+    )
+    table = view.decisions_table(decisions, {"total_spend": "Total spend"})
+    assert table.columns == ["decided_at", "quarter", "kpi", "name", "value"]
+    assert table["name"].to_list() == ["Total spend", "gone_kpi"]  # an unknown id stays
+
+
+def test_goals_texts():
+    assert view.filtered_warning([]) is None
+    assert view.filtered_warning(["category: Packaging", "cost centre: CC1"]).startswith(
+        "Filtered (category: Packaging; cost centre: CC1): the history, forecasts"
+    )
+    row = {
+        "finance_name": "Sam Okafor",
+        "finance_by": FINANCE.email,
+        "finance_at": datetime(2026, 5, 4, 9, 30, 12),
+        "procurement_name": None,
+        "procurement_by": None,
+        "procurement_at": None,
+    }
+    assert view.proposal_signature(row, "finance") == (
+        "Sam Okafor · sam.okafor@example.org · 2026-05-04 09:30 UTC"
+    )
+    proposal = {"department": "procurement", "value": 0.725}
+    assert view.proposed_message(proposal, "OTD", "FY2026-Q3", "percent", "EUR") == (
+        "Procurement proposes 72.5 % for OTD in FY2026-Q3."
+    )
+    decision = {
+        "value": 2400.0,
+        "rationale": "Prices up 3.5 %. ",
+        "finance_name": "Sam Okafor",
+        "procurement_name": "Jonas Berg",
+        "decided_at": datetime(2026, 6, 1, 10, 5),
+    }
+    assert view.agreed_text(decision, "FY2026-Q3", "currency", "EUR") == (
+        "**Agreed for FY2026-Q3: €2,400.00.** Prices up 3.5 %. Signed for finance by Sam "
+        "Okafor and for procurement by Jonas Berg, 2026-06-01 10:05 UTC."
+    )
+    assert view.agreed_message("Spend", 2400.0, "currency", "EUR", "FY2026-Q3", "Sam", "Jo") == (
+        "Spend: €2,400.00 agreed for FY2026-Q3, signed by Sam (finance) and Jo (procurement), "
+        "and written into config/kpis.yaml."
+    )
+
+
+def test_who_signs_and_why_an_agreement_is_refused():
+    signers = view.signers_by_department([VIEWER, PROCUREMENT, CFO, FINANCE, PROCUREMENT_VIEWER])
+    # the CFO signs for finance; viewers sign for nobody
+    assert list(signers["finance"]) == [CFO.email, FINANCE.email]
+    assert list(signers["procurement"]) == [PROCUREMENT.email]
+    fin, proc = FINANCE.email, PROCUREMENT.email
+    assert view.agreement_problem(fin, fin, proc, True, 2400.0, "Sam") is None
+    assert view.agreement_problem(proc, fin, proc, True, 0.0, "Jonas") is None  # 0 is a value
+    assert view.agreement_problem(CFO.email, fin, proc, True, 1.0, "Claire").startswith(
+        "Claire is not one of the two signers."
+    )
+    assert view.agreement_problem(None, fin, proc, True, 1.0, "Nobody").startswith("Nobody is not")
+    assert view.agreement_problem(fin, fin, proc, False, 1.0, "Sam") == (
+        "Tick the box once both signers have agreed this target in the meeting."
+    )
+    assert view.agreement_problem(fin, fin, proc, True, None, "Sam") == "Enter the agreed target."
+
+
+def test_outlook_form_finds_and_saves_only_the_edits(fresh):
+    outlook = goals.spend_outlook(fresh, "FY2026-Q3")
+    editable = view.outlook_editable(outlook, ["Energy", "IT hardware", "Packaging"])
+    # Energy has no spend and no outlook yet; Packaging has procurement's +3.5 %
+    assert editable.rows() == [
+        ("Energy", None, None),
+        ("IT hardware", None, None),
+        ("Packaging", 3.5, "Paper prices rising"),
+    ]
+    edited = editable.with_columns(
+        pl.Series("expected_change_pct", [None, 2.0, 3.5]),
+        pl.Series("note", ["  ", None, "Paper prices rising"]),
+    )
+    # a blank note is no note: only IT hardware's change is an edit
+    changed = view.outlook_edits(edited, editable)
+    assert changed.select("category", "expected_change_pct", "note").rows() == [
+        ("IT hardware", 2.0, None)
+    ]
+    assert view.save_outlook_edits(fresh, PROCUREMENT, "FY2026-Q3", changed) == (
+        ["IT hardware"],
+        [],
+    )
+    after = goals.spend_outlook(fresh, "FY2026-Q3").filter(pl.col("category") == "IT hardware")
+    # 900.00 base, no volume change, +2 %: 900 x 1.02 = 918.00
+    assert after["spend_forecast"].to_list() == [D("918.00")]
+    cleared = edited.with_columns(pl.Series("expected_change_pct", [None, 2.0, None]))
+    saved, failed = view.save_outlook_edits(
+        fresh, PROCUREMENT, "FY2026-Q3", view.outlook_edits(cleared, editable)
+    )
+    assert (saved, failed) == (
+        ["IT hardware"],
+        ["Packaging: give an expected price change (0 for none)."],
+    )
+    before = fresh.version()
+    saved, failed = view.save_outlook_edits(fresh, VIEWER, "FY2026-Q3", changed)
+    assert saved == [] and len(failed) == 1 and "may not change the price outlook" in failed[0]
+    assert fresh.version() == before  # nothing written
+
+
+def test_one_kpi_and_what_the_target_forms_start_from(store, total_spend):
+    history, forecasts = view.kpi_facts(store, total_spend, "FY2026-Q3", {}, "EUR")
+    proposed = goals.proposals(store, "FY2026-Q3", total_spend)
+    hist, fc, prop = view.one_kpi("total_spend", history, forecasts, proposed)
+    assert hist["kpi"].unique().to_list() == ["total_spend"]
+    assert (fc["kpi"], prop["kpi"], prop["finance_value"]) == ("total_spend", "total_spend", None)
+    # a percent KPI's share is typed in percent: 0.725 -> 72.5; nothing given: the forecast
+    assert view.start_value(0.725, 0.9, "percent") == 72.5
+    assert view.start_value(None, 0.9, "percent") == 90.0
+    assert view.start_value(None, 2550.0, "currency") == 2550.0
+    assert view.start_value(None, None, "currency") is None
+
+
+def test_propose_stores_the_typed_value(fresh):
+    definitions = load_definitions()
+    # 92.5 typed for a percent KPI is a share of 0.925 in the store
+    row = view.propose(
+        fresh, FINANCE, "FY2026-Q3", "po_compliance", 92.5, "percent", "Audit", definitions
+    )
+    assert (row["department"], row["value"]) == ("finance", pytest.approx(0.925))
+    assert goals.proposals(fresh, "FY2026-Q3")["finance_value"].to_list() == [pytest.approx(0.925)]
+    with pytest.raises(goals.GoalError, match="Enter the target you propose."):
+        view.propose(fresh, FINANCE, "FY2026-Q3", "po_compliance", None, "percent", "", definitions)
+    with pytest.raises(PermissionDenied):
+        view.propose(fresh, VIEWER, "FY2026-Q3", "po_compliance", 90, "percent", "", definitions)

@@ -684,3 +684,329 @@ def test_set_agreed_target_needs_one_signer_per_department(
             small, finance, procurement, "total_spend", "FY2026-Q4", 1.0, "x", file_version(small)
         )
     assert small.read_bytes() == before
+
+
+# ---- the definitions page's logic (kpi/definitions_form.py) ----------------------------------
+
+from datetime import date  # noqa: E402
+
+import polars as pl  # noqa: E402
+
+from kpi import definitions_form as form  # noqa: E402
+from kpi.definitions import Issue  # noqa: E402
+from kpi.filters_text import active_filters  # noqa: E402
+from kpi.kpi_editing import catalogue, entry_text  # noqa: E402
+from tests import hand_fixture  # noqa: E402
+
+
+def test_form_values_turn_an_entry_into_widget_values():
+    values = form.form_values(NEW_KPI)
+    assert values["consulted"] == "procurement"  # a list becomes the text people type
+    assert values["informed"] == ""  # absent: empty, not "None"
+    assert values["reading_finance"] == "Work for accounts payable."
+    assert values["responsible"] == "finance"
+    assert values["dimensions"] == ["category", "supplier"]
+    assert values["period_by"] == "invoice_date"
+    assert set(values) == set(form.FORM_FIELDS)
+    # an empty entry gets the defaults the selectboxes can show
+    blank = form.form_values({})
+    assert (blank["owner"], blank["theme"], blank["status"], blank["unit"]) == (
+        "joint",
+        "spend",
+        "draft",
+        "currency",
+    )
+    assert (blank["source"], blank["direction"], blank["period_by"]) == (
+        "spend",
+        "higher_is_better",
+        "",
+    )
+
+
+def test_form_entry_round_trips_an_entry_and_strips_blanks():
+    values = form.form_values(NEW_KPI)
+    entry = form.form_entry(values, {"FY2027-Q1": 5000.0}, new=True)
+    # the form describes the same entry (ids and owners only for a new KPI), plus what the
+    # widgets always hold: a status (draft by default) and an empty list of people informed
+    raci = {**NEW_KPI["raci"], "informed": []}
+    assert entry == {**NEW_KPI, "raci": raci, "targets": {"FY2027-Q1": 5000.0}, "status": "draft"}
+    assert list(entry)[:2] == ["id", "owner"]
+    edited = form.form_entry(
+        {**values, "name": "  Lines ", "reading_procurement": " ", "informed": "a, ,b ,"},
+        {},
+        new=False,
+    )
+    assert "id" not in edited and "owner" not in edited
+    assert edited["name"] == "Lines"
+    assert edited["readings"] == {"finance": "Work for accounts payable."}
+    assert edited["raci"]["informed"] == ["a", "b"]
+    assert form.form_entry({**values, "period_by": ""}, {}, new=False)["period_by"] is None
+
+
+def test_changes_compare_numbers_and_text_as_people_mean_them():
+    saved = {"name": "Spend", "targets": {"FY2026-Q1": 1000000}, "raci": {"consulted": []}}
+    # 1000000 and 1000000.0 are the same target; an empty list is no RACI field at all
+    same = {"name": "Spend ", "targets": {"FY2026-Q1": 1000000.0}, "raci": {}}
+    assert form.changed_fields(same, saved) == {}
+    changed = {"name": "Spend", "targets": {"FY2026-Q1": 1100000.0}, "unit": "currency"}
+    assert form.changed_fields(changed, saved) == {
+        "targets": {"FY2026-Q1": 1100000.0},
+        "unit": "currency",
+    }
+    assert form.normalised({"a": [" x ", 2], "b": "", "c": True}) == {"a": ["x", 2.0], "c": True}
+    # a cleared field leaves the candidate; the rest is the saved entry
+    assert form.candidate_entry({"name": "A", "notes": "n"}, {"notes": None, "unit": "count"}) == {
+        "name": "A",
+        "unit": "count",
+    }
+    assert form.new_entry({"id": "x", "raci": {}, "dimensions": [], "notes": None}) == {"id": "x"}
+
+
+def test_start_entry_gives_the_new_kpi_to_the_persons_department():
+    owners = ("finance", "procurement", "joint")
+    assert form.start_entry("procurement", owners)["owner"] == "procurement"
+    assert form.start_entry("procurement", owners)["raci"] == {
+        "accountable": "cfo",
+        "responsible": "procurement",
+    }
+    assert form.start_entry("operations", owners)["owner"] == "joint"
+    assert form.start_entry(None, owners)["raci"]["responsible"] == "joint"
+    assert form.NEW_ENTRY["raci"] == {"accountable": "cfo"}  # the default is not changed
+
+
+def test_options_keep_the_current_value_and_numbers_are_numbers():
+    assert form.with_current(["a", "b"], "c") == ["a", "b", "c"]
+    assert form.with_current(["a", "b"], "a") == ["a", "b"]
+    assert form.with_current(("a",), "") == ["a"]
+    assert form.split_names(" cfo, ,board,ops ") == ["cfo", "board", "ops"]
+    assert [form.as_number(v) for v in (2, 0.5, True, "3", None)] == [2.0, 0.5, None, None, None]
+    frame = form.targets_frame({"FY2026-Q1": 1000000, 2026: "a lot"})
+    assert frame.rows() == [("FY2026-Q1", 1000000.0), ("2026", None)]
+
+
+def test_form_issues_name_twice_written_periods_and_taken_ids():
+    issues = form.form_issues("kpis.yaml", "total_spend", ["FY2026-Q1"], ["total_spend"])
+    assert [(i.field, i.kpi_id, i.message) for i in issues] == [
+        ("targets", "total_spend", "FY2026-Q1 is written twice"),
+        ("id", "total_spend", "the id 'total_spend' is taken"),
+    ]
+    assert form.form_issues("kpis.yaml", None, [], ["total_spend"]) == []
+    assert form.form_issues("kpis.yaml", "new_one", [], ["total_spend"]) == []
+
+
+def test_form_keys_are_the_open_forms_only():
+    keys = [
+        "ed_x_name",
+        "ed_x_opened",
+        "ed_x_targets",
+        "ed_x_targets_0123abcd",
+        "ed_x_targets_nothex!",
+        "ed_xy_name",
+        "def_pick",
+    ]
+    assert form.form_keys("ed_x", keys) == [
+        "ed_x_name",
+        "ed_x_opened",
+        "ed_x_targets",
+        "ed_x_targets_0123abcd",
+    ]
+
+
+def test_a_new_view_keeps_what_it_has():
+    columns = {"po_date": "DATE", "promised_date": "DATE", "supplier": "VARCHAR",
+               "on_time": "BOOLEAN", "amount": "DECIMAL(18,2)"}  # fmt: skip
+    assert form.date_columns(columns) == ["po_date", "promised_date"]
+    assert form.split_columns(columns, ["cost_centre"]) == ["supplier", "on_time", "cost_centre"]
+    # invoice_date is not in the new view: the first date column; cost_centre goes
+    assert form.after_source_change(columns, "invoice_date", ["supplier", "cost_centre"]) == (
+        "po_date",
+        ["supplier"],
+    )
+    assert form.after_source_change(columns, "promised_date", []) == ("promised_date", [])
+    assert form.after_source_change({"x": "VARCHAR"}, "invoice_date", []) == ("invoice_date", [])
+
+
+def test_texts_for_people():
+    assert form.who_edits("finance") == "finance members and the CFO"
+    assert form.who_edits("joint") == "finance and procurement members and the CFO"
+    assert form.check_message([]) is None
+    issues = [
+        Issue("k.yaml", 3, "x", "unit", "'euros' is not a unit", "use currency"),
+        Issue("k.yaml", None, "x", None, "no formula"),
+    ]
+    assert form.check_message(issues) == (
+        "**2 problem(s) to fix before saving** (the same checks as `python -m kpi check`):\n\n"
+        "- **unit**: 'euros' is not a unit — *use currency*\n- **entry**: no formula"
+    )
+    assert form.issue_line(issues[0]) == "- **line 3**: 'euros' is not a unit — use currency"
+    assert form.issue_line(issues[1]) == "- **the file**: no formula"
+    table = form.issues_table(issues)
+    assert table.rows() == [
+        (3, "x", "unit", "'euros' is not a unit", "use currency"),
+        (None, "x", "", "no formula", ""),
+    ]
+    assert form.first_line(ValueError("Binder Error: no\nLINE 1: ...")) == "Binder Error: no"
+    assert form.first_line(ValueError("  ")) == "ValueError"
+    assert form.approved_message("k", "finance", "Sam", "agreed") == (
+        "'k' approved for finance by Sam. Both departments approved this version: it is agreed."
+    )
+    assert form.approved_message("k", "procurement", "Jo", "proposed") == (
+        "'k' approved for procurement by Jo. It stays proposed until finance approves this "
+        "version too."
+    )
+    record = {"when": "2026-03-01T10:15:42+00:00", "who": "Sam", "action": "edit"}
+    assert form.history_heading(record) == "2026-03-01 10:15 · Sam · edit"
+    assert "(2 KPIs, shown below)" in form.broken_file_message("kpis.yaml", 2)
+    assert "none are shown" in form.broken_file_message("kpis.yaml", 0)
+    assert active_filters({"cost_centre": ["CC1", "CC2"], "category": []}) == [
+        "cost centre: CC1, CC2"
+    ]
+
+
+def test_conflict_diff_shows_what_differs():
+    diff = form.conflict_diff("a: 1\nb: 2\n", "a: 1\nb: 3\n")
+    assert diff.splitlines() == [
+        "--- theirs",
+        "+++ yours",
+        "@@ -1,2 +1,2 @@",
+        " a: 1",
+        "-b: 2",
+        "+b: 3",
+    ]
+    assert form.conflict_diff("a: 1\n", "a: 1\n") == ""
+
+
+def test_approval_step_says_why_not(small):
+    defs = {k.id: k for k in load_definitions(small)}
+    otd = defs["supplier_otd"]  # proposed, approved by procurement (by hand)
+    state = approvals_state(otd)
+    assert state == {"finance": "missing", "procurement": "approved"}
+    assert form.approval_step(state, "proposed", "finance", None, "Sam") is None  # may approve
+    kind, text = form.approval_step(state, "proposed", "procurement", None, "Jo")
+    assert (kind, text) == ("info", "Procurement approved this version; it waits for finance.")
+    assert form.approval_step(state, "proposed", "finance", "kpis.yaml", "Sam") == (
+        "info",
+        "Approving is off until kpis.yaml is fixed by hand (see above).",
+    )
+    assert "You act as Lee" in form.approval_step(state, "proposed", None, None, "Lee")[1]
+    assert form.approval_step(state, "agreed", "finance", None, "Sam")[0] == "success"
+    assert "draft is not up" in form.approval_step(state, "draft", "finance", None, "Sam")[1]
+
+
+def test_tables_of_one_kpi(small):
+    defs = {k.id: k for k in load_definitions(small)}
+    spend, otd = defs["total_spend"], defs["supplier_otd"]
+    assert form.targets_table(spend, "EUR").rows() == [
+        ("FY2026-Q1", "€1,000,000.00", 1000000),
+        ("FY2026-Q3", "€1,100,000.00", 1100000),
+    ]
+    assert form.targets_table(otd, "EUR").rows() == [("FY2026-Q1", "90.0 %", 0.9)]
+    table = form.approvals_table(otd)
+    assert table.rows() == [
+        ("finance", "– not yet", "", "", ""),
+        ("procurement", "✓ approved", "jonas.berg@example.org", "2026-10-02", "(by hand)"),
+    ]
+    assert form.summary_line(otd) == (
+        "**Unit** percent · **direction** higher is better · **can be split by** category, supplier"
+    )
+    # a new formula changes the signed content; a draft has no signatures to clear
+    saved = {"status": "agreed", "formula": "sum(amount)", "source": "spend"}
+    assert form.clears_approvals(saved, {**saved, "formula": "count(*)"})
+    assert not form.clears_approvals(saved, {**saved, "name": "Other name"})
+    assert not form.clears_approvals({**saved, "status": "draft"}, {**saved, "formula": "x"})
+
+
+def test_history_table_and_catalogue_filter(small):
+    records = [
+        {"when": "2026-03-01T10:15:42", "who": "Sam", "action": "edit", "why": "typo",
+         "status_from": "agreed", "status_to": "proposed"},
+        {"when": "2026-02-01T09:00:00", "who": "Jo", "action": "add", "status_to": "draft"},
+    ]  # fmt: skip
+    assert form.history_table(records).rows() == [
+        ("2026-03-01 10:15:42", "Sam", "edit", "typo", "agreed → proposed"),
+        ("2026-02-01 09:00:00", "Jo", "add", "", "– → draft"),
+    ]
+    table = catalogue(load_definitions(small))
+    assert form.filter_catalogue(table, "")["id"].to_list() == [
+        "total_spend",
+        "supplier_otd",
+        "po_compliance",
+    ]
+    # 'PURCHASE' is in po_compliance's and supplier_otd's descriptions, in any case
+    assert form.filter_catalogue(table, " PURCHASE ")["id"].to_list() == [
+        "supplier_otd",
+        "po_compliance",
+    ]
+    assert form.filter_catalogue(table, "purchase", owners=["joint"])["id"].to_list() == [
+        "po_compliance"
+    ]
+    assert form.filter_catalogue(table, "", statuses=["agreed", "draft"], themes=["spend"])[
+        "id"
+    ].to_list() == ["total_spend"]
+    assert form.filter_catalogue(table, "(").is_empty()  # taken literally, not as a pattern
+
+
+def test_preview_computes_the_edited_entry_by_quarter(tmp_path):
+    store = hand_fixture.build(tmp_path / "kpi.duckdb")
+    entry = {**NEW_KPI, "formula": "sum(amount)", "unit": "currency", "status": "draft"}
+    values = form.preview_values(
+        store, entry_text(entry), date(2026, 1, 1), date(2026, 6, 30), {}, "EUR"
+    )
+    # FY2026-Q1: 1050 + 100 + 500 EUR + 1000 USD x 0.9 = 2550; FY2026-Q2: 1000 USD x 0.8 = 800
+    assert [(p, round(v, 2)) for p, v in values.rows()] == [
+        ("FY2026-Q1", 2550.0),
+        ("FY2026-Q2", 800.0),
+    ]
+    packaging = form.preview_values(
+        store,
+        entry_text(entry),
+        date(2026, 1, 1),
+        date(2026, 6, 30),
+        {"category": ["Packaging"]},
+        "EUR",
+    )
+    assert [(p, round(v, 2)) for p, v in packaging.rows()] == [
+        ("FY2026-Q1", 1650.0)
+    ]  # 1050+100+500
+
+
+def test_preview_table_puts_saved_edited_and_target_side_by_side():
+    edited = pl.DataFrame({"period": ["FY2026-Q2", "FY2026-Q1"], "value": [800.0, 2550.0]})
+    saved = pl.DataFrame({"period": ["FY2026-Q1"], "value": [1650.0]})
+    targets = form.preview_targets({"targets": {"FY2026-Q1": 2000, "FY2026-Q3": "n/a", 2026: 9}})
+    assert targets == {"FY2026-Q1": 2000.0, "2026": 9.0}
+    table = form.preview_table(edited, saved, targets)
+    assert table.columns == ["period", "as saved", "as edited", "target"]
+    assert table.rows() == [("FY2026-Q1", 1650.0, 2550.0, 2000.0), ("FY2026-Q2", None, 800.0, None)]
+    alone = form.preview_table(edited, None, {})
+    assert alone.columns == ["period", "as edited", "target"]
+    shown = form.formatted_values(table, "currency", "EUR")
+    assert shown.row(0) == ("FY2026-Q1", "€1,650.00", "€2,550.00", "€2,000.00")
+    assert shown.row(1) == ("FY2026-Q2", None, "€800.00", None)  # no value: an empty cell
+    assert form.scaled([0.5, None], "percent") == [50.0, None]
+    assert form.scaled([2.5], "days") == [2.5]
+
+
+def test_who_may_edit_and_add_from_the_page():
+    assert form.edit_blocked(None, True, "finance", "Sam") is None
+    kind, text = form.edit_blocked(None, False, "finance", "Lee Chen (operations, viewer)")
+    assert (kind, text) == (
+        "info",
+        "Only finance members and the CFO edit this KPI (its owner is finance); you act as "
+        "Lee Chen (operations, viewer). Pick someone else under **Acting as** to edit it.",
+    )
+    # a broken file comes first, even for someone who may edit
+    assert form.edit_blocked("kpis.yaml", True, "joint", "Sam")[0] == "warning"
+    assert form.edit_blocked("kpis.yaml", True, "joint", "Sam")[1].startswith(
+        "Editing is off: kpis.yaml is broken (see above)."
+    )
+    assert form.add_blocked(None, "procurement", "Jonas") is None
+    assert form.add_blocked(None, None, "Lee") == (
+        "info",
+        "Finance and procurement members and the CFO add KPIs; you act as Lee. Pick someone "
+        "else under **Acting as** to add one.",
+    )
+    assert form.add_blocked("kpis.yaml", "finance", "Sam") == (
+        "warning",
+        "Adding is off until kpis.yaml is fixed by hand (see above).",
+    )
