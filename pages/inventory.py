@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from kpi import charts
@@ -12,7 +11,7 @@ from kpi.inventory import items_to_question, stock_by_snapshot
 from kpi.store import Store
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, no_data
+from ui.widgets import downloads, no_data, table_columns
 
 ctx = current()
 st.title("Inventory")
@@ -49,16 +48,6 @@ def _questioned(path, version, settings, start, end, filters, currency):
     return items_to_question(Store(path, settings), start, end, dict(filters), currency)
 
 
-def _money(frame: pl.DataFrame) -> dict:
-    """Readable headers for every column; money with two decimals."""
-    return {
-        c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.2f")
-        if isinstance(t, pl.Decimal)
-        else c.replace("_", " ").capitalize()
-        for c, t in frame.schema.items()
-    }
-
-
 classes = _classes(*KEY, *RANGE, FILTERS, ctx.currency)
 if classes.is_empty():
     no_data("stock snapshots in this range", "Widen the period in the sidebar.")
@@ -92,7 +81,7 @@ shown = classes.select(
     "period", "safety", "cycle", "excess", "obsolete", "stock_value", "days_inventory", "turns"
 )
 with st.expander("Stock by class per snapshot"):
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=_money(shown))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=table_columns(shown))
     downloads(shown, "inventory_by_class", "classes")
 
 st.subheader("Items finance would question, with procurement's reasons")
@@ -115,7 +104,7 @@ else:
         hide_index=True,
         width="stretch",
         column_config={
-            **_money(questioned),
+            **table_columns(questioned),
             "finance_question": st.column_config.TextColumn("Finance asks", width="medium"),
             "procurement_reason": st.column_config.TextColumn(
                 "Procurement's reasons", width="large"

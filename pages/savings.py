@@ -38,7 +38,7 @@ from kpi.savings import (
 from kpi.schema import CURRENCIES, KINDS, STAGES
 from kpi.store import Store, StoreError
 from ui.context import current
-from ui.widgets import downloads, no_data
+from ui.widgets import downloads, no_data, table_columns
 
 ctx = current()
 st.title("Savings & cost avoidance")
@@ -100,14 +100,6 @@ def _choices(path, version, settings):
     return form_choices(Store(path, settings))
 
 
-def _money(frame: pl.DataFrame) -> dict:
-    return {
-        c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.2f")
-        for c, t in frame.schema.items()
-        if isinstance(t, pl.Decimal)
-    }
-
-
 tab_lenses, tab_bridge, tab_ledger, tab_realised, tab_avoid = st.tabs(
     ["Two lenses", "Savings bridge", "Initiatives", "Realised vs expected", "Cost avoidance"]
 )
@@ -138,7 +130,10 @@ with tab_lenses:
             )
         st.plotly_chart(charts.two_lenses(lenses, ctx.currency), key="c_lenses")
         st.dataframe(
-            lenses.drop("is_total"), hide_index=True, width="stretch", column_config=_money(lenses)
+            lenses.drop("is_total"),
+            hide_index=True,
+            width="stretch",
+            column_config=table_columns(lenses),
         )
         downloads(lenses, f"two_lenses_{ctx.period}", "lenses")
         with st.expander("How the two lenses reconcile"):
@@ -180,7 +175,7 @@ with tab_bridge:
         st.plotly_chart(charts.bridge_waterfall(row, ctx.currency, title), key="c_bridge")
         st.markdown("**By category**")
         st.dataframe(
-            by_category, hide_index=True, width="stretch", column_config=_money(by_category)
+            by_category, hide_index=True, width="stretch", column_config=table_columns(by_category)
         )
         downloads(by_category, f"bridge_{base}_{cur}", "bridge")
         with st.expander("How the bridge is computed"):
@@ -394,7 +389,10 @@ with tab_realised:
             realised, ["realised_saving", "expected_saving", "leakage", "off_contract_amount"]
         )
         st.dataframe(
-            per_initiative, hide_index=True, width="stretch", column_config=_money(per_initiative)
+            per_initiative,
+            hide_index=True,
+            width="stretch",
+            column_config=table_columns(per_initiative),
         )
         downloads(realised, "realised_by_month", "realised")
 
@@ -413,6 +411,9 @@ with tab_avoid:
         st.plotly_chart(charts.avoidance_by_status(avoided, ctx.currency), key="c_avoid")
         per_initiative = initiative_totals(avoided, ["avoided_cost", "expected_avoidance"])
         st.dataframe(
-            per_initiative, hide_index=True, width="stretch", column_config=_money(per_initiative)
+            per_initiative,
+            hide_index=True,
+            width="stretch",
+            column_config=table_columns(per_initiative),
         )
         downloads(avoided, "cost_avoidance_by_month", "avoided")

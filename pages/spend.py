@@ -14,7 +14,7 @@ from kpi.formatting import format_value
 from kpi.store import Store
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data
+from ui.widgets import downloads, literal, no_data, table_columns
 
 ctx = current()
 st.title("Spend & budgets")
@@ -78,20 +78,10 @@ def _drill_to_box(key: str, nodes: dict) -> None:
         st.session_state[widget] = value if value is not None else ALL
 
 
-def _money(frame: pl.DataFrame) -> dict:
-    """Money columns with two decimals, share columns as percentages."""
-    config = {}
-    for c, t in frame.schema.items():
-        label = c.replace("_", " ").capitalize()
-        if isinstance(t, pl.Decimal):
-            config[c] = st.column_config.NumberColumn(label, format="%.2f")
-        elif c.endswith(("share", "rate", "utilisation", "_to_date")) and t == pl.Float64:
-            config[c] = st.column_config.NumberColumn(label, format="percent")
-    return config
-
-
 def _table(frame: pl.DataFrame, name: str, key: str) -> None:
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=_money(frame), key=key)
+    st.dataframe(
+        frame, hide_index=True, width="stretch", column_config=table_columns(frame), key=key
+    )
     downloads(frame, name, key)
 
 

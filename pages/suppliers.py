@@ -10,7 +10,7 @@ from kpi.formatting import format_value
 from kpi.store import Store
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data
+from ui.widgets import downloads, literal, no_data, table_columns
 
 ctx = current()
 st.title("Suppliers")
@@ -47,24 +47,20 @@ def _history(path, version, settings, supplier_id, start, end, filters, currency
     )
 
 
-def _config(frame: pl.DataFrame) -> dict:
-    config = {}
-    for c, t in frame.schema.items():
-        label = c.replace("_", " ").capitalize()
-        if isinstance(t, pl.Decimal):
-            config[c] = st.column_config.NumberColumn(label, format="%.2f")
-        elif t == pl.Float64 and (
-            c.endswith(("share", "delivery", "on_time")) or c == "we_paid_on_time"
-        ):
-            config[c] = st.column_config.NumberColumn(label, format="percent")
-        elif c == "herfindahl":
-            config[c] = st.column_config.NumberColumn("HHI", format="%.0f")
-    return config
+_SPECIAL = {  # columns whose name does not say how to show them
+    "herfindahl": st.column_config.NumberColumn("HHI", format="%.0f"),
+    "we_paid_on_time": st.column_config.NumberColumn("We paid on time", format="percent"),
+}
 
 
 def _table(frame: pl.DataFrame, name: str, key: str, **kw) -> object:
     event = st.dataframe(
-        frame, hide_index=True, width="stretch", column_config=_config(frame), key=key, **kw
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={**table_columns(frame), **{c: v for c, v in _SPECIAL.items() if c in frame}},
+        key=key,
+        **kw,
     )
     downloads(frame, name, key)
     return event

@@ -29,7 +29,7 @@ from kpi.terms import (
 )
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data
+from ui.widgets import downloads, literal, no_data, table_columns
 
 ctx = current()
 st.title("Payment terms & cash")
@@ -79,16 +79,6 @@ def _simulate(path, version, settings, days, where, currency, _policy, policy_ke
     return simulate_terms(Store(path, settings), days, where, policy=_policy, currency=currency)
 
 
-def _money(frame: pl.DataFrame) -> dict:
-    """Readable headers for every column; money with two decimals."""
-    return {
-        c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%.2f")
-        if isinstance(t, pl.Decimal)
-        else c.replace("_", " ").capitalize()
-        for c, t in frame.schema.items()
-    }
-
-
 def _total(frame: pl.DataFrame, column: str) -> float:
     return float(frame[column].sum() or 0) if not frame.is_empty() else 0.0
 
@@ -112,7 +102,7 @@ with tab_terms:
         no_data("invoices paid in this range", "Widen the period in the sidebar.")
     else:
         st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
-        st.dataframe(seg, hide_index=True, width="stretch", column_config=_money(seg))
+        st.dataframe(seg, hide_index=True, width="stretch", column_config=table_columns(seg))
         downloads(seg, f"terms_by_{segment}", "terms_segment")
         trend = monthly.select(
             "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
@@ -157,7 +147,7 @@ with tab_late:
             "paid_amount",
             "invoices_paid",
         )
-        st.dataframe(late, hide_index=True, width="stretch", column_config=_money(late))
+        st.dataframe(late, hide_index=True, width="stretch", column_config=table_columns(late))
         downloads(late, "late_payments_by_month", "late")
 
 # ---- early-payment discounts ----------------------------------------------------------------
@@ -177,7 +167,7 @@ with tab_disc:
         disc = monthly.select(
             "period", "discounts_offered", "discounts_taken", "discounts_missed", "paid_amount"
         )
-        st.dataframe(disc, hide_index=True, width="stretch", column_config=_money(disc))
+        st.dataframe(disc, hide_index=True, width="stretch", column_config=table_columns(disc))
         downloads(disc, "discounts_by_month", "disc")
 
 # ---- payment policy ---------------------------------------------------------------------------
@@ -193,7 +183,9 @@ with tab_policy:
         st.success("Every supplier's contractual terms keep to the payment policy.")
     else:
         st.markdown(f"**{breaches.height} supplier(s) with terms that break the policy**")
-        st.dataframe(breaches, hide_index=True, width="stretch", column_config=_money(breaches))
+        st.dataframe(
+            breaches, hide_index=True, width="stretch", column_config=table_columns(breaches)
+        )
         downloads(breaches, "payment_policy_breaches", "breaches")
 
 # ---- terms simulator ----------------------------------------------------------------------
@@ -271,7 +263,7 @@ with tab_sim:
                     hide_index=True,
                     width="stretch",
                     column_config={
-                        **_money(table),
+                        **table_columns(table),
                         "risk_flags": st.column_config.TextColumn("Risk", width="medium"),
                     },
                 )
@@ -307,5 +299,7 @@ with tab_sim:
         if saved.is_empty():
             st.write("No scenario saved yet.")
         else:
-            st.dataframe(saved, hide_index=True, width="stretch", column_config=_money(saved))
+            st.dataframe(
+                saved, hide_index=True, width="stretch", column_config=table_columns(saved)
+            )
             downloads(saved, "terms_scenarios", "saved")

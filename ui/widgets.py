@@ -25,6 +25,25 @@ def literal(text: object) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if text is None else str(text))
 
 
+PERCENT_SUFFIXES = ("share", "rate", "utilisation", "_to_date", "delivery", "on_time")
+
+
+def table_columns(frame: pl.DataFrame, percent: tuple[str, ...] = PERCENT_SUFFIXES) -> dict:
+    """st.dataframe column settings every page shares: readable headers; money (DECIMAL)
+    with thousands separators and two decimals, negatives in brackets as finance reads
+    them; fractions whose name ends in one of `percent` as percentages."""
+    config: dict = {}
+    for column, dtype in frame.schema.items():
+        label = column.replace("_", " ").capitalize()
+        if isinstance(dtype, pl.Decimal):
+            config[column] = st.column_config.NumberColumn(label, format="accounting")
+        elif dtype == pl.Float64 and column.endswith(percent):
+            config[column] = st.column_config.NumberColumn(label, format="percent")
+        else:
+            config[column] = label
+    return config
+
+
 def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
     """CSV and Excel downloads of exactly what a table shows."""
     left, right, _ = st.columns([1, 1, 4])
