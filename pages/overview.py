@@ -7,6 +7,7 @@ import streamlit as st
 
 from kpi import charts, overview
 from kpi.engine import compute
+from kpi.filters_text import active_filters
 from kpi.formatting import format_delta, format_value
 from kpi.kpi_editing import effective_status
 from kpi.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
@@ -63,7 +64,7 @@ card = card.with_columns(
     pl.col("id").replace_strict(agreement, default="draft").alias("definition_status")
 )
 
-active = [f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in ctx.filters.items() if v]
+active = active_filters(ctx.filters)
 st.caption(
     f"Scorecard for **{ctx.period}**, compared with the quarter before · amounts in "
     f"**{ctx.currency}** · " + ("; ".join(active) if active else "all cost centres and categories")
