@@ -224,7 +224,7 @@ def test_procurement_edits_the_price_outlook_in_the_browser(page, app_url):
     page.keyboard.type("1.5", delay=50)
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
-    page.get_by_role("button", name="Save price outlook").click()
+    page.get_by_role("button", name="Save price outlook").click(timeout=90_000)  # a loaded CI box
     page.get_by_text(f"Price outlook for {PLAN} saved", exact=False).wait_for()
     settle(page)
     expect_text(page, f"Price outlook for {PLAN} saved: Energy")
