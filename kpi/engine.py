@@ -87,26 +87,29 @@ def compute(
             {f: filters[f] for f in applied},
         )
         parts.append((view, query, params, len(kpis)))
-    frames: list[pl.DataFrame] = []
     with store.read(display_currency=currency) as con:
-        wide = _run_parts(con, parts, by, store, currency) if parts else pl.DataFrame()
-    for i, kpis in enumerate(groups.values()):
-        part = wide.filter(pl.col("_part") == i)
-        frames += [
-            part.select(
-                pl.lit(k.id).alias("kpi"),
-                pl.col("period"),
-                *[pl.col(d).cast(pl.String) for d in by],
-                pl.col("_values").list.get(j).cast(pl.Float64).alias("value"),
-            )
-            for j, k in enumerate(kpis)
-        ]
+        wide = _run_parts(con, parts, by, store, currency) if parts else None
     schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
     schema["value"] = pl.Float64
-    frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    if wide is None:
+        return ComputeResult(pl.DataFrame(schema=schema), by, skipped, unfiltered)
+    # one row per (part, period, dimensions) with the part's measures in a list: each part's
+    # KPI ids, as a list beside it, explode with the values into one row per KPI
+    ids = pl.DataFrame(
+        {"_part": range(len(groups)), "kpi": [[k.id for k in kpis] for kpis in groups.values()]},
+        schema={"_part": wide.schema["_part"], "kpi": pl.List(pl.String)},
+    )
     order = {k.id: i for i, k in enumerate(definitions)}
     frame = (
-        frame.with_columns(pl.col("kpi").replace_strict(order, default=len(order)).alias("_o"))
+        wide.join(ids, on="_part", how="left")
+        .explode(["kpi", "_values"])
+        .select(
+            pl.col("kpi"),
+            pl.col("period").cast(pl.String),
+            *[pl.col(d).cast(pl.String) for d in by],
+            pl.col("_values").cast(pl.Float64).alias("value"),
+        )
+        .with_columns(pl.col("kpi").replace_strict(order, default=len(order)).alias("_o"))
         .sort(["_o", "period", *by], nulls_last=True)
         .drop("_o")
     )

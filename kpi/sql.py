@@ -215,9 +215,14 @@ WITH b AS (
            sum(amount) FILTER (WHERE NOT has_po) AS maverick_amount
     FROM spend GROUP BY ALL
 ), billed AS (
-    -- what was invoiced against each order and item, in the order's currency
+    -- what was invoiced against each order and item, in the order's currency; only the
+    -- orders still open are read (open_lines joins nothing else): most invoiced orders are
+    -- closed, so this aggregates a few lines rather than every invoice line with an order
     SELECT po_id, item_id, currency, sum(amount) AS billed
-    FROM invoices WHERE po_id IS NOT NULL GROUP BY ALL
+    FROM invoices WHERE po_id IN (
+        SELECT po_id FROM purchase_orders
+        WHERE lower(status) NOT IN ('closed', 'cancelled', 'canceled'))
+    GROUP BY ALL
 ), open_lines AS (
     -- committed: the part of an order line not invoiced yet; the invoiced amount fills the
     -- lines of one order and item in line order. Closed or cancelled orders commit nothing.
@@ -632,7 +637,10 @@ def kpi_statement(
     # Another view several parts read (po_lines: by po_date and by promised_date) is
     # computed once too, as a MATERIALIZED CTE under the view's name, not once per part.
     # None of them reads spend_base, so the probe below does not need them.
+    # inventory_position counts once more when working_capital_days reads it too. These
+    # come first: the restated spend views below (working_capital_days) read them.
     readers = [view for view, *_ in parts if view not in SPEND_VIEWS]
+    readers += [dep for view, *_ in parts for dep in _ALSO_READS.get(view, ())]
     once = [f"{v} AS MATERIALIZED ({bodies[v]})" for v in dict.fromkeys(readers)
             if readers.count(v) > 1]  # fmt: skip
     if sum(view in SPEND_VIEWS for view, *_ in parts) < 2:
@@ -646,8 +654,11 @@ def kpi_statement(
         )
         if columns:
             shared = _narrow_spend_base(bodies["spend_base"], columns)
-    return _statement(shared + restated + once + ctes, selects), params
+    return _statement(once + shared + restated + ctes, selects), params
 
+
+# Views outside spend_base's family that a spend view reads (see kpi_statement).
+_ALSO_READS = {"working_capital_days": ("inventory_position",)}
 
 NOT_COMPUTED = "kpi: spend_base column left out of the shared computation"
 

@@ -15,14 +15,16 @@ DIALECT = "duckdb"
 
 # ---- curated view: the cash conversion gap ----------------------------------------------
 # Stock rows (by snapshot) and paid invoice lines (by paid date) in one view, so that
-# days of inventory minus days to pay stays one aggregate formula over one view.
+# days of inventory minus days to pay stays one aggregate formula over one view. The paid
+# lines are read from spend_base, not `payments`: they are the same lines (payments joins
+# suppliers by key only) and this needs none of the supplier's terms, so no join.
 WORKING_CAPITAL_DAYS = """
 SELECT snapshot_date AS on_date, category, stock_value, usage_value_per_day,
        CAST(NULL AS DECIMAL(18,2)) AS paid_amount, CAST(NULL AS BIGINT) AS days_to_pay
 FROM inventory_position
 UNION ALL
-SELECT paid_date, category, NULL, NULL, amount, days_to_pay
-FROM payments WHERE paid_date IS NOT NULL
+SELECT paid_date, category, NULL, NULL, amount, paid_date - invoice_date
+FROM spend_base WHERE paid_date IS NOT NULL
 """
 
 VIEWS = {"working_capital_days": WORKING_CAPITAL_DAYS}
