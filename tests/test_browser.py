@@ -9,9 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
-from kpi.demo import build_demo
 from tests.browser import (
     ARTIFACTS,
     ROOT,
@@ -22,28 +19,6 @@ from tests.browser import (
 )
 
 pytestmark = browser_marks()
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("browser") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.1)
-    return db
-
-
-@pytest.fixture(scope="module")
-def app_url(demo_db):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(demo_db) as url:
-        yield url
-
-
-@pytest.fixture()
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
 
 
 def test_overview_renders_scorecard_and_charts(page, app_url):

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from kpi.definitions import load_definitions
-from kpi.demo import build_demo
 from tests.browser import (
     ARTIFACTS,
     ROOT,
@@ -27,13 +26,6 @@ pytestmark = browser_marks()
 
 FINANCE = "Sam Okafor (finance, member)"
 PROCUREMENT = "Jonas Berg (procurement, member)"
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("browser_definitions") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.1)
-    return db
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,6 @@ tests/artifacts/.
 
 from __future__ import annotations
 
-import pytest
-
-from kpi.demo import build_demo
 from kpi.formatting import format_value
 from kpi.store import Store
 from kpi.terms import list_scenarios, simulate_terms
@@ -18,33 +15,10 @@ from tests.browser import (
     browser_marks,
     expect_text,
     problems,
-    running_app,
     wait_rendered,
 )
 
 pytestmark = browser_marks()
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("browser_wc") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.1)
-    return db
-
-
-@pytest.fixture(scope="module")
-def app_url(demo_db):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(demo_db) as url:
-        yield url
-
-
-@pytest.fixture()
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 2400})
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
 
 
 def _open(page, url: str) -> None:
