@@ -30,7 +30,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, problems, running_app  # noqa: E402
+from tests.browser.support import ARGS, ARTIFACTS, CHROMIUM, problems, running_app  # noqa: E402
 
 HEADLINE_TILES = 4
 HEADLINE_CHARTS = 4

@@ -11,7 +11,7 @@ For each scale asked (default 1, 10 and 50) it:
    with `python -m kpi load invoices FILE --db fresh.duckdb` and with DuckDB's own
    `read_csv` (explicit canonical types) into the canonical table, each in a subprocess:
    wall time (Python start-up included), peak RSS, rows/s;
-3. computes every KPI of config/kpis.yaml by quarter with kpi.engine.compute and with ONE
+3. computes every KPI of config/kpis.yaml by quarter with kpi.semantic.engine.compute and with ONE
    hand-written statement on the canonical tables (benchmarks/all_kpis.sql), whose values
    must equal the engine's to 1e-6 relative; each timed warm (one run to warm up, then 5
    runs in alternation, a fresh connection per run as the engine opens one): median times
@@ -52,11 +52,11 @@ import duckdb  # noqa: E402
 import pandas_kpis  # noqa: E402
 import polars as pl  # noqa: E402
 
-from kpi.definitions import load_definitions  # noqa: E402
-from kpi.engine import compute  # noqa: E402
-from kpi.schema import TABLES  # noqa: E402
-from kpi.settings import load_settings  # noqa: E402
-from kpi.store import LOCKED_DOWN, Store  # noqa: E402
+from kpi.core.settings import load_settings  # noqa: E402
+from kpi.semantic.definitions import load_definitions  # noqa: E402
+from kpi.semantic.engine import compute  # noqa: E402
+from kpi.store.database import LOCKED_DOWN, Store  # noqa: E402
+from kpi.store.schema import TABLES  # noqa: E402
 
 SEED = 42
 SCALES = (1.0, 10.0, 50.0)
@@ -77,7 +77,7 @@ RENDER_GOAL_SCALE = 10.0  # ... at scale 10
 DUCKDB_LOAD = """
 import sys, duckdb
 sys.path.insert(0, sys.argv[3])
-from kpi.schema import TABLES, create_table_sql
+from kpi.store.schema import TABLES, create_table_sql
 table = TABLES["invoices"]
 types = "{" + ", ".join(f"'{c.name}': '{c.sql_type}'" for c in table.columns) + "}"
 con = duckdb.connect(sys.argv[2])

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from kpi.settings import db_path, kpis_path
+from kpi.core.settings import db_path, kpis_path
 
 
 class UserError(Exception):
@@ -25,7 +25,7 @@ def _progress(message: str) -> None:
 
 # ---- demo ---------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kpi.demo import build_demo
+    from kpi.demo.generate import build_demo
 
     path = Path(args.db) if args.db else db_path()
     started = time.perf_counter()
@@ -39,8 +39,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- load ---------------------------------------------------------------------------------
 def cmd_load(args: argparse.Namespace) -> int:
-    from kpi.pipelines import LoadRefused, load_files
-    from kpi.store import Store
+    from kpi.ingest.pipelines import LoadRefused, load_files
+    from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()
     try:
@@ -62,7 +62,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 # ---- check --------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
-    from kpi.definitions import check_file
+    from kpi.semantic.definitions import check_file
 
     path = Path(args.path) if args.path else kpis_path()
     issues = check_file(path)
@@ -77,8 +77,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # ---- compute ------------------------------------------------------------------------------
 def cmd_compute(args: argparse.Namespace) -> int:
-    from kpi import engine
-    from kpi.output import render_results
+    from kpi.core.output import render_results
+    from kpi.semantic import engine
 
     store_path = args.db or None
     result = engine.compute_cli(
@@ -97,8 +97,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
 # ---- bridge -------------------------------------------------------------------------------
 def cmd_bridge(args: argparse.Namespace) -> int:
-    from kpi.bridge import render_bridge, savings_bridge
-    from kpi.store import Store
+    from kpi.analyses.bridge import render_bridge, savings_bridge
+    from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()
     frame = savings_bridge(store, args.start, args.end, by=args.by, currency=args.currency)
@@ -112,8 +112,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 def cmd_terms_sim(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from kpi.store import Store
-    from kpi.terms import render_scenario, simulate_terms
+    from kpi.analyses.terms import render_scenario, simulate_terms
+    from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()
     try:
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _describe(exc: Exception) -> str:
-    from kpi.store import StoreError
+    from kpi.store.database import StoreError
 
     if isinstance(exc, (UserError, StoreError, ValueError, FileNotFoundError)):
         return str(exc)

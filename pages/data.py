@@ -7,14 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpi.data_status import freshness, load_history, rejected_rows
-from kpi.mappings import MappingError, load_mappings
-from kpi.people import PermissionDenied
-from kpi.pipelines import LoadRefused
-from kpi.schema import TABLES
-from kpi.settings import config_dir
-from kpi.store import Store, StoreError
-from kpi.upload_checks import load_upload
+from kpi.analyses.data_status import freshness, load_history, rejected_rows
+from kpi.core.people import PermissionDenied
+from kpi.core.settings import config_dir
+from kpi.ingest.mappings import MappingError, load_mappings
+from kpi.ingest.pipelines import LoadRefused
+from kpi.ingest.upload import load_upload
+from kpi.store.database import Store, StoreError
+from kpi.store.schema import TABLES
 from ui.context import current
 from ui.widgets import downloads, literal, no_data
 

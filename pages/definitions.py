@@ -11,9 +11,13 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from kpi import charts
-from kpi import definitions_form as defs
-from kpi.definitions import (
+from kpi.analyses.scorecard import THEMES
+from kpi.core.people import PermissionDenied, Person
+from kpi.core.settings import kpis_path
+from kpi.reporting import charts
+from kpi.reporting import definitions_form as defs
+from kpi.reporting.filters_text import active_filters
+from kpi.semantic.definitions import (
     Direction,
     Issue,
     KpiDefinition,
@@ -23,9 +27,10 @@ from kpi.definitions import (
     UnknownKpi,
     check_file,
 )
-from kpi.engine import ComputeError
-from kpi.filters_text import active_filters
-from kpi.kpi_editing import (
+from kpi.semantic.engine import ComputeError
+from kpi.store.database import Store, StoreError
+from kpi.store.sql import view_catalog
+from kpi.workflows.kpi_editing import (
     BrokenFile,
     ConflictError,
     EditError,
@@ -46,11 +51,6 @@ from kpi.kpi_editing import (
     read_entry,
     targets_from_rows,
 )
-from kpi.people import PermissionDenied, Person
-from kpi.scorecard import THEMES
-from kpi.settings import kpis_path
-from kpi.sql import view_catalog
-from kpi.store import Store, StoreError
 from ui.context import current
 from ui.widgets import downloads, literal, no_data
 
@@ -405,7 +405,7 @@ def _preview(kpi_id: str, saved: dict | None, candidate: dict, unit: str) -> boo
         return True
     fig = charts.kpi_trend(
         table.select("period", pl.col("as edited").alias("value")),
-        f"{candidate.get('name') or kpi_id}: as edited"  # kpi.charts escapes chart text
+        f"{candidate.get('name') or kpi_id}: as edited"  # kpi.reporting.charts escapes chart text
         + (" and as saved" if before is not None else ""),
         unit,
         targets,

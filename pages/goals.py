@@ -5,12 +5,16 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from kpi import charts
-from kpi import goals_view as view
-from kpi.data_status import dimension_values
-from kpi.filters_text import active_filters
-from kpi.formatting import format_delta, format_value
-from kpi.goals import (
+from kpi.analyses.data_status import dimension_values
+from kpi.core.formatting import format_delta, format_value
+from kpi.core.people import PermissionDenied, Person, load_people
+from kpi.core.settings import kpis_path
+from kpi.reporting import charts
+from kpi.reporting import goals_view as view
+from kpi.reporting.filters_text import active_filters
+from kpi.reporting.meeting_pack import history_forecast_chart, meeting_pack_html
+from kpi.store.database import Store, StoreError
+from kpi.workflows.goals import (
     OUTLOOK_EDITORS,
     SPEND_OUTLOOK_EXPLAINED,
     GoalError,
@@ -21,11 +25,7 @@ from kpi.goals import (
     spend_outlook,
     stored_value,
 )
-from kpi.kpi_editing import ConflictError, file_version
-from kpi.meeting_pack import history_forecast_chart, meeting_pack_html
-from kpi.people import PermissionDenied, Person, load_people
-from kpi.settings import kpis_path
-from kpi.store import Store, StoreError
+from kpi.workflows.kpi_editing import ConflictError, file_version
 from ui.context import current
 from ui.widgets import definition_dialog, downloads, literal, no_data
 

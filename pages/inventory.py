@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi import charts
-from kpi import charts_working_capital as wc_charts
-from kpi.formatting import format_value
-from kpi.inventory import items_to_question, stock_by_snapshot
-from kpi.store import Store
+from kpi.analyses.inventory import items_to_question, stock_by_snapshot
+from kpi.core.formatting import format_value
+from kpi.reporting import charts
+from kpi.reporting import charts_working_capital as wc_charts
+from kpi.store.database import Store
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, no_data, table_columns

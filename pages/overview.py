@@ -5,13 +5,14 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from kpi import charts, overview
-from kpi.engine import compute
-from kpi.filters_text import active_filters
-from kpi.formatting import format_delta, format_value
-from kpi.kpi_editing import effective_status
-from kpi.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
-from kpi.store import Store
+from kpi.analyses import overview
+from kpi.analyses.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
+from kpi.core.formatting import format_delta, format_value
+from kpi.reporting import charts
+from kpi.reporting.filters_text import active_filters
+from kpi.semantic.engine import compute
+from kpi.store.database import Store
+from kpi.workflows.kpi_editing import effective_status
 from ui.context import current
 from ui.widgets import definition_dialog, downloads, literal, no_data
 

@@ -8,10 +8,24 @@ import polars as pl
 import streamlit as st
 from pydantic import ValidationError
 
-from kpi import charts, periods
-from kpi.bridge import FORMULAS, savings_bridge
-from kpi.formatting import format_value
-from kpi.initiatives import (
+from kpi.analyses.bridge import FORMULAS, savings_bridge
+from kpi.analyses.savings import (
+    LENSES_EXPLAINED,
+    cost_avoidance_by_month,
+    realised_by_month,
+    two_lenses,
+    year_earlier,
+)
+from kpi.analyses.savings import (
+    per_initiative as initiative_totals,
+)
+from kpi.core import periods
+from kpi.core.formatting import format_value
+from kpi.core.people import PermissionDenied
+from kpi.reporting import charts
+from kpi.store.database import Store, StoreError
+from kpi.store.schema import CURRENCIES, KINDS, STAGES
+from kpi.workflows.initiatives import (
     Initiative,
     InitiativeError,
     field_problems,
@@ -24,19 +38,6 @@ from kpi.initiatives import (
     save_initiative,
     validate_initiative,
 )
-from kpi.people import PermissionDenied
-from kpi.savings import (
-    LENSES_EXPLAINED,
-    cost_avoidance_by_month,
-    realised_by_month,
-    two_lenses,
-    year_earlier,
-)
-from kpi.savings import (
-    per_initiative as initiative_totals,
-)
-from kpi.schema import CURRENCIES, KINDS, STAGES
-from kpi.store import Store, StoreError
 from ui.context import current
 from ui.widgets import downloads, no_data, table_columns
 

@@ -8,10 +8,11 @@ from functools import partial
 import polars as pl
 import streamlit as st
 
-from kpi import periods
-from kpi import spend as sp
-from kpi.formatting import format_value
-from kpi.store import Store
+from kpi.analyses import spend as sp
+from kpi.core import periods
+from kpi.core.formatting import format_value
+from kpi.reporting import charts_spend as spend_charts
+from kpi.store.database import Store
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, literal, no_data, table_columns
@@ -137,9 +138,9 @@ with tab_spend:
         )
         # a click on a box drills to it (a fresh key per scope: no stale selection carries over)
         st.plotly_chart(
-            sp.spend_treemap(scoped, ctx.currency, path),
+            spend_charts.spend_treemap(scoped, ctx.currency, path),
             key=f"c_treemap_{path}",
-            on_select=partial(_drill_to_box, f"c_treemap_{path}", sp.treemap_nodes(tree)),
+            on_select=partial(_drill_to_box, f"c_treemap_{path}", spend_charts.treemap_nodes(tree)),
             selection_mode="points",
         )
         level = sp.drill_level(tree, category, supplier)
@@ -152,15 +153,17 @@ with tab_spend:
         filters = dict(ctx.filters) | drill
         f_key = tuple(sorted((k, tuple(v)) for k, v in filters.items() if v))
         monthly, pareto, by_cc = _spend_views(*KEY, ctx.start, ctx.end, f_key, ctx.currency)
-        st.plotly_chart(sp.spend_trend_chart(monthly, ctx.currency), key="c_spend_trend")
+        st.plotly_chart(spend_charts.spend_trend_chart(monthly, ctx.currency), key="c_spend_trend")
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(sp.pareto_chart(pareto, ctx.currency), key="c_pareto")
+            st.plotly_chart(spend_charts.pareto_chart(pareto, ctx.currency), key="c_pareto")
             top = pareto.filter(pl.col("in_top_80")).height
             st.caption(f"{top} of {pareto.height} suppliers make up 80 % of the spend in scope.")
             _table(pareto, "supplier_pareto", "pareto")
         with right:
-            st.plotly_chart(sp.cost_centre_sunburst(by_cc, ctx.currency), key="c_cc_sunburst")
+            st.plotly_chart(
+                spend_charts.cost_centre_sunburst(by_cc, ctx.currency), key="c_cc_sunburst"
+            )
             st.markdown("**By cost centre**")
             totals = (
                 by_cc.group_by("cost_centre")
@@ -226,8 +229,10 @@ with tab_budget:
             st.success(f"No cost centre is heading over its {fiscal_year} budget.")
         total_row = {k: v for k, v in sums.items()}
         left, right = st.columns(2)
-        left.plotly_chart(sp.burn_chart(monthly, year, total_row, ctx.currency), key="c_burn")
-        right.plotly_chart(sp.status_chart(status, by, ctx.currency), key="c_status")
+        left.plotly_chart(
+            spend_charts.burn_chart(monthly, year, total_row, ctx.currency), key="c_burn"
+        )
+        right.plotly_chart(spend_charts.status_chart(status, by, ctx.currency), key="c_status")
         shown = status.with_columns(
             pl.when(pl.col("heading_over_budget"))
             .then(pl.lit("⚠ heading over"))
@@ -282,13 +287,13 @@ with tab_approval:
         )
         left, right = st.columns(2)
         left.plotly_chart(
-            sp.trend_lines(
+            spend_charts.trend_lines(
                 ap_month, {"mean_approval_days": "Mean approval days"}, "PO approval time", "days"
             ),
             key="c_approval_trend",
         )
         right.plotly_chart(
-            sp.trend_lines(
+            spend_charts.trend_lines(
                 co_month,
                 {"maverick_rate": "No PO (maverick)", "after_the_fact_rate": "PO after invoice"},
                 "Share of spend bypassing approval",
@@ -351,7 +356,7 @@ with tab_compliance:
             help="The purchase price variance: (price paid − contract price) × quantity.",
             border=True,
         )
-        fig = sp.trend_lines(
+        fig = spend_charts.trend_lines(
             sp.compliance_by(lines, "month"),
             {
                 "managed_share": "Spend under management",

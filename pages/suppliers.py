@@ -5,9 +5,10 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from kpi import suppliers as su
-from kpi.formatting import format_value
-from kpi.store import Store
+from kpi.analyses import suppliers as su
+from kpi.core.formatting import format_value
+from kpi.reporting import charts_spend as spend_charts
+from kpi.store.database import Store
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, literal, no_data, table_columns
@@ -115,7 +116,7 @@ with tab_conc:
             "holds all of the category's spend in this period.",
             icon="⚠️",
         )
-    st.plotly_chart(su.concentration_chart(conc), key="c_concentration")
+    st.plotly_chart(spend_charts.concentration_chart(conc), key="c_concentration")
     _table(conc, "supplier_concentration", "concentration")
 
 with tab_detail:
@@ -168,7 +169,7 @@ with tab_detail:
     )
     history = _history(*KEY, supplier_id, ctx.start, ctx.end, FILTERS, ctx.currency)
     st.plotly_chart(
-        su.history_chart(
+        spend_charts.history_chart(
             history["monthly"], history["deliveries"], names[supplier_id], ctx.currency
         ),
         key="c_history",

@@ -7,14 +7,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from kpi import charts
-from kpi import charts_working_capital as wc_charts
-from kpi.formatting import format_value
-from kpi.formula_guard import FormulaError
-from kpi.people import PermissionDenied
-from kpi.sql_working_capital import SEGMENTS
-from kpi.store import Store, StoreError
-from kpi.terms import (
+from kpi.analyses.terms import (
     PolicyError,
     ScenarioError,
     list_scenarios,
@@ -27,6 +20,13 @@ from kpi.terms import (
     simulate_terms,
     terms_by_segment,
 )
+from kpi.core.formatting import format_value
+from kpi.core.people import PermissionDenied
+from kpi.reporting import charts
+from kpi.reporting import charts_working_capital as wc_charts
+from kpi.semantic.formula_guard import FormulaError
+from kpi.store.database import Store, StoreError
+from kpi.store.queries.working_capital import SEGMENTS
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, literal, no_data, table_columns

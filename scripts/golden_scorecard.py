@@ -6,12 +6,12 @@ from pathlib import Path
 
 import polars as pl
 
-from kpi.definitions import load_definitions
-from kpi.kpi_editing import effective_status
-from kpi.output import to_csv_bytes
-from kpi.scorecard import scorecard
-from kpi.settings import load_settings
-from kpi.store import Store
+from kpi.analyses.scorecard import scorecard
+from kpi.core.output import to_csv_bytes
+from kpi.core.settings import load_settings
+from kpi.semantic.definitions import load_definitions
+from kpi.store.database import Store
+from kpi.workflows.kpi_editing import effective_status
 
 
 def scorecard_download(db: Path, period: str, filters: dict[str, list[str]], currency: str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.demo import build_demo
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, running_app
+from kpi.demo.generate import build_demo
+from tests.browser.support import ARGS, ARTIFACTS, CHROMIUM, running_app
 
 
 @pytest.fixture(scope="module")

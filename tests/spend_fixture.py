@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kpi.store import Store
+from kpi.store.database import Store
 
 ROWS = {
     "suppliers": [

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpi import periods
-from kpi.definitions import DefinitionsError, KpiDefinition, load_definitions
-from kpi.people import Person, load_people
-from kpi.scorecard import data_window, latest_complete_period
-from kpi.settings import Settings, db_path, kpis_path, load_settings
-from kpi.store import Store, StoreBusy, StoreError
+from kpi.analyses.scorecard import data_window, latest_complete_period
+from kpi.core import periods
+from kpi.core.people import Person, load_people
+from kpi.core.settings import Settings, db_path, kpis_path, load_settings
+from kpi.semantic.definitions import DefinitionsError, KpiDefinition, load_definitions
+from kpi.store.database import Store, StoreBusy, StoreError
 
 
 @dataclass
@@ -134,7 +134,7 @@ def _window(path: str, version: tuple, settings: Settings):
 
 @st.cache_data(show_spinner=False)
 def _choices(path: str, version: tuple, settings: Settings) -> dict[str, list[str]]:
-    from kpi.data_status import dimension_values
+    from kpi.analyses.data_status import dimension_values
 
     return {
         d: dimension_values(Store(path, settings), "spend", d) for d in ("cost_centre", "category")
@@ -143,7 +143,7 @@ def _choices(path: str, version: tuple, settings: Settings) -> dict[str, list[st
 
 @st.cache_data(show_spinner=False)
 def _currencies(path: str, version: tuple, settings: Settings) -> list[str]:
-    from kpi.data_status import display_currencies
+    from kpi.analyses.data_status import display_currencies
 
     return display_currencies(Store(path, settings))
 

@@ -9,10 +9,11 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from kpi import engine, periods
-from kpi.formatting import format_delta, format_value
-from kpi.settings import Settings
-from kpi.store import Store
+from kpi.core import periods
+from kpi.core.formatting import format_delta, format_value
+from kpi.core.settings import Settings
+from kpi.semantic import engine
+from kpi.store.database import Store
 from ui.context import Context
 from ui.widgets import definition_dialog, literal
 

@@ -1,0 +1,1 @@
+"""Analyses over the store: spend, suppliers, payment terms, inventory, savings, scorecard."""

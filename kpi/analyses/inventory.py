@@ -1,0 +1,132 @@
+"""Inventory: stock split into safety, cycle, excess and obsolete, and the items to question.
+
+Finance sees idle stock as cash on a shelf; procurement holds some of it on purpose. Each
+snapshot's stock is split by the levels procurement set (safety, max) and by movement
+(no issue for `obsolete_after_days` and not safety stock = obsolete), each class valued,
+and every item finance would question is listed with procurement's reasons beside it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from kpi.store import sql
+from kpi.store.database import Store
+from kpi.store.queries import working_capital as q
+
+CLASSES = ("safety", "cycle", "excess", "obsolete")
+
+
+def stock_by_snapshot(
+    store: Store,
+    start: date,
+    end: date,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Per snapshot: the value of each class, the total, days of inventory and turns.
+
+    Days of inventory = stock value / value issued per day (last 90 days); turns = 365 /
+    days. The four classes add up to the stock value to the cent.
+    """
+    query, params = q.stock_by_snapshot(filters or {})
+    with store.read(display_currency=currency) as con:
+        frame = sql.fetch_frame(con, query, {**params, "start": start, "end": end})
+    usage = pl.col("usage_value_per_day").cast(pl.Float64)
+    days = pl.col("stock_value").cast(pl.Float64) / pl.when(usage > 0).then(usage)
+    return frame.with_columns(
+        pl.col("snapshot_date").dt.strftime("%Y-%m-%d").alias("period"),
+        days.round(1).alias("days_inventory"),
+        (365 / days).round(2).alias("turns"),
+    ).drop("usage_value_per_day")
+
+
+def items_to_question(
+    store: Store,
+    start: date,
+    end: date,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Stock lines of the last snapshot in range that finance would question, with
+    procurement's reasons: idle for longer than the obsolete limit, or above max.
+
+    `value_questioned` is the whole stock of an idle line (finance asks why it is held at
+    all) and the excess of a line that moves but sits above its max.
+    """
+    query, params = q.stock_at(filters or {})
+    with store.read(display_currency=currency) as con:
+        frame = sql.fetch_frame(con, query, {**params, "start": start, "end": end})
+    limit = store.settings.obsolete_after_days
+    idle = pl.col("days_since_issue").is_null() | (pl.col("days_since_issue") > limit)
+    excess = pl.col("excess_value") > 0
+    frame = frame.filter(idle | excess | (pl.col("obsolete_value") > 0))
+    qty = _qty_text
+    question = (
+        pl.when(pl.col("obsolete_value") > 0)
+        .then(pl.format("No issue for {} days: obsolete?", _days_idle()))
+        .when(idle)
+        .then(pl.format("No issue for {} days", _days_idle()))
+        .otherwise(
+            pl.format("{} units above the max of {}", qty("excess_qty"), qty("max_stock_qty"))
+        )
+    )
+    reason = pl.concat_str(
+        [
+            pl.when(pl.col("safety_stock_qty") > 0)
+            .then(pl.format("safety level {} units", qty("safety_stock_qty")))
+            .otherwise(pl.lit("no safety level set")),
+            pl.format("lead time {} days", pl.col("lead_time_days").cast(pl.String).fill_null("?")),
+            pl.format("criticality {}", pl.col("criticality").fill_null("not set")),
+            pl.when(pl.col("max_stock_qty").is_not_null()).then(
+                pl.format("max {} units", qty("max_stock_qty"))
+            ),
+        ],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    value = pl.when(idle).then(pl.col("stock_value")).otherwise(pl.col("excess_value"))
+    return (
+        frame.with_columns(
+            question.alias("finance_question"),
+            reason.alias("procurement_reason"),
+            value.alias("value_questioned"),
+        )
+        .select(
+            "item_id",
+            "description",
+            "category",
+            "location",
+            "value_questioned",
+            "finance_question",
+            "procurement_reason",
+            "on_hand_qty",
+            "safety_stock_qty",
+            "max_stock_qty",
+            "lead_time_days",
+            "criticality",
+            "days_since_issue",
+            "stock_value",
+            "safety_value",
+            "excess_value",
+            "obsolete_value",
+        )
+        .sort(["value_questioned", "item_id", "location"], descending=[True, False, False])
+    )
+
+
+def _days_idle() -> pl.Expr:
+    return pl.col("days_since_issue").cast(pl.String).fill_null("ever (no issue recorded)")
+
+
+def _qty_text(column: str) -> pl.Expr:
+    """A quantity without trailing zeros: 5.000 -> '5', 2.500 -> '2.5'."""
+    text = pl.col(column).cast(pl.String)
+    return (
+        pl.when(text.str.contains(r"\."))
+        .then(text.str.strip_chars_end("0").str.strip_chars_end("."))
+        .otherwise(text)
+        .fill_null("–")
+    )

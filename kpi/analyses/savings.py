@@ -1,0 +1,253 @@
+"""Savings measured on the invoices, not taken from the claims: per initiative and month, and
+procurement's and finance's lenses side by side.
+
+Every figure comes from the `savings_lines` and `spend` views (kpi/sql.py): the invoice
+lines an initiative covers (its supplier, its item or else its category, its dates, its
+currency) and what was really paid on them. Amounts are in the display currency (the
+reporting currency unless `currency` is given), converted at each line's date; prices
+stay in the initiative's own currency (`price_currency`) so they compare with its
+baseline, quote and negotiated price. The SQL is in kpi/sql_savings_ledger.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import polars as pl
+
+from kpi.core import periods
+from kpi.core.settings import FiscalCalendar
+from kpi.store.database import Store
+from kpi.store.queries import savings_ledger as q
+from kpi.store.sql import fetch_frame
+
+Filters = Mapping[str, Sequence[str] | str]
+
+# filters that pick initiatives, and the one that picks invoice lines
+INITIATIVE_FILTERS = (
+    "initiative_id",
+    "category",
+    "supplier",
+    "supplier_id",
+    "owner",
+    "stage",
+    "finance_status",
+)
+LINE_FILTERS = ("cost_centre",)
+LENS_FILTERS = ("category", "cost_centre", "supplier", "supplier_id")
+
+
+def realised_by_month(
+    store: Store,
+    start: date | str,
+    end: date | str,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Price-reduction initiatives per month: what the invoices show against what was expected.
+
+    `start` and `end` are dates or period labels (2026-03, FY2026-Q1, FY2026: from the first
+    day of `start` to the last of `end`). `filters` maps a key to the values to keep:
+    initiative_id, category (the initiative's, or its item's), supplier (name),
+    supplier_id, owner, stage, finance_status pick initiatives; cost_centre picks the
+    invoice lines (it narrows what was bought, not what was expected).
+
+    One row per initiative and month (`month`, YYYY-MM) with invoiced lines, an expected
+    share or off-contract buying. Columns: initiative_id, title, kind, category, supplier,
+    finance_status, finance_note, month, quantity (invoiced), avg_unit_price_paid,
+    baseline_unit_price, negotiated_unit_price, price_currency (those three prices are in
+    it), realised_saving, expected_saving, leakage, off_contract_quantity,
+    off_contract_amount.
+
+    - realised_saving = Σ (baseline − unit price paid) × quantity over the month's lines;
+      a line paid above the baseline counts against it.
+    - expected_saving = expected_volume × (baseline − negotiated), rounded to the cent and
+      spread evenly over the calendar months from start_date to end_date (a month the
+      initiative only partly covers counts whole; the cents that do not divide go one each
+      to the first months, so the months add up to the total exactly in the initiative's
+      currency), converted at the rate of the month's first day. NULL when the initiative
+      lacks its volume, prices or dates. expected_volume is the volume over the whole
+      initiative, not per year.
+    - leakage = Σ max(paid − negotiated, 0) × quantity: paying above the negotiated price.
+    - off_contract_quantity / _amount: the same item (or category, for an initiative
+      without an item) bought from other suppliers during the initiative: volume that
+      bypassed the negotiated price.
+    """
+    return _by_month(store, "price_reduction", start, end, filters, currency).rename(
+        {
+            "reference_unit_price": "baseline_unit_price",
+            "saving": "realised_saving",
+            "expected": "expected_saving",
+        }
+    )
+
+
+def cost_avoidance_by_month(
+    store: Store,
+    start: date | str,
+    end: date | str,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Cost-avoidance initiatives per month: price increases the supplier asked for and did
+    not get. Never a P&L saving: the expense does not go down, it only does not go up.
+
+    Arguments and rows as in `realised_by_month`. Columns: initiative_id, title, kind,
+    category, supplier, finance_status, finance_note, month, quantity,
+    avg_unit_price_paid, quoted_unit_price, negotiated_unit_price, price_currency,
+    avoided_cost (Σ (quoted − paid) × quantity), expected_avoidance (expected_volume ×
+    (quoted − negotiated), spread over the months as the expected saving is), leakage,
+    off_contract_quantity, off_contract_amount.
+    """
+    return _by_month(store, "cost_avoidance", start, end, filters, currency).rename(
+        {
+            "reference_unit_price": "quoted_unit_price",
+            "saving": "avoided_cost",
+            "expected": "expected_avoidance",
+        }
+    )
+
+
+def _by_month(
+    store: Store,
+    kind: str,
+    start: date | str,
+    end: date | str,
+    filters: Filters | None,
+    currency: str | None,
+) -> pl.DataFrame:
+    first, last = _bounds(start, end, store.settings.fiscal)
+    params = _filter_params(filters, INITIATIVE_FILTERS + LINE_FILTERS)
+    params |= {"kind": kind, "start": first, "end": last, "display": _display(store, currency)}
+    with store.read(display_currency=currency) as con:
+        return fetch_frame(con, q.INITIATIVE_MONTHS, params)
+
+
+# ---------------------------------------------------------------------------------------
+# Two lenses
+# ---------------------------------------------------------------------------------------
+
+LENSES_EXPLAINED = """\
+**Two lenses on the same money.** Procurement counts a saving when it pays less than the
+price it started from; finance counts one when the expense line goes down. Both are right,
+and they differ. Every figure here comes from the invoices of the period.
+
+- **Procurement-reported**: the realised price savings of price-reduction initiatives,
+  Σ (baseline − price paid) × quantity on the invoice lines they cover.
+- **Finance-recognised**: the same, for the initiatives finance accepted.
+- **Not accepted**: reported − recognised, the savings finance has not accepted (pending or
+  rejected).
+- **Cost avoidance**: Σ (quoted − price paid) × quantity, the increases suppliers asked for
+  and did not get. **Shown apart**: a price never paid never lowers the expense.
+- **Spend a year earlier, spend now**: invoiced spend in the same period a year before, and
+  in this period.
+- **Expense change**: spend now − spend a year earlier (negative: the expense went down).
+- **Gap**: reported + expense change, i.e. reported − expense reduction: the part of
+  procurement's savings that the expense line does not show.
+- **Volume / mix**: the rest of the gap, gap − not accepted.
+
+**How they reconcile** (exactly, to the cent, on every row and the total):
+
+    procurement-reported = expense reduction + not accepted + volume / mix
+    where expense reduction = spend a year earlier − spend now = −expense change
+
+so **gap = not accepted + volume / mix**. *Not accepted* is the part of the gap that is a
+disagreement about the saving itself (finance does not accept its baseline, say).
+*Volume / mix* is everything else that moved the expense besides the savings finance
+recognised: buying more or less, other items and suppliers, new needs, price changes
+outside any initiative, and any difference between an initiative's baseline and what was
+really paid a year earlier. A positive volume / mix means the expense fell by less than the
+recognised savings (more was bought, say); a negative one that it fell by more.
+
+Cost avoidance is not part of the gap: it explains why the expense did not rise further,
+not why it fell. When the store holds no invoices from the whole period a year earlier,
+the year-earlier spend, the expense change, the gap and volume / mix are left empty rather
+than compared with nothing.
+"""
+
+
+def two_lenses(
+    store: Store,
+    current_period: str,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Procurement's and finance's savings per category for one period, plus a total row.
+
+    `current_period` is a period label (2026-03, FY2026-Q1, FY2026); it is compared with
+    the same period a year earlier (FY2025-Q1 for FY2026-Q1). `filters` may hold category,
+    cost_centre, supplier (name) and supplier_id: they select invoice lines.
+
+    Columns: category ('(no category)' for lines without one; 'Total' on the total row),
+    is_total, procurement_reported, finance_recognised, not_accepted, cost_avoidance,
+    spend_prior, spend_current, expense_change, gap, volume_mix. All Decimal; on every row
+    gap = procurement_reported + expense_change = not_accepted + volume_mix exactly.
+    LENSES_EXPLAINED says what each column means.
+    """
+    cal = store.settings.fiscal
+    start, end = periods.period_range(current_period, cal)
+    prior_start, prior_end = periods.period_range(year_earlier(current_period, cal), cal)
+    params = _filter_params(filters, LENS_FILTERS)
+    params |= {"start": start, "end": end, "prior_start": prior_start, "prior_end": prior_end}
+    with store.read(display_currency=currency) as con:
+        return fetch_frame(con, q.TWO_LENSES, params)
+
+
+def year_earlier(period: str, cal: FiscalCalendar) -> str:
+    """The label of the same period a year earlier: FY2026-Q1 → FY2025-Q1, 2026-03 → 2025-03."""
+    grain = periods.grain_of(period.strip())
+    start, _ = periods.period_range(period, cal)
+    return periods.label(date(start.year - 1, start.month, 1), grain, cal)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _bounds(start: date | str, end: date | str, cal: FiscalCalendar) -> tuple[date, date]:
+    first = start if isinstance(start, date) else periods.period_range(start, cal)[0]
+    last = end if isinstance(end, date) else periods.period_range(end, cal)[1]
+    if last < first:
+        raise periods.PeriodError(f"the period ends ({last}) before it starts ({first})")
+    return first, last
+
+
+def _filter_params(filters: Filters | None, allowed: tuple[str, ...]) -> dict[str, object]:
+    """One list parameter per allowed filter (None: not filtered); unknown keys are refused."""
+    filters = filters or {}
+    unknown = sorted(set(filters) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"cannot filter on {', '.join(unknown)}; filters here: {', '.join(allowed)}"
+        )
+    out: dict[str, object] = {}
+    for key in allowed:
+        value = filters.get(key)
+        values = [value] if isinstance(value, str) else list(value or [])
+        out[key] = [str(v) for v in values] or None
+    return out
+
+
+def _display(store: Store, currency: str | None) -> str:
+    return (currency or store.settings.reporting_currency).upper()
+
+
+INITIATIVE_KEYS = (
+    "initiative_id",
+    "title",
+    "category",
+    "supplier",
+    "finance_status",
+    "finance_note",
+)
+
+
+def per_initiative(monthly: pl.DataFrame, amounts: Sequence[str]) -> pl.DataFrame:
+    """Monthly rows summed per initiative (with finance's verdict), largest first."""
+    return (
+        monthly.group_by(*INITIATIVE_KEYS)
+        .agg(pl.col(c).sum() for c in amounts)
+        .sort(amounts[0], descending=True)
+    )

@@ -1,0 +1,173 @@
+"""The CFO scorecard: every KPI's value, target, red/amber/green, change and recent trend.
+
+Status rules (tolerance from config/settings.yaml, `scorecard.amber_tolerance`, share of
+the target): higher_is_better is green at or above target, amber within the tolerance
+below it; lower_is_better the mirror image; target_is_best is green within the tolerance
+either side and amber within twice of it. No target, no colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from kpi.core import periods
+from kpi.semantic.definitions import KpiDefinition
+from kpi.semantic.engine import compute
+from kpi.store import sql
+from kpi.store.database import Store
+
+STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "none": 3}
+
+
+def rag_status(value: float | None, target: float | None, direction: str, tol: float) -> str:
+    """'green', 'amber', 'red', or 'none' when there is no value or no target."""
+    if value is None or target is None:
+        return "none"
+    band = abs(target) * tol if target else tol
+    if direction == "higher_is_better":
+        gap = target - value
+    elif direction == "lower_is_better":
+        gap = value - target
+    else:
+        gap = abs(value - target) - band
+        return "green" if gap <= 0 else "amber" if gap <= band else "red"
+    return "green" if gap <= 0 else "amber" if gap <= band else "red"
+
+
+@dataclass(frozen=True)
+class DataWindow:
+    first: date
+    last: date
+
+
+def data_window(store: Store) -> DataWindow | None:
+    """First and last invoice date in the store (None when there is no spend yet)."""
+    with store.read() as con:
+        lo, hi = con.execute(sql.date_bounds("invoices", "invoice_date")).fetchall()[0]
+    if lo is None:
+        return None
+    return DataWindow(lo, hi)
+
+
+def latest_complete_period(window: DataWindow, grain: str, store: Store) -> str:
+    """The last period the data covers to (nearly) its end: a week's lag is tolerated."""
+    cal = store.settings.fiscal
+    current = periods.label(window.last, grain, cal)
+    _, end = periods.period_range(current, cal)
+    if window.last + timedelta(days=7) >= end:
+        return current
+    return periods.previous(current, cal)
+
+
+def scorecard(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    period: str,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+    history: int = 8,
+) -> pl.DataFrame:
+    """One row per KPI for `period`, with the previous period and `history` periods of trend."""
+    cal = store.settings.fiscal
+    grain = periods.grain_of(period)
+    first = period
+    for _ in range(history - 1):
+        first = periods.previous(first, cal)
+    start = periods.period_range(first, cal)[0]
+    end = periods.period_range(period, cal)[1]
+    result = compute(store, definitions, grain, (), start, end, filters, currency)
+    values = {(r["kpi"], r["period"]): r["value"] for r in result.frame.iter_rows(named=True)}
+    labels = periods.periods_between(start, end, grain, cal)
+    prev = periods.previous(period, cal)
+    tol = store.settings.amber_tolerance
+    rows = []
+    for k in definitions:
+        value = values.get((k.id, period))
+        before = values.get((k.id, prev))
+        target = k.targets.get(period)
+        rows.append(
+            {
+                "id": k.id,
+                "name": k.name,
+                "theme": k.theme,
+                "owner": k.owner,
+                "unit": k.unit,
+                "direction": k.direction,
+                "definition_status": k.status,
+                "period": period,
+                "value": value,
+                "previous": before,
+                "delta": None if value is None or before is None else value - before,
+                "target": None if target is None else float(target),
+                "status": rag_status(
+                    value, None if target is None else float(target), k.direction, tol
+                ),
+                "trend": [values.get((k.id, p)) for p in labels],
+                "filters_ignored": ", ".join(result.unfiltered.get(k.id, [])),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "id": pl.String,
+            "name": pl.String,
+            "theme": pl.String,
+            "owner": pl.String,
+            "unit": pl.String,
+            "direction": pl.String,
+            "definition_status": pl.String,
+            "period": pl.String,
+            "value": pl.Float64,
+            "previous": pl.Float64,
+            "delta": pl.Float64,
+            "target": pl.Float64,
+            "status": pl.String,
+            "trend": pl.List(pl.Float64),
+            "filters_ignored": pl.String,
+        },
+    )
+
+
+THEMES = {
+    "spend": "Spend and budgets",
+    "compliance": "Compliance",
+    "savings": "Savings and cost avoidance",
+    "payments": "Payments",
+    "inventory": "Inventory",
+    "suppliers": "Suppliers",
+}
+STATUS_LABELS = {
+    "green": "● On target",
+    "amber": "▲ Near target",
+    "red": "■ Off target",
+    "none": "○ No target",
+}
+
+
+def for_display(card: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The scorecard with Value, Target, Change and Status as people read them."""
+    from kpi.core.formatting import format_delta, format_value
+
+    def fmt(column: str, how) -> pl.Expr:
+        return pl.struct(column, "unit").map_elements(
+            lambda r: how(r[column], r["unit"], currency), return_dtype=pl.String
+        )
+
+    return card.with_columns(
+        fmt("value", format_value).alias("Value"),
+        fmt("target", format_value).alias("Target"),
+        fmt("delta", format_delta).alias("Change"),
+        pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
+        pl.col("trend").list.drop_nulls().alias("trend"),
+        pl.col("definition_status").alias("Definition"),
+    )
+
+
+def status_tally(card: pl.DataFrame) -> str:
+    """'● On target: 7 · ▲ Near target: 5 · ...' for the scorecard's heading."""
+    counts = dict(card["status"].value_counts().iter_rows())
+    return " · ".join(f"{label}: **{counts.get(s, 0)}**" for s, label in STATUS_LABELS.items())

@@ -1,0 +1,328 @@
+"""Spend & budgets: where the money went (category → supplier → item), against the budget.
+
+Finance sets the limits, procurement spends within them: this module puts both halves in
+frames for one page. Spend is drilled down category → supplier → item and split by cost
+centre, with a monthly trend and a Pareto of suppliers; budgets are set against committed
+spend (open purchase orders not yet invoiced) and actual spend (invoiced) with a burn
+rate and a run-rate forecast to the fiscal year end; approvals and compliance show how the
+money was spent: approval time, orders waiting, invoices with no PO (maverick spend), POs
+raised after the invoice (after the fact), spend with preferred and contracted suppliers
+and what buying off contract cost. The SQL is in kpi/sql_spend.py; amounts are exact
+DECIMALs in the display currency (the reporting currency unless `currency` is given).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from kpi.core import periods
+from kpi.store.database import Store
+from kpi.store.queries import spend as q
+from kpi.store.sql import fetch_frame
+
+Filters = Mapping[str, Sequence[str] | str]
+
+# what a spend query can be narrowed by: the sidebar's filters and the drill-down's picks
+SPEND_FILTERS = ("category", "cost_centre", "supplier", "item_id")
+BUDGET_FILTERS = ("category", "cost_centre")
+
+
+def filter_params(filters: Filters | None, allowed: Sequence[str] = SPEND_FILTERS) -> dict:
+    """One list parameter per allowed filter (None: not filtered); unknown keys are refused."""
+    filters = filters or {}
+    unknown = sorted(set(filters) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"cannot filter on {', '.join(unknown)}; filters here: {', '.join(allowed)}"
+        )
+    out: dict[str, object] = {}
+    for key in allowed:
+        value = filters.get(key)
+        values = [value] if isinstance(value, str) else list(value or [])
+        out[key] = [str(v) for v in values] or None
+    return out
+
+
+def _run(store: Store, query: str, params: dict, currency: str | None = None) -> pl.DataFrame:
+    # a statement binds only the parameters it names (its text is one of our constants)
+    used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", query)}
+    with store.read(display_currency=currency) as con:
+        return fetch_frame(con, query, used)
+
+
+def _spend(
+    store: Store, query: str, start: date, end: date, filters: Filters | None, currency: str | None
+) -> pl.DataFrame:
+    if end < start:
+        raise periods.PeriodError(f"the period ends ({end}) before it starts ({start})")
+    params = filter_params(filters) | {"start": start, "end": end}
+    return _run(store, query, params, currency)
+
+
+# ---- spend --------------------------------------------------------------------------------
+
+
+def spend_tree(
+    store: Store,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Spend per category, supplier and item (largest first): the drill-down's leaves.
+
+    Columns: category, supplier, item_id, item (description), amount, quantity, lines.
+    Summing `amount` gives total_spend for the same period and filters, to the cent.
+    """
+    return _spend(store, q.SPEND_TREE, start, end, filters, currency)
+
+
+def drill_level(tree: pl.DataFrame, category: str | None, supplier: str | None) -> pl.DataFrame:
+    """The rows one drill-down step shows: categories, a category's suppliers, or a
+    supplier's items in that category. Columns: the level's name column, amount, share."""
+    if category is None:
+        level, rows = "category", tree
+    elif supplier is None:
+        level, rows = "supplier", tree.filter(pl.col("category") == category)
+    else:
+        level = "item"
+        rows = tree.filter((pl.col("category") == category) & (pl.col("supplier") == supplier))
+    keys = ["item_id", "item"] if level == "item" else [level]
+    out = rows.group_by(keys).agg(pl.col("amount").sum(), pl.col("lines").sum())
+    total = out["amount"].sum() if out.height else None
+    share = pl.col("amount").cast(pl.Float64) / (float(total) if total else None)
+    return out.with_columns(share.alias("share")).sort(
+        ["amount", *keys], descending=[True] + [False] * len(keys)
+    )
+
+
+def spend_by_cost_centre(
+    store: Store,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Spend per cost centre and category. Columns: cost_centre, category, amount."""
+    return _spend(store, q.SPEND_BY_COST_CENTRE, start, end, filters, currency)
+
+
+def spend_monthly(
+    store: Store,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Spend per month (YYYY-MM): amount, no_po_amount, on_contract_amount."""
+    return _spend(store, q.SPEND_MONTHLY, start, end, filters, currency)
+
+
+def supplier_pareto(
+    store: Store,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Suppliers by spend, largest first, with their share and the cumulative share.
+
+    Columns: rank, supplier_id, supplier, amount, share, cumulative_share, in_top_80 (the
+    suppliers that together make up the first 80 % of spend, the one crossing it included).
+    """
+    frame = _spend(store, q.SUPPLIER_PARETO, start, end, filters, currency)
+    before = pl.col("cumulative_share") - pl.col("share")
+    return frame.with_columns((before < 0.8 - 1e-12).alias("in_top_80"))
+
+
+# ---- budgets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetYear:
+    """The fiscal year a budget review covers and how much of it has data."""
+
+    label: str  # FY2026
+    start: date
+    end: date
+    as_of: date | None  # the latest invoice date in the store
+    months: int  # months in the fiscal year (12)
+    elapsed: int  # months of the year up to the month of `as_of` (0..months)
+
+
+def budget_year(store: Store, fiscal_year: str) -> BudgetYear:
+    """A fiscal year (FY2026) and how many of its months have data, for the run rate."""
+    cal = store.settings.fiscal
+    if periods.grain_of(fiscal_year.strip()) != "year":
+        raise periods.PeriodError(f"'{fiscal_year}' is not a fiscal year (use FY2026)")
+    start, end = periods.period_range(fiscal_year, cal)
+    with store.read() as con:
+        as_of = con.execute(q.LAST_INVOICE_DATE).fetchone()[0]
+    months = len(periods.periods_between(start, end, "month", cal))
+    if as_of is None or as_of < start:
+        elapsed = 0
+    else:
+        elapsed = len(periods.periods_between(start, min(as_of, end), "month", cal))
+    return BudgetYear(fiscal_year.strip(), start, end, as_of, months, elapsed)
+
+
+def _budget_params(year: BudgetYear, filters: Filters | None, tolerance: float = 0.0) -> dict:
+    last = year.start if year.elapsed == 0 else year.as_of
+    as_of_month = date(last.year, last.month, 1) if year.elapsed else date(1, 1, 1)
+    return filter_params(filters, BUDGET_FILTERS) | {
+        "fy_start": year.start,
+        "fy_end": year.end,
+        "as_of_month": as_of_month,
+        "elapsed": year.elapsed,
+        "months": year.months,
+        "tolerance": tolerance,
+    }
+
+
+def budget_status(
+    store: Store,
+    year: BudgetYear,
+    by: str = "cost_centre",
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Budget vs committed vs actual for one fiscal year, per cost centre or category.
+
+    Columns: <by>, budget_year, budget_to_date (months up to the latest invoice's),
+    actual (invoiced), committed (open POs not yet invoiced), no_po_actual,
+    actual_and_committed, used_to_date (actual / budget to date), committed_utilisation
+    ((actual + committed) / budget of the year), burn_rate (actual per elapsed month),
+    forecast_year_end (actual + burn rate x months left), forecast_over_budget and
+    heading_over_budget (the forecast exceeds the year's budget by more than the settings'
+    amber tolerance, 5 % by default, or actual + committed exceeds it at all).
+    Those heading over budget come first.
+    """
+    if by not in q.BUDGET_STATUS:
+        raise ValueError(f"budgets can be split by {', '.join(q.BUDGET_STATUS)}, not '{by}'")
+    params = _budget_params(year, filters, store.settings.amber_tolerance)
+    return _run(store, q.BUDGET_STATUS[by], params, currency)
+
+
+def budget_monthly(
+    store: Store, year: BudgetYear, filters: Filters | None = None, currency: str | None = None
+) -> pl.DataFrame:
+    """Per month of the year: budget, actual, committed, no_po_actual, and running totals
+    (cum_budget, cum_actual) for a burn-down chart."""
+    frame = _run(store, q.BUDGET_MONTHLY, _budget_params(year, filters), currency)
+    return frame.with_columns(
+        pl.col("budget").cum_sum().alias("cum_budget"),
+        pl.col("actual").cum_sum().alias("cum_actual"),
+    )
+
+
+# ---- approvals and compliance ---------------------------------------------------------------
+
+
+def compliance_lines(
+    store: Store,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Every compliance measure per month, cost centre and category (see sql_spend)."""
+    return _spend(store, q.COMPLIANCE_LINES, start, end, filters, currency)
+
+
+_COMPLIANCE_SUMS = (
+    "spend",
+    "no_po_amount",
+    "no_po_invoices",
+    "after_the_fact_amount",
+    "after_the_fact_invoices",
+    "preferred_amount",
+    "on_contract_amount",
+    "managed_amount",
+    "off_contract_amount",
+    "on_contract_price_variance",
+    "off_contract_premium",
+)
+
+
+def compliance_by(lines: pl.DataFrame, by: str) -> pl.DataFrame:
+    """compliance_lines summed by month, cost_centre or category, with shares of spend:
+    maverick_rate (no PO), after_the_fact_rate, preferred_share, on_contract_share,
+    managed_share (preferred or on contract: spend under management)."""
+    if by not in ("month", "cost_centre", "category"):
+        raise ValueError(f"compliance can be split by month, cost_centre or category, not '{by}'")
+    out = lines.group_by(by).agg(pl.col(c).sum() for c in _COMPLIANCE_SUMS)
+    spend = pl.col("spend").cast(pl.Float64)
+    shares = {
+        "maverick_rate": "no_po_amount",
+        "after_the_fact_rate": "after_the_fact_amount",
+        "preferred_share": "preferred_amount",
+        "on_contract_share": "on_contract_amount",
+        "managed_share": "managed_amount",
+    }
+    out = out.with_columns(
+        (pl.col(c).cast(pl.Float64) / pl.when(spend != 0).then(spend)).alias(name)
+        for name, c in shares.items()
+    )
+    return out.sort(by if by == "month" else ["spend", by], descending=by != "month")
+
+
+def approvals(store: Store, start: date, end: date, filters: Filters | None = None) -> pl.DataFrame:
+    """Purchase orders per month created and cost centre: orders, approved_lines,
+    approval_days_total (mean = total / approved_lines, as po_cycle_time_days),
+    waiting_orders and waiting_amount (not approved, not closed)."""
+    params = filter_params(filters, BUDGET_FILTERS) | {"start": start, "end": end}
+    return _run(store, q.APPROVAL_LINES, params)
+
+
+def approvals_by(lines: pl.DataFrame, by: str) -> pl.DataFrame:
+    """approvals() summed by month or cost_centre, with the mean approval days."""
+    if by not in ("month", "cost_centre"):
+        raise ValueError(f"approvals can be split by month or cost_centre, not '{by}'")
+    cols = ("orders", "approved_lines", "approval_days_total", "waiting_orders", "waiting_amount")
+    out = lines.group_by(by).agg(pl.col(c).sum() for c in cols)
+    days = pl.col("approval_days_total").cast(pl.Float64)
+    lines_ = pl.col("approved_lines").cast(pl.Float64)
+    return out.with_columns(
+        (days / pl.when(lines_ > 0).then(lines_)).alias("mean_approval_days")
+    ).sort(by)
+
+
+def approval_flow(approvals_by_: pl.DataFrame, compliance: pl.DataFrame, by: str) -> pl.DataFrame:
+    """approvals_by() and compliance_by() for the same split side by side: how orders were
+    approved, and how much was bought without one (no PO, or a PO raised after the invoice)."""
+    bypass = compliance.select(
+        by,
+        "spend",
+        "no_po_invoices",
+        "no_po_amount",
+        "maverick_rate",
+        "after_the_fact_invoices",
+        "after_the_fact_amount",
+        "after_the_fact_rate",
+    )
+    return approvals_by_.join(bypass, on=by, how="full", coalesce=True).sort(by)
+
+
+def waiting_orders(
+    store: Store, start: date, end: date, today: date, filters: Filters | None = None
+) -> pl.DataFrame:
+    """Orders not approved yet (and not closed), longest waiting first: po_id, po_date,
+    supplier, cost_centre, amount, days_waiting (to `today`)."""
+    params = filter_params(filters, BUDGET_FILTERS) | {"start": start, "end": end, "today": today}
+    return _run(store, q.WAITING_ORDERS, params)
+
+
+# ---- KPI tiles --------------------------------------------------------------------------------
+
+SPEND_KPIS = (
+    "total_spend",
+    "committed_budget_utilisation",
+    "maverick_spend_rate",
+    "spend_under_management",
+    "po_cycle_time_days",
+)

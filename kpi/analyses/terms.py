@@ -1,0 +1,486 @@
+"""Payment terms and cash: the payment policy, the page's analyses and the terms simulator.
+
+Finance wants long terms for cash; procurement knows what long terms do to suppliers. The
+simulator puts both sides of a terms change on the same numbers: the cash released and
+what it is worth, against the early-payment discounts lost, the price suppliers are likely
+to pass on, and the suppliers put at risk. Money is Decimal, rounded to the cent per
+supplier, so the totals are the exact sums of the rows shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import yaml
+
+from kpi.core.people import PermissionDenied, Person
+from kpi.core.settings import Settings, config_dir
+from kpi.semantic.formula_guard import guard_filter
+from kpi.store import sql
+from kpi.store.database import Store
+from kpi.store.queries import working_capital as q
+from kpi.store.schema import all_ddl
+
+CENT = Decimal("0.01")
+DAYS_PER_YEAR = Decimal(365)
+MAX_TERMS_DAYS = 365
+
+
+class PolicyError(ValueError):
+    """payment_policy.yaml is unreadable or holds a value that makes no sense."""
+
+
+class ScenarioError(ValueError):
+    """A simulation or a saved scenario that cannot be made; the message says why."""
+
+
+# ---- the payment policy -------------------------------------------------------------------
+@dataclass(frozen=True)
+class PaymentPolicy:
+    """Target terms, legal maxima per country and the rates the simulator uses."""
+
+    target_terms_days: int = 60
+    legal_max_default: int | None = None
+    legal_max_by_country: Mapping[str, int | None] = field(default_factory=dict)
+    cost_of_capital: Decimal = Decimal("0.06")
+    supplier_cost_of_capital: Mapping[str, Decimal] = field(
+        default_factory=lambda: {"default": Decimal("0.08")}
+    )
+
+    def legal_max(self, country: str | None) -> int | None:
+        """The legal maximum of terms for a supplier's country (None: none known)."""
+        key = (country or "").upper()
+        if key in self.legal_max_by_country:
+            return self.legal_max_by_country[key]
+        return self.legal_max_default
+
+    def supplier_rate(self, size: str | None) -> Decimal:
+        rates = self.supplier_cost_of_capital
+        return rates.get((size or "").lower(), rates.get("default", Decimal(0)))
+
+
+def _rate(value: object, where: str, path: Path) -> Decimal:
+    try:
+        rate = Decimal(str(value))
+    except ArithmeticError:
+        rate = Decimal(-1)
+    if not rate.is_finite() or not Decimal(0) <= rate <= Decimal(1):
+        raise PolicyError(f"{path}: {where} must be a yearly rate between 0 and 1, e.g. 0.06")
+    return rate
+
+
+def _days(value: object, where: str, path: Path, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        none = " or null" if allow_none else ""
+        raise PolicyError(f"{path}: {where} must be a positive whole number of days{none}")
+    return value
+
+
+def load_policy(path: Path | None = None) -> PaymentPolicy:
+    """Read payment_policy.yaml; a missing file means the defaults, a bad value is refused."""
+    path = path or config_dir() / "payment_policy.yaml"
+    if not path.exists():
+        return PaymentPolicy()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML ({exc})") from exc
+    legal = raw.get("legal_max_days") or {}
+    countries = {
+        str(c).upper(): _days(d, f"legal_max_days.countries.{c}", path, allow_none=True)
+        for c, d in (legal.get("countries") or {}).items()
+    }
+    supplier = {
+        str(k).lower(): _rate(v, f"supplier_cost_of_capital.{k}", path)
+        for k, v in (raw.get("supplier_cost_of_capital") or {"default": 0.08}).items()
+    }
+    return PaymentPolicy(
+        target_terms_days=_days(raw.get("target_terms_days", 60), "target_terms_days", path),
+        legal_max_default=_days(
+            legal.get("default"), "legal_max_days.default", path, allow_none=True
+        ),
+        legal_max_by_country=countries,
+        cost_of_capital=_rate(raw.get("cost_of_capital", 0.06), "cost_of_capital", path),
+        supplier_cost_of_capital=supplier,
+    )
+
+
+# ---- payment terms & cash page ------------------------------------------------------------
+def _read(store: Store, query: str, params: dict, currency: str | None = None) -> pl.DataFrame:
+    with store.read(display_currency=currency) as con:
+        return sql.fetch_frame(con, query, params)
+
+
+def terms_by_segment(
+    store: Store,
+    segment: str,
+    start: date,
+    end: date,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Contractual terms, invoice terms and actual days to pay per supplier segment."""
+    query, params = q.terms_by_segment(segment, filters or {})
+    return _read(store, query, {**params, "start": start, "end": end}, currency)
+
+
+def payments_by_month(
+    store: Store,
+    start: date,
+    end: date,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Per month paid: days to pay vs terms, late payments (SMEs apart), discounts."""
+    query, params = q.payments_by_month(filters or {})
+    return _read(store, query, {**params, "start": start, "end": end}, currency)
+
+
+def policy_breaches(
+    store: Store,
+    start: date,
+    end: date,
+    policy: PaymentPolicy,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Suppliers whose contractual terms are longer than the target or the legal maximum."""
+    query, params = q.supplier_terms(filters or {})
+    frame = _read(store, query, {**params, "start": start, "end": end}, currency)
+    legal = {c: policy.legal_max(c) for c in frame["country"].unique().to_list()}
+    frame = frame.with_columns(
+        pl.col("country")
+        .replace_strict(legal, default=None, return_dtype=pl.Int64)
+        .alias("legal_max_days"),
+        pl.lit(policy.target_terms_days).alias("target_terms_days"),
+    )
+    over_target = pl.col("payment_terms_days") > pl.col("target_terms_days")
+    over_legal = pl.col("payment_terms_days") > pl.col("legal_max_days")
+    breach = (
+        pl.when(over_legal.fill_null(False))
+        .then(pl.lit("over the legal maximum"))
+        .when(over_target.fill_null(False))
+        .then(pl.lit("over target terms"))
+    )
+    return (
+        frame.with_columns(breach.alias("breach"))
+        .filter(pl.col("breach").is_not_null())
+        .select(
+            "supplier_id",
+            "supplier",
+            "country",
+            "size",
+            "breach",
+            "payment_terms_days",
+            "target_terms_days",
+            "legal_max_days",
+            "days_to_pay",
+            "paid_amount",
+            "late_invoices",
+        )
+    )
+
+
+# ---- terms simulator ----------------------------------------------------------------------
+SUMMARY_KEYS = (
+    "suppliers_affected",
+    "annual_spend",
+    "cash_released",
+    "annual_financing_benefit",
+    "discounts_forgone",
+    "supplier_price_passthrough",
+    "net_benefit",
+    "suppliers_at_risk",
+)
+MONEY_KEYS = SUMMARY_KEYS[1:7]
+
+
+@lru_cache(maxsize=4)
+def segment_columns(settings: Settings) -> dict[str, str]:
+    """The columns a simulator filter may use, with their types (read off an empty store)."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(all_ddl())
+        sql.create_views(con, settings)
+        rows = con.execute("DESCRIBE " + q.supplier_segment(None), {"as_of": None}).fetchall()
+        return {r[0]: r[1] for r in rows}
+    finally:
+        con.close()
+
+
+@dataclass
+class TermsScenario:
+    """A simulated terms change: the inputs, the totals and one row per supplier affected."""
+
+    new_terms_days: int
+    where: str | None
+    window_start: date | None
+    window_end: date | None
+    currency: str
+    policy: PaymentPolicy
+    summary: dict[str, object]
+    suppliers: pl.DataFrame
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready values: money as numbers with two decimals, dates as ISO text."""
+        out: dict[str, object] = {
+            k: (float(v) if isinstance(v, Decimal) else v) for k, v in self.summary.items()
+        }
+        out |= {
+            "new_terms_days": self.new_terms_days,
+            "where": self.where,
+            "window_start": self.window_start.isoformat() if self.window_start else None,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "currency": self.currency,
+            "cost_of_capital": float(self.policy.cost_of_capital),
+        }
+        return out
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _supplier_effect(row: dict, days: int, policy: PaymentPolicy) -> dict:
+    """The arithmetic for one supplier (see README, 'Terms simulator')."""
+    spend = Decimal(row["annual_spend"] or 0)
+    paid_days = row["days_to_pay"]
+    terms = row["payment_terms_days"]
+    if paid_days is not None:
+        today, basis = Decimal(paid_days), "days paid"
+    elif terms is not None:
+        today, basis = Decimal(terms), "terms"
+    else:
+        today, basis = Decimal(days), "none"
+    change = Decimal(days) - today
+    cash = _cents(spend * change / DAYS_PER_YEAR)
+    financing = _cents(cash * policy.cost_of_capital)
+    loses_discount = Decimal(row["discount_pct"] or 0) > 0 and (
+        row["discount_days"] is None or days > row["discount_days"]
+    )
+    forgone = Decimal(row["discounts_captured"] or 0) if loses_discount else Decimal(0)
+    rate = policy.supplier_rate(row["size"])
+    passthrough = _cents(rate * max(change, Decimal(0)) / DAYS_PER_YEAR * spend)
+    legal = policy.legal_max(row["country"])
+    flags = []
+    if change > 0 and row["size"] == "sme":
+        flags.append("SME")
+    if change > 0 and row["strategic"]:
+        flags.append("strategic")
+    if change > 0 and row["single_source"]:
+        flags.append("single source")
+    if legal is not None and days > legal:
+        flags.append(f"over legal max ({legal} d)")
+    return {
+        "today_days": today,
+        "today_basis": basis,
+        "days_change": change,
+        "cash_released": cash,
+        "annual_financing_benefit": financing,
+        "discounts_forgone": _cents(forgone),
+        "supplier_price_passthrough": passthrough,
+        "net_benefit": financing - _cents(forgone) - passthrough,
+        "legal_max_days": legal,
+        "risk_flags": ", ".join(flags),
+    }
+
+
+_SUPPLIER_SCHEMA = {
+    "supplier_id": pl.String,
+    "supplier_name": pl.String,
+    "risk_flags": pl.String,
+    "country": pl.String,
+    "size": pl.String,
+    "category": pl.String,
+    "preferred": pl.Boolean,
+    "strategic": pl.Boolean,
+    "single_source": pl.Boolean,
+    "payment_terms_days": pl.Int64,
+    "days_to_pay": pl.Decimal(9, 1),
+    "today_days": pl.Decimal(9, 1),
+    "today_basis": pl.String,
+    "new_terms_days": pl.Int64,
+    "days_change": pl.Decimal(9, 1),
+    "legal_max_days": pl.Int64,
+    "annual_spend": pl.Decimal(18, 2),
+    "cash_released": pl.Decimal(18, 2),
+    "annual_financing_benefit": pl.Decimal(18, 2),
+    "discounts_forgone": pl.Decimal(18, 2),
+    "supplier_price_passthrough": pl.Decimal(18, 2),
+    "net_benefit": pl.Decimal(18, 2),
+}
+
+
+def simulate_terms(
+    store: Store,
+    new_terms_days: int,
+    where: str | None = None,
+    as_of: date | None = None,
+    policy: PaymentPolicy | None = None,
+    currency: str | None = None,
+) -> TermsScenario:
+    """Move the suppliers matching `where` to `new_terms_days` and price both sides of it.
+
+    Per supplier, over the 365 days up to `as_of` (default: the latest invoice date):
+    cash released = spend x (new terms - today's days) / 365, where today's days are the
+    amount-weighted days to pay (the contractual terms when nothing was paid); its yearly
+    value = cash x our cost of capital; discounts forgone = discounts taken, when the new
+    terms are beyond the discount days; price pass-through = the supplier's cost of
+    capital x days added / 365 x spend; net = value - discounts - pass-through.
+    """
+    if isinstance(new_terms_days, bool) or not 0 <= int(new_terms_days) <= MAX_TERMS_DAYS:
+        raise ScenarioError(f"new terms must be 0 to {MAX_TERMS_DAYS} days")
+    days = int(new_terms_days)
+    policy = policy or load_policy()
+    text = (where or "").strip() or None
+    condition = None
+    if text:
+        condition = guard_filter(text, segment_columns(store.settings), view="suppliers")
+    with store.read(display_currency=currency) as con:
+        rows = sql.fetch_frame(con, q.supplier_segment(condition), {"as_of": as_of})
+        window_end = con.execute(q.SPEND_YEAR_END, {"as_of": as_of}).fetchall()[0][0]
+    # one Decimal computation per supplier (a few hundred rows): DuckDB divides DECIMALs in
+    # floating point, and rounding each supplier to the cent makes the totals their sums
+    effects = [_supplier_effect(r, days, policy) for r in rows.iter_rows(named=True)]
+    suppliers = pl.DataFrame(
+        [
+            {**{k: r.get(k) for k in _SUPPLIER_SCHEMA}, **e, "new_terms_days": days}
+            for r, e in zip(rows.iter_rows(named=True), effects, strict=True)
+        ],
+        schema=_SUPPLIER_SCHEMA,
+    )
+    summary: dict[str, object] = {"suppliers_affected": suppliers.height}
+    spends = (Decimal(r["annual_spend"] or 0) for r in rows.iter_rows(named=True))
+    summary["annual_spend"] = sum(spends, Decimal("0.00"))
+    for key in MONEY_KEYS[1:]:
+        summary[key] = sum((e[key] for e in effects), Decimal("0.00"))
+    summary["suppliers_at_risk"] = sum(1 for e in effects if e["risk_flags"])
+    return TermsScenario(
+        new_terms_days=days,
+        where=text,
+        window_start=None if window_end is None else window_end - timedelta(days=364),
+        window_end=window_end,
+        currency=(currency or store.settings.reporting_currency).upper(),
+        policy=policy,
+        summary=summary,
+        suppliers=suppliers,
+    )
+
+
+def render_scenario(scenario: TermsScenario, fmt: str) -> str:
+    """`terms-sim` output: the summary as JSON, or a table with the suppliers at risk."""
+    data = scenario.as_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    width = max(len(k) for k in data)
+    lines = [
+        f"Terms simulation: move {data['suppliers_affected']} supplier(s) to "
+        f"{scenario.new_terms_days} days"
+        + (f" (where {scenario.where})" if scenario.where else ""),
+        f"Spend window {data['window_start']} to {data['window_end']}, in {scenario.currency}",
+        "",
+    ]
+    for key in SUMMARY_KEYS:
+        value = scenario.summary[key]
+        shown = f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
+        lines.append(f"{key:<{width}}  {shown:>18}")
+    risky = scenario.suppliers.filter(pl.col("risk_flags") != "")
+    if risky.height:
+        lines += ["", "Suppliers at risk:"]
+        for r in risky.head(20).iter_rows(named=True):
+            lines.append(
+                f"  {r['supplier_id']:<10} {r['supplier_name'][:32]:<32} {r['risk_flags']}"
+            )
+        if risky.height > 20:
+            lines.append(f"  ... and {risky.height - 20} more (use --format json)")
+    return "\n".join(lines) + "\n"
+
+
+# ---- saved scenarios ----------------------------------------------------------------------
+SCENARIOS_DDL = """
+CREATE TABLE IF NOT EXISTS terms_scenarios (
+    scenario_id BIGINT NOT NULL,
+    name VARCHAR NOT NULL,
+    saved_at TIMESTAMP NOT NULL,
+    saved_by VARCHAR NOT NULL,
+    saved_by_name VARCHAR,
+    new_terms_days INTEGER NOT NULL,
+    where_text VARCHAR,
+    currency VARCHAR NOT NULL,
+    suppliers_affected INTEGER NOT NULL,
+    annual_spend DECIMAL(18,2),
+    cash_released DECIMAL(18,2),
+    annual_financing_benefit DECIMAL(18,2),
+    discounts_forgone DECIMAL(18,2),
+    supplier_price_passthrough DECIMAL(18,2),
+    net_benefit DECIMAL(18,2),
+    suppliers_at_risk INTEGER NOT NULL,
+    detail VARCHAR NOT NULL
+);
+"""
+
+
+def may_save(person: Person | None) -> bool:
+    """Finance and procurement members and the CFO save scenarios; viewers read them."""
+    return person is not None and person.can_write
+
+
+def save_scenario(store: Store, person: Person | None, scenario: TermsScenario, name: str) -> int:
+    """Keep a scenario with who saved it and when (UTC); returns its id."""
+    if not may_save(person):
+        who = person.label if person else "nobody"
+        raise PermissionDenied(
+            f"{who} may not save scenarios: finance and procurement members and the CFO may."
+        )
+    title = (name or "").strip()
+    if not title:
+        raise ScenarioError("give the scenario a name")
+    s = scenario.summary
+    with store.write() as con:
+        con.execute(SCENARIOS_DDL)
+        (next_id,) = con.execute(
+            "SELECT coalesce(max(scenario_id), 0) + 1 FROM terms_scenarios"
+        ).fetchone()
+        con.execute(
+            "INSERT INTO terms_scenarios VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                next_id,
+                title[:200],
+                datetime.now(UTC).replace(tzinfo=None),
+                person.email,
+                person.name,
+                scenario.new_terms_days,
+                scenario.where,
+                scenario.currency,
+                s["suppliers_affected"],
+                *[s[k] for k in MONEY_KEYS],
+                s["suppliers_at_risk"],
+                json.dumps(scenario.as_dict()),
+            ],
+        )
+    return int(next_id)
+
+
+def list_scenarios(store: Store) -> pl.DataFrame:
+    """Saved scenarios, newest first (empty when none was ever saved)."""
+    with store.read() as con:
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'terms_scenarios'"
+        ).fetchall()
+        if not exists[0][0]:
+            return pl.DataFrame()
+        return sql.fetch_frame(
+            con,
+            "SELECT * EXCLUDE (detail) FROM terms_scenarios ORDER BY scenario_id DESC",
+        )

@@ -1,0 +1,1 @@
+"""What every layer shares: settings, people, fiscal calendar, number formats, safe output."""

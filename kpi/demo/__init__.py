@@ -1,0 +1,1 @@
+"""The demo data set: a seeded, realistic store with stories to find."""

@@ -1,0 +1,1 @@
+"""Ingestion: files read, mapped onto canonical tables, checked, loaded; every reject kept."""

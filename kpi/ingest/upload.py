@@ -1,0 +1,28 @@
+"""The app's data upload as one permission-checked service: who, then the file checks, then
+the pipeline. Kept apart from the file checks so that the pipeline can use those checks
+without importing this service (no import cycle)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kpi.core.people import Person, require_loader
+from kpi.ingest.pipelines import LoadRefused, LoadReport, load_files
+from kpi.ingest.upload_checks import check_files
+from kpi.store.database import Store
+
+
+def load_upload(
+    store: Store,
+    person: Person | None,
+    table: str,
+    files: Sequence[Path],
+    mapping: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """The app's data upload: the person must be allowed to load (PermissionDenied
+    otherwise, whatever the page shows), then the files are checked and loaded."""
+    require_loader(person)
+    check_files(files, error=LoadRefused)
+    return load_files(store, table, list(files), mapping=mapping, progress=progress)

@@ -1,0 +1,1 @@
+"""Reporting: charts, page presenters and the meeting pack, built from analyses' frames."""

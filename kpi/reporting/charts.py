@@ -1,0 +1,389 @@
+"""Plotly figures for the app, built from data frames; no data access here.
+
+Colours come from the Okabe–Ito palette, which people with the common colour-vision
+deficiencies can tell apart; statuses also carry a word and a symbol, never colour alone.
+
+Text from data (supplier, category and item names, notes, titles) is shown as typed: plotly
+reads a few HTML tags in any text it draws, so every figure passes through `safe_figure`
+(via `_layout`), the one place where data text becomes entities. Builders take raw text.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+
+from kpi.core.formatting import CURRENCY_SYMBOLS
+
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#7F7F7F",
+}
+STATUS_COLOURS = {"green": "#009E73", "amber": "#E69F00", "red": "#D55E00", "none": "#7F7F7F"}
+
+
+# what a trace draws or hands to a hover/text template from its data (never the templates
+# themselves: those are ours and carry deliberate <br> and <extra> markup)
+_TRACE_TEXT = ("x", "y", "z", "ids", "labels", "parents", "text", "hovertext", "customdata", "name")
+
+
+def plot_text(text: object) -> str:
+    """Data text for a plotly title, label or hover: plotly reads a few HTML tags
+    (<b>, <a href>, <br>), so '<' and '&' are written as entities; plotly turns them back
+    when it draws, so the reader sees exactly what was typed."""
+    return html.escape("" if text is None else str(text), quote=False)
+
+
+def _escaped(value: Any) -> Any:
+    """`value` with every string in it (at any depth of lists, tuples, arrays) escaped."""
+    if isinstance(value, str):
+        return plot_text(value)
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind not in "OUS" else [_escaped(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def _escape_props(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = obj[name]
+        if value is not None:
+            new = _escaped(value)
+            if new is not value:
+                obj[name] = new
+
+
+def _escape_axis_title(axis: Any) -> None:
+    _escape_props(axis.title, ("text",))
+
+
+def safe_figure(fig: go.Figure) -> go.Figure:
+    """Escape, once, every data string a figure draws: the traces' categories, labels, ids,
+    parents, texts, hover texts, custom data and names, and the layout's title, axis
+    titles and annotations. Ids change with their labels: a click handler maps a clicked
+    id back through `plot_text` (see kpi.reporting.charts_spend.treemap_nodes)."""
+    for trace in fig.data:
+        _escape_props(trace, tuple(n for n in _TRACE_TEXT if n in trace))
+    _escape_props(fig.layout.title, ("text",))
+    fig.for_each_xaxis(_escape_axis_title)
+    fig.for_each_yaxis(_escape_axis_title)
+    for note in fig.layout.annotations:
+        _escape_props(note, ("text",))
+    return fig
+
+
+def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) -> go.Figure:
+    """The house layout, applied last by every builder: it also escapes the figure's data
+    text (safe_figure), so a builder adds no trace after it and calls it once."""
+    fig.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 45, "b": 10},
+        legend={"orientation": "h", "y": -0.18},
+        yaxis_title=y_title,
+        plot_bgcolor="white",
+        hovermode="x unified",
+    )
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(gridcolor="#e5e5e5", zerolinecolor="#999")
+    return safe_figure(fig)
+
+
+def _money_axis(currency: str) -> str:
+    return CURRENCY_SYMBOLS.get(currency, currency + " ").strip()
+
+
+def spend_vs_budget(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Monthly spend (bars, maverick part shown) against budget (line)."""
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    on_po = (frame["actual"] - frame["maverick"]).to_list()
+    fig.add_bar(x=x, y=on_po, name="Spend with PO", marker_color=PALETTE["blue"])
+    fig.add_bar(
+        x=x,
+        y=frame["maverick"].to_list(),
+        name="Spend without PO (maverick)",
+        marker_color=PALETTE["orange"],
+    )
+    fig.add_scatter(
+        x=x,
+        y=frame["budget"].to_list(),
+        name="Budget",
+        mode="lines",
+        line={"color": "#222", "width": 2, "dash": "dash"},
+    )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Spend against budget", _money_axis(currency))
+
+
+def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Grouped bars: the meanings of savings side by side per period."""
+    colours = [PALETTE["blue"], PALETTE["green"], PALETTE["sky"], PALETTE["vermillion"]]
+    fig = go.Figure()
+    for colour, (meaning, part) in zip(
+        colours, frame.group_by("meaning", maintain_order=True), strict=False
+    ):
+        fig.add_bar(
+            x=part["period"].to_list(),
+            y=part["value"].to_list(),
+            name=meaning[0],
+            marker_color=colour,
+        )
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Savings: what each department means by it", _money_axis(currency))
+
+
+def days_to_pay_vs_terms(frame: pl.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    fig.add_scatter(
+        x=x,
+        y=frame["days_to_pay"].to_list(),
+        name="Days to pay (actual)",
+        mode="lines+markers",
+        line={"color": PALETTE["blue"], "width": 2},
+    )
+    fig.add_scatter(
+        x=x,
+        y=frame["terms"].to_list(),
+        name="Contractual terms",
+        mode="lines",
+        line={"color": PALETTE["orange"], "width": 2, "dash": "dot"},
+    )
+    return _layout(fig, "Days to pay against payment terms", "days")
+
+
+def inventory_by_class(frame: pl.DataFrame, currency: str) -> go.Figure:
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    for col, name, colour in (
+        ("safety", "Safety stock", PALETTE["green"]),
+        ("cycle", "Cycle stock", PALETTE["sky"]),
+        ("excess", "Excess (above max)", PALETTE["orange"]),
+        ("obsolete", "Obsolete (no issue, not safety)", PALETTE["vermillion"]),
+    ):
+        fig.add_scatter(
+            x=x,
+            y=frame[col].to_list(),
+            name=name,
+            mode="lines",
+            stackgroup="stock",
+            line={"color": colour, "width": 0.5},
+        )
+    return _layout(fig, "Inventory value by class", _money_axis(currency))
+
+
+def sparkline(values: list[float | None], status: str = "none") -> go.Figure:
+    """A tiny trend line for a scorecard row."""
+    fig = go.Figure(
+        go.Scatter(
+            y=values,
+            mode="lines+markers",
+            line={"color": STATUS_COLOURS.get(status, "#7F7F7F"), "width": 2},
+            marker={"size": 4},
+            hoverinfo="y",
+        )
+    )
+    fig.update_layout(
+        height=60,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        plot_bgcolor="white",
+        showlegend=False,
+    )
+    return safe_figure(fig)
+
+
+def kpi_trend(
+    frame: pl.DataFrame, name: str, unit: str, targets: dict[str, float], currency: str = "EUR"
+) -> go.Figure:
+    """One KPI's values by period with its targets, for the definition dialog."""
+    fig = go.Figure()
+    x = frame["period"].to_list()
+    y = frame["value"].to_list()
+    if unit == "percent":
+        y = [None if v is None else v * 100 for v in y]
+    fig.add_scatter(
+        x=x, y=y, name=name, mode="lines+markers", line={"color": PALETTE["blue"], "width": 2}
+    )
+    tx = [p for p in x if p in targets]
+    if tx:
+        ty = [targets[p] * (100 if unit == "percent" else 1) for p in tx]
+        fig.add_scatter(
+            x=tx,
+            y=ty,
+            name="Target",
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 18, "color": "#222"},
+        )
+    axis = {"percent": "%", "currency": _money_axis(currency)}.get(unit, unit)
+    return _layout(fig, name, axis, height=300)
+
+
+BRIDGE_STEPS = (
+    ("base", "Prior spend"),
+    ("price", "Price effect"),
+    ("volume", "Volume effect"),
+    ("mix", "Mix effect"),
+    ("new", "New items"),
+    ("lost", "Discontinued items"),
+    ("current", "Current spend"),
+)
+
+
+def bridge_waterfall(row: dict, currency: str, title: str) -> go.Figure:
+    """Prior spend → price → volume → mix → new → discontinued → current spend."""
+    labels = [label for _, label in BRIDGE_STEPS]
+    values = [float(row[key]) for key, _ in BRIDGE_STEPS]
+    measure = ["absolute"] + ["relative"] * 5 + ["total"]
+    fig = go.Figure(
+        go.Waterfall(
+            x=labels,
+            y=values[:-1] + [0],
+            measure=measure,
+            text=[f"{v:,.0f}" for v in values],
+            textposition="outside",
+            connector={"line": {"color": "#999"}},
+            increasing={"marker": {"color": PALETTE["vermillion"]}},  # spend up: costs more
+            decreasing={"marker": {"color": PALETTE["green"]}},  # spend down: a saving
+            totals={"marker": {"color": PALETTE["blue"]}},
+        )
+    )
+    fig.update_layout(hovermode="x")
+    return _layout(fig, title, _money_axis(currency), height=400)
+
+
+def realised_vs_expected(monthly: pl.DataFrame, currency: str) -> go.Figure:
+    """Monthly realised price savings (bars) against what the initiatives promised (line)."""
+    by_month = (
+        monthly.group_by("month")
+        .agg(
+            pl.col("realised_saving").sum().cast(pl.Float64),
+            pl.col("expected_saving").sum().cast(pl.Float64),
+            pl.col("leakage").sum().cast(pl.Float64),
+        )
+        .sort("month")
+    )
+    x = by_month["month"].to_list()
+    fig = go.Figure()
+    fig.add_bar(
+        x=x,
+        y=by_month["realised_saving"].to_list(),
+        name="Realised (from invoices)",
+        marker_color=PALETTE["green"],
+    )
+    fig.add_bar(
+        x=x,
+        y=by_month["leakage"].to_list(),
+        name="Leakage (paid above negotiated)",
+        marker_color=PALETTE["vermillion"],
+    )
+    fig.add_scatter(
+        x=x,
+        y=by_month["expected_saving"].to_list(),
+        name="Expected",
+        mode="lines+markers",
+        line={"color": "#222", "dash": "dash"},
+    )
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Price savings: realised against expected", _money_axis(currency))
+
+
+def two_lenses(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Per category: what procurement reports, what finance recognises, the expense change."""
+    rows = frame.filter(~pl.col("is_total"))
+    x = rows["category"].to_list()
+    fig = go.Figure()
+    for col, name, colour in (
+        ("procurement_reported", "Procurement-reported savings", PALETTE["blue"]),
+        ("finance_recognised", "Finance-recognised savings", PALETTE["green"]),
+        ("cost_avoidance", "Cost avoidance (not P&L)", PALETTE["sky"]),
+        ("expense_change", "Expense change vs a year earlier", PALETTE["vermillion"]),
+    ):
+        values = [None if v is None else float(v) for v in rows[col].to_list()]
+        fig.add_bar(x=x, y=values, name=name, marker_color=colour)
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Two lenses on the same transactions", _money_axis(currency), height=420)
+
+
+def avoidance_by_status(monthly: pl.DataFrame, currency: str) -> go.Figure:
+    """Monthly cost avoidance stacked by finance's verdict."""
+    colours = {
+        "accepted": PALETTE["green"],
+        "pending": PALETTE["orange"],
+        "rejected": PALETTE["vermillion"],
+    }
+    fig = go.Figure()
+    for status, colour in colours.items():
+        part = (
+            monthly.filter(pl.col("finance_status") == status)
+            .group_by("month")
+            .agg(pl.col("avoided_cost").sum().cast(pl.Float64))
+            .sort("month")
+        )
+        if not part.is_empty():
+            fig.add_bar(
+                x=part["month"].to_list(),
+                y=part["avoided_cost"].to_list(),
+                name=f"Finance: {status}",
+                marker_color=colour,
+            )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Cost avoidance by finance's verdict", _money_axis(currency))
+
+
+# ---- quarterly goals ---------------------------------------------------------------------------
+
+
+def add_proposals(
+    fig: go.Figure,
+    quarter: str,
+    finance: float | None,
+    procurement: float | None,
+    unit: str,
+) -> go.Figure:
+    """Mark finance's and procurement's proposed targets for the planned quarter on a KPI chart
+    (kpi.reporting.meeting_pack.history_forecast_chart), side by side with the forecast."""
+    scale = 100 if unit == "percent" else 1
+    for value, name, colour, symbol in (
+        (finance, "Finance proposes", PALETTE["blue"], "triangle-left"),
+        (procurement, "Procurement proposes", PALETTE["green"], "triangle-right"),
+    ):
+        if value is not None:
+            fig.add_scatter(
+                x=[plot_text(quarter)],  # the figure's text is escaped already (_layout)
+                y=[value * scale],
+                name=name,
+                mode="markers",
+                marker={"symbol": symbol, "size": 13, "color": colour},
+            )
+    return fig
+
+
+def spend_outlook_bars(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Per category: spend of the same quarter a year earlier against the planned quarter's
+    forecast (kpi.workflows.goals.spend_outlook, total row left out)."""
+    rows = frame.filter(~pl.col("is_total"))
+    x = rows["category"].to_list()
+    base_q = frame["base_quarter"][0] if frame.height else ""
+    fig = go.Figure()
+    for col, name, colour in (
+        ("base_spend", f"Spend {base_q}", PALETTE["grey"]),
+        ("spend_forecast", "Forecast", PALETTE["blue"]),
+    ):
+        values = [None if v is None else float(v) for v in rows[col].to_list()]
+        fig.add_bar(x=x, y=values, name=name, marker_color=colour)
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Spend outlook by category", _money_axis(currency), height=380)

@@ -1,0 +1,356 @@
+"""The quarterly goals page as plain data: the quarters to plan, the tables and texts it shows,
+and the checks and saving behind its forms (so the page only reads, calls and draws)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from kpi.core.formatting import format_delta, format_value
+from kpi.core.people import PermissionDenied, Person
+from kpi.semantic.definitions import KpiDefinition
+from kpi.store.database import Store, StoreError
+from kpi.workflows.goals import (
+    DEPARTMENTS,
+    OUTLOOK_FILTERS,
+    GoalError,
+    decision_log,
+    default_quarter_to_plan,
+    kpi_forecasts,
+    next_quarter,
+    outlook_changes,
+    proposal_history,
+    proposals,
+    propose_target,
+    quarter_history,
+    set_price_outlook,
+    stored_value,
+    typed_value,
+)
+from kpi.workflows.kpi_editing import approving_department
+
+TARGET_INPUT = {  # how a target is typed in, per unit: label, step, format (percent KPIs as %)
+    "percent": ("%", 0.1, "%.2f"),
+    "currency": (None, 1000.0, "%.2f"),  # the label is the reporting currency
+    "days": ("days", 0.5, "%.1f"),
+    "ratio": ("ratio", 0.01, "%.3f"),
+    "count": ("count", 1.0, "%.0f"),
+}
+
+
+def quarters_to_plan(store: Store, n: int = 4) -> list[str]:
+    """The quarter after the last complete one in the data and the n - 1 after it: the
+    quarters a meeting can plan. Empty when the store holds no complete quarter."""
+    first = default_quarter_to_plan(store)
+    if first is None:
+        return []
+    out = [first]
+    for _ in range(n - 1):
+        out.append(next_quarter(out[-1], store))
+    return out
+
+
+def kpi_facts(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    plan: str,
+    filters: Mapping[str, Sequence[str]],
+    currency: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the meeting looks at per KPI: eight quarters of history and the forecast for the
+    quarter to plan, over the same filters."""
+    f = dict(filters)
+    return (
+        quarter_history(store, definitions, plan, 8, f, currency),
+        kpi_forecasts(store, definitions, plan, f, currency),
+    )
+
+
+def meeting_records(
+    store: Store, plan: str, definitions: Sequence[KpiDefinition]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What the meeting has said so far: the latest proposals for the quarter, every decision,
+    every proposal for the quarter and the changes to its price outlook."""
+    return (
+        proposals(store, plan, definitions),
+        decision_log(store),
+        proposal_history(store, plan),
+        outlook_changes(store, plan),
+    )
+
+
+def outlook_filters(filters: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The sidebar's filters the spend outlook can honour (category and cost centre)."""
+    return {k: list(v) for k, v in dict(filters).items() if k in OUTLOOK_FILTERS}
+
+
+def target_input(unit: str, currency: str) -> tuple[str, float, str]:
+    """How a target of this unit is typed: the label after it, the step and the format."""
+    label, step, number_format = TARGET_INPUT.get(unit, (unit, 1.0, "%.2f"))
+    return label or currency, step, number_format
+
+
+# ---- tables --------------------------------------------------------------------------------
+
+
+def formatted(column: str, currency: str, compact: bool = False) -> pl.Expr:
+    """A value column written as people read it, in each row's unit (a `unit` column)."""
+    return pl.struct(column, "unit").map_elements(
+        lambda r: format_value(r[column], r["unit"], currency, compact=compact),
+        return_dtype=pl.String,
+    )
+
+
+def overview_shown(table: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The all-KPIs table as shown: values formatted, the forecast's range as 'low to high'
+    and the signers ticked where a target was agreed."""
+    return table.with_columns(
+        formatted("last", currency, compact=True),
+        formatted("forecast", currency, compact=True),
+        pl.when(pl.col("low").is_not_null())
+        .then(
+            formatted("low", currency, compact=True)
+            + " to "
+            + formatted("high", currency, compact=True)
+        )
+        .otherwise(pl.lit(""))
+        .alias("range"),
+        formatted("finance_value", currency, compact=True),
+        formatted("procurement_value", currency, compact=True),
+        formatted("target", currency, compact=True),
+        pl.when(pl.col("agreed").is_not_null())
+        .then("✓ " + pl.col("signed_by"))
+        .otherwise(pl.lit(""))
+        .alias("signed_by"),
+    )
+
+
+def single_quarter(table: pl.DataFrame) -> str | None:
+    """The one quarter every KPI's last value is from, or None when they differ (the table
+    then shows a quarter column)."""
+    shown = table["last_quarter"].drop_nulls().unique()
+    return shown[0] if len(shown) == 1 else None
+
+
+def overview_caption(forecasts: pl.DataFrame, plan: str) -> str:
+    """What the all-KPIs table holds, naming the quarter the forecasts are based on."""
+    based_on = forecasts["based_on"].drop_nulls()
+    return (
+        "Per KPI: the value of the last complete quarter"
+        + (f" ({based_on[0]})" if len(based_on) else "")
+        + f", the forecast for **{plan}** and its range, what finance and procurement "
+        "propose, the target in `config/kpis.yaml` and who signed it in the meeting. Pick a "
+        "KPI in **KPI by KPI** to see its history, propose or agree."
+    )
+
+
+def history_shown(history: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """One KPI's quarterly history as shown: formatted values and whether a quarter is whole."""
+    return history.select(
+        pl.col("period").alias("Quarter"),
+        formatted("value", currency).alias("Value"),
+        formatted("target", currency).alias("Target"),
+        pl.when(pl.col("complete"))
+        .then(pl.lit("complete"))
+        .otherwise(pl.lit("part of the quarter"))
+        .alias("Data"),
+    )
+
+
+def decisions_table(decisions: pl.DataFrame, names: Mapping[str, str]) -> pl.DataFrame:
+    """The decision log with each KPI's name beside its id, when and which quarter first."""
+    return decisions.with_columns(
+        pl.col("kpi").replace_strict(dict(names), default=pl.col("kpi")).alias("name")
+    ).select(
+        "decided_at",
+        "quarter",
+        "kpi",
+        "name",
+        pl.exclude("decided_at", "quarter", "kpi", "name"),
+    )
+
+
+def last_complete(history: pl.DataFrame) -> dict[str, Any] | None:
+    """The last complete quarter with a value in one KPI's history, or None."""
+    done = history.filter(pl.col("complete") & pl.col("value").is_not_null())
+    return done.row(-1, named=True) if done.height else None
+
+
+def one_kpi(
+    kpi_id: str, history: pl.DataFrame, forecasts: pl.DataFrame, proposed: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    """One KPI's quarterly history, its forecast row and its row of proposals."""
+    return (
+        history.filter(pl.col("kpi") == kpi_id),
+        forecasts.filter(pl.col("kpi") == kpi_id).row(0, named=True),
+        proposed.filter(pl.col("kpi") == kpi_id).row(0, named=True),
+    )
+
+
+def start_value(given: float | None, forecast: float | None, unit: str) -> float | None:
+    """What a target form starts from, as typed: the value already given, else the forecast."""
+    return typed_value(given if given is not None else forecast, unit)
+
+
+def propose(
+    store: Store,
+    person: Person | None,
+    plan: str,
+    kpi_id: str,
+    typed: float | None,
+    unit: str,
+    rationale: str,
+    definitions: Sequence[KpiDefinition],
+) -> dict[str, Any]:
+    """Propose a target as typed in the form (a percent KPI's target in percent): stored as
+    kpis.yaml keeps it. GoalError when no value was typed, as propose_target for the rest."""
+    if typed is None:
+        raise GoalError("Enter the target you propose.", "value")
+    value = stored_value(typed, unit)
+    return propose_target(store, person, plan, kpi_id, value, rationale, definitions)
+
+
+# ---- texts ---------------------------------------------------------------------------------
+
+
+def filtered_warning(active: Sequence[str]) -> str | None:
+    """Why a filtered view is the wrong one for the meeting, or None when nothing is filtered."""
+    if not active:
+        return None
+    return (
+        f"Filtered ({'; '.join(active)}): the history, forecasts, spend outlook and meeting "
+        "pack cover only this part of spend, while the targets you propose and agree are for "
+        "the whole KPI. Clear the filters in the sidebar for the meeting."
+    )
+
+
+def forecast_delta(
+    forecast: float | None, last: Mapping[str, Any] | None, unit: str, currency: str
+) -> str | None:
+    """The forecast's change against the last value, or None when either is missing."""
+    if last is None or forecast is None:
+        return None
+    return format_delta(forecast - last["value"], unit, currency) or None
+
+
+def proposal_signature(row: Mapping[str, Any], dept: str) -> str:
+    """Who made a department's proposal and when, under its card."""
+    when = row[f"{dept}_at"]
+    return f"{row[f'{dept}_name']} · {row[f'{dept}_by']} · " + (
+        f"{when:%Y-%m-%d %H:%M} UTC" if when else ""
+    )
+
+
+def proposed_message(row: Mapping[str, Any], kpi_name: str, plan: str, unit: str, cur: str) -> str:
+    """What a saved proposal says after the page reloads."""
+    return (
+        f"{row['department'].capitalize()} proposes "
+        f"{format_value(row['value'], unit, cur)} for {kpi_name} in {plan}."
+    )
+
+
+def agreed_text(decision: Mapping[str, Any], plan: str, unit: str, currency: str) -> str:
+    """The agreed target of a KPI for the quarter: value, rationale, both signers, when."""
+    return (
+        f"**Agreed for {plan}: {format_value(decision['value'], unit, currency)}.** "
+        f"{decision['rationale'].rstrip('. ')}. Signed for finance by "
+        f"{decision['finance_name']} and for procurement by {decision['procurement_name']}, "
+        f"{decision['decided_at']:%Y-%m-%d %H:%M} UTC."
+    )
+
+
+def agreed_message(
+    kpi_name: str, value: float | None, unit: str, currency: str, plan: str, fin: str, proc: str
+) -> str:
+    """What a recorded agreement says after the page reloads."""
+    return (
+        f"{kpi_name}: {format_value(value, unit, currency)} agreed for {plan}, signed by "
+        f"{fin} (finance) and {proc} (procurement), and written into config/kpis.yaml."
+    )
+
+
+# ---- the agreement form --------------------------------------------------------------------
+
+
+def signers_by_department(people: Iterable[Person]) -> dict[str, dict[str, Person]]:
+    """Who may sign for finance and for procurement, by email, in people.yaml's order."""
+    people = list(people)
+    return {
+        dept: {p.email: p for p in people if approving_department(p) == dept}
+        for dept in DEPARTMENTS
+    }
+
+
+def agreement_problem(
+    me: str | None,
+    finance_signer: str | None,
+    procurement_signer: str | None,
+    both_agreed: bool,
+    value: float | None,
+    acting: str,
+) -> str | None:
+    """Why the agreement form cannot be recorded, or None. The person recording must be one
+    of the two signers, must confirm both agreed in the meeting, and must give a value."""
+    if me is None or me not in (finance_signer, procurement_signer):
+        return (
+            f"{acting} is not one of the two signers. The agreement is recorded by the finance "
+            "or the procurement signer: pick yourself as one of them, or act as one of them "
+            "under **Acting as**."
+        )
+    if not both_agreed:
+        return "Tick the box once both signers have agreed this target in the meeting."
+    if value is None:
+        return "Enter the agreed target."
+    return None
+
+
+# ---- the price outlook form ----------------------------------------------------------------
+
+
+def outlook_editable(outlook: pl.DataFrame, categories: Sequence[str]) -> pl.DataFrame:
+    """One row per category (every category in the data, and any with an outlook), with
+    procurement's expected change and note, to edit."""
+    current = outlook.filter(~pl.col("is_total")).select(
+        "category", "expected_change_pct", pl.col("price_note").alias("note")
+    )
+    return (
+        pl.DataFrame({"category": list(categories)}, schema={"category": pl.String})
+        .join(current, on="category", how="full", coalesce=True)
+        .sort("category")
+    )
+
+
+def outlook_edits(edited: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose expected change or note was edited (a blank note counts as none), so
+    only these are saved and audited."""
+    after = edited.with_columns(pl.col("note").cast(pl.String).str.strip_chars().replace("", None))
+    return after.join(before, on="category", suffix="_before").filter(
+        pl.col("expected_change_pct").ne_missing(pl.col("expected_change_pct_before"))
+        | pl.col("note").ne_missing(pl.col("note_before"))
+    )
+
+
+def save_outlook_edits(
+    store: Store, person: Person | None, plan: str, changed: pl.DataFrame
+) -> tuple[list[str], list[str]]:
+    """Save each edited category's outlook; returns the categories saved and one message per
+    problem. A row without a change is refused (0 means none); a person who may not edit
+    stops the lot with that one message."""
+    saved: list[str] = []
+    failed: list[str] = []
+    for r in changed.iter_rows(named=True):
+        if r["expected_change_pct"] is None:
+            failed.append(f"{r['category']}: give an expected price change (0 for none).")
+            continue
+        try:
+            set_price_outlook(
+                store, person, plan, r["category"], r["expected_change_pct"], r["note"]
+            )
+            saved.append(r["category"])
+        except PermissionDenied as exc:
+            return saved, [str(exc)]
+        except (GoalError, StoreError) as exc:
+            failed.append(f"{r['category']}: {exc}")
+    return saved, failed

@@ -1,0 +1,465 @@
+"""The meeting pack: one self-contained HTML file for the quarterly goal-setting meeting.
+
+It holds the scorecard of the last complete quarter before the planned one, the savings
+picture (both departments' lenses and the initiatives behind them), procurement's spend
+outlook, and per KPI its quarterly history, the forecast with its method, both
+departments' proposals and the agreed target with who signed it. plotly.js is embedded
+once, with the first chart; nothing is fetched from anywhere, so the file opens offline
+and can be mailed or archived as it is (a browser prints it to PDF).
+
+Every text that comes from data or configuration (supplier and category names, notes,
+rationales, KPI names) is HTML-escaped: none of it is trusted.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import polars as pl
+
+from kpi.analyses.scorecard import THEMES, data_window, for_display, scorecard
+from kpi.core.formatting import format_money, format_value
+from kpi.reporting import charts
+from kpi.semantic.definitions import KpiDefinition
+from kpi.store.database import Store
+from kpi.workflows import goals
+
+Filters = Mapping[str, Sequence[str]]
+SAVINGS_KPIS = ("savings_realised", "savings_recognised", "cost_avoidance", "expense_change_yoy")
+TOP_INITIATIVES = 10
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 1100px; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.25rem; border-bottom: 2px solid #0072B2; padding-bottom: 0.2rem;
+     margin-top: 2.2rem; }
+h3 { font-size: 1.05rem; margin: 1.6rem 0 0.4rem; }
+table { border-collapse: collapse; width: 100%; margin: 0.4rem 0 1rem; font-size: 0.88rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.45rem; text-align: left;
+         vertical-align: top; }
+th { background: #f3f6f9; }
+td.num { text-align: right; white-space: nowrap; }
+tr.total td { font-weight: 600; background: #fafafa; }
+.meta, .note { color: #555; font-size: 0.88rem; }
+.kpi { break-inside: avoid; page-break-inside: avoid; }
+.status-green { color: #009E73; } .status-amber { color: #B07800; }
+.status-red { color: #D55E00; } .status-none { color: #7F7F7F; }
+.agreed { background: #eef7f2; border-left: 4px solid #009E73; padding: 0.4rem 0.7rem; }
+@media print { body { margin: 0; max-width: none; } h2 { break-before: page; } }
+"""
+
+
+def meeting_pack_html(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    quarter: str,
+    filters: Filters | None = None,
+    currency: str | None = None,
+) -> str:
+    """The whole pack for planning `quarter` as one HTML document (a str, UTF-8 when saved)."""
+    plan = goals.check_quarter(quarter)
+    display = (currency or store.settings.reporting_currency).upper()
+    filters = {k: list(v) for k, v in (filters or {}).items() if v}
+    window = data_window(store)
+    card_quarter = goals.scorecard_quarter(store, plan)
+    charts_out = _Charts()
+    parts = [_header(plan, card_quarter, window, filters, display)]
+    if card_quarter is None:
+        parts.append("<p>The store holds no complete quarter before this one yet.</p>")
+        card = None
+    else:
+        card = scorecard(store, definitions, card_quarter, filters, currency)
+        parts.append(_scorecard_section(card, card_quarter, display))
+        parts.append(
+            _savings_section(store, card, card_quarter, filters, currency, display, charts_out)
+        )
+    parts.append(_outlook_section(store, plan, filters, currency, display))
+    parts.append(_kpi_sections(store, definitions, plan, filters, currency, display, charts_out))
+    parts.append(_signatures_section(goals.decision_log(store, plan), definitions))
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{_e(f'Quarterly goals {plan}: meeting pack')}</title>\n"
+        f"<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def history_forecast_chart(
+    history: pl.DataFrame,
+    forecast: Mapping[str, Any] | None,
+    name: str,
+    unit: str,
+    targets: Mapping[str, float],
+    currency: str,
+) -> go.Figure:
+    """A KPI's quarterly values and targets (charts.kpi_trend), plus the forecast and its range.
+
+    `history` has period and value; `forecast` is a row of goals.kpi_forecasts (quarter,
+    forecast, low, high) or None.
+    """
+    fig = charts.kpi_trend(history.select("period", "value"), name, unit, dict(targets), currency)
+    if forecast and forecast.get("forecast") is not None:
+        scale = 100 if unit == "percent" else 1
+        value = forecast["forecast"] * scale
+        low, high = forecast.get("low"), forecast.get("high")
+        error = None
+        if low is not None and high is not None:
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": [high * scale - value],
+                "arrayminus": [value - low * scale],
+                "color": charts.PALETTE["orange"],
+            }
+        fig.add_scatter(
+            x=[charts.plot_text(forecast["quarter"])],  # as kpi_trend's escaped periods
+            y=[value],
+            name="Forecast (with range)",
+            mode="markers",
+            marker={"symbol": "diamond", "size": 11, "color": charts.PALETTE["orange"]},
+            error_y=error,
+        )
+        target = targets.get(forecast["quarter"])
+        if target is not None:
+            fig.add_scatter(
+                x=[charts.plot_text(forecast["quarter"])],  # as kpi_trend's escaped periods
+                y=[target * scale],
+                name="Target",
+                mode="markers",
+                marker={"symbol": "line-ew-open", "size": 18, "color": "#222"},
+                showlegend=False,
+            )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------
+
+
+class _Charts:
+    """plotly figures as HTML: the first one carries plotly.js, the others reuse it."""
+
+    def __init__(self) -> None:
+        self.embedded = False
+
+    def html(self, fig: go.Figure) -> str:
+        out = pio.to_html(
+            fig, include_plotlyjs=not self.embedded, full_html=False, config=PLOTLY_CONFIG
+        )
+        self.embedded = True
+        return out
+
+
+def _header(
+    plan: str, card_quarter: str | None, window: Any, filters: Filters, display: str
+) -> str:
+    shown = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in filters.items())
+    data = f"{window.first} to {window.last}" if window else "none yet"
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta = (
+        f"Meeting pack of finance and procurement. Scorecard quarter: {card_quarter or 'none'}. "
+        f"Data: {data}. Amounts in {display}. Filters: {shown or 'none (all spend)'}. "
+        f"Made {generated}."
+    )
+    return f"<h1>{_e('Quarterly goals for ' + plan)}</h1>\n<p class='meta'>{_e(meta)}</p>"
+
+
+def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> str:
+    shown = for_display(card, display)
+    rows = [
+        [
+            THEMES.get(r["theme"], r["theme"]),
+            r["name"],
+            r["Value"],
+            r["Target"],
+            (r["Status"], f"status-{r['status']}"),
+            r["Change"],
+            r["Definition"],
+        ]
+        for r in shown.iter_rows(named=True)
+    ]
+    head = ["Theme", "KPI", "Value", "Target", "Status", "Change", "Definition"]
+    return (
+        f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>\n"
+        + _table(head, rows, numeric={2, 3, 5})
+        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target. Definition: agreed "
+        "by both departments, or not yet.</p>"
+    )
+
+
+def _savings_section(
+    store: Store,
+    card: pl.DataFrame,
+    card_quarter: str,
+    filters: Filters,
+    currency: str | None,
+    display: str,
+    charts_out: _Charts,
+) -> str:
+    title = f"<h2>{_e(f'Savings picture {card_quarter}')}</h2>\n"
+    try:
+        from kpi.analyses import savings
+    except ImportError:  # without the savings module: the four savings KPIs of the scorecard
+        return title + _savings_from_kpis(card, display)
+    lens_filters = {k: v for k, v in filters.items() if k in savings.LENS_FILTERS}
+    lenses = savings.two_lenses(store, card_quarter, lens_filters, currency)
+    money = [
+        ("procurement_reported", "Procurement-reported savings"),
+        ("finance_recognised", "Finance-recognised"),
+        ("not_accepted", "Not accepted"),
+        ("cost_avoidance", "Cost avoidance (not P&L)"),
+        ("spend_prior", "Spend a year earlier"),
+        ("spend_current", "Spend now"),
+        ("expense_change", "Expense change"),
+    ]
+    rows = [
+        [r["category"], *[_money(r[c], display) for c, _ in money]]
+        for r in lenses.iter_rows(named=True)
+    ]
+    totals = {i for i, r in enumerate(lenses.iter_rows(named=True)) if r["is_total"]}
+    parts = [
+        title,
+        "<p class='note'>Procurement counts a saving when it pays less than its baseline "
+        "price; finance when the expense line goes down. Cost avoidance is shown apart: a "
+        "price never paid never lowers the expense.</p>",
+        _table(["Category", *[h for _, h in money]], rows, set(range(1, 8)), totals),
+    ]
+    if lenses.filter(~pl.col("is_total")).height:
+        parts.append(charts_out.html(charts.two_lenses(lenses, display)))
+    parts.append(_initiatives(savings, store, card_quarter, filters, currency, display))
+    return "\n".join(parts)
+
+
+def _savings_from_kpis(card: pl.DataFrame, display: str) -> str:
+    rows = [
+        [r["name"], format_value(r["value"], r["unit"], display)]
+        for r in card.filter(pl.col("id").is_in(SAVINGS_KPIS)).iter_rows(named=True)
+    ]
+    return _table(["KPI", "Value"], rows, {1})
+
+
+def _initiatives(
+    savings: Any,
+    store: Store,
+    card_quarter: str,
+    filters: Filters,
+    currency: str | None,
+    display: str,
+) -> str:
+    allowed = (*savings.INITIATIVE_FILTERS, *savings.LINE_FILTERS)
+    monthly = savings.realised_by_month(
+        store,
+        card_quarter,
+        card_quarter,
+        {k: v for k, v in filters.items() if k in allowed},
+        currency,
+    )
+    if monthly.is_empty():
+        return "<p class='note'>No price-reduction initiative covered this quarter.</p>"
+    top = (
+        monthly.group_by("initiative_id", "title", "supplier", "category", "finance_status")
+        .agg(pl.col("realised_saving").sum(), pl.col("expected_saving").sum())
+        .sort("realised_saving", "initiative_id", descending=[True, False])
+        .head(TOP_INITIATIVES)
+    )
+    rows = [
+        [
+            r["initiative_id"],
+            r["title"],
+            r["supplier"],
+            r["category"],
+            r["finance_status"],
+            _money(r["realised_saving"], display),
+            _money(r["expected_saving"], display),
+        ]
+        for r in top.iter_rows(named=True)
+    ]
+    head = ["Initiative", "Title", "Supplier", "Category", "Finance", "Realised", "Expected"]
+    return (
+        f"<h3>{_e(f'Largest price-reduction initiatives (top {TOP_INITIATIVES})')}</h3>\n"
+        + _table(head, rows, {5, 6})
+    )
+
+
+def _outlook_section(
+    store: Store, plan: str, filters: Filters, currency: str | None, display: str
+) -> str:
+    outlook_filters = {k: v for k, v in filters.items() if k in goals.OUTLOOK_FILTERS}
+    frame = goals.spend_outlook(store, plan, outlook_filters, currency)
+    rows = [
+        [
+            r["category"],
+            _money(r["base_spend"], display),
+            _share(r["volume_trend"]),
+            "–" if r["expected_change_pct"] is None else f"{r['expected_change_pct']:+.1f} %",
+            r["price_note"] or "",
+            _money(r["spend_forecast"], display),
+        ]
+        for r in frame.iter_rows(named=True)
+    ]
+    totals = {i for i, r in enumerate(frame.iter_rows(named=True)) if r["is_total"]}
+    base_q = frame["base_quarter"][0] if frame.height else ""
+    head = [
+        "Category",
+        f"Spend {base_q}",
+        "Volume trend",
+        "Expected price change",
+        "Procurement's note",
+        f"Forecast {plan}",
+    ]
+    return (
+        f"<h2>{_e(f'Spend outlook {plan}')}</h2>\n"
+        "<p class='note'>forecast = spend of the same quarter a year earlier × (1 + volume "
+        "trend) × (1 + procurement's expected price change). The volume trend is the change "
+        "in what was bought over the last four complete quarters against the four before "
+        "them, at the earlier prices.</p>\n" + _table(head, rows, {1, 2, 3, 5}, totals)
+    )
+
+
+def _kpi_sections(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    plan: str,
+    filters: Filters,
+    currency: str | None,
+    display: str,
+    charts_out: _Charts,
+) -> str:
+    history = goals.quarter_history(store, definitions, plan, 8, filters, currency)
+    forecast_rows = goals.kpi_forecasts(store, definitions, plan, filters, currency)
+    forecasts = {r["kpi"]: r for r in forecast_rows.iter_rows(named=True)}
+    proposed = {r["kpi"]: r for r in goals.proposals(store, plan).iter_rows(named=True)}
+    decided = goals.decision_log(store, plan)
+    parts = [f"<h2>{_e(f'KPIs: history, forecast and targets for {plan}')}</h2>"]
+    for k in definitions:
+        rows = history.filter(pl.col("kpi") == k.id)
+        forecast = forecasts.get(k.id)
+        parts.append("<section class='kpi'>")
+        parts.append(f"<h3>{_e(k.name)} <span class='meta'>({_e(k.id)})</span></h3>")
+        parts.append(f"<p class='note'>{_e(k.description)}</p>")
+        if rows.height or (forecast and forecast["forecast"] is not None):
+            figure = history_forecast_chart(rows, forecast, k.name, k.unit, k.targets, display)
+            parts.append(charts_out.html(figure))
+        parts.append(_history_table(rows, k.unit, display))
+        if forecast:
+            parts.append(f"<p>{_e(forecast['method_text'])}</p>")
+        parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
+        parts.append(_decisions(decided.filter(pl.col("kpi") == k.id), k.unit, display))
+        parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _history_table(rows: pl.DataFrame, unit: str, display: str) -> str:
+    if rows.is_empty():
+        return "<p class='note'>No quarter of data before the planned one.</p>"
+    labels = zip(rows["period"], rows["complete"], strict=True)
+    head = ["", *[p + ("" if done else " (part)") for p, done in labels]]
+    values = ["Value", *[format_value(v, unit, display) for v in rows["value"]]]
+    targets = ["Target", *[format_value(v, unit, display) for v in rows["target"]]]
+    return _table(head, [values, targets], set(range(1, len(head))))
+
+
+def _proposal_table(row: Mapping[str, Any] | None, unit: str, display: str) -> str:
+    if row is None:
+        return "<p class='note'>No target proposed yet.</p>"
+    cells = []
+    for dept in goals.DEPARTMENTS:
+        if row[f"{dept}_value"] is None:
+            cells.append([dept.capitalize(), "–", "", ""])
+            continue
+        who = f"{row[f'{dept}_name'] or ''} <{row[f'{dept}_by']}>".strip()
+        when = row[f"{dept}_at"].strftime("%Y-%m-%d %H:%M") if row[f"{dept}_at"] else ""
+        cells.append(
+            [
+                dept.capitalize(),
+                format_value(row[f"{dept}_value"], unit, display),
+                row[f"{dept}_rationale"] or "",
+                f"{who}, {when}",
+            ]
+        )
+    return _table(["Proposed by", "Target", "Rationale", "Who, when (UTC)"], cells, {1})
+
+
+def _decisions(rows: pl.DataFrame, unit: str, display: str) -> str:
+    if rows.is_empty():
+        return "<p class='note'>No target agreed yet.</p>"
+    out = []
+    for i, r in enumerate(rows.iter_rows(named=True)):
+        label = "Agreed target" if i == 0 else "Earlier agreement"
+        text = (
+            f"{label}: {format_value(r['value'], unit, display)}. {r['rationale']} "
+            f"Signed for finance by {_signer(r, 'finance')} and for procurement by "
+            f"{_signer(r, 'procurement')}, {r['decided_at']:%Y-%m-%d %H:%M} UTC."
+        )
+        out.append(f"<p class='agreed'>{_e(text)}</p>")
+    return "\n".join(out)
+
+
+def _signatures_section(decisions: pl.DataFrame, definitions: Sequence[KpiDefinition]) -> str:
+    title = "<h2>Who signed</h2>\n"
+    if decisions.is_empty():
+        return title + "<p>No target has been agreed for this quarter yet.</p>"
+    names = {k.id: k.name for k in definitions}
+    rows = [
+        [
+            names.get(r["kpi"], r["kpi"]),
+            _signer(r, "finance"),
+            _signer(r, "procurement"),
+            f"{r['decided_at']:%Y-%m-%d %H:%M}",
+        ]
+        for r in decisions.iter_rows(named=True)
+    ]
+    return title + _table(["KPI", "Finance", "Procurement", "When (UTC)"], rows)
+
+
+# ---------------------------------------------------------------------------------------
+# HTML helpers: every cell and text goes through _e
+# ---------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    numeric: set[int] | None = None,
+    totals: set[int] | None = None,
+) -> str:
+    """An HTML table; a cell is a value or (value, css class). Everything is escaped."""
+    numeric, totals = numeric or set(), totals or set()
+    out = ["<table>", "<thead><tr>", *[f"<th>{_e(h)}</th>" for h in head], "</tr></thead>"]
+    out.append("<tbody>")
+    for i, row in enumerate(rows):
+        out.append("<tr class='total'>" if i in totals else "<tr>")
+        for j, cell in enumerate(row):
+            value, css = cell if isinstance(cell, tuple) else (cell, "")
+            classes = " ".join(c for c in (css, "num" if j in numeric else "") if c)
+            attr = f" class='{_e(classes)}'" if classes else ""
+            out.append(f"<td{attr}>{_e(value)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _money(value: Decimal | float | None, display: str) -> str:
+    return "–" if value is None else format_money(float(value), display)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:+.1f} %"
+
+
+def _signer(row: Mapping[str, Any], dept: str) -> str:
+    name, email = row[f"{dept}_name"], row[f"{dept}_by"]
+    return f"{name} <{email}>" if name else str(email)

@@ -1,0 +1,1 @@
+"""The semantic layer: KPI definitions, the formula guard, the compiler and the engine."""

@@ -1,0 +1,760 @@
+"""The KPI catalogue: config/kpis.yaml read into typed definitions, every mistake reported.
+
+The YAML file is the contract finance and procurement both edit. It is read with
+ruamel.yaml's round-trip loader, which knows the line of every key, and checked by small
+rules that each return issues (line, KPI id, field, what is wrong, what to do). All issues
+are collected before anything is reported: `check_file` returns them, `load_definitions`
+raises them together, `python -m kpi check` prints them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from sqlglot import exp
+
+from kpi.core import periods
+from kpi.core.settings import Settings, kpis_path, load_settings
+from kpi.semantic.formula_guard import FormulaError, guard_formula
+from kpi.store.sql import view_catalog
+
+Owner = Literal["finance", "procurement", "joint"]
+Theme = Literal["spend", "compliance", "savings", "payments", "inventory", "suppliers"]
+Unit = Literal["currency", "percent", "days", "ratio", "count"]
+Direction = Literal["higher_is_better", "lower_is_better", "target_is_best"]
+Status = Literal["draft", "proposed", "agreed"]
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+Catalog = Mapping[str, Mapping[str, str]]
+TOP_LEVEL_KEYS = ("version", "kpis")
+
+
+# ---------------------------------------------------------------------------------------
+# Typed definitions
+# ---------------------------------------------------------------------------------------
+
+
+def _period_label(value: object) -> str:
+    """A target's key: a month (2026-03), fiscal quarter (FY2026-Q1) or fiscal year (FY2026)."""
+    if isinstance(value, date):
+        raise ValueError(
+            f"'{value.isoformat()}' is a day; targets are set per period: "
+            "YYYY-MM, FY2026-Q1 or FY2026"
+        )
+    text = str(value).strip()
+    try:
+        periods.grain_of(text)
+        periods.period_range(text, periods.FiscalCalendar())
+    except periods.PeriodError:
+        raise ValueError(
+            f"'{text}' is not a period label: use a month (2026-03), a fiscal quarter "
+            "(FY2026-Q1) or a fiscal year (FY2026)"
+        ) from None
+    return text
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"a target is a number, got {_shown(value)}")
+    return float(value)
+
+
+def _empty_if_none(value: object) -> object:
+    """`dimensions:` or `targets:` with nothing after them mean none, not a mistake."""
+    return {} if value is None else value
+
+
+def _no_items_if_none(value: object) -> object:
+    return [] if value is None else value
+
+
+PeriodLabel = Annotated[str, BeforeValidator(_period_label)]
+Number = Annotated[float, BeforeValidator(_number)]
+Text = Annotated[str, Field(min_length=1)]
+Names = Annotated[list[str], BeforeValidator(_no_items_if_none)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Raci(_Strict):
+    responsible: Text
+    accountable: Text
+    consulted: Names = Field(default_factory=list)
+    informed: Names = Field(default_factory=list)
+
+
+class Readings(_Strict):
+    """Each department's reading of the same number."""
+
+    finance: Text
+    procurement: Text
+
+
+class Approval(_Strict):
+    by: Text
+    on: date
+    # Short hash of the signed content approved (kpi.workflows.kpi_editing.entry_version); an
+    # approval written by hand without it is taken at face value.
+    version: str | None = None
+
+
+class Approvals(_Strict):
+    finance: Approval | None = None
+    procurement: Approval | None = None
+
+
+class KpiDefinition(_Strict):
+    """One KPI as finance and procurement agreed it. `line` and `formula_tree` are not
+    fields of the file: they say where the entry starts and hold the guarded formula."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    name: Text
+    owner: Owner
+    theme: Theme
+    raci: Raci
+    description: Text
+    readings: Readings
+    source: str
+    period_by: str
+    formula: Text
+    unit: Unit
+    direction: Direction
+    dimensions: Names = Field(default_factory=list)
+    targets: Annotated[dict[PeriodLabel, Number], BeforeValidator(_empty_if_none)] = Field(
+        default_factory=dict
+    )
+    status: Status
+    approvals: Annotated[Approvals, BeforeValidator(_empty_if_none)] = Field(
+        default_factory=Approvals
+    )
+    notes: str | None = None
+    line: SkipJsonSchema[int] = Field(default=0, exclude=True)
+    formula_tree: SkipJsonSchema[exp.Expression | None] = Field(
+        default=None, exclude=True, repr=False
+    )
+
+
+# Keys a person may write in an entry (the model's fields without the bookkeeping ones).
+FIELDS: tuple[str, ...] = tuple(
+    n for n in KpiDefinition.model_fields if n not in ("line", "formula_tree")
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Issues
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in the definitions file: where it is, what is wrong, what to do."""
+
+    path: str
+    line: int | None
+    kpi_id: str | None
+    field: str | None
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        scope = []
+        if self.kpi_id:
+            scope.append(f"kpi '{self.kpi_id}'")
+        if self.field:
+            scope.append(f"field '{self.field}'")
+        head = f"{where}: {', '.join(scope)}: " if scope else f"{where}: "
+        return head + self.message + (f" ({self.hint})" if self.hint else "")
+
+
+class DefinitionsError(ValueError):
+    """The definitions file has problems; `issues` holds every one of them."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        path = issues[0].path if issues else "definitions"
+        lines = "\n".join(f"  {issue}" for issue in issues)
+        super().__init__(f"{path}: {len(issues)} problem(s) in the KPI definitions:\n{lines}")
+
+
+class UnknownKpi(ValueError):
+    """A KPI id that is not in the catalogue."""
+
+
+def get(definitions: Iterable[KpiDefinition], kpi_id: str) -> KpiDefinition:
+    """The definition with this id, or UnknownKpi naming the ids there are."""
+    known = {d.id: d for d in definitions}
+    if kpi_id in known:
+        return known[kpi_id]
+    close = difflib.get_close_matches(kpi_id, list(known), n=3)
+    hint = f" Did you mean {_either(close)}?" if close else ""
+    listed = ", ".join(sorted(known)) or "(none)"
+    raise UnknownKpi(f"unknown KPI '{kpi_id}'.{hint} Known KPIs: {listed}")
+
+
+# ---------------------------------------------------------------------------------------
+# Reading and checking
+# ---------------------------------------------------------------------------------------
+
+
+def check_file(path: Path, settings: Settings | None = None) -> list[Issue]:
+    """Every problem in a definitions file (an empty list when it is fine)."""
+    return _read(Path(path), settings)[1]
+
+
+def load_definitions(
+    path: Path | None = None, settings: Settings | None = None
+) -> list[KpiDefinition]:
+    """The KPIs of the definitions file (default: KPI_CONFIG/kpis.yaml), or DefinitionsError
+    listing every problem in it."""
+    definitions, issues = _read(Path(path) if path else kpis_path(), settings)
+    if issues:
+        raise DefinitionsError(issues)
+    return definitions
+
+
+def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], list[Issue]]:
+    shown = str(path)
+    try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            return [], [_too_big(shown, f"is {path.stat().st_size:,} bytes")]
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return [], [Issue(shown, None, None, None, "file not found", "check the path")]
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        problem = f"cannot read the file: it is not UTF-8 text (byte {byte:#04x} at {exc.start:,})"
+        hint = "save it as UTF-8, or restore it if it is not a YAML file at all"
+        return [], [Issue(shown, None, None, None, problem, hint)]
+    except OSError as exc:
+        return [], [Issue(shown, None, None, None, f"cannot read the file: {exc}")]
+    data, issues, duplicates = _load_yaml(text, shown)
+    if data is None:
+        return [], issues + duplicates
+    entries, shape = _entries(data, shown)
+    issues += shape + _attribute(duplicates, entries)
+    catalog = view_catalog(settings or load_settings())
+    definitions: list[KpiDefinition] = []
+    for entry in entries:
+        model, found = _check_entry(entry, shown, catalog)
+        issues += found
+        if model is not None and not found:
+            definitions.append(model)
+    issues += _duplicate_ids(entries, shown)
+    issues.sort(key=lambda i: i.line or 0)
+    return definitions, issues
+
+
+# ---- YAML ---------------------------------------------------------------------------------
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that keeps an impossible date ('2026-02-30') as text, so it is
+    reported at its line by validation instead of failing the whole file."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return str(node.value)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    yaml.allow_duplicate_keys = True  # found and reported by _duplicate_keys, with both lines
+    return yaml
+
+
+def _load_yaml(text: str, shown: str) -> tuple[Any, list[Issue], list[Issue]]:
+    """The loaded document (None if unusable), issues that stop reading, duplicate keys."""
+    try:
+        node = _yaml().compose(io.StringIO(text))
+        if node is not None and _expands_beyond(node, MAX_VALUES):
+            return None, [_too_big(shown, "expands (through YAML aliases) to too many values")], []
+        data = _yaml().load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = f" at column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "unreadable"
+        if exc.context and exc.context_mark and exc.problem:
+            problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        hint = "check indentation, colons and quotes near this line"
+        return (
+            None,
+            [Issue(shown, line, None, None, f"not valid YAML{column}: {problem}", hint)],
+            [],
+        )
+    except YAMLError as exc:
+        return None, [Issue(shown, None, None, None, f"not valid YAML: {exc}")], []
+    duplicates = _duplicate_keys(node, shown) if node is not None else []
+    if data is None:
+        empty = Issue(shown, None, None, None, "the file is empty", "start it with 'kpis:'")
+        return None, [empty], duplicates
+    return data, [], duplicates
+
+
+# A definitions file is a few hundred KPIs at most. Far bigger ones (a log pasted in, or
+# aliases nested in aliases: a "billion laughs" file) would take minutes to check, and
+# every page checks the file.
+MAX_FILE_BYTES = 2_000_000
+MAX_VALUES = 200_000
+
+
+def _too_big(shown: str, what: str) -> Issue:
+    return Issue(
+        shown,
+        None,
+        None,
+        None,
+        f"not a KPI definitions file: it {what} (the limit is {MAX_FILE_BYTES:,} bytes "
+        f"and {MAX_VALUES:,} values)",
+        "restore the file from version control or a backup",
+    )
+
+
+def _expands_beyond(root: Node, limit: int) -> bool:
+    """Whether the document has more than `limit` values once aliases are expanded;
+    counts at most `limit + 1`, so a bomb is found in milliseconds."""
+    stack, seen = [root], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+    return False
+
+
+def _duplicate_keys(root: Node, shown: str) -> list[Issue]:
+    issues: list[Issue] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        issues.append(
+                            Issue(
+                                shown,
+                                line,
+                                None,
+                                str(key.value),
+                                f"'{key.value}' is written twice in one mapping "
+                                f"(lines {seen[key.value]} and {line})",
+                                "keep one of them",
+                            )
+                        )
+                    else:
+                        seen[key.value] = line
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return issues
+
+
+def _entries(data: Any, shown: str) -> tuple[list[CommentedMap], list[Issue]]:
+    """The KPI entries under `kpis:`, and issues with the file's overall shape."""
+    hint = "the file is a mapping: an optional 'version: 1' and 'kpis:' with a list of KPIs"
+    if isinstance(data, CommentedSeq):
+        return [], [
+            Issue(shown, 1, None, None, "the list of KPIs must sit under a 'kpis:' key", hint)
+        ]
+    if not isinstance(data, CommentedMap):
+        return [], [Issue(shown, 1, None, None, f"expected 'kpis:', found {_shown(data)}", hint)]
+    issues = [
+        Issue(
+            shown,
+            _key_line(data, key),
+            None,
+            str(key),
+            f"unknown top-level key '{key}'",
+            _did_you_mean(str(key), TOP_LEVEL_KEYS),
+        )
+        for key in data
+        if key not in TOP_LEVEL_KEYS
+    ]
+    version = data.get("version")
+    if "version" in data and (isinstance(version, bool) or not isinstance(version, int)):
+        issues.append(
+            Issue(
+                shown,
+                _key_line(data, "version"),
+                None,
+                "version",
+                f"version is a whole number, got {_shown(version)}",
+            )
+        )
+    kpis = data.get("kpis")
+    if "kpis" not in data:
+        issues.append(Issue(shown, 1, None, "kpis", "no 'kpis:' list in the file", hint))
+        return [], issues
+    if kpis is None:
+        return [], issues  # `kpis:` with nothing under it: no KPIs yet
+    if not isinstance(kpis, CommentedSeq):
+        issues.append(
+            Issue(
+                shown,
+                _key_line(data, "kpis"),
+                None,
+                "kpis",
+                f"'kpis' must be a list of KPIs ('- id: ...'), found {_shown(kpis)}",
+            )
+        )
+        return [], issues
+    entries = []
+    for i, entry in enumerate(kpis):
+        if isinstance(entry, CommentedMap):
+            entries.append(entry)
+        else:
+            issues.append(
+                Issue(
+                    shown,
+                    kpis.lc.item(i)[0] + 1,
+                    None,
+                    None,
+                    f"KPI #{i + 1} must be a mapping of fields (id: ..., name: ...), "
+                    f"found {_shown(entry)}",
+                )
+            )
+    return entries, issues
+
+
+# ---- one entry ----------------------------------------------------------------------------
+
+
+_Report = Callable[..., Issue]  # issue(field, line, message, hint=None) for one entry
+
+
+def _check_entry(
+    entry: CommentedMap, shown: str, catalog: Catalog
+) -> tuple[KpiDefinition | None, list[Issue]]:
+    kpi_id = entry.get("id") if isinstance(entry.get("id"), str) else None
+    line = entry.lc.line + 1
+
+    def issue(field: str | None, where: int | None, message: str, hint: str | None = None) -> Issue:
+        return Issue(shown, where or line, kpi_id, field, message, hint)
+
+    issues = [
+        issue(
+            str(key),
+            _key_line(entry, key),
+            f"unknown field '{key}'",
+            _did_you_mean(str(key), FIELDS),
+        )
+        for key in entry
+        if key not in FIELDS
+    ]
+    model = None
+    try:
+        data = {k: v for k, v in entry.items() if k in FIELDS}
+        model = KpiDefinition.model_validate({**data, "line": line})
+    except ValidationError as exc:
+        issues += [_from_pydantic(err, entry, issue) for err in exc.errors()]
+    tree, found = _view_issues(entry, catalog, issue)
+    issues += found + _approval_issues(entry, issue)
+    if model is None or issues:
+        return None, issues
+    return model.model_copy(update={"formula_tree": tree}), []
+
+
+def _view_issues(
+    entry: CommentedMap, catalog: Catalog, issue: _Report
+) -> tuple[exp.Expression | None, list[Issue]]:
+    """Source, period_by, dimensions and formula against the view catalogue; the guarded
+    formula tree when the formula is accepted."""
+    source = entry.get("source")
+    found: list[Issue] = []
+    columns: Mapping[str, str] | None = None
+    if isinstance(source, str) and source in catalog:
+        columns = catalog[source]
+        found += _period_by_issues(entry, source, columns, issue)
+        found += _dimension_issues(entry, source, columns, issue)
+    elif isinstance(source, str):
+        hint = _did_you_mean(source, catalog, "views")
+        found.append(issue("source", _key_line(entry, "source"), f"unknown view '{source}'", hint))
+    formula = entry.get("formula")
+    if not isinstance(formula, str):
+        return None, found
+    try:  # without a known view, everything but the column names is still checked
+        view = source if columns is not None else None
+        return guard_formula(formula, columns, view=view), found
+    except FormulaError as exc:
+        where = _key_line(entry, "formula")
+        return None, found + [issue("formula", where, problem) for problem in exc.problems]
+
+
+def _period_by_issues(
+    entry: CommentedMap, view: str, columns: Mapping[str, str], issue: _Report
+) -> list[Issue]:
+    period_by = entry.get("period_by")
+    if not isinstance(period_by, str):
+        return []
+    dates = [c for c, t in columns.items() if str(t).upper() == "DATE"]
+    hint = "date columns of this view: " + ", ".join(dates)
+    where = _key_line(entry, "period_by")
+    if period_by not in columns:
+        close = difflib.get_close_matches(period_by, dates, n=3)
+        if close:
+            hint = f"did you mean {_either(close)}?"
+        return [issue("period_by", where, f"unknown column '{period_by}' in view '{view}'", hint)]
+    if str(columns[period_by]).upper() != "DATE":
+        message = f"'{period_by}' in view '{view}' is {columns[period_by]}, not a date"
+        return [issue("period_by", where, message, hint)]
+    return []
+
+
+def _dimension_issues(
+    entry: CommentedMap, view: str, columns: Mapping[str, str], issue: _Report
+) -> list[Issue]:
+    dims = entry.get("dimensions")
+    if not isinstance(dims, CommentedSeq):
+        return []
+    found = []
+    for i, dim in enumerate(dims):
+        if isinstance(dim, str) and dim not in columns:
+            found.append(
+                issue(
+                    "dimensions",
+                    dims.lc.item(i)[0] + 1,
+                    f"unknown column '{dim}' in view '{view}'",
+                    _did_you_mean(dim, columns, "columns"),
+                )
+            )
+    return found
+
+
+def _approval_issues(entry: CommentedMap, issue: _Report) -> list[Issue]:
+    if entry.get("status") != "agreed":
+        return []
+    approvals = entry.get("approvals")
+    approvals = approvals if isinstance(approvals, CommentedMap) else {}
+    missing = [d for d in ("finance", "procurement") if not isinstance(approvals.get(d), Mapping)]
+    if not missing:
+        return []
+    who = " and ".join(missing)
+    return [
+        issue(
+            "status",
+            _key_line(entry, "status"),
+            f"status is 'agreed' but {who} {'has' if len(missing) == 1 else 'have'} not approved",
+            "add approvals: {finance: {by: ..., on: YYYY-MM-DD}, procurement: {by: ..., on: ...}}"
+            " or set status: proposed",
+        )
+    ]
+
+
+def _duplicate_ids(entries: list[CommentedMap], shown: str) -> list[Issue]:
+    first: dict[str, int] = {}
+    issues = []
+    for entry in entries:
+        kpi_id = entry.get("id")
+        if not isinstance(kpi_id, str):
+            continue
+        line = _key_line(entry, "id")
+        if kpi_id in first:
+            issues.append(
+                Issue(
+                    shown,
+                    line,
+                    kpi_id,
+                    "id",
+                    f"id '{kpi_id}' is used twice (lines {first[kpi_id]} and {line})",
+                    "give each KPI its own id",
+                )
+            )
+        else:
+            first[kpi_id] = line
+    return issues
+
+
+def _attribute(issues: list[Issue], entries: list[CommentedMap]) -> list[Issue]:
+    """Name the KPI for issues found before the entries were read (duplicate YAML keys)."""
+    starts = sorted((e.lc.line + 1, e.get("id")) for e in entries if isinstance(e.get("id"), str))
+    out = []
+    for issue in issues:
+        if issue.kpi_id is None and issue.line is not None and starts:
+            owners = [kpi_id for start, kpi_id in starts if start <= issue.line]
+            if owners and issue.line >= starts[0][0]:
+                issue = Issue(
+                    issue.path, issue.line, owners[-1], issue.field, issue.message, issue.hint
+                )
+        out.append(issue)
+    return out
+
+
+# ---- pydantic errors in people's words ----------------------------------------------------
+
+_KINDS = {
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_too_short": "text, not empty",
+}
+
+
+def _from_pydantic(err: Mapping[str, Any], entry: CommentedMap, issue: _Report) -> Issue:
+    loc = tuple(err["loc"])
+    kind, value = err["type"], err.get("input")
+    where, parts = _locate(entry, loc)
+    field = ".".join(parts) or None
+    name = parts[-1] if parts else ""
+    if kind == "missing":
+        return issue(field, where, f"required field '{name}' is missing", _field_hint(loc))
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        return issue(field, where, f"unknown field '{name}'", _did_you_mean(name, allowed))
+    if kind == "literal_error":
+        options = [
+            o.strip(" '") for o in str(err["ctx"]["expected"]).replace(" or ", ",").split(",")
+        ]
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else None
+        return issue(field, where, f"{_shown(value)} is not one of: {', '.join(options)}", hint)
+    if kind == "string_pattern_mismatch" and field == "id":
+        return issue(
+            field,
+            where,
+            f"id {_shown(value)} is not snake_case",
+            "use lower-case letters, digits and underscores, e.g. days_to_pay",
+        )
+    if kind in _KINDS:
+        return issue(field, where, f"should be {_KINDS[kind]}, got {_shown(value)}")
+    if kind.startswith("date"):
+        return issue(field, where, f"should be a date YYYY-MM-DD, got {_shown(value)}")
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return issue(field, where, message[:1].lower() + message[1:])
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names allowed at `loc` (a path of field names from the KPI entry)."""
+    model: type[BaseModel] = KpiDefinition
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        nested = _model_in(field.annotation) if field else None
+        if nested is None:
+            return []
+        model = nested
+    return list(FIELDS) if model is KpiDefinition else list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    candidates = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    for c in candidates:
+        if isinstance(c, type) and issubclass(c, BaseModel):
+            return c
+    return None
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+_FIELD_HINTS = {
+    "owner": "finance, procurement or joint",
+    "theme": "spend, compliance, savings, payments, inventory or suppliers",
+    "unit": "currency, percent, days, ratio or count",
+    "direction": "higher_is_better, lower_is_better or target_is_best",
+    "status": "draft, proposed or agreed",
+    "source": "one curated view, e.g. spend or payments",
+    "period_by": "the date column the KPI is periodised by, e.g. invoice_date",
+    "formula": "one aggregate expression, e.g. sum(amount)",
+    "readings": "finance: ... and procurement: ..., each department's reading",
+    "raci": "{responsible: ..., accountable: ..., consulted: [...], informed: [...]}",
+    "by": "who approved, e.g. cfo@example.org",
+    "on": "the date of the approval, YYYY-MM-DD",
+}
+
+
+def _field_hint(loc: tuple) -> str | None:
+    name = str(loc[-1]) if loc else ""
+    return f"add {name}: {_FIELD_HINTS[name]}" if name in _FIELD_HINTS else None
+
+
+# ---- locations and wording ----------------------------------------------------------------
+
+
+def _key_line(mapping: CommentedMap, key: Any) -> int:
+    try:
+        return mapping.lc.key(key)[0] + 1
+    except (KeyError, TypeError, AttributeError):
+        return mapping.lc.line + 1
+
+
+def _locate(node: Any, loc: tuple) -> tuple[int, list[str]]:
+    """The line of the key (or list item) a pydantic error location points at, and the
+    location's parts as written in the file."""
+    line, parts = node.lc.line + 1, []
+    for part in loc:
+        if part == "[key]":
+            break
+        if isinstance(node, CommentedMap):
+            key = next((k for k in node if str(part) in (k, str(k), repr(k))), None)
+            if key is None:
+                return line, [*parts, str(part)]
+            line, node = _key_line(node, key), node[key]
+            parts.append(key.isoformat() if isinstance(key, date) else str(key))
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, node = node.lc.item(part)[0] + 1, node[part]
+            parts.append(str(part))
+        else:
+            return line, [*parts, str(part)]
+    return line, parts
+
+
+def _did_you_mean(name: str, choices: Iterable[str], what: str = "allowed") -> str | None:
+    options = list(choices)
+    close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
+    if close:
+        return f"did you mean {_either(close)}?"
+    return f"{what}: {', '.join(options)}" if options else None
+
+
+def _either(names: list[str]) -> str:
+    return " or ".join(f"'{n}'" for n in names)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'"
+    return repr(value) if not isinstance(value, str) else f"'{value}'"

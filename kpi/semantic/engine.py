@@ -1,0 +1,229 @@
+"""The KPI engine: any KPI, by month, quarter or fiscal year, split by allowed dimensions.
+
+One semantic layer for every consumer (command line, app, tests): KPIs that share a view
+and a period column are computed together in one query, so asking for all of them costs
+about one scan of each view rather than one per KPI; and the queries of one request run as
+one statement, in which the invoice lines the spend views share are computed once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from kpi.core import periods
+from kpi.core.settings import load_settings
+from kpi.semantic.definitions import KpiDefinition, load_definitions
+from kpi.store import sql
+from kpi.store.database import Store
+from kpi.store.schema import CURRENCIES
+
+RESULT_COLUMNS = ("kpi", "period", "value")
+
+
+class ComputeError(ValueError):
+    """A request the engine cannot answer (unknown KPI, dimension, period...)."""
+
+
+@dataclass
+class ComputeResult:
+    """KPI values in long form, plus what could not be honoured, said out loud."""
+
+    frame: pl.DataFrame  # kpi, period, <by...>, value
+    by: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # kpi id -> why it was left out
+    unfiltered: dict[str, list[str]] = field(default_factory=dict)  # kpi id -> filters ignored
+
+
+def compute(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    grain: str = "quarter",
+    by: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    filters: dict[str, list[str]] | None = None,
+    currency: str | None = None,
+) -> ComputeResult:
+    """Compute `definitions` over [start, end] at `grain`, grouped by the `by` dimensions."""
+    if grain not in periods.GRAINS:
+        raise ComputeError(f"unknown grain '{grain}': use month, quarter or year")
+    by = list(by)
+    filters = {k: list(v) for k, v in (filters or {}).items() if v}
+    catalog = sql.view_catalog(store.settings)
+    skipped: dict[str, str] = {}
+    unfiltered: dict[str, list[str]] = {}
+    groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = defaultdict(list)
+    for kpi in definitions:
+        missing = [d for d in by if d not in kpi.dimensions]
+        if missing:
+            allowed = ", ".join(kpi.dimensions) or "none"
+            skipped[kpi.id] = f"cannot be split by {', '.join(missing)} (allowed: {allowed})"
+            continue
+        columns = catalog[kpi.source]
+        ignored = [f for f in filters if f not in columns]
+        if ignored:
+            unfiltered[kpi.id] = ignored
+        applied = tuple(sorted(f for f in filters if f in columns))
+        groups[(kpi.source, kpi.period_by, applied)].append(kpi)
+
+    parts = []
+    for (view, period_column, applied), kpis in groups.items():
+        measures = [sql.Measure(k.id, k.formula_tree) for k in kpis]
+        query, params = sql.kpi_query(
+            view,
+            period_column,
+            measures,
+            grain,
+            store.settings.fiscal,
+            by,
+            start,
+            end,
+            {f: filters[f] for f in applied},
+        )
+        parts.append((view, query, params, len(kpis)))
+    with store.read(display_currency=currency) as con:
+        wide = _run_parts(con, parts, by, store, currency) if parts else None
+    schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
+    schema["value"] = pl.Float64
+    if wide is None:
+        return ComputeResult(pl.DataFrame(schema=schema), by, skipped, unfiltered)
+    # one row per (part, period, dimensions) with the part's measures in a list: each part's
+    # KPI ids, as a list beside it, explode with the values into one row per KPI
+    ids = pl.DataFrame(
+        {"_part": range(len(groups)), "kpi": [[k.id for k in kpis] for kpis in groups.values()]},
+        schema={"_part": wide.schema["_part"], "kpi": pl.List(pl.String)},
+    )
+    order = {k.id: i for i, k in enumerate(definitions)}
+    frame = (
+        wide.join(ids, on="_part", how="left")
+        .explode(["kpi", "_values"])
+        .select(
+            pl.col("kpi"),
+            pl.col("period").cast(pl.String),
+            *[pl.col(d).cast(pl.String) for d in by],
+            pl.col("_values").cast(pl.Float64).alias("value"),
+        )
+        .with_columns(pl.col("kpi").replace_strict(order, default=len(order)).alias("_o"))
+        .sort(["_o", "period", *by], nulls_last=True)
+        .drop("_o")
+    )
+    return ComputeResult(frame, by, skipped, unfiltered)
+
+
+# Assembling the statement (and finding the spend_base columns it reads) is repeated work
+# when a request comes again: the text is kept, keyed on the parts' own text.
+_STATEMENTS: dict[tuple, tuple[str, list[object]]] = {}
+_CACHE_SIZE = 512
+
+
+def _statement(
+    parts: list[tuple[str, str, list[object], int]],
+    by: list[str],
+    store: Store,
+    currency: str | None,
+) -> tuple[str, list[object]]:
+    """sql.kpi_statement for these parts, from the cache when asked before."""
+    key = (
+        tuple((v, q, tuple(p), n) for v, q, p, n in parts),
+        tuple(by),
+        store.settings,
+        currency,
+    )
+    hit = _STATEMENTS.get(key)
+    if hit is None:
+        hit = sql.kpi_statement(parts, by, store.settings, currency)
+        if len(_STATEMENTS) >= _CACHE_SIZE:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = hit
+    return hit[0], list(hit[1])
+
+
+def _run_parts(
+    con: duckdb.DuckDBPyConnection,
+    parts: list[tuple[str, str, list[object], int]],
+    by: list[str],
+    store: Store,
+    currency: str | None,
+) -> pl.DataFrame:
+    """Every group's query in one statement: what they share (spend_base) is computed once."""
+    statement, params = _statement(parts, by, store, currency)
+    try:
+        return sql.fetch_frame(con, statement, params)
+    except duckdb.Error as exc:
+        if sql.NOT_COMPUTED not in str(exc):
+            raise
+    # a column the planner did not see coming: compute spend_base with all its columns
+    statement, params = sql.kpi_statement(parts, by, store.settings, currency, narrow=False)
+    return sql.fetch_frame(con, statement, params)
+
+
+def select_definitions(
+    definitions: Sequence[KpiDefinition], kpi_ids: Iterable[str]
+) -> list[KpiDefinition]:
+    """The definitions asked for, in the order asked; an unknown id is refused by name."""
+    by_id = {k.id: k for k in definitions}
+    wanted = list(kpi_ids)
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        raise ComputeError(
+            f"unknown KPI {', '.join(repr(u) for u in unknown)}; known KPIs: "
+            + ", ".join(sorted(by_id))
+        )
+    return [by_id[i] for i in wanted] if wanted else list(definitions)
+
+
+def parse_bounds(
+    start: str | None, end: str | None, store: Store
+) -> tuple[date | None, date | None]:
+    """--from / --to: a date or a period label; the start of the first, the end of the last."""
+    cal = store.settings.fiscal
+    try:
+        lo = periods.period_range(start, cal)[0] if start else None
+        hi = periods.period_range(end, cal)[1] if end else None
+    except periods.PeriodError as exc:
+        raise ComputeError(str(exc)) from exc
+    if lo and hi and lo > hi:
+        raise ComputeError(f"--from {start} is after --to {end}")
+    return lo, hi
+
+
+def compute_cli(
+    kpi_ids: list[str],
+    grain: str,
+    by: list[str],
+    start: str | None,
+    end: str | None,
+    currency: str | None = None,
+    db: str | Path | None = None,
+    definitions_path: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ComputeResult:
+    """What `python -m kpi compute` does, argument checking included."""
+    settings = load_settings()
+    store = Store(db, settings)
+    definitions = select_definitions(load_definitions(definitions_path, settings), kpi_ids)
+    if currency and currency.upper() not in CURRENCIES:
+        raise ComputeError(f"unknown currency '{currency}'")
+    lo, hi = parse_bounds(start, end, store)
+    if kpi_ids:
+        for k in definitions:
+            bad = [d for d in by if d not in k.dimensions]
+            if bad:
+                raise ComputeError(
+                    f"KPI '{k.id}' cannot be split by {', '.join(bad)}; "
+                    f"allowed: {', '.join(k.dimensions) or 'none'}"
+                )
+    elif by and not any(all(d in k.dimensions for d in by) for k in definitions):
+        raise ComputeError(f"no KPI can be split by {', '.join(by)}")
+    result = compute(store, definitions, grain, by, lo, hi, currency=currency)
+    if warn:
+        for kpi_id, why in result.skipped.items():
+            warn(f"note: {kpi_id} left out: {why}")
+    return result

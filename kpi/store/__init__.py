@@ -1,0 +1,1 @@
+"""The store: the DuckDB file, the canonical tables, the curated views and the query texts."""

@@ -1,0 +1,256 @@
+"""The one object that owns the DuckDB store: short-lived locked-down readers, one writer.
+
+DuckDB lets a single process hold a database file for writing, and then no other process
+may even read it. So writers never touch the live file: a write copies the store, works on
+the copy, checkpoints it and atomically renames it over the live file. Readers (the app,
+`kpi compute`) therefore always open a complete, consistent store, even while a load runs
+in another process, and a load killed half way leaves the live store exactly as it was.
+Writers queue on a lock file, so two loads never race.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from kpi.core.settings import Settings, db_path, load_settings
+from kpi.store import sql
+from kpi.store.schema import all_ddl
+
+# Reader connections cannot reach the file system or install code: KPI formulas are user
+# text, and even a formula that slipped past the guard could not read a file through them.
+LOCKED_DOWN = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message says why and what to do."""
+
+
+class StoreMissing(StoreError):
+    """No store file yet."""
+
+
+class StoreBusy(StoreError):
+    """Something outside the app holds the live store file for writing, for longer than a
+    reader waits: the app says the data is refreshing instead of showing an error."""
+
+
+# A reader that finds the live file locked (a tool that opened it for writing directly,
+# not through `Store.write`) waits this long, in short steps, before giving up.
+READ_RETRY_S = 3.0
+READ_RETRY_STEP_S = 0.1
+# Test hook: `KPI_FAULT_POINT=before_swap` (or `after_swap`) makes a writer stop there for a
+# minute, saying so on stderr, so a test can kill it at that exact moment.
+FAULT_POINT_ENV = "KPI_FAULT_POINT"
+
+
+class Store:
+    """A DuckDB store file: `read()` for queries, `write()` for loads."""
+
+    def __init__(self, path: str | Path | None = None, settings: Settings | None = None):
+        self.path = Path(path) if path else db_path()
+        self.settings = settings or load_settings()
+
+    # ---- facts about the file -------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever a write lands (the file is replaced): a cache key for readers."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    # ---- reading ----------------------------------------------------------------------
+    @contextmanager
+    def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection with the curated views, unable to touch the file system."""
+        if not self.path.exists():
+            raise StoreMissing(
+                f"There is no store at {self.path} yet. Build the demo with "
+                "`python -m kpi demo` or load your files with `python -m kpi load`."
+            )
+        con = self._connect_read_only()
+        try:
+            sql.create_views(con, self.settings, display_currency)
+            yield con
+        finally:
+            con.close()
+
+    def _connect_read_only(self) -> duckdb.DuckDBPyConnection:
+        """Attach the live file read-only to a private in-memory database, then lock it down.
+
+        Not `duckdb.connect(path)`: DuckDB shares one instance per path within a process, so
+        while one reader (one app session) held a connection, every other reader would get
+        the store as it was before the last load, and concurrent readers could not each lock
+        its configuration. An attached file is this connection's own. A file another program
+        holds for writing is waited out for READ_RETRY_S.
+        """
+        deadline = time.monotonic() + READ_RETRY_S
+        while True:
+            try:
+                return self._attach_locked_down()
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise StoreError(f"Cannot open the store {self.path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"The data is refreshing: another program is writing {self.path}. "
+                        "Try again in a moment."
+                    ) from exc
+                time.sleep(READ_RETRY_STEP_S)
+
+    def _attach_locked_down(self) -> duckdb.DuckDBPyConnection:
+        config = {k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"}
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            quoted = str(self.path).replace("'", "''")  # our own path, not user text
+            con.execute(f"ATTACH '{quoted}' AS store (READ_ONLY)")
+            con.execute("USE store")
+            con.execute("SET enable_external_access = false")  # no file access from here on
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    # ---- writing ----------------------------------------------------------------------
+    @contextmanager
+    def _writer_lock(self, timeout_s: float = 600.0) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(_write_problem(self.path, exc)) from exc
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreError(
+                            f"Another load is writing {self.path}; try again when it ends."
+                        ) from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def write(self, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writable connection to a copy of the store; the copy replaces the store on success.
+
+        Use it as one transaction: if the block raises, nothing of it reaches the store.
+        With `fresh`, the copy starts empty (a rebuild, such as the demo), not from the store.
+        """
+        with self._writer_lock():
+            self._remove_stale_copies()
+            work = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+            try:
+                if self.path.exists() and not fresh:
+                    shutil.copyfile(self.path, work)
+                con = duckdb.connect(str(work))
+            except (OSError, duckdb.Error) as exc:
+                _remove(work)
+                raise StoreError(_write_problem(self.path, exc)) from exc
+            try:
+                con.execute(all_ddl())
+                con.execute("BEGIN TRANSACTION")
+                yield con
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+                con.close()
+                _fsync(work)
+                _fault_point("before_swap")
+                os.replace(work, self.path)
+                _fault_point("after_swap")
+            except BaseException as exc:
+                try:
+                    con.close()
+                finally:
+                    _remove(work)
+                if _is_storage_failure(exc, self.path):  # a full disk, a read-only folder
+                    raise StoreError(_write_problem(self.path, exc)) from exc
+                raise
+
+    def _remove_stale_copies(self) -> None:
+        """Copies left by a writer that was killed (we hold the lock, so none is live)."""
+        for p in self.path.parent.glob(f"{self.path.name}.tmp-*"):
+            _remove(p)
+
+    def initialise(self) -> None:
+        """Create an empty store with every canonical table (no-op when it exists)."""
+        with self.write():
+            pass
+
+
+def _remove(p: Path) -> None:
+    for q in (p, p.with_name(p.name + ".wal")):
+        q.unlink(missing_ok=True)
+
+
+def _fsync(p: Path) -> None:
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fault_point(name: str) -> None:
+    """Stop here for a minute when a test asked for it (see FAULT_POINT_ENV)."""
+    if os.environ.get(FAULT_POINT_ENV) == name:
+        print(f"fault point {name}", file=sys.stderr, flush=True)
+        time.sleep(60)
+
+
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
+_STORAGE_WORDS = ("No space left", "Read-only file system", "Permission denied", "File too large")
+
+
+def _is_storage_failure(exc: BaseException, store: Path) -> bool:
+    """The disk or the store's folder refused a write (not a bug, not a bad input file)."""
+    if isinstance(exc, OSError):
+        about_store = exc.filename is None or Path(exc.filename).parent == store.parent
+        return exc.errno in _STORAGE_ERRNOS and about_store
+    if isinstance(exc, duckdb.IOException):
+        return True  # DuckDB's own writes to the copy: the disk said no
+    return isinstance(exc, duckdb.Error) and any(w in str(exc) for w in _STORAGE_WORDS)
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return "lock" in str(exc).lower() and "conflicting" in str(exc).lower()
+
+
+def _write_problem(path: Path, exc: BaseException) -> str:
+    """Turn an OS or DuckDB error on write into a sentence a person can act on."""
+    err = getattr(exc, "errno", None)
+    text = str(exc)
+    if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or any(
+        w in text for w in ("No space left", "File too large", "Disk quota")
+    ):
+        return f"The disk holding {path} is full; free some space and run the load again."
+    if err in (errno.EACCES, errno.EPERM, errno.EROFS) or any(
+        w in text for w in ("Permission denied", "Read-only file system")
+    ):
+        return f"The store {path} (or its folder) is read-only; the load needs write access."
+    return f"Cannot write the store {path}: {text}"

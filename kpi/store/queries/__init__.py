@@ -1,0 +1,1 @@
+"""Constant SQL of the analyses and workflows, run with bound parameters."""

@@ -1,0 +1,287 @@
+"""The SQL of the savings ledger: initiatives, their audit log, savings by month, two lenses.
+
+Part of the SQL layer (kpi/sql.py holds the curated views these queries read: `spend`,
+`savings_lines`, `fx_factor`). Every statement here is a constant. Values are bound
+parameters (`$name`); an optional filter is a parameter that is NULL when it is not used,
+so no statement is ever assembled from what a person typed. The only names spliced into a
+statement are the columns of `savings_initiatives`, taken from kpi.store.schema.
+"""
+
+from __future__ import annotations
+
+from kpi.store.schema import TABLES
+
+INITIATIVE_COLUMNS: tuple[str, ...] = tuple(TABLES["savings_initiatives"].column_names)
+
+_COLS = ", ".join(INITIATIVE_COLUMNS)
+
+
+def _in(param: str, column: str) -> str:
+    """`column` is one of the values of the list parameter, or the parameter is NULL."""
+    return f"(${param}::VARCHAR[] IS NULL OR list_contains(${param}::VARCHAR[], {column}))"
+
+
+# ---- the initiatives ------------------------------------------------------------------------
+
+# a status never set reads as pending, as in the `savings_lines` view
+_LIST_COLS = ", ".join(
+    "coalesce(si.finance_status, 'pending') AS finance_status"
+    if c == "finance_status"
+    else f"si.{c}"
+    for c in INITIATIVE_COLUMNS
+)
+
+LIST_INITIATIVES = f"""
+SELECT {_LIST_COLS}, s.supplier_name, it.description AS item_description
+FROM savings_initiatives si
+LEFT JOIN suppliers s ON s.supplier_id = si.supplier_id
+LEFT JOIN items it ON it.item_id = si.item_id
+WHERE {_in("kind", "si.kind")}
+  AND {_in("stage", "si.stage")}
+  AND {_in("finance_status", "coalesce(si.finance_status, 'pending')")}
+  AND {_in("category", "coalesce(si.category, it.category)")}
+  AND {_in("owner", "si.owner")}
+  AND ($search::VARCHAR IS NULL OR contains(lower(concat_ws(' ',
+        si.initiative_id, si.title, si.kind, si.category, it.category, si.supplier_id,
+        s.supplier_name, si.item_id, it.description, si.owner, si.stage, si.finance_note)),
+      lower($search::VARCHAR)))
+ORDER BY si.initiative_id
+"""
+
+GET_INITIATIVE = f"""
+SELECT {_COLS} FROM savings_initiatives WHERE initiative_id = $initiative_id LIMIT 1
+"""
+
+SUPPLIER_EXISTS = "SELECT count(*) FROM suppliers WHERE supplier_id = $supplier_id"
+
+ITEM_CATEGORY = "SELECT count(*), max(category) FROM items WHERE item_id = $item_id"
+
+# the highest number n among ids SI-<year>-n (any width), or 0
+LAST_SEQUENCE = """
+SELECT coalesce(max(TRY_CAST(regexp_extract(initiative_id, $pattern, 1) AS BIGINT)), 0)
+FROM savings_initiatives WHERE regexp_full_match(initiative_id, $pattern)
+"""
+
+INSERT_INITIATIVE = f"""
+INSERT INTO savings_initiatives ({_COLS})
+VALUES ({", ".join(f"${c}" for c in INITIATIVE_COLUMNS)})
+"""
+
+UPDATE_INITIATIVE = f"""
+UPDATE savings_initiatives
+SET {", ".join(f"{c} = ${c}" for c in INITIATIVE_COLUMNS if c != "initiative_id")}
+WHERE initiative_id = $initiative_id
+"""
+
+# ---- the audit log ----------------------------------------------------------------------------
+
+LAST_CHANGE_ID = "SELECT coalesce(max(change_id), 0) FROM initiative_changes"
+
+INSERT_CHANGE = """
+INSERT INTO initiative_changes
+    (change_id, initiative_id, changed_at, changed_by, action, field, old_value, new_value,
+     reason)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+AUDIT_TABLE_EXISTS = """
+SELECT count(*) FROM duckdb_tables()
+WHERE table_name = 'initiative_changes' AND NOT temporary
+"""
+
+HISTORY = """
+SELECT c.change_id, c.initiative_id, si.title, c.changed_at, c.changed_by, c.action,
+       c.field, c.old_value, c.new_value, c.reason
+FROM initiative_changes c
+LEFT JOIN savings_initiatives si ON si.initiative_id = c.initiative_id
+WHERE ($initiative_id::VARCHAR IS NULL OR c.initiative_id = $initiative_id::VARCHAR)
+ORDER BY c.changed_at DESC, c.change_id DESC
+"""
+
+# ---- savings by initiative and month ---------------------------------------------------------
+#
+# Parameters: $kind ('price_reduction' or 'cost_avoidance'), $start and $end (dates, both
+# included), $display (the currency the views were created in) and one list parameter per
+# filter (NULL: no filter). `reference_unit_price` is the price the saving is measured
+# against: the baseline for a price reduction, the supplier's quote for a cost avoidance.
+
+INITIATIVE_MONTHS = f"""
+WITH si AS (
+    SELECT si.initiative_id, si.title, si.kind, si.supplier_id, si.item_id,
+           si.category AS own_category, coalesce(si.category, it.category) AS category,
+           coalesce(s.supplier_name, si.supplier_id) AS supplier,
+           coalesce(si.finance_status, 'pending') AS finance_status, si.finance_note,
+           si.currency, si.negotiated_unit_price, si.expected_volume,
+           si.start_date, si.end_date,
+           CASE si.kind WHEN 'price_reduction' THEN si.baseline_unit_price
+                        WHEN 'cost_avoidance' THEN si.quoted_unit_price END
+               AS reference_unit_price
+    FROM savings_initiatives si
+    LEFT JOIN suppliers s ON s.supplier_id = si.supplier_id
+    LEFT JOIN items it ON it.item_id = si.item_id
+    WHERE si.kind = $kind
+      AND {_in("initiative_id", "si.initiative_id")}
+      AND {_in("category", "coalesce(si.category, it.category)")}
+      AND {_in("supplier", "coalesce(s.supplier_name, si.supplier_id)")}
+      AND {_in("supplier_id", "si.supplier_id")}
+      AND {_in("owner", "si.owner")}
+      AND {_in("stage", "si.stage")}
+      AND {_in("finance_status", "coalesce(si.finance_status, 'pending')")}
+), lines AS (
+    -- what the invoices say: quantity, price paid (initiative currency), saving, leakage
+    SELECT sl.initiative_id, CAST(date_trunc('month', sl.invoice_date) AS DATE) AS month_start,
+           sum(sl.quantity) AS quantity,
+           sum(sl.unit_price * sl.quantity) AS paid_source,
+           sum(sl.claimed_amount) AS saving,
+           sum(sl.leakage) AS leakage
+    FROM savings_lines sl JOIN si ON si.initiative_id = sl.initiative_id
+    WHERE sl.invoice_date BETWEEN $start AND $end
+      AND {_in("cost_centre", "sl.cost_centre")}
+    GROUP BY ALL
+), plan AS (
+    -- the expected saving in cents, and over how many calendar months it is spread
+    SELECT initiative_id, currency,
+           CAST(round(expected_volume * (reference_unit_price - negotiated_unit_price), 2)
+                * 100 AS BIGINT) AS cents,
+           CAST(date_trunc('month', start_date) AS DATE) AS first_month,
+           CAST(date_diff('month', date_trunc('month', start_date),
+                          date_trunc('month', end_date)) + 1 AS BIGINT) AS months
+    FROM si
+    WHERE expected_volume IS NOT NULL AND reference_unit_price IS NOT NULL
+      AND negotiated_unit_price IS NOT NULL AND start_date IS NOT NULL
+      AND end_date IS NOT NULL AND end_date >= start_date
+), plan_month AS (
+    -- even shares; the cents that do not divide go one each to the first months
+    SELECT initiative_id, currency, cents, months, first_month, unnest(range(months)) AS k
+    FROM plan
+), plan_share AS (
+    SELECT initiative_id, currency,
+           CAST(first_month + to_months(CAST(k AS INTEGER)) AS DATE) AS month_start,
+           CAST(((cents - ((cents % months) + months) % months) // months
+                 + CASE WHEN k < ((cents % months) + months) % months THEN 1 ELSE 0 END)
+                AS DECIMAL(18,0)) / 100 AS expected_source
+    FROM plan_month
+), expected AS (
+    -- converted at the rate in force on the month's first day (as budgets are)
+    SELECT p.initiative_id, p.month_start,
+           CAST(round(p.expected_source
+                      * CASE WHEN p.currency = $display THEN 1 ELSE fx.factor END, 2)
+                AS DECIMAL(18,2)) AS expected
+    FROM plan_share p
+    ASOF LEFT JOIN fx_factor fx ON fx.currency = p.currency AND p.month_start >= fx.date
+    WHERE p.month_start <= $end AND last_day(p.month_start) >= $start
+), off_contract AS (
+    -- the same item (or, without an item, category) bought from other suppliers while the
+    -- initiative ran: volume that bypassed the negotiated price
+    SELECT initiative_id, month_start, sum(quantity) AS quantity, sum(amount) AS amount
+    FROM (
+        SELECT si.initiative_id, CAST(date_trunc('month', sp.invoice_date) AS DATE)
+                   AS month_start, sp.quantity, sp.amount, sp.invoice_date, sp.cost_centre,
+               si.start_date, si.end_date
+        FROM si JOIN spend sp ON sp.item_id = si.item_id AND sp.supplier_id <> si.supplier_id
+        UNION ALL
+        SELECT si.initiative_id, CAST(date_trunc('month', sp.invoice_date) AS DATE),
+               sp.quantity, sp.amount, sp.invoice_date, sp.cost_centre,
+               si.start_date, si.end_date
+        FROM si JOIN spend sp
+          ON si.item_id IS NULL AND sp.category = si.own_category
+         AND sp.supplier_id <> si.supplier_id
+    ) o
+    WHERE invoice_date BETWEEN $start AND $end
+      AND invoice_date >= coalesce(start_date, DATE '0001-01-01')
+      AND invoice_date <= coalesce(end_date, DATE '9999-12-31')
+      AND {_in("cost_centre", "cost_centre")}
+    GROUP BY ALL
+), keys AS (
+    SELECT initiative_id, month_start FROM lines
+    UNION SELECT initiative_id, month_start FROM expected
+    UNION SELECT initiative_id, month_start FROM off_contract
+)
+SELECT si.initiative_id, si.title, si.kind, si.category, si.supplier,
+       si.finance_status, si.finance_note,
+       strftime(k.month_start, '%Y-%m') AS month,
+       CAST(coalesce(l.quantity, 0) AS DECIMAL(18,3)) AS quantity,
+       CAST(l.paid_source / nullif(l.quantity, 0) AS DECIMAL(18,4)) AS avg_unit_price_paid,
+       si.reference_unit_price, si.negotiated_unit_price, si.currency AS price_currency,
+       CAST(coalesce(l.saving, 0) AS DECIMAL(18,2)) AS saving,
+       e.expected,
+       CAST(coalesce(l.leakage, 0) AS DECIMAL(18,2)) AS leakage,
+       CAST(coalesce(o.quantity, 0) AS DECIMAL(18,3)) AS off_contract_quantity,
+       CAST(coalesce(o.amount, 0) AS DECIMAL(18,2)) AS off_contract_amount
+FROM keys k
+JOIN si ON si.initiative_id = k.initiative_id
+LEFT JOIN lines l ON l.initiative_id = k.initiative_id AND l.month_start = k.month_start
+LEFT JOIN expected e ON e.initiative_id = k.initiative_id AND e.month_start = k.month_start
+LEFT JOIN off_contract o
+  ON o.initiative_id = k.initiative_id AND o.month_start = k.month_start
+ORDER BY si.initiative_id, k.month_start
+"""
+
+# ---- the two lenses ---------------------------------------------------------------------------
+#
+# Parameters: $start/$end (the period), $prior_start/$prior_end (the same period a year
+# earlier) and the filter lists. The prior spend is NULL when the store's invoices start
+# after the prior period does (no full year-earlier figure to compare with).
+
+_LINE_FILTERS = " AND ".join(
+    _in(p, p) for p in ("category", "cost_centre", "supplier", "supplier_id")
+)
+
+TWO_LENSES = f"""
+WITH prior_complete AS (
+    SELECT coalesce(CAST(date_trunc('month', min(invoice_date)) AS DATE) <= $prior_start,
+                    false) AS ok
+    FROM invoices
+), expense AS (
+    SELECT coalesce(category, '(no category)') AS category,
+           sum(amount) FILTER (WHERE invoice_date BETWEEN $start AND $end) AS spend_current,
+           sum(amount) FILTER (WHERE invoice_date BETWEEN $prior_start AND $prior_end)
+               AS spend_prior
+    FROM spend
+    WHERE (invoice_date BETWEEN $start AND $end
+           OR invoice_date BETWEEN $prior_start AND $prior_end)
+      AND {_LINE_FILTERS}
+    GROUP BY 1
+), saving AS (
+    SELECT coalesce(category, '(no category)') AS category,
+           sum(price_saving) FILTER (WHERE kind = 'price_reduction') AS reported,
+           sum(price_saving) FILTER (WHERE kind = 'price_reduction' AND accepted)
+               AS recognised,
+           sum(avoided_cost) FILTER (WHERE kind = 'cost_avoidance') AS avoidance
+    FROM savings_lines
+    WHERE invoice_date BETWEEN $start AND $end AND {_LINE_FILTERS}
+    GROUP BY 1
+), per_category AS (
+    SELECT c.category,
+           CAST(coalesce(s.reported, 0) AS DECIMAL(18,2)) AS reported,
+           CAST(coalesce(s.recognised, 0) AS DECIMAL(18,2)) AS recognised,
+           CAST(coalesce(s.avoidance, 0) AS DECIMAL(18,2)) AS avoidance,
+           CAST(coalesce(x.spend_current, 0) AS DECIMAL(18,2)) AS spend_current,
+           CASE WHEN (SELECT ok FROM prior_complete)
+                THEN CAST(coalesce(x.spend_prior, 0) AS DECIMAL(18,2)) END AS spend_prior
+    FROM (SELECT category FROM expense UNION SELECT category FROM saving) c
+    LEFT JOIN saving s ON s.category = c.category
+    LEFT JOIN expense x ON x.category = c.category
+), totals AS (
+    SELECT coalesce(category, 'Total') AS category, GROUPING(category) = 1 AS is_total,
+           CAST(sum(reported) AS DECIMAL(18,2)) AS procurement_reported,
+           CAST(sum(recognised) AS DECIMAL(18,2)) AS finance_recognised,
+           CAST(sum(avoidance) AS DECIMAL(18,2)) AS cost_avoidance,
+           CAST(sum(spend_prior) AS DECIMAL(18,2)) AS spend_prior,
+           CAST(sum(spend_current) AS DECIMAL(18,2)) AS spend_current
+    FROM per_category
+    GROUP BY GROUPING SETS ((category), ())
+)
+SELECT category, is_total, procurement_reported, finance_recognised,
+       CAST(procurement_reported - finance_recognised AS DECIMAL(18,2)) AS not_accepted,
+       cost_avoidance, spend_prior, spend_current,
+       CAST(spend_current - spend_prior AS DECIMAL(18,2)) AS expense_change,
+       CAST(procurement_reported + spend_current - spend_prior AS DECIMAL(18,2)) AS gap,
+       CAST(finance_recognised + spend_current - spend_prior AS DECIMAL(18,2)) AS volume_mix
+FROM totals
+ORDER BY is_total, category
+"""
+
+# Choices for the initiative form: suppliers and items by id, with their names.
+SUPPLIER_CHOICES = "SELECT supplier_id, supplier_name FROM suppliers ORDER BY supplier_id"
+ITEM_CHOICES = "SELECT item_id, description, category FROM items ORDER BY item_id"

@@ -1,0 +1,230 @@
+"""The SQL of working capital: payment terms and cash, the terms simulator, inventory classes.
+
+Part of the SQL layer (see kpi/sql.py): it runs over the curated `payments` and
+`inventory_position` views on a connection from `Store.read()`. Nothing here comes from
+user text: a segment dimension is checked against an allow-list and spelled from this
+module; dates and filter values are bound parameters; the simulator's `--where` arrives as
+a sqlglot tree the formula guard has accepted (kpi.semantic.formula_guard.guard_filter).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+DIALECT = "duckdb"
+
+# ---- curated view: the cash conversion gap ----------------------------------------------
+# Stock rows (by snapshot) and paid invoice lines (by paid date) in one view, so that
+# days of inventory minus days to pay stays one aggregate formula over one view. The paid
+# lines are read from spend_base, not `payments`: they are the same lines (payments joins
+# suppliers by key only) and this needs none of the supplier's terms, so no join.
+WORKING_CAPITAL_DAYS = """
+SELECT snapshot_date AS on_date, category, stock_value, usage_value_per_day,
+       CAST(NULL AS DECIMAL(18,2)) AS paid_amount, CAST(NULL AS BIGINT) AS days_to_pay
+FROM inventory_position
+UNION ALL
+SELECT paid_date, category, NULL, NULL, amount, paid_date - invoice_date
+FROM spend_base WHERE paid_date IS NOT NULL
+"""
+
+VIEWS = {"working_capital_days": WORKING_CAPITAL_DAYS}
+VIEW_DESCRIPTIONS = {
+    "working_capital_days": "Stock snapshots and paid invoice lines side by side, for the "
+    "cash conversion gap (days of inventory minus days to pay).",
+}
+
+# ---- filters shared by the page queries ---------------------------------------------------
+PAYMENT_FILTERS = ("category", "cost_centre")
+INVENTORY_FILTERS = ("category",)
+SEGMENTS = ("supplier_size", "category", "country", "preferred")
+
+
+def _filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> tuple[str, dict]:
+    """`AND column IN ($f0_0, ...)` for allowed filter columns; values become parameters."""
+    conds, params = [], {}
+    for i, (column, values) in enumerate(sorted(filters.items())):
+        if column not in allowed or not values:
+            continue
+        names = [f"f{i}_{j}" for j in range(len(values))]
+        params.update(zip(names, values, strict=True))
+        marks = ", ".join(f"${n}" for n in names)
+        conds.append(f"AND {exp.column(column).sql(DIALECT)} IN ({marks})")
+    return "\n  ".join(conds), params
+
+
+# ---- payment terms & cash -----------------------------------------------------------------
+# Amount-weighted means over paid lines; terms only over lines whose supplier has terms.
+_WEIGHTED = """
+    round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
+    round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
+          / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
+        AS contract_terms_days,
+    round(sum(amount * invoice_terms_days) FILTER (WHERE invoice_terms_days IS NOT NULL)
+          / nullif(sum(amount) FILTER (WHERE invoice_terms_days IS NOT NULL), 0), 1)
+        AS invoice_terms_days"""
+
+_PAID_IN_RANGE = "is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL"
+
+
+def terms_by_segment(segment: str, filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Terms and days to pay per value of `segment`, over lines paid in [start, end]."""
+    if segment not in SEGMENTS:
+        raise ValueError(f"cannot split payment terms by '{segment}'; use {', '.join(SEGMENTS)}")
+    where, params = _filters(filters, PAYMENT_FILTERS)
+    column = exp.column(segment).sql(DIALECT)
+    query = f"""
+SELECT CAST({column} AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS suppliers,
+       sum(amount) AS paid_amount, {_WEIGHTED}
+FROM payments
+WHERE {_PAID_IN_RANGE}
+  {where}
+GROUP BY 1 ORDER BY paid_amount DESC, segment
+"""
+    return query, params
+
+
+def payments_by_month(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Per month of the paid date: days to pay and terms, late payments (SMEs apart) and
+    early-payment discounts offered, taken and missed."""
+    where, params = _filters(filters, PAYMENT_FILTERS)
+    query = f"""
+SELECT strftime(paid_date, '%Y-%m') AS period, {_WEIGHTED},
+       sum(amount) AS paid_amount,
+       count(DISTINCT invoice_id) AS invoices_paid,
+       coalesce(sum(amount) FILTER (WHERE paid_late AND supplier_size = 'sme'), 0)
+           AS late_amount_sme,
+       count(DISTINCT invoice_id) FILTER (WHERE paid_late AND supplier_size = 'sme')
+           AS late_invoices_sme,
+       coalesce(sum(amount) FILTER (WHERE supplier_size = 'sme'), 0) AS paid_amount_sme,
+       coalesce(sum(amount) FILTER (WHERE paid_late AND supplier_size IS DISTINCT FROM 'sme'), 0)
+           AS late_amount_other,
+       count(DISTINCT invoice_id) FILTER (WHERE paid_late AND supplier_size IS DISTINCT FROM 'sme')
+           AS late_invoices_other,
+       coalesce(sum(discount_available) FILTER (WHERE discount_offered), 0) AS discounts_offered,
+       coalesce(sum(discount_captured), 0) AS discounts_taken,
+       coalesce(sum(discount_available) FILTER (WHERE discount_missed), 0) AS discounts_missed
+FROM payments
+WHERE {_PAID_IN_RANGE}
+  {where}
+GROUP BY 1 ORDER BY 1
+"""
+    return query, params
+
+
+def supplier_terms(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Every supplier with its terms and discount, and what was paid to it in [start, end]."""
+    where, params = _filters(filters, PAYMENT_FILTERS)
+    query = f"""
+WITH paid AS (
+    SELECT supplier_id, sum(amount) AS paid_amount,
+           round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
+           count(DISTINCT invoice_id) FILTER (WHERE paid_late) AS late_invoices
+    FROM payments
+    WHERE {_PAID_IN_RANGE}
+      {where}
+    GROUP BY 1
+)
+SELECT s.supplier_id, coalesce(s.supplier_name, s.supplier_id) AS supplier, s.country,
+       s.size, coalesce(s.preferred, false) AS preferred,
+       coalesce(s.strategic, false) AS strategic,
+       coalesce(s.single_source, false) AS single_source,
+       s.payment_terms_days, s.discount_pct, s.discount_days,
+       coalesce(p.paid_amount, 0) AS paid_amount, p.days_to_pay,
+       coalesce(p.late_invoices, 0) AS late_invoices
+FROM suppliers s LEFT JOIN paid p USING (supplier_id)
+ORDER BY paid_amount DESC, s.supplier_id
+"""
+    return query, params
+
+
+# ---- terms simulator ----------------------------------------------------------------------
+# One row per supplier: its terms and flags, and over the 365 days ending at the as-of date
+# (default: the latest invoice date) its spend, its amount-weighted days to pay and the
+# early-payment discounts taken. The simulator's filter reads these columns.
+_SEGMENT = """
+WITH bounds AS (
+    SELECT coalesce(CAST($as_of AS DATE), max(invoice_date)) AS last_day FROM invoices
+), lines AS (
+    SELECT p.supplier_id, p.category, p.amount, p.is_paid, p.days_to_pay,
+           p.discount_captured
+    FROM payments p, bounds b
+    WHERE p.invoice_date > b.last_day - 365 AND p.invoice_date <= b.last_day
+      AND p.amount IS NOT NULL
+), by_supplier AS (
+    SELECT supplier_id, sum(amount) AS annual_spend,
+           sum(amount) FILTER (WHERE is_paid) AS paid_amount,
+           sum(amount * days_to_pay) FILTER (WHERE is_paid) AS paid_amount_days,
+           sum(discount_captured) AS discounts_captured
+    FROM lines GROUP BY 1
+), by_category AS (
+    SELECT supplier_id, category, sum(amount) AS spend FROM lines GROUP BY ALL
+), main_category AS (
+    SELECT supplier_id, arg_max(category, spend) AS category FROM by_category GROUP BY 1
+), segment AS (
+    SELECT s.supplier_id, coalesce(s.supplier_name, s.supplier_id) AS supplier_name,
+           s.country, s.size, s.size AS supplier_size, coalesce(s.preferred, false) AS preferred,
+           coalesce(s.strategic, false) AS strategic,
+           coalesce(s.single_source, false) AS single_source,
+           s.payment_terms_days, coalesce(s.discount_pct, 0) AS discount_pct, s.discount_days,
+           c.category,
+           CAST(coalesce(b.annual_spend, 0) AS DECIMAL(18,2)) AS annual_spend,
+           CAST(round(b.paid_amount_days / nullif(b.paid_amount, 0), 1) AS DECIMAL(9,1))
+               AS days_to_pay,
+           CAST(coalesce(b.discounts_captured, 0) AS DECIMAL(18,2)) AS discounts_captured,
+           (SELECT last_day FROM bounds) AS window_end
+    FROM suppliers s
+    LEFT JOIN by_supplier b USING (supplier_id)
+    LEFT JOIN main_category c USING (supplier_id)
+)
+"""
+
+
+# The last day of the simulator's spend year: the as-of date, or the latest invoice date.
+SPEND_YEAR_END = "SELECT coalesce(CAST($as_of AS DATE), max(invoice_date)) FROM invoices"
+
+
+def supplier_segment(condition: exp.Expression | None) -> str:
+    """The simulator's supplier rows, kept by a guarded row filter (None: every supplier)."""
+    select = exp.select("*").from_("segment").order_by("supplier_id")
+    if condition is not None:
+        select = select.where(condition.copy())
+    return _SEGMENT + select.sql(DIALECT)
+
+
+# ---- inventory ------------------------------------------------------------------------------
+def stock_by_snapshot(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Stock value per snapshot split into its classes, and the value issued per day."""
+    where, params = _filters(filters, INVENTORY_FILTERS)
+    query = f"""
+SELECT snapshot_date,
+       coalesce(sum(safety_value), 0) AS safety, coalesce(sum(cycle_value), 0) AS cycle,
+       coalesce(sum(excess_value), 0) AS excess, coalesce(sum(obsolete_value), 0) AS obsolete,
+       coalesce(sum(stock_value), 0) AS stock_value,
+       sum(usage_value_per_day) AS usage_value_per_day
+FROM inventory_position
+WHERE snapshot_date BETWEEN $start AND $end
+  {where}
+GROUP BY 1 ORDER BY 1
+"""
+    return query, params
+
+
+def stock_at(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Every stock line of the last snapshot in [start, end], with what procurement set."""
+    where, params = _filters(filters, INVENTORY_FILTERS)
+    query = f"""
+WITH last AS (
+    SELECT max(snapshot_date) AS d FROM inventory_position
+    WHERE snapshot_date BETWEEN $start AND $end
+)
+SELECT snapshot_date, item_id, description, category, location, criticality,
+       lead_time_days, on_hand_qty, safety_stock_qty, max_stock_qty, last_issue_date,
+       days_since_issue, issued_qty_90d, unit_cost, is_obsolete, excess_qty, stock_value,
+       safety_value,
+       cycle_value, excess_value, obsolete_value
+FROM inventory_position, last
+WHERE snapshot_date = last.d
+  {where}
+ORDER BY stock_value DESC, item_id, location
+"""
+    return query, params

@@ -1,0 +1,1 @@
+"""Workflows that write: savings initiatives, quarterly goals, definition edits, approvals."""

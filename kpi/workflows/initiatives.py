@@ -1,0 +1,701 @@
+"""The savings-initiative ledger: add, edit and list initiatives, finance's verdict, the audit log.
+
+The rules live here, not in the page, so they hold whatever the app shows or hides:
+
+- procurement members and the CFO add and edit initiatives; finance members and viewers
+  may not;
+- finance members and the CFO accept or reject them, always with a reason; procurement
+  never does, not even for an initiative it did not raise, and nobody validates an
+  initiative they own;
+- editing a money-relevant field (kind, prices, volume, currency, dates, supplier, item,
+  category) of an initiative finance already accepted or rejected sends it back to
+  pending, and says so;
+- every change writes audit rows (who, when, which field, old → new, why) into
+  `initiative_changes` in the same write transaction as the change itself.
+
+Bulk loads stay `python -m kpi load savings_initiatives FILE` (kpi.ingest.pipelines); they are
+not audited field by field here: the `loads` table records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, NamedTuple
+
+import duckdb
+import polars as pl
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from kpi.core.people import PermissionDenied, Person
+from kpi.store.database import Store
+from kpi.store.queries import savings_ledger as q
+from kpi.store.schema import CURRENCIES, FINANCE_STATUSES, KINDS, STAGES
+from kpi.store.sql import fetch_frame
+
+# Fields whose change alters the money an initiative claims: editing one after finance
+# ruled sends the initiative back to pending.
+MONEY_FIELDS: tuple[str, ...] = (
+    "kind",
+    "category",
+    "supplier_id",
+    "item_id",
+    "baseline_unit_price",
+    "quoted_unit_price",
+    "negotiated_unit_price",
+    "expected_volume",
+    "currency",
+    "start_date",
+    "end_date",
+)
+FINANCE_FIELDS: tuple[str, ...] = ("finance_status", "finance_note")
+DECISIONS: tuple[str, ...] = ("accepted", "rejected")
+PRICED_KINDS: tuple[str, ...] = ("price_reduction", "cost_avoidance")
+
+EDITORS = "procurement members and the CFO"
+VALIDATORS = "finance members and the CFO"
+
+
+class InitiativeError(ValueError):
+    """A save or a verdict refused by a rule of the ledger; `field` names the field at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# ---------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------
+
+
+def _blank_to_none(value: object) -> object:
+    """Text fields: surrounding spaces go, and an empty text means 'not given'."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _one_of(choices: tuple[str, ...], default: str | None = None, required: str = ""):
+    """One of `choices` (case ignored); empty means `default`, or is refused when `required`."""
+
+    def check(value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None and required:
+            raise ValueError(f"choose the {required}: one of {', '.join(choices)}")
+        if value is None:
+            return default
+        text = str(value).lower()
+        if text not in choices:
+            raise ValueError(f"'{value}' is not one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def _amount(places: int, what: str):
+    """A non-negative Decimal with at most `places` decimals (the store keeps no more)."""
+
+    def check(value: Decimal | None) -> Decimal | None:
+        if value is None:
+            return None
+        if not value.is_finite():
+            raise ValueError(f"{what} must be a number")
+        if value < 0:
+            raise ValueError(f"{what} cannot be negative (got {value})")
+        if -value.normalize().as_tuple().exponent > places:  # type: ignore[operator]
+            raise ValueError(f"{what} has more than {places} decimals (got {value})")
+        if value >= Decimal(10) ** (18 - places):
+            raise ValueError(f"{what} is too large (got {value})")
+        return value
+
+    return check
+
+
+def _currency(value: object) -> str:
+    text = str(_blank_to_none(value) or "").upper()
+    if not text:
+        raise ValueError("give the currency of the prices (an ISO 4217 code such as EUR)")
+    if text not in CURRENCIES:
+        raise ValueError(f"'{text}' is not an ISO 4217 currency code this store knows")
+    return text
+
+
+Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
+Price = Annotated[
+    Decimal | None, BeforeValidator(_blank_to_none), AfterValidator(_amount(4, "a price"))
+]
+Volume = Annotated[
+    Decimal | None, BeforeValidator(_blank_to_none), AfterValidator(_amount(3, "the volume"))
+]
+
+
+def _date(value: object) -> object:
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)") from None
+    return value
+
+
+OptionalDate = Annotated[date | None, BeforeValidator(_date)]
+Kind = Annotated[str, BeforeValidator(_one_of(KINDS, required="kind"))]
+Currency = Annotated[str, BeforeValidator(_currency)]
+
+
+class Initiative(BaseModel):
+    """One row of `savings_initiatives`, checked field by field and across fields.
+
+    Store-dependent rules (the supplier and item exist, the item is in the category) are
+    checked by `save_initiative`. `finance_status` and `finance_note` belong to finance:
+    they are shown here but only `validate_initiative` changes them.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    initiative_id: Text = None
+    title: Text = None
+    kind: Kind = None  # type: ignore[assignment]  # refused when missing, with a message
+    category: Text = None
+    supplier_id: Text = None
+    item_id: Text = None
+    baseline_unit_price: Price = None
+    quoted_unit_price: Price = None
+    negotiated_unit_price: Price = None
+    expected_volume: Volume = None
+    currency: Currency = None  # type: ignore[assignment]  # as kind
+    start_date: OptionalDate = None
+    end_date: OptionalDate = None
+    owner: Text = None
+    stage: Annotated[str | None, BeforeValidator(_one_of(STAGES))] = "identified"
+    finance_status: Annotated[str, BeforeValidator(_one_of(FINANCE_STATUSES, "pending"))] = (
+        "pending"
+    )
+    finance_note: Text = None
+
+    @field_validator("initiative_id")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 64 or not value.isprintable()):
+            raise ValueError("an initiative id is at most 64 printable characters")
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _title_given(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("give the initiative a title (what is being negotiated)")
+        if len(value) > 200:
+            raise ValueError("keep the title under 200 characters")
+        return value
+
+    @field_validator("supplier_id")
+    @classmethod
+    def _supplier_for_priced(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if value is None and kind in PRICED_KINDS:
+            raise ValueError(
+                f"a {kind.replace('_', ' ')} needs the supplier: its invoices are where the "
+                "saving is measured"
+            )
+        return value
+
+    @field_validator("item_id")
+    @classmethod
+    def _scope_for_priced(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if value is None and kind in PRICED_KINDS and not info.data.get("category"):
+            raise ValueError(
+                f"a {kind.replace('_', ' ')} needs the item (or at least the category) whose "
+                "invoice lines it covers"
+            )
+        return value
+
+    @field_validator("baseline_unit_price")
+    @classmethod
+    def _baseline_for_reduction(cls, value: Decimal | None, info: ValidationInfo):
+        if value is None and info.data.get("kind") == "price_reduction":
+            raise ValueError("a price reduction needs the baseline unit price (paid before)")
+        return value
+
+    @field_validator("quoted_unit_price")
+    @classmethod
+    def _quote_for_avoidance(cls, value: Decimal | None, info: ValidationInfo):
+        if value is None and info.data.get("kind") == "cost_avoidance":
+            raise ValueError("a cost avoidance needs the quoted unit price (the supplier's ask)")
+        return value
+
+    @field_validator("negotiated_unit_price")
+    @classmethod
+    def _negotiated_below_reference(cls, value: Decimal | None, info: ValidationInfo):
+        kind = info.data.get("kind")
+        if kind not in PRICED_KINDS:
+            return value
+        if value is None:
+            raise ValueError(f"a {kind.replace('_', ' ')} needs the negotiated unit price")
+        ref_field = "baseline_unit_price" if kind == "price_reduction" else "quoted_unit_price"
+        ref = info.data.get(ref_field)
+        if ref is not None and value > ref:
+            raise ValueError(
+                f"the negotiated price {value} is above the {ref_field.split('_')[0]} price "
+                f"{ref}: that is no {kind.replace('_', ' ')}"
+            )
+        return value
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"the end date {value} is before the start date {start}")
+        return value
+
+
+def field_problems(exc: ValidationError) -> dict[str, str]:
+    """The problems of a refused Initiative, one plain sentence per field (for a form)."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "initiative"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out[name] = f"{out[name]}; {msg}" if name in out else msg
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Who may do what
+# ---------------------------------------------------------------------------------------
+
+
+def may_edit(person: Person | None) -> bool:
+    """Procurement members and the CFO add and edit initiatives."""
+    if person is None:
+        return False
+    return person.role == "cfo" or (person.department == "procurement" and person.role == "member")
+
+
+def may_validate(person: Person | None) -> bool:
+    """Finance members and the CFO accept or reject; procurement never judges its own claims."""
+    if person is None or person.department == "procurement":
+        return False
+    return person.role == "cfo" or (person.department == "finance" and person.role == "member")
+
+
+def _require(allowed: bool, person: Person | None, action: str, who: str) -> None:
+    if not allowed:
+        label = person.label if person else "Nobody signed in"
+        raise PermissionDenied(f"{label} may not {action}: only {who} may.")
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------
+
+
+def _values(value: str | Sequence[str] | None) -> list[str] | None:
+    """A filter given as one value or several; None or nothing means no filter."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    return [str(v) for v in items] or None
+
+
+def list_initiatives(
+    store: Store,
+    kind: str | Sequence[str] | None = None,
+    stage: str | Sequence[str] | None = None,
+    finance_status: str | Sequence[str] | None = None,
+    category: str | Sequence[str] | None = None,
+    owner: str | Sequence[str] | None = None,
+    search: str | None = None,
+) -> pl.DataFrame:
+    """The initiatives, filtered; each filter takes one value or a list (any of them).
+
+    `category` matches the initiative's category, or its item's when it has none; `search`
+    finds text (case ignored) in the id, title, category, supplier, item, owner and note.
+    Columns: every `savings_initiatives` column (an unset finance_status reads 'pending'),
+    then `supplier_name` and `item_description`. Ordered by initiative_id.
+    """
+    params = {
+        "kind": _values(kind),
+        "stage": _values(stage),
+        "finance_status": _values(finance_status),
+        "category": _values(category),
+        "owner": _values(owner),
+        "search": (search or "").strip() or None,
+    }
+    with store.read() as con:
+        return fetch_frame(con, q.LIST_INITIATIVES, params)
+
+
+def get_initiative(store: Store, initiative_id: str) -> Initiative:
+    """One initiative as stored, to fill an edit form and to pass as `based_on` when saving.
+
+    A row loaded in bulk may break today's rules (no title, say); it is still returned, and
+    `save_initiative` then says what to fix.
+    """
+    with store.read() as con:
+        row = _fetch(con, initiative_id)
+    if row is None:
+        raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
+    try:
+        return Initiative.model_validate(row)
+    except ValidationError:
+        return Initiative.model_construct(**row)
+
+
+def history(store: Store, initiative_id: str | None = None) -> pl.DataFrame:
+    """The audit log, newest first: every change, or one initiative's.
+
+    Columns: change_id, initiative_id, title (the initiative's current title), changed_at
+    (UTC), changed_by (e-mail), action (created, edited, finance_reset, accepted, rejected),
+    field, old_value, new_value (as text; NULL when unset), reason.
+    """
+    with store.read() as con:
+        if not _one(con, q.AUDIT_TABLE_EXISTS)[0]:  # a store from before the log
+            return _empty_history()
+        return fetch_frame(con, q.HISTORY, {"initiative_id": initiative_id})
+
+
+def _empty_history() -> pl.DataFrame:
+    text = pl.String
+    return pl.DataFrame(
+        schema={
+            "change_id": pl.Int64,
+            "initiative_id": text,
+            "title": text,
+            "changed_at": pl.Datetime("us"),
+            "changed_by": text,
+            "action": text,
+            "field": text,
+            "old_value": text,
+            "new_value": text,
+            "reason": text,
+        }
+    )
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, initiative_id: str) -> dict[str, Any] | None:
+    row = _one(con, q.GET_INITIATIVE, {"initiative_id": initiative_id})
+    if row is None:
+        return None
+    out = {c: _blank_to_none(v) for c, v in zip(q.INITIATIVE_COLUMNS, row, strict=True)}
+    out["finance_status"] = out["finance_status"] or "pending"
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------
+
+
+class Saved(str):
+    """The id `save_initiative` wrote, carrying what happened (it is the id as a string).
+
+    `message` is a sentence for the person; `changed` the fields that changed;
+    `finance_reset` is True when the edit sent a ruled initiative back to pending.
+    """
+
+    message: str
+    changed: tuple[str, ...]
+    finance_reset: bool
+    created: bool
+
+    def __new__(
+        cls, initiative_id: str, message: str, changed: tuple[str, ...], reset: bool, new: bool
+    ) -> Saved:
+        obj = super().__new__(cls, initiative_id)
+        obj.message, obj.changed, obj.finance_reset, obj.created = message, changed, reset, new
+        return obj
+
+
+class _NothingChanged(Exception):
+    """Raised inside the write so that an edit changing nothing leaves the store untouched."""
+
+
+def save_initiative(
+    store: Store,
+    person: Person,
+    initiative: Initiative,
+    reason: str | None = None,
+    based_on: Initiative | None = None,
+) -> Saved:
+    """Add an initiative (a new id SI-<year>-NNNN when it has none) or edit the stored one.
+
+    Only procurement members and the CFO may (PermissionDenied otherwise). `based_on` is
+    the initiative as the editor first read it: when the store holds something else by now,
+    the save is refused rather than overwriting someone else's change. Editing a
+    money-relevant field of an initiative finance accepted or rejected resets it to
+    pending; the returned `Saved` says so. The model's finance_status and finance_note are
+    never taken on an edit (finance sets them with `validate_initiative`), and a new
+    initiative starts pending. Audit rows are written in the same transaction.
+    """
+    _require(may_edit(person), person, "add or edit savings initiatives", EDITORS)
+    try:  # a model built with model_construct or model_copy skipped the checks
+        initiative = Initiative.model_validate(initiative.model_dump(warnings=False))
+    except ValidationError as exc:
+        problems = "; ".join(f"{k}: {v}" for k, v in field_problems(exc).items())
+        raise InitiativeError(f"The initiative cannot be saved: {problems}.") from exc
+    reason = (reason or "").strip() or None
+    now = _now()
+    outcome: Saved | None = None
+    try:
+        with store.write() as con:
+            _check_references(con, initiative)
+            stored = _fetch(con, initiative.initiative_id) if initiative.initiative_id else None
+            _check_not_stale(stored, based_on)
+            if stored is None:
+                outcome = _add(con, person, initiative, reason, now)
+            else:
+                outcome = _edit(con, person, initiative, stored, reason, now)
+    except _NothingChanged:
+        ini_id = str(initiative.initiative_id)
+        return Saved(ini_id, f"Nothing changed in {ini_id}; nothing was saved.", (), False, False)
+    assert outcome is not None
+    return outcome
+
+
+def _add(
+    con: duckdb.DuckDBPyConnection,
+    person: Person,
+    initiative: Initiative,
+    reason: str | None,
+    now: datetime,
+) -> Saved:
+    if initiative.finance_status != "pending" or initiative.finance_note is not None:
+        raise InitiativeError(
+            "A new initiative starts pending: finance accepts or rejects it afterwards.",
+            "finance_status",
+        )
+    row = initiative.model_dump()
+    row["initiative_id"] = row["initiative_id"] or _next_id(con, initiative.start_date, now)
+    row["owner"] = row["owner"] or person.email
+    con.execute(q.INSERT_INITIATIVE, row)
+    changes = [
+        Change("created", f, None, _text(row[f], f))
+        for f in q.INITIATIVE_COLUMNS
+        if f != "initiative_id" and row[f] is not None
+    ]
+    _audit(con, row["initiative_id"], person, now, changes, reason)
+    ini_id = row["initiative_id"]
+    return Saved(ini_id, f"Added {ini_id}; it is pending finance's review.", (), False, True)
+
+
+def _edit(
+    con: duckdb.DuckDBPyConnection,
+    person: Person,
+    initiative: Initiative,
+    stored: dict[str, Any],
+    reason: str | None,
+    now: datetime,
+) -> Saved:
+    row = initiative.model_dump()
+    ini_id = row["initiative_id"]
+    # finance's fields are never taken from an edit: the stored verdict stays (or is reset)
+    kept = [f for f in FINANCE_FIELDS if row[f] != stored[f]]
+    row.update({f: stored[f] for f in FINANCE_FIELDS})
+    changed = tuple(
+        f for f in q.INITIATIVE_COLUMNS if f not in FINANCE_FIELDS and row[f] != stored[f]
+    )
+    if not changed:
+        raise _NothingChanged
+    changes = [Change("edited", f, _text(stored[f], f), _text(row[f], f)) for f in changed]
+    money = [f for f in changed if f in MONEY_FIELDS]
+    reset = bool(money) and stored["finance_status"] in DECISIONS
+    message = f"Saved {ini_id} ({', '.join(changed)} changed)."
+    if kept:
+        message += (
+            f" The {' and '.join(kept)} given were not taken: only {VALIDATORS} set them, "
+            "with their verdict."
+        )
+    if reset:
+        was = stored["finance_status"]
+        row["finance_status"] = "pending"
+        row["finance_note"] = (
+            f"Back to pending on {now:%Y-%m-%d}: {', '.join(money)} changed after finance {was} it."
+        )
+        why = f"money-relevant fields changed after finance {was} it: {', '.join(money)}"
+        changes += [
+            Change("finance_reset", f, _text(stored[f]), _text(row[f]), why) for f in FINANCE_FIELDS
+        ]
+        message += (
+            f" Finance had {was} it; because {', '.join(money)} changed it is pending "
+            "finance's review again."
+        )
+    con.execute(q.UPDATE_INITIATIVE, row)
+    _audit(con, ini_id, person, now, changes, reason)
+    return Saved(ini_id, message, changed, reset, False)
+
+
+def validate_initiative(
+    store: Store, person: Person, initiative_id: str, decision: str, reason: str
+) -> None:
+    """Finance's verdict on an initiative: 'accepted' or 'rejected', always with a reason.
+
+    Only finance members and the CFO may, never procurement, and never on an initiative
+    the person owns (PermissionDenied). The reason becomes the finance_note; the verdict
+    and the note are written with their audit rows in one transaction.
+    """
+    _require(may_validate(person), person, "accept or reject savings initiatives", VALIDATORS)
+    if decision not in DECISIONS:
+        raise InitiativeError(
+            f"'{decision}' is not a verdict: use 'accepted' or 'rejected'.", "finance_status"
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InitiativeError(
+            f"Say why the initiative is {decision}: the reason is kept as finance's note "
+            "and in the audit log.",
+            "finance_note",
+        )
+    now = _now()
+    with store.write() as con:
+        stored = _fetch(con, initiative_id)
+        if stored is None:
+            raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
+        if stored["owner"] and stored["owner"].lower() == person.email.lower():
+            raise PermissionDenied(
+                f"{person.label} owns {initiative_id} and may not judge it: another of "
+                f"the {VALIDATORS} must."
+            )
+        row = stored | {"finance_status": decision, "finance_note": reason}
+        con.execute(q.UPDATE_INITIATIVE, row)
+        changes = [
+            Change(decision, f, _text(stored[f]), _text(row[f]))
+            for f in FINANCE_FIELDS
+            if stored[f] != row[f]
+        ]
+        # the same verdict with the same words again still leaves a trace of who confirmed it
+        changes = changes or [Change(decision, None, None, None)]
+        _audit(con, initiative_id, person, now, changes, reason)
+
+
+# ---- helpers of the writers ------------------------------------------------------------------
+
+
+def _check_references(con: duckdb.DuckDBPyConnection, ini: Initiative) -> None:
+    """The supplier and item exist, and the item belongs to the category given."""
+    if ini.supplier_id is not None:
+        (found,) = _one(con, q.SUPPLIER_EXISTS, {"supplier_id": ini.supplier_id})
+        if not found:
+            raise InitiativeError(
+                f"There is no supplier '{ini.supplier_id}' in the store: pick one from the "
+                "supplier list, or load it first (python -m kpi load suppliers FILE).",
+                "supplier_id",
+            )
+    if ini.item_id is not None:
+        found, item_category = _one(con, q.ITEM_CATEGORY, {"item_id": ini.item_id})
+        if not found:
+            raise InitiativeError(
+                f"There is no item '{ini.item_id}' in the store: pick one from the item "
+                "list, or load it first (python -m kpi load items FILE).",
+                "item_id",
+            )
+        if ini.category and item_category and ini.category != item_category:
+            raise InitiativeError(
+                f"Item '{ini.item_id}' is in the category '{item_category}', not "
+                f"'{ini.category}': correct the category or leave it empty.",
+                "category",
+            )
+
+
+def _check_not_stale(stored: dict[str, Any] | None, based_on: Initiative | None) -> None:
+    if based_on is None:
+        return
+    seen = based_on.model_dump(warnings=False)
+    if stored is None or any(seen[f] != stored[f] for f in q.INITIATIVE_COLUMNS):
+        raise InitiativeError(
+            f"{based_on.initiative_id} was changed by someone else since you opened it: "
+            "reload it and make your change again."
+        )
+
+
+def _next_id(con: duckdb.DuckDBPyConnection, start: date | None, now: datetime) -> str:
+    """SI-<year>-NNNN: the year the initiative starts (else this year), next free number."""
+    year = (start or now.date()).year
+    pattern = rf"^SI-{year}-(\d+)$"
+    (last,) = _one(con, q.LAST_SEQUENCE, {"pattern": pattern})
+    return f"SI-{year}-{int(last) + 1:04d}"
+
+
+class Change(NamedTuple):
+    """One audit row to write; `reason` overrides the reason the person gave."""
+
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str | None = None
+
+
+def _audit(
+    con: duckdb.DuckDBPyConnection,
+    initiative_id: str,
+    person: Person,
+    now: datetime,
+    changes: list[Change],
+    reason: str | None,
+) -> None:
+    (last,) = _one(con, q.LAST_CHANGE_ID)
+    rows = [
+        (
+            last + n,
+            initiative_id,
+            now,
+            person.email,
+            c.action,
+            c.field,
+            c.old_value,
+            c.new_value,
+            c.reason or reason,
+        )
+        for n, c in enumerate(changes, start=1)
+    ]
+    con.executemany(q.INSERT_CHANGE, rows)
+
+
+def _text(value: object, field: str = "") -> str | None:
+    """A field's value as the audit log keeps it: ISO dates, prices with their decimals."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):  # prices 11.0000 -> 11.00, 10.1250 -> 10.125; volume 200
+        plain = value.normalize()
+        if field.endswith("_price") and plain.as_tuple().exponent > -2:  # type: ignore[operator]
+            plain = plain.quantize(Decimal("0.01"))
+        return format(plain, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _one(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> Any:
+    """The first row of a query (or None), with the result read to the end as DuckDB wants."""
+    rows = con.execute(query, params).fetchall() if params else con.execute(query).fetchall()
+    return rows[0] if rows else None
+
+
+def _now() -> datetime:
+    """UTC, without a zone (DuckDB TIMESTAMP)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def form_choices(store: Store) -> tuple[dict[str, str], dict[str, str]]:
+    """Suppliers and items for the initiative form: id -> 'id · name' labels."""
+    with store.read() as con:
+        suppliers = con.execute(q.SUPPLIER_CHOICES).fetchall()
+        items = con.execute(q.ITEM_CHOICES).fetchall()
+    return (
+        {s: f"{s} · {name or ''}" for s, name in suppliers},
+        {i: f"{i} · {desc or ''} ({cat or 'no category'})" for i, desc, cat in items},
+    )

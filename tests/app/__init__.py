@@ -1,0 +1,1 @@
+"""Streamlit AppTest tests: every page run headless against a small store."""

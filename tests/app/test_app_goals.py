@@ -1,0 +1,245 @@
+"""The Quarterly goals page under AppTest on the hand fixture, writing a copy of config/.
+
+The hand fixture's last complete quarter is FY2026-Q1, so the page plans FY2026-Q2. Every
+test works on its own copy of config/ (KPI_CONFIG), so agreed targets land in that copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpi.semantic.definitions import load_definitions
+from kpi.store.database import Store
+from kpi.workflows import goals
+from tests import hand_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "goals.py")
+PLAN = "FY2026-Q2"
+KPI = "po_compliance"
+SFX = f"{KPI}_{PLAN}"  # the page's form widgets are keyed per KPI and quarter
+FINANCE = "Sam Okafor (finance, member)"
+PROCUREMENT = "Jonas Berg (procurement, member)"
+VIEWER = "Lee Chen (operations, viewer)"
+SAM, JONAS = "sam.okafor@example.org", "jonas.berg@example.org"
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch) -> Store:
+    s = hand_fixture.build(tmp_path / "kpi.duckdb")
+    monkeypatch.setenv("KPI_DB", str(s.path))
+    return s
+
+
+@pytest.fixture()
+def kpis_yaml(tmp_path, monkeypatch) -> Path:
+    """A copy of config/ in tmp: the page's writes go there, never to the real file."""
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    monkeypatch.setenv("KPI_CONFIG", str(config))
+    return config / "kpis.yaml"
+
+
+def page(**state) -> AppTest:
+    """One run of the page with widget values set beforehand (see tests/test_app.py)."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    ok(at)
+    return at
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def cells(at: AppTest) -> list[str]:
+    return [str(v) for df in at.dataframe for v in df.value.to_numpy().ravel()]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def target(path: Path, kpi_id: str = KPI, quarter: str = PLAN) -> float | None:
+    kpi = next(k for k in load_definitions(path) if k.id == kpi_id)
+    return kpi.targets.get(quarter)
+
+
+def test_the_page_shows_history_forecast_outlook_and_empty_logs(store, kpis_yaml):
+    at = page(goals_kpi="total_spend")
+    assert [t.value for t in at.title] == ["Quarterly goals"]
+    assert [t.label for t in at.tabs] == ["All KPIs", "KPI by KPI", "Spend outlook", "Decision log"]
+    assert at.selectbox(key="goals_quarter").value == PLAN
+    assert at.selectbox(key="goals_quarter").options[:2] == [PLAN, "FY2026-Q3"]
+    shown = metrics(at)
+    assert shown["Last value (FY2026-Q1)"] == "€2,550.00"  # the engine tests' hand figure
+    assert shown[f"Forecast {PLAN}"] == "€2,550.00"  # one quarter: carried forward
+    assert any("carried forward" in m.value for m in at.markdown)  # the method, in words
+    values = cells(at)
+    assert "Total spend" in values and "PO compliance" in values  # the overview of all KPIs
+    assert "64.7 %" in values  # PO compliance in FY2026-Q1
+    assert any("No base for FY2026-Q2" in i.value for i in at.info)  # no FY2025-Q2 in store
+    assert any("No agreed targets yet" in i.value for i in at.info)
+    assert not errors(at)
+
+
+def test_procurement_edits_the_price_outlook_and_finance_may_not(store, kpis_yaml):
+    at = page(acting_as=PROCUREMENT)
+    editor_key = f"outlook_edit_{PLAN}"
+    categories = next(
+        df.value["category"].tolist() for df in at.dataframe if "note" in df.value.columns
+    )
+    row = str(categories.index("Packaging"))
+    at.session_state[editor_key] = {
+        "edited_rows": {row: {"expected_change_pct": 4.5, "note": "Board prices up"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key=f"outlook_save_{PLAN}").click().run()
+    ok(at)
+    assert not errors(at)
+    assert any("Price outlook for FY2026-Q2 saved: Packaging" in s.value for s in at.success)
+    log = goals.outlook_changes(store, PLAN)
+    assert log.height == 1
+    change = log.row(0, named=True)
+    assert (change["category"], change["new_change_pct"], change["new_note"]) == (
+        "Packaging",
+        4.5,
+        "Board prices up",
+    )
+    assert change["changed_by"] == JONAS
+    assert "Board prices up" in cells(at)  # the outlook table and the change history show it
+
+    at = page(acting_as=FINANCE)
+    at.session_state[editor_key] = {
+        "edited_rows": {row: {"expected_change_pct": 0.0}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key=f"outlook_save_{PLAN}").click().run()
+    assert any("may not change the price outlook" in e for e in errors(at)), errors(at)
+    assert goals.outlook_changes(store, PLAN).height == 1
+
+
+def test_finance_and_procurement_propose_side_by_side(store, kpis_yaml):
+    at = page(acting_as=FINANCE, goals_kpi=KPI)
+    at.number_input(key=f"prop_value_{SFX}").set_value(93.5)
+    at.text_area(key=f"prop_why_{SFX}").input("Back to the FY2025 level")
+    at.button(key=f"prop_go_{SFX}").click().run()
+    ok(at)
+    assert not errors(at)
+    assert any("Finance proposes 93.5 %" in s.value for s in at.success)
+
+    at = page(acting_as=PROCUREMENT, goals_kpi=KPI)
+    at.number_input(key=f"prop_value_{SFX}").set_value(90.0)
+    at.text_area(key=f"prop_why_{SFX}").input("Two new suppliers without catalogues")
+    at.button(key=f"prop_go_{SFX}").click().run()
+    ok(at)
+    assert not errors(at)
+    shown = metrics(at)
+    assert shown["Finance proposes"] == "93.5 %" and shown["Procurement proposes"] == "90.0 %"
+    assert any("Two new suppliers" in m.value for m in at.markdown)
+
+    side = goals.proposals(store, PLAN).row(0, named=True)
+    assert side["kpi"] == KPI
+    assert side["finance_value"] == pytest.approx(0.935)  # stored as a share
+    assert side["procurement_value"] == pytest.approx(0.90)
+    assert (side["finance_by"], side["procurement_by"]) == (SAM, JONAS)
+
+
+def test_a_viewer_cannot_propose(store, kpis_yaml):
+    at = page(acting_as=VIEWER, goals_kpi=KPI)
+    assert any("may not propose a target" in i.value for i in at.info)
+    at.number_input(key=f"prop_value_{SFX}").set_value(99.0)
+    at.button(key=f"prop_go_{SFX}").click().run()
+    assert any("may not propose a target" in e for e in errors(at)), errors(at)
+    assert goals.proposals(store, PLAN).is_empty()
+
+
+def agree(at: AppTest, value: float = 93.0, finance: str = SAM, procurement: str = JONAS):
+    at.selectbox(key=f"agree_finance_{SFX}").set_value(finance)
+    at.selectbox(key=f"agree_procurement_{SFX}").set_value(procurement)
+    at.number_input(key=f"agree_value_{SFX}").set_value(value)
+    at.text_area(key=f"agree_why_{SFX}").input("Between both proposals; two suppliers onboarded")
+    at.checkbox(key=f"agree_ok_{SFX}").check()
+    at.button(key=f"agree_go_{SFX}").click().run()
+    ok(at)
+    return at
+
+
+def test_the_meeting_agrees_a_target_with_both_signoffs(store, kpis_yaml):
+    before = kpis_yaml.read_text(encoding="utf-8")
+    at = agree(page(acting_as=FINANCE, goals_kpi=KPI))
+    assert not errors(at)
+    assert any("93.0 % agreed for FY2026-Q2" in s.value for s in at.success)
+
+    assert target(kpis_yaml) == pytest.approx(0.93)  # written into the copy of kpis.yaml
+    kpi = next(k for k in load_definitions(kpis_yaml) if k.id == KPI)
+    assert kpi.status == "agreed"
+    assert (kpi.approvals.finance.by, kpi.approvals.procurement.by) == (SAM, JONAS)
+    assert before != kpis_yaml.read_text(encoding="utf-8")
+    assert (ROOT / "config" / "kpis.yaml").read_text(encoding="utf-8") != kpis_yaml.read_text(
+        encoding="utf-8"
+    )  # the real file is untouched
+
+    log = goals.decision_log(store)
+    assert log.height == 1
+    row = log.row(0, named=True)
+    assert (row["quarter"], row["kpi"], row["value"]) == (PLAN, KPI, pytest.approx(0.93))
+    assert (row["finance_by"], row["procurement_by"]) == (SAM, JONAS)
+    assert "✓ Sam Okafor & Jonas Berg" in cells(at)  # the overview shows who signed
+    # The next run reads the new target (in the app, app.py reloads the definitions each
+    # run; under AppTest only a new session does).
+    at = page(acting_as=FINANCE, goals_kpi=KPI)
+    assert metrics(at)[f"Target {PLAN} in kpis.yaml"] == "93.0 %"
+    assert "93.0 %" in cells(at)
+
+
+def test_the_acting_person_must_be_one_of_the_signers(store, kpis_yaml):
+    at = agree(page(acting_as="Ana Ruiz (procurement, member)", goals_kpi=KPI))
+    assert any("is not one of the two signers" in e for e in errors(at)), errors(at)
+    assert target(kpis_yaml) != pytest.approx(0.93)
+    assert goals.decision_log(store).is_empty()
+
+
+def test_a_save_in_between_is_refused_and_can_be_redone(store, kpis_yaml):
+    at = page(acting_as=FINANCE, goals_kpi=KPI)
+    with kpis_yaml.open("a", encoding="utf-8") as f:  # somebody saves the file meanwhile
+        f.write("# edited by hand in between\n")
+    at = agree(at)
+    assert any("changed by someone else" in e for e in errors(at)), errors(at)
+    assert len(at.code) == 2  # both versions of the entry, side by side
+    assert goals.decision_log(store).is_empty()
+    assert target(kpis_yaml) != pytest.approx(0.93)
+
+    at.button(key=f"agree_go_{SFX}").click().run()  # redo on the version now shown
+    ok(at)
+    assert not errors(at)
+    assert target(kpis_yaml) == pytest.approx(0.93)
+    assert goals.decision_log(store).height == 1
+
+
+def test_sidebar_filters_are_flagged_and_narrow_the_outlook(store, kpis_yaml):
+    at = page(f_cat=["Packaging"])
+    assert any("Filtered (category: Packaging)" in w.value for w in at.warning)
+    editor = next(df.value for df in at.dataframe if "note" in df.value.columns)
+    assert editor["category"].tolist() == ["IT hardware", "Packaging"]  # all can be edited
+    assert not errors(at)
+
+
+def test_an_empty_store_says_what_to_do(tmp_path, monkeypatch, kpis_yaml):
+    empty = Store(tmp_path / "empty.duckdb")
+    empty.initialise()
+    monkeypatch.setenv("KPI_DB", str(empty.path))
+    at = page()
+    assert any("No spend in the store" in i.value for i in at.info)

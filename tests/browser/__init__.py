@@ -1,0 +1,1 @@
+"""Real-browser tests: Debian's Chromium against the running app."""

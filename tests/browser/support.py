@@ -1,0 +1,122 @@
+"""Run the real app on a free port and drive Debian's Chromium against it (../shared/BROWSER.md)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(db: Path, config: Path | None = None):
+    """Start `streamlit run app.py` on the store `db`; yield its URL; stop it afterwards."""
+    port = free_port()
+    env = dict(os.environ, KPI_DB=str(db))
+    if config:
+        env["KPI_CONFIG"] = str(config)
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def wait_rendered(page, timeout: int = 60_000) -> None:
+    """Streamlit draws over a websocket: wait for the app to finish running the script."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        """() => {
+            const s = document.querySelector('[data-testid="stStatusWidget"]');
+            return !s || !s.innerText.includes('Running');
+        }""",
+        timeout=timeout,
+    )
+    page.wait_for_timeout(800)
+
+
+def problems(page) -> list[str]:
+    """Exception boxes and error alerts on the page."""
+    found = [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
+    found += [e.inner_text() for e in page.locator('[data-testid="stAlertContentError"]').all()]
+    return found
+
+
+def browser_marks() -> list:
+    """pytestmark of a browser test module: marked, and skipped with a reason without Chromium."""
+    import pytest
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.skipif(
+            not CHROMIUM.exists(),
+            reason="Debian's chromium is not installed (make test installs it when run as root)",
+        ),
+    ]
+
+
+def expect_text(page, text: str, timeout: int = 60_000) -> None:
+    """Wait until the page shows `text` (a rerun may still be on its way), then go on."""
+    page.wait_for_function(
+        "text => document.body.innerText.includes(text)", arg=text, timeout=timeout
+    )

@@ -1,0 +1,210 @@
+"""Every page in a real browser (Debian's Chromium via Playwright), with its main actions.
+
+Screenshots land in tests/artifacts/ (not committed): they are how a reviewer sees the app.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.browser.support import (
+    ARTIFACTS,
+    ROOT,
+    browser_marks,
+    problems,
+    running_app,
+    wait_rendered,
+)
+
+pytestmark = browser_marks()
+
+
+def test_overview_renders_scorecard_and_charts(page, app_url):
+    page.goto(app_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "CFO overview"
+    assert page.locator(".js-plotly-plot").count() == 4
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 6
+    assert "Not yet agreed" in page.inner_text("body")
+    assert problems(page) == []
+    page.screenshot(path=str(ARTIFACTS / "browser_overview.png"))
+
+
+def test_clicking_a_kpi_opens_its_definition(page, app_url):
+    page.goto(app_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection cell
+    dialog = page.locator('[role="dialog"]')
+    dialog.wait_for(timeout=30_000)
+    text = dialog.inner_text()
+    assert "Finance reads it as" in text and "Procurement reads it as" in text
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "browser_definition.png"))
+    assert "Total spend" in text and "Formula" in text
+    assert "sum(amount)" in dialog.locator("pre").first.inner_text()
+    assert problems(page) == []
+
+
+def test_a_category_filter_changes_the_figures(page, app_url):
+    page.goto(app_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    spend_shown = "() => document.querySelectorAll('.js-plotly-plot')[0].data[0].y"
+    before = page.evaluate(spend_shown)
+    page.get_by_role("combobox", name="Category").click()
+    page.get_by_role("option", name="Packaging", exact=True).click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "() => document.body.innerText.includes('category: Packaging')", timeout=60_000
+    )
+    # the chart redraws after the caption: wait until its total falls below the unfiltered one
+    page.wait_for_function(
+        "total => { const p = document.querySelectorAll('.js-plotly-plot')[0];"
+        " return p && p.data && p.data[0].y.reduce((a, b) => a + b, 0) < total; }",
+        arg=sum(before),
+        timeout=60_000,
+    )
+    wait_rendered(page)
+    after = page.evaluate(spend_shown)
+    assert len(after) == len(before) and sum(after) < sum(before)  # Packaging is a part
+    assert problems(page) == []
+    page.screenshot(path=str(ARTIFACTS / "browser_overview_packaging.png"))
+
+
+def test_data_page_shows_loads_and_uploads_a_file(page, app_url, tmp_path):
+    page.goto(f"{app_url}/data")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Data"
+    assert problems(page) == []
+    page.screenshot(path=str(ARTIFACTS / "browser_data.png"))
+    page.get_by_role("tab", name="Upload a file").click()
+    page.get_by_role("combobox", name="Table").click()
+    page.get_by_role("option", name="fx_rates").click()
+    upload = tmp_path / "rates.csv"
+    upload.write_text("date,currency,rate\n2026-11-02,USD,0.87\n2026-11-03,USD,0.86x\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Load the file").click()
+    page.wait_for_timeout(3000)
+    page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))
+    page.get_by_text("Loaded. The dashboard now shows the new data.").wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "rates.csv" in body
+    page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))
+
+
+HOLD_WRITE = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from kpi.store.database import Store
+    with Store({db!r}).write() as con:
+        con.execute("INSERT INTO fx_rates VALUES ('2026-12-01', 'GBP', 1.1)")
+        print("writing", flush=True)
+        time.sleep(8)
+    """
+)
+
+
+def test_app_keeps_serving_while_a_load_writes(page, app_url, demo_db):
+    code = HOLD_WRITE.format(root=str(ROOT), db=str(demo_db))
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        page.goto(f"{app_url}/data")
+        page.wait_for_selector("h1", timeout=60_000)
+        wait_rendered(page)
+        assert problems(page) == []
+        assert writer.poll() is None  # the load was still running while the page rendered
+    finally:
+        assert writer.wait(timeout=60) == 0
+
+
+def _act_as(page, who: str) -> None:
+    page.get_by_role("combobox", name="Acting as").click()
+    page.get_by_role("option", name=who).click()
+    page.wait_for_timeout(800)
+    wait_rendered(page)
+
+
+def test_savings_page_tabs_and_bridge(page, app_url):
+    page.goto(f"{app_url}/savings")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Savings & cost avoidance"
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_lenses.png"))
+    page.get_by_role("tab", name="Savings bridge").click()
+    page.wait_for_timeout(1500)
+    kinds = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.data[0].type)"
+    )
+    assert "waterfall" in kinds
+    assert "How the bridge is computed" in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_bridge.png"))
+    for tab in ("Realised vs expected", "Cost avoidance"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(800)
+    assert problems(page) == []
+
+
+def test_procurement_adds_an_initiative_and_finance_accepts_it(page, app_url):
+    page.goto(f"{app_url}/savings")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    _act_as(page, "Jonas Berg (procurement, member)")
+    page.get_by_role("tab", name="Initiatives").click()
+    form = page.locator('[data-testid="stForm"]').first
+    form.get_by_label("Title", exact=True).fill("Browser test: pallet wrap re-tender")
+    form.get_by_role("combobox", name="Supplier").click()
+    page.get_by_role("option").nth(1).click()
+    form.get_by_role("combobox", name="Item (or leave empty and give a category)").click()
+    page.get_by_role("option").nth(0).click()  # keep no item: use a category instead
+    form.get_by_label("Category", exact=True).fill("Packaging")
+    form.get_by_label("Baseline unit price", exact=True).fill("12.5")
+    form.get_by_label("Negotiated unit price", exact=True).fill("11.9")
+    form.get_by_label("Expected volume", exact=True).fill("1000")
+    form.get_by_role("button", name="Save initiative").click()
+    page.wait_for_timeout(1500)
+    wait_rendered(page)
+    body = page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_added.png"))
+    assert "Saved" in body or "Added" in body or "added" in body, problems(page)
+    assert problems(page) == []
+
+    _act_as(page, "Sam Okafor (finance, member)")
+    page.get_by_role("tab", name="Initiatives").click()
+    review = page.locator('[data-testid="stForm"]').nth(1)
+    review.get_by_role("combobox", name="Pending initiative").click()
+    page.keyboard.type("pallet")
+    page.get_by_role("option", name="pallet wrap").click()
+    review.get_by_label("Reason (required)").fill("Quotes on file")
+    review.get_by_role("button", name="Record decision").click()
+    page.wait_for_timeout(1500)
+    wait_rendered(page)
+    page.screenshot(path=str(ARTIFACTS / "browser_savings_accepted.png"))
+    assert ": accepted" in page.inner_text("body")
+    assert problems(page) == []
+
+
+def test_a_deep_link_on_a_fresh_server_opens_the_page_with_the_app_navigation(browser, demo_db):
+    with running_app(demo_db) as url:  # nobody has opened app.py on this server yet
+        pg = browser.new_page(viewport={"width": 1400, "height": 1200})
+        pg.goto(f"{url}/savings")
+        pg.wait_for_selector("h1", timeout=60_000)
+        wait_rendered(pg)
+        pg.wait_for_function(
+            "() => document.querySelector('h1') && "
+            "document.querySelector('h1').innerText.includes('Savings')",
+            timeout=60_000,
+        )
+        nav = pg.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "CFO overview" in nav and "Savings & cost avoidance" in nav
+        assert problems(pg) == []
+        pg.close()

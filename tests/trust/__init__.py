@@ -1,0 +1,1 @@
+"""Trust suites: bad files, faults (kills, full disks, concurrent writers) and hostile input."""

@@ -1,0 +1,1 @@
+"""Unit, pipeline and engine tests of kpi/ on small hand-computed fixtures."""
