@@ -40,9 +40,9 @@ import polars as pl
 from kpi.core import periods
 from kpi.core.formatting import format_money
 from kpi.core.output import to_csv_text
-from kpi.store import sql
 from kpi.store.database import Store
 from kpi.store.queries import bridge as sql_savings
+from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES
 
 DIMENSIONS = sql_savings.BRIDGE_DIMENSIONS
@@ -140,7 +140,7 @@ def savings_bridge(
     base, current = bridge_periods(from_period, to_period, store)
     query, params = sql_savings.bridge_query(base, current, by, filters)
     with store.read(display_currency=currency) as con:
-        frame = sql.fetch_frame(con, query, params)
+        frame = fetch_frame(con, query, params)
     money = pl.Decimal(38, 2)
     schema = {**({by: pl.String} if by else {}), **{c: money for c in COLUMNS}}
     if not frame.columns:

@@ -6,25 +6,26 @@ import polars as pl
 
 from kpi.store import sql
 from kpi.store.database import Store
+from kpi.store.query import fetch_frame
 from kpi.store.schema import TABLES
 
 
 def load_history(store: Store) -> pl.DataFrame:
     """Every load, newest first, with rows in / loaded / rejected."""
     with store.read() as con:
-        return sql.fetch_frame(con, sql.LOAD_HISTORY)
+        return fetch_frame(con, sql.LOAD_HISTORY)
 
 
 def rejected_rows(store: Store, load_id: int | None = None, limit: int = 10_000) -> pl.DataFrame:
     """Rejected rows with their row number and reason (of one load, or of all)."""
     with store.read() as con:
-        return sql.fetch_frame(con, sql.REJECTS, {"load_id": load_id, "limit": limit})
+        return fetch_frame(con, sql.REJECTS, {"load_id": load_id, "limit": limit})
 
 
 def freshness(store: Store) -> pl.DataFrame:
     """Per canonical table: rows held, the latest business date in it, when it was loaded."""
     with store.read() as con:
-        frames = [sql.fetch_frame(con, sql.table_freshness(t)) for t in TABLES]
+        frames = [fetch_frame(con, sql.table_freshness(t)) for t in TABLES]
     return pl.concat(frames)
 
 

@@ -12,9 +12,9 @@ from datetime import date
 
 import polars as pl
 
-from kpi.store import sql
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
+from kpi.store.query import fetch_frame
 
 CLASSES = ("safety", "cycle", "excess", "obsolete")
 
@@ -33,7 +33,7 @@ def stock_by_snapshot(
     """
     query, params = q.stock_by_snapshot(filters or {})
     with store.read(display_currency=currency) as con:
-        frame = sql.fetch_frame(con, query, {**params, "start": start, "end": end})
+        frame = fetch_frame(con, query, {**params, "start": start, "end": end})
     usage = pl.col("usage_value_per_day").cast(pl.Float64)
     days = pl.col("stock_value").cast(pl.Float64) / pl.when(usage > 0).then(usage)
     return frame.with_columns(
@@ -58,7 +58,7 @@ def items_to_question(
     """
     query, params = q.stock_at(filters or {})
     with store.read(display_currency=currency) as con:
-        frame = sql.fetch_frame(con, query, {**params, "start": start, "end": end})
+        frame = fetch_frame(con, query, {**params, "start": start, "end": end})
     limit = store.settings.obsolete_after_days
     idle = pl.col("days_since_issue").is_null() | (pl.col("days_since_issue") > limit)
     excess = pl.col("excess_value") > 0

@@ -17,6 +17,7 @@ from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_formula
 from kpi.store import sql
 from kpi.store.database import Store
+from kpi.store.query import fetch_frame
 
 
 def measures_by_period(
@@ -38,7 +39,7 @@ def measures_by_period(
         view, period_column, guarded, grain, store.settings.fiscal, [], start, end, applied
     )
     with store.read(display_currency=currency) as con:
-        wide = sql.fetch_frame(con, query, params)
+        wide = fetch_frame(con, query, params)
     return wide.rename({f"m{i}": name for i, name in enumerate(measures)})
 
 

@@ -20,7 +20,7 @@ from kpi.core import periods
 from kpi.core.settings import FiscalCalendar
 from kpi.store.database import Store
 from kpi.store.queries import savings_ledger as q
-from kpi.store.sql import fetch_frame
+from kpi.store.query import fetch_frame
 
 Filters = Mapping[str, Sequence[str] | str]
 

@@ -23,7 +23,7 @@ import polars as pl
 from kpi.core import periods
 from kpi.store.database import Store
 from kpi.store.queries import spend as q
-from kpi.store.sql import fetch_frame
+from kpi.store.query import fetch_frame
 
 Filters = Mapping[str, Sequence[str] | str]
 

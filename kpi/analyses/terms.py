@@ -27,6 +27,7 @@ from kpi.semantic.formula_guard import guard_filter
 from kpi.store import sql
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
+from kpi.store.query import fetch_frame
 from kpi.store.schema import all_ddl
 
 CENT = Decimal("0.01")
@@ -118,7 +119,7 @@ def load_policy(path: Path | None = None) -> PaymentPolicy:
 # ---- payment terms & cash page ------------------------------------------------------------
 def _read(store: Store, query: str, params: dict, currency: str | None = None) -> pl.DataFrame:
     with store.read(display_currency=currency) as con:
-        return sql.fetch_frame(con, query, params)
+        return fetch_frame(con, query, params)
 
 
 def terms_by_segment(
@@ -347,7 +348,7 @@ def simulate_terms(
     if text:
         condition = guard_filter(text, segment_columns(store.settings), view="suppliers")
     with store.read(display_currency=currency) as con:
-        rows = sql.fetch_frame(con, q.supplier_segment(condition), {"as_of": as_of})
+        rows = fetch_frame(con, q.supplier_segment(condition), {"as_of": as_of})
         window_end = con.execute(q.SPEND_YEAR_END, {"as_of": as_of}).fetchall()[0][0]
     # one Decimal computation per supplier (a few hundred rows): DuckDB divides DECIMALs in
     # floating point, and rounding each supplier to the cent makes the totals their sums
@@ -480,7 +481,7 @@ def list_scenarios(store: Store) -> pl.DataFrame:
         ).fetchall()
         if not exists[0][0]:
             return pl.DataFrame()
-        return sql.fetch_frame(
+        return fetch_frame(
             con,
             "SELECT * EXCLUDE (detail) FROM terms_scenarios ORDER BY scenario_id DESC",
         )

@@ -22,6 +22,7 @@ from kpi.core.settings import load_settings
 from kpi.semantic.definitions import KpiDefinition, load_definitions
 from kpi.store import sql
 from kpi.store.database import Store
+from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES
 
 RESULT_COLUMNS = ("kpi", "period", "value")
@@ -155,13 +156,13 @@ def _run_parts(
     """Every group's query in one statement: what they share (spend_base) is computed once."""
     statement, params = _statement(parts, by, store, currency)
     try:
-        return sql.fetch_frame(con, statement, params)
+        return fetch_frame(con, statement, params)
     except duckdb.Error as exc:
         if sql.NOT_COMPUTED not in str(exc):
             raise
     # a column the planner did not see coming: compute spend_base with all its columns
     statement, params = sql.kpi_statement(parts, by, store.settings, currency, narrow=False)
-    return sql.fetch_frame(con, statement, params)
+    return fetch_frame(con, statement, params)
 
 
 def select_definitions(

@@ -24,7 +24,7 @@ from kpi.store.queries.working_capital import VIEWS as WORKING_CAPITAL_VIEWS
 from kpi.store.schema import CURRENCIES, all_ddl
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 DIALECT = "duckdb"
 
@@ -811,11 +811,3 @@ def table_freshness(table: str) -> str:
         f"(SELECT max(finished) FROM loads WHERE table_name = {_lit(table)} "
         f"AND status = 'loaded') AS last_loaded FROM {table}"
     )
-
-
-def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
-    """Run a query and hand the result to polars through Arrow (no pandas round trip)."""
-    import polars as pl
-
-    relation = con.sql(query, params=params) if params else con.sql(query)
-    return relation.pl() if relation is not None else pl.DataFrame()

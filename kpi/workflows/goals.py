@@ -41,7 +41,7 @@ from kpi.semantic.engine import compute
 from kpi.store.database import Store
 from kpi.store.queries import bridge as sql_savings
 from kpi.store.queries import goals as q
-from kpi.store.sql import fetch_frame
+from kpi.store.query import fetch_frame
 
 Filters = Mapping[str, Sequence[str]]
 

@@ -39,8 +39,8 @@ from pydantic import (
 from kpi.core.people import PermissionDenied, Person
 from kpi.store.database import Store
 from kpi.store.queries import savings_ledger as q
+from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES, FINANCE_STATUSES, KINDS, STAGES
-from kpi.store.sql import fetch_frame
 
 # Fields whose change alters the money an initiative claims: editing one after finance
 # ruled sends the initiative back to pending.

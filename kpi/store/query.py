@@ -1,0 +1,37 @@
+"""The one way to run a query on the store: constant SQL text (or a sqlglot tree rendered
+by the semantic layer) with bound parameters, handed to polars through Arrow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import duckdb
+import polars as pl
+
+from kpi.store.database import Store
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
+    """Run a query and hand the result to polars through Arrow (no pandas round trip)."""
+    relation = con.sql(query, params=params) if params else con.sql(query)
+    return relation.pl() if relation is not None else pl.DataFrame()
+
+
+def run(
+    store: Store,
+    query: str,
+    params: Mapping[str, object] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """Run `query` on a read connection (amounts in `currency`, default the reporting one).
+
+    A statement binds only the parameters it names, so callers can pass a scope's whole
+    parameter set to any of their statements.
+    """
+    named = set(_PARAM.findall(query))
+    used = {k: v for k, v in (params or {}).items() if k in named}
+    with store.read(display_currency=currency) as con:
+        return fetch_frame(con, query, used)
