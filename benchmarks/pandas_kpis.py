@@ -3,7 +3,8 @@
 The canonical tables are read from DuckDB with `.df()` (only the columns the subset needs)
 and everything after that is pandas: fx conversion, payment facts, budget against actual,
 year on year, goods receipts against promises, stock classes. Same meanings as the curated
-views of kpi/sql.py, for the demo's settings (fiscal year = calendar year, EUR reporting).
+views of kpi/store/views.py, for the demo's settings (fiscal year = calendar year, EUR
+reporting).
 Left out: the KPIs that need contract prices or savings initiatives (spend under
 management, purchase price variance, the four savings KPIs) and supplier ranks.
 """

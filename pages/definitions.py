@@ -29,7 +29,7 @@ from kpi.semantic.definitions import (
 )
 from kpi.semantic.engine import ComputeError
 from kpi.store.database import Store, StoreError
-from kpi.store.sql import view_catalog
+from kpi.store.views import view_catalog
 from kpi.workflows.kpi_editing import (
     BrokenFile,
     ConflictError,

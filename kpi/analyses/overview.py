@@ -12,12 +12,13 @@ from datetime import date
 
 import polars as pl
 
+from kpi.semantic.compiler import Measure, kpi_query
 from kpi.semantic.definitions import KpiDefinition
 from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_formula
-from kpi.store import sql
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
+from kpi.store.views import view_catalog
 
 
 def measures_by_period(
@@ -32,10 +33,10 @@ def measures_by_period(
     currency: str | None = None,
 ) -> pl.DataFrame:
     """Named aggregate formulas over one view, one row per period, one column per name."""
-    columns = sql.view_catalog(store.settings)[view]
+    columns = view_catalog(store.settings)[view]
     applied = {k: v for k, v in (filters or {}).items() if v and k in columns}
-    guarded = [sql.Measure(name, guard_formula(text, columns)) for name, text in measures.items()]
-    query, params = sql.kpi_query(
+    guarded = [Measure(name, guard_formula(text, columns)) for name, text in measures.items()]
+    query, params = kpi_query(
         view, period_column, guarded, grain, store.settings.fiscal, [], start, end, applied
     )
     with store.read(display_currency=currency) as con:

@@ -1,7 +1,7 @@
 """Savings measured on the invoices, not taken from the claims: per initiative and month, and
 procurement's and finance's lenses side by side.
 
-Every figure comes from the `savings_lines` and `spend` views (kpi/sql.py): the invoice
+Every figure comes from the `savings_lines` and `spend` views (kpi/store/views.py): the invoice
 lines an initiative covers (its supplier, its item or else its category, its dates, its
 currency) and what was really paid on them. Amounts are in the display currency (the
 reporting currency unless `currency` is given), converted at each line's date; prices

@@ -17,8 +17,8 @@ import polars as pl
 from kpi.core import periods
 from kpi.semantic.definitions import KpiDefinition
 from kpi.semantic.engine import compute
-from kpi.store import sql
 from kpi.store.database import Store
+from kpi.store.queries.bookkeeping import date_bounds
 
 STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "none": 3}
 
@@ -47,7 +47,7 @@ class DataWindow:
 def data_window(store: Store) -> DataWindow | None:
     """First and last invoice date in the store (None when there is no spend yet)."""
     with store.read() as con:
-        lo, hi = con.execute(sql.date_bounds("invoices", "invoice_date")).fetchall()[0]
+        lo, hi = con.execute(date_bounds("invoices", "invoice_date")).fetchall()[0]
     if lo is None:
         return None
     return DataWindow(lo, hi)

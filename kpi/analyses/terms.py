@@ -24,11 +24,11 @@ import yaml
 from kpi.core.people import PermissionDenied, Person
 from kpi.core.settings import Settings, config_dir
 from kpi.semantic.formula_guard import guard_filter
-from kpi.store import sql
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
 from kpi.store.query import fetch_frame
 from kpi.store.schema import all_ddl
+from kpi.store.views import create_views
 
 CENT = Decimal("0.01")
 DAYS_PER_YEAR = Decimal(365)
@@ -212,7 +212,7 @@ def segment_columns(settings: Settings) -> dict[str, str]:
     con = duckdb.connect(":memory:")
     try:
         con.execute(all_ddl())
-        sql.create_views(con, settings)
+        create_views(con, settings)
         rows = con.execute("DESCRIBE " + q.supplier_segment(None), {"as_of": None}).fetchall()
         return {r[0]: r[1] for r in rows}
     finally:

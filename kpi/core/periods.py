@@ -1,7 +1,8 @@
 """Fiscal periods: labels (2026-03, FY2026-Q1, FY2026) and the date ranges behind them.
 
-The same rules are written once in SQL (kpi.store.sql.period_label) for the engine; these Python
-twins serve the command line (period labels as --from/--to) and the app's filters.
+The same rules are written once in SQL (kpi.semantic.period_sql.period_label) for the
+engine; these Python twins serve the command line (period labels as --from/--to) and the
+app's filters.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from sqlglot import exp
 from kpi.core import periods
 from kpi.core.settings import Settings, kpis_path, load_settings
 from kpi.semantic.formula_guard import FormulaError, guard_formula
-from kpi.store.sql import view_catalog
+from kpi.store.views import view_catalog
 
 Owner = Literal["finance", "procurement", "joint"]
 Theme = Literal["spend", "compliance", "savings", "payments", "inventory", "suppliers"]

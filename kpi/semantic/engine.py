@@ -19,11 +19,12 @@ import polars as pl
 
 from kpi.core import periods
 from kpi.core.settings import load_settings
+from kpi.semantic import compiler
 from kpi.semantic.definitions import KpiDefinition, load_definitions
-from kpi.store import sql
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES
+from kpi.store.views import view_catalog
 
 RESULT_COLUMNS = ("kpi", "period", "value")
 
@@ -57,7 +58,7 @@ def compute(
         raise ComputeError(f"unknown grain '{grain}': use month, quarter or year")
     by = list(by)
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
-    catalog = sql.view_catalog(store.settings)
+    catalog = view_catalog(store.settings)
     skipped: dict[str, str] = {}
     unfiltered: dict[str, list[str]] = {}
     groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = defaultdict(list)
@@ -76,8 +77,8 @@ def compute(
 
     parts = []
     for (view, period_column, applied), kpis in groups.items():
-        measures = [sql.Measure(k.id, k.formula_tree) for k in kpis]
-        query, params = sql.kpi_query(
+        measures = [compiler.Measure(k.id, k.formula_tree) for k in kpis]
+        query, params = compiler.kpi_query(
             view,
             period_column,
             measures,
@@ -130,7 +131,7 @@ def _statement(
     store: Store,
     currency: str | None,
 ) -> tuple[str, list[object]]:
-    """sql.kpi_statement for these parts, from the cache when asked before."""
+    """compiler.kpi_statement for these parts, from the cache when asked before."""
     key = (
         tuple((v, q, tuple(p), n) for v, q, p, n in parts),
         tuple(by),
@@ -139,7 +140,7 @@ def _statement(
     )
     hit = _STATEMENTS.get(key)
     if hit is None:
-        hit = sql.kpi_statement(parts, by, store.settings, currency)
+        hit = compiler.kpi_statement(parts, by, store.settings, currency)
         if len(_STATEMENTS) >= _CACHE_SIZE:
             _STATEMENTS.clear()
         _STATEMENTS[key] = hit
@@ -158,10 +159,10 @@ def _run_parts(
     try:
         return fetch_frame(con, statement, params)
     except duckdb.Error as exc:
-        if sql.NOT_COMPUTED not in str(exc):
+        if compiler.NOT_COMPUTED not in str(exc):
             raise
     # a column the planner did not see coming: compute spend_base with all its columns
-    statement, params = sql.kpi_statement(parts, by, store.settings, currency, narrow=False)
+    statement, params = compiler.kpi_statement(parts, by, store.settings, currency, narrow=False)
     return fetch_frame(con, statement, params)
 
 

@@ -5,8 +5,8 @@ The text is tokenized and parsed with sqlglot, never inspected with regexes; the
 walked and every node must be on an allow-list (node types, function names, cast types, date
 parts), every column must be a plain name of the view. All problems are collected and raised
 together in one `FormulaError`, each saying what is not allowed and where. The tree that
-comes back is the one the engine renders (kpi.store.sql.kpi_query), so what was checked is exactly
-what runs.
+comes back is the one the engine renders (kpi.semantic.compiler.kpi_query), so what was
+checked is exactly what runs.
 """
 
 from __future__ import annotations

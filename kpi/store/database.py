@@ -21,10 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from kpi.core.settings import Settings, db_path, load_settings
-from kpi.store import sql
 from kpi.store.schema import all_ddl
+from kpi.store.template import parsed, render
+from kpi.store.views import create_views
 
 # Reader connections cannot reach the file system or install code: KPI formulas are user
 # text, and even a formula that slipped past the guard could not read a file through them.
@@ -88,7 +90,7 @@ class Store:
             )
         con = self._connect_read_only()
         try:
-            sql.create_views(con, self.settings, display_currency)
+            create_views(con, self.settings, display_currency)
             yield con
         finally:
             con.close()
@@ -120,8 +122,7 @@ class Store:
         config = {k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"}
         con = duckdb.connect(":memory:", config=config)
         try:
-            quoted = str(self.path).replace("'", "''")  # our own path, not user text
-            con.execute(f"ATTACH '{quoted}' AS store (READ_ONLY)")
+            con.execute(_attach_read_only(self.path))
             con.execute("USE store")
             con.execute("SET enable_external_access = false")  # no file access from here on
             con.execute("SET lock_configuration = true")
@@ -201,6 +202,18 @@ class Store:
         """Create an empty store with every canonical table (no-op when it exists)."""
         with self.write():
             pass
+
+
+_ATTACH = "ATTACH '__path__' AS store (READ_ONLY)"
+
+
+def _attach_read_only(path: Path) -> str:
+    """ATTACH takes no bound parameters: the path (our own) goes in as a sqlglot literal."""
+    attach = parsed(_ATTACH).copy()
+    placeholder = attach.find(exp.Literal)  # '__path__', the statement's one literal
+    assert placeholder is not None
+    placeholder.replace(exp.Literal.string(str(path)))
+    return render(attach)
 
 
 def _remove(p: Path) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 # Logical column kinds and their DuckDB types. Money is exact: DECIMAL, never float.
 SQL_TYPES: dict[str, str] = {
     "text": "VARCHAR",
@@ -390,9 +392,24 @@ CREATE TABLE IF NOT EXISTS goal_decisions (
 
 
 def create_table_sql(table: Table) -> str:
-    """DDL for one canonical table (names come from this module, never from user text)."""
-    cols = ",\n    ".join(f"{c.name} {c.sql_type}" for c in table.columns)
-    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n    {cols}\n);"
+    """DDL for one canonical table, built by sqlglot from this module's names and types.
+
+    The names are quoted here rather than through kpi.store.identifiers, which reads its
+    list of known names from this module.
+    """
+    columns = [
+        exp.ColumnDef(
+            this=exp.to_identifier(c.name, quoted=True),
+            kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
+        )
+        for c in table.columns
+    ]
+    create = exp.Create(
+        kind="TABLE",
+        exists=True,
+        this=exp.Schema(this=exp.to_table(table.name, quoted=True), expressions=columns),
+    )
+    return create.sql("duckdb") + ";"
 
 
 def all_ddl() -> str:

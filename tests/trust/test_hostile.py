@@ -26,7 +26,7 @@ from kpi import cli
 from kpi.core.settings import load_settings
 from kpi.semantic.formula_guard import FormulaError, guard_filter, guard_formula
 from kpi.store.database import Store
-from kpi.store.sql import view_catalog
+from kpi.store.views import view_catalog
 from kpi.workflows.kpi_editing import check_candidate, entry_text
 from tests import hand_fixture
 

@@ -137,13 +137,13 @@ def test_totals_reconcile_to_the_cent(store):
 
 def test_kpis_sharing_a_view_run_in_one_query(store, definitions, monkeypatch):
     seen = []
-    real = engine.sql.kpi_query
+    real = engine.compiler.kpi_query
 
     def spy(view, *args, **kw):
         seen.append(view)
         return real(view, *args, **kw)
 
-    monkeypatch.setattr(engine.sql, "kpi_query", spy)
+    monkeypatch.setattr(engine.compiler, "kpi_query", spy)
     values(store, definitions, ["total_spend", "po_compliance", "maverick_spend_rate"])
     assert seen == ["spend"]
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from kpi.core.settings import load_settings
+from kpi.semantic.compiler import Measure, kpi_query
 from kpi.semantic.formula_guard import (
     MAX_LENGTH,
     FormulaError,
@@ -17,7 +18,7 @@ from kpi.semantic.formula_guard import (
     guard_formula,
 )
 from kpi.store.schema import all_ddl
-from kpi.store.sql import Measure, create_views, kpi_query, view_catalog
+from kpi.store.views import create_views, view_catalog
 
 CATALOG = view_catalog(load_settings())
 SPEND = CATALOG["spend"]

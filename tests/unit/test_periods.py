@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from kpi.core import periods
 from kpi.core.settings import FiscalCalendar
-from kpi.store import sql
+from kpi.semantic.period_sql import period_label
 
 calendars = st.builds(FiscalCalendar, st.integers(1, 12), st.sampled_from(["end", "start"]))
 dates = st.dates(date(2000, 1, 1), date(2040, 12, 31))
@@ -50,7 +50,7 @@ def test_a_date_lies_in_the_range_of_its_label(d, cal, grain):
 @settings(max_examples=60, deadline=None)
 def test_sql_labels_match_python_labels(cal, grain, ds):
     con = duckdb.connect()
-    expr = sql.period_label(exp.column("d"), grain, cal).sql("duckdb")
+    expr = period_label(exp.column("d"), grain, cal).sql("duckdb")
     con.execute("CREATE TABLE t (d DATE)")
     con.executemany("INSERT INTO t VALUES (?)", [(d,) for d in ds])
     got = [r[0] for r in con.execute(f"SELECT {expr} FROM t").fetchall()]

@@ -1,9 +1,10 @@
 """The SQL of the savings analyses: the price–volume–mix bridge between two periods.
 
-Part of the SQL layer (see kpi/sql.py): it runs over the curated `spend` view on a
-connection from `Store.read()`. Nothing in it comes from user text: the dimension a bridge
-is split by and the filter columns are checked against allow-lists and spelled from this
-module's constants; dates and filter values are bound parameters.
+Part of the SQL layer: it runs over the curated `spend` view (kpi/store/views.py) on a
+connection from `Store.read()`. Nothing in it comes from user text: the statement is a
+constant template; the dimension a bridge is split by is checked against an allow-list
+and reaches it as a sqlglot node; dates and filter values are bound parameters (a filter
+not used is a NULL list).
 
 Exactness: DuckDB divides DECIMALs in floating point, so the two divisions of the bridge
 (p0 = S0 / Q0 and the base average price) are done on whole numbers instead: spend in
@@ -15,10 +16,12 @@ bridge adds up to the cent and returns DECIMAL(38,2).
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from sqlglot import exp
 
-DIALECT = "duckdb"
+from kpi.store import identifiers
+from kpi.store.template import fill, parsed, render
 
 # Dimensions a bridge can be split by (one row per value): columns of the `spend` view.
 BRIDGE_DIMENSIONS = ("category", "cost_centre", "supplier", "supplier_size", "country")
@@ -26,25 +29,39 @@ BRIDGE_DIMENSIONS = ("category", "cost_centre", "supplier", "supplier_size", "co
 # Columns a bridge can be filtered on (values are bound parameters).
 BRIDGE_FILTERS = (*BRIDGE_DIMENSIONS, "supplier_id", "item_id")
 
+identifiers.register(BRIDGE_FILTERS)  # columns of `spend`
+
 MONEY_COLUMNS = ("base", "price", "volume", "mix", "new", "lost", "current")
 
 
-def _div_round(n: str, d: str) -> str:
-    """SQL: n / d for HUGEINT expressions, rounded half away from zero (0 when d is 0)."""
-    q = f"((abs({n}) * 2 + abs({d})) // (2 * abs({d})))"
-    return f"(CASE WHEN {d} = 0 THEN 0 WHEN ({n} < 0) <> ({d} < 0) THEN -{q} ELSE {q} END)"
+# n / d for HUGEINT expressions, rounded half away from zero (0 when d is 0)
+_DIV_ROUND = """
+CASE WHEN __d__ = 0 THEN 0
+     WHEN (__n__ < 0) <> (__d__ < 0)
+     THEN -((abs(__n__) * 2 + abs(__d__)) // (2 * abs(__d__)))
+     ELSE (abs(__n__) * 2 + abs(__d__)) // (2 * abs(__d__)) END
+"""
+
+# a whole number of cents as DECIMAL(38,2), exactly
+_MONEY = "CAST(CAST(__cents__ AS DECIMAL(38,0)) * 0.01 AS DECIMAL(38,2))"
 
 
-def _money(cents: str) -> str:
-    """SQL: a whole number of cents as DECIMAL(38,2), exactly."""
-    return f"CAST(CAST({cents} AS DECIMAL(38,0)) * 0.01 AS DECIMAL(38,2))"
+def _div_round(n: str, d: str) -> exp.Expression:
+    """n / d (constant SQL expressions of this module), rounded half away from zero."""
+    return exp.paren(fill(_DIV_ROUND, n=exp.paren(parsed(n)), d=exp.paren(parsed(d))))
 
 
+def _money(cents: str) -> exp.Expression:
+    """A constant SQL expression of whole cents as DECIMAL(38,2)."""
+    return fill(_MONEY, cents=exp.paren(parsed(cents)))
+
+
+# The bridge split by `scope` (the `by` dimension); a bridge not split loses every `scope`.
 _BRIDGE = """
 WITH lines AS (
     -- the invoice lines of either period, in the scope; a line whose amount cannot be
     -- converted (no fx rate) is left out, as total_spend leaves it out
-    SELECT {scope_select}
+    SELECT __scope__ AS scope,
            item_id,
            CASE WHEN item_id IS NULL THEN category END AS no_item_category,
            CAST(amount AS DECIMAL(18,2)) AS amount,
@@ -55,23 +72,32 @@ WITH lines AS (
     WHERE amount IS NOT NULL
       AND (invoice_date BETWEEN $base_start AND $base_end
            OR invoice_date BETWEEN $current_start AND $current_end)
-      {filters}
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL
+           OR list_contains($cost_centre::VARCHAR[], cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], supplier))
+      AND ($supplier_size::VARCHAR[] IS NULL
+           OR list_contains($supplier_size::VARCHAR[], supplier_size))
+      AND ($country::VARCHAR[] IS NULL OR list_contains($country::VARCHAR[], country))
+      AND ($supplier_id::VARCHAR[] IS NULL
+           OR list_contains($supplier_id::VARCHAR[], supplier_id))
+      AND ($item_id::VARCHAR[] IS NULL OR list_contains($item_id::VARCHAR[], item_id))
 ), keys AS (
     -- one row per key (scope value, item; lines without item: one key per category):
     -- spend in cents and quantity in thousandths, as exact whole numbers
-    SELECT {scope_col}
+    SELECT scope,
         CAST(coalesce(sum(amount) FILTER (WHERE in_base), 0) * 100 AS HUGEINT) AS s0,
         CAST(coalesce(sum(quantity) FILTER (WHERE in_base), 0) * 1000 AS HUGEINT) AS q0,
         CAST(coalesce(sum(amount) FILTER (WHERE in_current), 0) * 100 AS HUGEINT) AS s1,
         CAST(coalesce(sum(quantity) FILTER (WHERE in_current), 0) * 1000 AS HUGEINT) AS q1
     FROM lines
-    GROUP BY {scope_col} item_id, no_item_category
+    GROUP BY scope, item_id, no_item_category
 ), scoped AS (
-    SELECT {scope_col}
+    SELECT scope,
         coalesce(sum(s0), 0) AS base,
         coalesce(sum(s1), 0) AS current,
         -- (p1 - p0) x Q1 = S1 - S0 x Q1 / Q0, rounded to the cent per key
-        coalesce(sum(s1 - {price_key}) FILTER (WHERE q0 <> 0 AND q1 <> 0), 0) AS price,
+        coalesce(sum(s1 - __price_key__) FILTER (WHERE q0 <> 0 AND q1 <> 0), 0) AS price,
         coalesce(sum(s0) FILTER (WHERE q0 <> 0 AND q1 <> 0), 0) AS cs0,
         coalesce(sum(s1) FILTER (WHERE q0 <> 0 AND q1 <> 0), 0) AS cs1,
         coalesce(sum(q0) FILTER (WHERE q0 <> 0 AND q1 <> 0), 0) AS cq0,
@@ -79,17 +105,38 @@ WITH lines AS (
         coalesce(sum(s1) FILTER (WHERE q0 = 0 OR q1 = 0), 0) AS new,
         -coalesce(sum(s0) FILTER (WHERE q0 = 0 OR q1 = 0), 0) AS lost
     FROM keys
-    {group_by}
+    GROUP BY scope
 ), effects AS (
     -- (sum Q1 - sum Q0) x sum S0 / sum Q0 over the continuing keys, to the cent
-    SELECT *, {volume} AS volume FROM scoped
+    SELECT *, __volume__ AS volume FROM scoped
 )
-SELECT {scope_out}
-    {base} AS base, {price} AS price, {volume_out} AS volume, {mix} AS mix,
-    {new} AS new, {lost} AS lost, {current} AS current
+SELECT scope AS scope,
+    __base__ AS base, __price__ AS price, __volume_out__ AS volume, __mix__ AS mix,
+    __new__ AS new, __lost__ AS lost, __current__ AS current
 FROM effects
-{order_by}
+ORDER BY scope NULLS LAST
 """
+
+
+def _without_scope(bridge: exp.Select) -> exp.Select:
+    """The bridge as one row: every `scope` column, grouping and ordering taken out."""
+    doomed = [
+        node
+        for node in bridge.find_all(exp.Alias, exp.Column, exp.Ordered)
+        if (isinstance(node, exp.Alias) and node.alias == "scope")
+        or (isinstance(node, exp.Ordered) and node.this.name == "scope")
+        or (
+            isinstance(node, exp.Column)
+            and node.name == "scope"
+            and isinstance(node.parent, exp.Select | exp.Group)
+        )
+    ]
+    for node in doomed:
+        node.pop()
+    for clause in list(bridge.find_all(exp.Group, exp.Order)):
+        if not clause.expressions:
+            clause.pop()
+    return bridge
 
 
 def bridge_query(
@@ -113,21 +160,10 @@ def bridge_query(
         "current_start": current[0],
         "current_end": current[1],
     }
-    conds = []
-    for i, (column, values) in enumerate(sorted(filters.items())):
-        if not values:
-            continue
-        names = [f"f{i}_{j}" for j in range(len(values))]
-        params.update(zip(names, values, strict=True))
-        marks = ", ".join(f"${n}" for n in names)
-        conds.append(f"AND {exp.column(column).sql(DIALECT)} IN ({marks})")
-    scope = exp.column(by).sql(DIALECT) if by else ""
-    query = _BRIDGE.format(
-        scope_select=f"{scope} AS scope," if by else "",
-        scope_col="scope," if by else "",
-        scope_out=f"scope AS {scope}," if by else "",
-        filters="\n      ".join(conds),
-        group_by="GROUP BY scope" if by else "",
+    params.update({f: list(filters.get(f) or []) or None for f in BRIDGE_FILTERS})
+    bridge = fill(
+        _BRIDGE,
+        scope=identifiers.column(by) if by else exp.Null(),
         price_key=_div_round("s0 * q1", "q0"),
         volume=_div_round("cs0 * (cq1 - cq0)", "cq0"),
         base=_money("base"),
@@ -137,6 +173,10 @@ def bridge_query(
         new=_money("new"),
         lost=_money("lost"),
         current=_money("current"),
-        order_by="ORDER BY scope NULLS LAST" if by else "",
     )
-    return query, params
+    bridge = cast(exp.Select, bridge)
+    if by:
+        bridge.selects[0].set("alias", identifiers.ident(by))
+    else:
+        bridge = _without_scope(bridge)
+    return render(bridge), params

@@ -1,6 +1,6 @@
 """The SQL of the quarterly goals: spend by category, the price outlook, proposals, decisions.
 
-Part of the SQL layer (kpi/sql.py holds the curated views read here: `spend`). Every
+Part of the SQL layer (kpi/store/views.py holds the curated view read here: `spend`). Every
 statement is a constant; values are bound parameters (`$name`), and an optional filter is
 a list parameter that is NULL when it is not used, so nothing a person typed is ever
 spliced into a statement. The tables written here are made by kpi.store.schema.BOOKKEEPING_DDL.
@@ -8,30 +8,25 @@ spliced into a statement. The tables written here are made by kpi.store.schema.B
 
 from __future__ import annotations
 
-
-def _in(param: str, column: str) -> str:
-    """`column` is one of the values of the list parameter, or the parameter is NULL."""
-    return f"(${param}::VARCHAR[] IS NULL OR list_contains(${param}::VARCHAR[], {column}))"
-
-
 # a store built before these tables existed gets them on its next write; reads check first
 HAS_TABLE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
 
 # ---- spend and the price outlook ------------------------------------------------------------
 
-SPEND_BY_CATEGORY = f"""
+SPEND_BY_CATEGORY = """
 SELECT coalesce(category, '(no category)') AS category, sum(amount) AS spend
 FROM spend
 WHERE invoice_date BETWEEN $start AND $end
-  AND {_in("category", "category")}
-  AND {_in("cost_centre", "cost_centre")}
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY ALL
 """
 
-OUTLOOK_FOR_QUARTER = f"""
+OUTLOOK_FOR_QUARTER = """
 SELECT category, CAST(expected_change_pct AS DOUBLE) AS expected_change_pct, note
 FROM price_outlook
-WHERE quarter = $quarter AND {_in("category", "category")}
+WHERE quarter = $quarter AND ($category::VARCHAR[] IS NULL
+                              OR list_contains($category::VARCHAR[], category))
 """
 
 GET_OUTLOOK = """

@@ -1,46 +1,43 @@
 """The SQL of the savings ledger: initiatives, their audit log, savings by month, two lenses.
 
-Part of the SQL layer (kpi/sql.py holds the curated views these queries read: `spend`,
-`savings_lines`, `fx_factor`). Every statement here is a constant. Values are bound
-parameters (`$name`); an optional filter is a parameter that is NULL when it is not used,
-so no statement is ever assembled from what a person typed. The only names spliced into a
-statement are the columns of `savings_initiatives`, taken from kpi.store.schema.
+Part of the SQL layer (kpi/store/views.py holds the curated views these queries read:
+`spend`, `savings_lines`, `fx_factor`). Every statement here is a constant. Values are bound
+parameters (`$name`); an optional filter is a list parameter that is NULL when it is not
+used, so no statement is ever assembled from what a person typed. The statements that name
+every column of `savings_initiatives` are built once by sqlglot from kpi.store.schema.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlglot import exp
+
+from kpi.store import identifiers
 from kpi.store.schema import TABLES
+from kpi.store.template import parsed, render
 
 INITIATIVE_COLUMNS: tuple[str, ...] = tuple(TABLES["savings_initiatives"].column_names)
 
-_COLS = ", ".join(INITIATIVE_COLUMNS)
-
-
-def _in(param: str, column: str) -> str:
-    """`column` is one of the values of the list parameter, or the parameter is NULL."""
-    return f"(${param}::VARCHAR[] IS NULL OR list_contains(${param}::VARCHAR[], {column}))"
-
+_TABLE = "savings_initiatives"
 
 # ---- the initiatives ------------------------------------------------------------------------
 
 # a status never set reads as pending, as in the `savings_lines` view
-_LIST_COLS = ", ".join(
-    "coalesce(si.finance_status, 'pending') AS finance_status"
-    if c == "finance_status"
-    else f"si.{c}"
-    for c in INITIATIVE_COLUMNS
-)
+_PENDING = "coalesce(si.finance_status, 'pending') AS finance_status"
 
-LIST_INITIATIVES = f"""
-SELECT {_LIST_COLS}, s.supplier_name, it.description AS item_description
+_LIST_INITIATIVES = """
+SELECT __initiative__, s.supplier_name, it.description AS item_description
 FROM savings_initiatives si
 LEFT JOIN suppliers s ON s.supplier_id = si.supplier_id
 LEFT JOIN items it ON it.item_id = si.item_id
-WHERE {_in("kind", "si.kind")}
-  AND {_in("stage", "si.stage")}
-  AND {_in("finance_status", "coalesce(si.finance_status, 'pending')")}
-  AND {_in("category", "coalesce(si.category, it.category)")}
-  AND {_in("owner", "si.owner")}
+WHERE ($kind::VARCHAR[] IS NULL OR list_contains($kind::VARCHAR[], si.kind))
+  AND ($stage::VARCHAR[] IS NULL OR list_contains($stage::VARCHAR[], si.stage))
+  AND ($finance_status::VARCHAR[] IS NULL
+       OR list_contains($finance_status::VARCHAR[], coalesce(si.finance_status, 'pending')))
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(si.category, it.category)))
+  AND ($owner::VARCHAR[] IS NULL OR list_contains($owner::VARCHAR[], si.owner))
   AND ($search::VARCHAR IS NULL OR contains(lower(concat_ws(' ',
         si.initiative_id, si.title, si.kind, si.category, it.category, si.supplier_id,
         s.supplier_name, si.item_id, it.description, si.owner, si.stage, si.finance_note)),
@@ -48,9 +45,6 @@ WHERE {_in("kind", "si.kind")}
 ORDER BY si.initiative_id
 """
 
-GET_INITIATIVE = f"""
-SELECT {_COLS} FROM savings_initiatives WHERE initiative_id = $initiative_id LIMIT 1
-"""
 
 SUPPLIER_EXISTS = "SELECT count(*) FROM suppliers WHERE supplier_id = $supplier_id"
 
@@ -62,16 +56,51 @@ SELECT coalesce(max(TRY_CAST(regexp_extract(initiative_id, $pattern, 1) AS BIGIN
 FROM savings_initiatives WHERE regexp_full_match(initiative_id, $pattern)
 """
 
-INSERT_INITIATIVE = f"""
-INSERT INTO savings_initiatives ({_COLS})
-VALUES ({", ".join(f"${c}" for c in INITIATIVE_COLUMNS)})
-"""
 
-UPDATE_INITIATIVE = f"""
-UPDATE savings_initiatives
-SET {", ".join(f"{c} = ${c}" for c in INITIATIVE_COLUMNS if c != "initiative_id")}
-WHERE initiative_id = $initiative_id
-"""
+def _list_initiatives() -> str:
+    """LIST_INITIATIVES with the marker `__initiative__` swapped for every initiative column."""
+    select = cast(exp.Select, parsed(_LIST_INITIATIVES).copy())
+    columns = [
+        parsed(_PENDING).copy() if c == "finance_status" else identifiers.column(c, of="si")
+        for c in INITIATIVE_COLUMNS
+    ]
+    select.set("expressions", [*columns, *select.expressions[1:]])
+    return render(select)
+
+
+def _by_id() -> exp.EQ:
+    return exp.EQ(this=identifiers.column("initiative_id"), expression=_param("initiative_id"))
+
+
+def _param(name: str) -> exp.Placeholder:
+    """`$name`: a bound parameter named after its column."""
+    return exp.Placeholder(this=name)
+
+
+LIST_INITIATIVES = _list_initiatives()
+
+GET_INITIATIVE = render(
+    exp.select(*[identifiers.column(c) for c in INITIATIVE_COLUMNS])
+    .from_(identifiers.table(_TABLE))
+    .where(_by_id())
+    .limit(1)
+)
+
+INSERT_INITIATIVE = render(
+    exp.insert(
+        exp.values([tuple(_param(c) for c in INITIATIVE_COLUMNS)]),
+        identifiers.table(_TABLE),
+        columns=[identifiers.ident(c) for c in INITIATIVE_COLUMNS],
+    )
+)
+
+UPDATE_INITIATIVE = render(
+    exp.update(
+        identifiers.table(_TABLE),
+        {c: _param(c) for c in INITIATIVE_COLUMNS if c != "initiative_id"},
+        where=_by_id(),
+    )
+)
 
 # ---- the audit log ----------------------------------------------------------------------------
 
@@ -105,7 +134,7 @@ ORDER BY c.changed_at DESC, c.change_id DESC
 # filter (NULL: no filter). `reference_unit_price` is the price the saving is measured
 # against: the baseline for a price reduction, the supplier's quote for a cost avoidance.
 
-INITIATIVE_MONTHS = f"""
+INITIATIVE_MONTHS = """
 WITH si AS (
     SELECT si.initiative_id, si.title, si.kind, si.supplier_id, si.item_id,
            si.category AS own_category, coalesce(si.category, it.category) AS category,
@@ -120,13 +149,18 @@ WITH si AS (
     LEFT JOIN suppliers s ON s.supplier_id = si.supplier_id
     LEFT JOIN items it ON it.item_id = si.item_id
     WHERE si.kind = $kind
-      AND {_in("initiative_id", "si.initiative_id")}
-      AND {_in("category", "coalesce(si.category, it.category)")}
-      AND {_in("supplier", "coalesce(s.supplier_name, si.supplier_id)")}
-      AND {_in("supplier_id", "si.supplier_id")}
-      AND {_in("owner", "si.owner")}
-      AND {_in("stage", "si.stage")}
-      AND {_in("finance_status", "coalesce(si.finance_status, 'pending')")}
+      AND ($initiative_id::VARCHAR[] IS NULL
+           OR list_contains($initiative_id::VARCHAR[], si.initiative_id))
+      AND ($category::VARCHAR[] IS NULL
+           OR list_contains($category::VARCHAR[], coalesce(si.category, it.category)))
+      AND ($supplier::VARCHAR[] IS NULL
+           OR list_contains($supplier::VARCHAR[], coalesce(s.supplier_name, si.supplier_id)))
+      AND ($supplier_id::VARCHAR[] IS NULL
+           OR list_contains($supplier_id::VARCHAR[], si.supplier_id))
+      AND ($owner::VARCHAR[] IS NULL OR list_contains($owner::VARCHAR[], si.owner))
+      AND ($stage::VARCHAR[] IS NULL OR list_contains($stage::VARCHAR[], si.stage))
+      AND ($finance_status::VARCHAR[] IS NULL
+           OR list_contains($finance_status::VARCHAR[], coalesce(si.finance_status, 'pending')))
 ), lines AS (
     -- what the invoices say: quantity, price paid (initiative currency), saving, leakage
     SELECT sl.initiative_id, CAST(date_trunc('month', sl.invoice_date) AS DATE) AS month_start,
@@ -136,7 +170,8 @@ WITH si AS (
            sum(sl.leakage) AS leakage
     FROM savings_lines sl JOIN si ON si.initiative_id = sl.initiative_id
     WHERE sl.invoice_date BETWEEN $start AND $end
-      AND {_in("cost_centre", "sl.cost_centre")}
+      AND ($cost_centre::VARCHAR[] IS NULL
+           OR list_contains($cost_centre::VARCHAR[], sl.cost_centre))
     GROUP BY ALL
 ), plan AS (
     -- the expected saving in cents, and over how many calendar months it is spread
@@ -190,7 +225,7 @@ WITH si AS (
     WHERE invoice_date BETWEEN $start AND $end
       AND invoice_date >= coalesce(start_date, DATE '0001-01-01')
       AND invoice_date <= coalesce(end_date, DATE '9999-12-31')
-      AND {_in("cost_centre", "cost_centre")}
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
     GROUP BY ALL
 ), keys AS (
     SELECT initiative_id, month_start FROM lines
@@ -223,11 +258,7 @@ ORDER BY si.initiative_id, k.month_start
 # earlier) and the filter lists. The prior spend is NULL when the store's invoices start
 # after the prior period does (no full year-earlier figure to compare with).
 
-_LINE_FILTERS = " AND ".join(
-    _in(p, p) for p in ("category", "cost_centre", "supplier", "supplier_id")
-)
-
-TWO_LENSES = f"""
+TWO_LENSES = """
 WITH prior_complete AS (
     SELECT coalesce(CAST(date_trunc('month', min(invoice_date)) AS DATE) <= $prior_start,
                     false) AS ok
@@ -240,7 +271,12 @@ WITH prior_complete AS (
     FROM spend
     WHERE (invoice_date BETWEEN $start AND $end
            OR invoice_date BETWEEN $prior_start AND $prior_end)
-      AND {_LINE_FILTERS}
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL
+           OR list_contains($cost_centre::VARCHAR[], cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], supplier))
+      AND ($supplier_id::VARCHAR[] IS NULL
+           OR list_contains($supplier_id::VARCHAR[], supplier_id))
     GROUP BY 1
 ), saving AS (
     SELECT coalesce(category, '(no category)') AS category,
@@ -249,7 +285,13 @@ WITH prior_complete AS (
                AS recognised,
            sum(avoided_cost) FILTER (WHERE kind = 'cost_avoidance') AS avoidance
     FROM savings_lines
-    WHERE invoice_date BETWEEN $start AND $end AND {_LINE_FILTERS}
+    WHERE invoice_date BETWEEN $start AND $end
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL
+           OR list_contains($cost_centre::VARCHAR[], cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], supplier))
+      AND ($supplier_id::VARCHAR[] IS NULL
+           OR list_contains($supplier_id::VARCHAR[], supplier_id))
     GROUP BY 1
 ), per_category AS (
     SELECT c.category,

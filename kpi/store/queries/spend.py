@@ -1,66 +1,80 @@
 """The SQL of the spend, budget, approval, compliance and supplier pages.
 
-Part of the SQL layer (kpi/sql.py holds the curated views these queries read: `spend`,
-`po_lines`, `payments`, `budget_vs_actual`). Every statement here is a constant; values
-are bound parameters (`$name`), and an optional filter is a list parameter that is NULL
-when it is not used, so nothing is ever assembled from what a person typed. Money stays
+Part of the SQL layer (kpi/store/views.py holds the curated views these queries read:
+`spend`, `po_lines`, `payments`, `budget_vs_actual`). Every statement here is constant SQL
+written out in full; values are bound parameters (`$name`), and an optional filter is a
+list parameter that is NULL when it is not used, so nothing is ever assembled from what a
+person typed. The budget status per dimension is a template whose column is filled in by
+sqlglot. Money stays
 DECIMAL; only shares and averages are DOUBLE.
 """
 
 from __future__ import annotations
 
-
-def _in(param: str, column: str) -> str:
-    """`column` is one of the values of the list parameter, or the parameter is NULL."""
-    return f"(${param}::VARCHAR[] IS NULL OR list_contains(${param}::VARCHAR[], {column}))"
-
-
-# invoice lines of the period and the filters (the page's drill-down adds supplier and item;
-# it names lines without a category or item as SPEND_TREE shows them)
-_SPEND_WHERE = f"""
-    s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-    AND {_in("category", "coalesce(s.category, '(no category)')")}
-    AND {_in("cost_centre", "s.cost_centre")} AND {_in("supplier", "s.supplier")}
-    AND {_in("item_id", "coalesce(s.item_id, '(no item)')")}
-"""
+from kpi.store import identifiers
+from kpi.store.template import fill, literal, render
 
 # ---- spend: drill-down, trend, Pareto -----------------------------------------------------
 
-SPEND_TREE = f"""
+SPEND_TREE = """
 SELECT coalesce(s.category, '(no category)') AS category, s.supplier,
        coalesce(s.item_id, '(no item)') AS item_id,
        coalesce(it.description, s.item_id, '(no item)') AS item,
        sum(s.amount) AS amount, sum(s.quantity) AS quantity, count(*) AS lines
 FROM spend s LEFT JOIN items it ON it.item_id = s.item_id
-WHERE {_SPEND_WHERE}
+WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+  AND ($item_id::VARCHAR[] IS NULL
+       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
 GROUP BY ALL
 ORDER BY amount DESC, category, supplier, item_id
 """
 
-SPEND_BY_COST_CENTRE = f"""
+SPEND_BY_COST_CENTRE = """
 SELECT coalesce(s.cost_centre, '(no cost centre)') AS cost_centre,
        coalesce(s.category, '(no category)') AS category, sum(s.amount) AS amount
 FROM spend s
-WHERE {_SPEND_WHERE}
+WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+  AND ($item_id::VARCHAR[] IS NULL
+       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
 GROUP BY ALL
 ORDER BY cost_centre, amount DESC
 """
 
-SPEND_MONTHLY = f"""
+SPEND_MONTHLY = """
 SELECT strftime(s.invoice_date, '%Y-%m') AS month, sum(s.amount) AS amount,
        coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount,
        coalesce(sum(s.amount) FILTER (WHERE s.on_contract), 0) AS on_contract_amount
 FROM spend s
-WHERE {_SPEND_WHERE}
+WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+  AND ($item_id::VARCHAR[] IS NULL
+       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
 GROUP BY ALL
 ORDER BY month
 """
 
-SUPPLIER_PARETO = f"""
+SUPPLIER_PARETO = """
 WITH t AS (
     SELECT s.supplier_id, s.supplier, sum(s.amount) AS amount
     FROM spend s
-    WHERE {_SPEND_WHERE}
+    WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+      AND ($category::VARCHAR[] IS NULL
+           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+      AND ($item_id::VARCHAR[] IS NULL
+           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
     GROUP BY ALL
 )
 SELECT row_number() OVER (ORDER BY amount DESC, supplier_id) AS rank, supplier_id, supplier,
@@ -75,17 +89,14 @@ ORDER BY rank
 
 # ---- budgets: budget vs committed vs actual over one fiscal year -------------------------------
 
-_BUDGET_WHERE = f"""
-    month_start BETWEEN $fy_start AND $fy_end
-    AND {_in("category", "category")} AND {_in("cost_centre", "cost_centre")}
-"""
-
-BUDGET_MONTHLY = f"""
+BUDGET_MONTHLY = """
 SELECT strftime(month_start, '%Y-%m') AS month, sum(budget_amount) AS budget,
        sum(actual_amount) AS actual, sum(committed_amount) AS committed,
        sum(maverick_amount) AS no_po_actual
 FROM budget_vs_actual
-WHERE {_BUDGET_WHERE}
+WHERE month_start BETWEEN $fy_start AND $fy_end
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY ALL
 ORDER BY month
 """
@@ -99,24 +110,26 @@ ORDER BY month
 BUDGET_DIMENSIONS = {"cost_centre": "(no cost centre)", "category": "(no category)"}
 
 
-def _budget_status(column: str, missing: str) -> str:
-    return f"""
+_BUDGET_STATUS = """
 WITH t AS (
-    SELECT coalesce({column}, '{missing}') AS {column},
+    SELECT coalesce(__dim__, __missing__) AS __dim__,
            sum(budget_amount) AS budget_year,
            coalesce(sum(budget_amount) FILTER (WHERE month_start <= $as_of_month), 0)
                AS budget_to_date,
            sum(actual_amount) AS actual, sum(committed_amount) AS committed,
            sum(maverick_amount) AS no_po_actual
     FROM budget_vs_actual
-    WHERE {_BUDGET_WHERE}
+    WHERE month_start BETWEEN $fy_start AND $fy_end
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL
+           OR list_contains($cost_centre::VARCHAR[], cost_centre))
     GROUP BY ALL
 ), r AS (
     SELECT *, CASE WHEN $elapsed > 0
                    THEN CAST(round(actual / $elapsed, 2) AS DECIMAL(18,2)) END AS burn_rate
     FROM t
 )
-SELECT {column}, budget_year, budget_to_date, actual, committed, no_po_actual,
+SELECT __dim__, budget_year, budget_to_date, actual, committed, no_po_actual,
        actual + committed AS actual_and_committed,
        CAST(actual AS DOUBLE) / nullif(CAST(budget_to_date AS DOUBLE), 0) AS used_to_date,
        CAST(actual + committed AS DOUBLE) / nullif(CAST(budget_year AS DOUBLE), 0)
@@ -128,18 +141,21 @@ SELECT {column}, budget_year, budget_to_date, actual, committed, no_po_actual,
                 > budget_year * (1 + CAST($tolerance AS DECIMAL(9,4))), false)
            OR actual + committed > budget_year AS heading_over_budget
 FROM r
-ORDER BY heading_over_budget DESC, forecast_over_budget DESC NULLS LAST, {column}
+ORDER BY heading_over_budget DESC, forecast_over_budget DESC NULLS LAST, __dim__
 """
 
 
-BUDGET_STATUS = {col: _budget_status(col, missing) for col, missing in BUDGET_DIMENSIONS.items()}
+BUDGET_STATUS = {
+    column: render(fill(_BUDGET_STATUS, dim=identifiers.column(column), missing=literal(text)))
+    for column, text in BUDGET_DIMENSIONS.items()
+}
 
 LAST_INVOICE_DATE = "SELECT max(invoice_date) FROM invoices"
 
 # ---- approvals and compliance ------------------------------------------------------------------
 
 # every compliance measure per month, cost centre and category; analyses.spend sums what is asked
-COMPLIANCE_LINES = f"""
+COMPLIANCE_LINES = """
 WITH po_first AS (
     SELECT po_id, min(po_date) AS po_date FROM purchase_orders GROUP BY po_id
 ), ref AS (
@@ -149,7 +165,13 @@ WITH po_first AS (
     FROM spend s
     JOIN contracts c ON c.item_id = s.item_id AND c.currency = s.source_currency
      AND s.invoice_date BETWEEN c.start_date AND coalesce(c.end_date, DATE '9999-12-31')
-    WHERE NOT s.on_contract AND {_SPEND_WHERE}
+    WHERE NOT s.on_contract AND s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+      AND ($category::VARCHAR[] IS NULL
+           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+      AND ($item_id::VARCHAR[] IS NULL
+           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
     GROUP BY ALL
 )
 SELECT strftime(s.invoice_date, '%Y-%m') AS month,
@@ -173,14 +195,20 @@ SELECT strftime(s.invoice_date, '%Y-%m') AS month,
 FROM spend s
 LEFT JOIN po_first p ON p.po_id = s.po_id
 LEFT JOIN ref r ON r.invoice_id = s.invoice_id AND r.invoice_line = s.invoice_line
-WHERE {_SPEND_WHERE}
+WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+  AND ($item_id::VARCHAR[] IS NULL
+       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
 GROUP BY ALL
 ORDER BY month, cost_centre, category
 """
 
 # purchase orders by month created and cost centre: approval time per PO line (as the KPI
 # po_cycle_time_days), and the orders still waiting for approval
-APPROVAL_LINES = f"""
+APPROVAL_LINES = """
 SELECT strftime(po_date, '%Y-%m') AS month,
        coalesce(cost_centre, '(no cost centre)') AS cost_centre,
        count(DISTINCT po_id) AS orders,
@@ -194,31 +222,28 @@ SELECT strftime(po_date, '%Y-%m') AS month,
                 0) AS waiting_amount
 FROM po_lines
 WHERE po_date BETWEEN $start AND $end
-  AND {_in("category", "category")} AND {_in("cost_centre", "cost_centre")}
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY ALL
 ORDER BY month, cost_centre
 """
 
-WAITING_ORDERS = f"""
+WAITING_ORDERS = """
 SELECT po_id, min(po_date) AS po_date, any_value(supplier) AS supplier,
        any_value(cost_centre) AS cost_centre, sum(amount) AS amount,
        $today - min(po_date) AS days_waiting
 FROM po_lines
 WHERE approved_date IS NULL AND lower(status) NOT IN ('closed', 'cancelled', 'canceled')
   AND po_date BETWEEN $start AND $end
-  AND {_in("category", "category")} AND {_in("cost_centre", "cost_centre")}
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY po_id
 ORDER BY days_waiting DESC, po_id
 """
 
 # ---- suppliers ---------------------------------------------------------------------------------
 
-_PO_WHERE = f"""
-    promised_date BETWEEN $start AND $end
-    AND {_in("category", "category")} AND {_in("cost_centre", "cost_centre")}
-"""
-
-SUPPLIER_SCORECARD = f"""
+SUPPLIER_SCORECARD = """
 WITH sp AS (
     SELECT s.supplier_id, any_value(s.supplier) AS supplier, sum(s.amount) AS spend,
            coalesce(sum(s.price_variance), 0) AS price_variance,
@@ -226,12 +251,20 @@ WITH sp AS (
            coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS spend_without_po,
            coalesce(sum(s.amount) FILTER (WHERE s.on_contract), 0) AS on_contract_spend
     FROM spend s
-    WHERE {_SPEND_WHERE}
+    WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+      AND ($category::VARCHAR[] IS NULL
+           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+      AND ($item_id::VARCHAR[] IS NULL
+           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
     GROUP BY s.supplier_id
 ), d AS (
     SELECT supplier_id, count(*) FILTER (WHERE received) AS received_lines,
            count(*) FILTER (WHERE on_time) AS on_time_lines
-    FROM po_lines WHERE {_PO_WHERE}
+    FROM po_lines WHERE promised_date BETWEEN $start AND $end
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
     GROUP BY supplier_id
 ), p AS (
     SELECT supplier_id, count(*) FILTER (WHERE is_paid) AS paid_lines,
@@ -239,7 +272,8 @@ WITH sp AS (
            avg(days_to_pay) AS avg_days_to_pay
     FROM payments
     WHERE invoice_date BETWEEN $start AND $end AND amount IS NOT NULL
-      AND {_in("category", "category")} AND {_in("cost_centre", "cost_centre")}
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
     GROUP BY supplier_id
 )
 SELECT sp.supplier_id, sp.supplier, su.country, su.size, coalesce(su.preferred, false)
@@ -261,12 +295,18 @@ LEFT JOIN suppliers su ON su.supplier_id = sp.supplier_id
 ORDER BY sp.spend DESC, sp.supplier_id
 """
 
-CONCENTRATION = f"""
+CONCENTRATION = """
 WITH t AS (
     SELECT coalesce(s.category, '(no category)') AS category, s.supplier_id,
            any_value(s.supplier) AS supplier, sum(s.amount) AS amount
     FROM spend s
-    WHERE {_SPEND_WHERE}
+    WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+      AND ($category::VARCHAR[] IS NULL
+           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+      AND ($item_id::VARCHAR[] IS NULL
+           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
     GROUP BY ALL
 ), shares AS (
     SELECT *, CAST(amount AS DOUBLE)
@@ -285,17 +325,24 @@ GROUP BY category
 ORDER BY herfindahl DESC, category
 """
 
-SUPPLIER_MONTHLY = f"""
+SUPPLIER_MONTHLY = """
 SELECT strftime(s.invoice_date, '%Y-%m') AS month, sum(s.amount) AS amount,
        coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount,
        coalesce(sum(s.price_variance), 0) AS price_variance
 FROM spend s
-WHERE s.supplier_id = $supplier_id AND {_SPEND_WHERE}
+WHERE s.supplier_id = $supplier_id
+  AND s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+  AND ($item_id::VARCHAR[] IS NULL
+       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
 GROUP BY ALL
 ORDER BY month
 """
 
-SUPPLIER_ITEMS = f"""
+SUPPLIER_ITEMS = """
 SELECT coalesce(s.item_id, '(no item)') AS item_id,
        coalesce(it.description, s.item_id, '(no item)') AS item,
        coalesce(s.category, '(no category)') AS category,
@@ -304,12 +351,19 @@ SELECT coalesce(s.item_id, '(no item)') AS item_id,
        min(s.contract_unit_price) AS contract_unit_price,
        coalesce(sum(s.price_variance), 0) AS price_variance
 FROM spend s LEFT JOIN items it ON it.item_id = s.item_id
-WHERE s.supplier_id = $supplier_id AND {_SPEND_WHERE}
+WHERE s.supplier_id = $supplier_id
+  AND s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL
+       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+  AND ($item_id::VARCHAR[] IS NULL
+       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
 GROUP BY ALL
 ORDER BY amount DESC, item_id
 """
 
-SUPPLIER_DELIVERIES = f"""
+SUPPLIER_DELIVERIES = """
 SELECT strftime(promised_date, '%Y-%m') AS month,
        count(*) FILTER (WHERE received) AS received_lines,
        count(*) FILTER (WHERE on_time) AS on_time_lines,
@@ -317,7 +371,9 @@ SELECT strftime(promised_date, '%Y-%m') AS month,
            AS on_time_delivery,
        avg(greatest(days_late, 0)) FILTER (WHERE received) AS avg_days_late
 FROM po_lines
-WHERE supplier_id = $supplier_id AND {_PO_WHERE}
+WHERE supplier_id = $supplier_id AND promised_date BETWEEN $start AND $end
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY ALL
 ORDER BY month
 """

@@ -1,94 +1,66 @@
 """The SQL of working capital: payment terms and cash, the terms simulator, inventory classes.
 
-Part of the SQL layer (see kpi/sql.py): it runs over the curated `payments` and
-`inventory_position` views on a connection from `Store.read()`. Nothing here comes from
-user text: a segment dimension is checked against an allow-list and spelled from this
-module; dates and filter values are bound parameters; the simulator's `--where` arrives as
-a sqlglot tree the formula guard has accepted (kpi.semantic.formula_guard.guard_filter).
+Part of the SQL layer: it runs over the curated `payments` and `inventory_position` views
+(kpi/store/views.py) on a connection from `Store.read()`. Nothing here comes from user
+text: statements are constants, dates and filter values are bound parameters (an optional
+filter is a list parameter that is NULL when it is not used), a segment dimension is
+checked against an allow-list and reaches its statement as a sqlglot node, and the
+simulator's `--where` arrives as a sqlglot tree the formula guard has accepted
+(kpi.semantic.formula_guard.guard_filter).
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlglot import exp
 
-DIALECT = "duckdb"
-
-# ---- curated view: the cash conversion gap ----------------------------------------------
-# Stock rows (by snapshot) and paid invoice lines (by paid date) in one view, so that
-# days of inventory minus days to pay stays one aggregate formula over one view. The paid
-# lines are read from spend_base, not `payments`: they are the same lines (payments joins
-# suppliers by key only) and this needs none of the supplier's terms, so no join.
-WORKING_CAPITAL_DAYS = """
-SELECT snapshot_date AS on_date, category, stock_value, usage_value_per_day,
-       CAST(NULL AS DECIMAL(18,2)) AS paid_amount, CAST(NULL AS BIGINT) AS days_to_pay
-FROM inventory_position
-UNION ALL
-SELECT paid_date, category, NULL, NULL, amount, paid_date - invoice_date
-FROM spend_base WHERE paid_date IS NOT NULL
-"""
-
-VIEWS = {"working_capital_days": WORKING_CAPITAL_DAYS}
-VIEW_DESCRIPTIONS = {
-    "working_capital_days": "Stock snapshots and paid invoice lines side by side, for the "
-    "cash conversion gap (days of inventory minus days to pay).",
-}
+from kpi.store import identifiers
+from kpi.store.template import fill, parsed, render
 
 # ---- filters shared by the page queries ---------------------------------------------------
 PAYMENT_FILTERS = ("category", "cost_centre")
 INVENTORY_FILTERS = ("category",)
 SEGMENTS = ("supplier_size", "category", "country", "preferred")
 
+identifiers.register(SEGMENTS)  # columns of `payments`
 
-def _filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> tuple[str, dict]:
-    """`AND column IN ($f0_0, ...)` for allowed filter columns; values become parameters."""
-    conds, params = [], {}
-    for i, (column, values) in enumerate(sorted(filters.items())):
-        if column not in allowed or not values:
-            continue
-        names = [f"f{i}_{j}" for j in range(len(values))]
-        params.update(zip(names, values, strict=True))
-        marks = ", ".join(f"${n}" for n in names)
-        conds.append(f"AND {exp.column(column).sql(DIALECT)} IN ({marks})")
-    return "\n  ".join(conds), params
+
+def _filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> dict[str, object]:
+    """One list parameter per allowed filter column, NULL when that filter is not used."""
+    return {column: list(filters.get(column) or []) or None for column in allowed}
 
 
 # ---- payment terms & cash -----------------------------------------------------------------
-# Amount-weighted means over paid lines; terms only over lines whose supplier has terms.
-_WEIGHTED = """
-    round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
-    round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
-          / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
-        AS contract_terms_days,
-    round(sum(amount * invoice_terms_days) FILTER (WHERE invoice_terms_days IS NOT NULL)
-          / nullif(sum(amount) FILTER (WHERE invoice_terms_days IS NOT NULL), 0), 1)
-        AS invoice_terms_days"""
+# Over the lines paid in [start, end]: amount-weighted means of days to pay and of terms
+# (terms only over lines whose supplier has terms), in the category and cost centre filters.
 
-_PAID_IN_RANGE = "is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL"
-
-
-def terms_by_segment(segment: str, filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Terms and days to pay per value of `segment`, over lines paid in [start, end]."""
-    if segment not in SEGMENTS:
-        raise ValueError(f"cannot split payment terms by '{segment}'; use {', '.join(SEGMENTS)}")
-    where, params = _filters(filters, PAYMENT_FILTERS)
-    column = exp.column(segment).sql(DIALECT)
-    query = f"""
-SELECT CAST({column} AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS suppliers,
-       sum(amount) AS paid_amount, {_WEIGHTED}
+_TERMS_BY_SEGMENT = """
+SELECT CAST(__segment__ AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS suppliers,
+       sum(amount) AS paid_amount,
+       round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
+       round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
+             / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
+           AS contract_terms_days,
+       round(sum(amount * invoice_terms_days) FILTER (WHERE invoice_terms_days IS NOT NULL)
+             / nullif(sum(amount) FILTER (WHERE invoice_terms_days IS NOT NULL), 0), 1)
+           AS invoice_terms_days
 FROM payments
-WHERE {_PAID_IN_RANGE}
-  {where}
+WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY 1 ORDER BY paid_amount DESC, segment
 """
-    return query, params
 
-
-def payments_by_month(filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Per month of the paid date: days to pay and terms, late payments (SMEs apart) and
-    early-payment discounts offered, taken and missed."""
-    where, params = _filters(filters, PAYMENT_FILTERS)
-    query = f"""
-SELECT strftime(paid_date, '%Y-%m') AS period, {_WEIGHTED},
+PAYMENTS_BY_MONTH = """
+SELECT strftime(paid_date, '%Y-%m') AS period,
+       round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
+       round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
+             / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
+           AS contract_terms_days,
+       round(sum(amount * invoice_terms_days) FILTER (WHERE invoice_terms_days IS NOT NULL)
+             / nullif(sum(amount) FILTER (WHERE invoice_terms_days IS NOT NULL), 0), 1)
+           AS invoice_terms_days,
        sum(amount) AS paid_amount,
        count(DISTINCT invoice_id) AS invoices_paid,
        coalesce(sum(amount) FILTER (WHERE paid_late AND supplier_size = 'sme'), 0)
@@ -104,24 +76,22 @@ SELECT strftime(paid_date, '%Y-%m') AS period, {_WEIGHTED},
        coalesce(sum(discount_captured), 0) AS discounts_taken,
        coalesce(sum(discount_available) FILTER (WHERE discount_missed), 0) AS discounts_missed
 FROM payments
-WHERE {_PAID_IN_RANGE}
-  {where}
+WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY 1 ORDER BY 1
 """
-    return query, params
 
-
-def supplier_terms(filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Every supplier with its terms and discount, and what was paid to it in [start, end]."""
-    where, params = _filters(filters, PAYMENT_FILTERS)
-    query = f"""
+SUPPLIER_TERMS = """
 WITH paid AS (
     SELECT supplier_id, sum(amount) AS paid_amount,
            round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
            count(DISTINCT invoice_id) FILTER (WHERE paid_late) AS late_invoices
     FROM payments
-    WHERE {_PAID_IN_RANGE}
-      {where}
+    WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+      AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+      AND ($cost_centre::VARCHAR[] IS NULL
+           OR list_contains($cost_centre::VARCHAR[], cost_centre))
     GROUP BY 1
 )
 SELECT s.supplier_id, coalesce(s.supplier_name, s.supplier_id) AS supplier, s.country,
@@ -134,14 +104,32 @@ SELECT s.supplier_id, coalesce(s.supplier_name, s.supplier_id) AS supplier, s.co
 FROM suppliers s LEFT JOIN paid p USING (supplier_id)
 ORDER BY paid_amount DESC, s.supplier_id
 """
-    return query, params
+
+
+def terms_by_segment(segment: str, filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Terms and days to pay per value of `segment`, over lines paid in [start, end]."""
+    if segment not in SEGMENTS:
+        raise ValueError(f"cannot split payment terms by '{segment}'; use {', '.join(SEGMENTS)}")
+    query = render(fill(_TERMS_BY_SEGMENT, segment=identifiers.column(segment)))
+    return query, _filters(filters, PAYMENT_FILTERS)
+
+
+def payments_by_month(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Per month of the paid date: days to pay and terms, late payments (SMEs apart) and
+    early-payment discounts offered, taken and missed."""
+    return PAYMENTS_BY_MONTH, _filters(filters, PAYMENT_FILTERS)
+
+
+def supplier_terms(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Every supplier with its terms and discount, and what was paid to it in [start, end]."""
+    return SUPPLIER_TERMS, _filters(filters, PAYMENT_FILTERS)
 
 
 # ---- terms simulator ----------------------------------------------------------------------
 # One row per supplier: its terms and flags, and over the 365 days ending at the as-of date
 # (default: the latest invoice date) its spend, its amount-weighted days to pay and the
 # early-payment discounts taken. The simulator's filter reads these columns.
-_SEGMENT = """
+SUPPLIER_SEGMENT = """
 WITH bounds AS (
     SELECT coalesce(CAST($as_of AS DATE), max(invoice_date)) AS last_day FROM invoices
 ), lines AS (
@@ -176,6 +164,7 @@ WITH bounds AS (
     LEFT JOIN by_supplier b USING (supplier_id)
     LEFT JOIN main_category c USING (supplier_id)
 )
+SELECT * FROM segment ORDER BY supplier_id
 """
 
 
@@ -185,17 +174,14 @@ SPEND_YEAR_END = "SELECT coalesce(CAST($as_of AS DATE), max(invoice_date)) FROM 
 
 def supplier_segment(condition: exp.Expression | None) -> str:
     """The simulator's supplier rows, kept by a guarded row filter (None: every supplier)."""
-    select = exp.select("*").from_("segment").order_by("supplier_id")
-    if condition is not None:
-        select = select.where(condition.copy())
-    return _SEGMENT + select.sql(DIALECT)
+    if condition is None:
+        return SUPPLIER_SEGMENT
+    select = cast(exp.Select, parsed(SUPPLIER_SEGMENT).copy())
+    return render(select.where(condition.copy(), copy=False))
 
 
 # ---- inventory ------------------------------------------------------------------------------
-def stock_by_snapshot(filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Stock value per snapshot split into its classes, and the value issued per day."""
-    where, params = _filters(filters, INVENTORY_FILTERS)
-    query = f"""
+STOCK_BY_SNAPSHOT = """
 SELECT snapshot_date,
        coalesce(sum(safety_value), 0) AS safety, coalesce(sum(cycle_value), 0) AS cycle,
        coalesce(sum(excess_value), 0) AS excess, coalesce(sum(obsolete_value), 0) AS obsolete,
@@ -203,16 +189,11 @@ SELECT snapshot_date,
        sum(usage_value_per_day) AS usage_value_per_day
 FROM inventory_position
 WHERE snapshot_date BETWEEN $start AND $end
-  {where}
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
 GROUP BY 1 ORDER BY 1
 """
-    return query, params
 
-
-def stock_at(filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Every stock line of the last snapshot in [start, end], with what procurement set."""
-    where, params = _filters(filters, INVENTORY_FILTERS)
-    query = f"""
+STOCK_AT = """
 WITH last AS (
     SELECT max(snapshot_date) AS d FROM inventory_position
     WHERE snapshot_date BETWEEN $start AND $end
@@ -224,7 +205,16 @@ SELECT snapshot_date, item_id, description, category, location, criticality,
        cycle_value, excess_value, obsolete_value
 FROM inventory_position, last
 WHERE snapshot_date = last.d
-  {where}
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
 ORDER BY stock_value DESC, item_id, location
 """
-    return query, params
+
+
+def stock_by_snapshot(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Stock value per snapshot split into its classes, and the value issued per day."""
+    return STOCK_BY_SNAPSHOT, _filters(filters, INVENTORY_FILTERS)
+
+
+def stock_at(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Every stock line of the last snapshot in [start, end], with what procurement set."""
+    return STOCK_AT, _filters(filters, INVENTORY_FILTERS)

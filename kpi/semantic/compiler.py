@@ -1,0 +1,233 @@
+"""The KPI compiler: guarded KPI formulas into one SELECT per view, and one statement per request.
+
+Every statement is a sqlglot tree: KPI formulas arrive as trees the formula guard accepted,
+view bodies come from kpi.store.views as trees, names come from the view catalogue, and
+filter values and dates are bound parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlglot import exp
+
+from kpi.core.settings import FiscalCalendar, Settings
+from kpi.semantic.optimiser import PROBE_TABLE, spend_base_columns
+from kpi.semantic.period_sql import period_label, period_start
+from kpi.store import identifiers
+from kpi.store.template import parsed, render
+from kpi.store.views import SPEND_VIEWS, view_bodies
+
+_PERIOD_START = "_period_start"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One KPI to compute: its id and its guarded formula tree."""
+
+    kpi_id: str
+    formula: exp.Expression
+
+
+# Rendering a query with sqlglot costs tens of milliseconds, as much as DuckDB needs for all
+# the KPIs of a small store, and the app asks the same ones again and again. A request with
+# the very same formula trees (the definitions' own objects, checked by identity and held
+# here, so an id is never reused while cached) gets the text it got before.
+_QUERIES: dict[tuple, tuple[tuple[exp.Expression, ...], str, tuple[object, ...]]] = {}
+_QUERIES_KEPT = 512
+# The tree of each query text kpi_query made, so that kpi_statement need not parse it again.
+_TREES: dict[str, exp.Expression] = {}
+
+
+def kpi_query(
+    view: str,
+    period_column: str,
+    measures: list[Measure],
+    grain: str,
+    cal: FiscalCalendar,
+    by: list[str],
+    start: date | None,
+    end: date | None,
+    filters: dict[str, list[str]],
+) -> tuple[str, list[object]]:
+    """One SELECT computing several KPIs over one view, grouped by period and dimensions.
+
+    `view`, `period_column`, `by` and filter keys must already be checked against the view
+    catalogue by the caller; values are returned as parameters, never inlined.
+    """
+    trees = tuple(m.formula for m in measures)
+    key = (
+        view,
+        period_column,
+        tuple((m.kpi_id, id(m.formula)) for m in measures),
+        grain,
+        cal,
+        tuple(by),
+        start,
+        end,
+        tuple((k, tuple(v)) for k, v in filters.items()),
+    )
+    hit = _QUERIES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], trees, strict=True)):
+        return hit[1], list(hit[2])
+    tree, params = _kpi_query(view, period_column, measures, grain, cal, by, start, end, filters)
+    query = render(tree)
+    if len(_QUERIES) >= _QUERIES_KEPT:
+        _QUERIES.clear()
+        _TREES.clear()
+    _QUERIES[key] = (trees, query, tuple(params))
+    _TREES[query] = tree
+    return query, params
+
+
+def _kpi_query(
+    view: str,
+    period_column: str,
+    measures: list[Measure],
+    grain: str,
+    cal: FiscalCalendar,
+    by: list[str],
+    start: date | None,
+    end: date | None,
+    filters: dict[str, list[str]],
+) -> tuple[exp.Select, list[object]]:
+    col = exp.column(period_column)
+    select: list[exp.Expression] = [period_start(col, grain, cal).as_(_PERIOD_START)]
+    select += [exp.column(d) for d in by]
+    select += [
+        exp.Cast(this=m.formula.copy(), to=exp.DataType.build("DOUBLE")).as_(f"m{i}")
+        for i, m in enumerate(measures)
+    ]
+    conds: list[exp.Expression] = [exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null()))]
+    params: list[object] = []
+    if start is not None:
+        conds.append(exp.GTE(this=col.copy(), expression=exp.Placeholder()))
+        params.append(start)
+    if end is not None:
+        conds.append(exp.LTE(this=col.copy(), expression=exp.Placeholder()))
+        params.append(end)
+    for dim, values in filters.items():
+        if values:
+            conds.append(
+                exp.In(this=exp.column(dim), expressions=[exp.Placeholder() for _ in values])
+            )
+            params.extend(values)
+    # the tree is built here and used once: no builder step needs to copy it (copy=False)
+    query = exp.select(*select).from_(exp.to_table(view), copy=False)
+    query = query.where(exp.and_(*conds), copy=False)
+    group = [exp.Literal.number(i + 1) for i in range(1 + len(by))]
+    query = query.group_by(*group, copy=False)
+    # label the groups (a few rows), not the rows: see period_start
+    labelled = exp.select(
+        period_label(exp.column(_PERIOD_START), grain, cal).as_("period"),
+        *[exp.column(d) for d in by],
+        *[exp.column(f"m{i}") for i in range(len(measures))],
+    ).from_(query.subquery("g", copy=False), copy=False)
+    labelled = labelled.order_by(*[g.copy() for g in group], copy=False)
+    return labelled, params
+
+
+def kpi_statement(
+    parts: list[tuple[str, str, list[object], int]],
+    by: list[str],
+    settings: Settings,
+    display_currency: str | None = None,
+    narrow: bool = True,
+) -> tuple[str, list[object]]:
+    """One statement running several kpi_query SELECTs, so that work they share is done once.
+
+    `parts` are (view, query, params, number of measures), the query and params as kpi_query
+    made them. When two or more parts read views built on spend_base, spend_base (fx
+    conversion, contract prices, supplier ranks) is computed once for all of them: it becomes
+    a MATERIALIZED CTE and those views are restated as CTEs over it. With `narrow`, that CTE
+    holds only the columns the statement reads (see spend_base_columns); reading another one
+    raises an error that says NOT_COMPUTED (run again with narrow=False). The result has the
+    columns _part (index into `parts`), period, the `by` dimensions as text and _values (the
+    part's measures in order, a list of doubles).
+    """
+    ctes: list[exp.CTE] = []
+    selects: list[exp.Select] = []
+    params: list[object] = []
+    text = exp.DataType.build("VARCHAR")
+    for i, (_view, query, part_params, n_measures) in enumerate(parts):
+        name = "_kpi_part" + str(i)
+        ctes.append(_cte(name, _TREES.get(query) or parsed(query)))
+        params += part_params
+        select = exp.select(
+            exp.Literal.number(i).as_("_part"),
+            exp.column("period"),
+            *[exp.Cast(this=exp.column(d), to=text.copy()).as_(d) for d in by],
+            exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_("_values"),
+        ).from_(name)
+        selects.append(select)
+    bodies = view_bodies(settings, display_currency)
+    # Another view several parts read (po_lines: by po_date and by promised_date) is
+    # computed once too, as a MATERIALIZED CTE under the view's name, not once per part.
+    # None of them reads spend_base, so the probe below does not need them.
+    # inventory_position counts once more when working_capital_days reads it too. These
+    # come first: the restated spend views below (working_capital_days) read them.
+    readers = [view for view, *_ in parts if view not in SPEND_VIEWS]
+    readers += [dep for view, *_ in parts for dep in _ALSO_READS.get(view, ())]
+    once = [_cte(v, bodies[v], materialized=True) for v in dict.fromkeys(readers)
+            if readers.count(v) > 1]  # fmt: skip
+    if sum(view in SPEND_VIEWS for view, *_ in parts) < 2:
+        return _statement(once + ctes, selects), params
+    restated = [_cte(v, bodies[v], materialized=False) for v in SPEND_VIEWS]
+    shared = [_cte("spend_base", bodies["spend_base"], materialized=True)]
+    if narrow:
+        probe_rows = exp.select("*").from_(identifiers.table(PROBE_TABLE))
+        probe = [_cte("spend_base", probe_rows, materialized=False), *restated]
+        columns = spend_base_columns(
+            _statement(probe + ctes, selects), params, settings, display_currency
+        )
+        if columns:
+            shared = _narrow_spend_base(bodies["spend_base"], columns)
+    return _statement(once + shared + restated + ctes, selects), params
+
+
+# Views outside spend_base's family that a spend view reads (see kpi_statement).
+_ALSO_READS = {"working_capital_days": ("inventory_position",)}
+
+NOT_COMPUTED = "kpi: spend_base column left out of the shared computation"
+
+
+def _cte(
+    name: str, body: exp.Expression, materialized: bool | None = None, copy: bool = True
+) -> exp.CTE:
+    """`name AS [NOT] MATERIALIZED (body)`; the body is copied unless it is this call's own
+    (view bodies and query trees are shared between requests)."""
+    alias = exp.TableAlias(this=exp.to_identifier(name))
+    return exp.CTE(this=body.copy() if copy else body, alias=alias, materialized=materialized)
+
+
+def _narrow_spend_base(body: exp.Expression, columns: list[tuple[str, str, bool]]) -> list[exp.CTE]:
+    """spend_base computed once with only the columns read; the others keep their names
+    (so every view still binds) but raise an error if a query ever evaluated one."""
+    kept = [identifiers.column(name) for name, _, read in columns if read]
+    alias = exp.TableAlias(this=exp.to_identifier("spend_base"))
+    source = exp.Subquery(this=body.copy(), alias=alias)
+    outer = [
+        identifiers.column(name)
+        if read
+        else exp.Cast(
+            this=exp.func("error", exp.Literal.string(NOT_COMPUTED + ": " + name)),
+            to=exp.DataType.build(sql_type, dialect="duckdb"),
+        ).as_(identifiers.ident(name))
+        for name, sql_type, read in columns
+    ]
+    rows = exp.select(*kept).from_(source, copy=False)
+    narrowed = exp.select(*outer).from_("spend_base_rows")
+    return [
+        _cte("spend_base_rows", rows, materialized=True, copy=False),
+        _cte("spend_base", narrowed, materialized=False, copy=False),
+    ]
+
+
+def _statement(ctes: list[exp.CTE], selects: list[exp.Select]) -> str:
+    """WITH <ctes> <select> UNION ALL <select> ..., rendered."""
+    statement: exp.Query = selects[0].copy()
+    for select in selects[1:]:
+        statement = exp.union(statement, select, distinct=False)
+    statement.set("with_", exp.With(expressions=ctes))
+    return render(statement)
