@@ -15,24 +15,29 @@ _EPOCH = date(1970, 1, 1)
 
 # ---- dates as whole days since 1970-01-01 -------------------------------------------------
 def day_number(d: date) -> int:
+    """A date as whole days since 1970-01-01, the demo's unit of time."""
     return (d - _EPOCH).days
 
 
 def weekday(days: np.ndarray) -> np.ndarray:
+    """Monday 0 ... Sunday 6, for each day."""
     return (days + 3) % 7  # Monday 0 ... Sunday 6
 
 
 def back_to_weekday(days: np.ndarray) -> np.ndarray:
+    """Each day, or the Friday before when it falls on a weekend."""
     wd = weekday(days)
     return days - np.where(wd == 5, 1, np.where(wd == 6, 2, 0))
 
 
 def on_to_weekday(days: np.ndarray) -> np.ndarray:
+    """Each day, or the Monday after when it falls on a weekend."""
     wd = weekday(days)
     return days + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
 
 
 def nearest_weekday(days: np.ndarray) -> np.ndarray:
+    """Each day, moved off a weekend to the nearer weekday."""
     wd = weekday(days)
     return days + np.where(wd == 5, -1, np.where(wd == 6, 1, 0))
 
@@ -45,6 +50,7 @@ def workdays(days: np.ndarray, offset: np.ndarray | int) -> np.ndarray:
 
 
 def year_of(days: np.ndarray) -> np.ndarray:
+    """The calendar year of each day."""
     return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
 
 
@@ -54,6 +60,7 @@ def month_index(days: np.ndarray) -> np.ndarray:
 
 
 def month_starts(n: int) -> np.ndarray:
+    """The first days of n + 1 months from January 2023."""
     return (np.arange(n + 1) + 636).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
@@ -102,11 +109,13 @@ def segment_rank(groups: np.ndarray) -> np.ndarray:
 
 
 def date_series(days: np.ndarray, missing: np.ndarray | None = None) -> pl.Series:
+    """Days as a polars Date column, missing where `missing` is true."""
     s = pl.Series(days.astype(np.int32)).cast(pl.Date)
     return s.scatter(np.flatnonzero(missing), None) if missing is not None else s
 
 
 def nullable(values: np.ndarray, missing: np.ndarray) -> pl.Series:
+    """Values as a polars column, missing where `missing` is true."""
     return pl.Series(values).scatter(np.flatnonzero(missing), None)
 
 

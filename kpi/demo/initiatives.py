@@ -35,6 +35,8 @@ from kpi.demo.reference import (
 # ---- savings initiatives (planned before the lines: they set the prices paid) -------------
 @dataclass
 class Plan:
+    """The savings initiatives, and per supplier-item pair when its price or demand moves."""
+
     pair: np.ndarray
     kind: np.ndarray
     start: np.ndarray
@@ -55,6 +57,7 @@ class Plan:
 
 
 def plan_initiatives(rng: np.random.Generator, m: Master) -> Plan:
+    """The packaging tender (story 1) and the other initiatives, with their prices and status."""
     cat_of_pair = m.item_cat[m.pair_item]
     cat = {n: i for i, n in enumerate(m.cat_names)}
     usable = m.pair_main & (m.item_stop[m.pair_item] > 10**5) & ~m.item_spare[m.pair_item]
@@ -281,6 +284,7 @@ def contract_in_force(
 
 
 def contracts_table(m: Master, rows: pl.DataFrame) -> pl.DataFrame:
+    """The contracts table from the contract rows."""
     sup = rows["sup"].to_numpy()
     item = rows["item"].to_numpy()
     is_item = item >= 0

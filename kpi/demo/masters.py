@@ -30,12 +30,15 @@ from kpi.demo.reference import (
 # ---- exchange rates -----------------------------------------------------------------------
 @dataclass
 class Fx:
+    """Daily exchange rates (EUR per unit) and the published table."""
+
     first_day: int
     daily: np.ndarray  # [currency, day]: EUR per unit, rounded as published, weekends filled
     table: pl.DataFrame
 
 
 def fx_rates(rng: np.random.Generator) -> Fx:
+    """USD and GBP drifting along a trend with a mean-reverting wobble, published on weekdays."""
     first, last = day_number(FX_FROM), day_number(HORIZON)
     days = np.arange(first, last + 1)
     t = np.linspace(0.0, 1.0, len(days))
@@ -63,6 +66,7 @@ def fx_rates(rng: np.random.Generator) -> Fx:
 
 
 def to_eur(fx: Fx, cents: np.ndarray, currency: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Amounts in cents of their currency as EUR at each day's rate."""
     col = np.clip(days - fx.first_day, 0, fx.daily.shape[1] - 1)
     return cents * fx.daily[currency, col] / 100.0
 
@@ -70,6 +74,8 @@ def to_eur(fx: Fx, cents: np.ndarray, currency: np.ndarray, days: np.ndarray) ->
 # ---- master data: items, suppliers, what each supplier sells at what price ----------------
 @dataclass
 class Master:
+    """Items, suppliers, who sells what at what price, and which cost centres buy what."""
+
     cat_names: list[str]
     # items
     item_id: list[str]
@@ -159,6 +165,7 @@ def _items(rng: np.random.Generator) -> dict[str, np.ndarray | list]:
 
 
 def draw_master(rng: np.random.Generator) -> Master:
+    """The master data: items, suppliers with their size, terms and prices, and cost centres."""
     it = _items(rng)
     n_items = len(it["cat"])
     cat_names = [c.name for c in CATEGORIES]
@@ -360,6 +367,7 @@ def _supplier_names(
 
 
 def price_outlook(rng: np.random.Generator, m: Master) -> pl.DataFrame:
+    """Procurement's expected price change per category and quarter, FY2026-FY2027."""
     quarters = [f"FY{y}-Q{q}" for y in (2026, 2027) for q in range(1, 5)]
     rows = []
     for name in m.cat_names:
@@ -376,6 +384,7 @@ def price_outlook(rng: np.random.Generator, m: Master) -> pl.DataFrame:
 
 
 def suppliers_table(m: Master) -> pl.DataFrame:
+    """The suppliers table from the master data."""
     return pl.DataFrame(
         {
             "supplier_id": m.sup_id,
@@ -393,6 +402,7 @@ def suppliers_table(m: Master) -> pl.DataFrame:
 
 
 def items_table(m: Master, safety_milli: np.ndarray) -> pl.DataFrame:
+    """The items table from the master data, with the safety stock of stocked items."""
     return pl.DataFrame(
         {
             "item_id": m.item_id,

@@ -46,6 +46,8 @@ from kpi.demo.reference import (
 @dataclass
 class Lines:
     # documents (one PO and its invoice, or an invoice with no PO)
+    """Documents (one PO and its invoice, or an invoice with no PO) and their lines."""
+
     doc_day: np.ndarray  # invoice date (virtual past AS_OF)
     doc_cat: np.ndarray
     doc_cc: np.ndarray
@@ -64,6 +66,7 @@ class Lines:
 
 
 def seasonality(cat_name: str) -> np.ndarray:
+    """Relative buying per month of the year (Energy follows the heating season)."""
     moy = np.arange(12)
     if cat_name == "Energy":
         return 1 + 0.3 * np.cos(2 * np.pi * moy / 12)
@@ -153,6 +156,7 @@ def _documents(rng: np.random.Generator, scale: float, m: Master) -> dict[str, n
 
 
 def draw_lines(rng: np.random.Generator, scale: float, m: Master, plan: Plan) -> Lines:
+    """Every order line: which item from which supplier, how many, at what price."""
     d = _documents(rng, scale, m)
     n_lines = d["n"]
     doc = np.repeat(np.arange(len(n_lines)), n_lines)
@@ -204,6 +208,8 @@ def draw_lines(rng: np.random.Generator, scale: float, m: Master, plan: Plan) ->
 # ---- purchase orders, receipts, invoices, payments ---------------------------------------
 @dataclass
 class Flow:
+    """The tables of the procure-to-pay flow."""
+
     purchase_orders: pl.DataFrame
     goods_receipts: pl.DataFrame
     invoices: pl.DataFrame
@@ -211,6 +217,8 @@ class Flow:
 
 @dataclass
 class DocDates:
+    """Each document's dates, from order to invoice."""
+
     invoice: np.ndarray
     last_receipt: np.ndarray
     promised: np.ndarray
@@ -243,6 +251,8 @@ def _po_dates(rng: np.random.Generator, m: Master, ln: Lines) -> DocDates:
 
 @dataclass
 class Receipts:
+    """Goods receipts of the PO lines."""
+
     line: np.ndarray  # index into the PO lines
     day: np.ndarray
     qty: np.ndarray
@@ -286,6 +296,7 @@ def _receipts(
 
 
 def draw_flow(rng: np.random.Generator, m: Master, ln: Lines, contracts: pl.DataFrame) -> Flow:
+    """Purchase orders, goods receipts and invoices (with payments) from the lines."""
     dd = _po_dates(rng, m, ln)
     po = ~ln.doc_mav
     keep_po = po & (dd.ordered <= AS_OF_DAY)

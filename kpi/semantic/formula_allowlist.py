@@ -105,6 +105,7 @@ _SUBQUERY = (exp.Query, exp.Subquery, exp.Exists, exp.Values, exp.From, exp.Tabl
 
 
 def statement_problem(node: exp.Expression) -> str:
+    """Why a SQL statement cannot stand where a formula's expression belongs."""
     if isinstance(node, exp.Command):
         name = str(node.this).upper()
     elif isinstance(node, exp.Query):
@@ -373,12 +374,14 @@ _CHECKS: dict[type[exp.Expression], Callable[[exp.Expression, str], list[str]]] 
 
 
 def where_at(text: str, offset: int) -> str:
+    """'at character C' (or 'at line L, character C') for an offset in the text."""
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return f"at character {col}" if "\n" not in text else f"at line {line}, character {col}"
 
 
 def where_node(node: exp.Expression, text: str) -> str:
+    """Where a node starts in the text, or its snippet when it has no position."""
     starts = [
         n.meta["start"]
         for n in node.walk()
@@ -388,6 +391,7 @@ def where_node(node: exp.Expression, text: str) -> str:
 
 
 def snippet(node: exp.Expression, limit: int = 40) -> str:
+    """A node's SQL, cut to `limit` characters."""
     try:
         sql = node.sql(DIALECT)
     except Exception:  # a fragment sqlglot cannot render on its own
@@ -396,4 +400,5 @@ def snippet(node: exp.Expression, limit: int = 40) -> str:
 
 
 def first_line(exc: Exception) -> str:
+    """The first line of an exception's message, for a short reason."""
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -75,6 +75,8 @@ class _Strict(BaseModel):
 
 
 class Raci(_Strict):
+    """Who is responsible, accountable, consulted and informed for a KPI."""
+
     responsible: Text
     accountable: Text
     consulted: Names = Field(default_factory=list)
@@ -89,6 +91,8 @@ class Readings(_Strict):
 
 
 class Approval(_Strict):
+    """One department's sign-off: who, when, and on which version."""
+
     by: Text
     on: date
     # Short hash of the signed content approved (kpi.workflows.kpi_editing.entry_version); an
@@ -97,6 +101,8 @@ class Approval(_Strict):
 
 
 class Approvals(_Strict):
+    """The sign-offs of finance and procurement."""
+
     finance: Approval | None = None
     procurement: Approval | None = None
 
@@ -196,10 +202,12 @@ def get(definitions: Iterable[KpiDefinition], kpi_id: str) -> KpiDefinition:
 
 
 def either(names: list[str]) -> str:
+    """'a' or 'b' or 'c', for suggestions in messages."""
     return " or ".join(f"'{n}'" for n in names)
 
 
 def shown_value(value: object) -> str:
+    """A value from the file as a message quotes it."""
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, (list, tuple)):
