@@ -14,7 +14,7 @@ st.set_page_config(
 
 store = Store(db_path())
 if not store.exists():  # first run: fill an empty store with the demo so there is something real
-    from kpi.demo.generate import build_demo
+    from kpi.demo.build import build_demo
 
     with st.status("First run: building the demo data set (a few seconds)…") as status:
         build_demo(store.path, progress=status.write)

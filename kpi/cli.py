@@ -25,7 +25,7 @@ def _progress(message: str) -> None:
 
 # ---- demo ---------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kpi.demo.generate import build_demo
+    from kpi.demo.build import build_demo
 
     path = Path(args.db) if args.db else db_path()
     started = time.perf_counter()

@@ -17,7 +17,9 @@ from kpi.core.settings import kpis_path
 from kpi.reporting import charts
 from kpi.reporting import definitions_form as defs
 from kpi.reporting.filters_text import active_filters
-from kpi.semantic.definitions import (
+from kpi.semantic.definitions import check_file
+from kpi.semantic.engine import ComputeError
+from kpi.semantic.kpi_definition import (
     Direction,
     Issue,
     KpiDefinition,
@@ -25,9 +27,7 @@ from kpi.semantic.definitions import (
     Status,
     Unit,
     UnknownKpi,
-    check_file,
 )
-from kpi.semantic.engine import ComputeError
 from kpi.store.database import Store, StoreError
 from kpi.store.views import view_catalog
 from kpi.workflows.kpi_editing import (

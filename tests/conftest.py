@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.demo.generate import build_demo
+from kpi.demo.build import build_demo
 from tests.browser.support import ARGS, ARTIFACTS, CHROMIUM, running_app
 
 

@@ -18,7 +18,8 @@ from kpi.analyses.scorecard import data_window, latest_complete_period
 from kpi.core import periods
 from kpi.core.people import Person, load_people
 from kpi.core.settings import Settings, db_path, kpis_path, load_settings
-from kpi.semantic.definitions import DefinitionsError, KpiDefinition, load_definitions
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.kpi_definition import DefinitionsError, KpiDefinition
 from kpi.store.database import Store, StoreBusy, StoreError
 
 

@@ -11,7 +11,7 @@ from kpi.core.formatting import format_value
 from kpi.core.output import to_csv_bytes, to_xlsx_bytes
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
-from kpi.semantic.definitions import KpiDefinition
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.workflows.kpi_editing import approvals_state, effective_status
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")

@@ -13,9 +13,9 @@ from datetime import date
 import polars as pl
 
 from kpi.semantic.compiler import Measure, kpi_query
-from kpi.semantic.definitions import KpiDefinition
 from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_formula
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.views import view_catalog

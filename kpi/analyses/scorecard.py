@@ -15,8 +15,8 @@ from datetime import date, timedelta
 import polars as pl
 
 from kpi.core import periods
-from kpi.semantic.definitions import KpiDefinition
 from kpi.semantic.engine import compute
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries.bookkeeping import date_bounds
 

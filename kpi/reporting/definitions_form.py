@@ -13,8 +13,8 @@ import polars as pl
 
 from kpi.core.formatting import format_value
 from kpi.core.settings import Settings
-from kpi.semantic.definitions import Issue, KpiDefinition
 from kpi.semantic.engine import compute
+from kpi.semantic.kpi_definition import Issue, KpiDefinition
 from kpi.store.database import Store
 from kpi.workflows.kpi_editing import (
     APPROVAL_SHOWN,

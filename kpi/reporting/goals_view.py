@@ -10,7 +10,7 @@ import polars as pl
 
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.people import PermissionDenied, Person
-from kpi.semantic.definitions import KpiDefinition
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store, StoreError
 from kpi.workflows.goals import (
     DEPARTMENTS,

@@ -26,7 +26,7 @@ import polars as pl
 from kpi.analyses.scorecard import THEMES, data_window, for_display, scorecard
 from kpi.core.formatting import format_money, format_value
 from kpi.reporting import charts
-from kpi.semantic.definitions import KpiDefinition
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.workflows import goals
 

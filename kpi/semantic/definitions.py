@@ -4,7 +4,8 @@ The YAML file is the contract finance and procurement both edit. It is read with
 ruamel.yaml's round-trip loader, which knows the line of every key, and checked by small
 rules that each return issues (line, KPI id, field, what is wrong, what to do). All issues
 are collected before anything is reported: `check_file` returns them, `load_definitions`
-raises them together, `python -m kpi check` prints them.
+raises them together, `python -m kpi check` prints them. What an entry becomes once checked
+(`KpiDefinition`, `Issue`) is in kpi.semantic.kpi_definition.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import io
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
@@ -28,187 +27,20 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sqlglot import exp
 
-from kpi.core import periods
 from kpi.core.settings import Settings, kpis_path, load_settings
 from kpi.semantic.formula_guard import FormulaError, guard_formula
+from kpi.semantic.kpi_definition import (
+    FIELDS,
+    DefinitionsError,
+    Issue,
+    KpiDefinition,
+    either,
+    shown_value,
+)
 from kpi.store.views import view_catalog
 
-Owner = Literal["finance", "procurement", "joint"]
-Theme = Literal["spend", "compliance", "savings", "payments", "inventory", "suppliers"]
-Unit = Literal["currency", "percent", "days", "ratio", "count"]
-Direction = Literal["higher_is_better", "lower_is_better", "target_is_best"]
-Status = Literal["draft", "proposed", "agreed"]
-
-ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 Catalog = Mapping[str, Mapping[str, str]]
 TOP_LEVEL_KEYS = ("version", "kpis")
-
-
-# ---------------------------------------------------------------------------------------
-# Typed definitions
-# ---------------------------------------------------------------------------------------
-
-
-def _period_label(value: object) -> str:
-    """A target's key: a month (2026-03), fiscal quarter (FY2026-Q1) or fiscal year (FY2026)."""
-    if isinstance(value, date):
-        raise ValueError(
-            f"'{value.isoformat()}' is a day; targets are set per period: "
-            "YYYY-MM, FY2026-Q1 or FY2026"
-        )
-    text = str(value).strip()
-    try:
-        periods.grain_of(text)
-        periods.period_range(text, periods.FiscalCalendar())
-    except periods.PeriodError:
-        raise ValueError(
-            f"'{text}' is not a period label: use a month (2026-03), a fiscal quarter "
-            "(FY2026-Q1) or a fiscal year (FY2026)"
-        ) from None
-    return text
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"a target is a number, got {_shown(value)}")
-    return float(value)
-
-
-def _empty_if_none(value: object) -> object:
-    """`dimensions:` or `targets:` with nothing after them mean none, not a mistake."""
-    return {} if value is None else value
-
-
-def _no_items_if_none(value: object) -> object:
-    return [] if value is None else value
-
-
-PeriodLabel = Annotated[str, BeforeValidator(_period_label)]
-Number = Annotated[float, BeforeValidator(_number)]
-Text = Annotated[str, Field(min_length=1)]
-Names = Annotated[list[str], BeforeValidator(_no_items_if_none)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Raci(_Strict):
-    responsible: Text
-    accountable: Text
-    consulted: Names = Field(default_factory=list)
-    informed: Names = Field(default_factory=list)
-
-
-class Readings(_Strict):
-    """Each department's reading of the same number."""
-
-    finance: Text
-    procurement: Text
-
-
-class Approval(_Strict):
-    by: Text
-    on: date
-    # Short hash of the signed content approved (kpi.workflows.kpi_editing.entry_version); an
-    # approval written by hand without it is taken at face value.
-    version: str | None = None
-
-
-class Approvals(_Strict):
-    finance: Approval | None = None
-    procurement: Approval | None = None
-
-
-class KpiDefinition(_Strict):
-    """One KPI as finance and procurement agreed it. `line` and `formula_tree` are not
-    fields of the file: they say where the entry starts and hold the guarded formula."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
-    id: str = Field(pattern=ID_PATTERN, max_length=64)
-    name: Text
-    owner: Owner
-    theme: Theme
-    raci: Raci
-    description: Text
-    readings: Readings
-    source: str
-    period_by: str
-    formula: Text
-    unit: Unit
-    direction: Direction
-    dimensions: Names = Field(default_factory=list)
-    targets: Annotated[dict[PeriodLabel, Number], BeforeValidator(_empty_if_none)] = Field(
-        default_factory=dict
-    )
-    status: Status
-    approvals: Annotated[Approvals, BeforeValidator(_empty_if_none)] = Field(
-        default_factory=Approvals
-    )
-    notes: str | None = None
-    line: SkipJsonSchema[int] = Field(default=0, exclude=True)
-    formula_tree: SkipJsonSchema[exp.Expression | None] = Field(
-        default=None, exclude=True, repr=False
-    )
-
-
-# Keys a person may write in an entry (the model's fields without the bookkeeping ones).
-FIELDS: tuple[str, ...] = tuple(
-    n for n in KpiDefinition.model_fields if n not in ("line", "formula_tree")
-)
-
-
-# ---------------------------------------------------------------------------------------
-# Issues
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem in the definitions file: where it is, what is wrong, what to do."""
-
-    path: str
-    line: int | None
-    kpi_id: str | None
-    field: str | None
-    message: str
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        scope = []
-        if self.kpi_id:
-            scope.append(f"kpi '{self.kpi_id}'")
-        if self.field:
-            scope.append(f"field '{self.field}'")
-        head = f"{where}: {', '.join(scope)}: " if scope else f"{where}: "
-        return head + self.message + (f" ({self.hint})" if self.hint else "")
-
-
-class DefinitionsError(ValueError):
-    """The definitions file has problems; `issues` holds every one of them."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        path = issues[0].path if issues else "definitions"
-        lines = "\n".join(f"  {issue}" for issue in issues)
-        super().__init__(f"{path}: {len(issues)} problem(s) in the KPI definitions:\n{lines}")
-
-
-class UnknownKpi(ValueError):
-    """A KPI id that is not in the catalogue."""
-
-
-def get(definitions: Iterable[KpiDefinition], kpi_id: str) -> KpiDefinition:
-    """The definition with this id, or UnknownKpi naming the ids there are."""
-    known = {d.id: d for d in definitions}
-    if kpi_id in known:
-        return known[kpi_id]
-    close = difflib.get_close_matches(kpi_id, list(known), n=3)
-    hint = f" Did you mean {_either(close)}?" if close else ""
-    listed = ", ".join(sorted(known)) or "(none)"
-    raise UnknownKpi(f"unknown KPI '{kpi_id}'.{hint} Known KPIs: {listed}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -390,7 +222,9 @@ def _entries(data: Any, shown: str) -> tuple[list[CommentedMap], list[Issue]]:
             Issue(shown, 1, None, None, "the list of KPIs must sit under a 'kpis:' key", hint)
         ]
     if not isinstance(data, CommentedMap):
-        return [], [Issue(shown, 1, None, None, f"expected 'kpis:', found {_shown(data)}", hint)]
+        return [], [
+            Issue(shown, 1, None, None, f"expected 'kpis:', found {shown_value(data)}", hint)
+        ]
     issues = [
         Issue(
             shown,
@@ -411,7 +245,7 @@ def _entries(data: Any, shown: str) -> tuple[list[CommentedMap], list[Issue]]:
                 _key_line(data, "version"),
                 None,
                 "version",
-                f"version is a whole number, got {_shown(version)}",
+                f"version is a whole number, got {shown_value(version)}",
             )
         )
     kpis = data.get("kpis")
@@ -427,7 +261,7 @@ def _entries(data: Any, shown: str) -> tuple[list[CommentedMap], list[Issue]]:
                 _key_line(data, "kpis"),
                 None,
                 "kpis",
-                f"'kpis' must be a list of KPIs ('- id: ...'), found {_shown(kpis)}",
+                f"'kpis' must be a list of KPIs ('- id: ...'), found {shown_value(kpis)}",
             )
         )
         return [], issues
@@ -443,7 +277,7 @@ def _entries(data: Any, shown: str) -> tuple[list[CommentedMap], list[Issue]]:
                     None,
                     None,
                     f"KPI #{i + 1} must be a mapping of fields (id: ..., name: ...), "
-                    f"found {_shown(entry)}",
+                    f"found {shown_value(entry)}",
                 )
             )
     return entries, issues
@@ -525,7 +359,7 @@ def _period_by_issues(
     if period_by not in columns:
         close = difflib.get_close_matches(period_by, dates, n=3)
         if close:
-            hint = f"did you mean {_either(close)}?"
+            hint = f"did you mean {either(close)}?"
         return [issue("period_by", where, f"unknown column '{period_by}' in view '{view}'", hint)]
     if str(columns[period_by]).upper() != "DATE":
         message = f"'{period_by}' in view '{view}' is {columns[period_by]}, not a date"
@@ -644,18 +478,20 @@ def _from_pydantic(err: Mapping[str, Any], entry: CommentedMap, issue: _Report) 
         ]
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f"did you mean '{close[0]}'?" if close else None
-        return issue(field, where, f"{_shown(value)} is not one of: {', '.join(options)}", hint)
+        return issue(
+            field, where, f"{shown_value(value)} is not one of: {', '.join(options)}", hint
+        )
     if kind == "string_pattern_mismatch" and field == "id":
         return issue(
             field,
             where,
-            f"id {_shown(value)} is not snake_case",
+            f"id {shown_value(value)} is not snake_case",
             "use lower-case letters, digits and underscores, e.g. days_to_pay",
         )
     if kind in _KINDS:
-        return issue(field, where, f"should be {_KINDS[kind]}, got {_shown(value)}")
+        return issue(field, where, f"should be {_KINDS[kind]}, got {shown_value(value)}")
     if kind.startswith("date"):
-        return issue(field, where, f"should be a date YYYY-MM-DD, got {_shown(value)}")
+        return issue(field, where, f"should be a date YYYY-MM-DD, got {shown_value(value)}")
     message = str(err["msg"]).removeprefix("Value error, ")
     return issue(field, where, message[:1].lower() + message[1:])
 
@@ -740,21 +576,5 @@ def _did_you_mean(name: str, choices: Iterable[str], what: str = "allowed") -> s
     options = list(choices)
     close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
     if close:
-        return f"did you mean {_either(close)}?"
+        return f"did you mean {either(close)}?"
     return f"{what}: {', '.join(options)}" if options else None
-
-
-def _either(names: list[str]) -> str:
-    return " or ".join(f"'{n}'" for n in names)
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if value is None:
-        return "nothing"
-    if isinstance(value, date):
-        return f"'{value.isoformat()}'"
-    return repr(value) if not isinstance(value, str) else f"'{value}'"

@@ -20,7 +20,8 @@ import polars as pl
 from kpi.core import periods
 from kpi.core.settings import load_settings
 from kpi.semantic import compiler
-from kpi.semantic.definitions import KpiDefinition, load_definitions
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES

@@ -36,8 +36,8 @@ from kpi.analyses.scorecard import DataWindow, data_window, latest_complete_peri
 from kpi.core import periods
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.people import PermissionDenied, Person
-from kpi.semantic.definitions import KpiDefinition
 from kpi.semantic.engine import compute
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries import bridge as sql_savings
 from kpi.store.queries import goals as q

@@ -54,7 +54,8 @@ from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 
 from kpi.core.people import PermissionDenied, Person
 from kpi.core.settings import Settings
-from kpi.semantic.definitions import FIELDS, DefinitionsError, Issue, UnknownKpi, check_file
+from kpi.semantic.definitions import check_file
+from kpi.semantic.kpi_definition import FIELDS, DefinitionsError, Issue, UnknownKpi
 
 # Fields whose change alters the number both departments signed: changing one clears the
 # approvals and sends an agreed KPI back to `proposed`.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi.demo.generate import build_demo
+from kpi.demo.build import build_demo
 from kpi.semantic.definitions import load_definitions
 from tests.browser.support import (
     ARTIFACTS,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.demo.generate import MAVERICK_COST_CENTRE, build_demo
+from kpi.demo.build import build_demo
+from kpi.demo.reference import MAVERICK_COST_CENTRE
 from tests.browser.support import (
     ARTIFACTS,
     browser_marks,

@@ -32,7 +32,8 @@ from streamlit.testing.v1 import AppTest
 from kpi.cli import main as cli_main
 from kpi.core.people import Person
 from kpi.semantic import engine
-from kpi.semantic.definitions import get, load_definitions
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.kpi_definition import get
 from kpi.store.database import Store, StoreBusy, StoreError
 from kpi.workflows import goals, kpi_editing
 from kpi.workflows.kpi_editing import ConflictError, edit_kpi, file_version, kpi_history

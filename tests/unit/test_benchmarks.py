@@ -134,7 +134,7 @@ def _in_browser(test):
 def test_overview_render_times_in_chromium(tmp_path):
     import render
 
-    from kpi.demo.generate import build_demo
+    from kpi.demo.build import build_demo
 
     db = tmp_path / "kpi.duckdb"
     build_demo(db, seed=7, scale=0.05)

@@ -355,7 +355,7 @@ MARKUP_IN_PLOTS = """() => {
 @pytest.fixture(scope="module")
 def hostile_app(tmp_path_factory):
     """The demo store with its largest supplier renamed to HOSTILE; yields (url, its id)."""
-    from kpi.demo.generate import build_demo
+    from kpi.demo.build import build_demo
     from kpi.store.database import Store
 
     db = tmp_path_factory.mktemp("chart_text") / "kpi.duckdb"

@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 from sqlglot import exp
 
-from kpi.semantic.definitions import (
-    DefinitionsError,
-    Issue,
-    KpiDefinition,
-    UnknownKpi,
-    check_file,
-    get,
-    load_definitions,
-)
+from kpi.semantic.definitions import check_file, load_definitions
+from kpi.semantic.kpi_definition import DefinitionsError, Issue, KpiDefinition, UnknownKpi, get
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kpis"
 ROOT = Path(__file__).resolve().parents[2]

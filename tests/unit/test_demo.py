@@ -9,13 +9,13 @@ import duckdb
 import pytest
 
 from kpi.cli import main
-from kpi.demo.generate import (
+from kpi.demo.build import build_demo
+from kpi.demo.reference import (
     AS_OF,
     LINES_AT_SCALE_1,
     MAVERICK_COST_CENTRE,
     PACKAGING,
     PACKAGING_TENDER_START,
-    build_demo,
 )
 from kpi.store.database import Store
 from kpi.store.schema import TABLES

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi.core.people import PermissionDenied, Person
-from kpi.semantic.definitions import check_file, get, load_definitions
+from kpi.semantic.definitions import check_file, load_definitions
+from kpi.semantic.kpi_definition import get
 from kpi.workflows.kpi_editing import (
     BrokenFile,
     ConflictError,
@@ -694,7 +695,7 @@ import polars as pl  # noqa: E402
 
 from kpi.reporting import definitions_form as form  # noqa: E402
 from kpi.reporting.filters_text import active_filters  # noqa: E402
-from kpi.semantic.definitions import Issue  # noqa: E402
+from kpi.semantic.kpi_definition import Issue  # noqa: E402
 from kpi.workflows.kpi_editing import catalogue, entry_text  # noqa: E402
 from tests import hand_fixture  # noqa: E402
 

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpi.ingest import pipelines
+from kpi.ingest import loading, readers
 from kpi.ingest.mappings import MappingError, load_mappings
-from kpi.ingest.pipelines import UNCHANGED, LoadRefused, load_files
+from kpi.ingest.pipelines import UNCHANGED, LoadRefused, LoadReport, load_files
 from kpi.store.database import Store
 from kpi.store.schema import TABLES
 
@@ -168,7 +168,7 @@ def rejects(store: Store) -> list[tuple[int, dict, str]]:
     return [(n, json.loads(raw), reason) for n, raw, reason in rows]
 
 
-def invariant_holds(report: pipelines.LoadReport) -> bool:
+def invariant_holds(report: LoadReport) -> bool:
     return all(f.rows_in == f.rows_loaded + f.rows_rejected for f in report.files)
 
 
@@ -422,7 +422,7 @@ def test_choices_and_yes_no_values(store, tmp_path, column, written, stored):
 
 
 def test_reasons_give_row_numbers_with_thousands_separators(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipelines, "BATCH_ROWS", 500)  # also crosses batch boundaries
+    monkeypatch.setattr(readers, "BATCH_ROWS", 500)  # also crosses batch boundaries
     rows = [invoice(invoice_id=f"INV-{i}") for i in range(1, 1205)]
     rows[1203]["invoice_date"] = "31/02/2026"  # data row 1,204 on line 1,205
     rows.append(invoice(invoice_id="INV-7"))  # repeats row 7, two batches earlier
@@ -532,7 +532,7 @@ def test_cp1252_semicolons_decimal_comma_and_numbered_lines(store, tmp_path):
 def test_numbered_lines_continue_across_batches_and_reload_replaces_them(
     store, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(pipelines, "BATCH_ROWS", 2)
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
     mapping = tmp_path / "sources.yaml"
     mapping.write_text(MAPPING_FILE.replace("decimal_comma: true", "decimal_comma: false"))
     lines = [
@@ -676,7 +676,7 @@ def test_unreadable_files_are_refused_and_nothing_lands(loaded, tmp_path, make, 
 
 
 def test_bad_utf8_deep_in_a_big_file_is_refused(loaded, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipelines, "BATCH_ROWS", 10)
+    monkeypatch.setattr(readers, "BATCH_ROWS", 10)
     rows = [invoice(invoice_id=f"INV-{i}") for i in range(50)]
     path = write_csv(tmp_path / "late.csv", rows)
     path.write_bytes(path.read_bytes() + b"X,1,S1,,2026-01-01,,,,\xe4,,,,1.00,EUR,\n")
@@ -687,7 +687,7 @@ def test_bad_utf8_deep_in_a_big_file_is_refused(loaded, tmp_path, monkeypatch):
 
 
 def test_a_load_that_dies_half_way_leaves_the_store_as_it_was(loaded, tmp_path, monkeypatch):
-    real_upsert = pipelines._upsert
+    real_upsert = loading._upsert
     calls = []
 
     def upsert_then_die(*args, **kwargs):
@@ -696,8 +696,8 @@ def test_a_load_that_dies_half_way_leaves_the_store_as_it_was(loaded, tmp_path, 
             raise RuntimeError("disk gone")
         return calls[-1]
 
-    monkeypatch.setattr(pipelines, "BATCH_ROWS", 2)
-    monkeypatch.setattr(pipelines, "_upsert", upsert_then_die)
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(loading, "_upsert", upsert_then_die)
     before = snapshot(loaded)
     rows = [invoice(invoice_id=f"NEW-{i}") for i in range(6)]
     with pytest.raises(RuntimeError, match="disk gone"):

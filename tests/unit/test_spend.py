@@ -306,7 +306,7 @@ def test_kpis_by_quarter(store):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Store:
-    from kpi.demo.generate import build_demo
+    from kpi.demo.build import build_demo
 
     path: Path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     build_demo(path, seed=7, scale=0.05)
@@ -314,7 +314,7 @@ def demo(tmp_path_factory) -> Store:
 
 
 def test_demo_flags_marketing_and_events_over_budget(demo):
-    from kpi.demo.generate import MAVERICK_COST_CENTRE
+    from kpi.demo.reference import MAVERICK_COST_CENTRE
 
     status = sp.budget_status(demo, sp.budget_year(demo, "FY2026"))
     row = status.filter(status["cost_centre"] == MAVERICK_COST_CENTRE).row(0, named=True)

@@ -224,7 +224,7 @@ def test_cash_conversion_gap_by_category(store):
 # ---- the demo's planted stories -------------------------------------------------------------
 def test_the_demo_stories_show(tmp_path: Path):
     from kpi.analyses.terms import simulate_terms
-    from kpi.demo.generate import build_demo
+    from kpi.demo.build import build_demo
     from kpi.store.database import Store
 
     db = tmp_path / "demo.duckdb"

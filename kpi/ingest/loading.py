@@ -1,0 +1,155 @@
+"""The load's writes inside the store's transaction: one file batch by batch (rows upserted
+by the table's key, rejects kept), and its bookkeeping row in `loads`."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+from sqlglot import exp
+
+from kpi.ingest.mappings import Mapping
+from kpi.ingest.matching import Plan
+from kpi.ingest.readers import ROW, Progress, Source
+from kpi.ingest.report import LOADED, FileResult, LoadRefused
+from kpi.ingest.validation import REFERENCES, FileState, Known, check_batch
+from kpi.store.database import Store
+from kpi.store.identifiers import column, ident, render, table
+from kpi.store.schema import Table
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    plan: Plan,
+    mapping: Mapping | None,
+    result: FileResult,
+    say: Progress,
+) -> None:
+    """Check and write one file batch by batch, then record it in `loads` (filling `result`)."""
+    spec = plan.table
+    started = datetime.now()
+    load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
+    state = FileState(store_had_rows=_has_rows(con, spec), known=_known_ids(con, spec))
+    amount = Decimal("0.00") if "amount" in spec.column_names else None
+    clock = time.perf_counter()
+    for raw in source.batches():
+        raw = raw.filter(pl.any_horizontal(pl.exclude(ROW).is_not_null()))  # blank lines
+        try:
+            valid, rejects, blank = check_batch(raw, plan, state, source)
+        except pl.exceptions.PolarsError as exc:  # e.g. a date_format polars cannot use
+            first = str(exc).strip().splitlines()[0]
+            raise LoadRefused(f"{source.path}: its rows cannot be checked: {first}") from exc
+        result.replaced += _upsert(con, spec, valid, state.store_had_rows)
+        _insert_rejects(con, load_id, rejects)
+        result.rows_in += raw.height - blank
+        result.rows_loaded += valid.height
+        result.rows_rejected += rejects.height
+        if amount is not None and valid.height:
+            amount += valid.get_column("amount").sum() or Decimal(0)
+        seconds = time.perf_counter() - clock
+        say(f"{source.path}: {result.rows_in:,} rows checked ({seconds:.1f} s)")
+    result.amount, result.load_id = amount, load_id
+    used = set(plan.sources.values())
+    result.ignored_columns = [c for c in source.columns if c not in used]
+    message = f"{result.rows_rejected} row(s) rejected" if result.rows_rejected else None
+    con.execute(
+        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            load_id,
+            spec.name,
+            str(source.path),
+            source.content_hash,
+            mapping.name if mapping else None,
+            result.rows_in,
+            result.rows_loaded,
+            result.rows_rejected,
+            amount,
+            started,
+            datetime.now(),
+            LOADED,
+            message,
+        ],
+    )
+    say(
+        f"{source.path}: {result.rows_loaded:,} rows loaded, {result.rows_rejected:,} rejected"
+        + (f", {result.replaced:,} replaced" if result.replaced else "")
+    )
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, spec: Table) -> bool:
+    probe = exp.select(exp.Exists(this=exp.select(exp.Literal.number(1)).from_(table(spec.name))))
+    return bool(con.execute(render(probe)).fetchall()[0][0])
+
+
+def _known_ids(con: duckdb.DuckDBPyConnection, spec: Table) -> Known:
+    """The ids the table's rows may refer to, per referring column."""
+    known: Known = {}
+    for name, master in REFERENCES.items():
+        if name in spec.column_names and spec.name != master:
+            ids = exp.select(column(name)).distinct().from_(table(master))
+            rows = con.execute(render(ids)).fetchall()
+            if rows:
+                known[name] = pl.Series(name, [r[0] for r in rows], pl.String)
+    return known
+
+
+def loaded_hashes(store: Store, spec: Table, sources: list[Source]) -> dict[str, int]:
+    """Hashes already loaded into the table, looked up without taking the writer (a shortcut:
+    the authoritative look-up runs again inside the write)."""
+    if not store.exists():
+        return {}
+    try:
+        with store.read() as con:
+            return loaded_hashes_in(con, spec, sources)
+    except Exception:  # an unreadable store is the writer's business; it reports it
+        return {}
+
+
+def loaded_hashes_in(
+    con: duckdb.DuckDBPyConnection, spec: Table, sources: list[Source]
+) -> dict[str, int]:
+    """The hashes among `sources` already loaded into the table, with their first load."""
+    hashes = sorted({s.content_hash for s in sources})
+    rows = con.execute(
+        "SELECT content_hash, min(load_id) FROM loads WHERE table_name = ? AND status = ? "
+        "AND list_contains(?, content_hash) GROUP BY content_hash",
+        [spec.name, LOADED, hashes],
+    ).fetchall()
+    return {h: int(i) for h, i in rows}
+
+
+# ---- writing -----------------------------------------------------------------------------
+# DuckDB reads a frame named in SQL straight from the calling function's local variables
+# (a "replacement scan", zero copy through Arrow). Unlike con.register(), it lets go of the
+# frame afterwards: registering each batch kept every batch alive until the end of the load.
+def _upsert(con: duckdb.DuckDBPyConnection, spec: Table, rows: pl.DataFrame, replace: bool) -> int:
+    """Insert rows, first deleting the store's rows with the same key; the count deleted."""
+    if rows.height == 0:
+        return 0
+    _kpi_batch = rows.to_arrow(compat_level=pl.CompatLevel.newest())  # noqa: F841 - used in SQL
+    replaced = 0
+    if replace:
+        same = exp.and_(*(exp.EQ(this=column(k, "t"), expression=column(k, "b")) for k in spec.key))
+        delete = exp.Delete(
+            this=table(spec.name, alias="t"),
+            using=[table("_kpi_batch", alias="b")],
+            where=exp.Where(this=same),
+        )
+        replaced = con.execute(render(delete)).fetchall()[0][0]
+    rows_of_batch = exp.select(*(column(c) for c in spec.column_names)).from_(table("_kpi_batch"))
+    into = exp.Schema(this=table(spec.name), expressions=[ident(c) for c in spec.column_names])
+    con.execute(render(exp.insert(rows_of_batch, into)))
+    return int(replaced)
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, load_id: int, rejects: pl.DataFrame) -> None:
+    if rejects.height == 0:
+        return
+    _kpi_rejects = rejects.to_arrow()  # noqa: F841 - used in SQL
+    con.execute(
+        "INSERT INTO rejects SELECT ?, row_number, raw_row, reason FROM _kpi_rejects", [load_id]
+    )
