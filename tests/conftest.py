@@ -1,11 +1,15 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by several test groups.
+
+`browser` is here, not in tests/browser/, because tests in tests/unit and tests/trust also
+drive Chromium (the hostile chart names, the bad-file uploads); the running app and the
+page fixtures only the browser tests use are in tests/browser/conftest.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from kpi.demo.build import build_demo
-from tests.browser.support import ARGS, ARTIFACTS, CHROMIUM, running_app
+from tests.browser.support import ARGS, CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -19,26 +23,16 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    """A small demo store (seed 7, scale 0.1) for a module's browser tests."""
-    db = tmp_path_factory.mktemp("browser") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.1)
-    return db
-
-
-@pytest.fixture(scope="module")
-def app_url(demo_db):
-    """The app running on `demo_db` (a module overrides this for its own store or config)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(demo_db) as url:
-        yield url
-
-
-@pytest.fixture()
-def page(browser):
-    """A fresh browser context per test, tall enough for a whole page in one screenshot."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that drives Chromium must carry the `browser` mark, so that
+    `-m "not browser and not slow"` selects the fast part of the suite and nothing else."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "browser" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("browser")
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the browser but lack the `browser` mark "
+            "(add `pytestmark = browser_marks()` or `@browser_marks()[0]`): " + ", ".join(unmarked)
+        )

@@ -1,4 +1,4 @@
-"""A tiny store whose KPI values are computed by hand in tests/test_engine.py.
+"""A tiny store whose KPI values are computed by hand in tests/unit/test_engine.py.
 
 Two suppliers (one in USD), five invoice lines over two quarters of 2026, three PO lines,
 budgets, a contract, and a few inventory and savings rows. Each expected figure in the

@@ -1,7 +1,7 @@
 """A small store for the spend, budget, approval, compliance and supplier figures.
 
 Everything is in EUR in fiscal year 2026 (calendar year), so each expected figure in
-tests/test_spend.py and tests/test_suppliers.py can be worked out from these rows by hand.
+tests/unit/test_spend.py and tests/unit/test_suppliers.py can be worked out from these rows by hand.
 
 - Alpha Pack (preferred, 30-day terms) holds contract K1 for item P1 at 2.00 all year.
 - Beta Print (not preferred) has no contract: it sells P1 at 2.50 and flyers without PO.

@@ -5,20 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpi.store.database import Store
-from tests import hand_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture()
-def hand_store(tmp_path, monkeypatch) -> Store:
-    store = hand_fixture.build(tmp_path / "kpi.duckdb")
-    monkeypatch.setenv("KPI_DB", str(store.path))
-    return store
 
 
 def run_page(page: str = "app.py", **state) -> AppTest:
@@ -40,7 +31,7 @@ def _cells(at: AppTest) -> list[str]:
     return [str(v) for df in at.dataframe for v in df.value.to_numpy().ravel()]
 
 
-def test_overview_shows_the_scorecard(hand_store):
+def test_overview_shows_the_scorecard(store):
     at = run_page()
     assert [t.value for t in at.title] == ["CFO overview"]
     cells = _cells(at)
@@ -50,21 +41,25 @@ def test_overview_shows_the_scorecard(hand_store):
     assert not at.error
 
 
-def test_overview_filters_narrow_every_kpi(hand_store):
+def test_overview_filters_narrow_every_kpi(store):
     at = run_page("pages/overview.py", f_cc=["CC2"])
     cells = _cells(at)
     assert "€900.00" in cells  # only INV2 (1000 USD x 0.9) is on CC2 in Q1
     assert "€2,550.00" not in cells
 
 
-def test_overview_in_another_reporting_currency(hand_store):
+def test_overview_in_another_reporting_currency(store):
     at = run_page("pages/overview.py", currency="USD")
     cells = _cells(at)
-    assert "$1,000.00" in cells or any("$" in c for c in cells)
+    # FY2026-Q1 total spend in dollars: the euro lines converted at 0.9 EUR per USD, each
+    # to the cent (1,050 / 0.9 = 1,166.67; 100 / 0.9 = 111.11; 500 / 0.9 = 555.56), plus
+    # INV2's 1,000.00 USD as it is: $2,833.34. The euro figure is gone.
+    assert "$2,833.34" in cells
+    assert "€2,550.00" not in cells and not any("€" in c for c in cells)
     assert any("amounts in **USD**" in c.value for c in at.caption)
 
 
-def test_overview_marks_kpis_not_agreed(hand_store):
+def test_overview_marks_kpis_not_agreed(store):
     at = run_page()
     assert any("Not yet agreed" in w.value for w in at.warning)
 
@@ -77,7 +72,7 @@ def test_overview_on_an_empty_store_says_what_to_do(tmp_path, monkeypatch):
     assert any("No spend in the store" in i.value for i in at.info)
 
 
-def test_broken_definitions_show_the_line_and_keep_the_app_up(hand_store, tmp_path, monkeypatch):
+def test_broken_definitions_show_the_line_and_keep_the_app_up(store, tmp_path, monkeypatch):
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
     monkeypatch.setenv("KPI_CONFIG", str(config))
@@ -89,14 +84,14 @@ def test_broken_definitions_show_the_line_and_keep_the_app_up(hand_store, tmp_pa
     assert any("kpis.yaml" in e.value and "formula" in e.value for e in at.error)
 
 
-def test_data_page_lists_tables_and_loads(hand_store):
+def test_data_page_lists_tables_and_loads(store):
     at = run_page("pages/data.py")
     assert [t.value for t in at.title] == ["Data"]
     cells = _cells(at)
     assert "invoices" in cells and "fx_rates" in cells
 
 
-def test_data_page_upload_loads_a_file(hand_store, tmp_path):
+def test_data_page_upload_loads_a_file(store, tmp_path):
     csv = "date,currency,rate\n2026-05-01,USD,0.85\n2026-05-02,USD,bad\n"
     at = AppTest.from_file(str(ROOT / "pages/data.py"), default_timeout=120)
     at.session_state["up_table"] = "fx_rates"
@@ -106,12 +101,12 @@ def test_data_page_upload_loads_a_file(hand_store, tmp_path):
     at.button(key="up_go").click().run()
     assert not at.exception
     assert any("Loaded" in s.value for s in at.success), [e.value for e in at.error]
-    with hand_store.read() as con:
+    with store.read() as con:
         assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 3
         assert con.execute("SELECT count(*) FROM rejects").fetchone()[0] == 1
 
 
-def test_data_page_upload_refuses_viewers(hand_store):
+def test_data_page_upload_refuses_viewers(store):
     csv = "date,currency,rate\n2026-05-01,USD,0.85\n"
     at = AppTest.from_file(str(ROOT / "pages/data.py"), default_timeout=120)
     at.session_state["up_table"] = "fx_rates"
@@ -121,7 +116,7 @@ def test_data_page_upload_refuses_viewers(hand_store):
     at.run()
     at.button(key="up_go").click().run()
     assert any("may not load data" in e.value for e in at.error)
-    with hand_store.read() as con:
+    with store.read() as con:
         assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 2
 
 
@@ -145,13 +140,13 @@ def _with_sign_in(user: dict) -> AppTest:
     return at
 
 
-def test_with_sign_in_configured_a_visitor_reads_and_is_asked_to_sign_in(hand_store):
+def test_with_sign_in_configured_a_visitor_reads_and_is_asked_to_sign_in(store):
     at = _with_sign_in({"is_logged_in": False})
     assert any(b.label == "Sign in" for b in at.sidebar.button)
     assert not [s for s in at.sidebar.selectbox if s.key == "acting_as"]  # no local mode
 
 
-def test_with_sign_in_the_signed_in_person_is_matched_to_people_yaml(hand_store):
+def test_with_sign_in_the_signed_in_person_is_matched_to_people_yaml(store):
     at = _with_sign_in({"is_logged_in": True, "email": "Jonas.Berg@example.org", "name": "Jonas"})
     assert any(
         "Signed in as **Jonas Berg (procurement, member)**" in c.value for c in at.sidebar.caption
@@ -159,6 +154,6 @@ def test_with_sign_in_the_signed_in_person_is_matched_to_people_yaml(hand_store)
     assert any(b.label == "Sign out" for b in at.sidebar.button)
 
 
-def test_an_unknown_signed_in_person_may_only_read(hand_store):
+def test_an_unknown_signed_in_person_may_only_read(store):
     at = _with_sign_in({"is_logged_in": True, "email": "stranger@example.org"})
     assert any("(none, viewer)" in c.value for c in at.sidebar.caption)

@@ -13,9 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi.core.people import Person
 from kpi.semantic.definitions import load_definitions
-from kpi.store.database import Store
 from kpi.workflows.kpi_editing import edit_kpi, file_version, kpi_history
-from tests import hand_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "definitions.py")
@@ -23,13 +21,6 @@ FINANCE = "Sam Okafor (finance, member)"
 PROCUREMENT = "Jonas Berg (procurement, member)"
 VIEWER = "Lee Chen (operations, viewer)"
 CFO = Person("claire.dubois@example.org", "Claire Dubois", "finance", "cfo")
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch) -> Store:
-    s = hand_fixture.build(tmp_path / "kpi.duckdb")
-    monkeypatch.setenv("KPI_DB", str(s.path))
-    return s
 
 
 @pytest.fixture()

@@ -15,7 +15,6 @@ from streamlit.testing.v1 import AppTest
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
 from kpi.workflows import goals
-from tests import hand_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "goals.py")
@@ -26,13 +25,6 @@ FINANCE = "Sam Okafor (finance, member)"
 PROCUREMENT = "Jonas Berg (procurement, member)"
 VIEWER = "Lee Chen (operations, viewer)"
 SAM, JONAS = "sam.okafor@example.org", "jonas.berg@example.org"
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch) -> Store:
-    s = hand_fixture.build(tmp_path / "kpi.duckdb")
-    monkeypatch.setenv("KPI_DB", str(s.path))
-    return s
 
 
 @pytest.fixture()

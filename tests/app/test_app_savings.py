@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from kpi.store.database import Store
 from kpi.workflows.initiatives import history, list_initiatives
-from tests import hand_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "savings.py")
 PROCUREMENT = "Jonas Berg (procurement, member)"
 FINANCE = "Sam Okafor (finance, member)"
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch) -> Store:
-    s = hand_fixture.build(tmp_path / "kpi.duckdb")
-    monkeypatch.setenv("KPI_DB", str(s.path))
-    return s
 
 
 def page(**state) -> AppTest:

@@ -335,7 +335,7 @@ CSV_FILES: dict[str, tuple[str, str]] = {
 }
 
 MAPPINGS = """\
-# Mappings the corpus is loaded with (tests/test_bad_files.py passes this file).
+# Mappings the corpus is loaded with (tests/trust/test_bad_files.py passes this file).
 sources:
   latin1_invoices:
     table: invoices

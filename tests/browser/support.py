@@ -1,4 +1,11 @@
-"""Run the real app on a free port and drive Debian's Chromium against it (../shared/BROWSER.md)."""
+"""Run the real app on a free port and drive Debian's Chromium against it.
+
+The browser is the system's /usr/bin/chromium (Debian's package, which `make test` installs
+when run as root), driven by Playwright, never a browser Playwright downloads; without it
+the browser tests are skipped with the reason. The app runs as `streamlit run app.py` on
+127.0.0.1 with the store and config folder given (KPI_DB, KPI_CONFIG); its log goes to
+tests/artifacts/, with the screenshots the tests take.
+"""
 
 from __future__ import annotations
 

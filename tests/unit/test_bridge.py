@@ -1,4 +1,4 @@
-"""The savings bridge (kpi/bridge.py) against figures worked out by hand, plus its identity.
+"""The savings bridge (kpi/analyses/bridge.py): figures worked out by hand, plus its identity.
 
 Q1 = January–March 2026 (FY2026-Q1 with a January fiscal year), Q2 = April–June 2026.
 In tests/hand_fixture.py USD converts at 0.9 EUR from 2026-01-01 and 0.8 from 2026-04-01.
@@ -293,7 +293,7 @@ def _div(n: Decimal, d: Decimal) -> Decimal:
 
 
 def reference_bridge(lines: list[tuple], by_category: bool) -> dict:
-    """The definitions of kpi/bridge.py written again in plain Decimal arithmetic."""
+    """The definitions of kpi/analyses/bridge.py written again in plain Decimal arithmetic."""
     keys: dict = defaultdict(lambda: [Decimal(0)] * 4)  # s0, q0, s1, q1
     for day, item, category, qty, amount, currency in lines:
         scope = category if by_category else None

@@ -67,7 +67,7 @@ def assert_literal(fig: go.Figure, at_least: int = 1) -> list[str]:
     return carrying
 
 
-# ---- kpi/charts.py -----------------------------------------------------------------------------
+# ---- kpi/reporting/charts.py -------------------------------------------------------------------
 
 
 def test_plot_text_writes_tags_as_entities() -> None:
@@ -172,7 +172,7 @@ def test_sparkline_and_proposals() -> None:
     assert_literal(fig, at_least=3)
 
 
-# ---- kpi/charts_working_capital.py ---------------------------------------------------------
+# ---- kpi/reporting/charts_working_capital.py -----------------------------------------------
 
 
 def test_working_capital_charts_escape_segments_and_periods() -> None:
@@ -204,7 +204,7 @@ def test_working_capital_charts_escape_segments_and_periods() -> None:
     assert water.layout.yaxis.title.text == "&lt;b&gt;EUR&lt;/b&gt;"
 
 
-# ---- kpi/spend.py ------------------------------------------------------------------------------
+# ---- kpi/reporting/charts_spend.py -------------------------------------------------------------
 
 
 def _tree() -> pl.DataFrame:
@@ -291,7 +291,7 @@ def test_trend_and_burn_charts_escape_names_and_titles() -> None:
     assert_literal(burn)
 
 
-# ---- kpi/suppliers.py and kpi/meeting_pack.py -------------------------------------------------
+# ---- the suppliers' charts (kpi/reporting/charts_spend.py) and kpi/reporting/meeting_pack.py ---
 
 
 def test_concentration_chart_escapes_categories_and_the_top_supplier() -> None:

@@ -1,6 +1,6 @@
 """The meeting pack: one self-contained, escaped HTML file with every KPI and who signed.
 
-Built on the store of tests/test_goals.py (the hand fixture plus eight earlier quarters),
+Built on the store of tests/unit/test_goals.py (the hand fixture plus eight earlier quarters),
 with a hostile supplier name, price-outlook note and rationales.
 """
 
@@ -79,7 +79,7 @@ def test_every_kpi_and_the_sections(pack, definitions):
         "Who signed",
     ):
         assert f">{heading}</h2>" in pack
-    assert "FY2026-Q2 forecast €2,463.40." in pack  # tests/test_goals.py works it out
+    assert "FY2026-Q2 forecast €2,463.40." in pack  # tests/unit/test_goals.py works it out
     assert "Paper up" in pack and "€2,500.00" in pack  # procurement's proposal
 
 
