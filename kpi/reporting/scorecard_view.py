@@ -3,7 +3,7 @@ the download's columns (the overview page, the meeting pack and the golden check
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -71,3 +71,9 @@ def with_agreement(card: pl.DataFrame, definitions: Sequence[KpiDefinition]) -> 
 def scorecard_export(card: pl.DataFrame) -> pl.DataFrame:
     """The columns of the scorecard download (CSV / Excel)."""
     return card.select(EXPORT_COLUMNS)
+
+
+def ignored_by(card: pl.DataFrame, ids: Iterable[str]) -> tuple[str, ...]:
+    """The filters at least one of these KPIs cannot honour (their `filters_ignored`)."""
+    rows = card.filter(pl.col("id").is_in(list(ids)))["filters_ignored"].to_list()
+    return tuple(sorted({f for text in rows for f in (text or "").split(", ") if f}))
