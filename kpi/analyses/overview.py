@@ -19,7 +19,7 @@ from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_formula
 from kpi.store import sql
 from kpi.store.database import Store
-from kpi.store.query import run
+from kpi.store.query import fetch_frame
 
 # the view each headline chart reads
 CHART_VIEWS = {
@@ -60,7 +60,8 @@ def measures_by_period(
         scope.end,
         scope.as_dict(),
     )
-    wide = run(store, query, params, scope.currency)
+    with store.read(display_currency=scope.currency) as con:  # positional parameters
+        wide = fetch_frame(con, query, params)
     return wide.rename({f"m{i}": name for i, name in enumerate(measures)})
 
 
