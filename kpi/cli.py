@@ -97,11 +97,14 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
 # ---- bridge -------------------------------------------------------------------------------
 def cmd_bridge(args: argparse.Namespace) -> int:
-    from kpi.analyses.bridge import render_bridge, savings_bridge
+    from kpi.analyses.bridge import savings_bridge
+    from kpi.core.scope import Scope
+    from kpi.reporting.bridge_text import render_bridge
     from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()
-    frame = savings_bridge(store, args.start, args.end, by=args.by, currency=args.currency)
+    scope = Scope.of(currency=args.currency)
+    frame = savings_bridge(store, scope, args.start, args.end, by=args.by)
     currency = (args.currency or store.settings.reporting_currency).upper()
     title = f"Savings bridge from {args.start} to {args.end}, in {currency}"
     sys.stdout.write(render_bridge(frame, args.format, args.by, currency, title))
@@ -112,7 +115,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 def cmd_terms_sim(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from kpi.analyses.terms import render_scenario, simulate_terms
+    from kpi.analyses.terms import simulate_terms
+    from kpi.reporting.terms_text import render_scenario
     from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import freshness, load_history, rejected_rows
@@ -15,6 +16,7 @@ from kpi.ingest.pipelines import LoadRefused
 from kpi.ingest.upload import load_upload
 from kpi.store.database import Store, StoreError
 from kpi.store.schema import TABLES
+from ui.cache import cached
 from ui.context import current
 from ui.widgets import downloads, literal, no_data
 
@@ -26,15 +28,8 @@ st.caption(
 )
 
 
-@st.cache_data(show_spinner=False)
-def _status(path, version, settings):
-    store = Store(path, settings)
+def _status(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
     return freshness(store), load_history(store)
-
-
-@st.cache_data(show_spinner=False)
-def _rejects(path, version, settings, load_id):
-    return rejected_rows(Store(path, settings), load_id)
 
 
 tab_status, tab_rejects, tab_upload = st.tabs(
@@ -43,7 +38,7 @@ tab_status, tab_rejects, tab_upload = st.tabs(
 
 if ctx.store.exists():
     try:
-        fresh, loads = _status(str(ctx.store.path), ctx.version, ctx.settings)
+        fresh, loads = cached(_status, ctx)
     except StoreError as exc:
         st.error(str(exc))
         st.stop()
@@ -95,7 +90,7 @@ with tab_rejects:
             for r in with_rejects.iter_rows(named=True)
         }
         pick = st.selectbox("Load", list(options), key="reject_load")
-        rejects = _rejects(str(ctx.store.path), ctx.version, ctx.settings, options[pick])
+        rejects = cached(rejected_rows, ctx, options[pick])
         if rejects.is_empty():
             st.success("No rejected rows: every row loaded.")
         else:

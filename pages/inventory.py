@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi.analyses.inventory import items_to_question, stock_by_snapshot
+from kpi.analyses import inventory as inv
 from kpi.core.formatting import format_value
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
-from kpi.store.database import Store
+from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, no_data, table_columns
+from ui.widgets import downloads, honoured_scope, no_data, table_columns
 
 ctx = current()
 st.title("Inventory")
@@ -27,10 +27,6 @@ if ctx.period is None:
     no_data("stock snapshots in the store", "Load the inventory on the **Data** page.")
     st.stop()
 
-KEY = (str(ctx.store.path), ctx.version, ctx.settings)
-RANGE = (ctx.start, ctx.end)
-FILTERS = ctx.filters_key
-
 kpi_strip(
     ctx,
     ["days_inventory", "safety_stock_value", "excess_inventory_value", "cash_conversion_gap"],
@@ -38,17 +34,9 @@ kpi_strip(
 )
 
 
-@st.cache_data(show_spinner=False)
-def _classes(path, version, settings, start, end, filters, currency):
-    return stock_by_snapshot(Store(path, settings), start, end, dict(filters), currency)
-
-
-@st.cache_data(show_spinner=False)
-def _questioned(path, version, settings, start, end, filters, currency):
-    return items_to_question(Store(path, settings), start, end, dict(filters), currency)
-
-
-classes = _classes(*KEY, *RANGE, FILTERS, ctx.currency)
+# stock is held per item and location: it has a category, but no cost centre
+scope = honoured_scope(ctx.scope, inv.INVENTORY_FILTERS, "stock")
+classes = cached(inv.stock_by_snapshot, ctx, scope)
 if classes.is_empty():
     no_data("stock snapshots in this range", "Widen the period in the sidebar.")
     st.stop()
@@ -90,7 +78,7 @@ st.caption(
     "its max (the excess is questioned), at the last snapshot. Procurement's reasons beside "
     "it: the safety level it set, the lead time and how critical the item is."
 )
-questioned = _questioned(*KEY, *RANGE, FILTERS, ctx.currency)
+questioned = cached(inv.items_to_question, ctx, scope)
 if questioned.is_empty():
     st.success("Nothing idle or above its max at this snapshot.")
 else:

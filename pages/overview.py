@@ -6,15 +6,25 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import overview
-from kpi.analyses.scorecard import STATUS_LABELS, THEMES, for_display, scorecard, status_tally
+from kpi.analyses.scorecard import THEMES, scorecard
 from kpi.core.formatting import format_delta, format_value
+from kpi.core.scope import Scope, ignored_text
 from kpi.reporting import charts
 from kpi.reporting.filters_text import active_filters
+from kpi.reporting.scorecard_view import (
+    STATUS_LABELS,
+    for_display,
+    ignored_by,
+    scorecard_export,
+    status_tally,
+    with_agreement,
+)
 from kpi.semantic.engine import compute
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
-from kpi.workflows.kpi_editing import effective_status
+from ui.cache import DEFINITIONS, cached
 from ui.context import current
-from ui.widgets import definition_dialog, downloads, literal, no_data
+from ui.widgets import definition_dialog, downloads, honoured_scope, literal, no_data
 
 ctx = current()
 st.title("CFO overview")
@@ -27,43 +37,23 @@ if ctx.period is None:
     st.stop()
 
 
-@st.cache_data(show_spinner="Computing the scorecard…")
-def _scorecard(path, version, settings, defs_key, period, filters_key, currency):
-    return scorecard(Store(path, settings), ctx.definitions, period, dict(filters_key), currency)
-
-
-@st.cache_data(show_spinner=False)
-def _charts(path, version, settings, defs_key, start, end, filters_key, currency):
-    store = Store(path, settings)
-    f = dict(filters_key)
-    return (
-        overview.spend_vs_budget(store, start, end, f, currency),
-        overview.savings_by_meaning(store, ctx.definitions, "quarter", start, end, f, currency),
-        overview.days_to_pay_vs_terms(store, start, end, f, currency),
-        overview.inventory_by_class(store, start, end, f, currency),
-    )
-
-
-@st.cache_data(show_spinner=False)
-def _trend(path, version, settings, defs_key, kpi_id, start, end, filters_key, currency):
-    kpi = next(k for k in ctx.definitions if k.id == kpi_id)
+def _trend(store: Store, scope: Scope, definitions: list[KpiDefinition], kpi_id: str):
+    kpi = next(k for k in definitions if k.id == kpi_id)
     return compute(
-        Store(path, settings), [kpi], "quarter", (), start, end, dict(filters_key), currency
+        store, [kpi], "quarter", (), scope.start, scope.end, scope.as_dict(), scope.currency
     ).frame
 
 
-defs_key = tuple(
-    (k.id, k.source, k.period_by, k.formula, tuple(sorted(k.targets.items())))
-    for k in ctx.definitions
+# the scorecard's period is its own (the range's last quarter): the range is no part of it
+card = cached(
+    scorecard,
+    ctx,
+    ctx.scope.with_period(None, None),
+    DEFINITIONS,
+    ctx.period,
+    spinner="Computing the scorecard…",
 )
-key = (str(ctx.store.path), ctx.version, ctx.settings, defs_key)
-card = _scorecard(*key, ctx.period, ctx.filters_key, ctx.currency)
-# Agreed only with both departments' approvals of the current version (not the cached card's
-# status field): an approval or a change shows up as soon as the file does.
-agreement = {k.id: effective_status(k) for k in ctx.definitions}
-card = card.with_columns(
-    pl.col("id").replace_strict(agreement, default="draft").alias("definition_status")
-)
+card = with_agreement(card, ctx.definitions)
 
 active = active_filters(ctx.filters)
 st.caption(
@@ -131,31 +121,25 @@ for theme, title in THEMES.items():
         kpi = next(k for k in ctx.definitions if k.id == kpi_id)
         definition_dialog(
             kpi,
-            _trend(*key, kpi_id, ctx.start, ctx.end, ctx.filters_key, ctx.currency),
+            cached(_trend, ctx, ctx.scope, DEFINITIONS, kpi_id),
             ctx.currency,
         )
 
 with st.expander("Download the scorecard"):
-    export = card.select(
-        "id",
-        "name",
-        "theme",
-        "owner",
-        "unit",
-        "period",
-        "value",
-        "target",
-        "status",
-        "previous",
-        "delta",
-        "definition_status",
-    )
+    export = scorecard_export(card)
     downloads(export, f"scorecard_{ctx.period}", "scorecard")
 
 st.subheader("Headline charts")
-budget, savings, dtp, stock = _charts(*key, ctx.start, ctx.end, ctx.filters_key, ctx.currency)
+
+
+def _chart_scope(chart: str) -> Scope:
+    """The sidebar's scope as far as a headline chart can honour it (a note says the rest)."""
+    return honoured_scope(ctx.scope, overview.chart_filters(ctx.settings, chart), "this chart")
+
+
 left, right = st.columns(2)
 with left:
+    budget = cached(overview.spend_vs_budget, ctx, _chart_scope("spend_vs_budget"))
     if budget.is_empty():
         no_data("spend or budget in this range", "Widen the period or load budgets.")
     else:
@@ -164,6 +148,15 @@ with left:
             st.dataframe(budget, hide_index=True)
             downloads(budget, "spend_vs_budget", "budget")
 with right:
+    savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
+    # KPIs: their scorecard rows say which filters they cannot honour
+    ignored = ignored_by(card, overview.SAVINGS_MEANINGS)
+    if ignored:
+        verb = "filter does" if len(ignored) == 1 else "filters do"
+        st.caption(
+            f":material/filter_alt_off: The {ignored_text(ignored)} {verb} not apply to "
+            "some of these savings."
+        )
     if savings.is_empty():
         no_data("savings in this range", "Load savings initiatives and invoices.")
     else:
@@ -178,6 +171,7 @@ with right:
             downloads(table, "savings_by_meaning", "savings")
 left, right = st.columns(2)
 with left:
+    dtp = cached(overview.days_to_pay_vs_terms, ctx, _chart_scope("days_to_pay_vs_terms"))
     if dtp.is_empty():
         no_data("payments in this range", "Load invoices with paid dates.")
     else:
@@ -186,6 +180,7 @@ with left:
             st.dataframe(dtp, hide_index=True)
             downloads(dtp, "days_to_pay_vs_terms", "dtp")
 with right:
+    stock = cached(overview.inventory_by_class, ctx, _chart_scope("inventory_by_class"))
     if stock.is_empty():
         no_data("inventory snapshots in this range", "Load the inventory table.")
     else:

@@ -12,6 +12,7 @@ from kpi.analyses.bridge import FORMULAS, savings_bridge
 from kpi.analyses.savings import (
     LENSES_EXPLAINED,
     cost_avoidance_by_month,
+    period_bounds,
     realised_by_month,
     two_lenses,
     year_earlier,
@@ -22,6 +23,7 @@ from kpi.analyses.savings import (
 from kpi.core import periods
 from kpi.core.formatting import format_value
 from kpi.core.people import PermissionDenied
+from kpi.core.scope import Scope
 from kpi.reporting import charts
 from kpi.store.database import Store, StoreError
 from kpi.store.schema import CURRENCIES, KINDS, STAGES
@@ -62,22 +64,21 @@ FILTERS = ctx.filters_key
 
 @st.cache_data(show_spinner=False)
 def _lenses(path, version, settings, period, filters, currency):
-    return two_lenses(Store(path, settings), period, dict(filters), currency)
+    return two_lenses(Store(path, settings), Scope.of(None, None, dict(filters), currency), period)
 
 
 @st.cache_data(show_spinner="Computing the bridge…")
 def _bridge(path, version, settings, start, end, by, filters, currency):
-    return savings_bridge(Store(path, settings), start, end, by, dict(filters), currency)
+    scope = Scope.of(None, None, dict(filters), currency)
+    return savings_bridge(Store(path, settings), scope, start, end, by)
 
 
 @st.cache_data(show_spinner=False)
 def _realised(path, version, settings, start, end, filters, currency):
     f = {k: v for k, v in dict(filters).items() if k in ("category", "cost_centre")}
     store = Store(path, settings)
-    return (
-        realised_by_month(store, start, end, f, currency),
-        cost_avoidance_by_month(store, start, end, f, currency),
-    )
+    scope = Scope.of(*period_bounds(start, end, settings.fiscal), f, currency)
+    return realised_by_month(store, scope), cost_avoidance_by_month(store, scope)
 
 
 @st.cache_data(show_spinner=False)

@@ -11,11 +11,13 @@ import streamlit as st
 from kpi.analyses import spend as sp
 from kpi.core import periods
 from kpi.core.formatting import format_value
+from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from kpi.store.database import Store
+from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data, table_columns
+from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
 
 ctx = current()
 st.title("Spend & budgets")
@@ -29,43 +31,29 @@ if ctx.period is None:
     no_data("spend in the store", "Load invoices and budgets on the **Data** page.")
     st.stop()
 
-KEY = (str(ctx.store.path), ctx.version, ctx.settings)
-FILTERS = ctx.filters_key
 ALL = "(all)"
 
 
-@st.cache_data(show_spinner="Reading spend…")
-def _tree(path, version, settings, start, end, filters, currency):
-    return sp.spend_tree(Store(path, settings), start, end, dict(filters), currency)
-
-
-@st.cache_data(show_spinner=False)
-def _spend_views(path, version, settings, start, end, filters, currency):
-    store, f = Store(path, settings), dict(filters)
+def _spend_views(store: Store, scope: Scope) -> tuple[pl.DataFrame, ...]:
     return (
-        sp.spend_monthly(store, start, end, f, currency),
-        sp.supplier_pareto(store, start, end, f, currency),
-        sp.spend_by_cost_centre(store, start, end, f, currency),
+        sp.spend_monthly(store, scope),
+        sp.supplier_pareto(store, scope),
+        sp.spend_by_cost_centre(store, scope),
     )
 
 
-@st.cache_data(show_spinner="Reading budgets…")
-def _budgets(path, version, settings, fiscal_year, by, filters, currency):
-    store = Store(path, settings)
+def _budgets(store: Store, scope: Scope, fiscal_year: str, by: str) -> tuple:
     year = sp.budget_year(store, fiscal_year)
-    f = {k: v for k, v in dict(filters).items() if k in sp.BUDGET_FILTERS}
-    total = sp.budget_status(store, year, "cost_centre", f, currency)
-    status = total if by == "cost_centre" else sp.budget_status(store, year, by, f, currency)
-    return year, status, total, sp.budget_monthly(store, year, f, currency)
+    total = sp.budget_status(store, scope, year, "cost_centre")
+    status = total if by == "cost_centre" else sp.budget_status(store, scope, year, by)
+    return year, status, total, sp.budget_monthly(store, scope, year)
 
 
-@st.cache_data(show_spinner=False)
-def _compliance(path, version, settings, start, end, filters, currency, today):
-    store, f = Store(path, settings), dict(filters)
+def _compliance(store: Store, scope: Scope, today: date) -> tuple[pl.DataFrame, ...]:
     return (
-        sp.compliance_lines(store, start, end, f, currency),
-        sp.approvals(store, start, end, f),
-        sp.waiting_orders(store, start, end, today, f),
+        sp.compliance_lines(store, scope),
+        sp.approvals(store, scope),
+        sp.waiting_orders(store, scope, today),
     )
 
 
@@ -95,7 +83,7 @@ tab_spend, tab_budget, tab_approval, tab_compliance = st.tabs(
 
 # ---- spend drill-down -----------------------------------------------------------------------
 with tab_spend:
-    tree = _tree(*KEY, ctx.start, ctx.end, FILTERS, ctx.currency)
+    tree = cached(sp.spend_tree, ctx, ctx.scope, spinner="Reading spend…")
     if tree.is_empty():
         no_data("spend in this period", "Choose other periods or filters in the sidebar.")
     else:
@@ -150,9 +138,7 @@ with tab_spend:
             level = level.filter(pl.col("item_id") == item)
         _table(level, "spend_" + path.replace(" › ", "_"), "drill")
 
-        filters = dict(ctx.filters) | drill
-        f_key = tuple(sorted((k, tuple(v)) for k, v in filters.items() if v))
-        monthly, pareto, by_cc = _spend_views(*KEY, ctx.start, ctx.end, f_key, ctx.currency)
+        monthly, pareto, by_cc = cached(_spend_views, ctx, ctx.scope.narrowed(**drill))
         st.plotly_chart(spend_charts.spend_trend_chart(monthly, ctx.currency), key="c_spend_trend")
         left, right = st.columns(2)
         with left:
@@ -187,7 +173,11 @@ with tab_budget:
         key="budget_by",
         format_func=lambda s: s.replace("_", " ").capitalize(),
     )
-    year, status, by_cc, monthly = _budgets(*KEY, fiscal_year, by, FILTERS, ctx.currency)
+    # a budget review covers the fiscal year picked here, whatever the sidebar's range
+    scope = honoured_scope(ctx.scope.with_period(None, None), sp.BUDGET_FILTERS, "budgets")
+    year, status, by_cc, monthly = cached(
+        _budgets, ctx, scope, fiscal_year, by, spinner="Reading budgets…"
+    )
     if status.is_empty():
         no_data(f"budgets or spend in {fiscal_year}", "Load budgets on the **Data** page.")
     else:
@@ -244,9 +234,7 @@ with tab_budget:
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
 
 # ---- approvals ------------------------------------------------------------------------------
-lines, approvals, waiting = _compliance(
-    *KEY, ctx.start, ctx.end, FILTERS, ctx.currency, date.today()
-)
+lines, approvals, waiting = cached(_compliance, ctx, ctx.scope, date.today())
 with tab_approval:
     if lines.is_empty() and approvals.is_empty():
         no_data("orders or invoices in this period", "Choose other periods in the sidebar.")

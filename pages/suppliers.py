@@ -7,8 +7,10 @@ import streamlit as st
 
 from kpi.analyses import suppliers as su
 from kpi.core.formatting import format_value
+from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from kpi.store.database import Store
+from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, literal, no_data, table_columns
@@ -27,25 +29,11 @@ if ctx.period is None:
     )
     st.stop()
 
-KEY = (str(ctx.store.path), ctx.version, ctx.settings)
-FILTERS = ctx.filters_key
 SUPPLIER_KPIS = ("supplier_concentration_top5", "supplier_otd", "purchase_price_variance")
 
 
-@st.cache_data(show_spinner="Scoring suppliers…")
-def _scorecard(path, version, settings, start, end, filters, currency):
-    store, f = Store(path, settings), dict(filters)
-    return (
-        su.scorecard(store, start, end, f, currency),
-        su.concentration(store, start, end, f, currency),
-    )
-
-
-@st.cache_data(show_spinner=False)
-def _history(path, version, settings, supplier_id, start, end, filters, currency):
-    return su.supplier_history(
-        Store(path, settings), supplier_id, start, end, dict(filters), currency
-    )
+def _scorecard(store: Store, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return su.scorecard(store, scope), su.concentration(store, scope)
 
 
 _SPECIAL = {  # columns whose name does not say how to show them
@@ -69,7 +57,7 @@ def _table(frame: pl.DataFrame, name: str, key: str, **kw) -> object:
 
 kpi_strip(ctx, SUPPLIER_KPIS, "suppliers")
 
-card, conc = _scorecard(*KEY, ctx.start, ctx.end, FILTERS, ctx.currency)
+card, conc = cached(_scorecard, ctx, ctx.scope, spinner="Scoring suppliers…")
 if card.is_empty():
     no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
     st.stop()
@@ -167,7 +155,7 @@ with tab_detail:
         + f" · discount {float(row['discount_pct'] or 0):g} %"
         + f" within {row['discount_days'] or 0} days"
     )
-    history = _history(*KEY, supplier_id, ctx.start, ctx.end, FILTERS, ctx.currency)
+    history = cached(su.supplier_history, ctx, ctx.scope, supplier_id)
     st.plotly_chart(
         spend_charts.history_chart(
             history["monthly"], history["deliveries"], names[supplier_id], ctx.currency

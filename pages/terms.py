@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.terms import (
+    SIMULATOR_FILTERS,
     PolicyError,
     ScenarioError,
     list_scenarios,
@@ -25,11 +26,12 @@ from kpi.core.people import PermissionDenied
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
 from kpi.semantic.formula_guard import FormulaError
-from kpi.store.database import Store, StoreError
+from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
+from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data, table_columns
+from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
 
 ctx = current()
 st.title("Payment terms & cash")
@@ -48,10 +50,6 @@ except PolicyError as exc:
     st.error(f"config/payment_policy.yaml has a problem: {exc}")
     st.stop()
 
-KEY = (str(ctx.store.path), ctx.version, ctx.settings)
-RANGE = (ctx.start, ctx.end)
-FILTERS = ctx.filters_key
-
 kpi_strip(
     ctx,
     ["days_to_pay", "on_time_payment_rate", "discount_capture_rate", "late_payment_rate_sme"],
@@ -59,32 +57,11 @@ kpi_strip(
 )
 
 
-@st.cache_data(show_spinner=False)
-def _segments(path, version, settings, segment, start, end, filters, currency):
-    return terms_by_segment(Store(path, settings), segment, start, end, dict(filters), currency)
-
-
-@st.cache_data(show_spinner=False)
-def _monthly(path, version, settings, start, end, filters, currency):
-    return payments_by_month(Store(path, settings), start, end, dict(filters), currency)
-
-
-@st.cache_data(show_spinner=False)
-def _breaches(path, version, settings, start, end, filters, currency, _policy, policy_key):
-    return policy_breaches(Store(path, settings), start, end, _policy, dict(filters), currency)
-
-
-@st.cache_data(show_spinner="Simulating…")
-def _simulate(path, version, settings, days, where, currency, _policy, policy_key):
-    return simulate_terms(Store(path, settings), days, where, policy=_policy, currency=currency)
-
-
 def _total(frame: pl.DataFrame, column: str) -> float:
     return float(frame[column].sum() or 0) if not frame.is_empty() else 0.0
 
 
-POLICY_KEY = repr(policy)
-monthly = _monthly(*KEY, *RANGE, FILTERS, ctx.currency)
+monthly = cached(payments_by_month, ctx, ctx.scope)
 tab_terms, tab_late, tab_disc, tab_policy, tab_sim = st.tabs(
     ["Terms & days to pay", "Late payments", "Discounts", "Policy", "Terms simulator"]
 )
@@ -97,7 +74,7 @@ with tab_terms:
         key="terms_segment",
         format_func=lambda s: s.replace("_", " ").capitalize(),
     )
-    seg = _segments(*KEY, segment, *RANGE, FILTERS, ctx.currency)
+    seg = cached(terms_by_segment, ctx, ctx.scope, segment)
     if seg.is_empty():
         no_data("invoices paid in this range", "Widen the period in the sidebar.")
     else:
@@ -178,7 +155,7 @@ with tab_policy:
         f" (elsewhere: {policy.legal_max_default or 'none set'}) · from "
         "`config/payment_policy.yaml`."
     )
-    breaches = _breaches(*KEY, *RANGE, FILTERS, ctx.currency, policy, POLICY_KEY)
+    breaches = cached(policy_breaches, ctx, ctx.scope, policy)
     if breaches.is_empty():
         st.success("Every supplier's contractual terms keep to the payment policy.")
     else:
@@ -205,6 +182,8 @@ with tab_sim:
         "we take today and would lose, and the price suppliers are likely to pass on "
         "(their cost of capital × days added ÷ 365 × spend)."
     )
+    # the simulator moves whole suppliers: the sidebar's filters do not narrow it
+    honoured_scope(ctx.scope, SIMULATOR_FILTERS, "the simulator, which moves whole suppliers")
     with st.form("sim_form"):
         a, b = st.columns([1, 2])
         days = a.number_input(
@@ -227,7 +206,15 @@ with tab_sim:
     else:
         days, where, preset = params
         try:
-            scenario = _simulate(*KEY, days, where, ctx.currency, policy, POLICY_KEY)
+            scenario = cached(
+                simulate_terms,
+                ctx,
+                days,
+                where,
+                policy=policy,
+                currency=ctx.currency,
+                spinner="Simulating…",
+            )
         except FormulaError as exc:
             st.error(f"The filter cannot be used: {exc}")
             scenario = None

@@ -14,13 +14,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from kpi.analyses.data_status import dimension_values, display_currencies
 from kpi.analyses.scorecard import data_window, latest_complete_period
 from kpi.core import periods
 from kpi.core.people import Person, load_people
+from kpi.core.scope import Scope
 from kpi.core.settings import Settings, db_path, kpis_path, load_settings
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import DefinitionsError, KpiDefinition
 from kpi.store.database import Store, StoreBusy, StoreError
+from ui.cache import cached
 
 
 @dataclass
@@ -39,6 +42,11 @@ class Context:
     @property
     def version(self) -> tuple[int, int, int]:
         return self.store.version()
+
+    @property
+    def scope(self) -> Scope:
+        """What the sidebar chooses: period range, filters, currency (the pages' cache key)."""
+        return Scope.of(self.start, self.end, self.filters, self.currency)
 
     @property
     def filters_key(self) -> tuple:
@@ -128,25 +136,9 @@ def refreshing() -> None:
     st.stop()
 
 
-@st.cache_data(show_spinner=False)
-def _window(path: str, version: tuple, settings: Settings):
-    return data_window(Store(path, settings))
-
-
-@st.cache_data(show_spinner=False)
-def _choices(path: str, version: tuple, settings: Settings) -> dict[str, list[str]]:
-    from kpi.analyses.data_status import dimension_values
-
-    return {
-        d: dimension_values(Store(path, settings), "spend", d) for d in ("cost_centre", "category")
-    }
-
-
-@st.cache_data(show_spinner=False)
-def _currencies(path: str, version: tuple, settings: Settings) -> list[str]:
-    from kpi.analyses.data_status import display_currencies
-
-    return display_currencies(Store(path, settings))
+def _sidebar_choices(store: Store) -> dict[str, list[str]]:
+    """The values the sidebar's filters offer."""
+    return {d: dimension_values(store, "spend", d) for d in ("cost_centre", "category")}
 
 
 def _auth_configured() -> bool:
@@ -226,10 +218,9 @@ def sidebar() -> Context:
         st.session_state["_ctx"] = ctx
         return ctx
     try:
-        version = store.version()
-        window = _window(str(store.path), version, settings)
-        choices = _choices(str(store.path), version, settings)
-        currencies = _currencies(str(store.path), version, settings)
+        window = cached(data_window, ctx)
+        choices = cached(_sidebar_choices, ctx)
+        currencies = cached(display_currencies, ctx)
     except StoreBusy:
         refreshing()
     except StoreError as exc:

@@ -4,38 +4,41 @@ KPI reads the same wherever it is shown."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
 
 import polars as pl
 import streamlit as st
 
 from kpi.core import periods
 from kpi.core.formatting import format_delta, format_value
-from kpi.core.settings import Settings
+from kpi.core.scope import Scope, ignored_text
 from kpi.semantic import engine
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
+from ui.cache import DEFINITIONS, cached
 from ui.context import Context
 from ui.widgets import definition_dialog, literal
 
 
-@st.cache_data(show_spinner=False)
 def _values(
-    path: str,
-    version: tuple,
-    settings: Settings,
+    store: Store,
+    scope: Scope,
+    definitions: Sequence[KpiDefinition],
     ids: tuple[str, ...],
-    start: date,
-    end: date,
-    filters: tuple,
-    currency: str,
-    _definitions: list,
-) -> pl.DataFrame:
-    """Quarterly values of the KPIs from `start` to `end` (the trend in the dialog)."""
-    defs = engine.select_definitions(_definitions, ids)
-    store = Store(path, settings)
-    return engine.compute(
-        store, defs, "quarter", start=start, end=end, filters=dict(filters), currency=currency
-    ).frame
+) -> tuple[pl.DataFrame, dict[str, list[str]]]:
+    """Quarterly values of the KPIs in the scope (the trend in the dialog), and per KPI the
+    filters its data cannot honour."""
+    defs = engine.select_definitions(definitions, ids)
+    result = engine.compute(
+        store,
+        defs,
+        "quarter",
+        start=scope.start,
+        end=scope.end,
+        filters=scope.as_dict(),
+        currency=scope.currency,
+    )
+    return result.frame, dict(result.unfiltered)
 
 
 def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
@@ -48,21 +51,16 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
     before = periods.previous(ctx.period, cal)
     # the quarter before the scorecard's may lie left of the sidebar's range: read it too
     start = min(ctx.start, periods.period_range(before, cal)[0])
-    frame = _values(
-        str(ctx.store.path),
-        ctx.version,
-        ctx.settings,
-        tuple(k.id for k in kpis),
-        start,
-        ctx.end,
-        ctx.filters_key,
-        ctx.currency,
-        ctx.definitions,
-    )
+    scope = ctx.scope.with_period(start, ctx.end)
+    frame, unfiltered = cached(_values, ctx, scope, DEFINITIONS, tuple(k.id for k in kpis))
     st.caption(
         f"Shared KPIs in **{ctx.period}**, the last quarter of the sidebar's range, "
         f"with the change on {before}"
     )
+    ignored = sorted({f for k in kpis for f in unfiltered.get(k.id, [])})
+    if ignored:
+        names = ", ".join(literal(k.name) for k in kpis if unfiltered.get(k.id))
+        st.caption(f"Not narrowed by the {ignored_text(ignored)} filter: {names}.")
     for col, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
         mine = frame.filter(pl.col("kpi") == kpi.id)
         value = _at(mine, ctx.period)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import polars as pl
 import streamlit as st
 
 from kpi.core.formatting import format_value
 from kpi.core.output import to_csv_bytes, to_xlsx_bytes
+from kpi.core.scope import Scope, ignored_text
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
@@ -126,3 +128,14 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
             ),
             hide_index=True,
         )
+
+
+def honoured_scope(scope: Scope, honoured: Sequence[str], what: str) -> Scope:
+    """The scope a figure can honour; when the sidebar chose a filter it cannot, a note
+    names it (a filter is never dropped in silence)."""
+    ignored = scope.ignored(honoured)
+    if ignored:
+        verb = "filter does" if len(ignored) == 1 else "filters do"
+        note = f"The {ignored_text(ignored)} {verb} not apply to {what}."
+        st.caption(":material/filter_alt_off: " + note)
+    return scope.only(honoured)

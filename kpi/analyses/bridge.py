@@ -31,18 +31,15 @@ on whole cents, so every figure is an exact Decimal.
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from decimal import Decimal
 
 import polars as pl
 
 from kpi.core import periods
-from kpi.core.formatting import format_money
-from kpi.core.output import to_csv_text
+from kpi.core.scope import Scope
 from kpi.store.database import Store
 from kpi.store.queries import bridge as sql_savings
-from kpi.store.query import fetch_frame
+from kpi.store.query import run
 from kpi.store.schema import CURRENCIES
 
 DIMENSIONS = sql_savings.BRIDGE_DIMENSIONS
@@ -113,112 +110,35 @@ def bridge_periods(
 
 def savings_bridge(
     store: Store,
+    scope: Scope,
     from_period: str,
     to_period: str,
     by: str | None = None,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
 ) -> pl.DataFrame:
     """Price–volume–mix bridge from `from_period` to `to_period` (see the module docstring).
 
     One row, or with `by` one row per value of that dimension (column named after it);
     money columns base, price, volume, mix, new, lost, current are exact Decimal(38,2).
+    The scope's filters (FILTERS) and currency apply; its period range does not.
     """
     if by is not None and by not in DIMENSIONS:
         raise BridgeError(
             f"cannot split the savings bridge by '{by}'; allowed: {', '.join(DIMENSIONS)}"
         )
-    filters = {k: [str(v) for v in vs] for k, vs in (filters or {}).items() if vs}
-    unknown = [k for k in filters if k not in FILTERS]
+    unknown = scope.ignored(FILTERS)
     if unknown:
         raise BridgeError(
             f"cannot filter the savings bridge on {', '.join(unknown)}; "
             f"allowed: {', '.join(FILTERS)}"
         )
+    currency = scope.currency
     if currency and currency.upper() not in CURRENCIES:
         raise BridgeError(f"unknown currency '{currency}'")
     base, current = bridge_periods(from_period, to_period, store)
-    query, params = sql_savings.bridge_query(base, current, by, filters)
-    with store.read(display_currency=currency) as con:
-        frame = fetch_frame(con, query, params)
+    query, params = sql_savings.bridge_query(base, current, by, scope.as_dict())
+    frame = run(store, query, params, currency)
     money = pl.Decimal(38, 2)
     schema = {**({by: pl.String} if by else {}), **{c: money for c in COLUMNS}}
     if not frame.columns:
         return pl.DataFrame(schema=schema)
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
-
-
-# ---- output (command line) ------------------------------------------------------------------
-
-
-def render_bridge(
-    frame: pl.DataFrame,
-    fmt: str,
-    by: str | None = None,
-    currency: str = "EUR",
-    title: str = "",
-) -> str:
-    """`bridge` output: JSON (numbers with 2 decimals), CSV, or an aligned text table."""
-    keys = ([by] if by else []) + list(COLUMNS)
-    if fmt == "json":
-        objects = [_json_object(row, keys) for row in frame.select(keys).iter_rows(named=True)]
-        if by:
-            return "[\n" + ",\n".join(_indent(o) for o in objects) + ("\n]\n" if objects else "]\n")
-        return objects[0] + "\n"
-    if fmt == "csv":
-        return to_csv_text(frame.select(keys))
-    if by:
-        return _wide_table(frame.select(keys), by, currency, title)
-    return _bridge_table(frame.row(0, named=True), currency, title)
-
-
-def _json_value(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"  # a JSON number written from the exact Decimal, never a float
-    return json.dumps(value)
-
-
-def _json_object(row: dict[str, object], keys: list[str]) -> str:
-    body = ",\n".join(f"  {json.dumps(k)}: {_json_value(row[k])}" for k in keys)
-    return "{\n" + body + "\n}"
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
-def _bridge_table(row: dict[str, object], currency: str, title: str) -> str:
-    """One bridge, top to bottom: base, the effects, current."""
-    cells = [(LABELS[c], format_money(row[c], currency)) for c in COLUMNS]  # type: ignore[arg-type]
-    left = max(len(a) for a, _ in cells)
-    right = max(len(b) for _, b in cells)
-    lines = [title] if title else []
-    for n, (label, value) in enumerate(cells):
-        if n == len(cells) - 1:
-            lines.append("-" * (left + 2 + right))
-        lines.append(f"{label.ljust(left)}  {value.rjust(right)}")
-    return "\n".join(lines) + "\n"
-
-
-def _wide_table(frame: pl.DataFrame, by: str, currency: str, title: str) -> str:
-    """One bridge per value of `by`, one line each."""
-    if frame.is_empty():
-        return (title + "\n" if title else "") + "No spend in either period for this scope.\n"
-    cells = [[by, *COLUMNS]]
-    for row in frame.iter_rows(named=True):
-        key = "(none)" if row[by] is None else str(row[by])
-        cells.append([key, *(format_money(row[c], currency) for c in COLUMNS)])
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    lines = [title] if title else []
-    for n, r in enumerate(cells):
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"

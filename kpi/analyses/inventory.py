@@ -8,32 +8,31 @@ and every item finance would question is listed with procurement's reasons besid
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 
+from kpi.core.scope import Scope
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
-from kpi.store.query import fetch_frame
+from kpi.store.query import run
 
 CLASSES = ("safety", "cycle", "excess", "obsolete")
+# stock is held per item and location: it has a category, but no cost centre
+INVENTORY_FILTERS = ("category",)
 
 
-def stock_by_snapshot(
-    store: Store,
-    start: date,
-    end: date,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def _stock(store: Store, built: tuple[str, dict], scope: Scope) -> pl.DataFrame:
+    query, params = built
+    return run(store, query, {**params, **scope.period_params()}, scope.currency)
+
+
+def stock_by_snapshot(store: Store, scope: Scope) -> pl.DataFrame:
     """Per snapshot: the value of each class, the total, days of inventory and turns.
 
     Days of inventory = stock value / value issued per day (last 90 days); turns = 365 /
     days. The four classes add up to the stock value to the cent.
     """
-    query, params = q.stock_by_snapshot(filters or {})
-    with store.read(display_currency=currency) as con:
-        frame = fetch_frame(con, query, {**params, "start": start, "end": end})
+    scope.params(INVENTORY_FILTERS)  # refuses a filter stock cannot honour
+    frame = _stock(store, q.stock_by_snapshot(scope.as_dict()), scope)
     usage = pl.col("usage_value_per_day").cast(pl.Float64)
     days = pl.col("stock_value").cast(pl.Float64) / pl.when(usage > 0).then(usage)
     return frame.with_columns(
@@ -43,22 +42,15 @@ def stock_by_snapshot(
     ).drop("usage_value_per_day")
 
 
-def items_to_question(
-    store: Store,
-    start: date,
-    end: date,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
     """Stock lines of the last snapshot in range that finance would question, with
     procurement's reasons: idle for longer than the obsolete limit, or above max.
 
     `value_questioned` is the whole stock of an idle line (finance asks why it is held at
     all) and the excess of a line that moves but sits above its max.
     """
-    query, params = q.stock_at(filters or {})
-    with store.read(display_currency=currency) as con:
-        frame = fetch_frame(con, query, {**params, "start": start, "end": end})
+    scope.params(INVENTORY_FILTERS)
+    frame = _stock(store, q.stock_at(scope.as_dict()), scope)
     limit = store.settings.obsolete_after_days
     idle = pl.col("days_since_issue").is_null() | (pl.col("days_since_issue") > limit)
     excess = pl.col("excess_value") > 0

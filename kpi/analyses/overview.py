@@ -2,16 +2,18 @@
 
 Each measure here is a formula written in code (trusted), yet it still goes through the
 formula guard and the engine's query builder, so there is one way to turn a formula into
-SQL.
+SQL. A chart honours the filters its view has columns for (`chart_filters`) and refuses
+the others; the page says which filters a chart leaves out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 
 import polars as pl
 
+from kpi.core.scope import Scope
+from kpi.core.settings import Settings
 from kpi.semantic.compiler import Measure, kpi_query
 from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_formula
@@ -20,34 +22,55 @@ from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.views import view_catalog
 
+# the view each headline chart reads
+CHART_VIEWS = {
+    "spend_vs_budget": "budget_vs_actual",
+    "days_to_pay_vs_terms": "payments",
+    "inventory_by_class": "inventory_position",
+}
+
+
+def chart_filters(settings: Settings, chart: str) -> tuple[str, ...]:
+    """The filters a headline chart honours: the columns of the view it reads."""
+    return tuple(view_catalog(settings)[CHART_VIEWS[chart]])
+
 
 def measures_by_period(
     store: Store,
+    scope: Scope,
     view: str,
     period_column: str,
     measures: dict[str, str],
     grain: str,
-    start: date | None,
-    end: date | None,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
 ) -> pl.DataFrame:
-    """Named aggregate formulas over one view, one row per period, one column per name."""
+    """Named aggregate formulas over one view, one row per period, one column per name.
+
+    A filter on a column the view lacks is refused (ScopeError), never dropped.
+    """
     columns = view_catalog(store.settings)[view]
-    applied = {k: v for k, v in (filters or {}).items() if v and k in columns}
+    scope.params(tuple(columns))
     guarded = [Measure(name, guard_formula(text, columns)) for name, text in measures.items()]
     query, params = kpi_query(
-        view, period_column, guarded, grain, store.settings.fiscal, [], start, end, applied
+        view,
+        period_column,
+        guarded,
+        grain,
+        store.settings.fiscal,
+        [],
+        scope.start,
+        scope.end,
+        scope.as_dict(),
     )
-    with store.read(display_currency=currency) as con:
+    with store.read(display_currency=scope.currency) as con:  # positional parameters
         wide = fetch_frame(con, query, params)
     return wide.rename({f"m{i}": name for i, name in enumerate(measures)})
 
 
-def spend_vs_budget(store: Store, start, end, filters=None, currency=None) -> pl.DataFrame:
+def spend_vs_budget(store: Store, scope: Scope) -> pl.DataFrame:
     """Monthly invoiced spend against the budget of the same cost centres and categories."""
     return measures_by_period(
         store,
+        scope,
         "budget_vs_actual",
         "month_start",
         {
@@ -56,17 +79,14 @@ def spend_vs_budget(store: Store, start, end, filters=None, currency=None) -> pl
             "maverick": "sum(maverick_amount)",
         },
         "month",
-        start,
-        end,
-        filters,
-        currency,
     )
 
 
-def days_to_pay_vs_terms(store: Store, start, end, filters=None, currency=None) -> pl.DataFrame:
+def days_to_pay_vs_terms(store: Store, scope: Scope) -> pl.DataFrame:
     """Monthly amount-weighted days to pay against the contractual terms of the same lines."""
     return measures_by_period(
         store,
+        scope,
         "payments",
         "paid_date",
         {
@@ -77,18 +97,15 @@ def days_to_pay_vs_terms(store: Store, start, end, filters=None, currency=None) 
             "late_share": "sum(amount) filter (where paid_late) / nullif(sum(amount), 0)",
         },
         "month",
-        start,
-        end,
-        filters,
-        currency,
     )
 
 
-def inventory_by_class(store: Store, start, end, filters=None, currency=None) -> pl.DataFrame:
+def inventory_by_class(store: Store, scope: Scope) -> pl.DataFrame:
     """Stock value split into safety, cycle, excess and obsolete, per monthly snapshot."""
     per_snapshot = "/ nullif(count(distinct snapshot_date), 0)"
     return measures_by_period(
         store,
+        scope,
         "inventory_position",
         "snapshot_date",
         {
@@ -98,10 +115,6 @@ def inventory_by_class(store: Store, start, end, filters=None, currency=None) ->
             "obsolete": f"sum(obsolete_value) {per_snapshot}",
         },
         "month",
-        start,
-        end,
-        filters,
-        currency,
     )
 
 
@@ -114,17 +127,17 @@ SAVINGS_MEANINGS = {
 
 
 def savings_by_meaning(
-    store: Store,
-    definitions: Sequence[KpiDefinition],
-    grain: str,
-    start,
-    end,
-    filters=None,
-    currency=None,
+    store: Store, scope: Scope, definitions: Sequence[KpiDefinition], grain: str
 ) -> pl.DataFrame:
-    """The meanings of "savings" side by side per period: kpi, meaning, period, value."""
+    """The meanings of "savings" side by side per period: kpi, meaning, period, value.
+
+    These are KPIs: a filter one of them cannot honour shows in the scorecard's
+    `filters_ignored` column for that KPI.
+    """
     wanted = [k for k in definitions if k.id in SAVINGS_MEANINGS]
-    result = compute(store, wanted, grain, (), start, end, filters, currency)
+    result = compute(
+        store, wanted, grain, (), scope.start, scope.end, scope.as_dict(), scope.currency
+    )
     return result.frame.with_columns(
         pl.col("kpi").replace_strict(SAVINGS_MEANINGS, default=None).alias("meaning")
     )

@@ -11,18 +11,17 @@ baseline, quote and negotiated price. The SQL is in kpi/sql_savings_ledger.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
 
 from kpi.core import periods
+from kpi.core.scope import Scope
 from kpi.core.settings import FiscalCalendar
 from kpi.store.database import Store
 from kpi.store.queries import savings_ledger as q
-from kpi.store.query import fetch_frame
-
-Filters = Mapping[str, Sequence[str] | str]
+from kpi.store.query import run
 
 # filters that pick initiatives, and the one that picks invoice lines
 INITIATIVE_FILTERS = (
@@ -35,20 +34,14 @@ INITIATIVE_FILTERS = (
     "finance_status",
 )
 LINE_FILTERS = ("cost_centre",)
+MONTHLY_FILTERS = INITIATIVE_FILTERS + LINE_FILTERS
 LENS_FILTERS = ("category", "cost_centre", "supplier", "supplier_id")
 
 
-def realised_by_month(
-    store: Store,
-    start: date | str,
-    end: date | str,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def realised_by_month(store: Store, scope: Scope) -> pl.DataFrame:
     """Price-reduction initiatives per month: what the invoices show against what was expected.
 
-    `start` and `end` are dates or period labels (2026-03, FY2026-Q1, FY2026: from the first
-    day of `start` to the last of `end`). `filters` maps a key to the values to keep:
+    The scope's period runs from its first to its last day; its filters (MONTHLY_FILTERS):
     initiative_id, category (the initiative's, or its item's), supplier (name),
     supplier_id, owner, stage, finance_status pick initiatives; cost_centre picks the
     invoice lines (it narrows what was bought, not what was expected).
@@ -74,7 +67,7 @@ def realised_by_month(
       without an item) bought from other suppliers during the initiative: volume that
       bypassed the negotiated price.
     """
-    return _by_month(store, "price_reduction", start, end, filters, currency).rename(
+    return _by_month(store, "price_reduction", scope).rename(
         {
             "reference_unit_price": "baseline_unit_price",
             "saving": "realised_saving",
@@ -83,13 +76,7 @@ def realised_by_month(
     )
 
 
-def cost_avoidance_by_month(
-    store: Store,
-    start: date | str,
-    end: date | str,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def cost_avoidance_by_month(store: Store, scope: Scope) -> pl.DataFrame:
     """Cost-avoidance initiatives per month: price increases the supplier asked for and did
     not get. Never a P&L saving: the expense does not go down, it only does not go up.
 
@@ -100,7 +87,7 @@ def cost_avoidance_by_month(
     (quoted − negotiated), spread over the months as the expected saving is), leakage,
     off_contract_quantity, off_contract_amount.
     """
-    return _by_month(store, "cost_avoidance", start, end, filters, currency).rename(
+    return _by_month(store, "cost_avoidance", scope).rename(
         {
             "reference_unit_price": "quoted_unit_price",
             "saving": "avoided_cost",
@@ -109,19 +96,10 @@ def cost_avoidance_by_month(
     )
 
 
-def _by_month(
-    store: Store,
-    kind: str,
-    start: date | str,
-    end: date | str,
-    filters: Filters | None,
-    currency: str | None,
-) -> pl.DataFrame:
-    first, last = _bounds(start, end, store.settings.fiscal)
-    params = _filter_params(filters, INITIATIVE_FILTERS + LINE_FILTERS)
-    params |= {"kind": kind, "start": first, "end": last, "display": _display(store, currency)}
-    with store.read(display_currency=currency) as con:
-        return fetch_frame(con, q.INITIATIVE_MONTHS, params)
+def _by_month(store: Store, kind: str, scope: Scope) -> pl.DataFrame:
+    params = scope.params(MONTHLY_FILTERS) | scope.period_params()
+    params |= {"kind": kind, "display": _display(store, scope.currency)}
+    return run(store, q.INITIATIVE_MONTHS, params, scope.currency)
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,17 +145,13 @@ than compared with nothing.
 """
 
 
-def two_lenses(
-    store: Store,
-    current_period: str,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def two_lenses(store: Store, scope: Scope, current_period: str) -> pl.DataFrame:
     """Procurement's and finance's savings per category for one period, plus a total row.
 
     `current_period` is a period label (2026-03, FY2026-Q1, FY2026); it is compared with
-    the same period a year earlier (FY2025-Q1 for FY2026-Q1). `filters` may hold category,
-    cost_centre, supplier (name) and supplier_id: they select invoice lines.
+    the same period a year earlier (FY2025-Q1 for FY2026-Q1); the scope's period is not
+    used. Its filters may be category, cost_centre, supplier (name) and supplier_id
+    (LENS_FILTERS): they select invoice lines.
 
     Columns: category ('(no category)' for lines without one; 'Total' on the total row),
     is_total, procurement_reported, finance_recognised, not_accepted, cost_avoidance,
@@ -188,10 +162,9 @@ def two_lenses(
     cal = store.settings.fiscal
     start, end = periods.period_range(current_period, cal)
     prior_start, prior_end = periods.period_range(year_earlier(current_period, cal), cal)
-    params = _filter_params(filters, LENS_FILTERS)
+    params = scope.params(LENS_FILTERS)
     params |= {"start": start, "end": end, "prior_start": prior_start, "prior_end": prior_end}
-    with store.read(display_currency=currency) as con:
-        return fetch_frame(con, q.TWO_LENSES, params)
+    return run(store, q.TWO_LENSES, params, scope.currency)
 
 
 def year_earlier(period: str, cal: FiscalCalendar) -> str:
@@ -206,28 +179,12 @@ def year_earlier(period: str, cal: FiscalCalendar) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _bounds(start: date | str, end: date | str, cal: FiscalCalendar) -> tuple[date, date]:
+def period_bounds(start: date | str, end: date | str, cal: FiscalCalendar) -> tuple[date, date]:
     first = start if isinstance(start, date) else periods.period_range(start, cal)[0]
     last = end if isinstance(end, date) else periods.period_range(end, cal)[1]
     if last < first:
         raise periods.PeriodError(f"the period ends ({last}) before it starts ({first})")
     return first, last
-
-
-def _filter_params(filters: Filters | None, allowed: tuple[str, ...]) -> dict[str, object]:
-    """One list parameter per allowed filter (None: not filtered); unknown keys are refused."""
-    filters = filters or {}
-    unknown = sorted(set(filters) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"cannot filter on {', '.join(unknown)}; filters here: {', '.join(allowed)}"
-        )
-    out: dict[str, object] = {}
-    for key in allowed:
-        value = filters.get(key)
-        values = [value] if isinstance(value, str) else list(value or [])
-        out[key] = [str(v) for v in values] or None
-    return out
 
 
 def _display(store: Store, currency: str | None) -> str:

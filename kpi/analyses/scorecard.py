@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from kpi.core import periods
+from kpi.core.scope import Scope
 from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
@@ -65,13 +66,16 @@ def latest_complete_period(window: DataWindow, grain: str, store: Store) -> str:
 
 def scorecard(
     store: Store,
+    scope: Scope,
     definitions: Sequence[KpiDefinition],
     period: str,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
     history: int = 8,
 ) -> pl.DataFrame:
-    """One row per KPI for `period`, with the previous period and `history` periods of trend."""
+    """One row per KPI for `period`, with the previous period and `history` periods of trend.
+
+    The scope's filters and currency apply (its period range does not: `period` sets it).
+    A filter a KPI's data cannot honour is reported in its `filters_ignored` column.
+    """
     cal = store.settings.fiscal
     grain = periods.grain_of(period)
     first = period
@@ -79,7 +83,7 @@ def scorecard(
         first = periods.previous(first, cal)
     start = periods.period_range(first, cal)[0]
     end = periods.period_range(period, cal)[1]
-    result = compute(store, definitions, grain, (), start, end, filters, currency)
+    result = compute(store, definitions, grain, (), start, end, scope.as_dict(), scope.currency)
     values = {(r["kpi"], r["period"]): r["value"] for r in result.frame.iter_rows(named=True)}
     labels = periods.periods_between(start, end, grain, cal)
     prev = periods.previous(period, cal)
@@ -140,34 +144,3 @@ THEMES = {
     "inventory": "Inventory",
     "suppliers": "Suppliers",
 }
-STATUS_LABELS = {
-    "green": "● On target",
-    "amber": "▲ Near target",
-    "red": "■ Off target",
-    "none": "○ No target",
-}
-
-
-def for_display(card: pl.DataFrame, currency: str) -> pl.DataFrame:
-    """The scorecard with Value, Target, Change and Status as people read them."""
-    from kpi.core.formatting import format_delta, format_value
-
-    def fmt(column: str, how) -> pl.Expr:
-        return pl.struct(column, "unit").map_elements(
-            lambda r: how(r[column], r["unit"], currency), return_dtype=pl.String
-        )
-
-    return card.with_columns(
-        fmt("value", format_value).alias("Value"),
-        fmt("target", format_value).alias("Target"),
-        fmt("delta", format_delta).alias("Change"),
-        pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
-        pl.col("trend").list.drop_nulls().alias("trend"),
-        pl.col("definition_status").alias("Definition"),
-    )
-
-
-def status_tally(card: pl.DataFrame) -> str:
-    """'● On target: 7 · ▲ Near target: 5 · ...' for the scorecard's heading."""
-    counts = dict(card["status"].value_counts().iter_rows())
-    return " · ".join(f"{label}: **{counts.get(s, 0)}**" for s, label in STATUS_LABELS.items())

@@ -13,73 +13,38 @@ DECIMALs in the display currency (the reporting currency unless `currency` is gi
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
 from kpi.core import periods
+from kpi.core.scope import Scope
 from kpi.store.database import Store
 from kpi.store.queries import spend as q
-from kpi.store.query import fetch_frame
+from kpi.store.query import run
 
-Filters = Mapping[str, Sequence[str] | str]
-
-# what a spend query can be narrowed by: the sidebar's filters and the drill-down's picks
+# what a spend query can be narrowed by: the sidebar's filters and the drill-down's picks;
+# budgets, approvals and orders know no supplier or item, only these two
 SPEND_FILTERS = ("category", "cost_centre", "supplier", "item_id")
 BUDGET_FILTERS = ("category", "cost_centre")
 
 
-def filter_params(filters: Filters | None, allowed: Sequence[str] = SPEND_FILTERS) -> dict:
-    """One list parameter per allowed filter (None: not filtered); unknown keys are refused."""
-    filters = filters or {}
-    unknown = sorted(set(filters) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"cannot filter on {', '.join(unknown)}; filters here: {', '.join(allowed)}"
-        )
-    out: dict[str, object] = {}
-    for key in allowed:
-        value = filters.get(key)
-        values = [value] if isinstance(value, str) else list(value or [])
-        out[key] = [str(v) for v in values] or None
-    return out
-
-
-def _run(store: Store, query: str, params: dict, currency: str | None = None) -> pl.DataFrame:
-    # a statement binds only the parameters it names (its text is one of our constants)
-    used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", query)}
-    with store.read(display_currency=currency) as con:
-        return fetch_frame(con, query, used)
-
-
-def _spend(
-    store: Store, query: str, start: date, end: date, filters: Filters | None, currency: str | None
-) -> pl.DataFrame:
-    if end < start:
-        raise periods.PeriodError(f"the period ends ({end}) before it starts ({start})")
-    params = filter_params(filters) | {"start": start, "end": end}
-    return _run(store, query, params, currency)
+def _spend(store: Store, query: str, scope: Scope) -> pl.DataFrame:
+    params = scope.params(SPEND_FILTERS) | scope.period_params()
+    return run(store, query, params, scope.currency)
 
 
 # ---- spend --------------------------------------------------------------------------------
 
 
-def spend_tree(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def spend_tree(store: Store, scope: Scope) -> pl.DataFrame:
     """Spend per category, supplier and item (largest first): the drill-down's leaves.
 
     Columns: category, supplier, item_id, item (description), amount, quantity, lines.
     Summing `amount` gives total_spend for the same period and filters, to the cent.
     """
-    return _spend(store, q.SPEND_TREE, start, end, filters, currency)
+    return _spend(store, q.SPEND_TREE, scope)
 
 
 def drill_level(tree: pl.DataFrame, category: str | None, supplier: str | None) -> pl.DataFrame:
@@ -101,41 +66,23 @@ def drill_level(tree: pl.DataFrame, category: str | None, supplier: str | None) 
     )
 
 
-def spend_by_cost_centre(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def spend_by_cost_centre(store: Store, scope: Scope) -> pl.DataFrame:
     """Spend per cost centre and category. Columns: cost_centre, category, amount."""
-    return _spend(store, q.SPEND_BY_COST_CENTRE, start, end, filters, currency)
+    return _spend(store, q.SPEND_BY_COST_CENTRE, scope)
 
 
-def spend_monthly(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def spend_monthly(store: Store, scope: Scope) -> pl.DataFrame:
     """Spend per month (YYYY-MM): amount, no_po_amount, on_contract_amount."""
-    return _spend(store, q.SPEND_MONTHLY, start, end, filters, currency)
+    return _spend(store, q.SPEND_MONTHLY, scope)
 
 
-def supplier_pareto(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def supplier_pareto(store: Store, scope: Scope) -> pl.DataFrame:
     """Suppliers by spend, largest first, with their share and the cumulative share.
 
     Columns: rank, supplier_id, supplier, amount, share, cumulative_share, in_top_80 (the
     suppliers that together make up the first 80 % of spend, the one crossing it included).
     """
-    frame = _spend(store, q.SUPPLIER_PARETO, start, end, filters, currency)
+    frame = _spend(store, q.SUPPLIER_PARETO, scope)
     before = pl.col("cumulative_share") - pl.col("share")
     return frame.with_columns((before < 0.8 - 1e-12).alias("in_top_80"))
 
@@ -171,10 +118,10 @@ def budget_year(store: Store, fiscal_year: str) -> BudgetYear:
     return BudgetYear(fiscal_year.strip(), start, end, as_of, months, elapsed)
 
 
-def _budget_params(year: BudgetYear, filters: Filters | None, tolerance: float = 0.0) -> dict:
+def _budget_params(year: BudgetYear, scope: Scope, tolerance: float = 0.0) -> dict:
     last = year.start if year.elapsed == 0 else year.as_of
     as_of_month = date(last.year, last.month, 1) if year.elapsed else date(1, 1, 1)
-    return filter_params(filters, BUDGET_FILTERS) | {
+    return scope.params(BUDGET_FILTERS) | {
         "fy_start": year.start,
         "fy_end": year.end,
         "as_of_month": as_of_month,
@@ -185,11 +132,7 @@ def _budget_params(year: BudgetYear, filters: Filters | None, tolerance: float =
 
 
 def budget_status(
-    store: Store,
-    year: BudgetYear,
-    by: str = "cost_centre",
-    filters: Filters | None = None,
-    currency: str | None = None,
+    store: Store, scope: Scope, year: BudgetYear, by: str = "cost_centre"
 ) -> pl.DataFrame:
     """Budget vs committed vs actual for one fiscal year, per cost centre or category.
 
@@ -204,16 +147,14 @@ def budget_status(
     """
     if by not in q.BUDGET_STATUS:
         raise ValueError(f"budgets can be split by {', '.join(q.BUDGET_STATUS)}, not '{by}'")
-    params = _budget_params(year, filters, store.settings.amber_tolerance)
-    return _run(store, q.BUDGET_STATUS[by], params, currency)
+    params = _budget_params(year, scope, store.settings.amber_tolerance)
+    return run(store, q.BUDGET_STATUS[by], params, scope.currency)
 
 
-def budget_monthly(
-    store: Store, year: BudgetYear, filters: Filters | None = None, currency: str | None = None
-) -> pl.DataFrame:
+def budget_monthly(store: Store, scope: Scope, year: BudgetYear) -> pl.DataFrame:
     """Per month of the year: budget, actual, committed, no_po_actual, and running totals
     (cum_budget, cum_actual) for a burn-down chart."""
-    frame = _run(store, q.BUDGET_MONTHLY, _budget_params(year, filters), currency)
+    frame = run(store, q.BUDGET_MONTHLY, _budget_params(year, scope), scope.currency)
     return frame.with_columns(
         pl.col("budget").cum_sum().alias("cum_budget"),
         pl.col("actual").cum_sum().alias("cum_actual"),
@@ -223,15 +164,9 @@ def budget_monthly(
 # ---- approvals and compliance ---------------------------------------------------------------
 
 
-def compliance_lines(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def compliance_lines(store: Store, scope: Scope) -> pl.DataFrame:
     """Every compliance measure per month, cost centre and category (see sql_spend)."""
-    return _spend(store, q.COMPLIANCE_LINES, start, end, filters, currency)
+    return _spend(store, q.COMPLIANCE_LINES, scope)
 
 
 _COMPLIANCE_SUMS = (
@@ -271,12 +206,12 @@ def compliance_by(lines: pl.DataFrame, by: str) -> pl.DataFrame:
     return out.sort(by if by == "month" else ["spend", by], descending=by != "month")
 
 
-def approvals(store: Store, start: date, end: date, filters: Filters | None = None) -> pl.DataFrame:
+def approvals(store: Store, scope: Scope) -> pl.DataFrame:
     """Purchase orders per month created and cost centre: orders, approved_lines,
     approval_days_total (mean = total / approved_lines, as po_cycle_time_days),
     waiting_orders and waiting_amount (not approved, not closed)."""
-    params = filter_params(filters, BUDGET_FILTERS) | {"start": start, "end": end}
-    return _run(store, q.APPROVAL_LINES, params)
+    params = scope.params(BUDGET_FILTERS) | scope.period_params()
+    return run(store, q.APPROVAL_LINES, params)
 
 
 def approvals_by(lines: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -308,13 +243,11 @@ def approval_flow(approvals_by_: pl.DataFrame, compliance: pl.DataFrame, by: str
     return approvals_by_.join(bypass, on=by, how="full", coalesce=True).sort(by)
 
 
-def waiting_orders(
-    store: Store, start: date, end: date, today: date, filters: Filters | None = None
-) -> pl.DataFrame:
+def waiting_orders(store: Store, scope: Scope, today: date) -> pl.DataFrame:
     """Orders not approved yet (and not closed), longest waiting first: po_id, po_date,
     supplier, cost_centre, amount, days_waiting (to `today`)."""
-    params = filter_params(filters, BUDGET_FILTERS) | {"start": start, "end": end, "today": today}
-    return _run(store, q.WAITING_ORDERS, params)
+    params = scope.params(BUDGET_FILTERS) | scope.period_params() | {"today": today}
+    return run(store, q.WAITING_ORDERS, params)
 
 
 # ---- KPI tiles --------------------------------------------------------------------------------

@@ -11,25 +11,23 @@ kpi/sql_spend.py; money is exact DECIMAL in the display currency.
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 
-from kpi.analyses.spend import BUDGET_FILTERS, Filters, _run, _spend, filter_params
+from kpi.analyses.spend import BUDGET_FILTERS, SPEND_FILTERS, _spend
+from kpi.core.scope import Scope
 from kpi.store.database import Store
 from kpi.store.queries import spend as q
+from kpi.store.query import run
+
+SCORECARD_FILTERS = SPEND_FILTERS
+# one supplier's deliveries come from purchase orders, which know no item
+HISTORY_FILTERS = BUDGET_FILTERS
 
 HHI_HIGH = 2500.0  # above: highly concentrated (the usual competition-authority thresholds)
 HHI_MODERATE = 1500.0
 
 
-def scorecard(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def scorecard(store: Store, scope: Scope) -> pl.DataFrame:
     """One row per supplier with spend in the period, largest first.
 
     Columns: supplier_id, supplier, country, size, preferred, spend, spend_share,
@@ -38,19 +36,13 @@ def scorecard(
     paid_on_time_lines, we_paid_on_time, avg_days_to_pay, payment_terms_days, discount_pct,
     discount_days.
     """
-    return _spend(store, q.SUPPLIER_SCORECARD, start, end, filters, currency)
+    return _spend(store, q.SUPPLIER_SCORECARD, scope)
 
 
-def concentration(
-    store: Store,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def concentration(store: Store, scope: Scope) -> pl.DataFrame:
     """Per category: spend, suppliers, top_supplier, top_supplier_share, top5_share,
     herfindahl (0–10,000), single_source and level (high / moderate / low)."""
-    frame = _spend(store, q.CONCENTRATION, start, end, filters, currency)
+    frame = _spend(store, q.CONCENTRATION, scope)
     hhi = pl.col("herfindahl")
     level = (
         pl.when(hhi > HHI_HIGH)
@@ -62,25 +54,14 @@ def concentration(
     return frame.with_columns(level.alias("level"))
 
 
-def supplier_history(
-    store: Store,
-    supplier_id: str,
-    start: date,
-    end: date,
-    filters: Filters | None = None,
-    currency: str | None = None,
-) -> dict[str, pl.DataFrame]:
+def supplier_history(store: Store, scope: Scope, supplier_id: str) -> dict[str, pl.DataFrame]:
     """One supplier over the period: 'monthly' spend (amount, no_po_amount, price_variance),
     the 'items' bought (quantity, amount, price range, contract price, variance) and
     'deliveries' per month promised (received, on time, mean days late)."""
-    spend_params = filter_params(filters) | {"start": start, "end": end, "supplier_id": supplier_id}
-    po_params = filter_params(filters, BUDGET_FILTERS) | {
-        "start": start,
-        "end": end,
-        "supplier_id": supplier_id,
-    }
+    params = scope.params(HISTORY_FILTERS) | scope.period_params() | {"supplier_id": supplier_id}
+    spend_params = params | {"supplier": None, "item_id": None}
     return {
-        "monthly": _run(store, q.SUPPLIER_MONTHLY, spend_params, currency),
-        "items": _run(store, q.SUPPLIER_ITEMS, spend_params, currency),
-        "deliveries": _run(store, q.SUPPLIER_DELIVERIES, po_params),
+        "monthly": run(store, q.SUPPLIER_MONTHLY, spend_params, scope.currency),
+        "items": run(store, q.SUPPLIER_ITEMS, spend_params, scope.currency),
+        "deliveries": run(store, q.SUPPLIER_DELIVERIES, params),
     }

@@ -22,11 +22,12 @@ import polars as pl
 import yaml
 
 from kpi.core.people import PermissionDenied, Person
+from kpi.core.scope import Scope
 from kpi.core.settings import Settings, config_dir
 from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
-from kpi.store.query import fetch_frame
+from kpi.store.query import fetch_frame, run
 from kpi.store.schema import all_ddl
 from kpi.store.views import create_views
 
@@ -117,47 +118,33 @@ def load_policy(path: Path | None = None) -> PaymentPolicy:
 
 
 # ---- payment terms & cash page ------------------------------------------------------------
-def _read(store: Store, query: str, params: dict, currency: str | None = None) -> pl.DataFrame:
-    with store.read(display_currency=currency) as con:
-        return fetch_frame(con, query, params)
+# what the payment figures can be narrowed by (a payment knows its invoice's category and
+# cost centre); the simulator moves whole suppliers, so it honours no filter at all
+TERMS_FILTERS = ("category", "cost_centre")
+SIMULATOR_FILTERS: tuple[str, ...] = ()
 
 
-def terms_by_segment(
-    store: Store,
-    segment: str,
-    start: date,
-    end: date,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def _payments(store: Store, built: tuple[str, dict], scope: Scope) -> pl.DataFrame:
+    query, params = built
+    return run(store, query, {**params, **scope.period_params()}, scope.currency)
+
+
+def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     """Contractual terms, invoice terms and actual days to pay per supplier segment."""
-    query, params = q.terms_by_segment(segment, filters or {})
-    return _read(store, query, {**params, "start": start, "end": end}, currency)
+    scope.params(TERMS_FILTERS)  # refuses a filter these figures cannot honour
+    return _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
 
 
-def payments_by_month(
-    store: Store,
-    start: date,
-    end: date,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def payments_by_month(store: Store, scope: Scope) -> pl.DataFrame:
     """Per month paid: days to pay vs terms, late payments (SMEs apart), discounts."""
-    query, params = q.payments_by_month(filters or {})
-    return _read(store, query, {**params, "start": start, "end": end}, currency)
+    scope.params(TERMS_FILTERS)
+    return _payments(store, q.payments_by_month(scope.as_dict()), scope)
 
 
-def policy_breaches(
-    store: Store,
-    start: date,
-    end: date,
-    policy: PaymentPolicy,
-    filters: dict[str, list[str]] | None = None,
-    currency: str | None = None,
-) -> pl.DataFrame:
+def policy_breaches(store: Store, scope: Scope, policy: PaymentPolicy) -> pl.DataFrame:
     """Suppliers whose contractual terms are longer than the target or the legal maximum."""
-    query, params = q.supplier_terms(filters or {})
-    frame = _read(store, query, {**params, "start": start, "end": end}, currency)
+    scope.params(TERMS_FILTERS)
+    frame = _payments(store, q.supplier_terms(scope.as_dict()), scope)
     legal = {c: policy.legal_max(c) for c in frame["country"].unique().to_list()}
     frame = frame.with_columns(
         pl.col("country")
@@ -376,35 +363,6 @@ def simulate_terms(
         summary=summary,
         suppliers=suppliers,
     )
-
-
-def render_scenario(scenario: TermsScenario, fmt: str) -> str:
-    """`terms-sim` output: the summary as JSON, or a table with the suppliers at risk."""
-    data = scenario.as_dict()
-    if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    width = max(len(k) for k in data)
-    lines = [
-        f"Terms simulation: move {data['suppliers_affected']} supplier(s) to "
-        f"{scenario.new_terms_days} days"
-        + (f" (where {scenario.where})" if scenario.where else ""),
-        f"Spend window {data['window_start']} to {data['window_end']}, in {scenario.currency}",
-        "",
-    ]
-    for key in SUMMARY_KEYS:
-        value = scenario.summary[key]
-        shown = f"{value:,.2f}" if isinstance(value, Decimal) else f"{value:,}"
-        lines.append(f"{key:<{width}}  {shown:>18}")
-    risky = scenario.suppliers.filter(pl.col("risk_flags") != "")
-    if risky.height:
-        lines += ["", "Suppliers at risk:"]
-        for r in risky.head(20).iter_rows(named=True):
-            lines.append(
-                f"  {r['supplier_id']:<10} {r['supplier_name'][:32]:<32} {r['risk_flags']}"
-            )
-        if risky.height > 20:
-            lines.append(f"  ... and {risky.height - 20} more (use --format json)")
-    return "\n".join(lines) + "\n"
 
 
 # ---- saved scenarios ----------------------------------------------------------------------

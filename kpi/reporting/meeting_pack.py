@@ -23,14 +23,15 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
-from kpi.analyses.scorecard import THEMES, data_window, for_display, scorecard
+from kpi.analyses.scorecard import THEMES, data_window, scorecard
 from kpi.core.formatting import format_money, format_value
+from kpi.core.scope import FilterValues, Scope
 from kpi.reporting import charts
+from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.workflows import goals
 
-Filters = Mapping[str, Sequence[str]]
 SAVINGS_KPIS = ("savings_realised", "savings_recognised", "cost_avoidance", "expense_change_yoy")
 TOP_INITIATIVES = 10
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -61,7 +62,7 @@ def meeting_pack_html(
     store: Store,
     definitions: Sequence[KpiDefinition],
     quarter: str,
-    filters: Filters | None = None,
+    filters: FilterValues | None = None,
     currency: str | None = None,
 ) -> str:
     """The whole pack for planning `quarter` as one HTML document (a str, UTF-8 when saved)."""
@@ -76,7 +77,8 @@ def meeting_pack_html(
         parts.append("<p>The store holds no complete quarter before this one yet.</p>")
         card = None
     else:
-        card = scorecard(store, definitions, card_quarter, filters, currency)
+        scope = Scope.of(filters=filters, currency=currency)
+        card = scorecard(store, scope, definitions, card_quarter)
         parts.append(_scorecard_section(card, card_quarter, display))
         parts.append(
             _savings_section(store, card, card_quarter, filters, currency, display, charts_out)
@@ -160,7 +162,7 @@ class _Charts:
 
 
 def _header(
-    plan: str, card_quarter: str | None, window: Any, filters: Filters, display: str
+    plan: str, card_quarter: str | None, window: Any, filters: FilterValues, display: str
 ) -> str:
     shown = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in filters.items())
     data = f"{window.first} to {window.last}" if window else "none yet"
@@ -200,7 +202,7 @@ def _savings_section(
     store: Store,
     card: pl.DataFrame,
     card_quarter: str,
-    filters: Filters,
+    filters: FilterValues,
     currency: str | None,
     display: str,
     charts_out: _Charts,
@@ -210,8 +212,8 @@ def _savings_section(
         from kpi.analyses import savings
     except ImportError:  # without the savings module: the four savings KPIs of the scorecard
         return title + _savings_from_kpis(card, display)
-    lens_filters = {k: v for k, v in filters.items() if k in savings.LENS_FILTERS}
-    lenses = savings.two_lenses(store, card_quarter, lens_filters, currency)
+    scope = Scope.of(filters=filters, currency=currency).only(savings.LENS_FILTERS)
+    lenses = savings.two_lenses(store, scope, card_quarter)
     money = [
         ("procurement_reported", "Procurement-reported savings"),
         ("finance_recognised", "Finance-recognised"),
@@ -251,18 +253,13 @@ def _initiatives(
     savings: Any,
     store: Store,
     card_quarter: str,
-    filters: Filters,
+    filters: FilterValues,
     currency: str | None,
     display: str,
 ) -> str:
-    allowed = (*savings.INITIATIVE_FILTERS, *savings.LINE_FILTERS)
-    monthly = savings.realised_by_month(
-        store,
-        card_quarter,
-        card_quarter,
-        {k: v for k, v in filters.items() if k in allowed},
-        currency,
-    )
+    start, end = savings.period_bounds(card_quarter, card_quarter, store.settings.fiscal)
+    scope = Scope.of(start, end, filters, currency).only(savings.MONTHLY_FILTERS)
+    monthly = savings.realised_by_month(store, scope)
     if monthly.is_empty():
         return "<p class='note'>No price-reduction initiative covered this quarter.</p>"
     top = (
@@ -291,7 +288,7 @@ def _initiatives(
 
 
 def _outlook_section(
-    store: Store, plan: str, filters: Filters, currency: str | None, display: str
+    store: Store, plan: str, filters: FilterValues, currency: str | None, display: str
 ) -> str:
     outlook_filters = {k: v for k, v in filters.items() if k in goals.OUTLOOK_FILTERS}
     frame = goals.spend_outlook(store, plan, outlook_filters, currency)
@@ -329,7 +326,7 @@ def _kpi_sections(
     store: Store,
     definitions: Sequence[KpiDefinition],
     plan: str,
-    filters: Filters,
+    filters: FilterValues,
     currency: str | None,
     display: str,
     charts_out: _Charts,

@@ -48,6 +48,16 @@ def test_overview_filters_narrow_every_kpi(store):
     assert "€2,550.00" not in cells
 
 
+def test_overview_charts_say_which_filters_they_ignore(store):
+    def notes(at: AppTest) -> list[str]:
+        return [c.value for c in at.caption if "not apply to this chart" in c.value]
+
+    assert notes(run_page("pages/overview.py")) == []
+    # stock has no cost centre: the inventory chart says it is not narrowed by one
+    filtered = notes(run_page("pages/overview.py", f_cc=["CC2"]))
+    assert any("The cost centre filter does not apply to this chart" in n for n in filtered)
+
+
 def test_overview_in_another_reporting_currency(store):
     at = run_page("pages/overview.py", currency="USD")
     cells = _cells(at)

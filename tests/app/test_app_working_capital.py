@@ -155,3 +155,35 @@ def test_inventory_category_filter(store):
     m = metrics(at)
     assert (m["Safety stock"], m["Obsolete"], m["Days of inventory"]) == ("€100", "€0", "5.0 days")
     assert not any(df.value.shape[0] for df in at.dataframe if "item_id" in df.value.columns)
+
+
+def _filter_notes(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if "not apply" in c.value]
+
+
+def test_inventory_says_it_ignores_the_cost_centre_filter(store):
+    at = page(INVENTORY)
+    assert _filter_notes(at) == []  # no cost centre chosen: no note
+    unfiltered = metrics(at)
+    at = page(INVENTORY, f_cc=["CC1"])
+    notes = _filter_notes(at)
+    assert any("The cost centre filter does not apply to stock" in n for n in notes), notes
+    # the figures are those of all stock (the filter is not honoured, and the page says so)
+    m = metrics(at)
+    assert (m["Safety stock"], m["Obsolete"], m["Days of inventory"]) == (
+        unfiltered["Safety stock"],
+        unfiltered["Obsolete"],
+        unfiltered["Days of inventory"],
+    )
+
+
+def test_inventory_category_filter_needs_no_note(store):
+    at = page(INVENTORY, f_cat=["Packaging"])
+    assert not any("does not apply to stock" in n for n in _filter_notes(at))
+
+
+def test_terms_simulator_says_it_ignores_the_sidebar_filters(store):
+    assert not any("simulator" in n for n in _filter_notes(page(TERMS)))
+    at = page(TERMS, f_cc=["CC1"], f_cat=["Packaging"])
+    notes = _filter_notes(at)
+    assert any("category and cost centre filters do not apply to the simulator" in n for n in notes)

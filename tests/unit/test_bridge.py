@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpi.analyses.bridge import COLUMNS, DIMENSIONS, FORMULAS, BridgeError, savings_bridge
+from kpi.core.scope import Scope
 from kpi.semantic import engine
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
@@ -32,6 +33,12 @@ INVOICE_COLUMNS = (
     "invoice_id, invoice_line, supplier_id, invoice_date, item_id, category, cost_centre, "
     "quantity, unit_price, amount, currency"
 )
+
+
+def bridge(store, from_period, to_period, by=None, filters=None, currency=None):
+    """The bridge for a scope of these filters and currency (its period range is unused)."""
+    scope = Scope.of(filters=filters, currency=currency)
+    return savings_bridge(store, scope, from_period, to_period, by)
 
 
 def build_store(path: Path, lines: list[tuple], fx: list[tuple] | None = None) -> Store:
@@ -147,13 +154,13 @@ HAND = [
     "start,end,options,expected,why", HAND, ids=[h[4].replace(" ", "-") for h in HAND]
 )
 def test_bridge_on_the_hand_fixture(hand_store, start, end, options, expected, why):
-    got = bridge_rows(savings_bridge(hand_store, start, end, **options))
+    got = bridge_rows(bridge(hand_store, start, end, **options))
     assert got == {None: expected}, why
     assert adds_up(got[None])
 
 
 def test_bridge_by_category_on_the_hand_fixture(hand_store):
-    frame = savings_bridge(hand_store, "FY2026-Q1", "FY2026-Q2", by="category")
+    frame = bridge(hand_store, "FY2026-Q1", "FY2026-Q2", by="category")
     assert frame.columns == ["category", *COLUMNS]
     assert all(frame.schema[c] == pl.Decimal(38, 2) for c in COLUMNS)
     assert bridge_rows(frame, "category") == {
@@ -183,7 +190,7 @@ def every_effect(tmp_path_factory) -> Store:
 
 
 def test_every_effect_worked_out_by_hand(every_effect):
-    got = bridge_rows(savings_bridge(every_effect, "FY2026-Q1", "FY2026-Q2"))
+    got = bridge_rows(bridge(every_effect, "FY2026-Q1", "FY2026-Q2"))
     # base = 200 + 500 + 100 = 800; current = 273 + 285 + 40 = 598.
     # price: A (2.10 - 2.00) x 130 = 13.00; B (9.50 - 10.00) x 30 = -15.00; total -2.00.
     # volume: continuing A and B: (160 - 150) x 700 / 150 = 46.666.. = 46.67.
@@ -205,9 +212,7 @@ def test_every_effect_worked_out_by_hand(every_effect):
 
 
 def test_every_effect_by_category(every_effect):
-    got = bridge_rows(
-        savings_bridge(every_effect, "FY2026-Q1", "FY2026-Q2", by="category"), "category"
-    )
+    got = bridge_rows(bridge(every_effect, "FY2026-Q1", "FY2026-Q2", by="category"), "category")
     assert got == {
         # the continuing items live in Packaging: the same price, volume and mix as above
         "Packaging": dec(base="700", price="-2", volume="46.67", mix="-186.67", current="558"),
@@ -225,14 +230,14 @@ def test_a_credit_note_netting_quantity_to_zero_counts_in_new_and_lost(tmp_path)
             ("2026-04-10", "D", "Spares", 2, "20.00"),
         ],
     )
-    got = bridge_rows(savings_bridge(store, "FY2026-Q1", "FY2026-Q2"))
+    got = bridge_rows(bridge(store, "FY2026-Q1", "FY2026-Q2"))
     # D is bought in both quarters but Q0 = 0, so it is not continuing: new 20, lost -5.
     assert got == {None: dec(base="5", new="20", lost="-5", current="20")}
 
 
 def test_no_spend_in_either_period(every_effect):
-    assert bridge_rows(savings_bridge(every_effect, "FY2030", "FY2031")) == {None: dec()}
-    by_country = savings_bridge(every_effect, "FY2030", "FY2031", by="country")
+    assert bridge_rows(bridge(every_effect, "FY2030", "FY2031")) == {None: dec()}
+    by_country = bridge(every_effect, "FY2030", "FY2031", by="country")
     assert by_country.is_empty() and by_country.columns == ["country", *COLUMNS]
 
 
@@ -249,12 +254,12 @@ def test_no_spend_in_either_period(every_effect):
 )
 def test_bad_requests_are_refused_in_words(every_effect, start, end, options, message):
     with pytest.raises(BridgeError, match=message):
-        savings_bridge(every_effect, start, end, **options)
+        bridge(every_effect, start, end, **options)
 
 
 def test_filter_values_are_parameters_not_sql(every_effect):
     hostile = {"category": ["Packaging' OR '1'='1"]}
-    got = bridge_rows(savings_bridge(every_effect, "FY2026-Q1", "FY2026-Q2", filters=hostile))
+    got = bridge_rows(bridge(every_effect, "FY2026-Q1", "FY2026-Q2", filters=hostile))
     assert got == {None: dec()}
 
 
@@ -340,8 +345,8 @@ def engine_total_spend(store: Store, by: tuple[str, ...] = ()) -> dict:
 @given(lines=st.lists(LINE, min_size=8, max_size=30))
 def test_identity_holds_exactly_on_random_lines(tmp_path_factory, lines):
     store = build_store(tmp_path_factory.mktemp("prop") / "kpi.duckdb", lines, FX)
-    total = bridge_rows(savings_bridge(store, "FY2026-Q1", "FY2026-Q2"))
-    split = bridge_rows(savings_bridge(store, "FY2026-Q1", "FY2026-Q2", by="category"), "category")
+    total = bridge_rows(bridge(store, "FY2026-Q1", "FY2026-Q2"))
+    split = bridge_rows(bridge(store, "FY2026-Q1", "FY2026-Q2", by="category"), "category")
 
     assert adds_up(total[None])
     assert all(adds_up(row) for row in split.values())

@@ -14,9 +14,16 @@ import pytest
 
 from kpi.analyses import savings
 from kpi.core.periods import PeriodError
+from kpi.core.scope import Scope
 from kpi.core.settings import FiscalCalendar
 from kpi.store.database import Store
 from tests import hand_fixture
+
+
+def span(store: Store, first: str, last: str, filters=None, currency=None) -> Scope:
+    """A scope from the first day of period `first` to the last of `last`."""
+    return Scope.of(*savings.period_bounds(first, last, store.settings.fiscal), filters, currency)
+
 
 # ---- the hand fixture: by initiative and month --------------------------------------------------
 
@@ -48,7 +55,7 @@ COLUMNS = ("quantity", "avg_unit_price_paid", "realised_saving", "expected_savin
 
 
 def test_realised_by_month_q1(hand):
-    frame = savings.realised_by_month(hand, "FY2026-Q1", "FY2026-Q1")
+    frame = savings.realised_by_month(hand, span(hand, "FY2026-Q1", "FY2026-Q1"))
     assert by_month(frame, *COLUMNS) == REALISED_Q1
     assert sum(frame["realised_saving"]) == D("110.00")  # the savings_realised KPI's Q1
     row = frame.row(0, named=True)
@@ -65,7 +72,7 @@ def test_realised_by_month_q1(hand):
 
 
 def test_expected_saving_adds_up_to_the_cent_over_the_initiative(hand):
-    frame = savings.realised_by_month(hand, "FY2026", "FY2026")
+    frame = savings.realised_by_month(hand, span(hand, "FY2026", "FY2026"))
     expected = dict(zip(frame["month"], frame["expected_saving"], strict=True))
     assert len(expected) == 12
     assert [expected[f"2026-{m:02d}"] for m in (1, 8, 9, 12)] == [
@@ -78,9 +85,9 @@ def test_expected_saving_adds_up_to_the_cent_over_the_initiative(hand):
 
 
 def test_cost_avoidance_is_apart_from_realised_savings(hand):
-    realised = savings.realised_by_month(hand, "FY2026", "FY2026")
+    realised = savings.realised_by_month(hand, span(hand, "FY2026", "FY2026"))
     assert set(realised["initiative_id"]) == {"SI1"}
-    avoided = savings.cost_avoidance_by_month(hand, "FY2026", "FY2026")
+    avoided = savings.cost_avoidance_by_month(hand, span(hand, "FY2026", "FY2026"))
     assert set(avoided["initiative_id"]) == {"SI2"}
     got = by_month(avoided, "quantity", "avoided_cost", "expected_avoidance")
     # INV2: (1100 - 1000) x 1 x 0.9 = 90.00; INV3: (1100 - 500) x 2 x 0.8 = 960.00
@@ -98,7 +105,9 @@ def test_cost_avoidance_is_apart_from_realised_savings(hand):
 
 
 def test_in_the_initiatives_own_currency_there_is_no_conversion(hand):
-    avoided = savings.cost_avoidance_by_month(hand, "2026-02", "2026-04", currency="USD")
+    avoided = savings.cost_avoidance_by_month(
+        hand, span(hand, "2026-02", "2026-04", currency="USD")
+    )
     got = by_month(avoided, "avoided_cost", "expected_avoidance")
     assert got[("SI2", "2026-02")] == (D("100.00"), D("41.67"))  # (1100 - 1000) x 1
     assert got[("SI2", "2026-04")] == (D("1200.00"), D("41.67"))  # (1100 - 500) x 2
@@ -118,12 +127,14 @@ def test_in_the_initiatives_own_currency_there_is_no_conversion(hand):
     ],
 )
 def test_initiative_filters(hand, filters, expected_months):
-    frame = savings.realised_by_month(hand, "FY2026-Q1", "FY2026-Q1", filters=filters)
+    frame = savings.realised_by_month(hand, span(hand, "FY2026-Q1", "FY2026-Q1", filters))
     assert frame["month"].to_list() == expected_months
 
 
 def test_cost_centre_narrows_the_lines_not_the_expectation(hand):
-    frame = savings.realised_by_month(hand, "FY2026-Q1", "FY2026-Q1", {"cost_centre": ["CC2"]})
+    frame = savings.realised_by_month(
+        hand, span(hand, "FY2026-Q1", "FY2026-Q1", {"cost_centre": ["CC2"]})
+    )
     assert by_month(frame, "realised_saving", "expected_saving") == {
         ("SI1", m): (D("0.00"), D("16.67")) for m in ("2026-01", "2026-02", "2026-03")
     }
@@ -133,17 +144,21 @@ def test_cost_centre_narrows_the_lines_not_the_expectation(hand):
     "call,error,message",
     [
         (
-            lambda s: savings.realised_by_month(s, "FY2026", "FY2026", {"kind": ["x"]}),
+            lambda s: savings.realised_by_month(s, span(s, "FY2026", "FY2026", {"kind": ["x"]})),
             ValueError,
             "cannot filter on kind",
         ),
-        (lambda s: savings.realised_by_month(s, "FY2026-Q2", "FY2026-Q1"), PeriodError, "ends"),
         (
-            lambda s: savings.two_lenses(s, "FY2026-Q1", {"owner": ["x"]}),
+            lambda s: savings.realised_by_month(s, span(s, "FY2026-Q2", "FY2026-Q1")),
+            PeriodError,
+            "ends",
+        ),
+        (
+            lambda s: savings.two_lenses(s, Scope.of(filters={"owner": ["x"]}), "FY2026-Q1"),
             ValueError,
             "cannot filter on owner",
         ),
-        (lambda s: savings.two_lenses(s, "2026-03-15"), PeriodError, "not a period label"),
+        (lambda s: savings.two_lenses(s, Scope(), "2026-03-15"), PeriodError, "not a period label"),
     ],
 )
 def test_mistakes_are_refused(hand, call, error, message):
@@ -152,7 +167,7 @@ def test_mistakes_are_refused(hand, call, error, message):
 
 
 def test_lenses_without_a_full_year_earlier_leave_the_comparison_empty(hand):
-    frame = savings.two_lenses(hand, "FY2026-Q1")
+    frame = savings.two_lenses(hand, Scope(), "FY2026-Q1")
     total = frame.filter(is_total=True).row(0, named=True)
     assert total["procurement_reported"] == D("110.00")
     assert total["finance_recognised"] == D("110.00")
@@ -321,14 +336,14 @@ TWO_LENSES = [
 
 @pytest.mark.parametrize("period,filters,expected", TWO_LENSES, ids=["quarter", "month", "CC2"])
 def test_two_lenses_by_hand(two_years, period, filters, expected):
-    frame = savings.two_lenses(two_years, period, filters=filters)
+    frame = savings.two_lenses(two_years, Scope.of(filters=filters), period)
     got = {r["category"]: tuple(r[c] for c in LENS_COLUMNS) for r in frame.iter_rows(named=True)}
     assert got == {k: tuple(D(v) for v in row.split()) for k, row in expected.items()}
     assert frame["is_total"].to_list() == [False] * (len(expected) - 1) + [True]
 
 
 def test_two_lenses_reconcile_exactly(two_years):
-    for r in savings.two_lenses(two_years, "FY2026-Q1").iter_rows(named=True):
+    for r in savings.two_lenses(two_years, Scope(), "FY2026-Q1").iter_rows(named=True):
         assert r["not_accepted"] == r["procurement_reported"] - r["finance_recognised"]
         assert r["expense_change"] == r["spend_current"] - r["spend_prior"]
         assert r["gap"] == r["not_accepted"] + r["volume_mix"]
@@ -338,7 +353,7 @@ def test_two_lenses_reconcile_exactly(two_years):
 
 
 def test_realised_and_off_contract_on_the_two_year_store(two_years):
-    frame = savings.realised_by_month(two_years, "FY2026-Q1", "FY2026-Q1")
+    frame = savings.realised_by_month(two_years, span(two_years, "FY2026-Q1", "FY2026-Q1"))
     got = by_month(
         frame, "realised_saving", "expected_saving", "off_contract_quantity", "off_contract_amount"
     )

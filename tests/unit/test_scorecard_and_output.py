@@ -9,9 +9,11 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
-from kpi.analyses.scorecard import for_display, rag_status, scorecard
+from kpi.analyses.scorecard import rag_status, scorecard
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.output import neutralise_text, to_csv_bytes, to_xlsx_bytes
+from kpi.core.scope import Scope
+from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.definitions import load_definitions
 from tests import hand_fixture
 
@@ -42,7 +44,7 @@ def test_rag_status(value, target, direction, expected):
 def test_scorecard_on_the_hand_fixture(tmp_path):
     store = hand_fixture.build(tmp_path / "kpi.duckdb")
     defs = load_definitions(ROOT / "config" / "kpis.yaml")
-    card = scorecard(store, defs, "FY2026-Q2", history=4)
+    card = scorecard(store, Scope(), defs, "FY2026-Q2", history=4)
     rows = {r["id"]: r for r in card.iter_rows(named=True)}
     spend = rows["total_spend"]
     assert spend["value"] == pytest.approx(800.0)

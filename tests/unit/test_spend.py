@@ -16,6 +16,7 @@ import pytest
 
 from kpi.analyses import spend as sp
 from kpi.core.periods import PeriodError
+from kpi.core.scope import Scope, ScopeError
 from kpi.reporting import charts_spend as spend_charts
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import compute
@@ -23,6 +24,7 @@ from kpi.store.database import Store
 from tests import spend_fixture
 
 H1 = (date(2026, 1, 1), date(2026, 6, 30))
+H1_SCOPE = Scope.of(*H1)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def keyed(frame, key: str, column: str) -> dict:
 
 
 def test_tree_reconciles_with_total_spend(store):
-    tree = sp.spend_tree(store, *H1)
+    tree = sp.spend_tree(store, H1_SCOPE)
     # 210 + 250 + 300 + 950 + 200 + 600 = 2,510.00, to the cent
     assert tree["amount"].sum() == D("2510.00")
     # Packaging › Alpha Pack › P1 is INV1 alone; Beta's flyers are INV3 + INV6 = 900.00
@@ -50,7 +52,7 @@ def test_tree_reconciles_with_total_spend(store):
 
 
 def test_each_drill_level_sums_its_children(store):
-    tree = sp.spend_tree(store, *H1)
+    tree = sp.spend_tree(store, H1_SCOPE)
     top = sp.drill_level(tree, None, None)
     # IT 950, Marketing 900, Packaging 210 + 250 + 200 = 660; largest first
     assert top["category"].to_list() == ["IT", "Marketing", "Packaging"]
@@ -70,15 +72,15 @@ def test_each_drill_level_sums_its_children(store):
 
 def test_drill_filters_narrow_every_query(store):
     drill = {"category": ["Packaging"], "supplier": ["Alpha Pack"]}
-    monthly = sp.spend_monthly(store, *H1, drill)
+    monthly = sp.spend_monthly(store, Scope.of(*H1, drill))
     # INV1 in January (210.00) and INV5 in April (200.00)
     assert keyed(monthly, "month", "amount") == {"2026-01": D("210.00"), "2026-04": D("200.00")}
-    by_cc = sp.spend_by_cost_centre(store, *H1, drill | {"item_id": ["P2"]})
+    by_cc = sp.spend_by_cost_centre(store, Scope.of(*H1, drill | {"item_id": ["P2"]}))
     assert by_cc.rows() == [("CC-A", "Packaging", D("200.00"))]
 
 
 def test_monthly_trend_splits_spend_without_po(store):
-    monthly = sp.spend_monthly(store, *H1)
+    monthly = sp.spend_monthly(store, H1_SCOPE)
     # Feb: INV2 250 + INV3 300 (no PO); May: INV6 600 (no PO); Jan, Mar on contract
     assert keyed(monthly, "month", "amount") == {
         "2026-01": D("210.00"),
@@ -95,7 +97,7 @@ def test_monthly_trend_splits_spend_without_po(store):
 
 
 def test_pareto_of_suppliers(store):
-    pareto = sp.supplier_pareto(store, *H1)
+    pareto = sp.supplier_pareto(store, H1_SCOPE)
     # Beta 250 + 300 + 600 = 1,150; Gamma 950; Alpha 410
     assert pareto["supplier"].to_list() == ["Beta Print", "Gamma IT", "Alpha Pack"]
     assert pareto["amount"].to_list() == [D("1150.00"), D("950.00"), D("410.00")]
@@ -105,10 +107,10 @@ def test_pareto_of_suppliers(store):
 
 
 def test_unknown_filter_and_reversed_period_are_refused(store):
-    with pytest.raises(ValueError, match="cannot filter on colour"):
-        sp.spend_tree(store, *H1, {"colour": ["red"]})
-    with pytest.raises(PeriodError, match="before it starts"):
-        sp.spend_tree(store, H1[1], H1[0])
+    with pytest.raises(ScopeError, match="cannot filter on colour"):
+        sp.spend_tree(store, Scope.of(*H1, {"colour": ["red"]}))
+    with pytest.raises(ScopeError, match="before it starts"):
+        sp.spend_tree(store, Scope.of(H1[1], H1[0]))
 
 
 # ---- budgets --------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ def test_budget_year_counts_months_with_data(store):
 
 
 def test_budget_vs_committed_vs_actual_per_cost_centre(store):
-    status = sp.budget_status(store, sp.budget_year(store, "FY2026"))
+    status = sp.budget_status(store, Scope(), sp.budget_year(store, "FY2026"))
     rows = {r["cost_centre"]: r for r in status.iter_rows(named=True)}
     a, m, it = rows["CC-A"], rows["CC-M"], rows["CC-IT"]
     # CC-A: budget 12 x 200 = 2,400, to date (Jan-May) 1,000; actual 210 + 250 + 200 = 660;
@@ -162,13 +164,13 @@ def test_budget_vs_committed_vs_actual_per_cost_centre(store):
 
 def test_budget_status_by_category_and_monthly(store):
     year = sp.budget_year(store, "FY2026")
-    by_cat = sp.budget_status(store, year, "category")
+    by_cat = sp.budget_status(store, Scope(), year, "category")
     assert keyed(by_cat, "category", "committed") == {
         "IT": D("1800.00"),
         "Marketing": D("0.00"),
         "Packaging": D("200.00"),
     }
-    monthly = sp.budget_monthly(store, year)
+    monthly = sp.budget_monthly(store, Scope(), year)
     months = {r["month"]: r for r in monthly.iter_rows(named=True)}
     # March: budget 200 + 100 + 1,000 = 1,300; actual INV4 950
     assert (months["2026-03"]["budget"], months["2026-03"]["actual"]) == (
@@ -182,12 +184,26 @@ def test_budget_status_by_category_and_monthly(store):
     assert months["2026-12"]["cum_budget"] == D("5600.00")
     assert months["2026-12"]["cum_actual"] == D("2510.00")
     with pytest.raises(ValueError, match="split by"):
-        sp.budget_status(store, year, "supplier")
+        sp.budget_status(store, Scope(), year, "supplier")
+
+
+def test_a_filter_budgets_and_orders_cannot_honour_is_refused_not_dropped(store):
+    by_supplier = Scope.of(*H1, {"supplier": ["Alpha Pack"]})
+    year = sp.budget_year(store, "FY2026")
+    with pytest.raises(ScopeError, match="cannot filter on supplier"):
+        sp.budget_status(store, by_supplier, year)
+    with pytest.raises(ScopeError, match="cannot filter on supplier"):
+        sp.approvals(store, by_supplier)
+    # the page asks first, and passes only what the figure honours
+    assert by_supplier.ignored(sp.BUDGET_FILTERS) == ("supplier",)
+    assert sp.approvals(store, by_supplier.only(sp.BUDGET_FILTERS)).equals(
+        sp.approvals(store, H1_SCOPE)
+    )
 
 
 def test_budget_filters(store):
     year = sp.budget_year(store, "FY2026")
-    only = sp.budget_status(store, year, filters={"cost_centre": ["CC-M"]})
+    only = sp.budget_status(store, Scope.of(filters={"cost_centre": ["CC-M"]}), year)
     assert only["cost_centre"].to_list() == ["CC-M"]
 
 
@@ -195,7 +211,7 @@ def test_budget_filters(store):
 
 
 def test_approvals_by_cost_centre(store):
-    by_cc = sp.approvals_by(sp.approvals(store, *H1), "cost_centre")
+    by_cc = sp.approvals_by(sp.approvals(store, H1_SCOPE), "cost_centre")
     rows = {r["cost_centre"]: r for r in by_cc.iter_rows(named=True)}
     # CC-A: PO1 2 days, PO2 4, PO4 two lines of 2: (2 + 4 + 2 + 2) / 4 lines = 2.5
     assert (rows["CC-A"]["orders"], rows["CC-A"]["mean_approval_days"]) == (3, 2.5)
@@ -207,18 +223,18 @@ def test_approvals_by_cost_centre(store):
     )
     # CC-M: PO6 took 7 days; cancelled, so it does not wait
     assert (rows["CC-M"]["mean_approval_days"], rows["CC-M"]["waiting_orders"]) == (7.0, 0)
-    by_month = sp.approvals_by(sp.approvals(store, *H1), "month")
+    by_month = sp.approvals_by(sp.approvals(store, H1_SCOPE), "month")
     assert keyed(by_month, "month", "mean_approval_days")["2026-04"] == 2.0
 
 
 def test_waiting_orders(store):
-    waiting = sp.waiting_orders(store, *H1, today=date(2026, 6, 1))
+    waiting = sp.waiting_orders(store, H1_SCOPE, today=date(2026, 6, 1))
     # PO5, raised 2026-05-10: 22 days by 2026-06-01
     assert waiting.rows() == [("PO5", date(2026, 5, 10), "Gamma IT", "CC-IT", D("1800.00"), 22)]
 
 
 def test_maverick_and_after_the_fact_by_cost_centre(store):
-    lines = sp.compliance_lines(store, *H1)
+    lines = sp.compliance_lines(store, H1_SCOPE)
     by_cc = {
         r["cost_centre"]: r for r in sp.compliance_by(lines, "cost_centre").iter_rows(named=True)
     }
@@ -238,7 +254,7 @@ def test_maverick_and_after_the_fact_by_cost_centre(store):
 
 
 def test_compliance_by_category_and_off_contract_cost(store):
-    lines = sp.compliance_lines(store, *H1)
+    lines = sp.compliance_lines(store, H1_SCOPE)
     cat = {r["category"]: r for r in sp.compliance_by(lines, "category").iter_rows(named=True)}
     pack = cat["Packaging"]
     # preferred: Alpha 410; on contract: INV1 (K1) 210; managed: 410 (INV1 is both)
@@ -316,7 +332,7 @@ def demo(tmp_path_factory) -> Store:
 def test_demo_flags_marketing_and_events_over_budget(demo):
     from kpi.demo.reference import MAVERICK_COST_CENTRE
 
-    status = sp.budget_status(demo, sp.budget_year(demo, "FY2026"))
+    status = sp.budget_status(demo, Scope(), sp.budget_year(demo, "FY2026"))
     row = status.filter(status["cost_centre"] == MAVERICK_COST_CENTRE).row(0, named=True)
     assert row["heading_over_budget"] is True
     # it is over on its invoices alone, and mostly on invoices with no PO
@@ -329,7 +345,7 @@ def test_demo_flags_marketing_and_events_over_budget(demo):
 
 
 def test_treemap_nests_category_supplier_item(store):
-    tree = sp.spend_tree(store, *H1)
+    tree = sp.spend_tree(store, H1_SCOPE)
     fig = spend_charts.spend_treemap(tree, "EUR", "All spend")
     t = fig.data[0]
     values = dict(zip(t.ids, t.values, strict=True))
@@ -344,11 +360,11 @@ def test_treemap_nests_category_supplier_item(store):
 
 def test_budget_charts_mark_the_flagged_and_the_forecast(store):
     year = sp.budget_year(store, "FY2026")
-    status = sp.budget_status(store, year)
+    status = sp.budget_status(store, Scope(), year)
     fig = spend_charts.status_chart(status, "cost_centre", "EUR")
     # sorted by the year's budget: CC-A 2,400, CC-IT 2,000, CC-M 1,200; flagged ones marked
     assert list(fig.data[0].x) == ["CC-A", "⚠ CC-IT", "⚠ CC-M"]
-    monthly = sp.budget_monthly(store, year)
+    monthly = sp.budget_monthly(store, Scope(), year)
     totals = {c: status[c].sum() for c in ("committed", "forecast_year_end")}
     burn = spend_charts.burn_chart(monthly, year, totals, "EUR")
     forecast = next(d for d in burn.data if d.name == "Run-rate forecast")
@@ -360,7 +376,7 @@ def test_budget_charts_mark_the_flagged_and_the_forecast(store):
 
 
 def test_cost_centre_sunburst_rings(store):
-    fig = spend_charts.cost_centre_sunburst(sp.spend_by_cost_centre(store, *H1), "EUR")
+    fig = spend_charts.cost_centre_sunburst(sp.spend_by_cost_centre(store, H1_SCOPE), "EUR")
     t = fig.data[0]
     values = dict(zip(t.ids, t.values, strict=True))
     # CC-A: INV1 210 + INV2 250 + INV5 200 = 660 of Packaging; CC-M 900; CC-IT 950
@@ -375,19 +391,19 @@ def test_lines_without_category_or_item_can_be_drilled_into(tmp_path, monkeypatc
     rows = dict(spend_fixture.ROWS, invoices=[*spend_fixture.ROWS["invoices"], extra])
     monkeypatch.setattr(spend_fixture, "ROWS", rows)
     store = spend_fixture.build(tmp_path / "kpi.duckdb")
-    tree = sp.spend_tree(store, *H1)
+    tree = sp.spend_tree(store, H1_SCOPE)
     assert tree.filter(tree["category"] == "(no category)").select("item_id", "amount").rows() == [
         ("(no item)", D("45.50"))
     ]
     drill = {"category": ["(no category)"], "item_id": ["(no item)"]}
     # the trend follows the drill-down to that line: February, 45.50
-    assert sp.spend_monthly(store, *H1, drill).select("month", "amount").rows() == [
+    assert sp.spend_monthly(store, Scope.of(*H1, drill)).select("month", "amount").rows() == [
         ("2026-02", D("45.50"))
     ]
 
 
 def test_names_reach_the_charts_as_text_not_markup(store):
-    tree = sp.spend_tree(store, *H1).with_columns(
+    tree = sp.spend_tree(store, H1_SCOPE).with_columns(
         sp.pl.when(sp.pl.col("supplier") == "Beta Print")
         .then(sp.pl.lit("<b>Beta</b> & Co"))
         .otherwise(sp.pl.col("supplier"))
@@ -406,8 +422,8 @@ def test_names_reach_the_charts_as_text_not_markup(store):
 
 def test_approval_flow_puts_approvals_beside_bypasses(store):
     flow = sp.approval_flow(
-        sp.approvals_by(sp.approvals(store, *H1), "cost_centre"),
-        sp.compliance_by(sp.compliance_lines(store, *H1), "cost_centre"),
+        sp.approvals_by(sp.approvals(store, H1_SCOPE), "cost_centre"),
+        sp.compliance_by(sp.compliance_lines(store, H1_SCOPE), "cost_centre"),
         "cost_centre",
     )
     rows = {r["cost_centre"]: r for r in flow.iter_rows(named=True)}

@@ -8,10 +8,12 @@ from decimal import Decimal as D
 import pytest
 
 from kpi.analyses import suppliers as su
+from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from tests import spend_fixture
 
 H1 = (date(2026, 1, 1), date(2026, 6, 30))
+H1_SCOPE = Scope.of(*H1)
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +23,12 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def card(store):
-    return {r["supplier_id"]: r for r in su.scorecard(store, *H1).iter_rows(named=True)}
+    return {r["supplier_id"]: r for r in su.scorecard(store, H1_SCOPE).iter_rows(named=True)}
 
 
 def test_spend_and_share(store, card):
     # Beta 250 + 300 + 600 = 1,150; Gamma 950; Alpha 210 + 200 = 410; of 2,510
-    assert su.scorecard(store, *H1)["supplier_id"].to_list() == ["B", "C", "A"]
+    assert su.scorecard(store, H1_SCOPE)["supplier_id"].to_list() == ["B", "C", "A"]
     assert {k: r["spend"] for k, r in card.items()} == {
         "A": D("410.00"),
         "B": D("1150.00"),
@@ -73,13 +75,13 @@ def test_our_payment_punctuality_and_terms(card):
 
 
 def test_scorecard_follows_the_filters(store):
-    only = su.scorecard(store, *H1, {"cost_centre": ["CC-M"]})
+    only = su.scorecard(store, Scope.of(*H1, {"cost_centre": ["CC-M"]}))
     # CC-M bought only Beta's flyers: 900.00, 100 % of the filtered spend
     assert only.select("supplier_id", "spend", "spend_share").rows() == [("B", D("900.00"), 1.0)]
 
 
 def test_concentration_per_category(store):
-    conc = {r["category"]: r for r in su.concentration(store, *H1).iter_rows(named=True)}
+    conc = {r["category"]: r for r in su.concentration(store, H1_SCOPE).iter_rows(named=True)}
     pack = conc["Packaging"]
     # Alpha 410 and Beta 250 of 660: HHI = 62.12² + 37.88² = 10,000 x (410² + 250²) / 660²
     assert pack["herfindahl"] == pytest.approx(10_000 * (410**2 + 250**2) / 660**2)
@@ -93,7 +95,7 @@ def test_concentration_per_category(store):
 
 
 def test_supplier_history(store):
-    h = su.supplier_history(store, "A", *H1)
+    h = su.supplier_history(store, H1_SCOPE, "A")
     assert h["monthly"].select("month", "amount", "price_variance").rows() == [
         ("2026-01", D("210.00"), D("10.00")),
         ("2026-04", D("200.00"), D("0.00")),
@@ -107,15 +109,15 @@ def test_supplier_history(store):
         ("2026-04", 1, 1.0),
     ]
     # Beta's February delivery was a day late
-    late = su.supplier_history(store, "B", *H1)["deliveries"]
+    late = su.supplier_history(store, H1_SCOPE, "B")["deliveries"]
     assert late.select("month", "avg_days_late").rows()[0] == ("2026-02", 1.0)
 
 
 def test_charts_draw_from_the_frames(store):
-    conc = su.concentration(store, *H1)
+    conc = su.concentration(store, H1_SCOPE)
     fig = spend_charts.concentration_chart(conc)
     assert {t.name for t in fig.data} == {"High concentration"}
-    h = su.supplier_history(store, "A", *H1)
+    h = su.supplier_history(store, H1_SCOPE, "A")
     fig = spend_charts.history_chart(h["monthly"], h["deliveries"], "Alpha Pack", "EUR")
     assert [t.name for t in fig.data] == [
         "Spend with PO",

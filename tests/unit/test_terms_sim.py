@@ -24,11 +24,11 @@ from kpi.analyses.terms import (
     PaymentPolicy,
     ScenarioError,
     list_scenarios,
-    render_scenario,
     save_scenario,
     simulate_terms,
 )
 from kpi.core.people import PermissionDenied, Person
+from kpi.reporting.terms_text import render_scenario
 from kpi.semantic.formula_guard import FormulaError
 from tests import wc_fixture
 from tests.app.test_app_savings import ROOT

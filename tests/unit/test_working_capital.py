@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi.analyses.inventory import items_to_question, stock_by_snapshot
+from kpi.analyses.inventory import INVENTORY_FILTERS, items_to_question, stock_by_snapshot
 from kpi.analyses.terms import (
     PaymentPolicy,
     PolicyError,
@@ -17,12 +17,14 @@ from kpi.analyses.terms import (
     policy_breaches,
     terms_by_segment,
 )
+from kpi.core.scope import Scope, ScopeError
 from kpi.semantic import engine
 from kpi.semantic.definitions import load_definitions
 from tests import wc_fixture
 
 D = Decimal
 H1 = (date(2026, 1, 1), date(2026, 6, 30))
+H1_SCOPE = Scope.of(*H1)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def store(tmp_path_factory):
 
 # ---- payment terms & cash -----------------------------------------------------------------
 def test_terms_by_supplier_size(store):
-    rows = terms_by_segment(store, "supplier_size", *H1).to_dicts()
+    rows = terms_by_segment(store, H1_SCOPE, "supplier_size").to_dicts()
     # large: V1, V2 (A1, 3650 each, 20 days, terms 60) and V6 (A3, 7300, 90 days, terms 90)
     #   days to pay (7300 x 20 + 7300 x 90) / 14600 = 55.0; terms (7300 x 60 + 7300 x 90)
     #   / 14600 = 75.0
@@ -45,18 +47,18 @@ def test_terms_by_supplier_size(store):
 
 
 def test_terms_by_preferred_and_a_bad_segment(store):
-    rows = terms_by_segment(store, "preferred", *H1).to_dicts()
+    rows = terms_by_segment(store, H1_SCOPE, "preferred").to_dicts()
     # preferred: A1 only (7300, 20 days); not preferred: V3, V4, V6 = 10300
     assert [(r["segment"], r["paid_amount"]) for r in rows] == [
         ("false", D("10300.00")),
         ("true", D("7300.00")),
     ]
     with pytest.raises(ValueError, match="cannot split"):
-        terms_by_segment(store, "supplier_name; DROP TABLE x", *H1)
+        terms_by_segment(store, H1_SCOPE, "supplier_name; DROP TABLE x")
 
 
 def test_payments_by_month(store):
-    months = {r["period"]: r for r in payments_by_month(store, *H1).to_dicts()}
+    months = {r["period"]: r for r in payments_by_month(store, H1_SCOPE).to_dicts()}
     assert list(months) == ["2026-01", "2026-02", "2026-04", "2026-06"]
     # February: V3 paid in 8 days; 2 % of 1000 = 20.00 offered and taken, none missed
     feb = months["2026-02"]
@@ -81,7 +83,7 @@ def test_payments_by_month(store):
 
 
 def test_payments_filtered_by_category(store):
-    months = payments_by_month(store, *H1, {"category": ["MRO spares"]}).to_dicts()
+    months = payments_by_month(store, Scope.of(*H1, {"category": ["MRO spares"]})).to_dicts()
     # MRO spares: only A2's V3 (Feb) and V4 (Apr)
     assert [(m["period"], m["paid_amount"]) for m in months] == [
         ("2026-02", D("1000.00")),
@@ -91,7 +93,7 @@ def test_payments_filtered_by_category(store):
 
 def test_policy_breaches(store):
     policy = PaymentPolicy(60, None, {"DE": 60, "FR": 60})
-    rows = policy_breaches(store, *H1, policy).to_dicts()
+    rows = policy_breaches(store, H1_SCOPE, policy).to_dicts()
     # A3 (US, no legal maximum): 90 > target 60; A4 (DE): 75 > legal 60; A1 60 and A2 30 keep it
     assert [(r["supplier_id"], r["breach"], r["legal_max_days"]) for r in rows] == [
         ("A3", "over target terms", None),
@@ -131,7 +133,7 @@ def test_a_missing_policy_means_the_defaults(tmp_path: Path):
 
 # ---- inventory ------------------------------------------------------------------------------
 def test_stock_split_into_classes(store):
-    rows = stock_by_snapshot(store, *H1).to_dicts()
+    rows = stock_by_snapshot(store, H1_SCOPE).to_dicts()
     # 2026-03-31 (obsolete after 180 days without issue, config/settings.yaml):
     #   I1 300 @ 2.00: safety 50 (100.00), above max 200 -> excess 100 (200.00), cycle 150
     #      (300.00); issued 900 in 90 days -> 20.00 a day
@@ -152,8 +154,20 @@ def test_stock_split_into_classes(store):
     assert [(r["days_inventory"], r["turns"]) for r in rows] == [(131.5, 2.78), (38.8, 9.4)]
 
 
+def test_stock_refuses_a_cost_centre_rather_than_dropping_it(store):
+    # stock has a category but no cost centre: the filter is refused, never dropped
+    by_cc = Scope.of(*H1, {"cost_centre": ["CC-M"], "category": ["MRO spares"]})
+    with pytest.raises(ScopeError, match="cannot filter on cost_centre"):
+        stock_by_snapshot(store, by_cc)
+    with pytest.raises(ScopeError, match="cannot filter on cost_centre"):
+        items_to_question(store, by_cc)
+    only = by_cc.only(INVENTORY_FILTERS)
+    assert only.as_dict() == {"category": ["MRO spares"]}
+    assert stock_by_snapshot(store, only).height > 0
+
+
 def test_items_finance_would_question_with_procurements_reasons(store):
-    rows = items_to_question(store, *H1).to_dicts()
+    rows = items_to_question(store, H1_SCOPE).to_dicts()
     # last snapshot 2026-06-30: I2 idle 531 days (2025-01-15 -> 2026-06-30), all 2000.00
     # questioned, but held as safety stock; I3 idle 394 days and obsolete (30.00); I1 moves
     # and is within max: not listed
@@ -170,7 +184,7 @@ def test_items_finance_would_question_with_procurements_reasons(store):
 
 
 def test_stock_above_max_is_questioned(store):
-    rows = items_to_question(store, date(2026, 1, 1), date(2026, 3, 31)).to_dicts()
+    rows = items_to_question(store, Scope.of(date(2026, 1, 1), date(2026, 3, 31))).to_dicts()
     # 2026-03-31: I1 300 on hand, max 200: 100 units (200.00) above max
     i1 = next(r for r in rows if r["item_id"] == "I1")
     assert i1["finance_question"] == "100 units above the max of 200"
@@ -238,7 +252,7 @@ def test_the_demo_stories_show(tmp_path: Path):
     assert 15 <= paid_in.median() <= 25
     # story 3: critical MRO spares idle for over 180 days but within safety stock are
     # questioned by finance, with procurement's safety level beside them, and not obsolete
-    rows = items_to_question(store, date(2026, 1, 1), date(2026, 9, 30))
+    rows = items_to_question(store, Scope.of(date(2026, 1, 1), date(2026, 9, 30)))
     spares = rows.filter(
         (rows["category"] == "MRO spares")
         & (rows["criticality"] == "high")

@@ -1,0 +1,79 @@
+"""The scorecard as people read it: status labels, formatted values, the heading's tally and
+the download's columns (the overview page, the meeting pack and the golden check share them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import polars as pl
+
+from kpi.core.formatting import format_delta, format_value
+from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.workflows.kpi_editing import effective_status
+
+STATUS_LABELS = {
+    "green": "● On target",
+    "amber": "▲ Near target",
+    "red": "■ Off target",
+    "none": "○ No target",
+}
+
+EXPORT_COLUMNS = (
+    "id",
+    "name",
+    "theme",
+    "owner",
+    "unit",
+    "period",
+    "value",
+    "target",
+    "status",
+    "previous",
+    "delta",
+    "definition_status",
+)
+
+
+def for_display(card: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The scorecard with Value, Target, Change and Status as people read them."""
+
+    def fmt(column: str, how) -> pl.Expr:
+        return pl.struct(column, "unit").map_elements(
+            lambda r: how(r[column], r["unit"], currency), return_dtype=pl.String
+        )
+
+    return card.with_columns(
+        fmt("value", format_value).alias("Value"),
+        fmt("target", format_value).alias("Target"),
+        fmt("delta", format_delta).alias("Change"),
+        pl.col("status").replace_strict(STATUS_LABELS).alias("Status"),
+        pl.col("trend").list.drop_nulls().alias("trend"),
+        pl.col("definition_status").alias("Definition"),
+    )
+
+
+def status_tally(card: pl.DataFrame) -> str:
+    """'● On target: 7 · ▲ Near target: 5 · ...' for the scorecard's heading."""
+    counts = dict(card["status"].value_counts().iter_rows())
+    return " · ".join(f"{label}: **{counts.get(s, 0)}**" for s, label in STATUS_LABELS.items())
+
+
+def with_agreement(card: pl.DataFrame, definitions: Sequence[KpiDefinition]) -> pl.DataFrame:
+    """The card with each KPI's agreement as of now (both departments' approvals of the
+    current version), not the status the card was computed with: an approval or a change
+    shows as soon as the file does, even on a cached card."""
+    agreement = {k.id: effective_status(k) for k in definitions}
+    return card.with_columns(
+        pl.col("id").replace_strict(agreement, default="draft").alias("definition_status")
+    )
+
+
+def scorecard_export(card: pl.DataFrame) -> pl.DataFrame:
+    """The columns of the scorecard download (CSV / Excel)."""
+    return card.select(EXPORT_COLUMNS)
+
+
+def ignored_by(card: pl.DataFrame, ids: Iterable[str]) -> tuple[str, ...]:
+    """The filters at least one of these KPIs cannot honour (their `filters_ignored`)."""
+    rows = card.filter(pl.col("id").is_in(list(ids)))["filters_ignored"].to_list()
+    return tuple(sorted({f for text in rows for f in (text or "").split(", ") if f}))
