@@ -341,9 +341,8 @@ def edit_tab(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
     """The owner edits the KPI: the form on the saved entry, its checks, preview and save."""
     p = f"ed_{kpi.id}"
     may = may_edit_kpi(ctx.person, kpi.owner)
-    if blocked(
-        defs.edit_blocked(broken_file(ctx, path), may, kpi.owner, defs.acting_label(ctx.person))
-    ):
+    acting = defs.acting_label(ctx.person)
+    if blocked(defs.edit_blocked(broken_file(ctx, path), may, kpi.owner, acting)):
         return
     conflict = st.session_state.get(f"{p}_conflict")
     if conflict:

@@ -34,12 +34,12 @@ def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None)
     target = kpi.targets.get(m.plan)
     _kpi_facts(kpi, m, hist, fc, prop, target)
     _proposals(kpi, m, prop)
-    typing = view.target_input(kpi.unit, m.currency)
+    how_typed = view.target_input(kpi.unit, m.currency)
     propose_col, agree_col = st.columns(2)
     with propose_col:
-        _propose_form(ctx, kpi, m, sfx, prop, fc["forecast"], typing)
+        _propose_form(ctx, kpi, m, sfx, prop, fc["forecast"], how_typed)
     with agree_col:
-        agreement = _agree_form(ctx, m, sfx, target, fc["forecast"], kpi.unit, typing)
+        agreement = _agree_form(ctx, m, sfx, target, fc["forecast"], kpi.unit, how_typed)
     if agreement is not None:
         seen = st.session_state.get(SEEN) or file_version
         _record_agreement(ctx, kpi, m, sfx, kpis_path, seen, agreement)
@@ -140,10 +140,10 @@ def _propose_form(
     sfx: str,
     prop: dict[str, Any],
     forecast: float | None,
-    typing: tuple[str, float, str],
+    how_typed: tuple[str, float, str],
 ) -> None:
     """The acting person's department proposes its target, with a rationale."""
-    label, step, number_format = typing
+    label, step, number_format = how_typed
     st.markdown("**Propose your department's target**")
     try:
         dept = proposing_department(ctx.person)
@@ -212,10 +212,10 @@ def _agree_form(
     target: Any,
     forecast: float | None,
     unit: str,
-    typing: tuple[str, float, str],
+    how_typed: tuple[str, float, str],
 ) -> Agreement | None:
     """The form both signers' agreement is recorded with; what it was sent with, or None."""
-    label, step, number_format = typing
+    label, step, number_format = how_typed
     st.markdown("**Record the agreed target (both departments sign)**")
     try:
         people = load_people()
