@@ -11,15 +11,19 @@ from typing import Any
 
 import polars as pl
 
+from kpi.analyses.scorecard import THEMES
 from kpi.core.formatting import format_value
+from kpi.core.people import Person
 from kpi.core.settings import Settings
 from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import Issue, KpiDefinition
 from kpi.store.database import Store
 from kpi.workflows.kpi_editing import (
     APPROVAL_SHOWN,
+    ConflictError,
     approvals_state,
     check_candidate,
+    effective_status,
     entry_version,
 )
 
@@ -373,6 +377,83 @@ def history_heading(record: Mapping[str, Any]) -> str:
     """One change's heading: when (to the minute), who, what."""
     when = str(record.get("when", ""))[:16].replace("T", " ")
     return f"{when} · {record.get('who')} · {record.get('action')}"
+
+
+def acting_label(person: Person | None) -> str:
+    """Who the page acts as, in the messages that say why something is off."""
+    return person.label if person else "nobody (not signed in)"
+
+
+def theme_label(theme: str) -> str:
+    """A theme as the catalogue names it (an unknown theme as written)."""
+    return THEMES.get(theme, theme)
+
+
+def kpi_caption(kpi: KpiDefinition) -> str:
+    """The line under a KPI's name in the catalogue: id, owner, theme, status."""
+    return (
+        f"`{kpi.id}` · owner **{kpi.owner}** · {theme_label(kpi.theme)} · "
+        f"{STATUS_SHOWN[effective_status(kpi)]}"
+    )
+
+
+def status_line(kpi: KpiDefinition) -> str:
+    """The KPI's status and the version of what both departments sign."""
+    return (
+        f"Status **{STATUS_SHOWN[effective_status(kpi)]}** · version of the signed content "
+        f"`{entry_version(kpi)}` (view, period column, formula and targets)"
+    )
+
+
+def changed_line(changes: Iterable[str]) -> str:
+    """The fields an edit changes, in one markdown line."""
+    return "**Changed:** " + ", ".join(f"`{k}`" for k in changes)
+
+
+def does_not_run_message(exc: BaseException) -> str:
+    """Why a formula that passes the checks cannot be saved: it fails on the data."""
+    return (
+        f"The formula passes the checks but does not run on the data: {first_line(exc)}. "
+        "Check that each function gets columns of the right type (numbers for sum, avg…). "
+        "Saving is off until it runs: it would break every page that shows this KPI."
+    )
+
+
+def approve_conflict_message(file_name: str, kpi_id: str) -> str:
+    """Why an approval was refused: the file changed since the person read the KPI."""
+    return (
+        f"Not approved: {file_name} changed since you looked at '{kpi_id}'. Read the "
+        "definition again, then approve it."
+    )
+
+
+def add_conflict_message(file_name: str) -> str:
+    """Why a new KPI was not added yet: someone saved the file meanwhile."""
+    return (
+        f"Not added yet: {file_name} was saved by someone else meanwhile. Your fields are "
+        "kept; check the catalogue for a KPI like yours, then press **Add the KPI** again."
+    )
+
+
+def conflict_record(exc: ConflictError) -> dict[str, str | None]:
+    """A refused edit kept for the next run: the message, their entry and this change."""
+    return {
+        "message": str(exc),
+        "theirs": exc.current_entry_yaml,
+        "yours": exc.proposed_entry_yaml,
+    }
+
+
+def preview_title(name: str | None, kpi_id: str, with_saved: bool) -> str:
+    """The preview chart's title: the edited definition, and the saved one when shown."""
+    return f"{name or kpi_id}: as edited" + (" and as saved" if with_saved else "")
+
+
+def preview_caption(currency: str, active: Sequence[str]) -> str:
+    """What the preview covers: the sidebar's periods, currency and filters."""
+    return f"By quarter over the sidebar's periods, amounts in {currency}" + (
+        " · " + "; ".join(active) if active else ""
+    )
 
 
 # ---- tables ----------------------------------------------------------------------------------

@@ -271,6 +271,49 @@ def agreed_message(
     )
 
 
+def kpi_caption(kpi: KpiDefinition) -> str:
+    """The line under a KPI's name: id, owner, unit, direction, status and description."""
+    return (
+        f"`{kpi.id}` · owner **{kpi.owner}** · {kpi.unit} · {kpi.direction.replace('_', ' ')} · "
+        f"definition {kpi.status}. {kpi.description}"
+    )
+
+
+def last_value_label(last: Mapping[str, Any] | None) -> str:
+    """The last-value metric's label, with the quarter it is from when there is one."""
+    return f"Last value ({last['period']})" if last else "Last value"
+
+
+def gap_text(gap: float | None, unit: str, currency: str) -> str | None:
+    """How far procurement's proposal is from finance's, or None when one is missing."""
+    if gap is None:
+        return None
+    return f"Procurement's proposal − finance's: **{format_delta(gap, unit, currency)}**"
+
+
+def outlook_caption(plan: str, base_quarter: str, currency: str) -> str:
+    """How the spend outlook of the planned quarter is made, above its chart."""
+    return (
+        f"Spend forecast for **{plan}** per category: spend of {base_quarter} × (1 + volume "
+        f"trend) × (1 + procurement's expected price change). Amounts in {currency}."
+    )
+
+
+def outlook_has_base(outlook: pl.DataFrame) -> bool:
+    """Whether the store holds any of the base quarter's spend the outlook starts from."""
+    return outlook["base_spend"].null_count() != outlook.height
+
+
+def outlook_saved_message(plan: str, saved: Sequence[str]) -> str:
+    """What the page says after every edited category of the price outlook was saved."""
+    return f"Price outlook for {plan} saved: {', '.join(saved)}."
+
+
+def outlook_partly_saved(saved: Sequence[str]) -> str:
+    """What the page says when some categories were saved and others refused."""
+    return f"Saved: {', '.join(saved)}. Fix the others and save again."
+
+
 # ---- the agreement form --------------------------------------------------------------------
 
 
@@ -281,6 +324,11 @@ def signers_by_department(people: Iterable[Person]) -> dict[str, dict[str, Perso
         dept: {p.email: p for p in people if approving_department(p) == dept}
         for dept in DEPARTMENTS
     }
+
+
+def signer_index(options: Sequence[str], me: str | None) -> int:
+    """The signer a box starts on: the person recording, when they may sign, else the first."""
+    return options.index(me) if me in options else 0
 
 
 def agreement_problem(

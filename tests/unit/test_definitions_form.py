@@ -1,0 +1,74 @@
+"""The definitions page's presenter: the texts the page moved out of its tabs and forms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kpi.core.people import Person
+from kpi.reporting import definitions_form as defs
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.kpi_definition import get
+from kpi.workflows.kpi_editing import ConflictError, effective_status, entry_version
+
+KPIS = Path(__file__).resolve().parents[2] / "config" / "kpis.yaml"
+
+
+def _kpi():
+    return get(load_definitions(KPIS), "total_spend")
+
+
+def test_acting_label_names_the_person_or_nobody():
+    sam = Person("sam@example.org", "Sam Okafor", "finance", "member")
+    assert defs.acting_label(sam) == "Sam Okafor (finance, member)"
+    assert defs.acting_label(None) == "nobody (not signed in)"
+
+
+def test_theme_label_and_kpi_caption():
+    assert defs.theme_label("no_such_theme") == "no_such_theme"
+    kpi = _kpi()
+    caption = defs.kpi_caption(kpi)
+    assert caption.startswith(f"`total_spend` · owner **{kpi.owner}** · ")
+    assert defs.theme_label(kpi.theme) in caption
+    assert caption.endswith(defs.STATUS_SHOWN[effective_status(kpi)])
+
+
+def test_status_line_carries_the_signed_version():
+    kpi = _kpi()
+    assert defs.status_line(kpi) == (
+        f"Status **{defs.STATUS_SHOWN[effective_status(kpi)]}** · version of the signed "
+        f"content `{entry_version(kpi)}` (view, period column, formula and targets)"
+    )
+
+
+def test_changed_line_and_messages():
+    assert defs.changed_line(["formula", "targets"]) == "**Changed:** `formula`, `targets`"
+    assert defs.does_not_run_message(ValueError("bad type\nmore")).startswith(
+        "The formula passes the checks but does not run on the data: bad type. Check that"
+    )
+    assert defs.approve_conflict_message("kpis.yaml", "otd") == (
+        "Not approved: kpis.yaml changed since you looked at 'otd'. Read the "
+        "definition again, then approve it."
+    )
+    assert defs.add_conflict_message("kpis.yaml").startswith(
+        "Not added yet: kpis.yaml was saved by someone else meanwhile."
+    )
+
+
+def test_conflict_record_keeps_message_and_both_versions():
+    theirs = {"id": "otd", "name": "Theirs"}
+    exc = ConflictError(KPIS, "otd", "v1", "v2", "", theirs, None)
+    record = defs.conflict_record(exc)
+    assert record["message"] == str(exc)
+    assert "Theirs" in record["theirs"]
+    assert record["yours"] == ""
+
+
+def test_preview_title_and_caption():
+    assert defs.preview_title("Spend", "total_spend", True) == "Spend: as edited and as saved"
+    assert defs.preview_title(None, "new", False) == "new: as edited"
+    assert defs.preview_caption("EUR", []) == (
+        "By quarter over the sidebar's periods, amounts in EUR"
+    )
+    assert defs.preview_caption("USD", ["category: IT", "cost centre: CC1"]) == (
+        "By quarter over the sidebar's periods, amounts in USD · category: IT; cost centre: CC1"
+    )

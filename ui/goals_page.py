@@ -1,0 +1,319 @@
+"""The Quarterly goals page's parts, one function each: the meeting pack button, the
+facts of the planned quarter, and the tabs (all KPIs, KPI by KPI with its two forms, the
+spend outlook with procurement's price outlook, the decision log). The texts, checks and
+saving come from kpi.reporting.goals_view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from kpi.analyses.data_status import dimension_values
+from kpi.reporting import charts
+from kpi.reporting import goals_view as view
+from kpi.reporting.filters_text import active_filters
+from kpi.reporting.meeting_pack import meeting_pack_html
+from kpi.store.database import Store
+from kpi.workflows.goals import (
+    OUTLOOK_EDITORS,
+    SPEND_OUTLOOK_EXPLAINED,
+    can_edit_outlook,
+    goals_overview,
+    spend_outlook,
+)
+from ui.context import Context
+from ui.widgets import downloads, no_data
+
+FLASH, RESET, SEEN = "_goals_flash", "_goals_reset", "_goals_seen_version"
+Key = tuple[str, Any, Any]  # (store path, data version, settings): what the caches depend on
+
+# ---- cached figures --------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def _quarters(path, version, settings) -> list[str]:
+    """The quarter after the last complete one in the data and the three after it."""
+    return view.quarters_to_plan(Store(path, settings))
+
+
+@st.cache_data(show_spinner="Computing the history and forecasts…")
+def _facts(path, version, settings, defs_key, plan, filters, _definitions):
+    store = Store(path, settings)
+    return view.kpi_facts(store, _definitions, plan, filters, settings.reporting_currency)
+
+
+@st.cache_data(show_spinner=False)
+def _meeting(path, version, settings, defs_key, plan, _definitions):
+    return view.meeting_records(Store(path, settings), plan, _definitions)
+
+
+@st.cache_data(show_spinner=False)
+def _outlook(path, version, settings, plan, filters):
+    store = Store(path, settings)
+    outlook = spend_outlook(store, plan, view.outlook_filters(filters))
+    return outlook, dimension_values(store, "spend", "category")
+
+
+def quarters(key: Key) -> list[str]:
+    """The quarters the meeting can plan."""
+    return _quarters(*key)
+
+
+# ---- above the tabs --------------------------------------------------------------------------
+
+
+def pack_button(ctx: Context, column, plan: str, currency: str) -> None:
+    """The meeting pack's download, made only when the button is clicked."""
+
+    def _pack() -> bytes:
+        """The meeting pack, made when the button is clicked (about two seconds)."""
+        store = Store(ctx.store.path, ctx.settings)
+        html = meeting_pack_html(store, ctx.definitions, plan, dict(ctx.filters), currency)
+        return html.encode("utf-8")
+
+    column.download_button(
+        "⬇ Meeting pack (HTML)",
+        _pack,
+        file_name=f"meeting_pack_{plan}.html",
+        mime="text/html",
+        key="goals_pack",
+        type="primary",
+        help="One self-contained HTML file with the scorecard, the savings picture, the spend "
+        "outlook and each KPI's history, forecast, proposals and decisions. It opens offline; "
+        "print it from the browser for a PDF. Takes a few seconds.",
+    )
+
+
+def scope_notes(ctx: Context, currency: str) -> None:
+    """Warn when the sidebar filters the view, and say which currency targets are in."""
+    filtered = view.filtered_warning(active_filters(ctx.filters))
+    if filtered:
+        st.warning(filtered, icon="⚠️")
+    if ctx.currency != currency:
+        st.caption(
+            f"Targets are kept in the reporting currency, so this page shows **{currency}**."
+        )
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """What the meeting looks at for the planned quarter: each KPI's history and forecast,
+    the proposals and decisions, and the logs of both."""
+
+    plan: str
+    currency: str  # the reporting currency: targets in kpis.yaml are in it
+    history: pl.DataFrame
+    forecasts: pl.DataFrame
+    proposed: pl.DataFrame
+    decisions: pl.DataFrame
+    proposal_log: pl.DataFrame
+    outlook_log: pl.DataFrame
+    names: dict[str, str]
+
+    @property
+    def decided(self) -> pl.DataFrame:
+        """The decisions taken for the planned quarter."""
+        return self.decisions.filter(pl.col("quarter") == self.plan)
+
+
+def meeting(ctx: Context, key: Key, defs_key: tuple, plan: str, filters: tuple) -> Meeting:
+    """Read the planned quarter's facts and records (cached)."""
+    history, forecasts = _facts(*key, defs_key, plan, filters, ctx.definitions)
+    proposed, decisions, proposal_log, outlook_log = _meeting(*key, defs_key, plan, ctx.definitions)
+    return Meeting(
+        plan,
+        ctx.settings.reporting_currency,
+        history,
+        forecasts,
+        proposed,
+        decisions,
+        proposal_log,
+        outlook_log,
+        {k.id: k.name for k in ctx.definitions},
+    )
+
+
+# ---- all KPIs --------------------------------------------------------------------------------
+
+
+def overview_tab(m: Meeting) -> None:
+    """Every KPI's last value, forecast, both proposals and the target, one row each."""
+    table = goals_overview(m.history, m.forecasts, m.proposed, m.decided)
+    one_quarter = view.single_quarter(table)
+    st.caption(view.overview_caption(m.forecasts, m.plan))
+    shown = view.overview_shown(table, m.currency)
+    st.dataframe(
+        shown.select(
+            "name",
+            *([] if one_quarter else ["last_quarter"]),
+            "last",
+            "forecast",
+            "range",
+            "finance_value",
+            "procurement_value",
+            "target",
+            "signed_by",
+        ),
+        hide_index=True,
+        width="stretch",
+        key="goals_overview",
+        height="content",
+        column_config={
+            "name": st.column_config.TextColumn("KPI", width="medium"),
+            "last_quarter": "Quarter",
+            "last": one_quarter or "Last value",
+            "forecast": "Forecast",
+            "range": "Range",
+            "finance_value": "Finance",
+            "procurement_value": "Procurement",
+            "target": "Target (kpis.yaml)",
+            "signed_by": "Agreed by",
+        },
+    )
+    downloads(table, f"goals_{m.plan}", "goals_overview")
+
+
+# ---- spend outlook ---------------------------------------------------------------------------
+
+
+def outlook_tab(ctx: Context, key: Key, m: Meeting, filters: tuple) -> None:
+    """The planned quarter's spend forecast per category and procurement's price outlook."""
+    outlook, categories = _outlook(*key, m.plan, filters)
+    _outlook_table(m, outlook)
+    st.subheader(f"Procurement's price outlook for {m.plan}")
+    if not can_edit_outlook(ctx.person):
+        st.info(
+            f"{OUTLOOK_EDITORS.capitalize()} set the price outlook; you can read it here. "
+            "Pick one of them under **Acting as** to change it."
+        )
+    _outlook_editor(ctx, m.plan, view.outlook_editable(outlook, categories))
+    with st.expander(f"Changes to the price outlook for {m.plan} ({m.outlook_log.height})"):
+        if m.outlook_log.is_empty():
+            st.write("No change recorded for this quarter yet.")
+        else:
+            st.dataframe(m.outlook_log, hide_index=True, width="stretch")
+            downloads(m.outlook_log, f"price_outlook_changes_{m.plan}", "goals_outlook_log")
+
+
+def _outlook_table(m: Meeting, outlook: pl.DataFrame) -> None:
+    plan = m.plan
+    base_q = outlook["base_quarter"][0]
+    st.caption(view.outlook_caption(plan, base_q, m.currency))
+    if not view.outlook_has_base(outlook):
+        no_data(
+            f"base for {plan}",
+            f"The forecast starts from the spend of {base_q}, the same quarter a year earlier, "
+            "and the store does not hold all of it. Load that quarter's invoices, or plan a "
+            "later quarter.",
+        )
+    else:
+        st.plotly_chart(charts.spend_outlook_bars(outlook, m.currency), key="c_outlook")
+    st.dataframe(
+        outlook.select(
+            "category",
+            "base_spend",
+            "volume_trend",
+            "expected_change_pct",
+            "spend_forecast",
+            pl.col("price_note").fill_null(""),
+        ),
+        hide_index=True,
+        width="stretch",
+        height="content",
+        key="goals_outlook",
+        column_config={
+            "category": "Category",
+            "base_spend": st.column_config.NumberColumn(f"Spend {base_q}", format="accounting"),
+            "volume_trend": st.column_config.NumberColumn("Volume trend", format="percent"),
+            "expected_change_pct": st.column_config.NumberColumn(
+                "Expected price change", format="%+.1f %%"
+            ),
+            "price_note": st.column_config.TextColumn("Procurement's note", width="large"),
+            "spend_forecast": st.column_config.NumberColumn(
+                f"Forecast {plan}", format="accounting"
+            ),
+        },
+    )
+    downloads(outlook, f"spend_outlook_{plan}", "goals_outlook")
+    with st.expander("How the spend outlook is computed"):
+        st.markdown(SPEND_OUTLOOK_EXPLAINED)
+
+
+def _outlook_editor(ctx: Context, plan: str, editable: pl.DataFrame) -> None:
+    """Procurement's expected price change and note per category, edited and saved at once."""
+    with st.form(f"outlook_form_{plan}"):
+        edited = st.data_editor(
+            editable,
+            hide_index=True,
+            width="stretch",
+            height="content",
+            disabled=["category"],
+            key=f"outlook_edit_{plan}",
+            column_config={
+                "category": "Category",
+                "expected_change_pct": st.column_config.NumberColumn(
+                    "Expected price change (%)",
+                    help="Percent points against the same quarter a year earlier: 3.5 means "
+                    "prices 3.5 % higher.",
+                    format="%+.1f",
+                    min_value=-99.9,
+                    max_value=1000.0,
+                    step=0.1,
+                ),
+                "note": st.column_config.TextColumn("Note", width="large", max_chars=500),
+            },
+        )
+        save = st.form_submit_button(
+            "Save price outlook", type="primary", key=f"outlook_save_{plan}"
+        )
+    if not save:
+        return
+    changed = view.outlook_edits(pl.DataFrame(edited), editable)
+    saved, failed = view.save_outlook_edits(ctx.store, ctx.person, plan, changed)
+    for problem in failed:
+        st.error(problem)
+    if not saved and not failed:
+        st.info("Nothing changed: edit a price change or a note, then save.")
+    if saved and not failed:
+        st.session_state[FLASH] = view.outlook_saved_message(plan, saved)
+        st.session_state.pop(f"outlook_edit_{plan}", None)
+        st.rerun()
+    elif saved:
+        st.success(view.outlook_partly_saved(saved))
+
+
+# ---- decision log ----------------------------------------------------------------------------
+
+
+def decision_log_tab(m: Meeting) -> None:
+    """Every agreed target, and every proposal for the planned quarter."""
+    st.subheader("Agreed targets")
+    if m.decisions.is_empty():
+        no_data(
+            "agreed targets",
+            "Agree one in **KPI by KPI**: pick the two signers, the value and the rationale.",
+        )
+    else:
+        log = view.decisions_table(m.decisions, m.names)
+        st.dataframe(
+            log,
+            hide_index=True,
+            width="stretch",
+            key="goals_decisions",
+            column_config={
+                "decided_at": st.column_config.DatetimeColumn(
+                    "Decided (UTC)", format="YYYY-MM-DD HH:mm"
+                ),
+                "rationale": st.column_config.TextColumn("Rationale", width="large"),
+            },
+        )
+        downloads(log, "goal_decisions", "goals_decisions")
+    st.subheader(f"Every proposal for {m.plan}")
+    if m.proposal_log.is_empty():
+        no_data(f"proposals for {m.plan}", "Propose a target in **KPI by KPI**.")
+    else:
+        st.dataframe(m.proposal_log, hide_index=True, width="stretch", key="goals_proposals")
+        downloads(m.proposal_log, f"target_proposals_{m.plan}", "goals_proposals")

@@ -1,0 +1,413 @@
+"""The Savings page's tabs, one function each: the two lenses, the savings bridge, the
+initiatives ledger (with the edit form and finance review), realised savings and cost
+avoidance. The figures come from kpi.analyses, the texts and checks from
+kpi.reporting.savings_view."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+import streamlit as st
+from pydantic import ValidationError
+
+from kpi.analyses.bridge import FORMULAS, savings_bridge
+from kpi.analyses.savings import (
+    LENSES_EXPLAINED,
+    cost_avoidance_by_month,
+    period_bounds,
+    realised_by_month,
+    two_lenses,
+)
+from kpi.analyses.savings import (
+    per_initiative as initiative_totals,
+)
+from kpi.core.formatting import format_value
+from kpi.core.people import PermissionDenied
+from kpi.core.scope import Scope
+from kpi.reporting import charts
+from kpi.reporting import savings_view as view
+from kpi.store.database import Store, StoreError
+from kpi.store.schema import CURRENCIES, KINDS, STAGES
+from kpi.workflows.initiatives import (
+    Initiative,
+    InitiativeError,
+    form_choices,
+    get_initiative,
+    history,
+    list_initiatives,
+    may_edit,
+    may_validate,
+    save_initiative,
+    validate_initiative,
+)
+from ui.context import Context
+from ui.widgets import downloads, no_data, table_columns
+
+FLASH = "_savings_flash"
+Key = tuple[str, Any, Any]  # (store path, data version, settings): what the caches depend on
+
+# ---- cached figures --------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def _lenses(path, version, settings, period, filters, currency):
+    return two_lenses(Store(path, settings), Scope.of(None, None, dict(filters), currency), period)
+
+
+@st.cache_data(show_spinner="Computing the bridge…")
+def _bridge(path, version, settings, start, end, by, filters, currency):
+    scope = Scope.of(None, None, dict(filters), currency)
+    return savings_bridge(Store(path, settings), scope, start, end, by)
+
+
+@st.cache_data(show_spinner=False)
+def _realised(path, version, settings, start, end, filters, currency):
+    f = {k: v for k, v in dict(filters).items() if k in ("category", "cost_centre")}
+    store = Store(path, settings)
+    scope = Scope.of(*period_bounds(start, end, settings.fiscal), f, currency)
+    return realised_by_month(store, scope), cost_avoidance_by_month(store, scope)
+
+
+@st.cache_data(show_spinner=False)
+def _ledger(path, version, settings, kind, stage, status, search):
+    return list_initiatives(
+        Store(path, settings),
+        kind=list(kind),
+        stage=list(stage),
+        finance_status=list(status),
+        search=search or None,
+    )
+
+
+@st.cache_data(show_spinner=False)
+def _history(path, version, settings):
+    return history(Store(path, settings))
+
+
+@st.cache_data(show_spinner=False)
+def _choices(path, version, settings):
+    return form_choices(Store(path, settings))
+
+
+# ---- two lenses ------------------------------------------------------------------------------
+
+
+def two_lenses_tab(ctx: Context, key: Key, filters: tuple) -> None:
+    """What each department calls savings in the sidebar's period, side by side."""
+    st.subheader(f"{ctx.period}: what each department calls savings")
+    lenses = _lenses(*key, ctx.period, filters, ctx.currency)
+    figures = view.lens_figures(lenses)
+    if figures is None:
+        no_data("savings in this period", "Choose another period in the sidebar.")
+        return
+    for col, (label, value) in zip(st.columns(4), figures, strict=True):
+        col.metric(label, format_value(value, "currency", ctx.currency, compact=True), border=True)
+    st.plotly_chart(charts.two_lenses(lenses, ctx.currency), key="c_lenses")
+    st.dataframe(
+        lenses.drop("is_total"),
+        hide_index=True,
+        width="stretch",
+        column_config=table_columns(lenses),
+    )
+    downloads(lenses, f"two_lenses_{ctx.period}", "lenses")
+    with st.expander("How the two lenses reconcile"):
+        st.markdown(LENSES_EXPLAINED)
+
+
+# ---- savings bridge --------------------------------------------------------------------------
+
+
+def bridge_tab(ctx: Context, key: Key, filters: tuple) -> None:
+    """The bridge from a prior period's spend to the current one, as a waterfall."""
+    options, prior = view.bridge_periods(ctx.start, ctx.end, ctx.period, ctx.settings.fiscal)
+    left, mid, right = st.columns(3)
+    base = left.selectbox(
+        "From (prior period)", options, index=options.index(prior), key="bridge_from"
+    )
+    cur = mid.selectbox(
+        "To (current period)", options, index=options.index(ctx.period), key="bridge_to"
+    )
+    scope = right.selectbox(
+        "Waterfall scope",
+        list(view.BRIDGE_SCOPES),
+        key="bridge_scope",
+        format_func=view.scope_label,
+        help="The waterfall shows all spend (with the sidebar filters); pick a dimension to "
+        "show one of its values.",
+    )
+    try:
+        _bridge_figures(ctx, key, filters, base, cur, scope)
+    except ValueError as exc:
+        st.error(str(exc))
+
+
+def _bridge_figures(
+    ctx: Context, key: Key, filters: tuple, base: str, cur: str, scope: str
+) -> None:
+    overall = _bridge(*key, base, cur, None, filters, ctx.currency)
+    by_category = _bridge(*key, base, cur, "category", filters, ctx.currency)
+    row, title = overall.row(0, named=True), f"All spend, {base} → {cur}"
+    if scope != "All spend":
+        split = _bridge(*key, base, cur, scope, filters, ctx.currency)
+        values = [v for v in split[scope].to_list() if v is not None]
+        pick = st.selectbox(view.scope_label(scope), values, key="bridge_pick")
+        chosen = split.filter(pl.col(scope) == pick)
+        if not chosen.is_empty():
+            row, title = chosen.row(0, named=True), f"{pick}, {base} → {cur}"
+    st.plotly_chart(charts.bridge_waterfall(row, ctx.currency, title), key="c_bridge")
+    st.markdown("**By category**")
+    st.dataframe(
+        by_category, hide_index=True, width="stretch", column_config=table_columns(by_category)
+    )
+    downloads(by_category, f"bridge_{base}_{cur}", "bridge")
+    with st.expander("How the bridge is computed"):
+        st.markdown(FORMULAS)
+
+
+# ---- initiatives ledger ----------------------------------------------------------------------
+
+
+def ledger_tab(ctx: Context, key: Key) -> None:
+    """The initiatives ledger, the form to add or edit one, finance's review and the history."""
+    ledger = _ledger_table(key)
+    _initiative_form(ctx, key, ledger)
+    _finance_review(ctx, ledger)
+    with st.expander("History: who changed what and when"):
+        log = _history(*key)
+        if log.is_empty():
+            st.write("No changes recorded yet.")
+        else:
+            st.dataframe(log, hide_index=True, width="stretch")
+            downloads(log, "initiative_history", "history")
+
+
+def _ledger_table(key: Key) -> pl.DataFrame:
+    f1, f2, f3, f4 = st.columns(4)
+    kinds = f1.multiselect("Kind", KINDS, key="led_kind", placeholder="All kinds")
+    stages = f2.multiselect("Stage", STAGES, key="led_stage", placeholder="All stages")
+    statuses = f3.multiselect(
+        "Finance status", list(view.FINANCE_STATUSES), key="led_status", placeholder="All"
+    )
+    search = f4.text_input("Search", key="led_search", placeholder="title, supplier, owner…")
+    ledger = _ledger(*key, tuple(kinds), tuple(stages), tuple(statuses), search)
+    if ledger.is_empty():
+        no_data(
+            "initiatives match",
+            "Clear the filters, add one below, or load a file with "
+            "`python -m kpi load savings_initiatives FILE`.",
+        )
+        return ledger
+    st.dataframe(
+        ledger,
+        hide_index=True,
+        width="stretch",
+        key="ledger_table",
+        column_config={"finance_note": st.column_config.TextColumn("Finance note", width="large")},
+    )
+    downloads(ledger, "savings_initiatives", "ledger")
+    return ledger
+
+
+def _initiative_form(ctx: Context, key: Key, ledger: pl.DataFrame) -> None:
+    suppliers, items = _choices(*key)
+    st.subheader("Add or edit an initiative")
+    if not may_edit(ctx.person):
+        st.info("Procurement members and the CFO add and edit initiatives; you can read them.")
+    target = st.selectbox("Initiative", view.initiative_choices(ledger), key="edit_pick")
+    existing = None if target == view.NEW_INITIATIVE else get_initiative(ctx.store, target)
+    e = existing.model_dump() if existing else {}
+    sfx = "new" if existing is None else existing.initiative_id  # fresh widgets per initiative
+    with st.form(f"initiative_form_{sfx}"):
+        form, reason = _initiative_fields(ctx, e, sfx, suppliers, items)
+        submitted = st.form_submit_button("Save initiative", type="primary", key=f"f_save_{sfx}")
+    if submitted:
+        initiative_id = existing.initiative_id if existing else None
+        _save_initiative(ctx, existing, view.initiative_record(initiative_id, form), reason)
+
+
+def _initiative_fields(
+    ctx: Context, e: dict[str, Any], sfx: str, suppliers: dict, items: dict
+) -> tuple[dict[str, Any], str]:
+    """Draw the form's fields, prefilled from the initiative being edited; return the
+    initiative's fields and the reason for the change."""
+    a, b, c = st.columns(3)
+    title = a.text_input("Title", e.get("title") or "", key=f"f_title_{sfx}")
+    kind = b.selectbox(
+        "Kind", KINDS, index=KINDS.index(e.get("kind") or "price_reduction"), key=f"f_kind_{sfx}"
+    )
+    stage = c.selectbox(
+        "Stage", STAGES, index=STAGES.index(e.get("stage") or "identified"), key=f"f_stage_{sfx}"
+    )
+    supplier_ids = [""] + list(suppliers)
+    supplier = a.selectbox(
+        "Supplier",
+        supplier_ids,
+        index=supplier_ids.index(e.get("supplier_id") or ""),
+        format_func=lambda s: suppliers.get(s, "–"),
+        key=f"f_supplier_{sfx}",
+    )
+    item_ids = [""] + list(items)
+    item = b.selectbox(
+        "Item (or leave empty and give a category)",
+        item_ids,
+        index=item_ids.index(e.get("item_id") or ""),
+        format_func=lambda i: items.get(i, "–"),
+        key=f"f_item_{sfx}",
+    )
+    category = c.text_input("Category", e.get("category") or "", key=f"f_category_{sfx}")
+    form = {"title": title, "kind": kind, "stage": stage}
+    form |= {"supplier_id": supplier, "item_id": item, "category": category}
+    return _initiative_terms(ctx, e, sfx, (a, b, c), form)
+
+
+def _amount(col, label: str, value: Any, key: str, decimals: int = 4) -> float | None:
+    """A non-negative number input prefilled from the initiative being edited."""
+    return col.number_input(
+        label,
+        min_value=0.0,
+        format=f"%.{decimals}f",
+        key=key,
+        value=None if value is None else float(value),
+    )
+
+
+def _initiative_terms(
+    ctx: Context, e: dict[str, Any], sfx: str, columns: tuple, form: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The prices, volume, currency, owner and dates under the first fields, and the reason."""
+    a, b, c = columns
+    form["baseline_unit_price"] = _amount(
+        a, "Baseline unit price", e.get("baseline_unit_price"), f"f_base_{sfx}"
+    )
+    form["quoted_unit_price"] = _amount(
+        b, "Quoted unit price", e.get("quoted_unit_price"), f"f_quoted_{sfx}"
+    )
+    form["negotiated_unit_price"] = _amount(
+        c, "Negotiated unit price", e.get("negotiated_unit_price"), f"f_neg_{sfx}"
+    )
+    form["expected_volume"] = _amount(
+        a, "Expected volume", e.get("expected_volume"), f"f_volume_{sfx}", decimals=3
+    )
+    currencies = sorted(CURRENCIES)
+    form["currency"] = b.selectbox(
+        "Currency",
+        currencies,
+        index=currencies.index(e.get("currency") or ctx.currency),
+        key=f"f_currency_{sfx}",
+    )
+    owner = c.text_input(
+        "Owner", e.get("owner") or (ctx.person.email if ctx.person else ""), key=f"f_owner_{sfx}"
+    )
+    form["start_date"] = a.date_input(
+        "Start", e.get("start_date") or date.today(), key=f"f_start_{sfx}"
+    )
+    form["end_date"] = b.date_input("End", e.get("end_date") or None, key=f"f_end_{sfx}")
+    form["owner"] = owner
+    reason = c.text_input("Why (kept in the history)", "", key=f"f_reason_{sfx}")
+    return form, reason
+
+
+def _save_initiative(
+    ctx: Context, existing: Initiative | None, record: dict[str, Any], reason: str
+) -> None:
+    try:
+        saved = save_initiative(
+            ctx.store, ctx.person, Initiative(**record), reason=reason or None, based_on=existing
+        )
+        st.cache_data.clear()
+        st.success(saved.message)
+    except ValidationError as exc:
+        for line in view.problem_lines(exc):
+            st.error(line)
+    except (PermissionDenied, InitiativeError, StoreError) as exc:
+        st.error(str(exc))
+
+
+def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
+    st.subheader("Finance review")
+    if not may_validate(ctx.person):
+        st.info(
+            "Finance members and the CFO accept or reject initiatives; procurement never "
+            "validates its own. Pick a finance person under **Acting as** to review."
+        )
+    pending = view.pending_review(ledger)
+    review_ids = pending["initiative_id"].to_list() if not pending.is_empty() else []
+    if not review_ids:
+        st.success("Nothing waits for finance's review in this selection.")
+        return
+    with st.form("review_form"):
+        pick = st.selectbox(
+            "Pending initiative",
+            review_ids,
+            key="review_pick",
+            format_func=lambda i: view.review_label(pending, i),
+        )
+        decision = st.radio(
+            "Decision",
+            list(view.DECISIONS),
+            horizontal=True,
+            key="review_decision",
+            format_func=view.decision_label,
+        )
+        note = st.text_input("Reason (required)", key="review_reason")
+        sent = st.form_submit_button("Record decision", type="primary", key="review_go")
+    if not sent:
+        return
+    try:
+        validate_initiative(ctx.store, ctx.person, pick, decision, note)
+        st.cache_data.clear()
+        st.session_state[FLASH] = view.decision_message(pick, decision)
+        st.session_state.pop("review_reason", None)
+        st.rerun()
+    except (PermissionDenied, InitiativeError, ValueError, StoreError) as exc:
+        st.error(str(exc))
+
+
+# ---- realised vs expected, cost avoidance ----------------------------------------------------
+
+
+def realised_figures(ctx: Context, key: Key, filters: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Realised savings and cost avoidance by month over the sidebar's range."""
+    return _realised(*key, ctx.start, ctx.end, filters, ctx.currency)
+
+
+def realised_tab(realised: pl.DataFrame, currency: str) -> None:
+    """Realised against expected savings of the price-reduction initiatives."""
+    st.caption(view.REALISED_EXPLAINED)
+    if realised.is_empty():
+        no_data(
+            "price-reduction initiatives with invoices in this range",
+            "Widen the period in the sidebar.",
+        )
+        return
+    st.plotly_chart(charts.realised_vs_expected(realised, currency), key="c_realised")
+    per_initiative = initiative_totals(realised, list(view.REALISED_COLUMNS))
+    st.dataframe(
+        per_initiative,
+        hide_index=True,
+        width="stretch",
+        column_config=table_columns(per_initiative),
+    )
+    downloads(realised, "realised_by_month", "realised")
+
+
+def avoidance_tab(avoided: pl.DataFrame, currency: str) -> None:
+    """Cost avoided by the cost-avoidance initiatives, with finance's verdict."""
+    st.caption(view.AVOIDANCE_EXPLAINED)
+    if avoided.is_empty():
+        no_data(
+            "cost-avoidance initiatives with invoices in this range",
+            "Widen the period in the sidebar.",
+        )
+        return
+    st.plotly_chart(charts.avoidance_by_status(avoided, currency), key="c_avoid")
+    per_initiative = initiative_totals(avoided, list(view.AVOIDED_COLUMNS))
+    st.dataframe(
+        per_initiative,
+        hide_index=True,
+        width="stretch",
+        column_config=table_columns(per_initiative),
+    )
+    downloads(avoided, "cost_avoidance_by_month", "avoided")
