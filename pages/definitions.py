@@ -12,7 +12,8 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.scorecard import THEMES
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied, approving_department, may_edit_kpi
 from kpi.core.settings import kpis_path
 from kpi.reporting import charts
 from kpi.reporting import definitions_form as defs
@@ -30,27 +31,21 @@ from kpi.semantic.definitions import (
 from kpi.semantic.engine import ComputeError
 from kpi.store.database import Store, StoreError
 from kpi.store.sql import view_catalog
-from kpi.workflows.kpi_editing import (
-    BrokenFile,
-    ConflictError,
-    EditError,
-    InvalidEdit,
-    add_kpi,
+from kpi.workflows.definition_saves import add_kpi, approve_kpi, edit_kpi
+from kpi.workflows.definition_versions import (
     approvals_state,
-    approve_kpi,
-    approving_department,
     catalogue,
     check_candidate,
-    edit_kpi,
     effective_status,
     entry_text,
     entry_version,
     file_version,
     kpi_history,
-    may_edit_kpi,
     read_entry,
     targets_from_rows,
 )
+from kpi.workflows.definition_writer import ConflictError, EditError, InvalidEdit
+from kpi.workflows.yaml_splice import BrokenFile
 from ui.context import current
 from ui.widgets import downloads, literal, no_data
 

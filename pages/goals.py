@@ -6,26 +6,25 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import dimension_values
+from kpi.analyses.goal_history import GoalError
+from kpi.analyses.spend_outlook import SPEND_OUTLOOK_EXPLAINED, spend_outlook
 from kpi.core.formatting import format_delta, format_value
-from kpi.core.people import PermissionDenied, Person, load_people
+from kpi.core.people import Person, load_people
+from kpi.core.permissions import (
+    OUTLOOK_EDITORS,
+    PermissionDenied,
+    can_edit_outlook,
+    proposing_department,
+)
 from kpi.core.settings import kpis_path
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.filters_text import active_filters
 from kpi.reporting.meeting_pack import history_forecast_chart, meeting_pack_html
 from kpi.store.database import Store, StoreError
-from kpi.workflows.goals import (
-    OUTLOOK_EDITORS,
-    SPEND_OUTLOOK_EXPLAINED,
-    GoalError,
-    agree_target,
-    can_edit_outlook,
-    goals_overview,
-    proposing_department,
-    spend_outlook,
-    stored_value,
-)
-from kpi.workflows.kpi_editing import ConflictError, file_version
+from kpi.workflows.definition_versions import file_version
+from kpi.workflows.definition_writer import ConflictError
+from kpi.workflows.goals import agree_target, goals_overview, stored_value
 from ui.context import current
 from ui.widgets import definition_dialog, downloads, literal, no_data
 

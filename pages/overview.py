@@ -12,7 +12,7 @@ from kpi.reporting import charts
 from kpi.reporting.filters_text import active_filters
 from kpi.semantic.engine import compute
 from kpi.store.database import Store
-from kpi.workflows.kpi_editing import effective_status
+from kpi.workflows.definition_versions import effective_status
 from ui.context import current
 from ui.widgets import definition_dialog, downloads, literal, no_data
 

@@ -21,20 +21,18 @@ from kpi.analyses.savings import (
 )
 from kpi.core import periods
 from kpi.core.formatting import format_value
-from kpi.core.people import PermissionDenied
+from kpi.core.permissions import PermissionDenied
+from kpi.core.permissions import may_edit_initiatives as may_edit
+from kpi.core.permissions import may_validate_initiatives as may_validate
 from kpi.reporting import charts
 from kpi.store.database import Store, StoreError
 from kpi.store.schema import CURRENCIES, KINDS, STAGES
+from kpi.workflows.initiative_model import Initiative, InitiativeError, field_problems
 from kpi.workflows.initiatives import (
-    Initiative,
-    InitiativeError,
-    field_problems,
     form_choices,
     get_initiative,
     history,
     list_initiatives,
-    may_edit,
-    may_validate,
     save_initiative,
     validate_initiative,
 )

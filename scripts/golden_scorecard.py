@@ -11,7 +11,7 @@ from kpi.core.output import to_csv_bytes
 from kpi.core.settings import load_settings
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
-from kpi.workflows.kpi_editing import effective_status
+from kpi.workflows.definition_versions import effective_status
 
 
 def scorecard_download(db: Path, period: str, filters: dict[str, list[str]], currency: str):

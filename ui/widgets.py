@@ -12,7 +12,7 @@ from kpi.core.output import to_csv_bytes, to_xlsx_bytes
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.definitions import KpiDefinition
-from kpi.workflows.kpi_editing import approvals_state, effective_status
+from kpi.workflows.definition_versions import approvals_state, effective_status
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 

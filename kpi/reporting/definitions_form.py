@@ -12,11 +12,12 @@ from typing import Any
 import polars as pl
 
 from kpi.core.formatting import format_value
+from kpi.core.people import DEPARTMENTS
 from kpi.core.settings import Settings
 from kpi.semantic.definitions import Issue, KpiDefinition
 from kpi.semantic.engine import compute
 from kpi.store.database import Store
-from kpi.workflows.kpi_editing import (
+from kpi.workflows.definition_versions import (
     APPROVAL_SHOWN,
     approvals_state,
     check_candidate,
@@ -57,7 +58,6 @@ NEW_ENTRY = {
     "status": "draft",
     "raci": {"accountable": "cfo"},
 }
-DEPARTMENTS = ("finance", "procurement")
 
 
 # ---- the form: its starting values and the entry it describes ---------------------------------

@@ -110,8 +110,8 @@ class Readings(_Strict):
 class Approval(_Strict):
     by: Text
     on: date
-    # Short hash of the signed content approved (kpi.workflows.kpi_editing.entry_version); an
-    # approval written by hand without it is taken at face value.
+    # Short hash of the signed content approved (kpi.workflows.definition_versions
+    # .entry_version); an approval written by hand without it is taken at face value.
     version: str | None = None
 
 

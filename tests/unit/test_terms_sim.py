@@ -28,7 +28,8 @@ from kpi.analyses.terms import (
     save_scenario,
     simulate_terms,
 )
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied
 from kpi.semantic.formula_guard import FormulaError
 from tests import wc_fixture
 from tests.app.test_app_savings import ROOT
