@@ -24,6 +24,7 @@ from kpi.core.permissions import (
     require_meeting_signers,
 )
 from kpi.core.settings import Settings
+from kpi.store.database import Store
 from kpi.workflows.definition_versions import approvals_state, entry_version
 from kpi.workflows.definition_writer import Change, EditError, SaveResult, save
 from kpi.workflows.yaml_splice import (
@@ -184,10 +185,14 @@ def set_agreed_target(
     *,
     settings: Settings | None = None,
     history_path: Path | None = None,
+    decision: dict[str, Any] | None = None,
+    store: Store | None = None,
 ) -> SaveResult:
     """The quarterly goals meeting: write the target and both sign-offs at once (the
     approvals name the new content), so the KPI stays or becomes agreed. Needs a finance
-    member or the CFO, and a procurement member."""
+    member or the CFO, and a procurement member. With `decision` (a goals meeting's row
+    for `goal_decisions`), the row is written into `store` in the same unit of work as the
+    file (kpi.workflows.definition_writer)."""
     require_meeting_signers(finance_person, procurement_person)
     why = _reason(rationale)
     period, value = _target(period, value)
@@ -210,7 +215,9 @@ def set_agreed_target(
         return change
 
     proposal = {"targets": {period: value}}
-    return save(path, expected_version, kpi_id, mutate, proposal, settings, history_path)
+    return save(
+        path, expected_version, kpi_id, mutate, proposal, settings, history_path, decision, store
+    )
 
 
 # ---- rules shared by the saves --------------------------------------------------------

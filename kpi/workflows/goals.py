@@ -12,9 +12,10 @@ hold whatever the page shows or hides:
   latest of each department is the one on the table;
 - an agreed target needs a finance signer (member or CFO) and a procurement signer
   (member): it is written into the KPI's `targets` in config/kpis.yaml by
-  kpi.workflows.definition_saves.set_agreed_target and recorded in `goal_decisions` in
-  the same store write, so a refused save (someone saved the file in between) records
-  nothing.
+  kpi.workflows.definition_saves.set_agreed_target and recorded in `goal_decisions` as
+  one unit of work: a refused save (someone saved the file in between) records nothing,
+  and a save cut short between the file and the row is completed or dropped on the next
+  start (kpi.workflows.definition_writer).
 
 Values are in the KPI's own unit as kpis.yaml holds it: a percent KPI's target is a share
 (0.72 for 72 %), a currency KPI's an amount in the reporting currency.
@@ -40,7 +41,7 @@ from kpi.semantic.definitions import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries import goals as q
 from kpi.store.query import fetch_frame
-from kpi.workflows import definition_saves, definition_versions
+from kpi.workflows import definition_saves
 
 _KPI_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -234,10 +235,11 @@ def agree_target(
 ) -> Any:
     """Write the agreed target into kpis.yaml with both sign-offs and log the decision.
 
-    definition_saves.set_agreed_target writes the target (refusing if the file changed since
-    `expected_version`); the decision row goes to `goal_decisions` in the same store write,
-    so when the file write is refused nothing is logged. Returns what set_agreed_target
-    returns.
+    definition_saves.set_agreed_target writes the target (refusing if the file changed
+    since `expected_version`) and the decision row to `goal_decisions` as one unit of work
+    (kpi.workflows.definition_writer): a refused save logs nothing, and a save cut short
+    between the two writes is completed or dropped on the next start. Returns what
+    set_agreed_target returns.
     """
     finance = check_signer(finance_person, "finance")
     procurement = check_signer(procurement_person, "procurement")
@@ -245,26 +247,29 @@ def agree_target(
     kpi_id = _kpi_id(kpi_id, None)
     value = _target_value(value)
     rationale = _text(rationale, "rationale", 2000, required="say why this target was agreed")
-    path = Path(kpis_path)
-    with store.write() as con:
-        result = definition_saves.set_agreed_target(
-            path, finance, procurement, kpi_id, quarter, value, rationale, expected_version
-        )
-        version = getattr(result, "version", None) or definition_versions.file_version(path)
-        row = {
-            "decision_id": _one(con, q.NEXT_DECISION),
-            "quarter": quarter,
-            "kpi_id": kpi_id,
-            "value": value,
-            "rationale": rationale,
-            "finance_by": finance.email,
-            "finance_name": finance.name,
-            "procurement_by": procurement.email,
-            "procurement_name": procurement.name,
-            "decided_at": _now(),
-            "kpis_version": str(version),
-        }
-        con.execute(q.INSERT_DECISION, row)
+    row = {
+        "quarter": quarter,
+        "kpi_id": kpi_id,
+        "value": value,
+        "rationale": rationale,
+        "finance_by": finance.email,
+        "finance_name": finance.name,
+        "procurement_by": procurement.email,
+        "procurement_name": procurement.name,
+        "decided_at": _now(),
+    }
+    result = definition_saves.set_agreed_target(
+        Path(kpis_path),
+        finance,
+        procurement,
+        kpi_id,
+        quarter,
+        value,
+        rationale,
+        expected_version,
+        decision=row,
+        store=store,
+    )
     return result
 
 

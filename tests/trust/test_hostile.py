@@ -530,10 +530,11 @@ def test_every_write_in_the_library_is_covered() -> None:
     # Not a person's write: the demo builder, the store's own plumbing, the CLI's load (whoever
     # runs the command line can write the store file anyway; the app loads via load_upload),
     # a check on a temporary copy, the atomic writer itself (kpi.core.atomic) and its uses
-    # under the checked definition saves (kpi.workflows.definition_writer).
+    # under the checked definition saves and the agreed target's decision row
+    # (kpi.workflows.definition_writer, goal_decisions).
     plumbing = {
         "_write", "write", "initialise", "load_files", "check_candidate", "replace",
-        "_replace_checked", "_append_history",
+        "save", "_replace_checked", "_append_history", "record_decision",
     }  # fmt: skip
     writers = set()
     for module in (ROOT / "kpi").rglob("*.py"):

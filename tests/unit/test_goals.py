@@ -38,6 +38,7 @@ from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import select_definitions
 from kpi.store.database import Store
 from kpi.workflows import definition_saves, definition_versions, goals
+from kpi.workflows.goal_decisions import record_decision
 from tests import hand_fixture
 
 CFO = Person("claire.dubois@example.org", "Claire Dubois", "finance", "cfo")
@@ -323,10 +324,13 @@ def fake_editing(monkeypatch):
     """The definitions save stood in for: records the calls, or refuses like a stale version."""
     calls = []
 
-    def set_agreed_target(path, fin, proc, kpi_id, period, value, rationale, expected_version):
+    def set_agreed_target(
+        path, fin, proc, kpi_id, period, value, rationale, expected_version, decision, store
+    ):
         if expected_version == "stale":
             raise RuntimeError("someone saved the file in between")
         calls.append((path, fin.email, proc.email, kpi_id, period, value, rationale))
+        record_decision(store, {**decision, "kpis_version": "v2"})
         return types.SimpleNamespace(version="v2")
 
     monkeypatch.setattr(definition_saves, "set_agreed_target", set_agreed_target)
