@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi.core.settings import db_path
+from kpi.core.settings import db_path, kpis_path
 from kpi.store.database import Store
+from kpi.workflows.definition_writer import recover_pending
 from ui.context import definitions_banner, sidebar
 
 st.set_page_config(
@@ -13,6 +14,7 @@ st.set_page_config(
 )
 
 store = Store(db_path())
+recover_pending(kpis_path())  # a KPI save cut short last time: completed or dropped
 if not store.exists():  # first run: fill an empty store with the demo so there is something real
     from kpi.demo.build import build_demo
 

@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import freshness, load_history, rejected_rows
-from kpi.core.people import PermissionDenied
+from kpi.core.permissions import PermissionDenied
 from kpi.core.settings import config_dir
 from kpi.ingest.mappings import MappingError, load_mappings
 from kpi.ingest.pipelines import LoadRefused

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi.core.settings import kpis_path
-from kpi.workflows.kpi_editing import file_version
+from kpi.workflows.definition_versions import file_version
 from ui import goals_page as page
 from ui.context import current
 from ui.goals_kpi import kpi_tab

@@ -13,7 +13,6 @@ from kpi.analyses.terms import (
     ScenarioError,
     list_scenarios,
     load_policy,
-    may_save,
     payments_by_month,
     policy_breaches,
     save_scenario,
@@ -22,7 +21,7 @@ from kpi.analyses.terms import (
     terms_by_segment,
 )
 from kpi.core.formatting import format_value
-from kpi.core.people import PermissionDenied
+from kpi.core.permissions import PermissionDenied, may_save_scenario
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
 from kpi.semantic.formula_guard import FormulaError
@@ -267,7 +266,7 @@ with tab_sim:
             with st.form("sim_save"):
                 name = st.text_input("Scenario name", key="sim_name")
                 save = st.form_submit_button("Save scenario", key="sim_save_go")
-            if not may_save(ctx.person):
+            if not may_save_scenario(ctx.person):
                 st.caption("Finance and procurement members and the CFO save scenarios.")
             if save:
                 try:

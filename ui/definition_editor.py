@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.scorecard import THEMES
-from kpi.core.people import PermissionDenied
+from kpi.core.permissions import PermissionDenied, approving_department, may_edit_kpi
 from kpi.reporting import charts
 from kpi.reporting import definitions_form as defs
 from kpi.reporting.filters_text import active_filters
@@ -29,21 +29,16 @@ from kpi.semantic.kpi_definition import (
 )
 from kpi.store.database import Store, StoreError
 from kpi.store.views import view_catalog
-from kpi.workflows.kpi_editing import (
-    BrokenFile,
-    ConflictError,
-    EditError,
-    InvalidEdit,
-    add_kpi,
-    approving_department,
+from kpi.workflows.definition_saves import add_kpi, edit_kpi
+from kpi.workflows.definition_versions import (
     check_candidate,
-    edit_kpi,
     entry_text,
     file_version,
-    may_edit_kpi,
     read_entry,
     targets_from_rows,
 )
+from kpi.workflows.definition_writer import ConflictError, EditError, InvalidEdit
+from kpi.workflows.yaml_splice import BrokenFile
 from ui.context import Context
 from ui.widgets import downloads, no_data
 

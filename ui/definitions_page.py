@@ -13,20 +13,19 @@ import streamlit as st
 
 from kpi.analyses.scorecard import THEMES
 from kpi.core.people import Person
+from kpi.core.permissions import approving_department
 from kpi.reporting import definitions_form as defs
 from kpi.semantic.definitions import check_file
 from kpi.semantic.kpi_definition import KpiDefinition
-from kpi.workflows.kpi_editing import (
-    ConflictError,
-    InvalidEdit,
+from kpi.workflows.definition_saves import approve_kpi
+from kpi.workflows.definition_versions import (
     approvals_state,
-    approve_kpi,
-    approving_department,
     catalogue,
     effective_status,
     file_version,
     kpi_history,
 )
+from kpi.workflows.definition_writer import ConflictError, InvalidEdit
 from ui.context import Context
 from ui.definition_editor import (
     ERROR,

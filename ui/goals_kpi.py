@@ -11,14 +11,15 @@ import polars as pl
 import streamlit as st
 
 from kpi.core.formatting import format_value
-from kpi.core.people import PermissionDenied, Person, load_people
+from kpi.core.people import Person, load_people
+from kpi.core.permissions import PermissionDenied
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.meeting_pack import history_forecast_chart
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import StoreError
+from kpi.workflows.definition_writer import ConflictError
 from kpi.workflows.goals import GoalError, agree_target, proposing_department, stored_value
-from kpi.workflows.kpi_editing import ConflictError
 from ui.context import Context
 from ui.goals_page import FLASH, RESET, SEEN, Meeting
 from ui.widgets import definition_dialog, downloads, literal, no_data

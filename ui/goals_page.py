@@ -12,18 +12,14 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import dimension_values
+from kpi.analyses.spend_outlook import SPEND_OUTLOOK_EXPLAINED, spend_outlook
+from kpi.core.permissions import OUTLOOK_EDITORS, can_edit_outlook
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.filters_text import active_filters
 from kpi.reporting.meeting_pack import meeting_pack_html
 from kpi.store.database import Store
-from kpi.workflows.goals import (
-    OUTLOOK_EDITORS,
-    SPEND_OUTLOOK_EXPLAINED,
-    can_edit_outlook,
-    goals_overview,
-    spend_outlook,
-)
+from kpi.workflows.goals import goals_overview
 from ui.context import Context
 from ui.widgets import downloads, no_data
 

@@ -24,21 +24,18 @@ from kpi.analyses.savings import (
     per_initiative as initiative_totals,
 )
 from kpi.core.formatting import format_value
-from kpi.core.people import PermissionDenied
+from kpi.core.permissions import PermissionDenied, may_edit_initiatives, may_validate_initiatives
 from kpi.core.scope import Scope
 from kpi.reporting import charts
 from kpi.reporting import savings_view as view
 from kpi.store.database import Store, StoreError
 from kpi.store.schema import CURRENCIES, KINDS, STAGES
+from kpi.workflows.initiative_model import Initiative, InitiativeError
 from kpi.workflows.initiatives import (
-    Initiative,
-    InitiativeError,
     form_choices,
     get_initiative,
     history,
     list_initiatives,
-    may_edit,
-    may_validate,
     save_initiative,
     validate_initiative,
 )
@@ -213,7 +210,7 @@ def _ledger_table(key: Key) -> pl.DataFrame:
 def _initiative_form(ctx: Context, key: Key, ledger: pl.DataFrame) -> None:
     suppliers, items = _choices(*key)
     st.subheader("Add or edit an initiative")
-    if not may_edit(ctx.person):
+    if not may_edit_initiatives(ctx.person):
         st.info("Procurement members and the CFO add and edit initiatives; you can read them.")
     target = st.selectbox("Initiative", view.initiative_choices(ledger), key="edit_pick")
     existing = None if target == view.NEW_INITIATIVE else get_initiative(ctx.store, target)
@@ -327,7 +324,7 @@ def _save_initiative(
 
 def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     st.subheader("Finance review")
-    if not may_validate(ctx.person):
+    if not may_validate_initiatives(ctx.person):
         st.info(
             "Finance members and the CFO accept or reject initiatives; procurement never "
             "validates its own. Pick a finance person under **Acting as** to review."

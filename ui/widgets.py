@@ -14,7 +14,7 @@ from kpi.core.scope import Scope, ignored_text
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
-from kpi.workflows.kpi_editing import approvals_state, effective_status
+from kpi.workflows.definition_versions import approvals_state, effective_status
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 

@@ -21,7 +21,8 @@ import duckdb
 import polars as pl
 import yaml
 
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import require_scenario_saver
 from kpi.core.scope import Scope
 from kpi.core.settings import Settings, config_dir
 from kpi.semantic.formula_guard import guard_filter
@@ -389,18 +390,9 @@ CREATE TABLE IF NOT EXISTS terms_scenarios (
 """
 
 
-def may_save(person: Person | None) -> bool:
-    """Finance and procurement members and the CFO save scenarios; viewers read them."""
-    return person is not None and person.can_write
-
-
 def save_scenario(store: Store, person: Person | None, scenario: TermsScenario, name: str) -> int:
     """Keep a scenario with who saved it and when (UTC); returns its id."""
-    if not may_save(person):
-        who = person.label if person else "nobody"
-        raise PermissionDenied(
-            f"{who} may not save scenarios: finance and procurement members and the CFO may."
-        )
+    require_scenario_saver(person)
     title = (name or "").strip()
     if not title:
         raise ScenarioError("give the scenario a name")

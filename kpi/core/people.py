@@ -1,7 +1,6 @@
-"""People, departments and roles (config/people.yaml), and the permission checks on writes.
+"""People, departments and roles (config/people.yaml).
 
-The checks live here, in the library, so a write refused to a viewer is refused whatever
-the app shows or hides.
+Who may do what with them is decided in kpi.core.permissions.
 """
 
 from __future__ import annotations
@@ -15,10 +14,6 @@ from kpi.core.settings import config_dir
 
 ROLES = ("cfo", "member", "viewer")
 DEPARTMENTS = ("finance", "procurement")  # the departments that own and sign KPIs
-
-
-class PermissionDenied(PermissionError):
-    """The person may not do this; the message says who may."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +53,3 @@ def load_people(path: Path | None = None) -> list[Person]:
             raise ValueError(f"{path}: person #{n} has role '{person.role}'; use one of {ROLES}")
         people.append(person)
     return people
-
-
-def require_loader(person: Person | None) -> None:
-    """Loading data changes every number: finance and procurement members and the CFO only."""
-    if person is None or not person.can_write:
-        who = person.label if person else "nobody"
-        raise PermissionDenied(
-            f"{who} may not load data: ask a finance or procurement member to load the file."
-        )

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kpi.core.people import Person, require_loader
+from kpi.core.people import Person
+from kpi.core.permissions import require_loader
 from kpi.ingest.pipelines import LoadRefused, LoadReport, load_files
 from kpi.ingest.upload_checks import check_files
 from kpi.store.database import Store

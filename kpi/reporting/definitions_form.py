@@ -18,14 +18,14 @@ from kpi.core.settings import Settings
 from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import Issue, KpiDefinition
 from kpi.store.database import Store
-from kpi.workflows.kpi_editing import (
+from kpi.workflows.definition_versions import (
     APPROVAL_SHOWN,
-    ConflictError,
     approvals_state,
     check_candidate,
     effective_status,
     entry_version,
 )
+from kpi.workflows.definition_writer import ConflictError
 
 TEXT_FIELDS = ("name", "description", "formula", "responsible", "accountable")
 FORM_FIELDS = (

@@ -8,28 +8,29 @@ from typing import Any
 
 import polars as pl
 
-from kpi.core.formatting import format_delta, format_value
-from kpi.core.people import PermissionDenied, Person
-from kpi.semantic.kpi_definition import KpiDefinition
-from kpi.store.database import Store, StoreError
-from kpi.workflows.goals import (
-    DEPARTMENTS,
-    OUTLOOK_FILTERS,
+from kpi.analyses.goal_history import (
     GoalError,
-    decision_log,
     default_quarter_to_plan,
     kpi_forecasts,
     next_quarter,
+    quarter_history,
+)
+from kpi.analyses.spend_outlook import OUTLOOK_FILTERS
+from kpi.core.formatting import format_delta, format_value
+from kpi.core.people import DEPARTMENTS, Person
+from kpi.core.permissions import PermissionDenied, approving_department
+from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.store.database import Store, StoreError
+from kpi.workflows.goals import (
+    decision_log,
     outlook_changes,
     proposal_history,
     proposals,
     propose_target,
-    quarter_history,
     set_price_outlook,
     stored_value,
     typed_value,
 )
-from kpi.workflows.kpi_editing import approving_department
 
 TARGET_INPUT = {  # how a target is typed in, per unit: label, step, format (percent KPIs as %)
     "percent": ("%", 0.1, "%.2f"),

@@ -23,7 +23,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
+from kpi.analyses import goal_history, spend_outlook
 from kpi.analyses.scorecard import THEMES, data_window, scorecard
+from kpi.core import people
 from kpi.core.formatting import format_money, format_value
 from kpi.core.scope import FilterValues, Scope
 from kpi.reporting import charts
@@ -66,11 +68,11 @@ def meeting_pack_html(
     currency: str | None = None,
 ) -> str:
     """The whole pack for planning `quarter` as one HTML document (a str, UTF-8 when saved)."""
-    plan = goals.check_quarter(quarter)
+    plan = goal_history.check_quarter(quarter)
     display = (currency or store.settings.reporting_currency).upper()
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
     window = data_window(store)
-    card_quarter = goals.scorecard_quarter(store, plan)
+    card_quarter = goal_history.scorecard_quarter(store, plan)
     charts_out = _Charts()
     parts = [_header(plan, card_quarter, window, filters, display)]
     if card_quarter is None:
@@ -104,7 +106,7 @@ def history_forecast_chart(
 ) -> go.Figure:
     """A KPI's quarterly values and targets (charts.kpi_trend), plus the forecast and its range.
 
-    `history` has period and value; `forecast` is a row of goals.kpi_forecasts (quarter,
+    `history` has period and value; `forecast` is a row of goal_history.kpi_forecasts (quarter,
     forecast, low, high) or None.
     """
     fig = charts.kpi_trend(history.select("period", "value"), name, unit, dict(targets), currency)
@@ -290,8 +292,8 @@ def _initiatives(
 def _outlook_section(
     store: Store, plan: str, filters: FilterValues, currency: str | None, display: str
 ) -> str:
-    outlook_filters = {k: v for k, v in filters.items() if k in goals.OUTLOOK_FILTERS}
-    frame = goals.spend_outlook(store, plan, outlook_filters, currency)
+    outlook_filters = {k: v for k, v in filters.items() if k in spend_outlook.OUTLOOK_FILTERS}
+    frame = spend_outlook.spend_outlook(store, plan, outlook_filters, currency)
     rows = [
         [
             r["category"],
@@ -331,8 +333,8 @@ def _kpi_sections(
     display: str,
     charts_out: _Charts,
 ) -> str:
-    history = goals.quarter_history(store, definitions, plan, 8, filters, currency)
-    forecast_rows = goals.kpi_forecasts(store, definitions, plan, filters, currency)
+    history = goal_history.quarter_history(store, definitions, plan, 8, filters, currency)
+    forecast_rows = goal_history.kpi_forecasts(store, definitions, plan, filters, currency)
     forecasts = {r["kpi"]: r for r in forecast_rows.iter_rows(named=True)}
     proposed = {r["kpi"]: r for r in goals.proposals(store, plan).iter_rows(named=True)}
     decided = goals.decision_log(store, plan)
@@ -369,7 +371,7 @@ def _proposal_table(row: Mapping[str, Any] | None, unit: str, display: str) -> s
     if row is None:
         return "<p class='note'>No target proposed yet.</p>"
     cells = []
-    for dept in goals.DEPARTMENTS:
+    for dept in people.DEPARTMENTS:
         if row[f"{dept}_value"] is None:
             cells.append([dept.capitalize(), "–", "", ""])
             continue

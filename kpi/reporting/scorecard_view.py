@@ -9,7 +9,7 @@ import polars as pl
 
 from kpi.core.formatting import format_delta, format_value
 from kpi.semantic.kpi_definition import KpiDefinition
-from kpi.workflows.kpi_editing import effective_status
+from kpi.workflows.definition_versions import effective_status
 
 STATUS_LABELS = {
     "green": "● On target",

@@ -22,281 +22,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 import polars as pl
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     ValidationError,
-    ValidationInfo,
-    field_validator,
 )
 
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import (
+    INITIATIVE_VALIDATORS,
+    require_initiative_editor,
+    require_initiative_validator,
+    require_not_own_initiative,
+)
 from kpi.store.database import Store
 from kpi.store.queries import savings_ledger as q
 from kpi.store.query import fetch_frame
-from kpi.store.schema import CURRENCIES, FINANCE_STATUSES, KINDS, STAGES
-
-# Fields whose change alters the money an initiative claims: editing one after finance
-# ruled sends the initiative back to pending.
-MONEY_FIELDS: tuple[str, ...] = (
-    "kind",
-    "category",
-    "supplier_id",
-    "item_id",
-    "baseline_unit_price",
-    "quoted_unit_price",
-    "negotiated_unit_price",
-    "expected_volume",
-    "currency",
-    "start_date",
-    "end_date",
+from kpi.workflows.initiative_model import (
+    DECISIONS,
+    FINANCE_FIELDS,
+    MONEY_FIELDS,
+    Initiative,
+    InitiativeError,
+    blank_to_none,
+    field_problems,
 )
-FINANCE_FIELDS: tuple[str, ...] = ("finance_status", "finance_note")
-DECISIONS: tuple[str, ...] = ("accepted", "rejected")
-PRICED_KINDS: tuple[str, ...] = ("price_reduction", "cost_avoidance")
-
-EDITORS = "procurement members and the CFO"
-VALIDATORS = "finance members and the CFO"
-
-
-class InitiativeError(ValueError):
-    """A save or a verdict refused by a rule of the ledger; `field` names the field at fault."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-# ---------------------------------------------------------------------------------------
-# The model
-# ---------------------------------------------------------------------------------------
-
-
-def _blank_to_none(value: object) -> object:
-    """Text fields: surrounding spaces go, and an empty text means 'not given'."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
-def _one_of(choices: tuple[str, ...], default: str | None = None, required: str = ""):
-    """One of `choices` (case ignored); empty means `default`, or is refused when `required`."""
-
-    def check(value: object) -> object:
-        value = _blank_to_none(value)
-        if value is None and required:
-            raise ValueError(f"choose the {required}: one of {', '.join(choices)}")
-        if value is None:
-            return default
-        text = str(value).lower()
-        if text not in choices:
-            raise ValueError(f"'{value}' is not one of {', '.join(choices)}")
-        return text
-
-    return check
-
-
-def _amount(places: int, what: str):
-    """A non-negative Decimal with at most `places` decimals (the store keeps no more)."""
-
-    def check(value: Decimal | None) -> Decimal | None:
-        if value is None:
-            return None
-        if not value.is_finite():
-            raise ValueError(f"{what} must be a number")
-        if value < 0:
-            raise ValueError(f"{what} cannot be negative (got {value})")
-        if -value.normalize().as_tuple().exponent > places:  # type: ignore[operator]
-            raise ValueError(f"{what} has more than {places} decimals (got {value})")
-        if value >= Decimal(10) ** (18 - places):
-            raise ValueError(f"{what} is too large (got {value})")
-        return value
-
-    return check
-
-
-def _currency(value: object) -> str:
-    text = str(_blank_to_none(value) or "").upper()
-    if not text:
-        raise ValueError("give the currency of the prices (an ISO 4217 code such as EUR)")
-    if text not in CURRENCIES:
-        raise ValueError(f"'{text}' is not an ISO 4217 currency code this store knows")
-    return text
-
-
-Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
-Price = Annotated[
-    Decimal | None, BeforeValidator(_blank_to_none), AfterValidator(_amount(4, "a price"))
-]
-Volume = Annotated[
-    Decimal | None, BeforeValidator(_blank_to_none), AfterValidator(_amount(3, "the volume"))
-]
-
-
-def _date(value: object) -> object:
-    value = _blank_to_none(value)
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)") from None
-    return value
-
-
-OptionalDate = Annotated[date | None, BeforeValidator(_date)]
-Kind = Annotated[str, BeforeValidator(_one_of(KINDS, required="kind"))]
-Currency = Annotated[str, BeforeValidator(_currency)]
-
-
-class Initiative(BaseModel):
-    """One row of `savings_initiatives`, checked field by field and across fields.
-
-    Store-dependent rules (the supplier and item exist, the item is in the category) are
-    checked by `save_initiative`. `finance_status` and `finance_note` belong to finance:
-    they are shown here but only `validate_initiative` changes them.
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-    initiative_id: Text = None
-    title: Text = None
-    kind: Kind = None  # type: ignore[assignment]  # refused when missing, with a message
-    category: Text = None
-    supplier_id: Text = None
-    item_id: Text = None
-    baseline_unit_price: Price = None
-    quoted_unit_price: Price = None
-    negotiated_unit_price: Price = None
-    expected_volume: Volume = None
-    currency: Currency = None  # type: ignore[assignment]  # as kind
-    start_date: OptionalDate = None
-    end_date: OptionalDate = None
-    owner: Text = None
-    stage: Annotated[str | None, BeforeValidator(_one_of(STAGES))] = "identified"
-    finance_status: Annotated[str, BeforeValidator(_one_of(FINANCE_STATUSES, "pending"))] = (
-        "pending"
-    )
-    finance_note: Text = None
-
-    @field_validator("initiative_id")
-    @classmethod
-    def _id_shape(cls, value: str | None) -> str | None:
-        if value is not None and (len(value) > 64 or not value.isprintable()):
-            raise ValueError("an initiative id is at most 64 printable characters")
-        return value
-
-    @field_validator("title")
-    @classmethod
-    def _title_given(cls, value: str | None) -> str | None:
-        if value is None:
-            raise ValueError("give the initiative a title (what is being negotiated)")
-        if len(value) > 200:
-            raise ValueError("keep the title under 200 characters")
-        return value
-
-    @field_validator("supplier_id")
-    @classmethod
-    def _supplier_for_priced(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("kind")
-        if value is None and kind in PRICED_KINDS:
-            raise ValueError(
-                f"a {kind.replace('_', ' ')} needs the supplier: its invoices are where the "
-                "saving is measured"
-            )
-        return value
-
-    @field_validator("item_id")
-    @classmethod
-    def _scope_for_priced(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("kind")
-        if value is None and kind in PRICED_KINDS and not info.data.get("category"):
-            raise ValueError(
-                f"a {kind.replace('_', ' ')} needs the item (or at least the category) whose "
-                "invoice lines it covers"
-            )
-        return value
-
-    @field_validator("baseline_unit_price")
-    @classmethod
-    def _baseline_for_reduction(cls, value: Decimal | None, info: ValidationInfo):
-        if value is None and info.data.get("kind") == "price_reduction":
-            raise ValueError("a price reduction needs the baseline unit price (paid before)")
-        return value
-
-    @field_validator("quoted_unit_price")
-    @classmethod
-    def _quote_for_avoidance(cls, value: Decimal | None, info: ValidationInfo):
-        if value is None and info.data.get("kind") == "cost_avoidance":
-            raise ValueError("a cost avoidance needs the quoted unit price (the supplier's ask)")
-        return value
-
-    @field_validator("negotiated_unit_price")
-    @classmethod
-    def _negotiated_below_reference(cls, value: Decimal | None, info: ValidationInfo):
-        kind = info.data.get("kind")
-        if kind not in PRICED_KINDS:
-            return value
-        if value is None:
-            raise ValueError(f"a {kind.replace('_', ' ')} needs the negotiated unit price")
-        ref_field = "baseline_unit_price" if kind == "price_reduction" else "quoted_unit_price"
-        ref = info.data.get(ref_field)
-        if ref is not None and value > ref:
-            raise ValueError(
-                f"the negotiated price {value} is above the {ref_field.split('_')[0]} price "
-                f"{ref}: that is no {kind.replace('_', ' ')}"
-            )
-        return value
-
-    @field_validator("end_date")
-    @classmethod
-    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get("start_date")
-        if value is not None and start is not None and value < start:
-            raise ValueError(f"the end date {value} is before the start date {start}")
-        return value
-
-
-def field_problems(exc: ValidationError) -> dict[str, str]:
-    """The problems of a refused Initiative, one plain sentence per field (for a form)."""
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        name = ".".join(str(part) for part in err["loc"]) or "initiative"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        out[name] = f"{out[name]}; {msg}" if name in out else msg
-    return out
-
-
-# ---------------------------------------------------------------------------------------
-# Who may do what
-# ---------------------------------------------------------------------------------------
-
-
-def may_edit(person: Person | None) -> bool:
-    """Procurement members and the CFO add and edit initiatives."""
-    if person is None:
-        return False
-    return person.role == "cfo" or (person.department == "procurement" and person.role == "member")
-
-
-def may_validate(person: Person | None) -> bool:
-    """Finance members and the CFO accept or reject; procurement never judges its own claims."""
-    if person is None or person.department == "procurement":
-        return False
-    return person.role == "cfo" or (person.department == "finance" and person.role == "member")
-
-
-def _require(allowed: bool, person: Person | None, action: str, who: str) -> None:
-    if not allowed:
-        label = person.label if person else "Nobody signed in"
-        raise PermissionDenied(f"{label} may not {action}: only {who} may.")
-
 
 # ---------------------------------------------------------------------------------------
 # Reading
@@ -390,7 +142,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, initiative_id: str) -> dict[str, Any]
     row = _one(con, q.GET_INITIATIVE, {"initiative_id": initiative_id})
     if row is None:
         return None
-    out = {c: _blank_to_none(v) for c, v in zip(q.INITIATIVE_COLUMNS, row, strict=True)}
+    out = {c: blank_to_none(v) for c, v in zip(q.INITIATIVE_COLUMNS, row, strict=True)}
     out["finance_status"] = out["finance_status"] or "pending"
     return out
 
@@ -441,7 +193,7 @@ def save_initiative(
     never taken on an edit (finance sets them with `validate_initiative`), and a new
     initiative starts pending. Audit rows are written in the same transaction.
     """
-    _require(may_edit(person), person, "add or edit savings initiatives", EDITORS)
+    require_initiative_editor(person)
     try:  # a model built with model_construct or model_copy skipped the checks
         initiative = Initiative.model_validate(initiative.model_dump(warnings=False))
     except ValidationError as exc:
@@ -516,8 +268,8 @@ def _edit(
     message = f"Saved {ini_id} ({', '.join(changed)} changed)."
     if kept:
         message += (
-            f" The {' and '.join(kept)} given were not taken: only {VALIDATORS} set them, "
-            "with their verdict."
+            f" The {' and '.join(kept)} given were not taken: only {INITIATIVE_VALIDATORS} "
+            "set them, with their verdict."
         )
     if reset:
         was = stored["finance_status"]
@@ -547,7 +299,7 @@ def validate_initiative(
     the person owns (PermissionDenied). The reason becomes the finance_note; the verdict
     and the note are written with their audit rows in one transaction.
     """
-    _require(may_validate(person), person, "accept or reject savings initiatives", VALIDATORS)
+    require_initiative_validator(person)
     if decision not in DECISIONS:
         raise InitiativeError(
             f"'{decision}' is not a verdict: use 'accepted' or 'rejected'.", "finance_status"
@@ -564,11 +316,7 @@ def validate_initiative(
         stored = _fetch(con, initiative_id)
         if stored is None:
             raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
-        if stored["owner"] and stored["owner"].lower() == person.email.lower():
-            raise PermissionDenied(
-                f"{person.label} owns {initiative_id} and may not judge it: another of "
-                f"the {VALIDATORS} must."
-            )
+        require_not_own_initiative(person, initiative_id, stored["owner"])
         row = stored | {"finance_status": decision, "finance_note": reason}
         con.execute(q.UPDATE_INITIATIVE, row)
         changes = [

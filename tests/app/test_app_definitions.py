@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from kpi.core.people import Person
 from kpi.semantic.definitions import load_definitions
-from kpi.workflows.kpi_editing import edit_kpi, file_version, kpi_history
+from kpi.workflows.definition_saves import edit_kpi
+from kpi.workflows.definition_versions import file_version, kpi_history
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "definitions.py")

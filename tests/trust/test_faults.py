@@ -35,8 +35,10 @@ from kpi.semantic import engine
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import get
 from kpi.store.database import Store, StoreBusy, StoreError
-from kpi.workflows import goals, kpi_editing
-from kpi.workflows.kpi_editing import ConflictError, edit_kpi, file_version, kpi_history
+from kpi.workflows import definition_writer, goals
+from kpi.workflows.definition_saves import edit_kpi
+from kpi.workflows.definition_versions import file_version, kpi_history
+from kpi.workflows.definition_writer import ConflictError
 from tests import hand_fixture
 from tests.browser import support as browser_support
 
@@ -670,7 +672,7 @@ LOCK_AND_SLEEP = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from kpi.workflows.kpi_editing import _locked
+    from kpi.workflows.definition_writer import _locked
     with _locked(Path({path!r})):
         print("locked", flush=True)
         time.sleep(120)
@@ -718,7 +720,7 @@ def test_saving_a_kpi_on_a_full_or_read_only_disk_says_so(tmp_path, fault):
             if remount.returncode != 0:
                 pytest.skip("cannot remount read-only here")
             expected = ".* is read-only for the app"
-        with pytest.raises(kpi_editing.EditError, match=f"Not saved: {expected}"):
+        with pytest.raises(definition_writer.EditError, match=f"Not saved: {expected}"):
             edit_kpi(kpis, FIN, "total_spend", {"name": "Total spend, all lines"}, "x", version)
         assert kpis.read_bytes() == before
         assert not list(disk.glob(".kpis.yaml.*.tmp"))  # no half-written copy left behind

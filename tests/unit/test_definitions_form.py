@@ -8,7 +8,8 @@ from kpi.core.people import Person
 from kpi.reporting import definitions_form as defs
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import get
-from kpi.workflows.kpi_editing import ConflictError, effective_status, entry_version
+from kpi.workflows.definition_versions import effective_status, entry_version
+from kpi.workflows.definition_writer import ConflictError
 
 KPIS = Path(__file__).resolve().parents[2] / "config" / "kpis.yaml"
 

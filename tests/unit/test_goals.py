@@ -23,7 +23,6 @@ The data end on 2026-04-05, so FY2026-Q1 is the last complete quarter.
 
 from __future__ import annotations
 
-import sys
 import types
 from decimal import Decimal as D
 from pathlib import Path
@@ -32,11 +31,14 @@ import duckdb
 import pytest
 
 import kpi.workflows
-from kpi.core.people import PermissionDenied, Person
+from kpi.analyses import goal_history, spend_outlook
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import select_definitions
 from kpi.store.database import Store
-from kpi.workflows import goals
+from kpi.workflows import definition_saves, definition_versions, goals
+from kpi.workflows.goal_decisions import record_decision
 from tests import hand_fixture
 
 CFO = Person("claire.dubois@example.org", "Claire Dubois", "finance", "cfo")
@@ -101,7 +103,7 @@ def total_spend():
 
 
 def test_history_has_the_quarters_before_the_planned_one(store, total_spend):
-    frame = goals.quarter_history(store, total_spend, "FY2026-Q3")
+    frame = goal_history.quarter_history(store, total_spend, "FY2026-Q3")
     assert frame.columns == [
         "kpi", "name", "unit", "direction", "period", "value", "target", "complete"
     ]  # fmt: skip
@@ -117,17 +119,17 @@ def test_history_has_the_quarters_before_the_planned_one(store, total_spend):
 
 
 def test_history_is_as_long_as_the_data_allows(store, total_spend):
-    frame = goals.quarter_history(store, total_spend, "FY2026-Q2", quarters=20)
+    frame = goal_history.quarter_history(store, total_spend, "FY2026-Q2", quarters=20)
     assert frame["period"].to_list()[0] == "FY2024-Q1"  # the first quarter with data
     assert len(frame) == 9
-    assert goals.quarter_history(store, total_spend, "FY2024-Q1").is_empty()
+    assert goal_history.quarter_history(store, total_spend, "FY2024-Q1").is_empty()
 
 
 # ---- forecasts ------------------------------------------------------------------------------
 
 
 def test_forecast_next_quarter_seasonal(store, total_spend):
-    (row,) = goals.kpi_forecasts(store, total_spend, "FY2026-Q2").iter_rows(named=True)
+    (row,) = goal_history.kpi_forecasts(store, total_spend, "FY2026-Q2").iter_rows(named=True)
     # nine complete quarters, FY2024-Q1 .. FY2026-Q1: same quarter a year earlier FY2025-Q2
     # (2220) x (2220 + 2110 + 2330 + 2550) / (2100 + 2000 + 2200 + 2000) = 2220 x 9210 / 8300
     assert row["based_on"] == "FY2026-Q1"
@@ -143,7 +145,7 @@ def test_forecast_next_quarter_seasonal(store, total_spend):
 
 
 def test_forecast_skips_the_started_quarter(store, total_spend):
-    (row,) = goals.kpi_forecasts(store, total_spend, "FY2026-Q3").iter_rows(named=True)
+    (row,) = goal_history.kpi_forecasts(store, total_spend, "FY2026-Q3").iter_rows(named=True)
     # FY2026-Q2 has only begun: from FY2026-Q1, two quarters ahead; the year-earlier twin
     # is FY2025-Q3 (2110): 2110 x 9210 / 8300. No back-test at that lead with nine
     # quarters: ± the mean move (200+100+200+200+220+110+220+220) / 8 = 183.75
@@ -155,21 +157,21 @@ def test_forecast_skips_the_started_quarter(store, total_spend):
 
 
 def test_forecast_with_little_history_is_a_line(store, total_spend):
-    (row,) = goals.kpi_forecasts(store, total_spend, "FY2024-Q4").iter_rows(named=True)
+    (row,) = goal_history.kpi_forecasts(store, total_spend, "FY2024-Q4").iter_rows(named=True)
     # FY2024-Q1..Q3: 1900, 2100, 2000: slope 50, intercept 1950, at x = 3: 2100
     assert (row["method"], row["based_on"]) == ("trend", "FY2024-Q3")
     assert row["forecast"] == pytest.approx(2100.0)
 
 
 def test_no_forecast_before_the_data(store, total_spend):
-    (row,) = goals.kpi_forecasts(store, total_spend, "FY2023-Q4").iter_rows(named=True)
+    (row,) = goal_history.kpi_forecasts(store, total_spend, "FY2023-Q4").iter_rows(named=True)
     assert (row["forecast"], row["method"]) == (None, "none")
     assert "no forecast" in row["method_text"]
 
 
 def test_every_kpi_gets_a_row(store):
     definitions = load_definitions()
-    frame = goals.kpi_forecasts(store, definitions, "FY2026-Q2")
+    frame = goal_history.kpi_forecasts(store, definitions, "FY2026-Q2")
     assert frame["kpi"].to_list() == [k.id for k in definitions]
     assert frame["method_text"].null_count() == 0
 
@@ -178,7 +180,7 @@ def test_every_kpi_gets_a_row(store):
 
 
 def test_spend_outlook_by_hand(store):
-    frame = goals.spend_outlook(store, "FY2026-Q3")
+    frame = spend_outlook.spend_outlook(store, "FY2026-Q3")
     rows = {r["category"]: r for r in frame.iter_rows(named=True)}
     assert list(rows) == ["IT hardware", "Packaging", "Total"]
     # base: FY2025-Q3. Volume trend: FY2025-Q2..FY2026-Q1 against FY2024-Q2..FY2025-Q1.
@@ -211,15 +213,15 @@ def test_spend_outlook_by_hand(store):
 
 
 def test_spend_outlook_filters_and_missing_base(store):
-    frame = goals.spend_outlook(store, "FY2026-Q3", {"category": ["IT hardware"]})
+    frame = spend_outlook.spend_outlook(store, "FY2026-Q3", {"category": ["IT hardware"]})
     assert frame["category"].to_list() == ["IT hardware", "Total"]
     # a year before FY2024-Q3 is not in the store: no base, no forecast
-    early = goals.spend_outlook(store, "FY2024-Q3")
+    early = spend_outlook.spend_outlook(store, "FY2024-Q3")
     assert early["base_spend"].null_count() == len(early)
     assert early["spend_forecast"].null_count() == len(early)
-    with pytest.raises(goals.GoalError, match="supplier"):
-        goals.spend_outlook(store, "FY2026-Q3", {"supplier": ["x"]})
-    assert "base × (1 + volume trend)" in goals.SPEND_OUTLOOK_EXPLAINED
+    with pytest.raises(goal_history.GoalError, match="supplier"):
+        spend_outlook.spend_outlook(store, "FY2026-Q3", {"supplier": ["x"]})
+    assert "base × (1 + volume trend)" in spend_outlook.SPEND_OUTLOOK_EXPLAINED
 
 
 # ---- the price outlook: who edits it ----------------------------------------------------------
@@ -229,7 +231,7 @@ def test_procurement_sets_the_price_outlook_with_an_audit_row(fresh):
     audit = goals.set_price_outlook(fresh, PROCUREMENT, "FY2026-Q3", "Packaging", 4.25, "Mill")
     assert (audit["old_change_pct"], audit["new_change_pct"]) == (D("3.5"), D("4.25"))
     goals.set_price_outlook(fresh, CFO, "FY2026-Q3", "Energy", "-2", None)  # the CFO may too
-    frame = goals.spend_outlook(fresh, "FY2026-Q3")
+    frame = spend_outlook.spend_outlook(fresh, "FY2026-Q3")
     pct = dict(zip(frame["category"], frame["expected_change_pct"], strict=True))
     assert (pct["Packaging"], pct["Energy"]) == (4.25, -2.0)
     log = goals.outlook_changes(fresh, "FY2026-Q3")
@@ -264,7 +266,7 @@ def test_others_may_not_edit_the_outlook(fresh, person):
     ],
 )
 def test_outlook_values_checked(fresh, quarter, category, pct, field):
-    with pytest.raises(goals.GoalError) as err:
+    with pytest.raises(goal_history.GoalError) as err:
         goals.set_price_outlook(fresh, PROCUREMENT, quarter, category, pct)
     assert err.value.field == field
 
@@ -306,11 +308,11 @@ def test_viewers_may_not_propose(fresh, person):
 
 
 def test_proposal_checks(fresh, total_spend):
-    with pytest.raises(goals.GoalError, match="no KPI 'nope'"):
+    with pytest.raises(goal_history.GoalError, match="no KPI 'nope'"):
         goals.propose_target(fresh, FINANCE, "FY2026-Q3", "nope", 1, None, total_spend)
-    with pytest.raises(goals.GoalError, match="not a number"):
+    with pytest.raises(goal_history.GoalError, match="not a number"):
         goals.propose_target(fresh, FINANCE, "FY2026-Q3", "total_spend", "lots")
-    with pytest.raises(goals.GoalError, match="not a fiscal quarter"):
+    with pytest.raises(goal_history.GoalError, match="not a fiscal quarter"):
         goals.propose_target(fresh, FINANCE, "2026-07", "total_spend", 1)
 
 
@@ -319,18 +321,19 @@ def test_proposal_checks(fresh, total_spend):
 
 @pytest.fixture
 def fake_editing(monkeypatch):
-    """kpi_editing stood in for: records the calls, or refuses like a stale version."""
+    """The definitions save stood in for: records the calls, or refuses like a stale version."""
     calls = []
 
-    def set_agreed_target(path, fin, proc, kpi_id, period, value, rationale, expected_version):
+    def set_agreed_target(
+        path, fin, proc, kpi_id, period, value, rationale, expected_version, decision, store
+    ):
         if expected_version == "stale":
             raise RuntimeError("someone saved the file in between")
         calls.append((path, fin.email, proc.email, kpi_id, period, value, rationale))
+        record_decision(store, {**decision, "kpis_version": "v2"})
         return types.SimpleNamespace(version="v2")
 
-    fake = types.SimpleNamespace(set_agreed_target=set_agreed_target, file_version=lambda p: "v")
-    monkeypatch.setitem(sys.modules, "kpi.workflows.kpi_editing", fake)
-    monkeypatch.setattr(kpi.workflows, "kpi_editing", fake, raising=False)
+    monkeypatch.setattr(definition_saves, "set_agreed_target", set_agreed_target)
     return calls
 
 
@@ -377,7 +380,7 @@ def test_both_signers_must_be_the_right_people(fresh, fake_editing, tmp_path, fi
 
 
 def test_an_agreement_needs_a_rationale(fresh, fake_editing, tmp_path):
-    with pytest.raises(goals.GoalError, match="say why"):
+    with pytest.raises(goal_history.GoalError, match="say why"):
         goals.agree_target(
             fresh, tmp_path / "k.yaml", FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 1,
             "  ", "v",
@@ -385,17 +388,18 @@ def test_an_agreement_needs_a_rationale(fresh, fake_editing, tmp_path):
 
 
 def test_agree_target_writes_the_yaml(fresh, tmp_path):
-    kpi_editing = pytest.importorskip("kpi.workflows.kpi_editing")
     source = Path(kpi.__file__).parent.parent / "config" / "kpis.yaml"
     yaml_path = tmp_path / "kpis.yaml"
     yaml_path.write_bytes(source.read_bytes())
-    version = kpi_editing.file_version(yaml_path)
+    version = definition_versions.file_version(yaml_path)
     goals.agree_target(
         fresh, yaml_path, FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 2400, "Agreed", version
     )
     (agreed,) = select_definitions(load_definitions(yaml_path), ["total_spend"])
     assert agreed.targets["FY2026-Q3"] == 2400
-    assert goals.decision_log(fresh)["kpis_version"][0] == kpi_editing.file_version(yaml_path)
+    assert goals.decision_log(fresh)["kpis_version"][0] == definition_versions.file_version(
+        yaml_path
+    )
     with pytest.raises(Exception):  # noqa: B017 - the old version is stale now
         goals.agree_target(
             fresh, yaml_path, FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 1, "x", version
@@ -418,11 +422,11 @@ def test_a_store_older_than_the_meeting_tables_reads_empty(fresh):
 
 
 def test_quarters(store):
-    assert goals.default_quarter_to_plan(store) == "FY2026-Q2"
-    assert goals.scorecard_quarter(store, "FY2026-Q3") == "FY2026-Q1"
-    assert goals.scorecard_quarter(store, "FY2024-Q1") is None
-    assert goals.next_quarter("FY2026-Q4", store) == "FY2027-Q1"
-    assert goals.quarters_before("FY2026-Q1", 2, store) == ["FY2025-Q3", "FY2025-Q4"]
+    assert goal_history.default_quarter_to_plan(store) == "FY2026-Q2"
+    assert goal_history.scorecard_quarter(store, "FY2026-Q3") == "FY2026-Q1"
+    assert goal_history.scorecard_quarter(store, "FY2024-Q1") is None
+    assert goal_history.next_quarter("FY2026-Q4", store) == "FY2027-Q1"
+    assert goal_history.quarters_before("FY2026-Q1", 2, store) == ["FY2025-Q3", "FY2025-Q4"]
 
 
 def test_typed_and_stored_values_round_trip_percent_kpis():
@@ -458,7 +462,9 @@ def test_target_input_per_unit():
 
 def test_kpi_facts_last_value_and_forecast_delta(store, total_spend):
     history, forecasts = view.kpi_facts(store, total_spend, "FY2026-Q3", {}, "EUR")
-    assert history.equals(goals.quarter_history(store, total_spend, "FY2026-Q3", 8, {}, "EUR"))
+    assert history.equals(
+        goal_history.quarter_history(store, total_spend, "FY2026-Q3", 8, {}, "EUR")
+    )
     assert forecasts["kpi"].to_list() == ["total_spend"]
     last = view.last_complete(history)
     # FY2026-Q2 is started, not complete: the last complete value is FY2026-Q1's 2550.00
@@ -619,7 +625,7 @@ def test_who_signs_and_why_an_agreement_is_refused():
 
 
 def test_outlook_form_finds_and_saves_only_the_edits(fresh):
-    outlook = goals.spend_outlook(fresh, "FY2026-Q3")
+    outlook = spend_outlook.spend_outlook(fresh, "FY2026-Q3")
     editable = view.outlook_editable(outlook, ["Energy", "IT hardware", "Packaging"])
     # Energy has no spend and no outlook yet; Packaging has procurement's +3.5 %
     assert editable.rows() == [
@@ -640,7 +646,9 @@ def test_outlook_form_finds_and_saves_only_the_edits(fresh):
         ["IT hardware"],
         [],
     )
-    after = goals.spend_outlook(fresh, "FY2026-Q3").filter(pl.col("category") == "IT hardware")
+    after = spend_outlook.spend_outlook(fresh, "FY2026-Q3").filter(
+        pl.col("category") == "IT hardware"
+    )
     # 900.00 base, no volume change, +2 %: 900 x 1.02 = 918.00
     assert after["spend_forecast"].to_list() == [D("918.00")]
     cleared = edited.with_columns(pl.Series("expected_change_pct", [None, 2.0, None]))
@@ -678,7 +686,7 @@ def test_propose_stores_the_typed_value(fresh):
     )
     assert (row["department"], row["value"]) == ("finance", pytest.approx(0.925))
     assert goals.proposals(fresh, "FY2026-Q3")["finance_value"].to_list() == [pytest.approx(0.925)]
-    with pytest.raises(goals.GoalError, match="Enter the target you propose."):
+    with pytest.raises(goal_history.GoalError, match="Enter the target you propose."):
         view.propose(fresh, FINANCE, "FY2026-Q3", "po_compliance", None, "percent", "", definitions)
     with pytest.raises(PermissionDenied):
         view.propose(fresh, VIEWER, "FY2026-Q3", "po_compliance", 90, "percent", "", definitions)

@@ -16,14 +16,13 @@ import duckdb
 import pytest
 from pydantic import ValidationError
 
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied
 from kpi.store.database import Store
 from kpi.store.schema import TABLES, create_table_sql
 from kpi.workflows import initiatives
+from kpi.workflows.initiative_model import Initiative, InitiativeError, field_problems
 from kpi.workflows.initiatives import (
-    Initiative,
-    InitiativeError,
-    field_problems,
     get_initiative,
     history,
     list_initiatives,

@@ -15,26 +15,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied
 from kpi.semantic.definitions import check_file, load_definitions
 from kpi.semantic.kpi_definition import get
-from kpi.workflows.kpi_editing import (
-    BrokenFile,
-    ConflictError,
-    EditError,
-    InvalidEdit,
+from kpi.workflows.definition_saves import (
     add_kpi,
-    approvals_state,
     approve_kpi,
     edit_kpi,
+    set_agreed_target,
+    set_target,
+)
+from kpi.workflows.definition_versions import (
+    approvals_state,
     effective_status,
     entry_version,
     file_version,
     kpi_history,
     read_entry,
-    set_agreed_target,
-    set_target,
 )
+from kpi.workflows.definition_writer import ConflictError, EditError, InvalidEdit
+from kpi.workflows.yaml_splice import BrokenFile
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kpis_edit"
@@ -696,7 +697,7 @@ import polars as pl  # noqa: E402
 from kpi.reporting import definitions_form as form  # noqa: E402
 from kpi.reporting.filters_text import active_filters  # noqa: E402
 from kpi.semantic.kpi_definition import Issue  # noqa: E402
-from kpi.workflows.kpi_editing import catalogue, entry_text  # noqa: E402
+from kpi.workflows.definition_versions import catalogue, entry_text  # noqa: E402
 from tests import hand_fixture  # noqa: E402
 
 

@@ -27,7 +27,8 @@ from kpi.analyses.terms import (
     save_scenario,
     simulate_terms,
 )
-from kpi.core.people import PermissionDenied, Person
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied
 from kpi.reporting.terms_text import render_scenario
 from kpi.semantic.formula_guard import FormulaError
 from tests import wc_fixture

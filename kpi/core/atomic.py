@@ -1,0 +1,85 @@
+"""Safe file writes: one writer at a time, a file replaced whole or not at all, lines kept.
+
+- `locked(path)`: an exclusive lock on a file beside `path` (across threads and processes;
+  the OS releases it if the process dies);
+- `replace(path, data, check)`: a temporary file in the same folder, fsynced, checked by
+  `check` (which may refuse by raising), then moved over `path` (atomic on POSIX) and the
+  folder fsynced; on any failure the temporary file is removed and `path` is unchanged;
+- `append_line(path, line)`: one line appended and fsynced.
+
+Any layer may use these: they know nothing of what the files hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+class Busy(TimeoutError):
+    """Another writer held the lock longer than the timeout."""
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout_s: float) -> Iterator[None]:
+    """Hold `.<name>.lock` beside `path` exclusively. OSError when the lock file cannot be
+    opened (a read-only folder fails here, before anything is read); Busy after `timeout_s`."""
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a+b") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Busy(f"{path.name} is locked by another writer") from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def replace(path: Path, data: bytes, check: Callable[[Path], None] | None = None) -> None:
+    """Write `data` to a temporary file beside `path`, let `check` look at it, and only then
+    move it over `path`, keeping the file's permissions."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if check is not None:
+            check(tmp)
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line (a newline is added) and make it durable before returning."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

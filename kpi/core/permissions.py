@@ -1,0 +1,222 @@
+"""Who may do what: every "may this person do this" check on a write, in one place.
+
+The checks live in the library, so a write refused to a viewer is refused whatever the app
+shows or hides. Each `require_*` raises PermissionDenied with a message that says who may;
+each `may_*` answers the same question for a page that hides a button.
+
+- loading data, saving a terms scenario: finance and procurement members and the CFO;
+- KPI definitions: members edit what their department owns (and joint KPIs), the CFO any;
+  members approve for their department, the CFO for finance;
+- the goals meeting: procurement members and the CFO set the price outlook; each
+  department proposes its own target; finance signs by a member or the CFO, procurement
+  by a member;
+- savings initiatives: procurement members and the CFO add and edit them, finance members
+  and the CFO judge them, never one they own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kpi.core.people import DEPARTMENTS, Person
+
+OUTLOOK_EDITORS = "procurement members and the CFO"
+INITIATIVE_EDITORS = "procurement members and the CFO"
+INITIATIVE_VALIDATORS = "finance members and the CFO"
+
+
+class PermissionDenied(PermissionError):
+    """The person may not do this; the message says who may."""
+
+
+# ---- data and scenarios ---------------------------------------------------------------------
+
+
+def require_loader(person: Person | None) -> None:
+    """Loading data changes every number: finance and procurement members and the CFO only."""
+    if person is None or not person.can_write:
+        who = person.label if person else "nobody"
+        raise PermissionDenied(
+            f"{who} may not load data: ask a finance or procurement member to load the file."
+        )
+
+
+def may_save_scenario(person: Person | None) -> bool:
+    """Finance and procurement members and the CFO save scenarios; viewers read them."""
+    return person is not None and person.can_write
+
+
+def require_scenario_saver(person: Person | None) -> None:
+    if not may_save_scenario(person):
+        who = person.label if person else "nobody"
+        raise PermissionDenied(
+            f"{who} may not save scenarios: finance and procurement members and the CFO may."
+        )
+
+
+# ---- KPI definitions ------------------------------------------------------------------------
+
+
+def may_edit_kpi(person: Person | None, owner: str | None) -> bool:
+    """The CFO edits any KPI; a finance or procurement member edits those their department
+    owns, and joint ones. The same rule decides who may add a KPI with that owner."""
+    if person is None:
+        return False
+    if person.role == "cfo":
+        return True
+    if person.role != "member" or person.department not in DEPARTMENTS:
+        return False
+    return owner in (person.department, "joint")
+
+
+def approving_department(person: Person | None) -> str | None:
+    """The department a person approves for: members approve for their department, the
+    CFO for finance; viewers and other departments do not approve."""
+    if person is None:
+        return None
+    if person.role == "cfo":
+        return "finance"
+    if person.role == "member" and person.department in DEPARTMENTS:
+        return person.department
+    return None
+
+
+def _kpi_editors(owner: str | None) -> str:
+    if owner in DEPARTMENTS:
+        return f"{owner} members and the CFO"
+    return "finance and procurement members and the CFO"
+
+
+def require_kpi_editor(person: Person, owner: Any, action: str) -> None:
+    """May the person change (or add) a KPI with this owner?"""
+    if not may_edit_kpi(person, owner if isinstance(owner, str) else None):
+        raise PermissionDenied(
+            f"{person.label} may not {action}: only {_kpi_editors(owner)} may "
+            f"(the KPI's owner is {owner or 'not set'})."
+        )
+
+
+def require_definition_writer(person: Person | None, action: str) -> None:
+    """Anyone who writes kpis.yaml at all: finance and procurement members and the CFO."""
+    if person is None or approving_department(person) is None:
+        who = person.label if person else "Nobody signed in"
+        raise PermissionDenied(
+            f"{who} may not {action}: only finance and procurement members and the CFO may."
+        )
+
+
+def require_approver(person: Person | None) -> str:
+    """The department the person approves a KPI for, or PermissionDenied."""
+    dept = approving_department(person)
+    if dept is None:
+        who = person.label if person else "Nobody signed in"
+        raise PermissionDenied(
+            f"{who} may not approve KPIs: finance members and the CFO approve for finance, "
+            "procurement members for procurement."
+        )
+    return dept
+
+
+def require_meeting_signers(finance_person: Person, procurement_person: Person) -> None:
+    """A target agreed in the file: a finance member or the CFO, and a procurement member."""
+    if approving_department(finance_person) != "finance":
+        who = finance_person.label if finance_person else "Nobody"
+        raise PermissionDenied(f"{who} cannot sign for finance: a finance member or the CFO signs.")
+    if approving_department(procurement_person) != "procurement":
+        who = procurement_person.label if procurement_person else "Nobody"
+        raise PermissionDenied(f"{who} cannot sign for procurement: a procurement member signs.")
+
+
+# ---- the goals meeting ----------------------------------------------------------------------
+
+
+def can_edit_outlook(person: Person | None) -> bool:
+    """Procurement members and the CFO set the price outlook."""
+    return person is not None and (
+        person.role == "cfo" or (person.department == "procurement" and person.role == "member")
+    )
+
+
+def require_outlook_editor(person: Person | None) -> Person:
+    if not can_edit_outlook(person):
+        who = person.label if person else "Nobody signed in"
+        raise PermissionDenied(f"{who} may not change the price outlook: {OUTLOOK_EDITORS} set it.")
+    assert person is not None
+    return person
+
+
+def proposing_department(person: Person | None) -> str:
+    """Whose target the person proposes: finance (members, the CFO) or procurement (members)."""
+    if person is not None and person.role == "cfo":
+        return "finance"
+    if person is not None and person.role == "member" and person.department in DEPARTMENTS:
+        return person.department
+    who = person.label if person else "Nobody signed in"
+    raise PermissionDenied(
+        f"{who} may not propose a target: finance members and the CFO propose finance's, "
+        "procurement members procurement's."
+    )
+
+
+def check_signer(person: Person | None, department: str) -> Person:
+    """Finance signs by a finance member or the CFO, procurement by a procurement member."""
+    ok = person is not None and (
+        (department == "finance" and person.role == "cfo")
+        or (person.role == "member" and person.department == department)
+    )
+    if not ok:
+        who = person.label if person else "Nobody"
+        whom = "a finance member or the CFO" if department == "finance" else "a procurement member"
+        raise PermissionDenied(f"{who} may not sign for {department}: {whom} signs for it.")
+    assert person is not None
+    return person
+
+
+# ---- savings initiatives --------------------------------------------------------------------
+
+
+def may_edit_initiatives(person: Person | None) -> bool:
+    """Procurement members and the CFO add and edit initiatives."""
+    if person is None:
+        return False
+    return person.role == "cfo" or (person.department == "procurement" and person.role == "member")
+
+
+def may_validate_initiatives(person: Person | None) -> bool:
+    """Finance members and the CFO accept or reject; procurement never judges its own claims."""
+    if person is None or person.department == "procurement":
+        return False
+    return person.role == "cfo" or (person.department == "finance" and person.role == "member")
+
+
+def require_initiative_editor(person: Person | None) -> None:
+    _require(
+        may_edit_initiatives(person),
+        person,
+        "add or edit savings initiatives",
+        INITIATIVE_EDITORS,
+    )
+
+
+def require_initiative_validator(person: Person | None) -> None:
+    _require(
+        may_validate_initiatives(person),
+        person,
+        "accept or reject savings initiatives",
+        INITIATIVE_VALIDATORS,
+    )
+
+
+def require_not_own_initiative(person: Person, initiative_id: str, owner: str | None) -> None:
+    """Nobody judges an initiative they own."""
+    if owner and owner.lower() == person.email.lower():
+        raise PermissionDenied(
+            f"{person.label} owns {initiative_id} and may not judge it: another of "
+            f"the {INITIATIVE_VALIDATORS} must."
+        )
+
+
+def _require(allowed: bool, person: Person | None, action: str, who: str) -> None:
+    if not allowed:
+        label = person.label if person else "Nobody signed in"
+        raise PermissionDenied(f"{label} may not {action}: only {who} may.")

@@ -1,0 +1,250 @@
+"""A savings initiative as the ledger keeps it: its fields, their rules, and the ledger's refusals.
+
+The model parses what a form or a file gives (blank → None, amounts to their exact decimal
+places, known kinds, stages and currencies, dates) and says per field what is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from kpi.store.schema import CURRENCIES, FINANCE_STATUSES, KINDS, STAGES
+
+# Fields whose change alters the money an initiative claims: editing one after finance
+# ruled sends the initiative back to pending.
+MONEY_FIELDS: tuple[str, ...] = (
+    "kind",
+    "category",
+    "supplier_id",
+    "item_id",
+    "baseline_unit_price",
+    "quoted_unit_price",
+    "negotiated_unit_price",
+    "expected_volume",
+    "currency",
+    "start_date",
+    "end_date",
+)
+FINANCE_FIELDS: tuple[str, ...] = ("finance_status", "finance_note")
+DECISIONS: tuple[str, ...] = ("accepted", "rejected")
+PRICED_KINDS: tuple[str, ...] = ("price_reduction", "cost_avoidance")
+
+
+class InitiativeError(ValueError):
+    """A save or a verdict refused by a rule of the ledger; `field` names the field at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# ---------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------
+
+
+def blank_to_none(value: object) -> object:
+    """Text fields: surrounding spaces go, and an empty text means 'not given'."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _one_of(choices: tuple[str, ...], default: str | None = None, required: str = ""):
+    """One of `choices` (case ignored); empty means `default`, or is refused when `required`."""
+
+    def check(value: object) -> object:
+        value = blank_to_none(value)
+        if value is None and required:
+            raise ValueError(f"choose the {required}: one of {', '.join(choices)}")
+        if value is None:
+            return default
+        text = str(value).lower()
+        if text not in choices:
+            raise ValueError(f"'{value}' is not one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def _amount(places: int, what: str):
+    """A non-negative Decimal with at most `places` decimals (the store keeps no more)."""
+
+    def check(value: Decimal | None) -> Decimal | None:
+        if value is None:
+            return None
+        if not value.is_finite():
+            raise ValueError(f"{what} must be a number")
+        if value < 0:
+            raise ValueError(f"{what} cannot be negative (got {value})")
+        if -value.normalize().as_tuple().exponent > places:  # type: ignore[operator]
+            raise ValueError(f"{what} has more than {places} decimals (got {value})")
+        if value >= Decimal(10) ** (18 - places):
+            raise ValueError(f"{what} is too large (got {value})")
+        return value
+
+    return check
+
+
+def _currency(value: object) -> str:
+    text = str(blank_to_none(value) or "").upper()
+    if not text:
+        raise ValueError("give the currency of the prices (an ISO 4217 code such as EUR)")
+    if text not in CURRENCIES:
+        raise ValueError(f"'{text}' is not an ISO 4217 currency code this store knows")
+    return text
+
+
+Text = Annotated[str | None, BeforeValidator(blank_to_none)]
+Price = Annotated[
+    Decimal | None, BeforeValidator(blank_to_none), AfterValidator(_amount(4, "a price"))
+]
+Volume = Annotated[
+    Decimal | None, BeforeValidator(blank_to_none), AfterValidator(_amount(3, "the volume"))
+]
+
+
+def _date(value: object) -> object:
+    value = blank_to_none(value)
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)") from None
+    return value
+
+
+OptionalDate = Annotated[date | None, BeforeValidator(_date)]
+Kind = Annotated[str, BeforeValidator(_one_of(KINDS, required="kind"))]
+Currency = Annotated[str, BeforeValidator(_currency)]
+
+
+class Initiative(BaseModel):
+    """One row of `savings_initiatives`, checked field by field and across fields.
+
+    Store-dependent rules (the supplier and item exist, the item is in the category) are
+    checked by `save_initiative`. `finance_status` and `finance_note` belong to finance:
+    they are shown here but only `validate_initiative` changes them.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    initiative_id: Text = None
+    title: Text = None
+    kind: Kind = None  # type: ignore[assignment]  # refused when missing, with a message
+    category: Text = None
+    supplier_id: Text = None
+    item_id: Text = None
+    baseline_unit_price: Price = None
+    quoted_unit_price: Price = None
+    negotiated_unit_price: Price = None
+    expected_volume: Volume = None
+    currency: Currency = None  # type: ignore[assignment]  # as kind
+    start_date: OptionalDate = None
+    end_date: OptionalDate = None
+    owner: Text = None
+    stage: Annotated[str | None, BeforeValidator(_one_of(STAGES))] = "identified"
+    finance_status: Annotated[str, BeforeValidator(_one_of(FINANCE_STATUSES, "pending"))] = (
+        "pending"
+    )
+    finance_note: Text = None
+
+    @field_validator("initiative_id")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 64 or not value.isprintable()):
+            raise ValueError("an initiative id is at most 64 printable characters")
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _title_given(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("give the initiative a title (what is being negotiated)")
+        if len(value) > 200:
+            raise ValueError("keep the title under 200 characters")
+        return value
+
+    @field_validator("supplier_id")
+    @classmethod
+    def _supplier_for_priced(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if value is None and kind in PRICED_KINDS:
+            raise ValueError(
+                f"a {kind.replace('_', ' ')} needs the supplier: its invoices are where the "
+                "saving is measured"
+            )
+        return value
+
+    @field_validator("item_id")
+    @classmethod
+    def _scope_for_priced(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if value is None and kind in PRICED_KINDS and not info.data.get("category"):
+            raise ValueError(
+                f"a {kind.replace('_', ' ')} needs the item (or at least the category) whose "
+                "invoice lines it covers"
+            )
+        return value
+
+    @field_validator("baseline_unit_price")
+    @classmethod
+    def _baseline_for_reduction(cls, value: Decimal | None, info: ValidationInfo):
+        if value is None and info.data.get("kind") == "price_reduction":
+            raise ValueError("a price reduction needs the baseline unit price (paid before)")
+        return value
+
+    @field_validator("quoted_unit_price")
+    @classmethod
+    def _quote_for_avoidance(cls, value: Decimal | None, info: ValidationInfo):
+        if value is None and info.data.get("kind") == "cost_avoidance":
+            raise ValueError("a cost avoidance needs the quoted unit price (the supplier's ask)")
+        return value
+
+    @field_validator("negotiated_unit_price")
+    @classmethod
+    def _negotiated_below_reference(cls, value: Decimal | None, info: ValidationInfo):
+        kind = info.data.get("kind")
+        if kind not in PRICED_KINDS:
+            return value
+        if value is None:
+            raise ValueError(f"a {kind.replace('_', ' ')} needs the negotiated unit price")
+        ref_field = "baseline_unit_price" if kind == "price_reduction" else "quoted_unit_price"
+        ref = info.data.get(ref_field)
+        if ref is not None and value > ref:
+            raise ValueError(
+                f"the negotiated price {value} is above the {ref_field.split('_')[0]} price "
+                f"{ref}: that is no {kind.replace('_', ' ')}"
+            )
+        return value
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"the end date {value} is before the start date {start}")
+        return value
+
+
+def field_problems(exc: ValidationError) -> dict[str, str]:
+    """The problems of a refused Initiative, one plain sentence per field (for a form)."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "initiative"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out[name] = f"{out[name]}; {msg}" if name in out else msg
+    return out
