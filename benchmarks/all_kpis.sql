@@ -1,7 +1,7 @@
 -- Every KPI of config/kpis.yaml by fiscal quarter, in ONE statement written by hand straight
--- on the canonical tables: the yardstick for kpi.engine.compute (benchmarks/run.py).
+-- on the canonical tables: the yardstick for kpi.semantic.engine.compute (benchmarks/run.py).
 --
--- It means what the curated views of kpi/sql.py mean, for the demo's settings (fiscal year =
+-- It means what the curated views of kpi/store/views.py mean, for the demo's settings (fiscal year =
 -- calendar year, labels FY2026-Q1; reporting currency EUR; obsolete after 180 days), and it
 -- is written the way a person who knows DuckDB would write it for speed: invoice lines are
 -- read once (a MATERIALIZED CTE), carry only the columns the KPIs use, and are aggregated

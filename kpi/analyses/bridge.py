@@ -25,7 +25,7 @@ Definitions (also in `FORMULAS`, which the app shows):
 - base + price + volume + mix + new + lost = current, exactly.
 
 Amounts are in the reporting currency, so a change of exchange rate shows in the price
-effect, as it does in the expense line. The aggregation runs in DuckDB (kpi/sql_savings.py)
+effect, as it does in the expense line. The aggregation runs in DuckDB (kpi/store/queries/bridge.py)
 on whole cents, so every figure is an exact Decimal.
 """
 

@@ -6,7 +6,7 @@ lines an initiative covers (its supplier, its item or else its category, its dat
 currency) and what was really paid on them. Amounts are in the display currency (the
 reporting currency unless `currency` is given), converted at each line's date; prices
 stay in the initiative's own currency (`price_currency`) so they compare with its
-baseline, quote and negotiated price. The SQL is in kpi/sql_savings_ledger.py.
+baseline, quote and negotiated price. The SQL is in kpi/store/queries/savings_ledger.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ spend (open purchase orders not yet invoiced) and actual spend (invoiced) with a
 rate and a run-rate forecast to the fiscal year end; approvals and compliance show how the
 money was spent: approval time, orders waiting, invoices with no PO (maverick spend), POs
 raised after the invoice (after the fact), spend with preferred and contracted suppliers
-and what buying off contract cost. The SQL is in kpi/sql_spend.py; amounts are exact
+and what buying off contract cost. The SQL is in kpi/store/queries/spend.py; amounts are exact
 DECIMALs in the display currency (the reporting currency unless `currency` is given).
 """
 

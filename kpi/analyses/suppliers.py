@@ -6,7 +6,7 @@ finance's (how punctually we pay them, their payment terms and discount). Concen
 per category gives the top supplier's share and the Herfindahl–Hirschman index (the sum
 of the squared percentage shares: 10,000 for a single source, above 2,500 is highly
 concentrated); a category with one supplier is single-source. The SQL is in
-kpi/sql_spend.py; money is exact DECIMAL in the display currency.
+kpi/store/queries/spend.py; money is exact DECIMAL in the display currency.
 """
 
 from __future__ import annotations

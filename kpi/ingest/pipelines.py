@@ -1,7 +1,7 @@
 """The load pipeline: read CSV, Excel or Parquet files, map them onto a canonical table,
 check every row, and load the good rows (and the reasons for the bad ones) in one transaction.
 
-Contracts (DESIGN.md, "Pipelines"):
+What every load promises (docs/data-model.md says it to the people who load files):
 
 - a file that cannot be read, or lacks a required column, is refused whole (`LoadRefused`)
   and nothing of the command lands;

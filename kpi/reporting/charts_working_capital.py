@@ -1,6 +1,6 @@
 """Plotly figures of the Payment terms & cash and Inventory pages, built from data frames.
 
-Same conventions as kpi/charts.py: Okabe–Ito colours, SME and risk shown by name as well
+Same conventions as kpi/reporting/charts.py: Okabe–Ito colours, SME and risk shown by name as well
 as colour, no data access here.
 """
 

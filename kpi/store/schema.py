@@ -1,4 +1,7 @@
-"""The canonical tables (DESIGN.md contract): columns, types, keys and the DDL that makes them.
+"""The canonical tables, columns, types, keys and their DDL: the contract users map onto.
+
+Users map their ERP exports onto these tables (docs/data-model.md); add columns freely,
+rename none.
 
 Every other module (pipelines, demo data, views, tests) reads the table shapes from here,
 so a column is named and typed in exactly one place.
@@ -335,7 +338,7 @@ CREATE TABLE IF NOT EXISTS rejects (
     raw_row VARCHAR,
     reason VARCHAR NOT NULL
 );
--- the audit log of savings initiatives (kpi/initiatives.py): one row per field changed,
+-- the audit log of savings initiatives (kpi/workflows/initiatives.py): one row per field changed,
 -- written in the same transaction as the change; changed_at is UTC
 CREATE TABLE IF NOT EXISTS initiative_changes (
     change_id BIGINT NOT NULL,
@@ -348,7 +351,7 @@ CREATE TABLE IF NOT EXISTS initiative_changes (
     new_value VARCHAR,
     reason VARCHAR
 );
--- the quarterly goal-setting meeting (kpi/goals.py); timestamps are UTC.
+-- the quarterly goal-setting meeting (kpi/workflows/goals.py); timestamps are UTC.
 -- every change of procurement's price outlook: who, when, old and new
 CREATE TABLE IF NOT EXISTS outlook_changes (
     change_id BIGINT NOT NULL,

@@ -37,7 +37,7 @@ def kpis_yaml(tmp_path, monkeypatch) -> Path:
 
 
 def page(**state) -> AppTest:
-    """One run of the page with widget values set beforehand (see tests/test_app.py)."""
+    """One run of the page with widget values set beforehand (see tests/app/test_app.py)."""
     at = AppTest.from_file(PAGE, default_timeout=120)
     for key, value in state.items():
         at.session_state[key] = value

@@ -1,8 +1,8 @@
 """The Spend & budgets and Suppliers pages under AppTest on tests/spend_fixture.py.
 
 The sidebar's range is set to FY2026-Q1..FY2026-Q2, so the pages show H1 2026: 2,510.00
-of spend (1,710.00 in Q1, 800.00 in Q2). The figures are worked out in tests/test_spend.py
-and tests/test_suppliers.py; here they must reach the screen.
+of spend (1,710.00 in Q1, 800.00 in Q2). The figures are worked out in tests/unit/test_spend.py
+and tests/unit/test_suppliers.py; here they must reach the screen.
 """
 
 from __future__ import annotations

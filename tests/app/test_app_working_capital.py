@@ -1,7 +1,7 @@
 """The Payment terms & cash and Inventory pages under AppTest on tests/wc_fixture.py.
 
 The sidebar's range is preset to FY2026-Q1 .. FY2026-Q2 (2026-01-01 .. 2026-06-30), so the
-figures are those worked out in tests/test_working_capital.py and tests/test_terms_sim.py.
+figures are those worked out in tests/unit/test_working_capital.py and tests/unit/test_terms_sim.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Faults: killed loads, loads while people read, a full or read-only disk, two people saving
 KPI definitions at once, and a kpis.yaml broken in every way we could think of.
 
-tests/test_store.py has the unit tests of the store (a writer held open, a killed writer,
+tests/unit/test_store.py has the unit tests of the store (a writer held open, a killed writer,
 an error inside a write); this module drives the real CLI and pages through the same
 faults at a realistic size. Every figure is worked out by hand in a comment.
 """

@@ -438,7 +438,7 @@ def test_typed_and_stored_values_round_trip_percent_kpis():
     assert stored_value(None, "percent") is None
 
 
-# ---- the goals page's logic (kpi/goals_view.py) ------------------------------------------------
+# ---- the goals page's logic (kpi/reporting/goals_view.py) ----------------------------
 
 from datetime import datetime  # noqa: E402
 

@@ -688,7 +688,7 @@ def test_set_agreed_target_needs_one_signer_per_department(
     assert small.read_bytes() == before
 
 
-# ---- the definitions page's logic (kpi/definitions_form.py) ----------------------------------
+# ---- the definitions page's logic (kpi/reporting/definitions_form.py) -------------------
 
 from datetime import date  # noqa: E402
 
