@@ -12,69 +12,64 @@ DECIMAL; only shares and averages are DOUBLE.
 from __future__ import annotations
 
 from kpi.store import identifiers
-from kpi.store.template import fill, literal, render
+from kpi.store.template import fill, literal, parsed, render
+
+# The invoice lines of the period and the filters, written once: the spend statements hold
+# the marker `__spend_lines__` where this condition goes (the page's drill-down adds supplier
+# and item; lines without a category or item are named as SPEND_TREE shows them).
+SPEND_LINES = """
+s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
+AND ($category::VARCHAR[] IS NULL
+     OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
+AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
+AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
+AND ($item_id::VARCHAR[] IS NULL
+     OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+"""
+
+
+def _with_spend_lines(template: str) -> str:
+    """A spend statement with the shared condition in place of `__spend_lines__`."""
+    return render(fill(template, spend_lines=parsed(SPEND_LINES)))
+
 
 # ---- spend: drill-down, trend, Pareto -----------------------------------------------------
 
-SPEND_TREE = """
+_SPEND_TREE = """
 SELECT coalesce(s.category, '(no category)') AS category, s.supplier,
        coalesce(s.item_id, '(no item)') AS item_id,
        coalesce(it.description, s.item_id, '(no item)') AS item,
        sum(s.amount) AS amount, sum(s.quantity) AS quantity, count(*) AS lines
 FROM spend s LEFT JOIN items it ON it.item_id = s.item_id
-WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-  AND ($category::VARCHAR[] IS NULL
-       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-  AND ($item_id::VARCHAR[] IS NULL
-       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+WHERE __spend_lines__
 GROUP BY ALL
 ORDER BY amount DESC, category, supplier, item_id
 """
 
-SPEND_BY_COST_CENTRE = """
+_SPEND_BY_COST_CENTRE = """
 SELECT coalesce(s.cost_centre, '(no cost centre)') AS cost_centre,
        coalesce(s.category, '(no category)') AS category, sum(s.amount) AS amount
 FROM spend s
-WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-  AND ($category::VARCHAR[] IS NULL
-       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-  AND ($item_id::VARCHAR[] IS NULL
-       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+WHERE __spend_lines__
 GROUP BY ALL
 ORDER BY cost_centre, amount DESC
 """
 
-SPEND_MONTHLY = """
+_SPEND_MONTHLY = """
 SELECT strftime(s.invoice_date, '%Y-%m') AS month, sum(s.amount) AS amount,
        coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount,
        coalesce(sum(s.amount) FILTER (WHERE s.on_contract), 0) AS on_contract_amount
 FROM spend s
-WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-  AND ($category::VARCHAR[] IS NULL
-       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-  AND ($item_id::VARCHAR[] IS NULL
-       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+WHERE __spend_lines__
 GROUP BY ALL
 ORDER BY month
 """
 
-SUPPLIER_PARETO = """
+_SUPPLIER_PARETO = """
 WITH t AS (
     SELECT s.supplier_id, s.supplier, sum(s.amount) AS amount
     FROM spend s
-    WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-      AND ($category::VARCHAR[] IS NULL
-           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-      AND ($item_id::VARCHAR[] IS NULL
-           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+    WHERE __spend_lines__
     GROUP BY ALL
 )
 SELECT row_number() OVER (ORDER BY amount DESC, supplier_id) AS rank, supplier_id, supplier,
@@ -155,7 +150,7 @@ LAST_INVOICE_DATE = "SELECT max(invoice_date) FROM invoices"
 # ---- approvals and compliance ------------------------------------------------------------------
 
 # every compliance measure per month, cost centre and category; analyses.spend sums what is asked
-COMPLIANCE_LINES = """
+_COMPLIANCE_LINES = """
 WITH po_first AS (
     SELECT po_id, min(po_date) AS po_date FROM purchase_orders GROUP BY po_id
 ), ref AS (
@@ -165,13 +160,7 @@ WITH po_first AS (
     FROM spend s
     JOIN contracts c ON c.item_id = s.item_id AND c.currency = s.source_currency
      AND s.invoice_date BETWEEN c.start_date AND coalesce(c.end_date, DATE '9999-12-31')
-    WHERE NOT s.on_contract AND s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-      AND ($category::VARCHAR[] IS NULL
-           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-      AND ($item_id::VARCHAR[] IS NULL
-           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+    WHERE NOT s.on_contract AND __spend_lines__
     GROUP BY ALL
 )
 SELECT strftime(s.invoice_date, '%Y-%m') AS month,
@@ -195,13 +184,7 @@ SELECT strftime(s.invoice_date, '%Y-%m') AS month,
 FROM spend s
 LEFT JOIN po_first p ON p.po_id = s.po_id
 LEFT JOIN ref r ON r.invoice_id = s.invoice_id AND r.invoice_line = s.invoice_line
-WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-  AND ($category::VARCHAR[] IS NULL
-       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-  AND ($item_id::VARCHAR[] IS NULL
-       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+WHERE __spend_lines__
 GROUP BY ALL
 ORDER BY month, cost_centre, category
 """
@@ -243,7 +226,7 @@ ORDER BY days_waiting DESC, po_id
 
 # ---- suppliers ---------------------------------------------------------------------------------
 
-SUPPLIER_SCORECARD = """
+_SUPPLIER_SCORECARD = """
 WITH sp AS (
     SELECT s.supplier_id, any_value(s.supplier) AS supplier, sum(s.amount) AS spend,
            coalesce(sum(s.price_variance), 0) AS price_variance,
@@ -251,13 +234,7 @@ WITH sp AS (
            coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS spend_without_po,
            coalesce(sum(s.amount) FILTER (WHERE s.on_contract), 0) AS on_contract_spend
     FROM spend s
-    WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-      AND ($category::VARCHAR[] IS NULL
-           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-      AND ($item_id::VARCHAR[] IS NULL
-           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+    WHERE __spend_lines__
     GROUP BY s.supplier_id
 ), d AS (
     SELECT supplier_id, count(*) FILTER (WHERE received) AS received_lines,
@@ -295,18 +272,12 @@ LEFT JOIN suppliers su ON su.supplier_id = sp.supplier_id
 ORDER BY sp.spend DESC, sp.supplier_id
 """
 
-CONCENTRATION = """
+_CONCENTRATION = """
 WITH t AS (
     SELECT coalesce(s.category, '(no category)') AS category, s.supplier_id,
            any_value(s.supplier) AS supplier, sum(s.amount) AS amount
     FROM spend s
-    WHERE s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-      AND ($category::VARCHAR[] IS NULL
-           OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-      AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-      AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-      AND ($item_id::VARCHAR[] IS NULL
-           OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+    WHERE __spend_lines__
     GROUP BY ALL
 ), shares AS (
     SELECT *, CAST(amount AS DOUBLE)
@@ -325,24 +296,18 @@ GROUP BY category
 ORDER BY herfindahl DESC, category
 """
 
-SUPPLIER_MONTHLY = """
+_SUPPLIER_MONTHLY = """
 SELECT strftime(s.invoice_date, '%Y-%m') AS month, sum(s.amount) AS amount,
        coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount,
        coalesce(sum(s.price_variance), 0) AS price_variance
 FROM spend s
 WHERE s.supplier_id = $supplier_id
-  AND s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-  AND ($category::VARCHAR[] IS NULL
-       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-  AND ($item_id::VARCHAR[] IS NULL
-       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+  AND __spend_lines__
 GROUP BY ALL
 ORDER BY month
 """
 
-SUPPLIER_ITEMS = """
+_SUPPLIER_ITEMS = """
 SELECT coalesce(s.item_id, '(no item)') AS item_id,
        coalesce(it.description, s.item_id, '(no item)') AS item,
        coalesce(s.category, '(no category)') AS category,
@@ -352,13 +317,7 @@ SELECT coalesce(s.item_id, '(no item)') AS item_id,
        coalesce(sum(s.price_variance), 0) AS price_variance
 FROM spend s LEFT JOIN items it ON it.item_id = s.item_id
 WHERE s.supplier_id = $supplier_id
-  AND s.invoice_date BETWEEN $start AND $end AND s.amount IS NOT NULL
-  AND ($category::VARCHAR[] IS NULL
-       OR list_contains($category::VARCHAR[], coalesce(s.category, '(no category)')))
-  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], s.cost_centre))
-  AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], s.supplier))
-  AND ($item_id::VARCHAR[] IS NULL
-       OR list_contains($item_id::VARCHAR[], coalesce(s.item_id, '(no item)')))
+  AND __spend_lines__
 GROUP BY ALL
 ORDER BY amount DESC, item_id
 """
@@ -377,3 +336,16 @@ WHERE supplier_id = $supplier_id AND promised_date BETWEEN $start AND $end
 GROUP BY ALL
 ORDER BY month
 """
+
+
+# ---- the statements, with the shared condition filled in (once, at import) ----------------
+
+SPEND_TREE = _with_spend_lines(_SPEND_TREE)
+SPEND_BY_COST_CENTRE = _with_spend_lines(_SPEND_BY_COST_CENTRE)
+SPEND_MONTHLY = _with_spend_lines(_SPEND_MONTHLY)
+SUPPLIER_PARETO = _with_spend_lines(_SUPPLIER_PARETO)
+COMPLIANCE_LINES = _with_spend_lines(_COMPLIANCE_LINES)
+SUPPLIER_SCORECARD = _with_spend_lines(_SUPPLIER_SCORECARD)
+CONCENTRATION = _with_spend_lines(_CONCENTRATION)
+SUPPLIER_MONTHLY = _with_spend_lines(_SUPPLIER_MONTHLY)
+SUPPLIER_ITEMS = _with_spend_lines(_SUPPLIER_ITEMS)
