@@ -23,19 +23,16 @@ flash = st.session_state.pop(page.FLASH, None)
 if flash:  # the outcome of the last save or decision, after the page reloaded its data
     st.success(flash)
 
-KEY = (str(ctx.store.path), ctx.version, ctx.settings)
-FILTERS = ctx.filters_key
-
 tab_lenses, tab_bridge, tab_ledger, tab_realised, tab_avoid = st.tabs(
     ["Two lenses", "Savings bridge", "Initiatives", "Realised vs expected", "Cost avoidance"]
 )
 with tab_lenses:
-    page.two_lenses_tab(ctx, KEY, FILTERS)
+    page.two_lenses_tab(ctx)
 with tab_bridge:
-    page.bridge_tab(ctx, KEY, FILTERS)
+    page.bridge_tab(ctx)
 with tab_ledger:
-    page.ledger_tab(ctx, KEY)
-realised, avoided = page.realised_figures(ctx, KEY, FILTERS)
+    page.ledger_tab(ctx)
+realised, avoided = page.realised_figures(ctx)
 with tab_realised:
     page.realised_tab(realised, ctx.currency)
 with tab_avoid:

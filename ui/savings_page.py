@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from kpi.analyses.bridge import FORMULAS, savings_bridge
 from kpi.analyses.savings import (
     LENSES_EXPLAINED,
+    MONTHLY_FILTERS,
     cost_avoidance_by_month,
     period_bounds,
     realised_by_month,
@@ -25,10 +26,9 @@ from kpi.analyses.savings import (
 )
 from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_edit_initiatives, may_validate_initiatives
-from kpi.core.scope import Scope
 from kpi.reporting import charts
 from kpi.reporting import savings_view as view
-from kpi.store.database import Store, StoreError
+from kpi.store.database import StoreError
 from kpi.store.schema import CURRENCIES, KINDS, STAGES
 from kpi.workflows.initiative_model import Initiative, InitiativeError
 from kpi.workflows.initiatives import (
@@ -39,62 +39,18 @@ from kpi.workflows.initiatives import (
     save_initiative,
     validate_initiative,
 )
+from ui.cache import cached
 from ui.context import Context
-from ui.widgets import downloads, no_data, table_columns
+from ui.widgets import downloads, honoured_scope, no_data, table_columns
 
 FLASH = "_savings_flash"
-Key = tuple[str, Any, Any]  # (store path, data version, settings): what the caches depend on
-
-# ---- cached figures --------------------------------------------------------------------------
-
-
-@st.cache_data(show_spinner=False)
-def _lenses(path, version, settings, period, filters, currency):
-    return two_lenses(Store(path, settings), Scope.of(None, None, dict(filters), currency), period)
-
-
-@st.cache_data(show_spinner="Computing the bridge…")
-def _bridge(path, version, settings, start, end, by, filters, currency):
-    scope = Scope.of(None, None, dict(filters), currency)
-    return savings_bridge(Store(path, settings), scope, start, end, by)
-
-
-@st.cache_data(show_spinner=False)
-def _realised(path, version, settings, start, end, filters, currency):
-    f = {k: v for k, v in dict(filters).items() if k in ("category", "cost_centre")}
-    store = Store(path, settings)
-    scope = Scope.of(*period_bounds(start, end, settings.fiscal), f, currency)
-    return realised_by_month(store, scope), cost_avoidance_by_month(store, scope)
-
-
-@st.cache_data(show_spinner=False)
-def _ledger(path, version, settings, kind, stage, status, search):
-    return list_initiatives(
-        Store(path, settings),
-        kind=list(kind),
-        stage=list(stage),
-        finance_status=list(status),
-        search=search or None,
-    )
-
-
-@st.cache_data(show_spinner=False)
-def _history(path, version, settings):
-    return history(Store(path, settings))
-
-
-@st.cache_data(show_spinner=False)
-def _choices(path, version, settings):
-    return form_choices(Store(path, settings))
-
-
 # ---- two lenses ------------------------------------------------------------------------------
 
 
-def two_lenses_tab(ctx: Context, key: Key, filters: tuple) -> None:
+def two_lenses_tab(ctx: Context) -> None:
     """What each department calls savings in the sidebar's period, side by side."""
     st.subheader(f"{ctx.period}: what each department calls savings")
-    lenses = _lenses(*key, ctx.period, filters, ctx.currency)
+    lenses = cached(two_lenses, ctx, ctx.scope.with_period(None, None), ctx.period)
     figures = view.lens_figures(lenses)
     if figures is None:
         no_data("savings in this period", "Choose another period in the sidebar.")
@@ -116,7 +72,7 @@ def two_lenses_tab(ctx: Context, key: Key, filters: tuple) -> None:
 # ---- savings bridge --------------------------------------------------------------------------
 
 
-def bridge_tab(ctx: Context, key: Key, filters: tuple) -> None:
+def bridge_tab(ctx: Context) -> None:
     """The bridge from a prior period's spend to the current one, as a waterfall."""
     options, prior = view.bridge_periods(ctx.start, ctx.end, ctx.period, ctx.settings.fiscal)
     left, mid, right = st.columns(3)
@@ -135,19 +91,17 @@ def bridge_tab(ctx: Context, key: Key, filters: tuple) -> None:
         "show one of its values.",
     )
     try:
-        _bridge_figures(ctx, key, filters, base, cur, scope)
+        _bridge_figures(ctx, base, cur, scope)
     except ValueError as exc:
         st.error(str(exc))
 
 
-def _bridge_figures(
-    ctx: Context, key: Key, filters: tuple, base: str, cur: str, scope: str
-) -> None:
-    overall = _bridge(*key, base, cur, None, filters, ctx.currency)
-    by_category = _bridge(*key, base, cur, "category", filters, ctx.currency)
+def _bridge_figures(ctx: Context, base: str, cur: str, scope: str) -> None:
+    overall = _bridge(ctx, base, cur, None)
+    by_category = _bridge(ctx, base, cur, "category")
     row, title = overall.row(0, named=True), f"All spend, {base} → {cur}"
     if scope != "All spend":
-        split = _bridge(*key, base, cur, scope, filters, ctx.currency)
+        split = _bridge(ctx, base, cur, scope)
         values = [v for v in split[scope].to_list() if v is not None]
         pick = st.selectbox(view.scope_label(scope), values, key="bridge_pick")
         chosen = split.filter(pl.col(scope) == pick)
@@ -166,13 +120,13 @@ def _bridge_figures(
 # ---- initiatives ledger ----------------------------------------------------------------------
 
 
-def ledger_tab(ctx: Context, key: Key) -> None:
+def ledger_tab(ctx: Context) -> None:
     """The initiatives ledger, the form to add or edit one, finance's review and the history."""
-    ledger = _ledger_table(key)
-    _initiative_form(ctx, key, ledger)
+    ledger = _ledger_table(ctx)
+    _initiative_form(ctx, ledger)
     _finance_review(ctx, ledger)
     with st.expander("History: who changed what and when"):
-        log = _history(*key)
+        log = cached(history, ctx)
         if log.is_empty():
             st.write("No changes recorded yet.")
         else:
@@ -180,7 +134,7 @@ def ledger_tab(ctx: Context, key: Key) -> None:
             downloads(log, "initiative_history", "history")
 
 
-def _ledger_table(key: Key) -> pl.DataFrame:
+def _ledger_table(ctx: Context) -> pl.DataFrame:
     f1, f2, f3, f4 = st.columns(4)
     kinds = f1.multiselect("Kind", KINDS, key="led_kind", placeholder="All kinds")
     stages = f2.multiselect("Stage", STAGES, key="led_stage", placeholder="All stages")
@@ -188,7 +142,14 @@ def _ledger_table(key: Key) -> pl.DataFrame:
         "Finance status", list(view.FINANCE_STATUSES), key="led_status", placeholder="All"
     )
     search = f4.text_input("Search", key="led_search", placeholder="title, supplier, owner…")
-    ledger = _ledger(*key, tuple(kinds), tuple(stages), tuple(statuses), search)
+    ledger = cached(
+        list_initiatives,
+        ctx,
+        kind=list(kinds),
+        stage=list(stages),
+        finance_status=list(statuses),
+        search=search or None,
+    )
     if ledger.is_empty():
         no_data(
             "initiatives match",
@@ -207,8 +168,8 @@ def _ledger_table(key: Key) -> pl.DataFrame:
     return ledger
 
 
-def _initiative_form(ctx: Context, key: Key, ledger: pl.DataFrame) -> None:
-    suppliers, items = _choices(*key)
+def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
+    suppliers, items = cached(form_choices, ctx)
     st.subheader("Add or edit an initiative")
     if not may_edit_initiatives(ctx.person):
         st.info("Procurement members and the CFO add and edit initiatives; you can read them.")
@@ -365,9 +326,17 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
 # ---- realised vs expected, cost avoidance ----------------------------------------------------
 
 
-def realised_figures(ctx: Context, key: Key, filters: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Realised savings and cost avoidance by month over the sidebar's range."""
-    return _realised(*key, ctx.start, ctx.end, filters, ctx.currency)
+def realised_figures(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Realised savings and cost avoidance per initiative and month, in the sidebar's range;
+    a sidebar filter these figures cannot honour is named on the page."""
+    bounds = period_bounds(ctx.start, ctx.end, ctx.settings.fiscal)
+    scope = honoured_scope(ctx.scope.with_period(*bounds), MONTHLY_FILTERS, "these figures")
+    return cached(realised_by_month, ctx, scope), cached(cost_avoidance_by_month, ctx, scope)
+
+
+def _bridge(ctx: Context, base: str, cur: str, by: str | None) -> pl.DataFrame:
+    scope = ctx.scope.with_period(None, None)
+    return cached(savings_bridge, ctx, scope, base, cur, by, spinner="Computing the bridge…")
 
 
 def realised_tab(realised: pl.DataFrame, currency: str) -> None:
