@@ -36,16 +36,13 @@ if flash:  # the outcome of the last save, after the page reloaded its data
     flash_box.success(flash)
 
 CUR = ctx.settings.reporting_currency  # targets in kpis.yaml are in the reporting currency
-KEY = (str(ctx.store.path), ctx.version, ctx.settings)
-DEFS = tuple((k.id, k.formula, tuple(sorted(k.targets.items()))) for k in ctx.definitions)
-FILTERS = ctx.filters_key
 KPIS_PATH = kpis_path()
 try:
     FILE_VERSION = file_version(KPIS_PATH)  # the version of kpis.yaml this run shows
 except OSError:  # gone since the definitions were read: the save says what is wrong
     FILE_VERSION = None
 
-quarters = page.quarters(KEY)
+quarters = page.quarters(ctx)
 if not quarters:
     no_data("complete quarter of spend", "Load invoices on the **Data** page.")
     st.stop()
@@ -58,7 +55,7 @@ plan = top_left.selectbox(
 )
 page.pack_button(ctx, top_right, plan, CUR)
 page.scope_notes(ctx, CUR)
-meeting = page.meeting(ctx, KEY, DEFS, plan, FILTERS)
+meeting = page.meeting(ctx, plan)
 
 tab_all, tab_kpi, tab_outlook, tab_log = st.tabs(
     ["All KPIs", "KPI by KPI", "Spend outlook", "Decision log"]
@@ -68,7 +65,7 @@ with tab_all:
 with tab_kpi:
     kpi_tab(ctx, meeting, KPIS_PATH, FILE_VERSION)
 with tab_outlook:
-    page.outlook_tab(ctx, KEY, meeting, FILTERS)
+    page.outlook_tab(ctx, meeting)
 with tab_log:
     page.decision_log_tab(meeting)
 

@@ -6,7 +6,6 @@ saving come from kpi.reporting.goals_view."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -20,42 +19,18 @@ from kpi.reporting.filters_text import active_filters
 from kpi.reporting.meeting_pack import meeting_pack_html
 from kpi.store.database import Store
 from kpi.workflows.goals import goals_overview
+from ui.cache import DEFINITIONS, cached
 from ui.context import Context
 from ui.widgets import downloads, no_data
 
 FLASH, RESET, SEEN = "_goals_flash", "_goals_reset", "_goals_seen_version"
-Key = tuple[str, Any, Any]  # (store path, data version, settings): what the caches depend on
 
 # ---- cached figures --------------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner=False)
-def _quarters(path, version, settings) -> list[str]:
-    """The quarter after the last complete one in the data and the three after it."""
-    return view.quarters_to_plan(Store(path, settings))
-
-
-@st.cache_data(show_spinner="Computing the history and forecasts…")
-def _facts(path, version, settings, defs_key, plan, filters, _definitions):
-    store = Store(path, settings)
-    return view.kpi_facts(store, _definitions, plan, filters, settings.reporting_currency)
-
-
-@st.cache_data(show_spinner=False)
-def _meeting(path, version, settings, defs_key, plan, _definitions):
-    return view.meeting_records(Store(path, settings), plan, _definitions)
-
-
-@st.cache_data(show_spinner=False)
-def _outlook(path, version, settings, plan, filters):
-    store = Store(path, settings)
-    outlook = spend_outlook(store, plan, view.outlook_filters(filters))
-    return outlook, dimension_values(store, "spend", "category")
-
-
-def quarters(key: Key) -> list[str]:
+def quarters(ctx: Context) -> list[str]:
     """The quarters the meeting can plan."""
-    return _quarters(*key)
+    return cached(view.quarters_to_plan, ctx)
 
 
 # ---- above the tabs --------------------------------------------------------------------------
@@ -115,10 +90,19 @@ class Meeting:
         return self.decisions.filter(pl.col("quarter") == self.plan)
 
 
-def meeting(ctx: Context, key: Key, defs_key: tuple, plan: str, filters: tuple) -> Meeting:
+def meeting(ctx: Context, plan: str) -> Meeting:
     """Read the planned quarter's facts and records (cached)."""
-    history, forecasts = _facts(*key, defs_key, plan, filters, ctx.definitions)
-    proposed, decisions, proposal_log, outlook_log = _meeting(*key, defs_key, plan, ctx.definitions)
+    history, forecasts = cached(
+        view.kpi_facts,
+        ctx,
+        DEFINITIONS,
+        plan,
+        ctx.scope.as_dict(),
+        ctx.settings.reporting_currency,
+        spinner="Computing the history and forecasts…",
+    )
+    records = cached(view.meeting_records, ctx, plan, DEFINITIONS)
+    proposed, decisions, proposal_log, outlook_log = records
     return Meeting(
         plan,
         ctx.settings.reporting_currency,
@@ -175,9 +159,11 @@ def overview_tab(m: Meeting) -> None:
 # ---- spend outlook ---------------------------------------------------------------------------
 
 
-def outlook_tab(ctx: Context, key: Key, m: Meeting, filters: tuple) -> None:
+def outlook_tab(ctx: Context, m: Meeting) -> None:
     """The planned quarter's spend forecast per category and procurement's price outlook."""
-    outlook, categories = _outlook(*key, m.plan, filters)
+    filters = view.outlook_filters(ctx.scope.as_dict())
+    outlook = cached(spend_outlook, ctx, m.plan, filters)
+    categories = cached(dimension_values, ctx, "spend", "category")
     _outlook_table(m, outlook)
     st.subheader(f"Procurement's price outlook for {m.plan}")
     if not can_edit_outlook(ctx.person):
