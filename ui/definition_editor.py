@@ -27,7 +27,7 @@ from kpi.semantic.kpi_definition import (
     Unit,
     UnknownKpi,
 )
-from kpi.store.database import Store, StoreError
+from kpi.store.database import StoreError
 from kpi.store.views import view_catalog
 from kpi.workflows.definition_saves import add_kpi, edit_kpi
 from kpi.workflows.definition_versions import (
@@ -39,6 +39,7 @@ from kpi.workflows.definition_versions import (
 )
 from kpi.workflows.definition_writer import ConflictError, EditError, InvalidEdit
 from kpi.workflows.yaml_splice import BrokenFile
+from ui.cache import cached
 from ui.context import Context
 from ui.widgets import downloads, no_data
 
@@ -56,12 +57,6 @@ WRITE_ERRORS = (PermissionDenied, EditError, BrokenFile, UnknownKpi, StoreError,
 @st.cache_data(show_spinner=False)
 def _issues(text: str, settings) -> list[Issue]:
     return check_candidate(text, settings)[1]
-
-
-@st.cache_data(show_spinner="Computing the preview…")
-def _values(path, version, settings, text, start, end, filters, currency) -> pl.DataFrame:
-    store = Store(path, settings)
-    return defs.preview_values(store, text, start, end, dict(filters), currency, settings)
 
 
 def broken_file(ctx: Context, path: Path) -> str | None:
@@ -232,10 +227,9 @@ def _preview(ctx: Context, kpi_id: str, saved: dict | None, candidate: dict, uni
     if ctx.period is None or ctx.start is None or ctx.end is None:
         no_data("data to preview on", "Load invoices on the **Data** page.")
         return True
-    key = (str(ctx.store.path), ctx.version, ctx.settings)
-    window = (ctx.start, ctx.end, ctx.filters_key, ctx.currency)
+    spinner = "Computing the preview…"
     try:
-        edited = _values(*key, entry_text(candidate), *window)
+        edited = cached(defs.preview_values, ctx, entry_text(candidate), ctx.scope, spinner=spinner)
     except StoreError as exc:
         st.warning(f"No preview: {exc}")
         return True
@@ -245,7 +239,7 @@ def _preview(ctx: Context, kpi_id: str, saved: dict | None, candidate: dict, uni
     before = None
     if saved:
         with contextlib.suppress(duckdb.Error, ComputeError, StoreError, ValueError):
-            before = _values(*key, entry_text(saved), *window)
+            before = cached(defs.preview_values, ctx, entry_text(saved), ctx.scope, spinner=spinner)
     targets = defs.preview_targets(candidate)
     table = defs.preview_table(edited, before, targets)
     if table.is_empty():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
 from typing import Any
 
 import polars as pl
@@ -14,7 +13,7 @@ import polars as pl
 from kpi.analyses.scorecard import THEMES
 from kpi.core.formatting import format_value
 from kpi.core.people import Person
-from kpi.core.settings import Settings
+from kpi.core.scope import Scope
 from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import Issue, KpiDefinition
 from kpi.store.database import Store
@@ -533,19 +532,13 @@ def history_table(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 # ---- the preview -----------------------------------------------------------------------------
 
 
-def preview_values(
-    store: Store,
-    text: str,
-    start: date,
-    end: date,
-    filters: Mapping[str, Sequence[str]],
-    currency: str,
-    settings: Settings | None = None,
-) -> pl.DataFrame:
-    """An entry's values by quarter, computed from its text as if it were saved. Raises what
-    the engine raises when the formula does not run on the data."""
-    definitions, _ = check_candidate(text, settings)
-    result = compute(store, definitions, "quarter", (), start, end, dict(filters), currency)
+def preview_values(store: Store, text: str, scope: Scope) -> pl.DataFrame:
+    """An entry's values by quarter over the scope, computed from its text as if it were
+    saved. Raises what the engine raises when the formula does not run on the data."""
+    definitions, _ = check_candidate(text, store.settings)
+    result = compute(
+        store, definitions, "quarter", (), scope.start, scope.end, scope.as_dict(), scope.currency
+    )
     return result.frame.select("period", "value")
 
 

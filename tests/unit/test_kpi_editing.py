@@ -694,6 +694,7 @@ from datetime import date  # noqa: E402
 
 import polars as pl  # noqa: E402
 
+from kpi.core.scope import Scope  # noqa: E402
 from kpi.reporting import definitions_form as form  # noqa: E402
 from kpi.reporting.filters_text import active_filters  # noqa: E402
 from kpi.semantic.kpi_definition import Issue  # noqa: E402
@@ -951,21 +952,15 @@ def test_history_table_and_catalogue_filter(small):
 def test_preview_computes_the_edited_entry_by_quarter(tmp_path):
     store = hand_fixture.build(tmp_path / "kpi.duckdb")
     entry = {**NEW_KPI, "formula": "sum(amount)", "unit": "currency", "status": "draft"}
-    values = form.preview_values(
-        store, entry_text(entry), date(2026, 1, 1), date(2026, 6, 30), {}, "EUR"
-    )
+    h1 = (date(2026, 1, 1), date(2026, 6, 30))
+    values = form.preview_values(store, entry_text(entry), Scope.of(*h1, currency="EUR"))
     # FY2026-Q1: 1050 + 100 + 500 EUR + 1000 USD x 0.9 = 2550; FY2026-Q2: 1000 USD x 0.8 = 800
     assert [(p, round(v, 2)) for p, v in values.rows()] == [
         ("FY2026-Q1", 2550.0),
         ("FY2026-Q2", 800.0),
     ]
     packaging = form.preview_values(
-        store,
-        entry_text(entry),
-        date(2026, 1, 1),
-        date(2026, 6, 30),
-        {"category": ["Packaging"]},
-        "EUR",
+        store, entry_text(entry), Scope.of(*h1, {"category": ["Packaging"]}, "EUR")
     )
     assert [(p, round(v, 2)) for p, v in packaging.rows()] == [
         ("FY2026-Q1", 1650.0)
