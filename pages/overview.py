@@ -24,7 +24,14 @@ from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
-from ui.widgets import definition_dialog, downloads, honoured_scope, literal, no_data
+from ui.widgets import (
+    chart_with_data,
+    definition_dialog,
+    downloads,
+    honoured_scope,
+    literal,
+    no_data,
+)
 
 ctx = current()
 st.title("CFO overview")
@@ -140,13 +147,13 @@ def _chart_scope(chart: str) -> Scope:
 left, right = st.columns(2)
 with left:
     budget = cached(overview.spend_vs_budget, ctx, _chart_scope("spend_vs_budget"))
-    if budget.is_empty():
-        no_data("spend or budget in this range", "Widen the period or load budgets.")
-    else:
-        st.plotly_chart(charts.spend_vs_budget(budget, ctx.currency), key="c_budget")
-        with st.expander("Data"):
-            st.dataframe(budget, hide_index=True)
-            downloads(budget, "spend_vs_budget", "budget")
+    chart_with_data(
+        budget,
+        lambda f: charts.spend_vs_budget(f, ctx.currency),
+        "spend_vs_budget",
+        "budget",
+        ("spend or budget in this range", "Widen the period or load budgets."),
+    )
 with right:
     savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
     # KPIs: their scorecard rows say which filters they cannot honour
@@ -157,34 +164,34 @@ with right:
             f":material/filter_alt_off: The {ignored_text(ignored)} {verb} not apply to "
             "some of these savings."
         )
-    if savings.is_empty():
-        no_data("savings in this range", "Load savings initiatives and invoices.")
-    else:
-        st.plotly_chart(charts.savings_by_meaning(savings, ctx.currency), key="c_savings")
+    if chart_with_data(
+        savings,
+        lambda f: charts.savings_by_meaning(f, ctx.currency),
+        "savings_by_meaning",
+        "savings",
+        ("savings in this range", "Load savings initiatives and invoices."),
+        table=savings.select("period", "meaning", "value"),
+    ):
         st.caption(
             "Procurement counts a lower price; finance counts a lower expense line. "
             "Cost avoidance never enters the P&L."
         )
-        with st.expander("Data"):
-            table = savings.select("period", "meaning", "value")
-            st.dataframe(table, hide_index=True)
-            downloads(table, "savings_by_meaning", "savings")
 left, right = st.columns(2)
 with left:
     dtp = cached(overview.days_to_pay_vs_terms, ctx, _chart_scope("days_to_pay_vs_terms"))
-    if dtp.is_empty():
-        no_data("payments in this range", "Load invoices with paid dates.")
-    else:
-        st.plotly_chart(charts.days_to_pay_vs_terms(dtp), key="c_dtp")
-        with st.expander("Data"):
-            st.dataframe(dtp, hide_index=True)
-            downloads(dtp, "days_to_pay_vs_terms", "dtp")
+    chart_with_data(
+        dtp,
+        charts.days_to_pay_vs_terms,
+        "days_to_pay_vs_terms",
+        "dtp",
+        ("payments in this range", "Load invoices with paid dates."),
+    )
 with right:
     stock = cached(overview.inventory_by_class, ctx, _chart_scope("inventory_by_class"))
-    if stock.is_empty():
-        no_data("inventory snapshots in this range", "Load the inventory table.")
-    else:
-        st.plotly_chart(charts.inventory_by_class(stock, ctx.currency), key="c_stock")
-        with st.expander("Data"):
-            st.dataframe(stock, hide_index=True)
-            downloads(stock, "inventory_by_class", "stock")
+    chart_with_data(
+        stock,
+        lambda f: charts.inventory_by_class(f, ctx.currency),
+        "inventory_by_class",
+        "stock",
+        ("inventory snapshots in this range", "Load the inventory table."),
+    )

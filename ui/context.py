@@ -48,10 +48,6 @@ class Context:
         """What the sidebar chooses: period range, filters, currency (the pages' cache key)."""
         return Scope.of(self.start, self.end, self.filters, self.currency)
 
-    @property
-    def filters_key(self) -> tuple:
-        return tuple(sorted((k, tuple(v)) for k, v in self.filters.items()))
-
 
 def current() -> Context:
     ctx = st.session_state.get("_ctx")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 import streamlit as st
@@ -139,3 +139,24 @@ def honoured_scope(scope: Scope, honoured: Sequence[str], what: str) -> Scope:
         note = f"The {ignored_text(ignored)} {verb} not apply to {what}."
         st.caption(":material/filter_alt_off: " + note)
     return scope.only(honoured)
+
+
+def chart_with_data(
+    frame: pl.DataFrame,
+    figure: Callable[[pl.DataFrame], object],
+    name: str,
+    key: str,
+    empty: tuple[str, str],
+    table: pl.DataFrame | None = None,
+) -> bool:
+    """A chart of `frame` with its data (or `table`) and downloads in an expander below, or
+    the empty state (what is missing, what to do). True when the chart was drawn."""
+    if frame.is_empty():
+        no_data(*empty)
+        return False
+    st.plotly_chart(figure(frame), key=f"c_{key}")
+    shown = frame if table is None else table
+    with st.expander("Data"):
+        st.dataframe(shown, hide_index=True)
+        downloads(shown, name, key)
+    return True
