@@ -81,6 +81,7 @@ def _entry(config, kpi_id: str) -> dict:
 
 def test_the_catalogue_and_picking_a_kpi_in_it(page, app_url):
     _open(page, app_url)
+    expect_text(page, "Finance reads it as")  # the picked KPI's tabs draw after the catalogue
     body = page.inner_text("body")
     assert "Catalogue" in body and "Finance reads it as" in body
     assert page.locator("h3").first.inner_text() == "Total spend"
@@ -180,7 +181,7 @@ def test_a_file_broken_by_hand_is_shown_with_its_line(browser, demo_db, tmp_path
         assert "kpis.yaml is broken" in body and "line 13" in body
         assert "last good definitions" in body
         pg.get_by_role("tab", name="Edit").click()
-        assert "Editing is off" in pg.inner_text("body")
+        expect_text(pg, "Editing is off")
         assert _visible(pg, "button:has-text('Save the change')").count() == 0
         pg.screenshot(path=str(ARTIFACTS / "browser_definitions_broken.png"))
         pg.close()
