@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import dimension_values
-from kpi.analyses.spend_outlook import SPEND_OUTLOOK_EXPLAINED, spend_outlook
+from kpi.analyses.spend_outlook import OUTLOOK_FILTERS, SPEND_OUTLOOK_EXPLAINED, spend_outlook
 from kpi.core.permissions import OUTLOOK_EDITORS, can_edit_outlook
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
@@ -21,7 +21,7 @@ from kpi.store.database import Store
 from kpi.workflows.goals import goals_overview
 from ui.cache import DEFINITIONS, cached
 from ui.context import Context
-from ui.widgets import downloads, no_data
+from ui.widgets import downloads, honoured_scope, no_data
 
 FLASH, RESET, SEEN = "_goals_flash", "_goals_reset", "_goals_seen_version"
 
@@ -161,7 +161,7 @@ def overview_tab(m: Meeting) -> None:
 
 def outlook_tab(ctx: Context, m: Meeting) -> None:
     """The planned quarter's spend forecast per category and procurement's price outlook."""
-    filters = view.outlook_filters(ctx.scope.as_dict())
+    filters = honoured_scope(ctx.scope, OUTLOOK_FILTERS, "the spend outlook").as_dict()
     outlook = cached(spend_outlook, ctx, m.plan, filters)
     categories = cached(dimension_values, ctx, "spend", "category")
     _outlook_table(m, outlook)

@@ -201,7 +201,7 @@ def segment_columns(settings: Settings) -> dict[str, str]:
     try:
         con.execute(all_ddl())
         create_views(con, settings)
-        rows = con.execute("DESCRIBE " + q.supplier_segment(None), {"as_of": None}).fetchall()
+        rows = con.execute(q.SUPPLIER_SEGMENT_COLUMNS, {"as_of": None}).fetchall()
         return {r[0]: r[1] for r in rows}
     finally:
         con.close()

@@ -15,7 +15,6 @@ from kpi.analyses.goal_history import (
     next_quarter,
     quarter_history,
 )
-from kpi.analyses.spend_outlook import OUTLOOK_FILTERS
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.people import DEPARTMENTS, Person
 from kpi.core.permissions import PermissionDenied, approving_department
@@ -80,11 +79,6 @@ def meeting_records(
         proposal_history(store, plan),
         outlook_changes(store, plan),
     )
-
-
-def outlook_filters(filters: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """The sidebar's filters the spend outlook can honour (category and cost centre)."""
-    return {k: list(v) for k, v in dict(filters).items() if k in OUTLOOK_FILTERS}
 
 
 def target_input(unit: str, currency: str) -> tuple[str, float, str]:

@@ -482,14 +482,12 @@ def test_kpi_facts_last_value_and_forecast_delta(store, total_spend):
     assert view.last_complete(packaging)["value"] == pytest.approx(1650.0)
 
 
-def test_meeting_records_and_outlook_filters(fresh, total_spend):
+def test_meeting_records(fresh, total_spend):
     goals.propose_target(fresh, FINANCE, "FY2026-Q3", "total_spend", 2300, "Budget")
     proposed, decided, every, outlook_log = view.meeting_records(fresh, "FY2026-Q3", total_spend)
     assert proposed["finance_value"].to_list() == [2300.0]
     assert decided.is_empty() and outlook_log.is_empty()
     assert every["value"].to_list() == [2300.0]
-    filters = {"category": ("Packaging",), "supplier": ("S1",), "cost_centre": ("CC1",)}
-    assert view.outlook_filters(filters) == {"category": ["Packaging"], "cost_centre": ["CC1"]}
 
 
 OVERVIEW = pl.DataFrame(

@@ -40,6 +40,13 @@ def _constant_text(node: ast.AST) -> str:
     return ""
 
 
+def _dynamic(node: ast.AST) -> bool:
+    """A concatenation with a part that is not a string literal (a name, a call...)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _dynamic(node.left) or _dynamic(node.right)
+    return not (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
 def _prose(text: str) -> bool:
     return PROSE_WORDS.search(SQL_COMMENT.sub("", text)) is not None
 
@@ -59,6 +66,8 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
             text, how = _constant_text(node.func.value), "str.format"
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
             text, how = _constant_text(node.left), "% formatting"
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _dynamic(node):
+            text, how = _constant_text(node), "+ concatenation"
         if text and SQL_WORDS.search(text) and not _prose(text):
             found.append(f"{filename}:{node.lineno}: SQL built with {how}")
     return found
@@ -84,6 +93,7 @@ g = f"""
 -- the lines of the period
 SELECT * FROM {table}
 """
+h = "DESCRIBE " + table
 '''
     found = violations(source)
     assert [line.split(": ", 1)[1] for line in found] == [
@@ -93,8 +103,9 @@ SELECT * FROM {table}
         "SQL built with f-string",
         "SQL built with f-string",
         "SQL built with f-string",
+        "SQL built with + concatenation",
     ]
-    assert [int(line.split(":")[1]) for line in found] == [3, 4, 5, 6, 7, 8]
+    assert [int(line.split(":")[1]) for line in found] == [3, 4, 5, 6, 7, 8, 12]
 
 
 def test_the_scan_lets_prose_and_constant_sql_through() -> None:

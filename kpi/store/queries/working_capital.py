@@ -180,6 +180,10 @@ def supplier_segment(condition: exp.Expression | None) -> str:
     return render(select.where(condition.copy(), copy=False))
 
 
+# The simulator's supplier rows' columns and types (what a row filter may use).
+SUPPLIER_SEGMENT_COLUMNS = render(exp.Describe(this=parsed(SUPPLIER_SEGMENT).copy()))
+
+
 # ---- inventory ------------------------------------------------------------------------------
 STOCK_BY_SNAPSHOT = """
 SELECT snapshot_date,
