@@ -21,11 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from sqlglot import exp
 
 from kpi.core.settings import Settings, db_path, load_settings
 from kpi.store.schema import all_ddl
-from kpi.store.template import parsed, render
+from kpi.store.template import fill, literal, render
 from kpi.store.views import create_views
 
 # Reader connections cannot reach the file system or install code: KPI formulas are user
@@ -208,12 +207,8 @@ _ATTACH = "ATTACH '__path__' AS store (READ_ONLY)"
 
 
 def _attach_read_only(path: Path) -> str:
-    """ATTACH takes no bound parameters: the path (our own) goes in as a sqlglot literal."""
-    attach = parsed(_ATTACH).copy()
-    placeholder = attach.find(exp.Literal)  # '__path__', the statement's one literal
-    assert placeholder is not None
-    placeholder.replace(exp.Literal.string(str(path)))
-    return render(attach)
+    """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
+    return render(fill(_ATTACH, path=literal(str(path))))
 
 
 def _remove(p: Path) -> None:

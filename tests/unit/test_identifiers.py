@@ -19,3 +19,12 @@ def test_known_names_are_quoted_nodes():
 def test_unknown_or_hostile_names_are_refused(name):
     with pytest.raises(ids.UnknownIdentifier):
         ids.ident(name)
+
+
+def test_a_template_marker_in_a_string_literal_is_filled_and_escaped():
+    from kpi.store.template import fill, literal
+
+    statement = fill("ATTACH '__path__' AS store (READ_ONLY)", path=literal("/d/it's.duckdb"))
+    assert ids.render(statement) == "ATTACH '/d/it''s.duckdb' AS store (READ_ONLY)"
+    with pytest.raises(KeyError, match="__path__"):
+        fill("ATTACH '__path__' AS store")
