@@ -140,6 +140,7 @@ def test_the_meeting_proposes_agrees_and_the_target_shows_everywhere(page, app_u
     act_as(page, "Jonas Berg (procurement, member)")
     open_kpi(page, "PO compliance")
     propose(page, "Procurement", "92.5", "Two new suppliers without catalogues yet")
+    expect_text(page, "Two new suppliers without catalogues yet")  # the rerun after saving
     body = page.inner_text("body")
     assert "93.8 %" in body and "92.5 %" in body
     assert "Two new suppliers without catalogues yet" in body
