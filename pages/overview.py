@@ -31,6 +31,7 @@ from ui.widgets import (
     honoured_scope,
     literal,
     no_data,
+    readable_people,
 )
 
 ctx = current()
@@ -60,7 +61,7 @@ card = cached(
     ctx.period,
     spinner="Computing the scorecard…",
 )
-card = with_agreement(card, ctx.definitions)
+card = with_agreement(card, ctx.definitions, readable_people())
 
 active = active_filters(ctx.filters)
 st.caption(

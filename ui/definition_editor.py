@@ -31,6 +31,7 @@ from kpi.store.database import StoreError
 from kpi.store.views import view_catalog
 from kpi.workflows.definition_saves import add_kpi, edit_kpi
 from kpi.workflows.definition_versions import (
+    SIGNED_SHOWN,
     check_candidate,
     entry_text,
     file_version,
@@ -355,9 +356,9 @@ def edit_tab(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
         st.markdown(defs.changed_line(changes))
         if defs.clears_approvals(saved, candidate):
             st.warning(
-                "This changes what both departments signed (view, period column, formula or "
-                "targets): saving clears the approvals, and the KPI is *proposed* until finance "
-                "and procurement both approve the new version.",
+                f"This changes what both departments signed ({SIGNED_SHOWN}): saving clears "
+                "the approvals, and the KPI is *proposed* until finance and procurement both "
+                "approve the new version.",
                 icon=":material/draw:",
             )
     runs = False

@@ -19,6 +19,7 @@ from kpi.semantic.definitions import check_file
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.workflows.definition_saves import approve_kpi
 from kpi.workflows.definition_versions import (
+    SIGNED_SHOWN,
     approvals_state,
     catalogue,
     effective_status,
@@ -37,7 +38,7 @@ from ui.definition_editor import (
     broken_file,
     edit_tab,
 )
-from ui.widgets import downloads, literal, no_data
+from ui.widgets import downloads, literal, no_data, readable_people
 
 # ---- the file broken by hand -----------------------------------------------------------------
 
@@ -63,7 +64,8 @@ def broken_banner(ctx: Context, path: Path) -> None:
 
 def catalogue_tab(ctx: Context, path: Path) -> None:
     """Every KPI in a table to filter and pick from, and the picked KPI's tabs."""
-    table = catalogue(ctx.definitions)
+    people = readable_people()  # once per run: every approval is checked against it
+    table = catalogue(ctx.definitions, people)
     if table.is_empty():
         no_data("KPI definitions", f"Add one in the **Add a KPI** tab, or write {path}.")
         return
@@ -73,12 +75,12 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
         return
     kpi = _pick(ctx, table)
     st.subheader(literal(kpi.name))
-    st.caption(defs.kpi_caption(kpi))
+    st.caption(defs.kpi_caption(kpi, people))
     t_def, t_appr, t_edit, t_hist = st.tabs(["Definition", "Approvals", "Edit", "History"])
     with t_def:
         _definition(ctx, kpi)
     with t_appr:
-        _approvals(ctx, path, kpi)
+        _approvals(ctx, path, kpi, people)
     with t_edit:
         edit_tab(ctx, path, kpi)
     with t_hist:
@@ -122,6 +124,12 @@ def _pick(ctx: Context, table: pl.DataFrame) -> KpiDefinition:
             "status": st.column_config.TextColumn("Status", width="small"),
             "finance_approval": st.column_config.TextColumn("Finance approval"),
             "procurement_approval": st.column_config.TextColumn("Procurement approval"),
+            "to_sign": st.column_config.TextColumn(
+                "Still to sign",
+                help="Departments whose approval of the current content is missing or does "
+                "not count (no hash, signer not in people.yaml, wrong department, older "
+                "content): pick the KPI to see why.",
+            ),
         },
     )
     downloads(table, "kpi_definitions", "table")
@@ -171,11 +179,18 @@ def _approve(
     person: Person,
     dept: str,
     note_key: str,
+    people: list[Person],
 ) -> None:
     """Button callback: approve what the person saw (the file version of that run)."""
     try:
         result = approve_kpi(
-            path, person, kpi_id, version, st.session_state.get(note_key, ""), settings=settings
+            path,
+            person,
+            kpi_id,
+            version,
+            st.session_state.get(note_key, ""),
+            people=people,
+            settings=settings,
         )
     except ConflictError:
         st.session_state[ERROR] = defs.approve_conflict_message(path.name, kpi_id)
@@ -187,11 +202,11 @@ def _approve(
         st.cache_data.clear()
 
 
-def _approvals(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
-    state = approvals_state(kpi)
-    status = effective_status(kpi)
-    table = defs.approvals_table(kpi)
-    st.markdown(defs.status_line(kpi))
+def _approvals(ctx: Context, path: Path, kpi: KpiDefinition, people: list[Person]) -> None:
+    state = approvals_state(kpi, people)
+    status = effective_status(kpi, people)
+    table = defs.approvals_table(kpi, people)
+    st.markdown(defs.status_line(kpi, people))
     st.dataframe(table, hide_index=True, width="stretch")
     downloads(table, f"{kpi.id}_approvals", f"approvals_{kpi.id}")
     dept = approving_department(ctx.person)
@@ -205,8 +220,8 @@ def _approvals(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
         key=f"approve_{kpi.id}",
         type="primary",
         on_click=_approve,
-        args=(path, ctx.settings, kpi.id, file_version(path), ctx.person, dept, note_key),
-        help="You approve the view, period column, formula and targets shown here. "
+        args=(path, ctx.settings, kpi.id, file_version(path), ctx.person, dept, note_key, people),
+        help=f"You approve the {SIGNED_SHOWN} shown here, for {dept} only. "
         "Any later change to them voids the approval.",
     )
 

@@ -1,5 +1,6 @@
 """The Quarterly goals page's KPI by KPI tab: one KPI's facts, both departments' proposals,
-the form to propose a target and the form both signers record the agreed one with."""
+the form to propose a target and the form the acting person signs a target with, for their
+own department (the other department signs apart; the same value twice agrees it)."""
 
 from __future__ import annotations
 
@@ -11,39 +12,40 @@ import polars as pl
 import streamlit as st
 
 from kpi.core.formatting import format_value
-from kpi.core.people import Person, load_people
-from kpi.core.permissions import PermissionDenied
+from kpi.core.people import Person
+from kpi.core.permissions import PermissionDenied, approving_department
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.meeting_pack import history_forecast_chart
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import StoreError
 from kpi.workflows.definition_writer import ConflictError
-from kpi.workflows.goals import GoalError, agree_target, proposing_department, stored_value
+from kpi.workflows.goals import GoalError, proposing_department, stored_value
 from ui.context import Context
 from ui.goals_page import FLASH, RESET, SEEN, Meeting
-from ui.widgets import definition_dialog, downloads, literal, no_data
+from ui.widgets import definition_dialog, downloads, literal, no_data, readable_people
 
 
 def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None) -> None:
     """One KPI: its facts, both departments' proposals, and the forms to propose a target
-    and to record the agreed one."""
+    and to sign one for the acting person's department."""
     kpi_id = st.selectbox("KPI", list(m.names), key="goals_kpi", format_func=lambda i: m.names[i])
     kpi = next(k for k in ctx.definitions if k.id == kpi_id)
+    people = readable_people()  # once per run: every signature is checked against it
     sfx = f"{kpi_id}_{m.plan}"  # fresh form widgets per KPI and quarter
     hist, fc, prop = view.one_kpi(kpi_id, m.history, m.forecasts, m.proposed)
     target = kpi.targets.get(m.plan)
-    _kpi_facts(kpi, m, hist, fc, prop, target)
+    _kpi_facts(kpi, m, hist, fc, prop, target, people)
     _proposals(kpi, m, prop)
     how_typed = view.target_input(kpi.unit, m.currency)
-    propose_col, agree_col = st.columns(2)
+    propose_col, sign_col = st.columns(2)
     with propose_col:
         _propose_form(ctx, kpi, m, sfx, prop, fc["forecast"], how_typed)
-    with agree_col:
-        agreement = _agree_form(ctx, m, sfx, target, fc["forecast"], kpi.unit, how_typed)
-    if agreement is not None:
+    with sign_col:
+        signature = _sign_form(ctx, kpi, m, sfx, fc["forecast"], how_typed, people)
+    if signature is not None:
         seen = st.session_state.get(SEEN) or file_version
-        _record_agreement(ctx, kpi, m, sfx, kpis_path, seen, agreement)
+        _record_signature(ctx, kpi, m, sfx, kpis_path, seen, signature, people)
 
 
 def _kpi_facts(
@@ -53,11 +55,12 @@ def _kpi_facts(
     fc: dict[str, Any],
     prop: dict[str, Any],
     target: Any,
+    people: list[Person],
 ) -> None:
     """The KPI's definition line, last value, forecast and target, chart and history."""
     unit, plan, cur = kpi.unit, m.plan, m.currency
     head, button = st.columns([5, 1], vertical_alignment="center")
-    head.caption(view.kpi_caption(kpi))
+    head.caption(view.kpi_caption(kpi, people))
     if button.button("Definition", key="goals_definition", icon=":material/menu_book:"):
         definition_dialog(kpi, hist.select("period", "value"), cur)
     last = view.last_complete(hist)
@@ -182,114 +185,101 @@ def _propose_form(
 
 
 @dataclass(frozen=True)
-class Agreement:
-    """What the agreement form was sent with."""
+class Signature:
+    """What the signing form was sent with."""
 
-    me: str | None  # the email of the person recording it
-    signers: dict[str, dict[str, Person]]  # who may sign, per department, by email
-    finance: str | None
-    procurement: str | None
     value: float | None  # as typed (a percent KPI's target in percent)
     reason: str
-    both_agreed: bool
 
 
-def _signer_box(col, dept: str, signers: dict, me: str | None, sfx: str) -> str | None:
-    options = list(signers[dept])
-    return col.selectbox(
-        f"Signs for {dept}",
-        options,
-        index=view.signer_index(options, me),
-        format_func=lambda e, d=dept: signers[d][e].name,
-        key=f"agree_{dept}_{sfx}",
-        placeholder=f"Nobody in people.yaml signs for {dept}",
-    )
-
-
-def _agree_form(
+def _sign_form(
     ctx: Context,
+    kpi: KpiDefinition,
     m: Meeting,
     sfx: str,
-    target: Any,
     forecast: float | None,
-    unit: str,
     how_typed: tuple[str, float, str],
-) -> Agreement | None:
-    """The form both signers' agreement is recorded with; what it was sent with, or None."""
+    people: list[Person],
+) -> Signature | None:
+    """Who has signed which target and who still has to, and the form the acting person
+    signs with, for their own department only; what it was sent with, or None."""
     label, step, number_format = how_typed
-    st.markdown("**Record the agreed target (both departments sign)**")
-    try:
-        people = load_people()
-    except (OSError, ValueError) as exc:
-        people = []
-        st.error(f"config/people.yaml: {exc}")
-    signers = view.signers_by_department(people)
-    me = ctx.person.email if ctx.person else None
-    with st.form(f"agree_{sfx}"):
-        left, right = st.columns(2)
-        fin = _signer_box(left, "finance", signers, me, sfx)
-        proc = _signer_box(right, "procurement", signers, me, sfx)
-        agreed = st.number_input(
-            f"Agreed target for {m.plan} ({label})",
-            value=view.start_value(target, forecast, unit),
+    dept = approving_department(ctx.person)
+    st.markdown(f"**Sign this target for {dept or 'your department'}**")
+    st.markdown(view.signatures_text(kpi, m.plan, people, m.currency))
+    blocked = view.sign_blocked(ctx.person)
+    if blocked:
+        st.info(blocked)
+    else:
+        note = view.sign_note(kpi, m.plan, str(dept), people, m.currency)
+        if note:
+            st.warning(note, icon=":material/draw:")
+    with st.form(f"sign_{sfx}"):
+        value = st.number_input(
+            f"Target for {m.plan} ({label})",
+            value=view.start_value(kpi.targets.get(m.plan), forecast, kpi.unit),
             step=step,
             format=number_format,
-            key=f"agree_value_{sfx}",
+            key=f"sign_value_{sfx}",
+            disabled=blocked is not None,
         )
         reason = st.text_area(
             "Rationale (kept in the decision log and in the history of kpis.yaml)",
-            key=f"agree_why_{sfx}",
+            key=f"sign_why_{sfx}",
+            disabled=blocked is not None,
         )
-        both = st.checkbox("Both signers agreed this target in the meeting", key=f"agree_ok_{sfx}")
-        go = st.form_submit_button("Record agreed target", type="primary", key=f"agree_go_{sfx}")
-    return Agreement(me, signers, fin, proc, agreed, reason, both) if go else None
+        go = st.form_submit_button(
+            f"Sign for {dept}" if dept else "Sign",
+            type="primary",
+            key=f"sign_go_{sfx}",
+            disabled=blocked is not None,
+        )
+    return Signature(value, reason) if go else None
 
 
-def _record_agreement(
+def _record_signature(
     ctx: Context,
     kpi: KpiDefinition,
     m: Meeting,
     sfx: str,
     kpis_path: Path,
     seen: str | None,
-    a: Agreement,
+    s: Signature,
+    people: list[Person],
 ) -> None:
-    """Check the agreement, write it into kpis.yaml and the decision log, and say so."""
-    by_email: dict[str, Person] = {**a.signers["finance"], **a.signers["procurement"]}
-    who = ctx.person.label if ctx.person else "Nobody"
-    problem = view.agreement_problem(a.me, a.finance, a.procurement, a.both_agreed, a.value, who)
-    if problem:
-        st.error(problem)
-        return
+    """Sign the target for the acting person's department (kpi/ checks who may), and say
+    what it did: agreed, or waiting for the other department."""
     try:
-        value = stored_value(a.value, kpi.unit)
-        agree_target(
+        result = view.sign(
             ctx.store,
             kpis_path,
-            by_email.get(a.finance),
-            by_email.get(a.procurement),
+            ctx.person,
             m.plan,
             kpi.id,
-            value,
-            a.reason,
+            s.value,
+            kpi.unit,
+            s.reason,
             seen,
+            people,
         )
     except ConflictError as exc:
         _show_conflict(exc)
     except (PermissionDenied, ValueError, StoreError, OSError) as exc:
         st.error(str(exc))
     else:
+        assert ctx.person is not None  # sign_target refuses nobody
         st.cache_data.clear()  # the definitions now carry the new target
-        st.session_state[FLASH] = view.agreed_message(
+        st.session_state[FLASH] = view.signed_message(
+            result,
             literal(kpi.name),
-            value,
+            stored_value(s.value, kpi.unit),
             kpi.unit,
             m.currency,
             m.plan,
-            by_email[a.finance].name,
-            by_email[a.procurement].name,
+            str(approving_department(ctx.person)),
+            ctx.person.name,
         )
-        st.session_state[RESET] = {f"agree_why_{sfx}": "", f"agree_ok_{sfx}": False}
+        st.session_state[RESET] = {f"sign_why_{sfx}": ""}
         st.rerun()
 
 
@@ -303,5 +293,5 @@ def _show_conflict(exc: ConflictError) -> None:
     yours.code(exc.proposed_entry_yaml or "(could not be applied)", "yaml")
     st.info(
         "Nothing was saved. The page now shows the file as it is: check the "
-        "target above and record the agreement again."
+        "target and the signatures above, and sign again."
     )

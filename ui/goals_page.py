@@ -276,7 +276,8 @@ def decision_log_tab(m: Meeting) -> None:
     if m.decisions.is_empty():
         no_data(
             "agreed targets",
-            "Agree one in **KPI by KPI**: pick the two signers, the value and the rationale.",
+            "In **KPI by KPI**, finance and procurement each sign the same target for their "
+            "own department.",
         )
     else:
         log = view.decisions_table(m.decisions, m.names)

@@ -10,11 +10,12 @@ import streamlit as st
 
 from kpi.core.formatting import format_value
 from kpi.core.output import to_csv_bytes, to_xlsx_bytes
+from kpi.core.people import Person, load_people
 from kpi.core.scope import Scope, ignored_text
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
-from kpi.workflows.definition_versions import approvals_state, effective_status
+from kpi.workflows.definition_versions import approval_checks, effective_status
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -25,6 +26,15 @@ def literal(text: object) -> str:
     punctuation mark gets a backslash, so no link, emphasis, HTML, colour directive, icon
     or formula can come out of it."""
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if text is None else str(text))
+
+
+def readable_people() -> list[Person]:
+    """people.yaml, to check recorded signatures against; empty when it cannot be read, so
+    no approval counts (the sidebar says what is wrong with the file)."""
+    try:
+        return load_people()
+    except (OSError, ValueError):
+        return []
 
 
 PERCENT_SUFFIXES = ("share", "rate", "utilisation", "_to_date", "delivery", "on_time")
@@ -80,7 +90,8 @@ def no_data(what: str, todo: str) -> None:
 def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: str) -> None:
     """Everything both departments signed about one KPI, and its recent values."""
     st.subheader(literal(kpi.name))
-    status = effective_status(kpi)
+    people = readable_people()
+    status = effective_status(kpi, people)
     agreed = "✅ agreed by both departments" if status == "agreed" else f"⚠️ {status}"
     st.caption(
         f"`{kpi.id}` · owner **{literal(kpi.owner)}** · theme {literal(kpi.theme)} · {agreed}"
@@ -105,12 +116,11 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
         f"{literal(raci.accountable)} · consulted {literal(', '.join(raci.consulted) or '–')} · "
         f"informed {literal(', '.join(raci.informed) or '–')}"
     )
-    approvals, state = kpi.approvals, approvals_state(kpi)
     signed = []
-    for dept in ("finance", "procurement"):
-        a = getattr(approvals, dept, None) if approvals else None
-        void = " (void: an earlier version)" if state[dept] == "void" else ""
-        signed.append(f"{dept}: {literal(a.by)} on {a.on}{void}" if a else f"{dept}: not signed")
+    for dept, a in approval_checks(kpi, people).items():
+        void = f" (does not count: {literal(a.reason)})" if a.state == "void" else ""
+        who = a.signer.name if a.signer else a.by
+        signed.append(f"{dept}: {literal(who)} on {a.on}{void}" if a.by else f"{dept}: not signed")
     st.markdown("**Approvals** " + " · ".join(signed))
     targets = {p: float(v) for p, v in kpi.targets.items()}
     if trend is not None and not trend.is_empty():

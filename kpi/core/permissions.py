@@ -9,13 +9,16 @@ each `may_*` answers the same question for a page that hides a button.
   members approve for their department, the CFO for finance;
 - the goals meeting: procurement members and the CFO set the price outlook; each
   department proposes its own target; finance signs by a member or the CFO, procurement
-  by a member;
+  by a member, each only for their own department (a signature is the signer's own act:
+  no write takes another person as signer); a recorded signature counts only when its
+  signer is in people.yaml and may sign for that department (`signature_problem`);
 - savings initiatives: procurement members and the CFO add and edit them, finance members
   and the CFO judge them, never one they own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from kpi.core.people import DEPARTMENTS, Person
@@ -23,6 +26,7 @@ from kpi.core.people import DEPARTMENTS, Person
 OUTLOOK_EDITORS = "procurement members and the CFO"
 INITIATIVE_EDITORS = "procurement members and the CFO"
 INITIATIVE_VALIDATORS = "finance members and the CFO"
+SIGNERS = {"finance": "a finance member or the CFO", "procurement": "a procurement member"}
 
 
 class PermissionDenied(PermissionError):
@@ -117,16 +121,6 @@ def require_approver(person: Person | None) -> str:
     return dept
 
 
-def require_meeting_signers(finance_person: Person, procurement_person: Person) -> None:
-    """A target agreed in the file: a finance member or the CFO, and a procurement member."""
-    if approving_department(finance_person) != "finance":
-        who = finance_person.label if finance_person else "Nobody"
-        raise PermissionDenied(f"{who} cannot sign for finance: a finance member or the CFO signs.")
-    if approving_department(procurement_person) != "procurement":
-        who = procurement_person.label if procurement_person else "Nobody"
-        raise PermissionDenied(f"{who} cannot sign for procurement: a procurement member signs.")
-
-
 # ---- the goals meeting ----------------------------------------------------------------------
 
 
@@ -158,18 +152,48 @@ def proposing_department(person: Person | None) -> str:
     )
 
 
-def check_signer(person: Person | None, department: str) -> Person:
-    """Finance signs by a finance member or the CFO, procurement by a procurement member."""
-    ok = person is not None and (
-        (department == "finance" and person.role == "cfo")
-        or (person.role == "member" and person.department == department)
-    )
-    if not ok:
-        who = person.label if person else "Nobody"
-        whom = "a finance member or the CFO" if department == "finance" else "a procurement member"
-        raise PermissionDenied(f"{who} may not sign for {department}: {whom} signs for it.")
-    assert person is not None
-    return person
+def require_signer(person: Person | None, action: str) -> str:
+    """The department the acting person signs for (a KPI's content, an agreed target), or
+    PermissionDenied: a signature is always the signer's own act, for their own department."""
+    dept = approving_department(person)
+    if dept is None:
+        who = person.label if person else "Nobody signed in"
+        raise PermissionDenied(
+            f"{who} may not {action}: {SIGNERS['finance']} signs for finance, "
+            f"{SIGNERS['procurement']} for procurement."
+        )
+    return dept
+
+
+def same_address(a: object, b: object) -> bool:
+    """Two e-mail addresses name the same person: equal after trimming and folding ASCII
+    case only (a look-alike Unicode letter never matches)."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    a, b = a.strip(), b.strip()
+    return a.isascii() and b.isascii() and a.lower() == b.lower()
+
+
+def find_person(email: object, people: Iterable[Person]) -> Person | None:
+    """The person of people.yaml with this address, or None."""
+    return next((p for p in people if same_address(p.email, email)), None)
+
+
+def signature_problem(
+    email: object, department: str, people: Iterable[Person]
+) -> tuple[str, str] | None:
+    """Why a recorded signature for `department` by `email` does not count, as (kind, text),
+    or None when the signer is in people.yaml and may sign for it. Kinds: 'unknown signer'
+    (not in people.yaml), 'wrong department' (may not sign for this department)."""
+    person = find_person(email, people)
+    if person is None:
+        return "unknown signer", f"{email} is not in people.yaml"
+    if approving_department(person) != department:
+        return "wrong department", (
+            f"{person.name} ({person.department}, {person.role}) may not sign for "
+            f"{department}: {SIGNERS[department]} signs for it"
+        )
+    return None
 
 
 # ---- savings initiatives --------------------------------------------------------------------

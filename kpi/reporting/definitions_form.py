@@ -19,7 +19,8 @@ from kpi.semantic.kpi_definition import Issue, KpiDefinition
 from kpi.store.database import Store
 from kpi.workflows.definition_versions import (
     APPROVAL_SHOWN,
-    approvals_state,
+    SIGNED_SHOWN,
+    approval_checks,
     check_candidate,
     effective_status,
     entry_version,
@@ -360,7 +361,8 @@ def broken_file_message(file_name: str, kept: int) -> str:
 
 def clears_approvals(saved: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool:
     """Whether saving the candidate voids the signatures: it changes the signed content
-    (view, period column, formula or targets) of a KPI that is past draft."""
+    (view, period column, formula, targets, direction, unit or owner) of a KPI that is past
+    draft."""
     return entry_version(saved) != entry_version(candidate) and saved.get("status") != "draft"
 
 
@@ -388,20 +390,35 @@ def theme_label(theme: str) -> str:
     return THEMES.get(theme, theme)
 
 
-def kpi_caption(kpi: KpiDefinition) -> str:
+def kpi_caption(kpi: KpiDefinition, people: Sequence[Person]) -> str:
     """The line under a KPI's name in the catalogue: id, owner, theme, status."""
     return (
         f"`{kpi.id}` · owner **{kpi.owner}** · {theme_label(kpi.theme)} · "
-        f"{STATUS_SHOWN[effective_status(kpi)]}"
+        f"{STATUS_SHOWN[effective_status(kpi, people)]}"
     )
 
 
-def status_line(kpi: KpiDefinition) -> str:
-    """The KPI's status and the version of what both departments sign."""
+def status_line(kpi: KpiDefinition, people: Sequence[Person]) -> str:
+    """The KPI's status, the version of what both departments sign and who still has to
+    sign it."""
     return (
-        f"Status **{STATUS_SHOWN[effective_status(kpi)]}** · version of the signed content "
-        f"`{entry_version(kpi)}` (view, period column, formula and targets)"
+        f"Status **{STATUS_SHOWN[effective_status(kpi, people)]}** · version of the signed "
+        f"content `{entry_version(kpi)}` ({SIGNED_SHOWN}) · {to_sign_text(kpi, people)}"
     )
+
+
+def to_sign_text(kpi: KpiDefinition, people: Sequence[Person]) -> str:
+    """Who still has to sign the current content, and why a written approval does not
+    count; or that both signed it."""
+    checks = approval_checks(kpi, people)
+    if all(c.counts for c in checks.values()):
+        return "both departments signed this content"
+    due = [
+        f"{d} (its approval does not count: {c.reason})" if c.state == "void" else d
+        for d, c in checks.items()
+        if not c.counts
+    ]
+    return "still to sign: " + " and ".join(due)
 
 
 def changed_line(changes: Iterable[str]) -> str:
@@ -501,19 +518,26 @@ def targets_table(kpi: KpiDefinition, currency: str) -> pl.DataFrame:
     )
 
 
-def approvals_table(kpi: KpiDefinition) -> pl.DataFrame:
-    """Each department's approval: its state, who gave it, when and for which version."""
-    state = approvals_state(kpi)
-    given = {d: getattr(kpi.approvals, d) for d in DEPARTMENTS}
+def approvals_table(kpi: KpiDefinition, people: Sequence[Person]) -> pl.DataFrame:
+    """Each department's approval: its state, who gave it, when, for which version and, when
+    it does not count, why (no hash, unknown signer, wrong department, older content)."""
+    checks = approval_checks(kpi, people)
     return pl.DataFrame(
         {
-            "department": list(given),
-            "state": [APPROVAL_SHOWN[state[d]] for d in given],
-            "by": [a.by if a else "" for a in given.values()],
-            "on": [str(a.on) if a else "" for a in given.values()],
-            "version approved": [(a.version or "(by hand)") if a else "" for a in given.values()],
+            "department": list(checks),
+            "state": [APPROVAL_SHOWN[c.state] for c in checks.values()],
+            "by": [_signer(c) for c in checks.values()],
+            "on": [c.on or "" for c in checks.values()],
+            "version approved": [(c.version or "(none)") if c.by else "" for c in checks.values()],
+            "why it does not count": [c.reason for c in checks.values()],
         }
     )
+
+
+def _signer(check: Any) -> str:
+    if check.signer is not None:
+        return f"{check.signer.name} <{check.signer.email}>"
+    return check.by or ""
 
 
 def history_table(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:

@@ -3,7 +3,8 @@ and the checks and saving behind its forms (so the page only reads, calls and dr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -16,10 +17,11 @@ from kpi.analyses.goal_history import (
     quarter_history,
 )
 from kpi.core.formatting import format_delta, format_value
-from kpi.core.people import DEPARTMENTS, Person
+from kpi.core.people import Person
 from kpi.core.permissions import PermissionDenied, approving_department
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store, StoreError
+from kpi.workflows.definition_versions import ApprovalCheck, approval_checks, effective_status
 from kpi.workflows.goals import (
     decision_log,
     outlook_changes,
@@ -27,6 +29,7 @@ from kpi.workflows.goals import (
     proposals,
     propose_target,
     set_price_outlook,
+    sign_target,
     stored_value,
     typed_value,
 )
@@ -137,7 +140,7 @@ def overview_caption(forecasts: pl.DataFrame, plan: str) -> str:
         + (f" ({based_on[0]})" if len(based_on) else "")
         + f", the forecast for **{plan}** and its range, what finance and procurement "
         "propose, the target in `config/kpis.yaml` and who signed it in the meeting. Pick a "
-        "KPI in **KPI by KPI** to see its history, propose or agree."
+        "KPI in **KPI by KPI** to see its history, propose or sign."
     )
 
 
@@ -256,21 +259,12 @@ def agreed_text(decision: Mapping[str, Any], plan: str, unit: str, currency: str
     )
 
 
-def agreed_message(
-    kpi_name: str, value: float | None, unit: str, currency: str, plan: str, fin: str, proc: str
-) -> str:
-    """What a recorded agreement says after the page reloads."""
-    return (
-        f"{kpi_name}: {format_value(value, unit, currency)} agreed for {plan}, signed by "
-        f"{fin} (finance) and {proc} (procurement), and written into config/kpis.yaml."
-    )
-
-
-def kpi_caption(kpi: KpiDefinition) -> str:
-    """The line under a KPI's name: id, owner, unit, direction, status and description."""
+def kpi_caption(kpi: KpiDefinition, people: Sequence[Person]) -> str:
+    """The line under a KPI's name: id, owner, unit, direction, status (agreed only on both
+    departments' valid signatures) and description."""
     return (
         f"`{kpi.id}` · owner **{kpi.owner}** · {kpi.unit} · {kpi.direction.replace('_', ' ')} · "
-        f"definition {kpi.status}. {kpi.description}"
+        f"definition {effective_status(kpi, people)}. {kpi.description}"
     )
 
 
@@ -309,44 +303,128 @@ def outlook_partly_saved(saved: Sequence[str]) -> str:
     return f"Saved: {', '.join(saved)}. Fix the others and save again."
 
 
-# ---- the agreement form --------------------------------------------------------------------
+# ---- signing a target -----------------------------------------------------------------------
 
 
-def signers_by_department(people: Iterable[Person]) -> dict[str, dict[str, Person]]:
-    """Who may sign for finance and for procurement, by email, in people.yaml's order."""
-    people = list(people)
-    return {
-        dept: {p.email: p for p in people if approving_department(p) == dept}
-        for dept in DEPARTMENTS
-    }
+def signatures(kpi: KpiDefinition, people: Sequence[Person]) -> dict[str, ApprovalCheck]:
+    """Each department's signature of the KPI's current content (its targets included), as
+    it counts: by a signer in people.yaml for that department, on exactly this content."""
+    return approval_checks(kpi, people)
 
 
-def signer_index(options: Sequence[str], me: str | None) -> int:
-    """The signer a box starts on: the person recording, when they may sign, else the first."""
-    return options.index(me) if me in options else 0
+def _signed_by(check: ApprovalCheck) -> str:
+    who = check.signer.name if check.signer else str(check.by)
+    return f"{who}, {check.on}" if check.on else who
 
 
-def agreement_problem(
-    me: str | None,
-    finance_signer: str | None,
-    procurement_signer: str | None,
-    both_agreed: bool,
-    value: float | None,
-    acting: str,
+def signatures_text(kpi: KpiDefinition, plan: str, people: Sequence[Person], currency: str) -> str:
+    """Who has signed which target for the planned quarter and who still has to sign, e.g.
+    'Finance signed 12.0 days (Sam Okafor, 2026-12-02); procurement has still to sign.'"""
+    target = kpi.targets.get(plan)
+    shown = (
+        format_value(float(target), kpi.unit, currency)
+        if target is not None
+        else f"the definition without a target for {plan}"
+    )
+    parts = []
+    for dept, check in signatures(kpi, people).items():
+        if check.counts:
+            parts.append(f"{dept} signed {shown} ({_signed_by(check)})")
+        elif check.state == "void":
+            parts.append(f"{dept} has still to sign (its approval does not count: {check.reason})")
+        else:
+            parts.append(f"{dept} has still to sign")
+    text = "; ".join(parts)
+    text = text[0].upper() + text[1:] + "."
+    if all(c.counts for c in signatures(kpi, people).values()) and target is not None:
+        text += f" Both departments signed it: {shown} is agreed for {plan}."
+    return text
+
+
+def sign_blocked(person: Person | None) -> str | None:
+    """Why the acting person may not sign a target, or None when they may (for their own
+    department only: nobody signs for someone else)."""
+    if approving_department(person) is not None:
+        return None
+    who = person.label if person else "Nobody (not signed in)"
+    return (
+        f"{who} may not sign targets: a finance member or the CFO signs for finance, a "
+        "procurement member for procurement, each for themselves. Pick one of them under "
+        "**Acting as** to sign."
+    )
+
+
+def sign_note(
+    kpi: KpiDefinition, plan: str, dept: str, people: Sequence[Person], currency: str
 ) -> str | None:
-    """Why the agreement form cannot be recorded, or None. The person recording must be one
-    of the two signers, must confirm both agreed in the meeting, and must give a value."""
-    if me is None or me not in (finance_signer, procurement_signer):
+    """What signing means here, when the other department has signed: the same value agrees
+    the target, a different one voids their signature."""
+    other = "procurement" if dept == "finance" else "finance"
+    theirs = signatures(kpi, people)[other]
+    target = kpi.targets.get(plan)
+    if not theirs.counts or target is None:
+        return None
+    value = format_value(float(target), kpi.unit, currency)
+    return (
+        f"{other.capitalize()} signed {value} ({_signed_by(theirs)}). Sign the same value "
+        f"to agree the target; signing a different value voids {other}'s signature, and "
+        f"{other} has to sign again."
+    )
+
+
+def sign(
+    store: Store,
+    kpis_path: Path,
+    person: Person | None,
+    plan: str,
+    kpi_id: str,
+    typed: float | None,
+    unit: str,
+    rationale: str,
+    expected_version: str | None,
+    people: Sequence[Person],
+) -> Any:
+    """Sign a target as typed in the form (a percent KPI's target in percent) for the acting
+    person's department; GoalError when no value was typed, as sign_target for the rest."""
+    if typed is None:
+        raise GoalError("Enter the target you sign.", "value")
+    value = stored_value(typed, unit)
+    return sign_target(
+        store,
+        kpis_path,
+        person,
+        plan,
+        kpi_id,
+        value,
+        rationale,
+        expected_version,
+        people=people,
+    )
+
+
+def signed_message(
+    result: Any,
+    kpi_name: str,
+    value: float | None,
+    unit: str,
+    currency: str,
+    plan: str,
+    dept: str,
+    name: str,
+) -> str:
+    """What a signature did, after the page reloads: agreed, or waiting for the other."""
+    other = "procurement" if dept == "finance" else "finance"
+    shown = format_value(value, unit, currency)
+    text = f"{kpi_name}: {shown} for {plan} signed for {dept} by {name}"
+    if result.status == "agreed":
         return (
-            f"{acting} is not one of the two signers. The agreement is recorded by the finance "
-            "or the procurement signer: pick yourself as one of them, or act as one of them "
-            "under **Acting as**."
+            text + ". Both departments signed it: agreed, written into config/kpis.yaml "
+            "and the decision log."
         )
-    if not both_agreed:
-        return "Tick the box once both signers have agreed this target in the meeting."
-    if value is None:
-        return "Enter the agreed target."
-    return None
+    text += f" and written into config/kpis.yaml. It is agreed once {other} signs the same value."
+    if other in result.cleared_approvals:
+        text += f" {other.capitalize()}'s earlier signature was of another content: it is void."
+    return text
 
 
 # ---- the price outlook form ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import polars as pl
 
 from kpi.core.formatting import format_delta, format_value
+from kpi.core.people import Person
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.workflows.definition_versions import effective_status
 
@@ -58,11 +59,13 @@ def status_tally(card: pl.DataFrame) -> str:
     return " · ".join(f"{label}: **{counts.get(s, 0)}**" for s, label in STATUS_LABELS.items())
 
 
-def with_agreement(card: pl.DataFrame, definitions: Sequence[KpiDefinition]) -> pl.DataFrame:
+def with_agreement(
+    card: pl.DataFrame, definitions: Sequence[KpiDefinition], people: Sequence[Person]
+) -> pl.DataFrame:
     """The card with each KPI's agreement as of now (both departments' approvals of the
-    current version), not the status the card was computed with: an approval or a change
-    shows as soon as the file does, even on a cached card."""
-    agreement = {k.id: effective_status(k) for k in definitions}
+    current version, by signers in `people`), not the status the card was computed with:
+    an approval or a change shows as soon as the file does, even on a cached card."""
+    agreement = {k.id: effective_status(k, people) for k in definitions}
     return card.with_columns(
         pl.col("id").replace_strict(agreement, default="draft").alias("definition_status")
     )

@@ -401,8 +401,8 @@ def _approval_issues(entry: CommentedMap, issue: _Report) -> list[Issue]:
             "status",
             _key_line(entry, "status"),
             f"status is 'agreed' but {who} {'has' if len(missing) == 1 else 'have'} not approved",
-            "add approvals: {finance: {by: ..., on: YYYY-MM-DD}, procurement: {by: ..., on: ...}}"
-            " or set status: proposed",
+            "set status: proposed; each department then approves it in the app (KPI "
+            "definitions → Approvals), which records who signed which content",
         )
     ]
 

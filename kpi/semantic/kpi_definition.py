@@ -95,8 +95,8 @@ class Approval(_Strict):
 
     by: Text
     on: date
-    # Short hash of the signed content approved (kpi.workflows.kpi_editing.entry_version); an
-    # approval written by hand without it is taken at face value.
+    # Short hash of the signed content approved (kpi.workflows.definition_versions.entry_version);
+    # an approval without it, or by someone not in people.yaml, counts as no approval.
     version: str | None = None
 
 

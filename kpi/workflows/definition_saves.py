@@ -1,33 +1,37 @@
-"""Saving KPI definitions from the app: edit, add, approve, set a target, agree a target.
+"""Saving KPI definitions from the app: edit, add, approve, set a target, sign a target.
 
 Each save enforces who may do it (kpi.core.permissions: a member of the owning department,
 either department for a joint KPI, the CFO for any; viewers and other departments never),
 whatever a page shows, then hands its change to the one writer
 (kpi.workflows.definition_writer). A change of the signed content clears the approvals and
-sends an agreed KPI back to `proposed` (kpi.workflows.definition_versions).
+sends an agreed KPI back to `proposed` (kpi.workflows.definition_versions). Approving and
+signing a target write only the acting person's own signature, for their own department:
+an agreement is two acts by two people.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from kpi.core.people import DEPARTMENTS, Person
+from kpi.core.people import Person, load_people
 from kpi.core.permissions import (
     require_approver,
     require_definition_writer,
     require_kpi_editor,
-    require_meeting_signers,
+    require_signer,
+    same_address,
 )
 from kpi.core.settings import Settings
 from kpi.store.database import Store
-from kpi.workflows.definition_versions import approvals_state, entry_version
-from kpi.workflows.definition_writer import Change, EditError, SaveResult, save
+from kpi.workflows.definition_versions import approval_checks, approvals_state, entry_version
+from kpi.workflows.definition_writer import Change, EditError, Mutation, SaveResult, save
 from kpi.workflows.yaml_splice import (
+    SourceFile,
     assign,
     child_like,
     commented,
@@ -38,6 +42,7 @@ from kpi.workflows.yaml_splice import (
     merge_map,
     plain,
     position,
+    sha,
     sibling_value,
     tidy_number,
 )
@@ -117,26 +122,26 @@ def approve_kpi(
     expected_version: str,
     reason: str = "",
     *,
+    people: Sequence[Person] | None = None,
     settings: Settings | None = None,
     history_path: Path | None = None,
 ) -> SaveResult:
     """Approve the KPI's current content for the person's department (members; the CFO
-    for finance). When both departments approved the same content, it becomes agreed.
-    Approving again for a department that already approved this content changes nothing."""
+    for finance): only the acting person's own signature is written. When the other
+    department's approval counts for the same content (`people`: people.yaml, loaded here
+    when not given), it becomes agreed. Approving again for a department that already
+    approved this content changes nothing."""
     dept = require_approver(person)
+    people = _people(people)
 
     def mutate(doc: CommentedMap, entries: CommentedSeq) -> Change:
         index, entry = find_entry(entries, kpi_id, Path(path))
         before = plain(entry)
         change = Change(kpi_id, "approved", person.email, reason.strip(), index, before, before)
-        state = approvals_state(before)
-        if state[dept] != "approved":
+        if approval_checks(before, people)[dept].state != "approved":
             _approve(entry, entries, dept, person.email)
-        other = "procurement" if dept == "finance" else "finance"
-        if state[other] == "void":
-            change.cleared[other] = json_safe(before["approvals"][other])
-            del entry["approvals"][other]
-        _settle_status(entry)
+        _clear_void(entry, _other(dept), people, change)
+        _settle_status(entry, people)
         change.after = plain(entry)
         return change
 
@@ -173,50 +178,68 @@ def set_target(
     return save(path, expected_version, kpi_id, mutate, proposal, settings, history_path)
 
 
-def set_agreed_target(
+def sign_target(
     path: Path,
-    finance_person: Person,
-    procurement_person: Person,
+    person: Person,
     kpi_id: str,
     period: str,
     value: float,
     rationale: str,
     expected_version: str,
     *,
+    people: Sequence[Person] | None = None,
     settings: Settings | None = None,
     history_path: Path | None = None,
-    decision: dict[str, Any] | None = None,
+    decision: Callable[[dict[str, Person]], dict[str, Any]] | None = None,
     store: Store | None = None,
 ) -> SaveResult:
-    """The quarterly goals meeting: write the target and both sign-offs at once (the
-    approvals name the new content), so the KPI stays or becomes agreed. Needs a finance
-    member or the CFO, and a procurement member. With `decision` (a goals meeting's row
-    for `goal_decisions`), the row is written into `store` in the same unit of work as the
-    file (kpi.workflows.definition_writer)."""
-    require_meeting_signers(finance_person, procurement_person)
+    """The acting person signs a target for their own department (a finance member or the
+    CFO for finance, a procurement member for procurement): targets[period] = value, and
+    their department's approval of the entry's new content. Nobody signs for anyone else.
+
+    A different value changes the signed content, which voids the other department's
+    earlier signature (as any change does). When the other department's approval counts
+    for exactly this content (its signer checked against `people`, people.yaml, loaded
+    here when not given), the KPI becomes agreed; then `decision` (given the two signers
+    by department) makes the goals meeting's row for `goal_decisions`, written into
+    `store` in the same unit of work as the file (kpi.workflows.definition_writer)."""
+    dept = require_signer(person, "sign targets")
     why = _reason(rationale)
     period, value = _target(period, value)
-    signers = [finance_person.email, procurement_person.email]
+    people = _people(people)
 
     def mutate(doc: CommentedMap, entries: CommentedSeq) -> Change:
         index, entry = find_entry(entries, kpi_id, Path(path))
         before = plain(entry)
         _put_target(entry, entries, period, value)
-        change = Change(
-            kpi_id, "target agreed", ", ".join(signers), why, index, before, plain(entry)
-        )
+        change = Change(kpi_id, "target signed", person.email, why, index, before, plain(entry))
         change = _after_content_change(entry, change)
-        for dept, email in zip(DEPARTMENTS, signers, strict=True):
-            _approve(entry, entries, dept, email)  # the meeting's signers, even if approved
-        _settle_status(entry)
-        change.status_reset = False  # signed again in the same save
-        change.signers = signers
+        mine = approval_checks(plain(entry), people)[dept]
+        if not (mine.counts and same_address(mine.by, person.email)):
+            _approve(entry, entries, dept, person.email)  # the actor's own signature only
+        _clear_void(entry, _other(dept), people, change)
+        _settle_status(entry, people)
         change.after = plain(entry)
+        if _agreement(change.after, people):
+            change.action = "target agreed"
+        change.signers = [person.email]
+        return change
+
+    expected = _dry_run(Path(path), expected_version, mutate, settings)
+    agreed = _agreement(expected.after, people) if expected else None
+    row = decision(agreed) if agreed and decision is not None else None
+
+    def checked(doc: CommentedMap, entries: CommentedSeq) -> Change:
+        change = mutate(doc, entries)
+        if expected is None or _agreement(change.after, people) != agreed:
+            raise EditError(
+                f"Not signed: '{kpi_id}' changed while you signed. Read it again, then sign."
+            )
         return change
 
     proposal = {"targets": {period: value}}
     return save(
-        path, expected_version, kpi_id, mutate, proposal, settings, history_path, decision, store
+        path, expected_version, kpi_id, checked, proposal, settings, history_path, row, store
     )
 
 
@@ -281,14 +304,52 @@ def _approve(entry: CommentedMap, entries: CommentedSeq, dept: str, email: str) 
         approvals[dept] = commented(record, like, depth=2)
 
 
-def _settle_status(entry: CommentedMap) -> None:
+def _settle_status(entry: CommentedMap, people: Sequence[Person]) -> None:
     """Agreed with both departments' valid approvals; an agreed KPI that lacks one (an
-    approval voided by a hand edit) is proposed again."""
-    both = set(approvals_state(plain(entry)).values()) == {"approved"}
+    approval voided by a hand edit, by an unknown signer) is proposed again."""
+    both = set(approvals_state(plain(entry), people).values()) == {"approved"}
     if both and entry.get("status") != "agreed":
         entry["status"] = "agreed"
     elif not both and entry.get("status") == "agreed":
         entry["status"] = "proposed"
+
+
+def _other(dept: str) -> str:
+    return "procurement" if dept == "finance" else "finance"
+
+
+def _people(people: Sequence[Person] | None) -> list[Person]:
+    """The people a save checks recorded signatures against: given, or people.yaml."""
+    return list(people) if people is not None else load_people()
+
+
+def _clear_void(entry: CommentedMap, dept: str, people: Sequence[Person], change: Change) -> None:
+    """Drop a department's approval that does not count (kept in the history's cleared
+    approvals), so the file never shows a signature that is not one."""
+    if approval_checks(plain(entry), people)[dept].state == "void":
+        change.cleared[dept] = json_safe(entry["approvals"][dept])
+        del entry["approvals"][dept]
+
+
+def _agreement(entry: Mapping[str, Any], people: Sequence[Person]) -> dict[str, Person] | None:
+    """The two signers (by department) when the entry is agreed on approvals that count."""
+    checks = approval_checks(entry, people)
+    if entry.get("status") != "agreed" or not all(c.counts for c in checks.values()):
+        return None
+    return {d: c.signer for d, c in checks.items() if c.signer is not None}
+
+
+def _dry_run(
+    path: Path, expected_version: str, mutate: Mutation, settings: Settings | None
+) -> Change | None:
+    """What a save would do to the file as the person read it (None when the file is no
+    longer that version: the save itself then refuses). The decision row depends on it
+    and must be handed to the writer before the write; the save checks it again."""
+    raw = path.read_bytes()
+    if sha(raw) != expected_version:
+        return None
+    source = SourceFile.parse(path, raw, settings)
+    return mutate(source.doc, source.entries)
 
 
 def _put_target(entry: CommentedMap, entries: CommentedSeq, period: str, value: Any) -> None:

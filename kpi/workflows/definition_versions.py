@@ -1,11 +1,14 @@
 """Versions and approvals of KPI definitions: what an editor holds, what both departments sign.
 
-Two-key approval: an approval records the short hash of the signed content of the entry
-(id, source, period_by, formula, targets; `entry_version`). Changing any of them clears
-the approvals, and an agreed KPI goes back to `proposed`; it is agreed again when finance
-and procurement have both approved that same content. An approval whose hash no longer
-matches is void; one written by hand without a hash is taken at face value. Also here:
-the history of saves, and what the definitions page lists and checks.
+Two-key approval: an approval records who signed and the short hash of the signed content
+of the entry (id, source, period_by, formula, targets, direction, unit, owner;
+`entry_version`). Changing any of them clears the approvals, and an agreed KPI goes back to
+`proposed`; it is agreed again when finance and procurement have both approved that same
+content. An approval counts only when its hash is the current content's and its signer is
+in people.yaml and may sign for that department; one without a hash (written by hand), of
+older content, by an unknown address or by someone of the other department counts as none
+(`approval_checks` says why). Also here: the history of saves, and what the definitions
+page lists and checks.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import io
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 
-from kpi.core.people import DEPARTMENTS
+from kpi.core.people import DEPARTMENTS, Person
+from kpi.core.permissions import find_person, signature_problem
 from kpi.core.settings import Settings
 from kpi.semantic.definitions import DefinitionsError, Issue
 from kpi.workflows.yaml_splice import (
@@ -34,9 +39,20 @@ from kpi.workflows.yaml_splice import (
     sha,
 )
 
-# Fields whose change alters the number both departments signed: changing one clears the
-# approvals and sends an agreed KPI back to `proposed`.
-SIGNED_FIELDS: tuple[str, ...] = ("source", "period_by", "formula", "targets")
+# Fields whose change alters what both departments signed: the number (view, period
+# column, formula), what it is judged against (targets, and direction: which way is green)
+# and how it reads and who answers for it (unit, owner). Changing one clears the approvals
+# and sends an agreed KPI back to `proposed`.
+SIGNED_FIELDS: tuple[str, ...] = (
+    "source",
+    "period_by",
+    "formula",
+    "targets",
+    "direction",
+    "unit",
+    "owner",
+)
+SIGNED_SHOWN = "view, period column, formula, targets, direction, unit and owner"
 
 
 def file_version(path: Path) -> str:
@@ -45,7 +61,7 @@ def file_version(path: Path) -> str:
 
 
 def entry_version(entry: Mapping | BaseModel) -> str:
-    """Short hash of what both departments sign: id, source, period_by, formula, targets."""
+    """Short hash of what both departments sign: the id and SIGNED_FIELDS."""
     data = as_data(entry)
     signed = {key: data.get(key) for key in ("id", *SIGNED_FIELDS)}
     signed["formula"] = str(signed["formula"] or "").strip()
@@ -54,31 +70,87 @@ def entry_version(entry: Mapping | BaseModel) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def approvals_state(entry: Mapping | BaseModel) -> dict[str, str]:
-    """For finance and procurement: 'approved' (this content, or by hand without a
-    version), 'void' (approved another content) or 'missing'."""
+@dataclass(frozen=True)
+class ApprovalCheck:
+    """One department's approval as it stands: 'approved' (counts), 'void' (written, but
+    does not count: `kind` and `reason` say why) or 'missing'. `signer` is the person of
+    people.yaml who signed, when known."""
+
+    state: str
+    kind: str = ""  # void: 'no hash', 'older content', 'unknown signer', 'wrong department'
+    reason: str = ""
+    by: str | None = None
+    on: str | None = None
+    version: str | None = None
+    signer: Person | None = None
+
+    @property
+    def counts(self) -> bool:
+        return self.state == "approved"
+
+
+def approval_checks(
+    entry: Mapping | BaseModel, people: Sequence[Person]
+) -> dict[str, ApprovalCheck]:
+    """Finance's and procurement's approvals checked: an approval counts only when it names
+    the entry's current content hash and its signer is in `people` (people.yaml, loaded once
+    by the caller) and may sign for that department. Everything else is no approval."""
     data = as_data(entry)
     version = entry_version(data)
     approvals = data.get("approvals") or {}
-    state = {}
+    checks = {}
     for dept in DEPARTMENTS:
         given = approvals.get(dept) if isinstance(approvals, Mapping) else None
-        if not isinstance(given, Mapping):
-            state[dept] = "missing"
-        elif given.get("version") in (None, version):
-            state[dept] = "approved"
-        else:
-            state[dept] = "void"
-    return state
+        checks[dept] = _check(given, dept, version, people)
+    return checks
 
 
-def effective_status(entry: Mapping | BaseModel) -> str:
+def _check(given: object, dept: str, version: str, people: Sequence[Person]) -> ApprovalCheck:
+    if not isinstance(given, Mapping):
+        return ApprovalCheck("missing")
+    by, signed = given.get("by"), given.get("version")
+    on = str(given["on"]) if given.get("on") is not None else None
+    seen = {"by": str(by) if by is not None else None, "on": on}
+    seen["version"] = str(signed) if signed is not None else None
+    problem = signature_problem(by, dept, people)
+    if not signed:
+        return ApprovalCheck(
+            "void",
+            "no hash",
+            "it names no content hash (written by hand?): approve it again in the app",
+            **seen,
+        )
+    if problem:
+        return ApprovalCheck("void", problem[0], problem[1], **seen)
+    signer = find_person(by, people)
+    if str(signed) != version:
+        return ApprovalCheck(
+            "void",
+            "older content",
+            f"it signed an older content ({signed}); the current content is {version}",
+            **seen,
+            signer=signer,
+        )
+    return ApprovalCheck("approved", **seen, signer=signer)
+
+
+def approvals_state(entry: Mapping | BaseModel, people: Sequence[Person]) -> dict[str, str]:
+    """For finance and procurement: 'approved', 'void' or 'missing' (see approval_checks)."""
+    return {d: c.state for d, c in approval_checks(entry, people).items()}
+
+
+def effective_status(entry: Mapping | BaseModel, people: Sequence[Person]) -> str:
     """The status to show: 'agreed' only with both departments' valid approvals."""
     data = as_data(entry)
     status = str(data.get("status") or "draft")
-    if status == "agreed" and set(approvals_state(data).values()) != {"approved"}:
+    if status == "agreed" and set(approvals_state(data, people).values()) != {"approved"}:
         return "proposed"
     return status
+
+
+def still_to_sign(entry: Mapping | BaseModel, people: Sequence[Person]) -> list[str]:
+    """The departments whose valid approval of the current content is still missing."""
+    return [d for d, c in approval_checks(entry, people).items() if not c.counts]
 
 
 def read_entry(path: Path, kpi_id: str) -> tuple[dict, str]:
@@ -125,9 +197,22 @@ def kpi_history(
 
 APPROVAL_SHOWN = {
     "approved": "✓ approved",
-    "void": "✗ void (older version)",
+    "void": "✗ void",
     "missing": "– not yet",
 }
+
+
+def approval_shown(check: ApprovalCheck) -> str:
+    """One department's approval in a table cell: who signed and when, or why it does not
+    count, or that it is still to come."""
+    if check.state == "approved":
+        who = check.signer.name if check.signer else check.by
+        return f"✓ {who}, {check.on}" if check.on else f"✓ {who}"
+    if check.state == "void":
+        return f"✗ void: {check.kind}"
+    return APPROVAL_SHOWN["missing"]
+
+
 CATALOGUE_COLUMNS = (
     "id",
     "name",
@@ -137,6 +222,7 @@ CATALOGUE_COLUMNS = (
     "status",
     "finance_approval",
     "procurement_approval",
+    "to_sign",
     "description",
 )
 
@@ -161,11 +247,12 @@ def check_candidate(text: str, settings: Settings | None = None) -> tuple[list, 
             return [], list(exc.issues)
 
 
-def catalogue(definitions: Sequence) -> pl.DataFrame:
-    """One row per KPI with its effective status and each department's approval state."""
+def catalogue(definitions: Sequence, people: Sequence[Person]) -> pl.DataFrame:
+    """One row per KPI with its effective status, each department's approval (who and when,
+    or why it does not count) and who still has to sign its current content."""
     rows = []
     for k in definitions:
-        state = approvals_state(k)
+        checks = approval_checks(k, people)
         rows.append(
             {
                 "id": k.id,
@@ -173,9 +260,10 @@ def catalogue(definitions: Sequence) -> pl.DataFrame:
                 "owner": k.owner,
                 "theme": k.theme,
                 "unit": k.unit,
-                "status": effective_status(k),
-                "finance_approval": APPROVAL_SHOWN[state["finance"]],
-                "procurement_approval": APPROVAL_SHOWN[state["procurement"]],
+                "status": effective_status(k, people),
+                "finance_approval": approval_shown(checks["finance"]),
+                "procurement_approval": approval_shown(checks["procurement"]),
+                "to_sign": ", ".join(d for d, c in checks.items() if not c.counts),
                 "description": k.description,
             }
         )

@@ -10,12 +10,15 @@ hold whatever the page shows or hides:
 - a finance member or the CFO proposes finance's target, a procurement member
   procurement's; viewers propose nothing. Every proposal is kept (`target_proposals`); the
   latest of each department is the one on the table;
-- an agreed target needs a finance signer (member or CFO) and a procurement signer
-  (member): it is written into the KPI's `targets` in config/kpis.yaml by
-  kpi.workflows.definition_saves.set_agreed_target and recorded in `goal_decisions` as
-  one unit of work: a refused save (someone saved the file in between) records nothing,
-  and a save cut short between the file and the row is completed or dropped on the next
-  start (kpi.workflows.definition_writer).
+- an agreed target is two acts by two people: a finance member or the CFO signs it for
+  finance, a procurement member for procurement, each on their own (`sign_target` takes
+  only the acting person). Each signature writes the target into the KPI's `targets` in
+  config/kpis.yaml and that department's approval of the KPI's content; a different value
+  voids the other's signature. The second signature on the same content agrees it: its
+  row in `goal_decisions` names both signers and is written with the file as one unit of
+  work: a refused save (someone saved the file in between) records nothing, and a save
+  cut short between the file and the row is completed or dropped on the next start
+  (kpi.workflows.definition_writer).
 
 Values are in the KPI's own unit as kpis.yaml holds it: a percent KPI's target is a share
 (0.72 for 72 %), a currency KPI's an amount in the reporting currency.
@@ -36,7 +39,7 @@ import polars as pl
 
 from kpi.analyses.goal_history import GoalError, check_quarter, kpi_frame
 from kpi.core.people import Person
-from kpi.core.permissions import check_signer, proposing_department, require_outlook_editor
+from kpi.core.permissions import proposing_department, require_outlook_editor, require_signer
 from kpi.semantic.definitions import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries import goals as q
@@ -222,55 +225,65 @@ def proposal_history(store: Store, quarter: str, kpi_id: str | None = None) -> p
 # ---------------------------------------------------------------------------------------
 
 
-def agree_target(
+def sign_target(
     store: Store,
     kpis_path: str | Path,
-    finance_person: Person | None,
-    procurement_person: Person | None,
+    person: Person | None,
     quarter: str,
     kpi_id: str,
     value: float,
     rationale: str,
     expected_version: Any,
+    *,
+    people: Sequence[Person] | None = None,
 ) -> Any:
-    """Write the agreed target into kpis.yaml with both sign-offs and log the decision.
+    """The acting person signs a target for their own department; the other signs apart.
 
-    definition_saves.set_agreed_target writes the target (refusing if the file changed
-    since `expected_version`) and the decision row to `goal_decisions` as one unit of work
-    (kpi.workflows.definition_writer): a refused save logs nothing, and a save cut short
-    between the two writes is completed or dropped on the next start. Returns what
-    set_agreed_target returns.
+    definition_saves.sign_target writes targets[quarter] = value and only this person's
+    department's approval of the KPI's new content (refusing if the file changed since
+    `expected_version`). A different value than the one the other department signed voids
+    their signature. When the other department's approval counts for exactly this content,
+    the target is agreed: its `goal_decisions` row, naming the two real signers (names from
+    people.yaml: `people`, loaded once by the caller, or read here), is written in the same
+    unit of work as the file (kpi.workflows.definition_writer). PermissionDenied unless the
+    person signs for finance (a finance member or the CFO) or procurement (a procurement
+    member). Returns what definition_saves.sign_target returns.
     """
-    finance = check_signer(finance_person, "finance")
-    procurement = check_signer(procurement_person, "procurement")
+    require_signer(person, "sign targets")
+    assert person is not None
     quarter = check_quarter(quarter)
     kpi_id = _kpi_id(kpi_id, None)
     value = _target_value(value)
-    rationale = _text(rationale, "rationale", 2000, required="say why this target was agreed")
-    row = {
-        "quarter": quarter,
-        "kpi_id": kpi_id,
-        "value": value,
-        "rationale": rationale,
-        "finance_by": finance.email,
-        "finance_name": finance.name,
-        "procurement_by": procurement.email,
-        "procurement_name": procurement.name,
-        "decided_at": _now(),
-    }
-    result = definition_saves.set_agreed_target(
+    rationale = _text(rationale, "rationale", 2000, required="say why you sign this target")
+    assert rationale is not None
+
+    def decision(signers: dict[str, Person]) -> dict[str, Any]:
+        """The decision row: the target and the two people whose approvals agree it."""
+        finance, procurement = signers["finance"], signers["procurement"]
+        return {
+            "quarter": quarter,
+            "kpi_id": kpi_id,
+            "value": value,
+            "rationale": rationale,
+            "finance_by": finance.email,
+            "finance_name": finance.name,
+            "procurement_by": procurement.email,
+            "procurement_name": procurement.name,
+            "decided_at": _now(),
+        }
+
+    return definition_saves.sign_target(
         Path(kpis_path),
-        finance,
-        procurement,
+        person,
         kpi_id,
         quarter,
         value,
         rationale,
         expected_version,
-        decision=row,
+        people=people,
+        decision=decision,
         store=store,
     )
-    return result
 
 
 DECISIONS_SCHEMA = {

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kpi.core.people import Person
+from kpi.core.people import Person, load_people
 from kpi.reporting import definitions_form as defs
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import get
-from kpi.workflows.definition_versions import effective_status, entry_version
+from kpi.workflows.definition_versions import entry_version
 from kpi.workflows.definition_writer import ConflictError
 
 KPIS = Path(__file__).resolve().parents[2] / "config" / "kpis.yaml"
+PEOPLE = load_people(KPIS.parent / "people.yaml")
 
 
 def _kpi():
@@ -27,17 +28,26 @@ def test_acting_label_names_the_person_or_nobody():
 def test_theme_label_and_kpi_caption():
     assert defs.theme_label("no_such_theme") == "no_such_theme"
     kpi = _kpi()
-    caption = defs.kpi_caption(kpi)
+    caption = defs.kpi_caption(kpi, PEOPLE)
     assert caption.startswith(f"`total_spend` · owner **{kpi.owner}** · ")
     assert defs.theme_label(kpi.theme) in caption
-    assert caption.endswith(defs.STATUS_SHOWN[effective_status(kpi)])
+    assert caption.endswith("✓ agreed")
+    assert defs.kpi_caption(kpi, []).endswith("proposed, awaiting approval")
 
 
-def test_status_line_carries_the_signed_version():
+def test_status_line_carries_the_signed_version_and_who_still_signs():
     kpi = _kpi()
-    assert defs.status_line(kpi) == (
-        f"Status **{defs.STATUS_SHOWN[effective_status(kpi)]}** · version of the signed "
-        f"content `{entry_version(kpi)}` (view, period column, formula and targets)"
+    assert defs.status_line(kpi, PEOPLE) == (
+        f"Status **✓ agreed** · version of the signed content `{entry_version(kpi)}` (view, "
+        "period column, formula, targets, direction, unit and owner) · both departments "
+        "signed this content"
+    )
+    otd = get(load_definitions(KPIS), "supplier_concentration_top5")  # procurement approved
+    assert defs.to_sign_text(otd, PEOPLE) == "still to sign: finance"
+    # Jonas left people.yaml: procurement's approval no longer counts, and the line says why
+    assert defs.to_sign_text(otd, PEOPLE[:2]) == (
+        "still to sign: finance and procurement (its approval does not count: "
+        "jonas.berg@example.org is not in people.yaml)"
     )
 
 

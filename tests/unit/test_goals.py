@@ -23,6 +23,7 @@ The data end on 2026-04-05, so FY2026-Q1 is the last complete quarter.
 
 from __future__ import annotations
 
+import inspect
 import types
 from decimal import Decimal as D
 from pathlib import Path
@@ -38,7 +39,7 @@ from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import select_definitions
 from kpi.store.database import Store
 from kpi.workflows import definition_saves, definition_versions, goals
-from kpi.workflows.goal_decisions import record_decision
+from kpi.workflows.definition_writer import ConflictError
 from tests import hand_fixture
 
 CFO = Person("claire.dubois@example.org", "Claire Dubois", "finance", "cfo")
@@ -47,6 +48,7 @@ PROCUREMENT = Person("jonas.berg@example.org", "Jonas Berg", "procurement", "mem
 PROCUREMENT_2 = Person("ana.ruiz@example.org", "Ana Ruiz", "procurement", "member")
 VIEWER = Person("lee.chen@example.org", "Lee Chen", "operations", "viewer")
 PROCUREMENT_VIEWER = Person("vi.ewer@example.org", "Vi Ewer", "procurement", "viewer")
+PEOPLE = [CFO, FINANCE, PROCUREMENT, PROCUREMENT_2, VIEWER]  # as in config/people.yaml
 
 PACKAGING_QTY = [100, 120, 110, 130, 110, 132, 121, 143]  # FY2024-Q1 .. FY2025-Q4
 
@@ -319,92 +321,142 @@ def test_proposal_checks(fresh, total_spend):
 # ---- agreed targets ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake_editing(monkeypatch):
-    """The definitions save stood in for: records the calls, or refuses like a stale version."""
-    calls = []
-
-    def set_agreed_target(
-        path, fin, proc, kpi_id, period, value, rationale, expected_version, decision, store
-    ):
-        if expected_version == "stale":
-            raise RuntimeError("someone saved the file in between")
-        calls.append((path, fin.email, proc.email, kpi_id, period, value, rationale))
-        record_decision(store, {**decision, "kpis_version": "v2"})
-        return types.SimpleNamespace(version="v2")
-
-    monkeypatch.setattr(definition_saves, "set_agreed_target", set_agreed_target)
-    return calls
-
-
-def test_agree_target_logs_the_decision(fresh, fake_editing, tmp_path):
-    yaml_path = tmp_path / "kpis.yaml"
-    goals.agree_target(
-        fresh, yaml_path, FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 2400, "Both", "v1"
-    )
-    assert fake_editing == [
-        (yaml_path, FINANCE.email, PROCUREMENT.email, "total_spend", "FY2026-Q3", 2400.0, "Both")
-    ]
-    log = goals.decision_log(fresh, "FY2026-Q3")
-    row = log.row(0, named=True)
-    assert (row["kpi"], row["value"], row["rationale"], row["kpis_version"]) == (
-        "total_spend",
-        2400.0,
-        "Both",
-        "v2",
-    )
-    assert (row["finance_name"], row["procurement_name"]) == ("Sam Okafor", "Jonas Berg")
-    assert goals.decision_log(fresh, "FY2026-Q4").is_empty()
-    assert len(goals.decision_log(fresh)) == 1
-
-
-def test_a_refused_save_logs_nothing(fresh, fake_editing, tmp_path):
-    with pytest.raises(RuntimeError, match="in between"):
-        goals.agree_target(
-            fresh, tmp_path / "k.yaml", CFO, PROCUREMENT, "FY2026-Q3", "total_spend", 1, "x",
-            "stale",
-        )  # fmt: skip
-    assert goals.decision_log(fresh).is_empty()
-
-
-@pytest.mark.parametrize(
-    "fin,proc",
-    [(PROCUREMENT, PROCUREMENT_2), (FINANCE, FINANCE), (FINANCE, CFO), (VIEWER, PROCUREMENT)],
-)
-def test_both_signers_must_be_the_right_people(fresh, fake_editing, tmp_path, fin, proc):
-    with pytest.raises(PermissionDenied, match="may not sign"):
-        goals.agree_target(
-            fresh, tmp_path / "k.yaml", fin, proc, "FY2026-Q3", "total_spend", 1, "x", "v"
-        )
-    assert fake_editing == [] and goals.decision_log(fresh).is_empty()
-
-
-def test_an_agreement_needs_a_rationale(fresh, fake_editing, tmp_path):
-    with pytest.raises(goal_history.GoalError, match="say why"):
-        goals.agree_target(
-            fresh, tmp_path / "k.yaml", FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 1,
-            "  ", "v",
-        )  # fmt: skip
-
-
-def test_agree_target_writes_the_yaml(fresh, tmp_path):
+def _meeting_file(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of config/kpis.yaml (total_spend agreed by Claire and Jonas) and its version."""
     source = Path(kpi.__file__).parent.parent / "config" / "kpis.yaml"
     yaml_path = tmp_path / "kpis.yaml"
     yaml_path.write_bytes(source.read_bytes())
-    version = definition_versions.file_version(yaml_path)
-    goals.agree_target(
-        fresh, yaml_path, FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 2400, "Agreed", version
+    return yaml_path, definition_versions.file_version(yaml_path)
+
+
+def _sign(store, path, person, value, why="Prices up 3.5 %", quarter="FY2026-Q3"):
+    version = definition_versions.file_version(path)
+    return goals.sign_target(
+        store, path, person, quarter, "total_spend", value, why, version, people=PEOPLE
     )
-    (agreed,) = select_definitions(load_definitions(yaml_path), ["total_spend"])
+
+
+def _approvals(path: Path) -> dict[str, str]:
+    entry, _ = definition_versions.read_entry(path, "total_spend")
+    return {dept: a["by"] for dept, a in (entry.get("approvals") or {}).items()}
+
+
+def test_an_agreed_target_is_two_signatures_by_two_people(fresh, tmp_path):
+    path, _ = _meeting_file(tmp_path)
+    first = _sign(fresh, path, FINANCE, 2400)
+    # the new target voids both earlier approvals; only Sam's own signature is written
+    assert first.status == "proposed" and first.action == "target signed"
+    assert set(first.cleared_approvals) == {"finance", "procurement"}
+    assert _approvals(path) == {"finance": FINANCE.email}
+    assert goals.decision_log(fresh).is_empty()
+
+    second = _sign(fresh, path, PROCUREMENT, 2400, "Volumes flat")
+    assert second.status == "agreed" and second.action == "target agreed"
+    assert _approvals(path) == {"finance": FINANCE.email, "procurement": PROCUREMENT.email}
+    (agreed,) = select_definitions(load_definitions(path), ["total_spend"])
     assert agreed.targets["FY2026-Q3"] == 2400
-    assert goals.decision_log(fresh)["kpis_version"][0] == definition_versions.file_version(
-        yaml_path
+    assert definition_versions.effective_status(agreed, PEOPLE) == "agreed"
+    log = goals.decision_log(fresh)
+    assert len(log) == 1
+    row = log.row(0, named=True)
+    assert (row["kpi"], row["quarter"], row["value"], row["rationale"]) == (
+        "total_spend",
+        "FY2026-Q3",
+        2400.0,
+        "Volumes flat",
     )
-    with pytest.raises(Exception):  # noqa: B017 - the old version is stale now
-        goals.agree_target(
-            fresh, yaml_path, FINANCE, PROCUREMENT, "FY2026-Q3", "total_spend", 1, "x", version
-        )
+    assert (row["finance_by"], row["finance_name"]) == (FINANCE.email, "Sam Okafor")
+    assert (row["procurement_by"], row["procurement_name"]) == (PROCUREMENT.email, "Jonas Berg")
+    assert row["kpis_version"] == definition_versions.file_version(path)
+    # each history line names only the person who acted
+    lines = definition_versions.kpi_history(path, "total_spend")
+    assert [(h["who"], h["action"], h["signers"]) for h in lines] == [
+        (PROCUREMENT.email, "target agreed", [PROCUREMENT.email]),
+        (FINANCE.email, "target signed", [FINANCE.email]),
+    ]
+    # signing the agreed value again changes nothing and logs nothing twice
+    assert not _sign(fresh, path, PROCUREMENT, 2400).changed
     assert len(goals.decision_log(fresh)) == 1
+
+
+def test_a_second_signature_on_another_value_voids_the_first(fresh, tmp_path):
+    path, _ = _meeting_file(tmp_path)
+    _sign(fresh, path, CFO, 2400)
+    other = _sign(fresh, path, PROCUREMENT_2, 2500, "Prices up 5 %")
+    assert other.status == "proposed"
+    assert set(other.cleared_approvals) == {"finance"}
+    assert _approvals(path) == {"procurement": PROCUREMENT_2.email}
+    assert goals.decision_log(fresh).is_empty()
+    agreed = _sign(fresh, path, FINANCE, 2500, "Fine")
+    assert agreed.status == "agreed"
+    row = goals.decision_log(fresh).row(0, named=True)
+    assert (row["value"], row["finance_name"], row["procurement_name"]) == (
+        2500.0,
+        "Sam Okafor",
+        "Ana Ruiz",
+    )
+
+
+def test_a_signature_on_changed_content_waits_for_the_other_department(fresh, tmp_path):
+    path, _ = _meeting_file(tmp_path)
+    # the formula changed by hand: both approvals name the older content now
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("formula: sum(amount)\n", "formula: sum(amount) * 2\n", 1))
+    (before,) = select_definitions(load_definitions(path), ["total_spend"])
+    assert definition_versions.approvals_state(before, PEOPLE) == {
+        "finance": "void",
+        "procurement": "void",
+    }
+    target = before.targets["FY2026-Q3"]  # the same value: only the formula changed
+    result = _sign(fresh, path, FINANCE, target)
+    assert result.status == "proposed" and set(result.cleared_approvals) == {"procurement"}
+    assert _approvals(path) == {"finance": FINANCE.email}
+    assert goals.decision_log(fresh).is_empty()
+    assert _sign(fresh, path, PROCUREMENT, target).status == "agreed"
+    assert len(goals.decision_log(fresh)) == 1
+
+
+def test_a_refused_save_logs_nothing(fresh, tmp_path):
+    path, version = _meeting_file(tmp_path)
+    _sign(fresh, path, FINANCE, 2400)
+    with pytest.raises(ConflictError, match="changed by someone else"):
+        goals.sign_target(
+            fresh, path, PROCUREMENT, "FY2026-Q3", "total_spend", 2400, "x", version,
+            people=PEOPLE,
+        )  # fmt: skip
+    assert _approvals(path) == {"finance": FINANCE.email}
+    assert goals.decision_log(fresh).is_empty()
+
+
+@pytest.mark.parametrize("person", [VIEWER, PROCUREMENT_VIEWER, None])
+def test_only_members_and_the_cfo_sign(fresh, tmp_path, person):
+    path, version = _meeting_file(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(PermissionDenied, match="may not sign targets"):
+        goals.sign_target(
+            fresh, path, person, "FY2026-Q3", "total_spend", 1, "x", version, people=PEOPLE
+        )
+    assert path.read_bytes() == before and goals.decision_log(fresh).is_empty()
+
+
+def test_nobody_signs_for_someone_else():
+    """The acting person is the only person a signing call takes: there is no parameter to
+    name another signer, so a finance member can only ever write finance's approval."""
+    for call in (goals.sign_target, definition_saves.sign_target, definition_saves.approve_kpi):
+        people_params = [
+            name
+            for name, p in inspect.signature(call).parameters.items()
+            if str(p.annotation).startswith("Person")  # not `people`, not the row's maker
+        ]
+        assert people_params == ["person"], call.__name__
+
+
+def test_a_signature_needs_a_rationale(fresh, tmp_path):
+    path, version = _meeting_file(tmp_path)
+    with pytest.raises(goal_history.GoalError, match="say why"):
+        goals.sign_target(
+            fresh, path, FINANCE, "FY2026-Q3", "total_spend", 1, "  ", version, people=PEOPLE
+        )
 
 
 # ---- stores and quarters ------------------------------------------------------------------------
@@ -440,7 +492,7 @@ def test_typed_and_stored_values_round_trip_percent_kpis():
 
 # ---- the goals page's logic (kpi/reporting/goals_view.py) ----------------------------
 
-from datetime import datetime  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 
 import polars as pl  # noqa: E402
 
@@ -598,28 +650,65 @@ def test_goals_texts():
         "**Agreed for FY2026-Q3: €2,400.00.** Prices up 3.5 %. Signed for finance by Sam "
         "Okafor and for procurement by Jonas Berg, 2026-06-01 10:05 UTC."
     )
-    assert view.agreed_message("Spend", 2400.0, "currency", "EUR", "FY2026-Q3", "Sam", "Jo") == (
-        "Spend: €2,400.00 agreed for FY2026-Q3, signed by Sam (finance) and Jo (procurement), "
-        "and written into config/kpis.yaml."
+
+
+def test_the_page_says_who_signed_what_and_who_still_has_to(fresh, tmp_path):
+    path, _ = _meeting_file(tmp_path)
+    today = datetime.now(UTC).date()
+    _sign(fresh, path, FINANCE, 2400)
+    (kpi,) = select_definitions(load_definitions(path), ["total_spend"])
+    assert view.signatures_text(kpi, "FY2026-Q3", PEOPLE, "EUR") == (
+        f"Finance signed €2,400.00 (Sam Okafor, {today}); procurement has still to sign."
+    )
+    assert view.sign_note(kpi, "FY2026-Q3", "procurement", PEOPLE, "EUR") == (
+        f"Finance signed €2,400.00 (Sam Okafor, {today}). Sign the same value to agree the "
+        "target; signing a different value voids finance's signature, and finance has to sign "
+        "again."
+    )
+    assert view.sign_note(kpi, "FY2026-Q3", "finance", PEOPLE, "EUR") is None
+    # a signer people.yaml does not know: the approval does not count, and the page says why
+    assert view.signatures_text(kpi, "FY2026-Q3", [PROCUREMENT], "EUR") == (
+        "Finance has still to sign (its approval does not count: sam.okafor@example.org is not "
+        "in people.yaml); procurement has still to sign."
+    )
+    result = _sign(fresh, path, PROCUREMENT, 2400)
+    (kpi,) = select_definitions(load_definitions(path), ["total_spend"])
+    assert view.signatures_text(kpi, "FY2026-Q3", PEOPLE, "EUR") == (
+        f"Finance signed €2,400.00 (Sam Okafor, {today}); procurement signed €2,400.00 "
+        f"(Jonas Berg, {today}). Both departments signed it: €2,400.00 is agreed for FY2026-Q3."
+    )
+    assert view.kpi_caption(kpi, PEOPLE).startswith(
+        "`total_spend` · owner **finance** · currency · target is best · definition agreed."
+    )
+    assert view.kpi_caption(kpi, []).startswith(  # nobody known: nothing counts
+        "`total_spend` · owner **finance** · currency · target is best · definition proposed."
+    )
+    args = ("Spend", 2400.0, "currency", "EUR", "FY2026-Q3")
+    assert view.signed_message(result, *args, "procurement", "Jonas Berg") == (
+        "Spend: €2,400.00 for FY2026-Q3 signed for procurement by Jonas Berg. Both departments "
+        "signed it: agreed, written into config/kpis.yaml and the decision log."
+    )
+    waiting = types.SimpleNamespace(status="proposed", cleared_approvals={"procurement": {}})
+    assert view.signed_message(waiting, *args, "finance", "Sam Okafor") == (
+        "Spend: €2,400.00 for FY2026-Q3 signed for finance by Sam Okafor and written into "
+        "config/kpis.yaml. It is agreed once procurement signs the same value. Procurement's "
+        "earlier signature was of another content: it is void."
     )
 
 
-def test_who_signs_and_why_an_agreement_is_refused():
-    signers = view.signers_by_department([VIEWER, PROCUREMENT, CFO, FINANCE, PROCUREMENT_VIEWER])
-    # the CFO signs for finance; viewers sign for nobody
-    assert list(signers["finance"]) == [CFO.email, FINANCE.email]
-    assert list(signers["procurement"]) == [PROCUREMENT.email]
-    fin, proc = FINANCE.email, PROCUREMENT.email
-    assert view.agreement_problem(fin, fin, proc, True, 2400.0, "Sam") is None
-    assert view.agreement_problem(proc, fin, proc, True, 0.0, "Jonas") is None  # 0 is a value
-    assert view.agreement_problem(CFO.email, fin, proc, True, 1.0, "Claire").startswith(
-        "Claire is not one of the two signers."
+def test_who_may_sign_on_the_page(fresh, tmp_path):
+    assert view.sign_blocked(FINANCE) is None and view.sign_blocked(CFO) is None
+    assert view.sign_blocked(PROCUREMENT) is None
+    assert view.sign_blocked(VIEWER) == (
+        "Lee Chen (operations, viewer) may not sign targets: a finance member or the CFO signs "
+        "for finance, a procurement member for procurement, each for themselves. Pick one of "
+        "them under **Acting as** to sign."
     )
-    assert view.agreement_problem(None, fin, proc, True, 1.0, "Nobody").startswith("Nobody is not")
-    assert view.agreement_problem(fin, fin, proc, False, 1.0, "Sam") == (
-        "Tick the box once both signers have agreed this target in the meeting."
-    )
-    assert view.agreement_problem(fin, fin, proc, True, None, "Sam") == "Enter the agreed target."
+    assert view.sign_blocked(None).startswith("Nobody (not signed in) may not sign targets")
+    path, version = _meeting_file(tmp_path)
+    with pytest.raises(goal_history.GoalError, match="Enter the target you sign"):
+        view.sign(fresh, path, FINANCE, "FY2026-Q3", "total_spend", None, "currency", "x",
+                  version, PEOPLE)  # fmt: skip
 
 
 def test_outlook_form_finds_and_saves_only_the_edits(fresh):

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from pathlib import Path
 
 import polars as pl
 
+from kpi.core.people import load_people
 from kpi.reporting import goals_view as view
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.kpi_definition import get
+
+KPIS = Path(__file__).resolve().parents[2] / "config" / "kpis.yaml"
 
 
 def test_kpi_caption_reads_the_definition():
-    kpi = SimpleNamespace(
-        id="on_time_delivery",
-        owner="procurement",
-        unit="percent",
-        direction="higher_is_better",
-        status="agreed",
-        description="Share of lines delivered on time.",
+    kpi = get(load_definitions(KPIS), "supplier_otd")
+    people = load_people(KPIS.parent / "people.yaml")
+    assert view.kpi_caption(kpi, people) == (
+        "`supplier_otd` · owner **procurement** · percent · higher is better · "
+        f"definition agreed. {kpi.description}"
     )
-    assert view.kpi_caption(kpi) == (
-        "`on_time_delivery` · owner **procurement** · percent · higher is better · "
-        "definition agreed. Share of lines delivered on time."
-    )
+    # approvals by people no longer in people.yaml do not count: the definition is proposed
+    assert "· definition proposed." in view.kpi_caption(kpi, [])
 
 
 def test_last_value_label_names_the_quarter_when_there_is_one():
@@ -36,12 +37,6 @@ def test_gap_text_only_with_both_proposals():
     assert view.gap_text(-0.025, "percent", "EUR") == (
         "Procurement's proposal − finance's: **-2.5 pp**"
     )
-
-
-def test_signer_index_starts_on_the_person_recording():
-    assert view.signer_index(["a@x", "b@x"], "b@x") == 1
-    assert view.signer_index(["a@x", "b@x"], "c@x") == 0
-    assert view.signer_index(["a@x"], None) == 0
 
 
 def test_outlook_caption_and_base():

@@ -23,7 +23,6 @@ from kpi.workflows.definition_saves import (
     add_kpi,
     approve_kpi,
     edit_kpi,
-    set_agreed_target,
     set_target,
 )
 from kpi.workflows.definition_versions import (
@@ -47,6 +46,7 @@ PRO2 = Person("ana.ruiz@example.org", "Ana Ruiz", "procurement", "member")
 VIEWER = Person("lee.chen@example.org", "Lee Chen", "operations", "viewer")
 OPS = Person("olu.ade@example.org", "Olu Ade", "operations", "member")
 FIN_VIEWER = Person("fin.viewer@example.org", "Fay Viewer", "finance", "viewer")
+PEOPLE = [CFO, FIN, PRO, PRO2, VIEWER]  # as in config/people.yaml
 
 NEW_KPI = {
     "id": "invoice_count",
@@ -486,7 +486,7 @@ def test_who_may_add(small: Path, person: Person, owner: str, allowed: bool) -> 
 
 def _state(path: Path, kpi_id: str) -> tuple[str, dict[str, str]]:
     entry, _ = read_entry(path, kpi_id)
-    return entry["status"], approvals_state(entry)
+    return entry["status"], approvals_state(entry, PEOPLE)
 
 
 def test_two_key_approval(small: Path) -> None:
@@ -508,7 +508,7 @@ def test_two_key_approval(small: Path) -> None:
     entry, _ = read_entry(small, "total_spend")
     assert entry["approvals"]["finance"]["by"] == FIN.email
     assert entry["approvals"]["finance"]["version"] == entry_version(entry)
-    assert approvals_state(entry) == {"finance": "approved", "procurement": "missing"}
+    assert approvals_state(entry, PEOPLE) == {"finance": "approved", "procurement": "missing"}
 
     history = len(kpi_history(small))
     assert not approve_kpi(small, FIN, "total_spend", file_version(small)).changed
@@ -521,7 +521,7 @@ def test_two_key_approval(small: Path) -> None:
     second = approve_kpi(small, PRO, "total_spend", file_version(small))
     assert second.status == "agreed" and "agreed" in second.message
     assert get(load_definitions(small), "total_spend").status == "agreed"
-    assert effective_status(get(load_definitions(small), "total_spend")) == "agreed"
+    assert effective_status(get(load_definitions(small), "total_spend"), PEOPLE) == "agreed"
 
     kept = _edit(small, FIN, "total_spend", {"description": "All invoiced spend."})
     assert kept.status == "agreed" and not kept.status_reset and not kept.cleared_approvals
@@ -539,9 +539,9 @@ def test_approvals_of_another_version_are_void(small: Path) -> None:
     approve_kpi(small, PRO, "total_spend", file_version(small))
     small.write_text(small.read_text().replace("sum(amount) * 1", "sum(amount) * 2"))  # by hand
     entry, _ = read_entry(small, "total_spend")
-    assert approvals_state(entry) == {"finance": "void", "procurement": "void"}
-    assert effective_status(entry) == "proposed"
-    assert effective_status(get(load_definitions(small), "total_spend")) == "proposed"
+    assert approvals_state(entry, PEOPLE) == {"finance": "void", "procurement": "void"}
+    assert effective_status(entry, PEOPLE) == "proposed"
+    assert effective_status(get(load_definitions(small), "total_spend"), PEOPLE) == "proposed"
 
     half = approve_kpi(small, PRO, "total_spend", file_version(small))
     assert half.status == "proposed" and set(half.cleared_approvals) == {"finance"}
@@ -552,8 +552,8 @@ def test_approvals_of_another_version_are_void(small: Path) -> None:
     assert approve_kpi(small, CFO, "total_spend", file_version(small)).status == "agreed"
 
 
-def test_a_hand_written_approval_counts_for_the_content_it_sits_on(small: Path) -> None:
-    # supplier_otd is proposed with procurement's approval written by hand (no version)
+def test_an_approval_of_the_current_content_waits_for_the_other(small: Path) -> None:
+    # supplier_otd is proposed with procurement's approval of its current content
     assert _state(small, "supplier_otd") == (
         "proposed",
         {"finance": "missing", "procurement": "approved"},
@@ -577,6 +577,7 @@ def test_every_save_is_in_the_history_with_a_diff(small: Path) -> None:
     assert edit["cleared_approvals"]["finance"] == {
         "by": "claire.dubois@example.org",
         "on": "2026-01-12",
+        "version": "4113e5bff896",
     }
     assert datetime.fromisoformat(edit["when"]).tzinfo == UTC
     assert "-    formula: sum(amount)\n" in edit["diff"]
@@ -624,68 +625,6 @@ def test_set_target_keeps_the_targets_style_and_resets_agreement(small: Path) ->
     with pytest.raises(InvalidEdit, match="not a period label"):
         set_target(small, FIN, "total_spend", "Q4 2026", 1.0, "plan", file_version(small))
     assert kpi_history(small, "total_spend")[0]["action"] == "target set"
-
-
-def test_set_agreed_target_writes_the_target_and_both_sign_offs(small: Path) -> None:
-    result = set_agreed_target(
-        small,
-        CFO,
-        PRO2,
-        "total_spend",
-        "FY2026-Q4",
-        1200000.0,
-        "volume up 5 %",
-        file_version(small),
-    )
-    assert result.status == "agreed" and not result.status_reset
-    entry, _ = read_entry(small, "total_spend")
-    assert entry["targets"]["FY2026-Q4"] == 1200000 and entry["status"] == "agreed"
-    assert {d: a["by"] for d, a in entry["approvals"].items()} == {
-        "finance": CFO.email,
-        "procurement": PRO2.email,
-    }
-    assert {a["version"] for a in entry["approvals"].values()} == {entry_version(entry)}
-    assert get(load_definitions(small), "total_spend").targets["FY2026-Q4"] == 1200000
-    line = kpi_history(small, "total_spend")[0]
-    assert line["action"] == "target agreed" and line["why"] == "volume up 5 %"
-    assert line["signers"] == [CFO.email, PRO2.email]
-    assert CFO.email in line["who"] and PRO2.email in line["who"]
-    assert "+      FY2026-Q4: 1200000\n" in line["diff"]
-    # the same target confirmed by others: their sign-offs replace the earlier ones
-    again = set_agreed_target(
-        small, FIN, PRO, "total_spend", "FY2026-Q4", 1200000, "confirmed", file_version(small)
-    )
-    assert again.changed and "+      FY2026-Q4" not in again.diff
-    entry, _ = read_entry(small, "total_spend")
-    assert [a["by"] for a in entry["approvals"].values()] == [FIN.email, PRO.email]
-    # a draft KPI becomes agreed by the meeting's sign-offs
-    agreed = set_agreed_target(
-        small, FIN, PRO, "po_compliance", "FY2026-Q3", 0.95, "ok", file_version(small)
-    )
-    assert agreed.status == "agreed"
-
-
-@pytest.mark.parametrize(
-    ("finance", "procurement"),
-    [
-        (FIN, CFO),
-        (PRO, PRO2),
-        (PRO, FIN),
-        (VIEWER, PRO),
-        (FIN, VIEWER),
-        (FIN_VIEWER, PRO),
-        (FIN, OPS),
-    ],
-)
-def test_set_agreed_target_needs_one_signer_per_department(
-    small: Path, finance: Person, procurement: Person
-) -> None:
-    before = small.read_bytes()
-    with pytest.raises(PermissionDenied, match="cannot sign"):
-        set_agreed_target(
-            small, finance, procurement, "total_spend", "FY2026-Q4", 1.0, "x", file_version(small)
-        )
-    assert small.read_bytes() == before
 
 
 # ---- the definitions page's logic (kpi/reporting/definitions_form.py) -------------------
@@ -882,7 +821,7 @@ def test_conflict_diff_shows_what_differs():
 def test_approval_step_says_why_not(small):
     defs = {k.id: k for k in load_definitions(small)}
     otd = defs["supplier_otd"]  # proposed, approved by procurement (by hand)
-    state = approvals_state(otd)
+    state = approvals_state(otd, PEOPLE)
     assert state == {"finance": "missing", "procurement": "approved"}
     assert form.approval_step(state, "proposed", "finance", None, "Sam") is None  # may approve
     kind, text = form.approval_step(state, "proposed", "procurement", None, "Jo")
@@ -904,10 +843,17 @@ def test_tables_of_one_kpi(small):
         ("FY2026-Q3", "€1,100,000.00", 1100000),
     ]
     assert form.targets_table(otd, "EUR").rows() == [("FY2026-Q1", "90.0 %", 0.9)]
-    table = form.approvals_table(otd)
+    table = form.approvals_table(otd, PEOPLE)
     assert table.rows() == [
-        ("finance", "– not yet", "", "", ""),
-        ("procurement", "✓ approved", "jonas.berg@example.org", "2026-10-02", "(by hand)"),
+        ("finance", "– not yet", "", "", "", ""),
+        (
+            "procurement",
+            "✓ approved",
+            "Jonas Berg <jonas.berg@example.org>",
+            "2026-10-02",
+            entry_version(otd),
+            "",
+        ),
     ]
     assert form.summary_line(otd) == (
         "**Unit** percent · **direction** higher is better · **can be split by** category, supplier"
@@ -929,7 +875,7 @@ def test_history_table_and_catalogue_filter(small):
         ("2026-03-01 10:15:42", "Sam", "edit", "typo", "agreed → proposed"),
         ("2026-02-01 09:00:00", "Jo", "add", "", "– → draft"),
     ]
-    table = catalogue(load_definitions(small))
+    table = catalogue(load_definitions(small), PEOPLE)
     assert form.filter_catalogue(table, "")["id"].to_list() == [
         "total_spend",
         "supplier_otd",
