@@ -87,9 +87,16 @@ def test_the_page_renders_the_catalogue_and_a_definition(kpis):
         "status",
         "finance_approval",
         "procurement_approval",
+        "to_sign",
     ]
     top5 = table[table["id"] == "supplier_concentration_top5"].iloc[0]
     assert top5["status"] == "proposed" and top5["finance_approval"] == "– not yet"
+    assert (top5["procurement_approval"], top5["to_sign"]) == (
+        "✓ Jonas Berg, 2026-10-02",
+        "finance",
+    )
+    spend = table[table["id"] == "total_spend"].iloc[0]
+    assert (spend["status"], spend["to_sign"]) == ("agreed", "")
     assert [t.label for t in at.tabs] == [
         "Catalogue",
         "Definition",
@@ -195,6 +202,50 @@ def test_a_formula_change_previews_then_proposes_and_both_departments_agree(kpis
     table = catalogue(at)
     assert table[table["id"] == "total_spend"].iloc[0]["status"] == "agreed"
     assert "Total spend" not in not_agreed_on_the_overview()
+
+
+def test_an_approval_that_does_not_count_is_shown_with_the_reason(kpis):
+    """An approval written by hand without the content hash, and one by an address that is
+    not in people.yaml, count as none: the KPI is not agreed, and the page says why."""
+    text = kpis.read_text(encoding="utf-8")
+    text = text.replace(
+        "finance: {by: claire.dubois@example.org, on: 2026-01-12, version: '110669567610'}",
+        "finance: {by: claire.dubois@example.org, on: 2026-01-12}",
+        1,
+    )
+    kpis.write_text(
+        text.replace(
+            "procurement: {by: jonas.berg@example.org", "procurement: {by: x@evil.test", 1
+        ),
+        encoding="utf-8",
+    )
+    at = page(acting_as=FINANCE, def_pick="total_spend")
+    assert not errors(at), errors(at)
+    spend = catalogue(at).set_index("id").loc["total_spend"]
+    assert (spend["status"], spend["finance_approval"], spend["procurement_approval"]) == (
+        "proposed",
+        "✗ void: no hash",
+        "✗ void: unknown signer",
+    )
+    assert spend["to_sign"] == "finance, procurement"
+    assert any(
+        "still to sign: finance (its approval does not count: it names no content hash "
+        "(written by hand?): approve it again in the app) and procurement (its approval does "
+        "not count: x@evil.test is not in people.yaml)" in m.value
+        for m in at.markdown
+    ), [m.value for m in at.markdown]
+    approvals = next(d.value for d in at.dataframe if "why it does not count" in d.value.columns)
+    assert approvals["why it does not count"].tolist() == [
+        "it names no content hash (written by hand?): approve it again in the app",
+        "x@evil.test is not in people.yaml",
+    ]
+    assert "Total spend" in not_agreed_on_the_overview()
+    # Sam's approval replaces the hand-written one; procurement still has to sign
+    at.button(key="approve_total_spend").click().run()
+    assert not errors(at), errors(at)
+    saved = entry(kpis, "total_spend")
+    assert saved["approvals"]["finance"]["by"] == "sam.okafor@example.org"
+    assert "procurement" not in saved["approvals"] and saved["status"] == "proposed"
 
 
 def test_procurement_may_not_edit_a_finance_kpi(kpis):

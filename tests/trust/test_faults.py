@@ -625,7 +625,10 @@ def test_six_people_saving_at_once_lose_nothing(kpis):
 def test_a_goals_meeting_and_an_edit_of_the_same_kpi_at_once(kpis, hand_store):
     """The goals page writes targets into kpis.yaml too: racing an edit of the same KPI, one
     of them is refused with 'changed since you opened it', and a refused agreement logs no
-    decision."""
+    decision. Finance signed first; procurement's agreeing signature races the edit."""
+    goals.sign_target(
+        hand_store, kpis, CFO, "FY2026-Q3", "total_spend", 1000, "Proposed", file_version(kpis)
+    )
     opened = file_version(kpis)
     barrier = threading.Barrier(2)
     outcome: dict[str, str] = {}
@@ -633,8 +636,8 @@ def test_a_goals_meeting_and_an_edit_of_the_same_kpi_at_once(kpis, hand_store):
     def agree() -> None:
         barrier.wait()
         try:
-            goals.agree_target(
-                hand_store, kpis, CFO, PRO, "FY2026-Q3", "total_spend", 1000, "Agreed", opened
+            goals.sign_target(
+                hand_store, kpis, PRO, "FY2026-Q3", "total_spend", 1000, "Agreed", opened
             )
             outcome["agree"] = "saved"
         except ConflictError as exc:
@@ -664,7 +667,7 @@ def test_a_goals_meeting_and_an_edit_of_the_same_kpi_at_once(kpis, hand_store):
         assert total_spend.targets["FY2026-Q3"] == 1000 and decisions.height == 1
     else:
         assert total_spend.description == "All lines." and decisions.height == 0
-    assert [r["kpi_id"] for r in kpi_history(kpis)] == ["total_spend"]
+    assert [r["kpi_id"] for r in kpi_history(kpis)] == ["total_spend", "total_spend"]
 
 
 LOCK_AND_SLEEP = textwrap.dedent(

@@ -454,9 +454,9 @@ WRITES = [
         k, p, "total_spend", "FY2026-Q3", 1000, "why", _v(k)))
     for p in (LEE, OPS_MEMBER, JONAS)
 ] + [
-    ("agree a target in the file", p, lambda s, k, p=p: definition_saves.set_agreed_target(
-        k, p, JONAS, "total_spend", "FY2026-Q3", 1000, "why", _v(k)))
-    for p in (LEE, OPS_MEMBER, JONAS)
+    ("sign a target in the file", p, lambda s, k, p=p: definition_saves.sign_target(
+        k, p, "total_spend", "FY2026-Q3", 1000, "why", _v(k)))
+    for p in (LEE, FIN_VIEWER, OPS_MEMBER)
 ] + [
     ("set the price outlook", p, lambda s, k, p=p: goals.set_price_outlook(
         s, p, "FY2026-Q3", "Packaging", 4, "note"))
@@ -466,9 +466,9 @@ WRITES = [
         s, p, "FY2026-Q3", "total_spend", 1000, "why"))
     for p in (LEE, FIN_VIEWER, OPS_MEMBER)
 ] + [
-    ("agree a target", p, lambda s, k, p=p: goals.agree_target(
-        s, k, SAM, p, "FY2026-Q3", "total_spend", 1000, "agreed", _v(k)))
-    for p in (LEE, OPS_MEMBER, SAM)
+    ("sign a target", p, lambda s, k, p=p: goals.sign_target(
+        s, k, p, "FY2026-Q3", "total_spend", 1000, "agreed", _v(k)))
+    for p in (LEE, FIN_VIEWER, OPS_MEMBER, None)
 ] + [
     ("add a savings initiative", p, lambda s, k, p=p: initiatives.save_initiative(s, p, CARTON))
     for p in (LEE, OPS_MEMBER, SAM)
@@ -523,8 +523,8 @@ def test_every_write_in_the_library_is_covered() -> None:
     import ast
 
     tested = {
-        "edit_kpi", "add_kpi", "approve_kpi", "set_target", "set_agreed_target",
-        "set_price_outlook", "propose_target", "agree_target", "save_initiative",
+        "edit_kpi", "add_kpi", "approve_kpi", "set_target", "sign_target",
+        "set_price_outlook", "propose_target", "save_initiative",
         "validate_initiative", "save_scenario", "load_upload",
     }  # fmt: skip
     # Not a person's write: the demo builder, the store's own plumbing, the CLI's load (whoever
@@ -549,8 +549,8 @@ def test_every_write_in_the_library_is_covered() -> None:
                     writers.add(node.name)
     assert writers - plumbing <= tested, sorted(writers - plumbing - tested)
     assert {action for action, _, _ in WRITES} == {
-        "edit a KPI", "add a KPI", "approve a KPI", "set a target", "agree a target in the file",
-        "set the price outlook", "propose a target", "agree a target",
+        "edit a KPI", "add a KPI", "approve a KPI", "set a target", "sign a target in the file",
+        "set the price outlook", "propose a target", "sign a target",
         "add a savings initiative", "accept a savings initiative", "save a terms scenario",
         "load data",
     }  # fmt: skip

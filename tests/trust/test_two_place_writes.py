@@ -1,7 +1,8 @@
 """A write that spans two places is one unit of work (kpi.workflows.definition_writer).
 
 A definition save writes kpis.yaml and then its history line; agreeing a target in the
-goals meeting writes kpis.yaml and then its `goal_decisions` row. A full disk at the second
+goals meeting (the second of the two signatures) writes kpis.yaml and then its
+`goal_decisions` row. A full disk at the second
 write, or the process killed between the two, must leave, after the next start, either
 both writes or neither, and the history line and the decision row say who, when and why.
 """
@@ -104,26 +105,38 @@ def test_a_full_disk_at_the_journal_writes_nothing(kpis, monkeypatch):
 # ---- agreeing a target: kpis.yaml, then the decision row ------------------------------------
 
 
+def _finance_signs(store: Store, kpis: Path) -> None:
+    """Sam signs 1000 for finance: the first of the two signatures (no decision yet)."""
+    goals.sign_target(
+        store, kpis, FIN, "FY2026-Q3", "total_spend", 1000, "Proposed", file_version(kpis)
+    )
+
+
 def _agree(store: Store, kpis: Path) -> None:
-    goals.agree_target(
-        store, kpis, FIN, PRO, "FY2026-Q3", "total_spend", 1000, "Agreed", file_version(kpis)
+    """Sam signs for finance, then Jonas the same target for procurement: agreed."""
+    _finance_signs(store, kpis)
+    goals.sign_target(
+        store, kpis, PRO, "FY2026-Q3", "total_spend", 1000, "Agreed", file_version(kpis)
     )
 
 
 def _both_or_neither(store: Store, kpis: Path) -> bool:
-    """True when both writes are there (with who, when, why), False when neither is."""
-    target = get(load_definitions(kpis), "total_spend").targets.get("FY2026-Q3")
+    """True when both writes of procurement's agreeing signature are there (with who, when,
+    why), False when neither is."""
+    kpi = get(load_definitions(kpis), "total_spend")
     decisions = goals.decision_log(store)
     history = [r for r in kpi_history(kpis) if r["action"] == "target agreed"]
-    if target != 1000:  # the file kept its earlier target for the quarter
+    if kpi.approvals.procurement is None:  # the file kept finance's signature only
         assert decisions.is_empty() and history == []
         return False
+    assert kpi.targets.get("FY2026-Q3") == 1000 and kpi.status == "agreed"
     assert decisions.height == 1 and len(history) == 1
     row = decisions.row(0, named=True)
     assert (row["finance_by"], row["procurement_by"]) == (FIN.email, PRO.email)
     assert row["rationale"] == "Agreed" and row["decided_at"] is not None
     assert row["kpis_version"] == file_version(kpis) == history[0]["file_version"]
-    assert history[0]["why"] == "Agreed" and history[0]["signers"] == [FIN.email, PRO.email]
+    assert history[0]["why"] == "Agreed" and history[0]["who"] == PRO.email
+    assert history[0]["signers"] == [PRO.email]
     return True
 
 
@@ -131,9 +144,12 @@ def test_a_full_disk_at_the_decision_row_is_completed_on_the_next_start(kpis, st
     def store_full(*args, **kwargs):
         raise StoreError("the disk holding the store is full")
 
+    _finance_signs(store, kpis)
     monkeypatch.setattr(definition_writer, "record_decision", store_full)
     with pytest.raises(EditError, match="could not be written yet"):
-        _agree(store, kpis)
+        goals.sign_target(
+            store, kpis, PRO, "FY2026-Q3", "total_spend", 1000, "Agreed", file_version(kpis)
+        )
     assert goals.decision_log(store).is_empty() and journal_path_for(kpis).exists()
     monkeypatch.undo()
     assert recover_pending(kpis) == "completed"
@@ -151,10 +167,9 @@ KILLED_AGREEMENT = textwrap.dedent(
     from kpi.workflows import goals
     from kpi.workflows.definition_versions import file_version
     kpis = Path({kpis!r})
-    goals.agree_target(
+    goals.sign_target(
         Store({store!r}),
         kpis,
-        Person("sam.okafor@example.org", "Sam Okafor", "finance", "member"),
         Person("jonas.berg@example.org", "Jonas Berg", "procurement", "member"),
         "FY2026-Q3", "total_spend", 1000, "Agreed", file_version(kpis),
     )
@@ -162,7 +177,11 @@ KILLED_AGREEMENT = textwrap.dedent(
 )
 
 
-def _kill_between_the_writes(store: Store, kpis: Path) -> None:
+def _kill_between_the_writes(store: Store, kpis: Path) -> bytes:
+    """Sam signs for finance; Jonas's agreeing signature is killed between its two writes.
+    Returns the file as it was before Jonas's save."""
+    _finance_signs(store, kpis)
+    before = kpis.read_bytes()
     code = KILLED_AGREEMENT.format(root=str(ROOT), kpis=str(kpis), store=str(store.path))
     env = dict(os.environ, KPI_FAULT_POINT="between_file_and_record")
     proc = subprocess.Popen(
@@ -171,22 +190,23 @@ def _kill_between_the_writes(store: Store, kpis: Path) -> None:
     assert proc.stderr.readline().strip() == "fault point between_file_and_record"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    return before
 
 
 def test_an_agreement_killed_between_the_file_and_the_row_is_completed(kpis, store):
     _kill_between_the_writes(store, kpis)
     # killed: the file holds the target, the row and the history line are missing
-    assert get(load_definitions(kpis), "total_spend").targets.get("FY2026-Q3") == 1000
-    assert goals.decision_log(store).is_empty() and kpi_history(kpis) == []
+    assert get(load_definitions(kpis), "total_spend").approvals.procurement.by == PRO.email
+    assert goals.decision_log(store).is_empty()
+    assert [r["who"] for r in kpi_history(kpis)] == [FIN.email]  # finance's line only
     assert recover_pending(kpis) == "completed"  # the next start
     assert _both_or_neither(store, kpis) is True
 
 
 def test_a_journal_whose_file_never_landed_is_dropped(kpis, store):
-    before = kpis.read_bytes()
-    _kill_between_the_writes(store, kpis)
+    before = _kill_between_the_writes(store, kpis)
     pending = json.loads(journal_path_for(kpis).read_text(encoding="utf-8"))
-    assert pending["before"] == file_version(ROOT / "config" / "kpis.yaml")
+    assert pending["before"] == kpi_history(kpis)[0]["file_version"]  # after Sam's signature
     kpis.write_bytes(before)  # as if killed just before the file was replaced
     assert recover_pending(kpis) == "dropped"
     assert _both_or_neither(store, kpis) is False

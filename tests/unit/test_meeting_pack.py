@@ -12,11 +12,13 @@ from html.parser import HTMLParser
 
 import pytest
 
+from kpi.core.settings import kpis_path
 from kpi.reporting import meeting_pack
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
 from kpi.workflows import goals
-from tests.unit.test_goals import CFO, FINANCE, PROCUREMENT, build_history_store, fake_editing  # noqa: F401
+from kpi.workflows.definition_versions import file_version
+from tests.unit.test_goals import CFO, FINANCE, PROCUREMENT, build_history_store
 
 HOSTILE = "<script>alert(1)</script>"
 NOTE = "<img src=x onerror=alert(2)>"
@@ -83,12 +85,15 @@ def test_every_kpi_and_the_sections(pack, definitions):
     assert "Paper up" in pack and "€2,500.00" in pack  # procurement's proposal
 
 
-def test_who_signed(tmp_path, definitions, fake_editing):  # noqa: F811
+def test_who_signed(tmp_path, definitions):
     store = build_history_store(tmp_path / "kpi.duckdb")
-    goals.agree_target(
-        store, tmp_path / "k.yaml", CFO, PROCUREMENT, "FY2026-Q2", "total_spend", 2450,
-        "Between both proposals", "v1",
-    )  # fmt: skip
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_bytes(kpis_path().read_bytes())
+    for person in (CFO, PROCUREMENT):  # two signatures by two people agree the target
+        goals.sign_target(
+            store, kpis, person, "FY2026-Q2", "total_spend", 2450, "Between both proposals",
+            file_version(kpis),
+        )  # fmt: skip
     page = meeting_pack.meeting_pack_html(store, definitions, "FY2026-Q2", currency="EUR")
     signed = page[page.index(">Who signed</h2>") :]
     assert "Claire Dubois &lt;claire.dubois@example.org&gt;" in signed
