@@ -526,18 +526,15 @@ def approvals_table(kpi: KpiDefinition, people: Sequence[Person]) -> pl.DataFram
         {
             "department": list(checks),
             "state": [APPROVAL_SHOWN[c.state] for c in checks.values()],
-            "by": [_signer(c) for c in checks.values()],
+            "by": [
+                f"{c.signer.name} <{c.signer.email}>" if c.signer else c.by or ""
+                for c in checks.values()
+            ],
             "on": [c.on or "" for c in checks.values()],
             "version approved": [(c.version or "(none)") if c.by else "" for c in checks.values()],
             "why it does not count": [c.reason for c in checks.values()],
         }
     )
-
-
-def _signer(check: Any) -> str:
-    if check.signer is not None:
-        return f"{check.signer.name} <{check.signer.email}>"
-    return check.by or ""
 
 
 def history_table(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:

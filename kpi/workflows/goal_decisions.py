@@ -1,9 +1,11 @@
 """The goals meeting's decision rows (`goal_decisions`): written once, whatever happens.
 
-An agreed target is two writes: the target into config/kpis.yaml, then its decision row
-into the store. The definitions writer (kpi.workflows.definition_writer) journals the row
-before it replaces the file and calls `record_decision` after; a journal left by a crash
-or a full disk calls it again on the next start. So the row is written only for a file
+The signature that agrees a target (the second of two, by the other department: see
+kpi.workflows.goals.sign_target) is two writes: the target and the signer's approval into
+config/kpis.yaml, then its decision row, naming both signers, into the store. The
+definitions writer (kpi.workflows.definition_writer) journals the row before it replaces
+the file and calls `record_decision` after; a journal left by a crash or a full disk calls
+it again on the next start. So the row is written only for a file
 that holds the target, and never twice: a row for the same KPI, quarter and file version
 is already the decision.
 """

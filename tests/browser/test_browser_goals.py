@@ -1,4 +1,4 @@
-"""The quarterly goals meeting in a real browser: propose, agree, and see the target everywhere.
+"""The quarterly goals meeting in a real browser: propose, sign twice, see the target everywhere.
 
 The app runs on its own demo store and on a copy of config/ (KPI_CONFIG), so the agreed
 target is written into that copy. The demo's data end in October 2026: the page plans
@@ -123,6 +123,20 @@ def propose(page, department: str, value: str, why: str) -> None:
     settle(page)
 
 
+def sign(page, department: str, value: str, why: str) -> None:
+    """The acting person signs a target for their own department."""
+    page.get_by_label(f"Target for {PLAN} (%)", exact=True).fill(value)
+    page.get_by_label("Rationale (kept in the decision log", exact=False).fill(why)
+    page.get_by_role("button", name=f"Sign for {department}").click()
+    page.get_by_text(f"signed for {department} by", exact=False).first.wait_for()
+    settle(page)
+
+
+def po_compliance(workdir: Path):
+    path = workdir / "config" / "kpis.yaml"
+    return next(k for k in load_definitions(path) if k.id == "po_compliance")
+
+
 def test_the_meeting_proposes_agrees_and_the_target_shows_everywhere(page, app_url, workdir):
     open_goals(page, app_url)
     assert page.locator("h1").first.inner_text() == "Quarterly goals"
@@ -147,25 +161,29 @@ def test_the_meeting_proposes_agrees_and_the_target_shows_everywhere(page, app_u
     assert problems(page) == []
     page.screenshot(path=str(ARTIFACTS / "browser_goals_proposals.png"), full_page=True)
 
-    # The meeting agrees: Jonas records it, signing for procurement with Sam for finance.
-    choose(page, "Signs for finance", "Sam Okafor")
-    page.get_by_label(f"Agreed target for {PLAN} (%)").fill("93.2")
-    page.get_by_label("Rationale (kept in the decision log", exact=False).fill(
-        "Between both proposals: the two new suppliers get catalogues in November"
-    )
-    page.get_by_text("Both signers agreed this target in the meeting").click()
-    page.get_by_role("button", name="Record agreed target").click()
-    page.get_by_text("93.2 % agreed for FY2026-Q4", exact=False).wait_for()
-    settle(page)
+    # The meeting agrees: two signatures by two people. Jonas signs for procurement first.
+    sign(page, "procurement", "93.2", "Between both proposals: catalogues come in November")
+    expect_text(page, "93.2 % for FY2026-Q4 signed for procurement by Jonas Berg")
+    expect_text(page, "It is agreed once finance signs the same value.")
+    kpi = po_compliance(workdir)
+    assert kpi.status == "proposed" and kpi.approvals.finance is None
+    assert kpi.approvals.procurement.by == "jonas.berg@example.org"
+    page.screenshot(path=str(ARTIFACTS / "browser_goals_signed_once.png"), full_page=True)
+
+    # Sam sees who signed what, and what signing another value would do; he signs the same.
+    act_as(page, "Sam Okafor (finance, member)")
+    open_kpi(page, "PO compliance")
+    expect_text(page, "Finance has still to sign; procurement signed 93.2 % (Jonas Berg, ")
+    expect_text(page, "signing a different value voids procurement's signature")
+    sign(page, "finance", "93.2", "Agreed in the meeting")
+    expect_text(page, "Both departments signed it: agreed")
     body = page.inner_text("body")
-    assert "93.2 % agreed for FY2026-Q4" in body, body[:2000]
+    assert "93.2 % for FY2026-Q4 signed for finance by Sam Okafor" in body, body[:2000]
     assert problems(page) == []
     page.screenshot(path=str(ARTIFACTS / "browser_goals_agreed.png"), full_page=True)
 
-    # Written into the copy of kpis.yaml with both sign-offs.
-    kpi = next(
-        k for k in load_definitions(workdir / "config" / "kpis.yaml") if k.id == "po_compliance"
-    )
+    # Written into the copy of kpis.yaml with both people's own signatures.
+    kpi = po_compliance(workdir)
     assert kpi.targets[PLAN] == pytest.approx(0.932)
     assert kpi.status == "agreed"
     assert kpi.approvals.finance.by == "sam.okafor@example.org"
@@ -174,12 +192,15 @@ def test_the_meeting_proposes_agrees_and_the_target_shows_everywhere(page, app_u
     # The overview of all KPIs and the decision log show it, with who signed.
     page.get_by_role("tab", name="All KPIs").click()
     page.wait_for_timeout(500)
-    row = eventually(lambda: row_of(page, "PO compliance"), lambda r: "93.2 %" in r)
+    row = eventually(
+        lambda: row_of(page, "PO compliance"),
+        lambda r: "93.2 %" in r and "✓ Sam Okafor & Jonas Berg" in r,
+    )
     assert "93.8 %" in row and "92.5 %" in row, row  # both proposals beside the target
-    assert "✓ Sam Okafor & Jonas Berg" in row, row
     page.get_by_role("tab", name="Decision log").click()
     page.wait_for_timeout(500)
-    assert "sam.okafor@example.org" in cells(page) and "jonas.berg@example.org" in cells(page)
+    logged = eventually(lambda: cells(page), lambda c: "jonas.berg@example.org" in c)
+    assert "sam.okafor@example.org" in logged
     page.screenshot(path=str(ARTIFACTS / "browser_goals_decision_log.png"), full_page=True)
 
     # The meeting pack: one self-contained HTML file with the decision and who signed.
