@@ -15,8 +15,9 @@ PATH = kpis_path()
 st.title("KPI definitions")
 st.caption(
     "One definition per KPI, signed by finance and procurement. Owners edit their KPIs; "
-    "changing what was signed (view, period column, formula or targets) sends an agreed KPI "
-    "back to *proposed* until both departments approve the new version."
+    "changing what was signed (view, period column, formula, targets, direction, unit or "
+    "owner) sends an agreed KPI back to *proposed* until both departments approve the new "
+    "version, each person for their own department."
 )
 
 flash = st.session_state.pop(FLASH, None)

@@ -16,7 +16,8 @@ st.title("Quarterly goals")
 st.caption(
     "For the joint quarterly meeting of finance and procurement: each KPI's history and "
     "forecast, procurement's price outlook, both departments' proposed targets, and the "
-    "target the meeting agrees, signed by both and written into `config/kpis.yaml`."
+    "target the meeting agrees: finance and procurement each sign it for themselves, and it "
+    "is written into `config/kpis.yaml`."
 )
 if ctx.period is None:
     no_data(
