@@ -71,7 +71,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else kpis_path()
     issues = check_file(path)
     hist = history_path_for(path)
-    history = verify(hist) if hist.is_file() else None
+    try:
+        history = verify(hist) if hist.is_file() else None
+    except OSError as exc:
+        raise UserError(f"Cannot read the history {hist}: {exc.strerror or exc}") from exc
     if history is not None:
         if history.ok:
             print(history.summary())

@@ -221,10 +221,10 @@ def _attach_read_only(path: Path) -> str:
 
 
 def _private_copy(source: Path, target: Path) -> None:
-    """Copy the store into a new file that is its owner's only from the first byte."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
-    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
+    """Copy the store into a new file that is its owner's only from the first byte (created
+    0600 empty, then filled: copyfile keeps the mode of a file it writes into)."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE))
+    shutil.copyfile(source, target)
 
 
 def _remove(p: Path) -> None:

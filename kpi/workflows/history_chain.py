@@ -140,11 +140,22 @@ def verify(path: Path) -> ChainReport:
     explained = False  # the line before was reported: a bad link to it is no news
     for number, raw in enumerate(raw_lines, start=1):
         previous = raw_lines[number - 2] if number > 1 else None
-        problem, explained = _check_line(report, number, raw, previous, shift, explained)
+        problem, shift, explained = _check_line(report, number, raw, previous, shift, explained)
         if problem is not None:
-            report.problems.append(ChainProblem(str(path), number, problem[0]))
-            shift = problem[1]
+            report.problems.append(ChainProblem(str(path), number, problem))
     return report
+
+
+UNLINKED = (
+    "this line carries no link to the line before it (no 'prev'): it was added by hand, "
+    "or by an older version of the app, after the chain started"
+)
+EDITED = "edited line: its content no longer matches the digest it was written with"
+NO_SEQ = "edited line: its line number ('seq') is missing or not a number"
+NOT_FIRST = (
+    f"the first line does not start the chain ('prev' is not '{GENESIS}'): the lines "
+    "before it were removed or its link was edited"
+)
 
 
 def _check_line(
@@ -154,53 +165,43 @@ def _check_line(
     previous: bytes | None,
     shift: int,
     explained: bool,
-) -> tuple[tuple[str, int] | None, bool]:
-    """(problem message and the new shift, or None; whether a bad link from the next line
-    is explained by a problem here)."""
+) -> tuple[str | None, int, bool]:
+    """The problem with line `number` (None: none), the shift (seq minus line number) that
+    holds from here on, and whether a bad link from the next line is explained by a problem
+    reported here."""
     try:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         what = "is empty" if not raw.strip() else f"is not a readable record ({exc})"
-        return (f"broken line: it {what}; it was garbled, cut short or edited by hand", shift), True
+        return f"broken line: it {what}; it was garbled, cut short or edited by hand", shift, True
     if not isinstance(record, dict):
-        return ("broken line: it is not a record of a save", shift), True
+        return "broken line: it is not a record of a save", shift, True
     if "prev" not in record:
         if report.chained_from is None:
-            return None, False  # written before the chain existed
-        return (
-            "this line carries no link to the line before it (no 'prev'): it was added by "
-            "hand, or by an older version of the app, after the chain started",
-            shift - 1,  # a line more than was written: the next line's number moves on
-        ), True
+            return None, shift, False  # written before the chain existed
+        return UNLINKED, shift, True
     if report.chained_from is None:
         report.chained_from = number
     seq = record.get("seq")
     if not isinstance(seq, int):
-        return ("edited line: its line number ('seq') is missing or not a number", shift), True
+        return NO_SEQ, shift, True
     if record.get("digest") != content_digest(record):
-        return (
-            "edited line: its content no longer matches the digest it was written with",
-            shift,
-        ), True
+        return EDITED, shift, True
     if seq - number != shift:
         missing = seq - number - shift
+        if explained and missing == -1:
+            return None, seq - number, False  # the line before, reported, was one added
         if missing > 0:
             what = f"{missing} line(s) before it were deleted (it was written as line {seq})"
         else:
             what = f"{-missing} line(s) before it were added (it was written as line {seq})"
-        return (f"gap in the history: {what}", seq - number), True
+        return f"gap in the history: {what}", seq - number, True
     if previous is None:
-        if record["prev"] != GENESIS:
-            return (
-                f"the first line does not start the chain ('prev' is not '{GENESIS}'): the "
-                "lines before it were removed or its link was edited",
-                shift,
-            ), True
-        return None, False
+        return (None, shift, False) if record["prev"] == GENESIS else (NOT_FIRST, shift, True)
     if record["prev"] != line_hash(previous) and not explained:
-        return (
+        moved = (
             f"line {number - 1} is not the line this one was written after: the line before "
-            "it was replaced, or lines were moved",
-            shift,
-        ), True
-    return None, False
+            "it was replaced, or lines were moved"
+        )
+        return moved, shift, True
+    return None, shift, False
