@@ -62,13 +62,33 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 # ---- check --------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
+    """The definitions file, then its chained history beside it (when there is one): each
+    problem with its line on stderr, the count last, exit 1 if anything is wrong."""
     from kpi.semantic.definitions import check_file
+    from kpi.workflows.definition_versions import history_path_for
+    from kpi.workflows.history_chain import verify
 
     path = Path(args.path) if args.path else kpis_path()
     issues = check_file(path)
+    hist = history_path_for(path)
+    try:
+        history = verify(hist) if hist.is_file() else None
+    except OSError as exc:
+        raise UserError(f"Cannot read the history {hist}: {exc.strerror or exc}") from exc
+    if history is not None:
+        if history.ok:
+            print(history.summary())
+        else:
+            for problem in history.problems:
+                print(problem, file=sys.stderr)
+            print(
+                f"{hist}: {len(history.problems)} problem(s): the history was changed after "
+                "it was written; restore it from a backup, or keep it and note why",
+                file=sys.stderr,
+            )
     if not issues:
         print(f"{path}: OK")
-        return 0
+        return 0 if history is None or history.ok else 1
     for issue in issues:
         print(issue, file=sys.stderr)
     print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
@@ -166,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_load)
 
-    p = sub.add_parser("check", help="validate the KPI definitions (config/kpis.yaml)")
+    p = sub.add_parser(
+        "check",
+        help="validate the KPI definitions (config/kpis.yaml) and verify their chained "
+        "history (kpis.history.jsonl beside it)",
+    )
     p.add_argument("path", nargs="?", help="definitions file (default: config/kpis.yaml)")
     p.set_defaults(func=cmd_check)
 

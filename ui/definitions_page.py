@@ -24,6 +24,7 @@ from kpi.workflows.definition_versions import (
     catalogue,
     effective_status,
     file_version,
+    history_problems,
     kpi_history,
 )
 from kpi.workflows.definition_writer import ConflictError, InvalidEdit
@@ -228,6 +229,8 @@ def _approvals(ctx: Context, path: Path, kpi: KpiDefinition, people: list[Person
 
 def _history(path: Path, kpi_id: str) -> None:
     records = kpi_history(path, kpi_id)
+    for problem in history_problems(path):
+        st.warning(literal(f"The history was changed after it was written: {problem}"))
     if not records:
         st.caption("No change of this KPI was saved from the app yet.")
         return

@@ -5,7 +5,13 @@
 - `replace(path, data, check)`: a temporary file in the same folder, fsynced, checked by
   `check` (which may refuse by raising), then moved over `path` (atomic on POSIX) and the
   folder fsynced; on any failure the temporary file is removed and `path` is unchanged;
-- `append_line(path, line)`: one line appended and fsynced.
+- `append_line(path, line)`: one line appended and fsynced;
+- `private_files()`: while it is held, files this process creates are its owner's only
+  (umask 077), for files another library creates (DuckDB's store and its WAL).
+
+Every file written here is private: a new file is created 0600, a replaced file keeps the
+mode of the file it replaces (never wider), so the definitions, their history and the
+journal are not readable by every local user just because the process's umask is 022.
 
 Any layer may use these: they know nothing of what the files hold.
 """
@@ -17,9 +23,12 @@ import fcntl
 import os
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+PRIVATE = 0o600  # a file we create: readable and writable by its owner only
 
 
 class Busy(TimeoutError):
@@ -31,7 +40,7 @@ def locked(path: Path, timeout_s: float) -> Iterator[None]:
     """Hold `.<name>.lock` beside `path` exclusively. OSError when the lock file cannot be
     opened (a read-only folder fails here, before anything is read); Busy after `timeout_s`."""
     lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a+b") as handle:
+    with os.fdopen(os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE), "r+b") as handle:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -49,7 +58,8 @@ def locked(path: Path, timeout_s: float) -> Iterator[None]:
 
 def replace(path: Path, data: bytes, check: Callable[[Path], None] | None = None) -> None:
     """Write `data` to a temporary file beside `path`, let `check` look at it, and only then
-    move it over `path`, keeping the file's permissions."""
+    move it over `path`, keeping the file's permissions (a new file: 0600, as mkstemp
+    creates it)."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
@@ -69,8 +79,10 @@ def replace(path: Path, data: bytes, check: Callable[[Path], None] | None = None
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line (a newline is added) and make it durable before returning."""
-    with open(path, "a", encoding="utf-8") as handle:
+    """Append one line (a newline is added) and make it durable before returning; a new
+    file is created 0600, an existing one keeps its mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -83,3 +95,36 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_umask_guard = threading.Lock()
+_umask_holders = 0
+_umask_before = 0
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files created while this is held (by this process, any thread) get no group or
+    other permissions: umask 077 on top of the process's own. The umask belongs to the
+    process, so nested and concurrent holders share one change, undone by the last."""
+    global _umask_holders, _umask_before
+    with _umask_guard:
+        if _umask_holders == 0:
+            _umask_before = os.umask(0o077)
+            os.umask(_umask_before | 0o077)
+        _umask_holders += 1
+    try:
+        yield
+    finally:
+        with _umask_guard:
+            _umask_holders -= 1
+            if _umask_holders == 0:
+                os.umask(_umask_before)
+
+
+def mode_of(path: Path) -> int | None:
+    """The permission bits of `path`, or None when there is no such file."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None

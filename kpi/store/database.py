@@ -6,6 +6,11 @@ the copy, checkpoints it and atomically renames it over the live file. Readers (
 `kpi compute`) therefore always open a complete, consistent store, even while a load runs
 in another process, and a load killed half way leaves the live store exactly as it was.
 Writers queue on a lock file, so two loads never race.
+
+The store holds every invoice, payment and decision, so it is its owner's only: the copy a
+writer works on is created 0600 (and DuckDB's own files for it under umask 077), and before
+it replaces the store it takes the store's mode, so a store made 0600 stays 0600 whatever
+the process's umask; a fresh store is 0600.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from kpi.core.atomic import PRIVATE, mode_of, private_files
 from kpi.core.settings import Settings, db_path, load_settings
 from kpi.store.schema import all_ddl
 from kpi.store.template import fill, literal, render
@@ -136,7 +142,7 @@ class Store:
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE)
         except OSError as exc:
             raise StoreError(_write_problem(self.path, exc)) from exc
         deadline = time.monotonic() + timeout_s
@@ -162,12 +168,14 @@ class Store:
         Use it as one transaction: if the block raises, nothing of it reaches the store.
         With `fresh`, the copy starts empty (a rebuild, such as the demo), not from the store.
         """
-        with self._writer_lock():
+        with self._writer_lock(), private_files():
             self._remove_stale_copies()
             work = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+            mode = mode_of(self.path)  # the store's own; a new store is 0600
+            mode = PRIVATE if mode is None else mode
             try:
                 if self.path.exists() and not fresh:
-                    shutil.copyfile(self.path, work)
+                    _private_copy(self.path, work)
                 con = duckdb.connect(str(work))
             except (OSError, duckdb.Error) as exc:
                 _remove(work)
@@ -179,6 +187,7 @@ class Store:
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
                 con.close()
+                os.chmod(work, mode)
                 _fsync(work)
                 _fault_point("before_swap")
                 os.replace(work, self.path)
@@ -209,6 +218,13 @@ _ATTACH = "ATTACH '__path__' AS store (READ_ONLY)"
 def _attach_read_only(path: Path) -> str:
     """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
     return render(fill(_ATTACH, path=literal(str(path))))
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    """Copy the store into a new file that is its owner's only from the first byte (created
+    0600 empty, then filled: copyfile keeps the mode of a file it writes into)."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE))
+    shutil.copyfile(source, target)
 
 
 def _remove(p: Path) -> None:

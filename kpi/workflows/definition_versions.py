@@ -29,6 +29,7 @@ from kpi.core.people import DEPARTMENTS, Person
 from kpi.core.permissions import find_person, signature_problem
 from kpi.core.settings import Settings
 from kpi.semantic.definitions import DefinitionsError, Issue
+from kpi.workflows.history_chain import verify as verify_history
 from kpi.workflows.yaml_splice import (
     SourceFile,
     as_data,
@@ -180,19 +181,29 @@ def history_path_for(path: Path) -> Path:
 def kpi_history(
     path: Path, kpi_id: str | None = None, history_path: Path | None = None
 ) -> list[dict]:
-    """Every recorded save (of one KPI, or all), newest first."""
+    """Every recorded save (of one KPI, or all), newest first. A line that cannot be read
+    is not a save to list, but it is not passed over in silence: `history_problems` (shown
+    above the history on the definitions page) and `kpi check` name it."""
     hist = Path(history_path) if history_path else history_path_for(path)
     if not hist.exists():
         return []
     records = []
-    for line in hist.read_text(encoding="utf-8").splitlines():
+    for line in hist.read_bytes().split(b"\n"):
         try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line mangled by hand; the rest still reads
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue  # reported by history_problems; the rest still reads
         if isinstance(record, dict) and (kpi_id is None or record.get("kpi_id") == kpi_id):
             records.append(record)
     return records[::-1]
+
+
+def history_problems(path: Path, history_path: Path | None = None) -> list[str]:
+    """Every line of the history of the definitions at `path` that is not as it was
+    written (garbled, edited, deleted, out of place), one sentence each with its line
+    number (kpi.workflows.history_chain)."""
+    hist = Path(history_path) if history_path else history_path_for(path)
+    return [f"{hist.name}, line {p.line}: {p.message}" for p in verify_history(hist).problems]
 
 
 APPROVAL_SHOWN = {

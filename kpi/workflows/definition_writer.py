@@ -24,6 +24,13 @@ journal's "after" version the save landed, so its history line and decision row 
 written now (each only if it is not there yet); any other version means the file was not
 replaced (or was changed by hand since), so nothing was recorded and the journal is
 dropped. Either both places hold the change, with who, when and why, or neither does.
+
+The history is chained (kpi.workflows.history_chain): each line carries the hash of the
+line before it, computed when the line is appended, under the lock, so a line completed by
+`recover_pending` links like one written at once; it is appended only if it is not there
+yet, and a line of its own cut short by a full disk is cut away and written whole. Every
+file written here is created readable by its owner only, and a replaced file keeps its mode
+(kpi.core.atomic).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from kpi.semantic.definitions import DefinitionsError, Issue, check_file
 from kpi.store.database import Store, StoreError
 from kpi.workflows.definition_versions import entry_version, entry_yaml, history_path_for
 from kpi.workflows.goal_decisions import record_decision
+from kpi.workflows.history_chain import plan_append
 from kpi.workflows.yaml_splice import BrokenFile, SourceFile, plain, sha
 
 LOCK_TIMEOUT_S = 30.0
@@ -315,7 +323,16 @@ def disk_problem(path: Path, exc: OSError) -> str:
 
 
 def _append_history(hist: Path, record: dict) -> None:
-    atomic.append_line(hist, json.dumps(record, ensure_ascii=False, default=str))
+    """Append `record` as the next link of the chained history (kpi.workflows.history_chain),
+    first cutting away this same line if an earlier try was cut short by a full disk."""
+    try:
+        existing = hist.read_bytes()
+    except FileNotFoundError:
+        existing = b""
+    plan = plan_append(existing, record)
+    if plan.keep is not None:
+        os.truncate(hist, plan.keep)
+    atomic.append_line(hist, plan.text.removesuffix("\n"))
 
 
 # ---- the journal: a save that spans two places -------------------------------------------
