@@ -87,7 +87,7 @@ def load_files(
     say = progress or (lambda _message: None)
     spec = _table(table)
     chosen = _mapping(table, mapping, mapping_file)
-    names = file_names or [Path(f).name for f in files]
+    names: list[str | None] = list(file_names) if file_names else [None] * len(files)
     results = [FileResult(Path(f), file_name=n) for f, n in zip(files, names, strict=True)]
     report = LoadReport(spec.name, results)
     with ExitStack() as cleanup:

@@ -31,14 +31,14 @@ class FileResult:
     load_id: int | None = None
     previous_load_id: int | None = None  # when unchanged: the load that brought these bytes
     ignored_columns: list[str] = field(default_factory=list)  # file columns no table column uses
-    file_name: str | None = None  # the file's own name (an upload's, not its temporary path)
+    file_name: str | None = None  # an upload's own name (its path is a temporary copy)
     verdicts_ignored: str = ""  # finance's verdict columns the file or mapping tried to set
     audit_rows: int = 0  # rows written to the table's audit log (audited tables)
     back_to_pending: int = 0  # initiatives finance had judged whose money fields changed
 
     @property
     def name(self) -> str:
-        """How the report names the file: its own name when given, else its path."""
+        """How the report names the file: an upload's own name, else the path as given."""
         return self.file_name or str(self.file)
 
     @property

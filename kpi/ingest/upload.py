@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kpi.core.people import Person
-from kpi.core.permissions import require_table_loader
-from kpi.ingest.loader import LOCAL, Loader
+from kpi.core.permissions import PermissionDenied, require_table_loader
+from kpi.ingest.loader import LOCAL, OIDC, Loader
 from kpi.ingest.pipelines import LoadRefused, LoadReport, load_files
 from kpi.ingest.upload_checks import check_files
 from kpi.store.database import Store
@@ -33,6 +33,11 @@ def load_upload(
     recorded in `loads` with the person.
     """
     person = require_table_loader(person, table)
+    if identity_mode not in (OIDC, LOCAL):  # fail closed: who is loading must be known
+        raise PermissionDenied(
+            f"The app could not tell how {person.label} was identified ('{identity_mode}'); "
+            "nothing was loaded: sign in again or use local mode."
+        )
     check_files(files, error=LoadRefused)
     return load_files(
         store,

@@ -372,7 +372,12 @@ def record_verdict(
         AUTHORS_SINCE_VERDICT, {"initiative_id": initiative_id, "money": list(MONEY_FIELDS)}
     ).fetchall()
     require_independent_reviewer(person, initiative_id, authors)
-    if numbers_hash(stored) != (numbers_seen or "").strip():
+    if not (numbers_seen or "").strip():
+        raise InitiativeError(
+            f"A verdict on {initiative_id} needs the numbers you reviewed (their fingerprint, "
+            "numbers_hash): open the review, look at the numbers, then decide."
+        )
+    if numbers_hash(stored) != numbers_seen.strip():
         raise InitiativeError(
             f"The numbers changed since you opened the review: {initiative_id} now reads "
             f"{money_summary(stored)}; look again before you record a verdict."

@@ -610,3 +610,14 @@ def test_bulk_loaded_initiative_shows_in_the_list_and_can_be_edited(store, tmp_p
     )
     assert saved.changed == ("stage",)
     assert save_initiative(store, JONAS, carton_deal(start_date="2026-03-01")) == "SI-2026-0101"
+
+
+def test_a_verdict_without_the_numbers_seen_is_refused(store):
+    before = store.version()
+    with pytest.raises(InitiativeError) as refused:
+        validate_initiative(store, SAM, "SI2", "accepted", "quote on file", numbers_seen=" ")
+    assert str(refused.value) == (
+        "A verdict on SI2 needs the numbers you reviewed (their fingerprint, numbers_hash): "
+        "open the review, look at the numbers, then decide."
+    )
+    assert store.version() == before

@@ -379,3 +379,15 @@ def test_the_demo_records_itself_and_its_finance_members_verdicts(tmp_path):
     assert {who for who, _ in verdicts.values()} == {DEMO_REVIEWER.email}
     assert [(a, who, n) for a, who, n, _ in by if a == "created"] == [("created", "demo", total)]
     assert all(seen == 0 for a, _, _, seen in by if a == "created")
+
+
+def test_an_upload_whose_identity_mode_is_unknown_is_refused(store, tmp_path):
+    path = write(tmp_path / "rates.csv", "date,currency,rate\n2026-05-01,USD,0.85\n")
+    before = store.path.read_bytes()
+    with pytest.raises(PermissionDenied) as refused:
+        load_upload(store, SAM, "fx_rates", [path], identity_mode="guess")
+    assert str(refused.value) == (
+        "The app could not tell how Sam Okafor (finance, member) was identified ('guess'); "
+        "nothing was loaded: sign in again or use local mode."
+    )
+    assert store.path.read_bytes() == before
