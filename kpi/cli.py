@@ -11,8 +11,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kpi.core.settings import db_path, kpis_path
+
+if TYPE_CHECKING:
+    from kpi.ingest.loader import Loader
 
 
 class UserError(Exception):
@@ -39,6 +43,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- load ---------------------------------------------------------------------------------
 def cmd_load(args: argparse.Namespace) -> int:
+    from kpi.core.permissions import PermissionDenied
     from kpi.ingest.pipelines import LoadRefused, load_files
     from kpi.store.database import Store
 
@@ -52,12 +57,34 @@ def cmd_load(args: argparse.Namespace) -> int:
             mapping_file=Path(args.mapping_file) if args.mapping_file else None,
             progress=_progress,
             force=args.force,
+            loader=_loader(args.as_person),
         )
-    except LoadRefused as exc:
+    except (LoadRefused, PermissionDenied) as exc:
         print(f"Refused, nothing was loaded: {exc}", file=sys.stderr)
         return 1
     print(report.as_table())
     return 0
+
+
+def _loader(email: str | None) -> Loader:
+    """Who the command line loads as: the person named by --as (from people.yaml), else the
+    computer's operator (the OS user, who could write the store file anyway)."""
+    from kpi.core.people import load_people
+    from kpi.ingest.loader import COMMAND_LINE, Loader
+
+    if email is None:
+        return Loader.operator()
+    try:
+        people = load_people()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--as {email}: people.yaml cannot be read ({exc})") from exc
+    for person in people:
+        if person.email.lower() == email.strip().lower():
+            return Loader.of(person, COMMAND_LINE)
+    raise UserError(
+        f"--as {email}: nobody with that e-mail is in config/people.yaml; "
+        "name a person listed there, or leave --as out to load as this computer's user"
+    )
 
 
 # ---- check --------------------------------------------------------------------------------
@@ -182,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load files again even when the same bytes were loaded before "
         "(e.g. after correcting a mapping)",
+    )
+    p.add_argument(
+        "--as",
+        dest="as_person",
+        metavar="EMAIL",
+        help="load as this person from config/people.yaml (their rule for the table applies); "
+        "without it the load is recorded as this computer's user (os:<user>)",
     )
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_load)

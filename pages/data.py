@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import freshness, load_history, rejected_rows
-from kpi.core.permissions import PermissionDenied
+from kpi.core.permissions import PermissionDenied, load_refusal
 from kpi.core.settings import config_dir
 from kpi.ingest.mappings import MappingError, load_mappings
 from kpi.ingest.pipelines import LoadRefused
@@ -31,6 +31,26 @@ st.caption(
 def _status(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
     return freshness(store), load_history(store)
 
+
+# the load list: which file, its hash, who loaded it, when, and how they were identified
+LOAD_COLUMNS = [
+    "load_id",
+    "table_name",
+    "file_name",
+    "short_hash",
+    "loaded_by_name",
+    "loaded_by",
+    "finished",
+    "identity_mode",
+    "status",
+    "rows_in",
+    "rows_loaded",
+    "rows_rejected",
+    "amount_loaded",
+    "mapping",
+    "message",
+    "source",
+]
 
 tab_status, tab_rejects, tab_upload = st.tabs(
     ["Tables and loads", "Rejected rows", "Upload a file"]
@@ -66,11 +86,25 @@ with tab_status:
         if loads.is_empty():
             no_data("loads", "Upload a file in the third tab or use `python -m kpi load`.")
         else:
+            shown = [c for c in LOAD_COLUMNS if c in loads.columns]  # an older store lacks some
             st.dataframe(
                 loads,
                 hide_index=True,
                 width="stretch",
+                column_order=shown,
                 column_config={
+                    "load_id": st.column_config.NumberColumn("Load", format="%d"),
+                    "table_name": "Table",
+                    "file_name": "File",
+                    "short_hash": st.column_config.TextColumn(
+                        "Hash", help="The first 12 characters of the file's SHA-256"
+                    ),
+                    "loaded_by_name": "Who",
+                    "loaded_by": "Loaded by",
+                    "finished": "When",
+                    "identity_mode": st.column_config.TextColumn(
+                        "Identified by", help="oidc, local, command line or demo"
+                    ),
                     "rows_in": st.column_config.NumberColumn("Rows in", format="localized"),
                     "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
                     "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
@@ -85,7 +119,7 @@ with tab_rejects:
     else:
         with_rejects = loads.filter(loads["rows_rejected"] > 0)
         options = {"All loads": None} | {
-            f"#{r['load_id']} {r['table_name']} · {Path(r['source']).name} "
+            f"#{r['load_id']} {r['table_name']} · {r.get('file_name') or Path(r['source']).name} "
             f"({r['rows_rejected']:,} rejected)": r["load_id"]
             for r in with_rejects.iter_rows(named=True)
         }
@@ -112,12 +146,30 @@ with tab_upload:
         "The same pipeline as `python -m kpi load` runs: rows that fail validation are "
         "kept with their reason, a file without a required column is refused whole."
     )
+    refusals = {t: load_refusal(ctx.person, t) for t in TABLES}
+    allowed = [t for t, why in refusals.items() if why is None]
+    refused = [t for t, why in refusals.items() if why is not None]
+    if not allowed:
+        who = ctx.person.label if ctx.person else "Nobody signed in"
+        st.info(
+            f"{who} may not load data: finance and procurement members and the CFO load "
+            "files (the price outlook and savings initiatives: procurement members and the "
+            "CFO). Ask one of them to load the file."
+        )
+        st.stop()
     table = st.selectbox(
         "Table",
-        list(TABLES),
+        allowed,
         key="up_table",
         format_func=lambda t: f"{t} — {TABLES[t].description}",
     )
+    for t in refused:  # offered to others: say why not, rather than hide it silently
+        st.caption(f"Not offered: {refusals[t]}")
+    if table == "savings_initiatives":
+        st.caption(
+            "finance_status and finance_note are never loaded: new initiatives land pending, "
+            "finance gives verdicts on the Savings page."
+        )
     try:
         have_file = (config_dir() / "sources.yaml").exists()
         mappings = (
@@ -134,7 +186,7 @@ with tab_upload:
     )
     st.caption("Required columns: " + ", ".join(TABLES[table].required_columns))
     upload = st.file_uploader("File", type=["csv", "txt", "xlsx", "parquet"], key="up_file")
-    report_text, problem = "", None
+    report_text, problem, warnings = "", None, []
     if st.button("Load the file", type="primary", disabled=upload is None, key="up_go"):
         with st.status(f"Loading {literal(upload.name)} into {table}…", expanded=True) as status:
             try:
@@ -148,6 +200,8 @@ with tab_upload:
                         [path],
                         mapping=None if mapping not in mappings else mapping,
                         progress=status.write,
+                        file_names=[upload.name],
+                        identity_mode=ctx.identity_mode,
                     )
             except PermissionDenied as exc:
                 status.update(label="Not allowed", state="error")
@@ -165,9 +219,13 @@ with tab_upload:
             else:
                 status.update(label="Loaded", state="complete")
                 report_text = report.as_table()
+                ignored = [f for f in report.files if f.verdicts_ignored]
+                warnings = [f"{f.name}: {f.verdicts_ignored}" for f in ignored]
                 st.cache_data.clear()
         if problem:  # outside the status box, which folds up on error: the reason stays in view
             st.error(problem)
         if report_text:
             st.success("Loaded. The dashboard now shows the new data.")
+            for warning in warnings:
+                st.warning(warning)
             st.code(report_text, language=None)

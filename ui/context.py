@@ -38,6 +38,7 @@ class Context:
     currency: str = "EUR"
     person: Person | None = None
     definitions_problem: str | None = None
+    identity_mode: str = "local"
 
     @property
     def version(self) -> tuple[int, int, int]:

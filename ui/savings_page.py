@@ -30,7 +30,12 @@ from kpi.reporting import charts
 from kpi.reporting import savings_view as view
 from kpi.store.database import StoreError
 from kpi.store.schema import CURRENCIES, KINDS, STAGES
-from kpi.workflows.initiative_model import Initiative, InitiativeError
+from kpi.workflows.initiative_model import (
+    MONEY_FIELDS,
+    Initiative,
+    InitiativeError,
+    numbers_hash,
+)
 from kpi.workflows.initiatives import (
     form_choices,
     get_initiative,
@@ -295,13 +300,19 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     if not review_ids:
         st.success("Nothing waits for finance's review in this selection.")
         return
+    pick = st.selectbox(
+        "Pending initiative",
+        review_ids,
+        key="review_pick",
+        format_func=lambda i: view.review_label(pending, i),
+    )
+    # the numbers the reviewer judges, shown here; their fingerprint goes with the verdict,
+    # which is refused when the stored numbers changed since this page read them
+    shown = pending.filter(pl.col("initiative_id") == pick)
+    numbers = shown.select("initiative_id", *[c for c in MONEY_FIELDS if c in shown.columns])
+    st.dataframe(numbers, hide_index=True, width="stretch", key="review_numbers")
+    numbers_seen = numbers_hash(shown.row(0, named=True))
     with st.form("review_form"):
-        pick = st.selectbox(
-            "Pending initiative",
-            review_ids,
-            key="review_pick",
-            format_func=lambda i: view.review_label(pending, i),
-        )
         decision = st.radio(
             "Decision",
             list(view.DECISIONS),
@@ -314,7 +325,7 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     if not sent:
         return
     try:
-        validate_initiative(ctx.store, ctx.person, pick, decision, note)
+        validate_initiative(ctx.store, ctx.person, pick, decision, note, numbers_seen=numbers_seen)
         st.cache_data.clear()
         st.session_state[FLASH] = view.decision_message(pick, decision)
         st.session_state.pop("review_reason", None)

@@ -4,7 +4,11 @@ The checks live in the library, so a write refused to a viewer is refused whatev
 shows or hides. Each `require_*` raises PermissionDenied with a message that says who may;
 each `may_*` answers the same question for a page that hides a button.
 
-- loading data, saving a terms scenario: finance and procurement members and the CFO;
+- loading data: per table, the same people as the page that writes it: master data and
+  transactions finance and procurement members and the CFO; the price outlook procurement
+  members and the CFO; savings initiatives procurement members and the CFO (as on the
+  savings ledger); the command line without --as loads as the computer's operator;
+- saving a terms scenario: finance and procurement members and the CFO;
 - KPI definitions: members edit what their department owns (and joint KPIs), the CFO any;
   members approve for their department, the CFO for finance;
 - the goals meeting: procurement members and the CFO set the price outlook; each
@@ -13,12 +17,13 @@ each `may_*` answers the same question for a page that hides a button.
   no write takes another person as signer); a recorded signature counts only when its
   signer is in people.yaml and may sign for that department (`signature_problem`);
 - savings initiatives: procurement members and the CFO add and edit them, finance members
-  and the CFO judge them, never one they own.
+  and the CFO judge them, never one they created or whose money fields they changed since
+  the last verdict (decided from the audit log, not from the free-text owner).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kpi.core.people import DEPARTMENTS, Person
@@ -36,13 +41,39 @@ class PermissionDenied(PermissionError):
 # ---- data and scenarios ---------------------------------------------------------------------
 
 
-def require_loader(person: Person | None) -> None:
-    """Loading data changes every number: finance and procurement members and the CFO only."""
-    if person is None or not person.can_write:
-        who = person.label if person else "nobody"
-        raise PermissionDenied(
-            f"{who} may not load data: ask a finance or procurement member to load the file."
-        )
+# who loads each canonical table: the people who write it on its page
+DATA_LOADERS = "finance and procurement members and the CFO"
+TABLE_LOADERS: dict[str, str] = {
+    "price_outlook": OUTLOOK_EDITORS,
+    "savings_initiatives": INITIATIVE_EDITORS,
+}
+
+
+def may_load(person: Person | None, table: str) -> bool:
+    """May the person load files into `table`? The same rule as the page that writes it."""
+    if table == "price_outlook":
+        return can_edit_outlook(person)
+    if table == "savings_initiatives":
+        return may_edit_initiatives(person)
+    return person is not None and person.can_write
+
+
+def load_refusal(person: Person | None, table: str) -> str | None:
+    """Why the person may not load `table` (one sentence naming who may), or None."""
+    if may_load(person, table):
+        return None
+    who = person.label if person else "Nobody signed in"
+    whom = TABLE_LOADERS.get(table, DATA_LOADERS)
+    return f"{who} may not load {table}: only {whom} may; ask one of them to load the file."
+
+
+def require_table_loader(person: Person | None, table: str) -> Person:
+    """PermissionDenied unless the person may load `table` (see `may_load`)."""
+    refusal = load_refusal(person, table)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    assert person is not None
+    return person
 
 
 def may_save_scenario(person: Person | None) -> bool:
@@ -231,13 +262,28 @@ def require_initiative_validator(person: Person | None) -> None:
     )
 
 
-def require_not_own_initiative(person: Person, initiative_id: str, owner: str | None) -> None:
-    """Nobody judges an initiative they own."""
-    if owner and owner.lower() == person.email.lower():
-        raise PermissionDenied(
-            f"{person.label} owns {initiative_id} and may not judge it: another of "
-            f"the {INITIATIVE_VALIDATORS} must."
-        )
+def require_independent_reviewer(
+    person: Person, initiative_id: str, authors: Sequence[tuple[str, str, str | None]]
+) -> None:
+    """Four eyes from the record: nobody judges an initiative they created, or one whose
+    money fields they changed since finance's last verdict.
+
+    `authors` are the audit log's (changed_by, action, field) rows that count: every
+    'created' row and each 'edited' row of a money field since the last verdict. The
+    free-text owner plays no part: it is a display field anyone editing may set.
+    """
+    me = person.email.strip().lower()
+    mine = [(action, field) for by, action, field in authors if by.strip().lower() == me]
+    if not mine:
+        return
+    if any(action == "created" for action, _ in mine):
+        why = f"created {initiative_id}"
+    else:
+        fields = sorted({field for _, field in mine if field})
+        why = f"changed {', '.join(fields)} of {initiative_id} since finance's last verdict"
+    raise PermissionDenied(
+        f"{person.label} {why} and may not judge it: another of the {INITIATIVE_VALIDATORS} must."
+    )
 
 
 def _require(allowed: bool, person: Person | None, action: str, who: str) -> None:

@@ -13,26 +13,49 @@ Four stories are planted so the app has something true to show (`STORIES` names 
 2. Large preferred suppliers are paid in ~20 days although their terms are 60 days.
 3. Critical MRO spares have not moved for over 180 days, yet sit at or below safety stock.
 4. CC-3030 Marketing & Events overruns its FY2026 budget on invoices with no PO.
+
+The demo records itself as who loaded each table (`loads.loaded_by` = "demo", identity
+mode "demo"), writes the savings initiatives pending with 'created' rows in their audit log,
+and then records finance's verdicts the way a finance person does: through the ledger's
+verdict (kpi.workflows.initiatives.record_verdict) as the demo's finance member, who
+neither created nor changed any of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 from sqlglot import exp
 
+from kpi.core.people import Person
 from kpi.demo.initiatives import contracts_table, draw_contracts, plan_initiatives
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
 from kpi.demo.masters import draw_master, fx_rates, items_table, price_outlook, suppliers_table
 from kpi.demo.reference import LINES_AT_SCALE_1
 from kpi.demo.transactions import draw_flow, draw_lines
+from kpi.ingest.loader import DEMO_LOADER
+from kpi.store.audit_log import audit_text, last_initiative_change, write_initiative_changes
 from kpi.store.database import Store
 from kpi.store.identifiers import column, ident, render, table
-from kpi.store.schema import TABLES, Table
+from kpi.store.schema import TABLES, VERDICT_COLUMNS, Table
+from kpi.workflows.initiative_model import numbers_hash
+from kpi.workflows.initiatives import get_row, record_verdict
+
+# The demo's finance member (as in the shipped config/people.yaml): gives finance's verdicts.
+DEMO_REVIEWER = Person("sam.okafor@example.org", "Sam Okafor", "finance", "member")
+
+_LOADS = (
+    "INSERT INTO loads (load_id, table_name, source, content_hash, mapping, rows_in, "
+    "rows_loaded, rows_rejected, amount_loaded, started, finished, status, message, "
+    "loaded_by, loaded_by_name, file_name, identity_mode) "
+    "VALUES (?, ?, 'demo', ?, NULL, ?, ?, 0, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?)"
+)
+_ALL_INITIATIVES = "SELECT initiative_id FROM savings_initiatives ORDER BY initiative_id"
 
 # Decimal columns travel as scaled integers and become DECIMAL in SQL, exactly.
 _SCALE = {"money": 2, "price": 4, "qty": 3, "pct": 4, "rate": 8}
@@ -66,6 +89,12 @@ def _write(
     """Insert the tables in order, letting go of each frame once it is in the store (at
     scale 50 the frames hold gigabytes, and DuckDB needs room to write them)."""
     counts: dict[str, int] = {}
+    savings = tables["savings_initiatives"]
+    verdicts = savings.select("initiative_id", *VERDICT_COLUMNS)
+    tables["savings_initiatives"] = savings.with_columns(
+        finance_status=pl.lit("pending"), finance_note=pl.lit(None, pl.String)
+    )
+    del savings
     with Store(path).write(fresh=True) as con:
         for load_id, name in enumerate(list(tables), start=1):
             started = datetime.now()
@@ -82,7 +111,7 @@ def _write(
                 total = exp.select(exp.Sum(this=column("amount"))).from_(table(name))
                 amount = con.execute(render(total)).fetchone()[0]
             con.execute(
-                "INSERT INTO loads VALUES (?, ?, 'demo', ?, NULL, ?, ?, 0, ?, ?, ?, 'loaded', ?)",
+                _LOADS,
                 [
                     load_id,
                     name,
@@ -93,10 +122,41 @@ def _write(
                     started,
                     datetime.now(),
                     f"demo data, seed {seed}, scale {scale:g}",
+                    DEMO_LOADER.loaded_by,
+                    DEMO_LOADER.name,
+                    f"demo {name} (seed {seed}, scale {scale:g})",
+                    DEMO_LOADER.mode,
                 ],
             )
             counts[name] = rows
+        say("Demo: finance's verdicts on the savings initiatives")
+        _record_initiatives(con, verdicts, f"demo data, seed {seed}, scale {scale:g}")
     return counts
+
+
+def _record_initiatives(con: duckdb.DuckDBPyConnection, verdicts: pl.DataFrame, why: str) -> None:
+    """The initiatives' audit log: created by the demo, then judged by its finance member."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ids = [r[0] for r in con.execute(_ALL_INITIATIVES).fetchall()]
+    stored = {i: get_row(con, i) for i in ids}
+    last = last_initiative_change(con)
+    created = [
+        (i, field, audit_text(value, field))
+        for i in ids
+        for field, value in stored[i].items()
+        if field != "initiative_id" and field not in VERDICT_COLUMNS and value is not None
+    ]
+    write_initiative_changes(
+        con,
+        [
+            (last + n, i, now, DEMO_LOADER.loaded_by, "created", field, None, text, why, None)
+            for n, (i, field, text) in enumerate(created, start=1)
+        ],
+    )
+    for ini, status, note in verdicts.iter_rows():
+        if status in ("accepted", "rejected"):
+            seen = numbers_hash(stored[ini])
+            record_verdict(con, DEMO_REVIEWER, ini, status, note, seen, now)
 
 
 def build_demo(

@@ -4,13 +4,16 @@ by the table's key, rejects kept), and its bookkeeping row in `loads`."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import duckdb
 import polars as pl
 from sqlglot import exp
 
+from kpi.ingest.audited import AuditTally, audit_batch, count_withheld, withheld_note
+from kpi.ingest.audited import withhold_verdicts as _withhold
+from kpi.ingest.loader import Loader
 from kpi.ingest.mappings import Mapping
 from kpi.ingest.matching import Plan
 from kpi.ingest.readers import ROW, Progress, Source
@@ -28,10 +31,18 @@ def load_file(
     mapping: Mapping | None,
     result: FileResult,
     say: Progress,
+    loader: Loader,
 ) -> None:
-    """Check and write one file batch by batch, then record it in `loads` (filling `result`)."""
+    """Check and write one file batch by batch, then record it in `loads` (filling `result`)
+    with who loaded it and the file's own name. Finance's verdict columns are never read
+    from the file, and the audited tables write their audit rows (kpi.ingest.audited)."""
     spec = plan.table
+    plan, withheld = _withhold(plan)
+    counts: dict[str, int] = {}
+    tally = AuditTally()
+    file_name = result.file_name or source.path.name
     started = datetime.now()
+    audit_at = datetime.now(UTC).replace(tzinfo=None)  # the audit logs keep UTC
     load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
     state = FileState(store_had_rows=_has_rows(con, spec), known=_known_ids(con, spec))
     amount = Decimal("0.00") if "amount" in spec.column_names else None
@@ -43,6 +54,8 @@ def load_file(
         except pl.exceptions.PolarsError as exc:  # e.g. a date_format polars cannot use
             first = str(exc).strip().splitlines()[0]
             raise LoadRefused(f"{source.path}: its rows cannot be checked: {first}") from exc
+        count_withheld(raw, withheld, counts)
+        valid = audit_batch(con, spec.name, valid, loader, file_name, audit_at, tally)
         result.replaced += _upsert(con, spec, valid, state.store_had_rows)
         _insert_rejects(con, load_id, rejects)
         result.rows_in += raw.height - blank
@@ -53,11 +66,18 @@ def load_file(
         seconds = time.perf_counter() - clock
         say(f"{source.path}: {result.rows_in:,} rows checked ({seconds:.1f} s)")
     result.amount, result.load_id = amount, load_id
-    used = set(plan.sources.values())
+    used = set(plan.sources.values()) | {w.file_column for w in withheld if w.file_column}
     result.ignored_columns = [c for c in source.columns if c not in used]
-    message = f"{result.rows_rejected} row(s) rejected" if result.rows_rejected else None
+    result.verdicts_ignored = withheld_note(counts, withheld, mapping.name if mapping else None)
+    result.audit_rows, result.back_to_pending = tally.rows, tally.back_to_pending
+    notes = [f"{result.rows_rejected} row(s) rejected" if result.rows_rejected else ""]
+    notes += [result.verdicts_ignored, result.pending_note]
+    message = "; ".join(n for n in notes if n) or None
     con.execute(
-        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO loads (load_id, table_name, source, content_hash, mapping, rows_in, "
+        "rows_loaded, rows_rejected, amount_loaded, started, finished, status, message, "
+        "loaded_by, loaded_by_name, file_name, identity_mode) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id,
             spec.name,
@@ -72,6 +92,10 @@ def load_file(
             datetime.now(),
             LOADED,
             message,
+            loader.loaded_by,
+            loader.name,
+            file_name,
+            loader.mode,
         ],
     )
     say(

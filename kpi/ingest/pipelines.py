@@ -10,7 +10,12 @@ What every load promises (docs/data-model.md says it to the people who load file
 - rows are upserted by the table's natural key, so loading a corrected file replaces the
   rows it repeats; a file whose bytes were already loaded into the table is skipped;
 - money is exact: a value with more decimal places than its column holds is refused,
-  never rounded.
+  never rounded;
+- the loader may load the table (kpi.core.permissions.may_load: the same people as the
+  page that writes it), or nothing is loaded; every load records who (see
+  kpi.ingest.loader), the file's own name and its content hash in `loads`;
+- finance's verdict on savings initiatives never comes from a file, and loads of
+  savings_initiatives and price_outlook write their audit logs (kpi.ingest.audited).
 
 Row numbers count data rows from 1 (the header is not a row); for CSV and Excel the reason
 also gives the line (Excel: the sheet row) the row sits on, assuming one header line.
@@ -31,6 +36,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
+from kpi.core.permissions import require_table_loader
+from kpi.ingest.loader import Loader
 from kpi.ingest.loading import load_file, loaded_hashes, loaded_hashes_in
 from kpi.ingest.mappings import Mapping, MappingError, find_mapping
 from kpi.ingest.matching import Plan, plan_for
@@ -52,22 +59,37 @@ def load_files(
     mapping_file: Path | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    loader: Loader | None = None,
+    file_names: list[str] | None = None,
 ) -> LoadReport:
     """Load `files` into the canonical `table` in one transaction and report per file.
 
     Raises LoadRefused (and loads nothing) when the table or mapping is unknown, or any
-    file cannot be read or lacks a required column. With `force`, files whose bytes were
-    loaded before are loaded again (after a mapping was corrected, for example).
+    file cannot be read or lacks a required column; PermissionDenied when the loader's
+    person may not load the table. With `force`, files whose bytes were loaded before are
+    loaded again (after a mapping was corrected, for example).
+
+    `loader` is who the load is recorded against; None means the computer's operator (the
+    OS user calling the library or the command line, who could write the store file
+    anyway). `file_names` are the files' own names when the paths are temporary copies (an
+    upload), one per file.
     """
     if not files:
         raise LoadRefused("no files given to load")
+    loader = loader or Loader.operator()
+    if not loader.is_operator:
+        require_table_loader(loader.person, table)
+    if file_names is not None and len(file_names) != len(files):
+        raise ValueError("give one file name per file")
     # type check (and the size limit when KPI_MAX_UPLOAD_MB is set) before reading; the
     # app's uploads went through load_upload, which always applies the limit
     check_files(files, error=LoadRefused, command_line=True)
     say = progress or (lambda _message: None)
     spec = _table(table)
     chosen = _mapping(table, mapping, mapping_file)
-    report = LoadReport(spec.name, [FileResult(Path(f)) for f in files])
+    names: list[str | None] = list(file_names) if file_names else [None] * len(files)
+    results = [FileResult(Path(f), file_name=n) for f, n in zip(files, names, strict=True)]
+    report = LoadReport(spec.name, results)
     with ExitStack() as cleanup:
         sources: list[Source] = []
         plans: list[Plan] = []
@@ -86,7 +108,7 @@ def load_files(
                 if source.content_hash in known:
                     result.status, result.previous_load_id = UNCHANGED, known[source.content_hash]
                     continue
-                load_file(con, source, plan, chosen, result, say)
+                load_file(con, source, plan, chosen, result, say, loader)
                 known[source.content_hash] = result.load_id or 0
             say("Committing ...")
     return report

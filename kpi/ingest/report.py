@@ -9,6 +9,7 @@ from pathlib import Path
 from kpi.store.schema import TABLES
 
 LOADED, UNCHANGED = "loaded", "unchanged (already loaded)"
+AUDIT_LOGS = {"savings_initiatives": "initiative_changes", "price_outlook": "outlook_changes"}
 
 
 class LoadRefused(Exception):
@@ -30,6 +31,25 @@ class FileResult:
     load_id: int | None = None
     previous_load_id: int | None = None  # when unchanged: the load that brought these bytes
     ignored_columns: list[str] = field(default_factory=list)  # file columns no table column uses
+    file_name: str | None = None  # an upload's own name (its path is a temporary copy)
+    verdicts_ignored: str = ""  # finance's verdict columns the file or mapping tried to set
+    audit_rows: int = 0  # rows written to the table's audit log (audited tables)
+    back_to_pending: int = 0  # initiatives finance had judged whose money fields changed
+
+    @property
+    def name(self) -> str:
+        """How the report names the file: an upload's own name, else the path as given."""
+        return self.file_name or str(self.file)
+
+    @property
+    def pending_note(self) -> str:
+        n = self.back_to_pending
+        if not n:
+            return ""
+        return (
+            f"{n} initiative{'s' * (n != 1)} finance had judged went back to pending: "
+            "money fields changed"
+        )
 
 
 @dataclass
@@ -69,23 +89,29 @@ class LoadReport:
         with_amount = "amount" in TABLES[self.table].column_names
         head = ["file", "status", "rows in", "loaded", "rejected", "replaced"]
         head += ["amount"] if with_amount else []
-        rows = [_report_row(str(f.file), f.status, f, with_amount) for f in self.files]
+        rows = [_report_row(f.name, f.status, f, with_amount) for f in self.files]
         n = len(self.files)
         rows.append(_report_row(f"total ({n} file{'s' * (n != 1)})", "", self, with_amount))
         widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
         lines = [_align(head, widths)] + [_align(r, widths) for r in rows]
         lines.insert(-1, "-" * len(lines[0]))
         notes = [
-            f"{f.file}: these bytes were loaded before (load {f.previous_load_id}); skipped"
+            f"{f.name}: these bytes were loaded before (load {f.previous_load_id}); skipped"
             for f in self.files
             if f.status == UNCHANGED
         ]
         notes += [
-            f"{f.file}: column(s) not loaded, no {self.table} column has their name: "
+            f"{f.name}: column(s) not loaded, no {self.table} column has their name: "
             + ", ".join(f.ignored_columns)
             for f in self.files
             if f.ignored_columns and f.status != UNCHANGED
         ]
+        notes += [f"{f.name}: {f.verdicts_ignored}" for f in self.files if f.verdicts_ignored]
+        notes += [f"{f.name}: {f.pending_note}" for f in self.files if f.pending_note]
+        audited = sum(f.audit_rows for f in self.files)
+        if audited:
+            where = AUDIT_LOGS.get(self.table, "audit log")
+            notes.append(f"{audited} change(s) recorded in {where} (who, when, old and new).")
         if self.rows_rejected:
             notes.append(
                 f"{self.rows_rejected} rejected row(s) are kept with their reasons in the "

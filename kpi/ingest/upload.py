@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kpi.core.people import Person
-from kpi.core.permissions import require_loader
+from kpi.core.permissions import PermissionDenied, require_table_loader
+from kpi.ingest.loader import LOCAL, OIDC, Loader
 from kpi.ingest.pipelines import LoadRefused, LoadReport, load_files
 from kpi.ingest.upload_checks import check_files
 from kpi.store.database import Store
@@ -21,9 +22,29 @@ def load_upload(
     files: Sequence[Path],
     mapping: str | None = None,
     progress: Callable[[str], None] | None = None,
+    file_names: Sequence[str] | None = None,
+    identity_mode: str = LOCAL,
 ) -> LoadReport:
-    """The app's data upload: the person must be allowed to load (PermissionDenied
-    otherwise, whatever the page shows), then the files are checked and loaded."""
-    require_loader(person)
+    """The app's data upload: the person must be allowed to load this table (PermissionDenied
+    otherwise, whatever the page shows), then the files are checked and loaded.
+
+    `file_names` are the uploaded files' own names (the page keeps them in a temporary
+    folder); `identity_mode` how the app identified the person (oidc or local). Both are
+    recorded in `loads` with the person.
+    """
+    person = require_table_loader(person, table)
+    if identity_mode not in (OIDC, LOCAL):  # fail closed: who is loading must be known
+        raise PermissionDenied(
+            f"The app could not tell how {person.label} was identified ('{identity_mode}'); "
+            "nothing was loaded: sign in again or use local mode."
+        )
     check_files(files, error=LoadRefused)
-    return load_files(store, table, list(files), mapping=mapping, progress=progress)
+    return load_files(
+        store,
+        table,
+        list(files),
+        mapping=mapping,
+        progress=progress,
+        loader=Loader.of(person, identity_mode),
+        file_names=list(file_names) if file_names is not None else None,
+    )

@@ -84,6 +84,25 @@ KINDS = ("price_reduction", "cost_avoidance", "demand_reduction", "value_add")
 FINANCE_STATUSES = ("pending", "accepted", "rejected")
 STAGES = ("identified", "negotiating", "contracted", "implemented", "realised")
 
+# savings_initiatives: the columns that hold finance's verdict (only finance's review on the
+# Savings page sets them, never a file, a mapping or procurement's edit), and those whose
+# change alters the money an initiative claims (a change after a verdict sends it back to
+# pending, and its author may not judge it).
+VERDICT_COLUMNS: tuple[str, ...] = ("finance_status", "finance_note")
+MONEY_COLUMNS: tuple[str, ...] = (
+    "kind",
+    "category",
+    "supplier_id",
+    "item_id",
+    "baseline_unit_price",
+    "quoted_unit_price",
+    "negotiated_unit_price",
+    "expected_volume",
+    "currency",
+    "start_date",
+    "end_date",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in [
@@ -391,6 +410,19 @@ CREATE TABLE IF NOT EXISTS goal_decisions (
     decided_at TIMESTAMP NOT NULL,
     kpis_version VARCHAR
 );
+-- columns added after stores existed: a store gains them on its next write (every write
+-- runs this DDL first); readers of an older store select them only when present.
+-- who loaded (an e-mail, "os:<user>" for the command line's operator, "demo"), the
+-- uploaded file's own name, and how the loader was identified (oidc, local, command line,
+-- demo)
+ALTER TABLE loads ADD COLUMN IF NOT EXISTS loaded_by VARCHAR;
+ALTER TABLE loads ADD COLUMN IF NOT EXISTS loaded_by_name VARCHAR;
+ALTER TABLE loads ADD COLUMN IF NOT EXISTS file_name VARCHAR;
+ALTER TABLE loads ADD COLUMN IF NOT EXISTS identity_mode VARCHAR;
+-- a verdict's hash of the money fields the reviewer was shown
+ALTER TABLE initiative_changes ADD COLUMN IF NOT EXISTS numbers_seen VARCHAR;
+-- why the outlook changed (a load says which file)
+ALTER TABLE outlook_changes ADD COLUMN IF NOT EXISTS reason VARCHAR;
 """
 
 

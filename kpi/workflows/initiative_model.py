@@ -6,9 +6,11 @@ places, known kinds, stages and currencies, dates) and says per field what is wr
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -20,24 +22,22 @@ from pydantic import (
     field_validator,
 )
 
-from kpi.store.schema import CURRENCIES, FINANCE_STATUSES, KINDS, STAGES
+from kpi.store.audit_log import audit_text
+from kpi.store.schema import (
+    CURRENCIES,
+    FINANCE_STATUSES,
+    KINDS,
+    MONEY_COLUMNS,
+    STAGES,
+    VERDICT_COLUMNS,
+)
 
 # Fields whose change alters the money an initiative claims: editing one after finance
-# ruled sends the initiative back to pending.
-MONEY_FIELDS: tuple[str, ...] = (
-    "kind",
-    "category",
-    "supplier_id",
-    "item_id",
-    "baseline_unit_price",
-    "quoted_unit_price",
-    "negotiated_unit_price",
-    "expected_volume",
-    "currency",
-    "start_date",
-    "end_date",
-)
-FINANCE_FIELDS: tuple[str, ...] = ("finance_status", "finance_note")
+# ruled sends the initiative back to pending, and whoever changed one since the last verdict
+# may not judge it. Finance's fields are its verdict. Both are named in kpi.store.schema, so
+# that a load (kpi.ingest) applies the same rules.
+MONEY_FIELDS: tuple[str, ...] = MONEY_COLUMNS
+FINANCE_FIELDS: tuple[str, ...] = VERDICT_COLUMNS
 DECISIONS: tuple[str, ...] = ("accepted", "rejected")
 PRICED_KINDS: tuple[str, ...] = ("price_reduction", "cost_avoidance")
 
@@ -248,3 +248,28 @@ def field_problems(exc: ValidationError) -> dict[str, str]:
         msg = str(err["msg"]).removeprefix("Value error, ")
         out[name] = f"{out[name]}; {msg}" if name in out else msg
     return out
+
+
+def numbers_hash(initiative: Initiative | Mapping[str, Any]) -> str:
+    """A fingerprint of an initiative's money fields as a reviewer is shown them.
+
+    The review form passes it with the verdict (`validate_initiative(numbers_seen=...)`); a
+    verdict is refused when the stored numbers no longer give the same fingerprint, and the
+    verdict's audit row keeps it. Values are taken as the audit log writes them, so 11.0000
+    and 11.00 (or a date and its ISO text) give the same fingerprint.
+    """
+    row = initiative.model_dump() if isinstance(initiative, BaseModel) else initiative
+    text = "\n".join(
+        f"{name}={audit_text(blank_to_none(row.get(name)), name) or ''}" for name in MONEY_FIELDS
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def money_summary(row: Mapping[str, Any]) -> str:
+    """The money fields as one line for a message: 'baseline_unit_price 11.00, ...'."""
+    parts = [
+        f"{name} {audit_text(row.get(name), name)}"
+        for name in MONEY_FIELDS
+        if row.get(name) is not None
+    ]
+    return ", ".join(parts)

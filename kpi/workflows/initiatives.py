@@ -5,23 +5,27 @@ The rules live here, not in the page, so they hold whatever the app shows or hid
 - procurement members and the CFO add and edit initiatives; finance members and viewers
   may not;
 - finance members and the CFO accept or reject them, always with a reason; procurement
-  never does, not even for an initiative it did not raise, and nobody validates an
-  initiative they own;
+  never does, not even for an initiative it did not raise;
+- four eyes from the record: whoever created an initiative, or changed one of its money
+  fields since finance's last verdict, may not judge it (read from `initiative_changes`;
+  the free-text owner is a display field and decides nothing);
+- a verdict carries the fingerprint of the numbers the reviewer was shown (`numbers_hash`)
+  and is refused when the stored numbers changed since; the verdict's audit rows keep it;
 - editing a money-relevant field (kind, prices, volume, currency, dates, supplier, item,
   category) of an initiative finance already accepted or rejected sends it back to
   pending, and says so;
 - every change writes audit rows (who, when, which field, old → new, why) into
   `initiative_changes` in the same write transaction as the change itself.
 
-Bulk loads stay `python -m kpi load savings_initiatives FILE` (kpi.ingest.pipelines); they are
-not audited field by field here: the `loads` table records them.
+Bulk loads (`python -m kpi load savings_initiatives FILE`, the Data page) go through
+kpi.ingest.pipelines, which applies the same rules and writes the same audit rows
+(kpi.ingest.audited): finance's verdict never comes from a file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 import duckdb
@@ -33,9 +37,15 @@ from pydantic import (
 from kpi.core.people import Person
 from kpi.core.permissions import (
     INITIATIVE_VALIDATORS,
+    require_independent_reviewer,
     require_initiative_editor,
     require_initiative_validator,
-    require_not_own_initiative,
+)
+from kpi.store.audit_log import (
+    AUTHORS_SINCE_VERDICT,
+    audit_text,
+    last_initiative_change,
+    write_initiative_changes,
 )
 from kpi.store.database import Store
 from kpi.store.queries import savings_ledger as q
@@ -48,6 +58,8 @@ from kpi.workflows.initiative_model import (
     InitiativeError,
     blank_to_none,
     field_problems,
+    money_summary,
+    numbers_hash,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -136,6 +148,15 @@ def _empty_history() -> pl.DataFrame:
             "reason": text,
         }
     )
+
+
+def get_row(con: duckdb.DuckDBPyConnection, initiative_id: str) -> dict[str, Any]:
+    """One initiative as stored, as a dict, read in a transaction already open (the demo
+    builder reads what it wrote, to judge the numbers it shows its finance member)."""
+    row = _fetch(con, initiative_id)
+    if row is None:
+        raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
+    return row
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, initiative_id: str) -> dict[str, Any] | None:
@@ -291,15 +312,32 @@ def _edit(
 
 
 def validate_initiative(
-    store: Store, person: Person, initiative_id: str, decision: str, reason: str
+    store: Store,
+    person: Person,
+    initiative_id: str,
+    decision: str,
+    reason: str,
+    *,
+    numbers_seen: str,
 ) -> None:
     """Finance's verdict on an initiative: 'accepted' or 'rejected', always with a reason.
 
-    Only finance members and the CFO may, never procurement, and never on an initiative
-    the person owns (PermissionDenied). The reason becomes the finance_note; the verdict
-    and the note are written with their audit rows in one transaction.
+    Only finance members and the CFO may, never procurement, and never someone who created
+    the initiative or changed its money fields since the last verdict (PermissionDenied,
+    decided from the audit log). `numbers_seen` is `numbers_hash` of the initiative as the
+    reviewer was shown it: when the stored numbers differ, the verdict is refused
+    (InitiativeError) so that nobody accepts numbers they did not see. The reason becomes
+    the finance_note; the verdict, the note and their audit rows (with the fingerprint) are
+    written in one transaction.
     """
     require_initiative_validator(person)
+    decision, reason = _verdict_given(decision, reason)
+    now = _now()
+    with store.write() as con:
+        record_verdict(con, person, initiative_id, decision, reason, numbers_seen, now)
+
+
+def _verdict_given(decision: str, reason: str) -> tuple[str, str]:
     if decision not in DECISIONS:
         raise InitiativeError(
             f"'{decision}' is not a verdict: use 'accepted' or 'rejected'.", "finance_status"
@@ -311,22 +349,49 @@ def validate_initiative(
             "and in the audit log.",
             "finance_note",
         )
-    now = _now()
-    with store.write() as con:
-        stored = _fetch(con, initiative_id)
-        if stored is None:
-            raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
-        require_not_own_initiative(person, initiative_id, stored["owner"])
-        row = stored | {"finance_status": decision, "finance_note": reason}
-        con.execute(q.UPDATE_INITIATIVE, row)
-        changes = [
-            Change(decision, f, _text(stored[f]), _text(row[f]))
-            for f in FINANCE_FIELDS
-            if stored[f] != row[f]
-        ]
-        # the same verdict with the same words again still leaves a trace of who confirmed it
-        changes = changes or [Change(decision, None, None, None)]
-        _audit(con, initiative_id, person, now, changes, reason)
+    return decision, reason
+
+
+def record_verdict(
+    con: duckdb.DuckDBPyConnection,
+    person: Person,
+    initiative_id: str,
+    decision: str,
+    reason: str,
+    numbers_seen: str,
+    now: datetime,
+) -> None:
+    """`validate_initiative`'s checks and writes inside a write transaction already open
+    (the demo builder records its finance member's verdicts with it, in its own write)."""
+    require_initiative_validator(person)
+    decision, reason = _verdict_given(decision, reason)
+    stored = _fetch(con, initiative_id)
+    if stored is None:
+        raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
+    authors = con.execute(
+        AUTHORS_SINCE_VERDICT, {"initiative_id": initiative_id, "money": list(MONEY_FIELDS)}
+    ).fetchall()
+    require_independent_reviewer(person, initiative_id, authors)
+    if not (numbers_seen or "").strip():
+        raise InitiativeError(
+            f"A verdict on {initiative_id} needs the numbers you reviewed (their fingerprint, "
+            "numbers_hash): open the review, look at the numbers, then decide."
+        )
+    if numbers_hash(stored) != numbers_seen.strip():
+        raise InitiativeError(
+            f"The numbers changed since you opened the review: {initiative_id} now reads "
+            f"{money_summary(stored)}; look again before you record a verdict."
+        )
+    row = stored | {"finance_status": decision, "finance_note": reason}
+    con.execute(q.UPDATE_INITIATIVE, row)
+    changes = [
+        Change(decision, f, _text(stored[f]), _text(row[f]))
+        for f in FINANCE_FIELDS
+        if stored[f] != row[f]
+    ]
+    # the same verdict with the same words again still leaves a trace of who confirmed it
+    changes = changes or [Change(decision, None, None, None)]
+    _audit(con, initiative_id, person, now, changes, reason, numbers_seen=numbers_hash(stored))
 
 
 # ---- helpers of the writers ------------------------------------------------------------------
@@ -394,8 +459,9 @@ def _audit(
     now: datetime,
     changes: list[Change],
     reason: str | None,
+    numbers_seen: str | None = None,
 ) -> None:
-    (last,) = _one(con, q.LAST_CHANGE_ID)
+    last = last_initiative_change(con)
     rows = [
         (
             last + n,
@@ -407,24 +473,16 @@ def _audit(
             c.old_value,
             c.new_value,
             c.reason or reason,
+            numbers_seen,
         )
         for n, c in enumerate(changes, start=1)
     ]
-    con.executemany(q.INSERT_CHANGE, rows)
+    write_initiative_changes(con, rows)
 
 
 def _text(value: object, field: str = "") -> str | None:
-    """A field's value as the audit log keeps it: ISO dates, prices with their decimals."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):  # prices 11.0000 -> 11.00, 10.1250 -> 10.125; volume 200
-        plain = value.normalize()
-        if field.endswith("_price") and plain.as_tuple().exponent > -2:  # type: ignore[operator]
-            plain = plain.quantize(Decimal("0.01"))
-        return format(plain, "f")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+    """A field's value as the audit log keeps it (kpi.store.audit_log.audit_text)."""
+    return audit_text(value, field)
 
 
 def _one(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> Any:

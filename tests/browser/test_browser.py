@@ -180,10 +180,13 @@ def test_procurement_adds_an_initiative_and_finance_accepts_it(page, app_url):
 
     _act_as(page, "Sam Okafor (finance, member)")
     page.get_by_role("tab", name="Initiatives").click()
-    review = page.locator('[data-testid="stForm"]').nth(1)
-    review.get_by_role("combobox", name="Pending initiative").click()
+    # the pick sits above the review form: the page shows its numbers before the verdict
+    page.get_by_role("combobox", name="Pending initiative").click()
     page.keyboard.type("pallet")
     page.get_by_role("option", name="pallet wrap").click()
+    page.wait_for_timeout(1000)
+    wait_rendered(page)
+    review = page.locator('[data-testid="stForm"]').nth(1)
     review.get_by_label("Reason (required)").fill("Quotes on file")
     review.get_by_role("button", name="Record decision").click()
     page.wait_for_timeout(1500)

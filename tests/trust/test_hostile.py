@@ -474,7 +474,8 @@ WRITES = [
     for p in (LEE, OPS_MEMBER, SAM)
 ] + [
     ("accept a savings initiative", p, lambda s, k, p=p: initiatives.validate_initiative(
-        s, p, "SI1", "accepted", "fine"))
+        s, p, "SI1", "accepted", "fine",
+        numbers_seen=initiative_model.numbers_hash(initiatives.get_initiative(s, "SI1"))))
     for p in (LEE, OPS_MEMBER, JONAS)
 ] + [
     ("save a terms scenario", p, lambda s, k, p=p: terms.save_scenario(
@@ -484,6 +485,10 @@ WRITES = [
     ("load data", p, lambda s, k, p=p: upload.load_upload(
         s, p, "suppliers", [ROOT / "tests" / "fixtures" / "hostile_suppliers.csv"]))
     for p in (LEE, FIN_VIEWER, OPS_MEMBER, None)
+] + [  # finance loads neither procurement's outlook nor the initiatives it judges
+    ("load data", SAM, lambda s, k, t=t: upload.load_upload(
+        s, SAM, t, [ROOT / "tests" / "fixtures" / "hostile_suppliers.csv"]))
+    for t in ("price_outlook", "savings_initiatives")
 ]  # fmt: skip
 
 

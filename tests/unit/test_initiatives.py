@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from pydantic import ValidationError
 
@@ -21,7 +22,12 @@ from kpi.core.permissions import PermissionDenied
 from kpi.store.database import Store
 from kpi.store.schema import TABLES, create_table_sql
 from kpi.workflows import initiatives
-from kpi.workflows.initiative_model import Initiative, InitiativeError, field_problems
+from kpi.workflows.initiative_model import (
+    Initiative,
+    InitiativeError,
+    field_problems,
+    numbers_hash,
+)
 from kpi.workflows.initiatives import (
     get_initiative,
     history,
@@ -64,6 +70,11 @@ def carton_deal(**changes) -> Initiative:
     return Initiative(**(fields | changes))
 
 
+def seen(store: Store, initiative_id: str) -> str:
+    """The fingerprint of the numbers a reviewer opening the initiative now is shown."""
+    return numbers_hash(get_initiative(store, initiative_id))
+
+
 def status(store: Store, initiative_id: str) -> tuple[str, str | None]:
     got = get_initiative(store, initiative_id)
     return got.finance_status, got.finance_note
@@ -82,11 +93,20 @@ def _edit(store: Store, person: Person) -> None:
 
 
 def _accept_si2(store: Store, person: Person) -> None:
-    validate_initiative(store, person, "SI2", "accepted", "quote on file, invoices match")
+    validate_initiative(
+        store,
+        person,
+        "SI2",
+        "accepted",
+        "quote on file, invoices match",
+        numbers_seen=seen(store, "SI2"),
+    )
 
 
 def _reject_si1(store: Store, person: Person) -> None:
-    validate_initiative(store, person, "SI1", "rejected", "baseline not evidenced")
+    validate_initiative(
+        store, person, "SI1", "rejected", "baseline not evidenced", numbers_seen=seen(store, "SI1")
+    )
 
 
 ROLE_RULES = [
@@ -137,12 +157,95 @@ def test_nobody_signed_in_may_not_write(store):
         save_initiative(store, None, carton_deal())  # type: ignore[arg-type]
 
 
-def test_nobody_judges_an_initiative_they_own(store):
-    owned = save_initiative(store, CLAIRE, carton_deal(owner=CLAIRE.email))
-    with pytest.raises(PermissionDenied, match="owns"):
-        validate_initiative(store, CLAIRE, owned, "accepted", "looks right")
-    validate_initiative(store, SAM, owned, "accepted", "looks right")
-    assert status(store, owned) == ("accepted", "looks right")
+def test_nobody_judges_an_initiative_they_created_whoever_the_owner_field_names(store):
+    """The CFO adds an initiative naming Jonas as its owner: the log says she created it."""
+    created = save_initiative(store, CLAIRE, carton_deal(owner=JONAS.email))
+    before = store.version()
+    with pytest.raises(PermissionDenied) as refused:
+        validate_initiative(
+            store, CLAIRE, created, "accepted", "looks right", numbers_seen=seen(store, created)
+        )
+    assert str(refused.value) == (
+        f"Claire Dubois (finance, cfo) created {created} and may not judge it: another of "
+        "the finance members and the CFO must."
+    )
+    assert store.version() == before
+    validate_initiative(
+        store, SAM, created, "accepted", "looks right", numbers_seen=seen(store, created)
+    )
+    assert status(store, created) == ("accepted", "looks right")
+
+
+def test_the_owner_field_alone_does_not_bar_a_reviewer(store):
+    """SI1 names Jonas as owner, but the CFO set nothing of it: she may judge it."""
+    si1 = get_initiative(store, "SI1")
+    save_initiative(store, JONAS, si1.model_copy(update={"owner": CLAIRE.email}))
+    validate_initiative(
+        store, CLAIRE, "SI1", "rejected", "not evidenced", numbers_seen=seen(store, "SI1")
+    )
+    assert status(store, "SI1") == ("rejected", "not evidenced")
+
+
+def test_who_changed_a_money_field_since_the_last_verdict_may_not_judge(store):
+    """The CFO edits SI1's baseline price (accepted before): it goes back to pending, and
+    she may not judge it; Sam may. After Sam's verdict, a later title edit by her does not
+    bar her from the next verdict, a later price edit does."""
+    si1 = get_initiative(store, "SI1")
+    save_initiative(store, CLAIRE, si1.model_copy(update={"baseline_unit_price": "11.50"}))
+    with pytest.raises(PermissionDenied) as refused:
+        validate_initiative(store, CLAIRE, "SI1", "accepted", "ok", numbers_seen=seen(store, "SI1"))
+    assert str(refused.value) == (
+        "Claire Dubois (finance, cfo) changed baseline_unit_price of SI1 since finance's last "
+        "verdict and may not judge it: another of the finance members and the CFO must."
+    )
+    validate_initiative(
+        store, SAM, "SI1", "accepted", "11.50 on the old invoices", numbers_seen=seen(store, "SI1")
+    )
+    si1 = get_initiative(store, "SI1")
+    save_initiative(store, CLAIRE, si1.model_copy(update={"title": "Carton re-tender 2026"}))
+    validate_initiative(
+        store, CLAIRE, "SI1", "accepted", "title only", numbers_seen=seen(store, "SI1")
+    )
+    si1 = get_initiative(store, "SI1")
+    save_initiative(store, CLAIRE, si1.model_copy(update={"expected_volume": "250"}))
+    with pytest.raises(PermissionDenied, match="changed expected_volume of SI1"):
+        validate_initiative(store, CLAIRE, "SI1", "accepted", "ok", numbers_seen=seen(store, "SI1"))
+
+
+def test_a_verdict_on_numbers_that_changed_since_the_review_opened_is_refused(store):
+    """Sam opens SI2's review; Ana then changes its negotiated price. Sam's verdict on what
+    he saw is refused; after looking again it is recorded with the new fingerprint."""
+    opened = seen(store, "SI2")
+    si2 = get_initiative(store, "SI2")
+    save_initiative(store, ANA, si2.model_copy(update={"negotiated_unit_price": "990"}))
+    before = store.version()
+    with pytest.raises(InitiativeError) as refused:
+        validate_initiative(store, SAM, "SI2", "accepted", "quote on file", numbers_seen=opened)
+    assert str(refused.value).startswith(
+        "The numbers changed since you opened the review: SI2 now reads kind cost_avoidance, "
+        "category IT hardware, supplier_id S2, item_id I2, quoted_unit_price 1100.00, "
+        "negotiated_unit_price 990.00, expected_volume 5, currency USD, start_date 2026-01-01, "
+        "end_date 2026-12-31; look again"
+    )
+    assert store.version() == before
+    again = seen(store, "SI2")
+    assert again != opened
+    validate_initiative(store, SAM, "SI2", "accepted", "quote on file", numbers_seen=again)
+    verdict = history(store, "SI2").filter(pl.col("action") == "accepted")
+    assert verdict.height == 2  # finance_status and finance_note
+    with store.read() as con:
+        kept = con.execute(
+            "SELECT DISTINCT numbers_seen FROM initiative_changes WHERE action = 'accepted'"
+        ).fetchall()
+    assert kept == [(again,)]
+
+
+def test_the_fingerprint_reads_values_as_shown(store):
+    """11.0000 from the store and 11 typed on a form are the same number."""
+    stored = get_initiative(store, "SI1")
+    typed = stored.model_dump() | {"baseline_unit_price": Decimal("11"), "expected_volume": 200}
+    assert numbers_hash(typed) == numbers_hash(stored)
+    assert numbers_hash(typed | {"baseline_unit_price": Decimal("11.01")}) != numbers_hash(stored)
 
 
 # ---- finance's verdict --------------------------------------------------------------------------
@@ -150,7 +253,14 @@ def test_nobody_judges_an_initiative_they_own(store):
 
 def test_finance_accepts_with_a_reason(store):
     before = datetime.now(UTC).replace(tzinfo=None)
-    validate_initiative(store, SAM, "SI2", "accepted", "  supplier's quote of 1,100 on file ")
+    validate_initiative(
+        store,
+        SAM,
+        "SI2",
+        "accepted",
+        "  supplier's quote of 1,100 on file ",
+        numbers_seen=seen(store, "SI2"),
+    )
     after = datetime.now(UTC).replace(tzinfo=None)
     assert status(store, "SI2") == ("accepted", "supplier's quote of 1,100 on file")
     rows = history(store, "SI2").sort("change_id").to_dicts()
@@ -173,7 +283,7 @@ def test_finance_accepts_with_a_reason(store):
 def test_a_verdict_without_a_reason_is_refused(store, decision, reason):
     before = store.version()
     with pytest.raises(InitiativeError, match="Say why") as refused:
-        validate_initiative(store, SAM, "SI2", decision, reason)  # type: ignore[arg-type]
+        validate_initiative(store, SAM, "SI2", decision, reason, numbers_seen=seen(store, "SI2"))  # type: ignore[arg-type]
     assert refused.value.field == "finance_note"
     assert store.version() == before
 
@@ -188,7 +298,7 @@ def test_a_verdict_without_a_reason_is_refused(store, decision, reason):
 )
 def test_verdict_mistakes(store, initiative_id, decision, message):
     with pytest.raises(InitiativeError, match=message):
-        validate_initiative(store, SAM, initiative_id, decision, "a reason")
+        validate_initiative(store, SAM, initiative_id, decision, "a reason", numbers_seen="")
 
 
 # ---- adding and editing ------------------------------------------------------------------
@@ -261,7 +371,9 @@ def test_only_money_fields_reset_a_verdict(store, update, resets):
 
 
 def test_edit_of_rejected_initiative_also_goes_back_to_pending(store):
-    validate_initiative(store, SAM, "SI2", "rejected", "quote not evidenced")
+    validate_initiative(
+        store, SAM, "SI2", "rejected", "quote not evidenced", numbers_seen=seen(store, "SI2")
+    )
     si2 = get_initiative(store, "SI2")
     saved = save_initiative(store, ANA, si2.model_copy(update={"quoted_unit_price": "1080"}))
     assert saved.finance_reset and "Finance had rejected it" in saved.message
@@ -432,7 +544,7 @@ def test_category_falls_back_to_the_item(store):
 
 
 def test_history_is_newest_first_and_per_initiative(store):
-    validate_initiative(store, SAM, "SI2", "rejected", "no quote")
+    validate_initiative(store, SAM, "SI2", "rejected", "no quote", numbers_seen=seen(store, "SI2"))
     save_initiative(store, JONAS, get_initiative(store, "SI1").model_copy(update={"title": "T"}))
     log = history(store)
     assert log.columns == [
@@ -498,3 +610,14 @@ def test_bulk_loaded_initiative_shows_in_the_list_and_can_be_edited(store, tmp_p
     )
     assert saved.changed == ("stage",)
     assert save_initiative(store, JONAS, carton_deal(start_date="2026-03-01")) == "SI-2026-0101"
+
+
+def test_a_verdict_without_the_numbers_seen_is_refused(store):
+    before = store.version()
+    with pytest.raises(InitiativeError) as refused:
+        validate_initiative(store, SAM, "SI2", "accepted", "quote on file", numbers_seen=" ")
+    assert str(refused.value) == (
+        "A verdict on SI2 needs the numbers you reviewed (their fingerprint, numbers_hash): "
+        "open the review, look at the numbers, then decide."
+    )
+    assert store.version() == before

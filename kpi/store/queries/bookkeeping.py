@@ -12,9 +12,15 @@ from kpi.store import identifiers
 from kpi.store.schema import TABLES
 from kpi.store.template import fill, literal, render
 
+# Who loaded (loaded_by, loaded_by_name), the file's own name and the identity mode came
+# with issue 13: a store not written since lacks them, so they are picked by COLUMNS (only
+# those present; `source` always is) rather than named.
 LOAD_HISTORY = """
-SELECT load_id, table_name, source, mapping, status, rows_in, rows_loaded, rows_rejected,
-       amount_loaded, started, finished, message
+SELECT load_id, table_name,
+       COLUMNS(lambda c: list_contains(
+           ['source', 'file_name', 'loaded_by', 'loaded_by_name', 'identity_mode'], c)),
+       left(content_hash, 12) AS short_hash, content_hash, mapping, status, rows_in,
+       rows_loaded, rows_rejected, amount_loaded, started, finished, message
 FROM loads ORDER BY load_id DESC
 """
 
