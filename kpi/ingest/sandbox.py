@@ -40,11 +40,12 @@ from kpi.ingest.readers import Progress, Source
 from kpi.ingest.report import LoadRefused
 from kpi.ingest.upload_checks import UploadRefused, env_limit
 
-# A CSV streams through in batches of a million rows; a workbook is read whole (an .xlsx of
-# 100 MB takes about 2 GB). 4 GB lets every real export through and keeps a server with a
-# few users loading at once alive. KPI_LOAD_MEMORY_MB and KPI_LOAD_TIMEOUT_S override them.
-DEFAULT_MEMORY_MB = 4_000
-DEFAULT_TIMEOUT_S = 1_800  # a 500 MB CSV reads in about a minute here; a big workbook longer
+# A CSV or Parquet file streams through in batches (a 230 MB CSV peaks at 0.7 GB); a
+# workbook is read whole, at about 30 times its file size (a 200 MB .xlsx, the app's upload
+# limit, needs some 6.5 GB). 8 GB lets those through and stops what no export needs, on a
+# machine of 24 GB. KPI_LOAD_MEMORY_MB and KPI_LOAD_TIMEOUT_S override them.
+DEFAULT_MEMORY_MB = 8_000
+DEFAULT_TIMEOUT_S = 1_800  # a 230 MB CSV reads in 15 s here; a 200 MB workbook in minutes
 _MEMORY_ENV, _TIMEOUT_ENV = "KPI_LOAD_MEMORY_MB", "KPI_LOAD_TIMEOUT_S"
 _RESULT, _REQUEST = "result.json", "request.json"
 # What a child that ran out of memory leaves on its standard error
@@ -107,8 +108,10 @@ def _raised(path: Path, error: dict, memory_mb: float) -> Exception:
         return LoadRefused(error["message"])
     if error["kind"] == "memory":
         return _out_of_memory(path, memory_mb)
-    if error["kind"] == "os":
+    if error["kind"] == "os" and error["errno"] is not None:  # e.g. the temporary folder full
         return OSError(error["errno"], error["strerror"], error["filename"])
+    if error["kind"] == "os":
+        return OSError(error["message"])
     return LoadRefused(f"{path} cannot be read: {error['message']}")
 
 
