@@ -178,12 +178,12 @@ def _child(folder: Path) -> None:
     """Read the requested file under the memory limit; leave its batches and result.json."""
     request = json.loads((folder / _REQUEST).read_text(encoding="utf-8"))
     limit = request["memory_bytes"]
-    _start_threads(folder)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     readers.BATCH_ROWS = request["batch_rows"]  # as the parent has it (tests lower it)
     mapping = Mapping(**request["mapping"]) if request["mapping"] else None
     result: dict = {"source": None, "batches": 0, "error": None}
     try:
+        _start_threads(folder)  # may meet a full temporary folder: reported like the rest
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         with ExitStack() as cleanup:
             source = readers.read_source(Path(request["path"]), mapping, cleanup)
             result["source"] = {
