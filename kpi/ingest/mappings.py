@@ -191,11 +191,29 @@ def _date_format(value: Any, problems: list[str]) -> str | None:
 def _encoding(value: Any, problems: list[str]) -> str | None:
     if value is None:
         return None
-    try:
-        return codecs.lookup(str(value)).name
-    except LookupError:
-        problems.append(f"encoding '{value}' is not one Python knows (e.g. utf-8, cp1252, latin-1)")
+    if problem := encoding_problem(str(value)):
+        problems.append(problem)
         return None
+    return codecs.lookup(str(value)).name
+
+
+TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16")  # named in messages
+
+
+def encoding_problem(name: str) -> str | None:
+    """Why `name` cannot be a file's text encoding, or None. Python also knows codecs that
+    unpack bytes (zlib_codec, bz2_codec, base64_codec) or turn text into text (rot13): a
+    mapping naming one would make a small file unpack to any size while it is "decoded"."""
+    try:
+        codec = codecs.lookup(name)
+    except LookupError:
+        return f"encoding '{name}' is not one Python knows (e.g. utf-8, cp1252, latin-1)"
+    if not getattr(codec, "_is_text_encoding", True):
+        return (
+            f"encoding '{name}' is not a text encoding (Python's {codec.name} codec "
+            f"transforms bytes or text); use one such as {', '.join(TEXT_ENCODINGS)}"
+        )
+    return None
 
 
 def _delimiter(value: Any, problems: list[str]) -> str | None:

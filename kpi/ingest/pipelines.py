@@ -41,8 +41,9 @@ from kpi.ingest.loader import Loader
 from kpi.ingest.loading import load_file, loaded_hashes, loaded_hashes_in
 from kpi.ingest.mappings import Mapping, MappingError, find_mapping
 from kpi.ingest.matching import Plan, plan_for
-from kpi.ingest.readers import Progress, Source, open_source
+from kpi.ingest.readers import Progress, Source
 from kpi.ingest.report import UNCHANGED, FileResult, LoadRefused, LoadReport
+from kpi.ingest.sandbox import open_bounded
 from kpi.ingest.upload_checks import check_files
 from kpi.store.database import Store
 from kpi.store.schema import TABLES, Table
@@ -94,7 +95,8 @@ def load_files(
         sources: list[Source] = []
         plans: list[Plan] = []
         for f in files:  # each file refused (or not) before the next is read
-            sources.append(open_source(Path(f), chosen, cleanup, say))
+            # read in a child process under a memory and time limit (kpi/ingest/sandbox.py)
+            sources.append(open_bounded(Path(f), chosen, cleanup, say))
             plans.append(plan_for(sources[-1], spec, chosen))
         known = {} if force else loaded_hashes(store, spec, sources)
         if not force and all(s.content_hash in known for s in sources):

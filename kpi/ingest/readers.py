@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from kpi.ingest.mappings import Mapping
+from kpi.ingest.mappings import Mapping, encoding_problem
 from kpi.ingest.report import LoadRefused
 from kpi.ingest.upload_checks import utf16_without_bom
 
@@ -43,11 +43,22 @@ class Source:
 
 
 def open_source(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: Progress) -> Source:
-    """Check that a file can be read (its header, its hash); refuse it if not."""
+    """Check that a file can be read (its header, its hash); refuse it if not. In this
+    process: `sandbox.open_bounded` does the same in a child process with a memory limit."""
+    announce(path, say)
+    return read_source(path, mapping, cleanup)
+
+
+def announce(path: Path, say: Progress) -> None:
+    """Refuse a path that is no file; say that the file is being read."""
     if not path.is_file():
         raise LoadRefused(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    suffix = path.suffix.lower()
     say(f"Reading {path} ({_size(path)}) ...")
+
+
+def read_source(path: Path, mapping: Mapping | None, cleanup: ExitStack) -> Source:
+    """A file's Source (`open_source` without the progress message)."""
+    suffix = path.suffix.lower()
     content_hash = _sha256(path)
     if suffix in CSV_SUFFIXES:
         source = _open_csv(path, mapping, cleanup, content_hash)
@@ -144,6 +155,8 @@ def _csv_encoding(head: bytes, mapping: Mapping | None) -> str:
         if head.startswith(bom):
             return name
     wanted = (mapping.encoding if mapping else None) or "utf-8"
+    if problem := encoding_problem(wanted):  # a Mapping made in code, not read from YAML
+        raise LoadRefused(problem)
     return "utf-8" if wanted in ("utf-8", "utf-8-sig") else wanted
 
 

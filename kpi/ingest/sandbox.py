@@ -1,0 +1,211 @@
+"""Reading an uploaded file in a child process under a memory limit and a time limit.
+
+Parsing an untrusted file is where memory can run away: a workbook whose last cell sits at
+XFD1048576 makes the Excel reader ask for half a terabyte, a Parquet column may decode to
+far more than its footer admits. In the server process (the Streamlit app, or the CLI) that
+aborts the process for every user; in a child with RLIMIT_DATA it fails that one load.
+
+The child reads the file exactly as `readers.open_source` does in process, writes each
+batch of rows as an Arrow IPC file in a temporary folder and a result (the Source's fields,
+or the refusal) as JSON; the parent hands the pipeline a Source over those files. A
+refusal comes back as its message and is raised again in the parent, at the same step as
+in process: on opening, or after the batches read before it. The limit bounds resources;
+the child is no security boundary (it runs our own code, as the same user).
+
+RLIMIT_DATA, not RLIMIT_AS: polars' allocator and its threads reserve far more address
+space than they use, so an address-space limit fails at start-up before any data is read;
+RLIMIT_DATA counts the heap and private mappings actually asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+
+import kpi
+from kpi.ingest import readers
+from kpi.ingest.mappings import Mapping
+from kpi.ingest.readers import Progress, Source
+from kpi.ingest.report import LoadRefused
+from kpi.ingest.upload_checks import UploadRefused, env_limit
+
+# A CSV or Parquet file streams through in batches (a 230 MB CSV peaks at 0.7 GB); a
+# workbook is read whole, at about 30 times its file size (a 200 MB .xlsx, the app's upload
+# limit, needs some 6.5 GB). 8 GB lets those through and stops what no export needs, on a
+# machine of 24 GB. KPI_LOAD_MEMORY_MB and KPI_LOAD_TIMEOUT_S override them.
+DEFAULT_MEMORY_MB = 8_000
+DEFAULT_TIMEOUT_S = 1_800  # a 230 MB CSV reads in 15 s here; a 200 MB workbook in minutes
+_MEMORY_ENV, _TIMEOUT_ENV = "KPI_LOAD_MEMORY_MB", "KPI_LOAD_TIMEOUT_S"
+_RESULT, _REQUEST = "result.json", "request.json"
+# What a child that ran out of memory leaves on its standard error
+_OUT_OF_MEMORY = ("memory allocation of", "MemoryError", "Cannot allocate memory", "out of memory")
+_OUT_OF_MEMORY += ("thread creation failed",)  # jemalloc, when a thread gets no stack
+
+
+def open_bounded(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: Progress) -> Source:
+    """`readers.open_source`, read in a child process under the load's memory and time
+    limits; the batches wait in a temporary folder that `cleanup` removes."""
+    readers.announce(path, say)
+    try:
+        memory_mb = env_limit(_MEMORY_ENV, DEFAULT_MEMORY_MB, "a number of megabytes")
+        seconds = env_limit(_TIMEOUT_ENV, DEFAULT_TIMEOUT_S, "a number of seconds")
+    except UploadRefused as exc:
+        raise LoadRefused(str(exc)) from None
+    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kpi-read-")))
+    request = {
+        "path": str(path),
+        "mapping": asdict(mapping) if mapping else None,
+        "batch_rows": readers.BATCH_ROWS,
+        "memory_bytes": int(memory_mb * 1_000_000),
+    }
+    _temporary_file(folder / _REQUEST, json.dumps(request))
+    command = [sys.executable, "-P", "-m", "kpi.ingest.sandbox", str(folder)]
+    try:
+        child = subprocess.run(
+            command, env=_child_env(), stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=seconds,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        raise LoadRefused(
+            f"{path}: reading it took longer than the load time limit of {seconds:g} s; "
+            f"{_what_to_do(path)} or raise KPI_LOAD_TIMEOUT_S"
+        ) from None
+    if not (folder / _RESULT).is_file():
+        raise _stopped(path, child, memory_mb)
+    result = json.loads((folder / _RESULT).read_text(encoding="utf-8"))
+    if result["source"] is None:
+        raise _raised(path, result["error"], memory_mb)
+    return _source(path, folder, result, memory_mb)
+
+
+def _source(path: Path, folder: Path, result: dict, memory_mb: float) -> Source:
+    """The parent's Source over the batches the child wrote."""
+    fields, count, error = result["source"], result["batches"], result["error"]
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for number in range(count):
+            yield pl.read_ipc(folder / _batch_name(number))
+        if error:
+            raise _raised(path, error, memory_mb)
+
+    return Source(path=path, batches=batches, **fields)
+
+
+def _raised(path: Path, error: dict, memory_mb: float) -> Exception:
+    """The exception the child caught, to raise in the parent."""
+    if error["kind"] == "refused":
+        return LoadRefused(error["message"])
+    if error["kind"] == "memory":
+        return _out_of_memory(path, memory_mb)
+    if error["kind"] == "os" and error["errno"] is not None:  # e.g. the temporary folder full
+        return OSError(error["errno"], error["strerror"], error["filename"])
+    if error["kind"] == "os":
+        return OSError(error["message"])
+    return LoadRefused(f"{path} cannot be read: {error['message']}")
+
+
+def _stopped(path: Path, child: subprocess.CompletedProcess, memory_mb: float) -> LoadRefused:
+    """Why a child ended without a result: the memory limit (Rust aborts on a failed
+    allocation; the kernel kills on memory pressure) or an unexpected crash."""
+    said = child.stderr.decode("utf-8", "replace")
+    if child.returncode == -signal.SIGKILL or any(s in said for s in _OUT_OF_MEMORY):
+        return _out_of_memory(path, memory_mb)
+    last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
+    how = f"signal {-child.returncode}" if child.returncode < 0 else f"exit {child.returncode}"
+    return LoadRefused(
+        f"{path} cannot be read: the reader stopped ({how}{': ' + last[:200] if last else ''});"
+        f" {_what_to_do(path)}"
+    )
+
+
+def _out_of_memory(path: Path, memory_mb: float) -> LoadRefused:
+    return LoadRefused(
+        f"{path} needs more memory than the load limit of {memory_mb:,.0f} MB allows; "
+        f"{_what_to_do(path)} or raise KPI_LOAD_MEMORY_MB"
+    )
+
+
+def _what_to_do(path: Path) -> str:
+    if path.suffix.lower() in readers.CSV_SUFFIXES:
+        return "split the export (by month, for example)"
+    return "save it as CSV (read in batches) or split the export (by month, for example),"
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this copy of `kpi` first on the path (-P keeps the
+    working folder off it) and Rust's backtraces off (a failed allocation says one line)."""
+    root = str(Path(kpi.__file__).resolve().parents[1])
+    paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return os.environ | {"PYTHONPATH": os.pathsep.join(paths), "RUST_BACKTRACE": "0"}
+
+
+def _start_threads(folder: Path) -> None:
+    """Start polars' thread pools before the limit applies: a thread that cannot get its
+    stack under the limit leaves polars waiting for it forever (until the time limit)
+    instead of failing, so every pool the readers use is started while memory is free."""
+    tiny = folder / "start.csv"
+    _temporary_file(tiny, "a\n1\n")
+    for _batch in pl.scan_csv(tiny).with_row_index(readers.ROW).collect_batches(chunk_size=1):
+        pass
+    tiny.unlink()
+
+
+def _temporary_file(path: Path, text: str) -> None:
+    """Write one of the reading's own files in its temporary folder, whole or not at all
+    (the parent never reads half a result)."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text, encoding="utf-8")
+    part.replace(path)
+
+
+def _batch_name(number: int) -> str:
+    return f"batch-{number:06d}.arrow"
+
+
+# ---- the child ---------------------------------------------------------------------------
+def _child(folder: Path) -> None:
+    """Read the requested file under the memory limit; leave its batches and result.json."""
+    request = json.loads((folder / _REQUEST).read_text(encoding="utf-8"))
+    limit = request["memory_bytes"]
+    readers.BATCH_ROWS = request["batch_rows"]  # as the parent has it (tests lower it)
+    mapping = Mapping(**request["mapping"]) if request["mapping"] else None
+    result: dict = {"source": None, "batches": 0, "error": None}
+    try:
+        _start_threads(folder)  # may meet a full temporary folder: reported like the rest
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        with ExitStack() as cleanup:
+            source = readers.read_source(Path(request["path"]), mapping, cleanup)
+            result["source"] = {
+                name: getattr(source, name)
+                for name in ("kind", "columns", "content_hash", "line_label", "first_rows")
+                + ("header_at", "hint")
+            }
+            for number, frame in enumerate(source.batches()):
+                frame.write_ipc(folder / _batch_name(number), compression="uncompressed")
+                result["batches"] = number + 1
+    except MemoryError:
+        result["error"] = {"kind": "memory"}
+    except LoadRefused as exc:
+        result["error"] = {"kind": "refused", "message": str(exc)}
+    except OSError as exc:
+        result["error"] = {"kind": "os", "message": str(exc), "errno": exc.errno}
+        result["error"] |= {"strerror": exc.strerror, "filename": exc.filename}
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which refuses the file
+        first = (str(exc).strip().splitlines() or [""])[0]
+        result["error"] = {"kind": "other", "message": f"{type(exc).__name__}: {first}"}
+    _temporary_file(folder / _RESULT, json.dumps(result))
+
+
+if __name__ == "__main__":
+    _child(Path(sys.argv[1]))
