@@ -237,9 +237,13 @@ def _local(people: list[Person]) -> Person | None:
         _refuse(refusal)
     labels = {p.label: p for p in people}
     state = st.session_state
-    if state.get(ACTING_AS) not in labels:
+    if state.get(ACTING_AS) not in labels:  # nobody yet, or someone people.yaml lost
+        state[ACTING_AS] = None
+    if not state.get("_as_link_read"):  # a new session (a reload, a bookmark): the URL's ?as=
+        state["_as_link_read"] = True
         linked = chosen_person(st.query_params.get("as"), people)
-        state[ACTING_AS] = linked.label if linked else None
+        if linked and state[ACTING_AS] is None:
+            state[ACTING_AS] = linked.label
     choice = st.sidebar.selectbox(
         "Acting as",
         list(labels),
