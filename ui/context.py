@@ -255,13 +255,15 @@ def _local(people: list[Person]) -> Person | None:
     )
     person = labels.get(choice) if choice else None
     if person is None:
-        st.query_params.pop("as", None)
+        if "as" in st.query_params:
+            del st.query_params["as"]
         st.sidebar.caption(
             "**Local mode** — nobody chosen, so you can read but not change anything. "
             "Choose who you act as to make changes."
         )
         return None
-    st.query_params["as"] = person.email
+    if st.query_params.get("as") != person.email:  # the URL keeps who acts (a reload)
+        st.query_params["as"] = person.email
     st.sidebar.info(
         f"**Local mode** — no sign-in; acting as **{person.name}**. "
         "Only this computer can reach the app.",
