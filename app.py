@@ -41,7 +41,7 @@ page = st.navigation(
 )
 deep_link = st.session_state.pop("_deep_link", None)
 if deep_link:  # a bookmark to a page opened on a fresh server: show that page
-    st.switch_page(deep_link)
+    st.switch_page(deep_link, query_params=st.query_params.to_dict())  # ?as= kept
 ctx = sidebar()
 definitions_banner(ctx)
 

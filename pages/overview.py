@@ -29,9 +29,9 @@ from ui.widgets import (
     definition_dialog,
     downloads,
     honoured_scope,
+    known_people,
     literal,
     no_data,
-    readable_people,
 )
 
 ctx = current()
@@ -61,7 +61,7 @@ card = cached(
     ctx.period,
     spinner="Computing the scorecard…",
 )
-card = with_agreement(card, ctx.definitions, readable_people())
+card = with_agreement(card, ctx.definitions, known_people())
 
 active = active_filters(ctx.filters)
 st.caption(

@@ -1,5 +1,6 @@
 """Fixtures shared by several test groups.
 
+`local_browser` is here because AppTests run in tests/app and tests/trust alike.
 `browser` is here, not in tests/browser/, because tests in tests/unit and tests/trust also
 drive Chromium (the hostile chart names, the bad-file uploads); the running app and the
 page fixtures only the browser tests use are in tests/browser/conftest.py.
@@ -10,6 +11,18 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.support import ARGS, CHROMIUM
+
+LOCAL_BROWSER = {"host": "localhost:8501"}
+
+
+@pytest.fixture(autouse=True)
+def local_browser(monkeypatch) -> dict[str, str]:
+    """AppTest sends no request headers, which local mode refuses as a foreign request:
+    every test's sessions come from a browser on this computer unless the test changes
+    the returned headers (a tests/app test of the refusals does)."""
+    headers = dict(LOCAL_BROWSER)
+    monkeypatch.setattr("ui.context.request_headers", lambda: headers)
+    return headers
 
 
 @pytest.fixture(scope="module")

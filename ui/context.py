@@ -11,15 +11,24 @@ import inspect
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 import streamlit as st
 
 from kpi.analyses.data_status import dimension_values, display_currencies
 from kpi.analyses.scorecard import data_window, latest_complete_period
 from kpi.core import periods
+from kpi.core.identity import IdentityRefused, chosen_person, local_refusal, signed_in_person
 from kpi.core.people import Person, load_people
 from kpi.core.scope import Scope
-from kpi.core.settings import Settings, db_path, kpis_path, load_settings
+from kpi.core.settings import (
+    IDENTITY_TODO,
+    OidcSettings,
+    Settings,
+    db_path,
+    kpis_path,
+    load_settings,
+)
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import DefinitionsError, KpiDefinition
 from kpi.store.database import Store, StoreBusy, StoreError
@@ -71,7 +80,7 @@ def _route_through_app() -> None:
     if PagesManager.uses_pages_directory:
         caller = Path(inspect.stack()[2].filename)
         st.session_state["_deep_link"] = f"pages/{caller.name}"
-        st.switch_page("app.py")
+        st.switch_page("app.py", query_params=st.query_params.to_dict())  # ?as= kept
 
 
 @st.cache_data(show_spinner=False)
@@ -138,61 +147,141 @@ def _sidebar_choices(store: Store) -> dict[str, list[str]]:
     return {d: dimension_values(store, "spend", d) for d in ("cost_centre", "category")}
 
 
-def _auth_configured() -> bool:
-    """Sign-in is on when .streamlit/secrets.toml has an [auth] section (OIDC)."""
+def request_headers() -> dict[str, str]:
+    """The headers of the request that opened this session, names in lower case.
+
+    AppTest sends none; the tests patch this function with the headers they mean.
+    """
     try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
+        return {str(k).lower(): str(v) for k, v in st.context.headers.items()}
+    except Exception:  # no request behind this run: judged as a foreign one
+        return {}
 
 
-LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+ACTING_AS = "acting_as"  # the widget key of the local-mode choice (tests set it too)
 
 
-def _signed_in(people: list[Person]) -> Person | None:
-    """The person signed in with st.login; unknown e-mail addresses may only read."""
-    if not st.user.is_logged_in:
-        st.sidebar.button("Sign in", on_click=st.login, type="primary", key="sign_in")
-        st.sidebar.caption("Sign in to edit; until then you can read everything.")
-        return None
-    email = str(st.user.get("email") or "").lower()
-    match = next((p for p in people if p.email.lower() == email), None)
-    person = match or Person(email, str(st.user.get("name") or email), "none", "viewer")
+def _refuse(message: str) -> NoReturn:
+    """A session that may not use the app as anyone: the reason and what to do, nothing else."""
+    st.error(message, icon=":material/block:")
+    st.stop()
+
+
+def _auth_problem() -> tuple[str | None, str | None]:
+    """Why sign-in cannot work (None: .streamlit/secrets.toml has a usable [auth] section),
+    and the provider to pass to st.login when [auth] names one in a subsection."""
+    try:
+        auth = st.secrets.get("auth")
+    except Exception as exc:  # no secrets file, or one that is not valid TOML
+        return f".streamlit/secrets.toml cannot be read ({type(exc).__name__})", None
+    if not hasattr(auth, "get"):
+        return ".streamlit/secrets.toml has no [auth] section", None
+    missing = [k for k in ("redirect_uri", "cookie_secret") if not auth.get(k)]
+    client = ("client_id", "client_secret", "server_metadata_url")
+    if all(auth.get(k) for k in client):
+        provider = None
+    else:
+        named = [n for n, v in auth.items() if hasattr(v, "get") and all(v.get(k) for k in client)]
+        provider = named[0] if len(named) == 1 else None
+        if provider is None:
+            missing.append("client_id, client_secret and server_metadata_url (of one provider)")
+    if missing:
+        return f"the [auth] section of .streamlit/secrets.toml lacks {', '.join(missing)}", None
+    return None, provider
+
+
+def _signed_in(oidc: OidcSettings, people: list[Person]) -> Person:
+    """The person signed in with st.login and accepted by kpi.core.identity; anyone else
+    (not signed in, refused, or sign-in broken) sees a message and stops before any data."""
+    problem, provider = _auth_problem()
+    claims: dict[str, object] = {}
+    if problem is None:
+        try:
+            logged_in = bool(st.user.is_logged_in)
+            claims = dict(st.user.to_dict()) if logged_in else {}
+        except Exception as exc:  # st.user unavailable: sign-in is not working
+            problem, logged_in = f"st.user is unavailable ({type(exc).__name__})", False
+    if problem is not None:
+        _refuse(
+            f"**Sign-in is not working**, so nobody can use the dashboard: {problem}. The "
+            "administrator fixes the sign-in configuration (README, 'Sign-in')."
+        )
+    if not logged_in:
+        st.info("**Sign in to see the dashboard.**", icon=":material/login:")
+        st.button(
+            "Sign in",
+            on_click=st.login,
+            args=(provider,) if provider else (),
+            type="primary",
+            key="sign_in",
+        )
+        st.stop()
+    try:
+        person = signed_in_person(claims, oidc, people)
+    except IdentityRefused as exc:
+        st.button("Sign out", on_click=st.logout, key="sign_out")
+        _refuse(str(exc))
     st.sidebar.caption(f"Signed in as **{person.label}**")
     st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
     return person
 
 
 def _local(people: list[Person]) -> Person | None:
-    """Local mode: pick who you act as; only when the app listens on this computer alone."""
-    address = str(st.get_option("server.address") or "")
-    if address not in LOCAL_ADDRESSES:
-        st.sidebar.warning(
-            f"The app listens on '{address or 'every address'}' without sign-in, so nobody may "
-            "act as anyone: configure sign-in (README, 'Sign-in') or bind to 127.0.0.1.",
-        )
-        return None
+    """Local mode: the person chooses who they act as; only a browser on this computer.
+
+    A new session acts as nobody until they choose; the choice is kept in the URL (?as=)
+    so a reload or a bookmark keeps it, and in the session across page switches.
+    """
+    refusal = local_refusal(request_headers(), str(st.get_option("server.address") or ""))
+    if refusal:
+        _refuse(refusal)
     labels = {p.label: p for p in people}
-    if not labels:
-        return None
+    state = st.session_state
+    if state.get(ACTING_AS) not in labels:  # nobody yet, or someone people.yaml lost
+        state[ACTING_AS] = None
+    if not state.get("_as_link_read"):  # a new session (a reload, a bookmark): the URL's ?as=
+        state["_as_link_read"] = True
+        linked = chosen_person(st.query_params.get("as"), people)
+        if linked and state[ACTING_AS] is None:
+            state[ACTING_AS] = linked.label
     choice = st.sidebar.selectbox(
         "Acting as",
         list(labels),
-        key="acting_as",
-        help="Local mode: no sign-in is configured, so you choose who you act as. "
-        "The app listens on this computer only.",
+        index=None,
+        placeholder="Choose who you act as",
+        key=ACTING_AS,
+        help="Local mode: no sign-in, so you choose who you act as from config/people.yaml. "
+        "Only this computer can reach the app.",
     )
-    person = labels[choice]
+    person = labels.get(choice) if choice else None
+    if person is None:
+        if "as" in st.query_params:
+            del st.query_params["as"]
+        st.sidebar.caption(
+            "**Local mode** — nobody chosen, so you can read but not change anything. "
+            "Choose who you act as to make changes."
+        )
+        return None
+    if st.query_params.get("as") != person.email:  # the URL keeps who acts (a reload)
+        st.query_params["as"] = person.email
     st.sidebar.info(
-        f"**Local mode** — no sign-in configured; acting as **{person.name}**. "
+        f"**Local mode** — no sign-in; acting as **{person.name}**. "
         "Only this computer can reach the app.",
         icon=":material/person:",
     )
     return person
 
 
-def _identity(people: list[Person]) -> Person | None:
-    return _signed_in(people) if _auth_configured() else _local(people)
+def _identity(settings: Settings, people: list[Person]) -> tuple[Person | None, str]:
+    """Who acts, and how that was learnt: "local", "oidc", or "none" (read-only, with the
+    reason shown): settings.yaml's identity.mode decides, never a guess."""
+    identity = settings.identity
+    if identity.mode == "local":
+        return _local(people), "local"
+    if identity.mode == "oidc":
+        return _signed_in(identity.oidc, people), "oidc"
+    st.sidebar.error(f"**Read-only.** {identity.problem or IDENTITY_TODO}", icon=":material/lock:")
+    return None, "none"
 
 
 def sidebar() -> Context:
@@ -208,9 +297,11 @@ def sidebar() -> Context:
         definitions_problem=problem,
     )
     try:
-        ctx.person = _identity(load_people())
+        people = load_people()
     except (OSError, ValueError) as exc:
+        people = []
         st.sidebar.error(f"config/people.yaml: {exc}")
+    ctx.person, ctx.identity_mode = _identity(settings, people)
     if not store.exists():
         st.session_state["_ctx"] = ctx
         return ctx

@@ -39,7 +39,7 @@ from ui.definition_editor import (
     broken_file,
     edit_tab,
 )
-from ui.widgets import downloads, literal, no_data, readable_people
+from ui.widgets import downloads, known_people, literal, no_data
 
 # ---- the file broken by hand -----------------------------------------------------------------
 
@@ -65,7 +65,7 @@ def broken_banner(ctx: Context, path: Path) -> None:
 
 def catalogue_tab(ctx: Context, path: Path) -> None:
     """Every KPI in a table to filter and pick from, and the picked KPI's tabs."""
-    people = readable_people()  # once per run: every approval is checked against it
+    people = known_people()  # once per run: every approval is checked against it
     table = catalogue(ctx.definitions, people)
     if table.is_empty():
         no_data("KPI definitions", f"Add one in the **Add a KPI** tab, or write {path}.")

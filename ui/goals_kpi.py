@@ -23,7 +23,7 @@ from kpi.workflows.definition_writer import ConflictError
 from kpi.workflows.goals import GoalError, proposing_department, stored_value
 from ui.context import Context
 from ui.goals_page import FLASH, RESET, SEEN, Meeting
-from ui.widgets import definition_dialog, downloads, literal, no_data, readable_people
+from ui.widgets import definition_dialog, downloads, known_people, literal, no_data
 
 
 def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None) -> None:
@@ -31,7 +31,7 @@ def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None)
     and to sign one for the acting person's department."""
     kpi_id = st.selectbox("KPI", list(m.names), key="goals_kpi", format_func=lambda i: m.names[i])
     kpi = next(k for k in ctx.definitions if k.id == kpi_id)
-    people = readable_people()  # once per run: every signature is checked against it
+    people = known_people()  # once per run: every signature is checked against it
     sfx = f"{kpi_id}_{m.plan}"  # fresh form widgets per KPI and quarter
     hist, fc, prop = view.one_kpi(kpi_id, m.history, m.forecasts, m.proposed)
     target = kpi.targets.get(m.plan)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import polars as pl
 import streamlit as st
+import yaml
 
 from kpi.core.formatting import format_value
 from kpi.core.output import to_csv_bytes, to_xlsx_bytes
-from kpi.core.people import Person, load_people
+from kpi.core.people import Person, display_name, load_people
 from kpi.core.scope import Scope, ignored_text
+from kpi.core.settings import config_dir
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
@@ -28,13 +31,50 @@ def literal(text: object) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if text is None else str(text))
 
 
-def readable_people() -> list[Person]:
-    """people.yaml, to check recorded signatures against; empty when it cannot be read, so
-    no approval counts (the sidebar says what is wrong with the file)."""
+# Columns that record who did something (an e-mail address): pages and downloads show the
+# person's name from people.yaml instead (issue 15: people by name, not e-mail).
+WHO_COLUMNS = (
+    "who",
+    "by",
+    "owner",
+    "changed_by",
+    "proposed_by",
+    "finance_by",
+    "procurement_by",
+    "loaded_by",
+    "decided_by",
+)
+
+
+@st.cache_data(show_spinner=False)
+def _people(path: str, stamp: tuple[int, int, int] | None) -> list[Person]:
+    return load_people(Path(path))
+
+
+def known_people() -> list[Person]:
+    """config/people.yaml (re-read when the file changes); none when it cannot be read
+    (the sidebar says why)."""
+    path = config_dir() / "people.yaml"
     try:
-        return load_people()
-    except (OSError, ValueError):
+        st_ = path.stat()
+        return _people(str(path), (st_.st_ino, st_.st_mtime_ns, st_.st_size))
+    except (OSError, ValueError, yaml.YAMLError):
         return []
+
+
+def person_name(who: object) -> str:
+    """Who did something, by name (people.yaml), never by e-mail address."""
+    return display_name(who, known_people())
+
+
+def named(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every who-column (WHO_COLUMNS) showing names instead of addresses."""
+    people = known_people()
+    columns = [c for c in WHO_COLUMNS if c in frame.columns and frame[c].dtype == pl.String]
+    return frame.with_columns(
+        pl.col(c).replace({v: display_name(v, people) for v in frame[c].drop_nulls().unique()})
+        for c in columns
+    )
 
 
 PERCENT_SUFFIXES = ("share", "rate", "utilisation", "_to_date", "delivery", "on_time")
@@ -57,7 +97,9 @@ def table_columns(frame: pl.DataFrame, percent: tuple[str, ...] = PERCENT_SUFFIX
 
 
 def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
-    """CSV and Excel downloads of exactly what a table shows."""
+    """CSV and Excel downloads of exactly what a table shows, people by name (an e-mail
+    address never leaves the app in a download)."""
+    frame = named(frame)
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         "⬇ CSV",
@@ -90,7 +132,7 @@ def no_data(what: str, todo: str) -> None:
 def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: str) -> None:
     """Everything both departments signed about one KPI, and its recent values."""
     st.subheader(literal(kpi.name))
-    people = readable_people()
+    people = known_people()
     status = effective_status(kpi, people)
     agreed = "✅ agreed by both departments" if status == "agreed" else f"⚠️ {status}"
     st.caption(
@@ -119,7 +161,7 @@ def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: 
     signed = []
     for dept, a in approval_checks(kpi, people).items():
         void = f" (does not count: {literal(a.reason)})" if a.state == "void" else ""
-        who = a.signer.name if a.signer else a.by
+        who = a.signer.name if a.signer else person_name(a.by)
         signed.append(f"{dept}: {literal(who)} on {a.on}{void}" if a.by else f"{dept}: not signed")
     st.markdown("**Approvals** " + " · ".join(signed))
     targets = {p: float(v) for p, v in kpi.targets.items()}
@@ -165,7 +207,7 @@ def chart_with_data(
         no_data(*empty)
         return False
     st.plotly_chart(figure(frame), key=f"c_{key}")
-    shown = frame if table is None else table
+    shown = named(frame if table is None else table)
     with st.expander("Data"):
         st.dataframe(shown, hide_index=True)
         downloads(shown, name, key)

@@ -5,6 +5,8 @@ Who may do what with them is decided in kpi.core.permissions.
 
 from __future__ import annotations
 
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +55,45 @@ def load_people(path: Path | None = None) -> list[Person]:
             raise ValueError(f"{path}: person #{n} has role '{person.role}'; use one of {ROLES}")
         people.append(person)
     return people
+
+
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def normalise_email(address: object) -> str | None:
+    """An e-mail address as compared: stripped, ASCII letters lowercased, nothing else.
+
+    An address holding any non-ASCII character is None (matches nobody): str.lower() would
+    fold look-alikes (the Kelvin sign "K" becomes "k"), letting one address pass for another.
+    """
+    text = str(address or "").strip()
+    if not text or not text.isascii() or text.count("@") != 1:
+        return None
+    local, _, domain = text.partition("@")
+    if not local or not domain or any(c.isspace() for c in text):
+        return None
+    return text.translate(_ASCII_FOLD)
+
+
+def find_person(email: object, people: Iterable[Person]) -> Person | None:
+    """The person in people.yaml with exactly this address (after normalise_email)."""
+    wanted = normalise_email(email)
+    if wanted is None:
+        return None
+    return next((p for p in people if normalise_email(p.email) == wanted), None)
+
+
+def display_name(who: object, people: Iterable[Person]) -> str:
+    """Who did something, as pages show it: the name from people.yaml, not the e-mail.
+
+    A recorded address no longer in people.yaml shows its part before the @ and says so
+    (the domain stays hidden); a recorded actor that is not an address ("demo", "cli")
+    shows as recorded.
+    """
+    text = "" if who is None else str(who).strip()
+    person = find_person(text, people)
+    if person is not None:
+        return person.name
+    if "@" in text:
+        return f"{text.partition('@')[0]} (not in people.yaml)"
+    return text

@@ -43,12 +43,87 @@ class FiscalCalendar:
         return 1 if (self.year_start_month > 1 and self.label_year == "end") else 0
 
 
+IDENTITY_MODES = ("local", "oidc")
+IDENTITY_TODO = (
+    "Set `identity: {mode: local}` in settings.yaml to use the app on your own computer, or "
+    "`mode: oidc` with `identity.oidc.issuer` behind sign-in (README, 'Sign-in'). Until "
+    "then the app is read-only."
+)
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """What a signed-in person's token must say: who issued it (and, for a multi-tenant
+    identity provider, which tenant), and the one e-mail domain whose unlisted people may
+    read as viewers (none: only people.yaml)."""
+
+    issuer: str = ""
+    tenant: str | None = None
+    allowed_domain: str | None = None
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """How the app learns who acts: `local` (the person chooses, on their own computer),
+    `oidc` (sign-in) or None when settings.yaml does not say or says something invalid;
+    then `problem` says what to set and the app is read-only, never local."""
+
+    mode: str | None = None
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+    problem: str | None = "identity.mode is not set. " + IDENTITY_TODO
+
+
 @dataclass(frozen=True)
 class Settings:
     fiscal: FiscalCalendar = field(default_factory=FiscalCalendar)
     reporting_currency: str = "EUR"
     obsolete_after_days: int = 180
     amber_tolerance: float = 0.05
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+
+
+def _text(raw: dict, key: str) -> str | None:
+    value = raw.get(key)
+    return (str(value).strip() or None) if value is not None else None
+
+
+def parse_identity(raw: object, where: str = "settings.yaml") -> IdentitySettings:
+    """The `identity` section; anything missing or invalid becomes a read-only setting whose
+    `problem` names the key (a mistake here must never open the app to choose-who-you-are)."""
+
+    def broken(message: str) -> IdentitySettings:
+        return IdentitySettings(None, OidcSettings(), f"{where}: {message} {IDENTITY_TODO}")
+
+    if raw is None:
+        return broken("identity.mode is not set.")
+    if not isinstance(raw, dict):
+        return broken("identity must be a mapping with a `mode` key.")
+    mode = raw.get("mode")
+    if mode not in IDENTITY_MODES:
+        got = "is not set" if mode is None else f"is {mode!r}"
+        return broken(f"identity.mode {got}; it must be one of {', '.join(IDENTITY_MODES)}.")
+    if mode == "local":
+        return IdentitySettings("local", OidcSettings(), None)
+    oidc = raw.get("oidc")
+    if not isinstance(oidc, dict):
+        return broken("identity.oidc must be a mapping with at least `issuer` (mode is oidc).")
+    issuer = _text(oidc, "issuer")
+    if not issuer or not issuer.startswith("https://"):
+        return broken(
+            "identity.oidc.issuer must be the identity provider's issuer URL (https://…), "
+            f"the `iss` its tokens carry; got {oidc.get('issuer')!r}."
+        )
+    domain = _text(oidc, "allowed_domain")
+    if domain is not None and (not domain.isascii() or "@" in domain or "." not in domain):
+        return broken(
+            f"identity.oidc.allowed_domain must be a plain domain such as example.org; got "
+            f"{domain!r}."
+        )
+    return IdentitySettings(
+        "oidc",
+        OidcSettings(issuer, _text(oidc, "tenant"), domain.lower() if domain else None),
+        None,
+    )
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -76,4 +151,5 @@ def load_settings(path: Path | None = None) -> Settings:
         raise SettingsError(
             f"{path}: inventory.obsolete_after_days must be a positive whole number"
         )
-    return Settings(FiscalCalendar(start, label), currency, days, float(tol))
+    identity = parse_identity(raw.get("identity"), str(path))
+    return Settings(FiscalCalendar(start, label), currency, days, float(tol), identity)

@@ -234,11 +234,10 @@ def forecast_delta(
 
 
 def proposal_signature(row: Mapping[str, Any], dept: str) -> str:
-    """Who made a department's proposal and when, under its card."""
+    """Who made a department's proposal (by name, not e-mail) and when, under its card."""
     when = row[f"{dept}_at"]
-    return f"{row[f'{dept}_name']} · {row[f'{dept}_by']} · " + (
-        f"{when:%Y-%m-%d %H:%M} UTC" if when else ""
-    )
+    who = row[f"{dept}_name"] or str(row[f"{dept}_by"] or "").partition("@")[0]
+    return f"{who} · " + (f"{when:%Y-%m-%d %H:%M} UTC" if when else "")
 
 
 def proposed_message(row: Mapping[str, Any], kpi_name: str, plan: str, unit: str, cur: str) -> str:

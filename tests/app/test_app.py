@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpi.store.database import Store
+from tests.app.conftest import acting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,7 +105,7 @@ def test_data_page_lists_tables_and_loads(store):
 
 def test_data_page_upload_loads_a_file(store, tmp_path):
     csv = "date,currency,rate\n2026-05-01,USD,0.85\n2026-05-02,USD,bad\n"
-    at = AppTest.from_file(str(ROOT / "pages/data.py"), default_timeout=120)
+    at = acting(AppTest.from_file(str(ROOT / "pages/data.py"), default_timeout=120))
     at.session_state["up_table"] = "fx_rates"
     at.run()
     at.file_uploader(key="up_file").upload("rates.csv", csv.encode(), "text/csv")
@@ -130,42 +131,3 @@ def test_data_page_upload_is_not_offered_to_viewers(store):
     assert not [s for s in at.selectbox if s.key == "up_table"]
     with pytest.raises(KeyError):
         at.file_uploader(key="up_file")
-
-
-AUTH = {
-    "auth": {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-secret",
-        "client_id": "kpi-dashboard",
-        "client_secret": "not-a-real-secret",
-        "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
-    }
-}
-
-
-def _with_sign_in(user: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=120)
-    at.secrets = AUTH
-    at.user = user
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def test_with_sign_in_configured_a_visitor_reads_and_is_asked_to_sign_in(store):
-    at = _with_sign_in({"is_logged_in": False})
-    assert any(b.label == "Sign in" for b in at.sidebar.button)
-    assert not [s for s in at.sidebar.selectbox if s.key == "acting_as"]  # no local mode
-
-
-def test_with_sign_in_the_signed_in_person_is_matched_to_people_yaml(store):
-    at = _with_sign_in({"is_logged_in": True, "email": "Jonas.Berg@example.org", "name": "Jonas"})
-    assert any(
-        "Signed in as **Jonas Berg (procurement, member)**" in c.value for c in at.sidebar.caption
-    )
-    assert any(b.label == "Sign out" for b in at.sidebar.button)
-
-
-def test_an_unknown_signed_in_person_may_only_read(store):
-    at = _with_sign_in({"is_logged_in": True, "email": "stranger@example.org"})
-    assert any("(none, viewer)" in c.value for c in at.sidebar.caption)

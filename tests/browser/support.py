@@ -33,6 +33,16 @@ ARGS = [
 ]
 
 
+# Local mode starts every session acting as nobody: a test that writes names who acts,
+# in the sidebar or, as a bookmark would, in the URL.
+CFO_EMAIL = "claire.dubois@example.org"
+
+
+def acting_url(url: str, email: str = CFO_EMAIL) -> str:
+    """`url` opened as `email` acting (the ?as= the sidebar's "Acting as" keeps)."""
+    return f"{url}{'&' if '?' in url else '?'}as={email}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

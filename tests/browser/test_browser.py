@@ -12,6 +12,7 @@ import textwrap
 from tests.browser.support import (
     ARTIFACTS,
     ROOT,
+    acting_url,
     browser_marks,
     problems,
     running_app,
@@ -78,7 +79,7 @@ def test_a_category_filter_changes_the_figures(page, app_url):
 
 
 def test_data_page_shows_loads_and_uploads_a_file(page, app_url, tmp_path):
-    page.goto(f"{app_url}/data")
+    page.goto(acting_url(f"{app_url}/data"))
     page.wait_for_selector("h1", timeout=60_000)
     wait_rendered(page)
     assert page.locator("h1").first.inner_text() == "Data"
@@ -211,3 +212,35 @@ def test_a_deep_link_on_a_fresh_server_opens_the_page_with_the_app_navigation(br
         assert "CFO overview" in nav and "Savings & cost avoidance" in nav
         assert problems(pg) == []
         pg.close()
+
+
+def _acting(page) -> str:
+    """What the sidebar says about who acts."""
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def test_who_acts_starts_empty_and_survives_a_reload_and_a_page_switch(page, app_url):
+    page.goto(f"{app_url}/savings")
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    assert "nobody chosen, so you can read but not change anything" in _acting(page)
+    _act_as(page, "Jonas Berg (procurement, member)")
+    page.wait_for_function("() => location.search.includes('as=jonas.berg')", timeout=30_000)
+    page.reload()
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    assert "acting as Jonas Berg." in _acting(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Data", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('h1') && document.querySelector('h1').innerText == 'Data'",
+        timeout=60_000,
+    )
+    wait_rendered(page)
+    assert "acting as Jonas Berg." in _acting(page)
+    page.wait_for_function("() => location.search.includes('as=jonas.berg')", timeout=30_000)
+    page.reload()
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    assert page.locator("h1").first.inner_text() == "Data"
+    assert "acting as Jonas Berg." in _acting(page)
+    assert problems(page) == []

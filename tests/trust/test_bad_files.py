@@ -27,7 +27,14 @@ from kpi.core.output import to_csv_text
 from kpi.ingest.pipelines import UNCHANGED, LoadRefused, LoadReport, load_files
 from kpi.store.database import Store
 from kpi.store.schema import TABLES
-from tests.browser.support import ARTIFACTS, browser_marks, expect_text, running_app, wait_rendered
+from tests.browser.support import (
+    ARTIFACTS,
+    acting_url,
+    browser_marks,
+    expect_text,
+    running_app,
+    wait_rendered,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "bad_files"
@@ -289,7 +296,7 @@ def test_data_page_refuses_and_quarantines_corpus_files(browser, store):
     before = store.path.read_bytes()
     with running_app(store.path) as url:
         page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
-        page.goto(f"{url}/data")
+        page.goto(acting_url(f"{url}/data"))
         wait_rendered(page)
         page.get_by_role("tab", name="Upload a file").click()
         upload(page, "invoices", CORPUS / "col_duplicated.csv")
