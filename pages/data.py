@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.data_status import freshness, load_history, rejected_rows
-from kpi.core.permissions import PermissionDenied, load_refusal
+from kpi.core.permissions import NOBODY, PermissionDenied, load_refusal
 from kpi.core.settings import config_dir
 from kpi.ingest.mappings import MappingError, load_mappings
 from kpi.ingest.pipelines import LoadRefused
@@ -39,7 +39,6 @@ LOAD_COLUMNS = [
     "file_name",
     "short_hash",
     "loaded_by_name",
-    "loaded_by",
     "finished",
     "identity_mode",
     "status",
@@ -100,7 +99,6 @@ with tab_status:
                         "Hash", help="The first 12 characters of the file's SHA-256"
                     ),
                     "loaded_by_name": "Who",
-                    "loaded_by": "Loaded by",
                     "finished": "When",
                     "identity_mode": st.column_config.TextColumn(
                         "Identified by", help="oidc, local, command line or demo"
@@ -150,7 +148,7 @@ with tab_upload:
     allowed = [t for t, why in refusals.items() if why is None]
     refused = [t for t, why in refusals.items() if why is not None]
     if not allowed:
-        who = ctx.person.label if ctx.person else "Nobody signed in"
+        who = ctx.person.label if ctx.person else NOBODY
         st.info(
             f"{who} may not load data: finance and procurement members and the CFO load "
             "files (the price outlook and savings initiatives: procurement members and the "

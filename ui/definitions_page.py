@@ -39,7 +39,7 @@ from ui.definition_editor import (
     broken_file,
     edit_tab,
 )
-from ui.widgets import downloads, known_people, literal, no_data
+from ui.widgets import downloads, known_people, literal, named, no_data, person_name
 
 # ---- the file broken by hand -----------------------------------------------------------------
 
@@ -208,7 +208,7 @@ def _approvals(ctx: Context, path: Path, kpi: KpiDefinition, people: list[Person
     status = effective_status(kpi, people)
     table = defs.approvals_table(kpi, people)
     st.markdown(defs.status_line(kpi, people))
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(named(table), hide_index=True, width="stretch")
     downloads(table, f"{kpi.id}_approvals", f"approvals_{kpi.id}")
     dept = approving_department(ctx.person)
     acting = defs.acting_label(ctx.person)
@@ -235,10 +235,11 @@ def _history(path: Path, kpi_id: str) -> None:
         st.caption("No change of this KPI was saved from the app yet.")
         return
     table = defs.history_table(records)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(named(table), hide_index=True, width="stretch")
     downloads(table, f"{kpi_id}_history", f"history_{kpi_id}")
     for n, r in enumerate(records[:10]):
-        with st.expander(literal(defs.history_heading(r)), expanded=n == 0):
+        heading = defs.history_heading({**r, "who": person_name(r.get("who"))})
+        with st.expander(literal(heading), expanded=n == 0):
             st.markdown(f"**Why:** {literal(r.get('why') or '–')}")
             if r.get("diff"):
                 st.code(r["diff"], language="diff")

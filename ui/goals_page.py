@@ -21,7 +21,7 @@ from kpi.store.database import Store
 from kpi.workflows.goals import goals_overview
 from ui.cache import DEFINITIONS, cached
 from ui.context import Context
-from ui.widgets import downloads, honoured_scope, no_data
+from ui.widgets import downloads, honoured_scope, named, no_data
 
 FLASH, RESET, SEEN = "_goals_flash", "_goals_reset", "_goals_seen_version"
 
@@ -280,9 +280,10 @@ def decision_log_tab(m: Meeting) -> None:
             "own department.",
         )
     else:
-        log = view.decisions_table(m.decisions, m.names)
+        # the signers by name (finance_name, procurement_name), not by address
+        log = view.decisions_table(m.decisions, m.names).drop("finance_by", "procurement_by")
         st.dataframe(
-            log,
+            named(log),
             hide_index=True,
             width="stretch",
             key="goals_decisions",
@@ -298,5 +299,5 @@ def decision_log_tab(m: Meeting) -> None:
     if m.proposal_log.is_empty():
         no_data(f"proposals for {m.plan}", "Propose a target in **KPI by KPI**.")
     else:
-        st.dataframe(m.proposal_log, hide_index=True, width="stretch", key="goals_proposals")
+        st.dataframe(named(m.proposal_log), hide_index=True, width="stretch", key="goals_proposals")
         downloads(m.proposal_log, f"target_proposals_{m.plan}", "goals_proposals")

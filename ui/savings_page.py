@@ -46,7 +46,7 @@ from kpi.workflows.initiatives import (
 )
 from ui.cache import cached
 from ui.context import Context
-from ui.widgets import downloads, honoured_scope, no_data, table_columns
+from ui.widgets import downloads, honoured_scope, named, no_data, table_columns
 
 FLASH = "_savings_flash"
 # ---- two lenses ------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def ledger_tab(ctx: Context) -> None:
         if log.is_empty():
             st.write("No changes recorded yet.")
         else:
-            st.dataframe(log, hide_index=True, width="stretch")
+            st.dataframe(named(log), hide_index=True, width="stretch")
             downloads(log, "initiative_history", "history")
 
 
@@ -163,7 +163,7 @@ def _ledger_table(ctx: Context) -> pl.DataFrame:
         )
         return ledger
     st.dataframe(
-        ledger,
+        named(ledger),
         hide_index=True,
         width="stretch",
         key="ledger_table",

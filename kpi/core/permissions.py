@@ -34,6 +34,10 @@ INITIATIVE_VALIDATORS = "finance members and the CFO"
 SIGNERS = {"finance": "a finance member or the CFO", "procurement": "a procurement member"}
 
 
+# Who the messages name when nobody is signed in (sign-in) or chosen (local mode).
+NOBODY = "Someone who is not signed in (or has not chosen who they act as)"
+
+
 class PermissionDenied(PermissionError):
     """The person may not do this; the message says who may."""
 
@@ -62,7 +66,7 @@ def load_refusal(person: Person | None, table: str) -> str | None:
     """Why the person may not load `table` (one sentence naming who may), or None."""
     if may_load(person, table):
         return None
-    who = person.label if person else "Nobody signed in"
+    who = person.label if person else NOBODY
     whom = TABLE_LOADERS.get(table, DATA_LOADERS)
     return f"{who} may not load {table}: only {whom} may; ask one of them to load the file."
 
@@ -83,7 +87,7 @@ def may_save_scenario(person: Person | None) -> bool:
 
 def require_scenario_saver(person: Person | None) -> None:
     if not may_save_scenario(person):
-        who = person.label if person else "nobody"
+        who = person.label if person else NOBODY
         raise PermissionDenied(
             f"{who} may not save scenarios: finance and procurement members and the CFO may."
         )
@@ -134,7 +138,7 @@ def require_kpi_editor(person: Person, owner: Any, action: str) -> None:
 def require_definition_writer(person: Person | None, action: str) -> None:
     """Anyone who writes kpis.yaml at all: finance and procurement members and the CFO."""
     if person is None or approving_department(person) is None:
-        who = person.label if person else "Nobody signed in"
+        who = person.label if person else NOBODY
         raise PermissionDenied(
             f"{who} may not {action}: only finance and procurement members and the CFO may."
         )
@@ -144,7 +148,7 @@ def require_approver(person: Person | None) -> str:
     """The department the person approves a KPI for, or PermissionDenied."""
     dept = approving_department(person)
     if dept is None:
-        who = person.label if person else "Nobody signed in"
+        who = person.label if person else NOBODY
         raise PermissionDenied(
             f"{who} may not approve KPIs: finance members and the CFO approve for finance, "
             "procurement members for procurement."
@@ -164,7 +168,7 @@ def can_edit_outlook(person: Person | None) -> bool:
 
 def require_outlook_editor(person: Person | None) -> Person:
     if not can_edit_outlook(person):
-        who = person.label if person else "Nobody signed in"
+        who = person.label if person else NOBODY
         raise PermissionDenied(f"{who} may not change the price outlook: {OUTLOOK_EDITORS} set it.")
     assert person is not None
     return person
@@ -176,7 +180,7 @@ def proposing_department(person: Person | None) -> str:
         return "finance"
     if person is not None and person.role == "member" and person.department in DEPARTMENTS:
         return person.department
-    who = person.label if person else "Nobody signed in"
+    who = person.label if person else NOBODY
     raise PermissionDenied(
         f"{who} may not propose a target: finance members and the CFO propose finance's, "
         "procurement members procurement's."
@@ -188,7 +192,7 @@ def require_signer(person: Person | None, action: str) -> str:
     PermissionDenied: a signature is always the signer's own act, for their own department."""
     dept = approving_department(person)
     if dept is None:
-        who = person.label if person else "Nobody signed in"
+        who = person.label if person else NOBODY
         raise PermissionDenied(
             f"{who} may not {action}: {SIGNERS['finance']} signs for finance, "
             f"{SIGNERS['procurement']} for procurement."
@@ -288,5 +292,5 @@ def require_independent_reviewer(
 
 def _require(allowed: bool, person: Person | None, action: str, who: str) -> None:
     if not allowed:
-        label = person.label if person else "Nobody signed in"
+        label = person.label if person else NOBODY
         raise PermissionDenied(f"{label} may not {action}: only {who} may.")

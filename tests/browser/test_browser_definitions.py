@@ -150,7 +150,7 @@ def test_the_owner_edits_and_both_departments_approve(page, app_url, config):
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_agreed.png"))
     page.get_by_role("tab", name="History").click()
     page.wait_for_timeout(500)
-    _visible(page, "summary:has-text('sam.okafor@example.org · edited')").click()
+    _visible(page, "summary:has-text('Sam Okafor · edited')").click()
     page.wait_for_timeout(500)
     body = page.inner_text("body")
     assert "Only spend backed by a purchase order" in body

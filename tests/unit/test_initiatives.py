@@ -153,7 +153,7 @@ def test_role_rules(store, person, action, allowed, who):
 
 
 def test_nobody_signed_in_may_not_write(store):
-    with pytest.raises(PermissionDenied, match="Nobody signed in"):
+    with pytest.raises(PermissionDenied, match="not signed in"):
         save_initiative(store, None, carton_deal())  # type: ignore[arg-type]
 
 

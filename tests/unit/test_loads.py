@@ -17,7 +17,7 @@ import pytest
 
 from kpi import cli
 from kpi.core.people import Person
-from kpi.core.permissions import PermissionDenied
+from kpi.core.permissions import NOBODY, PermissionDenied
 from kpi.demo.build import DEMO_REVIEWER, build_demo
 from kpi.ingest.pipelines import load_files
 from kpi.ingest.upload import load_upload
@@ -104,7 +104,7 @@ def sha256(path: Path) -> str:
         (
             None,
             "fx_rates",
-            "Nobody signed in may not load fx_rates: only finance and procurement members "
+            f"{NOBODY} may not load fx_rates: only finance and procurement members "
             "and the CFO may; ask one of them to load the file.",
         ),
     ],
