@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpi.core.settings import db_path, kpis_path
+from kpi.core.settings import db_path, kpis_path, load_settings
 
 if TYPE_CHECKING:
     from kpi.ingest.loader import Loader
@@ -115,11 +115,39 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
     if not issues:
         print(f"{path}: OK")
+        for note in _approval_notes(path):
+            print(note)
         return 0 if history is None or history.ok else 1
     for issue in issues:
         print(issue, file=sys.stderr)
     print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
     return 1
+
+
+def _approval_notes(path: Path) -> list[str]:
+    """KPIs the file marks agreed whose approvals do not count (no content hash, a signer not
+    in people.yaml or of the wrong department, an older content): the app shows them as
+    proposed. Notes, not problems: the file is valid and the app reads it."""
+    from kpi.core.people import load_people
+    from kpi.semantic.definitions import load_definitions
+    from kpi.workflows.definition_versions import approval_checks
+
+    try:
+        people = load_people()
+    except (OSError, ValueError) as exc:
+        return [f"note: people.yaml cannot be read ({exc}), so no approval counts"]
+    notes = []
+    for kpi in load_definitions(path, load_settings()):
+        checks = approval_checks(kpi, people)
+        if kpi.status != "agreed" or all(c.counts for c in checks.values()):
+            continue
+        why = "; ".join(
+            f"{dept}: {c.reason}" if c.reason else f"{dept} has not approved"
+            for dept, c in checks.items()
+            if not c.counts
+        )
+        notes.append(f"note: kpi '{kpi.id}' is marked agreed but counts as proposed: {why}")
+    return notes
 
 
 # ---- compute ------------------------------------------------------------------------------

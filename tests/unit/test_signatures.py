@@ -207,3 +207,26 @@ def test_a_forged_approval_is_cleared_by_the_real_signer(small: Path) -> None:
     assert result.status == "agreed"
     entry, _ = read_entry(small, "total_spend")
     assert entry["approvals"]["procurement"]["by"] == PRO.email
+
+
+def test_kpi_check_notes_an_agreed_kpi_whose_approval_does_not_count(tmp_path, monkeypatch, capsys):
+    """The file stays valid (exit 0) but `kpi check` says which agreed KPI the app shows as
+    proposed, and why: here finance's approval names someone not in people.yaml."""
+    from kpi.cli import main
+
+    root = Path(__file__).resolve().parents[2] / "config"
+    for name in ("kpis.yaml", "people.yaml", "settings.yaml"):
+        (tmp_path / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
+    text = (tmp_path / "kpis.yaml").read_text(encoding="utf-8")
+    first = "finance: {by: claire.dubois@example.org, on: 2026-01-12, version:"
+    assert first in text
+    forged = text.replace(first, "finance: {by: mallory@example.org, on: 2026-01-12, version:", 1)
+    (tmp_path / "kpis.yaml").write_text(forged, encoding="utf-8")
+    monkeypatch.setenv("KPI_CONFIG", str(tmp_path))
+    assert main(["check", str(tmp_path / "kpis.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: kpi 'total_spend' is marked agreed but counts as proposed: "
+        "finance: mallory@example.org is not in people.yaml"
+    ) in out
+    assert out.count("note:") == 1  # every other agreed KPI's approvals count
