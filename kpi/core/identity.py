@@ -20,8 +20,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip")
 
 LOCAL_ONLY = (
-    "Local mode (no sign-in) only serves a browser on this computer, at "
-    "http://localhost:8501 or http://127.0.0.1:8501. To share the dashboard, set it up "
+    "Local mode (no sign-in) only serves a browser on this computer, opened at localhost "
+    "or 127.0.0.1 with the app's port. To share the dashboard, set it up "
     "behind sign-in: `identity: {mode: oidc}` in config/settings.yaml and the [auth] section "
     "of .streamlit/secrets.toml (README, 'Sign-in')."
 )

@@ -18,7 +18,7 @@ from kpi.analyses.goal_history import (
 )
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.people import Person
-from kpi.core.permissions import PermissionDenied, approving_department
+from kpi.core.permissions import NOBODY, PermissionDenied, approving_department
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store, StoreError
 from kpi.workflows.definition_versions import ApprovalCheck, approval_checks, effective_status
@@ -345,7 +345,7 @@ def sign_blocked(person: Person | None) -> str | None:
     department only: nobody signs for someone else)."""
     if approving_department(person) is not None:
         return None
-    who = person.label if person else "Nobody (not signed in)"
+    who = person.label if person else NOBODY
     return (
         f"{who} may not sign targets: a finance member or the CFO signs for finance, a "
         "procurement member for procurement, each for themselves. Pick one of them under "
@@ -364,6 +364,11 @@ def sign_note(
     if not theirs.counts or target is None:
         return None
     value = format_value(float(target), kpi.unit, currency)
+    if signatures(kpi, people)[dept].counts:  # both signed: the target is agreed already
+        return (
+            f"Both departments signed {value}: it is agreed. Signing a different value voids "
+            f"both signatures ({other}'s and {dept}'s), and both have to sign again."
+        )
     return (
         f"{other.capitalize()} signed {value} ({_signed_by(theirs)}). Sign the same value "
         f"to agree the target; signing a different value voids {other}'s signature, and "

@@ -34,7 +34,7 @@ import pytest
 import kpi.workflows
 from kpi.analyses import goal_history, spend_outlook
 from kpi.core.people import Person
-from kpi.core.permissions import PermissionDenied
+from kpi.core.permissions import NOBODY, PermissionDenied
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import select_definitions
 from kpi.store.database import Store
@@ -675,6 +675,10 @@ def test_the_page_says_who_signed_what_and_who_still_has_to(fresh, tmp_path):
         f"Finance signed €2,400.00 (Sam Okafor, {today}); procurement signed €2,400.00 "
         f"(Jonas Berg, {today}). Both departments signed it: €2,400.00 is agreed for FY2026-Q3."
     )
+    assert view.sign_note(kpi, "FY2026-Q3", "finance", PEOPLE, "EUR") == (
+        "Both departments signed €2,400.00: it is agreed. Signing a different value voids both "
+        "signatures (procurement's and finance's), and both have to sign again."
+    )
     assert view.kpi_caption(kpi, PEOPLE).startswith(
         "`total_spend` · owner **finance** · currency · target is best · definition agreed."
     )
@@ -702,7 +706,7 @@ def test_who_may_sign_on_the_page(fresh, tmp_path):
         "for finance, a procurement member for procurement, each for themselves. Pick one of "
         "them under **Acting as** to sign."
     )
-    assert view.sign_blocked(None).startswith("Nobody (not signed in) may not sign targets")
+    assert view.sign_blocked(None).startswith(f"{NOBODY} may not sign targets")
     path, version = _meeting_file(tmp_path)
     with pytest.raises(goal_history.GoalError, match="Enter the target you sign"):
         view.sign(fresh, path, FINANCE, "FY2026-Q3", "total_spend", None, "currency", "x",
