@@ -402,7 +402,7 @@ def test_terms_sim_as_a_command_refuses_stacked_statements(tmp_path) -> None:
 
 from kpi.analyses import terms  # noqa: E402
 from kpi.core.people import Person  # noqa: E402
-from kpi.core.permissions import PermissionDenied  # noqa: E402
+from kpi.core.permissions import NOBODY, PermissionDenied  # noqa: E402
 from kpi.ingest import upload, upload_checks  # noqa: E402
 from kpi.workflows import (  # noqa: E402
     definition_saves,
@@ -510,7 +510,7 @@ def test_write_refused_and_nothing_changes(action, person, call, page_config) ->
     with pytest.raises(PermissionDenied) as refused:
         call(store, page_config)
     message = str(refused.value)
-    who = person.name if person else "obody"
+    who = person.name if person else NOBODY
     assert who in message and ("may not" in message or "cannot" in message), message
     assert _files(config) == before
     assert store.path.read_bytes() == stored
