@@ -22,7 +22,7 @@ from kpi.core.identity import IdentityRefused, chosen_person, local_refusal, sig
 from kpi.core.people import Person, load_people
 from kpi.core.scope import Scope
 from kpi.core.settings import (
-    IDENTITY_TODO,
+    HOW_TO_SET_IDENTITY,
     OidcSettings,
     Settings,
     db_path,
@@ -280,7 +280,7 @@ def _identity(settings: Settings, people: list[Person]) -> tuple[Person | None, 
         return _local(people), "local"
     if identity.mode == "oidc":
         return _signed_in(identity.oidc, people), "oidc"
-    st.sidebar.error(f"**Read-only.** {identity.problem or IDENTITY_TODO}", icon=":material/lock:")
+    st.sidebar.error(f"**Read-only.** {identity.problem or HOW_TO_SET_IDENTITY}", icon=":material/lock:")
     return None, "none"
 
 

@@ -44,7 +44,7 @@ class FiscalCalendar:
 
 
 IDENTITY_MODES = ("local", "oidc")
-IDENTITY_TODO = (
+HOW_TO_SET_IDENTITY = (
     "Set `identity: {mode: local}` in settings.yaml to use the app on your own computer, or "
     "`mode: oidc` with `identity.oidc.issuer` behind sign-in (README, 'Sign-in'). Until "
     "then the app is read-only."
@@ -70,7 +70,7 @@ class IdentitySettings:
 
     mode: str | None = None
     oidc: OidcSettings = field(default_factory=OidcSettings)
-    problem: str | None = "identity.mode is not set. " + IDENTITY_TODO
+    problem: str | None = "identity.mode is not set. " + HOW_TO_SET_IDENTITY
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def parse_identity(raw: object, where: str = "settings.yaml") -> IdentitySetting
     `problem` names the key (a mistake here must never open the app to choose-who-you-are)."""
 
     def broken(message: str) -> IdentitySettings:
-        return IdentitySettings(None, OidcSettings(), f"{where}: {message} {IDENTITY_TODO}")
+        return IdentitySettings(None, OidcSettings(), f"{where}: {message} {HOW_TO_SET_IDENTITY}")
 
     if raw is None:
         return broken("identity.mode is not set.")
