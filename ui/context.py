@@ -280,7 +280,8 @@ def _identity(settings: Settings, people: list[Person]) -> tuple[Person | None, 
         return _local(people), "local"
     if identity.mode == "oidc":
         return _signed_in(identity.oidc, people), "oidc"
-    st.sidebar.error(f"**Read-only.** {identity.problem or HOW_TO_SET_IDENTITY}", icon=":material/lock:")
+    why = identity.problem or HOW_TO_SET_IDENTITY
+    st.sidebar.error(f"**Read-only.** {why}", icon=":material/lock:")
     return None, "none"
 
 
