@@ -8,7 +8,9 @@ the same code at another store or configuration.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
@@ -80,6 +82,56 @@ class Settings:
     obsolete_after_days: int = 180
     amber_tolerance: float = 0.05
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    # budget rates: (fiscal year number, currency, units of reporting currency per unit), the
+    # one rate at which budgets, actuals and commitments of that year are compared; a
+    # (year, currency) not listed takes the first rate of the fiscal year in fx_rates
+    budget_rates: tuple[tuple[int, str, Decimal], ...] = ()
+
+
+_FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
+
+
+def parse_budget_rates(
+    raw: object, reporting_currency: str, where: str = "settings.yaml"
+) -> tuple[tuple[int, str, Decimal], ...]:
+    """The `budget_rates` block ({FY2026: {USD: 0.92}}) as sorted (year, currency, rate)
+    rows; a wrong key or rate is refused by name, so a budget is never compared at a
+    rate nobody meant."""
+    if raw is None:
+        return ()
+    how = "e.g. `budget_rates: {FY2026: {USD: 0.92}}` (units of the reporting currency per unit)"
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where}: budget_rates must be a mapping, {how}.")
+    rows = []
+    for year_key, rates in raw.items():
+        year = _FISCAL_YEAR_KEY.match(str(year_key).strip())
+        if year is None or not isinstance(rates, dict):
+            raise SettingsError(
+                f"{where}: budget_rates.{year_key} must be a fiscal year such as FY2026 "
+                f"holding currency: rate pairs, {how}."
+            )
+        for code, rate in rates.items():
+            currency = str(code).strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                raise SettingsError(
+                    f"{where}: budget_rates.{year_key}.{code} is not a currency code (USD)."
+                )
+            if currency == reporting_currency:
+                raise SettingsError(
+                    f"{where}: budget_rates.{year_key}.{currency} is the reporting currency, "
+                    "whose rate is always 1; remove it."
+                )
+            try:
+                value = Decimal(str(rate))
+            except InvalidOperation:
+                value = Decimal(0)
+            if isinstance(rate, bool) or not value.is_finite() or value <= 0:
+                raise SettingsError(
+                    f"{where}: budget_rates.{year_key}.{currency} must be a positive number "
+                    f"(units of {reporting_currency} per {currency}), got {rate!r}."
+                )
+            rows.append((int(year.group(1)), currency, value))
+    return tuple(sorted(rows))
 
 
 def _text(raw: dict, key: str) -> str | None:
@@ -152,4 +204,12 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{path}: inventory.obsolete_after_days must be a positive whole number"
         )
     identity = parse_identity(raw.get("identity"), str(path))
-    return Settings(FiscalCalendar(start, label), currency, days, float(tol), identity)
+    budget_rates = parse_budget_rates(raw.get("budget_rates"), currency, str(path))
+    return Settings(
+        FiscalCalendar(start, label),
+        currency,
+        days,
+        float(tol),
+        identity,
+        budget_rates=budget_rates,
+    )

@@ -188,73 +188,134 @@ LEFT JOIN suppliers s ON s.supplier_id = po.supplier_id
 LEFT JOIN items it ON it.item_id = po.item_id
 """,
     "budget_vs_actual": """
-WITH b AS (
-    SELECT CAST(strptime(b.period || '-01', '%Y-%m-%d') AS DATE) AS month_start,
-           b.cost_centre, b.category,
-           sum(CAST(round(b.amount * CASE WHEN b.currency = __display__ THEN 1
-                                         ELSE fx.factor END, 2)
-                    AS DECIMAL(18,2))) AS budget_amount
-    FROM budgets b
-    ASOF LEFT JOIN fx_factor fx ON fx.currency = b.currency
-        AND CAST(strptime(b.period || '-01', '%Y-%m-%d') AS DATE) >= fx.date
-    GROUP BY ALL
-), a AS (
-    SELECT CAST(date_trunc('month', invoice_date) AS DATE) AS month_start, cost_centre,
-           category, sum(amount) AS actual_amount,
-           sum(amount) FILTER (WHERE NOT has_po) AS maverick_amount
-    FROM spend GROUP BY ALL
+-- Every figure of a fiscal year at one budget rate per currency, so that a cost centre that
+-- spent exactly its budget in the budget's currency shows 100 % whatever the rates did.
+WITH set_rate AS (
+    SELECT CAST(fiscal_year AS INTEGER) AS fiscal_year, CAST(currency AS VARCHAR) AS currency,
+           CAST(rate AS DECIMAL(18,8)) AS rate
+    FROM __budget_rates__ WHERE fiscal_year IS NOT NULL
+), budget_rate AS (
+    -- units of the reporting currency per unit, per fiscal year: the `budget_rates` setting,
+    -- else the first rate dated in the fiscal year; a year with neither takes the latest
+    -- earlier year's (every lookup below is an as-of join on the fiscal year)
+    SELECT fiscal_year, currency, rate FROM set_rate
+    UNION ALL
+    SELECT f.fiscal_year, f.currency, arg_min(f.rate, f.date)
+    FROM (SELECT currency, rate, date,
+                 CAST(year(date - INTERVAL (__fy_shift__) MONTH) + __fy_offset__ AS INTEGER)
+                     AS fiscal_year
+          FROM fx_rates) f
+    WHERE NOT EXISTS (SELECT 1 FROM set_rate s
+                      WHERE s.fiscal_year = f.fiscal_year AND s.currency = f.currency)
+    GROUP BY f.fiscal_year, f.currency
+), open_po AS (
+    -- closed or cancelled orders commit and accrue nothing
+    SELECT * FROM purchase_orders
+    WHERE lower(status) NOT IN ('closed', 'cancelled', 'canceled')
+), po_currency AS (
+    SELECT po_id, arg_min(currency, po_line) AS currency FROM open_po GROUP BY po_id
+), invoiced_po AS (
+    SELECT inv.po_id, inv.amount, inv.currency, pc.currency AS po_currency,
+           CAST(year(inv.invoice_date - INTERVAL (__fy_shift__) MONTH) + __fy_offset__
+                AS INTEGER) AS fiscal_year
+    FROM invoices inv JOIN po_currency pc ON pc.po_id = inv.po_id
 ), billed AS (
-    -- what was invoiced against each order and item, in the order's currency; only the
-    -- orders still open are read (open_lines joins nothing else): most invoiced orders are
-    -- closed, so this aggregates a few lines rather than every invoice line with an order
-    SELECT po_id, item_id, currency, sum(amount) AS billed
-    FROM invoices WHERE po_id IN (
-        SELECT po_id FROM purchase_orders
-        WHERE lower(status) NOT IN ('closed', 'cancelled', 'canceled'))
-    GROUP BY ALL
-), open_lines AS (
-    -- committed: the part of an order line not invoiced yet; the invoiced amount fills the
-    -- lines of one order and item in line order. Closed or cancelled orders commit nothing.
-    SELECT po.po_date, po.cost_centre, coalesce(po.category, it.category) AS category,
-           po.currency,
-           po.amount - least(po.amount, greatest(coalesce(bl.billed, 0) - coalesce(sum(po.amount)
-               OVER (PARTITION BY po.po_id, po.item_id, po.currency ORDER BY po.po_line
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS open_amount
-    FROM purchase_orders po
+    -- what was invoiced against each open order, whatever the item, in the order's
+    -- currency (its first line's): an invoice in another currency is converted at the
+    -- budget rates of the invoice's fiscal year
+    SELECT i.po_id,
+           sum(CASE WHEN i.currency = i.po_currency THEN i.amount
+                    ELSE CAST(round(i.amount
+                                    * CASE WHEN i.currency = __base__ THEN 1 ELSE ri.rate END
+                                    / CASE WHEN i.po_currency = __base__ THEN 1 ELSE rp.rate END,
+                                    2) AS DECIMAL(18,2)) END) AS billed
+    FROM invoiced_po i
+    ASOF LEFT JOIN budget_rate ri ON ri.currency = i.currency AND i.fiscal_year >= ri.fiscal_year
+    ASOF LEFT JOIN budget_rate rp
+        ON rp.currency = i.po_currency AND i.fiscal_year >= rp.fiscal_year
+    GROUP BY i.po_id
+), received AS (
+    SELECT po_id, po_line, sum(quantity) AS received_qty, max(receipt_date) AS last_receipt
+    FROM goods_receipts WHERE po_id IN (SELECT po_id FROM open_po)
+    GROUP BY po_id, po_line
+), po_state AS (
+    -- per order line: invoiced (the order's invoices fill its lines in line order, as no
+    -- invoice names its line) and received value (received quantity x order unit price,
+    -- at most the line's amount)
+    SELECT po.po_id, po.po_line, po.cost_centre,
+           coalesce(po.category, it.category) AS category, po.currency, po.amount,
+           coalesce(po.promised_date, po.po_date) AS due_day, r.last_receipt,
+           least(po.amount, greatest(coalesce(bl.billed, 0) - coalesce(sum(po.amount)
+               OVER (PARTITION BY po.po_id ORDER BY po.po_line
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS invoiced,
+           least(po.amount, CAST(round(coalesce(r.received_qty, 0)
+                                       * coalesce(po.unit_price, 0), 2) AS DECIMAL(18,2)))
+               AS received_value
+    FROM open_po po
     LEFT JOIN items it ON it.item_id = po.item_id
     LEFT JOIN billed bl ON bl.po_id = po.po_id
-     AND bl.item_id IS NOT DISTINCT FROM po.item_id AND bl.currency = po.currency
-    WHERE lower(po.status) NOT IN ('closed', 'cancelled', 'canceled')
-), c AS (
-    -- open orders count in the month they were placed, at that day's rate
-    SELECT CAST(date_trunc('month', o.po_date) AS DATE) AS month_start, o.cost_centre,
-           o.category,
-           sum(CAST(round(o.open_amount * CASE WHEN o.currency = __display__ THEN 1
-                                               ELSE fx.factor END, 2) AS DECIMAL(18,2)))
-               AS committed_amount
-    FROM open_lines o
-    ASOF LEFT JOIN fx_factor fx ON fx.currency = o.currency AND o.po_date >= fx.date
-    WHERE o.open_amount > 0
-    GROUP BY ALL
-), ba AS (
-    SELECT coalesce(b.month_start, a.month_start) AS month_start,
-           coalesce(b.cost_centre, a.cost_centre) AS cost_centre,
-           coalesce(b.category, a.category) AS category,
-           b.budget_amount, a.actual_amount, a.maverick_amount
-    FROM b FULL OUTER JOIN a
-      ON a.month_start = b.month_start AND a.cost_centre = b.cost_centre
-     AND a.category = b.category
+    LEFT JOIN received r ON r.po_id = po.po_id AND r.po_line = po.po_line
+), moves AS (
+    -- every figure in its document currency, in the month it falls in
+    SELECT CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE) AS month_start, cost_centre,
+           category, currency, 'budget' AS measure, amount
+    FROM budgets
+    UNION ALL
+    SELECT CAST(date_trunc('month', invoice_date) AS DATE), cost_centre, category,
+           source_currency, CASE WHEN has_po THEN 'actual' ELSE 'maverick' END, source_amount
+    FROM spend
+    UNION ALL
+    -- the same invoices at their transaction-date rates, already in the display currency
+    SELECT CAST(date_trunc('month', invoice_date) AS DATE), cost_centre, category,
+           __display__, 'actual_at_transaction', amount
+    FROM spend
+    UNION ALL
+    -- committed: ordered, neither received nor invoiced, in the month promised
+    SELECT CAST(date_trunc('month', due_day) AS DATE), cost_centre, category, currency,
+           'committed', amount - greatest(invoiced, received_value)
+    FROM po_state WHERE amount - greatest(invoiced, received_value) > 0
+    UNION ALL
+    -- accrued: received, not invoiced yet, in the month of the last receipt
+    SELECT CAST(date_trunc('month', last_receipt) AS DATE), cost_centre, category, currency,
+           'accrued', received_value - invoiced
+    FROM po_state WHERE received_value > invoiced
+), grouped AS (
+    SELECT month_start, cost_centre, category, currency, measure, sum(amount) AS amount,
+           CAST(year(month_start - INTERVAL (__fy_shift__) MONTH) + __fy_offset__ AS INTEGER)
+               AS fiscal_year,
+           __display__ AS display_currency
+    FROM moves GROUP BY ALL
+), converted AS (
+    -- to the display currency at the budget rates of the month's fiscal year: document
+    -- currency -> reporting currency at its budget rate -> display currency at the display
+    -- currency's budget rate (a figure in the display currency itself is not converted)
+    SELECT g.month_start, g.cost_centre, g.category, g.measure,
+           CAST(round(g.amount * CASE WHEN g.currency = g.display_currency THEN 1
+               ELSE CAST(CASE WHEN g.currency = __base__ THEN 1 ELSE rc.rate END
+                         / CASE WHEN g.display_currency = __base__ THEN 1 ELSE rd.rate END
+                         AS DECIMAL(18,8)) END, 2) AS DECIMAL(18,2)) AS amount
+    FROM grouped g
+    ASOF LEFT JOIN budget_rate rc ON rc.currency = g.currency AND g.fiscal_year >= rc.fiscal_year
+    ASOF LEFT JOIN budget_rate rd
+        ON rd.currency = g.display_currency AND g.fiscal_year >= rd.fiscal_year
+), totals AS (
+    SELECT month_start, cost_centre, category,
+           coalesce(sum(amount) FILTER (WHERE measure = 'budget'), 0) AS budget_amount,
+           coalesce(sum(amount) FILTER (WHERE measure IN ('actual', 'maverick')), 0)
+               AS actual_amount,
+           coalesce(sum(amount) FILTER (WHERE measure = 'maverick'), 0) AS maverick_amount,
+           coalesce(sum(amount) FILTER (WHERE measure = 'committed'), 0) AS committed_amount,
+           coalesce(sum(amount) FILTER (WHERE measure = 'actual_at_transaction'), 0)
+               AS actual_at_transaction,
+           coalesce(sum(amount) FILTER (WHERE measure = 'accrued'), 0) AS accrued_amount
+    FROM converted GROUP BY month_start, cost_centre, category
 )
-SELECT coalesce(ba.month_start, c.month_start) AS month_start,
-       coalesce(ba.cost_centre, c.cost_centre) AS cost_centre,
-       coalesce(ba.category, c.category) AS category,
-       coalesce(ba.budget_amount, 0) AS budget_amount,
-       coalesce(ba.actual_amount, 0) AS actual_amount,
-       coalesce(ba.maverick_amount, 0) AS maverick_amount,
-       coalesce(c.committed_amount, 0) AS committed_amount
-FROM ba FULL OUTER JOIN c
-  ON c.month_start = ba.month_start AND c.cost_centre = ba.cost_centre
- AND c.category = ba.category
+SELECT month_start, cost_centre, category, budget_amount, actual_amount, maverick_amount,
+       committed_amount,
+       -- the exchange-rate variance: actual at transaction-date rates - actual at budget rate
+       actual_at_transaction - actual_amount AS fx_variance,
+       accrued_amount
+FROM totals
 """,
     "inventory_position": """
 WITH base AS (
@@ -370,8 +431,10 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "currency).",
     "payments": "Invoice lines with days to pay, lateness and early-payment discounts.",
     "po_lines": "Purchase-order lines with approval time and their goods receipts.",
-    "budget_vs_actual": "Budget, invoiced spend and committed spend (open purchase orders not "
-    "yet invoiced, in the month ordered) per month, cost centre and category.",
+    "budget_vs_actual": "Budget, invoiced spend, accrued (received, not invoiced) and committed "
+    "spend (ordered, neither received nor invoiced, in the month promised) per month, cost "
+    "centre and category, all at the fiscal year's budget rates; fx_variance is what the "
+    "transaction-date rates add to the invoiced spend.",
     "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete.",
     "savings_lines": "Invoice lines covered by a savings initiative, with the saving on each.",
     "spend_yoy": "Spend now and a year earlier, side by side, for the expense change.",
@@ -397,6 +460,16 @@ def fiscal_year(column: exp.Expression, cal: FiscalCalendar) -> exp.Expression:
     )
 
 
+def _budget_rates(settings: Settings) -> exp.Expression:
+    """The `budget_rates` setting as a VALUES table (fiscal_year, currency, rate); with none
+    set, one row of NULLs that the view leaves out (VALUES cannot be empty)."""
+    rows = [
+        (literal(year), literal(currency), exp.Literal.number(str(rate)))
+        for year, currency, rate in settings.budget_rates
+    ] or [(exp.null(), exp.null(), exp.null())]
+    return exp.values(rows, alias="budget_rates", columns=["fiscal_year", "currency", "rate"])
+
+
 @lru_cache(maxsize=16)
 def view_bodies(
     settings: Settings, display_currency: str | None = None
@@ -412,6 +485,9 @@ def view_bodies(
         "base": literal(base),
         "obsolete_days": literal(settings.obsolete_after_days),
         "fiscal_year": fiscal_year(exp.column("invoice_date", table="i"), settings.fiscal),
+        "fy_shift": literal(settings.fiscal.year_start_month - 1),
+        "fy_offset": literal(settings.fiscal.year_offset),
+        "budget_rates": _budget_rates(settings),
     }
     bodies = {"fx_factor": _FX, "spend_base": _SPEND_BASE, **_VIEWS}
     return {name: fill(body, **values) for name, body in bodies.items()}
