@@ -13,8 +13,9 @@ from kpi.core import periods
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
-from ui.cache import cached
+from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
@@ -42,11 +43,34 @@ def _spend_views(store: Store, scope: Scope) -> tuple[pl.DataFrame, ...]:
     )
 
 
-def _budgets(store: Store, scope: Scope, fiscal_year: str, by: str) -> tuple:
+def _budgets(
+    store: Store, scope: Scope, fiscal_year: str, by: str, definitions: list[KpiDefinition]
+) -> tuple:
     year = sp.budget_year(store, fiscal_year)
-    total = sp.budget_status(store, scope, year, "cost_centre")
-    status = total if by == "cost_centre" else sp.budget_status(store, scope, year, by)
+    total = sp.budget_status(store, scope, year, "cost_centre", definitions)
+    status = total if by == "cost_centre" else sp.budget_status(store, scope, year, by, definitions)
     return year, status, total, sp.budget_monthly(store, scope, year)
+
+
+# the budget rules in plain words, shown under the budget figures (the KPIs' descriptions
+# in config/kpis.yaml say the same)
+BUDGET_RULES = (
+    "**How these figures are counted.** Budget, actual, accrued and committed are all "
+    "converted at **one budget rate per currency and fiscal year** (the `budget_rates` "
+    "setting, else the first rate of the fiscal year), so a cost centre that spent exactly "
+    "its budget in the budget's currency shows 100 %. Shown in another currency than the "
+    "reporting one, each figure is converted at that currency's budget rate of the same year. "
+    "**Exchange-rate variance** = actual at the invoices' own day rates − actual at the "
+    "budget rate: what currency moves added (negative: saved), kept out of the utilisation. "
+    "**Actual** = invoiced, in the invoice's month. **Accrued** = received but not "
+    "invoiced yet (received quantity × order price − invoiced on the line, never below "
+    "zero), in the month of the last receipt. **Committed** = ordered but neither received "
+    "nor invoiced, in the month of the promised delivery date (else the order date); closed "
+    "and cancelled orders commit nothing. Each euro of an order counts once: invoiced, "
+    "accrued or committed. An invoice relieves the order it names whatever its item or "
+    "currency, filling the order's open lines in line order (invoices name no line). "
+    "Burn rate = actual ÷ months elapsed; forecast = actual + burn rate × months left."
+)
 
 
 def _compliance(store: Store, scope: Scope, today: date) -> tuple[pl.DataFrame, ...]:
@@ -176,23 +200,33 @@ with tab_budget:
     # a budget review covers the fiscal year picked here, whatever the sidebar's range
     scope = honoured_scope(ctx.scope.with_period(None, None), sp.BUDGET_FILTERS, "budgets")
     year, status, by_cc, monthly = cached(
-        _budgets, ctx, scope, fiscal_year, by, spinner="Reading budgets…"
+        _budgets, ctx, scope, fiscal_year, by, DEFINITIONS, spinner="Reading budgets…"
     )
     if status.is_empty():
         no_data(f"budgets or spend in {fiscal_year}", "Load budgets on the **Data** page.")
     else:
         sums = {
             c: status[c].sum()
-            for c in ("budget_year", "actual", "committed", "forecast_year_end", "budget_to_date")
+            for c in (
+                "budget_year",
+                "actual",
+                "accrued",
+                "committed",
+                "forecast_year_end",
+                "budget_to_date",
+                "fx_variance",
+            )
         }
-        m = st.columns(4)
+        m = st.columns(6)
         for col, (k, label) in zip(
             m,
             [
                 ("budget_year", f"Budget {fiscal_year}"),
                 ("actual", "Actual (invoiced)"),
-                ("committed", "Committed (open POs)"),
+                ("accrued", "Accrued (received, not invoiced)"),
+                ("committed", "Committed (ordered, not received)"),
                 ("forecast_year_end", "Run-rate forecast, year end"),
+                ("fx_variance", "Exchange-rate variance"),
             ],
             strict=True,
         ):
@@ -203,10 +237,20 @@ with tab_budget:
                 border=True,
             )
         as_of = year.as_of.isoformat() if year.as_of else "–"
+        fx = sums["fx_variance"]
+        if fx:
+            st.info(
+                f"**Exchange-rate variance {fiscal_year}: "
+                + format_value(float(fx), "currency", ctx.currency, True)
+                + "** — the invoices cost "
+                + ("more" if fx > 0 else "less")
+                + " at their own day rates than at the budget rates. It is left out of the "
+                "actual and the utilisation above and shown here apart.",
+                icon="💱",
+            )
         st.caption(
             f"Data up to the latest invoice, **{as_of}**: {year.elapsed} of {year.months} months "
-            "of the year. Burn rate = actual ÷ months elapsed; forecast = actual + burn rate × "
-            "months left. Committed = open purchase orders not yet invoiced."
+            f"of the year, at the budget rates of {fiscal_year}. " + BUDGET_RULES
         )
         over = by_cc.filter(pl.col("heading_over_budget"))
         if over.height:

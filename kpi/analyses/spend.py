@@ -2,9 +2,10 @@
 
 Finance sets the limits, procurement spends within them: this module puts both halves in
 frames for one page. Spend is drilled down category → supplier → item and split by cost
-centre, with a monthly trend and a Pareto of suppliers; budgets are set against committed
-spend (open purchase orders not yet invoiced) and actual spend (invoiced) with a burn
-rate and a run-rate forecast to the fiscal year end; approvals and compliance show how the
+centre, with a monthly trend and a Pareto of suppliers; budgets are set against actual spend
+(invoiced), accrued (received, not invoiced) and committed spend (ordered, neither received
+nor invoiced), all at the fiscal year's budget rates, with a burn rate and a run-rate
+forecast to the fiscal year end; approvals and compliance show how the
 money was spent: approval time, orders waiting, invoices with no PO (maverick spend), POs
 raised after the invoice (after the fact), spend with preferred and contracted suppliers
 and what buying off contract cost. The SQL is in kpi/store/queries/spend.py; amounts are exact
@@ -13,6 +14,7 @@ DECIMALs in the display currency (the reporting currency unless `currency` is gi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +22,9 @@ import polars as pl
 
 from kpi.core import periods
 from kpi.core.scope import Scope
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.engine import compute
+from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries import spend as q
 from kpi.store.query import run
@@ -132,28 +137,71 @@ def _budget_params(year: BudgetYear, scope: Scope, tolerance: float = 0.0) -> di
 
 
 def budget_status(
-    store: Store, scope: Scope, year: BudgetYear, by: str = "cost_centre"
+    store: Store,
+    scope: Scope,
+    year: BudgetYear,
+    by: str = "cost_centre",
+    definitions: Sequence[KpiDefinition] | None = None,
 ) -> pl.DataFrame:
-    """Budget vs committed vs actual for one fiscal year, per cost centre or category.
+    """Budget vs actual, accrued and committed for one fiscal year, per cost centre or
+    category, every amount at the year's budget rates (see budget_vs_actual).
 
     Columns: <by>, budget_year, budget_to_date (months up to the latest invoice's),
-    actual (invoiced), committed (open POs not yet invoiced), no_po_actual,
-    actual_and_committed, used_to_date (actual / budget to date), committed_utilisation
-    ((actual + committed) / budget of the year), burn_rate (actual per elapsed month),
-    forecast_year_end (actual + burn rate x months left), forecast_over_budget and
+    actual (invoiced), committed (ordered, neither received nor invoiced), no_po_actual,
+    actual_and_committed (actual + accrued + committed: each euro of an order once),
+    used_to_date (the KPI budget_utilisation over the months to date), committed_utilisation
+    (the KPI committed_budget_utilisation over the year), burn_rate (actual per elapsed
+    month), forecast_year_end (actual + burn rate x months left), forecast_over_budget,
     heading_over_budget (the forecast exceeds the year's budget by more than the settings'
-    amber tolerance, 5 % by default, or actual + committed exceeds it at all).
-    Those heading over budget come first.
+    amber tolerance, 5 % by default, or actual + accrued + committed exceeds it at all),
+    accrued (received, not invoiced) and fx_variance (actual at transaction-date rates minus
+    actual at budget rates). Those heading over budget come first. The two ratios come from
+    the engine, so they are the signed KPIs' numbers (`definitions`: the KPIs in use,
+    default the definitions file); a KPI missing from them leaves its column empty.
     """
     if by not in q.BUDGET_STATUS:
         raise ValueError(f"budgets can be split by {', '.join(q.BUDGET_STATUS)}, not '{by}'")
     params = _budget_params(year, scope, store.settings.amber_tolerance)
-    return run(store, q.BUDGET_STATUS[by], params, scope.currency)
+    frame = run(store, q.BUDGET_STATUS[by], params, scope.currency)
+    if definitions is None:
+        definitions = load_definitions(None, store.settings)
+    to_date = _budget_kpi(store, scope, year, by, definitions, "budget_utilisation", True)
+    whole = _budget_kpi(store, scope, year, by, definitions, "committed_budget_utilisation")
+    frame = frame.join(to_date.rename({"value": "used_to_date"}), on=by, how="left")
+    frame = frame.join(whole.rename({"value": "committed_utilisation"}), on=by, how="left")
+    order = [*frame.columns[:7], "used_to_date", "committed_utilisation"]
+    return frame.select(order + [c for c in frame.columns if c not in order])
+
+
+def _budget_kpi(
+    store: Store,
+    scope: Scope,
+    year: BudgetYear,
+    by: str,
+    definitions: Sequence[KpiDefinition],
+    kpi_id: str,
+    to_date: bool = False,
+) -> pl.DataFrame:
+    """One budget KPI per `by` value by the engine, over the fiscal year (or its months up
+    to the latest invoice's), keyed like budget_status's rows."""
+    empty = pl.DataFrame(schema={by: pl.String, "value": pl.Float64})
+    wanted = [k for k in definitions if k.id == kpi_id]
+    if not wanted or (to_date and year.elapsed == 0):
+        return empty
+    end = min(year.as_of, year.end) if to_date else year.end
+    if to_date:  # the whole month of the latest invoice, like budget_to_date
+        end = periods.period_range(f"{end.year:04d}-{end.month:02d}", store.settings.fiscal)[1]
+    filters = {k: v for k, v in scope.as_dict().items() if k in BUDGET_FILTERS}
+    result = compute(store, wanted, "year", [by], year.start, end, filters, scope.currency)
+    frame = result.frame.filter(pl.col("period") == year.label)
+    missing = q.BUDGET_DIMENSIONS[by]
+    return frame.select(pl.col(by).fill_null(missing), pl.col("value"))
 
 
 def budget_monthly(store: Store, scope: Scope, year: BudgetYear) -> pl.DataFrame:
-    """Per month of the year: budget, actual, committed, no_po_actual, and running totals
-    (cum_budget, cum_actual) for a burn-down chart."""
+    """Per month of the year, at the year's budget rates: budget, actual, committed,
+    no_po_actual, accrued, fx_variance, and running totals (cum_budget, cum_actual) for a
+    burn-down chart."""
     frame = run(store, q.BUDGET_MONTHLY, _budget_params(year, scope), scope.currency)
     return frame.with_columns(
         pl.col("budget").cum_sum().alias("cum_budget"),

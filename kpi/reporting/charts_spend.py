@@ -146,10 +146,12 @@ def burn_chart(
         line={"color": charts.PALETTE["blue"], "width": 3},
     )
     if shown and status_total.get("committed") is not None:
+        # accrued (received, not invoiced) and committed (not received) never overlap
+        on_order = float(status_total["committed"]) + float(status_total.get("accrued") or 0)
         fig.add_scatter(
             x=[x[shown - 1]],
-            y=[actual[-1] + float(status_total["committed"])],
-            name="Actual + committed",
+            y=[actual[-1] + on_order],
+            name="Actual + accrued + committed",
             mode="markers",
             marker={"symbol": "diamond", "size": 12, "color": charts.PALETTE["orange"]},
         )
@@ -173,10 +175,17 @@ def status_chart(status: pl.DataFrame, by: str, currency: str, top: int = 15) ->
     ]
     fig = go.Figure()
     fig.add_bar(x=x, y=_f(rows["actual"]), name="Actual", marker_color=charts.PALETTE["blue"])
+    if "accrued" in rows.columns:
+        fig.add_bar(
+            x=x,
+            y=_f(rows["accrued"]),
+            name="Accrued (received, not invoiced)",
+            marker_color=charts.PALETTE["green"],
+        )
     fig.add_bar(
         x=x,
         y=_f(rows["committed"]),
-        name="Committed (open POs)",
+        name="Committed (ordered, not received)",
         marker_color=charts.PALETTE["sky"],
     )
     fig.add_scatter(

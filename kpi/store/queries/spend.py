@@ -87,7 +87,8 @@ ORDER BY rank
 BUDGET_MONTHLY = """
 SELECT strftime(month_start, '%Y-%m') AS month, sum(budget_amount) AS budget,
        sum(actual_amount) AS actual, sum(committed_amount) AS committed,
-       sum(maverick_amount) AS no_po_actual
+       sum(maverick_amount) AS no_po_actual, sum(accrued_amount) AS accrued,
+       sum(fx_variance) AS fx_variance
 FROM budget_vs_actual
 WHERE month_start BETWEEN $fy_start AND $fy_end
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
@@ -96,12 +97,15 @@ GROUP BY ALL
 ORDER BY month
 """
 
-# budget to date, actual, committed, burn rate and run-rate forecast per cost centre or per
-# category. $elapsed is the number of months of the fiscal year with data (up to the month of
-# the latest invoice), $months the months in the year. Burn rate = actual / elapsed months,
-# rounded to the cent; forecast = actual + burn rate x months left, so it adds up exactly.
-# Heading over budget: the forecast beats the year's budget by more than $tolerance (the
-# scorecard's amber tolerance: a run rate is rough), or actual + committed already beat it.
+# budget to date, actual, accrued, committed, burn rate and run-rate forecast per cost centre
+# or per category, all at the year's budget rates (budget_vs_actual), with the exchange-rate
+# variance apart. $elapsed is the number of months of the fiscal year with data (up to the
+# month of the latest invoice), $months the months in the year. Burn rate = actual / elapsed
+# months, rounded to the cent; forecast = actual + burn rate x months left, so it adds up
+# exactly. Heading over budget: the forecast beats the year's budget by more than $tolerance
+# (the scorecard's amber tolerance: a run rate is rough), or actual + accrued + committed
+# (each euro of an order counted once) already beat it. The utilisation ratios are the
+# budget KPIs' own, computed by the engine (kpi.analyses.spend.budget_status).
 BUDGET_DIMENSIONS = {"cost_centre": "(no cost centre)", "category": "(no category)"}
 
 
@@ -112,7 +116,8 @@ WITH t AS (
            coalesce(sum(budget_amount) FILTER (WHERE month_start <= $as_of_month), 0)
                AS budget_to_date,
            sum(actual_amount) AS actual, sum(committed_amount) AS committed,
-           sum(maverick_amount) AS no_po_actual
+           sum(maverick_amount) AS no_po_actual, sum(accrued_amount) AS accrued,
+           sum(fx_variance) AS fx_variance
     FROM budget_vs_actual
     WHERE month_start BETWEEN $fy_start AND $fy_end
       AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
@@ -125,16 +130,14 @@ WITH t AS (
     FROM t
 )
 SELECT __dim__, budget_year, budget_to_date, actual, committed, no_po_actual,
-       actual + committed AS actual_and_committed,
-       CAST(actual AS DOUBLE) / nullif(CAST(budget_to_date AS DOUBLE), 0) AS used_to_date,
-       CAST(actual + committed AS DOUBLE) / nullif(CAST(budget_year AS DOUBLE), 0)
-           AS committed_utilisation,
+       actual + accrued + committed AS actual_and_committed,
        burn_rate,
        actual + burn_rate * ($months - $elapsed) AS forecast_year_end,
        actual + burn_rate * ($months - $elapsed) - budget_year AS forecast_over_budget,
        coalesce(actual + burn_rate * ($months - $elapsed)
                 > budget_year * (1 + CAST($tolerance AS DECIMAL(9,4))), false)
-           OR actual + committed > budget_year AS heading_over_budget
+           OR actual + accrued + committed > budget_year AS heading_over_budget,
+       accrued, fx_variance
 FROM r
 ORDER BY heading_over_budget DESC, forecast_over_budget DESC NULLS LAST, __dim__
 """
