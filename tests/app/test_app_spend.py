@@ -89,10 +89,14 @@ def test_budgets_flag_the_cost_centres_heading_over(store):
         "**2 cost centre(s) heading over budget in FY2026:** CC\\-M, CC\\-IT"
     ]
     m = metrics(at)
-    # budget 2,400 + 1,200 + 2,000 = 5,600; actual 2,510; committed 200 + 1,800 = 2,000;
-    # forecast 1,584 + 2,160 + 2,280 = 6,024
+    # budget 2,400 + 1,200 + 2,000 = 5,600; actual 2,510; committed (ordered, neither
+    # received nor invoiced) PO4 line 2 200 + PO5 1,800 = 2,000; accrued: PO4 line 1 received
+    # 50 x 4.00 = 200 and invoiced 200 -> 0 (the label says "not received" since issue 14);
+    # all in EUR: no exchange-rate variance; forecast 1,584 + 2,160 + 2,280 = 6,024
     assert (m["Budget FY2026"], m["Actual (invoiced)"]) == ("€5.6 k", "€2.5 k")
-    assert (m["Committed (open POs)"], m["Run-rate forecast, year end"]) == ("€2.0 k", "€6.0 k")
+    assert m["Committed (ordered, not received)"] == "€2.0 k"
+    assert m["Run-rate forecast, year end"] == "€6.0 k"
+    assert (m["Accrued (received, not invoiced)"], m["Exchange-rate variance"]) == ("€0", "€0")
     budget = next(d.value for d in at.dataframe if "flag" in d.value.columns)
     assert budget["flag"].tolist() == ["⚠ heading over", "⚠ heading over", "ok"]
     assert budget["cost_centre"].tolist() == ["CC-M", "CC-IT", "CC-A"]

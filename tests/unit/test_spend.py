@@ -371,7 +371,8 @@ def test_budget_charts_mark_the_flagged_and_the_forecast(store):
     # from the actual to date in May (2,510) to 1,584 + 2,160 + 2,280 = 6,024 in December
     assert list(forecast.x) == ["2026-05", "2026-12"]
     assert list(forecast.y) == [2510.0, 6024.0]
-    committed = next(d for d in burn.data if d.name == "Actual + committed")
+    # accrued 0 (PO4 line 1 received 200, invoiced 200) + committed 2,000, one point
+    committed = next(d for d in burn.data if d.name == "Actual + accrued + committed")
     assert list(committed.y) == [2510.0 + 2000.0]
 
 
