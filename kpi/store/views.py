@@ -256,31 +256,30 @@ WITH set_rate AS (
     LEFT JOIN billed bl ON bl.po_id = po.po_id
     LEFT JOIN received r ON r.po_id = po.po_id AND r.po_line = po.po_line
 ), moves AS (
-    -- every figure in its document currency, in the month it falls in
+    -- every figure in its document currency, in the month it falls in; invoices also at
+    -- their transaction-date rates (`at_transaction`, already in the display currency)
     SELECT CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE) AS month_start, cost_centre,
-           category, currency, 'budget' AS measure, amount
+           category, currency, 'budget' AS measure, amount,
+           CAST(NULL AS DECIMAL(18,2)) AS at_transaction
     FROM budgets
     UNION ALL
     SELECT CAST(date_trunc('month', invoice_date) AS DATE), cost_centre, category,
-           source_currency, CASE WHEN has_po THEN 'actual' ELSE 'maverick' END, source_amount
-    FROM spend
-    UNION ALL
-    -- the same invoices at their transaction-date rates, already in the display currency
-    SELECT CAST(date_trunc('month', invoice_date) AS DATE), cost_centre, category,
-           __display__, 'actual_at_transaction', amount
+           source_currency, CASE WHEN has_po THEN 'actual' ELSE 'maverick' END, source_amount,
+           amount
     FROM spend
     UNION ALL
     -- committed: ordered, neither received nor invoiced, in the month promised
     SELECT CAST(date_trunc('month', due_day) AS DATE), cost_centre, category, currency,
-           'committed', amount - greatest(invoiced, received_value)
+           'committed', amount - greatest(invoiced, received_value), NULL
     FROM po_state WHERE amount - greatest(invoiced, received_value) > 0
     UNION ALL
     -- accrued: received, not invoiced yet, in the month of the last receipt
     SELECT CAST(date_trunc('month', last_receipt) AS DATE), cost_centre, category, currency,
-           'accrued', received_value - invoiced
+           'accrued', received_value - invoiced, NULL
     FROM po_state WHERE received_value > invoiced
 ), grouped AS (
     SELECT month_start, cost_centre, category, currency, measure, sum(amount) AS amount,
+           sum(at_transaction) AS at_transaction,
            CAST(year(month_start - INTERVAL (__fy_shift__) MONTH) + __fy_offset__ AS INTEGER)
                AS fiscal_year,
            __display__ AS display_currency
@@ -289,7 +288,7 @@ WITH set_rate AS (
     -- to the display currency at the budget rates of the month's fiscal year: document
     -- currency -> reporting currency at its budget rate -> display currency at the display
     -- currency's budget rate (a figure in the display currency itself is not converted)
-    SELECT g.month_start, g.cost_centre, g.category, g.measure,
+    SELECT g.month_start, g.cost_centre, g.category, g.measure, g.at_transaction,
            CAST(round(g.amount * CASE WHEN g.currency = g.display_currency THEN 1
                ELSE CAST(CASE WHEN g.currency = __base__ THEN 1 ELSE rc.rate END
                          / CASE WHEN g.display_currency = __base__ THEN 1 ELSE rd.rate END
@@ -305,8 +304,7 @@ WITH set_rate AS (
                AS actual_amount,
            coalesce(sum(amount) FILTER (WHERE measure = 'maverick'), 0) AS maverick_amount,
            coalesce(sum(amount) FILTER (WHERE measure = 'committed'), 0) AS committed_amount,
-           coalesce(sum(amount) FILTER (WHERE measure = 'actual_at_transaction'), 0)
-               AS actual_at_transaction,
+           coalesce(sum(at_transaction), 0) AS actual_at_transaction,
            coalesce(sum(amount) FILTER (WHERE measure = 'accrued'), 0) AS accrued_amount
     FROM converted GROUP BY month_start, cost_centre, category
 )
