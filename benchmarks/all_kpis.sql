@@ -110,50 +110,82 @@ spend_q AS (
      AND r.fiscal_year = b.fiscal_year AND r.supplier_id = b.supplier_id
     GROUP BY b.quarter
 ),
-budget_q AS (
-    SELECT CAST(date_trunc('quarter', CAST(b.period || '-01' AS DATE)) AS DATE) AS quarter,
-           sum(CAST(round(b.amount * CASE WHEN b.currency = 'EUR' THEN 1 ELSE r.rate END, 2)
-                    AS DECIMAL(18, 2))) AS budget
-    FROM budgets b
-    ASOF LEFT JOIN fx_rates r ON r.currency = b.currency
-     AND CAST(b.period || '-01' AS DATE) >= r.date
+-- budgets: budget, invoices, accrued and committed at ONE budget rate per currency and fiscal
+-- year, the first rate of the fiscal year (the demo sets no `budget_rates`)
+budget_rate AS (
+    SELECT year(date) AS fiscal_year, currency, arg_min(rate, date) AS rate
+    FROM fx_rates GROUP BY ALL
+),
+open_po AS (
+    SELECT * FROM purchase_orders WHERE lower(status) NOT IN ('closed', 'cancelled', 'canceled')
+),
+-- what was invoiced against each open order, whatever the item, in the order's currency
+po_billed AS (
+    SELECT i.po_id,
+           sum(CASE WHEN i.currency = p.currency THEN i.amount
+                    ELSE round(i.amount * CASE WHEN i.currency = 'EUR' THEN 1 ELSE ri.rate END
+                               / CASE WHEN p.currency = 'EUR' THEN 1 ELSE rp.rate END, 2)
+               END) AS billed
+    FROM invoices i
+    JOIN (SELECT po_id, arg_min(currency, po_line) AS currency FROM open_po GROUP BY 1) p
+      ON p.po_id = i.po_id
+    LEFT JOIN budget_rate ri ON ri.fiscal_year = year(i.invoice_date) AND ri.currency = i.currency
+    LEFT JOIN budget_rate rp ON rp.fiscal_year = year(i.invoice_date) AND rp.currency = p.currency
+    GROUP BY 1
+),
+-- per open line: invoiced (the order's invoices fill its lines in line order) and received
+-- value (received quantity x unit price, at most the line's amount)
+po_open AS (
+    SELECT po.currency, po.amount, coalesce(po.promised_date, po.po_date) AS due_day,
+           r.last_receipt,
+           least(po.amount, greatest(coalesce(b.billed, 0) - coalesce(sum(po.amount)
+               OVER (PARTITION BY po.po_id ORDER BY po.po_line
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS invoiced,
+           least(po.amount, round(coalesce(r.qty, 0) * coalesce(po.unit_price, 0), 2))
+               AS received_value
+    FROM open_po po
+    LEFT JOIN po_billed b ON b.po_id = po.po_id
+    LEFT JOIN (SELECT po_id, po_line, sum(quantity) AS qty, max(receipt_date) AS last_receipt
+               FROM goods_receipts GROUP BY ALL) r
+      ON r.po_id = po.po_id AND r.po_line = po.po_line
+),
+-- committed (ordered, neither received nor invoiced) on the promised day, accrued (received,
+-- not invoiced) on the last receipt's: each euro of an order once
+budget_moves AS (
+    SELECT CAST(period || '-01' AS DATE) AS day, currency, amount AS budget,
+           0 AS actual, 0 AS on_order
+    FROM budgets
+    UNION ALL
+    SELECT invoice_date, currency, 0, amount, 0 FROM invoices
+    UNION ALL
+    SELECT due_day, currency, 0, 0, amount - greatest(invoiced, received_value)
+    FROM po_open WHERE amount - greatest(invoiced, received_value) > 0
+    UNION ALL
+    SELECT last_receipt, currency, 0, 0, received_value - invoiced
+    FROM po_open WHERE received_value > invoiced
+),
+budget_qs AS (
+    SELECT CAST(date_trunc('quarter', m.day) AS DATE) AS quarter,
+           sum(m.budget * f.rate) AS budget, sum(m.actual * f.rate) AS actual,
+           sum(m.on_order * f.rate) AS on_order
+    FROM (SELECT *, year(day) AS fiscal_year FROM budget_moves) m
+    LEFT JOIN (SELECT fiscal_year, currency,
+                      CASE WHEN currency = 'EUR' THEN 1 ELSE rate END AS rate
+               FROM budget_rate
+               UNION ALL
+               -- EUR is 1 even where fx_rates holds no EUR row for that year
+               SELECT DISTINCT year(day), 'EUR', 1 FROM budget_moves
+               WHERE year(day) NOT IN (SELECT fiscal_year FROM budget_rate
+                                       WHERE currency = 'EUR')) f
+      ON f.fiscal_year = m.fiscal_year AND f.currency = m.currency
     GROUP BY 1
 ),
 budget_use AS (
-    SELECT coalesce(s.quarter, b.quarter) AS quarter,
-           coalesce(s.total, 0) / nullif(coalesce(b.budget, 0), 0) AS value
-    FROM spend_q s FULL OUTER JOIN budget_q b ON b.quarter = s.quarter
-),
--- committed: the part of each open order line not invoiced yet (what was invoiced against an
--- order and item fills its lines in line order); closed or cancelled orders commit nothing
-open_lines AS (
-    SELECT po.po_date, po.currency,
-           po.amount - least(po.amount, greatest(coalesce(bl.billed, 0) - coalesce(sum(po.amount)
-               OVER (PARTITION BY po.po_id, po.item_id, po.currency ORDER BY po.po_line
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)) AS open_amount
-    FROM purchase_orders po
-    LEFT JOIN (SELECT po_id, item_id, currency, sum(amount) AS billed FROM invoices
-               WHERE po_id IS NOT NULL GROUP BY ALL) bl
-      ON bl.po_id = po.po_id AND bl.item_id IS NOT DISTINCT FROM po.item_id
-     AND bl.currency = po.currency
-    WHERE lower(po.status) NOT IN ('closed', 'cancelled', 'canceled')
-),
-committed_q AS (
-    SELECT CAST(date_trunc('quarter', o.po_date) AS DATE) AS quarter,
-           sum(CAST(round(o.open_amount * CASE WHEN o.currency = 'EUR' THEN 1 ELSE r.rate END, 2)
-                    AS DECIMAL(18, 2))) AS committed
-    FROM open_lines o
-    ASOF LEFT JOIN fx_rates r ON r.currency = o.currency AND o.po_date >= r.date
-    WHERE o.open_amount > 0
-    GROUP BY 1
+    SELECT quarter, coalesce(actual, 0) / nullif(budget, 0) AS value FROM budget_qs
 ),
 committed_use AS (
-    SELECT coalesce(u.quarter, c.quarter) AS quarter,
-           (coalesce(u.total, 0) + coalesce(c.committed, 0)) / nullif(coalesce(u.budget, 0), 0)
-               AS value
-    FROM (SELECT coalesce(s.quarter, b.quarter) AS quarter, s.total, b.budget
-          FROM spend_q s FULL OUTER JOIN budget_q b ON b.quarter = s.quarter) u
-    FULL OUTER JOIN committed_q c ON c.quarter = u.quarter
+    SELECT quarter, (coalesce(actual, 0) + coalesce(on_order, 0)) / nullif(budget, 0) AS value
+    FROM budget_qs
 ),
 -- year on year: spend per day, each day counted now and, moved a year on, as the prior
 by_day AS (

@@ -61,7 +61,7 @@ def compute(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     quarter = _quarter(inv["invoice_date"])
     frames = [
         _spend(amount, inv["po_id"].notna(), quarter),
-        _budget(amount, quarter, t["budgets"], t["fx_rates"]),
+        _budget(inv, quarter, t["budgets"], t["fx_rates"]),
         _yoy(amount, inv["invoice_date"]),
         _payments(inv, amount, factor, t["suppliers"]),
         _inventory(t["inventory"], t["fx_rates"]),
@@ -125,13 +125,25 @@ def _spend(amount: pd.Series, has_po: pd.Series, quarter: pd.Series) -> pd.DataF
     return _long(g, {**names, "maverick_spend_rate": "maverick_spend_rate"})
 
 
+def _budget_rate(currency: pd.Series, dates: pd.Series, fx: pd.DataFrame) -> pd.Series:
+    """The budget rate of each row: the first rate of its fiscal (calendar) year and
+    currency, 1 for EUR (the demo sets no `budget_rates`)."""
+    rates = fx.assign(date=pd.to_datetime(fx["date"])).sort_values("date")
+    rates = rates.assign(year=rates["date"].dt.year).groupby(["year", "currency"]).first()
+    rows = pd.DataFrame({"year": pd.to_datetime(dates).dt.year, "currency": currency})
+    rate = rows.merge(rates["rate"].reset_index(), on=["year", "currency"], how="left")["rate"]
+    return rate.set_axis(rows.index).where(rows["currency"] != REPORTING, 1.0).astype(float)
+
+
 def _budget(
-    amount: pd.Series, quarter: pd.Series, budgets: pd.DataFrame, fx: pd.DataFrame
+    inv: pd.DataFrame, quarter: pd.Series, budgets: pd.DataFrame, fx: pd.DataFrame
 ) -> pd.DataFrame:
+    """Budget and invoices at the same budget rate per currency and fiscal year."""
     month = pd.to_datetime(budgets["period"] + "-01")
-    factor = _fx_factor(budgets["currency"], month, fx)
-    budget = _round(budgets["amount"] * factor, 2).groupby(_quarter(month)).sum()
-    actual = amount.groupby(quarter).sum()
+    factor = _budget_rate(budgets["currency"], month, fx)
+    budget = (budgets["amount"].astype(float) * factor).groupby(_quarter(month)).sum()
+    rate = _budget_rate(inv["currency"], inv["invoice_date"], fx)
+    actual = (inv["amount"].astype(float) * rate).groupby(quarter).sum()
     both = pd.DataFrame({"actual": actual, "budget": budget}).fillna(0)
     both["budget_utilisation"] = both["actual"] / both["budget"].where(both["budget"] != 0)
     return _long(both, {"budget_utilisation": "budget_utilisation"})
