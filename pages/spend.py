@@ -66,7 +66,7 @@ BUDGET_RULES = (
     "invoiced yet (received quantity × order price − invoiced on the line, never below "
     "zero), in the month of the last receipt. **Committed** = ordered but neither received "
     "nor invoiced, in the month of the promised delivery date (else the order date); closed "
-    "and cancelled orders commit nothing. Each euro of an order counts once: invoiced, "
+    "and cancelled orders commit nothing. Every part of an order counts once: invoiced, "
     "accrued or committed. An invoice relieves the order it names whatever its item or "
     "currency, filling the order's open lines in line order (invoices name no line). "
     "Burn rate = actual ÷ months elapsed; forecast = actual + burn rate × months left."
