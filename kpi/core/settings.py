@@ -80,6 +80,9 @@ class Settings:
     obsolete_after_days: int = 180
     amber_tolerance: float = 0.05
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    # categories bought without purchase orders by policy (utilities, taxes, ...): their
+    # spend leaves both sides of PO compliance; a tuple so that Settings stays hashable
+    po_exempt_categories: tuple[str, ...] = ()
 
 
 def _text(raw: dict, key: str) -> str | None:
@@ -126,6 +129,25 @@ def parse_identity(raw: object, where: str = "settings.yaml") -> IdentitySetting
     )
 
 
+def parse_po_exempt_categories(raw: object, where: str = "settings.yaml") -> tuple[str, ...]:
+    """`compliance.po_exempt_categories`: category names as they appear in the data (none
+    by default); anything but a list of names is refused with what to write instead."""
+    if raw is None:
+        return ()
+    how = (
+        f"{where}: compliance.po_exempt_categories must be a list of category names, "
+        "e.g. [Utilities, Taxes and duties], or [] for none"
+    )
+    if not isinstance(raw, list):
+        raise SettingsError(f"{how}; got {raw!r}")
+    names = []
+    for value in raw:
+        if not isinstance(value, str) or not value.strip():
+            raise SettingsError(f"{how}; {value!r} is not a category name")
+        names.append(value.strip())
+    return tuple(dict.fromkeys(names))
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yaml; a missing file means the defaults, a bad value is refused by name."""
     path = path or config_dir() / "settings.yaml"
@@ -152,4 +174,15 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{path}: inventory.obsolete_after_days must be a positive whole number"
         )
     identity = parse_identity(raw.get("identity"), str(path))
-    return Settings(FiscalCalendar(start, label), currency, days, float(tol), identity)
+    compliance = raw.get("compliance") or {}
+    if not isinstance(compliance, dict):
+        raise SettingsError(f"{path}: compliance must be a mapping (po_exempt_categories: [...])")
+    exempt = parse_po_exempt_categories(compliance.get("po_exempt_categories"), str(path))
+    return Settings(
+        FiscalCalendar(start, label),
+        currency,
+        days,
+        float(tol),
+        identity,
+        po_exempt_categories=exempt,
+    )
