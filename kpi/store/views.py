@@ -3,7 +3,8 @@
 Each view carries the derived columns KPI formulas need, so that a formula is one aggregate
 expression over one view. Nothing in a view comes from user text: the bodies are constant
 SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__fiscal_year__`,
-`__po_exempt__`) stands for a setting, and kpi.store.template puts sqlglot literals in the markers' places.
+`__po_exempt__`) stands for a setting, and kpi.store.template puts sqlglot literals in
+the markers' places.
 """
 
 from __future__ import annotations
