@@ -24,6 +24,46 @@ from pathlib import Path
 from kpi.core.settings import Settings
 from kpi.store.database import Store
 
+_ITEMS = {"P1": ("A", "Packaging", "CC-A"), "M1": ("B", "Marketing", "CC-M"),
+          "U1": ("B", "Utilities", "CC-M"), "X1": ("B", "Services", "CC-M")}  # fmt: skip
+
+
+def _po(
+    po: str,
+    line: int,
+    day: str,
+    approved: str | None,
+    item: str,
+    qty: int | None,
+    price: float | None,
+    amount: float,
+    promised: str | None,
+    status: str,
+) -> tuple:
+    """A PO line of the item's supplier, category and cost centre (K1 for Alpha's P1)."""
+    supplier, category, cc = _ITEMS[item]
+    contract = "K1" if item == "P1" else None
+    return (po, line, day, approved, supplier, item, category, cc, qty, price, amount, "EUR",
+            contract, promised, status)  # fmt: skip
+
+
+def _inv(
+    inv: str,
+    po: str | None,
+    day: str,
+    due: str,
+    paid: str,
+    item: str,
+    qty: int,
+    price: float,
+    amount: float,
+) -> tuple:
+    """Line 1 of an invoice from the item's supplier, in EUR, no discount taken."""
+    supplier, category, cc = _ITEMS[item]
+    return (inv, 1, supplier, po, day, due, paid, item, category, cc, qty, price, amount, "EUR",
+            0)  # fmt: skip
+
+
 ROWS: dict[str, list[tuple]] = {
     "suppliers": [
         # id, name, country, size, preferred, terms, discount_pct, discount_days, strategic, single
@@ -40,19 +80,20 @@ ROWS: dict[str, list[tuple]] = {
         ("K1", "A", "Packaging", "P1", "2026-01-01", "2026-12-31", 2.00, "EUR"),
     ],
     "purchase_orders": [
-        # po, line, date, approved, supplier, item, category, cc, qty, price, amount, cur,
-        # contract, promised, status
-        ("PO1", 1, "2026-01-05", "2026-01-06", "A", "P1", "Packaging", "CC-A", 100, 2.10, 210.00, "EUR", "K1", "2026-01-20", "closed"),
-        ("PO1", 2, "2026-01-05", "2026-01-06", "A", "P1", "Packaging", "CC-A", 50, 2.10, 105.00, "EUR", "K1", "2026-01-20", "closed"),
-        ("PO2", 1, "2026-02-01", "2026-02-02", "A", "P1", "Packaging", "CC-A", 10, 1.90, 19.00, "EUR", "K1", "2026-02-10", "open"),
-        ("PO3", 1, "2026-02-15", "2026-02-16", "A", "P1", "Packaging", "CC-A", 20, 2.00, 40.00, "EUR", "K1", "2026-03-10", "received"),
-        ("PO4", 1, "2026-07-01", "2026-07-02", "A", "P1", "Packaging", "CC-A", 30, 2.00, 60.00, "EUR", "K1", "2026-09-30", "open"),
-        ("PO5", 1, "2026-02-01", "2026-02-02", "A", "P1", "Packaging", "CC-A", 10, 2.00, 20.00, "EUR", "K1", "2026-02-15", "cancelled"),
-        ("PO7", 1, "2026-04-20", "2026-04-21", "B", "X1", "Services", "CC-M", None, None, 300.00, "EUR", None, "2026-05-10", "received"),
-        ("PO8", 1, "2026-05-01", "2026-05-02", "B", "M1", "Marketing", "CC-M", 10, 1.00, 10.00, "EUR", None, "2026-05-20", "received"),
-        ("PO9", 1, "2026-02-25", None, "B", "M1", "Marketing", "CC-M", 100, 1.00, 100.00, "EUR", None, None, "open"),
-        ("PO10", 1, "2026-03-20", "2026-03-20", "B", "M1", "Marketing", "CC-M", 200, 1.00, 200.00, "EUR", None, None, "closed"),
-    ],  # fmt: skip
+        # po, line, ordered, approved, item, qty, price, amount, promised, status
+        _po("PO1", 1, "2026-01-05", "2026-01-06", "P1", 100, 2.10, 210.00, "2026-01-20", "closed"),
+        _po("PO1", 2, "2026-01-05", "2026-01-06", "P1", 50, 2.10, 105.00, "2026-01-20", "closed"),
+        _po("PO2", 1, "2026-02-01", "2026-02-02", "P1", 10, 1.90, 19.00, "2026-02-10", "open"),
+        _po("PO3", 1, "2026-02-15", "2026-02-16", "P1", 20, 2.00, 40.00, "2026-03-10", "received"),
+        _po("PO4", 1, "2026-07-01", "2026-07-02", "P1", 30, 2.00, 60.00, "2026-09-30", "open"),
+        _po("PO5", 1, "2026-02-01", "2026-02-02", "P1", 10, 2.00, 20.00, "2026-02-15", "cancelled"),
+        _po(
+            "PO7", 1, "2026-04-20", "2026-04-21", "X1", None, None, 300.00, "2026-05-10", "received"
+        ),
+        _po("PO8", 1, "2026-05-01", "2026-05-02", "M1", 10, 1.00, 10.00, "2026-05-20", "received"),
+        _po("PO9", 1, "2026-02-25", None, "M1", 100, 1.00, 100.00, None, "open"),
+        _po("PO10", 1, "2026-03-20", "2026-03-20", "M1", 200, 1.00, 200.00, None, "closed"),
+    ],
     "goods_receipts": [
         ("PO1", 1, "2026-01-15", 60),
         ("PO1", 1, "2026-01-25", 40),
@@ -64,20 +105,37 @@ ROWS: dict[str, list[tuple]] = {
         ("PO10", 1, "2026-03-05", 200),
     ],
     "invoices": [
-        # id, line, supplier, po, date, due, paid, item, category, cc, qty, price, amount,
-        # currency, discount_taken
-        ("INV1", 1, "A", "PO1", "2026-01-16", "2026-02-15", "2026-02-10", "P1", "Packaging", "CC-A", 100, 2.10, 210.00, "EUR", 0),
-        ("INV2", 1, "A", "PO2", "2026-02-12", "2026-03-14", "2026-03-10", "P1", "Packaging", "CC-A", 50, 1.90, 95.00, "EUR", 0),
-        ("INV3", 1, "A", "PO99", "2026-02-20", "2026-03-22", "2026-03-20", "P1", "Packaging", "CC-A", 10, 2.00, 20.00, "EUR", 0),
-        ("INV4", 1, "B", "PO9", "2026-03-05", "2026-05-04", "2026-05-01", "M1", "Marketing", "CC-M", 100, 1.10, 110.00, "EUR", 0),
-        ("INV5", 1, "B", "PO10", "2026-03-10", "2026-05-09", "2026-05-05", "M1", "Marketing", "CC-M", 200, 1.00, 200.00, "EUR", 0),
-        ("INV6", 1, "B", None, "2026-03-15", "2026-05-14", "2026-05-10", "U1", "Utilities", "CC-M", 1000, 0.50, 500.00, "EUR", 0),
-        ("INV8", 1, "A", "PO1", "2026-04-10", "2026-05-10", "2026-08-14", "P1", "Packaging", "CC-A", 60, 2.10, 126.00, "EUR", 0),
-    ],  # fmt: skip
+        # invoice, po, date, due, paid, item, qty, price, amount
+        _inv("INV1", "PO1", "2026-01-16", "2026-02-15", "2026-02-10", "P1", 100, 2.10, 210.00),
+        _inv("INV2", "PO2", "2026-02-12", "2026-03-14", "2026-03-10", "P1", 50, 1.90, 95.00),
+        _inv("INV3", "PO99", "2026-02-20", "2026-03-22", "2026-03-20", "P1", 10, 2.00, 20.00),
+        _inv("INV4", "PO9", "2026-03-05", "2026-05-04", "2026-05-01", "M1", 100, 1.10, 110.00),
+        _inv("INV5", "PO10", "2026-03-10", "2026-05-09", "2026-05-05", "M1", 200, 1.00, 200.00),
+        _inv("INV6", None, "2026-03-15", "2026-05-14", "2026-05-10", "U1", 1000, 0.50, 500.00),
+        _inv("INV8", "PO1", "2026-04-10", "2026-05-10", "2026-08-14", "P1", 60, 2.10, 126.00),
+    ],
     "savings_initiatives": [
         # id, title, kind, category, supplier, item, baseline, quoted, negotiated, volume,
         # currency, start, end, owner, stage, finance_status, note
-        ("SI1", "Box re-tender", "price_reduction", "Packaging", "A", "P1", 2.50, None, 2.00, 1000, "EUR", "2026-01-01", "2026-12-31", "jonas.berg@example.org", "implemented", "accepted", None),
+        (
+            "SI1",
+            "Box re-tender",
+            "price_reduction",
+            "Packaging",
+            "A",
+            "P1",
+            2.50,
+            None,
+            2.00,
+            1000,
+            "EUR",
+            "2026-01-01",
+            "2026-12-31",
+            "jonas.berg@example.org",
+            "implemented",
+            "accepted",
+            None,
+        ),
     ],  # fmt: skip
 }
 

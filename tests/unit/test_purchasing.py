@@ -179,12 +179,16 @@ def test_contract_overcharge_equals_the_savings_ledgers_leakage(store):
         "SELECT invoice_id, invoice_line, contract_overcharge FROM spend "
         "WHERE contract_unit_price IS NOT NULL ORDER BY invoice_id",
     )
-    assert leakage == overcharge == [
-        ("INV1", 1, D("10.00")),
-        ("INV2", 1, D("0.00")),
-        ("INV3", 1, D("0.00")),
-        ("INV8", 1, D("6.00")),
-    ]
+    assert (
+        leakage
+        == overcharge
+        == [
+            ("INV1", 1, D("10.00")),
+            ("INV2", 1, D("0.00")),
+            ("INV3", 1, D("0.00")),
+            ("INV8", 1, D("6.00")),
+        ]
+    )
     # and the savings ledger's monthly leakage adds up to the KPI for the year: 16.00
     monthly = savings.realised_by_month(store, Scope.of(date(2026, 1, 1), date(2026, 12, 31)))
     ledger = sum(monthly["leakage"].to_list(), D("0"))
