@@ -54,11 +54,24 @@ category_cover AS (
       ON c.item_id IS NULL AND c.supplier_id = s.supplier_id AND c.category = s.category
      AND c.start_date <= s.first_day AND coalesce(c.end_date, DATE '9999-12-31') >= s.last_day
 ),
+-- each order as compliance judges it: raised on its first line's date, approved when a line
+-- not cancelled has an approval date (the demo's settings exempt no category from POs)
+po_head AS (
+    SELECT po_id, min(po_date) AS po_date,
+           bool_or(approved_date IS NOT NULL
+                   AND lower(coalesce(status, '')) NOT IN ('cancelled', 'canceled')) AS approved
+    FROM purchase_orders GROUP BY po_id
+),
 -- one row per invoice line, the columns the KPIs need, amounts in EUR
 lines AS MATERIALIZED (
-    SELECT i.invoice_date, i.paid_date, i.due_date, i.supplier_id, i.item_id, i.currency,
+    SELECT i.invoice_id, i.invoice_line, i.po_id, ph.po_id IS NOT NULL AS po_exists,
+           coalesce(ph.approved AND ph.po_date <= i.invoice_date, false) AS on_po,
+           coalesce(ph.po_date > i.invoice_date, false) AS po_after_invoice,
+           CAST(round(greatest(i.unit_price - cp.contract_unit_price, 0) * i.quantity * f.factor, 2)
+                AS DECIMAL(18, 2)) AS contract_overcharge,
+           i.invoice_date, i.paid_date, i.due_date, i.supplier_id, i.item_id, i.currency,
            coalesce(i.category, it.category) AS category, i.quantity, i.unit_price,
-           i.po_id IS NOT NULL AS has_po, f.factor,
+           f.factor,
            year(i.invoice_date) AS fiscal_year,
            CAST(date_trunc('quarter', i.invoice_date) AS DATE) AS quarter,
            i.amount * f.factor AS exact_amount,
@@ -70,6 +83,7 @@ lines AS MATERIALIZED (
                 AS DECIMAL(18, 2)) AS price_variance
     FROM invoices i
     LEFT JOIN items it ON it.item_id = i.item_id
+    LEFT JOIN po_head ph ON ph.po_id = i.po_id
     LEFT JOIN fx_day f ON f.currency = i.currency AND f.day = i.invoice_date
     LEFT JOIN item_price cp
       ON cp.supplier_id = i.supplier_id AND cp.item_id = i.item_id AND cp.currency = i.currency
@@ -82,9 +96,11 @@ lines AS MATERIALIZED (
 by_supplier AS (
     SELECT quarter, fiscal_year, category, supplier_id,
            sum(amount) AS amount,
-           sum(amount) FILTER (WHERE has_po) AS po_amount,
+           sum(amount) FILTER (WHERE on_po) AS po_amount,
+           sum(amount) FILTER (WHERE po_after_invoice) AS late_po_amount,
            sum(amount) FILTER (WHERE on_contract) AS contract_amount,
            sum(price_variance) AS price_variance,
+           sum(contract_overcharge) AS contract_overcharge,
            sum(exact_amount) AS exact_amount
     FROM lines WHERE invoice_date IS NOT NULL
     GROUP BY ALL
@@ -102,7 +118,9 @@ spend_q AS (
            sum(b.amount - coalesce(b.po_amount, 0)) AS no_po_amount,
            sum(CASE WHEN coalesce(s.preferred, false) THEN b.amount ELSE b.contract_amount END)
                AS managed_amount,
+           sum(b.late_po_amount) AS late_po_amount,
            sum(b.price_variance) AS price_variance,
+           sum(b.contract_overcharge) AS contract_overcharge,
            sum(b.amount) FILTER (WHERE r.supplier_rank <= 5) AS top5_amount
     FROM by_supplier b
     LEFT JOIN suppliers s ON s.supplier_id = b.supplier_id
@@ -277,17 +295,67 @@ inventory_q AS (
     FROM stock WHERE snapshot_date IS NOT NULL
     GROUP BY 1
 ),
-received AS (
-    SELECT po_id, po_line, max(receipt_date) AS last_receipt_date
-    FROM goods_receipts GROUP BY ALL
+-- on time in full: judged at the promised date on lines due by the last data day (the latest
+-- order, approval, receipt, invoice or payment date), cancelled lines left out
+by_promise AS (
+    SELECT g.po_id, g.po_line, sum(coalesce(g.quantity, 0)) AS qty, count(*) AS receipts
+    FROM goods_receipts g
+    JOIN purchase_orders p ON p.po_id = g.po_id AND p.po_line = g.po_line
+    WHERE g.receipt_date <= p.promised_date
+    GROUP BY ALL
+),
+last_data_day AS (
+    SELECT greatest((SELECT max(po_date) FROM purchase_orders),
+                    (SELECT max(approved_date) FROM purchase_orders),
+                    (SELECT max(receipt_date) FROM goods_receipts),
+                    (SELECT max(invoice_date) FROM invoices),
+                    (SELECT max(paid_date) FROM invoices)) AS day
 ),
 otd_q AS (
     SELECT CAST(date_trunc('quarter', po.promised_date) AS DATE) AS quarter,
-           count(*) FILTER (WHERE r.last_receipt_date <= po.promised_date)
-               / nullif(count(*) FILTER (WHERE r.last_receipt_date IS NOT NULL), 0) AS otd
-    FROM purchase_orders po
-    LEFT JOIN received r ON r.po_id = po.po_id AND r.po_line = po.po_line
+           count(*) FILTER (WHERE po.promised_date <= d.day AND NOT cancelled
+                            AND CASE WHEN po.quantity IS NULL THEN coalesce(b.receipts, 0) > 0
+                                     ELSE coalesce(b.qty, 0) >= po.quantity END)
+               / nullif(count(*) FILTER (WHERE po.promised_date <= d.day AND NOT cancelled), 0)
+               AS otd
+    FROM (SELECT *, lower(coalesce(status, '')) IN ('cancelled', 'canceled') AS cancelled
+          FROM purchase_orders) po
+    CROSS JOIN last_data_day d
+    LEFT JOIN by_promise b ON b.po_id = po.po_id AND b.po_line = po.po_line
     WHERE po.promised_date IS NOT NULL
+    GROUP BY 1
+),
+-- three-way match: invoice lines on an existing order with an item, against the order's
+-- price for the item and what its lines of the item had received by the invoice date
+match_lines AS (
+    SELECT invoice_id, invoice_line, quarter, amount, po_id, item_id, currency, unit_price,
+           invoice_date,
+           sum(quantity) OVER (PARTITION BY po_id, item_id
+                               ORDER BY invoice_date, invoice_id, invoice_line
+                               ROWS UNBOUNDED PRECEDING) AS invoiced_to_date
+    FROM lines WHERE po_exists AND item_id IS NOT NULL
+),
+match_received AS (
+    SELECT m.invoice_id, m.invoice_line, sum(coalesce(g.quantity, 0)) AS qty
+    FROM match_lines m
+    JOIN purchase_orders po ON po.po_id = m.po_id AND po.item_id = m.item_id
+    JOIN goods_receipts g ON g.po_id = po.po_id AND g.po_line = po.po_line
+     AND g.receipt_date <= m.invoice_date
+    WHERE m.amount > 0
+    GROUP BY ALL
+),
+match_q AS (
+    SELECT m.quarter,
+           sum(m.amount) FILTER (WHERE m.amount > 0 AND (m.unit_price > pp.po_unit_price
+                                 OR m.invoiced_to_date > coalesce(r.qty, 0))) AS exceptions
+    FROM match_lines m
+    LEFT JOIN (SELECT po_id, item_id, currency, max(unit_price) AS po_unit_price
+               FROM purchase_orders
+               WHERE item_id IS NOT NULL
+                 AND lower(coalesce(status, '')) NOT IN ('cancelled', 'canceled')
+               GROUP BY ALL) pp
+      ON pp.po_id = m.po_id AND pp.item_id = m.item_id AND pp.currency = m.currency
+    LEFT JOIN match_received r ON r.invoice_id = m.invoice_id AND r.invoice_line = m.invoice_line
     GROUP BY 1
 ),
 cycle_q AS (
@@ -305,13 +373,20 @@ FROM (
         SELECT quarter, total AS total_spend,
                coalesce(po_amount, 0) / nullif(total, 0) AS po_compliance,
                coalesce(no_po_amount, 0) / nullif(total, 0) AS maverick_spend_rate,
+               coalesce(late_po_amount, 0) / nullif(total, 0) AS after_the_fact_po_rate,
                coalesce(managed_amount, 0) / nullif(total, 0) AS spend_under_management,
                price_variance AS purchase_price_variance,
+               contract_overcharge,
                coalesce(top5_amount, 0) / nullif(total, 0) AS supplier_concentration_top5
         FROM spend_q
     ) UNPIVOT INCLUDE NULLS (value FOR kpi IN (
-        total_spend, po_compliance, maverick_spend_rate, spend_under_management,
-        purchase_price_variance, supplier_concentration_top5))
+        total_spend, po_compliance, maverick_spend_rate, after_the_fact_po_rate,
+        spend_under_management, purchase_price_variance, contract_overcharge,
+        supplier_concentration_top5))
+    UNION ALL
+    -- every quarter with spend has a value (0 without exceptions), as the engine gives it
+    SELECT 'three_way_match_exceptions', s.quarter, coalesce(m.exceptions, 0)
+    FROM spend_q s LEFT JOIN match_q m ON m.quarter = s.quarter
     UNION ALL
     SELECT 'budget_utilisation', quarter, value FROM budget_use
     UNION ALL

@@ -45,8 +45,9 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         "suppliers": "supplier_id, size, discount_pct",
         "fx_rates": "date, currency, rate",
         "budgets": "period, amount, currency",
-        "purchase_orders": "po_id, po_line, po_date, approved_date, promised_date",
-        "goods_receipts": "po_id, po_line, receipt_date",
+        "purchase_orders": "po_id, po_line, po_date, approved_date, promised_date, quantity, "
+        "status",
+        "goods_receipts": "po_id, po_line, receipt_date, quantity",
         "inventory": "snapshot_date, on_hand_qty, unit_cost, currency, safety_stock_qty, "
         "max_stock_qty, last_issue_date, issued_qty_90d",
     }
@@ -60,12 +61,12 @@ def compute(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     amount = _round(inv["amount"] * factor, 2)
     quarter = _quarter(inv["invoice_date"])
     frames = [
-        _spend(amount, inv["po_id"].notna(), quarter),
+        _spend(amount, _on_po(inv, t["purchase_orders"]), quarter),
         _budget(inv, quarter, t["budgets"], t["fx_rates"]),
         _yoy(amount, inv["invoice_date"]),
         _payments(inv, amount, factor, t["suppliers"]),
         _inventory(t["inventory"], t["fx_rates"]),
-        _purchase_orders(t["purchase_orders"], t["goods_receipts"]),
+        _purchase_orders(t["purchase_orders"], t["goods_receipts"], _last_data_day(t)),
     ]
     return pd.concat(frames, ignore_index=True)
 
@@ -112,6 +113,31 @@ def _long(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return num.fillna(0) / den.where(den != 0)
+
+
+def _cancelled(status: pd.Series) -> pd.Series:
+    return status.fillna("").str.lower().isin(["cancelled", "canceled"])
+
+
+def _on_po(inv: pd.DataFrame, po: pd.DataFrame) -> pd.Series:
+    """Invoice lines on a valid PO: it exists, is approved (a line not cancelled with an
+    approval date) and was raised on or before the invoice date."""
+    heads = (
+        po.assign(approved=po["approved_date"].notna() & ~_cancelled(po["status"]))
+        .groupby("po_id")
+        .agg(raised=("po_date", "min"), approved=("approved", "any"))
+    )
+    rows = inv[["po_id", "invoice_date"]].merge(heads, on="po_id", how="left")
+    valid = rows["approved"].eq(True) & (rows["raised"] <= rows["invoice_date"])
+    return valid.set_axis(inv.index)
+
+
+def _last_data_day(t: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    """The latest order, approval, receipt, invoice or payment date."""
+    po, inv = t["purchase_orders"], t["invoices"]
+    dates = [po["po_date"], po["approved_date"], t["goods_receipts"]["receipt_date"]]
+    dates += [inv["invoice_date"], inv["paid_date"]]
+    return max(pd.to_datetime(d).max() for d in dates)
 
 
 # ---- the KPIs ----------------------------------------------------------------------------
@@ -226,24 +252,37 @@ def _inventory(inv: pd.DataFrame, fx: pd.DataFrame) -> pd.DataFrame:
     return _long(g, {n: n for n in names})
 
 
-def _purchase_orders(po: pd.DataFrame, receipts: pd.DataFrame) -> pd.DataFrame:
-    last = receipts.groupby(["po_id", "po_line"], as_index=False)["receipt_date"].max()
-    lines = po.merge(last, on=["po_id", "po_line"], how="left")
-    received = lines["receipt_date"].notna()
-    on_time = lines["receipt_date"] <= lines["promised_date"]
-    promised = lines.loc[lines["promised_date"].notna()]
+def _purchase_orders(
+    po: pd.DataFrame, receipts: pd.DataFrame, last_day: pd.Timestamp
+) -> pd.DataFrame:
+    """On time in full (judged at the promised date, lines due by the last data day, not
+    cancelled) and the approval cycle time."""
+    timed = receipts.merge(po[["po_id", "po_line", "promised_date"]], on=["po_id", "po_line"])
+    timed = timed.loc[timed["receipt_date"] <= timed["promised_date"]]
+    by_promise = timed.groupby(["po_id", "po_line"], as_index=False).agg(
+        qty=("quantity", "sum"), receipts=("receipt_date", "count")
+    )
+    lines = po.merge(by_promise, on=["po_id", "po_line"], how="left")
+    promised = pd.to_datetime(lines["promised_date"])
+    counted = promised.notna() & (promised <= last_day) & ~_cancelled(lines["status"])
+    in_full = np.where(
+        lines["quantity"].isna(),
+        lines["receipts"].fillna(0) > 0,
+        lines["qty"].fillna(0) >= lines["quantity"],
+    )
+    promised_lines = lines.loc[promised.notna()]
     otd = (
         pd.DataFrame(
             {
-                "q": _quarter(promised["promised_date"]),
-                "on_time": on_time[promised.index],
-                "received": received[promised.index],
+                "q": _quarter(promised_lines["promised_date"]),
+                "on_time": (counted & in_full)[promised_lines.index],
+                "counted": counted[promised_lines.index],
             }
         )
         .groupby("q")
         .sum()
     )
-    otd["supplier_otd"] = otd["on_time"] / otd["received"].where(otd["received"] != 0)
+    otd["supplier_otd"] = otd["on_time"] / otd["counted"].where(otd["counted"] != 0)
     cycle = (
         (po["approved_date"] - po["po_date"])
         .dt.days.groupby(_quarter(po["po_date"]))

@@ -348,6 +348,17 @@ with tab_approval:
 
 # ---- compliance -----------------------------------------------------------------------------
 with tab_compliance:
+    st.caption(
+        "**PO compliance** counts a line as on PO only when its PO exists, is approved and "
+        "was raised on or before the invoice date; the rest is **maverick spend**. A PO "
+        "raised after its invoice is off PO and also counts in the **after-the-fact PO "
+        "rate**. Categories in `compliance.po_exempt_categories` (settings) leave both sides. "
+        "**Purchase price variance** nets (price paid − contract price) × quantity over "
+        "contracted lines; **contract overcharge** sums only the lines paid above contract "
+        "(the money to recover). **Three-way match exceptions**: the whole invoice line, "
+        "when its price is above the PO's or the quantity invoiced on the PO is above what "
+        "was received by the invoice date."
+    )
     if lines.is_empty():
         no_data("spend in this period", "Choose other periods or filters in the sidebar.")
     else:

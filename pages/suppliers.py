@@ -67,10 +67,12 @@ tab_card, tab_conc, tab_detail = st.tabs(["Scorecard", "Concentration", "Supplie
 
 with tab_card:
     st.caption(
-        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery: "
-        "received PO lines promised in the period whose last receipt came by the promised "
-        "date. We paid on time: their paid invoice lines paid by the due date. Select a row "
-        "to open the supplier."
+        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery "
+        "is on time in full (OTIF): PO lines promised in the period whose full quantity had "
+        "arrived by the promised date. A line due by the last data day (the latest date in "
+        "the data) and short is late, delivered later or not; lines not yet due, without a "
+        "promised date or cancelled do not count. We paid on time: their paid invoice lines "
+        "paid by the due date. Select a row to open the supplier."
     )
     search = st.text_input("Find a supplier", key="sup_search", placeholder="name or id…")
     shown = card

@@ -132,6 +132,9 @@ def parse_budget_rates(
                 )
             rows.append((int(year.group(1)), currency, value))
     return tuple(sorted(rows))
+    # categories bought without purchase orders by policy (utilities, taxes, ...): their
+    # spend leaves both sides of PO compliance; a tuple so that Settings stays hashable
+    po_exempt_categories: tuple[str, ...] = ()
 
 
 def _text(raw: dict, key: str) -> str | None:
@@ -178,6 +181,25 @@ def parse_identity(raw: object, where: str = "settings.yaml") -> IdentitySetting
     )
 
 
+def parse_po_exempt_categories(raw: object, where: str = "settings.yaml") -> tuple[str, ...]:
+    """`compliance.po_exempt_categories`: category names as they appear in the data (none
+    by default); anything but a list of names is refused with what to write instead."""
+    if raw is None:
+        return ()
+    how = (
+        f"{where}: compliance.po_exempt_categories must be a list of category names, "
+        "e.g. [Utilities, Taxes and duties], or [] for none"
+    )
+    if not isinstance(raw, list):
+        raise SettingsError(f"{how}; got {raw!r}")
+    names = []
+    for value in raw:
+        if not isinstance(value, str) or not value.strip():
+            raise SettingsError(f"{how}; {value!r} is not a category name")
+        names.append(value.strip())
+    return tuple(dict.fromkeys(names))
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yaml; a missing file means the defaults, a bad value is refused by name."""
     path = path or config_dir() / "settings.yaml"
@@ -205,6 +227,10 @@ def load_settings(path: Path | None = None) -> Settings:
         )
     identity = parse_identity(raw.get("identity"), str(path))
     budget_rates = parse_budget_rates(raw.get("budget_rates"), currency, str(path))
+    compliance = raw.get("compliance") or {}
+    if not isinstance(compliance, dict):
+        raise SettingsError(f"{path}: compliance must be a mapping (po_exempt_categories: [...])")
+    exempt = parse_po_exempt_categories(compliance.get("po_exempt_categories"), str(path))
     return Settings(
         FiscalCalendar(start, label),
         currency,
@@ -212,4 +238,5 @@ def load_settings(path: Path | None = None) -> Settings:
         float(tol),
         identity,
         budget_rates=budget_rates,
+        po_exempt_categories=exempt,
     )

@@ -2,8 +2,9 @@
 
 Each view carries the derived columns KPI formulas need, so that a formula is one aggregate
 expression over one view. Nothing in a view comes from user text: the bodies are constant
-SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__fiscal_year__`)
-stands for a setting, and kpi.store.template puts sqlglot literals in the markers' places.
+SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__fiscal_year__`,
+`__po_exempt__`) stands for a setting, and kpi.store.template puts sqlglot literals in
+the markers' places.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ WITH fx_day AS (
       ON c.item_id IS NULL AND c.supplier_id = sp.supplier_id AND c.category = sp.category
      AND c.start_date <= sp.first_day
      AND coalesce(c.end_date, DATE '9999-12-31') >= sp.last_day
+), po_head AS (
+    -- each order as compliance judges it: raised on its first line's date; approved when a
+    -- line not cancelled carries an approval date (a fully cancelled order is not approved)
+    SELECT po_id, min(po_date) AS po_date,
+           bool_or(approved_date IS NOT NULL
+                   AND lower(coalesce(status, '')) NOT IN ('cancelled', 'canceled')) AS approved
+    FROM purchase_orders GROUP BY po_id
 )
 SELECT
     l.invoice_id, l.invoice_line, l.supplier_id,
@@ -117,9 +125,20 @@ SELECT
     CAST(round((l.unit_price - cp.contract_unit_price) * l.quantity * l.fx_factor, 2)
          AS DECIMAL(18,2)) AS price_variance,
     r.supplier_rank AS supplier_rank_in_category,
-    l.discount_taken
+    l.discount_taken,
+    -- compliance: on PO only when the order exists, is approved and was raised on or before
+    -- the invoice date; `has_po` above only says the line carries a PO number
+    ph.po_id IS NOT NULL AS po_exists,
+    coalesce(ph.approved, false) AS po_approved,
+    coalesce(ph.po_date > l.invoice_date, false) AS po_after_invoice,
+    coalesce(list_contains(__po_exempt__, l.category_resolved), false) AS po_exempt,
+    coalesce(ph.approved AND ph.po_date <= l.invoice_date, false) AS on_po,
+    -- paid above contract only: the money to recover (savings_lines' leakage, same rounding)
+    CAST(round(greatest(l.unit_price - cp.contract_unit_price, 0) * l.quantity * l.fx_factor, 2)
+         AS DECIMAL(18,2)) AS contract_overcharge
 FROM lines l
 LEFT JOIN suppliers s ON s.supplier_id = l.supplier_id
+LEFT JOIN po_head ph ON ph.po_id = l.po_id
 LEFT JOIN contract_price cp
   ON cp.supplier_id = l.supplier_id AND cp.item_id = l.item_id AND cp.currency = l.currency
  AND l.invoice_date BETWEEN cp.first_day AND cp.last_day
@@ -166,6 +185,35 @@ WITH fx_day AS (
     SELECT po_id, po_line, max(receipt_date) AS last_receipt_date,
            sum(quantity) AS received_qty, count(*) AS receipts
     FROM goods_receipts GROUP BY po_id, po_line
+), by_promise AS (
+    -- what had arrived by the promised date: later receipts never make a line on time, so
+    -- a closed period's figure does not move when the rest of an order arrives
+    SELECT g.po_id, g.po_line, sum(coalesce(g.quantity, 0)) AS qty, count(*) AS receipts
+    FROM goods_receipts g
+    JOIN purchase_orders p ON p.po_id = g.po_id AND p.po_line = g.po_line
+    WHERE g.receipt_date <= p.promised_date
+    GROUP BY g.po_id, g.po_line
+), as_of AS (
+    -- the last data day: the latest date on which something happened in the store (an
+    -- order, approval, receipt, invoice or payment); promised and due dates do not count
+    SELECT greatest((SELECT max(po_date) FROM purchase_orders),
+                    (SELECT max(approved_date) FROM purchase_orders),
+                    (SELECT max(receipt_date) FROM goods_receipts),
+                    (SELECT max(invoice_date) FROM invoices),
+                    (SELECT max(paid_date) FROM invoices)) AS last_data_day
+), judged AS (
+    -- on time in full is judged on lines promised by the last data day, not cancelled
+    SELECT po.po_id, po.po_line, a.last_data_day,
+           po.promised_date <= a.last_data_day
+               AND lower(coalesce(po.status, '')) NOT IN ('cancelled', 'canceled') AS otif_counted,
+           coalesce(bp.qty, 0) AS received_by_promise_qty,
+           -- in full: the ordered quantity arrived; a line without quantity (a service):
+           -- something was received
+           CASE WHEN po.quantity IS NULL THEN coalesce(bp.receipts, 0) > 0
+                ELSE coalesce(bp.qty, 0) >= po.quantity END AS in_full_by_promise
+    FROM purchase_orders po
+    CROSS JOIN as_of a
+    LEFT JOIN by_promise bp ON bp.po_id = po.po_id AND bp.po_line = po.po_line
 )
 SELECT
     po.po_id, po.po_line, po.po_date, po.approved_date, po.promised_date, po.status,
@@ -180,12 +228,62 @@ SELECT
     r.last_receipt_date, coalesce(r.received_qty, 0) AS received_qty,
     r.last_receipt_date IS NOT NULL AS received,
     r.last_receipt_date <= po.promised_date AS on_time,
-    r.last_receipt_date - po.promised_date AS days_late
+    r.last_receipt_date - po.promised_date AS days_late,
+    j.last_data_day, j.received_by_promise_qty,
+    coalesce(j.otif_counted, false) AS otif_counted,
+    coalesce(j.otif_counted AND j.in_full_by_promise, false) AS on_time_in_full
 FROM purchase_orders po
 LEFT JOIN fx_day fx ON fx.currency = po.currency AND fx.day = po.po_date
 LEFT JOIN r ON r.po_id = po.po_id AND r.po_line = po.po_line
+LEFT JOIN judged j ON j.po_id = po.po_id AND j.po_line = po.po_line
 LEFT JOIN suppliers s ON s.supplier_id = po.supplier_id
 LEFT JOIN items it ON it.item_id = po.item_id
+""",
+    # Three-way match, judged when the invoice is booked: a line on an existing order is an
+    # exception when its unit price is above the order's price for the item (same currency;
+    # the highest, when the order has the item on several lines), or when the quantity
+    # invoiced on the order for the item so far (this line included, in invoice order) is
+    # above what its lines of that item had received by the invoice date. The exception's
+    # amount is the whole invoice line (what would be held from payment). Credit notes,
+    # lines without a PO that exists or without an item are never exceptions.
+    "invoice_match": """
+WITH po_price AS (
+    SELECT po_id, item_id, currency, max(unit_price) AS po_unit_price
+    FROM purchase_orders
+    WHERE item_id IS NOT NULL AND lower(coalesce(status, '')) NOT IN ('cancelled', 'canceled')
+    GROUP BY ALL
+), lines AS (
+    SELECT sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country,
+           sp.supplier_size, sp.preferred, sp.po_id, sp.invoice_date, sp.item_id,
+           sp.category, sp.cost_centre, sp.quantity, sp.unit_price, sp.amount,
+           sp.source_currency,
+           sp.po_exists AND sp.item_id IS NOT NULL AND sp.amount > 0 AS matchable,
+           CASE WHEN sp.po_exists AND sp.item_id IS NOT NULL THEN
+               sum(sp.quantity) OVER (PARTITION BY sp.po_id, sp.item_id
+                                      ORDER BY sp.invoice_date, sp.invoice_id, sp.invoice_line
+                                      ROWS UNBOUNDED PRECEDING) END AS invoiced_qty_to_date
+    FROM spend sp
+), received AS (
+    SELECT l.invoice_id, l.invoice_line, sum(coalesce(g.quantity, 0)) AS qty
+    FROM lines l
+    JOIN purchase_orders po ON po.po_id = l.po_id AND po.item_id = l.item_id
+    JOIN goods_receipts g ON g.po_id = po.po_id AND g.po_line = po.po_line
+     AND g.receipt_date <= l.invoice_date
+    WHERE l.matchable
+    GROUP BY l.invoice_id, l.invoice_line
+), judged AS (
+    SELECT l.*, pp.po_unit_price,
+           CASE WHEN l.matchable THEN coalesce(r.qty, 0) END AS received_qty_at_invoice,
+           coalesce(l.matchable AND l.unit_price > pp.po_unit_price, false) AS price_above_po,
+           coalesce(l.matchable AND l.invoiced_qty_to_date > coalesce(r.qty, 0), false)
+               AS quantity_above_received
+    FROM lines l
+    LEFT JOIN po_price pp ON pp.po_id = l.po_id AND pp.item_id = l.item_id
+     AND pp.currency = l.source_currency
+    LEFT JOIN received r ON r.invoice_id = l.invoice_id AND r.invoice_line = l.invoice_line
+)
+SELECT *, price_above_po OR quantity_above_received AS match_exception
+FROM judged
 """,
     "budget_vs_actual": """
 -- Every figure of a fiscal year at one budget rate per currency, so that a cost centre that
@@ -417,6 +515,7 @@ FROM spend_base WHERE paid_date IS NOT NULL
 # The curated views that read spend_base (directly or through spend), in dependency order.
 SPEND_VIEWS = (
     "spend",
+    "invoice_match",
     "payments",
     "budget_vs_actual",
     "savings_lines",
@@ -428,7 +527,10 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "spend": "Invoice lines with supplier, contract and fiscal context (amount in reporting "
     "currency).",
     "payments": "Invoice lines with days to pay, lateness and early-payment discounts.",
-    "po_lines": "Purchase-order lines with approval time and their goods receipts.",
+    "po_lines": "Purchase-order lines with approval time, their goods receipts and whether "
+    "each came on time in full (judged at its promised date, as of the last data day).",
+    "invoice_match": "Invoice lines against their purchase order's price and the quantity "
+    "received by the invoice date (three-way match exceptions).",
     "budget_vs_actual": "Budget, invoiced spend, accrued (received, not invoiced) and committed "
     "spend (ordered, neither received nor invoiced, in the month promised) per month, cost "
     "centre and category, all at the fiscal year's budget rates; fx_variance is what the "
@@ -466,6 +568,10 @@ def _budget_rates(settings: Settings) -> exp.Expression:
         for year, currency, rate in settings.budget_rates
     ] or [(exp.null(), exp.null(), exp.null())]
     return exp.values(rows, alias="budget_rates", columns=["fiscal_year", "currency", "rate"])
+def exempt_categories(names: tuple[str, ...]) -> exp.Expression:
+    """The PO-exempt categories as a typed list literal (an empty list stays VARCHAR[])."""
+    values = exp.Array(expressions=[literal(name) for name in names])
+    return exp.Cast(this=values, to=exp.DataType.build("VARCHAR[]", dialect="duckdb"))
 
 
 @lru_cache(maxsize=16)
@@ -486,6 +592,7 @@ def view_bodies(
         "fy_shift": literal(settings.fiscal.year_start_month - 1),
         "fy_offset": literal(settings.fiscal.year_offset),
         "budget_rates": _budget_rates(settings),
+        "po_exempt": exempt_categories(settings.po_exempt_categories),
     }
     bodies = {"fx_factor": _FX, "spend_base": _SPEND_BASE, **_VIEWS}
     return {name: fill(body, **values) for name, body in bodies.items()}

@@ -299,8 +299,9 @@ def test_kpis_by_quarter(store):
     # actual 800 + committed 200 (PO4, April) + 1,800 (PO5, May) -> 2,800 / 900
     assert v[("committed_budget_utilisation", "FY2026-Q1")] == pytest.approx(0.9)
     assert v[("committed_budget_utilisation", "FY2026-Q2")] == pytest.approx(2800 / 900)
-    # maverick: Q1 300 / 1,710; Q2 600 / 800; always 1 - PO compliance
-    assert v[("maverick_spend_rate", "FY2026-Q1")] == pytest.approx(300 / 1710)
+    # maverick: Q1 INV3 300 (no PO) + INV4 950 (PO3 raised 03-10, after the 03-05 invoice:
+    # off PO since issue 14) = 1,250 / 1,710; Q2 600 / 800; always 1 - PO compliance
+    assert v[("maverick_spend_rate", "FY2026-Q1")] == pytest.approx(1250 / 1710)
     assert v[("maverick_spend_rate", "FY2026-Q2")] == pytest.approx(0.75)
     for q in ("FY2026-Q1", "FY2026-Q2"):
         assert v[("maverick_spend_rate", q)] == pytest.approx(1 - v[("po_compliance", q)])
