@@ -53,7 +53,9 @@ SIGNED_FIELDS: tuple[str, ...] = (
     "unit",
     "owner",
 )
-SIGNED_SHOWN = "view, period column, formula, targets, direction, unit and owner"
+SIGNED_SHOWN = (
+    "view, period column, formula, targets (slice targets too), direction, unit and owner"
+)
 
 
 def file_version(path: Path) -> str:
@@ -67,8 +69,33 @@ def entry_version(entry: Mapping | BaseModel) -> str:
     signed = {key: data.get(key) for key in ("id", *SIGNED_FIELDS)}
     signed["formula"] = str(signed["formula"] or "").strip()
     signed["targets"] = {str(k): comparable(v) for k, v in (data.get("targets") or {}).items()}
+    # slice targets are signed content too, but only when an entry has some: the content of
+    # an entry without them hashes as it always did, so its approvals stay valid
+    slices = _signed_slices(data.get("slice_targets"))
+    if slices:
+        signed["slice_targets"] = slices
     text = json.dumps(signed, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _signed_slices(slices: object) -> list[dict]:
+    """Slice targets in one canonical form (values as sorted text, targets as numbers, the
+    slices in order of their filters), whether read from the file or from a definition."""
+    out = []
+    for item in slices if isinstance(slices, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        where = item.get("where") if isinstance(item.get("where"), Mapping) else {}
+        out.append(
+            {
+                "where": {
+                    str(k): sorted({str(x) for x in (v if isinstance(v, list) else [v])})
+                    for k, v in where.items()
+                },
+                "targets": {str(k): comparable(v) for k, v in (item.get("targets") or {}).items()},
+            }
+        )
+    return sorted(out, key=lambda s: json.dumps(s["where"], sort_keys=True))
 
 
 @dataclass(frozen=True)
