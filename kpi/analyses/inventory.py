@@ -2,8 +2,12 @@
 
 Finance sees idle stock as cash on a shelf; procurement holds some of it on purpose. Each
 snapshot's stock is split by the levels procurement set (safety, max) and by movement
-(no issue for `obsolete_after_days` and not safety stock = obsolete), each class valued,
-and every item finance would question is listed with procurement's reasons beside it.
+(view `inventory_position`): stock with no issue and no goods receipt of the item for
+`obsolete_after_days` is obsolete (new stock never issued counts from its receipt, or its
+first snapshot when no receipt is on record); the safety level protects only a critical
+item's stock (criticality high). Each class is valued, and every item finance would
+question is listed with procurement's reasons beside it. The KPIs average each location
+over its own snapshot dates; the chart here shows the stock of each snapshot date as is.
 """
 
 from __future__ import annotations
@@ -44,23 +48,22 @@ def stock_by_snapshot(store: Store, scope: Scope) -> pl.DataFrame:
 
 def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
     """Stock lines of the last snapshot in range that finance would question, with
-    procurement's reasons: idle for longer than the obsolete limit, or above max.
+    procurement's reasons: obsolete (no issue or receipt for longer than the obsolete
+    limit), or above max.
 
-    `value_questioned` is the whole stock of an idle line (finance asks why it is held at
-    all) and the excess of a line that moves but sits above its max.
+    `value_questioned` is the obsolete stock of an idle line (finance asks why it is held
+    at all; a critical item's safety stock is not questioned) and the excess of a line that
+    moves but sits above its max.
     """
     scope.params(INVENTORY_FILTERS)
     frame = _stock(store, q.stock_at(scope.as_dict()), scope)
-    limit = store.settings.obsolete_after_days
-    idle = pl.col("days_since_issue").is_null() | (pl.col("days_since_issue") > limit)
+    idle = pl.col("obsolete_value") > 0
     excess = pl.col("excess_value") > 0
-    frame = frame.filter(idle | excess | (pl.col("obsolete_value") > 0))
+    frame = frame.filter(idle | excess)
     qty = _qty_text
     question = (
-        pl.when(pl.col("obsolete_value") > 0)
+        pl.when(idle)
         .then(pl.format("No issue for {} days: obsolete?", _days_idle()))
-        .when(idle)
-        .then(pl.format("No issue for {} days", _days_idle()))
         .otherwise(
             pl.format("{} units above the max of {}", qty("excess_qty"), qty("max_stock_qty"))
         )
@@ -79,7 +82,7 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
         separator="; ",
         ignore_nulls=True,
     )
-    value = pl.when(idle).then(pl.col("stock_value")).otherwise(pl.col("excess_value"))
+    value = pl.when(idle).then(pl.col("obsolete_value")).otherwise(pl.col("excess_value"))
     return (
         frame.with_columns(
             question.alias("finance_question"),
@@ -110,7 +113,7 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
 
 
 def _days_idle() -> pl.Expr:
-    return pl.col("days_since_issue").cast(pl.String).fill_null("ever (no issue recorded)")
+    return pl.col("days_since_issue").cast(pl.String).fill_null("ever (never issued)")
 
 
 def _qty_text(column: str) -> pl.Expr:
