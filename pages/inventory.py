@@ -82,8 +82,9 @@ with st.expander("Stock by class per snapshot"):
 
 st.subheader("Items finance would question, with procurement's reasons")
 st.caption(
-    "Obsolete stock (its value is questioned; a critical item's safety stock is not) or "
-    "stock above its max (the excess is questioned), at the last snapshot. Procurement's "
+    "Stock with no issue and no receipt for longer than the obsolete limit (its whole value "
+    "is questioned, a critical item's safety stock too, though it is not obsolete) or above "
+    "its max (the excess is questioned), at each location's last snapshot. Procurement's "
     "reasons beside it: the safety level it set, the lead time and how critical the item is."
 )
 questioned = cached(inv.items_to_question, ctx, scope)

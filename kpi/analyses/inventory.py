@@ -47,23 +47,25 @@ def stock_by_snapshot(store: Store, scope: Scope) -> pl.DataFrame:
 
 
 def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
-    """Stock lines of the last snapshot in range that finance would question, with
-    procurement's reasons: obsolete (no issue or receipt for longer than the obsolete
-    limit), or above max.
+    """Stock lines of each location's last snapshot in range that finance would question,
+    with procurement's reasons: idle (no issue and no receipt for longer than the obsolete
+    limit; obsolete, or a critical item's safety stock held on purpose), or above max.
 
-    `value_questioned` is the obsolete stock of an idle line (finance asks why it is held
-    at all; a critical item's safety stock is not questioned) and the excess of a line that
-    moves but sits above its max.
+    `value_questioned` is the whole stock of an idle line (finance asks why it is held at
+    all) and the excess of a line that moves but sits above its max.
     """
     scope.params(INVENTORY_FILTERS)
     frame = _stock(store, q.stock_at(scope.as_dict()), scope)
-    idle = pl.col("obsolete_value") > 0
+    limit = store.settings.obsolete_after_days
+    idle = pl.col("days_since_movement") > limit
     excess = pl.col("excess_value") > 0
-    frame = frame.filter(idle | excess)
+    frame = frame.filter(idle | excess | (pl.col("obsolete_value") > 0))
     qty = _qty_text
     question = (
-        pl.when(idle)
+        pl.when(pl.col("obsolete_value") > 0)
         .then(pl.format("No issue for {} days: obsolete?", _days_idle()))
+        .when(idle)
+        .then(pl.format("No issue for {} days", _days_idle()))
         .otherwise(
             pl.format("{} units above the max of {}", qty("excess_qty"), qty("max_stock_qty"))
         )
@@ -82,7 +84,7 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
         separator="; ",
         ignore_nulls=True,
     )
-    value = pl.when(idle).then(pl.col("obsolete_value")).otherwise(pl.col("excess_value"))
+    value = pl.when(idle).then(pl.col("stock_value")).otherwise(pl.col("excess_value"))
     return (
         frame.with_columns(
             question.alias("finance_question"),

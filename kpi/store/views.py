@@ -302,6 +302,8 @@ WITH receipts AS (
            inv.snapshot_date - inv.last_issue_date AS days_since_issue,
            sn.last_receipt_date,
            inv.snapshot_date - coalesce(greatest(inv.last_issue_date, sn.last_receipt_date),
+                                        sn.first_seen) AS days_since_movement,
+           inv.snapshot_date - coalesce(greatest(inv.last_issue_date, sn.last_receipt_date),
                                         sn.first_seen) > __obsolete_days__
                AND (coalesce(it.criticality, '') <> 'high'
                     OR inv.on_hand_qty > coalesce(inv.safety_stock_qty, 0)) AS is_obsolete,
@@ -341,7 +343,7 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
        CAST(round(excess_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS excess_value,
        CAST(round(obsolete_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS obsolete_value,
        coalesce(issued_qty_90d, 0) * unit_cost_rc / 90 AS usage_value_per_day,
-       last_receipt_date, location_snapshots
+       last_receipt_date, location_snapshots, days_since_movement
 FROM c
 """,
     "savings_lines": """
