@@ -1,7 +1,7 @@
 """Versions and approvals of KPI definitions: what an editor holds, what both departments sign.
 
 Two-key approval: an approval records who signed and the short hash of the signed content
-of the entry (id, source, period_by, formula, targets, direction, unit, owner;
+of the entry (id, source, period_by, formula, targets and slice targets, direction, unit, owner;
 `entry_version`). Changing any of them clears the approvals, and an agreed KPI goes back to
 `proposed`; it is agreed again when finance and procurement have both approved that same
 content. An approval counts only when its hash is the current content's and its signer is
@@ -53,9 +53,7 @@ SIGNED_FIELDS: tuple[str, ...] = (
     "unit",
     "owner",
 )
-SIGNED_SHOWN = (
-    "view, period column, formula, targets (slice targets too), direction, unit and owner"
-)
+SIGNED_SHOWN = "view, period column, formula, targets, direction, unit and owner"
 
 
 def file_version(path: Path) -> str:
