@@ -18,10 +18,12 @@ st.title("Inventory")
 st.caption(
     "Finance sees idle stock as cash on a shelf; procurement holds part of it on purpose. "
     "Stock is split by the levels procurement set: safety stock (up to the safety level), "
-    "cycle stock (up to the max), excess (above the max) and obsolete (no issue for "
-    f"{ctx.settings.obsolete_after_days} days and not held as safety stock). Amounts in **"
-    + ctx.currency
-    + "**."
+    "cycle stock (up to the max), excess (above the max) and obsolete: no issue and no "
+    f"receipt of the item for {ctx.settings.obsolete_after_days} days. Stock received more "
+    "recently, or new and never issued yet, is not obsolete (with no receipt on record, its "
+    "first snapshot counts as its arrival); the safety level protects idle stock only for a "
+    "critical item (criticality critical or high). The KPIs average each location over its own snapshot "
+    "dates in the period, then add the locations. Amounts in **" + ctx.currency + "**."
 )
 if ctx.period is None:
     no_data("stock snapshots in the store", "Load the inventory on the **Data** page.")
@@ -29,7 +31,13 @@ if ctx.period is None:
 
 kpi_strip(
     ctx,
-    ["days_inventory", "safety_stock_value", "excess_inventory_value", "cash_conversion_gap"],
+    [
+        "days_inventory",
+        "safety_stock_value",
+        "excess_inventory_value",
+        "obsolete_stock_value",
+        "cash_conversion_gap",
+    ],
     "inv",
 )
 
@@ -74,9 +82,10 @@ with st.expander("Stock by class per snapshot"):
 
 st.subheader("Items finance would question, with procurement's reasons")
 st.caption(
-    "Stock idle for longer than the obsolete limit (its whole value is questioned) or above "
-    "its max (the excess is questioned), at the last snapshot. Procurement's reasons beside "
-    "it: the safety level it set, the lead time and how critical the item is."
+    "Stock with no issue and no receipt for longer than the obsolete limit (its whole value "
+    "is questioned, a critical item's safety stock too, though it is not obsolete) or above "
+    "its max (the excess is questioned), at each location's last snapshot. Procurement's "
+    "reasons beside it: the safety level it set, the lead time and how critical the item is."
 )
 questioned = cached(inv.items_to_question, ctx, scope)
 if questioned.is_empty():

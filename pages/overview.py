@@ -13,6 +13,7 @@ from kpi.reporting import charts
 from kpi.reporting.filters_text import active_filters
 from kpi.reporting.scorecard_view import (
     STATUS_LABELS,
+    TARGETS_RULE,
     for_display,
     ignored_by,
     scorecard_export,
@@ -97,7 +98,10 @@ if not_agreed:
 shown = for_display(card, ctx.currency)
 
 st.subheader("Scorecard")
-st.caption("Click a row to see the KPI's definition, both departments' readings and its trend.")
+st.caption(
+    "Click a row to see the KPI's definition, both departments' readings and its trend. "
+    + TARGETS_RULE
+)
 for theme, title in THEMES.items():
     part = shown.filter(pl.col("theme") == theme)
     if part.is_empty():

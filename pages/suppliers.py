@@ -92,6 +92,14 @@ with tab_card:
     st.session_state["_sup_row"] = picked
 
 with tab_conc:
+    st.caption(
+        "Top five: each category's five largest suppliers by spend in the period reported "
+        "(month, quarter or fiscal year), exactly five, a tie broken by supplier id; ranked "
+        "on the whole company's spend in the category, so a filter applies after ranking. "
+        "HHI: the sum of each supplier's squared share of the category's spend in the period "
+        "(60 % and 40 % give 0.52, i.e. 5,200 on the 0–10,000 scale); over several categories, "
+        "the spend-weighted mean of the category indices."
+    )
     single = conc.filter(pl.col("single_source"))
     high = conc.filter(pl.col("level") == "high")
     m = st.columns(3)

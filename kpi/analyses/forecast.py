@@ -17,6 +17,12 @@ The range is ± the mean absolute error of the same method back-tested on the se
 lead); with too short a series for that, ± the average change from one quarter to the next.
 Only the unbroken run of quarters with a value up to the last one is used: a quarter
 without a value breaks the seasonal pattern and the line.
+
+The forecast and its range stay within what the KPI can be, by its unit: a percent or a
+count is never below zero, nor is a money, days or ratio figure whose history never went
+below zero (a change or a variance can, and has shown it); a percent is never above
+100 % unless its history went above it (a budget utilisation can). A forecast more than
+25 % away from the last quarter's value (FAR_FROM_LAST) says why, from its method.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 METHODS = ("auto", "seasonal", "trend", "last")
 SEASONAL_MIN = 8  # two full years: the same quarter last year and two four-quarter sums
 MAX_SEASONAL_LEAD = 4  # the same quarter a year earlier must lie in the history
+FAR_FROM_LAST = 0.25  # a forecast this far (share of the last value) from it says why
 
 Formatter = Callable[[float], str]
 
@@ -51,6 +58,7 @@ def forecast_next(
     steps: int = 1,
     fmt: Formatter | None = None,
     fmt_change: Formatter | None = None,
+    unit: str | None = None,
 ) -> Forecast:
     """Forecast the quarter `steps` quarters after the last one of `history`.
 
@@ -59,6 +67,7 @@ def forecast_next(
     straight line with ≥ 2, else the last value), seasonal, trend or last; a method the
     series is too short for falls back to auto and says so. `fmt` and `fmt_change` write a
     value and a change in the sentence (e.g. '€1,234.00', '+1.5 pp'); plain numbers without.
+    `unit` (the KPI's: percent, count, currency, days, ratio) bounds the forecast and range.
     """
     if method not in METHODS:
         raise ValueError(f"unknown forecast method '{method}': use one of {', '.join(METHODS)}")
@@ -74,11 +83,84 @@ def forecast_next(
     text = note + _explain(chosen, labels, values, lead, fmt, fmt_change)
     if lead > 1:
         text += f" The forecast quarter is {lead} quarters after {labels[-1]}, the last one used."
+    floor, ceiling = bounds(unit, values)
+    point, cut = _clamp(point, floor, ceiling)
+    far = _far_text(chosen, labels, values, lead, point, fmt, fmt_change)
+    if cut:
+        text += f" Cut to {fmt(point)}: {_bound_words(unit, floor, ceiling, fmt)}."
     spread, based_on, why = _spread(chosen, values, lead)
     if spread is None:
-        return Forecast(point, None, None, f"{text} {why}", _name(chosen, values), 0)
-    text += f" Range {fmt(point - spread)} to {fmt(point + spread)}: ± {fmt(spread)}, {why}"
-    return Forecast(point, point - spread, point + spread, text, _name(chosen, values), based_on)
+        return Forecast(point, None, None, f"{text} {why}{far}", _name(chosen, values), 0)
+    low, low_cut = _clamp(point - spread, floor, ceiling)
+    high, high_cut = _clamp(point + spread, floor, ceiling)
+    text += f" Range {fmt(low)} to {fmt(high)}: ± {fmt(spread)}, {why}"
+    if (low_cut or high_cut) and not cut:
+        text += f" The range is cut: {_bound_words(unit, floor, ceiling, fmt)}."
+    return Forecast(point, low, high, text + far, _name(chosen, values), based_on)
+
+
+# ---- what the KPI can be -----------------------------------------------------------------------
+
+
+def bounds(unit: str | None, y: Sequence[float]) -> tuple[float | None, float | None]:
+    """The lowest and highest value a KPI of `unit` can take, given its history `y`."""
+    floor = 0.0 if unit in ("percent", "count") or (unit and all(v >= 0 for v in y)) else None
+    ceiling = 1.0 if unit == "percent" and all(v <= 1 for v in y) else None
+    return floor, ceiling
+
+
+def _clamp(v: float, floor: float | None, ceiling: float | None) -> tuple[float, bool]:
+    if floor is not None and v < floor:
+        return floor, True
+    if ceiling is not None and v > ceiling:
+        return ceiling, True
+    return v, False
+
+
+def _bound_words(
+    unit: str | None, floor: float | None, ceiling: float | None, fmt: Formatter
+) -> str:
+    if unit == "percent":
+        return (
+            "a rate stays within 0 % and 100 %"
+            if ceiling is not None
+            else "a rate is not below 0 %"
+        )
+    if unit == "count":
+        return "a count is never negative"
+    return f"this figure has never been below {fmt(floor or 0.0)} and cannot go below it"
+
+
+def _far_text(
+    chosen: str,
+    labels: list[str],
+    y: list[float],
+    lead: int,
+    point: float,
+    fmt: Formatter,
+    fmt_change: Formatter,
+) -> str:
+    """Why a forecast lies more than FAR_FROM_LAST away from the last quarter, or ''."""
+    last = y[-1]
+    if last == 0 or abs(point - last) <= FAR_FROM_LAST * abs(last):
+        return ""
+    gap = (point - last) / abs(last)
+    side = "above" if gap > 0 else "below"
+    head = (
+        f" The forecast is {abs(gap) * 100:.0f} % {side} the last quarter "
+        f"({labels[-1]}: {fmt(last)}) because "
+    )
+    if chosen == "seasonal":
+        i = len(y) - 4 + lead - 1
+        return head + (
+            f"it starts from the same quarter a year earlier ({labels[i]}: {fmt(y[i])}), "
+            "not from the last one: the series moves with the seasons."
+        )
+    slope, _ = _line(y)
+    return head + (
+        f"the straight line through {len(y)} quarters moves {fmt_change(slope)} a quarter "
+        f"and is extended {lead} quarter{'s' if lead > 1 else ''} beyond the last one."
+    )
 
 
 # ---- the methods -------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ def kpi_forecasts(
             steps=steps,
             fmt=lambda v, u=k.unit: format_value(v, u, display),
             fmt_change=lambda v, u=k.unit: format_delta(v, u, display),
+            unit=k.unit,
         )
         target = k.targets.get(plan)
         rows.append(

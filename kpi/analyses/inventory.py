@@ -2,8 +2,12 @@
 
 Finance sees idle stock as cash on a shelf; procurement holds some of it on purpose. Each
 snapshot's stock is split by the levels procurement set (safety, max) and by movement
-(no issue for `obsolete_after_days` and not safety stock = obsolete), each class valued,
-and every item finance would question is listed with procurement's reasons beside it.
+(view `inventory_position`): stock with no issue and no goods receipt of the item for
+`obsolete_after_days` is obsolete (new stock never issued counts from its receipt, or its
+first snapshot when no receipt is on record); the safety level protects only a critical
+item's stock (criticality critical or high). Each class is valued, and every item finance would
+question is listed with procurement's reasons beside it. The KPIs average each location
+over its own snapshot dates; the chart here shows the stock of each snapshot date as is.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ def stock_by_snapshot(store: Store, scope: Scope) -> pl.DataFrame:
 
 
 def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
-    """Stock lines of the last snapshot in range that finance would question, with
-    procurement's reasons: idle for longer than the obsolete limit, or above max.
+    """Stock lines of each location's last snapshot in range that finance would question,
+    with procurement's reasons: idle (no issue and no receipt for longer than the obsolete
+    limit; obsolete, or a critical item's safety stock held on purpose), or above max.
 
     `value_questioned` is the whole stock of an idle line (finance asks why it is held at
     all) and the excess of a line that moves but sits above its max.
@@ -52,7 +57,7 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
     scope.params(INVENTORY_FILTERS)
     frame = _stock(store, q.stock_at(scope.as_dict()), scope)
     limit = store.settings.obsolete_after_days
-    idle = pl.col("days_since_issue").is_null() | (pl.col("days_since_issue") > limit)
+    idle = pl.col("days_since_movement") > limit
     excess = pl.col("excess_value") > 0
     frame = frame.filter(idle | excess | (pl.col("obsolete_value") > 0))
     qty = _qty_text
@@ -110,7 +115,7 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
 
 
 def _days_idle() -> pl.Expr:
-    return pl.col("days_since_issue").cast(pl.String).fill_null("ever (no issue recorded)")
+    return pl.col("days_since_issue").cast(pl.String).fill_null("ever (never issued)")
 
 
 def _qty_text(column: str) -> pl.Expr:

@@ -4,6 +4,13 @@ Status rules (tolerance from config/settings.yaml, `scorecard.amber_tolerance`, 
 the target): higher_is_better is green at or above target, amber within the tolerance
 below it; lower_is_better the mirror image; target_is_best is green within the tolerance
 either side and amber within twice of it. No target, no colour.
+
+Which target: with no filter on (or none the KPI's view can honour) the company-wide
+`targets`; with filters on, the KPI's `slice_targets` item whose filters are exactly those
+applied, else none — the status then says "no target for this slice" rather than judging a
+slice against the company's level. Targets are stated in the reporting currency: a money
+KPI shown in another currency has its target converted at the period's mean rate (the
+mean of the rates dated in the period, see kpi.store.queries.fx), as its values are.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries.bookkeeping import date_bounds
+from kpi.store.queries.fx import PERIOD_FACTOR
 
-STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "none": 3}
+STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "none": 3, "no_slice_target": 4}
+NO_SLICE_TARGET = "no_slice_target"
 
 
 def rag_status(value: float | None, target: float | None, direction: str, tol: float) -> str:
@@ -37,6 +46,33 @@ def rag_status(value: float | None, target: float | None, direction: str, tol: f
         gap = abs(value - target) - band
         return "green" if gap <= 0 else "amber" if gap <= band else "red"
     return "green" if gap <= 0 else "amber" if gap <= band else "red"
+
+
+def target_for(
+    kpi: KpiDefinition, period: str, applied: dict[str, list[str]]
+) -> tuple[float | None, str]:
+    """The target judging `kpi` in `period` with the filters `applied` (those its view
+    honours), and where it comes from: 'company', 'slice' or 'no_slice_target'."""
+    if not any(applied.values()):
+        target = kpi.targets.get(period)
+        return (None if target is None else float(target)), "company"
+    for item in kpi.slice_targets:
+        if item.matches(applied):
+            target = item.targets.get(period)
+            return (None if target is None else float(target)), "slice"
+    return None, NO_SLICE_TARGET
+
+
+def target_factor(store: Store, period: str, currency: str | None) -> float:
+    """Display-currency units per reporting-currency unit for a target of `period` (1 when
+    the display currency is the reporting one, or no rate is known)."""
+    base = store.settings.reporting_currency
+    if not currency or currency.upper() == base:
+        return 1.0
+    start, end = periods.period_range(period, store.settings.fiscal)
+    with store.read(display_currency=currency) as con:
+        row = con.execute(PERIOD_FACTOR, {"currency": base, "start": start, "end": end}).fetchone()
+    return 1.0 if row is None or row[0] is None else float(row[0])
 
 
 @dataclass(frozen=True)
@@ -88,11 +124,24 @@ def scorecard(
     labels = periods.periods_between(start, end, grain, cal)
     prev = periods.previous(period, cal)
     tol = store.settings.amber_tolerance
+    filters = scope.as_dict()
+    factor: float | None = None
     rows = []
     for k in definitions:
         value = values.get((k.id, period))
         before = values.get((k.id, prev))
-        target = k.targets.get(period)
+        ignored = result.unfiltered.get(k.id, [])
+        applied = {f: v for f, v in filters.items() if f not in ignored}
+        target, basis = target_for(k, period, applied)
+        if target is not None and k.unit == "currency":
+            if factor is None:
+                factor = target_factor(store, period, scope.currency)
+            target = target * factor
+        status = (
+            NO_SLICE_TARGET
+            if basis == NO_SLICE_TARGET
+            else rag_status(value, target, k.direction, tol)
+        )
         rows.append(
             {
                 "id": k.id,
@@ -106,12 +155,11 @@ def scorecard(
                 "value": value,
                 "previous": before,
                 "delta": None if value is None or before is None else value - before,
-                "target": None if target is None else float(target),
-                "status": rag_status(
-                    value, None if target is None else float(target), k.direction, tol
-                ),
+                "target": target,
+                "status": status,
                 "trend": [values.get((k.id, p)) for p in labels],
-                "filters_ignored": ", ".join(result.unfiltered.get(k.id, [])),
+                "filters_ignored": ", ".join(ignored),
+                "target_basis": basis,
             }
         )
     return pl.DataFrame(
@@ -132,6 +180,7 @@ def scorecard(
             "status": pl.String,
             "trend": pl.List(pl.Float64),
             "filters_ignored": pl.String,
+            "target_basis": pl.String,
         },
     )
 

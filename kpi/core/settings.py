@@ -86,6 +86,9 @@ class Settings:
     # one rate at which budgets, actuals and commitments of that year are compared; a
     # (year, currency) not listed takes the first rate of the fiscal year in fx_rates
     budget_rates: tuple[tuple[int, str, Decimal], ...] = ()
+    # categories bought without purchase orders by policy (utilities, taxes, ...): their
+    # spend leaves both sides of PO compliance; a tuple so that Settings stays hashable
+    po_exempt_categories: tuple[str, ...] = ()
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -132,9 +135,6 @@ def parse_budget_rates(
                 )
             rows.append((int(year.group(1)), currency, value))
     return tuple(sorted(rows))
-    # categories bought without purchase orders by policy (utilities, taxes, ...): their
-    # spend leaves both sides of PO compliance; a tuple so that Settings stays hashable
-    po_exempt_categories: tuple[str, ...] = ()
 
 
 def _text(raw: dict, key: str) -> str | None:

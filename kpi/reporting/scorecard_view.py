@@ -17,7 +17,17 @@ STATUS_LABELS = {
     "amber": "▲ Near target",
     "red": "■ Off target",
     "none": "○ No target",
+    "no_slice_target": "○ No target for this slice",
 }
+
+# What the scorecard's caption says of its targets when filters are on (the rule of
+# kpi.analyses.scorecard, in plain words).
+TARGETS_RULE = (
+    "With filters on, a KPI is judged against a target set for that slice (its "
+    "`slice_targets`), else it shows “no target for this slice”; company-wide targets judge "
+    "the unfiltered figures only. Money targets are set in the reporting currency and "
+    "converted, like the values, to the currency shown at the quarter's mean rate."
+)
 
 EXPORT_COLUMNS = (
     "id",
@@ -56,7 +66,8 @@ def for_display(card: pl.DataFrame, currency: str) -> pl.DataFrame:
 def status_tally(card: pl.DataFrame) -> str:
     """'● On target: 7 · ▲ Near target: 5 · ...' for the scorecard's heading."""
     counts = dict(card["status"].value_counts().iter_rows())
-    return " · ".join(f"{label}: **{counts.get(s, 0)}**" for s, label in STATUS_LABELS.items())
+    shown = [s for s in STATUS_LABELS if s != "no_slice_target" or counts.get(s)]
+    return " · ".join(f"{STATUS_LABELS[s]}: **{counts.get(s, 0)}**" for s in shown)
 
 
 def with_agreement(

@@ -17,7 +17,7 @@ from kpi.semantic.optimiser import PROBE_TABLE, spend_base_columns
 from kpi.semantic.period_sql import period_label, period_start
 from kpi.store import identifiers
 from kpi.store.template import parsed, render
-from kpi.store.views import SPEND_VIEWS, view_bodies
+from kpi.store.views import DEFAULT_GRAIN, GRAIN_VIEWS, SPEND_VIEWS, view_bodies
 
 _PERIOD_START = "_period_start"
 
@@ -134,6 +134,7 @@ def kpi_statement(
     settings: Settings,
     display_currency: str | None = None,
     narrow: bool = True,
+    grain: str = DEFAULT_GRAIN,
 ) -> tuple[str, list[object]]:
     """One statement running several kpi_query SELECTs, so that work they share is done once.
 
@@ -145,6 +146,12 @@ def kpi_statement(
     raises an error that says NOT_COMPUTED (run again with narrow=False). The result has the
     columns _part (index into `parts`), period, the `by` dimensions as text and _values (the
     part's measures in order, a list of doubles).
+
+    Supplier ranks and shares (spend_base) and each location's snapshot count
+    (inventory_position) are computed within the periods of `grain`, the grain the KPIs are
+    reported at: at another grain than the temporary views' (the fiscal year) the views
+    that read them are restated as CTEs from the bodies at `grain`, so a formula stays one
+    aggregate over one view and the rank is the one of the period it reports.
     """
     ctes: list[exp.CTE] = []
     selects: list[exp.Select] = []
@@ -161,7 +168,8 @@ def kpi_statement(
             exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_("_values"),
         ).from_(name)
         selects.append(select)
-    bodies = view_bodies(settings, display_currency)
+    bodies = view_bodies(settings, display_currency, grain)
+    regrained = grain != DEFAULT_GRAIN
     # Another view several parts read (po_lines: by po_date and by promised_date) is
     # computed once too, as a MATERIALIZED CTE under the view's name, not once per part.
     # None of them reads spend_base, so the probe below does not need them.
@@ -169,9 +177,15 @@ def kpi_statement(
     # come first: the restated spend views below (working_capital_days) read them.
     readers = [view for view, *_ in parts if view not in SPEND_VIEWS]
     readers += [dep for view, *_ in parts for dep in _ALSO_READS.get(view, ())]
-    once = [_cte(v, bodies[v], materialized=True) for v in dict.fromkeys(readers)
-            if readers.count(v) > 1]  # fmt: skip
-    if sum(view in SPEND_VIEWS for view, *_ in parts) < 2:
+    once = [_cte(v, bodies[v], materialized=readers.count(v) > 1 or None)
+            for v in dict.fromkeys(readers)
+            if readers.count(v) > 1 or (regrained and v in GRAIN_VIEWS)]  # fmt: skip
+    spend_parts = sum(view in SPEND_VIEWS for view, *_ in parts)
+    if spend_parts == 1 and regrained:
+        # one part: the views over spend_base restated at this grain, nothing materialised
+        restated = [_cte(v, bodies[v]) for v in ("spend_base", *SPEND_VIEWS)]
+        return _statement(once + restated + ctes, selects), params
+    if spend_parts < 2:
         return _statement(once + ctes, selects), params
     restated = [_cte(v, bodies[v], materialized=False) for v in SPEND_VIEWS]
     shared = [_cte("spend_base", bodies["spend_base"], materialized=True)]

@@ -333,6 +333,7 @@ def _view_issues(
         columns = catalog[source]
         found += _period_by_issues(entry, source, columns, issue)
         found += _dimension_issues(entry, source, columns, issue)
+        found += _slice_issues(entry, source, columns, issue)
     elif isinstance(source, str):
         hint = _did_you_mean(source, catalog, "views")
         found.append(issue("source", _key_line(entry, "source"), f"unknown view '{source}'", hint))
@@ -384,6 +385,45 @@ def _dimension_issues(
                     _did_you_mean(dim, columns, "columns"),
                 )
             )
+    return found
+
+
+def _slice_issues(
+    entry: CommentedMap, view: str, columns: Mapping[str, str], issue: _Report
+) -> list[Issue]:
+    """Each slice target's columns are the view's, and no slice is given twice."""
+    slices = entry.get("slice_targets")
+    if not isinstance(slices, CommentedSeq):
+        return []
+    found, seen = [], {}
+    for i, item in enumerate(slices):
+        where = item.get("where") if isinstance(item, CommentedMap) else None
+        if not isinstance(where, CommentedMap):
+            continue
+        line = _key_line(item, "where")
+        for column in where:
+            if str(column) not in columns:
+                found.append(
+                    issue(
+                        f"slice_targets.{i}.where",
+                        _key_line(where, column),
+                        f"unknown column '{column}' in view '{view}': a slice is set by "
+                        "filters on the KPI's view",
+                        _did_you_mean(str(column), columns, "columns"),
+                    )
+                )
+        key = repr(sorted((str(k), sorted(map(str, v if isinstance(v, list) else [v])))
+                          for k, v in where.items()))  # fmt: skip
+        if key in seen:
+            found.append(
+                issue(
+                    f"slice_targets.{i}.where",
+                    line,
+                    f"this slice already has targets (slice_targets item {seen[key]})",
+                    "give each slice's targets once, in one item",
+                )
+            )
+        seen.setdefault(key, i)
     return found
 
 
@@ -488,6 +528,8 @@ def _from_pydantic(err: Mapping[str, Any], entry: CommentedMap, issue: _Report) 
             f"id {shown_value(value)} is not snake_case",
             "use lower-case letters, digits and underscores, e.g. days_to_pay",
         )
+    if kind == "too_short":
+        return issue(field, where, "should not be empty", _field_hint(loc))
     if kind in _KINDS:
         return issue(field, where, f"should be {_KINDS[kind]}, got {shown_value(value)}")
     if kind.startswith("date"):
@@ -500,6 +542,8 @@ def _fields_at(loc: tuple) -> list[str]:
     """The field names allowed at `loc` (a path of field names from the KPI entry)."""
     model: type[BaseModel] = KpiDefinition
     for part in loc:
+        if isinstance(part, int):  # an item of a list of models
+            continue
         field = model.model_fields.get(str(part))
         nested = _model_in(field.annotation) if field else None
         if nested is None:
@@ -510,6 +554,10 @@ def _fields_at(loc: tuple) -> list[str]:
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
     candidates = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _model_in(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is list:
+        return _model_in(typing.get_args(annotation)[0])
     for c in candidates:
         if isinstance(c, type) and issubclass(c, BaseModel):
             return c
@@ -533,6 +581,8 @@ _FIELD_HINTS = {
     "raci": "{responsible: ..., accountable: ..., consulted: [...], informed: [...]}",
     "by": "who approved, e.g. cfo@example.org",
     "on": "the date of the approval, YYYY-MM-DD",
+    "where": "the slice's filters, e.g. {category: IT} or {cost_centre: [CC-100, CC-200]}",
+    "slice_targets": "[{where: {category: IT}, targets: {FY2026-Q1: 0.8}}]",
 }
 
 

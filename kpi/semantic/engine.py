@@ -92,7 +92,7 @@ def compute(
         )
         parts.append((view, query, params, len(kpis)))
     with store.read(display_currency=currency) as con:
-        wide = _run_parts(con, parts, by, store, currency) if parts else None
+        wide = _run_parts(con, parts, by, store, currency, grain) if parts else None
     schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
     schema["value"] = pl.Float64
     if wide is None:
@@ -131,6 +131,7 @@ def _statement(
     by: list[str],
     store: Store,
     currency: str | None,
+    grain: str,
 ) -> tuple[str, list[object]]:
     """compiler.kpi_statement for these parts, from the cache when asked before."""
     key = (
@@ -138,10 +139,11 @@ def _statement(
         tuple(by),
         store.settings,
         currency,
+        grain,
     )
     hit = _STATEMENTS.get(key)
     if hit is None:
-        hit = compiler.kpi_statement(parts, by, store.settings, currency)
+        hit = compiler.kpi_statement(parts, by, store.settings, currency, grain=grain)
         if len(_STATEMENTS) >= _CACHE_SIZE:
             _STATEMENTS.clear()
         _STATEMENTS[key] = hit
@@ -154,16 +156,19 @@ def _run_parts(
     by: list[str],
     store: Store,
     currency: str | None,
+    grain: str,
 ) -> pl.DataFrame:
     """Every group's query in one statement: what they share (spend_base) is computed once."""
-    statement, params = _statement(parts, by, store, currency)
+    statement, params = _statement(parts, by, store, currency, grain)
     try:
         return fetch_frame(con, statement, params)
     except duckdb.Error as exc:
         if compiler.NOT_COMPUTED not in str(exc):
             raise
     # a column the planner did not see coming: compute spend_base with all its columns
-    statement, params = compiler.kpi_statement(parts, by, store.settings, currency, narrow=False)
+    statement, params = compiler.kpi_statement(
+        parts, by, store.settings, currency, narrow=False, grain=grain
+    )
     return fetch_frame(con, statement, params)
 
 

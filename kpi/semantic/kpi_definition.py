@@ -107,6 +107,37 @@ class Approvals(_Strict):
     procurement: Approval | None = None
 
 
+def _slice_values(value: object) -> object:
+    """A slice's value for one column: one value, or a list of values (sorted, no repeats)."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
+        return sorted({str(v) for v in value})
+    raise ValueError(
+        f"a slice names a value or a list of values of a column, got {shown_value(value)}"
+    )
+
+
+SliceValues = Annotated[list[str], BeforeValidator(_slice_values)]
+
+
+class SliceTarget(_Strict):
+    """Targets for one slice of a KPI: the filters that make the slice (column → value(s),
+    exactly as the scorecard's filters are set) and a target per period. With those filters
+    on, the scorecard judges the KPI against these targets instead of the company-wide ones."""
+
+    where: Annotated[dict[str, SliceValues], Field(min_length=1)]
+    targets: Annotated[dict[PeriodLabel, Number], Field(min_length=1)]
+
+    def matches(self, filters: Mapping[str, Iterable[str]]) -> bool:
+        """True when `filters` (column → values applied) are exactly this slice."""
+        return {k: sorted(set(map(str, v))) for k, v in filters.items() if v} == dict(self.where)
+
+
+def _no_slices_if_none(value: object) -> object:
+    return [] if value is None else value
+
+
 class KpiDefinition(_Strict):
     """One KPI as finance and procurement agreed it. `line` and `formula_tree` are not
     fields of the file: they say where the entry starts and hold the guarded formula."""
@@ -128,6 +159,11 @@ class KpiDefinition(_Strict):
     dimensions: Names = Field(default_factory=list)
     targets: Annotated[dict[PeriodLabel, Number], BeforeValidator(_empty_if_none)] = Field(
         default_factory=dict
+    )
+    # targets for slices (a category, a cost centre...), judged when those filters are on;
+    # in the reporting currency like `targets`
+    slice_targets: Annotated[list[SliceTarget], BeforeValidator(_no_slices_if_none)] = Field(
+        default_factory=list
     )
     status: Status
     approvals: Annotated[Approvals, BeforeValidator(_empty_if_none)] = Field(

@@ -2,9 +2,13 @@
 
 Each view carries the derived columns KPI formulas need, so that a formula is one aggregate
 expression over one view. Nothing in a view comes from user text: the bodies are constant
-SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__fiscal_year__`,
-`__po_exempt__`) stands for a setting, and kpi.store.template puts sqlglot literals in
-the markers' places.
+SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__po_exempt__`,
+`__budget_rates__`, ...) stands for a setting, and kpi.store.template puts sqlglot literals
+in the markers' places. Two markers stand for the period a KPI is reported at
+(`__invoice_period__`, `__snapshot_period__`: a key of the row's month, fiscal quarter or
+fiscal year): supplier ranks and shares and each location's number of snapshots are
+computed within that period, so the KPI compiler asks for the bodies at the grain of the
+request (the temporary views use the fiscal year).
 """
 
 from __future__ import annotations
@@ -49,18 +53,27 @@ WITH fx_day AS (
 ), lines AS NOT MATERIALIZED (
     -- read twice (ranks, the lines), recomputed rather than stored: cheaper
     SELECT i.*, coalesce(i.category, it.category) AS category_resolved,
-           __fiscal_year__ AS fiscal_year,
+           __invoice_period__ AS reported_period,
            CASE WHEN i.currency = __display__ THEN CAST(1 AS DECIMAL(18,8)) ELSE fx.factor END
                AS fx_factor
     FROM invoices i
     LEFT JOIN items it ON it.item_id = i.item_id
     LEFT JOIN fx_day fx ON fx.currency = i.currency AND fx.day = i.invoice_date
+), supplier_spend AS (
+    SELECT category_resolved, reported_period, supplier_id,
+           sum(CAST(round(amount * fx_factor, 2) AS DECIMAL(18,2))) AS spend
+    FROM lines GROUP BY category_resolved, reported_period, supplier_id
 ), ranks AS (
-    -- rank of each supplier inside its category by spend in the fiscal year (1 = largest)
-    SELECT category_resolved, fiscal_year, supplier_id,
-           dense_rank() OVER (PARTITION BY category_resolved, fiscal_year
-                              ORDER BY sum(amount * fx_factor) DESC) AS supplier_rank
-    FROM lines GROUP BY category_resolved, fiscal_year, supplier_id
+    -- each supplier inside its category in the reported period (month, quarter or year),
+    -- over all the category's lines (a KPI's filters apply afterwards): its rank by spend,
+    -- 1 = largest, ties broken by supplier id so that the top five are exactly five; and
+    -- its share of the category's spend (the Herfindahl index sums the squares)
+    SELECT category_resolved, reported_period, supplier_id,
+           row_number() OVER (PARTITION BY category_resolved, reported_period
+                              ORDER BY spend DESC, supplier_id) AS supplier_rank,
+           CAST(spend AS DOUBLE) / nullif(sum(spend) OVER (
+               PARTITION BY category_resolved, reported_period), 0) AS supplier_share
+    FROM supplier_spend
 ), item_days AS (
     -- contracts cut each (supplier, item, currency) timeline into spans of days between
     -- their start and end dates: every day of a span is covered by the same contracts
@@ -135,7 +148,8 @@ SELECT
     coalesce(ph.approved AND ph.po_date <= l.invoice_date, false) AS on_po,
     -- paid above contract only: the money to recover (savings_lines' leakage, same rounding)
     CAST(round(greatest(l.unit_price - cp.contract_unit_price, 0) * l.quantity * l.fx_factor, 2)
-         AS DECIMAL(18,2)) AS contract_overcharge
+         AS DECIMAL(18,2)) AS contract_overcharge,
+    r.supplier_share AS supplier_share_in_category
 FROM lines l
 LEFT JOIN suppliers s ON s.supplier_id = l.supplier_id
 LEFT JOIN po_head ph ON ph.po_id = l.po_id
@@ -146,7 +160,7 @@ LEFT JOIN category_cover cc
   ON cc.supplier_id = l.supplier_id AND cc.category = l.category_resolved
  AND l.invoice_date BETWEEN cc.first_day AND cc.last_day
 LEFT JOIN ranks r ON r.category_resolved IS NOT DISTINCT FROM l.category_resolved
- AND r.fiscal_year = l.fiscal_year AND r.supplier_id = l.supplier_id
+ AND r.reported_period = l.reported_period AND r.supplier_id = l.supplier_id
 """
 
 _VIEWS: dict[str, str] = {
@@ -414,24 +428,63 @@ SELECT month_start, cost_centre, category, budget_amount, actual_amount, maveric
 FROM totals
 """,
     "inventory_position": """
-WITH base AS (
+-- Obsolete: no movement for more than obsolete_after_days. The last movement is the later
+-- of the last issue and the item's last goods receipt (any location) on or before the
+-- snapshot; with neither on record, the first snapshot holding the item at the location
+-- (it was there at least since then). So stock received recently, or new and never issued
+-- yet, is not obsolete. Obsolete stock of a critical item (criticality 'critical' or 'high') keeps its
+-- safety level; of any other item it is obsolete whole, safety level or not.
+WITH receipts AS (
+    SELECT po.item_id, gr.receipt_date
+    FROM goods_receipts gr
+    JOIN purchase_orders po ON po.po_id = gr.po_id AND po.po_line = gr.po_line
+    WHERE po.item_id IS NOT NULL
+), snapshots AS (
+    SELECT inv.snapshot_date, inv.item_id, inv.location,
+           min(inv.snapshot_date) OVER (PARTITION BY inv.item_id, inv.location) AS first_seen,
+           max(rc.receipt_date) AS last_receipt_date
+    FROM inventory inv
+    LEFT JOIN receipts rc ON rc.item_id = inv.item_id AND rc.receipt_date <= inv.snapshot_date
+    GROUP BY inv.snapshot_date, inv.item_id, inv.location
+), location_counts AS (
+    -- each location's own snapshot dates in the reported period: averages over snapshots
+    -- divide each location's rows by its own count, not by the dates of all locations
+    SELECT location, snapshot_date,
+           count(*) OVER (PARTITION BY location, __snapshot_period__) AS location_snapshots
+    FROM (SELECT DISTINCT location, snapshot_date FROM inventory)
+), base AS (
     SELECT inv.*, it.category, it.description, it.criticality, it.lead_time_days,
            CAST(inv.unit_cost * CASE WHEN inv.currency = __display__ THEN 1 ELSE fx.factor END
                 AS DECIMAL(18,4)) AS unit_cost_rc,
-           least(inv.on_hand_qty, coalesce(inv.safety_stock_qty, 0)) AS safety_qty,
            inv.snapshot_date - inv.last_issue_date AS days_since_issue,
-           coalesce(inv.snapshot_date - inv.last_issue_date > __obsolete_days__, true)
-               AND inv.on_hand_qty > coalesce(inv.safety_stock_qty, 0) AS is_obsolete
+           sn.last_receipt_date,
+           inv.snapshot_date - coalesce(greatest(inv.last_issue_date, sn.last_receipt_date),
+                                        sn.first_seen) AS days_since_movement,
+           inv.snapshot_date - coalesce(greatest(inv.last_issue_date, sn.last_receipt_date),
+                                        sn.first_seen) > __obsolete_days__
+               AND (lower(coalesce(it.criticality, '')) NOT IN ('critical', 'high')
+                    OR inv.on_hand_qty > coalesce(inv.safety_stock_qty, 0)) AS is_obsolete,
+           lower(coalesce(it.criticality, '')) IN ('critical', 'high') AS is_critical,
+           lc.location_snapshots
     FROM inventory inv
     LEFT JOIN items it ON it.item_id = inv.item_id
+    LEFT JOIN snapshots sn ON sn.snapshot_date = inv.snapshot_date
+     AND sn.item_id = inv.item_id AND sn.location = inv.location
+    LEFT JOIN location_counts lc ON lc.location = inv.location
+     AND lc.snapshot_date = inv.snapshot_date
     ASOF LEFT JOIN fx_factor fx ON fx.currency = inv.currency AND inv.snapshot_date >= fx.date
 ), q AS (
+    SELECT *,
+        CASE WHEN is_obsolete AND NOT is_critical THEN 0
+             ELSE least(on_hand_qty, coalesce(safety_stock_qty, 0)) END AS safety_qty
+    FROM base
+), c AS (
     SELECT *,
         CASE WHEN is_obsolete THEN on_hand_qty - safety_qty ELSE 0 END AS obsolete_qty,
         CASE WHEN is_obsolete THEN 0
              ELSE greatest(on_hand_qty - greatest(coalesce(max_stock_qty, on_hand_qty),
                                                   safety_qty), 0) END AS excess_qty
-    FROM base
+    FROM q
 )
 SELECT snapshot_date, item_id, location, category, description, criticality, lead_time_days,
        on_hand_qty, safety_stock_qty, max_stock_qty, last_issue_date, days_since_issue,
@@ -446,8 +499,9 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
             AS DECIMAL(18,2)) AS cycle_value,
        CAST(round(excess_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS excess_value,
        CAST(round(obsolete_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS obsolete_value,
-       coalesce(issued_qty_90d, 0) * unit_cost_rc / 90 AS usage_value_per_day
-FROM q
+       coalesce(issued_qty_90d, 0) * unit_cost_rc / 90 AS usage_value_per_day,
+       last_receipt_date, location_snapshots, days_since_movement
+FROM c
 """,
     "savings_lines": """
 SELECT
@@ -535,7 +589,9 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "spend (ordered, neither received nor invoiced, in the month promised) per month, cost "
     "centre and category, all at the fiscal year's budget rates; fx_variance is what the "
     "transaction-date rates add to the invoiced spend.",
-    "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete.",
+    "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete "
+    "(obsolete: no issue or receipt for obsolete_after_days; a critical item keeps its safety "
+    "level), with each location's number of snapshots in the reported period.",
     "savings_lines": "Invoice lines covered by a savings initiative, with the saving on each.",
     "spend_yoy": "Spend now and a year earlier, side by side, for the expense change.",
     "working_capital_days": "Stock snapshots and paid invoice lines side by side, for the "
@@ -547,13 +603,33 @@ identifiers.register(["fx_factor", "spend_base", *_VIEWS])
 
 _FISCAL_YEAR = "(year(__d__ - INTERVAL (__shift__) MONTH) + __offset__)"
 
+# A key of the period holding a date at each grain (the fiscal year; the fiscal year and
+# quarter; the calendar month), the twin of kpi.core.periods' labels: rows of one period
+# share one key. The temporary views rank within the fiscal year.
+_PERIOD_KEY = {
+    "year": _FISCAL_YEAR,
+    "quarter": "((year(__d__ - INTERVAL (__shift__) MONTH) + __offset__) * 10"
+    " + quarter(__d__ - INTERVAL (__shift__) MONTH))",
+    "month": "(year(__d__) * 100 + month(__d__))",
+}
+DEFAULT_GRAIN = "year"
+# The views whose rows depend on the reported period (see the module's docstring).
+GRAIN_VIEWS = ("spend_base", "inventory_position")
+
 _CREATE_VIEW = "CREATE OR REPLACE TEMPORARY VIEW __view__ AS SELECT 1"
 
 
 def fiscal_year(column: exp.Expression, cal: FiscalCalendar) -> exp.Expression:
     """The fiscal-year number of a date column (the twin of kpi.core.periods' rule)."""
+    return period_key(column, "year", cal)
+
+
+def period_key(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp.Expression:
+    """A number naming the period (month, fiscal quarter or fiscal year) holding a date."""
+    if grain not in _PERIOD_KEY:
+        raise ValueError(f"unknown grain '{grain}'")
     return fill(
-        _FISCAL_YEAR,
+        _PERIOD_KEY[grain],
         d=column,
         shift=literal(cal.year_start_month - 1),
         offset=literal(cal.year_offset),
@@ -576,10 +652,11 @@ def exempt_categories(names: tuple[str, ...]) -> exp.Expression:
 
 @lru_cache(maxsize=16)
 def view_bodies(
-    settings: Settings, display_currency: str | None = None
+    settings: Settings, display_currency: str | None = None, grain: str = DEFAULT_GRAIN
 ) -> dict[str, exp.Expression]:
     """The SELECT of every view as a sqlglot tree (fx_factor and spend_base first), settings
-    filled in. The trees are shared: copy one before changing it."""
+    filled in, supplier ranks and location snapshot counts within the periods of `grain`.
+    The trees are shared: copy one before changing it."""
     base = settings.reporting_currency
     display = (display_currency or base).upper()
     if display not in CURRENCIES or base not in CURRENCIES:
@@ -588,11 +665,12 @@ def view_bodies(
         "display": literal(display),
         "base": literal(base),
         "obsolete_days": literal(settings.obsolete_after_days),
-        "fiscal_year": fiscal_year(exp.column("invoice_date", table="i"), settings.fiscal),
         "fy_shift": literal(settings.fiscal.year_start_month - 1),
         "fy_offset": literal(settings.fiscal.year_offset),
         "budget_rates": _budget_rates(settings),
         "po_exempt": exempt_categories(settings.po_exempt_categories),
+        "invoice_period": period_key(exp.column("invoice_date", table="i"), grain, settings.fiscal),
+        "snapshot_period": period_key(exp.column("snapshot_date"), grain, settings.fiscal),
     }
     bodies = {"fx_factor": _FX, "spend_base": _SPEND_BASE, **_VIEWS}
     return {name: fill(body, **values) for name, body in bodies.items()}

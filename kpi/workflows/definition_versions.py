@@ -1,7 +1,7 @@
 """Versions and approvals of KPI definitions: what an editor holds, what both departments sign.
 
 Two-key approval: an approval records who signed and the short hash of the signed content
-of the entry (id, source, period_by, formula, targets, direction, unit, owner;
+of the entry (id, source, period_by, formula, targets and slice targets, direction, unit, owner;
 `entry_version`). Changing any of them clears the approvals, and an agreed KPI goes back to
 `proposed`; it is agreed again when finance and procurement have both approved that same
 content. An approval counts only when its hash is the current content's and its signer is
@@ -67,8 +67,33 @@ def entry_version(entry: Mapping | BaseModel) -> str:
     signed = {key: data.get(key) for key in ("id", *SIGNED_FIELDS)}
     signed["formula"] = str(signed["formula"] or "").strip()
     signed["targets"] = {str(k): comparable(v) for k, v in (data.get("targets") or {}).items()}
+    # slice targets are signed content too, but only when an entry has some: the content of
+    # an entry without them hashes as it always did, so its approvals stay valid
+    slices = _signed_slices(data.get("slice_targets"))
+    if slices:
+        signed["slice_targets"] = slices
     text = json.dumps(signed, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _signed_slices(slices: object) -> list[dict]:
+    """Slice targets in one canonical form (values as sorted text, targets as numbers, the
+    slices in order of their filters), whether read from the file or from a definition."""
+    out = []
+    for item in slices if isinstance(slices, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        where = item.get("where") if isinstance(item.get("where"), Mapping) else {}
+        out.append(
+            {
+                "where": {
+                    str(k): sorted({str(x) for x in (v if isinstance(v, list) else [v])})
+                    for k, v in where.items()
+                },
+                "targets": {str(k): comparable(v) for k, v in (item.get("targets") or {}).items()},
+            }
+        )
+    return sorted(out, key=lambda s: json.dumps(s["where"], sort_keys=True))
 
 
 @dataclass(frozen=True)

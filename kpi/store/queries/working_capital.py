@@ -199,15 +199,17 @@ GROUP BY 1 ORDER BY 1
 
 STOCK_AT = """
 WITH last AS (
-    SELECT max(snapshot_date) AS d FROM inventory_position
+    -- each location's own last snapshot in the range (locations count on different days)
+    SELECT location, max(snapshot_date) AS d FROM inventory_position
     WHERE snapshot_date BETWEEN $start AND $end
+    GROUP BY location
 )
-SELECT snapshot_date, item_id, description, category, location, criticality,
+SELECT snapshot_date, item_id, description, category, ip.location, criticality,
        lead_time_days, on_hand_qty, safety_stock_qty, max_stock_qty, last_issue_date,
        days_since_issue, issued_qty_90d, unit_cost, is_obsolete, excess_qty, stock_value,
        safety_value,
-       cycle_value, excess_value, obsolete_value
-FROM inventory_position, last
+       cycle_value, excess_value, obsolete_value, days_since_movement
+FROM inventory_position ip JOIN last ON last.location = ip.location
 WHERE snapshot_date = last.d
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
 ORDER BY stock_value DESC, item_id, location
