@@ -24,7 +24,8 @@ The rules (also in `FORMULAS` and `RULES`, which the app shows beside the bridge
   supplier or cost centre is neither new nor lost.
 - fx (first, on the current document amounts): per cell and document currency with base
   spend, S1 − D1 × S0 / D0, i.e. the current document spend at the current rates less the
-  same at the cell's own base rate. 0 for the reporting currency.
+  same at the cell's own base rate. 0 for the reporting currency, and for a currency the
+  cell did not buy in during the base period (there is no base rate to compare with).
 - price (at the base rate): cells with a quantity in both periods,
   (S1 − fx) − S0 × Q1 / Q0 = (p1 at base rate − p0) × Q1.
 - volume: cells with a quantity in either period, (Q1 − Q0) × P̄0 of its unit group
@@ -104,7 +105,9 @@ the same spend in its document currency |
 | **new** | Σ S1 of items with no line in the base period |
 | **lost** | − Σ S0 of items with no line in the current period |
 | **fx** | per cell and document currency: S1 − D1 × S0 / D0 (the current document spend \
-at the current rates less at the cell's own base rate); 0 in the reporting currency |
+at the current rates less at the cell's own base rate); 0 in the reporting currency, and 0 \
+where the cell bought nothing in that currency in the base period (no base rate to compare: \
+the change stays in price, volume and mix) |
 | **price** | cells with a quantity in both periods: (S1 − fx) − S0 × Q1 / Q0 = \
 (p1 at the base rate − p0) × Q1: procurement's price savings (negative = bought cheaper) |
 | **volume** | cells with a quantity: (Q1 − Q0) × ΣS0 / ΣQ0 of its unit group (category × \
