@@ -179,7 +179,9 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
     store = Store(args.db) if args.db else Store()
     scope = Scope.of(currency=args.currency)
-    frame = savings_bridge(store, scope, args.start, args.end, by=args.by)
+    frame = savings_bridge(
+        store, scope, args.start, args.end, by=args.by, allow_unequal=args.allow_unequal
+    )
     currency = (args.currency or store.settings.reporting_currency).upper()
     title = f"Savings bridge from {args.start} to {args.end}, in {currency}"
     sys.stdout.write(render_bridge(frame, args.format, args.by, currency, title))
@@ -275,10 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "bridge",
-        help="savings bridge between two periods: price, volume, mix, new and lost items",
+        help="savings bridge between two periods: price, exchange rates, volume, mix, spend "
+        "without quantity, new and lost items",
         description="Explain how spend moved from one period to another: base spend + price "
-        "effect + volume effect + mix effect + new items + lost items = current spend, to "
-        "the cent. PERIOD is a period label (2026-03, FY2026-Q1, FY2026) or a date.",
+        "+ fx + volume + mix + unquantified + new + lost = current spend, to the cent; the "
+        "rows of --by add up to the total in every column. PERIOD is a period label "
+        "(2026-03, FY2026-Q1, FY2026) or a date; the two periods may not overlap and must be "
+        "of the same kind (two months, quarters, fiscal years or days).",
     )
     p.add_argument("--from", dest="start", required=True, metavar="PERIOD", help="base period")
     p.add_argument("--to", dest="end", required=True, metavar="PERIOD", help="current period")
@@ -286,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--by",
         metavar="DIM",
         help="one bridge per value of category, cost_centre, supplier, supplier_size or country",
+    )
+    p.add_argument(
+        "--allow-unequal",
+        action="store_true",
+        help="compare periods of different length (e.g. a fiscal year with a quarter)",
     )
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")

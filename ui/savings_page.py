@@ -12,7 +12,8 @@ import polars as pl
 import streamlit as st
 from pydantic import ValidationError
 
-from kpi.analyses.bridge import FORMULAS, savings_bridge
+from kpi.analyses.bridge import FORMULAS, BridgeError, bridge_periods, savings_bridge
+from kpi.analyses.bridge import RULES as BRIDGE_RULES
 from kpi.analyses.savings import (
     LENSES_EXPLAINED,
     MONTHLY_FILTERS,
@@ -78,7 +79,8 @@ def two_lenses_tab(ctx: Context) -> None:
 
 
 def bridge_tab(ctx: Context) -> None:
-    """The bridge from a prior period's spend to the current one, as a waterfall."""
+    """The bridge from a prior period's spend to the current one, as a waterfall; periods
+    that overlap, or differ in length without the box ticked, are refused with the reason."""
     options, prior = view.bridge_periods(ctx.start, ctx.end, ctx.period, ctx.settings.fiscal)
     left, mid, right = st.columns(3)
     base = left.selectbox(
@@ -95,25 +97,36 @@ def bridge_tab(ctx: Context) -> None:
         help="The waterfall shows all spend (with the sidebar filters); pick a dimension to "
         "show one of its values.",
     )
+    unequal = st.checkbox(
+        "Compare periods of different length",
+        key="bridge_unequal",
+        help="A fiscal year against a quarter is refused unless you tick this.",
+    )
+    st.caption("  \n".join(f"• {rule}" for rule in BRIDGE_RULES))
     try:
-        _bridge_figures(ctx, base, cur, scope)
+        bridge_periods(base, cur, ctx.store, unequal)
+    except BridgeError as exc:
+        st.error(f"Cannot compare these periods: {exc}.")
+        return
+    try:
+        _bridge_figures(ctx, base, cur, scope, unequal)
     except ValueError as exc:
         st.error(str(exc))
 
 
-def _bridge_figures(ctx: Context, base: str, cur: str, scope: str) -> None:
-    overall = _bridge(ctx, base, cur, None)
-    by_category = _bridge(ctx, base, cur, "category")
+def _bridge_figures(ctx: Context, base: str, cur: str, scope: str, unequal: bool) -> None:
+    overall = _bridge(ctx, base, cur, None, unequal)
+    by_category = _bridge(ctx, base, cur, "category", unequal)
     row, title = overall.row(0, named=True), f"All spend, {base} → {cur}"
     if scope != "All spend":
-        split = _bridge(ctx, base, cur, scope)
+        split = _bridge(ctx, base, cur, scope, unequal)
         values = [v for v in split[scope].to_list() if v is not None]
         pick = st.selectbox(view.scope_label(scope), values, key="bridge_pick")
         chosen = split.filter(pl.col(scope) == pick)
         if not chosen.is_empty():
             row, title = chosen.row(0, named=True), f"{pick}, {base} → {cur}"
     st.plotly_chart(charts.bridge_waterfall(row, ctx.currency, title), key="c_bridge")
-    st.markdown("**By category**")
+    st.markdown("**By category** (the rows add up to all spend in every column)")
     st.dataframe(
         by_category, hide_index=True, width="stretch", column_config=table_columns(by_category)
     )
@@ -345,9 +358,11 @@ def realised_figures(ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     return cached(realised_by_month, ctx, scope), cached(cost_avoidance_by_month, ctx, scope)
 
 
-def _bridge(ctx: Context, base: str, cur: str, by: str | None) -> pl.DataFrame:
+def _bridge(ctx: Context, base: str, cur: str, by: str | None, unequal: bool) -> pl.DataFrame:
     scope = ctx.scope.with_period(None, None)
-    return cached(savings_bridge, ctx, scope, base, cur, by, spinner="Computing the bridge…")
+    return cached(
+        savings_bridge, ctx, scope, base, cur, by, unequal, spinner="Computing the bridge…"
+    )
 
 
 def realised_tab(realised: pl.DataFrame, currency: str) -> None:

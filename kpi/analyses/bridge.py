@@ -1,36 +1,49 @@
 """The savings bridge: how spend moved from a base period to a current period, and why.
 
 Finance sees the expense line move; procurement claims price savings. The bridge shows
-both on one line: base spend + price effect + volume effect + mix effect + new items +
-lost items = current spend, to the cent, for the whole company or per category, cost
-centre, supplier, supplier size or country.
+both on one line: base spend + price + exchange rates + volume + mix + spend without
+quantity + new items + lost items = current spend, to the cent, for the whole scope or per
+category, cost centre, supplier, supplier size or country — and the rows of any split add
+up to the whole scope's bridge in every column, to the cent.
 
-Definitions (also in `FORMULAS`, which the app shows):
+The rules (also in `FORMULAS` and `RULES`, which the app shows beside the bridge):
 
-- Lines: invoice lines of the `spend` view (amount in the reporting currency, converted at
-  each invoice's date) whose invoice_date lies in the period, after the filters. A line
-  whose amount cannot be converted (no fx rate) is left out, as `total_spend` leaves it out.
-- Key: (scope value when split, item). The item is `item_id`; lines without an item make
-  one key "(no item)" per category. Per key: S0 = Σ amount and Q0 = Σ quantity in the
-  base period (a line without quantity counts 0), S1 and Q1 likewise in the current one.
-- A key is continuing when Q0 ≠ 0 and Q1 ≠ 0; then p0 = S0 / Q0 and p1 = S1 / Q1.
-- base = Σ S0 (= total_spend of the base period); current = Σ S1 (= total_spend then).
-- price = Σ over continuing keys of (p1 − p0) × Q1, each key rounded to the cent.
-- volume = (ΣQ1 − ΣQ0) × ΣS0 / ΣQ0 over the continuing keys of the scope, to the cent
-  (0 when their ΣQ0 is 0, e.g. credit notes cancel the quantities: the change is then mix).
-- mix = (ΣS1 − ΣS0 over continuing keys) − price − volume: the residual, so the identity
-  holds to the cent.
-- new = Σ S1 and lost = −Σ S0 over the keys that are not continuing (a key bought in both
-  periods with zero net quantity in one of them counts in both).
-- base + price + volume + mix + new + lost = current, exactly.
+- Lines: invoice lines of the `spend` view whose invoice_date lies in the period, after the
+  filters; amounts in the reporting currency (each invoice at its date's rate), and in
+  their own document currency. A line that cannot be converted (no fx rate) is left out,
+  as `total_spend` leaves it out.
+- Periods: the two periods may not overlap, and must be the same kind (two months, two
+  quarters, two fiscal years or two days) unless unequal lengths are allowed explicitly.
+- Cell: category × cost centre × supplier × item — the finest grain any split cuts. Every
+  effect is worked out per cell; a row is the sum of its cells. Item: category × item
+  (lines without an item: one "(no item)" per category). Per cell S0, Q0 (spend, net
+  quantity in the base period), S1, Q1 (current); D0, D1 the same spend in document
+  currency, per currency.
+- new: cells of items with no line in the base period (S1); lost: items with no line in the
+  current period (−S0). Decided over the whole scope, so an item moving to another
+  supplier or cost centre is neither new nor lost.
+- fx (first, on the current document amounts): per cell and document currency with base
+  spend, S1 − D1 × S0 / D0, i.e. the current document spend at the current rates less the
+  same at the cell's own base rate. 0 for the reporting currency, and for a currency the
+  cell did not buy in during the base period (there is no base rate to compare with).
+- price (at the base rate): cells with a quantity in both periods,
+  (S1 − fx) − S0 × Q1 / Q0 = (p1 at base rate − p0) × Q1.
+- volume: cells with a quantity in either period, (Q1 − Q0) × P̄0 of its unit group
+  (category × unit of measure of `items.unit`; an item without a unit is its own group),
+  P̄0 = ΣS0 / ΣQ0 over the group's cells with a base quantity (0 when that is 0). Quantities
+  of different units are never added.
+- mix: the rest of those cells, S1 − S0 − fx − price − volume.
+- unquantified: cells of continuing items without net quantity in either period
+  (services, lines without an item): S1 − S0 − fx, compared as spend, no price/volume split.
+- base + price + fx + volume + mix + unquantified + new + lost = current, exactly.
 
-Amounts are in the reporting currency, so a change of exchange rate shows in the price
-effect, as it does in the expense line. The aggregation runs in DuckDB (kpi/store/queries/bridge.py)
-on whole cents, so every figure is an exact Decimal.
+The aggregation runs in DuckDB (kpi/store/queries/bridge.py) on whole cents, so every
+figure is an exact Decimal.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
@@ -44,56 +57,101 @@ from kpi.store.schema import CURRENCIES
 
 DIMENSIONS = sql_savings.BRIDGE_DIMENSIONS
 FILTERS = sql_savings.BRIDGE_FILTERS
-COLUMNS = sql_savings.MONEY_COLUMNS  # base, price, volume, mix, new, lost, current
+# base, price, fx, volume, mix, unquantified, new, lost, current
+COLUMNS = sql_savings.MONEY_COLUMNS
 
 LABELS = {
     "base": "base spend",
     "price": "price effect",
+    "fx": "exchange-rate effect",
     "volume": "volume effect",
     "mix": "mix effect",
+    "unquantified": "spend without quantity",
     "new": "new items",
     "lost": "lost items",
     "current": "current spend",
 }
 
+# The rules in plain words, one line each: the page shows them beside the bridge.
+RULES = (
+    "Periods: the two periods may not overlap and must be of the same kind (two months, two "
+    "quarters, two fiscal years); compare periods of different length only on purpose.",
+    "Volume never adds different units: quantities are compared within each category's "
+    "unit of measure (kg with kg, litres with litres); every figure is worked out per "
+    "category × cost centre × supplier × item, so the rows of any split add up to the total "
+    "to the cent.",
+    "Exchange rates: spend in another currency is first restated at its base-period rate; "
+    "the difference is the exchange-rate effect, and the price effect is the change in the "
+    "supplier's own-currency price.",
+    "Spend without quantity (services, lines without an item) bought in both periods is "
+    "compared as spend, in its own column: no price or volume split is claimed for it.",
+    "New and lost items are items with no invoice line at all in one of the two periods.",
+)
+
 FORMULAS = """\
 **Savings bridge** from a base period to a current period, over invoice lines (`spend`,
-amounts in the reporting currency at each invoice's date), in the chosen scope.
+amounts in the reporting currency at each invoice's date, and in their own currency), in
+the chosen scope. The two periods may not overlap and must be of the same kind (two
+months, two quarters, two fiscal years, two days) unless different lengths are allowed.
 
 | term | formula |
 | --- | --- |
-| key | an item (`item_id`) in the scope; lines without an item: one key "(no item)" per category |
-| S0, Q0 · S1, Q1 | spend and quantity of a key in the base · current period |
-| continuing key | Q0 ≠ 0 and Q1 ≠ 0, with prices p0 = S0 / Q0 and p1 = S1 / Q1 |
-| **base** | Σ S0 over all keys = total spend of the base period |
-| **price** | Σ (p1 − p0) × Q1 over continuing keys, each rounded to the cent: \
-procurement's price savings (negative = bought cheaper) |
-| **volume** | (ΣQ1 − ΣQ0) × ΣS0 / ΣQ0 over continuing keys: more or less bought, \
-at the base average price |
-| **mix** | (ΣS1 − ΣS0 over continuing keys) − price − volume: the shift between cheaper \
-and dearer items |
-| **new** | Σ S1 of keys that are not continuing |
-| **lost** | − Σ S0 of keys that are not continuing |
-| **current** | Σ S1 over all keys = total spend of the current period |
+| cell | category × cost centre × supplier × item: every effect is worked out per cell and \
+a row is the sum of its cells, so the rows of any split add up to the total |
+| item | category × item; lines without an item: one "(no item)" per category |
+| S0, Q0 · S1, Q1 | spend and net quantity of a cell in the base · current period; D0, D1 \
+the same spend in its document currency |
+| **base** | Σ S0 = total spend of the base period |
+| **new** | Σ S1 of items with no line in the base period |
+| **lost** | − Σ S0 of items with no line in the current period |
+| **fx** | per cell and document currency: S1 − D1 × S0 / D0 (the current document spend \
+at the current rates less at the cell's own base rate); 0 in the reporting currency, and 0 \
+where the cell bought nothing in that currency in the base period (no base rate to compare: \
+the change stays in price, volume and mix) |
+| **price** | cells with a quantity in both periods: (S1 − fx) − S0 × Q1 / Q0 = \
+(p1 at the base rate − p0) × Q1: procurement's price savings (negative = bought cheaper) |
+| **volume** | cells with a quantity: (Q1 − Q0) × ΣS0 / ΣQ0 of its unit group (category × \
+unit of measure; an item without a unit alone): more or less bought, at the base average \
+price of the same unit |
+| **mix** | the rest of those cells: S1 − S0 − fx − price − volume (the shift between \
+dearer and cheaper items, suppliers and cost centres of the same unit) |
+| **unquantified** | cells of items bought in both periods without net quantity in \
+either (services): S1 − S0 − fx, compared as spend |
+| **current** | Σ S1 = total spend of the current period |
 
-**base + price + volume + mix + new + lost = current**, to the cent.
+**base + price + fx + volume + mix + unquantified + new + lost = current**, to the cent.
 
-Notes: exchange-rate changes show in the price effect (amounts are in the reporting
-currency). A key bought in both periods but with zero net quantity in one of them (credit
-notes) counts in both new and lost. When the continuing keys' base quantity nets to zero,
-volume is 0 and the change shows as mix. Lines without a quantity count their spend, not
-a quantity; lines without an exchange rate are left out, as in total spend.
+Order of the decomposition: exchange rates first (current document amounts restated at the
+base rate), then price at the base rate on current quantities, then volume and mix at base
+prices. Every figure is rounded to the cent per cell; mix and unquantified are each cell's
+residual. When a unit group's base quantity nets to zero (credit notes), volume is 0 and
+the change shows as mix. Lines without an exchange rate are left out, as in total spend.
 """
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # a plain date, as period_range reads one
+# the kind of a period text: a plain date is a day; a label is a month, quarter or year
+_KINDS = {"day": "days", "month": "months", "quarter": "quarters", "year": "fiscal years"}
 
 
 class BridgeError(ValueError):
     """A bridge that cannot be drawn (bad period, dimension, filter or currency)."""
 
 
+def _kind(text: str) -> str:
+    """ "day", "month", "quarter" or "year" for a period text period_range accepted."""
+    text = text.strip()
+    return "day" if _DATE.fullmatch(text) else periods.grain_of(text)
+
+
 def bridge_periods(
-    from_period: str, to_period: str, store: Store
+    from_period: str, to_period: str, store: Store, allow_unequal: bool = False
 ) -> tuple[tuple[date, date], tuple[date, date]]:
-    """First and last day of the base and the current period; the base may not start later."""
+    """First and last day of the base and the current period.
+
+    Refused: a base starting later, periods that overlap (a line would be both base and
+    current), and periods of different kinds unless `allow_unequal` (a year against a
+    quarter is not a saving).
+    """
     cal = store.settings.fiscal
     try:
         base = periods.period_range(from_period, cal)
@@ -105,7 +163,25 @@ def bridge_periods(
             f"the base period {from_period} starts after the current period {to_period}; "
             "give the earlier period first"
         )
+    if base[1] >= current[0]:
+        raise BridgeError(
+            f"the periods {from_period} ({base[0]} to {base[1]}) and {to_period} "
+            f"({current[0]} to {current[1]}) overlap; choose a base period that ends before "
+            "the current one starts"
+        )
+    kinds = _kind(from_period), _kind(to_period)
+    if kinds[0] != kinds[1] and not allow_unequal:
+        raise BridgeError(
+            f"the periods differ in length ({from_period} is {_article(kinds[0])}, "
+            f"{to_period} {_article(kinds[1])}); compare two {_KINDS[kinds[1]]}, or allow "
+            "periods of different length on purpose (--allow-unequal on the command line, "
+            "'Compare periods of different length' on the Savings page)"
+        )
     return base, current
+
+
+def _article(kind: str) -> str:
+    return f"a {'fiscal year' if kind == 'year' else kind}"
 
 
 def savings_bridge(
@@ -114,12 +190,13 @@ def savings_bridge(
     from_period: str,
     to_period: str,
     by: str | None = None,
+    allow_unequal: bool = False,
 ) -> pl.DataFrame:
-    """Price–volume–mix bridge from `from_period` to `to_period` (see the module docstring).
+    """The bridge from `from_period` to `to_period` (see the module docstring).
 
     One row, or with `by` one row per value of that dimension (column named after it);
-    money columns base, price, volume, mix, new, lost, current are exact Decimal(38,2).
-    The scope's filters (FILTERS) and currency apply; its period range does not.
+    money columns COLUMNS are exact Decimal(38,2). The scope's filters (FILTERS) and
+    currency apply; its period range does not.
     """
     if by is not None and by not in DIMENSIONS:
         raise BridgeError(
@@ -134,7 +211,7 @@ def savings_bridge(
     currency = scope.currency
     if currency and currency.upper() not in CURRENCIES:
         raise BridgeError(f"unknown currency '{currency}'")
-    base, current = bridge_periods(from_period, to_period, store)
+    base, current = bridge_periods(from_period, to_period, store, allow_unequal)
     query, params = sql_savings.bridge_query(base, current, by, scope.as_dict())
     frame = run(store, query, params, currency)
     money = pl.Decimal(38, 2)

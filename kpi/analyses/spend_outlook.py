@@ -47,9 +47,10 @@ SPEND_OUTLOOK_EXPLAINED = """\
   in the reporting currency: it carries the quarter's season.
 - **Volume trend**: how much more (or less) the category bought over the last four complete
   quarters than over the four before them, *at the earlier year's prices*: the spend
-  change less the price effect of the savings bridge, as a share of the earlier year's
-  spend, i.e. (current − base − price effect) / base of the bridge between those two
-  years (volume, mix, new and lost items together). So prices are not counted twice.
+  change less the price and exchange-rate effects of the savings bridge, as a share of
+  the earlier year's spend, i.e. (current − base − price − fx) / base of the bridge between
+  those two years (volume, mix, spend without quantity, new and lost items together). So
+  prices are not counted twice.
 - **Expected price change**: procurement's price outlook for the planned quarter and the
   category (`price_outlook`, in percent points: 3.5 means prices 3.5 % above the same
   quarter a year earlier), with procurement's note.
@@ -145,10 +146,12 @@ def _volume_trend(
     bridge = fetch_frame(con, query, bridge_params)
     if bridge.is_empty():
         return pl.DataFrame(schema={"category": pl.String, "volume_trend": pl.Float64})
-    base, price, current = (pl.col(c).cast(pl.Float64) for c in ("base", "price", "current"))
+    base, price, fx, current = (
+        pl.col(c).cast(pl.Float64) for c in ("base", "price", "fx", "current")
+    )
     return bridge.select(
         pl.col("category").fill_null(NO_CATEGORY),
-        pl.when(base > 0).then((current - base - price) / base).alias("volume_trend"),
+        pl.when(base > 0).then((current - base - price - fx) / base).alias("volume_trend"),
     )
 
 

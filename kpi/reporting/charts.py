@@ -235,8 +235,10 @@ def kpi_trend(
 BRIDGE_STEPS = (
     ("base", "Prior spend"),
     ("price", "Price effect"),
+    ("fx", "Exchange-rate effect"),
     ("volume", "Volume effect"),
     ("mix", "Mix effect"),
+    ("unquantified", "Spend without quantity"),
     ("new", "New items"),
     ("lost", "Discontinued items"),
     ("current", "Current spend"),
@@ -244,10 +246,11 @@ BRIDGE_STEPS = (
 
 
 def bridge_waterfall(row: dict, currency: str, title: str) -> go.Figure:
-    """Prior spend → price → volume → mix → new → discontinued → current spend."""
+    """Prior spend → price → fx → volume → mix → without quantity → new → discontinued →
+    current spend (kpi.analyses.bridge's columns, in its order)."""
     labels = [label for _, label in BRIDGE_STEPS]
     values = [float(row[key]) for key, _ in BRIDGE_STEPS]
-    measure = ["absolute"] + ["relative"] * 5 + ["total"]
+    measure = ["absolute"] + ["relative"] * (len(BRIDGE_STEPS) - 2) + ["total"]
     fig = go.Figure(
         go.Waterfall(
             x=labels,

@@ -99,3 +99,28 @@ def test_procurement_cannot_validate(store):
     assert at.error
     row = list_initiatives(store).filter(list_initiatives(store)["initiative_id"] == "SI2")
     assert row["finance_status"][0] == "pending"
+
+
+def test_the_bridge_states_its_rules_and_refuses_periods_it_cannot_compare(store):
+    at = page()
+    rules = " ".join(c.value for c in at.caption)
+    for words in ("may not overlap", "never adds different units", "exchange-rate effect"):
+        assert words in rules
+    # FY2026 holds FY2026-Q1: refused, with both periods' dates, and no waterfall drawn
+    at = page(bridge_from="FY2026", bridge_to="FY2026-Q1")
+    assert [e.value for e in at.error] == [
+        "Cannot compare these periods: the periods FY2026 (2026-01-01 to 2026-12-31) and "
+        "FY2026-Q1 (2026-01-01 to 2026-03-31) overlap; choose a base period that ends before "
+        "the current one starts."
+    ]
+    assert not [c for c in at.get("plotly_chart") if "Prior spend" in c.proto.spec]
+    # a quarter against a year: refused until the box is ticked
+    at = page(bridge_from="FY2025-Q1", bridge_to="FY2026")
+    assert len(at.error) == 1 and "differ in length" in at.error[0].value
+    at.checkbox(key="bridge_unequal").check().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # FY2025-Q1 holds nothing: FY2026 is all new items, by category IT hardware
+    # 900 + 800 = 1700.00 (INV2, INV3) and Packaging 1050 + 100 + 500 = 1650.00
+    table = next(df.value for df in at.dataframe if "new" in df.value.columns)
+    new = {r["category"]: str(r["new"]) for r in table.to_dict("records")}
+    assert new == {"IT hardware": "1700.00", "Packaging": "1650.00"}

@@ -104,11 +104,14 @@ def test_kpi_trend_escapes_the_name_in_title_and_legend() -> None:
 
 
 def test_bridge_waterfall_escapes_a_title_made_of_a_name() -> None:
-    row = {"base": 100, "price": 5, "volume": -10, "mix": 0, "new": 20, "lost": -15, "current": 100}
+    row = {
+        **{"base": 100, "price": 5, "fx": -3, "volume": -10, "mix": 0, "unquantified": 3},
+        **{"new": 20, "lost": -15, "current": 100},
+    }
     fig = charts.bridge_waterfall(row, "EUR", f"{HOSTILE}, 2025 → 2026")
     assert fig.layout.title.text == f"{ESCAPED}, 2025 → 2026"
-    # 100 + 5 − 10 + 0 + 20 − 15 = 100: the total bar is drawn by plotly (y 0)
-    assert fig.data[0].y == (100.0, 5.0, -10.0, 0.0, 20.0, -15.0, 0.0)
+    # 100 + 5 − 3 − 10 + 0 + 3 + 20 − 15 = 100: the total bar is drawn by plotly (y 0)
+    assert fig.data[0].y == (100.0, 5.0, -3.0, -10.0, 0.0, 3.0, 20.0, -15.0, 0.0)
     assert_literal(fig)
 
 
