@@ -37,6 +37,7 @@ from kpi.demo.initiatives import contracts_table, draw_contracts, plan_initiativ
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
 from kpi.demo.masters import draw_master, fx_rates, items_table, price_outlook, suppliers_table
 from kpi.demo.reference import LINES_AT_SCALE_1
+from kpi.demo.stories import plant_cases, stock_new_at_location
 from kpi.demo.transactions import draw_flow, draw_lines
 from kpi.ingest.loader import DEMO_LOADER
 from kpi.store.audit_log import audit_text, last_initiative_change, write_initiative_changes
@@ -192,9 +193,13 @@ def _tables(
     ln = draw_lines(rng, scale, m, plan)
     say("Demo 4/6: purchase orders, goods receipts, invoices and payments")
     flow = draw_flow(rng, m, ln, contract_rows)
+    # the planted cases draw from their own stream, so the drawn data stays as it was
+    cases = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    flow = plant_cases(cases, m, flow, {m.item_id[i] for i in m.pair_item[plan.pair]})
     say("Demo 5/6: budgets, stock snapshots, savings, price outlook")
     budgets = budgets_table(rng, m, ln, fx)
     inventory, safety_milli = inventory_table(rng, m, ln, plan, fx)
+    inventory = stock_new_at_location(cases, m, inventory)
     savings = savings_table(m, ln, plan, usage_per_day(m, ln))
     tables = {
         "suppliers": suppliers_table(m),
