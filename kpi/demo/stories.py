@@ -45,8 +45,9 @@ def plant_cases(rng: np.random.Generator, m: Master, flow: Flow, skip_items: set
     """The flow with every planted case; `skip_items` (those the savings initiatives price)
     keep their quantities."""
     po, inv = flow.purchase_orders, flow.invoices
-    po, chosen = _after_the_fact(rng, po, inv)
-    po = _unapproved(rng, po, inv, chosen)
+    invoiced = _invoiced_pos(inv)
+    po, chosen = _after_the_fact(rng, po, invoiced)
+    po = _unapproved(rng, po, invoiced, chosen)
     inv = _unknown_po_numbers(rng, po, inv)
     inv = _lump_sum_services(rng, m, inv, skip_items)
     inv = _missing_due_dates(rng, inv)
@@ -85,12 +86,12 @@ def _invoiced_pos(inv: pl.DataFrame) -> pl.DataFrame:
 
 
 def _after_the_fact(
-    rng: np.random.Generator, po: pl.DataFrame, inv: pl.DataFrame
+    rng: np.random.Generator, po: pl.DataFrame, invoiced: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A handful of POs a quarter raised 1-15 days after their invoice (and approved within
     two working days), as when a buyer papers over a purchase already made."""
     late_enough = pl.col("invoice_date") <= date_series(np.array([AS_OF_DAY - 20])).item()
-    chosen = _some_per_quarter(rng, _invoiced_pos(inv).filter(late_enough), AFTER_THE_FACT_SHARE, 2)
+    chosen = _some_per_quarter(rng, invoiced.filter(late_enough), AFTER_THE_FACT_SHARE, 2)
     inv_day = chosen["invoice_date"].cast(pl.Int32).to_numpy().astype(np.int64)
     raised = np.minimum(on_to_weekday(inv_day + rng.integers(1, 16, chosen.height)), LAST_WORKDAY)
     approved = np.minimum(
@@ -115,10 +116,10 @@ def _after_the_fact(
 
 
 def _unapproved(
-    rng: np.random.Generator, po: pl.DataFrame, inv: pl.DataFrame, taken: pl.DataFrame
+    rng: np.random.Generator, po: pl.DataFrame, invoiced: pl.DataFrame, taken: pl.DataFrame
 ) -> pl.DataFrame:
     """A couple of invoiced POs a quarter that nobody approved: approved_date empty."""
-    pos = _invoiced_pos(inv).filter(~pl.col("po_id").is_in(taken["po_id"].implode()))
+    pos = invoiced.filter(~pl.col("po_id").is_in(taken["po_id"].implode()))
     chosen = _some_per_quarter(rng, pos, UNAPPROVED_SHARE, 1)["po_id"]
     return po.with_columns(
         approved_date=pl.when(pl.col("po_id").is_in(chosen.implode()))
@@ -189,21 +190,20 @@ def _missing_due_dates(rng: np.random.Generator, inv: pl.DataFrame) -> pl.DataFr
     by_size = inv.group_by("supplier_id").len().sort("len", "supplier_id", descending=True)
     middle = by_size["supplier_id"][by_size.height // 4 : by_size.height // 2]
     careless = middle.gather(np.sort(rng.choice(len(middle), size=2, replace=False)))
-    theirs = (
-        inv.filter(pl.col("supplier_id").is_in(careless.implode()))["invoice_id"].unique().sort()
-    )
-    blank = theirs.filter(pl.Series(rng.random(len(theirs)) < MISSING_DUE_SHARE))
+    blank: list[str] = []
+    for supplier in careless:  # each leaves it off at least one invoice
+        theirs = inv.filter(pl.col("supplier_id") == supplier)["invoice_id"].unique().sort()
+        k = max(1, round(MISSING_DUE_SHARE * len(theirs)))
+        blank += theirs.gather(np.sort(rng.permutation(len(theirs))[:k])).to_list()
     return inv.with_columns(
-        due_date=pl.when(pl.col("invoice_id").is_in(blank.implode()))
-        .then(None)
-        .otherwise(pl.col("due_date"))
+        due_date=pl.when(pl.col("invoice_id").is_in(blank)).then(None).otherwise(pl.col("due_date"))
     )
 
 
 def _credit_notes(rng: np.random.Generator, m: Master, inv: pl.DataFrame) -> pl.DataFrame:
     """Credit notes for goods sent back: one line crediting 5-100 % of an invoice line's
-    quantity at its price, 1-8 weeks after it; most name the original PO; about two in
-    three were settled in a later payment run, the rest are still open."""
+    quantity at its price, 1-8 weeks after it; most name the original PO; settled in a later
+    payment run, except about a third of the last two months' that are still open."""
     cutoff = date_series(np.array([AS_OF_DAY - 10])).item()
     goods = inv.filter(
         pl.col("category").is_in(GOODS)
@@ -229,7 +229,9 @@ def _credit_notes(rng: np.random.Generator, m: Master, inv: pl.DataFrame) -> pl.
     terms = np.asarray(m.sup_terms)[_index(m.sup_id, src["supplier_id"])]
     settled = rng.random(n) < 0.65
     paid = back_to_weekday(day + rng.integers(10, 46, n))
-    open_ = ~settled | (paid > AS_OF_DAY)
+    open_ = (paid > AS_OF_DAY) | (~settled & (day > AS_OF_DAY - 60))  # recent ones wait
+    if n:
+        open_[np.argmax(day)] = True  # the latest waits for the next payment run
     numbers, rank = document_numbers("CN", day, np.arange(n))
     names_po = rng.random(n) < 0.7
     return pl.DataFrame(
