@@ -54,6 +54,8 @@ CASES = {
     "mixed_units": "Raw materials are bought by the kg, the l and the m.",
     "new_and_idle_stock": "A few items stocked at a new location since 2026 have not been "
     "issued there yet; half of the phased-out items' stock sits at its safety level.",
+    "supplier_terms_history": "On 2025-01-01 four fast-paid suppliers moved from 45 to 60 "
+    "days and three began offering their discount (when the store has supplier_terms).",
 }
 
 

@@ -9,6 +9,8 @@ as it was drawn. `reference.CASES` names them in plain words.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
@@ -18,10 +20,12 @@ from kpi.demo.arrays import (
     amount_cents,
     back_to_weekday,
     date_series,
+    day_number,
     document_numbers,
     on_to_weekday,
 )
 from kpi.demo.masters import Master
+from kpi.demo.reference import FIRST_DAY
 from kpi.demo.transactions import Flow
 
 # How often each case occurs (shares of the candidates; at least one a quarter where asked).
@@ -38,6 +42,7 @@ GOODS = (
     "Office supplies",
     "Lab consumables",
 )
+TERMS_CHANGE = day_number(date(2025, 1, 1))  # when the changed supplier terms took effect
 _QUARTER = pl.col("invoice_date").dt.year() * 4 + (pl.col("invoice_date").dt.month() - 1) // 3
 
 
@@ -291,3 +296,44 @@ def stock_new_at_location(
         )
         .drop("arrived")
     )
+
+
+def terms_history(
+    rng: np.random.Generator, m: Master, inv: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Supplier terms that changed on 1 January 2025 (rows for the optional supplier_terms
+    table), and the invoices made to agree with them: four fast-paid suppliers moved from
+    45 to today's 60 days (their invoices before were due at 45 days), and three suppliers
+    began offering today's early-payment discount (before, nothing was taken)."""
+    change = date_series(np.array([TERMS_CHANGE])).item()
+    start = date_series(np.array([day_number(FIRST_DAY)])).item()
+    fast = np.flatnonzero(m.sup_large & m.sup_pref & (m.sup_terms == 60))
+    offers = np.flatnonzero(m.sup_disc > 0)
+    longer = np.sort(rng.choice(fast, size=min(4, len(fast)), replace=False))
+    discount = np.sort(rng.choice(offers, size=min(3, len(offers)), replace=False))
+    sup = np.r_[longer, longer, discount, discount]
+    before = np.r_[np.ones(len(longer), bool), np.zeros(len(longer), bool)]
+    before = np.r_[before, np.ones(len(discount), bool), np.zeros(len(discount), bool)]
+    terms = np.where(before & np.isin(sup, longer), 45, m.sup_terms[sup])
+    offered = ~(before & np.isin(sup, discount))
+    history = pl.DataFrame(
+        {
+            "supplier_id": pl.Series(m.sup_id).gather(sup),
+            "valid_from": pl.Series([start, change]).gather(np.where(before, 0, 1)),
+            "payment_terms_days": terms,
+            "discount_pct": np.where(offered, np.round(m.sup_disc[sup] * 10_000), 0).astype(
+                np.int64
+            ),
+            "discount_days": np.where(offered, m.sup_disc_days[sup], 0),
+        }
+    ).sort("supplier_id", "valid_from")
+    early = pl.col("invoice_date") < change
+    was_45 = early & pl.col("supplier_id").is_in(pl.Series(m.sup_id).gather(longer).implode())
+    no_offer = early & pl.col("supplier_id").is_in(pl.Series(m.sup_id).gather(discount).implode())
+    inv = inv.with_columns(
+        due_date=pl.when(was_45 & pl.col("due_date").is_not_null())
+        .then(pl.col("invoice_date") + pl.duration(days=45))
+        .otherwise(pl.col("due_date")),
+        discount_taken=pl.when(no_offer).then(0).otherwise(pl.col("discount_taken")),
+    )
+    return history, inv

@@ -11,10 +11,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import polars as pl
 import pytest
 
 from kpi.demo.build import build_demo
+from kpi.demo.masters import draw_master, fx_rates
 from kpi.demo.reference import AS_OF, USD_COST_CENTRE
+from kpi.demo.stories import terms_history
+from kpi.store.schema import TABLES
 
 SCALE = 0.05
 
@@ -245,3 +250,41 @@ def test_critical_items_new_stock_never_issued_and_old_idle_stock_at_safety(con)
     assert (
         level in {"high", "medium", "low"} and on_hand <= safety and last_issue < date(2025, 11, 1)
     )
+
+
+def test_supplier_terms_that_changed_over_time(con):
+    """Fast-paid suppliers moved from 45 to 60 days on 1 January 2025 and a few suppliers
+    began offering their discount then; the invoices agree with the terms of their date.
+    (The demo writes the history when the store has the optional supplier_terms table.)"""
+    rng = np.random.default_rng(42)
+    fx_rates(rng)
+    m = draw_master(rng)
+    invoices = con.sql(
+        "SELECT invoice_id, supplier_id, invoice_date, due_date, paid_date, "
+        "CAST(discount_taken * 100 AS BIGINT) AS discount_taken FROM invoices"
+    ).pl()
+    history, judged = terms_history(np.random.default_rng(1), m, invoices)
+    changed = history.group_by("supplier_id").agg(
+        pl.col("payment_terms_days").n_unique().alias("terms"),
+        pl.col("discount_pct").n_unique().alias("discounts"),
+        pl.len(),
+    )
+    assert changed["len"].to_list() == [2] * changed.height
+    longer = changed.filter(pl.col("terms") == 2)["supplier_id"].to_list()
+    offering = changed.filter(pl.col("discounts") == 2)["supplier_id"].to_list()
+    assert len(longer) == 4 and len(offering) == 3
+    # one example: a 45-day supplier's invoice of 2024 is due 45 days after its date, one of
+    # 2025 keeps today's 60 days
+    before_and_after = judged.filter(
+        (pl.col("supplier_id") == longer[0]) & pl.col("due_date").is_not_null()
+    ).with_columns(days=(pl.col("due_date") - pl.col("invoice_date")).dt.total_days())
+    assert set(before_and_after.filter(pl.col("invoice_date") < date(2025, 1, 1))["days"]) == {45}
+    assert set(before_and_after.filter(pl.col("invoice_date") >= date(2025, 1, 1))["days"]) == {60}
+    # no discount was taken before it was offered
+    early = judged.filter(
+        pl.col("supplier_id").is_in(offering) & (pl.col("invoice_date") < date(2025, 1, 1))
+    )
+    assert early.height > 0 and early["discount_taken"].sum() == 0
+    if "supplier_terms" in TABLES:  # the store holds the same history
+        stored = rows(con, "SELECT count(DISTINCT supplier_id) FROM supplier_terms")[0][0]
+        assert stored == 7
