@@ -13,6 +13,11 @@ Four stories are planted so the app has something true to show (`STORIES` names 
 2. Large preferred suppliers are paid in ~20 days although their terms are 60 days.
 3. Critical MRO spares have not moved for over 180 days, yet sit at or below safety stock.
 4. CC-3030 Marketing & Events overruns its FY2026 budget on invoices with no PO.
+Besides, kpi.demo.stories plants the cases finance's rules are about (`CASES` names them):
+credit notes, missing due dates, after-the-fact, unknown and unapproved POs, lump-sum
+services, stock new at a location, and supplier terms that changed (when the schema has
+the optional supplier_terms table); overdue open PO lines, the USD cost centre and the
+dollar's FY2026 move are drawn with the flow, the budgets and the rates.
 
 The demo records itself as who loaded each table (`loads.loaded_by` = "demo", identity
 mode "demo"), writes the savings initiatives pending with 'created' rows in their audit log,
@@ -37,7 +42,8 @@ from kpi.demo.initiatives import contracts_table, draw_contracts, plan_initiativ
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
 from kpi.demo.masters import draw_master, fx_rates, items_table, price_outlook, suppliers_table
 from kpi.demo.reference import LINES_AT_SCALE_1
-from kpi.demo.transactions import draw_flow, draw_lines
+from kpi.demo.stories import plant_cases, stock_new_at_location, terms_history
+from kpi.demo.transactions import Flow, draw_flow, draw_lines
 from kpi.ingest.loader import DEMO_LOADER
 from kpi.store.audit_log import audit_text, last_initiative_change, write_initiative_changes
 from kpi.store.database import Store
@@ -192,12 +198,20 @@ def _tables(
     ln = draw_lines(rng, scale, m, plan)
     say("Demo 4/6: purchase orders, goods receipts, invoices and payments")
     flow = draw_flow(rng, m, ln, contract_rows)
+    # the planted cases draw from their own stream, so the drawn data stays as it was
+    cases = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    flow = plant_cases(cases, m, flow, {m.item_id[i] for i in m.pair_item[plan.pair]})
     say("Demo 5/6: budgets, stock snapshots, savings, price outlook")
     budgets = budgets_table(rng, m, ln, fx)
     inventory, safety_milli = inventory_table(rng, m, ln, plan, fx)
+    inventory = stock_new_at_location(cases, m, inventory)
     savings = savings_table(m, ln, plan, usage_per_day(m, ln))
-    tables = {
-        "suppliers": suppliers_table(m),
+    tables = {"suppliers": suppliers_table(m)}
+    if "supplier_terms" in TABLES:  # the optional terms history, where the schema has it
+        terms, invoices = terms_history(cases, m, flow.invoices)
+        tables["supplier_terms"] = terms
+        flow = Flow(flow.purchase_orders, flow.goods_receipts, invoices)
+    tables |= {
         "items": items_table(m, safety_milli),
         "contracts": contracts_table(m, contract_rows),
         "purchase_orders": flow.purchase_orders,

@@ -28,6 +28,7 @@ from kpi.demo.reference import (
     LOCATIONS,
     N_MONTHS,
     QTY_SIGMA,
+    USD_COST_CENTRE,
     YEARS,
 )
 from kpi.demo.transactions import Lines, expected_lines, seasonality
@@ -49,6 +50,11 @@ def budgets_table(rng: np.random.Generator, m: Master, ln: Lines, fx: Fx) -> pl.
     season = np.array([seasonality(c.name) for c in CATEGORIES])
     season /= season.sum(axis=1, keepdims=True)
     monthly = yearly[:, None] * season[cat]
+    # the USD cost centre plans in dollars, at the first rate of each fiscal year
+    usd = CURRENCIES.index("USD")
+    in_usd = cc == [c for c, _ in COST_CENTRES].index(USD_COST_CENTRE)
+    first_days = np.array([day_number(date(y, 1, 2)) for y in YEARS]) - fx.first_day
+    monthly = np.where(in_usd[:, None], monthly / fx.daily[usd, first_days[year]][:, None], monthly)
     cents = (np.round(monthly / 100.0) * 10_000).astype(np.int64).ravel()
     periods = pl.Series([f"{y}-{mo:02d}" for y in YEARS for mo in range(1, 13)])
     return pl.DataFrame(
@@ -57,7 +63,7 @@ def budgets_table(rng: np.random.Generator, m: Master, ln: Lines, fx: Fx) -> pl.
             "cost_centre": pl.Series([c for c, _ in COST_CENTRES]).gather(np.repeat(cc, 12)),
             "category": pl.Series(m.cat_names).gather(np.repeat(cat, 12)),
             "amount": cents,
-            "currency": np.full(len(cents), "EUR"),
+            "currency": pl.Series(["EUR", "USD"]).gather(np.repeat(in_usd.astype(int), 12)),
         }
     )
 
@@ -127,6 +133,7 @@ def inventory_table(
     issued = np.where(after, np.round(issued * left), issued)
     last = np.where(after, np.minimum(last, (stop - rng.integers(1, 6, n_il))[:, None]), last)
     stranded = safety + np.round(order * rng.uniform(0.8, 2.5, n_il)) + 1
+    stranded = np.where(il_item % 2 == 0, safety, stranded)  # half left at safety level
     on_hand = np.where(after, stranded[:, None], on_hand)
 
     # story 3: critical spares rarely move, and sit at (or just below) their safety stock

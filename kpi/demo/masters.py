@@ -24,6 +24,7 @@ from kpi.demo.reference import (
     PRICE_OUTLOOK,
     REFERENCE_RATE,
     SURNAMES,
+    USD_MOVE,
 )
 
 
@@ -49,6 +50,10 @@ def fx_rates(rng: np.random.Generator) -> Fx:
         dev = np.zeros(len(days))
         for k in range(1, len(days)):  # a mean-reverting wobble around the trend
             dev[k] = 0.985 * dev[k - 1] + shocks[k]
+        if CURRENCIES[i] == "USD":  # the planted FY2026 move (USD_MOVE)
+            frm, to, level = USD_MOVE
+            ramp = np.clip((days - day_number(frm)) / (day_number(to) - day_number(frm)), 0, 1)
+            trend = trend + np.log(level) * ramp
         daily[i] = np.round(np.exp(trend + dev), 6)
     business = (weekday(days) < 5) & (days <= AS_OF_DAY)
     for k in np.flatnonzero(~business):  # weekends (and the future) use the last rate
@@ -148,6 +153,7 @@ def _items(rng: np.random.Generator) -> dict[str, np.ndarray | list]:
     u = rng.random(n)
     medium_or_low = np.where(u < crit_p[:, 0] + crit_p[:, 1], "medium", "low")
     crit = np.where(spare | (u < crit_p[:, 0]), "high", medium_or_low)
+    crit = np.where(spare, "critical", crit)  # a line stops without them
     stocked = spare | (rng.random(n) < np.array([CATEGORIES[c].stocked_share for c in cat]))
     return {
         "cat": cat,
@@ -232,7 +238,7 @@ def draw_master(rng: np.random.Generator) -> Master:
 
     # single source: sole supplier of a high-criticality item
     n_sources = np.bincount(pair_item, minlength=n_items)
-    sole = (n_sources[pair_item] == 1) & (it["crit"][pair_item] == "high")
+    sole = (n_sources[pair_item] == 1) & np.isin(it["crit"][pair_item], ["critical", "high"])
     single = np.bincount(pair_sup[sole], minlength=n_sup) > 0
     strategic = (fast & (rank < 2)) | (single & large)
 

@@ -23,16 +23,39 @@ PO_STATUSES = ("closed", "received", "partially_received", "open")  # closed = i
 PACKAGING = "Packaging"
 PACKAGING_TENDER_START = date(2025, 4, 1)
 MAVERICK_COST_CENTRE = "CC-3030"
+USD_COST_CENTRE = "CC-4030"  # IT Services: budgeted in USD, most of its vendors bill in USD
+# FY2026: the dollar weakens ~4.5 % against the euro between March and August
+USD_MOVE = (date(2026, 3, 1), date(2026, 8, 31), 0.955)
 
 STORIES = {
     "packaging_price_vs_volume": "Packaging: unit prices of the 2025 tender items fall ~8 % "
     "from 2025-04-01 against baseline, while volume grows ~25 % FY2025 over FY2024, so "
     "Packaging spend still rises.",
     "fast_paid_segment": "Large preferred suppliers have 60-day terms but are paid in ~20 days.",
-    "slow_safety_stock": "Critical MRO spares (criticality high, long lead times) have no "
-    "issue for over 180 days but hold no more than safety stock: not obsolete.",
+    "slow_safety_stock": "Critical MRO spares (criticality critical, long lead times) have "
+    "no issue for over 180 days but hold no more than safety stock: not obsolete.",
     "maverick_cost_centre": "CC-3030 Marketing & Events: invoices with no PO grow strongly "
     "in FY2026, so actual spend exceeds budget.",
+}
+# Cases planted so every finance rule has something to show (see kpi.demo.stories).
+CASES = {
+    "credit_notes": "Credit notes (CN-...): negative lines for goods sent back, most "
+    "naming the original invoice's PO, some already settled, in every quarter.",
+    "missing_due_dates": "Two suppliers leave the due date off a few % of their invoices.",
+    "after_the_fact_po": "A handful of POs a quarter are raised after their invoice.",
+    "unknown_po": "A few invoices quote a PO number that does not exist.",
+    "unapproved_po": "A few invoiced POs were never approved (approved_date empty).",
+    "overdue_and_partial": "PO lines past their promised date with nothing or not all "
+    "received at 2026-10-31, and partial deliveries completed after the promised date.",
+    "usd_cost_centre": "CC-4030 IT Services is budgeted in USD while the dollar weakens "
+    "~4.5 % from March to August 2026.",
+    "lump_sum_services": "Some facility services and all fee-based professional services "
+    "are invoiced as a lump sum: no quantity, no unit price.",
+    "mixed_units": "Raw materials are bought by the kg, the l and the m.",
+    "new_and_idle_stock": "A few items stocked at a new location since 2026 have not been "
+    "issued there yet; half of the phased-out items' stock sits at its safety level.",
+    "supplier_terms_history": "On 2025-01-01 four fast-paid suppliers moved from 45 to 60 "
+    "days and three began offering their discount (when the store has supplier_terms).",
 }
 
 
@@ -85,9 +108,9 @@ CATEGORIES: tuple[Category, ...] = (
                "Copper busbar Cu-ETP|Stainless bar 1.4404",
                "Ø10 mm|Ø16 mm|Ø20 mm|Ø25 mm|Ø32 mm|Ø40 mm", "kg", (2.0, 11.0), (300, 5000)),
             _g("Epoxy resin|Powder coating|PU foam system|Silicone compound|Industrial adhesive",
-               "type A|type B|fast cure|food grade", "kg", (4.0, 22.0), (100, 1500)),
+               "type A|type B|fast cure|food grade", "l", (4.0, 22.0), (100, 1500)),
             _g("Steel tube E235|Stainless tube 1.4307|Copper tube",
-               "12x1 mm|18x1.5 mm|22x1.5 mm|28x2 mm|35x2 mm|42x2 mm", "kg", (2.5, 12.0),
+               "12x1 mm|18x1.5 mm|22x1.5 mm|28x2 mm|35x2 mm|42x2 mm", "m", (2.5, 12.0),
                (200, 3000)),
         ),
     ),

@@ -235,14 +235,22 @@ def _po_dates(rng: np.random.Generator, m: Master, ln: Lines) -> DocDates:
     first_line = np.cumsum(ln.doc_n) - ln.doc_n
     lead = m.item_lead[m.pair_item[ln.pair[first_line]]]
     last_rcpt = workdays(inv, -rng.integers(0, 6, n))
-    late = rng.random(n) < m.sup_late_delivery[ln.doc_sup]
-    delay = np.where(late, np.minimum(rng.geometric(1 / 6, n), 40), -rng.integers(0, 3, n))
-    promised = workdays(last_rcpt, -delay)  # in working days
+    u = rng.random(n)
+    p_late = m.sup_late_delivery[ln.doc_sup]
+    gap = rng.geometric(1 / 6, n)
+    early = -rng.integers(0, 3, n)
+    late = u < p_late
+    promised = workdays(last_rcpt, -np.where(late, np.minimum(gap, 40), early))  # working days
     lead_now = np.maximum(1, np.round(lead * rng.uniform(0.8, 1.2, n) * 5 / 7)).astype(np.int64)
     po_day = np.minimum(workdays(promised, -lead_now), workdays(last_rcpt, -1))
     po_day = np.maximum(po_day, day_number(date(2023, 1, 2)))  # the first orders of the data set
     approved = workdays(po_day, rng.choice([0, 1, 1, 1, 2, 2, 3, 4, 6], n))
     approved = np.maximum(np.minimum(approved, last_rcpt), po_day)
+    # orders still open at AS_OF run late more often and longer than their order date
+    # allowed for: overdue lines to chase (the order dates stay as drawn)
+    still_open = (inv > AS_OF_DAY) & ~late & (u < np.minimum(2 * p_late, 0.5))
+    still_open |= (inv > AS_OF_DAY) & late
+    promised = np.where(still_open, workdays(last_rcpt, -np.minimum(3 * gap, 45)), promised)
     promised = np.maximum(promised, approved)
     last_rcpt = np.maximum(last_rcpt, approved)
     inv = np.where(ln.doc_mav, inv, np.maximum(inv, last_rcpt))
@@ -263,7 +271,8 @@ def _receipts(
     rng: np.random.Generator, m: Master, ln: Lines, dd: DocDates, lines: np.ndarray
 ) -> Receipts:
     """Deliveries of the PO lines received by AS_OF: one, or a part first and the rest later.
-    A line promised by AS_OF has arrived by then, however late."""
+    Of the lines promised by AS_OF and not delivered by then, about half arrived late before
+    AS_OF and the rest are still outstanding (overdue open lines)."""
     n = len(lines)
     doc = ln.doc[lines]
     qty = ln.qty[lines]
@@ -282,7 +291,10 @@ def _receipts(
     has_first = split & (first <= AS_OF_DAY)
     has_last = last <= AS_OF_DAY
     overdue = ~has_first & ~has_last & (promised <= AS_OF_DAY)
-    arrived = promised + (rng.random(n) * (AS_OF_DAY - promised + 1)).astype(np.int64)
+    when = rng.random(n)
+    overdue &= when >= 0.45  # the others are still outstanding at AS_OF
+    when = (when - 0.45) / 0.55
+    arrived = promised + (when * (AS_OF_DAY - promised + 1)).astype(np.int64)
     arrived = np.maximum(np.minimum(back_to_weekday(arrived), LAST_WORKDAY), approved)
     last = np.where(overdue, arrived, last)
     last_qty = np.where(split & ~overdue, qty - first_qty, qty)
