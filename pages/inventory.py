@@ -22,8 +22,8 @@ st.caption(
     f"receipt of the item for {ctx.settings.obsolete_after_days} days. Stock received more "
     "recently, or new and never issued yet, is not obsolete (with no receipt on record, its "
     "first snapshot counts as its arrival); the safety level protects idle stock only for a "
-    "critical item (criticality critical or high). The KPIs average each location over its own snapshot "
-    "dates in the period, then add the locations. Amounts in **" + ctx.currency + "**."
+    "critical item (criticality critical or high). The KPIs average each location over its "
+    "own snapshot dates in the period, then add the locations. Amounts in **" + ctx.currency + "**."
 )
 if ctx.period is None:
     no_data("stock snapshots in the store", "Load the inventory on the **Data** page.")

@@ -432,8 +432,9 @@ FROM totals
 -- of the last issue and the item's last goods receipt (any location) on or before the
 -- snapshot; with neither on record, the first snapshot holding the item at the location
 -- (it was there at least since then). So stock received recently, or new and never issued
--- yet, is not obsolete. Obsolete stock of a critical item (criticality 'critical' or 'high') keeps its
--- safety level; of any other item it is obsolete whole, safety level or not.
+-- yet, is not obsolete. Obsolete stock of a critical item (criticality 'critical' or
+-- 'high') keeps its safety level; of any other item it is obsolete whole, safety level or
+-- not.
 WITH receipts AS (
     SELECT po.item_id, gr.receipt_date
     FROM goods_receipts gr
@@ -644,6 +645,8 @@ def _budget_rates(settings: Settings) -> exp.Expression:
         for year, currency, rate in settings.budget_rates
     ] or [(exp.null(), exp.null(), exp.null())]
     return exp.values(rows, alias="budget_rates", columns=["fiscal_year", "currency", "rate"])
+
+
 def exempt_categories(names: tuple[str, ...]) -> exp.Expression:
     """The PO-exempt categories as a typed list literal (an empty list stays VARCHAR[])."""
     values = exp.Array(expressions=[literal(name) for name in names])
