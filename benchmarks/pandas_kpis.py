@@ -2,7 +2,8 @@
 
 The canonical tables are read from DuckDB with `.df()` (only the columns the subset needs)
 and everything after that is pandas: fx conversion, payment facts, budget against actual,
-year on year, goods receipts against promises, stock classes. Same meanings as the curated
+year on year, goods receipts against promises, stock classes (obsolete by last movement,
+averaged per location over its own snapshots). Same meanings as the curated
 views of kpi/store/views.py, for the demo's settings (fiscal year = calendar year, EUR
 reporting).
 Left out: the KPIs that need contract prices or savings initiatives (spend under
@@ -30,6 +31,7 @@ KPIS = (
     "days_inventory",
     "excess_inventory_value",
     "safety_stock_value",
+    "obsolete_stock_value",
     "supplier_otd",
     "po_cycle_time_days",
 )
@@ -46,10 +48,11 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         "fx_rates": "date, currency, rate",
         "budgets": "period, amount, currency",
         "purchase_orders": "po_id, po_line, po_date, approved_date, promised_date, quantity, "
-        "status",
+        "status, item_id",
         "goods_receipts": "po_id, po_line, receipt_date, quantity",
-        "inventory": "snapshot_date, on_hand_qty, unit_cost, currency, safety_stock_qty, "
-        "max_stock_qty, last_issue_date, issued_qty_90d",
+        "inventory": "snapshot_date, item_id, location, on_hand_qty, unit_cost, currency, "
+        "safety_stock_qty, max_stock_qty, last_issue_date, issued_qty_90d",
+        "items": "item_id, criticality",
     }
     return {name: con.sql(f"SELECT {cols} FROM {name}").df() for name, cols in wanted.items()}
 
@@ -65,7 +68,7 @@ def compute(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         _budget(inv, quarter, t["budgets"], t["fx_rates"]),
         _yoy(amount, inv["invoice_date"]),
         _payments(inv, amount, factor, t["suppliers"]),
-        _inventory(t["inventory"], t["fx_rates"]),
+        _inventory(t["inventory"], t["items"], _item_receipts(t), t["fx_rates"]),
         _purchase_orders(t["purchase_orders"], t["goods_receipts"], _last_data_day(t)),
     ]
     return pd.concat(frames, ignore_index=True)
@@ -85,6 +88,18 @@ def _round(x: pd.Series, places: int) -> pd.Series:
     """Round half away from zero, as DuckDB rounds DECIMAL (numpy rounds half to even)."""
     scale = 10.0**places
     return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
+
+
+def _cents_times_rate(cents: pd.Series, rate: pd.Series, rate_places: int) -> pd.Series:
+    """Cents x a decimal rate, rounded half away from zero to the cent, in exact integers:
+    DuckDB multiplies DECIMALs exactly, floats do not (9207.00 x 1.5 % = 138.105 exactly,
+    138.10499999999999 in floats, which would round to 138.10 instead of 138.11)."""
+    known = cents.notna() & rate.notna()
+    whole = np.rint(cents.where(known, 0)).astype("int64")
+    scale = 10**rate_places
+    product = whole * np.rint(rate.where(known, 0) * scale).astype("int64")
+    rounded = np.sign(product) * ((np.abs(product) + scale // 2) // scale)
+    return rounded.where(known)
 
 
 def _quarter(dates: pd.Series) -> pd.Series:
@@ -198,6 +213,7 @@ def _payments(
 ) -> pd.DataFrame:
     paid = inv["paid_date"].notna()
     sup = inv[["supplier_id"]].merge(suppliers, on="supplier_id", how="left")
+    offered_pct = sup["discount_pct"].fillna(0).set_axis(inv.index)
     frame = pd.DataFrame(
         {
             "q": _quarter(inv["paid_date"]),
@@ -205,7 +221,8 @@ def _payments(
             "weighted_days": amount * (inv["paid_date"] - inv["invoice_date"]).dt.days,
             "on_time": amount.where(inv["paid_date"] <= inv["due_date"]),
             "captured": _round(inv["discount_taken"].fillna(0) * factor, 2),
-            "available": _round(amount * sup["discount_pct"].fillna(0).values * 0.01, 2),
+            # the discount offered: amount x discount_pct % (a DECIMAL(9,4)), to the cent
+            "available": _cents_times_rate(amount * 100, offered_pct / 100, 6) / 100,
             "sme": amount.where(sup["size"].values == "sme"),
         }
     )
@@ -219,37 +236,80 @@ def _payments(
     return _long(g, {n: n for n in [*names, "late_payment_rate_sme"]})
 
 
-def _inventory(inv: pd.DataFrame, fx: pd.DataFrame) -> pd.DataFrame:
+def _item_receipts(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each item's goods-receipt dates (any location), from the order line received."""
+    po = t["purchase_orders"][["po_id", "po_line", "item_id"]].dropna(subset=["item_id"])
+    got = t["goods_receipts"][["po_id", "po_line", "receipt_date"]].dropna()
+    days = got.merge(po, on=["po_id", "po_line"])[["item_id", "receipt_date"]]
+    return days.drop_duplicates().assign(receipt_date=lambda d: pd.to_datetime(d["receipt_date"]))
+
+
+def _inventory(
+    inv: pd.DataFrame, items: pd.DataFrame, receipts: pd.DataFrame, fx: pd.DataFrame
+) -> pd.DataFrame:
+    """Stock classes. Obsolete: idle more than OBSOLETE_DAYS since the last movement (the
+    later of the last issue and the item's last receipt by the snapshot; with neither, the
+    item's first snapshot at the location). Only a critical item (criticality critical or
+    high) keeps its safety level when idle. Values per location over its own snapshot
+    count in the quarter, summed over locations."""
+    inv = inv.reset_index(drop=True)
     snap = pd.to_datetime(inv["snapshot_date"])
     cost = _round(inv["unit_cost"] * _fx_factor(inv["currency"], snap, fx), 4)
-    on_hand, safety_level = inv["on_hand_qty"], inv["safety_stock_qty"].fillna(0)
-    safety = np.minimum(on_hand, safety_level)
-    idle = (snap - pd.to_datetime(inv["last_issue_date"])).dt.days
-    obsolete = ((idle > OBSOLETE_DAYS) | idle.isna()) & (on_hand > safety_level)
+    on_hand, level = inv["on_hand_qty"], inv["safety_stock_qty"].fillna(0)
+    # the item's latest receipt on or before each snapshot
+    keyed = pd.DataFrame({"row": inv.index, "item_id": inv["item_id"], "date": snap})
+    latest = (
+        pd.merge_asof(
+            keyed.sort_values("date"),
+            receipts.rename(columns={"receipt_date": "date"})
+            .assign(received=lambda d: d["date"])
+            .sort_values("date"),
+            on="date",
+            by="item_id",
+        )
+        .set_index("row")["received"]
+        .reindex(inv.index)
+    )
+    issued = pd.to_datetime(inv["last_issue_date"])
+    moved = pd.concat([issued, latest], axis=1).max(axis=1)
+    first_seen = snap.groupby([inv["item_id"], inv["location"]]).transform("min")
+    idle = (snap - moved.fillna(first_seen)).dt.days
+    criticality = inv[["item_id"]].merge(items, on="item_id", how="left")["criticality"]
+    critical = criticality.fillna("").str.lower().isin(["critical", "high"]).set_axis(inv.index)
+    obsolete = (idle > OBSOLETE_DAYS) & (~critical | (on_hand > level))
+    safety = np.minimum(on_hand, level).where(~obsolete | critical, 0)
     ceiling = np.maximum(inv["max_stock_qty"].fillna(on_hand), safety)
     excess = np.maximum(on_hand - ceiling, 0).where(~obsolete, 0)
     frame = pd.DataFrame(
         {
             "q": _quarter(snap),
+            "location": inv["location"],
             "snapshot": snap,
             "stock": _round(on_hand * cost, 2),
             "usage": inv["issued_qty_90d"].fillna(0) * cost / 90,
             "excess": _round(excess * cost, 2),
             "safety": _round(safety * cost, 2),
+            "obsolete": _round((on_hand - safety).where(obsolete, 0) * cost, 2),
         }
     )
-    g = frame.groupby("q").agg(
+    per_location = frame.groupby(["q", "location"]).agg(
         stock=("stock", "sum"),
         usage=("usage", "sum"),
         excess=("excess", "sum"),
         safety=("safety", "sum"),
+        obsolete=("obsolete", "sum"),
         snapshots=("snapshot", "nunique"),
     )
+    averaged = per_location.drop(columns="snapshots").div(per_location["snapshots"], axis=0)
+    g = averaged.groupby(level="q").sum()
     g["days_inventory"] = g["stock"] / g["usage"].where(g["usage"] != 0)
-    g["excess_inventory_value"] = g["excess"] / g["snapshots"]
-    g["safety_stock_value"] = g["safety"] / g["snapshots"]
-    names = ["days_inventory", "excess_inventory_value", "safety_stock_value"]
-    return _long(g, {n: n for n in names})
+    names = {
+        "days_inventory": "days_inventory",
+        "excess": "excess_inventory_value",
+        "safety": "safety_stock_value",
+        "obsolete": "obsolete_stock_value",
+    }
+    return _long(g, names)
 
 
 def _purchase_orders(
