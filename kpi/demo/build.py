@@ -198,6 +198,8 @@ def _tables(
     savings = savings_table(m, ln, plan, usage_per_day(m, ln))
     tables = {
         "suppliers": suppliers_table(m),
+        # no terms history in the demo: every invoice is judged on today's supplier terms
+        "supplier_terms": pl.DataFrame(schema={"supplier_id": pl.String}),
         "items": items_table(m, safety_milli),
         "contracts": contracts_table(m, contract_rows),
         "purchase_orders": flow.purchase_orders,

@@ -484,9 +484,7 @@ def _create_statements(settings: Settings, display_currency: str | None) -> tupl
 # (the next load adds them) reads them as empty, so its views keep working meanwhile.
 ADDED_TABLES = ("supplier_terms",)
 
-_PRESENT_TABLES = (
-    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-)
+_PRESENT_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
 
 
 @lru_cache(maxsize=len(ADDED_TABLES))
