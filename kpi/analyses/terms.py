@@ -121,6 +121,10 @@ def load_policy(path: Path | None = None) -> PaymentPolicy:
 
 
 # ---- payment terms & cash page ------------------------------------------------------------
+# the KPIs whose figures the page and the simulator take from the engine
+DAYS_TO_PAY_KPI = "days_to_pay"
+EARLY_PAYMENT_KPI = "early_payment_without_discount"
+OVERDUE_KPI = "overdue_payables"
 # what the payment figures can be narrowed by (a payment knows its invoice's category and
 # cost centre); the simulator moves whole suppliers, so it honours no filter at all
 TERMS_FILTERS = ("category", "cost_centre")
@@ -138,10 +142,49 @@ def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     return _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
 
 
+def _kpis_by_month(store: Store, scope: Scope, kpi_ids: list[str]) -> pl.DataFrame:
+    """KPIs per month over the scope, by the engine: `period` and one column per KPI."""
+    defs = select_definitions(load_definitions(None, store.settings), kpi_ids)
+    result = compute(
+        store, defs, "month", (), scope.start, scope.end, scope.as_dict(), scope.currency
+    ).frame
+    frame = pl.DataFrame({"period": sorted(set(result["period"].to_list()))}, {"period": pl.String})
+    for kpi_id in kpi_ids:
+        values = result.filter(pl.col("kpi") == kpi_id).select("period", pl.col("value"))
+        frame = frame.join(values.rename({"value": kpi_id}), on="period", how="left")
+    return frame
+
+
 def payments_by_month(store: Store, scope: Scope) -> pl.DataFrame:
-    """Per month paid: days to pay vs terms, late payments (SMEs apart), discounts."""
+    """Per month paid: days to pay vs terms, late payments (SMEs apart), discounts, early
+    payment without discount. Days to pay and early payment are the KPIs, by the engine."""
     scope.params(TERMS_FILTERS)
-    return _payments(store, q.payments_by_month(scope.as_dict()), scope)
+    frame = _payments(store, q.payments_by_month(scope.as_dict()), scope)
+    kpis = _kpis_by_month(store, scope, [DAYS_TO_PAY_KPI, EARLY_PAYMENT_KPI])
+    kpis = kpis.with_columns(pl.col(DAYS_TO_PAY_KPI).round(1))
+    return frame.join(kpis, on="period", how="left").select(
+        "period", DAYS_TO_PAY_KPI, *[c for c in frame.columns if c != "period"], EARLY_PAYMENT_KPI
+    )
+
+
+def overdue_by_bucket(store: Store, scope: Scope) -> pl.DataFrame:
+    """The overdue_payables KPI by ageing bucket (by the engine), as of the last data day:
+    the sidebar's period does not move it, its category and cost-centre filters do."""
+    scope.params(TERMS_FILTERS)
+    defs = select_definitions(load_definitions(None, store.settings), [OVERDUE_KPI])
+    frame = compute(
+        store, defs, "month", ["ageing_bucket"], filters=scope.as_dict(), currency=scope.currency
+    ).frame
+    return frame.filter(pl.col("ageing_bucket").is_not_null()).select(
+        "ageing_bucket", pl.col("value").alias("overdue_amount"), pl.col("period").alias("month")
+    )
+
+
+def overdue_lines(store: Store, scope: Scope) -> pl.DataFrame:
+    """The open lines past their due date on the last data day, oldest first."""
+    scope.params(TERMS_FILTERS)
+    query, params = q.overdue_lines(scope.as_dict())
+    return run(store, query, params, scope.currency)
 
 
 def policy_breaches(store: Store, scope: Scope, policy: PaymentPolicy) -> pl.DataFrame:
@@ -200,8 +243,6 @@ SUMMARY_KEYS = (
 )
 # the money of a saved scenario's own columns (terms_scenarios)
 MONEY_KEYS = SUMMARY_KEYS[1:7]
-# the KPI the simulator's "days we pay in today" is (computed by the engine, per supplier)
-DAYS_TO_PAY_KPI = "days_to_pay"
 
 
 @lru_cache(maxsize=4)

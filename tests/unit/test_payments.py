@@ -197,3 +197,32 @@ def test_headline_counts_suppliers_over_the_legal_maximum(store):
     assert s.summary["suppliers_over_legal_max"] == 1
     assert s.summary["net_benefit"] == D("32.33")  # 8.22 + 24.11
     assert s.summary["net_benefit_without_legal_breaches"] == D("24.11")  # P3 alone
+
+
+def test_the_page_takes_its_monthly_figures_from_the_kpis(store):
+    from kpi.analyses.terms import overdue_by_bucket, overdue_lines, payments_by_month
+    from kpi.core.scope import Scope
+
+    scope = Scope.of(date(2026, 1, 1), date(2026, 6, 30))
+    monthly = {r["period"]: r for r in payments_by_month(store, scope).to_dicts()}
+    # 2026-02: days to pay 411,000 / 15,000 = 27.4 and early payment 3,000.00 (as the KPIs);
+    # the credit note C2 is not a payment: paid 15,000.00, not 6,000.00
+    feb = monthly["2026-02"]
+    assert feb["days_to_pay"] == pytest.approx(27.4)
+    assert feb["early_payment_without_discount"] == pytest.approx(3000.0)
+    assert feb["paid_amount"] == D("15000.00")
+    # D1 paid 10 days late to an SME, judged against its derived due date
+    assert feb["late_amount_sme"] == D("1000.00")
+    # early without discount: D2 3,000 x 9 days (02-10 -> 02-19) -> 9.0
+    assert feb["days_early_no_discount"] == pytest.approx(9.0)
+    buckets = overdue_by_bucket(store, scope)
+    assert dict(zip(buckets["ageing_bucket"], buckets["overdue_amount"], strict=True)) == {
+        "1-30 days": pytest.approx(1100.0),
+        "31-60 days": pytest.approx(200.0),
+        "61-90 days": pytest.approx(800.0),
+        "over 90 days": pytest.approx(400.0),
+    }
+    lines = overdue_lines(store, scope)
+    # oldest first: F3 91 d, F4 72, F2 60, F1 30, G1 15
+    assert lines["invoice_id"].to_list() == ["F3", "F4", "F2", "F1", "G1"]
+    assert lines["amount"].sum() == D("2500.00")

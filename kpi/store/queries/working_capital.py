@@ -34,6 +34,9 @@ def _filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> dict[st
 # ---- payment terms & cash -----------------------------------------------------------------
 # Over the lines paid in [start, end]: amount-weighted means of days to pay and of terms
 # (terms only over lines whose supplier has terms), in the category and cost centre filters.
+# Credit notes are not payments: left out here as in the payment KPIs (they stay in spend).
+# Per month, days to pay and early payment without discount are the KPIs themselves, by the
+# engine (kpi.analyses.terms.payments_by_month); these queries give what no KPI defines.
 
 _TERMS_BY_SEGMENT = """
 SELECT CAST(__segment__ AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS suppliers,
@@ -47,6 +50,7 @@ SELECT CAST(__segment__ AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS s
            AS invoice_terms_days
 FROM payments
 WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+  AND NOT is_credit_note
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
   AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY 1 ORDER BY paid_amount DESC, segment
@@ -54,7 +58,6 @@ GROUP BY 1 ORDER BY paid_amount DESC, segment
 
 PAYMENTS_BY_MONTH = """
 SELECT strftime(paid_date, '%Y-%m') AS period,
-       round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
        round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
              / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
            AS contract_terms_days,
@@ -74,9 +77,13 @@ SELECT strftime(paid_date, '%Y-%m') AS period,
            AS late_invoices_other,
        coalesce(sum(discount_available) FILTER (WHERE discount_offered), 0) AS discounts_offered,
        coalesce(sum(discount_captured), 0) AS discounts_taken,
-       coalesce(sum(discount_available) FILTER (WHERE discount_missed), 0) AS discounts_missed
+       coalesce(sum(discount_available) FILTER (WHERE discount_missed), 0) AS discounts_missed,
+       round(sum(amount * days_early) FILTER (WHERE paid_early_no_discount)
+             / nullif(sum(amount) FILTER (WHERE paid_early_no_discount), 0), 1)
+           AS days_early_no_discount
 FROM payments
 WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+  AND NOT is_credit_note
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
   AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY 1 ORDER BY 1
@@ -89,6 +96,7 @@ WITH paid AS (
            count(DISTINCT invoice_id) FILTER (WHERE paid_late) AS late_invoices
     FROM payments
     WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+      AND NOT is_credit_note
       AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
       AND ($cost_centre::VARCHAR[] IS NULL
            OR list_contains($cost_centre::VARCHAR[], cost_centre))
@@ -115,14 +123,33 @@ def terms_by_segment(segment: str, filters: dict[str, list[str]]) -> tuple[str, 
 
 
 def payments_by_month(filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Per month of the paid date: days to pay and terms, late payments (SMEs apart) and
-    early-payment discounts offered, taken and missed."""
+    """Per month of the paid date: terms, late payments (SMEs apart), early-payment
+    discounts offered, taken and missed, and the mean days paid early without discount."""
     return PAYMENTS_BY_MONTH, _filters(filters, PAYMENT_FILTERS)
 
 
 def supplier_terms(filters: dict[str, list[str]]) -> tuple[str, dict]:
     """Every supplier with its terms and discount, and what was paid to it in [start, end]."""
     return SUPPLIER_TERMS, _filters(filters, PAYMENT_FILTERS)
+
+
+# The open lines past their due date on the last data day, oldest first: the detail under the
+# overdue_payables KPI (whose figures come from the engine).
+OVERDUE_LINES = """
+SELECT supplier_id, supplier, supplier_size, category, cost_centre, invoice_id, invoice_line,
+       invoice_date, due_date, effective_due_date, due_date_from_terms, amount, days_overdue,
+       ageing_bucket, as_of_date
+FROM payments
+WHERE days_overdue > 0
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
+ORDER BY days_overdue DESC, amount DESC, invoice_id, invoice_line
+"""
+
+
+def overdue_lines(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Every open line past its due date on the last data day, in the filters."""
+    return OVERDUE_LINES, _filters(filters, PAYMENT_FILTERS)
 
 
 # ---- terms simulator ----------------------------------------------------------------------
