@@ -35,7 +35,14 @@ from sqlglot import exp
 from kpi.core.people import Person
 from kpi.demo.initiatives import contracts_table, draw_contracts, plan_initiatives
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
-from kpi.demo.masters import draw_master, fx_rates, items_table, price_outlook, suppliers_table
+from kpi.demo.masters import (
+    draw_master,
+    fx_rates,
+    items_table,
+    price_outlook,
+    supplier_terms_table,
+    suppliers_table,
+)
 from kpi.demo.reference import LINES_AT_SCALE_1
 from kpi.demo.transactions import draw_flow, draw_lines
 from kpi.ingest.loader import DEMO_LOADER
@@ -198,8 +205,7 @@ def _tables(
     savings = savings_table(m, ln, plan, usage_per_day(m, ln))
     tables = {
         "suppliers": suppliers_table(m),
-        # no terms history in the demo: every invoice is judged on today's supplier terms
-        "supplier_terms": pl.DataFrame(schema={"supplier_id": pl.String}),
+        "supplier_terms": supplier_terms_table(m),
         "items": items_table(m, safety_milli),
         "contracts": contracts_table(m, contract_rows),
         "purchase_orders": flow.purchase_orders,

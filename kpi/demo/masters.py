@@ -17,6 +17,7 @@ from kpi.demo.reference import (
     COUNTRY_CURRENCY,
     COUNTRY_MIX,
     CURRENCIES,
+    FIRST_DAY,
     FX_FROM,
     HORIZON,
     LEGAL_FORMS,
@@ -397,6 +398,22 @@ def suppliers_table(m: Master) -> pl.DataFrame:
             "discount_days": m.sup_disc_days,
             "strategic": m.sup_strategic,
             "single_source": m.sup_single,
+        }
+    )
+
+
+def supplier_terms_table(m: Master) -> pl.DataFrame:
+    """The terms history of the suppliers offering an early-payment discount: the terms of
+    the suppliers table, agreed on the first day of the data (the invoices' discounts were
+    drawn on them, so every figure reads the same with or without this history)."""
+    idx = np.flatnonzero(m.sup_disc > 0)
+    return pl.DataFrame(
+        {
+            "supplier_id": [m.sup_id[i] for i in idx],
+            "valid_from": date_series(np.full(idx.size, day_number(FIRST_DAY))),
+            "payment_terms_days": m.sup_terms[idx],
+            "discount_pct": np.round(m.sup_disc[idx] * 10_000).astype(np.int64),
+            "discount_days": m.sup_disc_days[idx],
         }
     )
 

@@ -151,7 +151,11 @@ WITH last AS (
     FROM (SELECT DISTINCT supplier_id, invoice_date AS day FROM invoices) k
     ASOF LEFT JOIN supplier_terms st ON st.supplier_id = k.supplier_id AND k.day >= st.valid_from
 ), lines AS (
-    SELECT sp.*, coalesce(sp.source_amount < 0, false) AS credit_note,
+    SELECT sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country,
+           sp.supplier_size, sp.preferred, sp.category, sp.cost_centre, sp.has_po,
+           sp.invoice_date, sp.due_date, sp.paid_date, sp.amount, sp.source_currency,
+           sp.fx_factor, sp.discount_taken,
+           coalesce(sp.source_amount < 0, false) AS credit_note,
            CASE WHEN td.valid_from IS NULL THEN s.payment_terms_days
                 ELSE td.payment_terms_days END AS terms_days,
            CASE WHEN td.valid_from IS NULL THEN coalesce(s.discount_pct, 0)
