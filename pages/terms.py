@@ -169,7 +169,9 @@ with tab_overdue:
         "over 90."
     )
     buckets = cached(overdue_by_bucket, ctx, ctx.scope)
-    if buckets.is_empty():
+    if buckets is None:
+        st.info("The KPI overdue_payables is not in config/kpis.yaml: add it to see this.")
+    elif buckets.is_empty():
         st.success("No open invoice is past its due date on the last data day.")
     else:
         st.plotly_chart(wc_charts.overdue_ageing(buckets, ctx.currency), key="c_overdue")

@@ -26,7 +26,7 @@ from kpi.core.permissions import require_scenario_saver
 from kpi.core.scope import Scope
 from kpi.core.settings import FiscalCalendar, Settings, config_dir
 from kpi.semantic.definitions import DefinitionsError, load_definitions
-from kpi.semantic.engine import ComputeError, compute, select_definitions
+from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
@@ -142,11 +142,23 @@ def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     return _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
 
 
+def _defined(store: Store, kpi_ids: list[str]) -> list:
+    """The definitions of those KPIs that config/kpis.yaml holds (an edited file may not)."""
+    return [k for k in load_definitions(None, store.settings) if k.id in kpi_ids]
+
+
 def _kpis_by_month(store: Store, scope: Scope, kpi_ids: list[str]) -> pl.DataFrame:
-    """KPIs per month over the scope, by the engine: `period` and one column per KPI."""
-    defs = select_definitions(load_definitions(None, store.settings), kpi_ids)
+    """KPIs per month over the scope, by the engine: `period` and one column per KPI (empty
+    for a KPI the definitions do not hold: there is no formula to compute it by)."""
     result = compute(
-        store, defs, "month", (), scope.start, scope.end, scope.as_dict(), scope.currency
+        store,
+        _defined(store, kpi_ids),
+        "month",
+        (),
+        scope.start,
+        scope.end,
+        scope.as_dict(),
+        scope.currency,
     ).frame
     frame = pl.DataFrame({"period": sorted(set(result["period"].to_list()))}, {"period": pl.String})
     for kpi_id in kpi_ids:
@@ -167,11 +179,14 @@ def payments_by_month(store: Store, scope: Scope) -> pl.DataFrame:
     )
 
 
-def overdue_by_bucket(store: Store, scope: Scope) -> pl.DataFrame:
+def overdue_by_bucket(store: Store, scope: Scope) -> pl.DataFrame | None:
     """The overdue_payables KPI by ageing bucket (by the engine), as of the last data day:
-    the sidebar's period does not move it, its category and cost-centre filters do."""
+    the sidebar's period does not move it, its category and cost-centre filters do. None
+    when the definitions do not hold the KPI."""
     scope.params(TERMS_FILTERS)
-    defs = select_definitions(load_definitions(None, store.settings), [OVERDUE_KPI])
+    defs = _defined(store, [OVERDUE_KPI])
+    if not defs:
+        return None
     frame = compute(
         store, defs, "month", ["ageing_bucket"], filters=scope.as_dict(), currency=scope.currency
     ).frame
@@ -418,13 +433,15 @@ def _days_to_pay_by_supplier(
 
     The engine groups by period; a fiscal calendar whose year starts in the window's first
     month makes these twelve months one period, so each supplier gets one value of the KPI.
+    Definitions without the KPI give no value at all (no second formula stands in for it):
+    each supplier's days today then rest on its open overdue invoices or its terms.
     """
     try:
-        kpi = select_definitions(load_definitions(None, store.settings), [DAYS_TO_PAY_KPI])
-    except (DefinitionsError, ComputeError) as exc:
-        raise ScenarioError(
-            f"the simulator needs the KPI '{DAYS_TO_PAY_KPI}' of config/kpis.yaml: {exc}"
-        ) from exc
+        kpi = _defined(store, [DAYS_TO_PAY_KPI])
+    except DefinitionsError as exc:
+        raise ScenarioError(f"config/kpis.yaml cannot be read: {exc}") from exc
+    if not kpi:
+        return [], []
     year = replace(store.settings, fiscal=FiscalCalendar(year_start_month=first_day.month))
     result = compute(
         Store(store.path, year), kpi, "year", ["supplier_id"], first_day, last_day,
