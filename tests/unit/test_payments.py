@@ -226,3 +226,17 @@ def test_the_page_takes_its_monthly_figures_from_the_kpis(store):
     # oldest first: F3 91 d, F4 72, F2 60, F1 30, G1 15
     assert lines["invoice_id"].to_list() == ["F3", "F4", "F2", "F1", "G1"]
     assert lines["amount"].sum() == D("2500.00")
+
+
+def test_a_store_written_before_supplier_terms_still_reads(tmp_path):
+    import duckdb
+
+    store = payments_fixture.build(tmp_path / "old.duckdb")
+    con = duckdb.connect(str(store.path))
+    con.execute("DROP TABLE supplier_terms")  # as a store built before the table existed
+    con.close()
+    # without the history, E1 is judged on today's terms (2 %): offered 20.00, all counted
+    assert line(store, "E1", "discount_available", "discount_captured_counted") == (
+        D("20.00"),
+        D("20.00"),
+    )
