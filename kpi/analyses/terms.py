@@ -150,16 +150,9 @@ def _defined(store: Store, kpi_ids: list[str]) -> list:
 def _kpis_by_month(store: Store, scope: Scope, kpi_ids: list[str]) -> pl.DataFrame:
     """KPIs per month over the scope, by the engine: `period` and one column per KPI (empty
     for a KPI the definitions do not hold: there is no formula to compute it by)."""
-    result = compute(
-        store,
-        _defined(store, kpi_ids),
-        "month",
-        (),
-        scope.start,
-        scope.end,
-        scope.as_dict(),
-        scope.currency,
-    ).frame
+    defs, filters = _defined(store, kpi_ids), scope.as_dict()
+    result = compute(store, defs, "month", (), scope.start, scope.end, filters, scope.currency)
+    result = result.frame
     frame = pl.DataFrame({"period": sorted(set(result["period"].to_list()))}, {"period": pl.String})
     for kpi_id in kpi_ids:
         values = result.filter(pl.col("kpi") == kpi_id).select("period", pl.col("value"))
@@ -376,14 +369,8 @@ def _supplier_effect(row: dict, days: int, policy: PaymentPolicy) -> dict:
     }
 
 
-def _why(
-    terms: int | None,
-    today: Decimal,
-    days: int,
-    contract_change: Decimal,
-    over_legal: bool,
-    legal: int | None,
-) -> str:
+def _why(terms: int | None, today: Decimal, days: int, contract_change: Decimal,
+         over_legal: bool, legal: int | None) -> str:  # fmt: skip
     """The supplier's line in plain words: what moves the cash, what moves its prices."""
     cash = f"paid in {today} d today, {days} d after: cash follows the {days - today:+} d"
     if terms is None:
