@@ -76,6 +76,8 @@ lines AS MATERIALIZED (
            CAST(round(i.amount * f.factor, 2) AS DECIMAL(18, 2)) AS amount,
            CAST(round(coalesce(i.discount_taken, 0) * f.factor, 2) AS DECIMAL(18, 2))
                AS discount_captured,
+           coalesce(i.discount_taken, 0) = 0 AS no_discount_taken,
+           coalesce(i.amount < 0, false) AS credit_note,
            cp.contract_unit_price IS NOT NULL OR cc.supplier_id IS NOT NULL AS on_contract,
            CAST(round((i.unit_price - cp.contract_unit_price) * i.quantity * f.factor, 2)
                 AS DECIMAL(18, 2)) AS price_variance
@@ -257,19 +259,48 @@ savings_q AS (
     FROM saving_lines
     GROUP BY quarter
 ),
-payments_q AS (
-    SELECT CAST(date_trunc('quarter', l.paid_date) AS DATE) AS quarter,
-           sum(l.amount * (l.paid_date - l.invoice_date)) / nullif(sum(l.amount), 0)
-               AS days_to_pay,
-           coalesce(sum(l.amount) FILTER (WHERE l.paid_date <= l.due_date), 0)
-               / nullif(sum(l.amount), 0) AS on_time,
-           coalesce(sum(l.discount_captured), 0) / nullif(sum(CAST(round(
-               l.amount * coalesce(s.discount_pct, 0) * 0.01, 2) AS DECIMAL(18, 2))), 0)
-               AS discount_capture,
-           coalesce(sum(l.amount) FILTER (WHERE l.paid_date > l.due_date AND s.size = 'sme'), 0)
-               / nullif(sum(l.amount) FILTER (WHERE s.size = 'sme'), 0) AS late_sme
+-- payment facts: the due date is the invoice's, else the invoice date plus the terms in
+-- force that day (supplier_terms as of the invoice date, else suppliers); credit notes are
+-- judged neither on time nor late and offer no discount
+pay_lines AS (
+    SELECT l.invoice_date, l.paid_date, l.amount, l.discount_captured, l.no_discount_taken,
+           l.credit_note, s.size,
+           coalesce(l.due_date, l.invoice_date + CASE WHEN t.valid_from IS NULL
+               THEN s.payment_terms_days ELSE t.payment_terms_days END) AS due,
+           CASE WHEN l.credit_note THEN CAST(0 AS DECIMAL(18, 2))
+                ELSE CAST(round(l.amount * CASE WHEN t.valid_from IS NULL
+                    THEN coalesce(s.discount_pct, 0) ELSE coalesce(t.discount_pct, 0) END
+                    * 0.01, 2) AS DECIMAL(18, 2)) END AS available
     FROM lines l LEFT JOIN suppliers s ON s.supplier_id = l.supplier_id
-    WHERE l.paid_date IS NOT NULL
+    ASOF LEFT JOIN supplier_terms t
+      ON t.supplier_id = l.supplier_id AND l.invoice_date >= t.valid_from
+),
+payments_q AS (
+    SELECT CAST(date_trunc('quarter', paid_date) AS DATE) AS quarter,
+           sum(amount * (paid_date - invoice_date)) FILTER (WHERE NOT credit_note)
+               / nullif(sum(amount) FILTER (WHERE NOT credit_note), 0) AS days_to_pay,
+           coalesce(sum(amount) FILTER (WHERE NOT credit_note AND paid_date <= due), 0)
+               / nullif(sum(amount) FILTER (WHERE NOT credit_note AND due IS NOT NULL), 0)
+               AS on_time,
+           coalesce(sum(least(discount_captured, available)), 0) / nullif(sum(available), 0)
+               AS discount_capture,
+           coalesce(sum(amount) FILTER (WHERE NOT credit_note AND paid_date > due
+                                        AND size = 'sme'), 0)
+               / nullif(sum(amount) FILTER (WHERE NOT credit_note AND due IS NOT NULL
+                                            AND size = 'sme'), 0) AS late_sme,
+           coalesce(sum(amount) FILTER (WHERE NOT credit_note AND paid_date < due
+                                        AND no_discount_taken), 0) AS early_no_discount
+    FROM pay_lines
+    WHERE paid_date IS NOT NULL
+    GROUP BY 1
+),
+-- open lines past due on the last data day (the latest invoice or paid date), in its quarter
+overdue_q AS (
+    SELECT CAST(date_trunc('quarter', d.last_day) AS DATE) AS quarter,
+           coalesce(sum(p.amount) FILTER (WHERE p.paid_date IS NULL AND NOT p.credit_note
+                                          AND p.due < d.last_day), 0) AS overdue
+    FROM pay_lines p,
+         (SELECT greatest(max(invoice_date), max(paid_date)) AS last_day FROM invoices) d
     GROUP BY 1
 ),
 -- stock: obsolete when nothing moved for more than 180 days; the last movement is the later
@@ -442,7 +473,10 @@ FROM (
     UNION ALL
     SELECT kpi, quarter, value FROM payments_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
         days_to_pay AS 'days_to_pay', on_time AS 'on_time_payment_rate',
-        discount_capture AS 'discount_capture_rate', late_sme AS 'late_payment_rate_sme'))
+        discount_capture AS 'discount_capture_rate', late_sme AS 'late_payment_rate_sme',
+        early_no_discount AS 'early_payment_without_discount'))
+    UNION ALL
+    SELECT 'overdue_payables', quarter, overdue FROM overdue_q
     UNION ALL
     SELECT kpi, quarter, value FROM inventory_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
         days_inventory AS 'days_inventory', excess AS 'excess_inventory_value',

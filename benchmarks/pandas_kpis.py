@@ -44,7 +44,8 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     wanted = {
         "invoices": "invoice_date, due_date, paid_date, supplier_id, po_id, amount, currency, "
         "discount_taken",
-        "suppliers": "supplier_id, size, discount_pct",
+        "suppliers": "supplier_id, size, discount_pct, payment_terms_days",
+        "supplier_terms": "supplier_id, valid_from, payment_terms_days, discount_pct",
         "fx_rates": "date, currency, rate",
         "budgets": "period, amount, currency",
         "purchase_orders": "po_id, po_line, po_date, approved_date, promised_date, quantity, "
@@ -67,7 +68,7 @@ def compute(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
         _spend(amount, _on_po(inv, t["purchase_orders"]), quarter),
         _budget(inv, quarter, t["budgets"], t["fx_rates"]),
         _yoy(amount, inv["invoice_date"]),
-        _payments(inv, amount, factor, t["suppliers"]),
+        _payments(inv, amount, factor, t["suppliers"], t["supplier_terms"]),
         _inventory(t["inventory"], t["items"], _item_receipts(t), t["fx_rates"]),
         _purchase_orders(t["purchase_orders"], t["goods_receipts"], _last_data_day(t)),
     ]
@@ -208,28 +209,61 @@ def _yoy(amount: pd.Series, invoice_date: pd.Series) -> pd.DataFrame:
     return _long(change.to_frame(name), {name: name})
 
 
+def _terms_of_the_day(inv: pd.DataFrame, terms: pd.DataFrame) -> pd.DataFrame:
+    """Per invoice line, the supplier_terms row in force on its invoice date (NaN: none)."""
+    # one key type on both sides (an empty or tiny table may come back as object)
+    ids = inv["supplier_id"].astype("string")
+    keys = pd.DataFrame({"supplier_id": ids, "day": pd.to_datetime(inv["invoice_date"])})
+    pairs = keys.drop_duplicates().dropna().sort_values("day")
+    history = terms.assign(
+        supplier_id=terms["supplier_id"].astype("string"), day=pd.to_datetime(terms["valid_from"])
+    ).sort_values("day")
+    found = pd.merge_asof(pairs, history, on="day", by="supplier_id", direction="backward")
+    return keys.merge(found, on=["supplier_id", "day"], how="left")
+
+
 def _payments(
-    inv: pd.DataFrame, amount: pd.Series, factor: pd.Series, suppliers: pd.DataFrame
+    inv: pd.DataFrame,
+    amount: pd.Series,
+    factor: pd.Series,
+    suppliers: pd.DataFrame,
+    terms: pd.DataFrame,
 ) -> pd.DataFrame:
+    """Due date: the invoice's, else invoice date + terms in force that day; credit notes
+    judged neither on time nor late and offer no discount; capture at most the offer."""
     paid = inv["paid_date"].notna()
     sup = inv[["supplier_id"]].merge(suppliers, on="supplier_id", how="left")
-    offered_pct = sup["discount_pct"].fillna(0).set_axis(inv.index)
+    day = _terms_of_the_day(inv, terms)
+    in_force = day["valid_from"].notna().values
+    terms_days = np.where(in_force, day["payment_terms_days"], sup["payment_terms_days"])
+    pct = np.where(in_force, day["discount_pct"].fillna(0), sup["discount_pct"].fillna(0))
+    derived = pd.to_datetime(inv["invoice_date"]) + pd.to_timedelta(terms_days, unit="D")
+    due = pd.to_datetime(inv["due_date"]).fillna(derived)
+    paid_on = pd.to_datetime(inv["paid_date"])
+    credit = (inv["amount"] < 0).values
+    judged = amount.where(~credit & due.notna().values)
+    # the discount offered: amount x discount_pct % (a DECIMAL(9,4)), to the cent, exactly
+    offered_pct = pd.Series(pct.astype(float), index=inv.index)
+    available = (_cents_times_rate(amount * 100, offered_pct / 100, 6) / 100).where(~credit, 0.0)
+    captured = _round(inv["discount_taken"].fillna(0) * factor, 2)
     frame = pd.DataFrame(
         {
             "q": _quarter(inv["paid_date"]),
-            "amount": amount,
-            "weighted_days": amount * (inv["paid_date"] - inv["invoice_date"]).dt.days,
-            "on_time": amount.where(inv["paid_date"] <= inv["due_date"]),
-            "captured": _round(inv["discount_taken"].fillna(0) * factor, 2),
-            # the discount offered: amount x discount_pct % (a DECIMAL(9,4)), to the cent
-            "available": _cents_times_rate(amount * 100, offered_pct / 100, 6) / 100,
-            "sme": amount.where(sup["size"].values == "sme"),
+            "amount": amount.where(~credit),
+            "weighted_days": (amount * (inv["paid_date"] - inv["invoice_date"]).dt.days).where(
+                ~credit
+            ),
+            "judged": judged,
+            "on_time": judged.where((paid_on <= due).values),
+            "captured": np.minimum(captured, available),
+            "available": available,
+            "sme": judged.where(sup["size"].values == "sme"),
         }
     )
-    frame["sme_late"] = frame["sme"].where(inv["paid_date"] > inv["due_date"])
+    frame["sme_late"] = frame["sme"].where((paid_on > due).values)
     g = frame[paid].groupby("q").sum(min_count=1)
     g["days_to_pay"] = g["weighted_days"] / g["amount"].where(g["amount"] != 0)
-    g["on_time_payment_rate"] = _ratio(g["on_time"], g["amount"])
+    g["on_time_payment_rate"] = _ratio(g["on_time"], g["judged"])
     g["discount_capture_rate"] = _ratio(g["captured"], g["available"])
     g["late_payment_rate_sme"] = _ratio(g["sme_late"], g["sme"])
     names = ["days_to_pay", "on_time_payment_rate", "discount_capture_rate"]

@@ -306,9 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
         "terms-sim",
         help="simulate moving suppliers to new payment terms: cash, discounts, prices, risk",
         description="Move a segment of suppliers to N-day payment terms and see, over the last "
-        "365 days of spend: the cash released, its yearly value at our cost of capital, the "
-        "early-payment discounts lost, the price suppliers are likely to pass on, the net "
-        "effect and the suppliers at risk. Rates and legal limits: config/payment_policy.yaml.",
+        "twelve months of spend: the cash released (from the change in the days actually paid "
+        "in: the days_to_pay KPI with invoices still open past due), its yearly value at our "
+        "cost of capital, the early-payment discounts lost, the price suppliers are likely to "
+        "pass on and the suppliers at risk (from the change in contractual terms), the net "
+        "effect, and the suppliers pushed over the legal maximum with the net effect without "
+        "them. Rates and legal limits: config/payment_policy.yaml.",
     )
     p.add_argument("--days", type=int, required=True, metavar="N", help="new terms in days")
     p.add_argument(
@@ -317,9 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="which suppliers, e.g. \"size = 'large' and preferred\"; columns: supplier_id, "
         "supplier_name, country, size (or supplier_size), preferred, strategic, single_source, "
         "payment_terms_days, discount_pct, discount_days, category, annual_spend, "
-        "days_to_pay, discounts_captured (default: every supplier)",
+        "days_to_pay, discounts_captured, paid_amount, open_overdue_amount (default: every "
+        "supplier)",
     )
-    p.add_argument("--as-of", metavar="DATE", help="last day of the spend year (default: latest)")
+    p.add_argument(
+        "--as-of", metavar="DATE", help="last day of the spend year (default: the last data day)"
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")

@@ -13,6 +13,8 @@ from kpi.analyses.terms import (
     ScenarioError,
     list_scenarios,
     load_policy,
+    overdue_by_bucket,
+    overdue_lines,
     payments_by_month,
     policy_breaches,
     save_scenario,
@@ -40,6 +42,18 @@ st.caption(
     + ctx.currency
     + "**."
 )
+st.caption(
+    "**The rules behind every figure here.** The due date is the one on the invoice; when it "
+    "is missing, the invoice date plus the supplier's payment terms in force that day — for "
+    "every figure alike. Credit notes (negative lines) are not payments: they stay in spend "
+    "but are left out of days to pay, on-time and late payments. Days to pay is the "
+    "amount-weighted mean of (paid date − invoice date), by the month paid. The discount "
+    "offered is the one in force on the invoice date (the supplier's terms history, else "
+    "today's terms), and a discount counts as captured up to what was offered, so capture "
+    "never exceeds 100 %. Early payment without discount: the amount paid at least one day "
+    "before its due date with no discount taken. Overdue payables: open lines past their due "
+    "date on the last data day, by days past due."
+)
 if ctx.period is None:
     no_data("paid invoices in the store", "Load invoices and suppliers on the **Data** page.")
     st.stop()
@@ -51,7 +65,14 @@ except PolicyError as exc:
 
 kpi_strip(
     ctx,
-    ["days_to_pay", "on_time_payment_rate", "discount_capture_rate", "late_payment_rate_sme"],
+    [
+        "days_to_pay",
+        "on_time_payment_rate",
+        "discount_capture_rate",
+        "late_payment_rate_sme",
+        "early_payment_without_discount",
+        "overdue_payables",
+    ],
     "terms",
 )
 
@@ -61,8 +82,15 @@ def _total(frame: pl.DataFrame, column: str) -> float:
 
 
 monthly = cached(payments_by_month, ctx, ctx.scope)
-tab_terms, tab_late, tab_disc, tab_policy, tab_sim = st.tabs(
-    ["Terms & days to pay", "Late payments", "Discounts", "Policy", "Terms simulator"]
+tab_terms, tab_late, tab_overdue, tab_disc, tab_policy, tab_sim = st.tabs(
+    [
+        "Terms & days to pay",
+        "Late payments",
+        "Overdue",
+        "Discounts & early payment",
+        "Policy",
+        "Terms simulator",
+    ]
 )
 
 # ---- terms and days to pay ----------------------------------------------------------------
@@ -85,8 +113,9 @@ with tab_terms:
         )
         st.plotly_chart(charts.days_to_pay_vs_terms(trend), key="c_dtp_trend")
         st.caption(
-            "Days to pay and terms are amount-weighted over the lines paid each month; terms "
-            "are the supplier's contractual payment terms."
+            "Days to pay (the days_to_pay KPI) and terms are amount-weighted over the lines "
+            "paid each month, credit notes left out; terms are the supplier's contractual "
+            "payment terms in force on the invoice date."
         )
 
 # ---- late payments ------------------------------------------------------------------------
@@ -112,6 +141,10 @@ with tab_late:
             format_value(_total(monthly, "late_amount_other"), "currency", ctx.currency, True),
             border=True,
         )
+        st.caption(
+            "Late: paid after the due date — the invoice's, or when it has none, the invoice "
+            "date plus the supplier's terms in force that day. Credit notes are left out."
+        )
         st.plotly_chart(wc_charts.late_payments(monthly, ctx.currency), key="c_late")
         late = monthly.select(
             "period",
@@ -126,22 +159,56 @@ with tab_late:
         st.dataframe(late, hide_index=True, width="stretch", column_config=table_columns(late))
         downloads(late, "late_payments_by_month", "late")
 
+# ---- overdue payables ---------------------------------------------------------------------
+with tab_overdue:
+    st.caption(
+        "Open (unpaid) invoice lines past their due date on the last data day — the latest "
+        "invoice or payment date in the data — whatever the period chosen in the sidebar; the "
+        "due date is the invoice's, else the invoice date plus the supplier's terms in force "
+        "that day. Credit notes are left out. Buckets by days past due: 1–30, 31–60, 61–90, "
+        "over 90."
+    )
+    buckets = cached(overdue_by_bucket, ctx, ctx.scope)
+    if buckets is None:
+        st.info("The KPI overdue_payables is not in config/kpis.yaml: add it to see this.")
+    elif buckets.is_empty():
+        st.success("No open invoice is past its due date on the last data day.")
+    else:
+        st.plotly_chart(wc_charts.overdue_ageing(buckets, ctx.currency), key="c_overdue")
+        lines = cached(overdue_lines, ctx, ctx.scope)
+        st.dataframe(lines, hide_index=True, width="stretch", column_config=table_columns(lines))
+        downloads(lines, "overdue_payables", "overdue")
+
 # ---- early-payment discounts ----------------------------------------------------------------
 with tab_disc:
     if monthly.is_empty():
         no_data("invoices paid in this range", "Widen the period in the sidebar.")
     else:
-        a, b, c = st.columns(3)
+        a, b, c, d = st.columns(4)
         for col, label, column in (
             (a, "Discounts offered", "discounts_offered"),
             (b, "Discounts taken", "discounts_taken"),
             (c, "Discounts missed", "discounts_missed"),
+            (d, "Paid early without discount", "early_payment_without_discount"),
         ):
             value = _total(monthly, column)
             col.metric(label, format_value(value, "currency", ctx.currency, True), border=True)
+        st.caption(
+            "Offered: the discount in force on the invoice date, on the lines paid each month "
+            "(credit notes offer none). Capture counts at most the discount offered on each "
+            "line, so it never exceeds 100 %. Paid early without discount: lines paid at "
+            "least one day before their due date with no discount taken — cash handed out "
+            "for nothing; *days early* is its amount-weighted mean."
+        )
         st.plotly_chart(wc_charts.discounts(monthly, ctx.currency), key="c_disc")
         disc = monthly.select(
-            "period", "discounts_offered", "discounts_taken", "discounts_missed", "paid_amount"
+            "period",
+            "discounts_offered",
+            "discounts_taken",
+            "discounts_missed",
+            "early_payment_without_discount",
+            "days_early_no_discount",
+            "paid_amount",
         )
         st.dataframe(disc, hide_index=True, width="stretch", column_config=table_columns(disc))
         downloads(disc, "discounts_by_month", "disc")
@@ -175,11 +242,17 @@ PRESETS = {
 
 with tab_sim:
     st.caption(
-        "Move a segment of suppliers to new terms. Cash released = spend of the last 365 days "
-        "÷ 365 × (new terms − days we pay them in today); its yearly value at our cost of "
-        f"capital ({float(policy.cost_of_capital):.1%}); less the early-payment discounts "
-        "we take today and would lose, and the price suppliers are likely to pass on "
-        "(their cost of capital × days added ÷ 365 × spend)."
+        "Move a segment of suppliers to new terms. Cash released follows the change in the "
+        "days we **actually** pay in: spend of the last twelve months ÷ 365 × (new terms − "
+        "days we pay them in today). Today's days are the days_to_pay KPI per supplier, "
+        "blended by amount with its invoices still open past their due date at their age so "
+        "far. Its yearly value at our cost of capital "
+        f"({float(policy.cost_of_capital):.1%}); less the early-payment discounts we take "
+        "today and would lose, and the price suppliers are likely to pass on, which follows "
+        "the change in their **contractual** terms (their cost of capital × contractual days "
+        "added ÷ 365 × spend): a supplier on 60-day terms paid in 20 and moved to 60 gives "
+        "cash but no pass-through. The risk flags (SME, strategic, single source) also follow "
+        "the contractual terms; *why* says it per supplier."
     )
     # the simulator moves whole suppliers: the sidebar's filters do not narrow it
     honoured_scope(ctx.scope, SIMULATOR_FILTERS, "the simulator, which moves whole suppliers")
@@ -226,19 +299,47 @@ with tab_sim:
                 f"**{preset}** ({s['suppliers_affected']} suppliers) **to {days} days** · spend "
                 f"{scenario.window_start} to {scenario.window_end}"
             )
+            # the net benefit never stands without the legal breaches beside it
+            headline = st.columns(3)
+            breaches = s["suppliers_over_legal_max"]
+            headline[0].metric(
+                "Net benefit a year",
+                format_value(float(s["net_benefit"]), "currency", ctx.currency, compact=True),
+                border=True,
+            )
+            headline[1].metric(
+                "Suppliers pushed over the legal maximum",
+                f"{breaches} of {s['suppliers_affected']}",
+                border=True,
+            )
+            headline[2].metric(
+                "Net benefit without them",
+                format_value(
+                    float(s["net_benefit_without_legal_breaches"]),
+                    "currency",
+                    ctx.currency,
+                    compact=True,
+                ),
+                border=True,
+            )
+            if breaches:
+                st.warning(
+                    f"{breaches} supplier(s) would be on terms over their country's legal "
+                    "maximum: that part of the benefit is not available lawfully.",
+                    icon="⚖️",
+                )
             tiles = [
                 ("Cash released", s["cash_released"]),
                 ("Yearly value of it", s["annual_financing_benefit"]),
                 ("Discounts forgone", s["discounts_forgone"]),
                 ("Price pass-through", s["supplier_price_passthrough"]),
-                ("Net benefit a year", s["net_benefit"]),
             ]
             cols = [*st.columns(3), *st.columns(3)]
             for col, (label, value) in zip(cols, tiles, strict=False):
                 shown = format_value(float(value), "currency", ctx.currency, compact=True)
                 col.metric(label, shown, border=True)
             at_risk = f"{s['suppliers_at_risk']} of {s['suppliers_affected']}"
-            cols[5].metric("Suppliers at risk", at_risk, border=True)
+            cols[4].metric("Suppliers at risk", at_risk, border=True)
             if s["suppliers_affected"]:
                 st.plotly_chart(
                     wc_charts.scenario_waterfall(s, ctx.currency), key="c_sim_waterfall"
@@ -251,6 +352,7 @@ with tab_sim:
                     column_config={
                         **table_columns(table),
                         "risk_flags": st.column_config.TextColumn("Risk", width="medium"),
+                        "why": st.column_config.TextColumn("Why", width="large"),
                     },
                 )
                 downloads(table, f"terms_simulation_{days}d", "sim_suppliers")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +24,9 @@ import yaml
 from kpi.core.people import Person
 from kpi.core.permissions import require_scenario_saver
 from kpi.core.scope import Scope
-from kpi.core.settings import Settings, config_dir
+from kpi.core.settings import FiscalCalendar, Settings, config_dir
+from kpi.semantic.definitions import DefinitionsError, load_definitions
+from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
@@ -119,6 +121,10 @@ def load_policy(path: Path | None = None) -> PaymentPolicy:
 
 
 # ---- payment terms & cash page ------------------------------------------------------------
+# the KPIs whose figures the page and the simulator take from the engine
+DAYS_TO_PAY_KPI = "days_to_pay"
+EARLY_PAYMENT_KPI = "early_payment_without_discount"
+OVERDUE_KPI = "overdue_payables"
 # what the payment figures can be narrowed by (a payment knows its invoice's category and
 # cost centre); the simulator moves whole suppliers, so it honours no filter at all
 TERMS_FILTERS = ("category", "cost_centre")
@@ -136,10 +142,57 @@ def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     return _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
 
 
+def _defined(store: Store, kpi_ids: list[str]) -> list:
+    """The definitions of those KPIs that config/kpis.yaml holds (an edited file may not)."""
+    return [k for k in load_definitions(None, store.settings) if k.id in kpi_ids]
+
+
+def _kpis_by_month(store: Store, scope: Scope, kpi_ids: list[str]) -> pl.DataFrame:
+    """KPIs per month over the scope, by the engine: `period` and one column per KPI (empty
+    for a KPI the definitions do not hold: there is no formula to compute it by)."""
+    defs, filters = _defined(store, kpi_ids), scope.as_dict()
+    result = compute(store, defs, "month", (), scope.start, scope.end, filters, scope.currency)
+    result = result.frame
+    frame = pl.DataFrame({"period": sorted(set(result["period"].to_list()))}, {"period": pl.String})
+    for kpi_id in kpi_ids:
+        values = result.filter(pl.col("kpi") == kpi_id).select("period", pl.col("value"))
+        frame = frame.join(values.rename({"value": kpi_id}), on="period", how="left")
+    return frame
+
+
 def payments_by_month(store: Store, scope: Scope) -> pl.DataFrame:
-    """Per month paid: days to pay vs terms, late payments (SMEs apart), discounts."""
+    """Per month paid: days to pay vs terms, late payments (SMEs apart), discounts, early
+    payment without discount. Days to pay and early payment are the KPIs, by the engine."""
     scope.params(TERMS_FILTERS)
-    return _payments(store, q.payments_by_month(scope.as_dict()), scope)
+    frame = _payments(store, q.payments_by_month(scope.as_dict()), scope)
+    kpis = _kpis_by_month(store, scope, [DAYS_TO_PAY_KPI, EARLY_PAYMENT_KPI])
+    kpis = kpis.with_columns(pl.col(DAYS_TO_PAY_KPI).round(1))
+    return frame.join(kpis, on="period", how="left").select(
+        "period", DAYS_TO_PAY_KPI, *[c for c in frame.columns if c != "period"], EARLY_PAYMENT_KPI
+    )
+
+
+def overdue_by_bucket(store: Store, scope: Scope) -> pl.DataFrame | None:
+    """The overdue_payables KPI by ageing bucket (by the engine), as of the last data day:
+    the sidebar's period does not move it, its category and cost-centre filters do. None
+    when the definitions do not hold the KPI."""
+    scope.params(TERMS_FILTERS)
+    defs = _defined(store, [OVERDUE_KPI])
+    if not defs:
+        return None
+    frame = compute(
+        store, defs, "month", ["ageing_bucket"], filters=scope.as_dict(), currency=scope.currency
+    ).frame
+    return frame.filter(pl.col("ageing_bucket").is_not_null()).select(
+        "ageing_bucket", pl.col("value").alias("overdue_amount"), pl.col("period").alias("month")
+    )
+
+
+def overdue_lines(store: Store, scope: Scope) -> pl.DataFrame:
+    """The open lines past their due date on the last data day, oldest first."""
+    scope.params(TERMS_FILTERS)
+    query, params = q.overdue_lines(scope.as_dict())
+    return run(store, query, params, scope.currency)
 
 
 def policy_breaches(store: Store, scope: Scope, policy: PaymentPolicy) -> pl.DataFrame:
@@ -181,6 +234,9 @@ def policy_breaches(store: Store, scope: Scope, policy: PaymentPolicy) -> pl.Dat
 
 
 # ---- terms simulator ----------------------------------------------------------------------
+# The headline never shows a net benefit without the legal breaches beside it: the suppliers
+# the new terms put over their country's legal maximum are counted, and the benefit is also
+# given with them left out (the last two keys).
 SUMMARY_KEYS = (
     "suppliers_affected",
     "annual_spend",
@@ -190,7 +246,10 @@ SUMMARY_KEYS = (
     "supplier_price_passthrough",
     "net_benefit",
     "suppliers_at_risk",
+    "suppliers_over_legal_max",
+    "net_benefit_without_legal_breaches",
 )
+# the money of a saved scenario's own columns (terms_scenarios)
 MONEY_KEYS = SUMMARY_KEYS[1:7]
 
 
@@ -201,7 +260,7 @@ def segment_columns(settings: Settings) -> dict[str, str]:
     try:
         con.execute(all_ddl())
         create_views(con, settings)
-        rows = con.execute(q.SUPPLIER_SEGMENT_COLUMNS, {"as_of": None}).fetchall()
+        rows = con.execute(q.SUPPLIER_SEGMENT_COLUMNS, q.NO_SEGMENT).fetchall()
         return {r[0]: r[1] for r in rows}
     finally:
         con.close()
@@ -240,18 +299,40 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _today_days(row: dict) -> tuple[Decimal | None, str]:
+    """Days we pay this supplier in today, and what they rest on.
+
+    The days_to_pay KPI over the lines paid in the year, blended by amount with the invoices
+    still open past their due date at their age so far (last day - invoice date): (KPI x
+    amount paid + sum of open amount x age) / (amount paid + open amount).
+    """
+    kpi = row["days_to_pay"]
+    paid = Decimal(row["paid_amount"] or 0) if kpi is not None else Decimal(0)
+    open_amount = Decimal(row["open_overdue_amount"] or 0)
+    open_days = Decimal(row["open_overdue_amount_days"] or 0)
+    if open_amount <= 0:
+        return (Decimal(kpi), "days paid") if kpi is not None else (None, "")
+    if paid <= 0:
+        return (open_days / open_amount).quantize(Decimal("0.1"), ROUND_HALF_UP), "open overdue"
+    blended = (Decimal(kpi) * paid + open_days) / (paid + open_amount)
+    return blended.quantize(Decimal("0.1"), ROUND_HALF_UP), "days paid + open overdue"
+
+
 def _supplier_effect(row: dict, days: int, policy: PaymentPolicy) -> dict:
-    """The arithmetic for one supplier (see README, 'Terms simulator')."""
+    """The arithmetic for one supplier (see README, 'Terms simulator').
+
+    Cash follows the change in the days we actually pay in; price pass-through and the
+    supplier-risk flags follow the change in the contractual terms (a supplier on 60-day
+    terms paid in 20 and moved to 60 sees no change of terms: no pass-through, no flag).
+    """
     spend = Decimal(row["annual_spend"] or 0)
-    paid_days = row["days_to_pay"]
     terms = row["payment_terms_days"]
-    if paid_days is not None:
-        today, basis = Decimal(paid_days), "days paid"
-    elif terms is not None:
-        today, basis = Decimal(terms), "terms"
-    else:
-        today, basis = Decimal(days), "none"
+    today, basis = _today_days(row)
+    if today is None:
+        today, basis = (Decimal(terms), "terms") if terms is not None else (Decimal(days), "none")
     change = Decimal(days) - today
+    # a supplier without contractual terms: the change in actual days stands in for them
+    contract_change = Decimal(days - terms) if terms is not None else change
     cash = _cents(spend * change / DAYS_PER_YEAR)
     financing = _cents(cash * policy.cost_of_capital)
     loses_discount = Decimal(row["discount_pct"] or 0) > 0 and (
@@ -259,29 +340,47 @@ def _supplier_effect(row: dict, days: int, policy: PaymentPolicy) -> dict:
     )
     forgone = Decimal(row["discounts_captured"] or 0) if loses_discount else Decimal(0)
     rate = policy.supplier_rate(row["size"])
-    passthrough = _cents(rate * max(change, Decimal(0)) / DAYS_PER_YEAR * spend)
+    passthrough = _cents(rate * max(contract_change, Decimal(0)) / DAYS_PER_YEAR * spend)
     legal = policy.legal_max(row["country"])
+    over_legal = legal is not None and days > legal
     flags = []
-    if change > 0 and row["size"] == "sme":
+    if contract_change > 0 and row["size"] == "sme":
         flags.append("SME")
-    if change > 0 and row["strategic"]:
+    if contract_change > 0 and row["strategic"]:
         flags.append("strategic")
-    if change > 0 and row["single_source"]:
+    if contract_change > 0 and row["single_source"]:
         flags.append("single source")
-    if legal is not None and days > legal:
+    if over_legal:
         flags.append(f"over legal max ({legal} d)")
     return {
         "today_days": today,
         "today_basis": basis,
         "days_change": change,
+        "contract_terms_change": contract_change,
         "cash_released": cash,
         "annual_financing_benefit": financing,
         "discounts_forgone": _cents(forgone),
         "supplier_price_passthrough": passthrough,
         "net_benefit": financing - _cents(forgone) - passthrough,
         "legal_max_days": legal,
+        "over_legal_max": over_legal,
         "risk_flags": ", ".join(flags),
+        "why": _why(terms, today, days, contract_change, over_legal, legal),
     }
+
+
+def _why(terms: int | None, today: Decimal, days: int, contract_change: Decimal,
+         over_legal: bool, legal: int | None) -> str:  # fmt: skip
+    """The supplier's line in plain words: what moves the cash, what moves its prices."""
+    cash = f"paid in {today} d today, {days} d after: cash follows the {days - today:+} d"
+    if terms is None:
+        price = "no contractual terms known: pass-through on the change in days paid"
+    elif contract_change > 0:
+        price = f"terms {terms} -> {days} d: pass-through on {contract_change} d added"
+    else:
+        price = f"terms {terms} -> {days} d: no terms added, no pass-through"
+    legal_text = f"; over the legal maximum of {legal} d" if over_legal else ""
+    return f"{cash}; {price}{legal_text}"
 
 
 _SUPPLIER_SCHEMA = {
@@ -300,14 +399,48 @@ _SUPPLIER_SCHEMA = {
     "today_basis": pl.String,
     "new_terms_days": pl.Int64,
     "days_change": pl.Decimal(9, 1),
+    "contract_terms_change": pl.Decimal(9, 1),
     "legal_max_days": pl.Int64,
+    "over_legal_max": pl.Boolean,
     "annual_spend": pl.Decimal(18, 2),
     "cash_released": pl.Decimal(18, 2),
     "annual_financing_benefit": pl.Decimal(18, 2),
     "discounts_forgone": pl.Decimal(18, 2),
     "supplier_price_passthrough": pl.Decimal(18, 2),
     "net_benefit": pl.Decimal(18, 2),
+    "open_overdue_amount": pl.Decimal(18, 2),
+    "why": pl.String,
 }
+
+
+def _days_to_pay_by_supplier(
+    store: Store, first_day: date, last_day: date, currency: str | None
+) -> tuple[list[str], list[float]]:
+    """The days_to_pay KPI per supplier over [first_day, last_day], by the engine.
+
+    The engine groups by period; a fiscal calendar whose year starts in the window's first
+    month makes these twelve months one period, so each supplier gets one value of the KPI.
+    Definitions without the KPI give no value at all (no second formula stands in for it):
+    each supplier's days today then rest on its open overdue invoices or its terms.
+    """
+    try:
+        kpi = _defined(store, [DAYS_TO_PAY_KPI])
+    except DefinitionsError as exc:
+        raise ScenarioError(f"config/kpis.yaml cannot be read: {exc}") from exc
+    if not kpi:
+        return [], []
+    year = replace(store.settings, fiscal=FiscalCalendar(year_start_month=first_day.month))
+    result = compute(
+        Store(store.path, year), kpi, "year", ["supplier_id"], first_day, last_day,
+        currency=currency,
+    )  # fmt: skip
+    if DAYS_TO_PAY_KPI in result.skipped:
+        raise ScenarioError(
+            f"the KPI '{DAYS_TO_PAY_KPI}' must allow the dimension supplier_id for the "
+            f"simulator ({result.skipped[DAYS_TO_PAY_KPI]})"
+        )
+    frame = result.frame.filter(pl.col("value").is_not_null())
+    return frame["supplier_id"].to_list(), frame["value"].to_list()
 
 
 def simulate_terms(
@@ -320,12 +453,15 @@ def simulate_terms(
 ) -> TermsScenario:
     """Move the suppliers matching `where` to `new_terms_days` and price both sides of it.
 
-    Per supplier, over the 365 days up to `as_of` (default: the latest invoice date):
-    cash released = spend x (new terms - today's days) / 365, where today's days are the
-    amount-weighted days to pay (the contractual terms when nothing was paid); its yearly
-    value = cash x our cost of capital; discounts forgone = discounts taken, when the new
-    terms are beyond the discount days; price pass-through = the supplier's cost of
-    capital x days added / 365 x spend; net = value - discounts - pass-through.
+    Per supplier, over the twelve calendar months ending with the as-of date's month, up to
+    it (default as-of: the last data day): cash released = spend x (new terms - today's
+    days) / 365, where today's days are the days_to_pay KPI (computed by the engine) blended
+    by amount with the invoices still open past their due date at their age so far (the
+    contractual terms when nothing was paid or is overdue); its yearly value = cash x our
+    cost of capital; discounts forgone = discounts taken, when the new terms are beyond the
+    discount days; price pass-through = the supplier's cost of capital x contractual days
+    added / 365 x spend; net = value - discounts - pass-through. Suppliers the new terms put
+    over their legal maximum are counted, and the net is also given without them.
     """
     if isinstance(new_terms_days, bool) or not 0 <= int(new_terms_days) <= MAX_TERMS_DAYS:
         raise ScenarioError(f"new terms must be 0 to {MAX_TERMS_DAYS} days")
@@ -336,8 +472,19 @@ def simulate_terms(
     if text:
         condition = guard_filter(text, segment_columns(store.settings), view="suppliers")
     with store.read(display_currency=currency) as con:
-        rows = fetch_frame(con, q.supplier_segment(condition), {"as_of": as_of})
-        window_end = con.execute(q.SPEND_YEAR_END, {"as_of": as_of}).fetchall()[0][0]
+        first_day, window_end = con.execute(q.SIMULATOR_YEAR, {"as_of": as_of}).fetchall()[0]
+    ids: list[str] = []
+    values: list[float] = []
+    if window_end is not None:
+        ids, values = _days_to_pay_by_supplier(store, first_day, window_end, currency)
+    params = {
+        "first_day": first_day,
+        "last_day": window_end,
+        "kpi_supplier_ids": ids,
+        "kpi_days_to_pay": values,
+    }
+    with store.read(display_currency=currency) as con:
+        rows = fetch_frame(con, q.supplier_segment(condition), params)
     # one Decimal computation per supplier (a few hundred rows): DuckDB divides DECIMALs in
     # floating point, and rounding each supplier to the cent makes the totals their sums
     effects = [_supplier_effect(r, days, policy) for r in rows.iter_rows(named=True)]
@@ -354,10 +501,14 @@ def simulate_terms(
     for key in MONEY_KEYS[1:]:
         summary[key] = sum((e[key] for e in effects), Decimal("0.00"))
     summary["suppliers_at_risk"] = sum(1 for e in effects if e["risk_flags"])
+    summary["suppliers_over_legal_max"] = sum(1 for e in effects if e["over_legal_max"])
+    summary["net_benefit_without_legal_breaches"] = sum(
+        (e["net_benefit"] for e in effects if not e["over_legal_max"]), Decimal("0.00")
+    )
     return TermsScenario(
         new_terms_days=days,
         where=text,
-        window_start=None if window_end is None else window_end - timedelta(days=364),
+        window_start=first_day,
         window_end=window_end,
         currency=(currency or store.settings.reporting_currency).upper(),
         policy=policy,

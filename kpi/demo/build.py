@@ -40,7 +40,13 @@ from sqlglot import exp
 from kpi.core.people import Person
 from kpi.demo.initiatives import contracts_table, draw_contracts, plan_initiatives
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
-from kpi.demo.masters import draw_master, fx_rates, items_table, price_outlook, suppliers_table
+from kpi.demo.masters import (
+    draw_master,
+    fx_rates,
+    items_table,
+    price_outlook,
+    suppliers_table,
+)
 from kpi.demo.reference import LINES_AT_SCALE_1
 from kpi.demo.stories import plant_cases, stock_new_at_location, terms_history
 from kpi.demo.transactions import Flow, draw_flow, draw_lines

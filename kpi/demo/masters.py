@@ -17,6 +17,7 @@ from kpi.demo.reference import (
     COUNTRY_CURRENCY,
     COUNTRY_MIX,
     CURRENCIES,
+    FIRST_DAY,
     FX_FROM,
     HORIZON,
     LEGAL_FORMS,

@@ -71,6 +71,30 @@ def discounts(frame: pl.DataFrame, currency: str) -> go.Figure:
     return _layout(fig, "Early-payment discounts by month paid", _money_axis(currency))
 
 
+# the ageing buckets of the payments view, youngest first, each a deeper warning colour
+AGEING_COLOURS = {
+    "1-30 days": PALETTE["yellow"],
+    "31-60 days": PALETTE["orange"],
+    "61-90 days": PALETTE["vermillion"],
+    "over 90 days": PALETTE["purple"],
+}
+
+
+def overdue_ageing(frame: pl.DataFrame, currency: str) -> go.Figure:
+    """Open invoice lines past their due date on the last data day, by ageing bucket."""
+    amounts = dict(zip(frame["ageing_bucket"], _floats(frame, "overdue_amount"), strict=True))
+    buckets = list(AGEING_COLOURS)
+    fig = go.Figure()
+    fig.add_bar(
+        x=buckets,
+        y=[amounts.get(b, 0.0) for b in buckets],
+        marker_color=[AGEING_COLOURS[b] for b in buckets],
+        name="Overdue",
+    )
+    fig.update_layout(showlegend=False)
+    return _layout(fig, "Overdue payables by days past due", _money_axis(currency))
+
+
 def scenario_waterfall(summary: dict, currency: str) -> go.Figure:
     """Yearly value of the cash released, less discounts lost and price pass-through."""
     steps = [

@@ -123,6 +123,21 @@ TABLES: dict[str, Table] = {
             ("supplier_id",),
             "Who we buy from, with their payment terms and early-payment discount.",
         ),
+        # optional: a supplier's terms over time; an invoice is judged on the row in force
+        # on its date (the latest valid_from on or before it), else on `suppliers` (today's)
+        Table(
+            "supplier_terms",
+            (
+                _c("supplier_id", required=True),
+                _c("valid_from", "date", required=True),
+                _c("payment_terms_days", "int", nonneg=True),
+                _c("discount_pct", "pct", nonneg=True),
+                _c("discount_days", "int", nonneg=True),
+            ),
+            ("supplier_id", "valid_from"),
+            "Payment terms and early-payment discount of a supplier from a date on (optional "
+            "history; without a row for an invoice's date, the suppliers table's terms apply).",
+        ),
         Table(
             "items",
             (

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from kpi.core.settings import FiscalCalendar, Settings
 from kpi.store import identifiers
-from kpi.store.schema import CURRENCIES, all_ddl
+from kpi.store.schema import CURRENCIES, TABLES, all_ddl, create_table_sql
 from kpi.store.template import fill, literal, parsed, render
 
 # `amount` in a view is in the reporting currency; the source's own figure stays in
@@ -167,27 +167,80 @@ _VIEWS: dict[str, str] = {
     "spend": """
 SELECT * EXCLUDE (discount_taken) FROM spend_base
 """,
+    # Payment behaviour follows three rules (README, 'Payment terms'): the due date is the
+    # invoice's, else the invoice date plus the supplier's terms in force that day
+    # (`effective_due_date`); credit notes (negative lines) are judged neither on time nor
+    # late and offer no discount; the terms in force on the invoice date are the latest
+    # `supplier_terms` row from on or before it, else the `suppliers` table (today's terms).
+    # `as_of_date` is the last data day (latest invoice or paid date): open lines past their
+    # effective due date on that day are overdue, in the ageing bucket of their days overdue.
     "payments": """
+WITH last AS (
+    SELECT greatest(max(invoice_date), max(paid_date)) AS last_day FROM invoices
+), term_day AS (
+    -- the history row in force on each (supplier, invoice date) pair: the as-of join runs
+    -- on these few pairs and the lines find theirs by a hash join
+    SELECT k.supplier_id, k.day, st.valid_from, st.payment_terms_days, st.discount_pct
+    FROM (SELECT DISTINCT supplier_id, invoice_date AS day FROM invoices) k
+    ASOF LEFT JOIN supplier_terms st ON st.supplier_id = k.supplier_id AND k.day >= st.valid_from
+), lines AS (
+    SELECT sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country,
+           sp.supplier_size, sp.preferred, sp.category, sp.cost_centre, sp.has_po,
+           sp.invoice_date, sp.due_date, sp.paid_date, sp.amount, sp.source_currency,
+           sp.fx_factor, sp.discount_taken,
+           coalesce(sp.source_amount < 0, false) AS credit_note,
+           CASE WHEN td.valid_from IS NULL THEN s.payment_terms_days
+                ELSE td.payment_terms_days END AS terms_days,
+           CASE WHEN td.valid_from IS NULL THEN coalesce(s.discount_pct, 0)
+                ELSE coalesce(td.discount_pct, 0) END AS terms_discount_pct,
+           coalesce(sp.due_date, sp.invoice_date + CASE WHEN td.valid_from IS NULL
+               THEN s.payment_terms_days ELSE td.payment_terms_days END) AS due_effective,
+           last.last_day
+    FROM spend_base sp
+    CROSS JOIN last
+    LEFT JOIN suppliers s ON s.supplier_id = sp.supplier_id
+    LEFT JOIN term_day td ON td.supplier_id = sp.supplier_id AND td.day = sp.invoice_date
+), judged AS (
+    SELECT *,
+           NOT credit_note AND terms_discount_pct > 0 AS offered,
+           CASE WHEN NOT credit_note AND terms_discount_pct > 0
+                THEN CAST(round(amount * terms_discount_pct * 0.01, 2) AS DECIMAL(18,2))
+                ELSE CAST(0 AS DECIMAL(18,2)) END AS available,
+           CAST(round(coalesce(discount_taken, 0) * fx_factor, 2) AS DECIMAL(18,2)) AS captured,
+           CASE WHEN paid_date IS NULL AND NOT credit_note AND due_effective < last_day
+                THEN last_day - due_effective END AS overdue_days
+    FROM lines
+)
 SELECT
-    sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country, sp.supplier_size,
-    sp.preferred, sp.category, sp.cost_centre, sp.has_po,
-    sp.invoice_date, sp.due_date, sp.paid_date, sp.amount, sp.source_currency,
-    sp.paid_date IS NOT NULL AS is_paid,
-    sp.paid_date - sp.invoice_date AS days_to_pay,
-    sp.due_date - sp.invoice_date AS invoice_terms_days,
-    s.payment_terms_days AS contract_terms_days,
-    sp.paid_date <= sp.due_date AS paid_on_time,
-    sp.paid_date > sp.due_date AS paid_late,
-    greatest(sp.paid_date - sp.due_date, 0) AS days_late,
-    coalesce(s.discount_pct, 0) > 0 AS discount_offered,
-    CAST(round(sp.amount * coalesce(s.discount_pct, 0) * 0.01, 2) AS DECIMAL(18,2))
-        AS discount_available,
-    CAST(round(coalesce(sp.discount_taken, 0) * sp.fx_factor, 2) AS DECIMAL(18,2))
-        AS discount_captured,
-    coalesce(s.discount_pct, 0) > 0 AND sp.paid_date IS NOT NULL
-        AND coalesce(sp.discount_taken, 0) = 0 AS discount_missed
-FROM spend_base sp
-LEFT JOIN suppliers s ON s.supplier_id = sp.supplier_id
+    invoice_id, invoice_line, supplier_id, supplier, country, supplier_size,
+    preferred, category, cost_centre, has_po,
+    invoice_date, due_date, paid_date, amount, source_currency,
+    paid_date IS NOT NULL AS is_paid,
+    paid_date - invoice_date AS days_to_pay,
+    due_date - invoice_date AS invoice_terms_days,
+    terms_days AS contract_terms_days,
+    CASE WHEN NOT credit_note THEN paid_date <= due_effective END AS paid_on_time,
+    CASE WHEN NOT credit_note THEN paid_date > due_effective END AS paid_late,
+    CASE WHEN NOT credit_note THEN greatest(paid_date - due_effective, 0) END AS days_late,
+    offered AS discount_offered,
+    available AS discount_available,
+    captured AS discount_captured,
+    offered AND paid_date IS NOT NULL AND coalesce(discount_taken, 0) = 0 AS discount_missed,
+    due_effective AS effective_due_date,
+    due_date IS NULL AND due_effective IS NOT NULL AS due_date_from_terms,
+    credit_note AS is_credit_note,
+    least(captured, available) AS discount_captured_counted,
+    paid_date < due_effective AND NOT credit_note AND coalesce(discount_taken, 0) = 0
+        AS paid_early_no_discount,
+    CASE WHEN NOT credit_note THEN greatest(due_effective - paid_date, 0) END AS days_early,
+    last_day AS as_of_date,
+    overdue_days AS days_overdue,
+    CASE WHEN overdue_days BETWEEN 1 AND 30 THEN '1-30 days'
+         WHEN overdue_days BETWEEN 31 AND 60 THEN '31-60 days'
+         WHEN overdue_days BETWEEN 61 AND 90 THEN '61-90 days'
+         WHEN overdue_days > 90 THEN 'over 90 days' END AS ageing_bucket,
+    CASE WHEN overdue_days IS NOT NULL THEN last_day - invoice_date END AS open_age_days
+FROM judged
 """,
     "po_lines": """
 WITH fx_day AS (
@@ -556,14 +609,14 @@ WHERE CASE WHEN y.prior THEN l.moved <= b.last_day ELSE l.invoice_date >= b.curr
     # date) in one view, so that days of inventory minus days to pay stays one aggregate
     # formula over one view. The paid lines are read from spend_base, not `payments`: they
     # are the same lines (payments joins suppliers by key only) and this needs none of the
-    # supplier's terms, so no join.
+    # supplier's terms, so no join. Credit notes are left out, as in the days_to_pay KPI.
     "working_capital_days": """
 SELECT snapshot_date AS on_date, category, stock_value, usage_value_per_day,
        CAST(NULL AS DECIMAL(18,2)) AS paid_amount, CAST(NULL AS BIGINT) AS days_to_pay
 FROM inventory_position
 UNION ALL
 SELECT paid_date, category, NULL, NULL, amount, paid_date - invoice_date
-FROM spend_base WHERE paid_date IS NOT NULL
+FROM spend_base WHERE paid_date IS NOT NULL AND NOT coalesce(source_amount < 0, false)
 """,
 }
 
@@ -581,7 +634,8 @@ SPEND_VIEWS = (
 VIEW_DESCRIPTIONS: dict[str, str] = {
     "spend": "Invoice lines with supplier, contract and fiscal context (amount in reporting "
     "currency).",
-    "payments": "Invoice lines with days to pay, lateness and early-payment discounts.",
+    "payments": "Invoice lines with days to pay, lateness against the due date (else the "
+    "invoice date plus the terms in force), early-payment discounts and overdue ageing.",
     "po_lines": "Purchase-order lines with approval time, their goods receipts and whether "
     "each came on time in full (judged at its promised date, as of the last data day).",
     "invoice_match": "Invoice lines against their purchase order's price and the quantity "
@@ -595,8 +649,8 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "level), with each location's number of snapshots in the reported period.",
     "savings_lines": "Invoice lines covered by a savings initiative, with the saving on each.",
     "spend_yoy": "Spend now and a year earlier, side by side, for the expense change.",
-    "working_capital_days": "Stock snapshots and paid invoice lines side by side, for the "
-    "cash conversion gap (days of inventory minus days to pay).",
+    "working_capital_days": "Stock snapshots and paid invoice lines (credit notes left out) "
+    "side by side, for the cash conversion gap (days of inventory minus days to pay).",
 }
 
 # Views and the helper relations under them are names of the store's own making.
@@ -692,10 +746,31 @@ def _create_statements(settings: Settings, display_currency: str | None) -> tupl
     return tuple(statements)
 
 
+# Canonical tables added after stores were first built: a store file written before them
+# (the next load adds them) reads them as empty, so its views keep working meanwhile.
+ADDED_TABLES = ("supplier_terms",)
+
+_PRESENT_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+
+
+@lru_cache(maxsize=len(ADDED_TABLES))
+def _empty_temp_table(name: str) -> str:
+    """CREATE TEMPORARY TABLE for an added canonical table, with its columns and types."""
+    create = parsed(create_table_sql(TABLES[name])).copy()
+    properties = create.args.get("properties") or exp.Properties(expressions=[])
+    properties.append("expressions", exp.TemporaryProperty())
+    create.set("properties", properties)
+    return render(create)
+
+
 def create_views(
     con: duckdb.DuckDBPyConnection, settings: Settings, display_currency: str | None = None
 ) -> None:
     """Create the curated views on this connection, in `display_currency` (default: reporting)."""
+    present = {r[0] for r in con.execute(_PRESENT_TABLES).fetchall()}
+    for name in ADDED_TABLES:
+        if name not in present:
+            con.execute(_empty_temp_table(name))
     for statement in _create_statements(settings, display_currency):
         con.execute(statement)
 

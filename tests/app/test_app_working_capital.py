@@ -63,7 +63,8 @@ def test_terms_page_shows_the_hand_figures(store):
     assert [t.label for t in at.tabs] == [
         "Terms & days to pay",
         "Late payments",
-        "Discounts",
+        "Overdue",
+        "Discounts & early payment",
         "Policy",
         "Terms simulator",
     ]
@@ -79,6 +80,11 @@ def test_terms_page_shows_the_hand_figures(store):
         "€20",
         "€40",
     )
+    # early without discount in H1: V1 and V2 (A1, 3650 each, paid in 20 days on 60-day
+    # terms, no discount offered) = 7300; V3 took its discount, V4 late, V6 on the due day
+    assert m["Paid early without discount"] == "€7.3 k"
+    # V5 (due 2026-07-30) is the only open line and not yet due on 2026-06-30
+    assert any("No open invoice is past its due date" in x.value for x in at.success)
     seg = at.dataframe[0].value  # by supplier size: large 14600.00 in 55.0 days on 75.0 terms
     assert seg["segment"].tolist() == ["large", "sme"]
     assert seg["days_to_pay"].tolist() == [55.0, 32.7]
@@ -98,9 +104,13 @@ def test_segment_choice_changes_the_table(store):
 def test_a_simulator_run_and_a_save_by_finance(store):
     at = simulate(page(TERMS, acting_as=FINANCE), 90, "Large suppliers")
     m = metrics(at)
-    # config/payment_policy.yaml: A1 cash 1400.00 x 6 % = 84.00, pass-through 70.00, net 14.00
+    # config/payment_policy.yaml: A1 cash 1400.00 x 6 % = 84.00; terms 60 -> 90 add 30
+    # contractual days: pass-through 5 % x 30 / 365 x 7300 = 30.00; net 54.00. A1 (DE) at
+    # 90 days is over the legal 60: counted beside the net, which without it is A3's 0.00
     assert m["Cash released"] == "€1.4 k" and m["Yearly value of it"] == "€84"
-    assert m["Price pass-through"] == "€70" and m["Net benefit a year"] == "€14"
+    assert m["Price pass-through"] == "€30" and m["Net benefit a year"] == "€54"
+    assert m["Suppliers pushed over the legal maximum"] == "1 of 2"
+    assert m["Net benefit without them"] == "€0"
     assert m["Suppliers at risk"] == "1 of 2"
     assert "over legal max (60 d)" in cells(at)
     at.text_input(key="sim_name").input("Large to 90")

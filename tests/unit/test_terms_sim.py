@@ -1,6 +1,7 @@
 """The terms simulator on tests/wc_fixture.py: every figure worked out by hand.
 
-Spend year: 2025-07-01 .. 2026-06-30 (365 days to the latest invoice). Per supplier:
+Spend year: 2025-07-01 .. 2026-06-30 (the twelve calendar months to the last data day).
+Today's days are the days_to_pay KPI per supplier, computed by the engine. Per supplier:
   A1 spend 3650 + 3650 = 7300.00, paid in 20 days (both lines)       -> today 20.0 days
   A2 spend 1000 + 2000 + 650 = 3650.00, paid lines 1000 x 8 d and 2000 x 45 d
      -> (8000 + 90000) / 3000 = 32.67 -> today 32.7 days; discount taken 20.00
@@ -58,12 +59,14 @@ def money(summary: dict) -> dict:
 def test_every_supplier_to_60_days(store):
     s = simulate_terms(store, 60, policy=POLICY)
     # A1: change 60 - 20 = 40; cash 7300 x 40 / 365 = 800.00; value 800 x 10 % = 80.00;
-    #     no discount; pass-through 5 % x 40 / 365 x 7300 = 40.00; net 80 - 40 = 40.00
+    #     no discount; its terms are 60 already: no contractual day added, so no
+    #     pass-through (it was 40.00 when charged on actual days); net 80.00
     # A2: change 60 - 32.7 = 27.3; cash 3650 x 27.3 / 365 = 273.00; value 27.30; 60 > 10
-    #     discount days, so the 20.00 taken is lost; pass-through 12 % x 27.3 / 365 x 3650
-    #     = 32.76; net 27.30 - 20.00 - 32.76 = -25.46; flags SME, single source
-    # A3: change 60 - 90 = -30; cash 7300 x -30 / 365 = -600.00; value -60.00; nothing
-    #     added, so no pass-through and no flags; net -60.00
+    #     discount days, so the 20.00 taken is lost; terms 30 -> 60: pass-through 12 % x
+    #     30 / 365 x 3650 = 36.00; net 27.30 - 20.00 - 36.00 = -28.70; flags SME, single
+    #     source
+    # A3: change 60 - 90 = -30; cash 7300 x -30 / 365 = -600.00; value -60.00; terms 90 ->
+    #     60, nothing added, so no pass-through and no flags; net -60.00
     # A4: change 60 - 75 = -15 on no spend: all 0.00; 60 is not over DE's 60
     assert s.summary == {
         "suppliers_affected": 4,
@@ -71,14 +74,22 @@ def test_every_supplier_to_60_days(store):
         "cash_released": D("473.00"),  # 800 + 273 - 600
         "annual_financing_benefit": D("47.30"),  # 80 + 27.30 - 60
         "discounts_forgone": D("20.00"),
-        "supplier_price_passthrough": D("72.76"),  # 40 + 32.76
-        "net_benefit": D("-45.46"),  # 47.30 - 20.00 - 72.76
+        "supplier_price_passthrough": D("36.00"),  # 0 + 36.00
+        "net_benefit": D("-8.70"),  # 47.30 - 20.00 - 36.00
         "suppliers_at_risk": 1,
+        "suppliers_over_legal_max": 0,  # 60 is not over DE's or FR's 60
+        "net_benefit_without_legal_breaches": D("-8.70"),
     }
     rows = {r["supplier_id"]: r for r in s.suppliers.iter_rows(named=True)}
     assert rows["A2"]["today_days"] == D("32.7") and rows["A2"]["days_change"] == D("27.3")
     assert rows["A2"]["risk_flags"] == "SME, single source"
-    assert rows["A2"]["net_benefit"] == D("-25.46")
+    assert rows["A2"]["net_benefit"] == D("-28.70")
+    assert rows["A1"]["contract_terms_change"] == 0
+    assert rows["A1"]["supplier_price_passthrough"] == D("0.00")
+    assert rows["A1"]["why"] == (
+        "paid in 20.0 d today, 60 d after: cash follows the +40.0 d; "
+        "terms 60 -> 60 d: no terms added, no pass-through"
+    )
     assert rows["A4"]["today_basis"] == "terms" and rows["A4"]["today_days"] == 75
     assert [rows[k]["risk_flags"] for k in ("A1", "A3", "A4")] == ["", "", ""]
     # the totals are the sums of the rows shown, to the cent
@@ -88,17 +99,20 @@ def test_every_supplier_to_60_days(store):
 
 def test_large_suppliers_to_90_days(store):
     s = simulate_terms(store, 90, "size = 'large'", policy=POLICY)
-    # A1: change 70; cash 7300 x 70 / 365 = 1400.00; value 140.00; pass-through 5 % of
-    #     1400 = 70.00; net 70.00; 90 days is over DE's legal 60 -> at risk
+    # A1: change 70; cash 7300 x 70 / 365 = 1400.00; value 140.00; terms 60 -> 90:
+    #     pass-through 5 % x 30 / 365 x 7300 = 30.00; net 110.00; 90 days is over DE's
+    #     legal 60 -> at risk and counted over the legal maximum
     # A3: change 90 - 90 = 0: nothing moves; strategic, but no days added, so not flagged
     assert money(s.summary) == {
         "annual_spend": D("14600.00"),
         "cash_released": D("1400.00"),
         "annual_financing_benefit": D("140.00"),
         "discounts_forgone": D("0.00"),
-        "supplier_price_passthrough": D("70.00"),
-        "net_benefit": D("70.00"),
+        "supplier_price_passthrough": D("30.00"),
+        "net_benefit": D("110.00"),
         "suppliers_at_risk": 1,
+        "suppliers_over_legal_max": 1,  # A1
+        "net_benefit_without_legal_breaches": D("0.00"),  # A3's 0.00 alone
     }
     assert s.summary["suppliers_affected"] == 2
     flags = dict(zip(s.suppliers["supplier_id"], s.suppliers["risk_flags"], strict=True))
@@ -124,6 +138,8 @@ def test_terms_shorter_than_today(store):
         "supplier_price_passthrough": D("0.00"),
         "net_benefit": D("-22.70"),
         "suppliers_at_risk": 0,
+        "suppliers_over_legal_max": 0,
+        "net_benefit_without_legal_breaches": D("-22.70"),
     }
 
 
@@ -169,7 +185,7 @@ def test_saving_a_scenario_keeps_who_and_when(tmp_path):
     saved = list_scenarios(store).row(0, named=True)
     assert saved["name"] == "Large to 90" and saved["saved_by"] == FINANCE.email
     assert saved["where_text"] == "size = 'large'" and saved["new_terms_days"] == 90
-    assert saved["net_benefit"] == D("70.00") and saved["suppliers_at_risk"] == 1
+    assert saved["net_benefit"] == D("110.00") and saved["suppliers_at_risk"] == 1
     assert saved["saved_at"] is not None
 
 
@@ -181,15 +197,18 @@ def test_command_line_json_has_the_contract_keys(store):
     )  # fmt: skip
     data = json.loads(out.stdout)
     # config/payment_policy.yaml: our cost of capital 6 %, large suppliers' 5 %, DE max 60:
-    # A1 cash 1400.00, value 1400 x 6 % = 84.00, pass-through 70.00, net 14.00
+    # A1 cash 1400.00, value 1400 x 6 % = 84.00, terms 60 -> 90: pass-through 5 % x 30 /
+    # 365 x 7300 = 30.00, net 54.00; A1 is over DE's legal 60, so without it: A3's 0.00
     assert {k: data[k] for k in ("suppliers_affected", "annual_spend", "cash_released")} == {
         "suppliers_affected": 2,
         "annual_spend": 14600.0,
         "cash_released": 1400.0,
     }
     assert data["annual_financing_benefit"] == 84.0
-    assert data["discounts_forgone"] == 0.0 and data["supplier_price_passthrough"] == 70.0
-    assert data["net_benefit"] == 14.0 and data["suppliers_at_risk"] == 1
+    assert data["discounts_forgone"] == 0.0 and data["supplier_price_passthrough"] == 30.0
+    assert data["net_benefit"] == 54.0 and data["suppliers_at_risk"] == 1
+    assert data["suppliers_over_legal_max"] == 1
+    assert data["net_benefit_without_legal_breaches"] == 0.0
 
 
 def test_command_line_refuses_a_bad_filter_in_one_sentence(store):

@@ -250,6 +250,13 @@ def test_the_demo_stories_show(tmp_path: Path):
     assert fast.summary["suppliers_affected"] > 0 and fast.summary["cash_released"] > 0
     paid_in = fast.suppliers["today_days"].cast(float)
     assert 15 <= paid_in.median() <= 25
+    # their contractual terms stay at 60 days: no price pass-through, no supplier flagged
+    # for added days (pass-through follows the contractual terms, not the days paid)
+    assert fast.summary["supplier_price_passthrough"] == 0
+    assert (
+        fast.suppliers["contract_terms_change"].cast(float).to_list()
+        == [0.0] * fast.suppliers.height
+    )
     # story 3: critical MRO spares idle for over 180 days but within safety stock are
     # questioned by finance, with procurement's safety level beside them, and not obsolete
     rows = items_to_question(store, Scope.of(date(2026, 1, 1), date(2026, 9, 30)))

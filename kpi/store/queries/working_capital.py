@@ -34,6 +34,9 @@ def _filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> dict[st
 # ---- payment terms & cash -----------------------------------------------------------------
 # Over the lines paid in [start, end]: amount-weighted means of days to pay and of terms
 # (terms only over lines whose supplier has terms), in the category and cost centre filters.
+# Credit notes are not payments: left out here as in the payment KPIs (they stay in spend).
+# Per month, days to pay and early payment without discount are the KPIs themselves, by the
+# engine (kpi.analyses.terms.payments_by_month); these queries give what no KPI defines.
 
 _TERMS_BY_SEGMENT = """
 SELECT CAST(__segment__ AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS suppliers,
@@ -47,6 +50,7 @@ SELECT CAST(__segment__ AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS s
            AS invoice_terms_days
 FROM payments
 WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+  AND NOT is_credit_note
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
   AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY 1 ORDER BY paid_amount DESC, segment
@@ -54,7 +58,6 @@ GROUP BY 1 ORDER BY paid_amount DESC, segment
 
 PAYMENTS_BY_MONTH = """
 SELECT strftime(paid_date, '%Y-%m') AS period,
-       round(sum(amount * days_to_pay) / nullif(sum(amount), 0), 1) AS days_to_pay,
        round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
              / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
            AS contract_terms_days,
@@ -74,9 +77,13 @@ SELECT strftime(paid_date, '%Y-%m') AS period,
            AS late_invoices_other,
        coalesce(sum(discount_available) FILTER (WHERE discount_offered), 0) AS discounts_offered,
        coalesce(sum(discount_captured), 0) AS discounts_taken,
-       coalesce(sum(discount_available) FILTER (WHERE discount_missed), 0) AS discounts_missed
+       coalesce(sum(discount_available) FILTER (WHERE discount_missed), 0) AS discounts_missed,
+       round(sum(amount * days_early) FILTER (WHERE paid_early_no_discount)
+             / nullif(sum(amount) FILTER (WHERE paid_early_no_discount), 0), 1)
+           AS days_early_no_discount
 FROM payments
 WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+  AND NOT is_credit_note
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
   AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
 GROUP BY 1 ORDER BY 1
@@ -89,6 +96,7 @@ WITH paid AS (
            count(DISTINCT invoice_id) FILTER (WHERE paid_late) AS late_invoices
     FROM payments
     WHERE is_paid AND paid_date BETWEEN $start AND $end AND amount IS NOT NULL
+      AND NOT is_credit_note
       AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
       AND ($cost_centre::VARCHAR[] IS NULL
            OR list_contains($cost_centre::VARCHAR[], cost_centre))
@@ -115,8 +123,8 @@ def terms_by_segment(segment: str, filters: dict[str, list[str]]) -> tuple[str, 
 
 
 def payments_by_month(filters: dict[str, list[str]]) -> tuple[str, dict]:
-    """Per month of the paid date: days to pay and terms, late payments (SMEs apart) and
-    early-payment discounts offered, taken and missed."""
+    """Per month of the paid date: terms, late payments (SMEs apart), early-payment
+    discounts offered, taken and missed, and the mean days paid early without discount."""
     return PAYMENTS_BY_MONTH, _filters(filters, PAYMENT_FILTERS)
 
 
@@ -125,51 +133,121 @@ def supplier_terms(filters: dict[str, list[str]]) -> tuple[str, dict]:
     return SUPPLIER_TERMS, _filters(filters, PAYMENT_FILTERS)
 
 
+# The open lines past their due date on the last data day, oldest first: the detail under the
+# overdue_payables KPI (whose figures come from the engine).
+OVERDUE_LINES = """
+SELECT supplier_id, supplier, supplier_size, category, cost_centre, invoice_id, invoice_line,
+       invoice_date, due_date, effective_due_date, due_date_from_terms, amount, days_overdue,
+       ageing_bucket, as_of_date
+FROM payments
+WHERE days_overdue > 0
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
+  AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
+ORDER BY days_overdue DESC, amount DESC, invoice_id, invoice_line
+"""
+
+
+def overdue_lines(filters: dict[str, list[str]]) -> tuple[str, dict]:
+    """Every open line past its due date on the last data day, in the filters."""
+    return OVERDUE_LINES, _filters(filters, PAYMENT_FILTERS)
+
+
 # ---- terms simulator ----------------------------------------------------------------------
-# One row per supplier: its terms and flags, and over the 365 days ending at the as-of date
-# (default: the latest invoice date) its spend, its amount-weighted days to pay and the
-# early-payment discounts taken. The simulator's filter reads these columns.
+# The simulator's year: the twelve calendar months ending with the as-of date's month, up
+# to the as-of date (default: the last data day, the latest invoice or paid date). Whole
+# months, so that the days_to_pay KPI is one engine period over exactly this year.
+SIMULATOR_YEAR = """
+WITH last AS (
+    SELECT coalesce(CAST($as_of AS DATE), greatest(max(invoice_date), max(paid_date))) AS d
+    FROM invoices
+)
+SELECT CAST(date_trunc('month', d) - INTERVAL 11 MONTH AS DATE) AS first_day, d AS last_day
+FROM last
+"""
+
+# One row per supplier: its terms and flags, and over the simulator's year its spend (by
+# invoice date), the days_to_pay KPI (computed by the engine, passed in as two lists), the
+# amount that KPI averages over (paid non-credit lines, by paid date), the early-payment
+# discounts taken, and its invoices still open past their due date on the last day (with
+# their age so far). The contractual terms are those in force on the last day: the latest
+# supplier_terms row on or before it, else the suppliers table. The simulator's filter
+# reads these columns.
 SUPPLIER_SEGMENT = """
 WITH bounds AS (
-    SELECT coalesce(CAST($as_of AS DATE), max(invoice_date)) AS last_day FROM invoices
+    SELECT CAST($first_day AS DATE) AS first_day, CAST($last_day AS DATE) AS last_day
+), kpi AS (
+    SELECT unnest($kpi_supplier_ids::VARCHAR[]) AS supplier_id,
+           unnest($kpi_days_to_pay::DOUBLE[]) AS days_to_pay
 ), lines AS (
-    SELECT p.supplier_id, p.category, p.amount, p.is_paid, p.days_to_pay,
-           p.discount_captured
+    SELECT p.supplier_id, p.category, p.amount, p.discount_captured
     FROM payments p, bounds b
-    WHERE p.invoice_date > b.last_day - 365 AND p.invoice_date <= b.last_day
+    WHERE p.invoice_date BETWEEN b.first_day AND b.last_day AND p.amount IS NOT NULL
+), paid AS (
+    -- the weight of the KPI's mean: the amount of the lines it averages over
+    SELECT p.supplier_id, sum(p.amount) AS paid_amount
+    FROM payments p, bounds b
+    WHERE p.paid_date BETWEEN b.first_day AND b.last_day AND NOT p.is_credit_note
       AND p.amount IS NOT NULL
+    GROUP BY 1
+), open_overdue AS (
+    -- invoices still open on the last day and past their due date, at their age so far
+    SELECT p.supplier_id, sum(p.amount) AS open_overdue_amount,
+           sum(p.amount * (b.last_day - p.invoice_date)) AS open_overdue_amount_days
+    FROM payments p, bounds b
+    WHERE p.invoice_date <= b.last_day AND (p.paid_date IS NULL OR p.paid_date > b.last_day)
+      AND NOT p.is_credit_note AND p.effective_due_date < b.last_day AND p.amount IS NOT NULL
+    GROUP BY 1
 ), by_supplier AS (
     SELECT supplier_id, sum(amount) AS annual_spend,
-           sum(amount) FILTER (WHERE is_paid) AS paid_amount,
-           sum(amount * days_to_pay) FILTER (WHERE is_paid) AS paid_amount_days,
            sum(discount_captured) AS discounts_captured
     FROM lines GROUP BY 1
 ), by_category AS (
     SELECT supplier_id, category, sum(amount) AS spend FROM lines GROUP BY ALL
 ), main_category AS (
     SELECT supplier_id, arg_max(category, spend) AS category FROM by_category GROUP BY 1
+), terms_now AS (
+    SELECT s.supplier_id, st.valid_from, st.payment_terms_days, st.discount_pct,
+           st.discount_days
+    FROM suppliers s, bounds b
+    ASOF LEFT JOIN supplier_terms st
+      ON st.supplier_id = s.supplier_id AND b.last_day >= st.valid_from
 ), segment AS (
     SELECT s.supplier_id, coalesce(s.supplier_name, s.supplier_id) AS supplier_name,
            s.country, s.size, s.size AS supplier_size, coalesce(s.preferred, false) AS preferred,
            coalesce(s.strategic, false) AS strategic,
            coalesce(s.single_source, false) AS single_source,
-           s.payment_terms_days, coalesce(s.discount_pct, 0) AS discount_pct, s.discount_days,
+           CASE WHEN t.valid_from IS NULL THEN s.payment_terms_days
+                ELSE t.payment_terms_days END AS payment_terms_days,
+           CASE WHEN t.valid_from IS NULL THEN coalesce(s.discount_pct, 0)
+                ELSE coalesce(t.discount_pct, 0) END AS discount_pct,
+           CASE WHEN t.valid_from IS NULL THEN s.discount_days
+                ELSE t.discount_days END AS discount_days,
            c.category,
            CAST(coalesce(b.annual_spend, 0) AS DECIMAL(18,2)) AS annual_spend,
-           CAST(round(b.paid_amount_days / nullif(b.paid_amount, 0), 1) AS DECIMAL(9,1))
-               AS days_to_pay,
+           CAST(round(k.days_to_pay, 1) AS DECIMAL(9,1)) AS days_to_pay,
            CAST(coalesce(b.discounts_captured, 0) AS DECIMAL(18,2)) AS discounts_captured,
-           (SELECT last_day FROM bounds) AS window_end
+           (SELECT last_day FROM bounds) AS window_end,
+           CAST(coalesce(pd.paid_amount, 0) AS DECIMAL(18,2)) AS paid_amount,
+           CAST(coalesce(o.open_overdue_amount, 0) AS DECIMAL(18,2)) AS open_overdue_amount,
+           coalesce(o.open_overdue_amount_days, 0) AS open_overdue_amount_days
     FROM suppliers s
+    LEFT JOIN terms_now t USING (supplier_id)
     LEFT JOIN by_supplier b USING (supplier_id)
     LEFT JOIN main_category c USING (supplier_id)
+    LEFT JOIN kpi k USING (supplier_id)
+    LEFT JOIN paid pd USING (supplier_id)
+    LEFT JOIN open_overdue o USING (supplier_id)
 )
 SELECT * FROM segment ORDER BY supplier_id
 """
 
-
-# The last day of the simulator's spend year: the as-of date, or the latest invoice date.
-SPEND_YEAR_END = "SELECT coalesce(CAST($as_of AS DATE), max(invoice_date)) FROM invoices"
+# The parameters of SUPPLIER_SEGMENT when only its columns are wanted (no rows).
+NO_SEGMENT = {
+    "first_day": None,
+    "last_day": None,
+    "kpi_supplier_ids": [],
+    "kpi_days_to_pay": [],
+}
 
 
 def supplier_segment(condition: exp.Expression | None) -> str:
