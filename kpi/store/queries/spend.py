@@ -322,6 +322,11 @@ GROUP BY ALL
 ORDER BY amount DESC, item_id
 """
 
+# the name the views give a supplier (the KPIs are split and filtered by it)
+SUPPLIER_NAME = """
+SELECT coalesce(supplier_name, supplier_id) FROM suppliers WHERE supplier_id = $supplier_id
+"""
+
 SUPPLIER_DELIVERIES = """
 SELECT strftime(promised_date, '%Y-%m') AS month,
        count(*) FILTER (WHERE received) AS received_lines,
