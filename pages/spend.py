@@ -14,7 +14,7 @@ from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from kpi.store.database import Store
-from ui.cache import cached
+from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
@@ -49,12 +49,24 @@ def _budgets(store: Store, scope: Scope, fiscal_year: str, by: str) -> tuple:
     return year, status, total, sp.budget_monthly(store, scope, year)
 
 
-def _compliance(store: Store, scope: Scope, today: date) -> tuple[pl.DataFrame, ...]:
-    return (
-        sp.compliance_lines(store, scope),
-        sp.approvals(store, scope),
-        sp.waiting_orders(store, scope, today),
-    )
+def _compliance(store: Store, scope: Scope, definitions: list, today: date) -> dict:
+    """The approvals and compliance tabs' tables; their KPI columns (approval time, maverick
+    rate, spend under management, price variance) are the KPIs by the engine."""
+    lines = sp.compliance_lines(store, scope)
+    approvals = sp.approvals(store, scope)
+    by = partial(sp.compliance_by, store, scope, lines, definitions=definitions)
+    ap_by = partial(sp.approvals_by, store, scope, approvals, definitions=definitions)
+    return {
+        "lines": lines,
+        "approvals": approvals,
+        "waiting": sp.waiting_orders(store, scope, today),
+        "ap_cc": ap_by("cost_centre"),
+        "ap_month": ap_by("month"),
+        "co_cc": by("cost_centre"),
+        "co_month": by("month"),
+        "co_cat": by("category"),
+        "totals": sp.compliance_totals(store, scope, definitions),
+    }
 
 
 def _drill_to_box(key: str, nodes: dict) -> None:
@@ -234,21 +246,18 @@ with tab_budget:
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
 
 # ---- approvals ------------------------------------------------------------------------------
-lines, approvals, waiting = cached(_compliance, ctx, ctx.scope, date.today())
+co = cached(_compliance, ctx, ctx.scope, DEFINITIONS, date.today())
+lines, approvals, waiting, totals = co["lines"], co["approvals"], co["waiting"], co["totals"]
 with tab_approval:
     if lines.is_empty() and approvals.is_empty():
         no_data("orders or invoices in this period", "Choose other periods in the sidebar.")
     else:
-        ap_cc = sp.approvals_by(approvals, "cost_centre")
-        ap_month = sp.approvals_by(approvals, "month")
-        co_cc = sp.compliance_by(lines, "cost_centre")
-        co_month = sp.compliance_by(lines, "month")
-        days = ap_cc["approval_days_total"].sum()
-        n = ap_cc["approved_lines"].sum()
+        ap_cc, ap_month, co_cc, co_month = co["ap_cc"], co["ap_month"], co["co_cc"], co["co_month"]
         m = st.columns(4)
         m[0].metric(
             "Approval time (mean, PO lines)",
-            format_value(float(days) / n if n else None, "days"),
+            format_value(totals["mean_approval_days"], "days"),
+            help="The KPI PO approval cycle time (po_cycle_time_days) over the period.",
             border=True,
         )
         m[1].metric(
@@ -307,7 +316,7 @@ with tab_compliance:
     if lines.is_empty():
         no_data("spend in this period", "Choose other periods or filters in the sidebar.")
     else:
-        by_cat = sp.compliance_by(lines, "category")
+        by_cat = co["co_cat"]
         tot = {c: by_cat[c].sum() for c in by_cat.columns if c != "category"}
         spend_total = float(tot["spend"]) or None
         m = st.columns(4)
@@ -322,6 +331,8 @@ with tab_compliance:
             strict=True,
         ):
             share = float(tot[k]) / spend_total if spend_total else None
+            if k == "managed_amount":  # the KPI spend_under_management, by the engine
+                share = totals["managed_share"]
             col.metric(
                 label,
                 format_value(share, "percent"),
@@ -330,6 +341,7 @@ with tab_compliance:
                 delta_arrow="off",
                 border=True,
             )
+        ppv = totals["on_contract_price_variance"]
         n = st.columns(2)
         n[0].metric(
             "What off-contract buying cost",
@@ -340,12 +352,12 @@ with tab_compliance:
         )
         n[1].metric(
             "Paid above contract on contracted lines",
-            format_value(float(tot["on_contract_price_variance"]), "currency", ctx.currency),
-            help="The purchase price variance: (price paid − contract price) × quantity.",
+            format_value(None if ppv is None else float(ppv), "currency", ctx.currency),
+            help="The KPI purchase price variance (purchase_price_variance) over the period.",
             border=True,
         )
         fig = spend_charts.trend_lines(
-            sp.compliance_by(lines, "month"),
+            co_month,
             {
                 "managed_share": "Spend under management",
                 "on_contract_share": "On contract",

@@ -10,7 +10,7 @@ from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from kpi.store.database import Store
-from ui.cache import cached
+from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, literal, no_data, table_columns
@@ -32,8 +32,9 @@ if ctx.period is None:
 SUPPLIER_KPIS = ("supplier_concentration_top5", "supplier_otd", "purchase_price_variance")
 
 
-def _scorecard(store: Store, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return su.scorecard(store, scope), su.concentration(store, scope)
+def _scorecard(store: Store, scope: Scope, definitions: list) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The scorecard and concentration; their KPI columns are the KPIs by the engine."""
+    return su.scorecard(store, scope, definitions), su.concentration(store, scope, definitions)
 
 
 _SPECIAL = {  # columns whose name does not say how to show them
@@ -57,7 +58,7 @@ def _table(frame: pl.DataFrame, name: str, key: str, **kw) -> object:
 
 kpi_strip(ctx, SUPPLIER_KPIS, "suppliers")
 
-card, conc = cached(_scorecard, ctx, ctx.scope, spinner="Scoring suppliers…")
+card, conc = cached(_scorecard, ctx, ctx.scope, DEFINITIONS, spinner="Scoring suppliers…")
 if card.is_empty():
     no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
     st.stop()
@@ -67,10 +68,12 @@ tab_card, tab_conc, tab_detail = st.tabs(["Scorecard", "Concentration", "Supplie
 
 with tab_card:
     st.caption(
-        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery: "
-        "received PO lines promised in the period whose last receipt came by the promised "
-        "date. We paid on time: their paid invoice lines paid by the due date. Select a row "
-        "to open the supplier."
+        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery, "
+        "price variance, we paid on time and days to pay are the shared KPIs "
+        + ", ".join(literal(k.name) for k in ctx.definitions if k.id in su.SCORECARD_KPIS.values())
+        + ", per supplier over the period, each by its own date: the rule is the KPI's "
+        "definition (its tile's **Definition** button), so the table follows when the rule "
+        "changes. Select a row to open the supplier."
     )
     search = st.text_input("Find a supplier", key="sup_search", placeholder="name or id…")
     shown = card
@@ -130,7 +133,11 @@ with tab_detail:
     m[1].metric("On-time delivery", format_value(row["on_time_delivery"], "percent"), border=True)
     m[2].metric(
         "Price variance vs contract",
-        format_value(float(row["price_variance"]), "currency", ctx.currency),
+        format_value(
+            None if row["price_variance"] is None else float(row["price_variance"]),
+            "currency",
+            ctx.currency,
+        ),
         border=True,
     )
     m[3].metric(
@@ -155,7 +162,7 @@ with tab_detail:
         + f" · discount {float(row['discount_pct'] or 0):g} %"
         + f" within {row['discount_days'] or 0} days"
     )
-    history = cached(su.supplier_history, ctx, ctx.scope, supplier_id)
+    history = cached(su.supplier_history, ctx, ctx.scope, supplier_id, DEFINITIONS)
     st.plotly_chart(
         spend_charts.history_chart(
             history["monthly"], history["deliveries"], names[supplier_id], ctx.currency
