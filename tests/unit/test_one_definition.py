@@ -6,10 +6,11 @@ defines it and the page's split — and each is compared with the command line's
 store of tests/spend_fixture.py: ratios and days within 1e-9, money to the cent. Then a
 formula is edited in a copy of config/kpis.yaml and the pages follow it, value by value.
 
-Figures a KPI defines that are still computed on the side (left to other parts of issue 14,
-listed so they are not forgotten): the CFO overview's monthly days to pay and late share
-(kpi/analyses/overview.py days_to_pay_vs_terms, formulas written in code) and the terms
-simulator's baseline days to pay (kpi/analyses/terms.py).
+Figures a KPI defines that are still computed on the side, in files other parts of issue 14
+change (listed so they are not forgotten): on the Payment terms & cash page, days to pay per
+segment, per month and per supplier and the late amounts to SMEs
+(kpi/store/queries/working_capital.py: TERMS_BY_SEGMENT, PAYMENTS_BY_MONTH, SUPPLIER_TERMS)
+and the terms simulator's baseline days to pay (kpi/analyses/terms.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from kpi.analyses import overview
 from kpi.analyses import spend as sp
 from kpi.analyses import suppliers as su
 from kpi.core.scope import Scope
@@ -64,10 +66,16 @@ def _totals(store: Store, scope: Scope, defs=None) -> pl.DataFrame:
     return pl.DataFrame([sp.compliance_totals(store, scope, defs)])
 
 
+def _overview_days_to_pay(store: Store, scope: Scope, defs=None) -> pl.DataFrame:
+    frame = overview.days_to_pay_vs_terms(store, scope, defs)
+    return frame.rename({"period": "month"})
+
+
 # (page function, page column, KPI id, split): the split is a KPI dimension, 'month' (the
 # KPI's own period column by month) or None (the whole period). Pages: Suppliers
-# (scorecard, concentration), Spend (approvals and compliance tabs).
+# (scorecard, concentration), Spend (approvals and compliance tabs), Overview (days to pay).
 FIGURES = [
+    (_overview_days_to_pay, "days_to_pay", "days_to_pay", "month"),
     (_scorecard, "on_time_delivery", "supplier_otd", "supplier"),
     (_scorecard, "we_paid_on_time", "on_time_payment_rate", "supplier"),
     (_scorecard, "avg_days_to_pay", "days_to_pay", "supplier"),
@@ -117,6 +125,8 @@ def test_every_kpi_figure_of_the_pages_is_listed():
         assert ("_concentration", column) in listed
     for column in [*sp.COMPLIANCE_KPIS, *sp.APPROVAL_KPIS]:
         assert ("_totals", column) in listed
+    for column in overview.DAYS_TO_PAY_KPIS:
+        assert ("_overview_days_to_pay", column) in listed
 
 
 @pytest.mark.parametrize(
