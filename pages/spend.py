@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import spend as sp
+from kpi.analyses.kpi_figures import undefined
 from kpi.core import periods
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
@@ -247,6 +248,22 @@ with tab_budget:
 
 # ---- approvals ------------------------------------------------------------------------------
 co = cached(_compliance, ctx, ctx.scope, DEFINITIONS, date.today())
+_undefined = sorted(
+    {
+        *undefined(ctx.definitions, sp.COMPLIANCE_KPIS, "category"),
+        *undefined(ctx.definitions, sp.COMPLIANCE_KPIS, "cost_centre"),
+        *undefined(ctx.definitions, sp.APPROVAL_KPIS, "cost_centre"),
+    }
+)
+if _undefined:
+    st.warning(
+        "No definition to compute "
+        + ", ".join(literal(i) for i in _undefined)
+        + " by cost centre and category (missing from the KPI definitions, or not split by "
+        "them there): those figures stay empty on the approvals and compliance tabs. Fix it "
+        "on the **KPI definitions** page.",
+        icon="⚠️",
+    )
 lines, approvals, waiting, totals = co["lines"], co["approvals"], co["waiting"], co["totals"]
 with tab_approval:
     if lines.is_empty() and approvals.is_empty():

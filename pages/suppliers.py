@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import suppliers as su
+from kpi.analyses.kpi_figures import undefined
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
@@ -63,6 +64,20 @@ if card.is_empty():
     no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
     st.stop()
 names = dict(zip(card["supplier_id"], card["supplier"], strict=True))
+_undefined = sorted(
+    {
+        *undefined(ctx.definitions, su.SCORECARD_KPIS, "supplier"),
+        *undefined(ctx.definitions, su.CONCENTRATION_KPIS, "category"),
+    }
+)
+if _undefined:
+    st.warning(
+        "No definition to compute "
+        + ", ".join(literal(i) for i in _undefined)
+        + " per supplier or category (missing from the KPI definitions, or not split by that "
+        "dimension there): those columns stay empty. Fix it on the **KPI definitions** page.",
+        icon="⚠️",
+    )
 
 tab_card, tab_conc, tab_detail = st.tabs(["Scorecard", "Concentration", "Supplier detail"])
 

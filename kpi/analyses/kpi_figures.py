@@ -47,17 +47,24 @@ def kpi_columns(
     cannot honour is left out by the engine, as on the KPI pages. Columns in `money` come
     back as exact DECIMAL to the cent (the engine returns doubles).
     """
-    defs = select_definitions(definitions_or_file(store, definitions), columns.values())
+    known = definitions_or_file(store, definitions)
+    ids = {k.id for k in known}
+    # a KPI missing from the definitions (a broken or edited kpis.yaml) has no formula to
+    # compute the figure by: its column stays empty (pages say so, see `undefined`)
+    # and so has one whose dimensions lack the page's split (the engine skips it)
+    wanted = [i for i in dict.fromkeys(columns.values()) if i in ids]
     dims = [by] if by else []
-    result = compute(
-        store, defs, grain, dims, scope.start, scope.end, scope.as_dict(), scope.currency
-    )
     keys = (["month"] if grain == "month" else []) + dims
-    if result.skipped:
-        why = "; ".join(f"{k} {v}" for k, v in result.skipped.items())
-        raise ValueError(f"the page's split is not in the KPI's dimensions: {why}")
-    frame = result.frame.rename({"period": "month"}) if grain == "month" else result.frame
     index = keys or ["period"]
+    frame = pl.DataFrame(
+        schema={"kpi": pl.String, "value": pl.Float64, **dict.fromkeys(index, pl.String)}
+    )
+    if wanted:
+        defs = select_definitions(known, wanted)
+        result = compute(
+            store, defs, grain, dims, scope.start, scope.end, scope.as_dict(), scope.currency
+        )
+        frame = result.frame.rename({"period": "month"}) if grain == "month" else result.frame
     parts = [
         frame.filter(pl.col("kpi") == kpi_id).select(*index, pl.col("value").alias(column))
         for column, kpi_id in columns.items()
@@ -66,7 +73,20 @@ def kpi_columns(
     for part in parts:
         wide = wide.join(part, on=index, how="full", coalesce=True)
     wide = wide.sort(index) if keys else wide.drop("period")
+    wide = wide.with_columns(pl.lit(None, pl.Float64).alias(c) for c in columns if c not in wide)
     return wide.with_columns(cents(pl.col(c)).alias(c) for c in money if c in wide.columns)
+
+
+def undefined(
+    definitions: Sequence[KpiDefinition], columns: Mapping[str, str], by: str | None = None
+) -> list[str]:
+    """The KPI ids of `columns` that the definitions lack, or that cannot be split by the
+    dimension `by` (None or 'month': no dimension needed): their figures stay empty."""
+    known = {k.id: k for k in definitions}
+    need = by not in (None, "month")
+    return sorted(
+        {i for i in columns.values() if i not in known or (need and by not in known[i].dimensions)}
+    )
 
 
 def cents(value: pl.Expr) -> pl.Expr:
