@@ -14,7 +14,9 @@ from decimal import Decimal
 
 import polars as pl
 
+from kpi.core import periods
 from kpi.core.scope import Scope
+from kpi.core.settings import FiscalCalendar
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import WHOLE_RANGE, compute, select_definitions
 from kpi.semantic.kpi_definition import KpiDefinition
@@ -47,6 +49,9 @@ def kpi_columns(
     cannot honour is left out by the engine, as on the KPI pages. Columns in `money` come
     back as exact DECIMAL to the cent (the engine returns doubles).
     """
+    monthly = grain == "month"
+    if grain == WHOLE_RANGE:
+        grain = one_period_grain(scope, store.settings.fiscal) or WHOLE_RANGE
     known = definitions_or_file(store, definitions)
     ids = {k.id for k in known}
     # a KPI missing from the definitions (a broken or edited kpis.yaml) has no formula to
@@ -54,7 +59,7 @@ def kpi_columns(
     # and so has one whose dimensions lack the page's split (the engine skips it)
     wanted = [i for i in dict.fromkeys(columns.values()) if i in ids]
     dims = [by] if by else []
-    keys = (["month"] if grain == "month" else []) + dims
+    keys = (["month"] if monthly else []) + dims
     index = keys or ["period"]
     frame = pl.DataFrame(
         schema={"kpi": pl.String, "value": pl.Float64, **dict.fromkeys(index, pl.String)}
@@ -64,7 +69,7 @@ def kpi_columns(
         result = compute(
             store, defs, grain, dims, scope.start, scope.end, scope.as_dict(), scope.currency
         )
-        frame = result.frame.rename({"period": "month"}) if grain == "month" else result.frame
+        frame = result.frame.rename({"period": "month"}) if monthly else result.frame
     parts = [
         frame.filter(pl.col("kpi") == kpi_id).select(*index, pl.col("value").alias(column))
         for column, kpi_id in columns.items()
@@ -75,6 +80,19 @@ def kpi_columns(
     wide = wide.sort(index) if keys else wide.drop("period")
     wide = wide.with_columns(pl.lit(None, pl.Float64).alias(c) for c in columns if c not in wide)
     return wide.with_columns(cents(pl.col(c)).alias(c) for c in money if c in wide.columns)
+
+
+def one_period_grain(scope: Scope, cal: FiscalCalendar) -> str | None:
+    """The grain at which the scope's range is exactly one fiscal period (year, quarter or
+    month), else None. A KPI that ranks or shares within its reported period (concentration)
+    then reports that period, as the scorecard does; a longer range is one `range` period."""
+    if scope.start is None or scope.end is None:
+        return None
+    for grain in ("year", "quarter", "month"):
+        labels = periods.periods_between(scope.start, scope.end, grain, cal)
+        if len(labels) == 1 and periods.period_range(labels[0], cal) == (scope.start, scope.end):
+            return grain
+    return None
 
 
 def undefined(

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from kpi.analyses import overview
+from kpi.analyses import kpi_figures, overview
 from kpi.analyses import spend as sp
 from kpi.analyses import suppliers as su
 from kpi.core.scope import Scope
@@ -207,3 +207,40 @@ def test_editing_a_signed_formula_changes_the_pages(store, tmp_path):
     # the signed file's formulas still give the agreed figures: 2.5 days, Alpha 100 % on time
     signed = sp.approvals_by(store, H1_SCOPE, sp.approvals(store, H1_SCOPE), "cost_centre")
     assert dict(signed.select("cost_centre", "mean_approval_days").rows())["CC-A"] == 2.5
+
+
+def test_the_command_line_computes_the_whole_range_as_one_period(store):
+    result = engine.compute_cli(
+        ["days_to_pay"], "range", [], "2026-01-01", "2026-06-30", db=store.path
+    )
+    # lines paid in H1: INV1 210 x 26 days, INV2 250 x 69, INV3 300 x 9, INV5 200 x 40:
+    # (5,460 + 17,250 + 2,700 + 8,000) / 960 = 33,410 / 960
+    assert result.frame.select("period", "value").rows() == [
+        ("2026-01-01..2026-06-30", pytest.approx(33410 / 960, abs=1e-12))
+    ]
+
+
+def test_one_quarter_is_the_kpi_of_that_quarter(store):
+    """A range that is one fiscal quarter is reported as that quarter (what the tiles show,
+    and where a KPI that ranks within its period ranks)."""
+    q1 = Scope.of(date(2026, 1, 1), date(2026, 3, 31))
+    for page, column, kpi, by in (
+        (_scorecard, "on_time_delivery", "supplier_otd", "supplier"),
+        (_concentration, "top5_share", "supplier_concentration_top5", "category"),
+    ):
+        cli = engine.compute_cli([kpi], "quarter", [by], "FY2026-Q1", "FY2026-Q1", db=store.path)
+        want = {r[by]: r["value"] for r in cli.frame.iter_rows(named=True)}
+        rows = page(store, q1).select(by, column).rows()
+        assert rows and all(_same(v, want.get(k), kpi) for k, v in rows), (rows, want)
+
+
+def test_a_kpi_without_a_definition_leaves_its_column_empty(store):
+    defs = [k for k in load_definitions() if k.id != "supplier_otd"]
+    card = su.scorecard(store, H1_SCOPE, defs)
+    assert card["on_time_delivery"].null_count() == card.height
+    assert card["avg_days_to_pay"].null_count() < card.height  # the others still come
+    assert kpi_figures.undefined(defs, su.SCORECARD_KPIS, "supplier") == ["supplier_otd"]
+    # a KPI that cannot be split by the page's dimension is named too
+    assert kpi_figures.undefined(load_definitions(), {"x": "days_to_pay"}, "cost_centre") == [
+        "days_to_pay"
+    ]
