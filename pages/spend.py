@@ -318,6 +318,11 @@ with tab_approval:
         )
         st.markdown("**By cost centre**")
         joined = sp.approval_flow(ap_cc, co_cc, "cost_centre")
+        st.caption(
+            "Mean approval days and the maverick rate are the shared KPIs PO approval cycle "
+            "time and maverick spend rate, computed per cost centre and month by their "
+            "definitions (by PO date and by invoice date), so they follow the signed formula."
+        )
         _table(joined, "approvals_by_cost_centre", "approvals_cc")
         with st.expander("Month by month"):
             monthly_flow = sp.approval_flow(ap_month, co_month, "month")
@@ -386,6 +391,11 @@ with tab_compliance:
         )
         st.plotly_chart(fig, key="c_compliance_trend")
         st.markdown("**Off-contract spend by category**")
+        st.caption(
+            "Preferred or on contract (managed share) and the price variance on contracted "
+            "lines are the shared KPIs spend under management and purchase price variance, "
+            "per category and month by their definitions."
+        )
         _table(
             by_cat.select(
                 "category",
