@@ -83,12 +83,10 @@ tab_card, tab_conc, tab_detail = st.tabs(["Scorecard", "Concentration", "Supplie
 
 with tab_card:
     st.caption(
-        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery, "
-        "price variance, we paid on time and days to pay are the shared KPIs "
-        + ", ".join(literal(k.name) for k in ctx.definitions if k.id in su.SCORECARD_KPIS.values())
-        + ", per supplier over the period, each by its own date: the rule is the KPI's "
-        "definition (its tile's **Definition** button), so the table follows when the rule "
-        "changes. Select a row to open the supplier."
+        f"{card.height} suppliers with spend from {ctx.start} to {ctx.end}. On-time delivery: "
+        "received PO lines promised in the period whose last receipt came by the promised "
+        "date. We paid on time: their paid invoice lines paid by the due date. Select a row "
+        "to open the supplier."
     )
     search = st.text_input("Find a supplier", key="sup_search", placeholder="name or id…")
     shown = card
@@ -100,6 +98,12 @@ with tab_card:
         )
     event = _table(
         shown, "supplier_scorecard", "scorecard", on_select="rerun", selection_mode="single-row"
+    )
+    st.caption(
+        "On-time delivery, price variance, we paid on time and days to pay are the shared KPIs "
+        + ", ".join(literal(k.name) for k in ctx.definitions if k.id in su.SCORECARD_KPIS.values())
+        + " per supplier over the period, each by its own date (days to pay by paid date, "
+        "weighted by amount): the rule is the KPI's definition, so the table follows it."
     )
     rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
     picked = shown["supplier_id"][rows[0]] if rows else None

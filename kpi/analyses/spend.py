@@ -9,8 +9,6 @@ money was spent: approval time, orders waiting, invoices with no PO (maverick sp
 raised after the invoice (after the fact), spend with preferred and contracted suppliers
 and what buying off contract cost. The SQL is in kpi/store/queries/spend.py; amounts are exact
 DECIMALs in the display currency (the reporting currency unless `currency` is given).
-Approval time, maverick rate, spend under management and price variance are KPIs: those
-columns are the KPIs by the engine for the same split and scope (kpi.analyses.kpi_figures).
 """
 
 from __future__ import annotations
@@ -170,7 +168,8 @@ def budget_monthly(store: Store, scope: Scope, year: BudgetYear) -> pl.DataFrame
 # ---- approvals and compliance ---------------------------------------------------------------
 
 
-# the columns of the approvals and compliance tables that a KPI defines: {column: KPI id}
+# the columns of the approvals and compliance tables that a KPI defines: {column: KPI id};
+# they are the KPIs by the engine for the same split and scope (kpi.analyses.kpi_figures)
 COMPLIANCE_KPIS = {
     "maverick_rate": "maverick_spend_rate",
     "managed_share": "spend_under_management",
