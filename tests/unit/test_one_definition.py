@@ -10,7 +10,9 @@ Figures a KPI defines that are still computed on the side, in files other parts 
 change (listed so they are not forgotten): on the Payment terms & cash page, days to pay per
 segment, per month and per supplier and the late amounts to SMEs
 (kpi/store/queries/working_capital.py: TERMS_BY_SEGMENT, PAYMENTS_BY_MONTH, SUPPLIER_TERMS)
-and the terms simulator's baseline days to pay (kpi/analyses/terms.py).
+and the terms simulator's baseline days to pay (kpi/analyses/terms.py). On the Suppliers
+page, the price variance per item of one supplier (SUPPLIER_ITEMS): purchase_price_variance
+has no item dimension, and its entry is being changed by another part of the issue.
 """
 
 from __future__ import annotations
