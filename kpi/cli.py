@@ -260,13 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "compute",
-        help="compute KPIs by month, quarter or fiscal year",
+        help="compute KPIs by month, quarter, fiscal year or over the whole range",
         description="Compute KPIs from the store. Periods follow the fiscal calendar in "
         "config/settings.yaml. --from/--to take a date (YYYY-MM-DD) or a period label "
         "(2026-03, FY2026-Q1, FY2026).",
     )
     p.add_argument("--kpi", action="append", metavar="ID", help="KPI id (repeat; default: all)")
-    p.add_argument("--grain", choices=["month", "quarter", "year"], default="quarter")
+    p.add_argument("--grain", choices=["month", "quarter", "year", "range"], default="quarter")
     p.add_argument("--by", action="append", metavar="DIM", help="split by a dimension (repeat)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first date or period")
     p.add_argument("--to", dest="end", metavar="DATE", help="last date or period")

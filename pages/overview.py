@@ -183,7 +183,8 @@ with right:
         )
 left, right = st.columns(2)
 with left:
-    dtp = cached(overview.days_to_pay_vs_terms, ctx, _chart_scope("days_to_pay_vs_terms"))
+    dtp_scope = _chart_scope("days_to_pay_vs_terms")
+    dtp = cached(overview.days_to_pay_vs_terms, ctx, dtp_scope, DEFINITIONS)
     chart_with_data(
         dtp,
         charts.days_to_pay_vs_terms,

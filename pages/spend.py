@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import spend as sp
+from kpi.analyses.kpi_figures import undefined
 from kpi.core import periods
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
@@ -73,12 +74,24 @@ BUDGET_RULES = (
 )
 
 
-def _compliance(store: Store, scope: Scope, today: date) -> tuple[pl.DataFrame, ...]:
-    return (
-        sp.compliance_lines(store, scope),
-        sp.approvals(store, scope),
-        sp.waiting_orders(store, scope, today),
-    )
+def _compliance(store: Store, scope: Scope, definitions: list, today: date) -> dict:
+    """The approvals and compliance tabs' tables; their KPI columns (approval time, maverick
+    rate, spend under management, price variance) are the KPIs by the engine."""
+    lines = sp.compliance_lines(store, scope)
+    approvals = sp.approvals(store, scope)
+    by = partial(sp.compliance_by, store, scope, lines, definitions=definitions)
+    ap_by = partial(sp.approvals_by, store, scope, approvals, definitions=definitions)
+    return {
+        "lines": lines,
+        "approvals": approvals,
+        "waiting": sp.waiting_orders(store, scope, today),
+        "ap_cc": ap_by("cost_centre"),
+        "ap_month": ap_by("month"),
+        "co_cc": by("cost_centre"),
+        "co_month": by("month"),
+        "co_cat": by("category"),
+        "totals": sp.compliance_totals(store, scope, definitions),
+    }
 
 
 def _drill_to_box(key: str, nodes: dict) -> None:
@@ -278,21 +291,34 @@ with tab_budget:
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
 
 # ---- approvals ------------------------------------------------------------------------------
-lines, approvals, waiting = cached(_compliance, ctx, ctx.scope, date.today())
+co = cached(_compliance, ctx, ctx.scope, DEFINITIONS, date.today())
+_undefined = sorted(
+    {
+        *undefined(ctx.definitions, sp.COMPLIANCE_KPIS, "category"),
+        *undefined(ctx.definitions, sp.COMPLIANCE_KPIS, "cost_centre"),
+        *undefined(ctx.definitions, sp.APPROVAL_KPIS, "cost_centre"),
+    }
+)
+if _undefined:
+    st.warning(
+        "No definition to compute "
+        + ", ".join(literal(i) for i in _undefined)
+        + " by cost centre and category (missing from the KPI definitions, or not split by "
+        "them there): those figures stay empty on the approvals and compliance tabs. Fix it "
+        "on the **KPI definitions** page.",
+        icon="⚠️",
+    )
+lines, approvals, waiting, totals = co["lines"], co["approvals"], co["waiting"], co["totals"]
 with tab_approval:
     if lines.is_empty() and approvals.is_empty():
         no_data("orders or invoices in this period", "Choose other periods in the sidebar.")
     else:
-        ap_cc = sp.approvals_by(approvals, "cost_centre")
-        ap_month = sp.approvals_by(approvals, "month")
-        co_cc = sp.compliance_by(lines, "cost_centre")
-        co_month = sp.compliance_by(lines, "month")
-        days = ap_cc["approval_days_total"].sum()
-        n = ap_cc["approved_lines"].sum()
+        ap_cc, ap_month, co_cc, co_month = co["ap_cc"], co["ap_month"], co["co_cc"], co["co_month"]
         m = st.columns(4)
         m[0].metric(
             "Approval time (mean, PO lines)",
-            format_value(float(days) / n if n else None, "days"),
+            format_value(totals["mean_approval_days"], "days"),
+            help="The KPI PO approval cycle time (po_cycle_time_days) over the period.",
             border=True,
         )
         m[1].metric(
@@ -336,6 +362,11 @@ with tab_approval:
         )
         st.markdown("**By cost centre**")
         joined = sp.approval_flow(ap_cc, co_cc, "cost_centre")
+        st.caption(
+            "Mean approval days and the maverick rate are the shared KPIs PO approval cycle "
+            "time and maverick spend rate, computed per cost centre and month by their "
+            "definitions (by PO date and by invoice date), so they follow the signed formula."
+        )
         _table(joined, "approvals_by_cost_centre", "approvals_cc")
         with st.expander("Month by month"):
             monthly_flow = sp.approval_flow(ap_month, co_month, "month")
@@ -362,7 +393,7 @@ with tab_compliance:
     if lines.is_empty():
         no_data("spend in this period", "Choose other periods or filters in the sidebar.")
     else:
-        by_cat = sp.compliance_by(lines, "category")
+        by_cat = co["co_cat"]
         tot = {c: by_cat[c].sum() for c in by_cat.columns if c != "category"}
         spend_total = float(tot["spend"]) or None
         m = st.columns(4)
@@ -377,6 +408,8 @@ with tab_compliance:
             strict=True,
         ):
             share = float(tot[k]) / spend_total if spend_total else None
+            if k == "managed_amount":  # the KPI spend_under_management, by the engine
+                share = totals["managed_share"]
             col.metric(
                 label,
                 format_value(share, "percent"),
@@ -385,6 +418,7 @@ with tab_compliance:
                 delta_arrow="off",
                 border=True,
             )
+        ppv = totals["on_contract_price_variance"]
         n = st.columns(2)
         n[0].metric(
             "What off-contract buying cost",
@@ -395,12 +429,12 @@ with tab_compliance:
         )
         n[1].metric(
             "Paid above contract on contracted lines",
-            format_value(float(tot["on_contract_price_variance"]), "currency", ctx.currency),
-            help="The purchase price variance: (price paid − contract price) × quantity.",
+            format_value(None if ppv is None else float(ppv), "currency", ctx.currency),
+            help="The KPI purchase price variance (purchase_price_variance) over the period.",
             border=True,
         )
         fig = spend_charts.trend_lines(
-            sp.compliance_by(lines, "month"),
+            co_month,
             {
                 "managed_share": "Spend under management",
                 "on_contract_share": "On contract",
@@ -412,6 +446,11 @@ with tab_compliance:
         )
         st.plotly_chart(fig, key="c_compliance_trend")
         st.markdown("**Off-contract spend by category**")
+        st.caption(
+            "Preferred or on contract (managed share) and the price variance on contracted "
+            "lines are the shared KPIs spend under management and purchase price variance, "
+            "per category and month by their definitions."
+        )
         _table(
             by_cat.select(
                 "category",

@@ -6,11 +6,12 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import suppliers as su
+from kpi.analyses.kpi_figures import undefined
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from kpi.store.database import Store
-from ui.cache import cached
+from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, literal, no_data, table_columns
@@ -32,8 +33,9 @@ if ctx.period is None:
 SUPPLIER_KPIS = ("supplier_concentration_top5", "supplier_otd", "purchase_price_variance")
 
 
-def _scorecard(store: Store, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return su.scorecard(store, scope), su.concentration(store, scope)
+def _scorecard(store: Store, scope: Scope, definitions: list) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The scorecard and concentration; their KPI columns are the KPIs by the engine."""
+    return su.scorecard(store, scope, definitions), su.concentration(store, scope, definitions)
 
 
 _SPECIAL = {  # columns whose name does not say how to show them
@@ -57,11 +59,25 @@ def _table(frame: pl.DataFrame, name: str, key: str, **kw) -> object:
 
 kpi_strip(ctx, SUPPLIER_KPIS, "suppliers")
 
-card, conc = cached(_scorecard, ctx, ctx.scope, spinner="Scoring suppliers…")
+card, conc = cached(_scorecard, ctx, ctx.scope, DEFINITIONS, spinner="Scoring suppliers…")
 if card.is_empty():
     no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
     st.stop()
 names = dict(zip(card["supplier_id"], card["supplier"], strict=True))
+_undefined = sorted(
+    {
+        *undefined(ctx.definitions, su.SCORECARD_KPIS, "supplier"),
+        *undefined(ctx.definitions, su.CONCENTRATION_KPIS, "category"),
+    }
+)
+if _undefined:
+    st.warning(
+        "No definition to compute "
+        + ", ".join(literal(i) for i in _undefined)
+        + " per supplier or category (missing from the KPI definitions, or not split by that "
+        "dimension there): those columns stay empty. Fix it on the **KPI definitions** page.",
+        icon="⚠️",
+    )
 
 tab_card, tab_conc, tab_detail = st.tabs(["Scorecard", "Concentration", "Supplier detail"])
 
@@ -84,6 +100,12 @@ with tab_card:
         )
     event = _table(
         shown, "supplier_scorecard", "scorecard", on_select="rerun", selection_mode="single-row"
+    )
+    st.caption(
+        "On-time delivery, price variance, we paid on time and days to pay are the shared KPIs "
+        + ", ".join(literal(k.name) for k in ctx.definitions if k.id in su.SCORECARD_KPIS.values())
+        + " per supplier over the period, each by its own date (days to pay by paid date, "
+        "weighted by amount): the rule is the KPI's definition, so the table follows it."
     )
     rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
     picked = shown["supplier_id"][rows[0]] if rows else None
@@ -140,7 +162,11 @@ with tab_detail:
     m[1].metric("On-time delivery", format_value(row["on_time_delivery"], "percent"), border=True)
     m[2].metric(
         "Price variance vs contract",
-        format_value(float(row["price_variance"]), "currency", ctx.currency),
+        format_value(
+            None if row["price_variance"] is None else float(row["price_variance"]),
+            "currency",
+            ctx.currency,
+        ),
         border=True,
     )
     m[3].metric(
@@ -165,7 +191,7 @@ with tab_detail:
         + f" · discount {float(row['discount_pct'] or 0):g} %"
         + f" within {row['discount_days'] or 0} days"
     )
-    history = cached(su.supplier_history, ctx, ctx.scope, supplier_id)
+    history = cached(su.supplier_history, ctx, ctx.scope, supplier_id, DEFINITIONS)
     st.plotly_chart(
         spend_charts.history_chart(
             history["monthly"], history["deliveries"], names[supplier_id], ctx.currency

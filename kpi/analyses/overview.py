@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from kpi.analyses.kpi_figures import kpi_columns
 from kpi.core.scope import Scope
 from kpi.core.settings import Settings
 from kpi.semantic.compiler import Measure, kpi_query
@@ -82,21 +83,30 @@ def spend_vs_budget(store: Store, scope: Scope) -> pl.DataFrame:
     )
 
 
-def days_to_pay_vs_terms(store: Store, scope: Scope) -> pl.DataFrame:
-    """Monthly amount-weighted days to pay against the contractual terms of the same lines."""
-    return measures_by_period(
+def days_to_pay_vs_terms(
+    store: Store, scope: Scope, definitions: Sequence[KpiDefinition] | None = None
+) -> pl.DataFrame:
+    """Monthly days to pay (the KPI days_to_pay by the engine, so the chart follows its
+    signed formula) against the amount-weighted contractual terms of the lines paid."""
+    terms = measures_by_period(
         store,
         scope,
         "payments",
         "paid_date",
         {
-            "days_to_pay": "sum(amount * days_to_pay) / nullif(sum(amount), 0)",
             "terms": "sum(amount * contract_terms_days)"
             " filter (where contract_terms_days is not null)"
             " / nullif(sum(amount) filter (where contract_terms_days is not null), 0)",
             "late_share": "sum(amount) filter (where paid_late) / nullif(sum(amount), 0)",
         },
         "month",
+    )
+    kpi = kpi_columns(store, scope, DAYS_TO_PAY_KPIS, None, definitions, "month")
+    days = kpi.rename({"month": "period"})
+    return (
+        terms.join(days, on="period", how="full", coalesce=True)
+        .select("period", "days_to_pay", "terms", "late_share")
+        .sort("period")
     )
 
 
@@ -117,6 +127,9 @@ def inventory_by_class(store: Store, scope: Scope) -> pl.DataFrame:
         "month",
     )
 
+
+# the chart's line that a KPI defines: {column: KPI id}
+DAYS_TO_PAY_KPIS = {"days_to_pay": "days_to_pay"}
 
 SAVINGS_MEANINGS = {
     "savings_realised": "Price savings (procurement)",

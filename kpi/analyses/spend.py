@@ -20,10 +20,11 @@ from datetime import date
 
 import polars as pl
 
+from kpi.analyses.kpi_figures import kpi_columns, scalar
 from kpi.core import periods
 from kpi.core.scope import Scope
 from kpi.semantic.definitions import load_definitions
-from kpi.semantic.engine import compute
+from kpi.semantic.engine import WHOLE_RANGE, compute
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries import spend as q
@@ -212,6 +213,35 @@ def budget_monthly(store: Store, scope: Scope, year: BudgetYear) -> pl.DataFrame
 # ---- approvals and compliance ---------------------------------------------------------------
 
 
+# the columns of the approvals and compliance tables that a KPI defines: {column: KPI id};
+# they are the KPIs by the engine for the same split and scope (kpi.analyses.kpi_figures)
+COMPLIANCE_KPIS = {
+    "maverick_rate": "maverick_spend_rate",
+    "managed_share": "spend_under_management",
+    "on_contract_price_variance": "purchase_price_variance",
+}
+COMPLIANCE_MONEY = ("on_contract_price_variance",)
+APPROVAL_KPIS = {"mean_approval_days": "po_cycle_time_days"}
+# how the tables name a line without a cost centre or category (the engine leaves it null)
+_MISSING = {"cost_centre": "(no cost centre)", "category": "(no category)"}
+
+
+def _kpis_by(
+    store: Store,
+    scope: Scope,
+    columns: dict[str, str],
+    by: str | None,
+    definitions: Sequence[KpiDefinition] | None,
+    money: Sequence[str] = (),
+) -> pl.DataFrame:
+    """The KPIs of `columns` by the engine, per month (at the KPI's period column), per
+    cost centre or category, or over the whole range (`by` None)."""
+    if by == "month":
+        return kpi_columns(store, scope, columns, None, definitions, "month", money)
+    frame = kpi_columns(store, scope, columns, by, definitions, WHOLE_RANGE, money)
+    return frame.with_columns(pl.col(by).fill_null(_MISSING[by])) if by in _MISSING else frame
+
+
 def compliance_lines(store: Store, scope: Scope) -> pl.DataFrame:
     """Every compliance measure per month, cost centre and category (see sql_spend)."""
     return _spend(store, q.COMPLIANCE_LINES, scope)
@@ -227,52 +257,77 @@ _COMPLIANCE_SUMS = (
     "on_contract_amount",
     "managed_amount",
     "off_contract_amount",
-    "on_contract_price_variance",
     "off_contract_premium",
 )
 
 
-def compliance_by(lines: pl.DataFrame, by: str) -> pl.DataFrame:
+def compliance_by(
+    store: Store,
+    scope: Scope,
+    lines: pl.DataFrame,
+    by: str,
+    definitions: Sequence[KpiDefinition] | None = None,
+) -> pl.DataFrame:
     """compliance_lines summed by month, cost_centre or category, with shares of spend:
-    maverick_rate (no PO), after_the_fact_rate, preferred_share, on_contract_share,
-    managed_share (preferred or on contract: spend under management)."""
+    after_the_fact_rate, preferred_share, on_contract_share; and the KPIs for the same split
+    and scope: maverick_rate (maverick_spend_rate), managed_share (spend_under_management)
+    and on_contract_price_variance (purchase_price_variance)."""
     if by not in ("month", "cost_centre", "category"):
         raise ValueError(f"compliance can be split by month, cost_centre or category, not '{by}'")
     out = lines.group_by(by).agg(pl.col(c).sum() for c in _COMPLIANCE_SUMS)
     spend = pl.col("spend").cast(pl.Float64)
     shares = {
-        "maverick_rate": "no_po_amount",
         "after_the_fact_rate": "after_the_fact_amount",
         "preferred_share": "preferred_amount",
         "on_contract_share": "on_contract_amount",
-        "managed_share": "managed_amount",
     }
     out = out.with_columns(
         (pl.col(c).cast(pl.Float64) / pl.when(spend != 0).then(spend)).alias(name)
         for name, c in shares.items()
     )
+    kpis = _kpis_by(store, scope, COMPLIANCE_KPIS, by, definitions, COMPLIANCE_MONEY)
+    out = out.join(kpis, on=by, how="left")
     return out.sort(by if by == "month" else ["spend", by], descending=by != "month")
 
 
 def approvals(store: Store, scope: Scope) -> pl.DataFrame:
     """Purchase orders per month created and cost centre: orders, approved_lines,
-    approval_days_total (mean = total / approved_lines, as po_cycle_time_days),
-    waiting_orders and waiting_amount (not approved, not closed)."""
+    approval_days_total, waiting_orders and waiting_amount (not approved, not closed)."""
     params = scope.params(BUDGET_FILTERS) | scope.period_params()
     return run(store, q.APPROVAL_LINES, params)
 
 
-def approvals_by(lines: pl.DataFrame, by: str) -> pl.DataFrame:
-    """approvals() summed by month or cost_centre, with the mean approval days."""
+def approvals_by(
+    store: Store,
+    scope: Scope,
+    lines: pl.DataFrame,
+    by: str,
+    definitions: Sequence[KpiDefinition] | None = None,
+) -> pl.DataFrame:
+    """approvals() summed by month or cost_centre, with mean_approval_days: the KPI
+    po_cycle_time_days by the engine for the same split and scope."""
     if by not in ("month", "cost_centre"):
         raise ValueError(f"approvals can be split by month or cost_centre, not '{by}'")
     cols = ("orders", "approved_lines", "approval_days_total", "waiting_orders", "waiting_amount")
     out = lines.group_by(by).agg(pl.col(c).sum() for c in cols)
-    days = pl.col("approval_days_total").cast(pl.Float64)
-    lines_ = pl.col("approved_lines").cast(pl.Float64)
-    return out.with_columns(
-        (days / pl.when(lines_ > 0).then(lines_)).alias("mean_approval_days")
-    ).sort(by)
+    scope.params(BUDGET_FILTERS)  # orders know no supplier or item: refused, as approvals()
+    kpis = _kpis_by(store, scope, APPROVAL_KPIS, by, definitions)
+    return out.join(kpis, on=by, how="left").sort(by)
+
+
+def compliance_totals(
+    store: Store, scope: Scope, definitions: Sequence[KpiDefinition] | None = None
+) -> dict[str, object]:
+    """The KPIs of the approvals and compliance tabs over the whole scope, by the engine:
+    {column: value} for the columns of COMPLIANCE_KPIS and APPROVAL_KPIS (None: no data)."""
+    spend_kpis = _kpis_by(store, scope, COMPLIANCE_KPIS, None, definitions, COMPLIANCE_MONEY)
+    scope.params(BUDGET_FILTERS)
+    order_kpis = _kpis_by(store, scope, APPROVAL_KPIS, None, definitions)
+    return {
+        column: scalar(frame, column)
+        for frame, columns in ((spend_kpis, COMPLIANCE_KPIS), (order_kpis, APPROVAL_KPIS))
+        for column in columns
+    }
 
 
 def approval_flow(approvals_by_: pl.DataFrame, compliance: pl.DataFrame, by: str) -> pl.DataFrame:

@@ -17,7 +17,6 @@ from kpi.demo.reference import (
     COUNTRY_CURRENCY,
     COUNTRY_MIX,
     CURRENCIES,
-    FIRST_DAY,
     FX_FROM,
     HORIZON,
     LEGAL_FORMS,

@@ -22,6 +22,7 @@ from kpi.core.settings import load_settings
 from kpi.semantic import compiler
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES
@@ -54,9 +55,13 @@ def compute(
     filters: dict[str, list[str]] | None = None,
     currency: str | None = None,
 ) -> ComputeResult:
-    """Compute `definitions` over [start, end] at `grain`, grouped by the `by` dimensions."""
-    if grain not in periods.GRAINS:
-        raise ComputeError(f"unknown grain '{grain}': use month, quarter or year")
+    """Compute `definitions` over [start, end] at `grain`, grouped by the `by` dimensions.
+
+    Grain `range` (WHOLE_RANGE) is the whole of [start, end] as one period, labelled
+    `start..end`: the figure a page shows for the sidebar's range, by the KPI's formula.
+    """
+    if grain not in periods.GRAINS and grain != WHOLE_RANGE:
+        raise ComputeError(f"unknown grain '{grain}': use month, quarter, year or range")
     by = list(by)
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
     catalog = view_catalog(store.settings)
@@ -117,7 +122,14 @@ def compute(
         .sort(["_o", "period", *by], nulls_last=True)
         .drop("_o")
     )
+    if grain == WHOLE_RANGE:
+        frame = frame.with_columns(pl.lit(range_label(start, end)).alias("period"))
     return ComputeResult(frame, by, skipped, unfiltered)
+
+
+def range_label(start: date | None, end: date | None) -> str:
+    """The period label of grain `range`: '2026-01-01..2026-06-30' ('..' for an open end)."""
+    return f"{start.isoformat() if start else ''}..{end.isoformat() if end else ''}"
 
 
 # Assembling the statement (and finding the spend_base columns it reads) is repeated work

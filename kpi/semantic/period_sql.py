@@ -35,8 +35,15 @@ _FISCAL_START = {
 }
 
 
+# the whole range asked for as one period (a page's figure over the sidebar's range): one
+# group, labelled by the engine with the range's dates
+WHOLE_RANGE = "range"
+
+
 def period_label(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp.Expression:
     """A sqlglot expression giving the period label of a date column at `grain`."""
+    if grain == WHOLE_RANGE:
+        return exp.Literal.string(WHOLE_RANGE)
     if grain not in _LABELS:
         raise ValueError(f"unknown grain '{grain}'")
     return fill(
@@ -53,6 +60,8 @@ def period_start(column: exp.Expression, grain: str, cal: FiscalCalendar) -> exp
     Every day of a period has the period's label, so a query groups on this date (cheap) and
     labels the groups afterwards, instead of building a label string for every row.
     """
+    if grain == WHOLE_RANGE:
+        return exp.Cast(this=exp.Null(), to=exp.DataType.build("DATE"))
     if grain not in _LABELS:
         raise ValueError(f"unknown grain '{grain}'")
     shift = 0 if grain == "month" else cal.year_start_month - 1

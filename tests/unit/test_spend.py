@@ -211,7 +211,7 @@ def test_budget_filters(store):
 
 
 def test_approvals_by_cost_centre(store):
-    by_cc = sp.approvals_by(sp.approvals(store, H1_SCOPE), "cost_centre")
+    by_cc = sp.approvals_by(store, H1_SCOPE, sp.approvals(store, H1_SCOPE), "cost_centre")
     rows = {r["cost_centre"]: r for r in by_cc.iter_rows(named=True)}
     # CC-A: PO1 2 days, PO2 4, PO4 two lines of 2: (2 + 4 + 2 + 2) / 4 lines = 2.5
     assert (rows["CC-A"]["orders"], rows["CC-A"]["mean_approval_days"]) == (3, 2.5)
@@ -223,7 +223,7 @@ def test_approvals_by_cost_centre(store):
     )
     # CC-M: PO6 took 7 days; cancelled, so it does not wait
     assert (rows["CC-M"]["mean_approval_days"], rows["CC-M"]["waiting_orders"]) == (7.0, 0)
-    by_month = sp.approvals_by(sp.approvals(store, H1_SCOPE), "month")
+    by_month = sp.approvals_by(store, H1_SCOPE, sp.approvals(store, H1_SCOPE), "month")
     assert keyed(by_month, "month", "mean_approval_days")["2026-04"] == 2.0
 
 
@@ -236,7 +236,8 @@ def test_waiting_orders(store):
 def test_maverick_and_after_the_fact_by_cost_centre(store):
     lines = sp.compliance_lines(store, H1_SCOPE)
     by_cc = {
-        r["cost_centre"]: r for r in sp.compliance_by(lines, "cost_centre").iter_rows(named=True)
+        r["cost_centre"]: r
+        for r in sp.compliance_by(store, H1_SCOPE, lines, "cost_centre").iter_rows(named=True)
     }
     # CC-M: INV3 300 + INV6 600 without PO, two invoices: all of its 900
     assert (by_cc["CC-M"]["no_po_amount"], by_cc["CC-M"]["no_po_invoices"]) == (D("900.00"), 2)
@@ -247,7 +248,10 @@ def test_maverick_and_after_the_fact_by_cost_centre(store):
         1,
     )
     assert by_cc["CC-A"]["after_the_fact_amount"] == D("0.00")
-    by_month = {r["month"]: r for r in sp.compliance_by(lines, "month").iter_rows(named=True)}
+    by_month = {
+        r["month"]: r
+        for r in sp.compliance_by(store, H1_SCOPE, lines, "month").iter_rows(named=True)
+    }
     # February: 300 of 550 without PO
     assert by_month["2026-02"]["maverick_rate"] == pytest.approx(300 / 550)
     assert by_month["2026-03"]["after_the_fact_rate"] == 1.0
@@ -255,7 +259,10 @@ def test_maverick_and_after_the_fact_by_cost_centre(store):
 
 def test_compliance_by_category_and_off_contract_cost(store):
     lines = sp.compliance_lines(store, H1_SCOPE)
-    cat = {r["category"]: r for r in sp.compliance_by(lines, "category").iter_rows(named=True)}
+    cat = {
+        r["category"]: r
+        for r in sp.compliance_by(store, H1_SCOPE, lines, "category").iter_rows(named=True)
+    }
     pack = cat["Packaging"]
     # preferred: Alpha 410; on contract: INV1 (K1) 210; managed: 410 (INV1 is both)
     assert (pack["preferred_amount"], pack["on_contract_amount"], pack["managed_amount"]) == (
@@ -424,8 +431,8 @@ def test_names_reach_the_charts_as_text_not_markup(store):
 
 def test_approval_flow_puts_approvals_beside_bypasses(store):
     flow = sp.approval_flow(
-        sp.approvals_by(sp.approvals(store, H1_SCOPE), "cost_centre"),
-        sp.compliance_by(sp.compliance_lines(store, H1_SCOPE), "cost_centre"),
+        sp.approvals_by(store, H1_SCOPE, sp.approvals(store, H1_SCOPE), "cost_centre"),
+        sp.compliance_by(store, H1_SCOPE, sp.compliance_lines(store, H1_SCOPE), "cost_centre"),
         "cost_centre",
     )
     rows = {r["cost_centre"]: r for r in flow.iter_rows(named=True)}

@@ -181,7 +181,6 @@ SELECT strftime(s.invoice_date, '%Y-%m') AS month,
        coalesce(sum(s.amount) FILTER (WHERE s.preferred OR s.on_contract), 0)
            AS managed_amount,
        coalesce(sum(s.amount) FILTER (WHERE NOT s.on_contract), 0) AS off_contract_amount,
-       coalesce(sum(s.price_variance), 0) AS on_contract_price_variance,
        coalesce(sum(CAST(round((s.unit_price - r.reference_price) * s.quantity * s.fx_factor, 2)
                          AS DECIMAL(18,2))), 0) AS off_contract_premium
 FROM spend s
@@ -229,10 +228,13 @@ ORDER BY days_waiting DESC, po_id
 
 # ---- suppliers ---------------------------------------------------------------------------------
 
+# The columns a KPI defines (on-time delivery, price variance, we paid on time, days to
+# pay) are NULL placeholders here, keeping their place in the table: analyses.suppliers fills
+# them with the KPIs by the engine (one definition everywhere). The same in the supplier's
+# monthly spend (price variance) and deliveries (on-time delivery).
 _SUPPLIER_SCORECARD = """
 WITH sp AS (
     SELECT s.supplier_id, any_value(s.supplier) AS supplier, sum(s.amount) AS spend,
-           coalesce(sum(s.price_variance), 0) AS price_variance,
            count(DISTINCT s.invoice_id) FILTER (WHERE NOT s.has_po) AS invoices_without_po,
            coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS spend_without_po,
            coalesce(sum(s.amount) FILTER (WHERE s.on_contract), 0) AS on_contract_spend
@@ -248,8 +250,7 @@ WITH sp AS (
     GROUP BY supplier_id
 ), p AS (
     SELECT supplier_id, count(*) FILTER (WHERE is_paid) AS paid_lines,
-           count(*) FILTER (WHERE paid_on_time) AS paid_on_time_lines,
-           avg(days_to_pay) AS avg_days_to_pay
+           count(*) FILTER (WHERE paid_on_time) AS paid_on_time_lines
     FROM payments
     WHERE invoice_date BETWEEN $start AND $end AND amount IS NOT NULL
       AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
@@ -263,11 +264,13 @@ SELECT sp.supplier_id, sp.supplier, su.country, su.size, coalesce(su.preferred, 
        CAST(sp.on_contract_spend AS DOUBLE) / nullif(CAST(sp.spend AS DOUBLE), 0)
            AS on_contract_share,
        d.received_lines, d.on_time_lines,
-       d.on_time_lines / nullif(d.received_lines, 0) AS on_time_delivery,
-       sp.price_variance, sp.invoices_without_po, sp.spend_without_po,
+       CAST(NULL AS DOUBLE) AS on_time_delivery,
+       CAST(NULL AS DECIMAL(18,2)) AS price_variance,
+       sp.invoices_without_po, sp.spend_without_po,
        p.paid_lines, p.paid_on_time_lines,
-       p.paid_on_time_lines / nullif(p.paid_lines, 0) AS we_paid_on_time,
-       p.avg_days_to_pay, su.payment_terms_days, su.discount_pct, su.discount_days
+       CAST(NULL AS DOUBLE) AS we_paid_on_time,
+       CAST(NULL AS DOUBLE) AS avg_days_to_pay,
+       su.payment_terms_days, su.discount_pct, su.discount_days
 FROM sp
 LEFT JOIN d ON d.supplier_id = sp.supplier_id
 LEFT JOIN p ON p.supplier_id = sp.supplier_id
@@ -302,7 +305,7 @@ ORDER BY herfindahl DESC, category
 _SUPPLIER_MONTHLY = """
 SELECT strftime(s.invoice_date, '%Y-%m') AS month, sum(s.amount) AS amount,
        coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount,
-       coalesce(sum(s.price_variance), 0) AS price_variance
+       CAST(NULL AS DECIMAL(18,2)) AS price_variance
 FROM spend s
 WHERE s.supplier_id = $supplier_id
   AND __spend_lines__
@@ -325,12 +328,16 @@ GROUP BY ALL
 ORDER BY amount DESC, item_id
 """
 
+# the name the views give a supplier (the KPIs are split and filtered by it)
+SUPPLIER_NAME = """
+SELECT coalesce(supplier_name, supplier_id) FROM suppliers WHERE supplier_id = $supplier_id
+"""
+
 SUPPLIER_DELIVERIES = """
 SELECT strftime(promised_date, '%Y-%m') AS month,
        count(*) FILTER (WHERE received) AS received_lines,
        count(*) FILTER (WHERE on_time) AS on_time_lines,
-       count(*) FILTER (WHERE on_time) / nullif(count(*) FILTER (WHERE received), 0)
-           AS on_time_delivery,
+       CAST(NULL AS DOUBLE) AS on_time_delivery,
        avg(greatest(days_late, 0)) FILTER (WHERE received) AS avg_days_late
 FROM po_lines
 WHERE supplier_id = $supplier_id AND promised_date BETWEEN $start AND $end
