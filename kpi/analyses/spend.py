@@ -217,6 +217,7 @@ def budget_monthly(store: Store, scope: Scope, year: BudgetYear) -> pl.DataFrame
 # they are the KPIs by the engine for the same split and scope (kpi.analyses.kpi_figures)
 COMPLIANCE_KPIS = {
     "maverick_rate": "maverick_spend_rate",
+    "after_the_fact_rate": "after_the_fact_po_rate",
     "managed_share": "spend_under_management",
     "on_contract_price_variance": "purchase_price_variance",
 }
@@ -269,15 +270,15 @@ def compliance_by(
     definitions: Sequence[KpiDefinition] | None = None,
 ) -> pl.DataFrame:
     """compliance_lines summed by month, cost_centre or category, with shares of spend:
-    after_the_fact_rate, preferred_share, on_contract_share; and the KPIs for the same split
-    and scope: maverick_rate (maverick_spend_rate), managed_share (spend_under_management)
+    preferred_share, on_contract_share; and the KPIs for the same split and scope:
+    maverick_rate (maverick_spend_rate), after_the_fact_rate (after_the_fact_po_rate),
+    managed_share (spend_under_management)
     and on_contract_price_variance (purchase_price_variance)."""
     if by not in ("month", "cost_centre", "category"):
         raise ValueError(f"compliance can be split by month, cost_centre or category, not '{by}'")
     out = lines.group_by(by).agg(pl.col(c).sum() for c in _COMPLIANCE_SUMS)
     spend = pl.col("spend").cast(pl.Float64)
     shares = {
-        "after_the_fact_rate": "after_the_fact_amount",
         "preferred_share": "preferred_amount",
         "on_contract_share": "on_contract_amount",
     }

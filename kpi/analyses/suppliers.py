@@ -42,7 +42,8 @@ SCORECARD_KPIS = {
     "price_variance": "purchase_price_variance",
 }
 SCORECARD_MONEY = ("price_variance",)
-CONCENTRATION_KPIS = {"top5_share": "supplier_concentration_top5"}
+# herfindahl: supplier_hhi (0–1) shown on the competition authorities' 0–10,000 scale
+CONCENTRATION_KPIS = {"top5_share": "supplier_concentration_top5", "herfindahl": "supplier_hhi"}
 HISTORY_KPIS = {"price_variance": "purchase_price_variance"}  # one supplier, per month
 DELIVERY_KPIS = {"on_time_delivery": "supplier_otd"}  # one supplier, per month promised
 
@@ -80,13 +81,15 @@ def concentration(
     store: Store, scope: Scope, definitions: Sequence[KpiDefinition] | None = None
 ) -> pl.DataFrame:
     """Per category: spend, suppliers, top_supplier, top_supplier_share, top5_share
-    (supplier_concentration_top5 by the engine), herfindahl (0–10,000), single_source and
+    (supplier_concentration_top5 by the engine), herfindahl (supplier_hhi by the engine, on
+    the 0–10,000 scale), single_source and
     level (high / moderate / low)."""
     frame = _spend(store, q.CONCENTRATION, scope)
     kpis = kpi_columns(store, scope, CONCENTRATION_KPIS, "category", definitions)
     # the page names lines without a category '(no category)'; the engine leaves it null
     kpis = kpis.with_columns(pl.col("category").fill_null("(no category)"))
     frame = _with_kpis(frame, kpis, "category", list(CONCENTRATION_KPIS))
+    frame = frame.with_columns(pl.col("herfindahl") * 10_000)
     hhi = pl.col("herfindahl")
     level = (
         pl.when(hhi > HHI_HIGH)

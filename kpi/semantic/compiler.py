@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from kpi.core.settings import FiscalCalendar, Settings
 from kpi.semantic.optimiser import PROBE_TABLE, spend_base_columns
-from kpi.semantic.period_sql import period_label, period_start
+from kpi.semantic.period_sql import WHOLE_RANGE, period_label, period_start
 from kpi.store import identifiers
 from kpi.store.template import parsed, render
 from kpi.store.views import DEFAULT_GRAIN, GRAIN_VIEWS, SPEND_VIEWS, view_bodies
@@ -168,8 +168,12 @@ def kpi_statement(
             exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_("_values"),
         ).from_(name)
         selects.append(select)
-    bodies = view_bodies(settings, display_currency, grain)
-    regrained = grain != DEFAULT_GRAIN
+    # a whole date range (grain `range`) of several periods ranks within the fiscal year,
+    # like the temporary views; a range that is one fiscal period is asked for as that period
+    # (kpi.analyses.kpi_figures), where the ranks are exact
+    view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    bodies = view_bodies(settings, display_currency, view_grain)
+    regrained = view_grain != DEFAULT_GRAIN
     # Another view several parts read (po_lines: by po_date and by promised_date) is
     # computed once too, as a MATERIALIZED CTE under the view's name, not once per part.
     # None of them reads spend_base, so the probe below does not need them.

@@ -48,6 +48,12 @@ def _concentration(store: Store, scope: Scope, defs=None) -> pl.DataFrame:
     return su.concentration(store, scope, defs)
 
 
+def _concentration_hhi(store: Store, scope: Scope, defs=None) -> pl.DataFrame:
+    """The page's HHI (0–10,000) back on the KPI's 0–1 scale."""
+    frame = su.concentration(store, scope, defs)
+    return frame.with_columns(pl.col("herfindahl") / 10_000)
+
+
 def _compliance(by: str) -> Callable[..., pl.DataFrame]:
     def page(store: Store, scope: Scope, defs=None) -> pl.DataFrame:
         return sp.compliance_by(store, scope, sp.compliance_lines(store, scope), by, defs)
@@ -83,6 +89,7 @@ FIGURES = [
     (_scorecard, "avg_days_to_pay", "days_to_pay", "supplier"),
     (_scorecard, "price_variance", "purchase_price_variance", "supplier"),
     (_concentration, "top5_share", "supplier_concentration_top5", "category"),
+    (_concentration_hhi, "herfindahl", "supplier_hhi", "category"),
     (_approvals("month"), "mean_approval_days", "po_cycle_time_days", "month"),
     (_approvals("cost_centre"), "mean_approval_days", "po_cycle_time_days", "cost_centre"),
     (_totals, "mean_approval_days", "po_cycle_time_days", None),
@@ -124,7 +131,7 @@ def test_every_kpi_figure_of_the_pages_is_listed():
     for column in su.SCORECARD_KPIS:
         assert ("_scorecard", column) in listed
     for column in su.CONCENTRATION_KPIS:
-        assert ("_concentration", column) in listed
+        assert {("_concentration", column), ("_concentration_hhi", column)} & listed
     for column in [*sp.COMPLIANCE_KPIS, *sp.APPROVAL_KPIS]:
         assert ("_totals", column) in listed
     for column in overview.DAYS_TO_PAY_KPIS:
@@ -175,15 +182,21 @@ def test_a_filtered_scope_is_the_kpi_with_the_same_filter(store):
 def _edited(tmp_path: Path, formulas: dict[str, str]) -> list:
     """A copy of config/kpis.yaml with the formula of some KPIs replaced."""
     text = kpis_path().read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    current = None
-    for i, line in enumerate(lines):
+    out: list[str] = []
+    current, replacing = None, False
+    for line in text.splitlines(keepends=True):
+        if replacing and line.startswith("      "):
+            continue  # the folded lines of the formula replaced
+        replacing = False
         if line.startswith("  - id: "):
             current = line.split(":", 1)[1].strip()
         elif current in formulas and line.startswith("    formula:"):
-            lines[i] = f"    formula: {formulas[current]}\n"
+            out.append(f"    formula: {formulas[current]}\n")
+            replacing = True
+            continue
+        out.append(line)
     path = tmp_path / "kpis.yaml"
-    path.write_text("".join(lines), encoding="utf-8")
+    path.write_text("".join(out), encoding="utf-8")
     return load_definitions(path)
 
 
