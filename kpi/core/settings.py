@@ -80,6 +80,8 @@ class Settings:
     obsolete_after_days: int = 180
     amber_tolerance: float = 0.05
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    # savings: how many months an initiative without an end date claims savings from its start
+    savings_window_months: int = 12
 
 
 def _text(raw: dict, key: str) -> str | None:
@@ -152,4 +154,17 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{path}: inventory.obsolete_after_days must be a positive whole number"
         )
     identity = parse_identity(raw.get("identity"), str(path))
-    return Settings(FiscalCalendar(start, label), currency, days, float(tol), identity)
+    window = raw.get("savings_window_months", 12)
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 120:
+        raise SettingsError(
+            f"{path}: savings_window_months must be a whole number of months from 1 to 120 "
+            f"(how long an initiative without an end date claims savings), got {window!r}"
+        )
+    return Settings(
+        FiscalCalendar(start, label),
+        currency,
+        days,
+        float(tol),
+        identity,
+        savings_window_months=window,
+    )
