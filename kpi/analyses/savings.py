@@ -2,8 +2,9 @@
 procurement's and finance's lenses side by side.
 
 Every figure comes from the `savings_lines` and `spend` views (kpi/store/views.py): the invoice
-lines an initiative covers (its supplier, its item or else its category, its dates, its
-currency) and what was really paid on them. Amounts are in the display currency (the
+lines attributed to an initiative (each line to one initiative at most: the most specific
+of its supplier's, inside the initiative's window, implemented or realised) and what was
+really paid on them, plus each initiative's expected saving per month. Amounts are in the display currency (the
 reporting currency unless `currency` is given), converted at each line's date; prices
 stay in the initiative's own currency (`price_currency`) so they compare with its
 baseline, quote and negotiated price. The SQL is in kpi/store/queries/savings_ledger.py.
@@ -98,8 +99,28 @@ def cost_avoidance_by_month(store: Store, scope: Scope) -> pl.DataFrame:
 
 def _by_month(store: Store, kind: str, scope: Scope) -> pl.DataFrame:
     params = scope.params(MONTHLY_FILTERS) | scope.period_params()
-    params |= {"kind": kind, "display": _display(store, scope.currency)}
+    params |= {"kind": kind, "window": store.settings.savings_window_months}
     return run(store, q.INITIATIVE_MONTHS, params, scope.currency)
+
+
+PIPELINE_FILTERS = ("category", "supplier_id")
+
+
+def pipeline(store: Store, scope: Scope) -> pl.DataFrame:
+    """The pipeline: the expected saving, in the scope's period, of the priced initiatives
+    not yet implemented (identified, negotiating, contracted), by stage and kind. They
+    claim no realised saving; this is what they promise. Columns: stage, kind,
+    initiatives, expected (display currency; the months of the period within each
+    initiative's window, expected_volume x (reference - negotiated) spread evenly)."""
+    params = scope.params(PIPELINE_FILTERS) | scope.period_params()
+    return run(store, q.PIPELINE, params, scope.currency)
+
+
+def incomplete(store: Store) -> pl.DataFrame:
+    """Priced initiatives that claim nothing whatever their stage, and why: no start date,
+    or category-wide without a percent price change. Columns: initiative_id, title, kind,
+    stage, problem."""
+    return run(store, q.INCOMPLETE)
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,10 +206,6 @@ def period_bounds(start: date | str, end: date | str, cal: FiscalCalendar) -> tu
     if last < first:
         raise periods.PeriodError(f"the period ends ({last}) before it starts ({first})")
     return first, last
-
-
-def _display(store: Store, currency: str | None) -> str:
-    return (currency or store.settings.reporting_currency).upper()
 
 
 INITIATIVE_KEYS = (

@@ -359,10 +359,11 @@ WITH si AS (
                       + CAST((100 + price_change_pct) * 10000 AS HUGEINT))
                      // (2 * CAST((100 + price_change_pct) * 10000 AS HUGEINT)))
                  AS DECIMAL(18,0)) / 100
-             ELSE round(CASE kind WHEN 'price_reduction' THEN baseline_unit_price
-                                  WHEN 'cost_avoidance' THEN quoted_unit_price END
-                        * quantity * initiative_factor
-                        - unit_price * quantity * fx_factor, 2) END AS saving
+             ELSE round(CAST(CASE kind WHEN 'price_reduction' THEN baseline_unit_price
+                                       WHEN 'cost_avoidance' THEN quoted_unit_price END
+                             AS DECIMAL(38,4)) * quantity * initiative_factor
+                        - CAST(unit_price AS DECIMAL(38,4)) * quantity * fx_factor, 2)
+             END AS saving
     FROM lines
 ), plan AS (
     -- the expected saving in cents in the initiative's currency, over its window's months:
@@ -386,13 +387,18 @@ WITH si AS (
       AND window_end >= start_date
 ), plan_month AS (
     SELECT *, unnest(range(months)) AS k FROM plan WHERE cents IS NOT NULL
-), plan_share AS (
+), plan_share_all AS (
     -- even shares; the cents that do not divide go one each to the first months
     SELECT *, CAST(first_month + to_months(CAST(k AS INTEGER)) AS DATE) AS month_start,
            CAST(((cents - ((cents % months) + months) % months) // months
                  + CASE WHEN k < ((cents % months) + months) % months THEN 1 ELSE 0 END)
                 AS DECIMAL(18,0)) / 100 AS expected_source
     FROM plan_month
+), plan_share AS (
+    -- the months up to the last invoice's: the expected saving of months not yet
+    -- invoiced is not compared with anything
+    SELECT * FROM plan_share_all
+    WHERE month_start <= (SELECT max(invoice_date) FROM invoices)
 )
 SELECT
     initiative_id, title, kind, stage, owner,
@@ -407,7 +413,8 @@ SELECT
     -- what procurement claims: price savings or avoided cost
     CAST(saving AS DECIMAL(18,2)) AS claimed_amount,
     CAST(CASE WHEN NOT category_wide THEN
-        round(greatest(unit_price * fx_factor - negotiated_unit_price * initiative_factor, 0)
+        round(greatest(CAST(unit_price AS DECIMAL(38,4)) * fx_factor
+                       - CAST(negotiated_unit_price AS DECIMAL(38,4)) * initiative_factor, 0)
               * quantity, 2) END AS DECIMAL(18,2)) AS leakage,
     price_change_pct,
     CAST(NULL AS DECIMAL(18,2)) AS expected_saving,

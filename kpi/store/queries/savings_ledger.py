@@ -323,6 +323,14 @@ WHERE list_contains($ids::VARCHAR[], a.initiative_id)
 ORDER BY a.initiative_id, b.initiative_id
 """
 
+# loaded priced initiatives without an item that hold unit prices and no percent change
+ONE_PRICE_FOR_A_CATEGORY = """
+SELECT initiative_id FROM savings_initiatives
+WHERE list_contains($ids::VARCHAR[], initiative_id) AND item_id IS NULL
+  AND kind IN ('price_reduction', 'cost_avoidance') AND price_change_pct IS NULL
+ORDER BY initiative_id
+"""
+
 # ---- the two lenses ---------------------------------------------------------------------------
 #
 # Parameters: $start/$end (the period), $prior_start/$prior_end (the same period a year
