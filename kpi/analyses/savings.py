@@ -4,10 +4,11 @@ procurement's and finance's lenses side by side.
 Every figure comes from the `savings_lines` and `spend` views (kpi/store/views.py): the invoice
 lines attributed to an initiative (each line to one initiative at most: the most specific
 of its supplier's, inside the initiative's window, implemented or realised) and what was
-really paid on them, plus each initiative's expected saving per month. Amounts are in the display currency (the
-reporting currency unless `currency` is given), converted at each line's date; prices
-stay in the initiative's own currency (`price_currency`) so they compare with its
-baseline, quote and negotiated price. The SQL is in kpi/store/queries/savings_ledger.py.
+really paid on them, plus each initiative's expected saving per month. Amounts are in the
+display currency (the reporting currency unless `currency` is given), converted at each
+line's date; prices stay in the initiative's own currency (`price_currency`) so they
+compare with its baseline, quote and negotiated price. The SQL is in
+kpi/store/queries/savings_ledger.py.
 """
 
 from __future__ import annotations

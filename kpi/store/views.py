@@ -395,10 +395,11 @@ WITH si AS (
                 AS DECIMAL(18,0)) / 100 AS expected_source
     FROM plan_month
 ), plan_share AS (
-    -- the months up to the last invoice's: the expected saving of months not yet
-    -- invoiced is not compared with anything
+    -- the months the invoices span: an expected saving is compared with invoices only
     SELECT * FROM plan_share_all
-    WHERE month_start <= (SELECT max(invoice_date) FROM invoices)
+    WHERE month_start BETWEEN (SELECT CAST(date_trunc('month', min(invoice_date)) AS DATE)
+                               FROM invoices)
+                          AND (SELECT max(invoice_date) FROM invoices)
 )
 SELECT
     initiative_id, title, kind, stage, owner,
