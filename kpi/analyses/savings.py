@@ -106,6 +106,42 @@ def _by_month(store: Store, kind: str, scope: Scope) -> pl.DataFrame:
 
 PIPELINE_FILTERS = ("category", "supplier_id")
 
+SAVINGS_RULES = """\
+**How a saving counts** (the same rules in every savings figure):
+
+- **One initiative per invoice line.** A line counts for the most specific initiative of its
+  supplier that covers it: an item's initiative before a category-wide one, then the one
+  that started last, then the smallest id. Two initiatives on the same supplier and item
+  (or category) in the same days are refused when entered.
+- **Inside the window.** From the start date to the end date; without an end date, for
+  {window} months from the start (`savings_window_months` in settings); without a start
+  date, nothing counts and the initiative is listed as incomplete.
+- **Once implemented.** Only the stages *implemented* and *realised* claim realised savings;
+  *identified*, *negotiating* and *contracted* are the pipeline: their expected saving is
+  shown apart and never added to what was realised.
+- **Category-wide by percent.** An initiative without an item states its price change p in
+  percent; each line saves what it would have cost before the change minus what it cost,
+  amount × −p / (100 + p) (−6 %: amount × 6 / 94). One price for every item is refused.
+- **Other currencies converted.** A line in another currency than the initiative's is
+  compared at the invoice date's exchange rate, not dropped.
+"""
+
+
+def savings_rules(window_months: int) -> str:
+    """SAVINGS_RULES with the store's savings window."""
+    return SAVINGS_RULES.format(window=window_months)
+
+
+ACCEPTANCE_FILTERS = ("category", "cost_centre", "supplier", "supplier_id")
+
+
+def claims_by_status(store: Store, scope: Scope) -> pl.DataFrame:
+    """The claimed amount (price savings and cost avoidance, by the savings rules) in the
+    scope's period by finance's verdict: one row each for accepted, rejected and pending.
+    The acceptance rate is accepted / (accepted + rejected); pending is shown beside it."""
+    params = scope.params(ACCEPTANCE_FILTERS) | scope.period_params()
+    return run(store, q.CLAIMS_BY_STATUS, params, scope.currency)
+
 
 def pipeline(store: Store, scope: Scope) -> pl.DataFrame:
     """The pipeline: the expected saving, in the scope's period, of the priced initiatives

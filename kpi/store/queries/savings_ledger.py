@@ -249,6 +249,23 @@ GROUP BY ALL
 ORDER BY list_position(['identified', 'negotiating', 'contracted'], sl.stage), sl.kind
 """
 
+# The claimed amount (price savings and cost avoidance) by finance's verdict in the period:
+# the savings acceptance rate's accepted and rejected, and the pending beside it.
+CLAIMS_BY_STATUS = """
+SELECT s.finance_status,
+       CAST(coalesce(sum(sl.claimed_amount) FILTER (WHERE sl.invoice_date BETWEEN $start AND $end),
+                     0) AS DECIMAL(18,2)) AS claimed
+FROM (VALUES ('accepted'), ('rejected'), ('pending')) s(finance_status)
+LEFT JOIN savings_lines sl
+  ON sl.finance_status = s.finance_status AND sl.claimed_amount IS NOT NULL
+ AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], sl.category))
+ AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], sl.cost_centre))
+ AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], sl.supplier))
+ AND ($supplier_id::VARCHAR[] IS NULL OR list_contains($supplier_id::VARCHAR[], sl.supplier_id))
+GROUP BY s.finance_status
+ORDER BY list_position(['accepted', 'rejected', 'pending'], s.finance_status)
+"""
+
 # Priced initiatives that claim nothing whatever their stage, and why: no start date (no
 # window), or category-wide without a percent price change.
 INCOMPLETE = """
