@@ -382,6 +382,7 @@ WITH prior_complete AS (
            sum(avoided_cost) FILTER (WHERE kind = 'cost_avoidance') AS avoidance
     FROM savings_lines
     WHERE invoice_date BETWEEN $start AND $end
+      AND initiative_id IS NOT NULL AND invoice_id IS NOT NULL  -- attributed invoice lines
       AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
       AND ($cost_centre::VARCHAR[] IS NULL
            OR list_contains($cost_centre::VARCHAR[], cost_centre))
