@@ -245,7 +245,7 @@ WHERE sl.invoice_id IS NULL AND NOT sl.claims
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], sl.category))
   AND ($supplier_id::VARCHAR[] IS NULL
        OR list_contains($supplier_id::VARCHAR[], sl.supplier_id))
-GROUP BY ALL
+GROUP BY sl.stage, sl.kind
 ORDER BY list_position(['identified', 'negotiating', 'contracted'], sl.stage), sl.kind
 """
 
