@@ -44,6 +44,7 @@ import pytest
 from kpi.analyses import savings
 from kpi.core.people import Person
 from kpi.core.scope import Scope
+from kpi.core.settings import Settings, SettingsError, load_settings
 from kpi.ingest.pipelines import LoadRefused, load_files
 from kpi.semantic import engine
 from kpi.semantic.definitions import load_definitions
@@ -323,3 +324,21 @@ def _copy(tmp_path: Path) -> Store:
             marks = ", ".join("?" for _ in rows[0])
             con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return built
+
+
+def test_the_savings_window_is_a_setting(tmp_path):
+    good = tmp_path / "settings.yaml"
+    good.write_text("savings_window_months: 6\n", encoding="utf-8")
+    assert load_settings(good).savings_window_months == 6
+    assert load_settings(tmp_path / "absent.yaml").savings_window_months == 12  # the default
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("savings_window_months: 0\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="savings_window_months must be a whole number"):
+        load_settings(bad)
+
+
+def test_a_shorter_window_ends_the_open_ended_initiative_sooner(tmp_path):
+    # with 6 months, CP (no end date, from 2026-01-01) runs to 2026-06-30: L3 (2026-07-10)
+    # falls outside every window, so FY2026-Q3 realises nothing
+    store = Store(_copy(tmp_path).path, Settings(savings_window_months=6))
+    assert attribution(store)["L3"] == (None, None, None, True)
