@@ -230,34 +230,114 @@ yoy AS (
     WHERE d IS NOT NULL
     GROUP BY 1
 ),
-saving_lines AS (
-    SELECT l.quarter, si.kind, si.finance_status = 'accepted' AS accepted,
-           CAST(round((si.baseline_unit_price - l.unit_price) * l.quantity * l.factor, 2)
-                AS DECIMAL(18, 2)) AS price_saving,
-           CAST(round((si.quoted_unit_price - l.unit_price) * l.quantity * l.factor, 2)
-                AS DECIMAL(18, 2)) AS avoided_cost
-    FROM savings_initiatives si
-    JOIN lines l
-      ON l.supplier_id = si.supplier_id AND l.currency = si.currency
-     AND (l.item_id = si.item_id OR (si.item_id IS NULL AND l.category = si.category))
-     AND l.invoice_date >= coalesce(si.start_date, DATE '0001-01-01')
-     AND l.invoice_date <= coalesce(si.end_date, DATE '9999-12-31')
-    WHERE l.invoice_date IS NOT NULL
+-- savings: each invoice line to at most one initiative (an item's before a category-wide
+-- one of the same supplier, then the latest start, then the smallest id), inside its window
+-- (no end date: 12 months, the demo's savings_window_months), implemented or realised
+saving_initiatives AS (
+    SELECT si.initiative_id, si.kind, si.supplier_id, si.item_id, si.category,
+           coalesce(si.category, it.category) AS scope_category,
+           coalesce(si.finance_status, 'pending') AS finance_status, si.stage, si.currency,
+           si.baseline_unit_price, si.quoted_unit_price, si.negotiated_unit_price,
+           si.expected_volume, si.price_change_pct, si.start_date,
+           coalesce(si.end_date, CAST(si.start_date + INTERVAL 12 MONTH - INTERVAL 1 DAY AS DATE))
+               AS window_end
+    FROM savings_initiatives si LEFT JOIN items it ON it.item_id = si.item_id
+    WHERE si.kind IN ('price_reduction', 'cost_avoidance') AND si.start_date IS NOT NULL
 ),
-savings_q AS (
+saving_match AS (
+    SELECT i.invoice_date, i.quantity, i.unit_price, f.factor,
+           CAST(round(i.amount * f.factor, 2) AS DECIMAL(18, 2)) AS amount,
+           i.currency AS line_currency, c.*
+    FROM invoices i
+    LEFT JOIN items it ON it.item_id = i.item_id
+    LEFT JOIN fx_day f ON f.currency = i.currency AND f.day = i.invoice_date
+    JOIN saving_initiatives c
+      ON c.supplier_id = i.supplier_id
+     AND (i.item_id = c.item_id
+          OR (c.item_id IS NULL AND coalesce(i.category, it.category) = c.category))
+     AND i.invoice_date BETWEEN c.start_date AND c.window_end
+    WHERE c.stage IN ('implemented', 'realised')
+      AND (c.item_id IS NOT NULL OR c.price_change_pct IS NOT NULL)
+    QUALIFY row_number() OVER (PARTITION BY i.invoice_id, i.invoice_line
+                               ORDER BY c.item_id IS NULL, c.start_date DESC, c.initiative_id) = 1
+),
+saving_lines AS (
+    SELECT CAST(date_trunc('quarter', m.invoice_date) AS DATE) AS quarter, m.kind,
+           m.finance_status,
+           CASE WHEN m.item_id IS NULL
+                THEN round(m.amount * -m.price_change_pct / (100 + m.price_change_pct), 2)
+                ELSE round(CAST(CASE m.kind WHEN 'price_reduction' THEN m.baseline_unit_price
+                                           ELSE m.quoted_unit_price END AS DECIMAL(38, 4))
+                           * m.quantity
+                           * CASE WHEN m.currency = 'EUR' THEN CAST(1 AS DECIMAL(18, 8))
+                                  WHEN m.currency = m.line_currency THEN m.factor
+                                  ELSE CAST(r.rate AS DECIMAL(18, 8)) END
+                           - CAST(m.unit_price AS DECIMAL(38, 4)) * m.quantity * m.factor, 2)
+           END AS saving
+    FROM saving_match m
+    ASOF LEFT JOIN fx_rates r ON r.currency = m.currency AND m.invoice_date >= r.date
+),
+-- the expected saving of implemented and realised price reductions, in cents spread evenly
+-- over the months of the window that the invoices span, at each month's first-day rate
+saving_plan AS (
+    SELECT currency, CAST(date_trunc('month', start_date) AS DATE) AS first_month,
+           CAST(date_diff('month', date_trunc('month', start_date),
+                          date_trunc('month', window_end)) + 1 AS BIGINT) AS months,
+           CAST(round(CASE WHEN item_id IS NULL
+                           THEN expected_volume * -price_change_pct / (100 + price_change_pct)
+                           ELSE expected_volume * (baseline_unit_price - negotiated_unit_price)
+                      END, 2) * 100 AS BIGINT) AS cents
+    FROM saving_initiatives
+    WHERE kind = 'price_reduction' AND stage IN ('implemented', 'realised')
+),
+saving_expected AS (
+    SELECT CAST(date_trunc('quarter', p.month_start) AS DATE) AS quarter,
+           sum(CAST(round(p.share * CASE WHEN p.currency = 'EUR' THEN 1 ELSE r.rate END, 2)
+                    AS DECIMAL(18, 2))) AS expected
+    FROM (
+        SELECT currency, CAST(first_month + to_months(CAST(k AS INTEGER)) AS DATE) AS month_start,
+               CAST(((cents - ((cents % months) + months) % months) // months
+                     + CASE WHEN k < ((cents % months) + months) % months THEN 1 ELSE 0 END)
+                    AS DECIMAL(18, 0)) / 100 AS share
+        FROM (SELECT *, unnest(range(months)) AS k FROM saving_plan WHERE cents IS NOT NULL)
+    ) p
+    ASOF LEFT JOIN fx_rates r ON r.currency = p.currency AND p.month_start >= r.date
+    WHERE p.month_start BETWEEN (SELECT CAST(date_trunc('month', min(invoice_date)) AS DATE)
+                                 FROM invoices)
+                            AND (SELECT max(invoice_date) FROM invoices)
+    GROUP BY 1
+),
+-- addressable spend: lines in categories that hold a price-reduction initiative
+addressable_q AS (
+    SELECT quarter, sum(amount) AS addressable
+    FROM lines
+    WHERE category IN (SELECT coalesce(si.category, it.category)
+                       FROM savings_initiatives si LEFT JOIN items it ON it.item_id = si.item_id
+                       WHERE si.kind = 'price_reduction')
+    GROUP BY 1
+),
+savings_sums AS (
     SELECT quarter,
-           sum(price_saving) FILTER (WHERE kind = 'price_reduction') AS realised,
-           sum(price_saving) FILTER (WHERE kind = 'price_reduction' AND accepted) AS recognised,
-           sum(avoided_cost) FILTER (WHERE kind = 'cost_avoidance') AS avoided,
-           -- what procurement claims: price savings or avoided cost
-           coalesce(sum(CASE kind WHEN 'price_reduction' THEN price_saving
-                                  WHEN 'cost_avoidance' THEN avoided_cost END)
-                        FILTER (WHERE accepted), 0)
-               / nullif(sum(CASE kind WHEN 'price_reduction' THEN price_saving
-                                      WHEN 'cost_avoidance' THEN avoided_cost END), 0)
+           sum(saving) FILTER (WHERE kind = 'price_reduction') AS realised,
+           sum(saving) FILTER (WHERE kind = 'price_reduction' AND finance_status = 'accepted')
+               AS recognised,
+           sum(saving) FILTER (WHERE kind = 'cost_avoidance') AS avoided,
+           -- accepted / (accepted + rejected): pending claims are in neither
+           coalesce(sum(saving) FILTER (WHERE finance_status = 'accepted'), 0)
+               / nullif(sum(saving) FILTER (WHERE finance_status IN ('accepted', 'rejected')), 0)
                AS acceptance
     FROM saving_lines
     GROUP BY quarter
+),
+savings_q AS (
+    SELECT q.quarter, s.realised, s.recognised, s.avoided, s.acceptance,
+           coalesce(s.realised, 0) / nullif(a.addressable, 0) AS addressable_share,
+           coalesce(s.realised, 0) / nullif(e.expected, 0) AS realised_vs_expected
+    FROM (SELECT quarter FROM savings_sums UNION SELECT quarter FROM addressable_q
+          UNION SELECT quarter FROM saving_expected) q
+    LEFT JOIN savings_sums s ON s.quarter = q.quarter
+    LEFT JOIN addressable_q a ON a.quarter = q.quarter
+    LEFT JOIN saving_expected e ON e.quarter = q.quarter
 ),
 -- payment facts: the due date is the invoice's, else the invoice date plus the terms in
 -- force that day (supplier_terms as of the invoice date, else suppliers); credit notes are
@@ -469,7 +549,9 @@ FROM (
     UNION ALL
     SELECT kpi, quarter, value FROM savings_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
         realised AS 'savings_realised', recognised AS 'savings_recognised',
-        avoided AS 'cost_avoidance', acceptance AS 'savings_acceptance_rate'))
+        avoided AS 'cost_avoidance', acceptance AS 'savings_acceptance_rate',
+        addressable_share AS 'savings_share_of_addressable_spend',
+        realised_vs_expected AS 'savings_realised_vs_expected'))
     UNION ALL
     SELECT kpi, quarter, value FROM payments_q UNPIVOT INCLUDE NULLS (value FOR kpi IN (
         days_to_pay AS 'days_to_pay', on_time AS 'on_time_payment_rate',

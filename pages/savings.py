@@ -35,5 +35,6 @@ with tab_ledger:
 realised, avoided = page.realised_figures(ctx)
 with tab_realised:
     page.realised_tab(realised, ctx.currency)
+    page.pipeline_section(ctx)
 with tab_avoid:
     page.avoidance_tab(avoided, ctx.currency)

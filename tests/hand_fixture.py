@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 
 ROWS = {
     "suppliers": [
@@ -244,6 +245,8 @@ def build(path: Path) -> Store:
     with store.write(fresh=True) as con:
         for table, rows in ROWS.items():
             if rows:
+                # the rows give the table's first columns; columns added later stay empty
+                names = ", ".join(TABLES[table].column_names[: len(rows[0])])
                 marks = ", ".join("?" for _ in rows[0])
-                con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return store

@@ -15,16 +15,23 @@ from pydantic import ValidationError
 from kpi.analyses.bridge import FORMULAS, BridgeError, bridge_periods, savings_bridge
 from kpi.analyses.bridge import RULES as BRIDGE_RULES
 from kpi.analyses.savings import (
+    ACCEPTANCE_FILTERS,
     LENSES_EXPLAINED,
     MONTHLY_FILTERS,
+    PIPELINE_FILTERS,
+    claims_by_status,
     cost_avoidance_by_month,
+    incomplete,
     period_bounds,
+    pipeline,
     realised_by_month,
+    savings_rules,
     two_lenses,
 )
 from kpi.analyses.savings import (
     per_initiative as initiative_totals,
 )
+from kpi.core import periods
 from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_edit_initiatives, may_validate_initiatives
 from kpi.reporting import charts
@@ -47,9 +54,16 @@ from kpi.workflows.initiatives import (
 )
 from ui.cache import cached
 from ui.context import Context
+from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, honoured_scope, named, no_data, table_columns
 
 FLASH = "_savings_flash"
+# the savings KPIs shown above the lenses, through the engine like every KPI figure
+SAVINGS_KPIS = (
+    "savings_acceptance_rate",
+    "savings_share_of_addressable_spend",
+    "savings_realised_vs_expected",
+)
 # ---- two lenses ------------------------------------------------------------------------------
 
 
@@ -73,6 +87,31 @@ def two_lenses_tab(ctx: Context) -> None:
     downloads(lenses, f"two_lenses_{ctx.period}", "lenses")
     with st.expander("How the two lenses reconcile"):
         st.markdown(LENSES_EXPLAINED)
+    _savings_kpis(ctx)
+    with st.expander("How a saving counts: one initiative per line, window, stage, currency"):
+        st.markdown(savings_rules(ctx.settings.savings_window_months))
+
+
+def _savings_kpis(ctx: Context) -> None:
+    """The acceptance rate with the claims still pending beside it, the share of
+    addressable spend and realised against expected, in the scorecard quarter."""
+    kpi_strip(ctx, SAVINGS_KPIS, "savings")
+    if ctx.period is None:
+        return
+    start, end = periods.period_range(ctx.period, ctx.settings.fiscal)
+    scope = honoured_scope(ctx.scope.with_period(start, end), ACCEPTANCE_FILTERS, "pending")
+    claims = cached(claims_by_status, ctx, scope)
+    pending = claims.filter(pl.col("finance_status") == "pending")["claimed"]
+    amount = pending[0] if pending.len() else 0
+    st.caption(
+        f"**Pending finance's review in {ctx.period}: "
+        f"{format_value(amount, 'currency', ctx.currency, compact=True)}** of claimed savings "
+        "and avoidance. The acceptance rate is accepted ÷ (accepted + rejected) by amount: "
+        "pending claims are in neither, so they are shown here beside it. Share of "
+        "addressable spend: realised savings ÷ spend in the categories that hold a "
+        "price-reduction initiative. Realised vs expected: realised ÷ the expected saving "
+        "of the implemented and realised initiatives in the quarter."
+    )
 
 
 # ---- savings bridge --------------------------------------------------------------------------
@@ -141,6 +180,7 @@ def _bridge_figures(ctx: Context, base: str, cur: str, scope: str, unequal: bool
 def ledger_tab(ctx: Context) -> None:
     """The initiatives ledger, the form to add or edit one, finance's review and the history."""
     ledger = _ledger_table(ctx)
+    _incomplete(ctx)
     _initiative_form(ctx, ledger)
     _finance_review(ctx, ledger)
     with st.expander("History: who changed what and when"):
@@ -184,6 +224,19 @@ def _ledger_table(ctx: Context) -> pl.DataFrame:
     )
     downloads(ledger, "savings_initiatives", "ledger")
     return ledger
+
+
+def _incomplete(ctx: Context) -> None:
+    """The priced initiatives that claim nothing until they are completed, and why."""
+    missing = cached(incomplete, ctx)
+    if missing.is_empty():
+        return
+    st.warning(
+        f"{missing.height} initiative(s) are incomplete and claim no saving whatever their "
+        "stage: an initiative without a start date has no window, and a category-wide one "
+        "needs its price change in percent. Edit them below."
+    )
+    st.dataframe(named(missing), hide_index=True, width="stretch", key="incomplete_table")
 
 
 def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
@@ -279,7 +332,25 @@ def _initiative_terms(
     form["start_date"] = a.date_input(
         "Start", e.get("start_date") or date.today(), key=f"f_start_{sfx}"
     )
-    form["end_date"] = b.date_input("End", e.get("end_date") or None, key=f"f_end_{sfx}")
+    form["end_date"] = b.date_input(
+        "End",
+        e.get("end_date") or None,
+        key=f"f_end_{sfx}",
+        help=f"Empty: savings count for {ctx.settings.savings_window_months} months from the "
+        "start (savings_window_months in settings).",
+    )
+    pct = e.get("price_change_pct")
+    form["price_change_pct"] = c.number_input(
+        "Price change % (category-wide only)",
+        min_value=-99.9999,
+        max_value=0.0,
+        format="%.4f",
+        key=f"f_pct_{sfx}",
+        value=None if pct is None else float(pct),
+        help="For an initiative without an item: the negotiated change of every price of "
+        "the category, in percent (-5 = 5 % lower). Leave the unit prices empty then; an "
+        "item's initiative gives its baseline instead.",
+    )
     form["owner"] = owner
     reason = c.text_input("Why (kept in the history)", "", key=f"f_reason_{sfx}")
     return form, reason
@@ -365,9 +436,36 @@ def _bridge(ctx: Context, base: str, cur: str, by: str | None, unequal: bool) ->
     )
 
 
+def pipeline_figures(ctx: Context) -> pl.DataFrame:
+    """The expected saving of the initiatives not yet implemented, in the sidebar's range."""
+    bounds = period_bounds(ctx.start, ctx.end, ctx.settings.fiscal)
+    scope = honoured_scope(ctx.scope.with_period(*bounds), PIPELINE_FILTERS, "the pipeline")
+    return cached(pipeline, ctx, scope)
+
+
+def pipeline_section(ctx: Context) -> None:
+    """The pipeline: promised, not realised; never added to realised savings."""
+    st.markdown("**Pipeline: initiatives not yet implemented**")
+    st.caption(
+        "Identified, negotiating and contracted initiatives claim no realised saving. Their "
+        "expected saving (expected volume × (baseline − negotiated), spread over the months "
+        "of their window) in the sidebar's range is the pipeline, shown apart."
+    )
+    frame = pipeline_figures(ctx)
+    if frame.is_empty():
+        st.write("No initiative in the pipeline expects savings in this range.")
+        return
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=table_columns(frame))
+
+
 def realised_tab(realised: pl.DataFrame, currency: str) -> None:
     """Realised against expected savings of the price-reduction initiatives."""
     st.caption(view.REALISED_EXPLAINED)
+    st.caption(
+        "Each invoice line counts for one initiative (an item's before a category-wide one), "
+        "inside the initiative's window and only once it is implemented or realised; lines "
+        "in another currency are converted at the invoice date's rate."
+    )
     if realised.is_empty():
         no_data(
             "price-reduction initiatives with invoices in this range",

@@ -2,11 +2,13 @@
 procurement's and finance's lenses side by side.
 
 Every figure comes from the `savings_lines` and `spend` views (kpi/store/views.py): the invoice
-lines an initiative covers (its supplier, its item or else its category, its dates, its
-currency) and what was really paid on them. Amounts are in the display currency (the
-reporting currency unless `currency` is given), converted at each line's date; prices
-stay in the initiative's own currency (`price_currency`) so they compare with its
-baseline, quote and negotiated price. The SQL is in kpi/store/queries/savings_ledger.py.
+lines attributed to an initiative (each line to one initiative at most: the most specific
+of its supplier's, inside the initiative's window, implemented or realised) and what was
+really paid on them, plus each initiative's expected saving per month. Amounts are in the
+display currency (the reporting currency unless `currency` is given), converted at each
+line's date; prices stay in the initiative's own currency (`price_currency`) so they
+compare with its baseline, quote and negotiated price. The SQL is in
+kpi/store/queries/savings_ledger.py.
 """
 
 from __future__ import annotations
@@ -98,8 +100,64 @@ def cost_avoidance_by_month(store: Store, scope: Scope) -> pl.DataFrame:
 
 def _by_month(store: Store, kind: str, scope: Scope) -> pl.DataFrame:
     params = scope.params(MONTHLY_FILTERS) | scope.period_params()
-    params |= {"kind": kind, "display": _display(store, scope.currency)}
+    params |= {"kind": kind, "window": store.settings.savings_window_months}
     return run(store, q.INITIATIVE_MONTHS, params, scope.currency)
+
+
+PIPELINE_FILTERS = ("category", "supplier_id")
+
+SAVINGS_RULES = """\
+**How a saving counts** (the same rules in every savings figure):
+
+- **One initiative per invoice line.** A line counts for the most specific initiative of its
+  supplier that covers it: an item's initiative before a category-wide one, then the one
+  that started last, then the smallest id. Two initiatives on the same supplier and item
+  (or category) in the same days are refused when entered.
+- **Inside the window.** From the start date to the end date; without an end date, for
+  {window} months from the start (`savings_window_months` in settings); without a start
+  date, nothing counts and the initiative is listed as incomplete.
+- **Once implemented.** Only the stages *implemented* and *realised* claim realised savings;
+  *identified*, *negotiating* and *contracted* are the pipeline: their expected saving is
+  shown apart and never added to what was realised.
+- **Category-wide by percent.** An initiative without an item states its price change p in
+  percent; each line saves what it would have cost before the change minus what it cost,
+  amount × −p / (100 + p) (−6 %: amount × 6 / 94). One price for every item is refused.
+- **Other currencies converted.** A line in another currency than the initiative's is
+  compared at the invoice date's exchange rate, not dropped.
+"""
+
+
+def savings_rules(window_months: int) -> str:
+    """SAVINGS_RULES with the store's savings window."""
+    return SAVINGS_RULES.format(window=window_months)
+
+
+ACCEPTANCE_FILTERS = ("category", "cost_centre", "supplier", "supplier_id")
+
+
+def claims_by_status(store: Store, scope: Scope) -> pl.DataFrame:
+    """The claimed amount (price savings and cost avoidance, by the savings rules) in the
+    scope's period by finance's verdict: one row each for accepted, rejected and pending.
+    The acceptance rate is accepted / (accepted + rejected); pending is shown beside it."""
+    params = scope.params(ACCEPTANCE_FILTERS) | scope.period_params()
+    return run(store, q.CLAIMS_BY_STATUS, params, scope.currency)
+
+
+def pipeline(store: Store, scope: Scope) -> pl.DataFrame:
+    """The pipeline: the expected saving, in the scope's period, of the priced initiatives
+    not yet implemented (identified, negotiating, contracted), by stage and kind. They
+    claim no realised saving; this is what they promise. Columns: stage, kind,
+    initiatives, expected (display currency; the months of the period within each
+    initiative's window, expected_volume x (reference - negotiated) spread evenly)."""
+    params = scope.params(PIPELINE_FILTERS) | scope.period_params()
+    return run(store, q.PIPELINE, params, scope.currency)
+
+
+def incomplete(store: Store) -> pl.DataFrame:
+    """Priced initiatives that claim nothing whatever their stage, and why: no start date,
+    or category-wide without a percent price change. Columns: initiative_id, title, kind,
+    stage, problem."""
+    return run(store, q.INCOMPLETE)
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,10 +243,6 @@ def period_bounds(start: date | str, end: date | str, cal: FiscalCalendar) -> tu
     if last < first:
         raise periods.PeriodError(f"the period ends ({last}) before it starts ({first})")
     return first, last
-
-
-def _display(store: Store, currency: str | None) -> str:
-    return (currency or store.settings.reporting_currency).upper()
 
 
 INITIATIVE_KEYS = (

@@ -89,6 +89,8 @@ class Settings:
     # categories bought without purchase orders by policy (utilities, taxes, ...): their
     # spend leaves both sides of PO compliance; a tuple so that Settings stays hashable
     po_exempt_categories: tuple[str, ...] = ()
+    # savings: how many months an initiative without an end date claims savings from its start
+    savings_window_months: int = 12
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -231,6 +233,12 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(compliance, dict):
         raise SettingsError(f"{path}: compliance must be a mapping (po_exempt_categories: [...])")
     exempt = parse_po_exempt_categories(compliance.get("po_exempt_categories"), str(path))
+    window = raw.get("savings_window_months", 12)
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 120:
+        raise SettingsError(
+            f"{path}: savings_window_months must be a whole number of months from 1 to 120 "
+            f"(how long an initiative without an end date claims savings), got {window!r}"
+        )
     return Settings(
         FiscalCalendar(start, label),
         currency,
@@ -239,4 +247,5 @@ def load_settings(path: Path | None = None) -> Settings:
         identity,
         budget_rates=budget_rates,
         po_exempt_categories=exempt,
+        savings_window_months=window,
     )

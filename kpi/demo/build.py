@@ -28,6 +28,7 @@ neither created nor changed any of them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,12 @@ import polars as pl
 from sqlglot import exp
 
 from kpi.core.people import Person
-from kpi.demo.initiatives import contracts_table, draw_contracts, plan_initiatives
+from kpi.demo.initiatives import (
+    contracts_table,
+    draw_contracts,
+    plan_initiatives,
+    refused_overlap,
+)
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
 from kpi.demo.masters import (
     draw_master,
@@ -55,8 +61,8 @@ from kpi.store.audit_log import audit_text, last_initiative_change, write_initia
 from kpi.store.database import Store
 from kpi.store.identifiers import column, ident, render, table
 from kpi.store.schema import TABLES, VERDICT_COLUMNS, Table
-from kpi.workflows.initiative_model import numbers_hash
-from kpi.workflows.initiatives import get_row, record_verdict
+from kpi.workflows.initiative_model import Initiative, InitiativeError, numbers_hash
+from kpi.workflows.initiatives import check_no_overlap, get_row, record_verdict
 
 # The demo's finance member (as in the shipped config/people.yaml): gives finance's verdicts.
 DEMO_REVIEWER = Person("sam.okafor@example.org", "Sam Okafor", "finance", "member")
@@ -68,6 +74,14 @@ _LOADS = (
     "VALUES (?, ?, 'demo', ?, NULL, ?, ?, 0, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?)"
 )
 _ALL_INITIATIVES = "SELECT initiative_id FROM savings_initiatives ORDER BY initiative_id"
+_FIRST_TENDER = (
+    "SELECT min(initiative_id) FROM savings_initiatives WHERE title LIKE 'Packaging tender%'"
+)
+_REFUSED = "INSERT INTO rejects VALUES (?, ?, ?, ?)"
+_COUNT_REFUSED = (
+    "UPDATE loads SET rows_in = rows_in + 1, rows_rejected = rows_rejected + 1, message = ? "
+    "WHERE load_id = ?"
+)
 
 # Decimal columns travel as scaled integers and become DECIMAL in SQL, exactly.
 _SCALE = {"money": 2, "price": 4, "qty": 3, "pct": 4, "rate": 8}
@@ -107,7 +121,8 @@ def _write(
         finance_status=pl.lit("pending"), finance_note=pl.lit(None, pl.String)
     )
     del savings
-    with Store(path).write(fresh=True) as con:
+    store = Store(path)
+    with store.write(fresh=True) as con:
         for load_id, name in enumerate(list(tables), start=1):
             started = datetime.now()
             spec = TABLES[name]
@@ -143,7 +158,25 @@ def _write(
             counts[name] = rows
         say("Demo: finance's verdicts on the savings initiatives")
         _record_initiatives(con, verdicts, f"demo data, seed {seed}, scale {scale:g}")
+        load_id = list(counts).index("savings_initiatives") + 1
+        _record_refusal(con, load_id, store.settings.savings_window_months, say)
     return counts
+
+
+def _record_refusal(
+    con: duckdb.DuckDBPyConnection, load_id: int, window: int, say: Callable[[str], None]
+) -> None:
+    """A second initiative on a tender item, entered while the tender's runs: the ledger's
+    overlap rule refuses it, and the demo keeps the refusal as a rejected row of its load."""
+    (tender_id,) = con.execute(_FIRST_TENDER).fetchall()[0]
+    entry = refused_overlap(get_row(con, tender_id))
+    try:
+        check_no_overlap(con, Initiative(**entry), window)
+    except InitiativeError as exc:
+        raw = json.dumps(entry, default=str)
+        con.execute(_REFUSED, [load_id, 1, raw, str(exc)])
+        con.execute(_COUNT_REFUSED, ["1 row(s) rejected: an overlapping initiative", load_id])
+        say(f"Demo: an overlapping initiative refused: {exc}")
 
 
 def _record_initiatives(con: duckdb.DuckDBPyConnection, verdicts: pl.DataFrame, why: str) -> None:

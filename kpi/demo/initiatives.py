@@ -1,10 +1,20 @@
 """The demo's savings initiatives (planned before the lines: they set the prices paid) and
-the contracts in force, item contracts and framework agreements."""
+the contracts in force, item contracts and framework agreements.
+
+Besides the random initiatives, quarterly renegotiation waves (drawn from their own seed,
+so the rest of the demo keeps its draws) keep price savings running in every quarter at
+about 1-3 % of addressable spend a year; a third of them have no end date (their savings
+count for `savings_window_months` from the start). One category-wide price reduction
+(Lab consumables of one supplier, items in packs and pieces) states its change in percent
+(price_change_pct), and one entry that overlaps a tender initiative is refused by the
+ledger (`refused_overlap`; the demo records the refusal as a rejected row of its load)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -54,6 +64,8 @@ class Plan:
     price_new: np.ndarray
     price_old: np.ndarray
     less_from: np.ndarray  # day a demand reduction starts (huge = never)
+    # the category-wide price reduction: supplier, category, start day, percent change, pairs
+    wide: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_initiatives(rng: np.random.Generator, m: Master) -> Plan:
@@ -174,6 +186,22 @@ def plan_initiatives(rng: np.random.Generator, m: Master) -> Plan:
         buyers = BUYERS[m.cat_names[cat_of_pair[pair[j]]]]
         owners.append(f"{buyers[int(rng.integers(0, len(buyers)))]}@example.org")
 
+    waves = _waves(m, usable & ~taken & np.isin(cat_of_pair, [cat[c] for c in WAVE_CATEGORIES]))
+    taken[waves["pair"]] = True
+    pair, kind, start, end = (
+        np.r_[pair, waves["pair"]],
+        np.r_[kind, waves["kind"]],
+        np.r_[start, waves["start"]],
+        np.r_[end, waves["end"]],
+    )
+    baseline, quoted = np.r_[baseline, waves["baseline"]], np.r_[quoted, waves["quoted"]]
+    negotiated, stage = np.r_[negotiated, waves["negotiated"]], np.r_[stage, waves["stage"]]
+    status = np.r_[status, waves["status"]]
+    note += waves["note"]
+    titles += waves["title"]
+    owners += waves["owner"]
+    started = start <= AS_OF_DAY
+
     never = 10**6
     n_pairs = len(m.pair_sup)
     price_from = np.full(n_pairs, never, dtype=np.int64)
@@ -183,6 +211,14 @@ def plan_initiatives(rng: np.random.Generator, m: Master) -> Plan:
     price_from[pair[moves]] = start[moves]
     price_new[pair[moves]] = negotiated[moves]
     price_old[pair[moves]] = baseline[moves]
+    wide = _category_wide(m, usable & ~taken, cat["Lab consumables"])
+    price_from[wide["pairs"]] = wide["start"]
+    year = np.clip(year_of(np.array([wide["start"]]))[0] - 2023, 0, 3)
+    price_old[wide["pairs"]] = m.pair_price[wide["pairs"], year]
+    price_new[wide["pairs"]] = round_price(
+        m.pair_price[wide["pairs"], year] * (1 + wide["pct"] / 100) / 10_000,
+        m.item_pdec[m.pair_item[wide["pairs"]]],
+    )
     less_from = np.full(n_pairs, never, dtype=np.int64)
     less = started & (kind == "demand_reduction")
     less_from[pair[less]] = start[less]
@@ -203,7 +239,146 @@ def plan_initiatives(rng: np.random.Generator, m: Master) -> Plan:
         price_new=price_new,
         price_old=price_old,
         less_from=less_from,
+        wide=wide,
     )
+
+
+# ---- renegotiation waves, the category-wide initiative, the refused overlap ---------------
+WAVE_CATEGORIES = (
+    "Raw materials",
+    "MRO spares",
+    "IT hardware",
+    "Software",
+    "Logistics",
+    "Lab consumables",
+    "Office supplies",
+    "Facilities",
+)
+WAVE_SHARE = 0.95  # the share of the free pairs' buying the waves renegotiate, in all
+WAVE_SEED = 1414  # the waves' own draws: the rest of the demo keeps its random sequence
+
+
+def _waves(m: Master, free: np.ndarray) -> dict[str, Any]:
+    """A renegotiation wave each quarter from 2022-Q1 to 2026-Q4: price reductions of
+    7-12 % on the heaviest free supplier-item pairs, for 12 months; every third has no end
+    date (the savings window of the settings closes it)."""
+    side = np.random.default_rng(WAVE_SEED)
+    # from 2022 on, so that the first data year already has four waves running
+    starts = [day_number(date(y, mo, 1)) for y in (2022, *YEARS) for mo in (1, 4, 7, 10)]
+    starts = [d for d in starts if d <= AS_OF_DAY]
+    # the heaviest free pairs (buying frequency x price x typical quantity: about their
+    # spend) that make up WAVE_SHARE of it, in a random order, cut into one chunk per wave
+    # of equal weight
+    ok = np.flatnonzero(free)
+    weight = m.pair_w[ok] * m.pair_price[ok, 2] * m.item_q0[m.pair_item[ok]]
+    heavy = np.argsort(-weight, kind="stable")
+    keep = heavy[: int(np.searchsorted(np.cumsum(weight[heavy]) / weight.sum(), WAVE_SHARE)) + 1]
+    order = ok[side.permutation(keep)]
+    spend = m.pair_w[order] * m.pair_price[order, 2] * m.item_q0[m.pair_item[order]]
+    reach = np.cumsum(spend) / spend.sum()
+    wave = np.minimum(np.floor(reach * len(starts)).astype(np.int64), len(starts) - 1)
+    pairs = [order[wave == k] for k in range(len(starts))]
+    days = [np.full(len(p), d) for p, d in zip(pairs, starts, strict=True)]
+    pair, start = np.concatenate(pairs), np.concatenate(days)
+    n = len(pair)
+    year_before = np.clip(year_of(start - 1) - 2023, 0, 3)
+    baseline = m.pair_price[pair, year_before]
+    pdec = m.item_pdec[m.pair_item[pair]]
+    cut = side.uniform(0.07, 0.12, n)
+    negotiated = round_price(baseline * (1 - cut) / 10_000, pdec)
+    end = np.where(np.arange(n) % 3 == 2, -1, one_year_on(start))
+    stage = np.where(start <= AS_OF_DAY - 365, "realised", "implemented")
+    odds = STATUS_ODDS["price_reduction"]
+    u = side.random(n)
+    status = np.where(
+        u < odds[0], "accepted", np.where(u < odds[0] + odds[1], "pending", "rejected")
+    )
+    owners = []
+    for j in range(n):
+        buyers = BUYERS[m.cat_names[m.item_cat[m.pair_item[pair[j]]]]]
+        owners.append(f"{buyers[int(side.integers(0, len(buyers)))]}@example.org")
+    iso = [str(np.datetime64(int(d), "D")) for d in start]
+    quarter = [f"{d[:4]}-Q{(int(d[5:7]) + 2) // 3}" for d in iso]
+    return {
+        "pair": pair,
+        "kind": np.full(n, "price_reduction"),
+        "start": start,
+        "end": end,
+        "baseline": baseline,
+        "quoted": baseline,
+        "negotiated": negotiated,
+        "stage": stage,
+        "status": status,
+        "note": [INITIATIVE_NOTES.get(("price_reduction", str(x))) for x in status],
+        "title": [
+            f"Renegotiation wave {q}: {m.item_desc[m.pair_item[p]]}"
+            for q, p in zip(quarter, pair, strict=True)
+        ],
+        "owner": owners,
+    }
+
+
+def _category_wide(m: Master, free: np.ndarray, category: int) -> dict[str, Any]:
+    """One supplier's Lab consumables (sold in packs and in pieces) 6 % cheaper from
+    2026-01-01, with no end date: one percent for every item, never one price for all."""
+    in_cat = free & (m.item_cat[m.pair_item] == category)
+    units = np.array(m.item_unit)[m.pair_item]
+    best, best_w = -1, -1.0
+    for sup in np.unique(m.pair_sup[in_cat]):
+        mine = in_cat & (m.pair_sup == sup)
+        if len(set(units[mine])) > 1 and m.pair_w[mine].sum() > best_w:
+            best, best_w = int(sup), float(m.pair_w[mine].sum())
+    pairs = np.flatnonzero(in_cat & (m.pair_sup == best))
+    return {
+        "sup": best,
+        "category": m.cat_names[category],
+        "start": day_number(date(2026, 1, 1)),
+        "pct": -6.0,
+        "pairs": pairs,
+    }
+
+
+def category_wide_row(m: Master, plan: Plan, spend_before: float) -> dict[str, Any]:
+    """The category-wide initiative as a savings_initiatives row (decimals as the demo's
+    scaled integers); `spend_before` is what its pairs cost in the year before it started,
+    in the supplier's currency: its expected spend at the new prices sizes the plan."""
+    w = plan.wide
+    expected = spend_before * (1 + w["pct"] / 100)
+    return {
+        "initiative_id": "SI-2026-901",
+        "title": f"{w['category']} price list -6 % ({m.sup_name[w['sup']].split(' ')[0]})",
+        "kind": "price_reduction",
+        "category": w["category"],
+        "supplier_id": m.sup_id[w["sup"]],
+        "item_id": None,
+        "expected_volume": int(round(expected * 1000)),  # spend: money, for a category
+        "currency": CURRENCIES[int(m.sup_cur[w["sup"]])],
+        "start_date": date(2026, 1, 1),
+        "end_date": None,
+        "owner": f"{BUYERS[w['category']][0]}@example.org",
+        "stage": "implemented",
+        "finance_status": "pending",
+        "finance_note": None,
+        "price_change_pct": int(round(w["pct"] * 10_000)),
+    }
+
+
+def refused_overlap(tender: dict[str, Any]) -> dict[str, Any]:
+    """A buyer's second initiative on a tender item (same supplier, same item) from
+    2025-10-01, while the tender's initiative still runs: the ledger refuses it, naming it.
+    `tender` is the tender initiative as stored."""
+    negotiated = tender["negotiated_unit_price"]
+    return {
+        "title": f"Second price cut: {tender['title'].split(': ', 1)[-1]}",
+        "kind": "price_reduction",
+        "supplier_id": tender["supplier_id"],
+        "item_id": tender["item_id"],
+        "baseline_unit_price": negotiated,
+        "negotiated_unit_price": round(negotiated * Decimal("0.97"), 2),
+        "currency": tender["currency"],
+        "start_date": date(2025, 10, 1),
+        "stage": "negotiating",
+    }
 
 
 # ---- contracts ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from kpi.demo.arrays import (
     month_starts,
     year_of,
 )
-from kpi.demo.initiatives import Plan
+from kpi.demo.initiatives import Plan, category_wide_row
 from kpi.demo.masters import Fx, Master, to_eur
 from kpi.demo.reference import (
     CATEGORIES,
@@ -259,4 +259,10 @@ def savings_table(m: Master, ln: Lines, plan: Plan, usage: np.ndarray) -> pl.Dat
             "finance_note": pl.Series(plan.note, dtype=pl.String),
         }
     )
-    return frame.sort("initiative_id")
+    # the category-wide initiative (kpi.demo.initiatives): sized on its pairs' spend the
+    # year before it starts
+    wide = np.isin(ln.pair[order], plan.wide["pairs"]) & (days < plan.wide["start"])
+    wide &= days >= plan.wide["start"] - 365
+    spend_before = ln.cents[order][wide].sum() / 100
+    extra = pl.DataFrame([category_wide_row(m, plan, spend_before)])
+    return pl.concat([frame, extra], how="diagonal_relaxed").sort("initiative_id")

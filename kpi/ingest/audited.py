@@ -9,6 +9,10 @@
   goes back to pending, as an edit on the page does. Each new initiative writes 'created'
   rows and each changed field an 'edited' row to initiative_changes (changed_by = the
   loader, reason "loaded from <file>"), so the four-eyes rule sees who wrote the numbers.
+- Loaded initiatives follow the ledger's scope rules (`refuse_overlaps`): two priced
+  initiatives on the same supplier and item (or category, both category-wide) whose
+  windows share a day, or a category-wide one priced by one baseline for every item, refuse
+  the load with a message naming them, as the Savings page's form refuses them.
 - A loaded price-outlook row that is new or differs from the stored one writes an
   outlook_changes row (who, when, old, new, "loaded from <file>").
 """
@@ -24,7 +28,9 @@ import polars as pl
 
 from kpi.ingest.loader import Loader
 from kpi.ingest.matching import Plan
+from kpi.ingest.report import LoadRefused
 from kpi.store import audit_log as log
+from kpi.store.queries import savings_ledger as ledger
 from kpi.store.schema import MONEY_COLUMNS, TABLES, VERDICT_COLUMNS
 
 INITIATIVES, OUTLOOK = "savings_initiatives", "price_outlook"
@@ -213,3 +219,31 @@ def _audit_outlook(
         )
         change_id += 1
         tally.rows += 1
+
+
+def refuse_overlaps(
+    con: duckdb.DuckDBPyConnection, ids: list[str], file_name: str, window_months: int
+) -> None:
+    """Refuse the load (LoadRefused: nothing is loaded) when a loaded initiative overlaps
+    another on the same scope, or is category-wide with one baseline for every item."""
+    if not ids:
+        return
+    pairs = con.execute(ledger.OVERLAPPING_PAIRS, {"ids": ids, "window": window_months})
+    found = pairs.fetchall()
+    if found:
+        named = "; ".join(f"{a} overlaps {b}" for a, b in found[:5])
+        more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+        raise LoadRefused(
+            f"{file_name}: nothing was loaded: {named}{more}: the same supplier and item (or "
+            "category) in the same days, so an invoice line would count twice. End one "
+            "before the other starts, or merge them, and load the file again."
+        )
+    flat = con.execute(ledger.ONE_PRICE_FOR_A_CATEGORY, {"ids": ids}).fetchall()
+    if flat:
+        named = ", ".join(r[0] for r in flat[:5]) + (" …" if len(flat) > 5 else "")
+        raise LoadRefused(
+            f"{file_name}: nothing was loaded: {named} cover a whole category without an "
+            "item and without price_change_pct: give the price change in percent "
+            "(price_change_pct, e.g. -5 for 5 % lower) and leave the unit prices empty, or "
+            "give one row per item with its baseline price."
+        )

@@ -11,7 +11,14 @@ import duckdb
 import polars as pl
 from sqlglot import exp
 
-from kpi.ingest.audited import AuditTally, audit_batch, count_withheld, withheld_note
+from kpi.ingest.audited import (
+    INITIATIVES,
+    AuditTally,
+    audit_batch,
+    count_withheld,
+    refuse_overlaps,
+    withheld_note,
+)
 from kpi.ingest.audited import withhold_verdicts as _withhold
 from kpi.ingest.loader import Loader
 from kpi.ingest.mappings import Mapping
@@ -32,6 +39,7 @@ def load_file(
     result: FileResult,
     say: Progress,
     loader: Loader,
+    savings_window_months: int = 12,
 ) -> None:
     """Check and write one file batch by batch, then record it in `loads` (filling `result`)
     with who loaded it and the file's own name. Finance's verdict columns are never read
@@ -47,6 +55,7 @@ def load_file(
     state = FileState(store_had_rows=_has_rows(con, spec), known=_known_ids(con, spec))
     amount = Decimal("0.00") if "amount" in spec.column_names else None
     clock = time.perf_counter()
+    loaded_ids: list[str] = []
     for raw in source.batches():
         raw = raw.filter(pl.any_horizontal(pl.exclude(ROW).is_not_null()))  # blank lines
         try:
@@ -57,6 +66,8 @@ def load_file(
         count_withheld(raw, withheld, counts)
         valid = audit_batch(con, spec.name, valid, loader, file_name, audit_at, tally)
         result.replaced += _upsert(con, spec, valid, state.store_had_rows)
+        if spec.name == INITIATIVES:
+            loaded_ids += valid.get_column("initiative_id").to_list()
         _insert_rejects(con, load_id, rejects)
         result.rows_in += raw.height - blank
         result.rows_loaded += valid.height
@@ -65,6 +76,7 @@ def load_file(
             amount += valid.get_column("amount").sum() or Decimal(0)
         seconds = time.perf_counter() - clock
         say(f"{source.path}: {result.rows_in:,} rows checked ({seconds:.1f} s)")
+    refuse_overlaps(con, loaded_ids, file_name, savings_window_months)
     result.amount, result.load_id = amount, load_id
     used = set(plan.sources.values()) | {w.file_column for w in withheld if w.file_column}
     result.ignored_columns = [c for c in source.columns if c not in used]

@@ -110,7 +110,8 @@ def load_files(
                 if source.content_hash in known:
                     result.status, result.previous_load_id = UNCHANGED, known[source.content_hash]
                     continue
-                load_file(con, source, plan, chosen, result, say, loader)
+                window = store.settings.savings_window_months
+                load_file(con, source, plan, chosen, result, say, loader, window)
                 known[source.content_hash] = result.load_id or 0
             say("Committing ...")
     return report

@@ -29,10 +29,11 @@ DECISIONS = ("accepted", "rejected")
 REALISED_COLUMNS = ("realised_saving", "expected_saving", "leakage", "off_contract_amount")
 AVOIDED_COLUMNS = ("avoided_cost", "expected_avoidance")
 REALISED_EXPLAINED = (
-    "Realised = (baseline − unit price actually paid) × quantity actually invoiced, "
-    "on the initiative's supplier and item inside its dates. Expected = expected "
-    "volume × (baseline − negotiated), spread over the initiative's months. Leakage = "
-    "paying above the negotiated price."
+    "Realised = (baseline − unit price actually paid) × quantity actually invoiced on the "
+    "lines attributed to the initiative inside its window (category-wide: amount × −p / "
+    "(100 + p) for a price change of p %). Expected = expected volume × (baseline − "
+    "negotiated), spread over the months of the window. Leakage = paying above the "
+    "negotiated price."
 )
 AVOIDANCE_EXPLAINED = (
     "Cost avoidance = (quoted − unit price paid) × quantity. A price rise prevented "

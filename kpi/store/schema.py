@@ -101,6 +101,7 @@ MONEY_COLUMNS: tuple[str, ...] = (
     "currency",
     "start_date",
     "end_date",
+    "price_change_pct",
 )
 
 TABLES: dict[str, Table] = {
@@ -273,6 +274,8 @@ TABLES: dict[str, Table] = {
                 _c("stage", choices=STAGES),
                 _c("finance_status", choices=FINANCE_STATUSES),
                 _c("finance_note"),
+                # a category-wide initiative's price change in percent (-5: 5 % lower)
+                _c("price_change_pct", "pct"),
             ),
             ("initiative_id",),
             "Procurement's savings and cost-avoidance initiatives with finance's verdict.",
@@ -438,6 +441,8 @@ ALTER TABLE loads ADD COLUMN IF NOT EXISTS identity_mode VARCHAR;
 ALTER TABLE initiative_changes ADD COLUMN IF NOT EXISTS numbers_seen VARCHAR;
 -- why the outlook changed (a load says which file)
 ALTER TABLE outlook_changes ADD COLUMN IF NOT EXISTS reason VARCHAR;
+-- a category-wide savings initiative's price change in percent
+ALTER TABLE savings_initiatives ADD COLUMN IF NOT EXISTS price_change_pct DECIMAL(9,4);
 """
 
 

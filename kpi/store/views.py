@@ -3,8 +3,8 @@
 Each view carries the derived columns KPI formulas need, so that a formula is one aggregate
 expression over one view. Nothing in a view comes from user text: the bodies are constant
 SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__po_exempt__`,
-`__budget_rates__`, ...) stands for a setting, and kpi.store.template puts sqlglot literals
-in the markers' places. Two markers stand for the period a KPI is reported at
+`__budget_rates__`, `__savings_window__`, ...) stands for a setting, and kpi.store.template
+puts sqlglot literals in the markers' places. Two markers stand for the period a KPI is reported at
 (`__invoice_period__`, `__snapshot_period__`: a key of the row's month, fiscal quarter or
 fiscal year): supplier ranks and shares and each location's number of snapshots are
 computed within that period, so the KPI compiler asks for the bodies at the grain of the
@@ -557,33 +557,152 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
        last_receipt_date, location_snapshots, days_since_movement
 FROM c
 """,
+    # One row per invoice line (every line of `spend`, with the one initiative it is
+    # attributed to, if any), then one row per initiative and month of its window holding
+    # its expected saving (no invoice: invoice_id is NULL, invoice_date the month's first
+    # day). The rules (README, "Savings"): a line counts for the most specific initiative
+    # that claims on it, inside that initiative's window, and only for the stages
+    # implemented and realised; a category-wide initiative prices its lines by its percent
+    # change; the initiative's prices are converted at the invoice date's rate.
     "savings_lines": """
+WITH si AS (
+    -- every initiative with the last day its savings count: its end date, else its start
+    -- plus the savings window (settings), less a day; no start date: no window at all
+    SELECT si.*, coalesce(si.category, it.category) AS scope_category,
+           coalesce(si.end_date, CAST(si.start_date + to_months(__savings_window__)
+                                      - INTERVAL 1 DAY AS DATE)) AS window_end
+    FROM savings_initiatives si
+    LEFT JOIN items it ON it.item_id = si.item_id
+), claiming AS (
+    -- the initiatives that claim realised savings on invoice lines
+    SELECT * FROM si
+    WHERE kind IN ('price_reduction', 'cost_avoidance')
+      AND stage IN ('implemented', 'realised') AND start_date IS NOT NULL
+      AND (item_id IS NOT NULL OR price_change_pct IS NOT NULL)
+), matched AS (
+    -- each invoice line to at most one initiative of its supplier: an item's initiative
+    -- before a category-wide one, then the latest start, then the smallest id
+    SELECT sp.invoice_id, sp.invoice_line, sp.invoice_date, c.initiative_id, c.currency
+    FROM spend sp
+    JOIN claiming c
+      ON sp.supplier_id = c.supplier_id
+     AND (sp.item_id = c.item_id OR (c.item_id IS NULL AND sp.category = c.category))
+     AND sp.invoice_date BETWEEN c.start_date AND c.window_end
+    QUALIFY row_number() OVER (
+        PARTITION BY sp.invoice_id, sp.invoice_line
+        ORDER BY c.item_id IS NULL, c.start_date DESC, c.initiative_id) = 1
+), initiative_fx AS (
+    -- the initiative's currency in the display currency on each day a line of it was
+    -- invoiced in another currency (an as-of join on these few pairs only)
+    SELECT k.currency, k.day, fx.factor
+    FROM (SELECT DISTINCT currency, invoice_date AS day FROM matched) k
+    ASOF LEFT JOIN fx_factor fx ON fx.currency = k.currency AND k.day >= fx.date
+), lines AS (
+    SELECT sp.*, c.initiative_id, c.title, c.kind, c.stage, c.owner, c.finance_status AS fs,
+           c.baseline_unit_price, c.quoted_unit_price, c.negotiated_unit_price,
+           c.price_change_pct, c.item_id IS NULL AS category_wide,
+           CASE WHEN c.currency = __display__ THEN CAST(1 AS DECIMAL(18,8))
+                WHEN c.currency = sp.source_currency THEN sp.fx_factor
+                ELSE f.factor END AS initiative_factor,
+           coalesce(sp.category IN (SELECT scope_category FROM si
+                                    WHERE kind = 'price_reduction'), false) AS addressable
+    FROM spend sp
+    LEFT JOIN matched m ON m.invoice_id = sp.invoice_id AND m.invoice_line = sp.invoice_line
+    LEFT JOIN claiming c ON c.initiative_id = m.initiative_id
+    LEFT JOIN initiative_fx f ON f.currency = m.currency AND f.day = m.invoice_date
+), priced AS (
+    SELECT *,
+        -- what the line would have cost at the reference price, less what it cost: at the
+        -- item's baseline or quote (converted at the invoice date), or, category-wide, at
+        -- the prices before the percent change p: amount x -p / (100 + p), in cents
+        -- rounded half away from zero (exact integers: no binary fraction)
+        CASE WHEN category_wide THEN CAST(
+                 sign(CAST(amount * 100 AS HUGEINT)) * (
+                     (2 * abs(CAST(amount * 100 AS HUGEINT))
+                        * CAST(-price_change_pct * 10000 AS HUGEINT)
+                      + CAST((100 + price_change_pct) * 10000 AS HUGEINT))
+                     // (2 * CAST((100 + price_change_pct) * 10000 AS HUGEINT)))
+                 AS DECIMAL(18,0)) / 100
+             ELSE round(CAST(CASE kind WHEN 'price_reduction' THEN baseline_unit_price
+                                       WHEN 'cost_avoidance' THEN quoted_unit_price END
+                             AS DECIMAL(38,4)) * quantity * initiative_factor
+                        - CAST(unit_price AS DECIMAL(38,4)) * quantity * fx_factor, 2)
+             END AS saving
+    FROM lines
+), plan AS (
+    -- the expected saving in cents in the initiative's currency, over its window's months:
+    -- expected_volume x (reference - negotiated) for an item; for a category-wide
+    -- initiative expected_volume is the spend it covers at the new prices, so
+    -- expected_volume x -p / (100 + p), as for its lines
+    SELECT *, CAST(date_trunc('month', start_date) AS DATE) AS first_month,
+           CAST(date_diff('month', date_trunc('month', start_date),
+                          date_trunc('month', window_end)) + 1 AS BIGINT) AS months,
+           CASE WHEN item_id IS NULL THEN CAST(
+                    (2 * CAST(expected_volume * 1000 AS HUGEINT)
+                       * CAST(-price_change_pct * 10000 AS HUGEINT)
+                     + 10 * CAST((100 + price_change_pct) * 10000 AS HUGEINT))
+                    // (20 * CAST((100 + price_change_pct) * 10000 AS HUGEINT)) AS BIGINT)
+                ELSE CAST(round(expected_volume
+                                * (CASE kind WHEN 'price_reduction' THEN baseline_unit_price
+                                             WHEN 'cost_avoidance' THEN quoted_unit_price END
+                                   - negotiated_unit_price), 2) * 100 AS BIGINT) END AS cents
+    FROM si
+    WHERE kind IN ('price_reduction', 'cost_avoidance') AND start_date IS NOT NULL
+      AND window_end >= start_date
+), plan_month AS (
+    SELECT *, unnest(range(months)) AS k FROM plan WHERE cents IS NOT NULL
+), plan_share_all AS (
+    -- even shares; the cents that do not divide go one each to the first months
+    SELECT *, CAST(first_month + to_months(CAST(k AS INTEGER)) AS DATE) AS month_start,
+           CAST(((cents - ((cents % months) + months) % months) // months
+                 + CASE WHEN k < ((cents % months) + months) % months THEN 1 ELSE 0 END)
+                AS DECIMAL(18,0)) / 100 AS expected_source
+    FROM plan_month
+), plan_share AS (
+    -- the months the invoices span: an expected saving is compared with invoices only
+    SELECT * FROM plan_share_all
+    WHERE month_start BETWEEN (SELECT CAST(date_trunc('month', min(invoice_date)) AS DATE)
+                               FROM invoices)
+                          AND (SELECT max(invoice_date) FROM invoices)
+)
 SELECT
-    si.initiative_id, si.title, si.kind, si.stage, si.owner,
-    coalesce(si.finance_status, 'pending') AS finance_status,
-    coalesce(si.finance_status, 'pending') = 'accepted' AS accepted,
-    sp.invoice_id, sp.invoice_line, sp.invoice_date, sp.supplier_id, sp.supplier,
-    sp.category, sp.cost_centre, sp.item_id, sp.quantity, sp.unit_price,
-    si.baseline_unit_price, si.quoted_unit_price, si.negotiated_unit_price,
-    sp.amount,
-    CAST(round((si.baseline_unit_price - sp.unit_price) * sp.quantity * sp.fx_factor, 2)
-         AS DECIMAL(18,2)) AS price_saving,
-    CAST(round((si.quoted_unit_price - sp.unit_price) * sp.quantity * sp.fx_factor, 2)
-         AS DECIMAL(18,2)) AS avoided_cost,
-    -- what procurement claims: price savings or avoided cost; other kinds are not priced here
-    CAST(round(CASE si.kind
-        WHEN 'cost_avoidance' THEN (si.quoted_unit_price - sp.unit_price)
-        WHEN 'price_reduction' THEN (si.baseline_unit_price - sp.unit_price)
-        END * sp.quantity * sp.fx_factor, 2) AS DECIMAL(18,2)) AS claimed_amount,
-    CAST(round(greatest(sp.unit_price - si.negotiated_unit_price, 0) * sp.quantity
-               * sp.fx_factor, 2) AS DECIMAL(18,2)) AS leakage
-FROM savings_initiatives si
-JOIN spend sp
-  ON sp.supplier_id = si.supplier_id
- AND (sp.item_id = si.item_id OR (si.item_id IS NULL AND sp.category = si.category))
- AND sp.invoice_date >= coalesce(si.start_date, DATE '0001-01-01')
- AND sp.invoice_date <= coalesce(si.end_date, DATE '9999-12-31')
-WHERE sp.source_currency = si.currency
+    initiative_id, title, kind, stage, owner,
+    coalesce(fs, 'pending') AS finance_status,
+    coalesce(fs, 'pending') = 'accepted' AS accepted,
+    invoice_id, invoice_line, invoice_date, supplier_id, supplier,
+    category, cost_centre, item_id, quantity, unit_price,
+    baseline_unit_price, quoted_unit_price, negotiated_unit_price,
+    amount,
+    CAST(CASE WHEN kind = 'price_reduction' THEN saving END AS DECIMAL(18,2)) AS price_saving,
+    CAST(CASE WHEN kind = 'cost_avoidance' THEN saving END AS DECIMAL(18,2)) AS avoided_cost,
+    -- what procurement claims: price savings or avoided cost
+    CAST(saving AS DECIMAL(18,2)) AS claimed_amount,
+    CAST(CASE WHEN NOT category_wide THEN
+        round(greatest(CAST(unit_price AS DECIMAL(38,4)) * fx_factor
+                       - CAST(negotiated_unit_price AS DECIMAL(38,4)) * initiative_factor, 0)
+              * quantity, 2) END AS DECIMAL(18,2)) AS leakage,
+    price_change_pct,
+    CAST(NULL AS DECIMAL(18,2)) AS expected_saving,
+    initiative_id IS NOT NULL AS claims,
+    addressable
+FROM priced
+UNION ALL
+SELECT
+    p.initiative_id, p.title, p.kind, p.stage, p.owner,
+    coalesce(p.finance_status, 'pending'), coalesce(p.finance_status, 'pending') = 'accepted',
+    NULL, NULL, p.month_start, p.supplier_id, coalesce(s.supplier_name, p.supplier_id),
+    p.scope_category, NULL, p.item_id, NULL, NULL,
+    p.baseline_unit_price, p.quoted_unit_price, p.negotiated_unit_price,
+    NULL, NULL, NULL, NULL, NULL, p.price_change_pct,
+    -- converted at the rate in force on the month's first day (as budgets are)
+    CAST(round(p.expected_source
+               * CASE WHEN p.currency = __display__ THEN 1 ELSE fx.factor END, 2)
+         AS DECIMAL(18,2)),
+    p.stage IN ('implemented', 'realised'),
+    false
+FROM plan_share p
+LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id
+ASOF LEFT JOIN fx_factor fx ON fx.currency = p.currency AND p.month_start >= fx.date
 """,
     "spend_yoy": """
 -- this year's lines at their date, last year's lines moved one year on: summing both
@@ -647,7 +766,8 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete "
     "(obsolete: no issue or receipt for obsolete_after_days; a critical item keeps its safety "
     "level), with each location's number of snapshots in the reported period.",
-    "savings_lines": "Invoice lines covered by a savings initiative, with the saving on each.",
+    "savings_lines": "Every invoice line with the one savings initiative it is attributed to "
+    "(if any) and the saving on it, plus each initiative's expected saving per month.",
     "spend_yoy": "Spend now and a year earlier, side by side, for the expense change.",
     "working_capital_days": "Stock snapshots and paid invoice lines (credit notes left out) "
     "side by side, for the cash conversion gap (days of inventory minus days to pay).",
@@ -726,6 +846,7 @@ def view_bodies(
         "fy_offset": literal(settings.fiscal.year_offset),
         "budget_rates": _budget_rates(settings),
         "po_exempt": exempt_categories(settings.po_exempt_categories),
+        "savings_window": literal(settings.savings_window_months),
         "invoice_period": period_key(exp.column("invoice_date", table="i"), grain, settings.fiscal),
         "snapshot_period": period_key(exp.column("snapshot_date"), grain, settings.fiscal),
     }

@@ -112,6 +112,7 @@ Text = Annotated[str | None, BeforeValidator(blank_to_none)]
 Price = Annotated[
     Decimal | None, BeforeValidator(blank_to_none), AfterValidator(_amount(4, "a price"))
 ]
+ChangePct = Annotated[Decimal | None, BeforeValidator(blank_to_none)]
 Volume = Annotated[
     Decimal | None, BeforeValidator(blank_to_none), AfterValidator(_amount(3, "the volume"))
 ]
@@ -161,6 +162,8 @@ class Initiative(BaseModel):
         "pending"
     )
     finance_note: Text = None
+    # a category-wide price reduction's price change in percent: -5 means 5 % lower
+    price_change_pct: ChangePct = None
 
     @field_validator("initiative_id")
     @classmethod
@@ -203,6 +206,15 @@ class Initiative(BaseModel):
     @field_validator("baseline_unit_price")
     @classmethod
     def _baseline_for_reduction(cls, value: Decimal | None, info: ValidationInfo):
+        category_wide = info.data.get("item_id") is None and "item_id" in info.data
+        if category_wide and info.data.get("kind") in PRICED_KINDS:
+            if value is not None:
+                raise ValueError(
+                    "a category-wide initiative cannot hold one baseline price for every item "
+                    "of the category: leave it empty and give price_change_pct (e.g. -5 for "
+                    "5 % lower), or record one initiative per item with its baseline"
+                )
+            return value
         if value is None and info.data.get("kind") == "price_reduction":
             raise ValueError("a price reduction needs the baseline unit price (paid before)")
         return value
@@ -219,6 +231,13 @@ class Initiative(BaseModel):
     def _negotiated_below_reference(cls, value: Decimal | None, info: ValidationInfo):
         kind = info.data.get("kind")
         if kind not in PRICED_KINDS:
+            return value
+        if info.data.get("item_id") is None and "item_id" in info.data:
+            if value is not None and kind == "price_reduction":
+                raise ValueError(
+                    "a category-wide price reduction states its change in percent "
+                    "(price_change_pct), not one negotiated price for every item: leave it empty"
+                )
             return value
         if value is None:
             raise ValueError(f"a {kind.replace('_', ' ')} needs the negotiated unit price")
@@ -237,6 +256,43 @@ class Initiative(BaseModel):
         start = info.data.get("start_date")
         if value is not None and start is not None and value < start:
             raise ValueError(f"the end date {value} is before the start date {start}")
+        return value
+
+    @field_validator("price_change_pct")
+    @classmethod
+    def _category_wide_by_percent(cls, value: Decimal | None, info: ValidationInfo):
+        """An item's initiative states its prices; a category-wide one a percent change,
+        never one price for every item of the category (a 20 EUR mouse would 'save' 480
+        against a 500 EUR baseline)."""
+        kind, item = info.data.get("kind"), info.data.get("item_id")
+        if kind not in PRICED_KINDS or "item_id" not in info.data:
+            return value
+        if item is not None:
+            if value is not None:
+                raise ValueError(
+                    "an item's initiative states its baseline or quoted price; leave "
+                    "price_change_pct empty (it is for category-wide price reductions)"
+                )
+            return value
+        if kind == "cost_avoidance":
+            raise ValueError(
+                "a cost avoidance names the item whose quoted price it avoided: one quoted "
+                "price cannot stand for every item of a category (record one per item)"
+            )
+        if value is None:
+            raise ValueError(
+                "a category-wide price reduction states its price change in percent "
+                "(price_change_pct, e.g. -5 for 5 % lower), not one baseline price for "
+                "every item of the category; or record one initiative per item with its "
+                "baseline price"
+            )
+        if not value.is_finite() or not Decimal(-100) < value < 0:
+            raise ValueError(
+                f"price_change_pct is the price change in percent, above -100 and below 0 "
+                f"for a reduction (-5 for 5 % lower), got {value}"
+            )
+        if -value.normalize().as_tuple().exponent > 4:  # type: ignore[operator]
+            raise ValueError(f"price_change_pct has more than 4 decimals (got {value})")
         return value
 
 

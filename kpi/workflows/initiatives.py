@@ -14,6 +14,9 @@ The rules live here, not in the page, so they hold whatever the app shows or hid
 - editing a money-relevant field (kind, prices, volume, currency, dates, supplier, item,
   category) of an initiative finance already accepted or rejected sends it back to
   pending, and says so;
+- two priced initiatives on the same scope (the same supplier and item, or the same
+  supplier and category, both category-wide) whose windows share a day are refused: an
+  invoice line counts for one initiative only (`check_no_overlap`, also run on loads);
 - every change writes audit rows (who, when, which field, old → new, why) into
   `initiative_changes` in the same write transaction as the change itself.
 
@@ -226,6 +229,7 @@ def save_initiative(
     try:
         with store.write() as con:
             _check_references(con, initiative)
+            check_no_overlap(con, initiative, store.settings.savings_window_months)
             stored = _fetch(con, initiative.initiative_id) if initiative.initiative_id else None
             _check_not_stale(stored, based_on)
             if stored is None:
@@ -421,6 +425,39 @@ def _check_references(con: duckdb.DuckDBPyConnection, ini: Initiative) -> None:
                 f"'{ini.category}': correct the category or leave it empty.",
                 "category",
             )
+
+
+def check_no_overlap(con: duckdb.DuckDBPyConnection, ini: Initiative, window_months: int) -> None:
+    """Refuse an initiative whose scope and window another priced initiative already holds.
+
+    Same scope: the same supplier and the same item, or both category-wide on the same
+    category. The window runs from the start date to the end date (else `window_months`
+    months from the start); an initiative without a start date has none and overlaps
+    nothing. An item's initiative beside a category-wide one is allowed: the item's
+    initiative takes its own lines (item before category).
+    """
+    params = {
+        "initiative_id": ini.initiative_id,
+        "kind": ini.kind,
+        "supplier_id": ini.supplier_id,
+        "item_id": ini.item_id,
+        "category": ini.category,
+        "start_date": ini.start_date,
+        "end_date": ini.end_date,
+        "window": window_months,
+    }
+    others = con.execute(q.OVERLAPPING, params).fetchall()
+    if not others:
+        return
+    other_id, title, start, end = others[0]
+    scope = f"item {ini.item_id}" if ini.item_id else f"category {ini.category}"
+    raise InitiativeError(
+        f"This initiative overlaps {other_id} ('{title}', {start} to {end}): the same "
+        f"supplier {ini.supplier_id} and {scope} in the same days, so an invoice line would "
+        f"count twice. End {other_id} before this one starts, start this one after "
+        f"{end}, or edit {other_id} instead.",
+        "start_date",
+    )
 
 
 def _check_not_stale(stored: dict[str, Any] | None, based_on: Initiative | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -55,6 +56,9 @@ def test_procurement_adds_an_initiative(store):
     at.number_input(key="f_neg_new").set_value(480.0)
     at.number_input(key="f_volume_new").set_value(10.0)
     at.selectbox(key="f_currency_new").select("USD")
+    # from 2027: S2's dock already has SI2 over 2026, and the same supplier and item in the
+    # same days is refused (an invoice line counts for one initiative)
+    at.date_input(key="f_start_new").set_value(date(2027, 1, 1))
     at.text_input(key="f_reason_new").input("Q3 negotiation")
     at.button(key="f_save_new").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -65,6 +69,20 @@ def test_procurement_adds_an_initiative(store):
     assert added.height == 1 and added["finance_status"][0] == "pending"
     log = history(store, added["initiative_id"][0])
     assert set(log["changed_by"]) == {"jonas.berg@example.org"}
+
+
+def test_an_overlapping_initiative_is_refused_naming_the_other(store):
+    at = page(acting_as=PROCUREMENT)
+    at.text_input(key="f_title_new").input("Carton again")
+    at.selectbox(key="f_supplier_new").select("S1")
+    at.selectbox(key="f_item_new").select("I1")
+    at.number_input(key="f_base_new").set_value(11.0)
+    at.number_input(key="f_neg_new").set_value(9.5)
+    at.date_input(key="f_start_new").set_value(date(2026, 6, 1))
+    at.button(key="f_save_new").click().run()
+    assert any("overlaps SI1 ('Carton re-tender'" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
 
 
 def test_a_viewer_cannot_add(store):

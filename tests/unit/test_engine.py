@@ -62,7 +62,9 @@ EXPECTED = [
     ("savings_recognised", "FY2026-Q1", 110.00, "SI1 accepted"),
     ("cost_avoidance", "FY2026-Q1", 90.00, "(1100 - 1000) x 1 x 0.9"),
     ("cost_avoidance", "FY2026-Q2", 960.00, "(1100 - 500) x 2 x 0.8"),
-    ("savings_acceptance_rate", "FY2026-Q1", 110 / 200, "accepted 110 of 110 + 90 claimed"),
+    # accepted / (accepted + rejected): SI1's 110 accepted, SI2's 90 pending is in neither
+    # (the rule before issue 14 counted pending as refused: 110 / 200)
+    ("savings_acceptance_rate", "FY2026-Q1", 110 / 110, "accepted 110, rejected 0, 90 pending"),
     ("safety_stock_value", "FY2026-Q1", 900.00, "(500 + 400 + 500 + 400) / 2 snapshots"),
     ("excess_inventory_value", "FY2026-Q1", 500.00, "I1 100 above max in January / 2"),
     ("days_inventory", "FY2026-Q1", 4800 / 30, "stock 4800 / usage per day 10 + 20"),

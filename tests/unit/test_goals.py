@@ -38,6 +38,7 @@ from kpi.core.permissions import NOBODY, PermissionDenied
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import select_definitions
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 from kpi.workflows import definition_saves, definition_versions, goals
 from kpi.workflows.definition_writer import ConflictError
 from tests import hand_fixture
@@ -79,8 +80,10 @@ def build_history_store(path: Path, supplier_name: str | None = None) -> Store:
     store = Store(path)
     with store.write(fresh=True) as con:
         for table, values in rows.items():
+            # the rows give the table's first columns; columns added later stay empty
+            names = ", ".join(TABLES[table].column_names[: len(values[0])])
             marks = ", ".join("?" for _ in values[0])
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
+            con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
     return store
 
 

@@ -54,11 +54,13 @@ def store(tmp_path) -> Store:
 
 
 def carton_deal(**changes) -> Initiative:
+    # a second source: S2, not SI1's supplier S1 (the same supplier and item in the same
+    # days would overlap SI1 and be refused)
     fields = {
         "title": "Carton second source",
         "kind": "price_reduction",
         "category": "Packaging",
-        "supplier_id": "S1",
+        "supplier_id": "S2",
         "item_id": "I1",
         "baseline_unit_price": "10.50",
         "negotiated_unit_price": "9.90",
@@ -318,15 +320,20 @@ def test_add_numbers_the_initiative_and_audits_every_field(store):
     assert {r["action"] for r in rows.values()} == {"created"}
     assert {r["old_value"] for r in rows.values()} == {None}
     assert {r["reason"] for r in rows.values()} == {"second source found"}
-    assert save_initiative(store, ANA, carton_deal()) == "SI-2026-0002"
+    # other items or days than the first: the same scope in the same days is refused
+    assert save_initiative(store, ANA, carton_deal(item_id="I3", category=None)) == "SI-2026-0002"
     # the year is the start year; the number follows the highest of that year, any width
     with store.write() as con:
         con.execute(
             "UPDATE savings_initiatives SET initiative_id = 'SI-2025-017' WHERE "
             "initiative_id = 'SI1'"
         )
-    assert save_initiative(store, ANA, carton_deal(start_date="2025-06-01")) == "SI-2025-0018"
-    assert save_initiative(store, ANA, carton_deal(initiative_id="PK-7")) == "PK-7"
+    earlier = carton_deal(start_date="2025-06-01", end_date="2026-01-31")
+    assert save_initiative(store, ANA, earlier) == "SI-2025-0018"
+    other_item = carton_deal(
+        initiative_id="PK-7", item_id="I3", category=None, start_date="2027-01-01", end_date=None
+    )
+    assert save_initiative(store, ANA, other_item) == "PK-7"
 
 
 def test_edit_of_accepted_price_sends_it_back_to_pending(store):

@@ -37,13 +37,14 @@ HEADER = (
     "finance_status,finance_note\n"
 )
 # SI1 again with a new baseline (12.00 instead of 11.00) and a verdict typed into the file;
-# SI-2026-0100 new, "accepted" by the file; SI-2026-0101 new, no verdict given.
+# SI-2026-0100 new, "accepted" by the file; SI-2026-0101 new, no verdict given (a second
+# source: supplier S2, else it would overlap SI-2026-0100 and the load would be refused).
 INITIATIVES = HEADER + (
     "SI1,Carton re-tender,price_reduction,Packaging,S1,I1,12.00,10.00,200,EUR,2026-01-01,"
     "2026-12-31,jonas.berg@example.org,realised,accepted,fine by me\n"
     "SI-2026-0100,Seal re-source,price_reduction,MRO spares,S1,I3,120.00,105.00,40,EUR,"
     "2026-05-01,2027-04-30,jonas.berg@example.org,negotiating,accepted,\n"
-    "SI-2026-0101,Seal second source,price_reduction,MRO spares,S1,I3,120.00,110.00,10,EUR,"
+    "SI-2026-0101,Seal second source,price_reduction,MRO spares,S2,I3,120.00,110.00,10,EUR,"
     "2026-06-01,2027-05-31,ana.ruiz@example.org,identified,,\n"
 )
 OUTLOOK = (

@@ -17,6 +17,7 @@ from kpi.core.periods import PeriodError
 from kpi.core.scope import Scope
 from kpi.core.settings import FiscalCalendar
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 from tests import hand_fixture
 
 
@@ -71,7 +72,31 @@ def test_realised_by_month_q1(hand):
     assert (row["off_contract_quantity"], row["off_contract_amount"]) == (D("0"), D("0"))
 
 
-def test_expected_saving_adds_up_to_the_cent_over_the_initiative(hand):
+@pytest.fixture(scope="module")
+def hand_year(tmp_path_factory) -> Store:
+    """The hand fixture with one more invoice line on 2026-12-31 (supplier S2, no item of
+    an initiative): the expected saving shows in the months the invoices span, so this
+    store shows all twelve months of 2026 (the hand fixture alone ends in April)."""
+    store = hand_fixture.build(tmp_path_factory.mktemp("hand_year") / "kpi.duckdb")
+    with store.write() as con:
+        con.execute(
+            "INSERT INTO invoices (invoice_id, invoice_line, supplier_id, invoice_date, "
+            "category, amount, currency) VALUES ('INV9', 1, 'S2', DATE '2026-12-31', "
+            "'MRO spares', 1.00, 'EUR')"
+        )
+    return store
+
+
+def test_expected_saving_shows_only_in_the_months_the_invoices_span(hand):
+    # the hand fixture's invoices run from January to April 2026: SI1's expected saving
+    # shows in those four months (16.67 each), not in months with no invoice yet
+    frame = savings.realised_by_month(hand, span(hand, "FY2026", "FY2026"))
+    expected = dict(zip(frame["month"], frame["expected_saving"], strict=True))
+    assert expected == {f"2026-{m:02d}": D("16.67") for m in (1, 2, 3, 4)}
+
+
+def test_expected_saving_adds_up_to_the_cent_over_the_initiative(hand_year):
+    hand = hand_year
     frame = savings.realised_by_month(hand, span(hand, "FY2026", "FY2026"))
     expected = dict(zip(frame["month"], frame["expected_saving"], strict=True))
     assert len(expected) == 12
@@ -84,7 +109,8 @@ def test_expected_saving_adds_up_to_the_cent_over_the_initiative(hand):
     assert sum(expected.values()) == D("200.00")  # 8 x 16.67 + 4 x 16.66
 
 
-def test_cost_avoidance_is_apart_from_realised_savings(hand):
+def test_cost_avoidance_is_apart_from_realised_savings(hand_year):
+    hand = hand_year
     realised = savings.realised_by_month(hand, span(hand, "FY2026", "FY2026"))
     assert set(realised["initiative_id"]) == {"SI1"}
     avoided = savings.cost_avoidance_by_month(hand, span(hand, "FY2026", "FY2026"))
@@ -280,8 +306,9 @@ def two_years(tmp_path_factory) -> Store:
             ("invoices", INVOICES),
             ("savings_initiatives", INITIATIVES),
         ]:
+            names = ", ".join(TABLES[table].column_names[: len(rows[0])])
             marks = ", ".join("?" for _ in rows[0])
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return store
 
 

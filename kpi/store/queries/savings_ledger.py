@@ -130,9 +130,11 @@ ORDER BY c.changed_at DESC, c.change_id DESC
 # ---- savings by initiative and month ---------------------------------------------------------
 #
 # Parameters: $kind ('price_reduction' or 'cost_avoidance'), $start and $end (dates, both
-# included), $display (the currency the views were created in) and one list parameter per
-# filter (NULL: no filter). `reference_unit_price` is the price the saving is measured
-# against: the baseline for a price reduction, the supplier's quote for a cost avoidance.
+# included), $window (settings.savings_window_months) and one list parameter per filter
+# (NULL: no filter). `reference_unit_price` is the price the saving is measured against:
+# the baseline for a price reduction, the supplier's quote for a cost avoidance. The
+# saving and the expected saving are the `savings_lines` view's (one definition: the
+# attribution, window, stage, percent and currency rules are there).
 
 INITIATIVE_MONTHS = """
 WITH si AS (
@@ -140,8 +142,10 @@ WITH si AS (
            si.category AS own_category, coalesce(si.category, it.category) AS category,
            coalesce(s.supplier_name, si.supplier_id) AS supplier,
            coalesce(si.finance_status, 'pending') AS finance_status, si.finance_note,
-           si.currency, si.negotiated_unit_price, si.expected_volume,
-           si.start_date, si.end_date,
+           si.currency, si.negotiated_unit_price, si.price_change_pct, si.stage,
+           si.start_date,
+           coalesce(si.end_date, CAST(si.start_date + to_months(CAST($window AS INTEGER))
+                                      - INTERVAL 1 DAY AS DATE)) AS window_end,
            CASE si.kind WHEN 'price_reduction' THEN si.baseline_unit_price
                         WHEN 'cost_avoidance' THEN si.quoted_unit_price END
                AS reference_unit_price
@@ -162,69 +166,43 @@ WITH si AS (
       AND ($finance_status::VARCHAR[] IS NULL
            OR list_contains($finance_status::VARCHAR[], coalesce(si.finance_status, 'pending')))
 ), lines AS (
-    -- what the invoices say: quantity, price paid (initiative currency), saving, leakage
+    -- the invoice lines attributed to the initiative: quantity, price paid (initiative
+    -- currency when the line is in it), saving, leakage
     SELECT sl.initiative_id, CAST(date_trunc('month', sl.invoice_date) AS DATE) AS month_start,
            sum(sl.quantity) AS quantity,
            sum(sl.unit_price * sl.quantity) AS paid_source,
            sum(sl.claimed_amount) AS saving,
            sum(sl.leakage) AS leakage
     FROM savings_lines sl JOIN si ON si.initiative_id = sl.initiative_id
-    WHERE sl.invoice_date BETWEEN $start AND $end
+    WHERE sl.invoice_id IS NOT NULL AND sl.invoice_date BETWEEN $start AND $end
       AND ($cost_centre::VARCHAR[] IS NULL
            OR list_contains($cost_centre::VARCHAR[], sl.cost_centre))
     GROUP BY ALL
-), plan AS (
-    -- the expected saving in cents, and over how many calendar months it is spread
-    SELECT initiative_id, currency,
-           CAST(round(expected_volume * (reference_unit_price - negotiated_unit_price), 2)
-                * 100 AS BIGINT) AS cents,
-           CAST(date_trunc('month', start_date) AS DATE) AS first_month,
-           CAST(date_diff('month', date_trunc('month', start_date),
-                          date_trunc('month', end_date)) + 1 AS BIGINT) AS months
-    FROM si
-    WHERE expected_volume IS NOT NULL AND reference_unit_price IS NOT NULL
-      AND negotiated_unit_price IS NOT NULL AND start_date IS NOT NULL
-      AND end_date IS NOT NULL AND end_date >= start_date
-), plan_month AS (
-    -- even shares; the cents that do not divide go one each to the first months
-    SELECT initiative_id, currency, cents, months, first_month, unnest(range(months)) AS k
-    FROM plan
-), plan_share AS (
-    SELECT initiative_id, currency,
-           CAST(first_month + to_months(CAST(k AS INTEGER)) AS DATE) AS month_start,
-           CAST(((cents - ((cents % months) + months) % months) // months
-                 + CASE WHEN k < ((cents % months) + months) % months THEN 1 ELSE 0 END)
-                AS DECIMAL(18,0)) / 100 AS expected_source
-    FROM plan_month
 ), expected AS (
-    -- converted at the rate in force on the month's first day (as budgets are)
-    SELECT p.initiative_id, p.month_start,
-           CAST(round(p.expected_source
-                      * CASE WHEN p.currency = $display THEN 1 ELSE fx.factor END, 2)
-                AS DECIMAL(18,2)) AS expected
-    FROM plan_share p
-    ASOF LEFT JOIN fx_factor fx ON fx.currency = p.currency AND p.month_start >= fx.date
-    WHERE p.month_start <= $end AND last_day(p.month_start) >= $start
+    -- the view's expected saving per month of the initiative's window (any stage)
+    SELECT sl.initiative_id, sl.invoice_date AS month_start, sl.expected_saving AS expected
+    FROM savings_lines sl JOIN si ON si.initiative_id = sl.initiative_id
+    WHERE sl.invoice_id IS NULL
+      AND sl.invoice_date <= $end AND last_day(sl.invoice_date) >= $start
 ), off_contract AS (
-    -- the same item (or, without an item, category) bought from other suppliers while the
-    -- initiative ran: volume that bypassed the negotiated price
+    -- the same item (or, without an item, category) bought from other suppliers inside
+    -- the initiative's window: volume that bypassed the negotiated price
     SELECT initiative_id, month_start, sum(quantity) AS quantity, sum(amount) AS amount
     FROM (
         SELECT si.initiative_id, CAST(date_trunc('month', sp.invoice_date) AS DATE)
                    AS month_start, sp.quantity, sp.amount, sp.invoice_date, sp.cost_centre,
-               si.start_date, si.end_date
+               si.start_date, si.window_end
         FROM si JOIN spend sp ON sp.item_id = si.item_id AND sp.supplier_id <> si.supplier_id
         UNION ALL
         SELECT si.initiative_id, CAST(date_trunc('month', sp.invoice_date) AS DATE),
                sp.quantity, sp.amount, sp.invoice_date, sp.cost_centre,
-               si.start_date, si.end_date
+               si.start_date, si.window_end
         FROM si JOIN spend sp
           ON si.item_id IS NULL AND sp.category = si.own_category
          AND sp.supplier_id <> si.supplier_id
     ) o
     WHERE invoice_date BETWEEN $start AND $end
-      AND invoice_date >= coalesce(start_date, DATE '0001-01-01')
-      AND invoice_date <= coalesce(end_date, DATE '9999-12-31')
+      AND invoice_date BETWEEN start_date AND window_end
       AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], cost_centre))
     GROUP BY ALL
 ), keys AS (
@@ -242,7 +220,8 @@ SELECT si.initiative_id, si.title, si.kind, si.category, si.supplier,
        e.expected,
        CAST(coalesce(l.leakage, 0) AS DECIMAL(18,2)) AS leakage,
        CAST(coalesce(o.quantity, 0) AS DECIMAL(18,3)) AS off_contract_quantity,
-       CAST(coalesce(o.amount, 0) AS DECIMAL(18,2)) AS off_contract_amount
+       CAST(coalesce(o.amount, 0) AS DECIMAL(18,2)) AS off_contract_amount,
+       si.stage, si.price_change_pct
 FROM keys k
 JOIN si ON si.initiative_id = k.initiative_id
 LEFT JOIN lines l ON l.initiative_id = k.initiative_id AND l.month_start = k.month_start
@@ -250,6 +229,123 @@ LEFT JOIN expected e ON e.initiative_id = k.initiative_id AND e.month_start = k.
 LEFT JOIN off_contract o
   ON o.initiative_id = k.initiative_id AND o.month_start = k.month_start
 ORDER BY si.initiative_id, k.month_start
+"""
+
+# ---- the pipeline, and initiatives that cannot claim ---------------------------------------
+#
+# The pipeline: the expected saving of the initiatives not yet implemented (identified,
+# negotiating, contracted) in the months of the period, by stage, from the view's plan
+# rows. Parameters: $start, $end and the initiative filter lists.
+PIPELINE = """
+SELECT sl.stage, sl.kind, count(DISTINCT sl.initiative_id) AS initiatives,
+       CAST(sum(sl.expected_saving) AS DECIMAL(18,2)) AS expected
+FROM savings_lines sl
+WHERE sl.invoice_id IS NULL AND NOT sl.claims
+  AND sl.invoice_date <= $end AND last_day(sl.invoice_date) >= $start
+  AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], sl.category))
+  AND ($supplier_id::VARCHAR[] IS NULL
+       OR list_contains($supplier_id::VARCHAR[], sl.supplier_id))
+GROUP BY sl.stage, sl.kind
+ORDER BY list_position(['identified', 'negotiating', 'contracted'], sl.stage), sl.kind
+"""
+
+# The claimed amount (price savings and cost avoidance) by finance's verdict in the period:
+# the savings acceptance rate's accepted and rejected, and the pending beside it.
+CLAIMS_BY_STATUS = """
+SELECT s.finance_status,
+       CAST(coalesce(sum(sl.claimed_amount) FILTER (WHERE sl.invoice_date BETWEEN $start AND $end),
+                     0) AS DECIMAL(18,2)) AS claimed
+FROM (VALUES ('accepted'), ('rejected'), ('pending')) s(finance_status)
+LEFT JOIN savings_lines sl
+  ON sl.finance_status = s.finance_status AND sl.claimed_amount IS NOT NULL
+ AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], sl.category))
+ AND ($cost_centre::VARCHAR[] IS NULL OR list_contains($cost_centre::VARCHAR[], sl.cost_centre))
+ AND ($supplier::VARCHAR[] IS NULL OR list_contains($supplier::VARCHAR[], sl.supplier))
+ AND ($supplier_id::VARCHAR[] IS NULL OR list_contains($supplier_id::VARCHAR[], sl.supplier_id))
+GROUP BY s.finance_status
+ORDER BY list_position(['accepted', 'rejected', 'pending'], s.finance_status)
+"""
+
+# Priced initiatives that claim nothing whatever their stage, and why: no start date (no
+# window), or category-wide without a percent price change.
+INCOMPLETE = """
+SELECT si.initiative_id, si.title, si.kind, si.stage,
+       CASE WHEN si.start_date IS NULL
+            THEN 'no start date: nothing counts until it has one'
+            ELSE 'category-wide with no price_change_pct: give the percent price change, '
+                 || 'or one initiative per item with its baseline'
+       END AS problem
+FROM savings_initiatives si
+WHERE si.kind IN ('price_reduction', 'cost_avoidance')
+  AND (si.start_date IS NULL OR (si.item_id IS NULL AND si.price_change_pct IS NULL))
+ORDER BY si.initiative_id
+"""
+
+# ---- overlapping initiatives -------------------------------------------------------------
+#
+# Two priced initiatives (price reduction or cost avoidance: both claim on invoice lines)
+# overlap when they name the same supplier and the same item (or, both without an item,
+# the same category) and their windows share a day. A window runs from the start date to
+# the end date, else to the start plus $window months less a day; without a start date
+# an initiative has no window (it claims nothing) and overlaps nothing. An item's
+# initiative and a category-wide one never overlap: the item's takes its lines.
+
+# the stored initiatives that overlap the one given as parameters (itself excluded)
+OVERLAPPING = """
+WITH given AS (
+    SELECT $kind::VARCHAR AS kind, $supplier_id::VARCHAR AS supplier_id,
+           $item_id::VARCHAR AS item_id, $category::VARCHAR AS category,
+           $start_date::DATE AS start_date,
+           coalesce($end_date::DATE, CAST($start_date::DATE + to_months(CAST($window AS INTEGER))
+                                         - INTERVAL 1 DAY AS DATE)) AS window_end
+), stored AS (
+    SELECT si.initiative_id, si.title, si.supplier_id, si.item_id,
+           coalesce(si.category, it.category) AS category, si.start_date,
+           coalesce(si.end_date, CAST(si.start_date + to_months(CAST($window AS INTEGER))
+                                      - INTERVAL 1 DAY AS DATE)) AS window_end
+    FROM savings_initiatives si
+    LEFT JOIN items it ON it.item_id = si.item_id
+    WHERE si.kind IN ('price_reduction', 'cost_avoidance') AND si.start_date IS NOT NULL
+      AND si.initiative_id IS DISTINCT FROM $initiative_id::VARCHAR
+)
+SELECT s.initiative_id, s.title, s.start_date, s.window_end
+FROM stored s, given g
+WHERE g.kind IN ('price_reduction', 'cost_avoidance') AND g.start_date IS NOT NULL
+  AND s.supplier_id = g.supplier_id
+  AND (s.item_id = g.item_id
+       OR (s.item_id IS NULL AND g.item_id IS NULL AND s.category = g.category))
+  AND s.start_date <= g.window_end AND g.start_date <= s.window_end
+ORDER BY s.initiative_id
+"""
+
+# every pair of stored initiatives that overlap, one of them among $ids (a load's rows)
+OVERLAPPING_PAIRS = """
+WITH w AS (
+    SELECT si.initiative_id, si.supplier_id, si.item_id,
+           coalesce(si.category, it.category) AS category, si.start_date,
+           coalesce(si.end_date, CAST(si.start_date + to_months(CAST($window AS INTEGER))
+                                      - INTERVAL 1 DAY AS DATE)) AS window_end
+    FROM savings_initiatives si
+    LEFT JOIN items it ON it.item_id = si.item_id
+    WHERE si.kind IN ('price_reduction', 'cost_avoidance') AND si.start_date IS NOT NULL
+)
+SELECT a.initiative_id, b.initiative_id AS other_id
+FROM w a JOIN w b
+  ON a.supplier_id = b.supplier_id AND a.initiative_id <> b.initiative_id
+ AND (a.item_id = b.item_id
+      OR (a.item_id IS NULL AND b.item_id IS NULL AND a.category = b.category))
+ AND a.start_date <= b.window_end AND b.start_date <= a.window_end
+WHERE list_contains($ids::VARCHAR[], a.initiative_id)
+  AND (NOT list_contains($ids::VARCHAR[], b.initiative_id) OR a.initiative_id < b.initiative_id)
+ORDER BY a.initiative_id, b.initiative_id
+"""
+
+# loaded priced initiatives without an item that hold unit prices and no percent change
+ONE_PRICE_FOR_A_CATEGORY = """
+SELECT initiative_id FROM savings_initiatives
+WHERE list_contains($ids::VARCHAR[], initiative_id) AND item_id IS NULL
+  AND kind IN ('price_reduction', 'cost_avoidance') AND price_change_pct IS NULL
+ORDER BY initiative_id
 """
 
 # ---- the two lenses ---------------------------------------------------------------------------
@@ -286,6 +382,7 @@ WITH prior_complete AS (
            sum(avoided_cost) FILTER (WHERE kind = 'cost_avoidance') AS avoidance
     FROM savings_lines
     WHERE invoice_date BETWEEN $start AND $end
+      AND initiative_id IS NOT NULL AND invoice_id IS NOT NULL  -- attributed invoice lines
       AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
       AND ($cost_centre::VARCHAR[] IS NULL
            OR list_contains($cost_centre::VARCHAR[], cost_centre))
