@@ -112,10 +112,11 @@ def test_supplier_history(store):
     items = {r["item_id"]: r for r in h["items"].iter_rows(named=True)}
     assert items["P1"]["contract_unit_price"] == D("2.0000")
     assert items["P2"]["contract_unit_price"] is None
-    # deliveries by month promised: January PO1 on time; April PO4/1 on time (PO4/2 open)
+    # deliveries by month promised: January PO1 on time; April PO4/1 on time and PO4/2,
+    # promised in April and not received by the last data day, late (on time in full): 1 of 2
     assert h["deliveries"].select("month", "received_lines", "on_time_delivery").rows() == [
         ("2026-01", 1, 1.0),
-        ("2026-04", 1, 1.0),
+        ("2026-04", 1, 0.5),
     ]
     # Beta's February delivery was a day late
     late = su.supplier_history(store, H1_SCOPE, "B")["deliveries"]
