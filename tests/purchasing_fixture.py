@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kpi.core.settings import Settings
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 
 _ITEMS = {"P1": ("A", "Packaging", "CC-A"), "M1": ("B", "Marketing", "CC-M"),
           "U1": ("B", "Utilities", "CC-M"), "X1": ("B", "Services", "CC-M")}  # fmt: skip
@@ -146,6 +147,8 @@ def build(path: Path, settings: Settings | None = None, rows: dict | None = None
     with store.write(fresh=True) as con:
         for table, table_rows in (rows or ROWS).items():
             if table_rows:
+                # the rows give the table's first columns; columns added later stay empty
+                names = ", ".join(TABLES[table].column_names[: len(table_rows[0])])
                 marks = ", ".join("?" for _ in table_rows[0])
-                con.executemany(f"INSERT INTO {table} VALUES ({marks})", table_rows)
+                con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", table_rows)
     return store

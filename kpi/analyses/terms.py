@@ -143,8 +143,13 @@ def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
 
 
 def _defined(store: Store, kpi_ids: list[str]) -> list:
-    """The definitions of those KPIs that config/kpis.yaml holds (an edited file may not)."""
-    return [k for k in load_definitions(None, store.settings) if k.id in kpi_ids]
+    """The definitions of those KPIs that config/kpis.yaml holds (an edited file may not; a
+    broken one holds none: its figures stay empty and the app says the file is broken)."""
+    try:
+        definitions = load_definitions(None, store.settings)
+    except DefinitionsError:
+        return []
+    return [k for k in definitions if k.id in kpi_ids]
 
 
 def _kpis_by_month(store: Store, scope: Scope, kpi_ids: list[str]) -> pl.DataFrame:

@@ -127,6 +127,7 @@ def test_search_and_filters_narrow_the_table(kpis):
         "cost_avoidance",
         "purchase_price_variance",
         "contract_overcharge",  # issue 14: the positive part of the price variance
+        "savings_share_of_addressable_spend",  # issue 14: realised ÷ addressable spend
     }
     at = page(def_status=["proposed"])
     proposed = [k.id for k in load_definitions(kpis) if k.status == "proposed"]
