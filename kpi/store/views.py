@@ -1,10 +1,11 @@
-"""The curated views KPI formulas run over: their bodies, their catalogue, creating them.
+"""The curated views KPI formulas run over: their catalogue, filling and creating them.
 
 Each view carries the derived columns KPI formulas need, so that a formula is one aggregate
-expression over one view. Nothing in a view comes from user text: the bodies are constant
-SQL in which a marker (`__display__`, `__base__`, `__obsolete_days__`, `__po_exempt__`,
-`__budget_rates__`, `__savings_window__`, ...) stands for a setting, and kpi.store.template
-puts sqlglot literals in the markers' places. Two markers stand for the period a KPI is reported at
+expression over one view. Nothing in a view comes from user text: the bodies (constant SQL
+in kpi.store.view_sql_spend and kpi.store.view_sql_operations) hold markers
+(`__display__`, `__base__`, `__obsolete_days__`, `__po_exempt__`, `__budget_rates__`,
+`__savings_window__`, ...) that stand for a setting, and kpi.store.template puts sqlglot
+literals in the markers' places. Two markers stand for the period a KPI is reported at
 (`__invoice_period__`, `__snapshot_period__`: a key of the row's month, fiscal quarter or
 fiscal year): supplier ranks and shares and each location's number of snapshots are
 computed within that period, so the KPI compiler asks for the bodies at the grain of the
