@@ -36,7 +36,7 @@ def format_money(value: float, currency: str = "EUR", compact: bool = False) -> 
     if compact:
         for limit, suffix in ((1e9, " bn"), (1e6, " m"), (1e3, " k")):
             if v >= limit:
-                return f"{sign}{symbol}{v / limit:,.1f}{suffix}"
+                return f"{sign}{symbol}{float(v) / limit:,.1f}{suffix}"
     return f"{sign}{symbol}{v:,.2f}" if not compact else f"{sign}{symbol}{v:,.0f}"
 
 

@@ -102,7 +102,8 @@ def to_xlsx_bytes(frame: pl.DataFrame, sheet: str = "data") -> bytes:
 
     wb = Workbook()
     ws = wb.active
-    ws.title = sheet[:31]
+    # Excel refuses these characters in a sheet's name (a supplier or category may hold them)
+    ws.title = re.sub(r"[\\/?*\[\]:]", "-", sheet)[:31] or "data"
     safe = neutralised(frame)
     text_cols = [c for c, t in safe.schema.items() if t == pl.String]
     safe = safe.with_columns(pl.col(c).str.replace_all(_XLSX_ILLEGAL, "\ufffd") for c in text_cols)

@@ -91,3 +91,20 @@ def test_downloads_are_inert_in_excel_and_csv():
     sheet = load_workbook(io.BytesIO(to_xlsx_bytes(frame))).active
     assert sheet["A2"].value == "'=cmd|'/c calc'!A1" and sheet["A2"].data_type == "s"
     assert sheet["B2"].value == -5.0
+
+
+def test_exact_money_formats_compactly_and_a_sheet_name_with_slashes_is_accepted():
+    """The engine hands money as exact DECIMAL (issue 14): the compact tile format divides
+    it without a float mix-up; a download named after a supplier 'A/B: [x]' still opens in
+    Excel, under a sheet name without the characters Excel refuses."""
+    from decimal import Decimal
+
+    import openpyxl
+
+    from kpi.core.formatting import format_value
+    from kpi.core.output import to_xlsx_bytes
+
+    assert format_value(Decimal("12345.67"), "currency", "EUR", compact=True) == "€12.3 k"
+    data = to_xlsx_bytes(pl.DataFrame({"a": [1]}), "All spend › A/B: [x]*?")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["All spend › A-B- -x---"]
