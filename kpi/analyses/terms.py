@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 import yaml
 
+from kpi.analyses.kpi_figures import kpi_columns
 from kpi.core.people import Person
 from kpi.core.permissions import require_scenario_saver
 from kpi.core.scope import Scope
@@ -139,7 +140,12 @@ def _payments(store: Store, built: tuple[str, dict], scope: Scope) -> pl.DataFra
 def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     """Contractual terms, invoice terms and actual days to pay per supplier segment."""
     scope.params(TERMS_FILTERS)  # refuses a filter these figures cannot honour
-    return _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
+    frame = _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
+    # days to pay is the KPI, by the engine, split by the segment (one definition)
+    kpi = kpi_columns(store, scope, {"days_to_pay": DAYS_TO_PAY_KPI}, segment)
+    kpi = kpi.select(pl.col(segment).alias("segment"), pl.col("days_to_pay").round(1))
+    joined = frame.drop("days_to_pay").join(kpi, on="segment", how="left", nulls_equal=True)
+    return joined.select(frame.columns)
 
 
 def _defined(store: Store, kpi_ids: list[str]) -> list:

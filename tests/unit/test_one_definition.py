@@ -6,13 +6,11 @@ defines it and the page's split — and each is compared with the command line's
 store of tests/spend_fixture.py: ratios and days within 1e-9, money to the cent. Then a
 formula is edited in a copy of config/kpis.yaml and the pages follow it, value by value.
 
-Figures a KPI defines that are still computed on the side, in files other parts of issue 14
-change (listed so they are not forgotten): on the Payment terms & cash page, days to pay per
-segment, per month and per supplier and the late amounts to SMEs
-(kpi/store/queries/working_capital.py: TERMS_BY_SEGMENT, PAYMENTS_BY_MONTH, SUPPLIER_TERMS)
-and the terms simulator's baseline days to pay (kpi/analyses/terms.py). On the Suppliers
-page, the price variance per item of one supplier (SUPPLIER_ITEMS): purchase_price_variance
-has no item dimension, and its entry is being changed by another part of the issue.
+The Payment terms & cash page's days to pay per segment and per month and the simulator's
+baseline are the KPI by the engine too (tested below and in test_payments). Left on the
+side: on the Suppliers page, the price variance per item of one supplier (SUPPLIER_ITEMS):
+purchase_price_variance has no item dimension; and the overview chart's late share, which
+is no KPI's figure.
 """
 
 from __future__ import annotations
@@ -259,3 +257,17 @@ def test_a_kpi_without_a_definition_leaves_its_column_empty(store):
     assert kpi_figures.undefined(load_definitions(), {"x": "days_to_pay"}, "cost_centre") == [
         "days_to_pay"
     ]
+
+
+@pytest.mark.parametrize("segment", ["supplier_size", "category", "country", "preferred"])
+def test_payment_terms_page_days_to_pay_by_segment_is_the_kpi(store, segment):
+    """The Payment terms & cash page's days to pay per supplier segment is days_to_pay by
+    the engine split by that segment (shown to one decimal, as the page always did)."""
+    from kpi.analyses import terms
+
+    page = terms.terms_by_segment(store, H1_SCOPE, segment)
+    want = _cli(store, "days_to_pay", segment)
+    assert page.height == len(want) > 0
+    for value, days in page.select("segment", "days_to_pay").rows():
+        expected = want[value]
+        assert days == (None if expected is None else round(expected, 1)), value
