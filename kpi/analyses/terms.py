@@ -142,7 +142,8 @@ def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     scope.params(TERMS_FILTERS)  # refuses a filter these figures cannot honour
     frame = _payments(store, q.terms_by_segment(segment, scope.as_dict()), scope)
     # days to pay is the KPI, by the engine, split by the segment (one definition)
-    kpi = kpi_columns(store, scope, {"days_to_pay": DAYS_TO_PAY_KPI}, segment)
+    defs = _defined(store, [DAYS_TO_PAY_KPI])  # none from a broken file: the column is empty
+    kpi = kpi_columns(store, scope, {"days_to_pay": DAYS_TO_PAY_KPI}, segment, defs)
     kpi = kpi.select(pl.col(segment).alias("segment"), pl.col("days_to_pay").round(1))
     joined = frame.drop("days_to_pay").join(kpi, on="segment", how="left", nulls_equal=True)
     return joined.select(frame.columns)
