@@ -48,16 +48,32 @@ HISTORY_KPIS = {"price_variance": "purchase_price_variance"}  # one supplier, pe
 DELIVERY_KPIS = {"on_time_delivery": "supplier_otd"}  # one supplier, per month promised
 
 
+# the tables' columns in the order people read them: the KPI columns beside the counts
+# they summarise (the queries give the other columns; the engine the KPIs)
+SCORECARD_COLUMNS = (
+    "supplier_id", "supplier", "country", "size", "preferred", "spend", "spend_share",
+    "on_contract_share", "received_lines", "on_time_lines", "on_time_delivery",
+    "price_variance", "invoices_without_po", "spend_without_po", "paid_lines",
+    "paid_on_time_lines", "we_paid_on_time", "avg_days_to_pay", "payment_terms_days",
+    "discount_pct", "discount_days",
+)  # fmt: skip
+CONCENTRATION_COLUMNS = (
+    "category", "spend", "suppliers", "top_supplier", "top_supplier_share", "top5_share",
+    "herfindahl", "single_source",
+)  # fmt: skip
+MONTHLY_COLUMNS = ("month", "amount", "no_po_amount", "price_variance")
+DELIVERY_COLUMNS = ("month", "received_lines", "on_time_lines", "on_time_delivery", "avg_days_late")
+
+
 def _with_kpis(
-    frame: pl.DataFrame, kpis: pl.DataFrame, on: str, columns: Sequence[str]
+    frame: pl.DataFrame,
+    kpis: pl.DataFrame,
+    on: str,
+    columns: Sequence[str],
+    order: Sequence[str],
 ) -> pl.DataFrame:
-    """`frame` with `columns` taken from the engine's `kpis` (joined on `on`), in place."""
-    order = frame.columns
-    return (
-        frame.drop([c for c in columns if c in frame.columns])
-        .join(kpis.select(on, *columns), on=on, how="left")
-        .select(order)
-    )
+    """`frame` with `columns` from the engine's `kpis` joined on `on`, in table `order`."""
+    return frame.join(kpis.select(on, *columns), on=on, how="left").select(order)
 
 
 def scorecard(
@@ -74,7 +90,7 @@ def scorecard(
     """
     frame = _spend(store, q.SUPPLIER_SCORECARD, scope)
     kpis = kpi_columns(store, scope, SCORECARD_KPIS, "supplier", definitions, money=SCORECARD_MONEY)
-    return _with_kpis(frame, kpis, "supplier", list(SCORECARD_KPIS))
+    return _with_kpis(frame, kpis, "supplier", list(SCORECARD_KPIS), SCORECARD_COLUMNS)
 
 
 def concentration(
@@ -88,8 +104,10 @@ def concentration(
     kpis = kpi_columns(store, scope, CONCENTRATION_KPIS, "category", definitions)
     # the page names lines without a category '(no category)'; the engine leaves it null
     kpis = kpis.with_columns(pl.col("category").fill_null("(no category)"))
-    frame = _with_kpis(frame, kpis, "category", list(CONCENTRATION_KPIS))
-    frame = frame.with_columns(pl.col("herfindahl") * 10_000)
+    frame = _with_kpis(frame, kpis, "category", list(CONCENTRATION_KPIS), CONCENTRATION_COLUMNS)
+    frame = frame.with_columns(pl.col("herfindahl") * 10_000).sort(
+        "herfindahl", "category", descending=[True, False], nulls_last=True
+    )
     hhi = pl.col("herfindahl")
     level = (
         pl.when(hhi > HHI_HIGH)
@@ -122,7 +140,9 @@ def supplier_history(
     spend_kpis = kpi_columns(store, one, HISTORY_KPIS, None, definitions, "month", money)
     delivery_kpis = kpi_columns(store, one, DELIVERY_KPIS, None, definitions, "month")
     return {
-        "monthly": _with_kpis(monthly, spend_kpis, "month", list(HISTORY_KPIS)),
+        "monthly": _with_kpis(monthly, spend_kpis, "month", list(HISTORY_KPIS), MONTHLY_COLUMNS),
         "items": run(store, q.SUPPLIER_ITEMS, spend_params, scope.currency),
-        "deliveries": _with_kpis(deliveries, delivery_kpis, "month", list(DELIVERY_KPIS)),
+        "deliveries": _with_kpis(
+            deliveries, delivery_kpis, "month", list(DELIVERY_KPIS), DELIVERY_COLUMNS
+        ),
     }

@@ -145,8 +145,8 @@ def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
     defs = _defined(store, [DAYS_TO_PAY_KPI])  # none from a broken file: the column is empty
     kpi = kpi_columns(store, scope, {"days_to_pay": DAYS_TO_PAY_KPI}, segment, defs)
     kpi = kpi.select(pl.col(segment).alias("segment"), pl.col("days_to_pay").round(1))
-    joined = frame.drop("days_to_pay").join(kpi, on="segment", how="left", nulls_equal=True)
-    return joined.select(frame.columns)
+    joined = frame.join(kpi, on="segment", how="left", nulls_equal=True)
+    return joined.select("segment", "suppliers", "paid_amount", "days_to_pay", *frame.columns[3:])
 
 
 def _defined(store: Store, kpi_ids: list[str]) -> list:

@@ -229,9 +229,8 @@ ORDER BY days_waiting DESC, po_id
 # ---- suppliers ---------------------------------------------------------------------------------
 
 # The columns a KPI defines (on-time delivery, price variance, we paid on time, days to
-# pay) are NULL placeholders here, keeping their place in the table: analyses.suppliers fills
-# them with the KPIs by the engine (one definition everywhere). The same in the supplier's
-# monthly spend (price variance) and deliveries (on-time delivery).
+# pay, top-5 share, HHI) are not computed here: analyses.suppliers joins the KPIs by the
+# engine beside these figures (one definition everywhere) and puts the table in order.
 _SUPPLIER_SCORECARD = """
 WITH sp AS (
     SELECT s.supplier_id, any_value(s.supplier) AS supplier, sum(s.amount) AS spend,
@@ -264,12 +263,8 @@ SELECT sp.supplier_id, sp.supplier, su.country, su.size, coalesce(su.preferred, 
        CAST(sp.on_contract_spend AS DOUBLE) / nullif(CAST(sp.spend AS DOUBLE), 0)
            AS on_contract_share,
        d.received_lines, d.on_time_lines,
-       CAST(NULL AS DOUBLE) AS on_time_delivery,
-       CAST(NULL AS DECIMAL(18,2)) AS price_variance,
        sp.invoices_without_po, sp.spend_without_po,
        p.paid_lines, p.paid_on_time_lines,
-       CAST(NULL AS DOUBLE) AS we_paid_on_time,
-       CAST(NULL AS DOUBLE) AS avg_days_to_pay,
        su.payment_terms_days, su.discount_pct, su.discount_days
 FROM sp
 LEFT JOIN d ON d.supplier_id = sp.supplier_id
@@ -294,18 +289,15 @@ WITH t AS (
 SELECT category, sum(amount) AS spend, count(*) AS suppliers,
        any_value(supplier) FILTER (WHERE rank = 1) AS top_supplier,
        max(share) AS top_supplier_share,
-       coalesce(sum(share) FILTER (WHERE rank <= 5), 0) AS top5_share,
-       sum((share * 100) * (share * 100)) AS herfindahl,
        count(*) = 1 AS single_source
 FROM shares
 GROUP BY category
-ORDER BY herfindahl DESC, category
+ORDER BY category
 """
 
 _SUPPLIER_MONTHLY = """
 SELECT strftime(s.invoice_date, '%Y-%m') AS month, sum(s.amount) AS amount,
-       coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount,
-       CAST(NULL AS DECIMAL(18,2)) AS price_variance
+       coalesce(sum(s.amount) FILTER (WHERE NOT s.has_po), 0) AS no_po_amount
 FROM spend s
 WHERE s.supplier_id = $supplier_id
   AND __spend_lines__
@@ -337,7 +329,6 @@ SUPPLIER_DELIVERIES = """
 SELECT strftime(promised_date, '%Y-%m') AS month,
        count(*) FILTER (WHERE received) AS received_lines,
        count(*) FILTER (WHERE on_time) AS on_time_lines,
-       CAST(NULL AS DOUBLE) AS on_time_delivery,
        avg(greatest(days_late, 0)) FILTER (WHERE received) AS avg_days_late
 FROM po_lines
 WHERE supplier_id = $supplier_id AND promised_date BETWEEN $start AND $end

@@ -41,7 +41,6 @@ def _filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> dict[st
 _TERMS_BY_SEGMENT = """
 SELECT CAST(__segment__ AS VARCHAR) AS segment, count(DISTINCT supplier_id) AS suppliers,
        sum(amount) AS paid_amount,
-       CAST(NULL AS DOUBLE) AS days_to_pay,  -- the KPI days_to_pay, by the engine
        round(sum(amount * contract_terms_days) FILTER (WHERE contract_terms_days IS NOT NULL)
              / nullif(sum(amount) FILTER (WHERE contract_terms_days IS NOT NULL), 0), 1)
            AS contract_terms_days,
