@@ -87,16 +87,7 @@ def plan_initiatives(rng: np.random.Generator, m: Master) -> Plan:
     tender = pk[np.argsort(-m.pair_w[pk], kind="stable")][:30]
     taken[tender] = True
     pr = choose(
-        [
-            "Raw materials",
-            "MRO spares",
-            "IT hardware",
-            "Software",
-            "Logistics",
-            "Lab consumables",
-            "Office supplies",
-            "Facilities",
-        ],
+        list(WAVE_CATEGORIES),  # the categories whose prices procurement negotiates
         50,
     )
     ca = choose(
