@@ -31,7 +31,7 @@ from kpi.core.atomic import PRIVATE, mode_of, private_files
 from kpi.core.settings import Settings, db_path, load_settings
 from kpi.store.schema import all_ddl
 from kpi.store.template import fill, literal, render
-from kpi.store.views import create_views
+from kpi.store.views import CuratedConnection
 
 # Reader connections cannot reach the file system or install code: KPI formulas are user
 # text, and even a formula that slipped past the guard could not read a file through them.
@@ -87,7 +87,8 @@ class Store:
     # ---- reading ----------------------------------------------------------------------
     @contextmanager
     def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection with the curated views, unable to touch the file system."""
+        """A read-only connection with the curated views (each created when a statement first
+        names it), unable to touch the file system."""
         if not self.path.exists():
             raise StoreMissing(
                 f"There is no store at {self.path} yet. Build the demo with "
@@ -95,8 +96,7 @@ class Store:
             )
         con = self._connect_read_only()
         try:
-            create_views(con, self.settings, display_currency)
-            yield con
+            yield CuratedConnection(con, self.settings, display_currency)  # type: ignore[misc]
         finally:
             con.close()
 
