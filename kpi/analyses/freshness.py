@@ -155,9 +155,13 @@ def _groups(ages: tuple[SourceAge, ...]) -> list[_Group]:
     ]
 
 
+RULE = "setting `stale_after_days`"
+
+
 def freshness_line(fresh: Freshness) -> str:
-    """'Data up to **30 Oct 2026** — 33 days old. Fresh until **7 Dec 2026**: ...' (markdown);
-    the sources named when their last days fall in different months."""
+    """'Data up to **30 Oct 2026** — 33 days old. Fresh until **7 Dec 2026**: November's
+    data is due 7 days after November ends (...)' in markdown; the sources are named apart
+    when their last days fall in different months."""
     if not fresh.sources:
         return (
             "No data loaded yet: load the files on the **Data** page, or run "
@@ -172,15 +176,15 @@ def freshness_line(fresh: Freshness) -> str:
         )
         head = parts[0].upper() + parts[1:] + "."
     oldest = fresh.sources[0]
-    days = fresh.stale_after_days
-    rule = (
-        f"data counts as fresh until {days} day{'' if days == 1 else 's'} after the end of the "
-        "month following its last day (setting `stale_after_days`)."
-    )
+    month, days = oldest.due_month, fresh.stale_after_days
+    after = f"{days} day{'' if days == 1 else 's'} after {month}"
     if oldest.stale:
         since = day_text(oldest.fresh_until + timedelta(days=1))
-        return f"{head} Stale since **{since}**: {rule}"
-    return f"{head} Fresh until **{day_text(oldest.fresh_until)}**: {rule}"
+        return f"{head} Stale since **{since}**: {month}'s data was due {after} ended ({RULE})."
+    return (
+        f"{head} Fresh until **{day_text(oldest.fresh_until)}**: {month}'s data is due "
+        f"{after} ends ({RULE})."
+    )
 
 
 def stale_warning(fresh: Freshness) -> str | None:

@@ -195,7 +195,7 @@ def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> s
     return (
         f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>\n"
         + _table(head, rows, numeric={2, 3, 5})
-        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target · – no data. "
+        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target · ◌ no data. "
         "Definition: agreed by both departments, or not yet.</p>"
     )
 

@@ -18,7 +18,7 @@ STATUS_LABELS = {
     "red": "■ Off target",
     "none": "○ No target",
     "no_slice_target": "○ No target for this slice",
-    "no_data": "– No data",
+    "no_data": "◌ No data",
 }
 # statuses the heading's tally names only when some KPI has them
 RARE_STATUSES = ("no_slice_target", "no_data")

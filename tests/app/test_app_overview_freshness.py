@@ -22,7 +22,7 @@ def run_overview(monkeypatch, today: date) -> AppTest:
 
 
 def _freshness(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption if "fresh" in c.value.lower()]
+    return [c.value for c in at.caption if "`stale_after_days`" in c.value]
 
 
 def _stale(at: AppTest) -> list[str]:
@@ -68,8 +68,8 @@ def test_a_kpi_without_a_value_reads_no_data(store, monkeypatch):
         for name, state in zip(df.value["name"], df.value["Status"], strict=True)
     }
     # FY2026-Q1 of the hand fixture: overdue payables has no value, yet a target (€300,000)
-    assert status["Overdue payables"] == "– No data"
+    assert status["Overdue payables"] == "◌ No data"
     # a value (139.5 days) but no target set for the quarter
     assert status["Cash conversion gap"] == "○ No target"
     tally = next(m.value for m in at.markdown if "On target:" in m.value)
-    assert "○ No target: **2** · – No data: **3**" in tally
+    assert "○ No target: **2** · ◌ No data: **3**" in tally

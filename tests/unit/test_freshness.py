@@ -41,9 +41,8 @@ def test_fresh_on_the_day_before_the_limit():
     assert fresh.stale == ()
     assert stale_warning(fresh) is None
     assert freshness_line(fresh) == (
-        "Data up to **30 Oct 2026** — 33 days old. Fresh until **7 Dec 2026**: data counts "
-        "as fresh until 7 days after the end of the month following its last day (setting "
-        "`stale_after_days`)."
+        "Data up to **30 Oct 2026** — 33 days old. Fresh until **7 Dec 2026**: November's "
+        "data is due 7 days after November ends (setting `stale_after_days`)."
     )
 
 
@@ -56,8 +55,9 @@ def test_still_fresh_exactly_at_the_limit():
 def test_stale_the_day_after_the_limit():
     fresh = judge({"invoices": date(2026, 10, 30)}, date(2026, 12, 8), 7)
     assert [s.source for s in fresh.stale] == ["invoices"]
-    assert freshness_line(fresh).startswith(
-        "Data up to **30 Oct 2026** — 39 days old. Stale since **8 Dec 2026**: "
+    assert freshness_line(fresh) == (
+        "Data up to **30 Oct 2026** — 39 days old. Stale since **8 Dec 2026**: November's "
+        "data was due 7 days after November ended (setting `stale_after_days`)."
     )
     assert stale_warning(fresh) == (
         "The data is out of date. Invoices up to 30 Oct 2026 (39 days old); November's data "
@@ -86,9 +86,8 @@ def test_sources_in_different_months_are_named_and_judged_apart(tmp_path):
     assert freshness_line(on_limit) == (
         "Inventory up to **28 Feb 2026** (38 days old) · purchase orders and goods receipts "
         "up to **5–30 Mar 2026** (33 days old) · invoices and payments up to "
-        "**5–20 Apr 2026** (2 days old). Fresh until **7 Apr 2026**: data counts as fresh "
-        "until 7 days after the end of the month following its last day (setting "
-        "`stale_after_days`)."
+        "**5–20 Apr 2026** (2 days old). Fresh until **7 Apr 2026**: March's data is due 7 "
+        "days after March ends (setting `stale_after_days`)."
     )
     assert stale_warning(on_limit) is None
     day_after = data_freshness(store, date(2026, 4, 8))
@@ -108,7 +107,9 @@ def test_sources_in_different_months_are_named_and_judged_apart(tmp_path):
 def test_the_setting_moves_the_limit(tmp_path):
     fresh = judge({"invoices": date(2026, 10, 30)}, date(2026, 12, 2), 0)
     assert [s.source for s in fresh.stale] == ["invoices"]  # due on 30 Nov with 0 days
-    assert "fresh until 0 days after the end" in freshness_line(fresh)
+    assert "Stale since **1 Dec 2026**: November's data was due 0 days after November ended" in (
+        freshness_line(fresh)
+    )
 
 
 def test_stale_after_days_setting(tmp_path):

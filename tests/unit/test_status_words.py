@@ -105,7 +105,7 @@ def test_the_scorecard_reads_no_data_and_no_target_where_each_is_missing():
     shown = {r["id"]: r for r in for_display(card, "EUR").iter_rows(named=True)}
     assert (shown["overdue_payables"]["Value"], shown["overdue_payables"]["Status"]) == (
         "–",
-        "– No data",
+        "◌ No data",
     )
     assert shown["overdue_payables"]["Target"] == "€300,000.00"
     assert (shown["cash_conversion_gap"]["Target"], shown["cash_conversion_gap"]["Status"]) == (
@@ -116,14 +116,14 @@ def test_the_scorecard_reads_no_data_and_no_target_where_each_is_missing():
     assert shown["po_compliance"]["Change"] == "-1.4 pp"
     assert status_tally(card) == (
         "● On target: **0** · ▲ Near target: **0** · ■ Off target: **1** · "
-        "○ No target: **1** · – No data: **1**"
+        "○ No target: **1** · ◌ No data: **1**"
     )
 
 
 def test_the_tally_names_no_data_only_when_a_kpi_has_none():
     card = _card([("po_compliance", "percent", 0.95, 0.936, 0.01, "green")])
     assert "No data" not in status_tally(card)
-    assert STATUS_LABELS["no_data"] == "– No data"
+    assert STATUS_LABELS["no_data"] == "◌ No data"
 
 
 @pytest.mark.parametrize(
