@@ -177,13 +177,13 @@ def freshness_line(fresh: Freshness) -> str:
         head = parts[0].upper() + parts[1:] + "."
     oldest = fresh.sources[0]
     month, days = oldest.due_month, fresh.stale_after_days
-    after = f"{days} day{'' if days == 1 else 's'} after {month}"
+    when = f"{days} day{'' if days == 1 else 's'} after {month}" if days else f"when {month}"
     if oldest.stale:
         since = day_text(oldest.fresh_until + timedelta(days=1))
-        return f"{head} Stale since **{since}**: {month}'s data was due {after} ended ({RULE})."
+        return f"{head} Stale since **{since}**: {month}'s data was due {when} ended ({RULE})."
     return (
         f"{head} Fresh until **{day_text(oldest.fresh_until)}**: {month}'s data is due "
-        f"{after} ends ({RULE})."
+        f"{when} ends ({RULE})."
     )
 
 

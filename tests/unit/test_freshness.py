@@ -107,7 +107,7 @@ def test_sources_in_different_months_are_named_and_judged_apart(tmp_path):
 def test_the_setting_moves_the_limit(tmp_path):
     fresh = judge({"invoices": date(2026, 10, 30)}, date(2026, 12, 2), 0)
     assert [s.source for s in fresh.stale] == ["invoices"]  # due on 30 Nov with 0 days
-    assert "Stale since **1 Dec 2026**: November's data was due 0 days after November ended" in (
+    assert "Stale since **1 Dec 2026**: November's data was due when November ended" in (
         freshness_line(fresh)
     )
 
