@@ -5,14 +5,15 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from kpi.analyses import overview
+from kpi.analyses import freshness, overview
 from kpi.analyses.scorecard import THEMES, scorecard
-from kpi.core.formatting import format_delta, format_value
+from kpi.core.formatting import delta_words, format_delta, format_value
 from kpi.core.scope import Scope, ignored_text
 from kpi.reporting import charts
 from kpi.reporting.filters_text import active_filters
 from kpi.reporting.scorecard_view import (
     STATUS_LABELS,
+    STATUS_RULE,
     TARGETS_RULE,
     for_display,
     ignored_by,
@@ -44,6 +45,13 @@ if ctx.period is None:
         "Load invoices on the **Data** page, or run `python -m kpi demo` to explore the demo data.",
     )
     st.stop()
+
+# how old the data is: judged on today's date, which is part of the cache key
+fresh = cached(freshness.data_freshness, ctx, freshness.today())
+st.caption(freshness.freshness_line(fresh))
+stale = freshness.stale_warning(fresh)
+if stale:
+    st.warning(stale, icon=":material/update:")
 
 
 def _trend(store: Store, scope: Scope, definitions: list[KpiDefinition], kpi_id: str):
@@ -84,12 +92,17 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
         delta_color={"lower_is_better": "inverse", "higher_is_better": "normal"}.get(
             r["direction"], "off"
         ),
-        help=f"Target {format_value(r['target'], r['unit'], ctx.currency)} · "
-        f"{STATUS_LABELS[r['status']]} · change against the quarter before",
+        help=(
+            "No target set"
+            if r["target"] is None
+            else f"Target {format_value(r['target'], r['unit'], ctx.currency)}"
+        )
+        + f" · {STATUS_LABELS[r['status']]} · "
+        + " ".join(filter(None, ["change against the quarter before", delta_words(r["unit"])])),
         border=True,
     )
 
-st.markdown(status_tally(card) + f" KPIs in {ctx.period}")
+st.markdown(status_tally(card) + f" KPIs in {ctx.period}", help=STATUS_RULE)
 
 not_agreed = card.filter(pl.col("definition_status") != "agreed")["name"].to_list()
 if not_agreed:

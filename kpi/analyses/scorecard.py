@@ -3,7 +3,10 @@
 Status rules (tolerance from config/settings.yaml, `scorecard.amber_tolerance`, share of
 the target): higher_is_better is green at or above target, amber within the tolerance
 below it; lower_is_better the mirror image; target_is_best is green within the tolerance
-either side and amber within twice of it. No target, no colour.
+either side and amber within twice of it. A ceiling is never exceeded on target: a percent
+KPI best at exactly 100 % (a utilisation: the whole budget) is red as soon as its value is
+above 100 %, and judged as target_is_best below it. No value: "no data" (whatever the
+target); a value without a target: "no target" — no colour for either.
 
 Which target: with no filter on (or none the KPI's view can honour) the company-wide
 `targets`; with filters on, the KPI's `slice_targets` item whose filters are exactly those
@@ -29,14 +32,36 @@ from kpi.store.database import Store
 from kpi.store.queries.bookkeeping import date_bounds
 from kpi.store.queries.fx import PERIOD_FACTOR
 
-STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "none": 3, "no_slice_target": 4}
+STATUS_ORDER = {"red": 0, "amber": 1, "green": 2, "none": 3, "no_slice_target": 4, "no_data": 5}
 NO_SLICE_TARGET = "no_slice_target"
+NO_DATA = "no_data"
 
 
-def rag_status(value: float | None, target: float | None, direction: str, tol: float) -> str:
-    """'green', 'amber', 'red', or 'none' when there is no value or no target."""
-    if value is None or target is None:
+def is_ceiling(unit: str, direction: str, target: float) -> bool:
+    """A percent KPI best at exactly 100 % measures the use of a whole (a budget): 100 % is
+    a ceiling, so above it is over budget, not "near" a target."""
+    return unit == "percent" and direction == "target_is_best" and target == 1.0
+
+
+def rag_status(
+    value: float | None,
+    target: float | None,
+    direction: str,
+    tol: float,
+    unit: str = "ratio",
+    basis: str = "company",
+) -> str:
+    """'green', 'amber' or 'red'; 'no_data' without a value (whatever the target),
+    'no_slice_target' when filters are on and no target is set for that slice, 'none'
+    when there is a value but no target."""
+    if value is None:
+        return NO_DATA
+    if basis == NO_SLICE_TARGET:
+        return NO_SLICE_TARGET
+    if target is None:
         return "none"
+    if is_ceiling(unit, direction, target) and value > target:
+        return "red"
     band = abs(target) * tol if target else tol
     if direction == "higher_is_better":
         gap = target - value
@@ -44,7 +69,6 @@ def rag_status(value: float | None, target: float | None, direction: str, tol: f
         gap = value - target
     else:
         gap = abs(value - target) - band
-        return "green" if gap <= 0 else "amber" if gap <= band else "red"
     return "green" if gap <= 0 else "amber" if gap <= band else "red"
 
 
@@ -137,11 +161,7 @@ def scorecard(
             if factor is None:
                 factor = target_factor(store, period, scope.currency)
             target = target * factor
-        status = (
-            NO_SLICE_TARGET
-            if basis == NO_SLICE_TARGET
-            else rag_status(value, target, k.direction, tol)
-        )
+        status = rag_status(value, target, k.direction, tol, k.unit, basis)
         rows.append(
             {
                 "id": k.id,

@@ -41,7 +41,8 @@ def format_money(value: float, currency: str = "EUR", compact: bool = False) -> 
 
 
 def format_delta(delta: float | None, unit: str, currency: str = "EUR") -> str:
-    """A change between two periods: percentage points for percents, signed otherwise."""
+    """A change between two periods: percentage points ('pp') for percents, since the
+    difference of two percentages is not a percent of anything; signed otherwise."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return ""
     sign = "+" if delta >= 0 else "-"
@@ -52,3 +53,8 @@ def format_delta(delta: float | None, unit: str, currency: str = "EUR") -> str:
     if unit == "days":
         return f"{sign}{abs(delta):,.1f} days"
     return f"{sign}{abs(delta):,.2f}"
+
+
+def delta_words(unit: str) -> str:
+    """What a change of this unit is counted in, for a tile's help ('' when obvious)."""
+    return "in percentage points (pp)" if unit == "percent" else ""

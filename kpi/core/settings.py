@@ -91,6 +91,9 @@ class Settings:
     po_exempt_categories: tuple[str, ...] = ()
     # savings: how many months an initiative without an end date claims savings from its start
     savings_window_months: int = 12
+    # freshness (the overview): data whose last day falls in a month is stale once the month
+    # after it has ended more than this many days ago (last day 30 Oct, 7: stale from 8 Dec)
+    stale_after_days: int = 7
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -239,6 +242,17 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{path}: savings_window_months must be a whole number of months from 1 to 120 "
             f"(how long an initiative without an end date claims savings), got {window!r}"
         )
+    stale_after = raw.get("stale_after_days", 7)
+    if (
+        isinstance(stale_after, bool)
+        or not isinstance(stale_after, int)
+        or not 0 <= stale_after <= 60
+    ):
+        raise SettingsError(
+            f"{path}: stale_after_days must be a whole number of days from 0 to 60 (how long "
+            "after the end of the month following the data's last day the overview still calls "
+            f"the data fresh), got {stale_after!r}"
+        )
     return Settings(
         FiscalCalendar(start, label),
         currency,
@@ -248,4 +262,5 @@ def load_settings(path: Path | None = None) -> Settings:
         budget_rates=budget_rates,
         po_exempt_categories=exempt,
         savings_window_months=window,
+        stale_after_days=stale_after,
     )

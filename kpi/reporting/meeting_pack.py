@@ -54,7 +54,7 @@ tr.total td { font-weight: 600; background: #fafafa; }
 .meta, .note { color: #555; font-size: 0.88rem; }
 .kpi { break-inside: avoid; page-break-inside: avoid; }
 .status-green { color: #009E73; } .status-amber { color: #B07800; }
-.status-red { color: #D55E00; } .status-none { color: #7F7F7F; }
+.status-red { color: #D55E00; } .status-none, .status-no_data { color: #7F7F7F; }
 .agreed { background: #eef7f2; border-left: 4px solid #009E73; padding: 0.4rem 0.7rem; }
 @media print { body { margin: 0; max-width: none; } h2 { break-before: page; } }
 """
@@ -195,8 +195,8 @@ def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> s
     return (
         f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>\n"
         + _table(head, rows, numeric={2, 3, 5})
-        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target. Definition: agreed "
-        "by both departments, or not yet.</p>"
+        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target · ◌ no data. "
+        "Definition: agreed by both departments, or not yet.</p>"
     )
 
 

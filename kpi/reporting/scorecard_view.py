@@ -18,7 +18,18 @@ STATUS_LABELS = {
     "red": "■ Off target",
     "none": "○ No target",
     "no_slice_target": "○ No target for this slice",
+    "no_data": "◌ No data",
 }
+# statuses the heading's tally names only when some KPI has them
+RARE_STATUSES = ("no_slice_target", "no_data")
+
+# What the statuses and the change column mean (the overview's tile help and scorecard).
+STATUS_RULE = (
+    "“No data”: the KPI has no value for the quarter; “no target”: it has a value but no "
+    "target is set. A utilisation (best at 100 %) above 100 % is off target: 100 % is a "
+    "ceiling. The change of a percent KPI is in percentage points (pp): 80 % to 82 % is "
+    "+2.0 pp."
+)
 
 # What the scorecard's caption says of its targets when filters are on (the rule of
 # kpi.analyses.scorecard, in plain words).
@@ -66,7 +77,7 @@ def for_display(card: pl.DataFrame, currency: str) -> pl.DataFrame:
 def status_tally(card: pl.DataFrame) -> str:
     """'● On target: 7 · ▲ Near target: 5 · ...' for the scorecard's heading."""
     counts = dict(card["status"].value_counts().iter_rows())
-    shown = [s for s in STATUS_LABELS if s != "no_slice_target" or counts.get(s)]
+    shown = [s for s in STATUS_LABELS if s not in RARE_STATUSES or counts.get(s)]
     return " · ".join(f"{STATUS_LABELS[s]}: **{counts.get(s, 0)}**" for s in shown)
 
 

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
         (91.0, 100.0, "target_is_best", "amber"),  # within 10
         (120.0, 100.0, "target_is_best", "red"),
         (5.0, None, "higher_is_better", "none"),
-        (None, 1.0, "higher_is_better", "none"),
+        # issue 15: a missing value says "no data", not "no target" (the target is there)
+        (None, 1.0, "higher_is_better", "no_data"),
         (-10.0, 0.0, "lower_is_better", "green"),
     ],
 )
