@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import spend as sp
+from kpi.analyses.data_status import freshness
 from kpi.analyses.kpi_figures import undefined
 from kpi.core import periods
 from kpi.core.formatting import format_value
@@ -19,7 +20,14 @@ from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
+from ui.widgets import (
+    downloads,
+    empty_slice,
+    honoured_scope,
+    literal,
+    no_data,
+    table_columns,
+)
 
 ctx = current()
 st.title("Spend & budgets")
@@ -122,7 +130,7 @@ tab_spend, tab_budget, tab_approval, tab_compliance = st.tabs(
 with tab_spend:
     tree = cached(sp.spend_tree, ctx, ctx.scope, spinner="Reading spend…")
     if tree.is_empty():
-        no_data("spend in this period", "Choose other periods or filters in the sidebar.")
+        empty_slice(ctx.scope, "spend")
     else:
         st.caption(
             "Click a box in the chart, or pick a category, then a supplier, then an item: the "
@@ -216,7 +224,12 @@ with tab_budget:
         _budgets, ctx, scope, fiscal_year, by, DEFINITIONS, spinner="Reading budgets…"
     )
     if status.is_empty():
-        no_data(f"budgets or spend in {fiscal_year}", "Load budgets on the **Data** page.")
+        # no budget loaded at all asks for a load; else the year and filters leave nothing
+        held = dict(cached(freshness, ctx).select("table_name", "rows").iter_rows())
+        if held.get("budgets") == 0:
+            empty_slice(scope, "budgets", table_rows=0, load="Load budgets on the **Data** page.")
+        else:
+            empty_slice(scope, "budgets or spend", period=fiscal_year)
     else:
         sums = {
             c: status[c].sum()
@@ -311,7 +324,7 @@ if _undefined:
 lines, approvals, waiting, totals = co["lines"], co["approvals"], co["waiting"], co["totals"]
 with tab_approval:
     if lines.is_empty() and approvals.is_empty():
-        no_data("orders or invoices in this period", "Choose other periods in the sidebar.")
+        empty_slice(ctx.scope, "orders or invoices")
     else:
         ap_cc, ap_month, co_cc, co_month = co["ap_cc"], co["ap_month"], co["co_cc"], co["co_month"]
         m = st.columns(4)
@@ -391,7 +404,7 @@ with tab_compliance:
         "was received by the invoice date."
     )
     if lines.is_empty():
-        no_data("spend in this period", "Choose other periods or filters in the sidebar.")
+        empty_slice(ctx.scope, "spend")
     else:
         by_cat = co["co_cat"]
         tot = {c: by_cat[c].sum() for c in by_cat.columns if c != "category"}

@@ -14,7 +14,7 @@ from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data, table_columns
+from ui.widgets import downloads, empty_slice, literal, no_data, table_columns
 
 ctx = current()
 st.title("Suppliers")
@@ -61,7 +61,7 @@ kpi_strip(ctx, SUPPLIER_KPIS, "suppliers")
 
 card, conc = cached(_scorecard, ctx, ctx.scope, DEFINITIONS, spinner="Scoring suppliers…")
 if card.is_empty():
-    no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
+    empty_slice(ctx.scope, "supplier spend")
     st.stop()
 names = dict(zip(card["supplier_id"], card["supplier"], strict=True))
 _undefined = sorted(

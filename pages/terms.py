@@ -26,13 +26,21 @@ from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_save_scenario
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
+from kpi.reporting.filters_text import slice_text
 from kpi.semantic.formula_guard import FormulaError
 from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
 from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
+from ui.widgets import (
+    downloads,
+    empty_slice,
+    honoured_scope,
+    literal,
+    no_data,
+    table_columns,
+)
 
 ctx = current()
 st.title("Payment terms & cash")
@@ -60,7 +68,11 @@ if ctx.period is None:
 try:
     policy = load_policy()
 except PolicyError as exc:
-    st.error(f"config/payment_policy.yaml has a problem: {exc}")
+    st.error(
+        f"The payment policy cannot be read ({exc}). Fix the payment policy file in the "
+        "config folder (README, 'The payment policy') or restore it from version control.",
+        icon=":material/error:",
+    )
     st.stop()
 
 kpi_strip(
@@ -103,7 +115,7 @@ with tab_terms:
     )
     seg = cached(terms_by_segment, ctx, ctx.scope, segment)
     if seg.is_empty():
-        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+        empty_slice(ctx.scope, "invoices paid")
     else:
         st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
         st.dataframe(seg, hide_index=True, width="stretch", column_config=table_columns(seg))
@@ -121,7 +133,7 @@ with tab_terms:
 # ---- late payments ------------------------------------------------------------------------
 with tab_late:
     if monthly.is_empty():
-        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+        empty_slice(ctx.scope, "invoices paid")
     else:
         late_sme = _total(monthly, "late_amount_sme")
         paid_sme = _total(monthly, "paid_amount_sme")
@@ -170,9 +182,15 @@ with tab_overdue:
     )
     buckets = cached(overdue_by_bucket, ctx, ctx.scope)
     if buckets is None:
-        st.info("The KPI overdue_payables is not in config/kpis.yaml: add it to see this.")
+        st.info(
+            "The KPI overdue payables (overdue_payables) is not among the KPI definitions: "
+            "add it on the **KPI definitions** page to see this.",
+            icon="ℹ️",
+        )
     elif buckets.is_empty():
-        st.success("No open invoice is past its due date on the last data day.")
+        chosen = slice_text({k: [literal(v) for v in vs] for k, vs in ctx.filters.items()})
+        within = f" in {chosen}" if chosen else ""
+        st.success(f"No open invoice{within} is past its due date on the last data day.")
     else:
         st.plotly_chart(wc_charts.overdue_ageing(buckets, ctx.currency), key="c_overdue")
         lines = cached(overdue_lines, ctx, ctx.scope)
@@ -182,7 +200,7 @@ with tab_overdue:
 # ---- early-payment discounts ----------------------------------------------------------------
 with tab_disc:
     if monthly.is_empty():
-        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+        empty_slice(ctx.scope, "invoices paid")
     else:
         a, b, c, d = st.columns(4)
         for col, label, column in (
@@ -218,8 +236,8 @@ with tab_policy:
     legal = ", ".join(f"{c} {d} days" for c, d in sorted(policy.legal_max_by_country.items()))
     st.markdown(
         f"**Target terms** {policy.target_terms_days} days · **legal maximum** {legal or '–'}"
-        f" (elsewhere: {policy.legal_max_default or 'none set'}) · from "
-        "`config/payment_policy.yaml`."
+        f" (elsewhere: {policy.legal_max_default or 'none set'}) · the payment policy both "
+        "departments keep in the config folder."
     )
     breaches = cached(policy_breaches, ctx, ctx.scope, policy)
     if breaches.is_empty():
