@@ -83,7 +83,7 @@ with right:
     st.plotly_chart(wc_charts.days_and_turns(classes), key="c_inv_days")
 shown = classes.select(
     "period", "safety", "cycle", "excess", "obsolete", "stock_value", "days_inventory", "turns"
-)
+).sort("period", descending=True)  # the latest snapshot first
 with st.expander("Stock by class per snapshot"):
     st.dataframe(shown, hide_index=True, width="stretch", column_config=table_columns(shown))
     downloads(shown, "inventory_by_class", "classes")

@@ -112,10 +112,21 @@ def _drill_to_box(key: str, nodes: dict) -> None:
         st.session_state[widget] = value if value is not None else ALL
 
 
+def _columns(frame: pl.DataFrame) -> dict:
+    """table_columns, and what the names do not say: days (a mean) with one decimal, dates
+    as dates (not "2026-09-25 00:00:00")."""
+    config = table_columns(frame)
+    for column, dtype in frame.schema.items():
+        label = config[column] if isinstance(config[column], str) else None
+        if label and dtype == pl.Float64 and column.endswith("_days"):
+            config[column] = st.column_config.NumberColumn(label, format="%.1f")
+        elif label and dtype == pl.Date:
+            config[column] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+    return config
+
+
 def _table(frame: pl.DataFrame, name: str, key: str) -> None:
-    st.dataframe(
-        frame, hide_index=True, width="stretch", column_config=table_columns(frame), key=key
-    )
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=_columns(frame), key=key)
     downloads(frame, name, key)
 
 
@@ -243,7 +254,7 @@ with tab_budget:
                 "fx_variance",
             )
         }
-        m = st.columns(6)
+        m = [*st.columns(3), *st.columns(3)]  # six in a row cut the amounts ("€15.…")
         for col, (k, label) in zip(
             m,
             [
@@ -295,11 +306,11 @@ with tab_budget:
         right.plotly_chart(spend_charts.status_chart(status, by, ctx.currency), key="c_status")
         shown = status.with_columns(
             pl.when(pl.col("heading_over_budget"))
-            .then(pl.lit("⚠ heading over"))
-            .otherwise(pl.lit("ok"))
-            .alias("flag")
+            .then(pl.lit("⚠ heading over budget"))
+            .otherwise(pl.lit("within budget"))
+            .alias("status")
         ).drop("heading_over_budget")
-        _table(shown.select("flag", pl.exclude("flag")), f"budget_{fiscal_year}_{by}", "budget")
+        _table(shown.select("status", pl.exclude("status")), f"budget_{fiscal_year}_{by}", "budget")
         with st.expander("Month by month"):
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
 
@@ -374,7 +385,8 @@ with tab_approval:
             key="c_maverick_trend",
         )
         st.markdown("**By cost centre**")
-        joined = sp.approval_flow(ap_cc, co_cc, "cost_centre")
+        # the sum of approval days only serves the mean beside it: not a figure to read
+        joined = sp.approval_flow(ap_cc, co_cc, "cost_centre").drop("approval_days_total")
         st.caption(
             "Mean approval days and the maverick rate are the shared KPIs PO approval cycle "
             "time and maverick spend rate, computed per cost centre and month by their "
@@ -382,7 +394,11 @@ with tab_approval:
         )
         _table(joined, "approvals_by_cost_centre", "approvals_cc")
         with st.expander("Month by month"):
-            monthly_flow = sp.approval_flow(ap_month, co_month, "month")
+            monthly_flow = (
+                sp.approval_flow(ap_month, co_month, "month")
+                .drop("approval_days_total")
+                .sort("month", descending=True)  # the latest month first
+            )
             _table(monthly_flow, "approvals_by_month", "approvals_month")
         st.markdown("**Orders waiting for approval**")
         if waiting.is_empty():

@@ -89,6 +89,25 @@ kpi_strip(
 )
 
 
+# supplier sizes as people write them (the data holds codes: sme, large)
+SIZE_WORDS = {"sme": "SME", "large": "Large"}
+
+
+def _columns(frame: pl.DataFrame) -> dict:
+    """table_columns, and what the names do not say: amounts the KPIs give as floats with
+    thousands separators, days (a mean) with one decimal, dates as dates."""
+    config = table_columns(frame)
+    for column, dtype in frame.schema.items():
+        label = config[column] if isinstance(config[column], str) else None
+        if label and column == "early_payment_without_discount":
+            config[column] = st.column_config.NumberColumn(label, format="accounting")
+        elif label and dtype == pl.Float64 and column.endswith(("_days", "days_to_pay")):
+            config[column] = st.column_config.NumberColumn(label, format="%.1f")
+        elif label and dtype == pl.Date:
+            config[column] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+    return config
+
+
 def _total(frame: pl.DataFrame, column: str) -> float:
     return float(frame[column].sum() or 0) if not frame.is_empty() else 0.0
 
@@ -117,8 +136,10 @@ with tab_terms:
     if seg.is_empty():
         empty_slice(ctx.scope, "invoices paid")
     else:
+        if segment == "supplier_size":
+            seg = seg.with_columns(pl.col("segment").replace(SIZE_WORDS))
         st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
-        st.dataframe(seg, hide_index=True, width="stretch", column_config=table_columns(seg))
+        st.dataframe(seg, hide_index=True, width="stretch", column_config=_columns(seg))
         downloads(seg, f"terms_by_{segment}", "terms_segment")
         trend = monthly.select(
             "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
@@ -167,8 +188,8 @@ with tab_late:
             "late_invoices_other",
             "paid_amount",
             "invoices_paid",
-        )
-        st.dataframe(late, hide_index=True, width="stretch", column_config=table_columns(late))
+        ).sort("period", descending=True)  # the latest month first
+        st.dataframe(late, hide_index=True, width="stretch", column_config=_columns(late))
         downloads(late, "late_payments_by_month", "late")
 
 # ---- overdue payables ---------------------------------------------------------------------
@@ -194,7 +215,7 @@ with tab_overdue:
     else:
         st.plotly_chart(wc_charts.overdue_ageing(buckets, ctx.currency), key="c_overdue")
         lines = cached(overdue_lines, ctx, ctx.scope)
-        st.dataframe(lines, hide_index=True, width="stretch", column_config=table_columns(lines))
+        st.dataframe(lines, hide_index=True, width="stretch", column_config=_columns(lines))
         downloads(lines, "overdue_payables", "overdue")
 
 # ---- early-payment discounts ----------------------------------------------------------------
@@ -227,8 +248,8 @@ with tab_disc:
             "early_payment_without_discount",
             "days_early_no_discount",
             "paid_amount",
-        )
-        st.dataframe(disc, hide_index=True, width="stretch", column_config=table_columns(disc))
+        ).sort("period", descending=True)  # the latest month first
+        st.dataframe(disc, hide_index=True, width="stretch", column_config=_columns(disc))
         downloads(disc, "discounts_by_month", "disc")
 
 # ---- payment policy ---------------------------------------------------------------------------
