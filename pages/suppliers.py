@@ -41,6 +41,8 @@ def _scorecard(store: Store, scope: Scope, definitions: list) -> tuple[pl.DataFr
 _SPECIAL = {  # columns whose name does not say how to show them
     "herfindahl": st.column_config.NumberColumn("HHI", format="%.0f"),
     "we_paid_on_time": st.column_config.NumberColumn("We paid on time", format="percent"),
+    "avg_days_late": st.column_config.NumberColumn("Mean days late", format="%.1f"),
+    "avg_days_to_pay": st.column_config.NumberColumn("Mean days to pay", format="%.1f"),
 }
 
 
