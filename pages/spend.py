@@ -240,7 +240,9 @@ with tab_budget:
         if held.get("budgets") == 0:
             empty_slice(scope, "budgets", table_rows=0, load="Load budgets on the **Data** page.")
         else:
-            empty_slice(scope, "budgets or spend", period=fiscal_year)
+            empty_slice(
+                scope, "budgets or spend", period=fiscal_year, widen="Choose another fiscal year"
+            )
     else:
         sums = {
             c: status[c].sum()

@@ -221,11 +221,13 @@ def empty_slice(
     table_rows: int | None = None,
     load: str = "",
     period: str | None = None,
+    widen: str = "Widen the period",
 ) -> None:
     """The empty state of a figure: when its table holds no rows at all (`table_rows` 0),
     what to load (`load`); else which slice the period and filters leave empty, in words,
     and which of them to widen or clear. `scope` is the scope the figure honoured (a filter
-    it ignores is not blamed); `period` replaces the scope's range (a budget's fiscal year)."""
+    it ignores is not blamed); `period` replaces the scope's range (a budget's fiscal year)
+    and `widen` says how to change it there."""
     from kpi.core.settings import FiscalCalendar
     from kpi.reporting.filters_text import empty_slice_text, empty_table_text, period_text
 
@@ -237,4 +239,5 @@ def empty_slice(
         cal = ctx.settings.fiscal if ctx is not None else FiscalCalendar()
         period = period_text(scope.start, scope.end, cal)
     filters = {k: [literal(v) for v in values] for k, values in scope.filters}
-    st.info(empty_slice_text(what, literal(period or "this period"), filters), icon="ℹ️")
+    shown = literal(period or "this period")
+    st.info(empty_slice_text(what, shown, filters, widen), icon="ℹ️")

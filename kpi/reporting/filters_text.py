@@ -64,23 +64,30 @@ def _label(column: str) -> str:
     return FILTER_LABELS.get(column, column.replace("_", " ").capitalize())
 
 
-def empty_slice_text(what: str, period: str, filters: Mapping[str, Sequence[str]]) -> str:
+def empty_slice_text(
+    what: str,
+    period: str,
+    filters: Mapping[str, Sequence[str]],
+    widen: str = "Widen the period",
+) -> str:
     """What an empty figure says when its table holds rows but the period and filters leave
     none: which slice is empty, in words, and what to change (markdown: the filter values
     come from the data, so the caller passes them escaped).
 
     'Nothing in Marketing for FY2026-Q3: no spend there. Widen the period or clear the
     Category filter.' Several filters are each named; without one, only the period can be
-    widened.
+    widened. `widen` says how the period is changed where it is not the sidebar's range
+    ('Choose another fiscal year').
     """
     chosen = _chosen(filters)
     if not chosen:
-        return f"**No {what} in {period}.** Widen the period in the sidebar."
+        where = " in the sidebar" if widen == "Widen the period" else ""
+        return f"**No {what} in {period}.** {widen}{where}."
     labels = [_label(k) for k in chosen]
     noun = "filter" if len(labels) == 1 else "filters"
     return (
-        f"**Nothing in {slice_text(chosen)} for {period}:** no {what} there. Widen the period "
-        f"or clear the {_and(labels)} {noun}."
+        f"**Nothing in {slice_text(chosen)} for {period}:** no {what} there. {widen} or clear "
+        f"the {_and(labels)} {noun}."
     )
 
 

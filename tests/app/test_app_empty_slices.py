@@ -63,7 +63,8 @@ def test_spend_tabs_name_the_filters_and_the_period(tmp_path, monkeypatch):
     assert sum(BOTH in s for s in shown) == 3, shown
     assert (
         "**Nothing in cost centre CC\\-A and category Marketing for FY2026:** no budgets or "
-        "spend there. Widen the period or clear the Cost centre and Category filters." in shown
+        "spend there. Choose another fiscal year or clear the Cost centre and Category "
+        "filters." in shown
     ), shown
     assert not any("Load" in s or "yet" in s for s in shown), shown
 

@@ -69,3 +69,14 @@ def test_slice_text_names_each_filter_only_when_there_are_several():
         "cost centre CC2 and category Packaging"
     )
     assert slice_text({"category": [], "cost_centre": []}) == ""
+
+
+def test_a_fiscal_year_is_chosen_not_widened():
+    text = empty_slice_text("budgets", "FY2026", {"category": ["IT"]}, "Choose another fiscal year")
+    assert text == (
+        "**Nothing in IT for FY2026:** no budgets there. Choose another fiscal year or clear "
+        "the Category filter."
+    )
+    assert empty_slice_text("budgets", "FY2026", {}, "Choose another fiscal year") == (
+        "**No budgets in FY2026.** Choose another fiscal year."
+    )
