@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi.analyses import inventory as inv
+from kpi.analyses.data_status import freshness
 from kpi.core.formatting import format_value
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
 from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, honoured_scope, no_data, table_columns
+from ui.widgets import downloads, empty_slice, honoured_scope, no_data, table_columns
 
 ctx = current()
 st.title("Inventory")
@@ -46,7 +47,14 @@ kpi_strip(
 scope = honoured_scope(ctx.scope, inv.INVENTORY_FILTERS, "stock")
 classes = cached(inv.stock_by_snapshot, ctx, scope)
 if classes.is_empty():
-    no_data("stock snapshots in this range", "Widen the period in the sidebar.")
+    # an empty inventory table asks for a load; filters that leave nothing say which
+    held = dict(cached(freshness, ctx).select("table_name", "rows").iter_rows())
+    empty_slice(
+        scope,
+        "stock snapshots",
+        table_rows=held.get("inventory"),
+        load="Load the inventory (stock snapshots) on the **Data** page.",
+    )
     st.stop()
 
 last = classes.row(-1, named=True)
@@ -75,7 +83,7 @@ with right:
     st.plotly_chart(wc_charts.days_and_turns(classes), key="c_inv_days")
 shown = classes.select(
     "period", "safety", "cycle", "excess", "obsolete", "stock_value", "days_inventory", "turns"
-)
+).sort("period", descending=True)  # the latest snapshot first
 with st.expander("Stock by class per snapshot"):
     st.dataframe(shown, hide_index=True, width="stretch", column_config=table_columns(shown))
     downloads(shown, "inventory_by_class", "classes")

@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses import spend as sp
+from kpi.analyses.data_status import freshness
 from kpi.analyses.kpi_figures import undefined
 from kpi.core import periods
 from kpi.core.formatting import format_value
@@ -19,7 +20,14 @@ from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
+from ui.widgets import (
+    downloads,
+    empty_slice,
+    honoured_scope,
+    literal,
+    no_data,
+    table_columns,
+)
 
 ctx = current()
 st.title("Spend & budgets")
@@ -104,10 +112,21 @@ def _drill_to_box(key: str, nodes: dict) -> None:
         st.session_state[widget] = value if value is not None else ALL
 
 
+def _columns(frame: pl.DataFrame) -> dict:
+    """table_columns, and what the names do not say: days (a mean) with one decimal, dates
+    as dates (not "2026-09-25 00:00:00")."""
+    config = table_columns(frame)
+    for column, dtype in frame.schema.items():
+        label = config[column] if isinstance(config[column], str) else None
+        if label and dtype == pl.Float64 and column.endswith("_days"):
+            config[column] = st.column_config.NumberColumn(label, format="%.1f")
+        elif label and dtype == pl.Date:
+            config[column] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+    return config
+
+
 def _table(frame: pl.DataFrame, name: str, key: str) -> None:
-    st.dataframe(
-        frame, hide_index=True, width="stretch", column_config=table_columns(frame), key=key
-    )
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=_columns(frame), key=key)
     downloads(frame, name, key)
 
 
@@ -122,7 +141,7 @@ tab_spend, tab_budget, tab_approval, tab_compliance = st.tabs(
 with tab_spend:
     tree = cached(sp.spend_tree, ctx, ctx.scope, spinner="Reading spend…")
     if tree.is_empty():
-        no_data("spend in this period", "Choose other periods or filters in the sidebar.")
+        empty_slice(ctx.scope, "spend")
     else:
         st.caption(
             "Click a box in the chart, or pick a category, then a supplier, then an item: the "
@@ -216,7 +235,14 @@ with tab_budget:
         _budgets, ctx, scope, fiscal_year, by, DEFINITIONS, spinner="Reading budgets…"
     )
     if status.is_empty():
-        no_data(f"budgets or spend in {fiscal_year}", "Load budgets on the **Data** page.")
+        # no budget loaded at all asks for a load; else the year and filters leave nothing
+        held = dict(cached(freshness, ctx).select("table_name", "rows").iter_rows())
+        if held.get("budgets") == 0:
+            empty_slice(scope, "budgets", table_rows=0, load="Load budgets on the **Data** page.")
+        else:
+            empty_slice(
+                scope, "budgets or spend", period=fiscal_year, widen="Choose another fiscal year"
+            )
     else:
         sums = {
             c: status[c].sum()
@@ -230,7 +256,7 @@ with tab_budget:
                 "fx_variance",
             )
         }
-        m = st.columns(6)
+        m = [*st.columns(3), *st.columns(3)]  # six in a row cut the amounts ("€15.…")
         for col, (k, label) in zip(
             m,
             [
@@ -282,11 +308,11 @@ with tab_budget:
         right.plotly_chart(spend_charts.status_chart(status, by, ctx.currency), key="c_status")
         shown = status.with_columns(
             pl.when(pl.col("heading_over_budget"))
-            .then(pl.lit("⚠ heading over"))
-            .otherwise(pl.lit("ok"))
-            .alias("flag")
+            .then(pl.lit("⚠ heading over budget"))
+            .otherwise(pl.lit("within budget"))
+            .alias("status")
         ).drop("heading_over_budget")
-        _table(shown.select("flag", pl.exclude("flag")), f"budget_{fiscal_year}_{by}", "budget")
+        _table(shown.select("status", pl.exclude("status")), f"budget_{fiscal_year}_{by}", "budget")
         with st.expander("Month by month"):
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
 
@@ -311,7 +337,7 @@ if _undefined:
 lines, approvals, waiting, totals = co["lines"], co["approvals"], co["waiting"], co["totals"]
 with tab_approval:
     if lines.is_empty() and approvals.is_empty():
-        no_data("orders or invoices in this period", "Choose other periods in the sidebar.")
+        empty_slice(ctx.scope, "orders or invoices")
     else:
         ap_cc, ap_month, co_cc, co_month = co["ap_cc"], co["ap_month"], co["co_cc"], co["co_month"]
         m = st.columns(4)
@@ -361,7 +387,8 @@ with tab_approval:
             key="c_maverick_trend",
         )
         st.markdown("**By cost centre**")
-        joined = sp.approval_flow(ap_cc, co_cc, "cost_centre")
+        # the sum of approval days only serves the mean beside it: not a figure to read
+        joined = sp.approval_flow(ap_cc, co_cc, "cost_centre").drop("approval_days_total")
         st.caption(
             "Mean approval days and the maverick rate are the shared KPIs PO approval cycle "
             "time and maverick spend rate, computed per cost centre and month by their "
@@ -369,7 +396,11 @@ with tab_approval:
         )
         _table(joined, "approvals_by_cost_centre", "approvals_cc")
         with st.expander("Month by month"):
-            monthly_flow = sp.approval_flow(ap_month, co_month, "month")
+            monthly_flow = (
+                sp.approval_flow(ap_month, co_month, "month")
+                .drop("approval_days_total")
+                .sort("month", descending=True)  # the latest month first
+            )
             _table(monthly_flow, "approvals_by_month", "approvals_month")
         st.markdown("**Orders waiting for approval**")
         if waiting.is_empty():
@@ -391,7 +422,7 @@ with tab_compliance:
         "was received by the invoice date."
     )
     if lines.is_empty():
-        no_data("spend in this period", "Choose other periods or filters in the sidebar.")
+        empty_slice(ctx.scope, "spend")
     else:
         by_cat = co["co_cat"]
         tot = {c: by_cat[c].sum() for c in by_cat.columns if c != "category"}

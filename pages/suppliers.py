@@ -14,7 +14,7 @@ from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, literal, no_data, table_columns
+from ui.widgets import downloads, empty_slice, literal, no_data, table_columns
 
 ctx = current()
 st.title("Suppliers")
@@ -41,6 +41,8 @@ def _scorecard(store: Store, scope: Scope, definitions: list) -> tuple[pl.DataFr
 _SPECIAL = {  # columns whose name does not say how to show them
     "herfindahl": st.column_config.NumberColumn("HHI", format="%.0f"),
     "we_paid_on_time": st.column_config.NumberColumn("We paid on time", format="percent"),
+    "avg_days_late": st.column_config.NumberColumn("Mean days late", format="%.1f"),
+    "avg_days_to_pay": st.column_config.NumberColumn("Mean days to pay", format="%.1f"),
 }
 
 
@@ -61,7 +63,7 @@ kpi_strip(ctx, SUPPLIER_KPIS, "suppliers")
 
 card, conc = cached(_scorecard, ctx, ctx.scope, DEFINITIONS, spinner="Scoring suppliers…")
 if card.is_empty():
-    no_data("supplier spend in this period", "Choose other periods or filters in the sidebar.")
+    empty_slice(ctx.scope, "supplier spend")
     st.stop()
 names = dict(zip(card["supplier_id"], card["supplier"], strict=True))
 _undefined = sorted(
@@ -180,16 +182,25 @@ with tab_detail:
     m[4].metric(
         "We paid on time",
         format_value(row["we_paid_on_time"], "percent"),
-        f"terms {row['payment_terms_days'] or '–'} days",
+        # a missing value says so in words (no dash where a number should be)
+        "no terms on record"
+        if row["payment_terms_days"] is None
+        else f"terms {row['payment_terms_days']} days",
         delta_color="off",
         delta_arrow="off",
         border=True,
     )
+    size = {"sme": "SME"}.get(row["size"], row["size"])  # the code as people write it
+    pct, within = row["discount_pct"], row["discount_days"]
+    discount = (
+        f"discount {float(pct):g} % within {within} days"
+        if pct and within
+        else "no early-payment discount"
+    )
     st.caption(
-        f"{literal(row['country'] or '–')} · {literal(row['size'] or '–')} · "
+        f"{literal(row['country'] or 'country: no data')} · {literal(size or 'size: no data')} · "
         + ("preferred supplier" if row["preferred"] else "not preferred")
-        + f" · discount {float(row['discount_pct'] or 0):g} %"
-        + f" within {row['discount_days'] or 0} days"
+        + f" · {discount}"
     )
     history = cached(su.supplier_history, ctx, ctx.scope, supplier_id, DEFINITIONS)
     st.plotly_chart(
@@ -201,9 +212,12 @@ with tab_detail:
     st.markdown("**Items bought**")
     _table(history["items"], f"supplier_{supplier_id}_items", "sup_items")
     left, right = st.columns(2)
+    # month by month, the latest month first (the chart above reads left to right)
     with left:
         st.markdown("**Spend per month**")
-        _table(history["monthly"], f"supplier_{supplier_id}_monthly", "sup_monthly")
+        monthly = history["monthly"].sort("month", descending=True)
+        _table(monthly, f"supplier_{supplier_id}_monthly", "sup_monthly")
     with right:
         st.markdown("**Deliveries per month promised**")
-        _table(history["deliveries"], f"supplier_{supplier_id}_deliveries", "sup_deliveries")
+        deliveries = history["deliveries"].sort("month", descending=True)
+        _table(deliveries, f"supplier_{supplier_id}_deliveries", "sup_deliveries")

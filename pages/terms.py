@@ -26,13 +26,21 @@ from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_save_scenario
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
+from kpi.reporting.filters_text import slice_text
 from kpi.semantic.formula_guard import FormulaError
 from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
 from ui.cache import cached
 from ui.context import current
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, honoured_scope, literal, no_data, table_columns
+from ui.widgets import (
+    downloads,
+    empty_slice,
+    honoured_scope,
+    literal,
+    no_data,
+    table_columns,
+)
 
 ctx = current()
 st.title("Payment terms & cash")
@@ -60,7 +68,11 @@ if ctx.period is None:
 try:
     policy = load_policy()
 except PolicyError as exc:
-    st.error(f"config/payment_policy.yaml has a problem: {exc}")
+    st.error(
+        f"The payment policy cannot be read ({exc}). Fix the payment policy file in the "
+        "config folder (README, 'The payment policy') or restore it from version control.",
+        icon=":material/error:",
+    )
     st.stop()
 
 kpi_strip(
@@ -75,6 +87,25 @@ kpi_strip(
     ],
     "terms",
 )
+
+
+# supplier sizes as people write them (the data holds codes: sme, large)
+SIZE_WORDS = {"sme": "SME", "large": "Large"}
+
+
+def _columns(frame: pl.DataFrame) -> dict:
+    """table_columns, and what the names do not say: amounts the KPIs give as floats with
+    thousands separators, days (a mean) with one decimal, dates as dates."""
+    config = table_columns(frame)
+    for column, dtype in frame.schema.items():
+        label = config[column] if isinstance(config[column], str) else None
+        if label and column == "early_payment_without_discount":
+            config[column] = st.column_config.NumberColumn(label, format="accounting")
+        elif label and dtype == pl.Float64 and column.endswith(("_days", "days_to_pay")):
+            config[column] = st.column_config.NumberColumn(label, format="%.1f")
+        elif label and dtype == pl.Date:
+            config[column] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+    return config
 
 
 def _total(frame: pl.DataFrame, column: str) -> float:
@@ -103,10 +134,12 @@ with tab_terms:
     )
     seg = cached(terms_by_segment, ctx, ctx.scope, segment)
     if seg.is_empty():
-        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+        empty_slice(ctx.scope, "invoices paid")
     else:
+        if segment == "supplier_size":
+            seg = seg.with_columns(pl.col("segment").replace(SIZE_WORDS))
         st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
-        st.dataframe(seg, hide_index=True, width="stretch", column_config=table_columns(seg))
+        st.dataframe(seg, hide_index=True, width="stretch", column_config=_columns(seg))
         downloads(seg, f"terms_by_{segment}", "terms_segment")
         trend = monthly.select(
             "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
@@ -121,7 +154,7 @@ with tab_terms:
 # ---- late payments ------------------------------------------------------------------------
 with tab_late:
     if monthly.is_empty():
-        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+        empty_slice(ctx.scope, "invoices paid")
     else:
         late_sme = _total(monthly, "late_amount_sme")
         paid_sme = _total(monthly, "paid_amount_sme")
@@ -155,8 +188,8 @@ with tab_late:
             "late_invoices_other",
             "paid_amount",
             "invoices_paid",
-        )
-        st.dataframe(late, hide_index=True, width="stretch", column_config=table_columns(late))
+        ).sort("period", descending=True)  # the latest month first
+        st.dataframe(late, hide_index=True, width="stretch", column_config=_columns(late))
         downloads(late, "late_payments_by_month", "late")
 
 # ---- overdue payables ---------------------------------------------------------------------
@@ -170,19 +203,25 @@ with tab_overdue:
     )
     buckets = cached(overdue_by_bucket, ctx, ctx.scope)
     if buckets is None:
-        st.info("The KPI overdue_payables is not in config/kpis.yaml: add it to see this.")
+        st.info(
+            "The KPI overdue payables (overdue_payables) is not among the KPI definitions: "
+            "add it on the **KPI definitions** page to see this.",
+            icon="ℹ️",
+        )
     elif buckets.is_empty():
-        st.success("No open invoice is past its due date on the last data day.")
+        chosen = slice_text({k: [literal(v) for v in vs] for k, vs in ctx.filters.items()})
+        within = f" in {chosen}" if chosen else ""
+        st.success(f"No open invoice{within} is past its due date on the last data day.")
     else:
         st.plotly_chart(wc_charts.overdue_ageing(buckets, ctx.currency), key="c_overdue")
         lines = cached(overdue_lines, ctx, ctx.scope)
-        st.dataframe(lines, hide_index=True, width="stretch", column_config=table_columns(lines))
+        st.dataframe(lines, hide_index=True, width="stretch", column_config=_columns(lines))
         downloads(lines, "overdue_payables", "overdue")
 
 # ---- early-payment discounts ----------------------------------------------------------------
 with tab_disc:
     if monthly.is_empty():
-        no_data("invoices paid in this range", "Widen the period in the sidebar.")
+        empty_slice(ctx.scope, "invoices paid")
     else:
         a, b, c, d = st.columns(4)
         for col, label, column in (
@@ -209,8 +248,8 @@ with tab_disc:
             "early_payment_without_discount",
             "days_early_no_discount",
             "paid_amount",
-        )
-        st.dataframe(disc, hide_index=True, width="stretch", column_config=table_columns(disc))
+        ).sort("period", descending=True)  # the latest month first
+        st.dataframe(disc, hide_index=True, width="stretch", column_config=_columns(disc))
         downloads(disc, "discounts_by_month", "disc")
 
 # ---- payment policy ---------------------------------------------------------------------------
@@ -218,8 +257,8 @@ with tab_policy:
     legal = ", ".join(f"{c} {d} days" for c, d in sorted(policy.legal_max_by_country.items()))
     st.markdown(
         f"**Target terms** {policy.target_terms_days} days · **legal maximum** {legal or '–'}"
-        f" (elsewhere: {policy.legal_max_default or 'none set'}) · from "
-        "`config/payment_policy.yaml`."
+        f" (elsewhere: {policy.legal_max_default or 'none set'}) · the payment policy both "
+        "departments keep in the config folder."
     )
     breaches = cached(policy_breaches, ctx, ctx.scope, policy)
     if breaches.is_empty():

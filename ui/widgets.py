@@ -212,3 +212,32 @@ def chart_with_data(
         st.dataframe(shown, hide_index=True)
         downloads(shown, name, key)
     return True
+
+
+def empty_slice(
+    scope: Scope,
+    what: str,
+    *,
+    table_rows: int | None = None,
+    load: str = "",
+    period: str | None = None,
+    widen: str = "Widen the period",
+) -> None:
+    """The empty state of a figure: when its table holds no rows at all (`table_rows` 0),
+    what to load (`load`); else which slice the period and filters leave empty, in words,
+    and which of them to widen or clear. `scope` is the scope the figure honoured (a filter
+    it ignores is not blamed); `period` replaces the scope's range (a budget's fiscal year)
+    and `widen` says how to change it there."""
+    from kpi.core.settings import FiscalCalendar
+    from kpi.reporting.filters_text import empty_slice_text, empty_table_text, period_text
+
+    if table_rows == 0:
+        st.info(empty_table_text(what, load), icon="ℹ️")
+        return
+    if period is None and scope.start and scope.end:
+        ctx = st.session_state.get("_ctx")  # the sidebar's context: its fiscal calendar
+        cal = ctx.settings.fiscal if ctx is not None else FiscalCalendar()
+        period = period_text(scope.start, scope.end, cal)
+    filters = {k: [literal(v) for v in values] for k, values in scope.filters}
+    shown = literal(period or "this period")
+    st.info(empty_slice_text(what, shown, filters, widen), icon="ℹ️")

@@ -90,7 +90,10 @@ def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 340) ->
         title={"text": title, "x": 0, "font": {"size": 15}},
         height=height,
         margin={"l": 10, "r": 10, "t": 45, "b": 10},
-        legend={"orientation": "h", "y": -0.18},
+        # under the whole figure, not at a fixed depth under the plot: plotly then makes
+        # room for the tick labels and the legend both, so long or turned labels ("FY202…",
+        # supplier names) are neither cut nor covered by the legend
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         yaxis_title=y_title,
         plot_bgcolor="white",
         hovermode="x unified",

@@ -19,6 +19,16 @@ def _f(values: Sequence) -> list[float | None]:
 
 
 NODE_SEP = " › "
+# a right-hand axis of percentages: its own round ticks (0, 20, ... 100 %), not ticks lined up
+# with the left axis's grid (98.5, 78.8, ...)
+PERCENT_AXIS = {
+    "overlaying": "y",
+    "side": "right",
+    "range": [0, 105],
+    "tickvals": [0, 20, 40, 60, 80, 100],
+    "title": "%",
+    "showgrid": False,
+}
 
 
 def _id_hover(currency: str) -> str:
@@ -110,9 +120,7 @@ def pareto_chart(pareto: pl.DataFrame, currency: str, top: int = 30) -> go.Figur
         mode="lines+markers",
         line={"color": charts.PALETTE["vermillion"]},
     )
-    fig.update_layout(
-        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
-    )
+    fig.update_layout(yaxis2=PERCENT_AXIS)
     fig = charts._layout(
         fig,
         f"Pareto of suppliers (top {min(top, pareto.height)})",
@@ -313,7 +321,7 @@ def history_chart(
         )
     fig.update_layout(
         barmode="stack",
-        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
+        yaxis2=PERCENT_AXIS,
     )
     return charts._layout(
         fig,

@@ -138,6 +138,14 @@ def days_and_turns(frame: pl.DataFrame) -> go.Figure:
         line={"color": PALETTE["orange"], "width": 2, "dash": "dot"},
     )
     fig.update_layout(
-        yaxis2={"overlaying": "y", "side": "right", "title": "turns", "showgrid": False}
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "title": "turns",
+            "showgrid": False,
+            "tickformat": ".1f",
+            "tickmode": "auto",
+            "nticks": 6,
+        }
     )
     return _layout(fig, "Days of inventory and turns", "days")

@@ -97,8 +97,13 @@ def test_budgets_flag_the_cost_centres_heading_over(store):
     assert m["Committed (ordered, not received)"] == "€2.0 k"
     assert m["Run-rate forecast, year end"] == "€6.0 k"
     assert (m["Accrued (received, not invoiced)"], m["Exchange-rate variance"]) == ("€0", "€0")
-    budget = next(d.value for d in at.dataframe if "flag" in d.value.columns)
-    assert budget["flag"].tolist() == ["⚠ heading over", "⚠ heading over", "ok"]
+    budget = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    # the status in words (issue 15): not a bare "ok"
+    assert budget["status"].tolist() == [
+        "⚠ heading over budget",
+        "⚠ heading over budget",
+        "within budget",
+    ]
     assert budget["cost_centre"].tolist() == ["CC-M", "CC-IT", "CC-A"]
 
 
@@ -120,7 +125,7 @@ def test_budget_split_by_category(store):
     at = page(SPEND)
     at.radio(key="budget_by").set_value("category").run()
     assert not at.exception
-    budget = next(d.value for d in at.dataframe if "flag" in d.value.columns)
+    budget = next(d.value for d in at.dataframe if "status" in d.value.columns)
     assert set(budget["category"]) == {"IT", "Marketing", "Packaging"}
 
 

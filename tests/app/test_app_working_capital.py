@@ -86,7 +86,7 @@ def test_terms_page_shows_the_hand_figures(store):
     # V5 (due 2026-07-30) is the only open line and not yet due on 2026-06-30
     assert any("No open invoice is past its due date" in x.value for x in at.success)
     seg = at.dataframe[0].value  # by supplier size: large 14600.00 in 55.0 days on 75.0 terms
-    assert seg["segment"].tolist() == ["large", "sme"]
+    assert seg["segment"].tolist() == ["Large", "SME"]  # sizes in words, not the codes
     assert seg["days_to_pay"].tolist() == [55.0, 32.7]
     values = cells(at)
     assert "over the legal maximum" in values and "A4" in values  # the policy tab
