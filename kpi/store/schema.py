@@ -160,7 +160,7 @@ TABLES: dict[str, Table] = {
             (
                 _c("cost_centre", required=True),
                 _c("cost_centre_name", required=True),
-                _c("owner"),  # who answers for its budget: an e-mail, as initiatives' owner
+                _c("owner"),  # who answers for its budget: an e-mail (as initiatives') or a name
                 _c("department"),
             ),
             ("cost_centre",),
