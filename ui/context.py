@@ -15,6 +15,7 @@ from typing import NoReturn
 
 import streamlit as st
 
+from kpi.analyses.cost_centres import cost_centre_label, cost_centre_names
 from kpi.analyses.data_status import dimension_values, display_currencies
 from kpi.analyses.scorecard import data_window, latest_complete_period
 from kpi.core import periods
@@ -310,6 +311,7 @@ def sidebar() -> Context:
         window = cached(data_window, ctx)
         choices = cached(_sidebar_choices, ctx)
         currencies = cached(display_currencies, ctx)
+        cc_names = cached(cost_centre_names, ctx)
     except StoreBusy:
         refreshing()
     except StoreError as exc:
@@ -340,7 +342,11 @@ def sidebar() -> Context:
     ctx.period = hi
     ctx.filters = {
         "cost_centre": st.sidebar.multiselect(
-            "Cost centre", choices["cost_centre"], key="f_cc", placeholder="All cost centres"
+            "Cost centre",
+            choices["cost_centre"],
+            key="f_cc",
+            placeholder="All cost centres",
+            format_func=lambda code: cost_centre_label(code, cc_names),  # the name beside it
         ),
         "category": st.sidebar.multiselect(
             "Category", choices["category"], key="f_cat", placeholder="All categories"

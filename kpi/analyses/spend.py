@@ -20,6 +20,8 @@ from datetime import date
 
 import polars as pl
 
+from kpi.analyses.cost_centres import NAME as CC_NAME
+from kpi.analyses.cost_centres import with_cost_centre_names
 from kpi.analyses.kpi_figures import kpi_columns, scalar
 from kpi.core import periods
 from kpi.core.scope import Scope
@@ -73,8 +75,9 @@ def drill_level(tree: pl.DataFrame, category: str | None, supplier: str | None) 
 
 
 def spend_by_cost_centre(store: Store, scope: Scope) -> pl.DataFrame:
-    """Spend per cost centre and category. Columns: cost_centre, category, amount."""
-    return _spend(store, q.SPEND_BY_COST_CENTRE, scope)
+    """Spend per cost centre and category. Columns: cost_centre, cost_centre_name (from the
+    cost_centres table; empty when it lacks the code), category, amount."""
+    return with_cost_centre_names(store, _spend(store, q.SPEND_BY_COST_CENTRE, scope))
 
 
 def spend_monthly(store: Store, scope: Scope) -> pl.DataFrame:
@@ -147,7 +150,8 @@ def budget_status(
     """Budget vs actual, accrued and committed for one fiscal year, per cost centre or
     category, every amount at the year's budget rates (see budget_vs_actual).
 
-    Columns: <by>, budget_year, budget_to_date (months up to the latest invoice's),
+    Columns: <by> (by cost centre, followed by cost_centre_name from the cost_centres
+    table), budget_year, budget_to_date (months up to the latest invoice's),
     actual (invoiced), committed (ordered, neither received nor invoiced), no_po_actual,
     actual_and_committed (actual + accrued + committed: each euro of an order once),
     used_to_date (the KPI budget_utilisation over the months to date), committed_utilisation
@@ -171,7 +175,8 @@ def budget_status(
     frame = frame.join(to_date.rename({"value": "used_to_date"}), on=by, how="left")
     frame = frame.join(whole.rename({"value": "committed_utilisation"}), on=by, how="left")
     order = [*frame.columns[:7], "used_to_date", "committed_utilisation"]
-    return frame.select(order + [c for c in frame.columns if c not in order])
+    frame = frame.select(order + [c for c in frame.columns if c not in order])
+    return with_cost_centre_names(store, frame)
 
 
 def _budget_kpi(
@@ -288,6 +293,7 @@ def compliance_by(
     )
     kpis = _kpis_by(store, scope, COMPLIANCE_KPIS, by, definitions, COMPLIANCE_MONEY)
     out = out.join(kpis, on=by, how="left")
+    out = with_cost_centre_names(store, out)  # by cost centre: its name beside the code
     return out.sort(by if by == "month" else ["spend", by], descending=by != "month")
 
 
@@ -313,6 +319,7 @@ def approvals_by(
     out = lines.group_by(by).agg(pl.col(c).sum() for c in cols)
     scope.params(BUDGET_FILTERS)  # orders know no supplier or item: refused, as approvals()
     kpis = _kpis_by(store, scope, APPROVAL_KPIS, by, definitions)
+    out = with_cost_centre_names(store, out)  # by cost centre: its name beside the code
     return out.join(kpis, on=by, how="left").sort(by)
 
 
@@ -333,9 +340,12 @@ def compliance_totals(
 
 def approval_flow(approvals_by_: pl.DataFrame, compliance: pl.DataFrame, by: str) -> pl.DataFrame:
     """approvals_by() and compliance_by() for the same split side by side: how orders were
-    approved, and how much was bought without one (no PO, or a PO raised after the invoice)."""
+    approved, and how much was bought without one (no PO, or a PO raised after the invoice).
+    By cost centre, the name stays beside the code whichever side the row came from."""
+    named = CC_NAME in approvals_by_.columns and CC_NAME in compliance.columns
     bypass = compliance.select(
         by,
+        *([CC_NAME] if named else []),
         "spend",
         "no_po_invoices",
         "no_po_amount",
@@ -344,14 +354,18 @@ def approval_flow(approvals_by_: pl.DataFrame, compliance: pl.DataFrame, by: str
         "after_the_fact_amount",
         "after_the_fact_rate",
     )
-    return approvals_by_.join(bypass, on=by, how="full", coalesce=True).sort(by)
+    joined = approvals_by_.join(bypass, on=by, how="full", coalesce=True)
+    if named:
+        right = f"{CC_NAME}_right"
+        joined = joined.with_columns(pl.coalesce(CC_NAME, right).alias(CC_NAME)).drop(right)
+    return joined.sort(by)
 
 
 def waiting_orders(store: Store, scope: Scope, today: date) -> pl.DataFrame:
     """Orders not approved yet (and not closed), longest waiting first: po_id, po_date,
-    supplier, cost_centre, amount, days_waiting (to `today`)."""
+    supplier, cost_centre, cost_centre_name, amount, days_waiting (to `today`)."""
     params = scope.params(BUDGET_FILTERS) | scope.period_params() | {"today": today}
-    return run(store, q.WAITING_ORDERS, params)
+    return with_cost_centre_names(store, run(store, q.WAITING_ORDERS, params))
 
 
 # ---- KPI tiles --------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 `build_demo` invents the procurement of a mid-sized European manufacturer from January 2023
 to October 2026 (data as of 2026-10-31, reporting currency EUR, fiscal year = calendar
-year): suppliers, items, cost centres, purchase orders and their goods receipts, invoices
-and payments, budgets, stock snapshots, contracts, savings initiatives, procurement's price
-outlook and exchange rates. The same seed and scale give the same store. Every table is
-drawn with numpy in whole arrays (no loop over lines) and reaches DuckDB as an Arrow frame,
-all in one transaction.
+year): suppliers, items, purchase orders and their goods receipts, invoices and payments,
+budgets, stock snapshots, contracts, savings initiatives, procurement's price outlook,
+exchange rates and the cost centres with their names and owners. The same seed and scale
+give the same store. Every table is drawn with numpy in whole arrays (no loop over lines)
+and reaches DuckDB as an Arrow frame, all in one transaction.
 
 Four stories are planted so the app has something true to show (`STORIES` names them):
 1. Packaging: the 2025 tender cut unit prices ~8 %, yet spend rose: volume grew ~25 %.
@@ -47,6 +47,7 @@ from kpi.demo.initiatives import (
 )
 from kpi.demo.ledgers import budgets_table, inventory_table, savings_table, usage_per_day
 from kpi.demo.masters import (
+    cost_centres_table,
     draw_master,
     fx_rates,
     items_table,
@@ -261,5 +262,7 @@ def _tables(
         "savings_initiatives": savings,
         "price_outlook": price_outlook(rng, m),
         "fx_rates": fx.table,
+        # last, so the other tables keep their load numbers
+        "cost_centres": cost_centres_table(),
     }
     return tables

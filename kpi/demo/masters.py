@@ -13,6 +13,8 @@ from kpi.demo.arrays import AS_OF_DAY, date_series, day_number, nullable, round_
 from kpi.demo.reference import (
     CATEGORIES,
     CC_AFFINITY,
+    CC_DEPARTMENTS,
+    CC_OWNERS,
     COST_CENTRES,
     COUNTRY_CURRENCY,
     COUNTRY_MIX,
@@ -403,6 +405,21 @@ def suppliers_table(m: Master) -> pl.DataFrame:
             "discount_days": m.sup_disc_days,
             "strategic": m.sup_strategic,
             "single_source": m.sup_single,
+        }
+    )
+
+
+def cost_centres_table() -> pl.DataFrame:
+    """Every cost centre the demo's budgets, orders and invoices use, with its name, owner
+    and department (fixed reference data: nothing drawn, so the other tables stay as they
+    were)."""
+    codes = [code for code, _ in COST_CENTRES]
+    return pl.DataFrame(
+        {
+            "cost_centre": codes,
+            "cost_centre_name": [name for _, name in COST_CENTRES],
+            "owner": [f"{CC_OWNERS[code]}@example.org" for code in codes],
+            "department": [CC_DEPARTMENTS[code[3]] for code in codes],
         }
     )
 

@@ -312,6 +312,21 @@ COST_CENTRES = (
     ("CC-4030", "IT Services"), ("CC-4040", "Legal & Compliance"), ("CC-4050", "Procurement"),
     ("CC-4060", "Facility Management"),
 )
+# Who answers for each cost centre's budget (the cost_centres table's owner, an e-mail as
+# the initiatives' owner: the CFO and Ana Ruiz of config/people.yaml for finance, facilities
+# and procurement, the demo's buyers and managers elsewhere), and each one's department by
+# the code's first digit.
+CC_OWNERS = {
+    "CC-1010": "markus.weber", "CC-1020": "petra.lang", "CC-1030": "petra.lang",
+    "CC-1040": "stefan.roth", "CC-1050": "lena.hoffmann", "CC-1060": "nadia.haddad",
+    "CC-1070": "tobias.klein", "CC-1080": "jan.devries", "CC-2010": "erik.lindqvist",
+    "CC-2020": "sophie.martin", "CC-3010": "thomas.maier", "CC-3020": "julie.bernard",
+    "CC-3030": "elena.rossi", "CC-3040": "julie.bernard", "CC-4010": "claire.dubois",
+    "CC-4020": "maria.santos", "CC-4030": "sophie.martin", "CC-4040": "daniel.fischer",
+    "CC-4050": "ana.ruiz", "CC-4060": "claire.dubois",
+}
+CC_DEPARTMENTS = {"1": "Operations", "2": "Research & Development", "3": "Sales & Marketing",
+                  "4": "Administration"}
 # Which cost centres buy from which category, with what weight.
 _OFFICES = {c: 1.0 for c in ("CC-2020", "CC-3010", "CC-3020", "CC-3030", "CC-3040", "CC-4010",
                              "CC-4020", "CC-4030", "CC-4040", "CC-4050", "CC-4060")}

@@ -4,6 +4,7 @@ by the table's key, rejects kept), and its bookkeeping row in `loads`."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from kpi.ingest.audited import (
     withheld_note,
 )
 from kpi.ingest.audited import withhold_verdicts as _withhold
+from kpi.ingest.cost_centre_codes import count_codes, unknown_codes_note
 from kpi.ingest.loader import Loader
 from kpi.ingest.mappings import Mapping
 from kpi.ingest.matching import Plan
@@ -56,6 +58,7 @@ def load_file(
     amount = Decimal("0.00") if "amount" in spec.column_names else None
     clock = time.perf_counter()
     loaded_ids: list[str] = []
+    codes: Counter[str] = Counter()  # cost centre codes of the loaded rows
     for raw in source.batches():
         raw = raw.filter(pl.any_horizontal(pl.exclude(ROW).is_not_null()))  # blank lines
         try:
@@ -68,6 +71,7 @@ def load_file(
         result.replaced += _upsert(con, spec, valid, state.store_had_rows)
         if spec.name == INITIATIVES:
             loaded_ids += valid.get_column("initiative_id").to_list()
+        count_codes(spec.name, valid, codes)
         _insert_rejects(con, load_id, rejects)
         result.rows_in += raw.height - blank
         result.rows_loaded += valid.height
@@ -82,8 +86,9 @@ def load_file(
     result.ignored_columns = [c for c in source.columns if c not in used]
     result.verdicts_ignored = withheld_note(counts, withheld, mapping.name if mapping else None)
     result.audit_rows, result.back_to_pending = tally.rows, tally.back_to_pending
+    result.unknown_cost_centres = unknown_codes_note(con, spec.name, codes)
     notes = [f"{result.rows_rejected} row(s) rejected" if result.rows_rejected else ""]
-    notes += [result.verdicts_ignored, result.pending_note]
+    notes += [result.verdicts_ignored, result.pending_note, result.unknown_cost_centres]
     message = "; ".join(n for n in notes if n) or None
     con.execute(
         "INSERT INTO loads (load_id, table_name, source, content_hash, mapping, rows_in, "

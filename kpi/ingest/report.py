@@ -35,6 +35,8 @@ class FileResult:
     verdicts_ignored: str = ""  # finance's verdict columns the file or mapping tried to set
     audit_rows: int = 0  # rows written to the table's audit log (audited tables)
     back_to_pending: int = 0  # initiatives finance had judged whose money fields changed
+    # cost centre codes the cost_centres table lacks (loaded all the same; only unnamed)
+    unknown_cost_centres: str = ""
 
     @property
     def name(self) -> str:
@@ -108,6 +110,9 @@ class LoadReport:
         ]
         notes += [f"{f.name}: {f.verdicts_ignored}" for f in self.files if f.verdicts_ignored]
         notes += [f"{f.name}: {f.pending_note}" for f in self.files if f.pending_note]
+        notes += [
+            f"{f.name}: {f.unknown_cost_centres}" for f in self.files if f.unknown_cost_centres
+        ]
         audited = sum(f.audit_rows for f in self.files)
         if audited:
             where = AUDIT_LOGS.get(self.table, "audit log")

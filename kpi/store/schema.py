@@ -153,6 +153,20 @@ TABLES: dict[str, Table] = {
             ("item_id",),
             "What we buy, by category.",
         ),
+        # optional reference: the names beside the codes that invoices, orders and budgets
+        # carry; a code missing here is still loaded there (listed as a warning, not dropped)
+        Table(
+            "cost_centres",
+            (
+                _c("cost_centre", required=True),
+                _c("cost_centre_name", required=True),
+                _c("owner"),  # who answers for its budget: an e-mail (as initiatives') or a name
+                _c("department"),
+            ),
+            ("cost_centre",),
+            "Cost centres with their names, owners and departments (the names shown beside "
+            "the codes).",
+        ),
         Table(
             "contracts",
             (

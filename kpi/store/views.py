@@ -174,7 +174,7 @@ def _create_statements(settings: Settings, display_currency: str | None) -> tupl
 
 # Canonical tables added after stores were first built: a store file written before them
 # (the next load adds them) reads them as empty, so its views keep working meanwhile.
-ADDED_TABLES = ("supplier_terms",)
+ADDED_TABLES = ("supplier_terms", "cost_centres")
 
 _PRESENT_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
 

@@ -95,6 +95,24 @@ def test_the_url_brings_the_person_back_after_a_reload(store):
     assert at.query_params["as"] == "jonas.berg@example.org"
 
 
+def test_a_choice_replaces_the_person_of_the_link_for_the_next_reload(store):
+    # issue 15, point 5: opened from a link acting as the CFO (read when the session began),
+    # the person has picked Jonas: the URL follows the choice, so the reload (a new session
+    # on that URL) acts as Jonas, not as the link's CFO. (AppTest runs a page on its own
+    # once per session: the browser test walks the same through app.py, reloads and page
+    # switches included, tests/browser/test_browser_identity.py.)
+    at = _page(acting_as=JONAS, _as_link_read=True)
+    at.query_params["as"] = "claire.dubois@example.org"
+    _run(at)
+    assert _acting_box(at).value == JONAS
+    assert at.query_params["as"] == "jonas.berg@example.org"
+    reloaded = _page("pages/savings.py")
+    reloaded.query_params["as"] = at.query_params["as"]
+    _run(reloaded)
+    assert _acting_box(reloaded).value == JONAS
+    assert "acting as **Jonas Berg**" in "\n".join(i.value for i in reloaded.sidebar.info)
+
+
 def test_a_url_naming_someone_not_in_people_yaml_chooses_nobody(store):
     for email in ("mallory@example.org", "\u212aate@example.org", ""):
         at = _page()
