@@ -21,7 +21,13 @@ st.caption(
 
 
 def _status(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return freshness(store), load_history(store)
+    return _blank(freshness(store)), _blank(load_history(store))
+
+
+def _blank(frame: pl.DataFrame) -> pl.DataFrame:
+    """Empty text cells shown empty, not as "None" (a table without a business date, a load
+    without a mapping or a note)."""
+    return frame.with_columns(pl.col(pl.String).fill_null(""))
 
 
 # the load list, newest first: which file (by its own name), its hash, who loaded it (by

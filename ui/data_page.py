@@ -29,6 +29,7 @@ from ui.widgets import downloads, literal
 
 OUTCOME = "data_upload_outcome"  # session key of the last load's outcome
 NO_MAPPING = "(columns already named as the canonical ones)"
+LISTED = 5  # rejected rows whose reasons the result lists as text above the grid
 
 # the rejected rows' headers, on screen and in the downloads
 REJECT_HEADERS = {
@@ -40,6 +41,8 @@ REJECT_HEADERS = {
     "reason": "Reason",
     "values": "Values in the file",
 }
+# what a person reads first: where (row, column) and why, then the values, the load last
+REJECT_ORDER = ["row_number", "columns", "reason", "values", "file_name", "load_id", "table_name"]
 
 
 @dataclass
@@ -229,7 +232,13 @@ def show_outcome(ctx: Context, outcome: Outcome) -> None:
         st.warning(warning)
     if outcome.reject_loads:
         frames = [cached(rejected_rows, ctx, load_id) for load_id in outcome.reject_loads]
-        show_rejects(pl.concat(frames), f"rejected_rows_{Path(outcome.file_name).stem}", "last")
+        rejects = pl.concat(frames)
+        # the first reasons as text, whole (a grid cuts long ones), then every row in a grid
+        listed = rejects.head(LISTED)
+        st.markdown("\n".join(f"- {literal(reason)}" for reason in listed["reason"]))
+        if rejects.height > LISTED:
+            st.caption(f"The first {LISTED} of {rejects.height:,}; all of them below.")
+        show_rejects(rejects, f"rejected_rows_{Path(outcome.file_name).stem}", "last")
     with st.expander("Load report"):
         st.code(outcome.report_text, language=None)
 
@@ -240,13 +249,17 @@ def show_rejects(rejects: pl.DataFrame, name: str, key: str) -> None:
         rejects,
         hide_index=True,
         width="stretch",
+        column_order=REJECT_ORDER,
         column_config={
-            "load_id": st.column_config.NumberColumn(REJECT_HEADERS["load_id"], format="%d"),
+            "load_id": st.column_config.NumberColumn(
+                REJECT_HEADERS["load_id"], format="%d", width="small"
+            ),
             "table_name": REJECT_HEADERS["table_name"],
             "file_name": REJECT_HEADERS["file_name"],
             "row_number": st.column_config.NumberColumn(
                 REJECT_HEADERS["row_number"],
                 format="%d",
+                width="small",
                 help="Data rows counted from 1 (the header is not a row); the reason also "
                 "gives the line in the file",
             ),
