@@ -96,3 +96,18 @@ def test_sam_uploads_a_file_with_a_bad_row_and_sees_what_happened(page, app_url,
     rejected = visible_panel_cells(page)
     assert REASON in rejected, rejected
     assert page.evaluate("window.__same_page === true")  # no reload happened
+
+
+def test_a_viewer_sees_the_upload_form_disabled_with_the_reason(page, app_url):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(acting_url(f"{app_url}/data", "lee.chen@example.org"))
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_rendered(page)
+    page.get_by_role("tab", name="Upload a file").click()
+    expect_text(page, "Lee Chen (operations, viewer) may not load data")
+    page.get_by_role("button", name="Load the file").wait_for(timeout=30_000)
+    wait_rendered(page)
+    page.screenshot(path=str(SHOTS / "viewer_upload.png"))
+    assert page.get_by_role("button", name="Load the file").is_disabled()
+    assert page.locator('[data-testid="stFileUploaderDropzoneInput"]').is_disabled()
+    assert problems(page) == []
