@@ -161,7 +161,7 @@ def _load(ctx: Context, table: str, upload, mapping: str | None) -> Outcome:
                     table,
                     [path],
                     mapping=mapping,
-                    progress=status.write,
+                    progress=lambda message: status.write(literal(message)),
                     file_names=[upload.name],
                     identity_mode=ctx.identity_mode,
                 )
@@ -169,17 +169,17 @@ def _load(ctx: Context, table: str, upload, mapping: str | None) -> Outcome:
             status.update(label="Not allowed", state="error")
             outcome.problem = str(exc)
         except (LoadRefused, MappingError, StoreError) as exc:
-            status.update(label=f"Refused: {upload.name}", state="error")
+            status.update(label=f"Refused: {literal(upload.name)}", state="error")
             outcome.problem = f"Refused, nothing was loaded: {exc}"
         except OSError as exc:  # the upload could not be kept in a temporary folder
-            status.update(label=f"Refused: {upload.name}", state="error")
+            status.update(label=f"Refused: {literal(upload.name)}", state="error")
             outcome.problem = (
                 "Refused, nothing was loaded: the uploaded file could not be kept in "
                 f"{tempfile.gettempdir()} ({exc.strerror or exc}); free some space there "
                 "and try again."
             )
         else:
-            status.update(label=f"Loaded: {upload.name}", state="complete", expanded=False)
+            status.update(label=f"Loaded: {literal(upload.name)}", state="complete", expanded=False)
             _fill(outcome, report)
             st.cache_data.clear()
     return outcome
@@ -190,8 +190,8 @@ def _fill(outcome: Outcome, report: LoadReport) -> None:
         FileOutcome(f.name, f.status, f.rows_loaded, f.rows_rejected, f.load_id, f.previous_load_id)
         for f in report.files
     ]
-    outcome.warnings = [
-        f"{f.name}: {note}"
+    outcome.warnings = [  # shown as markdown: the file's name and notes escaped
+        literal(f"{f.name}: {note}")
         for f in report.files
         for note in (f.verdicts_ignored, f.pending_note)
         if note
@@ -204,13 +204,15 @@ def rows(n: int) -> str:
 
 
 def file_summary(f: FileOutcome, table: str) -> str:
-    """'invoices_2026-11.csv: 412 rows loaded into invoices, 3 rejected.'"""
+    """'invoices_2026-11.csv: 412 rows loaded into invoices, 3 rejected.' (markdown: the
+    file's name escaped)."""
+    name = literal(f.name)
     if f.status == UNCHANGED:
         return (
-            f"{f.name}: nothing loaded, these exact contents were loaded before (load "
+            f"{name}: nothing loaded, these exact contents were loaded before (load "
             f"#{f.previous_load_id}). Correct the file and load it again to replace its rows."
         )
-    head = f"{f.name}: {rows(f.rows_loaded)} loaded into {table}, {f.rows_rejected:,} rejected"
+    head = f"{name}: {rows(f.rows_loaded)} loaded into {table}, {f.rows_rejected:,} rejected"
     if not f.rows_rejected:
         return head + "."
     return head + (
@@ -221,9 +223,9 @@ def file_summary(f: FileOutcome, table: str) -> str:
 
 def show_outcome(ctx: Context, outcome: Outcome) -> None:
     """The last load's result: refused (why), or per file the counts and its rejected rows."""
-    st.subheader(f"Last load: {outcome.file_name}")
-    if outcome.problem:
-        st.error(outcome.problem)
+    st.subheader(f"Last load: {literal(outcome.file_name)}")
+    if outcome.problem:  # it quotes the file's name and values: escaped, shown as typed
+        st.error(literal(outcome.problem))
         return
     for f in outcome.files:
         say = st.warning if f.rows_rejected else st.info if f.status == UNCHANGED else st.success

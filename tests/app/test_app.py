@@ -113,7 +113,7 @@ def test_data_page_upload_loads_a_file(store, tmp_path):
     assert not at.exception
     # issue 15: the result says what happened, the rejected row among it (was "Loaded")
     assert [w.value for w in at.warning][0].startswith(
-        "rates.csv: 1 row loaded into fx_rates, 1 rejected."
+        "rates\\.csv: 1 row loaded into fx_rates, 1 rejected."  # the name escaped, as typed
     ), [e.value for e in at.error]
     with store.read() as con:
         assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 3

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi.store.schema import TABLES
 from kpi.workflows.initiatives import get_initiative
+from ui.widgets import literal  # the page escapes the file's name and values: shown as typed
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "data.py")
@@ -52,8 +53,10 @@ def test_procurement_uploads_initiatives_the_verdict_is_ignored_and_the_file_lis
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert [w.value for w in at.warning] == [
-        "June initiatives.csv: finance_status ignored for 1 row: finance gives verdicts on "
-        "the Savings page"
+        literal(
+            "June initiatives.csv: finance_status ignored for 1 row: finance gives verdicts on "
+            "the Savings page"
+        )
     ]
     assert get_initiative(store, "SI-2026-0100").finance_status == "pending"
     at.run()  # the load list, read again
@@ -99,7 +102,8 @@ def test_an_upload_with_a_bad_row_shows_the_reject_its_reason_and_the_files_own_
     assert not at.error, [e.value for e in at.error]
     result = at.tabs[2]
     assert [w.value for w in result.warning] == [
-        "invoices_2026-11.csv: 2 rows loaded into invoices, 1 rejected. The rejected rows are "
+        literal("invoices_2026-11.csv") + ": 2 rows loaded into invoices, 1 rejected. The "
+        "rejected rows are "
         "below with their reasons; correct them in the file and load it again (rows with the "
         "same key are replaced)."
     ]
@@ -132,7 +136,9 @@ def test_an_upload_with_a_bad_row_shows_the_reject_its_reason_and_the_files_own_
         in at.selectbox(key="reject_load").options
     )
     at.run()  # any later rerun: the result stays in view
-    assert [w.value for w in at.tabs[2].warning][0].startswith("invoices_2026-11.csv: 2 rows")
+    assert [w.value for w in at.tabs[2].warning][0].startswith(
+        literal("invoices_2026-11.csv") + ": 2 rows"
+    )
 
 
 def test_the_rejected_rows_view_follows_each_load_of_the_session(store):
@@ -160,8 +166,11 @@ def test_a_file_refused_whole_is_named_as_uploaded_with_the_line_and_column(stor
     at = page(FINANCE)
     upload(at, "invoices", "invoices_short.csv", "invoice_id,supplier_id\nN-1,S1\n")
     assert [e.value for e in at.error] == [
-        "Refused, nothing was loaded: invoices_short.csv, header (line 1): missing required "
-        "columns invoice_date, amount, currency; columns found: 'invoice_id', 'supplier_id'"
+        literal(
+            "Refused, nothing was loaded: invoices_short.csv, header (line 1): missing "
+            "required columns invoice_date, amount, currency; columns found: 'invoice_id', "
+            "'supplier_id'"
+        )
     ]
     assert "**No loads yet.**" in at.tabs[0].info[0].value  # nothing of the file landed
     assert "/tmp" not in at.error[0].value
