@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from kpi.store.database import Store
@@ -17,15 +19,68 @@ from kpi.store.views import view_catalog
 
 
 def load_history(store: Store) -> pl.DataFrame:
-    """Every load, newest first, with rows in / loaded / rejected."""
+    """Every load, newest first, with rows in / loaded / rejected; `file_name` is the file's
+    own name (an upload's name as the person gave it, not the server's temporary copy)."""
     with store.read() as con:
-        return fetch_frame(con, LOAD_HISTORY)
+        return _own_names(fetch_frame(con, LOAD_HISTORY))
 
 
 def rejected_rows(store: Store, load_id: int | None = None, limit: int = 10_000) -> pl.DataFrame:
-    """Rejected rows with their row number and reason (of one load, or of all)."""
+    """Rejected rows, newest load first, each with the file's own name, its row number, the
+    columns at fault, the reason and the values as the file held them (of one load, or all).
+    """
     with store.read() as con:
-        return fetch_frame(con, REJECTS, {"load_id": load_id, "limit": limit})
+        frame = _own_names(fetch_frame(con, REJECTS, {"load_id": load_id, "limit": limit}))
+    at_fault = [
+        _columns_at_fault(reason, table)
+        for reason, table in zip(frame["reason"], frame["table_name"], strict=True)
+    ]
+    values = [_values(raw) for raw in frame["raw_row"]]
+    return frame.select(
+        "load_id",
+        "table_name",
+        "file_name",
+        "row_number",
+        pl.Series("columns", at_fault, dtype=pl.String),
+        "reason",
+        pl.Series("values", values, dtype=pl.String),
+    )
+
+
+def _own_names(frame: pl.DataFrame) -> pl.DataFrame:
+    """`file_name` filled for loads recorded before the store kept it: the path's last part."""
+    last_part = pl.col("source").str.extract(r"([^/\\]+)$")
+    if "file_name" not in frame.columns:
+        return frame.with_columns(last_part.alias("file_name"))
+    return frame.with_columns(pl.col("file_name").fill_null(last_part))
+
+
+def _columns_at_fault(reason: str, table: str) -> str:
+    """The table columns a reject's reason names, in its order: every problem in a reason
+    ("row 2 (line 3): invoice_date '2026-02-30' is not a date; ...") starts with its column;
+    a duplicate names the table's key."""
+    spec = TABLES.get(table)
+    if spec is None:
+        return ""
+    found: list[str] = []
+    for problem in reason.partition(": ")[2].split("; "):
+        first = problem.split(" ", 1)[0]
+        named = list(spec.key) if problem.startswith("duplicate of row") else [first]
+        found += [c for c in named if c in spec.column_names and c not in found]
+    return ", ".join(found)
+
+
+def _values(raw_row: str | None) -> str:
+    """The rejected row as the file held it, "column: value" by column ("" for a blank)."""
+    if not raw_row:
+        return ""
+    try:
+        row = json.loads(raw_row)
+    except ValueError:  # kept as text when it is not the JSON object the loader writes
+        return raw_row
+    if not isinstance(row, dict):
+        return raw_row
+    return " · ".join(f"{k}: {'' if v is None else v}" for k, v in row.items())
 
 
 def freshness(store: Store) -> pl.DataFrame:

@@ -98,7 +98,8 @@ def load_file(
         [
             load_id,
             spec.name,
-            str(source.path),
+            # an upload's path is a temporary copy gone after the load: its own name instead
+            result.file_name or str(source.path),
             source.content_hash,
             mapping.name if mapping else None,
             result.rows_in,

@@ -38,13 +38,35 @@ def load_upload(
             f"The app could not tell how {person.label} was identified ('{identity_mode}'); "
             "nothing was loaded: sign in again or use local mode."
         )
-    check_files(files, error=LoadRefused)
-    return load_files(
-        store,
-        table,
-        list(files),
-        mapping=mapping,
-        progress=progress,
-        loader=Loader.of(person, identity_mode),
-        file_names=list(file_names) if file_names is not None else None,
+    names = list(file_names) if file_names is not None else None
+    own = _own_names(files, names)
+    say = progress or (lambda _message: None)
+    try:
+        check_files(files, error=LoadRefused)
+        return load_files(
+            store,
+            table,
+            list(files),
+            mapping=mapping,
+            progress=lambda message: say(own(message)),
+            loader=Loader.of(person, identity_mode),
+            file_names=names,
+        )
+    except LoadRefused as exc:  # the refusal names the file as the person knows it
+        raise LoadRefused(own(str(exc))) from exc
+
+
+def _own_names(files: Sequence[Path], names: Sequence[str] | None) -> Callable[[str], str]:
+    """A message with each temporary copy's path replaced by the uploaded file's own name:
+    the person never chose, and cannot find, /tmp/tmpab12/invoices.csv."""
+    pairs = sorted(
+        zip((str(f) for f in files), names or [], strict=False),
+        key=lambda pair: -len(pair[0]),  # a longer path first, should one contain another
     )
+
+    def rename(message: str) -> str:
+        for path, name in pairs:
+            message = message.replace(path, name)
+        return message
+
+    return rename

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi.store.schema import TABLES
 from kpi.workflows.initiatives import get_initiative
+from ui.widgets import literal  # the page escapes the file's name and values: shown as typed
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "data.py")
@@ -52,8 +53,10 @@ def test_procurement_uploads_initiatives_the_verdict_is_ignored_and_the_file_lis
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert [w.value for w in at.warning] == [
-        "June initiatives.csv: finance_status ignored for 1 row: finance gives verdicts on "
-        "the Savings page"
+        literal(
+            "June initiatives.csv: finance_status ignored for 1 row: finance gives verdicts on "
+            "the Savings page"
+        )
     ]
     assert get_initiative(store, "SI-2026-0100").finance_status == "pending"
     at.run()  # the load list, read again
@@ -65,3 +68,133 @@ def test_procurement_uploads_initiatives_the_verdict_is_ignored_and_the_file_lis
         "local",
     )
     assert len(row["short_hash"]) == 12 and row["content_hash"].startswith(row["short_hash"])
+
+
+# ---- what an upload says (issue 15, point 4) ------------------------------------------------
+
+VIEWER = "Lee Chen (operations, viewer)"
+# two good invoice lines and one with 30 February (the third data row, line 4 of the file)
+INVOICES = (
+    "invoice_id,invoice_line,supplier_id,invoice_date,due_date,item_id,quantity,unit_price,"
+    "amount,currency\n"
+    "N-1,1,S1,2026-05-02,2026-06-01,I1,10,10.00,100.00,EUR\n"
+    "N-2,1,S1,2026-05-30,2026-06-29,I1,5,10.00,50.00,EUR\n"
+    "N-3,1,S1,2026-02-30,2026-04-01,I1,1,10.00,10.00,EUR\n"
+)
+REASON = "row 3 (line 4): invoice_date '2026-02-30' is not a date (expected YYYY-MM-DD)"
+
+
+def upload(at: AppTest, table: str, name: str, content: str) -> AppTest:
+    at.selectbox(key="up_table").set_value(table).run()
+    at.file_uploader(key="up_file").upload(name, content.encode(), "text/csv")
+    at.run()
+    at.button(key="up_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_an_upload_with_a_bad_row_shows_the_reject_its_reason_and_the_files_own_name(store):
+    at = page(FINANCE)
+    assert [i.value for i in at.tabs[1].info] == [
+        "**No loads yet.** Rejected rows appear here after a load."
+    ]
+    upload(at, "invoices", "invoices_2026-11.csv", INVOICES)
+    assert not at.error, [e.value for e in at.error]
+    result = at.tabs[2]
+    assert [w.value for w in result.warning] == [
+        literal("invoices_2026-11.csv") + ": 2 rows loaded into invoices, 1 rejected. The "
+        "rejected rows are "
+        "below with their reasons; correct them in the file and load it again (rows with the "
+        "same key are replaced)."
+    ]
+    (shown,) = [d.value for d in result.dataframe]
+    assert shown.to_dict("records") == [
+        {
+            "load_id": 1,  # the hand fixture is built without load records
+            "table_name": "invoices",
+            "file_name": "invoices_2026-11.csv",
+            "row_number": 3,
+            "columns": "invoice_date",
+            "reason": REASON,
+            "values": "invoice_id: N-3 · invoice_line: 1 · supplier_id: S1 · invoice_date: "
+            "2026-02-30 · due_date: 2026-04-01 · item_id: I1 · quantity: 1 · unit_price: "
+            "10.00 · amount: 10.00 · currency: EUR",
+        }
+    ]
+    # the same run, no reload: the load list and the Rejected rows tab already hold the load
+    loads = at.tabs[0].dataframe[1].value
+    newest = loads.iloc[0]
+    assert (newest["file_name"], newest["source"], newest["loaded_by_name"]) == (
+        "invoices_2026-11.csv",
+        "invoices_2026-11.csv",
+        "Sam Okafor",
+    )
+    assert (newest["rows_in"], newest["rows_loaded"], newest["rows_rejected"]) == (3, 2, 1)
+    assert [r["reason"] for r in at.tabs[1].dataframe[0].value.to_dict("records")] == [REASON]
+    assert (
+        "#1 invoices_2026-11.csv into invoices (1 rejected)"
+        in at.selectbox(key="reject_load").options
+    )
+    at.run()  # any later rerun: the result stays in view
+    assert [w.value for w in at.tabs[2].warning][0].startswith(
+        literal("invoices_2026-11.csv") + ": 2 rows"
+    )
+
+
+def test_the_rejected_rows_view_follows_each_load_of_the_session(store):
+    at = page(FINANCE)
+    upload(at, "invoices", "invoices_2026-11.csv", INVOICES)
+    assert len(at.tabs[1].dataframe[0].value) == 1
+    second = INVOICES.replace("N-", "M-").replace("2026-05-02", "2026-05-32")
+    upload(at, "invoices", "invoices_2026-12.csv", second)
+    rejected = at.tabs[1].dataframe[0].value  # all loads, newest first
+    assert list(zip(rejected["file_name"], rejected["row_number"], strict=True)) == [
+        ("invoices_2026-12.csv", 1),
+        ("invoices_2026-12.csv", 3),
+        ("invoices_2026-11.csv", 3),
+    ]
+    assert rejected["reason"][0] == (
+        "row 1 (line 2): invoice_date '2026-05-32' is not a date (expected YYYY-MM-DD)"
+    )
+    assert at.tabs[0].dataframe[1].value["file_name"].tolist()[:2] == [
+        "invoices_2026-12.csv",
+        "invoices_2026-11.csv",
+    ]
+
+
+def test_a_file_refused_whole_is_named_as_uploaded_with_the_line_and_column(store):
+    at = page(FINANCE)
+    upload(at, "invoices", "invoices_short.csv", "invoice_id,supplier_id\nN-1,S1\n")
+    assert [e.value for e in at.error] == [
+        literal(
+            "Refused, nothing was loaded: invoices_short.csv, header (line 1): missing "
+            "required columns invoice_date, amount, currency; columns found: 'invoice_id', "
+            "'supplier_id'"
+        )
+    ]
+    assert "**No loads yet.**" in at.tabs[0].info[0].value  # nothing of the file landed
+    assert "/tmp" not in at.error[0].value
+
+
+def test_a_viewer_sees_the_upload_form_disabled_with_the_reason(store):
+    at = page(VIEWER)
+    assert [i.value for i in at.tabs[2].info] == [
+        "Lee Chen (operations, viewer) may not load data: finance and procurement members "
+        "and the CFO load files (the price outlook and savings initiatives: procurement "
+        "members and the CFO). Ask one of them to load the file."
+    ]
+    assert at.selectbox(key="up_table").disabled
+    assert at.selectbox(key="up_mapping").disabled
+    assert at.button(key="up_go").disabled
+    assert at.file_uploader(key="up_file").proto.disabled
+
+
+def test_nobody_chosen_is_told_to_choose_who_acts(store):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [i.value for i in at.tabs[2].info] == [
+        'Nobody is chosen: choose who you act as ("Acting as") in the sidebar to load a '
+        "file; finance and procurement members and the CFO may."
+    ]
+    assert at.button(key="up_go").disabled

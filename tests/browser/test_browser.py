@@ -96,7 +96,8 @@ def test_data_page_shows_loads_and_uploads_a_file(page, app_url, tmp_path):
     page.get_by_role("button", name="Load the file").click()
     page.wait_for_timeout(3000)
     page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))
-    page.get_by_text("Loaded. The dashboard now shows the new data.").wait_for(timeout=60_000)
+    # issue 15: the result names the file and counts its rows (was "Loaded. The dashboard ...")
+    page.get_by_text("rates.csv: 1 row loaded into fx_rates, 1 rejected").wait_for(timeout=60_000)
     body = page.inner_text("body")
     assert "rates.csv" in body
     page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))

@@ -319,7 +319,7 @@ def test_the_app_records_the_person_the_file_name_the_hash_and_the_mode(store, t
     (row,) = loads(store)
     assert row == {
         "table_name": "fx_rates",
-        "source": str(path),
+        "source": "May rates.csv",  # not the temporary copy's path: it is gone after the load
         "file_name": "May rates.csv",
         "content_hash": sha256(path),
         "loaded_by": "sam.okafor@example.org",

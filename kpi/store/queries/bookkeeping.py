@@ -24,8 +24,12 @@ SELECT load_id, table_name,
 FROM loads ORDER BY load_id DESC
 """
 
+# The file's own name (file_name) is picked like LOAD_HISTORY's: a store from before issue 13
+# lacks the column.
 REJECTS = """
-SELECT r.load_id, l.table_name, l.source, r.row_number, r.reason, r.raw_row
+SELECT r.load_id, l.table_name, l.source,
+       COLUMNS(lambda c: list_contains(['file_name'], c)),
+       r.row_number, r.reason, r.raw_row
 FROM rejects r JOIN loads l USING (load_id)
 WHERE ($load_id IS NULL OR r.load_id = $load_id)
 ORDER BY r.load_id DESC, r.row_number
