@@ -105,7 +105,7 @@ def time_zone() -> str:
 
 def _for_people(frame: pl.DataFrame) -> pl.DataFrame:
     """People by name and moments as text in the configured zone (format_time), the one
-    rule for tables and downloads alike."""
+    rule for tables and downloads alike; a datetime column of whole days shows dates."""
     people = known_people()
     who = [c for c, t in frame.schema.items() if _is_who(c) and t == pl.String]
     zone = time_zone()
@@ -116,10 +116,19 @@ def _for_people(frame: pl.DataFrame) -> pl.DataFrame:
             for c in who
         ),
         *(
-            pl.col(c).map_elements(lambda m: format_time(m, zone), return_dtype=pl.String)
+            pl.col(c).dt.date().cast(pl.String)
+            if _days_only(frame[c])
+            else pl.col(c).map_elements(lambda m: format_time(m, zone), return_dtype=pl.String)
             for c in moments
         ),
     )
+
+
+def _days_only(column: pl.Series) -> bool:
+    """A datetime column that holds days (every value at midnight: a month's or a day's
+    start), shown as dates: moving it into a zone would show a time nobody recorded."""
+    values = column.drop_nulls()
+    return not values.is_empty() and bool((values.dt.truncate("1d") == values).all())
 
 
 def named(frame: pl.DataFrame) -> pl.DataFrame:

@@ -189,6 +189,8 @@ def header(column: str) -> str:
     spaces was written for people and is kept."""
     if column in HEADER_WORDS:
         return HEADER_WORDS[column]
+    if column.endswith("_pct") and column != column[-4:]:  # -5 means -5 %: marked like one
+        return header(column[:-4]) + PERCENT_MARK
     if column != column.lower() or " " in column or not column:
         return column
     words = [w for w in column.split("_") if w]
@@ -223,7 +225,7 @@ STATUS_WORDS = {
     "❌": "No",
     "✖": "No",
 }
-_STATUS_COLUMN = re.compile(r"(^|_)(status|state|stage|flag|rag|verdict|outcome|result)$")
+_STATUS_COLUMN = re.compile(r"(^|_)(status|state|stage|kind|flag|rag|verdict|outcome|result)$")
 _CODE = re.compile(r"^[a-z]+(_[a-z]+)+$")
 _LEADING_SIGNS = re.compile(r"^[^\w\s(\[]+\s+(?=\w)")  # "● On target" → "On target"
 

@@ -196,6 +196,7 @@ def test_named_shows_people_by_name_times_in_the_zone_and_empty_text_empty(peopl
             "decided_at": [datetime(2026, 12, 1, 13, 3), None],
             "note": [None, "x"],
             "amount": [None, 1.5],
+            "month": [datetime(2026, 7, 1), datetime(2026, 8, 1)],  # days, not moments
         }
     )
     assert named(log).to_dict(as_series=False) == {
@@ -204,6 +205,7 @@ def test_named_shows_people_by_name_times_in_the_zone_and_empty_text_empty(peopl
         "decided_at": ["2026-12-01 14:03 CET", ""],
         "note": ["", "x"],
         "amount": [None, 1.5],  # an empty number already shows empty: it stays a number
+        "month": ["2026-07-01", "2026-08-01"],  # never "2026-07-01 02:00 CEST"
     }
 
 
