@@ -20,6 +20,7 @@ from kpi.core.output import (
     for_spreadsheet,
     header,
     is_percent,
+    named_periods,
     to_csv_bytes,
     to_xlsx_bytes,
 )
@@ -185,8 +186,12 @@ def scope_lines(scope: Scope | None, name: str) -> list[tuple[str, str]]:
     zone = time_zone()
     lines = [("Table", name.replace("_", " "))]
     if scope is not None:
+        own = named_periods(name)
+        if own:  # the table is of its own period(s): say them, and the sidebar's range apart
+            lines.append(("Period", " to ".join(dict.fromkeys(own))))
         if scope.start and scope.end:
-            lines.append(("Periods", f"{_period_text(scope)} ({scope.start} to {scope.end})"))
+            what = "Sidebar periods" if own else "Periods"
+            lines.append((what, f"{_period_text(scope)} ({scope.start} to {scope.end})"))
         chosen = dict(scope.filters)
         for column in (
             "cost_centre",

@@ -301,13 +301,26 @@ def file_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-._")[:60]
 
 
+# Period labels (kpi.core.periods): FY2026, FY2026-Q3, 2026-03.
+_PERIOD_LABEL = re.compile(r"(?<![A-Za-z0-9])(FY\d{4}(?:-Q[1-4])?|\d{4}-\d{2})(?![0-9])")
+
+
+def named_periods(text: str) -> list[str]:
+    """The period labels a table's name already holds ("scorecard_FY2026-Q3")."""
+    return _PERIOD_LABEL.findall(text)
+
+
 def download_name(name: str, parts: Sequence[str] = ()) -> str:
     """`name` and the scope's parts it does not already say, joined by '_':
-    scorecard_FY2026-Q3 + (FY2026-Q3, EUR, category-IT) → scorecard_FY2026-Q3_EUR_category-IT."""
+    scorecard_FY2026-Q3 + (FY2025-Q4_FY2026-Q3, EUR, category-IT) →
+    scorecard_FY2026-Q3_EUR_category-IT (a name that says its period keeps it alone)."""
     shown = [file_part(name) or "table"]
     for part in parts:
         part = file_part(part)
         said = set("_".join(shown).split("_"))
-        if part and not set(part.split("_")) <= said:
-            shown.append(part)
+        if not part or set(part.split("_")) <= said:
+            continue
+        if named_periods(name) and named_periods(part):  # the table's own period wins
+            continue
+        shown.append(part)
     return "_".join(shown)[:180]

@@ -65,7 +65,8 @@ def test_overview_downloads_say_their_scope_and_statuses_in_words(store, files):
     lines = {r[0].value: r[1].value for r in scope.iter_rows()}
     assert lines["Category"] == "IT hardware"
     assert lines["Cost centre"] == "all (cost centre not filtered)"
-    assert lines["Periods"] == "FY2026-Q1 (2026-01-01 to 2026-03-31)"
+    assert lines["Period"] == "FY2026-Q1"  # the scorecard's quarter, which its name says
+    assert lines["Sidebar periods"] == "FY2026-Q1 (2026-01-01 to 2026-03-31)"
     assert lines["Currency"] == "EUR"
 
 

@@ -170,6 +170,11 @@ def test_file_names_carry_the_scope_once() -> None:
         download_name("savings_initiatives", ["FY2025-Q4_FY2026-Q3", "USD", "cost-centre-CC 1"])
         == "savings_initiatives_FY2025-Q4_FY2026-Q3_USD_cost-centre-CC-1"
     )
+    # a table of its own period keeps it alone: the sidebar's range is not added
+    assert (
+        download_name("scorecard_FY2026-Q3", ["FY2024-Q4_FY2026-Q3", "EUR"])
+        == "scorecard_FY2026-Q3_EUR"
+    )
     assert download_name("../a/b", []) == "a-b"  # never a path
 
 
