@@ -161,7 +161,7 @@ def table_columns(frame: pl.DataFrame, percent: tuple[str, ...] = PERCENT_SUFFIX
     return config
 
 
-def table(
+def show_table(
     frame: pl.DataFrame,
     *,
     column_config: dict | None = None,

@@ -290,3 +290,44 @@ def test_the_download_buttons_hand_out_files_named_by_scope(people, monkeypatch)
     assert {r[0].value: r[1].value for r in unscoped["Scope"].iter_rows()}["Scope"] == (
         "the whole table (the sidebar's filters do not apply to it)"
     )
+
+
+def test_show_table_draws_named_values_under_worded_headers(people) -> None:
+    """One call for a page's table: values for people, headers in words, the page's own
+    column settings winning."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        from datetime import datetime
+
+        import polars as pl
+        import streamlit as st
+
+        from ui.widgets import show_table
+
+        log = pl.DataFrame(
+            {
+                "decided_by": ["sam.okafor@example.org"],
+                "decided_at": [datetime(2026, 1, 15, 9, 30)],
+                "po_rate": [0.5],
+                "note": [None],
+            },
+            schema_overrides={"note": pl.String},
+        )
+        show_table(log, column_config={"note": st.column_config.TextColumn("Why")})
+
+    at = AppTest.from_function(page, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = at.dataframe
+    assert table.value.to_dict("list") == {
+        "decided_by": ["Sam Okafor"],
+        "decided_at": ["2026-01-15 10:30 CET"],
+        "po_rate": [0.5],
+        "note": [""],
+    }
+    labels = {c: v.get("label") for c, v in json.loads(table.proto.columns).items()}
+    assert labels["decided_by"] == "Decided by" and labels["decided_at"] == "Decided at"
+    assert labels["po_rate"] == "PO rate" and labels["note"] == "Why"
