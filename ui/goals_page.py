@@ -288,9 +288,7 @@ def decision_log_tab(m: Meeting) -> None:
             width="stretch",
             key="goals_decisions",
             column_config={
-                "decided_at": st.column_config.DatetimeColumn(
-                    "Decided (UTC)", format="YYYY-MM-DD HH:mm"
-                ),
+                "decided_at": "Decided",  # named(): in settings.timezone, the zone named
                 "rationale": st.column_config.TextColumn("Rationale", width="large"),
             },
         )

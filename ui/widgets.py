@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import streamlit as st
 import yaml
 
-from kpi.core.formatting import format_value
-from kpi.core.output import to_csv_bytes, to_xlsx_bytes
+from kpi.core import periods
+from kpi.core.formatting import format_time, format_value
+from kpi.core.output import (
+    PERCENT_MARK,
+    PERCENT_SUFFIXES,
+    download_name,
+    for_spreadsheet,
+    header,
+    is_percent,
+    named_periods,
+    to_csv_bytes,
+    to_xlsx_bytes,
+)
 from kpi.core.people import Person, display_name, load_people
-from kpi.core.scope import Scope, ignored_text
-from kpi.core.settings import config_dir
+from kpi.core.scope import FILTER_NAMES, Scope, ignored_text
+from kpi.core.settings import FiscalCalendar, SettingsError, config_dir, load_settings
 from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
@@ -32,18 +44,31 @@ def literal(text: object) -> str:
 
 
 # Columns that record who did something (an e-mail address): pages and downloads show the
-# person's name from people.yaml instead (issue 15: people by name, not e-mail).
+# person's name from people.yaml instead (issue 15: people by name, not e-mail). Any other
+# column whose name ends in "_by" is one too (created_by, signed_by, ...).
 WHO_COLUMNS = (
     "who",
     "by",
     "owner",
+    "person",
+    "signer",
+    "author",
+    "reviewer",
+    "proposer",
+    "approver",
     "changed_by",
     "proposed_by",
     "finance_by",
     "procurement_by",
     "loaded_by",
     "decided_by",
+    "created_by",
+    "signed_by",
 )
+
+
+def _is_who(column: str) -> bool:
+    return column in WHO_COLUMNS or column.endswith("_by")
 
 
 @st.cache_data(show_spinner=False)
@@ -67,59 +92,192 @@ def person_name(who: object) -> str:
     return display_name(who, known_people())
 
 
-def named(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with every who-column (WHO_COLUMNS) showing names instead of addresses."""
+def time_zone() -> str:
+    """The zone tables show times in: settings.yaml's `timezone` (the page's context holds
+    the settings; a page without one reads the file; a broken file means UTC, named)."""
+    ctx = st.session_state.get("_ctx")
+    if ctx is not None:
+        return ctx.settings.timezone
+    try:
+        return load_settings().timezone
+    except SettingsError:
+        return "UTC"
+
+
+def _for_people(frame: pl.DataFrame) -> pl.DataFrame:
+    """People by name and moments as text in the configured zone (format_time), the one
+    rule for tables and downloads alike; a datetime column of whole days shows dates."""
     people = known_people()
-    columns = [c for c in WHO_COLUMNS if c in frame.columns and frame[c].dtype == pl.String]
+    who = [c for c, t in frame.schema.items() if _is_who(c) and t == pl.String]
+    zone = time_zone()
+    moments = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
     return frame.with_columns(
-        pl.col(c).replace({v: display_name(v, people) for v in frame[c].drop_nulls().unique()})
-        for c in columns
+        *(
+            pl.col(c).replace({v: display_name(v, people) for v in frame[c].drop_nulls().unique()})
+            for c in who
+        ),
+        *(
+            pl.col(c).dt.date().cast(pl.String)
+            if _days_only(frame[c])
+            else pl.col(c).map_elements(lambda m: format_time(m, zone), return_dtype=pl.String)
+            for c in moments
+        ),
     )
 
 
-PERCENT_SUFFIXES = ("share", "rate", "utilisation", "_to_date", "delivery", "on_time")
+def _days_only(column: pl.Series) -> bool:
+    """A datetime column that holds days (every value at midnight: a month's or a day's
+    start), shown as dates: moving it into a zone would show a time nobody recorded."""
+    values = column.drop_nulls()
+    return not values.is_empty() and bool((values.dt.truncate("1d") == values).all())
+
+
+def named(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` as a table shows it to people: every who-column (WHO_COLUMNS, any "_by")
+    by name instead of address, times in the configured zone with the zone named
+    ("2026-12-01 14:03 CET"), and empty text empty (st.dataframe writes "None" in a text
+    column; an empty number already shows empty). Column names stay: headers come from
+    `table_columns`, so a page's own column settings keep matching."""
+    shown = _for_people(frame)
+    return shown.with_columns(
+        pl.col(c).fill_null("") for c, t in shown.schema.items() if t == pl.String
+    )
 
 
 def table_columns(frame: pl.DataFrame, percent: tuple[str, ...] = PERCENT_SUFFIXES) -> dict:
-    """st.dataframe column settings every page shares: readable headers; money (DECIMAL)
-    with thousands separators and two decimals, negatives in brackets as finance reads
-    them; fractions whose name ends in one of `percent` as percentages."""
+    """st.dataframe column settings every page shares: headers in words (`header`: e.g.
+    supplier_id → "Supplier ID"); money (DECIMAL) with thousands separators and two
+    decimals, negatives in brackets as finance reads them; fractions whose name ends in
+    one of `percent` as percentages (92.10%)."""
     config: dict = {}
     for column, dtype in frame.schema.items():
-        label = column.replace("_", " ").capitalize()
+        label = header(column)
         if isinstance(dtype, pl.Decimal):
             config[column] = st.column_config.NumberColumn(label, format="accounting")
-        elif dtype == pl.Float64 and column.endswith(percent):
+        elif is_percent(column, dtype, percent):
             config[column] = st.column_config.NumberColumn(label, format="percent")
         else:
             config[column] = label
     return config
 
 
-def downloads(frame: pl.DataFrame, name: str, key: str) -> None:
-    """CSV and Excel downloads of exactly what a table shows, people by name (an e-mail
-    address never leaves the app in a download)."""
-    frame = named(frame)
+def show_table(
+    frame: pl.DataFrame,
+    *,
+    column_config: dict | None = None,
+    percent: tuple[str, ...] = PERCENT_SUFFIXES,
+    **options,
+):
+    """A table for people in one call: `named` values under `table_columns` headers (the
+    page's own `column_config` entries win), full width, no index. Returns what
+    st.dataframe returns (the selection when `on_select` is given)."""
+    options = {"hide_index": True, "width": "stretch", **options}
+    config = {**table_columns(frame, percent), **(column_config or {})}
+    return st.dataframe(named(frame), column_config=config, **options)
+
+
+# `downloads(..., scope=SIDEBAR)`: the scope the sidebar chose (the page's Context).
+SIDEBAR = "sidebar"
+
+
+def scope_lines(scope: Scope | None, name: str) -> list[tuple[str, str]]:
+    """What a download covers, line by line (the Excel copy's Scope sheet): the table, the
+    periods, each filter (or "all"), the currency, when and in which zone it was made."""
+    zone = time_zone()
+    lines = [("Table", name.replace("_", " "))]
+    if scope is not None:
+        own = named_periods(name)
+        if own:  # the table is of its own period(s): say them, and the sidebar's range apart
+            lines.append(("Period", " to ".join(dict.fromkeys(own))))
+        if scope.start and scope.end:
+            what = "Sidebar periods" if own else "Periods"
+            lines.append((what, f"{_period_text(scope)} ({scope.start} to {scope.end})"))
+        chosen = dict(scope.filters)
+        for column in (
+            "cost_centre",
+            "category",
+            *[c for c in chosen if c not in ("cost_centre", "category")],
+        ):
+            what = FILTER_NAMES.get(column, column.replace("_", " "))
+            values = chosen.get(column)
+            lines.append(
+                (what.capitalize(), ", ".join(values) if values else f"all ({what} not filtered)")
+            )
+        if scope.currency:
+            lines.append(("Currency", scope.currency))
+    else:
+        lines.append(("Scope", "the whole table (the sidebar's filters do not apply to it)"))
+    lines.append(("Downloaded", format_time(datetime.now(UTC), zone)))
+    lines.append(
+        ("Percentages", f"columns marked {PERCENT_MARK.strip()} hold percent: 92.1 means 92.1 %")
+    )
+    return lines
+
+
+def _period_text(scope: Scope) -> str:
+    """'FY2025-Q4 to FY2026-Q3' (fiscal quarters of the context's calendar)."""
+    ctx = st.session_state.get("_ctx")
+    cal = ctx.settings.fiscal if ctx is not None else FiscalCalendar()
+    first = periods.label(scope.start, "quarter", cal)
+    last = periods.label(scope.end, "quarter", cal)
+    return first if first == last else f"{first} to {last}"
+
+
+def _name_parts(scope: Scope | None) -> list[str]:
+    """The scope in a file name: periods, currency, then each filter (category-IT)."""
+    if scope is None:
+        return []
+    parts = []
+    if scope.start and scope.end:
+        parts.append(_period_text(scope).replace(" to ", "_"))
+    if scope.currency:
+        parts.append(scope.currency)
+    for column, values in scope.filters:
+        shown = "+".join(values) if len(values) <= 3 else f"{len(values)}-values"
+        parts.append(f"{column.replace('_', '-')}-{shown}")
+    return parts
+
+
+def downloads(
+    frame: pl.DataFrame,
+    name: str,
+    key: str,
+    scope: Scope | str | None = SIDEBAR,
+    percent: tuple[str, ...] = PERCENT_SUFFIXES,
+) -> None:
+    """CSV and Excel downloads of what a table shows, for a spreadsheet: people by name
+    (an e-mail address never leaves the app), times in the configured zone, headers in
+    words, statuses in words, percentages ×100 under a "(%)" header, exact amounts. The
+    file names carry the scope (periods, currency, filters); the Excel copy has a Scope
+    sheet saying it. `scope`: the sidebar's (default), the one the table honours, or None
+    for a table the sidebar does not filter (definitions, loads)."""
+    if scope == SIDEBAR:
+        ctx = st.session_state.get("_ctx")
+        scope = ctx.scope if ctx is not None else None
+    scope = scope if isinstance(scope, Scope) else None
+    sheet = for_spreadsheet(_for_people(frame), percent)
+    file = download_name(name, _name_parts(scope))
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         "⬇ CSV",
-        to_csv_bytes(frame),
-        file_name=f"{name}.csv",
+        to_csv_bytes(sheet),
+        file_name=f"{file}.csv",
         mime="text/csv",
         key=f"csv_{key}",
-        help="Comma-separated, UTF-8; opens in Excel",
+        help="Comma-separated, UTF-8; opens in Excel. The file name says the scope.",
     )
     try:
-        workbook = to_xlsx_bytes(frame, name)
+        workbook = to_xlsx_bytes(sheet, name, scope_lines(scope, name))
     except OSError:  # openpyxl writes temporary files: a full disk costs the Excel copy only
         right.caption("Excel unavailable: the temporary folder is full")
         return
     right.download_button(
         "⬇ Excel",
         workbook,
-        file_name=f"{name}.xlsx",
+        file_name=f"{file}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx_{key}",
+        help="The table, and a Scope sheet saying what it covers.",
     )
 
 
@@ -200,17 +358,19 @@ def chart_with_data(
     key: str,
     empty: tuple[str, str],
     table: pl.DataFrame | None = None,
+    scope: Scope | str | None = SIDEBAR,
 ) -> bool:
     """A chart of `frame` with its data (or `table`) and downloads in an expander below, or
-    the empty state (what is missing, what to do). True when the chart was drawn."""
+    the empty state (what is missing, what to do). True when the chart was drawn. `scope`:
+    what the chart honours, for the downloads (the sidebar's by default)."""
     if frame.is_empty():
         no_data(*empty)
         return False
     st.plotly_chart(figure(frame), key=f"c_{key}")
-    shown = named(frame if table is None else table)
+    data = frame if table is None else table
     with st.expander("Data"):
-        st.dataframe(shown, hide_index=True)
-        downloads(shown, name, key)
+        st.dataframe(named(data), hide_index=True, column_config=table_columns(data))
+        downloads(data, name, key, scope)
     return True
 
 

@@ -7,6 +7,8 @@ computed values stay numbers everywhere else.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 UNITS = ("currency", "percent", "days", "ratio", "count")
@@ -58,3 +60,15 @@ def format_delta(delta: float | None, unit: str, currency: str = "EUR") -> str:
 def delta_words(unit: str) -> str:
     """What a change of this unit is counted in, for a tile's help ('' when obvious)."""
     return "in percentage points (pp)" if unit == "percent" else ""
+
+
+def format_time(moment: datetime | None, zone: str = "UTC") -> str:
+    """A recorded moment (stored in UTC) as people read it: in the configured time zone,
+    to the minute, the zone named ("2026-12-01 14:03 CET"); '' for none. A moment without a
+    zone is read as UTC, because that is how the store keeps them."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -94,6 +95,9 @@ class Settings:
     # freshness (the overview): data whose last day falls in a month is stale once the month
     # after it has ended more than this many days ago (last day 30 Oct, 7: stale from 8 Dec)
     stale_after_days: int = 7
+    # the time zone (IANA name) in which tables and downloads show recorded moments, which
+    # the store keeps in UTC (loaded_at, decided_at, ...)
+    timezone: str = "Europe/Berlin"
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -205,6 +209,24 @@ def parse_po_exempt_categories(raw: object, where: str = "settings.yaml") -> tup
     return tuple(dict.fromkeys(names))
 
 
+def parse_timezone(raw: object, where: str = "settings.yaml") -> str:
+    """`timezone`: an IANA time-zone name such as Europe/Berlin (the default when unset);
+    anything else is refused with what to write, so no time is shown in a zone nobody meant."""
+    if raw is None:
+        return Settings.timezone
+    name = str(raw).strip() if isinstance(raw, str) else ""
+    try:
+        if name and name == name.strip("/") and ".." not in name:
+            ZoneInfo(name)
+            return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    raise SettingsError(
+        f"{where}: timezone must be an IANA time-zone name such as Europe/Berlin, "
+        f"Europe/London or America/New_York (the zone tables show times in), got {raw!r}"
+    )
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yaml; a missing file means the defaults, a bad value is refused by name."""
     path = path or config_dir() / "settings.yaml"
@@ -253,6 +275,7 @@ def load_settings(path: Path | None = None) -> Settings:
             "after the end of the month following the data's last day the overview still calls "
             f"the data fresh), got {stale_after!r}"
         )
+    timezone = parse_timezone(raw.get("timezone"), str(path))
     return Settings(
         FiscalCalendar(start, label),
         currency,
@@ -263,4 +286,5 @@ def load_settings(path: Path | None = None) -> Settings:
         po_exempt_categories=exempt,
         savings_window_months=window,
         stale_after_days=stale_after,
+        timezone=timezone,
     )

@@ -242,7 +242,8 @@ def test_tables_and_downloads_show_names_not_addresses(tmp_path: Path, monkeypat
         }
     )
     assert named(frame).to_dict(as_series=False) == {
-        "changed_by": ["Sam Okafor", "gone (not in people.yaml)", None],
+        # an empty text cell shows empty, not "None" (issue 15, tables for people)
+        "changed_by": ["Sam Okafor", "gone (not in people.yaml)", ""],
         "owner": ["finance", "Sam Okafor", "joint"],
         "reason": ["sam.okafor@example.org", "x", "y"],
     }
