@@ -69,7 +69,7 @@ def test_a_kpi_name_opens_its_definition_once(page, app_url):
     _click_first_kpi_name(page)
     dialog = page.locator(DIALOG)
     dialog.wait_for(timeout=30_000)
-    expect_text(page, "Finance reads it as")
+    expect_text(page, "Finance reads it as", timeout=120_000)
     assert "Total spend" in dialog.inner_text()
     assert "sum(amount)" in dialog.locator("pre").first.inner_text()
     assert first_name.get_attribute("aria-selected") == "true"
@@ -103,7 +103,7 @@ def test_a_kpi_name_opens_its_definition_once(page, app_url):
     # the same name clicked again opens it again (the click was unselected); Esc closes it
     _click_first_kpi_name(page)
     dialog.wait_for(timeout=30_000)
-    expect_text(page, "Finance reads it as")
+    expect_text(page, "Finance reads it as", timeout=120_000)
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden", timeout=30_000)
     _no_dialog_after_rerun(page)
@@ -124,7 +124,7 @@ def test_a_tile_definition_button_opens_once(page, app_url):
     page.get_by_role("button", name="Definition").first.click()
     dialog = page.locator(DIALOG)
     dialog.wait_for(timeout=30_000)
-    expect_text(page, "Finance reads it as")
+    expect_text(page, "Finance reads it as", timeout=120_000)
     page.wait_for_timeout(800)
     _shot(page, "5_spend_tile_definition")
     # a click outside the dialog closes it
