@@ -26,6 +26,7 @@ from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
+from ui.definition_dialog import asked, on_pick
 from ui.widgets import (
     chart_with_data,
     definition_dialog,
@@ -112,7 +113,7 @@ shown = for_display(card, ctx.currency)
 
 st.subheader("Scorecard")
 st.caption(
-    "Click a row to see the KPI's definition, both departments' readings and its trend. "
+    "Click a KPI's name to see its definition, both departments' readings and its trend. "
     + TARGETS_RULE
 )
 for theme, title in THEMES.items():
@@ -123,15 +124,20 @@ for theme, title in THEMES.items():
     columns = ["name", "Value", "Target", "Status", "Change", "trend", "owner", "Definition"]
     if active:
         columns.append("filters_ignored")
-    event = st.dataframe(
+    table = f"score_{theme}"
+    # a click (on a name, a definition status or a row's tick) asks for the dialog once;
+    # the selection it leaves behind never reopens it (ui/definition_dialog.py)
+    st.dataframe(
         part.select(columns),
         hide_index=True,
         width="stretch",
-        on_select="rerun",
-        selection_mode="single-row",
-        key=f"score_{theme}",
+        on_select=on_pick(table, part["id"].to_list()),
+        selection_mode=["single-row", "single-cell"],
+        key=table,
         column_config={
-            "name": st.column_config.TextColumn("KPI", width="medium"),
+            "name": st.column_config.TextColumn(
+                "KPI", width="medium", help="Click a KPI's name to see its definition"
+            ),
             "trend": st.column_config.LineChartColumn("Last 8 quarters", width="small"),
             "owner": "Owner",
             "filters_ignored": st.column_config.TextColumn(
@@ -140,15 +146,14 @@ for theme, title in THEMES.items():
             ),
         },
     )
-    rows = event.selection.rows if event and event.selection else []
-    if rows:
-        kpi_id = part["id"][rows[0]]
-        kpi = next(k for k in ctx.definitions if k.id == kpi_id)
-        definition_dialog(
-            kpi,
-            cached(_trend, ctx, ctx.scope, DEFINITIONS, kpi_id),
-            ctx.currency,
-        )
+picked = asked()
+picked_kpi = next((k for k in ctx.definitions if k.id == picked), None)
+if picked_kpi is not None:
+    definition_dialog(
+        picked_kpi,
+        cached(_trend, ctx, ctx.scope, DEFINITIONS, picked_kpi.id),
+        ctx.currency,
+    )
 
 with st.expander("Download the scorecard"):
     export = scorecard_export(card)

@@ -31,6 +31,7 @@ from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.workflows.definition_versions import approval_checks, effective_status
+from ui.definition_dialog import dismissed
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -286,9 +287,10 @@ def no_data(what: str, todo: str) -> None:
     st.info(f"**No {what} yet.** {todo}", icon="ℹ️")
 
 
-@st.dialog("KPI definition", width="large")
+@st.dialog("KPI definition", width="large", on_dismiss=dismissed)
 def definition_dialog(kpi: KpiDefinition, trend: pl.DataFrame | None, currency: str) -> None:
-    """Everything both departments signed about one KPI, and its recent values."""
+    """Everything both departments signed about one KPI, and its recent values. Shown on
+    the run of a click only; closing it unselects the scorecard click (ui.definition_dialog)."""
     st.subheader(literal(kpi.name))
     people = known_people()
     status = effective_status(kpi, people)
