@@ -105,7 +105,8 @@ def wait_rendered(page, timeout: int = 60_000) -> None:
     page.wait_for_function(
         """() => {
             const s = document.querySelector('[data-testid="stStatusWidget"]');
-            return !s || !s.innerText.includes('Running');
+            // while the script runs the widget reads "Running..." or only its "Stop" button
+            return !s || !(s.innerText.includes('Running') || s.innerText.includes('Stop'));
         }""",
         timeout=timeout,
     )
