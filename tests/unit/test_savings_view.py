@@ -34,7 +34,7 @@ def test_lens_figures_come_from_the_total_row_in_the_order_shown():
         ("Procurement-reported savings", 120.5),
         ("Recognised by finance", 80.0),
         ("Cost avoidance (not P&L)", 7.25),
-        ("Expense change vs a year earlier", None),
+        ("Change in expense vs last year", None),
     ]
 
 
