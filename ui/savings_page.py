@@ -266,7 +266,8 @@ def _incomplete(ctx: Context) -> None:
 
 def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
     """The form to add or edit an initiative: read-only with the reason for a person who may
-    not; supplier and item above it, so that choosing a supplier narrows the items."""
+    not; supplier, item and category above it (outside the st.form, whose widgets do not
+    rerun the page), so that choosing a supplier narrows the items at once."""
     suppliers, items = cached(form_choices, ctx)
     sold = cached(supplier_items, ctx)
     st.subheader("Add or edit an initiative")
@@ -278,7 +279,7 @@ def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
     e = existing.model_dump() if existing else {}
     sfx = _form_suffix(existing)  # fresh widgets per initiative and after each save
     locked = refusal is not None
-    a, b, _ = st.columns(3)
+    a, b, c = st.columns(3)
     supplier_ids = [""] + list(suppliers)
     supplier = a.selectbox(
         "Supplier",
@@ -300,13 +301,16 @@ def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
         disabled=locked,
         help="Only the items the chosen supplier invoiced; all items while no supplier is chosen.",
     )
+    category = c.text_input(
+        "Category", e.get("category") or "", key=f"f_category_{sfx}", disabled=locked
+    )
     with st.form(f"initiative_form_{sfx}", enter_to_submit=False):
         form, reason = _initiative_fields(ctx, e, sfx, locked)
         submitted = st.form_submit_button(
             "Save initiative", type="primary", key=f"f_save_{sfx}", disabled=locked
         )
     if submitted:
-        form |= {"supplier_id": supplier, "item_id": item}
+        form |= {"supplier_id": supplier, "item_id": item, "category": category}
         initiative_id = existing.initiative_id if existing else None
         _save_initiative(ctx, existing, view.initiative_record(initiative_id, form), reason)
 
@@ -342,10 +346,7 @@ def _initiative_fields(
         key=f"f_stage_{sfx}",
         disabled=locked,
     )
-    category = a.text_input(
-        "Category", e.get("category") or "", key=f"f_category_{sfx}", disabled=locked
-    )
-    form = {"title": title, "kind": kind, "stage": stage, "category": category}
+    form = {"title": title, "kind": kind, "stage": stage}
     return _initiative_terms(ctx, e, sfx, (a, b, c), form, locked)
 
 

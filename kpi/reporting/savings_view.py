@@ -67,7 +67,7 @@ def expense_reading(value: float | None) -> str | None:
     if value is None:
         return None
     if value > 0:
-        return "up: a higher expense, a cost — not a saving"
+        return "up: a cost, not a saving"
     if value < 0:
         return "down: a lower expense"
     return "unchanged"

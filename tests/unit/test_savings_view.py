@@ -108,7 +108,7 @@ def test_decision_texts():
 
 
 def test_a_rise_in_expense_reads_as_a_cost():
-    assert view.expense_reading(3_200_000.0) == "up: a higher expense, a cost — not a saving"
+    assert view.expense_reading(3_200_000.0) == "up: a cost, not a saving"
     assert view.expense_reading(-1589.87) == "down: a lower expense"
     assert view.expense_reading(0.0) == "unchanged"
     assert view.expense_reading(None) is None
