@@ -108,6 +108,10 @@ def test_finance_chooses_the_verdict_and_stays_on_the_tab(page, app_url, demo_db
     review.get_by_text("Accept", exact=True).click()
     review.get_by_role("button", name="Record decision").click()
     expect_text(page, f"{pending_id}: accepted.", timeout=120_000)
+    # the refusal of the first try goes once the decision's rerun has drawn the page
+    page.wait_for_function(
+        "() => !document.body.innerText.includes('Choose Accept or Reject')", timeout=120_000
+    )
     wait_rendered(page, timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "browser_savings_decided.png"))
     assert _selected_tab(page) == "Initiatives"
