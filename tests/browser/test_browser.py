@@ -173,7 +173,7 @@ def test_procurement_adds_an_initiative_and_finance_accepts_it(page, app_url):
     form.get_by_label("Price change % (category-wide only)", exact=True).fill("-4.8")
     form.get_by_label("Expected volume", exact=True).fill("1000")
     form.get_by_role("button", name="Save initiative").click()
-    page.wait_for_timeout(1500)
+    expect_text(page, "; it is pending finance's review.")  # the save reruns the page
     wait_rendered(page)
     body = page.inner_text("body")
     page.screenshot(path=str(ARTIFACTS / "browser_savings_added.png"))
