@@ -133,7 +133,7 @@ def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
     change against a year earlier (kpi `expense_change_yoy`) on its own axis (right)."""
     colours = [PALETTE["blue"], PALETTE["sky"], PALETTE["grey"]]
     is_expense = pl.col("kpi") == "expense_change_yoy" if "kpi" in frame.columns else pl.lit(False)
-    fig = _two_panels(height=420)
+    fig = _two_panels(height=560, stacked=True)  # a half-width chart on the overview
     savings = frame.filter(~is_expense)
     for colour, (meaning, part) in zip(
         colours, savings.group_by("meaning", maintain_order=True), strict=False
@@ -148,7 +148,7 @@ def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
         )
     expense = frame.filter(is_expense)
     values = [None if v is None else float(v) for v in expense["value"].to_list()]
-    _expense_bars(fig, expense["period"].to_list(), values, currency)
+    _expense_bars(fig, expense["period"].to_list(), values, currency, stacked=True)
     fig.update_layout(barmode="group")
     return _panel_layout(fig, "Savings: what each department means by it", currency)
 
@@ -322,20 +322,28 @@ EXPENSE_UP = "Expense up: a cost, not a saving"
 EXPENSE_DOWN = "Expense down"
 
 
-def _two_panels(height: int) -> go.Figure:
-    """Two side-by-side panels, each with its own y axis and title."""
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL),
-        horizontal_spacing=0.1,
-        column_widths=[0.58, 0.42],
-    )
+def _two_panels(height: int, stacked: bool = False) -> go.Figure:
+    """Two panels, each with its own y axis and title: side by side, or one above the other
+    for a half-width chart (side by side, their titles would run into each other)."""
+    if stacked:
+        fig = make_subplots(
+            rows=2, cols=1, subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL), vertical_spacing=0.2
+        )
+    else:
+        fig = make_subplots(
+            rows=1,
+            cols=2,
+            subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL),
+            horizontal_spacing=0.1,
+            column_widths=[0.58, 0.42],
+        )
     fig.update_layout(height=height)
     return fig
 
 
-def _expense_bars(fig: go.Figure, x: list, values: list[float | None], currency: str) -> None:
+def _expense_bars(
+    fig: go.Figure, x: list, values: list[float | None], currency: str, stacked: bool = False
+) -> None:
     """The expense change per x in the right panel: a rise hatched in vermillion and named
     as a cost, a fall plain in green (the name and hatching say it, not the colour alone)."""
     for name, colour, hatch, rise in (
@@ -349,10 +357,14 @@ def _expense_bars(fig: go.Figure, x: list, values: list[float | None], currency:
                 y=y,
                 name=name,
                 marker={"color": colour, "pattern": {"shape": hatch}},
-                row=1,
-                col=2,
+                row=2 if stacked else 1,
+                col=1 if stacked else 2,
             )
-    fig.update_yaxes(title_text=f"{_money_axis(currency)} (+ = more expense)", row=1, col=2)
+    fig.update_yaxes(
+        title_text=f"{_money_axis(currency)} (+ = more expense)",
+        row=2 if stacked else 1,
+        col=1 if stacked else 2,
+    )
 
 
 def _panel_layout(fig: go.Figure, title: str, currency: str) -> go.Figure:
