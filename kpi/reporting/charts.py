@@ -327,7 +327,7 @@ def _two_panels(height: int, stacked: bool = False) -> go.Figure:
     for a half-width chart (side by side, their titles would run into each other)."""
     if stacked:
         fig = make_subplots(
-            rows=2, cols=1, subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL), vertical_spacing=0.2
+            rows=2, cols=1, subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL), vertical_spacing=0.32
         )
     else:
         fig = make_subplots(
