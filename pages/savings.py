@@ -19,12 +19,9 @@ if ctx.period is None:
     no_data("spend in the store", "Load invoices and savings initiatives on the **Data** page.")
     st.stop()
 
-flash = st.session_state.pop(page.FLASH, None)
-if flash:  # the outcome of the last save or decision, after the page reloaded its data
-    st.success(flash)
-
+# keyed tabs keep their state: after a save or a decision the page stays on Initiatives
 tab_lenses, tab_bridge, tab_ledger, tab_realised, tab_avoid = st.tabs(
-    ["Two lenses", "Savings bridge", "Initiatives", "Realised vs expected", "Cost avoidance"]
+    list(page.TABS), key=page.TAB_KEY, on_change="rerun"
 )
 with tab_lenses:
     page.two_lenses_tab(ctx)

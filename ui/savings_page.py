@@ -33,7 +33,11 @@ from kpi.analyses.savings import (
 )
 from kpi.core import periods
 from kpi.core.formatting import format_value
-from kpi.core.permissions import PermissionDenied, may_edit_initiatives, may_validate_initiatives
+from kpi.core.permissions import (
+    PermissionDenied,
+    initiative_edit_refusal,
+    initiative_review_refusal,
+)
 from kpi.reporting import charts
 from kpi.reporting import savings_view as view
 from kpi.store.database import StoreError
@@ -50,6 +54,7 @@ from kpi.workflows.initiatives import (
     history,
     list_initiatives,
     save_initiative,
+    supplier_items,
     validate_initiative,
 )
 from ui.cache import cached
@@ -58,6 +63,9 @@ from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, honoured_scope, named, no_data, table_columns
 
 FLASH = "_savings_flash"
+FORM_ROUND = "_initiative_form_saves"  # saves in this session: the initiative form's key suffix
+TABS = ("Two lenses", "Savings bridge", "Initiatives", "Realised vs expected", "Cost avoidance")
+TAB_KEY = "savings_tab"  # the tabs keep their state: a save or a decision stays on its tab
 # the savings KPIs shown above the lenses, through the engine like every KPI figure
 SAVINGS_KPIS = (
     "savings_acceptance_rate",
@@ -76,7 +84,21 @@ def two_lenses_tab(ctx: Context) -> None:
         no_data("savings in this period", "Choose another period in the sidebar.")
         return
     for col, (label, value) in zip(st.columns(4), figures, strict=True):
-        col.metric(label, format_value(value, "currency", ctx.currency, compact=True), border=True)
+        shown = format_value(value, "currency", ctx.currency, compact=True)
+        if label != view.EXPENSE_METRIC:
+            col.metric(label, shown, border=True)
+            continue
+        # finance's lens: a rise is a cost; the words say so, beside an arrow up in red
+        rise = value is not None and value > 0
+        col.metric(
+            label,
+            ("+" if rise else "") + shown,
+            delta=view.expense_reading(value),
+            delta_color="red" if rise else "green" if value else "gray",
+            delta_arrow="up" if rise else "down" if value else "off",
+            border=True,
+        )
+    st.markdown(view.TWO_LENSES_READING)
     st.plotly_chart(charts.two_lenses(lenses, ctx.currency), key="c_lenses")
     st.dataframe(
         lenses.drop("is_total"),
@@ -179,6 +201,9 @@ def _bridge_figures(ctx: Context, base: str, cur: str, scope: str, unequal: bool
 
 def ledger_tab(ctx: Context) -> None:
     """The initiatives ledger, the form to add or edit one, finance's review and the history."""
+    flash = st.session_state.pop(FLASH, None)
+    if flash:  # the outcome of the last save or decision, after the page reloaded its data
+        st.success(flash)
     ledger = _ledger_table(ctx)
     _incomplete(ctx)
     _initiative_form(ctx, ledger)
@@ -240,35 +265,21 @@ def _incomplete(ctx: Context) -> None:
 
 
 def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
+    """The form to add or edit an initiative: read-only with the reason for a person who may
+    not; supplier, item and category above it (outside the st.form, whose widgets do not
+    rerun the page), so that choosing a supplier narrows the items at once."""
     suppliers, items = cached(form_choices, ctx)
+    sold = cached(supplier_items, ctx)
     st.subheader("Add or edit an initiative")
-    if not may_edit_initiatives(ctx.person):
-        st.info("Procurement members and the CFO add and edit initiatives; you can read them.")
+    refusal = initiative_edit_refusal(ctx.person)  # the same sentence save_initiative raises
+    if refusal:
+        st.info(f"{refusal} The form is shown read-only.", icon=":material/lock:")
     target = st.selectbox("Initiative", view.initiative_choices(ledger), key="edit_pick")
     existing = None if target == view.NEW_INITIATIVE else get_initiative(ctx.store, target)
     e = existing.model_dump() if existing else {}
-    sfx = "new" if existing is None else existing.initiative_id  # fresh widgets per initiative
-    with st.form(f"initiative_form_{sfx}"):
-        form, reason = _initiative_fields(ctx, e, sfx, suppliers, items)
-        submitted = st.form_submit_button("Save initiative", type="primary", key=f"f_save_{sfx}")
-    if submitted:
-        initiative_id = existing.initiative_id if existing else None
-        _save_initiative(ctx, existing, view.initiative_record(initiative_id, form), reason)
-
-
-def _initiative_fields(
-    ctx: Context, e: dict[str, Any], sfx: str, suppliers: dict, items: dict
-) -> tuple[dict[str, Any], str]:
-    """Draw the form's fields, prefilled from the initiative being edited; return the
-    initiative's fields and the reason for the change."""
+    sfx = _form_suffix(existing)  # fresh widgets per initiative and after each save
+    locked = refusal is not None
     a, b, c = st.columns(3)
-    title = a.text_input("Title", e.get("title") or "", key=f"f_title_{sfx}")
-    kind = b.selectbox(
-        "Kind", KINDS, index=KINDS.index(e.get("kind") or "price_reduction"), key=f"f_kind_{sfx}"
-    )
-    stage = c.selectbox(
-        "Stage", STAGES, index=STAGES.index(e.get("stage") or "identified"), key=f"f_stage_{sfx}"
-    )
     supplier_ids = [""] + list(suppliers)
     supplier = a.selectbox(
         "Supplier",
@@ -276,22 +287,70 @@ def _initiative_fields(
         index=supplier_ids.index(e.get("supplier_id") or ""),
         format_func=lambda s: suppliers.get(s, "–"),
         key=f"f_supplier_{sfx}",
+        disabled=locked,
     )
-    item_ids = [""] + list(items)
+    item_ids = view.supplier_item_choices(items, sold, supplier, e.get("item_id") or "")
+    if st.session_state.get(f"f_item_{sfx}") not in (None, *item_ids):
+        st.session_state.pop(f"f_item_{sfx}")  # an item of the supplier chosen before
     item = b.selectbox(
         "Item (or leave empty and give a category)",
         item_ids,
         index=item_ids.index(e.get("item_id") or ""),
         format_func=lambda i: items.get(i, "–"),
         key=f"f_item_{sfx}",
+        disabled=locked,
+        help="Only the items the chosen supplier invoiced; all items while no supplier is chosen.",
     )
-    category = c.text_input("Category", e.get("category") or "", key=f"f_category_{sfx}")
+    category = c.text_input(
+        "Category", e.get("category") or "", key=f"f_category_{sfx}", disabled=locked
+    )
+    with st.form(f"initiative_form_{sfx}", enter_to_submit=False):
+        form, reason = _initiative_fields(ctx, e, sfx, locked)
+        submitted = st.form_submit_button(
+            "Save initiative", type="primary", key=f"f_save_{sfx}", disabled=locked
+        )
+    if submitted:
+        form |= {"supplier_id": supplier, "item_id": item, "category": category}
+        initiative_id = existing.initiative_id if existing else None
+        _save_initiative(ctx, existing, view.initiative_record(initiative_id, form), reason)
+
+
+def _form_suffix(existing: Initiative | None) -> str:
+    """The keys' suffix of the initiative form: `new` or the initiative's id, with the
+    number of saves in this session after it (none before the first). A save moves to new
+    keys: the form comes back empty, and a second click on the old Save button (a double
+    click) finds no button of that key on the rerun, so it saves nothing."""
+    saves = st.session_state.get(FORM_ROUND, 0)
+    base = "new" if existing is None else existing.initiative_id
+    return base if not saves else f"{base}{saves}"
+
+
+def _initiative_fields(
+    ctx: Context, e: dict[str, Any], sfx: str, locked: bool
+) -> tuple[dict[str, Any], str]:
+    """Draw the form's fields, prefilled from the initiative being edited; return the
+    initiative's fields and the reason for the change."""
+    a, b, c = st.columns(3)
+    title = a.text_input("Title", e.get("title") or "", key=f"f_title_{sfx}", disabled=locked)
+    kind = b.selectbox(
+        "Kind",
+        KINDS,
+        index=KINDS.index(e.get("kind") or "price_reduction"),
+        key=f"f_kind_{sfx}",
+        disabled=locked,
+    )
+    stage = c.selectbox(
+        "Stage",
+        STAGES,
+        index=STAGES.index(e.get("stage") or "identified"),
+        key=f"f_stage_{sfx}",
+        disabled=locked,
+    )
     form = {"title": title, "kind": kind, "stage": stage}
-    form |= {"supplier_id": supplier, "item_id": item, "category": category}
-    return _initiative_terms(ctx, e, sfx, (a, b, c), form)
+    return _initiative_terms(ctx, e, sfx, (a, b, c), form, locked)
 
 
-def _amount(col, label: str, value: Any, key: str, decimals: int = 4) -> float | None:
+def _amount(col, label: str, value: Any, key: str, locked: bool, decimals: int = 4) -> float | None:
     """A non-negative number input prefilled from the initiative being edited."""
     return col.number_input(
         label,
@@ -299,25 +358,26 @@ def _amount(col, label: str, value: Any, key: str, decimals: int = 4) -> float |
         format=f"%.{decimals}f",
         key=key,
         value=None if value is None else float(value),
+        disabled=locked,
     )
 
 
 def _initiative_terms(
-    ctx: Context, e: dict[str, Any], sfx: str, columns: tuple, form: dict[str, Any]
+    ctx: Context, e: dict[str, Any], sfx: str, columns: tuple, form: dict[str, Any], locked: bool
 ) -> tuple[dict[str, Any], str]:
     """The prices, volume, currency, owner and dates under the first fields, and the reason."""
     a, b, c = columns
     form["baseline_unit_price"] = _amount(
-        a, "Baseline unit price", e.get("baseline_unit_price"), f"f_base_{sfx}"
+        a, "Baseline unit price", e.get("baseline_unit_price"), f"f_base_{sfx}", locked
     )
     form["quoted_unit_price"] = _amount(
-        b, "Quoted unit price", e.get("quoted_unit_price"), f"f_quoted_{sfx}"
+        b, "Quoted unit price", e.get("quoted_unit_price"), f"f_quoted_{sfx}", locked
     )
     form["negotiated_unit_price"] = _amount(
-        c, "Negotiated unit price", e.get("negotiated_unit_price"), f"f_neg_{sfx}"
+        c, "Negotiated unit price", e.get("negotiated_unit_price"), f"f_neg_{sfx}", locked
     )
     form["expected_volume"] = _amount(
-        a, "Expected volume", e.get("expected_volume"), f"f_volume_{sfx}", decimals=3
+        a, "Expected volume", e.get("expected_volume"), f"f_volume_{sfx}", locked, decimals=3
     )
     currencies = sorted(CURRENCIES)
     form["currency"] = b.selectbox(
@@ -325,17 +385,22 @@ def _initiative_terms(
         currencies,
         index=currencies.index(e.get("currency") or ctx.currency),
         key=f"f_currency_{sfx}",
+        disabled=locked,
     )
     owner = c.text_input(
-        "Owner", e.get("owner") or (ctx.person.email if ctx.person else ""), key=f"f_owner_{sfx}"
+        "Owner",
+        e.get("owner") or (ctx.person.email if ctx.person else ""),
+        key=f"f_owner_{sfx}",
+        disabled=locked,
     )
     form["start_date"] = a.date_input(
-        "Start", e.get("start_date") or date.today(), key=f"f_start_{sfx}"
+        "Start", e.get("start_date") or date.today(), key=f"f_start_{sfx}", disabled=locked
     )
     form["end_date"] = b.date_input(
         "End",
         e.get("end_date") or None,
         key=f"f_end_{sfx}",
+        disabled=locked,
         help=f"Empty: savings count for {ctx.settings.savings_window_months} months from the "
         "start (savings_window_months in settings).",
     )
@@ -346,13 +411,14 @@ def _initiative_terms(
         max_value=0.0,
         format="%.4f",
         key=f"f_pct_{sfx}",
+        disabled=locked,
         value=None if pct is None else float(pct),
         help="For an initiative without an item: the negotiated change of every price of "
         "the category, in percent (-5 = 5 % lower). Leave the unit prices empty then; an "
         "item's initiative gives its baseline instead.",
     )
     form["owner"] = owner
-    reason = c.text_input("Why (kept in the history)", "", key=f"f_reason_{sfx}")
+    reason = c.text_input("Why (kept in the history)", "", key=f"f_reason_{sfx}", disabled=locked)
     return form, reason
 
 
@@ -363,8 +429,13 @@ def _save_initiative(
         saved = save_initiative(
             ctx.store, ctx.person, Initiative(**record), reason=reason or None, based_on=existing
         )
+        # first thing after the write: new form keys, so that a second click already on
+        # its way submits no form (see _form_suffix); then the form opens empty on "new"
+        st.session_state[FORM_ROUND] = st.session_state.get(FORM_ROUND, 0) + 1
+        st.session_state.pop("edit_pick", None)
+        st.session_state[FLASH] = saved.message
         st.cache_data.clear()
-        st.success(saved.message)
+        st.rerun()
     except ValidationError as exc:
         for line in view.problem_lines(exc):
             st.error(line)
@@ -373,11 +444,14 @@ def _save_initiative(
 
 
 def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
+    """Finance's verdict on a pending initiative: the reviewer picks Accept or Reject (none
+    is preselected, so Enter never records one); read-only with the reason for others."""
     st.subheader("Finance review")
-    if not may_validate_initiatives(ctx.person):
+    refusal = initiative_review_refusal(ctx.person)  # the same sentence the write raises
+    if refusal:
         st.info(
-            "Finance members and the CFO accept or reject initiatives; procurement never "
-            "validates its own. Pick a finance person under **Acting as** to review."
+            f"{refusal} Procurement never validates its own claims; the form is shown read-only.",
+            icon=":material/lock:",
         )
     pending = view.pending_review(ledger)
     review_ids = pending["initiative_id"].to_list() if not pending.is_empty() else []
@@ -394,25 +468,35 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     # which is refused when the stored numbers changed since this page read them
     shown = pending.filter(pl.col("initiative_id") == pick)
     numbers = shown.select("initiative_id", *[c for c in MONEY_FIELDS if c in shown.columns])
-    st.dataframe(numbers, hide_index=True, width="stretch", key="review_numbers")
+    st.dataframe(named(numbers), hide_index=True, width="stretch", key="review_numbers")
     numbers_seen = numbers_hash(shown.row(0, named=True))
-    with st.form("review_form"):
+    locked = refusal is not None
+    with st.form("review_form", enter_to_submit=False):
         decision = st.radio(
             "Decision",
             list(view.DECISIONS),
+            index=None,
             horizontal=True,
             key="review_decision",
             format_func=view.decision_label,
+            disabled=locked,
         )
-        note = st.text_input("Reason (required)", key="review_reason")
-        sent = st.form_submit_button("Record decision", type="primary", key="review_go")
+        note = st.text_input("Reason (required)", key="review_reason", disabled=locked)
+        sent = st.form_submit_button(
+            "Record decision", type="primary", key="review_go", disabled=locked
+        )
     if not sent:
+        return
+    missing = view.verdict_missing(decision)
+    if missing:
+        st.error(missing)
         return
     try:
         validate_initiative(ctx.store, ctx.person, pick, decision, note, numbers_seen=numbers_seen)
         st.cache_data.clear()
         st.session_state[FLASH] = view.decision_message(pick, decision)
-        st.session_state.pop("review_reason", None)
+        for key in ("review_reason", "review_decision", "review_pick"):
+            st.session_state.pop(key, None)  # the next review starts blank
         st.rerun()
     except (PermissionDenied, InitiativeError, ValueError, StoreError) as exc:
         st.error(str(exc))

@@ -248,22 +248,34 @@ def may_validate_initiatives(person: Person | None) -> bool:
     return person.role == "cfo" or (person.department == "finance" and person.role == "member")
 
 
-def require_initiative_editor(person: Person | None) -> None:
-    _require(
-        may_edit_initiatives(person),
-        person,
-        "add or edit savings initiatives",
-        INITIATIVE_EDITORS,
+def initiative_edit_refusal(person: Person | None) -> str | None:
+    """Why the person may not add or edit initiatives (naming who acts and who may), or
+    None: the page shows it beside the disabled form, the write raises it."""
+    return _refusal(
+        may_edit_initiatives(person), person, "add or edit savings initiatives", INITIATIVE_EDITORS
     )
 
 
-def require_initiative_validator(person: Person | None) -> None:
-    _require(
+def initiative_review_refusal(person: Person | None) -> str | None:
+    """Why the person may not accept or reject initiatives, or None (as above)."""
+    return _refusal(
         may_validate_initiatives(person),
         person,
         "accept or reject savings initiatives",
         INITIATIVE_VALIDATORS,
     )
+
+
+def require_initiative_editor(person: Person | None) -> None:
+    refusal = initiative_edit_refusal(person)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
+def require_initiative_validator(person: Person | None) -> None:
+    refusal = initiative_review_refusal(person)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
 
 
 def require_independent_reviewer(
@@ -290,7 +302,8 @@ def require_independent_reviewer(
     )
 
 
-def _require(allowed: bool, person: Person | None, action: str, who: str) -> None:
-    if not allowed:
-        label = person.label if person else NOBODY
-        raise PermissionDenied(f"{label} may not {action}: only {who} may.")
+def _refusal(allowed: bool, person: Person | None, action: str, who: str) -> str | None:
+    if allowed:
+        return None
+    label = person.label if person else NOBODY
+    return f"{label} may not {action}: only {who} may."

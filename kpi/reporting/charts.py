@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
 from kpi.core.formatting import CURRENCY_SYMBOLS
 
@@ -131,20 +132,28 @@ def spend_vs_budget(frame: pl.DataFrame, currency: str) -> go.Figure:
 
 
 def savings_by_meaning(frame: pl.DataFrame, currency: str) -> go.Figure:
-    """Grouped bars: the meanings of savings side by side per period."""
-    colours = [PALETTE["blue"], PALETTE["green"], PALETTE["sky"], PALETTE["vermillion"]]
-    fig = go.Figure()
+    """Per period, two panels: the meanings of savings side by side (left); the expense
+    change against a year earlier (kpi `expense_change_yoy`) on its own axis (right)."""
+    colours = [PALETTE["blue"], PALETTE["sky"], PALETTE["grey"]]
+    is_expense = pl.col("kpi") == "expense_change_yoy" if "kpi" in frame.columns else pl.lit(False)
+    fig = _two_panels(height=560, stacked=True)  # a half-width chart on the overview
+    savings = frame.filter(~is_expense)
     for colour, (meaning, part) in zip(
-        colours, frame.group_by("meaning", maintain_order=True), strict=False
+        colours, savings.group_by("meaning", maintain_order=True), strict=False
     ):
         fig.add_bar(
             x=part["period"].to_list(),
             y=part["value"].to_list(),
             name=meaning[0],
             marker_color=colour,
+            row=1,
+            col=1,
         )
+    expense = frame.filter(is_expense)
+    values = [None if v is None else float(v) for v in expense["value"].to_list()]
+    _expense_bars(fig, expense["period"].to_list(), values, currency, stacked=True)
     fig.update_layout(barmode="group")
-    return _layout(fig, "Savings: what each department means by it", _money_axis(currency))
+    return _panel_layout(fig, "Savings: what each department means by it", currency)
 
 
 def days_to_pay_vs_terms(frame: pl.DataFrame) -> go.Figure:
@@ -307,21 +316,91 @@ def realised_vs_expected(monthly: pl.DataFrame, currency: str) -> go.Figure:
     return _layout(fig, "Price savings: realised against expected", _money_axis(currency))
 
 
+# the two lenses' panels: savings are what procurement and finance count; the expense change
+# is finance's other lens, on its own axis, because a rise of millions beside savings of
+# thousands would dwarf them and read as a saving
+SAVINGS_PANEL = "Price savings (procurement's lens)"
+EXPENSE_PANEL = "Change in expense vs last year (finance's lens)"
+EXPENSE_UP = "Expense up: a cost, not a saving"
+EXPENSE_DOWN = "Expense down"
+
+
+def _two_panels(height: int, stacked: bool = False) -> go.Figure:
+    """Two panels, each with its own y axis and title: side by side, or one above the other
+    for a half-width chart (side by side, their titles would run into each other)."""
+    if stacked:
+        fig = make_subplots(
+            rows=2, cols=1, subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL), vertical_spacing=0.32
+        )
+    else:
+        fig = make_subplots(
+            rows=1,
+            cols=2,
+            subplot_titles=(SAVINGS_PANEL, EXPENSE_PANEL),
+            horizontal_spacing=0.1,
+            column_widths=[0.58, 0.42],
+        )
+    fig.update_layout(height=height)
+    return fig
+
+
+def _expense_bars(
+    fig: go.Figure, x: list, values: list[float | None], currency: str, stacked: bool = False
+) -> None:
+    """The expense change per x in the right panel: a rise hatched in vermillion and named
+    as a cost, a fall plain in green (the name and hatching say it, not the colour alone)."""
+    for name, colour, hatch, rise in (
+        (EXPENSE_UP, PALETTE["vermillion"], "/", True),
+        (EXPENSE_DOWN, PALETTE["green"], "", False),
+    ):
+        y = [v if v is not None and (v > 0) == rise else None for v in values]
+        if any(v is not None for v in y):
+            fig.add_bar(
+                x=x,
+                y=y,
+                name=name,
+                marker={"color": colour, "pattern": {"shape": hatch}},
+                row=2 if stacked else 1,
+                col=1 if stacked else 2,
+            )
+    fig.update_yaxes(
+        title_text=f"{_money_axis(currency)} (+ = more expense)",
+        row=2 if stacked else 1,
+        col=1 if stacked else 2,
+    )
+
+
+def _panel_layout(fig: go.Figure, title: str, currency: str) -> go.Figure:
+    """The house layout for the two panels: room for long category names under the axis."""
+    fig = _layout(fig, title, height=fig.layout.height or 460)
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 70, "b": 10}, legend={"y": -0.3}, hovermode="closest"
+    )
+    fig.update_xaxes(automargin=True, tickangle=-35)
+    fig.update_yaxes(automargin=True)
+    fig.update_yaxes(title_text=f"{_money_axis(currency)} saved", row=1, col=1)
+    fig.update_annotations(font={"size": 13})  # the panels' titles
+    return fig
+
+
 def two_lenses(frame: pl.DataFrame, currency: str) -> go.Figure:
-    """Per category: what procurement reports, what finance recognises, the expense change."""
+    """Per category, two panels: what procurement reports, what finance recognises and the
+    cost avoided (left); the expense change against a year earlier on its own axis (right),
+    a rise drawn and named as a cost."""
     rows = frame.filter(~pl.col("is_total"))
     x = rows["category"].to_list()
-    fig = go.Figure()
+    fig = _two_panels(height=480)
     for col, name, colour in (
         ("procurement_reported", "Procurement-reported savings", PALETTE["blue"]),
-        ("finance_recognised", "Finance-recognised savings", PALETTE["green"]),
-        ("cost_avoidance", "Cost avoidance (not P&L)", PALETTE["sky"]),
-        ("expense_change", "Expense change vs a year earlier", PALETTE["vermillion"]),
+        ("finance_recognised", "Finance-recognised savings", PALETTE["sky"]),
+        ("cost_avoidance", "Cost avoidance (not P&L)", PALETTE["grey"]),
     ):
         values = [None if v is None else float(v) for v in rows[col].to_list()]
-        fig.add_bar(x=x, y=values, name=name, marker_color=colour)
+        fig.add_bar(x=x, y=values, name=name, marker_color=colour, row=1, col=1)
+    expense = [None if v is None else float(v) for v in rows["expense_change"].to_list()]
+    _expense_bars(fig, x, expense, currency)
     fig.update_layout(barmode="group")
-    return _layout(fig, "Two lenses on the same transactions", _money_axis(currency), height=420)
+    return _panel_layout(fig, "Two lenses on the same transactions", currency)
 
 
 def avoidance_by_status(monthly: pl.DataFrame, currency: str) -> go.Figure:

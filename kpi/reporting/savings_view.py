@@ -20,7 +20,16 @@ LENS_METRICS: tuple[tuple[str, str], ...] = (  # the four headline figures, in t
     ("procurement_reported", "Procurement-reported savings"),
     ("finance_recognised", "Recognised by finance"),
     ("cost_avoidance", "Cost avoidance (not P&L)"),
-    ("expense_change", "Expense change vs a year earlier"),
+    ("expense_change", "Change in expense vs last year"),
+)
+EXPENSE_METRIC = "Change in expense vs last year"
+TWO_LENSES_READING = (
+    "**How to read it.** Left: the savings each department counts — procurement a lower "
+    "price than the baseline, finance the part it recognised, and cost avoidance (a rise "
+    "prevented, never in the P&L). Right, on its own scale: how much the expense line "
+    "moved against the same period a year earlier. A bar **up** is a higher expense — a "
+    "cost, not a saving; a bar down is a lower expense. The two are not added: the "
+    "difference is volume, mix and prices the initiatives do not cover (see the gap column)."
 )
 BRIDGE_SCOPES = ("All spend", "category", "cost_centre", "supplier")
 NEW_INITIATIVE = "(new initiative)"
@@ -51,6 +60,17 @@ def lens_figures(lenses: pl.DataFrame) -> list[tuple[str, float | None]] | None:
     return [
         (label, None if total[key] is None else float(total[key])) for key, label in LENS_METRICS
     ]
+
+
+def expense_reading(value: float | None) -> str | None:
+    """What the change in expense means, in words beside its figure: a rise is a cost."""
+    if value is None:
+        return None
+    if value > 0:
+        return "up: a cost, not a saving"
+    if value < 0:
+        return "down: a lower expense"
+    return "unchanged"
 
 
 def bridge_periods(
@@ -102,6 +122,28 @@ def review_label(pending: pl.DataFrame, initiative_id: str) -> str:
     """A pending initiative as the review form lists it: id and title."""
     title = pending.filter(pl.col("initiative_id") == initiative_id)["title"][0]
     return f"{initiative_id} · {title}"
+
+
+def supplier_item_choices(
+    items: Mapping[str, str], sold: Mapping[str, list[str]], supplier: str, current: str
+) -> list[str]:
+    """The items the initiative form offers ('' = none, category-wide): the items the chosen
+    supplier sold (all items when no supplier is chosen), and the initiative's own item
+    even when the supplier never invoiced it."""
+    if not supplier:
+        return ["", *items]
+    offered = [i for i in sold.get(supplier, []) if i in items]
+    if current and current not in offered:
+        offered.append(current)
+    return ["", *offered]
+
+
+def verdict_missing(decision: str | None) -> str | None:
+    """The review form's refusal when no verdict is chosen: the reviewer picks one, none is
+    preselected."""
+    if decision in DECISIONS:
+        return None
+    return "Choose Accept or Reject before you record the decision: none is preselected."
 
 
 def decision_label(decision: str) -> str:

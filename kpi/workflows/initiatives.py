@@ -17,6 +17,10 @@ The rules live here, not in the page, so they hold whatever the app shows or hid
 - two priced initiatives on the same scope (the same supplier and item, or the same
   supplier and category, both category-wide) whose windows share a day are refused: an
   invoice line counts for one initiative only (`check_no_overlap`, also run on loads);
+- a new initiative identical to one the same person created in the last TWIN_MINUTES
+  minutes (every field but the id and finance's verdict) is refused as a twin: a
+  double click on Save, a resent form or a second browser tab adds it once
+  (`check_not_twin`);
 - every change writes audit rows (who, when, which field, old → new, why) into
   `initiative_changes` in the same write transaction as the change itself.
 
@@ -28,7 +32,7 @@ kpi.ingest.pipelines, which applies the same rules and writes the same audit row
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import duckdb
@@ -229,6 +233,7 @@ def save_initiative(
     try:
         with store.write() as con:
             _check_references(con, initiative)
+            check_not_twin(con, person, initiative, now)
             check_no_overlap(con, initiative, store.settings.savings_window_months)
             stored = _fetch(con, initiative.initiative_id) if initiative.initiative_id else None
             _check_not_stale(stored, based_on)
@@ -427,6 +432,34 @@ def _check_references(con: duckdb.DuckDBPyConnection, ini: Initiative) -> None:
             )
 
 
+TWIN_MINUTES = 10  # how long an identical new initiative by the same person counts as a twin
+
+
+def check_not_twin(
+    con: duckdb.DuckDBPyConnection, person: Person, ini: Initiative, now: datetime
+) -> None:
+    """Refuse a new initiative identical to one the same person created in the last
+    TWIN_MINUTES minutes: the same fields (supplier, item, category, dates, prices,
+    volume, currency, kind, stage, title, owner), whatever its id and finance's verdict.
+    The second click on Save, or the form sent again from another tab, adds nothing."""
+    if ini.initiative_id is not None:
+        return
+    given = ini.model_dump()
+    given["owner"] = given["owner"] or person.email
+    compared = [f for f in q.INITIATIVE_COLUMNS if f != "initiative_id" and f not in FINANCE_FIELDS]
+    since = now - timedelta(minutes=TWIN_MINUTES)
+    recent = con.execute(q.CREATED_BY_SINCE, {"changed_by": person.email, "since": since})
+    for other_id, created_at in recent.fetchall():
+        stored = _fetch(con, other_id)
+        if stored is not None and all(given[f] == stored[f] for f in compared):
+            raise InitiativeError(
+                f"You added this same initiative as {other_id} at {created_at:%H:%M} UTC: it "
+                "was not added twice. To add a second one on purpose, change one of its "
+                f"fields (the title, say); to change {other_id}, open it in the form.",
+                "title",
+            )
+
+
 def check_no_overlap(con: duckdb.DuckDBPyConnection, ini: Initiative, window_months: int) -> None:
     """Refuse an initiative whose scope and window another priced initiative already holds.
 
@@ -531,6 +564,16 @@ def _one(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> A
 def _now() -> datetime:
     """UTC, without a zone (DuckDB TIMESTAMP)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def supplier_items(store: Store) -> dict[str, list[str]]:
+    """The items each supplier invoiced (supplier id -> item ids): the initiative form
+    offers only the chosen supplier's items."""
+    sold: dict[str, list[str]] = {}
+    with store.read() as con:
+        for supplier_id, item_id in con.execute(q.SUPPLIER_ITEMS).fetchall():
+            sold.setdefault(supplier_id, []).append(item_id)
+    return sold
 
 
 def form_choices(store: Store) -> tuple[dict[str, str], dict[str, str]]:

@@ -129,6 +129,54 @@ def test_two_lenses_escapes_categories_on_the_axis() -> None:
     assert_literal(fig, at_least=4)
 
 
+def test_two_lenses_draw_the_expense_change_on_its_own_panel_named_as_a_cost() -> None:
+    frame = pl.DataFrame(
+        {
+            "category": ["Energy", "IT hardware", "Total"],
+            "is_total": [False, False, True],
+            "procurement_reported": [D("5000.00"), D("15000.00"), D("20000.00")],
+            "finance_recognised": [D("4000.00"), D("9000.00"), D("13000.00")],
+            "cost_avoidance": [D("0.00"), D("1224.26"), D("1224.26")],
+            "expense_change": [D("3200000.00"), D("-1589.87"), D("3198410.13")],
+        }
+    )
+    fig = charts.two_lenses(frame, "EUR")
+    panels = {t.name: (t.xaxis, t.yaxis) for t in fig.data}
+    assert panels == {
+        "Procurement-reported savings": ("x", "y"),
+        "Finance-recognised savings": ("x", "y"),
+        "Cost avoidance (not P&amp;L)": ("x", "y"),  # plotly draws the entity as &
+        "Expense up: a cost, not a saving": ("x2", "y2"),  # its own axis, not beside savings
+        "Expense down": ("x2", "y2"),
+    }
+    up = next(t for t in fig.data if t.name.startswith("Expense up"))
+    assert up.y == (3200000.0, None)  # Energy's rise; IT hardware's fall is in the other trace
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [
+        "Price savings (procurement's lens)",
+        "Change in expense vs last year (finance's lens)",
+    ]
+    assert fig.layout.yaxis2.title.text == "€ (+ = more expense)"
+    assert fig.layout.xaxis.automargin and fig.layout.xaxis2.automargin  # labels not cut
+
+
+def test_savings_by_meaning_puts_the_expense_change_on_its_own_panel() -> None:
+    frame = pl.DataFrame(
+        {
+            "kpi": ["savings_realised", "expense_change_yoy", "expense_change_yoy"],
+            "meaning": ["Price savings (procurement)", "Expense change", "Expense change"],
+            "period": ["FY2026-Q1", "FY2026-Q1", "FY2026-Q2"],
+            "value": [15000.0, -20000.0, 3200000.0],
+        }
+    )
+    fig = charts.savings_by_meaning(frame, "EUR")
+    assert [(t.name, t.yaxis, t.y) for t in fig.data] == [
+        ("Price savings (procurement)", "y", (15000.0,)),
+        ("Expense up: a cost, not a saving", "y2", (None, 3200000.0)),
+        ("Expense down", "y2", (-20000.0, None)),
+    ]
+
+
 def test_spend_outlook_bars_escape_categories() -> None:
     frame = _lenses_frame(("base_spend", "spend_forecast")).with_columns(
         pl.lit("2025-Q3").alias("base_quarter")

@@ -628,3 +628,38 @@ def test_a_verdict_without_the_numbers_seen_is_refused(store):
         "open the review, look at the numbers, then decide."
     )
     assert store.version() == before
+
+
+# ---- twins: a second click on Save adds nothing ----------------------------------------------
+
+
+def test_an_identical_initiative_just_added_by_the_same_person_is_refused_as_a_twin(
+    store, monkeypatch
+):
+    first = save_initiative(store, JONAS, carton_deal())
+    count = list_initiatives(store).height
+    with pytest.raises(InitiativeError) as twin:
+        save_initiative(store, JONAS, carton_deal(), reason="clicked twice")
+    at = datetime.now(UTC).strftime("%H:")  # the minute may turn; the hour is checked
+    message = str(twin.value)
+    assert message.startswith(f"You added this same initiative as {first} at {at}")
+    assert message.endswith(
+        "UTC: it was not added twice. To add a second one on purpose, change one of its "
+        f"fields (the title, say); to change {first}, open it in the form."
+    )
+    assert list_initiatives(store).height == count  # nothing added, no audit row either
+    assert set(history(store)["initiative_id"]) == {first}
+    # undated initiatives overlap nothing: the twin check alone keeps them single
+    undated = carton_deal(title="Carton draft", start_date=None, end_date=None)
+    draft = save_initiative(store, JONAS, undated)
+    with pytest.raises(InitiativeError, match=f"same initiative as {draft}"):
+        save_initiative(store, JONAS, undated)
+    # not a twin: another title, or another person (the owner defaults to who adds it)
+    assert save_initiative(store, JONAS, undated.model_copy(update={"title": "Carton 2"}))
+    assert save_initiative(store, ANA, undated)
+    # after TWIN_MINUTES the same initiative again is a deliberate second one
+    later = datetime.now(UTC).replace(tzinfo=None) + initiatives.timedelta(
+        minutes=initiatives.TWIN_MINUTES + 1
+    )
+    monkeypatch.setattr(initiatives, "_now", lambda: later)
+    assert save_initiative(store, JONAS, undated) != draft

@@ -34,7 +34,7 @@ def test_lens_figures_come_from_the_total_row_in_the_order_shown():
         ("Procurement-reported savings", 120.5),
         ("Recognised by finance", 80.0),
         ("Cost avoidance (not P&L)", 7.25),
-        ("Expense change vs a year earlier", None),
+        ("Change in expense vs last year", None),
     ]
 
 
@@ -105,3 +105,35 @@ def test_decision_texts():
     assert view.decision_message("SI-1", "rejected") == (
         "SI-1: rejected. The status shows wherever the saving counts."
     )
+
+
+def test_a_rise_in_expense_reads_as_a_cost():
+    assert view.expense_reading(3_200_000.0) == "up: a cost, not a saving"
+    assert view.expense_reading(-1589.87) == "down: a lower expense"
+    assert view.expense_reading(0.0) == "unchanged"
+    assert view.expense_reading(None) is None
+
+
+ITEMS = {"I1": "I1 · Carton", "I2": "I2 · Dock", "I3": "I3 · Seal"}
+SOLD = {"S1": ["I1"], "S2": ["I2", "I9"]}  # I9: invoiced but not (or no longer) an item
+
+
+@pytest.mark.parametrize(
+    ("supplier", "current", "expected"),
+    [
+        ("", "", ["", "I1", "I2", "I3"]),  # no supplier: every item
+        ("S1", "", ["", "I1"]),
+        ("S2", "", ["", "I2"]),  # only items the store knows
+        ("S3", "", [""]),  # a supplier that invoiced no item: category-wide only
+        ("S1", "I3", ["", "I1", "I3"]),  # the edited initiative's own item stays offered
+    ],
+)
+def test_the_item_list_is_the_suppliers(supplier, current, expected):
+    assert view.supplier_item_choices(ITEMS, SOLD, supplier, current) == expected
+
+
+def test_a_verdict_must_be_chosen():
+    assert view.verdict_missing(None) == (
+        "Choose Accept or Reject before you record the decision: none is preselected."
+    )
+    assert view.verdict_missing("accepted") is None and view.verdict_missing("rejected") is None

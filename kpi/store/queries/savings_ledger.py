@@ -424,3 +424,15 @@ ORDER BY is_total, category
 # Choices for the initiative form: suppliers and items by id, with their names.
 SUPPLIER_CHOICES = "SELECT supplier_id, supplier_name FROM suppliers ORDER BY supplier_id"
 ITEM_CHOICES = "SELECT item_id, description, category FROM items ORDER BY item_id"
+# the items each supplier invoiced: the initiative form offers only these for a supplier
+SUPPLIER_ITEMS = """
+SELECT DISTINCT supplier_id, item_id FROM invoices
+WHERE item_id IS NOT NULL
+ORDER BY supplier_id, item_id
+"""
+# the initiatives a person created since a moment: a twin of one of them is refused
+CREATED_BY_SINCE = """
+SELECT DISTINCT initiative_id, changed_at FROM initiative_changes
+WHERE action = 'created' AND lower(changed_by) = lower($changed_by) AND changed_at >= $since
+ORDER BY changed_at DESC, initiative_id
+"""
