@@ -208,7 +208,7 @@ with tab_spend:
             )
             st.markdown("**By cost centre**")
             totals = (
-                by_cc.group_by("cost_centre")
+                by_cc.group_by("cost_centre", "cost_centre_name")
                 .agg(pl.col("amount").sum())
                 .sort("amount", descending=True)
             )
@@ -293,7 +293,10 @@ with tab_budget:
         )
         over = by_cc.filter(pl.col("heading_over_budget"))
         if over.height:
-            names = ", ".join(literal(n) for n in over["cost_centre"].to_list())
+            names = ", ".join(
+                literal(f"{code} · {name}" if name else code)
+                for code, name in over.select("cost_centre", "cost_centre_name").iter_rows()
+            )
             st.warning(
                 f"**{over.height} cost centre(s) heading over budget in {fiscal_year}:** {names}",
                 icon="⚠️",

@@ -193,7 +193,7 @@ def _fill(outcome: Outcome, report: LoadReport) -> None:
     outcome.warnings = [  # shown as markdown: the file's name and notes escaped
         literal(f"{f.name}: {note}")
         for f in report.files
-        for note in (f.verdicts_ignored, f.pending_note)
+        for note in (f.verdicts_ignored, f.pending_note, f.unknown_cost_centres)
         if note
     ]
     outcome.report_text = report.as_table()
