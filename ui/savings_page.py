@@ -60,7 +60,7 @@ from kpi.workflows.initiatives import (
 from ui.cache import cached
 from ui.context import Context
 from ui.kpi_strip import kpi_strip
-from ui.widgets import downloads, honoured_scope, named, no_data, table_columns
+from ui.widgets import downloads, honoured_scope, no_data, show_table, table_columns
 
 FLASH = "_savings_flash"
 FORM_ROUND = "_initiative_form_saves"  # saves in this session: the initiative form's key suffix
@@ -213,7 +213,7 @@ def ledger_tab(ctx: Context) -> None:
         if log.is_empty():
             st.write("No changes recorded yet.")
         else:
-            st.dataframe(named(log), hide_index=True, width="stretch")
+            show_table(log)
             downloads(log, "initiative_history", "history")
 
 
@@ -240,14 +240,12 @@ def _ledger_table(ctx: Context) -> pl.DataFrame:
             "`python -m kpi load savings_initiatives FILE`.",
         )
         return ledger
-    st.dataframe(
-        named(ledger),
-        hide_index=True,
-        width="stretch",
+    show_table(
+        ledger.sort("initiative_id", descending=True),  # newest first (ids count up)
         key="ledger_table",
         column_config={"finance_note": st.column_config.TextColumn("Finance note", width="large")},
     )
-    downloads(ledger, "savings_initiatives", "ledger")
+    downloads(ledger.sort("initiative_id", descending=True), "savings_initiatives", "ledger")
     return ledger
 
 
@@ -261,7 +259,7 @@ def _incomplete(ctx: Context) -> None:
         "stage: an initiative without a start date has no window, and a category-wide one "
         "needs its price change in percent. Edit them below."
     )
-    st.dataframe(named(missing), hide_index=True, width="stretch", key="incomplete_table")
+    show_table(missing, key="incomplete_table")
 
 
 def _initiative_form(ctx: Context, ledger: pl.DataFrame) -> None:
@@ -468,7 +466,7 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     # which is refused when the stored numbers changed since this page read them
     shown = pending.filter(pl.col("initiative_id") == pick)
     numbers = shown.select("initiative_id", *[c for c in MONEY_FIELDS if c in shown.columns])
-    st.dataframe(named(numbers), hide_index=True, width="stretch", key="review_numbers")
+    show_table(numbers, key="review_numbers")
     numbers_seen = numbers_hash(shown.row(0, named=True))
     locked = refusal is not None
     with st.form("review_form", enter_to_submit=False):

@@ -59,6 +59,7 @@ def test_overview_downloads_say_their_scope_and_statuses_in_words(store, files):
         "Off target",
         "No target",
         "No target for this slice",
+        "No data",  # a KPI without a value in the quarter (not "no target")
     }
     assert {r["Unit"] for r in rows} <= {"currency", "%", "days", "ratio", "count"}
     scope = load_workbook(io.BytesIO(files[f"{name}.xlsx"]))["Scope"]
@@ -87,14 +88,15 @@ def test_overview_tables_have_words_and_downloads_percentages_as_shown(store, fi
 def test_savings_ledger_shows_people_by_name_and_empty_notes_empty(store, files):
     at = run_page("pages/savings.py")
     ledger = next(d.value for d in at.dataframe if "owner" in d.value.columns)
-    # the fixture's owners are jonas.berg@example.org and ana.ruiz@example.org
-    assert ledger["owner"].tolist() == ["Jonas Berg", "Ana Ruiz"]
-    assert ledger["finance_note"].tolist() == ["Baseline agreed", ""]  # not "None"
+    # the fixture's owners are jonas.berg@example.org and ana.ruiz@example.org; the ledger
+    # lists the newest initiative (the higher id, Ana's) first
+    assert ledger["owner"].tolist() == ["Ana Ruiz", "Jonas Berg"]
+    assert ledger["finance_note"].tolist() == ["", "Baseline agreed"]  # not "None"
     cells = [str(v) for v in ledger.to_numpy().ravel()]
     assert not any("@" in c for c in cells)  # (an empty amount stays a number: shown empty)
     (name,) = [n for n in files if n.startswith("savings_initiatives_") and n.endswith(".csv")]
     assert name == "savings_initiatives_FY2026-Q1_EUR.csv"
     rows = _rows(files[name])
-    assert [r["Owner"] for r in rows] == ["Jonas Berg", "Ana Ruiz"]
+    assert [r["Owner"] for r in rows] == ["Ana Ruiz", "Jonas Berg"]
     assert [r["Kind"] for r in rows] == ["Price reduction", "Cost avoidance"]
     assert [r["Baseline unit price"] for r in rows] == ["11.0000", ""]  # exact, empty is empty
