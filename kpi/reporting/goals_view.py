@@ -19,6 +19,7 @@ from kpi.analyses.goal_history import (
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.people import Person
 from kpi.core.permissions import NOBODY, PermissionDenied, approving_department
+from kpi.reporting.target_units import stored_target, typed_target
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store, StoreError
 from kpi.workflows.definition_versions import ApprovalCheck, approval_checks, effective_status
@@ -30,17 +31,7 @@ from kpi.workflows.goals import (
     propose_target,
     set_price_outlook,
     sign_target,
-    stored_value,
-    typed_value,
 )
-
-TARGET_INPUT = {  # how a target is typed in, per unit: label, step, format (percent KPIs as %)
-    "percent": ("%", 0.1, "%.2f"),
-    "currency": (None, 1000.0, "%.2f"),  # the label is the reporting currency
-    "days": ("days", 0.5, "%.1f"),
-    "ratio": ("ratio", 0.01, "%.3f"),
-    "count": ("count", 1.0, "%.0f"),
-}
 
 
 def quarters_to_plan(store: Store, n: int = 4) -> list[str]:
@@ -82,12 +73,6 @@ def meeting_records(
         proposal_history(store, plan),
         outlook_changes(store, plan),
     )
-
-
-def target_input(unit: str, currency: str) -> tuple[str, float, str]:
-    """How a target of this unit is typed: the label after it, the step and the format."""
-    label, step, number_format = TARGET_INPUT.get(unit, (unit, 1.0, "%.2f"))
-    return label or currency, step, number_format
 
 
 # ---- tables --------------------------------------------------------------------------------
@@ -188,8 +173,10 @@ def one_kpi(
 
 
 def start_value(given: float | None, forecast: float | None, unit: str) -> float | None:
-    """What a target form starts from, as typed: the value already given, else the forecast."""
-    return typed_value(given if given is not None else forecast, unit)
+    """What the proposal form starts from, as typed: the value already given, else the
+    forecast (to four decimals: a forecast runs on)."""
+    typed = typed_target(given if given is not None else forecast, unit)
+    return None if typed is None else round(typed, 4)
 
 
 def propose(
@@ -206,7 +193,7 @@ def propose(
     kpis.yaml keeps it. GoalError when no value was typed, as propose_target for the rest."""
     if typed is None:
         raise GoalError("Enter the target you propose.", "value")
-    value = stored_value(typed, unit)
+    value = stored_target(typed, unit)
     return propose_target(store, person, plan, kpi_id, value, rationale, definitions)
 
 
@@ -392,7 +379,7 @@ def sign(
     person's department; GoalError when no value was typed, as sign_target for the rest."""
     if typed is None:
         raise GoalError("Enter the target you sign.", "value")
-    value = stored_value(typed, unit)
+    value = stored_target(typed, unit)
     return sign_target(
         store,
         kpis_path,

@@ -485,12 +485,14 @@ def test_quarters(store):
 
 
 def test_typed_and_stored_values_round_trip_percent_kpis():
-    from kpi.workflows.goals import stored_value, typed_value
+    # the conversion moved to kpi.reporting.target_units (tests/unit/test_target_units.py)
+    from kpi.reporting.goals_view import start_value
+    from kpi.reporting.target_units import stored_target, typed_target
 
-    assert typed_value(0.725, "percent") == 72.5
-    assert stored_value(72.5, "percent") == 0.725
-    assert typed_value(12.3456789, "days") == 12.3457
-    assert stored_value(None, "percent") is None
+    assert typed_target(0.725, "percent") == 72.5
+    assert stored_target(72.5, "percent") == 0.725
+    assert start_value(None, 12.3456789, "days") == 12.3457
+    assert stored_target(None, "percent") is None
 
 
 # ---- the goals page's logic (kpi/reporting/goals_view.py) ----------------------------
