@@ -178,7 +178,7 @@ def test_a_file_broken_by_hand_is_shown_with_its_line(browser, demo_db, tmp_path
         kpis.write_text(kpis.read_text().replace("name: Total spend\n", "name: [Total spend\n", 1))
         _act_as(pg, FINANCE)  # any rerun reads the file again
         body = pg.inner_text("body")
-        assert "kpis.yaml is broken" in body and "line 13" in body
+        assert "(kpis.yaml) is broken" in body and "line 13" in body
         assert "last good definitions" in body
         pg.get_by_role("tab", name="Edit").click()
         expect_text(pg, "Editing is off")
