@@ -407,14 +407,15 @@ def _save_edit(
     """The reason, the save and discard buttons, and the save itself. `off` says why saving
     is off (the button is then disabled and never saves). A second click on Save finds the
     form reopened on the saved file, with nothing changed: it saves nothing twice."""
-    reason = st.text_input("Why (kept in the history)", key=f"{p}_reason", disabled=bool(off))
+    locked = bool(off) and not changes  # the person may not edit: read only
+    reason = st.text_input("Why (kept in the history)", key=f"{p}_reason", disabled=locked)
     left, right, _ = st.columns([1, 1, 3])
     why_off = off or (None if changes else "Nothing changed yet")
     save = left.button(
         "Save the change", key=f"{p}_save", type="primary", disabled=bool(why_off), help=why_off
     )
     right.button(
-        "Discard my edits", key=f"{p}_discard", on_click=_close, args=(p,), disabled=bool(off)
+        "Discard my edits", key=f"{p}_discard", on_click=_close, args=(p,), disabled=locked
     )
     if not save or why_off:  # a click from before the save (a double click) does nothing
         return

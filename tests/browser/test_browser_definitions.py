@@ -165,7 +165,8 @@ def test_procurement_cannot_edit_a_finance_kpi(page, app_url):
     page.get_by_role("tab", name="Edit").click()
     body = page.inner_text("body")
     assert "Only finance members and the CFO edit this KPI" in body
-    assert _visible(page, "button:has-text('Save the change')").count() == 0
+    save = _visible(page, "button:has-text('Save the change')")  # shown disabled, with why
+    assert save.count() == 1 and save.is_disabled()
 
 
 def test_a_file_broken_by_hand_is_shown_with_its_line(browser, demo_db, tmp_path):
