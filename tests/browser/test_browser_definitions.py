@@ -164,7 +164,7 @@ def test_procurement_cannot_edit_a_finance_kpi(page, app_url):
     _act_as(page, PROCUREMENT)
     page.get_by_role("tab", name="Edit").click()
     body = page.inner_text("body")
-    assert "Only finance members and the CFO edit this KPI" in body
+    assert "may not edit 'total_spend': only finance members and the CFO may" in body
     save = _visible(page, "button:has-text('Save the change')")  # shown disabled, with why
     assert save.count() == 1 and save.is_disabled()
 
