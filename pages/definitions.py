@@ -32,7 +32,8 @@ if PICK_NEXT in st.session_state:  # a KPI just added: show it
 if ctx.definitions_problem:
     page.broken_banner(ctx, PATH)
 
-tab_catalogue, tab_add = st.tabs(["Catalogue", "Add a KPI"])
+# keyed: after a save the page stays on the tab it was made in
+tab_catalogue, tab_add = st.tabs(["Catalogue", "Add a KPI"], key="def_tab", on_change="rerun")
 with tab_catalogue:
     page.catalogue_tab(ctx, PATH)
 with tab_add:

@@ -17,7 +17,7 @@ st.caption(
     "For the joint quarterly meeting of finance and procurement: each KPI's history and "
     "forecast, procurement's price outlook, both departments' proposed targets, and the "
     "target the meeting agrees: finance and procurement each sign it for themselves, and it "
-    "is written into `config/kpis.yaml`."
+    "is written into the shared KPI definitions."
 )
 if ctx.period is None:
     no_data(
@@ -26,7 +26,7 @@ if ctx.period is None:
     )
     st.stop()
 if not ctx.definitions:
-    no_data("KPI definitions", "Add KPIs to `config/kpis.yaml` (`python -m kpi check` helps).")
+    no_data("KPI definitions", "Add KPIs on the **KPI definitions** page.")
     st.stop()
 
 for widget, blank in st.session_state.pop(page.RESET, {}).items():
@@ -36,7 +36,7 @@ flash = st.session_state.pop(page.FLASH, None)
 if flash:  # the outcome of the last save, after the page reloaded its data
     flash_box.success(flash)
 
-CUR = ctx.settings.reporting_currency  # targets in kpis.yaml are in the reporting currency
+CUR = ctx.settings.reporting_currency  # the definitions' targets are in the reporting currency
 KPIS_PATH = kpis_path()
 try:
     FILE_VERSION = file_version(KPIS_PATH)  # the version of kpis.yaml this run shows
@@ -58,8 +58,8 @@ page.pack_button(ctx, top_right, plan, CUR)
 page.scope_notes(ctx, CUR)
 meeting = page.meeting(ctx, plan)
 
-tab_all, tab_kpi, tab_outlook, tab_log = st.tabs(
-    ["All KPIs", "KPI by KPI", "Spend outlook", "Decision log"]
+tab_all, tab_kpi, tab_outlook, tab_log = st.tabs(  # keyed: a save keeps the tab it was made in
+    ["All KPIs", "KPI by KPI", "Spend outlook", "Decision log"], key="goals_tab", on_change="rerun"
 )
 with tab_all:
     page.overview_tab(meeting)

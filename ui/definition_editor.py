@@ -13,10 +13,16 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.scorecard import THEMES
-from kpi.core.permissions import PermissionDenied, approving_department, may_edit_kpi
+from kpi.core.permissions import (
+    PermissionDenied,
+    definition_writer_refusal,
+    kpi_edit_refusal,
+    may_edit_kpi,
+)
 from kpi.reporting import charts
 from kpi.reporting import definitions_form as defs
 from kpi.reporting.filters_text import active_filters
+from kpi.reporting.target_units import target_unit
 from kpi.semantic.engine import ComputeError
 from kpi.semantic.kpi_definition import (
     Direction,
@@ -97,46 +103,52 @@ def _source_changed(p: str, settings) -> None:
 
 
 def _fields(
-    ctx: Context, p: str, entry: dict, new: bool, editor_key: str
+    ctx: Context, p: str, entry: dict, new: bool, editor_key: str, off: bool = False
 ) -> tuple[dict, list[str]]:
-    """Draw the KPI's fields (widget keys `p_<field>`); return the entry they describe and
-    periods written twice in the targets."""
+    """Draw the KPI's fields (widget keys `p_<field>`), disabled when `off` (the person may
+    not use the form: they read it, and the reason above it); return the entry they describe
+    and periods written twice in the targets."""
     _seed(p, entry)
-    _naming_fields(ctx, p, new)
-    st.text_area("Description", key=f"{p}_description", height=80)
+    _naming_fields(ctx, p, new, off)
+    st.text_area("Description", key=f"{p}_description", height=80, disabled=off)
     left, right = st.columns(2)
-    left.text_area("Finance reads it as", key=f"{p}_reading_finance", height=80)
-    right.text_area("Procurement reads it as", key=f"{p}_reading_procurement", height=80)
-    _formula_fields(ctx, p)
+    left.text_area("Finance reads it as", key=f"{p}_reading_finance", height=80, disabled=off)
+    right.text_area(
+        "Procurement reads it as", key=f"{p}_reading_procurement", height=80, disabled=off
+    )
+    _formula_fields(ctx, p, off)
     a, b, c, d = st.columns(4)
-    a.text_input("Responsible", key=f"{p}_responsible")
-    b.text_input("Accountable", key=f"{p}_accountable")
-    c.text_input("Consulted (comma-separated)", key=f"{p}_consulted")
-    d.text_input("Informed (comma-separated)", key=f"{p}_informed")
-    new_targets, twice = _targets(p, entry, editor_key)
+    a.text_input("Responsible", key=f"{p}_responsible", disabled=off)
+    b.text_input("Accountable", key=f"{p}_accountable", disabled=off)
+    c.text_input("Consulted (comma-separated)", key=f"{p}_consulted", disabled=off)
+    d.text_input("Informed (comma-separated)", key=f"{p}_informed", disabled=off)
+    new_targets, twice = _targets(ctx, p, entry, editor_key, off)
     values = {name: st.session_state.get(f"{p}_{name}") for name in defs.FORM_FIELDS}
     return defs.form_entry(values, new_targets, new), twice
 
 
-def _naming_fields(ctx: Context, p: str, new: bool) -> None:
+def _naming_fields(ctx: Context, p: str, new: bool, off: bool) -> None:
     """Id (when new), name, owner (when new), theme, status and unit."""
     s = st.session_state
     if new:
         a, b = st.columns([1, 2])
-        a.text_input("Id", key=f"{p}_id", help="snake_case, e.g. invoice_touchless_rate")
-        b.text_input("Name", key=f"{p}_name")
+        a.text_input(
+            "Id", key=f"{p}_id", help="snake_case, e.g. invoice_touchless_rate", disabled=off
+        )
+        b.text_input("Name", key=f"{p}_name", disabled=off)
     else:
-        st.text_input("Name", key=f"{p}_name")
+        st.text_input("Name", key=f"{p}_name", disabled=off)
     a, b, c = st.columns(3)
     if new:
         owners = [o for o in OWNERS if may_edit_kpi(ctx.person, o)] or list(OWNERS)
         s[f"{p}_owner"] = s[f"{p}_owner"] if s[f"{p}_owner"] in owners else owners[0]
-        a.selectbox("Owner", owners, key=f"{p}_owner")
+        a.selectbox("Owner", owners, key=f"{p}_owner", disabled=off)
     a.selectbox(
         "Theme",
         defs.with_current(THEMES, s[f"{p}_theme"]),
         key=f"{p}_theme",
         format_func=defs.theme_label,
+        disabled=off,
     )
     statuses = (
         ["draft", "proposed"] if new else defs.with_current(["draft", "proposed"], s[f"{p}_status"])
@@ -147,11 +159,12 @@ def _naming_fields(ctx: Context, p: str, new: bool) -> None:
         key=f"{p}_status",
         help="Set it to proposed when it is ready for both departments' approval; only "
         "approvals make a KPI agreed.",
+        disabled=off,
     )
-    c.selectbox("Unit", defs.with_current(UNITS, s[f"{p}_unit"]), key=f"{p}_unit")
+    c.selectbox("Unit", defs.with_current(UNITS, s[f"{p}_unit"]), key=f"{p}_unit", disabled=off)
 
 
-def _formula_fields(ctx: Context, p: str) -> None:
+def _formula_fields(ctx: Context, p: str, off: bool) -> None:
     """The view, its period column, the direction, the formula and the dimensions."""
     s = st.session_state
     catalog = view_catalog(ctx.settings)
@@ -162,24 +175,28 @@ def _formula_fields(ctx: Context, p: str) -> None:
         key=f"{p}_source",
         on_change=_source_changed,
         args=(p, ctx.settings),
+        disabled=off,
     )
     columns = catalog.get(s[f"{p}_source"], {})
     b.selectbox(
         "Periods by (date column)",
         defs.with_current(defs.date_columns(columns), s[f"{p}_period_by"]),
         key=f"{p}_period_by",
+        disabled=off,
     )
     c.selectbox(
         "Direction",
         defs.with_current(DIRECTIONS, s[f"{p}_direction"]),
         key=f"{p}_direction",
         format_func=lambda d: d.replace("_", " "),
+        disabled=off,
     )
     st.text_area(
         "Formula (one aggregate expression over the view)",
         key=f"{p}_formula",
         height=90,
         help="e.g. sum(amount) filter (where preferred or on_contract) / nullif(sum(amount), 0)",
+        disabled=off,
     )
     with st.expander(f"Columns of the view `{s[f'{p}_source']}`"):
         st.caption(" · ".join(f"`{col}` {kind.lower()}" for col, kind in columns.items()))
@@ -187,25 +204,33 @@ def _formula_fields(ctx: Context, p: str) -> None:
         "Can be split by (dimensions)",
         defs.split_columns(columns, s[f"{p}_dimensions"]),
         key=f"{p}_dimensions",
+        disabled=off,
     )
 
 
-def _targets(p: str, entry: dict, editor_key: str) -> tuple[dict, list[str]]:
-    """The targets table; returns the targets and the periods written twice."""
+def _targets(
+    ctx: Context, p: str, entry: dict, editor_key: str, disabled: bool
+) -> tuple[dict, list[str]]:
+    """The targets table, typed in the KPI's unit as the goals page types them (a percent
+    KPI's in percent); returns the targets as kept and the periods written twice."""
+    unit, currency = st.session_state[f"{p}_unit"], ctx.settings.reporting_currency
     st.markdown("**Targets** (per period: FY2026-Q1, FY2026 or 2026-03)")
-    if st.session_state[f"{p}_unit"] == "percent":
-        st.caption("A percent KPI's target is a share: 0.7 means 70 %.")
+    st.caption(defs.targets_caption(unit, currency))
     edited = st.data_editor(
-        defs.targets_frame(entry.get("targets") or {}),
+        defs.targets_frame(entry.get("targets") or {}, unit),
         key=editor_key,
         num_rows="dynamic",
         hide_index=True,
+        disabled=disabled,
         column_config={
             "period": st.column_config.TextColumn("Period", required=True),
-            "target": st.column_config.NumberColumn("Target", format="localized"),
+            "target": st.column_config.NumberColumn(
+                f"Target ({target_unit(unit, currency)})", format="localized"
+            ),
         },
     )
-    return targets_from_rows(edited.select("period", "target").iter_rows())
+    typed, twice = targets_from_rows(edited.select("period", "target").iter_rows())
+    return defs.stored_targets(typed, unit), twice
 
 
 # ---- checks and preview ----------------------------------------------------------------------
@@ -328,12 +353,15 @@ def _show_conflict(p: str, conflict: dict) -> None:
 
 
 def edit_tab(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
-    """The owner edits the KPI: the form on the saved entry, its checks, preview and save."""
+    """The owner edits the KPI: the form on the saved entry, its checks, preview and save.
+    Anyone else sees the form disabled, with why (the check the save makes in kpi/)."""
     p = f"ed_{kpi.id}"
-    may = may_edit_kpi(ctx.person, kpi.owner)
-    acting = defs.acting_label(ctx.person)
-    if blocked(defs.edit_blocked(broken_file(ctx, path), may, kpi.owner, acting)):
+    refusal = kpi_edit_refusal(ctx.person, kpi.owner, f"edit '{kpi.id}'")
+    step = defs.edit_blocked(broken_file(ctx, path), refusal)
+    if step is not None and step[0] == "warning":  # a broken file: no form to read
+        blocked(step)
         return
+    blocked(step)
     conflict = st.session_state.get(f"{p}_conflict")
     if conflict:
         _show_conflict(p, conflict)
@@ -343,8 +371,11 @@ def edit_tab(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
         return
     saved = opened["entry"]
     form, twice = _fields(
-        ctx, p, saved, new=False, editor_key=f"{p}_targets_{opened['version'][:8]}"
+        ctx, p, saved, new=False, editor_key=f"{p}_targets_{opened['version'][:8]}", off=bool(step)
     )
+    if step is not None:
+        _save_edit(ctx, path, p, kpi.id, {}, opened["version"], refusal)
+        return
     changes = defs.changed_fields(form, saved)
     candidate = defs.candidate_entry(saved, changes)
     issues = _issues(entry_text(candidate), ctx.settings) + defs.form_issues(
@@ -366,24 +397,27 @@ def edit_tab(ctx: Context, path: Path, kpi: KpiDefinition) -> None:
         runs = _preview(ctx, kpi.id, saved, candidate, str(candidate.get("unit")))
     else:
         st.caption("The preview shows once the problems above are fixed.")
-    _save_edit(ctx, path, p, kpi.id, changes, opened["version"], bool(issues) or not runs)
+    off = "Fix the problems above first." if issues or not runs else None
+    _save_edit(ctx, path, p, kpi.id, changes, opened["version"], off)
 
 
 def _save_edit(
-    ctx: Context, path: Path, p: str, kpi_id: str, changes: dict, version: str, off: bool
+    ctx: Context, path: Path, p: str, kpi_id: str, changes: dict, version: str, off: str | None
 ) -> None:
-    """The reason, the save and discard buttons, and the save itself."""
-    reason = st.text_input("Why (kept in the history)", key=f"{p}_reason")
+    """The reason, the save and discard buttons, and the save itself. `off` says why saving
+    is off (the button is then disabled and never saves). A second click on Save finds the
+    form reopened on the saved file, with nothing changed: it saves nothing twice."""
+    locked = bool(off) and not changes  # the person may not edit: read only
+    reason = st.text_input("Why (kept in the history)", key=f"{p}_reason", disabled=locked)
     left, right, _ = st.columns([1, 1, 3])
+    why_off = off or (None if changes else "Nothing changed yet")
     save = left.button(
-        "Save the change",
-        key=f"{p}_save",
-        type="primary",
-        disabled=off or not changes,
-        help="Nothing changed yet" if not changes else None,
+        "Save the change", key=f"{p}_save", type="primary", disabled=bool(why_off), help=why_off
     )
-    right.button("Discard my edits", key=f"{p}_discard", on_click=_close, args=(p,))
-    if not save:
+    right.button(
+        "Discard my edits", key=f"{p}_discard", on_click=_close, args=(p,), disabled=locked
+    )
+    if not save or why_off:  # a click from before the save (a double click) does nothing
         return
     try:
         result = edit_kpi(path, ctx.person, kpi_id, changes, reason, version, settings=ctx.settings)
@@ -405,10 +439,13 @@ def _save_edit(
 
 
 def add_tab(ctx: Context, path: Path) -> None:
-    """A new KPI: the form on a fresh entry, its checks, preview and the add."""
+    """A new KPI: the form on a fresh entry, its checks, preview and the add. Someone who
+    may not add KPIs sees the form disabled, with why (the check the add makes in kpi/)."""
     p = "add"
-    acting = defs.acting_label(ctx.person)
-    if blocked(defs.add_blocked(broken_file(ctx, path), approving_department(ctx.person), acting)):
+    refusal = definition_writer_refusal(ctx.person, "add KPIs")
+    step = defs.add_blocked(broken_file(ctx, path), refusal)
+    blocked(step)
+    if step is not None and step[0] == "warning":  # a broken file: no form
         return
     st.caption(
         "A new KPI starts as a draft (or proposed); each department then approves it in its "
@@ -416,7 +453,10 @@ def add_tab(ctx: Context, path: Path) -> None:
     )
     st.session_state.setdefault(f"{p}_version", file_version(path))
     start = defs.start_entry(ctx.person.department if ctx.person else None, OWNERS)
-    form, twice = _fields(ctx, p, start, new=True, editor_key=f"{p}_targets")
+    form, twice = _fields(ctx, p, start, new=True, editor_key=f"{p}_targets", off=bool(step))
+    if step is not None:
+        st.button("Add the KPI", key=f"{p}_save", type="primary", disabled=True, help=refusal)
+        return
     entry = defs.new_entry(form)
     issues = _issues(entry_text(entry), ctx.settings)
     issues += defs.form_issues(str(path), None, twice)
@@ -428,7 +468,8 @@ def add_tab(ctx: Context, path: Path) -> None:
     show_check(issues)
     runs = not issues and _preview(ctx, "new", None, entry, str(entry.get("unit")))
     reason = st.text_input("Why (kept in the history)", key=f"{p}_reason")
-    if st.button("Add the KPI", key=f"{p}_save", type="primary", disabled=not runs):
+    added = st.button("Add the KPI", key=f"{p}_save", type="primary", disabled=not runs)
+    if added and runs:  # a click from before the add (a double click) finds the id taken
         _save_new(ctx, path, p, entry, reason)
 
 
@@ -439,7 +480,7 @@ def _save_new(ctx: Context, path: Path, p: str, entry: dict, reason: str) -> Non
         )
     except ConflictError:
         st.session_state[f"{p}_version"] = file_version(path)
-        st.warning(defs.add_conflict_message(path.name))
+        st.warning(defs.add_conflict_message())
     except InvalidEdit as exc:
         show_check(exc.issues)
     except WRITE_ERRORS as exc:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from kpi.analyses.scorecard import THEMES
 from kpi.core.people import Person
-from kpi.core.permissions import approving_department
+from kpi.core.permissions import approver_refusal, approving_department
 from kpi.reporting import definitions_form as defs
 from kpi.semantic.definitions import check_file
 from kpi.semantic.kpi_definition import KpiDefinition
@@ -41,6 +41,8 @@ from ui.definition_editor import (
 )
 from ui.widgets import downloads, known_people, literal, named, no_data, person_name
 
+APPROVED = "_def_approved"  # (kpi, file version, approver) of the last approval this session
+
 # ---- the file broken by hand -----------------------------------------------------------------
 
 
@@ -55,7 +57,7 @@ def broken_banner(ctx: Context, path: Path) -> None:
             st.markdown(defs.issue_line(i))
         with st.expander(f"All {len(issues)} problem(s) as a table"):
             st.dataframe(table, hide_index=True, width="stretch")
-            downloads(table, "kpis_yaml_problems", "broken")
+            downloads(table, "kpi_definitions_problems", "broken")
     else:
         st.code(ctx.definitions_problem or "", language="text")
 
@@ -68,7 +70,7 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
     people = known_people()  # once per run: every approval is checked against it
     table = catalogue(ctx.definitions, people)
     if table.is_empty():
-        no_data("KPI definitions", f"Add one in the **Add a KPI** tab, or write {path}.")
+        no_data("KPI definitions", "Add one in the **Add a KPI** tab.")
         return
     table = _filtered(table).drop("description")
     if table.is_empty():
@@ -77,7 +79,10 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
     kpi = _pick(ctx, table)
     st.subheader(literal(kpi.name))
     st.caption(defs.kpi_caption(kpi, people))
-    t_def, t_appr, t_edit, t_hist = st.tabs(["Definition", "Approvals", "Edit", "History"])
+    # keyed: after a save or an approval the page stays on the tab it was made in
+    t_def, t_appr, t_edit, t_hist = st.tabs(
+        ["Definition", "Approvals", "Edit", "History"], key="def_kpi_tab", on_change="rerun"
+    )
     with t_def:
         _definition(ctx, kpi)
     with t_appr:
@@ -128,8 +133,8 @@ def _pick(ctx: Context, table: pl.DataFrame) -> KpiDefinition:
             "to_sign": st.column_config.TextColumn(
                 "Still to sign",
                 help="Departments whose approval of the current content is missing or does "
-                "not count (no hash, signer not in people.yaml, wrong department, older "
-                "content): pick the KPI to see why.",
+                "not count (no hash, a signer the app does not know, wrong department, "
+                "older content): pick the KPI to see why.",
             ),
         },
     )
@@ -182,7 +187,11 @@ def _approve(
     note_key: str,
     people: list[Person],
 ) -> None:
-    """Button callback: approve what the person saw (the file version of that run)."""
+    """Button callback: approve what the person saw (the file version of that run). A second
+    click on the same version (a double click) approves nothing twice."""
+    done = (kpi_id, version, person.email)
+    if st.session_state.get(APPROVED) == done:
+        return
     try:
         result = approve_kpi(
             path,
@@ -194,10 +203,11 @@ def _approve(
             settings=settings,
         )
     except ConflictError:
-        st.session_state[ERROR] = defs.approve_conflict_message(path.name, kpi_id)
+        st.session_state[ERROR] = defs.approve_conflict_message(kpi_id)
     except (InvalidEdit, *WRITE_ERRORS) as exc:
         st.session_state[ERROR] = str(exc)
     else:
+        st.session_state[APPROVED] = done
         st.session_state[FLASH] = defs.approved_message(kpi_id, dept, person.name, result.status)
         st.session_state.pop(note_key, None)
         st.cache_data.clear()
@@ -211,11 +221,23 @@ def _approvals(ctx: Context, path: Path, kpi: KpiDefinition, people: list[Person
     st.dataframe(named(table), hide_index=True, width="stretch")
     downloads(table, f"{kpi.id}_approvals", f"approvals_{kpi.id}")
     dept = approving_department(ctx.person)
-    acting = defs.acting_label(ctx.person)
-    if blocked(defs.approval_step(state, status, dept, broken_file(ctx, path), acting)):
+    step = defs.approval_step(
+        state, status, dept, broken_file(ctx, path), approver_refusal(ctx.person)
+    )
+    blocked(step)
+    if step is not None and step[0] == "success":  # agreed: nothing left to approve
         return
     note_key = f"approve_{kpi.id}_note"
-    st.text_input("Note (optional, kept in the history)", key=note_key)
+    st.text_input("Note (optional, kept in the history)", key=note_key, disabled=bool(step))
+    if step is not None:  # shown, disabled, with why above it
+        st.button(
+            f"Approve this version for {dept or 'your department'}",
+            key=f"approve_{kpi.id}",
+            type="primary",
+            disabled=True,
+            help=step[1],
+        )
+        return
     st.button(
         f"Approve this version for {dept}",
         key=f"approve_{kpi.id}",

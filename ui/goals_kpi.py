@@ -17,12 +17,13 @@ from kpi.core.permissions import PermissionDenied, approving_department
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.meeting_pack import history_forecast_chart
+from kpi.reporting.target_units import stored_target, target_input
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import StoreError
 from kpi.workflows.definition_writer import ConflictError
-from kpi.workflows.goals import GoalError, proposing_department, stored_value
+from kpi.workflows.goals import GoalError
 from ui.context import Context
-from ui.goals_page import FLASH, RESET, SEEN, Meeting
+from ui.goals_page import FLASH, RESET, SEEN, SENT, Meeting
 from ui.widgets import definition_dialog, downloads, known_people, literal, named, no_data
 
 
@@ -37,7 +38,7 @@ def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None)
     target = kpi.targets.get(m.plan)
     _kpi_facts(kpi, m, hist, fc, prop, target, people)
     _proposals(kpi, m, prop)
-    how_typed = view.target_input(kpi.unit, m.currency)
+    how_typed = target_input(kpi.unit, m.currency)
     propose_col, sign_col = st.columns(2)
     with propose_col:
         _propose_form(ctx, kpi, m, sfx, prop, fc["forecast"], how_typed)
@@ -77,11 +78,16 @@ def _kpi_facts(
             format_value(fc["forecast"], unit, cur),
             delta=view.forecast_delta(fc["forecast"], last, unit, cur),
             delta_color="off",
-            help="Change against the last value",
+            help=view.forecast_delta_help(unit),
             border=True,
         )
     with m_target:
-        st.metric(f"Target {plan} in kpis.yaml", format_value(target, unit, cur), border=True)
+        st.metric(
+            f"Target {plan}",
+            format_value(target, unit, cur),
+            help="The target written in the shared KPI definitions.",
+            border=True,
+        )
     _kpi_chart(kpi, m, hist, fc, prop)
 
 
@@ -146,14 +152,14 @@ def _propose_form(
     forecast: float | None,
     how_typed: tuple[str, float, str],
 ) -> None:
-    """The acting person's department proposes its target, with a rationale."""
+    """The acting person's department proposes its target, with a rationale; someone who may
+    not propose sees the form disabled, with why (kpi/ refuses the proposal all the same)."""
     label, step, number_format = how_typed
     st.markdown("**Propose your department's target**")
-    try:
-        dept = proposing_department(ctx.person)
-    except PermissionDenied as exc:
-        dept = None
-        st.info(f"{exc} Pick one of them under **Acting as** to propose.")
+    blocked = view.propose_blocked(ctx.person)
+    dept = approving_department(ctx.person)
+    if blocked:
+        st.info(blocked, icon=":material/lock:")
     own = prop.get(f"{dept}_value") if dept else None
     with st.form(f"propose_{sfx}"):
         value = st.number_input(
@@ -162,19 +168,26 @@ def _propose_form(
             step=step,
             format=number_format,
             key=f"prop_value_{sfx}",
+            disabled=blocked is not None,
         )
         why = st.text_area(
             "Rationale",
             key=f"prop_why_{sfx}",
             placeholder="What it rests on: the forecast, the price outlook, initiatives…",
+            disabled=blocked is not None,
         )
-        sent = st.form_submit_button("Propose target", key=f"prop_go_{sfx}")
+        sent = st.form_submit_button(
+            "Propose target", key=f"prop_go_{sfx}", disabled=blocked is not None
+        )
     if not sent:
         return
+    if _sent_twice(("propose", sfx, value)):
+        return  # the second click of a double click: proposed once already
     try:
         row = view.propose(
             ctx.store, ctx.person, m.plan, kpi.id, value, kpi.unit, why, ctx.definitions
         )
+        _remember_sent(("propose", sfx, value))
         st.session_state[FLASH] = view.proposed_message(
             row, literal(kpi.name), m.plan, kpi.unit, m.currency
         )
@@ -184,11 +197,24 @@ def _propose_form(
         st.error(str(exc))
 
 
+def _sent_twice(what: tuple) -> bool:
+    """Whether this exact proposal (KPI, quarter, value) was the last one saved in this
+    session: a double click, or Enter pressed twice, records it once."""
+    if st.session_state.get(SENT) != what:
+        return False
+    st.info("This proposal is recorded already: change the value to propose another.")
+    return True
+
+
+def _remember_sent(what: tuple) -> None:
+    st.session_state[SENT] = what
+
+
 @dataclass(frozen=True)
 class Signature:
     """What the signing form was sent with."""
 
-    value: float | None  # as typed (a percent KPI's target in percent)
+    value: float | None  # as typed (a percent KPI's target in percent); None: not typed
     reason: str
 
 
@@ -202,7 +228,9 @@ def _sign_form(
     people: list[Person],
 ) -> Signature | None:
     """Who has signed which target and who still has to, and the form the acting person
-    signs with, for their own department only; what it was sent with, or None."""
+    signs with, for their own department only; what it was sent with, or None. The target
+    field starts empty: the signer types the target they sign, so Enter never signs a
+    value the form chose for them."""
     label, step, number_format = how_typed
     dept = approving_department(ctx.person)
     st.markdown(f"**Sign this target for {dept or 'your department'}**")
@@ -217,14 +245,15 @@ def _sign_form(
     with st.form(f"sign_{sfx}"):
         value = st.number_input(
             f"Target for {m.plan} ({label})",
-            value=view.start_value(kpi.targets.get(m.plan), forecast, kpi.unit),
+            value=None,
             step=step,
             format=number_format,
             key=f"sign_value_{sfx}",
+            placeholder=view.sign_placeholder(kpi, m.plan, kpi.unit),
             disabled=blocked is not None,
         )
         reason = st.text_area(
-            "Rationale (kept in the decision log and in the history of kpis.yaml)",
+            "Rationale (kept in the decision log and in the definition's history)",
             key=f"sign_why_{sfx}",
             disabled=blocked is not None,
         )
@@ -248,7 +277,15 @@ def _record_signature(
     people: list[Person],
 ) -> None:
     """Sign the target for the acting person's department (kpi/ checks who may), and say
-    what it did: agreed, or waiting for the other department."""
+    what it did: agreed, or waiting for the other department. Signing the target the
+    department's signature already holds (a double click) records nothing twice."""
+    dept = approving_department(ctx.person)
+    typed = stored_target(s.value, kpi.unit)
+    if dept and view.already_signed(kpi, m.plan, dept, typed, people):
+        st.info(
+            f"{dept.capitalize()} has signed {format_value(typed, kpi.unit, m.currency)} already."
+        )
+        return
     try:
         result = view.sign(
             ctx.store,
@@ -272,7 +309,7 @@ def _record_signature(
         st.session_state[FLASH] = view.signed_message(
             result,
             literal(kpi.name),
-            stored_value(s.value, kpi.unit),
+            typed,
             kpi.unit,
             m.currency,
             m.plan,
@@ -284,7 +321,7 @@ def _record_signature(
 
 
 def _show_conflict(exc: ConflictError) -> None:
-    """Someone saved kpis.yaml meanwhile: their entry and this change, side by side."""
+    """Someone saved the definitions meanwhile: their entry and this change, side by side."""
     st.error(str(exc))
     theirs, yours = st.columns(2)
     theirs.markdown("**In the file now (saved by someone else)**")

@@ -12,7 +12,6 @@ import streamlit as st
 
 from kpi.analyses.data_status import dimension_values
 from kpi.analyses.spend_outlook import OUTLOOK_FILTERS, SPEND_OUTLOOK_EXPLAINED, spend_outlook
-from kpi.core.permissions import OUTLOOK_EDITORS, can_edit_outlook
 from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.filters_text import active_filters
@@ -24,6 +23,7 @@ from ui.context import Context
 from ui.widgets import downloads, honoured_scope, named, no_data
 
 FLASH, RESET, SEEN = "_goals_flash", "_goals_reset", "_goals_seen_version"
+SENT = "_goals_sent"  # the last proposal saved in this session (see goals_kpi)
 
 # ---- cached figures --------------------------------------------------------------------------
 
@@ -75,7 +75,7 @@ class Meeting:
     the proposals and decisions, and the logs of both."""
 
     plan: str
-    currency: str  # the reporting currency: targets in kpis.yaml are in it
+    currency: str  # the reporting currency: the definitions' targets are in it
     history: pl.DataFrame
     forecasts: pl.DataFrame
     proposed: pl.DataFrame
@@ -149,7 +149,7 @@ def overview_tab(m: Meeting) -> None:
             "range": "Range",
             "finance_value": "Finance",
             "procurement_value": "Procurement",
-            "target": "Target (kpis.yaml)",
+            "target": "Target",
             "signed_by": "Agreed by",
         },
     )
@@ -166,12 +166,10 @@ def outlook_tab(ctx: Context, m: Meeting) -> None:
     categories = cached(dimension_values, ctx, "spend", "category")
     _outlook_table(m, outlook)
     st.subheader(f"Procurement's price outlook for {m.plan}")
-    if not can_edit_outlook(ctx.person):
-        st.info(
-            f"{OUTLOOK_EDITORS.capitalize()} set the price outlook; you can read it here. "
-            "Pick one of them under **Acting as** to change it."
-        )
-    _outlook_editor(ctx, m.plan, view.outlook_editable(outlook, categories))
+    blocked = view.outlook_blocked(ctx.person)
+    if blocked:
+        st.info(blocked, icon=":material/lock:")
+    _outlook_editor(ctx, m.plan, view.outlook_editable(outlook, categories), blocked)
     with st.expander(f"Changes to the price outlook for {m.plan} ({m.outlook_log.height})"):
         if m.outlook_log.is_empty():
             st.write("No change recorded for this quarter yet.")
@@ -224,22 +222,23 @@ def _outlook_table(m: Meeting, outlook: pl.DataFrame) -> None:
         st.markdown(SPEND_OUTLOOK_EXPLAINED)
 
 
-def _outlook_editor(ctx: Context, plan: str, editable: pl.DataFrame) -> None:
-    """Procurement's expected price change and note per category, edited and saved at once."""
+def _outlook_editor(ctx: Context, plan: str, editable: pl.DataFrame, blocked: str | None) -> None:
+    """Procurement's expected price change and note per category, edited and saved at once;
+    disabled for someone who may not change it (`blocked` says why; kpi/ refuses anyway)."""
     with st.form(f"outlook_form_{plan}"):
         edited = st.data_editor(
             editable,
             hide_index=True,
             width="stretch",
             height="content",
-            disabled=["category"],
+            disabled=True if blocked else ["category"],
             key=f"outlook_edit_{plan}",
             column_config={
                 "category": "Category",
                 "expected_change_pct": st.column_config.NumberColumn(
                     "Expected price change (%)",
-                    help="Percent points against the same quarter a year earlier: 3.5 means "
-                    "prices 3.5 % higher.",
+                    help="In percent of the price in the same quarter a year earlier: 3.5 "
+                    "means prices 3.5 % higher.",
                     format="%+.1f",
                     min_value=-99.9,
                     max_value=1000.0,
@@ -249,7 +248,10 @@ def _outlook_editor(ctx: Context, plan: str, editable: pl.DataFrame) -> None:
             },
         )
         save = st.form_submit_button(
-            "Save price outlook", type="primary", key=f"outlook_save_{plan}"
+            "Save price outlook",
+            type="primary",
+            key=f"outlook_save_{plan}",
+            disabled=blocked is not None,
         )
     if not save:
         return

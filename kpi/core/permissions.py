@@ -2,7 +2,8 @@
 
 The checks live in the library, so a write refused to a viewer is refused whatever the app
 shows or hides. Each `require_*` raises PermissionDenied with a message that says who may;
-each `may_*` answers the same question for a page that hides a button.
+each `may_*` answers the same question, and each `*_refusal` says why not (None when the
+person may) in the same words, for the page that shows the form disabled with the reason.
 
 - loading data: per table, the same people as the page that writes it: master data and
   transactions finance and procurement members and the CFO; the price outlook procurement
@@ -126,33 +127,59 @@ def _kpi_editors(owner: str | None) -> str:
     return "finance and procurement members and the CFO"
 
 
-def require_kpi_editor(person: Person, owner: Any, action: str) -> None:
+def kpi_edit_refusal(person: Person | None, owner: Any, action: str) -> str | None:
+    """Why the person may not change (or add) a KPI with this owner, or None when they may:
+    the page shows it beside the disabled form, `require_kpi_editor` raises it."""
+    if may_edit_kpi(person, owner if isinstance(owner, str) else None):
+        return None
+    who = person.label if person else NOBODY
+    return (
+        f"{who} may not {action}: only {_kpi_editors(owner)} may "
+        f"(the KPI's owner is {owner or 'not set'})."
+    )
+
+
+def require_kpi_editor(person: Person | None, owner: Any, action: str) -> None:
     """May the person change (or add) a KPI with this owner?"""
-    if not may_edit_kpi(person, owner if isinstance(owner, str) else None):
-        raise PermissionDenied(
-            f"{person.label} may not {action}: only {_kpi_editors(owner)} may "
-            f"(the KPI's owner is {owner or 'not set'})."
-        )
+    refusal = kpi_edit_refusal(person, owner, action)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
+def definition_writer_refusal(person: Person | None, action: str) -> str | None:
+    """Why the person may not write the KPI definitions at all, or None: finance and
+    procurement members and the CFO may."""
+    if person is not None and approving_department(person) is not None:
+        return None
+    who = person.label if person else NOBODY
+    return f"{who} may not {action}: only finance and procurement members and the CFO may."
 
 
 def require_definition_writer(person: Person | None, action: str) -> None:
     """Anyone who writes kpis.yaml at all: finance and procurement members and the CFO."""
-    if person is None or approving_department(person) is None:
-        who = person.label if person else NOBODY
-        raise PermissionDenied(
-            f"{who} may not {action}: only finance and procurement members and the CFO may."
-        )
+    refusal = definition_writer_refusal(person, action)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
+def approver_refusal(person: Person | None) -> str | None:
+    """Why the person may not approve KPIs, or None when they approve for a department."""
+    if approving_department(person) is not None:
+        return None
+    who = person.label if person else NOBODY
+    return (
+        f"{who} may not approve KPIs: finance members and the CFO approve for finance, "
+        "procurement members for procurement."
+    )
 
 
 def require_approver(person: Person | None) -> str:
     """The department the person approves a KPI for, or PermissionDenied."""
+    refusal = approver_refusal(person)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
     dept = approving_department(person)
-    if dept is None:
-        who = person.label if person else NOBODY
-        raise PermissionDenied(
-            f"{who} may not approve KPIs: finance members and the CFO approve for finance, "
-            "procurement members for procurement."
-        )
+    assert dept is not None
     return dept
 
 
@@ -166,37 +193,63 @@ def can_edit_outlook(person: Person | None) -> bool:
     )
 
 
+def outlook_refusal(person: Person | None) -> str | None:
+    """Why the person may not change the price outlook, or None when they may."""
+    if can_edit_outlook(person):
+        return None
+    who = person.label if person else NOBODY
+    return f"{who} may not change the price outlook: {OUTLOOK_EDITORS} set it."
+
+
 def require_outlook_editor(person: Person | None) -> Person:
-    if not can_edit_outlook(person):
-        who = person.label if person else NOBODY
-        raise PermissionDenied(f"{who} may not change the price outlook: {OUTLOOK_EDITORS} set it.")
+    refusal = outlook_refusal(person)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
     assert person is not None
     return person
 
 
-def proposing_department(person: Person | None) -> str:
-    """Whose target the person proposes: finance (members, the CFO) or procurement (members)."""
-    if person is not None and person.role == "cfo":
-        return "finance"
-    if person is not None and person.role == "member" and person.department in DEPARTMENTS:
-        return person.department
+def proposer_refusal(person: Person | None) -> str | None:
+    """Why the person may not propose a target, or None when they propose for a department."""
+    if approving_department(person) is not None:
+        return None
     who = person.label if person else NOBODY
-    raise PermissionDenied(
+    return (
         f"{who} may not propose a target: finance members and the CFO propose finance's, "
         "procurement members procurement's."
+    )
+
+
+def proposing_department(person: Person | None) -> str:
+    """Whose target the person proposes: finance (members, the CFO) or procurement (members)."""
+    refusal = proposer_refusal(person)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    dept = approving_department(person)
+    assert dept is not None
+    return dept
+
+
+def signer_refusal(person: Person | None, action: str) -> str | None:
+    """Why the person may not sign (a KPI's content, an agreed target), or None when they
+    sign for their own department."""
+    if approving_department(person) is not None:
+        return None
+    who = person.label if person else NOBODY
+    return (
+        f"{who} may not {action}: {SIGNERS['finance']} signs for finance, "
+        f"{SIGNERS['procurement']} for procurement."
     )
 
 
 def require_signer(person: Person | None, action: str) -> str:
     """The department the acting person signs for (a KPI's content, an agreed target), or
     PermissionDenied: a signature is always the signer's own act, for their own department."""
+    refusal = signer_refusal(person, action)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
     dept = approving_department(person)
-    if dept is None:
-        who = person.label if person else NOBODY
-        raise PermissionDenied(
-            f"{who} may not {action}: {SIGNERS['finance']} signs for finance, "
-            f"{SIGNERS['procurement']} for procurement."
-        )
+    assert dept is not None
     return dept
 
 

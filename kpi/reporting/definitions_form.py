@@ -14,6 +14,7 @@ from kpi.analyses.scorecard import THEMES
 from kpi.core.formatting import format_value
 from kpi.core.people import Person
 from kpi.core.scope import Scope
+from kpi.reporting.target_units import stored_target, target_unit, typed_target
 from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import Issue, KpiDefinition
 from kpi.store.database import Store
@@ -180,12 +181,31 @@ def new_entry(form: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in form.items() if v not in (None, {}, [])}
 
 
-def targets_frame(targets: Mapping[Any, Any]) -> pl.DataFrame:
-    """A KPI's targets as the (period, target) rows of the form's table editor."""
+def targets_frame(targets: Mapping[Any, Any], unit: str) -> pl.DataFrame:
+    """A KPI's targets as the (period, target) rows of the form's table editor, as typed:
+    a percent KPI's in percent (the goals page types them so too)."""
     return pl.DataFrame(
-        {"period": [str(k) for k in targets], "target": [as_number(v) for v in targets.values()]},
+        {
+            "period": [str(k) for k in targets],
+            "target": [typed_target(v, unit) for v in targets.values()],
+        },
         schema={"period": pl.String, "target": pl.Float64},
     )
+
+
+def stored_targets(typed: Mapping[str, float | None], unit: str) -> dict[str, float | None]:
+    """The targets typed in the form's table as the definitions keep them (a percent KPI's
+    as shares); a blank stays blank, for the check to name."""
+    return {period: stored_target(value, unit) for period, value in typed.items()}
+
+
+def targets_caption(unit: str, currency: str) -> str:
+    """What the targets table wants, in the unit the field shows."""
+    if unit == "percent":
+        return "Type a percent KPI's target as a percent: 92.1 means 92.1 %."
+    if unit == "currency":
+        return f"Amounts in {currency}, the reporting currency."
+    return f"In {target_unit(unit, currency)}."
 
 
 def form_issues(
@@ -230,13 +250,6 @@ def after_source_change(
 
 
 # ---- texts -----------------------------------------------------------------------------------
-
-
-def who_edits(owner: str) -> str:
-    """Who may edit a KPI of this owner, as the page tells someone who may not."""
-    if owner in DEPARTMENTS:
-        return f"{owner} members and the CFO"
-    return "finance and procurement members and the CFO"
 
 
 def check_message(issues: Sequence[Issue]) -> str | None:
@@ -287,51 +300,53 @@ def approved_message(kpi_id: str, dept: str, name: str, status: str) -> str:
     )
 
 
-def edit_blocked(
-    broken_file: str | None, may_edit: bool, owner: str, acting: str
-) -> tuple[str, str] | None:
+def edit_blocked(broken_file: str | None, refusal: str | None) -> tuple[str, str] | None:
     """Why the person cannot edit this KPI, as (kind of message, text), or None when they
-    may: a file broken by hand is fixed by hand first, and only its owners edit a KPI."""
+    may: a file broken by hand is fixed by hand first, and only its owners edit a KPI
+    (`refusal`: kpi.core.permissions.kpi_edit_refusal, the check the save makes)."""
     if broken_file:
         return "warning", (
-            f"Editing is off: {broken_file} is broken (see above). Fix the file by hand — "
-            "`python -m kpi check` lists every problem with its line — and the form comes "
-            "back."
+            f"Editing is off: the definitions file ({broken_file}) is broken (see above). Fix "
+            "it by hand — `python -m kpi check` lists every problem with its line — and the "
+            "form comes back."
         )
-    if not may_edit:
-        return "info", (
-            f"Only {who_edits(owner)} edit this KPI (its owner is {owner}); you act "
-            f"as {acting}. Pick someone else under **Acting as** to edit it."
-        )
+    if refusal:
+        return "info", f"{refusal} Pick someone else under **Acting as** to edit it."
     return None
 
 
-def add_blocked(broken_file: str | None, dept: str | None, acting: str) -> tuple[str, str] | None:
+def add_blocked(broken_file: str | None, refusal: str | None) -> tuple[str, str] | None:
     """Why the person cannot add a KPI, as (kind of message, text), or None when they may:
-    only people who approve for a department add KPIs, and not into a broken file."""
+    only people who approve for a department add KPIs (`refusal`: kpi.core.permissions.
+    definition_writer_refusal), and not into a broken file."""
     if broken_file:
-        return "warning", f"Adding is off until {broken_file} is fixed by hand (see above)."
-    if dept is None:
-        return "info", (
-            f"Finance and procurement members and the CFO add KPIs; you act as {acting}. "
-            "Pick someone else under **Acting as** to add one."
+        return "warning", (
+            f"Adding is off until the definitions file ({broken_file}) is fixed by hand "
+            "(see above)."
         )
+    if refusal:
+        return "info", f"{refusal} Pick someone else under **Acting as** to add one."
     return None
 
 
 def approval_step(
-    state: Mapping[str, str], status: str, dept: str | None, broken_file: str | None, acting: str
+    state: Mapping[str, str],
+    status: str,
+    dept: str | None,
+    broken_file: str | None,
+    refusal: str | None,
 ) -> tuple[str, str] | None:
     """Why the person cannot approve this KPI now, as (kind of message, text), or None when
     they may approve it for `dept`. The file must be sound, the person must approve for a
-    department, the KPI must be proposed and not yet approved by that department."""
+    department (`refusal`: kpi.core.permissions.approver_refusal), the KPI must be proposed
+    and not yet approved by that department."""
     if broken_file:
-        return "info", f"Approving is off until {broken_file} is fixed by hand (see above)."
-    if dept is None:
         return "info", (
-            "Finance members and the CFO approve for finance, procurement members for "
-            f"procurement. You act as {acting}: pick someone else under **Acting as**."
+            f"Approving is off until the definitions file ({broken_file}) is fixed by hand "
+            "(see above)."
         )
+    if dept is None:
+        return "info", f"{refusal} Pick someone else under **Acting as** to approve."
     if status == "agreed":
         return "success", "Agreed: both departments approved exactly this version."
     if state[dept] == "approved":
@@ -346,10 +361,11 @@ def approval_step(
 
 
 def broken_file_message(file_name: str, kept: int) -> str:
-    """The banner over a kpis.yaml broken by hand: what the app falls back to, what is off."""
+    """The banner over a kpis.yaml broken by hand: what the app falls back to, what is off
+    (the file's name is said, as the administrator fixes it)."""
     return (
-        f"**{file_name} is broken** — somebody edited it by hand and it no longer passes "
-        "`python -m kpi check`. "
+        f"**The definitions file ({file_name}) is broken** — somebody edited it by hand and "
+        "it no longer passes `python -m kpi check`. "
         + (
             f"The app keeps using the last good definitions ({kept} KPIs, shown below). "
             if kept
@@ -378,11 +394,6 @@ def history_heading(record: Mapping[str, Any]) -> str:
     """One change's heading: when (to the minute), who, what."""
     when = str(record.get("when", ""))[:16].replace("T", " ")
     return f"{when} · {record.get('who')} · {record.get('action')}"
-
-
-def acting_label(person: Person | None) -> str:
-    """Who the page acts as, in the messages that say why something is off."""
-    return person.label if person else "nobody (not signed in)"
 
 
 def theme_label(theme: str) -> str:
@@ -435,19 +446,19 @@ def does_not_run_message(exc: BaseException) -> str:
     )
 
 
-def approve_conflict_message(file_name: str, kpi_id: str) -> str:
-    """Why an approval was refused: the file changed since the person read the KPI."""
+def approve_conflict_message(kpi_id: str) -> str:
+    """Why an approval was refused: the definitions changed since the person read the KPI."""
     return (
-        f"Not approved: {file_name} changed since you looked at '{kpi_id}'. Read the "
-        "definition again, then approve it."
+        f"Not approved: the KPI definitions were saved by someone else since you looked at "
+        f"'{kpi_id}'. Read the definition again, then approve it."
     )
 
 
-def add_conflict_message(file_name: str) -> str:
-    """Why a new KPI was not added yet: someone saved the file meanwhile."""
+def add_conflict_message() -> str:
+    """Why a new KPI was not added yet: someone saved the definitions meanwhile."""
     return (
-        f"Not added yet: {file_name} was saved by someone else meanwhile. Your fields are "
-        "kept; check the catalogue for a KPI like yours, then press **Add the KPI** again."
+        "Not added yet: the KPI definitions were saved by someone else meanwhile. Your fields "
+        "are kept; check the catalogue for a KPI like yours, then press **Add the KPI** again."
     )
 
 

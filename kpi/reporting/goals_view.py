@@ -18,7 +18,13 @@ from kpi.analyses.goal_history import (
 )
 from kpi.core.formatting import format_delta, format_value
 from kpi.core.people import Person
-from kpi.core.permissions import NOBODY, PermissionDenied, approving_department
+from kpi.core.permissions import (
+    PermissionDenied,
+    outlook_refusal,
+    proposer_refusal,
+    signer_refusal,
+)
+from kpi.reporting.target_units import stored_target, typed_target
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store, StoreError
 from kpi.workflows.definition_versions import ApprovalCheck, approval_checks, effective_status
@@ -30,17 +36,7 @@ from kpi.workflows.goals import (
     propose_target,
     set_price_outlook,
     sign_target,
-    stored_value,
-    typed_value,
 )
-
-TARGET_INPUT = {  # how a target is typed in, per unit: label, step, format (percent KPIs as %)
-    "percent": ("%", 0.1, "%.2f"),
-    "currency": (None, 1000.0, "%.2f"),  # the label is the reporting currency
-    "days": ("days", 0.5, "%.1f"),
-    "ratio": ("ratio", 0.01, "%.3f"),
-    "count": ("count", 1.0, "%.0f"),
-}
 
 
 def quarters_to_plan(store: Store, n: int = 4) -> list[str]:
@@ -82,12 +78,6 @@ def meeting_records(
         proposal_history(store, plan),
         outlook_changes(store, plan),
     )
-
-
-def target_input(unit: str, currency: str) -> tuple[str, float, str]:
-    """How a target of this unit is typed: the label after it, the step and the format."""
-    label, step, number_format = TARGET_INPUT.get(unit, (unit, 1.0, "%.2f"))
-    return label or currency, step, number_format
 
 
 # ---- tables --------------------------------------------------------------------------------
@@ -139,8 +129,8 @@ def overview_caption(forecasts: pl.DataFrame, plan: str) -> str:
         "Per KPI: the value of the last complete quarter"
         + (f" ({based_on[0]})" if len(based_on) else "")
         + f", the forecast for **{plan}** and its range, what finance and procurement "
-        "propose, the target in `config/kpis.yaml` and who signed it in the meeting. Pick a "
-        "KPI in **KPI by KPI** to see its history, propose or sign."
+        "propose, the target in the shared KPI definitions and who signed it in the meeting. "
+        "Pick a KPI in **KPI by KPI** to see its history, propose or sign."
     )
 
 
@@ -188,8 +178,10 @@ def one_kpi(
 
 
 def start_value(given: float | None, forecast: float | None, unit: str) -> float | None:
-    """What a target form starts from, as typed: the value already given, else the forecast."""
-    return typed_value(given if given is not None else forecast, unit)
+    """What the proposal form starts from, as typed: the value already given, else the
+    forecast (to four decimals: a forecast runs on)."""
+    typed = typed_target(given if given is not None else forecast, unit)
+    return None if typed is None else round(typed, 4)
 
 
 def propose(
@@ -206,7 +198,7 @@ def propose(
     kpis.yaml keeps it. GoalError when no value was typed, as propose_target for the rest."""
     if typed is None:
         raise GoalError("Enter the target you propose.", "value")
-    value = stored_value(typed, unit)
+    value = stored_target(typed, unit)
     return propose_target(store, person, plan, kpi_id, value, rationale, definitions)
 
 
@@ -273,10 +265,20 @@ def last_value_label(last: Mapping[str, Any] | None) -> str:
 
 
 def gap_text(gap: float | None, unit: str, currency: str) -> str | None:
-    """How far procurement's proposal is from finance's, or None when one is missing."""
+    """How far procurement's proposal is from finance's, or None when one is missing; two
+    percents differ by percentage points, said in words."""
     if gap is None:
         return None
-    return f"Procurement's proposal − finance's: **{format_delta(gap, unit, currency)}**"
+    text = f"Procurement's proposal − finance's: **{format_delta(gap, unit, currency)}**"
+    return text + (" (percentage points)" if unit == "percent" else "")
+
+
+def forecast_delta_help(unit: str) -> str:
+    """What the forecast's change against the last value is in: percentage points for a
+    percent KPI (72 % to 75 % is +3 pp, not +3 %)."""
+    if unit == "percent":
+        return "Change against the last value, in percentage points (pp)."
+    return "Change against the last value."
 
 
 def outlook_caption(plan: str, base_quarter: str, currency: str) -> str:
@@ -342,15 +344,47 @@ def signatures_text(kpi: KpiDefinition, plan: str, people: Sequence[Person], cur
 
 def sign_blocked(person: Person | None) -> str | None:
     """Why the acting person may not sign a target, or None when they may (for their own
-    department only: nobody signs for someone else)."""
-    if approving_department(person) is not None:
+    department only: nobody signs for someone else). The reason is kpi/'s own."""
+    refusal = signer_refusal(person, "sign targets")
+    if refusal is None:
         return None
-    who = person.label if person else NOBODY
+    return f"{refusal} Each signs for themselves: pick one of them under **Acting as** to sign."
+
+
+def propose_blocked(person: Person | None) -> str | None:
+    """Why the acting person may not propose a target, or None when they may."""
+    refusal = proposer_refusal(person)
     return (
-        f"{who} may not sign targets: a finance member or the CFO signs for finance, a "
-        "procurement member for procurement, each for themselves. Pick one of them under "
-        "**Acting as** to sign."
+        None if refusal is None else f"{refusal} Pick one of them under **Acting as** to propose."
     )
+
+
+def outlook_blocked(person: Person | None) -> str | None:
+    """Why the acting person may not change the price outlook, or None when they may."""
+    refusal = outlook_refusal(person)
+    return (
+        None if refusal is None else f"{refusal} Pick one of them under **Acting as** to change it."
+    )
+
+
+def already_signed(
+    kpi: KpiDefinition, plan: str, dept: str, value: float | None, people: Sequence[Person]
+) -> bool:
+    """Whether the department's signature already counts for exactly this target: signing
+    it again (the second click of a double click) would record nothing new."""
+    target = kpi.targets.get(plan)
+    return (
+        value is not None
+        and target is not None
+        and float(target) == value
+        and signatures(kpi, people)[dept].counts
+    )
+
+
+def sign_placeholder(kpi: KpiDefinition, plan: str, unit: str) -> str:
+    """What the empty signing field suggests: the target in the definitions, as typed."""
+    typed = typed_target(kpi.targets.get(plan), unit)
+    return f"e.g. {typed:g}, the target now" if typed is not None else "the target you sign"
 
 
 def sign_note(
@@ -392,7 +426,7 @@ def sign(
     person's department; GoalError when no value was typed, as sign_target for the rest."""
     if typed is None:
         raise GoalError("Enter the target you sign.", "value")
-    value = stored_value(typed, unit)
+    value = stored_target(typed, unit)
     return sign_target(
         store,
         kpis_path,
@@ -422,10 +456,13 @@ def signed_message(
     text = f"{kpi_name}: {shown} for {plan} signed for {dept} by {name}"
     if result.status == "agreed":
         return (
-            text + ". Both departments signed it: agreed, written into config/kpis.yaml "
-            "and the decision log."
+            text + ". Both departments signed it: agreed, written into the shared KPI "
+            "definitions and the decision log."
         )
-    text += f" and written into config/kpis.yaml. It is agreed once {other} signs the same value."
+    text += (
+        " and written into the shared KPI definitions. It is agreed once "
+        f"{other} signs the same value."
+    )
     if other in result.cleared_approvals:
         text += f" {other.capitalize()}'s earlier signature was of another content: it is void."
     return text

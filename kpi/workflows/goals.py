@@ -393,20 +393,6 @@ def _kpi_id(kpi_id: str, definitions: Sequence[KpiDefinition] | None) -> str:
 # ---- for the page: the all-KPIs table and values as people type them -------------------------
 
 
-def typed_value(value: float | None, unit: str) -> float | None:
-    """A stored value as typed in the forms: a percent KPI's share as percent."""
-    if value is None:
-        return None
-    return round(value * 100, 4) if unit == "percent" else round(value, 4)
-
-
-def stored_value(value: float | None, unit: str) -> float | None:
-    """A typed value as kpis.yaml keeps it: percent back to a share."""
-    if value is None:
-        return None
-    return round(value / 100, 8) if unit == "percent" else value
-
-
 def goals_overview(history, forecasts, proposed, decided) -> pl.DataFrame:
     """One row per KPI: last value, forecast and range, both proposals, target, signatures."""
     last = (

@@ -191,7 +191,7 @@ def test_a_formula_change_previews_then_proposes_and_both_departments_agree(kpis
     assert saved["approvals"]["finance"]["by"] == "sam.okafor@example.org"
 
     at = page(acting_as=FINANCE, def_pick="total_spend")  # no second key from the same side
-    assert "approve_total_spend" not in [b.key for b in at.button]
+    assert at.button(key="approve_total_spend").disabled
     assert any("waits for procurement" in i.value for i in at.info)
 
     at = page(acting_as=PROCUREMENT, def_pick="total_spend")
@@ -253,13 +253,18 @@ def test_an_approval_that_does_not_count_is_shown_with_the_reason(kpis):
 def test_procurement_may_not_edit_a_finance_kpi(kpis):
     before = kpis.read_bytes()
     at = page(acting_as=PROCUREMENT, def_pick="total_spend")
-    assert "ed_total_spend_save" not in [b.key for b in at.button]
-    assert any("Only finance members and the CFO edit this KPI" in i.value for i in at.info)
+    assert at.button(key="ed_total_spend_save").disabled  # shown, disabled, with why
+    assert at.text_area(key="ed_total_spend_formula").disabled
+    assert any(
+        "Jonas Berg (procurement, member) may not edit 'total_spend': only finance members "
+        "and the CFO may (the KPI's owner is finance)." in i.value
+        for i in at.info
+    ), [i.value for i in at.info]
     at = page(acting_as=VIEWER, def_pick="po_compliance")  # joint: still not a viewer
-    assert "ed_po_compliance_save" not in [b.key for b in at.button]
-    assert "add_save" not in [b.key for b in at.button]
+    assert at.button(key="ed_po_compliance_save").disabled
+    assert at.button(key="add_save").disabled
     at = page(acting_as=PROCUREMENT, def_pick="po_compliance")  # joint: procurement edits
-    assert "ed_po_compliance_save" in [b.key for b in at.button]
+    assert not at.text_area(key="ed_po_compliance_formula").disabled
     assert kpis.read_bytes() == before
 
 
@@ -345,4 +350,132 @@ def test_a_broken_file_shows_its_line_and_editing_is_off(kpis):
     assert any("Editing is off" in w.value and "by hand" in w.value for w in at.warning)
     keys = [b.key for b in at.button]
     assert "ed_total_spend_save" not in keys and "add_save" not in keys
-    assert not any(str(k).startswith("approve_") for k in keys)
+    approve = [b for b in at.button if str(b.key).startswith("approve_")]
+    assert approve and all(b.disabled for b in approve)  # shown, disabled, with why
+
+
+# ---- issue 15: forms shown disabled with the reason, one unit for targets, no file names ----
+
+NOBODY_CHOSEN = "Someone who is not signed in (or has not chosen who they act as)"
+
+
+def up_for_approval(kpis: Path, kpi_id: str) -> None:
+    """Make an agreed KPI proposed, without approvals: both departments may approve it."""
+    text = kpis.read_text(encoding="utf-8")
+    start = text.index(f"  - id: {kpi_id}\n")
+    end = text.index("\n  - id: ", start + 1)
+    entry_text = text[start:end].replace("status: agreed", "status: proposed", 1)
+    entry_text = entry_text[: entry_text.index("    approvals:")].rstrip("\n")
+    kpis.write_text(text[:start] + entry_text + text[end:], encoding="utf-8")
+
+
+def stale_click(button) -> None:
+    """The second click of a double click: sent while the button was still enabled, it
+    arrives after the first click's run drew it disabled (AppTest refuses a click on a
+    disabled button, so the click is set as the browser sent it)."""
+    button._value = True
+
+
+@pytest.mark.parametrize(
+    ("who", "edit", "add", "approve"),
+    [
+        # po_compliance is joint: finance and procurement members and the CFO edit it
+        ("Claire Dubois (finance, cfo)", None, None, "for finance"),
+        (FINANCE, None, None, "for finance"),
+        (PROCUREMENT, None, None, "for procurement"),
+        (VIEWER, "Lee Chen (operations, viewer) may not edit", "may not add KPIs", "approve KPIs"),
+        (None, f"{NOBODY_CHOSEN} may not edit", "may not add KPIs", "approve KPIs"),
+    ],
+)
+def test_each_role_sees_which_forms_it_may_use_and_why_not(kpis, who, edit, add, approve):
+    """Forms a person may not use are drawn disabled under the reason kpi/ gives (the save
+    itself still asks kpi/: kpi.core.permissions)."""
+    up_for_approval(kpis, "po_compliance")
+    state = {"def_pick": "po_compliance"} | ({"acting_as": who} if who else {})
+    at = page(**state)
+    infos = " ".join(i.value for i in at.info)
+    save = at.button(key="ed_po_compliance_save")
+    approve_button = at.button(key="approve_po_compliance")
+    if edit is None:
+        assert not at.text_area(key="ed_po_compliance_formula").disabled
+        assert save.disabled and save.help == "Nothing changed yet"  # nothing typed yet
+    else:
+        assert edit in infos and "Pick someone else under **Acting as** to edit it." in infos
+        assert at.text_area(key="ed_po_compliance_formula").disabled and save.disabled
+    if add is None:
+        assert not at.text_input(key="add_id").disabled
+    else:
+        assert add in infos and at.text_input(key="add_id").disabled
+        assert at.button(key="add_save").disabled
+    if approve.startswith("for "):
+        assert not approve_button.disabled and approve_button.label.endswith(approve)
+    else:
+        assert approve_button.disabled and f"may not {approve}" in approve_button.help
+        assert approve_button.label == "Approve this version for your department"
+
+
+def test_a_percent_target_is_typed_as_a_percent_and_kept_as_a_share(kpis):
+    """92.1 typed in the form's targets is 0.921 in the file (as the goals page keeps it),
+    and the targets show in percent with the unit on the column."""
+    at = page(acting_as=FINANCE, def_pick="po_compliance")
+    assert any("Type a percent KPI's target as a percent" in c.value for c in at.caption)
+    periods = list(entry(kpis, "po_compliance")["targets"])
+    row = periods.index("FY2026-Q3")
+    editor = f"ed_po_compliance_targets_{file_version(kpis)[:8]}"
+    at.session_state[editor] = {
+        "edited_rows": {row: {"target": 92.1}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.text_input(key="ed_po_compliance_reason").input("Two suppliers lost their catalogues")
+    at.run()
+    assert any("`targets`" in m.value for m in at.markdown)  # only the one target changed
+    at.button(key="ed_po_compliance_save").click().run()
+    assert not errors(at), errors(at)
+    saved = entry(kpis, "po_compliance")["targets"]
+    assert saved["FY2026-Q3"] == 0.921  # exactly: not 0.9209999999999999
+    assert "      FY2026-Q3: 0.921\n" in kpis.read_text(encoding="utf-8")
+    assert saved["FY2026-Q4"] == 0.935  # untouched targets are written back as they were
+    at = page(acting_as=FINANCE, def_pick="po_compliance", def_kpi_tab="Definition")
+    shown = next(d.value for d in at.dataframe if list(d.value.columns) == ["period", "target"])
+    assert shown.set_index("period").loc["FY2026-Q3", "target"] == "92.1 %"
+
+
+def test_saving_twice_records_once_and_the_page_stays_on_its_tab(kpis):
+    """A second click on Save after the save (a double click) saves nothing more, and the
+    page stays on the Edit tab of the KPI chosen."""
+    at = page(acting_as=FINANCE, def_pick="total_spend", def_kpi_tab="Edit")
+    at.text_area(key="ed_total_spend_description").input("Invoice lines, credit notes included.")
+    at.text_input(key="ed_total_spend_reason").input("Clearer")
+    at.run()
+    at.button(key="ed_total_spend_save").click().run()
+    assert any("Saved 'total_spend'" in s.value for s in at.success)
+    assert at.button(key="ed_total_spend_save").disabled  # nothing changed any more
+    stale_click(at.button(key="ed_total_spend_save"))
+    at.run()
+    assert not errors(at), errors(at)
+    assert len(kpi_history(kpis, "total_spend")) == 1
+    assert at.session_state["def_kpi_tab"] == "Edit" and at.session_state["def_pick"] == (
+        "total_spend"
+    )
+    # approving twice: one approval, and the page stays on the Approvals tab
+    up_for_approval(kpis, "po_compliance")
+    at = page(acting_as=FINANCE, def_pick="po_compliance", def_kpi_tab="Approvals")
+    at.button(key="approve_po_compliance").click().run()
+    assert any("approved for finance" in s.value for s in at.success)
+    del at.session_state["_ctx"]  # app.py rereads the definitions on every run
+    at.run()
+    assert at.button(key="approve_po_compliance").disabled  # finance approved: waits
+    stale_click(at.button(key="approve_po_compliance"))
+    at.run()
+    assert not errors(at), errors(at)
+    assert [r["action"] for r in kpi_history(kpis, "po_compliance")] == ["approved"]
+    assert at.session_state["def_kpi_tab"] == "Approvals"
+
+
+def test_no_file_name_heads_the_page(kpis):
+    at = page(acting_as=FINANCE)
+    heads = [t.value for t in (*at.title, *at.header, *at.subheader)]
+    heads += [t.label for t in at.tabs] + [c.value for c in at.caption]
+    heads += [m.label for m in at.metric]
+    assert not [h for h in heads if ".yaml" in h], heads

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
 from kpi.workflows import goals
+from kpi.workflows.definition_versions import kpi_history
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "goals.py")
@@ -113,14 +114,18 @@ def test_procurement_edits_the_price_outlook_and_finance_may_not(store, kpis_yam
     assert change["changed_by"] == JONAS
     assert "Board prices up" in cells(at)  # the outlook table and the change history show it
 
-    at = page(acting_as=FINANCE)
+    at = page(acting_as=FINANCE)  # the form is shown disabled, under the reason
+    assert at.button(key=f"outlook_save_{PLAN}").disabled
+    assert any(
+        "Sam Okafor (finance, member) may not change the price outlook" in i.value for i in at.info
+    )
     at.session_state[editor_key] = {
         "edited_rows": {row: {"expected_change_pct": 0.0}},
         "added_rows": [],
         "deleted_rows": [],
     }
-    at.button(key=f"outlook_save_{PLAN}").click().run()
-    assert any("may not change the price outlook" in e for e in errors(at)), errors(at)
+    stale_click(at.button(key=f"outlook_save_{PLAN}"))
+    at.run()  # Streamlit drops a disabled button's click; kpi/ refuses it too (test_goals.py)
     assert goals.outlook_changes(store, PLAN).height == 1
 
 
@@ -150,12 +155,19 @@ def test_finance_and_procurement_propose_side_by_side(store, kpis_yaml):
     assert (side["finance_by"], side["procurement_by"]) == (SAM, JONAS)
 
 
+def stale_click(button) -> None:
+    """A click the page did not offer (the button is drawn disabled): set as a browser that
+    still showed it enabled would send it (AppTest refuses clicks on disabled buttons)."""
+    button._value = True
+
+
 def test_a_viewer_cannot_propose(store, kpis_yaml):
     at = page(acting_as=VIEWER, goals_kpi=KPI)
     assert any("may not propose a target" in i.value for i in at.info)
-    at.number_input(key=f"prop_value_{SFX}").set_value(99.0)
-    at.button(key=f"prop_go_{SFX}").click().run()
-    assert any("may not propose a target" in e for e in errors(at)), errors(at)
+    assert at.number_input(key=f"prop_value_{SFX}").disabled
+    assert at.button(key=f"prop_go_{SFX}").disabled
+    stale_click(at.button(key=f"prop_go_{SFX}"))
+    at.run()  # Streamlit drops a disabled button's click; kpi/ refuses it too (test_goals.py)
     assert goals.proposals(store, PLAN).is_empty()
 
 
@@ -179,8 +191,8 @@ def test_two_people_sign_the_same_target_and_it_is_agreed(store, kpis_yaml):
     at = sign(at)
     assert not errors(at)
     assert any(
-        "93.0 % for FY2026-Q2 signed for finance by Sam Okafor and written into "
-        "config/kpis.yaml. It is agreed once procurement signs the same value." in s.value
+        "93.0 % for FY2026-Q2 signed for finance by Sam Okafor and written into the shared "
+        "KPI definitions. It is agreed once procurement signs the same value." in s.value
         for s in at.success
     ), [s.value for s in at.success]
     kpi = next(k for k in load_definitions(kpis_yaml) if k.id == KPI)
@@ -212,7 +224,7 @@ def test_two_people_sign_the_same_target_and_it_is_agreed(store, kpis_yaml):
     # The next run reads the new target (in the app, app.py reloads the definitions each
     # run; under AppTest only a new session does).
     at = page(acting_as=FINANCE, goals_kpi=KPI)
-    assert metrics(at)[f"Target {PLAN} in kpis.yaml"] == "93.0 %"
+    assert metrics(at)[f"Target {PLAN}"] == "93.0 %"
     assert any(t.endswith(f"93.0 % is agreed for {PLAN}.") for t in texts(at)), texts(at)
 
 
@@ -268,3 +280,98 @@ def test_an_empty_store_says_what_to_do(tmp_path, monkeypatch, kpis_yaml):
     monkeypatch.setenv("KPI_DB", str(empty.path))
     at = page()
     assert any("No spend in the store" in i.value for i in at.info)
+
+
+# ---- issue 15: forms shown disabled with the reason, no preset verdict, one unit, words ----
+
+NOBODY_CHOSEN = "Someone who is not signed in (or has not chosen who they act as)"
+
+
+@pytest.mark.parametrize(
+    ("who", "dept", "outlook"),
+    [
+        ("Claire Dubois (finance, cfo)", "finance", True),
+        (FINANCE, "finance", False),
+        (PROCUREMENT, "procurement", True),
+        (VIEWER, None, False),
+        (None, None, False),
+    ],
+)
+def test_each_role_sees_which_forms_it_may_use_and_why_not(store, kpis_yaml, who, dept, outlook):
+    state = {"goals_kpi": KPI} | ({"acting_as": who} if who else {})
+    at = page(**state)
+    infos = " ".join(i.value for i in at.info)
+    label = who or NOBODY_CHOSEN
+    propose, sign_button = at.button(key=f"prop_go_{SFX}"), at.button(key=f"sign_go_{SFX}")
+    if dept:
+        assert not propose.disabled and not sign_button.disabled
+        assert sign_button.label == f"Sign for {dept}"
+        assert "may not propose" not in infos and "may not sign" not in infos
+    else:
+        assert propose.disabled and at.number_input(key=f"prop_value_{SFX}").disabled
+        assert sign_button.disabled and at.number_input(key=f"sign_value_{SFX}").disabled
+        assert f"{label} may not propose a target" in infos
+        assert f"{label} may not sign targets" in infos
+    if outlook:
+        assert not at.button(key=f"outlook_save_{PLAN}").disabled
+    else:
+        assert at.button(key=f"outlook_save_{PLAN}").disabled
+        assert f"{label} may not change the price outlook" in infos
+
+
+def test_the_signing_form_has_no_preset_target(store, kpis_yaml):
+    """The target field starts empty (Enter never signs a value the form chose); sending it
+    empty is refused with what to do, and nothing is written."""
+    before = kpis_yaml.read_bytes()
+    at = page(acting_as=FINANCE, goals_kpi=KPI)
+    field = at.number_input(key=f"sign_value_{SFX}")
+    assert field.value is None and field.placeholder.startswith("e.g. ")
+    at.text_area(key=f"sign_why_{SFX}").input("Agreed in the room")
+    at.button(key=f"sign_go_{SFX}").click().run()  # as Enter in the field would send it
+    assert any("Enter the target you sign" in e for e in errors(at)), errors(at)
+    assert kpis_yaml.read_bytes() == before
+
+
+def test_a_percent_target_typed_on_the_goals_page_is_kept_as_the_definitions_form_keeps_it(
+    store, kpis_yaml
+):
+    """92.1 typed here is 0.921 in the definitions, exactly what 92.1 typed in the
+    definitions form keeps (tests/app/test_app_definitions.py), and that form shows 92.1."""
+    from kpi.reporting.definitions_form import targets_frame
+
+    sign(page(acting_as=FINANCE, goals_kpi=KPI), value=92.1)
+    assert f"      {PLAN}: 0.921\n" in kpis_yaml.read_text(encoding="utf-8")
+    assert target(kpis_yaml) == 0.921
+    frame = targets_frame({PLAN: target(kpis_yaml)}, "percent")
+    assert frame.rows() == [(PLAN, 92.1)]
+
+
+def test_a_double_click_records_once_and_the_page_stays_on_its_tab(store, kpis_yaml):
+    at = page(acting_as=FINANCE, goals_kpi=KPI, goals_tab="KPI by KPI")
+    at.number_input(key=f"prop_value_{SFX}").set_value(93.5)
+    at.button(key=f"prop_go_{SFX}").click().run()
+    at.button(key=f"prop_go_{SFX}").click().run()  # the second click, same value
+    ok(at)
+    assert goals.proposal_history(store, PLAN).height == 1
+    assert any("recorded already" in i.value for i in at.info)
+    at = sign(at)
+    assert any("signed for finance" in s.value for s in at.success)
+    del at.session_state["_ctx"]  # app.py rereads the definitions on every run
+    at.number_input(key=f"sign_value_{SFX}").set_value(93.0)
+    at.button(key=f"sign_go_{SFX}").click().run()  # the second click of a double click
+    ok(at)
+    assert not errors(at), errors(at)
+    assert any("Finance has signed 93.0 % already." in i.value for i in at.info)
+    history = [r["action"] for r in kpi_history(kpis_yaml, KPI)]
+    assert history == ["target signed"]
+    assert at.session_state["goals_tab"] == "KPI by KPI"
+    assert at.session_state["goals_kpi"] == KPI
+
+
+def test_no_file_name_heads_the_page_and_percent_changes_are_in_points(store, kpis_yaml):
+    at = page(acting_as=FINANCE, goals_kpi=KPI)
+    heads = [t.value for t in (*at.title, *at.header, *at.subheader, *at.caption)]
+    heads += [t.label for t in at.tabs] + [m.label for m in at.metric]
+    assert not [h for h in heads if ".yaml" in h], heads
+    forecast = next(m for m in at.metric if m.label.startswith("Forecast"))
+    assert "percentage points" in forecast.help

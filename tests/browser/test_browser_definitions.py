@@ -164,8 +164,9 @@ def test_procurement_cannot_edit_a_finance_kpi(page, app_url):
     _act_as(page, PROCUREMENT)
     page.get_by_role("tab", name="Edit").click()
     body = page.inner_text("body")
-    assert "Only finance members and the CFO edit this KPI" in body
-    assert _visible(page, "button:has-text('Save the change')").count() == 0
+    assert "may not edit 'total_spend': only finance members and the CFO may" in body
+    save = _visible(page, "button:has-text('Save the change')")  # shown disabled, with why
+    assert save.count() == 1 and save.is_disabled()
 
 
 def test_a_file_broken_by_hand_is_shown_with_its_line(browser, demo_db, tmp_path):
@@ -178,7 +179,7 @@ def test_a_file_broken_by_hand_is_shown_with_its_line(browser, demo_db, tmp_path
         kpis.write_text(kpis.read_text().replace("name: Total spend\n", "name: [Total spend\n", 1))
         _act_as(pg, FINANCE)  # any rerun reads the file again
         body = pg.inner_text("body")
-        assert "kpis.yaml is broken" in body and "line 13" in body
+        assert "(kpis.yaml) is broken" in body and "line 13" in body
         assert "last good definitions" in body
         pg.get_by_role("tab", name="Edit").click()
         expect_text(pg, "Editing is off")

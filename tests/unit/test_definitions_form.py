@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kpi.core.people import Person, load_people
+from kpi.core.people import load_people
 from kpi.reporting import definitions_form as defs
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import get
@@ -17,12 +17,6 @@ PEOPLE = load_people(KPIS.parent / "people.yaml")
 
 def _kpi():
     return get(load_definitions(KPIS), "total_spend")
-
-
-def test_acting_label_names_the_person_or_nobody():
-    sam = Person("sam@example.org", "Sam Okafor", "finance", "member")
-    assert defs.acting_label(sam) == "Sam Okafor (finance, member)"
-    assert defs.acting_label(None) == "nobody (not signed in)"
 
 
 def test_theme_label_and_kpi_caption():
@@ -56,12 +50,13 @@ def test_changed_line_and_messages():
     assert defs.does_not_run_message(ValueError("bad type\nmore")).startswith(
         "The formula passes the checks but does not run on the data: bad type. Check that"
     )
-    assert defs.approve_conflict_message("kpis.yaml", "otd") == (
-        "Not approved: kpis.yaml changed since you looked at 'otd'. Read the "
-        "definition again, then approve it."
+    # said in words: the page never names the file to the people who approve
+    assert defs.approve_conflict_message("otd") == (
+        "Not approved: the KPI definitions were saved by someone else since you looked at "
+        "'otd'. Read the definition again, then approve it."
     )
-    assert defs.add_conflict_message("kpis.yaml").startswith(
-        "Not added yet: kpis.yaml was saved by someone else meanwhile."
+    assert defs.add_conflict_message().startswith(
+        "Not added yet: the KPI definitions were saved by someone else meanwhile."
     )
 
 

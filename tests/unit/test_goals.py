@@ -485,12 +485,14 @@ def test_quarters(store):
 
 
 def test_typed_and_stored_values_round_trip_percent_kpis():
-    from kpi.workflows.goals import stored_value, typed_value
+    # the conversion moved to kpi.reporting.target_units (tests/unit/test_target_units.py)
+    from kpi.reporting.goals_view import start_value
+    from kpi.reporting.target_units import stored_target, typed_target
 
-    assert typed_value(0.725, "percent") == 72.5
-    assert stored_value(72.5, "percent") == 0.725
-    assert typed_value(12.3456789, "days") == 12.3457
-    assert stored_value(None, "percent") is None
+    assert typed_target(0.725, "percent") == 72.5
+    assert stored_target(72.5, "percent") == 0.725
+    assert start_value(None, 12.3456789, "days") == 12.3457
+    assert stored_target(None, "percent") is None
 
 
 # ---- the goals page's logic (kpi/reporting/goals_view.py) ----------------------------
@@ -509,10 +511,12 @@ def test_quarters_to_plan_start_after_the_last_complete_one(store):
 
 
 def test_target_input_per_unit():
-    assert view.target_input("currency", "USD") == ("USD", 1000.0, "%.2f")
-    assert view.target_input("percent", "USD") == ("%", 0.1, "%.2f")
-    assert view.target_input("days", "EUR") == ("days", 0.5, "%.1f")
-    assert view.target_input("widgets", "EUR") == ("widgets", 1.0, "%.2f")  # an unknown unit
+    from kpi.reporting.target_units import target_input  # shared with the definitions form
+
+    assert target_input("currency", "USD") == ("USD", 1000.0, "%.2f")
+    assert target_input("percent", "USD") == ("%", 0.1, "%.2f")
+    assert target_input("days", "EUR") == ("days", 0.5, "%.1f")
+    assert target_input("widgets", "EUR") == ("widgets", 1.0, "%.2f")  # an unknown unit
 
 
 def test_kpi_facts_last_value_and_forecast_delta(store, total_spend):
@@ -691,13 +695,13 @@ def test_the_page_says_who_signed_what_and_who_still_has_to(fresh, tmp_path):
     args = ("Spend", 2400.0, "currency", "EUR", "FY2026-Q3")
     assert view.signed_message(result, *args, "procurement", "Jonas Berg") == (
         "Spend: €2,400.00 for FY2026-Q3 signed for procurement by Jonas Berg. Both departments "
-        "signed it: agreed, written into config/kpis.yaml and the decision log."
+        "signed it: agreed, written into the shared KPI definitions and the decision log."
     )
     waiting = types.SimpleNamespace(status="proposed", cleared_approvals={"procurement": {}})
     assert view.signed_message(waiting, *args, "finance", "Sam Okafor") == (
-        "Spend: €2,400.00 for FY2026-Q3 signed for finance by Sam Okafor and written into "
-        "config/kpis.yaml. It is agreed once procurement signs the same value. Procurement's "
-        "earlier signature was of another content: it is void."
+        "Spend: €2,400.00 for FY2026-Q3 signed for finance by Sam Okafor and written into the "
+        "shared KPI definitions. It is agreed once procurement signs the same value. "
+        "Procurement's earlier signature was of another content: it is void."
     )
 
 
@@ -706,8 +710,8 @@ def test_who_may_sign_on_the_page(fresh, tmp_path):
     assert view.sign_blocked(PROCUREMENT) is None
     assert view.sign_blocked(VIEWER) == (
         "Lee Chen (operations, viewer) may not sign targets: a finance member or the CFO signs "
-        "for finance, a procurement member for procurement, each for themselves. Pick one of "
-        "them under **Acting as** to sign."
+        "for finance, a procurement member for procurement. Each signs for themselves: pick one "
+        "of them under **Acting as** to sign."
     )
     assert view.sign_blocked(None).startswith(f"{NOBODY} may not sign targets")
     path, version = _meeting_file(tmp_path)

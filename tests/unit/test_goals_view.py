@@ -35,8 +35,9 @@ def test_last_value_label_names_the_quarter_when_there_is_one():
 def test_gap_text_only_with_both_proposals():
     assert view.gap_text(None, "currency", "EUR") is None
     assert view.gap_text(-0.025, "percent", "EUR") == (
-        "Procurement's proposal − finance's: **-2.5 pp**"
+        "Procurement's proposal − finance's: **-2.5 pp** (percentage points)"
     )
+    assert view.forecast_delta_help("percent").endswith("in percentage points (pp).")
 
 
 def test_outlook_caption_and_base():

@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi.core.people import Person
-from kpi.core.permissions import PermissionDenied
+from kpi.core.permissions import (
+    PermissionDenied,
+    approver_refusal,
+    definition_writer_refusal,
+    kpi_edit_refusal,
+    require_kpi_editor,
+)
 from kpi.semantic.definitions import check_file, load_definitions
 from kpi.semantic.kpi_definition import get
 from kpi.workflows.definition_saves import (
@@ -722,8 +728,14 @@ def test_options_keep_the_current_value_and_numbers_are_numbers():
     assert form.with_current(("a",), "") == ["a"]
     assert form.split_names(" cfo, ,board,ops ") == ["cfo", "board", "ops"]
     assert [form.as_number(v) for v in (2, 0.5, True, "3", None)] == [2.0, 0.5, None, None, None]
-    frame = form.targets_frame({"FY2026-Q1": 1000000, 2026: "a lot"})
+    frame = form.targets_frame({"FY2026-Q1": 1000000, 2026: "a lot"}, "currency")
     assert frame.rows() == [("FY2026-Q1", 1000000.0), ("2026", None)]
+    # a percent KPI's targets are typed in percent, as on the goals page, and kept as shares
+    frame = form.targets_frame({"FY2026-Q1": 0.921, "FY2026-Q2": None}, "percent")
+    assert frame.rows() == [("FY2026-Q1", 92.1), ("FY2026-Q2", None)]
+    kept = form.stored_targets({"FY2026-Q1": 92.1, "FY2026-Q2": None}, "percent")
+    assert kept == {"FY2026-Q1": 0.921, "FY2026-Q2": None}
+    assert form.stored_targets({"FY2026": 12.5}, "days") == {"FY2026": 12.5}
 
 
 def test_form_issues_name_twice_written_periods_and_taken_ids():
@@ -769,8 +781,6 @@ def test_a_new_view_keeps_what_it_has():
 
 
 def test_texts_for_people():
-    assert form.who_edits("finance") == "finance members and the CFO"
-    assert form.who_edits("joint") == "finance and procurement members and the CFO"
     assert form.check_message([]) is None
     issues = [
         Issue("k.yaml", 3, "x", "unit", "'euros' is not a unit", "use currency"),
@@ -826,11 +836,17 @@ def test_approval_step_says_why_not(small):
     assert form.approval_step(state, "proposed", "finance", None, "Sam") is None  # may approve
     kind, text = form.approval_step(state, "proposed", "procurement", None, "Jo")
     assert (kind, text) == ("info", "Procurement approved this version; it waits for finance.")
-    assert form.approval_step(state, "proposed", "finance", "kpis.yaml", "Sam") == (
+    assert form.approval_step(state, "proposed", "finance", "kpis.yaml", None) == (
         "info",
-        "Approving is off until kpis.yaml is fixed by hand (see above).",
+        "Approving is off until the definitions file (kpis.yaml) is fixed by hand (see above).",
     )
-    assert "You act as Lee" in form.approval_step(state, "proposed", None, None, "Lee")[1]
+    refusal = approver_refusal(VIEWER)
+    assert form.approval_step(state, "proposed", None, None, refusal) == (
+        "info",
+        "Lee Chen (operations, viewer) may not approve KPIs: finance members and the CFO "
+        "approve for finance, procurement members for procurement. Pick someone else under "
+        "**Acting as** to approve.",
+    )
     assert form.approval_step(state, "agreed", "finance", None, "Sam")[0] == "success"
     assert "draft is not up" in form.approval_step(state, "draft", "finance", None, "Sam")[1]
 
@@ -931,25 +947,31 @@ def test_preview_table_puts_saved_edited_and_target_side_by_side():
 
 
 def test_who_may_edit_and_add_from_the_page():
-    assert form.edit_blocked(None, True, "finance", "Sam") is None
-    kind, text = form.edit_blocked(None, False, "finance", "Lee Chen (operations, viewer)")
-    assert (kind, text) == (
+    # the reasons are kpi.core.permissions' own, the same the save raises
+    assert kpi_edit_refusal(FIN, "finance", "edit 'x'") is None
+    assert form.edit_blocked(None, None) is None
+    refusal = kpi_edit_refusal(VIEWER, "finance", "edit 'total_spend'")
+    assert form.edit_blocked(None, refusal) == (
         "info",
-        "Only finance members and the CFO edit this KPI (its owner is finance); you act as "
-        "Lee Chen (operations, viewer). Pick someone else under **Acting as** to edit it.",
+        "Lee Chen (operations, viewer) may not edit 'total_spend': only finance members and the "
+        "CFO may (the KPI's owner is finance). Pick someone else under **Acting as** to edit it.",
     )
+    with pytest.raises(PermissionDenied) as refused:
+        require_kpi_editor(VIEWER, "finance", "edit 'total_spend'")
+    assert str(refused.value) == refusal
     # a broken file comes first, even for someone who may edit
-    assert form.edit_blocked("kpis.yaml", True, "joint", "Sam")[0] == "warning"
-    assert form.edit_blocked("kpis.yaml", True, "joint", "Sam")[1].startswith(
-        "Editing is off: kpis.yaml is broken (see above)."
+    assert form.edit_blocked("kpis.yaml", None)[0] == "warning"
+    assert form.edit_blocked("kpis.yaml", None)[1].startswith(
+        "Editing is off: the definitions file (kpis.yaml) is broken (see above)."
     )
-    assert form.add_blocked(None, "procurement", "Jonas") is None
-    assert form.add_blocked(None, None, "Lee") == (
+    assert definition_writer_refusal(FIN, "add KPIs") is None
+    assert form.add_blocked(None, None) is None
+    assert form.add_blocked(None, definition_writer_refusal(VIEWER, "add KPIs")) == (
         "info",
-        "Finance and procurement members and the CFO add KPIs; you act as Lee. Pick someone "
-        "else under **Acting as** to add one.",
+        "Lee Chen (operations, viewer) may not add KPIs: only finance and procurement members "
+        "and the CFO may. Pick someone else under **Acting as** to add one.",
     )
-    assert form.add_blocked("kpis.yaml", "finance", "Sam") == (
+    assert form.add_blocked("kpis.yaml", None) == (
         "warning",
-        "Adding is off until kpis.yaml is fixed by hand (see above).",
+        "Adding is off until the definitions file (kpis.yaml) is fixed by hand (see above).",
     )
