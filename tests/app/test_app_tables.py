@@ -98,5 +98,5 @@ def test_savings_ledger_shows_people_by_name_and_empty_notes_empty(store, files)
     assert name == "savings_initiatives_FY2026-Q1_EUR.csv"
     rows = _rows(files[name])
     assert [r["Owner"] for r in rows] == ["Ana Ruiz", "Jonas Berg"]
-    assert [r["Kind"] for r in rows] == ["Price reduction", "Cost avoidance"]
+    assert [r["Kind"] for r in rows] == ["Cost avoidance", "Price reduction"]  # newest first
     assert [r["Baseline unit price"] for r in rows] == ["11.0000", ""]  # exact, empty is empty
