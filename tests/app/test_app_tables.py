@@ -99,4 +99,4 @@ def test_savings_ledger_shows_people_by_name_and_empty_notes_empty(store, files)
     rows = _rows(files[name])
     assert [r["Owner"] for r in rows] == ["Ana Ruiz", "Jonas Berg"]
     assert [r["Kind"] for r in rows] == ["Cost avoidance", "Price reduction"]  # newest first
-    assert [r["Baseline unit price"] for r in rows] == ["11.0000", ""]  # exact, empty is empty
+    assert [r["Baseline unit price"] for r in rows] == ["", "11.0000"]  # exact, empty is empty
