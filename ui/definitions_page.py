@@ -39,7 +39,7 @@ from ui.definition_editor import (
     broken_file,
     edit_tab,
 )
-from ui.widgets import downloads, known_people, literal, named, no_data, person_name
+from ui.widgets import downloads, known_people, literal, no_data, person_name, show_table
 
 APPROVED = "_def_approved"  # (kpi, file version, approver) of the last approval this session
 
@@ -218,7 +218,7 @@ def _approvals(ctx: Context, path: Path, kpi: KpiDefinition, people: list[Person
     status = effective_status(kpi, people)
     table = defs.approvals_table(kpi, people)
     st.markdown(defs.status_line(kpi, people))
-    st.dataframe(named(table), hide_index=True, width="stretch")
+    show_table(table)
     downloads(table, f"{kpi.id}_approvals", f"approvals_{kpi.id}")
     dept = approving_department(ctx.person)
     step = defs.approval_step(
@@ -257,7 +257,7 @@ def _history(path: Path, kpi_id: str) -> None:
         st.caption("No change of this KPI was saved from the app yet.")
         return
     table = defs.history_table(records)
-    st.dataframe(named(table), hide_index=True, width="stretch")
+    show_table(table)
     downloads(table, f"{kpi_id}_history", f"history_{kpi_id}")
     for n, r in enumerate(records[:10]):
         heading = defs.history_heading({**r, "who": person_name(r.get("who"))})

@@ -24,7 +24,14 @@ from kpi.workflows.definition_writer import ConflictError
 from kpi.workflows.goals import GoalError
 from ui.context import Context
 from ui.goals_page import FLASH, RESET, SEEN, SENT, Meeting
-from ui.widgets import definition_dialog, downloads, known_people, literal, named, no_data
+from ui.widgets import (
+    definition_dialog,
+    downloads,
+    known_people,
+    literal,
+    no_data,
+    show_table,
+)
 
 
 def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None) -> None:
@@ -127,7 +134,7 @@ def _proposals(kpi: KpiDefinition, m: Meeting, prop: dict[str, Any]) -> None:
     kpi_log = m.proposal_log.filter(pl.col("kpi") == kpi.id)
     if not kpi_log.is_empty():
         with st.expander(f"Every proposal for {literal(kpi.name)} in {m.plan} ({kpi_log.height})"):
-            st.dataframe(named(kpi_log), hide_index=True, width="stretch")
+            show_table(kpi_log)
             downloads(kpi_log, f"proposals_{kpi.id}_{m.plan}", "goals_kpi_proposals")
 
 

@@ -20,7 +20,7 @@ from kpi.store.database import Store
 from kpi.workflows.goals import goals_overview
 from ui.cache import DEFINITIONS, cached
 from ui.context import Context
-from ui.widgets import downloads, honoured_scope, named, no_data
+from ui.widgets import downloads, honoured_scope, named, no_data, show_table
 
 FLASH, RESET, SEEN = "_goals_flash", "_goals_reset", "_goals_seen_version"
 SENT = "_goals_sent"  # the last proposal saved in this session (see goals_kpi)
@@ -299,5 +299,5 @@ def decision_log_tab(m: Meeting) -> None:
     if m.proposal_log.is_empty():
         no_data(f"proposals for {m.plan}", "Propose a target in **KPI by KPI**.")
     else:
-        st.dataframe(named(m.proposal_log), hide_index=True, width="stretch", key="goals_proposals")
+        show_table(m.proposal_log, key="goals_proposals")
         downloads(m.proposal_log, f"target_proposals_{m.plan}", "goals_proposals")
