@@ -127,6 +127,11 @@ def upload_form(ctx: Context) -> None:
 
 def _why_not(ctx: Context) -> str:
     """Why the person may load no table at all, and what to do."""
+    if ctx.person is None and ctx.identity_mode == "none":
+        return (
+            "Nobody may load data while the app is read-only: the sidebar says what to set "
+            "in settings.yaml."
+        )
     if ctx.person is None:
         how = "sign in" if ctx.identity_mode == "oidc" else 'choose who you act as ("Acting as")'
         return f"Nobody is chosen: {how} in the sidebar to load a file; {DATA_LOADERS} may."

@@ -75,9 +75,9 @@ def test_a_fresh_session_acts_as_nobody_and_may_not_write(store):
     assert box.value is None and box.placeholder == "Choose who you act as"
     assert "nobody chosen, so you can read but not change anything" in _texts(at)
     assert "as" not in at.query_params
-    # no uploader for nobody: the page says why (the library refuses anyway: test_loads)
-    assert any(f"{NOBODY} may not load data" in i.value for i in at.info)
-    assert not [s for s in at.selectbox if s.key == "up_table"]
+    # the upload form is shown disabled with the reason (the library refuses anyway: test_loads)
+    assert any("Nobody is chosen: choose who you act as" in i.value for i in at.info)
+    assert [s.disabled for s in at.selectbox if s.key == "up_table"] == [True]
 
 
 def test_choosing_a_person_puts_them_in_the_url(store):
@@ -149,9 +149,9 @@ def test_a_missing_identity_mode_is_read_only_not_local(store, config):
     assert error.startswith("**Read-only.**") and "identity.mode is not set." in error
     assert "Set `identity: {mode: local}` in settings.yaml" in error
     assert [t.value for t in at.title] == ["Data"]  # reading goes on
-    # no uploader for nobody: the page says why (the library refuses anyway: test_loads)
-    assert any(f"{NOBODY} may not load data" in i.value for i in at.info)
-    assert not [s for s in at.selectbox if s.key == "up_table"]
+    # the upload form is shown disabled with the reason (the library refuses anyway: test_loads)
+    assert any("Nobody may load data while the app is read-only" in i.value for i in at.info)
+    assert [s.disabled for s in at.selectbox if s.key == "up_table"] == [True]
 
 
 def test_an_invalid_identity_mode_is_read_only(store, config):

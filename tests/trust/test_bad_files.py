@@ -300,8 +300,7 @@ def test_data_page_refuses_and_quarantines_corpus_files(browser, store):
         wait_rendered(page)
         page.get_by_role("tab", name="Upload a file").click()
         upload(page, "invoices", CORPUS / "col_duplicated.csv")
-        # the message sits in the load's status box, which closes when the load ends
-        page.get_by_text("Refused", exact=True).click(timeout=60_000)
+        # the refusal stays on the page under "Last load", the file named
         expect_text(page, "Refused, nothing was loaded")
         body = page.inner_text("body")
         assert "col_duplicated.csv, header (line 1): columns 9 ('amount') and 11" in body
@@ -310,9 +309,10 @@ def test_data_page_refuses_and_quarantines_corpus_files(browser, store):
         page.screenshot(path=str(ARTIFACTS / "bad_files_refused.png"))
         assert store.path.read_bytes() == before
         upload(page, "invoices", CORPUS / "ref_unknown_supplier_invoices.csv")
-        expect_text(page, "Loaded. The dashboard now shows the new data.")
         # 3 rows in, 1 loaded (10.00), 2 rejected: S99 and IT-404 are unknown
-        expect_text(page, "2 rejected row(s) are kept")
+        expect_text(page, "loaded into invoices, 2 rejected")
+        page.get_by_text("Load report").click()  # the full report, folded away
+        expect_text(page, "ref_unknown_supplier_invoices.csv  ")
         lines = page.inner_text("body").splitlines()
         line = next(x for x in lines if "ref_unknown_supplier_invoices.csv  " in x)
         assert line.split()[-6:] == ["loaded", "3", "1", "2", "0", "10.00"]
