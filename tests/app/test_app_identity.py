@@ -12,7 +12,6 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from kpi.core.permissions import NOBODY
 from tests.app.conftest import CFO, acting
 
 ROOT = Path(__file__).resolve().parents[2]
