@@ -282,7 +282,9 @@ BROWSER, ON_CHROMIUM = browser_marks()
 
 def upload(page, table: str, path: Path) -> None:
     page.get_by_role("combobox", name="Table").click()
-    page.get_by_role("option", name=table, exact=False).first.click()
+    # the option reads "invoices — …"; a bare name would also match other tables' notes
+    page.get_by_role("option", name=f"{table} — ").first.click()
+    wait_rendered(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     page.get_by_role("button", name="Load the file").wait_for(timeout=30_000)
     page.wait_for_timeout(800)  # the uploader hands the file over before the button counts it
