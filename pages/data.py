@@ -10,7 +10,7 @@ from kpi.store.database import Store, StoreError
 from ui.cache import cached
 from ui.context import current
 from ui.data_page import show_rejects, upload_form
-from ui.widgets import downloads, no_data
+from ui.widgets import downloads, named, no_data
 
 ctx = current()
 st.title("Data")
@@ -72,7 +72,7 @@ with tab_status:
     else:
         st.subheader("Freshness per table")
         st.dataframe(
-            fresh,
+            named(fresh),  # times in the configured zone, named
             hide_index=True,
             width="stretch",
             column_config={
@@ -89,7 +89,7 @@ with tab_status:
         else:
             shown = [c for c in LOAD_COLUMNS if c in loads.columns]  # an older store lacks some
             st.dataframe(
-                loads,
+                named(loads),  # times in the configured zone, people by name
                 hide_index=True,
                 width="stretch",
                 column_order=shown,
