@@ -60,6 +60,8 @@ class StoreBusy(StoreError):
 # not through `Store.write`) waits this long, in short steps, before giving up.
 READ_RETRY_S = 3.0
 READ_RETRY_STEP_S = 0.1
+# Attaches tried while writes keep landing during them (each write is a file swap).
+ATTACH_ATTEMPTS = 5
 # Test hook: `KPI_FAULT_POINT=before_swap` (or `after_swap`) makes a writer stop there for a
 # minute, saying so on stderr, so a test can kill it at that exact moment.
 FAULT_POINT_ENV = "KPI_FAULT_POINT"
@@ -113,6 +115,8 @@ class Store:
         while True:
             try:
                 return self._attach_locked_down()
+            except OSError as exc:  # unreadable (permissions) or gone between two checks
+                raise StoreError(f"Cannot open the store {self.path}: {exc}") from exc
             except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
                     raise StoreError(f"Cannot open the store {self.path}: {exc}") from exc
@@ -124,6 +128,22 @@ class Store:
                 time.sleep(READ_RETRY_STEP_S)
 
     def _attach_locked_down(self) -> duckdb.DuckDBPyConnection:
+        """Attach the live file whole: DuckDB opens it twice (the header, then the blocks), so
+        a write landing between the two would give a header of one file and the blocks of
+        another ("Could not read enough bytes"). Holding the file open pins its inode; if the
+        path still names that inode after the attach, no swap came between, else try again."""
+        for _ in range(ATTACH_ATTEMPTS - 1):
+            pinned = os.open(self.path, os.O_RDONLY)
+            try:
+                con = self._attach_once()
+                if os.stat(self.path).st_ino == os.fstat(pinned).st_ino:
+                    return con
+                con.close()  # a write landed during the attach: attach the new file
+            finally:
+                os.close(pinned)
+        return self._attach_once()
+
+    def _attach_once(self) -> duckdb.DuckDBPyConnection:
         config = {k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"}
         con = duckdb.connect(":memory:", config=config)
         try:
