@@ -84,7 +84,7 @@ con = duckdb.connect(sys.argv[2])
 con.execute("SET enable_progress_bar = false")
 con.execute(create_table_sql(table))
 con.execute(
-    f"INSERT INTO invoices SELECT * FROM read_csv(?, header = true, columns = {types}, "
+    f"INSERT INTO invoices BY NAME SELECT * FROM read_csv(?, header = true, columns = {types}, "
     "dateformat = '%Y-%m-%d')",
     [sys.argv[1]],
 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 
 ROWS = {
     "suppliers": [
@@ -74,5 +75,6 @@ def build(path: Path) -> Store:
     with store.write(fresh=True) as con:
         for table, rows in ROWS.items():
             marks = ", ".join("?" for _ in rows[0])
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            names = ", ".join(TABLES[table].column_names)  # the table's own columns, in order
+            con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return store

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 
 ROWS = {
     "suppliers": [
@@ -305,5 +306,6 @@ def build(path: Path) -> Store:
         for table, rows in ROWS.items():
             if rows:
                 marks = ", ".join("?" for _ in rows[0])
-                con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                names = ", ".join(TABLES[table].column_names)  # the table's own columns, in order
+                con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return store

@@ -130,7 +130,7 @@ def _write(
             frame = tables.pop(name)
             con.register("demo_frame", frame)
             rows_of_frame = exp.select(*_select_list(spec, frame)).from_(table("demo_frame"))
-            con.execute(render(exp.insert(rows_of_frame, table(name))))
+            con.execute(render(exp.insert(rows_of_frame, table(name), columns=spec.column_names)))
             con.unregister("demo_frame")
             rows = frame.height
             del frame

@@ -460,6 +460,20 @@ ALTER TABLE savings_initiatives ADD COLUMN IF NOT EXISTS price_change_pct DECIMA
 """
 
 
+# Lineage: every row of every canonical table keeps where it came from. Not part of a
+# table's `columns` (nobody maps a file column onto them): the loader fills them. `load_id`
+# names the row in `loads`; `source_file` is the file's own name, `source_sheet` the Excel
+# sheet (else null) and `source_row` the row number a spreadsheet program shows, header
+# included (the numbering the rejects use). A reload that replaces a row replaces them.
+LINEAGE_COLUMNS: tuple[Column, ...] = (
+    Column("load_id", "int"),
+    Column("source_file", "text"),
+    Column("source_sheet", "text"),
+    Column("source_row", "int"),
+)
+LINEAGE_NAMES: tuple[str, ...] = tuple(c.name for c in LINEAGE_COLUMNS)
+
+
 def create_table_sql(table: Table) -> str:
     """DDL for one canonical table, built by sqlglot from this module's names and types.
 
@@ -471,7 +485,7 @@ def create_table_sql(table: Table) -> str:
             this=exp.to_identifier(c.name, quoted=True),
             kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
         )
-        for c in table.columns
+        for c in (*table.columns, *LINEAGE_COLUMNS)
     ]
     create = exp.Create(
         kind="TABLE",
@@ -481,5 +495,25 @@ def create_table_sql(table: Table) -> str:
     return create.sql("duckdb") + ";"
 
 
+def lineage_ddl(table: Table) -> str:
+    """Add the lineage columns to a store made before they existed (their rows keep null)."""
+    return "".join(
+        exp.Alter(
+            this=exp.to_table(table.name, quoted=True),
+            kind="TABLE",
+            actions=[
+                exp.ColumnDef(
+                    this=exp.to_identifier(c.name, quoted=True),
+                    kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
+                    exists=True,
+                )
+            ],
+        ).sql("duckdb")
+        + ";\n"
+        for c in LINEAGE_COLUMNS
+    )
+
+
 def all_ddl() -> str:
-    return "\n".join(create_table_sql(t) for t in TABLES.values()) + BOOKKEEPING_DDL
+    tables = "\n".join(create_table_sql(t) + "\n" + lineage_ddl(t) for t in TABLES.values())
+    return tables + BOOKKEEPING_DDL

@@ -109,7 +109,7 @@ HOLD_WRITE = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from kpi.store.database import Store
     with Store({db!r}).write() as con:
-        con.execute("INSERT INTO fx_rates VALUES ('2026-12-01', 'GBP', 1.1)")
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-12-01', 'GBP', 1.1)")
         print("writing", flush=True)
         time.sleep(8)
     """

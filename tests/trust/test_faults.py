@@ -235,7 +235,9 @@ SWAPPER = textwrap.dedent(
     for day in range({writes}):
         with store.write() as con:
             con.execute(
-                "INSERT INTO fx_rates VALUES (DATE '2030-01-01' + ?::INTEGER, 'SEK', 0.1)", [day]
+                "INSERT INTO fx_rates (date, currency, rate) "
+                "VALUES (DATE '2030-01-01' + ?::INTEGER, 'SEK', 0.1)",
+                [day],
             )
     """
 )

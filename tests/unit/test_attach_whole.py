@@ -18,7 +18,9 @@ def _store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "kpi.duckdb")
     store.initialise()
     with store.write() as con:
-        con.execute("INSERT INTO fx_rates VALUES (DATE '2026-01-01', 'SEK', 0.1)")
+        con.execute(
+            "INSERT INTO fx_rates (date, currency, rate) VALUES (DATE '2026-01-01', 'SEK', 0.1)"
+        )
     return store
 
 
@@ -32,7 +34,10 @@ def test_a_swap_during_the_attach_makes_the_reader_attach_again(tmp_path, monkey
         attaches.append(os.stat(self.path).st_ino)
         if len(attaches) == 1:  # a write lands while the first attach runs
             with store.write() as w:
-                w.execute("INSERT INTO fx_rates VALUES (DATE '2026-01-02', 'SEK', 0.1)")
+                w.execute(
+                    "INSERT INTO fx_rates (date, currency, rate) "
+                    "VALUES (DATE '2026-01-02', 'SEK', 0.1)"
+                )
         return con
 
     monkeypatch.setattr(Store, "_attach_once", attach_then_swap)
@@ -62,7 +67,8 @@ def test_writes_that_never_stop_still_give_an_answer(tmp_path, monkeypatch):
         calls.append(None)
         with store.write() as w:
             w.execute(
-                "INSERT INTO fx_rates VALUES (DATE '2027-01-01' + ?::INTEGER, 'SEK', 1)",
+                "INSERT INTO fx_rates (date, currency, rate) "
+                "VALUES (DATE '2027-01-01' + ?::INTEGER, 'SEK', 1)",
                 [len(calls)],
             )
         return con

@@ -76,7 +76,7 @@ def build_store(
                 f"INSERT INTO invoices ({INVOICE_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows
             )
         if fx:
-            con.executemany("INSERT INTO fx_rates VALUES (?, ?, ?)", fx)
+            con.executemany("INSERT INTO fx_rates (date, currency, rate) VALUES (?, ?, ?)", fx)
         if items:
             con.executemany("INSERT INTO items (item_id, category, unit) VALUES (?, ?, ?)", items)
     return store

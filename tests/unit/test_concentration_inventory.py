@@ -19,6 +19,7 @@ from kpi.core.settings import Settings
 from kpi.semantic import engine
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +101,8 @@ def store(tmp_path_factory) -> Store:
     with store.write(fresh=True) as con:
         for table, rows in ROWS.items():
             marks = ", ".join("?" for _ in rows[0])
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            names = ", ".join(TABLES[table].column_names)  # the table's own columns, in order
+            con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     return store
 
 

@@ -22,6 +22,7 @@ from kpi.core.settings import Settings
 from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.definitions import DefinitionsError, load_definitions
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 from kpi.workflows.definition_versions import entry_version
 
 KPIS = """\
@@ -58,14 +59,18 @@ def store(tmp_path_factory) -> Store:
     store = Store(tmp_path_factory.mktemp("slices") / "kpi.duckdb", Settings())
     with store.write(fresh=True) as con:
         con.executemany(
-            "INSERT INTO invoices VALUES (" + ", ".join("?" * 15) + ")",
+            "INSERT INTO invoices ("
+            + ", ".join(TABLES["invoices"].column_names)
+            + ") VALUES ("
+            + ", ".join("?" * 15)
+            + ")",
             [
                 _invoice(1, "2026-01-10", "IT", 300.00),
                 _invoice(2, "2026-02-10", "Packaging", 700.00),
             ],
         )
         con.executemany(
-            "INSERT INTO fx_rates VALUES (?, ?, ?)",
+            "INSERT INTO fx_rates (date, currency, rate) VALUES (?, ?, ?)",
             [("2026-01-01", "USD", 0.9), ("2026-02-01", "USD", 0.8)],
         )
     return store

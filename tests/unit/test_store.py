@@ -24,7 +24,7 @@ HOLD_WRITE = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from kpi.store.database import Store
     with Store({db!r}).write() as con:
-        con.execute("INSERT INTO fx_rates VALUES ('2026-02-01', 'USD', 0.5)")
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-02-01', 'USD', 0.5)")
         print("writing", flush=True)
         time.sleep({hold})
     print("done", flush=True)
@@ -41,7 +41,7 @@ def _count(store: Store) -> int:
 def store(tmp_path) -> Store:
     s = Store(tmp_path / "kpi.duckdb")
     with s.write() as con:
-        con.execute("INSERT INTO fx_rates VALUES ('2026-01-01', 'USD', 0.9)")
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-01-01', 'USD', 0.9)")
     return s
 
 
@@ -69,7 +69,7 @@ def test_a_killed_writer_leaves_the_store_as_it_was(store):
     assert store.path.read_bytes() == before
     assert _count(store) == 1
     with store.write() as con:  # the next write cleans up and works
-        con.execute("INSERT INTO fx_rates VALUES ('2026-03-01', 'USD', 0.7)")
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-03-01', 'USD', 0.7)")
     assert _count(store) == 2
     assert not list(store.path.parent.glob("*.tmp-*"))
 
@@ -77,7 +77,7 @@ def test_a_killed_writer_leaves_the_store_as_it_was(store):
 def test_an_error_inside_a_write_changes_nothing(store):
     version = store.version()
     with pytest.raises(RuntimeError), store.write() as con:
-        con.execute("INSERT INTO fx_rates VALUES ('2026-02-01', 'USD', 0.5)")
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-02-01', 'USD', 0.5)")
         raise RuntimeError("boom")
     assert store.version() == version and _count(store) == 1
 
