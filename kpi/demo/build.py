@@ -20,10 +20,11 @@ the optional supplier_terms table); overdue open PO lines, the USD cost centre a
 dollar's FY2026 move are drawn with the flow, the budgets and the rates.
 
 The demo records itself as who loaded each table (`loads.loaded_by` = "demo", identity
-mode "demo"), writes the savings initiatives pending with 'created' rows in their audit log,
-and then records finance's verdicts the way a finance person does: through the ledger's
-verdict (kpi.workflows.initiatives.record_verdict) as the demo's finance member, who
-neither created nor changed any of them.
+mode "demo"), gives every row its lineage (that load, its file name, its row number),
+writes the savings initiatives pending with 'created' rows in their audit log, and then
+records finance's verdicts the way a finance person does: through the ledger's verdict
+(kpi.workflows.initiatives.record_verdict) as the demo's finance member, who neither
+created nor changed any of them.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ from kpi.demo.reference import LINES_AT_SCALE_1
 from kpi.demo.stories import plant_cases, stock_new_at_location, terms_history
 from kpi.demo.transactions import Flow, draw_flow, draw_lines
 from kpi.ingest.loader import DEMO_LOADER
+from kpi.ingest.readers import HEADER_ROWS, ROW
 from kpi.store.audit_log import audit_text, last_initiative_change, write_initiative_changes
 from kpi.store.database import Store
 from kpi.store.identifiers import column, ident, render, table
-from kpi.store.schema import TABLES, VERDICT_COLUMNS, Table
+from kpi.store.schema import LINEAGE_NAMES, TABLES, VERDICT_COLUMNS, Table
 from kpi.workflows.initiative_model import Initiative, InitiativeError, numbers_hash
 from kpi.workflows.initiatives import check_no_overlap, get_row, record_verdict
 
@@ -106,6 +108,20 @@ def _select_list(spec: Table, frame: pl.DataFrame) -> list[exp.Expression]:
     return out
 
 
+def _lineage() -> list[exp.Expression]:
+    """The demo's rows say where they came from: the demo's load of their table, the
+    load's file name as `loads` records it, and their row in the generated table numbered
+    as a spreadsheet shows it (header row 1, so the first row is 2), as loaded files are."""
+    row = exp.Add(this=column(ROW), expression=exp.Literal.number(HEADER_ROWS))
+    values: list[exp.Expression] = [
+        exp.Placeholder(this="load_id"),
+        exp.Placeholder(this="source_file"),
+        exp.cast(exp.Null(), "VARCHAR"),
+        row,
+    ]
+    return [exp.alias_(v, ident(n)) for v, n in zip(values, LINEAGE_NAMES, strict=True)]
+
+
 def _write(
     path: Path,
     tables: dict[str, pl.DataFrame],
@@ -127,10 +143,15 @@ def _write(
         for load_id, name in enumerate(list(tables), start=1):
             started = datetime.now()
             spec = TABLES[name]
-            frame = tables.pop(name)
+            frame = tables.pop(name).with_row_index(ROW, offset=1)
+            file_name = f"demo {name} (seed {seed}, scale {scale:g})"
             con.register("demo_frame", frame)
-            rows_of_frame = exp.select(*_select_list(spec, frame)).from_(table("demo_frame"))
-            con.execute(render(exp.insert(rows_of_frame, table(name), columns=spec.column_names)))
+            rows_of_frame = exp.select(*_select_list(spec, frame), *_lineage()).from_(
+                table("demo_frame")
+            )
+            into = [*spec.column_names, *LINEAGE_NAMES]
+            insert = render(exp.insert(rows_of_frame, table(name), columns=into))
+            con.execute(insert, {"load_id": load_id, "source_file": file_name})
             con.unregister("demo_frame")
             rows = frame.height
             del frame
@@ -152,7 +173,7 @@ def _write(
                     f"demo data, seed {seed}, scale {scale:g}",
                     DEMO_LOADER.loaded_by,
                     DEMO_LOADER.name,
-                    f"demo {name} (seed {seed}, scale {scale:g})",
+                    file_name,
                     DEMO_LOADER.mode,
                 ],
             )

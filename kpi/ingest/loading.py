@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -25,12 +26,12 @@ from kpi.ingest.cost_centre_codes import count_codes, unknown_codes_note
 from kpi.ingest.loader import Loader
 from kpi.ingest.mappings import Mapping
 from kpi.ingest.matching import Plan
-from kpi.ingest.readers import ROW, Progress, Source
+from kpi.ingest.readers import HEADER_ROWS, ROW, Progress, Source
 from kpi.ingest.report import LOADED, FileResult, LoadRefused
 from kpi.ingest.validation import REFERENCES, FileState, Known, check_batch
 from kpi.store.database import Store
 from kpi.store.identifiers import column, ident, render, table
-from kpi.store.schema import Table
+from kpi.store.schema import LINEAGE_NAMES, Table
 
 
 def load_file(
@@ -68,7 +69,8 @@ def load_file(
             raise LoadRefused(f"{source.path}: its rows cannot be checked: {first}") from exc
         count_withheld(raw, withheld, counts)
         valid = audit_batch(con, spec.name, valid, loader, file_name, audit_at, tally)
-        result.replaced += _upsert(con, spec, valid, state.store_had_rows)
+        lineage = Lineage(load_id, file_name, source.sheet)
+        result.replaced += _upsert(con, spec, valid, state.store_had_rows, lineage)
         if spec.name == INITIATIVES:
             loaded_ids += valid.get_column("initiative_id").to_list()
         count_codes(spec.name, valid, codes)
@@ -168,8 +170,39 @@ def loaded_hashes_in(
 # DuckDB reads a frame named in SQL straight from the calling function's local variables
 # (a "replacement scan", zero copy through Arrow). Unlike con.register(), it lets go of the
 # frame afterwards: registering each batch kept every batch alive until the end of the load.
-def _upsert(con: duckdb.DuckDBPyConnection, spec: Table, rows: pl.DataFrame, replace: bool) -> int:
-    """Insert rows, first deleting the store's rows with the same key; the count deleted."""
+@dataclass(frozen=True)
+class Lineage:
+    """Where a load's rows come from: the load, the file's own name (as `loads.file_name`
+    records it) and the Excel sheet read (None for CSV and Parquet)."""
+
+    load_id: int
+    file_name: str
+    sheet: str | None
+
+
+def _lineage_columns() -> list[exp.Expression]:
+    """The lineage columns of a batch's rows: the load's values as bound parameters, and
+    each row's number as a spreadsheet program shows it (header included): the data row
+    number ROW plus the header line, the line the rejects' reasons name."""
+    row = exp.Add(this=column(ROW), expression=exp.Literal.number(HEADER_ROWS))
+    values: list[exp.Expression] = [
+        exp.Placeholder(this="load_id"),
+        exp.Placeholder(this="source_file"),
+        exp.cast(exp.Placeholder(this="source_sheet"), "VARCHAR"),
+        row,
+    ]
+    return [exp.alias_(v, ident(n)) for v, n in zip(values, LINEAGE_NAMES, strict=True)]
+
+
+def _upsert(
+    con: duckdb.DuckDBPyConnection,
+    spec: Table,
+    rows: pl.DataFrame,
+    replace: bool,
+    lineage: Lineage,
+) -> int:
+    """Insert rows with their lineage, first deleting the store's rows with the same key
+    (a replaced row takes the new load's lineage); the count deleted."""
     if rows.height == 0:
         return 0
     _kpi_batch = rows.to_arrow(compat_level=pl.CompatLevel.newest())  # noqa: F841 - used in SQL
@@ -182,9 +215,17 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: Table, rows: pl.DataFrame, rep
             where=exp.Where(this=same),
         )
         replaced = con.execute(render(delete)).fetchall()[0][0]
-    rows_of_batch = exp.select(*(column(c) for c in spec.column_names)).from_(table("_kpi_batch"))
-    into = exp.Schema(this=table(spec.name), expressions=[ident(c) for c in spec.column_names])
-    con.execute(render(exp.insert(rows_of_batch, into)))
+    rows_of_batch = exp.select(*(column(c) for c in spec.column_names), *_lineage_columns()).from_(
+        table("_kpi_batch")
+    )
+    names = [*spec.column_names, *LINEAGE_NAMES]
+    into = exp.Schema(this=table(spec.name), expressions=[ident(c) for c in names])
+    params = {
+        "load_id": lineage.load_id,
+        "source_file": lineage.file_name,
+        "source_sheet": lineage.sheet,
+    }
+    con.execute(render(exp.insert(rows_of_batch, into)), params)
     return int(replaced)
 
 

@@ -25,6 +25,7 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 ROW = "_kpi_row"  # 1-based data row number, carried through every frame
+HEADER_ROWS = 1  # the header line: a data row's spreadsheet row number is ROW + HEADER_ROWS
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Source:
     first_rows: list[list[str]] = field(default_factory=list)  # as written, header first
     header_at: str = "line 1"  # where the header sits, for messages
     hint: str = ""  # added to a missing-column refusal (e.g. the workbook's other sheets)
+    sheet: str | None = None  # Excel: the sheet read (named or the first), for lineage
 
 
 def open_source(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: Progress) -> Source:
@@ -284,6 +286,7 @@ def _open_excel(path: Path, mapping: Mapping | None, content_hash: str) -> Sourc
     source = Source(path, "Excel", frame.columns, content_hash, batches, "sheet row")
     shown = sheet if isinstance(sheet, str) else names[sheet]
     source.header_at = f"sheet '{shown}' row 1"
+    source.sheet = str(shown)
     source.first_rows = _first_sheet_rows(reader, sheet)
     if len(names) > 1:
         source.hint = (

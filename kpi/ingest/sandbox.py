@@ -189,7 +189,7 @@ def _child(folder: Path) -> None:
             result["source"] = {
                 name: getattr(source, name)
                 for name in ("kind", "columns", "content_hash", "line_label", "first_rows")
-                + ("header_at", "hint")
+                + ("header_at", "hint", "sheet")
             }
             for number, frame in enumerate(source.batches()):
                 frame.write_ipc(folder / _batch_name(number), compression="uncompressed")

@@ -245,8 +245,9 @@ class FileState:
 def check_batch(
     raw: pl.DataFrame, plan: Plan, state: FileState, source: Source
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Split a batch of raw rows into typed rows to load and rejects with their reasons;
-    also count the rows that hold nothing but spaces (they are not rows)."""
+    """Split a batch of raw rows into typed rows to load (each keeping its data row number
+    ROW, for its lineage) and rejects with their reasons; also count the rows that hold
+    nothing but spaces (they are not rows)."""
     spec = plan.table
     checked = [c for c in spec.columns if not (plan.number_lines and c.name == spec.line_column)]
     texts = raw.select(ROW, *[_cleaned(plan, c.name) for c in spec.columns])
@@ -261,8 +262,8 @@ def check_batch(
     duplicate_of = _duplicate_of(typed, spec, state, plan)
     refused = bad if duplicate_of is None else bad | duplicate_of.is_not_null()
     if not refused.any():
-        return typed.select(spec.column_names), _no_rejects(), 0
-    valid = typed.filter(~refused).select(spec.column_names)
+        return typed.select(*spec.column_names, ROW), _no_rejects(), 0
+    valid = typed.filter(~refused).select(*spec.column_names, ROW)
     bad_rows = typed.filter(refused)
     if duplicate_of is None:
         bad_rows = bad_rows.with_columns(pl.lit(None, pl.Int64).alias("_kpi_dup"))

@@ -11,19 +11,19 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 
-from kpi.store.schema import TABLES
+from kpi.store.schema import LINEAGE_NAMES, TABLES
 
 DIALECT = "duckdb"
 
 # Names of our own making that statements may use besides the canonical tables and their
 # columns: staging tables, probes and attached databases. Add a name here, never inline.
 INTERNAL_NAMES: frozenset[str] = frozenset(
-    {"_kpi_batch", "demo_frame", "_kpi_spend_base_probe", "store"}
+    {"_kpi_batch", "_kpi_row", "demo_frame", "_kpi_spend_base_probe", "store"}
 )
 
 
 def _known() -> frozenset[str]:
-    names = set(INTERNAL_NAMES) | set(TABLES)
+    names = set(INTERNAL_NAMES) | set(TABLES) | set(LINEAGE_NAMES)
     for table in TABLES.values():
         names.update(c.name for c in table.columns)
     return frozenset(names)

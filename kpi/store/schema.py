@@ -472,6 +472,10 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column("source_row", "int"),
 )
 LINEAGE_NAMES: tuple[str, ...] = tuple(c.name for c in LINEAGE_COLUMNS)
+# A row a person enters on a page (a savings initiative, a price outlook) came from no file:
+# its source_file says so, load_id, source_sheet and source_row stay null. A loaded row
+# edited on a page keeps its load's lineage; the audit log says who changed what.
+ENTERED_IN_APP = "entered in the app"
 
 
 def create_table_sql(table: Table) -> str:

@@ -37,9 +37,10 @@ LIMIT 1
 
 DELETE_OUTLOOK = "DELETE FROM price_outlook WHERE quarter = $quarter AND category = $category"
 
+# an outlook entered on the Goals page came from no file (kpi.store.schema.ENTERED_IN_APP)
 INSERT_OUTLOOK = """
-INSERT INTO price_outlook (quarter, category, expected_change_pct, note)
-VALUES ($quarter, $category, $expected_change_pct, $note)
+INSERT INTO price_outlook (quarter, category, expected_change_pct, note, source_file)
+VALUES ($quarter, $category, $expected_change_pct, $note, 'entered in the app')
 """
 
 NEXT_OUTLOOK_CHANGE = "SELECT coalesce(max(change_id), 0) + 1 FROM outlook_changes"

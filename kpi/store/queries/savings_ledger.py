@@ -14,7 +14,7 @@ from typing import cast
 from sqlglot import exp
 
 from kpi.store import identifiers
-from kpi.store.schema import TABLES
+from kpi.store.schema import ENTERED_IN_APP, TABLES
 from kpi.store.template import parsed, render
 
 INITIATIVE_COLUMNS: tuple[str, ...] = tuple(TABLES["savings_initiatives"].column_names)
@@ -86,11 +86,14 @@ GET_INITIATIVE = render(
     .limit(1)
 )
 
+# an initiative entered on the Savings page came from no file (kpi.store.schema.ENTERED_IN_APP)
 INSERT_INITIATIVE = render(
     exp.insert(
-        exp.values([tuple(_param(c) for c in INITIATIVE_COLUMNS)]),
+        exp.values(
+            [(*(_param(c) for c in INITIATIVE_COLUMNS), exp.Literal.string(ENTERED_IN_APP))]
+        ),
         identifiers.table(_TABLE),
-        columns=[identifiers.ident(c) for c in INITIATIVE_COLUMNS],
+        columns=[identifiers.ident(c) for c in (*INITIATIVE_COLUMNS, "source_file")],
     )
 )
 
