@@ -58,7 +58,8 @@ SELECT
     r.last_receipt_date - po.promised_date AS days_late,
     j.last_data_day, j.received_by_promise_qty,
     coalesce(j.otif_counted, false) AS otif_counted,
-    coalesce(j.otif_counted AND j.in_full_by_promise, false) AS on_time_in_full
+    coalesce(j.otif_counted AND j.in_full_by_promise, false) AS on_time_in_full,
+    po.load_id, po.source_file, po.source_sheet, po.source_row
 FROM purchase_orders po
 LEFT JOIN fx_day fx ON fx.currency = po.currency AND fx.day = po.po_date
 LEFT JOIN r ON r.po_id = po.po_id AND r.po_line = po.po_line
@@ -84,7 +85,7 @@ WITH po_price AS (
     SELECT sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country,
            sp.supplier_size, sp.preferred, sp.po_id, sp.invoice_date, sp.item_id,
            sp.category, sp.cost_centre, sp.quantity, sp.unit_price, sp.amount,
-           sp.source_currency,
+           sp.source_currency, sp.load_id, sp.source_file, sp.source_sheet, sp.source_row,
            sp.po_exists AND sp.item_id IS NOT NULL AND sp.amount > 0 AS matchable,
            CASE WHEN sp.po_exists AND sp.item_id IS NOT NULL THEN
                sum(sp.quantity) OVER (PARTITION BY sp.po_id, sp.item_id
@@ -110,7 +111,9 @@ WITH po_price AS (
      AND pp.currency = l.source_currency
     LEFT JOIN received r ON r.invoice_id = l.invoice_id AND r.invoice_line = l.invoice_line
 )
-SELECT *, price_above_po OR quantity_above_received AS match_exception
+SELECT * EXCLUDE (load_id, source_file, source_sheet, source_row),
+       price_above_po OR quantity_above_received AS match_exception,
+       load_id, source_file, source_sheet, source_row  -- the invoice line's lineage
 FROM judged
 """
 
@@ -235,12 +238,17 @@ WITH set_rate AS (
            coalesce(sum(amount) FILTER (WHERE measure = 'accrued'), 0) AS accrued_amount
     FROM converted GROUP BY month_start, cost_centre, category
 )
-SELECT month_start, cost_centre, category, budget_amount, actual_amount, maverick_amount,
-       committed_amount,
+SELECT t.month_start, t.cost_centre, t.category, t.budget_amount, t.actual_amount,
+       t.maverick_amount, t.committed_amount,
        -- the exchange-rate variance: actual at transaction-date rates - actual at budget rate
-       actual_at_transaction - actual_amount AS fx_variance,
-       accrued_amount
-FROM totals
+       t.actual_at_transaction - t.actual_amount AS fx_variance,
+       t.accrued_amount,
+       -- lineage: the budget line of the month, cost centre and category (one by the
+       -- budgets table's key), null where there is no budget
+       b.load_id, b.source_file, b.source_sheet, b.source_row
+FROM totals t
+LEFT JOIN budgets b ON b.period = strftime(t.month_start, '%Y-%m')
+ AND b.cost_centre = t.cost_centre AND b.category = t.category
 """
 
 INVENTORY_POSITION = """
@@ -317,6 +325,7 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
        CAST(round(excess_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS excess_value,
        CAST(round(obsolete_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS obsolete_value,
        coalesce(issued_qty_90d, 0) * unit_cost_rc / 90 AS usage_value_per_day,
-       last_receipt_date, location_snapshots, days_since_movement
+       last_receipt_date, location_snapshots, days_since_movement,
+       load_id, source_file, source_sheet, source_row  -- the stock row's lineage
 FROM c
 """

@@ -128,7 +128,9 @@ SELECT
     -- paid above contract only: the money to recover (savings_lines' leakage, same rounding)
     CAST(round(greatest(l.unit_price - cp.contract_unit_price, 0) * l.quantity * l.fx_factor, 2)
          AS DECIMAL(18,2)) AS contract_overcharge,
-    r.supplier_share AS supplier_share_in_category
+    r.supplier_share AS supplier_share_in_category,
+    -- lineage: the invoice line's load, file, sheet and row (kpi.store.schema)
+    l.load_id, l.source_file, l.source_sheet, l.source_row
 FROM lines l
 LEFT JOIN suppliers s ON s.supplier_id = l.supplier_id
 LEFT JOIN po_head ph ON ph.po_id = l.po_id
@@ -167,6 +169,7 @@ WITH last AS (
            sp.supplier_size, sp.preferred, sp.category, sp.cost_centre, sp.has_po,
            sp.invoice_date, sp.due_date, sp.paid_date, sp.amount, sp.source_currency,
            sp.fx_factor, sp.discount_taken,
+           sp.load_id, sp.source_file, sp.source_sheet, sp.source_row,
            coalesce(sp.source_amount < 0, false) AS credit_note,
            CASE WHEN td.valid_from IS NULL THEN s.payment_terms_days
                 ELSE td.payment_terms_days END AS terms_days,
@@ -218,7 +221,8 @@ SELECT
          WHEN overdue_days BETWEEN 31 AND 60 THEN '31-60 days'
          WHEN overdue_days BETWEEN 61 AND 90 THEN '61-90 days'
          WHEN overdue_days > 90 THEN 'over 90 days' END AS ageing_bucket,
-    CASE WHEN overdue_days IS NOT NULL THEN last_day - invoice_date END AS open_age_days
+    CASE WHEN overdue_days IS NOT NULL THEN last_day - invoice_date END AS open_age_days,
+    load_id, source_file, source_sheet, source_row
 FROM judged
 """
 
@@ -349,7 +353,9 @@ SELECT
     price_change_pct,
     CAST(NULL AS DECIMAL(18,2)) AS expected_saving,
     initiative_id IS NOT NULL AS claims,
-    addressable
+    addressable,
+    -- lineage: the invoice line's (spend carries the invoices table's)
+    load_id, source_file, source_sheet, source_row
 FROM priced
 UNION ALL
 SELECT
@@ -364,7 +370,9 @@ SELECT
                * CASE WHEN p.currency = __display__ THEN 1 ELSE fx.factor END, 2)
          AS DECIMAL(18,2)),
     p.stage IN ('implemented', 'realised'),
-    false
+    false,
+    -- lineage: the initiative's
+    p.load_id, p.source_file, p.source_sheet, p.source_row
 FROM plan_share p
 LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id
 ASOF LEFT JOIN fx_factor fx ON fx.currency = p.currency AND p.month_start >= fx.date
@@ -379,14 +387,16 @@ WITH bounds AS (
     FROM invoices
 ), lines AS (
     SELECT sp.invoice_date, CAST(sp.invoice_date + INTERVAL 1 YEAR AS DATE) AS moved,
-           sp.category, sp.cost_centre, sp.supplier, sp.amount
+           sp.category, sp.cost_centre, sp.supplier, sp.amount,
+           sp.load_id, sp.source_file, sp.source_sheet, sp.source_row
     FROM spend sp
 )
 -- one pass over spend: each line yields its current row, its prior row or both
 SELECT CASE WHEN y.prior THEN l.moved ELSE l.invoice_date END AS period_date,
        l.category, l.cost_centre, l.supplier,
        CASE WHEN y.prior THEN CAST(0 AS DECIMAL(18,2)) ELSE l.amount END AS current_amount,
-       CASE WHEN y.prior THEN l.amount ELSE CAST(0 AS DECIMAL(18,2)) END AS prior_amount
+       CASE WHEN y.prior THEN l.amount ELSE CAST(0 AS DECIMAL(18,2)) END AS prior_amount,
+       l.load_id, l.source_file, l.source_sheet, l.source_row
 FROM lines l, bounds b, (VALUES (false), (true)) AS y(prior)
 WHERE CASE WHEN y.prior THEN l.moved <= b.last_day ELSE l.invoice_date >= b.current_from END
 """
@@ -398,9 +408,11 @@ WHERE CASE WHEN y.prior THEN l.moved <= b.last_day ELSE l.invoice_date >= b.curr
 # supplier's terms, so no join. Credit notes are left out, as in the days_to_pay KPI.
 WORKING_CAPITAL_DAYS = """
 SELECT snapshot_date AS on_date, category, stock_value, usage_value_per_day,
-       CAST(NULL AS DECIMAL(18,2)) AS paid_amount, CAST(NULL AS BIGINT) AS days_to_pay
+       CAST(NULL AS DECIMAL(18,2)) AS paid_amount, CAST(NULL AS BIGINT) AS days_to_pay,
+       load_id, source_file, source_sheet, source_row  -- the stock row's lineage
 FROM inventory_position
 UNION ALL
-SELECT paid_date, category, NULL, NULL, amount, paid_date - invoice_date
+SELECT paid_date, category, NULL, NULL, amount, paid_date - invoice_date,
+       load_id, source_file, source_sheet, source_row  -- the invoice line's
 FROM spend_base WHERE paid_date IS NOT NULL AND NOT coalesce(source_amount < 0, false)
 """

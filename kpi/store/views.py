@@ -55,6 +55,11 @@ SPEND_VIEWS = (
     "working_capital_days",
 )
 
+# Every view ends with the lineage columns (kpi.store.schema.LINEAGE_NAMES) of the table row
+# each of its rows is: the invoice line (spend, payments, invoice_match, savings_lines,
+# spend_yoy), the PO line (po_lines), the stock row (inventory_position); working_capital_days
+# the stock row's or the invoice line's; budget_vs_actual, whose rows are groups, the budget
+# line's.
 VIEW_DESCRIPTIONS: dict[str, str] = {
     "spend": "Invoice lines with supplier, contract and fiscal context (amount in reporting "
     "currency).",
@@ -67,12 +72,14 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "budget_vs_actual": "Budget, invoiced spend, accrued (received, not invoiced) and committed "
     "spend (ordered, neither received nor invoiced, in the month promised) per month, cost "
     "centre and category, all at the fiscal year's budget rates; fx_variance is what the "
-    "transaction-date rates add to the invoiced spend.",
+    "transaction-date rates add to the invoiced spend. Its lineage is the budget line's "
+    "(null where the month, cost centre and category have no budget).",
     "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete "
     "(obsolete: no issue or receipt for obsolete_after_days; a critical item keeps its safety "
     "level), with each location's number of snapshots in the reported period.",
     "savings_lines": "Every invoice line with the one savings initiative it is attributed to "
-    "(if any) and the saving on it, plus each initiative's expected saving per month.",
+    "(if any) and the saving on it, plus each initiative's expected saving per month (whose "
+    "lineage is the initiative's).",
     "spend_yoy": "Spend now and a year earlier, side by side, for the expense change.",
     "working_capital_days": "Stock snapshots and paid invoice lines (credit notes left out) "
     "side by side, for the cash conversion gap (days of inventory minus days to pay).",
