@@ -25,7 +25,7 @@ from kpi.core.settings import FiscalCalendar, Settings
 from kpi.store import identifiers
 from kpi.store import view_sql_operations as O
 from kpi.store import view_sql_spend as S
-from kpi.store.schema import CURRENCIES, TABLES, all_ddl, create_table_sql
+from kpi.store.schema import CURRENCIES, LINEAGE_COLUMNS, TABLES, all_ddl, create_table_sql
 from kpi.store.template import fill, literal, parsed, render
 
 # `amount` in a view is in the reporting currency; the source's own figure stays in
@@ -210,6 +210,38 @@ def _add_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name in ADDED_TABLES:
         if name not in present:
             con.execute(_empty_temp_table(name))
+    database = con.execute(_CURRENT_DATABASE).fetchall()[0][0]
+    with_lineage = {r[0] for r in con.execute(_TABLES_WITH_LINEAGE).fetchall()}
+    for name in TABLES:
+        if name in present and name not in with_lineage:
+            con.execute(_lineage_stand_in(name, database))
+
+
+# A store written before the lineage columns (its next write adds them) is read through a
+# temporary view of each table with null lineage, so that the views keep working meanwhile.
+_CURRENT_DATABASE = "SELECT current_database()"
+_TABLES_WITH_LINEAGE = (
+    "SELECT table_name FROM duckdb_columns() "
+    "WHERE database_name = current_database() AND column_name = 'source_row'"
+)
+
+
+def _lineage_stand_in(name: str, database: str) -> str:
+    """CREATE TEMPORARY VIEW <table> AS SELECT *, NULL lineage FROM <database>.main.<table>:
+    a temporary view is found before the store's table of the same name."""
+    nulls = [
+        exp.alias_(exp.cast(exp.null(), exp.DataType.build(c.sql_type, dialect="duckdb")), c.name)
+        for c in LINEAGE_COLUMNS
+    ]
+    stored = exp.Table(
+        this=identifiers.ident(name),
+        db=exp.to_identifier("main"),
+        catalog=exp.to_identifier(database, quoted=True),
+    )
+    create = parsed(_CREATE_VIEW).copy()
+    create.set("this", identifiers.table(name))
+    create.set("expression", exp.select(exp.Star(), *nulls).from_(stored))
+    return render(create)
 
 
 # A curated view's name as a whole word of a statement (a quoted name matches too).
