@@ -98,7 +98,9 @@ with tab_status:
                     "table_name": "Table",
                     "file_name": "File",
                     "short_hash": st.column_config.TextColumn(
-                        "Hash", help="The first 12 characters of the file's SHA-256"
+                        "Hash",
+                        help="The first 12 characters of the file's SHA-256; the download "
+                        "holds the whole hash (content_hash)",
                     ),
                     "loaded_by_name": "Who",
                     "finished": "When",
