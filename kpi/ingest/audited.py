@@ -125,6 +125,8 @@ def _audit_initiatives(
     found = con.execute(log.STORED_INITIATIVES, {"ids": rows["initiative_id"].to_list()})
     names = [d[0] for d in found.description]
     stored = {r[0]: dict(zip(names, r, strict=True)) for r in found.fetchall()}
+    # the table's own columns: STORED_INITIATIVES also returns the lineage columns, which
+    # change with every load and are no field of the initiative (never logged as a change)
     fields = [c for c in TABLES[INITIATIVES].column_names if c not in ("initiative_id",)]
     reason = f"loaded from {file_name}"
     changes: list[tuple[str, str, str | None, str | None, str | None, str]] = []
