@@ -168,7 +168,14 @@ def invoice_line_documents(
             )
             sections.append(_receipts(store, po_id, po_line))
     payment = placed or _payment(store, invoice_id, int(invoice_line))
-    sections.append(Section("Payment", _payment_rows(payment), None))
+    sections.append(
+        Section(
+            "Payment",
+            _payment_rows(payment),
+            "The paid date and discount taken are recorded on the invoice line (its source "
+            "above); due date, lateness and discounts by the rules of the payment KPIs.",
+        )
+    )
     facts = [payment_words(payment, display), match_words(payment)]
     return Documents(title, display, sections, facts)
 
