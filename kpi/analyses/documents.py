@@ -11,6 +11,7 @@ currency too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ import polars as pl
 
 from kpi.store.database import Store
 from kpi.store.queries import documents as q
-from kpi.store.query import run
+from kpi.store.query import fetch_frame, run
 
 CENT = Decimal("0.01")
 LINEAGE = ("source_file", "source_sheet", "source_row", "load_id")
@@ -90,6 +91,18 @@ def _with_source(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.Series("source", sources, dtype=pl.String))
 
 
+class _Reader:
+    """One read connection for all the statements of a view (the views are created once),
+    binding to each statement the parameters it names."""
+
+    def __init__(self, con: Any):
+        self.con = con
+
+    def __call__(self, query: str, params: dict[str, Any]) -> pl.DataFrame:
+        named = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", query))
+        return fetch_frame(self.con, query, {k: v for k, v in params.items() if k in named})
+
+
 def _currency(store: Store, currency: str | None) -> str:
     return (currency or store.settings.reporting_currency).upper()
 
@@ -105,14 +118,16 @@ def invoice_line_documents(
     """The invoice line, its order line (ORDER_LINE_RULE), that line's receipts, the payment
     and the match verdict. Raises DocumentsError when the store has no such line."""
     display = _currency(store, currency)
-    invoice = run(
-        store,
-        q.INVOICE_LINE,
-        {"invoice_id": invoice_id, "invoice_line": int(invoice_line)},
-        display,
-    )
+    with store.read(display) as con:
+        return _invoice_view(_Reader(con), store, invoice_id, int(invoice_line), display)
+
+
+def _invoice_view(
+    read: _Reader, store: Store, invoice_id: str, invoice_line: int, display: str
+) -> Documents:
+    invoice = read(q.INVOICE_LINE, {"invoice_id": invoice_id, "invoice_line": invoice_line})
     if invoice.is_empty():
-        lines = run(store, q.INVOICE_LINES, {"invoice_id": invoice_id})["invoice_line"].to_list()
+        lines = read(q.INVOICE_LINES, {"invoice_id": invoice_id})["invoice_line"].to_list()
         if not lines:
             raise DocumentsError(
                 f"No invoice {invoice_id} in the store. Check the id (as on the invoice "
@@ -133,13 +148,11 @@ def invoice_line_documents(
             Section("Receipts", pl.DataFrame(), "No purchase order, so no goods receipt."),
         ]
     else:
-        invoices = _order_invoices(store, po_id, None, display)
+        invoices = _order_invoices(read, store, po_id, None)
         mine = invoices.filter(
             (pl.col("invoice_id") == invoice_id) & (pl.col("invoice_line") == int(invoice_line))
         )
-        order = run(
-            store, q.ORDER_LINES, {"po_id": po_id, "po_line": None, "display": display}, display
-        )
+        order = read(q.ORDER_LINES, {"po_id": po_id, "po_line": None, "display": display})
         if order.is_empty() or mine.is_empty():
             sections += [
                 Section(
@@ -166,8 +179,15 @@ def invoice_line_documents(
                     f"Order {po_id} line {po_line}: {how}. {ORDER_LINE_RULE}",
                 )
             )
-            sections.append(_receipts(store, po_id, po_line))
-    payment = placed or _payment(store, invoice_id, int(invoice_line))
+            sections.append(_receipts(read, po_id, po_line))
+    payment = placed or _payment(read, invoice_id, invoice_line)
+    # the amount in the display currency as spend and the payment KPIs have it
+    sections[0] = Section(
+        "Invoice line",
+        sections[0].rows.with_columns(
+            pl.Series("display_amount", [payment["display_amount"]], dtype=pl.Decimal(18, 2))
+        ),
+    )
     sections.append(
         Section(
             "Payment",
@@ -180,8 +200,8 @@ def invoice_line_documents(
     return Documents(title, display, sections, facts)
 
 
-def _payment(store: Store, invoice_id: str, invoice_line: int) -> dict[str, Any]:
-    frame = run(store, q.INVOICE_PAYMENT, {"invoice_id": invoice_id, "invoice_line": invoice_line})
+def _payment(read: _Reader, invoice_id: str, invoice_line: int) -> dict[str, Any]:
+    frame = read(q.INVOICE_PAYMENT, {"invoice_id": invoice_id, "invoice_line": invoice_line})
     return frame.row(0, named=True)
 
 
@@ -257,15 +277,15 @@ def match_words(m: dict[str, Any]) -> str:
     )
 
 
-def _receipts(store: Store, po_id: str, po_line: int) -> Section:
-    rows = run(store, q.RECEIPTS, {"po_id": po_id, "po_line": po_line})
+def _receipts(read: _Reader, po_id: str, po_line: int) -> Section:
+    rows = read(q.RECEIPTS, {"po_id": po_id, "po_line": po_line})
     note = None if rows.height else f"No goods receipt recorded for {po_id} line {po_line}."
     return Section("Receipts", _with_source(rows) if rows.height else rows, note)
 
 
-def _order_invoices(store: Store, po_id: str, po_line: int | None, display: str) -> pl.DataFrame:
+def _order_invoices(read: _Reader, store: Store, po_id: str, po_line: int | None) -> pl.DataFrame:
     params = {"po_id": po_id, "po_line": po_line, "base": store.settings.reporting_currency}
-    return run(store, q.ORDER_INVOICES, params, display)
+    return read(q.ORDER_INVOICES, params)
 
 
 # ---- an order line --------------------------------------------------------------------------
@@ -276,9 +296,12 @@ def po_line_documents(
     totals ordered, received, invoiced, paid and open. Raises DocumentsError when the store
     has no such line."""
     display = _currency(store, currency)
-    order = run(
-        store, q.ORDER_LINES, {"po_id": po_id, "po_line": None, "display": display}, display
-    )
+    with store.read(display) as con:
+        return _order_view(_Reader(con), store, po_id, int(po_line), display)
+
+
+def _order_view(read: _Reader, store: Store, po_id: str, po_line: int, display: str) -> Documents:
+    order = read(q.ORDER_LINES, {"po_id": po_id, "po_line": None, "display": display})
     if order.is_empty():
         raise DocumentsError(
             f"No purchase order {po_id} in the store. Check the id (as on the order export), "
@@ -291,8 +314,8 @@ def po_line_documents(
             f"{', '.join(str(n) for n in order['po_line'].to_list())}."
         )
     title = f"Purchase order {po_id} line {po_line}"
-    invoices = _order_invoices(store, po_id, int(po_line), display)
-    receipts = _receipts(store, po_id, int(po_line))
+    invoices = _order_invoices(read, store, po_id, po_line)
+    receipts = _receipts(read, po_id, po_line)
     sections = [
         Section("Purchase order line", _with_source(line)),
         Section(

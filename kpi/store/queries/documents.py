@@ -12,11 +12,9 @@ INVOICE_LINE = """
 SELECT i.invoice_id, i.invoice_line, i.supplier_id,
        coalesce(s.supplier_name, i.supplier_id) AS supplier, i.po_id, i.invoice_date,
        i.item_id, i.quantity, i.unit_price, i.amount, i.currency, i.discount_taken,
-       sp.amount AS display_amount,
        i.load_id, i.source_file, i.source_sheet, i.source_row
 FROM invoices i
 LEFT JOIN suppliers s ON s.supplier_id = i.supplier_id
-LEFT JOIN spend sp ON sp.invoice_id = i.invoice_id AND sp.invoice_line = i.invoice_line
 WHERE i.invoice_id = $invoice_id AND i.invoice_line = $invoice_line
 """
 
@@ -30,20 +28,25 @@ ORDER_LINE_NUMBERS = """
 SELECT po_line FROM purchase_orders WHERE po_id = $po_id ORDER BY po_line
 """
 
-# The lines of one order ($po_line NULL: every line), with what po_lines says of each
-# (the amount in the display currency, what was received) and the factor po_lines converts
-# its amount with (units of the display currency $display per unit, at the order date).
+# The lines of one order ($po_line NULL: every line), with the amount in the display
+# currency $display as po_lines converts it (at the order date's rate; the factor is kept
+# for the totals) and what was received. Read from the tables, not po_lines: that view
+# judges every line of the store, and this needs one order's.
 ORDER_LINES = """
 SELECT po.po_id, po.po_line, po.po_date, po.approved_date, po.promised_date, po.status,
        po.supplier_id, coalesce(s.supplier_name, po.supplier_id) AS supplier, po.item_id,
-       po.quantity, po.unit_price, po.amount, po.currency, pl.amount AS display_amount,
-       pl.received_qty, pl.last_receipt_date,
+       po.quantity, po.unit_price, po.amount, po.currency,
+       CAST(round(po.amount * CASE WHEN po.currency = $display THEN 1 ELSE fx.factor END, 2)
+            AS DECIMAL(18,2)) AS display_amount,
+       coalesce(r.received_qty, 0) AS received_qty, r.last_receipt_date,
        CASE WHEN po.currency = $display THEN CAST(1 AS DECIMAL(18,8)) ELSE fx.factor END
            AS display_factor,
        po.load_id, po.source_file, po.source_sheet, po.source_row
 FROM purchase_orders po
 LEFT JOIN suppliers s ON s.supplier_id = po.supplier_id
-LEFT JOIN po_lines pl ON pl.po_id = po.po_id AND pl.po_line = po.po_line
+LEFT JOIN (SELECT po_line, sum(quantity) AS received_qty, max(receipt_date) AS last_receipt_date
+           FROM goods_receipts WHERE po_id = $po_id GROUP BY po_line) r
+  ON r.po_line = po.po_line
 ASOF LEFT JOIN fx_factor fx ON fx.currency = po.currency AND po.po_date >= fx.date
 WHERE po.po_id = $po_id AND ($po_line::INTEGER IS NULL OR po.po_line = $po_line)
 ORDER BY po.po_line
@@ -62,9 +65,10 @@ WHERE g.po_id = $po_id AND g.po_line = $po_line
 ORDER BY g.receipt_date
 """
 
-# Every invoice line naming the order, put on one of its lines, with its payment and match
-# verdict. No invoice names its order line, so (the rule of po_lines / invoice_match /
-# budget_vs_actual, made exact for one line):
+# Every invoice line naming the order, put on one of its lines, with its payment (the
+# payments view: amount in the display currency as spend has it, lateness, discounts) and
+# match verdict (invoice_match). No invoice names its order line, so (the rule of
+# po_lines / invoice_match / budget_vs_actual, made exact for one line):
 #   * an invoice line whose item the order has goes to the order's lines of that item;
 #   * any other line goes to all the order's lines;
 #   and among those lines the invoices fill them in line order: in invoice order (date, id,
@@ -126,7 +130,7 @@ WITH po AS (
 )
 SELECT pl.po_line, i.invoice_id, i.invoice_line, i.invoice_date, i.item_id, i.quantity,
        i.unit_price, i.amount, i.currency, pl.order_amount, pl.order_currency,
-       pl.item_on_order, sp.amount AS display_amount,
+       pl.item_on_order, pm.amount AS display_amount,
        pm.due_date, pm.effective_due_date, pm.due_date_from_terms, i.paid_date, pm.is_paid,
        pm.days_to_pay, pm.paid_on_time, pm.paid_late, pm.days_late, pm.is_credit_note,
        i.discount_taken, pm.discount_offered, pm.discount_available, pm.discount_captured,
@@ -136,7 +140,6 @@ SELECT pl.po_line, i.invoice_id, i.invoice_line, i.invoice_date, i.item_id, i.qu
        i.load_id, i.source_file, i.source_sheet, i.source_row
 FROM placed pl
 JOIN invoices i ON i.invoice_id = pl.invoice_id AND i.invoice_line = pl.invoice_line
-LEFT JOIN spend sp ON sp.invoice_id = i.invoice_id AND sp.invoice_line = i.invoice_line
 LEFT JOIN payments pm ON pm.invoice_id = i.invoice_id AND pm.invoice_line = i.invoice_line
 LEFT JOIN invoice_match m ON m.invoice_id = i.invoice_id AND m.invoice_line = i.invoice_line
 WHERE $po_line::INTEGER IS NULL OR pl.po_line = $po_line
@@ -146,7 +149,8 @@ ORDER BY i.invoice_date, i.invoice_id, i.invoice_line
 # The payment and match verdict of an invoice line that names no order that exists (the
 # line is on no order line, so ORDER_INVOICES does not list it).
 INVOICE_PAYMENT = """
-SELECT pm.due_date, pm.effective_due_date, pm.due_date_from_terms, pm.paid_date, pm.is_paid,
+SELECT pm.amount AS display_amount, pm.due_date, pm.effective_due_date,
+       pm.due_date_from_terms, pm.paid_date, pm.is_paid,
        pm.days_to_pay, pm.paid_on_time, pm.paid_late, pm.days_late, pm.is_credit_note,
        i.discount_taken, pm.discount_offered, pm.discount_available, pm.discount_captured,
        pm.discount_missed, pm.days_overdue, pm.as_of_date,

@@ -1,0 +1,309 @@
+"""From a row to its documents (issue 16, point 4): the three-way view of an invoice line
+and of a purchase order line, on a small store built here, every figure worked out by hand.
+
+The store (EUR reporting currency; USD at 0.90 EUR from 2026-01-01, so 1 EUR = 1/0.90 USD):
+- Alpha (A): terms 30 days, no discount. Items P1 and P2.
+- PO1, raised 2026-01-05, approved 01-06: line 1 = 100 P1 at 2.00 = 200.00 EUR, promised
+  01-20; line 2 = 50 P2 at 4.00 = 200.00 EUR, promised 01-31.
+- PO2, 2026-02-20: two lines without an item, 100.00 and 50.00 EUR (a service).
+- Receipts on PO1 line 1: 40 on 01-10, 30 on 01-25 (after its promise); none on line 2.
+- Invoices (in invoice order):
+  INV1/1 01-12 PO1 P1 40 x 2.00 = 80.00 EUR, due 02-11, paid 02-20 (9 days late, 39 days
+         to pay) -- loaded from invoices_jan.xlsx, sheet Invoices, row 2, load 1;
+  INV1/2 01-12 PO1 no item, 10.00 EUR freight, due 02-11, paid 02-20;
+  INV4/1 01-15 no PO, P1 5 x 2.00 = 10.00 EUR;
+  CN1/1  01-28 PO1 P1 -5 x 2.00 = -10.00 EUR, a credit note, not settled;
+  INV2/1 02-01 PO1 P1 30 x 2.20 USD = 66.00 USD, no due date (02-01 + 30 = 03-03 by the
+         terms), paid 02-15 (on time, 14 days to pay); 66.00 x 0.90 = 59.40 EUR;
+  INV3/1 02-05 PO1 P2 20 x 4.50 = 90.00 EUR, due 03-07, not paid: price above PO1's 4.00,
+         and 20 invoiced against 0 received;
+  INV5/1 02-10 names PO99 (not loaded), 12.00 EUR;
+  INV6/1 03-01 PO2 no item 100.00 EUR; INV6/2 03-01 PO2 no item 30.00 EUR, due 03-31.
+The last data day is 2026-03-01 (INV6's date).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kpi.analyses import documents as d
+from kpi.store.database import Store
+from kpi.store.query import run
+from kpi.store.schema import LINEAGE_NAMES, TABLES
+
+D = Decimal
+LINEAGE_ROW = (1, "invoices_jan.xlsx", "Invoices", 2)
+
+ROWS: dict[str, list[tuple]] = {
+    "suppliers": [("A", "Alpha", "DE", "sme", True, 30, 0, 0, False, False)],
+    "items": [("P1", "Box", "Packaging", "pcs", 0, 5, "low"),
+              ("P2", "Tape", "Packaging", "pcs", 0, 5, "low")],
+    "fx_rates": [("2026-01-01", "USD", 0.90)],
+    "purchase_orders": [
+        # po, line, date, approved, supplier, item, category, cc, qty, price, amount, cur,
+        # contract, promised, status
+        ("PO1", 1, "2026-01-05", "2026-01-06", "A", "P1", "Packaging", "CC1", 100, 2.00,
+         200.00, "EUR", None, "2026-01-20", "open"),
+        ("PO1", 2, "2026-01-05", "2026-01-06", "A", "P2", "Packaging", "CC1", 50, 4.00,
+         200.00, "EUR", None, "2026-01-31", "open"),
+        ("PO2", 1, "2026-02-20", "2026-02-20", "A", None, "Services", "CC1", None, None,
+         100.00, "EUR", None, "2026-03-31", "open"),
+        ("PO2", 2, "2026-02-20", "2026-02-20", "A", None, "Services", "CC1", None, None,
+         50.00, "EUR", None, "2026-03-31", "open"),
+    ],
+    "goods_receipts": [("PO1", 1, "2026-01-10", 40), ("PO1", 1, "2026-01-25", 30)],
+    "invoices": [
+        # invoice, line, supplier, po, date, due, paid, item, category, cc, qty, price,
+        # amount, currency, discount_taken
+        ("INV1", 1, "A", "PO1", "2026-01-12", "2026-02-11", "2026-02-20", "P1", "Packaging",
+         "CC1", 40, 2.00, 80.00, "EUR", 0),
+        ("INV1", 2, "A", "PO1", "2026-01-12", "2026-02-11", "2026-02-20", None, "Packaging",
+         "CC1", None, None, 10.00, "EUR", 0),
+        ("INV4", 1, "A", None, "2026-01-15", "2026-02-14", None, "P1", "Packaging", "CC1", 5,
+         2.00, 10.00, "EUR", 0),
+        ("CN1", 1, "A", "PO1", "2026-01-28", None, None, "P1", "Packaging", "CC1", -5, 2.00,
+         -10.00, "EUR", 0),
+        ("INV2", 1, "A", "PO1", "2026-02-01", None, "2026-02-15", "P1", "Packaging", "CC1",
+         30, 2.20, 66.00, "USD", 0),
+        ("INV3", 1, "A", "PO1", "2026-02-05", "2026-03-07", None, "P2", "Packaging", "CC1",
+         20, 4.50, 90.00, "EUR", 0),
+        ("INV5", 1, "A", "PO99", "2026-02-10", "2026-03-12", None, "P1", "Packaging", "CC1",
+         6, 2.00, 12.00, "EUR", 0),
+        ("INV6", 1, "A", "PO2", "2026-03-01", "2026-03-31", None, None, "Services", "CC1",
+         None, None, 100.00, "EUR", 0),
+        ("INV6", 2, "A", "PO2", "2026-03-01", "2026-03-31", None, None, "Services", "CC1",
+         None, None, 30.00, "EUR", 0),
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Store:
+    s = Store(Path(tmp_path_factory.mktemp("documents")) / "kpi.duckdb")
+    with s.write(fresh=True) as con:
+        for table, rows in ROWS.items():
+            names = ", ".join(TABLES[table].column_names[: len(rows[0])])
+            marks = ", ".join("?" for _ in rows[0])
+            con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        # one row loaded with its lineage (the others hold none, as before lineage was kept)
+        con.execute(
+            "UPDATE invoices SET load_id = ?, source_file = ?, source_sheet = ?, source_row = ? "
+            "WHERE invoice_id = 'INV1' AND invoice_line = 1",
+            LINEAGE_ROW,
+        )
+    return s
+
+
+def _section(view: d.Documents, title: str) -> d.Section:
+    return next(s for s in view.sections if s.title == title)
+
+
+def _total(view: d.Documents, measure: str) -> dict:
+    assert view.totals is not None
+    return next(r for r in view.totals.iter_rows(named=True) if r["measure"].startswith(measure))
+
+
+# ---- an invoice line -----------------------------------------------------------------------
+def test_an_invoice_line_goes_to_the_order_line_of_its_item(store):
+    view = d.invoice_line_documents(store, "INV1", 1)
+    po = _section(view, "Purchase order line").rows.row(0, named=True)
+    assert (po["po_id"], po["po_line"], po["item_id"]) == ("PO1", 1, "P1")
+    # INV3 bills P2: PO1's line 2, whatever the invoices of P1 before it
+    po3 = _section(d.invoice_line_documents(store, "INV3", 1), "Purchase order line").rows
+    assert po3["po_line"].to_list() == [2]
+
+
+def test_a_line_without_an_item_fills_the_order_lines_in_line_order(store):
+    # INV1/2 (freight): 80.00 invoiced on PO1 before it, line 1 ends at 200.00 -> line 1
+    view = d.invoice_line_documents(store, "INV1", 2)
+    assert _section(view, "Purchase order line").rows["po_line"].to_list() == [1]
+    assert "filled in line order" in (_section(view, "Purchase order line").note or "")
+    # PO2: INV6/1 (100.00) fills line 1 (0 before it < 100.00); INV6/2 finds 100.00 filled,
+    # line 1's end, so it lands on line 2 (ends at 150.00)
+    lines = [
+        _section(d.invoice_line_documents(store, "INV6", n), "Purchase order line").rows
+        for n in (1, 2)
+    ]
+    assert [f["po_line"].to_list() for f in lines] == [[1], [2]]
+
+
+def test_the_receipts_of_the_order_line_with_their_running_total(store):
+    receipts = _section(d.invoice_line_documents(store, "INV1", 1), "Receipts").rows
+    assert [str(x) for x in receipts["receipt_date"].to_list()] == ["2026-01-10", "2026-01-25"]
+    assert receipts["quantity"].to_list() == [D("40.000"), D("30.000")]
+    assert receipts["received_to_date"].to_list() == [D("40.000"), D("70.000")]
+    # promised 2026-01-20: the second delivery came after it
+    assert receipts["after_promised_date"].to_list() == [False, True]
+
+
+def test_the_payment_is_the_payments_views(store):
+    view = d.invoice_line_documents(store, "INV1", 1)
+    pay = _section(view, "Payment").rows.row(0, named=True)
+    # due 02-11, paid 02-20: 9 days late; 01-12 -> 02-20 is 19 + 20 = 39 days to pay
+    assert (pay["days_late"], pay["paid_late"], pay["days_to_pay"]) == (9, True, 39)
+    row = run(
+        store,
+        "SELECT days_late, paid_late, days_to_pay FROM payments "
+        "WHERE invoice_id = 'INV1' AND invoice_line = 1",
+    ).row(0)
+    assert row == (pay["days_late"], pay["paid_late"], pay["days_to_pay"])
+    assert "paid 9 days late" in view.facts[0]
+
+
+def test_a_due_date_from_the_terms_and_a_payment_on_time(store):
+    view = d.invoice_line_documents(store, "INV2", 1)
+    pay = _section(view, "Payment").rows.row(0, named=True)
+    # no due date on the invoice: 02-01 + 30 days of terms = 03-03; paid 02-15
+    assert str(pay["effective_due_date"]) == "2026-03-03" and pay["due_date_from_terms"]
+    assert (pay["days_to_pay"], pay["paid_late"], pay["days_late"]) == (14, False, 0)
+    assert view.facts[0].endswith("paid on time.")
+
+
+def test_the_match_verdict_is_the_invoice_match_views(store):
+    facts = d.invoice_line_documents(store, "INV3", 1).facts
+    verdict = facts[1]
+    assert verdict.startswith("Three-way match exception")
+    assert "unit price above the order's 4.0000" in verdict
+    assert "20.000 invoiced on the order for this item so far" in verdict
+    assert "the 0.000 received by the invoice date" in verdict
+    # P1 by INV2's date: 40 - 5 + 30 = 65 invoiced, 70 received: no exception (USD price is
+    # not compared with a EUR order)
+    assert (
+        d.invoice_line_documents(store, "INV2", 1)
+        .facts[1]
+        .startswith("Three-way match: price within")
+    )
+    assert "not judged" in d.invoice_line_documents(store, "CN1", 1).facts[1]
+
+
+def test_missing_documents_are_said_in_words(store):
+    no_po = d.invoice_line_documents(store, "INV4", 1)
+    assert (
+        _section(no_po, "Purchase order line").note
+        == "Invoice INV4 line 1 names no purchase order."
+    )
+    assert _section(no_po, "Purchase order line").rows.is_empty()
+    unknown_po = _section(d.invoice_line_documents(store, "INV5", 1), "Purchase order line")
+    assert "names order PO99, which is not among the purchase orders loaded" in (
+        unknown_po.note or ""
+    )
+    no_receipt = _section(d.invoice_line_documents(store, "INV3", 1), "Receipts")
+    assert no_receipt.rows.is_empty()
+    assert no_receipt.note == "No goods receipt recorded for PO1 line 2."
+    unpaid = d.invoice_line_documents(store, "INV3", 1).facts[0]
+    assert unpaid == "Not paid yet; due 2026-03-07."
+
+
+def test_every_row_carries_its_lineage(store):
+    view = d.invoice_line_documents(store, "INV1", 1)
+    invoice = _section(view, "Invoice line").rows.row(0, named=True)
+    assert tuple(invoice[c] for c in ("load_id", *LINEAGE_NAMES[1:])) == LINEAGE_ROW
+    assert invoice["source"] == "invoices_jan.xlsx, sheet Invoices, row 2 (load 1)"
+    # loaded before lineage was kept: said, not left blank
+    po = _section(view, "Purchase order line").rows.row(0, named=True)
+    assert po["source_file"] is None and po["source"] == d.NOT_RECORDED
+    assert _section(view, "Receipts").rows["source"].to_list() == [d.NOT_RECORDED] * 2
+
+
+# ---- an order line -------------------------------------------------------------------------
+def test_an_order_line_lists_its_invoices_and_receipts(store):
+    view = d.po_line_documents(store, "PO1", 1)
+    invoices = _section(view, "Invoices").rows
+    assert list(zip(invoices["invoice_id"], invoices["invoice_line"], strict=True)) == [
+        ("INV1", 1),
+        ("INV1", 2),
+        ("CN1", 1),
+        ("INV2", 1),
+    ]
+    assert _section(view, "Receipts").rows.height == 2
+    # INV2's 66.00 USD in the order's EUR: 66.00 x 0.90 = 59.40
+    assert invoices.filter(invoices["invoice_id"] == "INV2")["order_amount"].item() == D("59.40")
+
+
+def test_the_totals_of_an_order_line(store):
+    view = d.po_line_documents(store, "PO1", 1)
+    # ordered 100 for 200.00; received 40 + 30 = 70, worth 70 x 2.00 = 140.00
+    assert (_total(view, "Ordered")["quantity"], _total(view, "Ordered")["amount"]) == (
+        D("100.000"),
+        D("200.00"),
+    )
+    assert (_total(view, "Received")["quantity"], _total(view, "Received")["amount"]) == (
+        D("70.000"),
+        D("140.00"),
+    )
+    # invoiced 80.00 + 10.00 - 10.00 + 59.40 = 139.40 (quantity 40 - 5 + 30 = 65)
+    assert (_total(view, "Invoiced")["quantity"], _total(view, "Invoiced")["amount"]) == (
+        D("65.000"),
+        D("139.40"),
+    )
+    # paid: INV1/1, INV1/2 and INV2 = 149.40 (the credit note is not settled yet)
+    assert _total(view, "Paid")["amount"] == D("149.40")
+    assert _total(view, "Open to invoice")["amount"] == D("60.60")  # 200.00 - 139.40
+    assert _total(view, "Open to pay")["amount"] == D("-10.00")  # 139.40 - 149.40
+    assert set(view.totals["currency"]) == {"EUR"} and set(view.totals["display_currency"]) == {
+        "EUR"
+    }
+
+
+def test_the_totals_in_another_display_currency(store):
+    view = d.po_line_documents(store, "PO1", 1, currency="USD")
+    # EUR at 1 / 0.90 USD: 80.00 -> 88.89, 10.00 -> 11.11, -10.00 -> -11.11; INV2 is 66.00
+    # USD already: 88.89 + 11.11 - 11.11 + 66.00 = 154.89
+    assert _total(view, "Invoiced")["display_amount"] == D("154.89")
+    assert _total(view, "Invoiced")["amount"] == D("139.40")  # still in the order's EUR
+    assert set(view.totals["display_currency"]) == {"USD"}
+
+
+def test_an_order_line_without_invoices_or_receipts_says_so(store):
+    view = d.po_line_documents(store, "PO2", 2)
+    assert _section(view, "Invoices").rows["invoice_id"].to_list() == ["INV6"]
+    line2 = d.po_line_documents(store, "PO1", 2)
+    assert _section(line2, "Receipts").note == "No goods receipt recorded for PO1 line 2."
+    # P2: 200.00 ordered, INV3's 90.00 invoiced and unpaid
+    assert _total(line2, "Open to invoice")["amount"] == D("110.00")
+    assert _total(line2, "Open to pay")["amount"] == D("90.00")
+
+
+def test_the_whole_view_is_one_table_for_the_download(store):
+    table = d.po_line_documents(store, "PO1", 1).table()
+    assert table.columns[0] == "section"
+    # 1 order line + 4 invoices + 2 receipts + 6 totals
+    assert table["section"].value_counts().sort("section").rows() == [
+        ("Invoices", 4),
+        ("Purchase order line", 1),
+        ("Receipts", 2),
+        ("Totals", 6),
+    ]
+
+
+# ---- refusals --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda s: d.invoice_line_documents(s, "INV-404", 1),
+            "No invoice INV-404 in the store. Check the id (as on the invoice export), or load "
+            "the invoices file on the Data page.",
+        ),
+        (
+            lambda s: d.invoice_line_documents(s, "INV1", 7),
+            "Invoice INV1 has no line 7; its lines are 1, 2.",
+        ),
+        (
+            lambda s: d.po_line_documents(s, "PO-404", 1),
+            "No purchase order PO-404 in the store. Check the id (as on the order export), or "
+            "load the purchase orders file on the Data page.",
+        ),
+        (
+            lambda s: d.po_line_documents(s, "PO1", 3),
+            "Purchase order PO1 has no line 3; its lines are 1, 2.",
+        ),
+    ],
+)
+def test_unknown_ids_are_refused_with_a_sentence(store, call, message):
+    with pytest.raises(d.DocumentsError) as refused:
+        call(store)
+    assert str(refused.value) == message
