@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import polars as pl
 import streamlit as st
 
@@ -106,13 +107,20 @@ def _currency() -> str | None:
 def _load(kind: str, store: Store, doc_id: str, line: int) -> docs.Documents | None:
     """The view, or None after saying in words why there is none (never a traceback)."""
     try:
-        return _view(
-            kind, str(store.path), store.version(), store.settings, doc_id, line, _currency()
-        )
+        with st.spinner("Gathering the documents…"):
+            return _view(
+                kind, str(store.path), store.version(), store.settings, doc_id, line, _currency()
+            )
     except docs.DocumentsError as problem:
         st.warning(literal(problem), icon="🔎")
     except StoreError as problem:
         st.warning(literal(problem))
+    except duckdb.Error:  # e.g. a store written before lineage was kept and never loaded since
+        st.error(
+            "The documents could not be read from this store. If it was built by an older "
+            "version, load a file on the **Data** page (or rebuild the demo with `python -m "
+            "kpi demo`) so that it gains the columns this view reads, then try again."
+        )
     return None
 
 
