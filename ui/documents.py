@@ -79,7 +79,6 @@ SHOWN = {
         "days_overdue",
     ),
 }
-LINEAGE_SHOWN = ("source", *docs.LINEAGE)
 
 
 @st.cache_data(show_spinner=False)
@@ -112,7 +111,7 @@ def _load(kind: str, store: Store, doc_id: str, line: int) -> docs.Documents | N
                 kind, str(store.path), store.version(), store.settings, doc_id, line, _currency()
             )
     except docs.DocumentsError as problem:
-        st.warning(literal(problem), icon="🔎")
+        st.warning(literal(problem), icon=":material/search_off:")
     except StoreError as problem:
         st.warning(literal(problem))
     except duckdb.Error:  # e.g. a store written before lineage was kept and never loaded since
@@ -140,11 +139,11 @@ def show_po_line(store: Store, po_id: str, po_line: int) -> None:
 
 def _verdict(text: str) -> None:
     if "exception" in text:
-        st.warning(literal(text), icon="⚠️")
+        st.warning(literal(text), icon=":material/warning:")
     elif text.startswith("Three-way match: price within"):
-        st.success(literal(text), icon="✅")
+        st.success(literal(text), icon=":material/check_circle:")
     else:
-        st.info(literal(text))
+        st.info(literal(text), icon=":material/info:")
 
 
 def _show(view: docs.Documents, key: str) -> None:
@@ -166,7 +165,11 @@ def _show(view: docs.Documents, key: str) -> None:
                     st.markdown(literal(fact))
     if view.totals is not None:
         st.markdown("**Totals**")
-        show_table(view.totals, key=f"docs_totals_{key}")
+        # a quantity only where one adds up (not for the open amounts)
+        totals = view.totals.with_columns(
+            pl.col("quantity").map_elements(lambda q: f"{q:,.3f}", return_dtype=pl.String)
+        )
+        show_table(totals, key=f"docs_totals_{key}")
     st.markdown("**Download the whole view**")
     downloads(view.table(), view.title, key=f"docs_{key}", scope=None)
 
@@ -182,10 +185,13 @@ def _section(section: docs.Section, key: str) -> None:
 
 
 def _shown(section: docs.Section) -> pl.DataFrame:
-    """The section's columns for the screen, lineage last; "—" where lineage is missing."""
-    wanted: tuple[Any, ...] = (*SHOWN.get(section.title, ()), *LINEAGE_SHOWN)
+    """The section's columns for the screen: where the row came from first (in words), then
+    the document's own, then the raw lineage with "—" where none was recorded; dates as
+    dates (a table would add a midnight nobody recorded)."""
+    wanted: tuple[Any, ...] = ("source", *SHOWN.get(section.title, ()), *docs.LINEAGE)
     columns = [c for c in wanted if c in section.rows.columns]
     frame = section.rows.select(columns)
     return frame.with_columns(
-        pl.col(c).cast(pl.String).fill_null("—") for c in docs.LINEAGE if c in frame.columns
+        *(pl.col(c).cast(pl.String).fill_null("—") for c in docs.LINEAGE if c in frame.columns),
+        *(pl.col(c).dt.to_string("%Y-%m-%d") for c, t in frame.schema.items() if t == pl.Date),
     )
