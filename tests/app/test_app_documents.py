@@ -121,3 +121,15 @@ def test_an_empty_store_says_what_to_load(tmp_path, monkeypatch):
         "**No invoices or purchase orders in the store yet.** Load them on the **Data** "
         "page, then look a line up here."
     )
+
+
+@pytest.mark.parametrize(
+    "who", ["Lee Chen (operations, viewer)", "Jonas Berg (procurement, member)"]
+)
+def test_every_role_may_read_the_documents(store, who):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["acting_as"] = who
+    at.query_params["po"] = "PO1"
+    at.query_params["line"] = "1"
+    at = _run(at)
+    assert _words(at.subheader) == ["Purchase order PO1 line 1"]
