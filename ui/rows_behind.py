@@ -151,8 +151,8 @@ def _explained(
 
 def _number(value: Decimal | float | int) -> str:
     """A numerator or denominator as read: thousands separated, cents only when it has any."""
-    whole = value == int(value)
-    return f"{value:,.0f}" if whole else f"{value:,.2f}"
+    exact = Decimal(str(value))  # a float as it prints, never its binary expansion
+    return f"{exact:,.0f}" if exact == exact.to_integral_value() else f"{exact:,.2f}"
 
 
 def reconciliation_text(explanation: Explanation, currency: str) -> str:

@@ -155,7 +155,9 @@ def test_sorting_by_amount_descending_puts_the_largest_first(demo):
     at = _content()
     period = at.session_state["_ctx"].period
     e = explain(demo, _kpi("total_spend"), period, (), currency="EUR")
+    assert at.toggle(key=DESCENDING).disabled  # no order yet: nothing to reverse
     at.selectbox(key=SORT).set_value("amount")
+    _run(at)
     at.toggle(key=DESCENDING).set_value(True)
     _run(at)
     shown = at.dataframe[-1].value
