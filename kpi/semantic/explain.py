@@ -201,9 +201,9 @@ def _add_parts(agg: _Aggregate, i: int) -> None:
             agg.parts.append((Part(column + "_count", text, "count of avg"), counted))
             return
         agg.why = _why_not(func, name)
-    shown = arg.this if isinstance(arg, exp.Distinct) else arg
-    if isinstance(shown, exp.Distinct):
-        shown = shown.expressions[0] if shown.expressions else None
+    shown = arg
+    if isinstance(arg, exp.Distinct):  # count(distinct x): the row's x
+        shown = arg.expressions[0] if len(arg.expressions) == 1 else None
     if isinstance(shown, exp.Expression) and not isinstance(shown, exp.Star):
         agg.parts.append((Part(column, text, "value"), _when(cond, shown.copy())))
     elif cond is not None:
@@ -221,15 +221,17 @@ def formula_columns(formula: exp.Expression) -> list[str]:
 
 
 def _period(period: str, store: Store) -> tuple[str, date, date, str]:
+    """The label, first and last day and grain of a period label (as `compute --from/--to`
+    read it); anything else is refused in one sentence."""
     text = period.strip()
     try:
         grain = periods.grain_of(text)
-    except periods.PeriodError:
+        lo, hi = engine.parse_bounds(text, text, store)
+    except (periods.PeriodError, engine.ComputeError):
         raise ExplainError(
             f"'{period}' is not a period: use a month (2026-03), a fiscal quarter (FY2026-Q1) "
             "or a fiscal year (FY2026)"
         ) from None
-    lo, hi = engine.parse_bounds(text, text, store)
     assert lo is not None and hi is not None
     return text, lo, hi, grain
 
