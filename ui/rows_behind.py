@@ -32,6 +32,7 @@ from kpi.semantic.explain import Explanation, explain, explain_rows
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.where_text import where_filters
 from kpi.store.database import StoreBusy, StoreError
+from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.views import view_catalog
 from ui.context import Context
 from ui.widgets import downloads, literal, show_table
@@ -275,19 +276,36 @@ def _rows_table(
     st.caption(
         f"page {page} of {pages} · rows {offset + 1:,}–{offset + rows.height:,} of {e.row_count:,}"
     )
-    # a date is a day: the grid would write midnight after it
-    days = {
-        c: st.column_config.DateColumn(header(c), format="YYYY-MM-DD")
-        for c, t in rows.schema.items()
-        if t == pl.Date
-    }
     show_table(
         rows,
-        column_config=days,
+        column_config=_row_columns(rows, e),
         key="rows_behind_table",
         height=min(38 + 35 * rows.height, 420),
     )
     _download(ctx, kpi, e, period, where, currency, sort_by, descending)
+
+
+def _row_columns(rows: pl.DataFrame, e: Explanation) -> dict:
+    """The rows table's own column settings: the file, sheet and line pinned at the left
+    (the point of the table), dates as days, and each part column saying which aggregate
+    of the formula it feeds."""
+    config: dict = {}
+    for column, dtype in rows.schema.items():
+        if column in LINEAGE_NAMES and column != "load_id":
+            config[column] = st.column_config.Column(header(column), pinned=True)
+        elif dtype == pl.Date:  # a day: the grid would write midnight after it
+            config[column] = st.column_config.DateColumn(header(column), format="YYYY-MM-DD")
+    for part in getattr(e, "parts", None) or []:
+        if part.column in rows.columns:
+            short = part.aggregate if len(part.aggregate) <= 24 else header(part.column)
+            why = f"What this row adds to {part.aggregate} ({part.role})"
+            if isinstance(rows.schema[part.column], pl.Decimal):  # money, as table_columns
+                config[part.column] = st.column_config.NumberColumn(
+                    short, help=why, format="accounting"
+                )
+            else:
+                config[part.column] = st.column_config.Column(short, help=why)
+    return config
 
 
 def _first_page() -> None:
