@@ -128,6 +128,22 @@ def test_a_filter_the_kpi_cannot_honour_is_named_not_applied(demo):
     assert any("Not narrowed by the cost centre filter" in c.value for c in at.caption)
 
 
+def test_the_display_currency_is_passed_through(demo):
+    at = AppTest.from_file(str(ROOT / "pages" / "overview.py"), default_timeout=240)
+    at.session_state["currency"] = "USD"
+    _run(acting(at))
+    period = at.session_state["_ctx"].period
+    next(b for b in at.button if b.key == "ov_rows_total_spend").click()
+    _run(at)
+    e = explain(demo, _kpi("total_spend"), period, (), currency="USD")
+    euros = explain(demo, _kpi("total_spend"), period, (), currency="EUR")
+    assert e.value != euros.value
+    metrics = _metrics(at)
+    assert metrics["Figure"] == format_value(e.value, "currency", "USD")
+    assert metrics["Total spend"] == format_value(e.value, "currency", "USD", compact=True)
+    assert any("amounts in **USD**" in c.value for c in at.caption)
+
+
 def test_a_filter_change_does_not_bring_the_dialog_back(demo):
     at = _overview()
     period = at.session_state["_ctx"].period
