@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -377,13 +378,6 @@ def explain(
     trees = _guarded(list(where), view_columns, definition.source)
     formula = definition.formula_tree
     assert formula is not None, "definitions are read through the formula guard"
-    result = engine.compute(
-        store, [definition], grain, (), start, end, currency=currency, where=trees
-    )
-    rows = result.frame.filter(pl.col("period") == label)["value"].to_list()
-    value = rows[0] if rows else None
-    if value is not None and math.isnan(value):
-        value = None
     aggs = _aggregates(formula)
     columns, _ = _row_columns(definition, view_columns, aggs)
     explanation = Explanation(
@@ -391,7 +385,7 @@ def explain(
         name=definition.name,
         period=label,
         where=list(where),
-        value=value,
+        value=None,
         numerator=None,
         denominator=None,
         reconciles=False,
@@ -409,9 +403,20 @@ def explain(
         definition=definition,
         where_trees=trees,
     )
-    with store.read(display_currency=currency) as con:
-        _totals(con, explanation, aggs, store, currency)
-        _reconcile(con, explanation, formula, aggs)
+    # The engine's value and the scan of the rows are two statements on two connections:
+    # they run side by side (DuckDB works outside the GIL), the page is not kept waiting.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        computing = pool.submit(
+            engine.compute, store, [definition], grain, (), start, end, currency=currency,
+            where=trees,
+        )  # fmt: skip
+        with store.read(display_currency=currency) as con:
+            _totals(con, explanation, aggs, store, currency)
+            frame = computing.result().frame
+            values = frame.filter(pl.col("period") == label)["value"].to_list()
+            value = values[0] if values else None
+            explanation.value = None if value is None or math.isnan(value) else value
+            _reconcile(con, explanation, formula, aggs)
     return explanation
 
 
