@@ -25,8 +25,15 @@ from sqlglot import exp
 
 from kpi.core import periods
 from kpi.semantic import compiler, engine
-from kpi.semantic.formula_allowlist import AGGREGATES
 from kpi.semantic.formula_guard import FormulaError, guard_filter
+from kpi.semantic.formula_parts import (
+    Aggregate,
+    Part,
+    aggregates,
+    formula_columns,
+    unwrap,
+    with_totals,
+)
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store import identifiers
 from kpi.store.database import Store
@@ -42,17 +49,6 @@ RATIO_TOLERANCE = 1e-9  # anything else, relative to the value (at least 1e-9 ab
 
 class ExplainError(ValueError):
     """A request explain cannot answer: unknown period, refused filter, unknown currency."""
-
-
-@dataclass
-class Part:
-    """One per-row contribution column: which aggregate of the formula it feeds, how it is
-    totalled (`sum` or `count`; `none` when it cannot be re-added) and its total."""
-
-    column: str
-    aggregate: str  # the aggregate as the formula writes it
-    role: str  # "sum", "count", "sum of avg", "count of avg" or "value"
-    total: Decimal | float | int | None = None
 
 
 @dataclass
@@ -87,138 +83,6 @@ class Explanation:
 
 
 # ---------------------------------------------------------------------------------------
-# The formula's aggregates
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Aggregate:
-    """One aggregate of the formula: the node it stands at (its FILTER or window included),
-    its function, its FILTER condition, and its parts; `why` when it cannot be re-added."""
-
-    node: exp.Expression
-    func: exp.Expression
-    condition: exp.Expression | None
-    parts: list[tuple[Part, exp.Expression]]
-    why: str | None = None
-
-
-_TRUE = exp.Boolean(this=True)
-
-
-def _when(condition: exp.Expression | None, value: exp.Expression) -> exp.Expression:
-    """CASE WHEN condition THEN value END (value itself without a condition)."""
-    if condition is None:
-        return value
-    return exp.Case(ifs=[exp.If(this=exp.Paren(this=condition.copy()), true=value)])
-
-
-def _and(a: exp.Expression | None, b: exp.Expression) -> exp.Expression:
-    return b if a is None else exp.and_(exp.Paren(this=a.copy()), b)
-
-
-def _not_null(x: exp.Expression) -> exp.Expression:
-    return exp.Not(this=exp.Is(this=x.copy(), expression=exp.Null()))
-
-
-def _name(func: exp.Expression) -> str:
-    names = AGGREGATES.get(type(func))
-    return names[0] if names else func.sql_name().lower()
-
-
-def _why_not(func: exp.Expression, name: str) -> str:
-    """One sentence: why this aggregate's value is not a sum of the rows' contributions."""
-    if isinstance(func.this, exp.Distinct):
-        return (
-            f"{name}(distinct ...) cannot be re-added from rows: a value found on several "
-            "rows counts once, so the rows' parts do not add up to it"
-        )
-    if isinstance(func, exp.Min | exp.Max):
-        return f"{name}(...) cannot be re-added from rows: it is one row's value, not a sum"
-    if isinstance(func, exp.Median | exp.PercentileCont | exp.PercentileDisc):
-        return f"{name}(...) cannot be re-added from rows: it is the middle of the rows' order"
-    return f"{name}(...) cannot be re-added from rows: it is not a sum or a count of them"
-
-
-def _aggregates(formula: exp.Expression) -> list[_Aggregate]:
-    """The formula's outermost aggregates in reading order, each with its part columns."""
-    found: list[_Aggregate] = []
-    kinds = tuple(AGGREGATES)
-    for func in formula.find_all(*kinds):
-        if any(isinstance(a, kinds) for a in _ancestors(func, formula)):
-            continue  # inside another aggregate: that one is the part
-        node, condition, why = func, None, None
-        if isinstance(func.parent, exp.Filter) and func.parent.this is func:
-            node = func.parent
-            where = node.expression
-            condition = where.this if isinstance(where, exp.Where) else where
-        if isinstance(node.parent, exp.Window):
-            node = node.parent
-            why = "a window function cannot be re-added from rows"
-        found.append(_Aggregate(node, func, condition, [], why))
-    found.sort(key=lambda a: _position(a.node, formula))
-    for i, agg in enumerate(found, start=1):
-        _add_parts(agg, i)
-    return found
-
-
-def _ancestors(node: exp.Expression, root: exp.Expression) -> list[exp.Expression]:
-    out = []
-    while node is not root and node.parent is not None:
-        node = node.parent
-        out.append(node)
-    return out
-
-
-def _position(node: exp.Expression, root: exp.Expression) -> int:
-    for i, n in enumerate(root.walk()):
-        if n is node:
-            return i
-    return 0
-
-
-def _add_parts(agg: _Aggregate, i: int) -> None:
-    func, cond = agg.func, agg.condition
-    text = agg.node.sql("duckdb")
-    name = _name(func)
-    arg = func.this
-    column = "part_" + str(i)
-    if agg.why is None:
-        if isinstance(func, exp.Sum) and not isinstance(arg, exp.Distinct):
-            agg.parts.append((Part(column, text, "sum"), _when(cond, arg.copy())))
-            return
-        if isinstance(func, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
-            agg.parts.append((Part(column, text, "count"), _when(cond, exp.Literal.number(1))))
-            return
-        if isinstance(func, exp.Count) and not isinstance(arg, exp.Distinct):
-            counted = _when(_and(cond, _not_null(arg)), exp.Literal.number(1))
-            agg.parts.append((Part(column, text, "count"), counted))
-            return
-        if isinstance(func, exp.CountIf):
-            counted = _when(_and(cond, exp.Paren(this=arg.copy())), exp.Literal.number(1))
-            agg.parts.append((Part(column, text, "count"), counted))
-            return
-        if isinstance(func, exp.Avg) and not isinstance(arg, exp.Distinct):
-            counted = _when(_and(cond, _not_null(arg)), exp.Literal.number(1))
-            agg.parts.append((Part(column + "_sum", text, "sum of avg"), _when(cond, arg.copy())))
-            agg.parts.append((Part(column + "_count", text, "count of avg"), counted))
-            return
-        agg.why = _why_not(func, name)
-    shown = arg
-    if isinstance(arg, exp.Distinct):  # count(distinct x): the row's x
-        shown = arg.expressions[0] if len(arg.expressions) == 1 else None
-    if isinstance(shown, exp.Expression) and not isinstance(shown, exp.Star):
-        agg.parts.append((Part(column, text, "value"), _when(cond, shown.copy())))
-    elif cond is not None:
-        agg.parts.append((Part(column, text, "value"), _when(cond, exp.Literal.number(1))))
-
-
-def formula_columns(formula: exp.Expression) -> list[str]:
-    """The view columns the formula reads, in the order written."""
-    return list(dict.fromkeys(c.name for c in formula.find_all(exp.Column)))
-
-
-# ---------------------------------------------------------------------------------------
 # Explaining a value
 # ---------------------------------------------------------------------------------------
 
@@ -250,7 +114,7 @@ def _guarded(where: Sequence[str], columns: dict[str, str], view: str) -> list[e
 
 
 def _conditions(
-    explanation: Explanation, aggs: list[_Aggregate]
+    explanation: Explanation, aggs: list[Aggregate]
 ) -> tuple[list[exp.Expression], list[object]]:
     """The engine's row conditions, plus: the row takes part in at least one aggregate."""
     conds, params = compiler.row_conditions(
@@ -273,7 +137,7 @@ def _statement(
 
 
 def _row_columns(
-    definition: KpiDefinition, view_columns: dict[str, str], aggs: list[_Aggregate]
+    definition: KpiDefinition, view_columns: dict[str, str], aggs: list[Aggregate]
 ) -> tuple[list[str], list[tuple[str, exp.Expression]]]:
     """The columns of a page of rows: period, dimensions, the formula's columns, the parts,
     lineage (when the view carries it); with the expression of each."""
@@ -288,66 +152,6 @@ def _row_columns(
     selected += [(p.column, expr) for a in aggs for p, expr in a.parts]
     selected += [(n, identifiers.column(n)) for n in lineage]
     return [n for n, _ in selected], selected
-
-
-def _literal(value: object) -> exp.Expression:
-    """A total as a typed SQL literal: DECIMAL stays exact, a double stays a double."""
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int):
-        return exp.Literal.number(value)
-    if isinstance(value, Decimal):
-        scale = max(0, -value.as_tuple().exponent)  # type: ignore[operator]
-        if scale <= 18 and len(value.as_tuple().digits) <= 38:
-            dtype = exp.DataType(
-                this=exp.DataType.Type.DECIMAL,
-                expressions=[
-                    exp.DataTypeParam(this=exp.Literal.number(38)),
-                    exp.DataTypeParam(this=exp.Literal.number(scale)),
-                ],
-            )
-            return exp.Cast(this=exp.Literal.string(format(value, "f")), to=dtype)
-        value = float(value)
-    return exp.Cast(this=exp.Literal.string(repr(float(value))), to=exp.DataType.build("DOUBLE"))
-
-
-def _with_totals(formula: exp.Expression, aggs: list[_Aggregate]) -> exp.Expression:
-    """A copy of the formula with every aggregate replaced by its total as a literal."""
-    tree = formula.copy()
-    # the copy walks in the same order as the original: map positions to replacements
-    positions = {_position(a.node, formula): a for a in aggs}
-    targets = [(n, positions[i]) for i, n in enumerate(tree.walk()) if i in positions]
-    for node, agg in targets:
-        totals = [p.total for p, _ in agg.parts]
-        if isinstance(agg.func, exp.Avg):
-            total_sum, count = totals
-            swap = (
-                exp.Null()
-                if not count
-                else exp.Div(this=_literal(total_sum), expression=_literal(count))
-            )
-        else:
-            swap = _literal(totals[0])
-        if node is tree:
-            return exp.Paren(this=swap)  # the formula is this one aggregate
-        node.replace(exp.Paren(this=swap))
-    return tree
-
-
-def _unwrap(node: exp.Expression) -> exp.Expression:
-    """Through parentheses, coalesce(x, 0) and nullif(x, 0) to what they hold."""
-    while isinstance(node, exp.Paren) or (
-        isinstance(node, exp.Coalesce | exp.Nullif) and _is_zero(node)
-    ):
-        node = node.this
-    return node
-
-
-def _is_zero(node: exp.Expression) -> bool:
-    other = node.expressions if isinstance(node, exp.Coalesce) else [node.expression]
-    return len(other) == 1 and isinstance(other[0], exp.Literal) and other[0].this in ("0", "0.0")
 
 
 def _close(a: object, b: object, unit: str) -> bool:
@@ -378,7 +182,7 @@ def explain(
     trees = _guarded(list(where), view_columns, definition.source)
     formula = definition.formula_tree
     assert formula is not None, "definitions are read through the formula guard"
-    aggs = _aggregates(formula)
+    aggs = aggregates(formula)
     columns, _ = _row_columns(definition, view_columns, aggs)
     explanation = Explanation(
         kpi=definition.id,
@@ -423,7 +227,7 @@ def explain(
 def _totals(
     con: duckdb.DuckDBPyConnection,
     explanation: Explanation,
-    aggs: list[_Aggregate],
+    aggs: list[Aggregate],
     store: Store,
     currency: str | None,
 ) -> None:
@@ -444,7 +248,7 @@ def _reconcile(
     con: duckdb.DuckDBPyConnection,
     explanation: Explanation,
     formula: exp.Expression,
-    aggs: list[_Aggregate],
+    aggs: list[Aggregate],
 ) -> None:
     """Numerator, denominator and the formula on the totals; whether it gives the value."""
     blocked = [a.why for a in aggs if a.why]
@@ -455,11 +259,11 @@ def _reconcile(
     if blocked:
         explanation.note = blocked[0]
         return
-    recomputed = _with_totals(formula, aggs)
-    top = _unwrap(recomputed)
+    recomputed = with_totals(formula, aggs)
+    top = unwrap(recomputed)
     sides: list[exp.Expression] = [recomputed]
     if isinstance(top, exp.Div):
-        sides += [top.this, _unwrap(top.expression)]
+        sides += [top.this, unwrap(top.expression)]
     select = exp.select(*[s.copy() for s in sides])
     row = con.execute(render(select)).fetchone()
     assert row is not None
@@ -520,7 +324,7 @@ def explain_rows(
         and currency == explanation.currency
     ):
         return first.head(limit)  # the page explain fetched with the totals
-    aggs = _aggregates(definition.formula_tree)
+    aggs = aggregates(definition.formula_tree)
     with store.read(display_currency=currency) as con:
         return _page(con, explanation, aggs, store, currency, offset, limit, sort_by, descending)
 
@@ -528,7 +332,7 @@ def explain_rows(
 def _page(
     con: duckdb.DuckDBPyConnection,
     explanation: Explanation,
-    aggs: list[_Aggregate],
+    aggs: list[Aggregate],
     store: Store,
     currency: str | None,
     offset: int,
@@ -575,7 +379,7 @@ _TOTAL = "_kpi_total_"
 
 def _page_statement(
     explanation: Explanation,
-    aggs: list[_Aggregate],
+    aggs: list[Aggregate],
     store: Store,
     currency: str | None,
     sort_by: str | None,
