@@ -23,10 +23,12 @@ from kpi.reporting.scorecard_view import (
 )
 from kpi.semantic.engine import compute
 from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.semantic.where_text import kpi_where
 from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.definition_dialog import asked, on_pick
+from ui.rows_behind import on_value_pick, rows_behind_button, show_rows_behind
 from ui.widgets import (
     chart_with_data,
     definition_dialog,
@@ -79,6 +81,14 @@ st.caption(
     f"**{ctx.currency}** · " + ("; ".join(active) if active else "all cost centres and categories")
 )
 
+
+def _where(kpi_id: str) -> tuple[str, ...]:
+    """The sidebar's filters as the filter texts of `kpi_id`'s rows (those its data honours,
+    as the scorecard's value does)."""
+    kpi = next((k for k in ctx.definitions if k.id == kpi_id), None)
+    return () if kpi is None else kpi_where(kpi, ctx.filters, ctx.settings).texts
+
+
 HEADLINES = ("total_spend", "po_compliance", "days_to_pay", "savings_realised")
 tiles = st.columns(len(HEADLINES))
 for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
@@ -102,6 +112,8 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
         + " ".join(filter(None, ["change against the quarter before", delta_words(r["unit"])])),
         border=True,
     )
+    with tile:
+        rows_behind_button(kpi_id, r["period"], _where(kpi_id), key=f"ov_rows_{kpi_id}")
 
 st.markdown(status_tally(card) + f" KPIs in {ctx.period}", help=STATUS_RULE)
 
@@ -113,7 +125,8 @@ shown = for_display(card, ctx.currency)
 
 st.subheader("Scorecard")
 st.caption(
-    "Click a KPI's name to see its definition, both departments' readings and its trend. "
+    "Click a KPI's name to see its definition, both departments' readings and its trend; "
+    "click its value to see the rows behind it, with the file and line each came from. "
     + TARGETS_RULE
 )
 for theme, title in THEMES.items():
@@ -126,17 +139,23 @@ for theme, title in THEMES.items():
         columns.append("filters_ignored")
     table = f"score_{theme}"
     # a click (on a name, a definition status or a row's tick) asks for the dialog once;
-    # the selection it leaves behind never reopens it (ui/definition_dialog.py)
+    # the selection it leaves behind never reopens it (ui/definition_dialog.py); a click on
+    # a value asks, the same way, for the rows behind it (ui/rows_behind.py)
+    ids = part["id"].to_list()
+    figures = [(i, p, _where(i)) for i, p in zip(ids, part["period"].to_list(), strict=True)]
     st.dataframe(
         part.select(columns),
         hide_index=True,
         width="stretch",
-        on_select=on_pick(table, part["id"].to_list()),
+        on_select=on_value_pick(table, figures, then=on_pick(table, ids)),
         selection_mode=["single-row", "single-cell"],
         key=table,
         column_config={
             "name": st.column_config.TextColumn(
                 "KPI", width="medium", help="Click a KPI's name to see its definition"
+            ),
+            "Value": st.column_config.TextColumn(
+                "Value", help="Click a value to see the rows behind it"
             ),
             "trend": st.column_config.LineChartColumn("Last 8 quarters", width="small"),
             "owner": "Owner",
@@ -154,6 +173,7 @@ if picked_kpi is not None:
         cached(_trend, ctx, ctx.scope, DEFINITIONS, picked_kpi.id),
         ctx.currency,
     )
+show_rows_behind()
 
 with st.expander("Download the scorecard"):
     export = scorecard_export(card)

@@ -1,6 +1,6 @@
 """A row of KPI tiles for a page: the scorecard quarter's value, the change on the quarter
-before, and the definition (with its trend) one click away. One strip for every page, so a
-KPI reads the same wherever it is shown."""
+before, and the definition (with its trend) and the rows behind the value one click away.
+One strip for every page, so a KPI reads the same wherever it is shown."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from kpi.core.formatting import format_delta, format_value
 from kpi.core.scope import Scope, ignored_text
 from kpi.semantic import engine
 from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.semantic.where_text import kpi_where
 from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import Context
+from ui.rows_behind import rows_behind_button
 from ui.widgets import definition_dialog, literal
 
 
@@ -42,7 +44,8 @@ def _values(
 
 
 def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
-    """One tile per KPI: value in the scorecard quarter, change, and a Definition button."""
+    """One tile per KPI: value in the scorecard quarter, change, a Definition button and a
+    Rows behind button (the rows of the tile's value: its quarter, the sidebar's filters)."""
     known = {k.id: k for k in ctx.definitions}
     kpis = [known[i] for i in ids if i in known]
     if not kpis or ctx.start is None or ctx.end is None or ctx.period is None:
@@ -74,9 +77,12 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
             border=True,
             help=literal(kpi.description),
         )
-        if col.button("Definition", key=f"{key}_def_{kpi.id}", icon=":material/info:"):
-            trend = mine.filter(pl.col("period").is_in(_labels(ctx))).select("period", "value")
-            definition_dialog(kpi, trend, ctx.currency)
+        with col.container(horizontal=True):
+            if st.button("Definition", key=f"{key}_def_{kpi.id}", icon=":material/info:"):
+                trend = mine.filter(pl.col("period").is_in(_labels(ctx))).select("period", "value")
+                definition_dialog(kpi, trend, ctx.currency)
+            where = kpi_where(kpi, ctx.filters, ctx.settings).texts
+            rows_behind_button(kpi.id, ctx.period, where, key=f"{key}_rows_{kpi.id}")
 
 
 def _at(frame: pl.DataFrame, period: str) -> float | None:
