@@ -26,12 +26,14 @@ from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_save_scenario
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
+from kpi.reporting.figure_rows import terms_segment_figure
 from kpi.reporting.filters_text import slice_text
 from kpi.semantic.formula_guard import FormulaError
 from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
 from ui.cache import cached
 from ui.context import current
+from ui.figure_rows import SELECTABLE, open_selected
 from ui.kpi_strip import kpi_strip
 from ui.widgets import (
     downloads,
@@ -136,10 +138,27 @@ with tab_terms:
     if seg.is_empty():
         empty_slice(ctx.scope, "invoices paid")
     else:
+        codes = seg["segment"].to_list()  # the data's values, before the words people read
         if segment == "supplier_size":
             seg = seg.with_columns(pl.col("segment").replace(SIZE_WORDS))
         st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
-        st.dataframe(seg, hide_index=True, width="stretch", column_config=_columns(seg))
+        st.caption("Select a segment for the paid invoice lines behind its days to pay.")
+        event = st.dataframe(
+            seg,
+            hide_index=True,
+            width="stretch",
+            column_config=_columns(seg),
+            key=f"terms_segment_{segment}",
+            **SELECTABLE,
+        )
+        scope, cal = ctx.scope, ctx.settings.fiscal
+        code = dict(zip(seg["segment"].to_list(), codes, strict=True))
+        open_selected(
+            event,
+            seg,
+            lambda row: terms_segment_figure(segment, code[row["segment"]], scope, cal),
+            f"terms_segment_{segment}",
+        )
         downloads(seg, f"terms_by_{segment}", "terms_segment")
         trend = monthly.select(
             "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
