@@ -213,12 +213,10 @@ def _filters_line(kpi: KpiDefinition, period: str, where: tuple[str, ...], curre
     return f"**{literal(period)}** · {filters} · amounts in **{literal(currency)}**"
 
 
-@st.dialog("The rows behind this figure", width="large", on_dismiss=_dismissed)
-def rows_behind_dialog(
-    kpi: KpiDefinition, period: str, where: tuple[str, ...], currency: str
-) -> None:
-    """The figure, how its rows add up to it, and its rows page by page (read-only, so
-    anyone who can see the figure can open it)."""
+def rows_behind(kpi: KpiDefinition, period: str, where: tuple[str, ...], currency: str) -> None:
+    """The dialog's content: the figure, how its rows add up to it, and its rows page by
+    page (read-only, so anyone who can see the figure can open it). Drawn where it is
+    called (the dialog, or a test driving it through full reruns)."""
     ctx: Context = st.session_state["_ctx"]
     st.subheader(literal(kpi.name))
     st.caption(_filters_line(kpi, period, where, currency))
@@ -253,6 +251,11 @@ def rows_behind_dialog(
         )
         return
     _rows_table(ctx, kpi, e, period, where, currency)
+
+
+rows_behind_dialog = st.dialog("The rows behind this figure", width="large", on_dismiss=_dismissed)(
+    rows_behind
+)
 
 
 def _rows_table(
