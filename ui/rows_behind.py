@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import partial
 
-import polars as pl
 import streamlit as st
 
 from kpi.core.formatting import format_value
@@ -31,15 +30,15 @@ from kpi.reporting.filters_text import slice_text
 from kpi.semantic.explain import Explanation, explain, explain_rows
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.where_text import where_filters
-from kpi.store.database import Store, StoreBusy, StoreError
+from kpi.store.database import StoreBusy, StoreError
 from kpi.store.views import view_catalog
-from ui.cache import DEFINITIONS, cached
 from ui.context import Context
 from ui.widgets import downloads, literal, show_table
 
 ASKED = "rows_behind_asked"  # (kpi id, period, where, table key or None): a click to show
 OPENED_FROM = "rows_behind_opened_from"  # key of the table whose cell the dialog shows
 PREPARED = "rows_behind_download"  # (what was asked, rows): the download a person prepared
+EXPLAINED = "rows_behind_explained"  # (what was asked, Explanation) of the open dialog
 PAGE = "rows_behind_page"
 SORT = "rows_behind_sort"
 DESCENDING = "rows_behind_desc"
@@ -115,7 +114,7 @@ def show_rows_behind() -> None:
     if ask is None:
         return
     kpi_id, period, where, table = ask
-    for old in (PAGE, SORT, DESCENDING, PREPARED):  # a new dialog starts at page 1
+    for old in (PAGE, SORT, DESCENDING, PREPARED, EXPLAINED):  # a new dialog starts at page 1
         st.session_state.pop(old, None)
     ctx: Context | None = st.session_state.get("_ctx")
     kpi = None if ctx is None else next((k for k in ctx.definitions if k.id == kpi_id), None)
@@ -130,41 +129,24 @@ def _dismissed() -> None:
     """The dialog's on_dismiss: the cell that opened it is unselected (a click on it opens
     it again), and a prepared download is let go."""
     st.session_state.pop(PREPARED, None)
+    st.session_state.pop(EXPLAINED, None)
     table = st.session_state.pop(OPENED_FROM, None)
     if table is not None:
         st.session_state[table] = {"selection": {"rows": [], "columns": [], "cells": []}}
 
 
 def _explained(
-    store: Store,
-    kpi_id: str,
-    period: str,
-    where: tuple[str, ...],
-    currency: str,
-    definitions: Sequence[KpiDefinition],
+    ctx: Context, kpi: KpiDefinition, period: str, where: tuple[str, ...], currency: str
 ) -> Explanation:
-    kpi = next(k for k in definitions if k.id == kpi_id)
-    return explain(store, kpi, period, where, currency=currency)
-
-
-def _rows(
-    store: Store,
-    explanation: Explanation,
-    offset: int,
-    limit: int,
-    sort_by: str | None,
-    descending: bool,
-    currency: str,
-) -> pl.DataFrame:
-    return explain_rows(
-        store,
-        explanation,
-        offset=offset,
-        limit=limit,
-        sort_by=sort_by,
-        descending=descending,
-        currency=currency,
-    )
+    """explain's answer for this dialog, kept while it is open: paging and sorting rerun the
+    dialog alone, and only the page of rows changes (a new load or open explains anew)."""
+    asked = (kpi.id, kpi.formula, period, where, currency, str(ctx.store.path), ctx.version)
+    kept = st.session_state.get(EXPLAINED)
+    if kept is not None and kept[0] == asked:
+        return kept[1]
+    explanation = explain(ctx.store, kpi, period, where, currency=currency)
+    st.session_state[EXPLAINED] = (asked, explanation)
+    return explanation
 
 
 def _number(value: Decimal | float | int) -> str:
@@ -204,7 +186,8 @@ def _problem(kpi: KpiDefinition, period: str, exc: Exception) -> None:
     )
 
 
-def _filters_line(kpi: KpiDefinition, period: str, where: tuple[str, ...], currency: str) -> str:
+def _filters_line(period: str, where: tuple[str, ...], currency: str) -> str:
+    """'**FY2026-Q1** · category IT · amounts in **EUR**': what the rows are chosen by."""
     chosen, rest = where_filters(where)
     words = slice_text({k: [literal(v) for v in values] for k, values in chosen.items()})
     parts = [words] if words else []
@@ -219,7 +202,7 @@ def rows_behind(kpi: KpiDefinition, period: str, where: tuple[str, ...], currenc
     called (the dialog, or a test driving it through full reruns)."""
     ctx: Context = st.session_state["_ctx"]
     st.subheader(literal(kpi.name))
-    st.caption(_filters_line(kpi, period, where, currency))
+    st.caption(_filters_line(period, where, currency))
     columns = view_catalog(ctx.settings).get(kpi.source, {})
     ignored = [f for f, values in ctx.filters.items() if values and f not in columns]
     if ignored:
@@ -228,7 +211,7 @@ def rows_behind(kpi: KpiDefinition, period: str, where: tuple[str, ...], currenc
             "this KPI's data has no such column."
         )
     try:
-        e = cached(_explained, ctx, kpi.id, period, where, currency, DEFINITIONS)
+        e = _explained(ctx, kpi, period, where, currency)
     except (ValueError, StoreError) as exc:
         _problem(kpi, period, exc)
         return
@@ -277,11 +260,14 @@ def _rows_table(
         placeholder="As loaded (file and line)",
         format_func=header,
         key=SORT,
+        on_change=_first_page,
     )
-    descending = way.toggle("Descending", key=DESCENDING, disabled=sort_by is None)
+    descending = way.toggle(
+        "Descending", key=DESCENDING, disabled=sort_by is None, on_change=_first_page
+    )
     offset = (page - 1) * PAGE_SIZE
     try:
-        rows = cached(_rows, ctx, e, offset, PAGE_SIZE, sort_by, descending, currency)
+        rows = explain_rows(ctx.store, e, offset, PAGE_SIZE, sort_by, descending, currency=currency)
     except (ValueError, StoreError) as exc:
         _problem(kpi, period, exc)
         return
@@ -290,6 +276,11 @@ def _rows_table(
     )
     show_table(rows, key="rows_behind_table", height=min(38 + 35 * rows.height, 420))
     _download(ctx, kpi, e, period, where, currency, sort_by, descending)
+
+
+def _first_page() -> None:
+    """A new order starts at its first page."""
+    st.session_state[PAGE] = 1
 
 
 def _download(
@@ -310,7 +301,7 @@ def _download(
         f"Prepare download of {what}", key="rows_behind_prepare", icon=":material/download:"
     ):
         try:
-            rows = cached(_rows, ctx, e, 0, cap, sort_by, descending, currency)
+            rows = explain_rows(ctx.store, e, 0, cap, sort_by, descending, currency=currency)
         except (ValueError, StoreError) as exc:
             _problem(kpi, period, exc)
             return
