@@ -163,7 +163,10 @@ def test_a_supplier_row_opens_its_spend_and_its_kpis(demo, asked):
     assert Decimal(str(value)).quantize(Decimal("0.01")) == Decimal(str(row["spend"]))
 
     quoted = name.replace("'", "''")
-    for kpi_id, column in (("supplier_otd", "on_time_delivery"), ("days_to_pay", "avg_days_to_pay")):
+    for kpi_id, column in (
+        ("supplier_otd", "on_time_delivery"),
+        ("days_to_pay", "avg_days_to_pay"),
+    ):
         next(b for b in at.button if b.key == f"sup_rows_{sid}_{kpi_id}").click()
         _run(at)
         value = _shown(demo, at, asked, (kpi_id, PERIOD, (f"supplier = '{quoted}'",)))
