@@ -26,14 +26,14 @@ from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_save_scenario
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
-from kpi.reporting.figure_rows import terms_segment_figure
+from kpi.reporting.figure_rows import terms_figure, terms_segment_figure
 from kpi.reporting.filters_text import slice_text
 from kpi.semantic.formula_guard import FormulaError
 from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
 from ui.cache import cached
 from ui.context import current
-from ui.figure_rows import SELECTABLE, open_selected
+from ui.figure_rows import SELECTABLE, figure_button, open_selected
 from ui.kpi_strip import kpi_strip
 from ui.widgets import (
     downloads,
@@ -188,6 +188,9 @@ with tab_late:
             format_value(late_sme / paid_sme if paid_sme else None, "percent"),
             border=True,
         )
+        with b:  # the box is the KPI late_payment_rate_sme over the range
+            late_fig = terms_figure("late_payment_rate_sme", ctx.scope, ctx.settings.fiscal)
+            figure_button(late_fig, "Rows behind", "terms_rows_late_sme")
         c.metric(
             "Paid late to other suppliers",
             format_value(_total(monthly, "late_amount_other"), "currency", ctx.currency, True),
@@ -251,6 +254,9 @@ with tab_disc:
         ):
             value = _total(monthly, column)
             col.metric(label, format_value(value, "currency", ctx.currency, True), border=True)
+        with d:  # the KPI early_payment_without_discount over the range
+            early = terms_figure("early_payment_without_discount", ctx.scope, ctx.settings.fiscal)
+            figure_button(early, "Rows behind", "terms_rows_early")
         st.caption(
             "Offered: the discount in force on the invoice date, on the lines paid each month "
             "(credit notes offer none). Capture counts at most the discount offered on each "

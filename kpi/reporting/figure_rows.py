@@ -165,6 +165,13 @@ def terms_segment_figure(
     return FigureRows(TERMS_SEGMENT_KPI, scope_period(scope, cal), where)
 
 
+def terms_figure(kpi_id: str, scope: Scope, cal: FiscalCalendar) -> FigureRows:
+    """A payment-terms box a KPI defines (share of SME amount paid late, paid early without
+    discount) over the sidebar's range and its filters."""
+    where = slice_where(scope.as_dict(), ("category", "cost_centre"))
+    return FigureRows(kpi_id, scope_period(scope, cal), where)
+
+
 # ---- Inventory --------------------------------------------------------------------------------
 
 

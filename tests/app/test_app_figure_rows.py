@@ -214,3 +214,25 @@ def test_an_inventory_class_opens_its_stock_rows(demo, asked, column, label, kpi
     classes = _table(at, "period", "safety", "excess", "obsolete")
     last = classes.sort_values("period").iloc[-1]
     assert value == pytest.approx(float(last[column]), abs=0.005)  # to the cent
+
+
+@pytest.mark.parametrize(
+    ("key", "kpi_id", "label", "unit"),
+    [
+        (
+            "terms_rows_late_sme",
+            "late_payment_rate_sme",
+            "Share of SME amount paid late",
+            "percent",
+        ),
+        ("terms_rows_early", "early_payment_without_discount", "Paid early without discount", None),
+    ],
+)
+def test_a_terms_box_opens_its_kpi_rows(demo, asked, key, kpi_id, label, unit):
+    at = _page("terms")
+    boxed = _metrics(at)[label]
+    next(b for b in at.button if b.key == key).click()
+    _run(at)
+    value = _shown(demo, at, asked, (kpi_id, PERIOD, ()))
+    shown = format_value(value, "percent") if unit else format_value(value, "currency", "EUR", True)
+    assert shown == boxed

@@ -97,3 +97,10 @@ def test_terms_segment_and_inventory_class():
     )
     with pytest.raises(ValueError, match="no KPI defines the cycle stock"):
         fr.inventory_class_figure("cycle", date(2026, 6, 30), H1, CAL)
+
+
+def test_a_terms_box_is_its_kpi_over_the_range_and_the_sidebar_filters():
+    got = fr.terms_figure("late_payment_rate_sme", H1, CAL)
+    assert got == fr.FigureRows(
+        "late_payment_rate_sme", "2026-01-01..2026-06-30", ("category IN ('IT', 'Travel')",)
+    )
