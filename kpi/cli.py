@@ -170,6 +170,26 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- explain ------------------------------------------------------------------------------
+def cmd_explain(args: argparse.Namespace) -> int:
+    """The rows behind one KPI value, with the reconciliation derived from its formula."""
+    from kpi.reporting.explain_text import render_explanation
+    from kpi.semantic import kpi_definition
+    from kpi.semantic.definitions import load_definitions
+    from kpi.semantic.explain import explain, explain_rows
+    from kpi.store.database import Store
+
+    if args.limit < 0:
+        raise UserError(f"--limit {args.limit}: give a number of rows, 0 or more")
+    store = Store(args.db) if args.db else Store()
+    definition = kpi_definition.get(load_definitions(None, store.settings), args.kpi)
+    explanation = explain(store, definition, args.period, args.where or [], args.currency)
+    rows = explain_rows(store, explanation, limit=args.limit)
+    currency = (args.currency or store.settings.reporting_currency).upper()
+    sys.stdout.write(render_explanation(explanation, rows, args.format, currency))
+    return 0
+
+
 # ---- bridge -------------------------------------------------------------------------------
 def cmd_bridge(args: argparse.Namespace) -> int:
     from kpi.analyses.bridge import savings_bridge
@@ -274,6 +294,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser(
+        "explain",
+        help="the rows behind one KPI value, with their source file and line, and how they "
+        "add up to it",
+        description="List the rows of a KPI's view behind its value for one period: the "
+        "columns the formula reads, each row's part of every aggregate of the formula, its "
+        "source file and row, and a reconciliation derived from the formula (a sum adds up "
+        "to the value to the cent; a ratio or an average is its numerator's and denominator's "
+        "totals, whose quotient is the value to 1e-9). PERIOD is a month (2026-03), a fiscal "
+        "quarter (FY2026-Q1) or a fiscal year (FY2026).",
+    )
+    p.add_argument("kpi", metavar="KPI", help="KPI id, as in config/kpis.yaml")
+    p.add_argument("--period", required=True, metavar="PERIOD", help="2026-03, FY2026-Q1, FY2026")
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="FILTER",
+        help="keep only rows where this holds, e.g. \"category = 'IT hardware'\" (repeat; "
+        "checked like every filter: columns of the KPI's view, no statements)",
+    )
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="rows to list (default 50)")
+    p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(
         "bridge",

@@ -7,6 +7,7 @@ filter values and dates are bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -50,11 +51,13 @@ def kpi_query(
     start: date | None,
     end: date | None,
     filters: dict[str, list[str]],
+    where: Sequence[exp.Expression] = (),
 ) -> tuple[str, list[object]]:
     """One SELECT computing several KPIs over one view, grouped by period and dimensions.
 
     `view`, `period_column`, `by` and filter keys must already be checked against the view
-    catalogue by the caller; values are returned as parameters, never inlined.
+    catalogue by the caller; values are returned as parameters, never inlined. `where` are
+    row filters the formula guard accepted (guard_filter) against the view's columns.
     """
     trees = tuple(m.formula for m in measures)
     key = (
@@ -67,11 +70,14 @@ def kpi_query(
         start,
         end,
         tuple((k, tuple(v)) for k, v in filters.items()),
+        tuple(w.sql() for w in where),
     )
     hit = _QUERIES.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], trees, strict=True)):
         return hit[1], list(hit[2])
-    tree, params = _kpi_query(view, period_column, measures, grain, cal, by, start, end, filters)
+    tree, params = _kpi_query(
+        view, period_column, measures, grain, cal, by, start, end, filters, where
+    )
     query = render(tree)
     if len(_QUERIES) >= _QUERIES_KEPT:
         _QUERIES.clear()
@@ -91,6 +97,7 @@ def _kpi_query(
     start: date | None,
     end: date | None,
     filters: dict[str, list[str]],
+    where: Sequence[exp.Expression] = (),
 ) -> tuple[exp.Select, list[object]]:
     col = exp.column(period_column)
     select: list[exp.Expression] = [period_start(col, grain, cal).as_(_PERIOD_START)]
@@ -99,6 +106,33 @@ def _kpi_query(
         exp.Cast(this=m.formula.copy(), to=exp.DataType.build("DOUBLE")).as_(f"m{i}")
         for i, m in enumerate(measures)
     ]
+    conds, params = row_conditions(period_column, start, end, filters, where)
+    # the tree is built here and used once: no builder step needs to copy it (copy=False)
+    query = exp.select(*select).from_(exp.to_table(view), copy=False)
+    query = query.where(exp.and_(*conds), copy=False)
+    group = [exp.Literal.number(i + 1) for i in range(1 + len(by))]
+    query = query.group_by(*group, copy=False)
+    # label the groups (a few rows), not the rows: see period_start
+    labelled = exp.select(
+        period_label(exp.column(_PERIOD_START), grain, cal).as_("period"),
+        *[exp.column(d) for d in by],
+        *[exp.column(f"m{i}") for i in range(len(measures))],
+    ).from_(query.subquery("g", copy=False), copy=False)
+    labelled = labelled.order_by(*[g.copy() for g in group], copy=False)
+    return labelled, params
+
+
+def row_conditions(
+    period_column: str,
+    start: date | None,
+    end: date | None,
+    filters: dict[str, list[str]],
+    where: Sequence[exp.Expression] = (),
+) -> tuple[list[exp.Expression], list[object]]:
+    """The rows a KPI reads: its period column set and within [start, end], each filter's
+    values, each guarded `where` filter true; the dates and values as bound parameters.
+    kpi.semantic.explain lists the rows behind a figure with these very conditions."""
+    col = exp.column(period_column)
     conds: list[exp.Expression] = [exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null()))]
     params: list[object] = []
     if start is not None:
@@ -113,19 +147,26 @@ def _kpi_query(
                 exp.In(this=exp.column(dim), expressions=[exp.Placeholder() for _ in values])
             )
             params.extend(values)
-    # the tree is built here and used once: no builder step needs to copy it (copy=False)
-    query = exp.select(*select).from_(exp.to_table(view), copy=False)
-    query = query.where(exp.and_(*conds), copy=False)
-    group = [exp.Literal.number(i + 1) for i in range(1 + len(by))]
-    query = query.group_by(*group, copy=False)
-    # label the groups (a few rows), not the rows: see period_start
-    labelled = exp.select(
-        period_label(exp.column(_PERIOD_START), grain, cal).as_("period"),
-        *[exp.column(d) for d in by],
-        *[exp.column(f"m{i}") for i in range(len(measures))],
-    ).from_(query.subquery("g", copy=False), copy=False)
-    labelled = labelled.order_by(*[g.copy() for g in group], copy=False)
-    return labelled, params
+    conds += [exp.Paren(this=w.copy()) for w in where]
+    return conds, params
+
+
+def view_ctes(
+    view: str, settings: Settings, display_currency: str | None, grain: str
+) -> list[exp.CTE]:
+    """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
+    `grain`: at another grain than the temporary views' (the fiscal year), the views whose
+    rows depend on the period (ranks, snapshot counts) restated at that grain."""
+    view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    if view_grain == DEFAULT_GRAIN:
+        return []
+    bodies = view_bodies(settings, display_currency, view_grain)
+    readers = [] if view in SPEND_VIEWS else [view]
+    readers += list(_ALSO_READS.get(view, ()))
+    ctes = [_cte(v, bodies[v]) for v in dict.fromkeys(readers) if v in GRAIN_VIEWS]
+    if view in SPEND_VIEWS:
+        ctes += [_cte(v, bodies[v]) for v in ("spend_base", *SPEND_VIEWS)]
+    return ctes
 
 
 def kpi_statement(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from sqlglot import exp
 
 from kpi.core import periods
 from kpi.core.settings import load_settings
@@ -54,11 +55,14 @@ def compute(
     end: date | None = None,
     filters: dict[str, list[str]] | None = None,
     currency: str | None = None,
+    where: Sequence[exp.Expression] = (),
 ) -> ComputeResult:
     """Compute `definitions` over [start, end] at `grain`, grouped by the `by` dimensions.
 
     Grain `range` (WHOLE_RANGE) is the whole of [start, end] as one period, labelled
     `start..end`: the figure a page shows for the sidebar's range, by the KPI's formula.
+    `where` are row filters the formula guard accepted (guard_filter) against the view of
+    every KPI asked for; they apply to every KPI (kpi.semantic.explain passes one KPI).
     """
     if grain not in periods.GRAINS and grain != WHOLE_RANGE:
         raise ComputeError(f"unknown grain '{grain}': use month, quarter, year or range")
@@ -94,6 +98,7 @@ def compute(
             start,
             end,
             {f: filters[f] for f in applied},
+            where,
         )
         parts.append((view, query, params, len(kpis)))
     with store.read(display_currency=currency) as con:

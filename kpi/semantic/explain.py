@@ -1,0 +1,538 @@
+"""The rows behind a KPI value: which rows of its view make it, each row's share of every
+aggregate of the formula, its lineage, and a reconciliation derived from the formula.
+
+Nothing here is written per KPI. The formula (the tree the formula guard accepted) is
+walked with sqlglot: each aggregate becomes one "part" column per row (`sum(x) FILTER
+(WHERE c)` -> CASE WHEN c THEN x END, `count(*)` -> 1, `avg(x)` -> a sum part and a count
+part), the parts are totalled in SQL over the same rows the engine reads (the compiler's
+own row conditions, the views restated at the period's grain as the engine does), and the
+formula is evaluated again with every aggregate replaced by its total as a literal: that
+must give the engine's value. The value itself always comes from the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import polars as pl
+from sqlglot import exp
+
+from kpi.core import periods
+from kpi.semantic import compiler, engine
+from kpi.semantic.formula_allowlist import AGGREGATES
+from kpi.semantic.formula_guard import FormulaError, guard_filter
+from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.store import identifiers
+from kpi.store.database import Store
+from kpi.store.query import fetch_frame
+from kpi.store.schema import CURRENCIES, LINEAGE_NAMES
+from kpi.store.template import render
+from kpi.store.views import view_catalog
+
+# How close the formula re-evaluated from the rows' totals must come to the engine's value.
+CENT = 0.005  # money: to the cent
+RATIO_TOLERANCE = 1e-9  # anything else, relative to the value (at least 1e-9 absolute)
+
+
+class ExplainError(ValueError):
+    """A request explain cannot answer: unknown period, refused filter, unknown currency."""
+
+
+@dataclass
+class Part:
+    """One per-row contribution column: which aggregate of the formula it feeds, how it is
+    totalled (`sum` or `count`; `none` when it cannot be re-added) and its total."""
+
+    column: str
+    aggregate: str  # the aggregate as the formula writes it
+    role: str  # "sum", "count", "sum of avg", "count of avg" or "value"
+    total: Decimal | float | int | None = None
+
+
+@dataclass
+class Explanation:
+    """A KPI value with the split and the reconciliation of the rows behind it."""
+
+    kpi: str
+    name: str
+    period: str
+    where: list[str]
+    value: Decimal | float | None
+    numerator: Decimal | float | None
+    denominator: Decimal | float | None
+    reconciles: bool
+    note: str | None
+    row_count: int
+    columns: list[str]
+    unit: str
+    # added beside the agreed fields: the parts and what explain_rows needs to page
+    parts: list[Part] = field(default_factory=list)
+    recomputed: Decimal | float | None = None  # the formula evaluated on the parts' totals
+    currency: str | None = None
+    source: str = ""
+    period_by: str = ""
+    start: date | None = None
+    end: date | None = None
+    grain: str = "quarter"
+    definition: KpiDefinition | None = field(default=None, repr=False, compare=False)
+    where_trees: list[exp.Expression] = field(default_factory=list, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------
+# The formula's aggregates
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Aggregate:
+    """One aggregate of the formula: the node it stands at (its FILTER or window included),
+    its function, its FILTER condition, and its parts; `why` when it cannot be re-added."""
+
+    node: exp.Expression
+    func: exp.Expression
+    condition: exp.Expression | None
+    parts: list[tuple[Part, exp.Expression]]
+    why: str | None = None
+
+
+_TRUE = exp.Boolean(this=True)
+
+
+def _when(condition: exp.Expression | None, value: exp.Expression) -> exp.Expression:
+    """CASE WHEN condition THEN value END (value itself without a condition)."""
+    if condition is None:
+        return value
+    return exp.Case(ifs=[exp.If(this=exp.Paren(this=condition.copy()), true=value)])
+
+
+def _and(a: exp.Expression | None, b: exp.Expression) -> exp.Expression:
+    return b if a is None else exp.and_(exp.Paren(this=a.copy()), b)
+
+
+def _not_null(x: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=x.copy(), expression=exp.Null()))
+
+
+def _name(func: exp.Expression) -> str:
+    names = AGGREGATES.get(type(func))
+    return names[0] if names else func.sql_name().lower()
+
+
+def _why_not(func: exp.Expression, name: str) -> str:
+    """One sentence: why this aggregate's value is not a sum of the rows' contributions."""
+    if isinstance(func.this, exp.Distinct):
+        return (
+            f"{name}(distinct ...) cannot be re-added from rows: a value found on several "
+            "rows counts once, so the rows' parts do not add up to it"
+        )
+    if isinstance(func, exp.Min | exp.Max):
+        return f"{name}(...) cannot be re-added from rows: it is one row's value, not a sum"
+    if isinstance(func, exp.Median | exp.PercentileCont | exp.PercentileDisc):
+        return f"{name}(...) cannot be re-added from rows: it is the middle of the rows' order"
+    return f"{name}(...) cannot be re-added from rows: it is not a sum or a count of them"
+
+
+def _aggregates(formula: exp.Expression) -> list[_Aggregate]:
+    """The formula's outermost aggregates in reading order, each with its part columns."""
+    found: list[_Aggregate] = []
+    kinds = tuple(AGGREGATES)
+    for func in formula.find_all(*kinds):
+        if any(isinstance(a, kinds) for a in _ancestors(func, formula)):
+            continue  # inside another aggregate: that one is the part
+        node, condition, why = func, None, None
+        if isinstance(func.parent, exp.Filter) and func.parent.this is func:
+            node = func.parent
+            where = node.expression
+            condition = where.this if isinstance(where, exp.Where) else where
+        if isinstance(node.parent, exp.Window):
+            node = node.parent
+            why = "a window function cannot be re-added from rows"
+        found.append(_Aggregate(node, func, condition, [], why))
+    found.sort(key=lambda a: _position(a.node, formula))
+    for i, agg in enumerate(found, start=1):
+        _add_parts(agg, i)
+    return found
+
+
+def _ancestors(node: exp.Expression, root: exp.Expression) -> list[exp.Expression]:
+    out = []
+    while node is not root and node.parent is not None:
+        node = node.parent
+        out.append(node)
+    return out
+
+
+def _position(node: exp.Expression, root: exp.Expression) -> int:
+    for i, n in enumerate(root.walk()):
+        if n is node:
+            return i
+    return 0
+
+
+def _add_parts(agg: _Aggregate, i: int) -> None:
+    func, cond = agg.func, agg.condition
+    text = agg.node.sql("duckdb")
+    name = _name(func)
+    arg = func.this
+    column = "part_" + str(i)
+    if agg.why is None:
+        if isinstance(func, exp.Sum) and not isinstance(arg, exp.Distinct):
+            agg.parts.append((Part(column, text, "sum"), _when(cond, arg.copy())))
+            return
+        if isinstance(func, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
+            agg.parts.append((Part(column, text, "count"), _when(cond, exp.Literal.number(1))))
+            return
+        if isinstance(func, exp.Count) and not isinstance(arg, exp.Distinct):
+            counted = _when(_and(cond, _not_null(arg)), exp.Literal.number(1))
+            agg.parts.append((Part(column, text, "count"), counted))
+            return
+        if isinstance(func, exp.CountIf):
+            counted = _when(_and(cond, exp.Paren(this=arg.copy())), exp.Literal.number(1))
+            agg.parts.append((Part(column, text, "count"), counted))
+            return
+        if isinstance(func, exp.Avg) and not isinstance(arg, exp.Distinct):
+            counted = _when(_and(cond, _not_null(arg)), exp.Literal.number(1))
+            agg.parts.append((Part(column + "_sum", text, "sum of avg"), _when(cond, arg.copy())))
+            agg.parts.append((Part(column + "_count", text, "count of avg"), counted))
+            return
+        agg.why = _why_not(func, name)
+    shown = arg
+    if isinstance(arg, exp.Distinct):  # count(distinct x): the row's x
+        shown = arg.expressions[0] if len(arg.expressions) == 1 else None
+    if isinstance(shown, exp.Expression) and not isinstance(shown, exp.Star):
+        agg.parts.append((Part(column, text, "value"), _when(cond, shown.copy())))
+    elif cond is not None:
+        agg.parts.append((Part(column, text, "value"), _when(cond, exp.Literal.number(1))))
+
+
+def formula_columns(formula: exp.Expression) -> list[str]:
+    """The view columns the formula reads, in the order written."""
+    return list(dict.fromkeys(c.name for c in formula.find_all(exp.Column)))
+
+
+# ---------------------------------------------------------------------------------------
+# Explaining a value
+# ---------------------------------------------------------------------------------------
+
+
+def _period(period: str, store: Store) -> tuple[str, date, date, str]:
+    """The label, first and last day and grain of a period label (as `compute --from/--to`
+    read it); anything else is refused in one sentence."""
+    text = period.strip()
+    try:
+        grain = periods.grain_of(text)
+        lo, hi = engine.parse_bounds(text, text, store)
+    except (periods.PeriodError, engine.ComputeError):
+        raise ExplainError(
+            f"'{period}' is not a period: use a month (2026-03), a fiscal quarter (FY2026-Q1) "
+            "or a fiscal year (FY2026)"
+        ) from None
+    assert lo is not None and hi is not None
+    return text, lo, hi, grain
+
+
+def _guarded(where: Sequence[str], columns: dict[str, str], view: str) -> list[exp.Expression]:
+    trees = []
+    for text in where:
+        try:
+            trees.append(guard_filter(text, columns, view=view))
+        except FormulaError as exc:
+            raise ExplainError(f"--where {text!r} refused: {exc}") from None
+    return trees
+
+
+def _conditions(
+    explanation: Explanation, aggs: list[_Aggregate]
+) -> tuple[list[exp.Expression], list[object]]:
+    """The engine's row conditions, plus: the row takes part in at least one aggregate."""
+    conds, params = compiler.row_conditions(
+        explanation.period_by, explanation.start, explanation.end, {}, explanation.where_trees
+    )
+    taking_part = [a.condition for a in aggs]
+    if taking_part and all(c is not None for c in taking_part):
+        conds.append(exp.Paren(this=exp.or_(*[exp.Paren(this=c.copy()) for c in taking_part])))
+    return conds, params
+
+
+def _statement(
+    explanation: Explanation, select: exp.Select, store: Store, currency: str | None
+) -> str:
+    """The select over the KPI's view, under the CTEs that give the engine's rows."""
+    ctes = compiler.view_ctes(explanation.source, store.settings, currency, explanation.grain)
+    if ctes:
+        select.set("with_", exp.With(expressions=ctes))
+    return render(select)
+
+
+def _row_columns(
+    definition: KpiDefinition, view_columns: dict[str, str], aggs: list[_Aggregate]
+) -> tuple[list[str], list[tuple[str, exp.Expression]]]:
+    """The columns of a page of rows: period, dimensions, the formula's columns, the parts,
+    lineage (when the view carries it); with the expression of each."""
+    names = [definition.period_by]
+    names += [d for d in definition.dimensions if d in view_columns]
+    names += [c for c in formula_columns(definition.formula_tree) if c in view_columns]
+    names = list(dict.fromkeys(names))
+    lineage = [c for c in LINEAGE_NAMES if c in view_columns]
+    selected: list[tuple[str, exp.Expression]] = [
+        (n, identifiers.column(n)) for n in names if n not in lineage
+    ]
+    selected += [(p.column, expr) for a in aggs for p, expr in a.parts]
+    selected += [(n, identifiers.column(n)) for n in lineage]
+    return [n for n, _ in selected], selected
+
+
+def _literal(value: object) -> exp.Expression:
+    """A total as a typed SQL literal: DECIMAL stays exact, a double stays a double."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, Decimal):
+        scale = max(0, -value.as_tuple().exponent)  # type: ignore[operator]
+        if scale <= 18 and len(value.as_tuple().digits) <= 38:
+            dtype = exp.DataType(
+                this=exp.DataType.Type.DECIMAL,
+                expressions=[
+                    exp.DataTypeParam(this=exp.Literal.number(38)),
+                    exp.DataTypeParam(this=exp.Literal.number(scale)),
+                ],
+            )
+            return exp.Cast(this=exp.Literal.string(format(value, "f")), to=dtype)
+        value = float(value)
+    return exp.Cast(this=exp.Literal.string(repr(float(value))), to=exp.DataType.build("DOUBLE"))
+
+
+def _with_totals(formula: exp.Expression, aggs: list[_Aggregate]) -> exp.Expression:
+    """A copy of the formula with every aggregate replaced by its total as a literal."""
+    tree = formula.copy()
+    # the copy walks in the same order as the original: map positions to replacements
+    positions = {_position(a.node, formula): a for a in aggs}
+    targets = [(n, positions[i]) for i, n in enumerate(tree.walk()) if i in positions]
+    for node, agg in targets:
+        totals = [p.total for p, _ in agg.parts]
+        if isinstance(agg.func, exp.Avg):
+            total_sum, count = totals
+            swap = (
+                exp.Null()
+                if not count
+                else exp.Div(this=_literal(total_sum), expression=_literal(count))
+            )
+        else:
+            swap = _literal(totals[0])
+        if node is tree:
+            return exp.Paren(this=swap)  # the formula is this one aggregate
+        node.replace(exp.Paren(this=swap))
+    return tree
+
+
+def _unwrap(node: exp.Expression) -> exp.Expression:
+    """Through parentheses, coalesce(x, 0) and nullif(x, 0) to what they hold."""
+    while isinstance(node, exp.Paren) or (
+        isinstance(node, exp.Coalesce | exp.Nullif) and _is_zero(node)
+    ):
+        node = node.this
+    return node
+
+
+def _is_zero(node: exp.Expression) -> bool:
+    other = node.expressions if isinstance(node, exp.Coalesce) else [node.expression]
+    return len(other) == 1 and isinstance(other[0], exp.Literal) and other[0].this in ("0", "0.0")
+
+
+def _close(a: object, b: object, unit: str) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    x, y = float(a), float(b)  # type: ignore[arg-type]
+    if math.isnan(x) or math.isnan(y):
+        return False
+    if unit == "currency":
+        return abs(x - y) <= CENT
+    return abs(x - y) <= RATIO_TOLERANCE * max(1.0, abs(y))
+
+
+def explain(
+    store: Store,
+    definition: KpiDefinition,
+    period: str,
+    where: Sequence[str] = (),
+    currency: str | None = None,
+) -> Explanation:
+    """The value of `definition` for `period` (filtered by `where`), the split of its
+    formula, the count of the rows behind it and whether their totals give the value."""
+    if currency and currency.upper() not in CURRENCIES:
+        raise ExplainError(f"unknown currency '{currency}': use one of {', '.join(CURRENCIES)}")
+    currency = currency.upper() if currency else None
+    label, start, end, grain = _period(period, store)
+    view_columns = view_catalog(store.settings)[definition.source]
+    trees = _guarded(list(where), view_columns, definition.source)
+    formula = definition.formula_tree
+    assert formula is not None, "definitions are read through the formula guard"
+    result = engine.compute(
+        store, [definition], grain, (), start, end, currency=currency, where=trees
+    )
+    rows = result.frame.filter(pl.col("period") == label)["value"].to_list()
+    value = rows[0] if rows else None
+    if value is not None and math.isnan(value):
+        value = None
+    aggs = _aggregates(formula)
+    columns, _ = _row_columns(definition, view_columns, aggs)
+    explanation = Explanation(
+        kpi=definition.id,
+        name=definition.name,
+        period=label,
+        where=list(where),
+        value=value,
+        numerator=None,
+        denominator=None,
+        reconciles=False,
+        note=None,
+        row_count=0,
+        columns=columns,
+        unit=definition.unit,
+        parts=[p for a in aggs for p, _ in a.parts],
+        currency=currency,
+        source=definition.source,
+        period_by=definition.period_by,
+        start=start,
+        end=end,
+        grain=grain,
+        definition=definition,
+        where_trees=trees,
+    )
+    with store.read(display_currency=currency) as con:
+        _totals(con, explanation, aggs, store, currency)
+        _reconcile(con, explanation, formula, aggs)
+    return explanation
+
+
+def _totals(
+    con: duckdb.DuckDBPyConnection,
+    explanation: Explanation,
+    aggs: list[_Aggregate],
+    store: Store,
+    currency: str | None,
+) -> None:
+    """One scan: the number of rows behind the value and each part's total."""
+    totals: list[exp.Expression] = [exp.Count(this=exp.Star()).as_("row_count")]
+    for agg in aggs:
+        for part, expr in agg.parts:
+            if part.role in ("sum", "sum of avg"):
+                totals.append(exp.Sum(this=expr.copy()).as_(part.column))
+            elif part.role in ("count", "count of avg"):
+                totals.append(exp.Count(this=expr.copy()).as_(part.column))
+    conds, params = _conditions(explanation, aggs)
+    select = exp.select(*totals).from_(identifiers.table(explanation.source))
+    if conds:
+        select = select.where(exp.and_(*conds), copy=False)
+    statement = _statement(explanation, select, store, currency)
+    row = con.execute(statement, params).fetchone()
+    assert row is not None
+    explanation.row_count = int(row[0])
+    by_column = dict(zip([t.alias for t in totals[1:]], row[1:], strict=True))
+    for part in explanation.parts:
+        if part.column in by_column:
+            total = by_column[part.column]
+            part.total = int(total) if part.role.startswith("count") else total
+
+
+def _reconcile(
+    con: duckdb.DuckDBPyConnection,
+    explanation: Explanation,
+    formula: exp.Expression,
+    aggs: list[_Aggregate],
+) -> None:
+    """Numerator, denominator and the formula on the totals; whether it gives the value."""
+    blocked = [a.why for a in aggs if a.why]
+    if explanation.row_count == 0 and explanation.value is None:
+        explanation.reconciles = True
+        explanation.note = "no rows behind this figure: the period has no data for this KPI"
+        return
+    if blocked:
+        explanation.note = blocked[0]
+        return
+    recomputed = _with_totals(formula, aggs)
+    top = _unwrap(recomputed)
+    sides: list[exp.Expression] = [recomputed]
+    if isinstance(top, exp.Div):
+        sides += [top.this, _unwrap(top.expression)]
+    select = exp.select(*[s.copy() for s in sides])
+    row = con.execute(render(select)).fetchone()
+    assert row is not None
+    explanation.recomputed = row[0]
+    if len(sides) == 3:
+        explanation.numerator, explanation.denominator = row[1], row[2]
+    else:
+        explanation.numerator = row[0]
+    explanation.reconciles = _close(row[0], explanation.value, explanation.unit)
+    if explanation.reconciles:
+        explanation.note = (
+            "numerator / denominator of the rows' totals = the value (to 1e-9)"
+            if len(sides) == 3
+            else "the formula on the rows' totals = the value"
+            + (" (to the cent)" if explanation.unit == "currency" else " (to 1e-9)")
+        )
+    else:
+        explanation.note = (
+            f"the formula on the rows' totals gives {row[0]}, the engine {explanation.value}: "
+            "the rows do not reconcile; report this with the KPI and period"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# A page of rows
+# ---------------------------------------------------------------------------------------
+
+
+def explain_rows(
+    store: Store,
+    explanation: Explanation,
+    offset: int = 0,
+    limit: int = 50,
+    sort_by: str | None = None,
+    descending: bool = False,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """One page of the rows behind the value, sorted in SQL by `sort_by` (one of
+    `explanation.columns`), ties broken by lineage and then every other column."""
+    definition = explanation.definition
+    if definition is None:
+        raise ExplainError("this explanation holds no KPI definition: explain the value first")
+    if sort_by is not None and sort_by not in explanation.columns:
+        raise ExplainError(
+            f"cannot sort by '{sort_by}': choose one of {', '.join(explanation.columns)}"
+        )
+    if offset < 0 or limit < 0:
+        raise ExplainError("offset and limit are counts of rows: use 0 or more")
+    currency = (currency or explanation.currency or "").upper() or None
+    if currency and currency not in CURRENCIES:
+        raise ExplainError(f"unknown currency '{currency}': use one of {', '.join(CURRENCIES)}")
+    view_columns = view_catalog(store.settings)[explanation.source]
+    aggs = _aggregates(definition.formula_tree)  # type: ignore[arg-type]
+    names, selected = _row_columns(definition, view_columns, aggs)
+    select = exp.select(*[e.copy().as_(exp.to_identifier(n, quoted=True)) for n, e in selected])
+    select = select.from_(identifiers.table(explanation.source))
+    conds, params = _conditions(explanation, aggs)
+    select = select.where(exp.and_(*conds), copy=False)
+    lineage = [c for c in LINEAGE_NAMES if c in names]
+    order = ([sort_by] if sort_by else []) + lineage + names
+    keys = [
+        exp.Ordered(
+            this=exp.column(exp.to_identifier(n, quoted=True)),
+            desc=descending and n == sort_by and i == 0,
+            nulls_first=False,
+        )
+        for i, n in enumerate(dict.fromkeys(order))
+    ]
+    select = select.order_by(*keys, copy=False)
+    select = select.limit(exp.Placeholder(), copy=False).offset(exp.Placeholder(), copy=False)
+    statement = _statement(explanation, select, store, currency)
+    with store.read(display_currency=currency) as con:
+        return fetch_frame(con, statement, [*params, limit, offset])
