@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import partial
 
+import polars as pl
 import streamlit as st
 
 from kpi.core.formatting import format_value
@@ -151,8 +152,8 @@ def _explained(
 
 def _number(value: Decimal | float | int) -> str:
     """A numerator or denominator as read: thousands separated, cents only when it has any."""
-    whole = value == int(value)
-    return f"{value:,.0f}" if whole else f"{value:,.2f}"
+    exact = Decimal(str(value))  # a float as it prints, never its binary expansion
+    return f"{exact:,.0f}" if exact == exact.to_integral_value() else f"{exact:,.2f}"
 
 
 def reconciliation_text(explanation: Explanation, currency: str) -> str:
@@ -274,7 +275,18 @@ def _rows_table(
     st.caption(
         f"page {page} of {pages} · rows {offset + 1:,}–{offset + rows.height:,} of {e.row_count:,}"
     )
-    show_table(rows, key="rows_behind_table", height=min(38 + 35 * rows.height, 420))
+    # a date is a day: the grid would write midnight after it
+    days = {
+        c: st.column_config.DateColumn(header(c), format="YYYY-MM-DD")
+        for c, t in rows.schema.items()
+        if t == pl.Date
+    }
+    show_table(
+        rows,
+        column_config=days,
+        key="rows_behind_table",
+        height=min(38 + 35 * rows.height, 420),
+    )
     _download(ctx, kpi, e, period, where, currency, sort_by, descending)
 
 

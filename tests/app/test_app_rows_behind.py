@@ -102,9 +102,18 @@ def test_a_tile_opens_the_rows_behind_its_value(demo):
 
 def test_a_filter_change_does_not_bring_the_dialog_back(demo):
     at = _overview()
+    period = at.session_state["_ctx"].period
     next(b for b in at.button if b.key == "ov_rows_po_compliance").click()
     _run(at)
     assert _dialog_shown(at)
+    # a ratio: its numerator over its denominator, equal to the percentage shown
+    e = explain(demo, _kpi("po_compliance"), period, (), currency="EUR")
+    assert e.denominator is not None and e.reconciles
+    assert float(e.numerator) / float(e.denominator) == pytest.approx(e.value, abs=1e-9)
+    ratio = [t for t in _texts(at) if t.startswith("Numerator **")]
+    assert ratio and ratio[0].endswith(
+        f"= **{format_value(e.value, 'percent', 'EUR')}** (over {e.row_count:,} rows)."
+    )
     at.session_state["f_cat"] = ["IT"]
     _run(at)
     assert not _dialog_shown(at)
@@ -155,7 +164,9 @@ def test_sorting_by_amount_descending_puts_the_largest_first(demo):
     at = _content()
     period = at.session_state["_ctx"].period
     e = explain(demo, _kpi("total_spend"), period, (), currency="EUR")
+    assert at.toggle(key=DESCENDING).disabled  # no order yet: nothing to reverse
     at.selectbox(key=SORT).set_value("amount")
+    _run(at)
     at.toggle(key=DESCENDING).set_value(True)
     _run(at)
     shown = at.dataframe[-1].value

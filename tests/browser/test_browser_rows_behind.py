@@ -118,6 +118,15 @@ def test_a_scorecard_value_opens_the_rows_that_add_up_to_it(page, app_url):
     _shot(page, "3_cfo_sorted_by_amount")
     assert problems(page) == []
 
+    # the download is prepared on request, then saved as CSV
+    dialog.get_by_role("button", name=re.compile("Prepare download of all")).click()
+    _idle(page)
+    with page.expect_download() as saved:
+        dialog.get_by_role("button", name="⬇ CSV", exact=True).click()
+    assert saved.value.suggested_filename.startswith("rows_behind_total_spend_")
+    _idle(page)
+    assert page.locator(DIALOG).count() == 1  # the download leaves the dialog open
+
     # closing it and changing a filter does not bring it back
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden", timeout=30_000)
@@ -136,6 +145,7 @@ def test_a_viewer_opens_the_rows_behind_a_tile(page, app_url):
     page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     wait_rendered(page)
     expect_text(page, "Lee Chen")
+    _shot(page, "4_viewer_overview_tiles")
     page.get_by_role("button", name="Rows behind").first.click()
     dialog = page.locator(DIALOG)
     dialog.wait_for(timeout=60_000)
@@ -145,4 +155,4 @@ def test_a_viewer_opens_the_rows_behind_a_tile(page, app_url):
     assert "Total spend" in text
     assert ADD_UP.search(text)
     assert problems(page) == []
-    _shot(page, "4_viewer_tile_rows")
+    _shot(page, "5_viewer_tile_rows")
