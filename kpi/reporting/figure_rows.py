@@ -143,15 +143,21 @@ def supplier_figure(
     return FigureRows(kpi, scope_period(scope, cal), where)
 
 
-# ---- Savings ----------------------------------------------------------------------------------
+# ---- Savings ---------------------------------------------------------------------------------
+
+# savings_lines holds invoice lines and, without an invoice, each month's expected saving
+INVOICED = exp.Not(this=exp.Is(this=exp.column("invoice_id"), expression=exp.Null())).sql(
+    dialect="duckdb"
+)
 
 
 def initiative_figure(initiative_id: str, scope: Scope, cal: FiscalCalendar) -> FigureRows:
-    """An initiative's realised savings over the sidebar's range: its invoice lines, the
-    sidebar's cost centres narrowing them (the category filter picks initiatives, not
-    lines, on the page: the initiative's lines all count)."""
+    """An initiative's realised savings over the sidebar's range: its invoice lines (as the
+    page sums them; the view's rows of expected savings per month, with no invoice, add
+    nothing and are left out), the sidebar's cost centres narrowing them (the category
+    filter picks initiatives, not lines, on the page: the initiative's lines all count)."""
     where = slice_where(scope.as_dict(), ("cost_centre",), initiative_id=initiative_id)
-    return FigureRows(REALISED_KPI, scope_period(scope, cal), where)
+    return FigureRows(REALISED_KPI, scope_period(scope, cal), (*where, INVOICED))
 
 
 # ---- Payment terms ----------------------------------------------------------------------------

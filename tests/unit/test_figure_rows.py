@@ -82,7 +82,9 @@ def test_initiative_keeps_only_the_cost_centre_filter_which_picks_its_lines():
     )
     got = fr.initiative_figure("SI-0007", scope, CAL)
     assert got == fr.FigureRows(
-        "savings_realised", "FY2026-Q1", ("cost_centre = 'CC-1'", "initiative_id = 'SI-0007'")
+        "savings_realised",
+        "FY2026-Q1",
+        ("cost_centre = 'CC-1'", "initiative_id = 'SI-0007'", "NOT invoice_id IS NULL"),
     )
 
 
