@@ -81,6 +81,8 @@ class Explanation:
     grain: str = "quarter"
     definition: KpiDefinition | None = field(default=None, repr=False, compare=False)
     where_trees: list[exp.Expression] = field(default_factory=list, repr=False, compare=False)
+    # the first page of rows, fetched in the scan that counts and totals them
+    first_page: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -432,27 +434,17 @@ def _totals(
     store: Store,
     currency: str | None,
 ) -> None:
-    """One scan: the number of rows behind the value and each part's total."""
-    totals: list[exp.Expression] = [exp.Count(this=exp.Star()).as_("row_count")]
-    for agg in aggs:
-        for part, expr in agg.parts:
-            if part.role in ("sum", "sum of avg"):
-                totals.append(exp.Sum(this=expr.copy()).as_(part.column))
-            elif part.role in ("count", "count of avg"):
-                totals.append(exp.Count(this=expr.copy()).as_(part.column))
-    conds, params = _conditions(explanation, aggs)
-    select = exp.select(*totals).from_(identifiers.table(explanation.source))
-    if conds:
-        select = select.where(exp.and_(*conds), copy=False)
-    statement = _statement(explanation, select, store, currency)
-    row = con.execute(statement, params).fetchone()
-    assert row is not None
-    explanation.row_count = int(row[0])
-    by_column = dict(zip([t.alias for t in totals[1:]], row[1:], strict=True))
+    """One scan: the first page of rows, and over all the rows (windows over the whole
+    result, computed before the page is cut) their number and each part's total."""
+    frame = _page(con, explanation, aggs, store, currency, 0, FIRST_PAGE, None, False, True)
+    explanation.row_count = int(frame[_ROW_COUNT][0]) if frame.height else 0
     for part in explanation.parts:
-        if part.column in by_column:
-            total = by_column[part.column]
-            part.total = int(total) if part.role.startswith("count") else total
+        name = _TOTAL + part.column
+        if name in frame.columns:
+            total = frame[name][0] if frame.height else None
+            counted = part.role.startswith("count")
+            part.total = int(total or 0) if counted else total
+    explanation.first_page = frame.select(explanation.columns)
 
 
 def _reconcile(
@@ -515,7 +507,7 @@ def explain_rows(
     """One page of the rows behind the value, sorted in SQL by `sort_by` (one of
     `explanation.columns`), ties broken by lineage and then every other column."""
     definition = explanation.definition
-    if definition is None:
+    if definition is None or definition.formula_tree is None:
         raise ExplainError("this explanation holds no KPI definition: explain the value first")
     if sort_by is not None and sort_by not in explanation.columns:
         raise ExplainError(
@@ -526,12 +518,94 @@ def explain_rows(
     currency = (currency or explanation.currency or "").upper() or None
     if currency and currency not in CURRENCIES:
         raise ExplainError(f"unknown currency '{currency}': use one of {', '.join(CURRENCIES)}")
+    first = explanation.first_page
+    if (
+        first is not None
+        and offset == 0
+        and limit <= FIRST_PAGE
+        and sort_by is None
+        and currency == explanation.currency
+    ):
+        return first.head(limit)  # the page explain fetched with the totals
+    aggs = _aggregates(definition.formula_tree)
+    with store.read(display_currency=currency) as con:
+        return _page(con, explanation, aggs, store, currency, offset, limit, sort_by, descending)
+
+
+def _page(
+    con: duckdb.DuckDBPyConnection,
+    explanation: Explanation,
+    aggs: list[_Aggregate],
+    store: Store,
+    currency: str | None,
+    offset: int,
+    limit: int,
+    sort_by: str | None,
+    descending: bool,
+    totals: bool = False,
+) -> pl.DataFrame:
+    """Rows [offset, offset + limit) in the order asked; with `totals`, beside each row
+    the number of all the rows and each part's total over all of them."""
+    definition = explanation.definition
+    assert definition is not None
+    key = (
+        explanation.source,
+        explanation.grain,
+        currency,
+        store.settings,
+        definition.formula,
+        definition.period_by,
+        tuple(definition.dimensions),
+        tuple(w.sql() for w in explanation.where_trees),
+        sort_by,
+        descending,
+        totals,
+    )
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _page_statement(explanation, aggs, store, currency, sort_by, descending, totals)
+        if len(_STATEMENTS) >= _STATEMENTS_KEPT:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = statement
+    _, params = _conditions(explanation, aggs)
+    return fetch_frame(con, statement, [*params, limit, offset])
+
+
+# Rendering a statement with the views restated at a grain costs more than DuckDB needs to
+# page through a quarter: the text is kept, keyed on what makes it (dates are parameters).
+_STATEMENTS: dict[tuple, str] = {}
+_STATEMENTS_KEPT = 256
+FIRST_PAGE = 50  # rows explain fetches with the totals, what explain_rows then serves
+_ROW_COUNT = "_kpi_row_count"
+_TOTAL = "_kpi_total_"
+
+
+def _page_statement(
+    explanation: Explanation,
+    aggs: list[_Aggregate],
+    store: Store,
+    currency: str | None,
+    sort_by: str | None,
+    descending: bool,
+    totals: bool,
+) -> str:
+    definition = explanation.definition
+    assert definition is not None
     view_columns = view_catalog(store.settings)[explanation.source]
-    aggs = _aggregates(definition.formula_tree)  # type: ignore[arg-type]
     names, selected = _row_columns(definition, view_columns, aggs)
-    select = exp.select(*[e.copy().as_(exp.to_identifier(n, quoted=True)) for n, e in selected])
-    select = select.from_(identifiers.table(explanation.source))
-    conds, params = _conditions(explanation, aggs)
+    outputs = [e.copy().as_(exp.to_identifier(n, quoted=True)) for n, e in selected]
+    if totals:
+        whole = exp.Window(this=exp.Count(this=exp.Star()))
+        outputs.append(whole.as_(exp.to_identifier(_ROW_COUNT, quoted=True)))
+        for agg in aggs:
+            for part, expr in agg.parts:
+                if part.role == "value":
+                    continue
+                func = exp.Sum if part.role in ("sum", "sum of avg") else exp.Count
+                window = exp.Window(this=func(this=expr.copy()))
+                outputs.append(window.as_(exp.to_identifier(_TOTAL + part.column, quoted=True)))
+    select = exp.select(*outputs).from_(identifiers.table(explanation.source))
+    conds, _ = _conditions(explanation, aggs)
     select = select.where(exp.and_(*conds), copy=False)
     lineage = [c for c in LINEAGE_NAMES if c in names]
     order = ([sort_by] if sort_by else []) + lineage + names
@@ -545,6 +619,4 @@ def explain_rows(
     ]
     select = select.order_by(*keys, copy=False)
     select = select.limit(exp.Placeholder(), copy=False).offset(exp.Placeholder(), copy=False)
-    statement = _statement(explanation, select, store, currency)
-    with store.read(display_currency=currency) as con:
-        return fetch_frame(con, statement, [*params, limit, offset])
+    return _statement(explanation, select, store, currency)

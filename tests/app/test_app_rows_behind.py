@@ -100,6 +100,34 @@ def test_a_tile_opens_the_rows_behind_its_value(demo):
     assert ASKED not in at.session_state
 
 
+def test_the_sidebar_filter_narrows_the_rows_as_it_narrows_the_tile(demo):
+    at = AppTest.from_file(str(ROOT / "pages" / "overview.py"), default_timeout=240)
+    at.session_state["f_cat"] = ["IT hardware"]
+    _run(acting(at))
+    period = at.session_state["_ctx"].period
+    next(b for b in at.button if b.key == "ov_rows_total_spend").click()
+    _run(at)
+    e = explain(demo, _kpi("total_spend"), period, ("category = 'IT hardware'",), currency="EUR")
+    everything = explain(demo, _kpi("total_spend"), period, (), currency="EUR")
+    assert 0 < e.row_count < everything.row_count
+    metrics = _metrics(at)
+    assert metrics["Rows"] == f"{e.row_count:,}"
+    assert metrics["Total spend"] == format_value(e.value, "currency", "EUR", compact=True)
+    assert any("IT hardware" in c.value for c in at.caption)
+
+
+def test_a_filter_the_kpi_cannot_honour_is_named_not_applied(demo):
+    at = AppTest.from_function(
+        _rows_page, default_timeout=240, args=("excess_inventory_value", None, ())
+    )
+    at.session_state["f_cc"] = ["CC-1010"]  # inventory has no cost centre
+    _run(at)
+    period = at.session_state["_ctx"].period
+    e = explain(demo, _kpi("excess_inventory_value"), period, (), currency="EUR")
+    assert _metrics(at)["Rows"] == f"{e.row_count:,}"
+    assert any("Not narrowed by the cost centre filter" in c.value for c in at.caption)
+
+
 def test_a_filter_change_does_not_bring_the_dialog_back(demo):
     at = _overview()
     period = at.session_state["_ctx"].period
