@@ -9,8 +9,10 @@ from kpi.analyses.data_status import freshness
 from kpi.core.formatting import format_value
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
+from kpi.reporting.figure_rows import INVENTORY_CLASS_KPIS, inventory_class_figure
 from ui.cache import cached
 from ui.context import current
+from ui.figure_rows import figure_button
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, empty_slice, honoured_scope, no_data, table_columns
 
@@ -73,6 +75,10 @@ for col, (label, column) in zip(
     col.metric(
         label, format_value(float(last[column]), "currency", ctx.currency, True), border=True
     )
+    if column in INVENTORY_CLASS_KPIS:  # cycle stock is the rest: no KPI defines it
+        fig = inventory_class_figure(column, last["snapshot_date"], scope, ctx.settings.fiscal)
+        with col:
+            figure_button(fig, "Rows behind", f"inv_rows_{column}")
 cols[4].metric("Days of inventory", format_value(last["days_inventory"], "days"), border=True)
 cols[5].metric("Turns a year", format_value(last["turns"], "ratio"), border=True)
 

@@ -31,7 +31,7 @@ with tab_ledger:
     page.ledger_tab(ctx)
 realised, avoided = page.realised_figures(ctx)
 with tab_realised:
-    page.realised_tab(realised, ctx.currency)
+    page.realised_tab(realised, ctx)
     page.pipeline_section(ctx)
 with tab_avoid:
     page.avoidance_tab(avoided, ctx.currency)

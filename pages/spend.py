@@ -15,10 +15,12 @@ from kpi.core import periods
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
+from kpi.reporting import figure_rows as fr
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
+from ui.figure_rows import SELECTABLE, figure_button, figure_buttons, open_selected, selected_row
 from ui.kpi_strip import kpi_strip
 from ui.widgets import (
     downloads,
@@ -125,9 +127,18 @@ def _columns(frame: pl.DataFrame) -> dict:
     return config
 
 
-def _table(frame: pl.DataFrame, name: str, key: str) -> None:
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=_columns(frame), key=key)
+def _table(frame: pl.DataFrame, name: str, key: str, figure=None, level: str = "") -> None:
+    """A table with its downloads; with `figure` (row → FigureRows), a selected row opens
+    the rows behind its figure. `level`: the drill-down's path, so that a selection made on
+    one level does not carry over to the next (a fresh table key per level)."""
+    kw = SELECTABLE if figure is not None else {}
+    table = f"{key}_{level}" if level else key
+    event = st.dataframe(
+        frame, hide_index=True, width="stretch", column_config=_columns(frame), key=table, **kw
+    )
     downloads(frame, name, key)
+    if figure is not None:
+        open_selected(event, frame, figure, table)
 
 
 # ---- KPI tiles ------------------------------------------------------------------------------
@@ -180,6 +191,9 @@ with tab_spend:
             format_value(float(total), "currency", ctx.currency),
             border=True,
         )
+        picks = {k: v[0] for k, v in drill.items()}
+        cal = ctx.settings.fiscal
+        figure_button(fr.spend_figure(ctx.scope, cal, **picks), "Rows behind", "rows_scope")
         # a click on a box drills to it (a fresh key per scope: no stale selection carries over)
         st.plotly_chart(
             spend_charts.spend_treemap(scoped, ctx.currency, path),
@@ -189,10 +203,20 @@ with tab_spend:
         )
         level = sp.drill_level(tree, category, supplier)
         what = "Categories" if category is None else "Suppliers" if supplier is None else "Items"
-        st.markdown(f"**{what} in {literal(path)}** (pick one above to go a level down)")
+        st.markdown(
+            f"**{what} in {literal(path)}** (pick one above to go a level down; select a row "
+            "for the invoice lines behind it)"
+        )
         if item is not None:
             level = level.filter(pl.col("item_id") == item)
-        _table(level, "spend_" + path.replace(" › ", "_"), "drill")
+        column = "category" if category is None else "supplier" if supplier is None else "item_id"
+        _table(
+            level,
+            "spend_" + path.replace(" › ", "_"),
+            "drill",
+            lambda row: fr.spend_figure(ctx.scope, cal, **picks, **{column: row[column]}),
+            path,
+        )
 
         monthly, pareto, by_cc = cached(_spend_views, ctx, ctx.scope.narrowed(**drill))
         st.plotly_chart(spend_charts.spend_trend_chart(monthly, ctx.currency), key="c_spend_trend")
@@ -201,7 +225,15 @@ with tab_spend:
             st.plotly_chart(spend_charts.pareto_chart(pareto, ctx.currency), key="c_pareto")
             top = pareto.filter(pl.col("in_top_80")).height
             st.caption(f"{top} of {pareto.height} suppliers make up 80 % of the spend in scope.")
-            _table(pareto, "supplier_pareto", "pareto")
+            _table(
+                pareto,
+                "supplier_pareto",
+                "pareto",
+                lambda row: fr.spend_figure(
+                    ctx.scope, cal, **picks, supplier_id=row["supplier_id"]
+                ),
+                path,
+            )
         with right:
             st.plotly_chart(
                 spend_charts.cost_centre_sunburst(by_cc, ctx.currency), key="c_cc_sunburst"
@@ -212,7 +244,15 @@ with tab_spend:
                 .agg(pl.col("amount").sum())
                 .sort("amount", descending=True)
             )
-            _table(totals, "spend_by_cost_centre", "by_cc")
+            _table(
+                totals,
+                "spend_by_cost_centre",
+                "by_cc",
+                lambda row: fr.spend_figure(
+                    ctx.scope, cal, **picks, cost_centre=row["cost_centre"]
+                ),
+                path,
+            )
             with st.expander("Cost centre × category"):
                 _table(by_cc, "spend_by_cost_centre_category", "by_cc_cat")
 
@@ -315,7 +355,25 @@ with tab_budget:
             .otherwise(pl.lit("within budget"))
             .alias("status")
         ).drop("heading_over_budget")
-        _table(shown.select("status", pl.exclude("status")), f"budget_{fiscal_year}_{by}", "budget")
+        st.caption("Select a line for the rows behind its utilisation.")
+        budget_table = shown.select("status", pl.exclude("status"))
+        event = st.dataframe(
+            budget_table,
+            hide_index=True,
+            width="stretch",
+            column_config=_columns(budget_table),
+            key=f"budget_{fiscal_year}_{by}",
+            **SELECTABLE,
+        )
+        downloads(budget_table, f"budget_{fiscal_year}_{by}", "budget")
+        line = selected_row(event, budget_table)
+        if line is not None:
+            figures = fr.budget_figures(year, by, line[by], scope, cal)
+            labels = {
+                "budget_utilisation": "Rows behind: used to date",
+                "committed_budget_utilisation": "Rows behind: committed utilisation",
+            }
+            figure_buttons([(labels[f.kpi], f) for f in figures], f"budget_rows_{line[by]}")
         with st.expander("Month by month"):
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
 

@@ -10,9 +10,11 @@ from kpi.analyses.kpi_figures import undefined
 from kpi.core.formatting import format_value
 from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
+from kpi.reporting import figure_rows as fr
 from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
+from ui.figure_rows import figure_buttons
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, empty_slice, literal, no_data, table_columns
 
@@ -31,6 +33,14 @@ if ctx.period is None:
     st.stop()
 
 SUPPLIER_KPIS = ("supplier_concentration_top5", "supplier_otd", "purchase_price_variance")
+# the scorecard row's figures that open their rows (kpi.reporting.figure_rows)
+SUPPLIER_ROW_LABELS = {
+    "spend": "Spend",
+    "on_time_delivery": "On-time delivery",
+    "price_variance": "Price variance",
+    "we_paid_on_time": "We paid on time",
+    "avg_days_to_pay": "Days to pay",
+}
 
 
 def _scorecard(store: Store, scope: Scope, definitions: list) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -66,6 +76,7 @@ if card.is_empty():
     empty_slice(ctx.scope, "supplier spend")
     st.stop()
 names = dict(zip(card["supplier_id"], card["supplier"], strict=True))
+cal = ctx.settings.fiscal
 _undefined = sorted(
     {
         *undefined(ctx.definitions, su.SCORECARD_KPIS, "supplier"),
@@ -90,7 +101,8 @@ with tab_card:
         "arrived by the promised date. A line due by the last data day (the latest date in "
         "the data) and short is late, delivered later or not; lines not yet due, without a "
         "promised date or cancelled do not count. We paid on time: their paid invoice lines "
-        "paid by the due date. Select a row to open the supplier."
+        "paid by the due date. Select a row to open the supplier and the rows behind its "
+        "figures."
     )
     search = st.text_input("Find a supplier", key="sup_search", placeholder="name or id…")
     shown = card
@@ -111,6 +123,15 @@ with tab_card:
     )
     rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
     picked = shown["supplier_id"][rows[0]] if rows else None
+    if picked is not None:  # the row's figures a KPI defines open the rows behind them
+        st.markdown(f"**Rows behind {literal(names[picked])}'s figures**")
+        figure_buttons(
+            [
+                (label, fr.supplier_figure(column, picked, names[picked], ctx.scope, cal))
+                for column, label in SUPPLIER_ROW_LABELS.items()
+            ],
+            f"sup_rows_{picked}",
+        )
     if picked is not None and picked != st.session_state.get("_sup_row"):
         st.session_state["supplier_pick"] = picked  # before the select box below is drawn
     st.session_state["_sup_row"] = picked

@@ -26,12 +26,14 @@ from kpi.core.formatting import format_value
 from kpi.core.permissions import PermissionDenied, may_save_scenario
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
+from kpi.reporting.figure_rows import terms_figure, terms_segment_figure
 from kpi.reporting.filters_text import slice_text
 from kpi.semantic.formula_guard import FormulaError
 from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
 from ui.cache import cached
 from ui.context import current
+from ui.figure_rows import SELECTABLE, figure_button, open_selected
 from ui.kpi_strip import kpi_strip
 from ui.widgets import (
     downloads,
@@ -136,10 +138,27 @@ with tab_terms:
     if seg.is_empty():
         empty_slice(ctx.scope, "invoices paid")
     else:
+        codes = seg["segment"].to_list()  # the data's values, before the words people read
         if segment == "supplier_size":
             seg = seg.with_columns(pl.col("segment").replace(SIZE_WORDS))
         st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
-        st.dataframe(seg, hide_index=True, width="stretch", column_config=_columns(seg))
+        st.caption("Select a segment for the paid invoice lines behind its days to pay.")
+        event = st.dataframe(
+            seg,
+            hide_index=True,
+            width="stretch",
+            column_config=_columns(seg),
+            key=f"terms_segment_{segment}",
+            **SELECTABLE,
+        )
+        scope, cal = ctx.scope, ctx.settings.fiscal
+        code = dict(zip(seg["segment"].to_list(), codes, strict=True))
+        open_selected(
+            event,
+            seg,
+            lambda row: terms_segment_figure(segment, code[row["segment"]], scope, cal),
+            f"terms_segment_{segment}",
+        )
         downloads(seg, f"terms_by_{segment}", "terms_segment")
         trend = monthly.select(
             "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
@@ -169,6 +188,9 @@ with tab_late:
             format_value(late_sme / paid_sme if paid_sme else None, "percent"),
             border=True,
         )
+        with b:  # the box is the KPI late_payment_rate_sme over the range
+            late_fig = terms_figure("late_payment_rate_sme", ctx.scope, ctx.settings.fiscal)
+            figure_button(late_fig, "Rows behind", "terms_rows_late_sme")
         c.metric(
             "Paid late to other suppliers",
             format_value(_total(monthly, "late_amount_other"), "currency", ctx.currency, True),
@@ -232,6 +254,9 @@ with tab_disc:
         ):
             value = _total(monthly, column)
             col.metric(label, format_value(value, "currency", ctx.currency, True), border=True)
+        with d:  # the KPI early_payment_without_discount over the range
+            early = terms_figure("early_payment_without_discount", ctx.scope, ctx.settings.fiscal)
+            figure_button(early, "Rows behind", "terms_rows_early")
         st.caption(
             "Offered: the discount in force on the invoice date, on the lines paid each month "
             "(credit notes offer none). Capture counts at most the discount offered on each "

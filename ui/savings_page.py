@@ -40,6 +40,7 @@ from kpi.core.permissions import (
 )
 from kpi.reporting import charts
 from kpi.reporting import savings_view as view
+from kpi.reporting.figure_rows import initiative_figure
 from kpi.store.database import StoreError
 from kpi.store.schema import CURRENCIES, KINDS, STAGES
 from kpi.workflows.initiative_model import (
@@ -59,6 +60,7 @@ from kpi.workflows.initiatives import (
 )
 from ui.cache import cached
 from ui.context import Context
+from ui.figure_rows import SELECTABLE, open_selected
 from ui.kpi_strip import kpi_strip
 from ui.widgets import downloads, honoured_scope, no_data, show_table, table_columns
 
@@ -540,8 +542,10 @@ def pipeline_section(ctx: Context) -> None:
     st.dataframe(frame, hide_index=True, width="stretch", column_config=table_columns(frame))
 
 
-def realised_tab(realised: pl.DataFrame, currency: str) -> None:
-    """Realised against expected savings of the price-reduction initiatives."""
+def realised_tab(realised: pl.DataFrame, ctx: Context) -> None:
+    """Realised against expected savings of the price-reduction initiatives; a selected
+    initiative opens the invoice lines behind its realised savings."""
+    currency = ctx.currency
     st.caption(view.REALISED_EXPLAINED)
     st.caption(
         "Each invoice line counts for one initiative (an item's before a category-wide one), "
@@ -556,11 +560,21 @@ def realised_tab(realised: pl.DataFrame, currency: str) -> None:
         return
     st.plotly_chart(charts.realised_vs_expected(realised, currency), key="c_realised")
     per_initiative = initiative_totals(realised, list(view.REALISED_COLUMNS))
-    st.dataframe(
+    st.caption("Select an initiative for the invoice lines behind its realised savings.")
+    event = st.dataframe(
         per_initiative,
         hide_index=True,
         width="stretch",
         column_config=table_columns(per_initiative),
+        key="realised_initiatives",
+        **SELECTABLE,
+    )
+    scope, cal = ctx.scope, ctx.settings.fiscal
+    open_selected(
+        event,
+        per_initiative,
+        lambda row: initiative_figure(row["initiative_id"], scope, cal),
+        "realised_initiatives",
     )
     downloads(realised, "realised_by_month", "realised")
 

@@ -89,8 +89,20 @@ class Explanation:
 
 def _period(period: str, store: Store) -> tuple[str, date, date, str]:
     """The label, first and last day and grain of a period label (as `compute --from/--to`
-    read it); anything else is refused in one sentence."""
+    read it), or the engine's range label `2026-01-01..2026-06-30` (grain `range`: the
+    figure a page shows for the sidebar's range); anything else is refused in one sentence."""
     text = period.strip()
+    if ".." in text:
+        first, _, last = text.partition("..")
+        try:
+            lo, hi = date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
+        except ValueError:
+            lo = hi = None
+        if lo is None or hi is None or hi < lo:
+            raise ExplainError(
+                f"'{period}' is not a range of dates: use 2026-01-01..2026-06-30"
+            ) from None
+        return text, lo, hi, engine.WHOLE_RANGE
     try:
         grain = periods.grain_of(text)
         lo, hi = engine.parse_bounds(text, text, store)
