@@ -187,7 +187,7 @@ def explain(
     """The value of `definition` for `period` (filtered by `where`), the split of its
     formula, the count of the rows behind it and whether their totals give the value."""
     if currency and currency.upper() not in CURRENCIES:
-        raise ExplainError(f"unknown currency '{currency}': use one of {', '.join(CURRENCIES)}")
+        raise ExplainError(f"unknown currency '{currency}': use a code such as EUR, USD or GBP")
     currency = currency.upper() if currency else None
     label, start, end, grain = _period(period, store)
     view_columns = view_catalog(store.settings)[definition.source]
@@ -326,7 +326,7 @@ def explain_rows(
         raise ExplainError("offset and limit are counts of rows: use 0 or more")
     currency = (currency or explanation.currency or "").upper() or None
     if currency and currency not in CURRENCIES:
-        raise ExplainError(f"unknown currency '{currency}': use one of {', '.join(CURRENCIES)}")
+        raise ExplainError(f"unknown currency '{currency}': use a code such as EUR, USD or GBP")
     first = explanation.first_page
     if (
         first is not None
