@@ -35,6 +35,7 @@ from kpi.store.database import StoreBusy, StoreError
 from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.views import view_catalog
 from ui.context import Context
+from ui.documents import show_invoice_line, show_po_line
 from ui.widgets import downloads, literal, show_table
 
 ASKED = "rows_behind_asked"  # (kpi id, period, where, table key or None): a click to show
@@ -276,13 +277,33 @@ def _rows_table(
     st.caption(
         f"page {page} of {pages} · rows {offset + 1:,}–{offset + rows.height:,} of {e.row_count:,}"
     )
-    show_table(
+    picked = show_table(
         rows,
         column_config=_row_columns(rows, e),
         key="rows_behind_table",
         height=min(38 + 35 * rows.height, 420),
+        on_select="rerun",
+        selection_mode="single-row",
     )
     _download(ctx, kpi, e, period, where, currency, sort_by, descending)
+    chosen = (picked.selection.rows if picked else None) or []
+    if chosen and chosen[0] < rows.height:
+        _documents(ctx, rows.row(chosen[0], named=True))
+    elif any(k in rows.columns for k in ("invoice_id", "po_id")):
+        st.caption("Tick a row to see its documents: the order line, receipts and payment.")
+
+
+def _documents(ctx: Context, row: dict) -> None:
+    """The three-way view of the ticked row: an invoice line's order line, receipts and
+    payment, or an order line's invoices and receipts (ui/documents.py)."""
+    if row.get("invoice_id") is not None and row.get("invoice_line") is not None:
+        st.markdown(f"##### Documents of {literal(row['invoice_id'])} line {row['invoice_line']}")
+        show_invoice_line(ctx.store, row["invoice_id"], int(row["invoice_line"]))
+    elif row.get("po_id") is not None and row.get("po_line") is not None:
+        st.markdown(f"##### Documents of {literal(row['po_id'])} line {row['po_line']}")
+        show_po_line(ctx.store, row["po_id"], int(row["po_line"]))
+    else:
+        st.caption("This row names no invoice or order line, so it has no documents to show.")
 
 
 def _row_columns(rows: pl.DataFrame, e: Explanation) -> dict:

@@ -148,12 +148,28 @@ def _statement(
     return render(select)
 
 
+# The columns naming the document a row is (an invoice line, an order line, an initiative, a
+# stock position): a controller finds the row in the ERP by them, and the app opens the
+# row's documents (PO line, receipts, payment) from them. Taken from the view when it has
+# them, whatever the KPI.
+DOCUMENT_KEYS = (
+    "invoice_id",
+    "invoice_line",
+    "po_id",
+    "po_line",
+    "initiative_id",
+    "item_id",
+    "location",
+)
+
+
 def _row_columns(
     definition: KpiDefinition, view_columns: dict[str, str], aggs: list[Aggregate]
 ) -> tuple[list[str], list[tuple[str, exp.Expression]]]:
     """The columns of a page of rows: period, dimensions, the formula's columns, the parts,
     lineage (when the view carries it); with the expression of each."""
     names = [definition.period_by]
+    names += [k for k in DOCUMENT_KEYS if k in view_columns]
     names += [d for d in definition.dimensions if d in view_columns]
     names += [c for c in formula_columns(definition.formula_tree) if c in view_columns]
     names = list(dict.fromkeys(names))
