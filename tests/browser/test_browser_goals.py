@@ -31,9 +31,9 @@ PLAN = "FY2026-Q4"
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory, demo_template):
+def workdir(tmp_path_factory, demo_copy):
     folder = tmp_path_factory.mktemp("browser_goals")
-    shutil.copyfile(demo_template, folder / "kpi.duckdb")  # the demo, seed 7, scale 0.1
+    demo_copy(0.1, folder / "kpi.duckdb")  # the demo, seed 7, scale 0.1
     shutil.copytree(ROOT / "config", folder / "config")
     return folder
 
