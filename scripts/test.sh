@@ -1,11 +1,42 @@
 #!/usr/bin/env bash
-# The whole suite. pytest's exit code 5 ("no tests collected") is a failure here.
+# The whole suite, as CI runs it (`make test`), in two pytest runs:
+#   1. every test but the browser tests, on two worker processes (pytest-xdist,
+#      `-n 2 --dist loadfile`): CI has two cores, and these tests are CPU-bound. Each test
+#      file runs whole on one worker, in order: its module fixtures (a demo store) are
+#      built once, and the fault tests (subprocesses, file swaps) never race each other;
+#   2. the browser tests (`-m browser`), one at a time: each module starts its own app
+#      server and Chromium, which would fight over the two cores.
+# Both run even if the first fails; the script fails if either does.
+# With arguments, it runs exactly one pytest with them and nothing else, e.g.
+#   scripts/test.sh -m "not browser and not slow"      (the fast part, one process)
+#   scripts/test.sh -n 2 tests/unit                     (a folder on two workers)
+# KPI_TEST_WORKERS sets the workers of run 1 (default 2; 0 runs it in one process).
+# pytest's exit code 5 ("no tests collected") is a failure here, for each run.
 set -u
 cd "$(dirname "$0")/.."
-.venv/bin/python -m pytest "$@"
-rc=$?
-if [ "$rc" -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure." >&2
+
+pytest_run() {
+  .venv/bin/python -m pytest "$@"
+  local rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure." >&2
+    return 1
+  fi
+  return "$rc"
+}
+
+if [ "$#" -gt 0 ]; then
+  pytest_run "$@"
+  exit $?
+fi
+
+workers="${KPI_TEST_WORKERS:-2}"
+pytest_run -m "not browser" -n "$workers" --dist loadfile
+fast=$?
+pytest_run -m browser
+browser=$?
+if [ "$fast" -ne 0 ] || [ "$browser" -ne 0 ]; then
+  echo "the suite failed: tests without a browser exit $fast, browser tests exit $browser" >&2
   exit 1
 fi
-exit "$rc"
+exit 0

@@ -8,6 +8,10 @@ page fixtures only the browser tests use are in tests/browser/conftest.py.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from tests.browser.support import ARGS, CHROMIUM
@@ -23,6 +27,28 @@ def local_browser(monkeypatch) -> dict[str, str]:
     headers = dict(LOCAL_BROWSER)
     monkeypatch.setattr("ui.context.request_headers", lambda: headers)
     return headers
+
+
+@pytest.fixture(scope="session")
+def demo_copy(tmp_path_factory) -> Callable[[float, Path], Path]:
+    """`demo_copy(scale, path)` puts a copy of the demo store (seed 7) at `scale` at `path`.
+
+    Several modules test on the same seeded demo; each scale is built once per test process
+    (a few seconds to half a minute) and copied, so a module may write to its copy.
+    """
+    from kpi.demo.build import build_demo
+
+    built: dict[float, Path] = {}
+
+    def copy(scale: float, path: Path) -> Path:
+        if scale not in built:
+            built[scale] = tmp_path_factory.mktemp(f"demo_seed7_scale{scale}") / "kpi.duckdb"
+            build_demo(built[scale], seed=7, scale=scale)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built[scale], path)
+        return path
+
+    return copy
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.demo.build import build_demo
 from tests.browser.support import ARTIFACTS, running_app
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    """A small demo store (seed 7, scale 0.1) for a module's browser tests."""
-    db = tmp_path_factory.mktemp("browser") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.1)
-    return db
+def demo_db(tmp_path_factory, demo_copy):
+    """A module's own copy of the small demo store (seed 7, scale 0.1, built once per run):
+    its tests may write to it (uploads, saves) without another module seeing it."""
+    return demo_copy(0.1, tmp_path_factory.mktemp("browser") / "kpi.duckdb")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from kpi.demo.build import build_demo
 from kpi.semantic.definitions import load_definitions
 from tests.browser.support import (
     ARTIFACTS,
@@ -32,9 +31,9 @@ PLAN = "FY2026-Q4"
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def workdir(tmp_path_factory, demo_copy):
     folder = tmp_path_factory.mktemp("browser_goals")
-    build_demo(folder / "kpi.duckdb", seed=7, scale=0.1)
+    demo_copy(0.1, folder / "kpi.duckdb")  # the demo, seed 7, scale 0.1
     shutil.copytree(ROOT / "config", folder / "config")
     return folder
 

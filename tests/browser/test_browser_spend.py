@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.demo.build import build_demo
 from kpi.demo.reference import MAVERICK_COST_CENTRE
 from tests.browser.support import (
     ARTIFACTS,
@@ -22,9 +21,8 @@ pytestmark = browser_marks()
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    db = tmp_path_factory.mktemp("browser_spend") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.05)
+def app_url(tmp_path_factory, demo_copy):
+    db = demo_copy(0.05, tmp_path_factory.mktemp("browser_spend") / "kpi.duckdb")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with running_app(db) as url:
         yield url

@@ -131,13 +131,10 @@ def _in_browser(test):
 
 
 @_in_browser
-def test_overview_render_times_in_chromium(tmp_path):
+def test_overview_render_times_in_chromium(tmp_path, demo_copy):
     import render
 
-    from kpi.demo.build import build_demo
-
-    db = tmp_path / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.05)
+    db = demo_copy(0.05, tmp_path / "kpi.duckdb")
     shot = tmp_path / "overview.png"
     times = render.render_times(db, cold=1, warm=1, say=lambda _m: None, shot=shot)
     # one cold and one warm render, each a positive time since navigation start

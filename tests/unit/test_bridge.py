@@ -592,12 +592,8 @@ def test_identity_and_additivity_hold_exactly_on_random_lines(tmp_path_factory, 
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Store:
-    from kpi.demo.build import build_demo
-
-    path = tmp_path_factory.mktemp("demo") / "kpi.duckdb"
-    build_demo(path, seed=7, scale=0.05)
-    return Store(path)
+def demo(tmp_path_factory, demo_copy) -> Store:
+    return Store(demo_copy(0.05, tmp_path_factory.mktemp("demo") / "kpi.duckdb"))
 
 
 @pytest.mark.parametrize("by", DIMENSIONS)

@@ -404,13 +404,11 @@ MARKUP_IN_PLOTS = """() => {
 
 
 @pytest.fixture(scope="module")
-def hostile_app(tmp_path_factory):
+def hostile_app(tmp_path_factory, demo_copy):
     """The demo store with its largest supplier renamed to HOSTILE; yields (url, its id)."""
-    from kpi.demo.build import build_demo
     from kpi.store.database import Store
 
-    db = tmp_path_factory.mktemp("chart_text") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.05)
+    db = demo_copy(0.05, tmp_path_factory.mktemp("chart_text") / "kpi.duckdb")
     with Store(db).write() as con:
         (supplier_id,) = con.execute(
             "SELECT supplier_id FROM invoices GROUP BY 1 ORDER BY sum(amount) DESC LIMIT 1"

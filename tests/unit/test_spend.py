@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
@@ -332,12 +331,8 @@ def test_kpis_by_quarter(store):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Store:
-    from kpi.demo.build import build_demo
-
-    path: Path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    build_demo(path, seed=7, scale=0.05)
-    return Store(path)
+def demo(tmp_path_factory, demo_copy) -> Store:
+    return Store(demo_copy(0.05, tmp_path_factory.mktemp("demo") / "demo.duckdb"))
 
 
 def test_demo_flags_marketing_and_events_over_budget(demo):

@@ -18,15 +18,17 @@ from kpi.store.database import Store, StoreError, StoreMissing
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The writer holds its write open until the test lets it go (a line on its stdin), not for
+# a fixed time: on a busy machine the reads below could outlast any fixed hold.
 HOLD_WRITE = textwrap.dedent(
     """
-    import sys, time
+    import sys
     sys.path.insert(0, {root!r})
     from kpi.store.database import Store
     with Store({db!r}).write() as con:
         con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-02-01', 'USD', 0.5)")
         print("writing", flush=True)
-        time.sleep({hold})
+        sys.stdin.readline()
     print("done", flush=True)
     """
 )
@@ -45,27 +47,33 @@ def store(tmp_path) -> Store:
     return s
 
 
-def _writer(store: Store, hold: float) -> subprocess.Popen:
-    code = HOLD_WRITE.format(root=str(ROOT), db=str(store.path), hold=hold)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+def _writer(store: Store) -> subprocess.Popen:
+    """A writer in another process, inside its write until a line arrives on its stdin."""
+    code = HOLD_WRITE.format(root=str(ROOT), db=str(store.path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "writing"
     return proc
 
 
 def test_readers_keep_working_while_another_process_writes(store):
-    proc = _writer(store, hold=2)
+    proc = _writer(store)
     for _ in range(5):  # the app's reads during the load: old data, never a lock error
         assert _count(store) == 1
         time.sleep(0.1)
+    proc.stdin.write("commit\n")
+    proc.stdin.close()
     assert proc.wait(timeout=30) == 0
     assert _count(store) == 2
 
 
 def test_a_killed_writer_leaves_the_store_as_it_was(store):
     before = store.path.read_bytes()
-    proc = _writer(store, hold=30)
+    proc = _writer(store)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+    proc.stdin.close()
     assert store.path.read_bytes() == before
     assert _count(store) == 1
     with store.write() as con:  # the next write cleans up and works
