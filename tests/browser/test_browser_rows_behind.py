@@ -156,3 +156,18 @@ def test_a_viewer_opens_the_rows_behind_a_tile(page, app_url):
     assert ADD_UP.search(text)
     assert problems(page) == []
     _shot(page, "5_viewer_tile_rows")
+    # A ticked row opens its documents: the invoice line's order line, receipts and payment,
+    # for the invoice the row names (its id and line are columns of the row).
+    grid = dialog.locator('[data-testid="stDataFrame"]').first
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 12, box["y"] + 55)
+    page.mouse.click(box["x"] + 12, box["y"] + 55)  # the first row's tick box
+    expect_text(page, "Documents of INV-", timeout=120_000)
+    _idle(page)
+    text = dialog.inner_text()
+    invoice = re.search(r"Documents of (INV-[\w-]+) line (\d+)", text)
+    assert invoice, text[-800:]
+    assert "Purchase order line" in text and "Payment" in text
+    assert problems(page) == []
+    _shot(page, "6_viewer_row_documents")
