@@ -113,7 +113,9 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
         border=True,
     )
     with tile:
-        rows_behind_button(kpi_id, r["period"], _where(kpi_id), key=f"ov_rows_{kpi_id}")
+        rows_behind_button(
+            kpi_id, r["period"], _where(kpi_id), key=f"ov_rows_{kpi_id}", value=r["value"]
+        )
 
 st.markdown(status_tally(card) + f" KPIs in {ctx.period}", help=STATUS_RULE)
 
@@ -142,7 +144,12 @@ for theme, title in THEMES.items():
     # the selection it leaves behind never reopens it (ui/definition_dialog.py); a click on
     # a value asks, the same way, for the rows behind it (ui/rows_behind.py)
     ids = part["id"].to_list()
-    figures = [(i, p, _where(i)) for i, p in zip(ids, part["period"].to_list(), strict=True)]
+    # each value as the engine gave it (the table shows it formatted): the rows are checked
+    # against the figure clicked, not against a second computation of it
+    values = dict(zip(card["id"].to_list(), card["value"].to_list(), strict=True))
+    figures = [
+        (i, p, _where(i), values.get(i)) for i, p in zip(ids, part["period"].to_list(), strict=True)
+    ]
     st.dataframe(
         part.select(columns),
         hide_index=True,

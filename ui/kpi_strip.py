@@ -82,7 +82,7 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
                 trend = mine.filter(pl.col("period").is_in(_labels(ctx))).select("period", "value")
                 definition_dialog(kpi, trend, ctx.currency)
             where = kpi_where(kpi, ctx.filters, ctx.settings).texts
-            rows_behind_button(kpi.id, ctx.period, where, key=f"{key}_rows_{kpi.id}")
+            rows_behind_button(kpi.id, ctx.period, where, key=f"{key}_rows_{kpi.id}", value=value)
 
 
 def _at(frame: pl.DataFrame, period: str) -> float | None:

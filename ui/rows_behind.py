@@ -28,7 +28,8 @@ from kpi.core.formatting import format_value
 from kpi.core.output import header
 from kpi.core.scope import Scope, ignored_text
 from kpi.reporting.filters_text import slice_text
-from kpi.semantic.explain import Explanation, explain, explain_rows
+from kpi.semantic.explain import ENGINE, Explanation, explain, explain_rows
+from kpi.semantic.explain import ValueOrEngine as Shown
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.where_text import where_filters
 from kpi.store.database import StoreBusy, StoreError
@@ -38,7 +39,7 @@ from ui.context import Context
 from ui.documents import show_invoice_line, show_po_line
 from ui.widgets import downloads, literal, show_table
 
-ASKED = "rows_behind_asked"  # (kpi id, period, where, table key or None): a click to show
+ASKED = "rows_behind_asked"  # (kpi id, period, where, table key or None, value): a click
 OPENED_FROM = "rows_behind_opened_from"  # key of the table whose cell the dialog shows
 PREPARED = "rows_behind_download"  # (what was asked, rows): the download a person prepared
 EXPLAINED = "rows_behind_explained"  # (what was asked, Explanation) of the open dialog
@@ -52,12 +53,18 @@ VALUE_COLUMN = "Value"  # the scorecard's column whose cell opens the rows behin
 
 
 def request_rows_behind(
-    kpi_id: str, period: str, where: Sequence[str] = (), table: str | None = None
+    kpi_id: str,
+    period: str,
+    where: Sequence[str] = (),
+    table: str | None = None,
+    value: Shown = ENGINE,
 ) -> None:
     """Ask for the rows behind `kpi_id` in `period` under the filter texts `where`; the next
     `show_rows_behind()` shows them. `table`: the key of the table whose cell was clicked
-    (unselected when the dialog closes). For click handlers (on_click, on_select)."""
-    st.session_state[ASKED] = (kpi_id, period, tuple(where), table)
+    (unselected when the dialog closes); `value`: the engine's value the page shows for
+    exactly this KPI, period and filters (a tile, the scorecard), so the dialog checks the
+    rows against it instead of computing it again. For click handlers (on_click, on_select)."""
+    st.session_state[ASKED] = (kpi_id, period, tuple(where), table, value)
 
 
 def rows_behind_button(
@@ -67,14 +74,16 @@ def rows_behind_button(
     label: str = "Rows behind",
     *,
     key: str,
+    value: Shown = ENGINE,
 ) -> None:
-    """A small button under a figure that opens the rows behind it (on its click's run only)."""
+    """A small button under a figure that opens the rows behind it (on its click's run only).
+    `value`: the engine's value shown for it, when the page has it (see request_rows_behind)."""
     st.button(
         label,
         key=key,
         icon=":material/table_rows:",
         on_click=request_rows_behind,
-        args=(kpi_id, period, tuple(where)),
+        args=(kpi_id, period, tuple(where), None, value),
         help="The rows this figure is computed from, with the file and line each came from",
     )
     show_rows_behind()
@@ -82,7 +91,7 @@ def rows_behind_button(
 
 def _value_picked(
     table: str,
-    requests: tuple[tuple[str, str, tuple[str, ...]], ...],
+    requests: tuple[tuple[str, str, tuple[str, ...], Shown], ...],
     column: str,
     then: Callable[[], None] | None,
 ) -> None:
@@ -93,21 +102,25 @@ def _value_picked(
         return
     for row, picked in selection.get("cells") or []:
         if picked == column and 0 <= int(row) < len(requests):
-            kpi_id, period, where = requests[int(row)]
-            request_rows_behind(kpi_id, period, where, table)
+            kpi_id, period, where, value = requests[int(row)]
+            request_rows_behind(kpi_id, period, where, table, value)
             return
 
 
 def on_value_pick(
     table: str,
-    requests: Sequence[tuple[str, str, Sequence[str]]],
+    requests: Sequence[tuple[str, str, Sequence[str]] | tuple[str, str, Sequence[str], Shown]],
     column: str = VALUE_COLUMN,
     then: Callable[[], None] | None = None,
 ) -> Callable[[], None]:
     """The on_select callback of a table keyed `table` whose row i is the figure
-    `requests[i]` (kpi id, period, where): a click on a cell of `column` asks for its rows.
-    `then`: the table's other callback (the definition dialog's), run first."""
-    frozen = tuple((k, p, tuple(w)) for k, p, w in requests)
+    `requests[i]` (kpi id, period, where[, the engine's value shown]): a click on a cell of
+    `column` asks for its rows. `then`: the table's other callback (the definition
+    dialog's), run first."""
+    frozen = tuple(
+        (r[0], r[1], tuple(r[2]), r[3] if len(r) > 3 else ENGINE)  # type: ignore[misc]
+        for r in requests
+    )
     return partial(_value_picked, table, frozen, column, then)
 
 
@@ -116,7 +129,7 @@ def show_rows_behind() -> None:
     ask = st.session_state.pop(ASKED, None)
     if ask is None:
         return
-    kpi_id, period, where, table = ask
+    kpi_id, period, where, table, value = ask
     for old in (PAGE, SORT, DESCENDING, PREPARED, EXPLAINED):  # a new dialog starts at page 1
         st.session_state.pop(old, None)
     ctx: Context | None = st.session_state.get("_ctx")
@@ -125,7 +138,7 @@ def show_rows_behind() -> None:
         return
     if table is not None:
         st.session_state[OPENED_FROM] = table
-    rows_behind_dialog(kpi, period, tuple(where), ctx.currency)
+    rows_behind_dialog(kpi, period, tuple(where), ctx.currency, value)
 
 
 def _dismissed() -> None:
@@ -139,7 +152,12 @@ def _dismissed() -> None:
 
 
 def _explained(
-    ctx: Context, kpi: KpiDefinition, period: str, where: tuple[str, ...], currency: str
+    ctx: Context,
+    kpi: KpiDefinition,
+    period: str,
+    where: tuple[str, ...],
+    currency: str,
+    value: Shown,
 ) -> Explanation:
     """explain's answer for this dialog, kept while it is open: paging and sorting rerun the
     dialog alone, and only the page of rows changes (a new load or open explains anew)."""
@@ -147,7 +165,7 @@ def _explained(
     kept = st.session_state.get(EXPLAINED)
     if kept is not None and kept[0] == asked:
         return kept[1]
-    explanation = explain(ctx.store, kpi, period, where, currency=currency)
+    explanation = explain(ctx.store, kpi, period, where, currency=currency, value=value)
     st.session_state[EXPLAINED] = (asked, explanation)
     return explanation
 
@@ -199,10 +217,17 @@ def _filters_line(period: str, where: tuple[str, ...], currency: str) -> str:
     return f"**{literal(period)}** · {filters} · amounts in **{literal(currency)}**"
 
 
-def rows_behind(kpi: KpiDefinition, period: str, where: tuple[str, ...], currency: str) -> None:
+def rows_behind(
+    kpi: KpiDefinition,
+    period: str,
+    where: tuple[str, ...],
+    currency: str,
+    value: Shown = ENGINE,
+) -> None:
     """The dialog's content: the figure, how its rows add up to it, and its rows page by
     page (read-only, so anyone who can see the figure can open it). Drawn where it is
-    called (the dialog, or a test driving it through full reruns)."""
+    called (the dialog, or a test driving it through full reruns). `value`: the engine's
+    value the page showed, else the engine computes it."""
     ctx: Context = st.session_state["_ctx"]
     st.subheader(literal(kpi.name))
     st.caption(_filters_line(period, where, currency))
@@ -214,7 +239,7 @@ def rows_behind(kpi: KpiDefinition, period: str, where: tuple[str, ...], currenc
             "this KPI's data has no such column."
         )
     try:
-        e = _explained(ctx, kpi, period, where, currency)
+        e = _explained(ctx, kpi, period, where, currency, value)
     except (ValueError, StoreError) as exc:
         _problem(kpi, period, exc)
         return

@@ -7,7 +7,9 @@ walked with sqlglot: each aggregate becomes one "part" column per row (`sum(x) F
 part), the parts are totalled in SQL over the same rows the engine reads (the compiler's
 own row conditions, the views restated at the period's grain as the engine does), and the
 formula is evaluated again with every aggregate replaced by its total as a literal: that
-must give the engine's value. The value itself always comes from the engine.
+must give the engine's value. The value itself always comes from the engine: computed here,
+or handed over by a caller that already shows it (the app's tiles and scorecard), so the
+rows are checked against the very figure on the screen and the engine is not asked twice.
 """
 
 from __future__ import annotations
@@ -45,6 +47,18 @@ from kpi.store.views import view_catalog
 # How close the formula re-evaluated from the rows' totals must come to the engine's value.
 CENT = 0.005  # money: to the cent
 RATIO_TOLERANCE = 1e-9  # anything else, relative to the value (at least 1e-9 absolute)
+
+
+class _EngineValue:
+    """The default of `explain(value=...)`: ask the engine for the value."""
+
+    def __repr__(self) -> str:
+        return "ENGINE"
+
+
+ENGINE = _EngineValue()
+# what a caller may hand explain as the value: the engine's own, or ENGINE to compute it
+ValueOrEngine = Decimal | float | int | None | _EngineValue
 
 
 class ExplainError(ValueError):
@@ -199,9 +213,14 @@ def explain(
     period: str,
     where: Sequence[str] = (),
     currency: str | None = None,
+    *,
+    value: ValueOrEngine = ENGINE,
 ) -> Explanation:
     """The value of `definition` for `period` (filtered by `where`), the split of its
-    formula, the count of the rows behind it and whether their totals give the value."""
+    formula, the count of the rows behind it and whether their totals give the value.
+
+    `value`: the engine's value for exactly this KPI, period, filters and currency when the
+    caller already has it (the figure it shows); else the engine computes it here."""
     if currency and currency.upper() not in CURRENCIES:
         raise ExplainError(f"unknown currency '{currency}': use a code such as EUR, USD or GBP")
     currency = currency.upper() if currency else None
@@ -235,6 +254,12 @@ def explain(
         definition=definition,
         where_trees=trees,
     )
+    if not isinstance(value, _EngineValue):  # the figure the caller shows, from the engine
+        with store.read(display_currency=currency) as con:
+            _totals(con, explanation, aggs, store, currency)
+            explanation.value = _number(value)
+            _reconcile(con, explanation, formula, aggs)
+        return explanation
     # The engine's value and the scan of the rows are two statements on two connections:
     # they run side by side (DuckDB works outside the GIL), the page is not kept waiting.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -246,10 +271,16 @@ def explain(
             _totals(con, explanation, aggs, store, currency)
             frame = computing.result().frame
             values = frame.filter(pl.col("period") == label)["value"].to_list()
-            value = values[0] if values else None
-            explanation.value = None if value is None or math.isnan(value) else value
+            explanation.value = _number(values[0] if values else None)
             _reconcile(con, explanation, formula, aggs)
     return explanation
+
+
+def _number(value: Decimal | float | int | None) -> Decimal | float | int | None:
+    """The engine's value as explain reports it: NaN (no rows to divide) is no value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
 
 
 def _totals(

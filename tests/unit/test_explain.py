@@ -315,3 +315,45 @@ def test_a_where_on_the_demo_equals_the_engines_filter(demo, demo_values):
         assert e.reconciles, kpi_id
         rows = explain_rows(demo, e, limit=5)
         assert set(rows["category"].to_list()) == {"MRO spares"}, kpi_id
+
+
+# ---------------------------------------------------------------------------------------
+# The value handed over by a page that shows it (the app's tiles and scorecard)
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_value_handed_over_is_checked_not_computed_again(store, definitions, monkeypatch):
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine was asked again for a value the page showed")
+
+    monkeypatch.setattr(engine, "compute", no_engine)
+    kpi = get(definitions, "total_spend")
+    e = explain(store, kpi, "FY2026-Q1", value=2550.0)  # the engine's value, as a tile has it
+    assert e.value == 2550.0 and e.numerator == Decimal("2550.00")
+    assert e.reconciles and e.row_count == 4
+    # a figure the rows do not make is said so, never silently accepted
+    wrong = explain(store, kpi, "FY2026-Q1", value=2000.0)
+    assert not wrong.reconciles and "2550.00" in (wrong.note or "")
+    # no value shown (an empty quarter): the rows' totals are compared with nothing
+    assert explain(store, kpi, "FY2027-Q4", value=None).row_count == 0
+
+
+@pytest.mark.parametrize("filters", [{}, {"category": ["MRO spares"]}], ids=["all", "MRO"])
+def test_every_scorecard_value_handed_over_reconciles(demo, demo_values, filters, monkeypatch):
+    """What the overview does: each scorecard value, with the sidebar's filters as each KPI
+    honours them, handed to explain; the rows behind it must give exactly that value."""
+    from kpi.analyses.scorecard import scorecard
+    from kpi.core.scope import Scope
+    from kpi.semantic.where_text import kpi_where
+
+    defs, recent, _ = demo_values
+    card = scorecard(demo, Scope.of(filters=filters), defs, recent)
+    monkeypatch.setattr(engine, "compute", None)  # never asked: the values are handed over
+    problems = []
+    for row in card.iter_rows(named=True):
+        kpi = get(defs, row["id"])
+        where = kpi_where(kpi, filters, demo.settings).texts
+        e = explain(demo, kpi, row["period"], where, value=row["value"])
+        if row["value"] is not None and not e.reconciles:
+            problems.append(f"{kpi.id}: {e.note}")
+    assert problems == []
