@@ -260,17 +260,19 @@ INVENTORY_POSITION = """
 -- 'high') keeps its safety level; of any other item it is obsolete whole, safety level or
 -- not.
 WITH receipts AS (
-    SELECT po.item_id, gr.receipt_date
+    SELECT DISTINCT po.item_id, gr.receipt_date
     FROM goods_receipts gr
     JOIN purchase_orders po ON po.po_id = gr.po_id AND po.po_line = gr.po_line
     WHERE po.item_id IS NOT NULL
 ), snapshots AS (
+    -- the item's last receipt on or before the snapshot: an as-of join finds it per
+    -- (snapshot, item, location) without pairing each snapshot with every earlier receipt
+    -- (the range join and its max() took 2.5 s at scale 10, this 1 s; same figures)
     SELECT inv.snapshot_date, inv.item_id, inv.location,
            min(inv.snapshot_date) OVER (PARTITION BY inv.item_id, inv.location) AS first_seen,
-           max(rc.receipt_date) AS last_receipt_date
-    FROM inventory inv
-    LEFT JOIN receipts rc ON rc.item_id = inv.item_id AND rc.receipt_date <= inv.snapshot_date
-    GROUP BY inv.snapshot_date, inv.item_id, inv.location
+           rc.receipt_date AS last_receipt_date
+    FROM (SELECT DISTINCT snapshot_date, item_id, location FROM inventory) inv
+    ASOF LEFT JOIN receipts rc ON rc.item_id = inv.item_id AND inv.snapshot_date >= rc.receipt_date
 ), location_counts AS (
     -- each location's own snapshot dates in the reported period: averages over snapshots
     -- divide each location's rows by its own count, not by the dates of all locations
