@@ -8,8 +8,9 @@ first snapshot when no receipt is on record); the safety level protects only a c
 item's stock (criticality critical or high). Stock of an item procurement marked as safety or
 strategic stock (kpi.workflows.stock_marks) is neither excess nor obsolete in the snapshots
 its mark covers (up to and including its review date). Each class is valued, and every item
-finance would question is listed with procurement's reasons beside it, its mark first. The KPIs average each location
-over its own snapshot dates; the chart here shows the stock of each snapshot date as is.
+finance would question is listed with procurement's reasons beside it, its mark first. The
+KPIs average each location over its own snapshot dates; the chart here shows the stock of
+each snapshot date as is.
 """
 
 from __future__ import annotations
