@@ -1,22 +1,10 @@
 """Procurement's stock marks: who may mark, the history, and the inventory classes using them.
 
-A hand fixture of three items at one location, snapshots at the end of four quarters
-(2026-06-30, 2026-09-30, 2026-12-31, 2027-03-31), obsolete after 180 days (settings),
-every row the same in each snapshot:
-
-- P1 pump impeller, criticality low: 10 on hand @ 100.00, safety 2, max 8, last issued
-  2025-01-15 (idle 531 days and more): unmarked it is obsolete whole, 1000.00 (not critical,
-  so its safety level does not protect it); marked, it is safety 2 x 100 = 200.00 and cycle
-  800.00, obsolete 0 and excess 0 (10 is above its max of 8, but the mark keeps it out).
-- X1 steel sheet, moving (issued two days before each snapshot): 50 @ 10.00, safety 10,
-  max 30: unmarked safety 100.00, cycle 200.00, excess 20 x 10 = 200.00; marked, safety
-  100.00, cycle 400.00, excess 0.
-- N1 gloves, moving: 20 @ 5.00, safety 5, max 30: safety 25.00, cycle 75.00, never marked.
-
-The clock is set to 2026-10-05 when marking: a mark applies from the latest snapshot on or
-before that day (2026-09-30) and, with the review date 2026-12-31, up to and including the
-snapshot of 2026-12-31; the snapshot of 2026-06-30 (before the mark) and 2027-03-31 (after
-its review date) are classed as unmarked.
+On tests/stock_fixture.py (its docstring works out each item's classes by hand, marked and
+unmarked). The clock is set to 2026-10-05 when marking: a mark applies from the latest
+snapshot on or before that day (2026-09-30) and, with the review date 2026-12-31, up to and
+including the snapshot of 2026-12-31; the snapshot of 2026-06-30 (before the mark) and
+2027-03-31 (after its review date) are classed as unmarked.
 """
 
 from __future__ import annotations
@@ -24,8 +12,8 @@ from __future__ import annotations
 import csv
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
+import duckdb
 import pytest
 
 from kpi.analyses.inventory import items_to_question, stock_by_snapshot
@@ -39,42 +27,13 @@ from kpi.store.database import Store
 from kpi.store.schema import TABLES
 from kpi.workflows import stock_marks
 from kpi.workflows.stock_marks import StockMarkError
+from tests import stock_fixture
 
 D = Decimal
 CFO = Person("claire.dubois@example.org", "Claire Dubois", "finance", "cfo")
 SAM = Person("sam.okafor@example.org", "Sam Okafor", "finance", "member")
 JONAS = Person("jonas.berg@example.org", "Jonas Berg", "procurement", "member")
 LEE = Person("lee.chen@example.org", "Lee Chen", "operations", "viewer")
-SNAPSHOTS = ("2026-06-30", "2026-09-30", "2026-12-31", "2027-03-31")
-ITEMS = [
-    # id, description, category, unit, safety, lead time, criticality
-    ("P1", "Pump impeller", "MRO spares", "pcs", 2, 90, "low"),
-    ("X1", "Steel sheet", "Raw material", "pcs", 10, 20, "medium"),
-    ("N1", "Gloves", "Safety gear", "pcs", 5, 5, "low"),
-]
-
-
-def _inventory_rows() -> list[tuple]:
-    rows = []
-    for day in SNAPSHOTS:
-        issued = str(date.fromisoformat(day).replace(day=1))  # moving items: this month
-        rows += [
-            # snapshot, item, location, on_hand, unit_cost, cur, safety, max, last issue, 90d
-            (day, "P1", "WH1", 10, 100, "EUR", 2, 8, "2025-01-15", 0),
-            (day, "X1", "WH1", 50, 10, "EUR", 10, 30, issued, 90),
-            (day, "N1", "WH1", 20, 5, "EUR", 5, 30, issued, 90),
-        ]
-    return rows
-
-
-def _build(path: Path) -> Store:
-    store = Store(path)
-    with store.write(fresh=True) as con:
-        for table, rows in (("items", ITEMS), ("inventory", _inventory_rows())):
-            marks = ", ".join("?" for _ in rows[0])
-            names = ", ".join(TABLES[table].column_names)
-            con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-    return store
 
 
 @pytest.fixture
@@ -90,7 +49,7 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
-    return _build(tmp_path / "kpi.duckdb")
+    return stock_fixture.build(tmp_path / "kpi.duckdb")
 
 
 ALL = Scope.of(date(2026, 1, 1), date(2027, 12, 31))
@@ -117,7 +76,7 @@ def _mark_both(store: Store) -> None:
 
 
 def test_classes_without_a_mark(store):
-    assert _classes(store) == dict.fromkeys(SNAPSHOTS, UNMARKED)
+    assert _classes(store) == dict.fromkeys(stock_fixture.SNAPSHOTS, UNMARKED)
 
 
 def test_a_mark_keeps_stock_out_of_excess_and_obsolete_until_its_review_date(store, clock):
@@ -272,7 +231,7 @@ def test_marks_survive_a_forced_reload_of_the_stock(store, clock, tmp_path):
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(TABLES["inventory"].column_names)
-        writer.writerows(_inventory_rows())
+        writer.writerows(stock_fixture.inventory_rows())
     load_files(store, "inventory", [path])
     load_files(store, "inventory", [path], force=True)
     assert stock_marks.current_marks(store)["item_id"].to_list() == ["P1", "X1"]
@@ -281,9 +240,7 @@ def test_marks_survive_a_forced_reload_of_the_stock(store, clock, tmp_path):
 
 def test_a_store_from_before_marks_reads_none(tmp_path):
     """A store file written without the marks table: the views and the lists still read."""
-    store = _build(tmp_path / "old.duckdb")
-    import duckdb
-
+    store = stock_fixture.build(tmp_path / "old.duckdb")
     con = duckdb.connect(str(store.path))
     con.execute("DROP TABLE stock_mark_changes")
     con.close()
