@@ -13,6 +13,9 @@ row the same in each snapshot:
   10, max 30: unmarked safety 100.00, cycle 200.00, excess 20 x 10 = 200.00; marked, safety
   100.00, cycle 400.00, excess 0.
 - N1 gloves, moving: 20 @ 5.00, safety 5, max 30: safety 25.00, cycle 75.00.
+
+Two invoice lines for gloves (2026-04-01 and 2027-03-31) give the app its window of
+periods (FY2026-Q2 to FY2027-Q1); nothing in the stock classes reads them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ ITEMS = [
 ]
 
 
+SUPPLIERS = [("S1", "Safe Hands", "DE", "sme", False, 30, 0, None, False, False)]
+INVOICES = [
+    # id, line, supplier, po, inv date, due, paid, item, cat, cc, qty, price, amount, cur, disc
+    ("G1", 1, "S1", None, "2026-04-01", "2026-05-01", "2026-04-30", "N1", "Safety gear",
+     "CC1", 20, 5.00, 100.00, "EUR", 0),
+    ("G2", 1, "S1", None, "2027-03-31", "2027-04-30", None, "N1", "Safety gear",
+     "CC1", 20, 5.00, 100.00, "EUR", None),
+]  # fmt: skip
+
+
 def inventory_rows() -> list[tuple]:
     rows = []
     for day in SNAPSHOTS:
@@ -49,7 +62,13 @@ def build(path: Path) -> Store:
     """Write the fixture rows into a new store at `path` and return it."""
     store = Store(path)
     with store.write(fresh=True) as con:
-        for table, rows in (("items", ITEMS), ("inventory", inventory_rows())):
+        tables = {
+            "suppliers": SUPPLIERS,
+            "items": ITEMS,
+            "invoices": INVOICES,
+            "inventory": inventory_rows(),
+        }
+        for table, rows in tables.items():
             marks = ", ".join("?" for _ in rows[0])
             names = ", ".join(TABLES[table].column_names)  # the table's own columns, in order
             con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
