@@ -58,7 +58,7 @@ def stock_marks_section(ctx: Context) -> None:
                 "reason",
                 "effective_from",
             )
-            show_table(shown, key="stock_mark_history")
+            show_table(_days_as_text(shown), key="stock_mark_history")
 
 
 def _current_marks(current: pl.DataFrame) -> None:
@@ -97,7 +97,12 @@ def _current_marks(current: pl.DataFrame) -> None:
         "marked_at",
         "effective_from",
     )
-    show_table(shown, key="stock_marks_now")
+    show_table(_days_as_text(shown), key="stock_marks_now")
+
+
+def _days_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Days as 2027-03-31 (a table would show a date column with a time of midnight)."""
+    return frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
 
 
 def _forms(ctx: Context, current: pl.DataFrame) -> None:
