@@ -40,10 +40,12 @@ def stock_marks_section(ctx: Context) -> None:
     if flash:
         st.success(flash, icon=":material/check:")
     current = cached(marks.current_marks, ctx, datetime.now(UTC).date())
+    history = cached(marks.mark_history, ctx)
     _current_marks(current)
-    _forms(ctx, current)
+    # each item's latest change as shown: a write after someone else's change is refused
+    seen = dict(history.group_by("item_id").agg(pl.col("change_id").max()).iter_rows())
+    _forms(ctx, current, seen)
     with st.expander("History of the marks (every change, newest first)"):
-        history = cached(marks.mark_history, ctx)
         if history.is_empty():
             st.info("No stock has been marked yet: the history starts with the first mark.")
         else:
@@ -105,7 +107,7 @@ def _days_as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
 
 
-def _forms(ctx: Context, current: pl.DataFrame) -> None:
+def _forms(ctx: Context, current: pl.DataFrame, seen: dict[str, int]) -> None:
     refusal = stock_mark_refusal(ctx.person)  # the same sentence the write raises
     if refusal:
         st.info(f"{refusal} The forms are shown read-only.", icon=":material/lock:")
@@ -148,7 +150,12 @@ def _forms(ctx: Context, current: pl.DataFrame) -> None:
         if item is None:
             st.error("Choose the item to mark.")
         else:
-            _write(ctx, lambda: marks.mark_stock(ctx.store, ctx.person, item, kind, reason, review))
+            _write(
+                ctx,
+                lambda: marks.mark_stock(
+                    ctx.store, ctx.person, item, kind, reason, review, seen.get(item, 0)
+                ),
+            )
     with right, st.form(f"stock_unmark_form_{sfx}", enter_to_submit=False):
         st.markdown("**Remove a mark**")
         item_off = st.selectbox(
@@ -170,7 +177,12 @@ def _forms(ctx: Context, current: pl.DataFrame) -> None:
         if item_off is None:
             st.error("Choose the marked item whose mark you remove.")
         else:
-            _write(ctx, lambda: marks.unmark_stock(ctx.store, ctx.person, item_off, why_off))
+            _write(
+                ctx,
+                lambda: marks.unmark_stock(
+                    ctx.store, ctx.person, item_off, why_off, seen.get(item_off, 0)
+                ),
+            )
 
 
 def _write(ctx: Context, act: Callable[[], marks.StockMark]) -> None:

@@ -98,12 +98,20 @@ def markable_items(store: Store) -> dict[str, str]:
 
 
 def mark_stock(
-    store: Store, person: Person, item_id: str, kind: str, reason: str, review_date: date
+    store: Store,
+    person: Person,
+    item_id: str,
+    kind: str,
+    reason: str,
+    review_date: date,
+    seen_change: int | None = None,
 ) -> StockMark:
     """Mark an item as safety or strategic stock, or change its mark (kind, reason or review
     date). Only procurement members and the CFO may (PermissionDenied); the reason is
     required and the review date must be after today (StockMarkError). A change that
-    changes nothing is refused rather than written twice."""
+    changes nothing is refused rather than written twice. `seen_change` is the item's
+    latest change id as the person was shown it (0: no change shown); when the store holds
+    a later one, the write is refused rather than overwriting someone else's change."""
     require_stock_marker(person)
     item_id = (item_id or "").strip()
     reason = _reason(reason, "mark")
@@ -120,6 +128,7 @@ def mark_stock(
     with store.write() as con:
         _check_item(con, item_id)
         latest = _latest(con, item_id)
+        _check_not_stale(item_id, latest, seen_change)
         marked = latest is not None and latest["action"] != "removed"
         if marked and (latest["kind"], latest["review_date"], latest["reason"]) == (
             kind,
@@ -143,16 +152,20 @@ def mark_stock(
     )
 
 
-def unmark_stock(store: Store, person: Person, item_id: str, reason: str) -> StockMark:
+def unmark_stock(
+    store: Store, person: Person, item_id: str, reason: str, seen_change: int | None = None
+) -> StockMark:
     """Remove an item's mark, with a reason (kept in the history): from the latest snapshot
     on, its stock is classed as if it had never been marked. Only procurement members and
-    the CFO may; an item without a mark is refused (StockMarkError)."""
+    the CFO may; an item without a mark is refused (StockMarkError), and so is a removal
+    after someone else changed the mark (`seen_change`, as for `mark_stock`)."""
     require_stock_marker(person)
     item_id = (item_id or "").strip()
     reason = _reason(reason, "remove the mark")
     now = _now()
     with store.write() as con:
         latest = _latest(con, item_id)
+        _check_not_stale(item_id, latest, seen_change)
         if latest is None or latest["action"] == "removed":
             raise StockMarkError(f"{item_id or 'This item'} has no mark to remove.")
         effective = _write(con, person, item_id, "removed", None, None, reason, now)
@@ -173,6 +186,17 @@ def _reason(reason: str | None, what: str) -> str:
     return text
 
 
+def _check_not_stale(item_id: str, latest: dict[str, Any] | None, seen: int | None) -> None:
+    if seen is None or (latest["change_id"] if latest else 0) == seen:
+        return
+    assert latest is not None  # a later change than the one seen exists
+    raise StockMarkError(
+        f"The mark of {item_id} was changed by {latest['changed_by_name'] or latest['changed_by']} "
+        f"at {latest['changed_at']:%Y-%m-%d %H:%M} UTC since you opened the page: look at it "
+        "again, then make your change."
+    )
+
+
 def _check_item(con: Any, item_id: str) -> None:
     if not item_id or not con.execute(q.ITEM_KNOWN, {"item_id": item_id}).fetchall()[0][0]:
         raise StockMarkError(
@@ -185,8 +209,18 @@ def _latest(con: Any, item_id: str) -> dict[str, Any] | None:
     rows = con.execute(q.LATEST_CHANGE, {"item_id": item_id}).fetchall()
     if not rows:
         return None
-    names = ("change_id", "action", "kind", "review_date", "reason", "effective_from")
-    return dict(zip(names, rows[0][: len(names)], strict=True))
+    names = (
+        "change_id",
+        "action",
+        "kind",
+        "review_date",
+        "reason",
+        "effective_from",
+        "changed_at",
+        "changed_by",
+        "changed_by_name",
+    )
+    return dict(zip(names, rows[0], strict=True))
 
 
 def _write(

@@ -225,6 +225,25 @@ def test_unmarking_needs_a_mark_and_a_reason_and_a_repeat_is_refused(store, cloc
     assert stock_marks.mark_history(store).height == 1
 
 
+def test_a_change_after_someone_elses_is_refused(store, clock):
+    first = stock_marks.mark_stock(store, JONAS, "P1", "safety", "Lead time", date(2027, 1, 31))
+    assert first.action == "marked"
+    seen = stock_marks.mark_history(store, "P1")["change_id"].max()  # what the page showed
+    clock(datetime(2026, 10, 6, 14, 5))
+    stock_marks.mark_stock(store, CFO, "P1", "strategic", "Press line", date(2027, 3, 31), seen)
+    says = (
+        "The mark of P1 was changed by Claire Dubois at 2026-10-06 14:05 UTC since you opened "
+        "the page: look at it again, then make your change."
+    )
+    with pytest.raises(StockMarkError) as refused:
+        stock_marks.unmark_stock(store, JONAS, "P1", "Not needed", seen)
+    assert str(refused.value) == says
+    with pytest.raises(StockMarkError) as refused:  # nothing shown, but a mark exists
+        stock_marks.mark_stock(store, JONAS, "P1", "safety", "Lead time", date(2027, 2, 1), 0)
+    assert str(refused.value) == says
+    assert stock_marks.mark_history(store).height == 2
+
+
 def test_marks_survive_a_forced_reload_of_the_stock(store, clock, tmp_path):
     _mark_both(store)
     path = tmp_path / "inventory.csv"
