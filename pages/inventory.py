@@ -14,6 +14,7 @@ from ui.cache import cached
 from ui.context import current
 from ui.figure_rows import figure_button
 from ui.kpi_strip import kpi_strip
+from ui.stock_marks import stock_marks_section
 from ui.widgets import downloads, empty_slice, honoured_scope, no_data, table_columns
 
 ctx = current()
@@ -25,8 +26,10 @@ st.caption(
     f"receipt of the item for {ctx.settings.obsolete_after_days} days. Stock received more "
     "recently, or new and never issued yet, is not obsolete (with no receipt on record, its "
     "first snapshot counts as its arrival); the safety level protects idle stock only for a "
-    "critical item (criticality critical or high). The KPIs average each location over its "
-    "own snapshot dates in the period, then add the locations. Amounts in **" + ctx.currency + "**."
+    "critical item (criticality critical or high). Stock procurement marked as safety or "
+    "strategic stock is neither excess nor obsolete up to its review date (see *Stock kept on "
+    "purpose* below). The KPIs average each location over its own snapshot dates in the "
+    "period, then add the locations. Amounts in **" + ctx.currency + "**."
 )
 if ctx.period is None:
     no_data("stock snapshots in the store", "Load the inventory on the **Data** page.")
@@ -123,3 +126,5 @@ else:
         },
     )
     downloads(questioned, f"inventory_questions_{last['period']}", "questioned")
+
+stock_marks_section(ctx)

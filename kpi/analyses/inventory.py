@@ -5,9 +5,12 @@ snapshot's stock is split by the levels procurement set (safety, max) and by mov
 (view `inventory_position`): stock with no issue and no goods receipt of the item for
 `obsolete_after_days` is obsolete (new stock never issued counts from its receipt, or its
 first snapshot when no receipt is on record); the safety level protects only a critical
-item's stock (criticality critical or high). Each class is valued, and every item finance would
-question is listed with procurement's reasons beside it. The KPIs average each location
-over its own snapshot dates; the chart here shows the stock of each snapshot date as is.
+item's stock (criticality critical or high). Stock of an item procurement marked as safety or
+strategic stock (kpi.workflows.stock_marks) is neither excess nor obsolete in the snapshots
+its mark covers (up to and including its review date). Each class is valued, and every item
+finance would question is listed with procurement's reasons beside it, its mark first. The
+KPIs average each location over its own snapshot dates; the chart here shows the stock of
+each snapshot date as is.
 """
 
 from __future__ import annotations
@@ -70,8 +73,16 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
             pl.format("{} units above the max of {}", qty("excess_qty"), qty("max_stock_qty"))
         )
     )
+    review = pl.col("mark_review_date").dt.strftime("%Y-%m-%d")
+    kind, why = pl.col("stock_mark"), pl.col("mark_reason")
+    mark = (
+        pl.when(pl.col("held_on_purpose"))
+        .then(pl.format("marked {} stock until {}: {}", kind, review, why))
+        .otherwise(pl.format("marked {} stock, review passed on {}: {}", kind, review, why))
+    )
     reason = pl.concat_str(
         [
+            pl.when(pl.col("stock_mark").is_not_null()).then(mark),
             pl.when(pl.col("safety_stock_qty") > 0)
             .then(pl.format("safety level {} units", qty("safety_stock_qty")))
             .otherwise(pl.lit("no safety level set")),
@@ -109,6 +120,8 @@ def items_to_question(store: Store, scope: Scope) -> pl.DataFrame:
             "safety_value",
             "excess_value",
             "obsolete_value",
+            "stock_mark",
+            "mark_review_date",
         )
         .sort(["value_questioned", "item_id", "location"], descending=[True, False, False])
     )

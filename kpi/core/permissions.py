@@ -19,7 +19,10 @@ person may) in the same words, for the page that shows the form disabled with th
   signer is in people.yaml and may sign for that department (`signature_problem`);
 - savings initiatives: procurement members and the CFO add and edit them, finance members
   and the CFO judge them, never one they created or whose money fields they changed since
-  the last verdict (decided from the audit log, not from the free-text owner).
+  the last verdict (decided from the audit log, not from the free-text owner);
+- stock marks: procurement members and the CFO mark an item as safety or strategic stock,
+  change or remove the mark; finance members and viewers may not (finance challenges a
+  mark in the stock item's thread).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from kpi.core.people import DEPARTMENTS, Person
 OUTLOOK_EDITORS = "procurement members and the CFO"
 INITIATIVE_EDITORS = "procurement members and the CFO"
 INITIATIVE_VALIDATORS = "finance members and the CFO"
+STOCK_MARKERS = "procurement members and the CFO"
 SIGNERS = {"finance": "a finance member or the CFO", "procurement": "a procurement member"}
 
 
@@ -353,6 +357,35 @@ def require_independent_reviewer(
     raise PermissionDenied(
         f"{person.label} {why} and may not judge it: another of the {INITIATIVE_VALIDATORS} must."
     )
+
+
+# ---- stock marks ----------------------------------------------------------------------------
+
+
+def may_mark_stock(person: Person | None) -> bool:
+    """Procurement members and the CFO say which stock is kept on purpose: procurement holds
+    it, and the CFO answers for the classes finance reports."""
+    if person is None:
+        return False
+    return person.role == "cfo" or (person.department == "procurement" and person.role == "member")
+
+
+def stock_mark_refusal(person: Person | None) -> str | None:
+    """Why the person may not mark stock (naming who may, and what finance can do), or None."""
+    refusal = _refusal(
+        may_mark_stock(person), person, "mark, change or remove stock marks", STOCK_MARKERS
+    )
+    if refusal is not None and person is not None and person.department == "finance":
+        refusal += " To question a mark, comment in the stock item's thread."
+    return refusal
+
+
+def require_stock_marker(person: Person | None) -> Person:
+    refusal = stock_mark_refusal(person)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    assert person is not None
+    return person
 
 
 def _refusal(allowed: bool, person: Person | None, action: str, who: str) -> str | None:

@@ -460,6 +460,26 @@ ALTER TABLE savings_initiatives ADD COLUMN IF NOT EXISTS price_change_pct DECIMA
 """
 
 
+# Procurement's marks on stock it keeps on purpose (kpi/workflows/stock_marks.py): one row
+# per change (marked, changed, removed), never updated or deleted, so the history is the
+# record and the item's latest row its state. A company record: loads, `--force` and view
+# rebuilds never touch it. effective_from is the first snapshot date the change applies to
+# (the store's latest snapshot on or before the day of the change); changed_at is UTC.
+STOCK_MARKS_DDL = """
+CREATE TABLE IF NOT EXISTS stock_mark_changes (
+    change_id BIGINT NOT NULL,
+    item_id VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    kind VARCHAR,
+    review_date DATE,
+    reason VARCHAR NOT NULL,
+    effective_from DATE NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    changed_by VARCHAR NOT NULL,
+    changed_by_name VARCHAR
+);
+"""
+
 # Lineage: every row of every canonical table keeps where it came from. Not part of a
 # table's `columns` (nobody maps a file column onto them): the loader fills them. `load_id`
 # names the row in `loads`; `source_file` is the file's own name, `source_sheet` the Excel
@@ -520,4 +540,4 @@ def lineage_ddl(table: Table) -> str:
 
 def all_ddl() -> str:
     tables = "\n".join(create_table_sql(t) + "\n" + lineage_ddl(t) for t in TABLES.values())
-    return tables + BOOKKEEPING_DDL
+    return tables + BOOKKEEPING_DDL + STOCK_MARKS_DDL

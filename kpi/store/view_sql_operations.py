@@ -259,7 +259,18 @@ INVENTORY_POSITION = """
 -- yet, is not obsolete. Obsolete stock of a critical item (criticality 'critical' or
 -- 'high') keeps its safety level; of any other item it is obsolete whole, safety level or
 -- not.
-WITH receipts AS (
+-- Stock procurement marked as safety or strategic stock (kpi/workflows/stock_marks.py) is
+-- held on purpose in a snapshot when the item's mark in force at the snapshot date (its
+-- latest change effective on or before it, not a removal) has a review date on or after the
+-- snapshot date: then it is neither excess nor obsolete (safety up to the safety level, the
+-- rest cycle stock); from the day after the review date it is classed as if unmarked.
+WITH marks AS (
+    -- per item and effective date, the last change made (a change id grows with each)
+    SELECT item_id, effective_from, arg_max(action, change_id) AS action,
+           arg_max(kind, change_id) AS kind, arg_max(review_date, change_id) AS review_date,
+           arg_max(reason, change_id) AS reason
+    FROM stock_mark_changes GROUP BY item_id, effective_from
+), receipts AS (
     SELECT DISTINCT po.item_id, gr.receipt_date
     FROM goods_receipts gr
     JOIN purchase_orders po ON po.po_id = gr.po_id AND po.po_line = gr.po_line
@@ -281,6 +292,11 @@ WITH receipts AS (
     FROM (SELECT DISTINCT location, snapshot_date FROM inventory)
 ), base AS (
     SELECT inv.*, it.category, it.description, it.criticality, it.lead_time_days,
+           CASE WHEN mk.action <> 'removed' THEN mk.kind END AS stock_mark,
+           CASE WHEN mk.action <> 'removed' THEN mk.review_date END AS mark_review_date,
+           CASE WHEN mk.action <> 'removed' THEN mk.reason END AS mark_reason,
+           coalesce(mk.action <> 'removed' AND inv.snapshot_date <= mk.review_date, false)
+               AS held_on_purpose,
            CAST(inv.unit_cost * CASE WHEN inv.currency = __display__ THEN 1 ELSE fx.factor END
                 AS DECIMAL(18,4)) AS unit_cost_rc,
            inv.snapshot_date - inv.last_issue_date AS days_since_issue,
@@ -289,6 +305,8 @@ WITH receipts AS (
                                         sn.first_seen) AS days_since_movement,
            inv.snapshot_date - coalesce(greatest(inv.last_issue_date, sn.last_receipt_date),
                                         sn.first_seen) > __obsolete_days__
+               AND NOT coalesce(mk.action <> 'removed'
+                                AND inv.snapshot_date <= mk.review_date, false)
                AND (lower(coalesce(it.criticality, '')) NOT IN ('critical', 'high')
                     OR inv.on_hand_qty > coalesce(inv.safety_stock_qty, 0)) AS is_obsolete,
            lower(coalesce(it.criticality, '')) IN ('critical', 'high') AS is_critical,
@@ -300,6 +318,7 @@ WITH receipts AS (
     LEFT JOIN location_counts lc ON lc.location = inv.location
      AND lc.snapshot_date = inv.snapshot_date
     ASOF LEFT JOIN fx_factor fx ON fx.currency = inv.currency AND inv.snapshot_date >= fx.date
+    ASOF LEFT JOIN marks mk ON mk.item_id = inv.item_id AND inv.snapshot_date >= mk.effective_from
 ), q AS (
     SELECT *,
         CASE WHEN is_obsolete AND NOT is_critical THEN 0
@@ -308,7 +327,7 @@ WITH receipts AS (
 ), c AS (
     SELECT *,
         CASE WHEN is_obsolete THEN on_hand_qty - safety_qty ELSE 0 END AS obsolete_qty,
-        CASE WHEN is_obsolete THEN 0
+        CASE WHEN is_obsolete OR held_on_purpose THEN 0
              ELSE greatest(on_hand_qty - greatest(coalesce(max_stock_qty, on_hand_qty),
                                                   safety_qty), 0) END AS excess_qty
     FROM q
@@ -328,6 +347,7 @@ SELECT snapshot_date, item_id, location, category, description, criticality, lea
        CAST(round(obsolete_qty * unit_cost_rc, 2) AS DECIMAL(18,2)) AS obsolete_value,
        coalesce(issued_qty_90d, 0) * unit_cost_rc / 90 AS usage_value_per_day,
        last_receipt_date, location_snapshots, days_since_movement,
+       stock_mark, mark_review_date, mark_reason, held_on_purpose,
        load_id, source_file, source_sheet, source_row  -- the stock row's lineage
 FROM c
 """

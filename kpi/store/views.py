@@ -25,7 +25,14 @@ from kpi.core.settings import FiscalCalendar, Settings
 from kpi.store import identifiers
 from kpi.store import view_sql_operations as O
 from kpi.store import view_sql_spend as S
-from kpi.store.schema import CURRENCIES, LINEAGE_COLUMNS, TABLES, all_ddl, create_table_sql
+from kpi.store.schema import (
+    CURRENCIES,
+    LINEAGE_COLUMNS,
+    STOCK_MARKS_DDL,
+    TABLES,
+    all_ddl,
+    create_table_sql,
+)
 from kpi.store.template import fill, literal, parsed, render
 
 # `amount` in a view is in the reporting currency; the source's own figure stays in
@@ -76,7 +83,9 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "(null where the month, cost centre and category have no budget).",
     "inventory_position": "Stock snapshots split into safety, cycle, excess and obsolete "
     "(obsolete: no issue or receipt for obsolete_after_days; a critical item keeps its safety "
-    "level), with each location's number of snapshots in the reported period.",
+    "level; stock procurement marked as safety or strategic stock is neither excess nor "
+    "obsolete up to and including its review date), with each location's number of snapshots "
+    "in the reported period.",
     "savings_lines": "Every invoice line with the one savings initiative it is attributed to "
     "(if any) and the saving on it, plus each initiative's expected saving per month (whose "
     "lineage is the initiative's).",
@@ -205,11 +214,22 @@ def create_views(
         con.execute(statement)
 
 
+@lru_cache(maxsize=1)
+def _empty_stock_marks() -> str:
+    """CREATE TEMPORARY TABLE stock_mark_changes: a store written before procurement's stock
+    marks (its next write adds the table) reads as holding none."""
+    create = parsed(STOCK_MARKS_DDL).copy()
+    create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
+    return render(create)
+
+
 def _add_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
     present = {r[0] for r in con.execute(_PRESENT_TABLES).fetchall()}
     for name in ADDED_TABLES:
         if name not in present:
             con.execute(_empty_temp_table(name))
+    if "stock_mark_changes" not in present:
+        con.execute(_empty_stock_marks())
     database = con.execute(_CURRENT_DATABASE).fetchall()[0][0]
     with_lineage = {r[0] for r in con.execute(_TABLES_WITH_LINEAGE).fetchall()}
     for name in TABLES:

@@ -285,7 +285,8 @@ SELECT snapshot_date, item_id, description, category, ip.location, criticality,
        lead_time_days, on_hand_qty, safety_stock_qty, max_stock_qty, last_issue_date,
        days_since_issue, issued_qty_90d, unit_cost, is_obsolete, excess_qty, stock_value,
        safety_value,
-       cycle_value, excess_value, obsolete_value, days_since_movement
+       cycle_value, excess_value, obsolete_value, days_since_movement,
+       stock_mark, mark_review_date, mark_reason, held_on_purpose
 FROM inventory_position ip JOIN last ON last.location = ip.location
 WHERE snapshot_date = last.d
   AND ($category::VARCHAR[] IS NULL OR list_contains($category::VARCHAR[], category))
