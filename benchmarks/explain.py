@@ -1,13 +1,15 @@
-"""Benchmark of `kpi explain` (issue 16, point 5): for a representative set of scorecard KPIs,
-the time `kpi compute` takes for one quarter's value and the time explain takes for the
-first page of the rows behind it (the engine's value, the row count, the parts' totals and
-the first 50 rows), and their ratio.
+"""Benchmark of the rows behind a figure (issue 16, point 5): for every KPI of the scorecard,
+the time `kpi compute` takes for one quarter's value beside the time the first page of the
+rows behind it takes: in the app (the page hands over the value it shows; the row count,
+the parts' totals and the first 50 rows are read in one scan) and on the command line
+(`kpi explain`, which also asks the engine for the value, side by side with the scan).
 
     .venv/bin/python benchmarks/explain.py [--db STORE | --scale 10] [--period FY2026-Q1]
+                                           [--kpi ID ...]
 
 Without --db it builds the demo at --scale (default 10) in benchmarks/out/. Each figure is
 the median of RUNS runs after one warm-up run (the app asks again and again, so the
-statements' text is cached as it is there); the cold first run is printed beside it.
+statements' text is cached as it is there).
 Goal: the first page under 1 s at scale 10. Results also go to benchmarks/out/explain.md.
 """
 
@@ -32,16 +34,6 @@ from kpi.semantic.explain import explain, explain_rows  # noqa: E402
 from kpi.semantic.kpi_definition import get  # noqa: E402
 from kpi.store.database import Store  # noqa: E402
 
-# a sum on spend, ratios on spend and payments, inventory, savings, budget, a count ratio
-KPIS = (
-    "total_spend",
-    "po_compliance",
-    "days_to_pay",
-    "excess_inventory_value",
-    "savings_realised",
-    "budget_utilisation",
-    "supplier_otd",
-)
 RUNS = 3
 GOAL_S = 1.0
 PAGE = 50
@@ -66,6 +58,7 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=10.0)
     parser.add_argument("--period", default="FY2026-Q1", help="the quarter explained")
     parser.add_argument("--out", default=str(HERE / "out"))
+    parser.add_argument("--kpi", nargs="*", help="only these KPIs (default: every one)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,35 +74,47 @@ def main() -> int:
     definitions = load_definitions(None, store.settings)
     start, end = engine.parse_bounds(args.period, args.period, store)
     lines = [
-        f"Explain benchmark, {time.strftime('%Y-%m-%d')}, {db.name}, period {args.period}, "
+        f"Rows-behind benchmark, {time.strftime('%Y-%m-%d')}, {db.name}, period {args.period}, "
         f"{os.cpu_count()} cores ({platform.machine()}), load average "
-        f"{os.getloadavg()[0]:.1f} at the start",
+        f"{os.getloadavg()[0]:.1f} at the start; median of {RUNS} warm runs",
         "",
-        "| KPI | rows behind | compute (s) | explain first page (s) | ratio | cold page (s) "
-        "| goal < 1 s |",
+        "| KPI | rows behind | compute (s) | first page in the app (s) | ratio "
+        "| `kpi explain` first page (s) | goal < 1 s in the app |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for kpi_id in KPIS:
-        kpi = get(definitions, kpi_id)
-        _, compute_s = _timed(
-            lambda kpi=kpi: engine.compute(store, [kpi], "quarter", (), start, end)
-        )
+    chosen = [get(definitions, k) for k in args.kpi] if args.kpi else list(definitions)
+    missed = 0
+    for kpi in chosen:
+        shown: dict = {}
+
+        def compute(kpi=kpi, shown=shown) -> None:
+            frame = engine.compute(store, [kpi], "quarter", (), start, end).frame
+            values = frame["value"].to_list()
+            shown["value"] = values[0] if values else None
+
+        _, compute_s = _timed(compute)
         found = {}
 
-        def first_page(kpi=kpi, found=found) -> None:
-            e = explain(store, kpi, args.period)
+        def in_app(kpi=kpi, found=found, shown=shown) -> None:
+            e = explain(store, kpi, args.period, value=shown["value"])
             explain_rows(store, e, limit=PAGE)
             found["e"] = e
 
-        cold_s, page_s = _timed(first_page)
+        def on_command_line(kpi=kpi) -> None:
+            explain_rows(store, explain(store, kpi, args.period), limit=PAGE)
+
+        _, app_s = _timed(in_app)
+        _, cli_s = _timed(on_command_line)
         e = found["e"]
-        verdict = "PASS" if page_s < GOAL_S else "MISS"
+        verdict = "PASS" if app_s < GOAL_S else "MISS"
+        missed += verdict == "MISS"
         line = (
-            f"| {kpi_id} | {e.row_count:,} | {compute_s:.2f} | {page_s:.2f} | "
-            f"{page_s / compute_s:.1f} | {cold_s:.2f} | {verdict} |"
+            f"| {kpi.id} | {e.row_count:,} | {compute_s:.2f} | {app_s:.2f} | "
+            f"{app_s / compute_s:.1f} | {cli_s:.2f} | {verdict} |"
         )
         print(line, flush=True)
         lines.append(line)
+    lines.append(f"\n{len(chosen) - missed} of {len(chosen)} KPIs under {GOAL_S:g} s in the app")
     lines.append(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     (out / "explain.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -8,18 +8,6 @@ WITH fx_day AS (
     SELECT k.currency, k.day, fx.factor
     FROM (SELECT DISTINCT currency, po_date AS day FROM purchase_orders) k
     ASOF LEFT JOIN fx_factor fx ON fx.currency = k.currency AND k.day >= fx.date
-), r AS (
-    SELECT po_id, po_line, max(receipt_date) AS last_receipt_date,
-           sum(quantity) AS received_qty, count(*) AS receipts
-    FROM goods_receipts GROUP BY po_id, po_line
-), by_promise AS (
-    -- what had arrived by the promised date: later receipts never make a line on time, so
-    -- a closed period's figure does not move when the rest of an order arrives
-    SELECT g.po_id, g.po_line, sum(coalesce(g.quantity, 0)) AS qty, count(*) AS receipts
-    FROM goods_receipts g
-    JOIN purchase_orders p ON p.po_id = g.po_id AND p.po_line = g.po_line
-    WHERE g.receipt_date <= p.promised_date
-    GROUP BY g.po_id, g.po_line
 ), as_of AS (
     -- the last data day: the latest date on which something happened in the store (an
     -- order, approval, receipt, invoice or payment); promised and due dates do not count
@@ -28,19 +16,6 @@ WITH fx_day AS (
                     (SELECT max(receipt_date) FROM goods_receipts),
                     (SELECT max(invoice_date) FROM invoices),
                     (SELECT max(paid_date) FROM invoices)) AS last_data_day
-), judged AS (
-    -- on time in full is judged on lines promised by the last data day, not cancelled
-    SELECT po.po_id, po.po_line, a.last_data_day,
-           po.promised_date <= a.last_data_day
-               AND lower(coalesce(po.status, '')) NOT IN ('cancelled', 'canceled') AS otif_counted,
-           coalesce(bp.qty, 0) AS received_by_promise_qty,
-           -- in full: the ordered quantity arrived; a line without quantity (a service):
-           -- something was received
-           CASE WHEN po.quantity IS NULL THEN coalesce(bp.receipts, 0) > 0
-                ELSE coalesce(bp.qty, 0) >= po.quantity END AS in_full_by_promise
-    FROM purchase_orders po
-    CROSS JOIN as_of a
-    LEFT JOIN by_promise bp ON bp.po_id = po.po_id AND bp.po_line = po.po_line
 )
 SELECT
     po.po_id, po.po_line, po.po_date, po.approved_date, po.promised_date, po.status,
@@ -56,14 +31,33 @@ SELECT
     r.last_receipt_date IS NOT NULL AS received,
     r.last_receipt_date <= po.promised_date AS on_time,
     r.last_receipt_date - po.promised_date AS days_late,
-    j.last_data_day, j.received_by_promise_qty,
-    coalesce(j.otif_counted, false) AS otif_counted,
-    coalesce(j.otif_counted AND j.in_full_by_promise, false) AS on_time_in_full,
+    a.last_data_day, coalesce(r.by_promise_qty, 0) AS received_by_promise_qty,
+    -- on time in full is judged on lines promised by the last data day, not cancelled
+    coalesce(po.promised_date <= a.last_data_day
+             AND lower(coalesce(po.status, '')) NOT IN ('cancelled', 'canceled'), false)
+        AS otif_counted,
+    coalesce(po.promised_date <= a.last_data_day
+             AND lower(coalesce(po.status, '')) NOT IN ('cancelled', 'canceled')
+             -- in full: the ordered quantity arrived; a line without quantity (a
+             -- service): something was received
+             AND CASE WHEN po.quantity IS NULL THEN r.by_promise_receipts > 0
+                      ELSE coalesce(r.by_promise_qty, 0) >= po.quantity END, false)
+        AS on_time_in_full,
     po.load_id, po.source_file, po.source_sheet, po.source_row
 FROM purchase_orders po
+CROSS JOIN as_of a
 LEFT JOIN fx_day fx ON fx.currency = po.currency AND fx.day = po.po_date
-LEFT JOIN r ON r.po_id = po.po_id AND r.po_line = po.po_line
-LEFT JOIN judged j ON j.po_id = po.po_id AND j.po_line = po.po_line
+-- the line's receipts, asked per line (a lateral join): only the receipts of the lines read
+-- are grouped, so a quarter's lines do not pay for every receipt ever booked. What had
+-- arrived by the promised date: later receipts never make a line on time, so a closed
+-- period's figure does not move when the rest of an order arrives
+LEFT JOIN LATERAL (
+    SELECT max(g.receipt_date) AS last_receipt_date, sum(g.quantity) AS received_qty,
+           sum(coalesce(g.quantity, 0)) FILTER (WHERE g.receipt_date <= po.promised_date)
+               AS by_promise_qty,
+           count(*) FILTER (WHERE g.receipt_date <= po.promised_date) AS by_promise_receipts
+    FROM goods_receipts g WHERE g.po_id = po.po_id AND g.po_line = po.po_line
+) r ON true
 LEFT JOIN suppliers s ON s.supplier_id = po.supplier_id
 LEFT JOIN items it ON it.item_id = po.item_id
 """
