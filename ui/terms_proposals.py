@@ -174,7 +174,8 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
     if proposal.status == "agreed":
         _tracking(ctx, proposal)
     with st.expander("History (who, when, why)"):
-        show_table(tp.history(ctx.store, pid), key=f"tp_history_{pid}")
+        log = tp.history(ctx.store, pid)  # people by name: the e-mail stays in the store
+        show_table(log.rename({"by_email": "done_by"}).drop("by_name"), key=f"tp_history_{pid}")
 
 
 def _signatures(proposal: Proposal) -> None:
