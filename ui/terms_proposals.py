@@ -13,14 +13,14 @@ import polars as pl
 import streamlit as st
 
 from kpi.analyses.terms import PaymentPolicy, ScenarioError, list_scenarios
-from kpi.core.formatting import format_money
+from kpi.core.formatting import format_money, format_time
 from kpi.core.permissions import PermissionDenied, approving_department, terms_refusal
 from kpi.store.database import StoreError
 from kpi.workflows import terms_proposals as tp
 from kpi.workflows.terms_proposals import Proposal, ProposalError, SupplierAnswer
 from kpi.workflows.terms_tracking import MONEY, side_by_side, tracking
 from ui.context import Context
-from ui.widgets import downloads, literal, no_data, show_table
+from ui.widgets import downloads, literal, no_data, show_table, time_zone
 
 ANSWER_WORDS = {"—": None, "Accept": "accept", "Counter-offer": "counter", "Refuse": "refuse"}
 MONEY_WORDS = {
@@ -163,7 +163,7 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
             f"Procurement has not answered {len(proposal.unanswered)} supplier(s) yet: its "
             "column leaves them out."
         )
-    show_table(table, key=f"tp_table_{pid}")
+    show_table(_side_by_side_view(table), key=f"tp_table_{pid}", column_config=DAYS_COLUMNS)
     downloads(table, f"terms_proposal_{pid}_v{proposal.version}", f"tp_{pid}", scope=None)
     _signatures(proposal)
     if proposal.status == "open":
@@ -178,6 +178,24 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
         show_table(log.rename({"by_email": "done_by"}).drop("by_name"), key=f"tp_history_{pid}")
 
 
+# days are a mean with one decimal (today's) or whole days, never money
+DAYS_COLUMNS = {
+    "today_days": st.column_config.NumberColumn("Today days", format="%.1f"),
+    "passthrough_pct": st.column_config.NumberColumn("Pass-through %", format="%.2f"),
+}
+
+
+def _side_by_side_view(table: pl.DataFrame) -> pl.DataFrame:
+    """The comparison as read on screen: each figure's two views next to each other, the
+    answer and its reason beside them (the download keeps every column)."""
+    pairs = [c for k in MONEY for c in (f"finance_{k}", f"procurement_{k}")]
+    return table.rename({k: f"finance_{k}" for k in MONEY}).select(
+        "supplier_id", "supplier_name", "payment_terms_days", "today_days", "proposed_days",
+        "procurement_days", "answer", "passthrough_pct", "relationship_risk", "answer_reason",
+        *pairs,
+    )  # fmt: skip
+
+
 def _signatures(proposal: Proposal) -> None:
     sigs = proposal.signatures
     if sigs.is_empty():
@@ -185,7 +203,7 @@ def _signatures(proposal: Proposal) -> None:
         return
     lines = []
     for r in sigs.iter_rows(named=True):
-        when = r["signed_at"].strftime("%Y-%m-%d %H:%M UTC")
+        when = format_time(r["signed_at"], time_zone())
         state = f"void: {r['void_reason']}" if r["voided_at"] else "stands"
         lines.append(
             f"- version {r['version']}, for {r['department']}: {literal(r['signed_by_name'])} "
