@@ -72,6 +72,7 @@ def test_finance_proposes_procurement_counters_both_sign(store):
     assert lines["A2"]["net_benefit"] == D("-28.70")
     assert [i.kind for i in tp.waiting_for(store, JONAS)] == ["terms_response"]
     assert tp.waiting_for(store, SAM) == []  # nothing to sign before procurement answers
+    assert tp.waiting_for(store, LEE) == []  # a viewer is never waited for
 
     version = tp.respond(store, JONAS, pid, 1, ANSWERS)
     assert version == 2
