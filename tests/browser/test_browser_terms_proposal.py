@@ -94,6 +94,8 @@ def test_finance_proposes_procurement_counters_both_sign(page, browser, app_url,
         page.get_by_label("Why you sign").fill("The cash is worth the price asked")
         page.get_by_role("button", name="Sign version 2 for finance").click()
         expect_text(page, "Signed; the proposal is now open.")
+        wait_rendered(page)
+        expect_text(page, "for finance: Sam Okafor")  # the signature, listed as standing
         page.screenshot(path=str(SHOTS / "3_finance_signs.png"))
 
         # procurement signs the same version: agreed
