@@ -156,6 +156,9 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
         (right, "procurement", "With procurement's figures"),
     ):
         col.markdown(f"**{label}**")
+        if side == "procurement" and len(proposal.unanswered) == proposal.lines.height:
+            col.markdown("Procurement has not answered yet: its figures come with its answer.")
+            continue
         for key in MONEY:
             col.markdown(f"{MONEY_WORDS[key]}: {format_money(totals[side][key], currency)}")
     if proposal.unanswered:
