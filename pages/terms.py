@@ -35,6 +35,7 @@ from ui.cache import cached
 from ui.context import current
 from ui.figure_rows import SELECTABLE, figure_button, open_selected
 from ui.kpi_strip import kpi_strip
+from ui.terms_proposals import proposals_tab
 from ui.widgets import (
     downloads,
     empty_slice,
@@ -115,7 +116,7 @@ def _total(frame: pl.DataFrame, column: str) -> float:
 
 
 monthly = cached(payments_by_month, ctx, ctx.scope)
-tab_terms, tab_late, tab_overdue, tab_disc, tab_policy, tab_sim = st.tabs(
+tab_terms, tab_late, tab_overdue, tab_disc, tab_policy, tab_sim, tab_prop = st.tabs(
     [
         "Terms & days to pay",
         "Late payments",
@@ -123,7 +124,10 @@ tab_terms, tab_late, tab_overdue, tab_disc, tab_policy, tab_sim = st.tabs(
         "Discounts & early payment",
         "Policy",
         "Terms simulator",
-    ]
+        "Proposals",
+    ],
+    # ?proposal=ID (a link from the inbox) opens the proposal where it is acted on
+    default="Proposals" if "proposal" in st.query_params else None,
 )
 
 # ---- terms and days to pay ----------------------------------------------------------------
@@ -455,3 +459,7 @@ with tab_sim:
                 saved, hide_index=True, width="stretch", column_config=table_columns(saved)
             )
             downloads(saved, "terms_scenarios", "saved")
+
+# ---- terms proposals ----------------------------------------------------------------------
+with tab_prop:
+    proposals_tab(ctx, policy)

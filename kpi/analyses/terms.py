@@ -395,6 +395,18 @@ def _why(terms: int | None, today: Decimal, days: int, contract_change: Decimal,
     return f"{cash}; {price}{legal_text}"
 
 
+def _with_passthrough(row: dict, effect: dict, pct: Mapping[str, Decimal] | None) -> dict:
+    """The effect with procurement's expected pass-through (percent of the supplier's
+    spend) in place of the model's, when procurement gave one for this supplier."""
+    if not pct or pct.get(row["supplier_id"]) is None:
+        return effect
+    given = Decimal(str(pct[row["supplier_id"]]))
+    passthrough = _cents(Decimal(row["annual_spend"] or 0) * given / 100)
+    net = effect["annual_financing_benefit"] - effect["discounts_forgone"] - passthrough
+    why = f"{effect['why']}; procurement expects {given} % pass-through"
+    return {**effect, "supplier_price_passthrough": passthrough, "net_benefit": net, "why": why}
+
+
 _SUPPLIER_SCHEMA = {
     "supplier_id": pl.String,
     "supplier_name": pl.String,
@@ -462,6 +474,9 @@ def simulate_terms(
     as_of: date | None = None,
     policy: PaymentPolicy | None = None,
     currency: str | None = None,
+    *,
+    days_by_supplier: Mapping[str, int] | None = None,
+    passthrough_pct: Mapping[str, Decimal] | None = None,
 ) -> TermsScenario:
     """Move the suppliers matching `where` to `new_terms_days` and price both sides of it.
 
@@ -474,6 +489,11 @@ def simulate_terms(
     discount days; price pass-through = the supplier's cost of capital x contractual days
     added / 365 x spend; net = value - discounts - pass-through. Suppliers the new terms put
     over their legal maximum are counted, and the net is also given without them.
+
+    A terms proposal is recomputed with `days_by_supplier` (only those suppliers, each to
+    its own days; `new_terms_days` is then only the headline) and procurement's expected
+    price pass-through in percent of spend per supplier (`passthrough_pct`), which then
+    replaces the model's pass-through for that supplier.
     """
     if isinstance(new_terms_days, bool) or not 0 <= int(new_terms_days) <= MAX_TERMS_DAYS:
         raise ScenarioError(f"new terms must be 0 to {MAX_TERMS_DAYS} days")
@@ -497,12 +517,24 @@ def simulate_terms(
     }
     with store.read(display_currency=currency) as con:
         rows = fetch_frame(con, q.supplier_segment(condition), params)
+    chosen = {str(k): int(v) for k, v in (days_by_supplier or {}).items()}
+    if days_by_supplier is not None:
+        rows = rows.filter(pl.col("supplier_id").is_in(list(chosen)))
     # one Decimal computation per supplier (a few hundred rows): DuckDB divides DECIMALs in
     # floating point, and rounding each supplier to the cent makes the totals their sums
-    effects = [_supplier_effect(r, days, policy) for r in rows.iter_rows(named=True)]
+    effects = [
+        _with_passthrough(
+            r, _supplier_effect(r, chosen.get(r["supplier_id"], days), policy), passthrough_pct
+        )
+        for r in rows.iter_rows(named=True)
+    ]
     suppliers = pl.DataFrame(
         [
-            {**{k: r.get(k) for k in _SUPPLIER_SCHEMA}, **e, "new_terms_days": days}
+            {
+                **{k: r.get(k) for k in _SUPPLIER_SCHEMA},
+                **e,
+                "new_terms_days": chosen.get(r["supplier_id"], days),
+            }
             for r, e in zip(rows.iter_rows(named=True), effects, strict=True)
         ],
         schema=_SUPPLIER_SCHEMA,

@@ -17,6 +17,9 @@ person may) in the same words, for the page that shows the form disabled with th
   by a member, each only for their own department (a signature is the signer's own act:
   no write takes another person as signer); a recorded signature counts only when its
   signer is in people.yaml and may sign for that department (`signature_problem`);
+- payment-terms proposals: a finance member or the CFO proposes, revises and withdraws
+  one; a procurement member answers it per supplier (or refuses it whole); each signs it
+  for their own department only (`require_terms_actor`, `require_signer`);
 - savings initiatives: procurement members and the CFO add and edit them, finance members
   and the CFO judge them, never one they created or whose money fields they changed since
   the last verdict (decided from the audit log, not from the free-text owner);
@@ -286,6 +289,34 @@ def signature_problem(
             f"{department}: {SIGNERS[department]} signs for it"
         )
     return None
+
+
+# ---- payment-terms proposals ----------------------------------------------------------------
+
+# who does what with a terms proposal: finance makes it, procurement answers it
+TERMS_ACTORS = {
+    "finance": ("propose, revise or withdraw payment-terms proposals", SIGNERS["finance"]),
+    "procurement": ("answer payment-terms proposals for procurement", SIGNERS["procurement"]),
+}
+
+
+def terms_refusal(person: Person | None, department: str) -> str | None:
+    """Why the person may not act on a terms proposal for `department` (finance makes and
+    withdraws proposals, procurement answers and refuses them), or None when they may."""
+    if approving_department(person) == department:
+        return None
+    who = person.label if person else NOBODY
+    action, whom = TERMS_ACTORS[department]
+    return f"{who} may not {action}: only {whom} may."
+
+
+def require_terms_actor(person: Person | None, department: str) -> Person:
+    """The person, or PermissionDenied unless they act for `department` on a proposal."""
+    refusal = terms_refusal(person, department)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    assert person is not None
+    return person
 
 
 # ---- savings initiatives --------------------------------------------------------------------

@@ -67,6 +67,7 @@ def test_terms_page_shows_the_hand_figures(store):
         "Discounts & early payment",
         "Policy",
         "Terms simulator",
+        "Proposals",  # issue 17: terms proposals (tests/app/test_app_terms_proposals.py)
     ]
     m = metrics(at)
     # FY2026-Q2: days to pay 820000 / 12950 = 63.3; V4 (2000, SME) late: 100 %; 0 of 40 taken
