@@ -1,11 +1,15 @@
 """The meeting pack: one self-contained HTML file for the quarterly goal-setting meeting.
 
-It holds the scorecard of the last complete quarter before the planned one, the savings
-picture (both departments' lenses and the initiatives behind them), procurement's spend
-outlook, and per KPI its quarterly history, the forecast with its method, both
-departments' proposals and the agreed target with who signed it. plotly.js is embedded
-once, with the first chart; nothing is fetched from anywhere, so the file opens offline
-and can be mailed or archived as it is (a browser prints it to PDF).
+It opens with what the meeting settles: the targets already agreed (who signed) and the
+open items (targets not agreed yet, KPIs off target). Then the scorecard of the last
+complete quarter before the planned one, grouped by theme, the savings picture (both
+departments' lenses and the initiatives behind them), procurement's spend outlook, and per
+KPI, theme by theme, its quarterly history, the forecast with its method, both
+departments' proposals and the agreed target. plotly.js is embedded once, with the first
+chart; nothing is fetched from anywhere, so the file opens offline and can be mailed or
+archived as it is. The Quarterly goals page downloads it and `python -m kpi pack` writes
+it (kpi.reporting.pack_pdf prints the same HTML to an A4 PDF): its print CSS keeps charts,
+tables and cards whole on a page.
 
 Every text that comes from data or configuration (supplier and category names, notes,
 rationales, KPI names) is HTML-escaped: none of it is trusted.
@@ -37,6 +41,7 @@ from kpi.workflows import goals
 SAVINGS_KPIS = ("savings_realised", "savings_recognised", "cost_avoidance", "expense_change_yoy")
 TOP_INITIATIVES = 10
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+KPI_CHART_HEIGHT = 260  # px: a KPI's name, description and chart take a third of an A4 page
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -45,6 +50,7 @@ h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.25rem; border-bottom: 2px solid #0072B2; padding-bottom: 0.2rem;
      margin-top: 2.2rem; }
 h3 { font-size: 1.05rem; margin: 1.6rem 0 0.4rem; }
+h4 { font-size: 0.95rem; margin: 1rem 0 0.3rem; }
 table { border-collapse: collapse; width: 100%; margin: 0.4rem 0 1rem; font-size: 0.88rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.45rem; text-align: left;
          vertical-align: top; }
@@ -52,11 +58,30 @@ th { background: #f3f6f9; }
 td.num { text-align: right; white-space: nowrap; }
 tr.total td { font-weight: 600; background: #fafafa; }
 .meta, .note { color: #555; font-size: 0.88rem; }
-.kpi { break-inside: avoid; page-break-inside: avoid; }
+.cards { display: flex; gap: 0.8rem; flex-wrap: wrap; margin: 0.6rem 0 1rem; }
+.card { flex: 1 1 10rem; border: 1px solid #ddd; border-top: 4px solid #0072B2;
+        padding: 0.4rem 0.7rem; }
+.card .figure { font-size: 1.5rem; font-weight: 600; }
+.card.warn { border-top-color: #D55E00; } .card.done { border-top-color: #009E73; }
 .status-green { color: #009E73; } .status-amber { color: #B07800; }
 .status-red { color: #D55E00; } .status-none, .status-no_data { color: #7F7F7F; }
 .agreed { background: #eef7f2; border-left: 4px solid #009E73; padding: 0.4rem 0.7rem; }
-@media print { body { margin: 0; max-width: none; } h2 { break-before: page; } }
+.kpi { border-top: 1px solid #ccc; margin-top: 1rem; }
+/* on paper: a chart, a table or a card is never cut across two pages when it fits on one,
+   and a KPI's name and description stay with its chart; a heading stays with what follows
+   it; each part starts on a new page; KPIs follow each other so pages are not half empty */
+.kpi-head, .block, .card, .cards, table, .plotly-graph-div, .agreed, .kpi p {
+  break-inside: avoid; page-break-inside: avoid; }
+tr { break-inside: avoid; }
+thead { display: table-header-group; }
+h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+@page { size: A4; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10pt; }
+  h2 { break-before: page; margin-top: 0; }
+  h2.first { break-before: auto; margin-top: 1rem; }
+  table { font-size: 8.5pt; }
+}
 """
 
 
@@ -74,20 +99,32 @@ def meeting_pack_html(
     window = data_window(store)
     card_quarter = goal_history.scorecard_quarter(store, plan)
     charts_out = _Charts()
-    parts = [_header(plan, card_quarter, window, filters, display)]
-    if card_quarter is None:
+    card = None
+    if card_quarter is not None:
+        card = scorecard(
+            store, Scope.of(filters=filters, currency=currency), definitions, card_quarter
+        )
+    history = goal_history.quarter_history(store, definitions, plan, 8, filters, currency)
+    forecast_rows = goal_history.kpi_forecasts(store, definitions, plan, filters, currency)
+    forecasts = {r["kpi"]: r for r in forecast_rows.iter_rows(named=True)}
+    proposed = {r["kpi"]: r for r in goals.proposals(store, plan).iter_rows(named=True)}
+    decided = goals.decision_log(store, plan)
+    parts = [
+        _header(plan, card_quarter, window, filters, display),
+        _agenda_section(plan, definitions, decided, proposed, forecasts, card, display),
+    ]
+    if card is None or card_quarter is None:
+        parts.append("<h2>Scorecard</h2>")
         parts.append("<p>The store holds no complete quarter before this one yet.</p>")
-        card = None
     else:
-        scope = Scope.of(filters=filters, currency=currency)
-        card = scorecard(store, scope, definitions, card_quarter)
         parts.append(_scorecard_section(card, card_quarter, display))
         parts.append(
             _savings_section(store, card, card_quarter, filters, currency, display, charts_out)
         )
     parts.append(_outlook_section(store, plan, filters, currency, display))
-    parts.append(_kpi_sections(store, definitions, plan, filters, currency, display, charts_out))
-    parts.append(_signatures_section(goals.decision_log(store, plan), definitions))
+    parts.append(
+        _kpi_sections(definitions, plan, history, forecasts, proposed, decided, display, charts_out)
+    )
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
@@ -177,27 +214,141 @@ def _header(
     return f"<h1>{_e('Quarterly goals for ' + plan)}</h1>\n<p class='meta'>{_e(meta)}</p>"
 
 
-def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> str:
-    shown = for_display(card, display)
-    rows = [
-        [
-            THEMES.get(r["theme"], r["theme"]),
-            r["name"],
-            r["Value"],
-            r["Target"],
-            (r["Status"], f"status-{r['status']}"),
-            r["Change"],
-            r["Definition"],
-        ]
-        for r in shown.iter_rows(named=True)
+def _agenda_section(
+    plan: str,
+    definitions: Sequence[KpiDefinition],
+    decided: pl.DataFrame,
+    proposed: Mapping[str, Mapping[str, Any]],
+    forecasts: Mapping[str, Mapping[str, Any]],
+    card: pl.DataFrame | None,
+    display: str,
+) -> str:
+    """What the meeting settles, first: the targets agreed for `plan` (latest decision per
+    KPI, who signed), the KPIs still without one (what each department proposes and what
+    is needed), and the KPIs off target in the scorecard's quarter."""
+    latest = decided.unique("kpi", keep="first", maintain_order=True)  # newest first
+    agreed = {r["kpi"]: r for r in latest.iter_rows(named=True)}
+    by_id = {k.id: k for k in definitions}
+    open_kpis = [k for k in definitions if k.id not in agreed]
+    off = card.filter(pl.col("status") == "red") if card is not None else None
+    parts = [
+        f"<h2 class='first'>{_e(f'Decisions and open items for {plan}')}</h2>",
+        "<div class='cards'>",
+        _card("Targets agreed", f"{len(agreed)} of {len(definitions)}", "done"),
+        _card("Targets still open", str(len(open_kpis)), "warn" if open_kpis else "done"),
+        _card(
+            "Off target last quarter",
+            "–" if off is None else str(off.height),
+            "warn" if off is not None and off.height else "done",
+        ),
+        "</div>",
+        "<h3>Agreed targets and who signed</h3>",
     ]
-    head = ["Theme", "KPI", "Value", "Target", "Status", "Change", "Definition"]
+    if not agreed:
+        parts.append("<p class='note'>No target has been agreed for this quarter yet.</p>")
+    else:
+        rows = [
+            [
+                by_id[r["kpi"]].name if r["kpi"] in by_id else r["kpi"],
+                _target(r["value"], by_id.get(r["kpi"]), display),
+                r["rationale"] or "",
+                _signer(r, "finance"),
+                _signer(r, "procurement"),
+                f"{r['decided_at']:%Y-%m-%d %H:%M}",
+            ]
+            for r in agreed.values()
+        ]
+        head = ["KPI", "Target", "Rationale", "Finance", "Procurement", "When (UTC)"]
+        parts.append(_table(head, rows, {1}))
+    parts.append("<h3>Open: targets still to agree</h3>")
+    if not open_kpis:
+        parts.append("<p class='note'>Every KPI has an agreed target for this quarter.</p>")
+    else:
+        rows = [_open_row(k, proposed.get(k.id), forecasts.get(k.id), display) for k in open_kpis]
+        head = ["KPI", "Forecast", "Finance proposes", "Procurement proposes", "What is needed"]
+        parts.append(_table(head, rows, {1, 2, 3}))
+    if off is not None and off.height:
+        shown = for_display(off, display)
+        rows = [
+            [r["name"], r["Value"], r["Target"], r["Change"]] for r in shown.iter_rows(named=True)
+        ]
+        parts.append("<h3>Open: off target last quarter</h3>")
+        parts.append(_table(["KPI", "Value", "Target", "Change"], rows, {1, 2, 3}))
+    return "\n".join(parts)
+
+
+def _open_row(
+    k: KpiDefinition,
+    proposal: Mapping[str, Any] | None,
+    forecast: Mapping[str, Any] | None,
+    display: str,
+) -> list[str]:
+    """A KPI without an agreed target: both proposals and the step the meeting must take."""
+    fin = proposal["finance_value"] if proposal else None
+    proc = proposal["procurement_value"] if proposal else None
+    if fin is None and proc is None:
+        needed = "Both departments to propose a target"
+    elif proc is None:
+        needed = "Procurement to propose, then both to sign"
+    elif fin is None:
+        needed = "Finance to propose, then both to sign"
+    elif fin == proc:
+        needed = "Same target proposed: both to sign it"
+    else:
+        needed = "Agree one target between the two proposals, then both to sign"
+    return [
+        k.name,
+        _target(forecast["forecast"] if forecast else None, k, display),
+        _target(fin, k, display),
+        _target(proc, k, display),
+        needed,
+    ]
+
+
+def _target(value: float | None, k: KpiDefinition | None, display: str) -> str:
+    return "–" if value is None or k is None else format_value(value, k.unit, display)
+
+
+def _card(label: str, figure: str, tone: str) -> str:
     return (
-        f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>\n"
-        + _table(head, rows, numeric={2, 3, 5})
-        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target · ◌ no data. "
+        f"<div class='card {_e(tone)}'><div class='meta'>{_e(label)}</div>"
+        f"<div class='figure'>{_e(figure)}</div></div>"
+    )
+
+
+def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> str:
+    """One table per theme, in the themes' order, so a theme reads as one block on paper."""
+    shown = for_display(card, display)
+    head = ["KPI", "Value", "Target", "Status", "Change", "Definition"]
+    parts = [f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>"]
+    for theme in _themes(shown["theme"].to_list()):
+        rows = [
+            [
+                r["name"],
+                r["Value"],
+                r["Target"],
+                (r["Status"], f"status-{r['status']}"),
+                r["Change"],
+                r["Definition"],
+            ]
+            for r in shown.filter(pl.col("theme") == theme).iter_rows(named=True)
+        ]
+        parts.append(
+            f"<div class='block'><h3>{_e(THEMES.get(theme, theme))}</h3>\n"
+            + _table(head, rows, numeric={1, 2, 4})
+            + "</div>"
+        )
+    parts.append(
+        "<p class='note'>● on target · ▲ near · ■ off · ○ no target · ◌ no data. "
         "Definition: agreed by both departments, or not yet.</p>"
     )
+    return "\n".join(parts)
+
+
+def _themes(present: Sequence[str]) -> list[str]:
+    """The themes in `present`, in the scorecard's order (THEMES), unknown ones last."""
+    known = [t for t in THEMES if t in present]
+    return known + sorted({t for t in present if t not in THEMES})
 
 
 def _savings_section(
@@ -238,7 +389,9 @@ def _savings_section(
         _table(["Category", *[h for _, h in money]], rows, set(range(1, 8)), totals),
     ]
     if lenses.filter(~pl.col("is_total")).height:
-        parts.append(charts_out.html(charts.two_lenses(lenses, display)))
+        figure = charts.two_lenses(lenses, display)
+        # the panels' titles at the app's 13 px run past the right edge of an A4 page
+        parts.append(charts_out.html(figure.update_annotations(font={"size": 11})))
     parts.append(_initiatives(savings, store, card_quarter, filters, currency, display))
     return "\n".join(parts)
 
@@ -325,35 +478,34 @@ def _outlook_section(
 
 
 def _kpi_sections(
-    store: Store,
     definitions: Sequence[KpiDefinition],
     plan: str,
-    filters: FilterValues,
-    currency: str | None,
+    history: pl.DataFrame,
+    forecasts: Mapping[str, Mapping[str, Any]],
+    proposed: Mapping[str, Mapping[str, Any]],
+    decided: pl.DataFrame,
     display: str,
     charts_out: _Charts,
 ) -> str:
-    history = goal_history.quarter_history(store, definitions, plan, 8, filters, currency)
-    forecast_rows = goal_history.kpi_forecasts(store, definitions, plan, filters, currency)
-    forecasts = {r["kpi"]: r for r in forecast_rows.iter_rows(named=True)}
-    proposed = {r["kpi"]: r for r in goals.proposals(store, plan).iter_rows(named=True)}
-    decided = goals.decision_log(store, plan)
     parts = [f"<h2>{_e(f'KPIs: history, forecast and targets for {plan}')}</h2>"]
-    for k in definitions:
-        rows = history.filter(pl.col("kpi") == k.id)
-        forecast = forecasts.get(k.id)
-        parts.append("<section class='kpi'>")
-        parts.append(f"<h3>{_e(k.name)} <span class='meta'>({_e(k.id)})</span></h3>")
-        parts.append(f"<p class='note'>{_e(k.description)}</p>")
-        if rows.height or (forecast and forecast["forecast"] is not None):
-            figure = history_forecast_chart(rows, forecast, k.name, k.unit, k.targets, display)
-            parts.append(charts_out.html(figure))
-        parts.append(_history_table(rows, k.unit, display))
-        if forecast:
-            parts.append(f"<p>{_e(forecast['method_text'])}</p>")
-        parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
-        parts.append(_decisions(decided.filter(pl.col("kpi") == k.id), k.unit, display))
-        parts.append("</section>")
+    for theme in _themes([k.theme for k in definitions]):
+        parts.append(f"<h3>{_e(THEMES.get(theme, theme))}</h3>")
+        for k in (k for k in definitions if k.theme == theme):
+            rows = history.filter(pl.col("kpi") == k.id)
+            forecast = forecasts.get(k.id)
+            parts.append("<section class='kpi'><div class='kpi-head'>")
+            parts.append(f"<h4>{_e(k.name)} <span class='meta'>({_e(k.id)})</span></h4>")
+            parts.append(f"<p class='note'>{_e(k.description)}</p>")
+            if rows.height or (forecast and forecast["forecast"] is not None):
+                figure = history_forecast_chart(rows, forecast, k.name, k.unit, k.targets, display)
+                parts.append(charts_out.html(figure.update_layout(height=KPI_CHART_HEIGHT)))
+            parts.append("</div>")
+            parts.append(_history_table(rows, k.unit, display))
+            if forecast:
+                parts.append(f"<p>{_e(forecast['method_text'])}</p>")
+            parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
+            parts.append(_decisions(decided.filter(pl.col("kpi") == k.id), k.unit, display))
+            parts.append("</section>")
     return "\n".join(parts)
 
 
@@ -403,23 +555,6 @@ def _decisions(rows: pl.DataFrame, unit: str, display: str) -> str:
     return "\n".join(out)
 
 
-def _signatures_section(decisions: pl.DataFrame, definitions: Sequence[KpiDefinition]) -> str:
-    title = "<h2>Who signed</h2>\n"
-    if decisions.is_empty():
-        return title + "<p>No target has been agreed for this quarter yet.</p>"
-    names = {k.id: k.name for k in definitions}
-    rows = [
-        [
-            names.get(r["kpi"], r["kpi"]),
-            _signer(r, "finance"),
-            _signer(r, "procurement"),
-            f"{r['decided_at']:%Y-%m-%d %H:%M}",
-        ]
-        for r in decisions.iter_rows(named=True)
-    ]
-    return title + _table(["KPI", "Finance", "Procurement", "When (UTC)"], rows)
-
-
 # ---------------------------------------------------------------------------------------
 # HTML helpers: every cell and text goes through _e
 # ---------------------------------------------------------------------------------------
@@ -452,7 +587,8 @@ def _table(
 
 
 def _money(value: Decimal | float | None, display: str) -> str:
-    return "–" if value is None else format_money(float(value), display)
+    """An amount as people read it; a Decimal stays exact (format_money formats it as it is)."""
+    return "–" if value is None else format_money(value, display)
 
 
 def _share(value: float | None) -> str:
