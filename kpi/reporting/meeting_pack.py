@@ -17,10 +17,8 @@ rationales, KPI names) is HTML-escaped: none of it is trusted.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -30,9 +28,15 @@ import polars as pl
 from kpi.analyses import goal_history, spend_outlook
 from kpi.analyses.scorecard import THEMES, data_window, scorecard
 from kpi.core import people
-from kpi.core.formatting import format_money, format_value
+from kpi.core.formatting import format_value
 from kpi.core.scope import FilterValues, Scope
 from kpi.reporting import charts
+from kpi.reporting.pack_agenda import agenda_section
+from kpi.reporting.pack_html import e as _e
+from kpi.reporting.pack_html import money as _money
+from kpi.reporting.pack_html import share as _share
+from kpi.reporting.pack_html import signer as _signer
+from kpi.reporting.pack_html import table as _table
 from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
@@ -41,7 +45,7 @@ from kpi.workflows import goals
 SAVINGS_KPIS = ("savings_realised", "savings_recognised", "cost_avoidance", "expense_change_yoy")
 TOP_INITIATIVES = 10
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
-KPI_CHART_HEIGHT = 260  # px: a KPI's name, description and chart take a third of an A4 page
+KPI_CHART_HEIGHT = 240  # px: with its history table beside it; two KPIs to an A4 page
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -67,8 +71,13 @@ tr.total td { font-weight: 600; background: #fafafa; }
 .status-red { color: #D55E00; } .status-none, .status-no_data { color: #7F7F7F; }
 .agreed { background: #eef7f2; border-left: 4px solid #009E73; padding: 0.4rem 0.7rem; }
 .kpi { border-top: 1px solid #ccc; margin-top: 1rem; }
+.kpi-body { display: flex; gap: 1rem; align-items: flex-start; }
+.kpi-body table.history { width: auto; flex: 0 0 auto; }
+.kpi-body .chart { flex: 1 1 0; min-width: 0; }
+.kpi p { margin: 0.35rem 0; } .kpi h4 { margin-top: 0.6rem; }
+.method { font-size: 0.88rem; }
 /* on paper: a chart, a table or a card is never cut across two pages when it fits on one,
-   and a KPI's name and description stay with its chart; a heading stays with what follows
+   and a KPI's name, description, chart and history stay together; a heading stays with what follows
    it; each part starts on a new page; KPIs follow each other so pages are not half empty */
 .kpi-head, .block, .card, .cards, table, .plotly-graph-div, .agreed, .kpi p {
   break-inside: avoid; page-break-inside: avoid; }
@@ -80,7 +89,8 @@ h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
   body { margin: 0; max-width: none; font-size: 10pt; }
   h2 { break-before: page; margin-top: 0; }
   h2.first { break-before: auto; margin-top: 1rem; }
-  table { font-size: 8.5pt; }
+  table { font-size: 8pt; }
+  th, td { padding: 0.15rem 0.3rem; }
 }
 """
 
@@ -111,7 +121,7 @@ def meeting_pack_html(
     decided = goals.decision_log(store, plan)
     parts = [
         _header(plan, card_quarter, window, filters, display),
-        _agenda_section(plan, definitions, decided, proposed, forecasts, card, display),
+        agenda_section(plan, definitions, decided, proposed, forecasts, card, display),
     ]
     if card is None or card_quarter is None:
         parts.append("<h2>Scorecard</h2>")
@@ -214,108 +224,6 @@ def _header(
     return f"<h1>{_e('Quarterly goals for ' + plan)}</h1>\n<p class='meta'>{_e(meta)}</p>"
 
 
-def _agenda_section(
-    plan: str,
-    definitions: Sequence[KpiDefinition],
-    decided: pl.DataFrame,
-    proposed: Mapping[str, Mapping[str, Any]],
-    forecasts: Mapping[str, Mapping[str, Any]],
-    card: pl.DataFrame | None,
-    display: str,
-) -> str:
-    """What the meeting settles, first: the targets agreed for `plan` (latest decision per
-    KPI, who signed), the KPIs still without one (what each department proposes and what
-    is needed), and the KPIs off target in the scorecard's quarter."""
-    latest = decided.unique("kpi", keep="first", maintain_order=True)  # newest first
-    agreed = {r["kpi"]: r for r in latest.iter_rows(named=True)}
-    by_id = {k.id: k for k in definitions}
-    open_kpis = [k for k in definitions if k.id not in agreed]
-    off = card.filter(pl.col("status") == "red") if card is not None else None
-    parts = [
-        f"<h2 class='first'>{_e(f'Decisions and open items for {plan}')}</h2>",
-        "<div class='cards'>",
-        _card("Targets agreed", f"{len(agreed)} of {len(definitions)}", "done"),
-        _card("Targets still open", str(len(open_kpis)), "warn" if open_kpis else "done"),
-        _card(
-            "Off target last quarter",
-            "–" if off is None else str(off.height),
-            "warn" if off is not None and off.height else "done",
-        ),
-        "</div>",
-        "<h3>Agreed targets and who signed</h3>",
-    ]
-    if not agreed:
-        parts.append("<p class='note'>No target has been agreed for this quarter yet.</p>")
-    else:
-        rows = [
-            [
-                by_id[r["kpi"]].name if r["kpi"] in by_id else r["kpi"],
-                _target(r["value"], by_id.get(r["kpi"]), display),
-                r["rationale"] or "",
-                _signer(r, "finance"),
-                _signer(r, "procurement"),
-                f"{r['decided_at']:%Y-%m-%d %H:%M}",
-            ]
-            for r in agreed.values()
-        ]
-        head = ["KPI", "Target", "Rationale", "Finance", "Procurement", "When (UTC)"]
-        parts.append(_table(head, rows, {1}))
-    parts.append("<h3>Open: targets still to agree</h3>")
-    if not open_kpis:
-        parts.append("<p class='note'>Every KPI has an agreed target for this quarter.</p>")
-    else:
-        rows = [_open_row(k, proposed.get(k.id), forecasts.get(k.id), display) for k in open_kpis]
-        head = ["KPI", "Forecast", "Finance proposes", "Procurement proposes", "What is needed"]
-        parts.append(_table(head, rows, {1, 2, 3}))
-    if off is not None and off.height:
-        shown = for_display(off, display)
-        rows = [
-            [r["name"], r["Value"], r["Target"], r["Change"]] for r in shown.iter_rows(named=True)
-        ]
-        parts.append("<h3>Open: off target last quarter</h3>")
-        parts.append(_table(["KPI", "Value", "Target", "Change"], rows, {1, 2, 3}))
-    return "\n".join(parts)
-
-
-def _open_row(
-    k: KpiDefinition,
-    proposal: Mapping[str, Any] | None,
-    forecast: Mapping[str, Any] | None,
-    display: str,
-) -> list[str]:
-    """A KPI without an agreed target: both proposals and the step the meeting must take."""
-    fin = proposal["finance_value"] if proposal else None
-    proc = proposal["procurement_value"] if proposal else None
-    if fin is None and proc is None:
-        needed = "Both departments to propose a target"
-    elif proc is None:
-        needed = "Procurement to propose, then both to sign"
-    elif fin is None:
-        needed = "Finance to propose, then both to sign"
-    elif fin == proc:
-        needed = "Same target proposed: both to sign it"
-    else:
-        needed = "Agree one target between the two proposals, then both to sign"
-    return [
-        k.name,
-        _target(forecast["forecast"] if forecast else None, k, display),
-        _target(fin, k, display),
-        _target(proc, k, display),
-        needed,
-    ]
-
-
-def _target(value: float | None, k: KpiDefinition | None, display: str) -> str:
-    return "–" if value is None or k is None else format_value(value, k.unit, display)
-
-
-def _card(label: str, figure: str, tone: str) -> str:
-    return (
-        f"<div class='card {_e(tone)}'><div class='meta'>{_e(label)}</div>"
-        f"<div class='figure'>{_e(figure)}</div></div>"
-    )
-
-
 def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> str:
     """One table per theme, in the themes' order, so a theme reads as one block on paper."""
     shown = for_display(card, display)
@@ -391,7 +299,8 @@ def _savings_section(
     if lenses.filter(~pl.col("is_total")).height:
         figure = charts.two_lenses(lenses, display)
         # the panels' titles at the app's 13 px run past the right edge of an A4 page
-        parts.append(charts_out.html(figure.update_annotations(font={"size": 11})))
+        figure.update_annotations(font={"size": 11}).update_xaxes(tickangle=-50)
+        parts.append(charts_out.html(figure))
     parts.append(_initiatives(savings, store, card_quarter, filters, currency, display))
     return "\n".join(parts)
 
@@ -496,15 +405,22 @@ def _kpi_sections(
             parts.append("<section class='kpi'><div class='kpi-head'>")
             parts.append(f"<h4>{_e(k.name)} <span class='meta'>({_e(k.id)})</span></h4>")
             parts.append(f"<p class='note'>{_e(k.description)}</p>")
+            # the table first: the chart, drawn as the page loads, then sizes to what is left
+            parts.append("<div class='kpi-body'>" + _history_table(rows, k.unit, display))
             if rows.height or (forecast and forecast["forecast"] is not None):
                 figure = history_forecast_chart(rows, forecast, k.name, k.unit, k.targets, display)
-                parts.append(charts_out.html(figure.update_layout(height=KPI_CHART_HEIGHT)))
-            parts.append("</div>")
-            parts.append(_history_table(rows, k.unit, display))
+                # the heading above names the KPI: the chart's own title would only take room
+                figure.update_layout(height=KPI_CHART_HEIGHT, title=None, margin={"t": 10})
+                parts.append(f"<div class='chart'>{charts_out.html(figure)}</div>")
+            parts.append("</div></div>")
             if forecast:
-                parts.append(f"<p>{_e(forecast['method_text'])}</p>")
-            parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
-            parts.append(_decisions(decided.filter(pl.col("kpi") == k.id), k.unit, display))
+                parts.append(f"<p class='method'>{_e(forecast['method_text'])}</p>")
+            kpi_decided = decided.filter(pl.col("kpi") == k.id)
+            if k.id not in proposed and kpi_decided.is_empty():
+                parts.append("<p class='note'>No target proposed or agreed yet.</p>")
+            else:
+                parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
+                parts.append(_decisions(kpi_decided, k.unit, display))
             parts.append("</section>")
     return "\n".join(parts)
 
@@ -512,11 +428,16 @@ def _kpi_sections(
 def _history_table(rows: pl.DataFrame, unit: str, display: str) -> str:
     if rows.is_empty():
         return "<p class='note'>No quarter of data before the planned one.</p>"
-    labels = zip(rows["period"], rows["complete"], strict=True)
-    head = ["", *[p + ("" if done else " (part)") for p, done in labels]]
-    values = ["Value", *[format_value(v, unit, display) for v in rows["value"]]]
-    targets = ["Target", *[format_value(v, unit, display) for v in rows["target"]]]
-    return _table(head, [values, targets], set(range(1, len(head))))
+    """A row per quarter (a column per quarter is wider than an A4 page for money)."""
+    shown = [
+        [
+            r["period"] + ("" if r["complete"] else " (part)"),
+            format_value(r["value"], unit, display),
+            format_value(r["target"], unit, display),
+        ]
+        for r in rows.iter_rows(named=True)
+    ]
+    return _table(["Quarter", "Value", "Target"], shown, {1, 2}, css="history")
 
 
 def _proposal_table(row: Mapping[str, Any] | None, unit: str, display: str) -> str:
@@ -553,48 +474,3 @@ def _decisions(rows: pl.DataFrame, unit: str, display: str) -> str:
         )
         out.append(f"<p class='agreed'>{_e(text)}</p>")
     return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------------------
-# HTML helpers: every cell and text goes through _e
-# ---------------------------------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _table(
-    head: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    numeric: set[int] | None = None,
-    totals: set[int] | None = None,
-) -> str:
-    """An HTML table; a cell is a value or (value, css class). Everything is escaped."""
-    numeric, totals = numeric or set(), totals or set()
-    out = ["<table>", "<thead><tr>", *[f"<th>{_e(h)}</th>" for h in head], "</tr></thead>"]
-    out.append("<tbody>")
-    for i, row in enumerate(rows):
-        out.append("<tr class='total'>" if i in totals else "<tr>")
-        for j, cell in enumerate(row):
-            value, css = cell if isinstance(cell, tuple) else (cell, "")
-            classes = " ".join(c for c in (css, "num" if j in numeric else "") if c)
-            attr = f" class='{_e(classes)}'" if classes else ""
-            out.append(f"<td{attr}>{_e(value)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _money(value: Decimal | float | None, display: str) -> str:
-    """An amount as people read it; a Decimal stays exact (format_money formats it as it is)."""
-    return "–" if value is None else format_money(value, display)
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:+.1f} %"
-
-
-def _signer(row: Mapping[str, Any], dept: str) -> str:
-    name, email = row[f"{dept}_name"], row[f"{dept}_by"]
-    return f"{name} <{email}>" if name else str(email)
