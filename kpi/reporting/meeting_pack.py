@@ -63,8 +63,8 @@ td.num { text-align: right; white-space: nowrap; }
 tr.total td { font-weight: 600; background: #fafafa; }
 .meta, .note { color: #555; font-size: 0.88rem; }
 .cards { display: flex; gap: 0.8rem; flex-wrap: wrap; margin: 0.6rem 0 1rem; }
-.card { flex: 1 1 10rem; border: 1px solid #ddd; border-top: 4px solid #0072B2;
-        padding: 0.4rem 0.7rem; }
+.card { flex: 1 1 10rem; box-sizing: border-box; border: 1px solid #ddd;
+        border-top: 4px solid #0072B2; padding: 0.4rem 0.7rem; }
 .card .figure { font-size: 1.5rem; font-weight: 600; }
 .card.warn { border-top-color: #D55E00; } .card.done { border-top-color: #009E73; }
 .status-green { color: #009E73; } .status-amber { color: #B07800; }
@@ -76,9 +76,9 @@ tr.total td { font-weight: 600; background: #fafafa; }
 .kpi-body .chart { flex: 1 1 0; min-width: 0; }
 .kpi p { margin: 0.35rem 0; } .kpi h4 { margin-top: 0.6rem; }
 .method { font-size: 0.88rem; }
-/* on paper: a chart, a table or a card is never cut across two pages when it fits on one,
-   and a KPI's name, description, chart and history stay together; a heading stays with what follows
-   it; each part starts on a new page; KPIs follow each other so pages are not half empty */
+/* on paper: a chart, a table or a card is never cut across two pages when it fits on one;
+   a KPI's name, description, history and chart stay together; a heading stays with what
+   follows it; each part starts on a new page; KPIs follow each other (two to a page) */
 .kpi-head, .block, .card, .cards, table, .plotly-graph-div, .agreed, .kpi p {
   break-inside: avoid; page-break-inside: avoid; }
 tr { break-inside: avoid; }
@@ -86,7 +86,8 @@ thead { display: table-header-group; }
 h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
 @page { size: A4; }
 @media print {
-  body { margin: 0; max-width: none; font-size: 10pt; }
+  /* 2px inside the paper's edge, so the borders of full-width tables and cards show */
+  body { margin: 0; padding: 0 2px; max-width: none; font-size: 10pt; }
   h2 { break-before: page; margin-top: 0; }
   h2.first { break-before: auto; margin-top: 1rem; }
   table { font-size: 8pt; }
