@@ -17,6 +17,7 @@ from kpi.core.settings import db_path, kpis_path, load_settings
 
 if TYPE_CHECKING:
     from kpi.ingest.loader import Loader
+    from kpi.store.database import Store
 
 
 class UserError(Exception):
@@ -272,7 +273,7 @@ def _pack_out(out: Path) -> Path:
     return out
 
 
-def _pack_quarter(store, quarter: str) -> str:
+def _pack_quarter(store: Store, quarter: str) -> str:
     """A quarter the Quarterly goals page offers to plan, or one the meeting has already
     recorded proposals or decisions for (a past meeting's pack printed again)."""
     from kpi.reporting.goals_view import quarters_to_plan
