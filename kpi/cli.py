@@ -17,6 +17,7 @@ from kpi.core.settings import db_path, kpis_path, load_settings
 
 if TYPE_CHECKING:
     from kpi.ingest.loader import Loader
+    from kpi.store.database import Store
 
 
 class UserError(Exception):
@@ -226,6 +227,78 @@ def cmd_terms_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- pack ---------------------------------------------------------------------------------
+def cmd_pack(args: argparse.Namespace) -> int:
+    """The meeting pack the Quarterly goals page downloads (all spend, the reporting
+    currency), as that HTML file or printed by Chromium to an A4 PDF."""
+    from kpi.reporting import pack_pdf
+    from kpi.reporting.meeting_pack import meeting_pack_html
+    from kpi.semantic.definitions import load_definitions
+    from kpi.store.database import Store
+
+    out = _pack_out(Path(args.out))
+    if args.format == "pdf":
+        try:
+            pack_pdf.check_chromium()
+        except pack_pdf.PackPrintError as exc:
+            raise UserError(str(exc)) from None
+    store = Store(args.db) if args.db else Store()
+    plan = _pack_quarter(store, args.quarter)
+    page = meeting_pack_html(store, load_definitions(None, store.settings), plan)
+    try:
+        if args.format == "html":
+            pack_pdf.write_whole(out, page.encode("utf-8"))
+            print(f"Meeting pack for {plan} written to {out} (HTML, opens offline)")
+            return 0
+        pages = pack_pdf.print_pdf(page, out, f"Quarterly goals {plan}: meeting pack")
+    except pack_pdf.PackPrintError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
+    print(f"Meeting pack for {plan} written to {out} (PDF, A4, {pages} pages)")
+    return 0
+
+
+def _pack_out(out: Path) -> Path:
+    """--out checked before the pack is built: a file in an existing, writable folder."""
+    folder = out.parent
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder: give a file name, e.g. {out / 'pack.pdf'}")
+    if not folder.is_dir():
+        raise UserError(
+            f"--out {out}: the folder {folder} does not exist; create it or write elsewhere"
+        )
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise UserError(f"--out {out}: this user may not write there; choose another file")
+    return out
+
+
+def _pack_quarter(store: Store, quarter: str) -> str:
+    """A quarter the Quarterly goals page offers to plan, or one the meeting has already
+    recorded proposals or decisions for (a past meeting's pack printed again)."""
+    from kpi.reporting.goals_view import quarters_to_plan
+    from kpi.workflows import goals
+
+    plan = goals.check_quarter(quarter)
+    offered = quarters_to_plan(store)
+    if plan in offered:
+        return plan
+    if (
+        not goals.proposals(store, plan).is_empty()
+        or not goals.decision_log(store, plan).is_empty()
+    ):
+        return plan
+    if not offered:
+        raise UserError(
+            f"--quarter {plan}: the store holds no complete quarter of data yet, so there is "
+            "no quarter to plan; load invoices first (python -m kpi load ...)"
+        )
+    raise UserError(
+        f"--quarter {plan}: no meeting can plan it and none has recorded anything for it; "
+        f"the quarters to plan are {', '.join(offered)}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kpi",
@@ -376,6 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_terms_sim)
+
+    p = sub.add_parser(
+        "pack",
+        help="the quarterly goals meeting pack as HTML or as an A4 PDF (printed by Chromium)",
+        description="Write the meeting pack the Quarterly goals page downloads, for all spend "
+        "in the reporting currency: decisions and open items first, the scorecard by theme, "
+        "the savings picture, the spend outlook and each KPI's history, forecast, proposals "
+        "and agreed target. --format pdf prints it with Debian's Chromium (/usr/bin/chromium, "
+        "or KPI_CHROMIUM) to A4 with page numbers.",
+    )
+    p.add_argument(
+        "--quarter", required=True, metavar="QUARTER", help="quarter to plan, e.g. FY2026-Q3"
+    )
+    p.add_argument("--format", choices=["html", "pdf"], default="html")
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write (replaced whole)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_pack)
     return parser
 
 

@@ -52,9 +52,10 @@ def pack_button(ctx: Context, column, plan: str, currency: str) -> None:
         mime="text/html",
         key="goals_pack",
         type="primary",
-        help="One self-contained HTML file with the scorecard, the savings picture, the spend "
-        "outlook and each KPI's history, forecast, proposals and decisions. It opens offline; "
-        "print it from the browser for a PDF. Takes a few seconds.",
+        help="One self-contained HTML file: the decisions and open items, the scorecard by "
+        "theme, the savings picture, the spend outlook and each KPI's history, forecast, "
+        "proposals and decisions. It opens offline; print it from the browser, or make an A4 "
+        "PDF with `python -m kpi pack --format pdf`. Takes a few seconds.",
     )
 
 

@@ -1,11 +1,15 @@
 """The meeting pack: one self-contained HTML file for the quarterly goal-setting meeting.
 
-It holds the scorecard of the last complete quarter before the planned one, the savings
-picture (both departments' lenses and the initiatives behind them), procurement's spend
-outlook, and per KPI its quarterly history, the forecast with its method, both
-departments' proposals and the agreed target with who signed it. plotly.js is embedded
-once, with the first chart; nothing is fetched from anywhere, so the file opens offline
-and can be mailed or archived as it is (a browser prints it to PDF).
+It opens with what the meeting settles: the targets already agreed (who signed) and the
+open items (targets not agreed yet, KPIs off target). Then the scorecard of the last
+complete quarter before the planned one, grouped by theme, the savings picture (both
+departments' lenses and the initiatives behind them), procurement's spend outlook, and per
+KPI, theme by theme, its quarterly history, the forecast with its method, both
+departments' proposals and the agreed target. plotly.js is embedded once, with the first
+chart; nothing is fetched from anywhere, so the file opens offline and can be mailed or
+archived as it is. The Quarterly goals page downloads it and `python -m kpi pack` writes
+it (kpi.reporting.pack_pdf prints the same HTML to an A4 PDF): its print CSS keeps charts,
+tables and cards whole on a page.
 
 Every text that comes from data or configuration (supplier and category names, notes,
 rationales, KPI names) is HTML-escaped: none of it is trusted.
@@ -13,10 +17,8 @@ rationales, KPI names) is HTML-escaped: none of it is trusted.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -26,9 +28,15 @@ import polars as pl
 from kpi.analyses import goal_history, spend_outlook
 from kpi.analyses.scorecard import THEMES, data_window, scorecard
 from kpi.core import people
-from kpi.core.formatting import format_money, format_value
+from kpi.core.formatting import format_value
 from kpi.core.scope import FilterValues, Scope
 from kpi.reporting import charts
+from kpi.reporting.pack_agenda import agenda_section
+from kpi.reporting.pack_html import e as _e
+from kpi.reporting.pack_html import money as _money
+from kpi.reporting.pack_html import share as _share
+from kpi.reporting.pack_html import signer as _signer
+from kpi.reporting.pack_html import table as _table
 from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
@@ -37,6 +45,7 @@ from kpi.workflows import goals
 SAVINGS_KPIS = ("savings_realised", "savings_recognised", "cost_avoidance", "expense_change_yoy")
 TOP_INITIATIVES = 10
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+KPI_CHART_HEIGHT = 240  # px: with its history table beside it; two KPIs to an A4 page
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -45,6 +54,7 @@ h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.25rem; border-bottom: 2px solid #0072B2; padding-bottom: 0.2rem;
      margin-top: 2.2rem; }
 h3 { font-size: 1.05rem; margin: 1.6rem 0 0.4rem; }
+h4 { font-size: 0.95rem; margin: 1rem 0 0.3rem; }
 table { border-collapse: collapse; width: 100%; margin: 0.4rem 0 1rem; font-size: 0.88rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.45rem; text-align: left;
          vertical-align: top; }
@@ -52,11 +62,37 @@ th { background: #f3f6f9; }
 td.num { text-align: right; white-space: nowrap; }
 tr.total td { font-weight: 600; background: #fafafa; }
 .meta, .note { color: #555; font-size: 0.88rem; }
-.kpi { break-inside: avoid; page-break-inside: avoid; }
+.cards { display: flex; gap: 0.8rem; flex-wrap: wrap; margin: 0.6rem 0 1rem; }
+.card { flex: 1 1 10rem; box-sizing: border-box; border: 1px solid #ddd;
+        border-top: 4px solid #0072B2; padding: 0.4rem 0.7rem; }
+.card .figure { font-size: 1.5rem; font-weight: 600; }
+.card.warn { border-top-color: #D55E00; } .card.done { border-top-color: #009E73; }
 .status-green { color: #009E73; } .status-amber { color: #B07800; }
 .status-red { color: #D55E00; } .status-none, .status-no_data { color: #7F7F7F; }
 .agreed { background: #eef7f2; border-left: 4px solid #009E73; padding: 0.4rem 0.7rem; }
-@media print { body { margin: 0; max-width: none; } h2 { break-before: page; } }
+.kpi { border-top: 1px solid #ccc; margin-top: 1rem; }
+.kpi-body { display: flex; gap: 1rem; align-items: flex-start; }
+.kpi-body table.history { width: auto; flex: 0 0 auto; }
+.kpi-body .chart { flex: 1 1 0; min-width: 0; }
+.kpi p { margin: 0.35rem 0; } .kpi h4 { margin-top: 0.6rem; }
+.method { font-size: 0.88rem; }
+/* on paper: a chart, a table or a card is never cut across two pages when it fits on one;
+   a KPI's name, description, history and chart stay together; a heading stays with what
+   follows it; each part starts on a new page; KPIs follow each other (two to a page) */
+.kpi-head, .block, .card, .cards, table, .plotly-graph-div, .agreed, .kpi p {
+  break-inside: avoid; page-break-inside: avoid; }
+tr { break-inside: avoid; }
+thead { display: table-header-group; }
+h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+@page { size: A4; }
+@media print {
+  /* 2px inside the paper's edge, so the borders of full-width tables and cards show */
+  body { margin: 0; padding: 0 2px; max-width: none; font-size: 10pt; }
+  h2 { break-before: page; margin-top: 0; }
+  h2.first { break-before: auto; margin-top: 1rem; }
+  table { font-size: 8pt; }
+  th, td { padding: 0.15rem 0.3rem; }
+}
 """
 
 
@@ -74,20 +110,32 @@ def meeting_pack_html(
     window = data_window(store)
     card_quarter = goal_history.scorecard_quarter(store, plan)
     charts_out = _Charts()
-    parts = [_header(plan, card_quarter, window, filters, display)]
-    if card_quarter is None:
+    card = None
+    if card_quarter is not None:
+        card = scorecard(
+            store, Scope.of(filters=filters, currency=currency), definitions, card_quarter
+        )
+    history = goal_history.quarter_history(store, definitions, plan, 8, filters, currency)
+    forecast_rows = goal_history.kpi_forecasts(store, definitions, plan, filters, currency)
+    forecasts = {r["kpi"]: r for r in forecast_rows.iter_rows(named=True)}
+    proposed = {r["kpi"]: r for r in goals.proposals(store, plan).iter_rows(named=True)}
+    decided = goals.decision_log(store, plan)
+    parts = [
+        _header(plan, card_quarter, window, filters, display),
+        agenda_section(plan, definitions, decided, proposed, forecasts, card, display),
+    ]
+    if card is None or card_quarter is None:
+        parts.append("<h2>Scorecard</h2>")
         parts.append("<p>The store holds no complete quarter before this one yet.</p>")
-        card = None
     else:
-        scope = Scope.of(filters=filters, currency=currency)
-        card = scorecard(store, scope, definitions, card_quarter)
         parts.append(_scorecard_section(card, card_quarter, display))
         parts.append(
             _savings_section(store, card, card_quarter, filters, currency, display, charts_out)
         )
     parts.append(_outlook_section(store, plan, filters, currency, display))
-    parts.append(_kpi_sections(store, definitions, plan, filters, currency, display, charts_out))
-    parts.append(_signatures_section(goals.decision_log(store, plan), definitions))
+    parts.append(
+        _kpi_sections(definitions, plan, history, forecasts, proposed, decided, display, charts_out)
+    )
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
@@ -178,26 +226,38 @@ def _header(
 
 
 def _scorecard_section(card: pl.DataFrame, card_quarter: str, display: str) -> str:
+    """One table per theme, in the themes' order, so a theme reads as one block on paper."""
     shown = for_display(card, display)
-    rows = [
-        [
-            THEMES.get(r["theme"], r["theme"]),
-            r["name"],
-            r["Value"],
-            r["Target"],
-            (r["Status"], f"status-{r['status']}"),
-            r["Change"],
-            r["Definition"],
+    head = ["KPI", "Value", "Target", "Status", "Change", "Definition"]
+    parts = [f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>"]
+    for theme in _themes(shown["theme"].to_list()):
+        rows = [
+            [
+                r["name"],
+                r["Value"],
+                r["Target"],
+                (r["Status"], f"status-{r['status']}"),
+                r["Change"],
+                r["Definition"],
+            ]
+            for r in shown.filter(pl.col("theme") == theme).iter_rows(named=True)
         ]
-        for r in shown.iter_rows(named=True)
-    ]
-    head = ["Theme", "KPI", "Value", "Target", "Status", "Change", "Definition"]
-    return (
-        f"<h2>{_e(f'Scorecard {card_quarter}')}</h2>\n"
-        + _table(head, rows, numeric={2, 3, 5})
-        + "<p class='note'>● on target · ▲ near · ■ off · ○ no target · ◌ no data. "
+        parts.append(
+            f"<div class='block'><h3>{_e(THEMES.get(theme, theme))}</h3>\n"
+            + _table(head, rows, numeric={1, 2, 4})
+            + "</div>"
+        )
+    parts.append(
+        "<p class='note'>● on target · ▲ near · ■ off · ○ no target · ◌ no data. "
         "Definition: agreed by both departments, or not yet.</p>"
     )
+    return "\n".join(parts)
+
+
+def _themes(present: Sequence[str]) -> list[str]:
+    """The themes in `present`, in the scorecard's order (THEMES), unknown ones last."""
+    known = [t for t in THEMES if t in present]
+    return known + sorted({t for t in present if t not in THEMES})
 
 
 def _savings_section(
@@ -238,7 +298,10 @@ def _savings_section(
         _table(["Category", *[h for _, h in money]], rows, set(range(1, 8)), totals),
     ]
     if lenses.filter(~pl.col("is_total")).height:
-        parts.append(charts_out.html(charts.two_lenses(lenses, display)))
+        figure = charts.two_lenses(lenses, display)
+        # the panels' titles at the app's 13 px run past the right edge of an A4 page
+        figure.update_annotations(font={"size": 11}).update_xaxes(tickangle=-50)
+        parts.append(charts_out.html(figure))
     parts.append(_initiatives(savings, store, card_quarter, filters, currency, display))
     return "\n".join(parts)
 
@@ -325,46 +388,57 @@ def _outlook_section(
 
 
 def _kpi_sections(
-    store: Store,
     definitions: Sequence[KpiDefinition],
     plan: str,
-    filters: FilterValues,
-    currency: str | None,
+    history: pl.DataFrame,
+    forecasts: Mapping[str, Mapping[str, Any]],
+    proposed: Mapping[str, Mapping[str, Any]],
+    decided: pl.DataFrame,
     display: str,
     charts_out: _Charts,
 ) -> str:
-    history = goal_history.quarter_history(store, definitions, plan, 8, filters, currency)
-    forecast_rows = goal_history.kpi_forecasts(store, definitions, plan, filters, currency)
-    forecasts = {r["kpi"]: r for r in forecast_rows.iter_rows(named=True)}
-    proposed = {r["kpi"]: r for r in goals.proposals(store, plan).iter_rows(named=True)}
-    decided = goals.decision_log(store, plan)
     parts = [f"<h2>{_e(f'KPIs: history, forecast and targets for {plan}')}</h2>"]
-    for k in definitions:
-        rows = history.filter(pl.col("kpi") == k.id)
-        forecast = forecasts.get(k.id)
-        parts.append("<section class='kpi'>")
-        parts.append(f"<h3>{_e(k.name)} <span class='meta'>({_e(k.id)})</span></h3>")
-        parts.append(f"<p class='note'>{_e(k.description)}</p>")
-        if rows.height or (forecast and forecast["forecast"] is not None):
-            figure = history_forecast_chart(rows, forecast, k.name, k.unit, k.targets, display)
-            parts.append(charts_out.html(figure))
-        parts.append(_history_table(rows, k.unit, display))
-        if forecast:
-            parts.append(f"<p>{_e(forecast['method_text'])}</p>")
-        parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
-        parts.append(_decisions(decided.filter(pl.col("kpi") == k.id), k.unit, display))
-        parts.append("</section>")
+    for theme in _themes([k.theme for k in definitions]):
+        parts.append(f"<h3>{_e(THEMES.get(theme, theme))}</h3>")
+        for k in (k for k in definitions if k.theme == theme):
+            rows = history.filter(pl.col("kpi") == k.id)
+            forecast = forecasts.get(k.id)
+            parts.append("<section class='kpi'><div class='kpi-head'>")
+            parts.append(f"<h4>{_e(k.name)} <span class='meta'>({_e(k.id)})</span></h4>")
+            parts.append(f"<p class='note'>{_e(k.description)}</p>")
+            # the table first: the chart, drawn as the page loads, then sizes to what is left
+            parts.append("<div class='kpi-body'>" + _history_table(rows, k.unit, display))
+            if rows.height or (forecast and forecast["forecast"] is not None):
+                figure = history_forecast_chart(rows, forecast, k.name, k.unit, k.targets, display)
+                # the heading above names the KPI: the chart's own title would only take room
+                figure.update_layout(height=KPI_CHART_HEIGHT, title=None, margin={"t": 10})
+                parts.append(f"<div class='chart'>{charts_out.html(figure)}</div>")
+            parts.append("</div></div>")
+            if forecast:
+                parts.append(f"<p class='method'>{_e(forecast['method_text'])}</p>")
+            kpi_decided = decided.filter(pl.col("kpi") == k.id)
+            if k.id not in proposed and kpi_decided.is_empty():
+                parts.append("<p class='note'>No target proposed or agreed yet.</p>")
+            else:
+                parts.append(_proposal_table(proposed.get(k.id), k.unit, display))
+                parts.append(_decisions(kpi_decided, k.unit, display))
+            parts.append("</section>")
     return "\n".join(parts)
 
 
 def _history_table(rows: pl.DataFrame, unit: str, display: str) -> str:
     if rows.is_empty():
         return "<p class='note'>No quarter of data before the planned one.</p>"
-    labels = zip(rows["period"], rows["complete"], strict=True)
-    head = ["", *[p + ("" if done else " (part)") for p, done in labels]]
-    values = ["Value", *[format_value(v, unit, display) for v in rows["value"]]]
-    targets = ["Target", *[format_value(v, unit, display) for v in rows["target"]]]
-    return _table(head, [values, targets], set(range(1, len(head))))
+    """A row per quarter (a column per quarter is wider than an A4 page for money)."""
+    shown = [
+        [
+            r["period"] + ("" if r["complete"] else " (part)"),
+            format_value(r["value"], unit, display),
+            format_value(r["target"], unit, display),
+        ]
+        for r in rows.iter_rows(named=True)
+    ]
+    return _table(["Quarter", "Value", "Target"], shown, {1, 2}, css="history")
 
 
 def _proposal_table(row: Mapping[str, Any] | None, unit: str, display: str) -> str:
@@ -401,64 +475,3 @@ def _decisions(rows: pl.DataFrame, unit: str, display: str) -> str:
         )
         out.append(f"<p class='agreed'>{_e(text)}</p>")
     return "\n".join(out)
-
-
-def _signatures_section(decisions: pl.DataFrame, definitions: Sequence[KpiDefinition]) -> str:
-    title = "<h2>Who signed</h2>\n"
-    if decisions.is_empty():
-        return title + "<p>No target has been agreed for this quarter yet.</p>"
-    names = {k.id: k.name for k in definitions}
-    rows = [
-        [
-            names.get(r["kpi"], r["kpi"]),
-            _signer(r, "finance"),
-            _signer(r, "procurement"),
-            f"{r['decided_at']:%Y-%m-%d %H:%M}",
-        ]
-        for r in decisions.iter_rows(named=True)
-    ]
-    return title + _table(["KPI", "Finance", "Procurement", "When (UTC)"], rows)
-
-
-# ---------------------------------------------------------------------------------------
-# HTML helpers: every cell and text goes through _e
-# ---------------------------------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _table(
-    head: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    numeric: set[int] | None = None,
-    totals: set[int] | None = None,
-) -> str:
-    """An HTML table; a cell is a value or (value, css class). Everything is escaped."""
-    numeric, totals = numeric or set(), totals or set()
-    out = ["<table>", "<thead><tr>", *[f"<th>{_e(h)}</th>" for h in head], "</tr></thead>"]
-    out.append("<tbody>")
-    for i, row in enumerate(rows):
-        out.append("<tr class='total'>" if i in totals else "<tr>")
-        for j, cell in enumerate(row):
-            value, css = cell if isinstance(cell, tuple) else (cell, "")
-            classes = " ".join(c for c in (css, "num" if j in numeric else "") if c)
-            attr = f" class='{_e(classes)}'" if classes else ""
-            out.append(f"<td{attr}>{_e(value)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _money(value: Decimal | float | None, display: str) -> str:
-    return "–" if value is None else format_money(float(value), display)
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:+.1f} %"
-
-
-def _signer(row: Mapping[str, Any], dept: str) -> str:
-    name, email = row[f"{dept}_name"], row[f"{dept}_by"]
-    return f"{name} <{email}>" if name else str(email)
