@@ -50,6 +50,7 @@ SUBJECT_KINDS: dict[str, tuple[str, str]] = {
 MAX_COMMENT_CHARS = 4000
 MAX_KEY_CHARS = 200
 EXCERPT_CHARS = 80
+OPEN_PARAM = "discussion"  # the query parameter that asks a page to show the thread
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -126,19 +127,22 @@ def describe_subject(subject: str) -> str:
 
 
 def subject_link(subject: str) -> tuple[str, dict[str, str]]:
-    """The page that shows the subject's thread and the query parameters that open it."""
+    """The page that shows the subject's thread and the query parameters that open it there
+    (`discussion=open` tells the page to show the thread, not only the thing)."""
     kind, key = parse_subject(subject)
     page = SUBJECT_KINDS[kind][1]
     if kind == "kpi":
-        return page, {"kpi": key}
-    if kind == "kpi_period":
+        query = {"kpi": key}
+    elif kind == "kpi_period":
         kpi_id, _, period = key.partition("@")
-        return page, {"kpi": kpi_id, "period": period}
-    if kind == "goal_decision":
+        query = {"kpi": kpi_id, "period": period}
+    elif kind == "goal_decision":
         quarter, _, kpi_id = key.partition("/")
-        return page, {"quarter": quarter, "kpi": kpi_id}
-    name = {"initiative": "initiative", "terms_proposal": "proposal", "stock_item": "item"}[kind]
-    return page, {name: key}
+        query = {"quarter": quarter, "kpi": kpi_id}
+    else:
+        name = {"initiative": "initiative", "terms_proposal": "proposal", "stock_item": "item"}
+        query = {name[kind]: key}
+    return page, {**query, OPEN_PARAM: "open"}
 
 
 # ---- mentions ----------------------------------------------------------------------------
