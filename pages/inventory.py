@@ -10,11 +10,13 @@ from kpi.core.formatting import format_value
 from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
 from kpi.reporting.figure_rows import INVENTORY_CLASS_KPIS, inventory_class_figure
+from kpi.workflows.stock_marks import current_marks
 from ui.cache import cached
 from ui.context import current
 from ui.figure_rows import figure_button
 from ui.kpi_strip import kpi_strip
 from ui.stock_marks import stock_marks_section
+from ui.threads import picked_thread
 from ui.widgets import downloads, empty_slice, honoured_scope, no_data, table_columns
 
 ctx = current()
@@ -128,3 +130,14 @@ else:
     downloads(questioned, f"inventory_questions_{last['period']}", "questioned")
 
 stock_marks_section(ctx)
+
+st.subheader("Discussion on a stock item")
+st.caption(
+    "Finance asks, procurement answers where the stock is: why an item is kept, until when. "
+    "The items marked as kept on purpose are offered first, then the items questioned above, "
+    "and every item already discussed."
+)
+marked = cached(current_marks, ctx)["item_id"].to_list()
+asked = [] if questioned.is_empty() else questioned["item_id"].unique(maintain_order=True)
+items = list(dict.fromkeys([*marked, *asked]))
+picked_thread(ctx, "stock_item", "Stock item", items, "thr_stock_pick", link_param="item")

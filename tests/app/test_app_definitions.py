@@ -103,6 +103,7 @@ def test_the_page_renders_the_catalogue_and_a_definition(kpis):
         "Approvals",
         "Edit",
         "History",
+        "Discussion",  # issue 17: the KPI's thread (and its values' per quarter)
         "Add a KPI",
     ]
     assert [s.value for s in at.subheader] == ["Total spend"]
