@@ -20,6 +20,7 @@ from kpi.workflows import terms_proposals as tp
 from kpi.workflows.terms_proposals import Proposal, ProposalError, SupplierAnswer
 from kpi.workflows.terms_tracking import MONEY, side_by_side, tracking
 from ui.context import Context
+from ui.threads import thread_panel
 from ui.widgets import downloads, literal, no_data, show_table, time_zone
 
 ANSWER_WORDS = {"—": None, "Accept": "accept", "Counter-offer": "counter", "Refuse": "refuse"}
@@ -179,6 +180,8 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
     with st.expander("History (who, when, why)"):
         log = tp.history(ctx.store, pid)  # people by name: the e-mail stays in the store
         show_table(log.rename({"by_email": "done_by"}).drop("by_name"), key=f"tp_history_{pid}")
+    # the proposal's discussion: both departments work the terms out here, not by e-mail
+    thread_panel(ctx.store, ctx.person, f"terms_proposal:{pid}", title=f"terms proposal {pid}")
 
 
 # days are a mean with one decimal (today's) or whole days, never money
