@@ -19,6 +19,10 @@ if ctx.period is None:
     no_data("spend in the store", "Load invoices and savings initiatives on the **Data** page.")
     st.stop()
 
+linked = st.query_params.get("initiative")  # a link (the inbox) opens its review, once
+if linked and st.session_state.get("_savings_linked") != linked:
+    st.session_state[page.TAB_KEY] = "Initiatives"
+    st.session_state["_savings_linked"] = linked
 # keyed tabs keep their state: after a save or a decision the page stays on Initiatives
 tab_lenses, tab_bridge, tab_ledger, tab_realised, tab_avoid = st.tabs(
     list(page.TABS), key=page.TAB_KEY, on_change="rerun"
