@@ -86,3 +86,46 @@ def test_a_mention_reaches_the_other_departments_inbox_and_opens_the_thread(brow
     assert jonas.locator('textarea[aria-label="Your comment"]:visible').count() == 1
     jonas.screenshot(path=str(SHOTS / "procurement_opens_the_thread.png"))
     assert problems(jonas) == []
+
+
+def test_procurement_signs_from_its_inbox_and_finance_reviews_with_the_evidence(
+    browser, app_url, config
+):
+    import yaml
+
+    jonas = _session(browser)
+    jonas.goto(acting_url(f"{app_url}/inbox", JONAS))
+    jonas.wait_for_selector("h1:has-text('Waiting for you')", timeout=60_000)
+    wait_rendered(jonas)
+    # the innermost block holding the item's title: its own bordered card
+    card = (
+        jonas.locator('[data-testid="stVerticalBlock"]')
+        .filter(has_text="(committed_budget_utilisation)")
+        .last
+    )
+    card.get_by_text("Read what you sign, then sign").click()
+    jonas.wait_for_timeout(500)
+    expect_text(jonas, "The content you sign:")
+    jonas.screenshot(path=str(SHOTS / "procurement_reads_what_it_signs.png"), full_page=True)
+    card.get_by_role("button", name="Approve this version for procurement").click()
+    _settle(jonas)
+    expect_text(jonas, "It is agreed now.")
+    kpis = yaml.safe_load((config / "kpis.yaml").read_text(encoding="utf-8"))["kpis"]
+    entry = next(k for k in kpis if k["id"] == "committed_budget_utilisation")
+    assert entry["status"] == "agreed" and entry["approvals"]["procurement"]["by"] == JONAS
+    assert "KPI definitions to approve (9)" in jonas.inner_text("body")  # it left the inbox
+    assert problems(jonas) == []
+
+    sam = _session(browser)
+    sam.goto(acting_url(f"{app_url}/inbox", SAM))
+    sam.wait_for_selector("h1:has-text('Waiting for you')", timeout=60_000)
+    wait_rendered(sam)
+    expect_text(sam, "Savings initiatives awaiting finance's review")
+    sam.get_by_role("link", name="Open the review").first.click()
+    sam.wait_for_selector("h1:has-text('Savings')", timeout=60_000)
+    _settle(sam)
+    expect_text(sam, "Evidence")
+    review = sam.get_by_text("Finance review", exact=True)
+    review.scroll_into_view_if_needed()
+    sam.screenshot(path=str(SHOTS / "finance_review_evidence.png"), full_page=True)
+    assert problems(sam) == []
