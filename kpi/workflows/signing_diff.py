@@ -43,6 +43,7 @@ FIELD_WORDS = {
 DIRECTION_WORDS = {
     "higher_is_better": "higher is better",
     "lower_is_better": "lower is better",
+    "target_is_best": "closest to the target is best",
 }
 
 
