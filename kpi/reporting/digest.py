@@ -1,0 +1,369 @@
+"""The digest for a person or a department: what changed since a date, as text or HTML.
+
+It reaches the people who are not looking at the dashboard (`python -m kpi digest`, run
+from cron). Its figures are the scorecard's: the same `scorecard()` call the overview
+makes (every KPI company-wide, in the reporting currency, for a fiscal quarter), formatted
+and labelled by the same functions.
+
+The rule for "status changed since DATE": the scorecard the app showed at DATE is the one
+of the latest complete quarter at DATE (`latest_complete_period` on the data up to DATE);
+the scorecard now is the one of the latest complete quarter of the store now. A KPI's
+status changed when the two differ; it is newly off target when it is off target (red)
+now and was not then. Both are computed now, with today's data and definitions: a
+definition saved since DATE is listed apart (from the definitions' history) so a reader
+sees why a target moved. When no quarter closed since DATE both are the same scorecard
+and the digest says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from html import escape
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kpi.analyses.scorecard import (
+    STATUS_ORDER,
+    DataWindow,
+    data_window,
+    latest_complete_period,
+    scorecard,
+)
+from kpi.core.formatting import format_value
+from kpi.core.people import DEPARTMENTS, Person, display_name, find_person
+from kpi.core.scope import Scope
+from kpi.reporting.scorecard_view import STATUS_LABELS
+from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.store.database import Store
+from kpi.workflows.definition_versions import kpi_history
+from kpi.workflows.waiting import WaitingItem
+
+OFF_TARGET = "red"  # "■ Off target" on the scorecard
+
+
+class DigestError(ValueError):
+    """A digest that cannot be made as asked (a bad date, nobody of that name); says what to do."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who the digest is for: one person of people.yaml, or everyone of a department."""
+
+    key: str  # the e-mail or the department, as asked
+    name: str  # "Sam Okafor" or "finance"
+    department: str
+    addresses: tuple[str, ...]  # where --send delivers it
+    person: Person | None = None
+
+
+def recipient(people: Sequence[Person], wanted: str) -> Recipient:
+    """The person with this e-mail, or the department of this name; anything else refused
+    with who can be named."""
+    text = (wanted or "").strip()
+    if "@" in text:
+        person = find_person(text, people)
+        if person is None:
+            raise DigestError(
+                f"--for {text}: nobody with that e-mail is in config/people.yaml; name a "
+                "person listed there, or a department (" + ", ".join(_departments(people)) + ")"
+            )
+        return Recipient(person.email, person.name, person.department, (person.email,), person)
+    department = text.lower()
+    if department not in _departments(people):
+        raise DigestError(
+            f"--for {text!r}: not an e-mail nor a department; use a person's e-mail from "
+            "config/people.yaml or one of: " + ", ".join(_departments(people))
+        )
+    members = tuple(p.email for p in people if p.department == department)
+    return Recipient(department, department, department, members)
+
+
+def _departments(people: Sequence[Person]) -> list[str]:
+    return list(dict.fromkeys([*DEPARTMENTS, *(p.department for p in people)]))
+
+
+def parse_since(text: str, timezone: str, today: date | None = None) -> datetime:
+    """DATE (YYYY-MM-DD, midnight in the settings' time zone) or a date and time, as the UTC
+    moment (naive) the store's records are compared with; a date after today is refused."""
+    raw = (text or "").strip()
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise DigestError(
+            f"--since {text!r} is not a date: write it as YYYY-MM-DD (e.g. 2026-11-25), "
+            "or with a time as 2026-11-25T08:00"
+        ) from None
+    if len(raw) == 10:
+        moment = datetime.combine(moment.date(), time())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    today = today or datetime.now(UTC).date()
+    if utc.date() > today:
+        raise DigestError(
+            f"--since {text}: that is after today ({today.isoformat()}); a digest covers "
+            "what happened since a past date"
+        )
+    return utc
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One KPI whose scorecard status differs between then and now (figures as shown)."""
+
+    kpi_id: str
+    name: str
+    owner: str
+    status_then: str | None  # None: the KPI had no scorecard row then
+    status_now: str
+    value_then: str
+    value_now: str
+    target_then: str
+    target_now: str
+
+    @property
+    def newly_off_target(self) -> bool:
+        return self.status_now == OFF_TARGET and self.status_then != OFF_TARGET
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one digest says; rendered by `digest_text` and `digest_html`."""
+
+    recipient: Recipient
+    since: datetime  # UTC, naive
+    since_shown: str  # as asked, in the settings' zone
+    period_then: str | None
+    period_now: str | None
+    changes: tuple[StatusChange, ...]
+    saves: tuple[dict, ...]  # definition saves since the date, oldest first
+    # None: not gathered (the inbox / threads are not part of this installation yet)
+    waiting: tuple[WaitingItem, ...] | None = None
+    mentions: tuple | None = None  # kpi.workflows.threads.Comment, oldest first
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def newly_off_target(self) -> tuple[StatusChange, ...]:
+        return tuple(c for c in self.changes if c.newly_off_target)
+
+    @property
+    def other_changes(self) -> tuple[StatusChange, ...]:
+        return tuple(c for c in self.changes if not c.newly_off_target)
+
+
+def build_digest(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    people: Sequence[Person],
+    wanted: str,
+    since: datetime,
+    definitions_path: Path | None = None,
+) -> Digest:
+    """The digest for `wanted` (an e-mail or a department) of what changed since `since`."""
+    who = recipient(people, wanted)
+    notes: list[str] = []
+    window = data_window(store)
+    period_now = period_then = None
+    changes: tuple[StatusChange, ...] = ()
+    if window is None:
+        notes.append(
+            "The store holds no invoices yet, so there is no scorecard: load them on the "
+            "Data page or with `python -m kpi load invoices FILE`."
+        )
+    else:
+        period_now = latest_complete_period(window, "quarter", store)
+        if since.date() < window.first:
+            notes.append(
+                f"The store's data starts on {window.first.isoformat()}, after "
+                f"{since.date().isoformat()}: there was no scorecard then, so every KPI's "
+                "status is listed as new."
+            )
+        else:
+            then = DataWindow(window.first, min(window.last, since.date()))
+            period_then = latest_complete_period(then, "quarter", store)
+        changes = _status_changes(store, definitions, period_then, period_now)
+        if period_then == period_now:
+            notes.append(
+                f"No quarter closed since then: the scorecard shows {period_now} as it did. "
+                "A status moves within a quarter only when its definition is saved (listed "
+                "below) or data of that quarter is loaded again."
+            )
+    saves = tuple(
+        r
+        for r in reversed(kpi_history(definitions_path) if definitions_path else [])
+        if _recorded_at(r.get("when")) is not None and _recorded_at(r.get("when")) >= since
+    )
+    return Digest(
+        who,
+        since,
+        since.replace(tzinfo=UTC)
+        .astimezone(ZoneInfo(store.settings.timezone))
+        .strftime("%Y-%m-%d %H:%M %Z"),
+        period_then,
+        period_now,
+        changes,
+        saves,
+        notes=tuple(notes),
+    )
+
+
+def _status_changes(
+    store: Store,
+    definitions: Sequence[KpiDefinition],
+    period_then: str | None,
+    period_now: str,
+) -> tuple[StatusChange, ...]:
+    """The KPIs whose status differs between the two quarters' scorecards, worst first."""
+    currency = store.settings.reporting_currency
+    now = {
+        r["id"]: r for r in scorecard(store, Scope(), definitions, period_now).iter_rows(named=True)
+    }
+    if period_then is None:
+        then: dict[str, dict] = {}
+    elif period_then == period_now:
+        then = now
+    else:
+        card = scorecard(store, Scope(), definitions, period_then)
+        then = {r["id"]: r for r in card.iter_rows(named=True)}
+    out = []
+    for kpi_id, row in now.items():
+        before = then.get(kpi_id)
+        if before is not None and before["status"] == row["status"]:
+            continue
+        out.append(
+            StatusChange(
+                kpi_id,
+                row["name"],
+                row["owner"],
+                None if before is None else before["status"],
+                row["status"],
+                "–" if before is None else format_value(before["value"], row["unit"], currency),
+                format_value(row["value"], row["unit"], currency),
+                "–" if before is None else format_value(before["target"], row["unit"], currency),
+                format_value(row["target"], row["unit"], currency),
+            )
+        )
+    return tuple(sorted(out, key=lambda c: (STATUS_ORDER.get(c.status_now, 9), c.name)))
+
+
+def _recorded_at(text: object) -> datetime | None:
+    """A history line's `when` (ISO, UTC) as a naive UTC moment; None when unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+# ---- rendering ---------------------------------------------------------------------------
+def digest_subject(d: Digest) -> str:
+    """The e-mail's subject: who, since when, and the counts that matter most."""
+    parts = [f"{len(d.newly_off_target)} newly off target"]
+    if d.waiting is not None:
+        parts.append(f"{len(d.waiting)} waiting")
+    return f"KPI digest for {d.recipient.name} since {d.since_shown[:10]}: " + ", ".join(parts)
+
+
+def _status(code: str | None) -> str:
+    return "not on the scorecard" if code is None else STATUS_LABELS.get(code, code)
+
+
+def _change_line(c: StatusChange) -> str:
+    return (
+        f"{c.name} ({c.owner}): {_status(c.status_then)} → {_status(c.status_now)}; "
+        f"value {c.value_then} → {c.value_now}, target {c.target_then} → {c.target_now}"
+    )
+
+
+def _save_line(record: dict, people: Sequence[Person]) -> str:
+    when = str(record.get("when", ""))[:16].replace("T", " ")
+    who = display_name(record.get("who"), people)
+    why = str(record.get("why") or "").strip()
+    line = f"{when} UTC, {record.get('kpi_id')}: {record.get('action')} by {who}"
+    return f"{line} ({why})" if why else line
+
+
+def _waiting_line(item: WaitingItem) -> str:
+    return f"{item.title}: {item.detail}"
+
+
+def _mention_line(comment) -> str:
+    when = comment.created_at.strftime("%Y-%m-%d %H:%M")
+    return f"{when} UTC, {comment.author_name} on {comment.subject}: {comment.text}"
+
+
+def _sections(d: Digest, people: Sequence[Person]) -> list[tuple[str, list[str], str]]:
+    """(heading, lines, what an empty section says) in the order a reader needs them."""
+    period = (
+        f"the scorecard of {d.period_now} against {d.period_then or 'none'}"
+        if d.period_now
+        else "no scorecard"
+    )
+    sections = [
+        (
+            f"Newly off target ({period})",
+            [_change_line(c) for c in d.newly_off_target],
+            "No KPI went off target.",
+        ),
+        (
+            "Other status changes",
+            [_change_line(c) for c in d.other_changes],
+            "No other KPI changed status.",
+        ),
+        (
+            "KPI definitions saved since then",
+            [_save_line(r, people) for r in d.saves],
+            "No definition was saved.",
+        ),
+    ]
+    if d.waiting is not None:
+        waiting = [_waiting_line(i) for i in d.waiting]
+        sections.insert(2, ("Waiting for you", waiting, "Nothing is waiting for you."))
+    if d.mentions is not None:
+        mentions = [_mention_line(c) for c in d.mentions]
+        sections.insert(
+            3, ("New comments mentioning you", mentions, "No new comment mentions you.")
+        )
+    return sections
+
+
+def digest_text(d: Digest, people: Sequence[Person]) -> str:
+    """The digest as plain text (the e-mail's text part and the command's default output)."""
+    lines = [digest_subject(d), f"Since {d.since_shown}, for {_for(d)}.", ""]
+    for heading, items, empty in _sections(d, people):
+        lines.append(heading)
+        lines.append("-" * len(heading))
+        lines.extend(f"- {item}" for item in items) if items else lines.append(empty)
+        lines.append("")
+    lines.extend(d.notes)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def digest_html(d: Digest, people: Sequence[Person]) -> str:
+    """The digest as one HTML document; every text it quotes is escaped, never markup."""
+    body = [
+        f"<h1>{escape(digest_subject(d))}</h1>",
+        f"<p>Since {escape(d.since_shown)}, for {escape(_for(d))}.</p>",
+    ]
+    for heading, items, empty in _sections(d, people):
+        body.append(f"<h2>{escape(heading)}</h2>")
+        if items:
+            body.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+        else:
+            body.append(f"<p>{escape(empty)}</p>")
+    body.extend(f"<p><em>{escape(note)}</em></p>" for note in d.notes)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{escape(digest_subject(d))}</title>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _for(d: Digest) -> str:
+    r = d.recipient
+    if r.person is not None:
+        return f"{r.name} ({r.department})"
+    return f"the {r.department} department ({len(r.addresses)} people)"
