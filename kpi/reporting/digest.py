@@ -97,16 +97,16 @@ def parse_since(text: str, timezone: str, today: date | None = None) -> datetime
         ) from None
     if len(raw) == 10:
         moment = datetime.combine(moment.date(), time())
+    zone = ZoneInfo(timezone)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    utc = moment.astimezone(UTC).replace(tzinfo=None)
-    today = today or datetime.now(UTC).date()
-    if utc.date() > today:
+        moment = moment.replace(tzinfo=zone)
+    today = today or datetime.now(zone).date()
+    if moment.astimezone(zone).date() > today:
         raise DigestError(
             f"--since {text}: that is after today ({today.isoformat()}); a digest covers "
             "what happened since a past date"
         )
-    return utc
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -296,11 +296,12 @@ def _mention_line(comment) -> str:
 
 def _sections(d: Digest, people: Sequence[Person]) -> list[tuple[str, list[str], str]]:
     """(heading, lines, what an empty section says) in the order a reader needs them."""
-    period = (
-        f"the scorecard of {d.period_now} against {d.period_then or 'none'}"
-        if d.period_now
-        else "no scorecard"
-    )
+    if d.period_now is None:
+        period = "no scorecard"
+    elif d.period_then in (None, d.period_now):
+        period = f"the scorecard of {d.period_now}"
+    else:
+        period = f"the scorecard of {d.period_now} against {d.period_then}"
     sections = [
         (
             f"Newly off target ({period})",
