@@ -19,7 +19,10 @@ person may) in the same words, for the page that shows the form disabled with th
   signer is in people.yaml and may sign for that department (`signature_problem`);
 - savings initiatives: procurement members and the CFO add and edit them, finance members
   and the CFO judge them, never one they created or whose money fields they changed since
-  the last verdict (decided from the audit log, not from the free-text owner).
+  the last verdict (decided from the audit log, not from the free-text owner);
+- discussions (threads on KPIs, a KPI's value for a period, initiatives, terms proposals,
+  goal decisions, stock items): finance and procurement members and the CFO comment,
+  reply and resolve; viewers (and members of other departments) read.
 """
 
 from __future__ import annotations
@@ -360,3 +363,32 @@ def _refusal(allowed: bool, person: Person | None, action: str, who: str) -> str
         return None
     label = person.label if person else NOBODY
     return f"{label} may not {action}: only {who} may."
+
+
+# ---- discussions ----------------------------------------------------------------------------
+
+DISCUSSION_WRITERS = "finance and procurement members and the CFO"
+
+
+def may_discuss(person: Person | None) -> bool:
+    """Finance and procurement members and the CFO comment, reply and resolve threads;
+    everyone who may open the dashboard reads them."""
+    return person is not None and person.can_write
+
+
+def discussion_refusal(person: Person | None, action: str = "comment on threads") -> str | None:
+    """Why the person may not write in a thread (comment, reply, resolve), or None: the
+    panel shows it instead of the form, the write raises it."""
+    if may_discuss(person):
+        return None
+    label = person.label if person else NOBODY
+    return f"{label} may not {action}: only {DISCUSSION_WRITERS} may; everyone else reads them."
+
+
+def require_discussion_writer(person: Person | None, action: str = "comment on threads") -> Person:
+    """PermissionDenied unless the person may write in a thread (see `may_discuss`)."""
+    refusal = discussion_refusal(person, action)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    assert person is not None
+    return person

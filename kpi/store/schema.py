@@ -442,6 +442,31 @@ CREATE TABLE IF NOT EXISTS goal_decisions (
     decided_at TIMESTAMP NOT NULL,
     kpis_version VARCHAR
 );
+-- discussions (kpi/workflows/threads.py): the company's record, never touched by loads,
+-- `--force` or view rebuilds. A subject is "<kind>:<key>" (kpi:days_to_pay,
+-- initiative:SI-2026-0001, ...); parent_id is the comment replied to (a top-level comment's
+-- id, replies are one level deep); mentions are people's e-mails and department names
+CREATE TABLE IF NOT EXISTS thread_comments (
+    comment_id BIGINT NOT NULL,
+    subject VARCHAR NOT NULL,
+    parent_id BIGINT,
+    author_email VARCHAR NOT NULL,
+    author_name VARCHAR NOT NULL,
+    text VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    mentions VARCHAR[] NOT NULL
+);
+-- a thread marked resolved, by whom, when and why; it holds while no comment came after
+-- last_comment_id (a new comment reopens the thread)
+CREATE TABLE IF NOT EXISTS thread_resolutions (
+    resolution_id BIGINT NOT NULL,
+    subject VARCHAR NOT NULL,
+    last_comment_id BIGINT NOT NULL,
+    resolved_by VARCHAR NOT NULL,
+    resolved_by_name VARCHAR NOT NULL,
+    resolved_at TIMESTAMP NOT NULL,
+    reason VARCHAR
+);
 -- columns added after stores existed: a store gains them on its next write (every write
 -- runs this DDL first); readers of an older store select them only when present.
 -- who loaded (an e-mail, "os:<user>" for the command line's operator, "demo"), the
@@ -458,6 +483,23 @@ ALTER TABLE outlook_changes ADD COLUMN IF NOT EXISTS reason VARCHAR;
 -- a category-wide savings initiative's price change in percent
 ALTER TABLE savings_initiatives ADD COLUMN IF NOT EXISTS price_change_pct DECIMAL(9,4);
 """
+
+
+# What the company entered (not loaded from its ERP files): the tables a backup keeps and a
+# restore puts back (kpi/workflows/backup.py), besides the KPI definitions' files. Loaded data
+# comes back by loading the exports again. Add a table here when a workflow records people's
+# decisions in a table of its own.
+COMPANY_RECORDS: tuple[str, ...] = (
+    "savings_initiatives",  # entered on the Savings page (or loaded), judged by finance
+    "initiative_changes",
+    "price_outlook",  # procurement's outlook, set in the goals meeting
+    "outlook_changes",
+    "target_proposals",
+    "goal_decisions",
+    "terms_scenarios",  # saved payment-terms scenarios (made on first save)
+    "thread_comments",
+    "thread_resolutions",
+)
 
 
 # Lineage: every row of every canonical table keeps where it came from. Not part of a
