@@ -37,6 +37,7 @@ from kpi.core.scope import Scope
 from kpi.reporting.scorecard_view import STATUS_LABELS
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
+from kpi.workflows import inbox, threads
 from kpi.workflows.definition_versions import kpi_history
 from kpi.workflows.waiting import WaitingItem
 
@@ -139,10 +140,10 @@ class Digest:
     period_now: str | None
     changes: tuple[StatusChange, ...]
     saves: tuple[dict, ...]  # definition saves since the date, oldest first
-    # None: not gathered (the inbox / threads are not part of this installation yet)
-    waiting: tuple[WaitingItem, ...] | None = None
-    mentions: tuple | None = None  # kpi.workflows.threads.Comment, oldest first
+    waiting: tuple[WaitingItem, ...] = ()  # the inbox's items, in the inbox's order
+    mentions: tuple[threads.Comment, ...] = ()  # comments since the date, oldest first
     notes: tuple[str, ...] = field(default_factory=tuple)
+    timezone: str = "UTC"  # the zone times are shown in (settings.yaml `timezone`)
 
     @property
     def newly_off_target(self) -> tuple[StatusChange, ...]:
@@ -198,15 +199,36 @@ def build_digest(
     return Digest(
         who,
         since,
-        since.replace(tzinfo=UTC)
-        .astimezone(ZoneInfo(store.settings.timezone))
-        .strftime("%Y-%m-%d %H:%M %Z"),
+        _shown(since, store.settings.timezone),
         period_then,
         period_now,
         changes,
         saves,
+        _waiting(store, who, people, definitions_path),
+        tuple(threads.mentions_since(store, since, who.key, people=people)),
         notes=tuple(notes),
+        timezone=store.settings.timezone,
     )
+
+
+def _waiting(
+    store: Store, who: Recipient, people: Sequence[Person], definitions_path: Path | None
+) -> tuple[WaitingItem, ...]:
+    """What the inbox lists for the person (their department's approvals and signatures,
+    reviews they may give) plus the unresolved threads waiting for them; for a department,
+    the inbox's department view. A department that signs nothing has nothing waiting."""
+    if who.person is None:
+        if who.department not in DEPARTMENTS:
+            return ()
+        return tuple(inbox.waiting_for_department(store, who.department, definitions_path))
+    items = inbox.waiting_for(store, who.person, definitions_path)
+    seen = {(i.kind, i.subject) for i in items}
+    items += [
+        i
+        for i in threads.waiting_for(store, who.person, people=people)
+        if (i.kind, i.subject) not in seen  # once the inbox gathers threads itself too
+    ]
+    return tuple(inbox.sort_items(items))
 
 
 def _status_changes(
@@ -260,9 +282,11 @@ def _recorded_at(text: object) -> datetime | None:
 # ---- rendering ---------------------------------------------------------------------------
 def digest_subject(d: Digest) -> str:
     """The e-mail's subject: who, since when, and the counts that matter most."""
-    parts = [f"{len(d.newly_off_target)} newly off target"]
-    if d.waiting is not None:
-        parts.append(f"{len(d.waiting)} waiting")
+    parts = [
+        f"{len(d.newly_off_target)} newly off target",
+        f"{len(d.waiting)} waiting",
+        f"{len(d.mentions)} new mention{'s' if len(d.mentions) != 1 else ''}",
+    ]
     return f"KPI digest for {d.recipient.name} since {d.since_shown[:10]}: " + ", ".join(parts)
 
 
@@ -277,21 +301,45 @@ def _change_line(c: StatusChange) -> str:
     )
 
 
-def _save_line(record: dict, people: Sequence[Person]) -> str:
-    when = str(record.get("when", ""))[:16].replace("T", " ")
+def _shown(moment: datetime | None, zone: str) -> str:
+    """A recorded UTC moment as the app shows it: in the settings' zone, the zone named."""
+    if moment is None:
+        return "–"
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _save_line(record: dict, people: Sequence[Person], zone: str) -> str:
+    when = _shown(_recorded_at(record.get("when")), zone)
     who = display_name(record.get("who"), people)
     why = str(record.get("why") or "").strip()
-    line = f"{when} UTC, {record.get('kpi_id')}: {record.get('action')} by {who}"
+    line = f"{when}, {record.get('kpi_id')}: {record.get('action')} by {who}"
     return f"{line} ({why})" if why else line
 
 
+WAITING_SHOWN = 30  # an e-mail lists this many waiting items; the inbox has them all
+
+
+def _waiting_lines(items: Sequence[WaitingItem]) -> list[str]:
+    """The inbox's items in its order; past WAITING_SHOWN, how many more and where they are."""
+    lines = [_waiting_line(i) for i in items[:WAITING_SHOWN]]
+    if len(items) > WAITING_SHOWN:
+        lines.append(
+            f"… and {len(items) - WAITING_SHOWN} more: open the Inbox page of the dashboard "
+            "to see and act on all of them"
+        )
+    return lines
+
+
 def _waiting_line(item: WaitingItem) -> str:
-    return f"{item.title}: {item.detail}"
+    since = f" (since {item.since:%Y-%m-%d})" if item.since else ""
+    return f"{item.title}: {item.detail}{since}"
 
 
-def _mention_line(comment) -> str:
-    when = comment.created_at.strftime("%Y-%m-%d %H:%M")
-    return f"{when} UTC, {comment.author_name} on {comment.subject}: {comment.text}"
+def _mention_line(comment: threads.Comment, zone: str) -> str:
+    """Who wrote what where, the text whole (it is quoted, never interpreted)."""
+    when = _shown(comment.created_at, zone)
+    where = threads.describe_subject(comment.subject)
+    return f"{when}, {comment.author_name} on {where}: {' '.join(comment.text.split())}"
 
 
 def _sections(d: Digest, people: Sequence[Person]) -> list[tuple[str, list[str], str]]:
@@ -313,20 +361,18 @@ def _sections(d: Digest, people: Sequence[Person]) -> list[tuple[str, list[str],
             [_change_line(c) for c in d.other_changes],
             "No other KPI changed status.",
         ),
+        ("Waiting for you", _waiting_lines(d.waiting), "Nothing is waiting."),
+        (
+            "New comments mentioning you",
+            [_mention_line(c, d.timezone) for c in d.mentions],
+            "No new comment mentions you.",
+        ),
         (
             "KPI definitions saved since then",
-            [_save_line(r, people) for r in d.saves],
+            [_save_line(r, people, d.timezone) for r in d.saves],
             "No definition was saved.",
         ),
     ]
-    if d.waiting is not None:
-        waiting = [_waiting_line(i) for i in d.waiting]
-        sections.insert(2, ("Waiting for you", waiting, "Nothing is waiting for you."))
-    if d.mentions is not None:
-        mentions = [_mention_line(c) for c in d.mentions]
-        sections.insert(
-            3, ("New comments mentioning you", mentions, "No new comment mentions you.")
-        )
     return sections
 
 
