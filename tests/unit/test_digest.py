@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -182,7 +183,7 @@ def test_definitions_saved_since_the_date_are_listed_and_html_never_holds_markup
     assert "&lt;b&gt;board&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; Co" in html
     text = digest_text(digest, PEOPLE)
-    assert "2026-11-20 09:30 UTC, po_compliance: target set by Sam Okafor (<b>board</b>" in text
+    assert "2026-11-20 10:30 CET, po_compliance: target set by Sam Okafor (<b>board</b>" in text
 
 
 # ---- refusals ------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def test_a_wrong_password_or_none_is_one_message_and_exit_1(
     with (config / "settings.yaml").open("a") as f:
         f.write(
             f"digest:\n  smtp: {{host: 127.0.0.1, port: {port}, sender: k@example.org, "
-            "security: none, username: kpi}}\n"
+            "security: none, username: kpi}\n"
         )
     monkeypatch.setenv("KPI_CONFIG", str(config))
     monkeypatch.setattr("kpi.reporting.digest_mail.SECRETS_PATH", tmp_path / "absent.toml")
@@ -403,3 +404,51 @@ def test_the_password_comes_from_the_environment_before_secrets_toml(tmp_path, m
     monkeypatch.delenv("KPI_SMTP_PASSWORD")
     with pytest.raises(DeliveryError, match="secrets.toml cannot be read"):
         smtp_password(secrets)
+
+
+# ---- what waits, and who was mentioned -----------------------------------------------------
+def test_waiting_items_and_new_mentions_are_the_inbox_and_the_threads(
+    demo_copy, tmp_path, definitions
+):
+    from kpi.workflows import inbox, threads
+
+    store = Store(demo_copy(0.05, tmp_path / "kpi.duckdb"))
+    jonas = next(p for p in PEOPLE if p.email == "jonas.berg@example.org")
+    sam = next(p for p in PEOPLE if p.email == "sam.okafor@example.org")
+    before = datetime(2026, 1, 1)
+    comment = threads.post_comment(
+        store,
+        jonas,
+        "kpi_period:po_compliance@FY2026-Q3",
+        "@finance why did <b>PO compliance</b> drop? @sam.okafor@example.org",
+        people=PEOPLE,
+    )
+    for_sam = build_digest(store, definitions, PEOPLE, sam.email, before)
+    assert for_sam.mentions == (comment,)
+    expected = inbox.waiting_for(store, sam) + threads.waiting_for(store, sam, people=PEOPLE)
+    assert sorted(for_sam.waiting, key=repr) == sorted(expected, key=repr)
+    assert any(i.kind == "mention" for i in for_sam.waiting)
+    text = digest_text(for_sam, PEOPLE)
+    shown = comment.created_at.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    assert (
+        f"{shown:%Y-%m-%d %H:%M %Z}, Jonas Berg on KPI value po_compliance in FY2026-Q3: "
+        "@finance why did <b>PO compliance</b> drop?"
+    ) in text
+    if len(for_sam.waiting) > 30:  # the e-mail lists 30 and says where the rest are
+        assert f"… and {len(for_sam.waiting) - 30} more: open the Inbox page" in text
+    html = digest_html(for_sam, PEOPLE)
+    assert "<b>PO compliance</b>" not in html
+    assert "why did &lt;b&gt;PO compliance&lt;/b&gt; drop?" in html
+    # the department: its inbox view and the comment that mentions @finance
+    for_finance = build_digest(store, definitions, PEOPLE, "finance", before)
+    assert list(for_finance.waiting) == inbox.waiting_for_department(store, "finance")
+    assert for_finance.mentions == (comment,)
+    # procurement was not mentioned, and the comment's author is not told of it
+    assert build_digest(store, definitions, PEOPLE, "procurement", before).mentions == ()
+    assert build_digest(store, definitions, PEOPLE, jonas.email, before).mentions == ()
+    # a date after the comment: no new mention
+    later = comment.created_at.replace(microsecond=0) + timedelta(seconds=1)
+    assert build_digest(store, definitions, PEOPLE, "finance", later).mentions == ()
+    assert "No new comment mentions you." in digest_text(
+        build_digest(store, definitions, PEOPLE, "finance", later), PEOPLE
+    )
