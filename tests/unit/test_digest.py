@@ -452,3 +452,55 @@ def test_waiting_items_and_new_mentions_are_the_inbox_and_the_threads(
     assert "No new comment mentions you." in digest_text(
         build_digest(store, definitions, PEOPLE, "finance", later), PEOPLE
     )
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An aiosmtpd server that offers STARTTLS with a self-signed certificate for localhost
+    and takes a sign-in only over TLS (as a real submission server does)."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = _Inbox()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_accept,
+    )
+    controller.start()
+    try:
+        yield inbox, controller.port, cert
+    finally:
+        controller.stop()
+
+
+def test_starttls_checks_the_servers_certificate(tls_server, monkeypatch):
+    inbox, port, cert = tls_server
+    smtp = SmtpSettings("localhost", port, "kpi@example.org", "starttls", "kpi")
+    message = digest_message(
+        "Digest", "kpi@example.org", ["sam.okafor@example.org"], "t", "<p>t</p>"
+    )
+    monkeypatch.setenv("KPI_SMTP_PASSWORD", "s3cret")
+    # a certificate nobody vouches for is refused: nothing is sent in the clear instead
+    with pytest.raises(DeliveryError, match=f"^No secure connection to localhost:{port}"):
+        send(message, smtp)
+    assert inbox.envelopes == []
+    # trusted (as a company's own CA would be), the digest goes through TLS and the sign-in
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    send(message, smtp)
+    (envelope,) = inbox.envelopes
+    assert _read_back(envelope)["Subject"] == "Digest"
+    assert envelope.rcpt_tos == ["sam.okafor@example.org"]
