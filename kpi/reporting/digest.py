@@ -342,68 +342,108 @@ def _mention_line(comment: threads.Comment, zone: str) -> str:
     return f"{when}, {comment.author_name} on {where}: {' '.join(comment.text.split())}"
 
 
-def _sections(d: Digest, people: Sequence[Person]) -> list[tuple[str, list[str], str]]:
-    """(heading, lines, what an empty section says) in the order a reader needs them."""
+def _sections(
+    d: Digest, people: Sequence[Person]
+) -> list[tuple[str, list[str], str, tuple[StatusChange, ...] | None]]:
+    """(heading, lines, what an empty section says, the status changes it lists when it is
+    one of the scorecard's sections) in the order a reader needs them."""
     if d.period_now is None:
         period = "no scorecard"
     elif d.period_then in (None, d.period_now):
         period = f"the scorecard of {d.period_now}"
     else:
         period = f"the scorecard of {d.period_now} against {d.period_then}"
-    sections = [
+    off, other = d.newly_off_target, d.other_changes
+    return [
         (
             f"Newly off target ({period})",
-            [_change_line(c) for c in d.newly_off_target],
+            [_change_line(c) for c in off],
             "No KPI went off target.",
+            off,
         ),
         (
             "Other status changes",
-            [_change_line(c) for c in d.other_changes],
+            [_change_line(c) for c in other],
             "No other KPI changed status.",
+            other,
         ),
-        ("Waiting for you", _waiting_lines(d.waiting), "Nothing is waiting."),
+        ("Waiting for you", _waiting_lines(d.waiting), "Nothing is waiting.", None),
         (
             "New comments mentioning you",
             [_mention_line(c, d.timezone) for c in d.mentions],
             "No new comment mentions you.",
+            None,
         ),
         (
             "KPI definitions saved since then",
             [_save_line(r, people, d.timezone) for r in d.saves],
             "No definition was saved.",
+            None,
         ),
     ]
-    return sections
 
 
 def digest_text(d: Digest, people: Sequence[Person]) -> str:
     """The digest as plain text (the e-mail's text part and the command's default output)."""
-    lines = [digest_subject(d), f"Since {d.since_shown}, for {_for(d)}.", ""]
-    for heading, items, empty in _sections(d, people):
+    lines = [digest_subject(d), f"Since {d.since_shown}, for {_for(d)}.", *d.notes, ""]
+    for heading, items, empty, _ in _sections(d, people):
         lines.append(heading)
         lines.append("-" * len(heading))
         lines.extend(f"- {item}" for item in items) if items else lines.append(empty)
         lines.append("")
-    lines.extend(d.notes)
     return "\n".join(lines).rstrip() + "\n"
+
+
+CSS = (
+    "body{font-family:Arial,Helvetica,sans-serif;color:#1f2933;max-width:60em}"
+    "table{border-collapse:collapse;margin:.3em 0 1em}"
+    "th,td{border-bottom:1px solid #d9dee3;padding:.3em .6em;text-align:left;"
+    "vertical-align:top}td.n{text-align:right;white-space:nowrap}"
+    ".red{color:#b42318}.amber{color:#b54708}.green{color:#067647}"
+)
+_HEAD = ("KPI", "Owner", "Status then", "Status now", "Value then", "Value now")
+_HEAD += ("Target then", "Target now")
+
+
+def _change_table(changes: Sequence[StatusChange]) -> str:
+    """The status changes as a table; each cell's text escaped."""
+
+    def status(code: str | None) -> str:
+        return f"<span class='{escape(code or '')}'>{escape(_status(code))}</span>"
+
+    rows = [
+        "<tr>"
+        f"<td>{escape(c.name)}</td><td>{escape(c.owner)}</td>"
+        f"<td>{status(c.status_then)}</td><td>{status(c.status_now)}</td>"
+        f"<td class='n'>{escape(c.value_then)}</td><td class='n'>{escape(c.value_now)}</td>"
+        f"<td class='n'>{escape(c.target_then)}</td><td class='n'>{escape(c.target_now)}</td>"
+        "</tr>"
+        for c in changes
+    ]
+    head = "".join(f"<th>{h}</th>" for h in _HEAD)
+    return f"<table><tr>{head}</tr>" + "".join(rows) + "</table>"
 
 
 def digest_html(d: Digest, people: Sequence[Person]) -> str:
     """The digest as one HTML document; every text it quotes is escaped, never markup."""
+    title = f"KPI digest for {d.recipient.name}"
     body = [
-        f"<h1>{escape(digest_subject(d))}</h1>",
-        f"<p>Since {escape(d.since_shown)}, for {escape(_for(d))}.</p>",
+        f"<h1>{escape(title)}</h1>",
+        f"<p>Since {escape(d.since_shown)}, for {escape(_for(d))}: "
+        f"{escape(digest_subject(d).partition(': ')[2])}.</p>",
     ]
-    for heading, items, empty in _sections(d, people):
+    body.extend(f"<p><em>{escape(note)}</em></p>" for note in d.notes)
+    for heading, items, empty, changes in _sections(d, people):
         body.append(f"<h2>{escape(heading)}</h2>")
-        if items:
+        if changes:
+            body.append(_change_table(changes))
+        elif items:
             body.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
         else:
             body.append(f"<p>{escape(empty)}</p>")
-    body.extend(f"<p><em>{escape(note)}</em></p>" for note in d.notes)
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
-        f"<title>{escape(digest_subject(d))}</title>\n</head>\n<body>\n"
+        f"<title>{escape(digest_subject(d))}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
