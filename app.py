@@ -35,6 +35,7 @@ page = st.navigation(
         st.Page("pages/inventory.py", title="Inventory", icon=":material/inventory_2:"),
         st.Page("pages/suppliers.py", title="Suppliers", icon=":material/local_shipping:"),
         st.Page("pages/documents.py", title="Documents", icon=":material/receipt_long:"),
+        st.Page("pages/inbox.py", title="Waiting for you", icon=":material/inbox:"),
         st.Page("pages/goals.py", title="Quarterly goals", icon=":material/flag:"),
         st.Page("pages/definitions.py", title="KPI definitions", icon=":material/rule:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),

@@ -304,6 +304,9 @@ def sidebar() -> Context:
         people = []
         st.sidebar.error(f"config/people.yaml: {exc}")
     ctx.person, ctx.identity_mode = _identity(settings, people)
+    from ui.inbox import sidebar_count  # ui.inbox reads the Context defined here
+
+    sidebar_count(ctx)  # "Waiting for you: n", a link to the inbox
     if not store.exists():
         st.session_state["_ctx"] = ctx
         return ctx

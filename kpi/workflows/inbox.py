@@ -35,7 +35,7 @@ from kpi.semantic.definitions import DefinitionsError
 from kpi.store.audit_log import AUTHORS_SINCE_VERDICT
 from kpi.store.database import Store
 from kpi.store.queries import inbox as q
-from kpi.workflows import definition_saves, goals
+from kpi.workflows import definition_saves, goals, threads
 from kpi.workflows.definition_versions import (
     approval_checks,
     effective_status,
@@ -71,7 +71,7 @@ def waiting_for(
     nothing: they have no such item."""
     if person is None:
         return []
-    items: list[WaitingItem] = []
+    items: list[WaitingItem] = threads.waiting_for(store, person) if store.exists() else []
     dept = approving_department(person)
     if dept is not None:
         items += _signatures(store, dept, kpis_path)
@@ -88,6 +88,10 @@ def waiting_for_department(
     if department not in DEPARTMENTS:
         raise ValueError(f"'{department}' is not a department: use finance or procurement.")
     items = _signatures(store, department, kpis_path)
+    if store.exists():
+        # threads read a department's name where a person's address goes (threads._names_for)
+        desk = Person(department, department.capitalize(), department, "member")
+        items += threads.waiting_for(store, desk, people=[])
     if department == "finance":
         items += _initiative_reviews(store, None)
     return sort_items(items)
@@ -372,6 +376,18 @@ def confirm(
         )
     except goals.GoalError as exc:
         raise InboxError(str(exc)) from exc
+
+
+def tell_verdict(
+    store: Store, person: Person, initiative_id: str, decision: str, reason: str
+) -> threads.Comment:
+    """Finance's verdict, told to procurement where it can answer: a comment in the
+    initiative's thread mentioning @procurement (after the verdict was recorded)."""
+    text = (
+        f"Finance {decision} {initiative_id}: {reason.strip()} "
+        "@procurement, answer here if you see it differently."
+    )
+    return threads.post_comment(store, person, f"initiative:{initiative_id}", text)
 
 
 def _entry(path: Path, kpi_id: str) -> dict[str, Any]:

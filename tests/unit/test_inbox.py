@@ -252,3 +252,39 @@ def test_the_change_since_the_agreed_version_in_words(small):
     broken = what_is_signed(small, "supplier_otd")
     assert broken.changes == []
     assert broken.note.startswith("The last agreed version cannot be rebuilt")
+
+
+def test_mentions_and_the_verdict_reach_procurement(store, small):
+    from kpi.workflows import threads
+    from kpi.workflows.initiative_model import numbers_hash
+    from kpi.workflows.initiatives import get_initiative, validate_initiative
+
+    threads.post_comment(store, FIN, "kpi:supplier_otd", "Why 90 %? @procurement")
+    (mention,) = [i for i in inbox.waiting_for(store, PRO, small) if i.kind == "mention"]
+    assert (mention.subject, mention.page, mention.query) == (
+        "kpi:supplier_otd",
+        "pages/definitions.py",
+        {"kpi": "supplier_otd"},
+    )
+    assert (
+        mention.detail
+        == "Sam Okafor mentioned @procurement: “Why 90 %? @procurement” (reply or resolve it)"
+    )
+    assert [i.subject for i in inbox.waiting_for_department(store, "procurement", small)] == [
+        "kpi:supplier_otd"
+    ]
+    assert not [i for i in inbox.waiting_for(store, FIN, small) if i.kind == "mention"]
+    # finance's verdict on SI2 is recorded, then told to procurement in the initiative's thread
+    seen = numbers_hash(get_initiative(store, "SI2").model_dump())
+    validate_initiative(store, FIN, "SI2", "accepted", "Quotes on file", numbers_seen=seen)
+    told = inbox.tell_verdict(store, FIN, "SI2", "accepted", "Quotes on file")
+    assert told.text == (
+        "Finance accepted SI2: Quotes on file @procurement, answer here if you see it differently."
+    )
+    assert told.mentions == ("procurement",)
+    subjects = [i.subject for i in inbox.waiting_for(store, PRO, small)]
+    assert subjects == ["kpi:supplier_otd", "initiative:SI2"]
+    assert "initiative:SI2" not in {i.subject for i in inbox.waiting_for(store, FIN, small)}
+    # a viewer is mentioned too: the inbox lists the thread, though they sign nothing
+    threads.post_comment(store, PRO, "initiative:SI2", "Noted, thanks. @lee.chen@example.org")
+    assert [i.kind for i in inbox.waiting_for(store, VIEWER, small)] == ["mention"]
