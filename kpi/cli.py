@@ -277,6 +277,37 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- backup / restore ---------------------------------------------------------------------
+def cmd_backup(args: argparse.Namespace) -> int:
+    """The company's records and definitions into a new folder (kpi.workflows.backup)."""
+    from kpi.store.database import Store
+    from kpi.workflows.backup import BackupError, backup
+
+    store = Store(args.db) if args.db else Store()
+    kpis = Path(args.kpis) if args.kpis else kpis_path()
+    try:
+        report = backup(store, Path(args.out), kpis)
+    except BackupError as exc:
+        raise UserError(str(exc)) from exc
+    print(report.as_text("Backed up into"))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup's records and definitions back (loaded data stays as it is)."""
+    from kpi.store.database import Store
+    from kpi.workflows.backup import BackupError, restore
+
+    store = Store(args.db) if args.db else Store()
+    kpis = Path(args.kpis) if args.kpis else kpis_path()
+    try:
+        report = restore(store, Path(args.folder), kpis)
+    except BackupError as exc:
+        raise UserError(str(exc)) from exc
+    print(report.as_text("Restored from"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kpi",
@@ -456,6 +487,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send", action="store_true", help="e-mail it instead of printing it")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser(
+        "backup",
+        help="back up what the company entered (threads, initiatives, decisions, scenarios, "
+        "KPI definitions) into a new folder",
+        description="Write the company's records from the store (threads, savings initiatives "
+        "and their audit log, the price outlook, target proposals and goal decisions, saved "
+        "terms scenarios) as Parquet files, and the KPI definitions with their history, into "
+        "a new folder with a manifest of checksums. Loaded data is not included: load the "
+        "exports again to get it back.",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
+    p.add_argument("--kpis", metavar="FILE", help="definitions file (default: config/kpis.yaml)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore",
+        help="put a backup's records and KPI definitions back (loaded data stays)",
+        description="Check every file of a backup folder against its manifest, then replace "
+        "the store's records with the backup's in one write and the KPI definitions and "
+        "their history with the backup's. A damaged or partial backup changes nothing.",
+    )
+    p.add_argument("folder", metavar="DIR", help="a folder written by `python -m kpi backup`")
+    p.add_argument("--kpis", metavar="FILE", help="definitions file (default: config/kpis.yaml)")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -9,6 +9,7 @@ from kpi.workflows.definition_versions import file_version
 from ui import goals_page as page
 from ui.context import current
 from ui.goals_kpi import kpi_tab
+from ui.threads import open_goal_link
 from ui.widgets import no_data
 
 ctx = current()
@@ -47,6 +48,7 @@ quarters = page.quarters(ctx)
 if not quarters:
     no_data("complete quarter of spend", "Load invoices on the **Data** page.")
     st.stop()
+open_goal_link(quarters, [k.id for k in ctx.definitions])
 top_left, _, top_right = st.columns([2, 2, 2], vertical_alignment="bottom")
 plan = top_left.selectbox(
     "Quarter to plan",

@@ -14,6 +14,7 @@ from ui.cache import cached
 from ui.context import current
 from ui.figure_rows import figure_button
 from ui.kpi_strip import kpi_strip
+from ui.threads import picked_thread
 from ui.widgets import downloads, empty_slice, honoured_scope, no_data, table_columns
 
 ctx = current()
@@ -123,3 +124,11 @@ else:
         },
     )
     downloads(questioned, f"inventory_questions_{last['period']}", "questioned")
+
+st.subheader("Discussion on a stock item")
+st.caption(
+    "Finance asks, procurement answers where the stock is: why an item is kept, until when. "
+    "The items questioned above are offered, and every item already discussed."
+)
+items = [] if questioned.is_empty() else questioned["item_id"].unique(maintain_order=True)
+picked_thread(ctx, "stock_item", "Stock item", list(items), "thr_stock_pick", link_param="item")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import savings_page as page
 from ui.context import current
+from ui.threads import open_link
 from ui.widgets import no_data
 
 ctx = current()
@@ -19,6 +20,8 @@ if ctx.period is None:
     no_data("spend in the store", "Load invoices and savings initiatives on the **Data** page.")
     st.stop()
 
+# an inbox link to an initiative's thread opens the Initiatives tab on it
+open_link("initiative", page.THREAD_PICK, (page.TAB_KEY, "Initiatives"))
 # keyed tabs keep their state: after a save or a decision the page stays on Initiatives
 tab_lenses, tab_bridge, tab_ledger, tab_realised, tab_avoid = st.tabs(
     list(page.TABS), key=page.TAB_KEY, on_change="rerun"

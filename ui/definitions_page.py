@@ -39,6 +39,7 @@ from ui.definition_editor import (
     broken_file,
     edit_tab,
 )
+from ui.threads import kpi_discussion, open_kpi_link
 from ui.widgets import downloads, known_people, literal, no_data, person_name, show_table
 
 APPROVED = "_def_approved"  # (kpi, file version, approver) of the last approval this session
@@ -80,8 +81,10 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
     st.subheader(literal(kpi.name))
     st.caption(defs.kpi_caption(kpi, people))
     # keyed: after a save or an approval the page stays on the tab it was made in
-    t_def, t_appr, t_edit, t_hist = st.tabs(
-        ["Definition", "Approvals", "Edit", "History"], key="def_kpi_tab", on_change="rerun"
+    t_def, t_appr, t_edit, t_hist, t_talk = st.tabs(
+        ["Definition", "Approvals", "Edit", "History", "Discussion"],
+        key="def_kpi_tab",
+        on_change="rerun",
     )
     with t_def:
         _definition(ctx, kpi)
@@ -91,6 +94,8 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
         edit_tab(ctx, path, kpi)
     with t_hist:
         _history(path, kpi.id)
+    with t_talk:
+        kpi_discussion(ctx, kpi)  # the KPI's thread, or its value's in one quarter
 
 
 def _filtered(catalogue: pl.DataFrame) -> pl.DataFrame:
@@ -113,6 +118,7 @@ def _pick_from_table(ids: tuple[str, ...]) -> None:
 def _pick(ctx: Context, table: pl.DataFrame) -> KpiDefinition:
     """The catalogue table (a row picks a KPI) and the KPI box; returns the picked KPI."""
     ids = tuple(table["id"].to_list())
+    open_kpi_link(ids)  # an inbox link to a KPI's thread picks the KPI and its Discussion
     st.dataframe(
         table,
         hide_index=True,

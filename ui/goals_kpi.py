@@ -24,6 +24,7 @@ from kpi.workflows.definition_writer import ConflictError
 from kpi.workflows.goals import GoalError
 from ui.context import Context
 from ui.goals_page import FLASH, RESET, SEEN, SENT, Meeting
+from ui.threads import goal_discussion
 from ui.widgets import (
     definition_dialog,
     downloads,
@@ -54,6 +55,7 @@ def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None)
     if signature is not None:
         seen = st.session_state.get(SEEN) or file_version
         _record_signature(ctx, kpi, m, sfx, kpis_path, seen, signature, people)
+    goal_discussion(ctx, m.plan, kpi)
 
 
 def _kpi_facts(

@@ -62,11 +62,13 @@ from ui.cache import cached
 from ui.context import Context
 from ui.figure_rows import SELECTABLE, open_selected
 from ui.kpi_strip import kpi_strip
+from ui.threads import initiative_discussion
 from ui.widgets import downloads, honoured_scope, no_data, show_table, table_columns
 
 FLASH = "_savings_flash"
 FORM_ROUND = "_initiative_form_saves"  # saves in this session: the initiative form's key suffix
 TABS = ("Two lenses", "Savings bridge", "Initiatives", "Realised vs expected", "Cost avoidance")
+THREAD_PICK = "thr_initiative_pick"  # the initiative whose thread is shown
 TAB_KEY = "savings_tab"  # the tabs keep their state: a save or a decision stays on its tab
 # the savings KPIs shown above the lenses, through the engine like every KPI figure
 SAVINGS_KPIS = (
@@ -210,6 +212,7 @@ def ledger_tab(ctx: Context) -> None:
     _incomplete(ctx)
     _initiative_form(ctx, ledger)
     _finance_review(ctx, ledger)
+    initiative_discussion(ctx, ledger, THREAD_PICK)
     with st.expander("History: who changed what and when"):
         log = cached(history, ctx)
         if log.is_empty():

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import duckdb
+
 from kpi.core.people import DEPARTMENTS, Person, load_people, normalise_email
 from kpi.core.permissions import require_discussion_writer
 from kpi.store.database import Store
@@ -48,6 +50,7 @@ SUBJECT_KINDS: dict[str, tuple[str, str]] = {
 MAX_COMMENT_CHARS = 4000
 MAX_KEY_CHARS = 200
 EXCERPT_CHARS = 80
+OPEN_PARAM = "discussion"  # the query parameter that asks a page to show the thread
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -124,19 +127,22 @@ def describe_subject(subject: str) -> str:
 
 
 def subject_link(subject: str) -> tuple[str, dict[str, str]]:
-    """The page that shows the subject's thread and the query parameters that open it."""
+    """The page that shows the subject's thread and the query parameters that open it there
+    (`discussion=open` tells the page to show the thread, not only the thing)."""
     kind, key = parse_subject(subject)
     page = SUBJECT_KINDS[kind][1]
     if kind == "kpi":
-        return page, {"kpi": key}
-    if kind == "kpi_period":
+        query = {"kpi": key}
+    elif kind == "kpi_period":
         kpi_id, _, period = key.partition("@")
-        return page, {"kpi": kpi_id, "period": period}
-    if kind == "goal_decision":
+        query = {"kpi": kpi_id, "period": period}
+    elif kind == "goal_decision":
         quarter, _, kpi_id = key.partition("/")
-        return page, {"quarter": quarter, "kpi": kpi_id}
-    name = {"initiative": "initiative", "terms_proposal": "proposal", "stock_item": "item"}[kind]
-    return page, {name: key}
+        query = {"quarter": quarter, "kpi": kpi_id}
+    else:
+        name = {"initiative": "initiative", "terms_proposal": "proposal", "stock_item": "item"}
+        query = {name[kind]: key}
+    return page, {**query, OPEN_PARAM: "open"}
 
 
 # ---- mentions ----------------------------------------------------------------------------
@@ -220,14 +226,14 @@ def post_comment(
     with store.write() as con:
         parent_id = None
         if reply_to is not None:
-            parent = con.execute(q.GET_COMMENT, {"comment_id": int(reply_to)}).fetchone()
+            parent = _first(con, q.GET_COMMENT, {"comment_id": int(reply_to)})
             if parent is None or parent[1] != subject:
                 raise ThreadError(
                     f"Comment {reply_to} is not in this thread ({describe_subject(subject)}): "
                     "reply to a comment shown here."
                 )
             parent_id = int(parent[2]) if parent[2] is not None else int(parent[0])
-        (comment_id,) = con.execute(q.NEXT_COMMENT_ID).fetchone()
+        (comment_id,) = _first(con, q.NEXT_COMMENT_ID) or (1,)
         row = {
             "comment_id": int(comment_id),
             "subject": subject,
@@ -249,19 +255,19 @@ def resolve_thread(store: Store, person: Person | None, subject: str, reason: st
     parse_subject(subject)
     why = _clean_text(reason, required=False)
     with store.write() as con:
-        (last,) = con.execute(q.LAST_COMMENT_ID, {"subject": subject}).fetchone()
+        (last,) = _first(con, q.LAST_COMMENT_ID, {"subject": subject}) or (None,)
         if last is None:
             raise ThreadError(
                 f"There is nothing to resolve on {describe_subject(subject)}: the thread has "
                 "no comment yet."
             )
-        done = con.execute(q.RESOLUTION, {"subject": subject}).fetchone()
+        done = _first(con, q.RESOLUTION, {"subject": subject})
         if done is not None:
             raise ThreadError(
                 f"The thread on {describe_subject(subject)} is already resolved (by "
                 f"{done[1]}, {done[2]:%Y-%m-%d %H:%M} UTC); comment to reopen it."
             )
-        (resolution_id,) = con.execute(q.NEXT_RESOLUTION_ID).fetchone()
+        (resolution_id,) = _first(con, q.NEXT_RESOLUTION_ID) or (1,)
         con.execute(
             q.INSERT_RESOLUTION,
             {
@@ -293,6 +299,15 @@ def _clean_text(text: str | None, required: bool = True) -> str:
     return body
 
 
+def _first(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
+) -> tuple | None:
+    """The first row of a statement, its result read to the end (DuckDB wants that before
+    the connection's next statement)."""
+    rows = con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -304,7 +319,7 @@ def _has_threads(store: Store) -> bool:
     if not store.exists():
         return False
     with store.read() as con:
-        return bool(con.execute(q.HAS_TABLE, {"name": "thread_comments"}).fetchone()[0])
+        return bool((_first(con, q.HAS_TABLE, {"name": "thread_comments"}) or (0,))[0])
 
 
 def _comment(row: Sequence[object]) -> Comment:
@@ -337,7 +352,7 @@ def resolution(store: Store, subject: str) -> Resolution | None:
     if not _has_threads(store):
         return None
     with store.read() as con:
-        row = con.execute(q.RESOLUTION, {"subject": subject}).fetchone()
+        row = _first(con, q.RESOLUTION, {"subject": subject})
     if row is None:
         return None
     return Resolution(str(row[0]), str(row[1]), row[2], str(row[3] or ""))

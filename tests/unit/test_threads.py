@@ -157,11 +157,11 @@ def test_what_waits_for_whom(store):
     )
     assert (first.page, first.query, first.since) == (
         "pages/savings.py",
-        {"initiative": "SI2"},
+        {"initiative": "SI2", "discussion": "open"},
         ask.created_at,
     )
     assert waiting_for(store, JONAS)[1].detail.startswith("Sam Okafor mentioned you:")
-    assert waiting_for(store, JONAS)[1].query == {"kpi": "days_to_pay"}
+    assert waiting_for(store, JONAS)[1].query == {"kpi": "days_to_pay", "discussion": "open"}
     # Ana is in procurement too; Sam's own mention of finance does not wait for Sam
     assert [i.subject for i in waiting_for(store, ANA)] == ["initiative:SI2"]
     assert waiting_for(store, SAM) == []
@@ -214,11 +214,14 @@ def test_subjects_name_their_page():
     assert threads.describe_subject(DTP_Q3) == "KPI value days_to_pay in FY2026-Q3"
     assert threads.subject_link(DTP_Q3) == (
         "pages/definitions.py",
-        {"kpi": "days_to_pay", "period": "FY2026-Q3"},
+        {"kpi": "days_to_pay", "period": "FY2026-Q3", "discussion": "open"},
     )
     assert threads.subject_link("goal_decision:FY2027-Q1/days_to_pay") == (
         "pages/goals.py",
-        {"quarter": "FY2027-Q1", "kpi": "days_to_pay"},
+        {"quarter": "FY2027-Q1", "kpi": "days_to_pay", "discussion": "open"},
     )
-    assert threads.subject_link("stock_item:I1") == ("pages/inventory.py", {"item": "I1"})
+    assert threads.subject_link("stock_item:I1") == (
+        "pages/inventory.py",
+        {"item": "I1", "discussion": "open"},
+    )
     assert threads.make_subject("terms_proposal", "3") == "terms_proposal:3"
