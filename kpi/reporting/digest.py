@@ -204,7 +204,7 @@ def build_digest(
         period_now,
         changes,
         saves,
-        _waiting(store, who, people, definitions_path),
+        _waiting(store, who, definitions_path),
         tuple(threads.mentions_since(store, since, who.key, people=people)),
         notes=tuple(notes),
         timezone=store.settings.timezone,
@@ -212,23 +212,17 @@ def build_digest(
 
 
 def _waiting(
-    store: Store, who: Recipient, people: Sequence[Person], definitions_path: Path | None
+    store: Store, who: Recipient, definitions_path: Path | None
 ) -> tuple[WaitingItem, ...]:
-    """What the inbox lists for the person (their department's approvals and signatures,
-    reviews they may give) plus the unresolved threads waiting for them; for a department,
-    the inbox's department view. A department that signs nothing has nothing waiting."""
-    if who.person is None:
-        if who.department not in DEPARTMENTS:
-            return ()
-        return tuple(inbox.waiting_for_department(store, who.department, definitions_path))
-    items = inbox.waiting_for(store, who.person, definitions_path)
-    seen = {(i.kind, i.subject) for i in items}
-    items += [
-        i
-        for i in threads.waiting_for(store, who.person, people=people)
-        if (i.kind, i.subject) not in seen  # once the inbox gathers threads itself too
-    ]
-    return tuple(inbox.sort_items(items))
+    """What the Inbox page lists for the person, or for the department (its approvals and
+    signatures, reviews, unresolved threads that mention it): the same function, so the
+    digest, the inbox and the sidebar's count agree. A department that signs nothing
+    (operations) has nothing waiting."""
+    if who.person is not None:
+        return tuple(inbox.waiting_for(store, who.person, definitions_path))
+    if who.department not in DEPARTMENTS:
+        return ()
+    return tuple(inbox.waiting_for_department(store, who.department, definitions_path))
 
 
 def _status_changes(
