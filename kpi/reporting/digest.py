@@ -6,13 +6,13 @@ makes (every KPI company-wide, in the reporting currency, for a fiscal quarter),
 and labelled by the same functions.
 
 The rule for "status changed since DATE": the scorecard the app showed at DATE is the one
-of the latest complete quarter at DATE (`latest_complete_period` on the data up to DATE);
-the scorecard now is the one of the latest complete quarter of the store now. A KPI's
-status changed when the two differ; it is newly off target when it is off target (red)
-now and was not then. Both are computed now, with today's data and definitions: a
-definition saved since DATE is listed apart (from the definitions' history) so a reader
-sees why a target moved. When no quarter closed since DATE both are the same scorecard
-and the digest says so.
+of the latest complete quarter at DATE (`latest_complete_period` on the data up to DATE)
+judged by the definitions as they stood at DATE (rebuilt from their history, see
+kpi.reporting.definitions_then); the scorecard now is the one of the latest complete
+quarter of the store now, by today's definitions. A KPI's status changed when the two
+differ; it is newly off target when it is off target (red) now and was not then. Values
+are today's data for both: data of a quarter loaded again since DATE is not replayed. The
+definitions saved since DATE are listed, so a reader sees why a target moved.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from kpi.analyses.scorecard import (
 from kpi.core.formatting import format_value
 from kpi.core.people import DEPARTMENTS, Person, display_name, find_person
 from kpi.core.scope import Scope
+from kpi.reporting.definitions_then import DefinitionsThen, definitions_at, recorded_at
 from kpi.reporting.scorecard_view import STATUS_LABELS
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
 from kpi.workflows import inbox, threads
-from kpi.workflows.definition_versions import kpi_history
 from kpi.workflows.waiting import WaitingItem
 
 OFF_TARGET = "red"  # "■ Off target" on the scorecard
@@ -165,6 +165,11 @@ def build_digest(
     """The digest for `wanted` (an e-mail or a department) of what changed since `since`."""
     who = recipient(people, wanted)
     notes: list[str] = []
+    then_known = (
+        definitions_at(definitions_path, since, store.settings)
+        if definitions_path is not None
+        else DefinitionsThen(None, ())
+    )
     window = data_window(store)
     period_now = period_then = None
     changes: tuple[StatusChange, ...] = ()
@@ -184,18 +189,21 @@ def build_digest(
         else:
             then = DataWindow(window.first, min(window.last, since.date()))
             period_then = latest_complete_period(then, "quarter", store)
-        changes = _status_changes(store, definitions, period_then, period_now)
+        then_definitions = definitions
+        if then_known.definitions is not None:
+            then_definitions = then_known.definitions
+        elif then_known.problem:
+            notes.append(
+                "The definitions as they stood then cannot be rebuilt from their history "
+                f"({then_known.problem}): the scorecard then is judged by today's."
+            )
+        changes = _status_changes(store, definitions, then_definitions, period_then, period_now)
         if period_then == period_now:
             notes.append(
-                f"No quarter closed since then: the scorecard shows {period_now} as it did. "
-                "A status moves within a quarter only when its definition is saved (listed "
-                "below) or data of that quarter is loaded again."
+                f"No quarter closed since then: both scorecards are of {period_now}; a "
+                "status moved only where a definition was saved since (listed below)."
             )
-    saves = tuple(
-        r
-        for r in reversed(kpi_history(definitions_path) if definitions_path else [])
-        if _recorded_at(r.get("when")) is not None and _recorded_at(r.get("when")) >= since
-    )
+    saves = tuple(reversed(then_known.saves))
     return Digest(
         who,
         since,
@@ -228,20 +236,22 @@ def _waiting(
 def _status_changes(
     store: Store,
     definitions: Sequence[KpiDefinition],
+    then_definitions: Sequence[KpiDefinition],
     period_then: str | None,
     period_now: str,
 ) -> tuple[StatusChange, ...]:
-    """The KPIs whose status differs between the two quarters' scorecards, worst first."""
+    """The KPIs whose status differs between the scorecard then (its quarter, its
+    definitions) and now, worst first. A KPI added since was on no scorecard then."""
     currency = store.settings.reporting_currency
     now = {
         r["id"]: r for r in scorecard(store, Scope(), definitions, period_now).iter_rows(named=True)
     }
     if period_then is None:
         then: dict[str, dict] = {}
-    elif period_then == period_now:
+    elif period_then == period_now and then_definitions is definitions:
         then = now
     else:
-        card = scorecard(store, Scope(), definitions, period_then)
+        card = scorecard(store, Scope(), then_definitions, period_then)
         then = {r["id"]: r for r in card.iter_rows(named=True)}
     out = []
     for kpi_id, row in now.items():
@@ -262,15 +272,6 @@ def _status_changes(
             )
         )
     return tuple(sorted(out, key=lambda c: (STATUS_ORDER.get(c.status_now, 9), c.name)))
-
-
-def _recorded_at(text: object) -> datetime | None:
-    """A history line's `when` (ISO, UTC) as a naive UTC moment; None when unreadable."""
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 # ---- rendering ---------------------------------------------------------------------------
@@ -303,7 +304,7 @@ def _shown(moment: datetime | None, zone: str) -> str:
 
 
 def _save_line(record: dict, people: Sequence[Person], zone: str) -> str:
-    when = _shown(_recorded_at(record.get("when")), zone)
+    when = _shown(recorded_at(record.get("when")), zone)
     who = display_name(record.get("who"), people)
     why = str(record.get("why") or "").strip()
     line = f"{when}, {record.get('kpi_id')}: {record.get('action')} by {who}"

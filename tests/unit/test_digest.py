@@ -133,7 +133,7 @@ def test_no_quarter_closed_since_the_date_says_so(store, definitions):
     assert digest.period_then == now
     assert digest.changes == ()
     text = digest_text(digest, PEOPLE)
-    assert f"No quarter closed since then: the scorecard shows {now} as it did." in text
+    assert f"No quarter closed since then: both scorecards are of {now};" in text
     assert "No KPI went off target." in text
 
 
@@ -503,3 +503,48 @@ def test_starttls_checks_the_servers_certificate(tls_server, monkeypatch):
     (envelope,) = inbox.envelopes
     assert _read_back(envelope)["Subject"] == "Digest"
     assert envelope.rcpt_tos == ["sam.okafor@example.org"]
+
+
+# ---- the definitions as they stood then ----------------------------------------------------
+def test_a_target_set_since_the_date_judges_then_by_the_old_target(store, definitions, tmp_path):
+    """No quarter closed, but a target was saved since: the scorecard then is judged by the
+    target of then (rebuilt from the history), so the status change shows."""
+    from kpi.workflows import definition_saves
+    from kpi.workflows.definition_versions import file_version
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    kpis = config / "kpis.yaml"
+    window = data_window(store)
+    now = latest_complete_period(window, "quarter", store)
+    card = {r["id"]: r for r in scorecard(store, Scope(), definitions, now).iter_rows(named=True)}
+    row = next(
+        r
+        for r in card.values()
+        if r["direction"] == "higher_is_better" and r["value"] and r["status"] in ("red", "amber")
+    )
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    sam = next(p for p in PEOPLE if p.email == "sam.okafor@example.org")
+    new_target = round(row["value"] / 2, 6)
+    definition_saves.set_target(
+        kpis, sam, row["id"], now, new_target, "the board lowered it", file_version(kpis)
+    )
+    today = load_definitions(kpis, store.settings)
+    digest = build_digest(store, today, PEOPLE, "finance", since, kpis)
+    assert digest.period_then == digest.period_now == now
+    (change,) = digest.changes
+    assert (change.kpi_id, change.status_then, change.status_now) == (
+        row["id"],
+        row["status"],
+        "green",
+    )
+    assert change.target_then == format_value(row["target"], row["unit"], "EUR")
+    assert change.target_now == format_value(new_target, row["unit"], "EUR")
+    assert change.value_then == change.value_now == format_value(row["value"], row["unit"], "EUR")
+    assert [r["action"] for r in digest.saves] == ["target set"]
+    # the file edited by hand since: the rebuild stops and says so, today's definitions judge
+    kpis.write_text(kpis.read_text().replace(f"{now}: {new_target}", f"{now}: {new_target * 2}"))
+    edited = load_definitions(kpis, store.settings)
+    digest = build_digest(store, edited, PEOPLE, "finance", since, kpis)
+    assert digest.changes == ()
+    assert "cannot be rebuilt from their history (the save of " in digest_text(digest, PEOPLE)
