@@ -463,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
         "digest",
         help="what changed since a date for a person or a department: printed or e-mailed",
         description="The KPIs whose scorecard status changed since DATE (the latest complete "
-        "quarter now against the one the scorecard showed at DATE), those newly off target, "
+        "quarter now against the one the scorecard showed at DATE, by the definitions of "
+        "then), those newly off target, what waits for them (the inbox), new comments "
+        "mentioning them, "
         "and the KPI definitions saved since. --send e-mails it (text and HTML parts) to the "
         "person, or to everyone of the department, through the server in settings.yaml "
         "(digest.smtp); the password comes from KPI_SMTP_PASSWORD or .streamlit/secrets.toml.",
