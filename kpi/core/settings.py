@@ -147,6 +147,9 @@ class Settings:
     timezone: str = "Europe/Berlin"
     # the digest's mail server (`digest.smtp`); None: digests print but are not sent
     digest_smtp: SmtpSettings | None = None
+    # the dashboard's address as readers open it (`digest.app_url`): digests link what waits
+    # to the page that acts on it; None: no links
+    digest_app_url: str | None = None
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -329,6 +332,14 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(digest, dict):
         raise SettingsError(f"{path}: digest must be a mapping (smtp: {{host: ..., ...}})")
     digest_smtp = parse_digest_smtp(digest.get("smtp"), str(path))
+    app_url = _text(digest, "app_url")
+    if app_url is not None and (
+        not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", app_url) or "'" in app_url
+    ):
+        raise SettingsError(
+            f"{path}: digest.app_url must be the dashboard's address as readers open it, "
+            f"such as https://kpi.example.org/, got {digest.get('app_url')!r}"
+        )
     return Settings(
         FiscalCalendar(start, label),
         currency,
@@ -341,4 +352,5 @@ def load_settings(path: Path | None = None) -> Settings:
         stale_after_days=stale_after,
         timezone=timezone,
         digest_smtp=digest_smtp,
+        digest_app_url=app_url.rstrip("/") if app_url else None,
     )

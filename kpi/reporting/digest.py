@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from kpi.analyses.scorecard import (
@@ -144,6 +145,7 @@ class Digest:
     mentions: tuple[threads.Comment, ...] = ()  # comments since the date, oldest first
     notes: tuple[str, ...] = field(default_factory=tuple)
     timezone: str = "UTC"  # the zone times are shown in (settings.yaml `timezone`)
+    app_url: str | None = None  # the dashboard's address (`digest.app_url`), for links
 
     @property
     def newly_off_target(self) -> tuple[StatusChange, ...]:
@@ -216,6 +218,7 @@ def build_digest(
         tuple(threads.mentions_since(store, since, who.key, people=people)),
         notes=tuple(notes),
         timezone=store.settings.timezone,
+        app_url=store.settings.digest_app_url,
     )
 
 
@@ -314,15 +317,30 @@ def _save_line(record: dict, people: Sequence[Person], zone: str) -> str:
 WAITING_SHOWN = 30  # an e-mail lists this many waiting items; the inbox has them all
 
 
-def _waiting_lines(items: Sequence[WaitingItem]) -> list[str]:
-    """The inbox's items in its order; past WAITING_SHOWN, how many more and where they are."""
-    lines = [_waiting_line(i) for i in items[:WAITING_SHOWN]]
+def _waiting_lines(d: Digest) -> list[tuple[str, str | None]]:
+    """The inbox's items in its order, each with its link; past WAITING_SHOWN, how many
+    more and where they are."""
+    items = d.waiting
+    lines = [(_waiting_line(i), item_link(d.app_url, i)) for i in items[:WAITING_SHOWN]]
     if len(items) > WAITING_SHOWN:
+        inbox_url = f"{d.app_url}/inbox" if d.app_url else None
         lines.append(
-            f"… and {len(items) - WAITING_SHOWN} more: open the Inbox page of the dashboard "
-            "to see and act on all of them"
+            (
+                f"… and {len(items) - WAITING_SHOWN} more: open the Inbox page of the "
+                "dashboard to see and act on all of them",
+                inbox_url,
+            )
         )
     return lines
+
+
+def item_link(app_url: str | None, item: WaitingItem) -> str | None:
+    """Where the item is acted on in the dashboard (its page and query), or None without
+    `digest.app_url`. Streamlit serves pages/inbox.py at <app>/inbox."""
+    if not app_url:
+        return None
+    query = f"?{urlencode(item.query)}" if item.query else ""
+    return f"{app_url}/{Path(item.page).stem}{query}"
 
 
 def _waiting_line(item: WaitingItem) -> str:
@@ -330,18 +348,27 @@ def _waiting_line(item: WaitingItem) -> str:
     return f"{item.title}: {item.detail}{since}"
 
 
-def _mention_line(comment: threads.Comment, zone: str) -> str:
-    """Who wrote what where, the text whole (it is quoted, never interpreted)."""
+def _mention_line(
+    comment: threads.Comment, zone: str, app_url: str | None
+) -> tuple[str, str | None]:
+    """Who wrote what where, the text whole (it is quoted, never interpreted), with a link
+    to the thread when the dashboard's address is set."""
     when = _shown(comment.created_at, zone)
     where = threads.describe_subject(comment.subject)
-    return f"{when}, {comment.author_name} on {where}: {' '.join(comment.text.split())}"
+    text = f"{when}, {comment.author_name} on {where}: {' '.join(comment.text.split())}"
+    if not app_url:
+        return text, None
+    page, query = threads.subject_link(comment.subject)
+    link = f"{app_url}/{Path(page).stem}?{urlencode(query)}"
+    return text, link
 
 
 def _sections(
     d: Digest, people: Sequence[Person]
-) -> list[tuple[str, list[str], str, tuple[StatusChange, ...] | None]]:
-    """(heading, lines, what an empty section says, the status changes it lists when it is
-    one of the scorecard's sections) in the order a reader needs them."""
+) -> list[tuple[str, list[tuple[str, str | None]], str, tuple[StatusChange, ...] | None]]:
+    """(heading, lines with their link or None, what an empty section says, the status
+    changes it lists when it is one of the scorecard's sections) in the order a reader
+    needs them."""
     if d.period_now is None:
         period = "no scorecard"
     elif d.period_then in (None, d.period_now):
@@ -352,26 +379,26 @@ def _sections(
     return [
         (
             f"Newly off target ({period})",
-            [_change_line(c) for c in off],
+            [(_change_line(c), None) for c in off],
             "No KPI went off target.",
             off,
         ),
         (
             "Other status changes",
-            [_change_line(c) for c in other],
+            [(_change_line(c), None) for c in other],
             "No other KPI changed status.",
             other,
         ),
-        ("Waiting for you", _waiting_lines(d.waiting), "Nothing is waiting.", None),
+        ("Waiting for you", _waiting_lines(d), "Nothing is waiting.", None),
         (
             "New comments mentioning you",
-            [_mention_line(c, d.timezone) for c in d.mentions],
+            [_mention_line(c, d.timezone, d.app_url) for c in d.mentions],
             "No new comment mentions you.",
             None,
         ),
         (
             "KPI definitions saved since then",
-            [_save_line(r, people, d.timezone) for r in d.saves],
+            [(_save_line(r, people, d.timezone), None) for r in d.saves],
             "No definition was saved.",
             None,
         ),
@@ -384,7 +411,12 @@ def digest_text(d: Digest, people: Sequence[Person]) -> str:
     for heading, items, empty, _ in _sections(d, people):
         lines.append(heading)
         lines.append("-" * len(heading))
-        lines.extend(f"- {item}" for item in items) if items else lines.append(empty)
+        for text, link in items:
+            lines.append(f"- {text}")
+            if link:
+                lines.append(f"  {link}")
+        if not items:
+            lines.append(empty)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -433,7 +465,7 @@ def digest_html(d: Digest, people: Sequence[Person]) -> str:
         if changes:
             body.append(_change_table(changes))
         elif items:
-            body.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+            body.append("<ul>" + "".join(f"<li>{_linked(t, u)}</li>" for t, u in items) + "</ul>")
         else:
             body.append(f"<p>{escape(empty)}</p>")
     return (
@@ -442,6 +474,13 @@ def digest_html(d: Digest, people: Sequence[Person]) -> str:
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
+
+
+def _linked(text: str, link: str | None) -> str:
+    """A line of the HTML part: its text escaped, as a link to the dashboard when it has one."""
+    if not link:
+        return escape(text)
+    return f"<a href='{escape(link, quote=True)}'>{escape(text)}</a>"
 
 
 def _for(d: Digest) -> str:

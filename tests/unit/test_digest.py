@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -252,6 +253,11 @@ def test_smtp_settings_are_checked_by_name(tmp_path):
     with pytest.raises(SettingsError, match="digest.smtp.sender must be the e-mail address"):
         load_settings(settings)
     assert load_settings(ROOT / "config" / "settings.yaml").digest_smtp is None
+    settings.write_text("digest:\n  app_url: https://kpi.example.org/\n")
+    assert load_settings(settings).digest_app_url == "https://kpi.example.org"
+    settings.write_text('digest:\n  app_url: "javascript:alert(1)"\n')
+    with pytest.raises(SettingsError, match="digest.app_url must be the dashboard's address"):
+        load_settings(settings)
 
 
 # ---- delivery through a real SMTP server ---------------------------------------------------
@@ -438,6 +444,17 @@ def test_waiting_items_and_new_mentions_are_the_inbox_and_the_threads(
     html = digest_html(for_sam, PEOPLE)
     assert "<b>PO compliance</b>" not in html
     assert "why did &lt;b&gt;PO compliance&lt;/b&gt; drop?" in html
+    # with the dashboard's address set, each line links where it is acted on
+    linked = Store(store.path, replace(store.settings, digest_app_url="https://kpi.example.org"))
+    with_links = build_digest(linked, definitions, PEOPLE, sam.email, before)
+    thread_url = (
+        "https://kpi.example.org/definitions?kpi=po_compliance&period=FY2026-Q3&discussion=open"
+    )
+    assert f"drop? @sam.okafor@example.org\n  {thread_url}\n" in digest_text(with_links, PEOPLE)
+    assert f"<a href='{thread_url.replace('&', '&amp;')}'>" in digest_html(with_links, PEOPLE)
+    first = with_links.waiting[0]
+    assert first.page.startswith("pages/")
+    assert f"https://kpi.example.org/{first.page[6:-3]}" in digest_text(with_links, PEOPLE)
     # the department: its inbox view and the comment that mentions @finance
     for_finance = build_digest(store, definitions, PEOPLE, "finance", before)
     assert list(for_finance.waiting) == inbox.waiting_for_department(store, "finance")
