@@ -74,10 +74,10 @@ def thread_panel(store, person: Person | None, subject: str, *, title: str | Non
             "should answer."
         )
     elif done is not None:
-        why = f": {literal(done.reason)}" if done.reason else ""
+        why = f" Why: {literal(done.reason)}" if done.reason else ""
         st.caption(
-            f"✅ Resolved by {literal(done.resolved_by_name)} on "
-            f"{format_time(done.resolved_at, zone)}{why}. A new comment reopens it."
+            f":material/task_alt: Resolved by {literal(done.resolved_by_name)} on "
+            f"{format_time(done.resolved_at, zone)}; a new comment reopens it.{why}"
         )
     else:
         st.caption(f"Open · {len(comments)} comment{'s' if len(comments) != 1 else ''}")
