@@ -20,6 +20,10 @@ if ctx.period is None:
     no_data("spend in the store", "Load invoices and savings initiatives on the **Data** page.")
     st.stop()
 
+linked = st.query_params.get("initiative")  # the inbox's link to a review opens it, once
+if linked and st.session_state.get("_savings_linked") != linked:
+    st.session_state[page.TAB_KEY] = "Initiatives"
+    st.session_state["_savings_linked"] = linked
 # an inbox link to an initiative's thread opens the Initiatives tab on it
 open_link("initiative", page.THREAD_PICK, (page.TAB_KEY, "Initiatives"))
 # keyed tabs keep their state: after a save or a decision the page stays on Initiatives

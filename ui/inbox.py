@@ -25,6 +25,7 @@ from ui.cache import cached
 from ui.context import Context
 from ui.widgets import literal, person_name, time_zone
 
+SHOWN = 20  # items shown per group; the others wait in an expander below them
 FLASH = "_inbox_flash"  # the outcome of the last signature, shown after the rerun
 GROUPS = {
     "definition_approval": "KPI definitions to approve",
@@ -122,8 +123,12 @@ def page(ctx: Context) -> None:
         if not group:
             continue
         st.subheader(f"{heading} ({len(group)})")
-        for item in group:  # keyed by what the item is: a signature never moves to another
+        for item in group[:SHOWN]:  # keyed by what it is: a signature never moves to another
             _item(ctx, item, f"{kind}_{item.subject}_{item.query.get('quarter', '')}")
+        if len(group) > SHOWN:
+            with st.expander(f"The {len(group) - SHOWN} others, waiting less long"):
+                for item in group[SHOWN:]:
+                    _item(ctx, item, f"{kind}_{item.subject}_{item.query.get('quarter', '')}")
 
 
 def _empty(person: Person) -> None:

@@ -61,6 +61,7 @@ from kpi.workflows.initiatives import (
 from ui.cache import cached
 from ui.context import Context
 from ui.figure_rows import SELECTABLE, open_selected
+from ui.initiative_evidence import evidence, opened_from_link, told
 from ui.kpi_strip import kpi_strip
 from ui.threads import initiative_discussion
 from ui.widgets import downloads, honoured_scope, no_data, show_table, table_columns
@@ -461,6 +462,7 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     if not review_ids:
         st.success("Nothing waits for finance's review in this selection.")
         return
+    opened_from_link(review_ids)  # ?initiative=ID (the inbox) picks it, once
     pick = st.selectbox(
         "Pending initiative",
         review_ids,
@@ -474,7 +476,8 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     show_table(numbers, key="review_numbers")
     numbers_seen = numbers_hash(shown.row(0, named=True))
     locked = refusal is not None
-    with st.form("review_form", enter_to_submit=False):
+    beside = evidence(ctx, shown.row(0, named=True))  # the evidence beside the verdict
+    with beside, st.form("review_form", enter_to_submit=False):
         decision = st.radio(
             "Decision",
             list(view.DECISIONS),
@@ -497,7 +500,8 @@ def _finance_review(ctx: Context, ledger: pl.DataFrame) -> None:
     try:
         validate_initiative(ctx.store, ctx.person, pick, decision, note, numbers_seen=numbers_seen)
         st.cache_data.clear()
-        st.session_state[FLASH] = view.decision_message(pick, decision)
+        heard = told(ctx, pick, decision, note)  # procurement hears it in the thread
+        st.session_state[FLASH] = view.decision_message(pick, decision) + heard
         for key in ("review_reason", "review_decision", "review_pick"):
             st.session_state.pop(key, None)  # the next review starts blank
         st.rerun()

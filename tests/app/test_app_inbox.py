@@ -86,3 +86,41 @@ def test_signing_from_the_inbox_agrees_the_kpi(store, config):
     assert entry["status"] == "agreed"
     assert entry["approvals"]["procurement"]["by"] == "jonas.berg@example.org"
     assert entry["approvals"]["finance"]["by"] == "claire.dubois@example.org"
+
+
+SAVINGS = str(ROOT / "pages" / "savings.py")
+
+
+def test_the_inbox_link_opens_the_review_with_its_evidence_and_the_verdict_reaches_procurement(
+    store, config
+):
+    from kpi.workflows import threads
+
+    at = AppTest.from_file(SAVINGS, default_timeout=120)
+    acting(at, FINANCE)
+    at.query_params["initiative"] = "SI2"  # as the inbox's link opens it
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["savings_tab"] == "Initiatives"
+    assert at.selectbox(key="review_pick").value == "SI2"
+    shown = texts(at).replace("\\", "")
+    # SI2 (hand fixture): quoted 1,100.00, negotiated 1,000.00 USD, 5 docks; avoided to
+    # the data's last day (2026-04-05): INV2 (1100 - 1000) x 1 x 0.9 = 90.00 and INV3
+    # (1100 - 500) x 2 x 0.8 = 960.00 EUR; expected 37.50 (Jan, Feb, Mar) + 33.34 (Apr)
+    assert "Unit prices: quoted $1,100.00 · negotiated $1,000.00" in shown
+    assert (
+        "**Avoided cost to date (2026-01-01 to 2026-04-05):** €1,050.00 against €145.84 "
+        "expected; paid above the negotiated price: €0.00."
+    ) in shown
+    at.radio(key="review_decision").set_value("rejected")
+    at.text_input(key="review_reason").input("No quote on file")
+    at.button(key="review_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    (comment,) = threads.thread(store, "initiative:SI2")
+    assert comment.author_email == "sam.okafor@example.org"
+    assert comment.text == (
+        "Finance rejected SI2: No quote on file @procurement, answer here if you see it "
+        "differently."
+    )
+    procurement = run(PROCUREMENT)
+    assert subheaders(procurement)[-1] == "Threads that mention you or your department (1)"

@@ -193,9 +193,11 @@ def test_finance_accepts_a_pending_initiative_and_stays_on_the_tab(store):
     row = list_initiatives(store).filter(list_initiatives(store)["initiative_id"] == "SI2")
     assert row["finance_status"][0] == "accepted"
     assert row["finance_note"][0] == "Quote on file, volumes confirmed"
-    assert "SI2: accepted. The status shows wherever the saving counts." in [
-        s.value for s in at.success
-    ]
+    # issue 17: the verdict is also told to procurement in the initiative's thread
+    assert (
+        "SI2: accepted. The status shows wherever the saving counts. Procurement was told in "
+        "the initiative's thread (@procurement)."
+    ) in [s.value for s in at.success]
     assert at.session_state["savings_tab"] == "Initiatives"  # not back on "Two lenses"
     # SI2 was the only one pending: the review says so instead of a form
     assert "Nothing waits for finance's review in this selection." in [s.value for s in at.success]

@@ -264,7 +264,7 @@ def test_mentions_and_the_verdict_reach_procurement(store, small):
     assert (mention.subject, mention.page, mention.query) == (
         "kpi:supplier_otd",
         "pages/definitions.py",
-        {"kpi": "supplier_otd"},
+        {"kpi": "supplier_otd", "discussion": "open"},
     )
     assert (
         mention.detail
