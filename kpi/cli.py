@@ -299,6 +299,57 @@ def _pack_quarter(store: Store, quarter: str) -> str:
     )
 
 
+# ---- digest -------------------------------------------------------------------------------
+def cmd_digest(args: argparse.Namespace) -> int:
+    """The digest for a person or a department since a date: printed, or sent by e-mail."""
+    from kpi.core.people import load_people
+    from kpi.reporting.digest import (
+        build_digest,
+        digest_html,
+        digest_subject,
+        digest_text,
+        parse_since,
+        recipient,
+    )
+    from kpi.reporting.digest_mail import DeliveryError, digest_message, send
+    from kpi.semantic.definitions import load_definitions
+    from kpi.store.database import Store
+
+    settings = load_settings()
+    try:
+        people = load_people()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"config/people.yaml cannot be read ({exc})") from exc
+    since = parse_since(args.since, settings.timezone)
+    recipient(people, args.for_)  # refuse an unknown name before the store is opened
+    store = Store(args.db) if args.db else Store()
+    if not store.exists():
+        raise UserError(
+            f"No store at {store.path}: build it with `python -m kpi demo` or load your "
+            "exports with `python -m kpi load`, or name it with --db"
+        )
+    path = kpis_path()
+    digest = build_digest(
+        store, load_definitions(path, store.settings), people, args.for_, since, path
+    )
+    text, html = digest_text(digest, people), digest_html(digest, people)
+    if not args.send:
+        sys.stdout.write(html if args.format == "html" else text)
+        return 0
+    smtp = settings.digest_smtp
+    to = digest.recipient.addresses
+    try:
+        send(
+            digest_message(digest_subject(digest), smtp.sender if smtp else "", to, text, html),
+            smtp,
+        )
+    except DeliveryError as exc:
+        print(f"Not sent: {exc}", file=sys.stderr)
+        return 1
+    print(f"Digest for {digest.recipient.name} sent to {', '.join(to)} via {smtp.host}:{smtp.port}")
+    return 0
+
+
 # ---- backup / restore ---------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> int:
     """The company's records and definitions into a new folder (kpi.workflows.backup)."""
@@ -497,6 +548,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="file to write (replaced whole)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_pack)
+
+    p = sub.add_parser(
+        "digest",
+        help="what changed since a date for a person or a department: printed or e-mailed",
+        description="The KPIs whose scorecard status changed since DATE (the latest complete "
+        "quarter now against the one the scorecard showed at DATE, by the definitions of "
+        "then), those newly off target, what waits for them (the inbox), new comments "
+        "mentioning them, "
+        "and the KPI definitions saved since. --send e-mails it (text and HTML parts) to the "
+        "person, or to everyone of the department, through the server in settings.yaml "
+        "(digest.smtp); the password comes from KPI_SMTP_PASSWORD or .streamlit/secrets.toml.",
+    )
+    p.add_argument(
+        "--since", required=True, metavar="DATE", help="YYYY-MM-DD (midnight in settings' zone)"
+    )
+    p.add_argument(
+        "--for",
+        dest="for_",
+        required=True,
+        metavar="EMAIL|DEPT",
+        help="a person's e-mail from config/people.yaml, or a department (finance, procurement)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "html"],
+        default="text",
+        help="what is printed (a sent digest carries both)",
+    )
+    p.add_argument("--send", action="store_true", help="e-mail it instead of printing it")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser(
         "backup",

@@ -76,6 +76,53 @@ class IdentitySettings:
     problem: str | None = "identity.mode is not set. " + HOW_TO_SET_IDENTITY
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server the digest is sent through (`digest.smtp` in settings.yaml). The
+    password is never here: it comes from KPI_SMTP_PASSWORD or .streamlit/secrets.toml."""
+
+    host: str
+    port: int
+    sender: str
+    security: str = "starttls"  # one of SMTP_SECURITY; "none" only for a relay on this host
+    username: str | None = None  # None: the server takes mail without signing in
+
+
+def parse_digest_smtp(raw: object, where: str = "settings.yaml") -> SmtpSettings | None:
+    """`digest.smtp` (host, port, sender, security, username); None when the block is absent
+    (the digest then prints but cannot be sent); a wrong value is refused by name."""
+    if raw is None:
+        return None
+    how = (
+        f"{where}: digest.smtp must be a mapping such as {{host: smtp.example.org, port: 587, "
+        "sender: kpi@example.org, security: starttls, username: kpi@example.org}"
+    )
+    if not isinstance(raw, dict):
+        raise SettingsError(how)
+    host = _text(raw, "host")
+    if not host or any(c.isspace() for c in host):
+        raise SettingsError(f"{how}; host is {raw.get('host')!r}")
+    security = str(raw.get("security", "starttls")).strip().lower()
+    if security not in SMTP_SECURITY:
+        raise SettingsError(
+            f"{where}: digest.smtp.security must be one of {', '.join(SMTP_SECURITY)}, "
+            f"got {raw.get('security')!r}"
+        )
+    port = raw.get("port", 465 if security == "ssl" else 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise SettingsError(f"{where}: digest.smtp.port must be a port number, got {port!r}")
+    sender = _text(raw, "sender")
+    if not sender or sender.count("@") != 1 or any(c.isspace() for c in sender):
+        raise SettingsError(
+            f"{where}: digest.smtp.sender must be the e-mail address digests come from, "
+            f"got {raw.get('sender')!r}"
+        )
+    return SmtpSettings(host, port, sender, security, _text(raw, "username"))
+
+
 @dataclass(frozen=True)
 class Settings:
     fiscal: FiscalCalendar = field(default_factory=FiscalCalendar)
@@ -98,6 +145,11 @@ class Settings:
     # the time zone (IANA name) in which tables and downloads show recorded moments, which
     # the store keeps in UTC (loaded_at, decided_at, ...)
     timezone: str = "Europe/Berlin"
+    # the digest's mail server (`digest.smtp`); None: digests print but are not sent
+    digest_smtp: SmtpSettings | None = None
+    # the dashboard's address as readers open it (`digest.app_url`): digests link what waits
+    # to the page that acts on it; None: no links
+    digest_app_url: str | None = None
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -276,6 +328,18 @@ def load_settings(path: Path | None = None) -> Settings:
             f"the data fresh), got {stale_after!r}"
         )
     timezone = parse_timezone(raw.get("timezone"), str(path))
+    digest = raw.get("digest") or {}
+    if not isinstance(digest, dict):
+        raise SettingsError(f"{path}: digest must be a mapping (smtp: {{host: ..., ...}})")
+    digest_smtp = parse_digest_smtp(digest.get("smtp"), str(path))
+    app_url = _text(digest, "app_url")
+    if app_url is not None and (
+        not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", app_url) or "'" in app_url
+    ):
+        raise SettingsError(
+            f"{path}: digest.app_url must be the dashboard's address as readers open it, "
+            f"such as https://kpi.example.org/, got {digest.get('app_url')!r}"
+        )
     return Settings(
         FiscalCalendar(start, label),
         currency,
@@ -287,4 +351,6 @@ def load_settings(path: Path | None = None) -> Settings:
         savings_window_months=window,
         stale_after_days=stale_after,
         timezone=timezone,
+        digest_smtp=digest_smtp,
+        digest_app_url=app_url.rstrip("/") if app_url else None,
     )

@@ -3,7 +3,9 @@
 `waiting_for(store, person)` gathers every workflow's waiting items (kpi.workflows.waiting):
 KPI definitions whose current content their department has not approved, quarterly targets
 waiting for their department's signature, savings initiatives waiting for finance's verdict
-(those the person may judge: never one they created or changed since the last verdict).
+(those the person may judge: never one they created or changed since the last verdict),
+payment-terms proposals waiting for their department's answer or signature, and threads
+that mention them.
 `waiting_for_department` is the same for a department, without the four-eyes filter (the
 digest's view). The sidebar counts the first, so the count, the inbox and the digest agree.
 
@@ -35,7 +37,7 @@ from kpi.semantic.definitions import DefinitionsError
 from kpi.store.audit_log import AUTHORS_SINCE_VERDICT
 from kpi.store.database import Store
 from kpi.store.queries import inbox as q
-from kpi.workflows import definition_saves, goals, threads
+from kpi.workflows import definition_saves, goals, terms_proposals, threads
 from kpi.workflows.definition_versions import (
     approval_checks,
     effective_status,
@@ -75,6 +77,7 @@ def waiting_for(
     dept = approving_department(person)
     if dept is not None:
         items += _signatures(store, dept, kpis_path)
+        items += terms_proposals.waiting_for_department(store, dept)
     if may_validate_initiatives(person):
         items += _initiative_reviews(store, person)
     return sort_items(items)
@@ -88,6 +91,7 @@ def waiting_for_department(
     if department not in DEPARTMENTS:
         raise ValueError(f"'{department}' is not a department: use finance or procurement.")
     items = _signatures(store, department, kpis_path)
+    items += terms_proposals.waiting_for_department(store, department)
     if store.exists():
         # threads read a department's name where a person's address goes (threads._names_for)
         desk = Person(department, department.capitalize(), department, "member")

@@ -393,7 +393,13 @@ def waiting_for(store: Store, person: Person | None) -> list[WaitingItem]:
     answered yet (terms_response); once every supplier is answered, each department that
     has not signed the current version signs it (terms_signature)."""
     department = approving_department(person)
-    if department is None or not store.path.exists():
+    return [] if department is None else waiting_for_department(store, department)
+
+
+def waiting_for_department(store: Store, department: str) -> list[WaitingItem]:
+    """What open proposals expect of a department (finance or procurement): the digest's
+    and the inbox's view of the same rule as `waiting_for`."""
+    if not store.path.exists():
         return []
     items: list[WaitingItem] = []
     with store.read() as con:

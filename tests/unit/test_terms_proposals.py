@@ -245,3 +245,32 @@ def test_refused_and_withdrawn_proposals_stay_on_record(store):
 def test_no_scenario_no_proposal(store):
     with pytest.raises(ProposalError, match="no saved scenario 7: save one in the terms"):
         tp.propose(store, SAM, 7, "x", "why", policy=POLICY)
+
+
+def test_the_inbox_and_the_digest_list_what_a_proposal_waits_for(store, tmp_path):
+    """The inbox (and the digest's department view) gather the proposal's items: procurement
+    answers first, then each department signs the current version."""
+    from kpi.workflows import inbox
+
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_text("kpis: []\n")  # no definitions: only the proposal waits
+    pid = _proposal(store)
+
+    def kinds(items):
+        return [(i.kind, i.query) for i in items if i.kind.startswith("terms_")]
+
+    assert kinds(inbox.waiting_for(store, JONAS, kpis)) == [
+        ("terms_response", {"proposal": str(pid)})
+    ]
+    assert kinds(inbox.waiting_for_department(store, "procurement", kpis)) == [
+        ("terms_response", {"proposal": str(pid)})
+    ]
+    assert kinds(inbox.waiting_for(store, SAM, kpis)) == []
+    tp.respond(store, JONAS, pid, 1, ANSWERS)
+    assert kinds(inbox.waiting_for(store, SAM, kpis)) == [
+        ("terms_signature", {"proposal": str(pid)})
+    ]
+    assert kinds(inbox.waiting_for_department(store, "finance", kpis)) == [
+        ("terms_signature", {"proposal": str(pid)})
+    ]
+    assert kinds(inbox.waiting_for(store, LEE, kpis)) == []
