@@ -1,5 +1,6 @@
 """Backing up and restoring what the company entered: threads, initiatives and their audit
-log, the price outlook, goal decisions, saved scenarios and the KPI definitions round-trip
+log, the price outlook, goal decisions, saved scenarios, payment-terms proposals, stock
+marks and the KPI definitions round-trip
 through `python -m kpi backup` / `restore`; a damaged backup changes nothing.
 
 Runs on tests/hand_fixture.py with a copy of config/kpis.yaml.
@@ -8,7 +9,7 @@ Runs on tests/hand_fixture.py with a copy of config/kpis.yaml.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from kpi.cli import main
 from kpi.core.people import Person
 from kpi.store.database import Store
 from kpi.store.schema import COMPANY_RECORDS
+from kpi.workflows import terms_proposals
 from kpi.workflows.backup import BackupError, backup, restore
 from kpi.workflows.goal_decisions import record_decision
 from kpi.workflows.initiatives import get_initiative, save_initiative
+from kpi.workflows.stock_marks import mark_stock
 from kpi.workflows.threads import post_comment, resolve_thread, thread, thread_resolved
 from tests import hand_fixture
 
@@ -75,7 +78,12 @@ def entered(tmp_path) -> tuple[Store, Path]:
             "kpis_version": "abc",
         },
     )
-    save_scenario(store, SAM, simulate_terms(store, 60), "Sixty days for all")
+    scenario = save_scenario(store, SAM, simulate_terms(store, 60), "Sixty days for all")
+    terms_proposals.propose(
+        store, SAM, scenario, "S1 to sixty days", "cash", supplier_ids=["S1"],
+        effective_from=date(2027, 1, 1),
+    )  # fmt: skip
+    mark_stock(store, JONAS, "I3", "strategic", "single source, long lead", date(2099, 12, 31))
     return store, kpis
 
 
@@ -92,6 +100,12 @@ def test_backup_and_restore_round_trip_everything_entered(entered, tmp_path):
         "terms_scenarios": True,
         "thread_comments": True,
         "thread_resolutions": True,
+        "stock_mark_changes": True,
+        "terms_proposals": True,
+        "terms_proposal_versions": True,
+        "terms_proposal_lines": True,
+        "terms_proposal_signatures": False,
+        "terms_proposal_events": True,
     }
     report = backup(store, tmp_path / "backup", kpis)
     assert report.tables["thread_comments"] == 3 and report.tables["terms_scenarios"] == 1
