@@ -21,7 +21,7 @@ from kpi.core.formatting import format_value
 from kpi.core.settings import load_settings
 from kpi.demo.build import build_demo
 from kpi.semantic.definitions import load_definitions
-from kpi.semantic.explain import explain
+from kpi.semantic.explain import ENGINE, explain
 from kpi.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +53,9 @@ def asked(monkeypatch) -> list[tuple]:
     calls: list[tuple] = []
     real = ui.rows_behind.request_rows_behind
 
-    def record(kpi_id, period, where=(), table=None):
+    def record(kpi_id, period, where=(), table=None, value=ENGINE):
         calls.append((kpi_id, period, tuple(where)))
-        real(kpi_id, period, where, table)
+        real(kpi_id, period, where, table, value)
 
     monkeypatch.setattr(ui.rows_behind, "request_rows_behind", record)
     monkeypatch.setattr(ui.figure_rows, "request_rows_behind", record)

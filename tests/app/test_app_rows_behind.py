@@ -249,7 +249,9 @@ def _value_click_app() -> None:
     from ui.definition_dialog import on_pick
     from ui.rows_behind import on_value_pick
 
-    figures = [("total_spend", "FY2026-Q1", ("category = 'IT'",))]
+    # the scorecard hands over each value as the engine gave it (the dialog checks the rows
+    # against it rather than computing it again)
+    figures = [("total_spend", "FY2026-Q1", ("category = 'IT'",), 1.0)]
     st.dataframe(
         {"name": ["Total spend"], "Value": ["€1.00"]},
         key="score_spend",
@@ -289,4 +291,5 @@ def test_a_value_cell_asks_for_its_rows_and_a_name_for_the_definition(
             "FY2026-Q1",
             ("category = 'IT'",),
             "score_spend",
+            1.0,
         )

@@ -400,6 +400,8 @@ def test_terms_sim_as_a_command_refuses_stacked_statements(tmp_path) -> None:
 
 # ---- every write path checks the acting person, whatever the page shows --------------------
 
+from datetime import date  # noqa: E402
+
 from kpi.analyses import terms  # noqa: E402
 from kpi.core.people import Person  # noqa: E402
 from kpi.core.permissions import NOBODY, PermissionDenied  # noqa: E402
@@ -410,6 +412,8 @@ from kpi.workflows import (  # noqa: E402
     goals,
     initiative_model,
     initiatives,
+    stock_marks,
+    terms_proposals,
     threads,
 )
 
@@ -493,6 +497,34 @@ WRITES = [
 ] + [
     ("resolve a thread", p, lambda s, k, p=p: threads.resolve_thread(s, p, "kpi:total_spend"))
     for p in (LEE, FIN_VIEWER, OPS_MEMBER, None)
+] + [
+    ("propose payment terms", p, lambda s, k, p=p: terms_proposals.propose(
+        s, p, 1, "All to 60 days", "cash"))
+    for p in (LEE, OPS_MEMBER, JONAS, None)
+] + [
+    ("answer a terms proposal", p, lambda s, k, p=p: terms_proposals.respond(
+        s, p, 1, 1, [terms_proposals.SupplierAnswer("S1", "accept", "0", "low", "fine")]))
+    for p in (LEE, SAM, None)
+] + [
+    ("revise a terms proposal", p, lambda s, k, p=p: terms_proposals.revise(
+        s, p, 1, 1, "why", days_by_supplier={"S1": 45}))
+    for p in (LEE, JONAS)
+] + [
+    ("sign a terms proposal", p, lambda s, k, p=p: terms_proposals.sign(s, p, 1, 1, "agreed"))
+    for p in (LEE, FIN_VIEWER, OPS_MEMBER, None)
+] + [
+    ("withdraw a terms proposal", p, lambda s, k, p=p: terms_proposals.withdraw(s, p, 1, "x"))
+    for p in (LEE, JONAS)
+] + [
+    ("refuse a terms proposal", p, lambda s, k, p=p: terms_proposals.refuse(s, p, 1, "x"))
+    for p in (LEE, SAM)
+] + [
+    ("mark stock", p, lambda s, k, p=p: stock_marks.mark_stock(
+        s, p, "I1", "safety", "keep it", date(2099, 1, 1)))
+    for p in (LEE, FIN_VIEWER, OPS_MEMBER, SAM, None)
+] + [
+    ("unmark stock", p, lambda s, k, p=p: stock_marks.unmark_stock(s, p, "I1", "no need"))
+    for p in (LEE, SAM)
 ] + [  # finance loads neither procurement's outlook nor the initiatives it judges
     ("load data", SAM, lambda s, k, t=t: upload.load_upload(
         s, SAM, t, [ROOT / "tests" / "fixtures" / "hostile_suppliers.csv"]))
@@ -539,7 +571,8 @@ def test_every_write_in_the_library_is_covered() -> None:
         "edit_kpi", "add_kpi", "approve_kpi", "set_target", "sign_target",
         "set_price_outlook", "propose_target", "save_initiative",
         "validate_initiative", "save_scenario", "load_upload", "post_comment",
-        "resolve_thread",
+        "resolve_thread", "propose", "respond", "revise", "sign", "_end", "mark_stock",
+        "unmark_stock",
     }  # fmt: skip
     # Not a person's write: the demo builder, the store's own plumbing, the CLI's load (whoever
     # runs the command line can write the store file anyway; the app loads via load_upload),
@@ -553,6 +586,9 @@ def test_every_write_in_the_library_is_covered() -> None:
         # kpi.workflows.backup: the command line's backup and restore (the computer's
         # operator, who can copy the store file anyway; no page offers them)
         "backup", "restore", "_restore_definitions",
+        # kpi.reporting.pack_pdf: the command line's meeting pack, written to the file the
+        # operator names (--out); no page writes it
+        "print_pdf", "write_whole",
     }  # fmt: skip
     writers = set()
     for module in (ROOT / "kpi").rglob("*.py"):
@@ -570,7 +606,9 @@ def test_every_write_in_the_library_is_covered() -> None:
         "edit a KPI", "add a KPI", "approve a KPI", "set a target", "sign a target in the file",
         "set the price outlook", "propose a target", "sign a target",
         "add a savings initiative", "accept a savings initiative", "save a terms scenario",
-        "load data", "comment on a thread", "resolve a thread",
+        "load data", "comment on a thread", "resolve a thread", "propose payment terms",
+        "answer a terms proposal", "revise a terms proposal", "sign a terms proposal",
+        "withdraw a terms proposal", "refuse a terms proposal", "mark stock", "unmark stock",
     }  # fmt: skip
 
 
