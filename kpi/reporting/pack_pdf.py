@@ -18,7 +18,7 @@ from pathlib import Path
 
 CHROMIUM_ENV = "KPI_CHROMIUM"
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
-# the browser tests' flags (tests/browser/support.py): headless, no network chatter
+# headless, no network chatter; the browser tests launch Chromium with the same flags
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

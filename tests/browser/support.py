@@ -18,19 +18,13 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from kpi.reporting.pack_pdf import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# Debian's Chromium with the flags the meeting pack prints with: one list for both
+CHROMIUM = DEFAULT_CHROMIUM
+ARGS = list(CHROMIUM_ARGS)
 
 
 # Local mode starts every session acting as nobody: a test that writes names who acts,
