@@ -18,7 +18,15 @@ from kpi.semantic.optimiser import PROBE_TABLE, spend_base_columns
 from kpi.semantic.period_sql import WHOLE_RANGE, period_label, period_start
 from kpi.store import identifiers
 from kpi.store.template import parsed, render
-from kpi.store.views import DEFAULT_GRAIN, GRAIN_VIEWS, SPEND_VIEWS, view_bodies
+from kpi.store.views import (
+    DEFAULT_GRAIN,
+    GRAIN_VIEWS,
+    RANGE_READS,
+    SPEND_VIEWS,
+    spend_base_for_range,
+    view_bodies,
+    views_read,
+)
 
 _PERIOD_START = "_period_start"
 
@@ -152,12 +160,28 @@ def row_conditions(
 
 
 def view_ctes(
-    view: str, settings: Settings, display_currency: str | None, grain: str
+    view: str,
+    settings: Settings,
+    display_currency: str | None,
+    grain: str,
+    reads: tuple[date, date] | None = None,
 ) -> list[exp.CTE]:
     """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
     `grain`: at another grain than the temporary views' (the fiscal year), the views whose
-    rows depend on the period (ranks, snapshot counts) restated at that grain."""
+    rows depend on the period (ranks, snapshot counts) restated at that grain.
+
+    `reads`: the range of the view's period column (RANGE_READS) the statement reads;
+    when given for such a view, spend_base under it is computed from the invoice lines
+    that range's rows come from only (spend_base_for_range), not from every line."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    if reads is not None and view in RANGE_READS:
+        bodies = view_bodies(settings, display_currency, view_grain)
+        base = spend_base_for_range(settings, display_currency, view_grain, view, *reads)
+        return [
+            _cte(name, base, copy=False) if name == "spend_base" else _cte(name, bodies[name])
+            for name in views_read(settings, display_currency, view)
+            if name != "fx_factor"
+        ]
     if view_grain == DEFAULT_GRAIN:
         return []
     bodies = view_bodies(settings, display_currency, view_grain)

@@ -42,7 +42,7 @@ from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES, LINEAGE_NAMES
 from kpi.store.template import render
-from kpi.store.views import view_catalog
+from kpi.store.views import RANGE_READS, view_catalog
 
 # How close the formula re-evaluated from the rows' totals must come to the engine's value.
 CENT = 0.005  # money: to the cent
@@ -155,11 +155,27 @@ def _conditions(
 def _statement(
     explanation: Explanation, select: exp.Select, store: Store, currency: str | None
 ) -> str:
-    """The select over the KPI's view, under the CTEs that give the engine's rows."""
-    ctes = compiler.view_ctes(explanation.source, store.settings, currency, explanation.grain)
+    """The select over the KPI's view, under the CTEs that give the engine's rows (from the
+    invoice lines the period's rows can come from only, where the view allows it)."""
+    ctes = compiler.view_ctes(
+        explanation.source,
+        store.settings,
+        currency,
+        explanation.grain,
+        reads=_range_read(explanation),
+    )
     if ctes:
         select.set("with_", exp.With(expressions=ctes))
     return render(select)
+
+
+def _range_read(explanation: Explanation) -> tuple[date, date] | None:
+    """The period's first and last day when the KPI's view can be computed for that range
+    alone (RANGE_READS: its period column is the KPI's), else None (every row is read)."""
+    column = RANGE_READS.get(explanation.source, ("", ""))[0]
+    if column != explanation.period_by or explanation.start is None or explanation.end is None:
+        return None
+    return explanation.start, explanation.end
 
 
 # The columns naming the document a row is (an invoice line, an order line, an initiative, a
@@ -416,6 +432,7 @@ def _page(
         sort_by,
         descending,
         totals,
+        _range_read(explanation),  # the range is in the statement's text, not a parameter
     )
     statement = _STATEMENTS.get(key)
     if statement is None:

@@ -70,22 +70,30 @@ LEFT JOIN items it ON it.item_id = po.item_id
 # amount is the whole invoice line (what would be held from payment). Credit notes,
 # lines without a PO that exists or without an item are never exceptions.
 INVOICE_MATCH = """
-WITH po_price AS (
-    SELECT po_id, item_id, currency, max(unit_price) AS po_unit_price
-    FROM purchase_orders
-    WHERE item_id IS NOT NULL AND lower(coalesce(status, '')) NOT IN ('cancelled', 'canceled')
-    GROUP BY ALL
-), lines AS (
+WITH lines AS (
     SELECT sp.invoice_id, sp.invoice_line, sp.supplier_id, sp.supplier, sp.country,
            sp.supplier_size, sp.preferred, sp.po_id, sp.invoice_date, sp.item_id,
            sp.category, sp.cost_centre, sp.quantity, sp.unit_price, sp.amount,
            sp.source_currency, sp.load_id, sp.source_file, sp.source_sheet, sp.source_row,
            sp.po_exists AND sp.item_id IS NOT NULL AND sp.amount > 0 AS matchable,
-           CASE WHEN sp.po_exists AND sp.item_id IS NOT NULL THEN
-               sum(sp.quantity) OVER (PARTITION BY sp.po_id, sp.item_id
-                                      ORDER BY sp.invoice_date, sp.invoice_id, sp.invoice_line
-                                      ROWS UNBOUNDED PRECEDING) END AS invoiced_qty_to_date
+           sp.po_exists AND sp.item_id IS NOT NULL AS on_order
     FROM spend sp
+), to_date AS (
+    -- the quantity invoiced on the order's item up to and including each line; the window
+    -- runs over these few columns only (carrying every column of the line through it
+    -- costs ten times as much)
+    SELECT invoice_id, invoice_line,
+           sum(quantity) OVER (PARTITION BY po_id, item_id
+                               ORDER BY invoice_date, invoice_id, invoice_line
+                               ROWS UNBOUNDED PRECEDING) AS invoiced_qty_to_date
+    FROM lines WHERE on_order
+), po_price AS (
+    -- the orders' prices, for the orders of these lines only
+    SELECT po_id, item_id, currency, max(unit_price) AS po_unit_price
+    FROM purchase_orders
+    WHERE item_id IS NOT NULL AND lower(coalesce(status, '')) NOT IN ('cancelled', 'canceled')
+      AND po_id IN (SELECT po_id FROM lines WHERE on_order)
+    GROUP BY ALL
 ), received AS (
     SELECT l.invoice_id, l.invoice_line, sum(coalesce(g.quantity, 0)) AS qty
     FROM lines l
@@ -95,12 +103,13 @@ WITH po_price AS (
     WHERE l.matchable
     GROUP BY l.invoice_id, l.invoice_line
 ), judged AS (
-    SELECT l.*, pp.po_unit_price,
+    SELECT l.* EXCLUDE (on_order), t.invoiced_qty_to_date, pp.po_unit_price,
            CASE WHEN l.matchable THEN coalesce(r.qty, 0) END AS received_qty_at_invoice,
            coalesce(l.matchable AND l.unit_price > pp.po_unit_price, false) AS price_above_po,
-           coalesce(l.matchable AND l.invoiced_qty_to_date > coalesce(r.qty, 0), false)
+           coalesce(l.matchable AND t.invoiced_qty_to_date > coalesce(r.qty, 0), false)
                AS quantity_above_received
     FROM lines l
+    LEFT JOIN to_date t ON t.invoice_id = l.invoice_id AND t.invoice_line = l.invoice_line
     LEFT JOIN po_price pp ON pp.po_id = l.po_id AND pp.item_id = l.item_id
      AND pp.currency = l.source_currency
     LEFT JOIN received r ON r.invoice_id = l.invoice_id AND r.invoice_line = l.invoice_line

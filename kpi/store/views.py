@@ -15,12 +15,15 @@ request (the temporary views use the fiscal year).
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 import duckdb
 from sqlglot import exp
 
+from kpi.core.periods import label as period_label
+from kpi.core.periods import period_range
 from kpi.core.settings import FiscalCalendar, Settings
 from kpi.store import identifiers
 from kpi.store import view_sql_operations as O
@@ -93,6 +96,80 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "working_capital_days": "Stock snapshots and paid invoice lines (credit notes left out) "
     "side by side, for the cash conversion gap (days of inventory minus days to pay).",
 }
+
+# The views whose rows in a range of their period column come only from the invoice lines
+# of the fiscal years holding that range (supplier ranks are within a fiscal year or a period
+# inside one), so that a read of one range may compute spend_base from those lines alone:
+# the view's period column, and how much earlier it must read too. `prior_year`: the year
+# before as well (spend_yoy's prior-year rows are last year's lines moved on a year);
+# `po_history`: the earlier lines of the orders invoiced in the range (invoice_match's
+# quantity invoiced to date sums every earlier line of the order). Views left out (payments
+# by paid date, budget_vs_actual, working_capital_days) always read every line.
+RANGE_READS: dict[str, tuple[str, str]] = {
+    "spend": ("invoice_date", ""),
+    "savings_lines": ("invoice_date", ""),
+    "spend_yoy": ("period_date", "prior_year"),
+    "invoice_match": ("invoice_date", "po_history"),
+}
+
+
+def spend_base_for_range(
+    settings: Settings,
+    display_currency: str | None,
+    grain: str,
+    view: str,
+    start: date,
+    end: date,
+) -> exp.Expression:
+    """spend_base's body reading only the invoice lines `view`'s rows between `start` and
+    `end` (of its RANGE_READS column) can come from.
+    Why: the rows behind one quarter's figure need not convert, price and rank every line
+    of every year (kpi.semantic.explain). The dates are literals made here from dates,
+    never text a person typed."""
+    _, reach = RANGE_READS[view]
+    cal = settings.fiscal
+    if reach == "po_history":
+        # invoice_match reads no rank: the range itself, and every earlier line of an order
+        # invoiced in it (the quantity invoiced to date); two scans of the invoices, each
+        # filtered where it is read (one condition with an OR is applied only after joins)
+        lo, hi = _date_literal(start), _date_literal(end)
+        orders_in_range = (
+            exp.select("po_id")
+            .from_(identifiers.table("invoices"))
+            .where(exp.Between(this=exp.column("invoice_date"), low=lo.copy(), high=hi.copy()))
+        )
+        in_range = exp.select("*").from_(identifiers.table("invoices"))
+        in_range = in_range.where(exp.Between(this=exp.column("invoice_date"), low=lo, high=hi))
+        earlier = exp.select("*").from_(identifiers.table("invoices"))
+        earlier = earlier.where(
+            exp.and_(
+                exp.LT(this=exp.column("invoice_date"), expression=lo.copy()),
+                exp.In(this=exp.column("po_id"), query=orders_in_range.subquery()),
+            )
+        )
+        read: exp.Expression = exp.union(in_range, earlier, distinct=False).subquery("i")
+    else:
+        # ranks are within a fiscal year (or a period inside one): whole fiscal years
+        first = period_range(period_label(start, "year", cal), cal)[0]
+        last = period_range(period_label(end, "year", cal), cal)[1]
+        if reach == "prior_year":
+            first = first.replace(year=first.year - 1)
+        keep = exp.Between(
+            this=exp.column("invoice_date"), low=_date_literal(first), high=_date_literal(last)
+        )
+        read = exp.select("*").from_(identifiers.table("invoices")).where(keep).subquery("i")
+    body = view_bodies(settings, display_currency, grain)["spend_base"].copy()
+    ctes = {c.alias: c.this for c in body.find_all(exp.CTE)}
+    lines = ctes["lines"]
+    scanned = lines.args["from_"].this
+    assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
+    scanned.replace(read)
+    return body
+
+
+def _date_literal(day: date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.build("DATE"))
+
 
 # Views and the helper relations under them are names of the store's own making.
 identifiers.register(["fx_factor", "spend_base", *_VIEWS])
@@ -286,6 +363,13 @@ def _view_plan(
         closure[name] = frozenset({name}).union(*(closure[r] for r in reads[name] if r != name))
     statements = tuple(zip(bodies, _create_statements(settings, display_currency), strict=True))
     return statements, closure
+
+
+def views_read(settings: Settings, display_currency: str | None, view: str) -> list[str]:
+    """Every view `view` reads, directly or through another, itself included, in creation
+    order (fx_factor and spend_base first): the CTEs that restate it."""
+    closure = _view_plan(settings, display_currency)[1][view]
+    return [name for name in view_bodies(settings, display_currency) if name in closure]
 
 
 @lru_cache(maxsize=512)
