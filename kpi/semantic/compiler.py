@@ -200,6 +200,7 @@ def kpi_statement(
     display_currency: str | None = None,
     narrow: bool = True,
     grain: str = DEFAULT_GRAIN,
+    reads: tuple[date, date] | None = None,
 ) -> tuple[str, list[object]]:
     """One statement running several kpi_query SELECTs, so that work they share is done once.
 
@@ -217,6 +218,9 @@ def kpi_statement(
     reported at: at another grain than the temporary views' (the fiscal year) the views
     that read them are restated as CTEs from the bodies at `grain`, so a formula stays one
     aggregate over one view and the rank is the one of the period it reports.
+
+    `reads`: the one part's range of its view's period column, when the caller knows the
+    view may be computed from that range's invoice lines alone (view_ctes).
     """
     ctes: list[exp.CTE] = []
     selects: list[exp.Select] = []
@@ -250,6 +254,9 @@ def kpi_statement(
             for v in dict.fromkeys(readers)
             if readers.count(v) > 1 or (regrained and v in GRAIN_VIEWS)]  # fmt: skip
     spend_parts = sum(view in SPEND_VIEWS for view, *_ in parts)
+    if len(parts) == 1 and reads is not None and parts[0][0] in RANGE_READS:
+        restated = view_ctes(parts[0][0], settings, display_currency, grain, reads=reads)
+        return _statement(restated + ctes, selects), params
     if spend_parts == 1 and regrained:
         # one part: the views over spend_base restated at this grain, nothing materialised
         restated = [_cte(v, bodies[v]) for v in ("spend_base", *SPEND_VIEWS)]

@@ -27,7 +27,7 @@ from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES
-from kpi.store.views import view_catalog
+from kpi.store.views import RANGE_READS, view_catalog
 
 RESULT_COLUMNS = ("kpi", "period", "value")
 
@@ -101,8 +101,9 @@ def compute(
             where,
         )
         parts.append((view, query, params, len(kpis)))
+    reads = _range_read(groups, start, end)
     with store.read(display_currency=currency) as con:
-        wide = _run_parts(con, parts, by, store, currency, grain) if parts else None
+        wide = _run_parts(con, parts, by, store, currency, grain, reads) if parts else None
     schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
     schema["value"] = pl.Float64
     if wide is None:
@@ -132,6 +133,19 @@ def compute(
     return ComputeResult(frame, by, skipped, unfiltered)
 
 
+def _range_read(
+    groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]],
+    start: date | None,
+    end: date | None,
+) -> tuple[date, date] | None:
+    """[start, end] when the request is one view that may be computed from the invoice
+    lines of that range alone (RANGE_READS, by its own period column), else None."""
+    if len(groups) != 1 or start is None or end is None:
+        return None
+    view, period_column, _ = next(iter(groups))
+    return (start, end) if RANGE_READS.get(view, ("", ""))[0] == period_column else None
+
+
 def range_label(start: date | None, end: date | None) -> str:
     """The period label of grain `range`: '2026-01-01..2026-06-30' ('..' for an open end)."""
     return f"{start.isoformat() if start else ''}..{end.isoformat() if end else ''}"
@@ -149,6 +163,7 @@ def _statement(
     store: Store,
     currency: str | None,
     grain: str,
+    reads: tuple[date, date] | None = None,
 ) -> tuple[str, list[object]]:
     """compiler.kpi_statement for these parts, from the cache when asked before."""
     key = (
@@ -157,10 +172,11 @@ def _statement(
         store.settings,
         currency,
         grain,
+        reads,
     )
     hit = _STATEMENTS.get(key)
     if hit is None:
-        hit = compiler.kpi_statement(parts, by, store.settings, currency, grain=grain)
+        hit = compiler.kpi_statement(parts, by, store.settings, currency, grain=grain, reads=reads)
         if len(_STATEMENTS) >= _CACHE_SIZE:
             _STATEMENTS.clear()
         _STATEMENTS[key] = hit
@@ -174,9 +190,11 @@ def _run_parts(
     store: Store,
     currency: str | None,
     grain: str,
+    reads: tuple[date, date] | None = None,
 ) -> pl.DataFrame:
-    """Every group's query in one statement: what they share (spend_base) is computed once."""
-    statement, params = _statement(parts, by, store, currency, grain)
+    """Every group's query in one statement: what they share (spend_base) is computed once;
+    one view over a range of its invoice lines reads those lines only (RANGE_READS)."""
+    statement, params = _statement(parts, by, store, currency, grain, reads)
     try:
         return fetch_frame(con, statement, params)
     except duckdb.Error as exc:
@@ -184,7 +202,7 @@ def _run_parts(
             raise
     # a column the planner did not see coming: compute spend_base with all its columns
     statement, params = compiler.kpi_statement(
-        parts, by, store.settings, currency, narrow=False, grain=grain
+        parts, by, store.settings, currency, narrow=False, grain=grain, reads=reads
     )
     return fetch_frame(con, statement, params)
 

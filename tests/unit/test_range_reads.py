@@ -136,3 +136,23 @@ def test_an_earlier_line_of_the_order_counts_in_the_quantity_to_date(demo):
             assert row[col["invoiced_qty_to_date"]] == expected
             return
     pytest.fail("no line of the period has an order invoiced before the period")
+
+
+def test_the_engine_reads_one_range_alone_and_gives_the_same_values(demo):
+    """`kpi compute` of one KPI over a range reads that range's lines only; asked together
+    with a KPI of another view (two views: every line is read) the values are the same."""
+    from kpi.semantic import engine
+    from kpi.semantic.definitions import load_definitions
+
+    definitions = load_definitions(None, demo.settings)
+    other = next(k for k in definitions if k.source == "inventory_position")
+    restricted = [k for k in definitions if k.source in RANGE_READS]
+    assert {k.source for k in restricted} == set(RANGE_READS)
+    for grain, start, end in _cases(demo):
+        for kpi in restricted:
+            alone = engine.compute(demo, [kpi], grain, (), start, end).frame
+            both = engine.compute(demo, [kpi, other], grain, (), start, end).frame
+            both = both.filter(both["kpi"] == kpi.id)
+            assert alone["period"].to_list() == both["period"].to_list(), (kpi.id, grain)
+            for a, b in zip(alone["value"].to_list(), both["value"].to_list(), strict=True):
+                assert a == pytest.approx(b, rel=1e-12, abs=1e-9), (kpi.id, grain, start)
