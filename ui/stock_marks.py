@@ -63,6 +63,31 @@ def stock_marks_section(ctx: Context) -> None:
             show_table(_days_as_text(shown), key="stock_mark_history")
 
 
+MARK_RULE = (
+    "Stock procurement marked as safety or strategic stock counts here as safety stock (up "
+    "to its safety level) and cycle stock, never as excess or obsolete, in the snapshots "
+    "from the one its mark applies from up to and including its review date; after the "
+    "review date it is classed as if unmarked. The KPIs read the same classes."
+)
+
+
+def marks_in_classes(current: pl.DataFrame, categories: tuple[str, ...] = ()) -> str:
+    """The stock-mark rule as said where the classes are shown, with how many marks stand
+    now in the categories the page shows (all when `categories` is empty)."""
+    if categories and not current.is_empty():
+        current = current.filter(pl.col("category").is_in(categories))
+    if current.is_empty():
+        return f"{MARK_RULE} No item is marked now" + (
+            " in the categories chosen." if categories else "."
+        )
+    passed = int(current["review_passed"].sum())
+    late = f", {passed} of them past the review date (classed as if unmarked)" if passed else ""
+    return (
+        f"{MARK_RULE} Marked now: {current.height} item(s){late}; see *Stock kept on purpose* "
+        "below."
+    )
+
+
 def _current_marks(current: pl.DataFrame) -> None:
     if current.is_empty():
         st.info(
