@@ -261,9 +261,50 @@ def money_view(table: pl.DataFrame, currency: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=dict.fromkeys(MONEY_COLUMNS, pl.String))
 
 
+TRACKING_COLUMNS = {
+    "period": ("Month", "left"),
+    "supplier": ("Supplier", "left"),
+    "days_before": ("Before (d)", "right"),
+    "agreed_days": ("Agreed (d)", "right"),
+    "days_to_pay": ("Paid in (d)", "right"),
+    "days_gap": ("Gap (d)", "right"),
+    "planned_price_change": ("Price plan", "right"),
+    "price_change": ("Price change", "right"),
+    "spend": ("Spend", "right"),
+}
+
+
+def tracking_view(frame: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The tracking as read on screen, narrow enough for 1280 px: days with one decimal,
+    percents with a % sign, spend as money, "—" where a month has no figure."""
+    rows = [
+        {
+            "period": r["period"],
+            "supplier": _supplier(r),
+            "days_before": _shown(r["days_before"]),
+            "agreed_days": _shown(r["agreed_days"]),
+            "days_to_pay": _one_decimal(r["days_to_pay"]),
+            "days_gap": _one_decimal(r["days_gap"], "+"),
+            "planned_price_change": _pct_float(r["planned_price_change_pct"]),
+            "price_change": _pct_float(r["price_change_pct"]),
+            "spend": _money(r["spend"], currency),
+        }
+        for r in frame.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=dict.fromkeys(TRACKING_COLUMNS, pl.String))
+
+
+def _one_decimal(value: float | None, sign: str = "") -> str:
+    return EMPTY if value is None else f"{value:{sign},.1f}"
+
+
+def _pct_float(value: float | None) -> str:
+    return EMPTY if value is None else f"{value:,.2f} %"
+
+
 def _text_columns(frame: pl.DataFrame) -> dict:
-    """Headers in words for the two comparison tables; figures right-aligned."""
-    known = {**ANSWER_COLUMNS, **MONEY_COLUMNS}
+    """Headers in words for the comparison and tracking tables; figures right-aligned."""
+    known = {**ANSWER_COLUMNS, **MONEY_COLUMNS, **TRACKING_COLUMNS}
     return {
         c: st.column_config.TextColumn(known[c][0], alignment=known[c][1]) for c in frame.columns
     }
@@ -423,7 +464,8 @@ def _tracking(ctx: Context, proposal: Proposal) -> None:
         "same quantities at each item's mean price in the proposal's spend year; the plan is "
         "the pass-through procurement expected."
     )
-    show_table(frame, key=f"tp_tracking_{proposal.proposal_id}")
+    shown = tracking_view(frame, proposal.record["currency"])
+    show_table(shown, key=f"tp_tracking_{proposal.proposal_id}", column_config=_text_columns(shown))
     downloads(frame, f"terms_proposal_{proposal.proposal_id}_tracking", "tp_track", scope=None)
 
 

@@ -108,6 +108,17 @@ def test_procurement_counters_then_both_sign_in_their_own_sessions(store):  # no
     assert tp.get(store, pid).status == "agreed"
     # the tracking table: A1 paid in 20 d in January and April, against the 45 agreed
     assert "Since the terms apply" in texts(at)
+    track = next(d.value for d in at.dataframe if "days_gap" in d.value.columns)
+    a1 = [r for r in track.to_dict("records") if r["supplier"].startswith("A1")]
+    assert [(r["period"], r["agreed_days"], r["days_to_pay"], r["days_gap"]) for r in a1] == [
+        ("2026-01", "45", "20.0", "-25.0"),
+        ("2026-04", "45", "20.0", "-25.0"),
+    ]
+    assert [r["spend"] for r in a1] == ["€3,650.00", "€3,650.00"]
+    # A2 has invoices in March but paid none then: its days read "—", never "None"
+    march = next(r for r in track.to_dict("records") if r["period"] == "2026-03")
+    assert (march["days_to_pay"], march["days_gap"], march["spend"]) == ("—", "—", "€2,000.00")
+    assert not {"None", "nan"} & {str(v) for v in track.to_numpy().ravel()}
 
 
 def test_finance_may_not_answer_for_procurement_in_the_page(store):  # noqa: F811
