@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from kpi.analyses import inventory as inv
@@ -15,7 +17,7 @@ from ui.cache import cached
 from ui.context import current
 from ui.figure_rows import figure_button
 from ui.kpi_strip import kpi_strip
-from ui.stock_marks import stock_marks_section
+from ui.stock_marks import marks_in_classes, stock_marks_section
 from ui.threads import picked_thread
 from ui.widgets import downloads, empty_slice, honoured_scope, no_data, table_columns
 
@@ -66,6 +68,8 @@ if classes.is_empty():
 
 last = classes.row(-1, named=True)
 st.subheader(f"Stock on {last['period']}")
+marks_now = cached(current_marks, ctx, datetime.now(UTC).date())
+st.caption(marks_in_classes(marks_now, scope.values("category")))
 cols = [*st.columns(3), *st.columns(3)]
 for col, (label, column) in zip(
     cols[:4],
@@ -137,7 +141,7 @@ st.caption(
     "The items marked as kept on purpose are offered first, then the items questioned above, "
     "and every item already discussed."
 )
-marked = cached(current_marks, ctx)["item_id"].to_list()
+marked = marks_now["item_id"].to_list()
 asked = [] if questioned.is_empty() else questioned["item_id"].unique(maintain_order=True)
 items = list(dict.fromkeys([*marked, *asked]))
 picked_thread(ctx, "stock_item", "Stock item", items, "thr_stock_pick", link_param="item")

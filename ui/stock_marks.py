@@ -23,6 +23,14 @@ from ui.widgets import show_table
 FLASH = "_stock_mark_flash"
 ROUND = "_stock_mark_round"  # new widget keys after each write: the forms come back empty
 REVIEW_AFTER_DAYS = 90  # the review date the form suggests
+# the marks' tables fit a 1280 px screen: free text gets a fixed width (the full text shows
+# on hover), short headers for the dates
+NARROW = {
+    "description": st.column_config.TextColumn("Description", width=160),
+    "reason": st.column_config.TextColumn("Reason", width=180),
+    "effective_from": st.column_config.TextColumn("Applies from"),
+    "review_date": st.column_config.TextColumn("Review date"),
+}
 
 
 def stock_marks_section(ctx: Context) -> None:
@@ -53,14 +61,38 @@ def stock_marks_section(ctx: Context) -> None:
                 "changed_at",
                 "changed_by",
                 "item_id",
-                "description",
                 "action",
                 "kind",
                 "review_date",
                 "reason",
                 "effective_from",
             )
-            show_table(_days_as_text(shown), key="stock_mark_history")
+            show_table(_days_as_text(shown), key="stock_mark_history", column_config=NARROW)
+
+
+MARK_RULE = (
+    "Stock procurement marked as safety or strategic stock counts here as safety stock (up "
+    "to its safety level) and cycle stock, never as excess or obsolete, in the snapshots "
+    "from the one its mark applies from up to and including its review date; after the "
+    "review date it is classed as if unmarked. The KPIs read the same classes."
+)
+
+
+def marks_in_classes(current: pl.DataFrame, categories: tuple[str, ...] = ()) -> str:
+    """The stock-mark rule as said where the classes are shown, with how many marks stand
+    now in the categories the page shows (all when `categories` is empty)."""
+    if categories and not current.is_empty():
+        current = current.filter(pl.col("category").is_in(categories))
+    if current.is_empty():
+        return f"{MARK_RULE} No item is marked now" + (
+            " in the categories chosen." if categories else "."
+        )
+    passed = int(current["review_passed"].sum())
+    late = f", {passed} of them past the review date (classed as if unmarked)" if passed else ""
+    return (
+        f"{MARK_RULE} Marked now: {current.height} item(s){late}; see *Stock kept on purpose* "
+        "below."
+    )
 
 
 def _current_marks(current: pl.DataFrame) -> None:
@@ -87,19 +119,17 @@ def _current_marks(current: pl.DataFrame) -> None:
         .then(pl.lit("passed: review the mark"))
         .otherwise(pl.lit("in force"))
         .alias("review"),
-    ).select(
+    ).select(  # narrow enough for 1280 px: the category and the time are in the history
         "item_id",
         "description",
-        "category",
         "kind",
         "review_date",
         "review",
         "reason",
         "marked_by",
-        "marked_at",
         "effective_from",
     )
-    show_table(_days_as_text(shown), key="stock_marks_now")
+    show_table(_days_as_text(shown), key="stock_marks_now", column_config=NARROW)
 
 
 def _days_as_text(frame: pl.DataFrame) -> pl.DataFrame:

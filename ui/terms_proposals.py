@@ -167,7 +167,15 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
             f"Procurement has not answered {len(proposal.unanswered)} supplier(s) yet: its "
             "column leaves them out."
         )
-    show_table(_side_by_side_view(table), key=f"tp_table_{pid}", column_config=DAYS_COLUMNS)
+    st.markdown("**Per supplier: the days proposed and procurement's answer**")
+    answers = answers_view(table)
+    show_table(answers, key=f"tp_table_{pid}", column_config=_text_columns(answers))
+    reasons = answer_reasons(table)
+    if reasons:
+        st.markdown("Procurement's reasons:\n" + reasons)
+    st.markdown(f"**Per supplier: finance's first view and procurement's, in {currency}**")
+    money = money_view(table, currency)
+    show_table(money, key=f"tp_money_{pid}", column_config=_text_columns(money))
     downloads(table, f"terms_proposal_{pid}_v{proposal.version}", f"tp_{pid}", scope=None)
     _signatures(proposal)
     if proposal.status == "open":
@@ -184,22 +192,134 @@ def _proposal(ctx: Context, pid: int, policy: PaymentPolicy) -> None:
     thread_panel(ctx.store, ctx.person, f"terms_proposal:{pid}", title=f"terms proposal {pid}")
 
 
-# days are a mean with one decimal (today's) or whole days, never money
-DAYS_COLUMNS = {
-    "today_days": st.column_config.NumberColumn("Today days", format="%.1f"),
-    "passthrough_pct": st.column_config.NumberColumn("Pass-through %", format="%.2f"),
+# The comparison on screen: two narrow tables of text cells, so that every column fits a
+# 1280 px screen and an empty cell reads "—" (st.dataframe writes "None" for an empty number).
+# Money is written as the app writes it elsewhere (format_money, exact from the Decimal);
+# the download keeps every column as numbers.
+EMPTY = "—"
+ANSWER_SHOWN = {"accept": "accepted", "counter": "counter-offer", "refuse": "refused"}
+ANSWER_COLUMNS = {
+    "supplier": ("Supplier", "left"),
+    "terms_days": ("Terms (d)", "right"),
+    "paid_in_days": ("Paid in (d)", "right"),
+    "finance_days": ("Finance (d)", "right"),
+    "procurement_days": ("Procurement (d)", "right"),
+    "answer": ("Answer", "left"),
+    "passthrough": ("Pass-through", "right"),
+    "risk": ("Risk", "left"),
+}
+MONEY_SHORT = {
+    "cash_released": "Cash released",
+    "annual_financing_benefit": "Yearly value",
+    "discounts_forgone": "Discounts forgone",
+    "supplier_price_passthrough": "Pass-through",
+    "net_benefit": "Net benefit a year",
+}
+MONEY_COLUMNS = {
+    "supplier": ("Supplier", "left"),
+    "view": ("Figures of", "left"),
+    **{k: (label, "right") for k, label in MONEY_SHORT.items()},
 }
 
 
-def _side_by_side_view(table: pl.DataFrame) -> pl.DataFrame:
-    """The comparison as read on screen: each figure's two views next to each other, the
-    answer and its reason beside them (the download keeps every column)."""
-    pairs = [c for k in MONEY for c in (f"finance_{k}", f"procurement_{k}")]
-    return table.rename({k: f"finance_{k}" for k in MONEY}).select(
-        "supplier_id", "supplier_name", "payment_terms_days", "today_days", "proposed_days",
-        "procurement_days", "answer", "passthrough_pct", "relationship_risk", "answer_reason",
-        *pairs,
-    )  # fmt: skip
+def answers_view(table: pl.DataFrame) -> pl.DataFrame:
+    """One row per supplier: its terms, the days each side puts it on, procurement's answer
+    (its reasons are sentences: `answer_reasons` lists them under the table)."""
+    rows = [
+        {
+            "supplier": _supplier(r),
+            "terms_days": _shown(r["payment_terms_days"]),
+            "paid_in_days": _shown(r["today_days"]),
+            "finance_days": _shown(r["proposed_days"]),
+            "procurement_days": _shown(r["procurement_days"]),
+            "answer": ANSWER_SHOWN.get(r["answer"] or "", EMPTY),
+            "passthrough": _pct(r["passthrough_pct"]),
+            "risk": r["relationship_risk"] or EMPTY,
+        }
+        for r in table.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=dict.fromkeys(ANSWER_COLUMNS, pl.String))
+
+
+def answer_reasons(table: pl.DataFrame) -> str:
+    """Procurement's reason for each supplier it answered, one line each ("" when none)."""
+    return "\n".join(
+        f"- {literal(_supplier(r))}: {literal(r['answer_reason'])}"
+        for r in table.iter_rows(named=True)
+        if r["answer_reason"]
+    )
+
+
+def money_view(table: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """Two rows per supplier, finance's first view above procurement's, the five figures as
+    columns; a supplier procurement has not answered yet has "—" in procurement's row."""
+    rows = []
+    for r in table.iter_rows(named=True):
+        for view, prefix in (("Finance", ""), ("Procurement", "procurement_")):
+            money = {k: _money(r[f"{prefix}{k}"], currency) for k in MONEY}
+            rows.append({"supplier": _supplier(r), "view": view, **money})
+    return pl.DataFrame(rows, schema=dict.fromkeys(MONEY_COLUMNS, pl.String))
+
+
+TRACKING_COLUMNS = {
+    "period": ("Month", "left"),
+    "supplier": ("Supplier", "left"),
+    "days_before": ("Before (d)", "right"),
+    "agreed_days": ("Agreed (d)", "right"),
+    "days_to_pay": ("Paid in (d)", "right"),
+    "days_gap": ("Gap (d)", "right"),
+    "planned_price_change": ("Price plan", "right"),
+    "price_change": ("Price change", "right"),
+    "spend": ("Spend", "right"),
+}
+
+
+def tracking_view(frame: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The tracking as read on screen, narrow enough for 1280 px: days with one decimal,
+    percents with a % sign, spend as money, "—" where a month has no figure."""
+    rows = [
+        {
+            "period": r["period"],
+            "supplier": _supplier(r),
+            "days_before": _shown(r["days_before"]),
+            "agreed_days": _shown(r["agreed_days"]),
+            "days_to_pay": _one_decimal(r["days_to_pay"]),
+            "days_gap": _one_decimal(r["days_gap"], "+"),
+            "planned_price_change": _pct_float(r["planned_price_change_pct"]),
+            "price_change": _pct_float(r["price_change_pct"]),
+            "spend": _money(r["spend"], currency),
+        }
+        for r in frame.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=dict.fromkeys(TRACKING_COLUMNS, pl.String))
+
+
+def _one_decimal(value: float | None, sign: str = "") -> str:
+    return EMPTY if value is None else f"{value:{sign},.1f}"
+
+
+def _pct_float(value: float | None) -> str:
+    return EMPTY if value is None else f"{value:,.2f} %"
+
+
+def _text_columns(frame: pl.DataFrame) -> dict:
+    """Headers in words for the comparison and tracking tables; figures right-aligned."""
+    known = {**ANSWER_COLUMNS, **MONEY_COLUMNS, **TRACKING_COLUMNS}
+    return {
+        c: st.column_config.TextColumn(known[c][0], alignment=known[c][1]) for c in frame.columns
+    }
+
+
+def _supplier(r: dict) -> str:
+    return f"{r['supplier_id']} · {r['supplier_name']}" if r["supplier_name"] else r["supplier_id"]
+
+
+def _shown(value: object) -> str:
+    return EMPTY if value is None else str(value)
+
+
+def _money(value: Decimal | None, currency: str) -> str:
+    return EMPTY if value is None else format_money(value, currency)  # type: ignore[arg-type]
 
 
 def _signatures(proposal: Proposal) -> None:
@@ -344,7 +464,8 @@ def _tracking(ctx: Context, proposal: Proposal) -> None:
         "same quantities at each item's mean price in the proposal's spend year; the plan is "
         "the pass-through procurement expected."
     )
-    show_table(frame, key=f"tp_tracking_{proposal.proposal_id}")
+    shown = tracking_view(frame, proposal.record["currency"])
+    show_table(shown, key=f"tp_tracking_{proposal.proposal_id}", column_config=_text_columns(shown))
     downloads(frame, f"terms_proposal_{proposal.proposal_id}_tracking", "tp_track", scope=None)
 
 
@@ -368,7 +489,7 @@ def flash() -> None:
 
 
 def _pct(value: Decimal | None) -> str:
-    return "–" if value is None else f"{value.normalize():f} %"
+    return EMPTY if value is None else f"{value.normalize():f} %"
 
 
 def _next_month():  # type: ignore[no-untyped-def]

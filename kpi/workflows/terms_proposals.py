@@ -17,7 +17,8 @@ hold whatever the page shows or hides:
   the same transaction as the change.
 
 The side-by-side figures and the tracking after agreement are in
-kpi.workflows.terms_tracking.
+kpi.workflows.terms_tracking; how each step's rows land in the store (versions, lines,
+voided signatures, the audit log) in kpi.workflows.terms_proposal_rows.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from kpi.analyses.terms import MAX_TERMS_DAYS, PaymentPolicy, simulate_terms
@@ -38,6 +38,8 @@ from kpi.core.permissions import approving_department, require_signer, require_t
 from kpi.store.database import Store
 from kpi.store.queries import terms_proposals as q
 from kpi.store.query import fetch_frame
+from kpi.workflows import terms_proposal_rows as rows
+from kpi.workflows.terms_proposal_rows import ProposalError
 from kpi.workflows.waiting import WaitingItem
 
 ANSWERS = ("accept", "counter", "refuse")
@@ -45,10 +47,6 @@ RISKS = ("low", "medium", "high")
 STATUSES = ("open", "agreed", "refused", "withdrawn")
 PAGE = "pages/terms.py"
 SUBJECT = "terms_proposal"  # a thread's subject is "terms_proposal:<id>"
-
-
-class ProposalError(ValueError):
-    """A proposal write that cannot be made; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +87,10 @@ class Proposal:
 
     def standing_signatures(self) -> dict[str, dict[str, Any]]:
         """The signatures that count on the current version, by department."""
-        rows = self.signatures.filter(
+        standing = self.signatures.filter(
             (pl.col("version") == self.current_version) & pl.col("voided_at").is_null()
         )
-        return {r["department"]: r for r in rows.iter_rows(named=True)}
+        return {r["department"]: r for r in standing.iter_rows(named=True)}
 
 
 # ---- making and changing a proposal -----------------------------------------------------------
@@ -148,7 +146,7 @@ def propose(
     now = _now()
     with store.write() as con:
         con.execute(q.DDL)
-        proposal_id = _one(con, q.NEXT_PROPOSAL)
+        proposal_id = rows.one(con, q.NEXT_PROPOSAL)
         con.execute(
             q.INSERT_PROPOSAL,
             {
@@ -165,12 +163,12 @@ def propose(
             },
         )
         start = effective_from or _next_month(now.date())
-        _add_version(con, proposal_id, 1, start, person, "proposed", reason, now)
+        rows.add_version(con, proposal_id, 1, start, person, "proposed", reason, now)
         for row in suppliers.iter_rows(named=True):
             line = {c: row.get(c) for c in q.LINE_COLUMNS} | {"proposed_days": days}
-            _insert_line(con, proposal_id, 1, line)
+            rows.insert_line(con, proposal_id, 1, line)
         detail_text = f"from scenario {sid} '{name}': {suppliers.height} supplier(s) to {days} d"
-        _event(con, proposal_id, 1, person, "proposed", None, detail_text, reason, now)
+        rows.log_event(con, proposal_id, 1, person, "proposed", None, detail_text, reason, now)
     return int(proposal_id)
 
 
@@ -190,8 +188,8 @@ def respond(
     now = _now()
     with store.write() as con:
         con.execute(q.DDL)
-        current = _open_current(con, proposal_id, expected_version)
-        lines = {r["supplier_id"]: r for r in _lines(con, proposal_id, current)}
+        current = rows.open_current(con, proposal_id, expected_version)
+        lines = {r["supplier_id"]: r for r in rows.version_lines(con, proposal_id, current)}
         for a in checked:
             if a.supplier_id not in lines:
                 raise ProposalError(
@@ -207,14 +205,14 @@ def respond(
                 "answered_by_name": person.name,
                 "answered_at": now,
             }
-        version = _new_version(con, proposal_id, current, person, "answered", now, lines)
+        version = rows.new_version(con, proposal_id, current, person, "answered", now, lines)
         for a in checked:
             counter = f" {a.counter_days} d" if a.answer == "counter" else ""
             detail = (
                 f"{a.answer}{counter}, pass-through {a.passthrough_pct} %, "
                 f"risk {a.relationship_risk}"
             )
-            _event(con, proposal_id, version, person, "answered", a.supplier_id, detail,
+            rows.log_event(con, proposal_id, version, person, "answered", a.supplier_id, detail,
                    a.reason, now)  # fmt: skip
     return version
 
@@ -255,20 +253,22 @@ def revise(
     now = _now()
     with store.write() as con:
         con.execute(q.DDL)
-        current = _open_current(con, proposal_id, expected_version)
-        lines = {r["supplier_id"]: r for r in _lines(con, proposal_id, current)}
+        current = rows.open_current(con, proposal_id, expected_version)
+        lines = {r["supplier_id"]: r for r in rows.version_lines(con, proposal_id, current)}
         for supplier, days in changes.items():
             figures = {c: fresh[supplier].get(c) for c in q.LINE_COLUMNS if c in fresh[supplier]}
             lines[supplier] |= (
                 figures | {"proposed_days": days} | dict.fromkeys(q.LINE_COLUMNS[13:], None)
             )  # procurement answers again
         start = effective_from or proposal.effective_from
-        version = _new_version(con, proposal_id, current, person, "revised", now, lines,
+        version = rows.new_version(con, proposal_id, current, person, "revised", now, lines,
                                reason=reason, effective_from=start)  # fmt: skip
         said = [f"{s} to {d} d" for s, d in changes.items()]
         if start != proposal.effective_from:
             said.append(f"terms apply from {start.isoformat()}")
-        _event(con, proposal_id, version, person, "revised", None, "; ".join(said), reason, now)
+        rows.log_event(
+            con, proposal_id, version, person, "revised", None, "; ".join(said), reason, now
+        )
     return version
 
 
@@ -281,15 +281,15 @@ def sign(store: Store, person: Person | None, proposal_id: int, version: int, re
     now = _now()
     with store.write() as con:
         con.execute(q.DDL)
-        record = _record(con, proposal_id)
-        current = _current_version(con, proposal_id)
+        record = rows.proposal_record(con, proposal_id)
+        current = rows.current_version(con, proposal_id)
         if int(version) != current:
             raise ProposalError(
                 f"version {version} of proposal {proposal_id} was replaced by version "
                 f"{current}: its signatures are void. Read version {current} and sign it."
             )
-        _require_open(record)
-        lines = _lines(con, proposal_id, current)
+        rows.require_open(record)
+        lines = rows.version_lines(con, proposal_id, current)
         waiting = [r["supplier_id"] for r in lines if r["answer"] is None]
         if waiting:
             raise ProposalError(
@@ -321,11 +321,11 @@ def sign(store: Store, person: Person | None, proposal_id: int, version: int, re
                 "reason": reason,
             },
         )
-        _event(con, proposal_id, current, person, "signed", None, f"for {department}", reason,
-               now)  # fmt: skip
+        rows.log_event(con, proposal_id, current, person, "signed", None, f"for {department}",
+                       reason, now)  # fmt: skip
         if signed.height:  # the other department signed this same version: agreed
-            _close(con, proposal_id, "agreed", person, "signed by both departments", now,
-                   current)  # fmt: skip
+            rows.close_proposal(con, proposal_id, "agreed", person, "signed by both departments",
+                                now, current)  # fmt: skip
             return "agreed"
     return "open"
 
@@ -346,10 +346,10 @@ def _end(store: Store, person: Person, proposal_id: int, status: str, reason: st
     now = _now()
     with store.write() as con:
         con.execute(q.DDL)
-        _require_open(_record(con, proposal_id))
-        current = _current_version(con, proposal_id)
-        _close(con, proposal_id, status, person, reason, now, None)
-        _event(con, proposal_id, current, person, status, None, None, reason, now)
+        rows.require_open(rows.proposal_record(con, proposal_id))
+        current = rows.current_version(con, proposal_id)
+        rows.close_proposal(con, proposal_id, status, person, reason, now, None)
+        rows.log_event(con, proposal_id, current, person, status, None, None, reason, now)
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ def get(store: Store, proposal_id: int, version: int | None = None) -> Proposal:
     with store.read() as con:
         if not con.execute(q.HAS_TABLE).fetchall()[0][0]:
             raise ProposalError(f"there is no terms proposal {proposal_id}")
-        record = _record(con, proposal_id)
+        record = rows.proposal_record(con, proposal_id)
         versions = fetch_frame(con, q.VERSIONS, {"proposal_id": proposal_id})
         current = int(versions["version"].max())
         shown = current if version is None else int(version)
@@ -410,7 +410,7 @@ def waiting_for_department(store: Store, department: str) -> list[WaitingItem]:
             versions = fetch_frame(con, q.VERSIONS, {"proposal_id": pid})
             current = int(versions["version"].max())
             since = versions.filter(pl.col("version") == current)["created_at"][0]
-            lines = _lines(con, pid, current)
+            lines = rows.version_lines(con, pid, current)
             open_ = [r["supplier_id"] for r in lines if r["answer"] is None]
             signed = fetch_frame(con, q.SIGNATURES, {"proposal_id": pid}).filter(
                 (pl.col("version") == current) & pl.col("voided_at").is_null()
@@ -457,133 +457,6 @@ def _checked_answer(a: SupplierAnswer) -> SupplierAnswer:
     reason = _text(a.reason, f"reason for {a.supplier_id}", 2000, f"{who}: say why")
     return SupplierAnswer(a.supplier_id, a.answer, pct.quantize(Decimal("0.0001")),
                           a.relationship_risk, reason, counter)  # fmt: skip
-
-
-def _new_version(
-    con: duckdb.DuckDBPyConnection,
-    proposal_id: int,
-    current: int,
-    person: Person,
-    change: str,
-    now: datetime,
-    lines: dict[str, dict[str, Any]],
-    *,
-    reason: str | None = None,
-    effective_from: date | None = None,
-) -> int:
-    """Write the next version with `lines` and void the signatures on the earlier ones."""
-    version = current + 1
-    versions = fetch_frame(con, q.VERSIONS, {"proposal_id": proposal_id})
-    start = effective_from or versions.filter(pl.col("version") == current)["effective_from"][0]
-    why = reason or "procurement answered"
-    _add_version(con, proposal_id, version, start, person, change, why, now)
-    for line in lines.values():
-        _insert_line(con, proposal_id, version, line)
-    void = f"version {version} replaced it ({change} by {person.name})"
-    params = {"at": now, "by": person.email, "reason": void}
-    con.execute(q.VOID_SIGNATURES, params | {"proposal_id": proposal_id, "version": version})
-    return version
-
-
-def _add_version(con, proposal_id, version, start, person, change, reason, now) -> None:  # type: ignore[no-untyped-def]
-    con.execute(
-        q.INSERT_VERSION,
-        {
-            "proposal_id": proposal_id,
-            "version": version,
-            "effective_from": start,
-            "created_at": now,
-            "created_by": person.email,
-            "created_by_name": person.name,
-            "change": change,
-            "reason": reason,
-        },
-    )
-
-
-def _insert_line(
-    con: duckdb.DuckDBPyConnection, proposal_id: int, version: int, line: dict
-) -> None:
-    row = {c: line.get(c) for c in q.LINE_COLUMNS} | {
-        "proposal_id": proposal_id,
-        "version": version,
-    }
-    row["supplier_name"] = row["supplier_name"] or line.get("supplier_name")
-    con.execute(q.INSERT_LINE, row)
-
-
-def _lines(con: duckdb.DuckDBPyConnection, proposal_id: int, version: int) -> list[dict]:
-    params = {"proposal_id": proposal_id, "version": version}
-    return list(fetch_frame(con, q.LINES, params).iter_rows(named=True))
-
-
-def _record(con: duckdb.DuckDBPyConnection, proposal_id: int) -> dict[str, Any]:
-    rows = fetch_frame(con, q.PROPOSAL, {"proposal_id": int(proposal_id)})
-    if rows.is_empty():
-        raise ProposalError(f"there is no terms proposal {proposal_id}")
-    return rows.row(0, named=True)
-
-
-def _current_version(con: duckdb.DuckDBPyConnection, proposal_id: int) -> int:
-    versions = fetch_frame(con, q.VERSIONS, {"proposal_id": int(proposal_id)})
-    return int(versions["version"].max())
-
-
-def _require_open(record: dict[str, Any]) -> None:
-    if record["status"] != "open":
-        raise ProposalError(
-            f"proposal {record['proposal_id']} is {record['status']}: it stays on record as it "
-            "is; make a new proposal from a scenario to start again"
-        )
-
-
-def _open_current(con: duckdb.DuckDBPyConnection, proposal_id: int, expected: int) -> int:
-    """The current version of an open proposal, refused when someone changed it meanwhile."""
-    _require_open(_record(con, proposal_id))
-    current = _current_version(con, proposal_id)
-    if int(expected) != current:
-        raise ProposalError(
-            f"proposal {proposal_id} changed while you were reading it (now version {current}, "
-            f"you read version {expected}): read it again, then change it"
-        )
-    return current
-
-
-def _close(con, proposal_id, status, person, reason, now, agreed_version) -> None:  # type: ignore[no-untyped-def]
-    con.execute(
-        q.CLOSE_PROPOSAL,
-        {
-            "proposal_id": proposal_id,
-            "status": status,
-            "at": now,
-            "by": person.email,
-            "by_name": person.name,
-            "reason": reason,
-            "agreed_version": agreed_version,
-        },
-    )
-
-
-def _event(con, proposal_id, version, person, action, supplier_id, detail, reason, now) -> None:  # type: ignore[no-untyped-def]
-    con.execute(
-        q.INSERT_EVENT,
-        {
-            "event_id": _one(con, q.NEXT_EVENT),
-            "proposal_id": proposal_id,
-            "version": version,
-            "at": now,
-            "by_email": person.email,
-            "by_name": person.name,
-            "action": action,
-            "supplier_id": supplier_id,
-            "detail": detail,
-            "reason": reason,
-        },
-    )
-
-
-def _one(con: duckdb.DuckDBPyConnection, query: str) -> Any:
-    return con.execute(query).fetchall()[0][0]
 
 
 def _days(value: object, what: str) -> int:

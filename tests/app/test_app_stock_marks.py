@@ -17,6 +17,7 @@ from kpi.core.people import Person
 from kpi.store.database import Store
 from kpi.workflows import stock_marks
 from tests import stock_fixture
+from ui.stock_marks import MARK_RULE
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = str(ROOT / "pages" / "inventory.py")
@@ -45,6 +46,10 @@ def page(who: str | None = None) -> AppTest:
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label.replace("\\", ""): m.value for m in at.metric}
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
 
 
 def _marks_table(at: AppTest):
@@ -82,6 +87,8 @@ def test_procurement_marks_an_item_and_the_classes_follow(store):
     at = page(JONAS)
     before = metrics(at)
     assert (before["Excess (above max)"], before["Obsolete"]) == ("€200", "€1.0 k")
+    # where the classes are shown, the page says the stock-mark rule and that none stands
+    assert f"{MARK_RULE} No item is marked now." in captions(at)
     at.selectbox(key="sm_item_0").set_value("P1")
     at.radio(key="sm_kind_0").set_value("strategic")
     at.date_input(key="sm_review_0").set_value(date(2027, 6, 30))
@@ -96,6 +103,7 @@ def test_procurement_marks_an_item_and_the_classes_follow(store):
     # P1 leaves obsolete (1000.00 -> 0) and goes to safety 200 + cycle 800
     assert (after["Excess (above max)"], after["Obsolete"]) == ("€200", "€0")
     assert after["Safety stock"] == "€325"  # 200 + 100 + 25
+    assert f"{MARK_RULE} Marked now: 1 item(s); see *Stock kept on purpose* below." in captions(at)
     marks = _marks_table(at)
     assert marks["item_id"].tolist() == ["P1"]
     assert marks["review"].tolist() == ["in force"]
@@ -129,6 +137,10 @@ def test_a_passed_review_date_is_flagged_and_procurement_removes_the_mark(store)
         "review date, or remove it."
     ]
     assert _marks_table(at)["review"].tolist() == ["passed: review the mark"]
+    assert (
+        f"{MARK_RULE} Marked now: 1 item(s), 1 of them past the review date (classed as if "
+        "unmarked); see *Stock kept on purpose* below." in captions(at)
+    )
     at.selectbox(key="sm_off_item_0").set_value("X1")
     at.text_input(key="sm_off_reason_0").input("The mill reopened")
     at.button(key="sm_off_0").click().run()

@@ -108,6 +108,17 @@ def test_procurement_counters_then_both_sign_in_their_own_sessions(store):  # no
     assert tp.get(store, pid).status == "agreed"
     # the tracking table: A1 paid in 20 d in January and April, against the 45 agreed
     assert "Since the terms apply" in texts(at)
+    track = next(d.value for d in at.dataframe if "days_gap" in d.value.columns)
+    a1 = [r for r in track.to_dict("records") if r["supplier"].startswith("A1")]
+    assert [(r["period"], r["agreed_days"], r["days_to_pay"], r["days_gap"]) for r in a1] == [
+        ("2026-01", "45", "20.0", "-25.0"),
+        ("2026-04", "45", "20.0", "-25.0"),
+    ]
+    assert [r["spend"] for r in a1] == ["€3,650.00", "€3,650.00"]
+    # A2 has invoices in March but paid none then: its days read "—", never "None"
+    march = next(r for r in track.to_dict("records") if r["period"] == "2026-03")
+    assert (march["days_to_pay"], march["days_gap"], march["spend"]) == ("—", "—", "€2,000.00")
+    assert not {"None", "nan"} & {str(v) for v in track.to_numpy().ravel()}
 
 
 def test_finance_may_not_answer_for_procurement_in_the_page(store):  # noqa: F811
@@ -122,3 +133,27 @@ def test_finance_may_not_answer_for_procurement_in_the_page(store):  # noqa: F81
     assert any("was replaced by version 3" in e.value for e in at.error), [
         e.value for e in at.error
     ]
+
+
+def test_the_comparison_shows_empty_cells_as_a_dash_and_money_as_the_app_writes_it(store):  # noqa: F811
+    # procurement counters A1 at 45 days (cash 7300 x 25 / 365 = 500.00) and leaves A2 open:
+    # A2's procurement cells read "—", never "None"; finance's view keeps 800.00 and 273.00
+    pid = tp.propose(store, SAM, _scenario(store), "To 60", "cash", supplier_ids=["A1", "A2"])
+    tp.respond(store, JONAS, pid, 1,
+               [SupplierAnswer("A1", "counter", "0.5", "medium", "45 d at most", 45)])  # fmt: skip
+    at = page(FINANCE, proposal=pid)
+    frames = {tuple(d.value.columns): d.value for d in at.dataframe}
+    answers = next(f for cols, f in frames.items() if "procurement_days" in cols)
+    money = next(f for cols, f in frames.items() if "view" in cols)
+    cells = [str(v) for f in (answers, money) for v in f.to_numpy().ravel()]
+    assert not {"None", "nan"} & set(cells), cells
+    a1, a2 = answers.to_dict("records")
+    assert (a1["finance_days"], a1["procurement_days"], a1["answer"], a1["passthrough"],
+            a1["risk"]) == ("60", "45", "counter-offer", "0.5 %", "medium")  # fmt: skip
+    assert (a2["procurement_days"], a2["answer"], a2["passthrough"], a2["risk"]) == ("—",) * 4
+    rows = {(r["supplier"][:2], r["view"]): r for r in money.to_dict("records")}
+    assert rows[("A1", "Finance")]["cash_released"] == "€800.00"
+    assert rows[("A1", "Procurement")]["cash_released"] == "€500.00"
+    assert rows[("A2", "Finance")]["cash_released"] == "€273.00"
+    assert rows[("A2", "Procurement")]["cash_released"] == "—"
+    assert "- A1 · Alpha" in texts(at) and "45 d at most" in texts(at)

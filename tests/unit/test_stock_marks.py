@@ -274,3 +274,23 @@ def test_the_form_offers_the_items_in_stock(store):
         "P1": "P1 · Pump impeller (MRO spares)",
         "X1": "X1 · Steel sheet (Raw material)",
     }
+
+
+def test_the_three_inventory_kpis_state_the_stock_mark_rule_and_their_approvals_still_count():
+    # the rule is in each description (not a signed field), so the signatures stay valid:
+    # excess and safety stock are agreed with both approvals, obsolete stock is proposed
+    from kpi.core.settings import kpis_path
+    from kpi.workflows.definition_versions import entry_version
+
+    entries = {k.id: k for k in load_definitions(kpis_path())}
+    for kpi_id in ("excess_inventory_value", "obsolete_stock_value", "safety_stock_value"):
+        entry = entries[kpi_id]
+        text = " ".join(entry.description.split())
+        assert "marked as safety or strategic stock" in text, kpi_id
+        assert "up to and including its review date" in text, kpi_id
+        assert "after the review date it is classed as if unmarked" in text, kpi_id
+    for kpi_id in ("excess_inventory_value", "safety_stock_value"):
+        entry = entries[kpi_id]
+        assert entry.status == "agreed"
+        signed = [entry.approvals.finance, entry.approvals.procurement]
+        assert [a.version for a in signed] == [entry_version(entry)] * 2, kpi_id
