@@ -1,7 +1,8 @@
 """The KPI definitions page's parts, one function each: the banner over a file broken by
-hand, the catalogue with its filters, and one KPI's tabs (definition, approvals, edit,
-history). The form for editing and adding is in ui.definition_editor; the texts, tables and
-checks come from kpi.reporting.definitions_form."""
+hand, the catalogue with its filters (folded above the KPI when a thread link opened it),
+and one KPI's tabs (definition, approvals, edit, history, discussion). The form for editing
+and adding is in ui.definition_editor; the texts, tables and checks come from
+kpi.reporting.definitions_form."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from ui.threads import kpi_discussion, open_kpi_link
 from ui.widgets import downloads, known_people, literal, no_data, person_name, show_table
 
 APPROVED = "_def_approved"  # (kpi, file version, approver) of the last approval this session
+LINKED = "_def_linked"  # the KPI a thread link opened, while it stays picked
 
 # ---- the file broken by hand -----------------------------------------------------------------
 
@@ -73,11 +75,24 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
     if table.is_empty():
         no_data("KPI definitions", "Add one in the **Add a KPI** tab.")
         return
-    table = _filtered(table).drop("description")
-    if table.is_empty():
-        no_data("KPIs match", "Clear the search or the filters.")
-        return
-    kpi = _pick(ctx, table)
+    ids = tuple(table["id"].to_list())
+    if open_kpi_link(ids):  # an inbox link to a KPI's thread picks the KPI and its Discussion
+        st.session_state[LINKED] = st.session_state["def_pick"]
+    linked = st.session_state.get(LINKED)
+    if linked is not None and linked != st.session_state.get("def_pick"):
+        linked = st.session_state[LINKED] = None  # another KPI picked: the usual layout again
+    # opened from a link, the KPI's box comes first: the catalogue waits folded above it
+    holder = (
+        st.expander(f"The catalogue ({len(ids)} KPIs): open it to pick another KPI")
+        if linked
+        else st.container()
+    )
+    with holder:
+        table = _filtered(table).drop("description")
+        if table.is_empty():
+            no_data("KPIs match", "Clear the search or the filters.")
+            return
+        kpi = _pick(ctx, table)
     st.subheader(literal(kpi.name))
     st.caption(defs.kpi_caption(kpi, people))
     # keyed: after a save or an approval the page stays on the tab it was made in
@@ -118,7 +133,6 @@ def _pick_from_table(ids: tuple[str, ...]) -> None:
 def _pick(ctx: Context, table: pl.DataFrame) -> KpiDefinition:
     """The catalogue table (a row picks a KPI) and the KPI box; returns the picked KPI."""
     ids = tuple(table["id"].to_list())
-    open_kpi_link(ids)  # an inbox link to a KPI's thread picks the KPI and its Discussion
     st.dataframe(
         table,
         hide_index=True,

@@ -42,6 +42,10 @@ def definitions(**state) -> AppTest:
     return run("definitions.py", def_pick="total_spend", def_kpi_tab="Discussion", **state)
 
 
+def catalogue_folded(at: AppTest) -> bool:
+    return any(e.label.startswith("The catalogue (") for e in at.expander)
+
+
 def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
@@ -116,9 +120,18 @@ def test_a_periods_thread_and_an_inbox_link_to_it(store, people):
     assert at.selectbox(key="thr_about_total_spend").value == "FY2026-Q1"
     assert "Why did it jump in Q1?" in [t.value for t in at.text]
     assert "discussion" not in at.query_params  # the link opens it once
+    # the KPI's box is at the top: the catalogue (filters, table, picker) waits folded above
+    (folded,) = [e for e in at.expander if e.label.startswith("The catalogue (")]
+    assert folded.label == "The catalogue (32 KPIs): open it to pick another KPI"  # kpis.yaml
+    assert folded.dataframe and folded.selectbox(key="def_pick")
+    assert at.subheader[0].value == "Total spend"
     at.text_area(key=key(subject, "text")).set_value("Two annual licences, @Sam")
     at.button(key=key(subject, "post")).click().run()
     assert [c.author_name for c in thread(store, subject)] == ["Sam Okafor", "Jonas Berg"]
+    assert catalogue_folded(at), "posting keeps the linked KPI's box first"
+    at.selectbox(key="def_pick").set_value("po_compliance").run()  # another KPI picked
+    assert not at.exception
+    assert not catalogue_folded(at) and at.dataframe, "the catalogue is shown open again"
 
 
 def test_an_initiatives_thread_on_the_savings_page(store, people):
