@@ -17,7 +17,8 @@ hold whatever a page shows:
   question never goes to nobody;
 - resolving marks the thread done with an optional reason; a later comment reopens it;
 - a thread waits for a person (`waiting_for`) while it is not resolved and someone else
-  mentioned them or their department in it and they have not commented since;
+  mentioned them or their department in it and they have not commented since; it waits for
+  a department (its inbox, its digest) until one of its members comments after the mention;
 - a list of open items (the meeting pack's unresolved goal-decision threads, `open_threads`)
   says who each thread waits for: every person or department mentioned and not answered
   since (a person answers by commenting; a department when one of its members comments).
@@ -442,22 +443,30 @@ def waiting_for(
     for row in rows:
         comment = _comment(row)
         by_subject.setdefault(comment.subject, []).append(comment)
+    answering = {me} if me is not None else _members(names[0])
     items = []
     for subject, comments in by_subject.items():
-        asking = _unanswered_mention(comments, names, me)
+        asking = _unanswered_mention(comments, names, answering)
         if asking is not None:
             items.append(_waiting_item(subject, asking, names))
     return sorted(items, key=lambda item: (item.since or datetime.min, item.subject))
 
 
+def _members(department: str) -> set[str]:
+    """The e-mails of a department's people (people.yaml): any of them answers for it."""
+    return {
+        e for p in load_people() if p.department == department if (e := normalise_email(p.email))
+    }
+
+
 def _unanswered_mention(
-    comments: list[Comment], names: list[str], me: str | None
+    comments: list[Comment], names: list[str], answering: set[str]
 ) -> Comment | None:
-    """The latest comment by someone else mentioning `names`, unless `me` wrote after it."""
+    """The latest comment by someone else mentioning `names`, unless one of `answering`
+    (the person; for a department, its members) wrote after it."""
     latest: Comment | None = None
     for c in comments:  # oldest first
-        mine = me is not None and normalise_email(c.author_email) == me
-        if mine:
+        if normalise_email(c.author_email) in answering:
             latest = None
         elif set(c.mentions) & set(names):
             latest = c

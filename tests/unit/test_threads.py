@@ -269,3 +269,24 @@ def test_open_goal_decision_threads_say_whom_they_wait_for(store):
     assert len(threads.open_threads(store, "goal_decision", people=PEOPLE)) == 4  # every quarter
     with pytest.raises(ThreadError, match="'goal' is not a kind of thread"):
         threads.open_threads(store, "goal")
+
+
+def test_a_department_is_answered_when_one_of_its_members_comments(store):
+    """The department's inbox and digest (inbox.waiting_for_department) follow the pack's
+    rule: the thread waits for procurement until a procurement member comments after."""
+    from kpi.workflows import inbox
+
+    subject = "goal_decision:FY2026-Q2/total_spend"
+    post_comment(store, SAM, subject, "@procurement can you live with 2,400?", people=PEOPLE)
+    (item,) = [i for i in inbox.waiting_for_department(store, "procurement") if i.kind == "mention"]
+    assert item.detail == (
+        "Sam Okafor mentioned you: “@procurement can you live with 2,400?” "  # you: the desk
+        "(reply or resolve it)"
+    )
+    assert item.query == {"quarter": "FY2026-Q2", "kpi": "total_spend", "discussion": "open"}
+    post_comment(store, JONAS, subject, "Paper prices rise: 2,500.")  # answered for procurement
+    assert not [
+        i for i in inbox.waiting_for_department(store, "procurement") if i.kind == "mention"
+    ]
+    (spend,) = threads.open_threads(store, "goal_decision", people=PEOPLE)
+    assert spend.waiting_for == ()  # the pack agrees: nobody is waited for any more
