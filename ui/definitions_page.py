@@ -29,6 +29,7 @@ from kpi.workflows.definition_versions import (
     kpi_history,
 )
 from kpi.workflows.definition_writer import ConflictError, InvalidEdit
+from kpi.workflows.threads import OPEN_PARAM
 from ui.context import Context
 from ui.definition_editor import (
     ERROR,
@@ -76,11 +77,7 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
         no_data("KPI definitions", "Add one in the **Add a KPI** tab.")
         return
     ids = tuple(table["id"].to_list())
-    if open_kpi_link(ids):  # an inbox link to a KPI's thread picks the KPI and its Discussion
-        st.session_state[LINKED] = st.session_state["def_pick"]
-    linked = st.session_state.get(LINKED)
-    if linked is not None and linked != st.session_state.get("def_pick"):
-        linked = st.session_state[LINKED] = None  # another KPI picked: the usual layout again
+    linked = _linked_kpi(ids)
     # opened from a link, the KPI's box comes first: the catalogue waits folded above it
     holder = (
         st.expander(f"The catalogue ({len(ids)} KPIs): open it to pick another KPI")
@@ -111,6 +108,25 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
         _history(path, kpi.id)
     with t_talk:
         kpi_discussion(ctx, kpi)  # the KPI's thread, or its value's in one quarter
+
+
+def _linked_kpi(ids: tuple[str, ...]) -> str | None:
+    """The KPI a thread link opened, while it stays picked. The link's address stays (marked
+    `discussion=shown`) so a reload opens the same thread again; picking another KPI drops it."""
+    params = st.query_params
+    reloaded = "def_pick" not in st.session_state  # a new session, or back from another page
+    if reloaded and params.get(OPEN_PARAM) == "shown" and params.get("kpi") in ids:
+        params[OPEN_PARAM] = "open"
+    asked = {k: params[k] for k in ("kpi", "period") if params.get(k)}
+    if open_kpi_link(ids):  # an inbox link to a KPI's thread picks the KPI and its Discussion
+        st.session_state[LINKED] = st.session_state["def_pick"]
+        params.update({**asked, OPEN_PARAM: "shown"})
+    linked = st.session_state.get(LINKED)
+    if linked is not None and linked != st.session_state.get("def_pick"):
+        linked = st.session_state[LINKED] = None  # another KPI picked: the usual layout again
+        for k in ("kpi", "period", OPEN_PARAM):
+            params.pop(k, None)
+    return linked
 
 
 def _filtered(catalogue: pl.DataFrame) -> pl.DataFrame:
