@@ -195,6 +195,9 @@ def test_a_goal_decision_link_survives_a_reload(store, people):
     assert reloaded.selectbox(key="goals_quarter").value == plan
     assert reloaded.selectbox(key="goals_kpi").value == "po_compliance"
     assert "@procurement 95 %?" in [t.value for t in reloaded.text]
+    # opened from the link, the discussion comes first: above the KPI's facts and forms
+    shown = captions(reloaded)
+    assert shown.index("Open · 1 comment") < shown.index("No proposal yet.")
     first = reloaded.selectbox(key="goals_quarter").options[0]
     reloaded.selectbox(key="goals_quarter").set_value(first).run()  # another quarter picked
     assert not reloaded.exception
