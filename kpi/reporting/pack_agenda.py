@@ -77,13 +77,7 @@ def agenda_section(
         ]
         head = ["KPI", "Target", "Rationale", "Finance", "Procurement", "When (UTC)"]
         parts.append(_table(head, rows, {1}))
-    parts.append("<h3>Open: targets still to agree</h3>")
-    if not open_kpis:
-        parts.append("<p class='note'>Every KPI has an agreed target for this quarter.</p>")
-    else:
-        rows = [_open_row(k, proposed.get(k.id), forecasts.get(k.id), display) for k in open_kpis]
-        head = ["KPI", "Forecast", "Finance proposes", "Procurement proposes", "What is needed"]
-        parts.append(_table(head, rows, {1, 2, 3}))
+    # short and pressing: before the long list of open targets, so it stays on page one
     parts.append("<h3>Open: goal decisions still under discussion</h3>")
     if not discussions:
         parts.append(
@@ -94,6 +88,13 @@ def agenda_section(
         rows = [_discussion_row(t, by_id) for t in discussions]
         head = ["KPI", "Waiting for", "Asked by", "Last comment", "Comments"]
         parts.append(_table(head, rows, {4}))
+    parts.append("<h3>Open: targets still to agree</h3>")
+    if not open_kpis:
+        parts.append("<p class='note'>Every KPI has an agreed target for this quarter.</p>")
+    else:
+        rows = [_open_row(k, proposed.get(k.id), forecasts.get(k.id), display) for k in open_kpis]
+        head = ["KPI", "Forecast", "Finance proposes", "Procurement proposes", "What is needed"]
+        parts.append(_table(head, rows, {1, 2, 3}))
     if off is not None and off.height:
         shown = for_display(off, display)
         rows = [
