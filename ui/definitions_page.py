@@ -1,7 +1,8 @@
 """The KPI definitions page's parts, one function each: the banner over a file broken by
-hand, the catalogue with its filters, and one KPI's tabs (definition, approvals, edit,
-history). The form for editing and adding is in ui.definition_editor; the texts, tables and
-checks come from kpi.reporting.definitions_form."""
+hand, the catalogue with its filters (folded above the KPI when a thread link opened it),
+and one KPI's tabs (definition, approvals, edit, history, discussion). The form for editing
+and adding is in ui.definition_editor; the texts, tables and checks come from
+kpi.reporting.definitions_form."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from kpi.workflows.definition_versions import (
     kpi_history,
 )
 from kpi.workflows.definition_writer import ConflictError, InvalidEdit
+from kpi.workflows.threads import OPEN_PARAM
 from ui.context import Context
 from ui.definition_editor import (
     ERROR,
@@ -43,6 +45,7 @@ from ui.threads import kpi_discussion, open_kpi_link
 from ui.widgets import downloads, known_people, literal, no_data, person_name, show_table
 
 APPROVED = "_def_approved"  # (kpi, file version, approver) of the last approval this session
+LINKED = "_def_linked"  # the KPI a thread link opened, while it stays picked
 
 # ---- the file broken by hand -----------------------------------------------------------------
 
@@ -73,11 +76,20 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
     if table.is_empty():
         no_data("KPI definitions", "Add one in the **Add a KPI** tab.")
         return
-    table = _filtered(table).drop("description")
-    if table.is_empty():
-        no_data("KPIs match", "Clear the search or the filters.")
-        return
-    kpi = _pick(ctx, table)
+    ids = tuple(table["id"].to_list())
+    linked = _linked_kpi(ids)
+    # opened from a link, the KPI's box comes first: the catalogue waits folded above it
+    holder = (
+        st.expander(f"The catalogue ({len(ids)} KPIs): open it to pick another KPI")
+        if linked
+        else st.container()
+    )
+    with holder:
+        table = _filtered(table).drop("description")
+        if table.is_empty():
+            no_data("KPIs match", "Clear the search or the filters.")
+            return
+        kpi = _pick(ctx, table)
     st.subheader(literal(kpi.name))
     st.caption(defs.kpi_caption(kpi, people))
     # keyed: after a save or an approval the page stays on the tab it was made in
@@ -96,6 +108,25 @@ def catalogue_tab(ctx: Context, path: Path) -> None:
         _history(path, kpi.id)
     with t_talk:
         kpi_discussion(ctx, kpi)  # the KPI's thread, or its value's in one quarter
+
+
+def _linked_kpi(ids: tuple[str, ...]) -> str | None:
+    """The KPI a thread link opened, while it stays picked. The link's address stays (marked
+    `discussion=shown`) so a reload opens the same thread again; picking another KPI drops it."""
+    params = st.query_params
+    reloaded = "def_pick" not in st.session_state  # a new session, or back from another page
+    if reloaded and params.get(OPEN_PARAM) == "shown" and params.get("kpi") in ids:
+        params[OPEN_PARAM] = "open"
+    asked = {k: params[k] for k in ("kpi", "period") if params.get(k)}
+    if open_kpi_link(ids):  # an inbox link to a KPI's thread picks the KPI and its Discussion
+        st.session_state[LINKED] = st.session_state["def_pick"]
+        params.update({**asked, OPEN_PARAM: "shown"})
+    linked = st.session_state.get(LINKED)
+    if linked is not None and linked != st.session_state.get("def_pick"):
+        linked = st.session_state[LINKED] = None  # another KPI picked: the usual layout again
+        for k in ("kpi", "period", OPEN_PARAM):
+            params.pop(k, None)
+    return linked
 
 
 def _filtered(catalogue: pl.DataFrame) -> pl.DataFrame:
@@ -118,7 +149,6 @@ def _pick_from_table(ids: tuple[str, ...]) -> None:
 def _pick(ctx: Context, table: pl.DataFrame) -> KpiDefinition:
     """The catalogue table (a row picks a KPI) and the KPI box; returns the picked KPI."""
     ids = tuple(table["id"].to_list())
-    open_kpi_link(ids)  # an inbox link to a KPI's thread picks the KPI and its Discussion
     st.dataframe(
         table,
         hide_index=True,

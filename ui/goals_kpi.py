@@ -24,7 +24,7 @@ from kpi.workflows.definition_writer import ConflictError
 from kpi.workflows.goals import GoalError
 from ui.context import Context
 from ui.goals_page import FLASH, RESET, SEEN, SENT, Meeting
-from ui.threads import goal_discussion
+from ui.threads import GOAL_LINKED, goal_discussion
 from ui.widgets import (
     definition_dialog,
     downloads,
@@ -42,6 +42,9 @@ def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None)
     kpi = next(k for k in ctx.definitions if k.id == kpi_id)
     people = known_people()  # once per run: every signature is checked against it
     sfx = f"{kpi_id}_{m.plan}"  # fresh form widgets per KPI and quarter
+    linked = st.session_state.get(GOAL_LINKED) == (m.plan, kpi_id)
+    if linked:  # opened from a thread link: the discussion first, the facts and forms below
+        goal_discussion(ctx, m.plan, kpi)
     hist, fc, prop = view.one_kpi(kpi_id, m.history, m.forecasts, m.proposed)
     target = kpi.targets.get(m.plan)
     _kpi_facts(kpi, m, hist, fc, prop, target, people)
@@ -55,7 +58,8 @@ def kpi_tab(ctx: Context, m: Meeting, kpis_path: Path, file_version: str | None)
     if signature is not None:
         seen = st.session_state.get(SEEN) or file_version
         _record_signature(ctx, kpi, m, sfx, kpis_path, seen, signature, people)
-    goal_discussion(ctx, m.plan, kpi)
+    if not linked:
+        goal_discussion(ctx, m.plan, kpi)
 
 
 def _kpi_facts(

@@ -244,16 +244,33 @@ def open_link(param: str, pick_key: str, tab: tuple[str, str] | None = None) -> 
             st.session_state[tab[0]] = tab[1]
 
 
+GOAL_LINKED = "_goals_linked"  # (quarter, kpi) a thread link opened, while both stay picked
+
+
 def open_goal_link(quarters: Sequence[str], kpi_ids: Sequence[str]) -> None:
-    """A link to a goal decision's thread picks its quarter, KPI and the KPI-by-KPI tab."""
+    """A link to a goal decision's thread picks its quarter, KPI and the KPI-by-KPI tab. Its
+    address stays (marked `discussion=shown`) so a reload opens the same thread again, until
+    another quarter or KPI is picked."""
+    params = st.query_params
+    if "goals_quarter" not in st.session_state and params.get(OPEN_PARAM) == "shown":
+        params[OPEN_PARAM] = "open"  # a reload (a new session): open it again
     asked = link_asks("quarter", "kpi")
-    if not asked:
+    if asked:
+        if asked.get("quarter") in quarters:
+            st.session_state["goals_quarter"] = asked["quarter"]
+        if asked.get("kpi") in kpi_ids:
+            st.session_state["goals_kpi"] = asked["kpi"]
+            st.session_state["goals_tab"] = "KPI by KPI"
+        if asked.get("quarter") in quarters and asked.get("kpi") in kpi_ids:
+            st.session_state[GOAL_LINKED] = (asked["quarter"], asked["kpi"])
+            params.update({**asked, OPEN_PARAM: "shown"})
         return
-    if asked.get("quarter") in quarters:
-        st.session_state["goals_quarter"] = asked["quarter"]
-    if asked.get("kpi") in kpi_ids:
-        st.session_state["goals_kpi"] = asked["kpi"]
-        st.session_state["goals_tab"] = "KPI by KPI"
+    linked = st.session_state.get(GOAL_LINKED)
+    picked = (st.session_state.get("goals_quarter"), st.session_state.get("goals_kpi"))
+    if linked is not None and linked != picked:  # another quarter or KPI: the address goes
+        st.session_state[GOAL_LINKED] = None
+        for k in ("quarter", "kpi", OPEN_PARAM):
+            params.pop(k, None)
 
 
 def goal_discussion(ctx: Context, plan: str, kpi: KpiDefinition) -> None:

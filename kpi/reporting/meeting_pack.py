@@ -1,7 +1,8 @@
 """The meeting pack: one self-contained HTML file for the quarterly goal-setting meeting.
 
 It opens with what the meeting settles: the targets already agreed (who signed) and the
-open items (targets not agreed yet, KPIs off target). Then the scorecard of the last
+open items (targets not agreed yet, goal decisions still under discussion and whom each
+waits for, KPIs off target). Then the scorecard of the last
 complete quarter before the planned one, grouped by theme, the savings picture (both
 departments' lenses and the initiatives behind them), procurement's spend outlook, and per
 KPI, theme by theme, its quarterly history, the forecast with its method, both
@@ -40,7 +41,7 @@ from kpi.reporting.pack_html import table as _table
 from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
-from kpi.workflows import goals
+from kpi.workflows import goals, threads
 
 SAVINGS_KPIS = ("savings_realised", "savings_recognised", "cost_avoidance", "expense_change_yoy")
 TOP_INITIATIVES = 10
@@ -122,7 +123,16 @@ def meeting_pack_html(
     decided = goals.decision_log(store, plan)
     parts = [
         _header(plan, card_quarter, window, filters, display),
-        agenda_section(plan, definitions, decided, proposed, forecasts, card, display),
+        agenda_section(
+            plan,
+            definitions,
+            decided,
+            proposed,
+            forecasts,
+            card,
+            display,
+            threads.open_threads(store, "goal_decision", f"{plan}/"),
+        ),
     ]
     if card is None or card_quarter is None:
         parts.append("<h2>Scorecard</h2>")

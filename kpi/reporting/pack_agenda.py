@@ -1,8 +1,9 @@
 """The meeting pack's first section: what the meeting settles for the planned quarter.
 
 The targets already agreed (latest decision per KPI, who signed), the KPIs still without
-one with both departments' proposals and the step each needs, and the KPIs off target in
-the scorecard's quarter: on paper the meeting starts from its decisions and open items.
+one with both departments' proposals and the step each needs, the goal decisions still
+under discussion (unresolved threads, who each waits for) and the KPIs off target in the
+scorecard's quarter: on paper the meeting starts from its decisions and open items.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from kpi.reporting.pack_html import signer as _signer
 from kpi.reporting.pack_html import table as _table
 from kpi.reporting.scorecard_view import for_display
 from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.workflows.threads import OpenThread, parse_subject
+
+EXCERPT_CHARS = 160  # of a thread's last comment, on paper
 
 
 def agenda_section(
@@ -28,10 +32,12 @@ def agenda_section(
     forecasts: Mapping[str, Mapping[str, Any]],
     card: pl.DataFrame | None,
     display: str,
+    discussions: Sequence[OpenThread] = (),
 ) -> str:
     """What the meeting settles, first: the targets agreed for `plan` (latest decision per
     KPI, who signed), the KPIs still without one (what each department proposes and what
-    is needed), and the KPIs off target in the scorecard's quarter."""
+    is needed), the unresolved threads on its goal decisions (who each waits for) and the
+    KPIs off target in the scorecard's quarter."""
     latest = decided.unique("kpi", keep="first", maintain_order=True)  # newest first
     agreed = {r["kpi"]: r for r in latest.iter_rows(named=True)}
     by_id = {k.id: k for k in definitions}
@@ -42,6 +48,11 @@ def agenda_section(
         "<div class='cards'>",
         _card("Targets agreed", f"{len(agreed)} of {len(definitions)}", "done"),
         _card("Targets still open", str(len(open_kpis)), "warn" if open_kpis else "done"),
+        _card(
+            "Discussions open",
+            str(len(discussions)),
+            "warn" if discussions else "done",
+        ),
         _card(
             "Off target last quarter",
             "–" if off is None else str(off.height),
@@ -66,6 +77,17 @@ def agenda_section(
         ]
         head = ["KPI", "Target", "Rationale", "Finance", "Procurement", "When (UTC)"]
         parts.append(_table(head, rows, {1}))
+    # short and pressing: before the long list of open targets, so it stays on page one
+    parts.append("<h3>Open: goal decisions still under discussion</h3>")
+    if not discussions:
+        parts.append(
+            "<p class='note'>No goal-decision thread of this quarter is waiting: none is "
+            "open, or every one was marked resolved on the Quarterly goals page.</p>"
+        )
+    else:
+        rows = [_discussion_row(t, by_id) for t in discussions]
+        head = ["KPI", "Waiting for", "Asked by", "Last comment", "Comments"]
+        parts.append(_table(head, rows, {4}))
     parts.append("<h3>Open: targets still to agree</h3>")
     if not open_kpis:
         parts.append("<p class='note'>Every KPI has an agreed target for this quarter.</p>")
@@ -109,6 +131,25 @@ def _open_row(
         _target(proc, k, display),
         needed,
     ]
+
+
+def _discussion_row(t: OpenThread, by_id: Mapping[str, KpiDefinition]) -> list[str]:
+    """An unresolved goal-decision thread: whom it waits for since when, who asked, and its
+    last word (quoted as text, shortened)."""
+    kpi_id = parse_subject(t.subject)[1].partition("/")[2]
+    name = by_id[kpi_id].name if kpi_id in by_id else kpi_id
+    if t.waiting_for:
+        waiting = ", ".join(t.waiting_for)
+        if t.since is not None:
+            waiting += f" (since {t.since:%Y-%m-%d})"
+    else:
+        waiting = "Nobody named: reply or mark it resolved"
+    text = " ".join(t.last.text.split())
+    if len(text) > EXCERPT_CHARS:
+        text = text[: EXCERPT_CHARS - 1] + "…"
+    last = f"{t.last.author_name}, {t.last.created_at:%Y-%m-%d %H:%M} UTC: “{text}”"
+    asked = ", ".join(dict.fromkeys(t.asked_by)) or "–"
+    return [name, waiting, asked, last, str(t.comments)]
 
 
 def _target(value: float | None, k: KpiDefinition | None, display: str) -> str:

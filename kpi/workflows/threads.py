@@ -17,7 +17,11 @@ hold whatever a page shows:
   question never goes to nobody;
 - resolving marks the thread done with an optional reason; a later comment reopens it;
 - a thread waits for a person (`waiting_for`) while it is not resolved and someone else
-  mentioned them or their department in it and they have not commented since.
+  mentioned them or their department in it and they have not commented since; it waits for
+  a department (its inbox, its digest) until one of its members comments after the mention;
+- a list of open items (the meeting pack's unresolved goal-decision threads, `open_threads`)
+  says who each thread waits for: every person or department mentioned and not answered
+  since (a person answers by commenting; a department when one of its members comments).
 
 The tables (`thread_comments`, `thread_resolutions`) are the company's record: loads,
 `--force` and view rebuilds never touch them; `python -m kpi backup` keeps them.
@@ -32,7 +36,14 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from kpi.core.people import DEPARTMENTS, Person, load_people, normalise_email
+from kpi.core.people import (
+    DEPARTMENTS,
+    Person,
+    display_name,
+    find_person,
+    load_people,
+    normalise_email,
+)
 from kpi.core.permissions import require_discussion_writer
 from kpi.store.database import Store
 from kpi.store.queries import threads as q
@@ -432,22 +443,30 @@ def waiting_for(
     for row in rows:
         comment = _comment(row)
         by_subject.setdefault(comment.subject, []).append(comment)
+    answering = {me} if me is not None else _members(names[0])
     items = []
     for subject, comments in by_subject.items():
-        asking = _unanswered_mention(comments, names, me)
+        asking = _unanswered_mention(comments, names, answering)
         if asking is not None:
             items.append(_waiting_item(subject, asking, names))
     return sorted(items, key=lambda item: (item.since or datetime.min, item.subject))
 
 
+def _members(department: str) -> set[str]:
+    """The e-mails of a department's people (people.yaml): any of them answers for it."""
+    return {
+        e for p in load_people() if p.department == department if (e := normalise_email(p.email))
+    }
+
+
 def _unanswered_mention(
-    comments: list[Comment], names: list[str], me: str | None
+    comments: list[Comment], names: list[str], answering: set[str]
 ) -> Comment | None:
-    """The latest comment by someone else mentioning `names`, unless `me` wrote after it."""
+    """The latest comment by someone else mentioning `names`, unless one of `answering`
+    (the person; for a department, its members) wrote after it."""
     latest: Comment | None = None
     for c in comments:  # oldest first
-        mine = me is not None and normalise_email(c.author_email) == me
-        if mine:
+        if normalise_email(c.author_email) in answering:
             latest = None
         elif set(c.mentions) & set(names):
             latest = c
@@ -469,3 +488,73 @@ def _waiting_item(subject: str, comment: Comment, names: list[str]) -> WaitingIt
         query=query,
         since=comment.created_at,
     )
+
+
+# ---- open items ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenThread:
+    """An unresolved thread as a list of open items shows it: who it waits for and since
+    when (names from people.yaml, departments by name; empty when nobody was named)."""
+
+    subject: str
+    comments: int
+    last: Comment
+    waiting_for: tuple[str, ...]  # "Jonas Berg", "procurement": first asked first
+    asked_by: tuple[str, ...]  # who asked each of them, in the same order
+    since: datetime | None  # the oldest question still unanswered (UTC)
+
+
+def open_threads(
+    store: Store, kind: str, key_prefix: str = "", *, people: Sequence[Person] | None = None
+) -> list[OpenThread]:
+    """The unresolved threads of a kind whose key starts with `key_prefix` (the goal
+    decisions of one quarter: `open_threads(store, "goal_decision", "FY2027-Q1/")`), the
+    longest waiting first, then those nobody was named in, by their last comment."""
+    listed = load_people() if people is None else people
+    prefix = f"{kind}:{key_prefix}"  # thread_summaries refuses an unknown kind
+    found = []
+    for subject, (_, resolved) in thread_summaries(store, kind).items():
+        if resolved or not subject.startswith(prefix):
+            continue
+        comments = thread(store, subject)
+        if not comments:
+            continue
+        pending = _unanswered(comments, listed)
+        found.append(
+            OpenThread(
+                subject=subject,
+                comments=len(comments),
+                last=comments[-1],
+                waiting_for=tuple(_named(n, listed) for n in pending),
+                asked_by=tuple(c.author_name for c in pending.values()),
+                since=min((c.created_at for c in pending.values()), default=None),
+            )
+        )
+    return sorted(
+        found,
+        key=lambda t: (t.since is None, t.since or t.last.created_at, t.subject),
+    )
+
+
+def _unanswered(comments: Sequence[Comment], people: Sequence[Person]) -> dict[str, Comment]:
+    """Each mentioned e-mail or department not answered since -> the first comment asking it
+    (a person answers by commenting, a department when one of its members comments; a
+    mention of the author's own address or department asks nobody)."""
+    pending: dict[str, Comment] = {}
+    for c in comments:  # oldest first
+        author = normalise_email(c.author_email)
+        person = find_person(author, people) if author else None
+        own = {author, person.department if person is not None else None}
+        for name in own:
+            pending.pop(name or "", None)
+        for name in c.mentions:
+            if name not in own:
+                pending.setdefault(name, c)
+    return pending
+
+
+def _named(name: str, people: Sequence[Person]) -> str:
+    """A mention as a list shows it: a person's name, a department as it is written."""
+    return name if name in DEPARTMENTS else display_name(name, people)

@@ -42,6 +42,10 @@ def definitions(**state) -> AppTest:
     return run("definitions.py", def_pick="total_spend", def_kpi_tab="Discussion", **state)
 
 
+def catalogue_folded(at: AppTest) -> bool:
+    return any(e.label.startswith("The catalogue (") for e in at.expander)
+
+
 def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
@@ -115,10 +119,38 @@ def test_a_periods_thread_and_an_inbox_link_to_it(store, people):
     assert at.session_state["def_kpi_tab"] == "Discussion"
     assert at.selectbox(key="thr_about_total_spend").value == "FY2026-Q1"
     assert "Why did it jump in Q1?" in [t.value for t in at.text]
-    assert "discussion" not in at.query_params  # the link opens it once
+    # the link opens it once per session; its address stays, so a reload opens it again
+    assert dict(at.query_params) == {
+        "as": "jonas.berg@example.org",
+        "kpi": "total_spend",
+        "period": "FY2026-Q1",
+        "discussion": "shown",
+    }
+    # the KPI's box is at the top: the catalogue (filters, table, picker) waits folded above
+    (folded,) = [e for e in at.expander if e.label.startswith("The catalogue (")]
+    assert folded.label == "The catalogue (32 KPIs): open it to pick another KPI"  # kpis.yaml
+    assert folded.dataframe and folded.selectbox(key="def_pick")
+    assert at.subheader[0].value == "Total spend"
     at.text_area(key=key(subject, "text")).set_value("Two annual licences, @Sam")
     at.button(key=key(subject, "post")).click().run()
     assert [c.author_name for c in thread(store, subject)] == ["Sam Okafor", "Jonas Berg"]
+    assert catalogue_folded(at), "posting keeps the linked KPI's box first"
+    at.selectbox(key="def_pick").set_value("po_compliance").run()  # another KPI picked
+    assert not at.exception
+    assert not catalogue_folded(at) and at.dataframe, "the catalogue is shown open again"
+    assert not {"kpi", "period", "discussion"} & set(at.query_params)  # a reload: this KPI
+
+
+def test_a_reload_after_a_thread_link_opens_the_same_thread(store, people):
+    post_comment(store, SAM, "kpi_period:total_spend@FY2026-Q1", "Why did it jump in Q1?")
+    reloaded = {"kpi": "total_spend", "period": "FY2026-Q1", "discussion": "shown"}
+    at = run("definitions.py", reloaded, acting_as=PROCUREMENT)  # a new session
+    assert at.session_state["def_pick"] == "total_spend"
+    assert at.session_state["def_kpi_tab"] == "Discussion"
+    assert at.selectbox(key="thr_about_total_spend").value == "FY2026-Q1"
+    assert catalogue_folded(at) and "Why did it jump in Q1?" in [t.value for t in at.text]
+    at.selectbox(key="thr_about_total_spend").set_value(None).run()  # a rerun: no jump back
+    assert at.selectbox(key="thr_about_total_spend").value is None
 
 
 def test_an_initiatives_thread_on_the_savings_page(store, people):
@@ -146,6 +178,30 @@ def test_a_goal_decisions_thread(store, people):
     at.button(key=key(subject, "post")).click().run()
     assert not at.exception
     assert thread(store, subject)[0].mentions == ("procurement",)
+
+
+def test_a_goal_decision_link_survives_a_reload(store, people):
+    plan = run("goals.py", acting_as=FINANCE).selectbox(key="goals_quarter").options[-1]
+    subject = f"goal_decision:{plan}/po_compliance"
+    post_comment(store, SAM, subject, "@procurement 95 %?")
+    link = {"quarter": plan, "kpi": "po_compliance", "discussion": "open"}
+    at = run("goals.py", link, acting_as=PROCUREMENT)
+    assert (at.selectbox(key="goals_quarter").value, at.session_state["goals_tab"]) == (
+        plan,
+        "KPI by KPI",
+    )
+    assert at.query_params["discussion"] == "shown" and at.query_params["quarter"] == plan
+    reloaded = run("goals.py", dict(at.query_params), acting_as=PROCUREMENT)  # a new session
+    assert reloaded.selectbox(key="goals_quarter").value == plan
+    assert reloaded.selectbox(key="goals_kpi").value == "po_compliance"
+    assert "@procurement 95 %?" in [t.value for t in reloaded.text]
+    # opened from the link, the discussion comes first: above the KPI's facts and forms
+    shown = captions(reloaded)
+    assert shown.index("Open · 1 comment") < shown.index("No proposal yet.")
+    first = reloaded.selectbox(key="goals_quarter").options[0]
+    reloaded.selectbox(key="goals_quarter").set_value(first).run()  # another quarter picked
+    assert not reloaded.exception
+    assert not {"quarter", "kpi", "discussion"} & set(reloaded.query_params)
 
 
 def test_a_stock_items_thread(store, people):

@@ -84,6 +84,10 @@ def test_a_mention_reaches_the_other_departments_inbox_and_opens_the_thread(brow
     _settle(jonas)
     expect_text(jonas, QUESTION)  # the Discussion tab of Total spend, opened by the link
     assert jonas.locator('textarea[aria-label="Your comment"]:visible').count() == 1
+    # the KPI's box is at the top, the catalogue folded above it: the question is on screen
+    expect_text(jonas, "The catalogue (")
+    box = jonas.get_by_text(QUESTION).first.bounding_box()
+    assert box is not None and box["y"] < jonas.viewport_size["height"]
     jonas.screenshot(path=str(SHOTS / "procurement_opens_the_thread.png"))
     assert problems(jonas) == []
 

@@ -217,3 +217,32 @@ def test_the_print_rules_keep_charts_tables_and_cards_whole():
         assert selector in avoid.group(1)
     assert "@page { size: A4; }" in css
     assert "thead { display: table-header-group; }" in css  # a long table repeats its head
+
+
+def test_open_goal_decision_threads_are_listed_with_whom_they_wait_for(tmp_path, definitions):
+    from kpi.workflows.threads import post_comment, resolve_thread, thread
+
+    store = build_history_store(tmp_path / "kpi.duckdb")
+    spend = "goal_decision:FY2026-Q2/total_spend"
+    post_comment(store, FINANCE, spend, "@procurement can you live with <b>2,400</b>?")
+    post_comment(store, FINANCE, "goal_decision:FY2026-Q2/days_to_pay", "@Jonas Berg 45?")
+    resolve_thread(store, CFO, "goal_decision:FY2026-Q2/days_to_pay", "Settled")
+    post_comment(store, PROCUREMENT, "goal_decision:FY2026-Q3/total_spend", "@finance next")
+    page = meeting_pack.meeting_pack_html(store, definitions, "FY2026-Q2")
+    part = _between(page, ">Open: goal decisions still under discussion</h3>", "</table>")
+    ((kpi, waiting, asked, last, comments),) = _rows(part)  # resolved and Q3's: not listed
+    (comment,) = thread(store, spend)
+    assert (kpi, asked, comments) == ("Total spend", "Sam Okafor", "1")
+    assert waiting == f"procurement (since {comment.created_at:%Y-%m-%d})"
+    when = f"{comment.created_at:%Y-%m-%d %H:%M}"
+    assert last == f"Sam Okafor, {when} UTC: “@procurement can you live with <b>2,400</b>?”"
+    assert "&lt;b&gt;2,400&lt;/b&gt;" in part  # the comment is text, never markup
+    assert "Discussions open</div><div class='figure'>1</div>" in page
+    # the meeting starts from it: before the long list of open targets (page one on paper)
+    assert page.index(">Open: goal decisions still") < page.index(">Open: targets still")
+
+
+def test_no_open_goal_decision_thread_says_so(pack):
+    part = _between(pack, ">Open: goal decisions still under discussion</h3>", "</p>")
+    assert "No goal-decision thread of this quarter is waiting" in part
+    assert "Discussions open</div><div class='figure'>0</div>" in pack

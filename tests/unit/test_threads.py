@@ -225,3 +225,68 @@ def test_subjects_name_their_page():
         {"item": "I1", "discussion": "open"},
     )
     assert threads.make_subject("terms_proposal", "3") == "terms_proposal:3"
+
+
+# ---- open items: whom an unresolved thread waits for (the meeting pack's list) ----------
+
+
+def test_open_goal_decision_threads_say_whom_they_wait_for(store):
+    q2_spend, q2_po = "goal_decision:FY2026-Q2/total_spend", "goal_decision:FY2026-Q2/po_compliance"
+    q2_dtp, q2_hhi = "goal_decision:FY2026-Q2/days_to_pay", "goal_decision:FY2026-Q2/supplier_hhi"
+    post_comment(store, SAM, q2_spend, "@procurement can you live with 2,400?", people=PEOPLE)
+    jonas = post_comment(store, JONAS, q2_spend, "@Sam no: paper prices rise", people=PEOPLE)
+    # the author's own department asks nobody; Jonas is asked
+    claire = post_comment(store, CLAIRE, q2_po, "@finance @Jonas Berg where are we?", people=PEOPLE)
+    post_comment(store, SAM, q2_dtp, "@procurement 45 days?", people=PEOPLE)
+    resolve_thread(store, CLAIRE, q2_dtp, "Agreed in the meeting")  # resolved: not listed
+    hhi = post_comment(store, JONAS, q2_hhi, "Fine as proposed.", people=PEOPLE)  # nobody named
+    post_comment(store, SAM, "goal_decision:FY2026-Q3/total_spend", "@procurement", people=PEOPLE)
+
+    found = threads.open_threads(store, "goal_decision", "FY2026-Q2/", people=PEOPLE)
+
+    assert [t.subject for t in found] == [q2_spend, q2_po, q2_hhi]  # longest waiting first
+    spend, po, quiet = found
+    # Jonas answered for procurement; now Sam waits for nobody and is waited for
+    assert (spend.waiting_for, spend.asked_by, spend.since) == (
+        ("Sam Okafor",),
+        ("Jonas Berg",),
+        jonas.created_at,
+    )
+    assert (spend.comments, spend.last) == (2, jonas)
+    assert (po.waiting_for, po.asked_by, po.since) == (
+        ("Jonas Berg",),
+        ("Claire Dubois",),
+        claire.created_at,
+    )
+    assert (quiet.waiting_for, quiet.asked_by, quiet.since, quiet.last) == ((), (), None, hhi)
+    # a department is answered when one of its members comments, a person by commenting
+    post_comment(store, ANA, q2_po, "Jonas is away; I will look", people=PEOPLE)
+    (po,) = threads.open_threads(store, "goal_decision", "FY2026-Q2/po", people=PEOPLE)
+    assert po.waiting_for == ("Jonas Berg",)
+    post_comment(store, SAM, q2_spend, "Then 2,450? @procurement", people=PEOPLE)
+    spend = threads.open_threads(store, "goal_decision", "FY2026-Q2/total", people=PEOPLE)[0]
+    assert spend.waiting_for == ("procurement",) and spend.asked_by == ("Sam Okafor",)
+    assert len(threads.open_threads(store, "goal_decision", people=PEOPLE)) == 4  # every quarter
+    with pytest.raises(ThreadError, match="'goal' is not a kind of thread"):
+        threads.open_threads(store, "goal")
+
+
+def test_a_department_is_answered_when_one_of_its_members_comments(store):
+    """The department's inbox and digest (inbox.waiting_for_department) follow the pack's
+    rule: the thread waits for procurement until a procurement member comments after."""
+    from kpi.workflows import inbox
+
+    subject = "goal_decision:FY2026-Q2/total_spend"
+    post_comment(store, SAM, subject, "@procurement can you live with 2,400?", people=PEOPLE)
+    (item,) = [i for i in inbox.waiting_for_department(store, "procurement") if i.kind == "mention"]
+    assert item.detail == (
+        "Sam Okafor mentioned you: “@procurement can you live with 2,400?” "  # you: the desk
+        "(reply or resolve it)"
+    )
+    assert item.query == {"quarter": "FY2026-Q2", "kpi": "total_spend", "discussion": "open"}
+    post_comment(store, JONAS, subject, "Paper prices rise: 2,500.")  # answered for procurement
+    assert not [
+        i for i in inbox.waiting_for_department(store, "procurement") if i.kind == "mention"
+    ]
+    (spend,) = threads.open_threads(store, "goal_decision", people=PEOPLE)
+    assert spend.waiting_for == ()  # the pack agrees: nobody is waited for any more
