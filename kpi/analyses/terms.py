@@ -562,29 +562,6 @@ def simulate_terms(
 
 
 # ---- saved scenarios ----------------------------------------------------------------------
-SCENARIOS_DDL = """
-CREATE TABLE IF NOT EXISTS terms_scenarios (
-    scenario_id BIGINT NOT NULL,
-    name VARCHAR NOT NULL,
-    saved_at TIMESTAMP NOT NULL,
-    saved_by VARCHAR NOT NULL,
-    saved_by_name VARCHAR,
-    new_terms_days INTEGER NOT NULL,
-    where_text VARCHAR,
-    currency VARCHAR NOT NULL,
-    suppliers_affected INTEGER NOT NULL,
-    annual_spend DECIMAL(18,2),
-    cash_released DECIMAL(18,2),
-    annual_financing_benefit DECIMAL(18,2),
-    discounts_forgone DECIMAL(18,2),
-    supplier_price_passthrough DECIMAL(18,2),
-    net_benefit DECIMAL(18,2),
-    suppliers_at_risk INTEGER NOT NULL,
-    detail VARCHAR NOT NULL
-);
-"""
-
-
 def save_scenario(store: Store, person: Person | None, scenario: TermsScenario, name: str) -> int:
     """Keep a scenario with who saved it and when (UTC); returns its id."""
     require_scenario_saver(person)
@@ -593,7 +570,6 @@ def save_scenario(store: Store, person: Person | None, scenario: TermsScenario, 
         raise ScenarioError("give the scenario a name")
     s = scenario.summary
     with store.write() as con:
-        con.execute(SCENARIOS_DDL)
         (next_id,) = con.execute(
             "SELECT coalesce(max(scenario_id), 0) + 1 FROM terms_scenarios"
         ).fetchone()

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from kpi.store.queries.terms_proposals import DDL as TERMS_PROPOSALS_DDL
+from kpi.store.queries.terms_scenarios import SCENARIOS_DDL
+
 # Logical column kinds and their DuckDB types. Money is exact: DECIMAL, never float.
 SQL_TYPES: dict[str, str] = {
     "text": "VARCHAR",
@@ -505,30 +508,6 @@ CREATE TABLE IF NOT EXISTS stock_mark_changes (
 );
 """
 
-# What the company entered (not loaded from its ERP files): the tables a backup keeps and a
-# restore puts back (kpi/workflows/backup.py), besides the KPI definitions' files. Loaded data
-# comes back by loading the exports again. Add a table here when a workflow records people's
-# decisions in a table of its own.
-COMPANY_RECORDS: tuple[str, ...] = (
-    "savings_initiatives",  # entered on the Savings page (or loaded), judged by finance
-    "initiative_changes",
-    "price_outlook",  # procurement's outlook, set in the goals meeting
-    "outlook_changes",
-    "target_proposals",
-    "goal_decisions",
-    "terms_scenarios",  # saved payment-terms scenarios (made on first save)
-    "thread_comments",
-    "thread_resolutions",
-    "stock_mark_changes",  # procurement's marks on stock kept on purpose, with their history
-    # payment-terms proposals (made on first proposal): versions, answers, signatures, log
-    "terms_proposals",
-    "terms_proposal_versions",
-    "terms_proposal_lines",
-    "terms_proposal_signatures",
-    "terms_proposal_events",
-)
-
-
 # Lineage: every row of every canonical table keeps where it came from. Not part of a
 # table's `columns` (nobody maps a file column onto them): the loader fills them. `load_id`
 # names the row in `loads`; `source_file` is the file's own name, `source_sheet` the Excel
@@ -587,6 +566,34 @@ def lineage_ddl(table: Table) -> str:
     )
 
 
+# The canonical tables with their lineage columns, made before anything refers to them.
+CANONICAL_DDL = "\n".join(create_table_sql(t) + "\n" + lineage_ddl(t) for t in TABLES.values())
+
+# What the company entered (not loaded from its ERP files), each table with the DDL that
+# makes it: the store's set-up runs them all before every write (all_ddl); a backup keeps
+# these tables, a restore puts them back (kpi/workflows/backup.py). Loaded data comes back by
+# loading the exports again. A workflow recording people's decisions adds its tables here.
+COMPANY_RECORDS: dict[str, str] = {
+    "savings_initiatives": CANONICAL_DDL,  # entered on the Savings page (or loaded)
+    "initiative_changes": BOOKKEEPING_DDL,
+    "price_outlook": CANONICAL_DDL,  # procurement's outlook, set in the goals meeting
+    "outlook_changes": BOOKKEEPING_DDL,
+    "target_proposals": BOOKKEEPING_DDL,
+    "goal_decisions": BOOKKEEPING_DDL,
+    "terms_scenarios": SCENARIOS_DDL,  # saved payment-terms scenarios
+    "thread_comments": BOOKKEEPING_DDL,
+    "thread_resolutions": BOOKKEEPING_DDL,
+    "stock_mark_changes": STOCK_MARKS_DDL,  # marks on stock kept on purpose, with history
+    "terms_proposals": TERMS_PROPOSALS_DDL,  # with versions, answers, signatures, log
+    "terms_proposal_versions": TERMS_PROPOSALS_DDL,
+    "terms_proposal_lines": TERMS_PROPOSALS_DDL,
+    "terms_proposal_signatures": TERMS_PROPOSALS_DDL,
+    "terms_proposal_events": TERMS_PROPOSALS_DDL,
+}
+
+
 def all_ddl() -> str:
-    tables = "\n".join(create_table_sql(t) + "\n" + lineage_ddl(t) for t in TABLES.values())
-    return tables + BOOKKEEPING_DDL + STOCK_MARKS_DDL
+    """Every table a store has, each DDL block once: the canonical tables, the loads'
+    bookkeeping (and the columns added since), then the company's records."""
+    blocks = (CANONICAL_DDL, BOOKKEEPING_DDL, *COMPANY_RECORDS.values())
+    return "".join(dict.fromkeys(blocks))

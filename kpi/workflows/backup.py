@@ -26,11 +26,9 @@ import duckdb
 import polars as pl
 from sqlglot import exp
 
-from kpi.analyses.terms import SCENARIOS_DDL
 from kpi.core import atomic
 from kpi.semantic.definitions import check_file
 from kpi.store.database import Store
-from kpi.store.queries import terms_proposals as proposal_sql
 from kpi.store.queries import threads as thread_sql
 from kpi.store.query import fetch_frame
 from kpi.store.schema import COMPANY_RECORDS
@@ -42,12 +40,6 @@ FORMAT = "kpi-backup/1"
 RECORDS_DIR = "records"
 DEFINITIONS_DIR = "definitions"
 LOCK_TIMEOUT_S = 10.0
-# tables a store gains only when first used, made by the workflow that owns them
-TERMS_PROPOSAL_TABLES = tuple(t for t in COMPANY_RECORDS if t.startswith("terms_proposal"))
-_LAZY_DDL = {
-    "terms_scenarios": SCENARIOS_DDL,
-    **{table: proposal_sql.DDL for table in TERMS_PROPOSAL_TABLES},
-}
 
 
 class BackupError(RuntimeError):
@@ -203,15 +195,13 @@ def restore(store: Store, folder: Path, kpis_file: Path) -> BackupReport:
         for table, rows in manifest["tables"].items()
         if rows is not None
     }
-    with store.write() as con:
+    with store.write() as con:  # its set-up makes every table of COMPANY_RECORDS first
         for table, rows in manifest["tables"].items():
             if rows is None:  # the table had no rows when backed up: empty it if it exists now
                 if _has_table(con, table):
                     con.execute(_delete_all(table))
                 report.absent.append(table)
                 continue
-            if table in _LAZY_DDL:
-                con.execute(_LAZY_DDL[table])
             con.execute(_delete_all(table))
             con.register("_kpi_restore", frames[table])
             con.execute(_insert_frame(table))

@@ -9,6 +9,7 @@ tests/artifacts/, with the screenshots the tests take.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -93,18 +94,51 @@ def running_app(db: Path, config: Path | None = None):
         log.close()
 
 
+# Streamlit marks its root with the script's state ("running", "notRunning", ...) the moment
+# the server reports it, while the status widget waits 500 ms before it shows "Running":
+# the attribute is what to wait on. A click reaches the server a moment after it is made, so
+# idle counts once it has held for QUIET_MS (a run that starts in between resets the clock).
+QUIET_MS = 350
+_IDLE = """([token, quiet]) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const idle = !!app && app.dataset.testConnectionState === 'CONNECTED'
+        && ['notRunning', 'compilationError'].includes(app.dataset.testScriptState);
+    if (window.__kpiIdleToken !== token) {
+        window.__kpiIdleToken = token;
+        window.__kpiIdleSince = null;
+    }
+    if (!idle) {
+        window.__kpiIdleSince = null;
+        return false;
+    }
+    if (window.__kpiIdleSince === null) window.__kpiIdleSince = performance.now();
+    return performance.now() - window.__kpiIdleSince >= quiet;
+}"""
+_calls = itertools.count()
+
+
+def wait_idle(page, timeout: int = 120_000, quiet: int = QUIET_MS) -> None:
+    """The app is connected and its script is not running, and has stayed so for `quiet` ms
+    since this call: the page shows the outcome of whatever was done before it."""
+    page.wait_for_selector('[data-testid="stApp"]', state="attached", timeout=timeout)
+    page.wait_for_function(_IDLE, arg=[next(_calls), quiet], timeout=timeout, polling=50)
+
+
 def wait_rendered(page, timeout: int = 60_000) -> None:
-    """Streamlit draws over a websocket: wait for the app to finish running the script."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        """() => {
-            const s = document.querySelector('[data-testid="stStatusWidget"]');
-            // while the script runs the widget reads "Running..." or only its "Stop" button
-            return !s || !(s.innerText.includes('Running') || s.innerText.includes('Stop'));
-        }""",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(800)
+    """Streamlit draws over a websocket: wait for the app to finish running the script (the
+    name the older tests use for wait_idle)."""
+    wait_idle(page, timeout)
+
+
+def open_page(
+    page, url: str, email: str | None = None, *, wait_for: str | None = None, timeout=60_000
+) -> None:
+    """Open `url` as `email` acting (None: as nobody, or as the URL's ?as= says), wait for
+    the selector `wait_for` when given (something the page must draw), then until idle."""
+    page.goto(acting_url(url, email) if email else url)
+    if wait_for:
+        page.wait_for_selector(wait_for, timeout=timeout)
+    wait_idle(page, timeout)
 
 
 def problems(page) -> list[str]:

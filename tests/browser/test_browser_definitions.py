@@ -17,9 +17,10 @@ from tests.browser.support import (
     ROOT,
     browser_marks,
     expect_text,
+    open_page,
     problems,
     running_app,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
@@ -51,22 +52,18 @@ def page(browser):
 
 
 def _open(page, url: str) -> None:
-    page.goto(f"{url}/definitions")
-    page.wait_for_selector("h1", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{url}/definitions", wait_for="h1")
     assert page.locator("h1").first.inner_text() == "KPI definitions"
 
 
 def _act_as(page, who: str) -> None:
     page.get_by_role("combobox", name="Acting as").click()
     page.get_by_role("option", name=who).click()
-    page.wait_for_timeout(800)
-    wait_rendered(page)
+    wait_idle(page)
 
 
 def _settle(page) -> None:
-    page.wait_for_timeout(1200)
-    wait_rendered(page)
+    wait_idle(page)
 
 
 def _visible(page, selector: str):
@@ -127,12 +124,12 @@ def test_the_owner_edits_and_both_departments_approve(page, app_url, config):
 
     page.locator('[data-testid="stSidebarNav"]').get_by_text("CFO overview").click()
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    wait_rendered(page)
+    wait_idle(page)
     warning = page.locator('[data-testid="stAlert"]', has_text="Not yet agreed").inner_text()
     assert "Total spend" in warning  # the overview picked the change up
     page.locator('[data-testid="stSidebarNav"]').get_by_text("KPI definitions").click()
     page.wait_for_selector("h1:has-text('KPI definitions')", timeout=60_000)
-    wait_rendered(page)
+    wait_idle(page)
     page.get_by_role("tab", name="Approvals").click()
     page.get_by_role("button", name="Approve this version for finance").click()
     _settle(page)
@@ -149,9 +146,8 @@ def test_the_owner_edits_and_both_departments_approve(page, app_url, config):
     page.get_by_role("tab", name="Approvals").click()
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_agreed.png"))
     page.get_by_role("tab", name="History").click()
-    page.wait_for_timeout(500)
     _visible(page, "summary:has-text('Sam Okafor · edited')").click()
-    page.wait_for_timeout(500)
+    expect_text(page, "+    formula: sum(amount) filter (where has_po)")
     body = page.inner_text("body")
     assert "Only spend backed by a purchase order" in body
     assert "+    formula: sum(amount) filter (where has_po)" in body

@@ -8,7 +8,14 @@ Screenshots land in tests/artifacts/i15-dialog/ (not committed).
 
 from __future__ import annotations
 
-from tests.browser.support import ARTIFACTS, browser_marks, expect_text, problems, wait_rendered
+from tests.browser.support import (
+    ARTIFACTS,
+    browser_marks,
+    expect_text,
+    open_page,
+    problems,
+    wait_idle,
+)
 
 pytestmark = browser_marks()
 
@@ -23,25 +30,10 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def _idle(page) -> None:
-    """The script run is over: wait_rendered looks for "Running", while the status widget
-    of Streamlit 1.67 shows a "Stop" button during a run. A click on the grid while a run
-    still redraws it can be lost, so every click waits for this."""
-    wait_rendered(page)
-    page.wait_for_function(
-        """() => {
-            const s = document.querySelector('[data-testid="stStatusWidget"]');
-            return !s || !/Stop|Running/.test(s.innerText);
-        }""",
-        timeout=120_000,
-    )
-    page.wait_for_timeout(800)
-
-
 def _no_dialog_after_rerun(page) -> None:
-    """The rerun has finished and a moment more has passed: still no dialog."""
-    _idle(page)
-    page.wait_for_timeout(1500)
+    """The rerun has finished (a dialog would be drawn by it) and the app stayed idle a
+    moment more: still no dialog."""
+    wait_idle(page, quiet=600)
     assert page.locator(DIALOG).count() == 0
     assert problems(page) == []
 
@@ -50,7 +42,7 @@ def _click_first_kpi_name(page) -> None:
     """A click on the first scorecard row's KPI name, the mouse moved there first as a
     hand would (the grid is drawn on a canvas and places a click by the pointer's moves;
     the checkbox column comes first, the name right after it)."""
-    _idle(page)
+    wait_idle(page)
     box = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
     x, y = box["x"] + 120, box["y"] + 35 + 17
     page.mouse.move(x + 180, y - 60)
@@ -60,9 +52,7 @@ def _click_first_kpi_name(page) -> None:
 
 
 def test_a_kpi_name_opens_its_definition_once(page, app_url):
-    page.goto(app_url)
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, app_url, wait_for=".js-plotly-plot")
     first_name = page.locator('[data-testid="stDataFrame"]').first.locator(NAME_CELL)
     assert first_name.inner_text() == "Total spend"
 
@@ -73,13 +63,13 @@ def test_a_kpi_name_opens_its_definition_once(page, app_url):
     assert "Total spend" in dialog.inner_text()
     assert "sum(amount)" in dialog.locator("pre").first.inner_text()
     assert first_name.get_attribute("aria-selected") == "true"
-    page.wait_for_timeout(800)
+    wait_idle(page)
     _shot(page, "1_overview_name_clicked")
 
     # the X closes it and unselects the name
     dialog.get_by_role("button", name="Close").click()
     dialog.wait_for(state="hidden", timeout=30_000)
-    wait_rendered(page)
+    wait_idle(page)
     page.wait_for_function(
         "sel => document.querySelector(sel).getAttribute('aria-selected') === 'false'",
         arg=f'[data-testid="stDataFrame"] {NAME_CELL}',
@@ -117,15 +107,13 @@ def test_a_kpi_name_opens_its_definition_once(page, app_url):
 
 
 def test_a_tile_definition_button_opens_once(page, app_url):
-    page.goto(f"{app_url}/spend")
-    page.get_by_role("button", name="Definition").first.wait_for(timeout=180_000)
-    page.wait_for_selector(".js-plotly-plot", timeout=180_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/spend", wait_for=".js-plotly-plot", timeout=180_000)
+    page.get_by_role("button", name="Definition").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Definition").first.click()
     dialog = page.locator(DIALOG)
     dialog.wait_for(timeout=30_000)
     expect_text(page, "Finance reads it as", timeout=120_000)
-    page.wait_for_timeout(800)
+    wait_idle(page)
     _shot(page, "5_spend_tile_definition")
     # a click outside the dialog closes it
     page.mouse.click(5, 1200)

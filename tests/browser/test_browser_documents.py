@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from kpi.store.database import Store
 from kpi.store.query import run
-from tests.browser.support import ARTIFACTS, browser_marks, expect_text, problems, wait_rendered
+from tests.browser.support import (
+    ARTIFACTS,
+    browser_marks,
+    expect_text,
+    problems,
+    wait_idle,
+)
 
 pytestmark = browser_marks()
 
@@ -23,7 +29,7 @@ ORDER BY p.invoice_id, p.invoice_line LIMIT 1
 def _open(page, url: str, wait_for: str) -> None:
     page.goto(url)
     expect_text(page, wait_for, timeout=180_000)
-    wait_rendered(page, timeout=180_000)
+    wait_idle(page, timeout=180_000)
 
 
 def test_a_link_opens_an_invoice_lines_documents_and_its_order_line(page, app_url, demo_db):

@@ -15,7 +15,7 @@ from tests.browser.support import (
     browser_marks,
     expect_text,
     problems,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
@@ -25,7 +25,7 @@ JONAS = "Jonas Berg (procurement, member)"
 
 def _settled(page) -> None:
     page.wait_for_selector("h1", timeout=90_000)
-    wait_rendered(page)
+    wait_idle(page)
 
 
 def _acting_as(page) -> str:
@@ -50,7 +50,7 @@ def test_the_person_chosen_survives_reloads_and_page_switches(page, app_url):
     page.get_by_role("combobox", name="Acting as").click()
     page.get_by_role("option", name=JONAS, exact=True).click()
     expect_text(page, "acting as Jonas Berg")
-    wait_rendered(page)
+    wait_idle(page)
     assert _url_as(page) == ["jonas.berg@example.org"]
 
     _reload(page)
@@ -77,11 +77,11 @@ def test_choosing_someone_else_replaces_the_person_of_the_link(page, app_url):
     page.goto(acting_url(f"{app_url}/spend"))
     _settled(page)
     expect_text(page, "acting as Claire Dubois")
-    wait_rendered(page)
+    wait_idle(page)
     page.get_by_role("combobox", name="Acting as").click()
     page.get_by_role("option", name=JONAS, exact=True).click()
     expect_text(page, "acting as Jonas Berg")
-    wait_rendered(page)
+    wait_idle(page)
     _reload(page)
     expect_text(page, "acting as Jonas Berg")
     assert "Claire Dubois" not in _acting_as(page)
@@ -92,7 +92,7 @@ def test_a_deep_link_names_who_acts(page, app_url):
     page.goto(acting_url(f"{app_url}/inventory", "lee.chen@example.org"))
     _settled(page)
     expect_text(page, "acting as Lee Chen")
-    wait_rendered(page)
+    wait_idle(page)
     assert page.locator("h1").first.inner_text() == "Inventory"
     assert "Lee Chen" in _acting_as(page)
     _reload(page)

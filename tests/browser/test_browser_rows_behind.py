@@ -13,11 +13,12 @@ from decimal import Decimal
 
 from tests.browser.support import (
     ARTIFACTS,
-    acting_url,
+    CFO_EMAIL,
     browser_marks,
     expect_text,
+    open_page,
     problems,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
@@ -36,19 +37,6 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def _idle(page) -> None:
-    """The script run is over (the status widget shows no "Stop" / "Running")."""
-    wait_rendered(page)
-    page.wait_for_function(
-        """() => {
-            const s = document.querySelector('[data-testid="stStatusWidget"]');
-            return !s || !/Stop|Running/.test(s.innerText);
-        }""",
-        timeout=120_000,
-    )
-    page.wait_for_timeout(800)
-
-
 def _euros(text: str) -> Decimal:
     return Decimal(text.replace("€", "").replace(",", ""))
 
@@ -56,7 +44,7 @@ def _euros(text: str) -> Decimal:
 def _click_first_value(page) -> None:
     """A click on the first scorecard row's value, the mouse moved there first as a hand
     would (the grid is a canvas: the checkbox column, the KPI's name, then its value)."""
-    _idle(page)
+    wait_idle(page)
     grid = page.locator('[data-testid="stDataFrame"]').first
     box = grid.bounding_box()
     name = grid.locator(NAME_CELL)
@@ -78,9 +66,7 @@ def _click_first_value(page) -> None:
 
 
 def test_a_scorecard_value_opens_the_rows_that_add_up_to_it(page, app_url):
-    page.goto(acting_url(app_url))
-    page.wait_for_selector(".js-plotly-plot", timeout=120_000)
-    wait_rendered(page)
+    open_page(page, app_url, CFO_EMAIL, wait_for=".js-plotly-plot", timeout=120_000)
     grid = page.locator('[data-testid="stDataFrame"]').first
     shown = grid.locator(VALUE_CELL).inner_text()
     assert shown.startswith("€"), shown
@@ -89,7 +75,7 @@ def test_a_scorecard_value_opens_the_rows_that_add_up_to_it(page, app_url):
     dialog = page.locator(DIALOG)
     dialog.wait_for(timeout=60_000)
     expect_text(page, "add up to", timeout=120_000)
-    _idle(page)
+    wait_idle(page)
     text = dialog.inner_text()
     assert "Total spend" in text and "The rows behind this figure" in text
     count, total = ADD_UP.search(text).groups()
@@ -104,53 +90,50 @@ def test_a_scorecard_value_opens_the_rows_that_add_up_to_it(page, app_url):
     page_box.fill("2")
     page_box.press("Enter")
     expect_text(page, "page 2 of", timeout=60_000)
-    _idle(page)
+    wait_idle(page)
     assert "rows 51–100 of" in dialog.inner_text()
     _shot(page, "2_cfo_page_two")
 
     # sorted by amount, largest first
     dialog.get_by_role("combobox", name="Sort by").click()
     page.get_by_role("option", name="Amount", exact=True).click()
-    _idle(page)
+    wait_idle(page)
     dialog.get_by_text("Descending").click()
-    _idle(page)
+    wait_idle(page)
     expect_text(page, "page 1 of", timeout=60_000)  # a new order starts at the first page
     _shot(page, "3_cfo_sorted_by_amount")
     assert problems(page) == []
 
     # the download is prepared on request, then saved as CSV
     dialog.get_by_role("button", name=re.compile("Prepare download of all")).click()
-    _idle(page)
+    wait_idle(page)
     with page.expect_download() as saved:
         dialog.get_by_role("button", name="⬇ CSV", exact=True).click()
     assert saved.value.suggested_filename.startswith("rows_behind_total_spend_")
-    _idle(page)
+    wait_idle(page)
     assert page.locator(DIALOG).count() == 1  # the download leaves the dialog open
 
     # closing it and changing a filter does not bring it back
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden", timeout=30_000)
-    _idle(page)
+    wait_idle(page)
     page.get_by_role("combobox", name="Category").click()
     page.get_by_role("option", name="Packaging", exact=True).click()
     page.keyboard.press("Escape")
     expect_text(page, "category: Packaging")
-    _idle(page)
-    page.wait_for_timeout(1500)
+    wait_idle(page, quiet=600)  # a dialog would be drawn by the rerun itself
     assert page.locator(DIALOG).count() == 0
 
 
 def test_a_viewer_opens_the_rows_behind_a_tile(page, app_url):
-    page.goto(acting_url(app_url, VIEWER_EMAIL))
-    page.wait_for_selector(".js-plotly-plot", timeout=120_000)
-    wait_rendered(page)
+    open_page(page, app_url, VIEWER_EMAIL, wait_for=".js-plotly-plot", timeout=120_000)
     expect_text(page, "Lee Chen")
     _shot(page, "4_viewer_overview_tiles")
     page.get_by_role("button", name="Rows behind").first.click()
     dialog = page.locator(DIALOG)
     dialog.wait_for(timeout=60_000)
     expect_text(page, "add up to", timeout=120_000)
-    _idle(page)
+    wait_idle(page)
     text = dialog.inner_text()
     assert "Total spend" in text
     assert ADD_UP.search(text)
@@ -164,7 +147,7 @@ def test_a_viewer_opens_the_rows_behind_a_tile(page, app_url):
     page.mouse.move(box["x"] + 12, box["y"] + 55)
     page.mouse.click(box["x"] + 12, box["y"] + 55)  # the first row's tick box
     expect_text(page, "Documents of INV-", timeout=120_000)
-    _idle(page)
+    wait_idle(page)
     text = dialog.inner_text()
     invoice = re.search(r"Documents of (INV-[\w-]+) line (\d+)", text)
     assert invoice, text[-800:]

@@ -14,7 +14,7 @@ from tests.browser.support import (
     browser_marks,
     expect_text,
     problems,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
@@ -27,12 +27,12 @@ JONAS = "jonas.berg@example.org"
 def _initiatives_tab(page, url: str, email: str) -> None:
     page.goto(acting_url(f"{url}/savings", email))
     page.wait_for_selector(".js-plotly-plot", timeout=180_000)  # the first tab is drawn
-    wait_rendered(page, timeout=180_000)
+    wait_idle(page, timeout=180_000)
     page.get_by_role("tab", name="Initiatives").click(
         timeout=120_000
     )  # the keyed tabs rerun the page
     expect_text(page, "Finance review", timeout=120_000)
-    wait_rendered(page, timeout=120_000)
+    wait_idle(page, timeout=120_000)
 
 
 def _supplier_without_initiatives(db) -> str:
@@ -53,7 +53,7 @@ def test_a_double_click_on_save_adds_one_initiative_and_empties_the_form(page, a
     page.get_by_role("combobox", name="Supplier").click()
     page.keyboard.type(supplier)
     page.get_by_role("option", name=f"{supplier} · ").first.click()
-    wait_rendered(page, timeout=120_000)
+    wait_idle(page, timeout=120_000)
     page.get_by_role("textbox", name="Category").fill("Packaging")
     form = page.locator('[data-testid="stForm"]').first
     form.get_by_label("Title", exact=True).fill(TITLE)
@@ -64,8 +64,7 @@ def test_a_double_click_on_save_adds_one_initiative_and_empties_the_form(page, a
     form.get_by_label("Why (kept in the history)", exact=True).fill("double click test")
     form.get_by_role("button", name="Save initiative").dblclick()
     expect_text(page, "; it is pending finance's review.", timeout=120_000)
-    page.wait_for_timeout(3000)  # a second run, had the second click started one
-    wait_rendered(page, timeout=120_000)
+    wait_idle(page, timeout=120_000, quiet=1000)  # and no second run, had a click started one
     page.screenshot(path=str(ARTIFACTS / "browser_savings_double_click.png"))
     assert problems(page) == []
     added = list_initiatives(Store(demo_db), search=TITLE)
@@ -97,8 +96,7 @@ def test_finance_chooses_the_verdict_and_stays_on_the_tab(page, app_url, demo_db
     reason = review.get_by_label("Reason (required)")
     reason.fill("Quotes on file")
     reason.press("Enter")  # Enter records nothing: the reviewer chooses
-    page.wait_for_timeout(1500)
-    wait_rendered(page, timeout=120_000)
+    wait_idle(page, timeout=120_000, quiet=600)
     review.get_by_role("button", name="Record decision").click()
     expect_text(page, "Choose Accept or Reject before you record the decision", 120_000)
     status = list_initiatives(Store(demo_db)).filter(
@@ -112,7 +110,7 @@ def test_finance_chooses_the_verdict_and_stays_on_the_tab(page, app_url, demo_db
     page.wait_for_function(
         "() => !document.body.innerText.includes('Choose Accept or Reject')", timeout=120_000
     )
-    wait_rendered(page, timeout=120_000)
+    wait_idle(page, timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "browser_savings_decided.png"))
     assert _selected_tab(page) == "Initiatives"
     assert problems(page) == []

@@ -12,9 +12,10 @@ from tests.browser.support import (
     ARTIFACTS,
     browser_marks,
     expect_text,
+    open_page,
     problems,
     running_app,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
@@ -51,9 +52,7 @@ def _pick(page, label: str, option: str | None = None, nth: int = 1) -> str:
 
 
 def test_spend_page_drills_down_category_supplier_item(page, app_url):
-    page.goto(f"{app_url}/spend")
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/spend", wait_for=".js-plotly-plot")
     assert page.locator("h1").first.inner_text() == "Spend & budgets"
     expect_text(page, "Committed budget utilisation")
     # the treemap drew with every category
@@ -66,11 +65,11 @@ def test_spend_page_drills_down_category_supplier_item(page, app_url):
 
     category = _pick(page, "Category", nth=1)  # the largest category
     expect_text(page, f"All spend › {category}")
-    wait_rendered(page)
+    wait_idle(page)
     expect_text(page, f"Suppliers in All spend › {category}")  # the table lists its suppliers
     supplier = _pick(page, "Supplier", nth=1)
     expect_text(page, f"All spend › {category} › {supplier}")
-    wait_rendered(page)
+    wait_idle(page)
     expect_text(page, f"Items in All spend › {category} › {supplier}")  # and then its items
     # the treemap follows: its root is the chosen category, its boxes the supplier's items
     ids = page.evaluate(
@@ -84,9 +83,7 @@ def test_spend_page_drills_down_category_supplier_item(page, app_url):
 
 
 def test_budgets_tab_flags_marketing_and_events(page, app_url):
-    page.goto(f"{app_url}/spend")
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/spend", wait_for=".js-plotly-plot")
     # the new KPI's definition is one click away
     page.get_by_role("button", name="Definition").nth(1).click()
     dialog = page.locator('[role="dialog"]')
@@ -100,40 +97,36 @@ def test_budgets_tab_flags_marketing_and_events(page, app_url):
     expect_text(page, "heading over budget in FY2026")
     warning = page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
     assert MAVERICK_COST_CENTRE in warning
-    page.wait_for_timeout(800)
+    wait_idle(page)
     page.screenshot(path=str(ARTIFACTS / "browser_spend_budgets.png"))
     for tab in ("Approvals", "Compliance"):
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(800)
+        wait_idle(page)
         page.screenshot(path=str(ARTIFACTS / f"browser_spend_{tab.lower()}.png"))
     expect_text(page, "What off-contract buying cost")
     assert problems(page) == []
 
 
 def test_suppliers_page_scorecard_and_detail(page, app_url):
-    page.goto(f"{app_url}/suppliers")
-    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/suppliers", wait_for='[data-testid="stDataFrame"]')
     assert page.locator("h1").first.inner_text() == "Suppliers"
     assert problems(page) == []
     page.screenshot(path=str(ARTIFACTS / "browser_suppliers.png"))
     page.get_by_role("tab", name="Concentration").click()
     expect_text(page, "Single-source categories")
-    page.wait_for_timeout(800)
+    wait_idle(page)
     page.screenshot(path=str(ARTIFACTS / "browser_suppliers_concentration.png"))
     page.get_by_role("tab", name="Supplier detail").click()
     picked = _pick(page, "Supplier", nth=2)
     name = picked.rsplit(" (", 1)[0]
     expect_text(page, f"{name}: spend and on-time delivery")
-    wait_rendered(page)
+    wait_idle(page)
     assert problems(page) == []
     page.screenshot(path=str(ARTIFACTS / "browser_suppliers_detail.png"))
 
 
 def test_clicking_a_treemap_box_drills_to_it(page, app_url):
-    page.goto(f"{app_url}/spend")
-    page.wait_for_selector(".js-plotly-plot g.slice", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/spend", wait_for=".js-plotly-plot g.slice")
     heading = page.locator('[data-testid="stMain"] h3').first
     assert heading.inner_text().strip() == "All spend"
     box = page.locator(".js-plotly-plot g.slice").nth(1).bounding_box()
@@ -143,7 +136,7 @@ def test_clicking_a_treemap_box_drills_to_it(page, app_url):
         ".some(h => h.innerText.startsWith('All spend › '))",
         timeout=60_000,
     )
-    wait_rendered(page)
+    wait_idle(page)
     path = heading.inner_text().strip().split(" › ")
     # the select boxes now show the box clicked, and the figures follow them
     main = page.locator('[data-testid="stMain"]')
@@ -157,20 +150,18 @@ def test_clicking_a_treemap_box_drills_to_it(page, app_url):
 
 
 def test_selecting_a_scorecard_row_opens_that_supplier(page, app_url):
-    page.goto(f"{app_url}/suppliers")
-    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/suppliers", wait_for='[data-testid="stDataFrame"]')
     page.get_by_role("tab", name="Supplier detail").click()
     expect_text(page, "spend and on-time delivery")
     assert "Garnier Energy SARL: spend" not in page.inner_text("body")  # not the default
     page.get_by_role("tab", name="Scorecard").click()
     page.get_by_label("Find a supplier").fill("Garnier")
     page.keyboard.press("Enter")
-    wait_rendered(page)
+    wait_idle(page)
     grid = page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection cell
-    wait_rendered(page)
+    wait_idle(page)
     page.get_by_role("tab", name="Supplier detail").click()
     expect_text(page, "Garnier Energy SARL: spend and on-time delivery")
     assert problems(page) == []

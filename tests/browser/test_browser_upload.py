@@ -11,11 +11,11 @@ import pytest
 
 from tests.browser.support import (
     ARTIFACTS,
-    acting_url,
     browser_marks,
     expect_text,
+    open_page,
     problems,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
@@ -62,20 +62,19 @@ def visible_panel_cells(page) -> list[str]:
 
 def test_sam_uploads_a_file_with_a_bad_row_and_sees_what_happened(page, app_url, invoice_file):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.goto(acting_url(f"{app_url}/data", SAM))
-    page.wait_for_selector("h1", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/data", SAM, wait_for="h1")
     page.evaluate("window.__same_page = true")  # gone if the page were reloaded
     page.get_by_role("tab", name="Upload a file").click()
     page.get_by_role("combobox", name="Table").click()
     page.get_by_role("option", name="invoices — ").click()
-    wait_rendered(page)
+    wait_idle(page)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     uploader.set_input_files(str(invoice_file))
-    page.wait_for_timeout(1000)
+    page.locator('[data-testid="stFileUploader"]').get_by_text(NAME).first.wait_for()
+    wait_idle(page)
     page.get_by_role("button", name="Load the file").click()
     expect_text(page, f"{NAME}: 2 rows loaded into invoices, 1 rejected.")
-    wait_rendered(page)
+    wait_idle(page)
     page.screenshot(path=str(SHOTS / "upload_result.png"))
     assert REASON in page.inner_text("body")  # listed whole under the count
     shown = visible_panel_cells(page)  # and in the grid: row, column, reason, values
@@ -84,14 +83,14 @@ def test_sam_uploads_a_file_with_a_bad_row_and_sees_what_happened(page, app_url,
     assert problems(page) == []
 
     page.get_by_role("tab", name="Tables and loads").click()
-    page.wait_for_timeout(800)
+    wait_idle(page)
     page.screenshot(path=str(SHOTS / "load_list.png"))
     loads = visible_panel_cells(page)
     assert NAME in loads, loads
     assert not [c for c in loads if "/tmp" in c], loads
 
     page.get_by_role("tab", name="Rejected rows").click()
-    page.wait_for_timeout(800)
+    wait_idle(page)
     page.screenshot(path=str(SHOTS / "rejected_rows.png"))
     rejected = visible_panel_cells(page)
     assert REASON in rejected, rejected
@@ -100,13 +99,11 @@ def test_sam_uploads_a_file_with_a_bad_row_and_sees_what_happened(page, app_url,
 
 def test_a_viewer_sees_the_upload_form_disabled_with_the_reason(page, app_url):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.goto(acting_url(f"{app_url}/data", "lee.chen@example.org"))
-    page.wait_for_selector("h1", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, f"{app_url}/data", "lee.chen@example.org", wait_for="h1")
     page.get_by_role("tab", name="Upload a file").click()
     expect_text(page, "Lee Chen (operations, viewer) may not load data")
     page.get_by_role("button", name="Load the file").wait_for(timeout=30_000)
-    wait_rendered(page)
+    wait_idle(page)
     page.screenshot(path=str(SHOTS / "viewer_upload.png"))
     assert page.get_by_role("button", name="Load the file").is_disabled()
     assert page.locator('[data-testid="stFileUploaderDropzoneInput"]').is_disabled()

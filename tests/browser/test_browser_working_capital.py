@@ -14,17 +14,16 @@ from tests.browser.support import (
     ARTIFACTS,
     browser_marks,
     expect_text,
+    open_page,
     problems,
-    wait_rendered,
+    wait_idle,
 )
 
 pytestmark = browser_marks()
 
 
 def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    wait_rendered(page)
+    open_page(page, url, wait_for=".js-plotly-plot")
 
 
 def test_terms_page_tabs(page, app_url):
@@ -50,7 +49,7 @@ def test_a_simulator_run_and_save(page, app_url, demo_db):
     _open(page, f"{app_url}/terms")
     page.get_by_role("combobox", name="Acting as").click()
     page.get_by_role("option", name="Sam Okafor (finance, member)").click()
-    wait_rendered(page)
+    wait_idle(page)
     page.get_by_role("tab", name="Terms simulator").click()
     form = page.locator('[data-testid="stForm"]').first
     form.get_by_label("New terms (days)").fill("90")
@@ -58,7 +57,7 @@ def test_a_simulator_run_and_save(page, app_url, demo_db):
     page.get_by_role("option", name="Large preferred suppliers").click()
     form.get_by_role("button", name="Simulate").click()
     expect_text(page, "Suppliers at risk")
-    wait_rendered(page)
+    wait_idle(page)
     # the story the demo plants: large preferred suppliers on 60-day terms paid in ~20 days
     expected = simulate_terms(Store(demo_db), 90, "size = 'large' and preferred").summary
     body = page.inner_text("body")
@@ -91,6 +90,6 @@ def test_inventory_page_and_a_definition(page, app_url):
     dialog.wait_for(timeout=30_000)
     text = dialog.inner_text()
     assert "Days of inventory" in text and "Procurement reads it as" in text
-    page.wait_for_timeout(800)
+    wait_idle(page)
     page.screenshot(path=str(ARTIFACTS / "browser_inventory_definition.png"))
     assert problems(page) == []

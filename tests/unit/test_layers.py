@@ -18,6 +18,7 @@ KPI = Path(__file__).resolve().parents[2] / "kpi"
 LAYERS: list[tuple[str, ...]] = [
     ("__main__",),
     ("cli",),
+    ("commands",),
     ("demo",),
     ("reporting",),
     ("workflows",),

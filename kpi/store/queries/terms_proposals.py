@@ -2,8 +2,9 @@
 
 Part of the SQL layer (kpi.workflows.terms_proposals writes and reads through it). Every
 statement is a constant with bound parameters (`$name`). The tables are company records:
-made by DDL that every proposal write runs first (`CREATE TABLE IF NOT EXISTS`), never by
-a load, so reloading data, `--force` and rebuilding views leave them alone.
+made by this DDL (`CREATE TABLE IF NOT EXISTS`), which kpi.store.schema.COMPANY_RECORDS
+names, so a store's set-up runs it before every write; never by a load, so reloading data,
+`--force` and rebuilding views leave them alone.
 """
 
 from __future__ import annotations
