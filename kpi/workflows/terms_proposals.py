@@ -145,7 +145,6 @@ def propose(
         raise ProposalError(f"scenario {sid} '{name}' moves no supplier: choose another one")
     now = _now()
     with store.write() as con:
-        con.execute(q.DDL)
         proposal_id = rows.one(con, q.NEXT_PROPOSAL)
         con.execute(
             q.INSERT_PROPOSAL,
@@ -187,7 +186,6 @@ def respond(
     checked = [_checked_answer(a) for a in answers]
     now = _now()
     with store.write() as con:
-        con.execute(q.DDL)
         current = rows.open_current(con, proposal_id, expected_version)
         lines = {r["supplier_id"]: r for r in rows.version_lines(con, proposal_id, current)}
         for a in checked:
@@ -252,7 +250,6 @@ def revise(
         fresh = {r["supplier_id"]: r for r in simulated.iter_rows(named=True)}
     now = _now()
     with store.write() as con:
-        con.execute(q.DDL)
         current = rows.open_current(con, proposal_id, expected_version)
         lines = {r["supplier_id"]: r for r in rows.version_lines(con, proposal_id, current)}
         for supplier, days in changes.items():
@@ -280,7 +277,6 @@ def sign(store: Store, person: Person | None, proposal_id: int, version: int, re
     reason = _text(reason, "reason", 2000, "say why you sign")
     now = _now()
     with store.write() as con:
-        con.execute(q.DDL)
         record = rows.proposal_record(con, proposal_id)
         current = rows.current_version(con, proposal_id)
         if int(version) != current:
@@ -345,7 +341,6 @@ def refuse(store: Store, person: Person | None, proposal_id: int, reason: str) -
 def _end(store: Store, person: Person, proposal_id: int, status: str, reason: str) -> None:
     now = _now()
     with store.write() as con:
-        con.execute(q.DDL)
         rows.require_open(rows.proposal_record(con, proposal_id))
         current = rows.current_version(con, proposal_id)
         rows.close_proposal(con, proposal_id, status, person, reason, now, None)
