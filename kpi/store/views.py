@@ -97,19 +97,24 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "side by side, for the cash conversion gap (days of inventory minus days to pay).",
 }
 
-# The views whose rows in a range of their period column come only from the invoice lines
-# of the fiscal years holding that range (supplier ranks are within a fiscal year or a period
-# inside one), so that a read of one range may compute spend_base from those lines alone:
-# the view's period column, and how much earlier it must read too. `prior_year`: the year
-# before as well (spend_yoy's prior-year rows are last year's lines moved on a year);
-# `po_history`: the earlier lines of the orders invoiced in the range (invoice_match's
-# quantity invoiced to date sums every earlier line of the order). Views left out (payments
-# by paid date, budget_vs_actual, working_capital_days) always read every line.
+# The views whose rows in a range of their period column come only from some of the invoice
+# lines, so that a read of one range may compute spend_base from those lines alone: the
+# view's period column, and which lines. "": the lines of the fiscal years holding the
+# range (supplier ranks are within a fiscal year or a period inside one; budget_vs_actual's
+# invoiced spend is by the month invoiced); `prior_year`: and the year before (spend_yoy's
+# prior-year rows are last year's lines moved on a year); `po_history`: the lines of the
+# range and every earlier line of the orders invoiced in it (invoice_match's quantity
+# invoiced to date; it reads no rank); `paid`: the lines paid in the range (payments and
+# working_capital_days by paid date read no rank). Any other view or period column (payments
+# by as_of_date) reads every line.
 RANGE_READS: dict[str, tuple[str, str]] = {
     "spend": ("invoice_date", ""),
     "savings_lines": ("invoice_date", ""),
     "spend_yoy": ("period_date", "prior_year"),
     "invoice_match": ("invoice_date", "po_history"),
+    "budget_vs_actual": ("month_start", ""),
+    "payments": ("paid_date", "paid"),
+    "working_capital_days": ("on_date", "paid"),
 }
 
 
@@ -148,6 +153,11 @@ def spend_base_for_range(
             )
         )
         read: exp.Expression = exp.union(in_range, earlier, distinct=False).subquery("i")
+    elif reach == "paid":
+        paid = exp.Between(
+            this=exp.column("paid_date"), low=_date_literal(start), high=_date_literal(end)
+        )
+        read = exp.select("*").from_(identifiers.table("invoices")).where(paid).subquery("i")
     else:
         # ranks are within a fiscal year (or a period inside one): whole fiscal years
         first = period_range(period_label(start, "year", cal), cal)[0]
