@@ -196,7 +196,8 @@ def _outlook_table(m: Meeting, outlook: pl.DataFrame) -> None:
         outlook.select(
             "category",
             "base_spend",
-            "volume_trend",
+            # a share (0.05); shown as a percent with one decimal, as its neighbour
+            (pl.col("volume_trend") * 100).alias("volume_trend"),
             "expected_change_pct",
             "spend_forecast",
             pl.col("price_note").fill_null(""),
@@ -208,7 +209,7 @@ def _outlook_table(m: Meeting, outlook: pl.DataFrame) -> None:
         column_config={
             "category": "Category",
             "base_spend": st.column_config.NumberColumn(f"Spend {base_q}", format="accounting"),
-            "volume_trend": st.column_config.NumberColumn("Volume trend", format="percent"),
+            "volume_trend": st.column_config.NumberColumn("Volume trend", format="%+.1f %%"),
             "expected_change_pct": st.column_config.NumberColumn(
                 "Expected price change", format="%+.1f %%"
             ),

@@ -64,7 +64,7 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
     if ignored:
         names = ", ".join(literal(k.name) for k in kpis if unfiltered.get(k.id))
         st.caption(f"Not narrowed by the {ignored_text(ignored)} filter: {names}.")
-    for col, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
+    for col, kpi in zip(_tiles(len(kpis)), kpis, strict=True):
         mine = frame.filter(pl.col("kpi") == kpi.id)
         value = _at(mine, ctx.period)
         previous = _at(mine, before)
@@ -83,6 +83,18 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
                 definition_dialog(kpi, trend, ctx.currency)
             where = kpi_where(kpi, ctx.filters, ctx.settings).texts
             rows_behind_button(kpi.id, ctx.period, where, key=f"{key}_rows_{kpi.id}", value=value)
+
+
+def _tiles(count: int) -> list:
+    """Columns for `count` tiles, at most three to a row and the rows as even as they go
+    (4 -> 2 + 2, 5 -> 3 + 2): four or five in one row cut a value such as "€419.5k" short
+    at 1280 pixels, beside the sidebar."""
+    rows = -(-count // 3)
+    per_row = -(-count // rows)
+    columns = []
+    for first in range(0, count, per_row):
+        columns += st.columns(per_row)[: min(per_row, count - first)]
+    return columns
 
 
 def _at(frame: pl.DataFrame, period: str) -> float | None:
