@@ -15,7 +15,7 @@ request (the temporary views use the fiscal year).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -101,8 +101,9 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
 # lines, so that a read of one range may compute spend_base from those lines alone: the
 # view's period column, and which lines. "": the lines of the fiscal years holding the
 # range (supplier ranks are within a fiscal year or a period inside one; budget_vs_actual's
-# invoiced spend is by the month invoiced); `prior_year`: and the year before (spend_yoy's
-# prior-year rows are last year's lines moved on a year); `po_history`: the lines of the
+# invoiced spend is by the month invoiced); `prior_year`: the range and the same
+# range a year before (spend_yoy's prior-year rows are last year's lines moved on a year;
+# it reads no rank); `po_history`: the lines of the
 # range and every earlier line of the orders invoiced in it (invoice_match's quantity
 # invoiced to date; it reads no rank); `paid`: the lines paid in the range (payments and
 # working_capital_days by paid date read no rank). Any other view or period column (payments
@@ -153,6 +154,18 @@ def spend_base_for_range(
             )
         )
         read: exp.Expression = exp.union(in_range, earlier, distinct=False).subquery("i")
+    elif reach == "prior_year":
+        # spend_yoy reads no rank: the range, and the lines a year before it (moved on a
+        # year into it; a day more each side, as 29 February moves to the 28th)
+        day = exp.column("invoice_date")
+        now = exp.Between(this=day, low=_date_literal(start), high=_date_literal(end))
+        before = exp.Between(
+            this=day.copy(),
+            low=_date_literal(_year_before(start) - timedelta(days=1)),
+            high=_date_literal(_year_before(end) + timedelta(days=1)),
+        )
+        keep = exp.or_(now, before)
+        read = exp.select("*").from_(identifiers.table("invoices")).where(keep).subquery("i")
     elif reach == "paid":
         paid = exp.Between(
             this=exp.column("paid_date"), low=_date_literal(start), high=_date_literal(end)
@@ -162,8 +175,6 @@ def spend_base_for_range(
         # ranks are within a fiscal year (or a period inside one): whole fiscal years
         first = period_range(period_label(start, "year", cal), cal)[0]
         last = period_range(period_label(end, "year", cal), cal)[1]
-        if reach == "prior_year":
-            first = first.replace(year=first.year - 1)
         keep = exp.Between(
             this=exp.column("invoice_date"), low=_date_literal(first), high=_date_literal(last)
         )
@@ -175,6 +186,14 @@ def spend_base_for_range(
     assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
     scanned.replace(read)
     return body
+
+
+def _year_before(day: date) -> date:
+    """The same day a year earlier; 29 February's is the 28th."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return date(day.year - 1, 2, 28)
 
 
 def _date_literal(day: date) -> exp.Expression:

@@ -156,3 +156,20 @@ def test_the_engine_reads_one_range_alone_and_gives_the_same_values(demo):
             assert alone["period"].to_list() == both["period"].to_list(), (kpi.id, grain)
             for a, b in zip(alone["value"].to_list(), both["value"].to_list(), strict=True):
                 assert a == pytest.approx(b, rel=1e-12, abs=1e-9), (kpi.id, grain, start)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(date(2025, 2, 1), date(2025, 2, 28)), (date(2025, 3, 1), date(2025, 3, 31))],
+)
+def test_the_expense_change_across_29_february(demo, start, end):
+    """Last year's 29 February moves to this year's 28th: February 2025 holds it, March
+    does not; the restricted rows are the whole view's either way."""
+    with demo.read() as con:
+        leap = con.execute(
+            "SELECT count(*) FROM invoices WHERE invoice_date = DATE '2024-02-29'"
+        ).fetchone()[0]
+    assert leap, "the demo invoices on 29 February 2024"
+    names, whole = _rows(demo, "spend_yoy", "month", start, end, restricted=False)
+    _, alone = _rows(demo, "spend_yoy", "month", start, end, restricted=True)
+    assert alone == whole
