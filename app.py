@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import kpi.semantic.rollups  # noqa: F401 - every write of the app refreshes the rollups
 from kpi.core.settings import db_path, kpis_path
 from kpi.store.database import Store
 from kpi.workflows.definition_writer import recover_pending

@@ -116,11 +116,31 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{path}: OK")
         for note in _approval_notes(path):
             print(note)
+        for note in _live_notes(path):
+            print(note)
         return 0 if history is None or history.ok else 1
     for issue in issues:
         print(issue, file=sys.stderr)
     print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
     return 1
+
+
+def _live_notes(path: Path) -> list[str]:
+    """KPIs the rollups cannot answer (their formula holds an aggregate that is not a sum, a
+    count, a minimum or a maximum of parts): computed live every time, and why."""
+    from kpi.semantic.definitions import load_definitions
+    from kpi.semantic.measures import split
+
+    definitions = load_definitions(path)
+    live = [(k.id, split(k.formula_tree).why) for k in definitions]
+    live = [(kpi_id, why) for kpi_id, why in live if why]
+    if not live:
+        return [f"rollups: all {len(definitions)} KPIs can be answered from the rollups"]
+    return [
+        f"rollups: {len(live)} of {len(definitions)} KPIs are computed live, never from the "
+        "rollups:",
+        *[f"  {kpi_id}: {why}" for kpi_id, why in live],
+    ]
 
 
 def _approval_notes(path: Path) -> list[str]:
@@ -164,8 +184,37 @@ def cmd_compute(args: argparse.Namespace) -> int:
         currency=args.currency,
         db=store_path,
         warn=_progress,
+        live=args.live,
     )
     sys.stdout.write(render_results(result, args.format, by=args.by or []))
+    return 0
+
+
+# ---- rollups ------------------------------------------------------------------------------
+def cmd_rollups(args: argparse.Namespace) -> int:
+    """Say what the rollups hold and whether they match the store; --refresh brings them up
+    to date (only what changed), --rebuild builds every table again."""
+    from kpi.reporting.rollups_text import render_status
+    from kpi.semantic import rollups
+    from kpi.store.database import Store
+
+    store = Store(args.db) if args.db else Store()
+    if not store.exists():
+        raise UserError(
+            f"There is no store at {store.path} yet: build the demo with `python -m kpi demo` "
+            "or load your files with `python -m kpi load`."
+        )
+    if not rollups.enabled():
+        raise UserError(f"{rollups.ENV} is off: every figure is computed live, nothing stored")
+    if args.refresh or args.rebuild:
+        report = rollups.refresh(store, rebuild=args.rebuild)
+        if report is None:
+            raise UserError("config/kpis.yaml has problems (see `kpi check`): nothing built")
+        _progress(
+            f"rollups: {len(report.built)} table(s) built, {len(report.kept)} kept, "
+            f"in {report.seconds:.1f} s"
+        )
+    sys.stdout.write(render_status(rollups.status(store)))
     return 0
 
 
@@ -292,7 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="compute every figure from the transactions, not from the rollups (to check one)",
+    )
     p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser(
+        "rollups",
+        help="what the pre-computed KPI measures hold and whether they match the data",
+        description="The rollups: every KPI's measures summed by month and by every "
+        "dimension it can be split or filtered by, refreshed after each load and each save "
+        "of the definitions, never read when they do not match the data.",
+    )
+    p.add_argument("--refresh", action="store_true", help="bring them up to date now")
+    p.add_argument("--rebuild", action="store_true", help="build every table again")
+    p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
+    p.set_defaults(func=cmd_rollups)
 
     p = sub.add_parser(
         "explain",
@@ -381,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import kpi.semantic.rollups  # noqa: F401 - every write of this process refreshes them
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

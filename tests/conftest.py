@@ -8,6 +8,7 @@ page fixtures only the browser tests use are in tests/browser/conftest.py.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,11 @@ import pytest
 from tests.browser.support import ARGS, CHROMIUM
 
 LOCAL_BROWSER = {"host": "localhost:8501"}
+
+# The suite's stores compute every figure live (the reference the rollups are checked
+# against) and no write pays for a rollup refresh; tests/unit/test_rollups.py and the tests
+# of pages on rollups turn them on for themselves (monkeypatch.setenv / the app's env).
+os.environ.setdefault("KPI_ROLLUPS", "off")
 
 
 @pytest.fixture(autouse=True)

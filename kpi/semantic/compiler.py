@@ -276,6 +276,32 @@ def kpi_statement(
     return _statement(once + shared + restated + ctes, selects), params
 
 
+def union_statement(
+    parts: list[tuple[str, str, list[object], int]], by: list[str]
+) -> tuple[str, list[object]]:
+    """kpi_statement's result shape (_part, period, `by` as text, _values) for parts that
+    read stored tables only (the rollups): each part's query a CTE, nothing restated."""
+    ctes: list[exp.CTE] = []
+    selects: list[exp.Select] = []
+    params: list[object] = []
+    text = exp.DataType.build("VARCHAR")
+    for i, (_table, query, part_params, n_measures) in enumerate(parts):
+        name = "_kpi_part" + str(i)
+        ctes.append(_cte(name, _TREES.get(query) or parsed(query)))
+        params += part_params
+        selects.append(
+            exp.select(
+                exp.Literal.number(i).as_("_part"),
+                exp.column("period"),
+                *[exp.Cast(this=exp.column(d), to=text.copy()).as_(d) for d in by],
+                exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_(
+                    "_values"
+                ),
+            ).from_(name)
+        )
+    return _statement(ctes, selects), params
+
+
 # Views outside spend_base's family that a spend view reads (see kpi_statement).
 _ALSO_READS = {"working_capital_days": ("inventory_position",)}
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from kpi.core import periods
 from kpi.core.settings import load_settings
-from kpi.semantic import compiler
+from kpi.semantic import compiler, rollups
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.period_sql import WHOLE_RANGE
@@ -44,6 +44,7 @@ class ComputeResult:
     by: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # kpi id -> why it was left out
     unfiltered: dict[str, list[str]] = field(default_factory=dict)  # kpi id -> filters ignored
+    from_rollups: set[str] = field(default_factory=set)  # kpi ids read from the rollups
 
 
 def compute(
@@ -56,8 +57,13 @@ def compute(
     filters: dict[str, list[str]] | None = None,
     currency: str | None = None,
     where: Sequence[exp.Expression] = (),
+    live: bool = False,
 ) -> ComputeResult:
     """Compute `definitions` over [start, end] at `grain`, grouped by the `by` dimensions.
+
+    KPIs the rollups can answer (kpi.semantic.rollups: fresh, reporting currency, whole
+    months, stored splits and filters, no `where`) are read from them, the others computed
+    live from the views; `live` computes every one from the views (to check a figure).
 
     Grain `range` (WHOLE_RANGE) is the whole of [start, end] as one period, labelled
     `start..end`: the figure a page shows for the sidebar's range, by the KPI's formula.
@@ -69,6 +75,7 @@ def compute(
     by = list(by)
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
     catalog = view_catalog(store.settings)
+    reporting = store.settings.reporting_currency.upper()
     skipped: dict[str, str] = {}
     unfiltered: dict[str, list[str]] = {}
     groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = defaultdict(list)
@@ -85,33 +92,57 @@ def compute(
         applied = tuple(sorted(f for f in filters if f in columns))
         groups[(kpi.source, kpi.period_by, applied)].append(kpi)
 
-    parts = []
-    for (view, period_column, applied), kpis in groups.items():
-        measures = [compiler.Measure(k.id, k.formula_tree) for k in kpis]
-        query, params = compiler.kpi_query(
-            view,
-            period_column,
-            measures,
-            grain,
-            store.settings.fiscal,
-            by,
-            start,
-            end,
-            {f: filters[f] for f in applied},
-            where,
-        )
-        parts.append((view, query, params, len(kpis)))
-    reads = _range_read(groups, start, end)
     with store.read(display_currency=currency) as con:
-        wide = _run_parts(con, parts, by, store, currency, grain, reads) if parts else None
+        index = None
+        if not live and not where and (currency is None or currency.upper() == reporting):
+            index = rollups.current_index(con, store)
+        units: list[list[KpiDefinition]] = []  # the KPIs of each part, in the parts' order
+        from_rollups: set[str] = set()
+        parts = []
+        live_groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = {}
+        rolled: list[tuple[rollups.Answer, tuple[str, ...]]] = []
+        for (view, period_column, applied), kpis in groups.items():
+            answers, rest = rollups.answer(
+                index, view, period_column, kpis, grain, by, applied, start, end
+            )
+            rolled += [(a, applied) for a in answers]
+            if not rest:
+                continue
+            live_groups[(view, period_column, applied)] = rest
+            measures = [compiler.Measure(k.id, k.formula_tree) for k in rest]
+            query, params = compiler.kpi_query(
+                view,
+                period_column,
+                measures,
+                grain,
+                store.settings.fiscal,
+                by,
+                start,
+                end,
+                {f: filters[f] for f in applied},
+                where,
+            )
+            parts.append((view, query, params, len(rest)))
+            units.append(rest)
+        reads = _range_read(live_groups, start, end)
+        frames = []
+        if parts:
+            frames.append(_run_parts(con, parts, by, store, currency, grain, reads))
+        if rolled:
+            frames.append(
+                _run_rollups(con, rolled, by, store, grain, start, end, filters, len(parts))
+            )
+            units += [a.kpis for a, _ in rolled]
+            from_rollups = {k.id for a, _ in rolled for k in a.kpis}
+        wide = pl.concat(frames, how="vertical_relaxed") if frames else None
     schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
     schema["value"] = pl.Float64
     if wide is None:
-        return ComputeResult(pl.DataFrame(schema=schema), by, skipped, unfiltered)
+        return ComputeResult(pl.DataFrame(schema=schema), by, skipped, unfiltered, from_rollups)
     # one row per (part, period, dimensions) with the part's measures in a list: each part's
     # KPI ids, as a list beside it, explode with the values into one row per KPI
     ids = pl.DataFrame(
-        {"_part": range(len(groups)), "kpi": [[k.id for k in kpis] for kpis in groups.values()]},
+        {"_part": range(len(units)), "kpi": [[k.id for k in kpis] for kpis in units]},
         schema={"_part": wide.schema["_part"], "kpi": pl.List(pl.String)},
     )
     order = {k.id: i for i, k in enumerate(definitions)}
@@ -130,7 +161,40 @@ def compute(
     )
     if grain == WHOLE_RANGE:
         frame = frame.with_columns(pl.lit(range_label(start, end)).alias("period"))
-    return ComputeResult(frame, by, skipped, unfiltered)
+    return ComputeResult(frame, by, skipped, unfiltered, from_rollups)
+
+
+def _run_rollups(
+    con: duckdb.DuckDBPyConnection,
+    rolled: list[tuple[rollups.Answer, tuple[str, ...]]],
+    by: list[str],
+    store: Store,
+    grain: str,
+    start: date | None,
+    end: date | None,
+    filters: dict[str, list[str]],
+    first_part: int,
+) -> pl.DataFrame:
+    """The parts the rollups answer, in one statement; numbered after the live parts. The
+    rollups' period column is the month's first day, so the whole-month range [start, end]
+    selects exactly the months of the rows the live query would read."""
+    parts = []
+    for answer, applied in rolled:
+        query, params = compiler.kpi_query(
+            answer.table,
+            rollups.MONTH,
+            answer.measures,
+            grain,
+            store.settings.fiscal,
+            by,
+            start,
+            end,
+            {f: filters[f] for f in applied},
+        )
+        parts.append((answer.table, query, params, len(answer.measures)))
+    statement, params = compiler.union_statement(parts, by)
+    frame = fetch_frame(con, statement, params)
+    return frame.with_columns(pl.col("_part") + first_part)
 
 
 def _range_read(
@@ -247,6 +311,7 @@ def compute_cli(
     db: str | Path | None = None,
     definitions_path: Path | None = None,
     warn: Callable[[str], None] | None = None,
+    live: bool = False,
 ) -> ComputeResult:
     """What `python -m kpi compute` does, argument checking included."""
     settings = load_settings()
@@ -265,7 +330,7 @@ def compute_cli(
                 )
     elif by and not any(all(d in k.dimensions for d in by) for k in definitions):
         raise ComputeError(f"no KPI can be split by {', '.join(by)}")
-    result = compute(store, definitions, grain, by, lo, hi, currency=currency)
+    result = compute(store, definitions, grain, by, lo, hi, currency=currency, live=live)
     if warn:
         for kpi_id, why in result.skipped.items():
             warn(f"note: {kpi_id} left out: {why}")

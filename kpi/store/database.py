@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,6 +62,10 @@ READ_RETRY_S = 3.0
 READ_RETRY_STEP_S = 0.1
 # Attaches tried while writes keep landing during them (each write is a file swap).
 ATTACH_ATTEMPTS = 5
+# Called with the store after each write has landed, under the writer's lock (see
+# Store._after_write). kpi.semantic.rollups adds its refresh here: the store layer does not
+# know about KPIs, the layer above registers what must follow a write.
+AFTER_WRITE: list[Callable[[Store], None]] = []
 # Test hook: `KPI_FAULT_POINT=before_swap` (or `after_swap`) makes a writer stop there for a
 # minute, saying so on stderr, so a test can kill it at that exact moment.
 FAULT_POINT_ENV = "KPI_FAULT_POINT"
@@ -77,6 +81,19 @@ class Store:
     # ---- facts about the file -------------------------------------------------------
     def exists(self) -> bool:
         return self.path.exists()
+
+    @property
+    def rollups_path(self) -> Path:
+        """The rollups beside the store (kpi.semantic.rollups): `kpi.duckdb` ->
+        `kpi.rollups.duckdb`. A file of its own, so that refreshing them never copies the
+        store, and a stale or missing one only means figures are computed live."""
+        return self.path.with_name(self.path.stem + ".rollups" + (self.path.suffix or ".duckdb"))
+
+    @property
+    def rollups_stamp_path(self) -> Path:
+        """Which store version the rollups file matches: a small file of its own, so that a
+        write that changes nothing the rollups read is followed by a new stamp, not a copy."""
+        return self.path.with_name(self.path.stem + ".rollups.json")
 
     def version(self) -> tuple[int, int, int]:
         """Changes whenever a write lands (the file is replaced): a cache key for readers."""
@@ -149,12 +166,24 @@ class Store:
         try:
             con.execute(_attach_read_only(self.path))
             con.execute("USE store")
+            self._attach_rollups(con)
             con.execute("SET enable_external_access = false")  # no file access from here on
             con.execute("SET lock_configuration = true")
         except BaseException:
             con.close()
             raise
         return con
+
+    def _attach_rollups(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The rollups file, read-only, as database `rollups` when there is one that opens;
+        if it cannot (being replaced this instant, damaged), the figures are computed live."""
+        path = self.rollups_path
+        if not path.is_file():
+            return
+        try:
+            con.execute(_attach_read_only(path, ROLLUPS_DATABASE))
+        except duckdb.Error:
+            return
 
     # ---- writing ----------------------------------------------------------------------
     @contextmanager
@@ -212,6 +241,7 @@ class Store:
                 _fault_point("before_swap")
                 os.replace(work, self.path)
                 _fault_point("after_swap")
+                self._after_write()
             except BaseException as exc:
                 try:
                     con.close()
@@ -220,6 +250,17 @@ class Store:
                 if _is_storage_failure(exc, self.path):  # a full disk, a read-only folder
                     raise StoreError(_write_problem(self.path, exc)) from exc
                 raise
+
+    def _after_write(self) -> None:
+        """Run what must follow every landed write (the rollups' refresh, registered by
+        kpi.semantic.rollups) under the writer's lock, so two refreshes never race. The
+        write has landed: a hook that fails only says so on stderr (stale rollups are never
+        read, the figures are then computed live)."""
+        for hook in AFTER_WRITE:
+            try:
+                hook(self)
+            except Exception as exc:  # noqa: BLE001 - the data is written; say, do not fail
+                print(f"note: after the write, {hook.__name__} failed: {exc}", file=sys.stderr)
 
     def _remove_stale_copies(self) -> None:
         """Copies left by a writer that was killed (we hold the lock, so none is live)."""
@@ -233,11 +274,14 @@ class Store:
 
 
 _ATTACH = "ATTACH '__path__' AS store (READ_ONLY)"
+_ATTACH_AS = "ATTACH '__path__' AS rollups (READ_ONLY)"
+ROLLUPS_DATABASE = "rollups"
 
 
-def _attach_read_only(path: Path) -> str:
+def _attach_read_only(path: Path, database: str = "store") -> str:
     """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
-    return render(fill(_ATTACH, path=literal(str(path))))
+    template = _ATTACH if database == "store" else _ATTACH_AS
+    return render(fill(template, path=literal(str(path))))
 
 
 def _private_copy(source: Path, target: Path) -> None:

@@ -51,7 +51,8 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kpi.core import atomic
-from kpi.core.settings import Settings
+from kpi.core.settings import Settings, db_path, kpis_path, load_settings
+from kpi.semantic import rollups
 from kpi.semantic.definitions import DefinitionsError, Issue, check_file
 from kpi.store.database import Store, StoreError
 from kpi.workflows.definition_versions import entry_version, entry_yaml, history_path_for
@@ -218,7 +219,17 @@ def save(
             raise EditError(_not_recorded(path, change.kpi_id, exc)) from exc
         journal.unlink(missing_ok=True)
         atomic.fsync_dir(path.parent)
+    _refresh_rollups(path, settings)
     return result(change, version, diff, record)
+
+
+def _refresh_rollups(path: Path, settings: Settings | None) -> None:
+    """A saved formula may need measures the rollups do not hold yet: the company's store
+    refreshes them in the background (the changed KPI is computed live until then)."""
+    if path.resolve() != kpis_path().resolve():
+        return  # a definitions file of its own (a test, a draft): no store of its own
+    store = Store(db_path(), settings or load_settings())
+    rollups.refresh_in_background(store)
 
 
 def conflict(

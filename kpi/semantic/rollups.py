@@ -1,0 +1,651 @@
+"""Rollups: every KPI's measures pre-aggregated by month and dimension, kept beside the store.
+
+What is stored. For each view and period column the KPIs read, one table holding, per month
+of that period column and per combination of the dimensions the KPIs may be split or
+filtered by (their `dimensions` and the sidebar's cost centre and category), every stored
+measure of their formulas (kpi.semantic.measures): e.g. `sum(amount) filter (where not
+po_exempt)` of the spend view by invoice month, category, cost centre, supplier... A KPI
+over a quarter, a year or the sidebar's range is then its formula over the sums of those
+rows, identical to the live computation (the parity tests compare them). Supplier ranks
+and shares, and each location's number of stock snapshots, are counted within the reported
+period: measures that read them are stored once per grain (month, quarter, year).
+
+When they are used. Only in the reporting currency (amounts are converted and rounded line
+by line, so another currency is computed live), for ranges made of whole months, with the
+filters and splits stored, and without a row filter: anything else is computed live.
+
+Never stale. The file records the store's version it matches (it changes with every write)
+and, per table, a fingerprint of each table the view reads and the settings it was built
+with. After every write the refresh (registered as the store's after-write hook) checks the
+fingerprints: tables whose inputs did not change are kept and stamped with the new version,
+the others rebuilt. A table whose stamp is not the store's current version is never read.
+`kpi compute --live` (and KPI_ROLLUPS=off) skips them, for checking a figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+from sqlglot import exp
+
+from kpi.core import atomic
+from kpi.core.atomic import PRIVATE, private_files
+from kpi.core.settings import Settings
+from kpi.semantic import compiler
+from kpi.semantic.kpi_definition import KpiDefinition
+from kpi.semantic.measures import StoredMeasure, split
+from kpi.semantic.period_sql import WHOLE_RANGE
+from kpi.store import database
+from kpi.store.database import ROLLUPS_DATABASE, Store
+from kpi.store.schema import LINEAGE_NAMES
+from kpi.store.template import fill, literal, render
+from kpi.store.views import DEFAULT_GRAIN, view_bodies, view_catalog, views_read
+
+# How long a refresh waits for another one to finish before giving up (its figures are then
+# computed live until the next write or save refreshes them).
+_LOCK_WAIT_S = 600.0
+# Set to "off" (or 0/false/no) to neither build nor read rollups: every figure live.
+ENV = "KPI_ROLLUPS"
+# The sidebar's filters, stored as dimensions wherever the view has them.
+SIDEBAR_FILTERS = ("cost_centre", "category")
+# Columns whose value depends on the reported period's grain (see the module docstring).
+GRAIN_COLUMNS: dict[str, frozenset[str]] = {
+    "spend": frozenset({"supplier_rank_in_category", "supplier_share_in_category"}),
+    "inventory_position": frozenset({"location_snapshots"}),
+}
+GRAINS = ("month", "quarter", "year")
+# A measure that reads no grain column is stored once, from the views at this grain.
+ANY_GRAIN = "any"
+MONTH = "month"  # the rollups' period column: the first day of the month
+_INDEX = "rollup_index"
+# A table this big is fingerprinted by its rows' lineage (the load and source row that
+# wrote each row: loads are the only writers of such tables); a smaller one by every value.
+_LINEAGE_FINGERPRINT_ROWS = 200_000
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class RollupSpec:
+    """One rollup table: a view's measures by month of one period column and by dimensions,
+    from the views at `body_grain` (ANY_GRAIN: measures that read no grain column)."""
+
+    view: str
+    period_column: str
+    body_grain: str
+    dims: tuple[str, ...]
+    measures: tuple[StoredMeasure, ...]
+
+    @property
+    def name(self) -> str:
+        return f"r_{self.view}__{self.period_column}__{self.body_grain}"
+
+
+def _grain_of(view: str, measure: StoredMeasure) -> bool:
+    """Whether the measure reads a column counted within the reported period."""
+    names = {c.name for c in measure.build.find_all(exp.Column)}
+    return bool(names & GRAIN_COLUMNS.get(view, frozenset()))
+
+
+def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[RollupSpec]:
+    """The rollup tables these definitions need (KPIs computed live need none)."""
+    catalog = view_catalog(settings)
+    dims: dict[tuple[str, str, str], dict[str, None]] = defaultdict(dict)
+    measures: dict[tuple[str, str, str], dict[str, StoredMeasure]] = defaultdict(dict)
+    for kpi in definitions:
+        parts = split(kpi.formula_tree)
+        if not parts.rollable or kpi.source not in catalog:
+            continue
+        # a KPI with a measure counted within the period is answered from one table per
+        # grain, which holds all its measures (and only its splits: fewer rows)
+        grained = any(_grain_of(kpi.source, m) for m in parts.measures)
+        for g in GRAINS if grained else (ANY_GRAIN,):
+            key = (kpi.source, kpi.period_by, g)
+            for d in (*kpi.dimensions, *SIDEBAR_FILTERS):
+                if d in catalog[kpi.source]:
+                    dims[key][d] = None
+            for m in parts.measures:
+                measures[key][m.column] = m
+    return [
+        RollupSpec(*key, tuple(dims[key]), tuple(ms.values()))
+        for key, ms in sorted(measures.items())
+    ]
+
+
+def build_query(spec: RollupSpec, settings: Settings) -> str:
+    """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
+    GROUP BY month and dimensions: the rollup's rows."""
+    grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
+    period = exp.column(spec.period_column)
+    month = exp.Cast(
+        this=exp.func("date_trunc", exp.Literal.string("month"), period),
+        to=exp.DataType.build("DATE"),
+    )
+    select = exp.select(
+        month.as_(MONTH),
+        *[exp.column(d) for d in spec.dims],
+        *[m.build.copy().as_(m.column) for m in spec.measures],
+    ).from_(exp.to_table(spec.view))
+    select = select.where(exp.Not(this=exp.Is(this=period.copy(), expression=exp.Null())))
+    select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
+    ctes = compiler.view_ctes(spec.view, settings, None, grain)
+    if ctes:
+        select.set("with_", exp.With(expressions=ctes))
+    return render(select)
+
+
+# ---- fingerprints: has anything a view reads changed since the rollup was built? ---------
+def tables_read(settings: Settings, view: str) -> list[str]:
+    """The store tables the view reads (through the views it reads), sorted."""
+    bodies = view_bodies(settings)
+    names = views_read(settings, None, view)
+    found: set[str] = set()
+    for name in names:
+        body = bodies[name]
+        ctes = {c.alias_or_name for c in body.find_all(exp.CTE)}
+        for t in body.find_all(exp.Table):
+            if t.name and t.name not in bodies and t.name not in ctes:
+                found.add(t.name)
+    return sorted(found)
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, str]:
+    """Per table: its row count and a hash of its rows (of their lineage when big)."""
+    present = {
+        name: (size, cols)
+        for name, size, cols in con.execute(
+            "SELECT t.table_name, t.estimated_size, list(c.column_name) "
+            "FROM duckdb_tables() t JOIN duckdb_columns() c "
+            "ON c.table_oid = t.table_oid "
+            "WHERE t.database_name = current_database() GROUP BY ALL"
+        ).fetchall()
+    }
+    out: dict[str, str] = {}
+    for name in tables:
+        if name not in present:
+            out[name] = "absent"
+            continue
+        size, cols = present[name]
+        table = exp.to_table(name)
+        lineage = [c for c in LINEAGE_NAMES if c in cols]
+        if size > _LINEAGE_FINGERPRINT_ROWS and lineage:
+            hashed = exp.func("hash", *[exp.column(c) for c in lineage])
+        else:
+            hashed = exp.func("hash", exp.column(name))
+        query = exp.select(exp.func("count", exp.Star()), exp.func("bit_xor", hashed)).from_(table)
+        count, digest = con.execute(render(query)).fetchone()
+        out[name] = f"{count}:{digest}"
+    return out
+
+
+def settings_key(settings: Settings) -> str:
+    """The settings a view body depends on, as a digest (the fiscal calendar, rates...)."""
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+
+
+# ---- the index: which tables the file holds, built from what ----------------------------
+@dataclass
+class IndexEntry:
+    spec_name: str
+    view: str
+    period_column: str
+    body_grain: str
+    dims: tuple[str, ...]
+    columns: frozenset[str]
+    inputs: dict[str, str]
+    settings: str
+
+
+@dataclass
+class RollupIndex:
+    """The rollups readable now (stamped with the store's current version)."""
+
+    entries: dict[tuple[str, str, str], IndexEntry] = field(default_factory=dict)
+
+    def table_for(self, view: str, period_column: str, body_grain: str) -> IndexEntry | None:
+        return self.entries.get((view, period_column, body_grain))
+
+
+def _read_index(con: duckdb.DuckDBPyConnection) -> list[IndexEntry]:
+    query = exp.select("*").from_(exp.to_table(f"{ROLLUPS_DATABASE}.{_INDEX}"))
+    rows = con.execute(render(query)).fetchall()
+    return [
+        IndexEntry(
+            name,
+            view,
+            period,
+            grain,
+            tuple(json.loads(dims)),
+            frozenset(json.loads(columns)),
+            json.loads(inputs),
+            settings,
+        )
+        for name, view, period, grain, dims, columns, inputs, settings, _ in rows
+    ]
+
+
+def version_text(store: Store) -> str:
+    return ":".join(str(v) for v in store.version())
+
+
+def _file_version(path: Path) -> str:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ""
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def _stamp(store: Store) -> dict[str, str]:
+    try:
+        data = json.loads(store.rollups_stamp_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_stamp(store: Store, store_version: str) -> None:
+    """Say which store version the rollups file (as it is now) matches."""
+    data = {"store_version": store_version, "rollups": _file_version(store.rollups_path)}
+    with private_files():
+        atomic.replace(store.rollups_stamp_path, json.dumps(data).encode())
+
+
+# The index of a rollups file, read once per file (it changes only when the file does).
+_INDEXES: dict[str, list[IndexEntry]] = {}
+
+
+def current_index(con: duckdb.DuckDBPyConnection, store: Store) -> RollupIndex | None:
+    """The rollups of an open read connection, when they match the store's data now (the
+    stamp names the store's current version and the rollups file as it is), else None."""
+    if not enabled():
+        return None
+    stamp = _stamp(store)
+    rollups_version = _file_version(store.rollups_path)
+    if (
+        not rollups_version
+        or stamp.get("store_version") != version_text(store)
+        or stamp.get("rollups") != rollups_version
+    ):
+        return None
+    entries = _INDEXES.get(rollups_version)
+    if entries is None:
+        try:
+            entries = _read_index(con)
+        except duckdb.Error:
+            return None  # the file could not be attached (being replaced this instant)
+        if len(_INDEXES) > 16:
+            _INDEXES.clear()
+        _INDEXES[rollups_version] = entries
+    # the attached file must be the stamped one: replaced since, its index would differ
+    if _file_version(store.rollups_path) != rollups_version:
+        return None
+    key = settings_key(store.settings)
+    return RollupIndex(
+        {(e.view, e.period_column, e.body_grain): e for e in entries if e.settings == key}
+    )
+
+
+# ---- answering a request from them --------------------------------------------------------
+def whole_months(start: date | None, end: date | None) -> bool:
+    """Whether [start, end] is made of whole months (the rollups' smallest period)."""
+    if start is not None and start.day != 1:
+        return False
+    return end is None or (end + timedelta(days=1)).day == 1
+
+
+@dataclass
+class Answer:
+    """The KPIs of a request group that a rollup table answers, with their formulas over it."""
+
+    table: str
+    kpis: list[KpiDefinition]
+    measures: list[compiler.Measure]
+
+
+def answer(
+    index: RollupIndex | None,
+    view: str,
+    period_column: str,
+    kpis: Sequence[KpiDefinition],
+    grain: str,
+    by: Sequence[str],
+    filters: Iterable[str],
+    start: date | None,
+    end: date | None,
+) -> tuple[list[Answer], list[KpiDefinition]]:
+    """Which KPIs of one group (one view and period column) the rollups answer, by table,
+    and which are computed live: those whose measures, splits or filters are not stored."""
+    if index is None or not whole_months(start, end):
+        return [], list(kpis)
+    needed = {*by, *filters}
+    body = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    served: dict[str, Answer] = {}
+    live: list[KpiDefinition] = []
+    for kpi in kpis:
+        parts = split(kpi.formula_tree)
+        if not parts.rollable:
+            live.append(kpi)
+            continue
+        grained = any(_grain_of(view, m) for m in parts.measures)
+        entry = index.table_for(view, period_column, body if grained else ANY_GRAIN)
+        if (
+            entry is None
+            or not needed <= set(entry.dims)
+            or not {m.column for m in parts.measures} <= entry.columns
+        ):
+            live.append(kpi)
+            continue
+        table = f"{ROLLUPS_DATABASE}.{entry.spec_name}"
+        hit = served.setdefault(table, Answer(table, [], []))
+        hit.kpis.append(kpi)
+        assert parts.combine is not None
+        hit.measures.append(compiler.Measure(kpi.id, parts.combine))
+    return list(served.values()), live
+
+
+# ---- what they hold ------------------------------------------------------------------------
+@dataclass
+class TableStatus:
+    name: str
+    view: str
+    period_column: str
+    grain: str
+    dims: tuple[str, ...]
+    measures: int
+    rows: int
+
+
+@dataclass
+class Status:
+    """What `kpi rollups` shows: whether they match the store now, and what they hold."""
+
+    fresh: bool
+    why_not: str
+    tables: list[TableStatus]
+    size_bytes: int
+    store_bytes: int
+    built_at: float | None
+
+
+def status(store: Store) -> Status:
+    """The rollups of `store` as they are now (see Status)."""
+    store_bytes = store.path.stat().st_size if store.exists() else 0
+    path = store.rollups_path
+    if not path.is_file():
+        return Status(False, "not built yet (they are after the next load or save)", [], 0,
+                      store_bytes, None)  # fmt: skip
+    tables: list[TableStatus] = []
+    built_at = None
+    with store.read() as con:
+        index = current_index(con, store)
+        try:
+            rows = con.execute(
+                f"SELECT i.spec_name, i.view, i.period_column, i.body_grain, i.dims, "
+                f"i.columns, t.estimated_size, i.built_at FROM {ROLLUPS_DATABASE}.{_INDEX} i "
+                "JOIN duckdb_tables() t ON t.database_name = 'rollups' "
+                "AND t.table_name = i.spec_name ORDER BY 1"
+            ).fetchall()
+        except duckdb.Error:
+            rows = []
+    for name, view, period, grain, dims, columns, count, at in rows:
+        tables.append(
+            TableStatus(
+                name, view, period, grain, tuple(json.loads(dims)), len(json.loads(columns)), count
+            )  # fmt: skip
+        )
+        built_at = max(built_at or at, at)
+    why = ""
+    if index is None:
+        why = (
+            "they do not match the store's data now (written since): figures are computed "
+            "live until `kpi rollups --refresh` or the next load"
+            if enabled()
+            else f"{ENV} is off"
+        )
+    return Status(index is not None, why, tables, path.stat().st_size, store_bytes, built_at)
+
+
+# ---- building and refreshing --------------------------------------------------------------
+@dataclass
+class RefreshReport:
+    built: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    rows: int = 0
+    size_bytes: int = 0
+
+
+def refresh(
+    store: Store,
+    definitions: Sequence[KpiDefinition] | None = None,
+    rebuild: bool = False,
+) -> RefreshReport | None:
+    """Bring the rollups up to date with the store and the definitions: tables whose inputs,
+    settings and measures did not change are kept, the others built again (into a new file
+    that then replaces the old one at once); then the stamp names the store's version.
+    One refresh at a time (a lock beside the rollups file)."""
+    if not enabled() or not store.exists():
+        return None
+    t0 = time.perf_counter()
+    if definitions is None:
+        definitions = _definitions(store.settings)
+        if definitions is None:
+            return None
+    with atomic.locked(store.rollups_path, timeout_s=_LOCK_WAIT_S):
+        report = _refresh(store, definitions, rebuild)
+    report.seconds = time.perf_counter() - t0
+    report.size_bytes = store.rollups_path.stat().st_size if store.rollups_path.exists() else 0
+    return report
+
+
+def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) -> RefreshReport:
+    specs = plan(definitions, store.settings)
+    skey = settings_key(store.settings)
+    report = RefreshReport()
+    with store.read() as con:
+        version = version_text(store)
+        try:
+            old = {e.spec_name: e for e in _read_index(con)}
+        except duckdb.Error:
+            old = {}
+        covered = all(
+            s.name in old
+            and old[s.name].dims == s.dims
+            and old[s.name].settings == skey
+            and {m.column for m in s.measures} <= old[s.name].columns
+            for s in specs
+        )
+        stamp = _stamp(store)
+        if (
+            not rebuild
+            and covered
+            and stamp.get("store_version") == version
+            and stamp.get("rollups") == _file_version(store.rollups_path)
+        ):
+            report.kept = sorted(s.name for s in specs)  # a save that added no measure
+            return report
+        inputs = {s.view: tables_read(store.settings, s.view) for s in specs}
+        prints = fingerprints(con, sorted({t for ts in inputs.values() for t in ts}))
+        keep: dict[str, IndexEntry] = {}
+        for spec in specs:
+            mine = {t: prints[t] for t in inputs[spec.view]}
+            before = old.get(spec.name)
+            if (
+                not rebuild
+                and before is not None
+                and before.inputs == mine
+                and before.settings == skey
+                and before.dims == spec.dims
+                and {m.column for m in spec.measures} <= before.columns
+            ):
+                keep[spec.name] = before
+        if len(keep) < len(specs) or set(old) != set(keep):
+            _write_file(store, con, specs, keep, inputs, prints, skey, report)
+        report.kept = sorted(keep)
+    _write_stamp(store, version)
+    return report
+
+
+def _write_file(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    specs: list[RollupSpec],
+    keep: dict[str, IndexEntry],
+    inputs: dict[str, list[str]],
+    prints: dict[str, str],
+    skey: str,
+    report: RefreshReport,
+) -> None:
+    """A new rollups file: kept tables copied from the old one, the others built from the
+    views; it replaces the old file in one rename."""
+    target = store.rollups_path
+    work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    with private_files():
+        _remove(work)
+        out = duckdb.connect(str(work))
+        try:
+            out.execute(_INDEX_DDL)
+            if keep:
+                out.execute(_attach_old(target))
+            for spec in specs:
+                before = keep.get(spec.name)
+                if before is not None:
+                    out.execute(_copy_old(spec.name))
+                    columns = sorted(before.columns)
+                else:
+                    rows = con.sql(build_query(spec, store.settings)).to_arrow_table()
+                    out.register("_rows", rows)
+                    out.execute(_create_from(spec.name))
+                    out.unregister("_rows")
+                    report.built.append(spec.name)
+                    columns = [m.column for m in spec.measures]
+                out.execute(
+                    _INSERT_INDEX,
+                    [
+                        spec.name,
+                        spec.view,
+                        spec.period_column,
+                        spec.body_grain,
+                        json.dumps(list(spec.dims)),
+                        json.dumps(columns),
+                        json.dumps({t: prints[t] for t in inputs[spec.view]}, sort_keys=True),
+                        skey,
+                        time.time(),
+                    ],
+                )
+            if keep:
+                out.execute("DETACH old")
+            report.rows = out.execute(_ROW_COUNT).fetchone()[0] or 0
+            out.execute("CHECKPOINT")
+        finally:
+            out.close()
+        os.chmod(work, PRIVATE)
+        os.replace(work, target)
+
+
+_INDEX_DDL = (
+    f"CREATE TABLE {_INDEX} (spec_name VARCHAR, view VARCHAR, period_column VARCHAR, "
+    "body_grain VARCHAR, dims VARCHAR, columns VARCHAR, inputs VARCHAR, settings VARCHAR, "
+    "built_at DOUBLE)"
+)
+_INSERT_INDEX = f"INSERT INTO {_INDEX} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROW_COUNT = (
+    "SELECT sum(estimated_size) FROM duckdb_tables() WHERE table_name LIKE 'r\\_%' ESCAPE '\\'"
+)
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _attach_old(path: Path) -> str:
+    """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
+    return render(fill("ATTACH '__path__' AS old (READ_ONLY)", path=literal(str(path))))
+
+
+def _copy_old(name: str) -> str:
+    return f"CREATE TABLE {_ident(name)} AS SELECT * FROM old.main.{_ident(name)}"
+
+
+def _create_from(name: str) -> str:
+    return f"CREATE TABLE {_ident(name)} AS SELECT * FROM _rows"
+
+
+def _remove(p: Path) -> None:
+    for q in (p, p.with_name(p.name + ".wal")):
+        q.unlink(missing_ok=True)
+
+
+def _definitions(settings: Settings) -> list[KpiDefinition] | None:
+    """The definitions in force, or None when the file is broken (then nothing is built:
+    the app is read-only and computes live)."""
+    from kpi.semantic.definitions import load_definitions
+
+    try:
+        return load_definitions(None, settings)
+    except Exception:  # noqa: BLE001 - a broken definitions file: no rollups, say why
+        return None
+
+
+_PAUSED: list[bool] = []
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No refresh after each write inside (a demo build writes many times): the caller
+    refreshes once at the end."""
+    _PAUSED.append(True)
+    try:
+        yield
+    finally:
+        _PAUSED.pop()
+
+
+def refresh_in_background(store: Store) -> threading.Thread | None:
+    """Refresh in a thread of its own (after a definitions save: the person need not wait;
+    until it lands, a changed KPI is computed live). Not a daemon: a command-line process
+    waits for it before exiting."""
+    if not enabled() or not store.exists():
+        return None
+    thread = threading.Thread(target=_refresh_quietly, args=(store,), name="rollups-refresh")
+    thread.start()
+    return thread
+
+
+def _refresh_quietly(store: Store) -> None:
+    try:
+        refresh(store)
+    except Exception as exc:  # noqa: BLE001 - stale rollups are never read: say, go on
+        print(f"note: the rollups were not refreshed: {exc}", file=sys.stderr)
+
+
+def refresh_after_write(store: Store) -> None:
+    """The store's after-write hook: keep the rollups matching the data just written."""
+    if _PAUSED:
+        return
+    report = refresh(store)
+    if report is not None and report.built and os.environ.get("KPI_ROLLUPS_VERBOSE"):
+        print(
+            f"rollups: rebuilt {len(report.built)}, kept {len(report.kept)} "
+            f"in {report.seconds:.2f} s",
+            file=sys.stderr,
+        )
+
+
+if refresh_after_write not in database.AFTER_WRITE:
+    database.AFTER_WRITE.append(refresh_after_write)

@@ -1,0 +1,265 @@
+"""The rollups (kpi.semantic.rollups): the same figures as the live engine, for every KPI at
+every grain with the sidebar's filters and the allowed splits; never read when stale; kept
+fresh by every write; and only what changed rebuilt."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from kpi.core import periods
+from kpi.semantic import engine, rollups
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.formula_guard import guard_filter, guard_formula
+from kpi.store.database import Store
+from kpi.store.views import view_catalog
+
+pytestmark = pytest.mark.usefixtures("rollups_on")
+
+SCALE = 0.05
+DEFS = load_definitions(None)
+UNITS = {k.id: k.unit for k in DEFS}
+
+
+@pytest.fixture
+def rollups_on(monkeypatch):
+    monkeypatch.setenv(rollups.ENV, "on")
+
+
+@pytest.fixture(scope="module")
+def built(demo_copy, tmp_path_factory) -> Path:
+    """A demo store with its rollups built (the module's tests only read it)."""
+    path = demo_copy(SCALE, tmp_path_factory.mktemp("rollups") / "kpi.duckdb")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(rollups.ENV, "on")
+        report = rollups.refresh(Store(path))
+    assert report is not None and report.built and not report.kept
+    return path
+
+
+@pytest.fixture
+def store(built) -> Store:
+    return Store(built)
+
+
+def _same(rolled: pl.DataFrame, live: pl.DataFrame, keys: list[str]) -> list[dict]:
+    """Rows where the two differ: money by more than half a cent, anything else by more
+    than 1e-9 relative; a figure on one side only counts too."""
+    both = rolled.join(live, on=keys, how="full", suffix="_live", nulls_equal=True)
+    bad = []
+    for row in both.iter_rows(named=True):
+        a, b = row["value"], row["value_live"]
+        kpi = row["kpi"] if row["kpi"] is not None else row["kpi_live"]
+        if a is None or b is None:
+            if (a is None) != (b is None):
+                bad.append(row)
+            continue
+        if UNITS[kpi] == "currency":
+            if abs(a - b) > 0.005:
+                bad.append(row)
+        elif abs(a - b) > 1e-9 * max(1.0, abs(b)):
+            bad.append(row)
+    return bad
+
+
+def _window(store: Store) -> tuple[date, date]:
+    with store.read() as con:
+        lo, hi = con.execute("SELECT min(invoice_date), max(invoice_date) FROM invoices").fetchone()
+    return lo, hi
+
+
+def _choices(store: Store) -> dict[str, list[str]]:
+    with store.read() as con:
+        cats = [r[0] for r in con.execute("SELECT DISTINCT category FROM items").fetchall()]
+        ccs = [r[0] for r in con.execute("SELECT cost_centre FROM cost_centres").fetchall()]
+    return {"category": sorted(cats), "cost_centre": sorted(ccs)}
+
+
+def test_every_kpi_is_read_from_the_rollups_at_every_grain(store):
+    for grain in ("month", "quarter", "year", "range"):
+        got = engine.compute(store, DEFS, grain, start=None, end=None)
+        assert got.from_rollups == {k.id for k in DEFS}, grain
+        live = engine.compute(store, DEFS, grain, live=True)
+        assert not live.from_rollups
+        assert got.frame.height == live.frame.height > 0
+        assert _same(got.frame, live.frame, ["kpi", "period"]) == []
+
+
+def _combinations(store: Store, n: int, seed: int) -> list[dict]:
+    """n random requests as the app and `kpi compute` make them: a grain, a range of whole
+    fiscal periods (or none), some cost centres and categories, maybe a split."""
+    rng = random.Random(seed)
+    cal = store.settings.fiscal
+    lo, hi = _window(store)
+    quarters = periods.periods_between(lo, hi, "quarter", cal)
+    months = periods.periods_between(lo, hi, "month", cal)
+    choices = _choices(store)
+    dims = sorted({d for k in DEFS for d in k.dimensions})
+    out = []
+    for _ in range(n):
+        grain = rng.choice(["month", "quarter", "year", "range"])
+        labels = rng.choice([quarters, months])
+        a, b = sorted(rng.sample(range(len(labels)), 2))
+        start = periods.period_range(labels[a], cal)[0] if rng.random() < 0.9 else None
+        end = periods.period_range(labels[b], cal)[1] if rng.random() < 0.9 else None
+        filters = {
+            f: rng.sample(values, rng.randint(1, 3))
+            for f, values in choices.items()
+            if rng.random() < 0.5
+        }
+        by = [rng.choice(dims)] if rng.random() < 0.3 else []
+        out.append({"grain": grain, "start": start, "end": end, "filters": filters, "by": by})
+    return out
+
+
+def _check(store: Store, request: dict) -> None:
+    by = request["by"]
+    defs = [k for k in DEFS if all(d in k.dimensions for d in by)]
+    args = (store, defs, request["grain"], by, request["start"], request["end"])
+    got = engine.compute(*args, filters=request["filters"])
+    live = engine.compute(*args, filters=request["filters"], live=True)
+    assert got.from_rollups == {k.id for k in defs}, request
+    assert got.unfiltered == live.unfiltered
+    assert got.frame.height == live.frame.height, request
+    assert _same(got.frame, live.frame, ["kpi", "period", *by]) == [], request
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_filters_and_splits_match_the_live_engine(store, seed):
+    for request in _combinations(store, 8, seed):
+        _check(store, request)
+
+
+@pytest.mark.slow
+def test_two_hundred_random_requests_match_the_live_engine(store):
+    """Every KPI x a few hundred random grains, ranges, sidebar filters and splits."""
+    for request in _combinations(store, 200, 1000):
+        _check(store, request)
+
+
+def test_what_the_rollups_cannot_answer_is_computed_live(store):
+    lo, _ = _window(store)
+    first = date(lo.year + 1, 1, 1)
+    # a range that is not whole months
+    got = engine.compute(store, DEFS, "quarter", start=first + timedelta(days=3))
+    assert not got.from_rollups
+    # another currency: amounts are converted and rounded line by line
+    got = engine.compute(store, DEFS, "quarter", currency="USD")
+    assert not got.from_rollups
+    # a row filter (kpi explain's --where)
+    spend = [k for k in DEFS if k.source == "spend"]
+    where = [guard_filter("amount > 100", view_catalog(store.settings)["spend"])]
+    got = engine.compute(store, spend, "quarter", where=where)
+    assert not got.from_rollups
+    # a filter on a column the rollups do not hold
+    by_id = {"supplier_id": ["S0001"]}
+    got = engine.compute(store, spend[:1], "quarter", filters=by_id)
+    assert not got.from_rollups
+    live = engine.compute(store, spend[:1], "quarter", filters=by_id, live=True)
+    assert got.frame.equals(live.frame)
+
+
+def test_a_changed_formula_is_computed_live_until_refreshed(store, tmp_path):
+    changed = [k.model_copy() for k in DEFS if k.id == "total_spend"]
+    formula = "sum(amount) filter (where category = 'Energy')"
+    tree = guard_formula(formula, view_catalog(store.settings)["spend"])
+    changed[0] = changed[0].model_copy(update={"formula": formula, "formula_tree": tree})
+    others = [k for k in DEFS if k.source == "spend" and k.id != "total_spend"]
+    got = engine.compute(store, [*changed, *others], "quarter")
+    assert "total_spend" not in got.from_rollups
+    assert {k.id for k in others} <= got.from_rollups
+    live = engine.compute(store, [*changed, *others], "quarter", live=True)
+    assert _same(got.frame, live.frame, ["kpi", "period"]) == []
+
+
+@pytest.fixture
+def own_store(demo_copy, tmp_path, monkeypatch) -> Store:
+    """A store of the test's own, rollups built, that the test may write to."""
+    monkeypatch.setenv(rollups.ENV, "on")
+    store = Store(demo_copy(SCALE, tmp_path / "kpi.duckdb"))
+    rollups.refresh(store)
+    return store
+
+
+def _total(store: Store, live: bool = False) -> engine.ComputeResult:
+    spend = [k for k in DEFS if k.id == "total_spend"]
+    return engine.compute(store, spend, "year", live=live)
+
+
+def _add_invoice_line(con: duckdb.DuckDBPyConnection, amount: str) -> None:
+    """A copy of the last invoice line with a new id and the amount given."""
+    con.execute(
+        "INSERT INTO invoices SELECT * REPLACE ('INV-TEST' AS invoice_id, "
+        f"CAST({amount} AS DECIMAL(18,2)) AS amount) FROM invoices "
+        "WHERE currency = 'EUR' ORDER BY invoice_date DESC, invoice_id LIMIT 1"
+    )
+
+
+def test_a_write_never_leaves_stale_rollups_read(own_store):
+    before = _total(own_store)
+    assert before.from_rollups == {"total_spend"}
+    with rollups.paused(), own_store.write() as con:  # a write whose refresh did not run
+        _add_invoice_line(con, "1234.56")
+    stale = _total(own_store)
+    assert not stale.from_rollups  # the stamp names the old store: computed live
+    assert stale.frame.equals(_total(own_store, live=True).frame)
+    assert stale.frame["value"].sum() == pytest.approx(before.frame["value"].sum() + 1234.56)
+
+
+def test_every_write_refreshes_what_it_changed_only(own_store):
+    with own_store.write() as con:  # the after-write hook refreshes
+        _add_invoice_line(con, "99.99")
+    got = _total(own_store)
+    assert got.from_rollups == {"total_spend"}
+    assert got.frame.equals(_total(own_store, live=True).frame)
+    status = rollups.status(own_store)
+    assert status.fresh
+    # a write that touches nothing a view reads: every table kept, only the stamp renewed
+    with own_store.write() as con:
+        con.execute("DELETE FROM rejects WHERE false")
+    report = rollups.refresh(own_store)
+    assert report is not None and report.built == []
+    assert _total(own_store).from_rollups == {"total_spend"}
+
+
+def test_a_stock_change_rebuilds_the_tables_reading_stock_only(own_store):
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "UPDATE inventory SET on_hand_qty = on_hand_qty + 1 WHERE rowid = "
+            "(SELECT min(rowid) FROM inventory)"
+        )
+    report = rollups.refresh(own_store)
+    assert report is not None
+    # the stock feeds inventory_position and working_capital_days (days of inventory), and
+    # nothing else
+    assert sorted(report.built) == [
+        "r_inventory_position__snapshot_date__month",
+        "r_inventory_position__snapshot_date__quarter",
+        "r_inventory_position__snapshot_date__year",
+        "r_working_capital_days__on_date__any",
+    ]
+    assert "r_spend__invoice_date__any" in report.kept
+    inv = [k for k in DEFS if k.source == "inventory_position"]
+    got = engine.compute(own_store, inv, "quarter")
+    assert got.from_rollups == {k.id for k in inv}
+    assert _same(got.frame, engine.compute(own_store, inv, "quarter", live=True).frame,
+                 ["kpi", "period"]) == []  # fmt: skip
+
+
+def test_other_settings_are_never_read_from_rollups_built_with_these(own_store):
+    import dataclasses
+
+    fiscal = dataclasses.replace(own_store.settings.fiscal, year_start_month=4)
+    other = Store(own_store.path, dataclasses.replace(own_store.settings, fiscal=fiscal))
+    got = engine.compute(other, DEFS, "quarter")
+    assert not got.from_rollups
+
+
+def test_off_means_live(own_store, monkeypatch):
+    monkeypatch.setenv(rollups.ENV, "off")
+    assert not _total(own_store).from_rollups
