@@ -40,7 +40,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from kpi.core import atomic
+from kpi.core import atomic, periods
 from kpi.core.atomic import PRIVATE, private_files
 from kpi.core.settings import Settings
 from kpi.semantic import compiler
@@ -70,6 +70,27 @@ GRAINS = ("month", "quarter", "year")
 ANY_GRAIN = "any"
 MONTH = "month"  # the rollups' period column: the first day of the month
 _INDEX = "rollup_index"
+# Where a change to a big table's rows of some months changes a view's rows of those months
+# and later ones only, so that a refresh recomputes the view's months from the earliest
+# changed one (a load of last week's invoices recomputes this fiscal period, not the years
+# before): per view and period column, the big tables and the date column whose months
+# say where. A changed line moves its own row (spend, savings, payments by the day paid),
+# the same row a year on (spend_yoy) and the order's later lines (invoice_match: quantity
+# invoiced to date, and received by each invoice date). Any other change to what a view
+# reads (a purchase order: its invoices may be dated before it; a small table; the
+# budgets' committed and accrued spend) rebuilds the view's table whole.
+INCREMENTAL: dict[tuple[str, str], dict[str, str]] = {
+    ("spend", "invoice_date"): {"invoices": "invoice_date"},
+    ("savings_lines", "invoice_date"): {"invoices": "invoice_date"},
+    ("spend_yoy", "period_date"): {"invoices": "invoice_date"},
+    ("invoice_match", "invoice_date"): {
+        "invoices": "invoice_date",
+        "goods_receipts": "receipt_date",
+    },
+    ("payments", "paid_date"): {"invoices": "paid_date"},
+    ("working_capital_days", "on_date"): {"invoices": "paid_date"},
+}
+_OPEN_END = date(2999, 12, 31)  # "and every month after": a refresh reads to the data's end
 # A table this big is fingerprinted by its rows' lineage (the load and source row that
 # wrote each row: loads are the only writers of such tables); a smaller one by every value.
 _LINEAGE_FINGERPRINT_ROWS = 200_000
@@ -126,9 +147,10 @@ def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[Rollu
     ]
 
 
-def build_query(spec: RollupSpec, settings: Settings) -> str:
+def build_query(spec: RollupSpec, settings: Settings, since: date | None = None) -> str:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
-    GROUP BY month and dimensions: the rollup's rows."""
+    GROUP BY month and dimensions: the rollup's rows; with `since`, the rows of the months
+    from `since` on only, computed from the invoice lines they come from (RANGE_READS)."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
     period = exp.column(spec.period_column)
     month = exp.Cast(
@@ -141,8 +163,13 @@ def build_query(spec: RollupSpec, settings: Settings) -> str:
         *[m.build.copy().as_(m.column) for m in spec.measures],
     ).from_(exp.to_table(spec.view))
     select = select.where(exp.Not(this=exp.Is(this=period.copy(), expression=exp.Null())))
+    reads = None
+    if since is not None:
+        day = exp.cast(exp.Literal.string(since.isoformat()), exp.DataType.build("DATE"))
+        select = select.where(exp.GTE(this=period.copy(), expression=day))
+        reads = (since, _OPEN_END)
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
-    ctes = compiler.view_ctes(spec.view, settings, None, grain)
+    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads=reads)
     if ctes:
         select.set("with_", exp.With(expressions=ctes))
     return render(select)
@@ -192,6 +219,51 @@ def fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[
     return out
 
 
+def month_prints(
+    con: duckdb.DuckDBPyConnection, pairs: Iterable[tuple[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Per `table:date_column`, per month of that column: the count and hash of its rows
+    (their lineage, as fingerprints() does for a big table), to tell which months changed."""
+    out: dict[str, dict[str, str]] = {}
+    for name, column in sorted(set(pairs)):
+        cols = [c for c, in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+            "AND database_name = current_database()", [name]
+        ).fetchall()]  # fmt: skip
+        if not cols:
+            continue
+        (size,) = con.execute(
+            "SELECT estimated_size FROM duckdb_tables() WHERE table_name = ? "
+            "AND database_name = current_database()",
+            [name],
+        ).fetchone()
+        lineage = [c for c in LINEAGE_NAMES if c in cols]
+        if size > _LINEAGE_FINGERPRINT_ROWS and lineage:  # as fingerprints() does
+            hashed = exp.func("hash", *[exp.column(c) for c in lineage])
+        else:
+            hashed = exp.func("hash", exp.column(name))
+        month = exp.Cast(
+            this=exp.func("date_trunc", exp.Literal.string("month"), exp.column(column)),
+            to=exp.DataType.build("DATE"),
+        )
+        query = (
+            exp.select(month.as_("m"), exp.func("count", exp.Star()), exp.func("bit_xor", hashed))
+            .from_(exp.to_table(name))
+            .group_by(exp.Literal.number(1))
+        )
+        out[f"{name}:{column}"] = {
+            str(m): f"{n}:{h}" for m, n, h in con.execute(render(query)).fetchall()
+        }
+    return out
+
+
+def _changed_since(before: dict[str, str], now: dict[str, str]) -> date | None:
+    """The earliest month whose rows differ (added, removed or changed); None when only
+    rows without a date changed, or nothing did."""
+    months = [m for m in set(before) | set(now) if before.get(m) != now.get(m) and m != "None"]
+    return date.fromisoformat(min(months)) if months else None
+
+
 def settings_key(settings: Settings) -> str:
     """The settings a view body depends on, as a digest (the fiscal calendar, rates...)."""
     return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
@@ -208,6 +280,7 @@ class IndexEntry:
     columns: frozenset[str]
     inputs: dict[str, str]
     settings: str
+    months: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -221,21 +294,28 @@ class RollupIndex:
 
 
 def _read_index(con: duckdb.DuckDBPyConnection) -> list[IndexEntry]:
+    """The index of the attached rollups file, read by column name (a file written before a
+    column was added reads it as empty: its tables are rebuilt, not misread)."""
     query = exp.select("*").from_(exp.to_table(f"{ROLLUPS_DATABASE}.{_INDEX}"))
-    rows = con.execute(render(query)).fetchall()
-    return [
-        IndexEntry(
-            name,
-            view,
-            period,
-            grain,
-            tuple(json.loads(dims)),
-            frozenset(json.loads(columns)),
-            json.loads(inputs),
-            settings,
+    cursor = con.execute(render(query))
+    names = [d[0] for d in cursor.description]
+    out = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        out.append(
+            IndexEntry(
+                row["spec_name"],
+                row["view"],
+                row["period_column"],
+                row["body_grain"],
+                tuple(json.loads(row["dims"])),
+                frozenset(json.loads(row["columns"])),
+                json.loads(row["inputs"]),
+                row["settings"],
+                json.loads(row.get("months") or "{}"),
+            )
         )
-        for name, view, period, grain, dims, columns, inputs, settings, _ in rows
-    ]
+    return out
 
 
 def version_text(store: Store) -> str:
@@ -425,6 +505,7 @@ def status(store: Store) -> Status:
 class RefreshReport:
     built: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    since: dict[str, date] = field(default_factory=dict)  # table -> first month recomputed
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
@@ -463,77 +544,127 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
             old = {e.spec_name: e for e in _read_index(con)}
         except duckdb.Error:
             old = {}
-        covered = all(
-            s.name in old
-            and old[s.name].dims == s.dims
-            and old[s.name].settings == skey
-            and {m.column for m in s.measures} <= old[s.name].columns
-            for s in specs
-        )
-        stamp = _stamp(store)
-        if (
-            not rebuild
-            and covered
-            and stamp.get("store_version") == version
-            and stamp.get("rollups") == _file_version(store.rollups_path)
-        ):
+        if not rebuild and _covered(specs, old, skey) and _stamped(store, version):
             report.kept = sorted(s.name for s in specs)  # a save that added no measure
             return report
         inputs = {s.view: tables_read(store.settings, s.view) for s in specs}
         prints = fingerprints(con, sorted({t for ts in inputs.values() for t in ts}))
-        keep: dict[str, IndexEntry] = {}
+        pairs = {
+            (t, c) for s in specs for t, c in INCREMENTAL.get((s.view, s.period_column), {}).items()
+        }
+        months = month_prints(con, pairs)
+        work: dict[str, date | None] = {}  # spec name -> None: kept, a date: from that month
         for spec in specs:
-            mine = {t: prints[t] for t in inputs[spec.view]}
-            before = old.get(spec.name)
-            if (
-                not rebuild
-                and before is not None
-                and before.inputs == mine
-                and before.settings == skey
-                and before.dims == spec.dims
-                and {m.column for m in spec.measures} <= before.columns
-            ):
-                keep[spec.name] = before
-        if len(keep) < len(specs) or set(old) != set(keep):
-            _write_file(store, con, specs, keep, inputs, prints, skey, report)
-        report.kept = sorted(keep)
+            since = _what_to_do(
+                spec, old.get(spec.name), inputs, prints, months, skey, rebuild, store.settings
+            )
+            if since is not _REBUILD:
+                work[spec.name] = since  # type: ignore[assignment]
+        if (
+            any(w is not None for w in work.values())
+            or len(work) < len(specs)
+            or set(old) - set(work)
+        ):
+            _write_file(store, con, specs, work, inputs, prints, months, skey, report)
+        report.kept = sorted(n for n, since in work.items() if since is None)
+        report.since = {n: since for n, since in work.items() if since is not None}
     _write_stamp(store, version)
     return report
+
+
+_REBUILD = object()  # _what_to_do's answer: build the table whole
+
+
+def _covered(specs: list[RollupSpec], old: dict[str, IndexEntry], skey: str) -> bool:
+    return all(s.name in old and _same_shape(s, old[s.name], skey) for s in specs)
+
+
+def _same_shape(spec: RollupSpec, before: IndexEntry, skey: str) -> bool:
+    """Built with these settings, these dimensions and at least these measures."""
+    return (
+        before.settings == skey
+        and before.dims == spec.dims
+        and {m.column for m in spec.measures} <= before.columns
+    )
+
+
+def _stamped(store: Store, version: str) -> bool:
+    stamp = _stamp(store)
+    return stamp.get("store_version") == version and stamp.get("rollups") == _file_version(
+        store.rollups_path
+    )
+
+
+def _what_to_do(
+    spec: RollupSpec,
+    before: IndexEntry | None,
+    inputs: dict[str, list[str]],
+    prints: dict[str, str],
+    months: dict[str, dict[str, str]],
+    skey: str,
+    rebuild: bool,
+    settings: Settings,
+) -> object:
+    """None: keep the table; a date: recompute its months from that one on; _REBUILD."""
+    if rebuild or before is None or not _same_shape(spec, before, skey):
+        return _REBUILD
+    changed = [t for t in inputs[spec.view] if before.inputs.get(t) != prints[t]]
+    if not changed:
+        return None
+    dated = INCREMENTAL.get((spec.view, spec.period_column), {})
+    if any(t not in dated for t in changed):
+        return _REBUILD
+    firsts = []
+    for t in changed:
+        key = f"{t}:{dated[t]}"
+        if key not in before.months or key not in months:
+            return _REBUILD
+        first = _changed_since(before.months[key], months[key])
+        if first is not None:
+            firsts.append(first)
+    if not firsts:
+        return None  # only rows without a date changed: none of this table's rows
+    first = min(firsts)
+    if spec.body_grain in ("quarter", "year"):
+        # ranks are within the period: recompute the whole period holding that month
+        cal = settings.fiscal
+        first = periods.period_range(periods.label(first, spec.body_grain, cal), cal)[0]
+    return first
 
 
 def _write_file(
     store: Store,
     con: duckdb.DuckDBPyConnection,
     specs: list[RollupSpec],
-    keep: dict[str, IndexEntry],
+    work: dict[str, date | None],
     inputs: dict[str, list[str]],
     prints: dict[str, str],
+    months: dict[str, dict[str, str]],
     skey: str,
     report: RefreshReport,
 ) -> None:
-    """A new rollups file: kept tables copied from the old one, the others built from the
-    views; it replaces the old file in one rename."""
+    """A new rollups file: kept tables copied from the old one, others recomputed from a
+    month on (the months before copied) or built whole; it replaces the old file at once."""
     target = store.rollups_path
-    work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     with private_files():
-        _remove(work)
-        out = duckdb.connect(str(work))
+        _remove(temp)
+        out = duckdb.connect(str(temp))
         try:
             out.execute(_INDEX_DDL)
-            if keep:
+            if work:
                 out.execute(_attach_old(target))
             for spec in specs:
-                before = keep.get(spec.name)
-                if before is not None:
+                since = work.get(spec.name, _REBUILD)
+                if since is None:
                     out.execute(_copy_old(spec.name))
-                    columns = sorted(before.columns)
-                else:
-                    rows = con.sql(build_query(spec, store.settings)).to_arrow_table()
-                    out.register("_rows", rows)
-                    out.execute(_create_from(spec.name))
-                    out.unregister("_rows")
+                elif since is _REBUILD:
+                    _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
-                    columns = [m.column for m in spec.measures]
+                else:
+                    out.execute(_copy_old(spec.name, before=since))  # type: ignore[arg-type]
+                    _insert(out, con, spec, store.settings, since, create=False)  # type: ignore[arg-type]
+                dated = INCREMENTAL.get((spec.view, spec.period_column), {})
                 out.execute(
                     _INSERT_INDEX,
                     [
@@ -542,28 +673,49 @@ def _write_file(
                         spec.period_column,
                         spec.body_grain,
                         json.dumps(list(spec.dims)),
-                        json.dumps(columns),
+                        json.dumps([m.column for m in spec.measures]),
                         json.dumps({t: prints[t] for t in inputs[spec.view]}, sort_keys=True),
                         skey,
+                        json.dumps(
+                            {k: v for k, v in months.items() if k.split(":")[0] in dated}
+                        ),  # fmt: skip
                         time.time(),
                     ],
                 )
-            if keep:
+            if work:
                 out.execute("DETACH old")
             report.rows = out.execute(_ROW_COUNT).fetchone()[0] or 0
             out.execute("CHECKPOINT")
         finally:
             out.close()
-        os.chmod(work, PRIVATE)
-        os.replace(work, target)
+        os.chmod(temp, PRIVATE)
+        os.replace(temp, target)
+
+
+def _insert(
+    out: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    spec: RollupSpec,
+    settings: Settings,
+    since: date | None,
+    create: bool,
+) -> None:
+    rows = con.sql(build_query(spec, settings, since)).to_arrow_table()
+    out.register("_rows", rows)
+    name = _ident(spec.name)
+    if create:
+        out.execute(f"CREATE TABLE {name} AS SELECT * FROM _rows")
+    else:
+        out.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _rows")
+    out.unregister("_rows")
 
 
 _INDEX_DDL = (
     f"CREATE TABLE {_INDEX} (spec_name VARCHAR, view VARCHAR, period_column VARCHAR, "
     "body_grain VARCHAR, dims VARCHAR, columns VARCHAR, inputs VARCHAR, settings VARCHAR, "
-    "built_at DOUBLE)"
+    "months VARCHAR, built_at DOUBLE)"
 )
-_INSERT_INDEX = f"INSERT INTO {_INDEX} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_INDEX = f"INSERT INTO {_INDEX} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ROW_COUNT = (
     "SELECT sum(estimated_size) FROM duckdb_tables() WHERE table_name LIKE 'r\\_%' ESCAPE '\\'"
 )
@@ -578,12 +730,13 @@ def _attach_old(path: Path) -> str:
     return render(fill("ATTACH '__path__' AS old (READ_ONLY)", path=literal(str(path))))
 
 
-def _copy_old(name: str) -> str:
-    return f"CREATE TABLE {_ident(name)} AS SELECT * FROM old.main.{_ident(name)}"
-
-
-def _create_from(name: str) -> str:
-    return f"CREATE TABLE {_ident(name)} AS SELECT * FROM _rows"
+def _copy_old(name: str, before: date | None = None) -> str:
+    """The old file's table (its months before `before` only, when given): names are the
+    specs' own, the date one made here."""
+    copy = f"CREATE TABLE {_ident(name)} AS SELECT * FROM old.main.{_ident(name)}"
+    if before is None:
+        return copy
+    return copy + f" WHERE {MONTH} < DATE '{before.isoformat()}'"
 
 
 def _remove(p: Path) -> None:

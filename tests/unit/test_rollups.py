@@ -263,3 +263,50 @@ def test_other_settings_are_never_read_from_rollups_built_with_these(own_store):
 def test_off_means_live(own_store, monkeypatch):
     monkeypatch.setenv(rollups.ENV, "off")
     assert not _total(own_store).from_rollups
+
+
+def test_a_load_of_recent_invoices_recomputes_from_their_month_only(own_store):
+    """New lines in the last month and a line moved from one month to another: the views
+    keyed on invoice or payment dates are recomputed from the earliest month touched (the
+    months before are kept as they were), the others whole; every KPI at every grain still
+    equals the live engine."""
+    with own_store.read() as con:
+        last = con.execute("SELECT max(invoice_date) FROM invoices").fetchone()[0]
+        moved = con.execute(
+            "SELECT invoice_id, invoice_line FROM invoices WHERE invoice_date < ? "
+            "ORDER BY invoice_date DESC, invoice_id LIMIT 1",
+            [last - timedelta(days=60)],
+        ).fetchone()
+        corrected = con.execute(
+            "SELECT invoice_id, invoice_line, invoice_date FROM invoices "
+            "WHERE invoice_date < ? AND currency = 'EUR' ORDER BY invoice_date DESC LIMIT 1",
+            [last - timedelta(days=120)],
+        ).fetchone()
+    with rollups.paused(), own_store.write() as con:
+        _add_invoice_line(con, "5000.00")
+        # corrected in place, lineage unchanged (a small table is fingerprinted by value)
+        con.execute(
+            "UPDATE invoices SET amount = amount + 1 WHERE invoice_id = ? AND invoice_line = ?",
+            list(corrected[:2]),
+        )
+        con.execute(
+            "UPDATE invoices SET invoice_date = invoice_date - 7, load_id = load_id + 1000 "
+            "WHERE invoice_id = ? AND invoice_line = ?",
+            list(moved),
+        )
+    report = rollups.refresh(own_store)
+    assert report is not None
+    assert "r_spend__invoice_date__any" in report.since
+    first = report.since["r_spend__invoice_date__any"]
+    assert first == corrected[2].replace(day=1)
+    # ranks are within the fiscal year: the year table is recomputed from the year's start
+    assert report.since["r_spend__invoice_date__year"].month == 1
+    assert "r_budget_vs_actual__month_start__any" in report.built  # committed, accrued
+    assert "r_inventory_position__snapshot_date__month" in report.kept
+    for grain in ("month", "quarter", "year", "range"):
+        got = engine.compute(own_store, DEFS, grain)
+        assert got.from_rollups == {k.id for k in DEFS}
+        live = engine.compute(own_store, DEFS, grain, live=True)
+        assert _same(got.frame, live.frame, ["kpi", "period"]) == [], grain
+    for request in _combinations(own_store, 6, 7):
+        _check(own_store, request)
