@@ -213,10 +213,18 @@ def fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[
             hashed = exp.func("hash", *[exp.column(c) for c in lineage])
         else:
             hashed = exp.func("hash", exp.column(name))
-        query = exp.select(exp.func("count", exp.Star()), exp.func("bit_xor", hashed)).from_(table)
+        query = exp.select(exp.func("count", exp.Star()), _row_sum(hashed)).from_(table)
         count, digest = con.execute(render(query)).fetchone()
         out[name] = f"{count}:{digest}"
     return out
+
+
+def _row_sum(hashed: exp.Expression) -> exp.Expression:
+    """sum(hash(hash(columns))): DuckDB combines the hashes of a row's values linearly, so a
+    XOR (or a sum) of hash(columns) over rows cancels: 1,000 rows reloaded under another
+    load id would keep the table's XOR. Hashing that hash again breaks the linearity; a sum,
+    not a XOR, keeps two equal rows from cancelling each other."""
+    return exp.func("sum", exp.func("hash", hashed))
 
 
 def month_prints(
@@ -247,7 +255,7 @@ def month_prints(
             to=exp.DataType.build("DATE"),
         )
         query = (
-            exp.select(month.as_("m"), exp.func("count", exp.Star()), exp.func("bit_xor", hashed))
+            exp.select(month.as_("m"), exp.func("count", exp.Star()), _row_sum(hashed))
             .from_(exp.to_table(name))
             .group_by(exp.Literal.number(1))
         )

@@ -310,3 +310,32 @@ def test_a_load_of_recent_invoices_recomputes_from_their_month_only(own_store):
         assert _same(got.frame, live.frame, ["kpi", "period"]) == [], grain
     for request in _combinations(own_store, 6, 7):
         _check(own_store, request)
+
+
+@pytest.mark.parametrize("threshold", [0, 10**9])  # by lineage (a big table), by every value
+def test_rows_reloaded_under_another_load_change_the_fingerprint(monkeypatch, threshold):
+    """DuckDB combines a row's value hashes linearly: a XOR over an even number of rows
+    whose load id changed would not change. The fingerprint must."""
+    monkeypatch.setattr(rollups, "_LINEAGE_FINGERPRINT_ROWS", threshold)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE invoices AS SELECT 15 AS load_id, 'a.csv' AS source_file, "
+        "NULL::VARCHAR AS source_sheet, i AS source_row, DATE '2026-01-01' + i::INTEGER AS d "
+        "FROM range(1000) t(i)"
+    )
+    before = rollups.fingerprints(con, ["invoices"])
+    months_before = rollups.month_prints(con, [("invoices", "d")])
+    con.execute("UPDATE invoices SET load_id = 16")
+    assert rollups.fingerprints(con, ["invoices"]) != before
+    after = rollups.month_prints(con, [("invoices", "d")])
+    assert set(after["invoices:d"]) == set(months_before["invoices:d"])
+    assert all(
+        after["invoices:d"][m] != months_before["invoices:d"][m] for m in after["invoices:d"]
+    )
+    # two equal rows do not cancel each other
+    con.execute("INSERT INTO invoices SELECT * FROM invoices LIMIT 1")
+    con.execute("INSERT INTO invoices SELECT * FROM invoices LIMIT 1")
+    assert (
+        rollups.fingerprints(con, ["invoices"])["invoices"].split(":")[1]
+        != (before["invoices"].split(":")[1])
+    )
