@@ -303,3 +303,25 @@ def test_a_tile_button_opens_its_rows_without_redrawing_the_page(store, monkeypa
     # the rows behind the tile's value opened (ui/rows_behind.py), over the same page
     assert "Figure" in metrics(at) and "Rows" in metrics(at)
     assert len([m for m in at.metric if m.label == "Total spend"]) == 1  # the tile itself
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+def test_the_load_picked_redraws_the_rejected_rows_only(store, monkeypatch):
+    from tests.app.test_app_data import FINANCE, INVOICES, upload
+    from tests.app.test_app_data import page as data_page
+
+    runs = Runs(monkeypatch)
+    at = upload(data_page(FINANCE), "invoices", "invoices_2026-11.csv", INVOICES)
+    runs.reset()
+    load = "#1 invoices_2026-11.csv into invoices (1 rejected)"
+    at.selectbox(key="reject_load").set_value(load)
+    fragment_rerun(at, "data_rejects")
+    assert runs.pages == 0
+    assert set(runs.analyses) == {"rejected_rows"}  # not the tables' freshness and loads
+    (rejected,) = [d.value for d in at.dataframe]
+    assert rejected[["load_id", "row_number"]].to_dict("records") == [
+        {"load_id": 1, "row_number": 3}
+    ]
+    assert at.selectbox(key="reject_load").value == load
