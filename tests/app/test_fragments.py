@@ -325,3 +325,11 @@ def test_the_load_picked_redraws_the_rejected_rows_only(store, monkeypatch):
         {"load_id": 1, "row_number": 3}
     ]
     assert at.selectbox(key="reject_load").value == load
+
+
+def test_a_table_download_reruns_nothing(spend_store):
+    """The CSV and Excel buttons under every table: the file is already in the browser,
+    so a click asks the server for no rerun at all."""
+    at = page("spend.py", periods=H1)
+    buttons = [b for b in at.get("download_button") if b.label in ("⬇ CSV", "⬇ Excel")]
+    assert buttons and all(b.proto.ignore_rerun for b in buttons)
