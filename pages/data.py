@@ -123,7 +123,12 @@ with tab_status:
             )
             downloads(loads, "loads", "loads")
 
-with tab_rejects:
+
+# The rejected rows are a fragment: the load picked redraws them only. The upload stays part
+# of the page: a load changes every tab and the sidebar's range.
+@st.fragment(key="data_rejects")
+def _rejects() -> None:
+    """The rejected rows of the load picked (or of every load)."""
     if loads is None or loads.is_empty():
         no_data("loads", "Rejected rows appear here after a load.")
     else:
@@ -139,3 +144,7 @@ with tab_rejects:
             st.success("No rejected rows: every row loaded.")
         else:
             show_rejects(rejects, "rejected_rows", "rejects")
+
+
+with tab_rejects:
+    _rejects()

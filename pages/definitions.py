@@ -32,9 +32,25 @@ if PICK_NEXT in st.session_state:  # a KPI just added: show it
 if ctx.definitions_problem:
     page.broken_banner(ctx, PATH)
 
+
+# Each tab is a fragment: the catalogue's search, filters, the KPI picked and its editor's
+# fields redraw the catalogue; the new KPI's fields redraw "Add a KPI". A save or an
+# approval reruns the page (st.rerun): the definitions, the banner and the sidebar follow.
+@st.fragment(key="definitions_catalogue")
+def _catalogue() -> None:
+    """The catalogue, the KPI picked, its approvals, editor, history and thread."""
+    page.catalogue_tab(ctx, PATH)
+
+
+@st.fragment(key="definitions_add")
+def _add() -> None:
+    """The form for a new KPI, with its live checks and preview."""
+    add_tab(ctx, PATH)
+
+
 # keyed: after a save the page stays on the tab it was made in
 tab_catalogue, tab_add = st.tabs(["Catalogue", "Add a KPI"], key="def_tab", on_change="rerun")
 with tab_catalogue:
-    page.catalogue_tab(ctx, PATH)
+    _catalogue()
 with tab_add:
-    add_tab(ctx, PATH)
+    _add()

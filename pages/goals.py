@@ -65,10 +65,27 @@ tab_all, tab_kpi, tab_outlook, tab_log = st.tabs(  # keyed: a save keeps the tab
 )
 with tab_all:
     page.overview_tab(meeting)
-with tab_kpi:
+
+
+# "KPI by KPI" and "Spend outlook" are fragments: the KPI picked, a proposal or a signature
+# form, the outlook table redraw their tab only; a save reruns the page (st.rerun), whose
+# meeting it changes. The quarter to plan above changes every tab: it reruns the page.
+@st.fragment(key="goals_kpi_tab")
+def _kpi_tab() -> None:
+    """One KPI's facts, proposals, signatures and thread."""
     kpi_tab(ctx, meeting, KPIS_PATH, FILE_VERSION)
-with tab_outlook:
+
+
+@st.fragment(key="goals_outlook_tab")
+def _outlook_tab() -> None:
+    """Procurement's price outlook, edited in a form."""
     page.outlook_tab(ctx, meeting)
+
+
+with tab_kpi:
+    _kpi_tab()
+with tab_outlook:
+    _outlook_tab()
 with tab_log:
     page.decision_log_tab(meeting)
 

@@ -70,26 +70,36 @@ last = classes.row(-1, named=True)
 st.subheader(f"Stock on {last['period']}")
 marks_now = cached(current_marks, ctx, datetime.now(UTC).date())
 st.caption(marks_in_classes(marks_now, scope.values("category")))
-cols = [*st.columns(3), *st.columns(3)]
-for col, (label, column) in zip(
-    cols[:4],
-    [
-        ("Safety stock", "safety"),
-        ("Cycle stock", "cycle"),
-        ("Excess (above max)", "excess"),
-        ("Obsolete", "obsolete"),
-    ],
-    strict=True,
-):
-    col.metric(
-        label, format_value(float(last[column]), "currency", ctx.currency, True), border=True
-    )
-    if column in INVENTORY_CLASS_KPIS:  # cycle stock is the rest: no KPI defines it
-        fig = inventory_class_figure(column, last["snapshot_date"], scope, ctx.settings.fiscal)
-        with col:
-            figure_button(fig, "Rows behind", f"inv_rows_{column}")
-cols[4].metric("Days of inventory", format_value(last["days_inventory"], "days"), border=True)
-cols[5].metric("Turns a year", format_value(last["turns"], "ratio"), border=True)
+
+
+# The tiles (their rows-behind buttons), the marks and the discussion are fragments: a
+# click or a pick there redraws that part only, not the charts, the tables or the sidebar.
+@st.fragment(key="inventory_tiles")
+def _tiles() -> None:
+    """The stock classes at the last snapshot, each with the rows behind it."""
+    cols = [*st.columns(3), *st.columns(3)]
+    for col, (label, column) in zip(
+        cols[:4],
+        [
+            ("Safety stock", "safety"),
+            ("Cycle stock", "cycle"),
+            ("Excess (above max)", "excess"),
+            ("Obsolete", "obsolete"),
+        ],
+        strict=True,
+    ):
+        col.metric(
+            label, format_value(float(last[column]), "currency", ctx.currency, True), border=True
+        )
+        if column in INVENTORY_CLASS_KPIS:  # cycle stock is the rest: no KPI defines it
+            fig = inventory_class_figure(column, last["snapshot_date"], scope, ctx.settings.fiscal)
+            with col:
+                figure_button(fig, "Rows behind", f"inv_rows_{column}")
+    cols[4].metric("Days of inventory", format_value(last["days_inventory"], "days"), border=True)
+    cols[5].metric("Turns a year", format_value(last["turns"], "ratio"), border=True)
+
+
+_tiles()
 
 left, right = st.columns(2)
 with left:
@@ -133,15 +143,29 @@ else:
     )
     downloads(questioned, f"inventory_questions_{last['period']}", "questioned")
 
-stock_marks_section(ctx)
 
-st.subheader("Discussion on a stock item")
-st.caption(
-    "Finance asks, procurement answers where the stock is: why an item is kept, until when. "
-    "The items marked as kept on purpose are offered first, then the items questioned above, "
-    "and every item already discussed."
-)
-marked = marks_now["item_id"].to_list()
-asked = [] if questioned.is_empty() else questioned["item_id"].unique(maintain_order=True)
-items = list(dict.fromkeys([*marked, *asked]))
-picked_thread(ctx, "stock_item", "Stock item", items, "thr_stock_pick", link_param="item")
+@st.fragment(key="inventory_marks")
+def _marks() -> None:
+    """Marking stock: a pick redraws this part; a save reruns the page (its classes change)."""
+    stock_marks_section(ctx)
+
+
+_marks()
+
+
+@st.fragment(key="inventory_discussion")
+def _discussion() -> None:
+    """The thread on one stock item: a pick redraws it; a post reruns the page."""
+    st.subheader("Discussion on a stock item")
+    st.caption(
+        "Finance asks, procurement answers where the stock is: why an item is kept, until when. "
+        "The items marked as kept on purpose are offered first, then the items questioned above, "
+        "and every item already discussed."
+    )
+    marked = marks_now["item_id"].to_list()
+    asked = [] if questioned.is_empty() else questioned["item_id"].unique(maintain_order=True)
+    items = list(dict.fromkeys([*marked, *asked]))
+    picked_thread(ctx, "stock_item", "Stock item", items, "thr_stock_pick", link_param="item")
+
+
+_discussion()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from kpi.analyses import freshness, overview
 from kpi.analyses.scorecard import THEMES, scorecard
@@ -90,11 +91,23 @@ def _where(kpi_id: str) -> tuple[str, ...]:
 
 
 HEADLINES = ("total_spend", "po_compliance", "days_to_pay", "savings_realised")
-tiles = st.columns(len(HEADLINES))
-for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
+
+
+# The tiles and the scorecard are fragments: a click on a tile's button or in a scorecard
+# table (a definition, the rows behind a value) redraws that part and opens its dialog; the
+# headline charts and the rest stay as drawn. The sidebar's filters rerun the whole page.
+@st.fragment(key="overview_tiles")
+def _tiles() -> None:
+    """The headline tiles, each with the button for the rows behind its value."""
+    for tile, kpi_id in zip(st.columns(len(HEADLINES)), HEADLINES, strict=True):
+        _tile(tile, kpi_id)
+
+
+def _tile(tile: DeltaGenerator, kpi_id: str) -> None:
+    """One headline tile: the scorecard's value, its change and its rows behind."""
     row = card.filter(pl.col("id") == kpi_id)
     if row.is_empty():
-        continue
+        return
     r = row.row(0, named=True)
     tile.metric(
         literal(r["name"]),  # a metric's label is markdown; a KPI name is data
@@ -117,6 +130,9 @@ for tile, kpi_id in zip(tiles, HEADLINES, strict=True):
             kpi_id, r["period"], _where(kpi_id), key=f"ov_rows_{kpi_id}", value=r["value"]
         )
 
+
+_tiles()
+
 st.markdown(status_tally(card) + f" KPIs in {ctx.period}", help=STATUS_RULE)
 
 not_agreed = card.filter(pl.col("definition_status") != "agreed")["name"].to_list()
@@ -125,66 +141,75 @@ if not_agreed:
 
 shown = for_display(card, ctx.currency)
 
-st.subheader("Scorecard")
-st.caption(
-    "Click a KPI's name to see its definition, both departments' readings and its trend; "
-    "click its value to see the rows behind it, with the file and line each came from. "
-    + TARGETS_RULE
-)
-for theme, title in THEMES.items():
-    part = shown.filter(pl.col("theme") == theme)
-    if part.is_empty():
-        continue
-    st.markdown(f"**{title}**")
-    columns = ["name", "Value", "Target", "Status", "Change", "trend", "owner", "Definition"]
-    if active:
-        columns.append("filters_ignored")
-    table = f"score_{theme}"
-    # a click (on a name, a definition status or a row's tick) asks for the dialog once;
-    # the selection it leaves behind never reopens it (ui/definition_dialog.py); a click on
-    # a value asks, the same way, for the rows behind it (ui/rows_behind.py)
-    ids = part["id"].to_list()
-    # each value as the engine gave it (the table shows it formatted): the rows are checked
-    # against the figure clicked, not against a second computation of it
-    values = dict(zip(card["id"].to_list(), card["value"].to_list(), strict=True))
-    figures = [
-        (i, p, _where(i), values.get(i)) for i, p in zip(ids, part["period"].to_list(), strict=True)
-    ]
-    st.dataframe(
-        part.select(columns),
-        hide_index=True,
-        width="stretch",
-        on_select=on_value_pick(table, figures, then=on_pick(table, ids)),
-        selection_mode=["single-row", "single-cell"],
-        key=table,
-        column_config={
-            "name": st.column_config.TextColumn(
-                "KPI", width="medium", help="Click a KPI's name to see its definition"
-            ),
-            "Value": st.column_config.TextColumn(
-                "Value", help="Click a value to see the rows behind it"
-            ),
-            "trend": st.column_config.LineChartColumn("Last 8 quarters", width="small"),
-            "owner": "Owner",
-            "filters_ignored": st.column_config.TextColumn(
-                "Filter not applicable",
-                help="This KPI's data has no such column, so that filter does not narrow it.",
-            ),
-        },
-    )
-picked = asked()
-picked_kpi = next((k for k in ctx.definitions if k.id == picked), None)
-if picked_kpi is not None:
-    definition_dialog(
-        picked_kpi,
-        cached(_trend, ctx, ctx.scope, DEFINITIONS, picked_kpi.id),
-        ctx.currency,
-    )
-show_rows_behind()
 
-with st.expander("Download the scorecard"):
-    export = scorecard_export(card)
-    downloads(export, f"scorecard_{ctx.period}", "scorecard")
+@st.fragment(key="overview_scorecard")
+def _scorecard() -> None:
+    """The scorecard's tables by theme; a click in one opens the definition or the rows
+    behind a value, redrawing only this part."""
+    st.subheader("Scorecard")
+    st.caption(
+        "Click a KPI's name to see its definition, both departments' readings and its trend; "
+        "click its value to see the rows behind it, with the file and line each came from. "
+        + TARGETS_RULE
+    )
+    for theme, title in THEMES.items():
+        part = shown.filter(pl.col("theme") == theme)
+        if part.is_empty():
+            continue
+        st.markdown(f"**{title}**")
+        columns = ["name", "Value", "Target", "Status", "Change", "trend", "owner", "Definition"]
+        if active:
+            columns.append("filters_ignored")
+        table = f"score_{theme}"
+        # a click (on a name, a definition status or a row's tick) asks for the dialog once;
+        # the selection it leaves behind never reopens it (ui/definition_dialog.py); a click on
+        # a value asks, the same way, for the rows behind it (ui/rows_behind.py)
+        ids = part["id"].to_list()
+        # each value as the engine gave it (the table shows it formatted): the rows are checked
+        # against the figure clicked, not against a second computation of it
+        values = dict(zip(card["id"].to_list(), card["value"].to_list(), strict=True))
+        figures = [
+            (i, p, _where(i), values.get(i))
+            for i, p in zip(ids, part["period"].to_list(), strict=True)
+        ]
+        st.dataframe(
+            part.select(columns),
+            hide_index=True,
+            width="stretch",
+            on_select=on_value_pick(table, figures, then=on_pick(table, ids)),
+            selection_mode=["single-row", "single-cell"],
+            key=table,
+            column_config={
+                "name": st.column_config.TextColumn(
+                    "KPI", width="medium", help="Click a KPI's name to see its definition"
+                ),
+                "Value": st.column_config.TextColumn(
+                    "Value", help="Click a value to see the rows behind it"
+                ),
+                "trend": st.column_config.LineChartColumn("Last 8 quarters", width="small"),
+                "owner": "Owner",
+                "filters_ignored": st.column_config.TextColumn(
+                    "Filter not applicable",
+                    help="This KPI's data has no such column, so that filter does not narrow it.",
+                ),
+            },
+        )
+    picked = asked()
+    picked_kpi = next((k for k in ctx.definitions if k.id == picked), None)
+    if picked_kpi is not None:
+        definition_dialog(
+            picked_kpi,
+            cached(_trend, ctx, ctx.scope, DEFINITIONS, picked_kpi.id),
+            ctx.currency,
+        )
+    show_rows_behind()
+
+    with st.expander("Download the scorecard"):
+        export = scorecard_export(card)
+        downloads(export, f"scorecard_{ctx.period}", "scorecard")
+
+
+_scorecard()
 
 st.subheader("Headline charts")
 

@@ -26,7 +26,9 @@ if linked and st.session_state.get("_savings_linked") != linked:
     st.session_state["_savings_linked"] = linked
 # an inbox link to an initiative's thread opens the Initiatives tab on it
 open_link("initiative", page.THREAD_PICK, (page.TAB_KEY, "Initiatives"))
-# keyed tabs keep their state: after a save or a decision the page stays on Initiatives
+# keyed tabs keep their state: after a save or a decision the page stays on Initiatives. The
+# bridge, the initiatives and realised vs expected are fragments (ui/savings_page.py, below):
+# their widgets redraw their own tab, not the page.
 tab_lenses, tab_bridge, tab_ledger, tab_realised, tab_avoid = st.tabs(
     list(page.TABS), key=page.TAB_KEY, on_change="rerun"
 )
@@ -37,8 +39,17 @@ with tab_bridge:
 with tab_ledger:
     page.ledger_tab(ctx)
 realised, avoided = page.realised_figures(ctx)
-with tab_realised:
+
+
+@st.fragment(key="savings_realised")
+def _realised() -> None:
+    """Realised vs expected and the pipeline: a selected initiative redraws this tab only
+    (and opens the rows behind it)."""
     page.realised_tab(realised, ctx)
     page.pipeline_section(ctx)
+
+
+with tab_realised:
+    _realised()
 with tab_avoid:
     page.avoidance_tab(avoided, ctx.currency)

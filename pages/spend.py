@@ -148,8 +148,13 @@ tab_spend, tab_budget, tab_approval, tab_compliance = st.tabs(
     ["Spend drill-down", "Budgets", "Approvals", "Compliance"]
 )
 
+
 # ---- spend drill-down -----------------------------------------------------------------------
-with tab_spend:
+# Each tab whose widgets only change that tab is a fragment: a pick in it redraws the tab,
+# not the tiles, the other tabs or the sidebar (the sidebar's filters still rerun the page).
+@st.fragment(key="spend_drill")
+def _drill_down() -> None:
+    """The drill-down: category, supplier and item picks (or a treemap click) redraw it."""
     tree = cached(sp.spend_tree, ctx, ctx.scope, spinner="Reading spend…")
     if tree.is_empty():
         empty_slice(ctx.scope, "spend")
@@ -256,8 +261,15 @@ with tab_spend:
             with st.expander("Cost centre × category"):
                 _table(by_cc, "spend_by_cost_centre_category", "by_cc_cat")
 
+
+with tab_spend:
+    _drill_down()
+
+
 # ---- budgets --------------------------------------------------------------------------------
-with tab_budget:
+@st.fragment(key="spend_budgets")
+def _budget_review() -> None:
+    """The budget review: the fiscal year, the split and a selected line redraw it."""
     cal = ctx.settings.fiscal
     years = periods.periods_between(ctx.start, ctx.end, "year", cal)
     a, b = st.columns(2)
@@ -376,6 +388,10 @@ with tab_budget:
             figure_buttons([(labels[f.kpi], f) for f in figures], f"budget_rows_{line[by]}")
         with st.expander("Month by month"):
             _table(monthly, f"budget_{fiscal_year}_monthly", "budget_monthly")
+
+
+with tab_budget:
+    _budget_review()
 
 # ---- approvals ------------------------------------------------------------------------------
 co = cached(_compliance, ctx, ctx.scope, DEFINITIONS, date.today())

@@ -130,8 +130,13 @@ tab_terms, tab_late, tab_overdue, tab_disc, tab_policy, tab_sim, tab_prop = st.t
     default="Proposals" if "proposal" in st.query_params else None,
 )
 
+
 # ---- terms and days to pay ----------------------------------------------------------------
-with tab_terms:
+# The tabs whose widgets change only themselves are fragments: a pick there redraws the tab,
+# not the tiles, the other tabs or the sidebar (whose filters still rerun the page).
+@st.fragment(key="terms_segment_tab")
+def _terms_tab() -> None:
+    """Terms and days to pay by the segment picked; a selected row opens its rows."""
     segment = st.selectbox(
         "Supplier segment",
         SEGMENTS,
@@ -173,6 +178,10 @@ with tab_terms:
             "paid each month, credit notes left out; terms are the supplier's contractual "
             "payment terms in force on the invoice date."
         )
+
+
+with tab_terms:
+    _terms_tab()
 
 # ---- late payments ------------------------------------------------------------------------
 with tab_late:
@@ -300,6 +309,7 @@ with tab_policy:
         downloads(breaches, "payment_policy_breaches", "breaches")
 
 # ---- terms simulator ----------------------------------------------------------------------
+SIM_SAVED = "_sim_saved"  # the last save's message, shown after the rerun it causes
 PRESETS = {
     "All suppliers": "",
     "Large preferred suppliers": "size = 'large' and preferred",
@@ -308,7 +318,11 @@ PRESETS = {
     "Custom filter": None,
 }
 
-with tab_sim:
+
+@st.fragment(key="terms_simulator")
+def _simulator_tab() -> None:
+    """The simulator: a run redraws this tab only; a save reruns the page, whose
+    Proposals tab offers the saved scenario."""
     st.caption(
         "Move a segment of suppliers to new terms. Cash released follows the change in the "
         "days we **actually** pay in: spend of the last twelve months ÷ 365 × (new terms − "
@@ -441,10 +455,15 @@ with tab_sim:
             if save:
                 try:
                     sid = save_scenario(ctx.store, ctx.person, scenario, name)
-                    st.cache_data.clear()
-                    st.success(f"Scenario {sid} '{literal(name.strip())}' saved.")
                 except (PermissionDenied, ScenarioError, StoreError) as exc:
                     st.error(str(exc))
+                else:
+                    st.cache_data.clear()
+                    st.session_state[SIM_SAVED] = f"Scenario {sid} '{literal(name.strip())}' saved."
+                    st.rerun()  # the whole page: the Proposals tab offers the new scenario
+            saved_now = st.session_state.pop(SIM_SAVED, None)
+            if saved_now:  # the save's outcome, after the rerun it caused
+                st.success(saved_now)
 
     with st.expander("Saved scenarios"):
         try:
@@ -460,6 +479,17 @@ with tab_sim:
             )
             downloads(saved, "terms_scenarios", "saved")
 
+
+with tab_sim:
+    _simulator_tab()
+
+
 # ---- terms proposals ----------------------------------------------------------------------
-with tab_prop:
+@st.fragment(key="terms_proposals")
+def _proposals_tab() -> None:
+    """The proposals: a pick or a form redraws this tab only; a write reruns the page."""
     proposals_tab(ctx, policy)
+
+
+with tab_prop:
+    _proposals_tab()

@@ -4,6 +4,11 @@ The key is the store's path and version (a new load shows up on the next rerun),
 settings, the analysis's name, the scope and the other arguments; and, for a call that
 takes the KPI definitions (`DEFINITIONS` among its arguments), the definitions' key, so a
 saved definition shows up at once. Pages call e.g. `cached(spend.spend_tree, ctx, ctx.scope)`.
+
+The store's version (`Store.version()`: the file's inode, time and size, which every write
+changes, from this app or another process) is read on every call, not once per page: a
+section that reruns alone (a fragment, after a widget in it changed) reads the figures of
+the data as it is, and is served from the cache while the data has not changed.
 """
 
 from __future__ import annotations

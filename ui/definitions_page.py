@@ -247,6 +247,9 @@ def _approve(
         st.session_state[FLASH] = defs.approved_message(kpi_id, dept, person.name, result.status)
         st.session_state.pop(note_key, None)
         st.cache_data.clear()
+    # the whole page, not only the catalogue's fragment: the message above the tabs, the
+    # definitions and the sidebar's banner follow the approval
+    st.rerun()
 
 
 def _approvals(ctx: Context, path: Path, kpi: KpiDefinition, people: list[Person]) -> None:

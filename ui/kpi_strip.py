@@ -43,9 +43,13 @@ def _values(
     return result.frame, dict(result.unfiltered)
 
 
+@st.fragment
 def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
     """One tile per KPI: value in the scorecard quarter, change, a Definition button and a
-    Rows behind button (the rows of the tile's value: its quarter, the sidebar's filters)."""
+    Rows behind button (the rows of the tile's value: its quarter, the sidebar's filters).
+
+    A fragment: a click on a tile's button redraws the strip and opens its dialog, not the
+    page around it."""
     known = {k.id: k for k in ctx.definitions}
     kpis = [known[i] for i in ids if i in known]
     if not kpis or ctx.start is None or ctx.end is None or ctx.period is None:

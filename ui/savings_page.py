@@ -133,9 +133,11 @@ def _savings_kpis(ctx: Context) -> None:
 # ---- savings bridge --------------------------------------------------------------------------
 
 
+@st.fragment(key="savings_bridge")
 def bridge_tab(ctx: Context) -> None:
     """The bridge from a prior period's spend to the current one, as a waterfall; periods
-    that overlap, or differ in length without the box ticked, are refused with the reason."""
+    that overlap, or differ in length without the box ticked, are refused with the reason.
+    A fragment: its periods, scope and pick redraw the bridge only."""
     options, prior = view.bridge_periods(ctx.start, ctx.end, ctx.period, ctx.settings.fiscal)
     left, mid, right = st.columns(3)
     base = left.selectbox(
@@ -193,8 +195,12 @@ def _bridge_figures(ctx: Context, base: str, cur: str, scope: str, unequal: bool
 # ---- initiatives ledger ----------------------------------------------------------------------
 
 
+@st.fragment(key="savings_ledger")
 def ledger_tab(ctx: Context) -> None:
-    """The initiatives ledger, the form to add or edit one, finance's review and the history."""
+    """The initiatives ledger, the form to add or edit one, finance's review and the history.
+
+    A fragment: the ledger's filters and picks redraw this tab only; a save or a decision
+    reruns the whole page (st.rerun), whose figures it changes."""
     flash = st.session_state.pop(FLASH, None)
     if flash:  # the outcome of the last save or decision, after the page reloaded its data
         st.success(flash)

@@ -266,6 +266,7 @@ def downloads(
         mime="text/csv",
         key=f"csv_{key}",
         help="Comma-separated, UTF-8; opens in Excel. The file name says the scope.",
+        on_click="ignore",  # a download changes nothing on the page: it reruns nothing
     )
     try:
         workbook = to_xlsx_bytes(sheet, name, scope_lines(scope, name))
@@ -279,6 +280,7 @@ def downloads(
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx_{key}",
         help="The table, and a Scope sheet saying what it covers.",
+        on_click="ignore",
     )
 
 
