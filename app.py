@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import kpi.semantic.rollups  # noqa: F401 - every write of the app refreshes the rollups
 from kpi.core.settings import db_path, kpis_path
+from kpi.semantic import rollups
 from kpi.store.database import Store
 from kpi.workflows.definition_writer import recover_pending
 from ui.context import definitions_banner, sidebar
@@ -14,6 +14,8 @@ st.set_page_config(
     page_title="Finance–procurement KPIs", page_icon=":material/monitoring:", layout="wide"
 )
 
+# every write of the app refreshes the rollups, in the background (figures live meanwhile)
+rollups.AFTER_WRITE.background = True
 store = Store(db_path())
 recover_pending(kpis_path())  # a KPI save cut short last time: completed or dropped
 if not store.exists():  # first run: fill an empty store with the demo so there is something real

@@ -447,8 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import kpi.semantic.rollups  # noqa: F401 - every write of this process refreshes them
+    from kpi.semantic import rollups  # every write of this process refreshes them
 
+    rollups.AFTER_WRITE.say = _progress
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -15,12 +15,10 @@ import polars as pl
 from kpi.analyses.kpi_figures import kpi_columns
 from kpi.core.scope import Scope
 from kpi.core.settings import Settings
-from kpi.semantic.compiler import Measure, kpi_query
-from kpi.semantic.engine import compute
-from kpi.semantic.formula_guard import guard_formula
+from kpi.semantic.chart_measures import CHART_MEASURES
+from kpi.semantic.engine import compute, compute_measures
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
-from kpi.store.query import fetch_frame
 from kpi.store.views import view_catalog
 
 # the view each headline chart reads
@@ -39,48 +37,32 @@ def chart_filters(settings: Settings, chart: str) -> tuple[str, ...]:
 def measures_by_period(
     store: Store,
     scope: Scope,
-    view: str,
-    period_column: str,
-    measures: dict[str, str],
+    chart: str,
     grain: str,
 ) -> pl.DataFrame:
-    """Named aggregate formulas over one view, one row per period, one column per name.
+    """A chart's named formulas (kpi.semantic.chart_measures) over its view, one row per
+    period, one column per name; from the rollups when they hold them.
 
     A filter on a column the view lacks is refused (ScopeError), never dropped.
     """
-    columns = view_catalog(store.settings)[view]
-    scope.params(tuple(columns))
-    guarded = [Measure(name, guard_formula(text, columns)) for name, text in measures.items()]
-    query, params = kpi_query(
+    view, period_column, measures = CHART_MEASURES[chart]
+    scope.params(tuple(view_catalog(store.settings)[view]))
+    return compute_measures(
+        store,
         view,
         period_column,
-        guarded,
+        measures,
         grain,
-        store.settings.fiscal,
-        [],
         scope.start,
         scope.end,
         scope.as_dict(),
+        scope.currency,
     )
-    with store.read(display_currency=scope.currency) as con:  # positional parameters
-        wide = fetch_frame(con, query, params)
-    return wide.rename({f"m{i}": name for i, name in enumerate(measures)})
 
 
 def spend_vs_budget(store: Store, scope: Scope) -> pl.DataFrame:
     """Monthly invoiced spend against the budget of the same cost centres and categories."""
-    return measures_by_period(
-        store,
-        scope,
-        "budget_vs_actual",
-        "month_start",
-        {
-            "actual": "sum(actual_amount)",
-            "budget": "sum(budget_amount)",
-            "maverick": "sum(maverick_amount)",
-        },
-        "month",
-    )
+    return measures_by_period(store, scope, "spend_vs_budget", "month")
 
 
 def days_to_pay_vs_terms(
@@ -88,19 +70,7 @@ def days_to_pay_vs_terms(
 ) -> pl.DataFrame:
     """Monthly days to pay (the KPI days_to_pay by the engine, so the chart follows its
     signed formula) against the amount-weighted contractual terms of the lines paid."""
-    terms = measures_by_period(
-        store,
-        scope,
-        "payments",
-        "paid_date",
-        {
-            "terms": "sum(amount * contract_terms_days)"
-            " filter (where contract_terms_days is not null)"
-            " / nullif(sum(amount) filter (where contract_terms_days is not null), 0)",
-            "late_share": "sum(amount) filter (where paid_late) / nullif(sum(amount), 0)",
-        },
-        "month",
-    )
+    terms = measures_by_period(store, scope, "payment_terms", "month")
     kpi = kpi_columns(store, scope, DAYS_TO_PAY_KPIS, None, definitions, "month")
     days = kpi.rename({"month": "period"})
     return (
@@ -111,21 +81,9 @@ def days_to_pay_vs_terms(
 
 
 def inventory_by_class(store: Store, scope: Scope) -> pl.DataFrame:
-    """Stock value split into safety, cycle, excess and obsolete, per monthly snapshot."""
-    per_snapshot = "/ nullif(count(distinct snapshot_date), 0)"
-    return measures_by_period(
-        store,
-        scope,
-        "inventory_position",
-        "snapshot_date",
-        {
-            "safety": f"sum(safety_value) {per_snapshot}",
-            "cycle": f"sum(cycle_value) {per_snapshot}",
-            "excess": f"sum(excess_value) {per_snapshot}",
-            "obsolete": f"sum(obsolete_value) {per_snapshot}",
-        },
-        "month",
-    )
+    """Stock value split into safety, cycle, excess and obsolete, per month: each location's
+    average over its snapshots in the month (as the inventory KPIs count it)."""
+    return measures_by_period(store, scope, "inventory_by_class", "month")
 
 
 # the chart's line that a KPI defines: {column: KPI id}

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -19,9 +20,10 @@ import polars as pl
 from sqlglot import exp
 
 from kpi.core import periods
-from kpi.core.settings import load_settings
+from kpi.core.settings import Settings, load_settings
 from kpi.semantic import compiler, rollups
 from kpi.semantic.definitions import load_definitions
+from kpi.semantic.formula_guard import guard_formula
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
@@ -162,6 +164,68 @@ def compute(
     if grain == WHOLE_RANGE:
         frame = frame.with_columns(pl.lit(range_label(start, end)).alias("period"))
     return ComputeResult(frame, by, skipped, unfiltered, from_rollups)
+
+
+@lru_cache(maxsize=256)
+def _guarded(settings: Settings, view: str, text: str) -> exp.Expression:
+    """A chart's formula, guarded once (the same tree each time: its SQL is cached by it)."""
+    return guard_formula(text, view_catalog(settings)[view], view=view)
+
+
+def compute_measures(
+    store: Store,
+    view: str,
+    period_column: str,
+    measures: dict[str, str],
+    grain: str,
+    start: date | None,
+    end: date | None,
+    filters: dict[str, list[str]],
+    currency: str | None = None,
+    live: bool = False,
+) -> pl.DataFrame:
+    """Named aggregate formulas over one view (a chart's lines), one row per period, one
+    column per name: from the rollups when they hold them all for this request (the
+    overview's charts, kpi.semantic.chart_measures), else from the view."""
+    formulas = [
+        rollups.Formula(name, view, period_column, (), _guarded(store.settings, view, text))
+        for name, text in measures.items()
+    ]
+    applied = {f: list(v) for f, v in filters.items() if v}
+    reporting = store.settings.reporting_currency.upper()
+    cal = store.settings.fiscal
+    with store.read(display_currency=currency) as con:
+        index = None
+        if not live and (currency is None or currency.upper() == reporting):
+            index = rollups.current_index(con, store)
+        answers, rest = rollups.answer(
+            index, view, period_column, formulas, grain, [], applied, start, end
+        )
+        if len(answers) == 1 and not rest:
+            names = [f.id for f in answers[0].kpis]
+            query, params = compiler.kpi_query(
+                answers[0].table, rollups.MONTH, answers[0].measures, grain, cal, [], start,
+                end, applied,
+            )  # fmt: skip
+            statement, params = compiler.union_statement(
+                [(answers[0].table, query, params, len(names))], []
+            )
+            wide = fetch_frame(con, statement, params)
+        else:
+            # as compute() does: views whose ranks or snapshot counts are per period restated
+            # at this grain, one view over a range read from that range's lines
+            names = [f.id for f in formulas]
+            chosen = [compiler.Measure(f.id, f.formula_tree) for f in formulas]
+            query, params = compiler.kpi_query(
+                view, period_column, chosen, grain, cal, [], start, end, applied
+            )
+            reads = _range_read({(view, period_column, ()): []}, start, end)
+            parts = [(view, query, params, len(names))]
+            wide = _run_parts(con, parts, [], store, currency, grain, reads)
+    values = wide.select(
+        "period", *[pl.col("_values").list.get(i).alias(n) for i, n in enumerate(names)]
+    ).sort("period")
+    return values.select("period", *measures)
 
 
 def _run_rollups(

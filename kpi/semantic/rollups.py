@@ -31,10 +31,11 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,8 @@ from kpi.core import atomic, periods
 from kpi.core.atomic import PRIVATE, private_files
 from kpi.core.settings import Settings
 from kpi.semantic import compiler
+from kpi.semantic.chart_measures import CHART_MEASURES
+from kpi.semantic.formula_guard import guard_formula
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.measures import StoredMeasure, split
 from kpi.semantic.period_sql import WHOLE_RANGE
@@ -122,12 +125,37 @@ def _grain_of(view: str, measure: StoredMeasure) -> bool:
     return bool(names & GRAIN_COLUMNS.get(view, frozenset()))
 
 
+@dataclass(frozen=True)
+class Formula:
+    """A named formula over a view that is not a KPI (a chart's measure): what plan() and
+    answer() need of a KPI definition."""
+
+    id: str
+    source: str
+    period_by: str
+    dimensions: tuple[str, ...]
+    formula_tree: exp.Expression
+
+
+@lru_cache(maxsize=4)
+def chart_formulas(settings: Settings) -> tuple[Formula, ...]:
+    """kpi.semantic.chart_measures, guarded like a KPI's formula, filterable by the sidebar."""
+    catalog = view_catalog(settings)
+    out = []
+    for chart, (view, period, formulas) in CHART_MEASURES.items():
+        for name, text in formulas.items():
+            tree = guard_formula(text, catalog[view], view=view)
+            out.append(Formula(f"{chart}.{name}", view, period, (), tree))
+    return tuple(out)
+
+
 def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[RollupSpec]:
-    """The rollup tables these definitions need (KPIs computed live need none)."""
+    """The rollup tables these definitions and the charts' formulas need (KPIs computed
+    live need none)."""
     catalog = view_catalog(settings)
     dims: dict[tuple[str, str, str], dict[str, None]] = defaultdict(dict)
     measures: dict[tuple[str, str, str], dict[str, StoredMeasure]] = defaultdict(dict)
-    for kpi in definitions:
+    for kpi in (*definitions, *chart_formulas(settings)):
         parts = split(kpi.formula_tree)
         if not parts.rollable or kpi.source not in catalog:
             continue
@@ -401,7 +429,7 @@ class Answer:
     """The KPIs of a request group that a rollup table answers, with their formulas over it."""
 
     table: str
-    kpis: list[KpiDefinition]
+    kpis: list[KpiDefinition | Formula]
     measures: list[compiler.Measure]
 
 
@@ -409,13 +437,13 @@ def answer(
     index: RollupIndex | None,
     view: str,
     period_column: str,
-    kpis: Sequence[KpiDefinition],
+    kpis: Sequence[KpiDefinition | Formula],
     grain: str,
     by: Sequence[str],
     filters: Iterable[str],
     start: date | None,
     end: date | None,
-) -> tuple[list[Answer], list[KpiDefinition]]:
+) -> tuple[list[Answer], list[KpiDefinition | Formula]]:
     """Which KPIs of one group (one view and period column) the rollups answer, by table,
     and which are computed live: those whose measures, splits or filters are not stored."""
     if index is None or not whole_months(start, end):
@@ -423,7 +451,7 @@ def answer(
     needed = {*by, *filters}
     body = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
     served: dict[str, Answer] = {}
-    live: list[KpiDefinition] = []
+    live: list[KpiDefinition | Formula] = []
     for kpi in kpis:
         parts = split(kpi.formula_tree)
         if not parts.rollable:
@@ -795,16 +823,35 @@ def _refresh_quietly(store: Store) -> None:
         print(f"note: the rollups were not refreshed: {exc}", file=sys.stderr)
 
 
+@dataclass
+class AfterWrite:
+    """How this process refreshes after a write: the command line waits and says so
+    (`say`), the app refreshes in the background (`background`) so that a person who saved
+    a comment or uploaded a file is not kept waiting; its figures are computed live until
+    the refresh lands."""
+
+    background: bool = False
+    say: Callable[[str], None] | None = None
+
+
+AFTER_WRITE = AfterWrite()
+
+
 def refresh_after_write(store: Store) -> None:
     """The store's after-write hook: keep the rollups matching the data just written."""
-    if _PAUSED:
+    if _PAUSED or not enabled():
         return
+    if AFTER_WRITE.background:
+        refresh_in_background(store)
+        return
+    say = AFTER_WRITE.say
+    if say:
+        say("Refreshing the KPI rollups (the pre-computed sums) ...")
     report = refresh(store)
-    if report is not None and report.built and os.environ.get("KPI_ROLLUPS_VERBOSE"):
-        print(
-            f"rollups: rebuilt {len(report.built)}, kept {len(report.kept)} "
-            f"in {report.seconds:.2f} s",
-            file=sys.stderr,
+    if say and report is not None:
+        say(
+            f"Rollups: {len(report.built)} table(s) built, {len(report.since)} recomputed "
+            f"from a month on, {len(report.kept)} kept, in {report.seconds:.1f} s"
         )
 
 
