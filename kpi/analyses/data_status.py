@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 
+from kpi.semantic import rollups
 from kpi.store.database import Store
 from kpi.store.queries.bookkeeping import (
     LOAD_HISTORY,
@@ -96,6 +97,9 @@ def dimension_values(store: Store, view: str, column: str) -> list[str]:
     if column not in columns:
         raise ValueError(f"view '{view}' has no column '{column}'")
     with store.read() as con:
+        stored = rollups.stored_values(con, store, view, column)
+        if stored is not None:
+            return stored  # without computing the view (the spend view: every invoice line)
         return [str(r[0]) for r in con.execute(distinct_values(view, column)).fetchall()]
 
 

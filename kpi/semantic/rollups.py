@@ -474,6 +474,32 @@ def answer(
     return list(served.values()), live
 
 
+# Rollup tables that hold every row of their view (the period column is required on every
+# row: an invoice line always has its invoice date), so their dimension values are the view's.
+COMPLETE = frozenset({("spend", "invoice_date")})
+
+
+def stored_values(
+    con: duckdb.DuckDBPyConnection, store: Store, view: str, column: str
+) -> list[str] | None:
+    """A view column's distinct non-null values (the sidebar's choices), read from a fresh
+    rollup table holding every row of the view; None when there is none (ask the view)."""
+    index = current_index(con, store)
+    if index is None:
+        return None
+    for e in sorted(index.entries.values(), key=lambda e: e.spec_name):
+        if (e.view, e.period_column) in COMPLETE and column in e.dims:
+            table = exp.to_table(f"{ROLLUPS_DATABASE}.{e.spec_name}")
+            col = exp.column(column)
+            query = (
+                exp.select(col).distinct().from_(table)
+                .where(exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null())))
+                .order_by(exp.Literal.number(1))
+            )  # fmt: skip
+            return [str(r[0]) for r in con.execute(render(query)).fetchall()]
+    return None
+
+
 # ---- what they hold ------------------------------------------------------------------------
 @dataclass
 class TableStatus:
@@ -510,12 +536,7 @@ def status(store: Store) -> Status:
     with store.read() as con:
         index = current_index(con, store)
         try:
-            rows = con.execute(
-                f"SELECT i.spec_name, i.view, i.period_column, i.body_grain, i.dims, "
-                f"i.columns, t.estimated_size, i.built_at FROM {ROLLUPS_DATABASE}.{_INDEX} i "
-                "JOIN duckdb_tables() t ON t.database_name = 'rollups' "
-                "AND t.table_name = i.spec_name ORDER BY 1"
-            ).fetchall()
+            rows = con.execute(_STATUS).fetchall()
         except duckdb.Error:
             rows = []
     for name, view, period, grain, dims, columns, count, at in rows:
@@ -738,27 +759,33 @@ def _insert(
 ) -> None:
     rows = con.sql(build_query(spec, settings, since)).to_arrow_table()
     out.register("_rows", rows)
-    name = _ident(spec.name)
+    rows_sql = exp.select("*").from_("_rows")
     if create:
-        out.execute(f"CREATE TABLE {name} AS SELECT * FROM _rows")
+        statement: exp.Expression = exp.Create(
+            this=exp.to_table(spec.name), kind="TABLE", expression=rows_sql
+        )
     else:
-        out.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _rows")
+        statement = exp.Insert(this=exp.to_table(spec.name), expression=rows_sql, by_name=True)
+    out.execute(render(statement))
     out.unregister("_rows")
 
 
 _INDEX_DDL = (
-    f"CREATE TABLE {_INDEX} (spec_name VARCHAR, view VARCHAR, period_column VARCHAR, "
+    "CREATE TABLE rollup_index (spec_name VARCHAR, view VARCHAR, period_column VARCHAR, "
     "body_grain VARCHAR, dims VARCHAR, columns VARCHAR, inputs VARCHAR, settings VARCHAR, "
     "months VARCHAR, built_at DOUBLE)"
 )
-_INSERT_INDEX = f"INSERT INTO {_INDEX} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_INDEX = "INSERT INTO rollup_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# what `kpi rollups` lists: each table of the attached file with its row count
+_STATUS = (
+    "SELECT i.spec_name, i.view, i.period_column, i.body_grain, i.dims, i.columns, "
+    "t.estimated_size, i.built_at FROM rollups.rollup_index i "
+    "JOIN duckdb_tables() t ON t.database_name = 'rollups' AND t.table_name = i.spec_name "
+    "ORDER BY 1"
+)
 _ROW_COUNT = (
     "SELECT sum(estimated_size) FROM duckdb_tables() WHERE table_name LIKE 'r\\_%' ESCAPE '\\'"
 )
-
-
-def _ident(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 def _attach_old(path: Path) -> str:
@@ -767,12 +794,12 @@ def _attach_old(path: Path) -> str:
 
 
 def _copy_old(name: str, before: date | None = None) -> str:
-    """The old file's table (its months before `before` only, when given): names are the
-    specs' own, the date one made here."""
-    copy = f"CREATE TABLE {_ident(name)} AS SELECT * FROM old.main.{_ident(name)}"
-    if before is None:
-        return copy
-    return copy + f" WHERE {MONTH} < DATE '{before.isoformat()}'"
+    """The old file's table, as it was (its months before `before` only, when given)."""
+    rows = exp.select("*").from_(exp.to_table(f"old.main.{name}"))
+    if before is not None:
+        day = exp.cast(exp.Literal.string(before.isoformat()), exp.DataType.build("DATE"))
+        rows = rows.where(exp.LT(this=exp.column(MONTH), expression=day))
+    return render(exp.Create(this=exp.to_table(name), kind="TABLE", expression=rows))
 
 
 def _remove(p: Path) -> None:

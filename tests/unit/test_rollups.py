@@ -372,3 +372,15 @@ def test_the_overview_charts_read_the_rollups_and_equal_the_live_figures(store, 
                     (x is None and y is None) or abs(x - y) <= 1e-9 * max(1.0, abs(y))
                     for x, y in zip(a, b, strict=True)
                 ), (chart, name, grain, filters)
+
+
+def test_the_sidebar_choices_come_from_the_rollups_and_equal_the_view(store, monkeypatch):
+    from kpi.analyses.data_status import dimension_values
+
+    for column in ("category", "cost_centre"):
+        stored = dimension_values(store, "spend", column)
+        with store.read() as con:
+            assert rollups.stored_values(con, store, "spend", column) == stored
+        monkeypatch.setenv(rollups.ENV, "off")
+        assert dimension_values(store, "spend", column) == stored  # from the view
+        monkeypatch.setenv(rollups.ENV, "on")
