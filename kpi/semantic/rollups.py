@@ -247,6 +247,27 @@ def fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[
     return out
 
 
+# What a view reads of a table, when it is less than its rows: po_lines reads the invoices
+# for the last data day only (max invoice and paid dates), so a load of invoices that does
+# not move it leaves the orders' table as it is.
+SUMMARIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("po_lines", "invoices"): ("invoice_date", "paid_date"),
+}
+
+
+def _summary(con: duckdb.DuckDBPyConnection, view: str, table: str) -> str | None:
+    """The fingerprint of what `view` reads of `table` when SUMMARIES says (the maxima)."""
+    columns = SUMMARIES.get((view, table))
+    if columns is None:
+        return None
+    query = exp.select(*[exp.Max(this=exp.column(c)) for c in columns]).from_(exp.to_table(table))
+    try:
+        row = con.execute(render(query)).fetchone()
+    except duckdb.Error:
+        return "absent"
+    return "max:" + ":".join(str(v) for v in row)
+
+
 def _row_sum(hashed: exp.Expression) -> exp.Expression:
     """sum(hash(hash(columns))): DuckDB combines the hashes of a row's values linearly, so a
     XOR (or a sum) of hash(columns) over rows cancels: 1,000 rows reloaded under another
@@ -604,8 +625,11 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         if not rebuild and _covered(specs, old, skey) and _stamped(store, version):
             report.kept = sorted(s.name for s in specs)  # a save that added no measure
             return report
-        inputs = {s.view: tables_read(store.settings, s.view) for s in specs}
-        prints = fingerprints(con, sorted({t for ts in inputs.values() for t in ts}))
+        tables = {s.view: tables_read(store.settings, s.view) for s in specs}
+        whole = fingerprints(con, sorted({t for ts in tables.values() for t in ts}))
+        inputs = {
+            view: {t: _summary(con, view, t) or whole[t] for t in ts} for view, ts in tables.items()
+        }
         pairs = {
             (t, c) for s in specs for t, c in INCREMENTAL.get((s.view, s.period_column), {}).items()
         }
@@ -613,7 +637,7 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         work: dict[str, date | None] = {}  # spec name -> None: kept, a date: from that month
         for spec in specs:
             since = _what_to_do(
-                spec, old.get(spec.name), inputs, prints, months, skey, rebuild, store.settings
+                spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild, store.settings
             )
             if since is not _REBUILD:
                 work[spec.name] = since  # type: ignore[assignment]
@@ -622,7 +646,7 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
             or len(work) < len(specs)
             or set(old) - set(work)
         ):
-            _write_file(store, con, specs, work, inputs, prints, months, skey, report)
+            _write_file(store, con, specs, work, inputs, months, skey, report)
         report.kept = sorted(n for n, since in work.items() if since is None)
         report.since = {n: since for n, since in work.items() if since is not None}
     _write_stamp(store, version)
@@ -655,8 +679,7 @@ def _stamped(store: Store, version: str) -> bool:
 def _what_to_do(
     spec: RollupSpec,
     before: IndexEntry | None,
-    inputs: dict[str, list[str]],
-    prints: dict[str, str],
+    inputs: dict[str, str],
     months: dict[str, dict[str, str]],
     skey: str,
     rebuild: bool,
@@ -665,7 +688,7 @@ def _what_to_do(
     """None: keep the table; a date: recompute its months from that one on; _REBUILD."""
     if rebuild or before is None or not _same_shape(spec, before, skey):
         return _REBUILD
-    changed = [t for t in inputs[spec.view] if before.inputs.get(t) != prints[t]]
+    changed = [t for t, now in inputs.items() if before.inputs.get(t) != now]
     if not changed:
         return None
     dated = INCREMENTAL.get((spec.view, spec.period_column), {})
@@ -694,8 +717,7 @@ def _write_file(
     con: duckdb.DuckDBPyConnection,
     specs: list[RollupSpec],
     work: dict[str, date | None],
-    inputs: dict[str, list[str]],
-    prints: dict[str, str],
+    inputs: dict[str, dict[str, str]],
     months: dict[str, dict[str, str]],
     skey: str,
     report: RefreshReport,
@@ -731,7 +753,7 @@ def _write_file(
                         spec.body_grain,
                         json.dumps(list(spec.dims)),
                         json.dumps([m.column for m in spec.measures]),
-                        json.dumps({t: prints[t] for t in inputs[spec.view]}, sort_keys=True),
+                        json.dumps(inputs[spec.view], sort_keys=True),
                         skey,
                         json.dumps(
                             {k: v for k, v in months.items() if k.split(":")[0] in dated}
