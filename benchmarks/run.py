@@ -261,8 +261,10 @@ def count_rows(db: Path, table: str) -> int:
 
 
 def _remove_store(path: Path) -> None:
-    for p in path.parent.glob(path.name + "*"):
-        p.unlink()
+    """The store, its rollups and their stamp, lock and write-ahead files."""
+    for pattern in (path.name + "*", path.stem + ".rollups*", f".{path.stem}.rollups*"):
+        for p in path.parent.glob(pattern):
+            p.unlink(missing_ok=True)
 
 
 # ---- 1. demo build -----------------------------------------------------------------------
