@@ -5,43 +5,56 @@ every KPI, and the CFO overview in a real browser, each against a yardstick and 
 
 For each scale asked (default 1, 10 and 50) it:
 
-1. builds the demo store (`python -m kpi demo --scale N`) in a subprocess: wall time, peak
-   memory, invoice lines;
+1. builds the demo store (`python -m kpi demo --scale N`, which ends by building the
+   rollups, kpi.semantic.rollups) in a subprocess: wall time, peak memory, invoice lines,
+   the rollups' build time (from the demo's output) and both files' sizes;
 2. exports the store's invoices to a CSV in canonical columns with ISO dates and loads it
-   with `python -m kpi load invoices FILE --db fresh.duckdb` and with DuckDB's own
-   `read_csv` (explicit canonical types) into the canonical table, each in a subprocess:
-   wall time (Python start-up included), peak RSS, rows/s;
-3. computes every KPI of config/kpis.yaml by quarter with kpi.semantic.engine.compute and with ONE
-   hand-written statement on the canonical tables (benchmarks/all_kpis.sql), whose values
-   must equal the engine's to 1e-6 relative; each timed warm (one run to warm up, then 5
-   runs in alternation, a fresh connection per run as the engine opens one): median times
-   and the median of the per-run ratios. Up to scale 10 also pandas on a subset
-   (benchmarks/pandas_kpis.py);
-4. opens the CFO overview in Chromium, cold (fresh server and browser context) and warm
+   with `python -m kpi load invoices FILE --db fresh.duckdb` (which builds the fresh
+   store's rollups after the load), again with KPI_ROLLUPS=off (the load alone), and with
+   DuckDB's own `read_csv` (explicit canonical types) into the canonical table, each in a
+   subprocess: wall time (Python start-up included), peak RSS, rows/s;
+3. computes every KPI of config/kpis.yaml by quarter with kpi.semantic.engine.compute(live=True)
+   and with ONE hand-written statement on the canonical tables (benchmarks/all_kpis.sql),
+   whose values must equal the engine's to 1e-6 relative; each timed warm (one run to warm
+   up, then 5 runs in alternation, a fresh connection per run as the engine opens one):
+   median times and the median of the per-run ratios. Up to scale 10 also pandas on a
+   subset (benchmarks/pandas_kpis.py). Then the same from the rollups (compute as the app
+   and `kpi compute` call it): median time, how many KPIs the rollups answered, their values
+   against the live ones (money to the cent, other units to 1e-9 relative), and the wall
+   time of `python -m kpi compute --grain quarter --format json` (Python start-up included);
+4. a sidebar filter change on the CFO overview: the server time of the script's rerun in
+   Streamlit's AppTest (benchmarks/filters.py), median of a few changes;
+5. opens the CFO overview in Chromium, cold (fresh server and browser context) and warm
    (reload after one render), until fully drawn (benchmarks/render.py says precisely what
    that means);
-5. loads 1,000 of those invoice lines again into the demo store itself (an upsert: the
-   store's figures stay the same): what one small load costs on a big store, whose writer
-   copies the store and swaps the copy in.
+6. loads 1,000 of those invoice lines again into the demo store itself (an upsert: the
+   store's figures stay the same), the rollups' refresh after the write included: what one
+   small load costs on a big store, whose writer copies the store and swaps the copy in.
 
-Goals: `kpi load` >= 300,000 rows/s with peak memory under 4 GB at scale 50; every-KPI
-compute within 1.5 x the hand-written statement (at every scale); overview warm render
-under 2 s at scale 10. It prints progress, then the tables with PASS / MISS, and writes
-them as markdown to DIR/results.md (default benchmarks/out/, not committed).
+Goals (issue 8, then issue 18): `kpi load` >= 300,000 rows/s with peak memory under 4 GB at
+scale 50, and at least half DuckDB's rows/s; live every-KPI compute within 1.5 x the
+hand-written statement (at every scale); every KPI by quarter under 0.5 s, a sidebar filter
+change under 0.5 s of server time, the overview cold under 3 s, the rollups under 10 % of
+the store and a 1,000-line load under 2 s, at scale 50; overview warm under 1 s at scale 10.
+It prints progress, then the tables with PASS / MISS, and writes them as markdown to
+DIR/results.md (default benchmarks/out/, not committed).
 `--quick` is a smoke run: scale 1, one cold and two warm renders.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +66,7 @@ import pandas_kpis  # noqa: E402
 import polars as pl  # noqa: E402
 
 from kpi.core.settings import load_settings  # noqa: E402
+from kpi.semantic import rollups  # noqa: E402
 from kpi.semantic.definitions import load_definitions  # noqa: E402
 from kpi.semantic.engine import compute  # noqa: E402
 from kpi.store.database import LOCKED_DOWN, Store  # noqa: E402
@@ -70,8 +84,20 @@ LOAD_RATE_GOAL = 300_000  # rows/s of `kpi load` ...
 LOAD_PEAK_GOAL_MB = 4 * 1024  # ... with peak memory under 4 GB ...
 LOAD_GOAL_SCALE = 50.0  # ... at scale 50
 COMPUTE_GOAL = 1.5  # engine time at most this multiple of the hand-written statement's
-RENDER_WARM_GOAL_S = 2.0  # overview warm render under this ...
+# the goals of issue 18 (rollups), "measured by the benchmark on this 2-core machine"
+RENDER_WARM_GOAL_S = 1.0  # overview warm render under this ...
 RENDER_GOAL_SCALE = 10.0  # ... at scale 10
+ROLLUP_GOAL_SCALE = 50.0  # the others at scale 50:
+RENDER_COLD_GOAL_S = 3.0  # overview cold render (the demo's rollups built)
+FILTER_GOAL_S = 0.5  # server time of a sidebar filter change
+QUARTER_GOAL_S = 0.5  # every KPI by quarter (`kpi compute`)
+LOAD_VS_DUCKDB_GOAL = 0.5  # `kpi load` rows/s at least this share of DuckDB's (every scale)
+ROLLUP_SIZE_GOAL = 0.10  # rollups file under this share of the store's size
+SMALL_LOAD_GOAL_S = 2.0  # 1,000 lines into the demo store, refresh included
+CLI_RUNS = 3
+FILTER_CHANGES = 4
+MONEY_TOLERANCE = 0.005  # rollup values against live ones: money to the cent ...
+RATIO_TOLERANCE = 1e-9  # ... other units relative
 
 # DuckDB loading the same CSV into the canonical table, run in its own process.
 DUCKDB_LOAD = """
@@ -103,28 +129,47 @@ class Run:
     seconds: float
     peak_mb: float
     cpu_s: float = 0.0  # user + system CPU time of the process and its threads
+    output: list[str] = field(default_factory=list, repr=False)
 
 
-def measured(cmd: list[str], label: str, shown: str | None = None) -> Run:
-    """Run a command, echo its output indented, and measure its wall time and peak RSS.
+def measured(
+    cmd: list[str],
+    label: str,
+    shown: str | None = None,
+    env: dict[str, str] | None = None,
+    echo: bool = True,
+) -> Run:
+    """Run a command, echo its output indented (and keep it), and measure its wall time and
+    peak RSS. `env` is added to this process's environment.
 
     os.wait4 gives the rusage of this one child (RUSAGE_CHILDREN would report the largest
     child so far, which is wrong for every run after a bigger one)."""
-    say(f"  $ {shown or ' '.join(cmd)}")
+    say(f"  $ {' '.join(f'{k}={v}' for k, v in (env or {}).items())} {shown or ' '.join(cmd)}")
+    output: list[str] = []
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, **(env or {})),
     )
     assert proc.stdout is not None
     for line in proc.stdout:
-        say(f"    | {line.rstrip()}")
+        output.append(line.rstrip())
+        if echo:
+            say(f"    | {line.rstrip()}")
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
+        if not echo:
+            for line in output[-20:]:
+                say(f"    | {line}")
         raise SystemExit(f"{label} failed (exit code {proc.returncode})")
     # Linux reports the peak RSS in KiB
-    return Run(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+    return Run(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, output)
 
 
 def median_time(fn: Callable[[], object], label: str, runs: int = RUNS) -> tuple[float, list]:
@@ -187,6 +232,26 @@ def paired_times(
     )
 
 
+# The rollups on in every subprocess (whatever this process's environment says), and the
+# refresh after a write saying what it rebuilt.
+ROLLUPS_ON = {rollups.ENV: "on", "KPI_ROLLUPS_VERBOSE": "1"}
+ROLLUPS_OFF = {rollups.ENV: "off"}
+
+
+@contextmanager
+def rollups_on() -> Iterator[None]:
+    """The rollups on in this process for a while (compute reads KPI_ROLLUPS at each call)."""
+    before = os.environ.get(rollups.ENV)
+    os.environ[rollups.ENV] = "on"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(rollups.ENV, None)
+        else:
+            os.environ[rollups.ENV] = before
+
+
 def count_rows(db: Path, table: str) -> int:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -196,18 +261,58 @@ def count_rows(db: Path, table: str) -> int:
 
 
 def _remove_store(path: Path) -> None:
-    for p in path.parent.glob(path.name + "*"):
-        p.unlink()
+    """The store, its rollups and their stamp, lock and write-ahead files."""
+    for pattern in (path.name + "*", path.stem + ".rollups*", f".{path.stem}.rollups*"):
+        for p in path.parent.glob(pattern):
+            p.unlink(missing_ok=True)
 
 
 # ---- 1. demo build -----------------------------------------------------------------------
-def bench_demo(scale: float, out: Path) -> tuple[Path, Run, int]:
+@dataclass
+class Rollups:
+    """The demo's rollups: build time (the demo's own report) and the files' sizes."""
+
+    build_s: float | None
+    rows: int | None
+    store_mb: float
+    rollups_mb: float
+
+    @property
+    def share(self) -> float:
+        return self.rollups_mb / self.store_mb
+
+
+REFRESHED = re.compile(r"rollups: rebuilt \d+, kept \d+ in ([0-9.]+) s")
+
+
+def refresh_s(run: Run) -> float | None:
+    """The rollups' refresh after a write, as the process reported it (KPI_ROLLUPS_VERBOSE)."""
+    found = next(filter(None, map(REFRESHED.search, run.output)), None)
+    return float(found.group(1)) if found else None
+
+
+ROLLUPS_READY = re.compile(r"rollups ready in ([0-9.]+) s, ([0-9,]+) rows")
+
+
+def bench_demo(scale: float, out: Path) -> tuple[Path, Run, int, Rollups]:
     db = out / f"demo-scale{scale:g}.duckdb"
     _remove_store(db)
     say(f"\nDemo build at scale {scale:g} -> {db}")
     cmd = [sys.executable, "-m", "kpi", "demo", "--db", str(db), "--scale", f"{scale:g}"]
-    run = measured([*cmd, "--seed", str(SEED)], "kpi demo")
-    return db, run, count_rows(db, "invoices")
+    run = measured([*cmd, "--seed", str(SEED)], "kpi demo", env=ROLLUPS_ON)
+    ready = next(filter(None, map(ROLLUPS_READY.search, run.output)), None)
+    side = Store(db, load_settings()).rollups_path
+    built = Rollups(
+        float(ready.group(1)) if ready else None,
+        int(ready.group(2).replace(",", "")) if ready else None,
+        db.stat().st_size / 1e6,
+        side.stat().st_size / 1e6 if side.is_file() else 0.0,
+    )
+    say(
+        f"  store {built.store_mb:,.1f} MB, rollups {built.rollups_mb:,.1f} MB "
+        f"({built.share:.1%} of the store)"
+    )
+    return db, run, count_rows(db, "invoices"), built
 
 
 # ---- 2. loading a CSV --------------------------------------------------------------------
@@ -229,13 +334,21 @@ def export_invoices(store: Path, csv: Path) -> int:
     return rows
 
 
-def bench_load(csv: Path, rows: int, out: Path) -> tuple[Run, Run]:
-    ours_db, duck_db = out / "load-kpi.duckdb", out / "load-duckdb.duckdb"
-    _remove_store(ours_db)
-    _remove_store(duck_db)
+def bench_load(csv: Path, rows: int, out: Path) -> tuple[Run, Run, Run]:
+    """`kpi load` into a fresh store (the rollups refresh after the write included), the
+    same with KPI_ROLLUPS=off (the load alone), and DuckDB's read_csv."""
+    ours_db, off_db, duck_db = (
+        out / "load-kpi.duckdb",
+        out / "load-kpi-off.duckdb",
+        out / "load-duckdb.duckdb",
+    )
+    for db in (ours_db, off_db, duck_db):
+        _remove_store(db)
     say(f"\nkpi load of {csv.name} ({csv.stat().st_size / 1e6:,.0f} MB) into a fresh store")
-    cmd = [sys.executable, "-m", "kpi", "load", "invoices", str(csv), "--db", str(ours_db)]
-    ours = measured(cmd, "kpi load")
+    cmd = [sys.executable, "-m", "kpi", "load", "invoices", str(csv), "--db"]
+    ours = measured([*cmd, str(ours_db)], "kpi load", env=ROLLUPS_ON)
+    say("\nThe same without the rollups' refresh after the load")
+    off = measured([*cmd, str(off_db)], "kpi load (rollups off)", env=ROLLUPS_OFF)
     say("\nDuckDB read_csv of the same file into the typed canonical table")
     duck = measured(
         [sys.executable, "-c", DUCKDB_LOAD, str(csv), str(duck_db), str(ROOT)],
@@ -243,19 +356,20 @@ def bench_load(csv: Path, rows: int, out: Path) -> tuple[Run, Run]:
         f"python -c <DuckDB read_csv into invoices> {csv.name} {duck_db.name}",
     )
     try:
-        for db in (ours_db, duck_db):
+        for db in (ours_db, off_db, duck_db):
             loaded = count_rows(db, "invoices")
             if loaded != rows:
                 raise SystemExit(f"{db} holds {loaded:,} invoice lines, the CSV {rows:,}")
     finally:
-        _remove_store(ours_db)
-        _remove_store(duck_db)
-    return ours, duck
+        for db in (ours_db, off_db, duck_db):
+            _remove_store(db)
+    return ours, off, duck
 
 
 def bench_small_load(csv: Path, store: Path, out: Path) -> Run:
     """Load the CSV's first SMALL_LOAD_ROWS lines into the demo store itself. They are
-    already there, so the upsert replaces them with equal rows: the figures do not change."""
+    already there, so the upsert replaces them with equal rows: the figures do not change.
+    The rollups' refresh after the write is part of the time, as for anyone loading."""
     small = out / f"invoices-first-{SMALL_LOAD_ROWS}.csv"
     with csv.open("rb") as src, small.open("wb") as dst:
         for _ in range(SMALL_LOAD_ROWS + 1):  # the header and the lines
@@ -263,7 +377,7 @@ def bench_small_load(csv: Path, store: Path, out: Path) -> Run:
     say(f"\nLoading {SMALL_LOAD_ROWS:,} lines into {store.name} ({_mb(store)}): copy and swap")
     cmd = [sys.executable, "-m", "kpi", "load", "invoices", str(small), "--db", str(store)]
     try:
-        return measured(cmd, "kpi load (small)")
+        return measured(cmd, "kpi load (small)", env=ROLLUPS_ON)
     finally:
         small.unlink()
 
@@ -311,10 +425,39 @@ def agreement(ours: pl.DataFrame, theirs: pl.DataFrame) -> tuple[int, int, list[
     return both.height - bad.height, both.height, shown
 
 
+def rollup_agreement(
+    live: pl.DataFrame, rolled: pl.DataFrame, units: dict[str, str]
+) -> tuple[int, int, list[str]]:
+    """(values that agree, values compared, a few that do not) between the live engine and
+    the rollups: same (kpi, period) keys, both null, or money within a cent and other units
+    within RATIO_TOLERANCE relative."""
+    both = live.select("kpi", "period", pl.col("value").cast(pl.Float64)).join(
+        rolled.select("kpi", "period", pl.col("value").cast(pl.Float64).alias("rolled")),
+        on=["kpi", "period"],
+        how="full",
+        coalesce=True,
+    )
+    money = [k for k, unit in units.items() if unit == "currency"]
+    a, b = pl.col("value"), pl.col("rolled")
+    diff = (a - b).abs()
+    near = (
+        pl.when(pl.col("kpi").is_in(money))
+        .then(diff <= MONEY_TOLERANCE)
+        .otherwise(diff <= RATIO_TOLERANCE * pl.max_horizontal(a.abs(), b.abs(), pl.lit(1e-300)))
+    )
+    ok = (a.is_null() & b.is_null()) | near.fill_null(False)
+    bad = both.filter(~ok).sort("kpi", "period")
+    shown = [
+        f"{r['kpi']} {r['period']}: live {r['value']}, rollups {r['rolled']}"
+        for r in bad.head(5).iter_rows(named=True)
+    ]
+    return both.height - bad.height, both.height, shown
+
+
 @dataclass
 class Compute:
     kpis: int
-    engine_s: float
+    engine_s: float  # live (compute(..., live=True))
     hand_s: float
     hand_check: tuple[int, int]
     ratio: float  # median of the per-round ratios engine / hand-written
@@ -323,6 +466,10 @@ class Compute:
     subset_s: float | None = None
     pandas_s: float | None = None
     pandas_check: tuple[int, int] | None = None
+    rollup_s: float | None = None  # compute(...) as the app calls it: from the rollups
+    rollup_kpis: int = 0  # how many KPIs the rollups answered
+    rollup_check: tuple[int, int] | None = None  # rollup values equal to the live ones
+    cli_s: float | None = None  # `python -m kpi compute --grain quarter --format json`
 
 
 def bench_compute(db: Path, with_pandas_subset: bool, runs: int = RUNS) -> Compute:
@@ -337,7 +484,7 @@ def bench_compute(db: Path, with_pandas_subset: bool, runs: int = RUNS) -> Compu
     definitions = load_definitions(None, settings)
     say(f"\nAll {len(definitions)} KPIs by quarter on {db.name}")
     paired = paired_times(
-        lambda: compute(store, definitions, "quarter"),
+        lambda: compute(store, definitions, "quarter", live=True),
         lambda: hand_written(db),
         ("engine", "hand-written SQL"),
         runs,
@@ -355,6 +502,7 @@ def bench_compute(db: Path, with_pandas_subset: bool, runs: int = RUNS) -> Compu
         paired.ratio,
         paired.cpu_ratio,
     )
+    bench_rollups(result, db, store, definitions, engine, runs)
     if not with_pandas_subset:
         return result
 
@@ -362,7 +510,7 @@ def bench_compute(db: Path, with_pandas_subset: bool, runs: int = RUNS) -> Compu
     say(f"\n{len(subset)} KPIs with pandas and with the engine")
     result.subset = len(subset)
     result.subset_s, _ = median_time(
-        lambda: compute(store, subset, "quarter"), "engine, subset", runs
+        lambda: compute(store, subset, "quarter", live=True), "engine, subset", runs
     )
     result.pandas_s, pandas_runs = median_time(lambda: with_pandas(db), "pandas", runs)
     sub_ok, sub_n, sub_bad = agreement(
@@ -373,6 +521,47 @@ def bench_compute(db: Path, with_pandas_subset: bool, runs: int = RUNS) -> Compu
         say(f"    differs: {line}")
     result.pandas_check = (sub_ok, sub_n)
     return result
+
+
+def bench_rollups(
+    result: Compute, db: Path, store: Store, definitions: list, live: pl.DataFrame, runs: int
+) -> None:
+    """Every KPI by quarter as the app and `kpi compute` ask for it (from the rollups, where
+    fresh), in this process and through the command line; its values against the live ones."""
+    say(f"\nAll {len(definitions)} KPIs by quarter from the rollups on {db.name}")
+    with rollups_on():
+        result.rollup_s, runs_done = median_time(
+            lambda: compute(store, definitions, "quarter"), "from the rollups", runs
+        )
+    last = runs_done[-1]
+    result.rollup_kpis = len(last.from_rollups)
+    units = {d.id: d.unit for d in definitions}
+    ok, n, bad = rollup_agreement(live, last.frame, units)
+    result.rollup_check = (ok, n)
+    say(
+        f"  {result.rollup_kpis} of {len(definitions)} KPIs from the rollups; {ok} of {n} "
+        f"values equal the live ones (money to the cent, others to {RATIO_TOLERANCE:g})"
+    )
+    for line in bad:
+        say(f"    differs: {line}")
+    cmd = [sys.executable, "-m", "kpi", "compute", "--grain", "quarter", "--format", "json"]
+    cmd += ["--db", str(db)]
+    times = []
+    for i in range(max(1, min(runs, CLI_RUNS))):
+        run = measured(cmd, "kpi compute", env=ROLLUPS_ON, echo=False)
+        times.append(run.seconds)
+        say(f"  kpi compute: run {i + 1} {run.seconds:.3f} s ({len(run.output):,} lines out)")
+    result.cli_s = statistics.median(times)
+
+
+# ---- 4. a sidebar filter change ----------------------------------------------------------
+def bench_filters(db: Path, changes: int) -> list[float]:
+    """benchmarks/filters.py on the store in a process of its own: each change's seconds."""
+    say(f"\nSidebar filter changes on the CFO overview (AppTest) on {db.name}")
+    cmd = [sys.executable, str(HERE / "filters.py"), str(db), "--changes", str(changes)]
+    run = measured([*cmd, "--json"], "filter changes", env=ROLLUPS_ON)
+    last = next(line for line in reversed(run.output) if line.startswith('{"times"'))
+    return json.loads(last)["times"]
 
 
 # ---- one scale ---------------------------------------------------------------------------
@@ -389,10 +578,21 @@ class ScaleResult:
     store_mb: float
     render: object | None = None  # render.RenderTimes
     machine_load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average, start and end
+    load_off: Run | None = None  # `kpi load` with KPI_ROLLUPS=off: the load alone
+    rollups: Rollups | None = None
+    filter_s: list[float] | None = None  # each sidebar filter change's server time
 
     @property
     def load_rate(self) -> float:
         return self.lines / self.load.seconds
+
+    @property
+    def load_off_rate(self) -> float | None:
+        return None if self.load_off is None else self.lines / self.load_off.seconds
+
+    @property
+    def filter_median(self) -> float | None:
+        return statistics.median(self.filter_s) if self.filter_s else None
 
     @property
     def duck_rate(self) -> float:
@@ -402,13 +602,14 @@ class ScaleResult:
 def bench_scale(scale: float, out: Path, options: argparse.Namespace) -> ScaleResult:
     say(f"\n==== scale {scale:g} ====")
     load_before = os.getloadavg()[0]
-    db, demo, lines = bench_demo(scale, out)
+    db, demo, lines, built = bench_demo(scale, out)
     csv = out / f"invoices-scale{scale:g}.csv"
     try:
         export_invoices(db, csv)
         csv_mb = csv.stat().st_size / 1e6
-        load, duck = bench_load(csv, lines, out)
+        load, load_off, duck = bench_load(csv, lines, out)
         comp = bench_compute(db, scale <= PANDAS_MAX_SCALE, options.runs)
+        filter_s = bench_filters(db, options.changes) if options.filters else None
         render = None
         if options.browser:
             import render as overview_render
@@ -425,6 +626,7 @@ def bench_scale(scale: float, out: Path, options: argparse.Namespace) -> ScaleRe
             csv.unlink(missing_ok=True)
     result = ScaleResult(scale, lines, demo, csv_mb, load, duck, comp, small, store_mb, render)
     result.machine_load = (load_before, os.getloadavg()[0])
+    result.load_off, result.rollups, result.filter_s = load_off, built, filter_s
     return result
 
 
@@ -453,6 +655,15 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def _s(value: float | None) -> str:
+    return "not run" if value is None else f"{value:.2f} s"
+
+
+def _of_which(run: Run) -> str:
+    seconds = refresh_s(run)
+    return "" if seconds is None else f", refresh {seconds:.2f} s of it"
+
+
 def figures(results: list[ScaleResult]) -> list[str]:
     """One row per measure, one column per scale."""
 
@@ -472,6 +683,39 @@ def figures(results: list[ScaleResult]) -> list[str]:
         times = f"{c.pandas_s / c.subset_s:.1f} × engine's {c.subset_s:.2f} s"
         return f"{c.pandas_s:.2f} s ({times}; {ok}/{n} agree)"
 
+    def rollup_build(r: ScaleResult) -> str:
+        b = r.rollups
+        if b is None or b.build_s is None or b.rows is None:
+            return "not run"
+        return f"{b.build_s:.1f} s ({b.rows:,} rows)"
+
+    def rollup_size(r: ScaleResult) -> str:
+        b = r.rollups
+        if b is None:
+            return "not run"
+        return f"{b.rollups_mb:,.1f} MB / {b.store_mb:,.0f} MB = {b.share:.1%}"
+
+    def load_off(r: ScaleResult) -> str:
+        if r.load_off is None or r.load_off_rate is None:
+            return "not run"
+        return f"{r.load_off.seconds:.2f} s ({r.load_off_rate:,.0f} rows/s)"
+
+    def from_rollups(r: ScaleResult) -> str:
+        c = r.compute
+        if c.rollup_s is None:
+            return "not run"
+        return f"{c.rollup_s:.3f} s ({c.rollup_kpis} of {c.kpis} KPIs from the rollups)"
+
+    def rollup_check(r: ScaleResult) -> str:
+        check = r.compute.rollup_check
+        return "not run" if check is None else "{}/{}".format(*check)
+
+    def filters(r: ScaleResult) -> str:
+        if not r.filter_s or r.filter_median is None:
+            return "not run"
+        each = ", ".join(f"{t:.2f}" for t in r.filter_s)
+        return f"{r.filter_median:.2f} s (each: {each})"
+
     rows = [
         row("invoice lines", lambda r: f"{r.lines:,}"),
         row(
@@ -479,16 +723,19 @@ def figures(results: list[ScaleResult]) -> list[str]:
             lambda r: f"{r.machine_load[0]:.1f} → {r.machine_load[1]:.1f}",
         ),
         row(
-            "demo build: time / peak memory",
+            "demo build (rollups included): time / peak memory",
             lambda r: f"{r.demo.seconds:.1f} s / {r.demo.peak_mb:,.0f} MB",
         ),
+        row("rollups: build time in the demo build", rollup_build),
+        row("**rollups file ÷ store file**", rollup_size),
         row("invoices CSV", lambda r: f"{r.csv_mb:,.0f} MB"),
         row(
-            "`kpi load` of the CSV: wall time (CPU time)",
-            lambda r: f"{r.load.seconds:.2f} s ({r.load.cpu_s:.2f} s)",
+            "`kpi load` of the CSV, rollups built after it: wall time (CPU time)",
+            lambda r: f"{r.load.seconds:.2f} s ({r.load.cpu_s:.2f} s){_of_which(r.load)}",
         ),
         row("`kpi load`: **rows/s**", lambda r: f"{r.load_rate:,.0f}"),
         row("`kpi load`: **peak memory**", lambda r: f"{r.load.peak_mb:,.0f} MB"),
+        row("`kpi load` with KPI_ROLLUPS=off (the load alone)", load_off),
         row(
             "DuckDB `read_csv` + INSERT: rows/s / peak",
             lambda r: f"{r.duck_rate:,.0f} / {r.duck.peak_mb:,.0f} MB",
@@ -499,22 +746,48 @@ def figures(results: list[ScaleResult]) -> list[str]:
             lambda r: f"{r.load.cpu_s / r.duck.cpu_s:.2f}" if r.duck.cpu_s else "—",
         ),
         row(
-            f"`kpi load` of {SMALL_LOAD_ROWS:,} lines into the demo store (copy and swap)",
-            lambda r: f"{r.small_load.seconds:.2f} s ({r.store_mb:,.0f} MB store)",
+            f"`kpi load` of {SMALL_LOAD_ROWS:,} lines into the demo store (copy and swap, "
+            "rollups refresh)",
+            lambda r: (
+                f"{r.small_load.seconds:.2f} s{_of_which(r.small_load)} "
+                f"({r.store_mb:,.0f} MB store)"
+            ),
         ),
+        row("**every KPI by quarter from the rollups** (engine)", from_rollups),
         row(
-            "engine, every KPI by quarter",
+            "`python -m kpi compute --grain quarter --format json` (wall, Python start-up)",
+            lambda r: _s(r.compute.cli_s),
+        ),
+        row("rollup values = live values (money to the cent, others 1e-9)", rollup_check),
+        row(
+            "engine live (`live=True`), every KPI by quarter",
             lambda r: f"{r.compute.engine_s:.2f} s ({r.compute.kpis} KPIs)",
         ),
         row("one hand-written DuckDB statement", lambda r: f"{r.compute.hand_s:.2f} s"),
-        row("**engine ÷ hand-written** (wall time)", lambda r: f"{r.compute.ratio:.2f}"),
-        row("engine ÷ hand-written (CPU time)", lambda r: f"{r.compute.cpu_ratio:.2f}"),
+        row("**live engine ÷ hand-written** (wall time)", lambda r: f"{r.compute.ratio:.2f}"),
+        row("live engine ÷ hand-written (CPU time)", lambda r: f"{r.compute.cpu_ratio:.2f}"),
         row("values equal to 1e-6", lambda r: "{}/{}".format(*r.compute.hand_check)),
         row("pandas, KPI subset", pandas_cell),
+        row("**sidebar filter change**: server time, median (AppTest)", filters),
         row("CFO overview, **cold** render", lambda r: render(r, "cold")),
         row("CFO overview, **warm** render", lambda r: render(r, "warm")),
     ]
     return _table(["measure"] + [f"scale {r.scale:g}" for r in results], rows)
+
+
+def _goal(
+    rows: list[list[str]],
+    goal: str,
+    scale: float,
+    value: float | None,
+    shown: Callable[[float], str],
+    ok: Callable[[float], bool],
+) -> None:
+    """Append one goal row: measured and PASS / MISS, or "not measured" without a value."""
+    if value is None:
+        rows.append([goal, f"{scale:g}", "—", "not measured"])
+    else:
+        rows.append([goal, f"{scale:g}", shown(value), _verdict(ok(value))])
 
 
 def goals(results: list[ScaleResult]) -> list[list[str]]:
@@ -522,30 +795,36 @@ def goals(results: list[ScaleResult]) -> list[list[str]]:
     at = {r.scale: r for r in results}
     rows: list[list[str]] = []
     big = at.get(LOAD_GOAL_SCALE)
-    if big is None:
-        rows.append([f"`kpi load` ≥ {LOAD_RATE_GOAL:,} rows/s", "50", "—", "not measured"])
-        rows.append(["`kpi load` peak memory < 4 GB", "50", "—", "not measured"])
-    else:
-        rows.append(
-            [
-                f"`kpi load` ≥ {LOAD_RATE_GOAL:,} rows/s",
-                "50",
-                f"{big.load_rate:,.0f} rows/s",
-                _verdict(big.load_rate >= LOAD_RATE_GOAL),
-            ]
-        )
-        rows.append(
-            [
-                "`kpi load` peak memory < 4 GB",
-                "50",
-                f"{big.load.peak_mb:,.0f} MB",
-                _verdict(big.load.peak_mb < LOAD_PEAK_GOAL_MB),
-            ]
+    _goal(
+        rows,
+        f"`kpi load` ≥ {LOAD_RATE_GOAL:,} rows/s",
+        LOAD_GOAL_SCALE,
+        None if big is None else big.load_rate,
+        lambda v: f"{v:,.0f} rows/s",
+        lambda v: v >= LOAD_RATE_GOAL,
+    )
+    _goal(
+        rows,
+        "`kpi load` peak memory < 4 GB",
+        LOAD_GOAL_SCALE,
+        None if big is None else big.load.peak_mb,
+        lambda v: f"{v:,.0f} MB",
+        lambda v: v < LOAD_PEAK_GOAL_MB,
+    )
+    for r in results:
+        off = "" if r.load_off_rate is None else f" ({r.load_off_rate / r.duck_rate:.2f} × without)"
+        _goal(
+            rows,
+            f"`kpi load` rows/s ≥ {LOAD_VS_DUCKDB_GOAL:g} × DuckDB's (rollups refresh included)",
+            r.scale,
+            r.load_rate / r.duck_rate,
+            lambda v, off=off: f"{v:.2f} ×{off}",
+            lambda v: v >= LOAD_VS_DUCKDB_GOAL,
         )
     for r in results:
         rows.append(
             [
-                f"every-KPI compute ≤ {COMPUTE_GOAL} × hand-written",
+                f"every-KPI live compute ≤ {COMPUTE_GOAL} × hand-written",
                 f"{r.scale:g}",
                 f"{r.compute.ratio:.2f} ×",
                 _verdict(r.compute.ratio <= COMPUTE_GOAL),
@@ -555,19 +834,70 @@ def goals(results: list[ScaleResult]) -> list[list[str]]:
         rows.append(
             ["engine values = hand-written values", f"{r.scale:g}", f"{ok}/{n}", _verdict(ok == n)]
         )
+        if r.compute.rollup_check is not None:
+            ok, n = r.compute.rollup_check
+            rows.append(
+                ["rollup values = live values", f"{r.scale:g}", f"{ok}/{n}", _verdict(ok == n)]
+            )
+    big = at.get(ROLLUP_GOAL_SCALE)
+    _goal(
+        rows,
+        f"every KPI by quarter < {QUARTER_GOAL_S:g} s (engine, from the rollups)",
+        ROLLUP_GOAL_SCALE,
+        None if big is None else big.compute.rollup_s,
+        lambda v: f"{v:.3f} s",
+        lambda v: v < QUARTER_GOAL_S,
+    )
+    _goal(
+        rows,
+        f"`kpi compute --grain quarter` < {QUARTER_GOAL_S:g} s (command, Python start-up)",
+        ROLLUP_GOAL_SCALE,
+        None if big is None else big.compute.cli_s,
+        lambda v: f"{v:.2f} s",
+        lambda v: v < QUARTER_GOAL_S,
+    )
+    _goal(
+        rows,
+        f"sidebar filter change < {FILTER_GOAL_S:g} s server time",
+        ROLLUP_GOAL_SCALE,
+        None if big is None else big.filter_median,
+        lambda v: f"{v:.2f} s",
+        lambda v: v < FILTER_GOAL_S,
+    )
+    _goal(
+        rows,
+        f"overview cold render < {RENDER_COLD_GOAL_S:g} s",
+        ROLLUP_GOAL_SCALE,
+        None if big is None or big.render is None else big.render.cold,  # type: ignore[attr-defined]
+        lambda v: f"{v:.2f} s",
+        lambda v: v < RENDER_COLD_GOAL_S,
+    )
     mid = at.get(RENDER_GOAL_SCALE)
-    if mid is None or mid.render is None:
-        rows.append([f"overview warm render < {RENDER_WARM_GOAL_S:g} s", "10", "—", "not measured"])
-    else:
-        warm = mid.render.warm  # type: ignore[attr-defined]
-        rows.append(
-            [
-                f"overview warm render < {RENDER_WARM_GOAL_S:g} s",
-                "10",
-                f"{warm:.2f} s",
-                _verdict(warm < RENDER_WARM_GOAL_S),
-            ]
-        )
+    _goal(
+        rows,
+        f"overview warm render < {RENDER_WARM_GOAL_S:g} s",
+        RENDER_GOAL_SCALE,
+        None if mid is None or mid.render is None else mid.render.warm,  # type: ignore[attr-defined]
+        lambda v: f"{v:.2f} s",
+        lambda v: v < RENDER_WARM_GOAL_S,
+    )
+    _goal(
+        rows,
+        f"rollups < {ROLLUP_SIZE_GOAL:.0%} of the store's size",
+        ROLLUP_GOAL_SCALE,
+        None if big is None or big.rollups is None else big.rollups.share,
+        lambda v: f"{v:.1%}",
+        lambda v: v < ROLLUP_SIZE_GOAL,
+    )
+    _goal(
+        rows,
+        f"{SMALL_LOAD_ROWS:,} lines into the demo store < {SMALL_LOAD_GOAL_S:g} s "
+        "(rollups refresh included)",
+        ROLLUP_GOAL_SCALE,
+        None if big is None else big.small_load.seconds,
+        lambda v: f"{v:.2f} s",
+        lambda v: v < SMALL_LOAD_GOAL_S,
+    )
     return rows
 
 
@@ -597,12 +927,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-browser", dest="browser", action="store_false", help="skip the overview renders"
     )
+    parser.add_argument(
+        "--no-filters",
+        dest="filters",
+        action="store_false",
+        help="skip the sidebar filter changes (AppTest)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help=f"timed runs of each computation (default {RUNS}; fewer on a busy machine)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the exported CSV files")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="output folder")
     args = parser.parse_args(argv)
     default = "1" if args.quick else ",".join(f"{s:g}" for s in SCALES)
     scales = sorted({float(s) for s in (args.scales or default).split(",") if s.strip()})
-    args.runs, args.cold, args.warm = (1, 1, 2) if args.quick else (RUNS, 3, 5)
+    runs, args.cold, args.warm = (1, 1, 2) if args.quick else (RUNS, 3, 5)
+    args.runs = runs if args.runs is None else max(1, args.runs)
+    args.changes = 2 if args.quick else FILTER_CHANGES
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     say(f"Benchmarks at scale {', '.join(f'{s:g}' for s in scales)} on {machine()}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import duckdb
+import polars as pl
 import pytest
 
 from tests.browser.support import ROOT, browser_marks
@@ -39,37 +40,91 @@ class _Render:
 
 
 def test_goals_from_hand_made_figures():
+    big = _result(50, 10_000_000, 25.0, 3_000.0, 1.8, 1.0, None)
+    # the rollups: 40 MB beside a 560 MB store = 7.1 % (< 10 %); all 22 KPIs by quarter in
+    # 0.2 s in the engine (< 0.5 s), 1.1 s through the command (> 0.5 s); a value differs
+    big.rollups = run.Rollups(12.0, 1_000, 560.0, 40.0)
+    big.compute.rollup_s, big.compute.cli_s = 0.2, 1.1
+    big.compute.rollup_kpis, big.compute.rollup_check = 22, (343, 344)
+    big.filter_s = [0.3, 0.6, 0.4]  # median 0.4 s (< 0.5 s)
+    big.load_off = run.Run(20.0, 2_000.0)  # 500,000 rows/s: 0.625 x DuckDB's 800,000
     results = [
-        # scale 10: warm render 2.5 s, over the 2 s goal
+        # scale 10: warm render 2.5 s, over the 1 s goal
         _result(10, 2_000_000, 4.0, 1_500.0, 1.2, 1.0, 2.5),
         # scale 50: 10,000,000 lines in 25 s = 400,000 rows/s (>= 300,000), 3,000 MB (< 4,096);
         # engine 1.8 s / hand 1.0 s = 1.8 (> 1.5)
-        _result(50, 10_000_000, 25.0, 3_000.0, 1.8, 1.0, None),
+        big,
     ]
     rows = {
         (goal, scale): (measured, status) for goal, scale, measured, status in run.goals(results)
     }
     assert rows[("`kpi load` ≥ 300,000 rows/s", "50")] == ("400,000 rows/s", "PASS")
     assert rows[("`kpi load` peak memory < 4 GB", "50")] == ("3,000 MB", "PASS")
-    assert rows[("every-KPI compute ≤ 1.5 × hand-written", "10")] == ("1.20 ×", "PASS")
-    assert rows[("every-KPI compute ≤ 1.5 × hand-written", "50")] == ("1.80 ×", "MISS")
+    # DuckDB loads twice as fast: 0.5 x, on the goal ("at least half")
+    load_vs = "`kpi load` rows/s ≥ 0.5 × DuckDB's (rollups refresh included)"
+    assert rows[(load_vs, "10")] == ("0.50 ×", "PASS")
+    assert rows[(load_vs, "50")] == ("0.50 × (0.62 × without)", "PASS")
+    assert rows[("every-KPI live compute ≤ 1.5 × hand-written", "10")] == ("1.20 ×", "PASS")
+    assert rows[("every-KPI live compute ≤ 1.5 × hand-written", "50")] == ("1.80 ×", "MISS")
     assert rows[("engine values = hand-written values", "50")] == ("344/344", "PASS")
-    assert rows[("overview warm render < 2 s", "10")] == ("2.50 s", "MISS")
+    assert rows[("rollup values = live values", "50")] == ("343/344", "MISS")
+    assert ("rollup values = live values", "10") not in rows  # not measured there
+    assert rows[("overview warm render < 1 s", "10")] == ("2.50 s", "MISS")
+    assert rows[("overview cold render < 3 s", "50")] == ("—", "not measured")
+    assert rows[("every KPI by quarter < 0.5 s (engine, from the rollups)", "50")] == (
+        "0.200 s",
+        "PASS",
+    )
+    assert rows[("`kpi compute --grain quarter` < 0.5 s (command, Python start-up)", "50")] == (
+        "1.10 s",
+        "MISS",
+    )
+    assert rows[("sidebar filter change < 0.5 s server time", "50")] == ("0.40 s", "PASS")
+    assert rows[("rollups < 10% of the store's size", "50")] == ("7.1%", "PASS")
+    small = "1,000 lines into the demo store < 2 s (rollups refresh included)"
+    assert rows[(small, "50")] == ("0.80 s", "PASS")
 
     table = "\n".join(run.figures(results))
     # rows/s: 2,000,000 / 4 s = 500,000 at scale 10; DuckDB twice as fast = 1,000,000
     assert "| `kpi load`: **rows/s** | 500,000 | 400,000 |" in table
     assert "| `kpi load` rows/s ÷ DuckDB's | 0.50 | 0.50 |" in table
     assert "| CFO overview, **warm** render | 2.50 s | not run |" in table
+    assert "| **rollups file ÷ store file** | not run | 40.0 MB / 560 MB = 7.1% |" in table
+    assert "| not run | 0.40 s (each: 0.30, 0.60, 0.40) |" in table
+
+
+def test_rollup_values_money_to_the_cent_others_to_1e_9():
+    live = pl.DataFrame(
+        {
+            "kpi": ["spend", "spend", "rate", "rate", "none"],
+            "period": ["Q1", "Q2", "Q1", "Q2", "Q1"],
+            "value": [100.0, 200.0, 0.5, 0.25, None],
+        }
+    )
+    rolled = live.with_columns(
+        pl.Series("value", [100.004, 200.006, 0.5 + 1e-12, 0.25 * (1 + 1e-8), None])
+    )
+    ok, n, bad = run.rollup_agreement(live, rolled, {"spend": "currency", "rate": "percent"})
+    # 0.4 cent agrees, 0.6 cent does not; 2e-12 relative agrees, 1e-8 relative does not
+    assert (ok, n) == (3, 5)
+    assert [b.split(":")[0] for b in bad] == ["rate Q2", "spend Q2"]
+
+
+def test_refresh_time_read_from_the_write_output():
+    out = ["Committing ...", "rollups: rebuilt 13, kept 3 in 3.12 s", "Table invoices:"]
+    assert run.refresh_s(run.Run(5.0, 1.0, output=out)) == pytest.approx(3.12)
+    assert run.refresh_s(run.Run(5.0, 1.0)) is None  # nothing rebuilt, nothing said
 
 
 def test_goals_not_measured_without_their_scale():
     rows = run.goals([_result(1, 200_000, 1.0, 400.0, 0.3, 0.2, 1.0)])
     status = {goal: (scale, s) for goal, scale, _, s in rows}
     assert status["`kpi load` ≥ 300,000 rows/s"] == ("50", "not measured")
-    assert status["overview warm render < 2 s"] == ("10", "not measured")
+    assert status["overview warm render < 1 s"] == ("10", "not measured")
+    assert status["sidebar filter change < 0.5 s server time"] == ("50", "not measured")
+    assert status["rollups < 10% of the store's size"] == ("50", "not measured")
     # 0.3 s / 0.2 s = 1.5: on the goal, which allows "within 1.5 x"
-    assert status["every-KPI compute ≤ 1.5 × hand-written"] == ("1", "PASS")
+    assert status["every-KPI live compute ≤ 1.5 × hand-written"] == ("1", "PASS")
 
 
 class _Clock:
@@ -121,6 +176,15 @@ def test_the_whole_run_at_a_tiny_scale(tmp_path):
     assert agreed == compared and int(compared) > 0
     assert "| engine values = hand-written values | 0.02 |" in text
     assert "| CFO overview, **warm** render | not run |" in text
+    # the demo built its rollups; they answered every KPI, value for value with the live ones
+    rolled = next(r for r in text.splitlines() if r.startswith("| rollup values = live values |"))
+    agreed, compared = rolled.split("|")[3].strip().split("/")
+    assert agreed == compared and int(compared) > 0
+    assert "| rollup values = live values | 0.02 |" in text
+    quarter = next(r for r in text.splitlines() if "by quarter from the rollups" in r)
+    assert " of " in quarter and "not run" not in quarter
+    sidebar = next(r for r in text.splitlines() if "sidebar filter change**" in r)
+    assert "(each: " in sidebar  # two changes timed in AppTest
     assert not list(tmp_path.glob("*.csv")), "the exported CSV is removed after the run"
 
 
