@@ -222,21 +222,7 @@ def kpi_statement(
     `reads`: the one part's range of its view's period column, when the caller knows the
     view may be computed from that range's invoice lines alone (view_ctes).
     """
-    ctes: list[exp.CTE] = []
-    selects: list[exp.Select] = []
-    params: list[object] = []
-    text = exp.DataType.build("VARCHAR")
-    for i, (_view, query, part_params, n_measures) in enumerate(parts):
-        name = "_kpi_part" + str(i)
-        ctes.append(_cte(name, _TREES.get(query) or parsed(query)))
-        params += part_params
-        select = exp.select(
-            exp.Literal.number(i).as_("_part"),
-            exp.column("period"),
-            *[exp.Cast(this=exp.column(d), to=text.copy()).as_(d) for d in by],
-            exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_("_values"),
-        ).from_(name)
-        selects.append(select)
+    ctes, selects, params = _part_selects(parts, by)
     # a whole date range (grain `range`) of several periods ranks within the fiscal year,
     # like the temporary views; a range that is one fiscal period is asked for as that period
     # (kpi.analyses.kpi_figures), where the ranks are exact
@@ -281,25 +267,33 @@ def union_statement(
 ) -> tuple[str, list[object]]:
     """kpi_statement's result shape (_part, period, `by` as text, _values) for parts that
     read stored tables only (the rollups): each part's query a CTE, nothing restated."""
+    ctes, selects, params = _part_selects(parts, by)
+    return _statement(ctes, selects), params
+
+
+def _part_selects(
+    parts: list[tuple[str, str, list[object], int]], by: list[str]
+) -> tuple[list[exp.CTE], list[exp.Select], list[object]]:
+    """Each part's query as a CTE, and a SELECT of it in the result's shape (_part, period,
+    the `by` dimensions as text, _values: its measures as a list)."""
     ctes: list[exp.CTE] = []
     selects: list[exp.Select] = []
     params: list[object] = []
     text = exp.DataType.build("VARCHAR")
-    for i, (_table, query, part_params, n_measures) in enumerate(parts):
+    for i, (_view, query, part_params, n_measures) in enumerate(parts):
         name = "_kpi_part" + str(i)
         ctes.append(_cte(name, _TREES.get(query) or parsed(query)))
         params += part_params
+        values = exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)])
         selects.append(
             exp.select(
                 exp.Literal.number(i).as_("_part"),
                 exp.column("period"),
                 *[exp.Cast(this=exp.column(d), to=text.copy()).as_(d) for d in by],
-                exp.Array(expressions=[exp.column(f"m{j}") for j in range(n_measures)]).as_(
-                    "_values"
-                ),
+                values.as_("_values"),
             ).from_(name)
         )
-    return _statement(ctes, selects), params
+    return ctes, selects, params
 
 
 # Views outside spend_base's family that a spend view reads (see kpi_statement).

@@ -82,8 +82,11 @@ def _again(measure: StoredMeasure) -> exp.Expression:
 
 
 # Splitting is pure and asked for again and again (each request, each KPI): kept per tree,
-# the tree held beside its split so that an id is never reused while cached.
+# the tree held beside its split so that an id is never reused while cached; and per SQL
+# text, as the app's cached definitions are new copies on every run, so that the formulas
+# over the rollups stay the same trees (and the compiler's cache of their SQL keeps hitting).
 _SPLITS: dict[int, tuple[exp.Expression, Split]] = {}
+_BY_TEXT: dict[str, Split] = {}
 
 
 def split(formula: exp.Expression) -> Split:
@@ -91,7 +94,13 @@ def split(formula: exp.Expression) -> Split:
     hit = _SPLITS.get(id(formula))
     if hit is not None and hit[0] is formula:
         return hit[1]
-    result = _split(formula)
+    text = formula.sql(dialect="duckdb")
+    result = _BY_TEXT.get(text)
+    if result is None:
+        result = _split(formula)
+        if len(_BY_TEXT) > 4096:
+            _BY_TEXT.clear()
+        _BY_TEXT[text] = result
     if len(_SPLITS) > 4096:
         _SPLITS.clear()
     _SPLITS[id(formula)] = (formula, result)
