@@ -203,14 +203,9 @@ def compute_measures(
         )
         if len(answers) == 1 and not rest:
             names = [f.id for f in answers[0].kpis]
-            query, params = compiler.kpi_query(
-                answers[0].table, rollups.MONTH, answers[0].measures, grain, cal, [], start,
-                end, applied,
-            )  # fmt: skip
-            statement, params = compiler.union_statement(
-                [(answers[0].table, query, params, len(names))], []
+            wide = _run_rollups(
+                con, [(answers[0], tuple(applied))], [], store, grain, start, end, applied, 0
             )
-            wide = fetch_frame(con, statement, params)
         else:
             # as compute() does: views whose ranks or snapshot counts are per period restated
             # at this grain, one view over a range read from that range's lines
