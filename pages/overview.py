@@ -34,6 +34,7 @@ from ui.widgets import (
     chart_with_data,
     definition_dialog,
     downloads,
+    empty_slice,
     honoured_scope,
     known_people,
     literal,
@@ -219,15 +220,37 @@ def _chart_scope(chart: str) -> Scope:
     return honoured_scope(ctx.scope, overview.chart_filters(ctx.settings, chart), "this chart")
 
 
+def _chart(
+    frame: pl.DataFrame,
+    figure,  # noqa: ANN001 - the chart's builder (kpi.reporting.charts)
+    name: str,
+    key: str,
+    scope: Scope,
+    what: str,
+    load: str,
+    **kwargs: object,
+) -> bool:
+    """A headline chart, or its empty state: when the filters the chart honours are set,
+    the slice is named and the filter to clear is said (loading more would not help);
+    otherwise the period is empty and what to load is said."""
+    if frame.is_empty() and scope.filters:
+        empty_slice(scope, what)
+        return False
+    return chart_with_data(frame, figure, name, key, (f"{what} in this range", load), **kwargs)
+
+
 left, right = st.columns(2)
 with left:
-    budget = cached(overview.spend_vs_budget, ctx, _chart_scope("spend_vs_budget"))
-    chart_with_data(
+    budget_scope = _chart_scope("spend_vs_budget")
+    budget = cached(overview.spend_vs_budget, ctx, budget_scope)
+    _chart(
         budget,
         lambda f: charts.spend_vs_budget(f, ctx.currency),
         "spend_vs_budget",
         "budget",
-        ("spend or budget in this range", "Widen the period or load budgets."),
+        budget_scope,
+        "spend or budget",
+        "Widen the period or load budgets.",
     )
 with right:
     savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
@@ -239,12 +262,14 @@ with right:
             f":material/filter_alt_off: The {ignored_text(ignored)} {verb} not apply to "
             "some of these savings."
         )
-    if chart_with_data(
+    if _chart(
         savings,
         lambda f: charts.savings_by_meaning(f, ctx.currency),
         "savings_by_meaning",
         "savings",
-        ("savings in this range", "Load savings initiatives and invoices."),
+        ctx.scope,
+        "savings",
+        "Load savings initiatives and invoices.",
         table=savings.select("period", "meaning", "value"),
     ):
         st.caption(
@@ -255,19 +280,24 @@ left, right = st.columns(2)
 with left:
     dtp_scope = _chart_scope("days_to_pay_vs_terms")
     dtp = cached(overview.days_to_pay_vs_terms, ctx, dtp_scope, DEFINITIONS)
-    chart_with_data(
+    _chart(
         dtp,
         charts.days_to_pay_vs_terms,
         "days_to_pay_vs_terms",
         "dtp",
-        ("payments in this range", "Load invoices with paid dates."),
+        dtp_scope,
+        "payments",
+        "Load invoices with paid dates.",
     )
 with right:
-    stock = cached(overview.inventory_by_class, ctx, _chart_scope("inventory_by_class"))
-    chart_with_data(
+    stock_scope = _chart_scope("inventory_by_class")
+    stock = cached(overview.inventory_by_class, ctx, stock_scope)
+    _chart(
         stock,
         lambda f: charts.inventory_by_class(f, ctx.currency),
         "inventory_by_class",
         "stock",
-        ("inventory snapshots in this range", "Load the inventory table."),
+        stock_scope,
+        "inventory snapshots",
+        "Load the inventory table.",
     )
