@@ -143,11 +143,12 @@ def _known_ids(con: duckdb.DuckDBPyConnection, spec: Table) -> Known:
 
 def loaded_hashes(store: Store, spec: Table, sources: list[Source]) -> dict[str, int]:
     """Hashes already loaded into the table, looked up without taking the writer (a shortcut:
-    the authoritative look-up runs again inside the write)."""
+    the authoritative look-up runs again inside the write). A plain read of the tables: the
+    curated views are not needed and cost most of a second to plan on a big store."""
     if not store.exists():
         return {}
     try:
-        with store.read() as con:
+        with store.read_tables() as con:
             return loaded_hashes_in(con, spec, sources)
     except Exception:  # an unreadable store is the writer's business; it reports it
         return {}

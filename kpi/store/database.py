@@ -31,7 +31,6 @@ from kpi.core.atomic import PRIVATE, mode_of, private_files
 from kpi.core.settings import Settings, db_path, load_settings
 from kpi.store.schema import all_ddl
 from kpi.store.template import fill, literal, render
-from kpi.store.views import CuratedConnection
 
 # Reader connections cannot reach the file system or install code: KPI formulas are user
 # text, and even a formula that slipped past the guard could not read a file through them.
@@ -113,13 +112,28 @@ class Store:
                 f"There is no store at {self.path} yet. Build the demo with "
                 "`python -m kpi demo` or load your files with `python -m kpi load`."
             )
+        from kpi.store.views import CuratedConnection  # not at the top: a write needs none
+
         con = self._connect_read_only()
         try:
             yield CuratedConnection(con, self.settings, display_currency)  # type: ignore[misc]
         finally:
             con.close()
 
-    def _connect_read_only(self) -> duckdb.DuckDBPyConnection:
+    @contextmanager
+    def read_tables(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the stored tables alone, locked down like `read()`: no
+        curated views (building their plan costs most of a second on a big store) and no
+        rollups, for a look-up such as a load's "was this file loaded before?"."""
+        if not self.path.exists():
+            raise StoreMissing(f"There is no store at {self.path} yet.")
+        con = self._connect_read_only(with_rollups=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _connect_read_only(self, with_rollups: bool = True) -> duckdb.DuckDBPyConnection:
         """Attach the live file read-only to a private in-memory database, then lock it down.
 
         Not `duckdb.connect(path)`: DuckDB shares one instance per path within a process, so
@@ -131,7 +145,7 @@ class Store:
         deadline = time.monotonic() + READ_RETRY_S
         while True:
             try:
-                return self._attach_locked_down()
+                return self._attach_locked_down(with_rollups)
             except OSError as exc:  # unreadable (permissions) or gone between two checks
                 raise StoreError(f"Cannot open the store {self.path}: {exc}") from exc
             except duckdb.Error as exc:
@@ -144,7 +158,7 @@ class Store:
                     ) from exc
                 time.sleep(READ_RETRY_STEP_S)
 
-    def _attach_locked_down(self) -> duckdb.DuckDBPyConnection:
+    def _attach_locked_down(self, with_rollups: bool = True) -> duckdb.DuckDBPyConnection:
         """Attach the live file whole: DuckDB opens it twice (the header, then the blocks), so
         a write landing between the two would give a header of one file and the blocks of
         another ("Could not read enough bytes"). Holding the file open pins its inode; if the
@@ -152,21 +166,22 @@ class Store:
         for _ in range(ATTACH_ATTEMPTS - 1):
             pinned = os.open(self.path, os.O_RDONLY)
             try:
-                con = self._attach_once()
+                con = self._attach_once(with_rollups)
                 if os.stat(self.path).st_ino == os.fstat(pinned).st_ino:
                     return con
                 con.close()  # a write landed during the attach: attach the new file
             finally:
                 os.close(pinned)
-        return self._attach_once()
+        return self._attach_once(with_rollups)
 
-    def _attach_once(self) -> duckdb.DuckDBPyConnection:
+    def _attach_once(self, with_rollups: bool = True) -> duckdb.DuckDBPyConnection:
         config = {k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"}
         con = duckdb.connect(":memory:", config=config)
         try:
             con.execute(_attach_read_only(self.path))
             con.execute("USE store")
-            self._attach_rollups(con)
+            if with_rollups:
+                self._attach_rollups(con)
             con.execute("SET enable_external_access = false")  # no file access from here on
             con.execute("SET lock_configuration = true")
         except BaseException:
@@ -256,7 +271,13 @@ class Store:
         kpi.semantic.rollups) under the writer's lock, so two refreshes never race. The
         write has landed: a hook that fails only says so on stderr (stale rollups are never
         read, the figures are then computed live)."""
-        for hook in AFTER_WRITE:
+        # by index: a hook may register another, which then runs in this same pass (the
+        # command line's hook imports the rollups only when a write lands, and that import
+        # registers their refresh)
+        index = 0
+        while index < len(AFTER_WRITE):
+            hook = AFTER_WRITE[index]
+            index += 1
             try:
                 hook(self)
             except Exception as exc:  # noqa: BLE001 - the data is written; say, do not fail
