@@ -254,8 +254,15 @@ class Store:
                 os.chmod(work, mode)
                 _fsync(work)
                 _fault_point("before_swap")
-                os.replace(work, self.path)
+                old = _set_aside(self.path)
+                try:
+                    os.replace(work, self.path)
+                except BaseException:
+                    if old is not None:  # only a second name of the store, still live
+                        old.unlink(missing_ok=True)
+                    raise
                 _fault_point("after_swap")
+                _free_later(old)
                 self._after_write()
             except BaseException as exc:
                 try:
@@ -284,9 +291,11 @@ class Store:
                 print(f"note: after the write, {hook.__name__} failed: {exc}", file=sys.stderr)
 
     def _remove_stale_copies(self) -> None:
-        """Copies left by a writer that was killed (we hold the lock, so none is live)."""
-        for p in self.path.parent.glob(f"{self.path.name}.tmp-*"):
-            _remove(p)
+        """Copies left by a writer that was killed (we hold the lock, so none is live), and
+        replaced stores whose removal did not finish (see `_free_later`)."""
+        for pattern in (f"{self.path.name}.tmp-*", f"{self.path.name}.old-*"):
+            for p in self.path.parent.glob(pattern):
+                _remove(p)
 
     def initialise(self) -> None:
         """Create an empty store with every canonical table (no-op when it exists)."""
@@ -310,6 +319,45 @@ def _private_copy(source: Path, target: Path) -> None:
     0600 empty, then filled: copyfile keeps the mode of a file it writes into)."""
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE))
     shutil.copyfile(source, target)
+
+
+def _set_aside(store: Path) -> Path | None:
+    """A second name for the live store before the swap, so that replacing it frees none of
+    its blocks: freeing a 574 MB file took 0.18 to 0.3 s here (ext4), a quarter of a small
+    load, and `_free_later` does it once the new store is in place."""
+    old = store.with_name(f"{store.name}.old-{os.getpid()}")
+    try:
+        old.unlink(missing_ok=True)
+        os.link(store, old)
+    except FileNotFoundError:  # a first write: no store to replace
+        return None
+    except OSError:  # no hard links here: the swap frees the old file itself
+        return None
+    return old
+
+
+def _free_later(old: Path | None) -> None:
+    """Remove the replaced store in a detached `rm`, which frees its blocks while this
+    process goes on (a command exits at once); without `rm`, remove it here. A removal cut
+    short leaves the file to the next writer's `_remove_stale_copies`."""
+    if old is None:
+        return
+    rm = shutil.which("rm")
+    if rm is None:
+        _remove(old)
+        return
+    import subprocess  # only a writer needs it
+
+    try:
+        subprocess.Popen(
+            [rm, "-f", "--", str(old)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        _remove(old)
 
 
 def _remove(p: Path) -> None:
