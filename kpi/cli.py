@@ -18,6 +18,7 @@ from kpi.core.settings import db_path, kpis_path, load_settings
 
 if TYPE_CHECKING:
     from kpi.ingest.loader import Loader
+    from kpi.store.database import CopyAhead, Store
 
 __all__ = ["UserError", "build_parser", "main"]
 
@@ -42,11 +43,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- load ---------------------------------------------------------------------------------
 def cmd_load(args: argparse.Namespace) -> int:
-    from kpi.core.permissions import PermissionDenied
-    from kpi.ingest.pipelines import LoadRefused, load_files
     from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()
+    # the store's copy for the write starts now, in a thread, while the load's modules are
+    # imported and its files read and checked (on a big store the copy is most of a small
+    # load); a load that writes nothing stops and removes it
+    with store.copy_ahead() as ahead:
+        return _load(args, store, ahead)
+
+
+def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
+    from kpi.core.permissions import PermissionDenied
+    from kpi.ingest.pipelines import LoadRefused, load_files
+
     try:
         report = load_files(
             store,
@@ -57,6 +67,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             progress=_progress,
             force=args.force,
             loader=_loader(args.as_person),
+            ahead=ahead,
         )
     except (LoadRefused, PermissionDenied) as exc:
         print(f"Refused, nothing was loaded: {exc}", file=sys.stderr)

@@ -20,9 +20,10 @@ import fcntl
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
@@ -226,19 +227,44 @@ class Store:
             os.close(fd)
 
     @contextmanager
-    def write(self, fresh: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def copy_ahead(self) -> Iterator[CopyAhead]:
+        """Take the writer's lock and start copying the store in a thread, for a `write()`
+        to come (`write(ahead=...)`): a small load reads and checks its file meanwhile, and
+        the copy, most of its time on a big store, is then partly done. The lock is held
+        from here, so the copy is of the store the write will replace. Leaving the block
+        without a write stops the copy and removes it."""
+        with self._writer_lock():
+            self._remove_stale_copies()
+            ahead = CopyAhead(self.path, self._work_path())
+            try:
+                yield ahead
+            finally:
+                ahead.discard()
+
+    def _work_path(self) -> Path:
+        return self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+
+    @contextmanager
+    def write(
+        self, fresh: bool = False, ahead: CopyAhead | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A writable connection to a copy of the store; the copy replaces the store on success.
 
         Use it as one transaction: if the block raises, nothing of it reaches the store.
         With `fresh`, the copy starts empty (a rebuild, such as the demo), not from the store.
+        With `ahead` (from `copy_ahead()`, whose block this runs in), its copy is used.
         """
-        with self._writer_lock(), private_files():
-            self._remove_stale_copies()
-            work = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        lock = nullcontext() if ahead is not None else self._writer_lock()
+        with lock, private_files():
+            if ahead is None:
+                self._remove_stale_copies()
+            work = self._work_path()
             mode = mode_of(self.path)  # the store's own; a new store is 0600
             mode = PRIVATE if mode is None else mode
             try:
-                if self.path.exists() and not fresh:
+                if ahead is not None:
+                    ahead.finish()
+                elif self.path.exists() and not fresh:
                     _private_copy(self.path, work)
                 con = duckdb.connect(str(work))
             except (OSError, duckdb.Error) as exc:
@@ -314,11 +340,62 @@ def _attach_read_only(path: Path, database: str = "store") -> str:
     return render(fill(template, path=literal(str(path))))
 
 
-def _private_copy(source: Path, target: Path) -> None:
+class CopyAhead:
+    """A copy of the store made in a thread while the writer prepares (see
+    `Store.copy_ahead`), in chunks so that it can stop early when no write follows."""
+
+    CHUNK = 64 << 20
+
+    def __init__(self, store: Path, work: Path) -> None:
+        self.store, self.work = store, work
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._copy, name="store-copy", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        try:
+            if self.store.exists():
+                _private_copy(self.store, self.work, self._stop)
+        except BaseException as exc:  # noqa: BLE001 - raised again by finish()
+            self._failure = exc
+
+    def finish(self) -> None:
+        """Wait for the copy; raise what stopped it (a full disk)."""
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def discard(self) -> None:
+        """Stop the copy and remove it if no write took it (a write's swap moved it away)."""
+        self._stop.set()
+        self._thread.join()
+        _remove(self.work)
+
+
+def _private_copy(source: Path, target: Path, stop: threading.Event | None = None) -> None:
     """Copy the store into a new file that is its owner's only from the first byte (created
     0600 empty, then filled: copyfile keeps the mode of a file it writes into)."""
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE))
-    shutil.copyfile(source, target)
+    if stop is None:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE))
+        shutil.copyfile(source, target)
+        return
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    try:
+        with source.open("rb") as src:
+            while not stop.is_set():
+                try:
+                    if os.copy_file_range(src.fileno(), out, CopyAhead.CHUNK) == 0:
+                        break
+                except OSError as exc:  # no in-kernel copy here: copy through this process
+                    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP):
+                        raise
+                    if chunk := src.read(CopyAhead.CHUNK):
+                        os.write(out, chunk)
+                    else:
+                        break
+    finally:
+        os.close(out)
 
 
 def _set_aside(store: Path) -> Path | None:
