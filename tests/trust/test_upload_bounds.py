@@ -347,3 +347,25 @@ def test_what_goes_to_the_child(tmp_path, monkeypatch, name, size, env):
     assert sandbox._small_csv(small, sandbox.DEFAULT_MEMORY_MB, sandbox.DEFAULT_TIMEOUT_S) == (
         size <= sandbox.IN_PROCESS_MAX_BYTES
     )
+
+
+def test_the_parent_takes_each_batch_as_it_comes_and_removes_it(tmp_path, monkeypatch):
+    """The child's batches are handed over one by one (the parent checks one while the
+    child reads the next), each file removed once read: no rows are left in the folder."""
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(sandbox, "IN_PROCESS_MAX_BYTES", 0)
+    folders = tmp_path / "reading"
+    folders.mkdir()
+    real = sandbox.tempfile.TemporaryDirectory
+    monkeypatch.setattr(
+        sandbox.tempfile, "TemporaryDirectory", lambda **kw: real(dir=folders, **kw)
+    )
+    csv = tmp_path / "s.csv"
+    csv.write_text("supplier_id\n" + "".join(f"S{n}\n" for n in range(1, 6)))
+    with ExitStack() as cleanup:
+        source = sandbox.open_bounded(csv, None, cleanup, lambda _message: None)
+        assert source.columns == ["supplier_id"] and source.kind == "CSV"
+        seen = [frame.get_column("supplier_id").to_list() for frame in source.batches()]
+        assert seen == [["S1", "S2"], ["S3", "S4"], ["S5"]]
+        assert list(folders.glob("*/batch-*")) == []  # each removed once read
+    assert list(folders.iterdir()) == []  # the folder too, when the load ends
