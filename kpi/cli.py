@@ -18,6 +18,7 @@ from kpi.core.settings import db_path, kpis_path, load_settings
 
 if TYPE_CHECKING:
     from kpi.ingest.loader import Loader
+    from kpi.store.database import CopyAhead, Store
 
 __all__ = ["UserError", "build_parser", "main"]
 
@@ -42,11 +43,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- load ---------------------------------------------------------------------------------
 def cmd_load(args: argparse.Namespace) -> int:
-    from kpi.core.permissions import PermissionDenied
-    from kpi.ingest.pipelines import LoadRefused, load_files
     from kpi.store.database import Store
 
     store = Store(args.db) if args.db else Store()
+    # the store's copy for the write starts now, in a thread, while the load's modules are
+    # imported and its files read and checked (on a big store the copy is most of a small
+    # load); a load that writes nothing stops and removes it
+    with store.copy_ahead() as ahead:
+        return _load(args, store, ahead)
+
+
+def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
+    from kpi.core.permissions import PermissionDenied
+    from kpi.ingest.pipelines import LoadRefused, load_files
+
     try:
         report = load_files(
             store,
@@ -57,6 +67,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             progress=_progress,
             force=args.force,
             loader=_loader(args.as_person),
+            ahead=ahead,
         )
     except (LoadRefused, PermissionDenied) as exc:
         print(f"Refused, nothing was loaded: {exc}", file=sys.stderr)
@@ -447,12 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kpi.semantic import rollups  # every write of this process refreshes them
-
-    rollups.AFTER_WRITE.say = _progress
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _refresh_rollups_after_writes()
         return args.func(args)
     except KeyboardInterrupt:
         print("Interrupted; nothing was changed.", file=sys.stderr)
@@ -462,6 +471,39 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"Error: {_describe(exc)}", file=sys.stderr)
         return 1
+
+
+# ---- the rollups after each write -------------------------------------------------------
+ROLLUPS_MODULE = "kpi.semantic.rollups"
+
+
+def _refresh_rollups_after_writes() -> None:
+    """Every write of this process refreshes the rollups, saying so on stderr. Their module
+    (sqlglot, the compiler, the definitions) takes half a second to import: it is imported
+    when a write lands with the rollups on, never by a command that writes nothing or a
+    load with KPI_ROLLUPS=off. Its import registers its refresh as the store's next hook."""
+    from kpi.store import database
+
+    if ROLLUPS_MODULE in sys.modules:  # imported already: its refresh is registered
+        sys.modules[ROLLUPS_MODULE].AFTER_WRITE.say = _progress
+    if _import_rollups not in database.AFTER_WRITE:
+        database.AFTER_WRITE.append(_import_rollups)
+
+
+def _import_rollups(_store: object) -> None:
+    """The store's after-write hook standing in for the rollups' refresh until it is needed:
+    imports them (which registers `rollups.refresh_after_write`, run right after this one)."""
+    if not rollups_on():
+        return
+    from kpi.semantic import rollups
+
+    rollups.AFTER_WRITE.say = _progress
+
+
+def rollups_on() -> bool:
+    """`kpi.semantic.rollups.enabled()` without importing the rollups (a test keeps the two
+    the same)."""
+    return os.environ.get("KPI_ROLLUPS", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def _describe(exc: Exception) -> str:

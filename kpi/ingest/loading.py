@@ -143,11 +143,12 @@ def _known_ids(con: duckdb.DuckDBPyConnection, spec: Table) -> Known:
 
 def loaded_hashes(store: Store, spec: Table, sources: list[Source]) -> dict[str, int]:
     """Hashes already loaded into the table, looked up without taking the writer (a shortcut:
-    the authoritative look-up runs again inside the write)."""
+    the authoritative look-up runs again inside the write). A plain read of the tables: the
+    curated views are not needed and cost most of a second to plan on a big store."""
     if not store.exists():
         return {}
     try:
-        with store.read() as con:
+        with store.read_tables() as con:
             return loaded_hashes_in(con, spec, sources)
     except Exception:  # an unreadable store is the writer's business; it reports it
         return {}
@@ -170,6 +171,18 @@ def loaded_hashes_in(
 # DuckDB reads a frame named in SQL straight from the calling function's local variables
 # (a "replacement scan", zero copy through Arrow). Unlike con.register(), it lets go of the
 # frame afterwards: registering each batch kept every batch alive until the end of the load.
+class ArrowStream:
+    """A frame as DuckDB scans it through the Arrow C stream interface (a new stream for
+    each statement naming it): no pyarrow, whose import (numpy's with it) cost 0.4 s of a
+    small load, and as fast as scanning `to_arrow()` on a million rows."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
 @dataclass(frozen=True)
 class Lineage:
     """Where a load's rows come from: the load, the file's own name (as `loads.file_name`
@@ -205,7 +218,7 @@ def _upsert(
     (a replaced row takes the new load's lineage); the count deleted."""
     if rows.height == 0:
         return 0
-    _kpi_batch = rows.to_arrow(compat_level=pl.CompatLevel.newest())  # noqa: F841 - used in SQL
+    _kpi_batch = ArrowStream(rows)  # noqa: F841 - used in SQL
     replaced = 0
     if replace:
         same = exp.and_(*(exp.EQ(this=column(k, "t"), expression=column(k, "b")) for k in spec.key))
@@ -232,7 +245,7 @@ def _upsert(
 def _insert_rejects(con: duckdb.DuckDBPyConnection, load_id: int, rejects: pl.DataFrame) -> None:
     if rejects.height == 0:
         return
-    _kpi_rejects = rejects.to_arrow()  # noqa: F841 - used in SQL
+    _kpi_rejects = ArrowStream(rejects)  # noqa: F841 - used in SQL
     con.execute(
         "INSERT INTO rejects SELECT ?, row_number, raw_row, reason FROM _kpi_rejects", [load_id]
     )

@@ -13,10 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kpi.core.settings import config_dir
-from kpi.store.schema import TABLES
+# yaml, the settings and the canonical tables (sqlglot) are imported where a mappings file
+# is read: the reading child (kpi.ingest.sandbox) only needs the Mapping, and starts faster
 
 _FIELDS = {
     "table",
@@ -52,11 +50,15 @@ class Mapping:
 
 
 def default_mappings_path() -> Path:
+    from kpi.core.settings import config_dir
+
     return config_dir() / "sources.yaml"
 
 
 def load_mappings(path: Path | None = None) -> dict[str, Mapping]:
     """Read every mapping in a sources file; raise MappingError listing all problems found."""
+    import yaml
+
     path = Path(path) if path else default_mappings_path()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -115,6 +117,8 @@ def find_mapping(table: str, name: str | None = None, path: Path | None = None) 
 
 def _mapping(name: str, body: Any) -> Mapping | list[str]:
     """One mapping from its YAML body, or the list of what is wrong with it."""
+    from kpi.store.schema import TABLES
+
     if not isinstance(body, dict):
         return ["expected fields such as table:, columns:, constants:"]
     problems = [

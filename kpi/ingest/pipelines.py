@@ -45,7 +45,7 @@ from kpi.ingest.readers import Progress, Source
 from kpi.ingest.report import UNCHANGED, FileResult, LoadRefused, LoadReport
 from kpi.ingest.sandbox import open_bounded
 from kpi.ingest.upload_checks import check_files
-from kpi.store.database import Store
+from kpi.store.database import CopyAhead, Store
 from kpi.store.schema import TABLES, Table
 
 __all__ = ["UNCHANGED", "FileResult", "LoadRefused", "LoadReport", "load_files"]
@@ -62,6 +62,7 @@ def load_files(
     force: bool = False,
     loader: Loader | None = None,
     file_names: list[str] | None = None,
+    ahead: CopyAhead | None = None,
 ) -> LoadReport:
     """Load `files` into the canonical `table` in one transaction and report per file.
 
@@ -73,7 +74,8 @@ def load_files(
     `loader` is who the load is recorded against; None means the computer's operator (the
     OS user calling the library or the command line, who could write the store file
     anyway). `file_names` are the files' own names when the paths are temporary copies (an
-    upload), one per file.
+    upload), one per file. `ahead` is the store's copy begun by the caller (the command
+    line, while it imports and reads), inside whose block this runs.
     """
     if not files:
         raise LoadRefused("no files given to load")
@@ -103,7 +105,7 @@ def load_files(
             _mark_unchanged(report, sources, known)
             return report
         say(f"Writing to the store {store.path} ...")
-        with store.write() as con:
+        with store.write(ahead=ahead) as con:
             con.execute("SET preserve_insertion_order = false")  # twice as fast inserts
             known = {} if force else loaded_hashes_in(con, spec, sources)
             for source, plan, result in zip(sources, plans, report.files, strict=True):

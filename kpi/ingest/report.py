@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from kpi.store.schema import TABLES
-
 LOADED, UNCHANGED = "loaded", "unchanged (already loaded)"
 AUDIT_LOGS = {"savings_initiatives": "initiative_changes", "price_outlook": "outlook_changes"}
 
@@ -88,6 +86,8 @@ class LoadReport:
 
     def as_table(self) -> str:
         """Rows in / loaded / rejected per file and in total, as plain aligned text."""
+        from kpi.store.schema import TABLES  # not at the top: the reading child needs none
+
         with_amount = "amount" in TABLES[self.table].column_names
         head = ["file", "status", "rows in", "loaded", "rejected", "replaced"]
         head += ["amount"] if with_amount else []

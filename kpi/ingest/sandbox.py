@@ -5,12 +5,18 @@ XFD1048576 makes the Excel reader ask for half a terabyte, a Parquet column may 
 far more than its footer admits. In the server process (the Streamlit app, or the CLI) that
 aborts the process for every user; in a child with RLIMIT_DATA it fails that one load.
 
-The child reads the file exactly as `readers.open_source` does in process, writes each
-batch of rows as an Arrow IPC file in a temporary folder and a result (the Source's fields,
-or the refusal) as JSON; the parent hands the pipeline a Source over those files. A
+The child reads the file exactly as `readers.open_source` does in process, writes the
+Source's fields as JSON once the file is open, then each batch of rows as an Arrow IPC file
+in a temporary folder, and last a result (the count of batches, or the refusal) as JSON;
+the parent hands the pipeline a Source whose batches it takes as they come (checking and
+writing one while the child reads the next), removing each once read. A
 refusal comes back as its message and is raised again in the parent, at the same step as
 in process: on opening, or after the batches read before it. The limit bounds resources;
 the child is no security boundary (it runs our own code, as the same user).
+
+A CSV file of a few megabytes (IN_PROCESS_MAX_BYTES) is read in this process instead: its
+reading cannot come near either limit, and a child would cost more than the rest of a
+small load.
 
 RLIMIT_DATA, not RLIMIT_AS: polars' allocator and its threads reserve far more address
 space than they use, so an address-space limit fails at start-up before any data is read;
@@ -19,6 +25,7 @@ RLIMIT_DATA counts the heap and private mappings actually asked for.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -26,9 +33,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import asdict
+from contextlib import ExitStack, suppress
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
@@ -48,6 +56,17 @@ DEFAULT_MEMORY_MB = 8_000
 DEFAULT_TIMEOUT_S = 1_800  # a 230 MB CSV reads in 15 s here; a 200 MB workbook in minutes
 _MEMORY_ENV, _TIMEOUT_ENV = "KPI_LOAD_MEMORY_MB", "KPI_LOAD_TIMEOUT_S"
 _RESULT, _REQUEST = "result.json", "request.json"
+_OPENED, _STDERR = "source.json", "stderr.txt"  # the Source's fields; what the child said
+_POLL_S = 0.01  # how often the parent looks for the child's next file
+# A small CSV file is read in this process: a child costs half a second or more to start
+# (Python, then polars), most of a small load, and a CSV cannot make its reader run away.
+# Reading CSV text streams (a 230 MB file peaks at 0.7 GB, 3 bytes a byte, in 15 s): taking
+# ten times that, plus a fixed cost for the reader's threads and buffers, a file passes when
+# that estimate stays far inside both limits. Excel and Parquet always go to the child (a
+# packed file can unpack to anything), and so does any CSV when a limit is set very low.
+IN_PROCESS_MAX_BYTES = 4_000_000
+_CSV_MEMORY_PER_BYTE, _CSV_MEMORY_FIXED_MB = 30, 500
+_CSV_SECONDS_PER_BYTE, _CSV_SECONDS_FIXED = 1e-6, 5.0
 # What a child that ran out of memory leaves on its standard error
 _OUT_OF_MEMORY = ("memory allocation of", "MemoryError", "Cannot allocate memory", "out of memory")
 _OUT_OF_MEMORY += ("thread creation failed",)  # jemalloc, when a thread gets no stack
@@ -55,13 +74,16 @@ _OUT_OF_MEMORY += ("thread creation failed",)  # jemalloc, when a thread gets no
 
 def open_bounded(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: Progress) -> Source:
     """`readers.open_source`, read in a child process under the load's memory and time
-    limits; the batches wait in a temporary folder that `cleanup` removes."""
+    limits; the batches wait in a temporary folder that `cleanup` removes. A small CSV file
+    is read in this process (see IN_PROCESS_MAX_BYTES)."""
     readers.announce(path, say)
     try:
         memory_mb = env_limit(_MEMORY_ENV, DEFAULT_MEMORY_MB, "a number of megabytes")
         seconds = env_limit(_TIMEOUT_ENV, DEFAULT_TIMEOUT_S, "a number of seconds")
     except UploadRefused as exc:
         raise LoadRefused(str(exc)) from None
+    if _small_csv(path, memory_mb, seconds):
+        return readers.read_source(path, mapping, cleanup)
     folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kpi-read-")))
     request = {
         "path": str(path),
@@ -71,35 +93,92 @@ def open_bounded(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: P
     }
     _temporary_file(folder / _REQUEST, json.dumps(request))
     command = [sys.executable, "-P", "-m", "kpi.ingest.sandbox", str(folder)]
-    try:
-        child = subprocess.run(
-            command, env=_child_env(), stdin=subprocess.DEVNULL, capture_output=True,
-            timeout=seconds,
+    with (folder / _STDERR).open("wb") as stderr:
+        process = subprocess.Popen(
+            command, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )  # fmt: skip
-    except subprocess.TimeoutExpired:  # run() has killed the child
-        raise LoadRefused(
-            f"{path}: reading it took longer than the load time limit of {seconds:g} s; "
-            f"{_what_to_do(path)} or raise KPI_LOAD_TIMEOUT_S"
-        ) from None
-    if not (folder / _RESULT).is_file():
-        raise _stopped(path, child, memory_mb)
-    result = json.loads((folder / _RESULT).read_text(encoding="utf-8"))
-    if result["source"] is None:
+    cleanup.callback(_stop, process)  # before the folder goes (an ExitStack unwinds backwards)
+    child = _Child(path, folder, process, time.monotonic() + seconds, memory_mb, seconds)
+    result = child.wait_for(_OPENED)
+    if result is None:
+        fields = json.loads((folder / _OPENED).read_text(encoding="utf-8"))
+    elif result["source"] is None:
         raise _raised(path, result["error"], memory_mb)
-    return _source(path, folder, result, memory_mb)
+    else:
+        fields = result["source"]
+    return Source(path=path, batches=child.batches, **fields)
 
 
-def _source(path: Path, folder: Path, result: dict, memory_mb: float) -> Source:
-    """The parent's Source over the batches the child wrote."""
-    fields, count, error = result["source"], result["batches"], result["error"]
+@dataclass
+class _Child:
+    """The reading child, followed from the parent: the Source's fields once the file is
+    open, then each batch as soon as it is written, so that the parent checks and writes
+    one batch while the child reads the next (a big CSV loads in the time of the slower of
+    the two, not of both one after the other)."""
 
-    def batches() -> Iterator[pl.DataFrame]:
-        for number in range(count):
-            yield pl.read_ipc(folder / _batch_name(number))
-        if error:
-            raise _raised(path, error, memory_mb)
+    path: Path
+    folder: Path
+    process: subprocess.Popen
+    deadline: float
+    memory_mb: float
+    seconds: float
 
-    return Source(path=path, batches=batches, **fields)
+    def wait_for(self, name: str) -> dict | None:
+        """None once the child has written `name`; its result if it ended without it. A
+        child that overruns the time limit is killed; one that dies says why."""
+        while True:
+            if (self.folder / name).is_file():
+                return None
+            if (self.folder / _RESULT).is_file():  # written last: every batch is there
+                if (self.folder / name).is_file():
+                    return None
+                return json.loads((self.folder / _RESULT).read_text(encoding="utf-8"))
+            if self.process.poll() is not None and not (self.folder / _RESULT).is_file():
+                if (self.folder / name).is_file():
+                    return None
+                said = (self.folder / _STDERR).read_bytes().decode("utf-8", "replace")
+                raise _stopped(self.path, self.process.returncode, said, self.memory_mb)
+            if time.monotonic() > self.deadline:
+                _stop(self.process)
+                raise LoadRefused(
+                    f"{self.path}: reading it took longer than the load time limit of "
+                    f"{self.seconds:g} s; {_what_to_do(self.path)} or raise KPI_LOAD_TIMEOUT_S"
+                )
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=_POLL_S)
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The child's batches in order, each removed once read; then its refusal, if any."""
+        for number in itertools.count():
+            batch = self.folder / _batch_name(number)
+            result = self.wait_for(batch.name)
+            if result is None:
+                frame = pl.read_ipc(batch)
+                batch.unlink()
+                yield frame
+                continue
+            if result["error"]:
+                raise _raised(self.path, result["error"], self.memory_mb)
+            return
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Kill the child if it still runs (a load that ended early, a time limit)."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def _small_csv(path: Path, memory_mb: float, seconds: float) -> bool:
+    """Whether the file is a CSV small enough to read in this process (see
+    IN_PROCESS_MAX_BYTES): what reading it can cost stays far inside both limits."""
+    if path.suffix.lower() not in readers.CSV_SUFFIXES:
+        return False
+    size = path.stat().st_size
+    memory = _CSV_MEMORY_FIXED_MB + size * _CSV_MEMORY_PER_BYTE / 1e6
+    time_s = _CSV_SECONDS_FIXED + size * _CSV_SECONDS_PER_BYTE
+    return size <= IN_PROCESS_MAX_BYTES and memory <= memory_mb and time_s <= seconds
 
 
 def _raised(path: Path, error: dict, memory_mb: float) -> Exception:
@@ -115,14 +194,13 @@ def _raised(path: Path, error: dict, memory_mb: float) -> Exception:
     return LoadRefused(f"{path} cannot be read: {error['message']}")
 
 
-def _stopped(path: Path, child: subprocess.CompletedProcess, memory_mb: float) -> LoadRefused:
+def _stopped(path: Path, returncode: int, said: str, memory_mb: float) -> LoadRefused:
     """Why a child ended without a result: the memory limit (Rust aborts on a failed
     allocation; the kernel kills on memory pressure) or an unexpected crash."""
-    said = child.stderr.decode("utf-8", "replace")
-    if child.returncode == -signal.SIGKILL or any(s in said for s in _OUT_OF_MEMORY):
+    if returncode == -signal.SIGKILL or any(s in said for s in _OUT_OF_MEMORY):
         return _out_of_memory(path, memory_mb)
     last = next((line for line in reversed(said.splitlines()) if line.strip()), "")
-    how = f"signal {-child.returncode}" if child.returncode < 0 else f"exit {child.returncode}"
+    how = f"signal {-returncode}" if returncode < 0 else f"exit {returncode}"
     return LoadRefused(
         f"{path} cannot be read: the reader stopped ({how}{': ' + last[:200] if last else ''});"
         f" {_what_to_do(path)}"
@@ -191,8 +269,12 @@ def _child(folder: Path) -> None:
                 for name in ("kind", "columns", "content_hash", "line_label", "first_rows")
                 + ("header_at", "hint", "sheet")
             }
+            _temporary_file(folder / _OPENED, json.dumps(result["source"]))
             for number, frame in enumerate(source.batches()):
-                frame.write_ipc(folder / _batch_name(number), compression="uncompressed")
+                batch = folder / _batch_name(number)  # whole or not at all, as the rest
+                part = batch.with_name(batch.name + ".part")
+                frame.write_ipc(part, compression="uncompressed")
+                part.replace(batch)
                 result["batches"] = number + 1
     except MemoryError:
         result["error"] = {"kind": "memory"}

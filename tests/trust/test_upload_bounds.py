@@ -273,6 +273,7 @@ def test_the_child_reads_exactly_what_the_process_reads(tmp_path, monkeypatch):
     """Same header, hash, first rows, row numbers, batches and refusals, in process and in
     the child (batches of 2 rows: the child keeps the parent's batch size)."""
     monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(sandbox, "IN_PROCESS_MAX_BYTES", 0)  # even a small CSV in the child
     csv = tmp_path / "s.csv"
     csv.write_text("supplier_id,country\nS1,DE\n\nS2,FR\nS3,US\nS4,DE,extra\n")
     rows = [(1, cell("A1", "supplier_id")), (3, cell("A3", "S3") + cell("B3", "2"))]
@@ -307,3 +308,64 @@ def test_the_corpus_and_sample_files_pass_the_bounds():
     for path in files:
         problem = upload_checks.file_problem(path, 10**12) or ""
         assert not any(word in problem for word in ("unpacks", "declares", "row group")), problem
+
+
+def _no_child(*_args, **_kwargs):
+    raise AssertionError("a child process was started")
+
+
+def test_a_small_csv_is_read_in_process_and_reads_the_same(tmp_path, monkeypatch):
+    """A few megabytes of CSV cannot come near the limits: no child (it costs more than the
+    rest of a small load), and the same Source as the reading in process."""
+    csv = tmp_path / "s.csv"
+    csv.write_text("supplier_id,country\nS1,DE\nS2,FR\n")
+    read = _read(readers.open_source, csv)
+    monkeypatch.setattr(sandbox.subprocess, "run", _no_child)
+    assert _read(sandbox.open_bounded, csv) == read
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "env"),
+    [
+        ("big.csv", sandbox.IN_PROCESS_MAX_BYTES + 1, {}),  # above the size
+        ("s.csv", 100, {"KPI_LOAD_TIMEOUT_S": "2"}),  # a time limit too low to be sure
+        ("s.csv", 100, {"KPI_LOAD_MEMORY_MB": "300"}),  # a memory limit too low to be sure
+        ("s.xlsx", 100, {}),  # a workbook always
+        ("s.parquet", 100, {}),  # Parquet always
+    ],
+)
+def test_what_goes_to_the_child(tmp_path, monkeypatch, name, size, env):
+    path = tmp_path / name
+    path.write_bytes(b"x" * size)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    memory = float(env.get("KPI_LOAD_MEMORY_MB", sandbox.DEFAULT_MEMORY_MB))
+    seconds = float(env.get("KPI_LOAD_TIMEOUT_S", sandbox.DEFAULT_TIMEOUT_S))
+    assert not sandbox._small_csv(path, memory, seconds)
+    small = tmp_path / "ok.csv"
+    small.write_bytes(b"x" * size)
+    assert sandbox._small_csv(small, sandbox.DEFAULT_MEMORY_MB, sandbox.DEFAULT_TIMEOUT_S) == (
+        size <= sandbox.IN_PROCESS_MAX_BYTES
+    )
+
+
+def test_the_parent_takes_each_batch_as_it_comes_and_removes_it(tmp_path, monkeypatch):
+    """The child's batches are handed over one by one (the parent checks one while the
+    child reads the next), each file removed once read: no rows are left in the folder."""
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(sandbox, "IN_PROCESS_MAX_BYTES", 0)
+    folders = tmp_path / "reading"
+    folders.mkdir()
+    real = sandbox.tempfile.TemporaryDirectory
+    monkeypatch.setattr(
+        sandbox.tempfile, "TemporaryDirectory", lambda **kw: real(dir=folders, **kw)
+    )
+    csv = tmp_path / "s.csv"
+    csv.write_text("supplier_id\n" + "".join(f"S{n}\n" for n in range(1, 6)))
+    with ExitStack() as cleanup:
+        source = sandbox.open_bounded(csv, None, cleanup, lambda _message: None)
+        assert source.columns == ["supplier_id"] and source.kind == "CSV"
+        seen = [frame.get_column("supplier_id").to_list() for frame in source.batches()]
+        assert seen == [["S1", "S2"], ["S3", "S4"], ["S5"]]
+        assert list(folders.glob("*/batch-*")) == []  # each removed once read
+    assert list(folders.iterdir()) == []  # the folder too, when the load ends

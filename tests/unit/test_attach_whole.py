@@ -29,8 +29,8 @@ def test_a_swap_during_the_attach_makes_the_reader_attach_again(tmp_path, monkey
     attaches: list[int] = []
     real = Store._attach_once
 
-    def attach_then_swap(self: Store):
-        con = real(self)
+    def attach_then_swap(self: Store, *args: bool):
+        con = real(self, *args)
         attaches.append(os.stat(self.path).st_ino)
         if len(attaches) == 1:  # a write lands while the first attach runs
             with store.write() as w:
@@ -50,7 +50,9 @@ def test_no_swap_means_one_attach(tmp_path, monkeypatch):
     store = _store(tmp_path)
     calls: list[None] = []
     real = Store._attach_once
-    monkeypatch.setattr(Store, "_attach_once", lambda self: calls.append(None) or real(self))
+    monkeypatch.setattr(
+        Store, "_attach_once", lambda self, *a: calls.append(None) or real(self, *a)
+    )
     with store.read() as con:
         assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 1
     assert len(calls) == 1
@@ -62,8 +64,8 @@ def test_writes_that_never_stop_still_give_an_answer(tmp_path, monkeypatch):
     real = Store._attach_once
     calls: list[None] = []
 
-    def attach_then_swap(self: Store):
-        con = real(self)
+    def attach_then_swap(self: Store, *args: bool):
+        con = real(self, *args)
         calls.append(None)
         with store.write() as w:
             w.execute(
