@@ -84,20 +84,6 @@ def _route_through_app() -> None:
         st.switch_page("app.py", query_params=st.query_params.to_dict())  # ?as= kept
 
 
-@st.cache_data(show_spinner=False)
-def _definitions(path: str, stamp: tuple | None, settings: Settings) -> list[KpiDefinition]:
-    return load_definitions(Path(path), settings)
-
-
-def _stamp(path: Path) -> tuple | None:
-    """Changes whenever the file is saved or replaced: the cache key of the definitions."""
-    try:
-        st_ = path.stat()
-    except OSError:
-        return None  # missing or unreadable: load_definitions says which
-    return (st_.st_ino, st_.st_mtime_ns, st_.st_size)
-
-
 def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | None]:
     """The definitions in use; when the file is broken, the last good ones and the problem.
 
@@ -106,7 +92,10 @@ def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | No
     """
     path = kpis_path()
     try:
-        defs = _definitions(str(path), _stamp(path), settings)
+        # kept in this process by the file's content (kpi.semantic.definitions), not in
+        # st.cache_data: the same text gives the same definition objects on every run, so
+        # the caches kept per formula tree (measures, compiler) keep hitting
+        defs = load_definitions(path, settings)
         st.session_state["_last_good_definitions"] = defs
         return defs, None
     except (DefinitionsError, OSError, ValueError, RecursionError) as exc:
