@@ -8,6 +8,7 @@ from kpi.core.settings import db_path, kpis_path
 from kpi.semantic import rollups
 from kpi.store.database import Store
 from kpi.workflows.definition_writer import recover_pending
+from ui.cache import end_run_reads
 from ui.context import definitions_banner, sidebar
 
 st.set_page_config(
@@ -47,7 +48,9 @@ page = st.navigation(
 deep_link = st.session_state.pop("_deep_link", None)
 if deep_link:  # a bookmark to a page opened on a fresh server: show that page
     st.switch_page(deep_link, query_params=st.query_params.to_dict())  # ?as= kept
-ctx = sidebar()
-definitions_banner(ctx)
-
-page.run()
+try:
+    ctx = sidebar()  # opens the run's shared read connection (ui.cache.begin_run_reads)
+    definitions_banner(ctx)
+    page.run()
+finally:
+    end_run_reads()  # closed here, not left to the next run

@@ -33,7 +33,7 @@ from kpi.core.settings import (
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import DefinitionsError, KpiDefinition
 from kpi.store.database import Store, StoreBusy, StoreError
-from ui.cache import cached
+from ui.cache import RunStore, begin_run_reads, cached
 
 
 @dataclass
@@ -276,9 +276,11 @@ def _identity(settings: Settings, people: list[Person]) -> tuple[Person | None, 
 
 
 def sidebar() -> Context:
-    """Draw the global filters and identity in the sidebar; return the context."""
+    """Draw the global filters and identity in the sidebar; return the context. Opens the
+    run: its reads of the store share one connection (ui.cache.begin_run_reads)."""
+    begin_run_reads()
     settings = load_settings()
-    store = Store(db_path(), settings)
+    store = RunStore(db_path(), settings)
     definitions, problem = _load_definitions(settings)
     ctx = Context(
         store,
