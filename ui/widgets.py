@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,20 +270,35 @@ def downloads(
         help="Comma-separated, UTF-8; opens in Excel. The file name says the scope.",
         on_click="ignore",  # a download changes nothing on the page: it reruns nothing
     )
-    try:
-        workbook = to_xlsx_bytes(sheet, name, scope_lines(scope, name))
-    except OSError:  # openpyxl writes temporary files: a full disk costs the Excel copy only
-        right.caption("Excel unavailable: the temporary folder is full")
+    if not _temporary_folder_writable():  # openpyxl writes temporary files: a full disk
+        right.caption("Excel unavailable: the temporary folder is full")  # costs Excel only
         return
+    # built when asked (a click), not on every run: a workbook costs tens of milliseconds a
+    # table, and most are never downloaded; its Scope sheet says when the table was drawn
     right.download_button(
         "⬇ Excel",
-        workbook,
+        functools.partial(to_xlsx_bytes, sheet, name, scope_lines(scope, name)),
         file_name=f"{file}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx_{key}",
         help="The table, and a Scope sheet saying what it covers.",
         on_click="ignore",
     )
+
+
+def _temporary_folder_writable() -> bool:
+    """Whether the temporary folder takes a sheet's worth of bytes (openpyxl writes each
+    sheet there): checked when the button is drawn, so a full disk is said beside it."""
+    try:
+        with tempfile.TemporaryFile() as probe:
+            probe.write(bytes(_PROBE_BYTES))
+            probe.flush()
+    except OSError:
+        return False
+    return True
+
+
+_PROBE_BYTES = 64 * 1024
 
 
 def no_data(what: str, todo: str) -> None:
