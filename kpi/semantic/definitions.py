@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import re
 import threading
 import types
 import typing
@@ -22,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -133,8 +135,22 @@ def clear_cache() -> None:
 def _check_text(
     text: str, shown: str, settings: Settings | None
 ) -> tuple[list[KpiDefinition], list[Issue]]:
-    """The definitions and issues of a definitions file's text (`shown`: its path)."""
-    data, issues, duplicates = _load_yaml(text, shown)
+    """The definitions and issues of a definitions file's text (`shown`: its path).
+
+    A file is first read the fast way (`_fast_load`); if that finds any problem at all, it
+    is read again the round-trip way, whose messages and lines are the ones reported."""
+    fast = _fast_load(text)
+    if fast is not None:
+        found = _check_loaded(fast, shown, settings)
+        if not found[1]:
+            return found
+    return _check_loaded(_load_yaml(text, shown), shown, settings)
+
+
+def _check_loaded(
+    loaded: tuple[Any, list[Issue], list[Issue]], shown: str, settings: Settings | None
+) -> tuple[list[KpiDefinition], list[Issue]]:
+    data, issues, duplicates = loaded
     if data is None:
         return [], issues + duplicates
     entries, shape = _entries(data, shown)
@@ -220,6 +236,66 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, list[Issue], list[Issue]]:
         empty = Issue(shown, None, None, None, "the file is empty", "start it with 'kpis:'")
         return None, [empty], duplicates
     return data, [], duplicates
+
+
+def _fast_load(text: str) -> tuple[Any, list[Issue], list[Issue]] | None:
+    """The document as `_load_yaml` reads it, composed by libyaml (PyYAML's C parser, ten
+    times faster than ruamel's pure-Python one: a cold page spent most of a second on it)
+    and built by the same round-trip constructor, so the values, their types (YAML 1.2:
+    ruamel's resolver decides each plain scalar's type) and the line of every key are
+    the same. None, and the caller reads it the round-trip way, for anything but a plain
+    document: tags, directives, merge keys, tabs (libyaml takes a tab where YAML 1.2
+    refuses it), whatever libyaml refuses or cannot build."""
+    if not _FAST_YAML or _NOT_PLAIN.search(text) or _DIRECTIVE.search(text):
+        return None
+    try:
+        composed = pyyaml.compose(text, Loader=pyyaml.CSafeLoader)
+        if composed is None:
+            return None
+        yaml = _yaml()
+        node = _ruamel_node(composed, yaml.resolver, {})
+        if _expands_beyond(node, MAX_VALUES):
+            return None
+        data = yaml.constructor.construct_document(node)
+    except Exception:  # libyaml's or the constructor's refusal: the round trip says why
+        return None
+    if data is None:
+        return None
+    return data, [], _duplicate_keys(node, "")
+
+
+def _ruamel_node(node: Any, resolver: Any, seen: dict[int, Node]) -> Node:
+    """A libyaml node as ruamel's node of the same value, position and style, its tag
+    resolved by ruamel (a node reached through an alias is converted once, and shared)."""
+    done = seen.get(id(node))
+    if done is not None:
+        return done
+    start, end = node.start_mark, node.end_mark
+    if isinstance(node, pyyaml.ScalarNode):
+        style = node.style or None  # libyaml writes a plain scalar's style as ''
+        implicit = (True, False) if style is None else (False, True)
+        tag = resolver.resolve(ScalarNode, node.value, implicit)
+        out: Node = ScalarNode(tag, node.value, start, end, style=style)
+        seen[id(node)] = out
+        return out
+    if isinstance(node, pyyaml.SequenceNode):
+        tag = resolver.resolve(SequenceNode, None, (True, False))
+        out = SequenceNode(tag, [], start, end, flow_style=node.flow_style)
+        seen[id(node)] = out
+        out.value = [_ruamel_node(item, resolver, seen) for item in node.value]
+        return out
+    tag = resolver.resolve(MappingNode, None, (True, False))
+    out = MappingNode(tag, [], start, end, flow_style=node.flow_style)
+    seen[id(node)] = out
+    out.value = [
+        (_ruamel_node(k, resolver, seen), _ruamel_node(v, resolver, seen)) for k, v in node.value
+    ]
+    return out
+
+
+_FAST_YAML = getattr(pyyaml, "__with_libyaml__", False)
+_NOT_PLAIN = re.compile(r"!|<<|\t")
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 
 
 # A definitions file is a few hundred KPIs at most. Far bigger ones (a log pasted in, or

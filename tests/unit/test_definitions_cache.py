@@ -105,3 +105,55 @@ def test_duplicate_keys_are_found_on_the_one_parse(tmp_path: Path) -> None:
     path.write_text(VALID.replace("  - id: total_spend\n", "  - id: total_spend\n    id: x\n"))
     messages = [i.message for i in check_file(path, Settings())]
     assert any("written twice" in m for m in messages), messages
+
+
+# ---- the fast reading (libyaml) gives what the round-trip reading gives --------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = {
+    "config": (ROOT / "config" / "kpis.yaml").read_text(encoding="utf-8"),
+    **{p.stem: p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("*.yaml"))},
+    # YAML 1.2 typing (ruamel's), not libyaml's 1.1: `yes`, `on`, 010 and 1:30 are text or
+    # a decimal number, as the round-trip reading has them
+    "yaml_1_2": VALID.replace("name: Total spend", "name: yes")
+    .replace("owner: finance", "owner: on", 1)
+    .replace("  - id: total_spend\n", "  - id: total_spend\n    unit_note: 010\n"),
+    "block_scalars": VALID.replace(
+        "name: Total spend",
+        "name: >-\n      Total\n      spend\n    description: |\n      a\n      b",
+    ),
+    "quoted": VALID.replace("name: Total spend", "name: '2026-01-01'"),
+    "anchors": "x: &n Total spend\n" + VALID.replace("name: Total spend", "name: *n"),
+    "tagged": VALID.replace("name: Total spend", "name: !!str 12"),
+    "empty": "",
+    "tabs": VALID.replace("name: Total spend", "name:\tTotal spend"),
+}
+
+
+def _seen(result: tuple[list, list]) -> tuple[list, list]:
+    models = [
+        (
+            k.model_dump(mode="json"),
+            k.line,
+            k.formula_tree.sql("duckdb") if k.formula_tree else None,
+        )
+        for k in result[0]
+    ]
+    return models, [str(i) for i in result[1]]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_the_fast_reading_agrees_with_the_round_trip(name: str) -> None:
+    text, settings = SAMPLES[name], Settings()
+    slow = definitions._check_loaded(definitions._load_yaml(text, "k.yaml"), "k.yaml", settings)
+    assert _seen(definitions._check_text(text, "k.yaml", settings)) == _seen(slow)
+    fast = definitions._fast_load(text)
+    if fast is not None:  # what it reads, before any check, is the round trip's document
+        assert fast[0] == definitions._load_yaml(text, "k.yaml")[0]
+
+
+def test_the_catalogue_is_read_the_fast_way() -> None:
+    loaded = definitions._fast_load(SAMPLES["config"])
+    assert loaded is not None
+    found = definitions._check_loaded(loaded, "kpis.yaml", Settings())
+    assert found[0] and not found[1]
