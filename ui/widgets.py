@@ -261,9 +261,11 @@ def downloads(
     sheet = for_spreadsheet(_for_people(frame), percent)
     file = download_name(name, _name_parts(scope))
     left, right, _ = st.columns([1, 1, 4])
+    # each file is made when its button is clicked (a deferred download), not on every run:
+    # a table's CSV and workbook cost tens of milliseconds, and most are never downloaded
     left.download_button(
         "⬇ CSV",
-        to_csv_bytes(sheet),
+        functools.partial(to_csv_bytes, sheet),
         file_name=f"{file}.csv",
         mime="text/csv",
         key=f"csv_{key}",
@@ -273,8 +275,7 @@ def downloads(
     if not _temporary_folder_writable():  # openpyxl writes temporary files: a full disk
         right.caption("Excel unavailable: the temporary folder is full")  # costs Excel only
         return
-    # built when asked (a click), not on every run: a workbook costs tens of milliseconds a
-    # table, and most are never downloaded; its Scope sheet says when the table was drawn
+    # the Scope sheet's lines are the run's: it says when the table was drawn
     right.download_button(
         "⬇ Excel",
         functools.partial(to_xlsx_bytes, sheet, name, scope_lines(scope, name)),
