@@ -13,6 +13,8 @@ the data as it is, and is served from the cache while the data has not changed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,12 +38,14 @@ T = TypeVar("T")
 DEFINITIONS = "<the context's KPI definitions>"
 
 
-def definitions_key(definitions: Sequence[KpiDefinition]) -> tuple[str, ...]:
-    """Every field of every definition: a change to any of them recomputes."""
+def definitions_key(definitions: Sequence[KpiDefinition]) -> str:
+    """A digest of every field of every definition: a change to any of them recomputes (one
+    short string for st.cache_data to hash, not the fields' text)."""
     held = _KEYS.get(tuple(map(id, definitions)))
     if held is not None and all(a is b for a, b in zip(held[0], definitions, strict=True)):
         return held[1]
-    key = tuple(k.model_dump_json() for k in definitions)
+    dumped = json.dumps([k.model_dump_json() for k in definitions])
+    key = hashlib.sha256(dumped.encode("utf-8")).hexdigest()
     if len(_KEYS) > 64:
         _KEYS.clear()
     _KEYS[tuple(map(id, definitions))] = (tuple(definitions), key)
@@ -52,7 +56,7 @@ def definitions_key(definitions: Sequence[KpiDefinition]) -> tuple[str, ...]:
 # gives the same objects on every run (kpi.semantic.definitions keeps them), and every
 # cached call of a page asks for the key. The objects are held beside it, so that an id is
 # never reused while its entry lives.
-_KEYS: dict[tuple[int, ...], tuple[tuple[KpiDefinition, ...], tuple[str, ...]]] = {}
+_KEYS: dict[tuple[int, ...], tuple[tuple[KpiDefinition, ...], str]] = {}
 
 
 # ---- one read connection per script run ---------------------------------------------------
@@ -147,7 +151,7 @@ def _call(
     path: str,
     version: tuple,
     settings: Settings,
-    defs_key: tuple | None,
+    defs_key: str | None,
     args: tuple,
     kwargs: dict[str, Any],
     _fn: Callable[..., Any],
