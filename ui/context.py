@@ -7,6 +7,7 @@ the next rerun without a restart.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,7 @@ from kpi.core.settings import (
     HOW_TO_SET_IDENTITY,
     OidcSettings,
     Settings,
+    config_dir,
     db_path,
     kpis_path,
     load_settings,
@@ -107,6 +109,27 @@ def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | No
         if not last:
             todo += " Until then no KPI can be shown."
         return last, f"{exc}\n\n{todo}"
+
+
+def _settings() -> Settings:
+    """settings.yaml as load_settings reads it, parsed again only when its text changed
+    (kept by content: every run of every page reads it, and parsing costs tens of ms)."""
+    path = config_dir() / "settings.yaml"
+    try:
+        text = path.read_bytes()
+    except OSError:  # missing (the defaults) or unreadable: load_settings says which
+        return load_settings()
+    key = (str(path), hashlib.sha256(text).hexdigest())
+    kept = _SETTINGS.get(key)
+    if kept is None:
+        kept = load_settings(path)  # a bad value is refused here, every time, as before
+        if path.read_bytes() == text:  # not saved meanwhile: these settings are that text's
+            _SETTINGS.clear()
+            _SETTINGS[key] = kept
+    return kept
+
+
+_SETTINGS: dict[tuple[str, str], Settings] = {}  # frozen: shared by every session
 
 
 def definitions_banner(ctx: Context) -> None:
@@ -279,7 +302,7 @@ def sidebar() -> Context:
     """Draw the global filters and identity in the sidebar; return the context. Opens the
     run: its reads of the store share one connection (ui.cache.begin_run_reads)."""
     begin_run_reads()
-    settings = load_settings()
+    settings = _settings()
     store = RunStore(db_path(), settings)
     definitions, problem = _load_definitions(settings)
     ctx = Context(
