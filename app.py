@@ -6,8 +6,8 @@ import streamlit as st
 
 from kpi.core.settings import db_path, kpis_path
 from kpi.semantic import rollups
-from kpi.store.database import Store
 from kpi.workflows.definition_writer import recover_pending
+from ui.cache import end_run_reads
 from ui.context import definitions_banner, sidebar
 
 st.set_page_config(
@@ -16,13 +16,13 @@ st.set_page_config(
 
 # every write of the app refreshes the rollups, in the background (figures live meanwhile)
 rollups.AFTER_WRITE.background = True
-store = Store(db_path())
+store_path = db_path()  # the path only: the sidebar reads the settings, once a run
 recover_pending(kpis_path())  # a KPI save cut short last time: completed or dropped
-if not store.exists():  # first run: fill an empty store with the demo so there is something real
+if not store_path.exists():  # first run: fill an empty store with the demo so there is something
     from kpi.demo.build import build_demo
 
     with st.status("First run: building the demo data set (a few seconds)…") as status:
-        build_demo(store.path, progress=status.write)
+        build_demo(store_path, progress=status.write)
         status.update(label="Demo data ready", state="complete")
 
 # st.navigation first, then the shared sidebar widgets, then the page: widgets drawn before
@@ -47,7 +47,9 @@ page = st.navigation(
 deep_link = st.session_state.pop("_deep_link", None)
 if deep_link:  # a bookmark to a page opened on a fresh server: show that page
     st.switch_page(deep_link, query_params=st.query_params.to_dict())  # ?as= kept
-ctx = sidebar()
-definitions_banner(ctx)
-
-page.run()
+try:
+    ctx = sidebar()  # opens the run's shared read connection (ui.cache.begin_run_reads)
+    definitions_banner(ctx)
+    page.run()
+finally:
+    end_run_reads()  # closed here, not left to the next run

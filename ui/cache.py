@@ -13,14 +13,20 @@ the data as it is, and is served from the cache while the data has not changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import duckdb
 import streamlit as st
 
 from kpi.core.settings import Settings
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
+from kpi.store.views import CuratedConnection
 
 if TYPE_CHECKING:
     from ui.context import Context
@@ -32,9 +38,111 @@ T = TypeVar("T")
 DEFINITIONS = "<the context's KPI definitions>"
 
 
-def definitions_key(definitions: Sequence[KpiDefinition]) -> tuple[str, ...]:
-    """Every field of every definition: a change to any of them recomputes."""
-    return tuple(k.model_dump_json() for k in definitions)
+def definitions_key(definitions: Sequence[KpiDefinition]) -> str:
+    """A digest of every field of every definition: a change to any of them recomputes (one
+    short string for st.cache_data to hash, not the fields' text)."""
+    held = _KEYS.get(tuple(map(id, definitions)))
+    if held is not None and all(a is b for a, b in zip(held[0], definitions, strict=True)):
+        return held[1]
+    dumped = json.dumps([k.model_dump_json() for k in definitions])
+    key = hashlib.sha256(dumped.encode("utf-8")).hexdigest()
+    if len(_KEYS) > 64:
+        _KEYS.clear()
+    _KEYS[tuple(map(id, definitions))] = (tuple(definitions), key)
+    return key
+
+
+# The key of the definitions in use, by the ids of their (frozen) objects: the same file
+# gives the same objects on every run (kpi.semantic.definitions keeps them), and every
+# cached call of a page asks for the key. The objects are held beside it, so that an id is
+# never reused while its entry lives.
+_KEYS: dict[tuple[int, ...], tuple[tuple[KpiDefinition, ...], str]] = {}
+
+
+# ---- one read connection per script run ---------------------------------------------------
+
+_RUN = threading.local()
+
+
+def begin_run_reads() -> None:
+    """From here until `end_run_reads` (or the next `begin_run_reads`) on this thread, reads of
+    a `RunStore` share one connection per store version, settings and display currency.
+
+    Why: each read attaches the store afresh (tens of milliseconds each, a dozen on the
+    overview); one script run is one thread (Streamlit runs a session's script on its own
+    thread), so its reads can take turns on one connection. Called by the shared sidebar,
+    which opens every full run of a page.
+    """
+    end_run_reads()
+    _RUN.cons = {}
+
+
+def end_run_reads() -> None:
+    """Close this thread's shared connections; reads attach one each again."""
+    cons: dict | None = getattr(_RUN, "cons", None)
+    _RUN.cons = None
+    for shared in (cons or {}).values():
+        shared.close()
+
+
+@contextmanager
+def run_reads() -> Iterator[None]:
+    """A script run whose reads share connections, all closed at its end (app.py)."""
+    begin_run_reads()
+    try:
+        yield
+    finally:
+        end_run_reads()
+
+
+class _Shared:
+    """A connection kept for a run, and whether a read holds it now (a read inside another
+    read gets a connection of its own: the outer one may hold an unread result)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, curated: CuratedConnection):
+        self.con, self.curated, self.busy = con, curated, False
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class RunStore(Store):
+    """A Store whose reads share one connection within a script run (see `begin_run_reads`);
+    outside one (a fragment's rerun, another thread) each read attaches its own, as Store's.
+
+    The connection is keyed by the store's version, so a write that lands in the middle of
+    a run (the file replaced) is read on a new connection, as with a read of its own."""
+
+    @contextmanager
+    def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        cons: dict | None = getattr(_RUN, "cons", None)
+        if cons is None or not self.path.exists():
+            with super().read(display_currency) as con:
+                yield con
+            return
+        currency = (display_currency or self.settings.reporting_currency).upper()
+        key = (str(self.path), self.version(), self.settings, currency)
+        shared = cons.get(key)
+        if shared is None or shared.busy:
+            con = self._connect_read_only()
+            fresh = _Shared(con, CuratedConnection(con, self.settings, display_currency))
+            if shared is not None:  # nested: this read's own, closed after it
+                try:
+                    yield fresh.curated  # type: ignore[misc]
+                finally:
+                    fresh.close()
+                return
+            cons[key] = shared = fresh
+        shared.busy = True
+        try:
+            yield shared.curated  # type: ignore[misc]
+        finally:
+            try:  # a result left half read (fetchone) would refuse the next read's statement
+                shared.con.abort()
+                shared.busy = False
+            except duckdb.Error:  # not fit to be shared any more: the next read attaches anew
+                cons.pop(key, None)
+                shared.close()
 
 
 @st.cache_data(show_spinner=False)
@@ -43,13 +151,13 @@ def _call(
     path: str,
     version: tuple,
     settings: Settings,
-    defs_key: tuple | None,
+    defs_key: str | None,
     args: tuple,
     kwargs: dict[str, Any],
     _fn: Callable[..., Any],
     _definitions: Sequence[KpiDefinition],
 ) -> Any:
-    store = Store(path, settings)
+    store = RunStore(path, settings)
     real = [_definitions if isinstance(a, str) and a == DEFINITIONS else a for a in args]
     return _fn(store, *real, **kwargs)
 

@@ -7,6 +7,7 @@ the next rerun without a restart.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,7 @@ from kpi.core.settings import (
     HOW_TO_SET_IDENTITY,
     OidcSettings,
     Settings,
+    config_dir,
     db_path,
     kpis_path,
     load_settings,
@@ -33,7 +35,7 @@ from kpi.core.settings import (
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import DefinitionsError, KpiDefinition
 from kpi.store.database import Store, StoreBusy, StoreError
-from ui.cache import cached
+from ui.cache import RunStore, begin_run_reads, cached
 
 
 @dataclass
@@ -84,20 +86,6 @@ def _route_through_app() -> None:
         st.switch_page("app.py", query_params=st.query_params.to_dict())  # ?as= kept
 
 
-@st.cache_data(show_spinner=False)
-def _definitions(path: str, stamp: tuple | None, settings: Settings) -> list[KpiDefinition]:
-    return load_definitions(Path(path), settings)
-
-
-def _stamp(path: Path) -> tuple | None:
-    """Changes whenever the file is saved or replaced: the cache key of the definitions."""
-    try:
-        st_ = path.stat()
-    except OSError:
-        return None  # missing or unreadable: load_definitions says which
-    return (st_.st_ino, st_.st_mtime_ns, st_.st_size)
-
-
 def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | None]:
     """The definitions in use; when the file is broken, the last good ones and the problem.
 
@@ -106,7 +94,10 @@ def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | No
     """
     path = kpis_path()
     try:
-        defs = _definitions(str(path), _stamp(path), settings)
+        # kept in this process by the file's content (kpi.semantic.definitions), not in
+        # st.cache_data: the same text gives the same definition objects on every run, so
+        # the caches kept per formula tree (measures, compiler) keep hitting
+        defs = load_definitions(path, settings)
         st.session_state["_last_good_definitions"] = defs
         return defs, None
     except (DefinitionsError, OSError, ValueError, RecursionError) as exc:
@@ -118,6 +109,27 @@ def _load_definitions(settings: Settings) -> tuple[list[KpiDefinition], str | No
         if not last:
             todo += " Until then no KPI can be shown."
         return last, f"{exc}\n\n{todo}"
+
+
+def _settings() -> Settings:
+    """settings.yaml as load_settings reads it, parsed again only when its text changed
+    (kept by content: every run of every page reads it, and parsing costs tens of ms)."""
+    path = config_dir() / "settings.yaml"
+    try:
+        text = path.read_bytes()
+    except OSError:  # missing (the defaults) or unreadable: load_settings says which
+        return load_settings()
+    key = (str(path), hashlib.sha256(text).hexdigest())
+    kept = _SETTINGS.get(key)
+    if kept is None:
+        kept = load_settings(path)  # a bad value is refused here, every time, as before
+        if path.read_bytes() == text:  # not saved meanwhile: these settings are that text's
+            _SETTINGS.clear()
+            _SETTINGS[key] = kept
+    return kept
+
+
+_SETTINGS: dict[tuple[str, str], Settings] = {}  # frozen: shared by every session
 
 
 def definitions_banner(ctx: Context) -> None:
@@ -287,9 +299,11 @@ def _identity(settings: Settings, people: list[Person]) -> tuple[Person | None, 
 
 
 def sidebar() -> Context:
-    """Draw the global filters and identity in the sidebar; return the context."""
-    settings = load_settings()
-    store = Store(db_path(), settings)
+    """Draw the global filters and identity in the sidebar; return the context. Opens the
+    run: its reads of the store share one connection (ui.cache.begin_run_reads)."""
+    begin_run_reads()
+    settings = _settings()
+    store = RunStore(db_path(), settings)
     definitions, problem = _load_definitions(settings)
     ctx = Context(
         store,

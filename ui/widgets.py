@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,29 +261,45 @@ def downloads(
     sheet = for_spreadsheet(_for_people(frame), percent)
     file = download_name(name, _name_parts(scope))
     left, right, _ = st.columns([1, 1, 4])
+    # each file is made when its button is clicked (a deferred download), not on every run:
+    # a table's CSV and workbook cost tens of milliseconds, and most are never downloaded
     left.download_button(
         "⬇ CSV",
-        to_csv_bytes(sheet),
+        functools.partial(to_csv_bytes, sheet),
         file_name=f"{file}.csv",
         mime="text/csv",
         key=f"csv_{key}",
         help="Comma-separated, UTF-8; opens in Excel. The file name says the scope.",
         on_click="ignore",  # a download changes nothing on the page: it reruns nothing
     )
-    try:
-        workbook = to_xlsx_bytes(sheet, name, scope_lines(scope, name))
-    except OSError:  # openpyxl writes temporary files: a full disk costs the Excel copy only
-        right.caption("Excel unavailable: the temporary folder is full")
+    if not _temporary_folder_writable():  # openpyxl writes temporary files: a full disk
+        right.caption("Excel unavailable: the temporary folder is full")  # costs Excel only
         return
+    # the Scope sheet's lines are the run's: it says when the table was drawn
     right.download_button(
         "⬇ Excel",
-        workbook,
+        functools.partial(to_xlsx_bytes, sheet, name, scope_lines(scope, name)),
         file_name=f"{file}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx_{key}",
         help="The table, and a Scope sheet saying what it covers.",
         on_click="ignore",
     )
+
+
+def _temporary_folder_writable() -> bool:
+    """Whether the temporary folder takes a sheet's worth of bytes (openpyxl writes each
+    sheet there): checked when the button is drawn, so a full disk is said beside it."""
+    try:
+        with tempfile.TemporaryFile() as probe:
+            probe.write(bytes(_PROBE_BYTES))
+            probe.flush()
+    except OSError:
+        return False
+    return True
+
+
+_PROBE_BYTES = 64 * 1024
 
 
 def no_data(what: str, todo: str) -> None:

@@ -11,14 +11,19 @@ raises them together, `python -m kpi check` prints them. What an entry becomes o
 from __future__ import annotations
 
 import difflib
+import hashlib
 import io
+import re
+import threading
 import types
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -27,7 +32,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sqlglot import exp
 
-from kpi.core.settings import Settings, kpis_path, load_settings
+from kpi.core.settings import Settings, SettingsError, kpis_path, load_settings
 from kpi.semantic.formula_guard import FormulaError, guard_formula
 from kpi.semantic.kpi_definition import (
     FIELDS,
@@ -79,7 +84,73 @@ def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], l
         return [], [Issue(shown, None, None, None, problem, hint)]
     except OSError as exc:
         return [], [Issue(shown, None, None, None, f"cannot read the file: {exc}")]
-    data, issues, duplicates = _load_yaml(text, shown)
+    key = _cache_key(shown, text, settings)
+    if key is None:  # settings.yaml is broken: checked as before, without the cache
+        return _check_text(text, shown, settings)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is None:
+        found = _check_text(text, shown, settings)
+        hit = (tuple(found[0]), tuple(found[1]))
+        with _CACHE_LOCK:
+            _CACHE[key] = hit
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    # a new list each time: a caller may add, drop or reorder (the models are frozen)
+    return list(hit[0]), list(hit[1])
+
+
+# Checked files by (path shown, sha256 of the text, the settings): every page reads the
+# file, and checking it (YAML, the view catalogue, every formula) costs a second or more,
+# while the file changes only when someone saves it. The same text and settings give the
+# same definitions, so the cache is keyed on what was read, never on the file's time. The
+# definitions are frozen models, shared (their formula trees too: the measures' split and
+# the compiler's caches are kept per tree; nothing changes a tree in place).
+_CACHE: OrderedDict[tuple[str, str, str], tuple[tuple[KpiDefinition, ...], tuple[Issue, ...]]]
+_CACHE = OrderedDict()
+_CACHE_SIZE = 16
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache_key(shown: str, text: str, settings: Settings | None) -> tuple[str, str, str] | None:
+    """What a check's result depends on: the path shown in its issues, the text, and the
+    settings (settings.yaml's when none are given; None when that file is broken)."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except (SettingsError, OSError):
+            return None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return shown, digest, repr(settings)
+
+
+def clear_cache() -> None:
+    """Forget every checked file (tests; the cache is keyed on content, so never needed)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _check_text(
+    text: str, shown: str, settings: Settings | None
+) -> tuple[list[KpiDefinition], list[Issue]]:
+    """The definitions and issues of a definitions file's text (`shown`: its path).
+
+    A file is first read the fast way (`_fast_load`); if that finds any problem at all, it
+    is read again the round-trip way, whose messages and lines are the ones reported."""
+    fast = _fast_load(text)
+    if fast is not None:
+        found = _check_loaded(fast, shown, settings)
+        if not found[1]:
+            return found
+    return _check_loaded(_load_yaml(text, shown), shown, settings)
+
+
+def _check_loaded(
+    loaded: tuple[Any, list[Issue], list[Issue]], shown: str, settings: Settings | None
+) -> tuple[list[KpiDefinition], list[Issue]]:
+    data, issues, duplicates = loaded
     if data is None:
         return [], issues + duplicates
     entries, shape = _entries(data, shown)
@@ -99,9 +170,26 @@ def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], l
 # ---- YAML ---------------------------------------------------------------------------------
 
 
+class _TooBig(Exception):
+    """The document expands (through aliases) beyond MAX_VALUES: not constructed."""
+
+
 class _Constructor(RoundTripConstructor):
     """Round-trip constructor that keeps an impossible date ('2026-02-30') as text, so it is
-    reported at its line by validation instead of failing the whole file."""
+    reported at its line by validation instead of failing the whole file; and that checks
+    the composed document for an alias bomb before building it, keeping the node for the
+    duplicate-key check, so that the file is parsed once."""
+
+    node: Node | None = None
+
+    def get_single_data(self) -> Any:
+        node = self.composer.get_single_node()
+        self.node = node
+        if node is None:
+            return None
+        if _expands_beyond(node, MAX_VALUES):
+            raise _TooBig
+        return self.construct_document(node)
 
     def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
         try:
@@ -122,11 +210,11 @@ def _yaml() -> YAML:
 
 def _load_yaml(text: str, shown: str) -> tuple[Any, list[Issue], list[Issue]]:
     """The loaded document (None if unusable), issues that stop reading, duplicate keys."""
+    yaml = _yaml()
     try:
-        node = _yaml().compose(io.StringIO(text))
-        if node is not None and _expands_beyond(node, MAX_VALUES):
-            return None, [_too_big(shown, "expands (through YAML aliases) to too many values")], []
-        data = _yaml().load(io.StringIO(text))
+        data = yaml.load(io.StringIO(text))  # composed once: see _Constructor
+    except _TooBig:
+        return None, [_too_big(shown, "expands (through YAML aliases) to too many values")], []
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -142,11 +230,72 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, list[Issue], list[Issue]]:
         )
     except YAMLError as exc:
         return None, [Issue(shown, None, None, None, f"not valid YAML: {exc}")], []
+    node = yaml.constructor.node
     duplicates = _duplicate_keys(node, shown) if node is not None else []
     if data is None:
         empty = Issue(shown, None, None, None, "the file is empty", "start it with 'kpis:'")
         return None, [empty], duplicates
     return data, [], duplicates
+
+
+def _fast_load(text: str) -> tuple[Any, list[Issue], list[Issue]] | None:
+    """The document as `_load_yaml` reads it, composed by libyaml (PyYAML's C parser, ten
+    times faster than ruamel's pure-Python one: a cold page spent most of a second on it)
+    and built by the same round-trip constructor, so the values, their types (YAML 1.2:
+    ruamel's resolver decides each plain scalar's type) and the line of every key are
+    the same. None, and the caller reads it the round-trip way, for anything but a plain
+    document: tags, directives, merge keys, tabs (libyaml takes a tab where YAML 1.2
+    refuses it), whatever libyaml refuses or cannot build."""
+    if not _FAST_YAML or _NOT_PLAIN.search(text) or _DIRECTIVE.search(text):
+        return None
+    try:
+        composed = pyyaml.compose(text, Loader=pyyaml.CSafeLoader)
+        if composed is None:
+            return None
+        yaml = _yaml()
+        node = _ruamel_node(composed, yaml.resolver, {})
+        if _expands_beyond(node, MAX_VALUES):
+            return None
+        data = yaml.constructor.construct_document(node)
+    except Exception:  # libyaml's or the constructor's refusal: the round trip says why
+        return None
+    if data is None:
+        return None
+    return data, [], _duplicate_keys(node, "")
+
+
+def _ruamel_node(node: Any, resolver: Any, seen: dict[int, Node]) -> Node:
+    """A libyaml node as ruamel's node of the same value, position and style, its tag
+    resolved by ruamel (a node reached through an alias is converted once, and shared)."""
+    done = seen.get(id(node))
+    if done is not None:
+        return done
+    start, end = node.start_mark, node.end_mark
+    if isinstance(node, pyyaml.ScalarNode):
+        style = node.style or None  # libyaml writes a plain scalar's style as ''
+        implicit = (True, False) if style is None else (False, True)
+        tag = resolver.resolve(ScalarNode, node.value, implicit)
+        out: Node = ScalarNode(tag, node.value, start, end, style=style)
+        seen[id(node)] = out
+        return out
+    if isinstance(node, pyyaml.SequenceNode):
+        tag = resolver.resolve(SequenceNode, None, (True, False))
+        out = SequenceNode(tag, [], start, end, flow_style=node.flow_style)
+        seen[id(node)] = out
+        out.value = [_ruamel_node(item, resolver, seen) for item in node.value]
+        return out
+    tag = resolver.resolve(MappingNode, None, (True, False))
+    out = MappingNode(tag, [], start, end, flow_style=node.flow_style)
+    seen[id(node)] = out
+    out.value = [
+        (_ruamel_node(k, resolver, seen), _ruamel_node(v, resolver, seen)) for k, v in node.value
+    ]
+    return out
+
+
+_FAST_YAML = getattr(pyyaml, "__with_libyaml__", False)
+_NOT_PLAIN = re.compile(r"!|<<|\t")
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 
 
 # A definitions file is a few hundred KPIs at most. Far bigger ones (a log pasted in, or

@@ -254,13 +254,28 @@ def exempt_categories(names: tuple[str, ...]) -> exp.Expression:
     return exp.Cast(this=values, to=exp.DataType.build("VARCHAR[]", dialect="duckdb"))
 
 
-@lru_cache(maxsize=16)
+def _display(settings: Settings, display_currency: str | None) -> str | None:
+    """The display currency as the caches below key it: None for the reporting currency
+    (asked for by name or as None, it is the same views) so that both hit one entry."""
+    if display_currency is None or display_currency.upper() == settings.reporting_currency:
+        return None
+    return display_currency.upper()
+
+
 def view_bodies(
     settings: Settings, display_currency: str | None = None, grain: str = DEFAULT_GRAIN
 ) -> dict[str, exp.Expression]:
     """The SELECT of every view as a sqlglot tree (fx_factor and spend_base first), settings
     filled in, supplier ranks and location snapshot counts within the periods of `grain`.
-    The trees are shared: copy one before changing it."""
+    The trees are shared: copy one before changing it. Built once per settings, currency
+    and grain (filling the templates costs about half a second)."""
+    return _view_bodies(settings, _display(settings, display_currency), grain)
+
+
+@lru_cache(maxsize=16)
+def _view_bodies(
+    settings: Settings, display_currency: str | None, grain: str
+) -> dict[str, exp.Expression]:
     base = settings.reporting_currency
     display = (display_currency or base).upper()
     if display not in CURRENCIES or base not in CURRENCIES:
@@ -281,10 +296,14 @@ def view_bodies(
     return {name: fill(body, **values) for name, body in bodies.items()}
 
 
-@lru_cache(maxsize=16)
 def _create_statements(settings: Settings, display_currency: str | None) -> tuple[str, ...]:
     """The CREATE VIEW statements, rendered once per settings and currency (every read
     connection runs them, and rendering a tree costs more than DuckDB needs to run them)."""
+    return _created(settings, _display(settings, display_currency))
+
+
+@lru_cache(maxsize=16)
+def _created(settings: Settings, display_currency: str | None) -> tuple[str, ...]:
     statements = []
     for name, body in view_bodies(settings, display_currency).items():
         create = parsed(_CREATE_VIEW).copy()
@@ -376,12 +395,19 @@ _VIEW_NAME = re.compile(
 )
 
 
-@lru_cache(maxsize=16)
 def _view_plan(
     settings: Settings, display_currency: str | None
 ) -> tuple[tuple[tuple[str, str], ...], dict[str, frozenset[str]]]:
     """The CREATE statements in creation order, and per view every view it reads (itself
-    included, directly or through another view): what creating it takes first."""
+    included, directly or through another view): what creating it takes first. Built once
+    per settings and currency: every read connection asks for it."""
+    return _planned(settings, _display(settings, display_currency))
+
+
+@lru_cache(maxsize=16)
+def _planned(
+    settings: Settings, display_currency: str | None
+) -> tuple[tuple[tuple[str, str], ...], dict[str, frozenset[str]]]:
     bodies = view_bodies(settings, display_currency)
     reads = {
         name: {t.name for t in body.find_all(exp.Table)} & set(bodies)

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from openpyxl import load_workbook
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from tests.app.test_app import run_page
@@ -25,6 +26,14 @@ def files(monkeypatch) -> dict[str, bytes]:
         return store_file(self, data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    # the files are made on a click (deferred downloads): make them as if clicked
+    add_deferred = MediaFileManager.add_deferred
+
+    def clicked(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        caught[str(file_name)] = data_callable()
+        return add_deferred(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", clicked)
     return caught
 
 

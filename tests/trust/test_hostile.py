@@ -837,6 +837,7 @@ def test_the_savings_page_download_buttons_hand_out_inert_files(hostile_store, m
     import io
 
     from openpyxl import load_workbook
+    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.testing.v1 import AppTest
 
@@ -851,6 +852,14 @@ def test_the_savings_page_download_buttons_hand_out_inert_files(hostile_store, m
         return store_file(self, data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    # the Excel copy is built on a click (a deferred download): build it as if clicked
+    add_deferred = MediaFileManager.add_deferred
+
+    def clicked(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        files[str(file_name)] = data_callable()
+        return add_deferred(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", clicked)
     at = AppTest.from_file(str(ROOT / "pages" / "savings.py"), default_timeout=120)
     at.session_state["acting_as"] = FINANCE
     at.run()

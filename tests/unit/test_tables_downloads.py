@@ -229,6 +229,7 @@ def test_table_columns_give_words_money_and_percent_formats() -> None:
 
 def test_the_download_buttons_hand_out_files_named_by_scope(people, monkeypatch) -> None:
     """The bytes behind ⬇ CSV and ⬇ Excel for a table with the sidebar's scope."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.testing.v1 import AppTest
 
@@ -240,6 +241,14 @@ def test_the_download_buttons_hand_out_files_named_by_scope(people, monkeypatch)
         return store_file(self, data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    # the Excel copy is built on a click (a deferred download): build it as if clicked
+    add_deferred = MediaFileManager.add_deferred
+
+    def clicked(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        files[str(file_name)] = data_callable()
+        return add_deferred(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", clicked)
 
     def page() -> None:
         from datetime import date, datetime
@@ -331,3 +340,43 @@ def test_show_table_draws_named_values_under_worded_headers(people) -> None:
     labels = {c: v.get("label") for c, v in json.loads(table.proto.columns).items()}
     assert labels["decided_by"] == "Decided by" and labels["decided_at"] == "Decided at"
     assert labels["po_rate"] == "PO rate" and labels["note"] == "Why"
+
+
+def test_the_files_are_made_only_when_asked(monkeypatch) -> None:
+    """A run draws the CSV and Excel buttons without making the files (a click makes one);
+    a temporary folder that takes no bytes says so beside the CSV button instead."""
+    from streamlit.testing.v1 import AppTest
+
+    import kpi.core.output
+
+    built: list[str] = []
+    to_xlsx = kpi.core.output.to_xlsx_bytes
+
+    def counted(frame, sheet="data", scope=()):
+        built.append(sheet)
+        return to_xlsx(frame, sheet, scope)
+
+    monkeypatch.setattr("ui.widgets.to_xlsx_bytes", counted)
+
+    def page() -> None:
+        import polars as pl
+
+        from ui.widgets import downloads
+
+        downloads(pl.DataFrame({"a": [1]}), "numbers", "n", scope=None)
+
+    at = AppTest.from_function(page, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["⬇ CSV", "⬇ Excel"] and built == []
+    for button in at.get("download_button"):  # both made on a click, which reruns nothing
+        assert button.proto.deferred_file_id and button.proto.ignore_rerun
+
+    def full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ui.widgets.tempfile.TemporaryFile", full)
+    at.run()
+    assert [b.label for b in at.get("download_button")] == ["⬇ CSV"]
+    assert "temporary folder is full" in " ".join(c.value for c in at.caption)
