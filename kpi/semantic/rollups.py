@@ -54,7 +54,7 @@ from kpi.store import database
 from kpi.store.database import ROLLUPS_DATABASE, Store
 from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.template import fill, literal, render
-from kpi.store.view_reads import COMPLETE, GRAIN_COLUMNS, INCREMENTAL, SUMMARIES
+from kpi.store.view_reads import COMPLETE, GRAIN_COLUMNS, INCREMENTAL, RANGE_READS, SUMMARIES
 from kpi.store.views import (
     DEFAULT_GRAIN,
     Ranges,
@@ -178,6 +178,7 @@ def build_query(spec: RollupSpec, settings: Settings, months: Ranges | None = No
     reads = None
     if months is not None:
         select = select.where(between_any(period.copy(), months))
+    if months is not None and RANGE_READS.get(spec.view, ("", ""))[0] == spec.period_column:
         reads = months
         if spec.body_grain == ANY_GRAIN:
             # its measures read no rank: the cheapest grain to restate, months (ranks and
@@ -852,7 +853,9 @@ def _what_to_do(
         if not got:
             continue
         if d.reach == "year_on":
-            todo |= got | {_add_months(m, 12) for m in got}
+            # a year on, up to the last month dated (no row is moved past the last day)
+            last = max(date.fromisoformat(m) for m in {*was, *now} if m != "None")
+            todo |= got | {_add_months(m, 12) for m in got if _add_months(m, 12) <= last}
         elif d.reach == "from":
             open_from = min(open_from or min(got), min(got))
         elif d.reach in ("orders", "due"):
