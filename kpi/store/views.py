@@ -132,7 +132,7 @@ def range_bodies(
     its RANGE_READS column) than for all of them: spend_base from the invoice lines those
     rows come from only (with the exchange rates of their days and the orders they name),
     payments' terms for those lines' days, budget_vs_actual's orders due or received in the
-    ranges. Why: the rows behind one month's figure (a rollup refresh, a quarter's KPI)
+    ranges, working_capital_days' stock snapshots in the ranges. Why: the rows behind one month's figure (a rollup refresh, a quarter's KPI)
     need not convert, price and rank every line of every year (kpi.semantic.explain). The
     dates are literals made here from dates, never text a person typed. The trees are the
     caller's own."""
@@ -158,7 +158,23 @@ def range_bodies(
         assert isinstance(open_po, exp.Select), "budget_vs_actual changed"
         open_po.where(_orders_due_in(ranges), copy=False)
         out["budget_vs_actual"] = budget
+    if view == "working_capital_days":
+        out["inventory_position"] = _stock_in(bodies["inventory_position"].copy(), ranges)
     return out
+
+
+def _stock_in(stock: exp.Expression, ranges: Ranges) -> exp.Expression:
+    """inventory_position's rows of the snapshots in the ranges: their receipts up to the
+    last day of the ranges only (each snapshot finds its item's last receipt on or before
+    it); the first snapshot of each item and location is still looked for in all of them."""
+    ctes = {c.alias: c.this for c in stock.find_all(exp.CTE)}
+    base, receipts = ctes["base"], ctes["receipts"]
+    assert isinstance(base, exp.Select) and isinstance(receipts, exp.Select), "stock changed"
+    base.where(between_any(exp.column("snapshot_date", table="inv"), ranges), copy=False)
+    last = _date_literal(max(hi for _, hi in ranges))
+    upto = exp.LTE(this=exp.column("receipt_date", table="gr"), expression=last)
+    receipts.where(upto, copy=False)
+    return stock
 
 
 def between_any(column: str | exp.Expression, ranges: Ranges) -> exp.Expression:
