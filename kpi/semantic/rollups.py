@@ -17,8 +17,11 @@ filters and splits stored, and without a row filter: anything else is computed l
 Never stale. The file records the store's version it matches (it changes with every write)
 and, per table, a fingerprint of each table the view reads and the settings it was built
 with. After every write the refresh (registered as the store's after-write hook) checks the
-fingerprints: tables whose inputs did not change are kept and stamped with the new version,
-the others rebuilt. A table whose stamp is not the store's current version is never read.
+fingerprints: tables whose inputs did not change are kept and stamped with the new version;
+where only some months of a big table changed, a table recomputes the months the change
+reaches (kpi.store.view_reads.INCREMENTAL: those months, a year on, the months of the same
+orders...) from what those months read, and keeps the others; the others are rebuilt.
+A table whose stamp is not the store's current version is never read.
 `kpi compute --live` (and KPI_ROLLUPS=off) skips them, for checking a figure.
 """
 
