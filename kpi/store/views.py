@@ -132,10 +132,10 @@ def range_bodies(
     its RANGE_READS column) than for all of them: spend_base from the invoice lines those
     rows come from only (with the exchange rates of their days and the orders they name),
     payments' terms for those lines' days, budget_vs_actual's orders due or received in the
-    ranges, working_capital_days' stock snapshots in the ranges. Why: the rows behind one month's figure (a rollup refresh, a quarter's KPI)
-    need not convert, price and rank every line of every year (kpi.semantic.explain). The
-    dates are literals made here from dates, never text a person typed. The trees are the
-    caller's own."""
+    ranges, working_capital_days' stock snapshots in the ranges. Why: the rows behind one
+    month's figure (a rollup refresh, a quarter's KPI) need not convert, price and rank
+    every line of every year (kpi.semantic.explain). The dates are literals made here from
+    dates, never text a person typed. The trees are the caller's own."""
     _, reach = RANGE_READS[view]
     read = _invoices_read(settings, grain, reach, ranges)
     bodies = view_bodies(settings, display_currency, grain)
