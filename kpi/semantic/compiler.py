@@ -23,7 +23,8 @@ from kpi.store.views import (
     GRAIN_VIEWS,
     RANGE_READS,
     SPEND_VIEWS,
-    spend_base_for_range,
+    Ranges,
+    range_bodies,
     view_bodies,
     views_read,
 )
@@ -164,24 +165,27 @@ def view_ctes(
     settings: Settings,
     display_currency: str | None,
     grain: str,
-    reads: tuple[date, date] | None = None,
+    reads: tuple[date, date] | Ranges | None = None,
 ) -> list[exp.CTE]:
     """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
     `grain`: at another grain than the temporary views' (the fiscal year), the views whose
     rows depend on the period (ranks, snapshot counts) restated at that grain.
 
-    `reads`: the range of the view's period column (RANGE_READS) the statement reads;
-    when given for such a view, spend_base under it is computed from the invoice lines
-    that range's rows come from only (spend_base_for_range), not from every line."""
+    `reads`: the range (or ranges) of the view's period column (RANGE_READS) the statement
+    reads; when given for such a view, spend_base under it is computed from the invoice
+    lines those rows come from only, and the views under it read what those rows need
+    only (range_bodies), not every line."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
     if reads is not None and view in RANGE_READS:
+        ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment]
         bodies = view_bodies(settings, display_currency, view_grain)
-        base = spend_base_for_range(settings, display_currency, view_grain, view, *reads)
+        restated = range_bodies(settings, display_currency, view_grain, view, ranges)
         return [
-            _cte(name, base, copy=False) if name == "spend_base" else _cte(name, bodies[name])
+            _cte(name, restated[name], copy=False) if name in restated
+            else _cte(name, bodies[name])
             for name in views_read(settings, display_currency, view)
             if name != "fx_factor"
-        ]
+        ]  # fmt: skip
     if view_grain == DEFAULT_GRAIN:
         return []
     bodies = view_bodies(settings, display_currency, view_grain)

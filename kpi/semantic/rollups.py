@@ -17,8 +17,11 @@ filters and splits stored, and without a row filter: anything else is computed l
 Never stale. The file records the store's version it matches (it changes with every write)
 and, per table, a fingerprint of each table the view reads and the settings it was built
 with. After every write the refresh (registered as the store's after-write hook) checks the
-fingerprints: tables whose inputs did not change are kept and stamped with the new version,
-the others rebuilt. A table whose stamp is not the store's current version is never read.
+fingerprints: tables whose inputs did not change are kept and stamped with the new version;
+where only some months of a big table changed, a table recomputes the months the change
+reaches (kpi.store.view_reads.INCREMENTAL: those months, a year on, the months of the same
+orders...) from what those months read, and keeps the others; the others are rebuilt.
+A table whose stamp is not the store's current version is never read.
 `kpi compute --live` (and KPI_ROLLUPS=off) skips them, for checking a figure.
 """
 
@@ -54,7 +57,15 @@ from kpi.store import database
 from kpi.store.database import ROLLUPS_DATABASE, Store
 from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.template import fill, literal, render
-from kpi.store.views import DEFAULT_GRAIN, view_bodies, view_catalog, views_read
+from kpi.store.view_reads import COMPLETE, GRAIN_COLUMNS, INCREMENTAL, RANGE_READS, SUMMARIES
+from kpi.store.views import (
+    DEFAULT_GRAIN,
+    Ranges,
+    between_any,
+    view_bodies,
+    view_catalog,
+    views_read,
+)
 
 # How long a refresh waits for another one to finish before giving up (its figures are then
 # computed live until the next write or save refreshes them).
@@ -63,36 +74,11 @@ _LOCK_WAIT_S = 600.0
 ENV = "KPI_ROLLUPS"
 # The sidebar's filters, stored as dimensions wherever the view has them.
 SIDEBAR_FILTERS = ("cost_centre", "category")
-# Columns whose value depends on the reported period's grain (see the module docstring).
-GRAIN_COLUMNS: dict[str, frozenset[str]] = {
-    "spend": frozenset({"supplier_rank_in_category", "supplier_share_in_category"}),
-    "inventory_position": frozenset({"location_snapshots"}),
-}
 GRAINS = ("month", "quarter", "year")
 # A measure that reads no grain column is stored once, from the views at this grain.
 ANY_GRAIN = "any"
 MONTH = "month"  # the rollups' period column: the first day of the month
 _INDEX = "rollup_index"
-# Where a change to a big table's rows of some months changes a view's rows of those months
-# and later ones only, so that a refresh recomputes the view's months from the earliest
-# changed one (a load of last week's invoices recomputes this fiscal period, not the years
-# before): per view and period column, the big tables and the date column whose months
-# say where. A changed line moves its own row (spend, savings, payments by the day paid),
-# the same row a year on (spend_yoy) and the order's later lines (invoice_match: quantity
-# invoiced to date, and received by each invoice date). Any other change to what a view
-# reads (a purchase order: its invoices may be dated before it; a small table; the
-# budgets' committed and accrued spend) rebuilds the view's table whole.
-INCREMENTAL: dict[tuple[str, str], dict[str, str]] = {
-    ("spend", "invoice_date"): {"invoices": "invoice_date"},
-    ("savings_lines", "invoice_date"): {"invoices": "invoice_date"},
-    ("spend_yoy", "period_date"): {"invoices": "invoice_date"},
-    ("invoice_match", "invoice_date"): {
-        "invoices": "invoice_date",
-        "goods_receipts": "receipt_date",
-    },
-    ("payments", "paid_date"): {"invoices": "paid_date"},
-    ("working_capital_days", "on_date"): {"invoices": "paid_date"},
-}
 _OPEN_END = date(2999, 12, 31)  # "and every month after": a refresh reads to the data's end
 # A table this big is fingerprinted by its rows' lineage (the load and source row that
 # wrote each row: loads are the only writers of such tables); a smaller one by every value.
@@ -175,10 +161,11 @@ def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[Rollu
     ]
 
 
-def build_query(spec: RollupSpec, settings: Settings, since: date | None = None) -> str:
+def build_query(spec: RollupSpec, settings: Settings, months: Ranges | None = None) -> str:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
-    GROUP BY month and dimensions: the rollup's rows; with `since`, the rows of the months
-    from `since` on only, computed from the invoice lines they come from (RANGE_READS)."""
+    GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
+    months), the rows of those months only, computed from what they read (RANGE_READS,
+    range_bodies)."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
     period = exp.column(spec.period_column)
     month = exp.Cast(
@@ -192,10 +179,14 @@ def build_query(spec: RollupSpec, settings: Settings, since: date | None = None)
     ).from_(exp.to_table(spec.view))
     select = select.where(exp.Not(this=exp.Is(this=period.copy(), expression=exp.Null())))
     reads = None
-    if since is not None:
-        day = exp.cast(exp.Literal.string(since.isoformat()), exp.DataType.build("DATE"))
-        select = select.where(exp.GTE(this=period.copy(), expression=day))
-        reads = (since, _OPEN_END)
+    if months is not None:
+        select = select.where(between_any(period.copy(), months))
+    if months is not None and RANGE_READS.get(spec.view, ("", ""))[0] == spec.period_column:
+        reads = months
+        if spec.body_grain == ANY_GRAIN:
+            # its measures read no rank: the cheapest grain to restate, months (ranks and
+            # snapshot counts within the month read only that month's rows)
+            grain = "month"
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
     ctes = compiler.view_ctes(spec.view, settings, None, grain, reads=reads)
     if ctes:
@@ -220,6 +211,27 @@ def tables_read(settings: Settings, view: str) -> list[str]:
 
 def fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, str]:
     """Per table: its row count and a hash of its rows (of their lineage when big)."""
+    return prints(con, tables, ())[0]
+
+
+def month_prints(
+    con: duckdb.DuckDBPyConnection, pairs: Iterable[tuple[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Per `table:date_column`, per month of that column: the count and hash of its rows
+    (their lineage, as fingerprints() does for a big table), to tell which months changed."""
+    pairs = sorted(set(pairs))
+    return prints(con, sorted({t for t, _ in pairs}), pairs)[1]
+
+
+def prints(
+    con: duckdb.DuckDBPyConnection,
+    tables: Iterable[str],
+    pairs: Iterable[tuple[str, str]],
+    maxima: Iterable[tuple[str, str]] = (),
+) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, object]]:
+    """fingerprints() of `tables`, month_prints() of `pairs` and the maximum of each
+    (table, column) of `maxima`, in one scan per table (GROUPING SETS: the whole table, and
+    each date column's months): a big table is read once, not once per question."""
     present = {
         name: (size, cols)
         for name, size, cols in con.execute(
@@ -229,43 +241,79 @@ def fingerprints(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[
             "WHERE t.database_name = current_database() GROUP BY ALL"
         ).fetchall()
     }
-    out: dict[str, str] = {}
-    for name in tables:
+    by_table: dict[str, list[str]] = defaultdict(list)
+    for t, c in pairs:
+        by_table[t].append(c)
+    highs: dict[str, list[str]] = defaultdict(list)
+    for t, c in maxima:
+        highs[t].append(c)
+    whole: dict[str, str] = {}
+    months: dict[str, dict[str, str]] = {}
+    tops: dict[str, object] = {}
+    for name in sorted({*tables, *by_table, *highs}):
         if name not in present:
-            out[name] = "absent"
+            whole[name] = "absent"
             continue
         size, cols = present[name]
-        table = exp.to_table(name)
         lineage = [c for c in LINEAGE_NAMES if c in cols]
         if size > _LINEAGE_FINGERPRINT_ROWS and lineage:
             hashed = exp.func("hash", *[exp.column(c) for c in lineage])
         else:
             hashed = exp.func("hash", exp.column(name))
-        query = exp.select(exp.func("count", exp.Star()), _row_sum(hashed)).from_(table)
-        count, digest = con.execute(render(query)).fetchone()
-        out[name] = f"{count}:{digest}"
-    return out
+        dated = sorted(set(by_table.get(name, ())))
+        keys = [_month_of(exp.column(c)).as_(f"_m{i}") for i, c in enumerate(dated)]
+        tops_of = sorted(set(highs.get(name, ())))
+        select = exp.select(
+            *keys,
+            exp.func("count", exp.Star()).as_("_n"),
+            _row_sum(hashed).as_("_h"),
+            *[exp.Max(this=exp.column(c)).as_(f"_x{i}") for i, c in enumerate(tops_of)],
+            *[exp.func("grouping", exp.column(f"_m{i}")).as_(f"_g{i}") for i in range(len(dated))],
+        ).from_(exp.to_table(name))
+        if dated:
+            sets = [exp.Tuple(expressions=[])] + [
+                exp.Tuple(expressions=[exp.column(f"_m{i}")]) for i in range(len(dated))
+            ]
+            select.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
+        for c in dated:
+            months[f"{name}:{c}"] = {}
+        for row in con.execute(render(select)).fetchall():
+            ms, (n, h), xs, gs = (
+                row[: len(dated)],
+                row[len(dated) : len(dated) + 2],
+                row[len(dated) + 2 : len(dated) + 2 + len(tops_of)],
+                row[len(dated) + 2 + len(tops_of) :],
+            )
+            grouped = [i for i, g in enumerate(gs) if g == 0]
+            if not grouped:  # the whole table
+                whole[name] = f"{n}:{h}"
+                for c, x in zip(tops_of, xs, strict=True):
+                    tops[f"{name}:{c}"] = x
+            else:
+                (i,) = grouped
+                months[f"{name}:{dated[i]}"][str(ms[i])] = f"{n}:{h}"
+        if name not in whole:  # an empty table: no row even for the whole-table set
+            whole[name] = "0:None"
+            for c in tops_of:
+                tops[f"{name}:{c}"] = None
+    return whole, months, tops
 
 
-# What a view reads of a table, when it is less than its rows: po_lines reads the invoices
-# for the last data day only (max invoice and paid dates), so a load of invoices that does
-# not move it leaves the orders' table as it is.
-SUMMARIES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("po_lines", "invoices"): ("invoice_date", "paid_date"),
-}
+def _month_of(day: exp.Expression) -> exp.Expression:
+    return exp.Cast(
+        this=exp.func("date_trunc", exp.Literal.string("month"), day),
+        to=exp.DataType.build("DATE"),
+    )
 
 
-def _summary(con: duckdb.DuckDBPyConnection, view: str, table: str) -> str | None:
+def _summary(view: str, table: str, whole: dict[str, str], tops: dict[str, object]) -> str | None:
     """The fingerprint of what `view` reads of `table` when SUMMARIES says (the maxima)."""
     columns = SUMMARIES.get((view, table))
     if columns is None:
         return None
-    query = exp.select(*[exp.Max(this=exp.column(c)) for c in columns]).from_(exp.to_table(table))
-    try:
-        row = con.execute(render(query)).fetchone()
-    except duckdb.Error:
+    if whole.get(table) == "absent":
         return "absent"
-    return "max:" + ":".join(str(v) for v in row)
+    return "max:" + ":".join(str(tops.get(f"{table}:{c}")) for c in columns)
 
 
 def _row_sum(hashed: exp.Expression) -> exp.Expression:
@@ -276,49 +324,41 @@ def _row_sum(hashed: exp.Expression) -> exp.Expression:
     return exp.func("sum", exp.func("hash", hashed))
 
 
-def month_prints(
-    con: duckdb.DuckDBPyConnection, pairs: Iterable[tuple[str, str]]
-) -> dict[str, dict[str, str]]:
-    """Per `table:date_column`, per month of that column: the count and hash of its rows
-    (their lineage, as fingerprints() does for a big table), to tell which months changed."""
-    out: dict[str, dict[str, str]] = {}
-    for name, column in sorted(set(pairs)):
-        cols = [c for c, in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-            "AND database_name = current_database()", [name]
-        ).fetchall()]  # fmt: skip
-        if not cols:
-            continue
-        (size,) = con.execute(
-            "SELECT estimated_size FROM duckdb_tables() WHERE table_name = ? "
-            "AND database_name = current_database()",
-            [name],
-        ).fetchone()
-        lineage = [c for c in LINEAGE_NAMES if c in cols]
-        if size > _LINEAGE_FINGERPRINT_ROWS and lineage:  # as fingerprints() does
-            hashed = exp.func("hash", *[exp.column(c) for c in lineage])
-        else:
-            hashed = exp.func("hash", exp.column(name))
-        month = exp.Cast(
-            this=exp.func("date_trunc", exp.Literal.string("month"), exp.column(column)),
-            to=exp.DataType.build("DATE"),
-        )
-        query = (
-            exp.select(month.as_("m"), exp.func("count", exp.Star()), _row_sum(hashed))
-            .from_(exp.to_table(name))
-            .group_by(exp.Literal.number(1))
-        )
-        out[f"{name}:{column}"] = {
-            str(m): f"{n}:{h}" for m, n, h in con.execute(render(query)).fetchall()
-        }
+def _changed(before: dict[str, str], now: dict[str, str]) -> set[date]:
+    """The months whose rows differ (added, removed or changed); rows without a date are no
+    month's (no rollup row has a null period)."""
+    return {
+        date.fromisoformat(m)
+        for m in set(before) | set(now)
+        if before.get(m) != now.get(m) and m != "None"
+    }
+
+
+def _add_months(day: date, n: int) -> date:
+    y, m = divmod(day.year * 12 + day.month - 1 + n, 12)
+    return date(y, m + 1, 1)
+
+
+def _months_between(a: date, b: date) -> set[date]:
+    """Every month from a's to b's (either order), both included."""
+    lo, hi = min(a, b), max(a, b)
+    out, m = set(), lo.replace(day=1)
+    while m <= hi:
+        out.add(m)
+        m = _add_months(m, 1)
     return out
 
 
-def _changed_since(before: dict[str, str], now: dict[str, str]) -> date | None:
-    """The earliest month whose rows differ (added, removed or changed); None when only
-    rows without a date changed, or nothing did."""
-    months = [m for m in set(before) | set(now) if before.get(m) != now.get(m) and m != "None"]
-    return date.fromisoformat(min(months)) if months else None
+def _runs(months: Iterable[date]) -> Ranges:
+    """Months as ranges of days, consecutive months joined."""
+    out: list[tuple[date, date]] = []
+    for m in sorted(set(months)):
+        end = _add_months(m, 1) - timedelta(days=1)
+        if out and out[-1][1] + timedelta(days=1) == m:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((m, end))
+    return tuple(out)
 
 
 def settings_key(settings: Settings) -> str:
@@ -380,11 +420,9 @@ def version_text(store: Store) -> str:
 
 
 def _file_version(path: Path) -> str:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return ""
-    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+    """The rollups file's version as the stamp names it ("" when there is none)."""
+    version = database.file_version(path)
+    return ":".join(str(v) for v in version) if any(version) else ""
 
 
 def _stamp(store: Store) -> dict[str, str]:
@@ -495,11 +533,6 @@ def answer(
     return list(served.values()), live
 
 
-# Rollup tables that hold every row of their view (the period column is required on every
-# row: an invoice line always has its invoice date), so their dimension values are the view's.
-COMPLETE = frozenset({("spend", "invoice_date")})
-
-
 def stored_values(
     con: duckdb.DuckDBPyConnection, store: Store, view: str, column: str
 ) -> list[str] | None:
@@ -584,6 +617,7 @@ class RefreshReport:
     built: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     since: dict[str, date] = field(default_factory=dict)  # table -> first month recomputed
+    months: dict[str, Ranges] = field(default_factory=dict)  # table -> the months recomputed
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
@@ -626,34 +660,46 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
             report.kept = sorted(s.name for s in specs)  # a save that added no measure
             return report
         tables = {s.view: tables_read(store.settings, s.view) for s in specs}
-        whole = fingerprints(con, sorted({t for ts in tables.values() for t in ts}))
-        inputs = {
-            view: {t: _summary(con, view, t) or whole[t] for t in ts} for view, ts in tables.items()
-        }
         pairs = {
-            (t, c) for s in specs for t, c in INCREMENTAL.get((s.view, s.period_column), {}).items()
+            (t, d.column)
+            for s in specs
+            for t, d in INCREMENTAL.get((s.view, s.period_column), {}).items()
         }
-        months = month_prints(con, pairs)
-        work: dict[str, date | None] = {}  # spec name -> None: kept, a date: from that month
+        maxima = {(t, c) for (v, t), cs in SUMMARIES.items() if v in tables for c in cs}
+        # one scan per big table: its fingerprint, its months' and the maxima read
+        whole, months, tops = prints(
+            con, sorted({t for ts in tables.values() for t in ts}), pairs, maxima
+        )
+        inputs = {
+            view: {t: _summary(view, t, whole, tops) or whole[t] for t in ts}
+            for view, ts in tables.items()
+        }
+        orders = _Orders(con)
+        work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
+        stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         for spec in specs:
-            since = _what_to_do(
-                spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild, store.settings
-            )
-            if since is not _REBUILD:
-                work[spec.name] = since  # type: ignore[assignment]
+            todo, stored[spec.name] = _what_to_do(
+                spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
+                store.settings, orders,
+            )  # fmt: skip
+            if todo is not _REBUILD:
+                work[spec.name] = todo  # type: ignore[assignment]
         if (
             any(w is not None for w in work.values())
             or len(work) < len(specs)
             or set(old) - set(work)
         ):
-            _write_file(store, con, specs, work, inputs, months, skey, report)
-        report.kept = sorted(n for n, since in work.items() if since is None)
-        report.since = {n: since for n, since in work.items() if since is not None}
+            _write_file(store, con, specs, work, inputs, stored, skey, report)
+        report.kept = sorted(n for n, todo in work.items() if todo is None)
+        report.months = {n: todo for n, todo in work.items() if todo is not None}
+        report.since = {n: todo[0][0] for n, todo in report.months.items()}
     _write_stamp(store, version)
     return report
 
 
 _REBUILD = object()  # _what_to_do's answer: build the table whole
+# The month prints of the orders invoiced each month (see _Orders), kept in the index.
+_ORDERS_KEY = "invoices:invoice_date:po_id"
 
 
 def _covered(specs: list[RollupSpec], old: dict[str, IndexEntry], skey: str) -> bool:
@@ -676,6 +722,90 @@ def _stamped(store: Store, version: str) -> bool:
     )
 
 
+class _Orders:
+    """What the orders invoiced in some months reach, asked of the store (each question
+    once per refresh). A view whose rows read every line of an order (invoice_match's
+    quantity invoiced to date, budget_vs_actual's committed spend net of what was invoiced)
+    changes wherever the orders of the changed lines are: those of the lines as they are
+    now (asked here), and those of the lines as they were, which are the same when each
+    changed month invoices the same set of orders as before (its print, kept in the index)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self._asked: dict[tuple[str, Ranges | None], object] = {}
+
+    def _ask(self, what: str, months: set[date] | None, make: Callable[[], object]) -> object:
+        key = (what, None if months is None else _runs(months))
+        if key not in self._asked:
+            self._asked[key] = make()
+        return self._asked[key]
+
+    def _in(self, months: set[date]) -> exp.Expression:
+        return between_any(exp.column("invoice_date"), _runs(months))
+
+    def prints(self, months: set[date] | None) -> dict[str, str]:
+        """Per month (all, or these): a print of the set of orders its lines name."""
+
+        def make() -> dict[str, str]:
+            po = exp.column("po_id")
+            query = exp.select(
+                _month_of(exp.column("invoice_date")),
+                exp.func("count", exp.Distinct(expressions=[po.copy()])),
+                exp.func("sum", exp.Distinct(expressions=[exp.func("hash", po.copy())])),
+            ).from_(exp.to_table("invoices"))
+            if months is not None:
+                query = query.where(self._in(months))
+            query = query.group_by(exp.Literal.number(1))
+            return {str(m): f"{n}:{h}" for m, n, h in self.con.execute(render(query)).fetchall()}
+
+        return self._ask("prints", months, make)  # type: ignore[return-value]
+
+    def _named(self, months: set[date]) -> exp.Expression:
+        lines = exp.select("po_id").from_(exp.to_table("invoices")).where(self._in(months))
+        return exp.In(this=exp.column("po_id"), query=lines.subquery())
+
+    def _months(self, query: exp.Expression) -> set[date]:
+        return {m for (m,) in self.con.execute(render(query)).fetchall() if m is not None}
+
+    def later_lines(self, months: set[date]) -> set[date]:
+        """The months of the lines, from the first of `months` on, of the orders invoiced in
+        `months` (invoice_match: each line reads the order's earlier lines)."""
+
+        def make() -> set[date]:
+            since = exp.GTE(this=exp.column("invoice_date"), expression=_day(min(months)))
+            query = (
+                exp.select(_month_of(exp.column("invoice_date"))).distinct()
+                .from_(exp.to_table("invoices"))
+                .where(exp.and_(since, self._named(months)))
+            )  # fmt: skip
+            return self._months(query)
+
+        return self._ask("later", months, make)  # type: ignore[return-value]
+
+    def due(self, months: set[date]) -> set[date]:
+        """The months the lines of the orders invoiced in `months` are due in (promised,
+        else ordered) or were received in (budget_vs_actual's committed and accrued spend,
+        net of what was invoiced on the order)."""
+
+        def make() -> set[date]:
+            due_day = exp.func("coalesce", exp.column("promised_date"), exp.column("po_date"))
+            ordered = (
+                exp.select(_month_of(due_day)).distinct()
+                .from_(exp.to_table("purchase_orders")).where(self._named(months))
+            )  # fmt: skip
+            received = (
+                exp.select(_month_of(exp.column("receipt_date"))).distinct()
+                .from_(exp.to_table("goods_receipts")).where(self._named(months))
+            )  # fmt: skip
+            return self._months(exp.union(ordered, received, distinct=True))
+
+        return self._ask("due", months, make)  # type: ignore[return-value]
+
+
+def _day(day: date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.build("DATE"))
+
+
 def _what_to_do(
     spec: RollupSpec,
     before: IndexEntry | None,
@@ -684,46 +814,99 @@ def _what_to_do(
     skey: str,
     rebuild: bool,
     settings: Settings,
-) -> object:
-    """None: keep the table; a date: recompute its months from that one on; _REBUILD."""
+    orders: _Orders,
+) -> tuple[object, dict[str, dict[str, str]]]:
+    """None: keep the table; ranges: recompute those months (INCREMENTAL says which a
+    change reaches); _REBUILD. And the month prints the index keeps for the table."""
+    dated = INCREMENTAL.get((spec.view, spec.period_column), {})
+    keys = {t: f"{t}:{d.column}" for t, d in dated.items()}
+    stored = {k: months[k] for k in keys.values() if k in months}
+    by_orders = any(d.reach in ("orders", "due") for d in dated.values())
+
+    def rebuilt() -> tuple[object, dict[str, dict[str, str]]]:
+        if by_orders:
+            stored[_ORDERS_KEY] = orders.prints(None)
+        return _REBUILD, stored
+
     if rebuild or before is None or not _same_shape(spec, before, skey):
-        return _REBUILD
+        return rebuilt()
+    if by_orders and _ORDERS_KEY in before.months:
+        stored[_ORDERS_KEY] = before.months[_ORDERS_KEY]
     changed = [t for t, now in inputs.items() if before.inputs.get(t) != now]
     if not changed:
-        return None
-    dated = INCREMENTAL.get((spec.view, spec.period_column), {})
+        return None, stored
     if any(t not in dated for t in changed):
-        return _REBUILD
-    firsts = []
+        return rebuilt()
+    todo: set[date] = set()
+    open_from: date | None = None
     for t in changed:
-        key = f"{t}:{dated[t]}"
+        d, key = dated[t], keys[t]
         if key not in before.months or key not in months:
-            return _REBUILD
-        first = _changed_since(before.months[key], months[key])
-        if first is not None:
-            firsts.append(first)
-    if not firsts:
-        return None  # only rows without a date changed: none of this table's rows
-    first = min(firsts)
+            return rebuilt()
+        was, now = before.months[key], months[key]
+        got = _changed(was, now)
+        if d.extent:
+            # the first and last months read (bounds): the months between old and new too
+            old_m = sorted(date.fromisoformat(m) for m in was if m != "None")
+            new_m = sorted(date.fromisoformat(m) for m in now if m != "None")
+            if not old_m or not new_m:
+                return rebuilt()
+            got |= _months_between(old_m[0], new_m[0]) if old_m[0] != new_m[0] else set()
+            got |= _months_between(old_m[-1], new_m[-1]) if old_m[-1] != new_m[-1] else set()
+        if not got:
+            continue
+        if d.reach == "year_on":
+            # a year on, up to the last month dated (no row is moved past the last day)
+            last = max(date.fromisoformat(m) for m in {*was, *now} if m != "None")
+            todo |= got | {_add_months(m, 12) for m in got if _add_months(m, 12) <= last}
+        elif d.reach == "from":
+            open_from = min(open_from or min(got), min(got))
+        elif d.reach in ("orders", "due"):
+            if _ORDERS_KEY not in before.months:
+                return rebuilt()
+            was_po = before.months[_ORDERS_KEY]
+            now_po = orders.prints(got)
+            same = all(was_po.get(str(m)) == now_po.get(str(m)) for m in got)
+            stored[_ORDERS_KEY] = {
+                m: p for m, p in was_po.items() if m == "None" or date.fromisoformat(m) not in got
+            } | now_po
+            if not same and d.reach == "due":
+                return rebuilt()
+            if not same:  # an order no longer invoiced there: every later month
+                open_from = min(open_from or min(got), min(got))
+            else:
+                todo |= got | (orders.later_lines(got) if d.reach == "orders" else orders.due(got))
+        else:
+            todo |= got
+    if not todo and open_from is None:
+        return None, stored  # only rows without a date changed: none of this table's rows
     if spec.body_grain in ("quarter", "year"):
-        # ranks are within the period: recompute the whole period holding that month
+        # ranks are within the period: recompute the whole periods holding those months
         cal = settings.fiscal
-        first = periods.period_range(periods.label(first, spec.body_grain, cal), cal)[0]
-    return first
+
+        def whole(m: date) -> tuple[date, date]:
+            return periods.period_range(periods.label(m, spec.body_grain, cal), cal)
+
+        todo = {x for m in todo for x in _months_between(*whole(m))}
+        open_from = whole(open_from)[0] if open_from is not None else None
+    ranges = _runs(m for m in todo if open_from is None or m < open_from)
+    if open_from is not None:
+        ranges = (*ranges, (open_from, _OPEN_END))
+    return ranges, stored
 
 
 def _write_file(
     store: Store,
     con: duckdb.DuckDBPyConnection,
     specs: list[RollupSpec],
-    work: dict[str, date | None],
+    work: dict[str, Ranges | None],
     inputs: dict[str, dict[str, str]],
-    months: dict[str, dict[str, str]],
+    stored: dict[str, dict[str, dict[str, str]]],
     skey: str,
     report: RefreshReport,
 ) -> None:
-    """A new rollups file: kept tables copied from the old one, others recomputed from a
-    month on (the months before copied) or built whole; it replaces the old file at once."""
+    """A new rollups file: kept tables copied from the old one, others recomputed for some
+    months (the other months copied) or built whole; it replaces the old file at once."""
     target = store.rollups_path
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     with private_files():
@@ -734,16 +917,15 @@ def _write_file(
             if work:
                 out.execute(_attach_old(target))
             for spec in specs:
-                since = work.get(spec.name, _REBUILD)
-                if since is None:
+                todo = work.get(spec.name, _REBUILD)
+                if todo is None:
                     out.execute(_copy_old(spec.name))
-                elif since is _REBUILD:
+                elif todo is _REBUILD:
                     _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
                 else:
-                    out.execute(_copy_old(spec.name, before=since))  # type: ignore[arg-type]
-                    _insert(out, con, spec, store.settings, since, create=False)  # type: ignore[arg-type]
-                dated = INCREMENTAL.get((spec.view, spec.period_column), {})
+                    out.execute(_copy_old(spec.name, but=todo))  # type: ignore[arg-type]
+                    _insert(out, con, spec, store.settings, todo, create=False)  # type: ignore[arg-type]
                 out.execute(
                     _INSERT_INDEX,
                     [
@@ -755,9 +937,7 @@ def _write_file(
                         json.dumps([m.column for m in spec.measures]),
                         json.dumps(inputs[spec.view], sort_keys=True),
                         skey,
-                        json.dumps(
-                            {k: v for k, v in months.items() if k.split(":")[0] in dated}
-                        ),  # fmt: skip
+                        json.dumps(stored[spec.name]),
                         time.time(),
                     ],
                 )
@@ -776,10 +956,10 @@ def _insert(
     con: duckdb.DuckDBPyConnection,
     spec: RollupSpec,
     settings: Settings,
-    since: date | None,
+    months: Ranges | None,
     create: bool,
 ) -> None:
-    rows = con.sql(build_query(spec, settings, since)).to_arrow_table()
+    rows = con.sql(build_query(spec, settings, months)).to_arrow_table()
     out.register("_rows", rows)
     rows_sql = exp.select("*").from_("_rows")
     if create:
@@ -815,12 +995,11 @@ def _attach_old(path: Path) -> str:
     return render(fill("ATTACH '__path__' AS old (READ_ONLY)", path=literal(str(path))))
 
 
-def _copy_old(name: str, before: date | None = None) -> str:
-    """The old file's table, as it was (its months before `before` only, when given)."""
+def _copy_old(name: str, but: Ranges | None = None) -> str:
+    """The old file's table, as it was (but the months of `but`, when given)."""
     rows = exp.select("*").from_(exp.to_table(f"old.main.{name}"))
-    if before is not None:
-        day = exp.cast(exp.Literal.string(before.isoformat()), exp.DataType.build("DATE"))
-        rows = rows.where(exp.LT(this=exp.column(MONTH), expression=day))
+    if but is not None:
+        rows = rows.where(exp.Not(this=exp.Paren(this=between_any(exp.column(MONTH), but))))
     return render(exp.Create(this=exp.to_table(name), kind="TABLE", expression=rows))
 
 
@@ -899,8 +1078,8 @@ def refresh_after_write(store: Store) -> None:
     report = refresh(store)
     if say and report is not None:
         say(
-            f"Rollups: {len(report.built)} table(s) built, {len(report.since)} recomputed "
-            f"from a month on, {len(report.kept)} kept, in {report.seconds:.1f} s"
+            f"Rollups: {len(report.built)} table(s) built, {len(report.months)} recomputed "
+            f"for the months changed, {len(report.kept)} kept, in {report.seconds:.1f} s"
         )
 
 

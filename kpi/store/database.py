@@ -43,6 +43,16 @@ LOCKED_DOWN = {
 }
 
 
+def file_version(path: Path) -> tuple[int, int, int]:
+    """A file's inode, modification time and size: it changes whenever the file is written
+    or replaced (a cache key); (0, 0, 0) when there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or written; the message says why and what to do."""
 
@@ -97,11 +107,7 @@ class Store:
 
     def version(self) -> tuple[int, int, int]:
         """Changes whenever a write lands (the file is replaced): a cache key for readers."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return (0, 0, 0)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        return file_version(self.path)
 
     # ---- reading ----------------------------------------------------------------------
     @contextmanager

@@ -37,6 +37,14 @@ from kpi.store.schema import (
     create_table_sql,
 )
 from kpi.store.template import fill, literal, parsed, render
+from kpi.store.view_reads import (  # noqa: F401 - re-exported: what each view reads
+    COMPLETE,
+    GRAIN_COLUMNS,
+    INCREMENTAL,
+    RANGE_READS,
+    SUMMARIES,
+    Dated,
+)
 
 # `amount` in a view is in the reporting currency; the source's own figure stays in
 # `source_amount` / `source_currency`.
@@ -97,26 +105,7 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
     "side by side, for the cash conversion gap (days of inventory minus days to pay).",
 }
 
-# The views whose rows in a range of their period column come only from some of the invoice
-# lines, so that a read of one range may compute spend_base from those lines alone: the
-# view's period column, and which lines. "": the lines of the fiscal years holding the
-# range (supplier ranks are within a fiscal year or a period inside one; budget_vs_actual's
-# invoiced spend is by the month invoiced); `prior_year`: the range and the same
-# range a year before (spend_yoy's prior-year rows are last year's lines moved on a year;
-# it reads no rank); `po_history`: the lines of the
-# range and every earlier line of the orders invoiced in it (invoice_match's quantity
-# invoiced to date; it reads no rank); `paid`: the lines paid in the range (payments and
-# working_capital_days by paid date read no rank). Any other view or period column (payments
-# by as_of_date) reads every line.
-RANGE_READS: dict[str, tuple[str, str]] = {
-    "spend": ("invoice_date", ""),
-    "savings_lines": ("invoice_date", ""),
-    "spend_yoy": ("period_date", "prior_year"),
-    "invoice_match": ("invoice_date", "po_history"),
-    "budget_vs_actual": ("month_start", ""),
-    "payments": ("paid_date", "paid"),
-    "working_capital_days": ("on_date", "paid"),
-}
+Ranges = tuple[tuple[date, date], ...]
 
 
 def spend_base_for_range(
@@ -128,64 +117,162 @@ def spend_base_for_range(
     end: date,
 ) -> exp.Expression:
     """spend_base's body reading only the invoice lines `view`'s rows between `start` and
-    `end` (of its RANGE_READS column) can come from.
-    Why: the rows behind one quarter's figure need not convert, price and rank every line
-    of every year (kpi.semantic.explain). The dates are literals made here from dates,
-    never text a person typed."""
+    `end` (of its RANGE_READS column) can come from (see range_bodies)."""
+    return range_bodies(settings, display_currency, grain, view, ((start, end),))["spend_base"]
+
+
+def range_bodies(
+    settings: Settings,
+    display_currency: str | None,
+    grain: str,
+    view: str,
+    ranges: Ranges,
+) -> dict[str, exp.Expression]:
+    """The bodies of the views under `view` that read less for `view`'s rows in `ranges` (of
+    its RANGE_READS column) than for all of them: spend_base from the invoice lines those
+    rows come from only (with the exchange rates of their days and the orders they name),
+    payments' terms for those lines' days, budget_vs_actual's orders due or received in the
+    ranges, working_capital_days' stock snapshots in the ranges. Why: the rows behind one
+    month's figure (a rollup refresh, a quarter's KPI) need not convert, price and rank
+    every line of every year (kpi.semantic.explain). The dates are literals made here from
+    dates, never text a person typed. The trees are the caller's own."""
     _, reach = RANGE_READS[view]
+    read = _invoices_read(settings, grain, reach, ranges)
+    bodies = view_bodies(settings, display_currency, grain)
+    base = bodies["spend_base"].copy()
+    ctes = {c.alias: c.this for c in base.find_all(exp.CTE)}
+    scanned = ctes["lines"].args["from_"].this
+    assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
+    scanned.replace(read.subquery("i"))
+    # the exchange rates of the days read, the orders named by the lines read
+    _read_instead(ctes["fx_day"], read)
+    _orders_named(ctes["po_head"], read)
+    out = {"spend_base": base}
+    if view == "payments":
+        payments = bodies["payments"].copy()
+        _read_instead({c.alias: c.this for c in payments.find_all(exp.CTE)}["term_day"], read)
+        out["payments"] = payments
+    if view == "budget_vs_actual":
+        budget = bodies["budget_vs_actual"].copy()
+        open_po = {c.alias: c.this for c in budget.find_all(exp.CTE)}["open_po"]
+        assert isinstance(open_po, exp.Select), "budget_vs_actual changed"
+        open_po.where(_orders_due_in(ranges), copy=False)
+        out["budget_vs_actual"] = budget
+    if view == "working_capital_days":
+        out["inventory_position"] = _stock_in(bodies["inventory_position"].copy(), ranges)
+    return out
+
+
+def _stock_in(stock: exp.Expression, ranges: Ranges) -> exp.Expression:
+    """inventory_position's rows of the snapshots in the ranges: their receipts up to the
+    last day of the ranges only (each snapshot finds its item's last receipt on or before
+    it); the first snapshot of each item and location is still looked for in all of them."""
+    ctes = {c.alias: c.this for c in stock.find_all(exp.CTE)}
+    base, receipts = ctes["base"], ctes["receipts"]
+    assert isinstance(base, exp.Select) and isinstance(receipts, exp.Select), "stock changed"
+    base.where(between_any(exp.column("snapshot_date", table="inv"), ranges), copy=False)
+    last = _date_literal(max(hi for _, hi in ranges))
+    upto = exp.LTE(this=exp.column("receipt_date", table="gr"), expression=last)
+    receipts.where(upto, copy=False)
+    return stock
+
+
+def between_any(column: str | exp.Expression, ranges: Ranges) -> exp.Expression:
+    """`column` (a name or an expression) within one of the ranges (merged where they
+    touch)."""
+    value = exp.column(column) if isinstance(column, str) else column
+    merged: list[list[date]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + timedelta(days=1):
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    conds = [
+        exp.Between(this=value.copy(), low=_date_literal(lo), high=_date_literal(hi))
+        for lo, hi in merged
+    ]
+    return exp.or_(*conds) if len(conds) > 1 else conds[0]
+
+
+def _invoices_read(settings: Settings, grain: str, reach: str, ranges: Ranges) -> exp.Select:
+    """The invoice lines whose spend_base rows `reach` (RANGE_READS) says the ranges need."""
     cal = settings.fiscal
+    table = identifiers.table("invoices")
     if reach == "po_history":
-        # invoice_match reads no rank: the range itself, and every earlier line of an order
-        # invoiced in it (the quantity invoiced to date); two scans of the invoices, each
+        # invoice_match reads no rank: the ranges, and every earlier line of an order
+        # invoiced in them (the quantity invoiced to date); two scans of the invoices, each
         # filtered where it is read (one condition with an OR is applied only after joins)
-        lo, hi = _date_literal(start), _date_literal(end)
-        orders_in_range = (
-            exp.select("po_id")
-            .from_(identifiers.table("invoices"))
-            .where(exp.Between(this=exp.column("invoice_date"), low=lo.copy(), high=hi.copy()))
-        )
-        in_range = exp.select("*").from_(identifiers.table("invoices"))
-        in_range = in_range.where(exp.Between(this=exp.column("invoice_date"), low=lo, high=hi))
-        earlier = exp.select("*").from_(identifiers.table("invoices"))
+        in_ranges = between_any("invoice_date", ranges)
+        orders = exp.select("po_id").from_(table.copy()).where(in_ranges.copy())
+        read = exp.select("*").from_(table.copy()).where(in_ranges.copy())
+        last = max(hi for _, hi in ranges)
+        earlier = exp.select("*").from_(table.copy())
         earlier = earlier.where(
             exp.and_(
-                exp.LT(this=exp.column("invoice_date"), expression=lo.copy()),
-                exp.In(this=exp.column("po_id"), query=orders_in_range.subquery()),
+                exp.LT(this=exp.column("invoice_date"), expression=_date_literal(last)),
+                exp.Not(this=exp.Paren(this=in_ranges.copy())),
+                exp.In(this=exp.column("po_id"), query=orders.subquery()),
             )
         )
-        read: exp.Expression = exp.union(in_range, earlier, distinct=False).subquery("i")
-    elif reach == "prior_year":
-        # spend_yoy reads no rank: the range, and the lines a year before it (moved on a
-        # year into it; a day more each side, as 29 February moves to the 28th)
-        day = exp.column("invoice_date")
-        now = exp.Between(this=day, low=_date_literal(start), high=_date_literal(end))
-        before = exp.Between(
-            this=day.copy(),
-            low=_date_literal(_year_before(start) - timedelta(days=1)),
-            high=_date_literal(_year_before(end) + timedelta(days=1)),
+        return exp.select("*").from_(exp.union(read, earlier, distinct=False).subquery("r"))
+    if reach == "prior_year":
+        # spend_yoy reads no rank: the ranges, and the lines a year before them (moved on a
+        # year into them; a day more each side, as 29 February moves to the 28th)
+        before = tuple(
+            (_year_before(lo) - timedelta(days=1), _year_before(hi) + timedelta(days=1))
+            for lo, hi in ranges
         )
-        keep = exp.or_(now, before)
-        read = exp.select("*").from_(identifiers.table("invoices")).where(keep).subquery("i")
+        keep = between_any("invoice_date", ranges + before)
     elif reach == "paid":
-        paid = exp.Between(
-            this=exp.column("paid_date"), low=_date_literal(start), high=_date_literal(end)
-        )
-        read = exp.select("*").from_(identifiers.table("invoices")).where(paid).subquery("i")
+        keep = between_any("paid_date", ranges)
     else:
-        # ranks are within a fiscal year (or a period inside one): whole fiscal years
-        first = period_range(period_label(start, "year", cal), cal)[0]
-        last = period_range(period_label(end, "year", cal), cal)[1]
-        keep = exp.Between(
-            this=exp.column("invoice_date"), low=_date_literal(first), high=_date_literal(last)
+        # ranks are within the period of the grain read: whole periods
+        whole = tuple(
+            (
+                period_range(period_label(lo, grain, cal), cal)[0],
+                period_range(period_label(hi, grain, cal), cal)[1],
+            )
+            for lo, hi in ranges
         )
-        read = exp.select("*").from_(identifiers.table("invoices")).where(keep).subquery("i")
-    body = view_bodies(settings, display_currency, grain)["spend_base"].copy()
-    ctes = {c.alias: c.this for c in body.find_all(exp.CTE)}
-    lines = ctes["lines"]
-    scanned = lines.args["from_"].this
-    assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
-    scanned.replace(read)
-    return body
+        keep = between_any("invoice_date", whole)
+    return exp.select("*").from_(table).where(keep)
+
+
+def _read_instead(body: exp.Expression, read: exp.Select) -> None:
+    """In a CTE's body, the invoices read instead of the whole table."""
+    for t in list(body.find_all(exp.Table)):
+        if t.name == "invoices":
+            t.replace(read.subquery(t.alias or "invoices"))
+
+
+def _orders_named(po_head: exp.Expression, read: exp.Select) -> None:
+    """spend_base's orders: those the lines read name only."""
+    assert isinstance(po_head, exp.Select), "spend_base changed"
+    named = exp.select("po_id").from_(read.subquery("n"))
+    po_head.where(exp.In(this=exp.column("po_id"), query=named.subquery()), copy=False)
+
+
+def _orders_due_in(ranges: Ranges) -> exp.Expression:
+    """budget_vs_actual's orders whose committed or accrued spend may fall in the ranges'
+    months: a line due in them (promised, else ordered) or a receipt in them (the last one
+    of a line is). An order's lines are kept together: its invoices fill them in order."""
+    due_day = exp.func("coalesce", exp.column("promised_date"), exp.column("po_date"))
+    due = exp.select("po_id").from_(identifiers.table("purchase_orders"))
+    due = due.where(between_any(_month_of(due_day), ranges))
+    received = exp.select("po_id").from_(identifiers.table("goods_receipts"))
+    received = received.where(between_any(_month_of(exp.column("receipt_date")), ranges))
+    return exp.or_(
+        exp.In(this=exp.column("po_id"), query=due.subquery()),
+        exp.In(this=exp.column("po_id"), query=received.subquery()),
+    )
+
+
+def _month_of(day: exp.Expression) -> exp.Expression:
+    """The first day of the month of a date, as the views' month_start is."""
+    return exp.Cast(
+        this=exp.func("date_trunc", exp.Literal.string("month"), day),
+        to=exp.DataType.build("DATE"),
+    )
 
 
 def _year_before(day: date) -> date:

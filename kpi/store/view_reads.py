@@ -1,0 +1,91 @@
+"""What each curated view reads, and by which date: declared here, beside the views, so that
+a view cannot be added without saying it.
+
+Three readers rely on these declarations: a live KPI over a range of a view's period column
+(kpi.semantic.compiler, RANGE_READS: which invoice lines that range's rows come from), the
+rollups' refresh (kpi.semantic.rollups, INCREMENTAL: which months of a view a change to
+some months of a table changes; SUMMARIES: what a view reads of a table when it is less
+than its rows; COMPLETE: which rollup tables hold every row of their view) and the rollups'
+plan (GRAIN_COLUMNS: columns counted within the reported period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The views whose rows in a range of their period column come only from some of the invoice
+# lines, so that a read of one range may compute spend_base from those lines alone: the
+# view's period column, and which lines. "": the lines of the periods (of the grain read:
+# months, fiscal quarters or fiscal years) holding the range (supplier ranks are within the
+# period; budget_vs_actual's invoiced spend is by the month invoiced, its committed and
+# accrued spend by the orders due or received in the range); `prior_year`: the range and
+# the same range a year before (spend_yoy's prior-year rows are last year's lines moved on a
+# year; it reads no rank); `po_history`: the lines of the range and every earlier line of
+# the orders invoiced in it (invoice_match's quantity invoiced to date; it reads no rank);
+# `paid`: the lines paid in the range (payments and working_capital_days by paid date read
+# no rank). Any other view or period column (payments by as_of_date) reads every line.
+RANGE_READS: dict[str, tuple[str, str]] = {
+    "spend": ("invoice_date", ""),
+    "savings_lines": ("invoice_date", ""),
+    "spend_yoy": ("period_date", "prior_year"),
+    "invoice_match": ("invoice_date", "po_history"),
+    "budget_vs_actual": ("month_start", ""),
+    "payments": ("paid_date", "paid"),
+    "working_capital_days": ("on_date", "paid"),
+}
+
+
+@dataclass(frozen=True)
+class Dated:
+    """A big table a view reads, by one of its date columns: a change to the table's rows of
+    some months of `column` changes the view's rows of the months `reach` says.
+
+    `reach`: "month": those months only (the view's row of a month comes from the table's
+    rows of that month); "year_on": those months and the same months a year on (spend_yoy's
+    prior-year rows); "orders": those months and the months of every later line of the
+    orders invoiced in them (invoice_match's quantity invoiced to date); "due": those months
+    and the months the orders invoiced in them are due or were last received in
+    (budget_vs_actual's committed and accrued spend, net of what was invoiced on the order);
+    "from": that month and every later one. `extent`: the view also reads the first and last
+    month of `column` (spend_yoy's bounds, savings_lines' expected savings within the months
+    invoiced): when they move, the months between the old and the new ones change too."""
+
+    column: str
+    reach: str = "month"
+    extent: bool = False
+
+
+# Per view and period column, the big tables whose changes recompute only some months of
+# the view's rollup rows (see Dated). Any other change to what a view reads (a purchase
+# order: its invoices may be dated before it; a small table; the settings) rebuilds the
+# view's table whole.
+INCREMENTAL: dict[tuple[str, str], dict[str, Dated]] = {
+    ("spend", "invoice_date"): {"invoices": Dated("invoice_date")},
+    ("savings_lines", "invoice_date"): {"invoices": Dated("invoice_date", extent=True)},
+    ("spend_yoy", "period_date"): {"invoices": Dated("invoice_date", "year_on", extent=True)},
+    ("invoice_match", "invoice_date"): {
+        "invoices": Dated("invoice_date", "orders"),
+        "goods_receipts": Dated("receipt_date", "from"),
+    },
+    ("budget_vs_actual", "month_start"): {"invoices": Dated("invoice_date", "due")},
+    ("payments", "paid_date"): {"invoices": Dated("paid_date")},
+    ("working_capital_days", "on_date"): {"invoices": Dated("paid_date")},
+}
+
+# What a view reads of a table, when it is less than its rows: po_lines reads the invoices
+# for the last data day only (max invoice and paid dates), so a load of invoices that does
+# not move it leaves the orders' table as it is.
+SUMMARIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("po_lines", "invoices"): ("invoice_date", "paid_date"),
+}
+
+# Rollup tables that hold every row of their view (the period column is required on every
+# row: an invoice line always has its invoice date), so their dimension values are the view's.
+COMPLETE = frozenset({("spend", "invoice_date")})
+
+# Columns whose value depends on the reported period's grain (supplier ranks and shares,
+# each location's number of snapshots): measures that read them are stored once per grain.
+GRAIN_COLUMNS: dict[str, frozenset[str]] = {
+    "spend": frozenset({"supplier_rank_in_category", "supplier_share_in_category"}),
+    "inventory_position": frozenset({"location_snapshots"}),
+}

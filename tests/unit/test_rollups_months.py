@@ -1,0 +1,229 @@
+"""The rollups' refresh recomputes the months a change reaches, and only those
+(kpi.store.view_reads.INCREMENTAL): a month's rows computed from what that month reads
+(range_bodies) equal the rows of the whole computation, and the figures after each refresh
+equal the live engine's."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from kpi.core import periods
+from kpi.semantic import engine, rollups
+from kpi.semantic.definitions import load_definitions
+from kpi.store.database import Store
+from tests.unit.test_rollups import _same
+
+SCALE = 0.05
+DEFS = load_definitions(None)
+
+
+@pytest.fixture
+def rollups_on(monkeypatch):
+    monkeypatch.setenv(rollups.ENV, "on")
+
+
+pytestmark = pytest.mark.usefixtures("rollups_on")
+
+
+@pytest.fixture(scope="module")
+def built(demo_copy, tmp_path_factory) -> Path:
+    path = demo_copy(SCALE, tmp_path_factory.mktemp("months") / "kpi.duckdb")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(rollups.ENV, "on")
+        rollups.refresh(Store(path))
+    return path
+
+
+@pytest.fixture
+def own_store(built, tmp_path, monkeypatch) -> Store:
+    """A copy of the built store (rollups and stamp with it) that the test may write to."""
+    import shutil
+
+    target = tmp_path / "kpi.duckdb"
+    for name in ("kpi.duckdb", "kpi.rollups.duckdb"):
+        shutil.copy(built.with_name(name), target.with_name(name))
+    store = Store(target)
+    monkeypatch.setenv(rollups.ENV, "on")
+    rollups.refresh(store)  # the copies are new files: stamp them
+    return store
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, months: rollups.Ranges) -> list[tuple]:
+    rows = con.sql(query).fetchall()
+    keep = [r for r in rows if any(lo <= r[0] <= hi for lo, hi in months)]
+    return sorted(keep, key=repr)
+
+
+def _close(a: list[tuple], b: list[tuple]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        for u, v in zip(x, y, strict=True):
+            if isinstance(u, float) and isinstance(v, float):
+                if abs(u - v) > 1e-9 * max(1.0, abs(v)):
+                    return False
+            elif u != v:
+                return False
+    return True
+
+
+def _window(store: Store) -> tuple[date, date]:
+    with store.read() as con:
+        return con.execute("SELECT min(invoice_date), max(invoice_date) FROM invoices").fetchone()
+
+
+def test_the_rows_of_some_months_equal_the_whole_computations(built):
+    """Every rollup table: the rows of a set of months computed from what they read equal
+    those months' rows of the whole computation."""
+    store = Store(built)
+    settings = store.settings
+    lo, hi = _window(store)
+    first = lo.replace(day=1)
+    late = hi.replace(day=1)
+    middle = rollups._add_months(first, 14)
+    sets = [
+        rollups._runs({first}),
+        rollups._runs({middle, rollups._add_months(middle, 1), rollups._add_months(middle, 12)}),
+        rollups._runs({late}),
+    ]
+    specs = rollups.plan(DEFS, settings)
+    with store.read() as con:
+        for spec in specs:
+            full = rollups.build_query(spec, settings)
+            for months in sets:
+                if spec.body_grain in ("quarter", "year"):
+                    whole = {
+                        x
+                        for a, _ in months
+                        for x in rollups._months_between(
+                            *periods.period_range(
+                                periods.label(a, spec.body_grain, settings.fiscal),
+                                settings.fiscal,
+                            )
+                        )
+                    }
+                    months = rollups._runs(whole)
+                part = rollups.build_query(spec, settings, months)
+                assert _close(_rows(con, part, months), _rows(con, full, months)), (
+                    spec.name,
+                    months,
+                )
+
+
+def _parity(store: Store) -> None:
+    for grain in ("month", "quarter", "year", "range"):
+        got = engine.compute(store, DEFS, grain)
+        assert got.from_rollups == {k.id for k in DEFS}
+        live = engine.compute(store, DEFS, grain, live=True)
+        assert _same(got.frame, live.frame, ["kpi", "period"]) == [], grain
+
+
+def _months(report: rollups.RefreshReport, name: str) -> set[date]:
+    return {m for lo, hi in report.months[name] for m in rollups._months_between(lo, hi)}
+
+
+def test_a_change_in_an_early_and_a_late_month_recomputes_those_months(own_store):
+    lo, hi = _window(own_store)
+    early_day = lo + timedelta(days=40)
+    with own_store.read() as con:
+        early = con.execute(
+            "SELECT invoice_id, invoice_line, invoice_date FROM invoices "
+            "WHERE invoice_date >= ? AND paid_date IS NOT NULL ORDER BY invoice_date LIMIT 1",
+            [early_day],
+        ).fetchone()
+        late = con.execute(
+            "SELECT invoice_id, invoice_line, invoice_date FROM invoices WHERE invoice_date < ? "
+            "AND paid_date IS NOT NULL ORDER BY invoice_date DESC LIMIT 1",
+            [hi.replace(day=1)],
+        ).fetchone()
+    with rollups.paused(), own_store.write() as con:
+        for inv_id, line, _ in (early, late):
+            con.execute(
+                "UPDATE invoices SET amount = amount + 10, discount_taken = 0 "
+                "WHERE invoice_id = ? AND invoice_line = ?",
+                [inv_id, line],
+            )
+    report = rollups.refresh(own_store)
+    assert report is not None
+    e, la = early[2].replace(day=1), late[2].replace(day=1)
+    assert _months(report, "r_spend__invoice_date__any") == {e, la}
+    assert _months(report, "r_spend__invoice_date__month") == {e, la}
+    assert _months(report, "r_savings_lines__invoice_date__any") == {e, la}
+    # spend_yoy: this year's row and the row a year on
+    yoy = _months(report, "r_spend_yoy__period_date__any")
+    assert {e, la, rollups._add_months(e, 12)} <= yoy
+    assert yoy <= {e, la, rollups._add_months(e, 12), rollups._add_months(la, 12)}
+    # ranks within the quarter and the fiscal year: the whole periods holding the months
+    cal = own_store.settings.fiscal
+    for grain in ("quarter", "year"):
+        want: set[date] = set()
+        for m in (e, la):
+            want |= rollups._months_between(
+                *periods.period_range(periods.label(m, grain, cal), cal)
+            )
+        assert _months(report, f"r_spend__invoice_date__{grain}") == want
+    # invoice_match: those months and the months of the later lines of the same orders;
+    # budget_vs_actual: those and the months the orders are due or received in
+    assert {e, la} <= _months(report, "r_invoice_match__invoice_date__any")
+    assert {e, la} <= _months(report, "r_budget_vs_actual__month_start__any")
+    assert "r_budget_vs_actual__month_start__any" not in report.built
+    assert "r_inventory_position__snapshot_date__month" in report.kept
+    _parity(own_store)
+
+
+def test_new_lines_in_the_last_month_recompute_that_month(own_store):
+    _, hi = _window(own_store)
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "INSERT INTO invoices SELECT * REPLACE ('NEW-' || invoice_id AS invoice_id, "
+            "load_id + 1000 AS load_id) FROM invoices WHERE invoice_date >= ?",
+            [hi.replace(day=1)],
+        )
+    report = rollups.refresh(own_store)
+    assert report is not None
+    last = hi.replace(day=1)
+    assert _months(report, "r_spend__invoice_date__any") == {last}
+    assert _months(report, "r_spend_yoy__period_date__any") == {last}
+    assert _months(report, "r_invoice_match__invoice_date__any") == {last}
+    _parity(own_store)
+
+
+def test_a_new_month_after_a_gap_recomputes_the_months_between(own_store):
+    """spend_yoy's prior-year rows run to the last day invoiced, savings' expected savings
+    over the months invoiced: when the last month moves on, the months between move too."""
+    _, hi = _window(own_store)
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "INSERT INTO invoices SELECT * REPLACE ('GAP-' || invoice_id AS invoice_id, "
+            "invoice_date + 95 AS invoice_date, NULL AS paid_date) FROM invoices "
+            "WHERE invoice_date = ?",
+            [hi],
+        )
+    report = rollups.refresh(own_store)
+    assert report is not None
+    months = _months(report, "r_spend_yoy__period_date__any")
+    assert rollups._months_between(hi, hi + timedelta(days=95)) <= months
+    moved = (hi + timedelta(days=95)).replace(day=1)
+    assert _months(report, "r_spend__invoice_date__any") == {moved}
+    _parity(own_store)
+
+
+def test_one_scan_gives_the_fingerprints_and_the_month_prints(built):
+    store = Store(built)
+    with store.read() as con:
+        whole, months, tops = rollups.prints(
+            con,
+            ["invoices", "suppliers"],
+            [("invoices", "invoice_date"), ("invoices", "paid_date")],
+            [("invoices", "invoice_date")],
+        )
+        assert whole == rollups.fingerprints(con, ["invoices", "suppliers"])
+        assert months == rollups.month_prints(
+            con, [("invoices", "invoice_date"), ("invoices", "paid_date")]
+        )
+        assert tops["invoices:invoice_date"] == _window(store)[1]
+        assert "None" in months["invoices:paid_date"]  # the unpaid lines
