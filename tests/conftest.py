@@ -35,6 +35,22 @@ def local_browser(monkeypatch) -> dict[str, str]:
     return headers
 
 
+@pytest.fixture(autouse=True)
+def rollups_refresh_in_the_foreground():
+    """app.py makes its process refresh the rollups in the background; an AppTest runs it
+    in the test process, so without this a later test in the same worker would write and
+    read before its refresh landed."""
+    import sys
+
+    rollups = sys.modules.get("kpi.semantic.rollups")
+    saved = (rollups.AFTER_WRITE.background, rollups.AFTER_WRITE.say) if rollups else None
+    yield
+    rollups = sys.modules.get("kpi.semantic.rollups")
+    if rollups is not None:
+        background, say = saved or (False, None)
+        rollups.AFTER_WRITE.background, rollups.AFTER_WRITE.say = background, say
+
+
 @pytest.fixture(scope="session")
 def demo_copy(tmp_path_factory) -> Callable[[float, Path], Path]:
     """`demo_copy(scale, path)` puts a copy of the demo store (seed 7) at `scale` at `path`.
