@@ -121,7 +121,21 @@ def wait_idle(page, timeout: int = 120_000, quiet: int = QUIET_MS) -> None:
     """The app is connected and its script is not running, and has stayed so for `quiet` ms
     since this call: the page shows the outcome of whatever was done before it."""
     page.wait_for_selector('[data-testid="stApp"]', state="attached", timeout=timeout)
-    page.wait_for_function(_IDLE, arg=[next(_calls), quiet], timeout=timeout, polling=50)
+    try:
+        page.wait_for_function(_IDLE, arg=[next(_calls), quiet], timeout=timeout, polling=50)
+    except Exception as exc:  # say what the app was doing, for a failure seen once in CI
+        states = page.evaluate(_STATES)
+        raise AssertionError(f"the app never stayed idle for {quiet} ms: {states}") from exc
+
+
+# The app's connection and script states, and what its status widget says.
+_STATES = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const status = document.querySelector('[data-testid="stStatusWidget"]');
+    return {connection: app && app.dataset.testConnectionState,
+            script: app && app.dataset.testScriptState,
+            status: status ? status.innerText : null};
+}"""
 
 
 def wait_rendered(page, timeout: int = 60_000) -> None:

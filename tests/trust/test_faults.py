@@ -906,7 +906,7 @@ def test_in_the_browser_refreshing_then_a_broken_file(browser, tmp_path):
             page.get_by_role("link", name="CFO overview").click()
             browser_support.expect_text(page, "64.7 %")
             browser_support.expect_text(page, "the last good definitions are in use")
-            browser_support.wait_rendered(page)
+            browser_support.wait_rendered(page, timeout=180_000)  # once over 60 s in CI
             body = page.inner_text("body")
             assert "cannot read the file" in body and "python -m kpi check" in body
             assert "64.7 %" in body and "Scorecard" in body
