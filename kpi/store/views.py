@@ -25,7 +25,7 @@ from sqlglot import exp
 from kpi.core.periods import label as period_label
 from kpi.core.periods import period_range
 from kpi.core.settings import FiscalCalendar, Settings
-from kpi.store import identifiers
+from kpi.store import catalog_cache, identifiers
 from kpi.store import view_sql_operations as O
 from kpi.store import view_sql_spend as S
 from kpi.store.schema import (
@@ -391,13 +391,18 @@ def _create_statements(settings: Settings, display_currency: str | None) -> tupl
 
 @lru_cache(maxsize=16)
 def _created(settings: Settings, display_currency: str | None) -> tuple[str, ...]:
+    return tuple(create for _name, create in _planned(settings, display_currency)[0])
+
+
+def _statements_made(settings: Settings, display_currency: str | None) -> list[list[str]]:
+    """[name, CREATE VIEW statement] of every view, in creation order, from the filled trees."""
     statements = []
     for name, body in view_bodies(settings, display_currency).items():
         create = parsed(_CREATE_VIEW).copy()
         create.set("this", identifiers.table(name))
         create.set("expression", body.copy())
-        statements.append(render(create))
-    return tuple(statements)
+        statements.append([name, render(create)])
+    return statements
 
 
 # Canonical tables added after stores were first built: a store file written before them
@@ -495,6 +500,21 @@ def _view_plan(
 def _planned(
     settings: Settings, display_currency: str | None
 ) -> tuple[tuple[tuple[str, str], ...], dict[str, frozenset[str]]]:
+    # the plan depends on the code and the settings only: kept on disk, so that a fresh
+    # process's first read skips filling the templates (half a second) and rendering them
+    plan = catalog_cache.remembered(
+        "view-plan",
+        [repr(settings), str(display_currency)],
+        lambda: _plan_made(settings, display_currency),
+        _is_plan,
+    )
+    statements = tuple((name, create) for name, create in plan["statements"])
+    closure = {name: frozenset(reads) for name, reads in plan["closure"].items()}
+    return statements, closure
+
+
+def _plan_made(settings: Settings, display_currency: str | None) -> dict[str, Any]:
+    """The plan as JSON: [name, statement] pairs and each view's closure of views read."""
     bodies = view_bodies(settings, display_currency)
     reads = {
         name: {t.name for t in body.find_all(exp.Table)} & set(bodies)
@@ -503,8 +523,27 @@ def _planned(
     closure: dict[str, frozenset[str]] = {}
     for name in bodies:  # bodies are in dependency order: a view reads only earlier ones
         closure[name] = frozenset({name}).union(*(closure[r] for r in reads[name] if r != name))
-    statements = tuple(zip(bodies, _create_statements(settings, display_currency), strict=True))
-    return statements, closure
+    return {
+        "statements": _statements_made(settings, display_currency),
+        "closure": {name: sorted(names) for name, names in closure.items()},
+    }
+
+
+def _is_plan(value: object) -> bool:
+    """A plan read back from disk names every view once, each with its statement, and a
+    closure of known views for each."""
+    if not isinstance(value, dict):
+        return False
+    statements, closure = value.get("statements"), value.get("closure")
+    names = ["fx_factor", "spend_base", *_VIEWS]
+    return (
+        isinstance(statements, list)
+        and [s[0] if isinstance(s, list) and len(s) == 2 else None for s in statements] == names
+        and all(isinstance(s[1], str) and s[1].startswith("CREATE") for s in statements)
+        and isinstance(closure, dict)
+        and set(closure) == set(names)
+        and all(isinstance(c, list) and set(c) <= set(names) for c in closure.values())
+    )
 
 
 def views_read(settings: Settings, display_currency: str | None, view: str) -> list[str]:
@@ -560,7 +599,34 @@ class CuratedConnection:
 
 @lru_cache(maxsize=4)
 def view_catalog(settings: Settings) -> dict[str, dict[str, str]]:
-    """Every curated view with its columns and their SQL types, read off an empty store."""
+    """Every curated view with its columns and their SQL types, read off an empty store.
+
+    The answer depends on the code and the settings only, never on data: it is kept on
+    disk (kpi.store.catalog_cache), so only the first process after a change of either
+    pays the second it takes to create the views in an empty store."""
+    out = catalog_cache.remembered(
+        "view-catalog", [repr(settings)], lambda: _catalog_read(settings), _is_catalog
+    )
+    identifiers.register(column for columns in out.values() for column in columns)
+    return out
+
+
+def _is_catalog(value: object) -> bool:
+    """A catalogue read back from disk has every view, each a mapping of names to types."""
+    return (
+        isinstance(value, dict)
+        and set(value) == set(_VIEWS)
+        and all(
+            isinstance(columns, dict)
+            and columns
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items())
+            for columns in value.values()
+        )
+    )
+
+
+def _catalog_read(settings: Settings) -> dict[str, dict[str, str]]:
+    """The catalogue as DuckDB describes the views created in an empty in-memory store."""
     con = duckdb.connect(":memory:")
     try:
         con.execute(all_ddl())
@@ -569,7 +635,6 @@ def view_catalog(settings: Settings) -> dict[str, dict[str, str]]:
         for view in _VIEWS:
             rows = con.execute(render(exp.Describe(this=identifiers.table(view)))).fetchall()
             out[view] = {r[0]: r[1] for r in rows}
-        identifiers.register(column for columns in out.values() for column in columns)
         return out
     finally:
         con.close()
