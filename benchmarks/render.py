@@ -1,6 +1,7 @@
 """Time to first full render of the CFO overview in Chromium, cold and warm.
 
-    .venv/bin/python benchmarks/render.py STORE [--cold 3] [--warm 5]
+    .venv/bin/python benchmarks/render.py STORE [--cold 3] [--warm 5] [--returning 3]
+        [--after-load 3] [--no-floor]
 
 "Fully rendered" is one precise signal, checked by the page itself on every animation
 frame: the four headline tiles (`stMetric`) are there, at least one scorecard table has
@@ -14,15 +15,37 @@ neither Playwright's polling nor the server's start-up is in it.
 - warm: on the same server after one full render, a reload (a new Streamlit session whose
   reads hit st.cache_data, and the browser's cached static files).
 
+Those two figures mix what this app does with what any Streamlit page costs here, so the
+run also reports, each beside the same figure for the stack's floor (benchmarks/floor_app.py:
+four tiles, a small dataframe and four small plotly charts, no store, timed the same way):
+
+- floor: that trivial page, cold and warm as above;
+- returning: "cold, returning browser": a fresh `streamlit run` (empty caches, modules not
+  yet imported) opened in a browser whose HTTP cache already holds the app's static files,
+  as a person's browser that has opened the dashboard before (a persistent profile that
+  loaded the app once, every server on the same port: the cache is keyed by origin);
+- after a load: "the first look after a load": a server that has drawn the overview once,
+  then a small `kpi load` (SMALL_LOAD_ROWS invoice lines the store already holds, rollups
+  refresh included) into a COPY of the store changes its version, so every cached read
+  misses, then a reload. The store given is never written.
+
 Each figure is the median of its runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
+import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +53,19 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser.support import ARGS, ARTIFACTS, CHROMIUM, problems, running_app  # noqa: E402
+from tests.browser.support import (  # noqa: E402
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    free_port,
+    problems,
+    running_app,
+)
+
+APP = ROOT / "app.py"
+FLOOR_APP = HERE / "floor_app.py"
+SMALL_LOAD_ROWS = 1_000  # the "first look after a load" loads this many invoice lines
+VIEWPORT = {"width": 1400, "height": 2600}
 
 HEADLINE_TILES = 4
 HEADLINE_CHARTS = 4
@@ -57,6 +92,14 @@ FULLY_RENDERED = """
 class RenderTimes:
     cold_s: list[float]
     warm_s: list[float]
+    # the parts (empty when not run): the floor's cold and warm, then the returning browser
+    # and the first look after a load, for the overview and for the floor
+    floor_cold_s: list[float] = field(default_factory=list)
+    floor_warm_s: list[float] = field(default_factory=list)
+    returning_s: list[float] = field(default_factory=list)
+    floor_returning_s: list[float] = field(default_factory=list)
+    after_load_s: list[float] = field(default_factory=list)
+    load_s: list[float] = field(default_factory=list)  # each small `kpi load`, for the record
 
     @property
     def cold(self) -> float:
@@ -65,6 +108,29 @@ class RenderTimes:
     @property
     def warm(self) -> float:
         return statistics.median(self.warm_s)
+
+    def lines(self) -> list[str]:
+        """Each measured figure (median, with its runs) beside the floor's."""
+
+        def fig(values: list[float]) -> str:
+            if not values:
+                return "not run"
+            each = ", ".join(f"{v:.2f}" for v in values)
+            return f"{statistics.median(values):.2f} s (each: {each})"
+
+        rows = [
+            ("cold: fresh server, fresh browser", self.cold_s, self.floor_cold_s),
+            ("warm: reload on the same server", self.warm_s, self.floor_warm_s),
+            ("cold, returning browser: fresh server", self.returning_s, self.floor_returning_s),
+            ("first look after a load: reload", self.after_load_s, self.floor_warm_s),
+        ]
+        out = []
+        for name, ours, floor in rows:
+            if ours or floor:
+                out.append(f"{name:<42} overview {fig(ours)}; floor {fig(floor)}")
+        if self.load_s:
+            out.append(f"{'  the small kpi load before each reload':<42} {fig(self.load_s)}")
+        return out
 
 
 def _rendered_after(page, url: str | None, shot: Path | None = None) -> float:
@@ -88,10 +154,164 @@ def _rendered_after(page, url: str | None, shot: Path | None = None) -> float:
     return ms / 1000
 
 
+@contextmanager
+def served(script: Path, db: Path | None, port: int | None = None) -> Iterator[str]:
+    """`streamlit run script` (on the store `db`, if given) on `port` (default: a free one):
+    a fresh process; yield its URL; stop it afterwards. Its log goes to tests/artifacts/."""
+    port = port or free_port()
+    env = dict(os.environ)
+    if db is not None:
+        env["KPI_DB"] = str(db)
+    log = open(ARTIFACTS / f"streamlit-render-{port}.log", "w")  # noqa: SIM115
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _cold_and_warm(browser, script: Path, db: Path | None, cold: int, warm: int, say, what):
+    """`cold` fresh servers each opened in a fresh context, then `warm` reloads on the last."""
+    cold_s: list[float] = []
+    warm_s: list[float] = []
+    for i in range(cold):
+        with served(script, db) as url:
+            context = browser.new_context(viewport=VIEWPORT)
+            try:
+                page = context.new_page()
+                cold_s.append(_rendered_after(page, url))
+                say(f"  {what} cold: run {i + 1}/{cold} {cold_s[-1]:.2f} s")
+                if i == cold - 1:
+                    for j in range(warm):
+                        warm_s.append(_rendered_after(page, None))
+                        say(f"  {what} warm: run {j + 1}/{warm} {warm_s[-1]:.2f} s")
+            finally:
+                context.close()
+    return cold_s, warm_s
+
+
+def returning_times(p, script: Path, db: Path | None, runs: int, say, what: str) -> list[float]:
+    """A fresh server each run, opened in a new tab of a browser profile that has loaded the
+    app once before (its HTTP cache holds the static files); every server on one port."""
+    port = free_port()
+    times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="render-profile-") as profile:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), args=ARGS, viewport=VIEWPORT
+        )
+        try:
+            with served(script, db, port) as url:  # the visit before: fills the HTTP cache
+                page = context.new_page()
+                _rendered_after(page, url)
+                page.close()
+            for i in range(runs):
+                with served(script, db, port) as url:
+                    page = context.new_page()
+                    try:
+                        times.append(_rendered_after(page, url))
+                    finally:
+                        page.close()
+                say(f"  {what} cold, returning browser: run {i + 1}/{runs} {times[-1]:.2f} s")
+        finally:
+            context.close()
+    return times
+
+
+def store_copy(db: Path, folder: Path) -> Path:
+    """The store and its rollups (`<stem>.rollups.*`) copied into `folder`."""
+    copy = folder / db.name
+    shutil.copy2(db, copy)
+    for sidecar in db.parent.glob(f"{db.stem}.rollups.*"):
+        shutil.copy2(sidecar, folder / sidecar.name)
+    return copy
+
+
+def first_invoice_lines(db: Path, csv: Path, rows: int = SMALL_LOAD_ROWS) -> None:
+    """The store's first `rows` invoice lines as a CSV `kpi load invoices` takes (canonical
+    columns, ISO dates): loaded again, they replace equal rows, so no figure changes."""
+    import duckdb
+
+    from kpi.store.schema import TABLES
+
+    columns = ", ".join(TABLES["invoices"].column_names)
+    target = str(csv).replace("'", "''")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute(
+            f"COPY (SELECT {columns} FROM invoices LIMIT {int(rows)}) TO '{target}' "
+            "(HEADER, DELIMITER ',', DATEFORMAT '%Y-%m-%d')"
+        )
+    finally:
+        con.close()
+
+
+def after_load_times(browser, db: Path, runs: int, say) -> tuple[list[float], list[float]]:
+    """On a copy of `db`: the overview drawn once, then `runs` times a small `kpi load` and
+    a reload. Returns the reload times and the load times."""
+    times: list[float] = []
+    loads: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="render-after-load-") as tmp:
+        folder = Path(tmp)
+        copy = store_copy(db, folder)
+        csv = folder / f"invoices-first-{SMALL_LOAD_ROWS}.csv"
+        first_invoice_lines(copy, csv)
+        with served(APP, copy) as url:
+            context = browser.new_context(viewport=VIEWPORT)
+            try:
+                page = context.new_page()
+                _rendered_after(page, url)
+                for i in range(runs):
+                    started = time.perf_counter()
+                    cmd = [sys.executable, "-m", "kpi", "load", "invoices", str(csv)]
+                    done = subprocess.run(
+                        [*cmd, "--db", str(copy)], cwd=ROOT, capture_output=True, text=True
+                    )
+                    if done.returncode != 0:
+                        raise RuntimeError(f"kpi load failed: {done.stderr[-500:]}")
+                    loads.append(time.perf_counter() - started)
+                    times.append(_rendered_after(page, None))
+                    say(
+                        f"  overview first look after a load: run {i + 1}/{runs} "
+                        f"{times[-1]:.2f} s (the load {loads[-1]:.1f} s)"
+                    )
+            finally:
+                context.close()
+    return times, loads
+
+
 def render_times(
-    db: Path, cold: int = 3, warm: int = 5, say=print, shot: Path | None = None
+    db: Path,
+    cold: int = 3,
+    warm: int = 5,
+    say=print,
+    shot: Path | None = None,
+    *,
+    floor: bool = False,
+    returning: int = 0,
+    after_load: int = 0,
 ) -> RenderTimes:
-    """Median-ready cold and warm times of the CFO overview on the store `db`."""
+    """Median-ready cold and warm times of the CFO overview on the store `db`; with `floor`,
+    the trivial page's cold and warm (and returning, if asked) beside them; `returning` runs
+    of a fresh server in a returning browser; `after_load` reloads after a small load."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
@@ -103,7 +323,7 @@ def render_times(
         try:
             for i in range(cold):
                 with running_app(db) as url:
-                    context = browser.new_context(viewport={"width": 1400, "height": 2600})
+                    context = browser.new_context(viewport=VIEWPORT)
                     try:
                         page = context.new_page()
                         times.cold_s.append(_rendered_after(page, url))
@@ -115,8 +335,20 @@ def render_times(
                                 say(f"  overview warm: run {j + 1}/{warm} {times.warm_s[-1]:.2f} s")
                     finally:
                         context.close()
+            if floor:
+                times.floor_cold_s, times.floor_warm_s = _cold_and_warm(
+                    browser, FLOOR_APP, None, max(cold, 1), max(warm, 1), say, "floor"
+                )
+            if after_load:
+                times.after_load_s, times.load_s = after_load_times(browser, db, after_load, say)
         finally:
             browser.close()
+        if returning:
+            times.returning_s = returning_times(p, APP, db, returning, say, "overview")
+            if floor:
+                times.floor_returning_s = returning_times(
+                    p, FLOOR_APP, None, returning, say, "floor"
+                )
     return times
 
 
@@ -125,9 +357,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("store", type=Path, help="a DuckDB store, e.g. a demo build")
     parser.add_argument("--cold", type=int, default=3, help="cold runs (default 3)")
     parser.add_argument("--warm", type=int, default=5, help="warm runs (default 5)")
+    parser.add_argument(
+        "--returning", type=int, default=3, help="cold runs in a returning browser (default 3)"
+    )
+    parser.add_argument(
+        "--after-load", type=int, default=3, help="reloads after a small load (default 3)"
+    )
+    parser.add_argument("--no-floor", action="store_true", help="skip the trivial page")
     args = parser.parse_args(argv)
-    times = render_times(args.store.resolve(), args.cold, max(args.warm, 1))
+    times = render_times(
+        args.store.resolve(),
+        args.cold,
+        max(args.warm, 1),
+        floor=not args.no_floor,
+        returning=args.returning,
+        after_load=args.after_load,
+    )
     print(f"cold median {times.cold:.2f} s, warm median {times.warm:.2f} s")
+    for line in times.lines():
+        print(line)
     return 0
 
 

@@ -195,14 +195,78 @@ def _in_browser(test):
     return test
 
 
+def test_render_lines_put_the_floor_beside_each_figure():
+    import render
+
+    times = render.RenderTimes([9.0, 8.0, 10.0], [2.0, 3.0, 2.5])
+    times.floor_cold_s, times.floor_warm_s = [4.0], [1.0, 1.2]
+    times.returning_s, times.floor_returning_s = [5.0], [3.5]
+    times.after_load_s, times.load_s = [3.0, 4.0, 3.5], [20.0]
+    lines = times.lines()
+    assert (times.cold, times.warm) == (9.0, 2.5)  # the figures kept, under their names
+    assert lines[0].startswith("cold: fresh server, fresh browser")
+    assert "overview 9.00 s (each: 9.00, 8.00, 10.00); floor 4.00 s (each: 4.00)" in lines[0]
+    assert "overview 2.50 s" in lines[1] and "floor 1.10 s" in lines[1]
+    assert "overview 5.00 s" in lines[2] and "floor 3.50 s" in lines[2]
+    # after a load, the floor is a reload of the trivial page: its warm figure
+    assert "overview 3.50 s" in lines[3] and "floor 1.10 s" in lines[3]
+    assert "20.00 s" in lines[4]
+    # a part not run is not printed
+    assert len(render.RenderTimes([1.0], [1.0]).lines()) == 2
+    only = render.RenderTimes([1.0], [1.0]).lines()[0]
+    assert only.endswith("floor not run")
+
+
+def test_the_store_copy_loads_its_own_first_lines_unchanged(tmp_path, demo_copy):
+    """The "first look after a load" loads a copy of the store, never the store given, with
+    lines it already holds: the copy's version changes, its figures do not."""
+    import subprocess
+
+    import render
+
+    db = demo_copy(0.02, tmp_path / "given" / "kpi.duckdb")
+    (db.parent / "kpi.rollups.json").write_text("{}", encoding="utf-8")  # a sidecar travels
+    before = db.stat().st_mtime_ns
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    copy = render.store_copy(db, folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["kpi.duckdb", "kpi.rollups.json"]
+    csv = folder / "first.csv"
+    render.first_invoice_lines(copy, csv, rows=50)
+    assert len(csv.read_text(encoding="utf-8").splitlines()) == 51  # the header and 50 lines
+
+    def spend(path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute("SELECT count(*), sum(amount) FROM invoices").fetchone()
+        finally:
+            con.close()
+
+    was = spend(copy)
+    cmd = [sys.executable, "-m", "kpi", "load", "invoices", str(csv), "--db", str(copy)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert spend(copy) == was
+    assert db.stat().st_mtime_ns == before  # the store given was not written
+
+
 @_in_browser
 def test_overview_render_times_in_chromium(tmp_path, demo_copy):
     import render
 
     db = demo_copy(0.05, tmp_path / "kpi.duckdb")
     shot = tmp_path / "overview.png"
-    times = render.render_times(db, cold=1, warm=1, say=lambda _m: None, shot=shot)
+    times = render.render_times(
+        db, cold=1, warm=1, say=lambda _m: None, shot=shot, floor=True, returning=1, after_load=1
+    )
     # one cold and one warm render, each a positive time since navigation start
     assert len(times.cold_s) == 1 and len(times.warm_s) == 1
     assert times.cold > 0 and times.warm > 0
     assert shot.stat().st_size > 10_000  # the fully drawn overview, four charts and all
+    # the parts: the floor cold and warm, a returning browser (overview and floor), a
+    # reload after a small load (and the load's time)
+    for part in ("floor_cold_s", "floor_warm_s", "returning_s", "floor_returning_s"):
+        assert len(getattr(times, part)) == 1 and getattr(times, part)[0] > 0, part
+    assert len(times.after_load_s) == 1 and times.after_load_s[0] > 0
+    assert len(times.load_s) == 1 and times.load_s[0] > 0
+    assert len(times.lines()) == 5
