@@ -205,9 +205,12 @@ def _scorecard() -> None:
         )
     show_rows_behind()
 
-    with st.expander("Download the scorecard"):
-        export = scorecard_export(card)
-        downloads(export, f"scorecard_{ctx.period}", "scorecard")
+    # the buttons are drawn once the expander is opened (a rerun of this fragment only), so
+    # that every load of the page does not send and build them
+    with st.expander("Download the scorecard", key="scorecard_downloads", on_change="rerun") as box:
+        if box.open:
+            export = scorecard_export(card)
+            downloads(export, f"scorecard_{ctx.period}", "scorecard")
 
 
 _scorecard()
@@ -251,6 +254,7 @@ with left:
         budget_scope,
         "spend or budget",
         "Widen the period or load budgets.",
+        lazy=True,
     )
 with right:
     savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
@@ -271,6 +275,7 @@ with right:
         "savings",
         "Load savings initiatives and invoices.",
         table=savings.select("period", "meaning", "value"),
+        lazy=True,
     ):
         st.caption(
             "Procurement counts a lower price; finance counts a lower expense line. "
@@ -288,6 +293,7 @@ with left:
         dtp_scope,
         "payments",
         "Load invoices with paid dates.",
+        lazy=True,
     )
 with right:
     stock_scope = _chart_scope("inventory_by_class")
@@ -300,4 +306,5 @@ with right:
         stock_scope,
         "inventory snapshots",
         "Load the inventory table.",
+        lazy=True,
     )

@@ -318,9 +318,11 @@ def sidebar() -> Context:
         people = []
         st.sidebar.error(f"config/people.yaml: {exc}")
     ctx.person, ctx.identity_mode = _identity(settings, people)
-    from ui.inbox import sidebar_count  # ui.inbox reads the Context defined here
+    if ctx.person is not None:  # nobody acting: no count, and no import of the inbox's
+        # page code (ui.inbox reads the Context defined here; half a second to import)
+        from ui.inbox import sidebar_count
 
-    sidebar_count(ctx)  # "Waiting for you: n", a link to the inbox
+        sidebar_count(ctx)  # "Waiting for you: n", a link to the inbox
     if not store.exists():
         st.session_state["_ctx"] = ctx
         return ctx

@@ -42,7 +42,8 @@ def _rows(data: bytes) -> list[dict[str, str]]:
 
 
 def test_overview_downloads_say_their_scope_and_statuses_in_words(store, files):
-    run_page("pages/overview.py", f_cat=["IT hardware"])
+    # the scorecard's downloads are drawn once their expander is opened
+    run_page("pages/overview.py", f_cat=["IT hardware"], scorecard_downloads=True)
     # FY2026-Q1 is the fixture's latest complete quarter; the category filter is in the name
     name = "scorecard_FY2026-Q1_EUR_category-IT-hardware"
     assert {f"{name}.csv", f"{name}.xlsx"} <= set(files)
@@ -80,8 +81,22 @@ def test_overview_downloads_say_their_scope_and_statuses_in_words(store, files):
     assert lines["Currency"] == "EUR"
 
 
-def test_overview_tables_have_words_and_downloads_percentages_as_shown(store, files):
+def test_overview_draws_downloads_and_chart_tables_once_opened(store, files):
+    """The overview's "Data" expanders under its charts and its scorecard downloads are
+    drawn when opened, not sent with every load of the page."""
     at = run_page("pages/overview.py")
+    labels = [e.label for e in at.expander]
+    assert labels.count("Data") == 4 and "Download the scorecard" in labels
+    assert not at.get("download_button") and not files  # no button, no file made
+    assert len(at.dataframe) == 6  # the scorecard's tables by theme, no chart's table
+    at.session_state["data_budget"] = True
+    at.run()
+    assert [b.label for b in at.get("download_button")] == ["⬇ CSV", "⬇ Excel"]
+    assert len(at.dataframe) == 7 and "budget" in at.dataframe[-1].value.columns
+
+
+def test_overview_tables_have_words_and_downloads_percentages_as_shown(store, files):
+    at = run_page("pages/overview.py", data_dtp=True, scorecard_downloads=True)
     # the Data table under the days-to-pay chart: headers in words, the late share a percentage
     (dtp,) = [d for d in at.dataframe if "days_to_pay" in d.value.columns]
     columns = json.loads(dtp.proto.columns)
