@@ -10,7 +10,9 @@ to a temporary file renamed into place, so a reader never sees half a file; a fo
 cannot be written leaves the value computed and unsaved.
 
 The folder is `KPI_CACHE_DIR` if set, else `$XDG_CACHE_HOME/kpi-dashboard`, else
-`~/.cache/kpi-dashboard`.
+`~/.cache/kpi-dashboard`: the user's own, like the code itself (the plan kept there holds
+the CREATE VIEW statements every read connection runs). Only the KEEP newest files of each
+kind stay.
 """
 
 from __future__ import annotations
@@ -80,7 +82,21 @@ def remembered(
         pass  # missing, unreadable or corrupt: computed again below
     value = compute()
     _save(path, value)
+    _prune(path.parent, kind)
     return value
+
+
+KEEP = 32  # files kept per kind: a code or settings change leaves its old file behind
+
+
+def _prune(folder: Path, kind: str) -> None:
+    """Remove all but the KEEP most recent files of `kind` (older code, other settings)."""
+    try:
+        files = sorted(folder.glob(f"{kind}-*.json"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-KEEP]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a file removed meanwhile by another process: nothing to do
 
 
 def _save(path: Path, value: Any) -> None:

@@ -77,3 +77,12 @@ def test_other_settings_or_currency_are_other_files(cache):
     assert len([n for n in names if n.startswith("view-plan")]) == 3
     assert len([n for n in names if n.startswith("view-catalog")]) == 2
     assert catalog_cache.key("x", ["a"]) != catalog_cache.key("x", ["b"])
+
+
+def test_old_files_are_pruned(cache, monkeypatch):
+    monkeypatch.setattr(catalog_cache, "KEEP", 2)
+    for currency in ("EUR", "USD", "GBP"):
+        _fresh(Settings(reporting_currency=currency))
+    names = [p.name for p in cache.iterdir()]
+    assert len([n for n in names if n.startswith("view-catalog")]) == 2
+    assert len([n for n in names if n.startswith("view-plan")]) == 2
