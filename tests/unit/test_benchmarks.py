@@ -234,6 +234,9 @@ def test_the_store_copy_loads_its_own_first_lines_unchanged(tmp_path, demo_copy)
     csv = folder / "first.csv"
     render.first_invoice_lines(copy, csv, rows=50)
     assert len(csv.read_text(encoding="utf-8").splitlines()) == 51  # the header and 50 lines
+    # the next run's file: other lines, so other bytes (a file loaded before is skipped)
+    render.first_invoice_lines(copy, folder / "next.csv", rows=50, skip=50)
+    assert (folder / "next.csv").read_bytes() != csv.read_bytes()
 
     def spend(path):
         con = duckdb.connect(str(path), read_only=True)
@@ -242,11 +245,12 @@ def test_the_store_copy_loads_its_own_first_lines_unchanged(tmp_path, demo_copy)
         finally:
             con.close()
 
-    was = spend(copy)
+    was, version = spend(copy), render._version(copy)
     cmd = [sys.executable, "-m", "kpi", "load", "invoices", str(csv), "--db", str(copy)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert spend(copy) == was
+    assert render._version(copy) != version  # what the app's caches key the store by
     assert db.stat().st_mtime_ns == before  # the store given was not written
 
 
