@@ -126,7 +126,7 @@ class RenderTimes:
         ]
         out = []
         for name, ours, floor in rows:
-            if ours or floor:
+            if ours or (floor and name.startswith(("cold:", "warm:"))):
                 out.append(f"{name:<42} overview {fig(ours)}; floor {fig(floor)}")
         if self.load_s:
             out.append(f"{'  the small kpi load before each reload':<42} {fig(self.load_s)}")

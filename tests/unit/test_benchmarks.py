@@ -215,6 +215,9 @@ def test_render_lines_put_the_floor_beside_each_figure():
     assert len(render.RenderTimes([1.0], [1.0]).lines()) == 2
     only = render.RenderTimes([1.0], [1.0]).lines()[0]
     assert only.endswith("floor not run")
+    # the floor's reload stands beside a first look after a load, not for one not run
+    floor_only = render.RenderTimes([1.0], [1.0], floor_cold_s=[4.0], floor_warm_s=[1.0])
+    assert len(floor_only.lines()) == 2
 
 
 def test_the_store_copy_loads_its_own_first_lines_unchanged(tmp_path, demo_copy):
