@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,9 @@ LOCAL_BROWSER = {"host": "localhost:8501"}
 # against) and no write pays for a rollup refresh; tests/unit/test_rollups.py and the tests
 # of pages on rollups turn them on for themselves (monkeypatch.setenv / the app's env).
 os.environ.setdefault("KPI_ROLLUPS", "off")
+# the views' catalogue kept on disk (kpi.store.catalog_cache) goes to a folder of this run,
+# not to the user's own cache
+os.environ.setdefault("KPI_CACHE_DIR", tempfile.mkdtemp(prefix="kpi-test-cache-"))
 
 
 @pytest.fixture(autouse=True)
