@@ -678,21 +678,23 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         for spec in specs:
-            todo, stored[spec.name] = _what_to_do(
+            months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
                 store.settings, orders,
             )  # fmt: skip
-            if todo is not _REBUILD:
-                work[spec.name] = todo  # type: ignore[assignment]
+            if months_to_do is not _REBUILD:
+                work[spec.name] = months_to_do  # type: ignore[assignment]
         if (
             any(w is not None for w in work.values())
             or len(work) < len(specs)
             or set(old) - set(work)
         ):
             _write_file(store, con, specs, work, inputs, stored, skey, report)
-        report.kept = sorted(n for n, todo in work.items() if todo is None)
-        report.months = {n: todo for n, todo in work.items() if todo is not None}
-        report.since = {n: todo[0][0] for n, todo in report.months.items()}
+        report.kept = sorted(n for n, months_to_do in work.items() if months_to_do is None)
+        report.months = {
+            n: months_to_do for n, months_to_do in work.items() if months_to_do is not None
+        }
+        report.since = {n: months_to_do[0][0] for n, months_to_do in report.months.items()}
     _write_stamp(store, version)
     return report
 
@@ -837,7 +839,7 @@ def _what_to_do(
         return None, stored
     if any(t not in dated for t in changed):
         return rebuilt()
-    todo: set[date] = set()
+    months_to_do: set[date] = set()
     open_from: date | None = None
     for t in changed:
         d, key = dated[t], keys[t]
@@ -858,7 +860,7 @@ def _what_to_do(
         if d.reach == "year_on":
             # a year on, up to the last month dated (no row is moved past the last day)
             last = max(date.fromisoformat(m) for m in {*was, *now} if m != "None")
-            todo |= got | {_add_months(m, 12) for m in got if _add_months(m, 12) <= last}
+            months_to_do |= got | {_add_months(m, 12) for m in got if _add_months(m, 12) <= last}
         elif d.reach == "from":
             open_from = min(open_from or min(got), min(got))
         elif d.reach in ("orders", "due"):
@@ -875,10 +877,12 @@ def _what_to_do(
             if not same:  # an order no longer invoiced there: every later month
                 open_from = min(open_from or min(got), min(got))
             else:
-                todo |= got | (orders.later_lines(got) if d.reach == "orders" else orders.due(got))
+                months_to_do |= got | (
+                    orders.later_lines(got) if d.reach == "orders" else orders.due(got)
+                )
         else:
-            todo |= got
-    if not todo and open_from is None:
+            months_to_do |= got
+    if not months_to_do and open_from is None:
         return None, stored  # only rows without a date changed: none of this table's rows
     if spec.body_grain in ("quarter", "year"):
         # ranks are within the period: recompute the whole periods holding those months
@@ -887,9 +891,9 @@ def _what_to_do(
         def whole(m: date) -> tuple[date, date]:
             return periods.period_range(periods.label(m, spec.body_grain, cal), cal)
 
-        todo = {x for m in todo for x in _months_between(*whole(m))}
+        months_to_do = {x for m in months_to_do for x in _months_between(*whole(m))}
         open_from = whole(open_from)[0] if open_from is not None else None
-    ranges = _runs(m for m in todo if open_from is None or m < open_from)
+    ranges = _runs(m for m in months_to_do if open_from is None or m < open_from)
     if open_from is not None:
         ranges = (*ranges, (open_from, _OPEN_END))
     return ranges, stored
@@ -917,15 +921,15 @@ def _write_file(
             if work:
                 out.execute(_attach_old(target))
             for spec in specs:
-                todo = work.get(spec.name, _REBUILD)
-                if todo is None:
+                months_to_do = work.get(spec.name, _REBUILD)
+                if months_to_do is None:
                     out.execute(_copy_old(spec.name))
-                elif todo is _REBUILD:
+                elif months_to_do is _REBUILD:
                     _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
                 else:
-                    out.execute(_copy_old(spec.name, but=todo))  # type: ignore[arg-type]
-                    _insert(out, con, spec, store.settings, todo, create=False)  # type: ignore[arg-type]
+                    out.execute(_copy_old(spec.name, but=months_to_do))  # type: ignore[arg-type]
+                    _insert(out, con, spec, store.settings, months_to_do, create=False)  # type: ignore[arg-type]
                 out.execute(
                     _INSERT_INDEX,
                     [
