@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -56,7 +57,7 @@ from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store import database
 from kpi.store.database import ROLLUPS_DATABASE, Store
 from kpi.store.schema import LINEAGE_NAMES
-from kpi.store.template import fill, literal, render
+from kpi.store.template import render
 from kpi.store.view_reads import COMPLETE, GRAIN_COLUMNS, INCREMENTAL, RANGE_READS, SUMMARIES
 from kpi.store.views import (
     DEFAULT_GRAIN,
@@ -72,6 +73,8 @@ from kpi.store.views import (
 _LOCK_WAIT_S = 600.0
 # Set to "off" (or 0/false/no) to neither build nor read rollups: every figure live.
 ENV = "KPI_ROLLUPS"
+# Set (to anything) to have the refresh after a write say where its seconds went (stderr).
+TRACE_ENV = "KPI_ROLLUPS_TRACE"
 # The sidebar's filters, stored as dimensions wherever the view has them.
 SIDEBAR_FILTERS = ("cost_centre", "category")
 GRAINS = ("month", "quarter", "year")
@@ -621,6 +624,7 @@ class RefreshReport:
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # where the seconds went
 
 
 def refresh(
@@ -667,9 +671,11 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         }
         maxima = {(t, c) for (v, t), cs in SUMMARIES.items() if v in tables for c in cs}
         # one scan per big table: its fingerprint, its months' and the maxima read
+        t0 = time.perf_counter()
         whole, months, tops = prints(
             con, sorted({t for ts in tables.values() for t in ts}), pairs, maxima
         )
+        report.phases["prints"] = time.perf_counter() - t0
         inputs = {
             view: {t: _summary(view, t, whole, tops) or whole[t] for t in ts}
             for view, ts in tables.items()
@@ -677,6 +683,7 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         orders = _Orders(con)
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
+        t0 = time.perf_counter()
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
@@ -684,6 +691,7 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
             )  # fmt: skip
             if months_to_do is not _REBUILD:
                 work[spec.name] = months_to_do  # type: ignore[assignment]
+        report.phases["months"] = time.perf_counter() - t0
         if (
             any(w is not None for w in work.values())
             or len(work) < len(specs)
@@ -909,27 +917,42 @@ def _write_file(
     skey: str,
     report: RefreshReport,
 ) -> None:
-    """A new rollups file: kept tables copied from the old one, others recomputed for some
-    months (the other months copied) or built whole; it replaces the old file at once."""
+    """The rollups file updated on a copy that then replaces it at once (a reader never sees
+    a half-updated file): kept tables stay as they are, tables recomputed for some months
+    lose those months' rows and gain the new ones, others are built whole. A copy of the
+    12 MB file and a few deletes and inserts cost a fraction of writing every table anew."""
     target = store.rollups_path
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     with private_files():
         _remove(temp)
+        in_place = bool(work) and target.is_file()
+        if in_place:
+            shutil.copyfile(target, temp)
+            os.chmod(temp, PRIVATE)
         out = duckdb.connect(str(temp))
         try:
+            present = {n for (n,) in out.execute(_TABLES).fetchall()} if in_place else set()
+            out.execute("BEGIN TRANSACTION")
+            if _INDEX in present:
+                out.execute(_drop(_INDEX))
             out.execute(_INDEX_DDL)
-            if work:
-                out.execute(_attach_old(target))
+            planned = {s.name for s in specs}
+            for name in sorted(present - planned - {_INDEX}):
+                out.execute(_drop(name))
             for spec in specs:
                 months_to_do = work.get(spec.name, _REBUILD)
-                if months_to_do is None:
-                    out.execute(_copy_old(spec.name))
-                elif months_to_do is _REBUILD:
+                t0 = time.perf_counter()
+                if months_to_do is None and spec.name in present:
+                    pass  # kept as it is
+                elif months_to_do is _REBUILD or spec.name not in present:
+                    if spec.name in present:
+                        out.execute(_drop(spec.name))
                     _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
                 else:
-                    out.execute(_copy_old(spec.name, but=months_to_do))  # type: ignore[arg-type]
+                    out.execute(_delete_months(spec.name, months_to_do))  # type: ignore[arg-type]
                     _insert(out, con, spec, store.settings, months_to_do, create=False)  # type: ignore[arg-type]
+                report.phases[spec.name] = time.perf_counter() - t0
                 out.execute(
                     _INSERT_INDEX,
                     [
@@ -945,12 +968,16 @@ def _write_file(
                         time.time(),
                     ],
                 )
-            if work:
-                out.execute("DETACH old")
+            out.execute("COMMIT")
             report.rows = out.execute(_ROW_COUNT).fetchone()[0] or 0
+            t0 = time.perf_counter()
             out.execute("CHECKPOINT")
-        finally:
+            report.phases["checkpoint"] = time.perf_counter() - t0
+        except BaseException:
             out.close()
+            _remove(temp)
+            raise
+        out.close()
         os.chmod(temp, PRIVATE)
         os.replace(temp, target)
 
@@ -989,22 +1016,23 @@ _STATUS = (
     "JOIN duckdb_tables() t ON t.database_name = 'rollups' AND t.table_name = i.spec_name "
     "ORDER BY 1"
 )
+_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
 _ROW_COUNT = (
     "SELECT sum(estimated_size) FROM duckdb_tables() WHERE table_name LIKE 'r\\_%' ESCAPE '\\'"
 )
 
 
-def _attach_old(path: Path) -> str:
-    """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
-    return render(fill("ATTACH '__path__' AS old (READ_ONLY)", path=literal(str(path))))
+def _drop(name: str) -> str:
+    return render(exp.Drop(tables=[exp.to_table(name)], kind="TABLE"))
 
 
-def _copy_old(name: str, but: Ranges | None = None) -> str:
-    """The old file's table, as it was (but the months of `but`, when given)."""
-    rows = exp.select("*").from_(exp.to_table(f"old.main.{name}"))
-    if but is not None:
-        rows = rows.where(exp.Not(this=exp.Paren(this=between_any(exp.column(MONTH), but))))
-    return render(exp.Create(this=exp.to_table(name), kind="TABLE", expression=rows))
+def _delete_months(name: str, months: Ranges) -> str:
+    """DELETE the rows of `months` from a rollup table (they are recomputed next)."""
+    return render(
+        exp.Delete(
+            this=exp.to_table(name), where=exp.Where(this=between_any(exp.column(MONTH), months))
+        )
+    )
 
 
 def _remove(p: Path) -> None:
@@ -1080,6 +1108,9 @@ def refresh_after_write(store: Store) -> None:
     if say:
         say("Refreshing the KPI rollups (the pre-computed sums) ...")
     report = refresh(store)
+    if report is not None and os.environ.get(TRACE_ENV):
+        for name, seconds in report.phases.items():
+            print(f"rollups: {name} {seconds:.2f} s", file=sys.stderr)
     if say and report is not None:
         say(
             f"Rollups: {len(report.built)} table(s) built, {len(report.months)} recomputed "
