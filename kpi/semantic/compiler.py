@@ -24,6 +24,7 @@ from kpi.store.views import (
     RANGE_READS,
     SPEND_VIEWS,
     Ranges,
+    invoice_bodies,
     range_bodies,
     view_bodies,
     views_read,
@@ -166,6 +167,7 @@ def view_ctes(
     display_currency: str | None,
     grain: str,
     reads: tuple[date, date] | Ranges | None = None,
+    invoice_ids: Sequence[str] | None = None,
 ) -> list[exp.CTE]:
     """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
     `grain`: at another grain than the temporary views' (the fiscal year), the views whose
@@ -176,10 +178,13 @@ def view_ctes(
     lines those rows come from only, and the views under it read what those rows need
     only (range_bodies), not every line."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
-    if reads is not None and view in RANGE_READS:
-        ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment]
+    if (reads is not None and view in RANGE_READS) or invoice_ids is not None:
         bodies = view_bodies(settings, display_currency, view_grain)
-        restated = range_bodies(settings, display_currency, view_grain, view, ranges)
+        if invoice_ids is not None:  # the rows of these invoices' lines only
+            restated = invoice_bodies(settings, display_currency, view_grain, view, invoice_ids)
+        else:
+            ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment,index]
+            restated = range_bodies(settings, display_currency, view_grain, view, ranges)
         return [
             _cte(name, restated[name], copy=False) if name in restated
             else _cte(name, bodies[name])

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -55,10 +55,17 @@ from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.measures import StoredMeasure, split
 from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store import database
-from kpi.store.database import ROLLUPS_DATABASE, Store
+from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.template import render
-from kpi.store.view_reads import COMPLETE, GRAIN_COLUMNS, INCREMENTAL, RANGE_READS, SUMMARIES
+from kpi.store.view_reads import (
+    COMPLETE,
+    DELTA,
+    GRAIN_COLUMNS,
+    INCREMENTAL,
+    RANGE_READS,
+    SUMMARIES,
+)
 from kpi.store.views import (
     DEFAULT_GRAIN,
     Ranges,
@@ -164,21 +171,31 @@ def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[Rollu
     ]
 
 
-def build_query(spec: RollupSpec, settings: Settings, months: Ranges | None = None) -> str:
+def build_query(
+    spec: RollupSpec,
+    settings: Settings,
+    months: Ranges | None = None,
+    invoice_ids: Sequence[str] | None = None,
+) -> str:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
     GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
     months), the rows of those months only, computed from what they read (RANGE_READS,
-    range_bodies)."""
+    range_bodies); with `invoice_ids` (a DELTA table), the sums of those invoices' lines
+    only, computed from those lines alone. Each row also counts the view's rows behind it
+    (`_n`) and, in a DELTA table, each sum's values (`<column>_c`): a load's difference
+    that leaves a group no row removes it, one that leaves a sum no value makes it NULL."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
     period = exp.column(spec.period_column)
     month = exp.Cast(
         this=exp.func("date_trunc", exp.Literal.string("month"), period),
         to=exp.DataType.build("DATE"),
     )
+    counted = [h.build.copy().as_(h.column) for h in _hidden(spec)]
     select = exp.select(
         month.as_(MONTH),
         *[exp.column(d) for d in spec.dims],
         *[m.build.copy().as_(m.column) for m in spec.measures],
+        *counted,
     ).from_(exp.to_table(spec.view))
     select = select.where(exp.Not(this=exp.Is(this=period.copy(), expression=exp.Null())))
     reads = None
@@ -191,7 +208,7 @@ def build_query(spec: RollupSpec, settings: Settings, months: Ranges | None = No
             # snapshot counts within the month read only that month's rows)
             grain = "month"
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
-    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads=reads)
+    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads, invoice_ids)
     if ctes:
         select.set("with_", exp.With(expressions=ctes))
     return render(select)
@@ -621,6 +638,7 @@ class RefreshReport:
     kept: list[str] = field(default_factory=list)
     since: dict[str, date] = field(default_factory=dict)  # table -> first month recomputed
     months: dict[str, Ranges] = field(default_factory=dict)  # table -> the months recomputed
+    applied: list[str] = field(default_factory=list)  # tables given the load's difference
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
@@ -684,11 +702,17 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         t0 = time.perf_counter()
+        change = None if rebuild else _declared_change(store, con)
+        deltas: set[str] = set()  # tables the load's difference may be applied to
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
                 store.settings, orders,
             )  # fmt: skip
+            if months_to_do is not None and _delta_applies(
+                spec, old.get(spec.name), inputs[spec.view], skey, change
+            ):
+                deltas.add(spec.name)
             if months_to_do is not _REBUILD:
                 work[spec.name] = months_to_do  # type: ignore[assignment]
         report.phases["months"] = time.perf_counter() - t0
@@ -697,10 +721,12 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
             or len(work) < len(specs)
             or set(old) - set(work)
         ):
-            _write_file(store, con, specs, work, inputs, stored, skey, report)
+            _write_file(store, con, specs, work, inputs, stored, skey, report, change, deltas)
         report.kept = sorted(n for n, months_to_do in work.items() if months_to_do is None)
         report.months = {
-            n: months_to_do for n, months_to_do in work.items() if months_to_do is not None
+            n: months_to_do
+            for n, months_to_do in work.items()
+            if months_to_do is not None and n not in report.applied
         }
         report.since = {n: months_to_do[0][0] for n, months_to_do in report.months.items()}
     _write_stamp(store, version)
@@ -717,11 +743,12 @@ def _covered(specs: list[RollupSpec], old: dict[str, IndexEntry], skey: str) -> 
 
 
 def _same_shape(spec: RollupSpec, before: IndexEntry, skey: str) -> bool:
-    """Built with these settings, these dimensions and at least these measures."""
+    """Built with these settings, these dimensions and at least these measures (and the
+    count of rows behind each group, which a file written before it was kept lacks)."""
     return (
         before.settings == skey
         and before.dims == spec.dims
-        and {m.column for m in spec.measures} <= before.columns
+        and {m.column for m in (*spec.measures, *_hidden(spec))} <= before.columns
     )
 
 
@@ -916,6 +943,8 @@ def _write_file(
     stored: dict[str, dict[str, dict[str, str]]],
     skey: str,
     report: RefreshReport,
+    change: _Change | None = None,
+    deltas: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """The rollups file updated on a copy that then replaces it at once (a reader never sees
     a half-updated file): kept tables stay as they are, tables recomputed for some months
@@ -925,11 +954,12 @@ def _write_file(
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     with private_files():
         _remove(temp)
-        in_place = bool(work) and target.is_file()
+        in_place = bool(work or deltas) and target.is_file()
         if in_place:
             shutil.copyfile(target, temp)
             os.chmod(temp, PRIVATE)
         out = duckdb.connect(str(temp))
+        before = _Before(change, store.settings)
         try:
             present = {n for (n,) in out.execute(_TABLES).fetchall()} if in_place else set()
             out.execute("BEGIN TRANSACTION")
@@ -942,7 +972,13 @@ def _write_file(
             for spec in specs:
                 months_to_do = work.get(spec.name, _REBUILD)
                 t0 = time.perf_counter()
-                if months_to_do is None and spec.name in present:
+                if (
+                    spec.name in deltas
+                    and spec.name in present
+                    and _apply_delta(out, con, before, spec, store.settings)
+                ):
+                    report.applied.append(spec.name)
+                elif months_to_do is None and spec.name in present:
                     pass  # kept as it is
                 elif months_to_do is _REBUILD or spec.name not in present:
                     if spec.name in present:
@@ -961,7 +997,7 @@ def _write_file(
                         spec.period_column,
                         spec.body_grain,
                         json.dumps(list(spec.dims)),
-                        json.dumps([m.column for m in spec.measures]),
+                        json.dumps([m.column for m in (*spec.measures, *_hidden(spec))]),
                         json.dumps(inputs[spec.view], sort_keys=True),
                         skey,
                         json.dumps(stored[spec.name]),
@@ -977,9 +1013,292 @@ def _write_file(
             out.close()
             _remove(temp)
             raise
+        finally:
+            before.close()
         out.close()
         os.chmod(temp, PRIVATE)
         os.replace(temp, target)
+
+
+# ---- a load's difference, applied (DELTA) ---------------------------------------------------
+_ROWS = "_n"  # the number of view rows behind a group's sums, in a difference's rows
+# A load that wrote more invoices than this recomputes the months instead (the difference
+# is computed from the invoices named in the query: a long list costs more than it saves).
+_DELTA_MAX_INVOICES = 20_000
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A load's declared change to the invoices (Store.declare): the invoices it wrote
+    lines of, and the store as it was before (a second name of the replaced file)."""
+
+    old: Path
+    invoice_ids: tuple[str, ...]
+
+
+def _declared_change(store: Store, con: duckdb.DuckDBPyConnection) -> _Change | None:
+    """The change the write that just landed declared, when it is a load of invoices whose
+    replaced store is still there; else None (the months are recomputed)."""
+    load_ids = store.declared.get("invoices")
+    old = store.replaced
+    if not load_ids or old is None or not old.is_file() or set(store.declared) != {"invoices"}:
+        return None
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT invoice_id FROM invoices WHERE list_contains(?, load_id)",
+            [list(load_ids)],
+        ).fetchall()
+    ]
+    if not ids or len(ids) > _DELTA_MAX_INVOICES:
+        return None
+    return _Change(old, tuple(sorted(ids)))
+
+
+def _delta_applies(
+    spec: RollupSpec,
+    before: IndexEntry | None,
+    inputs: dict[str, str],
+    skey: str,
+    change: _Change | None,
+) -> bool:
+    """Whether the load's difference may replace recomputing the table: a DELTA view at no
+    grain, built before with these settings, whose inputs changed in the invoices only, and
+    whose measures all add up (sums and counts; not a minimum or a maximum)."""
+    if change is None or (spec.view, spec.period_column) not in DELTA:
+        return False
+    if spec.body_grain != ANY_GRAIN or before is None or not _same_shape(spec, before, skey):
+        return False
+    if [t for t, now in inputs.items() if before.inputs.get(t) != now] != ["invoices"]:
+        return False
+    return all(_additive(m) is not None for m in spec.measures)
+
+
+def _additive(measure: StoredMeasure) -> str | None:
+    """ "sum" or "count" (how a difference of the measure is applied), else None."""
+    func = measure.build.this if isinstance(measure.build, exp.Filter) else measure.build
+    if isinstance(func, exp.Sum) and measure.again is exp.Sum:
+        return "sum"
+    if isinstance(func, (exp.Count, exp.CountIf)) and measure.again is exp.Sum:
+        return "count"
+    return None
+
+
+class _Before:
+    """A read connection to the store as it was before the write, opened when first asked
+    (a difference needs the replaced lines' sums)."""
+
+    def __init__(self, change: _Change | None, settings: Settings) -> None:
+        self.change, self.settings = change, settings
+        self._stack: ExitStack | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            assert self.change is not None
+            self._stack = ExitStack()
+            self._con = self._stack.enter_context(Store(self.change.old, self.settings).read())
+        return self._con
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._con = None
+
+
+_LAST_DAY = "SELECT greatest(max(invoice_date), max(paid_date)) FROM invoices"
+
+
+def _apply_delta(
+    out: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    before: _Before,
+    spec: RollupSpec,
+    settings: Settings,
+) -> bool:
+    """Add to the table's rows the sums of the lines of the invoices the load wrote, less
+    the sums of those invoices' lines before it; False (nothing changed) when that cannot
+    give the figures a recomputation would: the last data day moved under a view that reads
+    it, the table is out of step with the store, a measure is not exact (a DOUBLE sum). A
+    group left with no row is removed, a sum left with no value is NULL (the counts kept
+    beside them say so)."""
+    change = before.change
+    if change is None:
+        return False
+    try:
+        old = before.con()
+        if DELTA[(spec.view, spec.period_column)] and (
+            con.execute(_LAST_DAY).fetchall() != old.execute(_LAST_DAY).fetchall()
+        ):
+            return False
+        if not _exact_columns(out, spec):
+            return False
+        query = build_query(spec, settings, invoice_ids=change.invoice_ids)
+        added = con.sql(query).to_arrow_table()
+        removed = old.sql(query).to_arrow_table()
+    except (duckdb.Error, StoreError):
+        return False
+    out.register("_added", added)
+    out.register("_removed", removed)
+    try:
+        out.execute(_delta_table(spec))
+        if out.execute(_delta_refused(spec)).fetchall()[0][0]:
+            out.execute("DROP TABLE _delta")
+            return False
+        out.execute(_delta_update(spec))
+        out.execute(_delta_insert(spec))
+        emptied = exp.EQ(this=exp.column(_ROWS), expression=exp.Literal.number(0))
+        out.execute(render(exp.Delete(this=exp.to_table(spec.name), where=exp.Where(this=emptied))))
+        out.execute("DROP TABLE _delta")
+    finally:
+        out.unregister("_added")
+        out.unregister("_removed")
+    return True
+
+
+# the rows behind a group, applied as a count
+_ROWS_MEASURE = StoredMeasure(_ROWS, exp.Count(this=exp.Star()), exp.Sum)
+
+
+def _values_of(measure: StoredMeasure) -> StoredMeasure:
+    """A sum's count of the values it adds (same filter): zero means the sum is NULL."""
+    build = measure.build.copy()
+    func = build.this if isinstance(build, exp.Filter) else build
+    counted = exp.Count(this=func.this.copy())
+    if func is build:
+        build = counted
+    else:
+        func.replace(counted)
+    return StoredMeasure(f"{measure.column}_c", build, exp.Sum)
+
+
+def _hidden(spec: RollupSpec) -> tuple[StoredMeasure, ...]:
+    """The columns a table holds beside its measures: the rows behind each group and, where
+    a load's difference may be applied (DELTA), each sum's number of values."""
+    if spec.body_grain != ANY_GRAIN or (spec.view, spec.period_column) not in DELTA:
+        return (_ROWS_MEASURE,)
+    sums = [_values_of(m) for m in spec.measures if _additive(m) == "sum"]
+    return (_ROWS_MEASURE, *sums)
+
+
+def _exact_columns(out: duckdb.DuckDBPyConnection, spec: RollupSpec) -> bool:
+    """No measure of the table is a floating-point sum (its difference would not be exact)."""
+    types = dict(
+        out.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND table_name = ?",
+            [spec.name],
+        ).fetchall()
+    )
+    return all(
+        m.column in types and not types[m.column].startswith(("DOUBLE", "FLOAT", "REAL"))
+        for m in spec.measures
+    )
+
+
+def _group_keys(spec: RollupSpec) -> list[str]:
+    return [MONTH, *spec.dims]
+
+
+def _delta_table(spec: RollupSpec) -> str:
+    """Per group: the rows and sums added (`a_`) and removed (`r_`)."""
+    side = exp.column("_side")
+    cols: list[exp.Expression] = [exp.column(k) for k in _group_keys(spec)]
+    for prefix, sign in (("a", 1), ("r", -1)):
+        cond = exp.Where(this=exp.EQ(this=side.copy(), expression=exp.Literal.number(sign)))
+        for name in [m.column for m in (*spec.measures, *_hidden(spec))]:
+            agg = exp.Filter(this=exp.Sum(this=exp.column(name)), expression=cond.copy())
+            cols.append(agg.as_(f"{prefix}_{name}"))
+    both = exp.union(
+        exp.select("*", exp.Literal.number(1).as_("_side")).from_("_added"),
+        exp.select("*", exp.alias_(exp.Neg(this=exp.Literal.number(1)), "_side")).from_("_removed"),
+        distinct=False,
+    )
+    select = exp.select(*cols).from_(both.subquery("d"))
+    select = select.group_by(*[exp.Literal.number(i + 1) for i in range(len(_group_keys(spec)))])
+    return render(exp.Create(this=exp.to_table("_delta"), kind="TABLE", expression=select))
+
+
+def _matches(spec: RollupSpec) -> exp.Expression:
+    return exp.and_(
+        *[
+            exp.NullSafeEQ(this=exp.column(k, table="t"), expression=exp.column(k, table="d"))
+            for k in _group_keys(spec)
+        ]
+    )
+
+
+def _delta_refused(spec: RollupSpec) -> str:
+    """How many groups the difference cannot be applied to: rows removed from a group the
+    table does not hold (the table is out of step with the store)."""
+    removed = exp.func("coalesce", exp.column(f"r_{_ROWS}", table="d"), exp.Literal.number(0))
+    unknown = exp.and_(
+        exp.GT(this=removed, expression=exp.Literal.number(0)),
+        exp.Is(this=exp.column(_ROWS, table="t"), expression=exp.Null()),
+    )
+    query = (
+        exp.select(exp.func("count", exp.Star()))
+        .from_(exp.to_table("_delta", alias="d"))
+        .join(exp.to_table(spec.name, alias="t"), on=_matches(spec), join_type="left")
+    )
+    return render(query.where(unknown))
+
+
+def _applied(column: str) -> exp.Expression:
+    """The stored value plus the added part less the removed one (absent parts: zero)."""
+    zero = exp.Literal.number(0)
+    return exp.Add(
+        this=exp.Sub(
+            this=exp.func("coalesce", exp.column(column, table="t"), zero.copy()),
+            expression=exp.func("coalesce", exp.column(f"r_{column}", table="d"), zero.copy()),
+        ),
+        expression=exp.func("coalesce", exp.column(f"a_{column}", table="d"), zero.copy()),
+    )
+
+
+def _combined(m: StoredMeasure) -> exp.Expression:
+    """A count: the stored count plus the added less the removed; a sum likewise, and NULL
+    when no value is left to add (as SQL's sum of no value)."""
+    if _additive(m) != "sum":
+        return _applied(m.column)
+    none_left = exp.EQ(this=_applied(f"{m.column}_c"), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=none_left, true=exp.Null())], default=_applied(m.column))
+
+
+def _delta_update(spec: RollupSpec) -> str:
+    sets = [
+        exp.EQ(this=exp.column(m.column), expression=_combined(m))
+        for m in (*spec.measures, *_hidden(spec))
+    ]
+    update = exp.Update(
+        this=exp.to_table(spec.name, alias="t"),
+        expressions=sets,
+        from_=exp.From(this=exp.to_table("_delta", alias="d")),
+        where=exp.Where(this=_matches(spec)),
+    )
+    return render(update)
+
+
+def _delta_insert(spec: RollupSpec) -> str:
+    """The groups the table did not hold: the added sums (nothing was removed from them)."""
+    keys = [exp.column(k, table="d").as_(k) for k in _group_keys(spec)]
+    values = [
+        (
+            exp.func("coalesce", exp.column(f"a_{m.column}", table="d"), exp.Literal.number(0))
+            if _additive(m) == "count"
+            else exp.column(f"a_{m.column}", table="d")
+        ).as_(m.column)
+        for m in (*spec.measures, *_hidden(spec))
+    ]
+    absent = exp.Not(
+        this=exp.Exists(
+            this=exp.select(exp.Literal.number(1))
+            .from_(exp.to_table(spec.name, alias="t"))
+            .where(_matches(spec))
+        )
+    )
+    rows = exp.select(*keys, *values).from_(exp.to_table("_delta", alias="d")).where(absent)
+    return render(exp.Insert(this=exp.to_table(spec.name), expression=rows, by_name=True))
 
 
 def _insert(
@@ -1114,7 +1433,8 @@ def refresh_after_write(store: Store) -> None:
     if say and report is not None:
         say(
             f"Rollups: {len(report.built)} table(s) built, {len(report.months)} recomputed "
-            f"for the months changed, {len(report.kept)} kept, in {report.seconds:.1f} s"
+            f"for the months changed, {len(report.applied)} given the lines loaded, "
+            f"{len(report.kept)} kept, in {report.seconds:.1f} s"
         )
 
 

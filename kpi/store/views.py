@@ -15,6 +15,7 @@ request (the temporary views use the fiscal year).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -160,6 +161,36 @@ def range_bodies(
         out["budget_vs_actual"] = budget
     if view == "working_capital_days":
         out["inventory_position"] = _stock_in(bodies["inventory_position"].copy(), ranges)
+    return out
+
+
+def invoice_bodies(
+    settings: Settings,
+    display_currency: str | None,
+    grain: str,
+    view: str,
+    invoice_ids: Sequence[str],
+) -> dict[str, exp.Expression]:
+    """The bodies of the views under `view` (spend or payments) computed from the lines of
+    these invoices only: what a load that wrote them changed in a view whose rows are each
+    one line's (kpi.store.view_reads.DELTA; ranks are then among those lines: no measure of
+    such a rollup reads them). The ids are literals of the store's own values."""
+    ids = [exp.Literal.string(str(i)) for i in invoice_ids] or [exp.Null()]
+    keep = exp.In(this=exp.column("invoice_id"), expressions=ids)
+    read = exp.select("*").from_(identifiers.table("invoices")).where(keep)
+    bodies = view_bodies(settings, display_currency, grain)
+    base = bodies["spend_base"].copy()
+    ctes = {c.alias: c.this for c in base.find_all(exp.CTE)}
+    scanned = ctes["lines"].args["from_"].this
+    assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
+    scanned.replace(read.subquery("i"))
+    _read_instead(ctes["fx_day"], read)
+    _orders_named(ctes["po_head"], read)
+    out = {"spend_base": base}
+    if view == "payments":
+        payments = bodies["payments"].copy()
+        _read_instead({c.alias: c.this for c in payments.find_all(exp.CTE)}["term_day"], read)
+        out["payments"] = payments
     return out
 
 
