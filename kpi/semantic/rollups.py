@@ -175,13 +175,13 @@ def build_query(
     spec: RollupSpec,
     settings: Settings,
     months: Ranges | None = None,
-    invoice_ids: Sequence[str] | None = None,
+    lines: str | None = None,
 ) -> str:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
     GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
     months), the rows of those months only, computed from what they read (RANGE_READS,
-    range_bodies); with `invoice_ids` (a DELTA table), the sums of those invoices' lines
-    only, computed from those lines alone. Each row also counts the view's rows behind it
+    range_bodies); with `lines` (a DELTA table), the sums of the invoice lines of that
+    table only, computed from those lines alone. Each row also counts the view's rows behind it
     (`_n`) and, in a DELTA table, each sum's values (`<column>_c`): a load's difference
     that leaves a group no row removes it, one that leaves a sum no value makes it NULL."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
@@ -208,7 +208,7 @@ def build_query(
             # snapshot counts within the month read only that month's rows)
             grain = "month"
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
-    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads, invoice_ids)
+    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads, lines)
     if ctes:
         select.set("with_", exp.With(expressions=ctes))
     return render(select)
@@ -616,7 +616,7 @@ def status(store: Store) -> Status:
     for name, view, period, grain, dims, columns, count, at in rows:
         tables.append(
             TableStatus(
-                name, view, period, grain, tuple(json.loads(dims)), len(json.loads(columns)), count
+                name, view, period, grain, tuple(json.loads(dims)), _measures(columns), count
             )  # fmt: skip
         )
         built_at = max(built_at or at, at)
@@ -629,6 +629,11 @@ def status(store: Store) -> Status:
             else f"{ENV} is off"
         )
     return Status(index is not None, why, tables, path.stat().st_size, store_bytes, built_at)
+
+
+def _measures(columns: str) -> int:
+    """How many measures a table holds (not the counts kept beside them, see _hidden)."""
+    return sum(1 for c in json.loads(columns) if c != _ROWS and not c.endswith("_c"))
 
 
 # ---- building and refreshing --------------------------------------------------------------
@@ -1052,7 +1057,22 @@ def _declared_change(store: Store, con: duckdb.DuckDBPyConnection) -> _Change | 
     ]
     if not ids or len(ids) > _DELTA_MAX_INVOICES:
         return None
-    return _Change(old, tuple(sorted(ids)))
+    change = _Change(old, tuple(sorted(ids)))
+    _copy_lines(con, change)
+    return change
+
+
+# The lines of the invoices a load wrote, copied once into each store's connection (a
+# temporary table): every difference reads them, not the 10 million lines.
+_LINES = "_kpi_delta_lines"
+_COPY_LINES = (
+    f"CREATE OR REPLACE TEMPORARY TABLE {_LINES} AS "
+    "SELECT * FROM invoices WHERE list_contains(?, invoice_id)"
+)
+
+
+def _copy_lines(con: duckdb.DuckDBPyConnection, change: _Change) -> None:
+    con.execute(_COPY_LINES, [list(change.invoice_ids)])
 
 
 def _delta_applies(
@@ -1098,6 +1118,7 @@ class _Before:
             assert self.change is not None
             self._stack = ExitStack()
             self._con = self._stack.enter_context(Store(self.change.old, self.settings).read())
+            _copy_lines(self._con, self.change)
         return self._con
 
     def close(self) -> None:
@@ -1133,7 +1154,7 @@ def _apply_delta(
             return False
         if not _exact_columns(out, spec):
             return False
-        query = build_query(spec, settings, invoice_ids=change.invoice_ids)
+        query = build_query(spec, settings, lines=_LINES)
         added = con.sql(query).to_arrow_table()
         removed = old.sql(query).to_arrow_table()
     except (duckdb.Error, StoreError):

@@ -15,7 +15,6 @@ request (the temporary views use the fiscal year).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -169,15 +168,13 @@ def invoice_bodies(
     display_currency: str | None,
     grain: str,
     view: str,
-    invoice_ids: Sequence[str],
+    lines: str,
 ) -> dict[str, exp.Expression]:
-    """The bodies of the views under `view` (spend or payments) computed from the lines of
-    these invoices only: what a load that wrote them changed in a view whose rows are each
-    one line's (kpi.store.view_reads.DELTA; ranks are then among those lines: no measure of
-    such a rollup reads them). The ids are literals of the store's own values."""
-    ids = [exp.Literal.string(str(i)) for i in invoice_ids] or [exp.Null()]
-    keep = exp.In(this=exp.column("invoice_id"), expressions=ids)
-    read = exp.select("*").from_(identifiers.table("invoices")).where(keep)
+    """The bodies of the views under `view` (spend or payments) computed from the invoice
+    lines of the table `lines` only (a temporary copy of some of them): what a load that
+    wrote them changed in a view whose rows are each one line's (kpi.store.view_reads.DELTA;
+    ranks are then among those lines: no measure of such a rollup reads them)."""
+    read = exp.select("*").from_(exp.to_table(lines))  # our own name (rollups._LINES)
     bodies = view_bodies(settings, display_currency, grain)
     base = bodies["spend_base"].copy()
     ctes = {c.alias: c.this for c in base.find_all(exp.CTE)}
