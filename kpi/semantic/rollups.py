@@ -654,11 +654,14 @@ def refresh(
     store: Store,
     definitions: Sequence[KpiDefinition] | None = None,
     rebuild: bool = False,
+    written: Written | None = None,
 ) -> RefreshReport | None:
     """Bring the rollups up to date with the store and the definitions: tables whose inputs,
     settings and measures did not change are kept, the others built again (into a new file
     that then replaces the old one at once); then the stamp names the store's version.
-    One refresh at a time (a lock beside the rollups file)."""
+    One refresh at a time (a lock beside the rollups file). `written`: what the write just
+    landed declared (the after-write hook passes it), so that a load's difference may be
+    applied."""
     if not enabled() or not store.exists():
         return None
     t0 = time.perf_counter()
@@ -667,13 +670,15 @@ def refresh(
         if definitions is None:
             return None
     with atomic.locked(store.rollups_path, timeout_s=_LOCK_WAIT_S):
-        report = _refresh(store, definitions, rebuild)
+        report = _refresh(store, definitions, rebuild, written)
     report.seconds = time.perf_counter() - t0
     report.size_bytes = store.rollups_path.stat().st_size if store.rollups_path.exists() else 0
     return report
 
 
-def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) -> RefreshReport:
+def _refresh(
+    store: Store, definitions: Sequence[KpiDefinition], rebuild: bool, written: Written | None
+) -> RefreshReport:
     specs = plan(definitions, store.settings)
     skey = settings_key(store.settings)
     report = RefreshReport()
@@ -707,7 +712,7 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         t0 = time.perf_counter()
-        change = None if rebuild else _declared_change(store, con)
+        change = None if rebuild or written is None else _declared_change(store, written, con)
         deltas: set[str] = set()  # tables the load's difference may be applied to
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
@@ -1041,12 +1046,34 @@ class _Change:
     invoice_ids: tuple[str, ...]
 
 
-def _declared_change(store: Store, con: duckdb.DuckDBPyConnection) -> _Change | None:
+@dataclass(frozen=True)
+class Written:
+    """What a write declared (Store.declare) and the store it replaced, taken when the write
+    landed (Store.replaced is gone once the after-write hooks return)."""
+
+    replaced: Path | None
+    declared: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, store: Store) -> Written:
+        return cls(store.replaced, dict(store.declared))
+
+
+def _declared_change(
+    store: Store, written: Written, con: duckdb.DuckDBPyConnection
+) -> _Change | None:
     """The change the write that just landed declared, when it is a load of invoices whose
     replaced store is still there; else None (the months are recomputed)."""
-    load_ids = store.declared.get("invoices")
-    old = store.replaced
-    if not load_ids or old is None or not old.is_file() or set(store.declared) != {"invoices"}:
+    load_ids = written.declared.get("invoices")
+    old = written.replaced
+    if not load_ids or old is None or not old.is_file() or set(written.declared) != {"invoices"}:
+        return None
+    # the rollups must match the store the write replaced (the stamp names its version: a
+    # second name of the same file), else they missed an earlier write: recompute
+    stamp = _stamp(store)
+    if stamp.get("store_version") != ":".join(str(v) for v in database.file_version(old)):
+        return None
+    if stamp.get("rollups") != _file_version(store.rollups_path):
         return None
     ids = [
         r[0]
@@ -1447,7 +1474,7 @@ def refresh_after_write(store: Store) -> None:
     say = AFTER_WRITE.say
     if say:
         say("Refreshing the KPI rollups (the pre-computed sums) ...")
-    report = refresh(store)
+    report = refresh(store, written=Written.of(store))
     if report is not None and os.environ.get(TRACE_ENV):
         for name, seconds in report.phases.items():
             print(f"rollups: {name} {seconds:.2f} s", file=sys.stderr)

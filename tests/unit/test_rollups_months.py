@@ -389,3 +389,45 @@ def test_a_write_that_declares_nothing_recomputes_the_months(own_store):
     report = rollups.refresh(own_store)
     assert report is not None and report.applied == []
     _parity(own_store)
+
+
+def test_a_load_after_a_write_the_rollups_missed_recomputes(own_store, tmp_path, monkeypatch):
+    """The difference is of the store the load replaced: when the rollups do not match that
+    store (a write landed without a refresh), it is not applied, the months are recomputed."""
+    lo, _ = _window(own_store)
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "UPDATE invoices SET amount = amount + 5 WHERE invoice_date = "
+            "(SELECT min(invoice_date) FROM invoices WHERE invoice_date > ?)",
+            [lo],
+        )
+    lines = _lines(own_store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 20)
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    assert report.applied == []
+    _parity(own_store)
+
+
+def test_a_refresh_in_the_background_applies_no_difference(own_store, tmp_path, monkeypatch):
+    """The app refreshes in a thread once the write returned: the replaced store may be gone
+    by then, so that refresh recomputes the months (and still matches live)."""
+    monkeypatch.setattr(rollups.AFTER_WRITE, "background", True)
+    threads: list = []
+    real = rollups.refresh_in_background
+
+    def kept(store):
+        threads.append(real(store))
+        return threads[-1]
+
+    monkeypatch.setattr(rollups, "refresh_in_background", kept)
+    from kpi.ingest.pipelines import load_files
+
+    lo, _ = _window(own_store)
+    csv = tmp_path / "bg.csv"
+    _lines(
+        own_store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 20
+    ).write_csv(csv, date_format="%Y-%m-%d")
+    load_files(own_store, "invoices", [csv])
+    (thread,) = threads
+    thread.join()
+    monkeypatch.setattr(rollups.AFTER_WRITE, "background", False)
+    _parity(own_store)
