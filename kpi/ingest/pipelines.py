@@ -115,6 +115,9 @@ def load_files(
                 window = store.settings.savings_window_months
                 load_file(con, source, plan, chosen, result, say, loader, window)
                 known[source.content_hash] = result.load_id or 0
+            # the table changed only by the upserted rows of these loads: the rollups apply
+            # that change rather than recompute the months it reaches
+            store.declare(spec.name, tuple(r.load_id for r in report.files if r.load_id))
             say("Committing ...")
     return report
 

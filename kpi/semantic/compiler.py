@@ -24,6 +24,7 @@ from kpi.store.views import (
     RANGE_READS,
     SPEND_VIEWS,
     Ranges,
+    invoice_bodies,
     range_bodies,
     view_bodies,
     views_read,
@@ -166,6 +167,7 @@ def view_ctes(
     display_currency: str | None,
     grain: str,
     reads: tuple[date, date] | Ranges | None = None,
+    lines: str | None = None,
 ) -> list[exp.CTE]:
     """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
     `grain`: at another grain than the temporary views' (the fiscal year), the views whose
@@ -174,12 +176,16 @@ def view_ctes(
     `reads`: the range (or ranges) of the view's period column (RANGE_READS) the statement
     reads; when given for such a view, spend_base under it is computed from the invoice
     lines those rows come from only, and the views under it read what those rows need
-    only (range_bodies), not every line."""
+    only (range_bodies), not every line. `lines`: a table of some invoice lines, the
+    view's rows of those lines only (invoice_bodies)."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
-    if reads is not None and view in RANGE_READS:
-        ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment]
+    if (reads is not None and view in RANGE_READS) or lines is not None:
         bodies = view_bodies(settings, display_currency, view_grain)
-        restated = range_bodies(settings, display_currency, view_grain, view, ranges)
+        if lines is not None:  # the rows of the invoice lines of that table only
+            restated = invoice_bodies(settings, display_currency, view_grain, view, lines)
+        else:
+            ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment,index]
+            restated = range_bodies(settings, display_currency, view_grain, view, ranges)
         return [
             _cte(name, restated[name], copy=False) if name in restated
             else _cte(name, bodies[name])

@@ -30,12 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -54,10 +55,17 @@ from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.measures import StoredMeasure, split
 from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store import database
-from kpi.store.database import ROLLUPS_DATABASE, Store
+from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
-from kpi.store.template import fill, literal, render
-from kpi.store.view_reads import COMPLETE, GRAIN_COLUMNS, INCREMENTAL, RANGE_READS, SUMMARIES
+from kpi.store.template import render
+from kpi.store.view_reads import (
+    COMPLETE,
+    DELTA,
+    GRAIN_COLUMNS,
+    INCREMENTAL,
+    RANGE_READS,
+    SUMMARIES,
+)
 from kpi.store.views import (
     DEFAULT_GRAIN,
     Ranges,
@@ -72,6 +80,8 @@ from kpi.store.views import (
 _LOCK_WAIT_S = 600.0
 # Set to "off" (or 0/false/no) to neither build nor read rollups: every figure live.
 ENV = "KPI_ROLLUPS"
+# Set (to anything) to have the refresh after a write say where its seconds went (stderr).
+TRACE_ENV = "KPI_ROLLUPS_TRACE"
 # The sidebar's filters, stored as dimensions wherever the view has them.
 SIDEBAR_FILTERS = ("cost_centre", "category")
 GRAINS = ("month", "quarter", "year")
@@ -161,21 +171,31 @@ def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[Rollu
     ]
 
 
-def build_query(spec: RollupSpec, settings: Settings, months: Ranges | None = None) -> str:
+def build_query(
+    spec: RollupSpec,
+    settings: Settings,
+    months: Ranges | None = None,
+    lines: str | None = None,
+) -> str:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
     GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
     months), the rows of those months only, computed from what they read (RANGE_READS,
-    range_bodies)."""
+    range_bodies); with `lines` (a DELTA table), the sums of the invoice lines of that
+    table only, computed from those lines alone. Each row also counts the view's rows behind it
+    (`_n`) and, in a DELTA table, each sum's values (`<column>_c`): a load's difference
+    that leaves a group no row removes it, one that leaves a sum no value makes it NULL."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
     period = exp.column(spec.period_column)
     month = exp.Cast(
         this=exp.func("date_trunc", exp.Literal.string("month"), period),
         to=exp.DataType.build("DATE"),
     )
+    counted = [h.build.copy().as_(h.column) for h in _hidden(spec)]
     select = exp.select(
         month.as_(MONTH),
         *[exp.column(d) for d in spec.dims],
         *[m.build.copy().as_(m.column) for m in spec.measures],
+        *counted,
     ).from_(exp.to_table(spec.view))
     select = select.where(exp.Not(this=exp.Is(this=period.copy(), expression=exp.Null())))
     reads = None
@@ -188,7 +208,7 @@ def build_query(spec: RollupSpec, settings: Settings, months: Ranges | None = No
             # snapshot counts within the month read only that month's rows)
             grain = "month"
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
-    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads=reads)
+    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads, lines)
     if ctes:
         select.set("with_", exp.With(expressions=ctes))
     return render(select)
@@ -596,7 +616,7 @@ def status(store: Store) -> Status:
     for name, view, period, grain, dims, columns, count, at in rows:
         tables.append(
             TableStatus(
-                name, view, period, grain, tuple(json.loads(dims)), len(json.loads(columns)), count
+                name, view, period, grain, tuple(json.loads(dims)), _measures(columns), count
             )  # fmt: skip
         )
         built_at = max(built_at or at, at)
@@ -611,6 +631,11 @@ def status(store: Store) -> Status:
     return Status(index is not None, why, tables, path.stat().st_size, store_bytes, built_at)
 
 
+def _measures(columns: str) -> int:
+    """How many measures a table holds (not the counts kept beside them, see _hidden)."""
+    return sum(1 for c in json.loads(columns) if c != _ROWS and not c.endswith("_c"))
+
+
 # ---- building and refreshing --------------------------------------------------------------
 @dataclass
 class RefreshReport:
@@ -618,20 +643,25 @@ class RefreshReport:
     kept: list[str] = field(default_factory=list)
     since: dict[str, date] = field(default_factory=dict)  # table -> first month recomputed
     months: dict[str, Ranges] = field(default_factory=dict)  # table -> the months recomputed
+    applied: list[str] = field(default_factory=list)  # tables given the load's difference
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # where the seconds went
 
 
 def refresh(
     store: Store,
     definitions: Sequence[KpiDefinition] | None = None,
     rebuild: bool = False,
+    written: Written | None = None,
 ) -> RefreshReport | None:
     """Bring the rollups up to date with the store and the definitions: tables whose inputs,
     settings and measures did not change are kept, the others built again (into a new file
     that then replaces the old one at once); then the stamp names the store's version.
-    One refresh at a time (a lock beside the rollups file)."""
+    One refresh at a time (a lock beside the rollups file). `written`: what the write just
+    landed declared (the after-write hook passes it), so that a load's difference may be
+    applied."""
     if not enabled() or not store.exists():
         return None
     t0 = time.perf_counter()
@@ -640,13 +670,15 @@ def refresh(
         if definitions is None:
             return None
     with atomic.locked(store.rollups_path, timeout_s=_LOCK_WAIT_S):
-        report = _refresh(store, definitions, rebuild)
+        report = _refresh(store, definitions, rebuild, written)
     report.seconds = time.perf_counter() - t0
     report.size_bytes = store.rollups_path.stat().st_size if store.rollups_path.exists() else 0
     return report
 
 
-def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) -> RefreshReport:
+def _refresh(
+    store: Store, definitions: Sequence[KpiDefinition], rebuild: bool, written: Written | None
+) -> RefreshReport:
     specs = plan(definitions, store.settings)
     skey = settings_key(store.settings)
     report = RefreshReport()
@@ -667,9 +699,11 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         }
         maxima = {(t, c) for (v, t), cs in SUMMARIES.items() if v in tables for c in cs}
         # one scan per big table: its fingerprint, its months' and the maxima read
+        t0 = time.perf_counter()
         whole, months, tops = prints(
             con, sorted({t for ts in tables.values() for t in ts}), pairs, maxima
         )
+        report.phases["prints"] = time.perf_counter() - t0
         inputs = {
             view: {t: _summary(view, t, whole, tops) or whole[t] for t in ts}
             for view, ts in tables.items()
@@ -677,22 +711,34 @@ def _refresh(store: Store, definitions: Sequence[KpiDefinition], rebuild: bool) 
         orders = _Orders(con)
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
+        t0 = time.perf_counter()
+        change = None if rebuild or written is None else _declared_change(store, written, con)
+        deltas: set[str] = set()  # tables the load's difference may be applied to
         for spec in specs:
-            todo, stored[spec.name] = _what_to_do(
+            months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
                 store.settings, orders,
             )  # fmt: skip
-            if todo is not _REBUILD:
-                work[spec.name] = todo  # type: ignore[assignment]
+            if months_to_do is not None and _delta_applies(
+                spec, old.get(spec.name), inputs[spec.view], skey, change
+            ):
+                deltas.add(spec.name)
+            if months_to_do is not _REBUILD:
+                work[spec.name] = months_to_do  # type: ignore[assignment]
+        report.phases["months"] = time.perf_counter() - t0
         if (
             any(w is not None for w in work.values())
             or len(work) < len(specs)
             or set(old) - set(work)
         ):
-            _write_file(store, con, specs, work, inputs, stored, skey, report)
-        report.kept = sorted(n for n, todo in work.items() if todo is None)
-        report.months = {n: todo for n, todo in work.items() if todo is not None}
-        report.since = {n: todo[0][0] for n, todo in report.months.items()}
+            _write_file(store, con, specs, work, inputs, stored, skey, report, change, deltas)
+        report.kept = sorted(n for n, months_to_do in work.items() if months_to_do is None)
+        report.months = {
+            n: months_to_do
+            for n, months_to_do in work.items()
+            if months_to_do is not None and n not in report.applied
+        }
+        report.since = {n: months_to_do[0][0] for n, months_to_do in report.months.items()}
     _write_stamp(store, version)
     return report
 
@@ -707,11 +753,12 @@ def _covered(specs: list[RollupSpec], old: dict[str, IndexEntry], skey: str) -> 
 
 
 def _same_shape(spec: RollupSpec, before: IndexEntry, skey: str) -> bool:
-    """Built with these settings, these dimensions and at least these measures."""
+    """Built with these settings, these dimensions and at least these measures (and the
+    count of rows behind each group, which a file written before it was kept lacks)."""
     return (
         before.settings == skey
         and before.dims == spec.dims
-        and {m.column for m in spec.measures} <= before.columns
+        and {m.column for m in (*spec.measures, *_hidden(spec))} <= before.columns
     )
 
 
@@ -837,7 +884,7 @@ def _what_to_do(
         return None, stored
     if any(t not in dated for t in changed):
         return rebuilt()
-    todo: set[date] = set()
+    months_to_do: set[date] = set()
     open_from: date | None = None
     for t in changed:
         d, key = dated[t], keys[t]
@@ -858,7 +905,7 @@ def _what_to_do(
         if d.reach == "year_on":
             # a year on, up to the last month dated (no row is moved past the last day)
             last = max(date.fromisoformat(m) for m in {*was, *now} if m != "None")
-            todo |= got | {_add_months(m, 12) for m in got if _add_months(m, 12) <= last}
+            months_to_do |= got | {_add_months(m, 12) for m in got if _add_months(m, 12) <= last}
         elif d.reach == "from":
             open_from = min(open_from or min(got), min(got))
         elif d.reach in ("orders", "due"):
@@ -875,10 +922,12 @@ def _what_to_do(
             if not same:  # an order no longer invoiced there: every later month
                 open_from = min(open_from or min(got), min(got))
             else:
-                todo |= got | (orders.later_lines(got) if d.reach == "orders" else orders.due(got))
+                months_to_do |= got | (
+                    orders.later_lines(got) if d.reach == "orders" else orders.due(got)
+                )
         else:
-            todo |= got
-    if not todo and open_from is None:
+            months_to_do |= got
+    if not months_to_do and open_from is None:
         return None, stored  # only rows without a date changed: none of this table's rows
     if spec.body_grain in ("quarter", "year"):
         # ranks are within the period: recompute the whole periods holding those months
@@ -887,9 +936,9 @@ def _what_to_do(
         def whole(m: date) -> tuple[date, date]:
             return periods.period_range(periods.label(m, spec.body_grain, cal), cal)
 
-        todo = {x for m in todo for x in _months_between(*whole(m))}
+        months_to_do = {x for m in months_to_do for x in _months_between(*whole(m))}
         open_from = whole(open_from)[0] if open_from is not None else None
-    ranges = _runs(m for m in todo if open_from is None or m < open_from)
+    ranges = _runs(m for m in months_to_do if open_from is None or m < open_from)
     if open_from is not None:
         ranges = (*ranges, (open_from, _OPEN_END))
     return ranges, stored
@@ -904,28 +953,52 @@ def _write_file(
     stored: dict[str, dict[str, dict[str, str]]],
     skey: str,
     report: RefreshReport,
+    change: _Change | None = None,
+    deltas: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """A new rollups file: kept tables copied from the old one, others recomputed for some
-    months (the other months copied) or built whole; it replaces the old file at once."""
+    """The rollups file updated on a copy that then replaces it at once (a reader never sees
+    a half-updated file): kept tables stay as they are, tables recomputed for some months
+    lose those months' rows and gain the new ones, others are built whole. A copy of the
+    12 MB file and a few deletes and inserts cost a fraction of writing every table anew."""
     target = store.rollups_path
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     with private_files():
         _remove(temp)
+        in_place = bool(work or deltas) and target.is_file()
+        if in_place:
+            shutil.copyfile(target, temp)
+            os.chmod(temp, PRIVATE)
         out = duckdb.connect(str(temp))
+        before = _Before(change, store.settings)
         try:
+            present = {n for (n,) in out.execute(_TABLES).fetchall()} if in_place else set()
+            out.execute("BEGIN TRANSACTION")
+            if _INDEX in present:
+                out.execute(_drop(_INDEX))
             out.execute(_INDEX_DDL)
-            if work:
-                out.execute(_attach_old(target))
+            planned = {s.name for s in specs}
+            for name in sorted(present - planned - {_INDEX}):
+                out.execute(_drop(name))
             for spec in specs:
-                todo = work.get(spec.name, _REBUILD)
-                if todo is None:
-                    out.execute(_copy_old(spec.name))
-                elif todo is _REBUILD:
+                months_to_do = work.get(spec.name, _REBUILD)
+                t0 = time.perf_counter()
+                if (
+                    spec.name in deltas
+                    and spec.name in present
+                    and _apply_delta(out, con, before, spec, store.settings)
+                ):
+                    report.applied.append(spec.name)
+                elif months_to_do is None and spec.name in present:
+                    pass  # kept as it is
+                elif months_to_do is _REBUILD or spec.name not in present:
+                    if spec.name in present:
+                        out.execute(_drop(spec.name))
                     _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
                 else:
-                    out.execute(_copy_old(spec.name, but=todo))  # type: ignore[arg-type]
-                    _insert(out, con, spec, store.settings, todo, create=False)  # type: ignore[arg-type]
+                    out.execute(_delete_months(spec.name, months_to_do))  # type: ignore[arg-type]
+                    _insert(out, con, spec, store.settings, months_to_do, create=False)  # type: ignore[arg-type]
+                report.phases[spec.name] = time.perf_counter() - t0
                 out.execute(
                     _INSERT_INDEX,
                     [
@@ -934,21 +1007,346 @@ def _write_file(
                         spec.period_column,
                         spec.body_grain,
                         json.dumps(list(spec.dims)),
-                        json.dumps([m.column for m in spec.measures]),
+                        json.dumps([m.column for m in (*spec.measures, *_hidden(spec))]),
                         json.dumps(inputs[spec.view], sort_keys=True),
                         skey,
                         json.dumps(stored[spec.name]),
                         time.time(),
                     ],
                 )
-            if work:
-                out.execute("DETACH old")
+            out.execute("COMMIT")
             report.rows = out.execute(_ROW_COUNT).fetchone()[0] or 0
+            t0 = time.perf_counter()
             out.execute("CHECKPOINT")
-        finally:
+            report.phases["checkpoint"] = time.perf_counter() - t0
+        except BaseException:
             out.close()
+            _remove(temp)
+            raise
+        finally:
+            before.close()
+        out.close()
         os.chmod(temp, PRIVATE)
         os.replace(temp, target)
+
+
+# ---- a load's difference, applied (DELTA) ---------------------------------------------------
+_ROWS = "_n"  # the number of view rows behind a group's sums, in a difference's rows
+# A load that wrote more invoices than this recomputes the months instead (the difference
+# is computed from the invoices named in the query: a long list costs more than it saves).
+_DELTA_MAX_INVOICES = 20_000
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A load's declared change to the invoices (Store.declare): the invoices it wrote
+    lines of, and the store as it was before (a second name of the replaced file)."""
+
+    old: Path
+    invoice_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write declared (Store.declare) and the store it replaced, taken when the write
+    landed (Store.replaced is gone once the after-write hooks return)."""
+
+    replaced: Path | None
+    declared: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, store: Store) -> Written:
+        return cls(store.replaced, dict(store.declared))
+
+
+def _declared_change(
+    store: Store, written: Written, con: duckdb.DuckDBPyConnection
+) -> _Change | None:
+    """The change the write that just landed declared, when it is a load of invoices whose
+    replaced store is still there; else None (the months are recomputed)."""
+    load_ids = written.declared.get("invoices")
+    old = written.replaced
+    if not load_ids or old is None or not old.is_file() or set(written.declared) != {"invoices"}:
+        return None
+    # the rollups must match the store the write replaced (the stamp names its version: a
+    # second name of the same file), else they missed an earlier write: recompute
+    stamp = _stamp(store)
+    if stamp.get("store_version") != ":".join(str(v) for v in database.file_version(old)):
+        return None
+    if stamp.get("rollups") != _file_version(store.rollups_path):
+        return None
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT invoice_id FROM invoices WHERE list_contains(?, load_id)",
+            [list(load_ids)],
+        ).fetchall()
+    ]
+    if not ids or len(ids) > _DELTA_MAX_INVOICES:
+        return None
+    change = _Change(old, tuple(sorted(ids)))
+    _copy_lines(con, change)
+    return change
+
+
+# The lines of the invoices a load wrote, copied once into each store's connection (a
+# temporary table): every difference reads them, not the 10 million lines.
+_LINES = "_kpi_delta_lines"
+_COPY_LINES = (
+    f"CREATE OR REPLACE TEMPORARY TABLE {_LINES} AS "
+    "SELECT * FROM invoices WHERE list_contains(?, invoice_id)"
+)
+
+
+def _copy_lines(con: duckdb.DuckDBPyConnection, change: _Change) -> None:
+    con.execute(_COPY_LINES, [list(change.invoice_ids)])
+
+
+def _delta_applies(
+    spec: RollupSpec,
+    before: IndexEntry | None,
+    inputs: dict[str, str],
+    skey: str,
+    change: _Change | None,
+) -> bool:
+    """Whether the load's difference may replace recomputing the table: a DELTA view at no
+    grain, built before with these settings, whose inputs changed in the invoices only, and
+    whose measures all add up (sums and counts; not a minimum or a maximum)."""
+    if change is None or (spec.view, spec.period_column) not in DELTA:
+        return False
+    if spec.body_grain != ANY_GRAIN or before is None or not _same_shape(spec, before, skey):
+        return False
+    if [t for t, now in inputs.items() if before.inputs.get(t) != now] != ["invoices"]:
+        return False
+    return all(_additive(m) is not None for m in spec.measures)
+
+
+def _additive(measure: StoredMeasure) -> str | None:
+    """ "sum" or "count" (how a difference of the measure is applied), else None."""
+    func = measure.build.this if isinstance(measure.build, exp.Filter) else measure.build
+    if isinstance(func, exp.Sum) and measure.again is exp.Sum:
+        return "sum"
+    if isinstance(func, (exp.Count, exp.CountIf)) and measure.again is exp.Sum:
+        return "count"
+    return None
+
+
+class _Before:
+    """A read connection to the store as it was before the write, opened when first asked
+    (a difference needs the replaced lines' sums)."""
+
+    def __init__(self, change: _Change | None, settings: Settings) -> None:
+        self.change, self.settings = change, settings
+        self._stack: ExitStack | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            assert self.change is not None
+            self._stack = ExitStack()
+            self._con = self._stack.enter_context(Store(self.change.old, self.settings).read())
+            _copy_lines(self._con, self.change)
+        return self._con
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._con = None
+
+
+_LAST_DAY = "SELECT greatest(max(invoice_date), max(paid_date)) FROM invoices"
+
+
+def _apply_delta(
+    out: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    before: _Before,
+    spec: RollupSpec,
+    settings: Settings,
+) -> bool:
+    """Add to the table's rows the sums of the lines of the invoices the load wrote, less
+    the sums of those invoices' lines before it; False (nothing changed) when that cannot
+    give the figures a recomputation would: the last data day moved under a view that reads
+    it, the table is out of step with the store, a measure is not exact (a DOUBLE sum). A
+    group left with no row is removed, a sum left with no value is NULL (the counts kept
+    beside them say so)."""
+    change = before.change
+    if change is None:
+        return False
+    try:
+        old = before.con()
+        if DELTA[(spec.view, spec.period_column)] and (
+            con.execute(_LAST_DAY).fetchall() != old.execute(_LAST_DAY).fetchall()
+        ):
+            return False
+        if not _exact_columns(out, spec):
+            return False
+        query = build_query(spec, settings, lines=_LINES)
+        added = con.sql(query).to_arrow_table()
+        removed = old.sql(query).to_arrow_table()
+    except (duckdb.Error, StoreError):
+        return False
+    out.register("_added", added)
+    out.register("_removed", removed)
+    try:
+        out.execute(_delta_table(spec))
+        if out.execute(_delta_refused(spec)).fetchall()[0][0]:
+            out.execute("DROP TABLE _delta")
+            return False
+        out.execute(_delta_update(spec))
+        out.execute(_delta_insert(spec))
+        emptied = exp.EQ(this=exp.column(_ROWS), expression=exp.Literal.number(0))
+        out.execute(render(exp.Delete(this=exp.to_table(spec.name), where=exp.Where(this=emptied))))
+        out.execute("DROP TABLE _delta")
+    finally:
+        out.unregister("_added")
+        out.unregister("_removed")
+    return True
+
+
+# the rows behind a group, applied as a count
+_ROWS_MEASURE = StoredMeasure(_ROWS, exp.Count(this=exp.Star()), exp.Sum)
+
+
+def _values_of(measure: StoredMeasure) -> StoredMeasure:
+    """A sum's count of the values it adds (same filter): zero means the sum is NULL."""
+    build = measure.build.copy()
+    func = build.this if isinstance(build, exp.Filter) else build
+    counted = exp.Count(this=func.this.copy())
+    if func is build:
+        build = counted
+    else:
+        func.replace(counted)
+    return StoredMeasure(f"{measure.column}_c", build, exp.Sum)
+
+
+def _hidden(spec: RollupSpec) -> tuple[StoredMeasure, ...]:
+    """The columns a table holds beside its measures: the rows behind each group and, where
+    a load's difference may be applied (DELTA), each sum's number of values."""
+    if spec.body_grain != ANY_GRAIN or (spec.view, spec.period_column) not in DELTA:
+        return (_ROWS_MEASURE,)
+    sums = [_values_of(m) for m in spec.measures if _additive(m) == "sum"]
+    return (_ROWS_MEASURE, *sums)
+
+
+def _exact_columns(out: duckdb.DuckDBPyConnection, spec: RollupSpec) -> bool:
+    """No measure of the table is a floating-point sum (its difference would not be exact)."""
+    types = dict(
+        out.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND table_name = ?",
+            [spec.name],
+        ).fetchall()
+    )
+    return all(
+        m.column in types and not types[m.column].startswith(("DOUBLE", "FLOAT", "REAL"))
+        for m in spec.measures
+    )
+
+
+def _group_keys(spec: RollupSpec) -> list[str]:
+    return [MONTH, *spec.dims]
+
+
+def _delta_table(spec: RollupSpec) -> str:
+    """Per group: the rows and sums added (`a_`) and removed (`r_`)."""
+    side = exp.column("_side")
+    cols: list[exp.Expression] = [exp.column(k) for k in _group_keys(spec)]
+    for prefix, sign in (("a", 1), ("r", -1)):
+        cond = exp.Where(this=exp.EQ(this=side.copy(), expression=exp.Literal.number(sign)))
+        for name in [m.column for m in (*spec.measures, *_hidden(spec))]:
+            agg = exp.Filter(this=exp.Sum(this=exp.column(name)), expression=cond.copy())
+            cols.append(agg.as_(f"{prefix}_{name}"))
+    both = exp.union(
+        exp.select("*", exp.Literal.number(1).as_("_side")).from_("_added"),
+        exp.select("*", exp.alias_(exp.Neg(this=exp.Literal.number(1)), "_side")).from_("_removed"),
+        distinct=False,
+    )
+    select = exp.select(*cols).from_(both.subquery("d"))
+    select = select.group_by(*[exp.Literal.number(i + 1) for i in range(len(_group_keys(spec)))])
+    return render(exp.Create(this=exp.to_table("_delta"), kind="TABLE", expression=select))
+
+
+def _matches(spec: RollupSpec) -> exp.Expression:
+    return exp.and_(
+        *[
+            exp.NullSafeEQ(this=exp.column(k, table="t"), expression=exp.column(k, table="d"))
+            for k in _group_keys(spec)
+        ]
+    )
+
+
+def _delta_refused(spec: RollupSpec) -> str:
+    """How many groups the difference cannot be applied to: rows removed from a group the
+    table does not hold (the table is out of step with the store)."""
+    removed = exp.func("coalesce", exp.column(f"r_{_ROWS}", table="d"), exp.Literal.number(0))
+    unknown = exp.and_(
+        exp.GT(this=removed, expression=exp.Literal.number(0)),
+        exp.Is(this=exp.column(_ROWS, table="t"), expression=exp.Null()),
+    )
+    query = (
+        exp.select(exp.func("count", exp.Star()))
+        .from_(exp.to_table("_delta", alias="d"))
+        .join(exp.to_table(spec.name, alias="t"), on=_matches(spec), join_type="left")
+    )
+    return render(query.where(unknown))
+
+
+def _applied(column: str) -> exp.Expression:
+    """The stored value plus the added part less the removed one (absent parts: zero)."""
+    zero = exp.Literal.number(0)
+    return exp.Add(
+        this=exp.Sub(
+            this=exp.func("coalesce", exp.column(column, table="t"), zero.copy()),
+            expression=exp.func("coalesce", exp.column(f"r_{column}", table="d"), zero.copy()),
+        ),
+        expression=exp.func("coalesce", exp.column(f"a_{column}", table="d"), zero.copy()),
+    )
+
+
+def _combined(m: StoredMeasure) -> exp.Expression:
+    """A count: the stored count plus the added less the removed; a sum likewise, and NULL
+    when no value is left to add (as SQL's sum of no value)."""
+    if _additive(m) != "sum":
+        return _applied(m.column)
+    none_left = exp.EQ(this=_applied(f"{m.column}_c"), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=none_left, true=exp.Null())], default=_applied(m.column))
+
+
+def _delta_update(spec: RollupSpec) -> str:
+    sets = [
+        exp.EQ(this=exp.column(m.column), expression=_combined(m))
+        for m in (*spec.measures, *_hidden(spec))
+    ]
+    update = exp.Update(
+        this=exp.to_table(spec.name, alias="t"),
+        expressions=sets,
+        from_=exp.From(this=exp.to_table("_delta", alias="d")),
+        where=exp.Where(this=_matches(spec)),
+    )
+    return render(update)
+
+
+def _delta_insert(spec: RollupSpec) -> str:
+    """The groups the table did not hold: the added sums (nothing was removed from them)."""
+    keys = [exp.column(k, table="d").as_(k) for k in _group_keys(spec)]
+    values = [
+        (
+            exp.func("coalesce", exp.column(f"a_{m.column}", table="d"), exp.Literal.number(0))
+            if _additive(m) == "count"
+            else exp.column(f"a_{m.column}", table="d")
+        ).as_(m.column)
+        for m in (*spec.measures, *_hidden(spec))
+    ]
+    absent = exp.Not(
+        this=exp.Exists(
+            this=exp.select(exp.Literal.number(1))
+            .from_(exp.to_table(spec.name, alias="t"))
+            .where(_matches(spec))
+        )
+    )
+    rows = exp.select(*keys, *values).from_(exp.to_table("_delta", alias="d")).where(absent)
+    return render(exp.Insert(this=exp.to_table(spec.name), expression=rows, by_name=True))
 
 
 def _insert(
@@ -985,22 +1383,23 @@ _STATUS = (
     "JOIN duckdb_tables() t ON t.database_name = 'rollups' AND t.table_name = i.spec_name "
     "ORDER BY 1"
 )
+_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
 _ROW_COUNT = (
     "SELECT sum(estimated_size) FROM duckdb_tables() WHERE table_name LIKE 'r\\_%' ESCAPE '\\'"
 )
 
 
-def _attach_old(path: Path) -> str:
-    """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
-    return render(fill("ATTACH '__path__' AS old (READ_ONLY)", path=literal(str(path))))
+def _drop(name: str) -> str:
+    return render(exp.Drop(tables=[exp.to_table(name)], kind="TABLE"))
 
 
-def _copy_old(name: str, but: Ranges | None = None) -> str:
-    """The old file's table, as it was (but the months of `but`, when given)."""
-    rows = exp.select("*").from_(exp.to_table(f"old.main.{name}"))
-    if but is not None:
-        rows = rows.where(exp.Not(this=exp.Paren(this=between_any(exp.column(MONTH), but))))
-    return render(exp.Create(this=exp.to_table(name), kind="TABLE", expression=rows))
+def _delete_months(name: str, months: Ranges) -> str:
+    """DELETE the rows of `months` from a rollup table (they are recomputed next)."""
+    return render(
+        exp.Delete(
+            this=exp.to_table(name), where=exp.Where(this=between_any(exp.column(MONTH), months))
+        )
+    )
 
 
 def _remove(p: Path) -> None:
@@ -1075,11 +1474,15 @@ def refresh_after_write(store: Store) -> None:
     say = AFTER_WRITE.say
     if say:
         say("Refreshing the KPI rollups (the pre-computed sums) ...")
-    report = refresh(store)
+    report = refresh(store, written=Written.of(store))
+    if report is not None and os.environ.get(TRACE_ENV):
+        for name, seconds in report.phases.items():
+            print(f"rollups: {name} {seconds:.2f} s", file=sys.stderr)
     if say and report is not None:
         say(
             f"Rollups: {len(report.built)} table(s) built, {len(report.months)} recomputed "
-            f"for the months changed, {len(report.kept)} kept, in {report.seconds:.1f} s"
+            f"for the months changed, {len(report.applied)} given the lines loaded, "
+            f"{len(report.kept)} kept, in {report.seconds:.1f} s"
         )
 
 

@@ -87,6 +87,18 @@ class Store:
     def __init__(self, path: str | Path | None = None, settings: Settings | None = None):
         self.path = Path(path) if path else db_path()
         self.settings = settings or load_settings()
+        # While the after-write hooks run: the store as it was before the write (a second
+        # name of the replaced file, None when there is none) and what the writer declared
+        # it changed (see `declare`), so that a hook can work from the change itself.
+        self.replaced: Path | None = None
+        self.declared: dict[str, tuple[int, ...]] = {}
+
+    def declare(self, table: str, load_ids: tuple[int, ...]) -> None:
+        """Say, inside `write()`, that this write changed `table` only by upserting the rows
+        that now carry these load ids (each replacing the row of the same key, if any): the
+        rollups then apply the change instead of recomputing its months. A write that
+        declares nothing is taken to have changed anything."""
+        self.declared[table] = tuple(sorted({*self.declared.get(table, ()), *load_ids}))
 
     # ---- facts about the file -------------------------------------------------------
     def exists(self) -> bool:
@@ -264,6 +276,7 @@ class Store:
         with lock, private_files():
             if ahead is None:
                 self._remove_stale_copies()
+            self.declared = {}
             work = self._work_path()
             mode = mode_of(self.path)  # the store's own; a new store is 0600
             mode = PRIVATE if mode is None else mode
@@ -294,8 +307,12 @@ class Store:
                         old.unlink(missing_ok=True)
                     raise
                 _fault_point("after_swap")
-                _free_later(old)
-                self._after_write()
+                self.replaced = old
+                try:
+                    self._after_write()
+                finally:
+                    self.replaced, self.declared = None, {}
+                    _free_later(old)
             except BaseException as exc:
                 try:
                     con.close()

@@ -72,6 +72,19 @@ INCREMENTAL: dict[tuple[str, str], dict[str, Dated]] = {
     ("working_capital_days", "on_date"): {"invoices": Dated("paid_date")},
 }
 
+# Rollup tables whose rows are sums over invoice lines, each line's row of the view its own
+# (its supplier, terms, rate and order, but no rank or running total): a load of invoices
+# changes them by the sums of the lines it wrote less the sums of the lines they replaced,
+# computed from the invoices it wrote alone, in the store before and after the load
+# (kpi.semantic.rollups applies that difference instead of recomputing the months). Per
+# view and period column, whether the rows also read the last data day (payments' as-of
+# day, its overdue days): then only while that day does not move.
+DELTA: dict[tuple[str, str], bool] = {
+    ("spend", "invoice_date"): False,
+    ("payments", "paid_date"): True,
+    ("payments", "as_of_date"): True,
+}
+
 # What a view reads of a table, when it is less than its rows: po_lines reads the invoices
 # for the last data day only (max invoice and paid dates), so a load of invoices that does
 # not move it leaves the orders' table as it is.

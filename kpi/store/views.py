@@ -163,6 +163,34 @@ def range_bodies(
     return out
 
 
+def invoice_bodies(
+    settings: Settings,
+    display_currency: str | None,
+    grain: str,
+    view: str,
+    lines: str,
+) -> dict[str, exp.Expression]:
+    """The bodies of the views under `view` (spend or payments) computed from the invoice
+    lines of the table `lines` only (a temporary copy of some of them): what a load that
+    wrote them changed in a view whose rows are each one line's (kpi.store.view_reads.DELTA;
+    ranks are then among those lines: no measure of such a rollup reads them)."""
+    read = exp.select("*").from_(exp.to_table(lines))  # our own name (rollups._LINES)
+    bodies = view_bodies(settings, display_currency, grain)
+    base = bodies["spend_base"].copy()
+    ctes = {c.alias: c.this for c in base.find_all(exp.CTE)}
+    scanned = ctes["lines"].args["from_"].this
+    assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
+    scanned.replace(read.subquery("i"))
+    _read_instead(ctes["fx_day"], read)
+    _orders_named(ctes["po_head"], read)
+    out = {"spend_base": base}
+    if view == "payments":
+        payments = bodies["payments"].copy()
+        _read_instead({c.alias: c.this for c in payments.find_all(exp.CTE)}["term_day"], read)
+        out["payments"] = payments
+    return out
+
+
 def _stock_in(stock: exp.Expression, ranges: Ranges) -> exp.Expression:
     """inventory_position's rows of the snapshots in the ranges: their receipts up to the
     last day of the ranges only (each snapshot finds its item's last receipt on or before

@@ -5,16 +5,20 @@ equal the live engine's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from kpi.core import periods
 from kpi.semantic import engine, rollups
 from kpi.semantic.definitions import load_definitions
 from kpi.store.database import Store
+from kpi.store.schema import TABLES
 from tests.unit.test_rollups import _same
 
 SCALE = 0.05
@@ -227,3 +231,203 @@ def test_one_scan_gives_the_fingerprints_and_the_month_prints(built):
         )
         assert tops["invoices:invoice_date"] == _window(store)[1]
         assert "None" in months["invoices:paid_date"]  # the unpaid lines
+
+
+# ---- a load's difference applied (kpi.store.view_reads.DELTA) ------------------------------
+_APPLIED = ("r_spend__invoice_date__any", "r_payments__paid_date__any")
+
+
+def _load_lines(
+    store: Store, tmp_path: Path, lines: pl.DataFrame, monkeypatch
+) -> rollups.RefreshReport:
+    """Load these invoice lines as a person would (a CSV through load_files, the rollups
+    refreshed by the after-write hook) and return the refresh's report."""
+    from kpi.ingest.pipelines import load_files
+
+    reports: list[rollups.RefreshReport] = []
+    real = rollups.refresh
+
+    def kept(store: Store, *args, **kwargs):
+        report = real(store, *args, **kwargs)
+        reports.append(report)
+        return report
+
+    monkeypatch.setattr(rollups, "refresh", kept)
+    csv = tmp_path / f"lines-{len(list(tmp_path.glob('lines-*')))}.csv"
+    lines.write_csv(csv, date_format="%Y-%m-%d")
+    result = load_files(store, "invoices", [csv])
+    assert result.files[0].rows_loaded == lines.height
+    (report,) = reports
+    return report
+
+
+def _lines(store: Store, where: str, params: list, limit: int) -> pl.DataFrame:
+    cols = ", ".join(TABLES["invoices"].column_names)
+    with store.read_tables() as con:
+        return con.sql(
+            f"SELECT {cols} FROM invoices WHERE {where} ORDER BY invoice_id, invoice_line "
+            f"LIMIT {limit}",
+            params=params,
+        ).pl()
+
+
+def _month_spend(store: Store, month: date) -> float:
+    """The month's total spend as the rollups answer it."""
+    kpi = [k for k in DEFS if k.id == "total_spend"]
+    got = engine.compute(store, kpi, "month")
+    assert got.from_rollups == {"total_spend"}
+    frame = got.frame.filter(pl.col("period") == periods.label(month, "month", None))
+    return frame.get_column("value").sum()
+
+
+def _line_spend(store: Store, ids: list[str], month: date) -> Decimal:
+    """The spend of these invoices' lines in the month, from the view's lines themselves."""
+    with store.read() as con:
+        return con.execute(
+            "SELECT coalesce(sum(amount), 0) FROM spend WHERE list_contains(?, invoice_id) "
+            "AND date_trunc('month', invoice_date) = ?",
+            [ids, month],
+        ).fetchone()[0]
+
+
+def _as_built(store: Store, names: Sequence[str]) -> None:
+    """Each table given a difference holds the rows a build from scratch gives, row for row
+    (no group left empty, a sum of no value NULL, not zero)."""
+    specs = {s.name: s for s in rollups.plan(DEFS, store.settings)}
+    with store.read() as con:
+        for name in names:
+            built = sorted(
+                con.sql(rollups.build_query(specs[name], store.settings)).fetchall(), key=repr
+            )
+            held = sorted(con.sql(f"SELECT * FROM rollups.{name}").fetchall(), key=repr)
+            assert _close(held, built), name
+
+
+def test_an_upsert_that_changes_values_and_moves_lines_applies_the_difference(
+    own_store, tmp_path, monkeypatch
+):
+    """Lines reloaded with a new amount, moved to another month, supplier and cost centre:
+    the spend and paid-date payments tables take the difference (no month recomputed),
+    the as-of payments table too while the last data day stays; the figures equal live."""
+    lo, hi = _window(own_store)
+    month = rollups._add_months(lo.replace(day=1), 6)
+    lines = _lines(
+        own_store, "invoice_date >= ? AND invoice_date < ? AND paid_date IS NOT NULL",
+        [month, rollups._add_months(month, 1)], 40,
+    )  # fmt: skip
+    with own_store.read_tables() as con:
+        other_supplier = con.execute("SELECT max(supplier_id) FROM suppliers").fetchone()[0]
+        other_cc = con.execute("SELECT max(cost_centre) FROM cost_centres").fetchone()[0]
+    ids = lines.get_column("invoice_id").unique().to_list()
+    before, lines_before = _month_spend(own_store, month), _line_spend(own_store, ids, month)
+    changed = lines.with_columns(
+        pl.when(pl.int_range(pl.len()) < 10)
+        .then(pl.col("amount") + Decimal("1.23"))
+        .otherwise(pl.col("amount"))
+        .alias("amount"),
+        pl.when(pl.int_range(pl.len()).is_between(10, 14))
+        .then(pl.col("invoice_date") + pl.duration(days=62))
+        .otherwise(pl.col("invoice_date"))
+        .alias("invoice_date"),
+        pl.when(pl.int_range(pl.len()).is_between(15, 19))
+        .then(pl.lit(other_supplier))
+        .otherwise(pl.col("supplier_id"))
+        .alias("supplier_id"),
+        pl.when(pl.int_range(pl.len()).is_between(20, 24))
+        .then(pl.lit(other_cc))
+        .otherwise(pl.col("cost_centre"))
+        .alias("cost_centre"),
+    )
+    report = _load_lines(own_store, tmp_path, changed, monkeypatch)
+    for name in _APPLIED:
+        assert name in report.applied and name not in report.months, name
+    assert "r_payments__as_of_date__any" in report.applied
+    # by hand: the month's total moved by exactly what its lines of these invoices moved
+    lines_after = _line_spend(own_store, ids, month)
+    assert lines_after != lines_before
+    after = _month_spend(own_store, month)
+    assert round(after - before, 2) == float(lines_after - lines_before)
+    _as_built(own_store, report.applied)
+    _parity(own_store)
+
+
+def test_new_lines_in_a_new_month_apply_where_the_last_day_stays(own_store, tmp_path, monkeypatch):
+    """New invoices after the last day: spend takes the difference; the last data day moves,
+    so the payments tables that read it recompute (and every figure equals live)."""
+    _, hi = _window(own_store)
+    lines = _lines(own_store, "invoice_date >= ?", [hi.replace(day=1)], 30).with_columns(
+        pl.format("NEWM-{}", pl.col("invoice_id")).alias("invoice_id"),
+        (pl.col("invoice_date") + pl.duration(days=40)).alias("invoice_date"),
+        pl.lit(None, pl.Date).alias("paid_date"),
+    )
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    assert "r_spend__invoice_date__any" in report.applied
+    assert "r_payments__as_of_date__any" not in report.applied  # the as-of day moved
+    _as_built(own_store, report.applied)
+    _parity(own_store)
+
+
+def test_a_reload_of_the_same_lines_applies_a_zero_difference(own_store, tmp_path, monkeypatch):
+    lo, _ = _window(own_store)
+    lines = _lines(own_store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 50)
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    assert set(_APPLIED) <= set(report.applied)
+    assert "r_payments__as_of_date__any" in report.applied
+    _as_built(own_store, report.applied)
+    _parity(own_store)
+
+
+def test_a_write_that_declares_nothing_recomputes_the_months(own_store):
+    """An UPDATE is no load: nothing says what it changed, so no difference is applied."""
+    lo, _ = _window(own_store)
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "UPDATE invoices SET amount = amount + 1 WHERE invoice_date = "
+            "(SELECT min(invoice_date) FROM invoices WHERE invoice_date > ?)",
+            [lo],
+        )
+    report = rollups.refresh(own_store)
+    assert report is not None and report.applied == []
+    _parity(own_store)
+
+
+def test_a_load_after_a_write_the_rollups_missed_recomputes(own_store, tmp_path, monkeypatch):
+    """The difference is of the store the load replaced: when the rollups do not match that
+    store (a write landed without a refresh), it is not applied, the months are recomputed."""
+    lo, _ = _window(own_store)
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "UPDATE invoices SET amount = amount + 5 WHERE invoice_date = "
+            "(SELECT min(invoice_date) FROM invoices WHERE invoice_date > ?)",
+            [lo],
+        )
+    lines = _lines(own_store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 20)
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    assert report.applied == []
+    _parity(own_store)
+
+
+def test_a_refresh_in_the_background_applies_no_difference(own_store, tmp_path, monkeypatch):
+    """The app refreshes in a thread once the write returned: the replaced store may be gone
+    by then, so that refresh recomputes the months (and still matches live)."""
+    monkeypatch.setattr(rollups.AFTER_WRITE, "background", True)
+    threads: list = []
+    real = rollups.refresh_in_background
+
+    def kept(store):
+        threads.append(real(store))
+        return threads[-1]
+
+    monkeypatch.setattr(rollups, "refresh_in_background", kept)
+    from kpi.ingest.pipelines import load_files
+
+    lo, _ = _window(own_store)
+    csv = tmp_path / "bg.csv"
+    _lines(
+        own_store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 20
+    ).write_csv(csv, date_format="%Y-%m-%d")
+    load_files(own_store, "invoices", [csv])
+    (thread,) = threads
+    thread.join()
+    monkeypatch.setattr(rollups.AFTER_WRITE, "background", False)
+    _parity(own_store)

@@ -35,14 +35,6 @@ LOAD = textwrap.dedent(
 )
 
 
-@pytest.fixture()
-def store(tmp_path) -> Store:
-    s = Store(tmp_path / "kpi.duckdb")
-    with s.write() as con:
-        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-01-01', 'USD', 0.9)")
-    return s
-
-
 def _load(store: Store, csv: Path, rollups: str) -> tuple[dict, str]:
     env = {"KPI_ROLLUPS": rollups, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
@@ -198,3 +190,31 @@ def test_an_unchanged_file_removes_the_copy_begun_ahead(store, tmp_path, capsys)
     assert "unchanged" in capsys.readouterr().out
     assert store.version() == version
     assert not list(store.path.parent.glob(f"{store.path.name}.tmp-*"))
+
+
+def test_the_after_write_hooks_see_the_replaced_store_and_what_was_declared(store, monkeypatch):
+    """A hook (the rollups' refresh) may read the store as it was before the write and what
+    the writer declared it changed; both are gone once the hooks ran, the old file too."""
+    seen: list[tuple[Path | None, bool, dict]] = []
+
+    def hook(s: Store) -> None:
+        seen.append((s.replaced, s.replaced is not None and s.replaced.is_file(), dict(s.declared)))
+        with duckdb.connect(str(s.replaced), read_only=True) as old:
+            assert old.execute("SELECT count(*) FROM fx_rates").fetchall() == [(1,)]
+
+    monkeypatch.setattr(database, "AFTER_WRITE", [hook])
+    with store.write() as con:
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-02-01', 'USD', 1)")
+        store.declare("fx_rates", (7,))
+        store.declare("fx_rates", (3, 7))
+    ((replaced, existed, declared),) = seen
+    assert existed and declared == {"fx_rates": (3, 7)}
+    assert store.replaced is None and store.declared == {}
+    for _ in range(100):
+        if not replaced.exists():
+            break
+        time.sleep(0.05)
+    assert not replaced.exists()
+    with store.write() as con:  # a write that declares nothing
+        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-03-01', 'USD', 1)")
+    assert seen[-1][2] == {}

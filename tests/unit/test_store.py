@@ -39,14 +39,6 @@ def _count(store: Store) -> int:
         return con.execute("SELECT count(*) FROM fx_rates").fetchone()[0]
 
 
-@pytest.fixture()
-def store(tmp_path) -> Store:
-    s = Store(tmp_path / "kpi.duckdb")
-    with s.write() as con:
-        con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-01-01', 'USD', 0.9)")
-    return s
-
-
 def _writer(store: Store) -> subprocess.Popen:
     """A writer in another process, inside its write until a line arrives on its stdin."""
     code = HOLD_WRITE.format(root=str(ROOT), db=str(store.path))
