@@ -1093,7 +1093,7 @@ def _declared_change(
 # temporary table): every difference reads them, not the 10 million lines.
 _LINES = "_kpi_delta_lines"
 _COPY_LINES = (
-    f"CREATE OR REPLACE TEMPORARY TABLE {_LINES} AS "
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_lines AS "  # the name is _LINES
     "SELECT * FROM invoices WHERE list_contains(?, invoice_id)"
 )
 
