@@ -35,16 +35,12 @@ Each figure is the median of its runs.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,39 +150,10 @@ def _rendered_after(page, url: str | None, shot: Path | None = None) -> float:
     return ms / 1000
 
 
-@contextmanager
-def served(script: Path, db: Path | None, port: int | None = None) -> Iterator[str]:
+def served(script: Path, db: Path | None, port: int | None = None):
     """`streamlit run script` (on the store `db`, if given) on `port` (default: a free one):
-    a fresh process; yield its URL; stop it afterwards. Its log goes to tests/artifacts/."""
-    port = port or free_port()
-    env = dict(os.environ)
-    if db is not None:
-        env["KPI_DB"] = str(db)
-    log = open(ARTIFACTS / f"streamlit-render-{port}.log", "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {log.name}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    a fresh process (tests/browser/support.running_app); yields its URL."""
+    return running_app(db, script=script, port=port)
 
 
 def _cold_and_warm(browser, script: Path, db: Path | None, cold: int, warm: int, say, what):

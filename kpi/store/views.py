@@ -139,19 +139,7 @@ def range_bodies(
     _, reach = RANGE_READS[view]
     read = _invoices_read(settings, grain, reach, ranges)
     bodies = view_bodies(settings, display_currency, grain)
-    base = bodies["spend_base"].copy()
-    ctes = {c.alias: c.this for c in base.find_all(exp.CTE)}
-    scanned = ctes["lines"].args["from_"].this
-    assert isinstance(scanned, exp.Table) and scanned.name == "invoices", "spend_base changed"
-    scanned.replace(read.subquery("i"))
-    # the exchange rates of the days read, the orders named by the lines read
-    _read_instead(ctes["fx_day"], read)
-    _orders_named(ctes["po_head"], read)
-    out = {"spend_base": base}
-    if view == "payments":
-        payments = bodies["payments"].copy()
-        _read_instead({c.alias: c.this for c in payments.find_all(exp.CTE)}["term_day"], read)
-        out["payments"] = payments
+    out = _lines_from(bodies, view, read)
     if view == "budget_vs_actual":
         budget = bodies["budget_vs_actual"].copy()
         open_po = {c.alias: c.this for c in budget.find_all(exp.CTE)}["open_po"]
@@ -175,7 +163,15 @@ def invoice_bodies(
     wrote them changed in a view whose rows are each one line's (kpi.store.view_reads.DELTA;
     ranks are then among those lines: no measure of such a rollup reads them)."""
     read = exp.select("*").from_(exp.to_table(lines))  # our own name (rollups._LINES)
-    bodies = view_bodies(settings, display_currency, grain)
+    return _lines_from(view_bodies(settings, display_currency, grain), view, read)
+
+
+def _lines_from(
+    bodies: dict[str, exp.Expression], view: str, read: exp.Select
+) -> dict[str, exp.Expression]:
+    """spend_base (and, under payments, payments) computed from the invoice lines `read`
+    selects instead of every line: the exchange rates of the days read, the orders and
+    payment terms those lines name. The trees are copies."""
     base = bodies["spend_base"].copy()
     ctes = {c.alias: c.this for c in base.find_all(exp.CTE)}
     scanned = ctes["lines"].args["from_"].this

@@ -45,32 +45,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(db: Path, config: Path | None = None):
-    """Start `streamlit run app.py` on the store `db`; yield its URL; stop it afterwards."""
-    port = free_port()
-    env = dict(os.environ, KPI_DB=str(db))
+def running_app(
+    db: Path | None,
+    config: Path | None = None,
+    script: Path = ROOT / "app.py",
+    port: int | None = None,
+):
+    """Start `streamlit run script` (app.py by default) on the store `db` (if given) and
+    `port` (default: a free one); yield its URL; stop it afterwards. Its log goes to
+    tests/artifacts/. benchmarks/render.py starts its servers here too (the trivial page,
+    and a fixed port so a returning browser's cache applies)."""
+    port = port or free_port()
+    env = dict(os.environ)
+    if db is not None:
+        env["KPI_DB"] = str(db)
     if config:
         env["KPI_CONFIG"] = str(config)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
