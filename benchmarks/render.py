@@ -150,18 +150,12 @@ def _rendered_after(page, url: str | None, shot: Path | None = None) -> float:
     return ms / 1000
 
 
-def served(script: Path, db: Path | None, port: int | None = None):
-    """`streamlit run script` (on the store `db`, if given) on `port` (default: a free one):
-    a fresh process (tests/browser/support.running_app); yields its URL."""
-    return running_app(db, script=script, port=port)
-
-
 def _cold_and_warm(browser, script: Path, db: Path | None, cold: int, warm: int, say, what):
     """`cold` fresh servers each opened in a fresh context, then `warm` reloads on the last."""
     cold_s: list[float] = []
     warm_s: list[float] = []
     for i in range(cold):
-        with served(script, db) as url:
+        with running_app(db, script=script) as url:
             context = browser.new_context(viewport=VIEWPORT)
             try:
                 page = context.new_page()
@@ -186,12 +180,13 @@ def returning_times(p, script: Path, db: Path | None, runs: int, say, what: str)
             profile, executable_path=str(CHROMIUM), args=ARGS, viewport=VIEWPORT
         )
         try:
-            with served(script, db, port) as url:  # the visit before: fills the HTTP cache
+            # the visit before: fills the HTTP cache
+            with running_app(db, script=script, port=port) as url:
                 page = context.new_page()
                 _rendered_after(page, url)
                 page.close()
             for i in range(runs):
-                with served(script, db, port) as url:
+                with running_app(db, script=script, port=port) as url:
                     page = context.new_page()
                     try:
                         times.append(_rendered_after(page, url))
@@ -255,7 +250,7 @@ def after_load_times(browser, db: Path, runs: int, say) -> tuple[list[float], li
         csvs = [folder / f"invoices-{i}.csv" for i in range(runs)]
         for i, csv in enumerate(csvs):  # another file each time, or the load skips it
             first_invoice_lines(copy, csv, skip=i * SMALL_LOAD_ROWS)
-        with served(APP, copy) as url:
+        with running_app(copy, script=APP) as url:
             context = browser.new_context(viewport=VIEWPORT)
             try:
                 page = context.new_page()

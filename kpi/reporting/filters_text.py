@@ -91,7 +91,7 @@ def empty_slice_text(
     )
 
 
-def empty_table_text(what: str, todo: str) -> str:
+def empty_table_text(what: str, what_to_do: str) -> str:
     """What an empty figure says when the table behind it holds no rows at all: no filter
     or period would help, only a load (markdown, written by us)."""
-    return f"**No {what} loaded yet.** {todo}"
+    return f"**No {what} loaded yet.** {what_to_do}"

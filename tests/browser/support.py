@@ -174,3 +174,42 @@ def expect_text(page, text: str, timeout: int = 60_000) -> None:
     page.wait_for_function(
         "text => document.body.innerText.includes(text)", arg=text, timeout=timeout
     )
+
+
+# The chips a multiselect shows for its picked options, by its label.
+_CHIPS = """label => {
+    const box = [...document.querySelectorAll('[data-testid="stMultiSelect"]')]
+        .find(b => b.innerText.split('\\n')[0].trim() === label);
+    return box ? [...box.querySelectorAll('[data-tag]')].map(t => t.getAttribute('aria-label'))
+               : null;
+}"""
+
+
+def pick_filter(page, label: str, option: str, shows: str, timeout: int = 60_000) -> None:
+    """Pick `option` in the multiselect `label` as a person would (open it, click the option,
+    Esc to close the menu) and wait until the page shows `shows`. The chip must appear
+    before Esc: a click the menu did not take is then told apart from a rerun that never
+    drew; a timeout says which, with the app's state."""
+    wait_idle(page)
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    try:
+        page.wait_for_function(
+            "([js, label, option]) => ((eval(js))(label) || []).includes(option)",
+            arg=[_CHIPS, label, option],
+            timeout=timeout,
+        )
+    except Exception as exc:
+        chips = page.evaluate(_CHIPS, label)
+        raise AssertionError(
+            f"{label}: the click on {option!r} left the chips {chips}; {page.evaluate(_STATES)}"
+        ) from exc
+    page.keyboard.press("Escape")
+    try:
+        expect_text(page, shows, timeout)
+    except Exception as exc:
+        chips = page.evaluate(_CHIPS, label)
+        raise AssertionError(
+            f"{label}: {option!r} picked (chips now {chips}) but the page never showed "
+            f"{shows!r}; {page.evaluate(_STATES)}"
+        ) from exc

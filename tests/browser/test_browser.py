@@ -16,6 +16,7 @@ from tests.browser.support import (
     browser_marks,
     expect_text,
     open_page,
+    pick_filter,
     problems,
     running_app,
     wait_idle,
@@ -54,12 +55,7 @@ def test_a_category_filter_changes_the_figures(page, app_url):
     open_page(page, app_url, wait_for=".js-plotly-plot")
     spend_shown = "() => document.querySelectorAll('.js-plotly-plot')[0].data[0].y"
     before = page.evaluate(spend_shown)
-    page.get_by_role("combobox", name="Category").click()
-    page.get_by_role("option", name="Packaging", exact=True).click()
-    page.keyboard.press("Escape")
-    page.wait_for_function(
-        "() => document.body.innerText.includes('category: Packaging')", timeout=60_000
-    )
+    pick_filter(page, "Category", "Packaging", shows="category: Packaging")
     # the chart redraws after the caption: wait until its total falls below the unfiltered one
     page.wait_for_function(
         "total => { const p = document.querySelectorAll('.js-plotly-plot')[0];"
