@@ -254,7 +254,6 @@ with left:
         budget_scope,
         "spend or budget",
         "Widen the period or load budgets.",
-        lazy=True,
     )
 with right:
     savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
@@ -275,7 +274,6 @@ with right:
         "savings",
         "Load savings initiatives and invoices.",
         table=savings.select("period", "meaning", "value"),
-        lazy=True,
     ):
         st.caption(
             "Procurement counts a lower price; finance counts a lower expense line. "
@@ -293,7 +291,6 @@ with left:
         dtp_scope,
         "payments",
         "Load invoices with paid dates.",
-        lazy=True,
     )
 with right:
     stock_scope = _chart_scope("inventory_by_class")
@@ -306,5 +303,4 @@ with right:
         stock_scope,
         "inventory snapshots",
         "Load the inventory table.",
-        lazy=True,
     )

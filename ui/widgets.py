@@ -381,28 +381,22 @@ def chart_with_data(
     empty: tuple[str, str],
     table: pl.DataFrame | None = None,
     scope: Scope | str | None = SIDEBAR,
-    lazy: bool = False,
 ) -> bool:
     """A chart of `frame` with its data (or `table`) and downloads in an expander below, or
     the empty state (what is missing, what to do). True when the chart was drawn. `scope`:
-    what the chart honours, for the downloads (the sidebar's by default). `lazy`: the
-    expander's table and buttons are drawn only once it is opened (its key `data_<key>`;
-    opening it reruns the page), so that a page showing many charts does not send, and the
-    browser does not build, tables nobody opened."""
+    what the chart honours, for the downloads (the sidebar's by default). The expander's
+    table and buttons are drawn only once it is opened (its key `data_<key>`; opening it
+    reruns the page), so that a page showing many charts does not send, and the browser
+    does not build, tables nobody opened."""
     if frame.is_empty():
         no_data(*empty)
         return False
     st.plotly_chart(figure(frame), key=f"c_{key}")
     data = frame if table is None else table
-    if lazy:
-        with st.expander("Data", key=f"data_{key}", on_change="rerun") as box:
-            if box.open:
-                st.dataframe(named(data), hide_index=True, column_config=table_columns(data))
-                downloads(data, name, key, scope)
-        return True
-    with st.expander("Data"):
-        st.dataframe(named(data), hide_index=True, column_config=table_columns(data))
-        downloads(data, name, key, scope)
+    with st.expander("Data", key=f"data_{key}", on_change="rerun") as box:
+        if box.open:
+            st.dataframe(named(data), hide_index=True, column_config=table_columns(data))
+            downloads(data, name, key, scope)
     return True
 
 
