@@ -847,11 +847,11 @@ def _refresh(
             for t, d in INCREMENTAL.get((s.view, s.period_column), {}).items()
         }
         maxima = {(t, c) for (v, t), cs in SUMMARIES.items() if v in tables for c in cs}
+        t0 = time.perf_counter()
         change = None if rebuild or written is None else _declared_change(store, written, con)
         before.change = change
         # one scan per big table: its fingerprint, its months' and the maxima read; after a
         # declared load, the index's prints moved by what the load's lines changed
-        t0 = time.perf_counter()
         read = sorted({t for ts in tables.values() for t in ts})
         found = None if change is None else _declared_prints(con, before, old, read, pairs, maxima)
         whole, months, tops = found or prints(con, read, pairs, maxima)

@@ -92,3 +92,9 @@ def test_a_corrupt_file_is_recomputed(cache):
         path.write_text('"DROP TABLE invoices"', encoding="utf-8")  # not a WITH clause
     _clear()
     assert compiler.view_ctes_sql("spend", settings, "month", MONTHS) == text
+
+
+def test_the_canonical_ddl_read_back_is_the_one_sqlglot_builds():
+    from kpi.store import schema
+
+    assert schema._canonical_ddl() == schema.CANONICAL_DDL
