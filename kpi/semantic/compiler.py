@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from sqlglot import exp
 
 from kpi.core.settings import FiscalCalendar, Settings
 from kpi.semantic.optimiser import PROBE_TABLE, spend_base_columns
 from kpi.semantic.period_sql import WHOLE_RANGE, period_label, period_start
-from kpi.store import identifiers
+from kpi.store import catalog_cache, identifiers
 from kpi.store.template import parsed, render
 from kpi.store.views import (
     DEFAULT_GRAIN,
@@ -201,6 +202,46 @@ def view_ctes(
     if view in SPEND_VIEWS:
         ctes += [_cte(v, bodies[v]) for v in ("spend_base", *SPEND_VIEWS)]
     return ctes
+
+
+def view_ctes_sql(
+    view: str,
+    settings: Settings,
+    grain: str,
+    reads: Ranges | None = None,
+    lines: str | None = None,
+) -> str:
+    """view_ctes() in the reporting currency as the text of a WITH clause ("" when there is
+    none), for a statement that puts it before its own rendered SELECT.
+
+    Why: restating the views (filling their templates, copying and rendering the trees)
+    costs a fresh process a tenth of a second per rollup table, on every refresh, for text
+    that depends on the code, the settings and these arguments only (the view, the grain,
+    the month ranges and the name of a table of ours): so it is kept in memory and on disk
+    (kpi.store.catalog_cache, keyed by the code's hash too). Nothing a person types is in
+    it or in its key."""
+    return _view_ctes_sql(view, settings, grain, reads, lines)
+
+
+@lru_cache(maxsize=256)
+def _view_ctes_sql(
+    view: str, settings: Settings, grain: str, reads: Ranges | None, lines: str | None
+) -> str:
+    def made() -> str:
+        ctes = view_ctes(view, settings, None, grain, reads, lines)
+        return render(exp.With(expressions=ctes)) if ctes else ""
+
+    return catalog_cache.remembered(
+        "view-ctes",
+        [repr(settings), view, grain, repr(reads), repr(lines)],
+        made,
+        lambda v: isinstance(v, str) and (v == "" or v.startswith("WITH ")),
+        keep=_KEEP_CTES,
+    )
+
+
+# view-ctes files kept: a refresh asks for about a dozen, per month ranges changed
+_KEEP_CTES = 512
 
 
 def kpi_statement(

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -54,7 +54,7 @@ from kpi.semantic.formula_guard import guard_formula
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.measures import StoredMeasure, split
 from kpi.semantic.period_sql import WHOLE_RANGE
-from kpi.store import database
+from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.template import render
@@ -72,6 +72,7 @@ from kpi.store.views import (
     between_any,
     view_bodies,
     view_catalog,
+    view_names,
     views_read,
 )
 
@@ -184,6 +185,17 @@ def build_query(
     table only, computed from those lines alone. Each row also counts the view's rows behind it
     (`_n`) and, in a DELTA table, each sum's values (`<column>_c`): a load's difference
     that leaves a group no row removes it, one that leaves a sum no value makes it NULL."""
+    select, grain, reads = _build_select(spec, months)
+    # the views restated under it depend on the code, the settings and these arguments
+    # only: their WITH clause is rendered once (compiler.view_ctes_sql, kept on disk), then
+    # put before this SELECT as sqlglot renders the two as one tree (a test compares them)
+    ctes = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines)
+    return f"{ctes} {render(select)}" if ctes else render(select)
+
+
+def _build_select(spec: RollupSpec, months: Ranges | None) -> tuple[exp.Select, str, Ranges | None]:
+    """build_query's SELECT without its WITH clause, the grain the views are restated at
+    and the month ranges they read (None: every row)."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
     period = exp.column(spec.period_column)
     month = exp.Cast(
@@ -208,15 +220,34 @@ def build_query(
             # snapshot counts within the month read only that month's rows)
             grain = "month"
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
-    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads, lines)
-    if ctes:
-        select.set("with_", exp.With(expressions=ctes))
-    return render(select)
+    return select, grain, reads
 
 
 # ---- fingerprints: has anything a view reads changed since the rollup was built? ---------
 def tables_read(settings: Settings, view: str) -> list[str]:
     """The store tables the view reads (through the views it reads), sorted."""
+    return list(_tables_read(settings)[view])
+
+
+@lru_cache(maxsize=4)
+def _tables_read(settings: Settings) -> dict[str, list[str]]:
+    # a function of the code and the settings only, asked on every refresh: walking the
+    # filled view bodies costs a fresh process most of a second, so it is kept on disk
+    return catalog_cache.remembered(  # type: ignore[no-any-return]
+        "tables-read",
+        [repr(settings)],
+        lambda: {view: _tables_found(settings, view) for view in view_bodies(settings)},
+        lambda v: (
+            isinstance(v, dict)
+            and set(v) == set(view_names())
+            and all(
+                isinstance(ts, list) and all(isinstance(t, str) for t in ts) for ts in v.values()
+            )
+        ),
+    )
+
+
+def _tables_found(settings: Settings, view: str) -> list[str]:
     bodies = view_bodies(settings)
     names = views_read(settings, None, view)
     found: set[str] = set()
@@ -252,15 +283,7 @@ def prints(
     """fingerprints() of `tables`, month_prints() of `pairs` and the maximum of each
     (table, column) of `maxima`, in one scan per table (GROUPING SETS: the whole table, and
     each date column's months): a big table is read once, not once per question."""
-    present = {
-        name: (size, cols)
-        for name, size, cols in con.execute(
-            "SELECT t.table_name, t.estimated_size, list(c.column_name) "
-            "FROM duckdb_tables() t JOIN duckdb_columns() c "
-            "ON c.table_oid = t.table_oid "
-            "WHERE t.database_name = current_database() GROUP BY ALL"
-        ).fetchall()
-    }
+    present = _present(con)
     by_table: dict[str, list[str]] = defaultdict(list)
     for t, c in pairs:
         by_table[t].append(c)
@@ -274,49 +297,174 @@ def prints(
         if name not in present:
             whole[name] = "absent"
             continue
-        size, cols = present[name]
-        lineage = [c for c in LINEAGE_NAMES if c in cols]
-        if size > _LINEAGE_FINGERPRINT_ROWS and lineage:
-            hashed = exp.func("hash", *[exp.column(c) for c in lineage])
-        else:
-            hashed = exp.func("hash", exp.column(name))
         dated = sorted(set(by_table.get(name, ())))
-        keys = [_month_of(exp.column(c)).as_(f"_m{i}") for i, c in enumerate(dated)]
         tops_of = sorted(set(highs.get(name, ())))
-        select = exp.select(
-            *keys,
-            exp.func("count", exp.Star()).as_("_n"),
-            _row_sum(hashed).as_("_h"),
-            *[exp.Max(this=exp.column(c)).as_(f"_x{i}") for i, c in enumerate(tops_of)],
-            *[exp.func("grouping", exp.column(f"_m{i}")).as_(f"_g{i}") for i in range(len(dated))],
-        ).from_(exp.to_table(name))
-        if dated:
-            sets = [exp.Tuple(expressions=[])] + [
-                exp.Tuple(expressions=[exp.column(f"_m{i}")]) for i in range(len(dated))
-            ]
-            select.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
+        got = _scan(con, name, name, _row_hash(name, *present[name]), dated, tops_of)
         for c in dated:
-            months[f"{name}:{c}"] = {}
-        for row in con.execute(render(select)).fetchall():
-            ms, (n, h), xs, gs = (
-                row[: len(dated)],
-                row[len(dated) : len(dated) + 2],
-                row[len(dated) + 2 : len(dated) + 2 + len(tops_of)],
-                row[len(dated) + 2 + len(tops_of) :],
-            )
-            grouped = [i for i, g in enumerate(gs) if g == 0]
-            if not grouped:  # the whole table
-                whole[name] = f"{n}:{h}"
-                for c, x in zip(tops_of, xs, strict=True):
-                    tops[f"{name}:{c}"] = x
-            else:
-                (i,) = grouped
-                months[f"{name}:{dated[i]}"][str(ms[i])] = f"{n}:{h}"
-        if name not in whole:  # an empty table: no row even for the whole-table set
-            whole[name] = "0:None"
-            for c in tops_of:
-                tops[f"{name}:{c}"] = None
+            months[f"{name}:{c}"] = got[1][c]
+        whole[name] = got[0] or "0:None"  # an empty table: no row even for the whole set
+        for c in tops_of:
+            tops[f"{name}:{c}"] = got[2].get(c)
     return whole, months, tops
+
+
+_PRESENT = (
+    "SELECT t.table_name, t.estimated_size, list(c.column_name) "
+    "FROM duckdb_tables() t JOIN duckdb_columns() c "
+    "ON c.table_oid = t.table_oid "
+    "WHERE t.database_name = current_database() GROUP BY ALL"
+)
+
+
+def _present(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, list[str]]]:
+    """The store's tables, each with its estimated number of rows and its columns."""
+    return {name: (size, cols) for name, size, cols in con.execute(_PRESENT).fetchall()}
+
+
+def _row_hash(name: str, size: int, cols: list[str]) -> exp.Expression:
+    """What a table's fingerprint hashes of each row: its lineage when the table is big (and
+    has one), else the whole row (the table's name as a column: the row)."""
+    lineage = [c for c in LINEAGE_NAMES if c in cols]
+    if size > _LINEAGE_FINGERPRINT_ROWS and lineage:
+        return exp.func("hash", *[exp.column(c) for c in lineage])
+    return exp.func("hash", exp.column(name))
+
+
+def _scan(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    name: str,
+    hashed: exp.Expression,
+    dated: list[str],
+    tops_of: list[str],
+) -> tuple[str | None, dict[str, dict[str, str]], dict[str, object]]:
+    """One table's rows (`source`, read under the name `name`) in one scan: "count:hash" of
+    all of them (None when there is none), of those of each month of each `dated` column,
+    and the maximum of each `tops_of` column."""
+    keys = [_month_of(exp.column(c)).as_(f"_m{i}") for i, c in enumerate(dated)]
+    select = exp.select(
+        *keys,
+        exp.func("count", exp.Star()).as_("_n"),
+        _row_sum(hashed).as_("_h"),
+        *[exp.Max(this=exp.column(c)).as_(f"_x{i}") for i, c in enumerate(tops_of)],
+        *[exp.func("grouping", exp.column(f"_m{i}")).as_(f"_g{i}") for i in range(len(dated))],
+    ).from_(exp.to_table(source).as_(name) if source != name else exp.to_table(name))
+    if dated:
+        sets = [exp.Tuple(expressions=[])] + [
+            exp.Tuple(expressions=[exp.column(f"_m{i}")]) for i in range(len(dated))
+        ]
+        select.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
+    whole: str | None = None
+    months: dict[str, dict[str, str]] = {c: {} for c in dated}
+    tops: dict[str, object] = {}
+    for row in con.execute(render(select)).fetchall():
+        ms, (n, h), xs, gs = (
+            row[: len(dated)],
+            row[len(dated) : len(dated) + 2],
+            row[len(dated) + 2 : len(dated) + 2 + len(tops_of)],
+            row[len(dated) + 2 + len(tops_of) :],
+        )
+        grouped = [i for i, g in enumerate(gs) if g == 0]
+        if not grouped:  # the whole table
+            whole = f"{n}:{h}"
+            tops = dict(zip(tops_of, xs, strict=True))
+        else:
+            (i,) = grouped
+            months[dated[i]][str(ms[i])] = f"{n}:{h}"
+    return whole, months, tops
+
+
+def _declared_prints(
+    con: duckdb.DuckDBPyConnection,
+    before: _Before,
+    index: dict[str, IndexEntry],
+    tables: Iterable[str],
+    pairs: Iterable[tuple[str, str]],
+    maxima: Iterable[tuple[str, str]],
+) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, object]] | None:
+    """prints() after a declared load of invoices (before.change), without reading every
+    line: the load changed the lines of its invoices only (in _LINES of the store now and
+    of the store before it), so every other table's print is the index's (written for the
+    store before), and the invoices' prints are the index's less what those lines gave
+    before plus what they give now (each print is a count and a sum of row hashes). The
+    maxima of the invoices' dates are asked (one column each: cheap). None when the index
+    does not hold every print (a new table, another shape): prints() reads them all."""
+    names = sorted({*tables, *(t for t, _ in pairs), *(t for t, _ in maxima)})
+    held: dict[str, str] = {}
+    held_months: dict[str, dict[str, str]] = {}
+    for e in index.values():
+        for t, v in e.inputs.items():
+            if (e.view, t) not in SUMMARIES and held.setdefault(t, v) != v:
+                return None  # entries disagree: not one store's prints
+        for k, ms in e.months.items():
+            if k != _ORDERS_KEY and held_months.setdefault(k, ms) != ms:
+                return None
+    keys = sorted({f"{t}:{c}" for t, c in pairs})
+    if not set(names) <= set(held) or not set(keys) <= set(held_months):
+        return None
+    if {t for t, _ in maxima} - {"invoices"}:
+        return None
+    whole = {t: held[t] for t in names}
+    months = {k: dict(held_months[k]) for k in keys}
+    tops: dict[str, object] = {}
+    if "invoices" in names:
+        old = before.con()
+        now_tables, old_tables = _present(con), _present(old)
+        if "invoices" not in now_tables or "invoices" not in old_tables:
+            return None
+        hashed = _row_hash("invoices", *now_tables["invoices"])
+        if render(hashed.copy()) != render(_row_hash("invoices", *old_tables["invoices"])):
+            return None  # the table crossed the size where its rows' lineage is hashed
+        dated = sorted({c for t, c in pairs if t == "invoices"})
+        now = _scan(con, _LINES, "invoices", hashed.copy(), dated, [])
+        was = _scan(old, _LINES, "invoices", hashed.copy(), dated, [])
+        moved = _moved(whole["invoices"], was[0], now[0])
+        if moved is None:
+            return None
+        whole["invoices"] = moved
+        for c in dated:
+            held_c = months[f"invoices:{c}"]
+            for m in {*was[1][c], *now[1][c]}:
+                value = _moved(held_c.get(m), was[1][c].get(m), now[1][c].get(m), empty=True)
+                if value is None:
+                    return None
+                if value == "":
+                    held_c.pop(m, None)  # no line left in the month
+                else:
+                    held_c[m] = value
+        columns = sorted({c for t, c in maxima if t == "invoices"})
+        if columns:
+            query = exp.select(*[exp.Max(this=exp.column(c)) for c in columns]).from_(
+                exp.to_table("invoices")
+            )
+            row = con.execute(render(query)).fetchone() or (None,) * len(columns)
+            tops = {f"invoices:{c}": x for c, x in zip(columns, row, strict=True)}
+    return whole, months, tops
+
+
+def _moved(held: str | None, out: str | None, into: str | None, empty: bool = False) -> str | None:
+    """A "count:hash" print less the rows `out` printed plus the rows `into` printed (either
+    None: no row). None when `held` cannot be the print those rows are part of; with
+    `empty`, "" when no row is left (a month that no longer has any)."""
+
+    def parts(text: str | None) -> tuple[int, int] | None:
+        if text is None:
+            return 0, 0
+        n, _, h = text.partition(":")
+        try:
+            return (int(n), 0) if h == "None" else (int(n), int(h))
+        except ValueError:
+            return None
+
+    a, b, c = parts(held), parts(out), parts(into)
+    if a is None or b is None or c is None:
+        return None
+    n, h = a[0] - b[0] + c[0], a[1] - b[1] + c[1]
+    if n < 0 or (n == 0 and h != 0):
+        return None  # the held print did not hold those rows
+    if n == 0:
+        return "" if empty else None
+    return f"{n}:{h}"
 
 
 def _month_of(day: exp.Expression) -> exp.Expression:
@@ -682,7 +830,8 @@ def _refresh(
     specs = plan(definitions, store.settings)
     skey = settings_key(store.settings)
     report = RefreshReport()
-    with store.read() as con:
+    before = _Before(None, store.settings)  # the store before a declared load, if asked
+    with store.read() as con, closing(before):
         version = version_text(store)
         try:
             old = {e.spec_name: e for e in _read_index(con)}
@@ -698,21 +847,23 @@ def _refresh(
             for t, d in INCREMENTAL.get((s.view, s.period_column), {}).items()
         }
         maxima = {(t, c) for (v, t), cs in SUMMARIES.items() if v in tables for c in cs}
-        # one scan per big table: its fingerprint, its months' and the maxima read
         t0 = time.perf_counter()
-        whole, months, tops = prints(
-            con, sorted({t for ts in tables.values() for t in ts}), pairs, maxima
-        )
+        change = None if rebuild or written is None else _declared_change(store, written, con)
+        before.change = change
+        # one scan per big table: its fingerprint, its months' and the maxima read; after a
+        # declared load, the index's prints moved by what the load's lines changed
+        read = sorted({t for ts in tables.values() for t in ts})
+        found = None if change is None else _declared_prints(con, before, old, read, pairs, maxima)
+        whole, months, tops = found or prints(con, read, pairs, maxima)
         report.phases["prints"] = time.perf_counter() - t0
         inputs = {
             view: {t: _summary(view, t, whole, tops) or whole[t] for t in ts}
             for view, ts in tables.items()
         }
-        orders = _Orders(con)
+        orders = _Orders(con, None if found is None else _declared_orders(con, before))
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         t0 = time.perf_counter()
-        change = None if rebuild or written is None else _declared_change(store, written, con)
         deltas: set[str] = set()  # tables the load's difference may be applied to
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
@@ -731,7 +882,9 @@ def _refresh(
             or len(work) < len(specs)
             or set(old) - set(work)
         ):
-            _write_file(store, con, specs, work, inputs, stored, skey, report, change, deltas)
+            _write_file(
+                store, con, specs, work, inputs, stored, skey, report, change, deltas, before
+            )  # fmt: skip
         report.kept = sorted(n for n, months_to_do in work.items() if months_to_do is None)
         report.months = {
             n: months_to_do
@@ -777,8 +930,11 @@ class _Orders:
     now (asked here), and those of the lines as they were, which are the same when each
     changed month invoices the same set of orders as before (its print, kept in the index)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection, named: list[str] | None = None):
         self.con = con
+        # a declared load: the orders of the lines it changed (as they were and are now),
+        # the only ones whose other lines and due months its change reaches
+        self.named = named
         self._asked: dict[tuple[str, Ranges | None], object] = {}
 
     def _ask(self, what: str, months: set[date] | None, make: Callable[[], object]) -> object:
@@ -808,11 +964,15 @@ class _Orders:
         return self._ask("prints", months, make)  # type: ignore[return-value]
 
     def _named(self, months: set[date]) -> exp.Expression:
+        if self.named is not None:  # a bound list (the parameter _months passes)
+            return exp.func("list_contains", exp.Placeholder(), exp.column("po_id"))
         lines = exp.select("po_id").from_(exp.to_table("invoices")).where(self._in(months))
         return exp.In(this=exp.column("po_id"), query=lines.subquery())
 
     def _months(self, query: exp.Expression) -> set[date]:
-        return {m for (m,) in self.con.execute(render(query)).fetchall() if m is not None}
+        params = [] if self.named is None else [self.named] * _placeholders(query)
+        rows = self.con.execute(render(query), params).fetchall()
+        return {m for (m,) in rows if m is not None}
 
     def later_lines(self, months: set[date]) -> set[date]:
         """The months of the lines, from the first of `months` on, of the orders invoiced in
@@ -847,6 +1007,17 @@ class _Orders:
             return self._months(exp.union(ordered, received, distinct=True))
 
         return self._ask("due", months, make)  # type: ignore[return-value]
+
+
+def _placeholders(query: exp.Expression) -> int:
+    return sum(1 for _ in query.find_all(exp.Placeholder))
+
+
+def _declared_orders(con: duckdb.DuckDBPyConnection, before: _Before) -> list[str]:
+    """The orders of the declared load's lines, as they are now and as they were."""
+    query = "SELECT DISTINCT po_id FROM _kpi_delta_lines WHERE po_id IS NOT NULL"  # _LINES
+    found = {r[0] for c in (con, before.con()) for r in c.execute(query).fetchall()}
+    return sorted(found)
 
 
 def _day(day: date) -> exp.Expression:
@@ -955,6 +1126,7 @@ def _write_file(
     report: RefreshReport,
     change: _Change | None = None,
     deltas: set[str] | frozenset[str] = frozenset(),
+    opened: _Before | None = None,
 ) -> None:
     """The rollups file updated on a copy that then replaces it at once (a reader never sees
     a half-updated file): kept tables stay as they are, tables recomputed for some months
@@ -969,7 +1141,7 @@ def _write_file(
             shutil.copyfile(target, temp)
             os.chmod(temp, PRIVATE)
         out = duckdb.connect(str(temp))
-        before = _Before(change, store.settings)
+        before = opened or _Before(change, store.settings)  # the refresh's, when it has one
         try:
             present = {n for (n,) in out.execute(_TABLES).fetchall()} if in_place else set()
             out.execute("BEGIN TRANSACTION")

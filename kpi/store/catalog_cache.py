@@ -71,10 +71,13 @@ def remembered(
     parts: Iterable[str],
     compute: Callable[[], Any],
     valid: Callable[[Any], bool],
+    keep: int | None = None,
 ) -> Any:
     """The JSON value kept under (`kind`, code hash, `parts`), else `compute()`'s (saved).
 
-    `valid` checks a value read back (its shape); one that fails it is recomputed."""
+    `valid` checks a value read back (its shape); one that fails it is recomputed. `keep`:
+    how many files of the kind stay (KEEP unless said: a kind keyed by more than the
+    settings, such as the rollups' SQL per month range, needs more)."""
     path = cache_dir() / key(kind, parts)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -84,18 +87,18 @@ def remembered(
         pass  # missing, unreadable or corrupt: computed again below
     value = compute()
     _save(path, value)
-    _prune(path.parent, kind)
+    _prune(path.parent, kind, KEEP if keep is None else keep)
     return value
 
 
 KEEP = 32  # files kept per kind: a code or settings change leaves its old file behind
 
 
-def _prune(folder: Path, kind: str) -> None:
-    """Remove all but the KEEP most recent files of `kind` (older code, other settings)."""
+def _prune(folder: Path, kind: str, keep: int = KEEP) -> None:
+    """Remove all but the `keep` most recent files of `kind` (older code, other settings)."""
     try:
         files = sorted(folder.glob(f"{kind}-*.json"), key=lambda p: p.stat().st_mtime)
-        for old in files[:-KEEP]:
+        for old in files[:-keep]:
             old.unlink(missing_ok=True)
     except OSError:
         pass  # a file removed meanwhile by another process: nothing to do

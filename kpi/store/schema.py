@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from kpi.store import catalog_cache
 from kpi.store.queries.terms_proposals import DDL as TERMS_PROPOSALS_DDL
 from kpi.store.queries.terms_scenarios import SCENARIOS_DDL
 
@@ -566,8 +567,20 @@ def lineage_ddl(table: Table) -> str:
     )
 
 
-# The canonical tables with their lineage columns, made before anything refers to them.
-CANONICAL_DDL = "\n".join(create_table_sql(t) + "\n" + lineage_ddl(t) for t in TABLES.values())
+def _canonical_ddl() -> str:
+    return "\n".join(create_table_sql(t) + "\n" + lineage_ddl(t) for t in TABLES.values())
+
+
+# The canonical tables with their lineage columns, made before anything refers to them. A
+# function of this module's text and sqlglot's version only, built by sqlglot in half a
+# second: kept on disk (kpi.store.catalog_cache, keyed by the code's hash), so that a fresh
+# process (a small `kpi load`) does not pay for it at every import.
+CANONICAL_DDL: str = catalog_cache.remembered(
+    "canonical-ddl",
+    [],
+    _canonical_ddl,
+    lambda v: isinstance(v, str) and v.startswith("CREATE TABLE IF NOT EXISTS"),
+)
 
 # What the company entered (not loaded from its ERP files), each table with the DDL that
 # makes it: the store's set-up runs them all before every write (all_ddl); a backup keeps

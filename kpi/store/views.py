@@ -573,8 +573,14 @@ def _is_plan(value: object) -> bool:
 def views_read(settings: Settings, display_currency: str | None, view: str) -> list[str]:
     """Every view `view` reads, directly or through another, itself included, in creation
     order (fx_factor and spend_base first): the CTEs that restate it."""
-    closure = _view_plan(settings, display_currency)[1][view]
-    return [name for name in view_bodies(settings, display_currency) if name in closure]
+    statements, closures = _view_plan(settings, display_currency)
+    # the plan's order is the bodies' (without filling them: the plan is kept on disk)
+    return [name for name, _create in statements if name in closures[view]]
+
+
+def view_names() -> tuple[str, ...]:
+    """Every view a body is made for, in creation order (fx_factor and spend_base first)."""
+    return ("fx_factor", "spend_base", *_VIEWS)
 
 
 @lru_cache(maxsize=512)
