@@ -168,6 +168,7 @@ def view_ctes(
     grain: str,
     reads: tuple[date, date] | Ranges | None = None,
     lines: str | None = None,
+    instead: dict[str, str] | None = None,
 ) -> list[exp.CTE]:
     """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
     `grain`: at another grain than the temporary views' (the fiscal year), the views whose
@@ -177,12 +178,12 @@ def view_ctes(
     reads; when given for such a view, spend_base under it is computed from the invoice
     lines those rows come from only, and the views under it read what those rows need
     only (range_bodies), not every line. `lines`: a table of some invoice lines, the
-    view's rows of those lines only (invoice_bodies)."""
+    view's rows of those lines only (invoice_bodies, with `instead`)."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
     if (reads is not None and view in RANGE_READS) or lines is not None:
         bodies = view_bodies(settings, display_currency, view_grain)
         if lines is not None:  # the rows of the invoice lines of that table only
-            restated = invoice_bodies(settings, display_currency, view_grain, view, lines)
+            restated = invoice_bodies(settings, display_currency, view_grain, view, lines, instead)
         else:
             ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment,index]
             restated = range_bodies(settings, display_currency, view_grain, view, ranges)
