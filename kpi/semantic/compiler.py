@@ -169,6 +169,7 @@ def view_ctes(
     grain: str,
     reads: tuple[date, date] | Ranges | None = None,
     lines: str | None = None,
+    instead: dict[str, str] | None = None,
 ) -> list[exp.CTE]:
     """The CTEs under which `view` holds the rows kpi_statement gives one KPI on it at
     `grain`: at another grain than the temporary views' (the fiscal year), the views whose
@@ -178,12 +179,12 @@ def view_ctes(
     reads; when given for such a view, spend_base under it is computed from the invoice
     lines those rows come from only, and the views under it read what those rows need
     only (range_bodies), not every line. `lines`: a table of some invoice lines, the
-    view's rows of those lines only (invoice_bodies)."""
+    view's rows of those lines only (invoice_bodies, with `instead`)."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
     if (reads is not None and view in RANGE_READS) or lines is not None:
         bodies = view_bodies(settings, display_currency, view_grain)
         if lines is not None:  # the rows of the invoice lines of that table only
-            restated = invoice_bodies(settings, display_currency, view_grain, view, lines)
+            restated = invoice_bodies(settings, display_currency, view_grain, view, lines, instead)
         else:
             ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment,index]
             restated = range_bodies(settings, display_currency, view_grain, view, ranges)
@@ -210,6 +211,7 @@ def view_ctes_sql(
     grain: str,
     reads: Ranges | None = None,
     lines: str | None = None,
+    instead: dict[str, str] | None = None,
 ) -> str:
     """view_ctes() in the reporting currency as the text of a WITH clause ("" when there is
     none), for a statement that puts it before its own rendered SELECT.
@@ -217,23 +219,29 @@ def view_ctes_sql(
     Why: restating the views (filling their templates, copying and rendering the trees)
     costs a fresh process a tenth of a second per rollup table, on every refresh, for text
     that depends on the code, the settings and these arguments only (the view, the grain,
-    the month ranges and the name of a table of ours): so it is kept in memory and on disk
+    the month ranges and the names of tables of ours): so it is kept in memory and on disk
     (kpi.store.catalog_cache, keyed by the code's hash too). Nothing a person types is in
     it or in its key."""
-    return _view_ctes_sql(view, settings, grain, reads, lines)
+    swapped = tuple(sorted(instead.items())) if instead else None
+    return _view_ctes_sql(view, settings, grain, reads, lines, swapped)
 
 
 @lru_cache(maxsize=256)
 def _view_ctes_sql(
-    view: str, settings: Settings, grain: str, reads: Ranges | None, lines: str | None
+    view: str,
+    settings: Settings,
+    grain: str,
+    reads: Ranges | None,
+    lines: str | None,
+    swapped: tuple[tuple[str, str], ...] | None,
 ) -> str:
     def made() -> str:
-        ctes = view_ctes(view, settings, None, grain, reads, lines)
+        ctes = view_ctes(view, settings, None, grain, reads, lines, dict(swapped or ()))
         return render(exp.With(expressions=ctes)) if ctes else ""
 
     return catalog_cache.remembered(
         "view-ctes",
-        [repr(settings), view, grain, repr(reads), repr(lines)],
+        [repr(settings), view, grain, repr(reads), repr(lines), repr(swapped)],
         made,
         lambda v: isinstance(v, str) and (v == "" or v.startswith("WITH ")),
         keep=_KEEP_CTES,

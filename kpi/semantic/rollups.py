@@ -59,6 +59,8 @@ from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.template import render
 from kpi.store.view_reads import (
+    BY_CATEGORY,
+    BY_ORDER,
     COMPLETE,
     DELTA,
     GRAIN_COLUMNS,
@@ -177,6 +179,7 @@ def build_query(
     settings: Settings,
     months: Ranges | None = None,
     lines: str | None = None,
+    instead: dict[str, str] | None = None,
 ) -> str:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
     GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
@@ -189,7 +192,7 @@ def build_query(
     # the views restated under it depend on the code, the settings and these arguments
     # only: their WITH clause is rendered once (compiler.view_ctes_sql, kept on disk), then
     # put before this SELECT as sqlglot renders the two as one tree (a test compares them)
-    ctes = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines)
+    ctes = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead)
     return f"{ctes} {render(select)}" if ctes else render(select)
 
 
@@ -792,6 +795,8 @@ class RefreshReport:
     since: dict[str, date] = field(default_factory=dict)  # table -> first month recomputed
     months: dict[str, Ranges] = field(default_factory=dict)  # table -> the months recomputed
     applied: list[str] = field(default_factory=list)  # tables given the load's difference
+    # tables whose rows of these categories only were recomputed in their months
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
@@ -1168,8 +1173,13 @@ def _write_file(
                     _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
                 else:
-                    out.execute(_delete_months(spec.name, months_to_do))  # type: ignore[arg-type]
-                    _insert(out, con, spec, store.settings, months_to_do, create=False)  # type: ignore[arg-type]
+                    ranges: Ranges = months_to_do  # type: ignore[assignment]
+                    cats = before.categories(con) if _by_category(spec, deltas) else None
+                    lines = None if cats is None else _category_lines(con, ranges, cats)
+                    if cats is not None:
+                        report.categories[spec.name] = cats
+                    out.execute(_delete_months(spec.name, ranges, cats))
+                    _insert(out, con, spec, store.settings, ranges, create=False, lines=lines)
                 report.phases[spec.name] = time.perf_counter() - t0
                 out.execute(
                     _INSERT_INDEX,
@@ -1281,16 +1291,31 @@ def _delta_applies(
     skey: str,
     change: _Change | None,
 ) -> bool:
-    """Whether the load's difference may replace recomputing the table: a DELTA view at no
-    grain, built before with these settings, whose inputs changed in the invoices only, and
-    whose measures all add up (sums and counts; not a minimum or a maximum)."""
-    if change is None or (spec.view, spec.period_column) not in DELTA:
-        return False
-    if spec.body_grain != ANY_GRAIN or before is None or not _same_shape(spec, before, skey):
+    """Whether the load's change may replace recomputing the table's months: a table built
+    before with these settings, whose inputs changed in the invoices only, and either a
+    DELTA view at no grain whose measures all add up (sums and counts; not a minimum or a
+    maximum: its difference is applied) or a BY_CATEGORY view split by category (the rows
+    of the load's categories only are recomputed)."""
+    if change is None or before is None or not _same_shape(spec, before, skey):
         return False
     if [t for t, now in inputs.items() if before.inputs.get(t) != now] != ["invoices"]:
         return False
+    return _differs(spec) or (
+        (spec.view, spec.period_column) in BY_CATEGORY and "category" in spec.dims
+    )
+
+
+def _differs(spec: RollupSpec) -> bool:
+    """A table a load's difference may be applied to (DELTA, no grain, measures that add)."""
+    if (spec.view, spec.period_column) not in DELTA or spec.body_grain != ANY_GRAIN:
+        return False
     return all(_additive(m) is not None for m in spec.measures)
+
+
+def _by_category(spec: RollupSpec, narrowed: set[str] | frozenset[str]) -> bool:
+    """Whether the load's categories' rows only are recomputed in the months it changed."""
+    key = (spec.view, spec.period_column)
+    return spec.name in narrowed and key in BY_CATEGORY and "category" in spec.dims
 
 
 def _additive(measure: StoredMeasure) -> str | None:
@@ -1311,6 +1336,9 @@ class _Before:
         self.change, self.settings = change, settings
         self._stack: ExitStack | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._orders: bool = False
+        self._unmoved: dict[str, bool] = {}
+        self._categories: tuple[str, ...] | None | bool = False  # False: not asked yet
 
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -1325,8 +1353,108 @@ class _Before:
             self._stack.close()
         self._stack = self._con = None
 
+    def unmoved(self, con: duckdb.DuckDBPyConnection, what: str) -> bool:
+        """Whether `what` (a key of _READ_TOO; "" nothing) is the same before and now
+        (asked once per refresh)."""
+        if what and what not in self._unmoved:
+            query = _READ_TOO[what]
+            self._unmoved[what] = (
+                con.execute(query).fetchall() == self.con().execute(query).fetchall()
+            )
+        return not what or self._unmoved[what]
 
-_LAST_DAY = "SELECT greatest(max(invoice_date), max(paid_date)) FROM invoices"
+    def order_lines(self, con: duckdb.DuckDBPyConnection) -> str:
+        """The name of a temporary table holding, in the store before and in `con` (the
+        store now), every line of the orders the load's lines named before or name now,
+        and its lines without an order (BY_ORDER: each reads its order's other lines)."""
+        if not self._orders:
+            old = self.con()
+            named = {r[0] for c in (con, old) for r in c.execute(_ORDERS_NAMED).fetchall()}
+            for c in (con, old):
+                for statement in _COPY_ORDERS:
+                    c.execute(statement, [sorted(named)])
+            self._orders = True
+        return _ORDER_LINES
+
+    def categories(self, con: duckdb.DuckDBPyConnection) -> tuple[str, ...] | None:
+        """The categories (resolved, as the views' `category`) of the load's lines before
+        and now; None when one of them has none (its rows are recomputed whole)."""
+        if self._categories is False:
+            try:
+                found = {r[0] for c in (con, self.con()) for r in c.execute(_CATEGORIES).fetchall()}
+            except (duckdb.Error, StoreError):
+                found = {None}
+            self._categories = None if None in found else tuple(sorted(found))
+        return self._categories  # type: ignore[return-value]
+
+
+# The orders the load's lines name, and every line of them (BY_ORDER). The order numbers
+# are bound, never typed into the text.
+_ORDER_LINES = "_kpi_delta_order_lines"
+_ORDERS_NAMED = "SELECT DISTINCT po_id FROM _kpi_delta_lines WHERE po_id IS NOT NULL"
+_COPY_ORDERS = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_order_lines AS "  # the name is _ORDER_LINES
+    "SELECT * FROM invoices WHERE list_contains(CAST(? AS VARCHAR[]), po_id) "  # a filter
+    "UNION ALL SELECT * FROM _kpi_delta_lines WHERE po_id IS NULL",
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_po AS "
+    "SELECT * FROM purchase_orders WHERE list_contains(CAST(? AS VARCHAR[]), po_id)",
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_gr AS "
+    "SELECT * FROM goods_receipts WHERE list_contains(CAST(? AS VARCHAR[]), po_id)",
+)
+# A DELTA view reads these orders' lines and receipts only: each of its reads of them
+# (spend_base's order heads, invoice_match's prices and receipts) joins them to the lines
+# by order, and the orders are those of every line read (a BY_ORDER view's lines are
+# these orders' lines). A copy of their rows is read instead of the 9 million.
+_ORDERS_ROWS = {"purchase_orders": "_kpi_delta_po", "goods_receipts": "_kpi_delta_gr"}
+# The load's lines' categories as spend_base resolves them (the line's, else its item's).
+_CATEGORIES = (
+    "SELECT DISTINCT coalesce(l.category, it.category) FROM _kpi_delta_lines l "
+    "LEFT JOIN items it ON it.item_id = l.item_id"
+)
+_CATEGORY_LINES = "_kpi_category_lines"
+
+
+def _category_lines(
+    con: duckdb.DuckDBPyConnection, months: Ranges, categories: tuple[str, ...]
+) -> str:
+    """The name of a temporary table of the store's invoice lines in `months` whose
+    category (the line's, else its item's) is one of `categories`: a BY_CATEGORY table's
+    rows of those categories in those months come from these lines alone (the months are
+    whole periods of the table's grain, so ranks are over every line of the period)."""
+    cats = exp.Array(expressions=[exp.Literal.string(c) for c in categories])
+    own = exp.func("list_contains", cats.copy(), exp.column("category"))
+    by_item = exp.In(
+        this=exp.column("item_id"),
+        query=exp.select("item_id")
+        .from_(exp.to_table("items"))
+        .where(exp.func("list_contains", cats.copy(), exp.column("category")))
+        .subquery(),
+    )
+    of_item = exp.and_(exp.Is(this=exp.column("category"), expression=exp.Null()), by_item)
+    read = (
+        exp.select("*")
+        .from_(exp.to_table("invoices"))
+        .where(exp.and_(between_any("invoice_date", months), exp.or_(own, of_item)))
+    )
+    con.execute(
+        render(
+            exp.Create(
+                this=exp.to_table(_CATEGORY_LINES),
+                kind="TABLE",
+                expression=read,
+                replace=True,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
+    )
+    return _CATEGORY_LINES
+
+
+# What else of the invoices a DELTA view reads (see DELTA), asked of both stores.
+_READ_TOO = {
+    "last_day": "SELECT greatest(max(invoice_date), max(paid_date)) FROM invoices",
+    "invoice_days": "SELECT min(invoice_date), max(invoice_date) FROM invoices",
+}
 
 
 def _apply_delta(
@@ -1336,24 +1464,27 @@ def _apply_delta(
     spec: RollupSpec,
     settings: Settings,
 ) -> bool:
-    """Add to the table's rows the sums of the lines of the invoices the load wrote, less
-    the sums of those invoices' lines before it; False (nothing changed) when that cannot
-    give the figures a recomputation would: the last data day moved under a view that reads
-    it, the table is out of step with the store, a measure is not exact (a DOUBLE sum). A
+    """Add to the table's rows the sums of the lines of the invoices the load wrote (for a
+    BY_ORDER view, of every line of their orders), less the same sums before it; False
+    (nothing changed) when that cannot give the figures a recomputation would: not a DELTA
+    table, what else the view reads of the invoices moved (the last data day, the first and
+    last invoice days), the table is out of step with the store, a measure is not exact (a
+    DOUBLE sum). A
     group left with no row is removed, a sum left with no value is NULL (the counts kept
     beside them say so)."""
     change = before.change
-    if change is None:
+    if change is None or not _differs(spec):
         return False
     try:
         old = before.con()
-        if DELTA[(spec.view, spec.period_column)] and (
-            con.execute(_LAST_DAY).fetchall() != old.execute(_LAST_DAY).fetchall()
-        ):
+        if not before.unmoved(con, DELTA[(spec.view, spec.period_column)]):
             return False
         if not _exact_columns(out, spec):
             return False
-        query = build_query(spec, settings, lines=_LINES)
+        # the orders' rows copied (see _ORDERS_ROWS) and, for BY_ORDER, all their lines
+        order_lines = before.order_lines(con)
+        lines = order_lines if (spec.view, spec.period_column) in BY_ORDER else _LINES
+        query = build_query(spec, settings, lines=lines, instead=_ORDERS_ROWS)
         added = con.sql(query).to_arrow_table()
         removed = old.sql(query).to_arrow_table()
     except (duckdb.Error, StoreError):
@@ -1528,8 +1659,9 @@ def _insert(
     settings: Settings,
     months: Ranges | None,
     create: bool,
+    lines: str | None = None,
 ) -> None:
-    rows = con.sql(build_query(spec, settings, months)).to_arrow_table()
+    rows = con.sql(build_query(spec, settings, months, lines)).to_arrow_table()
     out.register("_rows", rows)
     rows_sql = exp.select("*").from_("_rows")
     if create:
@@ -1565,13 +1697,14 @@ def _drop(name: str) -> str:
     return render(exp.Drop(tables=[exp.to_table(name)], kind="TABLE"))
 
 
-def _delete_months(name: str, months: Ranges) -> str:
-    """DELETE the rows of `months` from a rollup table (they are recomputed next)."""
-    return render(
-        exp.Delete(
-            this=exp.to_table(name), where=exp.Where(this=between_any(exp.column(MONTH), months))
-        )
-    )
+def _delete_months(name: str, months: Ranges, categories: tuple[str, ...] | None = None) -> str:
+    """DELETE the rows of `months` (of these categories only, when given) from a rollup
+    table (they are recomputed next)."""
+    where = between_any(exp.column(MONTH), months)
+    if categories is not None:
+        cats = exp.Array(expressions=[exp.Literal.string(c) for c in categories])
+        where = exp.and_(where, exp.func("list_contains", cats, exp.column("category")))
+    return render(exp.Delete(this=exp.to_table(name), where=exp.Where(this=where)))
 
 
 def _remove(p: Path) -> None:

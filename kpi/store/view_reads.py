@@ -73,17 +73,36 @@ INCREMENTAL: dict[tuple[str, str], dict[str, Dated]] = {
 }
 
 # Rollup tables whose rows are sums over invoice lines, each line's row of the view its own
-# (its supplier, terms, rate and order, but no rank or running total): a load of invoices
-# changes them by the sums of the lines it wrote less the sums of the lines they replaced,
-# computed from the invoices it wrote alone, in the store before and after the load
-# (kpi.semantic.rollups applies that difference instead of recomputing the months). Per
-# view and period column, whether the rows also read the last data day (payments' as-of
-# day, its overdue days): then only while that day does not move.
-DELTA: dict[tuple[str, str], bool] = {
-    ("spend", "invoice_date"): False,
-    ("payments", "paid_date"): True,
-    ("payments", "as_of_date"): True,
+# (its supplier, terms, rate and order, but no rank or running total; or its order's, see
+# BY_ORDER): a load of invoices changes them by the sums of the lines it wrote less the
+# sums of the lines they replaced, computed from the invoices it wrote alone, in the store
+# before and after the load (kpi.semantic.rollups applies that difference instead of
+# recomputing the months). Per view and period column, what else of the invoices the rows
+# read, the difference applying only while it does not move: "last_day", the last data
+# day (payments' as-of day, its overdue days); "invoice_days", the first and last invoice
+# dates (spend_yoy's bounds: no current row before a year of data, no prior row moved past
+# the last day); "" nothing.
+DELTA: dict[tuple[str, str], str] = {
+    ("spend", "invoice_date"): "",
+    ("payments", "paid_date"): "last_day",
+    ("payments", "as_of_date"): "last_day",
+    ("invoice_match", "invoice_date"): "",
+    ("spend_yoy", "period_date"): "invoice_days",
 }
+
+# DELTA tables whose view row of a line also reads the other lines of its order (and the
+# order's lines and receipts): invoice_match's quantity invoiced to date. Their difference
+# is over every line of the orders the load's lines name, before and after (a line without
+# an order reads itself only), not over those lines alone; each of their reads of the
+# orders' lines and receipts joins them to the lines by order, so those orders' rows of
+# purchase_orders and goods_receipts are all they read of them.
+BY_ORDER = frozenset({("invoice_match", "invoice_date")})
+
+# Views whose rows of a category (the line's, else its item's: the rollups' `category`)
+# come from that category's invoice lines only (supplier ranks and shares are within the
+# category and period): a load of invoices recomputes, in the months it changed, the rows
+# of the categories its lines had before and have after it only.
+BY_CATEGORY = frozenset({("spend", "invoice_date")})
 
 # What a view reads of a table, when it is less than its rows: po_lines reads the invoices
 # for the last data day only (max invoice and paid dates), so a load of invoices that does

@@ -157,13 +157,26 @@ def invoice_bodies(
     grain: str,
     view: str,
     lines: str,
+    instead: dict[str, str] | None = None,
 ) -> dict[str, exp.Expression]:
-    """The bodies of the views under `view` (spend or payments) computed from the invoice
-    lines of the table `lines` only (a temporary copy of some of them): what a load that
-    wrote them changed in a view whose rows are each one line's (kpi.store.view_reads.DELTA;
-    ranks are then among those lines: no measure of such a rollup reads them)."""
+    """The bodies of the views under `view` (spend, payments, invoice_match) computed from
+    the invoice lines of the table `lines` only (a temporary copy of some of them): what a
+    load that wrote them changed in a view whose rows are each one line's, or its order's
+    (kpi.store.view_reads.DELTA, BY_ORDER; ranks are then among those lines: no measure of
+    such a rollup reads them). `instead`: store tables read from another (temporary) table
+    in every one of those bodies (a copy of the rows of the lines' orders, where each read
+    of the table is joined to the lines by order)."""
     read = exp.select("*").from_(exp.to_table(lines))  # our own name (rollups._LINES)
-    return _lines_from(view_bodies(settings, display_currency, grain), view, read)
+    bodies = view_bodies(settings, display_currency, grain)
+    out = _lines_from(bodies, view, read)
+    for name in views_read(settings, display_currency, view) if instead else ():
+        body = out[name] if name in out else bodies[name].copy()
+        found = [t for t in body.find_all(exp.Table) if t.name in instead]  # type: ignore[operator]
+        for t in found:
+            t.replace(exp.to_table(instead[t.name], alias=t.alias or t.name))  # type: ignore[index]
+        if found:
+            out[name] = body
+    return out
 
 
 def _lines_from(

@@ -363,6 +363,8 @@ def test_new_lines_in_a_new_month_apply_where_the_last_day_stays(own_store, tmp_
     report = _load_lines(own_store, tmp_path, lines, monkeypatch)
     assert "r_spend__invoice_date__any" in report.applied
     assert "r_payments__as_of_date__any" not in report.applied  # the as-of day moved
+    assert "r_spend_yoy__period_date__any" not in report.applied  # the last invoice day too
+    assert "r_invoice_match__invoice_date__any" in report.applied
     _as_built(own_store, report.applied)
     _parity(own_store)
 
@@ -431,3 +433,126 @@ def test_a_refresh_in_the_background_applies_no_difference(own_store, tmp_path, 
     thread.join()
     monkeypatch.setattr(rollups.AFTER_WRITE, "background", False)
     _parity(own_store)
+
+
+_RANKS = tuple(f"r_spend__invoice_date__{g}" for g in ("month", "quarter", "year"))
+_MATCH = "r_invoice_match__invoice_date__any"
+_YOY = "r_spend_yoy__period_date__any"
+
+
+def _match_lines(store: Store, where: str, params: list, limit: int) -> pl.DataFrame:
+    """Invoice lines whose invoice_match row is matchable (an order, an item, an amount)."""
+    return _lines(
+        store,
+        "po_id IS NOT NULL AND item_id IS NOT NULL AND amount > 0 AND invoice_id IN "
+        f"(SELECT invoice_id FROM invoices WHERE {where})",
+        params,
+        limit,
+    )
+
+
+def _some(first: int, last: int, column: str, value: pl.Expr) -> pl.Expr:
+    """`column` set to `value` on the rows first..last (by position), kept elsewhere."""
+    rows = pl.int_range(pl.len()).is_between(first, last)
+    return pl.when(rows).then(value).otherwise(pl.col(column)).alias(column)
+
+
+def test_an_upsert_across_months_categories_and_orders_narrows_the_work(
+    own_store, tmp_path, monkeypatch
+):
+    """Lines reloaded into another category, some with another amount, month, order or quantity:
+    invoice_match takes the difference over the orders named before and after, the rank
+    tables recompute the categories named before and after only; each table equals a build
+    from scratch row for row (the engine's figures are those tables' sums: test_rollups)."""
+    lo, _ = _window(own_store)
+    month = rollups._add_months(lo.replace(day=1), 7)
+    lines = _match_lines(
+        own_store,
+        "invoice_date >= ? AND invoice_date < ?",
+        [month, rollups._add_months(month, 1)],
+        40,
+    )
+    with own_store.read() as con:
+        ids = lines.get_column("invoice_id").unique().to_list()
+        was = {
+            c
+            for (c,) in con.execute(
+                "SELECT DISTINCT category FROM spend WHERE list_contains(?, invoice_id)", [ids]
+            ).fetchall()
+        }
+        other_category = con.execute(
+            "SELECT max(category) FROM items WHERE NOT list_contains(?, category)", [list(was)]
+        ).fetchone()[0]
+        other_po = con.execute("SELECT max(po_id) FROM purchase_orders").fetchone()[0]
+    changed = lines.with_columns(
+        _some(0, 7, "amount", pl.col("amount") + Decimal("2.50")),
+        _some(8, 13, "invoice_date", pl.col("invoice_date") + pl.duration(days=95)),
+        pl.lit(other_category).alias("category"),  # every line: its category left whole
+        _some(21, 26, "po_id", pl.lit(other_po)),
+        _some(27, 32, "quantity", pl.col("quantity") * 50),
+    )
+    report = _load_lines(own_store, tmp_path, changed, monkeypatch)
+    assert _MATCH in report.applied and _MATCH not in report.months
+    assert _YOY in report.applied  # the first and last invoice days stay
+    for name in _RANKS:
+        assert name in report.months and name in report.categories, name
+        assert set(report.categories[name]) == {*was, other_category}
+    _as_built(own_store, [_MATCH, _YOY, *_RANKS])
+
+
+def test_new_lines_on_known_orders_apply_the_orders_difference(own_store, tmp_path, monkeypatch):
+    """New invoices in the last month naming orders invoiced before: each line's quantity
+    invoiced to date reads the orders' earlier lines; the table equals a build from scratch."""
+    _, hi = _window(own_store)
+    lines = _match_lines(own_store, "invoice_date >= ?", [hi.replace(day=1)], 30).with_columns(
+        pl.format("NEWO-{}", pl.col("invoice_id")).alias("invoice_id"),
+        (pl.col("quantity") * 3).alias("quantity"),
+    )
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    assert _MATCH in report.applied
+    for name in _RANKS:
+        assert name in report.categories, name
+    _as_built(own_store, [_MATCH, *_RANKS])
+
+
+def _exceptions(store: Store) -> Decimal:
+    """The amount of invoice_match exceptions as the rollup table holds it."""
+    spec = next(s for s in rollups.plan(DEFS, store.settings) if s.name == _MATCH)
+    (column,) = [m.column for m in spec.measures]
+    with store.read() as con:
+        return con.execute(f"SELECT coalesce(sum({column}), 0) FROM rollups.{_MATCH}").fetchone()[0]
+
+
+# A matchable line, not an exception, the only line of its order's item.
+_ALONE = """
+SELECT m.invoice_id, m.invoice_line, m.amount FROM invoice_match m
+WHERE m.po_unit_price IS NOT NULL AND m.amount > 0 AND NOT m.match_exception
+  AND (SELECT count(*) FROM invoices j WHERE j.po_id = m.po_id AND j.item_id = m.item_id) = 1
+ORDER BY m.invoice_id, m.invoice_line LIMIT 1
+"""
+
+
+def test_a_quantity_past_what_was_received_is_an_exception_by_hand(
+    own_store, tmp_path, monkeypatch
+):
+    """By hand: a new invoice on an order's item, dated the day before its one line and with
+    a quantity far past anything received, is an exception, and so becomes that line (its
+    quantity invoiced to date includes the new one, though its invoice was not loaded): the
+    exceptions grow by both lines' amounts."""
+    with own_store.read() as con:
+        invoice, line, amount = con.execute(_ALONE).fetchone()
+    before = _exceptions(own_store)
+    new = _lines(own_store, "invoice_id = ? AND invoice_line = ?", [invoice, line], 1)
+    new = new.with_columns(
+        pl.lit("NEWQ-1").alias("invoice_id"),
+        (pl.col("invoice_date") - pl.duration(days=1)).alias("invoice_date"),
+        pl.lit(10_000_000).cast(new.schema["quantity"]).alias("quantity"),
+    )
+    report = _load_lines(own_store, tmp_path, new, monkeypatch)
+    assert _MATCH in report.applied
+    with own_store.read() as con:
+        (new_amount,) = con.execute(
+            "SELECT amount FROM invoice_match WHERE invoice_id = 'NEWQ-1'"
+        ).fetchone()
+    assert _exceptions(own_store) - before == amount + new_amount
+    _as_built(own_store, [_MATCH])
