@@ -1469,9 +1469,11 @@ def _apply_delta(
     (nothing changed) when that cannot give the figures a recomputation would: not a DELTA
     table, what else the view reads of the invoices moved (the last data day, the first and
     last invoice days), the table is out of step with the store, a measure is not exact (a
-    DOUBLE sum). A
-    group left with no row is removed, a sum left with no value is NULL (the counts kept
-    beside them say so)."""
+    DOUBLE sum) and the difference has values for it. A DOUBLE sum the difference has no
+    value for (working_capital_days' stock half: only the stock rows feed it) is left as it
+    is, bit for bit: adding nothing changes no float. A group left with no row is removed
+    (its `_n` counts every view row behind it, stock rows too), a sum left with no value is
+    NULL (the counts kept beside them say so)."""
     change = before.change
     if change is None or not _differs(spec):
         return False
@@ -1479,7 +1481,8 @@ def _apply_delta(
         old = before.con()
         if not before.unmoved(con, DELTA[(spec.view, spec.period_column)]):
             return False
-        if not _exact_columns(out, spec):
+        floats = _float_columns(out, spec)
+        if floats is None:
             return False
         # the orders' rows copied (see _ORDERS_ROWS) and, for BY_ORDER, all their lines
         order_lines = before.order_lines(con)
@@ -1493,10 +1496,10 @@ def _apply_delta(
     out.register("_removed", removed)
     try:
         out.execute(_delta_table(spec))
-        if out.execute(_delta_refused(spec)).fetchall()[0][0]:
+        if out.execute(_delta_refused(spec, floats)).fetchall()[0][0]:
             out.execute("DROP TABLE _delta")
             return False
-        out.execute(_delta_update(spec))
+        out.execute(_delta_update(spec, floats))
         out.execute(_delta_insert(spec))
         emptied = exp.EQ(this=exp.column(_ROWS), expression=exp.Literal.number(0))
         out.execute(render(exp.Delete(this=exp.to_table(spec.name), where=exp.Where(this=emptied))))
@@ -1532,8 +1535,10 @@ def _hidden(spec: RollupSpec) -> tuple[StoredMeasure, ...]:
     return (_ROWS_MEASURE, *sums)
 
 
-def _exact_columns(out: duckdb.DuckDBPyConnection, spec: RollupSpec) -> bool:
-    """No measure of the table is a floating-point sum (its difference would not be exact)."""
+def _float_columns(out: duckdb.DuckDBPyConnection, spec: RollupSpec) -> frozenset[str] | None:
+    """The table's measures that are floating-point sums (a difference with values for one
+    would not be exact: it is applied only when it has none, _delta_refused, and the
+    column is then left as it is); None when a measure is missing from the table."""
     types = dict(
         out.execute(
             "SELECT column_name, data_type FROM duckdb_columns() "
@@ -1541,9 +1546,10 @@ def _exact_columns(out: duckdb.DuckDBPyConnection, spec: RollupSpec) -> bool:
             [spec.name],
         ).fetchall()
     )
-    return all(
-        m.column in types and not types[m.column].startswith(("DOUBLE", "FLOAT", "REAL"))
-        for m in spec.measures
+    if any(m.column not in types for m in spec.measures):
+        return None
+    return frozenset(
+        m.column for m in spec.measures if types[m.column].startswith(("DOUBLE", "FLOAT", "REAL"))
     )
 
 
@@ -1579,14 +1585,20 @@ def _matches(spec: RollupSpec) -> exp.Expression:
     )
 
 
-def _delta_refused(spec: RollupSpec) -> str:
+def _delta_refused(spec: RollupSpec, floats: frozenset[str] = frozenset()) -> str:
     """How many groups the difference cannot be applied to: rows removed from a group the
-    table does not hold (the table is out of step with the store)."""
-    removed = exp.func("coalesce", exp.column(f"r_{_ROWS}", table="d"), exp.Literal.number(0))
-    unknown = exp.and_(
-        exp.GT(this=removed, expression=exp.Literal.number(0)),
+    table does not hold (the table is out of step with the store), or values added to or
+    removed from a floating-point sum (`floats`: its difference would not be exact)."""
+    zero = exp.Literal.number(0)
+    removed = exp.func("coalesce", exp.column(f"r_{_ROWS}", table="d"), zero.copy())
+    unknown: exp.Expression = exp.and_(
+        exp.GT(this=removed, expression=zero.copy()),
         exp.Is(this=exp.column(_ROWS, table="t"), expression=exp.Null()),
     )
+    for column in sorted(floats):
+        for side in ("a", "r"):
+            values = exp.func("coalesce", exp.column(f"{side}_{column}_c", table="d"), zero.copy())
+            unknown = exp.or_(unknown, exp.NEQ(this=values, expression=zero.copy()))
     query = (
         exp.select(exp.func("count", exp.Star()))
         .from_(exp.to_table("_delta", alias="d"))
@@ -1616,10 +1628,13 @@ def _combined(m: StoredMeasure) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=none_left, true=exp.Null())], default=_applied(m.column))
 
 
-def _delta_update(spec: RollupSpec) -> str:
+def _delta_update(spec: RollupSpec, floats: frozenset[str] = frozenset()) -> str:
+    """The held groups plus the difference; `floats` (sums the difference has no value for,
+    see _delta_refused) are left as they are."""
     sets = [
         exp.EQ(this=exp.column(m.column), expression=_combined(m))
         for m in (*spec.measures, *_hidden(spec))
+        if m.column not in floats
     ]
     update = exp.Update(
         this=exp.to_table(spec.name, alias="t"),

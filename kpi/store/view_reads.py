@@ -81,13 +81,18 @@ INCREMENTAL: dict[tuple[str, str], dict[str, Dated]] = {
 # read, the difference applying only while it does not move: "last_day", the last data
 # day (payments' as-of day, its overdue days); "invoice_days", the first and last invoice
 # dates (spend_yoy's bounds: no current row before a year of data, no prior row moved past
-# the last day); "" nothing.
+# the last day); "" nothing. working_capital_days is a union of inventory_position's stock
+# rows (which read no invoice: a load leaves them as they are, so its difference is the
+# paid lines' half alone, and the stock rows are left out of it: invoice_bodies) and one
+# row per paid invoice line (its paid date, category, amount and days to pay): nothing
+# else of the invoices.
 DELTA: dict[tuple[str, str], str] = {
     ("spend", "invoice_date"): "",
     ("payments", "paid_date"): "last_day",
     ("payments", "as_of_date"): "last_day",
     ("invoice_match", "invoice_date"): "",
     ("spend_yoy", "period_date"): "invoice_days",
+    ("working_capital_days", "on_date"): "",
 }
 
 # DELTA tables whose view row of a line also reads the other lines of its order (and the

@@ -159,16 +159,19 @@ def invoice_bodies(
     lines: str,
     instead: dict[str, str] | None = None,
 ) -> dict[str, exp.Expression]:
-    """The bodies of the views under `view` (spend, payments, invoice_match) computed from
-    the invoice lines of the table `lines` only (a temporary copy of some of them): what a
-    load that wrote them changed in a view whose rows are each one line's, or its order's
-    (kpi.store.view_reads.DELTA, BY_ORDER; ranks are then among those lines: no measure of
-    such a rollup reads them). `instead`: store tables read from another (temporary) table
-    in every one of those bodies (a copy of the rows of the lines' orders, where each read
-    of the table is joined to the lines by order)."""
+    """The bodies of the views under `view` (spend, payments, invoice_match,
+    working_capital_days) computed from the invoice lines of the table `lines` only (a
+    temporary copy of some of them): what a load that wrote them changed in a view whose
+    rows are each one line's, or its order's (kpi.store.view_reads.DELTA, BY_ORDER; ranks
+    are then among those lines: no measure of such a rollup reads them; working_capital_days'
+    stock rows, which read no invoice, are left out). `instead`: store tables read from
+    another (temporary) table in every one of those bodies (a copy of the rows of the lines'
+    orders, where each read of the table is joined to the lines by order)."""
     read = exp.select("*").from_(exp.to_table(lines))  # our own name (rollups._LINES)
     bodies = view_bodies(settings, display_currency, grain)
     out = _lines_from(bodies, view, read)
+    if view == "working_capital_days":  # its stock rows read no invoice: none of the lines'
+        out["inventory_position"] = _no_stock(bodies["inventory_position"].copy())
     for name in views_read(settings, display_currency, view) if instead else ():
         body = out[name] if name in out else bodies[name].copy()
         found = [t for t in body.find_all(exp.Table) if t.name in instead]  # type: ignore[operator]
@@ -198,6 +201,18 @@ def _lines_from(
         _read_instead({c.alias: c.this for c in payments.find_all(exp.CTE)}["term_day"], read)
         out["payments"] = payments
     return out
+
+
+def _no_stock(stock: exp.Expression) -> exp.Expression:
+    """inventory_position with no row (its columns and types kept): the stock half of
+    working_capital_days, which a load of invoices leaves as it is, is then no part of the
+    load's difference, and neither its snapshots nor its receipts are read for it."""
+    ctes = {c.alias: c.this for c in stock.find_all(exp.CTE)}
+    base, receipts = ctes["base"], ctes["receipts"]
+    assert isinstance(base, exp.Select) and isinstance(receipts, exp.Select), "stock changed"
+    for select in (base, receipts):
+        select.where(exp.false(), copy=False)
+    return stock
 
 
 def _stock_in(stock: exp.Expression, ranges: Ranges) -> exp.Expression:

@@ -556,3 +556,115 @@ def test_a_quantity_past_what_was_received_is_an_exception_by_hand(
         ).fetchone()
     assert _exceptions(own_store) - before == amount + new_amount
     _as_built(own_store, [_MATCH])
+
+
+# ---- working_capital_days: the paid lines' half takes the difference ------------------------
+_WCD = "r_working_capital_days__on_date__any"
+
+
+def _held_and_built(store: Store, name: str) -> tuple[list[tuple], list[tuple]]:
+    """The table's rows as held and as a build from scratch gives them, both sorted."""
+    spec = next(s for s in rollups.plan(DEFS, store.settings) if s.name == name)
+    with store.read() as con:
+        built = con.sql(rollups.build_query(spec, store.settings)).fetchall()
+        cols = ", ".join([rollups.MONTH, *spec.dims, *[m.column for m in spec.measures]])
+        hidden = ", ".join(m.column for m in rollups._hidden(spec))
+        held = con.sql(f"SELECT {cols}, {hidden} FROM rollups.{name}").fetchall()
+    return sorted(held, key=repr), sorted(built, key=repr)
+
+
+def _floats(store: Store, name: str) -> dict[tuple, list[str]]:
+    """Per group, the table's floating-point sums as held, bit for bit (their hex)."""
+    held, _ = _held_and_built(store, name)
+    return {(r[0], r[1]): [v.hex() for v in r if isinstance(v, float)] for r in held}
+
+
+def _exactly_as_built(store: Store, name: str, floats_before: dict[tuple, list[str]]) -> None:
+    """Row for row: every decimal sum, `_n` and value count exactly a build's; the DOUBLE
+    sum (fed by the stock rows only) bit for bit what it was before the load (the load left
+    it as it was) and a build's up to the order a float sum adds in: two builds from
+    scratch of one store may differ in the last bits (parallel sums), never by a value."""
+    held, built = _held_and_built(store, name)
+    assert len(held) == len(built)
+    for h, b in zip(held, built, strict=True):
+        assert [v for v in h if not isinstance(v, float)] == [
+            v for v in b if not isinstance(v, float)
+        ], (h, b)
+        assert _close([h], [b]), (h, b)
+    after = _floats(store, name)
+    for group, bits in after.items():  # a new group has no stock row: its float sum NULL
+        assert bits == floats_before.get(group, []), group
+    # a group with stock rows is never removed
+    assert {g for g, bits in floats_before.items() if bits} <= set(after)
+
+
+def _paid_of(store: Store, month: date) -> Decimal:
+    """The paid amount of the month's paid lines (working_capital_days by paid date) as the
+    rollup table holds it."""
+    spec = next(s for s in rollups.plan(DEFS, store.settings) if s.name == _WCD)
+    (column,) = [m.column for m in spec.measures if m.build.sql() == "SUM(paid_amount)"]
+    with store.read() as con:
+        return con.execute(
+            f"SELECT coalesce(sum({column}), 0) FROM rollups.{_WCD} WHERE month = ?", [month]
+        ).fetchone()[0]
+
+
+def _stock_only(store: Store) -> int:
+    """Groups of the table with stock rows and no paid line (a difference must keep them)."""
+    spec = next(s for s in rollups.plan(DEFS, store.settings) if s.name == _WCD)
+    (paid,) = [m.column for m in spec.measures if m.build.sql() == "SUM(paid_amount)"]
+    with store.read() as con:
+        return con.execute(
+            f"SELECT count(*) FROM rollups.{_WCD} WHERE {paid}_c = 0 AND _n > 0"
+        ).fetchone()[0]
+
+
+def test_working_capital_days_takes_an_upserts_difference_exactly(own_store, tmp_path, monkeypatch):
+    """Paid lines reloaded with new amounts, paid dates (into another month) and categories:
+    the table takes the difference (no month recomputed); it equals a build from scratch
+    row for row, its DOUBLE sum (fed by the stock rows only) bit for bit, the stock-only
+    groups kept; by hand, the month's paid amount moved by what its lines moved."""
+    lo, _ = _window(own_store)
+    month = rollups._add_months(lo.replace(day=1), 6)
+    lines = _lines(
+        own_store,
+        "paid_date >= ? AND paid_date < ? AND amount > 0",
+        [month, rollups._add_months(month, 1)],
+        40,
+    )
+    with own_store.read() as con:
+        other_category = con.execute("SELECT max(category) FROM items").fetchone()[0]
+    stock_only = _stock_only(own_store)
+    assert stock_only > 0
+    before = _paid_of(own_store, month)
+    floats = _floats(own_store, _WCD)
+    changed = lines.with_columns(
+        _some(0, 9, "amount", pl.col("amount") + Decimal("3.17")),
+        _some(10, 15, "paid_date", pl.col("paid_date") + pl.duration(days=45)),
+        _some(16, 25, "category", pl.lit(other_category)),
+    )
+    moved = lines.slice(10, 6).get_column("amount").sum()
+    report = _load_lines(own_store, tmp_path, changed, monkeypatch)
+    assert _WCD in report.applied and _WCD not in report.months
+    # by hand: ten lines 3.17 more, six lines paid 45 days later (out of the month)
+    assert _paid_of(own_store, month) - before == Decimal("31.70") - moved
+    assert _stock_only(own_store) == stock_only
+    _exactly_as_built(own_store, _WCD, floats)
+
+
+def test_working_capital_days_takes_new_lines_difference_exactly(own_store, tmp_path, monkeypatch):
+    """New paid invoices (copies of a month's paid lines, five of them paid three days
+    after their invoice date, so in other months): the table takes the difference and
+    equals a build from scratch (its DOUBLE sum bit for bit what it was)."""
+    lo, hi = _window(own_store)
+    month = rollups._add_months(lo.replace(day=1), 9)
+    lines = _lines(
+        own_store, "paid_date >= ? AND paid_date < ?", [month, rollups._add_months(month, 1)], 30
+    ).with_columns(
+        pl.format("NEWW-{}", pl.col("invoice_id")).alias("invoice_id"),
+        _some(0, 4, "paid_date", pl.col("invoice_date") + pl.duration(days=3)),
+    )
+    floats = _floats(own_store, _WCD)
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    assert _WCD in report.applied and _WCD not in report.months
+    _exactly_as_built(own_store, _WCD, floats)
