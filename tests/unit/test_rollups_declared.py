@@ -12,7 +12,7 @@ from kpi.semantic import rollups
 from kpi.store.database import Store
 from kpi.store.view_reads import INCREMENTAL, SUMMARIES
 from tests.unit import test_rollups_months as months
-from tests.unit.test_rollups_months import _lines, _load_lines, _parity, _window
+from tests.unit.test_rollups_months import _lines, _load_lines, _month_lines, _parity, _window
 
 # the months tests' store with its rollups, and a copy each test may write to
 built, own_store, rollups_on = months.built, months.own_store, months.rollups_on
@@ -60,14 +60,7 @@ def test_a_declared_load_keeps_the_prints_a_full_scan_gives(
     scans: list[object] = []
     real = rollups.prints
     monkeypatch.setattr(rollups, "prints", lambda *a, **k: scans.append(a) or real(*a, **k))
-    lo, hi = _window(own_store)
-    month = rollups._add_months(lo.replace(day=1), 5)
-    lines = _lines(
-        own_store,
-        "invoice_date >= ? AND invoice_date < ?",
-        [month, rollups._add_months(month, 1)],
-        30,
-    )
+    month, lines = _month_lines(own_store, 5, "invoice_date", 30)
     _, hi = _window(own_store)
     changed = lines.with_columns(
         pl.when(pl.int_range(pl.len()) < 10)

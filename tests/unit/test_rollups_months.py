@@ -271,6 +271,18 @@ def _lines(store: Store, where: str, params: list, limit: int) -> pl.DataFrame:
         ).pl()
 
 
+def _month_lines(
+    store: Store, offset: int, column: str, limit: int, also: str = "", pick=None
+) -> tuple[date, pl.DataFrame]:
+    """The data's `offset`-th month and up to `limit` invoice lines dated in it by `column`
+    (and matching `also`, a condition of the test's own), picked by `pick` (_lines)."""
+    lo, _ = _window(store)
+    month = rollups._add_months(lo.replace(day=1), offset)
+    where = f"{column} >= ? AND {column} < ?" + (f" AND {also}" if also else "")
+    lines = (pick or _lines)(store, where, [month, rollups._add_months(month, 1)], limit)
+    return month, lines
+
+
 def _month_spend(store: Store, month: date) -> float:
     """The month's total spend as the rollups answer it."""
     kpi = [k for k in DEFS if k.id == "total_spend"]
@@ -310,11 +322,7 @@ def test_an_upsert_that_changes_values_and_moves_lines_applies_the_difference(
     the spend and paid-date payments tables take the difference (no month recomputed),
     the as-of payments table too while the last data day stays; the figures equal live."""
     lo, hi = _window(own_store)
-    month = rollups._add_months(lo.replace(day=1), 6)
-    lines = _lines(
-        own_store, "invoice_date >= ? AND invoice_date < ? AND paid_date IS NOT NULL",
-        [month, rollups._add_months(month, 1)], 40,
-    )  # fmt: skip
+    month, lines = _month_lines(own_store, 6, "invoice_date", 40, "paid_date IS NOT NULL")
     with own_store.read_tables() as con:
         other_supplier = con.execute("SELECT max(supplier_id) FROM suppliers").fetchone()[0]
         other_cc = con.execute("SELECT max(cost_centre) FROM cost_centres").fetchone()[0]
@@ -464,14 +472,7 @@ def test_an_upsert_across_months_categories_and_orders_narrows_the_work(
     invoice_match takes the difference over the orders named before and after, the rank
     tables recompute the categories named before and after only; each table equals a build
     from scratch row for row (the engine's figures are those tables' sums: test_rollups)."""
-    lo, _ = _window(own_store)
-    month = rollups._add_months(lo.replace(day=1), 7)
-    lines = _match_lines(
-        own_store,
-        "invoice_date >= ? AND invoice_date < ?",
-        [month, rollups._add_months(month, 1)],
-        40,
-    )
+    month, lines = _month_lines(own_store, 7, "invoice_date", 40, pick=_match_lines)
     with own_store.read() as con:
         ids = lines.get_column("invoice_id").unique().to_list()
         was = {
@@ -624,14 +625,7 @@ def test_working_capital_days_takes_an_upserts_difference_exactly(own_store, tmp
     the table takes the difference (no month recomputed); it equals a build from scratch
     row for row, its DOUBLE sum (fed by the stock rows only) bit for bit, the stock-only
     groups kept; by hand, the month's paid amount moved by what its lines moved."""
-    lo, _ = _window(own_store)
-    month = rollups._add_months(lo.replace(day=1), 6)
-    lines = _lines(
-        own_store,
-        "paid_date >= ? AND paid_date < ? AND amount > 0",
-        [month, rollups._add_months(month, 1)],
-        40,
-    )
+    month, lines = _month_lines(own_store, 6, "paid_date", 40, "amount > 0")
     with own_store.read() as con:
         other_category = con.execute("SELECT max(category) FROM items").fetchone()[0]
     stock_only = _stock_only(own_store)
@@ -657,10 +651,8 @@ def test_working_capital_days_takes_new_lines_difference_exactly(own_store, tmp_
     after their invoice date, so in other months): the table takes the difference and
     equals a build from scratch (its DOUBLE sum bit for bit what it was)."""
     lo, hi = _window(own_store)
-    month = rollups._add_months(lo.replace(day=1), 9)
-    lines = _lines(
-        own_store, "paid_date >= ? AND paid_date < ?", [month, rollups._add_months(month, 1)], 30
-    ).with_columns(
+    month, lines = _month_lines(own_store, 9, "paid_date", 30)
+    lines = lines.with_columns(
         pl.format("NEWW-{}", pl.col("invoice_id")).alias("invoice_id"),
         _some(0, 4, "paid_date", pl.col("invoice_date") + pl.duration(days=3)),
     )
