@@ -865,7 +865,7 @@ def _refresh(
             view: {t: _summary(view, t, whole, tops) or whole[t] for t in ts}
             for view, ts in tables.items()
         }
-        orders = _Orders(con, None if found is None else _declared_orders(con, before))
+        orders = _Orders(con, None if found is None else before.named_orders(con))
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         t0 = time.perf_counter()
@@ -1016,13 +1016,6 @@ class _Orders:
 
 def _placeholders(query: exp.Expression) -> int:
     return sum(1 for _ in query.find_all(exp.Placeholder))
-
-
-def _declared_orders(con: duckdb.DuckDBPyConnection, before: _Before) -> list[str]:
-    """The orders of the declared load's lines, as they are now and as they were."""
-    query = "SELECT DISTINCT po_id FROM _kpi_delta_lines WHERE po_id IS NOT NULL"  # _LINES
-    found = {r[0] for c in (con, before.con()) for r in c.execute(query).fetchall()}
-    return sorted(found)
 
 
 def _day(day: date) -> exp.Expression:
@@ -1337,6 +1330,7 @@ class _Before:
         self._stack: ExitStack | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._orders: bool = False
+        self._named: list[str] | None = None
         self._unmoved: dict[str, bool] = {}
         self._categories: tuple[str, ...] | None | bool = False  # False: not asked yet
 
@@ -1363,16 +1357,24 @@ class _Before:
             )
         return not what or self._unmoved[what]
 
+    def named_orders(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        """The orders of the load's lines, as they are now (in `con`) and as they were
+        (asked once per refresh)."""
+        if self._named is None:
+            old = self.con()
+            found = {r[0] for c in (con, old) for r in c.execute(_ORDERS_NAMED).fetchall()}
+            self._named = sorted(found)
+        return self._named
+
     def order_lines(self, con: duckdb.DuckDBPyConnection) -> str:
         """The name of a temporary table holding, in the store before and in `con` (the
         store now), every line of the orders the load's lines named before or name now,
         and its lines without an order (BY_ORDER: each reads its order's other lines)."""
         if not self._orders:
-            old = self.con()
-            named = {r[0] for c in (con, old) for r in c.execute(_ORDERS_NAMED).fetchall()}
-            for c in (con, old):
+            named = self.named_orders(con)
+            for c in (con, self.con()):
                 for statement in _COPY_ORDERS:
-                    c.execute(statement, [sorted(named)])
+                    c.execute(statement, [named])
             self._orders = True
         return _ORDER_LINES
 
