@@ -1754,22 +1754,31 @@ def paused() -> Iterator[None]:
         _PAUSED.pop()
 
 
-def refresh_in_background(store: Store) -> threading.Thread | None:
-    """Refresh in a thread of its own (after a definitions save: the person need not wait;
-    until it lands, a changed KPI is computed live). Not a daemon: a command-line process
-    waits for it before exiting."""
+def refresh_in_background(store: Store, written: Written | None = None) -> threading.Thread | None:
+    """Refresh in a thread of its own (after a definitions save or an upload in the app: the
+    person need not wait; until it lands, a changed figure is computed live). `written`: what
+    the write declared, its replaced store under a name of the thread's own (see
+    refresh_after_write), removed when the thread ends. Not a daemon: a command-line
+    process waits for it before exiting."""
     if not enabled() or not store.exists():
+        if written is not None and written.replaced is not None:
+            _remove(written.replaced)
         return None
-    thread = threading.Thread(target=_refresh_quietly, args=(store,), name="rollups-refresh")
+    thread = threading.Thread(
+        target=_refresh_quietly, args=(store, written), name="rollups-refresh"
+    )
     thread.start()
     return thread
 
 
-def _refresh_quietly(store: Store) -> None:
+def _refresh_quietly(store: Store, written: Written | None = None) -> None:
     try:
-        refresh(store)
+        refresh(store, written=written)
     except Exception as exc:  # noqa: BLE001 - stale rollups are never read: say, go on
         print(f"note: the rollups were not refreshed: {exc}", file=sys.stderr)
+    finally:
+        if written is not None and written.replaced is not None:
+            _remove(written.replaced)
 
 
 @dataclass
@@ -1791,7 +1800,11 @@ def refresh_after_write(store: Store) -> None:
     if _PAUSED or not enabled():
         return
     if AFTER_WRITE.background:
-        refresh_in_background(store)
+        # the replaced store is freed once this hook returns: the thread reads the load's
+        # difference from a name of its own (without one, it recomputes the months)
+        kept = store.keep_replaced()
+        written = Written(kept, dict(store.declared)) if kept is not None else None
+        refresh_in_background(store, written)
         return
     say = AFTER_WRITE.say
     if say:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import os
 import shutil
 import sys
@@ -342,9 +343,26 @@ class Store:
     def _remove_stale_copies(self) -> None:
         """Copies left by a writer that was killed (we hold the lock, so none is live), and
         replaced stores whose removal did not finish (see `_free_later`)."""
-        for pattern in (f"{self.path.name}.tmp-*", f"{self.path.name}.old-*"):
+        names = (".tmp-*", ".old-*", ".kept-*")
+        for pattern in (f"{self.path.name}{n}" for n in names):
             for p in self.path.parent.glob(pattern):
                 _remove(p)
+
+    def keep_replaced(self) -> Path | None:
+        """Inside an after-write hook: one more name of the store the write replaced, for
+        work that outlives the write (the app's refresh in a thread reads the difference
+        from it); the caller removes it when done. None when there is no replaced store or
+        no hard link can be made. A name left behind by a process that died is removed by
+        the next write (`_remove_stale_copies`): a refresh that then finds it gone
+        recomputes the months instead."""
+        if self.replaced is None:
+            return None
+        kept = self.path.with_name(f"{self.path.name}.kept-{os.getpid()}-{next(_KEPT)}")
+        try:
+            os.link(self.replaced, kept)
+        except OSError:
+            return None
+        return kept
 
     def initialise(self) -> None:
         """Create an empty store with every canonical table (no-op when it exists)."""
@@ -419,6 +437,9 @@ def _private_copy(source: Path, target: Path, stop: threading.Event | None = Non
                         break
     finally:
         os.close(out)
+
+
+_KEPT = itertools.count(1)  # keep_replaced's names within a process
 
 
 def _set_aside(store: Path) -> Path | None:

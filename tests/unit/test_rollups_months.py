@@ -417,29 +417,61 @@ def test_a_load_after_a_write_the_rollups_missed_recomputes(own_store, tmp_path,
     _parity(own_store)
 
 
-def test_a_refresh_in_the_background_applies_no_difference(own_store, tmp_path, monkeypatch):
-    """The app refreshes in a thread once the write returned: the replaced store may be gone
-    by then, so that refresh recomputes the months (and still matches live)."""
+def _load_in_background(store, tmp_path, monkeypatch, before_thread=None):
+    """A load as the app makes it (the refresh in a thread once the write returned): the
+    refresh's report, after the thread ended. `before_thread(written)` runs first."""
     monkeypatch.setattr(rollups.AFTER_WRITE, "background", True)
     threads: list = []
-    real = rollups.refresh_in_background
+    reports: list = []
+    real_thread, real_refresh = rollups.refresh_in_background, rollups.refresh
 
-    def kept(store):
-        threads.append(real(store))
+    def kept(store, written=None):
+        if before_thread is not None:
+            before_thread(written)
+        threads.append(real_thread(store, written))
         return threads[-1]
 
+    def reported(*args, **kwargs):
+        reports.append(real_refresh(*args, **kwargs))
+        return reports[-1]
+
     monkeypatch.setattr(rollups, "refresh_in_background", kept)
+    monkeypatch.setattr(rollups, "refresh", reported)
     from kpi.ingest.pipelines import load_files
 
-    lo, _ = _window(own_store)
+    lo, _ = _window(store)
     csv = tmp_path / "bg.csv"
-    _lines(
-        own_store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 20
-    ).write_csv(csv, date_format="%Y-%m-%d")
-    load_files(own_store, "invoices", [csv])
+    _lines(store, "invoice_date < ?", [rollups._add_months(lo.replace(day=1), 2)], 20).write_csv(
+        csv, date_format="%Y-%m-%d"
+    )
+    load_files(store, "invoices", [csv])
     (thread,) = threads
     thread.join()
     monkeypatch.setattr(rollups.AFTER_WRITE, "background", False)
+    (report,) = reports
+    return report
+
+
+def test_a_refresh_in_the_background_applies_the_difference(own_store, tmp_path, monkeypatch):
+    """The app refreshes in a thread once the write returned: the replaced store is kept
+    under a name of the thread's own, so the load's difference is applied there too, and
+    that name is gone when the thread ends."""
+    report = _load_in_background(own_store, tmp_path, monkeypatch)
+    assert report.applied, "the background refresh took the difference"
+    assert not list(own_store.path.parent.glob(f"{own_store.path.name}.kept-*"))
+    _parity(own_store)
+
+
+def test_a_background_refresh_whose_old_store_is_gone_recomputes(own_store, tmp_path, monkeypatch):
+    """When the kept name is gone before the thread reads it (a later write cleared it),
+    the refresh recomputes the months instead, and still matches live."""
+
+    def gone(written):
+        assert written is not None and written.replaced is not None
+        written.replaced.unlink()
+
+    report = _load_in_background(own_store, tmp_path, monkeypatch, before_thread=gone)
+    assert report.applied == [] and report.months
     _parity(own_store)
 
 

@@ -117,9 +117,12 @@ def test_the_replaced_store_is_freed_after_the_swap(store):
     assert _old_copies(store) == []
     stale = store.path.with_name(store.path.name + ".old-1")
     stale.write_bytes(b"left by a removal cut short")
+    # and a name a background refresh kept (Store.keep_replaced) in a process that died
+    kept = store.path.with_name(store.path.name + ".kept-1-1")
+    kept.write_bytes(b"left by a refresh cut short")
     with store.write() as con:
         con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-03-01', 'USD', 1)")
-    assert not stale.exists()
+    assert not stale.exists() and not kept.exists()
     with store.read_tables() as con:
         assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 3
 
