@@ -970,12 +970,12 @@ class _Orders:
 
     def _named(self, months: set[date]) -> exp.Expression:
         if self.named is not None:  # a bound list (the parameter _months passes)
-            return exp.func("list_contains", exp.Placeholder(), exp.column("po_id"))
+            return exp.func("list_contains", exp.Placeholder(this=_NAMED), exp.column("po_id"))
         lines = exp.select("po_id").from_(exp.to_table("invoices")).where(self._in(months))
         return exp.In(this=exp.column("po_id"), query=lines.subquery())
 
     def _months(self, query: exp.Expression) -> set[date]:
-        params = [] if self.named is None else [self.named] * _placeholders(query)
+        params = {} if self.named is None else {_NAMED: self.named}
         rows = self.con.execute(render(query), params).fetchall()
         return {m for (m,) in rows if m is not None}
 
@@ -1014,8 +1014,9 @@ class _Orders:
         return self._ask("due", months, make)  # type: ignore[return-value]
 
 
-def _placeholders(query: exp.Expression) -> int:
-    return sum(1 for _ in query.find_all(exp.Placeholder))
+# the bound list of the load's orders in _Orders' questions (a named parameter: each of
+# its uses in a statement reads the same list)
+_NAMED = "orders"
 
 
 def _day(day: date) -> exp.Expression:

@@ -184,6 +184,9 @@ _CHIPS = """label => {
                : null;
 }"""
 
+# Whether the multiselect `label` shows a chip for `option` (the same finder, as a function).
+_HAS_CHIP = f"([label, option]) => (({_CHIPS})(label) || []).includes(option)"
+
 
 def pick_filter(page, label: str, option: str, shows: str, timeout: int = 60_000) -> None:
     """Pick `option` in the multiselect `label` as a person would (open it, click the option,
@@ -194,11 +197,7 @@ def pick_filter(page, label: str, option: str, shows: str, timeout: int = 60_000
     page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option, exact=True).click()
     try:
-        page.wait_for_function(
-            "([js, label, option]) => ((eval(js))(label) || []).includes(option)",
-            arg=[_CHIPS, label, option],
-            timeout=timeout,
-        )
+        page.wait_for_function(_HAS_CHIP, arg=[label, option], timeout=timeout)
     except Exception as exc:
         chips = page.evaluate(_CHIPS, label)
         raise AssertionError(
