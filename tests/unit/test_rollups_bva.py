@@ -204,3 +204,14 @@ def test_a_write_that_declares_nothing_recomputes_the_months(own_store):
     report = rollups.refresh(own_store)
     assert report is not None and _BVA not in report.applied
     _as_built(own_store)
+
+
+def test_the_open_order_lines_are_the_views(built):
+    """The orders read for the groups are those with a line budget_vs_actual's open_po
+    keeps (an order line that commits or accrues spend): the same condition."""
+    from kpi.store.template import parsed, render
+    from kpi.store.views import view_bodies
+
+    body = view_bodies(Store(built).settings)["budget_vs_actual"]
+    open_po = {c.alias: c.this for c in body.find_all(exp.CTE)}["open_po"]
+    assert render(open_po.args["where"].this.copy()) == render(parsed(rollups._OPEN_LINE).copy())
