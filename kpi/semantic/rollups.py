@@ -1378,9 +1378,13 @@ class _Before:
         and its lines without an order (BY_ORDER: each reads its order's other lines)."""
         if not self._orders:
             named = self.named_orders(con)
+            # the numbers' range too (sorted as DuckDB compares text: by code point): the
+            # tables are stored about in order-number order, and the range lets their zone
+            # maps skip most row groups, which a list alone does not (a tenth of the time)
+            lo, hi = (named[0], named[-1]) if named else (None, None)
             for c in (con, self.con()):
                 for statement in _COPY_ORDERS:
-                    c.execute(statement, [named])
+                    c.execute(statement, [lo, hi, named])
             self._orders = True
         return _ORDER_LINES
 
@@ -1402,12 +1406,13 @@ _ORDER_LINES = "_kpi_delta_order_lines"
 _ORDERS_NAMED = "SELECT DISTINCT po_id FROM _kpi_delta_lines WHERE po_id IS NOT NULL"
 _COPY_ORDERS = (
     "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_order_lines AS "  # the name is _ORDER_LINES
-    "SELECT * FROM invoices WHERE list_contains(CAST(? AS VARCHAR[]), po_id) "  # a filter
+    "SELECT * FROM invoices WHERE po_id BETWEEN ? AND ? "
+    "AND list_contains(CAST(? AS VARCHAR[]), po_id) "  # a filter
     "UNION ALL SELECT * FROM _kpi_delta_lines WHERE po_id IS NULL",
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_po AS "
-    "SELECT * FROM purchase_orders WHERE list_contains(CAST(? AS VARCHAR[]), po_id)",
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_gr AS "
-    "SELECT * FROM goods_receipts WHERE list_contains(CAST(? AS VARCHAR[]), po_id)",
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_po AS SELECT * FROM purchase_orders "
+    "WHERE po_id BETWEEN ? AND ? AND list_contains(CAST(? AS VARCHAR[]), po_id)",
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_gr AS SELECT * FROM goods_receipts "
+    "WHERE po_id BETWEEN ? AND ? AND list_contains(CAST(? AS VARCHAR[]), po_id)",
 )
 # A DELTA view reads these orders' lines and receipts only: each of its reads of them
 # (spend_base's order heads, invoice_match's prices and receipts) joins them to the lines
