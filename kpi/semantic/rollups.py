@@ -57,9 +57,10 @@ from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
-from kpi.store.template import render
+from kpi.store.template import fill, render
 from kpi.store.view_reads import (
     BY_CATEGORY,
+    BY_GROUP,
     BY_ORDER,
     COMPLETE,
     DELTA,
@@ -1156,7 +1157,10 @@ def _write_file(
                 if (
                     spec.name in deltas
                     and spec.name in present
-                    and _apply_delta(out, con, before, spec, store.settings)
+                    and (
+                        _apply_delta(out, con, before, spec, store.settings)
+                        or _apply_groups(out, con, before, spec, store.settings)
+                    )
                 ):
                     report.applied.append(spec.name)
                 elif months_to_do is None and spec.name in present:
@@ -1294,8 +1298,10 @@ def _delta_applies(
         return False
     if [t for t, now in inputs.items() if before.inputs.get(t) != now] != ["invoices"]:
         return False
-    return _differs(spec) or (
-        (spec.view, spec.period_column) in BY_CATEGORY and "category" in spec.dims
+    return (
+        _differs(spec)
+        or _by_group(spec)
+        or ((spec.view, spec.period_column) in BY_CATEGORY and "category" in spec.dims)
     )
 
 
@@ -1373,9 +1379,13 @@ class _Before:
         and its lines without an order (BY_ORDER: each reads its order's other lines)."""
         if not self._orders:
             named = self.named_orders(con)
+            # the numbers' range too (sorted as DuckDB compares text: by code point): the
+            # tables are stored about in order-number order, and the range lets their zone
+            # maps skip most row groups, which a list alone does not (a tenth of the time)
+            lo, hi = (named[0], named[-1]) if named else (None, None)
             for c in (con, self.con()):
                 for statement in _COPY_ORDERS:
-                    c.execute(statement, [named])
+                    c.execute(statement, [lo, hi, named])
             self._orders = True
         return _ORDER_LINES
 
@@ -1397,12 +1407,13 @@ _ORDER_LINES = "_kpi_delta_order_lines"
 _ORDERS_NAMED = "SELECT DISTINCT po_id FROM _kpi_delta_lines WHERE po_id IS NOT NULL"
 _COPY_ORDERS = (
     "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_order_lines AS "  # the name is _ORDER_LINES
-    "SELECT * FROM invoices WHERE list_contains(CAST(? AS VARCHAR[]), po_id) "  # a filter
+    "SELECT * FROM invoices WHERE po_id BETWEEN ? AND ? "
+    "AND list_contains(CAST(? AS VARCHAR[]), po_id) "  # a filter
     "UNION ALL SELECT * FROM _kpi_delta_lines WHERE po_id IS NULL",
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_po AS "
-    "SELECT * FROM purchase_orders WHERE list_contains(CAST(? AS VARCHAR[]), po_id)",
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_gr AS "
-    "SELECT * FROM goods_receipts WHERE list_contains(CAST(? AS VARCHAR[]), po_id)",
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_po AS SELECT * FROM purchase_orders "
+    "WHERE po_id BETWEEN ? AND ? AND list_contains(CAST(? AS VARCHAR[]), po_id)",
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_gr AS SELECT * FROM goods_receipts "
+    "WHERE po_id BETWEEN ? AND ? AND list_contains(CAST(? AS VARCHAR[]), po_id)",
 )
 # A DELTA view reads these orders' lines and receipts only: each of its reads of them
 # (spend_base's order heads, invoice_match's prices and receipts) joins them to the lines
@@ -1451,6 +1462,232 @@ def _category_lines(
         )
     )
     return _CATEGORY_LINES
+
+
+# ---- a load's groups recomputed (BY_GROUP: budget_vs_actual) -------------------------------
+# Temporary tables of ours (in the store's connection): the groups a load reaches, the
+# orders with a line in them, and the rows those groups read.
+_GROUPS = "_kpi_bva_groups"
+_GROUP_ORDERS = "_kpi_bva_orders"
+_GROUP_RECEIVED = "_kpi_bva_received"
+_GROUP_LINES = "_kpi_bva_lines"
+_GROUP_ROWS = {
+    "invoices": "_kpi_bva_billed",  # every line of the orders (what was invoiced on each)
+    "purchase_orders": "_kpi_bva_po",
+    "goods_receipts": "_kpi_bva_gr",
+}
+# a row's group is one of ours: month, cost centre and category, NULL matching NULL
+_IN_GROUPS = (
+    "g.month = __month__ AND g.cost_centre IS NOT DISTINCT FROM __cost_centre__ "
+    "AND g.category IS NOT DISTINCT FROM __category__"
+)
+_FOUND = "_kpi_bva_found"  # the groups as found (twice, some): _GROUPS holds them once
+_FOUND_DDL = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_found "  # the name is _FOUND
+    "(month DATE, cost_centre VARCHAR, category VARCHAR)"
+)
+_GROUPS_MADE = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_groups AS "  # the name is _GROUPS
+    "SELECT DISTINCT * FROM _kpi_bva_found WHERE month IS NOT NULL"
+)
+# The load's lines' groups (by the month invoiced and the category as spend_base resolves
+# it), asked of both stores.
+_LINE_GROUPS = (
+    "SELECT DISTINCT CAST(date_trunc('month', l.invoice_date) AS DATE), l.cost_centre, "
+    "coalesce(l.category, it.category) FROM _kpi_delta_lines l "  # the name is _LINES
+    "LEFT JOIN items it ON it.item_id = l.item_id WHERE l.invoice_date IS NOT NULL"
+)
+# The groups of every line of the orders the load's lines name (copied by
+# _Before.order_lines): its committed spend is in the month it is due (promised, else
+# ordered), its accrued spend in the month of its last receipt, as budget_vs_actual's
+# po_state says; lines of closed orders too (they add nothing there: a group too many).
+_ORDER_GROUPS = (
+    "WITH po AS (SELECT p.po_id, p.po_line, p.cost_centre, "
+    "coalesce(p.category, it.category) AS category, "
+    "coalesce(p.promised_date, p.po_date) AS due_day "
+    "FROM _kpi_delta_po p LEFT JOIN items it ON it.item_id = p.item_id), "  # _ORDERS_ROWS
+    "last AS (SELECT po_id, po_line, max(receipt_date) AS day FROM _kpi_delta_gr GROUP BY ALL) "
+    "SELECT CAST(date_trunc('month', due_day) AS DATE), cost_centre, category FROM po "
+    "WHERE due_day IS NOT NULL UNION "
+    "SELECT CAST(date_trunc('month', r.day) AS DATE), po.cost_centre, po.category "
+    "FROM po JOIN last r ON r.po_id = po.po_id AND r.po_line = po.po_line "
+    "WHERE r.day IS NOT NULL"
+)
+# An order line that commits or accrues spend: budget_vs_actual's open_po (a test holds
+# the two the same). Only the orders with such a line in a group are read for it (most
+# orders are closed: a fiftieth of them is read).
+_OPEN_LINE = "lower(status) NOT IN ('closed', 'cancelled', 'canceled')"
+# The orders with an open line due in one of the groups (a line due in a month is promised
+# in it, or has no promised day and was ordered in it: two filters the table's zone maps
+# answer, where one with an OR would read every row).
+_DUE_ORDERS = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_orders AS "  # the name is _GROUP_ORDERS
+    f"WITH po AS (SELECT * FROM purchase_orders WHERE __promised__ AND {_OPEN_LINE} "
+    "UNION ALL SELECT * FROM purchase_orders WHERE promised_date IS NULL AND __ordered__ "
+    f"AND {_OPEN_LINE}) "
+    "SELECT DISTINCT p.po_id FROM po p LEFT JOIN items it ON it.item_id = p.item_id "
+    "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g WHERE __in_groups__)"
+)
+# The order lines received in the groups' months (their last receipt may be in one).
+_RECEIVED = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_received AS "  # the name is _GROUP_RECEIVED
+    "SELECT DISTINCT po_id, po_line, CAST(date_trunc('month', receipt_date) AS DATE) AS month "
+    "FROM goods_receipts WHERE __received__"
+)
+# ... and those of them open and in one of the groups. Each read by order number also says the
+# range the numbers are in (bound): the tables are stored in order-number order, so their
+# zone maps skip all but a few row groups (a list of numbers alone reads every one).
+_RECEIVED_ORDERS = (
+    "INSERT INTO _kpi_bva_orders SELECT DISTINCT r.po_id FROM _kpi_bva_received r "
+    "JOIN (SELECT * FROM purchase_orders WHERE po_id BETWEEN ? AND ? "
+    f"AND {_OPEN_LINE}) p ON p.po_id = r.po_id AND p.po_line = r.po_line "
+    "LEFT JOIN items it ON it.item_id = p.item_id "
+    "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g "
+    "WHERE __in_groups__)"
+)
+_ORDER_RANGE = "SELECT min(po_id), max(po_id) FROM "
+_COPY_GROUP_ORDERS = tuple(
+    f"CREATE OR REPLACE TEMPORARY TABLE {copy} AS SELECT * FROM {table} "
+    "WHERE po_id BETWEEN ? AND ? AND po_id IN (SELECT po_id FROM _kpi_bva_orders)"
+    for table, copy in _GROUP_ROWS.items()
+)
+# The invoice lines of the groups (spend_base's rows of them, by the month invoiced).
+_GROUP_LINES_COPY = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_lines AS "  # the name is _GROUP_LINES
+    "SELECT i.* FROM invoices i LEFT JOIN items it ON it.item_id = i.item_id "
+    "WHERE __invoiced__ AND EXISTS (SELECT 1 FROM _kpi_bva_groups g WHERE __in_groups__)"
+)
+
+
+def _by_group(spec: RollupSpec) -> bool:
+    """A table whose groups a load reaches may be recomputed alone (BY_GROUP): its rows
+    are within one group each (split by at least the group's columns)."""
+    key = BY_GROUP.get((spec.view, spec.period_column))
+    return key is not None and spec.body_grain == ANY_GRAIN and set(key) <= set(spec.dims)
+
+
+def _group_match(table: str) -> exp.Expression:
+    """`table`'s row (month, cost centre, category) is one of the groups' (g)."""
+    return exp.and_(
+        *[
+            (exp.EQ if k == MONTH else exp.NullSafeEQ)(
+                this=exp.column(k, table="g"), expression=exp.column(k, table=table)
+            )
+            for k in (MONTH, "cost_centre", "category")
+        ]
+    )
+
+
+def _apply_groups(
+    out: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    before: _Before,
+    spec: RollupSpec,
+    settings: Settings,
+) -> bool:
+    """After a declared load of invoices, a BY_GROUP table's groups the load reaches
+    recomputed from all of their rows (and the others kept): the groups of the load's
+    lines before and after it, and those of every line of the orders they name (what was
+    invoiced on an order fills its lines in line order: an invoice of one category moves
+    the committed spend of an order line of another). Each group is the view restated on
+    the rows it reads only: its invoice lines, the order lines due or received in it with
+    every line of their orders (the window over an order's lines), those orders' receipts
+    and every invoice of those orders (what was invoiced on them). False (nothing
+    changed: the months are recomputed) when it is not such a table or a read fails."""
+    if before.change is None or not _by_group(spec):
+        return False
+    try:
+        old = before.con()
+        before.order_lines(con)  # the named orders' lines and receipts (_ORDERS_ROWS)
+        con.execute(_FOUND_DDL)
+        con.execute(f"INSERT INTO {_FOUND} {_LINE_GROUPS}")
+        con.register("_kpi_bva_old_groups", old.sql(_LINE_GROUPS).to_arrow_table())
+        try:
+            con.execute(f"INSERT INTO {_FOUND} SELECT * FROM _kpi_bva_old_groups")
+        finally:
+            con.unregister("_kpi_bva_old_groups")
+        con.execute(f"INSERT INTO {_FOUND} {_ORDER_GROUPS}")
+        con.execute(_GROUPS_MADE)
+        months = {m for (m,) in con.execute(f"SELECT DISTINCT month FROM {_GROUPS}").fetchall()}
+        if months:
+            _group_rows(con, _runs(months))
+        groups = con.sql(f"SELECT * FROM {_GROUPS}").to_arrow_table()
+        rows = None
+        if months:
+            query = build_query(spec, settings, lines=_GROUP_LINES, instead=_GROUP_ROWS)
+            found = exp.Exists(
+                this=exp.select(exp.Literal.number(1))
+                .from_(exp.to_table(_GROUPS, alias="g"))
+                .where(_group_match("r"))
+            )
+            # the statement's text around the query's (sqlglot parsing it again would cost
+            # a third of a second: build_query puts its parts together the same way)
+            rows = con.sql(f"SELECT * FROM ({query}) AS r WHERE {render(found)}").to_arrow_table()
+    except (duckdb.Error, StoreError):
+        return False
+    out.register("_groups", groups)
+    try:
+        gone = exp.Exists(
+            this=exp.select(exp.Literal.number(1))
+            .from_(exp.to_table("_groups", alias="g"))
+            .where(_group_match("t"))
+        )
+        table = exp.to_table(spec.name, alias="t")
+        out.execute(render(exp.Delete(this=table, where=exp.Where(this=gone))))
+        if rows is not None and rows.num_rows:
+            out.register("_rows", rows)
+            try:
+                into = exp.Insert(
+                    this=exp.to_table(spec.name),
+                    expression=exp.select("*").from_("_rows"),
+                    by_name=True,
+                )
+                out.execute(render(into))
+            finally:
+                out.unregister("_rows")
+    finally:
+        out.unregister("_groups")
+    return True
+
+
+def _group_rows(con: duckdb.DuckDBPyConnection, ranges: Ranges) -> None:
+    """The rows the groups (_GROUPS, in these months) read, copied into temporary tables
+    of ours: their invoice lines (_GROUP_LINES) and the orders with a line in them, with
+    every line, receipt and invoice of those orders (_GROUP_ROWS)."""
+
+    def within(table: str, column: str) -> exp.Expression:
+        return between_any(exp.column(column, table=table), ranges)
+
+    def in_groups(month: exp.Expression, line: str) -> exp.Expression:
+        # the line's group: `month`, its cost centre, its category (its item's, else)
+        category = exp.func(
+            "coalesce", exp.column("category", table=line), exp.column("category", table="it")
+        )
+        cost_centre = exp.column("cost_centre", table=line)
+        return fill(_IN_GROUPS, month=month, cost_centre=cost_centre, category=category)
+
+    due_day = exp.func(
+        "coalesce", exp.column("promised_date", table="p"), exp.column("po_date", table="p")
+    )
+    due = fill(
+        _DUE_ORDERS,
+        promised=within("purchase_orders", "promised_date"),
+        ordered=within("purchase_orders", "po_date"),
+        in_groups=in_groups(_month_of(due_day), "p"),
+    )
+    con.execute(render(due))
+    con.execute(render(fill(_RECEIVED, received=within("goods_receipts", "receipt_date"))))
+    lo, hi = con.execute(_ORDER_RANGE + _GROUP_RECEIVED).fetchone() or (None, None)
+    received = fill(_RECEIVED_ORDERS, in_groups=in_groups(exp.column(MONTH, table="r"), "p"))
+    con.execute(render(received), [lo, hi])
+    lo, hi = con.execute(_ORDER_RANGE + _GROUP_ORDERS).fetchone() or (None, None)
+    for statement in _COPY_GROUP_ORDERS:
+        con.execute(statement, [lo, hi])
+    invoiced = _month_of(exp.column("invoice_date", table="i"))
+    lines = fill(
+        _GROUP_LINES_COPY, invoiced=within("i", "invoice_date"), in_groups=in_groups(invoiced, "i")
+    )
+    con.execute(render(lines))
 
 
 # What else of the invoices a DELTA view reads (see DELTA), asked of both stores.

@@ -109,6 +109,19 @@ BY_ORDER = frozenset({("invoice_match", "invoice_date")})
 # of the categories its lines had before and have after it only.
 BY_CATEGORY = frozenset({("spend", "invoice_date")})
 
+# Views whose rows are groups (the month, the cost centre and the category named; each
+# group's sums converted and rounded once per currency and measure, so a load's difference
+# of lines would not give the same cents) and whose group reads that group's rows only, plus,
+# for its orders' lines, the invoices of their orders: budget_vs_actual's budget and
+# invoiced spend of the group, and the committed and accrued spend of the order lines due
+# or last received in it (what was invoiced on each order fills its lines in line order).
+# A load of invoices changes the groups of its lines before and after it, and those of
+# every line of the orders they name (due month, month of the last receipt): those groups
+# only are recomputed, from all of their rows (kpi.semantic.rollups, _apply_groups).
+BY_GROUP: dict[tuple[str, str], tuple[str, ...]] = {
+    ("budget_vs_actual", "month_start"): ("cost_centre", "category"),
+}
+
 # What a view reads of a table, when it is less than its rows: po_lines reads the invoices
 # for the last data day only (max invoice and paid dates), so a load of invoices that does
 # not move it leaves the orders' table as it is.
