@@ -57,7 +57,7 @@ from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
-from kpi.store.template import fill, render
+from kpi.store.template import fill, parsed, render
 from kpi.store.view_reads import (
     BY_CATEGORY,
     BY_GROUP,
@@ -1522,9 +1522,9 @@ _OPEN_LINE = "lower(status) NOT IN ('closed', 'cancelled', 'canceled')"
 # answer, where one with an OR would read every row).
 _DUE_ORDERS = (
     "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_orders AS "  # the name is _GROUP_ORDERS
-    f"WITH po AS (SELECT * FROM purchase_orders WHERE __promised__ AND {_OPEN_LINE} "
+    "WITH po AS (SELECT * FROM purchase_orders WHERE __promised__ AND __open_line__ "
     "UNION ALL SELECT * FROM purchase_orders WHERE promised_date IS NULL AND __ordered__ "
-    f"AND {_OPEN_LINE}) "
+    "AND __open_line__) "
     "SELECT DISTINCT p.po_id FROM po p LEFT JOIN items it ON it.item_id = p.item_id "
     "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g WHERE __in_groups__)"
 )
@@ -1540,16 +1540,16 @@ _RECEIVED = (
 _RECEIVED_ORDERS = (
     "INSERT INTO _kpi_bva_orders SELECT DISTINCT r.po_id FROM _kpi_bva_received r "
     "JOIN (SELECT * FROM purchase_orders WHERE po_id BETWEEN ? AND ? "
-    f"AND {_OPEN_LINE}) p ON p.po_id = r.po_id AND p.po_line = r.po_line "
+    "AND __open_line__) p ON p.po_id = r.po_id AND p.po_line = r.po_line "
     "LEFT JOIN items it ON it.item_id = p.item_id "
     "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g "
     "WHERE __in_groups__)"
 )
 _ORDER_RANGE = "SELECT min(po_id), max(po_id) FROM "
-_COPY_GROUP_ORDERS = tuple(
-    f"CREATE OR REPLACE TEMPORARY TABLE {copy} AS SELECT * FROM {table} "
+# each of _GROUP_ROWS' tables (__rows__) copied (__copy__) for the groups' orders
+_COPY_GROUP_ORDERS = (
+    "CREATE OR REPLACE TEMPORARY TABLE __copy__ AS SELECT * FROM __rows__ "
     "WHERE po_id BETWEEN ? AND ? AND po_id IN (SELECT po_id FROM _kpi_bva_orders)"
-    for table, copy in _GROUP_ROWS.items()
 )
 # The invoice lines of the groups (spend_base's rows of them, by the month invoiced).
 _GROUP_LINES_COPY = (
@@ -1600,18 +1600,15 @@ def _apply_groups(
         old = before.con()
         before.order_lines(con)  # the named orders' lines and receipts (_ORDERS_ROWS)
         con.execute(_FOUND_DDL)
-        con.execute(f"INSERT INTO {_FOUND} {_LINE_GROUPS}")
-        con.register("_kpi_bva_old_groups", old.sql(_LINE_GROUPS).to_arrow_table())
-        try:
-            con.execute(f"INSERT INTO {_FOUND} SELECT * FROM _kpi_bva_old_groups")
-        finally:
-            con.unregister("_kpi_bva_old_groups")
-        con.execute(f"INSERT INTO {_FOUND} {_ORDER_GROUPS}")
+        # the groups found appended through DuckDB's relations (no statement text to make)
+        con.sql(_LINE_GROUPS).insert_into(_FOUND)
+        con.from_arrow(old.sql(_LINE_GROUPS).to_arrow_table()).insert_into(_FOUND)
+        con.sql(_ORDER_GROUPS).insert_into(_FOUND)
         con.execute(_GROUPS_MADE)
-        months = {m for (m,) in con.execute(f"SELECT DISTINCT month FROM {_GROUPS}").fetchall()}
+        months = {m for (m,) in con.table(_GROUPS).unique(MONTH).fetchall()}
         if months:
             _group_rows(con, _runs(months))
-        groups = con.sql(f"SELECT * FROM {_GROUPS}").to_arrow_table()
+        groups = con.table(_GROUPS).to_arrow_table()
         rows = None
         if months:
             query = build_query(spec, settings, lines=_GROUP_LINES, instead=_GROUP_ROWS)
@@ -1620,9 +1617,9 @@ def _apply_groups(
                 .from_(exp.to_table(_GROUPS, alias="g"))
                 .where(_group_match("r"))
             )
-            # the statement's text around the query's (sqlglot parsing it again would cost
-            # a third of a second: build_query puts its parts together the same way)
-            rows = con.sql(f"SELECT * FROM ({query}) AS r WHERE {render(found)}").to_arrow_table()
+            # the query's rows in the groups, filtered as a relation (sqlglot parsing the
+            # query's text again to wrap it would cost a third of a second)
+            rows = con.sql(query).set_alias("r").filter(render(found)).to_arrow_table()
     except (duckdb.Error, StoreError):
         return False
     out.register("_groups", groups)
@@ -1669,20 +1666,27 @@ def _group_rows(con: duckdb.DuckDBPyConnection, ranges: Ranges) -> None:
     due_day = exp.func(
         "coalesce", exp.column("promised_date", table="p"), exp.column("po_date", table="p")
     )
+    open_line = parsed(_OPEN_LINE)
     due = fill(
         _DUE_ORDERS,
         promised=within("purchase_orders", "promised_date"),
         ordered=within("purchase_orders", "po_date"),
+        open_line=open_line,
         in_groups=in_groups(_month_of(due_day), "p"),
     )
     con.execute(render(due))
     con.execute(render(fill(_RECEIVED, received=within("goods_receipts", "receipt_date"))))
     lo, hi = con.execute(_ORDER_RANGE + _GROUP_RECEIVED).fetchone() or (None, None)
-    received = fill(_RECEIVED_ORDERS, in_groups=in_groups(exp.column(MONTH, table="r"), "p"))
+    received = fill(
+        _RECEIVED_ORDERS,
+        open_line=open_line,
+        in_groups=in_groups(exp.column(MONTH, table="r"), "p"),
+    )
     con.execute(render(received), [lo, hi])
     lo, hi = con.execute(_ORDER_RANGE + _GROUP_ORDERS).fetchone() or (None, None)
-    for statement in _COPY_GROUP_ORDERS:
-        con.execute(statement, [lo, hi])
+    for table, copy in _GROUP_ROWS.items():
+        statement = fill(_COPY_GROUP_ORDERS, copy=exp.to_table(copy), rows=exp.to_table(table))
+        con.execute(render(statement), [lo, hi])
     invoiced = _month_of(exp.column("invoice_date", table="i"))
     lines = fill(
         _GROUP_LINES_COPY, invoiced=within("i", "invoice_date"), in_groups=in_groups(invoiced, "i")
