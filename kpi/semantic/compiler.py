@@ -7,6 +7,7 @@ filter values and dates are bound parameters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +25,9 @@ from kpi.store.views import (
     GRAIN_VIEWS,
     RANGE_READS,
     SPEND_VIEWS,
+    Bounds,
     Ranges,
+    bound_values,
     invoice_bodies,
     range_bodies,
     view_bodies,
@@ -167,7 +170,7 @@ def view_ctes(
     settings: Settings,
     display_currency: str | None,
     grain: str,
-    reads: tuple[date, date] | Ranges | None = None,
+    reads: tuple[date, date] | Ranges | Bounds | None = None,
     lines: str | None = None,
     instead: dict[str, str] | None = None,
 ) -> list[exp.CTE]:
@@ -179,14 +182,19 @@ def view_ctes(
     reads; when given for such a view, spend_base under it is computed from the invoice
     lines those rows come from only, and the views under it read what those rows need
     only (range_bodies), not every line. `lines`: a table of some invoice lines, the
-    view's rows of those lines only (invoice_bodies, with `instead`)."""
+    view's rows of those lines only (invoice_bodies, with `instead`). The dates are
+    literals, or a Bounds' parameters when `reads` is one."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
     if (reads is not None and view in RANGE_READS) or lines is not None:
         bodies = view_bodies(settings, display_currency, view_grain)
         if lines is not None:  # the rows of the invoice lines of that table only
             restated = invoice_bodies(settings, display_currency, view_grain, view, lines, instead)
         else:
-            ranges: Ranges = (reads,) if isinstance(reads[0], date) else reads  # type: ignore[assignment,index]
+            ranges: Ranges | Bounds = (
+                reads if isinstance(reads, Bounds)
+                else (reads,) if isinstance(reads[0], date)  # type: ignore[index]
+                else reads  # type: ignore[assignment]
+            )  # fmt: skip
             restated = range_bodies(settings, display_currency, view_grain, view, ranges)
         return [
             _cte(name, restated[name], copy=False) if name in restated
@@ -212,18 +220,24 @@ def view_ctes_sql(
     reads: Ranges | None = None,
     lines: str | None = None,
     instead: dict[str, str] | None = None,
-) -> str:
+) -> tuple[str, dict[str, date]]:
     """view_ctes() in the reporting currency as the text of a WITH clause ("" when there is
-    none), for a statement that puts it before its own rendered SELECT.
+    none), for a statement that puts it before its own rendered SELECT, and the values of
+    its parameters: the days of the month ranges `reads` (views.Bounds).
 
     Why: restating the views (filling their templates, copying and rendering the trees)
-    costs a fresh process a tenth of a second per rollup table, on every refresh, for text
-    that depends on the code, the settings and these arguments only (the view, the grain,
-    the month ranges and the names of tables of ours): so it is kept in memory and on disk
-    (kpi.store.catalog_cache, keyed by the code's hash too). Nothing a person types is in
-    it or in its key."""
+    costs a fresh process a tenth of a second per rollup table (seconds for all of them at
+    scale), on every refresh, for text that depends on the code, the settings and these
+    arguments only (the view, the grain, how many month ranges, the names of tables of
+    ours): so it is kept in memory and on disk (kpi.store.catalog_cache, keyed by the
+    code's hash too). The months themselves are parameters: a refresh of months never seen
+    before reads the text kept for as many ranges. Nothing a person types is in it or in
+    its key."""
     swapped = tuple(sorted(instead.items())) if instead else None
-    return _view_ctes_sql(view, settings, grain, reads, lines, swapped)
+    shape = None if reads is None else len(reads)
+    text, names = _view_ctes_sql(view, settings, grain, shape, lines, swapped)
+    params = {} if reads is None else bound_values(names, reads, settings.fiscal)
+    return text, params
 
 
 @lru_cache(maxsize=256)
@@ -231,24 +245,48 @@ def _view_ctes_sql(
     view: str,
     settings: Settings,
     grain: str,
-    reads: Ranges | None,
+    shape: int | None,
     lines: str | None,
     swapped: tuple[tuple[str, str], ...] | None,
-) -> str:
-    def made() -> str:
-        ctes = view_ctes(view, settings, None, grain, reads, lines, dict(swapped or ()))
-        return render(exp.With(expressions=ctes)) if ctes else ""
+) -> tuple[str, tuple[str, ...]]:
+    """The WITH clause for `shape` month ranges and the names of its parameters."""
 
-    return catalog_cache.remembered(
+    def made() -> list[object]:
+        # built over stand-in months: the text must not depend on them (checked)
+        bounds = None if shape is None else Bounds(_stand_ins(shape), settings.fiscal)
+        ctes = view_ctes(view, settings, None, grain, bounds, lines, dict(swapped or ()))
+        text = render(exp.With(expressions=ctes)) if ctes else ""
+        if _STAND_IN.search(text):
+            raise AssertionError(f"a month range's day is written in {view}'s restated views")
+        return [text, list(bounds.names) if bounds is not None else []]
+
+    value = catalog_cache.remembered(
         "view-ctes",
-        [repr(settings), view, grain, repr(reads), repr(lines), repr(swapped)],
+        [repr(settings), view, grain, repr(shape), repr(lines), repr(swapped)],
         made,
-        lambda v: isinstance(v, str) and (v == "" or v.startswith("WITH ")),
+        lambda v: (
+            isinstance(v, list)
+            and len(v) == 2
+            and isinstance(v[0], str)
+            and (v[0] == "" or v[0].startswith("WITH "))
+            and isinstance(v[1], list)
+            and all(isinstance(n, str) for n in v[1])
+        ),
         keep=_KEEP_CTES,
     )
+    return value[0], tuple(value[1])
 
 
-# view-ctes files kept: a refresh asks for about a dozen, per month ranges changed
+def _stand_ins(shape: int) -> Ranges:
+    """`shape` month ranges, apart, in years no data has (their days would show in a text
+    that wrote a range's day in: _STAND_IN)."""
+    return tuple((date(1100 + 2 * i, 1, 1), date(1100 + 2 * i, 1, 31)) for i in range(shape))
+
+
+# a day of the stand-in ranges' years (or a year either side: a whole fiscal year, the
+# year before) as a literal
+_STAND_IN = re.compile(r"'1[01][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'")
+# view-ctes files kept: a refresh asks for about a dozen, per number of month ranges
 _KEEP_CTES = 512
 
 

@@ -71,6 +71,7 @@ from kpi.store.view_reads import (
 )
 from kpi.store.views import (
     DEFAULT_GRAIN,
+    Bounds,
     Ranges,
     between_any,
     view_bodies,
@@ -175,31 +176,49 @@ def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[Rollu
     ]
 
 
+class Query(str):
+    """A statement's text (what callers running it as text read) and the values of its named
+    parameters (`params`: the month ranges' days, views.Bounds), to bind on every run."""
+
+    params: dict[str, object]
+
+    def __new__(cls, text: str, params: dict[str, object] | None = None) -> Query:
+        query = super().__new__(cls, text)
+        query.params = dict(params or {})
+        return query
+
+
 def build_query(
     spec: RollupSpec,
     settings: Settings,
     months: Ranges | None = None,
     lines: str | None = None,
     instead: dict[str, str] | None = None,
-) -> str:
+) -> Query:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
     GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
     months), the rows of those months only, computed from what they read (RANGE_READS,
     range_bodies); with `lines` (a DELTA table), the sums of the invoice lines of that
     table only, computed from those lines alone. Each row also counts the view's rows behind it
     (`_n`) and, in a DELTA table, each sum's values (`<column>_c`): a load's difference
-    that leaves a group no row removes it, one that leaves a sum no value makes it NULL."""
-    select, grain, reads = _build_select(spec, months)
+    that leaves a group no row removes it, one that leaves a sum no value makes it NULL.
+    The months' days are bound parameters (`.params`): the text is the same for any months
+    as many ranges long."""
+    select, grain, reads, params = _build_select(spec, months)
     # the views restated under it depend on the code, the settings and these arguments
     # only: their WITH clause is rendered once (compiler.view_ctes_sql, kept on disk), then
     # put before this SELECT as sqlglot renders the two as one tree (a test compares them)
-    ctes = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead)
-    return f"{ctes} {render(select)}" if ctes else render(select)
+    ctes, read = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead)
+    text = f"{ctes} {render(select)}" if ctes else render(select)
+    return Query(text, {**read, **params})
 
 
-def _build_select(spec: RollupSpec, months: Ranges | None) -> tuple[exp.Select, str, Ranges | None]:
-    """build_query's SELECT without its WITH clause, the grain the views are restated at
-    and the month ranges they read (None: every row)."""
+def _build_select(
+    spec: RollupSpec, months: Ranges | None
+) -> tuple[exp.Select, str, Ranges | None, dict[str, object]]:
+    """build_query's SELECT without its WITH clause, the grain the views are restated at,
+    the month ranges they read (None: every row) and the values of the SELECT's
+    parameters (its months' days)."""
     grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
     period = exp.column(spec.period_column)
     month = exp.Cast(
@@ -215,8 +234,11 @@ def _build_select(spec: RollupSpec, months: Ranges | None) -> tuple[exp.Select, 
     ).from_(exp.to_table(spec.view))
     select = select.where(exp.Not(this=exp.Is(this=period.copy(), expression=exp.Null())))
     reads = None
+    params: dict[str, object] = {}
     if months is not None:
-        select = select.where(between_any(period.copy(), months))
+        bounds = Bounds(months)  # the ranges themselves ($lo_i, $hi_i): no calendar read
+        select = select.where(bounds.between(period.copy()))
+        params = dict(bounds.params)
     if months is not None and RANGE_READS.get(spec.view, ("", ""))[0] == spec.period_column:
         reads = months
         if spec.body_grain == ANY_GRAIN:
@@ -224,7 +246,7 @@ def _build_select(spec: RollupSpec, months: Ranges | None) -> tuple[exp.Select, 
             # snapshot counts within the month read only that month's rows)
             grain = "month"
     select = select.group_by(*[exp.Literal.number(i + 1) for i in range(1 + len(spec.dims))])
-    return select, grain, reads
+    return select, grain, reads, params
 
 
 # ---- fingerprints: has anything a view reads changed since the rollup was built? ---------
@@ -1619,7 +1641,10 @@ def _apply_groups(
             )
             # the query's rows in the groups, filtered as a relation (sqlglot parsing the
             # query's text again to wrap it would cost a third of a second)
-            rows = con.sql(query).set_alias("r").filter(render(found)).to_arrow_table()
+            rows = (
+                con.sql(query, params=query.params)
+                .set_alias("r").filter(render(found)).to_arrow_table()
+            )  # fmt: skip
     except (duckdb.Error, StoreError):
         return False
     out.register("_groups", groups)
@@ -1732,8 +1757,8 @@ def _apply_delta(
         order_lines = before.order_lines(con)
         lines = order_lines if (spec.view, spec.period_column) in BY_ORDER else _LINES
         query = build_query(spec, settings, lines=lines, instead=_ORDERS_ROWS)
-        added = con.sql(query).to_arrow_table()
-        removed = old.sql(query).to_arrow_table()
+        added = con.sql(query, params=query.params).to_arrow_table()
+        removed = old.sql(query, params=query.params).to_arrow_table()
     except (duckdb.Error, StoreError):
         return False
     out.register("_added", added)
@@ -1920,7 +1945,8 @@ def _insert(
     create: bool,
     lines: str | None = None,
 ) -> None:
-    rows = con.sql(build_query(spec, settings, months, lines)).to_arrow_table()
+    query = build_query(spec, settings, months, lines)
+    rows = con.sql(query, params=query.params).to_arrow_table()
     out.register("_rows", rows)
     rows_sql = exp.select("*").from_("_rows")
     if create:

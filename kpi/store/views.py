@@ -15,6 +15,7 @@ request (the temporary views use the fiscal year).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -106,6 +107,104 @@ VIEW_DESCRIPTIONS: dict[str, str] = {
 }
 
 Ranges = tuple[tuple[date, date], ...]
+# the grains whose whole periods a range may be widened to (Bounds: `quarter_lo_0`...)
+_WHOLE = ("month", "quarter", "year")
+
+
+class Bounds:
+    """The days of month ranges in a statement as named parameters: `$lo_0`, `$hi_0`...
+    for the ranges, and the days made from them under names saying how (`quarter_lo_1`:
+    the first day of the fiscal quarter holding the second range's first day, `prior_hi_0`,
+    `last`; see bound_values). Why: the statement's text then depends on how many ranges
+    there are, not on their dates, so a statement that costs seconds to build (the rollups'
+    restated views) is built once per shape and serves every later refresh of other
+    months. `literal`: the dates written in instead (a statement run once, a live figure),
+    touching ranges merged as between_any does."""
+
+    def __init__(
+        self, ranges: Ranges, fiscal: FiscalCalendar | None = None, literal: bool = False
+    ) -> None:
+        self.ranges = tuple(ranges)
+        self.fiscal = fiscal
+        self.literal = literal
+        self.names: dict[str, None] = {}  # the parameters the statement reads, in order
+
+    @property
+    def params(self) -> dict[str, date]:
+        """The values of the parameters asked for so far."""
+        return bound_values(self.names, self.ranges, self.fiscal)
+
+    def day(self, name: str) -> exp.Expression:
+        """One day (a name bound_values knows) as a parameter, or a literal."""
+        if self.literal:
+            return _date_literal(bound_values([name], self.ranges, self.fiscal)[name])
+        self.names[name] = None
+        return exp.Placeholder(this=name)
+
+    def between(self, column: str | exp.Expression, *kinds: str) -> exp.Expression:
+        """`column` within one of the ranges of `kinds` ("": the ranges themselves, "prior":
+        a year before them, a grain: the whole periods holding them), all OR-ed."""
+        kinds = kinds or ("",)
+        if self.literal:
+            ranges = sum((_derived(k, self.ranges, self.fiscal) for k in kinds), ())
+            return between_any(column, ranges)
+        value = exp.column(column) if isinstance(column, str) else column
+        conds = [
+            exp.Between(
+                this=value.copy(),
+                low=self.day(_bound_name(k, "lo", i)),
+                high=self.day(_bound_name(k, "hi", i)),
+            )
+            for k in kinds
+            for i in range(len(self.ranges))
+        ]
+        return exp.or_(*conds) if len(conds) > 1 else conds[0]
+
+
+def _bound_name(kind: str, side: str, i: int) -> str:
+    return f"{kind}_{side}_{i}" if kind else f"{side}_{i}"
+
+
+def _derived(kind: str, ranges: Ranges, fiscal: FiscalCalendar | None) -> Ranges:
+    """The ranges of one kind of Bounds.between (see there); whole periods need `fiscal`."""
+    if kind == "":
+        return ranges
+    if kind == "prior":  # a day more each side, as 29 February moves to the 28th
+        return tuple(
+            (_year_before(lo) - timedelta(days=1), _year_before(hi) + timedelta(days=1))
+            for lo, hi in ranges
+        )
+    if kind in _WHOLE and fiscal is not None:  # ranks are within the grain's periods
+        return tuple(
+            (
+                period_range(period_label(lo, kind, fiscal), fiscal)[0],
+                period_range(period_label(hi, kind, fiscal), fiscal)[1],
+            )
+            for lo, hi in ranges
+        )
+    raise KeyError(f"no such kind of month bounds: {kind!r}")
+
+
+def bound_values(
+    names: Iterable[str], ranges: Ranges, fiscal: FiscalCalendar | None
+) -> dict[str, date]:
+    """The value of each parameter name a Bounds gave out, for these ranges: `last` is the
+    ranges' last day, `<kind>_<lo|hi>_<i>` a bound of the i-th range of that kind (see
+    Bounds.between; no kind: the ranges themselves). Cheap: what a statement kept by its
+    shape is run with."""
+    out: dict[str, date] = {}
+    derived: dict[str, Ranges] = {}
+    for name in names:
+        if name == "last":
+            out[name] = max(hi for _, hi in ranges)
+            continue
+        *kind, side, index = name.split("_")
+        k = "_".join(kind)
+        if k not in derived:
+            derived[k] = _derived(k, ranges, fiscal)
+        lo, hi = derived[k][int(index)]
+        out[name] = {"lo": lo, "hi": hi}[side]
+    return out
 
 
 def spend_base_for_range(
@@ -126,7 +225,7 @@ def range_bodies(
     display_currency: str | None,
     grain: str,
     view: str,
-    ranges: Ranges,
+    ranges: Ranges | Bounds,
 ) -> dict[str, exp.Expression]:
     """The bodies of the views under `view` that read less for `view`'s rows in `ranges` (of
     its RANGE_READS column) than for all of them: spend_base from the invoice lines those
@@ -135,8 +234,11 @@ def range_bodies(
     ranges, working_capital_days' stock snapshots in the ranges. Why: the rows behind one
     month's figure (a rollup refresh, a quarter's KPI) need not convert, price and rank
     every line of every year (kpi.semantic.explain). The dates are literals made here from
-    dates, never text a person typed. The trees are the caller's own."""
+    dates (never text a person typed), or a Bounds' parameters. The trees are the caller's
+    own."""
     _, reach = RANGE_READS[view]
+    if not isinstance(ranges, Bounds):
+        ranges = Bounds(ranges, settings.fiscal, literal=True)
     read = _invoices_read(settings, grain, reach, ranges)
     bodies = view_bodies(settings, display_currency, grain)
     out = _lines_from(bodies, view, read)
@@ -215,16 +317,15 @@ def _no_stock(stock: exp.Expression) -> exp.Expression:
     return stock
 
 
-def _stock_in(stock: exp.Expression, ranges: Ranges) -> exp.Expression:
+def _stock_in(stock: exp.Expression, ranges: Bounds) -> exp.Expression:
     """inventory_position's rows of the snapshots in the ranges: their receipts up to the
     last day of the ranges only (each snapshot finds its item's last receipt on or before
     it); the first snapshot of each item and location is still looked for in all of them."""
     ctes = {c.alias: c.this for c in stock.find_all(exp.CTE)}
     base, receipts = ctes["base"], ctes["receipts"]
     assert isinstance(base, exp.Select) and isinstance(receipts, exp.Select), "stock changed"
-    base.where(between_any(exp.column("snapshot_date", table="inv"), ranges), copy=False)
-    last = _date_literal(max(hi for _, hi in ranges))
-    upto = exp.LTE(this=exp.column("receipt_date", table="gr"), expression=last)
+    base.where(ranges.between(exp.column("snapshot_date", table="inv")), copy=False)
+    upto = exp.LTE(this=exp.column("receipt_date", table="gr"), expression=ranges.day("last"))
     receipts.where(upto, copy=False)
     return stock
 
@@ -246,22 +347,20 @@ def between_any(column: str | exp.Expression, ranges: Ranges) -> exp.Expression:
     return exp.or_(*conds) if len(conds) > 1 else conds[0]
 
 
-def _invoices_read(settings: Settings, grain: str, reach: str, ranges: Ranges) -> exp.Select:
+def _invoices_read(settings: Settings, grain: str, reach: str, ranges: Bounds) -> exp.Select:
     """The invoice lines whose spend_base rows `reach` (RANGE_READS) says the ranges need."""
-    cal = settings.fiscal
     table = identifiers.table("invoices")
     if reach == "po_history":
         # invoice_match reads no rank: the ranges, and every earlier line of an order
         # invoiced in them (the quantity invoiced to date); two scans of the invoices, each
         # filtered where it is read (one condition with an OR is applied only after joins)
-        in_ranges = between_any("invoice_date", ranges)
+        in_ranges = ranges.between("invoice_date")
         orders = exp.select("po_id").from_(table.copy()).where(in_ranges.copy())
         read = exp.select("*").from_(table.copy()).where(in_ranges.copy())
-        last = max(hi for _, hi in ranges)
         earlier = exp.select("*").from_(table.copy())
         earlier = earlier.where(
             exp.and_(
-                exp.LT(this=exp.column("invoice_date"), expression=_date_literal(last)),
+                exp.LT(this=exp.column("invoice_date"), expression=ranges.day("last")),
                 exp.Not(this=exp.Paren(this=in_ranges.copy())),
                 exp.In(this=exp.column("po_id"), query=orders.subquery()),
             )
@@ -269,24 +368,13 @@ def _invoices_read(settings: Settings, grain: str, reach: str, ranges: Ranges) -
         return exp.select("*").from_(exp.union(read, earlier, distinct=False).subquery("r"))
     if reach == "prior_year":
         # spend_yoy reads no rank: the ranges, and the lines a year before them (moved on a
-        # year into them; a day more each side, as 29 February moves to the 28th)
-        before = tuple(
-            (_year_before(lo) - timedelta(days=1), _year_before(hi) + timedelta(days=1))
-            for lo, hi in ranges
-        )
-        keep = between_any("invoice_date", ranges + before)
+        # year into them)
+        keep = ranges.between("invoice_date", "", "prior")
     elif reach == "paid":
-        keep = between_any("paid_date", ranges)
+        keep = ranges.between("paid_date")
     else:
         # ranks are within the period of the grain read: whole periods
-        whole = tuple(
-            (
-                period_range(period_label(lo, grain, cal), cal)[0],
-                period_range(period_label(hi, grain, cal), cal)[1],
-            )
-            for lo, hi in ranges
-        )
-        keep = between_any("invoice_date", whole)
+        keep = ranges.between("invoice_date", grain)
     return exp.select("*").from_(table).where(keep)
 
 
@@ -304,15 +392,15 @@ def _orders_named(po_head: exp.Expression, read: exp.Select) -> None:
     po_head.where(exp.In(this=exp.column("po_id"), query=named.subquery()), copy=False)
 
 
-def _orders_due_in(ranges: Ranges) -> exp.Expression:
+def _orders_due_in(ranges: Bounds) -> exp.Expression:
     """budget_vs_actual's orders whose committed or accrued spend may fall in the ranges'
     months: a line due in them (promised, else ordered) or a receipt in them (the last one
     of a line is). An order's lines are kept together: its invoices fill them in order."""
     due_day = exp.func("coalesce", exp.column("promised_date"), exp.column("po_date"))
     due = exp.select("po_id").from_(identifiers.table("purchase_orders"))
-    due = due.where(between_any(_month_of(due_day), ranges))
+    due = due.where(ranges.between(_month_of(due_day)))
     received = exp.select("po_id").from_(identifiers.table("goods_receipts"))
-    received = received.where(between_any(_month_of(exp.column("receipt_date")), ranges))
+    received = received.where(ranges.between(_month_of(exp.column("receipt_date"))))
     return exp.or_(
         exp.In(this=exp.column("po_id"), query=due.subquery()),
         exp.In(this=exp.column("po_id"), query=received.subquery()),

@@ -277,3 +277,31 @@ def test_overview_render_times_in_chromium(tmp_path, demo_copy):
     assert len(times.after_load_s) == 1 and times.after_load_s[0] > 0
     assert len(times.load_s) == 1 and times.load_s[0] > 0
     assert len(times.lines()) == 5
+
+
+def test_the_small_loads_are_files_of_lines_in_months_of_their_own(tmp_path, demo_copy):
+    """Three files of the store's own lines (an upsert changes no figure), each file's
+    lines in one month, no two files in the same month."""
+    db = demo_copy(0.02, tmp_path / "store" / "kpi.duckdb")
+    files = run.small_load_files(db, tmp_path, loads=3)
+    assert len(files) == 3
+    months = []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for csv in files:
+            lines = pl.read_csv(csv, try_parse_dates=True)
+            assert 0 < lines.height <= run.SMALL_LOAD_ROWS
+            month = {(d.year, d.month) for d in lines.get_column("invoice_date")}
+            assert len(month) == 1
+            months.append(month.pop())
+            # the very rows the store holds
+            ids = lines.select("invoice_id", "invoice_line").rows()
+            held = con.execute(
+                "SELECT count(*) FROM invoices "
+                "WHERE list_contains(?, invoice_id || '#' || invoice_line)",
+                [[f"{a}#{b}" for a, b in ids]],
+            ).fetchone()[0]
+            assert held == lines.height
+    finally:
+        con.close()
+    assert len(set(months)) == 3 and months == sorted(months)

@@ -34,8 +34,9 @@ def cache(tmp_path, monkeypatch):
 
 def _one_tree(spec: rollups.RollupSpec, settings: Settings, months, lines) -> str:
     """build_query as one sqlglot tree (the WITH clause set on the SELECT), rendered."""
-    select, grain, reads = rollups._build_select(spec, months)
-    ctes = compiler.view_ctes(spec.view, settings, None, grain, reads, lines)
+    select, grain, reads, _ = rollups._build_select(spec, months)
+    bounds = None if reads is None else views.Bounds(reads, settings.fiscal)
+    ctes = compiler.view_ctes(spec.view, settings, None, grain, bounds, lines)
     if ctes:
         select.set("with_", exp.With(expressions=ctes))
     return render(select)
@@ -67,21 +68,26 @@ def test_tables_read_read_back_equals_the_bodies_walked(cache):
 def test_other_settings_or_code_are_other_files(cache, monkeypatch):
     a = Settings()
     b = Settings(fiscal=FiscalCalendar(year_start_month=4))
-    text_a = compiler.view_ctes_sql("spend", a, "quarter", MONTHS)
-    text_b = compiler.view_ctes_sql("spend", b, "quarter", MONTHS)
+    text_a, params_a = compiler.view_ctes_sql("spend", a, "quarter", MONTHS)
+    text_b, params_b = compiler.view_ctes_sql("spend", b, "quarter", MONTHS)
     assert text_a != text_b  # fiscal quarters of another calendar
+    # the whole quarters read: January 2023's, March to May 2024's (two of them)
+    assert params_a["quarter_lo_0"] == date(2023, 1, 1)
+    assert params_a["quarter_hi_1"] == date(2024, 6, 30)
+    assert params_b["quarter_lo_0"] == date(2023, 1, 1)  # April's year: Jan-Mar is Q4
+    assert params_b["quarter_hi_1"] == date(2024, 6, 30)
+    assert params_b["quarter_lo_1"] == date(2024, 1, 1)
+    assert params_a["quarter_lo_1"] == date(2024, 1, 1)
     names = {p.name for p in cache.iterdir() if p.name.startswith("view-ctes-")}
     assert len(names) == 2
-    other_months = compiler.view_ctes_sql("spend", a, "quarter", MONTHS[:1])
-    assert other_months != text_a
+    fewer_ranges, _ = compiler.view_ctes_sql("spend", a, "quarter", MONTHS[:1])
+    assert fewer_ranges != text_a
     # a code change: every key differs, so nothing written before is read back
-    key = catalog_cache.key("view-ctes", [repr(a), "spend", "quarter", repr(MONTHS), "None"])
+    key = catalog_cache.key("view-ctes", [repr(a), "spend", "quarter", "2", "None", "None"])
     monkeypatch.setattr(catalog_cache, "code_hash", lambda: "another version of the code")
-    assert (
-        catalog_cache.key("view-ctes", [repr(a), "spend", "quarter", repr(MONTHS), "None"]) != key
-    )
+    assert catalog_cache.key("view-ctes", [repr(a), "spend", "quarter", "2", "None", "None"]) != key
     _clear()
-    assert compiler.view_ctes_sql("spend", a, "quarter", MONTHS) == text_a
+    assert compiler.view_ctes_sql("spend", a, "quarter", MONTHS) == (text_a, params_a)
     assert len({p.name for p in cache.iterdir() if p.name.startswith("view-ctes-")}) == 4
 
 
@@ -89,7 +95,11 @@ def test_a_corrupt_file_is_recomputed(cache):
     settings = Settings()
     text = compiler.view_ctes_sql("spend", settings, "month", MONTHS)
     for path in cache.iterdir():
-        path.write_text('"DROP TABLE invoices"', encoding="utf-8")  # not a WITH clause
+        path.write_text('["DROP TABLE invoices", []]', encoding="utf-8")  # not a WITH clause
+    _clear()
+    assert compiler.view_ctes_sql("spend", settings, "month", MONTHS) == text
+    for path in cache.iterdir():
+        path.write_text('"WITH x AS (SELECT 1)"', encoding="utf-8")  # the older shape
     _clear()
     assert compiler.view_ctes_sql("spend", settings, "month", MONTHS) == text
 

@@ -56,8 +56,10 @@ def own_store(built, tmp_path, monkeypatch) -> Store:
     return store
 
 
-def _rows(con: duckdb.DuckDBPyConnection, query: str, months: rollups.Ranges) -> list[tuple]:
-    rows = con.sql(query).fetchall()
+def _rows(
+    con: duckdb.DuckDBPyConnection, query: rollups.Query, months: rollups.Ranges
+) -> list[tuple]:
+    rows = con.sql(query, params=query.params).fetchall()
     keep = [r for r in rows if any(lo <= r[0] <= hi for lo, hi in months)]
     return sorted(keep, key=repr)
 
