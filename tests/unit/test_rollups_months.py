@@ -310,9 +310,8 @@ def _as_built(store: Store, names: Sequence[str]) -> None:
     specs = {s.name: s for s in rollups.plan(DEFS, store.settings)}
     with store.read() as con:
         for name in names:
-            built = sorted(
-                con.sql(rollups.build_query(specs[name], store.settings)).fetchall(), key=repr
-            )
+            query = rollups.build_query(specs[name], store.settings)
+            built = sorted(con.sql(query, params=query.params).fetchall(), key=repr)
             held = sorted(con.sql(f"SELECT * FROM rollups.{name}").fetchall(), key=repr)
             assert _close(held, built), name
 
@@ -601,7 +600,8 @@ def _held_and_built(store: Store, name: str) -> tuple[list[tuple], list[tuple]]:
     """The table's rows as held and as a build from scratch gives them, both sorted."""
     spec = next(s for s in rollups.plan(DEFS, store.settings) if s.name == name)
     with store.read() as con:
-        built = con.sql(rollups.build_query(spec, store.settings)).fetchall()
+        query = rollups.build_query(spec, store.settings)
+        built = con.sql(query, params=query.params).fetchall()
         cols = ", ".join([rollups.MONTH, *spec.dims, *[m.column for m in spec.measures]])
         hidden = ", ".join(m.column for m in rollups._hidden(spec))
         held = con.sql(f"SELECT {cols}, {hidden} FROM rollups.{name}").fetchall()
