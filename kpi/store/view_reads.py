@@ -139,3 +139,34 @@ GRAIN_COLUMNS: dict[str, frozenset[str]] = {
     "spend": frozenset({"supplier_rank_in_category", "supplier_share_in_category"}),
     "inventory_position": frozenset({"location_snapshots"}),
 }
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """How a view ranks a column's values within a group and period, from a sum: spend's
+    suppliers (`by`) within their category (`within`, NULL a category of its own) and
+    reported period, by their sum of `amount` (converted and rounded line by line): `rank`
+    is the row number by that sum, largest first, ties by `by` (kpi.store.view_sql_spend,
+    `ranks`); `share` the sum as a DOUBLE over the group's sum (NULL when it is zero). A
+    line whose `by` is NULL is ranked (its sum counts in the group's) but reads no rank."""
+
+    by: str
+    within: str
+    amount: str
+    rank: str
+    share: str
+
+
+# Views whose GRAIN_COLUMNS are such ranks: their tables at a grain are, for some periods
+# and categories, computed from the view's any-grain rollup (which then holds `by` as a
+# dimension: per month, category, supplier and other dimensions, the sums of amount) rather
+# than from the lines (kpi.semantic.rollup_ranks).
+RANKED_BY: dict[tuple[str, str], Ranked] = {
+    ("spend", "invoice_date"): Ranked(
+        "supplier_id",
+        "category",
+        "amount",
+        "supplier_rank_in_category",
+        "supplier_share_in_category",
+    ),
+}
