@@ -1736,6 +1736,10 @@ def _group_rows(con: duckdb.DuckDBPyConnection, ranges: Ranges) -> None:
 _READ_TOO = {
     "last_day": "SELECT greatest(max(invoice_date), max(paid_date)) FROM invoices",
     "invoice_days": "SELECT min(invoice_date), max(invoice_date) FROM invoices",
+    "invoice_months": (
+        "SELECT date_trunc('month', min(invoice_date)), date_trunc('month', max(invoice_date)) "
+        "FROM invoices"
+    ),
 }
 
 

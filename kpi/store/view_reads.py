@@ -81,11 +81,16 @@ INCREMENTAL: dict[tuple[str, str], dict[str, Dated]] = {
 # read, the difference applying only while it does not move: "last_day", the last data
 # day (payments' as-of day, its overdue days); "invoice_days", the first and last invoice
 # dates (spend_yoy's bounds: no current row before a year of data, no prior row moved past
-# the last day); "" nothing. working_capital_days is a union of inventory_position's stock
+# the last day); "invoice_months", the first and last months invoiced (savings_lines: each
+# initiative's expected saving of a month is a row only in the months the invoices span;
+# its plan rows are then the same before and after the load, and cancel out in the
+# difference); "" nothing. working_capital_days is a union of inventory_position's stock
 # rows (which read no invoice: a load leaves them as they are, so its difference is the
 # paid lines' half alone, and the stock rows are left out of it: invoice_bodies) and one
 # row per paid invoice line (its paid date, category, amount and days to pay): nothing
-# else of the invoices.
+# else of the invoices. savings_lines' line rows are each the line's own: its spend row,
+# the one initiative it is attributed to (among those of its supplier, item or category
+# and date: no other line is read) and that initiative's rate on its day.
 DELTA: dict[tuple[str, str], str] = {
     ("spend", "invoice_date"): "",
     ("payments", "paid_date"): "last_day",
@@ -93,6 +98,7 @@ DELTA: dict[tuple[str, str], str] = {
     ("invoice_match", "invoice_date"): "",
     ("spend_yoy", "period_date"): "invoice_days",
     ("working_capital_days", "on_date"): "",
+    ("savings_lines", "invoice_date"): "invoice_months",
 }
 
 # DELTA tables whose view row of a line also reads the other lines of its order (and the
