@@ -231,3 +231,65 @@ def test_a_tie_is_broken_by_supplier_id(store, tmp_path):
     for name in _RANKS:
         assert _row(store, name, "CC1")["top5"] == Decimal("3300.00"), name
     _as_built(store)
+
+
+def test_an_update_recomputes_the_ranks_of_its_months_from_the_sums(own_store):
+    """A write that declares nothing (no difference): the months it changed are recomputed,
+    the any table's from the lines, the rank tables' from the any table's sums."""
+    lo, _ = _window(own_store)
+    with rollups.paused(), own_store.write() as con:
+        con.execute(
+            "UPDATE invoices SET amount = amount * 40 WHERE invoice_date = "
+            "(SELECT min(invoice_date) FROM invoices WHERE invoice_date > ?)",
+            [lo + timedelta(days=200)],
+        )
+    report = rollups.refresh(own_store)
+    assert report is not None and report.applied == []
+    for name in _RANKS:
+        assert name in report.ranked and name in report.months, name
+    _as_built(own_store)
+
+
+# ---- which measures are derived from the sums -------------------------------------------------
+def _derived(formula: str):
+    from kpi.semantic import rollup_ranks
+    from kpi.semantic.formula_guard import guard_formula
+    from kpi.semantic.measures import split
+    from kpi.store.view_reads import RANKED_BY
+    from kpi.store.views import view_catalog
+
+    settings = Store(Path("unused.duckdb")).settings
+    source = next(s for s in rollups.plan(DEFS, settings) if s.name == _ANY)
+    tree = guard_formula(formula, view_catalog(settings)["spend"], view="spend")
+    (measure,) = split(tree).measures
+    return rollup_ranks._derived(measure.build, RANKED_BY[("spend", "invoice_date")], source)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "sum(amount) filter (where supplier_rank_in_category <= 5)",
+        "sum(amount * supplier_share_in_category)",
+        "sum(amount) filter (where supplier_rank_in_category = 1 and category = 'IT')",
+        "sum(amount) filter (where not po_exempt and supplier_share_in_category > 0.2)",
+    ],
+)
+def test_sums_of_held_sums_weighed_by_rank_or_share_are_derived(formula):
+    assert _derived(formula) is not None
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        # a line's own column beside the rank: no any row holds its lines apart
+        "sum(amount) filter (where supplier_rank_in_category <= 5 and unit_price > 3)",
+        # a sum the any table does not hold
+        "sum(quantity * supplier_share_in_category)",
+        # not a sum
+        "max(amount) filter (where supplier_rank_in_category <= 5)",
+        # the rank beside a line's own value in one condition
+        "sum(amount) filter (where supplier_rank_in_category < quantity)",
+    ],
+)
+def test_other_measures_are_not_derived(formula):
+    assert _derived(formula) is None
