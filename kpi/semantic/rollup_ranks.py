@@ -67,11 +67,12 @@ SELECT 1 FROM p LEFT JOIN ranks r ON r._within IS NOT DISTINCT FROM p._w
 
 def source_spec(spec: RollupSpec, specs: list[RollupSpec]) -> RollupSpec | None:
     """The any-grain table a ranked table's rows may come from: the same view and period
-    column, holding the rank's `by` and every dimension of the table."""
+    column, holding the rank's `by` and every dimension of the table, and written before it
+    in the refresh (`specs` in the order _write_file takes them)."""
     ranked = RANKED_BY.get((spec.view, spec.period_column))
     if ranked is None or spec.body_grain == ANY_GRAIN:
         return None
-    for s in specs:
+    for s in specs[: specs.index(spec)]:  # brought up to date before it (plan sorts "any" first)
         if (s.view, s.period_column, s.body_grain) == (spec.view, spec.period_column, ANY_GRAIN):
             dims = {*s.dims}
             if {ranked.by, ranked.within, *spec.dims} <= dims:
