@@ -19,9 +19,10 @@ by a share (`sum(amount * share)`, DOUBLE) is the any rows' sums times the share
 the same value as the build's sum of line products up to the last bits of a float sum (the
 order it adds in: two builds from scratch differ likewise; at scale 50, in three rows in
 four by up to 1e-14 of the value, and these sums from a build's by up to 4e-14). A DOUBLE
-cannot be made bit for bit a build's without adding the lines' products in its order. A measure that is not a sum of
-an any-table measure, filtered by or multiplied by rank, share and the any table's
-dimensions only, is not derived: the table is recomputed from the lines (today's path).
+cannot be made bit for bit a build's without adding the lines' products in its order.
+A measure that is not a sum of an any-table measure, filtered by or multiplied by rank,
+share and the any table's dimensions only, is not derived: the table is then recomputed
+from the lines (today's path).
 """
 
 from __future__ import annotations
