@@ -67,6 +67,7 @@ from kpi.store.view_reads import (
     GRAIN_COLUMNS,
     INCREMENTAL,
     RANGE_READS,
+    RANKED_BY,
     SUMMARIES,
 )
 from kpi.store.views import (
@@ -170,6 +171,13 @@ def plan(definitions: Sequence[KpiDefinition], settings: Settings) -> list[Rollu
                     dims[key][d] = None
             for m in parts.measures:
                 measures[key][m.column] = m
+    for view, period, grain in list(measures):
+        # a ranked table's periods are recomputed from the any table's sums per supplier
+        # (kpi.semantic.rollup_ranks): the any table holds the rank's `by` as a dimension
+        ranked = RANKED_BY.get((view, period))
+        any_key = (view, period, ANY_GRAIN)
+        if grain != ANY_GRAIN and ranked and any_key in measures and ranked.by in catalog[view]:
+            dims[any_key][ranked.by] = None
     return [
         RollupSpec(*key, tuple(dims[key]), tuple(ms.values()))
         for key, ms in sorted(measures.items())
@@ -820,6 +828,8 @@ class RefreshReport:
     applied: list[str] = field(default_factory=list)  # tables given the load's difference
     # tables whose rows of these categories only were recomputed in their months
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # ranked tables whose months were recomputed from the any table's sums (rollup_ranks)
+    ranked: list[str] = field(default_factory=list)
     seconds: float = 0.0
     rows: int = 0
     size_bytes: int = 0
@@ -1192,6 +1202,8 @@ def _write_file(
                         out.execute(_drop(spec.name))
                     _insert(out, con, spec, store.settings, None, create=True)
                     report.built.append(spec.name)
+                elif _rank_rows(out, con, before, spec, specs, months_to_do, deltas, report):
+                    report.ranked.append(spec.name)
                 else:
                     ranges: Ranges = months_to_do  # type: ignore[assignment]
                     cats = before.categories(con) if _by_category(spec, deltas) else None
@@ -1230,6 +1242,32 @@ def _write_file(
         out.close()
         os.chmod(temp, PRIVATE)
         os.replace(temp, target)
+
+
+def _rank_rows(
+    out: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    before: _Before,
+    spec: RollupSpec,
+    specs: list[RollupSpec],
+    months_to_do: object,
+    deltas: set[str] | frozenset[str],
+    report: RefreshReport,
+) -> bool:
+    """A ranked table's months (of the load's categories, after a declared load) recomputed
+    from its any table's sums per supplier, already brought up to date in `out`
+    (kpi.semantic.rollup_ranks); False: recompute them from the lines."""
+    from kpi.semantic import rollup_ranks
+
+    if rollup_ranks.source_spec(spec, specs) is None:
+        return False
+    ranges: Ranges = months_to_do  # type: ignore[assignment]
+    cats = before.categories(con) if _by_category(spec, deltas) else None
+    if not rollup_ranks.rank_rows(out, spec, specs, ranges, cats, before.settings):
+        return False
+    if cats is not None:
+        report.categories[spec.name] = cats
+    return True
 
 
 # ---- a load's difference, applied (DELTA) ---------------------------------------------------
@@ -1723,6 +1761,10 @@ def _group_rows(con: duckdb.DuckDBPyConnection, ranges: Ranges) -> None:
 _READ_TOO = {
     "last_day": "SELECT greatest(max(invoice_date), max(paid_date)) FROM invoices",
     "invoice_days": "SELECT min(invoice_date), max(invoice_date) FROM invoices",
+    "invoice_months": (
+        "SELECT date_trunc('month', min(invoice_date)), date_trunc('month', max(invoice_date)) "
+        "FROM invoices"
+    ),
 }
 
 

@@ -81,11 +81,16 @@ INCREMENTAL: dict[tuple[str, str], dict[str, Dated]] = {
 # read, the difference applying only while it does not move: "last_day", the last data
 # day (payments' as-of day, its overdue days); "invoice_days", the first and last invoice
 # dates (spend_yoy's bounds: no current row before a year of data, no prior row moved past
-# the last day); "" nothing. working_capital_days is a union of inventory_position's stock
+# the last day); "invoice_months", the first and last months invoiced (savings_lines: each
+# initiative's expected saving of a month is a row only in the months the invoices span;
+# its plan rows are then the same before and after the load, and cancel out in the
+# difference); "" nothing. working_capital_days is a union of inventory_position's stock
 # rows (which read no invoice: a load leaves them as they are, so its difference is the
 # paid lines' half alone, and the stock rows are left out of it: invoice_bodies) and one
 # row per paid invoice line (its paid date, category, amount and days to pay): nothing
-# else of the invoices.
+# else of the invoices. savings_lines' line rows are each the line's own: its spend row,
+# the one initiative it is attributed to (among those of its supplier, item or category
+# and date: no other line is read) and that initiative's rate on its day.
 DELTA: dict[tuple[str, str], str] = {
     ("spend", "invoice_date"): "",
     ("payments", "paid_date"): "last_day",
@@ -93,6 +98,7 @@ DELTA: dict[tuple[str, str], str] = {
     ("invoice_match", "invoice_date"): "",
     ("spend_yoy", "period_date"): "invoice_days",
     ("working_capital_days", "on_date"): "",
+    ("savings_lines", "invoice_date"): "invoice_months",
 }
 
 # DELTA tables whose view row of a line also reads the other lines of its order (and the
@@ -138,4 +144,35 @@ COMPLETE = frozenset({("spend", "invoice_date")})
 GRAIN_COLUMNS: dict[str, frozenset[str]] = {
     "spend": frozenset({"supplier_rank_in_category", "supplier_share_in_category"}),
     "inventory_position": frozenset({"location_snapshots"}),
+}
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """How a view ranks a column's values within a group and period, from a sum: spend's
+    suppliers (`by`) within their category (`within`, NULL a category of its own) and
+    reported period, by their sum of `amount` (converted and rounded line by line): `rank`
+    is the row number by that sum, largest first, ties by `by` (kpi.store.view_sql_spend,
+    `ranks`); `share` the sum as a DOUBLE over the group's sum (NULL when it is zero). A
+    line whose `by` is NULL is ranked (its sum counts in the group's) but reads no rank."""
+
+    by: str
+    within: str
+    amount: str
+    rank: str
+    share: str
+
+
+# Views whose GRAIN_COLUMNS are such ranks: their tables at a grain are, for some periods
+# and categories, computed from the view's any-grain rollup (which then holds `by` as a
+# dimension: per month, category, supplier and other dimensions, the sums of amount) rather
+# than from the lines (kpi.semantic.rollup_ranks).
+RANKED_BY: dict[tuple[str, str], Ranked] = {
+    ("spend", "invoice_date"): Ranked(
+        "supplier_id",
+        "category",
+        "amount",
+        "supplier_rank_in_category",
+        "supplier_share_in_category",
+    ),
 }

@@ -261,12 +261,13 @@ def invoice_bodies(
     lines: str,
     instead: dict[str, str] | None = None,
 ) -> dict[str, exp.Expression]:
-    """The bodies of the views under `view` (spend, payments, invoice_match,
+    """The bodies of the views under `view` (spend, payments, invoice_match, savings_lines,
     working_capital_days) computed from the invoice lines of the table `lines` only (a
     temporary copy of some of them): what a load that wrote them changed in a view whose
     rows are each one line's, or its order's (kpi.store.view_reads.DELTA, BY_ORDER; ranks
     are then among those lines: no measure of such a rollup reads them; working_capital_days'
-    stock rows, which read no invoice, are left out). `instead`: store tables read from
+    stock rows, which read no invoice, are left out; so are savings_lines' expected
+    savings, which are no line's). `instead`: store tables read from
     another (temporary) table in every one of those bodies (a copy of the rows of the lines'
     orders, where each read of the table is joined to the lines by order)."""
     read = exp.select("*").from_(exp.to_table(lines))  # our own name (rollups._LINES)
@@ -274,6 +275,8 @@ def invoice_bodies(
     out = _lines_from(bodies, view, read)
     if view == "working_capital_days":  # its stock rows read no invoice: none of the lines'
         out["inventory_position"] = _no_stock(bodies["inventory_position"].copy())
+    if view == "savings_lines":  # its plan rows are no line's: the same before and after
+        out["savings_lines"] = _no_plan(bodies["savings_lines"].copy())
     for name in views_read(settings, display_currency, view) if instead else ():
         body = out[name] if name in out else bodies[name].copy()
         found = [t for t in body.find_all(exp.Table) if t.name in instead]  # type: ignore[operator]
@@ -315,6 +318,19 @@ def _no_stock(stock: exp.Expression) -> exp.Expression:
     for select in (base, receipts):
         select.where(exp.false(), copy=False)
     return stock
+
+
+def _no_plan(savings: exp.Expression) -> exp.Expression:
+    """savings_lines with its line rows only: its expected savings (a row per initiative
+    and month invoiced, none of them a line's) are the same in the store before and after a
+    load that leaves the first and last months invoiced where they were (the difference is
+    applied only then: kpi.store.view_reads.DELTA), so they are left out of the difference,
+    and so are their two reads of every invoice date."""
+    ctes = {c.alias: c.this for c in savings.find_all(exp.CTE)}
+    plan = ctes["plan_share"]
+    assert isinstance(plan, exp.Select), "savings_lines changed"
+    plan.set("where", exp.Where(this=exp.false()))
+    return savings
 
 
 def _stock_in(stock: exp.Expression, ranges: Bounds) -> exp.Expression:
