@@ -12,8 +12,16 @@
 #   scripts/test.sh -n 2 tests/unit                     (a folder on two workers)
 # KPI_TEST_WORKERS sets the workers of run 1 (default 2; 0 runs it in one process).
 # pytest's exit code 5 ("no tests collected") is a failure here, for each run.
+# The seeded demo stores the tests copy are built once for the whole script, in a folder of
+# its own (KPI_TEST_DEMO_CACHE, removed at the end), not once per worker and per run.
 set -u
 cd "$(dirname "$0")/.."
+
+if [ -z "${KPI_TEST_DEMO_CACHE:-}" ]; then
+  KPI_TEST_DEMO_CACHE="$(mktemp -d "${TMPDIR:-/tmp}/kpi-test-demos-XXXXXX")"
+  trap 'rm -rf "$KPI_TEST_DEMO_CACHE"' EXIT
+  export KPI_TEST_DEMO_CACHE
+fi
 
 pytest_run() {
   .venv/bin/python -m pytest "$@"
