@@ -3,7 +3,9 @@
 #   1. every test but the browser tests, on two worker processes (pytest-xdist,
 #      `-n 2 --dist loadfile`): CI has two cores, and these tests are CPU-bound. Each test
 #      file runs whole on one worker, in order: its module fixtures (a demo store) are
-#      built once, and the fault tests (subprocesses, file swaps) never race each other;
+#      built once, and the fault tests (subprocesses, file swaps) never race each other.
+#      The files go out in collection order, the longest first (tests/conftest.py's
+#      LONGEST_FIRST; xdist's own reordering by number of tests is turned off);
 #   2. the browser tests (`-m browser`), one at a time: each module starts its own app
 #      server and Chromium, which would fight over the two cores.
 # Both run even if the first fails; the script fails if either does.
@@ -39,7 +41,7 @@ if [ "$#" -gt 0 ]; then
 fi
 
 workers="${KPI_TEST_WORKERS:-2}"
-pytest_run -m "not browser" -n "$workers" --dist loadfile
+pytest_run -m "not browser" -n "$workers" --dist loadfile --no-loadscope-reorder
 fast=$?
 pytest_run -m browser
 browser=$?
