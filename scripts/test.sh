@@ -3,7 +3,9 @@
 #   1. every test but the browser tests, on two worker processes (pytest-xdist,
 #      `-n 2 --dist loadfile`): CI has two cores, and these tests are CPU-bound. Each test
 #      file runs whole on one worker, in order: its module fixtures (a demo store) are
-#      built once, and the fault tests (subprocesses, file swaps) never race each other;
+#      built once, and the fault tests (subprocesses, file swaps) never race each other.
+#      The files go out in collection order, the longest first (tests/conftest.py's
+#      LONGEST_FIRST; xdist's own reordering by number of tests is turned off);
 #   2. the browser tests (`-m browser`), one at a time: each module starts its own app
 #      server and Chromium, which would fight over the two cores.
 # Both run even if the first fails; the script fails if either does.
@@ -12,8 +14,16 @@
 #   scripts/test.sh -n 2 tests/unit                     (a folder on two workers)
 # KPI_TEST_WORKERS sets the workers of run 1 (default 2; 0 runs it in one process).
 # pytest's exit code 5 ("no tests collected") is a failure here, for each run.
+# The seeded demo stores the tests copy are built once for the whole script, in a folder of
+# its own (KPI_TEST_DEMO_CACHE, removed at the end), not once per worker and per run.
 set -u
 cd "$(dirname "$0")/.."
+
+if [ -z "${KPI_TEST_DEMO_CACHE:-}" ]; then
+  KPI_TEST_DEMO_CACHE="$(mktemp -d "${TMPDIR:-/tmp}/kpi-test-demos-XXXXXX")"
+  trap 'rm -rf "$KPI_TEST_DEMO_CACHE"' EXIT
+  export KPI_TEST_DEMO_CACHE
+fi
 
 pytest_run() {
   .venv/bin/python -m pytest "$@"
@@ -31,7 +41,7 @@ if [ "$#" -gt 0 ]; then
 fi
 
 workers="${KPI_TEST_WORKERS:-2}"
-pytest_run -m "not browser" -n "$workers" --dist loadfile
+pytest_run -m "not browser" -n "$workers" --dist loadfile --no-loadscope-reorder
 fast=$?
 pytest_run -m browser
 browser=$?

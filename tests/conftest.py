@@ -8,6 +8,7 @@ page fixtures only the browser tests use are in tests/browser/conftest.py.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -55,23 +56,50 @@ def rollups_refresh_in_the_foreground():
         rollups.AFTER_WRITE.background, rollups.AFTER_WRITE.say = background, say
 
 
-@pytest.fixture(scope="session")
-def demo_copy(tmp_path_factory) -> Callable[[float, Path], Path]:
-    """`demo_copy(scale, path)` puts a copy of the demo store (seed 7) at `scale` at `path`.
+# scripts/test.sh points this at a folder of its own for the run: each seeded demo store is
+# then built once per run, not once per xdist worker, and the workers copy it from there.
+DEMO_CACHE = "KPI_TEST_DEMO_CACHE"
 
-    Several modules test on the same seeded demo; each scale is built once per test process
-    (a few seconds to half a minute) and copied, so a module may write to its copy.
+
+def built_demo(seed: int, scale: float, folder: Path) -> Path:
+    """The demo store (`seed`, `scale`) built once, to be copied, never written.
+
+    Under $KPI_TEST_DEMO_CACHE it is built once per run: a file lock makes a second worker
+    wait for the first's build and then use it. Without the variable it is built in
+    `folder` (the caller's folder of this process). The rollups mode is part of the name,
+    since the build refreshes them when they are on.
     """
     from kpi.demo.build import build_demo
 
-    built: dict[float, Path] = {}
+    name = f"demo_seed{seed}_scale{scale}_rollups-{os.environ.get('KPI_ROLLUPS', 'on')}"
+    shared = os.environ.get(DEMO_CACHE)
+    root = Path(shared) if shared else folder
+    done = root / name / "kpi.duckdb"
+    if done.exists():
+        return done
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not done.exists():  # another worker may have built it while this one waited
+            building = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+            build_demo(building / "kpi.duckdb", seed=seed, scale=scale)
+            building.rename(done.parent)  # whole, or not there at all
+    return done
 
-    def copy(scale: float, path: Path) -> Path:
-        if scale not in built:
-            built[scale] = tmp_path_factory.mktemp(f"demo_seed7_scale{scale}") / "kpi.duckdb"
-            build_demo(built[scale], seed=7, scale=scale)
+
+@pytest.fixture(scope="session")
+def demo_copy(tmp_path_factory) -> Callable[..., Path]:
+    """`demo_copy(scale, path, seed=7)` puts a copy of the seeded demo store at `path`.
+
+    Several modules test on the same seeded demo; each (seed, scale) is built once per run
+    (scripts/test.sh) or per test process (built_demo: a few seconds to half a minute) and
+    copied, a real copy, so a module may write to its own.
+    """
+    folder = tmp_path_factory.mktemp("demo_stores")
+
+    def copy(scale: float, path: Path, seed: int = 7) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built[scale], path)
+        shutil.copyfile(built_demo(seed, scale, folder), path)
         return path
 
     return copy
@@ -88,9 +116,35 @@ def browser():
         b.close()
 
 
+# The test files that take longest, longest first (measured on two workers, 2026-12-04:
+# each takes 2-7 % of the run's test time; every other file takes under 2 %). xdist's
+# `--dist loadfile` hands whole files to the workers in collection order when scripts/test.sh
+# turns off its reordering by number of tests (--no-loadscope-reorder): started first, they
+# leave the short files to even out the two workers at the end, where one long file
+# started last would keep the run waiting for it alone.
+LONGEST_FIRST = (
+    "tests/unit/test_rollups_months.py",
+    "tests/unit/test_rollups.py",
+    "tests/unit/test_rollups_random_1.py",
+    "tests/unit/test_rollups_random_2.py",
+    "tests/unit/test_range_reads.py",
+    "tests/unit/test_digest.py",
+    "tests/trust/test_faults.py",
+    "tests/app/test_app_goals.py",
+    "tests/trust/test_hostile.py",
+    "tests/app/test_app_definitions.py",
+    "tests/unit/test_explain.py",
+    "tests/unit/test_bridge.py",
+    "tests/unit/test_golden.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that drives Chromium must carry the `browser` mark, so that
-    `-m "not browser and not slow"` selects the fast part of the suite and nothing else."""
+    `-m "not browser and not slow"` selects the fast part of the suite and nothing else.
+    The files of LONGEST_FIRST go first, in its order; every file keeps its tests' order."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
     unmarked = [
         item.nodeid
         for item in items

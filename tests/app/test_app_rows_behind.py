@@ -18,7 +18,6 @@ from streamlit.testing.v1 import AppTest
 
 from kpi.core.formatting import format_value
 from kpi.core.settings import load_settings
-from kpi.demo.build import build_demo
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.engine import compute
 from kpi.semantic.explain import explain, explain_rows
@@ -31,10 +30,9 @@ VIEWER = "Lee Chen (operations, viewer)"
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("rows_behind") / "kpi.duckdb"
-    build_demo(db, seed=7, scale=0.1)
-    return db
+def demo_db(tmp_path_factory, demo_copy) -> Path:
+    """The demo store, seed 7, scale 0.1 (built once per run, copied)."""
+    return demo_copy(0.1, tmp_path_factory.mktemp("rows_behind") / "kpi.duckdb")
 
 
 @pytest.fixture()

@@ -21,7 +21,7 @@ def demo_db(tmp_path_factory, demo_copy):
 def app_url(demo_db):
     """The app running on `demo_db` (a module overrides this for its own store or config)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(demo_db) as url:
+    with running_app(demo_db, wait_stopped=False) as url:  # stopped in the background
         yield url
 
 

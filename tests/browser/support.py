@@ -9,11 +9,13 @@ tests/artifacts/, with the screenshots the tests take.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -50,11 +52,16 @@ def running_app(
     config: Path | None = None,
     script: Path = ROOT / "app.py",
     port: int | None = None,
+    wait_stopped: bool = True,
 ):
     """Start `streamlit run script` (app.py by default) on the store `db` (if given) and
     `port` (default: a free one); yield its URL; stop it afterwards. Its log goes to
     tests/artifacts/. benchmarks/render.py starts its servers here too (the trivial page,
-    and a fixed port so a returning browser's cache applies)."""
+    and a fixed port so a returning browser's cache applies).
+
+    Streamlit takes 2-6 s to stop, mostly waiting. A module's server, after which nothing
+    reads its store, passes `wait_stopped=False`: it is stopped in the background while the
+    tests go on, and waited for before the test process exits."""
     port = port or free_port()
     env = dict(os.environ)
     if db is not None:
@@ -81,11 +88,33 @@ def running_app(
         yield url
     finally:
         proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        if wait_stopped:
+            _stop(proc, log)
+        else:
+            stopping = threading.Thread(target=_stop, args=(proc, log), daemon=True)
+            stopping.start()
+            _STOPPING.append(stopping)
+
+
+def _stop(proc: subprocess.Popen, log) -> None:
+    """Wait for a terminated server to end (killed after 10 s), then close its log."""
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+# servers stopping in the background: the test process waits for them before it exits, so
+# that no server outlives the run
+_STOPPING: list[threading.Thread] = []
+
+
+@atexit.register
+def _wait_for_stopping_servers() -> None:
+    for stopping in _STOPPING:
+        stopping.join(timeout=30)
 
 
 # Streamlit marks its root with the script's state ("running", "notRunning", ...) the moment

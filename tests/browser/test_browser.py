@@ -95,27 +95,30 @@ def test_data_page_shows_loads_and_uploads_a_file(page, app_url, tmp_path):
 
 HOLD_WRITE = textwrap.dedent(
     """
-    import sys, time
+    import sys
     sys.path.insert(0, {root!r})
     from kpi.store.database import Store
     with Store({db!r}).write() as con:
         con.execute("INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-12-01', 'GBP', 1.1)")
         print("writing", flush=True)
-        time.sleep(8)
+        sys.stdin.readline()  # held until the test has seen the page render
     """
 )
 
 
 def test_app_keeps_serving_while_a_load_writes(page, app_url, demo_db):
     code = HOLD_WRITE.format(root=str(ROOT), db=str(demo_db))
-    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "writing"
         open_page(page, f"{app_url}/data", wait_for="h1")
         assert problems(page) == []
         assert writer.poll() is None  # the load was still running while the page rendered
     finally:
-        assert writer.wait(timeout=60) == 0
+        writer.communicate("done\n", timeout=60)  # the load ends now: no fixed sleep waited out
+        assert writer.returncode == 0
 
 
 def _act_as(page, who: str) -> None:

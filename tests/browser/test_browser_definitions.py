@@ -39,7 +39,7 @@ def config(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(demo_db, config):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(demo_db, config=config) as url:
+    with running_app(demo_db, config=config, wait_stopped=False) as url:
         yield url
 
 

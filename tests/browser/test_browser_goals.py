@@ -41,7 +41,8 @@ def workdir(tmp_path_factory, demo_copy):
 @pytest.fixture(scope="module")
 def app_url(workdir):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(workdir / "kpi.duckdb", config=workdir / "config") as url:
+    db, config = workdir / "kpi.duckdb", workdir / "config"
+    with running_app(db, config=config, wait_stopped=False) as url:
         yield url
 
 

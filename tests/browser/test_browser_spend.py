@@ -25,7 +25,7 @@ pytestmark = browser_marks()
 def app_url(tmp_path_factory, demo_copy):
     db = demo_copy(0.05, tmp_path_factory.mktemp("browser_spend") / "kpi.duckdb")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(db) as url:
+    with running_app(db, wait_stopped=False) as url:
         yield url
 
 

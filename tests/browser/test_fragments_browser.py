@@ -72,7 +72,7 @@ _STILL_THERE = """() => Object.fromEntries(Object.entries(window.__kept).map(([n
 def app_url(tmp_path_factory, demo_copy):
     db = demo_copy(0.05, tmp_path_factory.mktemp("browser_fragments") / "kpi.duckdb")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(db) as url:
+    with running_app(db, wait_stopped=False) as url:
         yield url
 
 

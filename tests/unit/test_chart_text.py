@@ -417,7 +417,7 @@ def hostile_app(tmp_path_factory, demo_copy):
             "UPDATE suppliers SET supplier_name = ? WHERE supplier_id = ?", [HOSTILE, supplier_id]
         )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with running_app(db) as url:
+    with running_app(db, wait_stopped=False) as url:
         yield url, supplier_id
 
 

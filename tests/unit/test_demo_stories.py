@@ -8,14 +8,12 @@ always has something to show on the demo.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
-from kpi.demo.build import build_demo
 from kpi.demo.masters import draw_master, fx_rates
 from kpi.demo.reference import AS_OF, USD_COST_CENTRE
 from kpi.demo.stories import terms_history
@@ -25,9 +23,9 @@ SCALE = 0.05
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory: pytest.TempPathFactory):
-    path: Path = tmp_path_factory.mktemp("demo_stories") / "demo.duckdb"
-    build_demo(path, seed=42, scale=SCALE)
+def con(tmp_path_factory: pytest.TempPathFactory, demo_copy):
+    # build_demo(seed=42, scale=SCALE), built once per run
+    path = demo_copy(SCALE, tmp_path_factory.mktemp("demo_stories") / "demo.duckdb", seed=42)
     connection = duckdb.connect(str(path), read_only=True)
     yield connection
     connection.close()

@@ -256,13 +256,11 @@ def _q1():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from kpi.demo.build import build_demo
+def demo(tmp_path_factory, demo_copy):
     from kpi.store.database import Store
 
-    path = tmp_path_factory.mktemp("explain_demo") / "kpi.duckdb"
-    build_demo(path, seed=7, scale=0.05)
-    return Store(path)
+    # seed 7, scale 0.05, built once per run
+    return Store(demo_copy(0.05, tmp_path_factory.mktemp("explain_demo") / "kpi.duckdb"))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from kpi import cli
 from kpi.core.people import Person
 from kpi.core.permissions import NOBODY, PermissionDenied
-from kpi.demo.build import DEMO_REVIEWER, build_demo
+from kpi.demo.build import DEMO_REVIEWER
 from kpi.ingest.pipelines import load_files
 from kpi.ingest.upload import load_upload
 from kpi.store.database import Store
@@ -359,9 +359,9 @@ def test_the_command_line_records_its_operator_or_the_person_named(store, tmp_pa
     assert store.path.read_bytes() == before
 
 
-def test_the_demo_records_itself_and_its_finance_members_verdicts(tmp_path):
-    store = Store(tmp_path / "demo.duckdb")
-    build_demo(store.path, seed=7, scale=0.02)
+def test_the_demo_records_itself_and_its_finance_members_verdicts(tmp_path, demo_copy):
+    # a copy of build_demo(seed=7, scale=0.02), built once per run
+    store = Store(demo_copy(0.02, tmp_path / "demo.duckdb"))
     rows = loads(store)
     assert {(r["loaded_by"], r["loaded_by_name"], r["identity_mode"]) for r in rows} == {
         ("demo", "demo builder", "demo")

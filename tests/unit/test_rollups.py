@@ -136,13 +136,6 @@ def test_random_filters_and_splits_match_the_live_engine(store, seed):
         _check(store, request)
 
 
-@pytest.mark.slow
-def test_two_hundred_random_requests_match_the_live_engine(store):
-    """Every KPI x a few hundred random grains, ranges, sidebar filters and splits."""
-    for request in _combinations(store, 200, 1000):
-        _check(store, request)
-
-
 def test_what_the_rollups_cannot_answer_is_computed_live(store):
     lo, _ = _window(store)
     first = date(lo.year + 1, 1, 1)

@@ -236,13 +236,11 @@ def test_cash_conversion_gap_by_category(store):
 
 
 # ---- the demo's planted stories -------------------------------------------------------------
-def test_the_demo_stories_show(tmp_path: Path):
+def test_the_demo_stories_show(tmp_path: Path, demo_copy):
     from kpi.analyses.terms import simulate_terms
-    from kpi.demo.build import build_demo
     from kpi.store.database import Store
 
-    db = tmp_path / "demo.duckdb"
-    build_demo(db, seed=7, scale=0.1)
+    db = demo_copy(0.1, tmp_path / "demo.duckdb")  # seed 7, built once per run
     store = Store(db)
     # story 2: large preferred suppliers on 60-day terms are paid in about 20 days, so
     # paying them on their own terms already releases cash, with no days added beyond terms
