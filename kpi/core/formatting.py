@@ -47,14 +47,21 @@ def format_delta(delta: float | None, unit: str, currency: str = "EUR") -> str:
     difference of two percentages is not a percent of anything; signed otherwise."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return ""
-    sign = "+" if delta >= 0 else "-"
-    if unit == "percent":
-        return f"{sign}{abs(delta) * 100:,.1f} pp"
-    if unit == "currency":
-        return sign + format_money(abs(delta), currency, compact=True)
-    if unit == "days":
-        return f"{sign}{abs(delta):,.1f} days"
-    return f"{sign}{abs(delta):,.2f}"
+
+    def size(value: float) -> str:
+        if unit == "percent":
+            return f"{value * 100:,.1f} pp"
+        if unit == "currency":
+            return format_money(value, currency, compact=True)
+        if unit == "days":
+            return f"{value:,.1f} days"
+        return f"{value:,.2f}"
+
+    shown = size(abs(delta))
+    # a change too small to show is no change: "+€0", never "-€0" (a sum of floats can
+    # land a hair either side of zero, and the sign would then say which)
+    sign = "+" if delta >= 0 or shown == size(0) else "-"
+    return sign + shown
 
 
 def delta_words(unit: str) -> str:

@@ -32,7 +32,7 @@ from sqlglot import exp
 
 from kpi.core.settings import Settings
 from kpi.semantic.measures import measure_column
-from kpi.semantic.rollups import (
+from kpi.semantic.rollup_tables import (
     _ROWS,
     ANY_GRAIN,
     MONTH,

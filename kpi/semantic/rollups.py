@@ -54,6 +54,15 @@ from kpi.semantic.formula_guard import guard_formula
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.measures import StoredMeasure, split
 from kpi.semantic.period_sql import WHOLE_RANGE
+from kpi.semantic.rollup_tables import (
+    _ROWS,
+    ANY_GRAIN,
+    MONTH,
+    RollupSpec,
+    _additive,
+    _delete_months,
+    _hidden,
+)
 from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
@@ -91,9 +100,6 @@ TRACE_ENV = "KPI_ROLLUPS_TRACE"
 # The sidebar's filters, stored as dimensions wherever the view has them.
 SIDEBAR_FILTERS = ("cost_centre", "category")
 GRAINS = ("month", "quarter", "year")
-# A measure that reads no grain column is stored once, from the views at this grain.
-ANY_GRAIN = "any"
-MONTH = "month"  # the rollups' period column: the first day of the month
 _INDEX = "rollup_index"
 _OPEN_END = date(2999, 12, 31)  # "and every month after": a refresh reads to the data's end
 # A table this big is fingerprinted by its rows' lineage (the load and source row that
@@ -103,22 +109,6 @@ _LINEAGE_FINGERPRINT_ROWS = 200_000
 
 def enabled() -> bool:
     return os.environ.get(ENV, "on").strip().lower() not in ("off", "0", "false", "no")
-
-
-@dataclass(frozen=True)
-class RollupSpec:
-    """One rollup table: a view's measures by month of one period column and by dimensions,
-    from the views at `body_grain` (ANY_GRAIN: measures that read no grain column)."""
-
-    view: str
-    period_column: str
-    body_grain: str
-    dims: tuple[str, ...]
-    measures: tuple[StoredMeasure, ...]
-
-    @property
-    def name(self) -> str:
-        return f"r_{self.view}__{self.period_column}__{self.body_grain}"
 
 
 def _grain_of(view: str, measure: StoredMeasure) -> bool:
@@ -1271,7 +1261,6 @@ def _rank_rows(
 
 
 # ---- a load's difference, applied (DELTA) ---------------------------------------------------
-_ROWS = "_n"  # the number of view rows behind a group's sums, in a difference's rows
 # A load that wrote more invoices than this recomputes the months instead (the difference
 # is computed from the invoices named in the query: a long list costs more than it saves).
 _DELTA_MAX_INVOICES = 20_000
@@ -1376,16 +1365,6 @@ def _by_category(spec: RollupSpec, narrowed: set[str] | frozenset[str]) -> bool:
     """Whether the load's categories' rows only are recomputed in the months it changed."""
     key = (spec.view, spec.period_column)
     return spec.name in narrowed and key in BY_CATEGORY and "category" in spec.dims
-
-
-def _additive(measure: StoredMeasure) -> str | None:
-    """ "sum" or "count" (how a difference of the measure is applied), else None."""
-    func = measure.build.this if isinstance(measure.build, exp.Filter) else measure.build
-    if isinstance(func, exp.Sum) and measure.again is exp.Sum:
-        return "sum"
-    if isinstance(func, (exp.Count, exp.CountIf)) and measure.again is exp.Sum:
-        return "count"
-    return None
 
 
 class _Before:
@@ -1821,31 +1800,6 @@ def _apply_delta(
     return True
 
 
-# the rows behind a group, applied as a count
-_ROWS_MEASURE = StoredMeasure(_ROWS, exp.Count(this=exp.Star()), exp.Sum)
-
-
-def _values_of(measure: StoredMeasure) -> StoredMeasure:
-    """A sum's count of the values it adds (same filter): zero means the sum is NULL."""
-    build = measure.build.copy()
-    func = build.this if isinstance(build, exp.Filter) else build
-    counted = exp.Count(this=func.this.copy())
-    if func is build:
-        build = counted
-    else:
-        func.replace(counted)
-    return StoredMeasure(f"{measure.column}_c", build, exp.Sum)
-
-
-def _hidden(spec: RollupSpec) -> tuple[StoredMeasure, ...]:
-    """The columns a table holds beside its measures: the rows behind each group and, where
-    a load's difference may be applied (DELTA), each sum's number of values."""
-    if spec.body_grain != ANY_GRAIN or (spec.view, spec.period_column) not in DELTA:
-        return (_ROWS_MEASURE,)
-    sums = [_values_of(m) for m in spec.measures if _additive(m) == "sum"]
-    return (_ROWS_MEASURE, *sums)
-
-
 def _float_columns(out: duckdb.DuckDBPyConnection, spec: RollupSpec) -> frozenset[str] | None:
     """The table's measures that are floating-point sums (a difference with values for one
     would not be exact: it is applied only when it has none, _delta_refused, and the
@@ -2022,16 +1976,6 @@ _ROW_COUNT = (
 
 def _drop(name: str) -> str:
     return render(exp.Drop(tables=[exp.to_table(name)], kind="TABLE"))
-
-
-def _delete_months(name: str, months: Ranges, categories: tuple[str, ...] | None = None) -> str:
-    """DELETE the rows of `months` (of these categories only, when given) from a rollup
-    table (they are recomputed next)."""
-    where = between_any(exp.column(MONTH), months)
-    if categories is not None:
-        cats = exp.Array(expressions=[exp.Literal.string(c) for c in categories])
-        where = exp.and_(where, exp.func("list_contains", cats, exp.column("category")))
-    return render(exp.Delete(this=exp.to_table(name), where=exp.Where(this=where)))
 
 
 def _remove(p: Path) -> None:

@@ -134,6 +134,12 @@ def test_the_tally_names_no_data_only_when_a_kpi_has_none():
         (0.0, "percent", "+0.0 pp"),
         (0.5, "days", "+0.5 days"),
         (-1750.0, "currency", "-€1.8 k"),
+        # too small to show: no sign of its own (a float sum a hair below zero)
+        (-1e-9, "currency", "+€0"),
+        (-0.4, "currency", "+€0"),
+        (-0.6, "currency", "-€1"),
+        (-0.00004, "percent", "+0.0 pp"),
+        (-0.04, "days", "+0.0 days"),
         (None, "percent", ""),
     ],
 )
