@@ -1,7 +1,9 @@
 """Safe file writes: one writer at a time, a file replaced whole or not at all, lines kept.
 
-- `locked(path)`: an exclusive lock on a file beside `path` (across threads and processes;
-  the OS releases it if the process dies);
+- `locked(path)`: an exclusive lock beside `path`, across threads, processes and machines:
+  an flock (the OS releases it if the process dies; waiters on one machine queue on it)
+  and a lease file (kpi.core.lease), which also holds where flock does not reach across
+  machines (SMB, some NFS mounts), for app replicas sharing `config/` or a lake;
 - `replace(path, data, check)`: a temporary file in the same folder, fsynced, checked by
   `check` (which may refuse by raising), then moved over `path` (atomic on POSIX) and the
   folder fsynced; on any failure the temporary file is removed and `path` is unchanged;
@@ -28,17 +30,18 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from kpi.core.lease import STALE_AFTER_S, Lease, leased
+from kpi.core.lease import Busy as Busy  # callers catch atomic.Busy
+
 PRIVATE = 0o600  # a file we create: readable and writable by its owner only
 
 
-class Busy(TimeoutError):
-    """Another writer held the lock longer than the timeout."""
-
-
 @contextlib.contextmanager
-def locked(path: Path, timeout_s: float) -> Iterator[None]:
-    """Hold `.<name>.lock` beside `path` exclusively. OSError when the lock file cannot be
-    opened (a read-only folder fails here, before anything is read); Busy after `timeout_s`."""
+def locked(path: Path, timeout_s: float, stale_after_s: float = STALE_AFTER_S) -> Iterator[Lease]:
+    """Hold `.<name>.lock` (flock) and then `.<name>.lease` beside `path` exclusively;
+    yields the lease, whose `check()` a writer calls just before it replaces a file.
+    OSError when the lock file cannot be opened (a read-only folder fails here, before
+    anything is read); Busy after `timeout_s`."""
     lock = path.with_name(f".{path.name}.lock")
     with os.fdopen(os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE), "r+b") as handle:
         deadline = time.monotonic() + timeout_s
@@ -51,7 +54,9 @@ def locked(path: Path, timeout_s: float) -> Iterator[None]:
                     raise Busy(f"{path.name} is locked by another writer") from None
                 time.sleep(0.01)
         try:
-            yield
+            left = max(0.0, deadline - time.monotonic())
+            with leased(path, left, stale_after_s) as lease:
+                yield lease
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 

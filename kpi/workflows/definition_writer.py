@@ -51,6 +51,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kpi.core import atomic
+from kpi.core.lease import LeaseLost
 from kpi.core.settings import Settings, db_path, kpis_path, load_settings
 from kpi.semantic import rollups
 from kpi.semantic.definitions import DefinitionsError, Issue, check_file
@@ -98,10 +99,13 @@ class ConflictError(RuntimeError):
         current_text: str,
         current_entry: dict | None,
         proposed_entry: dict | None,
+        saved_by: str | None = None,
     ) -> None:
+        first = f" ({saved_by})" if saved_by else ""
         super().__init__(
-            f"Not saved: {path.name} was changed by someone else since you opened it. "
-            f"Compare their version of '{kpi_id}' with yours and redo your change."
+            f"Not saved: {path.name} was changed by someone else since you opened it{first}; "
+            f"nothing of yours was written. Compare their version of '{kpi_id}' with yours "
+            "and redo your change."
         )
         self.path = path
         self.kpi_id = kpi_id
@@ -177,13 +181,13 @@ def save(
     `store`, carrying the new file version) and clear the journal."""
     path = Path(path)
     hist = Path(history_path) if history_path else history_path_for(path)
-    with _locked(path):
+    with _locked(path) as lease:
         _settle(path)
         raw = path.read_bytes()
         current = sha(raw)
         source = SourceFile.parse(path, raw, settings)
         if current != expected_version:
-            raise conflict(source, kpi_id, expected_version, current, mutate, proposal)
+            raise conflict(source, kpi_id, expected_version, current, mutate, proposal, hist)
         change = mutate(source.doc, source.entries)
         if not change.changed:
             if decision is not None and store is not None:
@@ -204,6 +208,7 @@ def save(
         }
         journal = journal_path_for(path)
         try:
+            _still_ours(lease, path, current)
             atomic.replace(journal, _journal_bytes(pending))
             _replace_checked(path, data, settings)
         except OSError as exc:
@@ -239,15 +244,37 @@ def conflict(
     current: str,
     mutate: Mutation,
     proposal: dict | None,
+    history_path: Path | None = None,
 ) -> ConflictError:
-    """Both versions: the entry as saved now, and the person's change applied to it."""
+    """Both versions: the entry as saved now, and the person's change applied to it; and,
+    when the history says so, who saved first."""
     now = {str(e.get("id")): plain(e) for e in source.entries if isinstance(e, Mapping)}
     current_entry, proposed = now.get(kpi_id), proposal
     with contextlib.suppress(ValueError, PermissionError, KeyError, TypeError):
         proposed = mutate(source.doc, source.entries).after
+    saved_by = saved_since(history_path, current) if history_path else None
     return ConflictError(
-        source.path, kpi_id, expected, current, source.text, current_entry, proposed
+        source.path, kpi_id, expected, current, source.text, current_entry, proposed, saved_by
     )
+
+
+def saved_since(hist: Path, current: str) -> str | None:
+    """Who made the file's `current` version, from the history: "<who> saved '<kpi>' at
+    <time> UTC"; None when the history does not say (the file was changed by hand)."""
+    try:
+        lines = hist.read_text(encoding="utf-8").splitlines()[-200:]
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or record.get("file_version") != current:
+            continue
+        when = str(record.get("when", "")).replace("T", " ")[:16]
+        return f"{record.get('who')} saved '{record.get('kpi_id')}' at {when} UTC"
+    return None
 
 
 def result(change: Change, version: str, diff: str, record: dict | None) -> SaveResult:
@@ -296,18 +323,35 @@ def history_record(change: Change, diff: str, version: str) -> dict:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One writer of the definitions at a time (kpi.core.atomic.locked), its refusals as
-    sentences: a folder the app cannot write, or somebody else saving right now."""
+def _locked(path: Path) -> Iterator[atomic.Lease]:
+    """One writer of the definitions at a time, on this machine and across app replicas
+    sharing the folder (kpi.core.atomic.locked), its refusals as sentences: a folder the
+    app cannot write, or somebody else saving right now."""
     stack = contextlib.ExitStack()
     try:
-        stack.enter_context(atomic.locked(path, LOCK_TIMEOUT_S))
+        lease = stack.enter_context(atomic.locked(path, LOCK_TIMEOUT_S))
     except atomic.Busy:
         raise EditError(f"{path.name} is being saved by someone else; try again.") from None
     except OSError as exc:  # a read-only folder fails here, before anything is read
         raise EditError(disk_problem(path, exc)) from exc
     with stack:
-        yield
+        yield lease
+
+
+def _still_ours(lease: atomic.Lease, path: Path, version: str) -> None:
+    """Just before the file is replaced: the lock is still this save's (a process frozen
+    past the lease's bound may have lost it) and the file is still the version read under
+    it. Either failing means another writer is at work: nothing is written."""
+    try:
+        lease.check()
+        unchanged = sha(path.read_bytes()) == version
+    except LeaseLost:
+        unchanged = False
+    if not unchanged:
+        raise EditError(
+            f"Not saved: someone else was saving {path.name} at the same moment. "
+            f"{path.name} is unchanged by you; open it again and redo your change."
+        )
 
 
 def _replace_checked(path: Path, data: bytes, settings: Settings | None) -> None:
