@@ -32,6 +32,7 @@ from pathlib import Path
 
 from kpi.core.lease import STALE_AFTER_S, Lease, leased
 from kpi.core.lease import Busy as Busy  # callers catch atomic.Busy
+from kpi.core.lease import LeaseLost as LeaseLost  # and atomic.LeaseLost
 
 PRIVATE = 0o600  # a file we create: readable and writable by its owner only
 

@@ -51,7 +51,6 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kpi.core import atomic
-from kpi.core.lease import LeaseLost
 from kpi.core.settings import Settings, db_path, kpis_path, load_settings
 from kpi.semantic import rollups
 from kpi.semantic.definitions import DefinitionsError, Issue, check_file
@@ -345,7 +344,7 @@ def _still_ours(lease: atomic.Lease, path: Path, version: str) -> None:
     try:
         lease.check()
         unchanged = sha(path.read_bytes()) == version
-    except LeaseLost:
+    except atomic.LeaseLost:
         unchanged = False
     if not unchanged:
         raise EditError(
