@@ -8,7 +8,9 @@ shared file system that can rename and link files keeps it exclusive:
 - taking it: the holder writes its lease (host, pid, machine, since, token) to a file of
   its own, `.<name>.lease.<token>`, and hard-links it to `.<name>.lease`. `link` fails
   when the name exists, atomically, on every POSIX file system, NFSv2/3 included (where
-  O_EXCL was not), and the lease is complete before anybody can see it;
+  O_EXCL was not), and the lease is complete before anybody can see it. Where the file
+  system cannot hard-link (some FUSE or object-store mounts), the lease is created with
+  O_CREAT|O_EXCL instead and is the holder's by its token;
 - holding it: a thread touches the lease every quarter of `stale_after_s`, so a live
   holder's lease never looks stale however long the write takes;
 - a stale lease (its holder crashed or its machine died): one not touched for
@@ -30,6 +32,7 @@ their optimistic version check as well, so a late writer is refused, never silen
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -92,7 +95,9 @@ class Lease:
     def held(self) -> bool:
         """Whether the lease file is still this holder's (the same file, linked)."""
         try:
-            return os.path.samefile(self.path, self.mine)
+            if os.path.samefile(self.path, self.mine):
+                return True
+            return _token(self.path) == self.holder.token  # created without a link
         except OSError:
             return False
 
@@ -131,7 +136,7 @@ def leased(path: Path, timeout_s: float, stale_after_s: float = STALE_AFTER_S) -
         held = Lease(lease, mine, holder)
         stop = threading.Event()
         beat = threading.Thread(
-            target=_heartbeat, args=(mine, stop, stale_after_s / 4), daemon=True
+            target=_heartbeat, args=(held, stop, stale_after_s / 4), daemon=True
         )
         beat.start()
         try:
@@ -170,9 +175,16 @@ def _take(lease: Path, mine: Path, name: str, timeout_s: float, stale_after_s: f
         time.sleep(secrets.SystemRandom().uniform(*_POLL_S))
 
 
+# a file system that cannot hard-link (some FUSE and object-store mounts, some container
+# bind mounts) says so with one of these: the lease is then created with O_EXCL instead
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV}
+
+
 def _link(mine: Path, lease: Path) -> bool:
     """Try to make `mine` the lease. Over NFS a lost reply may report a failed link that
-    was made: the link count of `mine` says the truth."""
+    was made: the link count of `mine` says the truth. Where links are not supported, the
+    lease is created exclusively (O_CREAT|O_EXCL) with the same content; it is then this
+    holder's by its token."""
     try:
         os.link(mine, lease)
         return True
@@ -182,7 +194,26 @@ def _link(mine: Path, lease: Path) -> bool:
                 return True
         if isinstance(exc, FileExistsError):
             return False
+        if exc.errno in _NO_LINKS:
+            return _create(lease, mine.read_bytes())
         raise
+
+
+def _create(lease: Path, data: bytes) -> bool:
+    """Create `lease` holding `data`, or False when it exists. A reader may see it empty for
+    a moment: an unreadable lease is judged by its age only, as a foreign one is."""
+    try:
+        _write_new(lease, data)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _token(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_bytes()).get("token", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _look(lease: Path) -> tuple[int, Holder, float] | None:
@@ -230,7 +261,12 @@ def _break(lease: Path, inode: int, holder: Holder) -> None:
         if moved is None or (moved[0], moved[1].token) != (inode, holder.token):
             # a fresh lease, taken since the look (an inode may be reused): put it back
             with contextlib.suppress(FileExistsError, FileNotFoundError):
-                os.link(aside, lease)
+                try:
+                    os.link(aside, lease)
+                except OSError as exc:
+                    if exc.errno not in _NO_LINKS:
+                        raise
+                    _create(lease, aside.read_bytes())  # still its holder's by the token
         elif holder.token:  # the stale holder's own file, left by its crash
             with contextlib.suppress(OSError):
                 lease.with_name(f"{lease.name}.{holder.token}").unlink()
@@ -238,8 +274,9 @@ def _break(lease: Path, inode: int, holder: Holder) -> None:
         aside.unlink(missing_ok=True)
 
 
-def _heartbeat(mine: Path, stop: threading.Event, every_s: float) -> None:
-    """Touch the lease (through this holder's own link) until told to stop."""
+def _heartbeat(held: Lease, stop: threading.Event, every_s: float) -> None:
+    """Touch the lease while it is this holder's, until told to stop."""
     while not stop.wait(every_s):
         with contextlib.suppress(OSError):
-            os.utime(mine)
+            if held.held():
+                os.utime(held.path)

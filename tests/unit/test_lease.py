@@ -7,6 +7,7 @@ flock is not seen by the other machine's kernel) and whose machine id is its own
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
@@ -43,11 +44,18 @@ def kpis(tmp_path) -> Path:
     return path
 
 
-def another_machine(name: str) -> None:
-    """In a child process: flock no longer excludes anyone, and the machine is `name`."""
+def another_machine(name: str, links: bool = True) -> None:
+    """In a child process: flock no longer excludes anyone, and the machine is `name`;
+    without `links`, the file system cannot hard-link (as some FUSE mounts)."""
     atomic.fcntl.flock = lambda *args: None  # type: ignore[assignment]
     lease.machine_id = lambda: name  # type: ignore[assignment]
     lease.socket.gethostname = lambda: name  # type: ignore[assignment]
+    if not links:
+        lease.os.link = no_link  # type: ignore[assignment]
+
+
+def no_link(*args) -> None:
+    raise OSError(errno.EPERM, "Operation not permitted")
 
 
 def lease_files(path: Path) -> list[str]:
@@ -99,9 +107,9 @@ def test_two_machines_saving_the_same_kpi_one_lands_the_other_is_told(kpis):
     assert lease_files(kpis) == []
 
 
-def _count(machine: str, counter: str, rounds: int, gate) -> None:
+def _count(machine: str, counter: str, rounds: int, gate, links: bool) -> None:
     """Read, wait, write: two of these lose increments unless the lease keeps them apart."""
-    another_machine(machine)
+    another_machine(machine, links)
     path = Path(counter)
     gate.wait(timeout=60)
     for _ in range(rounds):
@@ -111,12 +119,13 @@ def _count(machine: str, counter: str, rounds: int, gate) -> None:
             path.write_text(str(value + 1))
 
 
-def test_the_lease_alone_keeps_two_machines_apart(tmp_path):
+@pytest.mark.parametrize("links", [True, False], ids=["hard links", "no hard links"])
+def test_the_lease_alone_keeps_two_machines_apart(tmp_path, links):
     counter = tmp_path / "counter"
     counter.write_text("0")
     gate = FORK.Barrier(2)
     procs = [
-        FORK.Process(target=_count, args=(m, str(counter), 25, gate))
+        FORK.Process(target=_count, args=(m, str(counter), 25, gate, links))
         for m in ("machine-a", "machine-b")
     ]
     for p in procs:
@@ -315,3 +324,20 @@ def test_a_save_whose_lease_was_lost_writes_nothing(kpis, monkeypatch):
         edit_kpi(kpis, CFO, "total_spend", {"name": "Spend"}, "rename", file_version(kpis))
     assert kpis.read_bytes() == before and kpi_history(kpis) == []
     assert not definition_writer.journal_path_for(kpis).exists()
+
+
+def test_without_hard_links_the_lease_is_created_exclusively_and_still_broken_when_stale(
+    tmp_path, monkeypatch
+):
+    target = tmp_path / "kpis.yaml"
+    monkeypatch.setattr(lease.os, "link", no_link)
+    with lease.leased(target, timeout_s=0) as held:
+        assert held.held() and not os.path.samefile(held.path, held.mine)
+        # a second writer waits, as with links
+        with pytest.raises(lease.Busy), lease.leased(target, timeout_s=0.1):
+            pytest.fail("taken twice")
+    assert lease_files(target) == []
+    _foreign_lease(target, age_s=61)
+    with lease.leased(target, timeout_s=0, stale_after_s=60) as held:
+        assert held.held()
+    assert lease_files(target) == []
