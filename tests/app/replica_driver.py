@@ -41,7 +41,12 @@ def shown(at: AppTest, kpi_id: str) -> dict:
     if table is not None:
         rows = table[table["id"] == kpi_id]
         name = None if rows.empty else str(rows["name"].iloc[0])
+    try:
+        store = type(at.session_state["_ctx"].store).__name__  # the store this run read
+    except KeyError:
+        store = None
     return {
+        "store": store,
         "exception": [str(e.value) for e in at.exception],
         "subheader": [s.value for s in at.subheader],
         "catalogue_name": name,

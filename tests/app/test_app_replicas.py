@@ -131,6 +131,10 @@ def test_two_replicas_see_each_others_saves_and_a_race_loses_nothing(replicas, t
     b.send(do="open", **{"as": FINANCE})
     seen_a, seen_b = a.answer(), b.answer()
     assert seen_a["catalogue_name"] == seen_b["catalogue_name"] == original
+    # each replica reads the store the environment names
+    lake = os.environ.get("KPI_STORE") == "lake"
+    assert "Lake" in seen_a["store"] if lake else seen_a["store"] == "RunStore", seen_a["store"]
+    assert seen_b["store"] == seen_a["store"]
 
     # 1. A definition saved in replica A is seen by replica B on its next run.
     a.do(do="edit", field="name", value="Total spend incl credit notes", reason="Board wording")
