@@ -229,15 +229,16 @@ def _restore_definitions(
             )
 
     try:
-        with atomic.locked(kpis_file, LOCK_TIMEOUT_S):
+        with atomic.locked(kpis_file, LOCK_TIMEOUT_S) as lease:
             for name in names:
                 target = targets.get(name)
                 if target is None:
                     continue
                 data = (folder / DEFINITIONS_DIR / name).read_bytes()
+                lease.check()  # still this restore's lock (another replica may have broken it)
                 atomic.replace(target, data, check if target == kpis_file else None)
                 report.files.append(f"{DEFINITIONS_DIR}/{name}")
-    except atomic.Busy:
+    except (atomic.Busy, atomic.LeaseLost):
         raise BackupError(
             f"{kpis_file.name} is being saved by someone else; the records were restored, run "
             "the restore again for the definitions."
