@@ -17,16 +17,16 @@ shared file system that can rename and link files keeps it exclusive:
   `stale_after_s` by the clock of the file system (the age is measured against a file
   this process just touched there, so two machines' clocks need not agree), or one whose
   holder is a process of this same machine (same host, boot and pid namespace) that no
-  longer runs, which is broken at once. Breaking renames the lease aside and removes it
-  only if it is still the lease judged stale; a fresh lease moved aside by a race is put
-  back, or, if a third writer took the name meanwhile, its holder finds it lost
-  (`Lease.check`) before it writes;
+  longer runs, which is broken at once. Breakers take turns on a guard file and remove
+  the lease only if it is still the one judged stale, so a fresh lease is never removed;
 - giving it back: in `finally`, the lease is removed if it is still this holder's.
 
 What no lock on files can give: a holder frozen for longer than `stale_after_s` (a VM
 paused, a process stopped) may find its lease broken and taken when it wakes. Writers
 therefore call `Lease.check()` just before they replace a file, and the definitions keep
 their optimistic version check as well, so a late writer is refused, never silently wins.
+A writer that dies while breaking a lease leaves its guard, which is cleared after
+`BREAK_STALE_S` (or at once by its own machine).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 STALE_AFTER_S = 60.0  # a lease not touched for this long belongs to a holder that is gone
+BREAK_STALE_S = 10.0  # breaking takes milliseconds: a guard this old was left by a crash
 _POLL_S = (0.01, 0.05)  # the wait between two tries to take a held lease (random within)
 
 
@@ -167,9 +168,8 @@ def _take(lease: Path, mine: Path, name: str, timeout_s: float, stale_after_s: f
         if seen is None:
             continue  # released between the link and the look: try again at once
         inode, holder, mtime = seen
-        if _stale(holder, mtime, mine, stale_after_s):
-            _break(lease, inode, holder)
-            continue
+        if _stale(holder, mtime, mine, stale_after_s) and _break(lease, inode, holder, mine):
+            continue  # broken: take it at once
         if time.monotonic() > deadline:
             raise Busy(f"{name} is locked by {holder.describe()}")
         time.sleep(secrets.SystemRandom().uniform(*_POLL_S))
@@ -249,29 +249,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _break(lease: Path, inode: int, holder: Holder) -> None:
-    """Remove the stale lease `inode`, and nothing else (see the module's docstring)."""
-    aside = lease.with_name(f"{lease.name}.broken.{secrets.token_hex(8)}")
+def _break(lease: Path, inode: int, holder: Holder, mine: Path) -> bool:
+    """Remove the stale lease `inode`, and nothing else. Breakers take turns on a guard,
+    `.<name>.lease.break`, created exclusively: under it the lease is looked at again and
+    removed only if it is still the one judged stale. Nothing else can change it meanwhile:
+    a writer taking the lease never replaces one that exists. False when another writer is
+    breaking it right now (wait and look again)."""
+    guard = lease.with_name(f"{lease.name}.break")
     try:
-        os.rename(lease, aside)
-    except FileNotFoundError:
-        return  # released, or broken by another writer first
+        _write_new(guard, mine.read_bytes())
+    except FileExistsError:
+        seen = _look(guard)
+        if seen is not None and _stale(seen[1], seen[2], mine, BREAK_STALE_S):
+            guard.unlink(missing_ok=True)  # its breaker died half way
+        return False
     try:
-        moved = _look(aside)
-        if moved is None or (moved[0], moved[1].token) != (inode, holder.token):
-            # a fresh lease, taken since the look (an inode may be reused): put it back
-            with contextlib.suppress(FileExistsError, FileNotFoundError):
-                try:
-                    os.link(aside, lease)
-                except OSError as exc:
-                    if exc.errno not in _NO_LINKS:
-                        raise
-                    _create(lease, aside.read_bytes())  # still its holder's by the token
-        elif holder.token:  # the stale holder's own file, left by its crash
+        now = _look(lease)
+        if now is None or (now[0], now[1].token) != (inode, holder.token):
+            return True  # released or broken since the look: nothing to break
+        lease.unlink(missing_ok=True)
+        if holder.token:  # the stale holder's own file, left by its crash
             with contextlib.suppress(OSError):
                 lease.with_name(f"{lease.name}.{holder.token}").unlink()
+        return True
     finally:
-        aside.unlink(missing_ok=True)
+        guard.unlink(missing_ok=True)
 
 
 def _heartbeat(held: Lease, stop: threading.Event, every_s: float) -> None:

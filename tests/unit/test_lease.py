@@ -137,27 +137,28 @@ def test_the_lease_alone_keeps_two_machines_apart(tmp_path, links):
     assert lease_files(counter) == []
 
 
-def _hold(machine: str, target: str, gate, queue) -> None:
+def _hold(machine: str, target: str, gate, queue, done) -> None:
     another_machine(machine)
     gate.wait(timeout=60)
     try:
         with lease.leased(Path(target), timeout_s=0):
             queue.put((machine, "held"))
-            time.sleep(1.0)
+            done.wait(timeout=60)  # held until both have said how they fared
     except lease.Busy as exc:
         queue.put((machine, str(exc)))
 
 
 def test_two_processes_racing_for_the_lease_one_holds_it_the_other_is_refused(tmp_path):
     target = tmp_path / "kpis.yaml"
-    gate, queue = FORK.Barrier(2), FORK.Queue()
+    gate, queue, done = FORK.Barrier(2), FORK.Queue(), FORK.Event()
     procs = [
-        FORK.Process(target=_hold, args=(m, str(target), gate, queue))
+        FORK.Process(target=_hold, args=(m, str(target), gate, queue, done))
         for m in ("machine-a", "machine-b")
     ]
     for p in procs:
         p.start()
     said = dict(queue.get(timeout=60) for _ in procs)
+    done.set()
     for p in procs:
         p.join(timeout=60)
     assert sorted(said.values()).count("held") == 1, said
@@ -225,10 +226,10 @@ def test_a_lease_from_another_machine_is_waited_for_until_it_is_stale(tmp_path):
 def test_a_live_holder_keeps_its_lease_however_long_it_writes(tmp_path):
     target = tmp_path / "kpis.yaml"
     refused = 0
-    with lease.leased(target, timeout_s=0, stale_after_s=0.4) as held:
-        ends = time.monotonic() + 1.2  # three times the stale bound
+    with lease.leased(target, timeout_s=0, stale_after_s=1.0) as held:
+        ends = time.monotonic() + 2.5  # two and a half times the stale bound
         while time.monotonic() < ends:
-            t = threading.Thread(target=_try_other_machine, args=(target, 0.4))
+            t = threading.Thread(target=_try_other_machine, args=(target, 1.0))
             results.clear()
             t.start()
             t.join()
