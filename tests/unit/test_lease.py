@@ -123,6 +123,7 @@ def _count(machine: str, counter: str, rounds: int, gate, links: bool) -> None:
 def test_the_lease_alone_keeps_two_machines_apart(tmp_path, links):
     counter = tmp_path / "counter"
     counter.write_text("0")
+    _foreign_lease(counter, age_s=600)  # a dead machine's lease both find stale at once
     gate = FORK.Barrier(2)
     procs = [
         FORK.Process(target=_count, args=(m, str(counter), 25, gate, links))
