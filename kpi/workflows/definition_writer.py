@@ -272,8 +272,23 @@ def saved_since(hist: Path, current: str) -> str | None:
         if not isinstance(record, dict) or record.get("file_version") != current:
             continue
         when = str(record.get("when", "")).replace("T", " ")[:16]
-        return f"{record.get('who')} saved '{record.get('kpi_id')}' at {when} UTC"
+        return f"{_name(str(record.get('who')))} saved '{record.get('kpi_id')}' at {when} UTC"
     return None
+
+
+def _name(email: str) -> str:
+    """A person by name (config/people.yaml), as the pages show people; their address when
+    the file does not list them or cannot be read. Imported here: only a conflict needs it."""
+    import yaml
+
+    from kpi.core.people import load_people
+    from kpi.core.permissions import same_address
+
+    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+        for person in load_people():
+            if same_address(person.email, email):
+                return person.name
+    return email
 
 
 def result(change: Change, version: str, diff: str, record: dict | None) -> SaveResult:

@@ -33,6 +33,7 @@ DRIVER = str(Path(__file__).with_name("replica_driver.py"))
 CFO = "Claire Dubois (finance, cfo)"
 FINANCE = "Sam Okafor (finance, member)"
 EMAIL = {CFO: "claire.dubois@example.org", FINANCE: "sam.okafor@example.org"}
+NAME = {CFO: "Claire Dubois", FINANCE: "Sam Okafor"}  # config/people.yaml
 KPI = "total_spend"
 
 
@@ -168,7 +169,7 @@ def test_two_replicas_see_each_others_saves_and_a_race_loses_nothing(replicas, t
     # the refused author is told someone saved first, who, and what to do, with both versions
     (message,) = outcome[lost]["errors"]
     assert "changed by someone else since you opened it" in message
-    assert f"{EMAIL[who[won]]} saved '{KPI}' at" in message and "redo your change" in message
+    assert f"{NAME[who[won]]} saved '{KPI}' at" in message and "redo your change" in message
     theirs, yours = outcome[lost]["yaml"]
     assert texts[won] in theirs and texts[lost] not in theirs
     assert texts[lost] in yours

@@ -97,7 +97,7 @@ def test_two_machines_saving_the_same_kpi_one_lands_the_other_is_told(kpis):
     # the loser is told who saved first and what to do, and still has their change
     winner_email = names[winner][1].email
     assert "changed by someone else since you opened it" in message
-    assert f"{winner_email} saved 'total_spend' at" in message
+    assert f"{names[winner][1].name} saved 'total_spend' at" in message  # by name
     assert "redo your change" in message and kept == names[loser][0]
     data = yaml.safe_load(kpis.read_text(encoding="utf-8"))
     entry = next(k for k in data["kpis"] if k["id"] == "total_spend")
