@@ -332,11 +332,17 @@ def prints(
     return whole, months, tops
 
 
+# a lake's table with files is a view over them (kpi.store.lake): no size known, so its
+# fingerprint hashes whole rows (0), never only their lineage
 _PRESENT = (
     "SELECT t.table_name, t.estimated_size, list(c.column_name) "
     "FROM duckdb_tables() t JOIN duckdb_columns() c "
     "ON c.table_oid = t.table_oid "
-    "WHERE t.database_name = current_database() GROUP BY ALL"
+    "WHERE t.database_name = current_database() GROUP BY ALL "
+    "UNION ALL SELECT v.view_name, 0::BIGINT, list(c.column_name) "
+    "FROM duckdb_views() v JOIN duckdb_columns() c ON c.table_oid = v.view_oid "
+    "WHERE v.database_name = current_database() AND NOT v.internal AND NOT v.temporary "
+    "GROUP BY ALL"
 )
 
 

@@ -1,0 +1,513 @@
+"""The store as a lake: one Delta Lake table per store table, in a folder others can read.
+
+Why a lake: a group with several ERPs, app replicas and a data team reads the same tables
+from Parquet files; DuckDB (and Spark) read them directly. Each table of kpi.store.schema
+(`all_ddl()`: the canonical tables, the loads' bookkeeping, the company's records) is a
+Delta table in `<lake>/<table>/`, written with `deltalake` (no JVM, no download); money
+stays DECIMAL in the Parquet files.
+
+A write changes several tables, and a reader must see all of it or none: the tables' Delta
+versions that belong together are named by a small manifest, `<lake>/_kpi/manifest.json`,
+which a write replaces atomically as its last step (under the writer's lock). Readers read
+the versions the manifest names, never a table's latest: a write that fails half way has
+written Delta versions nobody reads, and the lake reads as it was.
+
+`LakeStore` keeps `Store`'s interface, so the engine, the pages, the loads and the workflows
+run on it unchanged:
+
+- `read()` is an in-memory DuckDB connection whose database `store` holds one view per
+  table over that table's Parquet files at the manifest's version (an empty table with its
+  schema when it has none), locked down like the file store's readers: it may read exactly
+  those files and the rollups, nothing else on disk.
+- `write()` is an in-memory DuckDB connection where every table is such a view; a statement
+  that writes a table (found by parsing it with sqlglot) first turns that table into a real
+  in-memory table holding its rows. At commit, only those tables are written back, each as a
+  new Delta version (an overwrite), then the manifest names the new versions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from kpi.core import atomic
+from kpi.core.atomic import private_files
+from kpi.core.settings import Settings, lake_path, load_settings
+from kpi.store import database
+from kpi.store.database import (
+    LOCKED_DOWN,
+    ROLLUPS_DATABASE,
+    Store,
+    StoreError,
+    StoreMissing,
+    file_version,
+)
+from kpi.store.schema import all_ddl
+from kpi.store.template import DIALECT, render
+
+SIDE_FOLDER = "_kpi"  # the lake's own files: manifest, writer's lock, rollups
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """A table of the lake: the DDL that makes it (constraints included) and its columns with
+    their DuckDB types, in order, as `all_ddl()` leaves them."""
+
+    name: str
+    create: str
+    columns: tuple[tuple[str, str], ...]
+
+
+_CATALOG_TABLES = "SELECT table_name, sql FROM duckdb_tables() ORDER BY table_name"
+_CATALOG_COLUMNS = (
+    "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+    "ORDER BY table_name, column_index"
+)
+
+
+@lru_cache(maxsize=1)
+def lake_tables() -> dict[str, LakeTable]:
+    """Every table of a store, read off an empty in-memory one made by `all_ddl()`: the lake
+    holds the same tables with the same columns and types as the file store."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(all_ddl())
+        columns: dict[str, list[tuple[str, str]]] = {}
+        for table, column, kind in con.execute(_CATALOG_COLUMNS).fetchall():
+            columns.setdefault(table, []).append((column, kind))
+        return {
+            name: LakeTable(name, create, tuple(columns[name]))
+            for name, create in con.execute(_CATALOG_TABLES).fetchall()
+        }
+    finally:
+        con.close()
+
+
+# ---- the manifest -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Manifest:
+    """The tables' Delta versions that make one state of the lake (None: no version yet, the
+    table reads as empty) and the write's number (`serial`), which counts the writes."""
+
+    serial: int
+    tables: dict[str, int | None]
+
+    def as_json(self) -> bytes:
+        data = {"format": MANIFEST_FORMAT, "serial": self.serial, "tables": self.tables}
+        return json.dumps(data, indent=1, sort_keys=True).encode()
+
+
+def read_manifest(path: Path) -> Manifest | None:
+    """The manifest at `path`, or None when there is none; a damaged one is an error."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"The lake's manifest {path} cannot be read: {exc}") from exc
+    tables = data.get("tables") if isinstance(data, dict) else None
+    if not isinstance(tables, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise StoreError(f"The lake's manifest {path} is not one this version understands.")
+    return Manifest(int(data.get("serial", 0)), {str(k): v for k, v in tables.items()})
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """A table's Parquet files at one Delta version, and the columns they hold."""
+
+    files: tuple[str, ...]
+    columns: frozenset[str]
+
+
+# A Delta version never changes once written: its file list is kept for the process.
+_FILES: dict[tuple[str, int], TableFiles] = {}
+
+
+def table_files(folder: Path, version: int | None) -> TableFiles:
+    """The Parquet files of the Delta table in `folder` at `version` (none for None)."""
+    if version is None:
+        return TableFiles((), frozenset())
+    key = (str(folder), version)
+    found = _FILES.get(key)
+    if found is None:
+        from deltalake import DeltaTable  # only a lake's reader needs it
+
+        try:
+            table = DeltaTable(str(folder), version=version)
+        except Exception as exc:  # noqa: BLE001 - deltalake raises its own kinds
+            raise StoreError(
+                f"The lake table {folder} cannot be read at version {version}: {exc}"
+            ) from exc
+        found = TableFiles(
+            tuple(table.file_uris()), frozenset(f.name for f in table.schema().fields)
+        )
+        if len(_FILES) > 4096:
+            _FILES.clear()
+        _FILES[key] = found
+    return found
+
+
+# ---- SQL built by sqlglot ---------------------------------------------------------------
+def _type(kind: str) -> exp.DataType:
+    return exp.DataType.build(kind, dialect=DIALECT)
+
+
+def parquet_select(table: LakeTable, files: TableFiles) -> exp.Select:
+    """SELECT the table's columns, in order, from its Parquet files; a column the files lack
+    (added to the schema after they were written) reads as null of its type."""
+    source = exp.func(
+        "read_parquet", exp.Array(expressions=[exp.Literal.string(f) for f in files.files])
+    )
+    columns = [
+        exp.column(name, quoted=True)
+        if name in files.columns
+        else exp.alias_(exp.cast(exp.null(), _type(kind)), name, quoted=True)
+        for name, kind in table.columns
+    ]
+    return exp.select(*columns).from_(source)
+
+
+def _create_view(name: str, select: exp.Select) -> str:
+    create = exp.Create(
+        kind="VIEW", this=exp.to_table(name, quoted=True), expression=select, replace=True
+    )
+    return render(create)
+
+
+def _drop_view(name: str) -> str:
+    return render(exp.Drop(kind="VIEW", this=exp.to_table(name, quoted=True)))
+
+
+def _fill(name: str, select: exp.Select) -> str:
+    return render(exp.insert(select, exp.to_table(name, quoted=True)))
+
+
+def _select_all(name: str) -> str:
+    return render(exp.select(exp.Star()).from_(exp.to_table(name, quoted=True)))
+
+
+# ---- which tables a statement writes ----------------------------------------------------
+_READ_ONLY = (exp.Query, exp.Set, exp.Transaction, exp.Commit, exp.Rollback, exp.Describe,
+              exp.Pragma, exp.Use)  # fmt: skip
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+           exp.TruncateTable, exp.Copy)  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def written_tables(statement: str) -> frozenset[str] | None:
+    """The tables a statement may change (lower-case names), or None when that cannot be
+    told (a statement sqlglot cannot parse, a command it does not know): then every table."""
+    try:
+        trees = sqlglot.parse(statement, read=DIALECT)
+    except sqlglot.errors.SqlglotError:
+        return None
+    names: set[str] = set()
+    for tree in trees:
+        if tree is None or isinstance(tree, _READ_ONLY) and not tree.find(*_WRITES):
+            continue
+        if not isinstance(tree, _WRITES):
+            return None
+        for node in tree.find_all(*_WRITES):
+            target = node.this
+            if isinstance(target, exp.Schema):
+                target = target.this
+            if isinstance(node, exp.TruncateTable):
+                names.update(t.name.lower() for t in node.expressions if isinstance(t, exp.Table))
+                continue
+            if not isinstance(target, exp.Table):
+                return None
+            names.add(target.name.lower())
+    return frozenset(names)
+
+
+# ---- the store --------------------------------------------------------------------------
+class LakeStore(Store):
+    """The lake at `path` (a folder), with the file store's interface (see the module)."""
+
+    def __init__(self, path: str | Path | None = None, settings: Settings | None = None):
+        settings = settings or load_settings()
+        super().__init__(Path(path) if path else lake_path(settings), settings)
+
+    # ---- facts about the lake -------------------------------------------------------
+    @property
+    def side(self) -> Path:
+        return self.path / SIDE_FOLDER
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.side / MANIFEST
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    @property
+    def rollups_path(self) -> Path:
+        """The rollups live in the lake's own folder: a DuckDB file, as beside a file store."""
+        return self.side / "rollups.duckdb"
+
+    @property
+    def rollups_stamp_path(self) -> Path:
+        return self.side / "rollups.json"
+
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever a write lands (the manifest is replaced): a cache key."""
+        manifest = read_manifest(self.manifest_path)
+        if manifest is None:
+            return (0, 0, 0)
+        inode, mtime, _size = file_version(self.manifest_path)
+        return (manifest.serial, inode, mtime)
+
+    def manifest(self) -> Manifest:
+        manifest = read_manifest(self.manifest_path)
+        if manifest is None:
+            raise StoreMissing(
+                f"There is no lake at {self.path} yet. Move a store into it with "
+                "`python -m kpi migrate --to lake`."
+            )
+        return manifest
+
+    # ---- reading ----------------------------------------------------------------------
+    @contextmanager
+    def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        from kpi.store.views import CuratedConnection  # not at the top: a write needs none
+
+        con = self._connect_read_only()
+        try:
+            yield CuratedConnection(con, self.settings, display_currency)  # type: ignore[misc]
+        finally:
+            con.close()
+
+    @contextmanager
+    def read_tables(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self._connect_read_only(with_rollups=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _connect_read_only(self, with_rollups: bool = True) -> duckdb.DuckDBPyConnection:
+        return self.connect_at(self.manifest(), with_rollups)
+
+    def connect_at(
+        self, manifest: Manifest, with_rollups: bool = False
+    ) -> duckdb.DuckDBPyConnection:
+        """A locked-down reader of the lake as `manifest` names it: database `store` holds a
+        view per table over its files (an empty table when it has none); the connection
+        may read those files (and the rollups, attached first) and nothing else."""
+        found = {
+            name: table_files(self.path / name, manifest.tables.get(name)) for name in lake_tables()
+        }
+        allowed = sorted({f for t in found.values() for f in t.files})
+        config: dict[str, Any] = {
+            k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"
+        }
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            con.execute("SET allowed_paths = $paths", {"paths": allowed})
+            con.execute("ATTACH ':memory:' AS store")
+            con.execute("USE store")
+            _make_tables(con, found)
+            if with_rollups:
+                self._attach_rollups(con)
+            con.execute("SET enable_external_access = false")  # no file access from here on
+            con.execute("SET lock_configuration = true")
+        except duckdb.Error as exc:
+            con.close()
+            raise StoreError(f"Cannot open the lake {self.path}: {exc}") from exc
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _attach_rollups(self, con: duckdb.DuckDBPyConnection) -> None:
+        path = self.rollups_path
+        if not path.is_file():
+            return
+        try:
+            con.execute(database._attach_read_only(path, ROLLUPS_DATABASE))
+        except duckdb.Error:
+            return
+
+    # ---- writing ----------------------------------------------------------------------
+    @contextmanager
+    def _writer_lock(self, timeout_s: float = 600.0) -> Iterator[None]:
+        try:
+            self.side.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(database._write_problem(self.path, exc)) from exc
+        try:
+            with atomic.locked(self.side / "writer", timeout_s=timeout_s):
+                yield
+        except atomic.Busy as exc:
+            message = f"Another load is writing {self.path}; try again when it ends."
+            raise StoreError(message) from exc
+
+    @contextmanager
+    def copy_ahead(self) -> Iterator[database.CopyAhead]:
+        """Take the writer's lock for a `write(ahead=...)` to come; a lake has no copy to
+        make, so this only keeps the lock from here (the file store's interface)."""
+        with self._writer_lock():
+            yield _NoCopy()  # type: ignore[misc]
+
+    @contextmanager
+    def write(
+        self, fresh: bool = False, ahead: database.CopyAhead | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writable connection to the lake; what it changed lands as one new manifest.
+
+        Use it as one transaction: if the block raises, the manifest is not replaced and
+        the lake reads as it was. With `fresh`, every table starts empty (a rebuild)."""
+        lock = _held() if ahead is not None else self._writer_lock()
+        with lock, private_files():
+            self.declared = {}
+            before = read_manifest(self.manifest_path) or Manifest(0, {})
+            if fresh:
+                before = Manifest(before.serial, {})
+            con = duckdb.connect(":memory:")
+            writer = LakeWriter(con, self.path, before)
+            try:
+                writer.setup()
+                con.execute("BEGIN TRANSACTION")
+                yield writer  # type: ignore[misc]
+                con.execute("COMMIT")
+                changed = set(lake_tables()) if fresh else writer.touched
+                versions = dict(before.tables)
+                for name in sorted(changed):
+                    versions[name] = _write_table(con, self.path / name, name)
+                database._fault_point("before_swap")
+                after = Manifest(before.serial + 1, {n: versions.get(n) for n in lake_tables()})
+                atomic.replace(self.manifest_path, after.as_json())
+                database._fault_point("after_swap")
+            except BaseException as exc:
+                if database._is_storage_failure(exc, self.manifest_path):
+                    raise StoreError(database._write_problem(self.path, exc)) from exc
+                raise
+            finally:
+                con.close()
+            try:
+                self._after_write()
+            finally:
+                self.replaced, self.declared = None, {}
+
+    def keep_replaced(self) -> Path | None:
+        """A lake keeps no replaced store file: a refresh recomputes the months instead."""
+        return None
+
+    def publish(self, manifest: Manifest) -> None:
+        """Make `manifest` the lake's (a migration's last step, under the writer's lock)."""
+        with private_files():
+            atomic.replace(self.manifest_path, manifest.as_json())
+
+
+def _make_tables(con: duckdb.DuckDBPyConnection, found: dict[str, TableFiles]) -> None:
+    """In the current database: a view per table over its files, or the empty table."""
+    for name, table in lake_tables().items():
+        files = found[name]
+        if files.files:
+            con.execute(_create_view(name, parquet_select(table, files)))
+        else:
+            con.execute(table.create)
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str) -> int:
+    """Write the table as the Delta table's next version (the whole table); its number."""
+    from deltalake import DeltaTable, write_deltalake
+
+    reader = con.sql(_select_all(name)).to_arrow_reader()
+    write_deltalake(str(folder), reader, mode="overwrite", schema_mode="overwrite")
+    return DeltaTable(str(folder)).version()
+
+
+class _NoCopy:
+    """What `LakeStore.copy_ahead` yields: nothing to finish or discard."""
+
+    def finish(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
+
+
+@contextmanager
+def _held() -> Iterator[None]:
+    yield
+
+
+class LakeWriter:
+    """A write's connection: statements pass through unchanged; a table a statement writes
+    is first made a real in-memory table holding its rows (it was a view over its files),
+    and remembered as changed. Anything but `execute`, `sql`, `executemany` and `append`
+    goes to the DuckDB connection as it is."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Path, manifest: Manifest):
+        self._con = con
+        self._lake = lake
+        self._manifest = manifest
+        self._files: dict[str, TableFiles] = {}
+        self.touched: set[str] = set()
+
+    def setup(self) -> None:
+        self._files = {
+            name: table_files(self._lake / name, self._manifest.tables.get(name))
+            for name in lake_tables()
+        }
+        _make_tables(self._con, self._files)
+
+    def _materialise(self, names: frozenset[str] | None) -> None:
+        tables = lake_tables()
+        wanted = set(tables) if names is None else {n for n in names if n in tables}
+        for name in sorted(wanted - self.touched):
+            files = self._files[name]
+            if files.files:
+                self._con.execute(_drop_view(name))
+                self._con.execute(tables[name].create)
+                self._con.execute(_fill(name, parquet_select(tables[name], files)))
+            self.touched.add(name)
+
+    def _prepare(self, statement: object) -> None:
+        if isinstance(statement, str):
+            self._materialise(written_tables(statement))
+        else:
+            self._materialise(None)  # a prepared statement object: no text to read
+
+    def execute(self, statement: Any, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        self._prepare(statement)
+        return self._con.execute(statement, *args, **kwargs)
+
+    def executemany(self, statement: Any, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        self._prepare(statement)
+        return self._con.executemany(statement, *args, **kwargs)
+
+    def sql(self, statement: Any, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyRelation:
+        self._prepare(statement)
+        return self._con.sql(statement, *args, **kwargs)
+
+    def append(self, table_name: str, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        self._materialise(frozenset({table_name.lower()}))
+        return self._con.append(table_name, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def lake_exists(path: Path) -> bool:
+    return (path / SIDE_FOLDER / MANIFEST).is_file()
+
+
+def nonempty(path: Path) -> bool:
+    """Whether the folder holds anything (a lake, or files a migration must not mix with)."""
+    return path.is_dir() and any(path.iterdir())
+
+
+__all__ = ["LakeStore", "LakeWriter", "Manifest", "lake_tables", "read_manifest", "written_tables"]

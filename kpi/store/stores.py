@@ -1,0 +1,23 @@
+"""Which store the settings name: the DuckDB file (the default) or the lake.
+
+Every place that opens the store asks here, so `store: lake` in settings.yaml (or
+`KPI_STORE=lake`) moves the app, the command line and the workflows together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kpi.core.settings import Settings, load_settings
+from kpi.store.database import Store
+
+
+def open_store(path: str | Path | None = None, settings: Settings | None = None) -> Store:
+    """The store the settings name. `path`: the store file, or the lake's folder on a lake
+    (None: KPI_DB / data/kpi.duckdb, or the settings' `lake`)."""
+    settings = settings or load_settings()
+    if settings.store == "lake":
+        from kpi.store.lake import LakeStore  # deltalake only when a lake is used
+
+        return LakeStore(path, settings)
+    return Store(path, settings)
