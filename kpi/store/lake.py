@@ -186,7 +186,7 @@ def _create_view(name: str, select: exp.Select) -> str:
 
 
 def _drop_view(name: str) -> str:
-    return render(exp.Drop(kind="VIEW", this=exp.to_table(name, quoted=True)))
+    return render(exp.Drop(kind="VIEW", tables=[exp.to_table(name, quoted=True)]))
 
 
 def _fill(name: str, select: exp.Select) -> str:
@@ -222,8 +222,13 @@ def written_tables(statement: str) -> frozenset[str] | None:
             target = node.this
             if isinstance(target, exp.Schema):
                 target = target.this
-            if isinstance(node, exp.TruncateTable):
-                names.update(t.name.lower() for t in node.expressions if isinstance(t, exp.Table))
+            listed = node.expressions if isinstance(node, exp.TruncateTable) else None
+            if isinstance(node, exp.Drop):
+                listed = node.args.get("tables") or ([node.this] if node.this else [])
+            if listed is not None:
+                if not all(isinstance(t, exp.Table) for t in listed):
+                    return None
+                names.update(t.name.lower() for t in listed)
                 continue
             if not isinstance(target, exp.Table):
                 return None
@@ -458,6 +463,9 @@ class LakeWriter:
         self.touched: set[str] = set()
 
     def setup(self) -> None:
+        # a frame named in SQL (a load's batch, kpi.ingest.loading) is a local variable of
+        # the caller, a frame above this proxy's: DuckDB looks in every frame for it
+        self._con.execute("SET python_scan_all_frames = true")
         self._files = {
             name: table_files(self._lake / name, self._manifest.tables.get(name))
             for name in lake_tables()
