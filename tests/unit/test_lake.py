@@ -254,3 +254,43 @@ def test_open_store_follows_the_settings(tmp_path):
     assert isinstance(lake, LakeStore) and not lake.exists()
     with pytest.raises(StoreError, match="no lake"), lake.read():
         pass
+
+
+# ---- rollups ------------------------------------------------------------------------------
+def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypatch):
+    from kpi.semantic import rollups
+
+    store, lake = stores
+    monkeypatch.setenv("KPI_ROLLUPS", "on")
+    definitions = load_definitions(None, store.settings)
+    assert rollups.refresh(lake) is not None
+    assert lake.rollups_path.parent == lake.path / "_kpi" and lake.rollups_path.is_file()
+    fast = compute(lake, definitions, "quarter")
+    live = compute(lake, definitions, "quarter", live=True)
+    assert fast.from_rollups  # answered from the rollups
+    units = {k.id: k.unit for k in definitions}
+    pairs = zip(
+        fast.frame.sort(["kpi", "period"]).iter_rows(),
+        live.frame.sort(["kpi", "period"]).iter_rows(),
+        strict=True,
+    )
+    assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
+    # a write while the rollups are off: they no longer match the lake and are not read
+    monkeypatch.setenv("KPI_ROLLUPS", "off")
+    with lake.write() as con:
+        con.execute("DELETE FROM invoices WHERE invoice_date < DATE '2025-01-01'")
+    monkeypatch.setenv("KPI_ROLLUPS", "on")
+    stale = compute(lake, definitions, "quarter")
+    assert not stale.from_rollups
+    # the next write (rollups on) refreshes them after it lands: read again, and right
+    with lake.write() as con:
+        con.execute("DELETE FROM invoices WHERE invoice_date < DATE '2025-02-01'")
+    again = compute(lake, definitions, "quarter")
+    live = compute(lake, definitions, "quarter", live=True)
+    assert again.from_rollups
+    pairs = zip(
+        again.frame.sort(["kpi", "period"]).iter_rows(),
+        live.frame.sort(["kpi", "period"]).iter_rows(),
+        strict=True,
+    )
+    assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
