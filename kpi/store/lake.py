@@ -163,19 +163,28 @@ def _type(kind: str) -> exp.DataType:
     return exp.DataType.build(kind, dialect=DIALECT)
 
 
-def parquet_select(table: LakeTable, files: TableFiles) -> exp.Select:
+def parquet_select(table: LakeTable, files: TableFiles, with_rows: bool = False) -> exp.Select:
     """SELECT the table's columns, in order, from its Parquet files; a column the files lack
-    (added to the schema after they were written) reads as null of its type."""
-    source = exp.func(
-        "read_parquet", exp.Array(expressions=[exp.Literal.string(f) for f in files.files])
-    )
+    (added to the schema after they were written) reads as null of its type. `with_rows`:
+    each row's file and number in it too (a write's overlay, LakeWriter)."""
+    listed = exp.Array(expressions=[exp.Literal.string(f) for f in files.files])
+    options = [
+        exp.EQ(this=exp.column(o), expression=exp.true())
+        for o in (("filename", "file_row_number") if with_rows else ())
+    ]
+    source = exp.func("read_parquet", listed, *options)
+    rows = [
+        exp.column(o).as_(n, quoted=True)
+        for o, n in zip(("filename", "file_row_number"), ("_lake_file", "_lake_row"), strict=True)
+        if with_rows
+    ]
     columns = [
         exp.column(name, quoted=True)
         if name in files.columns
         else exp.alias_(exp.cast(exp.null(), _type(kind)), name, quoted=True)
         for name, kind in table.columns
     ]
-    return exp.select(*columns).from_(source)
+    return exp.select(*columns, *rows).from_(source)
 
 
 def _create_view(name: str, select: exp.Select) -> str:
@@ -389,7 +398,7 @@ class LakeStore(Store):
                 changed = set(lake_tables()) if fresh else writer.touched
                 versions = dict(before.tables)
                 for name in sorted(changed):
-                    versions[name] = _write_table(con, self.path / name, name)
+                    versions[name] = writer.write_back(name)
                 database._fault_point("before_swap")
                 after = Manifest(before.serial + 1, {n: versions.get(n) for n in lake_tables()})
                 atomic.replace(self.manifest_path, after.as_json())
@@ -429,7 +438,7 @@ def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str) -> int
     """Write the table as the Delta table's next version (the whole table); its number."""
     from deltalake import DeltaTable, write_deltalake
 
-    reader = con.sql(_select_all(name)).to_arrow_reader()
+    reader = con.sql(_select_all(name))  # streamed through the Arrow C interface
     write_deltalake(str(folder), reader, mode="overwrite", schema_mode="overwrite")
     return DeltaTable(str(folder)).version()
 
@@ -450,10 +459,23 @@ def _held() -> Iterator[None]:
 
 
 class LakeWriter:
-    """A write's connection: statements pass through unchanged; a table a statement writes
-    is first made a real in-memory table holding its rows (it was a view over its files),
-    and remembered as changed. Anything but `execute`, `sql`, `executemany` and `append`
-    goes to the DuckDB connection as it is."""
+    """A write's connection: statements pass through; before a statement changes a table,
+    the table is made ready for it, and remembered as changed (`touched`).
+
+    - An INSERT into a table with files goes into that table's added rows (a real table),
+      and the table reads as its files' rows plus those: nothing of the files is read.
+    - A DELETE from a canonical table (one with a key) names the keys of the file rows it
+      removes (they read as gone), and deletes from the added rows as usual. It is taken
+      this way only when no other file row shares those keys (a delete of whole keys,
+      as a load's upsert does); else the table is made whole first.
+    - Anything else (UPDATE, a statement sqlglot cannot read, ...) first makes the table a
+      real in-memory table holding all its rows ("whole"), as it reads now.
+
+    At commit (see `LakeStore.write`), a whole table is written as the Delta table's next
+    version; a table with added or gone rows as a delete of the gone keys (a Delta merge)
+    and an append of the added rows: the cost of the rows changed, not of the table.
+    Anything but `execute`, `sql`, `executemany` and `append` goes to the DuckDB
+    connection as it is."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Path, manifest: Manifest):
         self._con = con
@@ -461,6 +483,7 @@ class LakeWriter:
         self._manifest = manifest
         self._files: dict[str, TableFiles] = {}
         self.touched: set[str] = set()
+        self.overlays: set[str] = set()  # tables read as files + added - gone
 
     def setup(self) -> None:
         # a frame named in SQL (a load's batch, kpi.ingest.loading) is a local variable of
@@ -472,17 +495,139 @@ class LakeWriter:
         }
         _make_tables(self._con, self._files)
 
+    def version_of(self, name: str) -> int | None:
+        return self._manifest.tables.get(name)
+
+    # ---- a table made whole -------------------------------------------------------------
     def _materialise(self, names: frozenset[str] | None) -> None:
         tables = lake_tables()
         wanted = set(tables) if names is None else {n for n in names if n in tables}
-        for name in sorted(wanted - self.touched):
-            files = self._files[name]
-            if files.files:
-                self._con.execute(_drop_view(name))
-                self._con.execute(tables[name].create)
-                self._con.execute(_fill(name, parquet_select(tables[name], files)))
-            self.touched.add(name)
+        for name in sorted(wanted):
+            self._whole(name)
 
+    def _whole(self, name: str) -> None:
+        """Make the table a real table holding every row it reads as now."""
+        table = lake_tables()[name]
+        if name in self.overlays:
+            snap = _named("_lake_snap_", name)
+            self._con.execute(render(exp.Create(kind="TABLE", this=snap, expression=_all(name))))
+            self._drop_overlay(name)
+            self._con.execute(table.create)
+            self._con.execute(render(exp.insert(_all(snap.name), exp.to_table(name, quoted=True))))
+            self._con.execute(render(exp.Drop(kind="TABLE", tables=[snap])))
+            self.overlays.discard(name)
+        elif name not in self.touched and self._files[name].files:
+            self._con.execute(_drop_view(name))
+            self._con.execute(table.create)
+            self._con.execute(_fill(name, parquet_select(table, self._files[name])))
+        self.touched.add(name)
+
+    # ---- a table read as its files plus added rows, less gone keys --------------------
+    def _overlay(self, name: str) -> bool:
+        """Make the table an overlay (see the class) if it is not yet; False when it cannot
+        be one (no files: it is a real table already; or made whole already)."""
+        if name in self.overlays:
+            return True
+        if name in self.touched or not self._files[name].files:
+            return False
+        table = lake_tables()[name]
+        base, seen, gone, added = (_named(p, name) for p in _OVERLAY)
+        select = parquet_select(table, self._files[name], with_rows=True)
+        self._con.execute(_drop_view(name))
+        self._con.execute(render(exp.Create(kind="VIEW", this=base, expression=select)))
+        self._con.execute(_renamed(table, added))
+        keys = _keys(name)
+        self._con.execute(_key_table(table, keys, gone))
+        kept = exp.select(exp.Star()).from_(_as(base, "b"))
+        if keys:
+            same = exp.and_(*(exp.column(k, "g").eq(exp.column(k, "b")) for k in keys))
+            hit = exp.select(exp.Literal.number(1)).from_(_as(gone, "g")).where(same)
+            kept = kept.where(exp.Not(this=exp.Exists(this=hit)))
+        self._con.execute(render(exp.Create(kind="VIEW", this=seen, expression=kept)))
+        names = [exp.column(c, quoted=True) for c, _ in table.columns]
+        union = exp.union(
+            exp.select(*names).from_(seen.copy()),
+            exp.select(*[n.copy() for n in names]).from_(added.copy()),
+            distinct=False,
+        )
+        self._con.execute(
+            render(exp.Create(kind="VIEW", this=exp.to_table(name, quoted=True), expression=union))
+        )
+        self.overlays.add(name)
+        self.touched.add(name)
+        return True
+
+    def _drop_overlay(self, name: str) -> None:
+        base, seen, gone, added = (_named(p, name) for p in _OVERLAY)
+        self._con.execute(_drop_view(name))
+        for kind, table in (("VIEW", seen), ("VIEW", base), ("TABLE", gone), ("TABLE", added)):
+            self._con.execute(render(exp.Drop(kind=kind, tables=[table], exists=True)))
+
+    def _insert(self, tree: exp.Insert, name: str, run: Any, args: tuple, kwargs: dict) -> Any:
+        tree = tree.copy()
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        target.replace(_named(_OVERLAY[3], name))
+        return run(render(tree), *args, **kwargs)
+
+    def _delete(self, tree: exp.Delete, name: str, args: tuple, kwargs: dict) -> Any:
+        """The DELETE on the overlay: the file rows it matches become gone keys (when no
+        other file row has those keys), the added rows it matches are deleted; its result
+        is the count of both, as DuckDB's DELETE gives it."""
+        keys = _keys(name)
+        alias = tree.this.alias_or_name
+        base, seen, gone, added = (_named(p, name) for p in _OVERLAY)
+        hit = _named("_lake_hit_", name)
+        rows = (
+            exp.select(*[exp.column(c, alias) for c in (*_ROW_ID, *keys)])
+            .distinct()
+            .from_(_as(seen, alias))
+        )
+        for using in tree.args.get("using") or []:
+            rows = rows.join(using.copy(), join_type="cross")
+        if tree.args.get("where"):
+            rows = rows.where(tree.args["where"].this.copy())
+        self._con.execute(
+            render(exp.Create(kind="TABLE", this=hit, expression=rows)), *args, **kwargs
+        )
+        try:
+            n_hit = self._con.execute(_count(hit)).fetchall()[0][0]
+            same = exp.and_(*(exp.column(k, "h").eq(exp.column(k, "s")) for k in keys))
+            sharing = (
+                exp.select(exp.func("count", exp.Star()))
+                .from_(_as(seen, "s"))
+                .where(
+                    exp.Exists(
+                        this=exp.select(exp.Literal.number(1)).from_(_as(hit, "h")).where(same)
+                    )
+                )
+            )
+            if self._con.execute(render(sharing)).fetchall()[0][0] != n_hit:
+                return None  # other file rows share the keys: the caller makes it whole
+            gone_keys = exp.select(*[exp.column(k) for k in keys]).distinct().from_(hit.copy())
+            self._con.execute(render(exp.insert(gone_keys, gone.copy())))
+        finally:
+            self._con.execute(render(exp.Drop(kind="TABLE", tables=[hit], exists=True)))
+        tree = tree.copy()
+        tree.this.replace(_as(added, alias))
+        n_added = self._con.execute(render(tree), *args, **kwargs).fetchall()[0][0]
+        return self._con.execute(_COUNT_RESULT, {"n": int(n_hit) + int(n_added)})
+
+    def _special(self, statement: str, args: tuple, kwargs: dict, many: bool = False) -> Any:
+        """Run an INSERT or a DELETE on an overlay; None when the statement is not one."""
+        plan = _append_or_delete(statement)
+        if plan is None:
+            return None
+        kind, name, tree = plan
+        if name not in lake_tables():
+            return None
+        run = self._con.executemany if many else self._con.execute
+        if kind == "insert" and self._overlay(name):
+            return self._insert(tree, name, run, args, kwargs)  # type: ignore[arg-type]
+        if kind == "delete" and not many and _keys(name) and self._overlay(name):
+            return self._delete(tree, name, args, kwargs)  # type: ignore[arg-type]
+        return None
+
+    # ---- the connection's interface -----------------------------------------------------
     def _prepare(self, statement: object) -> None:
         if isinstance(statement, str):
             self._materialise(written_tables(statement))
@@ -490,10 +635,18 @@ class LakeWriter:
             self._materialise(None)  # a prepared statement object: no text to read
 
     def execute(self, statement: Any, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        if isinstance(statement, str):
+            done = self._special(statement, args, kwargs)
+            if done is not None:
+                return done
         self._prepare(statement)
         return self._con.execute(statement, *args, **kwargs)
 
     def executemany(self, statement: Any, *args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        if isinstance(statement, str):
+            done = self._special(statement, args, kwargs, many=True)
+            if done is not None:
+                return done
         self._prepare(statement)
         return self._con.executemany(statement, *args, **kwargs)
 
@@ -508,14 +661,122 @@ class LakeWriter:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
 
+    # ---- commit -------------------------------------------------------------------------
+    def write_back(self, name: str) -> int:
+        """Write a changed table to its Delta table; the new version."""
+        folder = self._lake / name
+        if name not in self.overlays:
+            return _write_table(self._con, folder, name)
+        from deltalake import DeltaTable, write_deltalake
 
-def lake_exists(path: Path) -> bool:
-    return (path / SIDE_FOLDER / MANIFEST).is_file()
+        if DeltaTable(str(folder)).version() != self.version_of(name):
+            # a failed write left versions nobody reads: write the whole table over them
+            return _write_table(self._con, folder, name)
+        _base, _seen, gone, added = (_named(p, name) for p in _OVERLAY)
+        keys = _keys(name)
+        if keys and self._con.execute(_count(gone)).fetchall()[0][0]:
+            source = self._con.sql(render(exp.select(exp.Star()).from_(gone.copy())))
+            same = exp.and_(*(exp.column(k, "t").eq(exp.column(k, "s")) for k in keys))
+            (
+                DeltaTable(str(folder))
+                .merge(source, same.sql(), source_alias="s", target_alias="t")
+                .when_matched_delete()
+                .execute()
+            )
+        if self._con.execute(_count(added)).fetchall()[0][0]:
+            reader = self._con.sql(_select_all(added.name))
+            write_deltalake(str(folder), reader, mode="append", schema_mode="merge")
+        return DeltaTable(str(folder)).version()
 
 
-def nonempty(path: Path) -> bool:
-    """Whether the folder holds anything (a lake, or files a migration must not mix with)."""
-    return path.is_dir() and any(path.iterdir())
+# base view (files, with each row's file and number), visible file rows, gone keys, added rows
+_OVERLAY = ("_lake_base_", "_lake_seen_", "_lake_gone_", "_lake_add_")
+_ROW_ID = ("_lake_file", "_lake_row")
+_COUNT_RESULT = 'SELECT $n::BIGINT AS "Count"'
+
+
+def _as(table: exp.Table, alias: str) -> exp.Table:
+    """A copy of the table under an alias (FROM t AS alias)."""
+    table = table.copy()
+    table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return table
+
+
+def _named(prefix: str, name: str) -> exp.Table:
+    return exp.to_table(prefix + name, quoted=True)
+
+
+def _all(name: str) -> exp.Select:
+    return exp.select(exp.Star()).from_(exp.to_table(name, quoted=True))
+
+
+def _count(table: exp.Table) -> str:
+    return render(exp.select(exp.func("count", exp.Star())).from_(table.copy()))
+
+
+def _keys(name: str) -> tuple[str, ...]:
+    """A canonical table's key (kpi.store.schema); none for the bookkeeping tables."""
+    from kpi.store.schema import TABLES
+
+    spec = TABLES.get(name)
+    return spec.key if spec else ()
+
+
+def _renamed(table: LakeTable, to: exp.Table) -> str:
+    """The table's DDL making a table of another name (its added rows)."""
+    create = sqlglot.parse_one(table.create, read=DIALECT)
+    create.this.set("this", to.copy())
+    return render(create)
+
+
+def _key_table(table: LakeTable, keys: tuple[str, ...], to: exp.Table) -> str:
+    """CREATE TABLE for the gone keys: the key columns with their types (a table without a
+    key gets one with its first column, never filled)."""
+    types = dict(table.columns)
+    columns = keys or (table.columns[0][0],)
+    schema = exp.Schema(
+        this=to.copy(),
+        expressions=[
+            exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=_type(types[c]))
+            for c in columns
+        ],
+    )
+    return render(exp.Create(kind="TABLE", this=schema))
+
+
+@lru_cache(maxsize=1024)
+def _append_or_delete(statement: str) -> tuple[str, str, exp.Expression] | None:
+    """("insert" | "delete", table, tree) for one plain INSERT or DELETE of an unqualified
+    table (no ON CONFLICT, OR REPLACE, RETURNING, ...); None for anything else."""
+    try:
+        trees = sqlglot.parse(statement, read=DIALECT)
+    except sqlglot.errors.SqlglotError:
+        return None
+    if len(trees) != 1 or trees[0] is None:
+        return None
+    tree = trees[0]
+    if isinstance(tree, exp.Insert):
+        extras = ("conflict", "returning", "alternative", "overwrite", "ignore", "where",
+                  "partition", "is_function", "settings", "source")  # fmt: skip
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if any(tree.args.get(k) for k in extras) or not _plain(target):
+            return None
+        return ("insert", target.name.lower(), tree)
+    if isinstance(tree, exp.Delete):
+        extras = ("returning", "order", "limit", "tables", "cluster", "hint")
+        if any(tree.args.get(k) for k in extras) or not _plain(tree.this):
+            return None
+        return ("delete", tree.this.name.lower(), tree)
+    return None
+
+
+def _plain(target: object) -> bool:
+    return (
+        isinstance(target, exp.Table)
+        and isinstance(target.this, exp.Identifier)
+        and not target.args.get("db")
+        and not target.args.get("catalog")
+    )
 
 
 __all__ = ["LakeStore", "LakeWriter", "Manifest", "lake_tables", "read_manifest", "written_tables"]

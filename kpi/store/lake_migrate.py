@@ -168,7 +168,7 @@ def _copy(
         for name, kind in table.columns
     ]
     select = exp.select(*columns).from_(exp.to_table(table.name, quoted=True))
-    reader = con.sql(render(select)).to_arrow_reader()
+    reader = con.sql(render(select))  # streamed through the Arrow C interface
     write_deltalake(str(folder), reader, mode="overwrite", schema_mode="overwrite")
     return DeltaTable(str(folder)).version()
 
