@@ -187,6 +187,39 @@ def test_a_load_on_the_lake_equals_the_same_load_on_the_file_store(stores, tmp_p
     assert len([r for r in rejects if r["load_id"] == lines[0]["load_id"]]) == 2
 
 
+def test_a_reload_replacing_lines_appends_and_deletes_keys_like_the_file_store(stores, tmp_path):
+    store, lake = stores
+    with store.read_tables() as con:
+        old = con.execute(
+            "SELECT invoice_id, invoice_line, supplier_id, invoice_date, item_id, quantity, "
+            "unit_price, amount, currency FROM invoices ORDER BY invoice_id, invoice_line LIMIT 2"
+        ).fetchall()
+        total, count = con.execute("SELECT sum(amount), count(*) FROM invoices").fetchone()
+    head = BAD_AND_GOOD.splitlines()[0]
+    cells = [(*r[:5], "1", "7.00", "7.00", r[8]) for r in old]
+    lines = [head] + [",".join("" if v is None else str(v) for v in c) for c in cells]
+    lines.append(f"R-1,1,{old[0][2]},2026-05-02,{old[0][4]},1,3.00,3.00,EUR")
+    path = tmp_path / "corrections.csv"
+    path.write_text("\n".join(lines) + "\n")
+    got = [load_files(s, "invoices", [path]) for s in (store, lake)]
+    assert [(f.rows_loaded, f.replaced) for r in got for f in r.files] == [(3, 2), (3, 2)]
+    # by hand: two lines now 7.00 each instead of their old amounts, one new line of 3.00
+    expected = total - old[0][7] - old[1][7] + Decimal("17.00")
+    sql = "SELECT sum(amount), count(*) FROM invoices"
+    with store.read_tables() as a, lake.read_tables() as b:
+        assert a.execute(sql).fetchone() == b.execute(sql).fetchone() == (expected, count + 1)
+        sql = (
+            "SELECT invoice_id, invoice_line, amount, load_id, source_row FROM invoices "
+            "WHERE invoice_id IN (?, ?, 'R-1') ORDER BY ALL"
+        )
+        keys = [old[0][0], old[1][0]]
+        assert b.execute(sql, keys).fetchall() == a.execute(sql, keys).fetchall()
+    history = DeltaTable(str(lake.path / "invoices")).history(2)  # newest first
+    assert [h["operation"] for h in history] == ["WRITE", "MERGE"]
+    assert history[0]["operationParameters"]["mode"] == "Append"  # not the table rewritten
+    assert len(_delta_rows(lake.path, "invoices")) == count + 1
+
+
 def test_a_comment_lands_on_the_lake_and_only_its_table_is_written(stores):
     _, lake = stores
     before = read_manifest(lake.manifest_path)
