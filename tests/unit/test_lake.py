@@ -327,3 +327,29 @@ def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypa
         strict=True,
     )
     assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
+
+
+def test_versions_a_killed_write_left_are_never_read_nor_built_on(stores):
+    """A write killed after writing a Delta version but before the manifest: the version is
+    never read, and the next write to that table writes over it, not on top of it."""
+    from deltalake import write_deltalake
+
+    _, lake = stores
+    folder = str(lake.path / "thread_comments")
+    with lake.write() as con:
+        con.execute(
+            "INSERT INTO thread_comments VALUES (1, 'kpi:x', NULL, 'a', 'A', 'kept', now(), [])"
+        )
+    with lake.read_tables() as con:
+        orphan = con.sql("SELECT * REPLACE ('orphan' AS text) FROM thread_comments")
+        write_deltalake(folder, orphan, mode="append")  # as a killed writer would leave it
+    with lake.read_tables() as con:
+        assert con.execute("SELECT text FROM thread_comments").fetchall() == [("kept",)]
+    with lake.write() as con:
+        con.execute(
+            "INSERT INTO thread_comments VALUES (2, 'kpi:x', NULL, 'a', 'A', 'new', now(), [])"
+        )
+    with lake.read_tables() as con:
+        texts = con.execute("SELECT text FROM thread_comments ORDER BY comment_id").fetchall()
+    assert texts == [("kept",), ("new",)]
+    assert sorted(r["text"] for r in _delta_rows(lake.path, "thread_comments")) == ["kept", "new"]
