@@ -434,13 +434,37 @@ def _make_tables(con: duckdb.DuckDBPyConnection, found: dict[str, TableFiles]) -
             con.execute(table.create)
 
 
-def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str) -> int:
-    """Write the table as the Delta table's next version (the whole table); its number."""
+# A whole table is written in files of about this size, its rows in the order of its key:
+# a later write that deletes some keys (a reload of corrected lines) then rewrites only the
+# files holding them (the Delta merge skips files whose key range misses them), not the
+# whole table, and a reader's key look-ups skip files too.
+TARGET_FILE_BYTES = 8 << 20
+
+
+def ordered_by_key(select: exp.Select, name: str) -> exp.Select:
+    """The SELECT in the order of the table's key (kpi.store.schema), when it has one."""
+    keys = _keys(name)
+    return select.order_by(*[exp.column(k, quoted=True) for k in keys]) if keys else select
+
+
+def write_whole(folder: Path, rows: duckdb.DuckDBPyRelation) -> int:
+    """Write `rows` as the Delta table's next version, over the one before; its number."""
     from deltalake import DeltaTable, write_deltalake
 
-    reader = con.sql(_select_all(name))  # streamed through the Arrow C interface
-    write_deltalake(str(folder), reader, mode="overwrite", schema_mode="overwrite")
+    write_deltalake(
+        str(folder),
+        rows,  # streamed through the Arrow C interface
+        mode="overwrite",
+        schema_mode="overwrite",
+        target_file_size=TARGET_FILE_BYTES,
+    )
     return DeltaTable(str(folder)).version()
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str) -> int:
+    """Write the table as the Delta table's next version (the whole table); its number."""
+    select = ordered_by_key(exp.select(exp.Star()).from_(exp.to_table(name, quoted=True)), name)
+    return write_whole(folder, con.sql(render(select)))
 
 
 class _NoCopy:
@@ -679,7 +703,7 @@ class LakeWriter:
             same = exp.and_(*(exp.column(k, "t").eq(exp.column(k, "s")) for k in keys))
             (
                 DeltaTable(str(folder))
-                .merge(source, same.sql(), source_alias="s", target_alias="t")
+                .merge(source, same.sql(), source_alias="s", target_alias="t", streamed_exec=False)
                 .when_matched_delete()
                 .execute()
             )

@@ -26,7 +26,9 @@ from kpi.store.lake import (
     LakeTable,
     Manifest,
     lake_tables,
+    ordered_by_key,
     read_manifest,
+    write_whole,
 )
 from kpi.store.template import render
 
@@ -149,8 +151,6 @@ def _copy(
 ) -> int | None:
     """Stream the store's table into the Delta table's next version (a column the store file
     lacks, made after it was written, is null); None when the store has no such table."""
-    from deltalake import DeltaTable, write_deltalake
-
     if table.name not in present:
         return None
     held = {
@@ -168,9 +168,7 @@ def _copy(
         for name, kind in table.columns
     ]
     select = exp.select(*columns).from_(exp.to_table(table.name, quoted=True))
-    reader = con.sql(render(select))  # streamed through the Arrow C interface
-    write_deltalake(str(folder), reader, mode="overwrite", schema_mode="overwrite")
-    return DeltaTable(str(folder)).version()
+    return write_whole(folder, con.sql(render(ordered_by_key(select, table.name))))
 
 
 def _type(kind: str) -> exp.DataType:
