@@ -353,3 +353,47 @@ def test_versions_a_killed_write_left_are_never_read_nor_built_on(stores):
         texts = con.execute("SELECT text FROM thread_comments ORDER BY comment_id").fetchall()
     assert texts == [("kept",), ("new",)]
     assert sorted(r["text"] for r in _delta_rows(lake.path, "thread_comments")) == ["kept", "new"]
+
+
+def test_readers_never_see_half_a_write_while_writes_land(stores):
+    """A writer adds a comment and its resolution in each write (two tables); readers
+    opened meanwhile always find as many resolutions as comments."""
+    import threading
+
+    _, lake = stores
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for n in range(1, 9):
+                with lake.write() as con:
+                    con.execute(
+                        "INSERT INTO thread_comments VALUES (?, 'kpi:x', NULL, 'a', 'A', 't', "
+                        "now(), [])",
+                        [n],
+                    )
+                    con.execute(
+                        "INSERT INTO thread_resolutions VALUES (?, 'kpi:x', ?, 'a', 'A', now(), "
+                        "NULL)",
+                        [n, n],
+                    )
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            failures.append(exc)
+        finally:
+            stop.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen = set()
+    while not stop.is_set():
+        with lake.read_tables() as con:
+            comments = con.execute("SELECT count(*) FROM thread_comments").fetchone()[0]
+            resolutions = con.execute("SELECT count(*) FROM thread_resolutions").fetchone()[0]
+        assert comments == resolutions
+        seen.add(comments)
+    writer.join()
+    assert failures == []
+    with lake.read_tables() as con:
+        assert con.execute("SELECT count(*) FROM thread_resolutions").fetchone() == (8,)
+    assert len(seen) > 1  # the readers did read while writes landed
