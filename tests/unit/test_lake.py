@@ -397,3 +397,37 @@ def test_readers_never_see_half_a_write_while_writes_land(stores):
     with lake.read_tables() as con:
         assert con.execute("SELECT count(*) FROM thread_resolutions").fetchone() == (8,)
     assert len(seen) > 1  # the readers did read while writes landed
+
+
+def test_a_load_killed_before_the_manifest_leaves_the_lake_and_the_next_load_works(
+    stores, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    _, lake = stores
+    path = tmp_path / "invoices_may.csv"
+    with lake.read_tables() as con:
+        supplier, item = con.execute("SELECT supplier_id, item_id FROM invoices LIMIT 1").fetchone()
+    path.write_text(BAD_AND_GOOD.format(s=supplier, i=item))
+    sql = "SELECT (SELECT count(*) FROM invoices), (SELECT count(*) FROM loads)"
+    with lake.read_tables() as con:
+        before = con.execute(sql).fetchone()
+    manifest = lake.manifest_path.read_bytes()
+    env = {**os.environ, "KPI_STORE": "lake", "KPI_ROLLUPS": "off", "PYTHONPATH": "."}
+    command = [sys.executable, "-m", "kpi", "load", "invoices", str(path), "--db", str(lake.path)]
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        command, env={**env, "KPI_FAULT_POINT": "before_swap"}, cwd=root, stderr=subprocess.PIPE
+    ) as killed:
+        for line in killed.stderr:  # the Delta versions are written: stop it there
+            if b"fault point before_swap" in line:
+                break
+        killed.kill()
+    assert lake.manifest_path.read_bytes() == manifest
+    with lake.read_tables() as con:
+        assert con.execute(sql).fetchone() == before
+    subprocess.run(command, env=env, cwd=root, check=True, capture_output=True)
+    with lake.read_tables() as con:
+        assert con.execute(sql).fetchone() == (before[0] + 2, before[1] + 1)
