@@ -66,6 +66,7 @@ from kpi.semantic.rollup_tables import (
 from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
+from kpi.store.stores import store_as_replaced
 from kpi.store.template import fill, parsed, render
 from kpi.store.view_reads import (
     BY_CATEGORY,
@@ -1390,7 +1391,8 @@ class _Before:
         if self._con is None:
             assert self.change is not None
             self._stack = ExitStack()
-            self._con = self._stack.enter_context(Store(self.change.old, self.settings).read())
+            before = store_as_replaced(self.change.old, self.settings)  # a file, or a lake's
+            self._con = self._stack.enter_context(before.read())
             _copy_lines(self._con, self.change)
         return self._con
 

@@ -27,7 +27,9 @@ run on it unchanged:
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ from kpi.store.database import (
 from kpi.store.schema import all_ddl
 from kpi.store.template import DIALECT, render
 
+_KEPT = itertools.count(1)
 SIDE_FOLDER = "_kpi"  # the lake's own files: manifest, writer's lock, rollups
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -249,9 +252,22 @@ def written_tables(statement: str) -> frozenset[str] | None:
 class LakeStore(Store):
     """The lake at `path` (a folder), with the file store's interface (see the module)."""
 
-    def __init__(self, path: str | Path | None = None, settings: Settings | None = None):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        settings: Settings | None = None,
+        pinned: Path | None = None,
+    ):
         settings = settings or load_settings()
         super().__init__(Path(path) if path else lake_path(settings), settings)
+        # a reader of the lake as an earlier manifest named it (the rollups read the lake
+        # as it was before a write from the replaced manifest, see `replaced`)
+        self.pinned = pinned
+
+    @classmethod
+    def as_of(cls, manifest: Path, settings: Settings) -> LakeStore:
+        """The lake as the manifest file `manifest` (a replaced one kept) names it."""
+        return cls(manifest.parent.parent, settings, pinned=manifest)
 
     # ---- facts about the lake -------------------------------------------------------
     @property
@@ -275,15 +291,12 @@ class LakeStore(Store):
         return self.side / "rollups.json"
 
     def version(self) -> tuple[int, int, int]:
-        """Changes whenever a write lands (the manifest is replaced): a cache key."""
-        manifest = read_manifest(self.manifest_path)
-        if manifest is None:
-            return (0, 0, 0)
-        inode, mtime, _size = file_version(self.manifest_path)
-        return (manifest.serial, inode, mtime)
+        """Changes whenever a write lands (the manifest is replaced by a new file): a cache
+        key, and the version a second name of the replaced manifest keeps."""
+        return file_version(self.pinned or self.manifest_path)
 
     def manifest(self) -> Manifest:
-        manifest = read_manifest(self.manifest_path)
+        manifest = read_manifest(self.pinned or self.manifest_path)
         if manifest is None:
             raise StoreMissing(
                 f"There is no lake at {self.path} yet. Move a store into it with "
@@ -401,6 +414,7 @@ class LakeStore(Store):
                     versions[name] = writer.write_back(name)
                 database._fault_point("before_swap")
                 after = Manifest(before.serial + 1, {n: versions.get(n) for n in lake_tables()})
+                old = self._set_aside()
                 atomic.replace(self.manifest_path, after.as_json())
                 database._fault_point("after_swap")
             except BaseException as exc:
@@ -409,14 +423,40 @@ class LakeStore(Store):
                 raise
             finally:
                 con.close()
+            self.replaced = old
             try:
                 self._after_write()
             finally:
                 self.replaced, self.declared = None, {}
+                if old is not None:
+                    old.unlink(missing_ok=True)
+
+    def _set_aside(self) -> Path | None:
+        """A second name of the manifest a write replaces (None for a new lake): while the
+        after-write hooks run, the rollups read the lake as it was from it (`replaced`), so
+        that a load's difference is applied instead of its months recomputed. Names left
+        by a process that died are removed here (the writer's lock is held)."""
+        for stale in self.side.glob(MANIFEST + ".*-*"):
+            stale.unlink(missing_ok=True)
+        old = self.side / f"{MANIFEST}.old-{os.getpid()}"
+        try:
+            os.link(self.manifest_path, old)
+        except OSError:  # a first write, or no hard links here
+            return None
+        return old
 
     def keep_replaced(self) -> Path | None:
-        """A lake keeps no replaced store file: a refresh recomputes the months instead."""
-        return None
+        """Inside an after-write hook: one more name of the replaced manifest, for a refresh
+        in a thread (removed by its caller; one left by a process that died goes with the
+        next write)."""
+        if self.replaced is None:
+            return None
+        kept = self.side / f"{MANIFEST}.kept-{os.getpid()}-{next(_KEPT)}"
+        try:
+            os.link(self.replaced, kept)
+        except OSError:
+            return None
+        return kept
 
     def publish(self, manifest: Manifest) -> None:
         """Make `manifest` the lake's (a migration's last step, under the writer's lock)."""

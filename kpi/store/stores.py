@@ -21,3 +21,13 @@ def open_store(path: str | Path | None = None, settings: Settings | None = None)
 
         return LakeStore(path, settings)
     return Store(path, settings)
+
+
+def store_as_replaced(path: Path, settings: Settings) -> Store:
+    """The store as it was before a write, from the second name of what the write replaced
+    (`Store.replaced`): the file store's old file, or a lake's old manifest."""
+    from kpi.store.lake import MANIFEST, LakeStore
+
+    if path.name.startswith(MANIFEST + "."):
+        return LakeStore.as_of(path, settings)
+    return Store(path, settings)

@@ -329,6 +329,37 @@ def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypa
     assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
 
 
+def test_a_load_on_the_lake_gives_the_rollups_its_difference(stores, monkeypatch, tmp_path):
+    """The refresh after a load reads the lake as it was from the replaced manifest and
+    adds the loaded lines' difference; the figures then equal the live ones."""
+    from kpi.semantic import rollups
+
+    store, lake = stores
+    monkeypatch.setenv("KPI_ROLLUPS", "on")
+    definitions = load_definitions(None, store.settings)
+    rollups.refresh(lake)
+    said: list[str] = []
+    monkeypatch.setattr(rollups.AFTER_WRITE, "say", said.append)
+    with lake.read_tables() as con:
+        supplier, item = con.execute("SELECT supplier_id, item_id FROM invoices LIMIT 1").fetchone()
+    path = tmp_path / "invoices_may.csv"
+    path.write_text(BAD_AND_GOOD.format(s=supplier, i=item))
+    load_files(lake, "invoices", [path])
+    report = next(m for m in said if m.startswith("Rollups:"))
+    assert " 0 given the lines loaded" not in report, report
+    assert not list(lake.side.glob("manifest.json.*"))  # the replaced manifest's name is gone
+    fast = compute(lake, definitions, "quarter")
+    live = compute(lake, definitions, "quarter", live=True)
+    assert fast.from_rollups
+    units = {k.id: k.unit for k in definitions}
+    pairs = zip(
+        fast.frame.sort(["kpi", "period"]).iter_rows(),
+        live.frame.sort(["kpi", "period"]).iter_rows(),
+        strict=True,
+    )
+    assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
+
+
 def test_versions_a_killed_write_left_are_never_read_nor_built_on(stores):
     """A write killed after writing a Delta version but before the manifest: the version is
     never read, and the next write to that table writes over it, not on top of it."""
