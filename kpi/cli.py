@@ -314,6 +314,24 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge the lake's small files and remove those no recent version reads."""
+    from kpi.core.settings import lake_path
+    from kpi.store.lake import LakeStore
+
+    if args.keep_days < 1:
+        raise UserError(f"--keep-days {args.keep_days}: keep at least 1 day of versions")
+    settings = load_settings()
+    lake = LakeStore(Path(args.lake) if args.lake else lake_path(settings), settings)
+    if not lake.exists():
+        raise UserError(f"There is no lake at {lake.path}: nothing to compact.")
+    done = lake.compact(keep_hours=args.keep_days * 24)
+    for name, (before, after) in done.items():
+        print(f"  {name:<28} {before:>6,} files -> {after:,}")
+    print(f"Compacted {len(done)} table(s) of {lake.path}; the data is unchanged.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kpi",
@@ -506,6 +524,27 @@ def build_parser() -> argparse.ArgumentParser:
         "empty is refused)",
     )
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "compact",
+        help="lake only: merge the small files each write adds, and delete old ones",
+        description="Every load or save on a lake adds a small file to each table it "
+        "changed. This merges each table's files into a few larger ones (the data stays "
+        "the same), then deletes the files no version of the last --keep-days still uses. "
+        "Run it now and then, e.g. weekly; it waits for a load that is running.",
+    )
+    p.add_argument(
+        "--lake",
+        metavar="FOLDER",
+        help="the lake's folder (default: `lake` in settings.yaml, KPI_LAKE, or data/lake)",
+    )
+    p.add_argument(
+        "--keep-days",
+        type=int,
+        default=7,
+        help="keep the files of versions this many days old (default 7)",
+    )
+    p.set_defaults(func=cmd_compact)
 
     collab.add_parsers(sub)
     return parser

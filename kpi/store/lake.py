@@ -458,6 +458,45 @@ class LakeStore(Store):
             return None
         return kept
 
+    def compact(self, keep_hours: int = 168) -> dict[str, tuple[int, int]]:
+        """Merge each table's small files (a write appends one per table it adds rows to)
+        into files of about TARGET_FILE_BYTES, as one new manifest, then remove files no
+        version of the last `keep_hours` reads (a reader holds a manifest for seconds; the
+        week kept by default also leaves time travel). Per table compacted: its files
+        before and after. The data is the same, so the rollups stay (restamped)."""
+        from deltalake import DeltaTable
+
+        done: dict[str, tuple[int, int]] = {}
+        with self._writer_lock(), private_files():
+            before = self.manifest()
+            versions = dict(before.tables)
+            for name in lake_tables():
+                version = before.tables.get(name)
+                folder = str(self.path / name)
+                if version is None or DeltaTable(folder).version() != version:
+                    continue  # empty, or versions a killed write left: the next write's
+                files = len(table_files(self.path / name, version).files)
+                if files > 1:
+                    DeltaTable(folder).optimize.compact(target_size=TARGET_FILE_BYTES)
+                    versions[name] = DeltaTable(folder).version()
+                    done[name] = (files, len(table_files(self.path / name, versions[name]).files))
+            if done:
+                old = self._set_aside()
+                atomic.replace(self.manifest_path, Manifest(before.serial + 1, versions).as_json())
+                self.replaced = old
+                try:
+                    self._after_write()
+                finally:
+                    self.replaced = None
+                    if old is not None:
+                        old.unlink(missing_ok=True)
+            for name in lake_tables():
+                if versions.get(name) is not None:
+                    DeltaTable(str(self.path / name)).vacuum(
+                        retention_hours=keep_hours, enforce_retention_duration=False, dry_run=False
+                    )
+        return done
+
     def publish(self, manifest: Manifest) -> None:
         """Make `manifest` the lake's (a migration's last step, under the writer's lock)."""
         with private_files():

@@ -462,3 +462,22 @@ def test_a_load_killed_before_the_manifest_leaves_the_lake_and_the_next_load_wor
     subprocess.run(command, env=env, cwd=root, check=True, capture_output=True)
     with lake.read_tables() as con:
         assert con.execute(sql).fetchone() == (before[0] + 2, before[1] + 1)
+
+
+def test_compact_merges_the_small_files_and_keeps_every_row(stores):
+    _, lake = stores
+    for n in range(1, 4):  # three writes: three small files of thread_comments
+        with lake.write() as con:
+            con.execute(
+                "INSERT INTO thread_comments VALUES (?, 'kpi:x', NULL, 'a', 'A', 't', now(), [])",
+                [n],
+            )
+    sql = "SELECT (SELECT sum(amount) FROM invoices), (SELECT count(*) FROM thread_comments)"
+    with lake.read_tables() as con:
+        before = con.execute(sql).fetchone()
+    assert before[1] == 3
+    assert len(DeltaTable(str(lake.path / "thread_comments")).file_uris()) == 3
+    assert lake.compact()["thread_comments"] == (3, 1)
+    with lake.read_tables() as con:
+        assert con.execute(sql).fetchone() == before
+    assert main(["compact", "--lake", str(lake.path)]) == 0  # nothing left to merge: fine
