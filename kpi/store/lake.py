@@ -19,10 +19,11 @@ run on it unchanged:
   table over that table's Parquet files at the manifest's version (an empty table with its
   schema when it has none), locked down like the file store's readers: it may read exactly
   those files and the rollups, nothing else on disk.
-- `write()` is an in-memory DuckDB connection where every table is such a view; a statement
-  that writes a table (found by parsing it with sqlglot) first turns that table into a real
-  in-memory table holding its rows. At commit, only those tables are written back, each as a
-  new Delta version (an overwrite), then the manifest names the new versions.
+- `write()` is an in-memory DuckDB connection where every table is such a view (see
+  `LakeWriter`): an INSERT goes into the table's added rows, a DELETE by whole keys names
+  gone keys, anything else first makes the table a real in-memory table. At commit only the
+  tables changed are written: added rows appended and gone keys deleted (a Delta merge), or
+  a whole table as its next version; then the manifest names the new versions.
 """
 
 from __future__ import annotations
