@@ -34,7 +34,7 @@ from kpi.store.queries import working_capital as q
 from kpi.store.queries.terms_proposals import HAS_SCENARIOS
 from kpi.store.query import fetch_frame, run
 from kpi.store.schema import all_ddl
-from kpi.store.stores import open_store
+from kpi.store.stores import with_settings
 from kpi.store.views import create_views
 
 CENT = Decimal("0.01")
@@ -457,7 +457,7 @@ def _days_to_pay_by_supplier(
         return [], []
     year = replace(store.settings, fiscal=FiscalCalendar(year_start_month=first_day.month))
     result = compute(
-        open_store(store.path, year), kpi, "year", ["supplier_id"], first_day, last_day,
+        with_settings(store, year), kpi, "year", ["supplier_id"], first_day, last_day,
         currency=currency,
     )  # fmt: skip
     if DAYS_TO_PAY_KPI in result.skipped:

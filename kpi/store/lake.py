@@ -714,7 +714,7 @@ class LakeWriter:
         tree = tree.copy()
         tree.this.replace(_as(added, alias))
         n_added = self._con.execute(render(tree), *args, **kwargs).fetchall()[0][0]
-        return self._con.execute(_COUNT_RESULT, {"n": int(n_hit) + int(n_added)})
+        return _Counted(self._con, int(n_hit) + int(n_added))
 
     def _special(self, statement: str, args: tuple, kwargs: dict, many: bool = False) -> Any:
         """Run an INSERT or a DELETE on an overlay; None when the statement is not one."""
@@ -793,10 +793,27 @@ class LakeWriter:
         return DeltaTable(str(folder)).version()
 
 
+class _Counted:
+    """What a DELETE on an overlay gives back: its count of rows deleted, already fetched
+    (as DuckDB's own DELETE result, it leaves no query open on the connection)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, count: int) -> None:
+        self._con, self._rows = con, [(count,)]
+
+    def fetchall(self) -> list[tuple[int]]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self) -> tuple[int] | None:
+        return self._rows.pop(0) if self._rows else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
 # base view (files, with each row's file and number), visible file rows, gone keys, added rows
 _OVERLAY = ("_lake_base_", "_lake_seen_", "_lake_gone_", "_lake_add_")
 _ROW_ID = ("_lake_file", "_lake_row")
-_COUNT_RESULT = 'SELECT $n::BIGINT AS "Count"'
 
 
 def _as(table: exp.Table, alias: str) -> exp.Table:

@@ -31,3 +31,9 @@ def store_as_replaced(path: Path, settings: Settings) -> Store:
     if path.name.startswith(MANIFEST + "."):
         return LakeStore.as_of(path, settings)
     return Store(path, settings)
+
+
+def with_settings(store: Store, settings: Settings) -> Store:
+    """The same store (a file or a lake, at the same place) read with other settings: a
+    file store stays a file store whatever the settings' `store` says."""
+    return type(store)(store.path, settings)

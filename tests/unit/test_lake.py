@@ -481,3 +481,27 @@ def test_compact_merges_the_small_files_and_keeps_every_row(stores):
     with lake.read_tables() as con:
         assert con.execute(sql).fetchone() == before
     assert main(["compact", "--lake", str(lake.path)]) == 0  # nothing left to merge: fine
+
+
+def test_a_backup_restores_onto_the_lake(stores, tmp_path):
+    """Restore empties and refills the company's records (a DELETE of whole tables, keyed
+    ones among them, then an INSERT from a registered frame on the same connection)."""
+    import shutil
+
+    from kpi.workflows.backup import backup, restore
+
+    _, lake = stores
+    kpis = tmp_path / "kpis.yaml"
+    shutil.copyfile(Path(__file__).resolve().parents[2] / "config" / "kpis.yaml", kpis)
+    post_comment(lake, SAM, "kpi:days_to_pay", "Kept in the backup", people=[SAM])
+    with lake.read_tables() as con:
+        initiatives = con.execute("SELECT count(*) FROM savings_initiatives").fetchone()[0]
+    backup(lake, tmp_path / "backup", kpis)
+    post_comment(lake, SAM, "kpi:days_to_pay", "Lost by the restore", people=[SAM])
+    with lake.write() as con:
+        con.execute("DELETE FROM savings_initiatives WHERE stage = 'identified'")
+    report = restore(lake, tmp_path / "backup", kpis)
+    assert report.tables["savings_initiatives"] == initiatives > 0
+    assert [c.text for c in thread(lake, "kpi:days_to_pay")] == ["Kept in the backup"]
+    with lake.read_tables() as con:
+        assert con.execute("SELECT count(*) FROM savings_initiatives").fetchone() == (initiatives,)
