@@ -43,9 +43,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- load ---------------------------------------------------------------------------------
 def cmd_load(args: argparse.Namespace) -> int:
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     # the store's copy for the write starts now, in a thread, while the load's modules are
     # imported and its files read and checked (on a big store the copy is most of a small
     # load); a load that writes nothing stops and removes it
@@ -207,9 +207,9 @@ def cmd_rollups(args: argparse.Namespace) -> int:
     to date (only what changed), --rebuild builds every table again."""
     from kpi.reporting.rollups_text import render_status
     from kpi.semantic import rollups
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     if not store.exists():
         raise UserError(
             f"There is no store at {store.path} yet: build the demo with `python -m kpi demo` "
@@ -236,11 +236,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from kpi.semantic import kpi_definition
     from kpi.semantic.definitions import load_definitions
     from kpi.semantic.explain import explain, explain_rows
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
     if args.limit < 0:
         raise UserError(f"--limit {args.limit}: give a number of rows, 0 or more")
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     definition = kpi_definition.get(load_definitions(None, store.settings), args.kpi)
     explanation = explain(store, definition, args.period, args.where or [], args.currency)
     rows = explain_rows(store, explanation, limit=args.limit)
@@ -254,9 +254,9 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     from kpi.analyses.bridge import savings_bridge
     from kpi.core.scope import Scope
     from kpi.reporting.bridge_text import render_bridge
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     scope = Scope.of(currency=args.currency)
     frame = savings_bridge(
         store, scope, args.start, args.end, by=args.by, allow_unequal=args.allow_unequal
@@ -273,15 +273,62 @@ def cmd_terms_sim(args: argparse.Namespace) -> int:
 
     from kpi.analyses.terms import simulate_terms
     from kpi.reporting.terms_text import render_scenario
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else None
     except ValueError:
         raise UserError(f"--as-of '{args.as_of}' is not a date (YYYY-MM-DD)") from None
     scenario = simulate_terms(store, args.days, args.where, as_of, currency=args.currency)
     sys.stdout.write(render_scenario(scenario, args.format))
+    return 0
+
+
+# ---- migrate ------------------------------------------------------------------------------
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Move the store file into a lake; print per table the rows and money totals on both
+    sides; exit 1 (the lake left as it was) when anything differs."""
+    from kpi.core.settings import lake_path
+    from kpi.store.lake import LakeStore
+    from kpi.store.lake_migrate import migrate_to_lake
+
+    settings = load_settings()
+    db = Path(args.db) if args.db else db_path()
+    lake = LakeStore(Path(args.lake) if args.lake else lake_path(settings), settings)
+    report = migrate_to_lake(db, lake, replace=args.replace, progress=_progress)
+    print(f"From the store {report.store} to the lake {report.lake}:")
+    print(report.as_table())
+    if not report.ok:
+        print(
+            "Error: the lake does not hold exactly what the store holds (the lines marked "
+            "DIFFERENT or NOT MOVED); the lake was left as it was. Nothing in the store changed.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"Every table moved with the same rows and totals, in {report.seconds:.1f} s. "
+        "To use the lake, set `store: lake` (and `lake: <folder>`) in config/settings.yaml, "
+        "or KPI_STORE=lake; then `python -m kpi rollups --refresh` pre-computes its figures."
+    )
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge the lake's small files and remove those no recent version reads."""
+    from kpi.core.settings import lake_path
+    from kpi.store.lake import LakeStore
+
+    if args.keep_days < 1:
+        raise UserError(f"--keep-days {args.keep_days}: keep at least 1 day of versions")
+    settings = load_settings()
+    lake = LakeStore(Path(args.lake) if args.lake else lake_path(settings), settings)
+    if not lake.exists():
+        raise UserError(f"There is no lake at {lake.path}: nothing to compact.")
+    done = lake.compact(keep_hours=args.keep_days * 24)
+    for name, (before, after) in done.items():
+        print(f"  {name:<28} {before:>6,} files -> {after:,}")
+    print(f"Compacted {len(done)} table(s) of {lake.path}; the data is unchanged.")
     return 0
 
 
@@ -452,6 +499,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--currency", help="show money in this currency (needs fx_rates for it)")
     p.add_argument("--db", help="store file (default: KPI_DB or data/kpi.duckdb)")
     p.set_defaults(func=cmd_terms_sim)
+
+    p = sub.add_parser(
+        "migrate",
+        help="move the store file into a lake (a folder of Delta tables), checking every "
+        "table's rows and money totals",
+        description="Copy every table of the store file into the lake, then compare, table by "
+        "table, the number of rows and the total of every money (and price, quantity, "
+        "percentage) column in the store and in the lake, and print them side by side. The "
+        "lake only takes the new data when everything is equal; otherwise the command says "
+        "what differs and exits with an error. The store file is only read, never changed.",
+    )
+    p.add_argument("--to", choices=["lake"], required=True, help="where to move the store: lake")
+    p.add_argument(
+        "--lake",
+        metavar="FOLDER",
+        help="the lake's folder (default: `lake` in settings.yaml, KPI_LAKE, or data/lake)",
+    )
+    p.add_argument("--db", help="store file to move (default: KPI_DB or data/kpi.duckdb)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="write over a lake that already holds data (by default a folder that is not "
+        "empty is refused)",
+    )
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "compact",
+        help="lake only: merge the small files each write adds, and delete old ones",
+        description="Every load or save on a lake adds a small file to each table it "
+        "changed. This merges each table's files into a few larger ones (the data stays "
+        "the same), then deletes the files no version of the last --keep-days still uses. "
+        "Run it now and then, e.g. weekly; it waits for a load that is running.",
+    )
+    p.add_argument(
+        "--lake",
+        metavar="FOLDER",
+        help="the lake's folder (default: `lake` in settings.yaml, KPI_LAKE, or data/lake)",
+    )
+    p.add_argument(
+        "--keep-days",
+        type=int,
+        default=7,
+        help="keep the files of versions this many days old (default 7)",
+    )
+    p.set_defaults(func=cmd_compact)
 
     collab.add_parsers(sub)
     return parser

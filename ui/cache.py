@@ -18,14 +18,16 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import streamlit as st
 
-from kpi.core.settings import Settings
+from kpi.core.settings import Settings, db_path
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
+from kpi.store.lake import LakeStore
 from kpi.store.views import CuratedConnection
 
 if TYPE_CHECKING:
@@ -145,6 +147,19 @@ class RunStore(Store):
                 shared.close()
 
 
+class RunLakeStore(RunStore, LakeStore):
+    """The lake (kpi.store.lake) with a run's shared reads: RunStore's `read` over the
+    lake's reader (LakeStore's `_connect_read_only`), keyed by the manifest's version."""
+
+
+def run_store(path: str | Path | None, settings: Settings) -> Store:
+    """The store the settings name (the file, or the lake: `store: lake`), sharing a run's
+    reads; `path` None: the settings' own (KPI_DB, or the lake's folder)."""
+    if settings.store == "lake":
+        return RunLakeStore(path, settings)
+    return RunStore(path or db_path(), settings)
+
+
 @st.cache_data(show_spinner=False)
 def _call(
     name: str,
@@ -157,7 +172,7 @@ def _call(
     _fn: Callable[..., Any],
     _definitions: Sequence[KpiDefinition],
 ) -> Any:
-    store = RunStore(path, settings)
+    store = run_store(path, settings)
     real = [_definitions if isinstance(a, str) and a == DEFINITIONS else a for a in args]
     return _fn(store, *real, **kwargs)
 

@@ -28,14 +28,13 @@ from kpi.core.settings import (
     OidcSettings,
     Settings,
     config_dir,
-    db_path,
     kpis_path,
     load_settings,
 )
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.kpi_definition import DefinitionsError, KpiDefinition
 from kpi.store.database import Store, StoreBusy, StoreError
-from ui.cache import RunStore, begin_run_reads, cached
+from ui.cache import begin_run_reads, cached, run_store
 
 
 @dataclass
@@ -303,7 +302,7 @@ def sidebar() -> Context:
     run: its reads of the store share one connection (ui.cache.begin_run_reads)."""
     begin_run_reads()
     settings = _settings()
-    store = RunStore(db_path(), settings)
+    store = run_store(None, settings)
     definitions, problem = _load_definitions(settings)
     ctx = Context(
         store,

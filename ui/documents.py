@@ -17,6 +17,7 @@ import streamlit as st
 from kpi.analyses import documents as docs
 from kpi.core.settings import Settings
 from kpi.store.database import Store, StoreError
+from kpi.store.stores import open_store
 from ui.widgets import downloads, literal, show_table
 
 # What each section shows on screen (the download keeps every column, lineage included).
@@ -92,7 +93,7 @@ def _view(
     currency: str | None,
 ) -> docs.Documents:
     """The documents of one line, cached on the store's version (a new load recomputes)."""
-    store = Store(path, settings)
+    store = open_store(path, settings)
     if kind == "invoice":
         return docs.invoice_line_documents(store, doc_id, line, currency)
     return docs.po_line_documents(store, doc_id, line, currency)

@@ -16,7 +16,7 @@ from kpi.reporting import charts
 from kpi.reporting import goals_view as view
 from kpi.reporting.filters_text import active_filters
 from kpi.reporting.meeting_pack import meeting_pack_html
-from kpi.store.database import Store
+from kpi.store.stores import open_store
 from kpi.workflows.goals import goals_overview
 from ui.cache import DEFINITIONS, cached
 from ui.context import Context
@@ -41,7 +41,7 @@ def pack_button(ctx: Context, column, plan: str, currency: str) -> None:
 
     def _pack() -> bytes:
         """The meeting pack, made when the button is clicked (about two seconds)."""
-        store = Store(ctx.store.path, ctx.settings)
+        store = open_store(ctx.store.path, ctx.settings)
         html = meeting_pack_html(store, ctx.definitions, plan, dict(ctx.filters), currency)
         return html.encode("utf-8")
 

@@ -31,8 +31,10 @@ from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
+from kpi.store.queries.terms_proposals import HAS_SCENARIOS
 from kpi.store.query import fetch_frame, run
 from kpi.store.schema import all_ddl
+from kpi.store.stores import with_settings
 from kpi.store.views import create_views
 
 CENT = Decimal("0.01")
@@ -455,7 +457,7 @@ def _days_to_pay_by_supplier(
         return [], []
     year = replace(store.settings, fiscal=FiscalCalendar(year_start_month=first_day.month))
     result = compute(
-        Store(store.path, year), kpi, "year", ["supplier_id"], first_day, last_day,
+        with_settings(store, year), kpi, "year", ["supplier_id"], first_day, last_day,
         currency=currency,
     )  # fmt: skip
     if DAYS_TO_PAY_KPI in result.skipped:
@@ -597,9 +599,7 @@ def save_scenario(store: Store, person: Person | None, scenario: TermsScenario, 
 def list_scenarios(store: Store) -> pl.DataFrame:
     """Saved scenarios, newest first (empty when none was ever saved)."""
     with store.read() as con:
-        exists = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'terms_scenarios'"
-        ).fetchall()
+        exists = con.execute(HAS_SCENARIOS).fetchall()
         if not exists[0][0]:
             return pl.DataFrame()
         return fetch_frame(

@@ -27,7 +27,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from kpi.reporting import pack_pdf
     from kpi.reporting.meeting_pack import meeting_pack_html
     from kpi.semantic.definitions import load_definitions
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
     out = _pack_out(Path(args.out))
     if args.format == "pdf":
@@ -35,7 +35,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
             pack_pdf.check_chromium()
         except pack_pdf.PackPrintError as exc:
             raise UserError(str(exc)) from None
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     plan = _pack_quarter(store, args.quarter)
     page = meeting_pack_html(store, load_definitions(None, store.settings), plan)
     try:
@@ -106,7 +106,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     )
     from kpi.reporting.digest_mail import DeliveryError, digest_message, send
     from kpi.semantic.definitions import load_definitions
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
 
     settings = load_settings()
     try:
@@ -115,7 +115,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise UserError(f"config/people.yaml cannot be read ({exc})") from exc
     since = parse_since(args.since, settings.timezone)
     recipient(people, args.for_)  # refuse an unknown name before the store is opened
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     if not store.exists():
         raise UserError(
             f"No store at {store.path}: build it with `python -m kpi demo` or load your "
@@ -146,10 +146,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
 # ---- backup / restore ---------------------------------------------------------------------
 def cmd_backup(args: argparse.Namespace) -> int:
     """The company's records and definitions into a new folder (kpi.workflows.backup)."""
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
     from kpi.workflows.backup import BackupError, backup
 
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     kpis = Path(args.kpis) if args.kpis else kpis_path()
     try:
         report = backup(store, Path(args.out), kpis)
@@ -161,10 +161,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Put a backup's records and definitions back (loaded data stays as it is)."""
-    from kpi.store.database import Store
+    from kpi.store.stores import open_store
     from kpi.workflows.backup import BackupError, restore
 
-    store = Store(args.db) if args.db else Store()
+    store = open_store(args.db)
     kpis = Path(args.kpis) if args.kpis else kpis_path()
     try:
         report = restore(store, Path(args.folder), kpis)

@@ -27,6 +27,14 @@ def db_path() -> Path:
     return Path(os.environ.get("KPI_DB", ROOT / "data" / "kpi.duckdb"))
 
 
+def lake_path(settings: Settings | None = None) -> Path:
+    """The lake's folder (`lake:` in settings.yaml, `KPI_LAKE`); a relative path is taken from
+    the repository's root, as the store file's default is."""
+    raw = os.environ.get("KPI_LAKE") or (settings.lake if settings else Settings.lake)
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
 def kpis_path() -> Path:
     return config_dir() / "kpis.yaml"
 
@@ -150,6 +158,13 @@ class Settings:
     # the dashboard's address as readers open it (`digest.app_url`): digests link what waits
     # to the page that acts on it; None: no links
     digest_app_url: str | None = None
+    # where the data lives (`store:`, KPI_STORE): "file" (one DuckDB file, the default) or
+    # "lake" (a folder of Delta tables, README "Lake"), and the lake's folder (`lake:`)
+    store: str = "file"
+    lake: str = "data/lake"
+
+
+STORE_KINDS = ("file", "lake")
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -279,11 +294,24 @@ def parse_timezone(raw: object, where: str = "settings.yaml") -> str:
     )
 
 
+def parse_store(raw: object, where: str) -> str:
+    """`store:` (file or lake); KPI_STORE, when set, wins over the file."""
+    value = os.environ.get("KPI_STORE") or raw or Settings.store
+    kind = str(value).strip().lower()
+    if kind not in STORE_KINDS:
+        source = "KPI_STORE" if os.environ.get("KPI_STORE") else f"{where}: store"
+        raise SettingsError(
+            f"{source} must be one of {', '.join(STORE_KINDS)} (file: one DuckDB file, lake: "
+            f"a folder of Delta tables), got {value!r}"
+        )
+    return kind
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yaml; a missing file means the defaults, a bad value is refused by name."""
     path = path or config_dir() / "settings.yaml"
     if not path.exists():
-        return Settings()
+        return Settings(store=parse_store(None, "KPI_STORE"))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -328,6 +356,10 @@ def load_settings(path: Path | None = None) -> Settings:
             f"the data fresh), got {stale_after!r}"
         )
     timezone = parse_timezone(raw.get("timezone"), str(path))
+    store = parse_store(raw.get("store"), str(path))
+    lake = raw.get("lake", Settings.lake)
+    if not isinstance(lake, str) or not lake.strip():
+        raise SettingsError(f"{path}: lake must be the lake's folder (data/lake), got {lake!r}")
     digest = raw.get("digest") or {}
     if not isinstance(digest, dict):
         raise SettingsError(f"{path}: digest must be a mapping (smtp: {{host: ..., ...}})")
@@ -353,4 +385,6 @@ def load_settings(path: Path | None = None) -> Settings:
         timezone=timezone,
         digest_smtp=digest_smtp,
         digest_app_url=app_url.rstrip("/") if app_url else None,
+        store=store,
+        lake=lake.strip(),
     )

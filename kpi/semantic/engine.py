@@ -29,6 +29,7 @@ from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
 from kpi.store.schema import CURRENCIES
+from kpi.store.stores import open_store
 from kpi.store.views import RANGE_READS, view_catalog
 
 RESULT_COLUMNS = ("kpi", "period", "value")
@@ -374,7 +375,7 @@ def compute_cli(
 ) -> ComputeResult:
     """What `python -m kpi compute` does, argument checking included."""
     settings = load_settings()
-    store = Store(db, settings)
+    store = open_store(db, settings)
     definitions = select_definitions(load_definitions(definitions_path, settings), kpi_ids)
     if currency and currency.upper() not in CURRENCIES:
         raise ComputeError(f"unknown currency '{currency}'")

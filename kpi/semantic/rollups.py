@@ -66,6 +66,7 @@ from kpi.semantic.rollup_tables import (
 from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
 from kpi.store.schema import LINEAGE_NAMES
+from kpi.store.stores import store_as_replaced
 from kpi.store.template import fill, parsed, render
 from kpi.store.view_reads import (
     BY_CATEGORY,
@@ -332,11 +333,17 @@ def prints(
     return whole, months, tops
 
 
+# a lake's table with files is a view over them (kpi.store.lake): no size known, so its
+# fingerprint hashes whole rows (0), never only their lineage
 _PRESENT = (
     "SELECT t.table_name, t.estimated_size, list(c.column_name) "
     "FROM duckdb_tables() t JOIN duckdb_columns() c "
     "ON c.table_oid = t.table_oid "
-    "WHERE t.database_name = current_database() GROUP BY ALL"
+    "WHERE t.database_name = current_database() GROUP BY ALL "
+    "UNION ALL SELECT v.view_name, 0::BIGINT, list(c.column_name) "
+    "FROM duckdb_views() v JOIN duckdb_columns() c ON c.table_oid = v.view_oid "
+    "WHERE v.database_name = current_database() AND NOT v.internal AND NOT v.temporary "
+    "GROUP BY ALL"
 )
 
 
@@ -1384,7 +1391,8 @@ class _Before:
         if self._con is None:
             assert self.change is not None
             self._stack = ExitStack()
-            self._con = self._stack.enter_context(Store(self.change.old, self.settings).read())
+            before = store_as_replaced(self.change.old, self.settings)  # a file, or a lake's
+            self._con = self._stack.enter_context(before.read())
             _copy_lines(self._con, self.change)
         return self._con
 

@@ -565,7 +565,12 @@ def _statements_made(settings: Settings, display_currency: str | None) -> list[l
 # (the next load adds them) reads them as empty, so its views keep working meanwhile.
 ADDED_TABLES = ("supplier_terms", "cost_centres")
 
-_PRESENT_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+# the store's tables; on a lake (kpi.store.lake) a table with files is a view over them
+_PRESENT_TABLES = (
+    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+    "UNION ALL SELECT view_name FROM duckdb_views() "
+    "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
+)
 
 
 @lru_cache(maxsize=len(ADDED_TABLES))

@@ -51,10 +51,11 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kpi.core import atomic
-from kpi.core.settings import Settings, db_path, kpis_path, load_settings
+from kpi.core.settings import Settings, kpis_path, load_settings
 from kpi.semantic import rollups
 from kpi.semantic.definitions import DefinitionsError, Issue, check_file
 from kpi.store.database import Store, StoreError
+from kpi.store.stores import open_store
 from kpi.workflows.definition_versions import entry_version, entry_yaml, history_path_for
 from kpi.workflows.goal_decisions import record_decision
 from kpi.workflows.history_chain import plan_append
@@ -232,7 +233,7 @@ def _refresh_rollups(path: Path, settings: Settings | None) -> None:
     refreshes them in the background (the changed KPI is computed live until then)."""
     if path.resolve() != kpis_path().resolve():
         return  # a definitions file of its own (a test, a draft): no store of its own
-    store = Store(db_path(), settings or load_settings())
+    store = open_store(None, settings or load_settings())
     rollups.refresh_in_background(store)
 
 
@@ -444,7 +445,7 @@ def _settle(path: Path) -> str | None:
     except FileNotFoundError:
         landed = False
     if landed:
-        store = Store(pending["store"]) if pending.get("store") else None
+        store = open_store(pending["store"]) if pending.get("store") else None
         _complete(pending, store)
     journal.unlink(missing_ok=True)
     atomic.fsync_dir(path.parent)

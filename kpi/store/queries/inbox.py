@@ -7,7 +7,12 @@ the bookkeeping tables exist (a store built before them reads as having nothing 
 
 from __future__ import annotations
 
-HAS_TABLE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
+# a table, or on a lake a view over its files (kpi.store.lake)
+HAS_TABLE = (
+    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
+    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
+    "WHERE table_name = $name"
+)
 
 # The targets the goals meeting agreed on: both departments' latest proposals for a KPI and
 # quarter name the same value, and no decision row records that value yet.

@@ -117,8 +117,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 AUDIT_TABLE_EXISTS = """
-SELECT count(*) FROM duckdb_tables()
-WHERE table_name = 'initiative_changes' AND NOT temporary
+SELECT count(*) FROM (
+    SELECT table_name FROM duckdb_tables() WHERE NOT temporary
+    UNION ALL  -- on a lake, a view over the table's files (kpi.store.lake)
+    SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary
+)
+WHERE table_name = 'initiative_changes'
 """
 
 HISTORY = """

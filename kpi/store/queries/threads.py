@@ -7,7 +7,12 @@ before them lacks the tables until its next write, so readers check with HAS_TAB
 
 from __future__ import annotations
 
-HAS_TABLE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
+# a table, or on a lake a view over its files (kpi.store.lake)
+HAS_TABLE = (
+    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
+    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
+    "WHERE table_name = $name"
+)
 
 THREAD = """
 SELECT comment_id, subject, parent_id, author_email, author_name, text, created_at, mentions
