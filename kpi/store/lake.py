@@ -264,6 +264,7 @@ class LakeStore(Store):
         # a reader of the lake as an earlier manifest named it (the rollups read the lake
         # as it was before a write from the replaced manifest, see `replaced`)
         self.pinned = pinned
+        self._lease: atomic.Lease | None = None  # the writer's, while its lock is held
 
     @classmethod
     def as_of(cls, manifest: Path, settings: Settings) -> LakeStore:
@@ -375,8 +376,12 @@ class LakeStore(Store):
         except OSError as exc:
             raise StoreError(database._write_problem(self.path, exc)) from exc
         try:
-            with atomic.locked(self.side / "writer", timeout_s=timeout_s):
-                yield
+            with atomic.locked(self.side / "writer", timeout_s=timeout_s) as lease:
+                self._lease = lease
+                try:
+                    yield
+                finally:
+                    self._lease = None
         except atomic.Busy as exc:
             message = f"Another load is writing {self.path}; try again when it ends."
             raise StoreError(message) from exc
@@ -415,6 +420,7 @@ class LakeStore(Store):
                     versions[name] = writer.write_back(name)
                 database._fault_point("before_swap")
                 after = Manifest(before.serial + 1, {n: versions.get(n) for n in lake_tables()})
+                self._still_ours()
                 old = self._set_aside()
                 atomic.replace(self.manifest_path, after.as_json())
                 database._fault_point("after_swap")
@@ -500,8 +506,19 @@ class LakeStore(Store):
 
     def publish(self, manifest: Manifest) -> None:
         """Make `manifest` the lake's (a migration's last step, under the writer's lock)."""
+        self._still_ours()
         with private_files():
             atomic.replace(self.manifest_path, manifest.as_json())
+
+    def _still_ours(self) -> None:
+        """Just before the manifest is replaced: the writer's lease on the lake is still
+        this writer's (a writer on another machine breaks a lease left untouched for a
+        minute; the one who stalled must then not publish over its work)."""
+        if self._lease is not None:
+            try:
+                self._lease.check()
+            except atomic.LeaseLost as exc:
+                raise StoreError(f"Nothing was written to {self.path}: {exc}.") from exc
 
 
 def _make_tables(con: duckdb.DuckDBPyConnection, found: dict[str, TableFiles]) -> None:

@@ -19,6 +19,7 @@ import pytest
 from deltalake import DeltaTable
 
 from kpi.cli import main
+from kpi.core import lease
 from kpi.core.people import Person
 from kpi.core.settings import Settings
 from kpi.ingest.pipelines import load_files
@@ -248,6 +249,25 @@ def test_a_failed_write_leaves_the_lake_as_it_was(stores):
     assert lake.manifest_path.read_bytes() == before
     with lake.read_tables() as con:
         assert con.execute("SELECT count(*), sum(amount) FROM invoices").fetchone() == count
+        assert con.execute("SELECT count(*) FROM thread_comments").fetchone() == (0,)
+
+
+def test_a_writer_whose_lease_was_taken_over_publishes_nothing(stores, monkeypatch):
+    """A writer that stalled past the stale bound (another machine broke its lease and took
+    the lake) must not publish its manifest over the other writer's."""
+    _, lake = stores
+    before = lake.manifest_path.read_bytes()
+
+    def lost(self) -> None:
+        raise lease.LeaseLost("the lock on writer was taken over by another writer")
+
+    monkeypatch.setattr(lease.Lease, "check", lost)
+    with pytest.raises(StoreError, match="Nothing was written"), lake.write() as con:
+        con.execute(
+            "INSERT INTO thread_comments VALUES (1, 'kpi:x', NULL, 'a', 'A', 't', now(), [])"
+        )
+    assert lake.manifest_path.read_bytes() == before
+    with lake.read_tables() as con:
         assert con.execute("SELECT count(*) FROM thread_comments").fetchone() == (0,)
 
 
