@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -150,6 +150,15 @@ class Settings:
     # the dashboard's address as readers open it (`digest.app_url`): digests link what waits
     # to the page that acts on it; None: no links
     digest_app_url: str | None = None
+    # where KPIs are computed (`engine`, KPI_ENGINE): duckdb (embedded, one machine) or
+    # spark (kpi.semantic.spark_engine, on the lake's tables)
+    engine: str = "duckdb"
+    # the Spark master (local[2], spark://host:7077) or Spark Connect URL (sc://host:15002)
+    # the spark engine runs on (`spark`, KPI_SPARK_REMOTE)
+    spark: str = "local[2]"
+    # the lake: a folder holding one Delta table per canonical table (`lake`, KPI_LAKE);
+    # relative to the repository when not absolute
+    lake: str = "data/lake"
 
 
 _FISCAL_YEAR_KEY = re.compile(r"^FY(\d{4})$")
@@ -279,11 +288,34 @@ def parse_timezone(raw: object, where: str = "settings.yaml") -> str:
     )
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def parse_engine(raw: dict, where: str = "settings.yaml") -> dict[str, str]:
+    """`engine`, `spark` and `lake`, each overridden by its environment variable (KPI_ENGINE,
+    KPI_SPARK_REMOTE, KPI_LAKE): a deployment switches engines without editing the file."""
+    engine = os.environ.get("KPI_ENGINE") or raw.get("engine") or Settings.engine
+    engine = str(engine).strip().lower()
+    if engine not in ENGINES:
+        raise SettingsError(
+            f"{where}: engine must be one of {', '.join(ENGINES)} (KPI_ENGINE too), got {engine!r}"
+        )
+    spark = str(os.environ.get("KPI_SPARK_REMOTE") or raw.get("spark") or Settings.spark).strip()
+    if not re.fullmatch(r"(local(\[(\d+|\*)\])?|(spark|sc|yarn|k8s)://\S+|yarn)", spark):
+        raise SettingsError(
+            f"{where}: spark must be a Spark master such as local[2] or spark://host:7077, "
+            f"or a Spark Connect URL such as sc://host:15002 (KPI_SPARK_REMOTE too), "
+            f"got {spark!r}"
+        )
+    lake = str(os.environ.get("KPI_LAKE") or raw.get("lake") or Settings.lake).strip()
+    return {"engine": engine, "spark": spark, "lake": lake}
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yaml; a missing file means the defaults, a bad value is refused by name."""
     path = path or config_dir() / "settings.yaml"
     if not path.exists():
-        return Settings()
+        return replace(Settings(), **parse_engine({}, "the environment"))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -353,4 +385,5 @@ def load_settings(path: Path | None = None) -> Settings:
         timezone=timezone,
         digest_smtp=digest_smtp,
         digest_app_url=app_url.rstrip("/") if app_url else None,
+        **parse_engine(raw, str(path)),
     )
