@@ -87,7 +87,7 @@ def bind(tree: exp.Expression, params: Sequence[object]) -> exp.Expression:
     """`tree` (the caller's own) with its `?` placeholders, in the order of the statement's
     text, replaced by the parameters' literals. The order is read off the rendered text, as
     a tree's walk need not follow it (a WITH clause is rendered first, stored last)."""
-    holders = [p for p in tree.find_all(exp.Placeholder) if not p.name]
+    holders = [p for p in tree.find_all(exp.Placeholder) if not p.args.get("this")]
     if len(holders) != len(params):
         raise TranspileError(
             f"the statement has {len(holders)} parameters, {len(params)} values were given"

@@ -1,0 +1,129 @@
+"""Spark's KPI figures equal DuckDB's on the same small demo lake (`-m spark`).
+
+The lake is written from a demo store by tests/spark_lake.py (DuckDB's Arrow output through
+`deltalake`), so both engines read the same rows: DuckDB the store file, Spark the lake's
+Parquet files. Every KPI of config/kpis.yaml, by quarter and by category: the same rows
+(KPI, period, category), money to the cent, every other figure to 1e-9.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from kpi.core.settings import Settings
+from kpi.semantic import engine, spark_engine
+from kpi.semantic.definitions import load_definitions
+from kpi.store.database import Store
+from tests.spark_lake import build_lake
+
+pytestmark = pytest.mark.spark
+
+ROOT = Path(__file__).resolve().parents[2]
+CENT = 0.005  # money: equal to the cent
+TINY = 1e-9  # ratios, days, shares
+
+
+def _java() -> bool:
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """One local Spark session for the module (two cores, no UI, two shuffle partitions)."""
+    if not _java():
+        pytest.skip("Java is not installed: the spark tests need a Java 17 runtime (java on PATH)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("kpi-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark_engine.forget()
+    yield session
+    spark_engine.forget()
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def stores(spark, demo_copy, tmp_path_factory) -> tuple[Store, Store]:
+    """(the demo store on DuckDB, the same rows as a lake on Spark)."""
+    folder = tmp_path_factory.mktemp("spark_parity")
+    db = demo_copy(0.05, folder / "kpi.duckdb")
+    lake = build_lake(db, folder / "lake")
+    on_spark = dataclasses.replace(Settings(), engine="spark", spark="local[2]", lake=str(lake))
+    return Store(db, Settings()), Store(db, on_spark)
+
+
+@pytest.fixture(scope="module")
+def definitions():
+    return load_definitions(ROOT / "config" / "kpis.yaml", Settings())
+
+
+def _compare(duck: engine.ComputeResult, spark: engine.ComputeResult, definitions, by) -> None:
+    keys = ["kpi", "period", *by]
+    assert not spark.skipped or spark.skipped == duck.skipped
+    left = duck.frame.sort(keys)
+    right = spark.frame.sort(keys)
+    assert left.select(keys).rows() == right.select(keys).rows(), "not the same rows"
+    units = {k.id: str(k.unit) for k in definitions}
+    joined = left.join(right, on=keys, how="inner", suffix="_spark", nulls_equal=True)
+    problems = []
+    for row in joined.iter_rows(named=True):
+        a, b = row["value"], row["value_spark"]
+        if a is None or b is None:
+            if (a is None) != (b is None):
+                problems.append(row)
+            continue
+        tolerance = CENT if units[row["kpi"]] == "currency" else TINY
+        if abs(a - b) > tolerance:
+            problems.append(row)
+    assert not problems, f"{len(problems)} figures differ, e.g. {problems[:3]}"
+
+
+def test_every_kpi_by_quarter(stores, definitions):
+    duck_store, spark_store = stores
+    duck = engine.compute(duck_store, definitions, "quarter", live=True)
+    spark = engine.compute(spark_store, definitions, "quarter")
+    assert not spark.skipped
+    assert set(spark.frame["kpi"]) == {k.id for k in definitions}, "a KPI has no figure"
+    assert spark.frame.height > len(definitions)
+    _compare(duck, spark, definitions, [])
+
+
+def test_every_kpi_by_quarter_and_category(stores, definitions):
+    duck_store, spark_store = stores
+    split = [k for k in definitions if "category" in k.dimensions]
+    duck = engine.compute(duck_store, split, "quarter", ["category"], live=True)
+    spark = engine.compute(spark_store, split, "quarter", ["category"])
+    assert not spark.skipped
+    assert set(spark.frame["kpi"]) == {k.id for k in split}
+    assert spark.frame["category"].n_unique() > 1
+    _compare(duck, spark, split, ["category"])
+    # the split adds up where a KPI is a sum: total spend's categories make its total
+    totals = (
+        spark.frame.filter(pl.col("kpi") == "total_spend")
+        .group_by("period")
+        .agg(pl.col("value").sum())
+        .sort("period")
+    )
+    whole = (
+        engine.compute(
+            duck_store, [k for k in split if k.id == "total_spend"], "quarter", live=True
+        )
+        .frame.select("period", "value")
+        .sort("period")
+    )
+    assert totals["period"].to_list() == whole["period"].to_list()
+    for a, b in zip(totals["value"], whole["value"], strict=True):
+        assert abs(a - b) < CENT
