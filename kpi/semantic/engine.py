@@ -9,7 +9,7 @@ one statement, in which the invoice lines the spend views share are computed onc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +28,7 @@ from kpi.semantic.formula_guard import guard_formula
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
-from kpi.store.query import fetch_frame
+from kpi.store.query import fetch_frame, run, used_params
 from kpi.store.schema import CURRENCIES
 from kpi.store.views import RANGE_READS, view_catalog
 
@@ -351,6 +351,24 @@ def _run_parts(
         parts, by, store.settings, currency, narrow=False, grain=grain, reads=reads
     )
     return fetch_frame(con, statement, params)
+
+
+def run_view_query(
+    store: Store,
+    query: str,
+    params: Mapping[str, object] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """An analysis's read of the curated views (constant SQL, `$name` parameters) on the
+    engine of the settings: DuckDB's store (kpi.store.query.run) or Spark's lake."""
+    if store.settings.engine != "spark":
+        return run(store, query, params, currency)
+    from kpi.semantic import spark_engine
+
+    try:
+        return spark_engine.run_named(store.settings, query, used_params(query, params), currency)
+    except spark_engine.SparkEngineError as exc:
+        raise ComputeError(f"on Spark: {exc}") from exc
 
 
 def select_definitions(

@@ -17,21 +17,34 @@ pyspark is imported here only, and only when the engine is spark.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
+import sqlglot
 from sqlglot import exp
 
 from kpi.core.settings import ROOT, Settings
 from kpi.semantic import compiler
-from kpi.semantic.spark_sql import TranspileError, spark_sql
+from kpi.semantic.period_sql import WHOLE_RANGE
+from kpi.semantic.spark_sql import TranspileError, bind_named, spark_sql
 from kpi.store.schema import all_ddl
 from kpi.store.template import render
-from kpi.store.views import create_views, view_bodies, view_names, views_read
+from kpi.store.views import (
+    DEFAULT_GRAIN,
+    GRAIN_VIEWS,
+    SPEND_VIEWS,
+    create_views,
+    view_bodies,
+    view_names,
+    views_read,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -65,6 +78,12 @@ def lake_path(settings: Settings) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
+def java_present() -> bool:
+    """A Java runtime local Spark can start (`java` on PATH, or under JAVA_HOME)."""
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+
+
 def session(settings: Settings) -> SparkSession:
     """The Spark session of `settings.spark`: `sc://...` a Spark Connect server, anything
     else a master (local[2] by default). An existing session is reused (getOrCreate)."""
@@ -81,6 +100,11 @@ def session(settings: Settings) -> SparkSession:
         builder = builder.master(settings.spark)
         for key, value in _BUILD_CONF.items():
             builder = builder.config(key, value)
+    if not settings.spark.startswith("sc://") and not java_present():
+        raise SparkEngineError(
+            "engine is spark but Java is not installed: Spark needs a Java 17 runtime "
+            "(`java` on PATH or JAVA_HOME), or a Spark Connect URL (sc://...) in `spark`"
+        )
     try:
         spark = builder.getOrCreate()
     except Exception as exc:
@@ -104,9 +128,10 @@ def relation_schema(settings: Settings, display_currency: str | None) -> dict[st
     """The tables the curated views read and every curated view, with their columns' DuckDB
     types, as an empty DuckDB store describes them: what the transpiler needs to expand
     `* EXCLUDE` and to type the expressions whose meaning differs between the engines."""
-    return {
-        name: columns for name, (columns, _) in _empty_store(settings, display_currency).items()
-    }
+    out = {name: columns for name, (columns, _) in _empty_store(settings, display_currency).items()}
+    for grain in ("quarter", "month"):  # a view at another grain has the same columns
+        out.update({grain_name(v, grain): out[v] for v in RESTATED if v in out})
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -179,45 +204,65 @@ def register_lake(spark: SparkSession, settings: Settings) -> None:
             frame = spark.createDataFrame([], from_arrow_schema(stores[name][1]))
         frame.createOrReplaceTempView(name)
         _registered[key] = version
-        _registered.pop("views", None)  # the views hold the old table's plan: made again
+        if _registered.pop("views", None) is not None:
+            spark.catalog.clearCache()  # the views hold the old table's rows: made again
 
 
-@lru_cache(maxsize=8)
-def view_statements(settings: Settings, display_currency: str | None) -> dict[str, str]:
-    """The Spark SQL body of every curated view, transpiled once; a view that cannot be is
-    left out (view_problems says why)."""
-    return {
-        name: text
-        for name, text in _view_texts(settings, display_currency).items()
-        if not isinstance(text, TranspileError)
-    }
+# The views whose rows depend on the grain KPIs are reported at (supplier ranks, snapshot
+# counts: GRAIN_VIEWS) and those reading them (SPEND_VIEWS): at another grain than the
+# default (the fiscal year) the compiler restates them as CTEs; here each grain's are
+# temporary views of their own (`spend__quarter`), computed once and cached by Spark.
+RESTATED = frozenset((*GRAIN_VIEWS, *SPEND_VIEWS))
+
+
+def grain_name(view: str, grain: str) -> str:
+    """The temporary view holding `view` at `grain` (the default grain: the view's name)."""
+    view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    if view_grain == DEFAULT_GRAIN or view not in RESTATED:
+        return view
+    return view + "__" + view_grain
+
+
+def _at_grain(tree: exp.Expression, grain: str) -> exp.Expression:
+    """`tree` (the caller's own) reading each restated view at `grain`."""
+    for table in tree.find_all(exp.Table):
+        if not table.args.get("db") and table.name in RESTATED:
+            table.set("this", exp.to_identifier(grain_name(table.name, grain)))
+    return tree
 
 
 def view_problems(settings: Settings, display_currency: str | None) -> dict[str, str]:
-    """Each curated view sqlglot cannot write as Spark SQL, with why."""
+    """Each curated view sqlglot cannot write as Spark SQL (at the default grain), with why."""
     return {
         name: str(text)
-        for name, text in _view_texts(settings, display_currency).items()
+        for name, text in _view_texts(settings, display_currency, DEFAULT_GRAIN).items()
         if isinstance(text, TranspileError)
     }
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _view_texts(
-    settings: Settings, display_currency: str | None
+    settings: Settings, display_currency: str | None, grain: str
 ) -> dict[str, str | TranspileError]:
+    """Spark SQL of each view registered for `grain` (under grain_name), transpiled once."""
     schema = relation_schema(settings, display_currency)
+    bodies = view_bodies(settings, display_currency, grain)
     out: dict[str, str | TranspileError] = {}
-    for name, body in view_bodies(settings, display_currency).items():
+    for name, body in bodies.items():
+        if grain != DEFAULT_GRAIN and name not in RESTATED:
+            continue
         try:
-            out[name] = spark_sql(body, (), schema)
+            out[grain_name(name, grain)] = spark_sql(_at_grain(body.copy(), grain), (), schema)
         except TranspileError as exc:
-            out[name] = exc
+            out[grain_name(name, grain)] = exc
     return out
 
 
-def needed_views(settings: Settings, display_currency: str | None, views: set[str]) -> list[str]:
-    """The curated views these views read (themselves included), in creation order."""
+def needed_views(
+    settings: Settings, display_currency: str | None, views: set[str], grain: str = DEFAULT_GRAIN
+) -> list[tuple[str, str]]:
+    """(registered name, grain) of each curated view these views read at `grain` (themselves
+    included), in creation order."""
     wanted = set()
     for view in views:
         wanted.update(views_read(settings, display_currency, view))
@@ -226,27 +271,38 @@ def needed_views(settings: Settings, display_currency: str | None, views: set[st
             for also in compiler.ALSO_READS.get(view, ())
             for v in views_read(settings, display_currency, also)
         )
-    return [name for name in view_names() if name in wanted]
+    view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    return [
+        (grain_name(name, view_grain), view_grain if name in RESTATED else DEFAULT_GRAIN)
+        for name in view_names()
+        if name in wanted
+    ]
 
 
 def register_views(
-    spark: SparkSession, settings: Settings, display_currency: str | None, views: list[str]
+    spark: SparkSession,
+    settings: Settings,
+    display_currency: str | None,
+    views: list[tuple[str, str]],
 ) -> None:
-    """These curated views as temporary views (in this currency), those not there yet."""
+    """These curated views as temporary views (in this currency), cached, those not there
+    yet; a view of another currency under the same name is replaced."""
     key = (settings, display_currency)
     if _registered.get("views") != key:
+        if _registered.get("views") is not None:
+            spark.catalog.clearCache()
         _registered["views"] = key
         _registered["made"] = set()
     made: set[str] = _registered["made"]
-    texts = _view_texts(settings, display_currency)
-    for name in views:
+    for name, grain in views:
         if name in made:
             continue
-        text = texts[name]
+        text = _view_texts(settings, display_currency, grain)[name]
         if isinstance(text, TranspileError):
             raise SparkEngineError(f"the view {name} cannot be transpiled to Spark SQL: {text}")
         try:
             spark.sql(text).createOrReplaceTempView(name)
+            spark.catalog.cacheTable(name)
         except Exception as exc:
             raise SparkEngineError(f"Spark cannot create the view {name}: {_short(exc)}") from exc
         made.add(name)
@@ -254,9 +310,14 @@ def register_views(
 
 @lru_cache(maxsize=512)
 def _transpiled(
-    statement: str, params: tuple[object, ...], settings: Settings, display_currency: str | None
+    statement: str,
+    params: tuple[object, ...],
+    settings: Settings,
+    display_currency: str | None,
+    grain: str,
 ) -> str:
-    return spark_sql(statement, params, relation_schema(settings, display_currency))
+    tree = _at_grain(sqlglot.parse_one(statement, read="duckdb"), grain)
+    return spark_sql(tree, params, relation_schema(settings, display_currency))
 
 
 def run_parts(
@@ -266,24 +327,49 @@ def run_parts(
     currency: str | None,
     grain: str,
 ) -> pl.DataFrame:
-    """kpi.semantic.engine's `_run_parts` on Spark: the parts' statement (compiler.
-    kpi_statement, every column of spend_base computed: the narrowing probe is DuckDB's),
-    transpiled once, run on the lake; the same columns back (_part, period, `by`, _values)."""
-    statement, params = compiler.kpi_statement(
-        parts, by, settings, currency, narrow=False, grain=grain
-    )
+    """kpi.semantic.engine's `_run_parts` on Spark: the parts (compiler.kpi_query SELECTs) in
+    one statement over the views (compiler.union_statement), the views at this grain
+    registered and cached once, transpiled once, run on the lake; the same columns back
+    (_part, period, `by`, _values)."""
+    statement, params = compiler.union_statement(parts, by)
     display = _display(settings, currency)
     try:
-        text = _transpiled(statement, tuple(params), settings, display)
+        text = _transpiled(statement, tuple(params), settings, display, grain)
     except TranspileError as exc:
         views = ", ".join(sorted({v for v, *_ in parts}))
         raise SparkEngineError(f"the statement over {views} cannot be transpiled: {exc}") from exc
-    needed = needed_views(settings, display, {v for v, *_ in parts})
+    needed = needed_views(settings, display, {v for v, *_ in parts}, grain)
     return run_sql(settings, text, display, needed)
 
 
+def run_named(
+    settings: Settings, query: str, params: Mapping[str, object], currency: str | None
+) -> pl.DataFrame:
+    """A read of the curated views with `$name` parameters (an analysis's statement, as
+    kpi.store.query.run takes it) on Spark: transpiled once, the views it reads registered."""
+    display = _display(settings, currency)
+    try:
+        text = _transpiled_named(query, tuple(sorted(params.items())), settings, display)
+    except TranspileError as exc:
+        raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
+    tree = sqlglot.parse_one(query, read="duckdb")
+    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
+    return run_sql(settings, text, display, needed_views(settings, display, read))
+
+
+@lru_cache(maxsize=256)
+def _transpiled_named(
+    query: str,
+    params: tuple[tuple[str, object], ...],
+    settings: Settings,
+    display_currency: str | None,
+) -> str:
+    tree = bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params))
+    return spark_sql(tree, (), relation_schema(settings, display_currency))
+
+
 def run_sql(
-    settings: Settings, text: str, display_currency: str | None, views: list[str]
+    settings: Settings, text: str, display_currency: str | None, views: list[tuple[str, str]]
 ) -> pl.DataFrame:
     """Spark SQL text on the lake, its rows as a polars frame (through Arrow)."""
     with _lock:
@@ -316,17 +402,14 @@ def transpile_problems(settings: Settings, definitions: list) -> dict[str, str]:
     started: `kpi check --engine spark`."""
     schema = relation_schema(settings, None)
     broken: dict[str, str] = {}
-    for grain in ("year", "quarter", "month"):
-        for name, body in view_bodies(settings, None, grain).items():
-            if name in broken:
-                continue
-            try:
-                spark_sql(body, (), schema)
-            except TranspileError as exc:
-                broken[name] = f"{exc} (by {grain})"
+    for grain in (DEFAULT_GRAIN, "quarter", "month"):
+        for name, text in _view_texts(settings, None, grain).items():
+            view = name.split("__")[0]
+            if isinstance(text, TranspileError) and view not in broken:
+                broken[view] = f"{text} (by {grain})"
     problems: dict[str, str] = {}
     for kpi in definitions:
-        bad = [v for v in needed_views(settings, None, {kpi.source}) if v in broken]
+        bad = [v for v, _ in needed_views(settings, None, {kpi.source}) if v in broken]
         if bad:
             problems[kpi.id] = f"the view {bad[0]} cannot be transpiled: {broken[bad[0]]}"
             continue

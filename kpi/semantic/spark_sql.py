@@ -100,6 +100,19 @@ def bind(tree: exp.Expression, params: Sequence[object]) -> exp.Expression:
     return tree
 
 
+def bind_named(tree: exp.Expression, params: Mapping[str, object]) -> exp.Expression:
+    """`tree` (the caller's own) with each `$name` parameter replaced by its value's literal;
+    a name without a value is refused."""
+    for holder in list(tree.find_all(exp.Placeholder)):
+        name = holder.args.get("this")
+        if not name:
+            continue
+        if name not in params:
+            raise TranspileError(f"no value for the parameter ${name}")
+        holder.replace(literal_of(params[name]))
+    return tree
+
+
 def _strip_materialized(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
         node.set("materialized", None)
