@@ -269,6 +269,118 @@ def _outer_filters(select: exp.Expression) -> exp.Expression:
     return select
 
 
+def _decorrelate(select: exp.Expression) -> exp.Expression:
+    """`LEFT JOIN LATERAL (SELECT <aggregates> FROM t g WHERE g.k = o.k ...) r ON TRUE` as a
+    join on the outer rows' distinct values: (SELECT those values, the aggregates FROM them
+    LEFT JOIN t g ON the equalities GROUP BY them) joined back null-safely on them. Spark
+    runs a correlated lateral aggregate row by row in effect (a minute for ten thousand
+    orders); this is one grouped join. Left as it is (and to _outer_filters) unless every
+    correlation is an equality and no plain COUNT(*) would count an unmatched row as 1."""
+    if not isinstance(select, exp.Select):
+        return select
+    outer_from = select.args.get("from_")
+    if outer_from is None:
+        return select
+    relations = {outer_from.this.alias_or_name: outer_from.this}
+    relations.update({j.this.alias_or_name: j.this for j in select.args.get("joins") or []})
+    for join in select.args.get("joins") or []:
+        lateral = join.this
+        on = join.args.get("on")
+        if not (
+            isinstance(lateral, exp.Lateral)
+            and isinstance(lateral.this, exp.Subquery)
+            and (join.side or "").upper() == "LEFT"
+            and isinstance(on, exp.Boolean)
+            and on.this is True
+        ):
+            continue
+        inner = lateral.this.this
+        source = inner.args.get("from_") if isinstance(inner, exp.Select) else None
+        if source is None or inner.args.get("joins") or inner.args.get("group"):
+            continue
+        if not isinstance(source.this, exp.Table):
+            continue
+        local = source.this.alias_or_name
+        if not all(e.find(exp.AggFunc) for e in inner.expressions):
+            continue
+        if any(
+            isinstance(c.this, exp.Star) and not isinstance(c.parent, exp.Filter)
+            for c in inner.find_all(exp.Count)
+        ):
+            continue
+        outer_columns = [
+            c for c in inner.find_all(exp.Column) if c.table and c.table not in (local,)
+        ]
+        owners = {c.table for c in outer_columns}
+        if not outer_columns or len(owners) != 1 or next(iter(owners)) not in relations:
+            continue
+        owner = next(iter(owners))
+        where = inner.args.get("where")
+        if where is None:
+            conjuncts = []
+        elif isinstance(where.this, exp.And):
+            conjuncts = list(where.this.flatten())
+        else:
+            conjuncts = [where.this]
+        keys: dict[str, str] = {}  # outer column name -> its column in the domain
+        for c in outer_columns:
+            keys.setdefault(c.name, "_kpi_o" + str(len(keys)))
+        correlated = [c for c in conjuncts if any(x.table == owner for x in c.find_all(exp.Column))]
+        if not all(
+            isinstance(c, exp.EQ)
+            and {x.table for x in (c.this, c.expression) if isinstance(x, exp.Column)}
+            == {owner, local}
+            for c in correlated
+        ):
+            continue
+        domain = exp.select(
+            *[exp.column(name, table=owner).as_(key) for name, key in keys.items()]
+        ).distinct()
+        domain = domain.from_(relations[owner].copy())
+        rewritten = inner.copy()
+        for c in list(rewritten.find_all(exp.Column)):
+            if c.table == owner:
+                c.replace(exp.column(keys[c.name], table="_kpi_d"))
+        new_where = rewritten.args.get("where")
+        rewritten.set("where", None)
+        rewritten.set(
+            "from_",
+            exp.From(
+                this=exp.Subquery(
+                    this=domain, alias=exp.TableAlias(this=exp.to_identifier("_kpi_d"))
+                )
+            ),
+        )
+        rewritten = rewritten.join(
+            source.this.copy(),
+            on=new_where.this if new_where is not None else exp.true(),
+            join_type="LEFT",
+            copy=False,
+        )
+        rewritten.set(
+            "expressions",
+            [exp.column(key, table="_kpi_d") for key in keys.values()] + rewritten.expressions,
+        )
+        rewritten = rewritten.group_by(
+            *[exp.column(key, table="_kpi_d") for key in keys.values()], copy=False
+        )
+        alias = lateral.args.get("alias")
+        join.set("this", exp.Subquery(this=rewritten, alias=alias.copy() if alias else None))
+        r = alias.this.name if alias else "_kpi_r"
+        join.set(
+            "on",
+            exp.and_(
+                *[
+                    exp.NullSafeEQ(
+                        this=exp.column(key, table=r), expression=exp.column(name, table=owner)
+                    )
+                    for name, key in keys.items()
+                ]
+            ),
+        )
+    return select
+
+
 def spark_sql(
     statement: str | exp.Expression, params: Sequence[object] = (), schema: Schema | None = None
 ) -> str:
@@ -298,6 +410,8 @@ def spark_sql(
         tree = tree.transform(_floating, copy=False)
         tree = tree.transform(_months, copy=False)
         tree = tree.transform(_wide_integers, copy=False)
+        for select in list(tree.find_all(exp.Select)):
+            _decorrelate(select)
         for lateral in list(tree.find_all(exp.Lateral)):
             _outer_filters(lateral)
         for select in list(tree.find_all(exp.Select)):

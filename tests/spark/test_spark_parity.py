@@ -32,7 +32,8 @@ TINY = 1e-9  # ratios, days, shares
 
 @pytest.fixture(scope="module")
 def spark():
-    """One local Spark session for the module (two cores, no UI, two shuffle partitions)."""
+    """One local Spark session for the module (two cores, no UI, two shuffle partitions, no
+    whole-stage code generation)."""
     if not spark_engine.java_present():
         pytest.skip("Java is not installed: the spark tests need a Java 17 runtime (java on PATH)")
     from pyspark.sql import SparkSession
@@ -43,6 +44,8 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        # a few thousand rows: compiling each stage's Java costs more than it saves
+        .config("spark.sql.codegen.wholeStage", "false")
         .getOrCreate()
     )
     spark_engine.forget()

@@ -117,3 +117,24 @@ def test_transpile_problems_names_the_kpi_and_why(monkeypatch):
     problems = spark_engine.transpile_problems(settings, chosen)
     assert set(problems) == {"days_to_pay"}
     assert "no Spark for this" in problems["days_to_pay"]
+
+
+def test_a_lateral_aggregate_becomes_a_grouped_join_on_the_outer_values():
+    schema = {
+        "o": {"id": "VARCHAR", "due": "DATE"},
+        "g": {"id": "VARCHAR", "day": "DATE", "qty": "DECIMAL(18,3)"},
+    }
+    text = (
+        "SELECT o.id, r.n, r.q FROM o LEFT JOIN LATERAL (SELECT count(*) FILTER "
+        "(WHERE g.day <= o.due) AS n, sum(g.qty) AS q FROM g WHERE g.id = o.id) r ON true"
+    )
+    out = spark_sql(text, [], schema)
+    assert "LATERAL" not in out.upper()
+    tree = _spark(out)
+    grouped = [s for s in tree.find_all(exp.Select) if s.args.get("group")]
+    assert len(grouped) == 1  # the aggregates, grouped by the orders' distinct values
+    assert grouped[0].args["from_"].this.this.args.get("distinct") is not None
+    assert "IS NOT DISTINCT FROM" in out.upper() or "<=>" in out
+    # a plain COUNT(*) would count an order without receipts as 1: left to Spark as it is
+    plain = text.replace("count(*) FILTER (WHERE g.day <= o.due)", "count(*)")
+    assert "LATERAL" in spark_sql(plain, [], schema).upper()
