@@ -138,3 +138,26 @@ def test_a_lateral_aggregate_becomes_a_grouped_join_on_the_outer_values():
     # a plain COUNT(*) would count an order without receipts as 1: left to Spark as it is
     plain = text.replace("count(*) FILTER (WHERE g.day <= o.due)", "count(*)")
     assert "LATERAL" in spark_sql(plain, [], schema).upper()
+
+
+def test_engine_settings_and_their_environment_overrides(tmp_path, monkeypatch):
+    from kpi.core.settings import SettingsError, load_settings
+
+    for name in ("KPI_ENGINE", "KPI_SPARK_REMOTE", "KPI_LAKE"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "settings.yaml"
+    path.write_text("engine: spark\nlake: /data/lake\n", encoding="utf-8")
+    settings = load_settings(path)
+    assert (settings.engine, settings.spark, settings.lake) == ("spark", "local[2]", "/data/lake")
+    monkeypatch.setenv("KPI_ENGINE", "duckdb")
+    monkeypatch.setenv("KPI_SPARK_REMOTE", "sc://spark.example.org:15002")
+    settings = load_settings(path)
+    assert (settings.engine, settings.spark) == ("duckdb", "sc://spark.example.org:15002")
+    assert load_settings(tmp_path / "absent.yaml").spark == "sc://spark.example.org:15002"
+    monkeypatch.setenv("KPI_ENGINE", "postgres")
+    with pytest.raises(SettingsError, match="engine must be one of duckdb, spark"):
+        load_settings(path)
+    monkeypatch.delenv("KPI_ENGINE")
+    monkeypatch.setenv("KPI_SPARK_REMOTE", "http://nowhere")
+    with pytest.raises(SettingsError, match="spark must be a Spark master"):
+        load_settings(path)
