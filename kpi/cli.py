@@ -98,6 +98,27 @@ def _loader(email: str | None) -> Loader:
 
 
 # ---- check --------------------------------------------------------------------------------
+def _spark_check(path: Path) -> bool:
+    """`check --engine spark`: each KPI's statement written as Spark SQL (sqlglot, no Spark
+    started); one line per KPI that cannot be, with why, on stderr. True when all can."""
+    from kpi.semantic.definitions import load_definitions
+    from kpi.semantic.spark_engine import transpile_problems
+
+    settings = load_settings()
+    definitions = load_definitions(path, settings)
+    problems = transpile_problems(settings, definitions)
+    for kpi_id, why in problems.items():
+        print(f"{kpi_id}: cannot be transpiled to Spark SQL: {why}", file=sys.stderr)
+    if problems:
+        print(
+            f"{path}: {len(problems)} of {len(definitions)} KPI(s) cannot run on Spark",
+            file=sys.stderr,
+        )
+        return False
+    print(f"{path}: all {len(definitions)} KPIs transpile to Spark SQL")
+    return True
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """The definitions file, then its chained history beside it (when there is one): each
     problem with its line on stderr, the count last, exit 1 if anything is wrong."""
@@ -129,7 +150,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(note)
         for note in _live_notes(path):
             print(note)
-        return 0 if history is None or history.ok else 1
+        spark_ok = _spark_check(path) if args.engine == "spark" else True
+        return 0 if (history is None or history.ok) and spark_ok else 1
     for issue in issues:
         print(issue, file=sys.stderr)
     print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
@@ -382,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
         "history (kpis.history.jsonl beside it)",
     )
     p.add_argument("path", nargs="?", help="definitions file (default: config/kpis.yaml)")
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: also check that every KPI's statement transpiles to Spark SQL "
+        "(sqlglot; no Spark is started)",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite, as CI runs it (`make test`), in two pytest runs:
+# The whole suite, as CI runs it (`make test`), in three pytest runs:
 #   1. every test but the browser tests, on two worker processes (pytest-xdist,
 #      `-n 2 --dist loadfile`): CI has two cores, and these tests are CPU-bound. Each test
 #      file runs whole on one worker, in order: its module fixtures (a demo store) are
@@ -7,8 +7,10 @@
 #      The files go out in collection order, the longest first (tests/conftest.py's
 #      LONGEST_FIRST; xdist's own reordering by number of tests is turned off);
 #   2. the browser tests (`-m browser`), one at a time: each module starts its own app
-#      server and Chromium, which would fight over the two cores.
-# Both run even if the first fails; the script fails if either does.
+#      server and Chromium, which would fight over the two cores;
+#   3. the Spark parity tests (`-m spark`), in one process: each module starts one local
+#      Spark (a JVM using both cores); without Java they are skipped, saying so.
+# All three run even if one fails; the script fails if any does.
 # With arguments, it runs exactly one pytest with them and nothing else, e.g.
 #   scripts/test.sh -m "not browser and not slow"      (the fast part, one process)
 #   scripts/test.sh -n 2 tests/unit                     (a folder on two workers)
@@ -41,12 +43,15 @@ if [ "$#" -gt 0 ]; then
 fi
 
 workers="${KPI_TEST_WORKERS:-2}"
-pytest_run -m "not browser" -n "$workers" --dist loadfile --no-loadscope-reorder
+pytest_run -m "not browser and not spark" -n "$workers" --dist loadfile --no-loadscope-reorder
 fast=$?
 pytest_run -m browser
 browser=$?
-if [ "$fast" -ne 0 ] || [ "$browser" -ne 0 ]; then
-  echo "the suite failed: tests without a browser exit $fast, browser tests exit $browser" >&2
+pytest_run -m spark
+spark=$?
+if [ "$fast" -ne 0 ] || [ "$browser" -ne 0 ] || [ "$spark" -ne 0 ]; then
+  echo "the suite failed: tests without a browser exit $fast, browser tests exit $browser," \
+    "spark tests exit $spark" >&2
   exit 1
 fi
 exit 0

@@ -50,9 +50,9 @@ import polars as pl
 
 from kpi.core import periods
 from kpi.core.scope import Scope
+from kpi.semantic.engine import run_view_query
 from kpi.store.database import Store
 from kpi.store.queries import bridge as sql_savings
-from kpi.store.query import run
 from kpi.store.schema import CURRENCIES
 
 DIMENSIONS = sql_savings.BRIDGE_DIMENSIONS
@@ -213,7 +213,7 @@ def savings_bridge(
         raise BridgeError(f"unknown currency '{currency}'")
     base, current = bridge_periods(from_period, to_period, store, allow_unequal)
     query, params = sql_savings.bridge_query(base, current, by, scope.as_dict())
-    frame = run(store, query, params, currency)
+    frame = run_view_query(store, query, params, currency)
     money = pl.Decimal(38, 2)
     schema = {**({by: pl.String} if by else {}), **{c: money for c in COLUMNS}}
     if not frame.columns:

@@ -158,6 +158,12 @@ class Settings:
     # the dashboard's address as readers open it (`digest.app_url`): digests link what waits
     # to the page that acts on it; None: no links
     digest_app_url: str | None = None
+    # where KPIs are computed (`engine`, KPI_ENGINE): duckdb (embedded, one machine) or
+    # spark (kpi.semantic.spark_engine, on the lake's tables)
+    engine: str = "duckdb"
+    # the Spark master (local[2], spark://host:7077) or Spark Connect URL (sc://host:15002)
+    # the spark engine runs on (`spark`, KPI_SPARK_REMOTE)
+    spark: str = "local[2]"
     # where the data lives (`store:`, KPI_STORE): "file" (one DuckDB file, the default) or
     # "lake" (a folder of Delta tables, README "Lake"), and the lake's folder (`lake:`)
     store: str = "file"
@@ -307,11 +313,34 @@ def parse_store(raw: object, where: str) -> str:
     return kind
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def parse_engine(raw: dict, where: str = "settings.yaml") -> dict[str, str]:
+    """`engine` and `spark`, each overridden by its environment variable (KPI_ENGINE,
+    KPI_SPARK_REMOTE): a deployment switches engines without editing the file."""
+    engine = os.environ.get("KPI_ENGINE") or raw.get("engine") or Settings.engine
+    engine = str(engine).strip().lower()
+    if engine not in ENGINES:
+        raise SettingsError(
+            f"{where}: engine must be one of {', '.join(ENGINES)} (KPI_ENGINE too), got {engine!r}"
+        )
+    spark = str(os.environ.get("KPI_SPARK_REMOTE") or raw.get("spark") or Settings.spark).strip()
+    if not re.fullmatch(r"(local(\[(\d+|\*)\])?|(spark|sc|yarn|k8s)://\S+|yarn)", spark):
+        raise SettingsError(
+            f"{where}: spark must be a Spark master such as local[2] or spark://host:7077, "
+            f"or a Spark Connect URL such as sc://host:15002 (KPI_SPARK_REMOTE too), "
+            f"got {spark!r}"
+        )
+    return {"engine": engine, "spark": spark}
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings.yaml; a missing file means the defaults, a bad value is refused by name."""
     path = path or config_dir() / "settings.yaml"
     if not path.exists():
-        return Settings(store=parse_store(None, "KPI_STORE"))
+        engine = parse_engine({}, "the environment")
+        return Settings(store=parse_store(None, "KPI_STORE"), **engine)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -387,4 +416,5 @@ def load_settings(path: Path | None = None) -> Settings:
         digest_app_url=app_url.rstrip("/") if app_url else None,
         store=store,
         lake=lake.strip(),
+        **parse_engine(raw, str(path)),
     )

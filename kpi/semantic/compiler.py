@@ -394,7 +394,8 @@ def _part_selects(
 
 
 # Views outside spend_base's family that a spend view reads (see kpi_statement).
-_ALSO_READS = {"working_capital_days": ("inventory_position",)}
+ALSO_READS = {"working_capital_days": ("inventory_position",)}
+_ALSO_READS = ALSO_READS
 
 NOT_COMPUTED = "kpi: spend_base column left out of the shared computation"
 

@@ -9,7 +9,8 @@ one statement, in which the invoice lines the spend views share are computed onc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -27,7 +28,7 @@ from kpi.semantic.formula_guard import guard_formula
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
-from kpi.store.query import fetch_frame
+from kpi.store.query import fetch_frame, run, used_params
 from kpi.store.schema import CURRENCIES
 from kpi.store.stores import open_store
 from kpi.store.views import RANGE_READS, view_catalog
@@ -95,9 +96,15 @@ def compute(
         applied = tuple(sorted(f for f in filters if f in columns))
         groups[(kpi.source, kpi.period_by, applied)].append(kpi)
 
-    with store.read(display_currency=currency) as con:
+    spark = store.settings.engine == "spark"
+    with _reading(store, currency) as con:
         index = None
-        if not live and not where and (currency is None or currency.upper() == reporting):
+        if (
+            not spark
+            and not live
+            and not where
+            and (currency is None or currency.upper() == reporting)
+        ):
             index = rollups.current_index(con, store)
         units: list[list[KpiDefinition]] = []  # the KPIs of each part, in the parts' order
         from_rollups: set[str] = set()
@@ -195,9 +202,10 @@ def compute_measures(
     applied = {f: list(v) for f, v in filters.items() if v}
     reporting = store.settings.reporting_currency.upper()
     cal = store.settings.fiscal
-    with store.read(display_currency=currency) as con:
+    spark = store.settings.engine == "spark"
+    with _reading(store, currency) as con:
         index = None
-        if not live and (currency is None or currency.upper() == reporting):
+        if not spark and not live and (currency is None or currency.upper() == reporting):
             index = rollups.current_index(con, store)
         answers, rest = rollups.answer(
             index, view, period_column, formulas, grain, [], applied, start, end
@@ -307,8 +315,15 @@ def _statement(
     return hit[0], list(hit[1])
 
 
+def _reading(store: Store, currency: str | None) -> AbstractContextManager:
+    """The store's read connection, or none on Spark (which reads the lake, not the file)."""
+    if store.settings.engine == "spark":
+        return nullcontext(None)
+    return store.read(display_currency=currency)
+
+
 def _run_parts(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     parts: list[tuple[str, str, list[object], int]],
     by: list[str],
     store: Store,
@@ -317,7 +332,15 @@ def _run_parts(
     reads: tuple[date, date] | None = None,
 ) -> pl.DataFrame:
     """Every group's query in one statement: what they share (spend_base) is computed once;
-    one view over a range of its invoice lines reads those lines only (RANGE_READS)."""
+    one view over a range of its invoice lines reads those lines only (RANGE_READS).
+    With `engine: spark` the statement runs on Spark (kpi.semantic.spark_engine) instead."""
+    if con is None:
+        from kpi.semantic import spark_engine
+
+        try:
+            return spark_engine.run_parts(store.settings, parts, by, currency, grain)
+        except spark_engine.SparkEngineError as exc:
+            raise ComputeError(f"on Spark: {exc}") from exc
     statement, params = _statement(parts, by, store, currency, grain, reads)
     try:
         return fetch_frame(con, statement, params)
@@ -329,6 +352,24 @@ def _run_parts(
         parts, by, store.settings, currency, narrow=False, grain=grain, reads=reads
     )
     return fetch_frame(con, statement, params)
+
+
+def run_view_query(
+    store: Store,
+    query: str,
+    params: Mapping[str, object] | None = None,
+    currency: str | None = None,
+) -> pl.DataFrame:
+    """An analysis's read of the curated views (constant SQL, `$name` parameters) on the
+    engine of the settings: DuckDB's store (kpi.store.query.run) or Spark's lake."""
+    if store.settings.engine != "spark":
+        return run(store, query, params, currency)
+    from kpi.semantic import spark_engine
+
+    try:
+        return spark_engine.run_named(store.settings, query, used_params(query, params), currency)
+    except spark_engine.SparkEngineError as exc:
+        raise ComputeError(f"on Spark: {exc}") from exc
 
 
 def select_definitions(

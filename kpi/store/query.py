@@ -31,7 +31,11 @@ def run(
     A statement binds only the parameters it names, so callers can pass a scope's whole
     parameter set to any of their statements.
     """
-    named = set(_PARAM.findall(query))
-    used = {k: v for k, v in (params or {}).items() if k in named}
     with store.read(display_currency=currency) as con:
-        return fetch_frame(con, query, used)
+        return fetch_frame(con, query, used_params(query, params))
+
+
+def used_params(query: str, params: Mapping[str, object] | None) -> dict[str, object]:
+    """The parameters `query` names ($name), of those given."""
+    named = set(_PARAM.findall(query))
+    return {k: v for k, v in (params or {}).items() if k in named}

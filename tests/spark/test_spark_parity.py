@@ -1,0 +1,158 @@
+"""Spark's KPI figures equal DuckDB's on the same small demo lake (`-m spark`).
+
+The lake is the demo store moved by `kpi migrate --to lake` (kpi.store.lake_migrate, which
+checks every table's rows and money on both sides), and both engines read it: DuckDB
+through the lake's reader (kpi.store.lake), Spark from the Parquet files of the Delta
+versions the lake's manifest names. Every KPI of config/kpis.yaml, by quarter and by
+category: the same rows (KPI, period, category), money to the cent, every other figure to
+1e-9; the savings bridge (kpi.analyses.bridge, through the same engine layer) to the cent,
+whole and by category.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from kpi.analyses.bridge import savings_bridge
+from kpi.core.scope import Scope
+from kpi.core.settings import Settings
+from kpi.semantic import engine, spark_engine
+from kpi.semantic.definitions import load_definitions
+from kpi.store.database import Store
+from kpi.store.lake import LakeStore
+from kpi.store.lake_migrate import migrate_to_lake
+
+pytestmark = pytest.mark.spark
+
+ROOT = Path(__file__).resolve().parents[2]
+CENT = 0.005  # money: equal to the cent
+TINY = 1e-9  # ratios, days, shares
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """One local Spark session for the module (two cores, no UI, two shuffle partitions, no
+    whole-stage code generation)."""
+    if not spark_engine.java_present():
+        pytest.skip("Java is not installed: the spark tests need a Java 17 runtime (java on PATH)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("kpi-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        # a few thousand rows: compiling each stage's Java costs more than it saves
+        .config("spark.sql.codegen.wholeStage", "false")
+        .getOrCreate()
+    )
+    spark_engine.forget()
+    yield session
+    spark_engine.forget()
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def stores(spark, demo_copy, tmp_path_factory) -> tuple[Store, Store]:
+    """(the demo lake on DuckDB, the same lake on Spark)."""
+    folder = tmp_path_factory.mktemp("spark_parity")
+    db = demo_copy(0.05, folder / "kpi.duckdb")
+    lake = folder / "lake"
+    on_duckdb = dataclasses.replace(Settings(), store="lake", lake=str(lake))
+    report = migrate_to_lake(db, LakeStore(lake, on_duckdb))
+    assert report.ok, report.as_table()
+    on_spark = dataclasses.replace(on_duckdb, engine="spark", spark="local[2]")
+    return LakeStore(lake, on_duckdb), LakeStore(lake, on_spark)
+
+
+@pytest.fixture(scope="module")
+def definitions():
+    return load_definitions(ROOT / "config" / "kpis.yaml", Settings())
+
+
+def _compare(duck: engine.ComputeResult, spark: engine.ComputeResult, definitions, by) -> None:
+    keys = ["kpi", "period", *by]
+    assert not spark.skipped or spark.skipped == duck.skipped
+    left = duck.frame.sort(keys)
+    right = spark.frame.sort(keys)
+    assert left.select(keys).rows() == right.select(keys).rows(), "not the same rows"
+    units = {k.id: str(k.unit) for k in definitions}
+    joined = left.join(right, on=keys, how="inner", suffix="_spark", nulls_equal=True)
+    problems = []
+    for row in joined.iter_rows(named=True):
+        a, b = row["value"], row["value_spark"]
+        if a is None or b is None:
+            if (a is None) != (b is None):
+                problems.append(row)
+            continue
+        tolerance = CENT if units[row["kpi"]] == "currency" else TINY
+        if abs(a - b) > tolerance:
+            problems.append(row)
+    assert not problems, f"{len(problems)} figures differ, e.g. {problems[:3]}"
+
+
+def test_every_kpi_by_quarter(stores, definitions):
+    duck_store, spark_store = stores
+    duck = engine.compute(duck_store, definitions, "quarter", live=True)
+    spark = engine.compute(spark_store, definitions, "quarter")
+    assert not spark.skipped
+    assert set(spark.frame["kpi"]) == {k.id for k in definitions}, "a KPI has no figure"
+    assert spark.frame.height > len(definitions)
+    _compare(duck, spark, definitions, [])
+
+
+def test_every_kpi_by_quarter_and_category(stores, definitions):
+    duck_store, spark_store = stores
+    split = [k for k in definitions if "category" in k.dimensions]
+    duck = engine.compute(duck_store, split, "quarter", ["category"], live=True)
+    spark = engine.compute(spark_store, split, "quarter", ["category"])
+    assert not spark.skipped
+    assert set(spark.frame["kpi"]) == {k.id for k in split}
+    assert spark.frame["category"].n_unique() > 1
+    _compare(duck, spark, split, ["category"])
+    # the split adds up where a KPI is a sum: total spend's categories make its total
+    totals = (
+        spark.frame.filter(pl.col("kpi") == "total_spend")
+        .group_by("period")
+        .agg(pl.col("value").sum())
+        .sort("period")
+    )
+    whole = (
+        engine.compute(
+            duck_store, [k for k in split if k.id == "total_spend"], "quarter", live=True
+        )
+        .frame.select("period", "value")
+        .sort("period")
+    )
+    assert totals["period"].to_list() == whole["period"].to_list()
+    for a, b in zip(totals["value"], whole["value"], strict=True):
+        assert abs(a - b) < CENT
+
+
+def _quarters(store: Store) -> list[str]:
+    """The demo's quarters with spend, in order (DuckDB's answer)."""
+    total = [k for k in load_definitions(ROOT / "config" / "kpis.yaml") if k.id == "total_spend"]
+    frame = engine.compute(store, total, "quarter", live=True).frame
+    return sorted(frame.filter(pl.col("value") > 0)["period"].to_list())
+
+
+@pytest.mark.parametrize("by", [None, "category"])
+def test_savings_bridge(stores, by):
+    duck_store, spark_store = stores
+    quarters = _quarters(duck_store)
+    base, current = quarters[-3], quarters[-2]
+    scope = Scope.of()
+    duck = savings_bridge(duck_store, scope, base, current, by)
+    spark = savings_bridge(spark_store, scope, base, current, by)
+    keys = [by] if by else []
+    assert duck.height > (1 if by else 0)
+    assert duck.schema == spark.schema
+    # money is Decimal(38, 2) on both sides: equal to the cent, row for row
+    if keys:
+        duck, spark = duck.sort(keys), spark.sort(keys)
+    assert duck.rows() == spark.rows()

@@ -1,0 +1,163 @@
+"""The DuckDB-to-Spark transpile layer (kpi.semantic.spark_sql), without Spark: bound
+parameters land in the text's order as typed literals, what DuckDB means differently is
+rewritten, every curated view and every KPI of config/kpis.yaml transpiles, and
+`kpi check --engine spark` says so. The figures themselves: tests/spark (`-m spark`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from kpi.core.settings import Settings
+from kpi.semantic import spark_engine
+from kpi.semantic.definitions import load_definitions
+from kpi.semantic.spark_sql import TranspileError, spark_sql
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = {
+    "a": {"k": "VARCHAR", "d": "DATE", "e": "DATE", "x": "DECIMAL(18,2)"},
+    "f": {"k": "VARCHAR", "d": "DATE", "rate": "DECIMAL(18,8)"},
+}
+
+
+def _spark(text: str) -> exp.Expression:
+    return sqlglot.parse_one(text, read="spark")
+
+
+def test_parameters_follow_the_text_not_the_tree():
+    # the WITH clause is written first but stored last in the tree: its ? is the first value
+    text = "WITH w AS (SELECT * FROM a WHERE d >= ?) SELECT k FROM w WHERE k IN (?, ?)"
+    out = spark_sql(text, [date(2026, 1, 1), "x'y", "b"], SCHEMA)
+    assert out.index("CAST('2026-01-01' AS DATE)") < out.index("'x\\'y'") < out.index("'b'")
+    assert "?" not in out
+
+
+def test_a_wrong_number_of_parameters_is_refused():
+    with pytest.raises(TranspileError, match="2 parameters, 1 values"):
+        spark_sql("SELECT k FROM a WHERE k = ? OR k = ?", ["x"], SCHEMA)
+
+
+def test_days_between_dates_is_datediff_and_division_is_floating():
+    out = spark_sql("SELECT e - d AS days, x / 3 AS third, avg(x) AS mean FROM a", [], SCHEMA)
+    tree = _spark(out)
+    assert tree.find(exp.DateDiff) is not None
+    div = tree.find(exp.Div)
+    assert isinstance(div.this, exp.Cast) and div.this.to.this == exp.DataType.Type.DOUBLE
+    avg = tree.find(exp.Avg)
+    assert isinstance(avg.this, exp.Cast) and avg.this.to.this == exp.DataType.Type.DOUBLE
+
+
+def test_an_asof_join_becomes_a_range_join_on_the_next_key():
+    text = "SELECT a.k, f.rate FROM a ASOF LEFT JOIN f ON f.k = a.k AND a.d >= f.d"
+    out = spark_sql(text, [], SCHEMA)
+    assert not re.search(r"\bASOF\b", out, re.IGNORECASE)
+    tree = _spark(out)
+    assert "LEAD" in out.upper() and tree.find(exp.Join).side.upper() == "LEFT"
+
+
+def test_months_and_wide_integers_have_spark_types():
+    out = spark_sql(
+        "SELECT d - INTERVAL (2) MONTH AS m, d + to_months(3) AS n, "
+        "CAST(x * 100 AS HUGEINT) AS c FROM a",
+        [],
+        SCHEMA,
+    )
+    assert out.upper().count("MAKE_YM_INTERVAL") == 2
+    assert "DECIMAL(38, 0)" in out and "INT128" not in out.upper()
+
+
+def test_materialized_ctes_lose_the_hint_and_nested_ctes_stay_nested():
+    text = (
+        "WITH w AS MATERIALIZED (SELECT * FROM (WITH lines AS (SELECT k FROM a) "
+        "SELECT * FROM lines) s) SELECT * FROM w, (WITH lines AS (SELECT k FROM f) "
+        "SELECT * FROM lines) t"
+    )
+    out = spark_sql(text, [], SCHEMA)
+    assert "MATERIALIZED" not in out.upper()
+    assert out.count("WITH lines AS") == 2  # each where it was: Spark refuses two at the top
+
+
+def test_every_view_and_every_kpi_transpiles():
+    settings = Settings()
+    assert spark_engine.view_problems(settings, None) == {}
+    definitions = load_definitions(ROOT / "config" / "kpis.yaml", settings)
+    assert spark_engine.transpile_problems(settings, definitions) == {}
+
+
+def test_check_engine_spark_reports_each_kpi_that_cannot(tmp_path, monkeypatch):
+    ok = subprocess.run(
+        [sys.executable, "-m", "kpi", "check", "--engine", "spark"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "KPIs transpile to Spark SQL" in ok.stdout
+
+
+def test_transpile_problems_names_the_kpi_and_why(monkeypatch):
+    settings = Settings()
+    definitions = load_definitions(ROOT / "config" / "kpis.yaml", settings)
+    chosen = [k for k in definitions if k.id in ("total_spend", "days_to_pay")]
+
+    def refuse(statement, params=(), schema=None):
+        text = statement if isinstance(statement, str) else statement.sql("duckdb")
+        if "payments" in text:
+            raise TranspileError("no Spark for this")
+        return "SELECT 1"
+
+    monkeypatch.setattr(spark_engine, "spark_sql", refuse)
+    problems = spark_engine.transpile_problems(settings, chosen)
+    assert set(problems) == {"days_to_pay"}
+    assert "no Spark for this" in problems["days_to_pay"]
+
+
+def test_a_lateral_aggregate_becomes_a_grouped_join_on_the_outer_values():
+    schema = {
+        "o": {"id": "VARCHAR", "due": "DATE"},
+        "g": {"id": "VARCHAR", "day": "DATE", "qty": "DECIMAL(18,3)"},
+    }
+    text = (
+        "SELECT o.id, r.n, r.q FROM o LEFT JOIN LATERAL (SELECT count(*) FILTER "
+        "(WHERE g.day <= o.due) AS n, sum(g.qty) AS q FROM g WHERE g.id = o.id) r ON true"
+    )
+    out = spark_sql(text, [], schema)
+    assert "LATERAL" not in out.upper()
+    tree = _spark(out)
+    grouped = [s for s in tree.find_all(exp.Select) if s.args.get("group")]
+    assert len(grouped) == 1  # the aggregates, grouped by the orders' distinct values
+    assert grouped[0].args["from_"].this.this.args.get("distinct") is not None
+    assert "IS NOT DISTINCT FROM" in out.upper() or "<=>" in out
+    # a plain COUNT(*) would count an order without receipts as 1: left to Spark as it is
+    plain = text.replace("count(*) FILTER (WHERE g.day <= o.due)", "count(*)")
+    assert "LATERAL" in spark_sql(plain, [], schema).upper()
+
+
+def test_engine_settings_and_their_environment_overrides(tmp_path, monkeypatch):
+    from kpi.core.settings import SettingsError, load_settings
+
+    for name in ("KPI_ENGINE", "KPI_SPARK_REMOTE", "KPI_LAKE"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "settings.yaml"
+    path.write_text("engine: spark\nlake: /data/lake\n", encoding="utf-8")
+    settings = load_settings(path)
+    assert (settings.engine, settings.spark, settings.lake) == ("spark", "local[2]", "/data/lake")
+    monkeypatch.setenv("KPI_ENGINE", "duckdb")
+    monkeypatch.setenv("KPI_SPARK_REMOTE", "sc://spark.example.org:15002")
+    settings = load_settings(path)
+    assert (settings.engine, settings.spark) == ("duckdb", "sc://spark.example.org:15002")
+    assert load_settings(tmp_path / "absent.yaml").spark == "sc://spark.example.org:15002"
+    monkeypatch.setenv("KPI_ENGINE", "postgres")
+    with pytest.raises(SettingsError, match="engine must be one of duckdb, spark"):
+        load_settings(path)
+    monkeypatch.delenv("KPI_ENGINE")
+    monkeypatch.setenv("KPI_SPARK_REMOTE", "http://nowhere")
+    with pytest.raises(SettingsError, match="spark must be a Spark master"):
+        load_settings(path)
