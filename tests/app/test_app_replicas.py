@@ -8,8 +8,8 @@ refused, its author told who saved first and shown both versions, and nothing is
 (the YAML and the change history hold exactly the saves that landed, and the refused
 person redoes theirs on the saved version).
 
-The store is the environment's choice: by default the file store (KPI_DB); with
-`KPI_STORE=lake` in the environment the replicas share a lake instead (see `_replica_env`).
+The replicas share one lake (`store: lake`), made from a fixture store by `kpi migrate`, as
+a deployment of several replicas keeps its data.
 """
 
 from __future__ import annotations
@@ -89,19 +89,17 @@ def _replica_env(tmp_path: Path) -> dict[str, str]:
         KPI_CACHE_DIR=os.environ.get("KPI_CACHE_DIR", str(tmp_path / "cache")),
         PYTHONPATH=str(ROOT),
     )
-    if os.environ.get("KPI_STORE") == "lake":
-        # lake: the replicas share one lake, made from the fixture store by the lake's
-        # migration (`kpi migrate --to lake`); run this file with KPI_STORE=lake to use it.
-        lake = tmp_path / "lake"
-        migrated = subprocess.run(
-            [sys.executable, "-m", "kpi", "migrate", "--to", "lake", "--lake", str(lake)],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert migrated.returncode == 0, migrated.stderr or migrated.stdout
-        env.update(KPI_STORE="lake", KPI_LAKE=str(lake))
+    # the replicas share one lake, made from the fixture store by `kpi migrate --to lake`
+    lake = tmp_path / "lake"
+    migrated = subprocess.run(
+        [sys.executable, "-m", "kpi", "migrate", "--to", "lake", "--lake", str(lake)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert migrated.returncode == 0, migrated.stderr or migrated.stdout
+    env.update(KPI_STORE="lake", KPI_LAKE=str(lake))
     return env
 
 
@@ -132,9 +130,8 @@ def test_two_replicas_see_each_others_saves_and_a_race_loses_nothing(replicas, t
     b.send(do="open", **{"as": FINANCE})
     seen_a, seen_b = a.answer(), b.answer()
     assert seen_a["catalogue_name"] == seen_b["catalogue_name"] == original
-    # each replica reads the store the environment names
-    lake = os.environ.get("KPI_STORE") == "lake"
-    assert "Lake" in seen_a["store"] if lake else seen_a["store"] == "RunStore", seen_a["store"]
+    # each replica reads the shared lake
+    assert "Lake" in seen_a["store"], seen_a["store"]
     assert seen_b["store"] == seen_a["store"]
 
     # 1. A definition saved in replica A is seen by replica B on its next run.
