@@ -67,7 +67,16 @@ SESSION_CONF = {
 _BUILD_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+}
+# A local master runs the executors inside the driver: both the address it binds and the one
+# it advertises are the loopback. Advertising the machine's other address (Spark's default
+# when the host name resolves to the loopback) while bound to the loopback loses every task
+# result too big to send directly (over 1 MB: "TaskResultLost (result lost from block
+# manager)"), as the block manager fetches it from the advertised address. A cluster master
+# keeps Spark's defaults: its executors must reach the driver.
+_LOCAL_CONF = {
     "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
 }
 
 _lock = threading.RLock()
@@ -94,7 +103,8 @@ def session(settings: Settings) -> SparkSession:
         builder = builder.remote(settings.spark)
     else:
         builder = builder.master(settings.spark)
-        for key, value in _BUILD_CONF.items():
+        local = settings.spark.startswith("local")
+        for key, value in {**_BUILD_CONF, **(_LOCAL_CONF if local else {})}.items():
             builder = builder.config(key, value)
     if not settings.spark.startswith("sc://") and not java_present():
         raise SparkEngineError(
