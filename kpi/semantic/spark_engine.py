@@ -89,6 +89,11 @@ def java_present() -> bool:
     return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
 
 
+def build_conf(master: str) -> dict[str, str]:
+    """The configuration a session is started with on `master` (not Spark Connect)."""
+    return {**_BUILD_CONF, **(_LOCAL_CONF if master.startswith("local") else {})}
+
+
 def session(settings: Settings) -> SparkSession:
     """The Spark session of `settings.spark`: `sc://...` a Spark Connect server, anything
     else a master (local[2] by default). An existing session is reused (getOrCreate)."""
@@ -103,8 +108,7 @@ def session(settings: Settings) -> SparkSession:
         builder = builder.remote(settings.spark)
     else:
         builder = builder.master(settings.spark)
-        local = settings.spark.startswith("local")
-        for key, value in {**_BUILD_CONF, **(_LOCAL_CONF if local else {})}.items():
+        for key, value in build_conf(settings.spark).items():
             builder = builder.config(key, value)
     if not settings.spark.startswith("sc://") and not java_present():
         raise SparkEngineError(
