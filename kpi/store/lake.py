@@ -28,6 +28,7 @@ run on it unchanged:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import os
@@ -544,17 +545,35 @@ def ordered_by_key(select: exp.Select, name: str) -> exp.Select:
     return select.order_by(*[exp.column(k, quoted=True) for k in keys]) if keys else select
 
 
+# A whole table is written in key order, in commits of at most this many rows: delta-rs
+# spreads one stream over parallel writers, so the files of one commit overlap in key range;
+# commits of their own keep each stretch of keys in a few files, which a merge by key can
+# then pick out by the files' statistics instead of reading them all.
+WRITE_CHUNK_ROWS = 400_000
+
+
 def write_whole(folder: Path, rows: duckdb.DuckDBPyRelation) -> int:
-    """Write `rows` as the Delta table's next version, over the one before; its number."""
+    """Write `rows` as the Delta table's next version, over the one before; its number
+    (several Delta commits for a big table: the first overwrites, the others append; the
+    manifest names the last, so a reader never sees part of it)."""
     from deltalake import DeltaTable, write_deltalake
 
-    write_deltalake(
-        str(folder),
-        rows,  # streamed through the Arrow C interface
-        mode="overwrite",
-        schema_mode="overwrite",
-        target_file_size=TARGET_FILE_BYTES,
-    )
+    reader = rows.to_arrow_reader(WRITE_CHUNK_ROWS)
+    first = True
+    for batch in reader:
+        write_deltalake(
+            str(folder),
+            batch,
+            mode="overwrite" if first else "append",
+            schema_mode="overwrite" if first else None,
+            target_file_size=TARGET_FILE_BYTES,
+        )
+        first = False
+    if first:  # no rows: an empty version with the table's columns
+        import pyarrow as pa
+
+        empty = pa.Table.from_batches([], schema=reader.schema)
+        write_deltalake(str(folder), empty, mode="overwrite", schema_mode="overwrite")
     return DeltaTable(str(folder)).version()
 
 
@@ -796,18 +815,53 @@ class LakeWriter:
         _base, _seen, gone, added = (_named(p, name) for p in _OVERLAY)
         keys = _keys(name)
         if keys and self._con.execute(_count(gone)).fetchall()[0][0]:
-            source = self._con.sql(render(exp.select(exp.Star()).from_(gone.copy())))
             same = exp.and_(*(exp.column(k, "t").eq(exp.column(k, "s")) for k in keys))
-            (
-                DeltaTable(str(folder))
-                .merge(source, same.sql(), source_alias="s", target_alias="t", streamed_exec=False)
-                .when_matched_delete()
-                .execute()
-            )
+            for part in _gone_by_file(self._con, folder, gone, keys[0]):
+                source = self._con.sql(render(part))
+                (
+                    DeltaTable(str(folder))
+                    .merge(
+                        source, same.sql(), source_alias="s", target_alias="t", streamed_exec=False
+                    )
+                    .when_matched_delete()
+                    .execute()
+                )
         if self._con.execute(_count(added)).fetchall()[0][0]:
             reader = self._con.sql(_select_all(added.name))
             write_deltalake(str(folder), reader, mode="append", schema_mode="merge")
         return DeltaTable(str(folder)).version()
+
+
+def _gone_by_file(
+    con: duckdb.DuckDBPyConnection, folder: Path, gone: exp.Table, first: str
+) -> list[exp.Select]:
+    """The keys a write removes, in groups that each fall between two neighbouring files'
+    largest first key. A merge prunes the table's files by its source's key range: one
+    merge of a month's lines (credit notes `CN-…` and invoices `INV-…`) would span most
+    of the table and read it all; one merge per group reads the file or two holding it.
+    Only a grouping: each merge still deletes its keys wherever they are, so a table
+    whose statistics are missing or not text is merged in one go."""
+    everything = exp.select(exp.Star()).from_(gone.copy())
+    from deltalake import DeltaTable
+
+    try:
+        import pyarrow as pa
+
+        actions = pa.table(DeltaTable(str(folder)).get_add_actions(flatten=True))
+        maxes = sorted({m for m in actions.column(f"max.{first}").to_pylist() if m is not None})
+    except Exception:  # noqa: BLE001 - no statistics: one merge, as correct
+        return [everything]
+    column = exp.column(first, quoted=True)
+    values = [r[0] for r in con.execute(render(exp.select(column).distinct().from_(gone.copy())))
+              .fetchall()]  # fmt: skip
+    if not all(isinstance(v, str) for v in [*values, *maxes]):
+        return [everything]
+    groups: dict[int, list[str]] = {}
+    for value in sorted(values):
+        groups.setdefault(bisect.bisect_left(maxes, value), []).append(value)
+    if len(groups) <= 1:
+        return [everything]
+    return [everything.where(column.isin(*map(exp.Literal.string, g))) for g in groups.values()]
 
 
 class _Counted:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from deltalake import DeltaTable
+from sqlglot import exp
 
 from kpi.cli import main
 from kpi.core import lease
@@ -525,3 +526,37 @@ def test_a_backup_restores_onto_the_lake(stores, tmp_path):
     assert [c.text for c in thread(lake, "kpi:days_to_pay")] == ["Kept in the backup"]
     with lake.read_tables() as con:
         assert con.execute("SELECT count(*) FROM savings_initiatives").fetchone() == (initiatives,)
+
+
+def test_a_big_table_is_written_in_key_order_and_a_merge_reads_only_the_files_it_needs(
+    tmp_path, monkeypatch
+):
+    """Whole tables go out in commits of WRITE_CHUNK_ROWS in key order, so files do not
+    overlap in key range; the keys a write removes are merged in groups between two files'
+    largest keys, each merge's range narrow enough to skip every other file."""
+    import pyarrow as pa
+
+    from kpi.store import lake as lake_module
+
+    monkeypatch.setattr(lake_module, "WRITE_CHUNK_ROWS", 1_000)
+    con = duckdb.connect()
+    rows = con.sql(
+        "SELECT printf('%s-%06d', CASE WHEN i % 10 = 0 THEN 'CN' ELSE 'INV' END, i) AS k, "
+        "i AS n FROM range(5000) t(i) ORDER BY k"
+    )
+    folder = tmp_path / "t"
+    lake_module.write_whole(folder, rows)
+    table = DeltaTable(str(folder))
+    actions = pa.table(table.get_add_actions(flatten=True))
+    ranges = sorted(zip(actions["min.k"].to_pylist(), actions["max.k"].to_pylist(), strict=True))
+    assert len(ranges) >= 5 and sum(actions["num_records"].to_pylist()) == 5000
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False)), ranges
+    # a credit note and two invoices far apart: three groups, one per file holding them
+    con.execute("CREATE TABLE gone AS SELECT * FROM (VALUES ('CN-000010'), "
+                "('INV-002001'), ('INV-004999')) v(k)")  # fmt: skip
+    parts = lake_module._gone_by_file(con, folder, exp.to_table("gone"), "k")
+    groups = sorted(sorted(r[0] for r in con.sql(p.sql("duckdb")).fetchall()) for p in parts)
+    assert groups == [["CN-000010"], ["INV-002001"], ["INV-004999"]]
+    # keys that are not text: one merge of them all
+    con.execute("CREATE TABLE gone_n AS SELECT 1 AS n")
+    assert len(lake_module._gone_by_file(con, folder, exp.to_table("gone_n"), "n")) == 1
