@@ -105,6 +105,13 @@ class Store:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def missing(self) -> StoreMissing:
+        """What a reader of a store that does not exist yet is told (and what to do)."""
+        return StoreMissing(
+            f"There is no store at {self.path} yet. Build the demo with "
+            "`python -m kpi demo` or load your files with `python -m kpi load`."
+        )
+
     @property
     def rollups_path(self) -> Path:
         """The rollups beside the store (kpi.semantic.rollups): `kpi.duckdb` ->
@@ -127,11 +134,8 @@ class Store:
     def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection with the curated views (each created when a statement first
         names it), unable to touch the file system."""
-        if not self.path.exists():
-            raise StoreMissing(
-                f"There is no store at {self.path} yet. Build the demo with "
-                "`python -m kpi demo` or load your files with `python -m kpi load`."
-            )
+        if not self.exists():
+            raise self.missing()
         from kpi.store.views import CuratedConnection  # not at the top: a write needs none
 
         con = self._connect_read_only()
@@ -145,8 +149,8 @@ class Store:
         """A read-only connection to the stored tables alone, locked down like `read()`: no
         curated views (building their plan costs most of a second on a big store) and no
         rollups, for a look-up such as a load's "was this file loaded before?"."""
-        if not self.path.exists():
-            raise StoreMissing(f"There is no store at {self.path} yet.")
+        if not self.exists():
+            raise self.missing()
         con = self._connect_read_only(with_rollups=False)
         try:
             yield con

@@ -298,34 +298,19 @@ class LakeStore(Store):
         key, and the version a second name of the replaced manifest keeps."""
         return file_version(self.pinned or self.manifest_path)
 
+    def missing(self) -> StoreMissing:
+        return StoreMissing(
+            f"There is no lake at {self.path} yet. Move a store into it with "
+            "`python -m kpi migrate --to lake`."
+        )
+
     def manifest(self) -> Manifest:
         manifest = read_manifest(self.pinned or self.manifest_path)
         if manifest is None:
-            raise StoreMissing(
-                f"There is no lake at {self.path} yet. Move a store into it with "
-                "`python -m kpi migrate --to lake`."
-            )
+            raise self.missing()
         return manifest
 
-    # ---- reading ----------------------------------------------------------------------
-    @contextmanager
-    def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        from kpi.store.views import CuratedConnection  # not at the top: a write needs none
-
-        con = self._connect_read_only()
-        try:
-            yield CuratedConnection(con, self.settings, display_currency)  # type: ignore[misc]
-        finally:
-            con.close()
-
-    @contextmanager
-    def read_tables(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = self._connect_read_only(with_rollups=False)
-        try:
-            yield con
-        finally:
-            con.close()
-
+    # ---- reading (Store.read and Store.read_tables, through _connect_read_only) ------
     def _connect_read_only(self, with_rollups: bool = True) -> duckdb.DuckDBPyConnection:
         return self.connect_at(self.manifest(), with_rollups)
 

@@ -311,14 +311,8 @@ def test_open_store_follows_the_settings(tmp_path):
 
 
 # ---- rollups ------------------------------------------------------------------------------
-def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypatch):
-    from kpi.semantic import rollups
-
-    store, lake = stores
-    monkeypatch.setenv("KPI_ROLLUPS", "on")
-    definitions = load_definitions(None, store.settings)
-    assert rollups.refresh(lake) is not None
-    assert lake.rollups_path.parent == lake.path / "_kpi" and lake.rollups_path.is_file()
+def _rollups_equal_live(lake: LakeStore, definitions) -> None:
+    """Every KPI by quarter answered from the rollups, and equal to the live engine's."""
     fast = compute(lake, definitions, "quarter")
     live = compute(lake, definitions, "quarter", live=True)
     assert fast.from_rollups  # answered from the rollups
@@ -329,6 +323,17 @@ def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypa
         strict=True,
     )
     assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
+
+
+def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypatch):
+    from kpi.semantic import rollups
+
+    store, lake = stores
+    monkeypatch.setenv("KPI_ROLLUPS", "on")
+    definitions = load_definitions(None, store.settings)
+    assert rollups.refresh(lake) is not None
+    assert lake.rollups_path.parent == lake.path / "_kpi" and lake.rollups_path.is_file()
+    _rollups_equal_live(lake, definitions)
     # a write while the rollups are off: they no longer match the lake and are not read
     monkeypatch.setenv("KPI_ROLLUPS", "off")
     with lake.write() as con:
@@ -339,15 +344,7 @@ def test_rollups_live_in_the_lake_and_stale_ones_are_never_read(stores, monkeypa
     # the next write (rollups on) refreshes them after it lands: read again, and right
     with lake.write() as con:
         con.execute("DELETE FROM invoices WHERE invoice_date < DATE '2025-02-01'")
-    again = compute(lake, definitions, "quarter")
-    live = compute(lake, definitions, "quarter", live=True)
-    assert again.from_rollups
-    pairs = zip(
-        again.frame.sort(["kpi", "period"]).iter_rows(),
-        live.frame.sort(["kpi", "period"]).iter_rows(),
-        strict=True,
-    )
-    assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
+    _rollups_equal_live(lake, definitions)
 
 
 def test_a_load_on_the_lake_gives_the_rollups_its_difference(stores, monkeypatch, tmp_path):
@@ -369,16 +366,7 @@ def test_a_load_on_the_lake_gives_the_rollups_its_difference(stores, monkeypatch
     report = next(m for m in said if m.startswith("Rollups:"))
     assert " 0 given the lines loaded" not in report, report
     assert not list(lake.side.glob("manifest.json.*"))  # the replaced manifest's name is gone
-    fast = compute(lake, definitions, "quarter")
-    live = compute(lake, definitions, "quarter", live=True)
-    assert fast.from_rollups
-    units = {k.id: k.unit for k in definitions}
-    pairs = zip(
-        fast.frame.sort(["kpi", "period"]).iter_rows(),
-        live.frame.sort(["kpi", "period"]).iter_rows(),
-        strict=True,
-    )
-    assert all(a[:2] == b[:2] and _close(a[-1], b[-1], units[a[0]]) for a, b in pairs)
+    _rollups_equal_live(lake, definitions)
 
 
 def test_versions_a_killed_write_left_are_never_read_nor_built_on(stores):
