@@ -31,7 +31,7 @@ from kpi.semantic.engine import compute
 from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
-from kpi.store.queries.terms_proposals import HAS_SCENARIOS
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.store.query import fetch_frame, run
 from kpi.store.schema import all_ddl
 from kpi.store.stores import with_settings
@@ -599,7 +599,7 @@ def save_scenario(store: Store, person: Person | None, scenario: TermsScenario, 
 def list_scenarios(store: Store) -> pl.DataFrame:
     """Saved scenarios, newest first (empty when none was ever saved)."""
     with store.read() as con:
-        exists = con.execute(HAS_SCENARIOS).fetchall()
+        exists = con.execute(HAS_TABLE, {"name": "terms_scenarios"}).fetchall()
         if not exists[0][0]:
             return pl.DataFrame()
         return fetch_frame(

@@ -385,7 +385,12 @@ def load_settings(path: Path | None = None) -> Settings:
             f"the data fresh), got {stale_after!r}"
         )
     timezone = parse_timezone(raw.get("timezone"), str(path))
-    store = parse_store(raw.get("store"), str(path))
+    if "store" in raw and "storage" in raw and raw["store"] != raw["storage"]:
+        raise SettingsError(
+            f"{path}: store and storage name the same choice (file or lake) and differ: "
+            f"keep one of them"
+        )
+    store = parse_store(raw.get("store", raw.get("storage")), str(path))
     lake = raw.get("lake", Settings.lake)
     if not isinstance(lake, str) or not lake.strip():
         raise SettingsError(f"{path}: lake must be the lake's folder (data/lake), got {lake!r}")

@@ -29,7 +29,7 @@ from sqlglot import exp
 from kpi.core import atomic
 from kpi.semantic.definitions import check_file
 from kpi.store.database import Store
-from kpi.store.queries import threads as thread_sql
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.store.query import fetch_frame
 from kpi.store.schema import COMPANY_RECORDS
 from kpi.store.template import render
@@ -82,7 +82,7 @@ def _insert_frame(table: str) -> str:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute(thread_sql.HAS_TABLE, {"name": table}).fetchall()[0][0])
+    return bool(con.execute(HAS_TABLE, {"name": table}).fetchall()[0][0])
 
 
 def _sha256(path: Path) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kpi.store.database import Store
 from kpi.store.queries import goals as q
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.store.query import fetch_frame
 
 
@@ -35,7 +36,7 @@ def decision_logged(store: Store, row: dict[str, Any]) -> bool:
     if not store.exists():
         return False
     with store.read() as con:
-        if not con.execute(q.HAS_TABLE, {"name": "goal_decisions"}).fetchall()[0][0]:
+        if not con.execute(HAS_TABLE, {"name": "goal_decisions"}).fetchall()[0][0]:
             return False
         logged = fetch_frame(con, q.DECISIONS, {"quarter": row["quarter"]})
     pairs = zip(logged["kpi"], logged["kpis_version"], strict=True)

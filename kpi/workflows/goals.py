@@ -43,6 +43,7 @@ from kpi.core.permissions import proposing_department, require_outlook_editor, r
 from kpi.semantic.definitions import KpiDefinition
 from kpi.store.database import Store
 from kpi.store.queries import goals as q
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.store.query import fetch_frame
 from kpi.workflows import definition_saves
 
@@ -320,7 +321,7 @@ def _read_log(
 ) -> pl.DataFrame:
     """Run a read of one of the meeting's tables; a store that predates it reads as empty."""
     with store.read() as con:
-        if _one(con, q.HAS_TABLE, {"name": table}):
+        if _one(con, HAS_TABLE, {"name": table}):
             return fetch_frame(con, query, params).cast(schema)
     return pl.DataFrame(schema=schema)
 

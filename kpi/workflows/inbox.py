@@ -37,6 +37,7 @@ from kpi.semantic.definitions import DefinitionsError
 from kpi.store.audit_log import AUTHORS_SINCE_VERDICT
 from kpi.store.database import Store
 from kpi.store.queries import inbox as q
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.workflows import definition_saves, goals, terms_proposals, threads
 from kpi.workflows.definition_versions import (
     approval_checks,
@@ -246,11 +247,11 @@ def _agreed_targets(
     if not store.exists():
         return []
     with store.read() as con:
-        if not con.execute(q.HAS_TABLE, {"name": "target_proposals"}).fetchall()[0][0]:
+        if not con.execute(HAS_TABLE, {"name": "target_proposals"}).fetchall()[0][0]:
             return []
         agreed = con.execute(q.AGREED_PROPOSALS).fetchall()
         decided = set()
-        if con.execute(q.HAS_TABLE, {"name": "goal_decisions"}).fetchall()[0][0]:
+        if con.execute(HAS_TABLE, {"name": "goal_decisions"}).fetchall()[0][0]:
             decided = {(qr, k, float(v)) for qr, k, v in con.execute(q.DECIDED).fetchall()}
     by_id = {str(e.get("id")): e for e in entries}
     items = []
@@ -296,7 +297,7 @@ def _initiative_reviews(store: Store, person: Person | None) -> list[WaitingItem
     if pending.is_empty():
         return []
     with store.read() as con:
-        logged = con.execute(q.HAS_TABLE, {"name": "initiative_changes"}).fetchall()[0][0]
+        logged = con.execute(HAS_TABLE, {"name": "initiative_changes"}).fetchall()[0][0]
         since = dict(con.execute(q.LAST_CHANGED).fetchall()) if logged else {}
         authors: dict[str, set[str]] = {}
         if logged and person is not None:

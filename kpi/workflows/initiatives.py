@@ -56,6 +56,7 @@ from kpi.store.audit_log import (
 )
 from kpi.store.database import Store
 from kpi.store.queries import savings_ledger as q
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.store.query import fetch_frame
 from kpi.workflows.initiative_model import (
     DECISIONS,
@@ -134,7 +135,7 @@ def history(store: Store, initiative_id: str | None = None) -> pl.DataFrame:
     field, old_value, new_value (as text; NULL when unset), reason.
     """
     with store.read() as con:
-        if not _one(con, q.AUDIT_TABLE_EXISTS)[0]:  # a store from before the log
+        if not _one(con, HAS_TABLE, {"name": "initiative_changes"})[0]:  # a store before the log
             return _empty_history()
         return fetch_frame(con, q.HISTORY, {"initiative_id": initiative_id})
 

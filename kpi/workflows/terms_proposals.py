@@ -37,6 +37,7 @@ from kpi.core.people import Person
 from kpi.core.permissions import approving_department, require_signer, require_terms_actor
 from kpi.store.database import Store
 from kpi.store.queries import terms_proposals as q
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.store.query import fetch_frame
 from kpi.workflows import terms_proposal_rows as rows
 from kpi.workflows.terms_proposal_rows import ProposalError
@@ -119,7 +120,7 @@ def propose(
     reason = _text(reason, "reason", 2000, "say why finance proposes it")
     with store.read() as con:
         found = (
-            con.execute(q.HAS_SCENARIOS).fetchall()[0][0]
+            con.execute(HAS_TABLE, {"name": "terms_scenarios"}).fetchall()[0][0]
             and con.execute(q.SCENARIO, {"scenario_id": int(scenario_id)}).fetchall()
         )
     if not found:
@@ -353,7 +354,7 @@ def _end(store: Store, person: Person, proposal_id: int, status: str, reason: st
 def get(store: Store, proposal_id: int, version: int | None = None) -> Proposal:
     """One proposal at `version` (default: the current one); ProposalError when unknown."""
     with store.read() as con:
-        if not con.execute(q.HAS_TABLE).fetchall()[0][0]:
+        if not con.execute(HAS_TABLE, {"name": "terms_proposals"}).fetchall()[0][0]:
             raise ProposalError(f"there is no terms proposal {proposal_id}")
         record = rows.proposal_record(con, proposal_id)
         versions = fetch_frame(con, q.VERSIONS, {"proposal_id": proposal_id})
@@ -370,7 +371,7 @@ def get(store: Store, proposal_id: int, version: int | None = None) -> Proposal:
 def list_proposals(store: Store) -> pl.DataFrame:
     """Every proposal, newest first, whatever its status (empty when none was made)."""
     with store.read() as con:
-        if not con.execute(q.HAS_TABLE).fetchall()[0][0]:
+        if not con.execute(HAS_TABLE, {"name": "terms_proposals"}).fetchall()[0][0]:
             return pl.DataFrame()
         return fetch_frame(con, q.PROPOSALS)
 
@@ -378,7 +379,7 @@ def list_proposals(store: Store) -> pl.DataFrame:
 def history(store: Store, proposal_id: int) -> pl.DataFrame:
     """The proposal's audit log, oldest first: at, version, by, action, supplier, detail, why."""
     with store.read() as con:
-        if not con.execute(q.HAS_TABLE).fetchall()[0][0]:
+        if not con.execute(HAS_TABLE, {"name": "terms_proposals"}).fetchall()[0][0]:
             return pl.DataFrame()
         return fetch_frame(con, q.EVENTS, {"proposal_id": proposal_id})
 
@@ -398,7 +399,7 @@ def waiting_for_department(store: Store, department: str) -> list[WaitingItem]:
         return []
     items: list[WaitingItem] = []
     with store.read() as con:
-        if not con.execute(q.HAS_TABLE).fetchall()[0][0]:
+        if not con.execute(HAS_TABLE, {"name": "terms_proposals"}).fetchall()[0][0]:
             return []
         for record in fetch_frame(con, q.OPEN_PROPOSALS).iter_rows(named=True):
             pid = int(record["proposal_id"])

@@ -47,6 +47,7 @@ from kpi.core.people import (
 from kpi.core.permissions import require_discussion_writer
 from kpi.store.database import Store
 from kpi.store.queries import threads as q
+from kpi.store.queries.catalog import HAS_TABLE
 from kpi.workflows.waiting import WaitingItem
 
 # kind -> (how a title names it, the page that shows its thread)
@@ -330,7 +331,7 @@ def _has_threads(store: Store) -> bool:
     if not store.exists():
         return False
     with store.read() as con:
-        return bool((_first(con, q.HAS_TABLE, {"name": "thread_comments"}) or (0,))[0])
+        return bool((_first(con, HAS_TABLE, {"name": "thread_comments"}) or (0,))[0])
 
 
 def _comment(row: Sequence[object]) -> Comment:

@@ -9,12 +9,6 @@ spliced into a statement. The tables written here are made by kpi.store.schema.B
 from __future__ import annotations
 
 # a store built before these tables existed gets them on its next write; reads check first
-# a table, or on a lake a view over its files (kpi.store.lake)
-HAS_TABLE = (
-    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
-    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-    "WHERE table_name = $name"
-)
 
 # ---- spend and the price outlook ------------------------------------------------------------
 

@@ -7,13 +7,6 @@ the bookkeeping tables exist (a store built before them reads as having nothing 
 
 from __future__ import annotations
 
-# a table, or on a lake a view over its files (kpi.store.lake)
-HAS_TABLE = (
-    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
-    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-    "WHERE table_name = $name"
-)
-
 # The targets the goals meeting agreed on: both departments' latest proposals for a KPI and
 # quarter name the same value, and no decision row records that value yet.
 AGREED_PROPOSALS = """

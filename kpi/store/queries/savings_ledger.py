@@ -116,14 +116,6 @@ INSERT INTO initiative_changes
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
-AUDIT_TABLE_EXISTS = """
-SELECT count(*) FROM (
-    SELECT table_name FROM duckdb_tables() WHERE NOT temporary
-    UNION ALL  -- on a lake, a view over the table's files (kpi.store.lake)
-    SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary
-)
-WHERE table_name = 'initiative_changes'
-"""
 
 HISTORY = """
 SELECT c.change_id, c.initiative_id, si.title, c.changed_at, c.changed_by, c.action,

@@ -93,21 +93,11 @@ CREATE TABLE IF NOT EXISTS terms_proposal_events (
 """
 
 # a table, or on a lake a view over its files (kpi.store.lake)
-HAS_TABLE = (
-    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
-    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-    "WHERE table_name = 'terms_proposals'"
-)
 
 SCENARIO = """
 SELECT scenario_id, name, new_terms_days, where_text, currency, detail
 FROM terms_scenarios WHERE scenario_id = $scenario_id
 """
-HAS_SCENARIOS = (
-    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
-    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-    "WHERE table_name = 'terms_scenarios'"
-)
 
 NEXT_PROPOSAL = "SELECT coalesce(max(proposal_id), 0) + 1 FROM terms_proposals"
 NEXT_EVENT = "SELECT coalesce(max(event_id), 0) + 1 FROM terms_proposal_events"

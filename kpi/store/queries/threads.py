@@ -2,17 +2,10 @@
 
 Constant statements with bound parameters; the tables are made by
 kpi.store.schema.BOOKKEEPING_DDL (`thread_comments`, `thread_resolutions`). A store written
-before them lacks the tables until its next write, so readers check with HAS_TABLE first.
+before them lacks the tables until its next write, so readers ask catalog.HAS_TABLE first.
 """
 
 from __future__ import annotations
-
-# a table, or on a lake a view over its files (kpi.store.lake)
-HAS_TABLE = (
-    "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL "
-    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-    "WHERE table_name = $name"
-)
 
 THREAD = """
 SELECT comment_id, subject, parent_id, author_email, author_name, text, created_at, mentions

@@ -1,0 +1,31 @@
+"""Which store the settings choose: `store:` (or `storage:`, the same choice), KPI_STORE."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpi.core.settings import SettingsError, load_settings
+
+
+def _settings(tmp_path, text: str):
+    path = tmp_path / "settings.yaml"
+    path.write_text(text)
+    return load_settings(path)
+
+
+def test_store_and_storage_name_the_same_choice(tmp_path, monkeypatch):
+    monkeypatch.delenv("KPI_STORE", raising=False)
+    assert _settings(tmp_path, "currency: EUR\n").store == "file"
+    assert _settings(tmp_path, "store: lake\n").store == "lake"
+    assert _settings(tmp_path, "storage: lake\nlake: /srv/kpi-lake\n").store == "lake"
+    assert _settings(tmp_path, "storage: lake\nlake: /srv/kpi-lake\n").lake == "/srv/kpi-lake"
+    assert _settings(tmp_path, "store: lake\nstorage: lake\n").store == "lake"
+    with pytest.raises(SettingsError, match="store and storage .* differ: keep one"):
+        _settings(tmp_path, "store: file\nstorage: lake\n")
+    with pytest.raises(SettingsError, match="store must be one of file, lake"):
+        _settings(tmp_path, "storage: s3\n")
+
+
+def test_the_environment_wins_over_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KPI_STORE", "lake")
+    assert _settings(tmp_path, "store: file\n").store == "lake"
