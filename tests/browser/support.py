@@ -241,3 +241,19 @@ def pick_filter(page, label: str, option: str, shows: str, timeout: int = 60_000
             f"{label}: {option!r} picked (chips now {chips}) but the page never showed "
             f"{shows!r}; {page.evaluate(_STATES)}"
         ) from exc
+
+
+def focus_grid_cell(page, grid, dx: float, dy: float, attempts: int = 6) -> None:
+    """Click the data grid `grid` at (dx, dy) from its corner until the keyboard's focus is in
+    it. A grid drawn while a chart above it still grows moves between measuring and clicking;
+    a click that misses leaves the focus where it was (a tab: ArrowRight then switched tabs
+    and Ctrl+A selected the page, once under load). Keys pressed after this reach the grid."""
+    for _ in range(attempts):
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        if box is not None:
+            page.mouse.click(box["x"] + dx, box["y"] + dy)
+            if grid.evaluate("el => el.contains(document.activeElement)"):
+                return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the grid never took the keyboard's focus at ({dx}, {dy})")
