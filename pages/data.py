@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from kpi.analyses.data_status import freshness, load_history, rejected_rows
+from kpi.analyses.data_status import freshness, load_history, rejected_rows, store_summary
 from kpi.store.database import Store, StoreError
 from ui.cache import cached
 from ui.context import current
@@ -18,6 +18,7 @@ st.caption(
     "Every number on the dashboard comes from these tables. Rows that failed "
     "validation are kept below with their reason; nothing is dropped silently."
 )
+st.caption(store_summary(ctx.store))
 
 
 def _status(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -8,6 +8,7 @@ import polars as pl
 
 from kpi.semantic import rollups
 from kpi.store.database import Store
+from kpi.store.lake import LakeStore
 from kpi.store.queries.bookkeeping import (
     LOAD_HISTORY,
     REJECTS,
@@ -109,3 +110,21 @@ def display_currencies(store: Store) -> list[str]:
     with store.read() as con:
         found = [r[0] for r in con.execute(distinct_values("fx_rates", "currency")).fetchall()]
     return [base] + [c for c in found if c != base]
+
+
+def store_summary(store: Store) -> str:
+    """One line saying where the dashboard reads from and what computes its figures: the
+    store file or the lake (and which write of it), DuckDB or Spark. Two setups give two
+    different answers to "is this the data I loaded?", so the Data page says which."""
+    if isinstance(store, LakeStore):
+        where = f"the lake {store.path} (Delta tables, one per store table"
+        if store.exists():
+            where += f"; write no. {store.manifest().serial:,}"
+        where += ")"
+    else:
+        where = f"the store file {store.path}"
+        if store.path.is_file():
+            where += f" ({store.path.stat().st_size / 1e6:,.1f} MB)"
+    settings = store.settings
+    engine = f"Spark ({settings.spark})" if settings.engine == "spark" else "DuckDB"
+    return f"Read from {where}; figures computed by {engine}."

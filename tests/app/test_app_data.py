@@ -3,10 +3,13 @@ what an upload of initiatives says about finance's verdict, and what the load li
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from kpi.analyses.data_status import store_summary
+from kpi.store.database import Store
 from kpi.store.schema import TABLES
 from kpi.workflows.initiatives import get_initiative
 from ui.widgets import literal  # the page escapes the file's name and values: shown as typed
@@ -198,3 +201,11 @@ def test_nobody_chosen_is_told_to_choose_who_acts(store):
         "file; finance and procurement members and the CFO may."
     ]
     assert at.button(key="up_go").disabled
+
+
+def test_the_page_says_which_store_it_reads_and_which_engine_computes(store):
+    size = store.path.stat().st_size / 1e6
+    line = f"Read from the store file {store.path} ({size:,.1f} MB); figures computed by DuckDB."
+    assert line in [c.value for c in page(VIEWER).caption]
+    on_spark = Store(store.path, replace(store.settings, engine="spark", spark="sc://sp:15002"))
+    assert store_summary(on_spark) == line.replace("DuckDB.", "Spark (sc://sp:15002).")

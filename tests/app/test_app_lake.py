@@ -45,3 +45,8 @@ def test_the_pages_read_the_lake_and_a_comment_lands_in_it(lake, store):
     assert thread(store, KPI) == []  # the store file it came from is left as it was
     at = run("data.py", acting_as=FINANCE)
     assert not at.error, [e.value for e in at.error]
+    serial = lake.manifest().serial  # the migration's write and the comment's: 2 or more
+    assert (
+        f"Read from the lake {lake.path} (Delta tables, one per store table; write no. "
+        f"{serial:,}); figures computed by DuckDB." in [c.value for c in at.caption]
+    )
