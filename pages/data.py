@@ -18,7 +18,7 @@ st.caption(
     "Every number on the dashboard comes from these tables. Rows that failed "
     "validation are kept below with their reason; nothing is dropped silently."
 )
-st.caption(store_summary(ctx.store))
+source = st.empty()  # said after the upload below: a load there is a new write of the store
 
 
 def _status(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -57,6 +57,7 @@ tab_status, tab_rejects, tab_upload = st.tabs(
 
 with tab_upload:  # first: a load of this run shows in the other tabs' reads below
     upload_form(ctx)
+source.caption(store_summary(ctx.store))
 
 if ctx.store.exists():
     try:
