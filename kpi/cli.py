@@ -348,8 +348,9 @@ def cmd_compact(args: argparse.Namespace) -> int:
     if not lake.exists():
         raise UserError(f"There is no lake at {lake.path}: nothing to compact.")
     done = lake.compact(keep_hours=args.keep_days * 24)
-    for name, (before, after) in done.items():
-        print(f"  {name:<28} {before:>6,} files -> {after:,}")
+    for name, (before, after, partitioned) in done.items():
+        how = ", now partitioned by month" if partitioned else ""
+        print(f"  {name:<28} {before:>6,} files -> {after:,}{how}")
     print(f"Compacted {len(done)} table(s) of {lake.path}; the data is unchanged.")
     return 0
 
