@@ -217,8 +217,8 @@ def register_lake(spark: SparkSession, settings: Settings) -> None:
                     )
                 else:
                     frame = spark.createDataFrame([], columns)
-                # the month a partitioned table's files lie under is the lake's, not a column
-                frame = frame.drop(*found.partitions)
+                if found.partitions:  # the lake's folders (month=…), not the store's columns
+                    frame = frame.drop(*found.partitions)
             except Exception as exc:
                 raise SparkEngineError(
                     f"cannot read the lake's table {name}: {_short(exc)}"

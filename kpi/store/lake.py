@@ -4,7 +4,9 @@ Why a lake: a group with several ERPs, app replicas and a data team reads the sa
 from Parquet files; DuckDB (and Spark) read them directly. Each table of kpi.store.schema
 (`all_ddl()`: the canonical tables, the loads' bookkeeping, the company's records) is a
 Delta table in `<lake>/<table>/`, written with `deltalake` (no JVM, no download); money
-stays DECIMAL in the Parquet files.
+stays DECIMAL in the Parquet files. The tables that grow with each month's transactions are
+partitioned by the month of their date (`<lake>/invoices/month=2025-03/`, see MONTH_OF): a
+load of a month's lines writes files under that month's folder only.
 
 A write changes several tables, and a reader must see all of it or none: the tables' Delta
 versions that belong together are named by a small manifest, `<lake>/_kpi/manifest.json`,
