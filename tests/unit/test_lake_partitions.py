@@ -15,9 +15,11 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from sqlglot import exp
 
 from kpi.cli import main
 from kpi.core.settings import Settings
@@ -260,3 +262,25 @@ def test_a_lake_written_before_partitions_reads_writes_and_compact_partitions_it
             assert b.execute(every).fetchall() == a.execute(every).fetchall(), name
     assert main(["compact", "--lake", str(lake.path)]) == 0  # once is enough
     assert "now partitioned" not in capsys.readouterr().out
+
+
+def test_a_merges_groups_count_only_the_files_of_the_gone_keys_months(tmp_path, monkeypatch):
+    """January's keys lie in one file of January; February's three files interleave with
+    its key range. Grouped by January's files only, the two keys are one merge (which reads
+    that one file); counted with February's files too, they would be two."""
+    monkeypatch.setattr(lake_module, "WRITE_CHUNK_ROWS", 1_000)
+    con = duckdb.connect()
+    rows = con.sql(
+        "SELECT printf('INV-%05d', i) AS k, CASE WHEN i % 4 = 0 THEN '2026-01' ELSE '2026-02' "
+        "END AS month FROM range(4000) t(i) ORDER BY month, k"
+    )
+    lake_module.write_whole(tmp_path / "t", rows, ("month",))
+    months = pa.table(DeltaTable(str(tmp_path / "t")).get_add_actions(flatten=True))
+    assert Counter(months["partition.month"].to_pylist()) == {"2026-01": 1, "2026-02": 3}
+    con.execute(
+        "CREATE TABLE gone AS SELECT * FROM (VALUES ('INV-00000', '2026-01'), "
+        "('INV-03996', '2026-01')) v(k, month)"
+    )
+    gone = exp.to_table("gone")
+    assert len(lake_module._gone_by_file(con, tmp_path / "t", gone, "k", by_month=True)) == 1
+    assert len(lake_module._gone_by_file(con, tmp_path / "t", gone, "k", by_month=False)) == 2
