@@ -348,8 +348,9 @@ def cmd_compact(args: argparse.Namespace) -> int:
     if not lake.exists():
         raise UserError(f"There is no lake at {lake.path}: nothing to compact.")
     done = lake.compact(keep_hours=args.keep_days * 24)
-    for name, (before, after) in done.items():
-        print(f"  {name:<28} {before:>6,} files -> {after:,}")
+    for name, (before, after, partitioned) in done.items():
+        how = ", now partitioned by month" if partitioned else ""
+        print(f"  {name:<28} {before:>6,} files -> {after:,}{how}")
     print(f"Compacted {len(done)} table(s) of {lake.path}; the data is unchanged.")
     return 0
 
@@ -559,8 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="lake only: merge the small files each write adds, and delete old ones",
         description="Every load or save on a lake adds a small file to each table it "
         "changed. This merges each table's files into a few larger ones (the data stays "
-        "the same), then deletes the files no version of the last --keep-days still uses. "
-        "Run it now and then, e.g. weekly; it waits for a load that is running.",
+        "the same), each month's on their own, then deletes the files no version of the last "
+        "--keep-days still uses. A lake made before its invoices, orders, receipts and stock "
+        "were kept by month has those tables written again by month. Run it now and then, "
+        "e.g. weekly; it waits for a load that is running.",
     )
     p.add_argument(
         "--lake",

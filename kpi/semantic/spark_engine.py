@@ -207,14 +207,18 @@ def register_lake(spark: SparkSession, settings: Settings) -> None:
         if at is not None:
             try:
                 table = deltalake.DeltaTable(str(folder), version=at)
-                files = table_files(folder, at).files
+                found = table_files(folder, at)
                 columns = from_arrow_schema(pa.schema(table.schema().to_arrow()))
-                if files:
+                if found.files:
                     frame = (
-                        spark.read.schema(columns).option("basePath", str(folder)).parquet(*files)
+                        spark.read.schema(columns)
+                        .option("basePath", str(folder))
+                        .parquet(*found.files)
                     )
                 else:
                     frame = spark.createDataFrame([], columns)
+                if found.partitions:  # the lake's folders (month=…), not the store's columns
+                    frame = frame.drop(*found.partitions)
             except Exception as exc:
                 raise SparkEngineError(
                     f"cannot read the lake's table {name}: {_short(exc)}"

@@ -4,7 +4,9 @@ Why a lake: a group with several ERPs, app replicas and a data team reads the sa
 from Parquet files; DuckDB (and Spark) read them directly. Each table of kpi.store.schema
 (`all_ddl()`: the canonical tables, the loads' bookkeeping, the company's records) is a
 Delta table in `<lake>/<table>/`, written with `deltalake` (no JVM, no download); money
-stays DECIMAL in the Parquet files.
+stays DECIMAL in the Parquet files. The tables that grow with each month's transactions are
+partitioned by the month of their date (`<lake>/invoices/month=2025-03/`, see MONTH_OF): a
+load of a month's lines writes files under that month's folder only.
 
 A write changes several tables, and a reader must see all of it or none: the tables' Delta
 versions that belong together are named by a small manifest, `<lake>/_kpi/manifest.json`,
@@ -37,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import sqlglot
@@ -127,12 +129,43 @@ def read_manifest(path: Path) -> Manifest | None:
     return Manifest(int(data.get("serial", 0)), {str(k): v for k, v in tables.items()})
 
 
+# ---- partitions ---------------------------------------------------------------------------
+# The tables that grow with every month's transactions are partitioned by the month of one of
+# their dates, in a Hive layout (`<lake>/invoices/month=2025-03/part-….parquet`): a load of
+# two months' lines deletes and adds files under those two months' folders only. A row
+# without that date goes to Delta's null partition (`month=__HIVE_DEFAULT_PARTITION__`),
+# never lost. The partition column is the lake's, not the store's: readers never see it. The
+# other tables (suppliers, items, rates, budgets, the loads' bookkeeping, the company's
+# records) are small and stay one folder each.
+PARTITION = "month"
+MONTH_OF: dict[str, str] = {
+    "invoices": "invoice_date",
+    "purchase_orders": "po_date",
+    "goods_receipts": "receipt_date",
+    "inventory": "snapshot_date",
+}
+
+
+def month_of(name: str, alias: str | None = None) -> exp.Expression:
+    """The partition value of a row of table `name`: its date's month as 'YYYY-MM' (null for
+    a row without the date)."""
+    date = exp.column(MONTH_OF[name], alias, quoted=True)
+    return exp.func("strftime", date, exp.Literal.string("%Y-%m"))
+
+
+def partition_by(name: str) -> tuple[str, ...]:
+    """The partition columns the table is written with (none for a small table)."""
+    return (PARTITION,) if name in MONTH_OF else ()
+
+
 @dataclass(frozen=True)
 class TableFiles:
-    """A table's Parquet files at one Delta version, and the columns they hold."""
+    """A table's Parquet files at one Delta version, the columns they hold and the columns
+    the table is partitioned by (none for a table a version before partitions wrote)."""
 
     files: tuple[str, ...]
     columns: frozenset[str]
+    partitions: tuple[str, ...] = ()
 
 
 # A Delta version never changes once written: its file list is kept for the process.
@@ -155,7 +188,9 @@ def table_files(folder: Path, version: int | None) -> TableFiles:
                 f"The lake table {folder} cannot be read at version {version}: {exc}"
             ) from exc
         found = TableFiles(
-            tuple(table.file_uris()), frozenset(f.name for f in table.schema().fields)
+            tuple(table.file_uris()),
+            frozenset(f.name for f in table.schema().fields),
+            tuple(table.metadata().partition_columns),
         )
         if len(_FILES) > 4096:
             _FILES.clear()
@@ -173,7 +208,9 @@ def parquet_select(table: LakeTable, files: TableFiles, with_rows: bool = False)
     (added to the schema after they were written) reads as null of its type. `with_rows`:
     each row's file and number in it too (a write's overlay, LakeWriter)."""
     listed = exp.Array(expressions=[exp.Literal.string(f) for f in files.files])
-    options = [
+    # the partition's value is in the file's path, not in the file: not read (never a column)
+    options = [exp.EQ(this=exp.column("hive_partitioning"), expression=exp.false())]
+    options += [
         exp.EQ(this=exp.column(o), expression=exp.true())
         for o in (("filename", "file_row_number") if with_rows else ())
     ]
@@ -205,10 +242,6 @@ def _drop_view(name: str) -> str:
 
 def _fill(name: str, select: exp.Select) -> str:
     return render(exp.insert(select, exp.to_table(name, quoted=True)))
-
-
-def _select_all(name: str) -> str:
-    return render(exp.select(exp.Star()).from_(exp.to_table(name, quoted=True)))
 
 
 # ---- which tables a statement writes ----------------------------------------------------
@@ -451,15 +484,17 @@ class LakeStore(Store):
             return None
         return kept
 
-    def compact(self, keep_hours: int = 168) -> dict[str, tuple[int, int]]:
+    def compact(self, keep_hours: int = 168) -> dict[str, Compacted]:
         """Merge each table's small files (a write appends one per table it adds rows to)
-        into files of about TARGET_FILE_BYTES, as one new manifest, then remove files no
-        version of the last `keep_hours` reads (a reader holds a manifest for seconds; the
-        week kept by default also leaves time travel). Per table compacted: its files
-        before and after. The data is the same, so the rollups stay (restamped)."""
+        into files of about TARGET_FILE_BYTES, each partition's on their own, as one new
+        manifest, then remove files no version of the last `keep_hours` reads (a reader
+        holds a manifest for seconds; the week kept by default also leaves time travel).
+        A table a version before partitions wrote whole is written again partitioned by
+        month (MONTH_OF). Per table compacted: its files before and after. The data is the
+        same, so the rollups stay (restamped)."""
         from deltalake import DeltaTable
 
-        done: dict[str, tuple[int, int]] = {}
+        done: dict[str, Compacted] = {}
         with self._writer_lock(), private_files():
             before = self.manifest()
             versions = dict(before.tables)
@@ -468,11 +503,16 @@ class LakeStore(Store):
                 folder = str(self.path / name)
                 if version is None or DeltaTable(folder).version() != version:
                     continue  # empty, or versions a killed write left: the next write's
-                files = len(table_files(self.path / name, version).files)
-                if files > 1:
+                found = table_files(self.path / name, version)
+                upgrade = found.partitions != partition_by(name) and bool(found.files)
+                if upgrade:
+                    versions[name] = _partitioned(self.path / name, name, found)
+                elif len(found.files) > 1:
                     DeltaTable(folder).optimize.compact(target_size=TARGET_FILE_BYTES)
                     versions[name] = DeltaTable(folder).version()
-                    done[name] = (files, len(table_files(self.path / name, versions[name]).files))
+                if versions[name] != version:
+                    after = len(table_files(self.path / name, versions[name]).files)
+                    done[name] = Compacted(len(found.files), after, upgrade)
             if done:
                 old = self._set_aside()
                 atomic.replace(self.manifest_path, Manifest(before.serial + 1, versions).as_json())
@@ -507,6 +547,26 @@ class LakeStore(Store):
                 raise StoreError(f"Nothing was written to {self.path}: {exc}.") from exc
 
 
+class Compacted(NamedTuple):
+    """What `compact` did to a table: its files before and after, and whether it was
+    written again partitioned by month (a table a version before partitions wrote)."""
+
+    files_before: int
+    files_after: int
+    partitioned: bool = False
+
+
+def _partitioned(folder: Path, name: str, files: TableFiles) -> int:
+    """The table's rows in `files` written again as its next version, partitioned as
+    `partition_by(name)` says; its number."""
+    con = duckdb.connect(":memory:")
+    try:
+        select = as_stored(parquet_select(lake_tables()[name], files), name)
+        return write_whole(folder, con.sql(render(select)), partition_by(name))
+    finally:
+        con.close()
+
+
 def _make_tables(con: duckdb.DuckDBPyConnection, found: dict[str, TableFiles]) -> None:
     """In the current database: a view per table over its files, or the empty table."""
     for name, table in lake_tables().items():
@@ -524,10 +584,15 @@ def _make_tables(con: duckdb.DuckDBPyConnection, found: dict[str, TableFiles]) -
 TARGET_FILE_BYTES = 8 << 20
 
 
-def ordered_by_key(select: exp.Select, name: str) -> exp.Select:
-    """The SELECT in the order of the table's key (kpi.store.schema), when it has one."""
-    keys = _keys(name)
-    return select.order_by(*[exp.column(k, quoted=True) for k in keys]) if keys else select
+def as_stored(select: exp.Select, name: str) -> exp.Select:
+    """The SELECT of table `name`'s columns as the lake stores them: a partitioned table's
+    partition column added last, and the rows in the order of their month (so that a commit
+    holds a few months), then of the table's key (kpi.store.schema), when it has one."""
+    order = [exp.column(k, quoted=True) for k in _keys(name)]
+    if name in MONTH_OF:
+        select = select.select(month_of(name).as_(PARTITION, quoted=True))
+        order.insert(0, exp.column(PARTITION, quoted=True))
+    return select.order_by(*order) if order else select
 
 
 # A whole table is written in key order, in commits of at most this many rows: delta-rs
@@ -537,13 +602,17 @@ def ordered_by_key(select: exp.Select, name: str) -> exp.Select:
 WRITE_CHUNK_ROWS = 400_000
 
 
-def write_whole(folder: Path, rows: duckdb.DuckDBPyRelation) -> int:
-    """Write `rows` as the Delta table's next version, over the one before; its number
+def write_whole(
+    folder: Path, rows: duckdb.DuckDBPyRelation, partitions: tuple[str, ...] = ()
+) -> int:
+    """Write `rows` as the Delta table's next version, over the one before, partitioned by
+    the columns `partitions` (a table written before partitions gets them here); its number
     (several Delta commits for a big table: the first overwrites, the others append; the
     manifest names the last, so a reader never sees part of it)."""
     from deltalake import DeltaTable, write_deltalake
 
     reader = rows.to_arrow_reader(WRITE_CHUNK_ROWS)
+    by = list(partitions) or None
     first = True
     for batch in reader:
         write_deltalake(
@@ -551,6 +620,7 @@ def write_whole(folder: Path, rows: duckdb.DuckDBPyRelation) -> int:
             batch,
             mode="overwrite" if first else "append",
             schema_mode="overwrite" if first else None,
+            partition_by=by,
             target_file_size=TARGET_FILE_BYTES,
         )
         first = False
@@ -558,14 +628,16 @@ def write_whole(folder: Path, rows: duckdb.DuckDBPyRelation) -> int:
         import pyarrow as pa
 
         empty = pa.Table.from_batches([], schema=reader.schema)
-        write_deltalake(str(folder), empty, mode="overwrite", schema_mode="overwrite")
+        write_deltalake(
+            str(folder), empty, mode="overwrite", schema_mode="overwrite", partition_by=by
+        )
     return DeltaTable(str(folder)).version()
 
 
 def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str) -> int:
     """Write the table as the Delta table's next version (the whole table); its number."""
-    select = ordered_by_key(exp.select(exp.Star()).from_(exp.to_table(name, quoted=True)), name)
-    return write_whole(folder, con.sql(render(select)))
+    select = as_stored(exp.select(exp.Star()).from_(exp.to_table(name, quoted=True)), name)
+    return write_whole(folder, con.sql(render(select)), partition_by(name))
 
 
 class _NoCopy:
@@ -662,7 +734,7 @@ class LakeWriter:
         self._con.execute(render(exp.Create(kind="VIEW", this=base, expression=select)))
         self._con.execute(_renamed(table, added))
         keys = _keys(name)
-        self._con.execute(_key_table(table, keys, gone))
+        self._con.execute(_key_table(table, keys, gone, self._by_month(name)))
         kept = exp.select(exp.Star()).from_(_as(base, "b"))
         if keys:
             same = exp.and_(*(exp.column(k, "g").eq(exp.column(k, "b")) for k in keys))
@@ -681,6 +753,11 @@ class LakeWriter:
         self.overlays.add(name)
         self.touched.add(name)
         return True
+
+    def _by_month(self, name: str) -> bool:
+        """The table's files are partitioned by month: its gone keys carry their month (not
+        so in a table a version before partitions wrote, read and written as it is)."""
+        return name in MONTH_OF and PARTITION in self._files[name].partitions
 
     def _drop_overlay(self, name: str) -> None:
         base, seen, gone, added = (_named(p, name) for p in _OVERLAY)
@@ -702,8 +779,9 @@ class LakeWriter:
         alias = tree.this.alias_or_name
         base, seen, gone, added = (_named(p, name) for p in _OVERLAY)
         hit = _named("_lake_hit_", name)
+        months = [month_of(name, alias).as_("_lake_month")] if self._by_month(name) else []
         rows = (
-            exp.select(*[exp.column(c, alias) for c in (*_ROW_ID, *keys)])
+            exp.select(*[exp.column(c, alias) for c in (*_ROW_ID, *keys)], *months)
             .distinct()
             .from_(_as(seen, alias))
         )
@@ -728,7 +806,8 @@ class LakeWriter:
             )
             if self._con.execute(render(sharing)).fetchall()[0][0] != n_hit:
                 return None  # other file rows share the keys: the caller makes it whole
-            gone_keys = exp.select(*[exp.column(k) for k in keys]).distinct().from_(hit.copy())
+            with_month = [*keys, "_lake_month"] if months else keys
+            gone_keys = exp.select(*map(exp.column, with_month)).distinct().from_(hit.copy())
             self._con.execute(render(exp.insert(gone_keys, gone.copy())))
         finally:
             self._con.execute(render(exp.Drop(kind="TABLE", tables=[hit], exists=True)))
@@ -799,9 +878,12 @@ class LakeWriter:
             return _write_table(self._con, folder, name)
         _base, _seen, gone, added = (_named(p, name) for p in _OVERLAY)
         keys = _keys(name)
+        by_month = self._by_month(name)
         if keys and self._con.execute(_count(gone)).fetchall()[0][0]:
             same = exp.and_(*(exp.column(k, "t").eq(exp.column(k, "s")) for k in keys))
-            for part in _gone_by_file(self._con, folder, gone, keys[0]):
+            if by_month:  # the merge reads the files of the gone keys' months only
+                same = exp.and_(same, _same_month())
+            for part in _gone_by_file(self._con, folder, gone, keys[0], by_month):
                 source = self._con.sql(render(part))
                 (
                     DeltaTable(str(folder))
@@ -812,18 +894,35 @@ class LakeWriter:
                     .execute()
                 )
         if self._con.execute(_count(added)).fetchall()[0][0]:
-            reader = self._con.sql(_select_all(added.name))
+            rows = exp.select(exp.Star()).from_(added.copy())
+            if by_month:  # each row into its month's folder
+                rows = rows.select(month_of(name).as_(PARTITION, quoted=True))
+            reader = self._con.sql(render(rows))
             write_deltalake(str(folder), reader, mode="append", schema_mode="merge")
         return DeltaTable(str(folder)).version()
 
 
+def _same_month() -> exp.Expression:
+    """A merge's target row `t` and source row `s` lie in the same month's partition (a
+    row without a date in the null partition)."""
+    t, s = exp.column(PARTITION, "t"), exp.column(PARTITION, "s")
+    both_null = exp.and_(t.copy().is_(exp.null()), s.copy().is_(exp.null()))
+    return exp.or_(t.eq(s), both_null)
+
+
 def _gone_by_file(
-    con: duckdb.DuckDBPyConnection, folder: Path, gone: exp.Table, first: str
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    gone: exp.Table,
+    first: str,
+    by_month: bool = False,
 ) -> list[exp.Select]:
     """The keys a write removes, in groups that each fall between two neighbouring files'
     largest first key. A merge prunes the table's files by its source's key range: one
     merge of a month's lines (credit notes `CN-…` and invoices `INV-…`) would span most
-    of the table and read it all; one merge per group reads the file or two holding it.
+    of the table (or of the month's partition) and read it all; one merge per group reads
+    the file or two holding it. `by_month`: the gone keys carry their month, and only the
+    files of those months' partitions count (the merge skips the others by their month).
     Only a grouping: each merge still deletes its keys wherever they are, so a table
     whose statistics are missing or not text is merged in one go."""
     everything = exp.select(exp.Star()).from_(gone.copy())
@@ -833,6 +932,12 @@ def _gone_by_file(
         import pyarrow as pa
 
         actions = pa.table(DeltaTable(str(folder)).get_add_actions(flatten=True))
+        if by_month:
+            month = exp.column(PARTITION, quoted=True)
+            months = {r[0] for r in con.execute(render(exp.select(month).from_(gone.copy())))
+                      .fetchall()}  # fmt: skip
+            held = actions.column(f"partition.{PARTITION}").to_pylist()
+            actions = actions.filter(pa.array([m in months for m in held]))
         maxes = sorted({m for m in actions.column(f"max.{first}").to_pylist() if m is not None})
     except Exception:  # noqa: BLE001 - no statistics: one merge, as correct
         return [everything]
@@ -906,11 +1011,14 @@ def _renamed(table: LakeTable, to: exp.Table) -> str:
     return render(create)
 
 
-def _key_table(table: LakeTable, keys: tuple[str, ...], to: exp.Table) -> str:
-    """CREATE TABLE for the gone keys: the key columns with their types (a table without a
-    key gets one with its first column, never filled)."""
-    types = dict(table.columns)
-    columns = keys or (table.columns[0][0],)
+def _key_table(
+    table: LakeTable, keys: tuple[str, ...], to: exp.Table, with_month: bool = False
+) -> str:
+    """CREATE TABLE for the gone keys: the key columns with their types, and the month of
+    each key's row when the table is partitioned by it (a table without a key gets one
+    with its first column, never filled)."""
+    types = {**dict(table.columns), PARTITION: "VARCHAR"}
+    columns = (*keys, *((PARTITION,) if with_month else ())) or (table.columns[0][0],)
     schema = exp.Schema(
         this=to.copy(),
         expressions=[

@@ -25,8 +25,9 @@ from kpi.store.lake import (
     LakeStore,
     LakeTable,
     Manifest,
+    as_stored,
     lake_tables,
-    ordered_by_key,
+    partition_by,
     read_manifest,
     write_whole,
 )
@@ -168,7 +169,8 @@ def _copy(
         for name, kind in table.columns
     ]
     select = exp.select(*columns).from_(exp.to_table(table.name, quoted=True))
-    return write_whole(folder, con.sql(render(ordered_by_key(select, table.name))))
+    rows = con.sql(render(as_stored(select, table.name)))
+    return write_whole(folder, rows, partition_by(table.name))
 
 
 def _type(kind: str) -> exp.DataType:

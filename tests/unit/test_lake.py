@@ -486,7 +486,7 @@ def test_compact_merges_the_small_files_and_keeps_every_row(stores):
         before = con.execute(sql).fetchone()
     assert before[1] == 3
     assert len(DeltaTable(str(lake.path / "thread_comments")).file_uris()) == 3
-    assert lake.compact()["thread_comments"] == (3, 1)
+    assert lake.compact()["thread_comments"] == (3, 1, False)
     with lake.read_tables() as con:
         assert con.execute(sql).fetchone() == before
     assert main(["compact", "--lake", str(lake.path)]) == 0  # nothing left to merge: fine
