@@ -929,16 +929,16 @@ def _gone_by_file(
     from deltalake import DeltaTable
 
     try:
-        import pyarrow as pa
+        import polars as pl  # reads delta-rs's Arrow table as it is: no pyarrow, no pandas
 
-        actions = pa.table(DeltaTable(str(folder)).get_add_actions(flatten=True))
+        actions = pl.DataFrame(DeltaTable(str(folder)).get_add_actions(flatten=True))
         if by_month:
             month = exp.column(PARTITION, quoted=True)
             months = {r[0] for r in con.execute(render(exp.select(month).from_(gone.copy())))
                       .fetchall()}  # fmt: skip
-            held = actions.column(f"partition.{PARTITION}").to_pylist()
-            actions = actions.filter(pa.array([m in months for m in held]))
-        maxes = sorted({m for m in actions.column(f"max.{first}").to_pylist() if m is not None})
+            held = actions[f"partition.{PARTITION}"].to_list()
+            actions = actions.filter(pl.Series([m in months for m in held], dtype=pl.Boolean))
+        maxes = sorted({m for m in actions[f"max.{first}"].to_list() if m is not None})
     except Exception:  # noqa: BLE001 - no statistics: one merge, as correct
         return [everything]
     column = exp.column(first, quoted=True)
