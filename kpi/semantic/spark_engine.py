@@ -57,10 +57,16 @@ class SparkEngineError(RuntimeError):
 
 
 # Spark's session settings that make it answer as DuckDB does: a division by zero or an
-# overflow is NULL, not an error (ANSI mode off); few shuffle partitions for the few rows a
-# KPI statement groups; no web UI (nobody looks at it; it takes a port).
+# overflow is NULL, not an error (ANSI mode off); a product or sum of decimals keeps every
+# digit after the point, its scale the operands' summed (or the larger) up to 38, as
+# DuckDB's does: by default Spark rounds a result wider than 38 digits to 6 decimals
+# (DECIMAL(38,4) price x DECIMAL(18,3) quantity x DECIMAL(18,8) FX factor: 15 in DuckDB, 6
+# in Spark), and a line's saving then rounded to cents could come out a cent apart; few
+# shuffle partitions for the few rows a KPI statement groups; no web UI (nobody looks at
+# it; it takes a port).
 SESSION_CONF = {
     "spark.sql.ansi.enabled": "false",
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.session.timeZone": "UTC",
 }

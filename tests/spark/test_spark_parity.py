@@ -12,7 +12,10 @@ whole and by category.
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from pathlib import Path
+
+import duckdb
 
 import polars as pl
 import pytest
@@ -22,6 +25,7 @@ from kpi.core.scope import Scope
 from kpi.core.settings import Settings
 from kpi.semantic import engine, spark_engine
 from kpi.semantic.definitions import load_definitions
+from kpi.semantic.spark_sql import spark_sql
 from kpi.store.database import Store
 from kpi.store.lake import LakeStore
 from kpi.store.lake_migrate import migrate_to_lake
@@ -73,6 +77,45 @@ def stores(spark, demo_copy, tmp_path_factory) -> tuple[Store, Store]:
 @pytest.fixture(scope="module")
 def definitions():
     return load_definitions(ROOT / "config" / "kpis.yaml", Settings())
+
+
+# Products of the lake's decimals as the views write them (a price widened to DECIMAL(38,4),
+# a quantity DECIMAL(18,3), an FX factor DECIMAL(18,8), money DECIMAL(18,2)), each with the
+# exact answer: DuckDB keeps every digit of a product (its scale is the factors' scales
+# summed), and so must Spark, whose default rounds a product over 38 digits to 6 decimals
+# (0.0049995 to 0.005000, then a cent more when rounded to cents).
+DECIMAL_CASES = [
+    (
+        "round(CAST(CAST(0.0033 AS DECIMAL(18,4)) AS DECIMAL(38,4))"
+        " * CAST(1.515 AS DECIMAL(18,3)) * CAST(1 AS DECIMAL(18,8)), 2)",
+        Decimal("0.00"),
+    ),
+    (
+        "round(CAST(CAST(0.0033 AS DECIMAL(18,4)) AS DECIMAL(38,4))"
+        " * CAST(-1.515 AS DECIMAL(18,3)) * CAST(1 AS DECIMAL(18,8)), 2)",
+        Decimal("0.00"),
+    ),
+    (
+        "CAST(CAST(2.0001 AS DECIMAL(18,4)) AS DECIMAL(38,4)) * CAST(0.333 AS DECIMAL(18,3))"
+        " * CAST(0.12345678 AS DECIMAL(18,8))",
+        Decimal("0.082226326590774"),
+    ),
+    (
+        "CAST(1.01 AS DECIMAL(38,2)) + CAST(0.00000001 AS DECIMAL(18,8))",
+        Decimal("1.01000001"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "exact"), DECIMAL_CASES, ids=range(len(DECIMAL_CASES)))
+def test_decimal_products_keep_every_digit(spark, expression, exact):
+    on_spark = dataclasses.replace(Settings(), engine="spark", spark="local[2]")
+    statement = f"SELECT {expression} AS v"
+    with duckdb.connect() as con:
+        duck = con.execute(statement).fetchone()[0]
+    (row,) = spark_engine.session(on_spark).sql(spark_sql(statement)).collect()
+    assert duck == exact
+    assert row["v"] == exact
 
 
 def _compare(duck: engine.ComputeResult, spark: engine.ComputeResult, definitions, by) -> None:
