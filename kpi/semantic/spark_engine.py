@@ -374,12 +374,18 @@ def run_named(
     kpi.store.query.run takes it) on Spark: transpiled once, the views it reads registered."""
     display = _display(settings, currency)
     try:
-        text = _transpiled_named(query, tuple(sorted(params.items())), settings, display)
+        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+        text = _transpiled_named(query, bound, settings, display)
     except TranspileError as exc:
         raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
     tree = sqlglot.parse_one(query, read="duckdb")
     read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
     return run_sql(settings, text, display, needed_views(settings, display, read))
+
+
+def _hashable(value: object) -> object:
+    """A list parameter as a tuple (the transpiled statements are kept by their values)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 @lru_cache(maxsize=256)

@@ -13,6 +13,9 @@ here once, generically, on the tree before it is written as Spark SQL:
 - an as-of join (ASOF LEFT JOIN, DuckDB's) becomes a LEFT JOIN on the range from each
   right-hand row's key to the next one's (LEAD), which picks the same single row;
 - `INTERVAL (n) MONTH` and `to_months(n)` become Spark's year-month intervals;
+- several `unnest(list)` side by side in one SELECT (DuckDB zips them) become one
+  `inline(arrays_zip(...))`, Spark allowing one generator per SELECT;
+- a list parameter is an ARRAY literal;
 - `AS [NOT] MATERIALIZED` on a CTE (a DuckDB planner hint) is dropped.
 
 Anything sqlglot cannot write for Spark raises TranspileError, which says what and where:
@@ -76,10 +79,14 @@ def literal_of(value: object) -> exp.Expression:
         )
     if isinstance(value, date):
         return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, float):  # bound as a DOUBLE by DuckDB (`1.5` is a DECIMAL in Spark)
+        return exp.cast(exp.Literal.string(repr(value)), exp.DataType.build("DOUBLE"))
+    if isinstance(value, int | Decimal):
         return exp.Literal.number(str(value))
     if isinstance(value, str):
         return exp.Literal.string(value)
+    if isinstance(value, list | tuple):  # a list parameter (`$category::VARCHAR[]`)
+        return exp.Array(expressions=[literal_of(v) for v in value])
     raise TranspileError(f"a parameter of type {type(value).__name__} has no SQL literal")
 
 
@@ -233,6 +240,34 @@ def _wide_integers(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.DataType) and node.this in _WIDE_INTEGERS:
         return exp.DataType.build("DECIMAL(38, 0)")
     return node
+
+
+def _zipped_unnests(select: exp.Expression) -> exp.Expression:
+    """Several `unnest(list) AS name` in one SELECT list: DuckDB unnests them side by side
+    (the shorter padded with NULL), Spark allows one generator per SELECT: one
+    `inline(arrays_zip(lists...)) AS (names...)` in the first one's place, which pairs them
+    the same way."""
+    if not isinstance(select, exp.Select):
+        return select
+    unnests = [
+        p
+        for p in select.expressions
+        if isinstance(p, exp.Alias) and isinstance(p.this, exp.Explode)
+    ]
+    if len(unnests) < 2:
+        return select
+    zipped = exp.Aliases(
+        this=exp.func("inline", exp.func("arrays_zip", *[u.this.this.copy() for u in unnests])),
+        expressions=[exp.to_identifier(u.alias) for u in unnests],
+    )
+    projections = []
+    for p in select.expressions:
+        if p is unnests[0]:
+            projections.append(zipped)
+        elif not any(p is u for u in unnests):
+            projections.append(p)
+    select.set("expressions", projections)
+    return select
 
 
 def _outer_filters(select: exp.Expression) -> exp.Expression:
@@ -416,6 +451,7 @@ def spark_sql(
             _outer_filters(lateral)
         for select in list(tree.find_all(exp.Select)):
             _asof(select)
+            _zipped_unnests(select)
         return tree.sql(WRITE, unsupported_level=ErrorLevel.RAISE)
     except TranspileError:
         raise

@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-
 import polars as pl
 import pytest
 
