@@ -416,13 +416,55 @@ def _decorrelate(select: exp.Expression) -> exp.Expression:
     return select
 
 
+def _renamed(tree: exp.Expression, names: Mapping[str, str]) -> exp.Expression:
+    """`tree` reading each relation of `names` (not a CTE of the statement) by its new name."""
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not table.args.get("db") and table.name in names and table.name not in ctes:
+            table.set("this", exp.to_identifier(names[table.name]))
+    return tree
+
+
+def inline_ctes(tree: exp.Expression) -> exp.Expression:
+    """`tree` (the caller's own) with its top-level WITH clause's CTEs written as subqueries
+    where they are read. Spark reads a cached temporary view from its cache only in a
+    statement without a WITH clause (with one, it computes the view again from the lake):
+    inlined, a statement reads the cached views. Spark inlines CTEs itself (a CTE is not
+    kept as a result), so the rows are the same. Left as it is when a nested WITH reuses a
+    CTE's name."""
+    with_ = tree.args.get("with_")
+    if with_ is None or with_.args.get("recursive"):
+        return tree
+    ctes = list(with_.expressions)
+    names = {cte.alias for cte in ctes}
+    nested = [w for w in tree.find_all(exp.With) if w is not with_]
+    if any(cte.alias in names for w in nested for cte in w.expressions):
+        return tree
+    tree.set("with_", None)
+    for i, cte in enumerate(ctes):
+        for target in [tree, *[later.this for later in ctes[i + 1 :]]]:
+            for table in list(target.find_all(exp.Table)):
+                if table.args.get("db") or table.name != cte.alias:
+                    continue
+                alias = table.args.get("alias")
+                alias = alias.copy() if alias else exp.TableAlias(this=exp.to_identifier(cte.alias))
+                table.replace(exp.Subquery(this=cte.this.copy(), alias=alias))
+    return tree
+
+
 def spark_sql(
-    statement: str | exp.Expression, params: Sequence[object] = (), schema: Schema | None = None
+    statement: str | exp.Expression,
+    params: Sequence[object] = (),
+    schema: Schema | None = None,
+    names: Mapping[str, str] | None = None,
+    inline: bool = False,
 ) -> str:
     """A DuckDB statement (text or tree) with its bound parameters as Spark SQL text.
 
     `schema`: the columns and DuckDB types of the tables and views it reads (expands
-    `* EXCLUDE` and types the expressions whose meaning differs between the engines)."""
+    `* EXCLUDE` and types the expressions whose meaning differs between the engines).
+    `names`: the relations it reads under another name in Spark (a view's temporary view).
+    `inline`: its WITH clause's CTEs written where they are read (inline_ctes)."""
     try:
         tree = (
             sqlglot.parse_one(statement, read=READ)
@@ -452,6 +494,9 @@ def spark_sql(
         for select in list(tree.find_all(exp.Select)):
             _asof(select)
             _zipped_unnests(select)
+        tree = _renamed(tree, names or {})
+        if inline:
+            tree = inline_ctes(tree)
         return tree.sql(WRITE, unsupported_level=ErrorLevel.RAISE)
     except TranspileError:
         raise
