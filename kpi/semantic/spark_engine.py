@@ -297,7 +297,7 @@ def _view_plan(
             plan[logical] = (logical, exc)
             continue
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        plan[logical] = (f"{name}__{digest}", text)
+        plan[logical] = (f"{logical}__{digest}", text)
     return plan
 
 
