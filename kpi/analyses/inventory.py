@@ -18,9 +18,9 @@ from __future__ import annotations
 import polars as pl
 
 from kpi.core.scope import Scope
+from kpi.semantic.engine import run_view_query
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
-from kpi.store.query import run
 
 CLASSES = ("safety", "cycle", "excess", "obsolete")
 # stock is held per item and location: it has a category, but no cost centre
@@ -29,7 +29,8 @@ INVENTORY_FILTERS = ("category",)
 
 def _stock(store: Store, built: tuple[str, dict], scope: Scope) -> pl.DataFrame:
     query, params = built
-    return run(store, query, {**params, **scope.period_params()}, scope.currency)
+    # on the engine of the settings (DuckDB's store or Spark's lake), as the KPIs are
+    return run_view_query(store, query, {**params, **scope.period_params()}, scope.currency)
 
 
 def stock_by_snapshot(store: Store, scope: Scope) -> pl.DataFrame:

@@ -27,7 +27,7 @@ from kpi.core.permissions import require_scenario_saver
 from kpi.core.scope import Scope
 from kpi.core.settings import FiscalCalendar, Settings, config_dir
 from kpi.semantic.definitions import DefinitionsError, load_definitions
-from kpi.semantic.engine import compute
+from kpi.semantic.engine import compute, run_view_query
 from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
@@ -505,8 +505,9 @@ def simulate_terms(
     condition = None
     if text:
         condition = guard_filter(text, segment_columns(store.settings), view="suppliers")
-    with store.read(display_currency=currency) as con:
-        first_day, window_end = con.execute(q.SIMULATOR_YEAR, {"as_of": as_of}).fetchall()[0]
+    # on the engine of the settings, as the KPI it reads (DuckDB's store or Spark's lake)
+    year = run_view_query(store, q.SIMULATOR_YEAR, {"as_of": as_of}, currency)
+    first_day, window_end = year.row(0)
     ids: list[str] = []
     values: list[float] = []
     if window_end is not None:
@@ -517,8 +518,7 @@ def simulate_terms(
         "kpi_supplier_ids": ids,
         "kpi_days_to_pay": values,
     }
-    with store.read(display_currency=currency) as con:
-        rows = fetch_frame(con, q.supplier_segment(condition), params)
+    rows = run_view_query(store, q.supplier_segment(condition), params, currency)
     chosen = {str(k): int(v) for k, v in (days_by_supplier or {}).items()}
     if days_by_supplier is not None:
         rows = rows.filter(pl.col("supplier_id").is_in(list(chosen)))

@@ -10,12 +10,15 @@ computed elsewhere. The rollups are DuckDB's own tables: on Spark every KPI is l
 The lake is a folder of Delta tables, one per canonical table (`<lake>/<table>/`). Spark
 reads each table's current Parquet files (the files of its latest Delta version, listed by
 `deltalake`: no Delta jar, nothing downloaded) as a temporary view named like the table; the
-curated views (kpi.store.views) are temporary views over them, transpiled the same way.
+curated views (kpi.store.views) are cached temporary views over them, transpiled the same
+way, each named by a digest of its text (_view_plan). Statements reach Spark without a WITH
+clause (spark_sql.inline_ctes): with one, Spark would not read the cached views.
 pyspark is imported here only, and only when the engine is spark.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -57,10 +60,16 @@ class SparkEngineError(RuntimeError):
 
 
 # Spark's session settings that make it answer as DuckDB does: a division by zero or an
-# overflow is NULL, not an error (ANSI mode off); few shuffle partitions for the few rows a
-# KPI statement groups; no web UI (nobody looks at it; it takes a port).
+# overflow is NULL, not an error (ANSI mode off); a product or sum of decimals keeps every
+# digit after the point, its scale the operands' summed (or the larger) up to 38, as
+# DuckDB's does: by default Spark rounds a result wider than 38 digits to 6 decimals
+# (DECIMAL(38,4) price x DECIMAL(18,3) quantity x DECIMAL(18,8) FX factor: 15 in DuckDB, 6
+# in Spark), and a line's saving then rounded to cents could come out a cent apart; few
+# shuffle partitions for the few rows a KPI statement groups; no web UI (nobody looks at
+# it; it takes a port).
 SESSION_CONF = {
     "spark.sql.ansi.enabled": "false",
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.session.timeZone": "UTC",
 }
@@ -80,7 +89,7 @@ _LOCAL_CONF = {
 }
 
 _lock = threading.RLock()
-_registered: dict[str, Any] = {}  # what this session holds: lake versions, views' key
+_registered: dict[str, Any] = {}  # what this session holds: lake versions, views made
 
 
 def java_present() -> bool:
@@ -227,7 +236,7 @@ def register_lake(spark: SparkSession, settings: Settings) -> None:
             frame = spark.createDataFrame([], from_arrow_schema(stores[name][1]))
         frame.createOrReplaceTempView(name)
         _registered[key] = version
-        if _registered.pop("views", None) is not None:
+        if _registered.pop("made", None) is not None:
             spark.catalog.clearCache()  # the views hold the old table's rows: made again
 
 
@@ -258,27 +267,47 @@ def view_problems(settings: Settings, display_currency: str | None) -> dict[str,
     """Each curated view sqlglot cannot write as Spark SQL (at the default grain), with why."""
     return {
         name: str(text)
-        for name, text in _view_texts(settings, display_currency, DEFAULT_GRAIN).items()
+        for name, (_, text) in _view_plan(settings, display_currency, DEFAULT_GRAIN).items()
         if isinstance(text, TranspileError)
     }
 
 
 @lru_cache(maxsize=16)
-def _view_texts(
+def _view_plan(
     settings: Settings, display_currency: str | None, grain: str
-) -> dict[str, str | TranspileError]:
-    """Spark SQL of each view registered for `grain` (under grain_name), transpiled once."""
+) -> dict[str, tuple[str, str | TranspileError]]:
+    """Per view a statement at `grain` reads (under grain_name: the restated views at that
+    grain, the others at the default one): the temporary view Spark holds it as, and its
+    Spark SQL, transpiled once, in creation order.
+
+    A temporary view's name is the view's and a digest of its Spark SQL, which reads the
+    views under it by their own such names: the same view under other settings (another
+    fiscal calendar for the simulator's year, another currency) is the same temporary view,
+    made and cached once, as long as it reads the same; one that differs is another view
+    beside it, and neither evicts the other."""
+    view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+    plan: dict[str, tuple[str, str | TranspileError]] = {}
+    if view_grain != DEFAULT_GRAIN:
+        plan.update(_view_plan(settings, display_currency, DEFAULT_GRAIN))
     schema = relation_schema(settings, display_currency)
-    bodies = view_bodies(settings, display_currency, grain)
-    out: dict[str, str | TranspileError] = {}
-    for name, body in bodies.items():
-        if grain != DEFAULT_GRAIN and name not in RESTATED:
+    for name, body in view_bodies(settings, display_currency, view_grain).items():
+        if view_grain != DEFAULT_GRAIN and name not in RESTATED:
             continue
+        logical = grain_name(name, view_grain)
+        names = {k: v for k, (v, _) in plan.items()}
         try:
-            out[grain_name(name, grain)] = spark_sql(_at_grain(body.copy(), grain), (), schema)
+            text = spark_sql(_at_grain(body.copy(), view_grain), (), schema, names, inline=True)
         except TranspileError as exc:
-            out[grain_name(name, grain)] = exc
-    return out
+            plan[logical] = (logical, exc)
+            continue
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        plan[logical] = (f"{logical}__{digest}", text)
+    return plan
+
+
+def _names(settings: Settings, display_currency: str | None, grain: str) -> dict[str, str]:
+    """Each view's temporary view at `grain` (see _view_plan), by the name statements use."""
+    return {k: v for k, (v, _) in _view_plan(settings, display_currency, grain).items()}
 
 
 def needed_views(
@@ -308,27 +337,31 @@ def register_views(
     display_currency: str | None,
     views: list[tuple[str, str]],
 ) -> None:
-    """These curated views as temporary views (in this currency), cached, those not there
-    yet; a view of another currency under the same name is replaced."""
-    key = (settings, display_currency)
-    if _registered.get("views") != key:
-        if _registered.get("views") is not None:
-            spark.catalog.clearCache()
-        _registered["views"] = key
-        _registered["made"] = set()
-    made: set[str] = _registered["made"]
-    for name, grain in views:
+    """These curated views (as needed_views names them) as temporary views (in this
+    currency), cached, those not there yet (_view_plan: one per distinct text)."""
+    made: set[str] = _registered.setdefault("made", set())
+    if len(made) > _MAX_VIEWS:  # many settings and currencies seen: start afresh
+        spark.catalog.clearCache()
+        made.clear()
+    for logical, grain in views:
+        name, text = _view_plan(settings, display_currency, grain)[logical]
         if name in made:
             continue
-        text = _view_texts(settings, display_currency, grain)[name]
         if isinstance(text, TranspileError):
-            raise SparkEngineError(f"the view {name} cannot be transpiled to Spark SQL: {text}")
+            raise SparkEngineError(f"the view {logical} cannot be transpiled to Spark SQL: {text}")
         try:
             spark.sql(text).createOrReplaceTempView(name)
             spark.catalog.cacheTable(name)
         except Exception as exc:
-            raise SparkEngineError(f"Spark cannot create the view {name}: {_short(exc)}") from exc
+            raise SparkEngineError(
+                f"Spark cannot create the view {logical}: {_short(exc)}"
+            ) from exc
         made.add(name)
+
+
+# The cached temporary views kept before the cache is emptied and they are made again as
+# needed: each fiscal calendar and currency asked for adds its own.
+_MAX_VIEWS = 200
 
 
 @lru_cache(maxsize=512)
@@ -340,7 +373,9 @@ def _transpiled(
     grain: str,
 ) -> str:
     tree = _at_grain(sqlglot.parse_one(statement, read="duckdb"), grain)
-    return spark_sql(tree, params, relation_schema(settings, display_currency))
+    schema = relation_schema(settings, display_currency)
+    names = _names(settings, display_currency, grain)
+    return spark_sql(tree, params, schema, names, inline=True)
 
 
 def run_parts(
@@ -372,12 +407,18 @@ def run_named(
     kpi.store.query.run takes it) on Spark: transpiled once, the views it reads registered."""
     display = _display(settings, currency)
     try:
-        text = _transpiled_named(query, tuple(sorted(params.items())), settings, display)
+        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+        text = _transpiled_named(query, bound, settings, display)
     except TranspileError as exc:
         raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
     tree = sqlglot.parse_one(query, read="duckdb")
     read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
     return run_sql(settings, text, display, needed_views(settings, display, read))
+
+
+def _hashable(value: object) -> object:
+    """A list parameter as a tuple (the transpiled statements are kept by their values)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 @lru_cache(maxsize=256)
@@ -388,7 +429,9 @@ def _transpiled_named(
     display_currency: str | None,
 ) -> str:
     tree = bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params))
-    return spark_sql(tree, (), relation_schema(settings, display_currency))
+    schema = relation_schema(settings, display_currency)
+    names = _names(settings, display_currency, DEFAULT_GRAIN)
+    return spark_sql(tree, (), schema, names, inline=True)
 
 
 def run_sql(
@@ -426,7 +469,7 @@ def transpile_problems(settings: Settings, definitions: list) -> dict[str, str]:
     schema = relation_schema(settings, None)
     broken: dict[str, str] = {}
     for grain in (DEFAULT_GRAIN, "quarter", "month"):
-        for name, text in _view_texts(settings, None, grain).items():
+        for name, (_, text) in _view_plan(settings, None, grain).items():
             view = name.split("__")[0]
             if isinstance(text, TranspileError) and view not in broken:
                 broken[view] = f"{text} (by {grain})"

@@ -13,6 +13,9 @@ here once, generically, on the tree before it is written as Spark SQL:
 - an as-of join (ASOF LEFT JOIN, DuckDB's) becomes a LEFT JOIN on the range from each
   right-hand row's key to the next one's (LEAD), which picks the same single row;
 - `INTERVAL (n) MONTH` and `to_months(n)` become Spark's year-month intervals;
+- several `unnest(list)` side by side in one SELECT (DuckDB zips them) become one
+  `inline(arrays_zip(...))`, Spark allowing one generator per SELECT;
+- a list parameter is an ARRAY literal;
 - `AS [NOT] MATERIALIZED` on a CTE (a DuckDB planner hint) is dropped.
 
 Anything sqlglot cannot write for Spark raises TranspileError, which says what and where:
@@ -76,10 +79,14 @@ def literal_of(value: object) -> exp.Expression:
         )
     if isinstance(value, date):
         return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, float):  # bound as a DOUBLE by DuckDB (`1.5` is a DECIMAL in Spark)
+        return exp.cast(exp.Literal.string(repr(value)), exp.DataType.build("DOUBLE"))
+    if isinstance(value, int | Decimal):
         return exp.Literal.number(str(value))
     if isinstance(value, str):
         return exp.Literal.string(value)
+    if isinstance(value, list | tuple):  # a list parameter (`$category::VARCHAR[]`)
+        return exp.Array(expressions=[literal_of(v) for v in value])
     raise TranspileError(f"a parameter of type {type(value).__name__} has no SQL literal")
 
 
@@ -235,6 +242,34 @@ def _wide_integers(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _zipped_unnests(select: exp.Expression) -> exp.Expression:
+    """Several `unnest(list) AS name` in one SELECT list: DuckDB unnests them side by side
+    (the shorter padded with NULL), Spark allows one generator per SELECT: one
+    `inline(arrays_zip(lists...)) AS (names...)` in the first one's place, which pairs them
+    the same way."""
+    if not isinstance(select, exp.Select):
+        return select
+    unnests = [
+        p
+        for p in select.expressions
+        if isinstance(p, exp.Alias) and isinstance(p.this, exp.Explode)
+    ]
+    if len(unnests) < 2:
+        return select
+    zipped = exp.Aliases(
+        this=exp.func("inline", exp.func("arrays_zip", *[u.this.this.copy() for u in unnests])),
+        expressions=[exp.to_identifier(u.alias) for u in unnests],
+    )
+    projections = []
+    for p in select.expressions:
+        if p is unnests[0]:
+            projections.append(zipped)
+        elif not any(p is u for u in unnests):
+            projections.append(p)
+    select.set("expressions", projections)
+    return select
+
+
 def _outer_filters(select: exp.Expression) -> exp.Expression:
     """An aggregate's FILTER reading the outer row inside a LATERAL subquery (Spark refuses an
     aggregate mixing outer and local columns): the condition is computed per row in a
@@ -381,13 +416,55 @@ def _decorrelate(select: exp.Expression) -> exp.Expression:
     return select
 
 
+def _renamed(tree: exp.Expression, names: Mapping[str, str]) -> exp.Expression:
+    """`tree` reading each relation of `names` (not a CTE of the statement) by its new name."""
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not table.args.get("db") and table.name in names and table.name not in ctes:
+            table.set("this", exp.to_identifier(names[table.name]))
+    return tree
+
+
+def inline_ctes(tree: exp.Expression) -> exp.Expression:
+    """`tree` (the caller's own) with its top-level WITH clause's CTEs written as subqueries
+    where they are read. Spark reads a cached temporary view from its cache only in a
+    statement without a WITH clause (with one, it computes the view again from the lake):
+    inlined, a statement reads the cached views. Spark inlines CTEs itself (a CTE is not
+    kept as a result), so the rows are the same. Left as it is when a nested WITH reuses a
+    CTE's name."""
+    with_ = tree.args.get("with_")
+    if with_ is None or with_.args.get("recursive"):
+        return tree
+    ctes = list(with_.expressions)
+    names = {cte.alias for cte in ctes}
+    nested = [w for w in tree.find_all(exp.With) if w is not with_]
+    if any(cte.alias in names for w in nested for cte in w.expressions):
+        return tree
+    tree.set("with_", None)
+    for i, cte in enumerate(ctes):
+        for target in [tree, *[later.this for later in ctes[i + 1 :]]]:
+            for table in list(target.find_all(exp.Table)):
+                if table.args.get("db") or table.name != cte.alias:
+                    continue
+                alias = table.args.get("alias")
+                alias = alias.copy() if alias else exp.TableAlias(this=exp.to_identifier(cte.alias))
+                table.replace(exp.Subquery(this=cte.this.copy(), alias=alias))
+    return tree
+
+
 def spark_sql(
-    statement: str | exp.Expression, params: Sequence[object] = (), schema: Schema | None = None
+    statement: str | exp.Expression,
+    params: Sequence[object] = (),
+    schema: Schema | None = None,
+    names: Mapping[str, str] | None = None,
+    inline: bool = False,
 ) -> str:
     """A DuckDB statement (text or tree) with its bound parameters as Spark SQL text.
 
     `schema`: the columns and DuckDB types of the tables and views it reads (expands
-    `* EXCLUDE` and types the expressions whose meaning differs between the engines)."""
+    `* EXCLUDE` and types the expressions whose meaning differs between the engines).
+    `names`: the relations it reads under another name in Spark (a view's temporary view).
+    `inline`: its WITH clause's CTEs written where they are read (inline_ctes)."""
     try:
         tree = (
             sqlglot.parse_one(statement, read=READ)
@@ -416,6 +493,10 @@ def spark_sql(
             _outer_filters(lateral)
         for select in list(tree.find_all(exp.Select)):
             _asof(select)
+            _zipped_unnests(select)
+        tree = _renamed(tree, names or {})
+        if inline:
+            tree = inline_ctes(tree)
         return tree.sql(WRITE, unsupported_level=ErrorLevel.RAISE)
     except TranspileError:
         raise

@@ -291,7 +291,7 @@ WITH si AS (
                         * CAST(-price_change_pct * 10000 AS HUGEINT)
                       + CAST((100 + price_change_pct) * 10000 AS HUGEINT))
                      // (2 * CAST((100 + price_change_pct) * 10000 AS HUGEINT)))
-                 AS DECIMAL(18,0)) / 100
+                 AS DECIMAL(18,0)) * 0.01
              ELSE round(CAST(CASE kind WHEN 'price_reduction' THEN baseline_unit_price
                                        WHEN 'cost_avoidance' THEN quoted_unit_price END
                              AS DECIMAL(38,4)) * quantity * initiative_factor
@@ -325,7 +325,7 @@ WITH si AS (
     SELECT *, CAST(first_month + to_months(CAST(k AS INTEGER)) AS DATE) AS month_start,
            CAST(((cents - ((cents % months) + months) % months) // months
                  + CASE WHEN k < ((cents % months) + months) % months THEN 1 ELSE 0 END)
-                AS DECIMAL(18,0)) / 100 AS expected_source
+                AS DECIMAL(18,0)) * 0.01 AS expected_source
     FROM plan_month
 ), plan_share AS (
     -- the months the invoices span: an expected saving is compared with invoices only

@@ -6,22 +6,29 @@ through the lake's reader (kpi.store.lake), Spark from the Parquet files of the 
 versions the lake's manifest names. Every KPI of config/kpis.yaml, by quarter and by
 category: the same rows (KPI, period, category), money to the cent, every other figure to
 1e-9; the savings bridge (kpi.analyses.bridge, through the same engine layer) to the cent,
-whole and by category.
+whole and by category; the terms simulator (kpi.analyses.terms) and the inventory classes
+(kpi.analyses.inventory), whose reads go through the same layer, row for row.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from kpi.analyses.bridge import savings_bridge
+from kpi.analyses.inventory import items_to_question, stock_by_snapshot
+from kpi.analyses.terms import simulate_terms
 from kpi.core.scope import Scope
 from kpi.core.settings import Settings
 from kpi.semantic import engine, spark_engine
 from kpi.semantic.definitions import load_definitions
+from kpi.semantic.spark_sql import spark_sql
 from kpi.store.database import Store
 from kpi.store.lake import LakeStore
 from kpi.store.lake_migrate import migrate_to_lake
@@ -73,6 +80,45 @@ def stores(spark, demo_copy, tmp_path_factory) -> tuple[Store, Store]:
 @pytest.fixture(scope="module")
 def definitions():
     return load_definitions(ROOT / "config" / "kpis.yaml", Settings())
+
+
+# Products of the lake's decimals as the views write them (a price widened to DECIMAL(38,4),
+# a quantity DECIMAL(18,3), an FX factor DECIMAL(18,8), money DECIMAL(18,2)), each with the
+# exact answer: DuckDB keeps every digit of a product (its scale is the factors' scales
+# summed), and so must Spark, whose default rounds a product over 38 digits to 6 decimals
+# (0.0049995 to 0.005000, then a cent more when rounded to cents).
+DECIMAL_CASES = [
+    (
+        "round(CAST(CAST(0.0033 AS DECIMAL(18,4)) AS DECIMAL(38,4))"
+        " * CAST(1.515 AS DECIMAL(18,3)) * CAST(1 AS DECIMAL(18,8)), 2)",
+        Decimal("0.00"),
+    ),
+    (
+        "round(CAST(CAST(0.0033 AS DECIMAL(18,4)) AS DECIMAL(38,4))"
+        " * CAST(-1.515 AS DECIMAL(18,3)) * CAST(1 AS DECIMAL(18,8)), 2)",
+        Decimal("0.00"),
+    ),
+    (
+        "CAST(CAST(2.0001 AS DECIMAL(18,4)) AS DECIMAL(38,4)) * CAST(0.333 AS DECIMAL(18,3))"
+        " * CAST(0.12345678 AS DECIMAL(18,8))",
+        Decimal("0.082226326590774"),
+    ),
+    (
+        "CAST(1.01 AS DECIMAL(38,2)) + CAST(0.00000001 AS DECIMAL(18,8))",
+        Decimal("1.01000001"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "exact"), DECIMAL_CASES, ids=range(len(DECIMAL_CASES)))
+def test_decimal_products_keep_every_digit(spark, expression, exact):
+    on_spark = dataclasses.replace(Settings(), engine="spark", spark="local[2]")
+    statement = f"SELECT {expression} AS v"
+    with duckdb.connect() as con:
+        duck = con.execute(statement).fetchone()[0]
+    (row,) = spark_engine.session(on_spark).sql(spark_sql(statement)).collect()
+    assert duck == exact
+    assert row["v"] == exact
 
 
 def _compare(duck: engine.ComputeResult, spark: engine.ComputeResult, definitions, by) -> None:
@@ -156,3 +202,45 @@ def test_savings_bridge(stores, by):
     if keys:
         duck, spark = duck.sort(keys), spark.sort(keys)
     assert duck.rows() == spark.rows()
+
+
+# (new terms, the simulator's filter, whether a terms proposal moves three of its suppliers
+# each to their own days)
+SCENARIOS = [
+    (60, None, False),
+    (90, "supplier_size = 'sme' OR strategic", True),
+]
+
+
+@pytest.mark.parametrize(("days", "where", "proposal"), SCENARIOS, ids=["all", "proposal"])
+def test_terms_simulator(stores, days, where, proposal):
+    duck_store, spark_store = stores
+    by_supplier = None
+    if proposal:
+        ids = simulate_terms(duck_store, days, where).suppliers["supplier_id"].to_list()[:3]
+        by_supplier = {s: days + 15 * i for i, s in enumerate(ids)}
+    duck = simulate_terms(duck_store, days, where, days_by_supplier=by_supplier)
+    spark = simulate_terms(spark_store, days, where, days_by_supplier=by_supplier)
+    assert duck.suppliers.height == (len(by_supplier) if by_supplier else duck.suppliers.height)
+    assert duck.suppliers.height > 0
+    assert duck.summary["cash_released"] != 0
+    assert (duck.window_start, duck.window_end) == (spark.window_start, spark.window_end)
+    # money is Decimal rounded to the cent per supplier: equal, row for row and in total
+    assert duck.summary == spark.summary
+    assert duck.suppliers.rows() == spark.suppliers.rows()
+
+
+@pytest.mark.parametrize("category", [None, "first"])
+def test_inventory_classes(stores, category):
+    duck_store, spark_store = stores
+    scope = Scope.of(date(2000, 1, 1), date(2100, 12, 31))
+    if category:
+        picked = items_to_question(duck_store, scope)["category"].drop_nulls()[0]
+        scope = scope.narrowed(category=picked)
+    for analysis in (stock_by_snapshot, items_to_question):
+        duck = analysis(duck_store, scope)
+        spark = analysis(spark_store, scope)
+        assert duck.height > 0, analysis.__name__
+        assert duck.columns == spark.columns
+        # money to the cent, days and turns from them: the same values (decimal widths aside)
+        assert duck.rows() == spark.rows(), analysis.__name__

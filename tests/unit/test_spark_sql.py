@@ -5,6 +5,7 @@ rewritten, every curated view and every KPI of config/kpis.yaml transpiles, and
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -15,10 +16,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from kpi.core.settings import Settings
+from kpi.core.settings import FiscalCalendar, Settings
 from kpi.semantic import spark_engine
 from kpi.semantic.definitions import load_definitions
-from kpi.semantic.spark_sql import TranspileError, spark_sql
+from kpi.semantic.spark_sql import TranspileError, bind_named, spark_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = {
@@ -82,6 +83,46 @@ def test_materialized_ctes_lose_the_hint_and_nested_ctes_stay_nested():
     out = spark_sql(text, [], SCHEMA)
     assert "MATERIALIZED" not in out.upper()
     assert out.count("WITH lines AS") == 2  # each where it was: Spark refuses two at the top
+
+
+def test_list_and_float_parameters_and_side_by_side_unnests():
+    text = (
+        "SELECT unnest($ids::VARCHAR[]) AS k, unnest($days::DOUBLE[]) AS v "
+        "WHERE $none::VARCHAR[] IS NULL"
+    )
+    tree = bind_named(sqlglot.parse_one(text, read="duckdb"), {
+        "ids": ["A1", "B2"], "days": [40.5, 0.1], "none": None,
+    })  # fmt: skip
+    out = spark_sql(tree, [], SCHEMA)
+    assert "INLINE(ARRAYS_ZIP(CAST(ARRAY('A1', 'B2') AS ARRAY<STRING>)" in out
+    assert "ARRAY(CAST('40.5' AS DOUBLE), CAST('0.1' AS DOUBLE))" in out
+    assert ") AS (k, v)" in out and "EXPLODE" not in out.upper()
+
+
+def test_statements_read_views_by_their_names_and_without_a_with_clause():
+    text = (
+        "WITH w AS (SELECT k, x FROM a), v AS (SELECT k FROM w WHERE x > 0) "
+        "SELECT v.k, count(*) AS n FROM v JOIN w ON w.k = v.k GROUP BY v.k"
+    )
+    out = spark_sql(text, [], SCHEMA, {"a": "a__0123456789ab"}, inline=True)
+    tree = _spark(out)
+    assert tree.find(exp.With) is None and tree.find(exp.CTE) is None
+    assert {t.name for t in tree.find_all(exp.Table)} == {"a__0123456789ab"}
+    # the same statement with its WITH clause kept: the names are the only change
+    kept = _spark(spark_sql(text, [], SCHEMA, {"a": "a__0123456789ab"}))
+    assert [c.alias for c in kept.find_all(exp.CTE)] == ["w", "v"]
+
+
+def test_a_view_under_other_settings_is_another_temporary_view_only_if_it_reads_differently():
+    settings = Settings()
+    other_year = dataclasses.replace(settings, fiscal=FiscalCalendar(year_start_month=2))
+    unrelated = dataclasses.replace(settings, amber_tolerance=0.1, spark="local[1]")
+    names = spark_engine._names(settings, None, "quarter")
+    year_names = spark_engine._names(other_year, None, "quarter")
+    assert names["fx_factor"] == year_names["fx_factor"]  # reads no fiscal calendar
+    assert names["spend_base"] != year_names["spend_base"]  # its reported periods do
+    assert names["spend__quarter"].startswith("spend__quarter__")
+    assert names == spark_engine._names(unrelated, None, "quarter")
 
 
 def test_every_view_and_every_kpi_transpiles():

@@ -223,7 +223,10 @@ WITH bounds AS (
                 ELSE t.discount_days END AS discount_days,
            c.category,
            CAST(coalesce(b.annual_spend, 0) AS DECIMAL(18,2)) AS annual_spend,
-           CAST(round(k.days_to_pay, 1) AS DECIMAL(9,1)) AS days_to_pay,
+           -- the KPI's mean (a DOUBLE) to 12 decimals, then to tenths: a floating value on a
+           -- half tenth rounds the same on every engine (DuckDB rounds a DOUBLE by its binary
+           -- value, Spark by its shortest decimal text; and their sums differ in the last bit)
+           CAST(round(CAST(k.days_to_pay AS DECIMAL(38,12)), 1) AS DECIMAL(9,1)) AS days_to_pay,
            CAST(coalesce(b.discounts_captured, 0) AS DECIMAL(18,2)) AS discounts_captured,
            (SELECT last_day FROM bounds) AS window_end,
            CAST(coalesce(pd.paid_amount, 0) AS DECIMAL(18,2)) AS paid_amount,
