@@ -27,6 +27,7 @@ from kpi.core.settings import (
     HOW_TO_SET_IDENTITY,
     OidcSettings,
     Settings,
+    SettingsError,
     config_dir,
     kpis_path,
     load_settings,
@@ -301,8 +302,16 @@ def sidebar() -> Context:
     """Draw the global filters and identity in the sidebar; return the context. Opens the
     run: its reads of the store share one connection (ui.cache.begin_run_reads)."""
     begin_run_reads()
-    settings = _settings()
-    store = run_store(None, settings)
+    try:
+        settings = _settings()
+        store = run_store(None, settings)
+    except SettingsError as exc:  # broken configuration: closed, saying what to mend
+        st.error(
+            f"**The dashboard is closed: its settings are broken.** {exc}. Mend the file (or "
+            "the environment variable) named, then reload the page.",
+            icon=":material/lock:",
+        )
+        st.stop()
     definitions, problem = _load_definitions(settings)
     ctx = Context(
         store,

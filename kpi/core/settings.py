@@ -31,12 +31,27 @@ def lake_path(settings: Settings | None = None) -> Path:
     """The lake's folder (`lake:` in settings.yaml, `KPI_LAKE`); a relative path is taken from
     the repository's root, as the store file's default is."""
     raw = os.environ.get("KPI_LAKE") or (settings.lake if settings else Settings.lake)
+    if _URL.match(raw.strip()):
+        raise SettingsError(
+            _no_url(raw.strip(), "KPI_LAKE" if os.environ.get("KPI_LAKE") else "lake")
+        )
     path = Path(raw).expanduser()
     return path if path.is_absolute() else ROOT / path
 
 
 def kpis_path() -> Path:
     return config_dir() / "kpis.yaml"
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def _no_url(value: str, name: str) -> str:
+    """Why a lake given as a URL is refused (the lake is a folder: see README "Lake")."""
+    return (
+        f"{name} must be a folder (local, or on a shared file system mounted here); an "
+        f"object-store URL such as {value!r} is not supported yet"
+    )
 
 
 class SettingsError(ValueError):
@@ -394,6 +409,8 @@ def load_settings(path: Path | None = None) -> Settings:
     lake = raw.get("lake", Settings.lake)
     if not isinstance(lake, str) or not lake.strip():
         raise SettingsError(f"{path}: lake must be the lake's folder (data/lake), got {lake!r}")
+    if _URL.match(lake.strip()):
+        raise SettingsError(f"{path}: {_no_url(lake.strip(), 'lake')}")
     digest = raw.get("digest") or {}
     if not isinstance(digest, dict):
         raise SettingsError(f"{path}: digest must be a mapping (smtp: {{host: ..., ...}})")

@@ -24,8 +24,18 @@ def test_store_and_storage_name_the_same_choice(tmp_path, monkeypatch):
         _settings(tmp_path, "store: file\nstorage: lake\n")
     with pytest.raises(SettingsError, match="store must be one of file, lake"):
         _settings(tmp_path, "storage: s3\n")
+    with pytest.raises(SettingsError, match="object-store URL such as 's3://kpi/lake' is not"):
+        _settings(tmp_path, "storage: lake\nlake: s3://kpi/lake\n")
 
 
 def test_the_environment_wins_over_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("KPI_STORE", "lake")
     assert _settings(tmp_path, "store: file\n").store == "lake"
+
+
+def test_kpi_lake_as_a_url_is_refused_with_what_to_do(monkeypatch):
+    from kpi.core.settings import lake_path
+
+    monkeypatch.setenv("KPI_LAKE", "s3://kpi/lake")
+    with pytest.raises(SettingsError, match="KPI_LAKE must be a folder .* not supported yet"):
+        lake_path()
