@@ -96,12 +96,11 @@ def compute(
         applied = tuple(sorted(f for f in filters if f in columns))
         groups[(kpi.source, kpi.period_by, applied)].append(kpi)
 
-    spark = store.settings.engine == "spark"
-    with _reading(store, currency) as con:
+    with _reading(store, currency, live) as con:
         index = None
         if (
-            not spark
-            and not live
+            not live
+            and rollups.answers_on(store)
             and not where
             and (currency is None or currency.upper() == reporting)
         ):
@@ -202,10 +201,13 @@ def compute_measures(
     applied = {f: list(v) for f, v in filters.items() if v}
     reporting = store.settings.reporting_currency.upper()
     cal = store.settings.fiscal
-    spark = store.settings.engine == "spark"
-    with _reading(store, currency) as con:
+    with _reading(store, currency, live) as con:
         index = None
-        if not spark and not live and (currency is None or currency.upper() == reporting):
+        if (
+            not live
+            and rollups.answers_on(store)
+            and (currency is None or currency.upper() == reporting)
+        ):
             index = rollups.current_index(con, store)
         answers, rest = rollups.answer(
             index, view, period_column, formulas, grain, [], applied, start, end
@@ -315,9 +317,10 @@ def _statement(
     return hit[0], list(hit[1])
 
 
-def _reading(store: Store, currency: str | None) -> AbstractContextManager:
-    """The store's read connection, or none on Spark (which reads the lake, not the file)."""
-    if store.settings.engine == "spark":
+def _reading(store: Store, currency: str | None, live: bool) -> AbstractContextManager:
+    """The store's read connection; on Spark (which reads the lake itself) only for the
+    rollups, when they may answer (rollups.answers_on), else none."""
+    if store.settings.engine == "spark" and (live or not rollups.answers_on(store)):
         return nullcontext(None)
     return store.read(display_currency=currency)
 

@@ -27,6 +27,7 @@ A table whose stamp is not the store's current version is never read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -47,7 +48,7 @@ from sqlglot import exp
 
 from kpi.core import atomic, periods
 from kpi.core.atomic import PRIVATE, private_files
-from kpi.core.settings import Settings
+from kpi.core.settings import Settings, lake_path
 from kpi.semantic import compiler
 from kpi.semantic.chart_measures import CHART_MEASURES
 from kpi.semantic.formula_guard import guard_formula
@@ -110,6 +111,24 @@ _LINEAGE_FINGERPRINT_ROWS = 200_000
 
 def enabled() -> bool:
     return os.environ.get(ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def answers_on(store: Store) -> bool:
+    """Whether the engine may answer this store's figures from its rollups: on DuckDB, and
+    on Spark when Spark builds them (spark_builds)."""
+    return store.settings.engine != "spark" or spark_builds(store)
+
+
+def spark_builds(store: Store) -> bool:
+    """Whether Spark computes this store's rollups (and the engine may answer from them):
+    the engine is spark and the store is the lake Spark reads. With the engine spark over a
+    file store, Spark's figures come from the lake and the rollups from the file: they are
+    then built by DuckDB and never read, every figure live."""
+    from kpi.store.lake import LakeStore
+
+    if store.settings.engine != "spark" or not isinstance(store, LakeStore):
+        return False
+    return store.path.resolve() == lake_path(store.settings).resolve()
 
 
 def _grain_of(view: str, measure: StoredMeasure) -> bool:
@@ -561,8 +580,14 @@ def _runs(months: Iterable[date]) -> Ranges:
 
 
 def settings_key(settings: Settings) -> str:
-    """The settings a view body depends on, as a digest (the fiscal calendar, rates...)."""
-    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    """The settings a view body depends on, as a digest (the fiscal calendar, rates...).
+    Not the engine: Spark's rows equal DuckDB's (tests/spark), so a table either built
+    stays good when the engine is switched."""
+    same = dataclasses.replace(settings, engine=_DEFAULTS.engine, spark=_DEFAULTS.spark)
+    return hashlib.sha256(repr(same).encode()).hexdigest()[:16]
+
+
+_DEFAULTS = Settings()
 
 
 # ---- the index: which tables the file holds, built from what ----------------------------
@@ -900,13 +925,18 @@ def _refresh(
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         t0 = time.perf_counter()
         deltas: set[str] = set()  # tables the load's difference may be applied to
+        # on Spark every row is computed by Spark from the lake (_insert): no difference or
+        # rank derived here in DuckDB, which would be a second way to the same figures
+        on_spark = spark_builds(store)
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
                 store.settings, orders,
             )  # fmt: skip
-            if months_to_do is not None and _delta_applies(
-                spec, old.get(spec.name), inputs[spec.view], skey, change
+            if (
+                months_to_do is not None
+                and not on_spark
+                and _delta_applies(spec, old.get(spec.name), inputs[spec.view], skey, change)
             ):
                 deltas.add(spec.name)
             if months_to_do is not _REBUILD:
@@ -1163,6 +1193,7 @@ def _write_file(
     12 MB file and a few deletes and inserts cost a fraction of writing every table anew."""
     target = store.rollups_path
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    spark = spark_builds(store)
     with private_files():
         _remove(temp)
         in_place = bool(work or deltas) and target.is_file()
@@ -1197,9 +1228,11 @@ def _write_file(
                 elif months_to_do is _REBUILD or spec.name not in present:
                     if spec.name in present:
                         out.execute(_drop(spec.name))
-                    _insert(out, con, spec, store.settings, None, create=True)
+                    _insert(out, con, spec, store.settings, None, create=True, spark=spark)
                     report.built.append(spec.name)
-                elif _rank_rows(out, con, before, spec, specs, months_to_do, deltas, report):
+                elif not spark and _rank_rows(
+                    out, con, before, spec, specs, months_to_do, deltas, report
+                ):
                     report.ranked.append(spec.name)
                 else:
                     ranges: Ranges = months_to_do  # type: ignore[assignment]
@@ -1208,7 +1241,7 @@ def _write_file(
                     if cats is not None:
                         report.categories[spec.name] = cats
                     out.execute(_delete_months(spec.name, ranges, cats))
-                    _insert(out, con, spec, store.settings, ranges, create=False, lines=lines)
+                    _insert(out, con, spec, store.settings, ranges, False, lines, spark=spark)
                 report.phases[spec.name] = time.perf_counter() - t0
                 out.execute(
                     _INSERT_INDEX,
@@ -1948,9 +1981,15 @@ def _insert(
     months: Ranges | None,
     create: bool,
     lines: str | None = None,
+    spark: bool = False,
 ) -> None:
-    query = build_query(spec, settings, months, lines)
-    rows = con.sql(query, params=query.params).to_arrow_table()
+    """The spec's rows (of `months`, or all) into the rollups file `out`: computed by DuckDB
+    on the store's connection `con`, or by Spark on the lake (`spark`, see spark_builds)."""
+    if spark:
+        rows = _spark_rows(spec, settings, months)
+    else:
+        query = build_query(spec, settings, months, lines)
+        rows = con.sql(query, params=query.params).to_arrow_table()
     out.register("_rows", rows)
     rows_sql = exp.select("*").from_("_rows")
     if create:
@@ -1961,6 +2000,22 @@ def _insert(
         statement = exp.Insert(this=exp.to_table(spec.name), expression=rows_sql, by_name=True)
     out.execute(render(statement))
     out.unregister("_rows")
+
+
+def _spark_rows(spec: RollupSpec, settings: Settings, months: Ranges | None) -> object:
+    """The rollup's rows (those of `months`, or all) computed by Spark on the lake: the same
+    SELECT as build_query's over Spark's cached views at the spec's grain (the views whole,
+    the months picked by the WHERE: the same rows as DuckDB's views over those months).
+    A table whose measures read no rank is asked at the default grain, whose views Spark
+    holds already."""
+    from kpi.semantic import spark_engine
+
+    select, _, _, params = _build_select(spec, months)
+    grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
+    try:
+        return spark_engine.run_grouped(settings, render(select), params, grain)
+    except spark_engine.SparkEngineError as exc:
+        raise StoreError(f"the rollup {spec.name} was not computed on Spark: {exc}") from exc
 
 
 _INDEX_DDL = (

@@ -416,6 +416,30 @@ def run_named(
     return run_sql(settings, text, display, needed_views(settings, display, read))
 
 
+def run_grouped(settings: Settings, query: str, params: Mapping[str, object], grain: str) -> Any:
+    """A SELECT over the curated views restated at `grain` with `$name` parameters (a
+    rollup's rows: kpi.semantic.rollups builds them here when the engine is spark), in the
+    reporting currency, as an Arrow table: the views at that grain registered and cached
+    once, the statement transpiled once."""
+    try:
+        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+        text = _transpiled_grouped(query, bound, settings, grain)
+    except TranspileError as exc:
+        raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
+    tree = sqlglot.parse_one(query, read="duckdb")
+    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
+    return run_arrow(settings, text, None, needed_views(settings, None, read, grain))
+
+
+@lru_cache(maxsize=256)
+def _transpiled_grouped(
+    query: str, params: tuple[tuple[str, object], ...], settings: Settings, grain: str
+) -> str:
+    tree = _at_grain(bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params)), grain)
+    schema = relation_schema(settings, None)
+    return spark_sql(tree, (), schema, _names(settings, None, grain), inline=True)
+
+
 def _hashable(value: object) -> object:
     """A list parameter as a tuple (the transpiled statements are kept by their values)."""
     return tuple(value) if isinstance(value, list) else value
@@ -438,15 +462,21 @@ def run_sql(
     settings: Settings, text: str, display_currency: str | None, views: list[tuple[str, str]]
 ) -> pl.DataFrame:
     """Spark SQL text on the lake, its rows as a polars frame (through Arrow)."""
+    return pl.from_arrow(run_arrow(settings, text, display_currency, views))  # type: ignore[return-value]
+
+
+def run_arrow(
+    settings: Settings, text: str, display_currency: str | None, views: list[tuple[str, str]]
+) -> Any:
+    """Spark SQL text on the lake (these views registered first), its rows as Arrow."""
     with _lock:
         spark = session(settings)
         register_lake(spark, settings)
         register_views(spark, settings, display_currency, views)
         try:
-            table = spark.sql(text).toArrow()
+            return spark.sql(text).toArrow()
         except Exception as exc:
             raise SparkEngineError(f"Spark could not run the statement: {_short(exc)}") from exc
-    return pl.from_arrow(table)  # type: ignore[return-value]
 
 
 def _display(settings: Settings, currency: str | None) -> str | None:

@@ -7,7 +7,9 @@ versions the lake's manifest names. Every KPI of config/kpis.yaml, by quarter an
 category: the same rows (KPI, period, category), money to the cent, every other figure to
 1e-9; the savings bridge (kpi.analyses.bridge, through the same engine layer) to the cent,
 whole and by category; the terms simulator (kpi.analyses.terms) and the inventory classes
-(kpi.analyses.inventory), whose reads go through the same layer, row for row.
+(kpi.analyses.inventory), whose reads go through the same layer, row for row; and the
+rollups, built by Spark from the lake, equal DuckDB's build row for row, as do the figures
+answered from them, after a load on Spark too (its months recomputed by Spark).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from kpi.analyses.inventory import items_to_question, stock_by_snapshot
 from kpi.analyses.terms import simulate_terms
 from kpi.core.scope import Scope
 from kpi.core.settings import Settings
-from kpi.semantic import engine, spark_engine
+from kpi.semantic import engine, rollups, spark_engine
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.spark_sql import spark_sql
 from kpi.store.database import Store
@@ -145,7 +147,7 @@ def _compare(duck: engine.ComputeResult, spark: engine.ComputeResult, definition
 def test_every_kpi_by_quarter(stores, definitions):
     duck_store, spark_store = stores
     duck = engine.compute(duck_store, definitions, "quarter", live=True)
-    spark = engine.compute(spark_store, definitions, "quarter")
+    spark = engine.compute(spark_store, definitions, "quarter", live=True)
     assert not spark.skipped
     assert set(spark.frame["kpi"]) == {k.id for k in definitions}, "a KPI has no figure"
     assert spark.frame.height > len(definitions)
@@ -156,7 +158,7 @@ def test_every_kpi_by_quarter_and_category(stores, definitions):
     duck_store, spark_store = stores
     split = [k for k in definitions if "category" in k.dimensions]
     duck = engine.compute(duck_store, split, "quarter", ["category"], live=True)
-    spark = engine.compute(spark_store, split, "quarter", ["category"])
+    spark = engine.compute(spark_store, split, "quarter", ["category"], live=True)
     assert not spark.skipped
     assert set(spark.frame["kpi"]) == {k.id for k in split}
     assert spark.frame["category"].n_unique() > 1
@@ -244,3 +246,90 @@ def test_inventory_classes(stores, category):
         assert duck.columns == spark.columns
         # money to the cent, days and turns from them: the same values (decimal widths aside)
         assert duck.rows() == spark.rows(), analysis.__name__
+
+
+# ---- the rollups, built by Spark ------------------------------------------------------------
+def _rollup_rows(store: Store) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Every rollup table of the store's rollups file: its columns and its rows, sorted."""
+    with duckdb.connect(str(store.rollups_path), read_only=True) as con:
+        names = [n for (n,) in con.execute("SELECT spec_name FROM rollup_index").fetchall()]
+        out = {}
+        for name in names:
+            cursor = con.execute(f'SELECT * FROM "{name}"')  # a name the index holds
+            columns = [d[0] for d in cursor.description]
+            rows = sorted(cursor.fetchall(), key=lambda r: [(v is None, str(v)) for v in r])
+            out[name] = (columns, rows)
+    return out
+
+
+def _same_tables(duck: dict, spark: dict) -> None:
+    """The same tables, columns and rows: money and counts exact, floating sums to 1e-9."""
+    assert sorted(spark) == sorted(duck)
+    for name, (columns, rows) in duck.items():
+        assert spark[name][0] == columns, name
+        other = spark[name][1]
+        assert len(other) == len(rows), name
+        for a, b in zip(rows, other, strict=True):
+            for x, y in zip(a, b, strict=True):
+                if isinstance(x, float) and isinstance(y, float):
+                    assert abs(x - y) <= TINY * max(1.0, abs(x)), (name, a, b)
+                else:
+                    assert x == y, (name, a, b)
+
+
+def test_rollups_built_by_spark_equal_duckdbs(stores, definitions, monkeypatch):
+    monkeypatch.setenv(rollups.ENV, "on")  # the suite computes live elsewhere
+    duck_store, spark_store = stores
+    rollups.refresh(duck_store, definitions, rebuild=True)
+    duck = _rollup_rows(duck_store)
+    assert sum(len(rows) for _, rows in duck.values()) > 1000
+    report = rollups.refresh(spark_store, definitions, rebuild=True)
+    assert sorted(report.built) == sorted(duck)  # every table computed (by Spark)
+    _same_tables(duck, _rollup_rows(spark_store))
+    # on Spark the figures are then answered from them, equal to DuckDB's live ones
+    live = engine.compute(duck_store, definitions, "quarter", live=True)
+    got = engine.compute(spark_store, definitions, "quarter")
+    assert got.from_rollups == {k.id for k in definitions}
+    _compare(live, got, definitions, [])
+
+
+def test_a_load_on_spark_recomputes_its_months_on_spark(stores, definitions, tmp_path, monkeypatch):
+    """Lines of one month loaded again with other amounts through the Spark store: the
+    refresh after the write recomputes that month's rows on Spark (no difference applied in
+    DuckDB), and every table then equals DuckDB's build from scratch."""
+    from kpi.ingest.pipelines import load_files
+    from kpi.store.schema import TABLES
+
+    monkeypatch.setenv(rollups.ENV, "on")
+    duck_store, spark_store = stores
+    reports: list[rollups.RefreshReport] = []
+    real = rollups.refresh
+
+    def kept(store, *args, **kwargs):
+        reports.append(real(store, *args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(rollups, "refresh", kept)
+    columns = ", ".join(TABLES["invoices"].column_names)
+    with duck_store.read_tables() as con:
+        (month,) = con.execute(
+            "SELECT max(invoice_date) - INTERVAL 200 DAY FROM invoices"
+        ).fetchall()
+        lines = con.sql(
+            f"SELECT {columns} FROM invoices WHERE date_trunc('month', invoice_date) = "
+            "date_trunc('month', ?::DATE) ORDER BY invoice_id, invoice_line LIMIT 40",
+            params=[month[0]],
+        ).pl()
+    assert lines.height == 40
+    changed = lines.with_columns(
+        (pl.col("amount") * 2).alias("amount"), (pl.col("unit_price") * 2).alias("unit_price")
+    )
+    csv = tmp_path / "again.csv"
+    changed.write_csv(csv, date_format="%Y-%m-%d")
+    (done,) = load_files(spark_store, "invoices", [csv]).files
+    assert (done.rows_loaded, done.replaced) == (40, 40)
+    (report,) = reports
+    assert report.months and not report.applied and not report.ranked
+    on_spark = _rollup_rows(spark_store)
+    rollups.refresh(duck_store, definitions, rebuild=True)
+    _same_tables(_rollup_rows(duck_store), on_spark)
