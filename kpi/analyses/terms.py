@@ -32,7 +32,7 @@ from kpi.semantic.formula_guard import guard_filter
 from kpi.store.database import Store
 from kpi.store.queries import working_capital as q
 from kpi.store.queries.catalog import HAS_TABLE
-from kpi.store.query import fetch_frame, run
+from kpi.store.query import fetch_frame
 from kpi.store.schema import all_ddl
 from kpi.store.stores import with_settings
 from kpi.store.views import create_views
@@ -136,7 +136,8 @@ SIMULATOR_FILTERS: tuple[str, ...] = ()
 
 def _payments(store: Store, built: tuple[str, dict], scope: Scope) -> pl.DataFrame:
     query, params = built
-    return run(store, query, {**params, **scope.period_params()}, scope.currency)
+    params = {**params, **scope.period_params()}
+    return run_view_query(store, query, params, scope.currency)
 
 
 def terms_by_segment(store: Store, scope: Scope, segment: str) -> pl.DataFrame:
@@ -206,7 +207,7 @@ def overdue_lines(store: Store, scope: Scope) -> pl.DataFrame:
     """The open lines past their due date on the last data day, oldest first."""
     scope.params(TERMS_FILTERS)
     query, params = q.overdue_lines(scope.as_dict())
-    return run(store, query, params, scope.currency)
+    return run_view_query(store, query, params, scope.currency)
 
 
 def policy_breaches(store: Store, scope: Scope, policy: PaymentPolicy) -> pl.DataFrame:
