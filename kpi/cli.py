@@ -102,20 +102,25 @@ def _spark_check(path: Path) -> bool:
     """`check --engine spark`: each KPI's statement written as Spark SQL (sqlglot, no Spark
     started); one line per KPI that cannot be, with why, on stderr. True when all can."""
     from kpi.semantic.definitions import load_definitions
-    from kpi.semantic.spark_engine import transpile_problems
+    from kpi.semantic.spark_engine import rollup_problems, transpile_problems
 
     settings = load_settings()
     definitions = load_definitions(path, settings)
     problems = transpile_problems(settings, definitions)
     for kpi_id, why in problems.items():
         print(f"{kpi_id}: cannot be transpiled to Spark SQL: {why}", file=sys.stderr)
-    if problems:
+    # the pre-computed sums Spark builds on the lake: a table it cannot is never refreshed
+    sums = rollup_problems(settings, definitions)
+    for table, why in sums.items():
+        print(f"rollup table {table}: cannot be transpiled to Spark SQL: {why}", file=sys.stderr)
+    if problems or sums:
         print(
-            f"{path}: {len(problems)} of {len(definitions)} KPI(s) cannot run on Spark",
+            f"{path}: {len(problems)} of {len(definitions)} KPI(s) and {len(sums)} rollup "
+            "table(s) cannot run on Spark",
             file=sys.stderr,
         )
         return False
-    print(f"{path}: all {len(definitions)} KPIs transpile to Spark SQL")
+    print(f"{path}: all {len(definitions)} KPIs and their rollup tables transpile to Spark SQL")
     return True
 
 

@@ -2002,6 +2002,16 @@ def _insert(
     out.unregister("_rows")
 
 
+def spark_statement(
+    spec: RollupSpec, months: Ranges | None = None
+) -> tuple[str, dict[str, object], str]:
+    """What Spark runs for the spec's rows: build_query's SELECT over the views by name (no
+    WITH clause: Spark holds them), its parameters, and the grain the views are read at."""
+    select, _, _, params = _build_select(spec, months)
+    grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
+    return render(select), params, grain
+
+
 def _spark_rows(spec: RollupSpec, settings: Settings, months: Ranges | None) -> object:
     """The rollup's rows (those of `months`, or all) computed by Spark on the lake: the same
     SELECT as build_query's over Spark's cached views at the spec's grain (the views whole,
@@ -2010,10 +2020,9 @@ def _spark_rows(spec: RollupSpec, settings: Settings, months: Ranges | None) -> 
     holds already."""
     from kpi.semantic import spark_engine
 
-    select, _, _, params = _build_select(spec, months)
-    grain = DEFAULT_GRAIN if spec.body_grain == ANY_GRAIN else spec.body_grain
+    query, params, grain = spark_statement(spec, months)
     try:
-        return spark_engine.run_grouped(settings, render(select), params, grain)
+        return spark_engine.run_grouped(settings, query, params, grain)
     except spark_engine.SparkEngineError as exc:
         raise StoreError(f"the rollup {spec.name} was not computed on Spark: {exc}") from exc
 

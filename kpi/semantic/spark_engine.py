@@ -440,6 +440,23 @@ def _transpiled_grouped(
     return spark_sql(tree, (), schema, _names(settings, None, grain), inline=True)
 
 
+def rollup_problems(settings: Settings, definitions: list) -> dict[str, str]:
+    """Per rollup table of these definitions (kpi.semantic.rollups.plan), why Spark could
+    not compute its rows: its statement cannot be written as Spark SQL at its grain. No
+    Spark is started (`kpi check --engine spark`); a table absent is one that transpiles."""
+    from kpi.semantic import rollups
+
+    problems: dict[str, str] = {}
+    for spec in rollups.plan(definitions, settings):
+        query, params, grain = rollups.spark_statement(spec)
+        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+        try:
+            _transpiled_grouped(query, bound, settings, grain)
+        except TranspileError as exc:
+            problems[spec.name] = str(exc)
+    return problems
+
+
 def _hashable(value: object) -> object:
     """A list parameter as a tuple (the transpiled statements are kept by their values)."""
     return tuple(value) if isinstance(value, list) else value

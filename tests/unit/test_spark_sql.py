@@ -130,6 +130,34 @@ def test_every_view_and_every_kpi_transpiles():
     assert spark_engine.view_problems(settings, None) == {}
     definitions = load_definitions(ROOT / "config" / "kpis.yaml", settings)
     assert spark_engine.transpile_problems(settings, definitions) == {}
+    # and every rollup table's statement, which Spark runs to build it on the lake
+    assert spark_engine.rollup_problems(settings, definitions) == {}
+
+
+def test_rollup_problems_name_the_table_and_why(monkeypatch):
+    from kpi.semantic import rollups
+
+    settings = Settings()
+    definitions = load_definitions(ROOT / "config" / "kpis.yaml", settings)
+    specs = rollups.plan(definitions, settings)
+    refused = next(s for s in specs if s.view == "payments")
+    real = spark_engine.spark_sql
+
+    def refuse(statement, params=(), schema=None, names=None, inline=False):
+        text = statement if isinstance(statement, str) else statement.sql("duckdb")
+        if "FROM payments" in text:
+            raise TranspileError("no Spark for this")
+        return real(statement, params, schema, names, inline)
+
+    spark_engine._transpiled_grouped.cache_clear()
+    monkeypatch.setattr(spark_engine, "spark_sql", refuse)
+    try:
+        problems = spark_engine.rollup_problems(settings, definitions)
+    finally:
+        spark_engine._transpiled_grouped.cache_clear()
+    assert refused.name in problems
+    assert set(problems) == {s.name for s in specs if s.view == "payments"}
+    assert all("no Spark for this" in why for why in problems.values())
 
 
 def test_check_engine_spark_reports_each_kpi_that_cannot(tmp_path, monkeypatch):
@@ -140,7 +168,7 @@ def test_check_engine_spark_reports_each_kpi_that_cannot(tmp_path, monkeypatch):
         cwd=ROOT,
     )
     assert ok.returncode == 0, ok.stderr
-    assert "KPIs transpile to Spark SQL" in ok.stdout
+    assert "KPIs and their rollup tables transpile to Spark SQL" in ok.stdout
 
 
 def test_transpile_problems_names_the_kpi_and_why(monkeypatch):
