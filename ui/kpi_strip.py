@@ -43,6 +43,27 @@ def _values(
     return result.frame, dict(result.unfiltered)
 
 
+# A KPI counted on the data's last day only (overdue payables): it has a value in the
+# quarter holding that day and in no other.
+AS_OF = "as_of_date"
+
+
+def _last_value(
+    store: Store, scope: Scope, definitions: Sequence[KpiDefinition], kpi_id: str
+) -> tuple[str, float] | None:
+    """An as-of KPI's value in the quarter holding the data's last day, whatever the
+    sidebar's range: what its tile says when that quarter lies outside the range."""
+    defs = engine.select_definitions(definitions, (kpi_id,))
+    frame = engine.compute(
+        store, defs, "quarter", filters=scope.as_dict(), currency=scope.currency
+    ).frame
+    frame = frame.filter(pl.col("value").is_not_null()).sort("period")
+    if frame.height == 0:
+        return None
+    period, value = frame.select("period", "value").row(-1)
+    return period, value
+
+
 @st.fragment
 def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
     """One tile per KPI: value in the scorecard quarter, change, a Definition button and a
@@ -81,6 +102,15 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
             border=True,
             help=literal(kpi.description),
         )
+        if value is None and kpi.period_by == AS_OF:
+            scope_all = ctx.scope.with_period(None, None)
+            last = cached(_last_value, ctx, scope_all, DEFINITIONS, kpi.id)
+            if last is not None and last[0] != ctx.period:
+                shown = format_value(last[1], kpi.unit, ctx.currency, compact=True)
+                col.caption(
+                    f"Counted on the data's last day only: **{shown}** in {last[0]}, "
+                    "outside the sidebar's range."
+                )
         with col.container(horizontal=True):
             if st.button("Definition", key=f"{key}_def_{kpi.id}", icon=":material/info:"):
                 trend = mine.filter(pl.col("period").is_in(_labels(ctx))).select("period", "value")

@@ -198,3 +198,22 @@ def test_terms_simulator_says_it_ignores_the_sidebar_filters(store):
     at = page(TERMS, f_cc=["CC1"], f_cat=["Packaging"])
     notes = _filter_notes(at)
     assert any("category and cost centre filters do not apply to the simulator" in n for n in notes)
+
+
+def test_overdue_tile_outside_the_range_says_where_its_value_is(store):
+    """Overdue payables is counted on the data's last day (2026-06-30, FY2026-Q2) only: with
+    the range ending in FY2026-Q1 its tile has no value there and says where it is (every
+    line of the fixture is paid by that day: 0 overdue); with the range reaching FY2026-Q2,
+    the tile holds it and says nothing more."""
+    at = AppTest.from_file(TERMS, default_timeout=120)
+    at.session_state["periods"] = ("FY2026-Q1", "FY2026-Q1")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metrics(at)["Overdue payables"] == "–"
+    notes = [c.value for c in at.caption if "data's last day" in c.value]
+    assert notes == [
+        "Counted on the data's last day only: **€0** in FY2026-Q2, outside the sidebar's range."
+    ]
+    at = page(TERMS)
+    assert metrics(at)["Overdue payables"] == "€0"
+    assert not [c.value for c in at.caption if "data's last day" in c.value]
