@@ -804,7 +804,7 @@ class Status:
 
 def status(store: Store) -> Status:
     """The rollups of `store` as they are now (see Status)."""
-    store_bytes = store.path.stat().st_size if store.exists() else 0
+    store_bytes = store.disk_bytes() if store.exists() else 0
     path = store.rollups_path
     if not path.is_file():
         return Status(False, "not built yet (they are after the next load or save)", [], 0,

@@ -125,6 +125,13 @@ class Store:
         write that changes nothing the rollups read is followed by a new stamp, not a copy."""
         return self.path.with_name(self.path.stem + ".rollups.json")
 
+    def disk_bytes(self) -> int:
+        """The store's size on disk (0 when there is none): what the rollups are set beside."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
     def version(self) -> tuple[int, int, int]:
         """Changes whenever a write lands (the file is replaced): a cache key for readers."""
         return file_version(self.path)

@@ -331,6 +331,20 @@ class LakeStore(Store):
         key, and the version a second name of the replaced manifest keeps."""
         return file_version(self.pinned or self.manifest_path)
 
+    def disk_bytes(self) -> int:
+        """The Parquet files of the versions the manifest names (what a reader reads; the
+        older versions `kpi compact` has not removed yet are not counted)."""
+        if not self.exists():
+            return 0
+        total = 0
+        for name, version in self.manifest().tables.items():
+            for uri in table_files(self.path / name, version).files:
+                try:
+                    total += Path(uri.removeprefix("file://")).stat().st_size
+                except OSError:
+                    continue
+        return total
+
     def missing(self) -> StoreMissing:
         return StoreMissing(
             f"There is no lake at {self.path} yet. Move a store into it with "

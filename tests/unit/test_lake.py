@@ -79,6 +79,15 @@ def test_migrate_keeps_every_row_and_every_cent(stores):
         raw.close()
 
 
+def test_a_lakes_size_is_its_current_files(stores, tmp_path):
+    """What `kpi rollups` sets the rollups beside: the Parquet files the manifest's
+    versions read (every one on disk after a migration), not the folder's own entry."""
+    _, lake = stores
+    on_disk = sum(p.stat().st_size for p in lake.path.rglob("*.parquet"))
+    assert lake.disk_bytes() == on_disk > 100_000
+    assert LakeStore(tmp_path / "none", LAKE).disk_bytes() == 0
+
+
 def test_migrate_refuses_a_missing_store_and_a_lake_already_there(stores, tmp_path, capsys):
     store, lake = stores
     with pytest.raises(MigrateError, match="no store"):
