@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 
+from kpi.core.settings import lake_path
 from kpi.semantic import rollups
 from kpi.store.database import Store
 from kpi.store.lake import LakeStore
@@ -126,5 +127,15 @@ def store_summary(store: Store) -> str:
         if store.path.is_file():
             where += f" ({store.path.stat().st_size / 1e6:,.1f} MB)"
     settings = store.settings
-    engine = f"Spark ({settings.spark})" if settings.engine == "spark" else "DuckDB"
-    return f"Read from {where}; figures computed by {engine}."
+    if settings.engine != "spark":
+        return f"Read from {where}; figures computed by DuckDB."
+    if rollups.spark_builds(store):
+        return (
+            f"Read from {where}; figures computed by Spark ({settings.spark}), "
+            "their pre-computed sums too."
+        )
+    # Spark reads the lake, never the store file: its figures come from there, live
+    return (
+        f"Read from {where}; figures computed by Spark ({settings.spark}) from the lake "
+        f"{lake_path(settings)}, every one live."
+    )

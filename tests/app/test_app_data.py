@@ -9,6 +9,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from kpi.analyses.data_status import store_summary
+from kpi.core.settings import lake_path
 from kpi.store.database import Store
 from kpi.store.schema import TABLES
 from kpi.workflows.initiatives import get_initiative
@@ -208,4 +209,7 @@ def test_the_page_says_which_store_it_reads_and_which_engine_computes(store):
     line = f"Read from the store file {store.path} ({size:,.1f} MB); figures computed by DuckDB."
     assert line in [c.value for c in page(VIEWER).caption]
     on_spark = Store(store.path, replace(store.settings, engine="spark", spark="sc://sp:15002"))
-    assert store_summary(on_spark) == line.replace("DuckDB.", "Spark (sc://sp:15002).")
+    lake = lake_path(on_spark.settings)
+    assert store_summary(on_spark) == line.replace(
+        "DuckDB.", f"Spark (sc://sp:15002) from the lake {lake}, every one live."
+    )

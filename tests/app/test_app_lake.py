@@ -3,11 +3,13 @@ and a comment posted on a page lands in it, not in the store file it came from."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from kpi.analyses.data_status import store_summary
 from kpi.core.settings import Settings
 from kpi.store.lake import LakeStore
 from kpi.store.lake_migrate import migrate_to_lake
@@ -49,4 +51,10 @@ def test_the_pages_read_the_lake_and_a_comment_lands_in_it(lake, store):
     assert (
         f"Read from the lake {lake.path} (Delta tables, one per store table; write no. "
         f"{serial:,}); figures computed by DuckDB." in [c.value for c in at.caption]
+    )
+    # on Spark over this lake, Spark keeps the pre-computed sums too (no Spark is started)
+    spark = replace(lake.settings, engine="spark", lake=str(lake.path))
+    on_spark = LakeStore(lake.path, spark)
+    assert store_summary(on_spark).endswith(
+        "; figures computed by Spark (local[2]), their pre-computed sums too."
     )
