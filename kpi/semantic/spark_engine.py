@@ -431,6 +431,34 @@ def run_grouped(settings: Settings, query: str, params: Mapping[str, object], gr
     return run_arrow(settings, text, None, needed_views(settings, None, read, grain))
 
 
+def run_whole(settings: Settings, query: str, params: Mapping[str, object]) -> Any:
+    """A statement that restates the views it reads in its own WITH clause (a rollup's
+    months, read from what those months read: kpi.semantic.rollups.build_query) on the
+    lake's tables, as Arrow: a write empties Spark's cache, and the refresh after it then
+    reads those months' lines instead of computing every view over every month again. Only
+    the small views it reads besides (the rates) come from Spark's cached views."""
+    try:
+        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+        text, read = _transpiled_whole(query, bound, settings)
+    except TranspileError as exc:
+        raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
+    return run_arrow(settings, text, None, needed_views(settings, None, set(read)))
+
+
+@lru_cache(maxsize=256)
+def _transpiled_whole(
+    query: str, params: tuple[tuple[str, object], ...], settings: Settings
+) -> tuple[str, tuple[str, ...]]:
+    """The Spark SQL, and the curated views it reads that its WITH clause does not restate
+    (small ones such as the rates: read from Spark's cached views, by their names)."""
+    tree = bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params))
+    restated = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names()) - restated
+    names = {k: v for k, v in _names(settings, None, DEFAULT_GRAIN).items() if k in read}
+    text = spark_sql(tree, (), relation_schema(settings, None), names, inline=True)
+    return text, tuple(sorted(read))
+
+
 @lru_cache(maxsize=256)
 def _transpiled_grouped(
     query: str, params: tuple[tuple[str, object], ...], settings: Settings, grain: str

@@ -342,6 +342,7 @@ def test_a_load_on_spark_recomputes_its_months_on_spark(stores, definitions, tmp
         reports.append(real(store, *args, **kwargs))
         return reports[-1]
 
+    rollups.refresh(spark_store, definitions)  # built (by the test before, or here) and fresh
     monkeypatch.setattr(rollups, "refresh", kept)
     columns = ", ".join(TABLES["invoices"].column_names)
     with duck_store.read_tables() as con:
