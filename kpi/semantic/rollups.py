@@ -23,6 +23,11 @@ reaches (kpi.store.view_reads.INCREMENTAL: those months, a year on, the months o
 orders...) from what those months read, and keeps the others; the others are rebuilt.
 A table whose stamp is not the store's current version is never read.
 `kpi compute --live` (and KPI_ROLLUPS=off) skips them, for checking a figure.
+
+On Spark. With `engine: spark` over the lake (spark_builds), every row stored here is
+computed by Spark (_spark_rows), and the shortcuts that derive rows in DuckDB (a load's
+difference, ranks from stored sums) are not taken; the figures are then read from here on
+either engine.
 """
 
 from __future__ import annotations
@@ -2013,11 +2018,12 @@ def spark_statement(
 
 
 def _spark_rows(spec: RollupSpec, settings: Settings, months: Ranges | None) -> object:
-    """The rollup's rows (those of `months`, or all) computed by Spark on the lake: the same
-    SELECT as build_query's over Spark's cached views at the spec's grain (the views whole,
-    the months picked by the WHERE: the same rows as DuckDB's views over those months).
-    A table whose measures read no rank is asked at the default grain, whose views Spark
-    holds already."""
+    """The rollup's rows (those of `months`, or all) computed by Spark on the lake. All of
+    them: the same SELECT as build_query's over Spark's cached views at the spec's grain (a
+    table whose measures read no rank at the default grain, whose views Spark holds
+    already). Some months of a view that reads by month: build_query itself, the views
+    restated over what those months read, as DuckDB runs it. Otherwise the cached views
+    whole, the months picked by the WHERE: the same rows."""
     from kpi.semantic import spark_engine
 
     query, params, grain = spark_statement(spec, months)

@@ -5,7 +5,9 @@ statements here instead of to DuckDB: the same definitions, the same compiler, t
 grouping of KPIs, the same polars frame back. Each statement is transpiled once
 (kpi.semantic.spark_sql: DuckDB's dialect to Spark's, bound parameters as typed literals)
 and kept; what cannot be transpiled or run raises SparkEngineError naming it, never
-computed elsewhere. The rollups are DuckDB's own tables: on Spark every KPI is live.
+computed elsewhere. The rollups' rows are computed here too when the store is the lake
+(run_grouped, run_whole: kpi.semantic.rollups.spark_builds), then kept in the lake's small
+DuckDB file and read from there, as on DuckDB.
 
 The lake is a folder of Delta tables, one per canonical table (`<lake>/<table>/`). Spark
 reads each table's current Parquet files (the files of its latest Delta version, listed by
@@ -405,30 +407,29 @@ def run_named(
 ) -> pl.DataFrame:
     """A read of the curated views with `$name` parameters (an analysis's statement, as
     kpi.store.query.run takes it) on Spark: transpiled once, the views it reads registered."""
+    return pl.from_arrow(run_grouped(settings, query, params, DEFAULT_GRAIN, currency))  # type: ignore[return-value]
+
+
+def run_grouped(
+    settings: Settings,
+    query: str,
+    params: Mapping[str, object],
+    grain: str,
+    currency: str | None = None,
+) -> Any:
+    """A SELECT over the curated views restated at `grain` (the supplier ranks and snapshot
+    counts within each period: a rollup's rows at that grain) with `$name` parameters, as
+    an Arrow table: the views at that grain registered and cached once, the statement
+    transpiled once."""
     display = _display(settings, currency)
     try:
         bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
-        text = _transpiled_named(query, bound, settings, display)
+        text = _transpiled_named(query, bound, settings, display, grain)
     except TranspileError as exc:
         raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
     tree = sqlglot.parse_one(query, read="duckdb")
     read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
-    return run_sql(settings, text, display, needed_views(settings, display, read))
-
-
-def run_grouped(settings: Settings, query: str, params: Mapping[str, object], grain: str) -> Any:
-    """A SELECT over the curated views restated at `grain` with `$name` parameters (a
-    rollup's rows: kpi.semantic.rollups builds them here when the engine is spark), in the
-    reporting currency, as an Arrow table: the views at that grain registered and cached
-    once, the statement transpiled once."""
-    try:
-        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
-        text = _transpiled_grouped(query, bound, settings, grain)
-    except TranspileError as exc:
-        raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
-    tree = sqlglot.parse_one(query, read="duckdb")
-    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
-    return run_arrow(settings, text, None, needed_views(settings, None, read, grain))
+    return run_arrow(settings, text, display, needed_views(settings, display, read, grain))
 
 
 def run_whole(settings: Settings, query: str, params: Mapping[str, object]) -> Any:
@@ -459,15 +460,6 @@ def _transpiled_whole(
     return text, tuple(sorted(read))
 
 
-@lru_cache(maxsize=256)
-def _transpiled_grouped(
-    query: str, params: tuple[tuple[str, object], ...], settings: Settings, grain: str
-) -> str:
-    tree = _at_grain(bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params)), grain)
-    schema = relation_schema(settings, None)
-    return spark_sql(tree, (), schema, _names(settings, None, grain), inline=True)
-
-
 def rollup_problems(settings: Settings, definitions: list) -> dict[str, str]:
     """Per rollup table of these definitions (kpi.semantic.rollups.plan), why Spark could
     not compute its rows: its statement cannot be written as Spark SQL at its grain. No
@@ -479,7 +471,7 @@ def rollup_problems(settings: Settings, definitions: list) -> dict[str, str]:
         query, params, grain = rollups.spark_statement(spec)
         bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
         try:
-            _transpiled_grouped(query, bound, settings, grain)
+            _transpiled_named(query, bound, settings, None, grain)
         except TranspileError as exc:
             problems[spec.name] = str(exc)
     return problems
@@ -496,10 +488,11 @@ def _transpiled_named(
     params: tuple[tuple[str, object], ...],
     settings: Settings,
     display_currency: str | None,
+    grain: str = DEFAULT_GRAIN,
 ) -> str:
-    tree = bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params))
+    tree = _at_grain(bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params)), grain)
     schema = relation_schema(settings, display_currency)
-    names = _names(settings, display_currency, DEFAULT_GRAIN)
+    names = _names(settings, display_currency, grain)
     return spark_sql(tree, (), schema, names, inline=True)
 
 

@@ -149,12 +149,12 @@ def test_rollup_problems_name_the_table_and_why(monkeypatch):
             raise TranspileError("no Spark for this")
         return real(statement, params, schema, names, inline)
 
-    spark_engine._transpiled_grouped.cache_clear()
+    spark_engine._transpiled_named.cache_clear()
     monkeypatch.setattr(spark_engine, "spark_sql", refuse)
     try:
         problems = spark_engine.rollup_problems(settings, definitions)
     finally:
-        spark_engine._transpiled_grouped.cache_clear()
+        spark_engine._transpiled_named.cache_clear()
     assert refused.name in problems
     assert set(problems) == {s.name for s in specs if s.view == "payments"}
     assert all("no Spark for this" in why for why in problems.values())
