@@ -29,6 +29,7 @@ from kpi.store.database import Store
 from ui.cache import DEFINITIONS, cached
 from ui.context import current
 from ui.definition_dialog import asked, on_pick
+from ui.kpi_strip import as_of_note
 from ui.rows_behind import on_value_pick, rows_behind_button, show_rows_behind
 from ui.widgets import (
     chart_with_data,
@@ -195,6 +196,10 @@ def _scorecard() -> None:
                 ),
             },
         )
+        for kpi in (k for k in ctx.definitions if k.id in ids and values.get(k.id) is None):
+            note = as_of_note(ctx, kpi)
+            if note:
+                st.caption(f"{literal(kpi.name)}: {note[0].lower()}{note[1:]}")
     picked = asked()
     picked_kpi = next((k for k in ctx.definitions if k.id == picked), None)
     if picked_kpi is not None:

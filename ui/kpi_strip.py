@@ -64,6 +64,22 @@ def _last_value(
     return period, value
 
 
+def as_of_note(ctx: Context, kpi: KpiDefinition) -> str | None:
+    """For a KPI counted on the data's last day only, without a value in the scorecard's
+    quarter: its value and the quarter holding that day, when that quarter lies outside
+    the sidebar's range (a bare dash would read as "nothing overdue")."""
+    if kpi.period_by != AS_OF:
+        return None
+    last = cached(_last_value, ctx, ctx.scope.with_period(None, None), DEFINITIONS, kpi.id)
+    if last is None or last[0] == ctx.period:
+        return None
+    shown = format_value(last[1], kpi.unit, ctx.currency, compact=True)
+    return (
+        f"Counted on the data's last day only: **{shown}** in {last[0]}, outside the "
+        "sidebar's range."
+    )
+
+
 @st.fragment
 def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
     """One tile per KPI: value in the scorecard quarter, change, a Definition button and a
@@ -102,15 +118,9 @@ def kpi_strip(ctx: Context, ids: list[str] | tuple[str, ...], key: str) -> None:
             border=True,
             help=literal(kpi.description),
         )
-        if value is None and kpi.period_by == AS_OF:
-            scope_all = ctx.scope.with_period(None, None)
-            last = cached(_last_value, ctx, scope_all, DEFINITIONS, kpi.id)
-            if last is not None and last[0] != ctx.period:
-                shown = format_value(last[1], kpi.unit, ctx.currency, compact=True)
-                col.caption(
-                    f"Counted on the data's last day only: **{shown}** in {last[0]}, "
-                    "outside the sidebar's range."
-                )
+        note = as_of_note(ctx, kpi) if value is None else None
+        if note:
+            col.caption(note)
         with col.container(horizontal=True):
             if st.button("Definition", key=f"{key}_def_{kpi.id}", icon=":material/info:"):
                 trend = mine.filter(pl.col("period").is_in(_labels(ctx))).select("period", "value")

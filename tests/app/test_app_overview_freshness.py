@@ -73,3 +73,17 @@ def test_a_kpi_without_a_value_reads_no_data(store, monkeypatch):
     assert status["Cash conversion gap"] == "○ No target"
     tally = next(m.value for m in at.markdown if "On target:" in m.value)
     assert "○ No target: **2** · ◌ No data: **3**" in tally
+
+
+def test_overdue_payables_says_where_its_value_is(store, monkeypatch):
+    """Overdue payables is counted on the data's last day only (20 Apr 2026, FY2026-Q2),
+    after the range's last quarter (FY2026-Q1): under its theme's table the overview says
+    its value there, rather than leave a bare "no data"."""
+    at = run_overview(monkeypatch, date(2026, 4, 7))
+    notes = [c.value for c in at.caption if "data's last day" in c.value]
+    # by hand: on 20 Apr 2026 the one open line, INV3 (€1,000), is due on 4 Jun 2026: none
+    # is past due, €0 overdue
+    assert notes == [
+        "Overdue payables: counted on the data's last day only: **€0** in FY2026-Q2, "
+        "outside the sidebar's range."
+    ]
