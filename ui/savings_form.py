@@ -11,13 +11,14 @@ import polars as pl
 import streamlit as st
 from pydantic import ValidationError
 
+from kpi.core.currencies import CURRENCIES
 from kpi.core.permissions import (
     PermissionDenied,
     initiative_edit_refusal,
 )
 from kpi.reporting import savings_view as view
 from kpi.store.database import StoreError
-from kpi.store.schema import CURRENCIES, KINDS, STAGES
+from kpi.store.schema import KINDS, STAGES
 from kpi.workflows.initiative_model import (
     Initiative,
     InitiativeError,

@@ -49,11 +49,11 @@ from datetime import date
 import polars as pl
 
 from kpi.core import periods
+from kpi.core.currencies import CURRENCIES
 from kpi.core.scope import Scope
 from kpi.semantic.engine import run_view_query
 from kpi.store.database import Store
 from kpi.store.queries import bridge as sql_savings
-from kpi.store.schema import CURRENCIES
 
 DIMENSIONS = sql_savings.BRIDGE_DIMENSIONS
 FILTERS = sql_savings.BRIDGE_FILTERS

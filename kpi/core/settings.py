@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from kpi.core.currencies import CURRENCIES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -369,7 +371,12 @@ def load_settings(path: Path | None = None) -> Settings:
         )
     if label not in ("end", "start"):
         raise SettingsError(f"{path}: fiscal_calendar.label_year must be 'end' or 'start'")
-    currency = str(raw.get("reporting_currency", "EUR")).upper()
+    currency = str(raw.get("reporting_currency", "EUR")).strip().upper()
+    if currency not in CURRENCIES:
+        raise SettingsError(
+            f"{path}: reporting_currency must be a currency code such as EUR, USD or GBP "
+            f"(ISO 4217, one the loaded files may use), got {raw.get('reporting_currency')!r}"
+        )
     days = (raw.get("inventory") or {}).get("obsolete_after_days", 180)
     tol = (raw.get("scorecard") or {}).get("amber_tolerance", 0.05)
     if not isinstance(days, int) or days <= 0:

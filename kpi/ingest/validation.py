@@ -9,9 +9,10 @@ from datetime import date
 
 import polars as pl
 
+from kpi.core.currencies import CURRENCIES
 from kpi.ingest.matching import FUTURE_DAYS, Plan
 from kpi.ingest.readers import ROW, Source
-from kpi.store.schema import CURRENCIES, DECIMAL_PLACES, TEXT_MAX_CHARS, Column, Table
+from kpi.store.schema import DECIMAL_PLACES, TEXT_MAX_CHARS, Column, Table
 
 _S = "_kpi_s:"  # prefix of a canonical column's cleaned source text
 

@@ -21,6 +21,7 @@ import polars as pl
 from sqlglot import exp
 
 from kpi.core import periods
+from kpi.core.currencies import CURRENCIES
 from kpi.core.settings import Settings, load_settings
 from kpi.semantic import compiler, rollups
 from kpi.semantic.definitions import load_definitions
@@ -29,7 +30,6 @@ from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.semantic.period_sql import WHOLE_RANGE
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame, run, used_params
-from kpi.store.schema import CURRENCIES
 from kpi.store.stores import open_store
 from kpi.store.views import RANGE_READS, view_catalog
 

@@ -26,6 +26,7 @@ import polars as pl
 from sqlglot import exp
 
 from kpi.core import periods
+from kpi.core.currencies import CURRENCIES
 from kpi.semantic import compiler, engine
 from kpi.semantic.formula_guard import FormulaError, guard_filter
 from kpi.semantic.formula_parts import (
@@ -40,7 +41,7 @@ from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store import identifiers
 from kpi.store.database import Store
 from kpi.store.query import fetch_frame
-from kpi.store.schema import CURRENCIES, LINEAGE_NAMES
+from kpi.store.schema import LINEAGE_NAMES
 from kpi.store.template import render
 from kpi.store.views import RANGE_READS, view_catalog
 

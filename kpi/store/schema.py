@@ -322,54 +322,6 @@ TABLES: dict[str, Table] = {
     ]
 }
 
-# ISO 4217 codes accepted in a `currency` column (the common trading currencies; extend here).
-CURRENCIES: frozenset[str] = frozenset(
-    [
-        "AED",
-        "AUD",
-        "BGN",
-        "BRL",
-        "CAD",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CZK",
-        "DKK",
-        "EGP",
-        "EUR",
-        "GBP",
-        "HKD",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "ISK",
-        "JPY",
-        "KRW",
-        "MAD",
-        "MXN",
-        "MYR",
-        "NOK",
-        "NZD",
-        "PEN",
-        "PHP",
-        "PLN",
-        "RON",
-        "RSD",
-        "RUB",
-        "SAR",
-        "SEK",
-        "SGD",
-        "THB",
-        "TRY",
-        "TWD",
-        "UAH",
-        "USD",
-        "VND",
-        "ZAR",
-    ]
-)
 
 BOOKKEEPING_DDL = """
 CREATE TABLE IF NOT EXISTS loads (

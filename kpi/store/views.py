@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+from kpi.core.currencies import CURRENCIES
 from kpi.core.periods import label as period_label
 from kpi.core.periods import period_range
 from kpi.core.settings import FiscalCalendar, Settings
@@ -30,7 +31,6 @@ from kpi.store import catalog_cache, identifiers
 from kpi.store import view_sql_operations as O
 from kpi.store import view_sql_spend as S
 from kpi.store.schema import (
-    CURRENCIES,
     LINEAGE_COLUMNS,
     STOCK_MARKS_DDL,
     TABLES,

@@ -22,9 +22,9 @@ from pydantic import (
     field_validator,
 )
 
+from kpi.core.currencies import CURRENCIES
 from kpi.store.audit_log import audit_text
 from kpi.store.schema import (
-    CURRENCIES,
     FINANCE_STATUSES,
     KINDS,
     MONEY_COLUMNS,

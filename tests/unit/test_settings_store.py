@@ -39,3 +39,13 @@ def test_kpi_lake_as_a_url_is_refused_with_what_to_do(monkeypatch):
     monkeypatch.setenv("KPI_LAKE", "s3://kpi/lake")
     with pytest.raises(SettingsError, match="KPI_LAKE must be a folder .* not supported yet"):
         lake_path()
+
+
+def test_the_reporting_currency_is_a_known_code(tmp_path):
+    """A reporting currency no loaded file could use (a typo, a name) is refused, saying what
+    to write; case and spaces do not matter."""
+    assert _settings(tmp_path, "reporting_currency: ' usd'\n").reporting_currency == "USD"
+    assert _settings(tmp_path, "reporting_currency: GBP\n").reporting_currency == "GBP"
+    for bad in ("EURO", "Euro zone", "XXQ", "1"):
+        with pytest.raises(SettingsError, match=f"reporting_currency must be .* got '?{bad}"):
+            _settings(tmp_path, f"reporting_currency: {bad}\n")
