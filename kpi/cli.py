@@ -102,7 +102,8 @@ def _spark_check(path: Path) -> bool:
     """`check --engine spark`: each KPI's statement written as Spark SQL (sqlglot, no Spark
     started); one line per KPI that cannot be, with why, on stderr. True when all can."""
     from kpi.semantic.definitions import load_definitions
-    from kpi.semantic.spark_engine import rollup_problems, transpile_problems
+    from kpi.semantic.rollups import spark_problems
+    from kpi.semantic.spark_engine import transpile_problems
 
     settings = load_settings()
     definitions = load_definitions(path, settings)
@@ -110,7 +111,7 @@ def _spark_check(path: Path) -> bool:
     for kpi_id, why in problems.items():
         print(f"{kpi_id}: cannot be transpiled to Spark SQL: {why}", file=sys.stderr)
     # the pre-computed sums Spark builds on the lake: a table it cannot is never refreshed
-    sums = rollup_problems(settings, definitions)
+    sums = spark_problems(settings, definitions)
     for table, why in sums.items():
         print(f"rollup table {table}: cannot be transpiled to Spark SQL: {why}", file=sys.stderr)
     if problems or sums:

@@ -2017,6 +2017,21 @@ def spark_statement(
     return render(select), params, grain
 
 
+def spark_problems(settings: Settings, definitions: Sequence[KpiDefinition]) -> dict[str, str]:
+    """Per rollup table of these definitions, why Spark could not compute its rows (its
+    statement cannot be written as Spark SQL at its grain); a table absent is one that can.
+    No Spark is started (`kpi check --engine spark`)."""
+    from kpi.semantic import spark_engine
+
+    problems: dict[str, str] = {}
+    for spec in plan(definitions, settings):
+        query, params, grain = spark_statement(spec)
+        why = spark_engine.grouped_problem(settings, query, params, grain)
+        if why is not None:
+            problems[spec.name] = why
+    return problems
+
+
 def _spark_rows(spec: RollupSpec, settings: Settings, months: Ranges | None) -> object:
     """The rollup's rows (those of `months`, or all) computed by Spark on the lake. All of
     them: the same SELECT as build_query's over Spark's cached views at the spec's grain (a

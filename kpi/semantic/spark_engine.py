@@ -460,21 +460,17 @@ def _transpiled_whole(
     return text, tuple(sorted(read))
 
 
-def rollup_problems(settings: Settings, definitions: list) -> dict[str, str]:
-    """Per rollup table of these definitions (kpi.semantic.rollups.plan), why Spark could
-    not compute its rows: its statement cannot be written as Spark SQL at its grain. No
-    Spark is started (`kpi check --engine spark`); a table absent is one that transpiles."""
-    from kpi.semantic import rollups
-
-    problems: dict[str, str] = {}
-    for spec in rollups.plan(definitions, settings):
-        query, params, grain = rollups.spark_statement(spec)
-        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
-        try:
-            _transpiled_named(query, bound, settings, None, grain)
-        except TranspileError as exc:
-            problems[spec.name] = str(exc)
-    return problems
+def grouped_problem(
+    settings: Settings, query: str, params: Mapping[str, object], grain: str
+) -> str | None:
+    """Why run_grouped could not write this statement as Spark SQL at `grain` (None: it
+    can). No Spark is started (`kpi check --engine spark`, for the rollup tables)."""
+    bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+    try:
+        _transpiled_named(query, bound, settings, None, grain)
+    except TranspileError as exc:
+        return str(exc)
+    return None
 
 
 def _hashable(value: object) -> object:

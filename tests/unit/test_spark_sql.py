@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from kpi.core.settings import FiscalCalendar, Settings
-from kpi.semantic import spark_engine
+from kpi.semantic import rollups, spark_engine
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.spark_sql import TranspileError, bind_named, spark_sql
 
@@ -131,12 +131,10 @@ def test_every_view_and_every_kpi_transpiles():
     definitions = load_definitions(ROOT / "config" / "kpis.yaml", settings)
     assert spark_engine.transpile_problems(settings, definitions) == {}
     # and every rollup table's statement, which Spark runs to build it on the lake
-    assert spark_engine.rollup_problems(settings, definitions) == {}
+    assert rollups.spark_problems(settings, definitions) == {}
 
 
 def test_rollup_problems_name_the_table_and_why(monkeypatch):
-    from kpi.semantic import rollups
-
     settings = Settings()
     definitions = load_definitions(ROOT / "config" / "kpis.yaml", settings)
     specs = rollups.plan(definitions, settings)
@@ -152,7 +150,7 @@ def test_rollup_problems_name_the_table_and_why(monkeypatch):
     spark_engine._transpiled_named.cache_clear()
     monkeypatch.setattr(spark_engine, "spark_sql", refuse)
     try:
-        problems = spark_engine.rollup_problems(settings, definitions)
+        problems = rollups.spark_problems(settings, definitions)
     finally:
         spark_engine._transpiled_named.cache_clear()
     assert refused.name in problems
