@@ -125,7 +125,7 @@ def store_summary(store: Store) -> str:
     else:
         where = f"the store file {store.path}"
         if store.path.is_file():
-            where += f" ({store.path.stat().st_size / 1e6:,.1f} MB)"
+            where += f" ({store.disk_bytes() / 1e6:,.1f} MB)"
     settings = store.settings
     if settings.engine != "spark":
         return f"Read from {where}; figures computed by DuckDB."

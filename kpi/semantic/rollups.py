@@ -2047,7 +2047,7 @@ def _spark_rows(spec: RollupSpec, settings: Settings, months: Ranges | None) -> 
             # the months' rows from what those months read (a refresh after a load, which
             # emptied Spark's cache): the views restated over those months, not cached
             whole = build_query(spec, settings, months)
-            return spark_engine.run_whole(settings, whole, whole.params)
+            return spark_engine.run_grouped(settings, whole, whole.params, DEFAULT_GRAIN)
         return spark_engine.run_grouped(settings, query, params, grain)
     except spark_engine.SparkEngineError as exc:
         raise StoreError(f"the rollup {spec.name} was not computed on Spark: {exc}") from exc

@@ -6,7 +6,7 @@ grouping of KPIs, the same polars frame back. Each statement is transpiled once
 (kpi.semantic.spark_sql: DuckDB's dialect to Spark's, bound parameters as typed literals)
 and kept; what cannot be transpiled or run raises SparkEngineError naming it, never
 computed elsewhere. The rollups' rows are computed here too when the store is the lake
-(run_grouped, run_whole: kpi.semantic.rollups.spark_builds), then kept in the lake's small
+(run_grouped: kpi.semantic.rollups.spark_builds), then kept in the lake's small
 DuckDB file and read from there, as on DuckDB.
 
 The lake is a folder of Delta tables, one per canonical table (`<lake>/<table>/`). Spark
@@ -257,10 +257,13 @@ def grain_name(view: str, grain: str) -> str:
     return view + "__" + view_grain
 
 
-def _at_grain(tree: exp.Expression, grain: str) -> exp.Expression:
-    """`tree` (the caller's own) reading each restated view at `grain`."""
+def _at_grain(
+    tree: exp.Expression, grain: str, own: frozenset[str] | set[str] = frozenset()
+) -> exp.Expression:
+    """`tree` (the caller's own) reading each restated view at `grain` (not a relation of its
+    own WITH clause named like one: `own`)."""
     for table in tree.find_all(exp.Table):
-        if not table.args.get("db") and table.name in RESTATED:
+        if not table.args.get("db") and table.name in RESTATED and table.name not in own:
             table.set("this", exp.to_identifier(grain_name(table.name, grain)))
     return tree
 
@@ -424,40 +427,10 @@ def run_grouped(
     display = _display(settings, currency)
     try:
         bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
-        text = _transpiled_named(query, bound, settings, display, grain)
+        text, read = _transpiled_named(query, bound, settings, display, grain)
     except TranspileError as exc:
         raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
-    tree = sqlglot.parse_one(query, read="duckdb")
-    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names())
-    return run_arrow(settings, text, display, needed_views(settings, display, read, grain))
-
-
-def run_whole(settings: Settings, query: str, params: Mapping[str, object]) -> Any:
-    """A statement that restates the views it reads in its own WITH clause (a rollup's
-    months, read from what those months read: kpi.semantic.rollups.build_query) on the
-    lake's tables, as Arrow: a write empties Spark's cache, and the refresh after it then
-    reads those months' lines instead of computing every view over every month again. Only
-    the small views it reads besides (the rates) come from Spark's cached views."""
-    try:
-        bound = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
-        text, read = _transpiled_whole(query, bound, settings)
-    except TranspileError as exc:
-        raise SparkEngineError(f"the statement cannot be transpiled: {exc}") from exc
-    return run_arrow(settings, text, None, needed_views(settings, None, set(read)))
-
-
-@lru_cache(maxsize=256)
-def _transpiled_whole(
-    query: str, params: tuple[tuple[str, object], ...], settings: Settings
-) -> tuple[str, tuple[str, ...]]:
-    """The Spark SQL, and the curated views it reads that its WITH clause does not restate
-    (small ones such as the rates: read from Spark's cached views, by their names)."""
-    tree = bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params))
-    restated = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names()) - restated
-    names = {k: v for k, v in _names(settings, None, DEFAULT_GRAIN).items() if k in read}
-    text = spark_sql(tree, (), relation_schema(settings, None), names, inline=True)
-    return text, tuple(sorted(read))
+    return run_arrow(settings, text, display, needed_views(settings, display, set(read), grain))
 
 
 def grouped_problem(
@@ -485,11 +458,19 @@ def _transpiled_named(
     settings: Settings,
     display_currency: str | None,
     grain: str = DEFAULT_GRAIN,
-) -> str:
-    tree = _at_grain(bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params)), grain)
+) -> tuple[str, tuple[str, ...]]:
+    """The Spark SQL of a read of the views at `grain`, and the curated views it reads from
+    Spark's cached ones. A view its own WITH clause restates is read from there, not from
+    the cache: a rollup's months restate the big views over what those months read
+    (kpi.semantic.rollups.build_query), as the refresh after a write needs (the write
+    emptied the cache); the small views they read besides (the rates) come from the cache."""
+    tree = bind_named(sqlglot.parse_one(query, read="duckdb"), dict(params))
+    own = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    read = {t.name for t in tree.find_all(exp.Table)} & set(view_names()) - own
+    tree = _at_grain(tree, grain, own)
     schema = relation_schema(settings, display_currency)
-    names = _names(settings, display_currency, grain)
-    return spark_sql(tree, (), schema, names, inline=True)
+    names = {k: v for k, v in _names(settings, display_currency, grain).items() if k not in own}
+    return spark_sql(tree, (), schema, names, inline=True), tuple(sorted(read))
 
 
 def run_sql(
