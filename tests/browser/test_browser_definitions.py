@@ -84,7 +84,15 @@ def test_the_catalogue_and_picking_a_kpi_in_it(page, app_url):
     assert page.locator("h3").first.inner_text() == "Total spend"
     page.screenshot(path=str(ARTIFACTS / "browser_definitions_catalogue.png"))
     grid = page.locator('[data-testid="stDataFrame"]').first
+    # a rerun may swap the grid's element just then: wait until it is laid out again
+    grid.wait_for(state="visible")
     box = grid.bounding_box()
+    for _ in range(50):
+        if box is not None:
+            break
+        page.wait_for_timeout(100)
+        box = grid.bounding_box()
+    assert box is not None, "the catalogue's grid never showed"
     row = [k.id for k in load_definitions()].index("days_to_pay")  # rows follow the file
     page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)  # header 35 px, rows 35 px
     _settle(page)
