@@ -317,13 +317,12 @@ def cmd_terms_sim(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Move the store file into a lake; print per table the rows and money totals on both
     sides; exit 1 (the lake left as it was) when anything differs."""
-    from kpi.core.settings import lake_path
     from kpi.store.lake import LakeStore
     from kpi.store.lake_migrate import migrate_to_lake
 
     settings = load_settings()
     db = Path(args.db) if args.db else db_path()
-    lake = LakeStore(Path(args.lake) if args.lake else lake_path(settings), settings)
+    lake = LakeStore(_lake_arg(args.lake), settings)
     report = migrate_to_lake(db, lake, replace=args.replace, progress=_progress)
     print(f"From the store {report.store} to the lake {report.lake}:")
     print(report.as_table())
@@ -342,22 +341,36 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lake_arg(given: str | None) -> str | Path | None:
+    """`--lake`: a folder, or an s3:// URL kept as text (None: the settings' lake)."""
+    from kpi.core.settings import lake_url_problem
+    from kpi.store.object_lake import is_url
+
+    if not given:
+        return None
+    if is_url(given):
+        problem = lake_url_problem(given.strip())
+        if problem:
+            raise UserError(f"--lake: {problem}")
+        return given.strip()
+    return Path(given)
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     """Merge the lake's small files and remove those no recent version reads."""
-    from kpi.core.settings import lake_path
     from kpi.store.lake import LakeStore
 
     if args.keep_days < 1:
         raise UserError(f"--keep-days {args.keep_days}: keep at least 1 day of versions")
     settings = load_settings()
-    lake = LakeStore(Path(args.lake) if args.lake else lake_path(settings), settings)
+    lake = LakeStore(_lake_arg(args.lake), settings)
     if not lake.exists():
-        raise UserError(f"There is no lake at {lake.path}: nothing to compact.")
+        raise UserError(f"There is no lake at {lake.location}: nothing to compact.")
     done = lake.compact(keep_hours=args.keep_days * 24)
     for name, (before, after, partitioned) in done.items():
         how = ", now partitioned by month" if partitioned else ""
         print(f"  {name:<28} {before:>6,} files -> {after:,}{how}")
-    print(f"Compacted {len(done)} table(s) of {lake.path}; the data is unchanged.")
+    print(f"Compacted {len(done)} table(s) of {lake.location}; the data is unchanged.")
     return 0
 
 

@@ -118,7 +118,7 @@ def store_summary(store: Store) -> str:
     store file or the lake (and which write of it), DuckDB or Spark. Two setups give two
     different answers to "is this the data I loaded?", so the Data page says which."""
     if isinstance(store, LakeStore):
-        where = f"the lake {store.path} (Delta tables, one per store table"
+        where = f"the lake {store.location} (Delta tables, one per store table"
         if store.exists():
             where += f"; write no. {store.manifest().serial:,}"
         where += ")"

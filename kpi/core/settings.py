@@ -29,14 +29,17 @@ def db_path() -> Path:
     return Path(os.environ.get("KPI_DB", ROOT / "data" / "kpi.duckdb"))
 
 
-def lake_path(settings: Settings | None = None) -> Path:
-    """The lake's folder (`lake:` in settings.yaml, `KPI_LAKE`); a relative path is taken from
-    the repository's root, as the store file's default is."""
-    raw = os.environ.get("KPI_LAKE") or (settings.lake if settings else Settings.lake)
-    if _URL.match(raw.strip()):
-        raise SettingsError(
-            _no_url(raw.strip(), "KPI_LAKE" if os.environ.get("KPI_LAKE") else "lake")
-        )
+def lake_path(settings: Settings | None = None) -> Path | str:
+    """The lake (`lake:` in settings.yaml, `KPI_LAKE`): a folder, a relative one taken from
+    the repository's root as the store file's default is, or an object-store URL
+    (`s3://bucket/prefix`, kept as text: kpi.store.object_lake)."""
+    raw = (os.environ.get("KPI_LAKE") or (settings.lake if settings else Settings.lake)).strip()
+    if _URL.match(raw):
+        problem = lake_url_problem(raw)
+        if problem:
+            source = "KPI_LAKE" if os.environ.get("KPI_LAKE") else "lake"
+            raise SettingsError(f"{source}: {problem}")
+        return raw.rstrip("/")
     path = Path(raw).expanduser()
     return path if path.is_absolute() else ROOT / path
 
@@ -48,12 +51,17 @@ def kpis_path() -> Path:
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 
 
-def _no_url(value: str, name: str) -> str:
-    """Why a lake given as a URL is refused (the lake is a folder: see README "Lake")."""
-    return (
-        f"{name} must be a folder (local, or on a shared file system mounted here); an "
-        f"object-store URL such as {value!r} is not supported yet"
-    )
+def lake_url_problem(value: str) -> str | None:
+    """Why a lake URL is refused (None: it is an s3:// URL, see README "Lake")."""
+    scheme = value.split("://", 1)[0].lower()
+    if scheme != "s3":
+        return (
+            f"a lake in an object store must be an s3:// URL (S3 or an S3-compatible store "
+            f"such as MinIO); {value!r} is not one"
+        )
+    if not value.split("://", 1)[1].split("/", 1)[0]:
+        return f"{value!r} names no bucket (s3://bucket/folder)"
+    return None
 
 
 class SettingsError(ValueError):
@@ -415,9 +423,11 @@ def load_settings(path: Path | None = None) -> Settings:
     store = parse_store(raw.get("store", raw.get("storage")), str(path))
     lake = raw.get("lake", Settings.lake)
     if not isinstance(lake, str) or not lake.strip():
-        raise SettingsError(f"{path}: lake must be the lake's folder (data/lake), got {lake!r}")
-    if _URL.match(lake.strip()):
-        raise SettingsError(f"{path}: {_no_url(lake.strip(), 'lake')}")
+        raise SettingsError(
+            f"{path}: lake must be the lake's folder (data/lake) or an s3:// URL, got {lake!r}"
+        )
+    if _URL.match(lake.strip()) and lake_url_problem(lake.strip()):
+        raise SettingsError(f"{path}: lake: {lake_url_problem(lake.strip())}")
     digest = raw.get("digest") or {}
     if not isinstance(digest, dict):
         raise SettingsError(f"{path}: digest must be a mapping (smtp: {{host: ..., ...}})")

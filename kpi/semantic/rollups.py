@@ -133,7 +133,10 @@ def spark_builds(store: Store) -> bool:
 
     if store.settings.engine != "spark" or not isinstance(store, LakeStore):
         return False
-    return store.path.resolve() == lake_path(store.settings).resolve()
+    spark_reads = lake_path(store.settings)
+    if store.remote is not None or isinstance(spark_reads, str):
+        return False  # Spark reads lakes in folders only (kpi.semantic.spark_engine)
+    return store.path.resolve() == spark_reads.resolve()
 
 
 def _grain_of(view: str, measure: StoredMeasure) -> bool:

@@ -191,6 +191,12 @@ def register_lake(spark: SparkSession, settings: Settings) -> None:
     from pyspark.sql.pandas.types import from_arrow_schema
 
     lake = lake_path(settings)
+    if isinstance(lake, str):
+        raise SparkEngineError(
+            f"engine is spark but the lake is in an object store ({lake}): Spark reads it "
+            "through its S3 connector (hadoop-aws), which this installation does not ship; "
+            "use `engine: duckdb`, or a lake in a folder Spark can read"
+        )
     if not lake.is_dir():
         raise SparkEngineError(
             f"engine is spark but the lake {lake} does not exist (settings `lake` or KPI_LAKE)"

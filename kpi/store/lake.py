@@ -31,10 +31,12 @@ run on it unchanged:
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import json
 import os
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,6 +58,14 @@ from kpi.store.database import (
     StoreError,
     StoreMissing,
     file_version,
+)
+from kpi.store.object_lake import (
+    LEASE,
+    URL_FILE,
+    Conflict,
+    ObjectLake,
+    ObjectLakeError,
+    is_url,
 )
 from kpi.store.schema import all_ddl
 from kpi.store.template import DIALECT, render
@@ -118,10 +128,20 @@ class Manifest:
 def read_manifest(path: Path) -> Manifest | None:
     """The manifest at `path`, or None when there is none; a damaged one is an error."""
     try:
-        data = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise StoreError(f"The lake's manifest {path} cannot be read: {exc}") from exc
+    return parse_manifest(data, str(path))
+
+
+def parse_manifest(raw: bytes, path: str) -> Manifest:
+    """A manifest's bytes as read from `path` (a file or an object); a damaged one is an
+    error."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
         raise StoreError(f"The lake's manifest {path} cannot be read: {exc}") from exc
     tables = data.get("tables") if isinstance(data, dict) else None
     if not isinstance(tables, dict) or data.get("format") != MANIFEST_FORMAT:
@@ -172,7 +192,7 @@ class TableFiles:
 _FILES: dict[tuple[str, int], TableFiles] = {}
 
 
-def table_files(folder: Path, version: int | None) -> TableFiles:
+def table_files(folder: Path | str, version: int | None) -> TableFiles:
     """The Parquet files of the Delta table in `folder` at `version` (none for None)."""
     if version is None:
         return TableFiles((), frozenset())
@@ -285,7 +305,10 @@ def written_tables(statement: str) -> frozenset[str] | None:
 
 # ---- the store --------------------------------------------------------------------------
 class LakeStore(Store):
-    """The lake at `path` (a folder), with the file store's interface (see the module)."""
+    """The lake at `path` (a folder, or an s3:// URL: kpi.store.object_lake), with the file
+    store's interface (see the module). `path` is the folder this machine keeps the lake's
+    own files in: the lake itself, or the local cache of a lake in an object store;
+    `location` is where the lake is (the folder, or the URL)."""
 
     def __init__(
         self,
@@ -294,7 +317,18 @@ class LakeStore(Store):
         pinned: Path | None = None,
     ):
         settings = settings or load_settings()
-        super().__init__(Path(path) if path else lake_path(settings), settings)
+        where = path if path else lake_path(settings)
+        self.remote: ObjectLake | None = None
+        if isinstance(where, str) and is_url(where):
+            try:
+                self.remote = ObjectLake(where)
+            except ObjectLakeError as exc:
+                raise StoreError(str(exc)) from exc
+            where = self.remote.cache
+            with contextlib.suppress(OSError):  # the rollups' folder; a reader needs none
+                (self.remote.ensure_cache() / SIDE_FOLDER).mkdir(exist_ok=True)
+        super().__init__(Path(where), settings)
+        self.location: str | Path = self.remote.url if self.remote else self.path
         # a reader of the lake as an earlier manifest named it (the rollups read the lake
         # as it was before a write from the replaced manifest, see `replaced`)
         self.pinned = pinned
@@ -302,8 +336,30 @@ class LakeStore(Store):
 
     @classmethod
     def as_of(cls, manifest: Path, settings: Settings) -> LakeStore:
-        """The lake as the manifest file `manifest` (a replaced one kept) names it."""
-        return cls(manifest.parent.parent, settings, pinned=manifest)
+        """The lake as the manifest file `manifest` (a replaced one kept) names it; for a
+        lake in an object store, the file is in its local cache, which names its URL."""
+        root = manifest.parent.parent
+        marker = root / URL_FILE
+        where: str | Path = marker.read_text(encoding="utf-8").strip() if marker.is_file() else root
+        return cls(where, settings, pinned=manifest)
+
+    def readable(self, found: dict[str, TableFiles]) -> dict[str, TableFiles]:
+        """The tables' files as DuckDB reads them: as they are in a folder; local copies of
+        a lake in an object store (kpi.store.object_lake: fetched once, then local)."""
+        if self.remote is None:
+            return found
+        try:
+            local = self.remote.local_copies(sorted({f for t in found.values() for f in t.files}))
+        except ObjectLakeError as exc:
+            raise StoreError(str(exc)) from exc
+        return {
+            name: TableFiles(tuple(local[f] for f in t.files), t.columns, t.partitions)
+            for name, t in found.items()
+        }
+
+    def table_uri(self, name: str) -> str:
+        """Where the Delta table `name` is: a folder, or a URL."""
+        return self.remote.table(name) if self.remote else str(self.path / name)
 
     # ---- facts about the lake -------------------------------------------------------
     @property
@@ -315,7 +371,47 @@ class LakeStore(Store):
         return self.side / MANIFEST
 
     def exists(self) -> bool:
-        return self.manifest_path.is_file()
+        if self.remote is not None and self.pinned is None:
+            return self._remote_head() is not None
+        return (self.pinned or self.manifest_path).is_file()
+
+    def _remote_head(self) -> dict[str, Any] | None:
+        assert self.remote is not None
+        try:
+            return self.remote.head(f"{SIDE_FOLDER}/{MANIFEST}")
+        except ObjectLakeError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def current(self) -> tuple[Manifest | None, str | None]:
+        """The lake's manifest now (None: a new lake) and what a write must find unchanged to
+        replace it (an object's ETag; None for a folder, where the writer's lock suffices)."""
+        if self.remote is None:
+            return read_manifest(self.manifest_path), None
+        try:
+            found = self.remote.get(f"{SIDE_FOLDER}/{MANIFEST}")
+        except ObjectLakeError as exc:
+            raise StoreError(str(exc)) from exc
+        if found is None:
+            return None, None
+        raw, etag = found
+        return parse_manifest(raw, f"{self.remote.url}/{SIDE_FOLDER}/{MANIFEST}"), etag
+
+    def _replace_manifest(self, manifest: Manifest, token: str | None) -> None:
+        """Make `manifest` the lake's: a folder's file replaced atomically; an object put only
+        if it is still the one read (`token`), else nothing is written (StoreError)."""
+        self._still_ours()
+        if self.remote is None:
+            atomic.replace(self.manifest_path, manifest.as_json())
+            return
+        try:
+            self.remote.put(f"{SIDE_FOLDER}/{MANIFEST}", manifest.as_json(), token)
+        except Conflict as exc:
+            raise StoreError(
+                f"Nothing was written to {self.location}: another writer changed the lake "
+                "meanwhile; try again."
+            ) from exc
+        except ObjectLakeError as exc:
+            raise StoreError(f"Nothing was written to {self.location}: {exc}") from exc
 
     @property
     def rollups_path(self) -> Path:
@@ -329,6 +425,16 @@ class LakeStore(Store):
     def version(self) -> tuple[int, int, int]:
         """Changes whenever a write lands (the manifest is replaced by a new file): a cache
         key, and the version a second name of the replaced manifest keeps."""
+        if self.remote is not None and self.pinned is None:
+            meta = self._remote_head()
+            if meta is None:
+                return (0, 0, 0)
+            stamp = meta.get("last_modified")
+            return (
+                zlib.crc32(str(meta.get("e_tag") or "").encode()),
+                int(stamp.timestamp() * 1e9) if stamp else 0,
+                int(meta.get("size") or 0),
+            )
         return file_version(self.pinned or self.manifest_path)
 
     def disk_bytes(self) -> int:
@@ -338,7 +444,15 @@ class LakeStore(Store):
             return 0
         total = 0
         for name, version in self.manifest().tables.items():
-            for uri in table_files(self.path / name, version).files:
+            files = table_files(self.table_uri(name), version).files
+            if self.remote is not None and files:
+                try:
+                    sizes = self.remote.sizes(name)
+                except ObjectLakeError:
+                    continue
+                total += sum(sizes.get(uri, 0) for uri in files)
+                continue
+            for uri in files:
                 try:
                     total += Path(uri.removeprefix("file://")).stat().st_size
                 except OSError:
@@ -347,12 +461,12 @@ class LakeStore(Store):
 
     def missing(self) -> StoreMissing:
         return StoreMissing(
-            f"There is no lake at {self.path} yet. Move a store into it with "
+            f"There is no lake at {self.location} yet. Move a store into it with "
             "`python -m kpi migrate --to lake`."
         )
 
     def manifest(self) -> Manifest:
-        manifest = read_manifest(self.pinned or self.manifest_path)
+        manifest = read_manifest(self.pinned) if self.pinned is not None else self.current()[0]
         if manifest is None:
             raise self.missing()
         return manifest
@@ -367,9 +481,12 @@ class LakeStore(Store):
         """A locked-down reader of the lake as `manifest` names it: database `store` holds a
         view per table over its files (an empty table when it has none); the connection
         may read those files (and the rollups, attached first) and nothing else."""
-        found = {
-            name: table_files(self.path / name, manifest.tables.get(name)) for name in lake_tables()
-        }
+        found = self.readable(
+            {
+                name: table_files(self.table_uri(name), manifest.tables.get(name))
+                for name in lake_tables()
+            }
+        )
         allowed = sorted({f for t in found.values() for f in t.files})
         config: dict[str, Any] = {
             k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"
@@ -386,7 +503,7 @@ class LakeStore(Store):
             con.execute("SET lock_configuration = true")
         except duckdb.Error as exc:
             con.close()
-            raise StoreError(f"Cannot open the lake {self.path}: {exc}") from exc
+            raise StoreError(f"Cannot open the lake {self.location}: {exc}") from exc
         except BaseException:
             con.close()
             raise
@@ -408,16 +525,22 @@ class LakeStore(Store):
             self.side.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(database._write_problem(self.path, exc)) from exc
+        if self.remote is not None:  # the lock is an object every replica sees
+            lock: Any = self.remote.leased(f"{SIDE_FOLDER}/{LEASE}", timeout_s)
+        else:
+            lock = atomic.locked(self.side / "writer", timeout_s=timeout_s)
         try:
-            with atomic.locked(self.side / "writer", timeout_s=timeout_s) as lease:
+            with lock as lease:
                 self._lease = lease
                 try:
                     yield
                 finally:
                     self._lease = None
         except atomic.Busy as exc:
-            message = f"Another load is writing {self.path}; try again when it ends."
+            message = f"Another load is writing {self.location}; try again when it ends."
             raise StoreError(message) from exc
+        except ObjectLakeError as exc:
+            raise StoreError(f"Cannot write {self.location}: {exc}") from exc
 
     @contextmanager
     def copy_ahead(self) -> Iterator[database.CopyAhead]:
@@ -437,11 +560,12 @@ class LakeStore(Store):
         lock = _held() if ahead is not None else self._writer_lock()
         with lock, private_files():
             self.declared = {}
-            before = read_manifest(self.manifest_path) or Manifest(0, {})
+            current, token = self.current()
+            before = current or Manifest(0, {})
             if fresh:
                 before = Manifest(before.serial, {})
             con = duckdb.connect(":memory:")
-            writer = LakeWriter(con, self.path, before)
+            writer = LakeWriter(con, self.table_uri, before, self.readable)
             try:
                 writer.setup()
                 con.execute("BEGIN TRANSACTION")
@@ -453,9 +577,13 @@ class LakeStore(Store):
                     versions[name] = writer.write_back(name)
                 database._fault_point("before_swap")
                 after = Manifest(before.serial + 1, {n: versions.get(n) for n in lake_tables()})
-                self._still_ours()
-                old = self._set_aside()
-                atomic.replace(self.manifest_path, after.as_json())
+                old = self._set_aside(current)
+                try:
+                    self._replace_manifest(after, token)
+                except BaseException:
+                    if old is not None:
+                        old.unlink(missing_ok=True)
+                    raise
                 database._fault_point("after_swap")
             except BaseException as exc:
                 if database._is_storage_failure(exc, self.manifest_path):
@@ -471,14 +599,22 @@ class LakeStore(Store):
                 if old is not None:
                     old.unlink(missing_ok=True)
 
-    def _set_aside(self) -> Path | None:
-        """A second name of the manifest a write replaces (None for a new lake): while the
-        after-write hooks run, the rollups read the lake as it was from it (`replaced`), so
-        that a load's difference is applied instead of its months recomputed. Names left
-        by a process that died are removed here (the writer's lock is held)."""
+    def _set_aside(self, current: Manifest | None) -> Path | None:
+        """A second name of the manifest a write replaces (`current`; None for a new lake):
+        while the after-write hooks run, the rollups read the lake as it was from it
+        (`replaced`), so that a load's difference is applied instead of its months
+        recomputed; for a lake in an object store, a copy in the local cache. Names left by
+        a process that died are removed here (the writer's lock is held)."""
         for stale in self.side.glob(MANIFEST + ".*-*"):
             stale.unlink(missing_ok=True)
         old = self.side / f"{MANIFEST}.old-{os.getpid()}"
+        if self.remote is not None:
+            if current is None:
+                return None
+            self.remote.ensure_cache()
+            self.side.mkdir(parents=True, exist_ok=True)
+            old.write_bytes(current.as_json())
+            return old
         try:
             os.link(self.manifest_path, old)
         except OSError:  # a first write, or no hard links here
@@ -510,26 +646,34 @@ class LakeStore(Store):
 
         done: dict[str, Compacted] = {}
         with self._writer_lock(), private_files():
-            before = self.manifest()
+            current, token = self.current()
+            if current is None:
+                raise self.missing()
+            before = current
             versions = dict(before.tables)
             for name in lake_tables():
                 version = before.tables.get(name)
-                folder = str(self.path / name)
+                folder = self.table_uri(name)
                 if version is None or DeltaTable(folder).version() != version:
                     continue  # empty, or versions a killed write left: the next write's
-                found = table_files(self.path / name, version)
+                found = table_files(folder, version)
                 upgrade = found.partitions != partition_by(name) and bool(found.files)
                 if upgrade:
-                    versions[name] = _partitioned(self.path / name, name, found)
+                    versions[name] = _partitioned(folder, name, self.readable({name: found})[name])
                 elif len(found.files) > 1:
                     DeltaTable(folder).optimize.compact(target_size=TARGET_FILE_BYTES)
                     versions[name] = DeltaTable(folder).version()
                 if versions[name] != version:
-                    after = len(table_files(self.path / name, versions[name]).files)
+                    after = len(table_files(folder, versions[name]).files)
                     done[name] = Compacted(len(found.files), after, upgrade)
             if done:
-                old = self._set_aside()
-                atomic.replace(self.manifest_path, Manifest(before.serial + 1, versions).as_json())
+                old = self._set_aside(before)
+                try:
+                    self._replace_manifest(Manifest(before.serial + 1, versions), token)
+                except BaseException:
+                    if old is not None:
+                        old.unlink(missing_ok=True)
+                    raise
                 self.replaced = old
                 try:
                     self._after_write()
@@ -539,16 +683,24 @@ class LakeStore(Store):
                         old.unlink(missing_ok=True)
             for name in lake_tables():
                 if versions.get(name) is not None:
-                    DeltaTable(str(self.path / name)).vacuum(
+                    DeltaTable(self.table_uri(name)).vacuum(
                         retention_hours=keep_hours, enforce_retention_duration=False, dry_run=False
                     )
+            if self.remote is not None:  # this machine's copies: those the two manifests read
+                keep = {
+                    f
+                    for m in (before.tables, versions)
+                    for name, v in m.items()
+                    for f in table_files(self.table_uri(name), v).files
+                }
+                self.remote.prune_copies(keep)
         return done
 
-    def publish(self, manifest: Manifest) -> None:
-        """Make `manifest` the lake's (a migration's last step, under the writer's lock)."""
-        self._still_ours()
+    def publish(self, manifest: Manifest, token: str | None = None) -> None:
+        """Make `manifest` the lake's (a migration's last step, under the writer's lock), if
+        the lake's manifest is still the one `current()` gave with `token`."""
         with private_files():
-            atomic.replace(self.manifest_path, manifest.as_json())
+            self._replace_manifest(manifest, token)
 
     def _still_ours(self) -> None:
         """Just before the manifest is replaced: the writer's lease on the lake is still
@@ -558,7 +710,7 @@ class LakeStore(Store):
             try:
                 self._lease.check()
             except atomic.LeaseLost as exc:
-                raise StoreError(f"Nothing was written to {self.path}: {exc}.") from exc
+                raise StoreError(f"Nothing was written to {self.location}: {exc}.") from exc
 
 
 class Compacted(NamedTuple):
@@ -570,7 +722,7 @@ class Compacted(NamedTuple):
     partitioned: bool = False
 
 
-def _partitioned(folder: Path, name: str, files: TableFiles) -> int:
+def _partitioned(folder: Path | str, name: str, files: TableFiles) -> int:
     """The table's rows in `files` written again as its next version, partitioned as
     `partition_by(name)` says; its number."""
     con = duckdb.connect(":memory:")
@@ -617,7 +769,7 @@ WRITE_CHUNK_ROWS = 400_000
 
 
 def write_whole(
-    folder: Path, rows: duckdb.DuckDBPyRelation, partitions: tuple[str, ...] = ()
+    folder: Path | str, rows: duckdb.DuckDBPyRelation, partitions: tuple[str, ...] = ()
 ) -> int:
     """Write `rows` as the Delta table's next version, over the one before, partitioned by
     the columns `partitions` (a table written before partitions gets them here); its number
@@ -648,7 +800,7 @@ def write_whole(
     return DeltaTable(str(folder)).version()
 
 
-def _write_table(con: duckdb.DuckDBPyConnection, folder: Path, name: str) -> int:
+def _write_table(con: duckdb.DuckDBPyConnection, folder: Path | str, name: str) -> int:
     """Write the table as the Delta table's next version (the whole table); its number."""
     select = as_stored(exp.select(exp.Star()).from_(exp.to_table(name, quoted=True)), name)
     return write_whole(folder, con.sql(render(select)), partition_by(name))
@@ -688,9 +840,16 @@ class LakeWriter:
     Anything but `execute`, `sql`, `executemany` and `append` goes to the DuckDB
     connection as it is."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Path, manifest: Manifest):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table_uri: Callable[[str], str],
+        manifest: Manifest,
+        readable: Callable[[dict[str, TableFiles]], dict[str, TableFiles]] = lambda f: f,
+    ):
         self._con = con
-        self._lake = lake
+        self._table_uri = table_uri  # where each Delta table is (LakeStore.table_uri)
+        self._readable = readable  # the files as DuckDB reads them (LakeStore.readable)
         self._manifest = manifest
         self._files: dict[str, TableFiles] = {}
         self.touched: set[str] = set()
@@ -700,10 +859,12 @@ class LakeWriter:
         # a frame named in SQL (a load's batch, kpi.ingest.loading) is a local variable of
         # the caller, a frame above this proxy's: DuckDB looks in every frame for it
         self._con.execute("SET python_scan_all_frames = true")
-        self._files = {
-            name: table_files(self._lake / name, self._manifest.tables.get(name))
-            for name in lake_tables()
-        }
+        self._files = self._readable(
+            {
+                name: table_files(self._table_uri(name), self._manifest.tables.get(name))
+                for name in lake_tables()
+            }
+        )
         _make_tables(self._con, self._files)
 
     def version_of(self, name: str) -> int | None:
@@ -882,7 +1043,7 @@ class LakeWriter:
     # ---- commit -------------------------------------------------------------------------
     def write_back(self, name: str) -> int:
         """Write a changed table to its Delta table; the new version."""
-        folder = self._lake / name
+        folder = self._table_uri(name)
         if name not in self.overlays:
             return _write_table(self._con, folder, name)
         from deltalake import DeltaTable, write_deltalake
@@ -926,7 +1087,7 @@ def _same_month() -> exp.Expression:
 
 def _gone_by_file(
     con: duckdb.DuckDBPyConnection,
-    folder: Path,
+    folder: Path | str,
     gone: exp.Table,
     first: str,
     by_month: bool = False,

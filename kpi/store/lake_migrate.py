@@ -31,6 +31,7 @@ from kpi.store.lake import (
     read_manifest,
     write_whole,
 )
+from kpi.store.object_lake import ObjectLakeError
 from kpi.store.template import render
 
 
@@ -56,7 +57,7 @@ class TableCheck:
 @dataclass
 class MigrateReport:
     store: Path
-    lake: Path
+    lake: Path | str
     checks: list[TableCheck]
     seconds: float
     published: bool
@@ -114,9 +115,9 @@ def migrate_to_lake(
             f"There is no store at {db} to move: give the store file with --db, or build "
             "the demo with `python -m kpi demo`."
         )
-    if _holds_something(lake.path) and not replace:
+    if _holds_something(lake) and not replace:
         raise MigrateError(
-            f"The lake folder {lake.path} is not empty; nothing was moved. Add --replace to "
+            f"The lake folder {lake.location} is not empty; nothing was moved. Add --replace to "
             "write the store over the lake that is there, or choose another folder with --lake."
         )
     source = Store(db, lake.settings)
@@ -124,21 +125,29 @@ def migrate_to_lake(
     with lake._writer_lock(), private_files(), source.read_tables() as con:
         present = {r[0] for r in con.execute(_STORE_TABLES).fetchall()}
         not_moved = [t for t in sorted(present - set(tables)) if _count(con, t)]
-        before = read_manifest(lake.manifest_path) or Manifest(0, {})
+        current, token = lake.current()
+        before = current or Manifest(0, {})
         versions: dict[str, int | None] = {}
         for name, table in tables.items():
             say(f"{name} ...")
-            versions[name] = _copy(con, table, present, lake.path / name)
+            versions[name] = _copy(con, table, present, lake.table_uri(name))
         manifest = Manifest(before.serial + 1, versions)
         checks = _compare(con, lake, manifest, present)
         published = all(c.equal for c in checks) and not not_moved
         if published:
-            lake.publish(manifest)
-    return MigrateReport(db, lake.path, checks, time.perf_counter() - t0, published, not_moved)
+            lake.publish(manifest, token)
+    return MigrateReport(db, lake.location, checks, time.perf_counter() - t0, published, not_moved)
 
 
-def _holds_something(folder: Path) -> bool:
-    """A lake (a manifest naming any table version) or any other file in the folder."""
+def _holds_something(lake: LakeStore) -> bool:
+    """A lake (a manifest naming any table version) or any other file in the folder (any
+    object under the URL, for a lake in an object store)."""
+    if lake.remote is not None:
+        try:
+            return lake.remote.holds_something()
+        except ObjectLakeError as exc:
+            raise MigrateError(str(exc)) from exc
+    folder = lake.path
     if not folder.is_dir():
         return False
     manifest = read_manifest(folder / SIDE_FOLDER / "manifest.json")
@@ -148,7 +157,7 @@ def _holds_something(folder: Path) -> bool:
 
 
 def _copy(
-    con: duckdb.DuckDBPyConnection, table: LakeTable, present: set[str], folder: Path
+    con: duckdb.DuckDBPyConnection, table: LakeTable, present: set[str], folder: str
 ) -> int | None:
     """Stream the store's table into the Delta table's next version (a column the store file
     lacks, made after it was written, is null); None when the store has no such table."""

@@ -33,11 +33,11 @@ def test_a_bad_value_in_the_settings_closes_every_page_saying_what_to_mend(page,
     ]
 
 
-def test_a_lake_named_by_a_url_closes_the_dashboard(store, config, monkeypatch):
+def test_a_lake_named_by_a_url_it_cannot_write_closes_the_dashboard(store, config, monkeypatch):
     monkeypatch.setenv("KPI_STORE", "lake")
-    monkeypatch.setenv("KPI_LAKE", "s3://kpi/lake")
+    monkeypatch.setenv("KPI_LAKE", "gs://kpi/lake")
     assert _errors("overview.py") == [
-        f"{CLOSED}KPI_LAKE must be a folder (local, or on a shared file system mounted here); "
-        "an object-store URL such as 's3://kpi/lake' is not supported yet. Mend the file (or "
+        f"{CLOSED}KPI_LAKE: a lake in an object store must be an s3:// URL (S3 or an "
+        "S3-compatible store such as MinIO); 'gs://kpi/lake' is not one. Mend the file (or "
         "the environment variable) named, then reload the page."
     ]

@@ -24,8 +24,9 @@ def test_store_and_storage_name_the_same_choice(tmp_path, monkeypatch):
         _settings(tmp_path, "store: file\nstorage: lake\n")
     with pytest.raises(SettingsError, match="store must be one of file, lake"):
         _settings(tmp_path, "storage: s3\n")
-    with pytest.raises(SettingsError, match="object-store URL such as 's3://kpi/lake' is not"):
-        _settings(tmp_path, "storage: lake\nlake: s3://kpi/lake\n")
+    assert _settings(tmp_path, "storage: lake\nlake: s3://kpi/lake\n").lake == "s3://kpi/lake"
+    with pytest.raises(SettingsError, match="names no bucket"):
+        _settings(tmp_path, "storage: lake\nlake: s3:///lake\n")
 
 
 def test_the_environment_wins_over_the_file(tmp_path, monkeypatch):
@@ -33,12 +34,18 @@ def test_the_environment_wins_over_the_file(tmp_path, monkeypatch):
     assert _settings(tmp_path, "store: file\n").store == "lake"
 
 
-def test_kpi_lake_as_a_url_is_refused_with_what_to_do(monkeypatch):
+def test_kpi_lake_as_a_url_other_than_s3_is_refused_with_what_to_do(monkeypatch, tmp_path):
     from kpi.core.settings import lake_path
 
     monkeypatch.setenv("KPI_LAKE", "s3://kpi/lake")
-    with pytest.raises(SettingsError, match="KPI_LAKE must be a folder .* not supported yet"):
+    assert lake_path() == "s3://kpi/lake"
+    monkeypatch.setenv("KPI_LAKE", "abfss://kpi@account/lake")
+    with pytest.raises(SettingsError, match="KPI_LAKE: a lake in an object store must be an s3"):
         lake_path()
+    monkeypatch.delenv("KPI_LAKE")
+    with pytest.raises(SettingsError, match="lake: a lake in an object store must be an s3"):
+        _settings(tmp_path, "lake: gs://kpi/lake\n")
+    assert _settings(tmp_path, "lake: s3://kpi/lake\n").lake == "s3://kpi/lake"
 
 
 def test_the_reporting_currency_is_a_known_code(tmp_path):
