@@ -123,7 +123,7 @@ class RunStore(Store):
                 yield con
             return
         currency = (display_currency or self.settings.reporting_currency).upper()
-        key = (str(self.path), self.version(), self.settings, currency)
+        key = (str(self.location), self.version(), self.settings, currency)
         shared = cons.get(key)
         if shared is None or shared.busy:
             con = self._connect_read_only()
@@ -192,7 +192,7 @@ def cached(
     def call() -> T:
         return _call(
             name,
-            str(ctx.store.path),
+            str(ctx.store.location),
             ctx.version,
             ctx.settings,
             key,

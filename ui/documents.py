@@ -109,7 +109,13 @@ def _load(kind: str, store: Store, doc_id: str, line: int) -> docs.Documents | N
     try:
         with st.spinner("Gathering the documents…"):
             return _view(
-                kind, str(store.path), store.version(), store.settings, doc_id, line, _currency()
+                kind,
+                str(store.location),
+                store.version(),
+                store.settings,
+                doc_id,
+                line,
+                _currency(),
             )
     except docs.DocumentsError as problem:
         st.warning(literal(problem), icon=":material/search_off:")

@@ -41,7 +41,7 @@ def pack_button(ctx: Context, column, plan: str, currency: str) -> None:
 
     def _pack() -> bytes:
         """The meeting pack, made when the button is clicked (about two seconds)."""
-        store = open_store(ctx.store.path, ctx.settings)
+        store = open_store(ctx.store.location, ctx.settings)
         html = meeting_pack_html(store, ctx.definitions, plan, dict(ctx.filters), currency)
         return html.encode("utf-8")
 

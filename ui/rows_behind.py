@@ -161,7 +161,7 @@ def _explained(
 ) -> Explanation:
     """explain's answer for this dialog, kept while it is open: paging and sorting rerun the
     dialog alone, and only the page of rows changes (a new load or open explains anew)."""
-    asked = (kpi.id, kpi.formula, period, where, currency, str(ctx.store.path), ctx.version)
+    asked = (kpi.id, kpi.formula, period, where, currency, str(ctx.store.location), ctx.version)
     kept = st.session_state.get(EXPLAINED)
     if kept is not None and kept[0] == asked:
         return kept[1]

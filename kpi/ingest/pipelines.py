@@ -104,7 +104,7 @@ def load_files(
         if not force and all(s.content_hash in known for s in sources):
             _mark_unchanged(report, sources, known)
             return report
-        say(f"Writing to the store {store.path} ...")
+        say(f"Writing to the store {store.location} ...")
         with store.write(ahead=ahead) as con:
             con.execute("SET preserve_insertion_order = false")  # twice as fast inserts
             known = {} if force else loaded_hashes_in(con, spec, sources)

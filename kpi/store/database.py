@@ -87,6 +87,9 @@ class Store:
 
     def __init__(self, path: str | Path | None = None, settings: Settings | None = None):
         self.path = Path(path) if path else db_path()
+        # where the store is, as `open_store` takes it back: the file (a lake: its folder or
+        # its URL, kpi.store.lake); `path` is always a local path
+        self.location: str | Path = self.path
         self.settings = settings or load_settings()
         # While the after-write hooks run: the store as it was before the write (a second
         # name of the replaced file, None when there is none) and what the writer declared

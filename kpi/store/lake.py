@@ -328,7 +328,7 @@ class LakeStore(Store):
             with contextlib.suppress(OSError):  # the rollups' folder; a reader needs none
                 (self.remote.ensure_cache() / SIDE_FOLDER).mkdir(exist_ok=True)
         super().__init__(Path(where), settings)
-        self.location: str | Path = self.remote.url if self.remote else self.path
+        self.location = self.remote.url if self.remote else self.path
         # a reader of the lake as an earlier manifest named it (the rollups read the lake
         # as it was before a write from the replaced manifest, see `replaced`)
         self.pinned = pinned

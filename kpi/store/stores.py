@@ -36,4 +36,4 @@ def store_as_replaced(path: Path, settings: Settings) -> Store:
 def with_settings(store: Store, settings: Settings) -> Store:
     """The same store (a file or a lake, at the same place) read with other settings: a
     file store stays a file store whatever the settings' `store` says."""
-    return type(store)(getattr(store, "location", store.path), settings)
+    return type(store)(store.location, settings)

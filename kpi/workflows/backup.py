@@ -102,7 +102,7 @@ def backup(store: Store, folder: Path, kpis_file: Path) -> BackupReport:
             "(a backup never overwrites another)."
         )
     if not store.exists():
-        raise BackupError(f"There is no store at {store.path}: nothing to back up.")
+        raise BackupError(f"There is no store at {store.location}: nothing to back up.")
     report = BackupReport(folder)
     try:
         (folder / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def backup(store: Store, folder: Path, kpis_file: Path) -> BackupReport:
         manifest = {
             "format": FORMAT,
             "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "store": str(store.path),
+            "store": str(store.location),
             "tables": tables,
             "definitions": [Path(n).name for n in report.files],
             "sha256": checksums,

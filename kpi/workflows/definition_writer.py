@@ -204,7 +204,7 @@ def save(
             "history_path": str(hist),
             "history": record,
             "decision": None if decision is None else {**decision, "kpis_version": version},
-            "store": None if store is None or decision is None else str(store.path),
+            "store": None if store is None or decision is None else str(store.location),
         }
         journal = journal_path_for(path)
         try:

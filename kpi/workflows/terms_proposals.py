@@ -395,7 +395,7 @@ def waiting_for(store: Store, person: Person | None) -> list[WaitingItem]:
 def waiting_for_department(store: Store, department: str) -> list[WaitingItem]:
     """What open proposals expect of a department (finance or procurement): the digest's
     and the inbox's view of the same rule as `waiting_for`."""
-    if not store.path.exists():
+    if not store.exists():
         return []
     items: list[WaitingItem] = []
     with store.read() as con:

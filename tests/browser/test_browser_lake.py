@@ -1,6 +1,8 @@
 """The app on a lake in a real browser: Sam loads a file on the Data page, it lands in the
 lake (the page names the lake and its new write), its bad row is kept with its reason, and
 the overview reads the lake. A viewer's upload form is disabled there as on the store file.
+Run twice: the lake in a folder, and the lake in S3 (moto's server in this process; the
+app's process reaches it over HTTP, with a cache folder of its own, as another machine).
 """
 
 from __future__ import annotations
@@ -30,20 +32,55 @@ NAME = "lake_2026-11.csv"
 REASON = "row 2 (line 3): invoice_date '2026-11-31' is not a date (expected YYYY-MM-DD)"
 
 
+@pytest.fixture(scope="module", params=["folder", "s3"])
+def where(request, tmp_path_factory):
+    """Where the lake is (a folder, or an S3 URL), with the environment set for it."""
+    folder = tmp_path_factory.mktemp("browser_lake")
+    if request.param == "folder":
+        yield str(folder / "lake"), {}
+        return
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from kpi.store import object_lake
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+        "KPI_LAKE_CACHE": str(folder / "cache-tests"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        object_lake._store_for.cache_clear()
+        boto3.client("s3").create_bucket(Bucket="kpi-browser")
+        yield "s3://kpi-browser/group/lake", {"KPI_LAKE_CACHE": str(folder / "cache-app")}
+        object_lake._store_for.cache_clear()
+    server.stop()
+
+
 @pytest.fixture(scope="module")
-def lake(demo_db, tmp_path_factory) -> LakeStore:
-    lake = LakeStore(tmp_path_factory.mktemp("browser_lake") / "lake", Settings(store="lake"))
+def lake(demo_db, where) -> LakeStore:
+    lake = LakeStore(where[0], Settings(store="lake"))
     assert migrate_to_lake(demo_db, lake).ok
     return lake
 
 
 @pytest.fixture(scope="module")
-def app_url(lake, tmp_path_factory):
+def app_url(lake, where, tmp_path_factory):
     config = tmp_path_factory.mktemp("browser_lake_config") / "config"
     shutil.copytree(ROOT / "config", config)
     with pytest.MonkeyPatch.context() as env:  # the app's process reads the lake
         env.setenv("KPI_STORE", "lake")
-        env.setenv("KPI_LAKE", str(lake.path))
+        env.setenv("KPI_LAKE", str(lake.location))
+        for name, value in where[1].items():
+            env.setenv(name, value)
         with running_app(None, config=config, wait_stopped=False) as url:
             yield url
 
@@ -64,7 +101,7 @@ def test_sam_loads_a_file_into_the_lake_and_a_viewer_may_not(page, app_url, lake
         encoding="utf-8",
     )
     open_page(page, f"{app_url}/data", SAM, wait_for="h1")
-    expect_text(page, f"Read from the lake {lake.path} (Delta tables, one per store table; "
+    expect_text(page, f"Read from the lake {lake.location} (Delta tables, one per store table; "
                 f"write no. {serial:,})")  # fmt: skip
     page.get_by_role("tab", name="Upload a file").click()
     page.get_by_role("combobox", name="Table").click()
@@ -77,7 +114,8 @@ def test_sam_loads_a_file_into_the_lake_and_a_viewer_may_not(page, app_url, lake
     expect_text(page, f"{NAME}: 1 row loaded into invoices, 1 rejected.")
     wait_idle(page)
     assert REASON in page.inner_text("body")
-    page.screenshot(path=str(ARTIFACTS / "browser_lake_upload.png"), full_page=True)
+    kind = "s3" if lake.remote else "folder"
+    page.screenshot(path=str(ARTIFACTS / f"browser_lake_upload_{kind}.png"), full_page=True)
     assert problems(page) == []
     # in the lake, as one new write: the good line, and the bad one kept with its reason
     assert lake.manifest().serial == serial + 1
