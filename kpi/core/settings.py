@@ -365,7 +365,7 @@ def load_settings(path: Path | None = None) -> Settings:
     path = path or config_dir() / "settings.yaml"
     if not path.exists():
         engine = parse_engine({}, "the environment")
-        return Settings(store=parse_store(None, "KPI_STORE"), **engine)
+        return _spark_reads_the_lake(Settings(store=parse_store(None, "KPI_STORE"), **engine))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -440,7 +440,7 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{path}: digest.app_url must be the dashboard's address as readers open it, "
             f"such as https://kpi.example.org/, got {digest.get('app_url')!r}"
         )
-    return Settings(
+    settings = Settings(
         FiscalCalendar(start, label),
         currency,
         days,
@@ -457,3 +457,19 @@ def load_settings(path: Path | None = None) -> Settings:
         lake=lake.strip(),
         **parse_engine(raw, str(path)),
     )
+    return _spark_reads_the_lake(settings, str(path))
+
+
+def _spark_reads_the_lake(settings: Settings, where: str = "the environment") -> Settings:
+    """`engine: spark` reads the lake's files itself: a lake in S3 needs Spark's S3
+    connector (hadoop-aws), which PyPI's pyspark does not ship, so that pair is refused
+    here, by name, rather than on the first figure a page asks for."""
+    lake = lake_path(settings)
+    if settings.engine == "spark" and isinstance(lake, str):
+        raise SettingsError(
+            f"{where}: engine spark reads the lake's files itself, and the lake is in an "
+            f"object store ({lake}): that needs Spark's S3 connector (hadoop-aws), which "
+            "this installation does not ship. Use engine: duckdb with this lake, or a lake "
+            "in a folder Spark can read"
+        )
+    return settings

@@ -322,9 +322,20 @@ def test_the_command_line_migrates_and_compacts_an_s3_lake(stores, s3, capsys):
     assert code != 0 and "s3:// URL" in capsys.readouterr().err
 
 
-def test_spark_says_it_cannot_read_an_s3_lake(s3):
+def test_spark_over_an_s3_lake_is_refused_by_the_settings(s3, tmp_path, monkeypatch):
+    """Spark reads the lake's files itself and has no S3 connector here: the pair is a
+    broken setting, named, not a failure on the first figure (nor a JVM started for it)."""
+    from kpi.core.settings import load_settings
     from kpi.semantic.spark_engine import SparkEngineError, register_lake
 
     url, _ = s3
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"store: lake\nlake: {url}\nengine: spark\n")
+    with pytest.raises(SettingsError, match="engine spark reads .*hadoop-aws"):
+        load_settings(settings)
+    monkeypatch.setenv("KPI_ENGINE", "spark")
+    monkeypatch.setenv("KPI_LAKE", url)
+    with pytest.raises(SettingsError, match="the environment: engine spark"):
+        load_settings(tmp_path / "absent.yaml")
     with pytest.raises(SparkEngineError, match="object store .*hadoop-aws"):
         register_lake(None, Settings(store="lake", lake=url, engine="spark"))  # type: ignore[arg-type]
