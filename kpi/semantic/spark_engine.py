@@ -224,7 +224,7 @@ def register_lake(spark: SparkSession, settings: Settings) -> None:
         if at is not None:
             try:
                 table = deltalake.DeltaTable(str(folder), version=at)
-                found = table_files(folder, at)
+                found = table_files(folder, at, manifest.lake_id)
                 columns = from_arrow_schema(pa.schema(table.schema().to_arrow()))
                 if found.files:
                     frame = (

@@ -35,6 +35,7 @@ import contextlib
 import itertools
 import json
 import os
+import secrets
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -115,13 +116,25 @@ def lake_tables() -> dict[str, LakeTable]:
 @dataclass(frozen=True)
 class Manifest:
     """The tables' Delta versions that make one state of the lake (None: no version yet, the
-    table reads as empty) and the write's number (`serial`), which counts the writes."""
+    table reads as empty), the write's number (`serial`), which counts the writes, and the
+    lake's identity (`lake_id`, drawn by the write that made the lake): a lake deleted and
+    made again at the same place has the same version numbers and other files, and a
+    version's file list is cached under the lake's identity (empty for a lake made before
+    identities, until its next write)."""
 
     serial: int
     tables: dict[str, int | None]
+    lake_id: str = ""
+
+    def then(self, tables: dict[str, int | None]) -> Manifest:
+        """The manifest of the next write, naming `tables`."""
+        return Manifest(self.serial + 1, tables, self.lake_id or secrets.token_hex(8))
 
     def as_json(self) -> bytes:
-        data = {"format": MANIFEST_FORMAT, "serial": self.serial, "tables": self.tables}
+        data: dict[str, Any] = {"format": MANIFEST_FORMAT, "serial": self.serial,
+                                "tables": self.tables}  # fmt: skip
+        if self.lake_id:
+            data["lake_id"] = self.lake_id
         return json.dumps(data, indent=1, sort_keys=True).encode()
 
 
@@ -146,7 +159,11 @@ def parse_manifest(raw: bytes, path: str) -> Manifest:
     tables = data.get("tables") if isinstance(data, dict) else None
     if not isinstance(tables, dict) or data.get("format") != MANIFEST_FORMAT:
         raise StoreError(f"The lake's manifest {path} is not one this version understands.")
-    return Manifest(int(data.get("serial", 0)), {str(k): v for k, v in tables.items()})
+    return Manifest(
+        int(data.get("serial", 0)),
+        {str(k): v for k, v in tables.items()},
+        str(data.get("lake_id") or ""),
+    )
 
 
 # ---- partitions ---------------------------------------------------------------------------
@@ -189,33 +206,48 @@ class TableFiles:
 
 
 # A Delta version never changes once written: its file list is kept for the process.
-_FILES: dict[tuple[str, int], TableFiles] = {}
+_FILES: dict[tuple[str, int, str], TableFiles] = {}
 
 
-def table_files(folder: Path | str, version: int | None) -> TableFiles:
-    """The Parquet files of the Delta table in `folder` at `version` (none for None)."""
+def table_files(folder: Path | str, version: int | None, lake_id: str = "") -> TableFiles:
+    """The Parquet files of the Delta table in `folder` at `version` (none for None), of the
+    lake `lake_id` (Manifest.lake_id)."""
     if version is None:
         return TableFiles((), frozenset())
-    key = (str(folder), version)
+    key = (str(folder), version, lake_id)
     found = _FILES.get(key)
     if found is None:
-        from deltalake import DeltaTable  # only a lake's reader needs it
-
-        try:
-            table = DeltaTable(str(folder), version=version)
-        except Exception as exc:  # noqa: BLE001 - deltalake raises its own kinds
-            raise StoreError(
-                f"The lake table {folder} cannot be read at version {version}: {exc}"
-            ) from exc
-        found = TableFiles(
-            tuple(table.file_uris()),
-            frozenset(f.name for f in table.schema().fields),
-            tuple(table.metadata().partition_columns),
-        )
+        remote = ObjectLake(str(folder).rsplit("/", 1)[0]) if is_url(str(folder)) else None
+        kept = remote.listing(str(folder), version, lake_id) if remote else None
+        if kept is not None:
+            found = TableFiles(tuple(kept["files"]), frozenset(kept["columns"]),
+                               tuple(kept["partitions"]))  # fmt: skip
+        else:
+            found = _read_files(folder, version)
+            if remote is not None:
+                remote.keep_listing(str(folder), version, lake_id, {
+                    "files": list(found.files), "columns": sorted(found.columns),
+                    "partitions": list(found.partitions)})  # fmt: skip
         if len(_FILES) > 4096:
             _FILES.clear()
         _FILES[key] = found
     return found
+
+
+def _read_files(folder: Path | str, version: int) -> TableFiles:
+    from deltalake import DeltaTable  # only a lake's reader needs it
+
+    try:
+        table = DeltaTable(str(folder), version=version)
+    except Exception as exc:  # noqa: BLE001 - deltalake raises its own kinds
+        raise StoreError(
+            f"The lake table {folder} cannot be read at version {version}: {exc}"
+        ) from exc
+    return TableFiles(
+        tuple(table.file_uris()),
+        frozenset(f.name for f in table.schema().fields),
+        tuple(table.metadata().partition_columns),
+    )
 
 
 # ---- SQL built by sqlglot ---------------------------------------------------------------
@@ -443,8 +475,9 @@ class LakeStore(Store):
         if not self.exists():
             return 0
         total = 0
-        for name, version in self.manifest().tables.items():
-            files = table_files(self.table_uri(name), version).files
+        manifest = self.manifest()
+        for name, version in manifest.tables.items():
+            files = table_files(self.table_uri(name), version, manifest.lake_id).files
             if self.remote is not None and files:
                 try:
                     sizes = self.remote.sizes(name)
@@ -483,7 +516,7 @@ class LakeStore(Store):
         may read those files (and the rollups, attached first) and nothing else."""
         found = self.readable(
             {
-                name: table_files(self.table_uri(name), manifest.tables.get(name))
+                name: table_files(self.table_uri(name), manifest.tables.get(name), manifest.lake_id)
                 for name in lake_tables()
             }
         )
@@ -563,7 +596,7 @@ class LakeStore(Store):
             current, token = self.current()
             before = current or Manifest(0, {})
             if fresh:
-                before = Manifest(before.serial, {})
+                before = Manifest(before.serial, {}, before.lake_id)
             con = duckdb.connect(":memory:")
             writer = LakeWriter(con, self.table_uri, before, self.readable)
             try:
@@ -576,7 +609,7 @@ class LakeStore(Store):
                 for name in sorted(changed):
                     versions[name] = writer.write_back(name)
                 database._fault_point("before_swap")
-                after = Manifest(before.serial + 1, {n: versions.get(n) for n in lake_tables()})
+                after = before.then({n: versions.get(n) for n in lake_tables()})
                 old = self._set_aside(current)
                 try:
                     self._replace_manifest(after, token)
@@ -656,7 +689,7 @@ class LakeStore(Store):
                 folder = self.table_uri(name)
                 if version is None or DeltaTable(folder).version() != version:
                     continue  # empty, or versions a killed write left: the next write's
-                found = table_files(folder, version)
+                found = table_files(folder, version, before.lake_id)
                 upgrade = found.partitions != partition_by(name) and bool(found.files)
                 if upgrade:
                     versions[name] = _partitioned(folder, name, self.readable({name: found})[name])
@@ -664,12 +697,12 @@ class LakeStore(Store):
                     DeltaTable(folder).optimize.compact(target_size=TARGET_FILE_BYTES)
                     versions[name] = DeltaTable(folder).version()
                 if versions[name] != version:
-                    after = len(table_files(folder, versions[name]).files)
+                    after = len(table_files(folder, versions[name], before.lake_id).files)
                     done[name] = Compacted(len(found.files), after, upgrade)
             if done:
                 old = self._set_aside(before)
                 try:
-                    self._replace_manifest(Manifest(before.serial + 1, versions), token)
+                    self._replace_manifest(before.then(versions), token)
                 except BaseException:
                     if old is not None:
                         old.unlink(missing_ok=True)
@@ -691,7 +724,7 @@ class LakeStore(Store):
                     f
                     for m in (before.tables, versions)
                     for name, v in m.items()
-                    for f in table_files(self.table_uri(name), v).files
+                    for f in table_files(self.table_uri(name), v, before.lake_id).files
                 }
                 self.remote.prune_copies(keep)
         return done
@@ -861,7 +894,9 @@ class LakeWriter:
         self._con.execute("SET python_scan_all_frames = true")
         self._files = self._readable(
             {
-                name: table_files(self._table_uri(name), self._manifest.tables.get(name))
+                name: table_files(
+                    self._table_uri(name), self._manifest.tables.get(name), self._manifest.lake_id
+                )
                 for name in lake_tables()
             }
         )

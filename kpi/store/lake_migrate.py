@@ -131,7 +131,7 @@ def migrate_to_lake(
         for name, table in tables.items():
             say(f"{name} ...")
             versions[name] = _copy(con, table, present, lake.table_uri(name))
-        manifest = Manifest(before.serial + 1, versions)
+        manifest = before.then(versions)
         checks = _compare(con, lake, manifest, present)
         published = all(c.equal for c in checks) and not not_moved
         if published:

@@ -230,6 +230,40 @@ class ObjectLake:
                 removed += 1
         return removed
 
+    # ---- file lists of Delta versions, kept --------------------------------------------
+    # Reading a version's file list from the Delta log costs a listing of the log and a
+    # request per commit file since the last checkpoint, per table, in every new process
+    # (about 200 requests before a small load). A version's list never changes: it is kept
+    # in the cache under the lake's identity (kpi.store.lake.Manifest.lake_id: a lake
+    # deleted and made again at the same URL has the same version numbers, other files).
+    def listing(self, table_uri: str, version: int, lake_id: str) -> dict[str, Any] | None:
+        """The kept file list of the table at `version`, None when there is none."""
+        path = self._listing_path(table_uri, version, lake_id)
+        if path is None:
+            return None
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def keep_listing(
+        self, table_uri: str, version: int, lake_id: str, data: dict[str, Any]
+    ) -> None:
+        path = self._listing_path(table_uri, version, lake_id)
+        if path is None:
+            return
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+
+    def _listing_path(self, table_uri: str, version: int, lake_id: str) -> Path | None:
+        if not lake_id or not table_uri.startswith(self.url + "/"):
+            return None  # a lake without an identity yet: read from its log every time
+        table = table_uri[len(self.url) + 1 :]
+        return self.cache / "listings" / lake_id / table / f"{version}.json"
+
     # ---- the writer's lease -------------------------------------------------------------
     @contextlib.contextmanager
     def leased(self, key: str, timeout_s: float) -> Iterator[ObjectLease]:

@@ -93,16 +93,16 @@ def stores(demo_copy, tmp_path, s3) -> tuple[Store, LakeStore]:
     url, client = s3
     db = demo_copy(0.05, tmp_path / "kpi.duckdb")
     if "url" not in _MIGRATED:
-        report = migrate_to_lake(db, LakeStore(url, LAKE))
+        template = f"s3://{BUCKET}/template-{uuid.uuid4().hex[:8]}/lake"
+        report = migrate_to_lake(db, LakeStore(template, LAKE))
         assert report.ok, report.as_table()
-        _MIGRATED["url"] = url
-    else:
-        source = _MIGRATED["url"].split(f"{BUCKET}/", 1)[1]
-        target = url.split(f"{BUCKET}/", 1)[1]
-        for key in _keys(client, _MIGRATED["url"]):
-            client.copy_object(
-                Bucket=BUCKET, Key=f"{target}/{key}", CopySource=f"{BUCKET}/{source}/{key}"
-            )
+        _MIGRATED["url"] = template
+    source = _MIGRATED["url"].split(f"{BUCKET}/", 1)[1]
+    target = url.split(f"{BUCKET}/", 1)[1]
+    for key in _keys(client, _MIGRATED["url"]):
+        client.copy_object(
+            Bucket=BUCKET, Key=f"{target}/{key}", CopySource=f"{BUCKET}/{source}/{key}"
+        )
     return Store(db, Settings()), LakeStore(url, LAKE)
 
 
@@ -185,6 +185,33 @@ def test_a_load_on_the_s3_lake_equals_the_same_load_on_the_file_store(stores, tm
             "SELECT sum(amount), count(*) FROM invoices WHERE invoice_id LIKE 'L-%'"
         ).fetchone() == (Decimal("140.00"), 2)
     assert lake.manifest().serial == 2
+
+
+def test_file_lists_are_kept_per_commit_and_a_lake_made_again_is_read_afresh(stores, s3):
+    """A new process reads each table's file list from the local cache, not from the Delta
+    log; a lake deleted and migrated again at the same URL has the same version numbers
+    but another identity (and other files), and is read afresh, in the same process too."""
+    from kpi.store import lake as lake_module
+
+    store, lake = stores
+    url, client = s3
+    lake_module._FILES.clear()
+    with lake.read() as con:  # as a new process: the lists kept on disk
+        assert con.execute("SELECT count(*) FROM invoices").fetchone()[0] > 1000
+    manifest = lake.manifest()
+    kept = list((lake.path / "listings" / manifest.lake_id / "invoices").glob("*.json"))
+    assert [p.stem for p in kept] == [str(manifest.tables["invoices"])] and manifest.lake_id
+    prefix = url.split(f"{BUCKET}/", 1)[1] + "/"
+    for key in _keys(client, url):
+        client.delete_object(Bucket=BUCKET, Key=prefix + key)
+    with store.write() as con:  # other data, so that a stale list could not pass unseen
+        con.execute("DELETE FROM invoices WHERE invoice_date >= DATE '2025-01-01'")
+    again = LakeStore(url, LAKE)
+    assert migrate_to_lake(store.path, again).ok
+    assert again.manifest().lake_id != manifest.lake_id
+    sql = "SELECT count(*), sum(amount) FROM invoices"
+    with store.read() as a, LakeStore(url, LAKE).read() as b:
+        assert b.execute(sql).fetchone() == a.execute(sql).fetchone()
 
 
 def test_a_writer_that_lost_the_race_publishes_nothing(stores):
