@@ -504,11 +504,16 @@ def test_compact_merges_the_small_files_and_keeps_every_row(stores):
 def test_a_backup_restores_onto_the_lake(stores, tmp_path):
     """Restore empties and refills the company's records (a DELETE of whole tables, keyed
     ones among them, then an INSERT from a registered frame on the same connection)."""
+    backup_restores_onto(stores[1], tmp_path)
+
+
+def backup_restores_onto(lake: LakeStore, tmp_path: Path) -> None:
+    """Back the lake's records up, write after it, restore: what was written after the
+    backup is gone, the rest is back (also run on a lake in S3, test_lake_s3)."""
     import shutil
 
     from kpi.workflows.backup import backup, restore
 
-    _, lake = stores
     kpis = tmp_path / "kpis.yaml"
     shutil.copyfile(Path(__file__).resolve().parents[2] / "config" / "kpis.yaml", kpis)
     post_comment(lake, SAM, "kpi:days_to_pay", "Kept in the backup", people=[SAM])
@@ -523,6 +528,8 @@ def test_a_backup_restores_onto_the_lake(stores, tmp_path):
     assert [c.text for c in thread(lake, "kpi:days_to_pay")] == ["Kept in the backup"]
     with lake.read_tables() as con:
         assert con.execute("SELECT count(*) FROM savings_initiatives").fetchone() == (initiatives,)
+    stamp = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert stamp["store"] == str(lake.location)
 
 
 def test_a_big_table_is_written_in_key_order_and_a_merge_reads_only_the_files_it_needs(

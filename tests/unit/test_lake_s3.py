@@ -14,7 +14,6 @@ import logging
 import threading
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -28,7 +27,7 @@ from kpi.store.database import Store, StoreError
 from kpi.store.lake import LakeStore
 from kpi.store.lake_migrate import migrate_to_lake
 from kpi.store.stores import open_store, store_as_replaced, with_settings
-from tests.unit.test_lake import BAD_AND_GOOD, _close
+from tests.unit.test_lake import BAD_AND_GOOD, _close, backup_restores_onto
 
 LAKE = Settings(store="lake")
 BUCKET = "kpi-lake"
@@ -337,30 +336,8 @@ def test_the_store_as_it_was_before_a_write_reads_the_old_manifest(stores):
 
 def test_a_backup_of_the_s3_lake_restores_onto_it(stores, tmp_path):
     """The company's records (comments, initiatives) backed up from the bucket and
-    restored onto it: what was written after the backup is gone, the rest is back."""
-    import shutil
-
-    from kpi.core.people import Person
-    from kpi.workflows.backup import backup, restore
-    from kpi.workflows.threads import post_comment, thread
-
-    sam = Person("sam.okafor@example.org", "Sam Okafor", "finance", "member")
-    _, lake = stores
-    kpis = tmp_path / "kpis.yaml"
-    shutil.copyfile(Path(__file__).resolve().parents[2] / "config" / "kpis.yaml", kpis)
-    post_comment(lake, sam, "kpi:days_to_pay", "Kept in the backup", people=[sam])
-    with lake.read_tables() as con:
-        initiatives = con.execute("SELECT count(*) FROM savings_initiatives").fetchone()[0]
-    backup(lake, tmp_path / "backup", kpis)
-    post_comment(lake, sam, "kpi:days_to_pay", "Lost by the restore", people=[sam])
-    with lake.write() as con:
-        con.execute("DELETE FROM savings_initiatives WHERE stage = 'identified'")
-    report = restore(lake, tmp_path / "backup", kpis)
-    assert report.tables["savings_initiatives"] == initiatives > 0
-    assert [c.text for c in thread(lake, "kpi:days_to_pay")] == ["Kept in the backup"]
-    assert json.loads((tmp_path / "backup" / "manifest.json").read_text())["store"] == (
-        lake.location
-    )
+    restored onto it, as on a folder (test_lake's own steps and checks)."""
+    backup_restores_onto(stores[1], tmp_path)
 
 
 def test_the_command_line_migrates_and_compacts_an_s3_lake(stores, s3, capsys):
