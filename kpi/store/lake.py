@@ -36,6 +36,7 @@ import itertools
 import json
 import os
 import secrets
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -336,6 +337,11 @@ def written_tables(statement: str) -> frozenset[str] | None:
 
 
 # ---- the store --------------------------------------------------------------------------
+# A lake in an object store: its manifest's HEAD, kept for a second (LakeStore._remote_head).
+MANIFEST_HEAD_TTL_S = 1.0
+_MANIFEST_HEADS: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+
 class LakeStore(Store):
     """The lake at `path` (a folder, or an s3:// URL: kpi.store.object_lake), with the file
     store's interface (see the module). `path` is the folder this machine keeps the lake's
@@ -408,11 +414,22 @@ class LakeStore(Store):
         return (self.pinned or self.manifest_path).is_file()
 
     def _remote_head(self) -> dict[str, Any] | None:
+        """The manifest object's ETag, time and size, asked of the store at most once a
+        second per lake and process: a page's run asks for the store's version at every
+        read (14 times for a warm overview, 47 cold), each a round trip to a bucket. Another
+        replica's write is seen within the second; this process's own at once (the memo is
+        dropped when it replaces the manifest)."""
         assert self.remote is not None
+        url = self.remote.url
+        memo = _MANIFEST_HEADS.get(url)
+        if memo is not None and time.monotonic() - memo[0] < MANIFEST_HEAD_TTL_S:
+            return memo[1]
         try:
-            return self.remote.head(f"{SIDE_FOLDER}/{MANIFEST}")
+            meta = self.remote.head(f"{SIDE_FOLDER}/{MANIFEST}")
         except ObjectLakeError as exc:
             raise StoreError(str(exc)) from exc
+        _MANIFEST_HEADS[url] = (time.monotonic(), meta)
+        return meta
 
     def current(self) -> tuple[Manifest | None, str | None]:
         """The lake's manifest now (None: a new lake) and what a write must find unchanged to
@@ -435,8 +452,10 @@ class LakeStore(Store):
         if self.remote is None:
             atomic.replace(self.manifest_path, manifest.as_json())
             return
+        _MANIFEST_HEADS.pop(self.remote.url, None)
         try:
             self.remote.put(f"{SIDE_FOLDER}/{MANIFEST}", manifest.as_json(), token)
+            _MANIFEST_HEADS.pop(self.remote.url, None)  # a read meanwhile kept the old one
         except Conflict as exc:
             raise StoreError(
                 f"Nothing was written to {self.location}: another writer changed the lake "

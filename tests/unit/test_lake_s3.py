@@ -214,6 +214,33 @@ def test_file_lists_are_kept_per_commit_and_a_lake_made_again_is_read_afresh(sto
         assert b.execute(sql).fetchone() == a.execute(sql).fetchone()
 
 
+def test_the_store_version_asks_the_bucket_at_most_once_a_second(stores, s3, monkeypatch):
+    """A page asks for the store's version at every read: the manifest's HEAD is kept for a
+    second; another machine's write is seen after it, this process's own at once."""
+    from kpi.store import lake as lake_module
+
+    _, lake = stores
+    url, client = s3
+    heads = []
+    real_head = object_lake.ObjectLake.head
+    monkeypatch.setattr(
+        object_lake.ObjectLake, "head", lambda self, key: heads.append(key) or real_head(self, key)
+    )
+    first = lake.version()
+    assert [lake.version() for _ in range(20)] == [first] * 20 and len(heads) == 1
+    key = url.split(f"{BUCKET}/", 1)[1] + "/_kpi/manifest.json"
+    bumped = lake.manifest().then(dict(lake.manifest().tables)).as_json()
+    client.put_object(Bucket=BUCKET, Key=key, Body=bumped)  # another machine's write
+    assert lake.version() == first  # within the second
+    monkeypatch.setattr(lake_module, "MANIFEST_HEAD_TTL_S", 0.0)
+    second = lake.version()
+    assert second != first
+    monkeypatch.setattr(lake_module, "MANIFEST_HEAD_TTL_S", 60.0)
+    with lake.write() as con:  # this process's own write: seen at once
+        con.execute(COMMENT, [5])
+    assert lake.version() not in (first, second)
+
+
 def test_a_writer_that_lost_the_race_publishes_nothing(stores):
     """Two replicas write the same lake: one reads the manifest, the other lands a write
     meanwhile; the first's manifest is refused (its ETag is stale), never written over."""
