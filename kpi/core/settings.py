@@ -464,8 +464,10 @@ def _spark_reads_the_lake(settings: Settings, where: str = "the environment") ->
     """`engine: spark` reads the lake's files itself: a lake in S3 needs Spark's S3
     connector (hadoop-aws), which PyPI's pyspark does not ship, so that pair is refused
     here, by name, rather than on the first figure a page asks for."""
+    if settings.engine != "spark":
+        return settings
     lake = lake_path(settings)
-    if settings.engine == "spark" and isinstance(lake, str):
+    if isinstance(lake, str):
         raise SettingsError(
             f"{where}: engine spark reads the lake's files itself, and the lake is in an "
             f"object store ({lake}): that needs Spark's S3 connector (hadoop-aws), which "
