@@ -8,7 +8,8 @@
 #      LONGEST_FIRST; xdist's own reordering by number of tests is turned off);
 #   2. the browser tests (`-m browser`), one at a time: each module starts its own app
 #      server and Chromium, which would fight over the two cores;
-#   3. the Spark parity tests (`-m spark`), in one process beside run 2, niced: each module
+#   3. the Spark parity tests (`-m spark`) and the S3 lake's tests (`-m objectstore`, a
+#      minute and a half against moto's S3 server), in one process beside run 2, niced: each module
 #      starts one local Spark (a JVM); without Java they are skipped, saying so.
 # All three run even if one fails; the script fails if any does.
 # With arguments, it runs exactly one pytest with them and nothing else, e.g.
@@ -43,13 +44,13 @@ if [ "$#" -gt 0 ]; then
 fi
 
 workers="${KPI_TEST_WORKERS:-2}"
-pytest_run -m "not browser and not spark" -n "$workers" --dist loadfile --no-loadscope-reorder
+pytest_run -m "not browser and not spark and not objectstore" -n "$workers" --dist loadfile --no-loadscope-reorder
 fast=$?
 # The Spark group runs beside the browser group, at a low priority: the browser tests spend
 # most of their time waiting for a page to stay idle, which leaves a core free, and a niced
 # JVM takes only that (about 2 of CI's 25 minutes saved). Its output is printed after theirs.
 spark_log="$(mktemp "${TMPDIR:-/tmp}/kpi-test-spark-XXXXXX.log")"
-nice -n 15 bash -c "$(declare -f pytest_run); pytest_run -m spark" >"$spark_log" 2>&1 &
+nice -n 15 bash -c "$(declare -f pytest_run); pytest_run -m 'spark or objectstore'" >"$spark_log" 2>&1 &
 spark_pid=$!
 pytest_run -m browser
 browser=$?
@@ -59,7 +60,7 @@ cat "$spark_log"
 rm -f "$spark_log"
 if [ "$fast" -ne 0 ] || [ "$browser" -ne 0 ] || [ "$spark" -ne 0 ]; then
   echo "the suite failed: tests without a browser exit $fast, browser tests exit $browser," \
-    "spark tests exit $spark" >&2
+    "spark and S3 tests exit $spark" >&2
   exit 1
 fi
 exit 0

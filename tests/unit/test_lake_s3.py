@@ -29,6 +29,8 @@ from kpi.store.lake_migrate import migrate_to_lake
 from kpi.store.stores import open_store, store_as_replaced, with_settings
 from tests.unit.test_lake import BAD_AND_GOOD, _close, backup_restores_onto
 
+pytestmark = pytest.mark.objectstore  # scripts/test.sh runs them beside the browser tests
+
 LAKE = Settings(store="lake")
 BUCKET = "kpi-lake"
 COMMENT = "INSERT INTO thread_comments VALUES (?, 'kpi:x', NULL, 'a', 'A', 't', now(), [])"
