@@ -182,6 +182,48 @@ def test_an_upsert_onto_orders_of_other_categories(own_store, tmp_path, monkeypa
     _as_built(own_store)
 
 
+def test_the_store_befores_order_copies_equal_a_scan_of_it(own_store, tmp_path, monkeypatch):
+    """The store before's copies of the named orders' lines, orders and receipts are made
+    from the store now's (not by scanning it again): they equal what a scan of the store
+    before gives, for lines pointed at another order, left without one, and given new
+    amounts."""
+    month, lines = _month_lines(own_store, 11, "invoice_date", 30, also="po_id IS NOT NULL")
+    with own_store.read() as con:
+        other = con.execute("SELECT max(po_id) FROM purchase_orders").fetchone()[0]
+    changed = (
+        lines.with_columns(_some(0, 9, "po_id", pl.lit(other)))
+        .with_columns(_some(10, 14, "po_id", pl.lit(None, pl.String)))
+        .with_columns(_some(15, 29, "amount", pl.col("amount") * 2))
+    )
+    compared: list[str] = []
+    real = rollups._Before._orders_before
+
+    def checked(self, con, old):
+        real(self, con, old)
+        named = self.named_orders(con)
+        named_in = "WHERE list_contains(CAST(? AS VARCHAR[]), po_id)"
+        scans = {
+            rollups._ORDER_LINES: (
+                f"SELECT * FROM invoices {named_in} "
+                "UNION ALL SELECT * FROM _kpi_delta_lines WHERE po_id IS NULL"
+            ),
+            "_kpi_delta_po": f"SELECT * FROM purchase_orders {named_in}",
+            "_kpi_delta_gr": f"SELECT * FROM goods_receipts {named_in}",
+        }
+        for copy, scan in scans.items():
+            made = old.execute(f"SELECT * FROM {copy} ORDER BY ALL").fetchall()
+            found = old.execute(f"SELECT * FROM ({scan}) ORDER BY ALL", [named]).fetchall()
+            assert made == found, copy
+            compared.append(copy)
+        assert other in named
+
+    monkeypatch.setattr(rollups._Before, "_orders_before", checked)
+    report = _load_lines(own_store, tmp_path, changed, monkeypatch)
+    _grouped(report)
+    assert sorted(compared) == sorted([rollups._ORDER_LINES, "_kpi_delta_po", "_kpi_delta_gr"])
+    _as_built(own_store)
+
+
 def test_new_lines_in_a_new_month(own_store, tmp_path, monkeypatch):
     _, hi = _window(own_store)
     lines = _lines(own_store, "invoice_date >= ?", [hi.replace(day=1)], 30).with_columns(
