@@ -8,9 +8,11 @@
 #      LONGEST_FIRST; xdist's own reordering by number of tests is turned off);
 #   2. the browser tests (`-m browser`), one at a time: each module starts its own app
 #      server and Chromium, which would fight over the two cores;
-#   3. the Spark parity tests (`-m spark`) and the S3 lake's tests (`-m objectstore`, a
-#      minute and a half against moto's S3 server), in one process beside run 2, niced: each module
-#      starts one local Spark (a JVM); without Java they are skipped, saying so.
+#   3. the Spark parity tests (`-m spark`), the S3 lake's tests (`-m objectstore`, a
+#      minute and a half against moto's S3 server) and the render benchmark's run in
+#      Chromium (`-m bench`, its times only checked to be there: 50 s off run 2), in one
+#      process beside run 2, niced: each Spark module starts one local Spark (a JVM);
+#      without Java they are skipped, saying so.
 # All three run even if one fails; the script fails if any does.
 # With arguments, it runs exactly one pytest with them and nothing else, e.g.
 #   scripts/test.sh -m "not browser and not slow"      (the fast part, one process)
@@ -50,9 +52,9 @@ fast=$?
 # most of their time waiting for a page to stay idle, which leaves a core free, and a niced
 # JVM takes only that (about 2 of CI's 25 minutes saved). Its output is printed after theirs.
 spark_log="$(mktemp "${TMPDIR:-/tmp}/kpi-test-spark-XXXXXX.log")"
-nice -n 15 bash -c "$(declare -f pytest_run); pytest_run -m 'spark or objectstore'" >"$spark_log" 2>&1 &
+nice -n 15 bash -c "$(declare -f pytest_run); pytest_run -m 'spark or objectstore or bench'" >"$spark_log" 2>&1 &
 spark_pid=$!
-pytest_run -m browser
+pytest_run -m "browser and not bench"
 browser=$?
 wait "$spark_pid"
 spark=$?
@@ -60,7 +62,7 @@ cat "$spark_log"
 rm -f "$spark_log"
 if [ "$fast" -ne 0 ] || [ "$browser" -ne 0 ] || [ "$spark" -ne 0 ]; then
   echo "the suite failed: tests without a browser exit $fast, browser tests exit $browser," \
-    "spark and S3 tests exit $spark" >&2
+    "Spark, S3 and render-benchmark tests exit $spark" >&2
   exit 1
 fi
 exit 0

@@ -190,7 +190,9 @@ def test_the_whole_run_at_a_tiny_scale(tmp_path):
 
 
 def _in_browser(test):
-    for mark in browser_marks():
+    """A browser test, run beside the browser group (`bench`): it checks that each time is
+    measured, not how long, so the niced process that runs it does not bias it."""
+    for mark in (*browser_marks(), pytest.mark.bench):
         test = mark(test)
     return test
 
