@@ -6,8 +6,8 @@
 #      built once, and the fault tests (subprocesses, file swaps) never race each other.
 #      The files go out in collection order, the longest first (tests/conftest.py's
 #      LONGEST_FIRST; xdist's own reordering by number of tests is turned off);
-#   2. the browser tests (`-m browser`), one at a time: each module starts its own app
-#      server and Chromium, which would fight over the two cores;
+#   2. the browser tests (`-m "browser and not bench"`), one at a time: each module starts
+#      its own app server and Chromium, which would fight over the two cores;
 #   3. the Spark parity tests (`-m spark`), the S3 lake's tests (`-m objectstore`, a
 #      minute and a half against moto's S3 server) and the render benchmark's run in
 #      Chromium (`-m bench`, its times only checked to be there: 50 s off run 2), in one
