@@ -262,15 +262,16 @@ _KEEP_SQL = 256  # statement files kept per kind (a few per rollup table and set
 def lines_query(
     spec: RollupSpec, settings: Settings, lines: str, instead: dict[str, str] | None
 ) -> Query:
-    """build_query's of the rows in `lines` (no months: no parameter), kept on disk."""
+    """build_query's of the rows in `lines`, kept on disk: without months it binds no
+    value (its views read every row of `lines`), so its text is the whole statement."""
     parts = [repr(settings), _spec_key(spec), lines, json.dumps(instead, sort_keys=True)]
 
     def made() -> str:
         query = build_query(spec, settings, lines=lines, instead=instead)
-        return "" if query.params else str(query)  # a query with values is not kept
+        assert not query.params, "a query without months binds no value"
+        return str(query)
 
-    text = _kept_sql("rollup-lines", parts, made)
-    return Query(text) if text else build_query(spec, settings, lines=lines, instead=instead)
+    return Query(_kept_sql("rollup-lines", parts, made))
 
 
 def _build_select(
@@ -1533,7 +1534,7 @@ class _Before:
                 if copy == _ORDER_LINES:
                     old.execute(_ORDER_LINES_BEFORE, [ids, self.named_orders(con)])
                 else:
-                    old.execute(_COPY_NOW.format(copy=copy))
+                    old.execute(_COPY_NOW[copy])
             finally:
                 old.unregister("_kpi_now")
 
@@ -1581,7 +1582,10 @@ _ORDER_LINES_BEFORE = (
     "UNION ALL BY NAME SELECT * FROM _kpi_delta_lines "
     "WHERE po_id IS NULL OR list_contains(CAST($2 AS VARCHAR[]), po_id)"
 )
-_COPY_NOW = "CREATE OR REPLACE TEMPORARY TABLE {copy} AS SELECT * FROM _kpi_now"
+_COPY_NOW = {
+    "_kpi_delta_po": "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_po AS SELECT * FROM _kpi_now",
+    "_kpi_delta_gr": "CREATE OR REPLACE TEMPORARY TABLE _kpi_delta_gr AS SELECT * FROM _kpi_now",
+}  # the copies of _ORDERS_ROWS
 
 
 def _stored_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
