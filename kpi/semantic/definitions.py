@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml as pyyaml
+from pydantic import VERSION as pydantic_version
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -33,7 +34,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sqlglot import exp
 
 from kpi.core.settings import Settings, SettingsError, kpis_path, load_settings
-from kpi.semantic.formula_guard import FormulaError, guard_formula
+from kpi.semantic.formula_guard import FormulaError, accepted_tree, guard_formula
 from kpi.semantic.kpi_definition import (
     FIELDS,
     DefinitionsError,
@@ -92,7 +93,7 @@ def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], l
         if hit is not None:
             _CACHE.move_to_end(key)
     if hit is None:
-        found = _check_text(text, shown, settings)
+        found = _remembered_check(text, shown, settings or load_settings(), key)
         hit = (tuple(found[0]), tuple(found[1]))
         with _CACHE_LOCK:
             _CACHE[key] = hit
@@ -124,6 +125,54 @@ def _cache_key(shown: str, text: str, settings: Settings | None) -> tuple[str, s
             return None
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return shown, digest, repr(settings)
+
+
+def _remembered_check(
+    text: str, shown: str, settings: Settings, key: tuple[str, str, str]
+) -> tuple[list[KpiDefinition], list[Issue]]:
+    """`_check_text`'s answer, kept on disk (kpi.store.catalog_cache) for a file without
+    problems: a new process (each `kpi` command) reads the checked definitions back, in a
+    tenth of the time of reading the YAML and guarding every formula again. Kept under the
+    same key as the in-process cache, the code and pydantic's version; each entry is
+    validated again on the way back, and its formula's tree rebuilt as the guard returned
+    it (formula_guard.accepted_tree). A file with problems is checked each time."""
+    from kpi.store import catalog_cache
+
+    found: tuple[list[KpiDefinition], list[Issue]] | None = None
+
+    def check() -> dict[str, Any]:
+        nonlocal found
+        found = _check_text(text, shown, settings)
+        if found[1]:
+            return {"problems": True}
+        return {"definitions": [{**k.model_dump(mode="json"), "line": k.line} for k in found[0]]}
+
+    def valid(value: object) -> bool:
+        return isinstance(value, dict) and (
+            value.get("problems") is True or isinstance(value.get("definitions"), list)
+        )
+
+    parts = ("definitions", *key, pydantic_version)
+    kept = catalog_cache.remembered("definitions", parts, check, valid)
+    if found is not None:  # checked just now
+        return found
+    if kept.get("problems"):
+        return _check_text(text, shown, settings)
+    try:
+        return _rebuilt(kept["definitions"], settings), []
+    except (ValidationError, KeyError, TypeError, ValueError, IndexError):
+        return _check_text(text, shown, settings)  # kept by other code: checked again
+
+
+def _rebuilt(entries: list[dict[str, Any]], settings: Settings) -> list[KpiDefinition]:
+    """The checked definitions from their kept form (see _remembered_check)."""
+    catalog = view_catalog(settings)
+    out = []
+    for entry in entries:
+        model = KpiDefinition.model_validate(entry)
+        tree = accepted_tree(model.formula, catalog[model.source])
+        out.append(model.model_copy(update={"formula_tree": tree}))
+    return out
 
 
 def clear_cache() -> None:

@@ -8,6 +8,7 @@ one statement, in which the invoice lines the spend views share are computed onc
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -105,45 +106,17 @@ def compute(
             and (currency is None or currency.upper() == reporting)
         ):
             index = rollups.current_index(con, store)
-        units: list[list[KpiDefinition]] = []  # the KPIs of each part, in the parts' order
-        from_rollups: set[str] = set()
-        parts = []
-        live_groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = {}
-        rolled: list[tuple[rollups.Answer, tuple[str, ...]]] = []
-        for (view, period_column, applied), kpis in groups.items():
-            answers, rest = rollups.answer(
-                index, view, period_column, kpis, grain, by, applied, start, end
-            )
-            rolled += [(a, applied) for a in answers]
-            if not rest:
-                continue
-            live_groups[(view, period_column, applied)] = rest
-            measures = [compiler.Measure(k.id, k.formula_tree) for k in rest]
-            query, params = compiler.kpi_query(
-                view,
-                period_column,
-                measures,
-                grain,
-                store.settings.fiscal,
-                by,
-                start,
-                end,
-                {f: filters[f] for f in applied},
-                where,
-            )
-            parts.append((view, query, params, len(rest)))
-            units.append(rest)
-        reads = _range_read(live_groups, start, end)
+        request = _Request(store, groups, grain, tuple(by), start, end, filters, currency, where)
+        plan = _plan_now(request, index) if con is None or where else _kept_plan(request, index)
         frames = []
-        if parts:
-            frames.append(_run_parts(con, parts, by, store, currency, grain, reads))
-        if rolled:
-            frames.append(
-                _run_rollups(con, rolled, by, store, grain, start, end, filters, len(parts))
-            )
-            units += [a.kpis for a, _ in rolled]
-            from_rollups = {k.id for a, _ in rolled for k in a.kpis}
+        if plan.live is not None:
+            frames.append(_run_live(con, request, index, plan))
+        if plan.rolled is not None:
+            rolled = fetch_frame(con, *plan.rolled)
+            frames.append(rolled.with_columns(pl.col("_part") + plan.live_parts))
         wide = pl.concat(frames, how="vertical_relaxed") if frames else None
+    units = plan.units
+    from_rollups = set(plan.from_rollups)
     schema = {"kpi": pl.String, "period": pl.String, **{d: pl.String for d in by}}
     schema["value"] = pl.Float64
     if wide is None:
@@ -151,7 +124,7 @@ def compute(
     # one row per (part, period, dimensions) with the part's measures in a list: each part's
     # KPI ids, as a list beside it, explode with the values into one row per KPI
     ids = pl.DataFrame(
-        {"_part": range(len(units)), "kpi": [[k.id for k in kpis] for kpis in units]},
+        {"_part": range(len(units)), "kpi": [list(ids) for ids in units]},
         schema={"_part": wide.schema["_part"], "kpi": pl.List(pl.String)},
     )
     order = {k.id: i for i, k in enumerate(definitions)}
@@ -234,6 +207,240 @@ def compute_measures(
     return values.select("period", *measures)
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What compute() was asked, with its KPIs grouped by (view, period column, filters
+    applied): everything a plan depends on but the rollups' index."""
+
+    store: Store
+    groups: Mapping[tuple[str, str, tuple[str, ...]], list[KpiDefinition]]
+    grain: str
+    by: tuple[str, ...]
+    start: date | None
+    end: date | None
+    filters: Mapping[str, list[str]]
+    currency: str | None
+    where: Sequence[exp.Expression]
+
+
+@dataclass
+class _Plan:
+    """The statements a request runs: the live parts' (numbered first), then the rollups';
+    each part's KPI ids in the parts' order; the KPIs read from the rollups. `parts` and
+    `reads` are what `_run_live` needs to compute spend_base whole (None when the plan was
+    read back from disk: planned again then)."""
+
+    live: tuple[str, list[object]] | None
+    rolled: tuple[str, list[object]] | None
+    live_parts: int
+    units: list[tuple[str, ...]]
+    from_rollups: list[str]
+    parts: list[tuple[str, str, list[object], int]] | None = None
+    reads: tuple[date, date] | None = None
+
+
+def _plan_now(request: _Request, index: rollups.RollupIndex | None) -> _Plan:
+    """Which KPIs the rollups answer and the statements of the rest (sqlglot: the formulas
+    split into their measures, the queries built and rendered)."""
+    store, grain, by = request.store, request.grain, list(request.by)
+    start, end, filters = request.start, request.end, request.filters
+    units: list[tuple[str, ...]] = []
+    parts = []
+    live_groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = {}
+    rolled: list[tuple[rollups.Answer, tuple[str, ...]]] = []
+    for (view, period_column, applied), kpis in request.groups.items():
+        answers, rest = rollups.answer(
+            index, view, period_column, kpis, grain, by, applied, start, end
+        )
+        rolled += [(a, applied) for a in answers]
+        if not rest:
+            continue
+        live_groups[(view, period_column, applied)] = rest
+        measures = [compiler.Measure(k.id, k.formula_tree) for k in rest]
+        query, params = compiler.kpi_query(
+            view,
+            period_column,
+            measures,
+            grain,
+            store.settings.fiscal,
+            by,
+            start,
+            end,
+            {f: filters[f] for f in applied},
+            request.where,
+        )
+        parts.append((view, query, params, len(rest)))
+        units.append(tuple(k.id for k in rest))
+    reads = _range_read(live_groups, start, end)
+    live = _statement(parts, by, store, request.currency, grain, reads) if parts else None
+    rolled_statement = None
+    if rolled:
+        rolled_statement = _rollups_statement(rolled, by, store, grain, start, end, filters)
+        units += [tuple(k.id for k in a.kpis) for a, _ in rolled]
+    from_rollups = [k.id for a, _ in rolled for k in a.kpis]
+    return _Plan(live, rolled_statement, len(parts), units, from_rollups, parts, reads)
+
+
+def _kept_plan(request: _Request, index: rollups.RollupIndex | None) -> _Plan:
+    """`_plan_now`'s plan, kept on disk (kpi.store.catalog_cache) under everything it depends
+    on: the KPIs asked for (id, view, period column, splits, formula text), the settings,
+    the request, the rollups' tables (their names, splits and measures) and the code. A new
+    process (each `kpi compute`) reads the statements back instead of planning them again:
+    a fifth of the command's time. After a load the rollups hold the same tables, so the
+    plan still applies; a saved definition or a rebuilt table changes the key."""
+    from kpi.store import catalog_cache
+
+    key = _plan_key(request, index)
+    memo = tuple(key)
+    hit = _PLANS.get(memo)
+    if hit is not None:  # asked before in this process (the app's reruns)
+        return hit
+    planned: _Plan | None = None
+
+    def plan() -> dict[str, object]:
+        nonlocal planned
+        planned = _plan_now(request, index)
+        kept = _plan_json(planned)
+        return kept if kept is not None else {"unkept": True}
+
+    def valid(value: object) -> bool:
+        return isinstance(value, dict) and ("unkept" in value or "units" in value)
+
+    value = catalog_cache.remembered("compute-plan", key, plan, valid, 256)
+    if planned is None:
+        try:
+            planned = _plan_from_json(value)
+        except (KeyError, TypeError, ValueError):
+            planned = _plan_now(request, index)  # not a kept plan of this code: planned again
+    if len(_PLANS) >= _CACHE_SIZE:
+        _PLANS.clear()
+    _PLANS[memo] = planned
+    return planned
+
+
+# The plans of this process by their key's text: the app asks the same requests on every
+# rerun, and reading the kept file each time would cost more than the plan saves.
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def _plan_key(request: _Request, index: rollups.RollupIndex | None) -> list[str]:
+    """The text of everything a plan depends on (see _kept_plan)."""
+    kpis = [
+        [view, period, list(applied), k.id, k.source, k.period_by, list(k.dimensions), k.formula]
+        for (view, period, applied), group in request.groups.items()
+        for k in group
+    ]
+    tables = None
+    if index is not None:
+        tables = sorted(
+            [*key, e.spec_name, list(e.dims), sorted(e.columns)] for key, e in index.entries.items()
+        )
+    asked = {
+        "grain": request.grain,
+        "by": list(request.by),
+        "start": request.start.isoformat() if request.start else None,
+        "end": request.end.isoformat() if request.end else None,
+        "filters": sorted((k, list(v)) for k, v in request.filters.items()),
+        "currency": request.currency,
+    }
+    return [repr(request.store.settings), json.dumps([kpis, tables, asked], sort_keys=True)]
+
+
+def _plan_json(plan: _Plan) -> dict[str, object] | None:
+    """A plan as JSON (None when a parameter is of a type JSON cannot say back exactly)."""
+    statements = {}
+    for name, statement in (("live", plan.live), ("rolled", plan.rolled)):
+        if statement is None:
+            statements[name] = None
+            continue
+        params = [_param_json(p) for p in statement[1]]
+        if any(p is _UNKEPT for p in params):
+            return None
+        statements[name] = [statement[0], params]
+    return {
+        **statements,
+        "live_parts": plan.live_parts,
+        "units": [list(u) for u in plan.units],
+        "from_rollups": plan.from_rollups,
+    }
+
+
+def _plan_from_json(value: dict) -> _Plan:
+    def statement(kept: list | None) -> tuple[str, list[object]] | None:
+        if kept is None:
+            return None
+        text, params = kept
+        if not isinstance(text, str) or not text.startswith("WITH "):
+            raise ValueError("a kept statement is the text of a WITH statement")
+        return text, [_param_value(p) for p in params]
+
+    units = [tuple(str(i) for i in u) for u in value["units"]]
+    return _Plan(
+        statement(value["live"]),
+        statement(value["rolled"]),
+        int(value["live_parts"]),
+        units,
+        [str(i) for i in value["from_rollups"]],
+    )
+
+
+_UNKEPT = object()
+
+
+def _param_json(value: object) -> object:
+    """A statement parameter as JSON: text, whole numbers, none, dates (tagged), lists."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if type(value) is date:
+        return {"date": value.isoformat()}
+    if isinstance(value, (list, tuple)):
+        items = [_param_json(v) for v in value]
+        return _UNKEPT if any(i is _UNKEPT for i in items) else items
+    return _UNKEPT
+
+
+def _param_value(kept: object) -> object:
+    if isinstance(kept, dict):
+        return date.fromisoformat(kept["date"])
+    if isinstance(kept, list):
+        return [_param_value(v) for v in kept]
+    return kept
+
+
+def _run_live(
+    con: duckdb.DuckDBPyConnection | None,
+    request: _Request,
+    index: rollups.RollupIndex | None,
+    plan: _Plan,
+) -> pl.DataFrame:
+    """The live parts' statement; on Spark, or when DuckDB says a spend_base column was left
+    out (kpi_statement's narrow guess), through `_run_parts` with the parts themselves."""
+    if con is not None:
+        assert plan.live is not None
+        try:
+            return fetch_frame(con, *plan.live)
+        except duckdb.Error as exc:
+            if compiler.NOT_COMPUTED not in str(exc):
+                raise
+    if plan.parts is None:
+        plan = _plan_now(request, index)
+    assert plan.parts is not None
+    store, by = request.store, list(request.by)
+    if con is None:
+        return _run_parts(con, plan.parts, by, store, request.currency, request.grain, plan.reads)
+    # a column the planner did not see coming: compute spend_base with all its columns
+    statement, params = compiler.kpi_statement(
+        plan.parts,
+        by,
+        store.settings,
+        request.currency,
+        narrow=False,
+        grain=request.grain,
+        reads=plan.reads,
+    )
+    return fetch_frame(con, statement, params)
+
+
 def _run_rollups(
     con: duckdb.DuckDBPyConnection,
     rolled: list[tuple[rollups.Answer, tuple[str, ...]]],
@@ -242,12 +449,27 @@ def _run_rollups(
     grain: str,
     start: date | None,
     end: date | None,
-    filters: dict[str, list[str]],
+    filters: Mapping[str, list[str]],
     first_part: int,
 ) -> pl.DataFrame:
-    """The parts the rollups answer, in one statement; numbered after the live parts. The
-    rollups' period column is the month's first day, so the whole-month range [start, end]
-    selects exactly the months of the rows the live query would read."""
+    """The parts the rollups answer, in one statement; numbered after the live parts."""
+    statement, params = _rollups_statement(rolled, by, store, grain, start, end, filters)
+    frame = fetch_frame(con, statement, params)
+    return frame.with_columns(pl.col("_part") + first_part)
+
+
+def _rollups_statement(
+    rolled: list[tuple[rollups.Answer, tuple[str, ...]]],
+    by: list[str],
+    store: Store,
+    grain: str,
+    start: date | None,
+    end: date | None,
+    filters: Mapping[str, list[str]],
+) -> tuple[str, list[object]]:
+    """The statement of the parts the rollups answer. The rollups' period column is the
+    month's first day, so the whole-month range [start, end] selects exactly the months of
+    the rows the live query would read."""
     parts = []
     for answer, applied in rolled:
         query, params = compiler.kpi_query(
@@ -262,9 +484,7 @@ def _run_rollups(
             {f: filters[f] for f in applied},
         )
         parts.append((answer.table, query, params, len(answer.measures)))
-    statement, params = compiler.union_statement(parts, by)
-    frame = fetch_frame(con, statement, params)
-    return frame.with_columns(pl.col("_part") + first_part)
+    return compiler.union_statement(parts, by)
 
 
 def _range_read(

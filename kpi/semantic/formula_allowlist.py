@@ -169,11 +169,17 @@ def _column_problems(
     if canonical is None:
         in_view = f" in view '{view}'" if view else ""
         return [f"unknown column '{node.name}'{in_view} {where}{_suggest(node.name, columns)}"]
-    if node.name != canonical:  # the catalogue's spelling, keeping the position for messages
+    spell_as(node, canonical)
+    return []
+
+
+def spell_as(node: exp.Column, canonical: str) -> None:
+    """Give a column the catalogue's spelling of its name, keeping its position for messages
+    (the tree the guard returns names each column as its view does)."""
+    if node.name != canonical:
         identifier = exp.to_identifier(canonical)
         identifier.meta.update(node.this.meta)
         node.set("this", identifier)
-    return []
 
 
 def _suggest(name: str, choices: Mapping[str, str] | list[str]) -> str:

@@ -29,6 +29,7 @@ from kpi.semantic.formula_allowlist import (
     first_line,
     node_problems,
     snippet,
+    spell_as,
     statement_problem,
     typed_name,
     where_at,
@@ -81,6 +82,20 @@ def guard_filter(
     if tree is not None and sound:
         problems += _filter_problems(tree, text, columns)
     return _result(tree, problems)
+
+
+def accepted_tree(text: str, columns: Mapping[str, str]) -> exp.Expression:
+    """The tree `guard_formula(text, columns)` returned for a formula it accepted over these
+    columns, without checking it again: parsed the same way, each column spelt as the view
+    spells it. Only for text the guard accepted over the same columns (the definitions'
+    cache, kpi.semantic.definitions, keyed by the file, the settings and this code); a
+    column the view lacks raises KeyError."""
+    with _quiet_sqlglot():
+        tree = sqlglot.parse(text, read=DIALECT)[0]
+    by_lower = {name.lower(): name for name in columns}
+    for column in tree.find_all(exp.Column):
+        spell_as(column, by_lower[column.name.lower()])
+    return tree
 
 
 def _result(tree: exp.Expression | None, problems: list[str]) -> exp.Expression:

@@ -15,9 +15,13 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, params: object = None) -> pl.DataFrame:
-    """Run a query and hand the result to polars through Arrow (no pandas round trip)."""
+    """Run a query and hand the result to polars through Arrow (no pandas round trip).
+
+    Polars reads the relation's Arrow stream itself (the PyCapsule interface): the same
+    frame as `relation.pl()`, without importing pyarrow, which that goes through (a
+    twentieth of a second that a one-shot `kpi compute` would pay for nothing)."""
     relation = con.sql(query, params=params) if params else con.sql(query)
-    return relation.pl() if relation is not None else pl.DataFrame()
+    return pl.DataFrame(relation) if relation is not None else pl.DataFrame()
 
 
 def run(

@@ -32,7 +32,7 @@ def _fresh(statement, params, settings, currency):
         optimiser._stores.clear()
 
 
-def test_the_kept_probe_store_answers_as_a_fresh_one(store, monkeypatch):
+def test_the_kept_probe_store_answers_as_a_fresh_one(store, monkeypatch, tmp_path):
     asked: list[tuple] = []
     probe = compiler.spend_base_columns
 
@@ -41,7 +41,10 @@ def test_the_kept_probe_store_answers_as_a_fresh_one(store, monkeypatch):
         return probe(statement, params, settings, currency)
 
     monkeypatch.setattr(compiler, "spend_base_columns", recorded)
-    monkeypatch.setattr(engine, "_STATEMENTS", {})  # every statement compiled again
+    # every statement compiled again: none kept in this process, nor on disk by an earlier test
+    monkeypatch.setattr(engine, "_STATEMENTS", {})
+    monkeypatch.setattr(engine, "_PLANS", {})
+    monkeypatch.setenv("KPI_CACHE_DIR", str(tmp_path / "cache"))
     definitions = load_definitions(ROOT / "config" / "kpis.yaml")
     for grain, by, currency in [
         ("quarter", (), None),
