@@ -187,8 +187,9 @@ def compute_measures(
         )
         if len(answers) == 1 and not rest:
             names = [f.id for f in answers[0].kpis]
-            wide = _run_rollups(
-                con, [(answers[0], tuple(applied))], [], store, grain, start, end, applied, 0
+            rolled = [(answers[0], tuple(applied))]
+            wide = fetch_frame(
+                con, *_rollups_statement(rolled, [], store, grain, start, end, applied)
             )
         else:
             # as compute() does: views whose ranks or snapshot counts are per period restated
@@ -439,23 +440,6 @@ def _run_live(
         reads=plan.reads,
     )
     return fetch_frame(con, statement, params)
-
-
-def _run_rollups(
-    con: duckdb.DuckDBPyConnection,
-    rolled: list[tuple[rollups.Answer, tuple[str, ...]]],
-    by: list[str],
-    store: Store,
-    grain: str,
-    start: date | None,
-    end: date | None,
-    filters: Mapping[str, list[str]],
-    first_part: int,
-) -> pl.DataFrame:
-    """The parts the rollups answer, in one statement; numbered after the live parts."""
-    statement, params = _rollups_statement(rolled, by, store, grain, start, end, filters)
-    frame = fetch_frame(con, statement, params)
-    return frame.with_columns(pl.col("_part") + first_part)
 
 
 def _rollups_statement(
