@@ -138,30 +138,26 @@ def _remembered_check(
     it (formula_guard.accepted_tree). A file with problems is checked each time."""
     from kpi.store import catalog_cache
 
-    found: tuple[list[KpiDefinition], list[Issue]] | None = None
+    found: tuple[list[KpiDefinition], list[Issue]] | None = None  # checked now, or read back
 
-    def check() -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
         nonlocal found
         found = _check_text(text, shown, settings)
         if found[1]:
-            return {"problems": True}
+            return None  # not kept: checked each time
         return {"definitions": [{**k.model_dump(mode="json"), "line": k.line} for k in found[0]]}
 
     def valid(value: object) -> bool:
-        return isinstance(value, dict) and (
-            value.get("problems") is True or isinstance(value.get("definitions"), list)
-        )
+        nonlocal found
+        try:
+            found = _rebuilt(value["definitions"], settings), []  # type: ignore[index]
+        except (ValidationError, KeyError, TypeError, ValueError, IndexError):
+            return False  # kept by other code, or tampered with: checked again
+        return True
 
-    parts = ("definitions", *key, pydantic_version)
-    kept = catalog_cache.remembered("definitions", parts, check, valid)
-    if found is not None:  # checked just now
-        return found
-    if kept.get("problems"):
-        return _check_text(text, shown, settings)
-    try:
-        return _rebuilt(kept["definitions"], settings), []
-    except (ValidationError, KeyError, TypeError, ValueError, IndexError):
-        return _check_text(text, shown, settings)  # kept by other code: checked again
+    catalog_cache.remembered("definitions", ("definitions", *key, pydantic_version), check, valid)
+    assert found is not None
+    return found
 
 
 def _rebuilt(entries: list[dict[str, Any]], settings: Settings) -> list[KpiDefinition]:

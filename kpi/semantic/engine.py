@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -187,10 +188,8 @@ def compute_measures(
         )
         if len(answers) == 1 and not rest:
             names = [f.id for f in answers[0].kpis]
-            rolled = [(answers[0], tuple(applied))]
-            wide = fetch_frame(
-                con, *_rollups_statement(rolled, [], store, grain, start, end, applied)
-            )
+            request = _Request(store, {}, grain, (), start, end, applied, currency, ())
+            wide = fetch_frame(con, *_rollups_statement(request, [(answers[0], tuple(applied))]))
         else:
             # as compute() does: views whose ranks or snapshot counts are per period restated
             # at this grain, one view over a range read from that range's lines
@@ -244,7 +243,7 @@ def _plan_now(request: _Request, index: rollups.RollupIndex | None) -> _Plan:
     """Which KPIs the rollups answer and the statements of the rest (sqlglot: the formulas
     split into their measures, the queries built and rendered)."""
     store, grain, by = request.store, request.grain, list(request.by)
-    start, end, filters = request.start, request.end, request.filters
+    start, end = request.start, request.end
     units: list[tuple[str, ...]] = []
     parts = []
     live_groups: dict[tuple[str, str, tuple[str, ...]], list[KpiDefinition]] = {}
@@ -258,25 +257,14 @@ def _plan_now(request: _Request, index: rollups.RollupIndex | None) -> _Plan:
             continue
         live_groups[(view, period_column, applied)] = rest
         measures = [compiler.Measure(k.id, k.formula_tree) for k in rest]
-        query, params = compiler.kpi_query(
-            view,
-            period_column,
-            measures,
-            grain,
-            store.settings.fiscal,
-            by,
-            start,
-            end,
-            {f: filters[f] for f in applied},
-            request.where,
-        )
+        query, params = _part_query(request, view, period_column, measures, applied)
         parts.append((view, query, params, len(rest)))
         units.append(tuple(k.id for k in rest))
     reads = _range_read(live_groups, start, end)
     live = _statement(parts, by, store, request.currency, grain, reads) if parts else None
     rolled_statement = None
     if rolled:
-        rolled_statement = _rollups_statement(rolled, by, store, grain, start, end, filters)
+        rolled_statement = _rollups_statement(request, rolled)
         units += [tuple(k.id for k in a.kpis) for a, _ in rolled]
     from_rollups = [k.id for a, _ in rolled for k in a.kpis]
     return _Plan(live, rolled_statement, len(parts), units, from_rollups, parts, reads)
@@ -296,23 +284,23 @@ def _kept_plan(request: _Request, index: rollups.RollupIndex | None) -> _Plan:
     hit = _PLANS.get(memo)
     if hit is not None:  # asked before in this process (the app's reruns)
         return hit
-    planned: _Plan | None = None
+    planned: _Plan | None = None  # planned now, or read back
 
-    def plan() -> dict[str, object]:
+    def plan() -> dict[str, object] | None:
         nonlocal planned
         planned = _plan_now(request, index)
-        kept = _plan_json(planned)
-        return kept if kept is not None else {"unkept": True}
+        return _plan_json(planned)  # None (not kept) for a parameter JSON cannot say
 
     def valid(value: object) -> bool:
-        return isinstance(value, dict) and ("unkept" in value or "units" in value)
-
-    value = catalog_cache.remembered("compute-plan", key, plan, valid, 256)
-    if planned is None:
+        nonlocal planned
         try:
             planned = _plan_from_json(value)
-        except (KeyError, TypeError, ValueError):
-            planned = _plan_now(request, index)  # not a kept plan of this code: planned again
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False  # not a plan of this code (or tampered with): planned again
+        return True
+
+    catalog_cache.remembered("compute-plan", key, plan, valid, 256)
+    assert planned is not None
     if len(_PLANS) >= _CACHE_SIZE:
         _PLANS.clear()
     _PLANS[memo] = planned
@@ -366,7 +354,10 @@ def _plan_json(plan: _Plan) -> dict[str, object] | None:
     }
 
 
-def _plan_from_json(value: dict) -> _Plan:
+def _plan_from_json(value: Any) -> _Plan:
+    """A plan read back; KeyError, TypeError or ValueError for anything else (a statement
+    must be the text of a WITH statement: nothing else is ever run)."""
+
     def statement(kept: list | None) -> tuple[str, list[object]] | None:
         if kept is None:
             return None
@@ -442,33 +433,40 @@ def _run_live(
     return fetch_frame(con, statement, params)
 
 
+def _part_query(
+    request: _Request,
+    source: str,
+    period_column: str,
+    measures: list[compiler.Measure],
+    applied: tuple[str, ...],
+) -> tuple[str, list[object]]:
+    """compiler.kpi_query of one part of a request: over a view (its row filters too) or a
+    rollup table, at the request's grain, period and splits, with the filters it honours."""
+    return compiler.kpi_query(
+        source,
+        period_column,
+        measures,
+        request.grain,
+        request.store.settings.fiscal,
+        list(request.by),
+        request.start,
+        request.end,
+        {f: list(request.filters[f]) for f in applied},
+        request.where,
+    )
+
+
 def _rollups_statement(
-    rolled: list[tuple[rollups.Answer, tuple[str, ...]]],
-    by: list[str],
-    store: Store,
-    grain: str,
-    start: date | None,
-    end: date | None,
-    filters: Mapping[str, list[str]],
+    request: _Request, rolled: list[tuple[rollups.Answer, tuple[str, ...]]]
 ) -> tuple[str, list[object]]:
     """The statement of the parts the rollups answer. The rollups' period column is the
     month's first day, so the whole-month range [start, end] selects exactly the months of
     the rows the live query would read."""
     parts = []
     for answer, applied in rolled:
-        query, params = compiler.kpi_query(
-            answer.table,
-            rollups.MONTH,
-            answer.measures,
-            grain,
-            store.settings.fiscal,
-            by,
-            start,
-            end,
-            {f: filters[f] for f in applied},
-        )
+        query, params = _part_query(request, answer.table, rollups.MONTH, answer.measures, applied)
         parts.append((answer.table, query, params, len(answer.measures)))
-    return compiler.union_statement(parts, by)
+    return compiler.union_statement(parts, list(request.by))
 
 
 def _range_read(

@@ -75,9 +75,11 @@ def remembered(
 ) -> Any:
     """The JSON value kept under (`kind`, code hash, `parts`), else `compute()`'s (saved).
 
-    `valid` checks a value read back (its shape); one that fails it is recomputed. `keep`:
-    how many files of the kind stay (KEEP unless said: a kind keyed by more than the
-    settings, such as the rollups' SQL per month range, needs more)."""
+    `valid` checks a value read back (its shape); one that fails it is recomputed (and the
+    file rewritten). A `compute()` answering None is not kept: there is nothing to remember
+    (the caller computes it again next time). `keep`: how many files of the kind stay (KEEP
+    unless said: a kind keyed by more than the settings, such as the rollups' SQL per month
+    range, needs more)."""
     path = cache_dir() / key(kind, parts)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -86,8 +88,9 @@ def remembered(
     except (OSError, ValueError):
         pass  # missing, unreadable or corrupt: computed again below
     value = compute()
-    _save(path, value)
-    _prune(path.parent, kind, KEEP if keep is None else keep)
+    if value is not None:
+        _save(path, value)
+        _prune(path.parent, kind, KEEP if keep is None else keep)
     return value
 
 
