@@ -94,8 +94,14 @@ def test_the_catalogue_and_picking_a_kpi_in_it(page, app_url):
         box = grid.bounding_box()
     assert box is not None, "the catalogue's grid never showed"
     row = [k.id for k in load_definitions()].index("days_to_pay")  # rows follow the file
-    page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)  # header 35 px, rows 35 px
-    _settle(page)
+    # header 35 px, rows 35 px. A click that lands while a rerun redraws the grid selects
+    # nothing (seen once on a loaded CI run): a person clicks again, and so does this, once
+    for _ in range(2):
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)
+        _settle(page)
+        if page.locator("h3").first.inner_text() == "Days to pay":
+            break
+        box = grid.bounding_box() or box
     assert page.locator("h3").first.inner_text() == "Days to pay"
     expect_text(page, "days_to_pay · owner finance")
     page.get_by_role("textbox", name="Search").fill("inventory")
