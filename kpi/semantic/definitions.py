@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import json
 import re
 import threading
 import types
@@ -34,10 +35,11 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sqlglot import exp
 
 from kpi.core.settings import Settings, SettingsError, kpis_path, load_settings
-from kpi.semantic.formula_guard import FormulaError, accepted_tree, guard_formula
+from kpi.semantic.formula_guard import FormulaError, guard_formula
 from kpi.semantic.kpi_definition import (
     FIELDS,
     DefinitionsError,
+    FormulaTree,
     Issue,
     KpiDefinition,
     either,
@@ -134,8 +136,10 @@ def _remembered_check(
     problems: a new process (each `kpi` command) reads the checked definitions back, in a
     tenth of the time of reading the YAML and guarding every formula again. Kept under the
     same key as the in-process cache, the code and pydantic's version; each entry is
-    validated again on the way back, and its formula's tree rebuilt as the guard returned
-    it (formula_guard.accepted_tree). A file with problems is checked each time."""
+    validated again on the way back (and refused if it changed since it was written), and
+    its formula's tree rebuilt as the guard returned it when first asked for
+    (formula_guard.accepted_tree, kpi_definition.FormulaTree). A file with problems is
+    checked each time."""
     from kpi.store import catalog_cache
 
     found: tuple[list[KpiDefinition], list[Issue]] | None = None  # checked now, or read back
@@ -145,12 +149,16 @@ def _remembered_check(
         found = _check_text(text, shown, settings)
         if found[1]:
             return None  # not kept: checked each time
-        return {"definitions": [{**k.model_dump(mode="json"), "line": k.line} for k in found[0]]}
+        entries = [{**k.model_dump(mode="json"), "line": k.line} for k in found[0]]
+        return {"definitions": entries, "digest": _digest(entries)}
 
     def valid(value: object) -> bool:
         nonlocal found
         try:
-            found = _rebuilt(value["definitions"], settings), []  # type: ignore[index]
+            entries = value["definitions"]  # type: ignore[index]
+            if value["digest"] != _digest(entries):  # type: ignore[index]
+                return False  # edited by hand or damaged: checked again
+            found = _rebuilt(entries, settings), []
         except (ValidationError, KeyError, TypeError, ValueError, IndexError):
             return False  # kept by other code, or tampered with: checked again
         return True
@@ -160,14 +168,22 @@ def _remembered_check(
     return found
 
 
+def _digest(entries: object) -> str:
+    """What the kept entries were when written: their formulas are not guarded again when
+    read back (the trees are parsed when first needed), so an entry changed since is refused."""
+    text = json.dumps(entries, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _rebuilt(entries: list[dict[str, Any]], settings: Settings) -> list[KpiDefinition]:
-    """The checked definitions from their kept form (see _remembered_check)."""
+    """The checked definitions from their kept form (see _remembered_check): each validated
+    again, its formula's tree made when first asked for, as the guard made it."""
     catalog = view_catalog(settings)
     out = []
     for entry in entries:
         model = KpiDefinition.model_validate(entry)
-        tree = accepted_tree(model.formula, catalog[model.source])
-        out.append(model.model_copy(update={"formula_tree": tree}))
+        columns = tuple(catalog[model.source])  # an unknown view: KeyError, checked again
+        out.append(model.with_tree(FormulaTree(recipe=(model.formula, columns))))
     return out
 
 
@@ -512,7 +528,7 @@ def _check_entry(
     issues += found + _approval_issues(entry, issue)
     if model is None or issues:
         return None, issues
-    return model.model_copy(update={"formula_tree": tree}), []
+    return model.with_tree(FormulaTree(tree)), []
 
 
 def _view_issues(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import sqlglot
 from sqlglot import exp
@@ -84,7 +84,7 @@ def guard_filter(
     return _result(tree, problems)
 
 
-def accepted_tree(text: str, columns: Mapping[str, str]) -> exp.Expression:
+def accepted_tree(text: str, columns: Iterable[str]) -> exp.Expression:
     """The tree `guard_formula(text, columns)` returned for a formula it accepted over these
     columns, without checking it again: parsed the same way, each column spelt as the view
     spells it. Only for text the guard accepted over the same columns (the definitions'

@@ -7,11 +7,13 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
-from sqlglot import exp
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 from kpi.core import periods
 
@@ -171,15 +173,55 @@ class KpiDefinition(_Strict):
     )
     notes: str | None = None
     line: SkipJsonSchema[int] = Field(default=0, exclude=True)
-    formula_tree: SkipJsonSchema[exp.Expression | None] = Field(
-        default=None, exclude=True, repr=False
-    )
+    _tree: FormulaTree | None = PrivateAttr(default=None)
+
+    @property
+    def formula_tree(self) -> exp.Expression | None:
+        """The guarded formula (None until checked: see `with_tree`)."""
+        return None if self._tree is None else self._tree.get()
+
+    def with_tree(self, tree: FormulaTree) -> KpiDefinition:
+        """This definition carrying the formula tree the guard accepted (or its recipe)."""
+        copy = self.model_copy()
+        copy._tree = tree
+        return copy
+
+
+class FormulaTree:
+    """A KPI's guarded formula tree, or the recipe to make it again: parsed when first asked
+    for. Why: definitions read back from the user's cache (kpi.semantic.definitions) need no
+    tree when a kept plan answers (`kpi compute`), and parsing every formula, sqlglot's
+    DuckDB dialect imported for it, was a quarter of that command's own work.
+
+    Equal when their trees are equal; pickled as the tree."""
+
+    def __init__(
+        self,
+        tree: exp.Expression | None = None,
+        recipe: tuple[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self._made = tree
+        self._recipe = recipe  # (formula text the guard accepted, the view's column names)
+
+    def get(self) -> exp.Expression | None:
+        made = self._made
+        if made is None and self._recipe is not None:
+            from kpi.semantic.formula_guard import accepted_tree
+
+            made = self._made = accepted_tree(*self._recipe)
+        return made
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FormulaTree) and self.get() == other.get()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"_made": self.get(), "_recipe": None}
 
 
 # Keys a person may write in an entry (the model's fields without the bookkeeping ones).
-FIELDS: tuple[str, ...] = tuple(
-    n for n in KpiDefinition.model_fields if n not in ("line", "formula_tree")
-)
+FIELDS: tuple[str, ...] = tuple(n for n in KpiDefinition.model_fields if n != "line")
 
 
 # ---------------------------------------------------------------------------------------

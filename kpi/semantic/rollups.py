@@ -108,6 +108,7 @@ TRACE_ENV = "KPI_ROLLUPS_TRACE"
 SIDEBAR_FILTERS = ("cost_centre", "category")
 GRAINS = ("month", "quarter", "year")
 _INDEX = "rollup_index"
+_READ_INDEX = "SELECT * FROM rollups.rollup_index"  # ROLLUPS_DATABASE . _INDEX
 _OPEN_END = date(2999, 12, 31)  # "and every month after": a refresh reads to the data's end
 # A table this big is fingerprinted by its rows' lineage (the load and source row that
 # wrote each row: loads are the only writers of such tables); a smaller one by every value.
@@ -660,8 +661,7 @@ class RollupIndex:
 def _read_index(con: duckdb.DuckDBPyConnection) -> list[IndexEntry]:
     """The index of the attached rollups file, read by column name (a file written before a
     column was added reads it as empty: its tables are rebuilt, not misread)."""
-    query = exp.select("*").from_(exp.to_table(f"{ROLLUPS_DATABASE}.{_INDEX}"))
-    cursor = con.execute(render(query))
+    cursor = con.execute(_READ_INDEX)
     names = [d[0] for d in cursor.description]
     out = []
     for values in cursor.fetchall():

@@ -32,7 +32,6 @@ import duckdb
 from kpi.core.atomic import PRIVATE, mode_of, private_files
 from kpi.core.settings import Settings, db_path, load_settings
 from kpi.store.schema import all_ddl
-from kpi.store.template import fill, literal, render
 
 # Reader connections cannot reach the file system or install code: KPI formulas are user
 # text, and even a formula that slipped past the guard could not read a file through them.
@@ -212,7 +211,7 @@ class Store:
         config = {k: v for k, v in LOCKED_DOWN.items() if k != "enable_external_access"}
         con = duckdb.connect(":memory:", config=config)
         try:
-            con.execute(_attach_read_only(self.path))
+            _attach_read_only(con, self.path)
             con.execute("USE store")
             if with_rollups:
                 self._attach_rollups(con)
@@ -230,7 +229,7 @@ class Store:
         if not path.is_file():
             return
         try:
-            con.execute(_attach_read_only(path, ROLLUPS_DATABASE))
+            _attach_read_only(con, path, ROLLUPS_DATABASE)
         except duckdb.Error:
             return
 
@@ -384,15 +383,16 @@ class Store:
             pass
 
 
-_ATTACH = "ATTACH '__path__' AS store (READ_ONLY)"
-_ATTACH_AS = "ATTACH '__path__' AS rollups (READ_ONLY)"
 ROLLUPS_DATABASE = "rollups"
+_ATTACH = {  # the path is a bound parameter (DuckDB 2 binds ATTACH's path)
+    "store": "ATTACH ? AS store (READ_ONLY)",
+    ROLLUPS_DATABASE: "ATTACH ? AS rollups (READ_ONLY)",
+}
 
 
-def _attach_read_only(path: Path, database: str = "store") -> str:
-    """ATTACH takes no bound parameters: the path (our own) fills the template's marker."""
-    template = _ATTACH if database == "store" else _ATTACH_AS
-    return render(fill(template, path=literal(str(path))))
+def _attach_read_only(con: duckdb.DuckDBPyConnection, path: Path, database: str = "store") -> None:
+    """Attach the file at `path` read-only as `database` ("store" or "rollups")."""
+    con.execute(_ATTACH[database], [str(path)])
 
 
 class CopyAhead:

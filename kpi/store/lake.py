@@ -566,7 +566,7 @@ class LakeStore(Store):
         if not path.is_file():
             return
         try:
-            con.execute(database._attach_read_only(path, ROLLUPS_DATABASE))
+            database._attach_read_only(con, path, ROLLUPS_DATABASE)
         except duckdb.Error:
             return
 

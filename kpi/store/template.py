@@ -30,7 +30,7 @@ def _marker_name(name: str) -> str | None:
 
 def marker(node: exp.Expression) -> str | None:
     """The marker a node stands for (`__name__` written as a column, a table or a string
-    literal such as ATTACH's path, which takes no bound parameter), or None."""
+    literal, for a place a statement takes no bound parameter), or None."""
     if isinstance(node, exp.Column | exp.Table) and not node.args.get("table"):
         return _marker_name(node.name)
     if isinstance(node, exp.Literal) and node.is_string:

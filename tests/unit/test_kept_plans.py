@@ -66,6 +66,8 @@ def test_definitions_read_back_equal_the_checked_ones_formula_trees_included(tmp
     assert len(_kept(cache, "definitions")) == 1
     _new_process()
     read_back = load_definitions(path, Settings())
+    # nothing parsed on the way back: a kept plan needs no tree (FormulaTree.get makes it)
+    assert all(k._tree is not None and k._tree._made is None for k in read_back)
     assert read_back == checked  # every field, the formula trees compared node by node
     assert [k.formula_tree.sql() for k in read_back] == [k.formula_tree.sql() for k in checked]
     assert read_back[0].formula_tree.sql() == "SUM(amount)"

@@ -17,6 +17,7 @@ from kpi.semantic import engine, rollups
 from kpi.semantic.chart_measures import CHART_MEASURES
 from kpi.semantic.definitions import load_definitions
 from kpi.semantic.formula_guard import guard_filter, guard_formula
+from kpi.semantic.kpi_definition import FormulaTree
 from kpi.store.database import Store
 from kpi.store.views import view_catalog
 
@@ -170,7 +171,7 @@ def test_a_changed_formula_is_computed_live_until_refreshed(store, tmp_path):
     changed = [k.model_copy() for k in DEFS if k.id == "total_spend"]
     formula = "sum(amount) filter (where category = 'Energy')"
     tree = guard_formula(formula, view_catalog(store.settings)["spend"])
-    changed[0] = changed[0].model_copy(update={"formula": formula, "formula_tree": tree})
+    changed[0] = changed[0].model_copy(update={"formula": formula}).with_tree(FormulaTree(tree))
     others = [k for k in DEFS if k.source == "spend" and k.id != "total_spend"]
     got = engine.compute(store, [*changed, *others], "quarter")
     assert "total_spend" not in got.from_rollups
@@ -407,3 +408,10 @@ def test_invoices_that_move_the_last_data_day_rebuild_the_orders(own_store):
     assert got.from_rollups == {k.id for k in po}
     assert _same(got.frame, engine.compute(own_store, po, "month", live=True).frame,
                  ["kpi", "period"]) == []  # fmt: skip
+
+
+def test_the_index_is_read_from_the_attached_rollups_database():
+    # written out, not built (no SQL from strings): it must name the two constants
+    from kpi.store.database import ROLLUPS_DATABASE
+
+    assert f"SELECT * FROM {ROLLUPS_DATABASE}.{rollups._INDEX}" == rollups._READ_INDEX
