@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi.commands import UserError, collab
+from kpi.core import collector
 from kpi.core.settings import db_path, kpis_path, load_settings
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- load ---------------------------------------------------------------------------------
 def cmd_load(args: argparse.Namespace) -> int:
-    from kpi.store.stores import open_store
+    with collector.importing():
+        from kpi.store.stores import open_store
 
     store = open_store(args.db)
     # the store's copy for the write starts now, in a thread, while the load's modules are
@@ -54,8 +56,9 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
-    from kpi.core.permissions import PermissionDenied
-    from kpi.ingest.pipelines import LoadRefused, load_files
+    with collector.importing():
+        from kpi.core.permissions import PermissionDenied
+        from kpi.ingest.pipelines import LoadRefused, load_files
 
     try:
         report = load_files(
@@ -210,8 +213,9 @@ def _approval_notes(path: Path) -> list[str]:
 
 # ---- compute ------------------------------------------------------------------------------
 def cmd_compute(args: argparse.Namespace) -> int:
-    from kpi.core.output import render_results
-    from kpi.semantic import engine
+    with collector.importing():
+        from kpi.core.output import render_results
+        from kpi.semantic import engine
 
     store_path = args.db or None
     result = engine.compute_cli(
@@ -639,7 +643,8 @@ def _import_rollups(_store: object) -> None:
     imports them (which registers `rollups.refresh_after_write`, run right after this one)."""
     if not rollups_on():
         return
-    from kpi.semantic import rollups
+    with collector.importing():
+        from kpi.semantic import rollups
 
     rollups.AFTER_WRITE.say = _progress
 

@@ -1,0 +1,54 @@
+"""kpi.core.collector: the cycle collector paused while a command imports its modules."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from kpi.core import collector
+
+
+@pytest.fixture(autouse=True)
+def _thawed(monkeypatch):
+    monkeypatch.setattr(collector, "COMMAND_PROCESS", True)
+    yield
+    gc.unfreeze()  # give the rest of the test process its collector back as it was
+    gc.enable()
+
+
+def test_paused_inside_frozen_after_and_resumed():
+    gc.enable()
+    frozen_before = gc.get_freeze_count()
+    with collector.importing():
+        assert not gc.isenabled()
+        made = [[i] for i in range(1000)]  # objects a module would make
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen_before + len(made)
+
+
+def test_nested_blocks_resume_only_at_the_outermost_and_an_error_still_resumes():
+    gc.enable()
+    with pytest.raises(ImportError), collector.importing():
+        with collector.importing():
+            pass
+        assert not gc.isenabled()  # the inner block left it paused
+        raise ImportError("a module that fails to import")
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_stays_off():
+    gc.disable()
+    with collector.importing():
+        pass
+    assert not gc.isenabled()
+
+
+def test_a_process_that_only_uses_the_library_is_left_alone(monkeypatch):
+    # the app's server, a test run: their other objects must stay collectable
+    monkeypatch.setattr(collector, "COMMAND_PROCESS", False)
+    gc.enable()
+    frozen_before = gc.get_freeze_count()
+    with collector.importing():
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen_before
