@@ -9,6 +9,7 @@ page fixtures only the browser tests use are in tests/browser/conftest.py.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 import tempfile
@@ -137,6 +138,18 @@ LONGEST_FIRST = (
     "tests/unit/test_bridge.py",
     "tests/unit/test_golden.py",
 )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Collection imported the libraries (DuckDB, polars, sqlglot, Streamlit, plotly, pandas)
+    and every test module: frozen out of the cycle collector's sight, as they live until the
+    process ends, and its youngest generation collected less often. Its passes over those
+    millions of objects were about a tenth of the suite's time (measured on four files:
+    85-90 s instead of 89-101 s). The app's own servers and `python -m kpi` do the same in
+    their way (kpi.core.collector)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,8 +13,12 @@ from kpi.core import collector
 def _thawed(monkeypatch):
     monkeypatch.setattr(collector, "COMMAND_PROCESS", True)
     yield
-    gc.unfreeze()  # give the rest of the test process its collector back as it was
+    # the rest of the test process as tests/conftest.py left it: what is alive frozen (the
+    # test's own objects were garbage by now, collected first)
+    gc.unfreeze()
     gc.enable()
+    gc.collect()
+    gc.freeze()
 
 
 def test_paused_inside_frozen_after_and_resumed():
@@ -52,3 +56,19 @@ def test_a_process_that_only_uses_the_library_is_left_alone(monkeypatch):
     with collector.importing():
         assert gc.isenabled()
     assert gc.get_freeze_count() == frozen_before
+
+
+def test_a_servers_first_run_only_is_paused_and_frozen(monkeypatch):
+    monkeypatch.setattr(collector, "_first_done", False)
+    gc.enable()
+    frozen_before = gc.get_freeze_count()
+    with collector.first_run():
+        assert not gc.isenabled()
+        kept = [[i] for i in range(1000)]  # the first run's imports and caches
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen_before + len(kept)
+    frozen_after_first = gc.get_freeze_count()
+    for _ in range(2):  # every later run: the collector as it is, nothing frozen
+        with collector.first_run():
+            assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen_after_first
