@@ -105,6 +105,11 @@ class RenderTimes:
     def warm(self) -> float:
         return statistics.median(self.warm_s)
 
+    @property
+    def after_load(self) -> float | None:
+        """The first look after a load (median), None when not measured."""
+        return statistics.median(self.after_load_s) if self.after_load_s else None
+
     def lines(self) -> list[str]:
         """Each measured figure (median, with its runs) beside the floor's."""
 

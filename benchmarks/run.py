@@ -94,6 +94,9 @@ RENDER_WARM_GOAL_S = 1.0  # overview warm render under this ...
 RENDER_GOAL_SCALE = 10.0  # ... at scale 10
 ROLLUP_GOAL_SCALE = 50.0  # the others at scale 50:
 RENDER_COLD_GOAL_S = 3.0  # overview cold render (the demo's rollups built)
+# ... and the CFO's case it stands for: the first look after the nightly load, the server
+# running (a small load into a copy of the store empties every cached figure, then a reload)
+AFTER_LOAD_RUNS = 3
 FILTER_GOAL_S = 0.5  # server time of a sidebar filter change
 QUARTER_GOAL_S = 0.5  # every KPI by quarter (`kpi compute`)
 LOAD_VS_DUCKDB_GOAL = 0.5  # `kpi load` rows/s at least this share of DuckDB's (every scale)
@@ -667,7 +670,7 @@ def bench_scale(scale: float, out: Path, options: argparse.Namespace) -> ScaleRe
             say(f"\nCFO overview in Chromium on {db.name}")
             shot = out / f"overview-scale{scale:g}.png"
             render = overview_render.render_times(
-                db, options.cold, options.warm, say=say, shot=shot
+                db, options.cold, options.warm, say=say, shot=shot, after_load=options.after_load
             )
         store_mb = db.stat().st_size / 1e6
         smalls = bench_small_load(db, out)
@@ -733,6 +736,10 @@ def figures(results: list[ScaleResult]) -> list[str]:
         if r.render is None:
             return "not run"
         return f"{getattr(r.render, which):.2f} s"
+
+    def after_load(r: ScaleResult) -> str:
+        seen = None if r.render is None else r.render.after_load  # type: ignore[attr-defined]
+        return "not run" if seen is None else f"{seen:.2f} s"
 
     def pandas_cell(r: ScaleResult) -> str:
         c = r.compute
@@ -830,6 +837,7 @@ def figures(results: list[ScaleResult]) -> list[str]:
         row("**sidebar filter change**: server time, median (AppTest)", filters),
         row("CFO overview, **cold** render", lambda r: render(r, "cold")),
         row("CFO overview, **warm** render", lambda r: render(r, "warm")),
+        row("CFO overview, first look after a load (server running)", after_load),
     ]
     return _table(["measure"] + [f"scale {r.scale:g}" for r in results], rows)
 
@@ -931,6 +939,14 @@ def goals(results: list[ScaleResult]) -> list[list[str]]:
         lambda v: f"{v:.2f} s",
         lambda v: v < RENDER_COLD_GOAL_S,
     )
+    _goal(
+        rows,
+        f"overview first look after a load < {RENDER_COLD_GOAL_S:g} s (server running)",
+        ROLLUP_GOAL_SCALE,
+        None if big is None or big.render is None else big.render.after_load,  # type: ignore[attr-defined]
+        lambda v: f"{v:.2f} s",
+        lambda v: v < RENDER_COLD_GOAL_S,
+    )
     mid = at.get(RENDER_GOAL_SCALE)
     _goal(
         rows,
@@ -1004,6 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
     default = "1" if args.quick else ",".join(f"{s:g}" for s in SCALES)
     scales = sorted({float(s) for s in (args.scales or default).split(",") if s.strip()})
     runs, args.cold, args.warm = (1, 1, 2) if args.quick else (RUNS, 3, 5)
+    args.after_load = 1 if args.quick else AFTER_LOAD_RUNS
     args.runs = runs if args.runs is None else max(1, args.runs)
     args.changes = 2 if args.quick else FILTER_CHANGES
     out = args.out.resolve()

@@ -35,8 +35,8 @@ def _result(scale: float, lines: int, load_s: float, load_mb: float, engine_s: f
 
 
 class _Render:
-    def __init__(self, cold: float, warm: float):
-        self.cold, self.warm = cold, warm
+    def __init__(self, cold: float, warm: float, after_load: float | None = None):
+        self.cold, self.warm, self.after_load = cold, warm, after_load
 
 
 def test_goals_from_hand_made_figures():
@@ -48,6 +48,8 @@ def test_goals_from_hand_made_figures():
     big.compute.rollup_kpis, big.compute.rollup_check = 22, (343, 344)
     big.filter_s = [0.3, 0.6, 0.4]  # median 0.4 s (< 0.5 s)
     big.load_off = run.Run(20.0, 2_000.0)  # 500,000 rows/s: 0.625 x DuckDB's 800,000
+    # a fresh server's first render 4.2 s (> 3 s); the first look after a load 1.4 s (< 3 s)
+    big.render = _Render(cold=4.2, warm=1.3, after_load=1.4)
     results = [
         # scale 10: warm render 2.5 s, over the 1 s goal
         _result(10, 2_000_000, 4.0, 1_500.0, 1.2, 1.0, 2.5),
@@ -70,7 +72,9 @@ def test_goals_from_hand_made_figures():
     assert rows[("rollup values = live values", "50")] == ("343/344", "MISS")
     assert ("rollup values = live values", "10") not in rows  # not measured there
     assert rows[("overview warm render < 1 s", "10")] == ("2.50 s", "MISS")
-    assert rows[("overview cold render < 3 s", "50")] == ("—", "not measured")
+    assert rows[("overview cold render < 3 s", "50")] == ("4.20 s", "MISS")
+    after_load = "overview first look after a load < 3 s (server running)"
+    assert rows[(after_load, "50")] == ("1.40 s", "PASS")
     assert rows[("every KPI by quarter < 0.5 s (engine, from the rollups)", "50")] == (
         "0.200 s",
         "PASS",
@@ -88,7 +92,8 @@ def test_goals_from_hand_made_figures():
     # rows/s: 2,000,000 / 4 s = 500,000 at scale 10; DuckDB twice as fast = 1,000,000
     assert "| `kpi load`: **rows/s** | 500,000 | 400,000 |" in table
     assert "| `kpi load` rows/s ÷ DuckDB's | 0.50 | 0.50 |" in table
-    assert "| CFO overview, **warm** render | 2.50 s | not run |" in table
+    assert "| CFO overview, **warm** render | 2.50 s | 1.30 s |" in table
+    assert "| CFO overview, first look after a load (server running) | not run | 1.40 s |" in table
     assert "| **rollups file ÷ store file** | not run | 40.0 MB / 560 MB = 7.1% |" in table
     assert "| not run | 0.40 s (each: 0.30, 0.60, 0.40) |" in table
 
