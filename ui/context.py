@@ -354,12 +354,17 @@ def sidebar() -> Context:
     default_to = last_full if last_full in quarters else quarters[-1]
     default_from = quarters[max(0, quarters.index(default_to) - 7)]
     st.sidebar.header("Filters")
+    # Every filter is kept in the URL by Streamlit (bind="query-params"), so a
+    # reload, a bookmark or a link sent to a colleague shows the same slice, e.g.
+    # ?periods=FY2025-Q1&periods=FY2026-Q3&f_cat=Packaging&currency=GBP. Only what differs
+    # from the default is written; a value the data does not offer is ignored and dropped.
     if len(quarters) > 1:
         lo, hi = st.sidebar.select_slider(
             "Fiscal periods",
             options=quarters,
             value=(default_from, default_to),
             key="periods",
+            bind="query-params",  # in the URL: see above
             help="The scorecard shows the last quarter of this range; charts show the range.",
         )
     else:
@@ -372,11 +377,16 @@ def sidebar() -> Context:
             "Cost centre",
             choices["cost_centre"],
             key="f_cc",
+            bind="query-params",
             placeholder="All cost centres",
             format_func=lambda code: cost_centre_label(code, cc_names),  # the name beside it
         ),
         "category": st.sidebar.multiselect(
-            "Category", choices["category"], key="f_cat", placeholder="All categories"
+            "Category",
+            choices["category"],
+            key="f_cat",
+            bind="query-params",
+            placeholder="All categories",
         ),
     }
     if len(currencies) > 1:
@@ -384,6 +394,7 @@ def sidebar() -> Context:
             "Reporting currency",
             currencies,
             key="currency",
+            bind="query-params",
             help="Amounts are converted at each transaction's date with fx_rates.",
         )
     st.session_state["_ctx"] = ctx

@@ -68,6 +68,18 @@ def test_a_category_filter_changes_the_figures(page, app_url):
     assert len(after) == len(before) and sum(after) < sum(before)  # Packaging is a part
     assert problems(page) == []
     page.screenshot(path=str(ARTIFACTS / "browser_overview_packaging.png"))
+    # the filter is in the URL: a reload and a page switch keep the slice
+    page.wait_for_function("() => location.search.includes('f_cat=Packaging')", timeout=30_000)
+    page.reload()
+    expect_text(page, "category: Packaging")
+    wait_idle(page)
+    page.get_by_role("link", name="Spend & budgets").click()
+    page.wait_for_function("() => location.pathname.endsWith('/spend')", timeout=30_000)
+    wait_idle(page)
+    chips = page.locator('[data-testid="stMultiSelect"] [data-tag]')
+    assert "Packaging" in [c.get_attribute("aria-label") for c in chips.all()]
+    assert "f_cat=Packaging" in page.url
+    assert problems(page) == []
 
 
 def test_data_page_shows_loads_and_uploads_a_file(page, app_url, tmp_path):
