@@ -733,13 +733,8 @@ def figures(results: list[ScaleResult]) -> list[str]:
         return [label] + [cell(r) for r in results]
 
     def render(r: ScaleResult, which: str) -> str:
-        if r.render is None:
-            return "not run"
-        return f"{getattr(r.render, which):.2f} s"
-
-    def after_load(r: ScaleResult) -> str:
-        seen = None if r.render is None else r.render.after_load  # type: ignore[attr-defined]
-        return "not run" if seen is None else f"{seen:.2f} s"
+        value = None if r.render is None else getattr(r.render, which)
+        return "not run" if value is None else f"{value:.2f} s"
 
     def pandas_cell(r: ScaleResult) -> str:
         c = r.compute
@@ -837,7 +832,10 @@ def figures(results: list[ScaleResult]) -> list[str]:
         row("**sidebar filter change**: server time, median (AppTest)", filters),
         row("CFO overview, **cold** render", lambda r: render(r, "cold")),
         row("CFO overview, **warm** render", lambda r: render(r, "warm")),
-        row("CFO overview, first look after a load (server running)", after_load),
+        row(
+            "CFO overview, first look after a load (server running)",
+            lambda r: render(r, "after_load"),
+        ),
     ]
     return _table(["measure"] + [f"scale {r.scale:g}" for r in results], rows)
 

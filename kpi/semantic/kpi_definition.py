@@ -144,7 +144,7 @@ class KpiDefinition(_Strict):
     """One KPI as finance and procurement agreed it. `line` and `formula_tree` are not
     fields of the file: they say where the entry starts and hold the guarded formula."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=ID_PATTERN, max_length=64)
     name: Text
