@@ -39,19 +39,23 @@ SELECT change_id, initiative_id, changed_at, changed_by, action, field, old_valu
 FROM _kpi_changes
 """
 
-# Who created an initiative, and who changed one of its money fields since finance's last
-# verdict on it (every change, when it has none): the people the four-eyes rule keeps from
-# judging it. change_id grows with every change, so "since" compares change ids.
+# Who created each initiative of $ids, and who changed one of its money fields since
+# finance's last verdict on it (every change, when it has none): the people the four-eyes
+# rule keeps from judging it. change_id grows with every change, so "since" compares change
+# ids. One statement for a list: the inbox asks it for every pending initiative at once.
 AUTHORS_SINCE_VERDICT = """
-SELECT changed_by, action, field
-FROM initiative_changes
-WHERE initiative_id = $initiative_id
-  AND (action = 'created'
-       OR (action = 'edited' AND list_contains($money::VARCHAR[], field)
-           AND change_id > (SELECT coalesce(max(change_id), 0) FROM initiative_changes
-                            WHERE initiative_id = $initiative_id
-                              AND action IN ('accepted', 'rejected'))))
-ORDER BY change_id
+SELECT c.changed_by, c.action, c.field, c.initiative_id
+FROM initiative_changes AS c
+LEFT JOIN (SELECT initiative_id, max(change_id) AS change_id
+           FROM initiative_changes
+           WHERE action IN ('accepted', 'rejected')
+           GROUP BY initiative_id) AS verdict
+  ON verdict.initiative_id = c.initiative_id
+WHERE list_contains($ids::VARCHAR[], c.initiative_id)
+  AND (c.action = 'created'
+       OR (c.action = 'edited' AND list_contains($money::VARCHAR[], c.field)
+           AND c.change_id > coalesce(verdict.change_id, 0)))
+ORDER BY c.initiative_id, c.change_id
 """
 
 # savings_initiatives rows by id, every column in the table's order (a load's "before")

@@ -51,7 +51,7 @@ from kpi.workflows.initiative_model import MONEY_FIELDS
 from kpi.workflows.initiatives import list_initiatives
 from kpi.workflows.signing_diff import undo
 from kpi.workflows.waiting import KINDS, WaitingItem
-from kpi.workflows.yaml_splice import SourceFile, plain
+from kpi.workflows.yaml_splice import read_file
 
 INBOX_PAGE = "pages/inbox.py"
 SAVINGS_PAGE = "pages/savings.py"
@@ -74,6 +74,13 @@ def waiting_for(
     nothing: they have no such item."""
     if person is None:
         return []
+    if not store.exists():
+        return _waiting_for(store, person, kpis_path)
+    with store.reading():  # its half a dozen reads, through one connection
+        return _waiting_for(store, person, kpis_path)
+
+
+def _waiting_for(store: Store, person: Person, kpis_path: Path | None) -> list[WaitingItem]:
     items: list[WaitingItem] = threads.waiting_for(store, person) if store.exists() else []
     dept = approving_department(person)
     if dept is not None:
@@ -118,11 +125,11 @@ def _signatures(store: Store, department: str, kpis_path: Path | None) -> list[W
     for its signature is listed once, as that target)."""
     path = Path(kpis_path) if kpis_path else default_kpis_path()
     try:
-        source = SourceFile.parse(path, path.read_bytes(), None)
+        source = read_file(path)
     except (OSError, DefinitionsError):
         return []  # a missing or broken file: the definitions page says what is wrong
     people = load_people()
-    entries = [plain(e) for e in source.entries if isinstance(e, dict)]
+    entries = [e for e in source.entries if isinstance(e, dict)]
     owed = []  # (entry, its checks, its history) of each proposed KPI the department owes
     signed: list[WaitingItem] = []  # targets the other department signed: named so first
     for entry in entries:
@@ -216,9 +223,14 @@ def _changed_period(path: Path, entry: dict[str, Any], record: dict) -> str | No
     """The one period whose target the save changed, read from the save's diff."""
     import yaml
 
-    source = SourceFile.parse(path, path.read_bytes(), None)
+    source = read_file(path)
     index = next(
-        (n for n, e in enumerate(source.entries) if plain(e).get("id") == entry.get("id")), None
+        (
+            n
+            for n, e in enumerate(source.entries)
+            if isinstance(e, dict) and e.get("id") == entry.get("id")
+        ),
+        None,
     )
     if index is None or index >= len(source.spans):
         return None
@@ -301,12 +313,10 @@ def _initiative_reviews(store: Store, person: Person | None) -> list[WaitingItem
         since = dict(con.execute(q.LAST_CHANGED).fetchall()) if logged else {}
         authors: dict[str, set[str]] = {}
         if logged and person is not None:
-            for ini_id in pending["initiative_id"]:
-                rows = con.execute(
-                    AUTHORS_SINCE_VERDICT,
-                    {"initiative_id": ini_id, "money": list(MONEY_FIELDS)},
-                ).fetchall()
-                authors[ini_id] = {str(by).strip().lower() for by, _, _ in rows}
+            ids = pending["initiative_id"].to_list()
+            rows = con.execute(AUTHORS_SINCE_VERDICT, {"ids": ids, "money": list(MONEY_FIELDS)})
+            for by, _, _, ini_id in rows.fetchall():
+                authors.setdefault(ini_id, set()).add(str(by).strip().lower())
     items = []
     for row in pending.iter_rows(named=True):
         ini_id = row["initiative_id"]
@@ -396,11 +406,9 @@ def tell_verdict(
 
 
 def _entry(path: Path, kpi_id: str) -> dict[str, Any]:
-    source = SourceFile.parse(path, path.read_bytes(), None)
-    for entry in source.entries:
-        data = plain(entry)
-        if data.get("id") == kpi_id:
-            return data
+    for entry in read_file(path).entries:
+        if isinstance(entry, dict) and entry.get("id") == kpi_id:
+            return entry
     raise EditError(f"There is no KPI '{kpi_id}' in {path.name} any more: nothing to sign.")
 
 

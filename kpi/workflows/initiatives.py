@@ -379,9 +379,9 @@ def record_verdict(
     if stored is None:
         raise InitiativeError(f"There is no initiative '{initiative_id}'.", "initiative_id")
     authors = con.execute(
-        AUTHORS_SINCE_VERDICT, {"initiative_id": initiative_id, "money": list(MONEY_FIELDS)}
+        AUTHORS_SINCE_VERDICT, {"ids": [initiative_id], "money": list(MONEY_FIELDS)}
     ).fetchall()
-    require_independent_reviewer(person, initiative_id, authors)
+    require_independent_reviewer(person, initiative_id, [row[:3] for row in authors])
     if not (numbers_seen or "").strip():
         raise InitiativeError(
             f"A verdict on {initiative_id} needs the numbers you reviewed (their fingerprint, "

@@ -9,6 +9,7 @@ styled like their neighbours (flow or block, quoting), and numbers are written t
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import io
@@ -16,6 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,35 @@ class SourceFile:
         buf = io.StringIO()
         _round_trip(self.indent).dump(data, buf)
         return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """The definitions file as a reader needs it (nothing is edited): each item of `kpis`
+    as plain data (`entries`, in the file's order), the file's lines and where each entry
+    sits in them (`spans`, by the same index)."""
+
+    entries: list[Any]
+    lines: tuple[str, ...]
+    spans: tuple[_Span, ...]
+
+
+def read_file(path: Path, raw: bytes | None = None) -> FileRead:
+    """The file at `path` (its bytes `raw`, when already read) parsed for reading.
+
+    Why kept: the round-trip parser takes a tenth of a second or more on the shipped file,
+    and the sidebar's inbox count, the inbox and the signing views read the same unchanged
+    file on every page. Kept per path and content, so an edit is read afresh; each call
+    gets its own copy of the entries, which the caller may change."""
+    raw = Path(path).read_bytes() if raw is None else raw
+    kept = _read(str(path), raw)
+    return FileRead(copy.deepcopy(kept.entries), kept.lines, kept.spans)
+
+
+@lru_cache(maxsize=8)
+def _read(path: str, raw: bytes) -> FileRead:
+    source = SourceFile.parse(Path(path), raw, None)
+    return FileRead([plain(e) for e in source.entries], tuple(source.lines), tuple(source.spans))
 
 
 def _reads_as(text: str, doc: Any) -> bool:

@@ -89,6 +89,41 @@ def test_four_eyes_keeps_an_initiative_out_of_its_authors_inbox(store, small):
     }
 
 
+def test_four_eyes_is_decided_for_each_pending_initiative_alone(store, small):
+    """The authors of every pending initiative come from one statement: each person is kept
+    out of the initiatives they wrote only, never out of the others'."""
+    from kpi.workflows.initiatives import save_initiative
+    from tests.unit.test_initiatives import carton_deal
+
+    created = str(save_initiative(store, CFO, carton_deal(), "second source"))
+    reviews = {
+        who.email: [i.subject for i in inbox.waiting_for(store, who, small)]
+        for who in (CFO, FIN)
+    }
+    # the CFO created the carton deal: Sam judges it; the CFO still judges SI2
+    assert f"initiative:{created}" not in reviews[CFO.email]
+    assert "initiative:SI2" in reviews[CFO.email]
+    assert {f"initiative:{created}", "initiative:SI2"} <= set(reviews[FIN.email])
+
+
+def test_an_inbox_is_gathered_through_one_read_connection(store, small, monkeypatch):
+    """Its half a dozen reads (threads, signatures, proposals, initiatives) share one
+    connection (Store.reading): the sidebar counts it on every page."""
+    from kpi.store.database import Store
+
+    opened = []
+    connect = Store._connect_read_only
+
+    def counted(self, *args, **kwargs):
+        opened.append(1)
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "_connect_read_only", counted)
+    items = inbox.waiting_for(store, FIN, small)
+    assert _kinds(items)  # it did read: the items of test_each_department_sees_what_it_owes
+    assert len(opened) == 1
+
+
 def test_a_changed_definition_waits_for_both_and_shows_the_change_in_words(store, small):
     edit_kpi(small, PRO, "supplier_otd", {"formula": "count(*)"}, "simpler", file_version(small))
     set_target(small, FIN, "total_spend", "FY2026-Q3", 1200000, "prices up", file_version(small))

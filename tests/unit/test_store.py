@@ -119,3 +119,44 @@ def test_full_or_read_only_disk_gives_a_clear_error(store, monkeypatch, err, mes
     with pytest.raises(StoreError, match=message), store.write():
         pass
     assert _count(store) == 1
+
+
+def test_a_reading_block_shares_one_connection_and_closes_it(store):
+    """Store.reading(): every read() of that store on this thread inside the block is the
+    block's one connection (one version of the store, one attach); outside it, and for
+    another display currency, a read has its own."""
+    with store.read() as first, store.read() as second:
+        assert first is not second  # no block: a connection per read
+    with store.reading():
+        with store.read() as a:
+            count = a.execute("SELECT count(*) FROM fx_rates").fetchone()[0]
+        with store.reading(), store.read() as b:  # nested: still the outer block's
+            assert b is a
+            assert b.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == count
+        with store.read("USD") as usd:
+            assert usd is not a
+        other = Store(store.path)
+        with other.read() as theirs:  # another Store object: its own
+            assert theirs is not a
+    with pytest.raises(duckdb.Error):
+        a.execute("SELECT 1")  # closed with the block
+    with store.read() as after:
+        assert after is not a and after.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_reading_block_is_this_threads_only(store):
+    import threading
+
+    seen = {}
+    with store.reading(), store.read() as mine:
+
+        def other_thread() -> None:
+            with store.read() as con:
+                seen["con"] = con
+                seen["count"] = con.execute("SELECT count(*) FROM fx_rates").fetchone()[0]
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        assert seen["con"] is not mine
+        assert seen["count"] == mine.execute("SELECT count(*) FROM fx_rates").fetchone()[0]
