@@ -97,8 +97,7 @@ def test_four_eyes_is_decided_for_each_pending_initiative_alone(store, small):
 
     created = str(save_initiative(store, CFO, carton_deal(), "second source"))
     reviews = {
-        who.email: [i.subject for i in inbox.waiting_for(store, who, small)]
-        for who in (CFO, FIN)
+        who.email: [i.subject for i in inbox.waiting_for(store, who, small)] for who in (CFO, FIN)
     }
     # the CFO created the carton deal: Sam judges it; the CFO still judges SI2
     assert f"initiative:{created}" not in reviews[CFO.email]
