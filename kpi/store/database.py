@@ -43,10 +43,6 @@ LOCKED_DOWN = {
 }
 
 
-# The connections `Store.reading()` blocks hold, by (store, display currency), per thread.
-_HELD = threading.local()
-
-
 def file_version(path: Path) -> tuple[int, int, int]:
     """A file's inode, modification time and size: it changes whenever the file is written
     or replaced (a cache key); (0, 0, 0) when there is none."""
@@ -146,12 +142,7 @@ class Store:
     @contextmanager
     def read(self, display_currency: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection with the curated views (each created when a statement first
-        names it), unable to touch the file system. Inside `reading()` on this thread: the
-        connection that block holds."""
-        held = _HELD.__dict__.get((id(self), display_currency))
-        if held is not None:
-            yield held
-            return
+        names it), unable to touch the file system."""
         if not self.exists():
             raise self.missing()
         from kpi.store.views import CuratedConnection  # not at the top: a write needs none
@@ -161,24 +152,6 @@ class Store:
             yield CuratedConnection(con, self.settings, display_currency)  # type: ignore[misc]
         finally:
             con.close()
-
-    @contextmanager
-    def reading(self, display_currency: str | None = None) -> Iterator[None]:
-        """One read connection for every `read()` of this store on this thread inside the
-        block: its reads see one version of the store, and the block pays for one connection
-        (attaching the file, about 15 ms) instead of one per read. For a block that only
-        reads, such as gathering a person's inbox from six tables; a write inside it would
-        not be seen by its later reads."""
-        key = (id(self), display_currency)
-        if key in _HELD.__dict__:
-            yield
-            return
-        with self.read(display_currency) as con:
-            _HELD.__dict__[key] = con
-            try:
-                yield
-            finally:
-                del _HELD.__dict__[key]
 
     @contextmanager
     def read_tables(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -74,13 +74,6 @@ def waiting_for(
     nothing: they have no such item."""
     if person is None:
         return []
-    if not store.exists():
-        return _waiting_for(store, person, kpis_path)
-    with store.reading():  # its half a dozen reads, through one connection
-        return _waiting_for(store, person, kpis_path)
-
-
-def _waiting_for(store: Store, person: Person, kpis_path: Path | None) -> list[WaitingItem]:
     items: list[WaitingItem] = threads.waiting_for(store, person) if store.exists() else []
     dept = approving_department(person)
     if dept is not None:

@@ -14,10 +14,10 @@ import difflib
 import hashlib
 import io
 import json
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -167,17 +167,29 @@ def read_file(path: Path, raw: bytes | None = None) -> FileRead:
 
     Why kept: the round-trip parser takes a tenth of a second or more on the shipped file,
     and the sidebar's inbox count, the inbox and the signing views read the same unchanged
-    file on every page. Kept per path and content, so an edit is read afresh; each call
-    gets its own copy of the entries, which the caller may change."""
+    file on every page. Kept by content (the path only names the file in an error), so an
+    edit is read afresh; each call gets its own copy of the entries, which the caller may
+    change."""
     raw = Path(path).read_bytes() if raw is None else raw
-    kept = _read(str(path), raw)
+    with _READS_LOCK:
+        kept = _READS.get(raw)
+        if kept is not None:
+            _READS.move_to_end(raw)
+    if kept is None:
+        source = SourceFile.parse(Path(path), raw, None)
+        entries = [plain(e) for e in source.entries]
+        kept = FileRead(entries, tuple(source.lines), tuple(source.spans))
+        with _READS_LOCK:
+            _READS[raw] = kept
+            while len(_READS) > _READS_KEPT:
+                _READS.popitem(last=False)
     return FileRead(copy.deepcopy(kept.entries), kept.lines, kept.spans)
 
 
-@lru_cache(maxsize=8)
-def _read(path: str, raw: bytes) -> FileRead:
-    source = SourceFile.parse(Path(path), raw, None)
-    return FileRead([plain(e) for e in source.entries], tuple(source.lines), tuple(source.spans))
+# read_file's parses, by the file's bytes, the most recently used last
+_READS: OrderedDict[bytes, FileRead] = OrderedDict()
+_READS_KEPT = 8
+_READS_LOCK = threading.Lock()
 
 
 def _reads_as(text: str, doc: Any) -> bool:

@@ -105,24 +105,6 @@ def test_four_eyes_is_decided_for_each_pending_initiative_alone(store, small):
     assert {f"initiative:{created}", "initiative:SI2"} <= set(reviews[FIN.email])
 
 
-def test_an_inbox_is_gathered_through_one_read_connection(store, small, monkeypatch):
-    """Its half a dozen reads (threads, signatures, proposals, initiatives) share one
-    connection (Store.reading): the sidebar counts it on every page."""
-    from kpi.store.database import Store
-
-    opened = []
-    connect = Store._connect_read_only
-
-    def counted(self, *args, **kwargs):
-        opened.append(1)
-        return connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(Store, "_connect_read_only", counted)
-    items = inbox.waiting_for(store, FIN, small)
-    assert _kinds(items)  # it did read: the items of test_each_department_sees_what_it_owes
-    assert len(opened) == 1
-
-
 def test_a_changed_definition_waits_for_both_and_shows_the_change_in_words(store, small):
     edit_kpi(small, PRO, "supplier_otd", {"formula": "count(*)"}, "simpler", file_version(small))
     set_target(small, FIN, "total_spend", "FY2026-Q3", 1200000, "prices up", file_version(small))

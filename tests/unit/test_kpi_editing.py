@@ -977,21 +977,30 @@ def test_who_may_edit_and_add_from_the_page():
     )
 
 
-def test_a_read_of_the_file_is_kept_per_content_and_each_caller_gets_a_copy(real: Path) -> None:
+def test_a_read_of_the_file_is_kept_per_content_and_each_caller_gets_a_copy(
+    real: Path, tmp_path: Path, monkeypatch
+) -> None:
     """yaml_splice.read_file: the unchanged file is parsed once (the sidebar's inbox reads it
-    on every page); a caller that changes its entries changes nobody else's; an edit of the
-    file is read afresh."""
+    on every page), under any name; a caller that changes its entries changes nobody
+    else's; an edit of the file is read afresh."""
     from kpi.workflows import yaml_splice
 
-    yaml_splice._read.cache_clear()
+    parses = []
+    parse = yaml_splice.SourceFile.parse
+    monkeypatch.setattr(yaml_splice.SourceFile, "parse", lambda *a: parses.append(1) or parse(*a))
+    monkeypatch.setattr(yaml_splice, "_READS", yaml_splice.OrderedDict())
     first = yaml_splice.read_file(real)
     first.entries[0]["id"] = "changed_by_a_caller"
     second = yaml_splice.read_file(real)
-    assert yaml_splice._read.cache_info().misses == 1
+    copy = tmp_path / "elsewhere.yaml"
+    shutil.copyfile(real, copy)
+    third = yaml_splice.read_file(copy)
+    assert len(parses) == 1
     assert second.entries[0]["id"] != "changed_by_a_caller"
+    assert third.entries == second.entries
     assert second.lines == tuple(real.read_text(encoding="utf-8").split("\n"))
     assert len(second.spans) == len(second.entries) == len(load_definitions(real))
     kpi_id = second.entries[0]["id"]
     real.write_text(real.read_text(encoding="utf-8").replace(f"id: {kpi_id}", "id: renamed", 1))
     assert yaml_splice.read_file(real).entries[0]["id"] == "renamed"
-    assert yaml_splice._read.cache_info().misses == 2
+    assert len(parses) == 2
