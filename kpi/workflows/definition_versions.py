@@ -31,12 +31,11 @@ from kpi.core.settings import Settings
 from kpi.semantic.definitions import DefinitionsError, Issue
 from kpi.workflows.history_chain import verify as verify_history
 from kpi.workflows.yaml_splice import (
-    SourceFile,
     as_data,
     commented_entry,
     comparable,
     find_entry,
-    plain,
+    read_file,
     sha,
 )
 
@@ -183,9 +182,8 @@ def read_entry(path: Path, kpi_id: str) -> tuple[dict, str]:
     """A KPI's entry as written in the file (plain data) and the file's version, read
     together: what an edit form starts from."""
     raw = Path(path).read_bytes()
-    source = SourceFile.parse(Path(path), raw, None)
-    _, entry = find_entry(source.entries, kpi_id, Path(path))
-    return plain(entry), sha(raw)
+    _, entry = find_entry(read_file(Path(path), raw).entries, kpi_id, Path(path))
+    return entry, sha(raw)
 
 
 def entry_yaml(entry: Mapping) -> str:

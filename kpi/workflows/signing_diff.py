@@ -28,7 +28,7 @@ from kpi.workflows.definition_versions import (
     entry_version,
     kpi_history,
 )
-from kpi.workflows.yaml_splice import SourceFile, find_entry, plain
+from kpi.workflows.yaml_splice import FileRead, find_entry, read_file
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -68,10 +68,8 @@ def what_is_signed(
     path: Path, kpi_id: str, *, history_path: Path | None = None, currency: str = "EUR"
 ) -> WhatIsSigned:
     """The change since the last agreed version of `kpi_id` in the definitions at `path`."""
-    raw = Path(path).read_bytes()
-    source = SourceFile.parse(Path(path), raw, None)
-    index, entry = find_entry(source.entries, kpi_id, Path(path))
-    current = plain(entry)
+    source = read_file(Path(path))
+    index, current = find_entry(source.entries, kpi_id, Path(path))
     version = entry_version(current)
     content = content_words(current, currency)
     lines = _entry_lines(source, index)
@@ -274,7 +272,7 @@ def _one_line(formula: object) -> str:
     return text or "not set"
 
 
-def _entry_lines(source: SourceFile, index: int) -> list[str] | None:
+def _entry_lines(source: FileRead, index: int) -> list[str] | None:
     """The entry's lines as the history's diffs hold them (each ending in a newline)."""
     if index >= len(source.spans):
         return None

@@ -306,9 +306,11 @@ def _shift(lines: list[str], delta: int) -> list[str]:
 # ---------------------------------------------------------------------------------------
 
 
-def find_entry(entries: Sequence[Any], kpi_id: str, path: Path) -> tuple[int, CommentedMap]:
+def find_entry(entries: Sequence[Any], kpi_id: str, path: Path) -> tuple[int, Any]:
+    """The index and entry of `kpi_id` among the file's entries (round-trip ones, to edit, or
+    read_file's plain ones); UnknownKpi, with the closest ids, when there is none."""
     for index, entry in enumerate(entries):
-        if isinstance(entry, CommentedMap) and entry.get("id") == kpi_id:
+        if isinstance(entry, Mapping) and entry.get("id") == kpi_id:
             return index, entry
     known = [str(e.get("id")) for e in entries if isinstance(e, Mapping)]
     close = difflib.get_close_matches(kpi_id, known, n=3)
