@@ -248,7 +248,7 @@ class _Constructor(RoundTripConstructor):
         self.node = node
         if node is None:
             return None
-        if _expands_beyond(node, MAX_VALUES):
+        if expands_beyond(node, MAX_VALUES):
             raise _TooBig
         return self.construct_document(node)
 
@@ -315,7 +315,7 @@ def _fast_load(text: str) -> tuple[Any, list[Issue], list[Issue]] | None:
             return None
         yaml = _yaml()
         node = _ruamel_node(composed, yaml.resolver, {})
-        if _expands_beyond(node, MAX_VALUES):
+        if expands_beyond(node, MAX_VALUES):
             return None
         data = yaml.constructor.construct_document(node)
     except Exception:  # libyaml's or the constructor's refusal: the round trip says why
@@ -378,7 +378,7 @@ def _too_big(shown: str, what: str) -> Issue:
     )
 
 
-def _expands_beyond(root: Node, limit: int) -> bool:
+def expands_beyond(root: Node, limit: int) -> bool:
     """Whether the document has more than `limit` values once aliases are expanded;
     counts at most `limit + 1`, so a bomb is found in milliseconds."""
     stack, seen = [root], 0

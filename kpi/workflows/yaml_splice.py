@@ -29,7 +29,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 
 from kpi.core.settings import Settings
-from kpi.semantic.definitions import check_file
+from kpi.semantic.definitions import MAX_VALUES, check_file, expands_beyond
 from kpi.semantic.kpi_definition import FIELDS, DefinitionsError, Issue, UnknownKpi
 
 
@@ -201,9 +201,13 @@ def _reads_as(text: str, doc: Any) -> bool:
 
 
 def _parse(text: str) -> tuple[Node | None, Any]:
-    """One parse: the node tree (lines and columns) and the round-trip data built from it."""
+    """One parse: the node tree (lines and columns) and the round-trip data built from it.
+    A document whose aliases expand beyond the checker's limit (a "billion laughs" file) is
+    refused (ValueError) before anything walks it value by value."""
     yaml = _round_trip(None)
     node = yaml.compose(io.StringIO(text))
+    if node is not None and expands_beyond(node, MAX_VALUES):
+        raise ValueError(f"the document expands to more than {MAX_VALUES:,} values")
     return node, (yaml.constructor.construct_document(node) if node is not None else None)
 
 

@@ -1004,3 +1004,21 @@ def test_a_read_of_the_file_is_kept_per_content_and_each_caller_gets_a_copy(
     real.write_text(real.read_text(encoding="utf-8").replace(f"id: {kpi_id}", "id: renamed", 1))
     assert yaml_splice.read_file(real).entries[0]["id"] == "renamed"
     assert len(parses) == 2
+
+
+@pytest.mark.parametrize("where", ["kpis: *i", "kpis:\n  - id: bomb\n    name: *i"])
+def test_a_file_whose_aliases_explode_is_refused_not_expanded(tmp_path: Path, where: str) -> None:
+    """A "billion laughs" file (9^9 strings once expanded) is a broken file to every reader
+    of the round-trip parse (the inbox, the edit form, a save), refused before any value is
+    copied: expanding it took a test worker to 23 GB once."""
+    from kpi.workflows import yaml_splice
+
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [
+        f"{x}: &{x} [{', '.join(['*' + p] * 9)}]"
+        for p, x in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    path = tmp_path / "kpis.yaml"
+    path.write_text("\n".join([*levels, where]) + "\n", encoding="utf-8")
+    with pytest.raises(BrokenFile, match="too many values"):
+        yaml_splice.read_file(path)
