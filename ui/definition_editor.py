@@ -85,9 +85,18 @@ def blocked(step: tuple[str, str] | None) -> bool:
 
 
 def _seed(p: str, entry: dict) -> None:
-    """Put the entry's values into the form's widgets (those the person has not touched)."""
+    """Put the entry's values into the form's widgets (those the person has not touched),
+    and tell the browser every field's current value again on every run.
+
+    Streamlit sends a value set through session state only on the run that set it; a browser
+    that draws the field later (a hidden tab under load, a fragment's rerun) starts it from
+    the widget's default, an empty text, and sends that back: the saved description, formula
+    and readings came back empty ("4 problems to fix") once in CI. Writing the current
+    value each run puts it in every run's message, so the field always starts from it."""
+    s = st.session_state
     for name, value in defs.form_values(entry).items():
-        st.session_state.setdefault(f"{p}_{name}", value)
+        key = f"{p}_{name}"
+        s[key] = s.get(key, value)
 
 
 def _source_changed(p: str, settings) -> None:

@@ -161,6 +161,34 @@ def test_finance_edits_a_description_and_the_rest_of_the_file_is_kept(kpis):
     assert "+    description: Sum of supplier invoice lines, credit notes" in record["diff"]
 
 
+def test_every_run_tells_the_browser_the_forms_texts(kpis):
+    """A browser that draws the Edit tab's fields late (hidden tab, a fragment's rerun under
+    load) starts them from what the run's message says: every run says each field's current
+    text (the saved one, or what the person typed), never only the run that first set it.
+    Without it the saved description, formula and readings once came back empty in CI."""
+    at = page(acting_as=FINANCE, def_pick="total_spend")
+    saved = entry(kpis, "total_spend")
+    typed = "Typed, not saved yet."
+    at.text_area(key="ed_total_spend_description").input(typed)
+    at.run()
+    at.text_input(key="def_search").input("total").run()  # later runs, nothing typed in them
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    told = {
+        key: (w.proto.set_value, w.proto.value)
+        for key in ("description", "formula", "reading_finance", "reading_procurement")
+        for w in [at.text_area(key=f"ed_total_spend_{key}")]
+    }
+    assert told == {
+        "description": (True, typed),
+        "formula": (True, saved["formula"]),
+        "reading_finance": (True, saved["readings"]["finance"]),
+        "reading_procurement": (True, saved["readings"]["procurement"]),
+    }
+    name = at.text_input(key="ed_total_spend_name")
+    assert (name.proto.set_value, name.proto.value) == (True, saved["name"])
+
+
 def test_a_formula_change_previews_then_proposes_and_both_departments_agree(kpis):
     at = page(
         acting_as=FINANCE,
