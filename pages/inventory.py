@@ -13,7 +13,7 @@ from kpi.reporting import charts
 from kpi.reporting import charts_working_capital as wc_charts
 from kpi.reporting.figure_rows import INVENTORY_CLASS_KPIS, inventory_class_figure
 from kpi.workflows.stock_marks import current_marks
-from ui.cache import cached
+from ui.cache import cached, figure
 from ui.context import current
 from ui.figure_rows import figure_button
 from ui.kpi_strip import kpi_strip
@@ -103,9 +103,9 @@ _tiles()
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.inventory_by_class(classes, ctx.currency), key="c_inv_classes")
+    st.plotly_chart(figure(charts.inventory_by_class, classes, ctx.currency), key="c_inv_classes")
 with right:
-    st.plotly_chart(wc_charts.days_and_turns(classes), key="c_inv_days")
+    st.plotly_chart(figure(wc_charts.days_and_turns, classes), key="c_inv_days")
 shown = classes.select(
     "period", "safety", "cycle", "excess", "obsolete", "stock_value", "days_inventory", "turns"
 ).sort("period", descending=True)  # the latest snapshot first

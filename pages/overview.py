@@ -230,7 +230,7 @@ def _chart_scope(chart: str) -> Scope:
 
 def _chart(
     frame: pl.DataFrame,
-    figure,  # noqa: ANN001 - the chart's builder (kpi.reporting.charts)
+    builder,  # noqa: ANN001 - the chart's builder (kpi.reporting.charts), given frame, *args
     name: str,
     key: str,
     scope: Scope,
@@ -244,7 +244,7 @@ def _chart(
     if frame.is_empty() and scope.filters:
         empty_slice(scope, what)
         return False
-    return chart_with_data(frame, figure, name, key, (f"{what} in this range", load), **kwargs)
+    return chart_with_data(frame, builder, name, key, (f"{what} in this range", load), **kwargs)
 
 
 left, right = st.columns(2)
@@ -253,12 +253,13 @@ with left:
     budget = cached(overview.spend_vs_budget, ctx, budget_scope)
     _chart(
         budget,
-        lambda f: charts.spend_vs_budget(f, ctx.currency),
+        charts.spend_vs_budget,
         "spend_vs_budget",
         "budget",
         budget_scope,
         "spend or budget",
         "Widen the period or load budgets.",
+        args=(ctx.currency,),
     )
 with right:
     savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
@@ -272,13 +273,14 @@ with right:
         )
     if _chart(
         savings,
-        lambda f: charts.savings_by_meaning(f, ctx.currency),
+        charts.savings_by_meaning,
         "savings_by_meaning",
         "savings",
         ctx.scope,
         "savings",
         "Load savings initiatives and invoices.",
         table=savings.select("period", "meaning", "value"),
+        args=(ctx.currency,),
     ):
         st.caption(
             "Procurement counts a lower price; finance counts a lower expense line. "
@@ -302,10 +304,11 @@ with right:
     stock = cached(overview.inventory_by_class, ctx, stock_scope)
     _chart(
         stock,
-        lambda f: charts.inventory_by_class(f, ctx.currency),
+        charts.inventory_by_class,
         "inventory_by_class",
         "stock",
         stock_scope,
         "inventory snapshots",
         "Load the inventory table.",
+        args=(ctx.currency,),
     )

@@ -18,7 +18,7 @@ from kpi.reporting import charts_spend as spend_charts
 from kpi.reporting import figure_rows as fr
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
-from ui.cache import DEFINITIONS, cached
+from ui.cache import DEFINITIONS, cached, figure
 from ui.context import current
 from ui.figure_rows import SELECTABLE, figure_button, figure_buttons, open_selected, selected_row
 from ui.kpi_strip import kpi_strip
@@ -224,10 +224,12 @@ def _drill_down() -> None:
         )
 
         monthly, pareto, by_cc = cached(_spend_views, ctx, ctx.scope.narrowed(**drill))
-        st.plotly_chart(spend_charts.spend_trend_chart(monthly, ctx.currency), key="c_spend_trend")
+        st.plotly_chart(
+            figure(spend_charts.spend_trend_chart, monthly, ctx.currency), key="c_spend_trend"
+        )
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(spend_charts.pareto_chart(pareto, ctx.currency), key="c_pareto")
+            st.plotly_chart(figure(spend_charts.pareto_chart, pareto, ctx.currency), key="c_pareto")
             top = pareto.filter(pl.col("in_top_80")).height
             st.caption(f"{top} of {pareto.height} suppliers make up 80 % of the spend in scope.")
             _table(
@@ -241,7 +243,7 @@ def _drill_down() -> None:
             )
         with right:
             st.plotly_chart(
-                spend_charts.cost_centre_sunburst(by_cc, ctx.currency), key="c_cc_sunburst"
+                figure(spend_charts.cost_centre_sunburst, by_cc, ctx.currency), key="c_cc_sunburst"
             )
             st.markdown("**By cost centre**")
             totals = (

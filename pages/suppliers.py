@@ -12,7 +12,7 @@ from kpi.core.scope import Scope
 from kpi.reporting import charts_spend as spend_charts
 from kpi.reporting import figure_rows as fr
 from kpi.store.database import Store
-from ui.cache import DEFINITIONS, cached
+from ui.cache import DEFINITIONS, cached, figure
 from ui.context import current
 from ui.figure_rows import figure_buttons
 from ui.kpi_strip import kpi_strip
@@ -168,7 +168,7 @@ def _tabs() -> None:
                 "holds all of the category's spend in this period.",
                 icon="⚠️",
             )
-        st.plotly_chart(spend_charts.concentration_chart(conc), key="c_concentration")
+        st.plotly_chart(figure(spend_charts.concentration_chart, conc), key="c_concentration")
         _table(conc, "supplier_concentration", "concentration")
 
     with tab_detail:

@@ -31,7 +31,7 @@ from kpi.reporting.filters_text import slice_text
 from kpi.semantic.formula_guard import FormulaError
 from kpi.store.database import StoreError
 from kpi.store.queries.working_capital import SEGMENTS
-from ui.cache import cached
+from ui.cache import cached, figure
 from ui.context import current
 from ui.figure_rows import SELECTABLE, figure_button, open_selected
 from ui.kpi_strip import kpi_strip
@@ -150,7 +150,7 @@ def _terms_tab() -> None:
         codes = seg["segment"].to_list()  # the data's values, before the words people read
         if segment == "supplier_size":
             seg = seg.with_columns(pl.col("segment").replace(SIZE_WORDS))
-        st.plotly_chart(wc_charts.terms_by_segment(seg, segment), key="c_terms_segment")
+        st.plotly_chart(figure(wc_charts.terms_by_segment, seg, segment), key="c_terms_segment")
         st.caption("Select a segment for the paid invoice lines behind its days to pay.")
         event = st.dataframe(
             seg,
@@ -172,7 +172,7 @@ def _terms_tab() -> None:
         trend = monthly.select(
             "period", "days_to_pay", pl.col("contract_terms_days").alias("terms")
         )
-        st.plotly_chart(charts.days_to_pay_vs_terms(trend), key="c_dtp_trend")
+        st.plotly_chart(figure(charts.days_to_pay_vs_terms, trend), key="c_dtp_trend")
         st.caption(
             "Days to pay (the days_to_pay KPI) and terms are amount-weighted over the lines "
             "paid each month, credit notes left out; terms are the supplier's contractual "
@@ -213,7 +213,7 @@ with tab_late:
             "Late: paid after the due date — the invoice's, or when it has none, the invoice "
             "date plus the supplier's terms in force that day. Credit notes are left out."
         )
-        st.plotly_chart(wc_charts.late_payments(monthly, ctx.currency), key="c_late")
+        st.plotly_chart(figure(wc_charts.late_payments, monthly, ctx.currency), key="c_late")
         late = monthly.select(
             "period",
             "late_amount_sme",
@@ -248,7 +248,7 @@ with tab_overdue:
         within = f" in {chosen}" if chosen else ""
         st.success(f"No open invoice{within} is past its due date on the last data day.")
     else:
-        st.plotly_chart(wc_charts.overdue_ageing(buckets, ctx.currency), key="c_overdue")
+        st.plotly_chart(figure(wc_charts.overdue_ageing, buckets, ctx.currency), key="c_overdue")
         lines = cached(overdue_lines, ctx, ctx.scope)
         st.dataframe(lines, hide_index=True, width="stretch", column_config=_columns(lines))
         downloads(lines, "overdue_payables", "overdue")
@@ -277,7 +277,7 @@ with tab_disc:
             "least one day before their due date with no discount taken — cash handed out "
             "for nothing; *days early* is its amount-weighted mean."
         )
-        st.plotly_chart(wc_charts.discounts(monthly, ctx.currency), key="c_disc")
+        st.plotly_chart(figure(wc_charts.discounts, monthly, ctx.currency), key="c_disc")
         disc = monthly.select(
             "period",
             "discounts_offered",

@@ -18,7 +18,7 @@ from kpi.reporting.filters_text import active_filters
 from kpi.reporting.meeting_pack import meeting_pack_html
 from kpi.store.stores import open_store
 from kpi.workflows.goals import goals_overview
-from ui.cache import DEFINITIONS, cached
+from ui.cache import DEFINITIONS, cached, figure
 from ui.context import Context
 from ui.widgets import downloads, honoured_scope, named, no_data, show_table
 
@@ -191,7 +191,7 @@ def _outlook_table(m: Meeting, outlook: pl.DataFrame) -> None:
             "later quarter.",
         )
     else:
-        st.plotly_chart(charts.spend_outlook_bars(outlook, m.currency), key="c_outlook")
+        st.plotly_chart(figure(charts.spend_outlook_bars, outlook, m.currency), key="c_outlook")
     st.dataframe(
         outlook.select(
             "category",

@@ -48,7 +48,7 @@ from kpi.workflows.initiatives import (
     list_initiatives,
     validate_initiative,
 )
-from ui.cache import cached
+from ui.cache import cached, figure
 from ui.context import Context
 from ui.figure_rows import SELECTABLE, open_selected
 from ui.initiative_evidence import evidence, opened_from_link, told
@@ -93,7 +93,7 @@ def two_lenses_tab(ctx: Context) -> None:
             border=True,
         )
     st.markdown(view.TWO_LENSES_READING)
-    st.plotly_chart(charts.two_lenses(lenses, ctx.currency), key="c_lenses")
+    st.plotly_chart(figure(charts.two_lenses, lenses, ctx.currency), key="c_lenses")
     st.dataframe(
         lenses.drop("is_total"),
         hide_index=True,
@@ -381,7 +381,7 @@ def realised_tab(realised: pl.DataFrame, ctx: Context) -> None:
             "Widen the period in the sidebar.",
         )
         return
-    st.plotly_chart(charts.realised_vs_expected(realised, currency), key="c_realised")
+    st.plotly_chart(figure(charts.realised_vs_expected, realised, currency), key="c_realised")
     per_initiative = initiative_totals(realised, list(view.REALISED_COLUMNS))
     st.caption("Select an initiative for the invoice lines behind its realised savings.")
     event = st.dataframe(
@@ -411,7 +411,7 @@ def avoidance_tab(avoided: pl.DataFrame, currency: str) -> None:
             "Widen the period in the sidebar.",
         )
         return
-    st.plotly_chart(charts.avoidance_by_status(avoided, currency), key="c_avoid")
+    st.plotly_chart(figure(charts.avoidance_by_status, avoided, currency), key="c_avoid")
     per_initiative = initiative_totals(avoided, list(view.AVOIDED_COLUMNS))
     st.dataframe(
         per_initiative,

@@ -33,6 +33,7 @@ from kpi.reporting import charts
 from kpi.reporting.charts import plot_text  # noqa: F401  (re-exported: one escaper, kept in kpi.reporting.charts)
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.workflows.definition_versions import approval_checks, effective_status
+from ui.cache import figure
 from ui.definition_dialog import dismissed
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -375,15 +376,17 @@ def honoured_scope(scope: Scope, honoured: Sequence[str], what: str) -> Scope:
 
 def chart_with_data(
     frame: pl.DataFrame,
-    figure: Callable[[pl.DataFrame], object],
+    builder: Callable[..., object],
     name: str,
     key: str,
     empty: tuple[str, str],
     table: pl.DataFrame | None = None,
     scope: Scope | str | None = SIDEBAR,
+    args: tuple = (),
 ) -> bool:
-    """A chart of `frame` with its data (or `table`) and downloads in an expander below, or
-    the empty state (what is missing, what to do). True when the chart was drawn. `scope`:
+    """A chart of `frame` (`builder(frame, *args)`, built once per content: ui.cache.figure)
+    with its data (or `table`) and downloads in an expander below, or the empty state (what
+    is missing, what to do). True when the chart was drawn. `scope`:
     what the chart honours, for the downloads (the sidebar's by default). The expander's
     table and buttons are drawn only once it is opened (its key `data_<key>`; opening it
     reruns the page), so that a page showing many charts does not send, and the browser
@@ -391,7 +394,7 @@ def chart_with_data(
     if frame.is_empty():
         no_data(*empty)
         return False
-    st.plotly_chart(figure(frame), key=f"c_{key}")
+    st.plotly_chart(figure(builder, frame, *args), key=f"c_{key}")
     data = frame if table is None else table
     with st.expander("Data", key=f"data_{key}", on_change="rerun") as box:
         if box.open:

@@ -1,16 +1,20 @@
 """What every run asks for, kept by content: the definitions' part of a cached call's key
-(one digest, worked out once for the same objects) and settings.yaml (parsed again only
-when its text changed)."""
+(one digest, worked out once for the same objects), settings.yaml (parsed again only
+when its text changed) and a chart's figure (built once per frame content and arguments)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from kpi.core.settings import Settings, SettingsError
 from kpi.semantic.definitions import load_definitions
 from ui import context
+from kpi.reporting import charts
+from ui import cache
 from ui.cache import definitions_key
 
 VALID = Path(__file__).resolve().parents[1] / "fixtures" / "kpis" / "valid.yaml"
@@ -48,3 +52,39 @@ def test_the_settings_are_parsed_again_only_when_their_text_changed(tmp_path, mo
         context._settings()
     (tmp_path / "settings.yaml").unlink()
     assert context._settings().reporting_currency == "EUR"  # no file: the defaults
+
+
+def test_a_chart_is_built_once_per_frame_content_and_arguments(monkeypatch) -> None:
+    built: list[tuple] = []
+
+    def bars(frame: pl.DataFrame, currency: str) -> tuple:
+        built.append((frame.height, currency))
+        return ("figure", frame.height, currency)
+
+    def frame(amount: str) -> pl.DataFrame:  # a new object each time, same content
+        return pl.DataFrame(
+            {"period": ["2026-01", "2026-02"], "amount": [Decimal("1.10"), Decimal(amount)]}
+        )
+
+    first = cache.figure(bars, frame("2.20"), "EUR")
+    assert first == ("figure", 2, "EUR") and built == [(2, "EUR")]
+    assert cache.figure(bars, frame("2.20"), "EUR") is first  # same content: not built again
+    assert len(built) == 1
+    cache.figure(bars, frame("2.21"), "EUR")  # a cent apart: built again
+    cache.figure(bars, frame("2.20"), "USD")  # another currency: built again
+    assert built == [(2, "EUR"), (2, "EUR"), (2, "USD")]
+
+    monkeypatch.setattr(cache, "FIGURES_KEPT", 2)  # the least recently drawn goes first
+    cache.figure(bars, frame("9.99"), "EUR")
+    assert cache.figure(bars, frame("2.20"), "USD") == ("figure", 2, "USD")
+    assert len(built) == 4  # still kept: drawn just before
+    cache.figure(bars, frame("2.20"), "EUR")
+    assert len(built) == 5  # pushed out by the two after it: built again
+
+
+def test_a_kept_chart_is_the_figure_the_builder_makes() -> None:
+    trend = pl.DataFrame(
+        {"period": ["2026-01", "2026-02"], "days_to_pay": [41.5, 38.0], "terms": [30.0, 30.0]}
+    )
+    kept = cache.figure(charts.days_to_pay_vs_terms, trend)
+    assert kept.to_dict() == charts.days_to_pay_vs_terms(trend).to_dict()
