@@ -11,10 +11,9 @@ import polars as pl
 import pytest
 
 from kpi.core.settings import Settings, SettingsError
-from kpi.semantic.definitions import load_definitions
-from ui import context
 from kpi.reporting import charts
-from ui import cache
+from kpi.semantic.definitions import load_definitions
+from ui import cache, context
 from ui.cache import definitions_key
 
 VALID = Path(__file__).resolve().parents[1] / "fixtures" / "kpis" / "valid.yaml"
