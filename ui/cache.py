@@ -226,10 +226,15 @@ def figure(builder: Callable[..., F], frame: pl.DataFrame, *args: Hashable) -> F
     charts took about 60 ms of each run, a reload's whole server time being about 0.17 s.
     The frame is compared by content (its serialized bytes), so the same figures of the
     same data, in any session, are built once. The figure returned is shared: draw it,
-    never change it (st.plotly_chart copies it)."""
+    never change it (st.plotly_chart copies it). `builder` must read nothing but its
+    arguments: a closure (a lambda over the page's currency, say) is refused, as its figure
+    would be kept under arguments that do not say what it drew."""
+    if getattr(builder, "__closure__", None):
+        raise TypeError(f"{builder.__qualname__} reads variables around it: pass them as args")
     key = (
         builder.__module__,
         builder.__qualname__,
+        getattr(builder, "__code__", None),  # two lambdas of one function share a qualname
         args,
         hashlib.blake2b(frame.serialize(), digest_size=16).digest(),
     )

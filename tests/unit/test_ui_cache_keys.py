@@ -4,6 +4,7 @@ when its text changed) and a chart's figure (built once per frame content and ar
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,12 +54,19 @@ def test_the_settings_are_parsed_again_only_when_their_text_changed(tmp_path, mo
     assert context._settings().reporting_currency == "EUR"  # no file: the defaults
 
 
-def test_a_chart_is_built_once_per_frame_content_and_arguments(monkeypatch) -> None:
-    built: list[tuple] = []
+_BUILT: list[tuple] = []  # what _bars was asked to build (a chart builder reads only its args)
 
-    def bars(frame: pl.DataFrame, currency: str) -> tuple:
-        built.append((frame.height, currency))
-        return ("figure", frame.height, currency)
+
+def _bars(frame: pl.DataFrame, currency: str) -> tuple:
+    _BUILT.append((frame.height, currency))
+    return ("figure", frame.height, currency)
+
+
+def test_a_chart_is_built_once_per_frame_content_and_arguments(monkeypatch) -> None:
+    monkeypatch.setattr(cache, "_FIGURES", OrderedDict())  # nothing kept from other tests
+    built = _BUILT
+    built.clear()
+    bars = _bars
 
     def frame(amount: str) -> pl.DataFrame:  # a new object each time, same content
         return pl.DataFrame(
@@ -87,3 +95,13 @@ def test_a_kept_chart_is_the_figure_the_builder_makes() -> None:
     )
     kept = cache.figure(charts.days_to_pay_vs_terms, trend)
     assert kept.to_dict() == charts.days_to_pay_vs_terms(trend).to_dict()
+
+
+def test_a_chart_builder_that_reads_variables_around_it_is_refused() -> None:
+    currency = "EUR"
+    trend = pl.DataFrame({"period": ["2026-01"], "days_to_pay": [41.5], "terms": [30.0]})
+    with pytest.raises(TypeError, match="pass them as args"):
+        cache.figure(lambda f: (f.height, currency), trend)
+    first = cache.figure(lambda f: ("one", f.height), trend)  # no closure: kept by its code
+    second = cache.figure(lambda f: ("two", f.height), trend)
+    assert (first, second) == (("one", 1), ("two", 1))
