@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from kpi.core.kept import Kept
 from kpi.core.settings import Settings, db_path
 from kpi.semantic.kpi_definition import KpiDefinition
 from kpi.store.database import Store
@@ -213,9 +213,7 @@ def cached(
 
 # ---- built charts ----------------------------------------------------------------------------
 
-_FIGURES: OrderedDict[tuple, Any] = OrderedDict()
-_FIGURES_LOCK = threading.Lock()
-FIGURES_KEPT = 64
+_FIGURES: Kept[tuple, Any] = Kept(64)
 
 
 def figure(builder: Callable[..., F], frame: pl.DataFrame, *args: Hashable) -> F:
@@ -238,14 +236,8 @@ def figure(builder: Callable[..., F], frame: pl.DataFrame, *args: Hashable) -> F
         args,
         hashlib.blake2b(frame.serialize(), digest_size=16).digest(),
     )
-    with _FIGURES_LOCK:
-        held = _FIGURES.get(key)
-        if held is not None:
-            _FIGURES.move_to_end(key)
-            return held
-    built = builder(frame, *args)
-    with _FIGURES_LOCK:
-        _FIGURES[key] = built
-        while len(_FIGURES) > FIGURES_KEPT:
-            _FIGURES.popitem(last=False)
-    return built
+    held = _FIGURES.get(key)
+    if held is None:
+        held = builder(frame, *args)
+        _FIGURES.put(key, held)
+    return held

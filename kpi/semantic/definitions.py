@@ -15,10 +15,8 @@ import hashlib
 import io
 import json
 import re
-import threading
 import types
 import typing
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
@@ -34,6 +32,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sqlglot import exp
 
+from kpi.core.kept import Kept
 from kpi.core.settings import Settings, SettingsError, kpis_path, load_settings
 from kpi.semantic.formula_guard import FormulaError, guard_formula
 from kpi.semantic.kpi_definition import (
@@ -90,17 +89,11 @@ def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], l
     key = _cache_key(shown, text, settings)
     if key is None:  # settings.yaml is broken: checked as before, without the cache
         return _check_text(text, shown, settings)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
+    hit = _CACHE.get(key)
     if hit is None:
         found = _remembered_check(text, shown, settings or load_settings(), key)
         hit = (tuple(found[0]), tuple(found[1]))
-        with _CACHE_LOCK:
-            _CACHE[key] = hit
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+        _CACHE.put(key, hit)
     # a new list each time: a caller may add, drop or reorder (the models are frozen)
     return list(hit[0]), list(hit[1])
 
@@ -111,10 +104,8 @@ def _read(path: Path, settings: Settings | None) -> tuple[list[KpiDefinition], l
 # same definitions, so the cache is keyed on what was read, never on the file's time. The
 # definitions are frozen models, shared (their formula trees too: the measures' split and
 # the compiler's caches are kept per tree; nothing changes a tree in place).
-_CACHE: OrderedDict[tuple[str, str, str], tuple[tuple[KpiDefinition, ...], tuple[Issue, ...]]]
-_CACHE = OrderedDict()
-_CACHE_SIZE = 16
-_CACHE_LOCK = threading.Lock()
+_CACHE: Kept[tuple[str, str, str], tuple[tuple[KpiDefinition, ...], tuple[Issue, ...]]]
+_CACHE = Kept(16)
 
 
 def _cache_key(shown: str, text: str, settings: Settings | None) -> tuple[str, str, str] | None:
@@ -189,8 +180,7 @@ def _rebuilt(entries: list[dict[str, Any]], settings: Settings) -> list[KpiDefin
 
 def clear_cache() -> None:
     """Forget every checked file (tests; the cache is keyed on content, so never needed)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    _CACHE.clear()
 
 
 def _check_text(

@@ -14,8 +14,7 @@ import hashlib
 import io
 import json
 import pickle
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 
+from kpi.core.kept import Kept
 from kpi.core.settings import Settings
 from kpi.semantic.definitions import MAX_VALUES, check_file, expands_beyond
 from kpi.semantic.kpi_definition import FIELDS, DefinitionsError, Issue, UnknownKpi
@@ -171,26 +171,18 @@ def read_file(path: Path, raw: bytes | None = None) -> FileRead:
     edit is read afresh; each call gets its own copy of the entries, which the caller may
     change."""
     raw = Path(path).read_bytes() if raw is None else raw
-    with _READS_LOCK:
-        kept = _READS.get(raw)
-        if kept is not None:
-            _READS.move_to_end(raw)
+    kept = _READS.get(raw)
     if kept is None:
         source = SourceFile.parse(Path(path), raw, None)
         entries = pickle.dumps([plain(e) for e in source.entries])
         kept = (entries, tuple(source.lines), tuple(source.spans))
-        with _READS_LOCK:
-            _READS[raw] = kept
-            while len(_READS) > _READS_KEPT:
-                _READS.popitem(last=False)
+        _READS.put(raw, kept)
     entries, lines, spans = kept
     return FileRead(pickle.loads(entries), lines, spans)  # the caller's own copy, at C speed
 
 
 # read_file's parses, by the file's bytes, the most recently used last
-_READS: OrderedDict[bytes, tuple[bytes, tuple[str, ...], tuple[_Span, ...]]] = OrderedDict()
-_READS_KEPT = 8
-_READS_LOCK = threading.Lock()
+_READS: Kept[bytes, tuple[bytes, tuple[str, ...], tuple[_Span, ...]]] = Kept(8)
 
 
 def _reads_as(text: str, doc: Any) -> bool:

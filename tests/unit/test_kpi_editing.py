@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kpi.core.kept import Kept
 from kpi.core.people import Person
 from kpi.core.permissions import (
     PermissionDenied,
@@ -988,7 +989,7 @@ def test_a_read_of_the_file_is_kept_per_content_and_each_caller_gets_a_copy(
     parses = []
     parse = yaml_splice.SourceFile.parse
     monkeypatch.setattr(yaml_splice.SourceFile, "parse", lambda *a: parses.append(1) or parse(*a))
-    monkeypatch.setattr(yaml_splice, "_READS", yaml_splice.OrderedDict())
+    monkeypatch.setattr(yaml_splice, "_READS", Kept(8))
     first = yaml_splice.read_file(real)
     first.entries[0]["id"] = "changed_by_a_caller"
     second = yaml_splice.read_file(real)

@@ -4,13 +4,13 @@ when its text changed) and a chart's figure (built once per frame content and ar
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from kpi.core.kept import Kept
 from kpi.core.settings import Settings, SettingsError
 from kpi.reporting import charts
 from kpi.semantic.definitions import load_definitions
@@ -63,7 +63,7 @@ def _bars(frame: pl.DataFrame, currency: str) -> tuple:
 
 
 def test_a_chart_is_built_once_per_frame_content_and_arguments(monkeypatch) -> None:
-    monkeypatch.setattr(cache, "_FIGURES", OrderedDict())  # nothing kept from other tests
+    monkeypatch.setattr(cache, "_FIGURES", Kept(64))  # nothing kept from other tests
     built = _BUILT
     built.clear()
     bars = _bars
@@ -81,7 +81,7 @@ def test_a_chart_is_built_once_per_frame_content_and_arguments(monkeypatch) -> N
     cache.figure(bars, frame("2.20"), "USD")  # another currency: built again
     assert built == [(2, "EUR"), (2, "EUR"), (2, "USD")]
 
-    monkeypatch.setattr(cache, "FIGURES_KEPT", 2)  # the least recently drawn goes first
+    monkeypatch.setattr(cache._FIGURES, "size", 2)  # the least recently drawn goes first
     cache.figure(bars, frame("9.99"), "EUR")
     assert cache.figure(bars, frame("2.20"), "USD") == ("figure", 2, "USD")
     assert len(built) == 4  # still kept: drawn just before
