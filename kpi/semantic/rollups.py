@@ -42,11 +42,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 from sqlglot import exp
@@ -99,6 +101,9 @@ from kpi.store.views import (
 
 # How long a refresh waits for another one to finish before giving up (its figures are then
 # computed live until the next write or save refreshes them).
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+
 _LOCK_WAIT_S = 600.0
 # Set to "off" (or 0/false/no) to neither build nor read rollups: every figure live.
 ENV = "KPI_ROLLUPS"
@@ -502,16 +507,17 @@ def _declared_prints(
     months = {k: dict(held_months[k]) for k in keys}
     tops: dict[str, object] = {}
     if "invoices" in names:
-        old = before.con()
-        now_tables, old_tables = _present(con), _present(old)
+        now_tables, old_tables = before.both(lambda: _present(con), _present)
         if "invoices" not in now_tables or "invoices" not in old_tables:
             return None
         hashed = _row_hash("invoices", *now_tables["invoices"])
         if render(hashed.copy()) != render(_row_hash("invoices", *old_tables["invoices"])):
             return None  # the table crossed the size where its rows' lineage is hashed
         dated = sorted({c for t, c in pairs if t == "invoices"})
-        now = _scan(con, _LINES, "invoices", hashed.copy(), dated, [])
-        was = _scan(old, _LINES, "invoices", hashed.copy(), dated, [])
+        now, was = before.both(
+            lambda: _scan(con, _LINES, "invoices", hashed.copy(), dated, []),
+            lambda old: _scan(old, _LINES, "invoices", hashed.copy(), dated, []),
+        )
         moved = _moved(whole["invoices"], was[0], now[0])
         if moved is None:
             return None
@@ -953,6 +959,7 @@ def _refresh(
         t0 = time.perf_counter()
         change = None if rebuild or written is None else _declared_change(store, written, con)
         before.change = change
+        before.open_soon()  # on its own thread, while the store now is read
         # one scan per big table: its fingerprint, its months' and the maxima read; after a
         # declared load, the index's prints moved by what the load's lines changed
         read = sorted({t for ts in tables.values() for t in ts})
@@ -1452,48 +1459,93 @@ def _by_category(spec: RollupSpec, narrowed: set[str] | frozenset[str]) -> bool:
 
 class _Before:
     """A read connection to the store as it was before the write, opened when first asked
-    (a difference needs the replaced lines' sums)."""
+    (a difference needs the replaced lines' sums), or ahead (`open_soon`) on a thread of its
+    own, which then asks it the before half of each pair of questions (`both`) while the
+    refresh asks the store now the other half: two files, two connections, two cores."""
 
     def __init__(self, change: _Change | None, settings: Settings) -> None:
         self.change, self.settings = change, settings
         self._stack: ExitStack | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._opening: Future[duckdb.DuckDBPyConnection] | None = None
         self._orders: bool = False
         self._named: list[str] | None = None
         self._unmoved: dict[str, bool] = {}
         self._categories: tuple[str, ...] | None | bool = False  # False: not asked yet
 
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        assert self.change is not None
+        stack = ExitStack()
+        try:
+            before = store_as_replaced(self.change.old, self.settings)  # a file, or a lake's
+            con = stack.enter_context(before.read())
+            _copy_lines(con, self.change)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return con
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rollups-before")
+        return self._pool
+
+    def open_soon(self) -> None:
+        """Start opening the store before (and copying its lines of the load) on the
+        worker thread, while the refresh reads the store now."""
+        if self.change is not None and self._con is None and self._opening is None:
+            self._opening = self._worker().submit(self._open)
+
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            assert self.change is not None
-            self._stack = ExitStack()
-            before = store_as_replaced(self.change.old, self.settings)  # a file, or a lake's
-            self._con = self._stack.enter_context(before.read())
-            _copy_lines(self._con, self.change)
+            self._con = self._open() if self._opening is None else self._opening.result()
         return self._con
 
+    def both(
+        self, now: Callable[[], _T], then: Callable[[duckdb.DuckDBPyConnection], _U]
+    ) -> tuple[_T, _U]:
+        """`now()` on this thread and `then(store before)` on the worker, at the same time.
+        The worker runs one task at a time, in order: an open asked ahead is done before
+        `then` starts, and the connection before is never used by two threads at once."""
+        later = self._worker().submit(lambda: then(self.con()))
+        try:
+            first = now()
+        except BaseException:
+            wait([later])  # the connection before is free again before anything else
+            raise
+        return first, later.result()
+
     def close(self) -> None:
+        if self._opening is not None:
+            wait([self._opening])
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self._stack is not None:
             self._stack.close()
-        self._stack = self._con = None
+        self._stack = self._con = self._pool = self._opening = None
 
     def unmoved(self, con: duckdb.DuckDBPyConnection, what: str) -> bool:
         """Whether `what` (a key of _READ_TOO; "" nothing) is the same before and now
         (asked once per refresh)."""
         if what and what not in self._unmoved:
             query = _READ_TOO[what]
-            self._unmoved[what] = (
-                con.execute(query).fetchall() == self.con().execute(query).fetchall()
+            now, was = self.both(
+                lambda: con.execute(query).fetchall(), lambda old: old.execute(query).fetchall()
             )
+            self._unmoved[what] = now == was
         return not what or self._unmoved[what]
 
     def named_orders(self, con: duckdb.DuckDBPyConnection) -> list[str]:
         """The orders of the load's lines, as they are now (in `con`) and as they were
         (asked once per refresh)."""
         if self._named is None:
-            old = self.con()
-            found = {r[0] for c in (con, old) for r in c.execute(_ORDERS_NAMED).fetchall()}
-            self._named = sorted(found)
+            now, was = self.both(
+                lambda: con.execute(_ORDERS_NAMED).fetchall(),
+                lambda old: old.execute(_ORDERS_NAMED).fetchall(),
+            )
+            self._named = sorted({r[0] for r in (*now, *was)})
         return self._named
 
     def order_lines(self, con: duckdb.DuckDBPyConnection) -> str:
@@ -1543,7 +1595,11 @@ class _Before:
         and now; None when one of them has none (its rows are recomputed whole)."""
         if self._categories is False:
             try:
-                found = {r[0] for c in (con, self.con()) for r in c.execute(_CATEGORIES).fetchall()}
+                now, was = self.both(
+                    lambda: con.execute(_CATEGORIES).fetchall(),
+                    lambda old: old.execute(_CATEGORIES).fetchall(),
+                )
+                found = {r[0] for r in (*now, *was)}
             except (duckdb.Error, StoreError):
                 found = {None}
             self._categories = None if None in found else tuple(sorted(found))
@@ -1780,12 +1836,14 @@ def _apply_groups(
     if before.change is None or not _by_group(spec):
         return False
     try:
-        old = before.con()
         before.order_lines(con)  # the named orders' lines and receipts (_ORDERS_ROWS)
         con.execute(_FOUND_DDL)
         # the groups found appended through DuckDB's relations (no statement text to make)
-        con.sql(_LINE_GROUPS).insert_into(_FOUND)
-        con.from_arrow(old.sql(_LINE_GROUPS).to_arrow_table()).insert_into(_FOUND)
+        _, was = before.both(
+            lambda: con.sql(_LINE_GROUPS).insert_into(_FOUND),
+            lambda old: old.sql(_LINE_GROUPS).to_arrow_table(),
+        )
+        con.from_arrow(was).insert_into(_FOUND)
         con.sql(_ORDER_GROUPS).insert_into(_FOUND)
         con.execute(_GROUPS_MADE)
         months = {m for (m,) in con.table(_GROUPS).unique(MONTH).fetchall()}
@@ -1912,7 +1970,6 @@ def _apply_delta(
     if change is None or not _differs(spec):
         return False
     try:
-        old = before.con()
         if not before.unmoved(con, DELTA[(spec.view, spec.period_column)]):
             return False
         floats = _float_columns(out, spec)
@@ -1922,8 +1979,10 @@ def _apply_delta(
         order_lines = before.order_lines(con)
         lines = order_lines if (spec.view, spec.period_column) in BY_ORDER else _LINES
         query = lines_query(spec, settings, lines, _ORDERS_ROWS)
-        added = con.sql(query, params=query.params).to_arrow_table()
-        removed = old.sql(query, params=query.params).to_arrow_table()
+        added, removed = before.both(
+            lambda: con.sql(query, params=query.params).to_arrow_table(),
+            lambda old: old.sql(query, params=query.params).to_arrow_table(),
+        )
     except (duckdb.Error, StoreError):
         return False
     out.register("_added", added)

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import duckdb
@@ -404,6 +404,7 @@ class CopyAhead:
     def __init__(self, store: Path, work: Path) -> None:
         self.store, self.work = store, work
         self._stop = threading.Event()
+        self._copied = threading.Event()
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._copy, name="store-copy", daemon=True)
         self._thread.start()
@@ -414,10 +415,19 @@ class CopyAhead:
                 _private_copy(self.store, self.work, self._stop)
         except BaseException as exc:  # noqa: BLE001 - raised again by finish()
             self._failure = exc
+        finally:
+            self._copied.set()
+        if self._failure is None and not self._stop.is_set():
+            # the copy written to disk now, while the load reads and checks its file: the
+            # write's checkpoint syncs the file before the swap, and would otherwise wait
+            # for all of it then (a quarter of a second for a 600 MB store)
+            with suppress(OSError):  # gone (swapped, removed): the write's own sync decides
+                _fsync(self.work)
 
     def finish(self) -> None:
-        """Wait for the copy; raise what stopped it (a full disk)."""
-        self._thread.join()
+        """Wait for the copy (not for its sync to disk); raise what stopped it (a full
+        disk)."""
+        self._copied.wait()
         if self._failure is not None:
             raise self._failure
 

@@ -183,6 +183,46 @@ def test_the_copy_ahead_stops_early_and_copies_whole(tmp_path, monkeypatch):
     assert cut.stat().st_size == 0
 
 
+def test_the_copy_ahead_is_synced_to_disk_without_holding_up_the_write(store, monkeypatch):
+    """The copy goes to disk on the copy's thread as soon as it is made, so that the write's
+    checkpoint does not wait for all of it; the write does not wait for that sync."""
+    synced: list[Path] = []
+    release = database.threading.Event()
+
+    def slow_sync(path: Path) -> None:
+        synced.append(path)
+        assert release.wait(10)
+
+    monkeypatch.setattr(database, "_fsync", slow_sync)
+    try:
+        with store.copy_ahead() as ahead:
+            ahead.finish()  # the copy is made: this returns while its sync still runs
+            deadline = time.monotonic() + 10
+            while not synced and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert synced == [ahead.work]
+            assert ahead.work.read_bytes() == store.path.read_bytes()
+            release.set()
+            with store.write(ahead=ahead) as con:
+                con.execute(
+                    "INSERT INTO fx_rates (date, currency, rate) VALUES ('2026-02-01', 'USD', 1)"
+                )
+    finally:
+        release.set()
+    assert synced[-1] == ahead.work  # the write's own sync, before the swap, still runs
+    with store.read_tables() as con:
+        assert con.execute("SELECT count(*) FROM fx_rates").fetchone()[0] == 2
+
+
+def test_a_stopped_copy_is_not_synced(store, monkeypatch):
+    synced: list[Path] = []
+    monkeypatch.setattr(database, "_fsync", synced.append)
+    monkeypatch.setattr(database, "_private_copy", lambda source, target, stop: stop.wait(10))
+    with store.copy_ahead():
+        pass  # no write: the copy is stopped (here, before it began) and removed
+    assert synced == []
+
+
 def test_an_unchanged_file_removes_the_copy_begun_ahead(store, tmp_path, capsys):
     csv = tmp_path / "rates.csv"
     csv.write_text("date,currency,rate\n2026-05-01,USD,0.85\n")
