@@ -7,8 +7,10 @@ a person never sees a traceback (set KPI_DEBUG=1 to get one).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,11 +57,27 @@ def cmd_load(args: argparse.Namespace) -> int:
         return _load(args, store, ahead)
 
 
+def _import_ahead() -> None:
+    """The rollups' modules (and Arrow, which their refresh moves rows with) imported on
+    a thread of their own while the load reads its file and DuckDB writes it (most of
+    which holds no Python lock): the refresh after the write then finds them imported. The
+    load waits for it before it returns, whatever the outcome (an interpreter that exits
+    while a thread holds an import's lock may hang). A failure here is the refresh's to
+    report, when it imports them itself."""
+    with collector.importing(), contextlib.suppress(Exception):
+        import pyarrow  # noqa: F401
+
+        from kpi.semantic import rollups  # noqa: F401
+
+
 def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
     with collector.importing():
         from kpi.core.permissions import PermissionDenied
         from kpi.ingest.pipelines import LoadRefused, load_files
 
+    importing = threading.Thread(target=_import_ahead, name="rollups-import")
+    if rollups_on():  # their modules imported meanwhile, for the refresh after the write
+        importing.start()
     try:
         report = load_files(
             store,
@@ -75,6 +93,9 @@ def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
     except (LoadRefused, PermissionDenied) as exc:
         print(f"Refused, nothing was loaded: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if importing.is_alive():  # never left importing when the process exits
+            importing.join()
     print(report.as_table())
     return 0
 

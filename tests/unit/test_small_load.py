@@ -67,6 +67,35 @@ def test_a_load_with_the_rollups_on_refreshes_them_once(store, tmp_path):
     assert str(store.version()[0]) in json.dumps(stamp) or stamp  # a stamp for the new store
 
 
+def test_a_refused_load_exits_only_once_the_rollups_import_is_done(store, tmp_path):
+    """The rollups' modules are imported on a thread beside the load; a load refused at once
+    still waits for that thread (an interpreter leaving mid-import may hang), in a fresh
+    interpreter where the import is slow."""
+    bad = tmp_path / "rates.csv"
+    bad.write_text("day,money\n2026-05-01,USD\n")  # no column a rate is read from
+    script = textwrap.dedent(
+        f"""
+        import json, sys, threading
+        sys.path.insert(0, {str(ROOT)!r})
+        from kpi import cli
+        code = cli.main(["load", "fx_rates", {str(bad)!r}, "--db", {str(store.path)!r}])
+        alive = [t.name for t in threading.enumerate() if t.name == "rollups-import"]
+        print(json.dumps({{"code": code, "alive": alive,
+                          "imported": "kpi.semantic.rollups" in sys.modules}}))
+        """
+    )
+    env = {"KPI_ROLLUPS": "on", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "code": 1,
+        "alive": [],
+        "imported": True,
+    }, done.stderr
+    assert "Refused, nothing was loaded" in done.stderr
+
+
 @pytest.mark.parametrize("value", ["off", "OFF", " 0 ", "false", "no", "on", "1", "yes", ""])
 def test_the_command_lines_switch_reads_the_rollups_variable_as_they_do(monkeypatch, value):
     from kpi.semantic import rollups
