@@ -1708,7 +1708,6 @@ def _category_lines(
 # orders with a line in them, and the rows those groups read.
 _GROUPS = "_kpi_bva_groups"
 _GROUP_ORDERS = "_kpi_bva_orders"
-_GROUP_RECEIVED = "_kpi_bva_received"
 _GROUP_LINES = "_kpi_bva_lines"
 _GROUP_ROWS = {
     "invoices": "_kpi_bva_billed",  # every line of the orders (what was invoiced on each)
@@ -1767,18 +1766,18 @@ _DUE_ORDERS = (
     "SELECT DISTINCT p.po_id FROM po p LEFT JOIN items it ON it.item_id = p.item_id "
     "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g WHERE __in_groups__)"
 )
-# The order lines received in the groups' months (their last receipt may be in one).
-_RECEIVED = (
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_received AS "  # the name is _GROUP_RECEIVED
-    "SELECT DISTINCT po_id, po_line, CAST(date_trunc('month', receipt_date) AS DATE) AS month "
-    "FROM goods_receipts WHERE __received__"
-)
-# ... and those of them open and in one of the groups. Each read by order number also says the
-# range the numbers are in (bound): the tables are stored in order-number order, so their
-# zone maps skip all but a few row groups (a list of numbers alone reads every one).
+# The open order lines received in the groups' months (their last receipt may be in one)
+# and in one of the groups. Each read by order number also says the range the numbers are
+# in (bound): the tables are stored in order-number order, so their zone maps skip all but
+# a few row groups (a list of numbers alone reads every one). The range is the open lines'
+# (_OPEN_RANGE): a receipt of an order outside it cannot be of an open line, and open
+# orders are mostly recent, so most receipts of the months are never read.
+_OPEN_RANGE = "SELECT min(po_id), max(po_id) FROM purchase_orders WHERE __open_line__"
 _RECEIVED_ORDERS = (
-    "INSERT INTO _kpi_bva_orders SELECT DISTINCT r.po_id FROM _kpi_bva_received r "
-    "JOIN (SELECT * FROM purchase_orders WHERE po_id BETWEEN ? AND ? "
+    "INSERT INTO _kpi_bva_orders SELECT DISTINCT r.po_id FROM ("  # the name is _GROUP_ORDERS
+    "SELECT DISTINCT po_id, po_line, CAST(date_trunc('month', receipt_date) AS DATE) AS month "
+    "FROM goods_receipts WHERE __received__ AND po_id BETWEEN $1 AND $2) r "
+    "JOIN (SELECT * FROM purchase_orders WHERE po_id BETWEEN $1 AND $2 "
     "AND __open_line__) p ON p.po_id = r.po_id AND p.po_line = r.po_line "
     "LEFT JOIN items it ON it.item_id = p.item_id "
     "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g "
@@ -1919,10 +1918,10 @@ def _group_rows(con: duckdb.DuckDBPyConnection, ranges: Ranges) -> None:
         in_groups=in_groups(_month_of(due_day), "p"),
     )
     con.execute(render(due))
-    con.execute(render(fill(_RECEIVED, received=within("goods_receipts", "receipt_date"))))
-    lo, hi = con.execute(_ORDER_RANGE + _GROUP_RECEIVED).fetchone() or (None, None)
+    lo, hi = con.execute(render(fill(_OPEN_RANGE, open_line=open_line))).fetchone() or (None,) * 2
     received = fill(
         _RECEIVED_ORDERS,
+        received=within("goods_receipts", "receipt_date"),
         open_line=open_line,
         in_groups=in_groups(exp.column(MONTH, table="r"), "p"),
     )

@@ -161,6 +161,62 @@ def test_an_invoice_of_one_category_moves_the_committed_spend_of_an_order_of_ano
     _as_built(own_store)
 
 
+def _received_order(store: Store) -> tuple[str, str, str, date]:
+    """An open order line received (its last receipt in a month none of its order's lines is
+    due in), in the reporting currency, on an order nobody invoiced: its accrued spend is in
+    its last receipt's month only. Its order, cost centre, category and that month."""
+    with store.read() as con:
+        row = con.execute(
+            "WITH r AS (SELECT po_id, po_line, max(receipt_date) AS last, sum(quantity) AS qty "
+            "FROM goods_receipts GROUP BY ALL), "
+            "po AS (SELECT p.*, coalesce(p.category, it.category) AS cat FROM purchase_orders p "
+            "LEFT JOIN items it ON it.item_id = p.item_id) "
+            "SELECT po.po_id, po.cost_centre, po.cat, CAST(date_trunc('month', r.last) AS DATE) "
+            "FROM po JOIN r ON r.po_id = po.po_id AND r.po_line = po.po_line "
+            "WHERE lower(po.status) NOT IN ('closed', 'cancelled', 'canceled') "
+            "AND po.currency = 'EUR' AND r.qty * po.unit_price >= 1 AND po.cat IS NOT NULL "
+            "AND po.cost_centre IS NOT NULL "
+            "AND po.po_id NOT IN (SELECT po_id FROM invoices WHERE po_id IS NOT NULL) "
+            "AND NOT EXISTS (SELECT 1 FROM purchase_orders q WHERE q.po_id = po.po_id "
+            "AND date_trunc('month', coalesce(q.promised_date, q.po_date)) "
+            "= date_trunc('month', r.last)) ORDER BY 1, po.po_line LIMIT 1"
+        ).fetchone()
+    assert row is not None, "the demo data has an open order line received, not invoiced"
+    return row
+
+
+def test_an_invoice_in_a_group_keeps_the_accrued_spend_of_the_orders_received_in_it(
+    own_store, tmp_path, monkeypatch
+):
+    """By hand: a new invoice line of 5.00 EUR with no order, in the cost centre, category
+    and month where an open order line (not due that month, nobody invoiced it) had its
+    last receipt. The group is recomputed from all of its rows, that order's too (found by
+    its receipt in the month): its actual spend gains 5.00 and its accrued spend stays."""
+    po_id, centre, category, month = _received_order(own_store)
+    group = (month, centre, category)
+    template = _lines(own_store, "currency = 'EUR'", [], 1)
+    line = template.with_columns(
+        pl.lit("HANDBVA-2").alias("invoice_id"),
+        pl.lit(1).cast(template.schema["invoice_line"]).alias("invoice_line"),
+        pl.lit(None, pl.String).alias("po_id"),
+        pl.lit(month + timedelta(days=3)).alias("invoice_date"),
+        pl.lit(None, pl.Date).alias("due_date"),
+        pl.lit(None, pl.Date).alias("paid_date"),
+        pl.lit(category).alias("category"),
+        pl.lit(centre).alias("cost_centre"),
+        pl.lit(Decimal("5.00")).cast(template.schema["amount"]).alias("amount"),
+    )
+    actual, plan = _spend_and_plan(own_store, group)
+    assert plan - actual >= Decimal("1.00")  # the order's accrued spend is in this group
+    report = _load_lines(own_store, tmp_path, line, monkeypatch)
+    _grouped(report)
+    assert _spend_and_plan(own_store, group) == (
+        actual + Decimal("5.00"),
+        plan + Decimal("5.00"),
+    )
+    _as_built(own_store)
+
+
 def test_an_upsert_onto_orders_of_other_categories(own_store, tmp_path, monkeypatch):
     """Lines re-categorised and pointed at orders of another category, with new amounts:
     the orders' lines' groups (due and last-received months) are recomputed too."""
