@@ -99,11 +99,11 @@ from kpi.store.views import (
     views_read,
 )
 
-# How long a refresh waits for another one to finish before giving up (its figures are then
-# computed live until the next write or save refreshes them).
 _T = TypeVar("_T")
 _U = TypeVar("_U")
 
+# How long a refresh waits for another one to finish before giving up (its figures are then
+# computed live until the next write or save refreshes them).
 _LOCK_WAIT_S = 600.0
 # Set to "off" (or 0/false/no) to neither build nor read rollups: every figure live.
 ENV = "KPI_ROLLUPS"
