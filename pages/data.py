@@ -9,7 +9,7 @@ from kpi.analyses.data_status import freshness, load_history, rejected_rows, sto
 from kpi.store.database import Store, StoreError
 from ui.cache import cached
 from ui.context import current
-from ui.data_page import show_rejects, upload_form
+from ui.data_page import rollups_section, show_rejects, upload_form
 from ui.widgets import downloads, named, no_data
 
 ctx = current()
@@ -85,6 +85,7 @@ with tab_status:
             },
         )
         downloads(fresh, "tables", "fresh")
+        rollups_section(ctx)
         st.subheader("Loads")
         if loads.is_empty():
             no_data("loads", "Load a file in the tab Upload a file, or use `python -m kpi load`.")

@@ -25,7 +25,7 @@ from kpi.store.database import StoreError
 from kpi.store.schema import TABLES
 from ui.cache import cached
 from ui.context import Context
-from ui.widgets import downloads, literal
+from ui.widgets import downloads, literal, time_zone
 
 OUTCOME = "data_upload_outcome"  # session key of the last load's outcome
 NO_MAPPING = "(columns already named as the canonical ones)"
@@ -276,3 +276,45 @@ def show_rejects(rejects: pl.DataFrame, name: str, key: str) -> None:
         },
     )
     downloads(rejects.rename(REJECT_HEADERS), name, key)
+
+
+def rollups_section(ctx: Context) -> None:
+    """The pre-computed sums (rollups): whether the figures come from them now, what they
+    hold, and how a controller checks a figure against the transactions. Read on every run,
+    not cached by the store's version: a refresh after a load lands without a new store."""
+    from kpi.reporting.rollups_text import state_sentence, status_table
+    from kpi.semantic import rollups
+
+    st.subheader("Pre-computed sums")
+    try:
+        status = rollups.status(ctx.store)
+    except StoreError as exc:
+        st.warning(f"The pre-computed sums cannot be read: {exc}", icon=":material/warning:")
+        return
+    st.markdown(state_sentence(status, time_zone()))
+    st.caption(
+        "Each KPI's sums and counts are kept by month and by every filter and split the "
+        "dashboard offers, and brought up to date after every load and every save of the "
+        "definitions; sums that do not match the data are never read. To check a figure "
+        "against the transactions, click it to see the rows behind it, or run "
+        "`python -m kpi compute --live`."
+    )
+    if status.tables:
+        with st.expander("What the sums hold"):
+            table = status_table(status)
+            st.dataframe(
+                table,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "view": "View",
+                    "by_month_of": "By month of",
+                    "grain": st.column_config.TextColumn(
+                        "Grain", help="any: months, added up to any period"
+                    ),
+                    "measures": st.column_config.NumberColumn("Measures", format="%d"),
+                    "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                    "split_or_filtered_by": "Split or filtered by",
+                },
+            )
+            downloads(table, "rollups", "rollups")

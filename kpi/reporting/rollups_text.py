@@ -1,28 +1,26 @@
-"""`kpi rollups` as the command line prints it: fresh or not, and what each table holds."""
+"""The rollups' state in words: `kpi rollups` as the command line prints it, and the Data
+page's "Pre-computed sums" (one sentence a controller reads, and a table of what they hold)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+import polars as pl
+
+from kpi.core.formatting import format_time
 from kpi.semantic.rollups import ANY_GRAIN, Status
+
+FRESH = "Rollups: match the store's data; figures are read from them where they can be"
 
 
 def render_status(status: Status) -> str:
     """One line of state, then one line per table (view, period column, grain, rows)."""
-    lines = [
-        "Rollups: match the store's data; figures are read from them where they can be"
-        if status.fresh
-        else f"Rollups: not used now: {status.why_not}"
-    ]
+    lines = [FRESH if status.fresh else f"Rollups: not used now: {status.why_not}"]
     if status.built_at:
         when = datetime.fromtimestamp(status.built_at).strftime("%Y-%m-%d %H:%M")
         lines.append(f"Last table built {when}")
     if status.store_bytes:
-        share = status.size_bytes / status.store_bytes
-        lines.append(
-            f"Size {status.size_bytes / 1e6:,.1f} MB beside a store of "
-            f"{status.store_bytes / 1e6:,.1f} MB ({share:.1%})"
-        )
+        lines.append(f"Size {_sizes(status)}")
     if status.tables:
         head = f"{'view':<22} {'by month of':<16} {'grain':<8} {'measures':>8} {'rows':>10}"
         lines += ["", head + "  split or filtered by"]
@@ -33,3 +31,66 @@ def render_status(status: Status) -> str:
                 f"  {', '.join(t.dims)}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _sizes(status: Status) -> str:
+    share = status.size_bytes / status.store_bytes
+    return (
+        f"{status.size_bytes / 1e6:,.1f} MB beside a store of "
+        f"{status.store_bytes / 1e6:,.1f} MB ({share:.1%})"
+    )
+
+
+# why the sums are not read, for a person in the app (the command line says its own way)
+_WHY = {
+    "missing": "they are not built yet; they are built after the next load or save of the "
+    "definitions",
+    "stale": "the data changed since they were brought up to date; they are refreshed after "
+    "every load and every save of the definitions, which may be running now",
+    "off": "they are switched off for this app (`KPI_ROLLUPS=off`)",
+}
+
+
+def state_sentence(status: Status, zone: str = "UTC") -> str:
+    """Whether the dashboard's figures come from the pre-computed sums now, in words a
+    controller reads (markdown): either way the numbers are the same, to the cent."""
+    if status.fresh:
+        head = (
+            "**Up to date with the data**: figures are read from the pre-computed sums where "
+            "they can be, and computed from the transactions where they cannot."
+        )
+    else:
+        why = _WHY.get(status.reason, status.why_not)
+        head = (
+            f"**Not used now**: {why}. Every figure is computed from the transactions "
+            "meanwhile: the same numbers, more slowly."
+        )
+    facts = []
+    if status.built_at:
+        built = datetime.fromtimestamp(status.built_at, tz=UTC)
+        facts.append(f"Last table built {format_time(built, zone)}")
+    if status.store_bytes and status.size_bytes:
+        facts.append(("Size " if not facts else "size ") + _sizes(status))
+    return head + (f" {'; '.join(facts)}." if facts else "")
+
+
+def status_table(status: Status) -> pl.DataFrame:
+    """What each table of sums holds: one row per table, as `kpi rollups` lists them."""
+    return pl.DataFrame(
+        {
+            "view": [t.view for t in status.tables],
+            "by_month_of": [t.period_column for t in status.tables],
+            "grain": ["any" if t.grain == ANY_GRAIN else t.grain for t in status.tables],
+            "measures": [t.measures for t in status.tables],
+            "rows": [t.rows for t in status.tables],
+            "split_or_filtered_by": [", ".join(t.dims) for t in status.tables],
+        },
+        schema={
+            "view": pl.String,
+            "by_month_of": pl.String,
+            "grain": pl.String,
+            "measures": pl.Int64,
+            "rows": pl.Int64,
+            "split_or_filtered_by": pl.String,
+        },
+    )

@@ -849,6 +849,7 @@ class Status:
     size_bytes: int
     store_bytes: int
     built_at: float | None
+    reason: str = ""  # why not fresh, as a word: "missing", "off" or "stale"
 
 
 def status(store: Store) -> Status:
@@ -857,7 +858,7 @@ def status(store: Store) -> Status:
     path = store.rollups_path
     if not path.is_file():
         return Status(False, "not built yet (they are after the next load or save)", [], 0,
-                      store_bytes, None)  # fmt: skip
+                      store_bytes, None, "missing")  # fmt: skip
     tables: list[TableStatus] = []
     built_at = None
     with store.read() as con:
@@ -873,15 +874,17 @@ def status(store: Store) -> Status:
             )  # fmt: skip
         )
         built_at = max(built_at or at, at)
-    why = ""
+    why = reason = ""
     if index is None:
+        reason = "stale" if enabled() else "off"
         why = (
             "they do not match the store's data now (written since): figures are computed "
             "live until `kpi rollups --refresh` or the next load"
             if enabled()
             else f"{ENV} is off"
         )
-    return Status(index is not None, why, tables, path.stat().st_size, store_bytes, built_at)
+    size = path.stat().st_size
+    return Status(index is not None, why, tables, size, store_bytes, built_at, reason)
 
 
 def _measures(columns: str) -> int:

@@ -213,3 +213,48 @@ def test_the_page_says_which_store_it_reads_and_which_engine_computes(store):
     assert store_summary(on_spark) == line.replace(
         "DuckDB.", f"Spark (sc://sp:15002) from the lake {lake}, every one live."
     )
+
+
+def _sums(at: AppTest) -> str:
+    """The Pre-computed sums section's sentence (the markdown under its heading)."""
+    heads = ("**Up to date with the data**", "**Not used now**")
+    said = [m.value for m in at.tabs[0].markdown if m.value.startswith(heads)]
+    assert len(said) == 1, [m.value for m in at.tabs[0].markdown]
+    return said[0]
+
+
+def test_the_pre_computed_sums_say_whether_they_are_read_and_what_they_hold(store, monkeypatch):
+    """Not built yet; built (up to date, with a table of what each holds: its rows are the
+    table's own count); the data written since without a refresh (not read, the figures
+    computed from the transactions); switched off."""
+    from kpi.semantic import rollups
+
+    assert "they are not built yet" in _sums(page(VIEWER))
+    monkeypatch.setenv(rollups.ENV, "on")
+    assert rollups.refresh(store) is not None
+    at = page(VIEWER)
+    said = _sums(at)
+    assert said.startswith("**Up to date with the data**: figures are read from the pre-computed")
+    assert "Last table built" in said and "MB beside a store of" in said
+    [box] = [e for e in at.tabs[0].expander if e.label == "What the sums hold"]
+    [held] = box.dataframe
+    shown = dict(
+        zip(
+            (f"{v}|{c}|{g}" for v, c, g in held.value[["view", "by_month_of", "grain"]].values),
+            held.value["rows"].tolist(),
+            strict=True,
+        )
+    )
+    with store.read() as con:
+        counted = con.execute("SELECT count(*) FROM rollups.r_spend__invoice_date__any").fetchall()
+    assert shown["spend|invoice_date|any"] == counted[0][0] > 0
+    assert len(shown) == len(rollups.plan(rollups._definitions(store.settings), store.settings))
+
+    with rollups.paused(), store.write() as con:  # a write the sums have not seen
+        con.execute("UPDATE fx_rates SET rate = rate + 0.01 WHERE rate IS NOT NULL")
+    said = _sums(page(VIEWER))
+    assert said.startswith("**Not used now**: the data changed since they were brought up")
+    assert "Every figure is computed from the transactions meanwhile" in said
+
+    monkeypatch.setenv(rollups.ENV, "off")
+    assert "switched off for this app (`KPI_ROLLUPS=off`)" in _sums(page(VIEWER))
