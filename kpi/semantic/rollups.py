@@ -857,6 +857,8 @@ def status(store: Store) -> Status:
     store_bytes = store.disk_bytes() if store.exists() else 0
     path = store.rollups_path
     if not path.is_file():
+        if not enabled():  # switched off: none will be built either
+            return Status(False, f"{ENV} is off", [], 0, store_bytes, None, "off")
         return Status(False, "not built yet (they are after the next load or save)", [], 0,
                       store_bytes, None, "missing")  # fmt: skip
     tables: list[TableStatus] = []
