@@ -282,13 +282,15 @@ def rollups_section(ctx: Context) -> None:
     """The pre-computed sums (rollups): whether the figures come from them now, what they
     hold, and how a controller checks a figure against the transactions. Read on every run,
     not cached by the store's version: a refresh after a load lands without a new store."""
+    import duckdb
+
     from kpi.reporting.rollups_text import state_sentence, status_table
     from kpi.semantic import rollups
 
     st.subheader("Pre-computed sums")
     try:
         status = rollups.status(ctx.store)
-    except StoreError as exc:
+    except (StoreError, OSError, duckdb.Error) as exc:  # the figures are computed live then
         st.warning(f"The pre-computed sums cannot be read: {exc}", icon=":material/warning:")
         return
     st.markdown(state_sentence(status, time_zone()))

@@ -224,9 +224,9 @@ def _sums(at: AppTest) -> str:
 
 
 def test_the_pre_computed_sums_say_whether_they_are_read_and_what_they_hold(store, monkeypatch):
-    """Not built yet; built (up to date, with a table of what each holds: its rows are the
-    table's own count); the data written since without a refresh (not read, the figures
-    computed from the transactions); switched off."""
+    """Switched off (the tests' default); on but not built yet; built (up to date, with a
+    table of what each holds: its rows are the table's own count); the data written since
+    without a refresh (not read, the figures computed from the transactions); off again."""
     from kpi.semantic import rollups
 
     assert "switched off for this app" in _sums(page(VIEWER))  # the tests' default: off
@@ -259,3 +259,19 @@ def test_the_pre_computed_sums_say_whether_they_are_read_and_what_they_hold(stor
 
     monkeypatch.setenv(rollups.ENV, "off")
     assert "switched off for this app (`KPI_ROLLUPS=off`)" in _sums(page(VIEWER))
+
+
+def test_sums_that_cannot_be_read_are_a_warning_not_a_traceback(store, monkeypatch):
+    import duckdb
+
+    from kpi.semantic import rollups
+
+    def broken(_store: Store) -> None:
+        raise duckdb.IOException("IO Error: Could not read enough bytes")
+
+    monkeypatch.setattr(rollups, "status", broken)
+    at = page(VIEWER)
+    assert [w.value for w in at.tabs[0].warning] == [
+        "The pre-computed sums cannot be read: IO Error: Could not read enough bytes"
+    ]
+    assert [s.value for s in at.tabs[0].subheader][-1] == "Loads"  # the page goes on
