@@ -42,13 +42,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import duckdb
 from sqlglot import exp
@@ -1462,18 +1461,45 @@ def _by_category(spec: RollupSpec, narrowed: set[str] | frozenset[str]) -> bool:
     return spec.name in narrowed and key in BY_CATEGORY and "category" in spec.dims
 
 
+class _Side(Generic[_T]):
+    """`make()` run on a thread of its own; `result()` waits for it and returns its value
+    or raises its exception. A plain thread, not an executor's: a refresh that runs while
+    the interpreter exits (an app's background refresh, joined at exit) may still start
+    one, where concurrent.futures refuses new work."""
+
+    def __init__(self, make: Callable[[], _T]) -> None:
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(make,), name="rollups-before")
+        self._thread.start()
+
+    def _run(self, make: Callable[[], _T]) -> None:
+        try:
+            self._value = make()
+        except BaseException as exc:  # noqa: BLE001 - raised again by result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> _T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
 class _Before:
     """A read connection to the store as it was before the write, opened when first asked
     (a difference needs the replaced lines' sums), or ahead (`open_soon`) on a thread of its
-    own, which then asks it the before half of each pair of questions (`both`) while the
+    own; each pair of questions (`both`) asks it the before half on a thread while the
     refresh asks the store now the other half: two files, two connections, two cores."""
 
     def __init__(self, change: _Change | None, settings: Settings) -> None:
         self.change, self.settings = change, settings
         self._stack: ExitStack | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._opening: Future[duckdb.DuckDBPyConnection] | None = None
+        self._opening: _Side[duckdb.DuckDBPyConnection] | None = None
         self._orders: bool = False
         self._named: list[str] | None = None
         self._unmoved: dict[str, bool] = {}
@@ -1492,16 +1518,11 @@ class _Before:
         self._stack = stack
         return con
 
-    def _worker(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="rollups-before")
-        return self._pool
-
     def open_soon(self) -> None:
-        """Start opening the store before (and copying its lines of the load) on the
-        worker thread, while the refresh reads the store now."""
+        """Start opening the store before (and copying its lines of the load) on a thread,
+        while the refresh reads the store now."""
         if self.change is not None and self._con is None and self._opening is None:
-            self._opening = self._worker().submit(self._open)
+            self._opening = _Side(self._open)
 
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -1511,25 +1532,23 @@ class _Before:
     def both(
         self, now: Callable[[], _T], then: Callable[[duckdb.DuckDBPyConnection], _U]
     ) -> tuple[_T, _U]:
-        """`now()` on this thread and `then(store before)` on the worker, at the same time.
-        The worker runs one task at a time, in order: an open asked ahead is done before
-        `then` starts, and the connection before is never used by two threads at once."""
-        later = self._worker().submit(lambda: then(self.con()))
+        """`now()` on this thread and `then(store before)` on another, at the same time.
+        An open begun ahead is waited for by `then`'s thread; the connection before is used
+        by one thread at a time (`both` returns or raises only once `then` is done)."""
+        later = _Side(lambda: then(self.con()))
         try:
             first = now()
         except BaseException:
-            wait([later])  # the connection before is free again before anything else
+            later.wait()  # the connection before is free again before anything else
             raise
         return first, later.result()
 
     def close(self) -> None:
         if self._opening is not None:
-            wait([self._opening])
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._opening.wait()
         if self._stack is not None:
             self._stack.close()
-        self._stack = self._con = self._pool = self._opening = None
+        self._stack = self._con = self._opening = None
 
     def unmoved(self, con: duckdb.DuckDBPyConnection, what: str) -> bool:
         """Whether `what` (a key of _READ_TOO; "" nothing) is the same before and now

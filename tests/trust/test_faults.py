@@ -533,7 +533,10 @@ def test_the_data_page_upload_says_the_disk_is_full(store, monkeypatch, tmp_path
     def full(*_a, **_k):
         raise OSError(28, os.strerror(28))
 
+    # the store's copy fails, however it is made: at once (copyfile) or begun ahead, while
+    # the upload is read and checked (copy_file_range, in chunks)
     monkeypatch.setattr("kpi.store.database.shutil.copyfile", full)
+    monkeypatch.setattr("kpi.store.database.os.copy_file_range", full)
     at = _page("pages/data.py", acting_as=ACTING_AS_FINANCE).run()
     at = _upload(at, "more.csv", _write_new(tmp_path / "more.csv").read_bytes())
     shown = " ".join(e.value for e in at.error)

@@ -61,7 +61,7 @@ def test_a_failure_on_the_store_before_is_raised_here(before):
 
     with pytest.raises(RuntimeError, match="store before"):
         before.both(lambda: 1, then)
-    assert before.both(lambda: 2, lambda old: 3) == (2, 3)  # the worker goes on
+    assert before.both(lambda: 2, lambda old: 3) == (2, 3)  # the next pair is asked as usual
 
 
 def test_the_store_before_opened_ahead_is_the_one_asked(monkeypatch):
@@ -82,3 +82,12 @@ def test_the_store_before_opened_ahead_is_the_one_asked(monkeypatch):
     finally:
         b._con = None
         b.close()
+
+
+def test_both_sides_are_asked_while_the_interpreter_exits(before, monkeypatch):
+    """An app's background refresh may run while the interpreter exits (it is joined then),
+    when concurrent.futures refuses new work: the store before is asked all the same."""
+    import concurrent.futures.thread as executor_threads
+
+    monkeypatch.setattr(executor_threads, "_shutdown", True)
+    assert before.both(lambda: "now", lambda old: old) == ("now", OLD)
