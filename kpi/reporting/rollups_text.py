@@ -8,14 +8,29 @@ from datetime import UTC, datetime
 import polars as pl
 
 from kpi.core.formatting import format_time
-from kpi.semantic.rollups import ANY_GRAIN, Status
+from kpi.semantic.rollups import ANY_GRAIN, ENV, Status
 
 FRESH = "Rollups: match the store's data; figures are read from them where they can be"
+# why the sums are not read (Status.reason): as the command line says it ...
+_COMMAND_WHY = {
+    "missing": "not built yet (they are after the next load or save)",
+    "stale": "they do not match the store's data now (written since): figures are computed "
+    "live until `kpi rollups --refresh` or the next load",
+    "off": f"{ENV} is off",
+}
+# ... and for a person in the app
+_WHY = {
+    "missing": "they are not built yet; they are built after the next load or save of the "
+    "definitions",
+    "stale": "the data changed since they were brought up to date; they are refreshed after "
+    "every load and every save of the definitions, which may be running now",
+    "off": f"they are switched off for this app (`{ENV}=off`)",
+}
 
 
 def render_status(status: Status) -> str:
     """One line of state, then one line per table (view, period column, grain, rows)."""
-    lines = [FRESH if status.fresh else f"Rollups: not used now: {status.why_not}"]
+    lines = [FRESH if status.fresh else f"Rollups: not used now: {_COMMAND_WHY[status.reason]}"]
     if status.built_at:
         when = datetime.fromtimestamp(status.built_at).strftime("%Y-%m-%d %H:%M")
         lines.append(f"Last table built {when}")
@@ -24,12 +39,8 @@ def render_status(status: Status) -> str:
     if status.tables:
         head = f"{'view':<22} {'by month of':<16} {'grain':<8} {'measures':>8} {'rows':>10}"
         lines += ["", head + "  split or filtered by"]
-        for t in status.tables:
-            grain = "any" if t.grain == ANY_GRAIN else t.grain
-            lines.append(
-                f"{t.view:<22} {t.period_column:<16} {grain:<8} {t.measures:>8} {t.rows:>10,}"
-                f"  {', '.join(t.dims)}"
-            )
+        for view, by, grain, measures, rows, dims in status_table(status).iter_rows():
+            lines.append(f"{view:<22} {by:<16} {grain:<8} {measures:>8} {rows:>10,}  {dims}")
     return "\n".join(lines) + "\n"
 
 
@@ -41,16 +52,6 @@ def _sizes(status: Status) -> str:
     )
 
 
-# why the sums are not read, for a person in the app (the command line says its own way)
-_WHY = {
-    "missing": "they are not built yet; they are built after the next load or save of the "
-    "definitions",
-    "stale": "the data changed since they were brought up to date; they are refreshed after "
-    "every load and every save of the definitions, which may be running now",
-    "off": "they are switched off for this app (`KPI_ROLLUPS=off`)",
-}
-
-
 def state_sentence(status: Status, zone: str = "UTC") -> str:
     """Whether the dashboard's figures come from the pre-computed sums now, in words a
     controller reads (markdown): either way the numbers are the same, to the cent."""
@@ -60,7 +61,7 @@ def state_sentence(status: Status, zone: str = "UTC") -> str:
             "they can be, and computed from the transactions where they cannot."
         )
     else:
-        why = _WHY.get(status.reason, status.why_not)
+        why = _WHY[status.reason]
         head = (
             f"**Not used now**: {why}. Every figure is computed from the transactions "
             "meanwhile: the same numbers, more slowly."

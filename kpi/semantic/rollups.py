@@ -840,26 +840,24 @@ class TableStatus:
 
 @dataclass
 class Status:
-    """What `kpi rollups` shows: whether they match the store now, and what they hold."""
+    """What `kpi rollups` shows: whether they match the store now, and what they hold.
+    `reason`, when they are not read: "missing" (none built yet), "off" (KPI_ROLLUPS) or
+    "stale" (the data written since); kpi.reporting.rollups_text words it."""
 
     fresh: bool
-    why_not: str
+    reason: str
     tables: list[TableStatus]
     size_bytes: int
     store_bytes: int
     built_at: float | None
-    reason: str = ""  # why not fresh, as a word: "missing", "off" or "stale"
 
 
 def status(store: Store) -> Status:
     """The rollups of `store` as they are now (see Status)."""
     store_bytes = store.disk_bytes() if store.exists() else 0
     path = store.rollups_path
-    if not path.is_file():
-        if not enabled():  # switched off: none will be built either
-            return Status(False, f"{ENV} is off", [], 0, store_bytes, None, "off")
-        return Status(False, "not built yet (they are after the next load or save)", [], 0,
-                      store_bytes, None, "missing")  # fmt: skip
+    if not path.is_file():  # switched off, none will be built either
+        return Status(False, "missing" if enabled() else "off", [], 0, store_bytes, None)
     tables: list[TableStatus] = []
     built_at = None
     with store.read() as con:
@@ -875,17 +873,9 @@ def status(store: Store) -> Status:
             )  # fmt: skip
         )
         built_at = max(built_at or at, at)
-    why = reason = ""
-    if index is None:
-        reason = "stale" if enabled() else "off"
-        why = (
-            "they do not match the store's data now (written since): figures are computed "
-            "live until `kpi rollups --refresh` or the next load"
-            if enabled()
-            else f"{ENV} is off"
-        )
+    reason = "" if index is not None else "stale" if enabled() else "off"
     size = path.stat().st_size
-    return Status(index is not None, why, tables, size, store_bytes, built_at, reason)
+    return Status(index is not None, reason, tables, size, store_bytes, built_at)
 
 
 def _measures(columns: str) -> int:

@@ -41,7 +41,7 @@ def test_fresh_sums_are_read_and_said_with_their_time_and_size():
 
 
 def test_sums_not_read_say_why_in_the_apps_words_and_the_commands():
-    stale = Status(False, "they do not match (the command's words)", TABLES, 1, 2, BUILT, "stale")
+    stale = Status(False, "stale", TABLES, 1, 2, BUILT)
     assert state_sentence(stale).startswith(
         "**Not used now**: the data changed since they were brought up to date; they are "
         "refreshed after every load and every save of the definitions, which may be running "
@@ -49,14 +49,19 @@ def test_sums_not_read_say_why_in_the_apps_words_and_the_commands():
         "more slowly. Last table built 2026-12-06 12:49 UTC;"
     )
     assert render_status(stale).startswith(
-        "Rollups: not used now: they do not match (the command's words)"
+        "Rollups: not used now: they do not match the store's data now (written since): "
+        "figures are computed live until `kpi rollups --refresh` or the next load"
     )
-    missing = Status(False, "not built yet", [], 0, 0, None, "missing")
+    missing = Status(False, "missing", [], 0, 0, None)
     assert state_sentence(missing) == (
         "**Not used now**: they are not built yet; they are built after the next load or "
         "save of the definitions. Every figure is computed from the transactions meanwhile: "
         "the same numbers, more slowly."
     )
     assert status_table(missing).is_empty()
-    off = Status(False, "KPI_ROLLUPS is off", TABLES, 1, 2, None, "off")
+    off = Status(False, "off", TABLES, 1, 2, None)
     assert "switched off for this app (`KPI_ROLLUPS=off`)" in state_sentence(off)
+    assert render_status(off).startswith("Rollups: not used now: KPI_ROLLUPS is off")
+    assert render_status(missing).startswith(
+        "Rollups: not used now: not built yet (they are after the next load or save)"
+    )
