@@ -75,7 +75,8 @@ def load_files(
     OS user calling the library or the command line, who could write the store file
     anyway). `file_names` are the files' own names when the paths are temporary copies (an
     upload), one per file. `ahead` is the store's copy begun by the caller (the command
-    line, while it imports and reads), inside whose block this runs.
+    line, while it imports and reads), inside whose block this runs; without it, the copy
+    begins here, before the files are read.
     """
     if not files:
         raise LoadRefused("no files given to load")
@@ -94,6 +95,9 @@ def load_files(
     results = [FileResult(Path(f), file_name=n) for f, n in zip(files, names, strict=True)]
     report = LoadReport(spec.name, results)
     with ExitStack() as cleanup:
+        if ahead is None:  # the store's copy for the write begins now, while the files are
+            # read and checked (most of a small load into a big store); stopped if no write
+            ahead = cleanup.enter_context(store.copy_ahead())
         sources: list[Source] = []
         plans: list[Plan] = []
         for f in files:  # each file refused (or not) before the next is read

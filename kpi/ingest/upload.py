@@ -43,19 +43,15 @@ def load_upload(
     say = progress or (lambda _message: None)
     try:
         check_files(files, error=LoadRefused)
-        # the store's copy for the write begins now, in a thread, while the files are read
-        # and checked (most of a small upload into a big store): as `kpi load` does
-        with store.copy_ahead() as ahead:
-            return load_files(
-                store,
-                table,
-                list(files),
-                mapping=mapping,
-                progress=lambda message: say(own(message)),
-                loader=Loader.of(person, identity_mode),
-                file_names=names,
-                ahead=ahead,
-            )
+        return load_files(
+            store,
+            table,
+            list(files),
+            mapping=mapping,
+            progress=lambda message: say(own(message)),
+            loader=Loader.of(person, identity_mode),
+            file_names=names,
+        )
     except LoadRefused as exc:  # the refusal names the file as the person knows it
         raise LoadRefused(own(str(exc))) from exc
 
