@@ -28,6 +28,7 @@ from kpi.store.views import (
     Bounds,
     Ranges,
     bound_values,
+    group_sums_body,
     invoice_bodies,
     range_bodies,
     view_bodies,
@@ -220,10 +221,12 @@ def view_ctes_sql(
     reads: Ranges | None = None,
     lines: str | None = None,
     instead: dict[str, str] | None = None,
+    restate: str | None = None,
 ) -> tuple[str, dict[str, date]]:
     """view_ctes() in the reporting currency as the text of a WITH clause ("" when there is
     none), for a statement that puts it before its own rendered SELECT, and the values of
-    its parameters: the days of the month ranges `reads` (views.Bounds).
+    its parameters: the days of the month ranges `reads` (views.Bounds). `restate`: the
+    view itself restated as RESTATED says ("sums", "changes": budget_vs_actual's sums).
 
     Why: restating the views (filling their templates, copying and rendering the trees)
     costs a fresh process a tenth of a second per rollup table (seconds for all of them at
@@ -235,9 +238,30 @@ def view_ctes_sql(
     its key."""
     swapped = tuple(sorted(instead.items())) if instead else None
     shape = None if reads is None else len(reads)
-    text, names = _view_ctes_sql(view, settings, grain, shape, lines, swapped)
+    text, names = _view_ctes_sql(view, settings, grain, shape, lines, swapped, restate)
     params = {} if reads is None else bound_values(names, reads, settings.fiscal)
     return text, params
+
+
+# How a view may be restated as the last of its CTEs (view_ctes_sql's `restate`):
+# budget_vs_actual's sums before they are converted, all of them or only those a load of
+# invoices changes (kpi.store.views.group_sums_body).
+RESTATED = {
+    "sums": group_sums_body,
+    "changes": lambda body: group_sums_body(body, changes_only=True),
+}
+
+
+def _restated(
+    ctes: list[exp.CTE], view: str, settings: Settings, grain: str, how: str
+) -> list[exp.CTE]:
+    """The CTEs with `view`'s own restated (added first when the store's view was read)."""
+    mine = next((c for c in ctes if c.alias == view), None)
+    if mine is None:
+        mine = _cte(view, view_bodies(settings, None, grain)[view])
+        ctes = [*ctes, mine]
+    mine.set("this", RESTATED[how](mine.this))
+    return ctes
 
 
 @lru_cache(maxsize=256)
@@ -248,6 +272,7 @@ def _view_ctes_sql(
     shape: int | None,
     lines: str | None,
     swapped: tuple[tuple[str, str], ...] | None,
+    restate: str | None = None,
 ) -> tuple[str, tuple[str, ...]]:
     """The WITH clause for `shape` month ranges and the names of its parameters."""
 
@@ -255,6 +280,9 @@ def _view_ctes_sql(
         # built over stand-in months: the text must not depend on them (checked)
         bounds = None if shape is None else Bounds(_stand_ins(shape), settings.fiscal)
         ctes = view_ctes(view, settings, None, grain, bounds, lines, dict(swapped or ()))
+        if restate is not None:
+            view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
+            ctes = _restated(ctes, view, settings, view_grain, restate)
         text = render(exp.With(expressions=ctes)) if ctes else ""
         if _STAND_IN.search(text):
             raise AssertionError(f"a month range's day is written in {view}'s restated views")
@@ -262,7 +290,7 @@ def _view_ctes_sql(
 
     value = catalog_cache.remembered(
         "view-ctes",
-        [repr(settings), view, grain, repr(shape), repr(lines), repr(swapped)],
+        [repr(settings), view, grain, repr(shape), repr(lines), repr(swapped), repr(restate)],
         made,
         lambda v: (
             isinstance(v, list)

@@ -89,9 +89,11 @@ from kpi.store.view_reads import (
 )
 from kpi.store.views import (
     DEFAULT_GRAIN,
+    GROUP_SUMS,
     Bounds,
     Ranges,
     between_any,
+    rows_from_sums,
     view_bodies,
     view_catalog,
     view_names,
@@ -880,7 +882,9 @@ def status(store: Store) -> Status:
 
 def _measures(columns: str) -> int:
     """How many measures a table holds (not the counts kept beside them, see _hidden)."""
-    return sum(1 for c in json.loads(columns) if c != _ROWS and not c.endswith("_c"))
+    return sum(
+        1 for c in json.loads(columns) if c not in (_ROWS, _SUMS_MARK) and not c.endswith("_c")
+    )
 
 
 # ---- building and refreshing --------------------------------------------------------------
@@ -975,7 +979,7 @@ def _refresh(
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
-                store.settings, orders,
+                store.settings, orders, _keeps_sums(spec, on_spark),
             )  # fmt: skip
             if (
                 months_to_do is not None
@@ -998,7 +1002,7 @@ def _refresh(
         report.months = {
             n: months_to_do
             for n, months_to_do in work.items()
-            if months_to_do is not None and n not in report.applied
+            if months_to_do is not None and n not in report.applied and n not in report.built
         }
         report.since = {n: months_to_do[0][0] for n, months_to_do in report.months.items()}
     _write_stamp(store, version)
@@ -1136,9 +1140,12 @@ def _what_to_do(
     rebuild: bool,
     settings: Settings,
     orders: _Orders,
+    sums: bool = False,
 ) -> tuple[object, dict[str, dict[str, str]]]:
     """None: keep the table; ranges: recompute those months (INCREMENTAL says which a
-    change reaches); _REBUILD. And the month prints the index keeps for the table."""
+    change reaches); _REBUILD (also for a table written through its `sums` whose index
+    entry lacks their mark: they were not kept). And the month prints the index keeps for
+    the table."""
     dated = INCREMENTAL.get((spec.view, spec.period_column), {})
     keys = {t: f"{t}:{d.column}" for t, d in dated.items()}
     stored = {k: months[k] for k in keys.values() if k in months}
@@ -1150,6 +1157,8 @@ def _what_to_do(
         return _REBUILD, stored
 
     if rebuild or before is None or not _same_shape(spec, before, skey):
+        return rebuilt()
+    if sums and _SUMS_MARK not in before.columns:
         return rebuilt()
     if by_orders and _ORDERS_KEY in before.months:
         stored[_ORDERS_KEY] = before.months[_ORDERS_KEY]
@@ -1253,22 +1262,31 @@ def _write_file(
                 out.execute(_drop(_INDEX))
             out.execute(_INDEX_DDL)
             planned = {s.name for s in specs}
+            planned |= {_sums_table(s) for s in specs if _keeps_sums(s, spark)}
             for name in sorted(present - planned - {_INDEX}):
                 out.execute(_drop(name))
             for spec in specs:
                 months_to_do = work.get(spec.name, _REBUILD)
                 t0 = time.perf_counter()
+                sums = _keeps_sums(spec, spark)
+                have = sums and _sums_table(spec) in present and spec.name in present
                 if (
                     spec.name in deltas
                     and spec.name in present
                     and (
                         _apply_delta(out, con, before, spec, store.settings)
-                        or _apply_groups(out, con, before, spec, store.settings)
+                        or _apply_groups(out, con, before, spec, store.settings, have)
                     )
                 ):
                     report.applied.append(spec.name)
                 elif months_to_do is None and spec.name in present:
                     pass  # kept as it is
+                elif sums:  # built whole, or some months, through its sums
+                    whole = months_to_do is _REBUILD or not have
+                    some: Ranges | None = None if whole else months_to_do  # type: ignore[assignment]
+                    _build_sums(out, con, spec, store.settings, some, have)
+                    if whole:
+                        report.built.append(spec.name)
                 elif months_to_do is _REBUILD or spec.name not in present:
                     if spec.name in present:
                         out.execute(_drop(spec.name))
@@ -1295,7 +1313,10 @@ def _write_file(
                         spec.period_column,
                         spec.body_grain,
                         json.dumps(list(spec.dims)),
-                        json.dumps([m.column for m in (*spec.measures, *_hidden(spec))]),
+                        json.dumps(
+                            [m.column for m in (*spec.measures, *_hidden(spec))]
+                            + ([_SUMS_MARK] if _keeps_sums(spec, spark) else [])
+                        ),
                         json.dumps(inputs[spec.view], sort_keys=True),
                         skey,
                         json.dumps(stored[spec.name]),
@@ -1433,7 +1454,7 @@ def _delta_applies(
         return False
     return (
         _differs(spec)
-        or _by_group(spec)
+        or (_by_group(spec) and _SUMS_MARK in before.columns)
         or ((spec.view, spec.period_column) in BY_CATEGORY and "category" in spec.dims)
     )
 
@@ -1717,97 +1738,65 @@ def _category_lines(
     return _CATEGORY_LINES
 
 
-# ---- a load's groups recomputed (BY_GROUP: budget_vs_actual) -------------------------------
-# Temporary tables of ours (in the store's connection): the groups a load reaches, the
-# orders with a line in them, and the rows those groups read.
-_GROUPS = "_kpi_bva_groups"
-_GROUP_ORDERS = "_kpi_bva_orders"
-_GROUP_LINES = "_kpi_bva_lines"
-_GROUP_ROWS = {
-    "invoices": "_kpi_bva_billed",  # every line of the orders (what was invoiced on each)
-    "purchase_orders": "_kpi_bva_po",
-    "goods_receipts": "_kpi_bva_gr",
-}
-# a row's group is one of ours: month, cost centre and category, NULL matching NULL
-_IN_GROUPS = (
-    "g.month = __month__ AND g.cost_centre IS NOT DISTINCT FROM __cost_centre__ "
-    "AND g.category IS NOT DISTINCT FROM __category__"
+# ---- budget_vs_actual from its sums (BY_GROUP) ---------------------------------------------
+# Beside the table, in a table of its own in the rollups file, the sums its groups' figures
+# are made of (kpi.store.views.GROUP_SUMS: per month, cost centre, category, currency and
+# measure, exact and not yet converted). Every way the table is written goes through them:
+# built whole (all the sums, then every group's rows from them), recomputed for some months
+# (those months' sums, then their rows), or, after a declared load of invoices, given the
+# load's difference (the moves of its lines and of every line of the orders they name, now
+# less before) and then the rows of the groups it changed: a few hundred sums, where the
+# groups themselves hold hundreds of thousands of invoice lines. The index marks a table
+# written so (_SUMS_MARK); a table without the mark (written before the sums were kept) is
+# built again. Not on Spark, which computes every row itself.
+_SUMS_MARK = "_sums"
+_CHANGE = "_kpi_bva_change"  # the load's difference of the sums (temporary, in `out`)
+_MERGED = "_kpi_bva_merged"  # the changed sums as they become
+_TOUCHED = "_kpi_bva_touched"  # the groups (month, cost centre, category) of the change
+# the difference: the sums now less those before, a sum that did not change left out
+_CHANGE_MADE = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_change AS "  # the name is _CHANGE
+    "SELECT month_start, cost_centre, category, currency, measure, sum(amount) AS amount, "
+    "sum(at_transaction) AS at_transaction, sum(at_n) AS at_n, sum(n) AS n FROM ("
+    "SELECT * FROM _now UNION ALL BY NAME "
+    "SELECT month_start, cost_centre, category, currency, measure, -amount AS amount, "
+    "-at_transaction AS at_transaction, -at_n AS at_n, -n AS n FROM _was) GROUP BY ALL "
+    "HAVING sum(amount) <> 0 OR sum(at_n) <> 0 OR sum(n) <> 0 "
+    "OR coalesce(sum(at_transaction), 0) <> 0"
 )
-_FOUND = "_kpi_bva_found"  # the groups as found (twice, some): _GROUPS holds them once
-_FOUND_DDL = (
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_found "  # the name is _FOUND
-    "(month DATE, cost_centre VARCHAR, category VARCHAR)"
+# one of the change's keys is the sum's (s): NULL matching NULL
+_SAME_SUM = (
+    "s.month_start = c.month_start AND s.cost_centre IS NOT DISTINCT FROM c.cost_centre "
+    "AND s.category IS NOT DISTINCT FROM c.category AND s.currency IS NOT DISTINCT FROM "
+    "c.currency AND s.measure = c.measure"
 )
-_GROUPS_MADE = (
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_groups AS "  # the name is _GROUPS
-    "SELECT DISTINCT * FROM _kpi_bva_found WHERE month IS NOT NULL"
+_MERGED_MADE = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_merged AS "  # the name is _MERGED
+    "SELECT c.month_start, c.cost_centre, c.category, c.currency, c.measure, "
+    "coalesce(s.amount, 0) + c.amount AS amount, "
+    "CASE WHEN coalesce(s.at_n, 0) + c.at_n = 0 THEN NULL "
+    "ELSE coalesce(s.at_transaction, 0) + coalesce(c.at_transaction, 0) END AS at_transaction, "
+    "coalesce(s.at_n, 0) + c.at_n AS at_n, coalesce(s.n, 0) + c.n AS n "
+    "FROM _kpi_bva_change c LEFT JOIN __sums__ ON __same_sum__"  # __sums__ AS s
 )
-# The load's lines' groups (by the month invoiced and the category as spend_base resolves
-# it), asked of both stores.
-_LINE_GROUPS = (
-    "SELECT DISTINCT CAST(date_trunc('month', l.invoice_date) AS DATE), l.cost_centre, "
-    "coalesce(l.category, it.category) FROM _kpi_delta_lines l "  # the name is _LINES
-    "LEFT JOIN items it ON it.item_id = l.item_id WHERE l.invoice_date IS NOT NULL"
+# a sum the difference would leave with fewer than no moves, or with an amount and none:
+# the sums were not the store's before (never, unless written by hand): not applied
+_OUT_OF_STEP = (
+    "SELECT count(*) FROM _kpi_bva_merged "  # the name is _MERGED
+    "WHERE n < 0 OR at_n < 0 OR at_n > n OR (n = 0 AND (amount <> 0 OR at_n <> 0))"
 )
-# The groups of every line of the orders the load's lines name (copied by
-# _Before.order_lines): its committed spend is in the month it is due (promised, else
-# ordered), its accrued spend in the month of its last receipt, as budget_vs_actual's
-# po_state says; lines of closed orders too (they add nothing there: a group too many).
-_ORDER_GROUPS = (
-    "WITH po AS (SELECT p.po_id, p.po_line, p.cost_centre, "
-    "coalesce(p.category, it.category) AS category, "
-    "coalesce(p.promised_date, p.po_date) AS due_day "
-    "FROM _kpi_delta_po p LEFT JOIN items it ON it.item_id = p.item_id), "  # _ORDERS_ROWS
-    "last AS (SELECT po_id, po_line, max(receipt_date) AS day FROM _kpi_delta_gr GROUP BY ALL) "
-    "SELECT CAST(date_trunc('month', due_day) AS DATE), cost_centre, category FROM po "
-    "WHERE due_day IS NOT NULL UNION "
-    "SELECT CAST(date_trunc('month', r.day) AS DATE), po.cost_centre, po.category "
-    "FROM po JOIN last r ON r.po_id = po.po_id AND r.po_line = po.po_line "
-    "WHERE r.day IS NOT NULL"
+_SUMS_CHANGED = (
+    "DELETE FROM __sums__ WHERE EXISTS (SELECT 1 FROM _kpi_bva_change c WHERE __same_sum__)"
 )
-# An order line that commits or accrues spend: budget_vs_actual's open_po (a test holds
-# the two the same). Only the orders with such a line in a group are read for it (most
-# orders are closed: a fiftieth of them is read).
-_OPEN_LINE = "lower(status) NOT IN ('closed', 'cancelled', 'canceled')"
-# The orders with an open line due in one of the groups (a line due in a month is promised
-# in it, or has no promised day and was ordered in it: two filters the table's zone maps
-# answer, where one with an OR would read every row).
-_DUE_ORDERS = (
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_orders AS "  # the name is _GROUP_ORDERS
-    "WITH po AS (SELECT * FROM purchase_orders WHERE __promised__ AND __open_line__ "
-    "UNION ALL SELECT * FROM purchase_orders WHERE promised_date IS NULL AND __ordered__ "
-    "AND __open_line__) "
-    "SELECT DISTINCT p.po_id FROM po p LEFT JOIN items it ON it.item_id = p.item_id "
-    "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g WHERE __in_groups__)"
+_SUMS_MERGED = "INSERT INTO __sums__ BY NAME SELECT * FROM _kpi_bva_merged WHERE n <> 0"
+_TOUCHED_MADE = (
+    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_touched AS "  # the name is _TOUCHED
+    "SELECT DISTINCT month_start AS month, cost_centre, category FROM _kpi_bva_change"
 )
-# The open order lines received in the groups' months (their last receipt may be in one)
-# and in one of the groups. Each read by order number also says the range the numbers are
-# in (bound): the tables are stored in order-number order, so their zone maps skip all but
-# a few row groups (a list of numbers alone reads every one). The range is the open lines'
-# (_OPEN_RANGE): a receipt of an order outside it cannot be of an open line, and open
-# orders are mostly recent, so most receipts of the months are never read.
-_OPEN_RANGE = "SELECT min(po_id), max(po_id) FROM purchase_orders WHERE __open_line__"
-_RECEIVED_ORDERS = (
-    "INSERT INTO _kpi_bva_orders SELECT DISTINCT r.po_id FROM ("  # the name is _GROUP_ORDERS
-    "SELECT DISTINCT po_id, po_line, CAST(date_trunc('month', receipt_date) AS DATE) AS month "
-    "FROM goods_receipts WHERE __received__ AND po_id BETWEEN $1 AND $2) r "
-    "JOIN (SELECT * FROM purchase_orders WHERE po_id BETWEEN $1 AND $2 "
-    "AND __open_line__) p ON p.po_id = r.po_id AND p.po_line = r.po_line "
-    "LEFT JOIN items it ON it.item_id = p.item_id "
-    "WHERE EXISTS (SELECT 1 FROM _kpi_bva_groups g "
-    "WHERE __in_groups__)"
-)
-_ORDER_RANGE = "SELECT min(po_id), max(po_id) FROM "
-# each of _GROUP_ROWS' tables (__rows__) copied (__copy__) for the groups' orders
-_COPY_GROUP_ORDERS = (
-    "CREATE OR REPLACE TEMPORARY TABLE __copy__ AS SELECT * FROM __rows__ "
-    "WHERE po_id BETWEEN ? AND ? AND po_id IN (SELECT po_id FROM _kpi_bva_orders)"
-)
-# The invoice lines of the groups (spend_base's rows of them, by the month invoiced).
-_GROUP_LINES_COPY = (
-    "CREATE OR REPLACE TEMPORARY TABLE _kpi_bva_lines AS "  # the name is _GROUP_LINES
-    "SELECT i.* FROM invoices i LEFT JOIN items it ON it.item_id = i.item_id "
-    "WHERE __invoiced__ AND EXISTS (SELECT 1 FROM _kpi_bva_groups g WHERE __in_groups__)"
+_TOUCHED_SUMS = (
+    "SELECT s.* FROM __sums__ WHERE EXISTS (SELECT 1 FROM _kpi_bva_touched g "  # AS s
+    "WHERE g.month = s.month_start AND g.cost_centre IS NOT DISTINCT FROM s.cost_centre "
+    "AND g.category IS NOT DISTINCT FROM s.category)"
 )
 
 
@@ -1816,6 +1805,17 @@ def _by_group(spec: RollupSpec) -> bool:
     are within one group each (split by at least the group's columns)."""
     key = BY_GROUP.get((spec.view, spec.period_column))
     return key is not None and spec.body_grain == ANY_GRAIN and set(key) <= set(spec.dims)
+
+
+def _keeps_sums(spec: RollupSpec, spark: bool) -> bool:
+    """Whether the table is written through its sums (see above)."""
+    return _by_group(spec) and not spark
+
+
+def _sums_table(spec: RollupSpec) -> str:
+    """The name of the table's sums in the rollups file (not an r_ table: no rollup)."""
+    assert spec.name.startswith("r_")
+    return "s_" + spec.name[2:]
 
 
 def _group_match(table: str) -> exp.Expression:
@@ -1830,125 +1830,148 @@ def _group_match(table: str) -> exp.Expression:
     )
 
 
+def _sums_query(
+    spec: RollupSpec,
+    settings: Settings,
+    months: Ranges | None = None,
+    lines: str | None = None,
+    instead: dict[str, str] | None = None,
+) -> Query:
+    """The table's sums (GROUP_SUMS' rows): all of them, those of `months` (computed from
+    what those months read), or those of the invoice lines of the table `lines` and of
+    their orders' rows (`instead`), without the budgets (what a load of invoices changes)."""
+    _, grain, reads, _ = _build_select(spec, months)
+    how = "sums" if lines is None else "changes"
+    ctes, read = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead, how)
+    select = exp.select("*").from_(exp.to_table(spec.view))
+    params: dict[str, object] = {}
+    if months is not None:
+        bounds = Bounds(months)
+        select = select.where(bounds.between(exp.column(spec.period_column)))
+        params = dict(bounds.params)
+    return Query(f"{ctes} {render(select)}", {**read, **params})
+
+
+def _rows_query(spec: RollupSpec, settings: Settings) -> Query:
+    """The table's rows (build_query's columns) of the groups whose sums are registered as
+    GROUP_SUMS, from those sums (kept on disk: it binds no value)."""
+
+    def made() -> str:
+        body = rows_from_sums(view_bodies(settings)[spec.view].copy())
+        select = _build_select(spec, None)[0]
+        alias = exp.TableAlias(this=exp.to_identifier(spec.view))
+        select.set("with_", exp.With(expressions=[exp.CTE(this=body, alias=alias)]))
+        return render(select)
+
+    return Query(_kept_sql("rollup-from-sums", [repr(settings), _spec_key(spec)], made))
+
+
+def _rows_from(
+    con: duckdb.DuckDBPyConnection, spec: RollupSpec, settings: Settings, sums: object
+) -> object:
+    """The table's rows of the groups whose sums are `sums` (all of each group's)."""
+    con.register(GROUP_SUMS, sums)
+    try:
+        return con.sql(_rows_query(spec, settings)).to_arrow_table()
+    finally:
+        con.unregister(GROUP_SUMS)
+
+
+def _put(out: duckdb.DuckDBPyConnection, name: str, rows: object, create: bool) -> None:
+    """Rows (an Arrow table) into the rollups file's table `name`: made anew, or added."""
+    out.register("_rows", rows)
+    try:
+        read = exp.select("*").from_("_rows")
+        statement: exp.Expression = (
+            exp.Create(this=exp.to_table(name), kind="TABLE", expression=read, replace=True)
+            if create
+            else exp.Insert(this=exp.to_table(name), expression=read, by_name=True)
+        )
+        out.execute(render(statement))
+    finally:
+        out.unregister("_rows")
+
+
+def _build_sums(
+    out: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    spec: RollupSpec,
+    settings: Settings,
+    months: Ranges | None,
+    have: bool,
+) -> None:
+    """The table and its sums written whole (`months` None, or no sums `have`), or those
+    months' sums computed again and then those months' rows from them."""
+    if months is None or not have:
+        query = _sums_query(spec, settings)
+        sums = con.sql(query, params=query.params).to_arrow_table()
+        _put(out, _sums_table(spec), sums, create=True)
+        _put(out, spec.name, _rows_from(con, spec, settings, sums), create=True)
+        return
+    query = _sums_query(spec, settings, months)
+    sums = con.sql(query, params=query.params).to_arrow_table()
+    where = exp.Where(this=between_any(exp.column(spec.period_column), months))
+    out.execute(render(exp.Delete(this=exp.to_table(_sums_table(spec)), where=where)))
+    _put(out, _sums_table(spec), sums, create=False)
+    out.execute(_delete_months(spec.name, months))
+    _put(out, spec.name, _rows_from(con, spec, settings, sums), create=False)
+
+
 def _apply_groups(
     out: duckdb.DuckDBPyConnection,
     con: duckdb.DuckDBPyConnection,
     before: _Before,
     spec: RollupSpec,
     settings: Settings,
+    have: bool,
 ) -> bool:
-    """After a declared load of invoices, a BY_GROUP table's groups the load reaches
-    recomputed from all of their rows (and the others kept): the groups of the load's
-    lines before and after it, and those of every line of the orders they name (what was
-    invoiced on an order fills its lines in line order: an invoice of one category moves
-    the committed spend of an order line of another). Each group is the view restated on
-    the rows it reads only: its invoice lines, the order lines due or received in it with
-    every line of their orders (the window over an order's lines), those orders' receipts
-    and every invoice of those orders (what was invoiced on them). False (nothing
-    changed: the months are recomputed) when it is not such a table or a read fails."""
-    if before.change is None or not _by_group(spec):
+    """After a declared load of invoices, a BY_GROUP table's sums (which it `have`s) given
+    the load's difference, and the rows of the groups it changed recomputed from their sums
+    (the others kept). The difference is the sums of the moves of the load's lines (their
+    invoiced spend) and of every line of the orders they name (committed and accrued spend:
+    what was invoiced on an order fills its lines in line order, so an invoice moves the
+    spend of its order's other lines), in the store now less the same in the store before;
+    a sum that did not change is left out, so a load of the same lines again changes
+    nothing. False (nothing changed: the months are recomputed) when it is not such a
+    table, a read fails or the sums were not the store's."""
+    if before.change is None or not _by_group(spec) or not have:
         return False
     try:
-        before.order_lines(con)  # the named orders' lines and receipts (_ORDERS_ROWS)
-        con.execute(_FOUND_DDL)
-        # the groups found appended through DuckDB's relations (no statement text to make)
-        _, was = before.both(
-            lambda: con.sql(_LINE_GROUPS).insert_into(_FOUND),
-            lambda old: old.sql(_LINE_GROUPS).to_arrow_table(),
+        instead = {"invoices": before.order_lines(con), **_ORDERS_ROWS}
+        query = _sums_query(spec, settings, None, _LINES, instead)
+        now, was = before.both(
+            lambda: con.sql(query, params=query.params).to_arrow_table(),
+            lambda old: old.sql(query, params=query.params).to_arrow_table(),
         )
-        con.from_arrow(was).insert_into(_FOUND)
-        con.sql(_ORDER_GROUPS).insert_into(_FOUND)
-        con.execute(_GROUPS_MADE)
-        months = {m for (m,) in con.table(_GROUPS).unique(MONTH).fetchall()}
-        if months:
-            _group_rows(con, _runs(months))
-        groups = con.table(_GROUPS).to_arrow_table()
-        rows = None
-        if months:
-            query = lines_query(spec, settings, _GROUP_LINES, _GROUP_ROWS)
-            found = exp.Exists(
-                this=exp.select(exp.Literal.number(1))
-                .from_(exp.to_table(_GROUPS, alias="g"))
-                .where(_group_match("r"))
-            )
-            # the query's rows in the groups, filtered as a relation (sqlglot parsing the
-            # query's text again to wrap it would cost a third of a second)
-            rows = (
-                con.sql(query, params=query.params)
-                .set_alias("r").filter(render(found)).to_arrow_table()
-            )  # fmt: skip
     except (duckdb.Error, StoreError):
         return False
-    out.register("_groups", groups)
+    sums, as_s = exp.to_table(_sums_table(spec)), exp.to_table(_sums_table(spec), alias="s")
+    same = parsed(_SAME_SUM)
+    out.register("_now", now)
+    out.register("_was", was)
     try:
-        gone = exp.Exists(
-            this=exp.select(exp.Literal.number(1))
-            .from_(exp.to_table("_groups", alias="g"))
-            .where(_group_match("t"))
-        )
-        table = exp.to_table(spec.name, alias="t")
-        out.execute(render(exp.Delete(this=table, where=exp.Where(this=gone))))
-        if rows is not None and rows.num_rows:
-            out.register("_rows", rows)
-            try:
-                into = exp.Insert(
-                    this=exp.to_table(spec.name),
-                    expression=exp.select("*").from_("_rows"),
-                    by_name=True,
-                )
-                out.execute(render(into))
-            finally:
-                out.unregister("_rows")
+        out.execute(_CHANGE_MADE)
+        out.execute(render(fill(_MERGED_MADE, sums=as_s, same_sum=same)))
+        if out.execute(_OUT_OF_STEP).fetchall()[0][0]:
+            return False
     finally:
-        out.unregister("_groups")
+        out.unregister("_now")
+        out.unregister("_was")
+    out.execute(render(fill(_SUMS_CHANGED, sums=as_s, same_sum=same)))
+    out.execute(render(fill(_SUMS_MERGED, sums=sums)))
+    out.execute(_TOUCHED_MADE)
+    held = out.sql(render(fill(_TOUCHED_SUMS, sums=as_s))).to_arrow_table()
+    rows = _rows_from(con, spec, settings, held)
+    gone = exp.Exists(
+        this=exp.select(exp.Literal.number(1))
+        .from_(exp.to_table(_TOUCHED, alias="g"))
+        .where(_group_match("t"))
+    )
+    table = exp.to_table(spec.name, alias="t")
+    out.execute(render(exp.Delete(this=table, where=exp.Where(this=gone))))
+    if rows.num_rows:  # type: ignore[attr-defined]
+        _put(out, spec.name, rows, create=False)
     return True
-
-
-def _group_rows(con: duckdb.DuckDBPyConnection, ranges: Ranges) -> None:
-    """The rows the groups (_GROUPS, in these months) read, copied into temporary tables
-    of ours: their invoice lines (_GROUP_LINES) and the orders with a line in them, with
-    every line, receipt and invoice of those orders (_GROUP_ROWS)."""
-
-    def within(table: str, column: str) -> exp.Expression:
-        return between_any(exp.column(column, table=table), ranges)
-
-    def in_groups(month: exp.Expression, line: str) -> exp.Expression:
-        # the line's group: `month`, its cost centre, its category (its item's, else)
-        category = exp.func(
-            "coalesce", exp.column("category", table=line), exp.column("category", table="it")
-        )
-        cost_centre = exp.column("cost_centre", table=line)
-        return fill(_IN_GROUPS, month=month, cost_centre=cost_centre, category=category)
-
-    due_day = exp.func(
-        "coalesce", exp.column("promised_date", table="p"), exp.column("po_date", table="p")
-    )
-    open_line = parsed(_OPEN_LINE)
-    due = fill(
-        _DUE_ORDERS,
-        promised=within("purchase_orders", "promised_date"),
-        ordered=within("purchase_orders", "po_date"),
-        open_line=open_line,
-        in_groups=in_groups(_month_of(due_day), "p"),
-    )
-    con.execute(render(due))
-    lo, hi = con.execute(render(fill(_OPEN_RANGE, open_line=open_line))).fetchone() or (None,) * 2
-    received = fill(
-        _RECEIVED_ORDERS,
-        received=within("goods_receipts", "receipt_date"),
-        open_line=open_line,
-        in_groups=in_groups(exp.column(MONTH, table="r"), "p"),
-    )
-    con.execute(render(received), [lo, hi])
-    lo, hi = con.execute(_ORDER_RANGE + _GROUP_ORDERS).fetchone() or (None, None)
-    for table, copy in _GROUP_ROWS.items():
-        statement = fill(_COPY_GROUP_ORDERS, copy=exp.to_table(copy), rows=exp.to_table(table))
-        con.execute(render(statement), [lo, hi])
-    invoiced = _month_of(exp.column("invoice_date", table="i"))
-    lines = fill(
-        _GROUP_LINES_COPY, invoiced=within("i", "invoice_date"), in_groups=in_groups(invoiced, "i")
-    )
-    con.execute(render(lines))
 
 
 # What else of the invoices a DELTA view reads (see DELTA), asked of both stores.
@@ -2167,16 +2190,7 @@ def _insert(
     else:
         query = build_query(spec, settings, months, lines)
         rows = con.sql(query, params=query.params).to_arrow_table()
-    out.register("_rows", rows)
-    rows_sql = exp.select("*").from_("_rows")
-    if create:
-        statement: exp.Expression = exp.Create(
-            this=exp.to_table(spec.name), kind="TABLE", expression=rows_sql
-        )
-    else:
-        statement = exp.Insert(this=exp.to_table(spec.name), expression=rows_sql, by_name=True)
-    out.execute(render(statement))
-    out.unregister("_rows")
+    _put(out, spec.name, rows, create)
 
 
 def spark_statement(

@@ -333,6 +333,74 @@ def _no_plan(savings: exp.Expression) -> exp.Expression:
     return savings
 
 
+# ---- budget_vs_actual in two halves: its sums, then its rows from them ---------------------
+# A group's figures are each measure's sum per currency, converted and rounded once: a
+# difference of converted rows is not exact, but the sums before converting are. So the
+# rollups keep them (kpi.semantic.rollups): per month, cost centre, category, currency and
+# measure, the sum of the amounts, of the invoices' amounts at transaction-date rates (with
+# how many have one: a sum of none is NULL) and how many moves; a load adds its lines'
+# moves and its orders' moves to them and takes away the same before it. The group's rows
+# are then the view's own conversion and totals over those sums.
+GROUP_SUMS = "_kpi_bva_sums"  # the name the rows-from-sums body reads them by
+_AFTER_MOVES = ("grouped", "converted", "totals")
+_BEFORE_GROUPED = ("open_po", "po_currency", "invoiced_po", "billed", "received", "po_state")
+_SUMS_SELECT = (
+    "SELECT month_start, cost_centre, category, currency, measure, sum(amount) AS amount, "
+    "sum(at_transaction) AS at_transaction, count(at_transaction) AS at_n, count(*) AS n "
+    "FROM moves WHERE month_start IS NOT NULL GROUP BY ALL"
+)
+_NO_BUDGET = "measure <> 'budget'"
+
+
+def _bva_ctes(body: exp.Expression) -> list[exp.CTE]:
+    """The body's CTEs, checked to be budget_vs_actual's (moves, then the groups' sums,
+    their conversion and totals, which the final SELECT reads)."""
+    with_ = body.args.get("with_")
+    ctes = list(with_.expressions) if with_ is not None else []
+    names = [c.alias for c in ctes]
+    assert names[-4:] == ["moves", *_AFTER_MOVES], "budget_vs_actual changed"
+    return ctes
+
+
+def group_sums_body(body: exp.Expression, changes_only: bool = False) -> exp.Expression:
+    """budget_vs_actual's body cut at its moves: their sums per month, cost centre,
+    category, currency and measure (see GROUP_SUMS). `changes_only`: without the budgets'
+    moves, which a load of invoices leaves as they are. The tree is the caller's."""
+    ctes = [c for c in _bva_ctes(body) if c.alias not in _AFTER_MOVES]
+    select = parsed(_SUMS_SELECT).copy()
+    if changes_only:
+        select.where(parsed(_NO_BUDGET).copy(), copy=False)
+    select.set("with_", exp.With(expressions=ctes))
+    return select
+
+
+def rows_from_sums(body: exp.Expression) -> exp.Expression:
+    """budget_vs_actual's body reading its groups' sums from GROUP_SUMS (rows as
+    group_sums_body gives them) instead of summing the moves: the view's rows of the groups
+    those sums are of, to the cent (the same conversion, rounding and totals). The tree is
+    the caller's."""
+    ctes = _bva_ctes(body)
+    grouped = next(c.this for c in ctes if c.alias == "grouped")
+    assert isinstance(grouped, exp.Select) and grouped.args["from_"].this.name == "moves"
+    summed = {
+        p.alias: p.this for p in grouped.expressions if isinstance(p, exp.Alias)
+    }  # what each sum was: now a column of the sums
+    assert {k for k, v in summed.items() if isinstance(v, exp.Sum)} == {"amount", "at_transaction"}
+    grouped.set(
+        "expressions",
+        [
+            exp.column(p.alias) if isinstance(p, exp.Alias) and isinstance(p.this, exp.Sum)
+            else p
+            for p in grouped.expressions
+        ],
+    )  # fmt: skip
+    grouped.set("group", None)
+    grouped.set("from_", exp.From(this=exp.to_table(GROUP_SUMS)))
+    kept = [c for c in ctes if c.alias not in (*_BEFORE_GROUPED, "moves")]
+    body.set("with_", exp.With(expressions=kept))
+    return body
+
+
 def _stock_in(stock: exp.Expression, ranges: Bounds) -> exp.Expression:
     """inventory_position's rows of the snapshots in the ranges: their receipts up to the
     last day of the ranges only (each snapshot finds its item's last receipt on or before

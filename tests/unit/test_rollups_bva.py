@@ -1,7 +1,9 @@
 """After a declared load of invoices, budget_vs_actual's rollup recomputes only the groups
-(month, cost centre, category) the load reaches, from all of their rows: the table then
-equals a build from scratch row for row, to the cent (each group's sums are converted and
-rounded once per currency and measure, so a difference of lines would not do)."""
+(month, cost centre, category) the load changes: its sums per group, currency and measure
+(kept beside it, exact and not yet converted: each group's sums are converted and rounded
+once per currency and measure, so a difference of converted rows would not do) are given
+the load's difference, and the changed groups' rows are made from their sums. The table
+then equals a build from scratch row for row, to the cent, and so do the sums."""
 
 from __future__ import annotations
 
@@ -31,10 +33,29 @@ pytestmark = pytest.mark.usefixtures("rollups_on")
 _BVA = "r_budget_vs_actual__month_start__any"
 
 
+_SUMS = "s_budget_vs_actual__month_start__any"
+
+
+def _spec(store: Store) -> rollups.RollupSpec:
+    return next(s for s in rollups.plan(DEFS, store.settings) if s.name == _BVA)
+
+
+def _sums(store: Store) -> tuple[list[tuple], list[tuple]]:
+    """The sums kept beside the table and those a build from scratch gives, both sorted."""
+    query = rollups._sums_query(_spec(store), store.settings)
+    with store.read() as con:
+        built_sums = con.sql(query, params=query.params).fetchall()
+        held = con.sql(f"SELECT * FROM rollups.{_SUMS}").fetchall()
+    return sorted(held, key=repr), sorted(built_sums, key=repr)
+
+
 def _as_built(store: Store) -> None:
-    """The table holds exactly the rows a build from scratch gives (every decimal equal)."""
+    """The table holds exactly the rows a build from scratch gives (every decimal equal),
+    computed live from the view, and its sums exactly a build's sums."""
     held, built_rows = _held_and_built(store, _BVA)
     assert held == built_rows
+    held_sums, built_sums = _sums(store)
+    assert held_sums == built_sums
 
 
 def _grouped(report: rollups.RefreshReport) -> None:
@@ -158,6 +179,62 @@ def test_an_invoice_of_one_category_moves_the_committed_spend_of_an_order_of_ano
     b_after, a_after = _spend_and_plan(own_store, b_group), _spend_and_plan(own_store, a_group)
     assert b_after == (b_before[0], b_before[1] - Decimal("10.00"))
     assert a_after == (a_before[0] + Decimal("10.00"), a_before[1] + Decimal("10.00"))
+    _as_built(own_store)
+
+
+def _one_line_order(store: Store) -> tuple[str, str, str, date, Decimal]:
+    """An open one-line order in the reporting currency, neither received nor invoiced:
+    its id, cost centre, category, due month and amount."""
+    with store.read() as con:
+        row = con.execute(
+            "SELECT p.po_id, p.cost_centre, coalesce(p.category, it.category), "
+            "CAST(date_trunc('month', coalesce(p.promised_date, p.po_date)) AS DATE), p.amount "
+            "FROM purchase_orders p LEFT JOIN items it ON it.item_id = p.item_id "
+            "WHERE lower(p.status) = 'open' AND p.currency = 'EUR' AND p.amount > 100 "
+            "AND p.cost_centre IS NOT NULL AND coalesce(p.category, it.category) IS NOT NULL "
+            "AND p.po_id IN (SELECT po_id FROM purchase_orders GROUP BY ALL HAVING count(*) = 1) "
+            "AND p.po_id NOT IN (SELECT po_id FROM goods_receipts) "
+            "AND p.po_id NOT IN (SELECT po_id FROM invoices WHERE po_id IS NOT NULL) "
+            "ORDER BY 1 LIMIT 1"
+        ).fetchone()
+    assert row is not None, "the demo data has an open one-line order nobody invoiced"
+    return row
+
+
+def test_an_invoice_over_an_orders_rest_commits_nothing_more_of_it(
+    own_store, tmp_path, monkeypatch
+):
+    """By hand: an open one-line order of amount A, never received nor invoiced, commits A.
+    An invoice line of 40.00 EUR on it (one load) leaves A - 40.00 committed; a second
+    invoice of A - 40.00 + 50.00 EUR (another load) leaves it fully invoiced: its group's
+    committed spend drops by A - 40.00, not by the second line's amount (what was invoiced
+    before on the order counts: every invoice of the order is read)."""
+    po_id, centre, category, due, amount = _one_line_order(own_store)
+    _, hi = _window(own_store)
+    template = _lines(own_store, "currency = 'EUR' AND item_id IS NOT NULL", [], 1)
+
+    def invoice(number: str, value: Decimal) -> pl.DataFrame:
+        return template.with_columns(
+            pl.lit(number).alias("invoice_id"),
+            pl.lit(1).cast(template.schema["invoice_line"]).alias("invoice_line"),
+            pl.lit(po_id).alias("po_id"),
+            pl.lit(hi).alias("invoice_date"),
+            pl.lit(None, pl.Date).alias("due_date"),
+            pl.lit(None, pl.Date).alias("paid_date"),
+            pl.lit(category).alias("category"),
+            pl.lit(centre).alias("cost_centre"),
+            pl.lit(value).cast(template.schema["amount"]).alias("amount"),
+        )
+
+    group = (due, centre, category)
+    assert group != (hi.replace(day=1), centre, category)  # the invoices' group is another
+    actual, plan = _spend_and_plan(own_store, group)
+    _grouped(_load_lines(own_store, tmp_path, invoice("HANDBVA-3", Decimal("40.00")), monkeypatch))
+    assert _spend_and_plan(own_store, group) == (actual, plan - Decimal("40.00"))
+    rest = amount - Decimal("40.00")
+    second = invoice("HANDBVA-4", rest + Decimal("50.00"))
+    _grouped(_load_lines(own_store, tmp_path, second, monkeypatch))
+    assert _spend_and_plan(own_store, group) == (actual, plan - amount)
     _as_built(own_store)
 
 
@@ -304,12 +381,89 @@ def test_a_write_that_declares_nothing_recomputes_the_months(own_store):
     _as_built(own_store)
 
 
-def test_the_open_order_lines_are_the_views(built):
-    """The orders read for the groups are those with a line budget_vs_actual's open_po
-    keeps (an order line that commits or accrues spend): the same condition."""
-    from kpi.store.template import parsed, render
-    from kpi.store.views import view_bodies
+def test_the_same_lines_loaded_again_change_no_group(own_store, tmp_path, monkeypatch):
+    """Lines loaded again as they are: their difference is nothing, so no group's rows are
+    made again (the sums they are made from are none) and the table stays as it was."""
+    _, lines = _month_lines(own_store, 7, "invoice_date", 40, also="po_id IS NOT NULL")
+    before, _ = _held_and_built(own_store, _BVA)
+    made: list[int] = []
+    real = rollups._rows_from
 
-    body = view_bodies(Store(built).settings)["budget_vs_actual"]
-    open_po = {c.alias: c.this for c in body.find_all(exp.CTE)}["open_po"]
-    assert render(open_po.args["where"].this.copy()) == render(parsed(rollups._OPEN_LINE).copy())
+    def counted(con, spec, settings, sums):
+        made.append(sums.num_rows)
+        return real(con, spec, settings, sums)
+
+    monkeypatch.setattr(rollups, "_rows_from", counted)
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    _grouped(report)
+    assert made == [0]
+    assert _held_and_built(own_store, _BVA)[0] == before
+    _as_built(own_store)
+
+
+def test_one_line_changed_remakes_its_group_only(own_store, tmp_path, monkeypatch):
+    """By hand: one line of an order-less invoice in EUR raised by 1.00 EUR. Its group's
+    actual spend rises by 1.00 (EUR is the reporting currency: no conversion), every other
+    group is as it was, and only that group's sums were read to make rows again."""
+    month, lines = _month_lines(
+        own_store, 8, "invoice_date", 1, also="po_id IS NULL AND currency = 'EUR'"
+    )
+    assert lines.height == 1
+    with own_store.read() as con:
+        (category,) = con.execute(
+            "SELECT coalesce(?, (SELECT category FROM items WHERE item_id = ?))",
+            [lines["category"][0], lines["item_id"][0]],
+        ).fetchone()
+    group = (month, lines["cost_centre"][0], category)
+    before, _ = _held_and_built(own_store, _BVA)
+    made: list[set] = []
+    real = rollups._rows_from
+
+    def counted(con, spec, settings, sums):
+        made.append({(r["month_start"], r["cost_centre"], r["category"]) for r in sums.to_pylist()})
+        return real(con, spec, settings, sums)
+
+    monkeypatch.setattr(rollups, "_rows_from", counted)
+    report = _load_lines(
+        own_store, tmp_path, lines.with_columns(pl.col("amount") + Decimal("1.00")), monkeypatch
+    )
+    _grouped(report)
+    assert made == [{group}]
+    after, _ = _held_and_built(own_store, _BVA)
+    changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert len(changed) == 1
+    (was, now) = changed[0]
+    assert (was[0], was[2], was[1]) == group  # month, category, cost centre
+    differences = [n - w for w, n in zip(was[3:], now[3:], strict=True) if n != w]
+    assert differences and all(d == Decimal("1.00") for d in differences)
+    _as_built(own_store)
+
+
+def test_a_table_written_before_its_sums_were_kept_is_built_again(own_store, tmp_path, monkeypatch):
+    """A rollups file from before the sums were kept (no sums table, no mark in the index):
+    the next load builds the table and its sums whole, then the next one applies its
+    difference again."""
+    import duckdb
+
+    with duckdb.connect(str(own_store.rollups_path)) as out:
+        out.execute(f"DROP TABLE {_SUMS}")
+        out.execute(
+            "UPDATE rollup_index SET columns = replace(columns, ', \"_sums\"', '') "
+            "WHERE spec_name = ?",
+            [_BVA],
+        )
+        assert (
+            "_sums"
+            not in out.execute(
+                "SELECT columns FROM rollup_index WHERE spec_name = ?", [_BVA]
+            ).fetchone()[0]
+        )
+    rollups._write_stamp(own_store, rollups.version_text(own_store))
+    _, lines = _month_lines(own_store, 10, "invoice_date", 20, also="po_id IS NOT NULL")
+    changed = lines.with_columns(pl.col("amount") + Decimal("2.00"))
+    report = _load_lines(own_store, tmp_path, changed, monkeypatch)
+    assert _BVA in report.built and _BVA not in report.applied
+    _as_built(own_store)
+    report = _load_lines(own_store, tmp_path, lines, monkeypatch)
+    _grouped(report)
+    _as_built(own_store)
