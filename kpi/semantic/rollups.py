@@ -968,7 +968,11 @@ def _refresh(
             view: {t: _summary(view, t, whole, tops) or whole[t] for t in ts}
             for view, ts in tables.items()
         }
-        orders = _Orders(con, None if found is None else before.named_orders(con))
+        orders = (
+            _Orders(con)
+            if found is None
+            else _Orders(con, before.named_orders(con), lambda: before.order_lines(con))
+        )
         work: dict[str, Ranges | None] = {}  # spec name -> None: kept, else the months to do
         stored: dict[str, dict[str, dict[str, str]]] = {}  # what the index keeps of months
         t0 = time.perf_counter()
@@ -1043,11 +1047,20 @@ class _Orders:
     now (asked here), and those of the lines as they were, which are the same when each
     changed month invoices the same set of orders as before (its print, kept in the index)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, named: list[str] | None = None):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        named: list[str] | None = None,
+        copies: Callable[[], object] | None = None,
+    ):
         self.con = con
         # a declared load: the orders of the lines it changed (as they were and are now),
         # the only ones whose other lines and due months its change reaches
         self.named = named
+        # with them, what makes the copies of those orders' rows in `con` (_Before.order_
+        # lines: every difference of their orders reads them): the questions below read
+        # the copies, not the 10 million lines and the orders' tables
+        self.copies = copies
         self._asked: dict[tuple[str, Ranges | None], object] = {}
 
     def _ask(self, what: str, months: set[date] | None, make: Callable[[], object]) -> object:
@@ -1083,7 +1096,8 @@ class _Orders:
         return exp.In(this=exp.column("po_id"), query=lines.subquery())
 
     def _months(self, query: exp.Expression) -> set[date]:
-        params = {} if self.named is None else {_NAMED: self.named}
+        binds = any(p.this == _NAMED for p in query.find_all(exp.Placeholder))
+        params = {_NAMED: self.named} if binds else {}
         rows = self.con.execute(render(query), params).fetchall()
         return {m for (m,) in rows if m is not None}
 
@@ -1093,10 +1107,15 @@ class _Orders:
 
         def make() -> set[date]:
             since = exp.GTE(this=exp.column("invoice_date"), expression=_day(min(months)))
+            if self.named is not None and self.copies is not None:
+                self.copies()  # every line of the named orders, and the lines without one
+                lines, named = _ORDER_LINES, parsed(_HAS_ORDER).copy()
+            else:
+                lines, named = "invoices", self._named(months)
             query = (
                 exp.select(_month_of(exp.column("invoice_date"))).distinct()
-                .from_(exp.to_table("invoices"))
-                .where(exp.and_(since, self._named(months)))
+                .from_(exp.to_table(lines))
+                .where(exp.and_(since, named))
             )  # fmt: skip
             return self._months(query)
 
@@ -1109,13 +1128,20 @@ class _Orders:
 
         def make() -> set[date]:
             due_day = exp.func("coalesce", exp.column("promised_date"), exp.column("po_date"))
+            tables = {"purchase_orders": "purchase_orders", "goods_receipts": "goods_receipts"}
+            named: exp.Expression = exp.true()  # the copies hold the named orders' rows only
+            if self.named is not None and self.copies is not None:
+                self.copies()
+                tables = _ORDERS_ROWS
+            else:
+                named = self._named(months)
             ordered = (
                 exp.select(_month_of(due_day)).distinct()
-                .from_(exp.to_table("purchase_orders")).where(self._named(months))
+                .from_(exp.to_table(tables["purchase_orders"])).where(named.copy())
             )  # fmt: skip
             received = (
                 exp.select(_month_of(exp.column("receipt_date"))).distinct()
-                .from_(exp.to_table("goods_receipts")).where(self._named(months))
+                .from_(exp.to_table(tables["goods_receipts"])).where(named.copy())
             )  # fmt: skip
             return self._months(exp.union(ordered, received, distinct=True))
 
@@ -1125,6 +1151,7 @@ class _Orders:
 # the bound list of the load's orders in _Orders' questions (a named parameter: each of
 # its uses in a statement reads the same list)
 _NAMED = "orders"
+_HAS_ORDER = "po_id IS NOT NULL"  # a line of _ORDER_LINES of one of the named orders
 
 
 def _day(day: date) -> exp.Expression:

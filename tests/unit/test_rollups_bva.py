@@ -467,3 +467,32 @@ def test_a_table_written_before_its_sums_were_kept_is_built_again(own_store, tmp
     report = _load_lines(own_store, tmp_path, lines, monkeypatch)
     _grouped(report)
     _as_built(own_store)
+
+
+def test_the_named_orders_months_from_their_copies_equal_a_scan(own_store, tmp_path, monkeypatch):
+    """After a declared load, the months the named orders reach (their lines' due and
+    receipt months; their invoice lines' months from the first changed on) are read from
+    the copies of those orders' rows: the same months as a scan of the store's tables."""
+    # the same orders (each month's print of its orders unchanged), new amounts
+    _, lines = _month_lines(own_store, 12, "invoice_date", 30, also="po_id IS NOT NULL")
+    changed = lines.with_columns(_some(0, 29, "amount", pl.col("amount") * 2))
+    compared: list[str] = []
+    real_due, real_later = rollups._Orders.due, rollups._Orders.later_lines
+
+    def both_ways(real, what):
+        def asked(self, months):
+            got = real(self, months)
+            assert self.copies is not None and self.named
+            scanned = real(rollups._Orders(self.con, self.named), months)
+            assert got == scanned and got, what
+            compared.append(what)
+            return got
+
+        return asked
+
+    monkeypatch.setattr(rollups._Orders, "due", both_ways(real_due, "due"))
+    monkeypatch.setattr(rollups._Orders, "later_lines", both_ways(real_later, "later"))
+    report = _load_lines(own_store, tmp_path, changed, monkeypatch)
+    _grouped(report)
+    assert sorted(set(compared)) == ["due", "later"]
+    _as_built(own_store)
