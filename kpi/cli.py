@@ -57,17 +57,19 @@ def cmd_load(args: argparse.Namespace) -> int:
         return _load(args, store, ahead)
 
 
-def _import_ahead() -> None:
+def _import_ahead(store: Store) -> None:
     """The rollups' modules (and Arrow, which their refresh moves rows with) imported on
     a thread of their own while the load reads its file and DuckDB writes it (most of
-    which holds no Python lock): the refresh after the write then finds them imported. The
-    load waits for it before it returns, whatever the outcome (an interpreter that exits
-    while a thread holds an import's lock may hang). A failure here is the refresh's to
-    report, when it imports them itself."""
+    which holds no Python lock), and the refresh's plan made (rollups.prepare): the refresh
+    after the write then finds them ready. The load waits for it before it returns,
+    whatever the outcome (an interpreter that exits while a thread holds an import's lock
+    may hang). A failure here is the refresh's to report, when it meets it itself."""
     with collector.importing(), contextlib.suppress(Exception):
         import pyarrow  # noqa: F401
 
-        from kpi.semantic import rollups  # noqa: F401
+        from kpi.semantic import rollups
+
+        rollups.prepare(store.settings)
 
 
 def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
@@ -75,7 +77,7 @@ def _load(args: argparse.Namespace, store: Store, ahead: CopyAhead) -> int:
         from kpi.core.permissions import PermissionDenied
         from kpi.ingest.pipelines import LoadRefused, load_files
 
-    importing = threading.Thread(target=_import_ahead, name="rollups-import")
+    importing = threading.Thread(target=_import_ahead, args=(store,), name="rollups-import")
     if rollups_on():  # their modules imported meanwhile, for the refresh after the write
         importing.start()
     try:

@@ -183,8 +183,9 @@ def view_ctes(
     reads; when given for such a view, spend_base under it is computed from the invoice
     lines those rows come from only, and the views under it read what those rows need
     only (range_bodies), not every line. `lines`: a table of some invoice lines, the
-    view's rows of those lines only (invoice_bodies, with `instead`). The dates are
-    literals, or a Bounds' parameters when `reads` is one."""
+    view's rows of those lines only (invoice_bodies, with `instead`: tables, or a view
+    under it such as spend_base, read from another table). The dates are literals, or a
+    Bounds' parameters when `reads` is one."""
     view_grain = DEFAULT_GRAIN if grain == WHOLE_RANGE else grain
     if (reads is not None and view in RANGE_READS) or lines is not None:
         bodies = view_bodies(settings, display_currency, view_grain)
@@ -197,11 +198,12 @@ def view_ctes(
                 else reads  # type: ignore[assignment]
             )  # fmt: skip
             restated = range_bodies(settings, display_currency, view_grain, view, ranges)
+        # a view `instead` names is read from the table it names (no CTE of its own)
         return [
             _cte(name, restated[name], copy=False) if name in restated
             else _cte(name, bodies[name])
             for name in views_read(settings, display_currency, view)
-            if name != "fx_factor"
+            if name != "fx_factor" and name not in (instead or {})
         ]  # fmt: skip
     if view_grain == DEFAULT_GRAIN:
         return []
