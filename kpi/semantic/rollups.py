@@ -227,6 +227,7 @@ def build_query(
     months: Ranges | None = None,
     lines: str | None = None,
     instead: dict[str, str] | None = None,
+    sums: bool = False,
 ) -> Query:
     """SELECT month, dimensions, measures FROM the view (restated at the spec's grain)
     GROUP BY month and dimensions: the rollup's rows; with `months` (ranges of whole
@@ -236,12 +237,20 @@ def build_query(
     (`_n`) and, in a DELTA table, each sum's values (`<column>_c`): a load's difference
     that leaves a group no row removes it, one that leaves a sum no value makes it NULL.
     The months' days are bound parameters (`.params`): the text is the same for any months
-    as many ranges long."""
+    as many ranges long. `sums`: a BY_GROUP table's sums instead of its rows (see
+    _build_sums): all of them, those of `months`, or what the invoice lines of `lines` and
+    their orders' rows add (without the budgets: what a load of invoices changes)."""
     select, grain, reads, params = _build_select(spec, months)
+    restate = None
+    if sums:  # the view's sums (kpi.store.views.group_sums_body), of the same months
+        restate = "sums" if lines is None else "changes"
+        where = select.args.get("where")
+        select = exp.select("*").from_(exp.to_table(spec.view))
+        select.set("where", where)
     # the views restated under it depend on the code, the settings and these arguments
     # only: their WITH clause is rendered once (compiler.view_ctes_sql, kept on disk), then
     # put before this SELECT as sqlglot renders the two as one tree (a test compares them)
-    ctes, read = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead)
+    ctes, read = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead, restate)
     text = f"{ctes} {render(select)}" if ctes else render(select)
     return Query(text, {**read, **params})
 
@@ -1887,28 +1896,6 @@ def _group_match(table: str) -> exp.Expression:
     )
 
 
-def _sums_query(
-    spec: RollupSpec,
-    settings: Settings,
-    months: Ranges | None = None,
-    lines: str | None = None,
-    instead: dict[str, str] | None = None,
-) -> Query:
-    """The table's sums (GROUP_SUMS' rows): all of them, those of `months` (computed from
-    what those months read), or those of the invoice lines of the table `lines` and of
-    their orders' rows (`instead`), without the budgets (what a load of invoices changes)."""
-    _, grain, reads, _ = _build_select(spec, months)
-    how = "sums" if lines is None else "changes"
-    ctes, read = compiler.view_ctes_sql(spec.view, settings, grain, reads, lines, instead, how)
-    select = exp.select("*").from_(exp.to_table(spec.view))
-    params: dict[str, object] = {}
-    if months is not None:
-        bounds = Bounds(months)
-        select = select.where(bounds.between(exp.column(spec.period_column)))
-        params = dict(bounds.params)
-    return Query(f"{ctes} {render(select)}", {**read, **params})
-
-
 def _rows_query(spec: RollupSpec, settings: Settings) -> Query:
     """The table's rows (build_query's columns) of the groups whose sums are registered as
     GROUP_SUMS, from those sums (kept on disk: it binds no value)."""
@@ -1960,12 +1947,12 @@ def _build_sums(
     """The table and its sums written whole (`months` None, or no sums `have`), or those
     months' sums computed again and then those months' rows from them."""
     if months is None or not have:
-        query = _sums_query(spec, settings)
+        query = build_query(spec, settings, sums=True)
         sums = con.sql(query, params=query.params).to_arrow_table()
         _put(out, _sums_table(spec), sums, create=True)
         _put(out, spec.name, _rows_from(con, spec, settings, sums), create=True)
         return
-    query = _sums_query(spec, settings, months)
+    query = build_query(spec, settings, months, sums=True)
     sums = con.sql(query, params=query.params).to_arrow_table()
     where = exp.Where(this=between_any(exp.column(spec.period_column), months))
     out.execute(render(exp.Delete(this=exp.to_table(_sums_table(spec)), where=where)))
@@ -1999,7 +1986,7 @@ def _apply_groups(
             **_ORDERS_ROWS,
             "spend_base": before.base(con),
         }
-        query = _sums_query(spec, settings, None, _LINES, instead)
+        query = build_query(spec, settings, None, _LINES, instead, sums=True)
         now, was = before.both(
             lambda: con.sql(query, params=query.params).to_arrow_table(),
             lambda old: old.sql(query, params=query.params).to_arrow_table(),

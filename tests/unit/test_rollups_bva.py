@@ -42,7 +42,7 @@ def _spec(store: Store) -> rollups.RollupSpec:
 
 def _sums(store: Store) -> tuple[list[tuple], list[tuple]]:
     """The sums kept beside the table and those a build from scratch gives, both sorted."""
-    query = rollups._sums_query(_spec(store), store.settings)
+    query = rollups.build_query(_spec(store), store.settings, sums=True)
     with store.read() as con:
         built_sums = con.sql(query, params=query.params).fetchall()
         held = con.sql(f"SELECT * FROM rollups.{_SUMS}").fetchall()
@@ -94,6 +94,31 @@ def test_lines_moved_to_another_cost_centre_category_and_month(own_store, tmp_pa
     report = _load_lines(own_store, tmp_path, changed, monkeypatch)
     _grouped(report)
     _as_built(own_store)
+
+
+def _hand_line(
+    template: pl.DataFrame,
+    number: str,
+    po_id: str | None,
+    day: date,
+    category: str,
+    centre: str,
+    amount: Decimal,
+) -> pl.DataFrame:
+    """One invoice line made by hand from a line of the store (its supplier and item):
+    invoice `number`, line 1, on `day`, unpaid, with this order, category, cost centre
+    and amount."""
+    return template.with_columns(
+        pl.lit(number).alias("invoice_id"),
+        pl.lit(1).cast(template.schema["invoice_line"]).alias("invoice_line"),
+        pl.lit(po_id, pl.String).alias("po_id"),
+        pl.lit(day).alias("invoice_date"),
+        pl.lit(None, pl.Date).alias("due_date"),
+        pl.lit(None, pl.Date).alias("paid_date"),
+        pl.lit(category).alias("category"),
+        pl.lit(centre).alias("cost_centre"),
+        pl.lit(amount).cast(template.schema["amount"]).alias("amount"),
+    )
 
 
 def _open_order(store: Store) -> tuple[str, str, str, date]:
@@ -159,17 +184,7 @@ def test_an_invoice_of_one_category_moves_the_committed_spend_of_an_order_of_ano
         ).fetchone()[0]
     _, hi = _window(own_store)
     template = _lines(own_store, "currency = 'EUR' AND item_id IS NOT NULL", [], 1)
-    line = template.with_columns(
-        pl.lit("HANDBVA-1").alias("invoice_id"),
-        pl.lit(1).cast(template.schema["invoice_line"]).alias("invoice_line"),
-        pl.lit(po_id).alias("po_id"),
-        pl.lit(hi).alias("invoice_date"),
-        pl.lit(None, pl.Date).alias("due_date"),
-        pl.lit(None, pl.Date).alias("paid_date"),
-        pl.lit(category_a).alias("category"),
-        pl.lit(centre).alias("cost_centre"),
-        pl.lit(Decimal("10.00")).cast(template.schema["amount"]).alias("amount"),
-    )
+    line = _hand_line(template, "HANDBVA-1", po_id, hi, category_a, centre, Decimal("10.00"))
     b_group = (due, centre, category_b)
     a_group = (hi.replace(day=1), centre, category_a)
     assert b_group != a_group
@@ -214,17 +229,7 @@ def test_an_invoice_over_an_orders_rest_commits_nothing_more_of_it(
     template = _lines(own_store, "currency = 'EUR' AND item_id IS NOT NULL", [], 1)
 
     def invoice(number: str, value: Decimal) -> pl.DataFrame:
-        return template.with_columns(
-            pl.lit(number).alias("invoice_id"),
-            pl.lit(1).cast(template.schema["invoice_line"]).alias("invoice_line"),
-            pl.lit(po_id).alias("po_id"),
-            pl.lit(hi).alias("invoice_date"),
-            pl.lit(None, pl.Date).alias("due_date"),
-            pl.lit(None, pl.Date).alias("paid_date"),
-            pl.lit(category).alias("category"),
-            pl.lit(centre).alias("cost_centre"),
-            pl.lit(value).cast(template.schema["amount"]).alias("amount"),
-        )
+        return _hand_line(template, number, po_id, hi, category, centre, value)
 
     group = (due, centre, category)
     assert group != (hi.replace(day=1), centre, category)  # the invoices' group is another
@@ -272,17 +277,8 @@ def test_an_invoice_in_a_group_keeps_the_accrued_spend_of_the_orders_received_in
     po_id, centre, category, month = _received_order(own_store)
     group = (month, centre, category)
     template = _lines(own_store, "currency = 'EUR'", [], 1)
-    line = template.with_columns(
-        pl.lit("HANDBVA-2").alias("invoice_id"),
-        pl.lit(1).cast(template.schema["invoice_line"]).alias("invoice_line"),
-        pl.lit(None, pl.String).alias("po_id"),
-        pl.lit(month + timedelta(days=3)).alias("invoice_date"),
-        pl.lit(None, pl.Date).alias("due_date"),
-        pl.lit(None, pl.Date).alias("paid_date"),
-        pl.lit(category).alias("category"),
-        pl.lit(centre).alias("cost_centre"),
-        pl.lit(Decimal("5.00")).cast(template.schema["amount"]).alias("amount"),
-    )
+    day = month + timedelta(days=3)
+    line = _hand_line(template, "HANDBVA-2", None, day, category, centre, Decimal("5.00"))
     actual, plan = _spend_and_plan(own_store, group)
     assert plan - actual >= Decimal("1.00")  # the order's accrued spend is in this group
     report = _load_lines(own_store, tmp_path, line, monkeypatch)
