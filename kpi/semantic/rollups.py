@@ -953,7 +953,8 @@ def _refresh(
             old = {e.spec_name: e for e in _read_index(con)}
         except duckdb.Error:
             old = {}
-        if not rebuild and _covered(specs, old, skey) and _stamped(store, version):
+        on_spark = spark_builds(store)
+        if not rebuild and _covered(specs, old, skey, on_spark) and _stamped(store, version):
             report.kept = sorted(s.name for s in specs)  # a save that added no measure
             return report
         tables = {s.view: tables_read(store.settings, s.view) for s in specs}
@@ -988,7 +989,6 @@ def _refresh(
         deltas: set[str] = set()  # tables the load's difference may be applied to
         # on Spark every row is computed by Spark from the lake (_insert): no difference or
         # rank derived here in DuckDB, which would be a second way to the same figures
-        on_spark = spark_builds(store)
         for spec in specs:
             months_to_do, stored[spec.name] = _what_to_do(
                 spec, old.get(spec.name), inputs[spec.view], months, skey, rebuild,
@@ -1027,8 +1027,16 @@ _REBUILD = object()  # _what_to_do's answer: build the table whole
 _ORDERS_KEY = "invoices:invoice_date:po_id"
 
 
-def _covered(specs: list[RollupSpec], old: dict[str, IndexEntry], skey: str) -> bool:
-    return all(s.name in old and _same_shape(s, old[s.name], skey) for s in specs)
+def _covered(
+    specs: list[RollupSpec], old: dict[str, IndexEntry], skey: str, spark: bool = False
+) -> bool:
+    """Every table built with this shape (and, written through its sums, with them)."""
+    return all(
+        s.name in old
+        and _same_shape(s, old[s.name], skey)
+        and (not _keeps_sums(s, spark) or _SUMS_MARK in old[s.name].columns)
+        for s in specs
+    )
 
 
 def _same_shape(spec: RollupSpec, before: IndexEntry, skey: str) -> bool:
