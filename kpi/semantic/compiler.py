@@ -257,7 +257,8 @@ RESTATED = {
 def _restated(
     ctes: list[exp.CTE], view: str, settings: Settings, grain: str, how: str
 ) -> list[exp.CTE]:
-    """The CTEs with `view`'s own restated (added first when the store's view was read)."""
+    """The CTEs with `view`'s own restated (its body added as the last CTE when the
+    statement would have read the store's view itself)."""
     mine = next((c for c in ctes if c.alias == view), None)
     if mine is None:
         mine = _cte(view, view_bodies(settings, None, grain)[view])
