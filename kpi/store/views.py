@@ -382,18 +382,17 @@ def rows_from_sums(body: exp.Expression) -> exp.Expression:
     ctes = _bva_ctes(body)
     grouped = next(c.this for c in ctes if c.alias == "grouped")
     assert isinstance(grouped, exp.Select) and grouped.args["from_"].this.name == "moves"
-    summed = {
-        p.alias: p.this for p in grouped.expressions if isinstance(p, exp.Alias)
-    }  # what each sum was: now a column of the sums
-    assert {k for k, v in summed.items() if isinstance(v, exp.Sum)} == {"amount", "at_transaction"}
+    # each sum of the moves is now the sums' column of its name (the rest kept as it is)
+    sums = {
+        p.alias
+        for p in grouped.expressions
+        if isinstance(p, exp.Alias) and isinstance(p.this, exp.Sum)
+    }
+    assert sums == {"amount", "at_transaction"}, "budget_vs_actual changed"
     grouped.set(
         "expressions",
-        [
-            exp.column(p.alias) if isinstance(p, exp.Alias) and isinstance(p.this, exp.Sum)
-            else p
-            for p in grouped.expressions
-        ],
-    )  # fmt: skip
+        [exp.column(p.alias) if p.alias in sums else p for p in grouped.expressions],
+    )
     grouped.set("group", None)
     grouped.set("from_", exp.From(this=exp.to_table(GROUP_SUMS)))
     kept = [c for c in ctes if c.alias not in (*_BEFORE_GROUPED, "moves")]
