@@ -122,8 +122,11 @@ BY_CATEGORY = frozenset({("spend", "invoice_date")})
 # invoiced spend of the group, and the committed and accrued spend of the order lines due
 # or last received in it (what was invoiced on each order fills its lines in line order).
 # A load of invoices changes the groups of its lines before and after it, and those of
-# every line of the orders they name (due month, month of the last receipt): those groups
-# only are recomputed, from all of their rows (kpi.semantic.rollups, _apply_groups).
+# every line of the orders they name (due month, month of the last receipt). The rollup
+# keeps each group's sums per currency and measure before they are converted (exact: a
+# load's difference of them is), gives them the load's difference and makes again, from
+# their sums, the rows of the groups whose sums changed (kpi.semantic.rollups,
+# _apply_groups; kpi.store.views.group_sums_body, rows_from_sums).
 BY_GROUP: dict[tuple[str, str], tuple[str, ...]] = {
     ("budget_vs_actual", "month_start"): ("cost_centre", "category"),
 }
