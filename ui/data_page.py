@@ -55,6 +55,7 @@ class FileOutcome:
     rows_rejected: int
     load_id: int | None
     previous_load_id: int | None
+    rows_replaced: int = 0  # rows already in the store with the same key, now replaced
 
 
 @dataclass
@@ -192,7 +193,15 @@ def _load(ctx: Context, table: str, upload, mapping: str | None) -> Outcome:
 
 def _fill(outcome: Outcome, report: LoadReport) -> None:
     outcome.files = [
-        FileOutcome(f.name, f.status, f.rows_loaded, f.rows_rejected, f.load_id, f.previous_load_id)
+        FileOutcome(
+            f.name,
+            f.status,
+            f.rows_loaded,
+            f.rows_rejected,
+            f.load_id,
+            f.previous_load_id,
+            f.replaced,
+        )
         for f in report.files
     ]
     outcome.warnings = [  # shown as markdown: the file's name and notes escaped
@@ -210,14 +219,18 @@ def rows(n: int) -> str:
 
 def file_summary(f: FileOutcome, table: str) -> str:
     """'invoices_2026-11.csv: 412 rows loaded into invoices, 3 rejected.' (markdown: the
-    file's name escaped)."""
+    file's name escaped); a file correcting rows already loaded also says how many of its
+    rows replaced rows with the same key (a corrected invoice line, not a second one)."""
     name = literal(f.name)
     if f.status == UNCHANGED:
         return (
             f"{name}: nothing loaded, these exact contents were loaded before (load "
             f"#{f.previous_load_id}). Correct the file and load it again to replace its rows."
         )
-    head = f"{name}: {rows(f.rows_loaded)} loaded into {table}, {f.rows_rejected:,} rejected"
+    head = f"{name}: {rows(f.rows_loaded)} loaded into {table}"
+    if f.rows_replaced:
+        head += f" ({f.rows_replaced:,} of them replacing rows already there with the same key)"
+    head += f", {f.rows_rejected:,} rejected"
     if not f.rows_rejected:
         return head + "."
     return head + (

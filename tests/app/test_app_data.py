@@ -97,6 +97,25 @@ def upload(at: AppTest, table: str, name: str, content: str) -> AppTest:
     return at
 
 
+def test_a_corrected_file_says_how_many_rows_it_replaced(store):
+    """The same two invoice lines uploaded again with a corrected amount: both replace the
+    lines already there (same invoice and line), and the message says so."""
+    at = page(FINANCE)
+    upload(at, "invoices", "invoices_2026-11.csv", INVOICES)
+    corrected = INVOICES.replace("I1,5,10.00,50.00,EUR", "I1,5,10.00,55.00,EUR")
+    assert corrected != INVOICES
+    upload(at, "invoices", "invoices_2026-11b.csv", corrected)
+    assert [w.value for w in at.tabs[2].warning][0].startswith(
+        literal("invoices_2026-11b.csv") + ": 2 rows loaded into invoices (2 of them replacing "
+        "rows already there with the same key), 1 rejected."
+    )
+    with store.read() as con:
+        amounts = con.execute(
+            "SELECT invoice_id, amount FROM invoices WHERE invoice_id IN ('N-1', 'N-2') ORDER BY 1"
+        ).fetchall()
+    assert [(i, str(a)) for i, a in amounts] == [("N-1", "100.00"), ("N-2", "55.00")]
+
+
 def test_an_upload_with_a_bad_row_shows_the_reject_its_reason_and_the_files_own_name(store):
     at = page(FINANCE)
     assert [i.value for i in at.tabs[1].info] == [
