@@ -39,6 +39,7 @@ from kpi.semantic.rollup_tables import (
     RollupSpec,
     _delete_months,
     _hidden,
+    put_rows,
 )
 from kpi.store.template import fill, render
 from kpi.store.view_reads import RANKED_BY, Ranked
@@ -234,12 +235,5 @@ def rank_rows(
     except duckdb.Error:
         return False
     out.execute(_delete_months(spec.name, ranges, categories))
-    out.register("_ranked", rows)
-    try:
-        into = exp.Insert(
-            this=exp.to_table(spec.name), expression=exp.select("*").from_("_ranked"), by_name=True
-        )
-        out.execute(render(into))
-    finally:
-        out.unregister("_ranked")
+    put_rows(out, spec.name, rows, create=False)
     return True

@@ -4,8 +4,11 @@ which the refresh calls, so that neither imports the other."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import duckdb
 from sqlglot import exp
 
 from kpi.semantic.measures import StoredMeasure
@@ -80,3 +83,28 @@ def _delete_months(name: str, months: Ranges, categories: tuple[str, ...] | None
         cats = exp.Array(expressions=[exp.Literal.string(c) for c in categories])
         where = exp.and_(where, exp.func("list_contains", cats, exp.column("category")))
     return render(exp.Delete(this=exp.to_table(name), where=exp.Where(this=where)))
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **rows: object) -> Iterator[None]:
+    """Arrow tables readable by these names on `con` inside, and by none after (a name left
+    registered would shadow a later table of the same name)."""
+    for name, table in rows.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in rows:
+            con.unregister(name)
+
+
+def put_rows(out: duckdb.DuckDBPyConnection, name: str, rows: object, create: bool) -> None:
+    """Rows (an Arrow table) into the rollups file's table `name`: made anew, or added."""
+    read = exp.select("*").from_("_rows")
+    statement: exp.Expression = (
+        exp.Create(this=exp.to_table(name), kind="TABLE", expression=read, replace=True)
+        if create
+        else exp.Insert(this=exp.to_table(name), expression=read, by_name=True)
+    )
+    with registered(out, _rows=rows):
+        out.execute(render(statement))

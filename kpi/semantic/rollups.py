@@ -69,6 +69,8 @@ from kpi.semantic.rollup_tables import (
     _additive,
     _delete_months,
     _hidden,
+    put_rows,
+    registered,
 )
 from kpi.store import catalog_cache, database
 from kpi.store.database import ROLLUPS_DATABASE, Store, StoreError
@@ -1665,11 +1667,8 @@ class _Before:
             query = Query(f"{ctes} {render(exp.select('*').from_('spend_base'))}")
 
             def made(side: duckdb.DuckDBPyConnection) -> None:
-                side.register("_kpi_base_rows", side.sql(query).to_arrow_table())
-                try:
+                with registered(side, _kpi_base_rows=side.sql(query).to_arrow_table()):
                     side.execute(_BASE_MADE)
-                finally:
-                    side.unregister("_kpi_base_rows")
 
             self.both(lambda: made(con), made)
             self._base = True
@@ -1684,15 +1683,11 @@ class _Before:
         assert self.change is not None
         ids = list(self.change.invoice_ids)
         for copy in (_ORDER_LINES, *_ORDERS_ROWS.values()):
-            rows = con.table(copy).to_arrow_table()
-            old.register("_kpi_now", rows)
-            try:
+            with registered(old, _kpi_now=con.table(copy).to_arrow_table()):
                 if copy == _ORDER_LINES:
                     old.execute(_ORDER_LINES_BEFORE, [ids, self.named_orders(con)])
                 else:
                     old.execute(_COPY_NOW[copy])
-            finally:
-                old.unregister("_kpi_now")
 
     def categories(self, con: duckdb.DuckDBPyConnection) -> tuple[str, ...] | None:
         """The categories (resolved, as the views' `category`) of the load's lines before
@@ -1922,26 +1917,8 @@ def _rows_from(
     con: duckdb.DuckDBPyConnection, spec: RollupSpec, settings: Settings, sums: object
 ) -> object:
     """The table's rows of the groups whose sums are `sums` (all of each group's)."""
-    con.register(GROUP_SUMS, sums)
-    try:
+    with registered(con, **{GROUP_SUMS: sums}):
         return con.sql(_rows_query(spec, settings)).to_arrow_table()
-    finally:
-        con.unregister(GROUP_SUMS)
-
-
-def _put(out: duckdb.DuckDBPyConnection, name: str, rows: object, create: bool) -> None:
-    """Rows (an Arrow table) into the rollups file's table `name`: made anew, or added."""
-    out.register("_rows", rows)
-    try:
-        read = exp.select("*").from_("_rows")
-        statement: exp.Expression = (
-            exp.Create(this=exp.to_table(name), kind="TABLE", expression=read, replace=True)
-            if create
-            else exp.Insert(this=exp.to_table(name), expression=read, by_name=True)
-        )
-        out.execute(render(statement))
-    finally:
-        out.unregister("_rows")
 
 
 def _build_sums(
@@ -1957,16 +1934,16 @@ def _build_sums(
     if months is None or not have:
         query = build_query(spec, settings, sums=True)
         sums = con.sql(query, params=query.params).to_arrow_table()
-        _put(out, _sums_table(spec), sums, create=True)
-        _put(out, spec.name, _rows_from(con, spec, settings, sums), create=True)
+        put_rows(out, _sums_table(spec), sums, create=True)
+        put_rows(out, spec.name, _rows_from(con, spec, settings, sums), create=True)
         return
     query = build_query(spec, settings, months, sums=True)
     sums = con.sql(query, params=query.params).to_arrow_table()
     where = exp.Where(this=between_any(exp.column(spec.period_column), months))
     out.execute(render(exp.Delete(this=exp.to_table(_sums_table(spec)), where=where)))
-    _put(out, _sums_table(spec), sums, create=False)
+    put_rows(out, _sums_table(spec), sums, create=False)
     out.execute(_delete_months(spec.name, months))
-    _put(out, spec.name, _rows_from(con, spec, settings, sums), create=False)
+    put_rows(out, spec.name, _rows_from(con, spec, settings, sums), create=False)
 
 
 def _apply_groups(
@@ -2003,16 +1980,11 @@ def _apply_groups(
         return False
     sums, as_s = exp.to_table(_sums_table(spec)), exp.to_table(_sums_table(spec), alias="s")
     same = parsed(_SAME_SUM)
-    out.register("_now", now)
-    out.register("_was", was)
-    try:
+    with registered(out, _now=now, _was=was):
         out.execute(_CHANGE_MADE)
         out.execute(render(fill(_MERGED_MADE, sums=as_s, same_sum=same)))
         if out.execute(_OUT_OF_STEP).fetchall()[0][0]:
             return False
-    finally:
-        out.unregister("_now")
-        out.unregister("_was")
     out.execute(render(fill(_SUMS_CHANGED, sums=as_s, same_sum=same)))
     out.execute(render(fill(_SUMS_MERGED, sums=sums)))
     out.execute(_TOUCHED_MADE)
@@ -2026,7 +1998,7 @@ def _apply_groups(
     table = exp.to_table(spec.name, alias="t")
     out.execute(render(exp.Delete(this=table, where=exp.Where(this=gone))))
     if rows.num_rows:  # type: ignore[attr-defined]
-        _put(out, spec.name, rows, create=False)
+        put_rows(out, spec.name, rows, create=False)
     return True
 
 
@@ -2080,9 +2052,7 @@ def _apply_delta(
         )
     except (duckdb.Error, StoreError):
         return False
-    out.register("_added", added)
-    out.register("_removed", removed)
-    try:
+    with registered(out, _added=added, _removed=removed):
         key, fl = _spec_key(spec), json.dumps(sorted(floats))
         out.execute(_kept_sql("rollup-delta", [key], lambda: _delta_table(spec)))
         refused = _kept_sql("rollup-refused", [key, fl], lambda: _delta_refused(spec, floats))
@@ -2094,9 +2064,6 @@ def _apply_delta(
         emptied = exp.EQ(this=exp.column(_ROWS), expression=exp.Literal.number(0))
         out.execute(render(exp.Delete(this=exp.to_table(spec.name), where=exp.Where(this=emptied))))
         out.execute("DROP TABLE _delta")
-    finally:
-        out.unregister("_added")
-        out.unregister("_removed")
     return True
 
 
@@ -2249,7 +2216,7 @@ def _insert(
     else:
         query = build_query(spec, settings, months, lines)
         rows = con.sql(query, params=query.params).to_arrow_table()
-    _put(out, spec.name, rows, create)
+    put_rows(out, spec.name, rows, create)
 
 
 def spark_statement(
