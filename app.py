@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kpi.core import collector
+from kpi.core import collector, stacks
 
 
 def _run() -> None:
@@ -70,5 +70,7 @@ def _run() -> None:
 # untouched. Only in the app's own server (`streamlit run` names this script as argv[0]): a
 # test run that drives the app in its own process keeps its collector as it is.
 SERVING = Path(sys.argv[0]).resolve() == Path(__file__).resolve()
+if SERVING:  # `kill -USR1 <pid>` writes each thread's stack to the server's log
+    stacks.stacks_on_signal()
 with collector.first_run() if SERVING else nullcontext():
     _run()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -73,6 +74,7 @@ def running_app(
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    _SERVING[proc] = Path(log.name)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -87,6 +89,7 @@ def running_app(
             time.sleep(0.3)
         yield url
     finally:
+        _SERVING.pop(proc, None)
         proc.terminate()
         if wait_stopped:
             _stop(proc, log)
@@ -104,6 +107,24 @@ def _stop(proc: subprocess.Popen, log) -> None:
         proc.kill()
         proc.wait()
     log.close()
+
+
+# the servers running now and their logs: a test that waits in vain for one asks each for
+# its threads' stacks (kpi.core.stacks), to say where it is stuck
+_SERVING: dict[subprocess.Popen, Path] = {}
+
+
+def server_stacks(tail: int = 12_000) -> str:
+    """Each running server's threads' stacks (SIGUSR1: written to its log), the log's end."""
+    said = []
+    for proc, log in list(_SERVING.items()):
+        if proc.poll() is not None:
+            continue
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        text = log.read_text(encoding="utf-8", errors="replace")
+        said.append(f"--- {log.name} (pid {proc.pid}), its end:\n{text[-tail:]}")
+    return "\n".join(said)
 
 
 # servers stopping in the background: the test process waits for them before it exits, so
@@ -148,7 +169,9 @@ def wait_idle(page, timeout: int = 120_000, quiet: int = QUIET_MS) -> None:
         page.wait_for_function(_IDLE, arg=[next(_calls), quiet], timeout=timeout, polling=50)
     except Exception as exc:  # say what the app was doing, for a failure seen once in CI
         states = page.evaluate(_STATES)
-        raise AssertionError(f"the app never stayed idle for {quiet} ms: {states}") from exc
+        raise AssertionError(
+            f"the app never stayed idle for {quiet} ms: {states}\n{server_stacks()}"
+        ) from exc
 
 
 # The app's connection and script states, and what its status widget says.
