@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,6 +57,7 @@ DEFAULT_MEMORY_MB = 8_000
 DEFAULT_TIMEOUT_S = 1_800  # a 230 MB CSV reads in 15 s here; a 200 MB workbook in minutes
 _MEMORY_ENV, _TIMEOUT_ENV = "KPI_LOAD_MEMORY_MB", "KPI_LOAD_TIMEOUT_S"
 _RESULT, _REQUEST = "result.json", "request.json"
+_FOLDER_PREFIX = "kpi-read-"  # then the reading process's id and a random part
 _OPENED, _STDERR = "source.json", "stderr.txt"  # the Source's fields; what the child said
 _POLL_S = 0.01  # how often the parent looks for the child's next file
 # A small CSV file is read in this process: a child costs half a second or more to start
@@ -84,7 +86,9 @@ def open_bounded(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: P
         raise LoadRefused(str(exc)) from None
     if _small_csv(path, memory_mb, seconds):
         return readers.read_source(path, mapping, cleanup)
-    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="kpi-read-")))
+    _remove_orphans(Path(tempfile.gettempdir()))
+    prefix = f"{_FOLDER_PREFIX}{os.getpid()}-"  # whose it is: see _remove_orphans
+    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
     request = {
         "path": str(path),
         "mapping": asdict(mapping) if mapping else None,
@@ -108,6 +112,34 @@ def open_bounded(path: Path, mapping: Mapping | None, cleanup: ExitStack, say: P
     else:
         fields = result["source"]
     return Source(path=path, batches=child.batches, **fields)
+
+
+def _remove_orphans(where: Path) -> None:
+    """Remove the batch folders of loads whose process is gone (killed mid-read: a
+    TemporaryDirectory is not removed when its process dies, and a big file's batches are
+    tens of megabytes). A folder names the process that made it; one of a process still
+    running, of another user's, or without a process in its name is left alone."""
+    try:
+        folders = [f for f in where.iterdir() if f.name.startswith(_FOLDER_PREFIX)]
+    except OSError:
+        return
+    for folder in folders:
+        pid, _, rest = folder.name.removeprefix(_FOLDER_PREFIX).partition("-")
+        if pid.isdigit() and rest and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (another user's counts: signalling it is refused)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # not ours to signal, or not a process id this platform knows
+        return True
+    return True
 
 
 @dataclass

@@ -10,7 +10,9 @@ is checked by its message and leaves the store as it was.
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 import zipfile
 import zlib
 from contextlib import ExitStack
@@ -369,3 +371,24 @@ def test_the_parent_takes_each_batch_as_it_comes_and_removes_it(tmp_path, monkey
         assert seen == [["S1", "S2"], ["S3", "S4"], ["S5"]]
         assert list(folders.glob("*/batch-*")) == []  # each removed once read
     assert list(folders.iterdir()) == []  # the folder too, when the load ends
+
+
+def test_batch_folders_of_dead_loads_are_removed_and_no_others(tmp_path):
+    """A load killed while its child read a file leaves the batches; the next load that
+    reads through a child removes them, but not a running load's, nor a folder whose name
+    names no process (made by an older version: whose it is cannot be told)."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    folders = {
+        "dead": tmp_path / f"kpi-read-{gone.pid}-x1y2",
+        "this process": tmp_path / f"kpi-read-{os.getpid()}-a1b2",
+        "init": tmp_path / "kpi-read-1-c3d4",
+        "no process named": tmp_path / "kpi-read-7k2m9q",
+        "another program's": tmp_path / f"other-{gone.pid}-z9",
+    }
+    for folder in folders.values():
+        folder.mkdir()
+        (folder / "batch-000000.arrow").write_bytes(b"rows")
+    sandbox._remove_orphans(tmp_path)
+    left = {name for name, folder in folders.items() if folder.exists()}
+    assert left == {"this process", "init", "no process named", "another program's"}
