@@ -150,11 +150,16 @@ _IDLE = """([token, quiet]) => {
     if (window.__kpiIdleToken !== token) {
         window.__kpiIdleToken = token;
         window.__kpiIdleSince = null;
+        window.__kpiLooks = {looks: 0, idle: 0, runsStarted: 0};
     }
+    const looks = window.__kpiLooks;  // what the wait saw: a run that never ends, or many
+    looks.looks += 1;
     if (!idle) {
+        if (window.__kpiIdleSince !== null) looks.runsStarted += 1;
         window.__kpiIdleSince = null;
         return false;
     }
+    looks.idle += 1;
     if (window.__kpiIdleSince === null) window.__kpiIdleSince = performance.now();
     return performance.now() - window.__kpiIdleSince >= quiet;
 }"""
@@ -169,8 +174,10 @@ def wait_idle(page, timeout: int = 120_000, quiet: int = QUIET_MS) -> None:
         page.wait_for_function(_IDLE, arg=[next(_calls), quiet], timeout=timeout, polling=50)
     except Exception as exc:  # say what the app was doing, for a failure seen once in CI
         states = page.evaluate(_STATES)
+        looks = page.evaluate("() => window.__kpiLooks")  # idle at times: runs one after another
         raise AssertionError(
-            f"the app never stayed idle for {quiet} ms: {states}\n{server_stacks()}"
+            f"the app never stayed idle for {quiet} ms: {states}; looks {looks}\n"
+            + server_stacks()
         ) from exc
 
 
