@@ -259,7 +259,7 @@ with left:
         budget_scope,
         "spend or budget",
         "Widen the period or load budgets.",
-        args=(ctx.currency,),
+        args=(ctx.currency, True),  # drawn half-width: charts.HALF_WIDTH_MARGINS
     )
 with right:
     savings = cached(overview.savings_by_meaning, ctx, ctx.scope, DEFINITIONS, "quarter")
@@ -280,7 +280,7 @@ with right:
         "savings",
         "Load savings initiatives and invoices.",
         table=savings.select("period", "meaning", "value"),
-        args=(ctx.currency,),
+        args=(ctx.currency, True),  # drawn half-width: charts.HALF_WIDTH_MARGINS
     ):
         st.caption(
             "Procurement counts a lower price; finance counts a lower expense line. "
@@ -298,6 +298,7 @@ with left:
         dtp_scope,
         "payments",
         "Load invoices with paid dates.",
+        args=(True,),  # drawn half-width: charts.HALF_WIDTH_MARGINS
     )
 with right:
     stock_scope = _chart_scope("inventory_by_class")
@@ -310,5 +311,5 @@ with right:
         stock_scope,
         "inventory snapshots",
         "Load the inventory table.",
-        args=(ctx.currency,),
+        args=(ctx.currency, True),  # drawn half-width: charts.HALF_WIDTH_MARGINS
     )

@@ -492,3 +492,34 @@ def test_hostile_names_show_as_text_in_the_charts_and_still_drill(browser, hosti
     finally:
         context.close()
     assert alerts == []  # no alert() ran
+
+
+def test_the_overviews_half_width_charts_are_given_their_margins() -> None:
+    """Drawn half-width on the overview, each headline chart carries the margins plotly
+    would work out for it (so the browser draws it once); elsewhere the house margins, which
+    plotly grows as it needs."""
+    period = ["FY2026-Q1", "FY2026-Q2"]
+    built = {
+        "spend_vs_budget": lambda half: charts.spend_vs_budget(
+            pl.DataFrame({"period": period, "actual": [3.0, 4.0], "maverick": [1.0, 0.0],
+                          "budget": [5.0, 5.0]}), "EUR", half),
+        "savings_by_meaning": lambda half: charts.savings_by_meaning(
+            pl.DataFrame({"kpi": ["savings_realised"] * 2, "meaning": ["Price savings"] * 2,
+                          "period": period, "value": [1.0, 2.0]}), "EUR", half),
+        "days_to_pay_vs_terms": lambda half: charts.days_to_pay_vs_terms(
+            pl.DataFrame({"period": period, "days_to_pay": [31.0, 29.0], "terms": [30, 30]}),
+            half),
+        "inventory_by_class": lambda half: charts.inventory_by_class(
+            pl.DataFrame({"period": period, "safety": [1.0, 1.0], "cycle": [2.0, 2.0],
+                          "excess": [0.0, 1.0], "obsolete": [0.0, 0.0]}), "EUR", half),
+    }  # fmt: skip
+    assert set(built) == set(charts.HALF_WIDTH_MARGINS)
+    for name, build in built.items():
+        half, full = build(True), build(False)
+        margin = half.layout.margin
+        assert (margin.l, margin.r, margin.t, margin.b) == tuple(
+            charts.HALF_WIDTH_MARGINS[name][k] for k in "lrtb"
+        ), name
+        assert full.layout.margin.l == 10 and full.layout.margin.b == 10, name
+        assert half.layout.margin.autoexpand is not False  # a label needing more still gets it
+        assert half.to_dict()["data"] == full.to_dict()["data"], name  # the same figure else
