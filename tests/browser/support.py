@@ -176,8 +176,7 @@ def wait_idle(page, timeout: int = 120_000, quiet: int = QUIET_MS) -> None:
         states = page.evaluate(_STATES)
         looks = page.evaluate("() => window.__kpiLooks")  # idle at times: runs one after another
         raise AssertionError(
-            f"the app never stayed idle for {quiet} ms: {states}; looks {looks}\n"
-            + server_stacks()
+            f"the app never stayed idle for {quiet} ms: {states}; looks {looks}\n" + server_stacks()
         ) from exc
 
 
