@@ -233,13 +233,14 @@ def _look(lease: Path) -> tuple[int, Holder, float] | None:
 
 def _stale(holder: Holder, mtime: float, mine: Path, stale_after_s: float) -> bool:
     here = machine_id()
-    if here and holder.machine == here and holder.pid and not _alive(holder.pid):
+    if here and holder.machine == here and holder.pid and not process_alive(holder.pid):
         return True
     os.utime(mine)  # "now" by the file system's clock, the clock that stamped the lease
     return os.stat(mine).st_mtime - mtime > stale_after_s
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -43,6 +43,7 @@ from pathlib import Path
 import polars as pl
 
 import kpi
+from kpi.core.lease import process_alive
 from kpi.ingest import readers
 from kpi.ingest.mappings import Mapping
 from kpi.ingest.readers import Progress, Source
@@ -125,21 +126,8 @@ def _remove_orphans(where: Path) -> None:
         return
     for folder in folders:
         pid, _, rest = folder.name.removeprefix(_FOLDER_PREFIX).partition("-")
-        if pid.isdigit() and rest and not _running(int(pid)):
+        if pid.isdigit() and rest and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    """Whether process `pid` exists (another user's counts: signalling it is refused)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # not ours to signal, or not a process id this platform knows
-        return True
-    return True
 
 
 @dataclass
